@@ -1,0 +1,33 @@
+/**
+ * A Backend stores bytes by key: a remote (local directory, S3 bucket) seen as a flat
+ * key space. It knows nothing about objects, packs or ids; `transfer/` builds on it.
+ *
+ * Contract, shared by every implementation and checked by one conformance suite:
+ * - Keys are relative, '/'-separated, made of [A-Za-z0-9._-] segments, never empty segments,
+ *   never '.' or '..'. Implementations reject other keys with a USAGE DvError.
+ * - `put`/`putFile` are atomic: a reader sees the whole value or nothing, never a prefix.
+ *   They are idempotent: writing the same key again with the same bytes is harmless.
+ * - `get`/`getRange` of a missing key throw DvError 'OBJECT_MISSING' with data.key set;
+ *   every other failure is classified into 'REMOTE_UNREACHABLE', 'AUTH_FAILED',
+ *   'REMOTE_NOT_FOUND' (bucket/directory absent), 'NO_SPACE', 'PERMISSION_DENIED' or
+ *   'REMOTE_ERROR'. `isTransient(err)` says whether retrying may help.
+ * - `getRange` returns exactly `length` bytes or throws; a short body is an error.
+ * - `list(prefix)` yields every key starting with `prefix`, with its size, across pages.
+ * - `delete` of a missing key succeeds.
+ */
+export interface Backend {
+  /** Human-readable location, e.g. `/mnt/share/dv` or `s3://bucket/prefix`. */
+  readonly location: string;
+  put(key: string, data: Uint8Array): Promise<void>;
+  /** Uploads a local file (multipart where the backend supports it for large files). */
+  putFile(key: string, localPath: string): Promise<void>;
+  get(key: string): Promise<Buffer>;
+  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /** Size of the key, or undefined when it does not exist. */
+  stat(key: string): Promise<{ size: number } | undefined>;
+  list(prefix: string): AsyncIterable<{ key: string; size: number }>;
+  delete(key: string): Promise<void>;
+  /** Checks that the location exists and is usable; throws a classified DvError if not. */
+  check(): Promise<void>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,279 @@
+/**
+ * The command line: declares commands, parses options, calls one operation each, renders the
+ * result (human or --json). The only place that writes to stdout/stderr or exits.
+ */
+import { Command, CommanderError } from 'commander';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DvError, ERROR_CODES } from '../errors.js';
+import { isIdPrefix } from '../core/ids.js';
+import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
+import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
+import { init } from '../ops/init.js';
+import { add } from '../ops/add.js';
+import { commit } from '../ops/commit.js';
+import { status } from '../ops/status.js';
+import { checkout } from '../ops/checkout.js';
+import { log } from '../ops/log.js';
+import { diff } from '../ops/diff.js';
+import { ls } from '../ops/ls.js';
+import { gc } from '../ops/gc.js';
+import { fsck } from '../ops/fsck.js';
+import { progress, human } from './progress.js';
+import * as render from './render.js';
+
+interface Globals {
+  quiet?: boolean;
+  json?: boolean;
+  wait?: string;
+  C?: string;
+}
+
+const EXIT_HELP = `
+Exit codes:
+  0 success; 1 unexpected error; 2 bad usage; 10 not a dv repository; 11 repository locked;
+  16 would overwrite uncommitted changes; 20/21 unknown/ambiguous id; 22 object missing;
+  23 object corrupt; 26 fsck found problems. \`dv help codes\` lists them all.`;
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function printJson(v: unknown): void {
+  out(JSON.stringify(v, null, 2));
+}
+
+function parseMeta(pairs: string[] | undefined): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const p of pairs ?? []) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new DvError('USAGE', `--meta ${JSON.stringify(p)} must be key=value`);
+    meta[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return meta;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  let globals: Globals = {};
+  const cwd = (): string => resolve(globals.C ?? process.cwd());
+  const waitMs = (): number => {
+    const w = globals.wait === undefined ? 10 : Number(globals.wait);
+    if (!Number.isFinite(w) || w < 0) throw new DvError('USAGE', `--wait ${globals.wait}: give a number of seconds`);
+    return w * 1000;
+  };
+  const tty = (): boolean => !globals.quiet && !globals.json;
+  const session = async <T>(write: boolean, command: string, fn: (s: RepoSession) => Promise<T>): Promise<T> => {
+    const s = await RepoSession.open({
+      cwd: cwd(), write, waitMs: waitMs(), command,
+      onWait: (h) => { if (!globals.quiet) process.stderr.write(`dv: waiting for \`dv ${h.command}\` (pid ${h.pid}) to finish...\n`); },
+    });
+    try {
+      return await fn(s);
+    } finally {
+      await s.close();
+    }
+  };
+
+  program
+    .name('dv')
+    .description('dv: content-addressed data versioning beside git (chunked, deduplicated, packed)')
+    .version(VERSION, '-V, --version')
+    .option('-q, --quiet', 'print only errors')
+    .option('--json', 'print machine-readable JSON (commands whose output is data)')
+    .option('--wait <seconds>', 'how long to wait for another dv process holding the repository', '10')
+    .option('-C <dir>', 'run as if started in <dir>')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run `dv --help` for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride()
+    .hook('preAction', (_this, action) => {
+      globals = { ...program.opts<Globals>(), ...action.opts<Globals>() };
+    })
+    .addHelpText('after', `
+Examples:
+  dv init && dv add data/ && git add data.dv .gitignore && git commit -m "track data"
+  dv status                     what changed in tracked data
+  dv commit -m "new labels"     snapshot the changes
+  dv checkout                   make data match the pointer files (after git checkout)
+${EXIT_HELP}`);
+
+  const cmd = (name: string, summary: string, example: string): Command =>
+    program.command(name).description(summary).addHelpText('after', `\nExample:\n  ${example}\n${EXIT_HELP}`)
+      .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors');
+
+  cmd('init', 'create a dv repository (.dv/) at the top of this git work tree', 'dv init')
+    .option('--no-git', 'allow a plain directory that is not a git work tree')
+    .action(async (o: { git: boolean }) => {
+      const r = await init({ cwd: cwd(), noGit: o.git === false });
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(`Initialized dv repository in ${r.root}/.dv\n${r.git ? 'Commit .dv/config and .dv/.gitignore with git.' : ''}`.trim());
+    });
+
+  cmd('add', 'track files or directories: store their content and write <path>.dv pointer files', 'dv add data/ models/model.bin -m "first import"')
+    .argument('<paths...>')
+    .option('-m, --message <msg>', 'snapshot message')
+    .option('--meta <key=value>', 'metadata recorded in the snapshot (repeatable)', collect)
+    .action(async (paths: string[], o: { message?: string; meta?: string[] }) => {
+      const meta = parseMeta(o.meta);
+      const bar = progress('hashing', tty());
+      const r = await session(true, 'add', (s) => add(s, { paths, cwd: cwd(), message: o.message, meta, onProgress: (p) => bar.update(p.filesHashed, { bytes: p.bytesHashed }) })).finally(() => bar.stop());
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${a.files} files, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
+      out(`stored ${human(r.bytesStored)} in ${r.objectsStored} new objects`);
+      out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+    });
+
+  cmd('commit', 'snapshot the changes of tracked paths and update their pointer files', 'dv commit -m "add March data" --meta source=s3://raw/2024-03')
+    .argument('[paths...]')
+    .option('-m, --message <msg>', 'snapshot message')
+    .option('--meta <key=value>', 'metadata recorded in the snapshot (repeatable)', collect)
+    .action(async (paths: string[], o: { message?: string; meta?: string[] }) => {
+      const meta = parseMeta(o.meta);
+      const bar = progress('hashing', tty());
+      const r = await session(true, 'commit', (s) => commit(s, { paths, cwd: cwd(), message: o.message, meta, onProgress: (p) => bar.update(p.filesHashed, { bytes: p.bytesHashed }) })).finally(() => bar.stop());
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      if (r.committed.length === 0) return out('nothing tracked: run `dv add <path>` first');
+      for (const c of r.committed) out(c.changed ? `committed ${c.path}: snapshot ${c.snapshot.slice(0, 12)} (${c.files} files, ${human(c.size)})` : `unchanged ${c.path}`);
+      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${r.objectsStored} new objects\n\nRecord it with git: git add ${r.committed.filter((c) => c.changed).map((c) => render.shellQuote(c.path + '.dv')).join(' ')}`);
+    });
+
+  cmd('status', 'list new, modified and deleted files in tracked paths', 'dv status --json data')
+    .argument('[paths...]')
+    .action(async (paths: string[]) => {
+      const r = await session(false, 'status', (s) => status(s, { paths, cwd: cwd() }));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(render.status(r));
+    });
+
+  cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/')
+    .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
+    .argument('[paths...]')
+    .option('-f, --force', 'overwrite or delete uncommitted changes')
+    .option('-j, --jobs <n>', 'files written in parallel', '8')
+    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: string }) => {
+      let id: string | undefined;
+      let ps = paths;
+      if (target !== undefined) {
+        if (isIdPrefix(target.toLowerCase()) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
+        else ps = [target, ...paths];
+      }
+      const bar = progress('checkout', tty());
+      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: Number(o.jobs) || 8, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      for (const p of r.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
+    });
+
+  cmd('log', 'list snapshots of tracked paths, newest first', 'dv log data -n 5')
+    .argument('[paths...]')
+    .option('-n, --max-count <n>', 'show at most n snapshots')
+    .action(async (paths: string[], o: { maxCount?: string }) => {
+      const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount ? Number(o.maxCount) : undefined }));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(render.log(r));
+    });
+
+  cmd('diff', 'files added, modified and deleted between two snapshots, or a snapshot and the workspace', 'dv diff 3fa9c2 81d0e7')
+    .argument('<a>', 'snapshot or tree id (prefix)')
+    .argument('[b]', 'snapshot or tree id (prefix); omitted: the workspace')
+    .option('--path <path>', 'workspace path to compare a bare tree with')
+    .action(async (a: string, b: string | undefined, o: { path?: string }) => {
+      const r = await session(false, 'diff', (s) => diff(s, { a, b, path: o.path, cwd: cwd() }));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(render.diff(r.changes));
+    });
+
+  cmd('ls', 'list the entries of a tracked path, snapshot or tree', 'dv ls data/images -R')
+    .argument('<target>', 'tracked path (or a directory inside one), or snapshot/tree id')
+    .option('-R, --recursive', 'list subdirectories too')
+    .action(async (target: string, o: { recursive?: boolean }) => {
+      const r = await session(false, 'ls', (s) => ls(s, { target, recursive: o.recursive, cwd: cwd() }));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(render.ls(r));
+    });
+
+  cmd('gc', 'delete objects that no pointer file, snapshot history or git ref reaches', 'dv gc --dry-run')
+    .option('-n, --dry-run', 'only say what would be removed')
+    .action(async (o: { dryRun?: boolean }) => {
+      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun }));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(`${r.dryRun ? 'would remove' : 'removed'} ${r.removedObjects} objects (${human(r.removedBytes)}) from ${r.removedPacks} packs; ${r.reachableObjects} reachable objects kept from ${r.roots} roots`);
+    });
+
+  cmd('fsck', 'verify every object and reference; exit non-zero naming each problem', 'dv fsck --rebuild-index')
+    .option('--rebuild-index', 'rebuild the LevelDB index from the pack indexes first')
+    .action(async (o: { rebuildIndex?: boolean }) => {
+      const bar = progress('verifying', tty());
+      const r = await session(true, 'fsck', (s) => fsck(s, { rebuildIndex: o.rebuildIndex, onProgress: (n, b) => bar.update(n, { bytes: b }) })).finally(() => bar.stop());
+      if (globals.json) printJson(r);
+      else if (!globals.quiet || !r.ok) {
+        for (const p of r.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
+        out(`${r.ok ? 'ok' : `${r.problems.length} problem(s)`}: ${r.objects} objects (${human(r.bytes)}) in ${r.packs} packs verified, ${r.roots} roots checked${r.indexRebuilt ? ', index rebuilt' : ''}`);
+      }
+      if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
+    });
+
+  cmd('config', 'get, set or list configuration (repo: .dv/config, --local, --global)', 'dv config core.remote origin')
+    .argument('[key]')
+    .argument('[value]')
+    .option('--global', 'use the global config ($XDG_CONFIG_HOME/dv/config)')
+    .option('--local', 'use .dv/config.local (not committed)')
+    .option('--unset', 'remove the key')
+    .option('-l, --list', 'list every key with its value')
+    .action(async (key: string | undefined, value: string | undefined, o: { global?: boolean; local?: boolean; unset?: boolean; list?: boolean }) => {
+      const level: ConfigLevel = o.global ? 'global' : o.local ? 'local' : 'repo';
+      let files: Record<ConfigLevel, string>;
+      if (level === 'global' && (o.list || key)) {
+        const root = await findRoot(cwd()).catch(() => undefined);
+        const p = root ? repoPaths(root) : undefined;
+        files = { global: globalConfigPath(), repo: p?.config ?? '/nonexistent/.dv/config', local: p?.localConfig ?? '/nonexistent/.dv/config.local' };
+      } else {
+        const p = repoPaths(await findRoot(cwd()));
+        files = { global: globalConfigPath(), repo: p.config, local: p.localConfig };
+      }
+      const config = await Config.load(files);
+      if (o.list || !key) {
+        const entries = config.entries();
+        if (globals.json) printJson(Object.fromEntries(entries));
+        else out(entries.map(([k, v]) => `${k}=${v}`).join('\n'));
+        return;
+      }
+      if (o.unset) {
+        if (!(await config.set(level, key, undefined))) throw new DvError('USAGE', `${key} is not set in the ${level} config`);
+        return;
+      }
+      if (value === undefined) {
+        const v = config.get(key);
+        if (v === undefined) { process.exitCode = 1; return; }
+        if (globals.json) printJson({ [key]: v });
+        else out(v);
+        return;
+      }
+      await config.set(level, key, value);
+    });
+
+  try {
+    if (argv.slice(2)[0] === 'help' && argv.slice(2)[1] === 'codes') { out(render.codes()); return; }
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') { process.exitCode = 0; return; }
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof DvError) {
+      process.stderr.write(`dv: error ${e.code}: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+      return;
+    }
+    const ne = e as NodeJS.ErrnoException;
+    process.stderr.write(`dv: error ERROR: ${ne?.message ?? e}\n`);
+    if (process.env.DV_DEBUG) process.stderr.write(`${ne?.stack}\n`);
+    process.exitCode = 1;
+  }
+}

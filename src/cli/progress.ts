@@ -1,0 +1,47 @@
+/** Progress bars on a TTY only; nothing when piped, with -q, or with --json. */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number, detail?: { bytes?: number; files?: number }): void;
+  stop(): void;
+}
+
+const NOOP: Progress = { update: () => undefined, stop: () => undefined };
+
+function human(n: number): string {
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+/** A bar (or spinner-like counter when `total` is unknown) on stderr, started lazily after 300 ms. */
+export function progress(label: string, enabled: boolean, total?: number): Progress {
+  if (!enabled || !process.stderr.isTTY) return NOOP;
+  const started = Date.now();
+  let bar: cliProgress.SingleBar | undefined;
+  const t0 = Date.now();
+  return {
+    update(done, detail) {
+      if (!bar) {
+        if (Date.now() - started < 300) return;
+        bar = new cliProgress.SingleBar({
+          stream: process.stderr,
+          format: total ? `${label} [{bar}] {percentage}% {value}/{total} {extra}` : `${label} {value} {extra}`,
+          hideCursor: true,
+          clearOnComplete: true,
+          noTTYOutput: false,
+        }, cliProgress.Presets.shades_classic);
+        bar.start(total ?? 0, 0, { extra: '' });
+      }
+      const secs = Math.max((Date.now() - t0) / 1000, 0.001);
+      const extra = detail?.bytes !== undefined ? `${human(detail.bytes)} ${human(detail.bytes / secs)}/s` : '';
+      bar.update(done, { extra });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+export { human };

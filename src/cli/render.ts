@@ -1,0 +1,60 @@
+/** Human-readable rendering of operation results. */
+import type { Change } from '../core/diff.js';
+import { ERROR_CODES } from '../errors.js';
+import type { LogEntry } from '../ops/log.js';
+import type { LsEntry } from '../ops/ls.js';
+import type { StatusResult } from '../ops/status.js';
+import { human } from './progress.js';
+
+const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const paint = (code: number, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const green = (s: string): string => paint(32, s);
+export const red = (s: string): string => paint(31, s);
+export const yellow = (s: string): string => paint(33, s);
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function status(r: StatusResult): string {
+  if (r.paths.length === 0) return 'nothing tracked: run `dv add <path>` to start';
+  const lines: string[] = [];
+  for (const p of r.paths) {
+    if (p.state === 'clean') { lines.push(`${p.path}: up to date`); continue; }
+    if (p.state === 'missing') { lines.push(`${p.path}: ${yellow('not in the workspace')} (run \`dv checkout\`)`); continue; }
+    if (p.state === 'not-in-cache') { lines.push(`${p.path}: ${yellow('data not in the local store')} (run \`dv pull\`)`); continue; }
+    lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted`);
+    for (const f of p.added) lines.push(`\t${green('new:      ' + f)}`);
+    for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
+    for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);
+  }
+  if (!r.clean) lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
+  return lines.join('\n');
+}
+
+export function log(entries: LogEntry[]): string {
+  if (entries.length === 0) return 'no snapshots';
+  return entries.map((e) => {
+    const git = e.lineage.git?.commit ? ` (git ${e.lineage.git.commit.slice(0, 10)}${e.lineage.git.dirty ? ', dirty' : ''})` : '';
+    const meta = Object.entries(e.lineage.meta).map(([k, v]) => `\n    ${k}=${v}`).join('');
+    return `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
+  }).join('\n');
+}
+
+export function diff(changes: Change[]): string {
+  if (changes.length === 0) return 'no differences';
+  const mark = { added: green('A'), modified: yellow('M'), deleted: red('D') };
+  return changes.map((c) => `${mark[c.type]}\t${c.path}`).join('\n');
+}
+
+export function ls(entries: LsEntry[]): string {
+  return entries.map((e) => {
+    if (e.type === 'link') return `link  ${''.padStart(10)}  ${e.path} -> ${e.target}`;
+    const size = human(e.size ?? 0).padStart(10);
+    return `${e.type === 'dir' ? 'dir ' : e.exec ? 'exec' : 'file'}  ${size}  ${e.path}${e.type === 'dir' ? '/' : ''}`;
+  }).join('\n');
+}
+
+export function codes(): string {
+  return Object.entries(ERROR_CODES).map(([code, { exit, what }]) => `${String(exit).padStart(3)}  ${code.padEnd(20)} ${what}`).join('\n');
+}

@@ -1,0 +1,64 @@
+/**
+ * Every failure dv reports is a DvError with a stable UPPER_SNAKE code, a message
+ * that says what to do, and the process exit code the CLI uses for it.
+ * Messages may improve over time; codes and exit codes stay.
+ */
+
+export const ERROR_CODES = {
+  ERROR: { exit: 1, what: 'unexpected failure' },
+  USAGE: { exit: 2, what: 'bad command-line argument or option' },
+  PARTIAL: { exit: 3, what: 'some items failed, the rest succeeded' },
+  NOT_A_REPO: { exit: 10, what: 'no .dv directory here or above' },
+  REPO_LOCKED: { exit: 11, what: 'another dv process holds the repository lock' },
+  ALREADY_INITIALIZED: { exit: 12, what: 'dv init in a repository that has .dv already' },
+  NOT_TRACKED: { exit: 13, what: 'the path is not tracked by dv' },
+  PATH_OUTSIDE_REPO: { exit: 14, what: 'the path is outside the repository' },
+  PATH_NOT_FOUND: { exit: 15, what: 'the path does not exist' },
+  UNSAVED_CHANGES: { exit: 16, what: 'the operation would overwrite uncommitted changes' },
+  BAD_CONFIG: { exit: 17, what: 'a configuration file or value is malformed' },
+  BAD_POINTER: { exit: 18, what: 'a pointer file (.dv) is malformed' },
+  UNKNOWN_ID: { exit: 20, what: 'no object has this id or prefix' },
+  AMBIGUOUS_ID: { exit: 21, what: 'the id prefix matches several objects' },
+  OBJECT_MISSING: { exit: 22, what: 'a referenced object is in no store' },
+  OBJECT_CORRUPT: { exit: 23, what: 'an object does not match its id' },
+  BAD_OBJECT: { exit: 24, what: 'an object cannot be decoded' },
+  UNSAFE_PATH: { exit: 25, what: 'a tree entry or symlink would escape the workspace' },
+  FSCK_FAILED: { exit: 26, what: 'dv fsck found problems' },
+  NO_SPACE: { exit: 27, what: 'the disk is full' },
+  PERMISSION_DENIED: { exit: 28, what: 'the file system refused access' },
+  NO_REMOTE: { exit: 30, what: 'no such remote, or no default remote' },
+  REMOTE_UNREACHABLE: { exit: 31, what: 'the remote cannot be reached' },
+  AUTH_FAILED: { exit: 32, what: 'the remote refused the credentials' },
+  REMOTE_NOT_FOUND: { exit: 33, what: 'the bucket or directory of the remote does not exist' },
+  REMOTE_ERROR: { exit: 34, what: 'the remote failed the request' },
+  INTERRUPTED: { exit: 130, what: 'stopped by a signal (Ctrl-C)' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class DvError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DvError';
+    this.code = code;
+    this.data = data;
+  }
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+export function isDvError(e: unknown, code?: ErrorCode): e is DvError {
+  return e instanceof DvError && (code === undefined || e.code === code);
+}
+
+/** Turns a Node file-system error into a DvError naming the file, where it has a clear meaning. */
+export function fsError(e: unknown, file: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC') return new DvError('NO_SPACE', `no space left on device while writing ${file}: free some space and run the command again`, { file }, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM') return new DvError('PERMISSION_DENIED', `permission denied: ${file}: check its owner and mode`, { file }, { cause: e });
+  if (code === 'EROFS') return new DvError('PERMISSION_DENIED', `read-only file system: ${file}`, { file }, { cause: e });
+  return e;
+}

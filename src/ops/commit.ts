@@ -1,0 +1,98 @@
+/** `dv commit` (and the snapshot step of `dv add`): record new snapshots of tracked paths. */
+import { posix } from 'node:path';
+import { encodeSnapshot, type Snapshot } from '../core/snapshot.js';
+import { DvError } from '../errors.js';
+import { gitAuthor, gitState } from '../repo/git.js';
+import { VERSION, type RepoSession } from '../repo/repo.js';
+import { scanPath, toRepoRel, type ScanProgress } from '../workspace/scan.js';
+import { findTracked, writePointer, type Tracked } from '../workspace/pointers.js';
+import { loadSnapshot } from './objects.js';
+
+export interface CommitOptions {
+  /** Paths to commit (relative to `cwd`); all tracked paths when empty. */
+  paths?: string[];
+  cwd?: string;
+  message?: string;
+  meta?: Record<string, string>;
+  onProgress?: (p: ScanProgress & { path: string }) => void;
+}
+
+export interface CommitEntry {
+  path: string;
+  snapshot: string;
+  tree: string;
+  parent: string | null;
+  changed: boolean;
+  size: number;
+  files: number;
+  filesHashed: number;
+  bytesHashed: number;
+}
+
+export interface CommitResult {
+  committed: CommitEntry[];
+  bytesStored: number;
+  objectsStored: number;
+}
+
+/** Scans `rel`, stores what is new, records a snapshot whose parent is `parent`, rewrites the pointer. */
+export async function snapshotPath(s: RepoSession, rel: string, parent: string | null, opts: CommitOptions, force = false): Promise<CommitEntry> {
+  const scan = await scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
+  const prev = parent ? await readParentTree(s, parent) : null;
+  const base = { path: rel, tree: scan.tree, parent, size: scan.size, files: scan.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
+  if (prev === scan.tree && !force) return { ...base, snapshot: parent!, changed: false };
+  const git = await gitState(s.root);
+  const snap: Snapshot = {
+    path: rel,
+    kind: scan.kind,
+    tree: scan.tree,
+    parents: parent ? [parent] : [],
+    message: opts.message ?? (parent ? `update ${rel}` : `add ${rel}`),
+    author: await gitAuthor(s.root),
+    time: new Date().toISOString(),
+    size: scan.size,
+    files: scan.files,
+    lineage: { git, dv: VERSION, meta: opts.meta ?? {} },
+  };
+  const id = await s.store.putObject(encodeSnapshot(snap));
+  // Data before the pointer that names it.
+  await s.store.flush();
+  await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
+  return { ...base, snapshot: id, changed: true };
+}
+
+async function readParentTree(s: RepoSession, parent: string): Promise<string | null> {
+  try {
+    return (await loadSnapshot(s.store, parent)).tree;
+  } catch (e) {
+    if (e instanceof DvError && e.code === 'OBJECT_MISSING') return null;
+    throw e;
+  }
+}
+
+/** Selects tracked paths named by `paths` (relative to `cwd`), or all of them. */
+export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<Tracked[]> {
+  const all = await findTracked(s.root);
+  if (!paths || paths.length === 0) return all;
+  return paths.map((p) => {
+    let rel = toRepoRel(s.root, cwd, p);
+    if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
+    const t = all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
+    if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
+    return t;
+  });
+}
+
+/** Snapshots every changed tracked path (or the ones named). */
+export async function commit(s: RepoSession, opts: CommitOptions): Promise<CommitResult> {
+  const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
+  const before = { ...s.store.stats };
+  const committed: CommitEntry[] = [];
+  const seen = new Set<string>();
+  for (const t of tracked) {
+    if (seen.has(t.rel)) continue;
+    seen.add(t.rel);
+    committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
+  }
+  return { committed, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
+}

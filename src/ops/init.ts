@@ -1,0 +1,43 @@
+/** `dv init`: create `.dv/` (config committed; cache, index, locks and temp ignored by git). */
+import { promises as fsp } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CHUNKER_V1 } from '../core/chunker.js';
+import { DvError, fsError } from '../errors.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { DV_DIR } from '../repo/repo.js';
+import { gitTopLevel } from '../repo/git.js';
+
+export interface InitOptions {
+  cwd: string;
+  /** Allow a directory that is not a git work tree. */
+  noGit?: boolean;
+}
+
+export interface InitResult {
+  root: string;
+  git: boolean;
+}
+
+const DV_GITIGNORE = ['# dv: everything here is local except the config', '/cache/', '/index/', '/tmp/', '/lock', '/lock.*', '/config.local', ''].join('\n');
+
+/**
+ * Creates a dv repository at the git work tree's top level (or at `cwd` with `noGit`).
+ * Fails with ALREADY_INITIALIZED when `.dv/config` exists.
+ */
+export async function init(opts: InitOptions): Promise<InitResult> {
+  const top = await gitTopLevel(opts.cwd);
+  if (!top && !opts.noGit) throw new DvError('USAGE', `${resolve(opts.cwd)} is not in a git work tree: run \`git init\` first, or \`dv init --no-git\` for a plain directory`);
+  const root = top && !opts.noGit ? top : resolve(opts.cwd);
+  const dv = join(root, DV_DIR);
+  const exists = await fsp.stat(join(dv, 'config')).then(() => true, () => false);
+  if (exists) throw new DvError('ALREADY_INITIALIZED', `${dv} already exists: this is a dv repository already`, { root });
+  try {
+    await fsp.mkdir(dv, { recursive: true });
+    const config = { core: { format: '1', hash: 'blake3', chunker: CHUNKER_V1.name, chunkMin: String(CHUNKER_V1.min), chunkAvg: String(CHUNKER_V1.avg), chunkMax: String(CHUNKER_V1.max) } };
+    await writeFileAtomic(join(dv, '.gitignore'), DV_GITIGNORE);
+    await writeFileAtomic(join(dv, 'config'), JSON.stringify(config, null, 2) + '\n');
+  } catch (e) {
+    throw fsError(e, dv);
+  }
+  return { root, git: Boolean(top) && !opts.noGit };
+}

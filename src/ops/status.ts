@@ -1,0 +1,60 @@
+/** `dv status`: what changed in each tracked path since its pointer file's snapshot. */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { diffTrees } from '../core/diff.js';
+import type { RepoSession } from '../repo/repo.js';
+import { scanPath } from '../workspace/scan.js';
+import { selectTracked } from './commit.js';
+import { treeLoader } from './objects.js';
+
+export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';
+
+export interface PathStatus {
+  path: string;
+  pointer: string;
+  snapshot: string;
+  /** clean; modified; missing: not in the workspace (run `dv checkout`); not-in-cache: the data was never fetched (run `dv pull`). */
+  state: PathState;
+  added: string[];
+  modified: string[];
+  deleted: string[];
+}
+
+export interface StatusResult {
+  clean: boolean;
+  paths: PathStatus[];
+}
+
+export interface StatusOptions {
+  paths?: string[];
+  cwd?: string;
+}
+
+export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<StatusResult> {
+  const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
+  const paths: PathStatus[] = [];
+  for (const t of tracked) {
+    const base = { path: t.rel, pointer: t.pointerRel, snapshot: t.pointer.snapshot, added: [] as string[], modified: [] as string[], deleted: [] as string[] };
+    const haveTree = await s.store.has(t.pointer.tree);
+    const exists = await fsp.lstat(join(s.root, t.rel)).then(() => true, () => false);
+    if (!exists) {
+      paths.push({ ...base, state: haveTree ? 'missing' : 'not-in-cache' });
+      continue;
+    }
+    const scan = await scanPath({ root: s.root, rel: t.rel, index: s.index });
+    if (scan.tree === t.pointer.tree) {
+      paths.push({ ...base, state: 'clean' });
+      continue;
+    }
+    if (!haveTree) {
+      paths.push({ ...base, state: 'not-in-cache' });
+      continue;
+    }
+    const load = treeLoader(s.store, scan.trees);
+    const prefix = (p: string): string => (t.pointer.kind === 'file' || scan.kind === 'file' ? t.rel : `${t.rel}/${p}`);
+    const changes = t.pointer.kind === scan.kind ? await diffTrees(t.pointer.tree, scan.tree, load) : [...(await diffTrees(t.pointer.tree, null, load)), ...(await diffTrees(null, scan.tree, load))];
+    for (const c of changes) base[c.type].push(prefix(c.path));
+    paths.push({ ...base, state: 'modified' });
+  }
+  return { clean: paths.every((p) => p.state === 'clean'), paths };
+}

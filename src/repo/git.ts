@@ -1,0 +1,42 @@
+/** The few git facts dv needs, from the real `git` binary. Every call tolerates a missing git. */
+import { execFile } from 'node:child_process';
+
+export async function git(cwd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('git', args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+export async function gitTopLevel(cwd: string): Promise<string | undefined> {
+  const r = await git(cwd, ['rev-parse', '--show-toplevel']);
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+export interface GitState {
+  commit: string | null;
+  branch: string | null;
+  dirty: boolean;
+}
+
+/** HEAD commit, branch, and whether tracked code has uncommitted changes (data pointers aside). */
+export async function gitState(root: string): Promise<GitState | null> {
+  const head = await git(root, ['rev-parse', '--verify', '-q', 'HEAD']);
+  const top = await gitTopLevel(root);
+  if (!top) return null;
+  const branch = await git(root, ['symbolic-ref', '--short', '-q', 'HEAD']);
+  const status = await git(root, ['status', '--porcelain', '--untracked-files=no']);
+  const dirty = status.stdout.split('\n').some((l) => l.trim() !== '' && !l.trimEnd().endsWith('.dv') && !l.trimEnd().endsWith('.gitignore'));
+  return { commit: head.code === 0 ? head.stdout.trim() : null, branch: branch.code === 0 ? branch.stdout.trim() : null, dirty };
+}
+
+/** "Name <email>" from git config, falling back to the OS user. */
+export async function gitAuthor(root: string): Promise<string> {
+  const name = (await git(root, ['config', 'user.name'])).stdout.trim();
+  const email = (await git(root, ['config', 'user.email'])).stdout.trim();
+  const user = name || process.env.USER || process.env.USERNAME || 'unknown';
+  return email ? `${user} <${email}>` : user;
+}

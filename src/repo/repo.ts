@@ -1,0 +1,132 @@
+/**
+ * Finding and opening a dv repository: its paths, configuration, object store and index.
+ * A write session takes the writer lock and the LevelDB index; a read session takes no lock
+ * and falls back to an in-memory index when a writer holds LevelDB.
+ */
+import { promises as fsp } from 'node:fs';
+import { dirname, join, resolve, isAbsolute } from 'node:path';
+import { DvError } from '../errors.js';
+import { initHash } from '../core/hash.js';
+import { ObjectStore } from '../store/object-store.js';
+import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
+import { Config, globalConfigPath } from './config.js';
+import { RepoLock, type LockInfo } from './lock.js';
+
+export const DV_DIR = '.dv';
+export const VERSION = '0.1.0';
+
+export interface RepoPaths {
+  root: string;
+  dvDir: string;
+  config: string;
+  localConfig: string;
+  cacheDir: string;
+  packsDir: string;
+  indexDir: string;
+  tmpDir: string;
+  lock: string;
+}
+
+export function repoPaths(root: string, cacheDir?: string): RepoPaths {
+  const dvDir = join(root, DV_DIR);
+  const cache = cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(root, cacheDir)) : join(dvDir, 'cache');
+  return {
+    root,
+    dvDir,
+    config: join(dvDir, 'config'),
+    localConfig: join(dvDir, 'config.local'),
+    cacheDir: cache,
+    packsDir: join(cache, 'packs'),
+    indexDir: join(dvDir, 'index'),
+    tmpDir: join(cache, 'tmp'),
+    lock: join(dvDir, 'lock'),
+  };
+}
+
+/** The nearest directory at or above `cwd` holding `.dv/`. */
+export async function findRoot(cwd: string): Promise<string> {
+  let dir = resolve(cwd);
+  for (;;) {
+    try {
+      if ((await fsp.stat(join(dir, DV_DIR, 'config'))).isFile()) return dir;
+    } catch {
+      // keep looking upwards
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new DvError('NOT_A_REPO', `not a dv repository (no ${DV_DIR}/ here or in any parent of ${cwd}): run \`dv init\` first`);
+    dir = up;
+  }
+}
+
+export interface OpenOptions {
+  cwd: string;
+  /** Takes the writer lock and the persistent index. */
+  write: boolean;
+  /** How long to wait for another process, in milliseconds. */
+  waitMs?: number;
+  command?: string;
+  onWait?: (holder: LockInfo) => void;
+}
+
+export class RepoSession {
+  private constructor(
+    readonly paths: RepoPaths,
+    readonly config: Config,
+    readonly store: ObjectStore,
+    readonly index: Index,
+    private readonly lock: RepoLock | undefined,
+  ) {}
+
+  get root(): string {
+    return this.paths.root;
+  }
+
+  static async open(opts: OpenOptions): Promise<RepoSession> {
+    await initHash();
+    const root = await findRoot(opts.cwd);
+    const base = repoPaths(root);
+    const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig });
+    const paths = repoPaths(root, config.get('cache.dir'));
+    const waitMs = opts.waitMs ?? 10_000;
+    let lock: RepoLock | undefined;
+    let index: Index;
+    if (opts.write) {
+      lock = await RepoLock.acquire(paths.lock, opts.command ?? 'write', waitMs, opts.onWait);
+      try {
+        index = await LevelIndex.open(paths.indexDir, waitMs);
+      } catch (e) {
+        await lock.release();
+        throw e;
+      }
+    } else {
+      try {
+        index = await LevelIndex.open(paths.indexDir, Math.min(waitMs, 1000));
+      } catch (e) {
+        if (!(e instanceof DvError && e.code === 'REPO_LOCKED')) throw e;
+        index = new MemoryIndex();
+      }
+    }
+    const store = new ObjectStore(paths.packsDir, paths.tmpDir, index);
+    try {
+      await store.syncPacks();
+    } catch (e) {
+      await index.close();
+      await lock?.release();
+      throw e;
+    }
+    return new RepoSession(paths, config, store, index, lock);
+  }
+
+  get writable(): boolean {
+    return this.lock !== undefined;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.store.close();
+    } finally {
+      await this.index.close();
+      await this.lock?.release();
+    }
+  }
+}

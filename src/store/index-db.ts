@@ -1,0 +1,180 @@
+/**
+ * The index: a cache in LevelDB (classic-level) of where each object lives and of what each
+ * workspace file hashed to (path + size + mtime + inode → file id). It can always be rebuilt
+ * from the pack indexes (`dv fsck --rebuild-index`). LevelDB admits one process: a second dv
+ * waits briefly for it, and a reader that cannot get it works from a MemoryIndex instead.
+ */
+import { ClassicLevel } from 'classic-level';
+import { promises as fsp } from 'node:fs';
+import { DvError } from '../errors.js';
+import type { PackEntry } from './pack-index.js';
+
+export interface ObjLoc {
+  pack: string;
+  offset: number;
+  length: number;
+  rawSize: number;
+  flags: number;
+}
+
+export interface StatEntry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  id: string;
+  chunked: boolean;
+}
+
+export interface Index {
+  /** False for the in-memory fallback: nothing written to it outlives the process. */
+  readonly persistent: boolean;
+  getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]>;
+  addPack(packId: string, entries: PackEntry[]): Promise<void>;
+  removePack(packId: string, ids: string[]): Promise<void>;
+  knownPacks(): Promise<Set<string>>;
+  idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
+  getStats(paths: string[]): Promise<(StatEntry | undefined)[]>;
+  putStats(entries: [string, StatEntry | undefined][]): Promise<void>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const OBJ = 'o:';
+const PACK = 'p:';
+const STAT = 's:';
+
+function encodeLoc(l: ObjLoc): Buffer {
+  const b = Buffer.alloc(47);
+  b.write(l.pack, 0, 32, 'hex');
+  b.writeUIntBE(l.offset, 32, 6);
+  b.writeUInt32BE(l.length, 38);
+  b.writeUInt32BE(l.rawSize, 42);
+  b.writeUInt8(l.flags, 46);
+  return b;
+}
+
+function decodeLoc(b: Buffer): ObjLoc {
+  return { pack: b.toString('hex', 0, 32), offset: b.readUIntBE(32, 6), length: b.readUInt32BE(38), rawSize: b.readUInt32BE(42), flags: b.readUInt8(46) };
+}
+
+const locOf = (packId: string, e: PackEntry): ObjLoc => ({ pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
+
+export class LevelIndex implements Index {
+  readonly persistent = true;
+  private constructor(private readonly db: ClassicLevel<string, Buffer>) {}
+
+  /** Opens the LevelDB index, waiting up to `waitMs` while another process holds it. */
+  static async open(dir: string, waitMs: number): Promise<LevelIndex> {
+    await fsp.mkdir(dir, { recursive: true });
+    const deadline = Date.now() + waitMs;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+      const db = new ClassicLevel<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+      try {
+        await db.open();
+        return new LevelIndex(db);
+      } catch (e) {
+        const cause = (e as { cause?: { code?: string } }).cause;
+        if (cause?.code !== 'LEVEL_LOCKED') throw new DvError('ERROR', `cannot open the index ${dir}: ${(e as Error).message}; run \`dv fsck --rebuild-index\``, {}, { cause: e });
+        if (Date.now() >= deadline) {
+          throw new DvError('REPO_LOCKED', `the index ${dir} is in use by another dv process: wait for it to finish, or pass --wait SECONDS`, { dir });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]> {
+    if (ids.length === 0) return [];
+    const vals = await this.db.getMany(ids.map((id) => OBJ + id));
+    return vals.map((v) => (v ? decodeLoc(v) : undefined));
+  }
+
+  async addPack(packId: string, entries: PackEntry[]): Promise<void> {
+    const batch = this.db.batch();
+    for (const e of entries) batch.put(OBJ + e.id, encodeLoc(locOf(packId, e)));
+    batch.put(PACK + packId, Buffer.alloc(0));
+    await batch.write();
+  }
+
+  async removePack(packId: string, ids: string[]): Promise<void> {
+    const batch = this.db.batch();
+    const current = await this.getLocations(ids);
+    ids.forEach((id, i) => { if (current[i]?.pack === packId) batch.del(OBJ + id); });
+    batch.del(PACK + packId);
+    await batch.write();
+  }
+
+  async knownPacks(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for await (const k of this.db.keys({ gte: PACK, lt: PACK + '\xff' })) out.add(k.slice(PACK.length));
+    return out;
+  }
+
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.db.keys({ gte: OBJ + prefix, lt: OBJ + prefix + '\xff', limit })) out.push(k.slice(OBJ.length));
+    return out;
+  }
+
+  async getStats(paths: string[]): Promise<(StatEntry | undefined)[]> {
+    if (paths.length === 0) return [];
+    const vals = await this.db.getMany(paths.map((p) => STAT + p));
+    return vals.map((v) => (v ? (JSON.parse(v.toString('utf8')) as StatEntry) : undefined));
+  }
+
+  async putStats(entries: [string, StatEntry | undefined][]): Promise<void> {
+    if (entries.length === 0) return;
+    const batch = this.db.batch();
+    for (const [p, s] of entries) {
+      if (s) batch.put(STAT + p, Buffer.from(JSON.stringify(s)));
+      else batch.del(STAT + p);
+    }
+    await batch.write();
+  }
+
+  async clear(): Promise<void> {
+    await this.db.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/** An index held in memory, filled from pack indexes: for readers while another process writes. */
+export class MemoryIndex implements Index {
+  readonly persistent = false;
+  private readonly objs = new Map<string, ObjLoc>();
+  private readonly packs = new Set<string>();
+  private readonly stats = new Map<string, StatEntry>();
+
+  async getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]> {
+    return ids.map((id) => this.objs.get(id));
+  }
+  async addPack(packId: string, entries: PackEntry[]): Promise<void> {
+    for (const e of entries) this.objs.set(e.id, locOf(packId, e));
+    this.packs.add(packId);
+  }
+  async removePack(packId: string, ids: string[]): Promise<void> {
+    for (const id of ids) if (this.objs.get(id)?.pack === packId) this.objs.delete(id);
+    this.packs.delete(packId);
+  }
+  async knownPacks(): Promise<Set<string>> {
+    return new Set(this.packs);
+  }
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of this.objs.keys()) if (id.startsWith(prefix) && out.push(id) >= limit) break;
+    return out.sort();
+  }
+  async getStats(paths: string[]): Promise<(StatEntry | undefined)[]> {
+    return paths.map((p) => this.stats.get(p));
+  }
+  async putStats(entries: [string, StatEntry | undefined][]): Promise<void> {
+    for (const [p, s] of entries) if (s) this.stats.set(p, s); else this.stats.delete(p);
+  }
+  async clear(): Promise<void> {
+    this.objs.clear(); this.packs.clear(); this.stats.clear();
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,157 @@
+/**
+ * The local object store: immutable objects in packs, located through the index, verified by
+ * hash on every read. New objects gather in memory until a pack's worth (or `flush()`), then
+ * are written as one pack: data first, then its pack index, then the LevelDB index.
+ */
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { blake3Hex } from '../core/hash.js';
+import { DvError, fsError } from '../errors.js';
+import { decode, maybeCompress, FLAG_RAW } from './codec.js';
+import type { Index, ObjLoc } from './index-db.js';
+import { decodePackIndex, type PackEntry } from './pack-index.js';
+import { listPackIds, packPaths, writePack, type PendingObject } from './pack.js';
+
+export const PACK_TARGET_BYTES = 32 * 1024 * 1024;
+
+export interface StoreStats {
+  objectsWritten: number;
+  rawBytesWritten: number;
+  storedBytesWritten: number;
+  packsWritten: number;
+}
+
+export class ObjectStore {
+  private pending = new Map<string, PendingObject>();
+  private pendingBytes = 0;
+  private readonly handles = new Map<string, FileHandle>();
+  readonly stats: StoreStats = { objectsWritten: 0, rawBytesWritten: 0, storedBytesWritten: 0, packsWritten: 0 };
+
+  constructor(readonly packsDir: string, readonly tmpDir: string, readonly index: Index, readonly packTarget = PACK_TARGET_BYTES) {}
+
+  /** Registers packs present on disk that the index does not know (another process, a pull, a crash). */
+  async syncPacks(): Promise<number> {
+    const known = await this.index.knownPacks();
+    let added = 0;
+    for (const packId of await listPackIds(this.packsDir)) {
+      if (known.has(packId)) continue;
+      const entries = await this.readPackIndex(packId);
+      await this.index.addPack(packId, entries);
+      added++;
+    }
+    return added;
+  }
+
+  /** Reads and verifies a pack index file (its name is the hash of its bytes). */
+  async readPackIndex(packId: string): Promise<PackEntry[]> {
+    const { idx } = packPaths(this.packsDir, packId);
+    const bytes = await fsp.readFile(idx);
+    if (blake3Hex(bytes) !== packId) throw new DvError('OBJECT_CORRUPT', `pack index ${idx} does not match its name: run \`dv fsck\``, { pack: packId, file: idx });
+    return decodePackIndex(bytes, packId);
+  }
+
+  async hasMany(ids: string[]): Promise<boolean[]> {
+    const locs = await this.index.getLocations(ids);
+    return ids.map((id, i) => locs[i] !== undefined || this.pending.has(id));
+  }
+
+  async has(id: string): Promise<boolean> {
+    return (await this.hasMany([id]))[0];
+  }
+
+  /** Adds an object the caller knows is absent (`hasMany`); `compress` tries zstd. */
+  async put(id: string, raw: Buffer, compress: boolean): Promise<boolean> {
+    if (this.pending.has(id)) return false;
+    const { data, flags } = compress ? await maybeCompress(raw) : { data: raw, flags: FLAG_RAW };
+    if (this.pending.has(id)) return false;
+    this.pending.set(id, { id, data, rawSize: raw.length, flags });
+    this.pendingBytes += data.length + 512;
+    this.stats.objectsWritten++;
+    this.stats.rawBytesWritten += raw.length;
+    this.stats.storedBytesWritten += data.length;
+    if (this.pendingBytes >= this.packTarget) await this.flush();
+    return flags !== FLAG_RAW;
+  }
+
+  /** Hashes and stores a structured object (tree, manifest, snapshot); returns its id. */
+  async putObject(bytes: Buffer): Promise<string> {
+    const id = blake3Hex(bytes);
+    if (!(await this.has(id))) await this.put(id, bytes, bytes.length > 4096);
+    return id;
+  }
+
+  /** Writes pending objects as a pack and records them in the index. */
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const objects = [...this.pending.values()];
+    const { packId, entries } = await writePack(this.packsDir, this.tmpDir, objects);
+    await this.index.addPack(packId, entries);
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    this.stats.packsWritten++;
+  }
+
+  async location(id: string): Promise<ObjLoc | undefined> {
+    return (await this.index.getLocations([id]))[0];
+  }
+
+  /** Reads an object, verifying its hash. Throws OBJECT_MISSING or OBJECT_CORRUPT naming it. */
+  async get(id: string): Promise<Buffer> {
+    const p = this.pending.get(id);
+    if (p) return decode(p.data, p.flags);
+    const loc = await this.location(id);
+    if (!loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv pull\` or \`dv fetch\` to get it from a remote`, { id });
+    return this.readAt(id, loc);
+  }
+
+  /** Reads the stored bytes of an object at a known location and verifies them. */
+  async readAt(id: string, loc: ObjLoc): Promise<Buffer> {
+    const file = packPaths(this.packsDir, loc.pack).pack;
+    const stored = Buffer.allocUnsafe(loc.length);
+    try {
+      const fh = await this.handle(loc.pack);
+      const { bytesRead } = await fh.read(stored, 0, loc.length, loc.offset);
+      if (bytesRead !== loc.length) throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is truncated: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DvError('OBJECT_MISSING', `pack ${file} holding object ${id} is gone: run \`dv fsck --rebuild-index\` then \`dv pull\``, { id, file });
+      throw fsError(e, file);
+    }
+    let raw: Buffer;
+    try {
+      raw = await decode(stored, loc.flags);
+    } catch {
+      throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} cannot be decompressed: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+    }
+    if (raw.length !== loc.rawSize || blake3Hex(raw) !== id) {
+      throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} does not match its hash: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+    }
+    return raw;
+  }
+
+  private async handle(packId: string): Promise<FileHandle> {
+    let fh = this.handles.get(packId);
+    if (!fh) {
+      if (this.handles.size >= 64) {
+        const [oldId, old] = this.handles.entries().next().value as [string, FileHandle];
+        this.handles.delete(oldId);
+        await old.close();
+      }
+      fh = await fsp.open(packPaths(this.packsDir, packId).pack, 'r');
+      this.handles.set(packId, fh);
+    }
+    return fh;
+  }
+
+  /** Full ids that start with `prefix` (at most `limit`). */
+  async idsWithPrefix(prefix: string, limit = 2): Promise<string[]> {
+    const found = new Set(await this.index.idsWithPrefix(prefix, limit));
+    for (const id of this.pending.keys()) if (id.startsWith(prefix)) found.add(id);
+    return [...found].sort();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    for (const fh of this.handles.values()) await fh.close().catch(() => undefined);
+    this.handles.clear();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Packs: many objects in one tar archive (so `tar tf` lists and salvages any pack), written
+ * once and never modified. Layout under a packs directory: `<xx>/<packId>.pack` and
+ * `<xx>/<packId>.idx`. The pack is written and renamed before its index, so an index only
+ * ever names a complete pack.
+ */
+import { promises as fsp } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import tar from 'tar-stream';
+import { blake3Hex } from '../core/hash.js';
+import { fsError } from '../errors.js';
+import { encodePackIndex, type PackEntry } from './pack-index.js';
+import { FLAG_ZSTD } from './codec.js';
+import { writeFileAtomic } from './atomic.js';
+
+export interface PendingObject {
+  id: string;
+  data: Buffer;
+  rawSize: number;
+  flags: number;
+}
+
+const BLOCK = 512;
+const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
+
+export function packPaths(packsDir: string, packId: string): { pack: string; idx: string } {
+  const base = join(packsDir, packId.slice(0, 2), packId);
+  return { pack: base + '.pack', idx: base + '.idx' };
+}
+
+/** The tar entry name of an object inside a pack. */
+export function entryName(id: string, flags: number): string {
+  return flags === FLAG_ZSTD ? `${id}.zst` : id;
+}
+
+/**
+ * Writes `objects` as one pack plus its index into `packsDir`, through a temp file in `tmpDir`.
+ * Returns the pack id and the index entries.
+ */
+export async function writePack(packsDir: string, tmpDir: string, objects: PendingObject[]): Promise<{ packId: string; entries: PackEntry[]; bytes: number }> {
+  const entries: PackEntry[] = [];
+  let pos = 0;
+  for (const o of objects) {
+    entries.push({ id: o.id, offset: pos + BLOCK, length: o.data.length, rawSize: o.rawSize, flags: o.flags });
+    pos += BLOCK + o.data.length + pad(o.data.length);
+  }
+  const idxBytes = encodePackIndex(entries);
+  const packId = blake3Hex(idxBytes);
+  const { pack: packPath, idx: idxPath } = packPaths(packsDir, packId);
+  const tmp = join(tmpDir, `pack-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    await fsp.mkdir(tmpDir, { recursive: true });
+    const p = tar.pack();
+    const ws = createWriteStream(tmp);
+    const done = pipeline(p, ws);
+    for (const o of objects) {
+      const ok = p.entry({ name: entryName(o.id, o.flags), size: o.data.length, mode: 0o444, mtime: new Date(0) }, o.data);
+      if (!ok) await new Promise((r) => p.once('drain', r));
+    }
+    p.finalize();
+    await done;
+    const fh = await fsp.open(tmp, 'r+');
+    try {
+      const st = await fh.stat();
+      if (st.size !== pos + 2 * BLOCK) throw new Error(`pack layout mismatch: ${st.size} != ${pos + 2 * BLOCK}`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.mkdir(dirname(packPath), { recursive: true });
+    await fsp.rename(tmp, packPath);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw fsError(e, packPath);
+  }
+  await writeFileAtomic(idxPath, idxBytes, tmpDir);
+  return { packId, entries, bytes: pos + 2 * BLOCK };
+}
+
+/** Lists the pack ids that have an index in `packsDir`. */
+export async function listPackIds(packsDir: string): Promise<string[]> {
+  const out: string[] = [];
+  let fans: string[];
+  try { fans = await fsp.readdir(packsDir); } catch { return out; }
+  for (const fan of fans) {
+    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+    for (const f of await fsp.readdir(join(packsDir, fan))) {
+      const m = /^([0-9a-f]{64})\.idx$/.exec(f);
+      if (m) out.push(m[1]);
+    }
+  }
+  return out.sort();
+}

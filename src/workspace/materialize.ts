@@ -1,0 +1,197 @@
+/**
+ * Makes a tracked path in the workspace match a tree: plan first (what to remove, create,
+ * rewrite), refuse if that would destroy content the store does not hold (unless forced),
+ * then apply. Only entries that differ are touched. Every file is written to a temp file
+ * beside its target and renamed over it; every chunk is verified as it is read.
+ */
+import { promises as fsp } from 'node:fs';
+import { join, posix } from 'node:path';
+import pLimit from 'p-limit';
+import { decodeManifest } from '../core/manifest.js';
+import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
+import { DvError, fsError } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { Index, StatEntry } from '../store/index-db.js';
+import { tempPathFor } from '../store/atomic.js';
+import { linkEscapes } from './scan.js';
+
+type Op =
+  | { op: 'rm'; rel: string; dir: boolean }
+  | { op: 'mkdir'; rel: string }
+  | { op: 'write'; rel: string; entry: FileEntry }
+  | { op: 'chmod'; rel: string; entry: FileEntry }
+  | { op: 'link'; rel: string; target: string };
+
+export interface MaterializeOptions {
+  root: string;
+  /** Tracked path relative to the root. */
+  rel: string;
+  kind: 'dir' | 'file';
+  /** Target tree id. */
+  target: string;
+  /** Current workspace tree (from a hash-only scan), or null when the path does not exist. */
+  current: string | null;
+  load: (id: string) => Promise<Tree>;
+  store: ObjectStore;
+  index: Index;
+  force: boolean;
+  jobs?: number;
+  onProgress?: (files: number, bytes: number) => void;
+}
+
+export interface MaterializeResult {
+  written: number;
+  removed: number;
+  bytes: number;
+}
+
+const sameLeaf = (a: TreeEntry, b: TreeEntry): boolean =>
+  (a.type === 'file' && b.type === 'file' && a.id === b.id && a.exec === b.exec) || (a.type === 'link' && b.type === 'link' && a.target === b.target);
+
+export async function materialize(o: MaterializeOptions): Promise<MaterializeResult> {
+  const ops: Op[] = [];
+  const doomed: { rel: string; id: string }[] = []; // workspace files that would be replaced or removed
+
+  const collectDoomed = async (e: TreeEntry, rel: string): Promise<void> => {
+    if (e.type === 'file') doomed.push({ rel, id: e.id });
+    else if (e.type === 'dir') for (const c of (await o.load(e.id)).entries) await collectDoomed(c, posix.join(rel, c.name));
+  };
+
+  const plan = async (cur: string | null, tgt: string, rel: string): Promise<void> => {
+    if (cur === tgt) return;
+    const a = cur ? await o.load(cur) : { entries: [] };
+    const b = await o.load(tgt);
+    const names = new Map<string, [TreeEntry | undefined, TreeEntry | undefined]>();
+    for (const e of a.entries) names.set(e.name, [e, undefined]);
+    for (const e of b.entries) names.set(e.name, [names.get(e.name)?.[0], e]);
+    for (const [name, [ea, eb]] of [...names.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+      const r = posix.join(rel, name);
+      if (ea && eb && sameLeaf(ea, eb)) continue;
+      if (ea && eb && ea.type === 'dir' && eb.type === 'dir') { await plan(ea.id, eb.id, r); continue; }
+      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'chmod', rel: r, entry: eb }); continue; }
+      if (ea) {
+        await collectDoomed(ea, r);
+        ops.push({ op: 'rm', rel: r, dir: ea.type === 'dir' });
+      }
+      if (eb) await create(eb, r);
+    }
+  };
+
+  const create = async (e: TreeEntry, rel: string): Promise<void> => {
+    if (e.type === 'file') ops.push({ op: 'write', rel, entry: e });
+    else if (e.type === 'link') {
+      const inside = o.kind === 'dir' ? posix.relative(o.rel, rel) : posix.basename(rel);
+      if (linkEscapes(inside, e.target)) throw new DvError('UNSAFE_PATH', `refusing symlink ${rel} -> ${e.target}: it points outside ${o.rel}`, { path: rel, target: e.target });
+      ops.push({ op: 'link', rel, target: e.target });
+    } else {
+      ops.push({ op: 'mkdir', rel });
+      for (const c of (await o.load(e.id)).entries) await create(c, posix.join(rel, c.name));
+    }
+  };
+
+  if (o.kind === 'dir') {
+    // The tracked path itself: a directory in the target. Anything else there goes first.
+    if (o.current === null) {
+      const st = await fsp.lstat(join(o.root, o.rel)).catch(() => undefined);
+      if (st && !st.isDirectory()) {
+        if (!o.force) throw new DvError('UNSAVED_CHANGES', `${o.rel} is not a directory, but the data to check out is: move it away or pass --force`, { paths: [o.rel] });
+        ops.push({ op: 'rm', rel: o.rel, dir: false });
+      }
+      if (!st || !st.isDirectory()) ops.push({ op: 'mkdir', rel: o.rel });
+    }
+    await plan(o.current, o.target, o.rel);
+  } else {
+    // A tracked single file: both trees hold one entry named after it; map it onto `rel`.
+    const tgt = (await o.load(o.target)).entries[0];
+    const cur = o.current ? (await o.load(o.current)).entries[0] : undefined;
+    if (!tgt || tgt.type !== 'file') throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
+    if (!cur || !sameLeaf(cur, tgt)) {
+      if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'chmod', rel: o.rel, entry: tgt });
+      else {
+        if (cur) await collectDoomed(cur, o.rel);
+        ops.push({ op: 'write', rel: o.rel, entry: tgt });
+      }
+    }
+  }
+
+  if (!o.force && doomed.length > 0) {
+    const have = await o.store.hasMany(doomed.map((d) => d.id));
+    const unsaved = doomed.filter((_, i) => !have[i]).map((d) => d.rel);
+    if (unsaved.length > 0) {
+      const list = unsaved.slice(0, 5).join(', ') + (unsaved.length > 5 ? ` and ${unsaved.length - 5} more` : '');
+      throw new DvError('UNSAVED_CHANGES', `checkout would overwrite uncommitted changes in ${list}: run \`dv commit\` first, or pass --force to discard them`, { paths: unsaved });
+    }
+  }
+  return apply(o, ops);
+}
+
+async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResult> {
+  const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
+  const abs = (rel: string): string => join(o.root, ...rel.split('/'));
+  const stats: [string, StatEntry][] = [];
+  const limit = pLimit(o.jobs ?? 8);
+  // Removals and directories in order (a path may turn from file into directory); then files in parallel.
+  const writes: Op[] = [];
+  for (const op of ops) {
+    try {
+      if (op.op === 'rm') { await fsp.rm(abs(op.rel), { recursive: op.dir, force: true }); res.removed++; }
+      else if (op.op === 'mkdir') await fsp.mkdir(abs(op.rel), { recursive: true });
+      else writes.push(op);
+    } catch (e) {
+      throw fsError(e, abs(op.rel));
+    }
+  }
+  await Promise.all(writes.map((op) => limit(async () => {
+    const p = abs(op.rel);
+    try {
+      if (op.op === 'link') {
+        const tmp = tempPathFor(p);
+        await fsp.symlink(op.target, tmp);
+        await fsp.rename(tmp, p);
+      } else if (op.op === 'chmod') {
+        await fsp.chmod(p, op.entry.exec ? 0o755 : 0o644);
+      } else if (op.op === 'write') {
+        await writeFile(o.store, op.entry, p);
+        res.bytes += op.entry.size;
+      }
+      res.written++;
+      if (op.op === 'write' || op.op === 'chmod') {
+        const st = await fsp.stat(p);
+        stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
+      }
+      o.onProgress?.(res.written, res.bytes);
+    } catch (e) {
+      throw fsError(e, p);
+    }
+  })));
+  await o.index.putStats(stats);
+  return res;
+}
+
+/** Writes one file from the store to `path` via a temp file; each chunk is verified on read. */
+export async function writeFile(store: ObjectStore, e: FileEntry, path: string): Promise<void> {
+  const tmp = tempPathFor(path);
+  const fh = await fsp.open(tmp, 'w', e.exec ? 0o755 : 0o644);
+  let written = 0;
+  try {
+    const emit = async (id: string, chunked: boolean): Promise<void> => {
+      const bytes = await store.get(id);
+      if (!chunked) {
+        await fh.write(bytes);
+        written += bytes.length;
+        return;
+      }
+      const node = decodeManifest(bytes, id);
+      for (const c of node.children) await emit(c.id, node.level > 0);
+    };
+    await emit(e.id, e.chunked);
+    if (written !== e.size) throw new DvError('OBJECT_CORRUPT', `file object ${e.id} rebuilt ${written} bytes, expected ${e.size}`, { id: e.id });
+    await fh.close();
+    await fsp.chmod(tmp, e.exec ? 0o755 : 0o644);
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Pointer files in the workspace: finding them, reading and writing them, and keeping the
+ * tracked data out of git through `.gitignore`.
+ */
+import { promises as fsp } from 'node:fs';
+import { join, posix } from 'node:path';
+import fg from 'fast-glob';
+import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
+import { DvError, fsError } from '../errors.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { git } from '../repo/git.js';
+
+export interface Tracked {
+  /** Tracked path relative to the repository root, '/'-separated. */
+  rel: string;
+  /** Pointer file path relative to the root. */
+  pointerRel: string;
+  pointer: Pointer;
+}
+
+export const pointerRelFor = (rel: string): string => rel + POINTER_SUFFIX;
+
+export async function readPointer(root: string, rel: string): Promise<Tracked | undefined> {
+  const pointerRel = pointerRelFor(rel);
+  let text: string;
+  try {
+    text = await fsp.readFile(join(root, pointerRel), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(e, pointerRel);
+  }
+  const pointer = decodePointer(text, pointerRel);
+  if (pointer.path !== posix.basename(rel)) throw new DvError('BAD_POINTER', `${pointerRel} names ${JSON.stringify(pointer.path)}, but sits beside ${posix.basename(rel)}: rename it or re-add the data`, { file: pointerRel });
+  return { rel, pointerRel, pointer };
+}
+
+export async function writePointer(root: string, rel: string, p: Pointer): Promise<void> {
+  await writeFileAtomic(join(root, pointerRelFor(rel)), encodePointer(p));
+}
+
+/** Every pointer file in the workspace, outside `.dv`, `.git` and the tracked data itself. */
+export async function findTracked(root: string): Promise<Tracked[]> {
+  let candidates: string[];
+  const inGit = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '*.dv', '**/*.dv']);
+  if (inGit.code === 0) {
+    candidates = [...new Set(inGit.stdout.split('\0').filter(Boolean))];
+  } else {
+    candidates = await fg('**/*.dv', { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore: ['.dv/**', '.git/**', '**/node_modules/**'] });
+  }
+  candidates.sort();
+  const out: Tracked[] = [];
+  for (const c of candidates) {
+    if (c.startsWith('.dv/')) continue;
+    const rel = c.slice(0, -POINTER_SUFFIX.length);
+    if (!posix.basename(rel)) continue;
+    // A "*.dv" file inside tracked data is data, not a pointer.
+    if (out.some((t) => rel.startsWith(t.rel + '/'))) continue;
+    const t = await readPointer(root, rel).catch(async (e) => {
+      // A "*.dv" file that does not even look like a pointer is somebody's data, not ours.
+      if (e instanceof DvError && !(await looksLikePointer(join(root, c)))) return undefined;
+      if (e instanceof DvError) throw e;
+      return undefined; // listed by git but deleted from the work tree
+    });
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+async function looksLikePointer(file: string): Promise<boolean> {
+  const text = await fsp.readFile(file, 'utf8').catch(() => '');
+  return text.startsWith('# dv pointer') || /^dv:\s*\d+\s*$/m.test(text);
+}
+
+/** Adds `/<name>` to the `.gitignore` beside the tracked path, once. Returns the file changed. */
+export async function ignoreInGit(root: string, rel: string): Promise<string | undefined> {
+  const dir = posix.dirname(rel);
+  const gi = dir === '.' ? '.gitignore' : `${dir}/.gitignore`;
+  const line = '/' + posix.basename(rel).replace(/([\\*?[\]!# ])/g, '\\$1');
+  const file = join(root, gi);
+  let text = '';
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, gi);
+  }
+  if (text.split('\n').includes(line)) return undefined;
+  const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+  await writeFileAtomic(file, text + sep + line + '\n');
+  return gi;
+}
