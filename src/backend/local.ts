@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { DvError, fsError, isDvError } from '../errors.js';
+import type { Backend } from './backend.js';
+import { rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
+
+/** Marks temp files; '~' is not a key character, so no key can collide with one. */
+const TEMP_MARK = '~';
+const TRANSIENT_FS = new Set(['EIO', 'ETIMEDOUT', 'ESTALE', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EHOSTDOWN', 'ECONNRESET']);
+
+export interface LocalBackendOptions {
+  /** Create the root directory on the first write instead of failing with REMOTE_NOT_FOUND. */
+  create?: boolean;
+}
+
+/**
+ * A Backend over a directory: key `a/b` is the file `root/a/b`. Writes go to a temp file
+ * beside the target, are fsynced and renamed into place, so readers never see a prefix.
+ * Lists yield keys in ascending byte order (callers must not rely on it: not every store does).
+ */
+export class LocalBackend implements Backend {
+  readonly location: string;
+  private readonly root: string;
+  private readonly create: boolean;
+
+  constructor(rootDir: string, opts: LocalBackendOptions = {}) {
+    this.root = path.resolve(rootDir);
+    this.location = this.root;
+    this.create = opts.create ?? false;
+  }
+
+  /** Creates the root directory (and its parents) if missing. */
+  async init(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true }).catch((e) => { throw this.classify(e, this.root); });
+  }
+
+  async check(): Promise<void> {
+    let st;
+    try {
+      st = await fs.stat(this.root);
+    } catch (e) {
+      throw this.classify(e, this.root);
+    }
+    if (!st.isDirectory()) {
+      throw new DvError('REMOTE_NOT_FOUND', `remote ${this.root} is not a directory: point the remote at a directory`, { location: this.root });
+    }
+    // Write access is not required: a read-only share is a fine remote to pull from.
+    await fs.access(this.root, fsc.R_OK | fsc.X_OK).catch((e) => { throw this.classify(e, this.root); });
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    validateKey(key);
+    await this.writeAtomic(key, async (tmp) => {
+      const fh = await fs.open(tmp, 'wx', 0o644);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    validateKey(key);
+    await fs.access(localPath, fsc.R_OK).catch((e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, localPath);
+      throw new DvError('PATH_NOT_FOUND', `cannot upload ${localPath}: it does not exist`, { path: localPath }, { cause: e });
+    });
+    await this.writeAtomic(key, async (tmp) => {
+      await fs.copyFile(localPath, tmp, fsc.COPYFILE_EXCL);
+      const fh = await fs.open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+  }
+
+  async get(key: string): Promise<Buffer> {
+    validateKey(key);
+    try {
+      return await fs.readFile(this.file(key));
+    } catch (e) {
+      throw await this.classifyRead(e, key);
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    validateKey(key);
+    validateRange(key, offset, length);
+    let fh;
+    try {
+      fh = await fs.open(this.file(key), 'r');
+    } catch (e) {
+      throw await this.classifyRead(e, key);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (offset + length > size) throw rangeError(this.location, key, offset, length, size);
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw rangeError(this.location, key, offset, length, offset + done);
+        done += bytesRead;
+      }
+      return buf;
+    } catch (e) {
+      throw isDvError(e) ? e : this.classify(e, this.file(key));
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stat(key: string): Promise<{ size: number } | undefined> {
+    validateKey(key);
+    try {
+      const st = await fs.stat(this.file(key));
+      return st.isFile() ? { size: st.size } : undefined;
+    } catch (e) {
+      const err = await this.classifyRead(e, key);
+      if (isDvError(err, 'OBJECT_MISSING')) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; size: number }> {
+    validatePrefix(prefix);
+    await this.check();
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = prefix.slice(0, slash + 1);
+    yield* this.walk(dirKey, prefix.slice(slash + 1));
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key);
+    try {
+      await fs.unlink(this.file(key));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw this.classify(e, this.file(key));
+    }
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  /** Yields files under `dirKey` (ending in '/' or empty) whose name starts with `namePrefix`, sorted by key. */
+  private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<{ key: string; size: number }> {
+    let entries;
+    try {
+      entries = await fs.readdir(path.join(this.root, dirKey), { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw this.classify(e, path.join(this.root, dirKey));
+    }
+    // Sorting 'name/' for directories gives the byte order of the full keys.
+    const named = entries
+      .filter((d) => d.name.startsWith(namePrefix) && !d.name.includes(TEMP_MARK))
+      .map((d) => ({ d, sortKey: d.isDirectory() ? `${d.name}/` : d.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const { d } of named) {
+      const key = dirKey + d.name;
+      if (d.isDirectory()) {
+        yield* this.walk(`${key}/`, '');
+      } else if (d.isFile()) {
+        try {
+          yield { key, size: (await fs.stat(this.file(key))).size };
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw this.classify(e, this.file(key));
+        }
+      }
+    }
+  }
+
+  private async writeAtomic(key: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+    const target = this.file(key);
+    const dir = path.dirname(target);
+    const tmp = `${target}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      try {
+        await fill(tmp);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || isDvError(e)) throw e;
+        await this.makeDir(dir);
+        await fill(tmp);
+      }
+      await fs.rename(tmp, target);
+      await syncDir(dir);
+    } catch (e) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw isDvError(e) ? e : this.classify(e, target);
+    }
+  }
+
+  private async makeDir(dir: string): Promise<void> {
+    if (!this.create) {
+      try {
+        await fs.stat(this.root);
+      } catch (e) {
+        throw this.classify(e, this.root);
+      }
+    }
+    await fs.mkdir(dir, { recursive: true });
+  }
+
+  /** Read failures: ENOENT/EISDIR/ENOTDIR under an existing root mean the key is absent. */
+  private async classifyRead(e: unknown, key: string): Promise<unknown> {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') {
+      const rootOk = await fs.stat(this.root).then((s) => s.isDirectory(), () => false);
+      if (!rootOk) return this.classify(e, this.root);
+      return new DvError('OBJECT_MISSING', `${key} is missing from ${this.location}`, { key, location: this.location }, { cause: e });
+    }
+    return this.classify(e, this.file(key));
+  }
+
+  private classify(e: unknown, file: string): unknown {
+    if (isDvError(e)) return e;
+    const mapped = fsError(e, file);
+    if (mapped !== e) return mapped;
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (file === this.root && (code === 'ENOENT' || code === 'ENOTDIR')) {
+      return new DvError('REMOTE_NOT_FOUND', `remote directory ${this.root} does not exist: create it or fix the remote's path`, { location: this.root }, { cause: e });
+    }
+    const transient = TRANSIENT_FS.has(code);
+    const what = code === 'ENOTDIR' || code === 'EISDIR' ? 'a file and a directory are in each other\'s way' : (e as Error).message;
+    return new DvError('REMOTE_ERROR', `${file}: ${what}${transient ? ': try again' : ''}`, { file, transient }, { cause: e });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes the rename durable; some file systems refuse fsync on directories, which is fine.
+  const fh = await fs.open(dir, 'r').catch(() => undefined);
+  if (!fh) return;
+  try {
+    await fh.sync();
+  } catch {
+    // ignore: durability best effort where the file system cannot sync directories
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,106 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DvError, isDvError } from '../errors.js';
+import type { Backend } from './backend.js';
+
+export interface RetryOptions {
+  /** Total attempts, the first one included. */
+  attempts?: number;
+  baseMs?: number;
+  maxMs?: number;
+  /** Called before each retry's wait; `attempt` is the number of the attempt that failed. */
+  onRetry?: (info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void;
+  /** Once aborted, no new attempt starts; the wrapper throws INTERRUPTED. */
+  signal?: AbortSignal;
+  /** Randomness for the jitter, replaceable so tests are deterministic. */
+  random?: () => number;
+}
+
+const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether retrying the failed operation may help: unreachable remotes and remote errors
+ * not marked `data.transient === false`. Missing objects, auth, space, permission and
+ * usage errors are permanent.
+ */
+export function isTransient(err: unknown): boolean {
+  if (isDvError(err)) {
+    if (err.code === 'REMOTE_UNREACHABLE') return true;
+    if (err.code === 'REMOTE_ERROR') return err.data.transient !== false;
+    return false;
+  }
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_NODE_CODES.has(code);
+}
+
+function interrupted(cause: unknown): DvError {
+  return new DvError('INTERRUPTED', 'stopped before the operation could be retried', {}, { cause });
+}
+
+/**
+ * Wraps a backend so that transient failures are retried with exponential backoff and
+ * full jitter. Permanent errors pass through at once; no retry starts after `signal` aborts.
+ * A failed `list` is restarted and skips the keys it already yielded.
+ */
+export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
+  const attempts = Math.max(1, opts.attempts ?? 6);
+  const baseMs = opts.baseMs ?? 100;
+  const maxMs = opts.maxMs ?? 5000;
+  const random = opts.random ?? Math.random;
+  const signal = opts.signal;
+
+  async function backoff(op: string, key: string, attempt: number, error: unknown): Promise<void> {
+    if (attempt >= attempts || !isTransient(error)) throw error;
+    if (signal?.aborted) throw interrupted(error);
+    const delayMs = Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+    opts.onRetry?.({ op, key, attempt, delayMs, error });
+    try {
+      await sleep(delayMs, undefined, signal ? { signal } : undefined);
+    } catch {
+      throw interrupted(error);
+    }
+  }
+
+  async function run<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw interrupted(signal.reason);
+      try {
+        return await fn();
+      } catch (err) {
+        await backoff(op, key, attempt, err);
+      }
+    }
+  }
+
+  async function* list(prefix: string): AsyncIterable<{ key: string; size: number }> {
+    // Remembers what it yielded rather than the last key: not every store lists in key
+    // order (s3rver walks directories), and a restarted listing must not repeat or skip.
+    const seen = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw interrupted(signal.reason);
+      try {
+        for await (const entry of backend.list(prefix)) {
+          if (seen.has(entry.key)) continue;
+          seen.add(entry.key);
+          yield entry;
+        }
+        return;
+      } catch (err) {
+        await backoff('list', prefix, attempt, err);
+      }
+    }
+  }
+
+  const wrapped: Backend = {
+    location: backend.location,
+    put: (key, data) => run('put', key, () => backend.put(key, data)),
+    putFile: (key, localPath) => run('putFile', key, () => backend.putFile(key, localPath)),
+    get: (key) => run('get', key, () => backend.get(key)),
+    getRange: (key, offset, length) => run('getRange', key, () => backend.getRange(key, offset, length)),
+    stat: (key) => run('stat', key, () => backend.stat(key)),
+    list,
+    delete: (key) => run('delete', key, () => backend.delete(key)),
+    check: () => run('check', '', () => backend.check()),
+  };
+  if (backend.close) wrapped.close = () => backend.close!();
+  return wrapped;
+}

@@ -1,0 +1,275 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand,
+  ListObjectsV2Command, PutObjectCommand, S3Client,
+  type GetObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { DvError, fsError, isDvError } from '../errors.js';
+import type { Backend } from './backend.js';
+import { rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
+import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
+import { readBody } from './s3body.js';
+
+const MiB = 1024 * 1024;
+/** The slowest transfer rate tolerated before a request counts as hung (bytes per ms). */
+const MIN_RATE = (256 * 1024) / 1000;
+
+export interface S3BackendOptions {
+  bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing '/'. */
+  prefix?: string;
+  /** S3-compatible endpoint URL (MinIO, R2, ...); path-style addressing is then the default. */
+  endpoint?: string;
+  region?: string;
+  /** AWS profile for the standard credential chain. */
+  profile?: string;
+  /** Explicit credentials, bypassing the environment (tests, embedding). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  forcePathStyle?: boolean;
+  /** Flexible checksums; 'when_required' avoids aws-chunked bodies that some stores store verbatim. */
+  checksum?: 'when_required' | 'when_supported';
+  /** Connect and idle timeout; a request's total timeout grows with its body size. Default 30 s. */
+  timeoutMs?: number;
+  /** The SDK's own attempts. Keep 1: withRetry retries the same way for every backend. */
+  maxAttempts?: number;
+  maxSockets?: number;
+  /** Files above this size are uploaded in parts. Default 64 MiB. */
+  multipartThreshold?: number;
+  partSize?: number;
+  /** ListObjectsV2 MaxKeys, lowered by tests to exercise pagination. */
+  listPageSize?: number;
+}
+
+/**
+ * A Backend over an S3 bucket (AWS or S3-compatible). Every download is checked against
+ * its announced length; lists skip keys dv cannot use (such as 'dir/' markers).
+ */
+export class S3Backend implements Backend {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly opts: S3BackendOptions;
+  private readonly agent: HttpAgent | HttpsAgent;
+
+  constructor(opts: S3BackendOptions) {
+    this.opts = opts;
+    this.bucket = opts.bucket;
+    const p = (opts.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    this.prefix = p === '' ? '' : `${p}/`;
+    this.location = `s3://${opts.bucket}${p ? `/${p}` : ''}`;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const https = !opts.endpoint || opts.endpoint.startsWith('https:');
+    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
+    this.agent = https ? new HttpsAgent(agentOpts) : new HttpAgent(agentOpts);
+    const checksum = opts.checksum === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+    this.client = new S3Client({
+      region: opts.region ?? (opts.endpoint ? 'us-east-1' : undefined),
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
+      credentials: opts.credentials ?? (opts.profile ? fromNodeProviderChain({ profile: opts.profile }) : undefined),
+      maxAttempts: opts.maxAttempts ?? 1,
+      followRegionRedirects: true,
+      requestChecksumCalculation: checksum,
+      responseChecksumValidation: checksum,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: timeoutMs,
+        socketTimeout: timeoutMs,
+        requestTimeout: this.requestTimeout(this.partSize()),
+        throwOnRequestTimeout: true,
+        httpAgent: https ? undefined : (this.agent as HttpAgent),
+        httpsAgent: https ? (this.agent as HttpsAgent) : undefined,
+      }),
+    });
+  }
+
+  async check(): Promise<void> {
+    const ctx = { bucket: this.bucket, endpoint: this.opts.endpoint };
+    await this.send(ctx, 0, (o) => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }), o));
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    validateKey(key);
+    await this.putBuffer(key, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    validateKey(key);
+    const st = await fs.stat(localPath).catch((e) => { throw localError(e, localPath); });
+    // At most one part goes through PutObject with a buffer: lib-storage would send a stream.
+    if (st.size <= Math.max(this.opts.multipartThreshold ?? 64 * MiB, this.partSize())) {
+      const body = await fs.readFile(localPath).catch((e) => { throw localError(e, localPath); });
+      return this.putBuffer(key, body);
+    }
+    const ctx = this.ctx(key);
+    const source = createReadStream(localPath);
+    let sourceError: unknown;
+    source.once('error', (e) => { sourceError = e; });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: ctx.objectKey, Body: source },
+      partSize: this.partSize(),
+      queueSize: 4,
+      // Left to us: lib-storage's own abort would hide the real cause behind the abort's error.
+      leavePartsOnError: true,
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      source.destroy();
+      if (upload.uploadId) {
+        const abort = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: ctx.objectKey, UploadId: upload.uploadId });
+        await this.client.send(abort).catch(() => undefined);
+      }
+      throw sourceError ? localError(sourceError, localPath) : classifyS3Error(e, ctx);
+    }
+    const stored = await this.stat(key);
+    if (stored?.size !== st.size) {
+      throw new DvError(
+        'REMOTE_ERROR',
+        `${ctx.objectKey} in bucket ${this.bucket} holds ${stored?.size} bytes after an upload of ${st.size}: if ${localPath} did not change meanwhile, set the remote's checksum option to when_required`,
+        { bucket: this.bucket, key, transient: false },
+      );
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    validateKey(key);
+    const ctx = this.ctx(key);
+    const res = await this.send(ctx, 0, (o) => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey }), o));
+    return readBody(res.Body, res.ContentLength, ctx);
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    validateKey(key);
+    validateRange(key, offset, length);
+    const ctx = this.ctx(key);
+    if (length === 0) {
+      const st = await this.stat(key);
+      if (!st) throw missingError(ctx);
+      if (offset > st.size) throw rangeError(this.location, key, offset, length, st.size);
+      return Buffer.alloc(0);
+    }
+    const cmd = new GetObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey, Range: `bytes=${offset}-${offset + length - 1}` });
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.send(ctx, 0, (o) => this.client.send(cmd, o));
+    } catch (e) {
+      if (!isDvError(e) || (e.data.awsCode !== 'InvalidRange' && e.data.status !== 416)) throw e;
+      const st = await this.stat(key);
+      if (!st) throw missingError(ctx);
+      throw rangeError(this.location, key, offset, length, st.size);
+    }
+    const total = Number(/\/(\d+)$/.exec(res.ContentRange ?? '')?.[1] ?? NaN);
+    if (!Number.isNaN(total) && total < offset + length) {
+      (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw rangeError(this.location, key, offset, length, total);
+    }
+    if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
+      // A store that ignored the Range header sent the whole object.
+      const whole = await readBody(res.Body, res.ContentLength, ctx);
+      if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
+      return whole.subarray(offset, offset + length);
+    }
+    return readBody(res.Body, length, ctx);
+  }
+
+  async stat(key: string): Promise<{ size: number } | undefined> {
+    validateKey(key);
+    const ctx = this.ctx(key);
+    try {
+      const res = await this.send(ctx, 0, (o) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey }), o));
+      return { size: res.ContentLength ?? 0 };
+    } catch (e) {
+      if (isDvError(e, 'OBJECT_MISSING')) return undefined;
+      throw e;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; size: number }> {
+    validatePrefix(prefix);
+    const ctx = { bucket: this.bucket, endpoint: this.opts.endpoint };
+    let token: string | undefined;
+    do {
+      const cmd = new ListObjectsV2Command({
+        Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token, MaxKeys: this.opts.listPageSize,
+      });
+      const res = await this.send(ctx, 0, (o) => this.client.send(cmd, o));
+      for (const o of res.Contents ?? []) {
+        const key = (o.Key ?? '').slice(this.prefix.length);
+        if (isUsableKey(key)) yield { key, size: o.Size ?? 0 };
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      if (res.IsTruncated && !token) {
+        throw new DvError('REMOTE_ERROR', `listing ${this.location} returned a truncated page without a continuation token`, { bucket: this.bucket, transient: false });
+      }
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key);
+    const ctx = this.ctx(key);
+    try {
+      await this.send(ctx, 0, (o) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey }), o));
+    } catch (e) {
+      if (!isDvError(e, 'OBJECT_MISSING')) throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+    this.agent.destroy();
+  }
+
+  private async putBuffer(key: string, body: Buffer): Promise<void> {
+    const ctx = this.ctx(key);
+    // Content-MD5 lets the store reject a body damaged on the way.
+    const md5 = createHash('md5').update(body).digest('base64');
+    const cmd = new PutObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey, Body: body, ContentLength: body.length, ContentMD5: md5 });
+    await this.send(ctx, body.length, (o) => this.client.send(cmd, o));
+  }
+
+  /** Runs one SDK call with a timeout sized for its body and classifies its failure. */
+  private async send<T>(ctx: S3ErrorContext, bodyBytes: number, call: (o: { requestTimeout: number }) => Promise<T>): Promise<T> {
+    try {
+      return await call({ requestTimeout: this.requestTimeout(bodyBytes) });
+    } catch (e) {
+      throw classifyS3Error(e, ctx);
+    }
+  }
+
+  private ctx(key: string): S3ErrorContext {
+    return { bucket: this.bucket, key, objectKey: this.prefix + key, endpoint: this.opts.endpoint };
+  }
+
+  private partSize(): number {
+    return this.opts.partSize ?? 16 * MiB;
+  }
+
+  private requestTimeout(bodyBytes: number): number {
+    return (this.opts.timeoutMs ?? 30_000) + Math.ceil(bodyBytes / MIN_RATE);
+  }
+}
+
+function isUsableKey(key: string): boolean {
+  try {
+    validateKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function localError(e: unknown, file: string): unknown {
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new DvError('PATH_NOT_FOUND', `cannot upload ${file}: it does not exist`, { path: file }, { cause: e });
+  }
+  return fsError(e, file);
+}

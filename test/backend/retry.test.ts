@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Backend } from '../../src/backend/backend.js';
+import { isTransient, withRetry } from '../../src/backend/retry.js';
+import { DvError, fsError } from '../../src/errors.js';
+import { collect, rejectsWith } from './conformance.js';
+
+const transient = () => new DvError('REMOTE_ERROR', 'flaky', { transient: true });
+
+/** A backend whose get() fails with the queued errors, then answers; it counts calls. */
+function fake(errors: unknown[], listRuns: Array<{ keys: string[]; fail?: unknown }> = []) {
+  const queue = [...errors];
+  const state = { calls: 0, listCalls: 0, closed: false };
+  const no = async (): Promise<never> => { throw new Error('not used'); };
+  const be: Backend = {
+    location: 'fake://',
+    async get() {
+      state.calls++;
+      const e = queue.shift();
+      if (e !== undefined) throw e;
+      return Buffer.from('ok');
+    },
+    async *list() {
+      const run = listRuns[state.listCalls++] ?? { keys: [] };
+      for (const key of run.keys) yield { key, size: key.length };
+      if (run.fail) throw run.fail;
+    },
+    put: no, putFile: no, getRange: no, stat: no, delete: no, check: no,
+    async close() { state.closed = true; },
+  };
+  return { be, state };
+}
+
+describe('withRetry', () => {
+  test('retries transient errors, then returns the answer', async () => {
+    const { be, state } = fake([transient(), new DvError('REMOTE_UNREACHABLE', 'down')]);
+    const seen: Array<{ op: string; key: string; attempt: number }> = [];
+    const r = withRetry(be, { baseMs: 1, onRetry: ({ op, key, attempt }) => seen.push({ op, key, attempt }) });
+    assert.equal((await r.get('k')).toString(), 'ok');
+    assert.equal(state.calls, 3);
+    assert.deepEqual(seen, [{ op: 'get', key: 'k', attempt: 1 }, { op: 'get', key: 'k', attempt: 2 }]);
+  });
+
+  test('never retries permanent errors', async () => {
+    const permanent = [
+      new DvError('OBJECT_MISSING', 'gone'),
+      new DvError('AUTH_FAILED', 'no'),
+      new DvError('REMOTE_NOT_FOUND', 'no bucket'),
+      new DvError('USAGE', 'bad key'),
+      new DvError('REMOTE_ERROR', 'refused', { transient: false }),
+      fsError(Object.assign(new Error('EACCES'), { code: 'EACCES' }), '/x'),
+      fsError(Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }), '/x'),
+      new TypeError('a bug'),
+    ];
+    for (const err of permanent) {
+      const { be, state } = fake([err]);
+      await assert.rejects(withRetry(be, { baseMs: 1 }).get('k'), (e) => e === err);
+      assert.equal(state.calls, 1, String(err));
+    }
+  });
+
+  test('gives up after `attempts` with the last error', async () => {
+    const errs = Array.from({ length: 10 }, transient);
+    const { be, state } = fake(errs);
+    await assert.rejects(withRetry(be, { attempts: 4, baseMs: 1 }).get('k'), (e) => e === errs[3]);
+    assert.equal(state.calls, 4);
+  });
+
+  test('backoff is exponential, capped and jittered', async () => {
+    const { be } = fake(Array.from({ length: 5 }, transient));
+    const delays: number[] = [];
+    const r = withRetry(be, { attempts: 6, baseMs: 4, maxMs: 20, random: () => 0.999, onRetry: (i) => delays.push(i.delayMs) });
+    await r.get('k');
+    assert.deepEqual(delays, [3, 7, 15, 19, 19]);
+    const zero: number[] = [];
+    await withRetry(fake([transient()]).be, { baseMs: 1000, random: () => 0, onRetry: (i) => zero.push(i.delayMs) }).get('k');
+    assert.deepEqual(zero, [0]);
+  });
+
+  test('no retry starts after the signal aborts, even mid-backoff', async () => {
+    const ac = new AbortController();
+    const { be, state } = fake(Array.from({ length: 5 }, transient));
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 30);
+    await rejectsWith(withRetry(be, { baseMs: 10_000, random: () => 1, signal: ac.signal }).get('k'), 'INTERRUPTED');
+    assert.equal(state.calls, 1);
+    assert.ok(Date.now() - t0 < 2000);
+    const before = fake([]);
+    await rejectsWith(withRetry(before.be, { signal: AbortSignal.abort() }).get('k'), 'INTERRUPTED');
+    assert.equal(before.state.calls, 0);
+  });
+
+  test('a list that fails midway restarts without repeating keys', async () => {
+    const { be, state } = fake([], [
+      { keys: ['c', 'a', 'b'], fail: transient() },
+      { keys: ['c', 'a', 'b', 'd', 'e'] },
+    ]);
+    const got = await collect(withRetry(be, { baseMs: 1 }).list(''));
+    assert.deepEqual(got.map((e) => e.key), ['c', 'a', 'b', 'd', 'e']);
+    assert.equal(state.listCalls, 2);
+  });
+
+  test('a list failing permanently is not restarted', async () => {
+    const { be, state } = fake([], [{ keys: ['a'], fail: new DvError('AUTH_FAILED', 'no') }]);
+    await rejectsWith(collect(withRetry(be, { baseMs: 1 }).list('')), 'AUTH_FAILED');
+    assert.equal(state.listCalls, 1);
+  });
+
+  test('close and location pass through', async () => {
+    const { be, state } = fake([]);
+    const r = withRetry(be);
+    assert.equal(r.location, 'fake://');
+    await r.close?.();
+    assert.equal(state.closed, true);
+  });
+});
+
+describe('isTransient', () => {
+  test('classifies DvErrors and raw network errors', () => {
+    assert.equal(isTransient(new DvError('REMOTE_UNREACHABLE', 'x')), true);
+    assert.equal(isTransient(new DvError('REMOTE_ERROR', 'x', { transient: true })), true);
+    assert.equal(isTransient(new DvError('REMOTE_ERROR', 'x', { transient: false })), false);
+    assert.equal(isTransient(new DvError('OBJECT_CORRUPT', 'x')), false);
+    assert.equal(isTransient(Object.assign(new Error('reset'), { code: 'ECONNRESET' })), true);
+    assert.equal(isTransient(new Error('plain')), false);
+    assert.equal(isTransient(undefined), false);
+  });
+});
