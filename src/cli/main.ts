@@ -19,6 +19,11 @@ import { diff } from '../ops/diff.js';
 import { ls } from '../ops/ls.js';
 import { gc } from '../ops/gc.js';
 import { fsck } from '../ops/fsck.js';
+import { push } from '../ops/push.js';
+import { fetch } from '../ops/fetch.js';
+import { pull } from '../ops/pull.js';
+import { remoteStatus } from '../ops/remote-status.js';
+import { addRemote, listRemotes, removeRemote, checkRemoteName, type RemoteOption } from '../repo/remotes.js';
 import { progress, human } from './progress.js';
 import * as render from './render.js';
 
@@ -142,9 +147,17 @@ ${EXIT_HELP}`);
       if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${r.objectsStored} new objects\n\nRecord it with git: git add ${r.committed.filter((c) => c.changed).map((c) => render.shellQuote(c.path + '.dv')).join(' ')}`);
     });
 
-  cmd('status', 'list new, modified and deleted files in tracked paths', 'dv status --json data')
+  cmd('status', 'list new, modified and deleted files in tracked paths; --remote: what is not pushed or fetched', 'dv status --json data')
     .argument('[paths...]')
-    .action(async (paths: string[]) => {
+    .option('-r, --remote [name]', 'compare with a remote instead of the workspace (default remote if no name)')
+    .action(async (paths: string[], o: { remote?: string | boolean }) => {
+      if (o.remote !== undefined) {
+        const name = typeof o.remote === 'string' ? o.remote : undefined;
+        const r = await session(false, 'status', (s) => remoteStatus(s, { remote: name, paths, cwd: cwd() }));
+        if (globals.json) printJson(r);
+        else if (!globals.quiet) out(render.remoteStatus(r));
+        return;
+      }
       const r = await session(false, 'status', (s) => status(s, { paths, cwd: cwd() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.status(r));
@@ -216,6 +229,95 @@ ${EXIT_HELP}`);
         out(`${r.ok ? 'ok' : `${r.problems.length} problem(s)`}: ${r.objects} objects (${human(r.bytes)}) in ${r.packs} packs verified, ${r.roots} roots checked${r.indexRebuilt ? ', index rebuilt' : ''}`);
       }
       if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
+    });
+
+  const remote = program.command('remote').description('manage remotes: add, list, remove, default')
+    .addHelpText('after', `\nExamples:\n  dv remote add origin /mnt/shared/dv-store --default\n  dv remote add s3 s3://my-bucket/datasets --region eu-west-1\n  dv remote add minio s3://data/dv --endpoint http://127.0.0.1:9000\n${EXIT_HELP}`);
+  remote.command('add').description('add a remote: a directory path, file:// URL, or s3://bucket[/prefix]')
+    .argument('<name>').argument('<url>')
+    .option('--endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, R2, ...)')
+    .option('--region <region>', 'S3 region')
+    .option('--profile <profile>', 'AWS profile for credentials')
+    .option('--path-style', 'force path-style S3 addressing (default with --endpoint)')
+    .option('--checksum <mode>', 'S3 checksums: when_required (default, safest with S3-compatible stores) or when_supported')
+    .option('-j, --jobs <n>', 'parallel transfers for this remote')
+    .option('-d, --default', 'make it the default remote')
+    .option('--local', 'store it in .dv/config.local (not committed)')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv remote add origin s3://my-bucket/project --default\n${EXIT_HELP}`)
+    .action(async (name: string, url: string, o: { endpoint?: string; region?: string; profile?: string; pathStyle?: boolean; checksum?: string; jobs?: string; default?: boolean; local?: boolean }) => {
+      if (o.checksum && o.checksum !== 'when_required' && o.checksum !== 'when_supported') throw new DvError('USAGE', '--checksum must be when_required or when_supported');
+      const p = repoPaths(await findRoot(cwd()));
+      const config = await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
+      const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs };
+      await addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
+      if (!globals.quiet && !globals.json) out(`added remote ${name} -> ${url}${config.get('core.remote') === name ? ' (default)' : ''}`);
+    });
+  remote.command('list').description('list remotes').option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv remote list --json\n${EXIT_HELP}`)
+    .action(async () => {
+      const p = repoPaths(await findRoot(cwd()));
+      const rs = listRemotes(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }));
+      if (globals.json) printJson(rs);
+      else if (!globals.quiet) out(rs.length === 0 ? 'no remotes: add one with `dv remote add NAME URL`' : rs.map((r) => `${r.isDefault ? '*' : ' '} ${r.name}\t${r.url}${r.endpoint ? ` (endpoint ${r.endpoint})` : ''}`).join('\n'));
+    });
+  remote.command('remove').description('remove a remote (its data stays where it is)').argument('<name>')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv remote remove old-store\n${EXIT_HELP}`)
+    .action(async (name: string) => {
+      const p = repoPaths(await findRoot(cwd()));
+      await removeRemote(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }), name);
+    });
+  remote.command('default').description('show or set the default remote').argument('[name]')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv remote default origin\n${EXIT_HELP}`)
+    .action(async (name?: string) => {
+      const p = repoPaths(await findRoot(cwd()));
+      const config = await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
+      if (!name) {
+        const d = config.get('core.remote');
+        if (globals.json) printJson({ default: d ?? null });
+        else if (d) out(d);
+        else throw new DvError('NO_REMOTE', 'no default remote: set one with `dv remote default NAME`');
+        return;
+      }
+      checkRemoteName(name);
+      if (!listRemotes(config).some((r) => r.name === name)) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}: see \`dv remote list\``);
+      await config.set('repo', 'core.remote', name);
+    });
+
+  const transferOpts = (c: Command): Command => c
+    .argument('[paths...]', 'tracked paths (default: all)')
+    .option('-r, --remote <name>', 'remote to use (default: core.remote)')
+    .option('-j, --jobs <n>', 'parallel transfers (default 8)')
+    .option('-a, --all-history', 'every snapshot in the history, not only those the pointer files name');
+
+  transferOpts(cmd('push', 'send what the remote lacks of the tracked data', 'dv push -r origin -j 16'))
+    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean }) => {
+      const bar = progress('push', tty());
+      const r = await session(false, 'push', (s) => push(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(r.objectsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${r.objectsSent} objects (${human(r.bytesSent)}) in ${r.packsSent} packs; ${r.alreadyThere} were there already`);
+    });
+
+  transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
+    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean }) => {
+      const bar = progress('fetch', tty());
+      const r = await session(true, 'fetch', (s) => fetch(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(`${r.remote}: fetched ${r.objectsFetched} objects (${human(r.bytesFetched)}) in ${r.requests} requests`);
+    });
+
+  transferOpts(cmd('pull', 'fetch from a remote, then check out the tracked paths', 'dv pull'))
+    .option('-f, --force', 'overwrite or delete uncommitted changes')
+    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean; force?: boolean }) => {
+      const bar = progress('pull', tty());
+      const r = await session(true, 'pull', (s) => pull(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, force: o.force, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }), onCheckoutProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) {
+        out(`${r.fetch.remote}: fetched ${r.fetch.objectsFetched} objects (${human(r.fetch.bytesFetched)}) in ${r.fetch.requests} requests`);
+        for (const p of r.checkout.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)})`);
+      }
     });
 
   cmd('config', 'get, set or list configuration (repo: .dv/config, --local, --global)', 'dv config core.remote origin')

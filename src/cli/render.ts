@@ -4,6 +4,7 @@ import { ERROR_CODES } from '../errors.js';
 import type { LogEntry } from '../ops/log.js';
 import type { LsEntry } from '../ops/ls.js';
 import type { StatusResult } from '../ops/status.js';
+import type { RemoteStatusResult } from '../ops/remote-status.js';
 import { human } from './progress.js';
 
 const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
@@ -57,4 +58,11 @@ export function ls(entries: LsEntry[]): string {
 
 export function codes(): string {
   return Object.entries(ERROR_CODES).map(([code, { exit, what }]) => `${String(exit).padStart(3)}  ${code.padEnd(20)} ${what}`).join('\n');
+}
+
+export function remoteStatus(r: RemoteStatusResult): string {
+  const lines = [`remote ${r.remote} (${r.url}): ${r.upToDate ? 'up to date' : 'differs'}`];
+  if (r.notPushed.objects > 0) lines.push(`  not pushed: ${r.notPushed.objects} objects (${human(r.notPushed.bytes)}); run \`dv push\``);
+  if (r.notFetched.objects > 0) lines.push(`  not fetched: ${r.notFetched.objects} objects (${r.notFetched.onRemote} on the remote); run \`dv fetch\``);
+  return lines.join('\n');
 }

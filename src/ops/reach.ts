@@ -62,8 +62,10 @@ export async function rootSnapshots(s: RepoSession, opts: { gitRefs?: boolean } 
  * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks).
  * Objects that cannot be read are reported, never fatal. With `verifyChunks`, chunks are read too.
  */
-export async function reachable(s: RepoSession, roots: string[], opts: { verifyChunks?: boolean } = {}): Promise<{ ids: Set<string>; problems: Problem[] }> {
+export async function reachable(s: RepoSession, roots: string[], opts: { verifyChunks?: boolean; history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[] }> {
   const ids = new Set<string>();
+  // Structured objects (snapshots, trees, manifests), as opposed to raw chunks.
+  const meta = new Set<string>();
   const problems: Problem[] = [];
   const read = async (id: string, what: string): Promise<Buffer | undefined> => {
     try {
@@ -90,6 +92,7 @@ export async function reachable(s: RepoSession, roots: string[], opts: { verifyC
       else if (!(await s.store.has(id))) problems.push({ code: 'OBJECT_MISSING', id, message: `chunk ${id}: missing` });
       return;
     }
+    meta.add(id);
     const bytes = await read(id, 'file manifest');
     const node = bytes && decodeOr(() => decodeManifest(bytes, id), id, 'file manifest');
     if (!node) return;
@@ -105,6 +108,7 @@ export async function reachable(s: RepoSession, roots: string[], opts: { verifyC
   const tree = async (id: string): Promise<void> => {
     if (ids.has(id)) return;
     ids.add(id);
+    meta.add(id);
     const bytes = await read(id, 'tree');
     const t = bytes && decodeOr(() => decodeTree(bytes, id), id, 'tree');
     if (!t) return;
@@ -118,11 +122,12 @@ export async function reachable(s: RepoSession, roots: string[], opts: { verifyC
     const id = queue.pop()!;
     if (ids.has(id)) continue;
     ids.add(id);
+    meta.add(id);
     const bytes = await read(id, 'snapshot');
     const snap = bytes && decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
     if (!snap) continue;
     await tree(snap.tree);
-    queue.push(...snap.parents);
+    if (opts.history !== false) queue.push(...snap.parents);
   }
-  return { ids, problems };
+  return { ids, meta, problems };
 }

@@ -66,6 +66,7 @@ export function getKey(tree: ConfigTree, key: string): string | undefined {
 export function setKey(tree: ConfigTree, key: string, value: string | undefined): boolean {
   const parts = checkKey(key);
   let cur = tree;
+  const chain: ConfigTree[] = [tree];
   for (const part of parts.slice(0, -1)) {
     const next = cur[part];
     if (next === undefined) {
@@ -75,11 +76,14 @@ export function setKey(tree: ConfigTree, key: string, value: string | undefined)
       throw new DvError('USAGE', `config key ${key}: ${part} is a value, not a section`);
     }
     cur = cur[part] as ConfigTree;
+    chain.push(cur);
   }
   const last = parts[parts.length - 1];
   if (value === undefined) {
     if (!(last in cur)) return false;
     delete cur[last];
+    // Drop sections left empty, so removing a remote leaves no trace.
+    for (let i = chain.length - 1; i > 0 && Object.keys(chain[i]).length === 0; i--) delete chain[i - 1][parts[i - 1]];
     return true;
   }
   cur[last] = value;

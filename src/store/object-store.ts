@@ -24,6 +24,9 @@ export interface StoreStats {
 export class ObjectStore {
   private pending = new Map<string, PendingObject>();
   private pendingBytes = 0;
+  // Objects handed to a pack write that is not indexed yet: still readable, never written twice.
+  private readonly inFlight = new Map<string, PendingObject>();
+  private flushChain: Promise<void> = Promise.resolve();
   private readonly handles = new Map<string, FileHandle>();
   readonly stats: StoreStats = { objectsWritten: 0, rawBytesWritten: 0, storedBytesWritten: 0, packsWritten: 0 };
 
@@ -52,7 +55,7 @@ export class ObjectStore {
 
   async hasMany(ids: string[]): Promise<boolean[]> {
     const locs = await this.index.getLocations(ids);
-    return ids.map((id, i) => locs[i] !== undefined || this.pending.has(id));
+    return ids.map((id, i) => locs[i] !== undefined || this.pending.has(id) || this.inFlight.has(id));
   }
 
   async has(id: string): Promise<boolean> {
@@ -61,9 +64,9 @@ export class ObjectStore {
 
   /** Adds an object the caller knows is absent (`hasMany`); `compress` tries zstd. */
   async put(id: string, raw: Buffer, compress: boolean): Promise<boolean> {
-    if (this.pending.has(id)) return false;
+    if (this.pending.has(id) || this.inFlight.has(id)) return false;
     const { data, flags } = compress ? await maybeCompress(raw) : { data: raw, flags: FLAG_RAW };
-    if (this.pending.has(id)) return false;
+    if (this.pending.has(id) || this.inFlight.has(id)) return false;
     this.pending.set(id, { id, data, rawSize: raw.length, flags });
     this.pendingBytes += data.length + 512;
     this.stats.objectsWritten++;
@@ -73,6 +76,28 @@ export class ObjectStore {
     return flags !== FLAG_RAW;
   }
 
+  /** Adds an object exactly as stored elsewhere (already verified by the caller): no recompression. */
+  async putStored(id: string, data: Buffer, flags: number, rawSize: number): Promise<void> {
+    if (this.pending.has(id) || this.inFlight.has(id)) return;
+    this.pending.set(id, { id, data, rawSize, flags });
+    this.pendingBytes += data.length + 512;
+    this.stats.objectsWritten++;
+    this.stats.rawBytesWritten += rawSize;
+    this.stats.storedBytesWritten += data.length;
+    if (this.pendingBytes >= this.packTarget) await this.flush();
+  }
+
+  /** The stored form of an object (possibly compressed), verified against its id first. */
+  async readStored(id: string): Promise<PendingObject> {
+    const p = this.pending.get(id) ?? this.inFlight.get(id);
+    if (p) return p;
+    const loc = await this.location(id);
+    if (!loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv fetch\` first`, { id });
+    const stored = await this.readRaw(id, loc);
+    await this.verify(id, loc, stored);
+    return { id, data: stored, flags: loc.flags, rawSize: loc.rawSize };
+  }
+
   /** Hashes and stores a structured object (tree, manifest, snapshot); returns its id. */
   async putObject(bytes: Buffer): Promise<string> {
     const id = blake3Hex(bytes);
@@ -80,15 +105,21 @@ export class ObjectStore {
     return id;
   }
 
-  /** Writes pending objects as a pack and records them in the index. */
+  /** Writes pending objects as a pack and records them in the index. Flushes run one at a time. */
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const objects = [...this.pending.values()];
-    const { packId, entries } = await writePack(this.packsDir, this.tmpDir, objects);
-    await this.index.addPack(packId, entries);
+    if (this.pending.size === 0) return this.flushChain;
+    const objects = this.pending;
     this.pending = new Map();
     this.pendingBytes = 0;
-    this.stats.packsWritten++;
+    for (const [id, o] of objects) this.inFlight.set(id, o);
+    const run = this.flushChain.then(async () => {
+      const { packId, entries } = await writePack(this.packsDir, this.tmpDir, [...objects.values()]);
+      await this.index.addPack(packId, entries);
+      for (const id of objects.keys()) this.inFlight.delete(id);
+      this.stats.packsWritten++;
+    });
+    this.flushChain = run.catch(() => undefined);
+    return run;
   }
 
   async location(id: string): Promise<ObjLoc | undefined> {
@@ -97,7 +128,7 @@ export class ObjectStore {
 
   /** Reads an object, verifying its hash. Throws OBJECT_MISSING or OBJECT_CORRUPT naming it. */
   async get(id: string): Promise<Buffer> {
-    const p = this.pending.get(id);
+    const p = this.pending.get(id) ?? this.inFlight.get(id);
     if (p) return decode(p.data, p.flags);
     const loc = await this.location(id);
     if (!loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv pull\` or \`dv fetch\` to get it from a remote`, { id });
@@ -106,6 +137,10 @@ export class ObjectStore {
 
   /** Reads the stored bytes of an object at a known location and verifies them. */
   async readAt(id: string, loc: ObjLoc): Promise<Buffer> {
+    return this.verify(id, loc, await this.readRaw(id, loc));
+  }
+
+  private async readRaw(id: string, loc: ObjLoc): Promise<Buffer> {
     const file = packPaths(this.packsDir, loc.pack).pack;
     const stored = Buffer.allocUnsafe(loc.length);
     try {
@@ -116,6 +151,12 @@ export class ObjectStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DvError('OBJECT_MISSING', `pack ${file} holding object ${id} is gone: run \`dv fsck --rebuild-index\` then \`dv pull\``, { id, file });
       throw fsError(e, file);
     }
+    return stored;
+  }
+
+  /** Decodes stored bytes and checks them against the id; returns the raw bytes. */
+  private async verify(id: string, loc: ObjLoc, stored: Buffer): Promise<Buffer> {
+    const file = packPaths(this.packsDir, loc.pack).pack;
     let raw: Buffer;
     try {
       raw = await decode(stored, loc.flags);
@@ -145,7 +186,7 @@ export class ObjectStore {
   /** Full ids that start with `prefix` (at most `limit`). */
   async idsWithPrefix(prefix: string, limit = 2): Promise<string[]> {
     const found = new Set(await this.index.idsWithPrefix(prefix, limit));
-    for (const id of this.pending.keys()) if (id.startsWith(prefix)) found.add(id);
+    for (const id of [...this.pending.keys(), ...this.inFlight.keys()]) if (id.startsWith(prefix)) found.add(id);
     return [...found].sort();
   }
 

@@ -1,0 +1,108 @@
+/**
+ * Remotes as configured in `.dv/config` (so a `git clone` knows them): `remote.<name>.url` and
+ * per-remote options, `core.remote` for the default. Credentials never live here: they come
+ * from the standard AWS chain (environment, shared config/credentials files, profiles).
+ */
+import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { openBackend, parseRemoteUrl } from '../backend/open.js';
+import { DvError } from '../errors.js';
+import { getKey, type Config, type ConfigLevel } from './config.js';
+import type { RepoPaths } from './repo.js';
+
+export const REMOTE_OPTIONS = ['url', 'endpoint', 'region', 'profile', 'pathStyle', 'checksum', 'jobs', 'timeout'] as const;
+export type RemoteOption = (typeof REMOTE_OPTIONS)[number];
+
+export interface RemoteConfig {
+  name: string;
+  url: string;
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  pathStyle?: string;
+  checksum?: string;
+  jobs?: string;
+  timeout?: string;
+  isDefault: boolean;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function checkRemoteName(name: string): string {
+  if (!NAME_RE.test(name)) throw new DvError('USAGE', `invalid remote name ${JSON.stringify(name)}: use letters, digits, '-' and '_'`);
+  return name;
+}
+
+export function listRemotes(config: Config): RemoteConfig[] {
+  const names = new Set<string>();
+  for (const [k] of config.entries()) {
+    const m = /^remote\.([^.]+)\.url$/.exec(k);
+    if (m) names.add(m[1]);
+  }
+  const def = config.get('core.remote');
+  return [...names].sort().map((name) => {
+    const r: RemoteConfig = { name, url: config.get(`remote.${name}.url`)!, isDefault: name === def };
+    for (const o of REMOTE_OPTIONS) {
+      const v = config.get(`remote.${name}.${o}`);
+      if (v !== undefined && o !== 'url') r[o] = v;
+    }
+    return r;
+  });
+}
+
+/** The remote named, or the default one, or the only one. */
+export function resolveRemote(config: Config, name?: string): RemoteConfig {
+  const all = listRemotes(config);
+  if (name) {
+    const r = all.find((x) => x.name === name);
+    if (!r) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}: see \`dv remote list\`, or add it with \`dv remote add ${name} URL\``, { name });
+    return r;
+  }
+  const def = all.find((x) => x.isDefault) ?? (all.length === 1 ? all[0] : undefined);
+  if (!def) {
+    throw new DvError('NO_REMOTE', all.length === 0
+      ? 'no remote configured: add one with `dv remote add origin /path/or/s3://bucket/prefix --default`'
+      : `several remotes and no default: pass -r NAME or run \`dv remote default NAME\``);
+  }
+  return def;
+}
+
+/** Opens the backend of a remote, with its options from the config. */
+export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean } = {}): Backend {
+  const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes');
+  const checksum = r.checksum === undefined ? undefined : r.checksum === 'when_supported' ? 'when_supported' : 'when_required';
+  return openBackend(r.url, {
+    cwd: root,
+    create: opts.create,
+    s3: {
+      endpoint: r.endpoint,
+      region: r.region,
+      profile: r.profile,
+      forcePathStyle: bool(r.pathStyle),
+      checksum,
+      timeoutMs: r.timeout ? Number(r.timeout) * 1000 : undefined,
+    },
+  });
+}
+
+export function remoteCacheDir(paths: RepoPaths, name: string): string {
+  return join(paths.dvDir, 'remotes', name);
+}
+
+export async function addRemote(config: Config, level: ConfigLevel, name: string, url: string, options: Partial<Record<RemoteOption, string>>, makeDefault: boolean): Promise<void> {
+  checkRemoteName(name);
+  parseRemoteUrl(url);
+  if (config.get(`remote.${name}.url`) !== undefined) throw new DvError('USAGE', `remote ${name} exists already: remove it first, or change it with \`dv config remote.${name}.url URL\``);
+  await config.set(level, `remote.${name}.url`, url);
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) await config.set(level, `remote.${name}.${k}`, v);
+  if (makeDefault || listRemotes(config).length === 1) await config.set(level, 'core.remote', name);
+}
+
+export async function removeRemote(config: Config, name: string): Promise<void> {
+  let found = false;
+  for (const level of ['repo', 'local', 'global'] as const) {
+    for (const o of REMOTE_OPTIONS) if (await config.set(level, `remote.${name}.${o}`, undefined)) found = true;
+    if (getKey(config.levels[level], 'core.remote') === name) await config.set(level, 'core.remote', undefined);
+  }
+  if (!found) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}`, { name });
+}

@@ -1,0 +1,19 @@
+/**
+ * Where things live on a remote. Packs and their indexes are immutable and named by the
+ * BLAKE3 of the index; the index is written after its pack, so a listed index always names a
+ * complete pack, and an interrupted push leaves at most an unindexed (invisible) pack behind.
+ *
+ *   packs/<xx>/<packId>.pack     tar archive of objects
+ *   index/<xx>/<packId>.idx      (id, offset, length, raw size, flags) for every object in it
+ */
+export const PACKS_PREFIX = 'packs/';
+export const INDEX_PREFIX = 'index/';
+
+export const remotePackKey = (packId: string): string => `${PACKS_PREFIX}${packId.slice(0, 2)}/${packId}.pack`;
+export const remoteIndexKey = (packId: string): string => `${INDEX_PREFIX}${packId.slice(0, 2)}/${packId}.idx`;
+
+/** The pack id named by an index key, or undefined for keys that are not pack indexes. */
+export function packIdOfIndexKey(key: string): string | undefined {
+  const m = /^index\/([0-9a-f]{2})\/([0-9a-f]{64})\.idx$/.exec(key);
+  return m && m[2].startsWith(m[1]) ? m[2] : undefined;
+}

@@ -1,0 +1,80 @@
+/**
+ * What a remote holds, from its own pack indexes: listed with one paginated LIST, downloaded
+ * once each, verified against their names, and cached under `.dv/remotes/<name>/`.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import type { Backend } from '../backend/backend.js';
+import { blake3Hex } from '../core/hash.js';
+import { DvError } from '../errors.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { decodePackIndex, type PackEntry } from '../store/pack-index.js';
+import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
+
+export interface RemoteLoc {
+  pack: string;
+  offset: number;
+  length: number;
+  rawSize: number;
+  flags: number;
+}
+
+export class RemoteIndex {
+  readonly objects = new Map<string, RemoteLoc>();
+  readonly packs = new Set<string>();
+  /** Requests made to refresh this index (LIST pages are not counted separately). */
+  downloaded = 0;
+
+  private constructor(private readonly cacheDir: string) {}
+
+  /** Lists the remote's indexes, downloads the ones not cached yet, and loads them all. */
+  static async load(backend: Backend, cacheDir: string, jobs = 8): Promise<RemoteIndex> {
+    const ri = new RemoteIndex(cacheDir);
+    await fsp.mkdir(cacheDir, { recursive: true });
+    const listed: string[] = [];
+    for await (const { key } of backend.list(INDEX_PREFIX)) {
+      const packId = packIdOfIndexKey(key);
+      if (packId) listed.push(packId);
+    }
+    const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
+    const limit = pLimit(jobs);
+    await Promise.all(listed.map((packId) => limit(async () => {
+      let bytes: Buffer | undefined;
+      if (cached.has(packId)) {
+        bytes = await fsp.readFile(join(cacheDir, `${packId}.idx`));
+        if (blake3Hex(bytes) !== packId) bytes = undefined;
+      }
+      if (!bytes) {
+        bytes = await backend.get(remoteIndexKey(packId));
+        ri.downloaded++;
+        if (blake3Hex(bytes) !== packId) {
+          throw new DvError('OBJECT_CORRUPT', `pack index ${remoteIndexKey(packId)} on ${backend.location} does not match its name: the remote is damaged; run \`dv push\` from a good clone`, { pack: packId });
+        }
+        await writeFileAtomic(join(cacheDir, `${packId}.idx`), bytes);
+      }
+      ri.addPack(packId, decodePackIndex(bytes, packId));
+    })));
+    // Indexes the remote no longer lists (removed by a remote gc) are forgotten.
+    const live = new Set(listed);
+    for (const packId of cached) if (!live.has(packId)) await fsp.rm(join(cacheDir, `${packId}.idx`), { force: true });
+    return ri;
+  }
+
+  addPack(packId: string, entries: PackEntry[]): void {
+    this.packs.add(packId);
+    for (const e of entries) {
+      if (!this.objects.has(e.id)) this.objects.set(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
+    }
+  }
+
+  /** Records a pack this process uploaded, and caches its index. */
+  async recordUpload(packId: string, idxBytes: Buffer, entries: PackEntry[]): Promise<void> {
+    await writeFileAtomic(join(this.cacheDir, `${packId}.idx`), idxBytes);
+    this.addPack(packId, entries);
+  }
+
+  has(id: string): boolean {
+    return this.objects.has(id);
+  }
+}
