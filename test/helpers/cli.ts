@@ -39,8 +39,8 @@ export async function dvOk(cwd: string, args: string[], env: Record<string, stri
   return r.stdout;
 }
 
-export async function dvJson<T = any>(cwd: string, args: string[]): Promise<T> {
-  return JSON.parse(await dvOk(cwd, [...args, '--json'])) as T;
+export async function dvJson<T = any>(cwd: string, args: string[], env: Record<string, string> = {}): Promise<T> {
+  return JSON.parse(await dvOk(cwd, [...args, '--json'], env)) as T;
 }
 
 export function tempDir(prefix = 'dv-test-'): string {

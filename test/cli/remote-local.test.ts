@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { dv, dvOk, dvJson, makeRepo, describeTree, git, tempDir } from '../helpers/cli.js';
+import { makeDataset } from '../helpers/data.js';
+
+async function countFiles(dir: string): Promise<number> {
+  let n = 0;
+  for (const d of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) if (d.isFile()) n++;
+  return n;
+}
+
+test('directory remote: push 3,000 small files as a few packs, clone, pull byte-identical', async () => {
+  const a = await makeRepo();
+  const store = join(tempDir(), 'store');
+  await makeDataset(join(a, 'data'), { files: 3000, dirs: 30, large: [3_000_000] });
+  await dvOk(a, ['add', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', store, '--default']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'data']);
+
+  const p1 = await dvJson(a, ['push']);
+  assert.ok(p1.objectsSent > 3000);
+  const files = await countFiles(store);
+  assert.ok(files < 20, `3,000 files became ${files} files on the remote`);
+  const p2 = await dvJson(a, ['push']);
+  assert.equal(p2.objectsSent, 0);
+  assert.equal((await dvJson(a, ['status', '--remote'])).upToDate, true);
+
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  const pulled = await dvJson(b, ['pull']);
+  assert.equal(pulled.checkout.paths[0].written, 3001);
+  assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
+  assert.equal((await dvJson(b, ['status'])).clean, true);
+  assert.equal((await dvJson(b, ['fsck'])).ok, true);
+
+  // An edit in A travels as a small push and a small pull.
+  await fsp.writeFile(join(a, 'data', 'd0', 'f0.dat'), 'edited');
+  await dvOk(a, ['commit', '-m', 'edit']);
+  const p3 = await dvJson(a, ['push']);
+  assert.ok(p3.objectsSent < 10, `an edit sent ${p3.objectsSent} objects`);
+  git(a, ['commit', '-qam', 'edit']);
+  git(b, ['pull', '-q']);
+  const pull2 = await dvJson(b, ['pull']);
+  assert.ok(pull2.fetch.objectsFetched < 10);
+  assert.equal(pull2.checkout.paths[0].written, 1);
+  assert.equal(await fsp.readFile(join(b, 'data', 'd0', 'f0.dat'), 'utf8'), 'edited');
+});
+
+test('--all-history pushes and fetches every snapshot; default covers the pointer files only', async () => {
+  const a = await makeRepo();
+  const store = join(tempDir(), 'store');
+  await fsp.mkdir(join(a, 'data'));
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'one');
+  const s1 = (await dvJson(a, ['add', 'data'])).added[0].snapshot;
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'two');
+  await dvOk(a, ['commit']);
+  await dvOk(a, ['remote', 'add', 'origin', store]);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'data']);
+  await dvOk(a, ['push']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['pull']);
+  const r = await dv(b, ['checkout', s1]);
+  assert.equal(r.code, 20, 'the old snapshot was not pushed');
+  await dvOk(a, ['push', '--all-history']);
+  await dvOk(b, ['fetch', '--all-history']);
+  await dvOk(b, ['checkout', s1]);
+  assert.equal(await fsp.readFile(join(b, 'data', 'v.txt'), 'utf8'), 'one');
+});
+
+test('remote commands: add, list, default, remove; errors name the remote', async () => {
+  const a = await makeRepo();
+  await dvOk(a, ['remote', 'add', 'one', '/tmp/nowhere-one']);
+  await dvOk(a, ['remote', 'add', 'two', 's3://bucket/prefix', '--endpoint', 'http://127.0.0.1:9', '--region', 'eu-west-1']);
+  let list = await dvJson(a, ['remote', 'list']);
+  assert.deepEqual(list.map((r: any) => [r.name, r.isDefault]), [['one', true], ['two', false]]);
+  assert.equal(list[1].endpoint, 'http://127.0.0.1:9');
+  await dvOk(a, ['remote', 'default', 'two']);
+  assert.equal((await dvOk(a, ['remote', 'default'])).trim(), 'two');
+  await dvOk(a, ['remote', 'remove', 'two']);
+  list = await dvJson(a, ['remote', 'list']);
+  assert.deepEqual(list.map((r: any) => r.name), ['one']);
+  const cfg = JSON.parse(await fsp.readFile(join(a, '.dv', 'config'), 'utf8'));
+  assert.equal(cfg.remote.two, undefined);
+  let r = await dv(a, ['push', '-r', 'nope']);
+  assert.equal(r.code, 30);
+  assert.match(r.stderr, /NO_REMOTE: .*nope/);
+  r = await dv(a, ['remote', 'add', 'bad', 'ftp://x/y']);
+  assert.equal(r.code, 2);
+  r = await dv(a, ['remote', 'add', 'one', '/tmp/x']);
+  assert.equal(r.code, 2);
+  await fsp.mkdir(join(a, 'data'));
+  await fsp.writeFile(join(a, 'data', 'x'), 'x');
+  await dvOk(a, ['add', 'data']);
+  r = await dv(a, ['pull', '-r', 'one']);
+  assert.equal(r.code, 33, r.stderr);
+  assert.match(r.stderr, /REMOTE_NOT_FOUND/);
+  assert.equal(await fsp.readFile(join(a, 'data', 'x'), 'utf8'), 'x');
+});
