@@ -21,6 +21,8 @@ export interface FsckResult {
   bytes: number;
   roots: number;
   problems: (Problem & { pack?: string })[];
+  /** Damaged copies that a good copy elsewhere replaces; `dv gc` removes them. */
+  stale: { id: string; pack: string }[];
   indexRebuilt: boolean;
 }
 
@@ -35,6 +37,7 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
   }
   let objects = 0;
   let bytes = 0;
+  const stale: { id: string; pack: string }[] = [];
   const packs = await listPackIds(s.store.packsDir);
   for (const packId of packs) {
     let entries;
@@ -55,7 +58,10 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
         await s.store.readAt(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
       } catch (err) {
         if (!(err instanceof DvError)) throw err;
-        problems.push({ code: err.code === 'OBJECT_MISSING' ? 'OBJECT_MISSING' : 'OBJECT_CORRUPT', id: e.id, pack: packId, message: err.message });
+        // A bad copy that a good one elsewhere has replaced (a repair by fetch) is only garbage now.
+        const good = await s.store.get(e.id).then(() => true, () => false);
+        if (good) stale.push({ id: e.id, pack: packId });
+        else problems.push({ code: err.code === 'OBJECT_MISSING' ? 'OBJECT_MISSING' : 'OBJECT_CORRUPT', id: e.id, pack: packId, message: err.message });
       }
       objects++;
       bytes += e.rawSize;
@@ -68,5 +74,5 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
   // Corrupt objects were already reported above with their pack; keep reachability's other findings.
   const seen = new Set(problems.map((p) => p.id).filter(Boolean));
   problems.push(...reach.problems.filter((p) => !(p.id && seen.has(p.id))));
-  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, indexRebuilt: Boolean(opts.rebuildIndex) };
+  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, stale, indexRebuilt: Boolean(opts.rebuildIndex) };
 }

@@ -32,12 +32,16 @@ export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult
   const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0 };
   for (const packId of await listPackIds(s.store.packsDir)) {
     const entries = await s.store.readPackIndex(packId);
-    const dead = entries.filter((e) => !live.has(e.id));
+    // A copy is kept only where the index points: duplicates and corrupt copies replaced by a
+    // good one (after a repair by fetch) go with the unreachable objects.
+    const canonical = await s.index.getLocations(entries.map((e) => e.id));
+    const keepIt = entries.map((e, k) => live.has(e.id) && canonical[k]?.pack === packId && canonical[k]?.offset === e.offset);
+    const dead = entries.filter((_, k) => !keepIt[k]);
     if (dead.length === 0) continue;
     res.removedObjects += dead.length;
     res.removedBytes += dead.reduce((n, e) => n + e.length, 0);
     if (opts.dryRun) continue;
-    const keep = entries.filter((e) => live.has(e.id));
+    const keep = entries.filter((_, k) => keepIt[k]);
     for (const e of keep) {
       const raw = await s.store.readAt(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
       await s.store.put(e.id, raw, e.flags !== 0);

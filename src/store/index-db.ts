@@ -31,6 +31,8 @@ export interface Index {
   getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]>;
   addPack(packId: string, entries: PackEntry[]): Promise<void>;
   removePack(packId: string, ids: string[]): Promise<void>;
+  /** Forgets where objects live (a corrupt copy): they read as missing until fetched again. */
+  dropObjects(ids: string[]): Promise<void>;
   knownPacks(): Promise<Set<string>>;
   idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   getStats(paths: string[]): Promise<(StatEntry | undefined)[]>;
@@ -104,6 +106,10 @@ export class LevelIndex implements Index {
     await batch.write();
   }
 
+  async dropObjects(ids: string[]): Promise<void> {
+    await this.db.batch(ids.map((id) => ({ type: 'del' as const, key: OBJ + id })));
+  }
+
   async knownPacks(): Promise<Set<string>> {
     const out = new Set<string>();
     for await (const k of this.db.keys({ gte: PACK, lt: PACK + '\xff' })) out.add(k.slice(PACK.length));
@@ -158,6 +164,9 @@ export class MemoryIndex implements Index {
   async removePack(packId: string, ids: string[]): Promise<void> {
     for (const id of ids) if (this.objs.get(id)?.pack === packId) this.objs.delete(id);
     this.packs.delete(packId);
+  }
+  async dropObjects(ids: string[]): Promise<void> {
+    for (const id of ids) this.objs.delete(id);
   }
   async knownPacks(): Promise<Set<string>> {
     return new Set(this.packs);

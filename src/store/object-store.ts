@@ -28,6 +28,8 @@ export class ObjectStore {
   private readonly inFlight = new Map<string, PendingObject>();
   private flushChain: Promise<void> = Promise.resolve();
   private readonly handles = new Map<string, FileHandle>();
+  /** Objects found corrupt by this process. */
+  readonly corrupt = new Set<string>();
   readonly stats: StoreStats = { objectsWritten: 0, rawBytesWritten: 0, storedBytesWritten: 0, packsWritten: 0 };
 
   constructor(readonly packsDir: string, readonly tmpDir: string, readonly index: Index, readonly packTarget = PACK_TARGET_BYTES) {}
@@ -154,17 +156,23 @@ export class ObjectStore {
     return stored;
   }
 
-  /** Decodes stored bytes and checks them against the id; returns the raw bytes. */
+  /**
+   * Decodes stored bytes and checks them against the id; returns the raw bytes. A corrupt copy
+   * is forgotten by the index at once, so the next fetch or pull brings a good one.
+   */
   private async verify(id: string, loc: ObjLoc, stored: Buffer): Promise<Buffer> {
-    const file = packPaths(this.packsDir, loc.pack).pack;
-    let raw: Buffer;
+    let raw: Buffer | undefined;
     try {
       raw = await decode(stored, loc.flags);
     } catch {
-      throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} cannot be decompressed: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+      raw = undefined;
     }
-    if (raw.length !== loc.rawSize || blake3Hex(raw) !== id) {
-      throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} does not match its hash: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+    if (raw === undefined || raw.length !== loc.rawSize || blake3Hex(raw) !== id) {
+      const file = packPaths(this.packsDir, loc.pack).pack;
+      this.corrupt.add(id);
+      const current = (await this.index.getLocations([id]))[0];
+      if (current && current.pack === loc.pack && current.offset === loc.offset) await this.index.dropObjects([id]).catch(() => undefined);
+      throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is corrupt (${raw === undefined ? 'cannot be decompressed' : 'does not match its hash'}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id, file });
     }
     return raw;
   }

@@ -52,7 +52,12 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
     const next: Want[] = [];
     for (const w of fresh) {
       if (w.kind === 'chunk') continue;
-      const bytes = await i.store.get(w.id);
+      const bytes = await i.store.get(w.id).catch(async (e) => {
+        // A corrupt local copy was just forgotten by the index: fetch a good one.
+        if (!(e instanceof DvError && e.code === 'OBJECT_CORRUPT')) throw e;
+        await download(i, [w.id], stats);
+        return i.store.get(w.id);
+      });
       if (w.kind === 'snapshot') {
         const s = decodeSnapshot(bytes, w.id);
         next.push({ id: s.tree, kind: 'tree' });
