@@ -9,6 +9,7 @@ import { DvError, ERROR_CODES } from '../errors.js';
 import { isIdPrefix } from '../core/ids.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
 import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
+import { releaseHeldLocksSync } from '../repo/lock.js';
 import { init } from '../ops/init.js';
 import { add } from '../ops/add.js';
 import { commit } from '../ops/commit.js';
@@ -60,7 +61,19 @@ function parseMeta(pairs: string[] | undefined): Record<string, string> {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/**
+ * Ctrl-C: every write dv makes is atomic (temp file + rename, data before the index that names
+ * it), so stopping at once is safe; release the lock and say how to finish.
+ */
+function onInterrupt(): void {
+  process.stderr.write('\ndv: error INTERRUPTED: stopped; everything written so far is consistent: run the same command again to finish\n');
+  releaseHeldLocksSync();
+  process.exit(ERROR_CODES.INTERRUPTED.exit);
+}
+
 export async function main(argv: string[]): Promise<void> {
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
   const program = new Command();
   let globals: Globals = {};
   const cwd = (): string => resolve(globals.C ?? process.cwd());

@@ -2,7 +2,7 @@
  * The writer lock: `.dv/lock`, created exclusively, holding the owner's pid, host and command.
  * Readers never take it. A lock whose process is gone (same host) is stale and cleared.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DvError } from '../errors.js';
 
@@ -30,8 +30,18 @@ async function readLock(file: string): Promise<LockInfo | undefined> {
   }
 }
 
+const held = new Set<string>();
+
+/** Releases every lock this process holds, synchronously: for signal handlers about to exit. */
+export function releaseHeldLocksSync(): void {
+  for (const f of held) rmSync(f, { force: true });
+  held.clear();
+}
+
 export class RepoLock {
-  private constructor(private readonly file: string) {}
+  private constructor(private readonly file: string) {
+    held.add(file);
+  }
 
   /** Takes the lock, waiting up to `waitMs` for another writer; REPO_LOCKED names the holder. */
   static async acquire(file: string, command: string, waitMs: number, onWait?: (holder: LockInfo) => void): Promise<RepoLock> {
@@ -62,6 +72,7 @@ export class RepoLock {
   }
 
   async release(): Promise<void> {
+    held.delete(this.file);
     await fsp.rm(this.file, { force: true });
   }
 }
