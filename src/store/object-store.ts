@@ -10,7 +10,7 @@ import { DvError, fsError } from '../errors.js';
 import { decode, maybeCompress, FLAG_RAW } from './codec.js';
 import type { Index, ObjLoc } from './index-db.js';
 import { decodePackIndex, type PackEntry } from './pack-index.js';
-import { listPackIds, packPaths, writePack, type PendingObject } from './pack.js';
+import { listPackIds, packPaths, sealPack, writePack, type PendingObject } from './pack.js';
 
 export const PACK_TARGET_BYTES = 32 * 1024 * 1024;
 
@@ -27,6 +27,8 @@ export class ObjectStore {
   // Objects handed to a pack write that is not indexed yet: still readable, never written twice.
   private readonly inFlight = new Map<string, PendingObject>();
   private flushChain: Promise<void> = Promise.resolve();
+  private flushesInFlight = 0;
+  private flushError: unknown;
   private readonly handles = new Map<string, FileHandle>();
   /** Objects found corrupt by this process. */
   readonly corrupt = new Set<string>();
@@ -74,8 +76,20 @@ export class ObjectStore {
     this.stats.objectsWritten++;
     this.stats.rawBytesWritten += raw.length;
     this.stats.storedBytesWritten += data.length;
-    if (this.pendingBytes >= this.packTarget) await this.flush();
+    if (this.pendingBytes >= this.packTarget) await this.flushInBackground();
     return flags !== FLAG_RAW;
+  }
+
+  /** Seals and records a pack written by someone else (a hashing worker): its objects become readable. */
+  async sealPack(tmp: string, size: number, entries: PackEntry[]): Promise<void> {
+    const { packId } = await sealPack(this.packsDir, this.tmpDir, tmp, size, entries);
+    await this.index.addPack(packId, entries);
+    this.stats.packsWritten++;
+    this.stats.objectsWritten += entries.length;
+    for (const e of entries) {
+      this.stats.rawBytesWritten += e.rawSize;
+      this.stats.storedBytesWritten += e.length;
+    }
   }
 
   /** Adds an object exactly as stored elsewhere (already verified by the caller): no recompression. */
@@ -86,7 +100,7 @@ export class ObjectStore {
     this.stats.objectsWritten++;
     this.stats.rawBytesWritten += rawSize;
     this.stats.storedBytesWritten += data.length;
-    if (this.pendingBytes >= this.packTarget) await this.flush();
+    if (this.pendingBytes >= this.packTarget) await this.flushInBackground();
   }
 
   /** The stored form of an object (possibly compressed), verified against its id first. */
@@ -107,9 +121,27 @@ export class ObjectStore {
     return id;
   }
 
+  /**
+   * Starts writing the pending objects as a pack without waiting for it, so hashing goes on
+   * while the disk works; waits only when two packs are already being written.
+   */
+  private async flushInBackground(): Promise<void> {
+    if (this.flushesInFlight >= 2) await this.flushChain;
+    this.flushesInFlight++;
+    const run = this.flush();
+    void run.then(() => this.flushesInFlight--, () => this.flushesInFlight--);
+    // Errors surface through the chain: the next flush() or close() rethrows them.
+    run.catch((e) => { this.flushError ??= e; });
+  }
+
   /** Writes pending objects as a pack and records them in the index. Flushes run one at a time. */
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return this.flushChain;
+    if (this.flushError) throw this.flushError;
+    if (this.pending.size === 0) {
+      await this.flushChain;
+      if (this.flushError) throw this.flushError;
+      return;
+    }
     const objects = this.pending;
     this.pending = new Map();
     this.pendingBytes = 0;

@@ -46,9 +46,6 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
     entries.push({ id: o.id, offset: pos + BLOCK, length: o.data.length, rawSize: o.rawSize, flags: o.flags });
     pos += BLOCK + o.data.length + pad(o.data.length);
   }
-  const idxBytes = encodePackIndex(entries);
-  const packId = blake3Hex(idxBytes);
-  const { pack: packPath, idx: idxPath } = packPaths(packsDir, packId);
   const tmp = join(tmpDir, `pack-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
   try {
     await fsp.mkdir(tmpDir, { recursive: true });
@@ -61,10 +58,27 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
     }
     p.finalize();
     await done;
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw fsError(e, tmp);
+  }
+  const sealed = await sealPack(packsDir, tmpDir, tmp, pos + 2 * BLOCK, entries);
+  return { ...sealed, bytes: pos + 2 * BLOCK };
+}
+
+/**
+ * Makes a finished temp pack durable and visible: checks its size, fsyncs it, renames it to its
+ * name (the hash of its index), then writes the index. An index only ever names a complete pack.
+ */
+export async function sealPack(packsDir: string, tmpDir: string, tmp: string, size: number, entries: PackEntry[]): Promise<{ packId: string; entries: PackEntry[] }> {
+  const idxBytes = encodePackIndex(entries);
+  const packId = blake3Hex(idxBytes);
+  const { pack: packPath, idx: idxPath } = packPaths(packsDir, packId);
+  try {
     const fh = await fsp.open(tmp, 'r+');
     try {
       const st = await fh.stat();
-      if (st.size !== pos + 2 * BLOCK) throw new Error(`pack layout mismatch: ${st.size} != ${pos + 2 * BLOCK}`);
+      if (st.size !== size) throw new Error(`pack layout mismatch: ${st.size} != ${size}`);
       await fh.sync();
     } finally {
       await fh.close();
@@ -76,7 +90,7 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
     throw fsError(e, packPath);
   }
   await writeFileAtomic(idxPath, idxBytes, tmpDir);
-  return { packId, entries, bytes: pos + 2 * BLOCK };
+  return { packId, entries };
 }
 
 /** Lists the pack ids that have an index in `packsDir`. */

@@ -11,7 +11,7 @@ import { blake3Hex } from '../core/hash.js';
 import { encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { Index, StatEntry } from '../store/index-db.js';
-import { Ingester, type ObjectSink } from './ingest.js';
+import { hashFiles, type PackSink } from './hash-pool.js';
 
 export interface ScanProgress {
   filesSeen: number;
@@ -26,7 +26,7 @@ export interface ScanOptions {
   rel: string;
   index: Index;
   /** Where to store new objects; omit to only hash. */
-  sink?: ObjectSink & { putObject(bytes: Buffer): Promise<string> };
+  sink?: PackSink & { putObject(bytes: Buffer): Promise<string> };
   onProgress?: (p: ScanProgress) => void;
 }
 
@@ -72,7 +72,6 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     throw fsError(e, abs);
   }
   const progress: ScanProgress = { filesSeen: 0, filesHashed: 0, bytesHashed: 0 };
-  const ingester = new Ingester(opts.sink ?? null, (n) => { progress.bytesHashed += n; opts.onProgress?.(progress); });
   const trees = new Map<string, Tree>();
   const statUpdates: [string, StatEntry][] = [];
   const repoKey = (rel: string): string => (rel ? `${opts.rel}/${rel}` : opts.rel);
@@ -96,15 +95,17 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       for (const h of hits) out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked));
     }
     const now = Date.now();
-    for (const item of misses) {
-      const path = join(abs, ...(item.rel ? item.rel.split('/') : []));
-      const r = await ingester.file(path);
-      progress.filesHashed++;
+    const hashed = await hashFiles(misses.map((item) => ({ path: join(abs, ...(item.rel ? item.rel.split('/') : [])), size: item.stats.size })), {
+      sink: opts.sink ?? null,
+      onFile: (bytes) => { progress.filesHashed++; progress.bytesHashed += bytes; opts.onProgress?.(progress); },
+    });
+    misses.forEach((item, k) => {
+      const r = hashed[k];
       out.set(item.rel, entryFor({ ...item, stats: { ...item.stats, size: r.size } as Stats }, r.id, r.chunked));
       if (now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size) {
         statUpdates.push([repoKey(item.rel), { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked }]);
       }
-    }
+    });
     return out;
   };
 

@@ -1,0 +1,95 @@
+/**
+ * A pack written with synchronous I/O, for worker threads: objects are appended to a temp file
+ * as they come (nothing buffered); `finish()` ends the tar and hands the temp file over to be
+ * sealed (`sealPack`: fsync, rename, index) by the main thread, so the worker never waits on the
+ * disk. Entry headers are plain ustar, byte-identical to what tar-stream writes for the same
+ * entry (tested), so `tar tf` lists every pack.
+ */
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PackEntry } from './pack-index.js';
+import { entryName } from './pack.js';
+
+const BLOCK = 512;
+const ZEROS = Buffer.alloc(2 * BLOCK);
+
+/** Zero-padded octal in `digits` digits and a space, as tar-stream writes numeric fields. */
+function oct(buf: Buffer, value: number, offset: number, digits: number): void {
+  buf.write(value.toString(8).padStart(digits, '0') + ' ', offset, digits + 1, 'ascii');
+}
+
+/** A ustar header for a regular file `name` (ASCII, < 100 bytes) of `size` bytes, mode 0444, mtime 0. */
+export function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  h.write(name, 0, 100, 'ascii');
+  oct(h, 0o444, 100, 6);
+  oct(h, 0, 108, 6);
+  oct(h, 0, 116, 6);
+  oct(h, size, 124, 11);
+  oct(h, 0, 136, 11);
+  h.write('0', 156, 1, 'ascii');
+  h.write('ustar\u000000', 257, 8, 'ascii');
+  oct(h, 0, 329, 6);
+  oct(h, 0, 337, 6);
+  let sum = 8 * 32;
+  for (let k = 0; k < 148; k++) sum += h[k];
+  for (let k = 156; k < BLOCK; k++) sum += h[k];
+  oct(h, sum, 148, 6);
+  return h;
+}
+
+export class SyncPackWriter {
+  private fd: number | undefined;
+  private tmp = '';
+  private pos = 0;
+  private entries: PackEntry[] = [];
+
+  constructor(private readonly tmpDir: string, readonly target: number) {}
+
+  get size(): number {
+    return this.pos;
+  }
+
+  add(id: string, data: Uint8Array, rawSize: number, flags: number): void {
+    if (this.fd === undefined) {
+      mkdirSync(this.tmpDir, { recursive: true });
+      this.tmp = join(this.tmpDir, `wpack-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.tmp`);
+      this.fd = openSync(this.tmp, 'w');
+      this.pos = 0;
+      this.entries = [];
+    }
+    const header = tarHeader(entryName(id, flags), data.length);
+    writeAll(this.fd, header);
+    writeAll(this.fd, data);
+    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+    if (pad) writeAll(this.fd, ZEROS.subarray(0, pad));
+    this.entries.push({ id, offset: this.pos + BLOCK, length: data.length, rawSize, flags });
+    this.pos += BLOCK + data.length + pad;
+  }
+
+  /** Ends the current pack; returns its temp file and entries (undefined when empty). */
+  finish(): { tmp: string; size: number; entries: PackEntry[] } | undefined {
+    if (this.fd === undefined) return undefined;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      writeAll(fd, ZEROS);
+    } finally {
+      closeSync(fd);
+    }
+    return { tmp: this.tmp, size: this.pos + ZEROS.length, entries: this.entries };
+  }
+
+  /** Drops an unfinished pack (after an error). */
+  abort(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
