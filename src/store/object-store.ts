@@ -29,7 +29,7 @@ export class ObjectStore {
   private flushChain: Promise<void> = Promise.resolve();
   private flushesInFlight = 0;
   private flushError: unknown;
-  private readonly handles = new Map<string, FileHandle>();
+  private readonly handles = new Map<string, Promise<FileHandle>>();
   /** Objects found corrupt by this process. */
   readonly corrupt = new Set<string>();
   readonly stats: StoreStats = { objectsWritten: 0, rawBytesWritten: 0, storedBytesWritten: 0, packsWritten: 0 };
@@ -209,15 +209,17 @@ export class ObjectStore {
     return raw;
   }
 
-  private async handle(packId: string): Promise<FileHandle> {
+  private handle(packId: string): Promise<FileHandle> {
+    // Promises are cached, so concurrent readers of one pack share one open file.
     let fh = this.handles.get(packId);
     if (!fh) {
       if (this.handles.size >= 64) {
-        const [oldId, old] = this.handles.entries().next().value as [string, FileHandle];
+        const [oldId, old] = this.handles.entries().next().value as [string, Promise<FileHandle>];
         this.handles.delete(oldId);
-        await old.close();
+        void old.then((h) => h.close(), () => undefined);
       }
-      fh = await fsp.open(packPaths(this.packsDir, packId).pack, 'r');
+      fh = fsp.open(packPaths(this.packsDir, packId).pack, 'r');
+      fh.catch(() => this.handles.delete(packId));
       this.handles.set(packId, fh);
     }
     return fh;
@@ -232,7 +234,7 @@ export class ObjectStore {
 
   async close(): Promise<void> {
     await this.flush();
-    for (const fh of this.handles.values()) await fh.close().catch(() => undefined);
+    for (const fh of this.handles.values()) await fh.then((h) => h.close()).catch(() => undefined);
     this.handles.clear();
   }
 }

@@ -7,13 +7,13 @@
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import pLimit from 'p-limit';
-import { decodeManifest } from '../core/manifest.js';
 import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { Index, StatEntry } from '../store/index-db.js';
 import { tempPathFor } from '../store/atomic.js';
 import { linkEscapes } from './scan.js';
+import { writeFiles } from './write-pool.js';
 
 type Op =
   | { op: 'rm'; rel: string; dir: boolean }
@@ -141,7 +141,17 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
       throw fsError(e, abs(op.rel));
     }
   }
-  await Promise.all(writes.map((op) => limit(async () => {
+  const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
+  const done = await writeFiles(o.store, fileWrites.map((op) => ({ path: abs(op.rel), entry: op.entry })), (bytes) => {
+    res.written++;
+    res.bytes += bytes;
+    o.onProgress?.(res.written, res.bytes);
+  });
+  for (const d of done) {
+    const e = fileWrites[d.i].entry;
+    stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
+  }
+  await Promise.all(writes.filter((op) => op.op !== 'write').map((op) => limit(async () => {
     const p = abs(op.rel);
     try {
       if (op.op === 'link') {
@@ -150,15 +160,10 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
         await fsp.rename(tmp, p);
       } else if (op.op === 'chmod') {
         await fsp.chmod(p, op.entry.exec ? 0o755 : 0o644);
-      } else if (op.op === 'write') {
-        await writeFile(o.store, op.entry, p);
-        res.bytes += op.entry.size;
-      }
-      res.written++;
-      if (op.op === 'write' || op.op === 'chmod') {
         const st = await fsp.stat(p);
         stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
       }
+      res.written++;
       o.onProgress?.(res.written, res.bytes);
     } catch (e) {
       throw fsError(e, p);
@@ -168,30 +173,3 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
   return res;
 }
 
-/** Writes one file from the store to `path` via a temp file; each chunk is verified on read. */
-export async function writeFile(store: ObjectStore, e: FileEntry, path: string): Promise<void> {
-  const tmp = tempPathFor(path);
-  const fh = await fsp.open(tmp, 'w', e.exec ? 0o755 : 0o644);
-  let written = 0;
-  try {
-    const emit = async (id: string, chunked: boolean): Promise<void> => {
-      const bytes = await store.get(id);
-      if (!chunked) {
-        await fh.write(bytes);
-        written += bytes.length;
-        return;
-      }
-      const node = decodeManifest(bytes, id);
-      for (const c of node.children) await emit(c.id, node.level > 0);
-    };
-    await emit(e.id, e.chunked);
-    if (written !== e.size) throw new DvError('OBJECT_CORRUPT', `file object ${e.id} rebuilt ${written} bytes, expected ${e.size}`, { id: e.id });
-    await fh.close();
-    await fsp.chmod(tmp, e.exec ? 0o755 : 0o644);
-    await fsp.rename(tmp, path);
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-}

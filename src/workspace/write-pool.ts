@@ -1,0 +1,96 @@
+/**
+ * Writes many files from the store on all cores: the main thread resolves each file to its
+ * chunks and their pack locations (batched index lookups), worker threads read, verify and
+ * write them. A corrupt chunk stops the checkout with OBJECT_CORRUPT and is forgotten by the
+ * index, so the next pull fetches a good copy.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { decodeManifest } from '../core/manifest.js';
+import type { FileEntry } from '../core/tree.js';
+import { DvError, fsError } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { packPaths } from '../store/pack.js';
+import type { ChunkLoc, FromWriter, WriteJobFile, WrittenFile } from './write-worker.js';
+
+const JOB_BYTES = 32 * 1024 * 1024;
+const JOB_FILES = 256;
+
+/** The chunk ids of a file, in order (walking its manifest tree). */
+async function chunksOf(store: ObjectStore, e: FileEntry): Promise<string[]> {
+  if (!e.chunked) return [e.id];
+  const out: string[] = [];
+  const walk = async (id: string): Promise<void> => {
+    const node = decodeManifest(await store.get(id), id);
+    for (const c of node.children) {
+      if (node.level > 0) await walk(c.id);
+      else out.push(c.id);
+    }
+  };
+  await walk(e.id);
+  return out;
+}
+
+export async function writeFiles(store: ObjectStore, files: { path: string; entry: FileEntry }[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
+  if (files.length === 0) return [];
+  await store.flush();
+  const results: WrittenFile[] = [];
+  let next = 0;
+  const nextJob = async (): Promise<WriteJobFile[] | undefined> => {
+    if (next >= files.length) return undefined;
+    const picked: { k: number; path: string; entry: FileEntry; ids: string[] }[] = [];
+    let bytes = 0;
+    while (next < files.length && picked.length < JOB_FILES && (picked.length === 0 || bytes + files[next].entry.size <= JOB_BYTES)) {
+      // Claimed before any await: two workers ask for jobs concurrently.
+      const k = next++;
+      bytes += files[k].entry.size;
+      picked.push({ k, ...files[k], ids: [] });
+    }
+    for (const p of picked) p.ids = await chunksOf(store, p.entry);
+    // One index lookup for the whole job.
+    const locs = await store.index.getLocations(picked.flatMap((p) => p.ids));
+    let at = 0;
+    const job: WriteJobFile[] = picked.map((p) => ({
+      i: p.k, path: p.path, exec: p.entry.exec, size: p.entry.size,
+      chunks: p.ids.map((id) => {
+        const l = locs[at++];
+        if (!l) throw new DvError('OBJECT_MISSING', `chunk ${id} of ${p.path} is not in the local store: run \`dv pull\``, { id });
+        return { id, ...l };
+      }),
+    }));
+    return job;
+  };
+  const threads = Math.max(1, Math.min(availableParallelism(), 8, Math.ceil(files.length / 4)));
+  const workers: Worker[] = [];
+  try {
+    await Promise.all(Array.from({ length: threads }, async () => {
+      const w = new Worker(new URL('./write-worker.js', import.meta.url));
+      workers.push(w);
+      for (;;) {
+        const job = await nextJob();
+        if (!job) break;
+        const reply = await new Promise<FromWriter>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+          w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
+        });
+        w.removeAllListeners('error');
+        if (reply.type === 'fatal') throw new Error(reply.message);
+        for (const r of reply.written) { results.push(r); onFile?.(r.size); }
+        if (reply.failed) {
+          const f = reply.failed;
+          const path = files[f.i].path;
+          if (f.code === 'OBJECT_CORRUPT') {
+            if (f.id) await store.index.dropObjects([f.id]);
+            const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
+            throw new DvError('OBJECT_CORRUPT', `${f.message}${where} (needed for ${path}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id: f.id, file: path });
+          }
+          throw fsError(Object.assign(new Error(`${f.message}`), { code: f.code }), path);
+        }
+      }
+    }));
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return results;
+}

@@ -1,0 +1,95 @@
+/**
+ * Worker thread for checkout: rebuilds files from pack ranges with synchronous I/O, verifying
+ * every chunk against its id before a byte reaches the workspace, writing through a temp file
+ * beside the target and renaming it over the target.
+ */
+import { parentPort } from 'node:worker_threads';
+import { closeSync, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { initHash, blake3Hex } from '../core/hash.js';
+import { decode, FLAG_RAW } from '../store/codec.js';
+
+export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number }
+export interface WriteJobFile { i: number; path: string; exec: boolean; size: number; chunks: ChunkLoc[] }
+export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
+export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
+export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
+export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
+
+const port = parentPort!;
+const packFds = new Map<string, number>();
+let scratch = Buffer.allocUnsafe(1024 * 1024);
+const umask = process.umask();
+
+function packFd(packsDir: string, pack: string): number {
+  let fd = packFds.get(pack);
+  if (fd === undefined) {
+    if (packFds.size >= 64) {
+      const [old, ofd] = packFds.entries().next().value as [string, number];
+      closeSync(ofd);
+      packFds.delete(old);
+    }
+    fd = openSync(join(packsDir, pack.slice(0, 2), `${pack}.pack`), 'r');
+    packFds.set(pack, fd);
+  }
+  return fd;
+}
+
+let counter = 0;
+async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
+  const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.w${counter++}.dvtmp`);
+  const fd = openSync(tmp, 'w', f.exec ? 0o755 : 0o644);
+  let ok = false;
+  let st: Stats;
+  try {
+    let written = 0;
+    for (const c of f.chunks) {
+      if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
+      const pfd = packFd(packsDir, c.pack);
+      let got = 0;
+      while (got < c.length) {
+        const n = readSync(pfd, scratch, got, c.length - got, c.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      const stored = scratch.subarray(0, got);
+      let raw: Buffer | undefined = stored;
+      if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
+      if (got !== c.length || !raw || raw.length !== c.rawSize || blake3Hex(raw) !== c.id) {
+        throw Object.assign(new Error(`object ${c.id} is corrupt`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
+      }
+      let off = 0;
+      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off);
+      written += raw.length;
+    }
+    if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
+    const mode = f.exec ? 0o755 : 0o644;
+    // open() applied the umask; set the mode exactly only when the umask changed it.
+    if ((mode & ~umask) !== mode) fchmodSync(fd, mode);
+    st = fstatSync(fd);
+    ok = true;
+  } finally {
+    closeSync(fd);
+    if (!ok) { try { unlinkSync(tmp); } catch { /* already gone */ } }
+  }
+  // rename keeps the inode and mtime, so the stat taken before it is the file's.
+  renameSync(tmp, f.path);
+  return { i: f.i, size: st!.size, mtimeMs: st!.mtimeMs, ino: st!.ino };
+}
+
+port.on('message', (m: ToWriter) => {
+  void (async () => {
+    await initHash();
+    const written: WrittenFile[] = [];
+    for (const f of m.files) {
+      try {
+        written.push(await writeOne(m.packsDir, f));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException & { id?: string; pack?: string };
+        port.postMessage({ type: 'done', written, failed: { i: f.i, code: err.code ?? 'ERROR', message: err.message, id: err.id, pack: err.pack } } satisfies FromWriter);
+        return;
+      }
+    }
+    port.postMessage({ type: 'done', written } satisfies FromWriter);
+  })().catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWriter));
+});
