@@ -225,8 +225,11 @@ ${EXIT_HELP}`);
 
   cmd('gc', 'delete objects that no pointer file, snapshot history or git ref reaches', 'dv gc --dry-run')
     .option('-n, --dry-run', 'only say what would be removed')
-    .action(async (o: { dryRun?: boolean }) => {
-      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun }));
+    .option('--keep-days <n>', 'keep snapshots this clone recorded in the last n days, even if no pointer names them (0: none)', '30')
+    .action(async (o: { dryRun?: boolean; keepDays: string }) => {
+      const keepDays = Number(o.keepDays);
+      if (!Number.isFinite(keepDays) || keepDays < 0) throw new DvError('USAGE', `--keep-days ${o.keepDays}: give a number of days`);
+      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(`${r.dryRun ? 'would remove' : 'removed'} ${r.removedObjects} objects (${human(r.removedBytes)}) from ${r.removedPacks} packs; ${r.reachableObjects} reachable objects kept from ${r.roots} roots`);
     });

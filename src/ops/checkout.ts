@@ -15,6 +15,7 @@ import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js
 import { scanPath, toRepoRel } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { resolveTreeish, treeLoader } from './objects.js';
+import { logSnapshot } from '../repo/reflog.js';
 
 export interface CheckoutOptions {
   /** Snapshot or tree id (or prefix) to restore; omit to follow the pointer files. */
@@ -121,6 +122,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
       size, files, lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
     }));
     await s.store.flush();
+    await logSnapshot(s.paths.dvDir, snapshotId, rel);
   }
   await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: what.tree, size: size ?? 0, files: files ?? 0 });
   if (!existing) await ignoreInGit(s.root, rel);

@@ -7,6 +7,7 @@ import { VERSION, type RepoSession } from '../repo/repo.js';
 import { scanPath, toRepoRel, type ScanProgress } from '../workspace/scan.js';
 import { findTracked, writePointer, type Tracked } from '../workspace/pointers.js';
 import { loadSnapshot } from './objects.js';
+import { logSnapshot } from '../repo/reflog.js';
 
 export interface CommitOptions {
   /** Paths to commit (relative to `cwd`); all tracked paths when empty. */
@@ -57,6 +58,7 @@ export async function snapshotPath(s: RepoSession, rel: string, parent: string |
   const id = await s.store.putObject(encodeSnapshot(snap));
   // Data before the pointer that names it.
   await s.store.flush();
+  await logSnapshot(s.paths.dvDir, id, rel);
   await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
   return { ...base, snapshot: id, changed: true };
 }

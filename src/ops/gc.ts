@@ -8,9 +8,12 @@ import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
 import { reachable, rootSnapshots } from './reach.js';
+import { loggedSnapshots } from '../repo/reflog.js';
 
 export interface GcOptions {
   dryRun?: boolean;
+  /** Snapshots this clone recorded within this many days stay, pointer or not (default 30; 0: none). */
+  keepDays?: number;
 }
 
 export interface GcResult {
@@ -24,8 +27,13 @@ export interface GcResult {
 }
 
 export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult> {
-  const { roots, problems: rootProblems } = await rootSnapshots(s);
+  const { roots: pointed, problems: rootProblems } = await rootSnapshots(s);
   if (rootProblems.length > 0) throw new DvError('BAD_POINTER', `gc stopped, a pointer file is unreadable: ${rootProblems[0].message}`);
+  const keepDays = opts.keepDays ?? 30;
+  const recent = keepDays > 0 ? await loggedSnapshots(s.paths.dvDir, new Date(Date.now() - keepDays * 86_400_000)) : [];
+  // Logged snapshots may be gone already (an earlier gc with a shorter window): keep only present ones.
+  const present = await s.store.hasMany(recent);
+  const roots = [...new Set([...pointed, ...recent.filter((_, k) => present[k])])];
   const { ids: live, problems } = await reachable(s, roots);
   const missingRoots = problems.filter((p) => p.code === 'OBJECT_CORRUPT');
   if (missingRoots.length > 0) throw new DvError('OBJECT_CORRUPT', `gc stopped: ${missingRoots[0].message}; run \`dv fsck\` and repair first`);

@@ -18,7 +18,7 @@ export interface InitResult {
   git: boolean;
 }
 
-const DV_GITIGNORE = ['# dv: everything here is local except the config', '/cache/', '/index/', '/remotes/', '/tmp/', '/lock', '/lock.*', '/config.local', ''].join('\n');
+const DV_GITIGNORE = ['# dv: everything here is local except the config', '/cache/', '/index/', '/remotes/', '/tmp/', '/lock', '/lock.*', '/config.local', '/snapshots.log', ''].join('\n');
 
 /**
  * Creates a dv repository at the git work tree's top level (or at `cwd` with `noGit`).

@@ -199,3 +199,31 @@ test('--help of every command shows an example and exit codes', async () => {
   }
   assert.match(await dvOk(repo, ['--version']), /^\d+\.\d+\.\d+/);
 });
+
+test('gc keeps what pointers, git history and recent local snapshots reach; --keep-days 0 prunes the rest', async () => {
+  const repo = await makeRepo();
+  await write(repo, 'data/a.txt', 'version one, long enough to be its own object');
+  const s1 = (await dvJson(repo, ['add', 'data'])).added[0].snapshot;
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'v1']);
+  await write(repo, 'data/a.txt', 'version two, not committed to git');
+  const s2 = (await dvJson(repo, ['commit'])).committed[0].snapshot;
+  // Back to v1: v2 is named by no pointer and by no git commit, only by the local log.
+  await dvOk(repo, ['checkout', s1]);
+  let gc = await dvJson(repo, ['gc']);
+  assert.equal(gc.removedObjects, 0, 'recent local snapshots are kept');
+  await dvOk(repo, ['checkout', s2.slice(0, 10)]);
+  assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version two, not committed to git');
+  await dvOk(repo, ['checkout', s1]);
+  const dry = await dvJson(repo, ['gc', '--keep-days', '0', '--dry-run']);
+  assert.ok(dry.removedObjects >= 3, JSON.stringify(dry));
+  gc = await dvJson(repo, ['gc', '--keep-days', '0']);
+  assert.equal(gc.removedObjects, dry.removedObjects);
+  const r = await dv(repo, ['checkout', s2]);
+  assert.equal(r.code, 20, 'v2 is gone');
+  // v1 is still named by the pointer and by git: intact.
+  await fsp.rm(join(repo, 'data'), { recursive: true });
+  await dvOk(repo, ['checkout']);
+  assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version one, long enough to be its own object');
+  assert.equal((await dvJson(repo, ['fsck'])).ok, true);
+});

@@ -1,0 +1,32 @@
+/**
+ * The local snapshot log, like git's reflog: every snapshot this clone records is appended to
+ * `.dv/snapshots.log` (time, id, path). `dv gc` keeps recent entries alive, so a snapshot that
+ * no pointer names any more (e.g. after `dv checkout <old>`, before git has it) is not lost.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { isId } from '../core/ids.js';
+
+const FILE = 'snapshots.log';
+
+export async function logSnapshot(dvDir: string, id: string, path: string): Promise<void> {
+  await fsp.appendFile(join(dvDir, FILE), `${new Date().toISOString()} ${id} ${JSON.stringify(path)}\n`);
+}
+
+/** Snapshot ids logged at or after `since` (all of them when omitted). */
+export async function loggedSnapshots(dvDir: string, since?: Date): Promise<string[]> {
+  let text = '';
+  try {
+    text = await fsp.readFile(join(dvDir, FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const [time, id] = line.split(' ');
+    if (!isId(id)) continue;
+    if (since && !(new Date(time) >= since)) continue;
+    out.add(id);
+  }
+  return [...out];
+}
