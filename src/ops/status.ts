@@ -18,6 +18,8 @@ export interface PathStatus {
   added: string[];
   modified: string[];
   deleted: string[];
+  /** Files whose content had to be read (the stat cache could not vouch for them). */
+  filesHashed: number;
 }
 
 export interface StatusResult {
@@ -34,7 +36,7 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
   const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
   const paths: PathStatus[] = [];
   for (const t of tracked) {
-    const base = { path: t.rel, pointer: t.pointerRel, snapshot: t.pointer.snapshot, added: [] as string[], modified: [] as string[], deleted: [] as string[] };
+    const base = { path: t.rel, pointer: t.pointerRel, snapshot: t.pointer.snapshot, added: [] as string[], modified: [] as string[], deleted: [] as string[], filesHashed: 0 };
     const haveTree = await s.store.has(t.pointer.tree);
     const exists = await fsp.lstat(join(s.root, t.rel)).then(() => true, () => false);
     if (!exists) {
@@ -42,6 +44,7 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       continue;
     }
     const scan = await scanPath({ root: s.root, rel: t.rel, index: s.index });
+    base.filesHashed = scan.filesHashed;
     if (scan.tree === t.pointer.tree) {
       paths.push({ ...base, state: 'clean' });
       continue;

@@ -227,3 +227,36 @@ test('gc keeps what pointers, git history and recent local snapshots reach; --ke
   assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version one, long enough to be its own object');
   assert.equal((await dvJson(repo, ['fsck'])).ok, true);
 });
+
+test('status on an unchanged tree reads no file content; an edit is read once', async () => {
+  const repo = await makeRepo();
+  for (let i = 0; i < 50; i++) await write(repo, `data/d${i % 5}/f${i}.txt`, `file ${i}`);
+  await dvOk(repo, ['add', 'data']);
+  // Files written moments ago are "racily clean" (their mtime may not change on a quick
+  // rewrite): wait past that window, as any real status would be.
+  await new Promise((r) => setTimeout(r, 50));
+  let st = await dvJson(repo, ['status']);
+  assert.equal(st.clean, true);
+  st = await dvJson(repo, ['status']);
+  assert.equal(st.paths[0].filesHashed, 0, 'nothing read on an unchanged tree');
+  await write(repo, 'data/d0/f0.txt', 'changed');
+  await new Promise((r) => setTimeout(r, 50));
+  st = await dvJson(repo, ['status']);
+  assert.equal(st.paths[0].filesHashed, 1);
+  assert.deepEqual(st.paths[0].modified, ['data/d0/f0.txt']);
+});
+
+test('fsck --rebuild-index rebuilds the LevelDB index from the packs', async () => {
+  const repo = await makeRepo();
+  await write(repo, 'data/a.txt', 'a');
+  await write(repo, 'data/b.bin', prng(9, 500_000));
+  await dvOk(repo, ['add', 'data']);
+  await fsp.rm(join(repo, '.dv', 'index'), { recursive: true });
+  const r = await dvJson(repo, ['fsck', '--rebuild-index']);
+  assert.equal(r.ok, true, JSON.stringify(r.problems));
+  assert.equal(r.indexRebuilt, true);
+  await fsp.rm(join(repo, 'data'), { recursive: true });
+  await dvOk(repo, ['checkout']);
+  assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'a');
+  assert.ok((await fsp.readFile(join(repo, 'data/b.bin'))).equals(prng(9, 500_000)));
+});
