@@ -6,12 +6,12 @@
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
-import fg from 'fast-glob';
 import { blake3Hex } from '../core/hash.js';
 import { encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { Index, StatEntry } from '../store/index-db.js';
 import { hashFiles, type PackSink } from './hash-pool.js';
+import { walkTree, type FileStat } from './walk.js';
 
 export interface ScanProgress {
   filesSeen: number;
@@ -48,7 +48,7 @@ const RACY_MS = 20;
 
 interface Item {
   rel: string; // relative to the tracked root, posix
-  stats: Stats;
+  stats: FileStat;
 }
 
 function isExec(mode: number): boolean {
@@ -101,7 +101,7 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     });
     misses.forEach((item, k) => {
       const r = hashed[k];
-      out.set(item.rel, entryFor({ ...item, stats: { ...item.stats, size: r.size } as Stats }, r.id, r.chunked));
+      out.set(item.rel, entryFor({ ...item, stats: { ...item.stats, size: r.size } }, r.id, r.chunked));
       if (now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size) {
         statUpdates.push([repoKey(item.rel), { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked }]);
       }
@@ -127,24 +127,15 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     const tree = await storeTree({ entries: [entry] });
     result = { kind: 'file', tree, size: entry.type === 'file' ? entry.size : 0, files: 1, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed };
   } else if (top.isDirectory()) {
-    const items: Item[] = [];
-    const dirs = new Set<string>(['']);
-    const links: Item[] = [];
-    let walked;
-    try {
-      walked = await fg('**', { cwd: abs, dot: true, onlyFiles: false, followSymbolicLinks: false, stats: true, unique: true, suppressErrors: false });
-    } catch (e) {
-      throw fsError(e, abs);
+    const walked = walkTree(abs);
+    for (const w of [...walked.dirs, ...walked.files.map((f) => f.rel), ...walked.links.map((l) => l.rel)]) {
+      if (w === '') continue;
+      const why = w.split('/').map((n) => badEntryName(n)).find(Boolean);
+      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${opts.rel}/${w}: ${why}`, { path: w });
     }
-    for (const w of walked) {
-      const s = w.stats!;
-      const why = w.path.split('/').map((n) => badEntryName(n)).find(Boolean);
-      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${opts.rel}/${w.path}: ${why}`, { path: w.path });
-      if (s.isDirectory()) dirs.add(w.path);
-      else if (s.isFile()) items.push({ rel: w.path, stats: s });
-      else if (s.isSymbolicLink()) links.push({ rel: w.path, stats: s });
-      // sockets, FIFOs and devices are not data: skipped
-    }
+    const items: Item[] = walked.files;
+    const dirs = new Set<string>(walked.dirs);
+    const links: Item[] = walked.links;
     progress.filesSeen = items.length + links.length;
     const files = await fileEntries(items);
     const children = new Map<string, TreeEntry[]>();
