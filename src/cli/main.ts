@@ -24,6 +24,7 @@ import { push } from '../ops/push.js';
 import { fetch } from '../ops/fetch.js';
 import { pull } from '../ops/pull.js';
 import { remoteStatus } from '../ops/remote-status.js';
+import { install } from '../ops/install.js';
 import { addRemote, listRemotes, removeRemote, checkRemoteName, type RemoteOption } from '../repo/remotes.js';
 import { progress, human } from './progress.js';
 import * as render from './render.js';
@@ -334,6 +335,17 @@ ${EXIT_HELP}`);
         out(`${r.fetch.remote}: fetched ${r.fetch.objectsFetched} objects (${human(r.fetch.bytesFetched)}) in ${r.fetch.requests} requests`);
         for (const p of r.checkout.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)})`);
       }
+    });
+
+  cmd('install', 'add git hooks: git checkout runs dv checkout, git push runs dv push, git commit warns about unrecorded data', 'dv install            # existing hooks are kept; dv adds one marked block')
+    .option('--uninstall', 'remove dv\'s blocks from the hooks (the rest of each hook stays)')
+    .action(async (o: { uninstall?: boolean }) => {
+      const r = await install({ cwd: cwd(), uninstall: o.uninstall });
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      const say = { created: 'created', added: 'added a dv block to', updated: 'updated the dv block in', unchanged: 'already installed in', kept: 'calls dv itself (left as it is):', removed: 'removed the dv block from', deleted: 'deleted', absent: 'no dv hook in' };
+      for (const h of r.hooks) out(`${h.hook}: ${say[h.action]} ${h.file}`);
+      if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
     });
 
   cmd('config', 'get, set or list configuration (repo: .dv/config, --local, --global)', 'dv config core.remote origin')

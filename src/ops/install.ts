@@ -1,0 +1,171 @@
+/**
+ * `dv install`: git hooks that keep data in step with code. post-checkout runs `dv checkout`
+ * after a branch switch, pre-push runs `dv push` (and stops the git push if it fails),
+ * pre-commit warns when tracked data has changes dv has not recorded.
+ * Existing hooks are never replaced: dv's lines go in one delimited block that `--uninstall`
+ * removes again, leaving the file as it was.
+ */
+import { promises as fsp } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DvError, fsError } from '../errors.js';
+import { git } from '../repo/git.js';
+import { findRoot } from '../repo/repo.js';
+import { writeFileAtomic } from '../store/atomic.js';
+
+export const HOOKS = ['post-checkout', 'pre-push', 'pre-commit'] as const;
+export type HookName = (typeof HOOKS)[number];
+/**
+ * created: new file; added: block put into an existing hook; kept: a hook in another language
+ * that calls dv itself; deleted: file removed (only dv's block was left).
+ */
+export type HookAction = 'created' | 'added' | 'updated' | 'unchanged' | 'kept' | 'removed' | 'deleted' | 'absent';
+
+export interface InstallOptions {
+  cwd: string;
+  uninstall?: boolean;
+  /** How hooks start dv; default: this Node binary running this package's bin/dv. */
+  dv?: { node: string; script: string };
+}
+
+export interface InstallResult {
+  hooksDir: string;
+  uninstall: boolean;
+  hooks: { hook: HookName; file: string; action: HookAction }[];
+}
+
+const BEGIN = '# >>> dv hook: added by `dv install`; `dv install --uninstall` removes it >>>';
+const END = '# <<< dv hook <<<';
+const SHEBANG = '#!/bin/sh\n';
+
+const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** What each hook does, as POSIX sh that is safe under `set -e` and leaves stdin to the user's hook. */
+const BODIES: Record<HookName, string> = {
+  'post-checkout': `# Only a branch switch ($3 = 1) moves pointer files; a failure must not fail the checkout.
+if [ "$3" = 1 ]; then
+  dv_hook_run checkout </dev/null || echo "dv hook: \\\`dv checkout\\\` failed (see above); git's checkout itself succeeded: fix the problem, then run \\\`dv checkout\\\`" >&2
+fi`,
+  'pre-push': `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
+# 10: no dv repository in this checkout, so nothing to push.
+if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
+  echo "dv hook: \\\`dv push\\\` failed (see above), so the git push stops here: fix it and push again (\\\`git push --no-verify\\\` skips the data)" >&2
+  exit 1
+fi
+unset dv_hook_status`,
+  'pre-commit': `dv_hook_out=$(dv_hook_run status --json </dev/null 2>/dev/null) || dv_hook_out=
+if printf '%s' "$dv_hook_out" | grep -q '"clean": *false'; then
+  echo "dv hook: warning: tracked data has changes dv has not recorded (record them with \\\`dv commit\\\`):" >&2
+  dv_hook_run status </dev/null >&2 || :
+fi
+unset dv_hook_out`,
+};
+
+/** What to tell a user whose hook dv cannot edit. */
+const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'pre-push': 'push', 'pre-commit': 'status' };
+const MANUAL: Record<HookName, string> = {
+  'post-checkout': 'when its third argument is 1, run: DV checkout (and ignore its exit status)',
+  'pre-push': 'run: DV push </dev/null, and exit 1 when it fails',
+  'pre-commit': 'run: DV status, and warn when it reports changes',
+};
+
+export function hookBlock(hook: HookName, node: string, script: string): string {
+  const run = `dv_hook_run() {
+  if [ -x ${sq(node)} ] && [ -f ${sq(script)} ]; then ${sq(node)} ${sq(script)} "$@"
+  elif command -v dv >/dev/null 2>&1; then dv "$@"
+  else echo "dv hook: dv is not installed at ${script.replace(/["`$\\']/g, '')} nor on PATH: run \\\`dv install\\\` again" >&2; return 127
+  fi
+}`;
+  return `${BEGIN}\n${run}\n${BODIES[hook]}\nunset -f dv_hook_run\n${END}\n`;
+}
+
+/** The text with every dv block taken out, and whether there was one. */
+export function stripBlocks(text: string): { text: string; found: boolean } {
+  let out = text;
+  let found = false;
+  for (;;) {
+    const b = out.indexOf(BEGIN);
+    const e = b < 0 ? -1 : out.indexOf(END, b);
+    if (b < 0 || e < 0) return { text: out, found };
+    const lineStart = out.lastIndexOf('\n', b - 1) + 1;
+    const nl = out.indexOf('\n', e);
+    out = out.slice(0, lineStart) + out.slice(nl < 0 ? out.length : nl + 1);
+    found = true;
+  }
+}
+
+/** Undefined for a shell script (or text without a shebang, which git runs with sh); else the interpreter. */
+function foreignInterpreter(text: string): string | undefined {
+  if (text.includes('\0')) return 'binary';
+  if (!text.startsWith('#!')) return undefined;
+  const words = text.slice(2, (text.indexOf('\n') + 1 || text.length + 1) - 1).trim().split(/\s+/);
+  let prog = (words[0] ?? '').split('/').pop() ?? '';
+  if (prog === 'env') prog = words.slice(1).find((w) => !w.startsWith('-') && !w.includes('=')) ?? '';
+  return /^(ba|da|z|k|mk|a)?sh$/.test(prog) ? undefined : prog || 'unknown';
+}
+
+/** Puts the block right after the shebang, so a hook ending in `exit` or `exec` still runs it. */
+function insertBlock(text: string, block: string): string {
+  if (!text.startsWith('#!')) return block + text;
+  const nl = text.indexOf('\n');
+  return nl < 0 ? `${text}\n${block}` : text.slice(0, nl + 1) + block + text.slice(nl + 1);
+}
+
+export function defaultDvCommand(): { node: string; script: string } {
+  return { node: process.execPath, script: fileURLToPath(new URL('../../../bin/dv', import.meta.url)) };
+}
+
+export async function hooksDir(root: string): Promise<string> {
+  const r = await git(root, ['rev-parse', '--git-path', 'hooks']);
+  if (r.code !== 0) throw new DvError('USAGE', `${root} is not in a git work tree: git hooks need git (run \`git init\` first)`, { root });
+  return resolve(root, r.stdout.trim());
+}
+
+/** Installs (or with `uninstall` removes) dv's block in each hook. Refuses before writing anything if a hook is not a shell script. */
+export async function install(opts: InstallOptions): Promise<InstallResult> {
+  const root = await findRoot(opts.cwd);
+  const dir = await hooksDir(root);
+  const { node, script } = opts.dv ?? defaultDvCommand();
+  const plan: { hook: HookName; file: string; action: HookAction; text?: string; mode: number }[] = [];
+  for (const hook of HOOKS) {
+    const file = resolve(dir, hook);
+    const real = await fsp.realpath(file).catch(() => file);
+    const st = await fsp.stat(real).catch(() => undefined);
+    const old = st ? await fsp.readFile(real, 'utf8').catch((e) => { throw fsError(e, real); }) : undefined;
+    const stripped = old === undefined ? { text: '', found: false } : stripBlocks(old);
+    const mode = st ? st.mode & 0o7777 : 0o755;
+    if (opts.uninstall) {
+      const action = !stripped.found ? 'absent' : stripped.text.trim() === SHEBANG.trim() ? 'deleted' : 'removed';
+      plan.push({ hook, file: real, action, text: stripped.text, mode });
+      continue;
+    }
+    const block = hookBlock(hook, node, script);
+    if (old === undefined || old.trim() === '') {
+      plan.push({ hook, file: real, action: 'created', text: SHEBANG + block, mode });
+      continue;
+    }
+    const foreign = foreignInterpreter(old);
+    // Once the user has added the call by hand, a rerun accepts the hook as it is.
+    if (foreign && new RegExp(`\\bdv\\b.*\\b${VERB[hook]}\\b`).test(old)) {
+      plan.push({ hook, file: real, action: 'kept', mode });
+      continue;
+    }
+    if (foreign) {
+      const cmd = `${sq(node)} ${sq(script)}`;
+      throw new DvError('USAGE', `${real} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replace('DV', () => cmd)}; then run \`dv install\` again`, { hook, file: real });
+    }
+    const next = insertBlock(stripped.text, block);
+    plan.push({ hook, file: real, action: next === old ? 'unchanged' : stripped.found ? 'updated' : 'added', text: next, mode });
+  }
+  if (!opts.uninstall) await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
+  for (const p of plan) {
+    if (p.action === 'absent' || p.action === 'unchanged' || p.action === 'kept') continue;
+    if (p.action === 'deleted') { await fsp.rm(p.file, { force: true }); continue; }
+    // Executable wherever readable: git silently skips a hook without the x bit.
+    const mode = p.mode | ((p.mode & 0o444) >> 2);
+    await writeFileAtomic(p.file, p.text!, undefined, mode);
+    await fsp.chmod(p.file, mode).catch((e) => { throw fsError(e, p.file); });
+  }
+  const shown = (f: string): string => { const r = relative(root, f); return r.startsWith('..') || isAbsolute(r) ? f : r; };
+  return { hooksDir: dir, uninstall: Boolean(opts.uninstall), hooks: plan.map((p) => ({ hook: p.hook, file: shown(p.file), action: p.action })) };
+}

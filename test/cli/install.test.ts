@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { dv, dvOk, dvJson, makeRepo, git, tempDir } from '../helpers/cli.js';
+
+const BEGIN = '# >>> dv hook';
+
+/** git with the same isolated dv config as the dv helper, returning instead of throwing. */
+function gitRun(cwd: string, args: string[], env: Record<string, string> = {}): { code: number; out: string } {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env } });
+  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+}
+
+const read = (p: string): Promise<string> => fsp.readFile(p, 'utf8');
+const exists = (p: string): Promise<boolean> => fsp.stat(p).then(() => true, () => false);
+
+/** A repo whose data is "main" on branch main and "other" on branch other; main checked out. */
+async function twoBranches(): Promise<string> {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  await fsp.writeFile(join(repo, 'data', 'v.txt'), 'main\n');
+  await dvOk(repo, ['add', 'data']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'main data']);
+  git(repo, ['checkout', '-qb', 'other']);
+  await fsp.writeFile(join(repo, 'data', 'v.txt'), 'other\n');
+  await fsp.writeFile(join(repo, 'data', 'only-other.txt'), 'x');
+  await dvOk(repo, ['commit', '-m', 'other data']);
+  git(repo, ['commit', '-qam', 'other data']);
+  git(repo, ['checkout', '-q', 'main']);
+  // No hooks yet: the data is still the other branch's.
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'other\n');
+  await dvOk(repo, ['checkout']);
+  return repo;
+}
+
+test('install keeps a custom post-checkout hook, is idempotent, follows branch switches; uninstall restores', async () => {
+  const repo = await twoBranches();
+  const hooks = join(repo, '.git', 'hooks');
+  const custom = '#!/bin/bash\n# my own hook\necho "custom $3" >> "$(git rev-parse --git-dir)/custom.log"\nexit 0\n';
+  await fsp.writeFile(join(hooks, 'post-checkout'), custom, { mode: 0o755 });
+
+  const r1 = await dvJson(repo, ['install']);
+  assert.deepEqual(r1.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'added'], ['pre-push', 'created'], ['pre-commit', 'created']]);
+  const after1 = await Promise.all(['post-checkout', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
+  const r2 = await dvJson(repo, ['install']);
+  assert.deepEqual(r2.hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged']);
+  const after2 = await Promise.all(['post-checkout', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(after2, after1);
+  assert.equal(after2[0].split(BEGIN).length, 2, 'one dv block');
+  assert.ok(after2[0].includes('echo "custom $3"'), 'custom hook kept');
+  for (const h of ['pre-push', 'pre-commit']) assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
+
+  const sw = gitRun(repo, ['checkout', 'other']);
+  assert.equal(sw.code, 0, sw.out);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'other\n');
+  assert.equal(await read(join(repo, 'data', 'only-other.txt')), 'x');
+  assert.equal((await dvJson(repo, ['status'])).clean, true);
+  assert.equal(gitRun(repo, ['checkout', 'main']).code, 0);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n');
+  assert.equal(await exists(join(repo, 'data', 'only-other.txt')), false);
+  assert.equal(await read(join(repo, '.git', 'custom.log')), 'custom 1\ncustom 1\n');
+
+  // A file checkout ($3 = 0) is not a branch switch: the data stays.
+  assert.equal(gitRun(repo, ['checkout', 'other', '--', 'data.dv']).code, 0);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n');
+  git(repo, ['checkout', '-q', 'main', '--', 'data.dv']);
+
+  const un = await dvJson(repo, ['install', '--uninstall']);
+  assert.deepEqual(un.hooks.map((h: any) => h.action), ['removed', 'deleted', 'deleted']);
+  assert.equal(await read(join(hooks, 'post-checkout')), custom);
+  assert.equal(await exists(join(hooks, 'pre-push')), false);
+  assert.equal(await exists(join(hooks, 'pre-commit')), false);
+  assert.deepEqual((await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action), ['absent', 'absent', 'absent']);
+  assert.equal(gitRun(repo, ['checkout', 'other']).code, 0);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n', 'no hook after uninstall');
+});
+
+test('post-checkout never fails the git checkout: dv says why and the edit survives', async () => {
+  const repo = await twoBranches();
+  await dvOk(repo, ['install']);
+  await fsp.writeFile(join(repo, 'data', 'v.txt'), 'my unsaved edit\n');
+  const sw = gitRun(repo, ['checkout', 'other']);
+  assert.equal(sw.code, 0, sw.out);
+  assert.match(sw.out, /UNSAVED_CHANGES/);
+  assert.match(sw.out, /dv hook: `dv checkout` failed/);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'my unsaved edit\n');
+  assert.equal(git(repo, ['branch', '--show-current']).trim(), 'other');
+});
+
+test('pre-push runs dv push and stops the git push when it fails', async () => {
+  const repo = await twoBranches();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  await dvOk(repo, ['install']);
+
+  const refused = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.notEqual(refused.code, 0, 'no dv remote: the push must stop');
+  assert.match(refused.out, /NO_REMOTE/);
+  assert.match(refused.out, /git push --no-verify/);
+  assert.equal(git(bare, ['for-each-ref']).trim(), '', 'nothing reached the git remote');
+
+  const store = join(tempDir(), 'store');
+  await dvOk(repo, ['remote', 'add', 'storage', store]);
+  const ok = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(git(bare, ['for-each-ref']), /refs\/heads\/main/);
+  assert.equal((await dvJson(repo, ['status', '--remote'])).upToDate, true);
+});
+
+test('pre-commit warns about unrecorded data changes but lets the commit through', async () => {
+  const repo = await twoBranches();
+  await dvOk(repo, ['install']);
+  await fsp.writeFile(join(repo, 'code.py'), 'print(1)\n');
+  git(repo, ['add', 'code.py']);
+  const clean = gitRun(repo, ['commit', '-qm', 'code']);
+  assert.equal(clean.code, 0, clean.out);
+  assert.doesNotMatch(clean.out, /warning/);
+
+  await fsp.writeFile(join(repo, 'data', 'v.txt'), 'edited\n');
+  await fsp.writeFile(join(repo, 'code.py'), 'print(2)\n');
+  const dirty = gitRun(repo, ['commit', '-qam', 'more code']);
+  assert.equal(dirty.code, 0, dirty.out);
+  assert.match(dirty.out, /dv hook: warning: tracked data has changes/);
+  assert.match(dirty.out, /modified: data\/v\.txt/);
+  assert.match(git(repo, ['log', '-1', '--format=%s']), /more code/);
+});
+
+test('a hook that is not a shell script is refused with what to add, and nothing is written', async () => {
+  const repo = await makeRepo();
+  const hooks = join(repo, '.git', 'hooks');
+  const py = '#!/usr/bin/env python3\nprint("hi")\n';
+  await fsp.writeFile(join(hooks, 'pre-push'), py, { mode: 0o755 });
+  const r = await dv(repo, ['install']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /pre-push is a python3 program, not a shell script/);
+  assert.match(r.stderr, /push <\/dev\/null, and exit 1 when it fails/);
+  assert.equal(await read(join(hooks, 'pre-push')), py);
+  assert.equal(await exists(join(hooks, 'post-checkout')), false);
+
+  // Once it calls dv itself, install accepts it as it is and installs the others.
+  const handled = `${py}import subprocess, sys\nsys.exit(subprocess.call(['dv', 'push']))\n`;
+  await fsp.writeFile(join(hooks, 'pre-push'), handled);
+  const again = await dvJson(repo, ['install']);
+  assert.deepEqual(again.hooks.map((h: any) => h.action), ['created', 'kept', 'created']);
+  assert.equal(await read(join(hooks, 'pre-push')), handled);
+});
+
+test('core.hooksPath is respected; hooks fall back to dv on PATH when the recorded dv is gone', async () => {
+  const repo = await twoBranches();
+  git(repo, ['config', 'core.hooksPath', '.githooks']);
+  const r = await dvJson(repo, ['install']);
+  assert.equal(r.hooksDir, join(repo, '.githooks'));
+  assert.equal(await exists(join(repo, '.githooks', 'post-checkout')), true);
+  assert.equal(await exists(join(repo, '.git', 'hooks', 'post-checkout')), false);
+  assert.equal(gitRun(repo, ['checkout', 'other']).code, 0);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'other\n');
+
+  const hook = join(repo, '.githooks', 'post-checkout');
+  const text = await read(hook);
+  const moved = join(repo, '.githooks', 'post-checkout-moved');
+  await fsp.writeFile(moved, text.replaceAll('/bin/dv\'', '/bin/dv-gone\''), { mode: 0o755 });
+  const bin = tempDir();
+  await fsp.writeFile(join(bin, 'dv'), `#!/bin/sh\necho "path-dv $*" > "${join(bin, 'called')}"\n`, { mode: 0o755 });
+  const run = spawnSync('sh', [moved, 'a', 'b', '1'], { cwd: repo, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(await read(join(bin, 'called')), 'path-dv checkout\n');
+});
