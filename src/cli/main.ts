@@ -10,24 +10,31 @@ import { isIdPrefix } from '../core/ids.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
 import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
-import { init } from '../ops/init.js';
-import { add } from '../ops/add.js';
-import { commit } from '../ops/commit.js';
-import { status } from '../ops/status.js';
-import { checkout } from '../ops/checkout.js';
-import { log } from '../ops/log.js';
-import { diff } from '../ops/diff.js';
-import { ls } from '../ops/ls.js';
-import { gc } from '../ops/gc.js';
-import { fsck } from '../ops/fsck.js';
-import { push } from '../ops/push.js';
-import { fetch } from '../ops/fetch.js';
-import { pull } from '../ops/pull.js';
-import { remoteStatus } from '../ops/remote-status.js';
-import { install } from '../ops/install.js';
-import { addRemote, listRemotes, removeRemote, checkRemoteName, type RemoteOption } from '../repo/remotes.js';
+import type { RemoteOption } from '../repo/remotes.js';
 import { progress, human } from './progress.js';
 import * as render from './render.js';
+
+// Operations load on first use (changesets style): `dv status` never loads the AWS SDK.
+type Fn = (...args: any[]) => Promise<unknown>;
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
+  return (async (...args: unknown[]) => ((await load())[name] as unknown as Fn)(...args)) as M[K];
+}
+const init = lazy(() => import('../ops/init.js'), 'init');
+const add = lazy(() => import('../ops/add.js'), 'add');
+const commit = lazy(() => import('../ops/commit.js'), 'commit');
+const status = lazy(() => import('../ops/status.js'), 'status');
+const checkout = lazy(() => import('../ops/checkout.js'), 'checkout');
+const log = lazy(() => import('../ops/log.js'), 'log');
+const diff = lazy(() => import('../ops/diff.js'), 'diff');
+const ls = lazy(() => import('../ops/ls.js'), 'ls');
+const gc = lazy(() => import('../ops/gc.js'), 'gc');
+const fsck = lazy(() => import('../ops/fsck.js'), 'fsck');
+const push = lazy(() => import('../ops/push.js'), 'push');
+const fetch = lazy(() => import('../ops/fetch.js'), 'fetch');
+const pull = lazy(() => import('../ops/pull.js'), 'pull');
+const remoteStatus = lazy(() => import('../ops/remote-status.js'), 'remoteStatus');
+const install = lazy(() => import('../ops/install.js'), 'install');
+const remotes = (): Promise<typeof import('../repo/remotes.js')> => import('../repo/remotes.js');
 
 interface Globals {
   quiet?: boolean;
@@ -267,14 +274,14 @@ ${EXIT_HELP}`);
       const p = repoPaths(await findRoot(cwd()));
       const config = await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
       const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs };
-      await addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
+      await (await remotes()).addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
       if (!globals.quiet && !globals.json) out(`added remote ${name} -> ${url}${config.get('core.remote') === name ? ' (default)' : ''}`);
     });
   remote.command('list').description('list remotes').option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv remote list --json\n${EXIT_HELP}`)
     .action(async () => {
       const p = repoPaths(await findRoot(cwd()));
-      const rs = listRemotes(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }));
+      const rs = (await remotes()).listRemotes(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }));
       if (globals.json) printJson(rs);
       else if (!globals.quiet) out(rs.length === 0 ? 'no remotes: add one with `dv remote add NAME URL`' : rs.map((r) => `${r.isDefault ? '*' : ' '} ${r.name}\t${r.url}${r.endpoint ? ` (endpoint ${r.endpoint})` : ''}`).join('\n'));
     });
@@ -283,7 +290,7 @@ ${EXIT_HELP}`);
     .addHelpText('after', `\nExample:\n  dv remote remove old-store\n${EXIT_HELP}`)
     .action(async (name: string) => {
       const p = repoPaths(await findRoot(cwd()));
-      await removeRemote(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }), name);
+      await (await remotes()).removeRemote(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }), name);
     });
   remote.command('default').description('show or set the default remote').argument('[name]')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
@@ -298,6 +305,7 @@ ${EXIT_HELP}`);
         else throw new DvError('NO_REMOTE', 'no default remote: set one with `dv remote default NAME`');
         return;
       }
+      const { checkRemoteName, listRemotes } = await remotes();
       checkRemoteName(name);
       if (!listRemotes(config).some((r) => r.name === name)) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}: see \`dv remote list\``);
       await config.set('repo', 'core.remote', name);
