@@ -11,7 +11,7 @@ import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
 import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
 import type { RemoteOption } from '../repo/remotes.js';
-import { progress, human } from './progress.js';
+import { progress, human, count } from './progress.js';
 import * as render from './render.js';
 
 // Operations load on first use (changesets style): `dv status` never loads the AWS SDK.
@@ -149,7 +149,7 @@ ${EXIT_HELP}`);
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${a.files} files, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
-      out(`stored ${human(r.bytesStored)} in ${r.objectsStored} new objects`);
+      out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}`);
       out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
     });
 
@@ -165,7 +165,7 @@ ${EXIT_HELP}`);
       if (globals.quiet) return;
       if (r.committed.length === 0) return out('nothing tracked: run `dv add <path>` first');
       for (const c of r.committed) out(c.changed ? `committed ${c.path}: snapshot ${c.snapshot.slice(0, 12)} (${c.files} files, ${human(c.size)})` : `unchanged ${c.path}`);
-      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${r.objectsStored} new objects\n\nRecord it with git: git add ${r.committed.filter((c) => c.changed).map((c) => render.shellQuote(c.path + '.dv')).join(' ')}`);
+      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}\n\nRecord it with git: git add ${r.committed.filter((c) => c.changed).map((c) => render.shellQuote(c.path + '.dv')).join(' ')}`);
     });
 
   cmd('status', 'list new, modified and deleted files in tracked paths; --remote: what is not pushed or fetched', 'dv status --json data')
@@ -239,7 +239,7 @@ ${EXIT_HELP}`);
       if (!Number.isFinite(keepDays) || keepDays < 0) throw new DvError('USAGE', `--keep-days ${o.keepDays}: give a number of days`);
       const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays }));
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(`${r.dryRun ? 'would remove' : 'removed'} ${r.removedObjects} objects (${human(r.removedBytes)}) from ${r.removedPacks} packs; ${r.reachableObjects} reachable objects kept from ${r.roots} roots`);
+      else if (!globals.quiet) out(`${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}`);
     });
 
   cmd('fsck', 'verify every object and reference; exit non-zero naming each problem', 'dv fsck --rebuild-index')
@@ -250,7 +250,7 @@ ${EXIT_HELP}`);
       if (globals.json) printJson(r);
       else if (!globals.quiet || !r.ok) {
         for (const p of r.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
-        out(`${r.ok ? 'ok' : `${r.problems.length} problem(s)`}: ${r.objects} objects (${human(r.bytes)}) in ${r.packs} packs verified, ${r.roots} roots checked${r.indexRebuilt ? ', index rebuilt' : ''}`);
+        out(`${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${count(r.objects, 'object')} (${human(r.bytes)}) in ${count(r.packs, 'pack')} verified, ${count(r.roots, 'root')} checked${r.shallow ? `, ${count(r.shallow, 'older snapshot')} not fetched` : ''}${r.stale.length ? `, ${count(r.stale.length, 'stale copy')} for \`dv gc\`` : ''}${r.indexRebuilt ? ', index rebuilt' : ''}`);
       }
       if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
     });
@@ -275,7 +275,9 @@ ${EXIT_HELP}`);
       const config = await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
       const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs };
       await (await remotes()).addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
-      if (!globals.quiet && !globals.json) out(`added remote ${name} -> ${url}${config.get('core.remote') === name ? ' (default)' : ''}`);
+      const added = (await remotes()).listRemotes(config).find((r) => r.name === name);
+      if (globals.json) printJson(added);
+      else if (!globals.quiet) out(`added remote ${name} -> ${url}${added?.isDefault ? ' (default)' : ''}`);
     });
   remote.command('list').description('list remotes').option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv remote list --json\n${EXIT_HELP}`)
@@ -322,7 +324,7 @@ ${EXIT_HELP}`);
       const bar = progress('push', tty());
       const r = await session(false, 'push', (s) => push(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(r.objectsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${r.objectsSent} objects (${human(r.bytesSent)}) in ${r.packsSent} packs; ${r.alreadyThere} were there already`);
+      else if (!globals.quiet) out(r.objectsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there`);
     });
 
   transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
@@ -330,7 +332,7 @@ ${EXIT_HELP}`);
       const bar = progress('fetch', tty());
       const r = await session(true, 'fetch', (s) => fetch(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(`${r.remote}: fetched ${r.objectsFetched} objects (${human(r.bytesFetched)}) in ${r.requests} requests`);
+      else if (!globals.quiet) out(`${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`);
     });
 
   transferOpts(cmd('pull', 'fetch from a remote, then check out the tracked paths', 'dv pull'))
@@ -340,7 +342,7 @@ ${EXIT_HELP}`);
       const r = await session(true, 'pull', (s) => pull(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, force: o.force, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }), onCheckoutProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
       else if (!globals.quiet) {
-        out(`${r.fetch.remote}: fetched ${r.fetch.objectsFetched} objects (${human(r.fetch.bytesFetched)}) in ${r.fetch.requests} requests`);
+        out(`${r.fetch.remote}: fetched ${count(r.fetch.objectsFetched, 'object')} (${human(r.fetch.bytesFetched)}) in ${count(r.fetch.requests, 'request')}`);
         for (const p of r.checkout.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)})`);
       }
     });

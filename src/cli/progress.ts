@@ -45,3 +45,8 @@ export function progress(label: string, enabled: boolean, total?: number): Progr
 }
 
 export { human };
+
+/** "1 object", "2 objects". */
+export function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

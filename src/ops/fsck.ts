@@ -23,6 +23,8 @@ export interface FsckResult {
   problems: (Problem & { pack?: string })[];
   /** Damaged copies that a good copy elsewhere replaces; `dv gc` removes them. */
   stale: { id: string; pack: string }[];
+  /** Older snapshots named as parents but never fetched (fine: `dv fetch --all-history` brings them). */
+  shallow: number;
   indexRebuilt: boolean;
 }
 
@@ -74,5 +76,5 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
   // Corrupt objects were already reported above with their pack; keep reachability's other findings.
   const seen = new Set(problems.map((p) => p.id).filter(Boolean));
   problems.push(...reach.problems.filter((p) => !(p.id && seen.has(p.id))));
-  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, stale, indexRebuilt: Boolean(opts.rebuildIndex) };
+  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, stale, shallow: reach.shallow.length, indexRebuilt: Boolean(opts.rebuildIndex) };
 }

@@ -62,7 +62,7 @@ export async function rootSnapshots(s: RepoSession, opts: { gitRefs?: boolean } 
  * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks).
  * Objects that cannot be read are reported, never fatal. With `verifyChunks`, chunks are read too.
  */
-export async function reachable(s: RepoSession, roots: string[], opts: { verifyChunks?: boolean; history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[] }> {
+export async function reachable(s: RepoSession, roots: string[], opts: { verifyChunks?: boolean; history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
   const ids = new Set<string>();
   // Structured objects (snapshots, trees, manifests), as opposed to raw chunks.
   const meta = new Set<string>();
@@ -117,10 +117,14 @@ export async function reachable(s: RepoSession, roots: string[], opts: { verifyC
       else if (e.type === 'file') await file(e.id, e.chunked);
     }
   };
+  const rootSet = new Set(roots);
+  // History that was never fetched (a clone pulls only what its pointers name) is not damage.
+  const shallow: string[] = [];
   const queue = [...roots];
   while (queue.length > 0) {
     const id = queue.pop()!;
     if (ids.has(id)) continue;
+    if (!rootSet.has(id) && !(await s.store.has(id))) { shallow.push(id); continue; }
     ids.add(id);
     meta.add(id);
     const bytes = await read(id, 'snapshot');
@@ -129,5 +133,5 @@ export async function reachable(s: RepoSession, roots: string[], opts: { verifyC
     await tree(snap.tree);
     if (opts.history !== false) queue.push(...snap.parents);
   }
-  return { ids, meta, problems };
+  return { ids, meta, problems, shallow };
 }

@@ -1,4 +1,6 @@
 /** `dv status --remote`: what the remote lacks of the pointer files' data, and what this clone lacks. */
+import { promises as fsp } from 'node:fs';
+import { parseRemoteUrl } from '../backend/open.js';
 import type { RepoSession } from '../repo/repo.js';
 import { openRemote, remoteCacheDir, resolveRemote } from '../repo/remotes.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
@@ -19,9 +21,12 @@ export async function remoteStatus(s: RepoSession, opts: { remote?: string; path
   const r = resolveRemote(s.config, opts.remote);
   const backend = openRemote(r, s.root);
   try {
-    await backend.check();
+    const target = parseRemoteUrl(r.url, s.root);
+    // A directory remote is created by the first push: before that it simply holds nothing.
+    const fresh = target.kind === 'local' && !(await fsp.stat(target.path).then(() => true, () => false));
+    if (!fresh) await backend.check();
     const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
-    const remote = await RemoteIndex.load(backend, remoteCacheDir(s.paths, r.name));
+    const remote = fresh ? RemoteIndex.empty(remoteCacheDir(s.paths, r.name)) : await RemoteIndex.load(backend, remoteCacheDir(s.paths, r.name));
     const { ids, problems } = await reachable(s, [...new Set(tracked.map((t) => t.pointer.snapshot))], { history: false });
     const missing = new Set(problems.filter((p) => p.code === 'OBJECT_MISSING' && p.id).map((p) => p.id!));
     const unpushed = [...ids].filter((id) => !remote.has(id) && !missing.has(id));

@@ -33,8 +33,11 @@ export async function gitState(root: string): Promise<GitState | null> {
   return { commit: head.code === 0 ? head.stdout.trim() : null, branch: branch.code === 0 ? branch.stdout.trim() : null, dirty };
 }
 
-/** "Name <email>" from git config, falling back to the OS user. */
+/** "Name <email>" as git would record it (GIT_AUTHOR_* variables, then config), else the OS user. */
 export async function gitAuthor(root: string): Promise<string> {
+  const ident = await git(root, ['var', 'GIT_AUTHOR_IDENT']);
+  const m = /^(.*<[^>]*>)\s+\d+\s+[-+]\d{4}\s*$/.exec(ident.stdout.trim());
+  if (ident.code === 0 && m) return m[1];
   const name = (await git(root, ['config', 'user.name'])).stdout.trim();
   const email = (await git(root, ['config', 'user.email'])).stdout.trim();
   const user = name || process.env.USER || process.env.USERNAME || 'unknown';

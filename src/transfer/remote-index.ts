@@ -28,6 +28,11 @@ export class RemoteIndex {
 
   private constructor(private readonly cacheDir: string) {}
 
+  /** What a remote that does not exist yet holds: nothing. */
+  static empty(cacheDir: string): RemoteIndex {
+    return new RemoteIndex(cacheDir);
+  }
+
   /** Lists the remote's indexes, downloads the ones not cached yet, and loads them all. */
   static async load(backend: Backend, cacheDir: string, jobs = 8): Promise<RemoteIndex> {
     const ri = new RemoteIndex(cacheDir);

@@ -69,6 +69,12 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
       if (ea && eb && sameLeaf(ea, eb)) continue;
       if (ea && eb && ea.type === 'dir' && eb.type === 'dir') { await plan(ea.id, eb.id, r); continue; }
       if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'chmod', rel: r, entry: eb }); continue; }
+      if (ea && eb && ea.type === 'file' && eb.type === 'file') {
+        // A modified file: the new content is renamed over the old, nothing to remove first.
+        await collectDoomed(ea, r);
+        ops.push({ op: 'write', rel: r, entry: eb });
+        continue;
+      }
       if (ea) {
         await collectDoomed(ea, r);
         ops.push({ op: 'rm', rel: r, dir: ea.type === 'dir' });
