@@ -31,6 +31,9 @@ export const ERROR_CODES = {
   AUTH_FAILED: { exit: 32, what: 'the remote refused the credentials' },
   REMOTE_NOT_FOUND: { exit: 33, what: 'the bucket or directory of the remote does not exist' },
   REMOTE_ERROR: { exit: 34, what: 'the remote failed the request' },
+  STAGE_FAILED: { exit: 40, what: 'a pipeline stage failed (exit code: the stage\'s own when it has one)' },
+  PIPELINE_INVALID: { exit: 41, what: 'dv.yaml or dv.lock is malformed, or the stages form a cycle' },
+  NOT_REPRODUCIBLE: { exit: 42, what: 'dv repro --verify rebuilt outputs that differ from dv.lock' },
   INTERRUPTED: { exit: 130, what: 'stopped by a signal (Ctrl-C)' },
 } as const;
 
@@ -46,6 +49,9 @@ export class DvError extends Error {
     this.data = data;
   }
   get exitCode(): number {
+    // A failed stage exits with the stage's own code, as `make` and DVC do.
+    const own = this.data.exitCode;
+    if (this.code === 'STAGE_FAILED' && typeof own === 'number' && Number.isInteger(own) && own > 0 && own < 256) return own;
     return ERROR_CODES[this.code].exit;
   }
 }

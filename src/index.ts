@@ -24,6 +24,11 @@ import { push, type PushOptions, type PushResult } from './ops/push.js';
 import { fetch, type FetchOptions, type FetchResult } from './ops/fetch.js';
 import { pull, type PullOptions, type PullResult } from './ops/pull.js';
 import { remoteStatus, type RemoteStatusResult } from './ops/remote-status.js';
+import { stageAdd, stageList, type StageAddOptions, type StageAddResult, type StageInfo } from './ops/stage.js';
+import { repro, type ReproOptions, type ReproResult } from './ops/repro.js';
+import { verify, type VerifyOptions, type VerifyResult } from './ops/verify.js';
+import { lineage, type LineageOptions, type LineageResult } from './ops/lineage.js';
+import { dag, type DagResult } from './ops/dag.js';
 
 export { DvError, ERROR_CODES, isDvError, type ErrorCode } from './errors.js';
 export { VERSION } from './repo/repo.js';
@@ -44,6 +49,15 @@ export type { PushOptions, PushResult } from './ops/push.js';
 export type { FetchOptions, FetchResult } from './ops/fetch.js';
 export type { PullOptions, PullResult } from './ops/pull.js';
 export type { RemoteStatusResult } from './ops/remote-status.js';
+export type { StageAddOptions, StageAddResult, StageInfo } from './ops/stage.js';
+export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/repro.js';
+export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
+export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
+export type { DagResult } from './ops/dag.js';
+export type { DagEdge } from './pipeline/dag.js';
+export type { OutOfDateStage, StageChange, StageChangeType } from './ops/pipeline.js';
+export type { DepRecord, OutRecord, ParamValues, RunEnv } from './pipeline/run.js';
+export type { PipelineLineage } from './ops/outs.js';
 export type { Change, ChangeType } from './core/diff.js';
 export type { Snapshot, Lineage, GitLineage } from './core/snapshot.js';
 export type { ScanProgress } from './workspace/scan.js';
@@ -231,6 +245,61 @@ export class Repo {
   async remoteStatus(opts: { remote?: string; paths?: string[] } = {}): Promise<RemoteStatusResult> {
     checkPaths('remoteStatus', opts.paths);
     return this.session(false, 'status', (s) => remoteStatus(s, { ...opts, cwd: this.root }));
+  }
+
+  /**
+   * Adds (or with `force` replaces) a pipeline stage in dv.yaml.
+   * @example await repo.stageAdd({ name: 'train', cmd: 'python3 train.py', deps: ['train.py', 'data'], params: ['train.lr'], outs: ['model.pkl'] });
+   */
+  async stageAdd(opts: Opts<StageAddOptions>): Promise<StageAddResult> {
+    checkString('stageAdd: name', opts?.name);
+    checkString('stageAdd: cmd', opts.cmd);
+    for (const k of ['deps', 'params', 'outs'] as const) checkPaths(`stageAdd: ${k}`, opts[k]);
+    return this.session(true, 'stage add', (s) => stageAdd(s, { ...opts, cwd: this.root }));
+  }
+
+  /**
+   * The stages of dv.yaml, upstream first.
+   * @example for (const st of await repo.stages()) console.log(st.name, st.upstream);
+   */
+  async stages(): Promise<StageInfo[]> {
+    return this.session(false, 'stage list', (s) => stageList(s));
+  }
+
+  /**
+   * Runs (or restores from a recorded run) the stages that are out of date, and records them in dv.lock.
+   * Stage output goes to this process's stdout/stderr unless `stdio` says otherwise.
+   * @example const r = await repo.repro({ stages: ['train'] }); r.stages.filter((s) => s.action === 'ran')
+   */
+  async repro(opts: ReproOptions = {}): Promise<ReproResult> {
+    checkPaths('repro: stages', opts.stages);
+    return this.session(true, 'repro', (s) => repro(s, opts));
+  }
+
+  /**
+   * Reruns stages in a temporary workspace from their recorded inputs and compares every out with dv.lock.
+   * @example const { ok, stages } = await repo.verify(); if (!ok) console.error(stages.filter((s) => !s.ok));
+   */
+  async verify(opts: VerifyOptions = {}): Promise<VerifyResult> {
+    checkPaths('verify: stages', opts.stages);
+    return this.session(false, 'repro --verify', (s) => verify(s, opts));
+  }
+
+  /**
+   * How an artifact was made: stages, inputs, params, code commit and environment, back to raw data.
+   * @example const { stages } = await repo.lineage({ target: 'metrics.json' });
+   */
+  async lineage(opts: Opts<LineageOptions>): Promise<LineageResult> {
+    checkString('lineage: target', opts?.target);
+    return this.session(false, 'lineage', (s) => lineage(s, { ...opts, cwd: this.root }));
+  }
+
+  /**
+   * The pipeline graph of dv.yaml.
+   * @example const { edges } = await repo.dag();
+   */
+  async dag(): Promise<DagResult> {
+    return this.session(false, 'dag', (s) => dag(s));
   }
 
   private async config(): Promise<Config> {

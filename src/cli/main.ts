@@ -35,6 +35,15 @@ const pull = lazy(() => import('../ops/pull.js'), 'pull');
 const remoteStatus = lazy(() => import('../ops/remote-status.js'), 'remoteStatus');
 const install = lazy(() => import('../ops/install.js'), 'install');
 const remotes = (): Promise<typeof import('../repo/remotes.js')> => import('../repo/remotes.js');
+const stageAdd = lazy(() => import('../ops/stage.js'), 'stageAdd');
+const stageList = lazy(() => import('../ops/stage.js'), 'stageList');
+const repro = lazy(() => import('../ops/repro.js'), 'repro');
+const verify = lazy(() => import('../ops/verify.js'), 'verify');
+const lineage = lazy(() => import('../ops/lineage.js'), 'lineage');
+const dag = lazy(() => import('../ops/dag.js'), 'dag');
+const pipelineRender = (): Promise<typeof import('./pipeline-render.js')> => import('./pipeline-render.js');
+const graphs = async (): Promise<typeof import('../pipeline/graph.js') & { lineageGraph: typeof import('../ops/lineage.js')['lineageGraph']; dagGraph: typeof import('../ops/dag.js')['dagGraph'] }> =>
+  ({ ...(await import('../pipeline/graph.js')), lineageGraph: (await import('../ops/lineage.js')).lineageGraph, dagGraph: (await import('../ops/dag.js')).dagGraph });
 
 interface Globals {
   quiet?: boolean;
@@ -181,7 +190,7 @@ ${EXIT_HELP}`);
       }
       const r = await session(false, 'status', (s) => status(s, { paths, cwd: cwd() }));
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(render.status(r));
+      else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages));
     });
 
   cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/')
@@ -356,6 +365,85 @@ ${EXIT_HELP}`);
       const say = { created: 'created', added: 'added a dv block to', updated: 'updated the dv block in', unchanged: 'already installed in', kept: 'calls dv itself (left as it is):', removed: 'removed the dv block from', deleted: 'deleted', absent: 'no dv hook in' };
       for (const h of r.hooks) out(`${h.hook}: ${say[h.action]} ${h.file}`);
       if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
+    });
+
+  const stage = program.command('stage').description('define pipeline stages in dv.yaml: add, list')
+    .addHelpText('after', `\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n  dv stage list\n${EXIT_HELP}`);
+  stage.command('add').description('add (or with --force replace) a stage in dv.yaml; the command is one shell string run by sh -c from the repository root')
+    .requiredOption('-n, --name <name>', 'stage name')
+    .option('-d, --deps <path>', 'a file or directory the command reads (repeatable)', collect)
+    .option('-p, --params <[file:]key>', 'a parameter the command reads: key in params.yaml, or file:key (repeatable)', collect)
+    .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
+    .option('-f, --force', 'replace a stage of the same name')
+    .argument('<command...>', 'the command, after --')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv stage add -n prepare -d prepare.py -d data/raw -p prepare.split -o data/prepared -- "python3 prepare.py"\n${EXIT_HELP}\n  41 dv.yaml is invalid (a cycle, an out claimed twice).`)
+    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; force?: boolean }) => {
+      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), deps: o.deps, params: o.params, outs: o.outs, force: o.force, cwd: cwd() }));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`; track the definition with git: git add dv.yaml`);
+    });
+  stage.command('list').description('list the stages of dv.yaml, upstream first')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv stage list --json\n${EXIT_HELP}`)
+    .action(async () => {
+      const r = await session(false, 'stage list', (s) => stageList(s));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out((await pipelineRender()).stageList(r));
+    });
+
+  cmd('repro', 'run the pipeline stages whose command, deps or params changed (or whose outs are missing), and record them in dv.lock', 'dv repro            # everything; `dv repro train` for train and what it needs')
+    .argument('[stages...]', 'stages to bring up to date, with the stages they depend on (default: all)')
+    .option('-f, --force', 'run the named stages (all by default) even when up to date')
+    .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored')
+    .option('-n, --dry-run', 'only say which stages would run')
+    .option('--verify', 'rerun the stages in a temporary workspace from the recorded inputs and compare every output with dv.lock')
+    .option('--keep-temp', 'with --verify: keep the temporary workspace')
+    .addHelpText('after', '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n  42 --verify found outputs that differ from dv.lock.')
+    .action(async (stages: string[], o: { force?: boolean; runCache: boolean; dryRun?: boolean; verify?: boolean; keepTemp?: boolean }) => {
+      // Stage output is shown as it runs; with --json it goes to stderr so stdout stays JSON.
+      const stdio: ['ignore', 'inherit' | 'ignore' | number, 'inherit' | number] = globals.json ? ['ignore', 2, 2] : globals.quiet ? ['ignore', 'ignore', 'inherit'] : ['ignore', 'inherit', 'inherit'];
+      const say = (text: string): void => { if (!globals.json && !globals.quiet) out(text); };
+      const pr = await pipelineRender();
+      if (o.verify) {
+        const r = await session(false, 'repro --verify', (s) => verify(s, { stages, stdio, keep: o.keepTemp, onStage: (e) => say(`Verifying stage ${e.stage}:\n> ${e.cmd}`) }));
+        if (globals.json) printJson(r);
+        else if (!globals.quiet || !r.ok) out(pr.verify(r));
+        if (!r.ok) process.exitCode = ERROR_CODES.NOT_REPRODUCIBLE.exit;
+        return;
+      }
+      const r = await session(true, 'repro', (s) => repro(s, { stages, force: o.force, runCache: o.runCache, dryRun: o.dryRun, stdio,
+        onStage: (e) => say(e.action === 'run' ? `Running stage ${e.stage}:\n> ${e.cmd}` : `Restoring stage ${e.stage} from a recorded run`) }));
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(pr.repro(r));
+    });
+
+  cmd('lineage', 'how an artifact was made: the stages, inputs (snapshot ids), params, code commit and environment, back to raw data', 'dv lineage metrics.json --format mermaid')
+    .argument('<target>', 'a stage output or tracked path (or a file inside one), or a snapshot id')
+    .option('--format <format>', 'text, mermaid or dot', 'text')
+    .action(async (target: string, o: { format: string }) => {
+      if (!['text', 'mermaid', 'dot'].includes(o.format)) throw new DvError('USAGE', `--format ${o.format}: use text, mermaid or dot`);
+      const r = await session(false, 'lineage', (s) => lineage(s, { target, cwd: cwd() }));
+      if (globals.json) return printJson(r);
+      if (o.format === 'mermaid' || o.format === 'dot') {
+        const g = await graphs();
+        return out((o.format === 'mermaid' ? g.toMermaid : g.toDot)(g.lineageGraph(r)));
+      }
+      if (!globals.quiet) out((await pipelineRender()).lineage(r));
+    });
+
+  cmd('dag', 'print the pipeline graph of dv.yaml', 'dv dag --format mermaid >> README.md')
+    .option('--format <format>', 'text, mermaid or dot', 'text')
+    .action(async (o: { format: string }) => {
+      if (!['text', 'mermaid', 'dot'].includes(o.format)) throw new DvError('USAGE', `--format ${o.format}: use text, mermaid or dot`);
+      const r = await session(false, 'dag', (s) => dag(s));
+      if (globals.json) return printJson(r);
+      if (o.format === 'mermaid' || o.format === 'dot') {
+        const g = await graphs();
+        return out((o.format === 'mermaid' ? g.toMermaid : g.toDot)(g.dagGraph(r)));
+      }
+      if (!globals.quiet) out((await pipelineRender()).dag(r));
     });
 
   cmd('config', 'get, set or list configuration (repo: .dv/config, --local, --global)', 'dv config core.remote origin')

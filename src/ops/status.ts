@@ -6,6 +6,7 @@ import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { treeLoader } from './objects.js';
+import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
 
 export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';
 
@@ -23,8 +24,11 @@ export interface PathStatus {
 }
 
 export interface StatusResult {
+  /** Whether every tracked path matches its pointer file (stages aside). */
   clean: boolean;
   paths: PathStatus[];
+  /** Pipeline stages (dv.yaml) that `dv repro` would run or restore, and why; only without path arguments. */
+  stages: OutOfDateStage[];
 }
 
 export interface StatusOptions {
@@ -59,5 +63,10 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     for (const c of changes) base[c.type].push(prefix(c.path));
     paths.push({ ...base, state: 'modified' });
   }
-  return { clean: paths.every((p) => p.state === 'clean'), paths };
+  let stages: OutOfDateStage[] = [];
+  if (!opts.paths || opts.paths.length === 0) {
+    const p = await loadPipeline(s.root);
+    if (p.exists) stages = await outOfDate(s, p);
+  }
+  return { clean: paths.every((p) => p.state === 'clean'), paths, stages };
 }

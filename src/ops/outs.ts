@@ -1,0 +1,114 @@
+/**
+ * Stage outputs as tracked data: each out gets a snapshot (whose `lineage.pipeline` says which
+ * run made it), a pointer file and a .gitignore line, exactly as `dv add` would give it; push,
+ * pull, checkout and gc then treat it like any tracked path. Also the run cache refs.
+ */
+import { promises as fsp } from 'node:fs';
+import { join, posix } from 'node:path';
+import { encodeSnapshot, type Snapshot } from '../core/snapshot.js';
+import { isId } from '../core/ids.js';
+import { DvError } from '../errors.js';
+import { gitAuthor } from '../repo/git.js';
+import { logSnapshot } from '../repo/reflog.js';
+import { VERSION, type RepoSession } from '../repo/repo.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
+import type { ScanResult } from '../workspace/scan.js';
+import { decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { loadSnapshot } from './objects.js';
+import { workspaceId } from './pipeline.js';
+
+/** What an out's snapshot records about the run that wrote it (`lineage.pipeline`). */
+export interface PipelineLineage {
+  stage: string;
+  cmd: string;
+  /** The run key (see src/pipeline/run.ts). */
+  key: string;
+  deps: DepRecord[];
+  params: ParamValues;
+  /** Every out of the run, this one included. */
+  outs: { path: string; id: string }[];
+  env: RunEnv;
+}
+
+export function asPipelineLineage(v: unknown): PipelineLineage | undefined {
+  const p = v as PipelineLineage | undefined;
+  if (!p || typeof p !== 'object' || typeof p.stage !== 'string' || typeof p.cmd !== 'string' || !isId(p.key) || !Array.isArray(p.deps)) return undefined;
+  return p;
+}
+
+/** An out stored and given a snapshot, not yet named by its pointer file (see `publishOut`). */
+export interface PreparedOut extends OutRecord {
+  scan: ScanResult;
+  /** False when the pointer names this snapshot already. */
+  fresh: boolean;
+}
+
+/**
+ * Gives the scanned out `rel` (already stored) a snapshot with `pipeline` lineage, without
+ * flushing; keeps the current snapshot when it holds the same tree from the same run.
+ */
+export async function prepareOut(s: RepoSession, rel: string, scan: ScanResult, pipeline: PipelineLineage, ranAt: string): Promise<PreparedOut> {
+  const existing = await readPointer(s.root, rel).catch(() => undefined);
+  const parent = existing?.pointer.snapshot;
+  if (parent) {
+    const prev = await loadSnapshot(s.store, parent).catch(() => undefined);
+    if (prev && prev.tree === scan.tree && asPipelineLineage(prev.lineage.pipeline)?.key === pipeline.key) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
+  }
+  const snap: Snapshot = {
+    path: rel,
+    kind: scan.kind,
+    tree: scan.tree,
+    parents: parent ? [parent] : [],
+    message: `dv repro: stage ${pipeline.stage}`,
+    author: await gitAuthor(s.root),
+    time: ranAt,
+    size: scan.size,
+    files: scan.files,
+    lineage: { git: pipeline.env.git, dv: VERSION, meta: {}, pipeline },
+  };
+  const id = await s.store.putObject(encodeSnapshot(snap));
+  return { path: rel, id: scan.tree, snapshot: id, scan, fresh: true };
+}
+
+/** Points the out's pointer file at its snapshot (call after the store is flushed: data first). */
+export async function publishOut(s: RepoSession, o: PreparedOut): Promise<void> {
+  if (o.fresh) {
+    await logSnapshot(s.paths.dvDir, o.snapshot, o.path);
+    await writePointer(s.root, o.path, { path: posix.basename(o.path), kind: o.scan.kind, snapshot: o.snapshot, tree: o.scan.tree, size: o.scan.size, files: o.scan.files });
+  }
+  await ignoreInGit(s.root, o.path);
+}
+
+/**
+ * Removes an out before its stage runs, so the command starts from nothing, but only when dv
+ * holds its content (its tree is in the store): a hand-made change is left for the command to
+ * overwrite, never deleted by dv.
+ */
+export async function clearOut(s: RepoSession, rel: string): Promise<boolean> {
+  const ws = await workspaceId(s, rel);
+  if (!ws) return true;
+  if (!(await s.store.has(ws.id))) return false;
+  await fsp.rm(join(s.root, ...rel.split('/')), { recursive: true, force: true });
+  return true;
+}
+
+// Beside the packs that hold the run objects, so clones sharing a cache (cache.dir) share runs.
+const runsDir = (s: RepoSession): string => join(s.paths.cacheDir, 'runs');
+
+/** Remembers that run `key` is recorded in run object `runId`: `<cache>/runs/<key>`. */
+export async function saveRunRef(s: RepoSession, key: string, runId: string): Promise<void> {
+  await writeFileAtomic(join(runsDir(s), key), runId + '\n', s.paths.tmpDir);
+}
+
+/** The run recorded for `key` in this clone, when its record is still in the store. */
+export async function findRun(s: RepoSession, key: string): Promise<{ id: string; run: RunRecord } | undefined> {
+  const id = (await fsp.readFile(join(runsDir(s), key), 'utf8').catch(() => '')).trim();
+  if (!isId(id)) return undefined;
+  try {
+    return { id, run: decodeRun(await s.store.get(id), id) };
+  } catch (e) {
+    if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT' || e.code === 'BAD_OBJECT')) return undefined;
+    throw e;
+  }
+}

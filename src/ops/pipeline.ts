@@ -1,0 +1,270 @@
+/**
+ * What `dv repro`, `dv status`, `dv dag` and `dv lineage` share: reading dv.yaml and dv.lock,
+ * the id of a path in the workspace, parameter values, the environment a stage runs in, and
+ * how a stage differs from its last recorded run.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { arch, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { DvError, fsError } from '../errors.js';
+import { git } from '../repo/git.js';
+import { VERSION, type RepoSession } from '../repo/repo.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { findTracked, type Tracked } from '../workspace/pointers.js';
+import { scanPath } from '../workspace/scan.js';
+import { buildDag, type Dag } from '../pipeline/dag.js';
+import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from '../pipeline/lockfile.js';
+import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from '../pipeline/run.js';
+import { formatParamRef, parseSpec, parseYaml, SPEC_FILE, type PipelineSpec, type StageSpec } from '../pipeline/spec.js';
+
+export interface Pipeline {
+  /** Whether dv.yaml exists. */
+  exists: boolean;
+  spec: PipelineSpec;
+  dag: Dag;
+  lock: Lockfile;
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(e, file);
+  }
+}
+
+/** dv.yaml (validated, with its DAG) and dv.lock; an empty pipeline when dv.yaml is absent. */
+export async function loadPipeline(root: string): Promise<Pipeline> {
+  const specText = await readText(join(root, SPEC_FILE));
+  const lockText = await readText(join(root, LOCK_FILE));
+  const spec = specText === undefined ? { stages: [] } : parseSpec(specText);
+  return { exists: specText !== undefined, spec, dag: buildDag(spec.stages), lock: lockText === undefined ? { stages: {} } : parseLock(lockText) };
+}
+
+export async function writeLock(s: RepoSession, lock: Lockfile): Promise<void> {
+  await writeFileAtomic(join(s.root, LOCK_FILE), encodeLock(lock), join(s.root, '.dv', 'tmp'));
+}
+
+/**
+ * The id of a path as it is in the workspace: the tree id of a hash-only scan (the stat cache
+ * makes an unchanged path cost a walk). A single file gives a tree holding that one entry.
+ * Null when the path does not exist.
+ */
+export async function workspaceId(s: RepoSession, rel: string): Promise<{ id: string; kind: 'dir' | 'file' } | null> {
+  try {
+    const r = await scanPath({ root: s.root, rel, index: s.index });
+    return { id: r.tree, kind: r.kind };
+  } catch (e) {
+    if (e instanceof DvError && e.code === 'PATH_NOT_FOUND') return null;
+    throw e;
+  }
+}
+
+export type StageChangeType = 'new' | 'cmd' | 'dep' | 'param' | 'out' | 'upstream';
+
+export interface StageChange {
+  type: StageChangeType;
+  /** The path, parameter (file:key) or upstream stage concerned; the stage name for 'new' and 'cmd'. */
+  what: string;
+  /** added, removed, modified, missing (or, for upstream: out-of-date). */
+  how: string;
+}
+
+/** A stage as the workspace has it now, against its last recorded run. */
+export interface StageState {
+  name: string;
+  deps: DepRecord[];
+  /** Deps that are neither in the workspace nor tracked (their stage has not run yet, or a typo). */
+  missingDeps: string[];
+  params: ParamValues;
+  /** Parameters whose file or key does not exist ("file:key"). */
+  missingParams: string[];
+  key: string;
+  /** Why the stage is out of date; empty when up to date. */
+  changes: StageChange[];
+}
+
+/** Reads tracked paths and parameter files once per command. */
+export class PipelineContext {
+  private tracked: Tracked[] | undefined;
+  private readonly docs = new Map<string, unknown | null>();
+  constructor(readonly s: RepoSession) {}
+
+  async trackedPaths(): Promise<Tracked[]> {
+    return (this.tracked ??= await findTracked(this.s.root));
+  }
+
+  /** Forget what was read: after a stage wrote outs, pointers and maybe parameter files. */
+  refresh(): void {
+    this.tracked = undefined;
+    this.docs.clear();
+  }
+
+  async dep(rel: string): Promise<DepRecord | null> {
+    const ws = await workspaceId(this.s, rel);
+    const t = (await this.trackedPaths()).find((x) => x.rel === rel);
+    if (ws) return { path: rel, id: ws.id, ...(t && t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : {}) };
+    // Tracked but not checked out (a fresh clone before `dv pull`): its pointer says what it is.
+    if (t) return { path: rel, id: t.pointer.tree, snapshot: t.pointer.snapshot };
+    return null;
+  }
+
+  private async paramDoc(file: string): Promise<unknown | null> {
+    if (!this.docs.has(file)) {
+      const text = await readText(join(this.s.root, file));
+      this.docs.set(file, text === undefined ? null : parseYaml(text, file) ?? {});
+    }
+    return this.docs.get(file)!;
+  }
+
+  async params(stage: StageSpec): Promise<{ values: ParamValues; missing: string[] }> {
+    const values: ParamValues = {};
+    const missing: string[] = [];
+    for (const p of stage.params) {
+      const doc = await this.paramDoc(p.file);
+      const v = doc === null ? undefined : lookupParam(doc, p.key);
+      if (v === undefined) { missing.push(`${p.file}:${p.key}`); continue; }
+      (values[p.file] ??= {})[p.key] = v;
+    }
+    return { values, missing };
+  }
+
+  /** The stage now, and how it differs from `locked` (its dv.lock entry). */
+  async state(stage: StageSpec, locked: LockStage | undefined): Promise<StageState> {
+    const deps: DepRecord[] = [];
+    const missingDeps: string[] = [];
+    for (const d of stage.deps) {
+      const r = await this.dep(d);
+      if (r) deps.push(r);
+      else missingDeps.push(d);
+    }
+    const { values, missing } = await this.params(stage);
+    const key = runKey({ cmd: stage.cmd, deps, params: values, outs: stage.outs });
+    const changes: StageChange[] = [];
+    if (!locked) {
+      changes.push({ type: 'new', what: stage.name, how: 'never run' });
+    } else {
+      if (locked.cmd !== stage.cmd) changes.push({ type: 'cmd', what: stage.name, how: 'modified' });
+      for (const d of stage.deps) {
+        const was = locked.deps.find((x) => x.path === d);
+        const now = deps.find((x) => x.path === d);
+        if (!now) changes.push({ type: 'dep', what: d, how: 'missing' });
+        else if (!was) changes.push({ type: 'dep', what: d, how: 'added' });
+        else if (was.id !== now.id) changes.push({ type: 'dep', what: d, how: 'modified' });
+      }
+      for (const d of locked.deps) if (!stage.deps.includes(d.path)) changes.push({ type: 'dep', what: d.path, how: 'removed' });
+      const before = flattenParams(locked.params);
+      const after = flattenParams(values);
+      for (const p of stage.params) {
+        const k = `${p.file}:${p.key}`;
+        if (missing.includes(k)) changes.push({ type: 'param', what: formatParamRef(p), how: 'missing' });
+        else if (!before.has(k)) changes.push({ type: 'param', what: formatParamRef(p), how: 'added' });
+        else if (before.get(k) !== after.get(k)) changes.push({ type: 'param', what: formatParamRef(p), how: 'modified' });
+      }
+      for (const k of before.keys()) if (!after.has(k) && !missing.includes(k)) changes.push({ type: 'param', what: k, how: 'removed' });
+      for (const o of stage.outs) {
+        const was = locked.outs.find((x) => x.path === o);
+        if (!was) { changes.push({ type: 'out', what: o, how: 'added' }); continue; }
+        const ws = await workspaceId(this.s, o);
+        if (!ws) changes.push({ type: 'out', what: o, how: 'missing' });
+        else if (ws.id !== was.id) changes.push({ type: 'out', what: o, how: 'modified' });
+      }
+      for (const o of locked.outs) if (!stage.outs.includes(o.path)) changes.push({ type: 'out', what: o.path, how: 'removed' });
+    }
+    return { name: stage.name, deps, missingDeps, params: values, missingParams: missing, key, changes };
+  }
+}
+
+function flattenParams(p: ParamValues): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [file, keys] of Object.entries(p)) for (const [k, v] of Object.entries(keys)) m.set(`${file}:${k}`, canonicalJson(v));
+  return m;
+}
+
+export interface OutOfDateStage {
+  name: string;
+  changes: StageChange[];
+}
+
+/**
+ * Stages that `dv repro` would run or restore, in DAG order: their own changes, or 'upstream'
+ * when a stage they read from is out of date.
+ */
+export async function outOfDate(s: RepoSession, p: Pipeline, names?: string[]): Promise<OutOfDateStage[]> {
+  const ctx = new PipelineContext(s);
+  const stale = new Set<string>();
+  const out: OutOfDateStage[] = [];
+  for (const name of p.dag.order) {
+    const st = await ctx.state(p.dag.stages.get(name)!, p.lock.stages[name]);
+    const changes = [...st.changes];
+    for (const u of p.dag.upstream.get(name) ?? []) if (stale.has(u)) changes.push({ type: 'upstream', what: u, how: 'out of date' });
+    if (changes.length > 0) stale.add(name);
+    if (changes.length > 0 && (!names || names.includes(name))) out.push({ name, changes });
+  }
+  return out;
+}
+
+export function describeChange(c: StageChange): string {
+  switch (c.type) {
+    case 'new': return 'never run';
+    case 'cmd': return 'command modified';
+    case 'dep': return `dep ${c.what} ${c.how}`;
+    case 'param': return `param ${c.what} ${c.how}`;
+    case 'out': return `out ${c.what} ${c.how}`;
+    case 'upstream': return `upstream stage ${c.what} out of date`;
+  }
+}
+
+/** HEAD, branch, and whether code has uncommitted changes (pointer files, .gitignore and dv.lock aside). */
+export async function codeState(root: string): Promise<RunEnv['git']> {
+  const top = await git(root, ['rev-parse', '--show-toplevel']);
+  if (top.code !== 0) return null;
+  const head = await git(root, ['rev-parse', '--verify', '-q', 'HEAD']);
+  const branch = await git(root, ['symbolic-ref', '--short', '-q', 'HEAD']);
+  const st = await git(root, ['status', '--porcelain', '--untracked-files=no']);
+  const dirty = st.stdout.split('\n').map((l) => l.trimEnd()).some((l) => l !== '' && !l.endsWith('.dv') && !l.endsWith('.gitignore') && !l.endsWith(LOCK_FILE));
+  return { commit: head.code === 0 ? head.stdout.trim() : null, branch: branch.code === 0 ? branch.stdout.trim() : null, dirty };
+}
+
+const LOCKFILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'requirements.txt', 'poetry.lock', 'Pipfile.lock', 'uv.lock', 'environment.yml', 'conda-lock.yml', 'Cargo.lock', 'go.sum'];
+/** Environment variables recorded when set; `dv config pipeline.env A,B` adds more. */
+export const ENV_ALLOW = ['CUDA_VISIBLE_DEVICES', 'PYTHONHASHSEED', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'TZ', 'LANG', 'LC_ALL', 'SOURCE_DATE_EPOCH'];
+
+function version(cmd: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 3000, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) return resolve(undefined);
+      const m = /(\d+\.\d+(?:\.\d+)?\S*)/.exec(`${stdout} ${stderr}`);
+      resolve(m ? m[1] : undefined);
+    });
+  });
+}
+
+/** Where a stage runs: dv, OS, tools it can see cheaply, lockfile ids, git commit, allowed variables. */
+export async function captureEnv(s: RepoSession, gitState: RunEnv['git']): Promise<RunEnv> {
+  const tools: Record<string, string> = { node: process.versions.node };
+  const py = await version('python3', ['--version']);
+  if (py) tools.python3 = py;
+  const lockfiles: Record<string, string> = {};
+  for (const f of LOCKFILES) {
+    const ws = await workspaceId(s, f).catch(() => null);
+    if (ws) lockfiles[f] = ws.id;
+  }
+  const names = [...ENV_ALLOW, ...(s.config.get('pipeline.env') ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
+  const vars: Record<string, string> = {};
+  for (const n of [...new Set(names)].sort()) if (process.env[n] !== undefined) vars[n] = process.env[n]!;
+  return { dv: VERSION, os: `${platform()} ${release()}`, arch: arch(), tools, git: gitState, lockfiles, vars };
+}
+
+/** `dv.yaml` must exist for commands that run stages. */
+export function requireStages(p: Pipeline): void {
+  if (!p.exists || p.spec.stages.length === 0) throw new DvError('PIPELINE_INVALID', `no stages: add one with \`dv stage add -n NAME -d DEP -o OUT -- "CMD"\` (it writes ${SPEC_FILE})`);
+}
+
+export function checkStageNames(p: Pipeline, names: string[]): void {
+  for (const n of names) {
+    if (!p.dag.stages.has(n)) throw new DvError('PIPELINE_INVALID', `no stage named ${JSON.stringify(n)} in ${SPEC_FILE}: see \`dv stage list\``, { stage: n });
+  }
+}

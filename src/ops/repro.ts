@@ -1,0 +1,197 @@
+/**
+ * `dv repro`: bring the pipeline up to date. In DAG order, each selected stage (and what it
+ * depends on) is compared with its dv.lock entry; a stage whose command, dep contents or param
+ * values changed, or whose outs are missing, is restored from a recorded run with the same key
+ * (its dv.lock entry or the run cache) or else run with `sh -c` from the repository root. Its
+ * outs are then tracked like `dv add` does and its entry is written to dv.lock. A failing stage
+ * stops the run with its exit code and records nothing for it (stages before it stay recorded).
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { DvError } from '../errors.js';
+import type { RepoSession } from '../repo/repo.js';
+import { readPointer } from '../workspace/pointers.js';
+import { scanPath } from '../workspace/scan.js';
+import { withUpstream } from '../pipeline/dag.js';
+import type { LockStage } from '../pipeline/lockfile.js';
+import { encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { invalid, type StageSpec } from '../pipeline/spec.js';
+import { checkout } from './checkout.js';
+import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
+import { captureEnv, checkStageNames, codeState, loadPipeline, PipelineContext, requireStages, workspaceId, writeLock, type StageChange, type StageState } from './pipeline.js';
+import { checkOuts } from './stage.js';
+
+export interface ReproOptions {
+  /** Stages to bring up to date (with everything upstream of them); all when empty. */
+  stages?: string[];
+  /** Run the selected stages even when they are up to date (upstream stages only if changed). */
+  force?: boolean;
+  /** Look for a recorded run with the same inputs before running (default true). */
+  runCache?: boolean;
+  /** Only say what would run. */
+  dryRun?: boolean;
+  /** stdio of stage commands (default: stdout and stderr inherited, no stdin). */
+  stdio?: StdioOptions;
+  /** Called before a stage is run or restored. */
+  onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore' }) => void;
+}
+
+export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run';
+
+export interface ReproStage {
+  name: string;
+  action: ReproAction;
+  /** For restored stages: the recorded run it came from (dv.lock, or this clone's run cache). */
+  from?: 'lock' | 'run-cache';
+  changes: StageChange[];
+  outs: OutRecord[];
+  /** Wall time of the command, for stages that ran. */
+  seconds?: number;
+}
+
+export interface ReproResult {
+  stages: ReproStage[];
+  /** Whether dv.lock was rewritten. */
+  lockWritten: boolean;
+  /** Files a git user should `git add` next (dv.lock and the outs' pointer files and .gitignore). */
+  gitAdd: string[];
+}
+
+function signalCode(signal: NodeJS.Signals | null): number {
+  const n = signal ? (osConstants.signals as Record<string, number>)[signal] : undefined;
+  return n ? 128 + n : 1;
+}
+
+/** Runs `cmd` with `sh -c` in `cwd`; resolves to its exit code (128+N when killed by signal N). */
+export function runShell(cmd: string, cwd: string, stdio: StdioOptions, env: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', cmd], { cwd, stdio, env: { ...process.env, ...env } });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(code ?? signalCode(signal)));
+  });
+}
+
+/** Restores `outs` from the store; false (nothing lost) when some object is not held locally. */
+async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Promise<boolean> {
+  for (const o of outs) {
+    const ws = await workspaceId(s, o.path);
+    if (ws?.id === o.id && (await readPointer(s.root, o.path).catch(() => undefined))?.pointer.snapshot === o.snapshot) continue;
+    if (ws && ws.id !== o.id) await clearOut(s, o.path);
+    try {
+      // Also when the content is there already: the pointer must name the recorded run's snapshot.
+      await checkout(s, { target: o.snapshot, paths: [o.path] });
+    } catch (e) {
+      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return false;
+      if (e instanceof DvError && e.code === 'UNSAVED_CHANGES') {
+        throw new DvError('UNSAVED_CHANGES', `out ${o.path} of stage ${stage} was changed by hand, and dv would overwrite it with the recorded output: move it away, or run \`dv checkout --force ${o.path}\`, then \`dv repro\``, { path: o.path });
+      }
+      throw e;
+    }
+  }
+  return true;
+}
+
+function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
+  return outs.length === stage.outs.length && stage.outs.every((o) => outs.some((x) => x.path === o));
+}
+
+export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<ReproResult> {
+  const p = await loadPipeline(s.root);
+  requireStages(p);
+  const targets = opts.stages && opts.stages.length > 0 ? opts.stages : p.dag.order;
+  checkStageNames(p, targets);
+  const order = withUpstream(p.dag, targets);
+  const ctx = new PipelineContext(s);
+  const gitState = await codeState(s.root);
+  let env: RunEnv | undefined;
+  const lock = p.lock;
+  let lockWritten = false;
+  const gitAdd = new Set<string>();
+  const result: ReproStage[] = [];
+  const saveLock = async (name: string, entry: LockStage): Promise<void> => {
+    lock.stages[name] = entry;
+    // Entries of stages no longer in dv.yaml go.
+    for (const n of Object.keys(lock.stages)) if (!p.dag.stages.has(n)) delete lock.stages[n];
+    await writeLock(s, lock);
+    lockWritten = true;
+    gitAdd.add('dv.lock');
+  };
+
+  for (const name of order) {
+    const stage = p.dag.stages.get(name)!;
+    const locked = lock.stages[name];
+    const st: StageState = await ctx.state(stage, locked);
+    const forced = opts.force === true && targets.includes(name);
+    // Without running, a stage downstream of one that would run cannot know its new inputs.
+    if (opts.dryRun) for (const u of p.dag.upstream.get(name) ?? []) if (result.some((r) => r.name === u && r.action === 'would-run')) st.changes.push({ type: 'upstream', what: u, how: 'out of date' });
+    if (st.changes.length === 0 && !forced) {
+      result.push({ name, action: 'up-to-date', changes: [], outs: locked!.outs });
+      continue;
+    }
+    if (opts.dryRun) {
+      result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
+      continue;
+    }
+    if (st.missingDeps.length > 0) {
+      throw invalid(`stage ${name}: dep ${st.missingDeps[0]} does not exist and no stage writes it: create it, \`dv checkout\` it, or fix the path in dv.yaml`, { stage: name, path: st.missingDeps[0] });
+    }
+    if (st.missingParams.length > 0) {
+      throw invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, { stage: name, param: st.missingParams[0] });
+    }
+    await checkOuts(s, stage);
+
+    // A recorded run with the same key stands in for running the command again.
+    if (!forced && opts.runCache !== false) {
+      const fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
+      const cached = fromLock ? undefined : await findRun(s, st.key);
+      const outs = fromLock?.outs ?? (cached && sameOuts(stage, cached.run.outs) ? cached.run.outs : undefined);
+      if (outs) {
+        opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore' });
+        if (await restoreOuts(s, name, outs)) {
+          if (!fromLock) {
+            const r = cached!.run;
+            await saveLock(name, { cmd: stage.cmd, key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
+          }
+          for (const o of outs) gitAdd.add(o.path + '.dv');
+          result.push({ name, action: 'restored', from: fromLock ? 'lock' : 'run-cache', changes: st.changes, outs });
+          ctx.refresh();
+          continue;
+        }
+      }
+    }
+
+    opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'run' });
+    for (const o of stage.outs) await clearOut(s, o);
+    const t0 = Date.now();
+    const code = await runShell(stage.cmd, s.root, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name });
+    const seconds = (Date.now() - t0) / 1000;
+    if (code !== 0) {
+      throw new DvError('STAGE_FAILED', `stage ${name} failed with exit code ${code}: nothing was recorded for it; fix it and run \`dv repro\` again`, { stage: name, exitCode: code });
+    }
+    const ranAt = new Date().toISOString();
+    env ??= await captureEnv(s, gitState);
+    const scans = [];
+    for (const o of stage.outs) {
+      const scan = await scanPath({ root: s.root, rel: o, index: s.index, sink: s.store }).catch((e) => {
+        if (e instanceof DvError && e.code === 'PATH_NOT_FOUND') throw new DvError('STAGE_FAILED', `stage ${name} succeeded but did not write its out ${o}: fix the command or the outs in dv.yaml`, { stage: name, path: o });
+        throw e;
+      });
+      scans.push({ path: o, scan });
+    }
+    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
+    const prepared = [];
+    for (const x of scans) prepared.push(await prepareOut(s, x.path, x.scan, lineage, ranAt));
+    const outs: OutRecord[] = prepared.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot }));
+    const run: RunRecord = { key: st.key, stage: name, cmd: stage.cmd, deps: st.deps, params: st.params, outs, env, ranAt };
+    const runId = await s.store.putObject(encodeRun(run));
+    // Data (outs, snapshots, run record: one pack) before the pointers, run ref and dv.lock naming it.
+    await s.store.flush();
+    for (const o of prepared) await publishOut(s, o);
+    await saveRunRef(s, st.key, runId);
+    await saveLock(name, { cmd: stage.cmd, key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
+    for (const o of outs) { gitAdd.add(o.path + '.dv'); gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore'); }
+    result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
+    ctx.refresh();
+  }
+  return { stages: result, lockWritten, gitAdd: [...gitAdd] };
+}

@@ -1,0 +1,104 @@
+/** `dv stage add` and `dv stage list`: write and read the stages of dv.yaml. */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { DvError, fsError } from '../errors.js';
+import { git } from '../repo/git.js';
+import type { RepoSession } from '../repo/repo.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { findTracked } from '../workspace/pointers.js';
+import { toRepoRel } from '../workspace/scan.js';
+import { buildDag, overlaps } from '../pipeline/dag.js';
+import { checkStageName, formatParamRef, invalid, normalizeRel, parseParamRef, parseSpec, setStage, SPEC_FILE, type StageSpec } from '../pipeline/spec.js';
+import { loadPipeline } from './pipeline.js';
+
+export interface StageAddOptions {
+  name: string;
+  /** One shell string, run by `sh -c` from the repository root. */
+  cmd: string;
+  deps?: string[];
+  /** `KEY` (in params.yaml) or `FILE:KEY`. */
+  params?: string[];
+  outs?: string[];
+  /** Replace a stage of the same name. */
+  force?: boolean;
+  cwd?: string;
+}
+
+export interface StageInfo {
+  name: string;
+  cmd: string;
+  deps: string[];
+  params: string[];
+  outs: string[];
+  upstream: string[];
+  downstream: string[];
+}
+
+export interface StageAddResult {
+  stage: StageInfo;
+  replaced: boolean;
+  /** Files a git user should `git add` next. */
+  gitAdd: string[];
+}
+
+/**
+ * Checks what `outs` may be: dv tracks each out on its own (a pointer file beside it), so an out
+ * may not lie inside or contain a path dv tracks already (unless it is that path), nor be a file
+ * git tracks.
+ */
+export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void> {
+  const tracked = await findTracked(s.root);
+  for (const o of stage.outs) {
+    const t = tracked.find((x) => x.rel !== o && overlaps(x.rel, o));
+    if (t) throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, { path: o });
+    const inGit = await git(s.root, ['ls-files', '-z', '--', o]);
+    if (inGit.code === 0 && inGit.stdout.split('\0').some(Boolean)) {
+      throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, { path: o });
+    }
+  }
+}
+
+export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<StageAddResult> {
+  const name = checkStageName(opts.name ?? '', 'dv stage add');
+  if (typeof opts.cmd !== 'string' || opts.cmd.trim() === '') throw new DvError('USAGE', 'dv stage add needs a command after --, e.g. dv stage add -n train -d train.py -o model.pkl -- "python3 train.py"');
+  const cwd = opts.cwd ?? s.root;
+  const rel = (p: string, what: string): string => normalizeRel(toRepoRel(s.root, cwd, p), `dv stage add ${what}`);
+  const stage: StageSpec = {
+    name,
+    cmd: opts.cmd,
+    deps: [...new Set((opts.deps ?? []).map((d) => rel(d, '-d')))],
+    params: (opts.params ?? []).map((p) => parseParamRef(p, 'dv stage add -p')),
+    outs: [...new Set((opts.outs ?? []).map((o) => rel(o, '-o')))],
+  };
+  const file = join(s.root, SPEC_FILE);
+  let text = '';
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, SPEC_FILE);
+  }
+  const before = parseSpec(text);
+  const replaced = before.stages.some((x) => x.name === name);
+  if (replaced && !opts.force) throw invalid(`stage ${name} exists in ${SPEC_FILE}: pass --force to replace it, or choose another name`, { stage: name });
+  const next = setStage(text, stage);
+  // Validates the whole pipeline as it will be: duplicate outs, cycles.
+  buildDag(parseSpec(next).stages);
+  await checkOuts(s, stage);
+  await writeFileAtomic(file, next, join(s.root, '.dv', 'tmp'));
+  const p = await loadPipeline(s.root);
+  return { stage: info(p.dag, p.dag.stages.get(name)!), replaced, gitAdd: [SPEC_FILE] };
+}
+
+function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
+  return {
+    name: st.name, cmd: st.cmd, deps: st.deps, params: st.params.map(formatParamRef), outs: st.outs,
+    upstream: dag.order.filter((n) => dag.upstream.get(st.name)!.has(n)),
+    downstream: dag.order.filter((n) => dag.downstream.get(st.name)!.has(n)),
+  };
+}
+
+/** The stages of dv.yaml in DAG order (upstream first). */
+export async function stageList(s: RepoSession): Promise<StageInfo[]> {
+  const p = await loadPipeline(s.root);
+  return p.dag.order.map((n) => info(p.dag, p.dag.stages.get(n)!));
+}

@@ -1,0 +1,74 @@
+/**
+ * `dv.lock` (committed, written by `dv repro`): for each stage, what its last run read and wrote
+ * and where it ran. YAML, one stage per key in name order, so a git diff shows what changed.
+ *
+ *   schema: 1
+ *   stages:
+ *     train:
+ *       cmd: python3 train.py
+ *       key: <run key>            # BLAKE3 of cmd, dep ids, param values, out paths
+ *       run: <run object id>      # the run record in the object store
+ *       deps: [{path, id, snapshot?}]
+ *       params: {params.yaml: {train.lr: 0.1}}
+ *       outs: [{path, id, snapshot}]
+ *       env: {dv, os, arch, tools, git, lockfiles, vars}
+ *       ranAt: <ISO time>
+ *
+ * Pure.
+ */
+import YAML from 'yaml';
+import { isId } from '../core/ids.js';
+import type { DepRecord, OutRecord, ParamValues, RunEnv } from './run.js';
+import { invalid, parseYaml } from './spec.js';
+
+export const LOCK_FILE = 'dv.lock';
+
+export interface LockStage {
+  cmd: string;
+  key: string;
+  run: string;
+  deps: DepRecord[];
+  params: ParamValues;
+  outs: OutRecord[];
+  env: RunEnv;
+  ranAt: string;
+}
+
+export interface Lockfile {
+  stages: Record<string, LockStage>;
+}
+
+export function parseLock(text: string, file = LOCK_FILE): Lockfile {
+  const o = parseYaml(text, file) as any;
+  if (o === null || o === undefined) return { stages: {} };
+  const bad = (why: string): never => { throw invalid(`${file}: ${why}: restore it with \`git checkout -- ${file}\`, or delete it and run \`dv repro\``, { file }); };
+  if (typeof o !== 'object' || (o.schema !== undefined && o.schema !== 1)) bad('not a dv.lock of schema 1');
+  const stages: Record<string, LockStage> = {};
+  for (const [name, s] of Object.entries((o.stages ?? {}) as Record<string, any>)) {
+    if (!s || typeof s !== 'object' || typeof s.cmd !== 'string' || !isId(s.key) || !isId(s.run)) bad(`stage ${name}: cmd, key or run`);
+    const recs = (v: unknown, needSnapshot: boolean): any[] => {
+      if (!Array.isArray(v) || !v.every((x) => x && typeof x.path === 'string' && isId(x.id) && (needSnapshot ? isId(x.snapshot) : x.snapshot === undefined || isId(x.snapshot)))) bad(`stage ${name}: deps or outs`);
+      return v as any[];
+    };
+    if (s.params !== undefined && (typeof s.params !== 'object' || s.params === null)) bad(`stage ${name}: params`);
+    stages[name] = {
+      cmd: s.cmd, key: s.key, run: s.run,
+      deps: recs(s.deps ?? [], false).map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}) })),
+      params: s.params ?? {},
+      outs: recs(s.outs ?? [], true).map((d) => ({ path: d.path, id: d.id, snapshot: d.snapshot })),
+      env: s.env ?? {},
+      ranAt: String(s.ranAt ?? ''),
+    };
+  }
+  return { stages };
+}
+
+export function encodeLock(l: Lockfile): string {
+  const stages: Record<string, LockStage> = {};
+  for (const name of Object.keys(l.stages).sort()) {
+    const s = l.stages[name];
+    stages[name] = { cmd: s.cmd, key: s.key, run: s.run, deps: s.deps, params: s.params, outs: s.outs, env: s.env, ranAt: s.ranAt };
+  }
+  return '# dv.lock: written by `dv repro`; commit it with git. It records what each stage last read and wrote.\n'
+    + YAML.stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false });
+}
