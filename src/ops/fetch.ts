@@ -4,6 +4,8 @@ import { openRemote, remoteCacheDir, resolveRemote } from '../repo/remotes.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
 import { selectTracked } from './commit.js';
+import { lockedRuns } from './pipeline.js';
+import { saveRunRef } from './outs.js';
 
 export interface FetchOptions {
   remote?: string;
@@ -29,7 +31,10 @@ export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<Fe
     const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
     const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
     const remote = await RemoteIndex.load(backend, remoteCacheDir(s.paths, r.name), jobs);
-    const stats = await fetchObjects({ store: s.store, backend, remote, roots, history: opts.allHistory ?? false, jobs, onProgress: opts.onProgress });
+    // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).
+    const runs = (await lockedRuns(s.root)).filter((r) => remote.has(r.run));
+    const stats = await fetchObjects({ store: s.store, backend, remote, roots, leaves: runs.map((r) => r.run), history: opts.allHistory ?? false, jobs, onProgress: opts.onProgress });
+    for (const r of runs) if (await s.store.has(r.run)) await saveRunRef(s, r.key, r.run);
     return { remote: r.name, url: r.url, snapshots: roots, ...stats };
   } finally {
     await backend.close?.();

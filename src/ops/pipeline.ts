@@ -35,6 +35,20 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The runs dv.lock records (run key and run object id), for push and fetch to carry the run
+ * cache with the data. A missing or unreadable dv.lock names none: data transfer never fails on it.
+ */
+export async function lockedRuns(root: string): Promise<{ key: string; run: string }[]> {
+  const text = await readText(join(root, LOCK_FILE)).catch(() => undefined);
+  if (text === undefined) return [];
+  try {
+    return Object.values(parseLock(text).stages).map((st) => ({ key: st.key, run: st.run }));
+  } catch {
+    return [];
+  }
+}
+
 /** dv.yaml (validated, with its DAG) and dv.lock; an empty pipeline when dv.yaml is absent. */
 export async function loadPipeline(root: string): Promise<Pipeline> {
   const specText = await readText(join(root, SPEC_FILE));

@@ -8,6 +8,7 @@ import { pushObjects, type PushProgress, type PushStats } from '../transfer/push
 import { RemoteIndex } from '../transfer/remote-index.js';
 import { selectTracked } from './commit.js';
 import { reachable } from './reach.js';
+import { lockedRuns } from './pipeline.js';
 
 export interface PushOptions {
   remote?: string;
@@ -37,6 +38,10 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
     const remote = await RemoteIndex.load(backend, remoteCacheDir(s.paths, r.name), jobs);
     const { ids, meta, problems } = await reachable(s, roots, { history: opts.allHistory ?? false });
+    // The run cache travels with the data: the run objects dv.lock names, when this clone has them.
+    const runs = (await lockedRuns(s.root)).map((r) => r.run);
+    const haveRuns = await s.store.hasMany(runs);
+    runs.forEach((id, k) => { if (haveRuns[k]) { ids.add(id); meta.add(id); } });
     const blocking = problems.filter((p) => !(p.id && remote.has(p.id)));
     if (blocking.length > 0) {
       const p = blocking[0];

@@ -25,6 +25,8 @@ export interface FetchInput {
   backend: Backend;
   remote: RemoteIndex;
   roots: string[];
+  /** Objects wanted as they are, without following anything they name (run records). */
+  leaves?: string[];
   /** Follow snapshot parents (all history), not only the snapshots named. */
   history: boolean;
   jobs: number;
@@ -44,7 +46,7 @@ const MAX_GAP = 64 * 1024;
 export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
   const stats: FetchStats = { objectsFetched: 0, bytesFetched: 0, requests: 0 };
   const visited = new Set<string>();
-  let level: Want[] = i.roots.map((id) => ({ id, kind: 'snapshot' }));
+  let level: Want[] = [...i.roots.map((id): Want => ({ id, kind: 'snapshot' })), ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' }))];
   while (level.length > 0) {
     const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
     const have = await i.store.hasMany(fresh.map((w) => w.id));
