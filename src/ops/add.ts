@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
+import { checkTrackedPath } from '../workspace/safe-path.js';
 import { findTracked, ignoreInGit, pointerRelFor } from '../workspace/pointers.js';
 import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
 
@@ -29,6 +30,8 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     if (rel === '') throw new DvError('USAGE', 'cannot track the repository root itself: name a file or directory inside it');
     const first = rel.split('/')[0];
     if (first === '.dv' || first === '.git' || rel.split('/').includes('.git')) throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
+    // Not through a symlinked directory that leads out of the repository.
+    await checkTrackedPath(s.root, rel);
     const st = await fsp.lstat(join(s.root, rel)).catch(() => undefined);
     if (!st) throw new DvError('PATH_NOT_FOUND', `${p} does not exist: check the path`, { path: p });
     if (!st.isFile() && !st.isDirectory()) throw new DvError('USAGE', `${p} is not a regular file or directory (symlinks are kept inside tracked directories, not tracked on their own)`, { path: p });

@@ -4,16 +4,17 @@
  * and refuses to destroy content the store does not hold, unless forced.
  */
 import { promises as fsp } from 'node:fs';
-import { join, posix } from 'node:path';
+import { dirname, join, posix, relative, isAbsolute, basename } from 'node:path';
 import { encodeSnapshot } from '../core/snapshot.js';
-import { treeStats, type Tree } from '../core/tree.js';
+import { badEntryName, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
 import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
-import { scanPath, toRepoRel } from '../workspace/scan.js';
+import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
+import { checkTrackedPath } from '../workspace/safe-path.js';
 import { resolveTreeish, treeLoader } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -40,32 +41,139 @@ export interface CheckoutResult {
   paths: CheckoutEntry[];
 }
 
-/** Fails with OBJECT_MISSING before anything is written when the tree is not complete locally. */
+/**
+ * Fails with OBJECT_MISSING before anything is written when the tree is not complete locally,
+ * and with UNSAFE_PATH when one of its symlinks leads outside it (see `checkLinks`).
+ */
 async function checkComplete(s: RepoSession, tree: string, load: (id: string) => Promise<Tree>): Promise<void> {
   const missing: string[] = [];
-  const walk = async (id: string): Promise<void> => {
+  const links: { rel: string; target: string }[] = [];
+  const walk = async (id: string, rel: string): Promise<void> => {
     if (!(await s.store.has(id))) { missing.push(id); return; }
     const t = await load(id);
     const files = t.entries.filter((e) => e.type === 'file').map((e) => (e as { id: string }).id);
     const have = await s.store.hasMany(files);
     files.forEach((f, i) => { if (!have[i]) missing.push(f); });
-    for (const e of t.entries) if (e.type === 'dir') await walk(e.id);
+    for (const e of t.entries) {
+      if (e.type === 'dir') await walk(e.id, rel ? `${rel}/${e.name}` : e.name);
+      else if (e.type === 'link') links.push({ rel: rel ? `${rel}/${e.name}` : e.name, target: e.target });
+    }
   };
-  await walk(tree);
+  await walk(tree, '');
   if (missing.length > 0) {
     throw new DvError('OBJECT_MISSING', `${missing.length} object(s) of tree ${tree.slice(0, 12)} are not in the local store (first: ${missing[0]}): run \`dv pull\` or \`dv fetch\``, { missing: missing.slice(0, 100) });
+  }
+  await checkLinks(tree, links, load);
+}
+
+/**
+ * UNSAFE_PATH unless every symlink of `tree` stays inside it when followed the way the kernel
+ * will, through the tree's own symlinks: `x -> z/z/../..` with `z -> .` looks inside to a purely
+ * lexical check but leads two levels up.
+ */
+async function checkLinks(tree: string, links: { rel: string; target: string }[], load: (id: string) => Promise<Tree>): Promise<void> {
+  if (links.length === 0) return;
+  const dirs = new Map<string, Map<string, TreeEntry>>();
+  const entriesOf = async (id: string): Promise<Map<string, TreeEntry>> => {
+    let m = dirs.get(id);
+    if (!m) dirs.set(id, (m = new Map((await load(id)).entries.map((e) => [e.name, e]))));
+    return m;
+  };
+  const entryAt = async (parts: string[]): Promise<TreeEntry | undefined> => {
+    let id = tree;
+    let e: TreeEntry | undefined;
+    for (let i = 0; i < parts.length; i++) {
+      e = (await entriesOf(id)).get(parts[i]);
+      if (!e || (i < parts.length - 1 && e.type !== 'dir')) return undefined;
+      if (e.type === 'dir') id = e.id;
+    }
+    return e;
+  };
+  // The path `target` leads to from directory `base`, or 'out' when it leaves the tree; a cycle
+  // cannot lead anywhere (the kernel stops it with ELOOP), so it counts as inside.
+  const follow = async (base: string[], target: string, depth: number): Promise<string[] | 'out' | 'loop'> => {
+    if (target.startsWith('/')) return 'out';
+    const cur = [...base];
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (cur.length === 0) return 'out';
+        cur.pop();
+        continue;
+      }
+      cur.push(part);
+      const e = await entryAt(cur);
+      if (e?.type === 'link') {
+        if (depth >= 40) return 'loop';
+        const r = await follow(cur.slice(0, -1), e.target, depth + 1);
+        if (r === 'out' || r === 'loop') return r;
+        cur.splice(0, cur.length, ...r);
+      }
+    }
+    return cur;
+  };
+  for (const l of links) {
+    if ((await follow(l.rel.split('/').slice(0, -1), l.target, 0)) === 'out') {
+      throw new DvError('UNSAFE_PATH', `refusing symlink ${l.rel} -> ${l.target} in tree ${tree.slice(0, 12)}: followed through the tree's other symlinks it leads outside the tracked directory`, { path: l.rel, target: l.target });
+    }
+  }
+}
+
+// Temp files a killed checkout may have left beside its targets: `.<name>.<pid>.<t>.<n>.tmp`
+// (single-threaded writer) or `.<name>.<pid>.w<n>.dvtmp` (write workers).
+const LEFTOVER = /^\.(.+)\.(\d+)\.(?:[0-9a-z]+\.[0-9a-z]+\.tmp|w[0-9x]+\.dvtmp)$/;
+
+function processGone(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Workspace paths (relative to the root) of temp files that dead dv processes left in `scan`. */
+function leftoverTemps(scan: ScanResult, rel: string): string[] {
+  const out: string[] = [];
+  const walk = (id: string, dir: string): void => {
+    for (const e of scan.trees.get(id)?.entries ?? []) {
+      const m = LEFTOVER.exec(e.name);
+      if (e.type === 'file' && m && processGone(Number(m[2]))) out.push(`${dir}/${e.name}`);
+      else if (e.type === 'dir') walk(e.id, `${dir}/${e.name}`);
+    }
+  };
+  if (scan.kind === 'dir') walk(scan.tree, rel);
+  return out;
+}
+
+/** Removes temp files of dead dv processes beside a tracked single file. */
+async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
+  const dir = dirname(join(root, rel));
+  const name = basename(rel);
+  for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const m = LEFTOVER.exec(f);
+    if (m && m[1] === name && processGone(Number(m[2]))) await fsp.rm(join(dir, f), { force: true });
   }
 }
 
 async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: string, opts: CheckoutOptions): Promise<{ written: number; removed: number; bytes: number }> {
+  await checkTrackedPath(s.root, rel);
   const storeLoad = treeLoader(s.store);
   await checkComplete(s, tree, storeLoad);
   const abs = join(s.root, rel);
   const st = await fsp.lstat(abs).catch(() => undefined);
   let current: string | null = null;
   let overlay = new Map<string, Tree>();
+  if (kind === 'file') await removeLeftoversBeside(s.root, rel);
   if (st && (st.isFile() || st.isDirectory())) {
-    const scan = await scanPath({ root: s.root, rel, index: s.index });
+    let scan = await scanPath({ root: s.root, rel, index: s.index });
+    // A checkout killed mid-write leaves temp files: they are ours, not uncommitted user data.
+    const temps = leftoverTemps(scan, rel);
+    if (temps.length > 0) {
+      for (const t of temps) await fsp.rm(join(s.root, ...t.split('/')), { force: true });
+      scan = await scanPath({ root: s.root, rel, index: s.index });
+    }
     if (scan.kind === kind) {
       current = scan.tree;
       overlay = scan.trees;
@@ -105,6 +213,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
     if (all.length !== 1) throw new DvError('USAGE', `${opts.target} is a tree: name the path to restore it into, e.g. \`dv checkout ${opts.target} data\``);
     rel = all[0].rel;
   }
+  await checkTrackedPath(s.root, rel);
   const existing = await readPointer(s.root, rel);
   const kind = what.snapshot?.kind ?? existing?.pointer.kind ?? 'dir';
   const r = await restore(s, rel, kind, what.tree, opts);

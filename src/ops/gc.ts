@@ -4,6 +4,7 @@
  * objects are repacked first (new pack written and indexed before the old one goes).
  */
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
@@ -12,6 +13,11 @@ import { loggedSnapshots } from '../repo/reflog.js';
 
 export interface GcOptions {
   dryRun?: boolean;
+  /**
+   * Run even though `cache.dir` is set. Such a cache may be shared with other repositories,
+   * whose pointer files this one cannot see: gc would delete their data. Off by default.
+   */
+  sharedCache?: boolean;
   /** Snapshots this clone recorded within this many days stay, pointer or not (default 30; 0: none). */
   keepDays?: number;
 }
@@ -27,6 +33,10 @@ export interface GcResult {
 }
 
 export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult> {
+  const shared = s.config.get('cache.dir') !== undefined;
+  if (shared && !opts.dryRun && !opts.sharedCache) {
+    throw new DvError('USAGE', `cache.dir is set (${s.paths.cacheDir}): a cache that other repositories may share cannot be collected from this one, which does not see their pointer files; unset cache.dir to gc a private cache`);
+  }
   const { roots: pointed, problems: rootProblems } = await rootSnapshots(s);
   if (rootProblems.length > 0) throw new DvError('BAD_POINTER', `gc stopped, a pointer file is unreadable: ${rootProblems[0].message}`);
   const keepDays = opts.keepDays ?? 30;
@@ -62,6 +72,53 @@ export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult
     await fsp.rm(pack, { force: true });
     res.removedPacks++;
   }
-  if (!opts.dryRun) await fsp.rm(s.paths.tmpDir, { recursive: true, force: true });
+  if (!opts.dryRun) {
+    await removeOrphanPacks(s.store.packsDir, shared ? ORPHAN_AGE_MS : 0);
+    await removeDeadTemps(s.paths.tmpDir);
+    await removeDeadTemps(join(s.paths.dvDir, 'tmp'));
+  }
   return res;
+}
+
+/** How old a pack without an index must be before gc removes it from a cache others may write. */
+const ORPHAN_AGE_MS = 3600_000;
+
+/**
+ * Packs without an index are invisible (a writer killed between the pack and its index, or
+ * between gc's two deletions): nothing reads them, so they go. The writer lock excludes every
+ * other writer of a private cache; in a shared one a young orphan may still get its index.
+ */
+async function removeOrphanPacks(packsDir: string, minAgeMs: number): Promise<void> {
+  for (const fan of await fsp.readdir(packsDir).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+    const names = await fsp.readdir(join(packsDir, fan)).catch(() => [] as string[]);
+    for (const f of names) {
+      const m = /^([0-9a-f]{64})\.pack$/.exec(f);
+      if (!m || names.includes(`${m[1]}.idx`)) continue;
+      const st = await fsp.stat(join(packsDir, fan, f)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs >= minAgeMs) await fsp.rm(join(packsDir, fan, f), { force: true });
+    }
+  }
+}
+
+/**
+ * Removes what dead dv processes left in the temp directory (pack temp files, push outboxes,
+ * index temp files), and nothing else: a push runs without the writer lock and may be using
+ * it right now, and a configured cache.dir may point at a directory holding other files.
+ */
+async function removeDeadTemps(tmpDir: string): Promise<void> {
+  for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
+    const m = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name) ?? /^\..+\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/.exec(name);
+    if (m && gone(Number(m[1]))) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
+  }
+}
+
+function gone(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DvError } from '../errors.js';
+import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 
 export type ConfigLevel = 'global' | 'repo' | 'local';
@@ -24,7 +24,7 @@ export async function readConfigFile(file: string): Promise<ConfigTree> {
     text = await fsp.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw e;
+    throw fsError(e, file);
   }
   let parsed: unknown;
   try {

@@ -4,7 +4,7 @@
  */
 import { promises as fsp, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DvError } from '../errors.js';
+import { DvError, fsError } from '../errors.js';
 
 export interface LockInfo {
   pid: number;
@@ -22,11 +22,61 @@ function alive(pid: number): boolean {
   }
 }
 
-async function readLock(file: string): Promise<LockInfo | undefined> {
+type LockState = { state: 'held'; info: LockInfo } | { state: 'gone' } | { state: 'unreadable'; ageMs: number };
+
+async function readLock(file: string): Promise<LockState> {
+  let text: string;
+  let ageMs: number;
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;
+    ageMs = Date.now() - (await fsp.stat(file)).mtimeMs;
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'gone' };
+    throw fsError(e, file);
+  }
+  try {
+    const info = JSON.parse(text) as LockInfo;
+    if (info && typeof info.pid === 'number' && typeof info.host === 'string') return { state: 'held', info };
   } catch {
-    return undefined;
+    // fall through: not a lock this version wrote whole
+  }
+  return { state: 'unreadable', ageMs };
+}
+
+/** Locks are created whole (see `create`); one that cannot be read and is this old is a remnant. */
+const UNREADABLE_STALE_MS = 5000;
+
+/**
+ * Creates `file` holding `text` only if it does not exist, atomically: the content is written to
+ * a temp file first and hard-linked into place, so a process killed at any moment never leaves
+ * an empty or partial lock behind. Returns false when the lock exists.
+ */
+async function create(file: string, text: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    await fsp.writeFile(tmp, text, { flag: 'wx' });
+  } catch (e) {
+    throw fsError(e, file);
+  }
+  try {
+    await fsp.link(tmp, file);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links: exclusive create, with a short window where it is empty.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS' || code === 'EMLINK') {
+      try {
+        await fsp.writeFile(file, text, { flag: 'wx' });
+        return true;
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw fsError(e2, file);
+      }
+    }
+    throw fsError(e, file);
+  } finally {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
   }
 }
 
@@ -49,17 +99,21 @@ export class RepoLock {
     const deadline = Date.now() + waitMs;
     let told = false;
     for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
-      try {
-        await fsp.writeFile(file, JSON.stringify(me), { flag: 'wx' });
-        return new RepoLock(file);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const holder = await readLock(file);
-      if (holder && holder.host === me.host && !alive(holder.pid)) {
-        // Stale: the owner died. Rename first so two waiters cannot both remove a fresh lock.
+      if (await create(file, JSON.stringify(me))) return new RepoLock(file);
+      const lock = await readLock(file);
+      if (lock.state === 'gone') continue;
+      const holder = lock.state === 'held' ? lock.info : undefined;
+      const stale = holder ? holder.host === me.host && !alive(holder.pid) : lock.state === 'unreadable' && lock.ageMs > UNREADABLE_STALE_MS;
+      if (stale) {
+        // The owner died. Rename first so two waiters cannot both remove it, then check that
+        // what was moved is the stale lock and not a fresh one taken in between.
         const grave = `${file}.stale.${process.pid}`;
-        await fsp.rename(file, grave).then(() => fsp.rm(grave, { force: true }), () => undefined);
+        if (await fsp.rename(file, grave).then(() => true, () => false)) {
+          const moved = await readLock(grave).catch(() => undefined);
+          const fresh = moved?.state === 'held' && (holder === undefined || moved.info.pid !== holder.pid || moved.info.since !== holder.since);
+          if (fresh) await fsp.link(grave, file).catch(() => undefined);
+          await fsp.rm(grave, { force: true });
+        }
         continue;
       }
       if (Date.now() >= deadline) {

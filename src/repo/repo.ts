@@ -9,11 +9,13 @@ import { DvError } from '../errors.js';
 import { initHash } from '../core/hash.js';
 import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
-import { Config, globalConfigPath } from './config.js';
+import { Config, getKey, globalConfigPath } from './config.js';
 import { RepoLock, type LockInfo } from './lock.js';
 
 export const DV_DIR = '.dv';
 export const VERSION = '0.1.0';
+/** The on-disk format this version reads and writes (`core.format` in `.dv/config`). */
+export const FORMAT = '1';
 
 export interface RepoPaths {
   root: string;
@@ -86,6 +88,10 @@ export class RepoSession {
     const root = await findRoot(opts.cwd);
     const base = repoPaths(root);
     const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig });
+    const format = getKey(config.levels.repo, 'core.format');
+    if (format !== undefined && format !== FORMAT) {
+      throw new DvError('BAD_CONFIG', `${base.config} says core.format ${JSON.stringify(format)}, and this dv (${VERSION}) reads format ${FORMAT} only: upgrade dv, or fix the file`, { file: base.config });
+    }
     const paths = repoPaths(root, config.get('cache.dir'));
     const waitMs = opts.waitMs ?? 10_000;
     let lock: RepoLock | undefined;
@@ -101,8 +107,9 @@ export class RepoSession {
     } else {
       try {
         index = await LevelIndex.open(paths.indexDir, Math.min(waitMs, 1000));
-      } catch (e) {
-        if (!(e instanceof DvError && e.code === 'REPO_LOCKED')) throw e;
+      } catch {
+        // Held by a writer, or not openable here (a read-only repository, a full disk): the
+        // index is a cache, and a reader can work from the pack indexes alone.
         index = new MemoryIndex();
       }
     }

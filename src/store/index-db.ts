@@ -6,7 +6,7 @@
  */
 import { ClassicLevel } from 'classic-level';
 import { promises as fsp } from 'node:fs';
-import { DvError } from '../errors.js';
+import { DvError, fsError } from '../errors.js';
 import type { PackEntry } from './pack-index.js';
 
 export interface ObjLoc {
@@ -67,7 +67,7 @@ export class LevelIndex implements Index {
 
   /** Opens the LevelDB index, waiting up to `waitMs` while another process holds it. */
   static async open(dir: string, waitMs: number): Promise<LevelIndex> {
-    await fsp.mkdir(dir, { recursive: true });
+    await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
     const deadline = Date.now() + waitMs;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
       const db = new ClassicLevel<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
@@ -75,8 +75,13 @@ export class LevelIndex implements Index {
         await db.open();
         return new LevelIndex(db);
       } catch (e) {
-        const cause = (e as { cause?: { code?: string } }).cause;
-        if (cause?.code !== 'LEVEL_LOCKED') throw new DvError('ERROR', `cannot open the index ${dir}: ${(e as Error).message}; run \`dv fsck --rebuild-index\``, {}, { cause: e });
+        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        if (cause?.code !== 'LEVEL_LOCKED') {
+          const text = `${(e as Error).message} ${cause?.message ?? ''}`;
+          if (/No space left/i.test(text)) throw new DvError('NO_SPACE', `no space left on device for the index ${dir}: free some space and run the command again`, { dir }, { cause: e });
+          if (/Permission denied|Read-only file system/i.test(text)) throw new DvError('PERMISSION_DENIED', `cannot write the index ${dir}: check its owner and mode`, { dir }, { cause: e });
+          throw new DvError('ERROR', `cannot open the index ${dir}: ${(e as Error).message}; run \`dv fsck --rebuild-index\``, {}, { cause: e });
+        }
         if (Date.now() >= deadline) {
           throw new DvError('REPO_LOCKED', `the index ${dir} is in use by another dv process: wait for it to finish, or pass --wait SECONDS`, { dir });
         }

@@ -9,7 +9,7 @@ import { blake3Hex } from '../core/hash.js';
 import { DvError, fsError } from '../errors.js';
 import { decode, maybeCompress, FLAG_RAW } from './codec.js';
 import type { Index, ObjLoc } from './index-db.js';
-import { decodePackIndex, type PackEntry } from './pack-index.js';
+import { decodePackIndex, MAX_OBJECT_BYTES, type PackEntry } from './pack-index.js';
 import { listPackIds, packPaths, sealPack, writePack, type PendingObject } from './pack.js';
 
 export const PACK_TARGET_BYTES = 32 * 1024 * 1024;
@@ -176,9 +176,15 @@ export class ObjectStore {
 
   private async readRaw(id: string, loc: ObjLoc): Promise<Buffer> {
     const file = packPaths(this.packsDir, loc.pack).pack;
-    const stored = Buffer.allocUnsafe(loc.length);
+    let stored: Buffer;
     try {
       const fh = await this.handle(loc.pack);
+      // Check the claimed range against the file before allocating or reading anything.
+      const size = await this.packSize(loc.pack, fh);
+      if (loc.length > MAX_OBJECT_BYTES || loc.offset + loc.length > size) {
+        throw new DvError('OBJECT_CORRUPT', `object ${id} is said to lie beyond the end of ${file}: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+      }
+      stored = Buffer.allocUnsafe(loc.length);
       const { bytesRead } = await fh.read(stored, 0, loc.length, loc.offset);
       if (bytesRead !== loc.length) throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is truncated: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
     } catch (e) {
@@ -207,6 +213,16 @@ export class ObjectStore {
       throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is corrupt (${raw === undefined ? 'cannot be decompressed' : 'does not match its hash'}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id, file });
     }
     return raw;
+  }
+
+  private readonly sizes = new Map<string, number>();
+  private async packSize(packId: string, fh: FileHandle): Promise<number> {
+    let n = this.sizes.get(packId);
+    if (n === undefined) {
+      n = (await fh.stat()).size;
+      this.sizes.set(packId, n);
+    }
+    return n;
   }
 
   private handle(packId: string): Promise<FileHandle> {

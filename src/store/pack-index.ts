@@ -11,6 +11,8 @@ import { DvError } from '../errors.js';
 export const IDX_MAGIC = Buffer.from('dvidx 1\n');
 const HEADER = IDX_MAGIC.length + 4;
 export const IDX_ENTRY = 47;
+/** No object dv writes comes near this (chunks are at most 256 KiB, trees a few MB); bigger claims are damage. */
+export const MAX_OBJECT_BYTES = 1 << 30;
 
 export interface PackEntry {
   id: string;
@@ -46,6 +48,7 @@ export function decodePackIndex(bytes: Buffer, name = '?'): PackEntry[] {
   for (let o = HEADER; o < bytes.length; o += IDX_ENTRY) {
     const flags = bytes.readUInt8(o + 46);
     if (flags > 1) throw bad(`unknown flags ${flags}`);
+    if (bytes.readUInt32BE(o + 38) > MAX_OBJECT_BYTES || bytes.readUInt32BE(o + 42) > MAX_OBJECT_BYTES) throw bad('an object larger than dv ever writes');
     out.push({
       id: bytes.toString('hex', o, o + 32),
       offset: bytes.readUIntBE(o + 32, 6),

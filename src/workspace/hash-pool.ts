@@ -5,6 +5,8 @@
  * records the packs the workers seal. Chunk bytes never cross threads.
  */
 import { Worker } from 'node:worker_threads';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { blake3Hex } from '../core/hash.js';
 import { ManifestBuilder } from '../core/manifest.js';
@@ -153,6 +155,16 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
         sendJob();
       });
     }));
+  } catch (e) {
+    await Promise.all(workers.map((w) => { w.removeAllListeners('exit'); return w.terminate(); }));
+    // Packs the workers had not finished (a full disk, a vanished file) are deleted, not left to fill the disk.
+    if (sink) {
+      const mine = `wpack-${process.pid}-`;
+      for (const name of await fsp.readdir(sink.tmpDir).catch(() => [] as string[])) {
+        if (name.startsWith(mine)) await fsp.rm(join(sink.tmpDir, name), { force: true });
+      }
+    }
+    throw e;
   } finally {
     await Promise.all(workers.map((w) => { w.removeAllListeners('exit'); return w.terminate(); }));
   }

@@ -35,7 +35,21 @@ export async function readPointer(root: string, rel: string): Promise<Tracked | 
 }
 
 export async function writePointer(root: string, rel: string, p: Pointer): Promise<void> {
-  await writeFileAtomic(join(root, pointerRelFor(rel)), encodePointer(p));
+  await writeBesideGit(root, join(root, pointerRelFor(rel)), encodePointer(p));
+}
+
+/**
+ * Writes a file of the work tree atomically through a temp file in `.dv/tmp`, so a process
+ * killed mid-write leaves no stray temp file for git to see (beside the target only when `.dv`
+ * is on another file system).
+ */
+async function writeBesideGit(root: string, file: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(file, text, join(root, '.dv', 'tmp'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    await writeFileAtomic(file, text);
+  }
 }
 
 /** Every pointer file in the workspace, outside `.dv`, `.git` and the tracked data itself. */
@@ -57,7 +71,7 @@ export async function findTracked(root: string): Promise<Tracked[]> {
     if (out.some((t) => rel.startsWith(t.rel + '/'))) continue;
     const t = await readPointer(root, rel).catch(async (e) => {
       // A "*.dv" file that does not even look like a pointer is somebody's data, not ours.
-      if (e instanceof DvError && !(await looksLikePointer(join(root, c)))) return undefined;
+      if (e instanceof DvError && !(await looksLikePointer(join(root, c), join(root, rel)))) return undefined;
       if (e instanceof DvError) throw e;
       return undefined; // listed by git but deleted from the work tree
     });
@@ -66,9 +80,20 @@ export async function findTracked(root: string): Promise<Tracked[]> {
   return out;
 }
 
-async function looksLikePointer(file: string): Promise<boolean> {
-  const text = await fsp.readFile(file, 'utf8').catch(() => '');
-  return text.startsWith('# dv pointer') || /^dv:\s*\d+\s*$/m.test(text);
+const HEADER = encodePointer({ path: 'x', kind: 'dir', snapshot: '0'.repeat(64), tree: '0'.repeat(64), size: 0, files: 0 }).split('\n')[0];
+
+/**
+ * Whether a "*.dv" file that fails to parse is a damaged pointer (an error) rather than someone's
+ * data: it has our header or a `dv:` line, or it is a pointer cut short (empty, or a prefix of
+ * the header) beside the data it would name. Ignoring a damaged pointer would hide its data from
+ * status, and from gc's roots.
+ */
+async function looksLikePointer(file: string, tracked: string): Promise<boolean> {
+  const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return false;
+  if (text.startsWith('# dv pointer') || /^dv:\s*\d+\s*$/m.test(text)) return true;
+  if (!HEADER.startsWith(text)) return false;
+  return fsp.lstat(tracked).then(() => true, () => false);
 }
 
 /** Adds `/<name>` to the `.gitignore` beside the tracked path, once. Returns the file changed. */
@@ -85,6 +110,6 @@ export async function ignoreInGit(root: string, rel: string): Promise<string | u
   }
   if (text.split('\n').includes(line)) return undefined;
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
-  await writeFileAtomic(file, text + sep + line + '\n');
+  await writeBesideGit(root, file, text + sep + line + '\n');
   return gi;
 }

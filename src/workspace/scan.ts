@@ -4,7 +4,7 @@
  * Merkle trees bottom-up. With a sink, new chunks and trees are stored (add, commit); without,
  * nothing is written but the stat cache (status, diff).
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
 import { blake3Hex } from '../core/hash.js';
 import { encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
@@ -142,9 +142,15 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     for (const d of dirs) children.set(d, []);
     const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
     for (const [rel, e] of files) children.get(parentOf(rel))!.push(e);
+    const realTop = links.length > 0 ? realpathSync.native(abs) : abs;
     for (const l of links) {
-      const target = await fsp.readlink(join(abs, ...l.rel.split('/')));
-      if (linkEscapes(l.rel, target)) {
+      const linkPath = join(abs, ...l.rel.split('/'));
+      const target = await fsp.readlink(linkPath);
+      // Lexically, and where the link resolves, really: chained links (z -> ., x -> z/z/../..)
+      // can escape although each step looks harmless.
+      const real = (() => { try { return realpathSync.native(linkPath); } catch { return undefined; } })();
+      const outside = real !== undefined && (real !== realTop && !real.startsWith(realTop + sep));
+      if (linkEscapes(l.rel, target) || outside) {
         throw new DvError('UNSAFE_PATH', `symlink ${opts.rel}/${l.rel} points outside ${opts.rel} (${target}): dv keeps symlinks only within the tracked directory; replace it with a copy or remove it`, { path: l.rel, target });
       }
       children.get(parentOf(l.rel))!.push({ type: 'link', name: basename(l.rel), target });

@@ -31,7 +31,7 @@ async function chunksOf(store: ObjectStore, e: FileEntry): Promise<string[]> {
   return out;
 }
 
-export async function writeFiles(store: ObjectStore, files: { path: string; entry: FileEntry }[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
+export async function writeFiles(store: ObjectStore, tmpDir: string, files: { path: string; entry: FileEntry }[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
   if (files.length === 0) return [];
   await store.flush();
   const results: WrittenFile[] = [];
@@ -72,7 +72,7 @@ export async function writeFiles(store: ObjectStore, files: { path: string; entr
         const reply = await new Promise<FromWriter>((resolve, reject) => {
           w.once('message', resolve);
           w.once('error', reject);
-          w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
+          w.postMessage({ type: 'job', packsDir: store.packsDir, tmpDir, files: job });
         });
         w.removeAllListeners('error');
         if (reply.type === 'fatal') throw new Error(reply.message);

@@ -3,21 +3,23 @@
  * every chunk against its id before a byte reaches the workspace, writing through a temp file
  * beside the target and renaming it over the target.
  */
-import { parentPort } from 'node:worker_threads';
-import { closeSync, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
+import { parentPort, threadId } from 'node:worker_threads';
+import { closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, fstatSync, statSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, FLAG_RAW } from '../store/codec.js';
+import { MAX_OBJECT_BYTES } from '../store/pack-index.js';
 
 export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number }
 export interface WriteJobFile { i: number; path: string; exec: boolean; size: number; chunks: ChunkLoc[] }
-export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
+export type ToWriter = { type: 'job'; packsDir: string; tmpDir: string; files: WriteJobFile[] };
 export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
 export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
 export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
 
 const port = parentPort!;
 const packFds = new Map<string, number>();
+const packSizes = new Map<string, number>();
 let scratch = Buffer.allocUnsafe(1024 * 1024);
 const umask = process.umask();
 
@@ -31,21 +33,30 @@ function packFd(packsDir: string, pack: string): number {
     }
     fd = openSync(join(packsDir, pack.slice(0, 2), `${pack}.pack`), 'r');
     packFds.set(pack, fd);
+    packSizes.set(pack, fstatSync(fd).size);
   }
   return fd;
 }
 
 let counter = 0;
-async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
-  const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.w${counter++}.dvtmp`);
+/**
+ * Temp files live in the repository's .dv/tmp, never in the workspace, so a killed checkout
+ * leaves nothing that status would list; a cross-device rename falls back to beside the target.
+ */
+async function writeOne(packsDir: string, tmpDir: string, f: WriteJobFile): Promise<WrittenFile> {
+  // Worker threads share the pid: the thread id keeps two workers' temp names apart.
+  const tmp = join(tmpDir, `co-${process.pid}-${threadId}-${counter++}.dvtmp`);
   const fd = openSync(tmp, 'w', f.exec ? 0o755 : 0o644);
   let ok = false;
   let st: Stats;
   try {
     let written = 0;
     for (const c of f.chunks) {
-      if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
       const pfd = packFd(packsDir, c.pack);
+      if (c.length > MAX_OBJECT_BYTES || c.offset + c.length > packSizes.get(c.pack)!) {
+        throw Object.assign(new Error(`object ${c.id} is said to lie beyond the end of its pack`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
+      }
+      if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
       let got = 0;
       while (got < c.length) {
         const n = readSync(pfd, scratch, got, c.length - got, c.offset + got);
@@ -73,17 +84,30 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
     if (!ok) { try { unlinkSync(tmp); } catch { /* already gone */ } }
   }
   // rename keeps the inode and mtime, so the stat taken before it is the file's.
-  renameSync(tmp, f.path);
+  try {
+    renameSync(tmp, f.path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') { try { unlinkSync(tmp); } catch { /* gone */ } throw e; }
+    const beside = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.w${threadId}x${counter++}.dvtmp`);
+    try {
+      copyFileSync(tmp, beside);
+      renameSync(beside, f.path);
+    } finally {
+      try { unlinkSync(tmp); } catch { /* gone */ }
+    }
+    st = statSync(f.path);
+  }
   return { i: f.i, size: st!.size, mtimeMs: st!.mtimeMs, ino: st!.ino };
 }
 
 port.on('message', (m: ToWriter) => {
   void (async () => {
     await initHash();
+    mkdirSync(m.tmpDir, { recursive: true });
     const written: WrittenFile[] = [];
     for (const f of m.files) {
       try {
-        written.push(await writeOne(m.packsDir, f));
+        written.push(await writeOne(m.packsDir, m.tmpDir, f));
       } catch (e) {
         const err = e as NodeJS.ErrnoException & { id?: string; pack?: string };
         port.postMessage({ type: 'done', written, failed: { i: f.i, code: err.code ?? 'ERROR', message: err.message, id: err.id, pack: err.pack } } satisfies FromWriter);

@@ -1,0 +1,31 @@
+/** Where dv may write: a tracked path that stays inside the repository, whatever symlinks say. */
+import { promises as fsp } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { badEntryName } from '../core/tree.js';
+import { DvError } from '../errors.js';
+
+/**
+ * Checks a tracked path before anything is written there: every component a plain name (a
+ * snapshot's `path` comes from outside and is not trusted), not inside .dv or .git, and its
+ * parent directory really inside the repository (no symlinked directory leading out of it).
+ */
+export async function checkTrackedPath(root: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  const bad = parts.map((p) => badEntryName(p)).find(Boolean);
+  if (bad) throw new DvError('UNSAFE_PATH', `refusing to write ${JSON.stringify(rel)}: ${bad}`, { path: rel });
+  if (parts[0] === '.dv' || parts[0] === '.git') throw new DvError('UNSAFE_PATH', `refusing to write ${rel}: dv never writes inside .dv or .git`, { path: rel });
+  // The deepest existing ancestor, resolved, must lie inside the resolved root.
+  let dir = dirname(join(root, ...parts));
+  for (;;) {
+    const real = await fsp.realpath(dir).catch(() => undefined);
+    if (real !== undefined) {
+      const up = relative(await fsp.realpath(root), real);
+      if (up.startsWith('..') || isAbsolute(up)) {
+        throw new DvError('PATH_OUTSIDE_REPO', `${rel} lies behind a symbolic link leading outside the repository (${dirname(rel)} is ${real}): dv does not write through it`, { path: rel });
+      }
+      return;
+    }
+    if (dir === root || dirname(dir) === dir) return;
+    dir = dirname(dir);
+  }
+}
