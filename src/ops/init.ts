@@ -20,6 +20,20 @@ export interface InitResult {
 
 const DV_GITIGNORE = ['# dv: everything here is local except the config', '/cache/', '/index/', '/remotes/', '/tmp/', '/lock', '/lock.*', '/config.local', '/snapshots.log', ''].join('\n');
 
+const UNION = '.gitignore merge=union';
+
+/**
+ * `dv add` appends a line to a .gitignore; two branches that each add a path would conflict on
+ * it. git's union merge keeps both lines, so such merges are clean (as are the pointer files,
+ * one per tracked path).
+ */
+async function unionMergeGitignores(root: string): Promise<void> {
+  const file = join(root, '.gitattributes');
+  const text = await fsp.readFile(file, 'utf8').catch(() => '');
+  if (text.split('\n').some((l) => l.trim() === UNION)) return;
+  await writeFileAtomic(file, text + (text === '' || text.endsWith('\n') ? '' : '\n') + `# dv: two branches that track different paths both add to .gitignore\n${UNION}\n`);
+}
+
 /**
  * Creates a dv repository at the git work tree's top level (or at `cwd` with `noGit`).
  * Fails with ALREADY_INITIALIZED when `.dv/config` exists.
@@ -36,6 +50,7 @@ export async function init(opts: InitOptions): Promise<InitResult> {
     const config = { core: { format: '1', hash: 'blake3', chunker: CHUNKER_V1.name, chunkMin: String(CHUNKER_V1.min), chunkAvg: String(CHUNKER_V1.avg), chunkMax: String(CHUNKER_V1.max) } };
     await writeFileAtomic(join(dv, '.gitignore'), DV_GITIGNORE);
     await writeFileAtomic(join(dv, 'config'), JSON.stringify(config, null, 2) + '\n');
+    if (top && !opts.noGit) await unionMergeGitignores(root);
   } catch (e) {
     throw fsError(e, dv);
   }

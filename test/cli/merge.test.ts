@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { dvOk, dvJson, makeRepo, git, describeTree } from '../helpers/cli.js';
+
+test('pointer files and .gitignore merge cleanly when two branches track different paths', async () => {
+  const repo = await makeRepo();
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'init dv']);
+  git(repo, ['checkout', '-qb', 'images']);
+  await fsp.mkdir(join(repo, 'images'));
+  await fsp.writeFile(join(repo, 'images', 'cat.png'), 'not really a png');
+  await dvOk(repo, ['add', 'images']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'images']);
+  git(repo, ['checkout', '-q', 'main']);
+  await fsp.mkdir(join(repo, 'labels'));
+  await fsp.writeFile(join(repo, 'labels', 'cat.txt'), 'cat');
+  await dvOk(repo, ['add', 'labels']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'labels']);
+  git(repo, ['merge', '-q', '--no-edit', 'images']);
+  const ignore = await fsp.readFile(join(repo, '.gitignore'), 'utf8');
+  assert.match(ignore, /^\/images$/m);
+  assert.match(ignore, /^\/labels$/m);
+  assert.equal(git(repo, ['status', '--porcelain']).trim(), '', 'clean merge, nothing left over');
+  await dvOk(repo, ['checkout']);
+  assert.deepEqual(Object.keys(await describeTree(join(repo, 'images'))), ['cat.png']);
+  assert.equal((await dvJson(repo, ['status'])).clean, true);
+});
