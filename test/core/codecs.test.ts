@@ -7,7 +7,7 @@ import { encodeTree, decodeTree, badEntryName, sortEntries, type TreeEntry } fro
 import { encodeSnapshot, decodeSnapshot, type Snapshot } from '../../src/core/snapshot.js';
 import { encodePointer, decodePointer, type Pointer } from '../../src/core/pointer.js';
 import { encodeManifest, decodeManifest, ManifestBuilder } from '../../src/core/manifest.js';
-import { encodePackIndex, decodePackIndex } from '../../src/store/pack-index.js';
+import { encodePackIndex, decodePackIndex, MAX_OBJECT_BYTES } from '../../src/store/pack-index.js';
 
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
 const name = fc.string({ minLength: 1, maxLength: 40, unit: 'binary' }).filter((n) => !badEntryName(n));
@@ -117,9 +117,12 @@ test('manifest: round trip, builder produces one root, mutations give typed erro
 });
 
 test('pack index: round trip sorted by id; garbage gives typed errors', () => {
-  fc.assert(fc.property(fc.uniqueArray(fc.record({ id: hex64, offset: fc.integer({ min: 0, max: 2 ** 40 }), length: fc.nat({ max: 2 ** 31 }), rawSize: fc.nat({ max: 2 ** 31 }), flags: fc.constantFrom(0, 1) }), { selector: (e) => e.id, maxLength: 50 }), (entries) => {
+  fc.assert(fc.property(fc.uniqueArray(fc.record({ id: hex64, offset: fc.integer({ min: 0, max: 2 ** 40 }), length: fc.nat({ max: MAX_OBJECT_BYTES }), rawSize: fc.nat({ max: MAX_OBJECT_BYTES }), flags: fc.constantFrom(0, 1) }), { selector: (e) => e.id, maxLength: 50 }), (entries) => {
     const dec = decodePackIndex(encodePackIndex(entries));
     assert.deepEqual(dec, entries.map((e) => ({ ...e })).sort((a, b) => (a.id < b.id ? -1 : 1)));
   }), { numRuns: 100 });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), onlyTypedErrors((b) => decodePackIndex(b))), { numRuns: 300 });
+  // An entry claiming more than any object dv writes is damage, refused before anything reads it.
+  const huge = encodePackIndex([{ id: 'a'.repeat(64), offset: 512, length: MAX_OBJECT_BYTES + 1, rawSize: 10, flags: 0 }]);
+  assert.throws(() => decodePackIndex(huge), (e: unknown) => e instanceof DvError && e.code === 'BAD_OBJECT');
 });
