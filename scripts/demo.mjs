@@ -102,7 +102,7 @@ async function demo() {
   const first = run(project, 'dv', ['add', 'data', '-m', 'first import']);
   const v1 = snapshotIn(first);
   const v1Tree = await describe(join(project, 'data'));
-  run(project, 'git', ['add', 'data.dv', '.gitignore', '.dv/config', '.dv/.gitignore']);
+  run(project, 'git', ['add', 'data.dv', '.gitignore', '.gitattributes', '.dv/config', '.dv/.gitignore']);
   run(project, 'git', ['commit', '-q', '-m', 'track the dataset']);
   write(dim('git now tracks data.dv, a few lines naming the snapshot; data/ itself is in .gitignore.\n'));
 

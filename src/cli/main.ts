@@ -144,7 +144,7 @@ ${EXIT_HELP}`);
     .action(async (o: { git: boolean }) => {
       const r = await init({ cwd: cwd(), noGit: o.git === false });
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(`Initialized dv repository in ${r.root}/.dv\n${r.git ? 'Commit .dv/config and .dv/.gitignore with git.' : ''}`.trim());
+      else if (!globals.quiet) out(`Initialized dv repository in ${r.root}/.dv\n${r.git ? 'Commit .dv/config, .dv/.gitignore and .gitattributes with git.' : ''}`.trim());
     });
 
   cmd('add', 'track files or directories: store their content and write <path>.dv pointer files', 'dv add data/ models/model.bin -m "first import"')
