@@ -123,10 +123,10 @@ export class ObjectStore {
 
   /**
    * Starts writing the pending objects as a pack without waiting for it, so hashing goes on
-   * while the disk works; waits only when two packs are already being written.
+   * while the disk works; waits when a pack is already being written (bounds memory).
    */
   private async flushInBackground(): Promise<void> {
-    if (this.flushesInFlight >= 2) await this.flushChain;
+    if (this.flushesInFlight >= 1) await this.flushChain;
     this.flushesInFlight++;
     const run = this.flush();
     void run.then(() => this.flushesInFlight--, () => this.flushesInFlight--);

@@ -40,7 +40,7 @@ export interface FetchStats {
 }
 
 const MAX_OBJECT = 64 * 1024 * 1024;
-const MAX_RANGE = 8 * 1024 * 1024;
+const MAX_RANGE = 4 * 1024 * 1024;
 const MAX_GAP = 64 * 1024;
 
 export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
