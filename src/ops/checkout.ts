@@ -15,6 +15,7 @@ import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
+import { processAlive } from '../repo/lock.js';
 import { resolveTreeish, treeLoader } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -123,15 +124,8 @@ async function checkLinks(tree: string, links: { rel: string; target: string }[]
 // (single-threaded writer) or `.<name>.<pid>.w<n>.dvtmp` (write workers).
 const LEFTOVER = /^\.(.+)\.(\d+)\.(?:[0-9a-z]+\.[0-9a-z]+\.tmp|w[0-9x]+\.dvtmp)$/;
 
-function processGone(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+/** Temp files of this process are in use; those of a process that is gone are leftovers. */
+const processGone = (pid: number): boolean => pid !== process.pid && !processAlive(pid);
 
 /** Workspace paths (relative to the root) of temp files that dead dv processes left in `scan`. */
 function leftoverTemps(scan: ScanResult, rel: string): string[] {

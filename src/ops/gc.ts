@@ -12,6 +12,7 @@ import { reachable, rootSnapshots } from './reach.js';
 import { lockedRuns } from './pipeline.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
+import { processAlive } from '../repo/lock.js';
 
 export interface GcOptions {
   dryRun?: boolean;
@@ -119,12 +120,5 @@ async function removeDeadTemps(tmpDir: string): Promise<void> {
   }
 }
 
-function gone(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+/** gc holds the writer lock, so its own temp files are done with too. */
+const gone = (pid: number): boolean => pid === process.pid || !processAlive(pid);

@@ -13,7 +13,8 @@ export interface LockInfo {
   since: string;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs on this host (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -103,7 +104,7 @@ export class RepoLock {
       const lock = await readLock(file);
       if (lock.state === 'gone') continue;
       const holder = lock.state === 'held' ? lock.info : undefined;
-      const stale = holder ? holder.host === me.host && !alive(holder.pid) : lock.state === 'unreadable' && lock.ageMs > UNREADABLE_STALE_MS;
+      const stale = holder ? holder.host === me.host && !processAlive(holder.pid) : lock.state === 'unreadable' && lock.ageMs > UNREADABLE_STALE_MS;
       if (stale) {
         // The owner died. Rename first so two waiters cannot both remove it, then check that
         // what was moved is the stale lock and not a fresh one taken in between.

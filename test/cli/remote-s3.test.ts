@@ -6,20 +6,11 @@ import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { dv, dvOk, dvJson, makeRepo, describeTree, git, tempDir, prng, DV_BIN } from '../helpers/cli.js';
 import { makeDataset } from '../helpers/data.js';
-import { startS3rver, startMoto, type S3TestServer } from '../helpers/s3server.js';
+import { startS3rver, credsEnv, startMoto, type S3TestServer } from '../helpers/s3server.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-function credsEnv(srv: S3TestServer): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: srv.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: srv.credentials.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/nonexistent/aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-  };
-}
 
 async function listKeys(srv: S3TestServer, bucket: string, prefix = ''): Promise<string[]> {
   const client = new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials });

@@ -146,3 +146,14 @@ export async function startMoto(env: Record<string, string> = {}): Promise<S3Tes
   }
   return makeServer(child, port, 'testing', async () => undefined);
 }
+
+/** Environment for a dv process to reach `srv` with its credentials, ignoring the user's AWS files. */
+export function credsEnv(srv: S3TestServer): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: srv.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: srv.credentials.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+  };
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { dv, dvOk, makeRepo, describeTree, git, tempDir, type Manifest } from '../helpers/cli.js';
 import { makeDataset } from '../helpers/data.js';
-import { startS3rver, type S3TestServer } from '../helpers/s3server.js';
+import { startS3rver, credsEnv, type S3TestServer } from '../helpers/s3server.js';
 import { copyTree, exists, runKillSeries, TEMP_NAME, type KillSeries } from '../helpers/kill.js';
 import { inspectRepo } from '../helpers/repo-check.js';
 import { RepoSession } from '../../src/repo/repo.js';
@@ -20,15 +20,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const DATA = { files: 300, dirs: 10, large: [1_200_000, 800_000], seed: 21 };
 
-function credsEnv(srv: S3TestServer): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: srv.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: srv.credentials.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/nonexistent/aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-  };
-}
 
 async function emptyBucket(srv: S3TestServer, bucket: string): Promise<void> {
   const client = new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials });
