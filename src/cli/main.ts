@@ -83,7 +83,8 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
  * it), so stopping at once is safe; release the lock and say how to finish.
  */
 function onInterrupt(): void {
-  process.stderr.write('\ndv: error INTERRUPTED: stopped; everything written so far is consistent: run the same command again to finish\n');
+  const verb = process.argv.slice(2).find((a) => /^[a-z]+$/.test(a)) ?? '';
+  process.stderr.write(`\ndv: error INTERRUPTED: \`dv ${verb}\` stopped; what it wrote so far is complete and kept (nothing half-written), and the workspace files it had not reached are untouched: run the same command again to finish\n`);
   releaseHeldLocksSync();
   process.exit(ERROR_CODES.INTERRUPTED.exit);
 }
