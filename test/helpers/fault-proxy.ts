@@ -2,6 +2,7 @@
 // RNG so a failing run can be replayed, and counts the requests it saw by method.
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import { seededRandom } from './kill.js';
 
 export type FaultKind =
   | 'slowdown' // 503 SlowDown with an S3 XML body
@@ -35,16 +36,6 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function s3Error(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
@@ -55,7 +46,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = [], s
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
   const sockets = new Set<Socket>();
-  let random = mulberry32(seed);
+  let random = seededRandom(seed);
   let active = rules.map((r) => ({ ...r, used: 0 }));
   const counts: Record<string, number> = {};
   const faults: Record<string, number> = {};
@@ -152,7 +143,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = [], s
     reset() {
       for (const k of Object.keys(counts)) delete counts[k];
       for (const k of Object.keys(faults)) delete faults[k];
-      random = mulberry32(seed);
+      random = seededRandom(seed);
     },
     async stop() {
       for (const s of sockets) s.destroy();
