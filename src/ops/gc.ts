@@ -10,6 +10,7 @@ import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
 import { reachable, rootSnapshots } from './reach.js';
 import { lockedRuns } from './pipeline.js';
+import { runRefIds } from './outs.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
 import { processAlive } from '../repo/lock.js';
@@ -49,9 +50,7 @@ export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult
   const roots = [...new Set([...pointed, ...recent.filter((_, k) => present[k])])];
   const { ids: live, problems } = await reachable(s, roots);
   // The run cache: run records dv.lock names, and those this clone's run refs point to.
-  const runRefs = await fsp.readdir(join(s.paths.cacheDir, 'runs')).catch(() => [] as string[]);
-  const refIds = await Promise.all(runRefs.map((k) => fsp.readFile(join(s.paths.cacheDir, 'runs', k), 'utf8').then((t) => t.trim(), () => '')));
-  for (const id of [...(await lockedRuns(s.root)).map((r) => r.run), ...refIds]) if (isId(id)) live.add(id);
+  for (const id of [...(await lockedRuns(s.root)).map((r) => r.run), ...(await runRefIds(s))]) if (isId(id)) live.add(id);
   const missingRoots = problems.filter((p) => p.code === 'OBJECT_CORRUPT');
   if (missingRoots.length > 0) throw new DvError('OBJECT_CORRUPT', `gc stopped: ${missingRoots[0].message}; run \`dv fsck\` and repair first`);
   const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0 };

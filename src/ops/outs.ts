@@ -101,6 +101,13 @@ export async function saveRunRef(s: RepoSession, key: string, runId: string): Pr
   await writeFileAtomic(join(runsDir(s), key), runId + '\n', s.paths.tmpDir);
 }
 
+/** Every run object id this clone's run refs name (gc keeps them). */
+export async function runRefIds(s: RepoSession): Promise<string[]> {
+  const keys = await fsp.readdir(runsDir(s)).catch(() => [] as string[]);
+  const ids = await Promise.all(keys.map((k) => fsp.readFile(join(runsDir(s), k), 'utf8').then((t) => t.trim(), () => '')));
+  return ids.filter(isId);
+}
+
 /** The run recorded for `key` in this clone, when its record is still in the store. */
 export async function findRun(s: RepoSession, key: string): Promise<{ id: string; run: RunRecord } | undefined> {
   const id = (await fsp.readFile(join(runsDir(s), key), 'utf8').catch(() => '')).trim();

@@ -1,0 +1,52 @@
+/** What push, fetch and status --remote share: the remote opened, what it holds, what the pointers name. */
+import { promises as fsp } from 'node:fs';
+import type { Backend } from '../backend/backend.js';
+import { parseRemoteUrl } from '../backend/open.js';
+import { fsError } from '../errors.js';
+import type { RepoSession } from '../repo/repo.js';
+import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { RemoteIndex } from '../transfer/remote-index.js';
+import { selectTracked } from './commit.js';
+
+export interface RemoteSession {
+  config: RemoteConfig;
+  jobs: number;
+  backend: Backend;
+  /** What the remote holds, from its pack indexes. */
+  remote: RemoteIndex;
+  /** Snapshots the selected pointer files name. */
+  roots: string[];
+}
+
+export interface RemoteSessionOptions {
+  remote?: string;
+  paths?: string[];
+  cwd?: string;
+  jobs?: number;
+  /**
+   * write: a directory remote is created (as DVC does; a bucket must exist already);
+   * status: a directory remote not created yet holds nothing; read: it must exist.
+   */
+  purpose: 'write' | 'read' | 'status';
+}
+
+/** Runs `fn` with the remote open, and closes it whatever happens. */
+export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
+  const config = resolveRemote(s.config, o.remote);
+  const jobs = o.jobs ?? (Number(config.jobs) || 8);
+  const target = parseRemoteUrl(config.url, s.root);
+  let absent = false;
+  if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });
+  if (target.kind === 'local' && o.purpose === 'status') absent = !(await fsp.stat(target.path).then(() => true, () => false));
+  const backend = openRemote(config, s.root, { create: o.purpose === 'write' });
+  try {
+    if (!absent) await backend.check();
+    const tracked = await selectTracked(s, o.paths, o.cwd ?? s.root);
+    const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
+    const cache = remoteCacheDir(s.paths, config.name);
+    const remote = absent ? RemoteIndex.empty(cache) : await RemoteIndex.load(backend, cache, jobs);
+    return await fn({ config, jobs, backend, remote, roots });
+  } finally {
+    await backend.close?.();
+  }
+}
