@@ -2,6 +2,7 @@
  * Reachability: the roots a repository keeps (pointer files in the workspace and on every git
  * ref, with their snapshot history) and every object reachable from them.
  */
+import pLimit from 'p-limit';
 import { decodeManifest } from '../core/manifest.js';
 import { decodePointer } from '../core/pointer.js';
 import { decodeSnapshot } from '../core/snapshot.js';
@@ -59,15 +60,18 @@ export async function rootSnapshots(s: RepoSession, opts: { gitRefs?: boolean } 
 }
 
 /**
- * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks).
- * Objects that cannot be read are reported, never fatal. With `verifyChunks`, chunks are read too.
+ * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks),
+ * walked breadth first: each level's objects are read concurrently and its single-chunk files
+ * checked in one index lookup. Ids come out grouped by directory, a file's chunks in order.
+ * Objects that cannot be read are reported, never fatal.
  */
-export async function reachable(s: RepoSession, roots: string[], opts: { verifyChunks?: boolean; history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
+export async function reachable(s: RepoSession, roots: string[], opts: { history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
   const ids = new Set<string>();
   // Structured objects (snapshots, trees, manifests), as opposed to raw chunks.
   const meta = new Set<string>();
   const problems: Problem[] = [];
-  const read = async (id: string, what: string): Promise<Buffer | undefined> => {
+  const limit = pLimit(16);
+  const readAll = (list: string[], what: string): Promise<(Buffer | undefined)[]> => Promise.all(list.map((id) => limit(async () => {
     try {
       return await s.store.get(id);
     } catch (e) {
@@ -77,61 +81,76 @@ export async function reachable(s: RepoSession, roots: string[], opts: { verifyC
       }
       throw e;
     }
-  };
+  })));
   const decodeOr = <T>(f: () => T, id: string, what: string): T | undefined => {
     try { return f(); } catch (e) {
       if (e instanceof DvError) { problems.push({ code: e.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'BAD_OBJECT', id, message: `${what} ${id}: ${e.message}` }); return undefined; }
       throw e;
     }
   };
-  const file = async (id: string, chunked: boolean): Promise<void> => {
-    if (ids.has(id)) return;
-    ids.add(id);
-    if (!chunked) {
-      if (opts.verifyChunks) await read(id, 'chunk');
-      else if (!(await s.store.has(id))) problems.push({ code: 'OBJECT_MISSING', id, message: `chunk ${id}: missing` });
-      return;
-    }
-    meta.add(id);
-    const bytes = await read(id, 'file manifest');
-    const node = bytes && decodeOr(() => decodeManifest(bytes, id), id, 'file manifest');
-    if (!node) return;
-    if (node.level > 0) for (const c of node.children) await file(c.id, true);
-    else {
-      const fresh = node.children.filter((c) => !ids.has(c.id));
-      if (!opts.verifyChunks) {
-        const have = await s.store.hasMany(fresh.map((c) => c.id));
-        fresh.forEach((c, i) => { ids.add(c.id); if (!have[i]) problems.push({ code: 'OBJECT_MISSING', id: c.id, message: `chunk ${c.id} of file ${id.slice(0, 12)}: missing` }); });
-      } else for (const c of fresh) await file(c.id, false);
-    }
+  /** Marks new structured objects seen and returns them. */
+  const fresh = (list: string[]): string[] => list.filter((id) => !ids.has(id) && (ids.add(id), meta.add(id), true));
+  /** Records chunks, checking in one lookup that the store has them. */
+  const leaves = async (list: string[], of: (id: string) => string): Promise<void> => {
+    const todo = [...new Set(list.filter((id) => !ids.has(id)))];
+    if (todo.length === 0) return;
+    const have = await s.store.hasMany(todo);
+    todo.forEach((id, k) => { ids.add(id); if (!have[k]) problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` }); });
   };
-  const tree = async (id: string): Promise<void> => {
-    if (ids.has(id)) return;
-    ids.add(id);
-    meta.add(id);
-    const bytes = await read(id, 'tree');
-    const t = bytes && decodeOr(() => decodeTree(bytes, id), id, 'tree');
-    if (!t) return;
-    for (const e of t.entries) {
-      if (e.type === 'dir') await tree(e.id);
-      else if (e.type === 'file') await file(e.id, e.chunked);
-    }
-  };
+
   const rootSet = new Set(roots);
   // History that was never fetched (a clone pulls only what its pointers name) is not damage.
   const shallow: string[] = [];
+  const trees: string[] = [];
   const queue = [...roots];
   while (queue.length > 0) {
     const id = queue.pop()!;
     if (ids.has(id)) continue;
     if (!rootSet.has(id) && !(await s.store.has(id))) { shallow.push(id); continue; }
-    ids.add(id);
-    meta.add(id);
-    const bytes = await read(id, 'snapshot');
+    fresh([id]);
+    const [bytes] = await readAll([id], 'snapshot');
     const snap = bytes && decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
     if (!snap) continue;
-    await tree(snap.tree);
+    trees.push(snap.tree);
     if (opts.history !== false) queue.push(...snap.parents);
+  }
+
+  const manifests: string[] = [];
+  for (let level = trees; level.length > 0;) {
+    const todo = fresh(level);
+    const bytes = await readAll(todo, 'tree');
+    const next: string[] = [];
+    const chunks: string[] = [];
+    todo.forEach((id, k) => {
+      const b = bytes[k];
+      const t = b && decodeOr(() => decodeTree(b, id), id, 'tree');
+      if (!t) return;
+      for (const e of t.entries) {
+        if (e.type === 'dir') next.push(e.id);
+        else if (e.type === 'file') (e.chunked ? manifests : chunks).push(e.id);
+      }
+    });
+    await leaves(chunks, (id) => `chunk ${id}`);
+    level = next;
+  }
+
+  for (let level = manifests; level.length > 0;) {
+    const todo = fresh(level);
+    const bytes = await readAll(todo, 'file manifest');
+    const next: string[] = [];
+    const chunks: string[] = [];
+    const owner = new Map<string, string>();
+    todo.forEach((id, k) => {
+      const b = bytes[k];
+      const node = b && decodeOr(() => decodeManifest(b, id), id, 'file manifest');
+      if (!node) return;
+      for (const c of node.children) {
+        if (node.level > 0) next.push(c.id);
+        else { chunks.push(c.id); owner.set(c.id, id); }
+      }
+    });
+    await leaves(chunks, (id) => `chunk ${id} of file ${owner.get(id)?.slice(0, 12)}`);
+    level = next;
   }
   return { ids, meta, problems, shallow };
 }

@@ -38,7 +38,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
   let absent = false;
   if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });
   if (target.kind === 'local' && o.purpose === 'status') absent = !(await fsp.stat(target.path).then(() => true, () => false));
-  const backend = openRemote(config, s.root, { create: o.purpose === 'write' });
+  const backend = await openRemote(config, s.root, { create: o.purpose === 'write' });
   try {
     if (!absent) await backend.check();
     const tracked = await selectTracked(s, o.paths, o.cwd ?? s.root);

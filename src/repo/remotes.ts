@@ -68,7 +68,7 @@ export function resolveRemote(config: Config, name?: string): RemoteConfig {
 }
 
 /** Opens the backend of a remote, with its options from the config. */
-export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean } = {}): Backend {
+export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean } = {}): Promise<Backend> {
   const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes');
   const checksum = r.checksum === undefined ? undefined : r.checksum === 'when_supported' ? 'when_supported' : 'when_required';
   return openBackend(r.url, {

@@ -50,7 +50,7 @@ async function verifyStored(e: PackEntry, pack: Buffer, file: string): Promise<v
   const stored = pack.subarray(e.offset, e.offset + e.length);
   let raw: Buffer | undefined;
   try {
-    raw = e.offset + e.length <= pack.length ? await decode(Buffer.from(stored), e.flags) : undefined;
+    raw = e.offset + e.length <= pack.length ? await decode(stored, e.flags) : undefined;
   } catch {
     raw = undefined;
   }

@@ -48,13 +48,13 @@ describe('openBackend', () => {
   test('a directory gives a retried LocalBackend that works', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'dv-open-'));
     try {
-      const be = openBackend(path.basename(dir), { cwd: path.dirname(dir) });
+      const be = await openBackend(path.basename(dir), { cwd: path.dirname(dir) });
       assert.equal(be.location, dir);
       assert.ok(!(be instanceof LocalBackend), 'wrapped in retries');
       await be.check();
       await be.put('a/b', Buffer.from('x'));
       assert.equal((await be.get('a/b')).toString(), 'x');
-      assert.ok(openBackend(dir, { retry: false }) instanceof LocalBackend);
+      assert.ok((await openBackend(dir, { retry: false })) instanceof LocalBackend);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -63,7 +63,7 @@ describe('openBackend', () => {
   test('create lets a local remote come into being on first write', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'dv-open-'));
     try {
-      const be = openBackend(path.join(dir, 'new', 'remote'), { create: true });
+      const be = await openBackend(path.join(dir, 'new', 'remote'), { create: true });
       await be.put('k', Buffer.from('v'));
       await be.check();
     } finally {
@@ -72,11 +72,11 @@ describe('openBackend', () => {
   });
 
   test('an s3 URL gives an S3Backend with its options', async () => {
-    const raw = openBackend('s3://bkt/pre/fix', { retry: false, s3: { endpoint: 'http://127.0.0.1:9', region: 'eu-west-1' } });
+    const raw = await openBackend('s3://bkt/pre/fix', { retry: false, s3: { endpoint: 'http://127.0.0.1:9', region: 'eu-west-1' } });
     assert.ok(raw instanceof S3Backend);
     assert.equal(raw.location, 's3://bkt/pre/fix');
     await raw.close?.();
-    const wrapped = openBackend('s3://bkt', { s3: { endpoint: 'http://127.0.0.1:9' } });
+    const wrapped = await openBackend('s3://bkt', { s3: { endpoint: 'http://127.0.0.1:9' } });
     assert.equal(wrapped.location, 's3://bkt');
     await wrapped.close?.();
   });
