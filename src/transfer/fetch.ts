@@ -14,6 +14,7 @@ import { decodeTree } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { decode } from '../store/codec.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { SyncPackWriter } from '../store/pack-writer.js';
 import { remotePackKey } from './layout.js';
 import type { RemoteIndex, RemoteLoc } from './remote-index.js';
 
@@ -50,14 +51,14 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
   while (level.length > 0) {
     const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
     const have = await i.store.hasMany(fresh.map((w) => w.id));
-    await download(i, fresh.filter((_, k) => !have[k]).map((w) => w.id), stats);
+    await download(i, fresh.filter((_, k) => !have[k]), stats);
     const next: Want[] = [];
     for (const w of fresh) {
       if (w.kind === 'chunk') continue;
       const bytes = await i.store.get(w.id).catch(async (e) => {
         // A corrupt local copy was just forgotten by the index: fetch a good one.
         if (!(e instanceof DvError && e.code === 'OBJECT_CORRUPT')) throw e;
-        await download(i, [w.id], stats);
+        await download(i, [w], stats);
         return i.store.get(w.id);
       });
       if (w.kind === 'snapshot') {
@@ -82,11 +83,18 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
 
 interface Range { pack: string; start: number; end: number; objects: { id: string; loc: RemoteLoc }[] }
 
-async function download(i: FetchInput, ids: string[], stats: FetchStats): Promise<void> {
-  if (ids.length === 0) return;
+/**
+ * Downloads objects with merged ranged GETs and verifies each. Chunks are written straight into
+ * a pack file as they arrive (sealed at the end, or every pack's worth), so memory holds only the
+ * ranges in flight; structured objects, read again by the walk, go through the store's buffer.
+ */
+async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promise<void> {
+  if (wants.length === 0) return;
   const byPack = new Map<string, { id: string; loc: RemoteLoc }[]>();
   const absent: string[] = [];
-  for (const id of ids) {
+  const chunks = new Set<string>();
+  for (const { id, kind } of wants) {
+    if (kind === 'chunk') chunks.add(id);
     const loc = i.remote.objects.get(id);
     if (!loc) { absent.push(id); continue; }
     if (loc.length > MAX_OBJECT || loc.rawSize > MAX_OBJECT) throw new DvError('BAD_OBJECT', `the remote index says object ${id} is ${loc.length} bytes: refusing an object this large`, { id });
@@ -113,6 +121,12 @@ async function download(i: FetchInput, ids: string[], stats: FetchStats): Promis
     }
   }
   const limit = pLimit(Math.max(1, i.jobs));
+  const writer = new SyncPackWriter(i.store.tmpDir, i.store.packTarget);
+  const seals: Promise<void>[] = [];
+  const seal = (): void => {
+    const done = writer.finish();
+    if (done) seals.push(i.store.sealPack(done.tmp, done.size, done.entries));
+  };
   let failure: unknown;
   await Promise.all(ranges.map((r) => limit(async () => {
     if (failure) return;
@@ -120,7 +134,7 @@ async function download(i: FetchInput, ids: string[], stats: FetchStats): Promis
       const data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
       stats.requests++;
       for (const { id, loc } of r.objects) {
-        const stored = Buffer.from(data.subarray(loc.offset - r.start, loc.offset - r.start + loc.length));
+        const stored = data.subarray(loc.offset - r.start, loc.offset - r.start + loc.length);
         let raw: Buffer;
         try {
           raw = await decode(stored, loc.flags);
@@ -130,7 +144,13 @@ async function download(i: FetchInput, ids: string[], stats: FetchStats): Promis
         if (raw.length !== loc.rawSize || blake3Hex(raw) !== id) {
           throw new DvError('OBJECT_CORRUPT', `object ${id} from ${i.backend.location} does not match its hash: the remote copy is damaged`, { id, pack: r.pack });
         }
-        await i.store.putStored(id, stored, loc.flags, loc.rawSize);
+        if (failure) return;
+        if (chunks.has(id)) {
+          writer.add(id, stored, loc.rawSize, loc.flags);
+          if (writer.size >= writer.target) seal();
+        } else {
+          await i.store.putStored(id, Buffer.from(stored), loc.flags, loc.rawSize);
+        }
         stats.objectsFetched++;
         stats.bytesFetched += loc.length;
       }
@@ -139,5 +159,9 @@ async function download(i: FetchInput, ids: string[], stats: FetchStats): Promis
       failure ??= e;
     }
   })));
+  if (failure) writer.abort();
+  else seal();
+  const sealed = await Promise.allSettled(seals);
+  failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
   if (failure) throw failure;
 }
