@@ -22,6 +22,8 @@ export interface FetchResult extends FetchStats {
 
 export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<FetchResult> {
   return withRemote(s, { ...opts, purpose: 'read' }, async ({ config, jobs, backend, remote, roots }) => {
+    // Packs deleted by hand (rm -rf .dv/cache) are forgotten, so their objects are fetched again.
+    await s.store.forgetLostPacks();
     // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).
     const runs = (await lockedRuns(s.root)).filter((r) => remote.has(r.run));
     const stats = await fetchObjects({ store: s.store, backend, remote, roots, leaves: runs.map((r) => r.run), history: opts.allHistory ?? false, jobs, onProgress: opts.onProgress });

@@ -33,6 +33,8 @@ export interface Index {
   removePack(packId: string, ids: string[]): Promise<void>;
   /** Forgets where objects live (a corrupt copy): they read as missing until fetched again. */
   dropObjects(ids: string[]): Promise<void>;
+  /** Forgets packs that are gone from disk, and every object located in them (a scan). */
+  forgetPacks(packIds: Set<string>): Promise<number>;
   knownPacks(): Promise<Set<string>>;
   idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   getStats(paths: string[]): Promise<(StatEntry | undefined)[]>;
@@ -115,6 +117,18 @@ export class LevelIndex implements Index {
     await this.db.batch(ids.map((id) => ({ type: 'del' as const, key: OBJ + id })));
   }
 
+  async forgetPacks(packIds: Set<string>): Promise<number> {
+    if (packIds.size === 0) return 0;
+    const batch = this.db.batch();
+    let n = 0;
+    for await (const [k, v] of this.db.iterator({ gte: OBJ, lt: OBJ + '\xff' })) {
+      if (packIds.has(decodeLoc(v).pack)) { batch.del(k); n++; }
+    }
+    for (const p of packIds) batch.del(PACK + p);
+    await batch.write();
+    return n;
+  }
+
   async knownPacks(): Promise<Set<string>> {
     const out = new Set<string>();
     for await (const k of this.db.keys({ gte: PACK, lt: PACK + '\xff' })) out.add(k.slice(PACK.length));
@@ -172,6 +186,12 @@ export class MemoryIndex implements Index {
   }
   async dropObjects(ids: string[]): Promise<void> {
     for (const id of ids) this.objs.delete(id);
+  }
+  async forgetPacks(packIds: Set<string>): Promise<number> {
+    let n = 0;
+    for (const [id, l] of this.objs) if (packIds.has(l.pack)) { this.objs.delete(id); n++; }
+    for (const p of packIds) this.packs.delete(p);
+    return n;
   }
   async knownPacks(): Promise<Set<string>> {
     return new Set(this.packs);

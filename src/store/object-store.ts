@@ -49,6 +49,18 @@ export class ObjectStore {
     return added;
   }
 
+  /**
+   * Forgets packs the index knows but the disk no longer holds (a deleted cache directory):
+   * their objects read as missing, so a fetch brings them back instead of failing.
+   */
+  async forgetLostPacks(): Promise<number> {
+    const present = new Set(await listPackIds(this.packsDir));
+    const lost = new Set([...(await this.index.knownPacks())].filter((p) => !present.has(p)));
+    if (lost.size === 0) return 0;
+    await this.index.forgetPacks(lost);
+    return lost.size;
+  }
+
   /** Reads and verifies a pack index file (its name is the hash of its bytes). */
   async readPackIndex(packId: string): Promise<PackEntry[]> {
     const { idx } = packPaths(this.packsDir, packId);

@@ -36,6 +36,14 @@ test('directory remote: push 3,000 small files as a few packs, clone, pull byte-
   assert.equal((await dvJson(b, ['status'])).clean, true);
   assert.equal((await dvJson(b, ['fsck'])).ok, true);
 
+  // The cache deleted by hand (as DVC users reclaim space): pull fetches everything again.
+  await fsp.rm(join(b, '.dv', 'cache'), { recursive: true, force: true });
+  await fsp.rm(join(b, 'data'), { recursive: true, force: true });
+  const again = await dvJson(b, ['pull']);
+  assert.ok(again.fetch.objectsFetched > 3000, `after deleting the cache, pull fetched ${again.fetch.objectsFetched} objects`);
+  assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
+  assert.equal((await dvJson(b, ['fsck'])).ok, true);
+
   // An edit in A travels as a small push and a small pull.
   await fsp.writeFile(join(a, 'data', 'd0', 'f0.dat'), 'edited');
   await dvOk(a, ['commit', '-m', 'edit']);
