@@ -9,8 +9,18 @@ import { isId } from '../core/ids.js';
 
 const FILE = 'snapshots.log';
 
+/** Appends one line; a line cut short by a killed process is ended first, so it cannot swallow this one. */
 export async function logSnapshot(dvDir: string, id: string, path: string): Promise<void> {
-  await fsp.appendFile(join(dvDir, FILE), `${new Date().toISOString()} ${id} ${JSON.stringify(path)}\n`);
+  const fh = await fsp.open(join(dvDir, FILE), 'a+');
+  try {
+    const { size } = await fh.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) await fh.read(last, 0, 1, size - 1);
+    const lead = size > 0 && last[0] !== 10 ? '\n' : '';
+    await fh.write(`${lead}${new Date().toISOString()} ${id} ${JSON.stringify(path)}\n`);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Snapshot ids logged at or after `since` (all of them when omitted). */
