@@ -1,7 +1,8 @@
 /**
  * `dv install`: git hooks that keep data in step with code. post-checkout runs `dv checkout`
- * after a branch switch, pre-push runs `dv push` (and stops the git push if it fails),
- * pre-commit warns when tracked data has changes dv has not recorded.
+ * after a branch switch, post-merge after a `git pull`/`git merge` (fetching with `dv pull`
+ * what the new pointer files name and this clone lacks), pre-push runs `dv push` (and stops
+ * the git push if it fails), pre-commit warns when tracked data has changes dv has not recorded.
  * Existing hooks are never replaced: dv's lines go in one delimited block that `--uninstall`
  * removes again, leaving the file as it was.
  */
@@ -13,7 +14,7 @@ import { git } from '../repo/git.js';
 import { findRoot } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
 
-export const HOOKS = ['post-checkout', 'pre-push', 'pre-commit'] as const;
+export const HOOKS = ['post-checkout', 'post-merge', 'pre-push', 'pre-commit'] as const;
 export type HookName = (typeof HOOKS)[number];
 /**
  * created: new file; added: block put into an existing hook; kept: a hook in another language
@@ -46,6 +47,15 @@ const BODIES: Record<HookName, string> = {
 if [ "$3" = 1 ]; then
   dv_hook_run checkout </dev/null || echo "dv hook: \\\`dv checkout\\\` failed (see above); git's checkout itself succeeded: fix the problem, then run \\\`dv checkout\\\`" >&2
 fi`,
+  'post-merge': `# A merge or pull may move pointer files; objects this clone lacks (22) come from the remote.
+dv_hook_run checkout </dev/null && dv_hook_status=0 || dv_hook_status=$?
+if [ "$dv_hook_status" -eq 22 ]; then
+  dv_hook_run pull </dev/null && dv_hook_status=0 || dv_hook_status=$?
+fi
+if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
+  echo "dv hook: updating the data after the merge failed (see above); git's merge itself succeeded: fix the problem, then run \\\`dv pull\\\`" >&2
+fi
+unset dv_hook_status`,
   'pre-push': `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
 # 10: no dv repository in this checkout, so nothing to push.
 if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
@@ -62,9 +72,10 @@ unset dv_hook_out`,
 };
 
 /** What to tell a user whose hook dv cannot edit. */
-const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'pre-push': 'push', 'pre-commit': 'status' };
+const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'post-merge': 'checkout', 'pre-push': 'push', 'pre-commit': 'status' };
 const MANUAL: Record<HookName, string> = {
   'post-checkout': 'when its third argument is 1, run: DV checkout (and ignore its exit status)',
+  'post-merge': 'run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
   'pre-push': 'run: DV push </dev/null, and exit 1 when it fails',
   'pre-commit': 'run: DV status, and warn when it reports changes',
 };

@@ -43,15 +43,15 @@ test('install keeps a custom post-checkout hook, is idempotent, follows branch s
   await fsp.writeFile(join(hooks, 'post-checkout'), custom, { mode: 0o755 });
 
   const r1 = await dvJson(repo, ['install']);
-  assert.deepEqual(r1.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'added'], ['pre-push', 'created'], ['pre-commit', 'created']]);
-  const after1 = await Promise.all(['post-checkout', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(r1.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'added'], ['post-merge', 'created'], ['pre-push', 'created'], ['pre-commit', 'created']]);
+  const after1 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
   const r2 = await dvJson(repo, ['install']);
-  assert.deepEqual(r2.hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged']);
-  const after2 = await Promise.all(['post-checkout', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(r2.hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  const after2 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
   assert.deepEqual(after2, after1);
   assert.equal(after2[0].split(BEGIN).length, 2, 'one dv block');
   assert.ok(after2[0].includes('echo "custom $3"'), 'custom hook kept');
-  for (const h of ['pre-push', 'pre-commit']) assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
+  for (const h of ['post-merge', 'pre-push', 'pre-commit']) assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
 
   const sw = gitRun(repo, ['checkout', 'other']);
   assert.equal(sw.code, 0, sw.out);
@@ -69,11 +69,11 @@ test('install keeps a custom post-checkout hook, is idempotent, follows branch s
   git(repo, ['checkout', '-q', 'main', '--', 'data.dv']);
 
   const un = await dvJson(repo, ['install', '--uninstall']);
-  assert.deepEqual(un.hooks.map((h: any) => h.action), ['removed', 'deleted', 'deleted']);
+  assert.deepEqual(un.hooks.map((h: any) => h.action), ['removed', 'deleted', 'deleted', 'deleted']);
   assert.equal(await read(join(hooks, 'post-checkout')), custom);
   assert.equal(await exists(join(hooks, 'pre-push')), false);
   assert.equal(await exists(join(hooks, 'pre-commit')), false);
-  assert.deepEqual((await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action), ['absent', 'absent', 'absent']);
+  assert.deepEqual((await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action), ['absent', 'absent', 'absent', 'absent']);
   assert.equal(gitRun(repo, ['checkout', 'other']).code, 0);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n', 'no hook after uninstall');
 });
@@ -88,6 +88,43 @@ test('post-checkout never fails the git checkout: dv says why and the edit survi
   assert.match(sw.out, /dv hook: `dv checkout` failed/);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'my unsaved edit\n');
   assert.equal(git(repo, ['branch', '--show-current']).trim(), 'other');
+});
+
+test('post-merge: after git pull the data follows, fetched from the remote when this clone lacks it', async () => {
+  const a = await makeRepo();
+  await fsp.mkdir(join(a, 'data'));
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'one\n');
+  await dvOk(a, ['add', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', join(tempDir(), 'store'), '--default']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'one']);
+  await dvOk(a, ['push']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['pull']);
+  await dvOk(b, ['install']);
+
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'two\n');
+  await fsp.writeFile(join(a, 'data', 'new.txt'), 'new\n');
+  await dvOk(a, ['commit', '-m', 'two']);
+  git(a, ['commit', '-qam', 'two']);
+  await dvOk(a, ['push']);
+
+  const pulled = gitRun(b, ['pull', '-q', '--no-rebase']);
+  assert.equal(pulled.code, 0, pulled.out);
+  assert.equal(await read(join(b, 'data', 'v.txt')), 'two\n', pulled.out);
+  assert.equal(await read(join(b, 'data', 'new.txt')), 'new\n');
+  assert.equal((await dvJson(b, ['status'])).clean, true);
+
+  // A forgot to push: B's pull cannot find the data; dv says so and the merge still succeeds.
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'three\n');
+  await dvOk(a, ['commit', '-m', 'three']);
+  git(a, ['commit', '-qam', 'three']);
+  const failed = gitRun(b, ['pull', '-q', '--no-rebase']);
+  assert.equal(failed.code, 0, failed.out);
+  assert.match(failed.out, /OBJECT_MISSING/);
+  assert.match(failed.out, /dv hook: updating the data after the merge failed/);
+  assert.equal(await read(join(b, 'data', 'v.txt')), 'two\n');
 });
 
 test('pre-push runs dv push and stops the git push when it fails', async () => {
@@ -145,7 +182,7 @@ test('a hook that is not a shell script is refused with what to add, and nothing
   const handled = `${py}import subprocess, sys\nsys.exit(subprocess.call(['dv', 'push']))\n`;
   await fsp.writeFile(join(hooks, 'pre-push'), handled);
   const again = await dvJson(repo, ['install']);
-  assert.deepEqual(again.hooks.map((h: any) => h.action), ['created', 'kept', 'created']);
+  assert.deepEqual(again.hooks.map((h: any) => h.action), ['created', 'created', 'kept', 'created']);
   assert.equal(await read(join(hooks, 'pre-push')), handled);
 });
 
