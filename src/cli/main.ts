@@ -357,7 +357,7 @@ ${EXIT_HELP}`);
       }
     });
 
-  cmd('install', 'add git hooks: git checkout runs dv checkout, git push runs dv push, git commit warns about unrecorded data', 'dv install            # existing hooks are kept; dv adds one marked block')
+  cmd('install', 'add git hooks: git checkout runs dv checkout, git pull brings the data, git push runs dv push, git commit warns about unrecorded data', 'dv install            # existing hooks are kept; dv adds one marked block')
     .option('--uninstall', 'remove dv\'s blocks from the hooks (the rest of each hook stays)')
     .action(async (o: { uninstall?: boolean }) => {
       const r = await install({ cwd: cwd(), uninstall: o.uninstall });
@@ -365,7 +365,7 @@ ${EXIT_HELP}`);
       if (globals.quiet) return;
       const say = { created: 'created', added: 'added a dv block to', updated: 'updated the dv block in', unchanged: 'already installed in', kept: 'calls dv itself (left as it is):', removed: 'removed the dv block from', deleted: 'deleted', absent: 'no dv hook in' };
       for (const h of r.hooks) out(`${h.hook}: ${say[h.action]} ${h.file}`);
-      if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
+      if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git pull brings the data (`dv checkout`, or `dv pull` when it is missing), git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
     });
 
   const stage = program.command('stage').description('define pipeline stages in dv.yaml: add, list')
