@@ -2,9 +2,9 @@
  * Runs `dv` as an unprivileged user (uid/gid 65534, "nobody") through `setpriv`, so that file
  * permissions apply: root reads and writes through any mode bits, and would never see EACCES.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DV_BIN, type RunResult } from './cli.js';
+import { DV_BIN, run, type RunResult } from './cli.js';
 
 export const NOBODY = 65534;
 
@@ -19,17 +19,6 @@ export function cannotDropPrivileges(): string | undefined {
 
 /** `dv args` in `cwd` as uid/gid 65534, with HOME and XDG_CONFIG_HOME inside `home`. */
 export function dvAsNobody(cwd: string, args: string[], home: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', process.execPath, DV_BIN, ...args], {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', HOME: home, XDG_CONFIG_HOME: join(home, '.config') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const program = ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', process.execPath, DV_BIN, ...args];
+  return run('setpriv', program, cwd, { NO_COLOR: '1', HOME: home, XDG_CONFIG_HOME: join(home, '.config') });
 }

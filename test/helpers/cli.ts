@@ -17,12 +17,13 @@ export interface RunResult {
 
 /** Runs `dv args...` as a separate process. */
 export function dv(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return run(process.execPath, [DV_BIN, ...args], cwd, { NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env });
+}
+
+/** Runs a program to its end, collecting its output (stdin closed). */
+export function run(program: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DV_BIN, ...args], {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(program, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
