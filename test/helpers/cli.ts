@@ -1,7 +1,7 @@
 /** Helpers for driving the real `dv` binary in temporary git repositories. */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { promises as fsp, mkdtempSync } from 'node:fs';
+import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +44,19 @@ export async function dvJson<T = any>(cwd: string, args: string[], env: Record<s
   return JSON.parse(await dvOk(cwd, [...args, '--json'], env)) as T;
 }
 
+const made: string[] = [];
+// Temp dirs go when the test file's process ends (DV_KEEP_TEST_DIRS=1 keeps them to look into).
+process.on('exit', () => {
+  if (process.env.DV_KEEP_TEST_DIRS) return;
+  for (const d of made) {
+    try { rmSync(d, { recursive: true, force: true, maxRetries: 2 }); } catch { /* read-only leftovers of permission tests */ }
+  }
+});
+
 export function tempDir(prefix = 'dv-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 /** A fresh git repository with an identity, and `dv init` run in it. */
