@@ -329,30 +329,35 @@ ${EXIT_HELP}`);
     .option('-j, --jobs <n>', 'parallel transfers (default 8)')
     .option('-a, --all-history', 'every snapshot in the history, not only those the pointer files name');
 
+  type TransferFlags = { remote?: string; jobs?: string; allHistory?: boolean };
+  /** What push, fetch and pull take from their common arguments. */
+  const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory });
+  const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number }): string => `${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
+
   transferOpts(cmd('push', 'send what the remote lacks of the tracked data', 'dv push -r origin -j 16'))
-    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean }) => {
+    .action(async (paths: string[], o: TransferFlags) => {
       const bar = progress('push', tty());
-      const r = await session(false, 'push', (s) => push(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(r.objectsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there`);
     });
 
   transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
-    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean }) => {
+    .action(async (paths: string[], o: TransferFlags) => {
       const bar = progress('fetch', tty());
-      const r = await session(true, 'fetch', (s) => fetch(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const r = await session(true, 'fetch', (s) => fetch(s, { ...transfer(paths, o), onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(`${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`);
+      else if (!globals.quiet) out(fetched(r));
     });
 
   transferOpts(cmd('pull', 'fetch from a remote, then check out the tracked paths', 'dv pull'))
     .option('-f, --force', 'overwrite or delete uncommitted changes')
-    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean; force?: boolean }) => {
+    .action(async (paths: string[], o: TransferFlags & { force?: boolean }) => {
       const bar = progress('pull', tty());
-      const r = await session(true, 'pull', (s) => pull(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, force: o.force, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }), onCheckoutProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const r = await session(true, 'pull', (s) => pull(s, { ...transfer(paths, o), force: o.force, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }), onCheckoutProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
       else if (!globals.quiet) {
-        out(`${r.fetch.remote}: fetched ${count(r.fetch.objectsFetched, 'object')} (${human(r.fetch.bytesFetched)}) in ${count(r.fetch.requests, 'request')}`);
+        out(fetched(r.fetch));
         for (const p of r.checkout.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)})`);
       }
     });
