@@ -2,13 +2,17 @@
  * `dv gc`: remove what no pointer file (in the workspace or on any git ref) reaches through its
  * snapshot history. Packs whose objects are all unreachable are deleted; packs with some live
  * objects are repacked first (new pack written and indexed before the old one goes).
+ * A cache shared through `cache.dir` is collected with the roots of every repository registered
+ * in it, each one's writer lock held meanwhile (src/repo/shared-cache.ts).
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
-import { reachable, rootSnapshots } from './reach.js';
+import { reachable, rootSnapshotsAt } from './reach.js';
+import { RepoLock } from '../repo/lock.js';
+import { sharingRepos } from '../repo/shared-cache.js';
 import { lockedRuns } from './pipeline.js';
 import { runRefIds } from './outs.js';
 import { isId } from '../core/ids.js';
@@ -17,11 +21,8 @@ import { processAlive } from '../repo/lock.js';
 
 export interface GcOptions {
   dryRun?: boolean;
-  /**
-   * Run even though `cache.dir` is set. Such a cache may be shared with other repositories,
-   * whose pointer files this one cannot see: gc would delete their data. Off by default.
-   */
-  sharedCache?: boolean;
+  /** How long to wait for the writer lock of each repository sharing the cache (default 10 s). */
+  waitMs?: number;
   /** Snapshots this clone recorded within this many days stay, pointer or not (default 30; 0: none). */
   keepDays?: number;
 }
@@ -34,32 +35,62 @@ export interface GcResult {
   removedBytes: number;
   removedPacks: number;
   repackedPacks: number;
+  /** Roots of the repositories whose data was kept: this one, and those sharing its cache. */
+  repositories: string[];
 }
 
 export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult> {
   const shared = s.config.get('cache.dir') !== undefined;
-  if (shared && !opts.dryRun && !opts.sharedCache) {
-    throw new DvError('USAGE', `cache.dir is set (${s.paths.cacheDir}): a cache that other repositories may share cannot be collected from this one, which does not see their pointer files; unset cache.dir to gc a private cache`);
+  const locks: RepoLock[] = [];
+  try {
+    return await collect(s, opts, shared, locks);
+  } finally {
+    for (const l of locks) await l.release().catch(() => undefined);
   }
-  const { roots: pointed, problems: rootProblems } = await rootSnapshots(s);
-  if (rootProblems.length > 0) throw new DvError('BAD_POINTER', `gc stopped, a pointer file is unreadable: ${rootProblems[0].message}`);
+}
+
+async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: RepoLock[]): Promise<GcResult> {
+  const repos: { root: string; dvDir: string }[] = [{ root: s.root, dvDir: s.paths.dvDir }];
+  if (shared) {
+    const { repos: others, stale } = await sharingRepos(s.paths);
+    for (const o of others) {
+      // No writer may add to the cache from another repository while its roots are counted.
+      locks.push(await RepoLock.acquire(o.paths.lock, 'gc (shared cache)', opts.waitMs ?? 10_000).catch((e) => {
+        throw e instanceof DvError && e.code === 'REPO_LOCKED' ? new DvError('REPO_LOCKED', `gc needs every repository sharing ${s.paths.cacheDir} idle, and ${o.root} is busy: ${e.message}`, e.data) : e;
+      }));
+      repos.push({ root: o.root, dvDir: o.paths.dvDir });
+    }
+    if (!opts.dryRun) for (const f of stale) await fsp.rm(f, { force: true });
+  }
   const keepDays = opts.keepDays ?? 30;
-  const recent = keepDays > 0 ? await loggedSnapshots(s.paths.dvDir, new Date(Date.now() - keepDays * 86_400_000)) : [];
+  const since = new Date(Date.now() - keepDays * 86_400_000);
+  const pointedAll = new Set<string>();
+  const logged = new Set<string>();
+  const runs: string[] = [];
+  for (const r of repos) {
+    const { roots: pointed, problems: rootProblems } = await rootSnapshotsAt(r.root);
+    if (rootProblems.length > 0) throw new DvError('BAD_POINTER', `gc stopped, a pointer file${r.root === s.root ? '' : ` of ${r.root}`} is unreadable: ${rootProblems[0].message}`);
+    for (const id of pointed) pointedAll.add(id);
+    if (keepDays > 0) for (const id of await loggedSnapshots(r.dvDir, since)) logged.add(id);
+    runs.push(...(await lockedRuns(r.root)).map((x) => x.run));
+  }
   // Logged snapshots may be gone already (an earlier gc with a shorter window): keep only present ones.
+  const recent = [...logged];
   const present = await s.store.hasMany(recent);
-  const roots = [...new Set([...pointed, ...recent.filter((_, k) => present[k])])];
+  const roots = [...new Set([...pointedAll, ...recent.filter((_, k) => present[k])])];
   const { ids: live, problems } = await reachable(s, roots);
-  // The run cache: run records dv.lock names, and those this clone's run refs point to.
-  for (const id of [...(await lockedRuns(s.root)).map((r) => r.run), ...(await runRefIds(s))]) if (isId(id)) live.add(id);
+  // The run cache: run records dv.lock names, and those the run refs (shared with the cache) point to.
+  for (const id of [...runs, ...(await runRefIds(s))]) if (isId(id)) live.add(id);
   const missingRoots = problems.filter((p) => p.code === 'OBJECT_CORRUPT');
   if (missingRoots.length > 0) throw new DvError('OBJECT_CORRUPT', `gc stopped: ${missingRoots[0].message}; run \`dv fsck\` and repair first`);
-  const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0 };
+  const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0, repositories: repos.map((r) => r.root) };
   for (const packId of await listPackIds(s.store.packsDir)) {
     const entries = await s.store.readPackIndex(packId);
     // A copy is kept only where the index points: duplicates and corrupt copies replaced by a
-    // good one (after a repair by fetch) go with the unreachable objects.
+    // good one (after a repair by fetch) go with the unreachable objects. In a shared cache every
+    // live copy stays, since another repository's index may point at any of them.
     const canonical = await s.index.getLocations(entries.map((e) => e.id));
-    const keepIt = entries.map((e, k) => live.has(e.id) && canonical[k]?.pack === packId && canonical[k]?.offset === e.offset);
+    const keepIt = entries.map((e, k) => live.has(e.id) && (shared || (canonical[k]?.pack === packId && canonical[k]?.offset === e.offset)));
     const dead = entries.filter((_, k) => !keepIt[k]);
     if (dead.length === 0) continue;
     res.removedObjects += dead.length;

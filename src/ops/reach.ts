@@ -20,8 +20,14 @@ export interface Problem {
 
 /** Snapshot ids named by pointer files in the workspace and in every git ref (branches, tags). */
 export async function rootSnapshots(s: RepoSession, opts: { gitRefs?: boolean } = {}): Promise<{ roots: string[]; problems: Problem[] }> {
+  return rootSnapshotsAt(s.root, opts);
+}
+
+/** rootSnapshots of the repository at `root` (another one sharing this cache, for gc). */
+export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } = {}): Promise<{ roots: string[]; problems: Problem[] }> {
   const roots = new Set<string>();
   const problems: Problem[] = [];
+  const s = { root };
   try {
     for (const t of await findTracked(s.root)) roots.add(t.pointer.snapshot);
   } catch (e) {

@@ -11,6 +11,7 @@ import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, globalConfigPath } from './config.js';
 import { RepoLock, type LockInfo } from './lock.js';
+import { registerRepo } from './shared-cache.js';
 
 export const DV_DIR = '.dv';
 export const VERSION = '0.1.0';
@@ -115,6 +116,12 @@ export class RepoSession {
     }
     const store = new ObjectStore(paths.packsDir, paths.tmpDir, index);
     try {
+      if (config.get('cache.dir') !== undefined) {
+        // A writer into a shared cache makes itself known, so gc elsewhere keeps what it names;
+        // packs that gc (run from another repository) deleted or rewrote are forgotten here.
+        if (lock) await registerRepo(paths);
+        await store.forgetLostPacks();
+      }
       await store.syncPacks();
     } catch (e) {
       await index.close();

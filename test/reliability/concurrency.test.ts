@@ -218,7 +218,7 @@ test('a push (which takes no writer lock) racing a gc that repacks what it reads
   assert.deepEqual(await describeTree(join(clone, 'data')), await describeTree(join(dir, 'data')));
 });
 
-test('two repositories sharing one cache (cache.dir): gc in one never deletes the data of the other', async () => {
+test('two repositories sharing one cache (cache.dir): gc in one collects for both and never deletes the other\'s data', async () => {
   const shared = join(await makeRepo({ init: false }), 'shared-cache');
   cleanup.push(join(shared, '..'));
   const a = await makeRepo();
@@ -229,14 +229,47 @@ test('two repositories sharing one cache (cache.dir): gc in one never deletes th
     await makeDataset(join(dir, 'data'), { files: 50, dirs: 2, large: [300_000], seed });
     await dvOk(dir, ['add', '-q', 'data']);
   }
+  // Both repositories track something, then drop it: data that nothing names any more.
+  const scratch = Buffer.from('scratch data, tracked once and dropped\n'.repeat(100));
+  for (const dir of [a, b]) {
+    await fsp.mkdir(join(dir, 'scratch'));
+    await fsp.writeFile(join(dir, 'scratch', `${dir === a ? 'a' : 'b'}.txt`), scratch);
+    await dvOk(dir, ['add', '-q', 'scratch']);
+    await fsp.rm(join(dir, 'scratch'), { recursive: true });
+    await fsp.rm(join(dir, 'scratch.dv'));
+  }
   const wantB = await describeTree(join(b, 'data'));
-  const dry = await dv(a, ['gc', '--dry-run', '--keep-days', '0']);
-  assert.equal(dry.code, 0, dry.stderr);
-  const g = await dv(a, ['gc', '--keep-days', '0']);
-  if (g.code !== 0) assert.match(g.stderr, /^dv: error [A-Z_]+: .*cache/, 'a refusal says why');
-  const rep = await inspectRepo(b);
-  assert.equal(rep.fsck.ok, true, `gc in the other repository destroyed data: ${JSON.stringify(rep.fsck.problems.slice(0, 3))}`);
-  await fsp.rm(join(b, 'data'), { recursive: true });
-  await dvOk(b, ['checkout', '-q']);
-  assert.deepEqual(await describeTree(join(b, 'data')), wantB);
+  const wantA = await describeTree(join(a, 'data'));
+
+  const dry = await dvJson(a, ['gc', '--dry-run', '--keep-days', '0']);
+  assert.equal(dry.repositories.length, 2, `gc sees both repositories: ${JSON.stringify(dry.repositories)}`);
+  assert.ok(dry.removedObjects >= 2, `the two old versions are garbage: ${dry.removedObjects}`);
+
+  // A writer busy in B stops gc in A with a message naming B; nothing is removed.
+  const lock = join(b, '.dv', 'lock');
+  await fsp.writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), command: 'add', since: new Date().toISOString() }));
+  const busy = await dv(a, ['gc', '--keep-days', '0', '--wait', '0']);
+  await fsp.rm(lock);
+  assert.equal(busy.code, 11, busy.stderr);
+  assert.match(busy.stderr, /REPO_LOCKED: gc needs every repository sharing .* idle/);
+  assert.ok(busy.stderr.includes(b) || busy.stderr.includes(await fsp.realpath(b)), busy.stderr);
+
+  const g = await dvJson(a, ['gc', '--keep-days', '0']);
+  assert.equal(g.removedObjects, dry.removedObjects);
+  for (const [dir, want] of [[a, wantA], [b, wantB]] as const) {
+    const rep = await inspectRepo(dir);
+    assert.equal(rep.fsck.ok, true, `${dir}: ${JSON.stringify(rep.fsck.problems.slice(0, 3))}`);
+    await fsp.rm(join(dir, 'data'), { recursive: true });
+    await dvOk(dir, ['checkout', '-q']);
+    assert.deepEqual(await describeTree(join(dir, 'data')), want);
+  }
+  // B's index still named the collected data: adding it again must store it, not trust the index.
+  await fsp.mkdir(join(b, 'scratch'));
+  await fsp.writeFile(join(b, 'scratch', 'b.txt'), scratch);
+  await dvOk(b, ['add', '-q', 'scratch']);
+  const back = await inspectRepo(b);
+  assert.equal(back.fsck.ok, true, `re-adding collected data: ${JSON.stringify(back.fsck.problems.slice(0, 3))}`);
+  await fsp.rm(join(b, 'scratch'), { recursive: true });
+  await dvOk(b, ['checkout', '-q', 'scratch']);
+  assert.deepEqual(await fsp.readFile(join(b, 'scratch', 'b.txt')), scratch);
 });

@@ -1,0 +1,61 @@
+/**
+ * Repositories that share one cache directory (`cache.dir`) register in `<cache>/repos/`, one
+ * small file per repository naming its root. `dv gc` in any of them then collects with the roots
+ * of all of them (their pointer files, git refs, snapshot logs and dv.lock runs), holding each
+ * one's writer lock, so no repository loses data another one still names.
+ */
+import { promises as fsp, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { blake3Hex } from '../core/hash.js';
+import { fsError } from '../errors.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { Config, globalConfigPath } from './config.js';
+import { repoPaths, type RepoPaths } from './repo.js';
+
+const DIR = 'repos';
+
+const real = (p: string): string => { try { return realpathSync.native(p); } catch { return p; } };
+const entryFile = (paths: RepoPaths): string => join(paths.cacheDir, DIR, `${blake3Hex(Buffer.from(real(paths.root))).slice(0, 24)}.json`);
+
+/** Records this repository as a user of its (shared) cache; cheap when already recorded. */
+export async function registerRepo(paths: RepoPaths): Promise<void> {
+  const file = entryFile(paths);
+  if (await fsp.stat(file).then(() => true, () => false)) return;
+  await fsp.mkdir(join(paths.cacheDir, DIR), { recursive: true }).catch((e) => { throw fsError(e, join(paths.cacheDir, DIR)); });
+  await writeFileAtomic(file, `${JSON.stringify({ root: real(paths.root) })}\n`, paths.tmpDir);
+}
+
+export interface SharingRepo {
+  root: string;
+  paths: RepoPaths;
+}
+
+/**
+ * The other repositories registered in this cache that still use it. Registrations of
+ * repositories that are gone, or that moved to another cache, are returned as `stale`.
+ */
+export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRepo[]; stale: string[] }> {
+  const dir = join(self.cacheDir, DIR);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const repos: SharingRepo[] = [];
+  const stale: string[] = [];
+  const cache = real(self.cacheDir);
+  for (const name of names.filter((n) => /^[0-9a-f]{24}\.json$/.test(n)).sort()) {
+    const file = join(dir, name);
+    let root: string | undefined;
+    try {
+      const v = JSON.parse(await fsp.readFile(file, 'utf8')) as { root?: unknown };
+      root = typeof v.root === 'string' ? v.root : undefined;
+    } catch {
+      root = undefined;
+    }
+    if (root === undefined) { stale.push(file); continue; }
+    if (real(root) === real(self.root)) continue;
+    const base = repoPaths(root);
+    const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }).catch(() => undefined);
+    const paths = config && (await fsp.stat(base.config).then(() => true, () => false)) ? repoPaths(root, config.get('cache.dir')) : undefined;
+    if (!paths || real(paths.cacheDir) !== cache) { stale.push(file); continue; }
+    repos.push({ root, paths });
+  }
+  return { repos, stale };
+}
