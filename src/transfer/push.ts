@@ -89,7 +89,7 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   }
   const moved = new Set(whole.flatMap((w) => w.entries.map((e) => e.id)));
   if (moved.size > 0) {
-    const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 3)));
+    const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
     await Promise.all(whole.map((w) => copyLimit(async () => {
       const paths = packPaths(i.store.packsDir, w.packId);
       const data = await fsp.readFile(paths.pack);
