@@ -1,5 +1,6 @@
 /** Progress bars on a TTY only; nothing when piped, with -q, or with --json. */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 
 export interface Progress {
   update(done: number, detail?: { bytes?: number; files?: number }): void;
@@ -19,12 +20,14 @@ function human(n: number): string {
 export function progress(label: string, enabled: boolean, total?: number): Progress {
   if (!enabled || !process.stderr.isTTY) return NOOP;
   const started = Date.now();
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: CliProgress.SingleBar | undefined;
   const t0 = Date.now();
   return {
     update(done, detail) {
       if (!bar) {
         if (Date.now() - started < 300) return;
+        // Loaded only once a bar is due (a TTY, 300 ms in).
+        const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
         bar = new cliProgress.SingleBar({
           stream: process.stderr,
           format: total ? `${label} [{bar}] {percentage}% {value}/{total} {extra}` : `${label} {value} {extra}`,

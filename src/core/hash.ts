@@ -4,7 +4,6 @@
  * against the official BLAKE3 vectors). Call `initHash()` once before hashing.
  */
 import { createRequire } from 'node:module';
-import { createBLAKE3 } from 'hash-wasm';
 
 interface Impl {
   name: 'native' | 'wasm';
@@ -36,6 +35,7 @@ function loadNative(): Impl | undefined {
 
 async function loadWasm(): Promise<Impl> {
   if (wasmImpl) return wasmImpl;
+  const { createBLAKE3 } = await import('hash-wasm');
   const shared = await createBLAKE3();
   wasmImpl = {
     name: 'wasm',

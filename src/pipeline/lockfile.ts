@@ -16,7 +16,7 @@
  *
  * Pure.
  */
-import YAML from 'yaml';
+import { yaml } from './yaml.js';
 import { isId } from '../core/ids.js';
 import type { DepRecord, OutRecord, ParamValues, RunEnv } from './run.js';
 import { invalid, parseYaml } from './spec.js';
@@ -70,5 +70,5 @@ export function encodeLock(l: Lockfile): string {
     stages[name] = { cmd: s.cmd, key: s.key, run: s.run, deps: s.deps, params: s.params, outs: s.outs, env: s.env, ranAt: s.ranAt };
   }
   return '# dv.lock: written by `dv repro`; commit it with git. It records what each stage last read and wrote.\n'
-    + YAML.stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false });
+    + yaml().stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false });
 }

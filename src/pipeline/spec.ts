@@ -12,7 +12,7 @@
  * Pure: parse, validate and edit the text; no I/O.
  */
 import { posix } from 'node:path';
-import YAML from 'yaml';
+import { yaml } from './yaml.js';
 import { DvError } from '../errors.js';
 
 export const SPEC_FILE = 'dv.yaml';
@@ -112,7 +112,7 @@ function yamlError(e: unknown, file: string): DvError {
 
 /** Parses YAML text strictly (duplicate keys are errors). */
 export function parseYaml(text: string, file: string): unknown {
-  const doc = YAML.parseDocument(text, { uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) throw yamlError(doc.errors[0], file);
   return doc.toJS();
 }
@@ -148,10 +148,10 @@ function dedupeParams(ps: ParamRef[]): ParamRef[] {
 
 /** `text` (the current dv.yaml, or '') with stage `s` added or replaced; comments are kept. */
 export function setStage(text: string, s: StageSpec): string {
-  const doc = text.trim() === '' ? new YAML.Document({ stages: {} }) : YAML.parseDocument(text, { uniqueKeys: true });
+  const doc = text.trim() === '' ? new (yaml().Document)({ stages: {} }) : yaml().parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) throw yamlError(doc.errors[0], SPEC_FILE);
-  if (!doc.contents || !YAML.isMap(doc.contents)) doc.contents = doc.createNode({ stages: {} }) as typeof doc.contents;
-  if (!YAML.isMap(doc.get('stages'))) doc.set('stages', doc.createNode({}));
+  if (!doc.contents || !yaml().isMap(doc.contents)) doc.contents = doc.createNode({ stages: {} }) as typeof doc.contents;
+  if (!yaml().isMap(doc.get('stages'))) doc.set('stages', doc.createNode({}));
   const node: Record<string, unknown> = { cmd: s.cmd };
   if (s.deps.length) node.deps = s.deps;
   if (s.params.length) node.params = s.params.map(formatParamRef);

@@ -8,7 +8,6 @@ import { promises as fsp } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
-import tar from 'tar-stream';
 import { blake3Hex } from '../core/hash.js';
 import { fsError } from '../errors.js';
 import { encodePackIndex, type PackEntry } from './pack-index.js';
@@ -49,6 +48,7 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
   const tmp = join(tmpDir, `pack-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
   try {
     await fsp.mkdir(tmpDir, { recursive: true });
+    const tar = (await import('tar-stream')).default;
     const p = tar.pack();
     const ws = createWriteStream(tmp);
     const done = pipeline(p, ws);

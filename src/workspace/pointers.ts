@@ -4,7 +4,6 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
-import fg from 'fast-glob';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
 import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -59,6 +58,8 @@ export async function findTracked(root: string): Promise<Tracked[]> {
   if (inGit.code === 0) {
     candidates = [...new Set(inGit.stdout.split('\0').filter(Boolean))];
   } else {
+    // Outside git only (rare): fast-glob is loaded on demand.
+    const fg = (await import('fast-glob')).default;
     candidates = await fg('**/*.dv', { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore: ['.dv/**', '.git/**', '**/node_modules/**'] });
   }
   candidates.sort();
