@@ -2,12 +2,14 @@
  * Worker thread: reads files with synchronous I/O (cheap inside a worker), cuts them into
  * chunks, hashes them, and — when storing — asks the main thread which chunks are new and
  * writes those into a pack of its own. Chunk bytes never cross threads; only ids do.
+ * New chunks of one file are gathered in order into frames of about FRAME_TARGET raw bytes,
+ * each compressed as one zstd frame (flag 2) when that saves 10%, else stored raw.
  */
 import { parentPort } from 'node:worker_threads';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { nextCut, CHUNKER_V1 } from '../core/chunker.js';
 import { initHash, blake3 } from '../core/hash.js';
-import { maybeCompress, FLAG_RAW } from '../store/codec.js';
+import { compressFrame, maybeCompress, FLAG_RAW, FLAG_ZSTD, FRAME_TARGET } from '../store/codec.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
 import type { PackEntry } from '../store/pack-index.js';
 
@@ -46,14 +48,35 @@ const slab = Buffer.allocUnsafe(SLAB);
 const segment = Buffer.allocUnsafe(SEGMENT);
 const probe = Buffer.allocUnsafe(1);
 
-/** Compression is tried per kind of file (extension) and backs off where it does not pay. */
+/**
+ * Compression is tried per kind of file (extension) and backs off where it does not pay: after
+ * 8 frames in a row that did not compress, only one frame in 4 (about one per 4 MiB) is probed.
+ */
 const misses = new Map<string, number>();
 const probes = new Map<string, number>();
 function shouldTry(kind: string): boolean {
   if ((misses.get(kind) ?? 0) < 8) return true;
   const n = (probes.get(kind) ?? 0) + 1;
   probes.set(kind, n);
-  return n % 64 === 0;
+  return n % 4 === 0;
+}
+
+interface Frame { chunks: number[]; raw: number; compressed?: Promise<Buffer | undefined> }
+
+/**
+ * Compresses one frame's chunks together. Where this kind of file has missed lately, its first
+ * chunk is tried alone and fast first, so random data costs no more than it did per chunk.
+ */
+async function packFrame(p: Pending, f: Frame): Promise<Buffer | undefined> {
+  const slice = (c: number): Buffer => p.buf.subarray(p.offs[c], p.offs[c] + p.run.lens[c]);
+  if ((misses.get(p.kind) ?? 0) > 0 && f.chunks.length > 1) {
+    if ((await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW) return undefined;
+  }
+  if (f.chunks.length === 1) {
+    const z = await maybeCompress(Buffer.from(slice(f.chunks[0])));
+    return z.flags === FLAG_RAW ? undefined : z.data;
+  }
+  return compressFrame(Buffer.concat(f.chunks.map(slice), f.raw));
 }
 
 let queue = Promise.resolve();
@@ -106,18 +129,35 @@ async function emit(pending: Pending[]): Promise<void> {
   const need = await reply;
   for (let k = 0; k < pending.length; k++) {
     const p = pending[k];
+    const frames: Frame[] = [];
+    let cur: Frame | undefined;
     for (const c of need[k]) {
-      const raw = p.buf.subarray(p.offs[c], p.offs[c] + p.run.lens[c]);
-      const id = Buffer.from(p.run.ids.buffer, p.run.ids.byteOffset + c * 32, 32).toString('hex');
-      let data: Uint8Array = raw;
-      let flags = FLAG_RAW;
-      if (shouldTry(p.kind)) {
-        const z = await maybeCompress(Buffer.from(raw));
-        data = z.data;
-        flags = z.flags;
-        misses.set(p.kind, flags === FLAG_RAW ? (misses.get(p.kind) ?? 0) + 1 : 0);
+      if (!cur || cur.raw + p.run.lens[c] > FRAME_TARGET) frames.push((cur = { chunks: [], raw: 0 }));
+      cur.chunks.push(c);
+      cur.raw += p.run.lens[c];
+    }
+    // Frames compress concurrently (libuv's pool uses the other cores); they are written in order.
+    for (const f of frames) {
+      if (!shouldTry(p.kind)) continue;
+      f.compressed = packFrame(p, f);
+      f.compressed.catch(() => undefined);
+    }
+    for (const f of frames) {
+      const data = f.compressed && (await f.compressed);
+      if (f.compressed) misses.set(p.kind, data ? 0 : (misses.get(p.kind) ?? 0) + 1);
+      const id = (c: number): string => Buffer.from(p.run.ids.buffer, p.run.ids.byteOffset + c * 32, 32).toString('hex');
+      if (data && f.chunks.length === 1) {
+        writer.add(id(f.chunks[0]), data, f.raw, FLAG_ZSTD);
+      } else if (data) {
+        let inner = 0;
+        writer.addFrame(data, f.chunks.map((c) => {
+          const m = { id: id(c), rawSize: p.run.lens[c], inner };
+          inner += p.run.lens[c];
+          return m;
+        }));
+      } else {
+        for (const c of f.chunks) writer.add(id(c), p.buf.subarray(p.offs[c], p.offs[c] + p.run.lens[c]), p.run.lens[c], FLAG_RAW);
       }
-      writer.add(id, data, raw.length, flags);
       if (writer.size >= writer.target) sealPack();
     }
   }

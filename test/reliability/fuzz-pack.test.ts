@@ -148,7 +148,7 @@ test('pack reader: mutated packs and indexes give verified bytes or a DvError, n
             if (stored) assert.equal(stored.id, id);
           }
           for (const e of listed ?? []) {
-            const got = await typed(`readAt ${e.id}`, () => store.readAt(e.id, { pack: name, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags }));
+            const got = await typed(`readAt ${e.id}`, () => store.readAt(e.id, { pack: name, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 }));
             if (got) assert.equal(blake3Hex(got), e.id);
           }
           await typed('idsWithPrefix', () => store.idsWithPrefix('ab', 10));
