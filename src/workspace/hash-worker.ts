@@ -61,22 +61,43 @@ function shouldTry(kind: string): boolean {
   return n % 4 === 0;
 }
 
-interface Frame { chunks: number[]; raw: number; compressed?: Promise<Buffer | undefined> }
+interface Frame { chunks: number[]; raw: number }
 
 /**
- * Compresses one frame's chunks together. Where this kind of file has missed lately, its first
- * chunk is tried alone and fast first, so random data costs no more than it did per chunk.
+ * Writes run in order behind compressions, so chunking the next segment overlaps compressing
+ * this one. Deferred writes hold copies of their bytes; at most MAX_DEFERRED are waiting.
  */
-async function packFrame(p: Pending, f: Frame): Promise<Buffer | undefined> {
-  const slice = (c: number): Buffer => p.buf.subarray(p.offs[c], p.offs[c] + p.run.lens[c]);
-  if ((misses.get(p.kind) ?? 0) > 0 && f.chunks.length > 1) {
-    if ((await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW) return undefined;
+const MAX_DEFERRED = 3;
+let tasks: Promise<void>[] = [];
+let chain: Promise<void> = Promise.resolve();
+function later(task: () => Promise<void>): void {
+  chain = chain.then(task);
+  chain.catch(() => undefined);
+  tasks.push(chain);
+}
+
+/** Waits until every deferred write is done (before a job ends); rethrows the first failure. */
+async function drain(): Promise<void> {
+  const all = chain;
+  tasks = [];
+  await all;
+}
+
+/** Writes one frame: compressed as a frame (or alone for one chunk), else its chunks raw. */
+function writeFrame(ids: string[], lens: number[], bytes: Buffer, data: Buffer | undefined): void {
+  if (data && ids.length === 1) writer!.add(ids[0], data, lens[0], FLAG_ZSTD);
+  else if (data) {
+    let inner = 0;
+    writer!.addFrame(data, ids.map((id, k) => {
+      const m = { id, rawSize: lens[k], inner };
+      inner += lens[k];
+      return m;
+    }));
+  } else {
+    let at = 0;
+    ids.forEach((id, k) => { writer!.add(id, bytes.subarray(at, at + lens[k]), lens[k], FLAG_RAW); at += lens[k]; });
   }
-  if (f.chunks.length === 1) {
-    const z = await maybeCompress(Buffer.from(slice(f.chunks[0])));
-    return z.flags === FLAG_RAW ? undefined : z.data;
-  }
-  return compressFrame(Buffer.concat(f.chunks.map(slice), f.raw));
+  if (writer!.size >= writer!.target) sealPack();
 }
 
 let queue = Promise.resolve();
@@ -136,31 +157,38 @@ async function emit(pending: Pending[]): Promise<void> {
       cur.chunks.push(c);
       cur.raw += p.run.lens[c];
     }
-    // Frames compress concurrently (libuv's pool uses the other cores); they are written in order.
+    const slice = (c: number): Buffer => p.buf.subarray(p.offs[c], p.offs[c] + p.run.lens[c]);
+    const idOf = (c: number): string => Buffer.from(p.run.ids.buffer, p.run.ids.byteOffset + c * 32, 32).toString('hex');
     for (const f of frames) {
-      if (!shouldTry(p.kind)) continue;
-      f.compressed = packFrame(p, f);
-      f.compressed.catch(() => undefined);
-    }
-    for (const f of frames) {
-      const data = f.compressed && (await f.compressed);
-      if (f.compressed) misses.set(p.kind, data ? 0 : (misses.get(p.kind) ?? 0) + 1);
-      const id = (c: number): string => Buffer.from(p.run.ids.buffer, p.run.ids.byteOffset + c * 32, 32).toString('hex');
-      if (data && f.chunks.length === 1) {
-        writer.add(id(f.chunks[0]), data, f.raw, FLAG_ZSTD);
-      } else if (data) {
-        let inner = 0;
-        writer.addFrame(data, f.chunks.map((c) => {
-          const m = { id: id(c), rawSize: p.run.lens[c], inner };
-          inner += p.run.lens[c];
-          return m;
-        }));
-      } else {
-        for (const c of f.chunks) writer.add(id(c), p.buf.subarray(p.offs[c], p.offs[c] + p.run.lens[c]), p.run.lens[c], FLAG_RAW);
+      const ids = f.chunks.map(idOf);
+      const lens = f.chunks.map((c) => p.run.lens[c]);
+      let tryIt = shouldTry(p.kind);
+      // Where this kind of file missed lately, a frame's first chunk is tried alone first: random
+      // data then costs a 64 KiB probe, not a whole frame.
+      if (tryIt && (misses.get(p.kind) ?? 0) > 0 && f.chunks.length > 1 && (await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW) {
+        misses.set(p.kind, (misses.get(p.kind) ?? 0) + 1);
+        tryIt = false;
       }
-      if (writer.size >= writer.target) sealPack();
+      if (!tryIt && tasks.length === 0) {
+        f.chunks.forEach((c, j) => writer!.add(ids[j], slice(c), lens[j], FLAG_RAW));
+        if (writer.size >= writer.target) sealPack();
+        continue;
+      }
+      // A copy: the read buffer is reused for the next segment while this one compresses.
+      const bytes = Buffer.concat(f.chunks.map(slice), f.raw);
+      const compressed = !tryIt ? Promise.resolve(undefined)
+        : f.chunks.length === 1 ? maybeCompress(bytes).then((z) => (z.flags === FLAG_RAW ? undefined : z.data))
+        : compressFrame(bytes);
+      compressed.catch(() => undefined);
+      const kind = p.kind;
+      later(async () => {
+        const data = await compressed;
+        if (tryIt) misses.set(kind, data ? 0 : (misses.get(kind) ?? 0) + 1);
+        writeFrame(ids, lens, bytes, data);
+      });
     }
   }
+  while (tasks.length > MAX_DEFERRED) await tasks.shift();
 }
 
 const extOf = (path: string): string => {
@@ -229,4 +257,5 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
     }
   }
   await emit(pending);
+  await drain();
 }
