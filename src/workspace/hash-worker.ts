@@ -50,15 +50,17 @@ const probe = Buffer.allocUnsafe(1);
 
 /**
  * Compression is tried per kind of file (extension) and backs off where it does not pay: after
- * 8 frames in a row that did not compress, only one frame in 4 (about one per 4 MiB) is probed.
+ * 8 frames in a row that did not compress, one frame per 4 MiB of that kind is probed (as many
+ * bytes between probes as before frames, when one chunk in 64 was).
  */
 const misses = new Map<string, number>();
-const probes = new Map<string, number>();
-function shouldTry(kind: string): boolean {
+const sinceProbe = new Map<string, number>();
+const PROBE_EVERY = 4 << 20;
+function shouldTry(kind: string, bytes: number): boolean {
   if ((misses.get(kind) ?? 0) < 8) return true;
-  const n = (probes.get(kind) ?? 0) + 1;
-  probes.set(kind, n);
-  return n % 4 === 0;
+  const n = (sinceProbe.get(kind) ?? 0) + bytes;
+  sinceProbe.set(kind, n >= PROBE_EVERY ? 0 : n);
+  return n >= PROBE_EVERY;
 }
 
 interface Frame { chunks: number[]; raw: number }
@@ -162,7 +164,7 @@ async function emit(pending: Pending[]): Promise<void> {
     for (const f of frames) {
       const ids = f.chunks.map(idOf);
       const lens = f.chunks.map((c) => p.run.lens[c]);
-      let tryIt = shouldTry(p.kind);
+      let tryIt = shouldTry(p.kind, f.raw);
       // Where this kind of file missed lately, a frame's first chunk is tried alone first: random
       // data then costs a 64 KiB probe, not a whole frame.
       if (tryIt && (misses.get(p.kind) ?? 0) > 0 && f.chunks.length > 1 && (await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW) {
