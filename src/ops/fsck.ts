@@ -55,9 +55,11 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
       problems.push({ code: 'OBJECT_MISSING', pack: packId, message: `pack ${pack} is missing (its index names ${entries.length} objects)` });
       continue;
     }
+    // In pack order, so the objects of a frame come together and it is decompressed once.
+    entries.sort((a, b) => a.offset - b.offset);
     for (const e of entries) {
       try {
-        await s.store.readAt(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
+        await s.store.readAt(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 });
       } catch (err) {
         if (!(err instanceof DvError)) throw err;
         // A bad copy that a good one elsewhere has replaced (a repair by fetch) is only garbage now.

@@ -1,15 +1,17 @@
 /**
  * `dv gc`: remove what no pointer file (in the workspace or on any git ref) reaches through its
  * snapshot history. Packs whose objects are all unreachable are deleted; packs with some live
- * objects are repacked first (new pack written and indexed before the old one goes).
- * A cache shared through `cache.dir` is collected with the roots of every repository registered
- * in it, each one's writer lock held meanwhile (src/repo/shared-cache.ts).
+ * objects are repacked first (new pack written and indexed before the old one goes). A frame
+ * whose objects all live is copied whole; the live objects of a partly dead frame are re-stored
+ * one by one. A cache shared through `cache.dir` is collected with the roots of every repository
+ * registered in it, each one's writer lock held meanwhile (src/repo/shared-cache.ts).
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
+import { FLAG_FRAME } from '../store/codec.js';
 import { reachable, rootSnapshotsAt } from './reach.js';
 import { RepoLock } from '../repo/lock.js';
 import { sharingRepos } from '../repo/shared-cache.js';
@@ -96,9 +98,22 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     res.removedObjects += dead.length;
     res.removedBytes += dead.reduce((n, e) => n + e.length, 0);
     if (opts.dryRun) continue;
-    const keep = entries.filter((_, k) => keepIt[k]);
-    for (const e of keep) {
-      const raw = await s.store.readAt(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
+    const keep = entries.filter((_, k) => keepIt[k]).sort((a, b) => a.offset - b.offset);
+    const deadFrames = new Set(dead.filter((e) => e.flags === FLAG_FRAME).map((e) => e.offset));
+    for (let k = 0; k < keep.length; k++) {
+      const e = keep[k];
+      const loc = { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
+      if (e.flags === FLAG_FRAME && !deadFrames.has(e.offset)) {
+        let end = k;
+        while (end + 1 < keep.length && keep[end + 1].offset === e.offset) end++;
+        const members = keep.slice(k, end + 1);
+        const { stored } = await s.store.readFrame(e.id, loc);
+        for (const m of members) await s.store.readAt(m.id, { ...loc, rawSize: m.rawSize, inner: m.inner ?? 0 });
+        await s.store.putFrame(stored, members.map((m) => ({ id: m.id, rawSize: m.rawSize, inner: m.inner ?? 0 })));
+        k = end;
+        continue;
+      }
+      const raw = await s.store.readAt(e.id, loc);
       await s.store.put(e.id, raw, e.flags !== 0);
     }
     if (keep.length > 0) { await s.store.flush(); res.repackedPacks++; }

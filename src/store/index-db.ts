@@ -15,6 +15,8 @@ export interface ObjLoc {
   length: number;
   rawSize: number;
   flags: number;
+  /** Offset inside the decompressed frame (flag 2); 0 otherwise. */
+  inner: number;
 }
 
 export interface StatEntry {
@@ -47,21 +49,23 @@ const OBJ = 'o:';
 const PACK = 'p:';
 const STAT = 's:';
 
+/** 47 bytes, or 51 with `inner` for a framed object (values written before frames are 47 bytes). */
 function encodeLoc(l: ObjLoc): Buffer {
-  const b = Buffer.alloc(47);
+  const b = Buffer.alloc(l.inner ? 51 : 47);
   b.write(l.pack, 0, 32, 'hex');
   b.writeUIntBE(l.offset, 32, 6);
   b.writeUInt32BE(l.length, 38);
   b.writeUInt32BE(l.rawSize, 42);
   b.writeUInt8(l.flags, 46);
+  if (l.inner) b.writeUInt32BE(l.inner, 47);
   return b;
 }
 
 function decodeLoc(b: Buffer): ObjLoc {
-  return { pack: b.toString('hex', 0, 32), offset: b.readUIntBE(32, 6), length: b.readUInt32BE(38), rawSize: b.readUInt32BE(42), flags: b.readUInt8(46) };
+  return { pack: b.toString('hex', 0, 32), offset: b.readUIntBE(32, 6), length: b.readUInt32BE(38), rawSize: b.readUInt32BE(42), flags: b.readUInt8(46), inner: b.length >= 51 ? b.readUInt32BE(47) : 0 };
 }
 
-const locOf = (packId: string, e: PackEntry): ObjLoc => ({ pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
+const locOf = (packId: string, e: PackEntry): ObjLoc => ({ pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 });
 
 export class LevelIndex implements Index {
   readonly persistent = true;

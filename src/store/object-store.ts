@@ -2,14 +2,17 @@
  * The local object store: immutable objects in packs, located through the index, verified by
  * hash on every read. New objects gather in memory until a pack's worth (or `flush()`), then
  * are written as one pack: data first, then its pack index, then the LevelDB index.
+ * Framed objects (flag 2) are read through a small cache of decompressed frames: a file's
+ * chunks come in order, so each frame is decompressed once, and each object is still verified
+ * by the hash of its own slice.
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { blake3Hex } from '../core/hash.js';
 import { DvError, fsError } from '../errors.js';
-import { decode, maybeCompress, FLAG_RAW } from './codec.js';
+import { decode, decodeFrame, maybeCompress, sliceFrame, FLAG_FRAME, FLAG_RAW } from './codec.js';
 import type { Index, ObjLoc } from './index-db.js';
-import { decodePackIndex, MAX_OBJECT_BYTES, type PackEntry } from './pack-index.js';
+import { decodePackIndex, MAX_FRAME_STORED, MAX_OBJECT_BYTES, type PackEntry } from './pack-index.js';
 import { listPackIds, packPaths, sealPack, writePack, type PendingObject } from './pack.js';
 
 export const PACK_TARGET_BYTES = 32 * 1024 * 1024;
@@ -98,9 +101,12 @@ export class ObjectStore {
     await this.index.addPack(packId, entries);
     this.stats.packsWritten++;
     this.stats.objectsWritten += entries.length;
+    const frames = new Set<number>();
     for (const e of entries) {
       this.stats.rawBytesWritten += e.rawSize;
-      this.stats.storedBytesWritten += e.length;
+      // The objects of a frame share its bytes: count them once.
+      if (e.flags !== FLAG_FRAME || !frames.has(e.offset)) this.stats.storedBytesWritten += e.length;
+      if (e.flags === FLAG_FRAME) frames.add(e.offset);
     }
   }
 
@@ -115,15 +121,48 @@ export class ObjectStore {
     if (this.pendingBytes >= this.packTarget) await this.flushInBackground();
   }
 
-  /** The stored form of an object (possibly compressed), verified against its id first. */
+  /**
+   * Adds a compressed frame exactly as stored elsewhere, with the objects it holds (every one
+   * already verified by the caller); objects already pending are left out.
+   */
+  async putFrame(data: Buffer, members: { id: string; rawSize: number; inner: number }[]): Promise<void> {
+    const fresh = members.filter((m) => !this.pending.has(m.id) && !this.inFlight.has(m.id));
+    if (fresh.length === 0) return;
+    for (const m of fresh) {
+      this.pending.set(m.id, { id: m.id, data, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner });
+      this.stats.objectsWritten++;
+      this.stats.rawBytesWritten += m.rawSize;
+    }
+    this.pendingBytes += data.length + 512;
+    this.stats.storedBytesWritten += data.length;
+    if (this.pendingBytes >= this.packTarget) await this.flushInBackground();
+  }
+
+  /**
+   * The stored form of an object on its own (raw or zstd), verified against its id first. A
+   * framed object is handed out recompressed alone, never as a slice of its frame.
+   */
   async readStored(id: string): Promise<PendingObject> {
     const p = this.pending.get(id) ?? this.inFlight.get(id);
-    if (p) return p;
-    const loc = await this.location(id);
-    if (!loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv fetch\` first`, { id });
+    if (p && p.flags !== FLAG_FRAME) return p;
+    const loc = p ? undefined : await this.location(id);
+    if (!p && !loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv fetch\` first`, { id });
+    if (loc && loc.flags !== FLAG_FRAME) {
+      const stored = await this.readRaw(id, loc);
+      await this.verify(id, loc, stored);
+      return { id, data: stored, flags: loc.flags, rawSize: loc.rawSize };
+    }
+    const raw = await this.get(id);
+    const { data, flags } = await maybeCompress(raw);
+    return { id, data, flags, rawSize: raw.length };
+  }
+
+  /** The stored bytes of a whole frame and the decompressed frame, for callers that move frames whole. */
+  async readFrame(id: string, loc: ObjLoc): Promise<{ stored: Buffer; frame: Buffer }> {
     const stored = await this.readRaw(id, loc);
-    await this.verify(id, loc, stored);
-    return { id, data: stored, flags: loc.flags, rawSize: loc.rawSize };
+    const frame = await decodeFrame(stored).catch(() => undefined);
+    if (!frame) return this.corruptAt(id, loc, true);
+    return { stored, frame };
   }
 
   /** Hashes and stores a structured object (tree, manifest, snapshot); returns its id. */
@@ -175,7 +214,7 @@ export class ObjectStore {
   /** Reads an object, verifying its hash. Throws OBJECT_MISSING or OBJECT_CORRUPT naming it. */
   async get(id: string): Promise<Buffer> {
     const p = this.pending.get(id) ?? this.inFlight.get(id);
-    if (p) return decode(p.data, p.flags);
+    if (p) return p.flags === FLAG_FRAME ? sliceFrame(await decodeFrame(p.data), p.inner ?? 0, p.rawSize)! : decode(p.data, p.flags);
     const loc = await this.location(id);
     if (!loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv pull\` or \`dv fetch\` to get it from a remote`, { id });
     return this.readAt(id, loc);
@@ -183,7 +222,28 @@ export class ObjectStore {
 
   /** Reads the stored bytes of an object at a known location and verifies them. */
   async readAt(id: string, loc: ObjLoc): Promise<Buffer> {
-    return this.verify(id, loc, await this.readRaw(id, loc));
+    if (loc.flags !== FLAG_FRAME) return this.verify(id, loc, await this.readRaw(id, loc));
+    const frame = await this.frame(id, loc);
+    const raw = frame && sliceFrame(frame, loc.inner, loc.rawSize);
+    if (!raw || blake3Hex(raw) !== id) return this.corruptAt(id, loc, !frame);
+    return raw;
+  }
+
+  private readonly frames = new Map<string, Promise<Buffer | undefined>>();
+  /** The decompressed frame at `loc` (undefined when it cannot be decompressed), from a cache of 4. */
+  private frame(id: string, loc: ObjLoc): Promise<Buffer | undefined> {
+    const key = `${loc.pack}:${loc.offset}:${loc.length}`;
+    let f = this.frames.get(key);
+    if (f) {
+      this.frames.delete(key);
+      this.frames.set(key, f);
+      return f;
+    }
+    f = this.readRaw(id, loc).then((stored) => decodeFrame(stored).catch(() => undefined));
+    f.then((v) => { if (!v) this.frames.delete(key); }, () => this.frames.delete(key));
+    this.frames.set(key, f);
+    if (this.frames.size > 4) this.frames.delete(this.frames.keys().next().value as string);
+    return f;
   }
 
   private async readRaw(id: string, loc: ObjLoc): Promise<Buffer> {
@@ -193,7 +253,7 @@ export class ObjectStore {
       const fh = await this.handle(loc.pack);
       // Check the claimed range against the file before allocating or reading anything.
       const size = await this.packSize(loc.pack, fh);
-      if (loc.length > MAX_OBJECT_BYTES || loc.offset + loc.length > size) {
+      if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES) || loc.offset + loc.length > size) {
         throw new DvError('OBJECT_CORRUPT', `object ${id} is said to lie beyond the end of ${file}: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
       }
       stored = Buffer.allocUnsafe(loc.length);
@@ -217,14 +277,17 @@ export class ObjectStore {
     } catch {
       raw = undefined;
     }
-    if (raw === undefined || raw.length !== loc.rawSize || blake3Hex(raw) !== id) {
-      const file = packPaths(this.packsDir, loc.pack).pack;
-      this.corrupt.add(id);
-      const current = (await this.index.getLocations([id]))[0];
-      if (current && current.pack === loc.pack && current.offset === loc.offset) await this.index.dropObjects([id]).catch(() => undefined);
-      throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is corrupt (${raw === undefined ? 'cannot be decompressed' : 'does not match its hash'}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id, file });
-    }
+    if (raw === undefined || raw.length !== loc.rawSize || blake3Hex(raw) !== id) return this.corruptAt(id, loc, raw === undefined);
     return raw;
+  }
+
+  /** Records a corrupt copy and forgets it in the index, then throws OBJECT_CORRUPT naming it. */
+  private async corruptAt(id: string, loc: ObjLoc, undecodable: boolean): Promise<never> {
+    const file = packPaths(this.packsDir, loc.pack).pack;
+    this.corrupt.add(id);
+    const current = (await this.index.getLocations([id]))[0];
+    if (current && current.pack === loc.pack && current.offset === loc.offset && current.inner === loc.inner) await this.index.dropObjects([id]).catch(() => undefined);
+    throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is corrupt (${undecodable ? 'cannot be decompressed' : 'does not match its hash'}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id, file });
   }
 
   private readonly sizes = new Map<string, number>();

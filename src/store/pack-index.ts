@@ -1,18 +1,26 @@
 /**
- * The index that travels with a pack: (id, offset, length, raw size, flags) per object,
+ * The index that travels with a pack: (id, offset, length, raw size, flags[, inner]) per object,
  * sorted by id. A pack's name is the BLAKE3 of its index bytes, so reading an index
  * verifies it, and each object read through it is verified by its own id.
  *
- * Encoding: "dvidx 1\n", u32be count, count × (32-byte id, u48be offset, u32be length,
- * u32be raw size, u8 flags).
+ * Encoding v1: "dvidx 1\n", u32be count, count × (32-byte id, u48be offset, u32be length,
+ * u32be raw size, u8 flags). v2 ("dvidx 2\n") adds a u32be `inner` to each entry: for a framed
+ * object (flag 2) offset/length name the whole zstd frame in the pack (shared by every object
+ * of that frame) and inner is the object's offset inside the decompressed frame; 0 otherwise.
+ * Packs without frames are written as v1, so older readers keep reading them.
  */
 import { DvError } from '../errors.js';
+import { FLAG_FRAME, MAX_FRAME_BYTES } from './codec.js';
 
 export const IDX_MAGIC = Buffer.from('dvidx 1\n');
+export const IDX_MAGIC_V2 = Buffer.from('dvidx 2\n');
 const HEADER = IDX_MAGIC.length + 4;
 export const IDX_ENTRY = 47;
+export const IDX_ENTRY_V2 = 51;
 /** No object dv writes comes near this (chunks are at most 256 KiB, trees a few MB); bigger claims are damage. */
 export const MAX_OBJECT_BYTES = 1 << 30;
+/** A compressed frame is never bigger than this (frames are only kept when they save 10%). */
+export const MAX_FRAME_STORED = MAX_FRAME_BYTES + (64 << 10);
 
 export interface PackEntry {
   id: string;
@@ -20,12 +28,16 @@ export interface PackEntry {
   length: number;
   rawSize: number;
   flags: number;
+  /** Offset inside the decompressed frame (flag 2 only). */
+  inner?: number;
 }
 
 export function encodePackIndex(entries: PackEntry[]): Buffer {
   const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const out = Buffer.alloc(HEADER + sorted.length * IDX_ENTRY);
-  IDX_MAGIC.copy(out, 0);
+  const v2 = sorted.some((e) => e.flags === FLAG_FRAME);
+  const size = v2 ? IDX_ENTRY_V2 : IDX_ENTRY;
+  const out = Buffer.alloc(HEADER + sorted.length * size);
+  (v2 ? IDX_MAGIC_V2 : IDX_MAGIC).copy(out, 0);
   out.writeUInt32BE(sorted.length, IDX_MAGIC.length);
   let o = HEADER;
   for (const e of sorted) {
@@ -34,28 +46,42 @@ export function encodePackIndex(entries: PackEntry[]): Buffer {
     out.writeUInt32BE(e.length, o + 38);
     out.writeUInt32BE(e.rawSize, o + 42);
     out.writeUInt8(e.flags, o + 46);
-    o += IDX_ENTRY;
+    if (v2) out.writeUInt32BE(e.inner ?? 0, o + 47);
+    o += size;
   }
   return out;
 }
 
 export function decodePackIndex(bytes: Buffer, name = '?'): PackEntry[] {
   const bad = (why: string): DvError => new DvError('BAD_OBJECT', `pack index ${name.slice(0, 12)} is malformed: ${why}`, { pack: name });
-  if (bytes.length < HEADER || !bytes.subarray(0, IDX_MAGIC.length).equals(IDX_MAGIC)) throw bad('missing header');
+  if (bytes.length < HEADER) throw bad('missing header');
+  const magic = bytes.subarray(0, IDX_MAGIC.length);
+  const v2 = magic.equals(IDX_MAGIC_V2);
+  if (!v2 && !magic.equals(IDX_MAGIC)) throw bad('missing header');
+  const size = v2 ? IDX_ENTRY_V2 : IDX_ENTRY;
   const n = bytes.readUInt32BE(IDX_MAGIC.length);
-  if (bytes.length !== HEADER + n * IDX_ENTRY) throw bad('wrong length');
+  if (bytes.length !== HEADER + n * size) throw bad('wrong length');
   const out: PackEntry[] = [];
-  for (let o = HEADER; o < bytes.length; o += IDX_ENTRY) {
+  // Objects of one frame share its range: they must agree on its length.
+  const frames = new Map<number, number>();
+  for (let o = HEADER; o < bytes.length; o += size) {
     const flags = bytes.readUInt8(o + 46);
-    if (flags > 1) throw bad(`unknown flags ${flags}`);
-    if (bytes.readUInt32BE(o + 38) > MAX_OBJECT_BYTES || bytes.readUInt32BE(o + 42) > MAX_OBJECT_BYTES) throw bad('an object larger than dv ever writes');
-    out.push({
-      id: bytes.toString('hex', o, o + 32),
-      offset: bytes.readUIntBE(o + 32, 6),
-      length: bytes.readUInt32BE(o + 38),
-      rawSize: bytes.readUInt32BE(o + 42),
-      flags,
-    });
+    const offset = bytes.readUIntBE(o + 32, 6);
+    const length = bytes.readUInt32BE(o + 38);
+    const rawSize = bytes.readUInt32BE(o + 42);
+    const inner = v2 ? bytes.readUInt32BE(o + 47) : 0;
+    if (flags > (v2 ? FLAG_FRAME : 1)) throw bad(`unknown flags ${flags}`);
+    if (length > MAX_OBJECT_BYTES || rawSize > MAX_OBJECT_BYTES) throw bad('an object larger than dv ever writes');
+    const e: PackEntry = { id: bytes.toString('hex', o, o + 32), offset, length, rawSize, flags };
+    if (flags === FLAG_FRAME) {
+      if (length > MAX_FRAME_STORED || inner + rawSize > MAX_FRAME_BYTES) throw bad(`framed object ${e.id} lies beyond what a frame may hold`);
+      if ((frames.get(offset) ?? length) !== length) throw bad(`objects of the frame at ${offset} disagree on its length`);
+      frames.set(offset, length);
+      e.inner = inner;
+    } else if (inner !== 0) {
+      throw bad(`object ${e.id} is not framed but has an inner offset`);
+    }
+    out.push(e);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PackEntry } from './pack-index.js';
 import { entryName } from './pack.js';
+import { FLAG_FRAME } from './codec.js';
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(2 * BLOCK);
@@ -51,6 +52,19 @@ export class SyncPackWriter {
   }
 
   add(id: string, data: Uint8Array, rawSize: number, flags: number): void {
+    this.member(entryName(id, flags), data);
+    this.entries.push({ id, offset: this.pos + BLOCK, length: data.length, rawSize, flags });
+    this.advance(data.length);
+  }
+
+  /** Adds one compressed frame holding `members` (their offsets inside the decompressed frame). */
+  addFrame(data: Uint8Array, members: { id: string; rawSize: number; inner: number }[]): void {
+    this.member(entryName(members[0].id, FLAG_FRAME), data);
+    for (const m of members) this.entries.push({ id: m.id, offset: this.pos + BLOCK, length: data.length, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner });
+    this.advance(data.length);
+  }
+
+  private member(name: string, data: Uint8Array): void {
     if (this.fd === undefined) {
       mkdirSync(this.tmpDir, { recursive: true });
       this.tmp = join(this.tmpDir, `wpack-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.tmp`);
@@ -58,13 +72,14 @@ export class SyncPackWriter {
       this.pos = 0;
       this.entries = [];
     }
-    const header = tarHeader(entryName(id, flags), data.length);
-    writeAll(this.fd, header);
+    writeAll(this.fd, tarHeader(name, data.length));
     writeAll(this.fd, data);
     const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
     if (pad) writeAll(this.fd, ZEROS.subarray(0, pad));
-    this.entries.push({ id, offset: this.pos + BLOCK, length: data.length, rawSize, flags });
-    this.pos += BLOCK + data.length + pad;
+  }
+
+  private advance(length: number): void {
+    this.pos += BLOCK + length + (BLOCK - (length % BLOCK)) % BLOCK;
   }
 
   /** Ends the current pack; returns its temp file and entries (undefined when empty). */

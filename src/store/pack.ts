@@ -11,14 +11,20 @@ import { createWriteStream } from 'node:fs';
 import { blake3Hex } from '../core/hash.js';
 import { fsError } from '../errors.js';
 import { encodePackIndex, type PackEntry } from './pack-index.js';
-import { FLAG_ZSTD } from './codec.js';
+import { FLAG_FRAME, FLAG_ZSTD } from './codec.js';
 import { writeFileAtomic } from './atomic.js';
 
+/**
+ * An object waiting to be packed. The objects of one frame (flag 2) share the very same `data`
+ * Buffer (the compressed frame), which is written once, as one tar member.
+ */
 export interface PendingObject {
   id: string;
   data: Buffer;
   rawSize: number;
   flags: number;
+  /** Offset inside the decompressed frame (flag 2). */
+  inner?: number;
 }
 
 const BLOCK = 512;
@@ -31,7 +37,7 @@ export function packPaths(packsDir: string, packId: string): { pack: string; idx
 
 /** The tar entry name of an object inside a pack. */
 export function entryName(id: string, flags: number): string {
-  return flags === FLAG_ZSTD ? `${id}.zst` : id;
+  return flags === FLAG_ZSTD ? `${id}.zst` : flags === FLAG_FRAME ? `${id}.zsf` : id;
 }
 
 /**
@@ -40,9 +46,17 @@ export function entryName(id: string, flags: number): string {
  */
 export async function writePack(packsDir: string, tmpDir: string, objects: PendingObject[]): Promise<{ packId: string; entries: PackEntry[]; bytes: number }> {
   const entries: PackEntry[] = [];
+  const members: PendingObject[] = [];
+  const frameAt = new Map<Buffer, number>();
   let pos = 0;
   for (const o of objects) {
-    entries.push({ id: o.id, offset: pos + BLOCK, length: o.data.length, rawSize: o.rawSize, flags: o.flags });
+    if (o.flags === FLAG_FRAME) {
+      const at = frameAt.get(o.data);
+      if (at !== undefined) { entries.push({ id: o.id, offset: at, length: o.data.length, rawSize: o.rawSize, flags: o.flags, inner: o.inner ?? 0 }); continue; }
+      frameAt.set(o.data, pos + BLOCK);
+    }
+    entries.push({ id: o.id, offset: pos + BLOCK, length: o.data.length, rawSize: o.rawSize, flags: o.flags, ...(o.flags === FLAG_FRAME ? { inner: o.inner ?? 0 } : {}) });
+    members.push(o);
     pos += BLOCK + o.data.length + pad(o.data.length);
   }
   const tmp = join(tmpDir, `pack-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
@@ -52,7 +66,7 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
     const p = tar.pack();
     const ws = createWriteStream(tmp);
     const done = pipeline(p, ws);
-    for (const o of objects) {
+    for (const o of members) {
       const ok = p.entry({ name: entryName(o.id, o.flags), size: o.data.length, mode: 0o444, mtime: new Date(0) }, o.data);
       if (!ok) await new Promise((r) => p.once('drain', r));
     }

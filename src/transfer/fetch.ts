@@ -3,7 +3,9 @@
  * snapshots, then trees level by level, then manifests and chunks. Missing objects are located
  * through the remote's pack indexes and read with ranged GETs that merge neighbours; every
  * object is verified by hash before it is stored. Nothing read from the remote is trusted:
- * tree entries are validated when decoded, sizes are bounded.
+ * tree entries are validated when decoded, sizes are bounded. A remote frame (flag 2) is read
+ * once however many of its objects are wanted, decompressed within its header's bound, and kept
+ * whole when every object in it verifies (else the wanted objects are stored one by one).
  */
 import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
@@ -12,11 +14,12 @@ import { decodeManifest } from '../core/manifest.js';
 import { decodeSnapshot } from '../core/snapshot.js';
 import { decodeTree } from '../core/tree.js';
 import { DvError } from '../errors.js';
-import { decode } from '../store/codec.js';
+import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
+import { MAX_FRAME_STORED } from '../store/pack-index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
 import { remotePackKey } from './layout.js';
-import type { RemoteIndex, RemoteLoc } from './remote-index.js';
+import { frameKey, type RemoteIndex, type RemoteLoc } from './remote-index.js';
 
 type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 interface Want { id: string; kind: Kind }
@@ -81,41 +84,51 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
   return stats;
 }
 
-interface Range { pack: string; start: number; end: number; objects: { id: string; loc: RemoteLoc }[] }
+/** What one read brings: objects, or a frame with the wanted objects in it. */
+interface Unit { offset: number; length: number; objects: { id: string; loc: RemoteLoc }[] }
+interface Range { pack: string; start: number; end: number; units: Unit[] }
 
 /**
- * Downloads objects with merged ranged GETs and verifies each. Chunks are written straight into
- * a pack file as they arrive (sealed at the end, or every pack's worth), so memory holds only the
- * ranges in flight; structured objects, read again by the walk, go through the store's buffer.
+ * Downloads objects with merged ranged GETs and verifies each. Chunks stored alone are written
+ * straight into a pack file as they arrive (sealed at the end, or every pack's worth), so memory
+ * holds only the ranges in flight; structured objects, read again by the walk, and frames go
+ * through the store's buffer.
  */
 async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promise<void> {
   if (wants.length === 0) return;
-  const byPack = new Map<string, { id: string; loc: RemoteLoc }[]>();
+  const byPack = new Map<string, Unit[]>();
+  const frames = new Map<string, Unit>();
   const absent: string[] = [];
   const chunks = new Set<string>();
   for (const { id, kind } of wants) {
     if (kind === 'chunk') chunks.add(id);
     const loc = i.remote.objects.get(id);
     if (!loc) { absent.push(id); continue; }
-    if (loc.length > MAX_OBJECT || loc.rawSize > MAX_OBJECT) throw new DvError('BAD_OBJECT', `the remote index says object ${id} is ${loc.length} bytes: refusing an object this large`, { id });
+    if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT) || loc.rawSize > MAX_OBJECT) throw new DvError('BAD_OBJECT', `the remote index says object ${id} is ${loc.length} bytes: refusing an object this large`, { id });
     let list = byPack.get(loc.pack);
     if (!list) byPack.set(loc.pack, (list = []));
-    list.push({ id, loc });
+    if (loc.flags !== FLAG_FRAME) { list.push({ offset: loc.offset, length: loc.length, objects: [{ id, loc }] }); continue; }
+    const key = frameKey(loc.pack, loc.offset);
+    const unit = frames.get(key);
+    if (unit) { unit.objects.push({ id, loc }); continue; }
+    const fresh: Unit = { offset: loc.offset, length: loc.length, objects: [{ id, loc }] };
+    frames.set(key, fresh);
+    list.push(fresh);
   }
   if (absent.length > 0) {
     throw new DvError('OBJECT_MISSING', `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`, { missing: absent.slice(0, 100) });
   }
   const ranges: Range[] = [];
   for (const [pack, list] of byPack) {
-    list.sort((a, b) => a.loc.offset - b.loc.offset);
+    list.sort((a, b) => a.offset - b.offset);
     let cur: Range | undefined;
-    for (const o of list) {
-      const end = o.loc.offset + o.loc.length;
-      if (cur && o.loc.offset - cur.end <= MAX_GAP && end - cur.start <= MAX_RANGE && o.loc.offset >= cur.end) {
+    for (const u of list) {
+      const end = u.offset + u.length;
+      if (cur && u.offset - cur.end <= MAX_GAP && end - cur.start <= MAX_RANGE && u.offset >= cur.end) {
         cur.end = end;
-        cur.objects.push(o);
+        cur.units.push(u);
       } else {
-        cur = { pack, start: o.loc.offset, end, objects: [o] };
+        cur = { pack, start: u.offset, end, units: [u] };
         ranges.push(cur);
       }
     }
@@ -133,26 +146,21 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promis
     try {
       const data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
       stats.requests++;
-      for (const { id, loc } of r.objects) {
-        const stored = data.subarray(loc.offset - r.start, loc.offset - r.start + loc.length);
-        let raw: Buffer;
-        try {
-          raw = await decode(stored, loc.flags);
-        } catch {
-          throw new DvError('OBJECT_CORRUPT', `object ${id} from ${i.backend.location} cannot be decompressed: the remote copy is damaged`, { id });
-        }
-        if (raw.length !== loc.rawSize || blake3Hex(raw) !== id) {
-          throw new DvError('OBJECT_CORRUPT', `object ${id} from ${i.backend.location} does not match its hash: the remote copy is damaged`, { id, pack: r.pack });
-        }
+      for (const u of r.units) {
         if (failure) return;
-        if (chunks.has(id)) {
-          writer.add(id, stored, loc.rawSize, loc.flags);
+        const view = data.subarray(u.offset - r.start, u.offset - r.start + u.length);
+        const { id, loc } = u.objects[0];
+        if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
+        else if (chunks.has(id)) {
+          await verifyObject(i, r.pack, id, loc, view);
+          writer.add(id, view, loc.rawSize, loc.flags);
           if (writer.size >= writer.target) seal();
         } else {
-          await i.store.putStored(id, Buffer.from(stored), loc.flags, loc.rawSize);
+          await verifyObject(i, r.pack, id, loc, view);
+          await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
         }
-        stats.objectsFetched++;
-        stats.bytesFetched += loc.length;
+        stats.objectsFetched += u.objects.length;
+        stats.bytesFetched += u.length;
       }
       i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched });
     } catch (e) {
@@ -164,4 +172,42 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promis
   const sealed = await Promise.allSettled(seals);
   failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
   if (failure) throw failure;
+}
+
+const damaged = (i: FetchInput, id: string, pack: string, why: string): DvError =>
+  new DvError('OBJECT_CORRUPT', `object ${id} from ${i.backend.location} ${why}: the remote copy is damaged`, { id, pack });
+
+/** Verifies one object read from a remote (stored alone, not in a frame). */
+async function verifyObject(i: FetchInput, pack: string, id: string, loc: RemoteLoc, stored: Buffer): Promise<void> {
+  let raw: Buffer;
+  try {
+    raw = await decode(stored, loc.flags);
+  } catch {
+    throw damaged(i, id, pack, 'cannot be decompressed');
+  }
+  if (raw.length !== loc.rawSize || blake3Hex(raw) !== id) throw damaged(i, id, pack, 'does not match its hash');
+}
+
+/**
+ * Decompresses a remote frame once and verifies the wanted objects. When every object of the
+ * frame (as the remote's index lists them) verifies, the frame is stored whole with the ones not
+ * here yet; otherwise the wanted objects are stored one by one.
+ */
+async function storeFrame(i: FetchInput, pack: string, u: Unit, stored: Buffer): Promise<void> {
+  const frame = await decodeFrame(stored).catch(() => undefined);
+  if (!frame) throw damaged(i, u.objects[0].id, pack, 'cannot be decompressed');
+  const good = (m: { id: string; rawSize: number; inner: number }): Buffer | undefined => {
+    const raw = sliceFrame(frame, m.inner, m.rawSize);
+    return raw && blake3Hex(raw) === m.id ? raw : undefined;
+  };
+  const wanted = u.objects.map(({ id, loc }) => ({ id, raw: good({ id, rawSize: loc.rawSize, inner: loc.inner }) }));
+  const bad = wanted.find((w) => !w.raw);
+  if (bad) throw damaged(i, bad.id, pack, 'does not match its hash');
+  const members = i.remote.frames.get(frameKey(pack, u.offset)) ?? [];
+  if (members.length > 0 && members.every((m) => good(m))) {
+    const here = await i.store.hasMany(members.map((m) => m.id));
+    await i.store.putFrame(stored, members.filter((_, k) => !here[k]));
+  } else {
+    for (const w of wanted) await i.store.put(w.id, w.raw!, true);
+  }
 }

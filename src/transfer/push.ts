@@ -2,6 +2,8 @@
  * Sends objects the remote lacks, packed: objects are read from the local store (verified, so
  * nothing corrupt leaves), grouped into packs (chunks in file order, then structured objects),
  * and each pack is uploaded before its index. Uploads run in parallel, bounded by `jobs`.
+ * A frame (flag 2) travels whole when the remote lacks every object in it; otherwise its
+ * objects travel one by one, each recompressed alone.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +11,8 @@ import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { PackEntry } from '../store/pack-index.js';
-import { decode } from '../store/codec.js';
+import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
+import type { ObjLoc } from '../store/index-db.js';
 import { blake3Hex } from '../core/hash.js';
 import { DvError } from '../errors.js';
 import { packPaths, writePack, type PendingObject } from '../store/pack.js';
@@ -45,12 +48,20 @@ export interface PushStats {
   alreadyThere: number;
 }
 
-/** Checks one object inside a pack's bytes against its id; nothing corrupt is ever pushed. */
-async function verifyStored(e: PackEntry, pack: Buffer, file: string): Promise<void> {
+/**
+ * Checks one object inside a pack's bytes against its id; nothing corrupt is ever pushed.
+ * `frames` keeps the frames of this pack already decompressed (by offset).
+ */
+async function verifyStored(e: PackEntry, pack: Buffer, file: string, frames: Map<number, Buffer | undefined>): Promise<void> {
   const stored = pack.subarray(e.offset, e.offset + e.length);
   let raw: Buffer | undefined;
   try {
-    raw = e.offset + e.length <= pack.length ? await decode(stored, e.flags) : undefined;
+    if (e.offset + e.length > pack.length) raw = undefined;
+    else if (e.flags === FLAG_FRAME) {
+      if (!frames.has(e.offset)) frames.set(e.offset, await decodeFrame(Buffer.from(stored)).catch(() => undefined));
+      const frame = frames.get(e.offset);
+      raw = frame && sliceFrame(frame, e.inner ?? 0, e.rawSize);
+    } else raw = await decode(stored, e.flags);
   } catch {
     raw = undefined;
   }
@@ -80,6 +91,8 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   // A local pack whose every object the remote lacks (a first push) travels as it is, after
   // each object in it is verified: no re-reading object by object, no repacking.
   const wanted = new Set([...missingData, ...missingMeta]);
+  const locOf = new Map<string, ObjLoc>();
+  [...missingData, ...missingMeta].forEach((id, k) => { if (locs[k]) locOf.set(id, locs[k]!); });
   const perPack = new Map<string, number>();
   for (const l of locs) if (l) perPack.set(l.pack, (perPack.get(l.pack) ?? 0) + 1);
   const whole: { packId: string; entries: PackEntry[] }[] = [];
@@ -93,7 +106,8 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
     await Promise.all(whole.map((w) => copyLimit(async () => {
       const paths = packPaths(i.store.packsDir, w.packId);
       const data = await fsp.readFile(paths.pack);
-      for (const e of w.entries) await verifyStored(e, data, paths.pack);
+      const frames = new Map<number, Buffer | undefined>();
+      for (const e of w.entries) await verifyStored(e, data, paths.pack, frames);
       await i.backend.put(remotePackKey(w.packId), data);
       const idxBytes = await fsp.readFile(paths.idx);
       await i.backend.put(remoteIndexKey(w.packId), idxBytes);
@@ -147,15 +161,38 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
     while (inflight.size > i.jobs && !failure) await Promise.race(inflight);
   };
 
+  // The objects of each local frame (by pack index), to tell whether the remote lacks them all.
+  const packIndexes = new Map<string, Promise<PackEntry[]>>();
+  const framesSent = new Set<string>();
+  const frameOf = async (id: string, loc: ObjLoc): Promise<PendingObject[] | undefined> => {
+    const key = `${loc.pack}:${loc.offset}`;
+    if (framesSent.has(key)) return [];
+    let idx = packIndexes.get(loc.pack);
+    if (!idx) packIndexes.set(loc.pack, (idx = i.store.readPackIndex(loc.pack)));
+    const members = (await idx).filter((e) => e.flags === FLAG_FRAME && e.offset === loc.offset);
+    if (members.length === 0 || members.some((m) => i.remote.has(m.id))) return undefined;
+    const { stored } = await i.store.readFrame(id, loc);
+    for (const m of members) await i.store.readAt(m.id, { ...loc, rawSize: m.rawSize, inner: m.inner ?? 0 });
+    framesSent.add(key);
+    return members.map((m) => ({ id: m.id, data: stored, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner ?? 0 }));
+  };
+
   try {
     for (const group of [missingData, missingMeta]) {
       let batch: PendingObject[] = [];
       let size = 0;
       for (const id of group) {
         if (failure) break;
-        const o = await i.store.readStored(id);
-        batch.push(o);
-        size += o.data.length + 512;
+        const loc = locOf.get(id);
+        const frame = loc?.flags === FLAG_FRAME ? await frameOf(id, loc) : undefined;
+        if (frame) {
+          batch.push(...frame);
+          if (frame.length > 0) size += frame[0].data.length + 512;
+        } else {
+          const o = await i.store.readStored(id);
+          batch.push(o);
+          size += o.data.length + 512;
+        }
         if (size >= target) { await dispatch(batch); batch = []; size = 0; }
       }
       if (batch.length > 0 && !failure) await dispatch(batch);

@@ -10,6 +10,7 @@ import { blake3Hex } from '../core/hash.js';
 import { DvError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { decodePackIndex, type PackEntry } from '../store/pack-index.js';
+import { FLAG_FRAME } from '../store/codec.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 
 export interface RemoteLoc {
@@ -18,11 +19,21 @@ export interface RemoteLoc {
   length: number;
   rawSize: number;
   flags: number;
+  /** Offset inside the decompressed frame (flag 2). */
+  inner: number;
 }
+
+/** One object of a remote frame. */
+export interface FrameMember { id: string; rawSize: number; inner: number }
+
+/** The key of the frame at `offset` in `pack`. */
+export const frameKey = (pack: string, offset: number): string => `${pack}:${offset}`;
 
 export class RemoteIndex {
   readonly objects = new Map<string, RemoteLoc>();
   readonly packs = new Set<string>();
+  /** Every object of each remote frame (pack:offset), so a fetched frame can be kept whole. */
+  readonly frames = new Map<string, FrameMember[]>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
   downloaded = 0;
 
@@ -69,7 +80,12 @@ export class RemoteIndex {
   addPack(packId: string, entries: PackEntry[]): void {
     this.packs.add(packId);
     for (const e of entries) {
-      if (!this.objects.has(e.id)) this.objects.set(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags });
+      if (!this.objects.has(e.id)) this.objects.set(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 });
+      if (e.flags !== FLAG_FRAME) continue;
+      const key = frameKey(packId, e.offset);
+      let members = this.frames.get(key);
+      if (!members) this.frames.set(key, (members = []));
+      members.push({ id: e.id, rawSize: e.rawSize, inner: e.inner ?? 0 });
     }
   }
 

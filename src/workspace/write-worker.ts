@@ -1,16 +1,18 @@
 /**
  * Worker thread for checkout: rebuilds files from pack ranges with synchronous I/O, verifying
  * every chunk against its id before a byte reaches the workspace, writing through a temp file
- * beside the target and renaming it over the target.
+ * beside the target and renaming it over the target. Framed chunks (flag 2) come in file order:
+ * each frame is decompressed once, and the file's next frame is read and decompressing (on
+ * libuv's pool) while this one's chunks are verified and written.
  */
 import { parentPort, threadId } from 'node:worker_threads';
 import { closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, fstatSync, statSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
-import { decode, FLAG_RAW } from '../store/codec.js';
-import { MAX_OBJECT_BYTES } from '../store/pack-index.js';
+import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
+import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
 
-export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number }
+export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number; inner: number }
 export interface WriteJobFile { i: number; path: string; exec: boolean; size: number; chunks: ChunkLoc[] }
 export type ToWriter = { type: 'job'; packsDir: string; tmpDir: string; files: WriteJobFile[] };
 export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
@@ -38,6 +40,40 @@ function packFd(packsDir: string, pack: string): number {
   return fd;
 }
 
+/** Decompressed frames by pack:offset:length, the current and the next (undefined: it could not be). */
+const frames = new Map<string, Promise<Buffer | undefined>>();
+const keyOf = (c: ChunkLoc): string => `${c.pack}:${c.offset}:${c.length}`;
+
+/** The decompressed frame holding `c`, read now and decompressed once. */
+function loadFrame(packsDir: string, c: ChunkLoc): Promise<Buffer | undefined> {
+  const key = keyOf(c);
+  let p = frames.get(key);
+  if (p) return p;
+  const pfd = packFd(packsDir, c.pack);
+  if (c.length > MAX_FRAME_STORED || c.offset + c.length > packSizes.get(c.pack)!) return Promise.resolve(undefined);
+  const stored = Buffer.allocUnsafe(c.length);
+  let got = 0;
+  while (got < c.length) {
+    const n = readSync(pfd, stored, got, c.length - got, c.offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  p = got === c.length ? decodeFrame(stored).catch(() => undefined) : Promise.resolve(undefined);
+  frames.set(key, p);
+  if (frames.size > 3) frames.delete(frames.keys().next().value as string);
+  return p;
+}
+
+/** Verifies one chunk's raw bytes against its id and appends them to `fd`; returns their length. */
+function writeChunk(fd: number, c: ChunkLoc, raw: Buffer | undefined): number {
+  if (!raw || raw.length !== c.rawSize || blake3Hex(raw) !== c.id) {
+    throw Object.assign(new Error(`object ${c.id} is corrupt`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
+  }
+  let off = 0;
+  while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off);
+  return raw.length;
+}
+
 let counter = 0;
 /**
  * Temp files live in the repository's .dv/tmp, never in the workspace, so a killed checkout
@@ -51,10 +87,28 @@ async function writeOne(packsDir: string, tmpDir: string, f: WriteJobFile): Prom
   let st: Stats;
   try {
     let written = 0;
-    for (const c of f.chunks) {
+    let current = '';
+    for (let j = 0; j < f.chunks.length; j++) {
+      const c = f.chunks[j];
       const pfd = packFd(packsDir, c.pack);
-      if (c.length > MAX_OBJECT_BYTES || c.offset + c.length > packSizes.get(c.pack)!) {
+      if (c.length > (c.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES) || c.offset + c.length > packSizes.get(c.pack)!) {
         throw Object.assign(new Error(`object ${c.id} is said to lie beyond the end of its pack`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
+      }
+      if (c.flags === FLAG_FRAME) {
+        const frame = await loadFrame(packsDir, c);
+        const key = keyOf(c);
+        if (key !== current) {
+          current = key;
+          // Read ahead: the next frame (within a few dozen chunks) starts decompressing now.
+          for (let k = j + 1; k < Math.min(f.chunks.length, j + 64); k++) {
+            const n = f.chunks[k];
+            if (n.flags !== FLAG_FRAME || keyOf(n) === key) continue;
+            try { void loadFrame(packsDir, n); } catch { /* its own turn reports the error */ }
+            break;
+          }
+        }
+        written += writeChunk(fd, c, frame && sliceFrame(frame, c.inner, c.rawSize));
+        continue;
       }
       if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
       let got = 0;
@@ -65,13 +119,9 @@ async function writeOne(packsDir: string, tmpDir: string, f: WriteJobFile): Prom
       }
       const stored = scratch.subarray(0, got);
       let raw: Buffer | undefined = stored;
-      if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
-      if (got !== c.length || !raw || raw.length !== c.rawSize || blake3Hex(raw) !== c.id) {
-        throw Object.assign(new Error(`object ${c.id} is corrupt`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
-      }
-      let off = 0;
-      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off);
-      written += raw.length;
+      if (got !== c.length) raw = undefined;
+      else if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
+      written += writeChunk(fd, c, raw);
     }
     if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
     const mode = f.exec ? 0o755 : 0o644;

@@ -1,7 +1,8 @@
 /**
  * Property test of the pack reader path: packs and pack indexes, valid then mutated (bytes
  * flipped, cut short, extended, replaced, and index entries rewritten by a liar who renames the
- * index after its new hash), fed to ObjectStore over a MemoryIndex. Every read either returns
+ * index after its new hash), fed to ObjectStore over a MemoryIndex. Packs may hold a zstd frame
+ * of several objects (flag 2, index v2) whose entries' inner offsets are lied about too. Every read either returns
  * bytes whose hash is the id asked for, or throws a DvError; nothing else escapes.
  */
 import { test } from 'node:test';
@@ -15,7 +16,7 @@ import { ObjectStore } from '../../src/store/object-store.js';
 import { MemoryIndex } from '../../src/store/index-db.js';
 import { writePack, packPaths, type PendingObject } from '../../src/store/pack.js';
 import { decodePackIndex, encodePackIndex, type PackEntry } from '../../src/store/pack-index.js';
-import { maybeCompress } from '../../src/store/codec.js';
+import { compressFrame, maybeCompress, FLAG_FRAME } from '../../src/store/codec.js';
 import { tempDir } from '../helpers/cli.js';
 
 type Mutation =
@@ -23,7 +24,7 @@ type Mutation =
   | { on: 'pack' | 'idx'; kind: 'cut'; at: number }
   | { on: 'pack' | 'idx'; kind: 'grow'; junk: Uint8Array }
   | { on: 'pack' | 'idx'; kind: 'replace'; bytes: Uint8Array }
-  | { on: 'entry'; kind: 'lie'; which: number; field: 'offset' | 'length' | 'rawSize' | 'flags'; value: number }
+  | { on: 'entry'; kind: 'lie'; which: number; field: 'offset' | 'length' | 'rawSize' | 'flags' | 'inner'; value: number }
   | { on: 'entry'; kind: 'swap'; a: number; b: number }
   | { on: 'pack'; kind: 'delete' };
 
@@ -45,7 +46,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ on: side, kind: fc.constant('replace' as const), bytes: fc.uint8Array({ maxLength: 2000 }) }),
   fc.record({
     on: fc.constant('entry' as const), kind: fc.constant('lie' as const), which: fc.nat(),
-    field: fc.constantFrom('offset' as const, 'length' as const, 'rawSize' as const, 'flags' as const),
+    field: fc.constantFrom('offset' as const, 'length' as const, 'rawSize' as const, 'flags' as const, 'inner' as const),
     value: fc.oneof(fc.integer({ min: 0, max: 70_000 }), fc.constantFrom(0, 1, 2, 255, 2 ** 31 - 1, 2 ** 32 - 1), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
   }),
   fc.record({ on: fc.constant('entry' as const), kind: fc.constant('swap' as const), a: fc.nat(), b: fc.nat() }),
@@ -71,6 +72,7 @@ function lie(entries: PackEntry[], m: Mutation): PackEntry[] {
     const e = out[m.which % out.length];
     // offset is 48 bits on disk, the others 32 (flags 8): keep values encodable.
     e[m.field] = m.field === 'flags' ? m.value % 256 : m.value;
+    if (e.flags !== FLAG_FRAME && m.field === 'inner') e.flags = FLAG_FRAME;
   } else if (m.kind === 'swap') {
     const a = out[m.a % out.length];
     const b = out[m.b % out.length];
@@ -93,21 +95,34 @@ test('pack reader: mutated packs and indexes give verified bytes or a DvError, n
   await initHash();
   const root = tempDir('dv-fuzz-pack-');
   let run = 0;
-  const seen = { ok: 0, refused: 0, corruptIdx: 0 };
+  const seen = { ok: 0, refused: 0, corruptIdx: 0, framed: 0 };
   try {
-    await fc.assert(fc.asyncProperty(fc.array(objectArb, { minLength: 1, maxLength: 12 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), async (raws, mutations, rename) => {
+    await fc.assert(fc.asyncProperty(fc.array(objectArb, { minLength: 1, maxLength: 12 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.boolean(), async (raws, mutations, rename, framed) => {
       const dir = join(root, String(run++));
       const packsDir = join(dir, 'packs');
       try {
         const objects: PendingObject[] = [];
         const seenIds = new Set<string>();
+        const rawOf = new Map<string, Buffer>();
         for (const r of raws) {
           const raw = Buffer.from(r);
           const id = blake3Hex(raw);
           if (seenIds.has(id)) continue;
           seenIds.add(id);
           const { data, flags } = await maybeCompress(raw);
+          rawOf.set(id, raw);
           objects.push({ id, data, rawSize: raw.length, flags });
+        }
+        // The compressible objects become one frame, as `dv add` writes them.
+        const members = objects.filter((o) => o.flags !== 0);
+        if (framed && members.length >= 2) {
+          const plain = members.map((o) => rawOf.get(o.id)!);
+          const frame = await compressFrame(Buffer.concat(plain));
+          if (frame) {
+            let inner = 0;
+            members.forEach((o, k) => { Object.assign(o, { data: frame, flags: FLAG_FRAME, inner }); inner += plain[k].length; });
+            seen.framed++;
+          }
         }
         const { packId } = await writePack(packsDir, join(dir, 'tmp'), objects);
         const paths = packPaths(packsDir, packId);
@@ -148,7 +163,7 @@ test('pack reader: mutated packs and indexes give verified bytes or a DvError, n
             if (stored) assert.equal(stored.id, id);
           }
           for (const e of listed ?? []) {
-            const got = await typed(`readAt ${e.id}`, () => store.readAt(e.id, { pack: name, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags }));
+            const got = await typed(`readAt ${e.id}`, () => store.readAt(e.id, { pack: name, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 }));
             if (got) assert.equal(blake3Hex(got), e.id);
           }
           await typed('idsWithPrefix', () => store.idsWithPrefix('ab', 10));
@@ -162,5 +177,6 @@ test('pack reader: mutated packs and indexes give verified bytes or a DvError, n
   } finally {
     await fsp.rm(root, { recursive: true, force: true });
   }
+  assert.ok(seen.framed > 20, `frames exercised: ${JSON.stringify(seen)}`);
   assert.ok(seen.ok > 0 && seen.refused > 0, `both outcomes exercised: ${JSON.stringify(seen)}`);
 });
