@@ -14,7 +14,7 @@ import { readPointer } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { withUpstream } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
-import { encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
 import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
@@ -95,6 +95,24 @@ function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
   return outs.length === stage.outs.length && stage.outs.every((o) => outs.some((x) => x.path === o));
 }
 
+/**
+ * After a command ran without the lock: the stage must still be what dv.yaml says, and its
+ * deps and params what it started from (changed by the command itself or by another process,
+ * the run would be recorded under inputs it did not read).
+ */
+async function recheck(s: RepoSession, ctx: PipelineContext, stage: StageSpec, before: StageState): Promise<void> {
+  const now = (await loadPipeline(s.root)).dag.stages.get(stage.name);
+  if (!now || canonicalJson(now) !== canonicalJson(stage)) {
+    throw new DvError('STAGE_FAILED', `stage ${stage.name}: dv.yaml changed while its command ran: nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name });
+  }
+  ctx.refresh();
+  const after = await ctx.state(stage, undefined);
+  if (after.key === before.key) return;
+  const dep = stage.deps.find((d) => before.deps.find((x) => x.path === d)?.id !== after.deps.find((x) => x.path === d)?.id);
+  const what = dep ? `dep ${dep}` : 'a parameter';
+  throw new DvError('STAGE_FAILED', `stage ${stage.name}: ${what} changed while its command ran (by the command or another process): nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name, ...(dep ? { path: dep } : {}) });
+}
+
 export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<ReproResult> {
   const p = await loadPipeline(s.root);
   requireStages(p);
@@ -109,6 +127,8 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
   const gitAdd = new Set<string>();
   const result: ReproStage[] = [];
   const saveLock = async (name: string, entry: LockStage): Promise<void> => {
+    // Another dv may have written dv.lock while a command ran unlocked: start from the file.
+    lock.stages = (await loadPipeline(s.root)).lock.stages;
     lock.stages[name] = entry;
     // Entries of stages no longer in dv.yaml go.
     for (const n of Object.keys(lock.stages)) if (!p.dag.stages.has(n)) delete lock.stages[n];
@@ -138,6 +158,10 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
     if (st.missingParams.length > 0) {
       throw invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, { stage: name, param: st.missingParams[0] });
     }
+    const dirty = st.deps.find((d) => d.uncommitted);
+    if (dirty && !opts.force) {
+      throw new DvError('UNSAVED_CHANGES', `stage ${name}: dep ${dirty.path} has changes not recorded with \`dv commit\`, so no snapshot would name what the stage read: run \`dv commit ${dirty.path}\` first (or \`dv repro --force\` to record it as uncommitted)`, { stage: name, path: dirty.path });
+    }
     await checkOuts(s, stage);
 
     // A recorded run with the same key stands in for running the command again.
@@ -163,11 +187,13 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
     opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'run' });
     for (const o of stage.outs) await clearOut(s, o);
     const t0 = Date.now();
-    const code = await runShell(stage.cmd, s.root, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name });
+    // The writer lock is let go while the command runs: it may call dv itself (`dv add`, `dv status`).
+    const code = await s.unlocked(() => runShell(stage.cmd, s.root, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name }));
     const seconds = (Date.now() - t0) / 1000;
     if (code !== 0) {
       throw new DvError('STAGE_FAILED', `stage ${name} failed with exit code ${code}: nothing was recorded for it; fix it and run \`dv repro\` again`, { stage: name, exitCode: code });
     }
+    await recheck(s, ctx, stage, st);
     const ranAt = new Date().toISOString();
     env ??= await captureEnv(s, gitState);
     const scans = [];
