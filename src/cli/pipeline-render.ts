@@ -58,7 +58,7 @@ export function lineage(r: LineageResult): string {
     if (params.length) lines.push(`  params: ${params.join(', ')}`);
     for (const d of st.inputs) {
       const a = art(d.path, d.id);
-      const what = a?.kind === 'output' ? `output of stage ${a.stage}` : a?.kind === 'raw' ? 'raw data' : 'file';
+      const what = d.uncommitted ? 'UNCOMMITTED changes to tracked data: in no snapshot' : a?.kind === 'output' ? `output of stage ${a.stage}` : a?.kind === 'raw' ? 'raw data' : 'file';
       lines.push(`  in:     ${d.path}  ${d.snapshot ? `snapshot ${short(d.snapshot)}` : `id ${short(d.id)}`}  (${what})`);
     }
     for (const o of st.outputs) lines.push(`  out:    ${o.path}  id ${short(o.id)}`);
@@ -66,7 +66,7 @@ export function lineage(r: LineageResult): string {
   const raw = r.artifacts.filter((a) => a.kind === 'raw');
   if (raw.length) {
     lines.push('', 'raw data:');
-    for (const a of raw) lines.push(`  ${a.path}  snapshot ${a.snapshot ? short(a.snapshot) : '?'}${a.inStore ? `  ${a.time}  "${a.message}"${a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : ''}` : '  (not in the local store: dv fetch)'}`);
+    for (const a of raw) lines.push(a.uncommitted ? `  ${a.path}  id ${short(a.id)}  UNCOMMITTED: read as it was in the workspace, in no snapshot` : `  ${a.path}  snapshot ${a.snapshot ? short(a.snapshot) : '?'}${a.inStore ? `  ${a.time}  "${a.message}"${a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : ''}` : '  (not in the local store: dv fetch)'}`);
   }
   return lines.join('\n');
 }

@@ -40,6 +40,8 @@ export interface LineageArtifact {
   git?: GitLineage | null;
   /** False when the snapshot is named but not in the local store (run `dv fetch`). */
   inStore: boolean;
+  /** Tracked data read with changes not `dv commit`ed (`dv repro --force`): no snapshot holds it. */
+  uncommitted?: true;
 }
 
 export interface LineageStage {
@@ -126,6 +128,7 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     for (const o of p.outs ?? []) if (o.path !== snap.path) put({ path: o.path, id: o.id, snapshot: null, kind: 'output', stage: p.stage, inStore: true });
     for (const d of p.deps) {
       if (d.snapshot) queue.push({ id: d.snapshot, path: d.path, tree: d.id });
+      else if (d.uncommitted) put({ path: d.path, id: d.id, snapshot: null, kind: 'raw', inStore: false, uncommitted: true });
       else put({ path: d.path, id: d.id, snapshot: null, kind: 'file', inStore: true });
     }
   }
@@ -139,7 +142,7 @@ export function lineageGraph(r: LineageResult): Graph {
   const short = (id: string): string => id.slice(0, 10);
   const art = (path: string, id: string): string => `a:${path}\0${id}`;
   for (const a of r.artifacts) {
-    nodes.push({ id: art(a.path, a.id), kind: a.kind === 'output' ? 'data' : a.kind, label: `${a.path}\n${a.snapshot ? `snapshot ${short(a.snapshot)}` : `id ${short(a.id)}`}` });
+    nodes.push({ id: art(a.path, a.id), kind: a.kind === 'output' ? 'data' : a.kind, label: `${a.path}\n${a.snapshot ? `snapshot ${short(a.snapshot)}` : `id ${short(a.id)}`}${a.uncommitted ? ' (uncommitted)' : ''}` });
   }
   for (const st of r.stages) {
     const sid = `s:${st.name}\0${st.key}`;

@@ -14,7 +14,7 @@ import { VERSION, type RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
-import { decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { loadSnapshot } from './objects.js';
 import { workspaceId } from './pipeline.js';
 
@@ -53,7 +53,9 @@ export async function prepareOut(s: RepoSession, rel: string, scan: ScanResult, 
   const parent = existing?.pointer.snapshot;
   if (parent) {
     const prev = await loadSnapshot(s.store, parent).catch(() => undefined);
-    if (prev && prev.tree === scan.tree && asPipelineLineage(prev.lineage.pipeline)?.key === pipeline.key) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
+    const was = prev && asPipelineLineage(prev.lineage.pipeline);
+    // Same tree from the same run, and the same dep records (a dep since committed gets its snapshot named).
+    if (prev && was && prev.tree === scan.tree && was.key === pipeline.key && canonicalJson(was.deps) === canonicalJson(pipeline.deps)) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
   }
   const snap: Snapshot = {
     path: rel,

@@ -119,7 +119,7 @@ export class PipelineContext {
   async dep(rel: string): Promise<DepRecord | null> {
     const ws = await workspaceId(this.s, rel);
     const t = (await this.trackedPaths()).find((x) => x.rel === rel);
-    if (ws) return { path: rel, id: ws.id, ...(t && t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : {}) };
+    if (ws) return { path: rel, id: ws.id, ...(t ? (t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : { uncommitted: true as const }) : {}) };
     // Tracked but not checked out (a fresh clone before `dv pull`): its pointer says what it is.
     if (t) return { path: rel, id: t.pointer.tree, snapshot: t.pointer.snapshot };
     return null;

@@ -8,7 +8,7 @@
  *       cmd: python3 train.py
  *       key: <run key>            # BLAKE3 of cmd, dep ids, param values, out paths
  *       run: <run object id>      # the run record in the object store
- *       deps: [{path, id, snapshot?}]
+ *       deps: [{path, id, snapshot?, uncommitted?}]   # uncommitted: tracked, not `dv commit`ed
  *       params: {params.yaml: {train.lr: 0.1}}
  *       outs: [{path, id, snapshot}]
  *       env: {dv, os, arch, tools, git, lockfiles, vars}
@@ -53,7 +53,7 @@ export function parseLock(text: string, file = LOCK_FILE): Lockfile {
     if (s.params !== undefined && (typeof s.params !== 'object' || s.params === null)) bad(`stage ${name}: params`);
     stages[name] = {
       cmd: s.cmd, key: s.key, run: s.run,
-      deps: recs(s.deps ?? [], false).map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}) })),
+      deps: recs(s.deps ?? [], false).map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}), ...(d.uncommitted === true ? { uncommitted: true as const } : {}) })),
       params: s.params ?? {},
       outs: recs(s.outs ?? [], true).map((d) => ({ path: d.path, id: d.id, snapshot: d.snapshot })),
       env: s.env ?? {},

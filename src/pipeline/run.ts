@@ -19,6 +19,11 @@ export interface DepRecord {
   id: string;
   /** Snapshot of the tracked path, when the dep is a tracked path matching its pointer file. */
   snapshot?: string;
+  /**
+   * A tracked path whose workspace content differs from its pointer file (not `dv commit`ed):
+   * `id` is what the stage read, and no snapshot holds it. Only with `dv repro --force`.
+   */
+  uncommitted?: true;
 }
 
 export interface OutRecord {
