@@ -329,12 +329,16 @@ ${EXIT_HELP}`);
     .option('-j, --jobs <n>', 'parallel transfers (default 8)')
     .option('-a, --all-history', 'every snapshot in the history, not only those the pointer files name');
 
-  transferOpts(cmd('push', 'send what the remote lacks of the tracked data', 'dv push -r origin -j 16'))
-    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean }) => {
+  transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
+    .option('--run-cache', 'send every run of this clone\'s run cache with its outs, not only the runs dv.lock names')
+    .option('--no-run-cache', 'send no run records')
+    .action(async (paths: string[], o: { remote?: string; jobs?: string; allHistory?: boolean; runCache?: boolean }) => {
       const bar = progress('push', tty());
-      const r = await session(false, 'push', (s) => push(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const runs = o.runCache === true ? 'all' : o.runCache === false ? 'none' : 'locked';
+      const r = await session(false, 'push', (s) => push(s, { paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory, runs, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const runsText = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(r.objectsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there`);
+      else if (!globals.quiet) out(r.objectsSent === 0 && r.runsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runsText}`);
     });
 
   transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
@@ -397,12 +401,14 @@ ${EXIT_HELP}`);
   cmd('repro', 'run the pipeline stages whose command, deps or params changed (or whose outs are missing), and record them in dv.lock', 'dv repro            # everything; `dv repro train` for train and what it needs')
     .argument('[stages...]', 'stages to bring up to date, with the stages they depend on (default: all)')
     .option('-f, --force', 'run the named stages (all by default) even when up to date')
-    .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored')
+    .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored (here or on a remote)')
+    .option('-r, --remote <name>', 'remote whose run cache to ask for stages not recorded here (default: the default remote)')
+    .option('--offline', 'ask no remote\'s run cache')
     .option('-n, --dry-run', 'only say which stages would run')
     .option('--verify', 'rerun the stages in a temporary workspace from the recorded inputs and compare every output with dv.lock')
     .option('--keep-temp', 'with --verify: keep the temporary workspace')
     .addHelpText('after', '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n  42 --verify found outputs that differ from dv.lock.')
-    .action(async (stages: string[], o: { force?: boolean; runCache: boolean; dryRun?: boolean; verify?: boolean; keepTemp?: boolean }) => {
+    .action(async (stages: string[], o: { force?: boolean; runCache: boolean; remote?: string; offline?: boolean; dryRun?: boolean; verify?: boolean; keepTemp?: boolean }) => {
       // Stage output is shown as it runs; with --json it goes to stderr so stdout stays JSON.
       const stdio: ['ignore', 'inherit' | 'ignore' | number, 'inherit' | number] = globals.json ? ['ignore', 2, 2] : globals.quiet ? ['ignore', 'ignore', 'inherit'] : ['ignore', 'inherit', 'inherit'];
       const say = (text: string): void => { if (!globals.json && !globals.quiet) out(text); };
@@ -414,8 +420,9 @@ ${EXIT_HELP}`);
         if (!r.ok) process.exitCode = ERROR_CODES.NOT_REPRODUCIBLE.exit;
         return;
       }
-      const r = await session(true, 'repro', (s) => repro(s, { stages, force: o.force, runCache: o.runCache, dryRun: o.dryRun, stdio,
-        onStage: (e) => say(e.action === 'run' ? `Running stage ${e.stage}:\n> ${e.cmd}` : `Restoring stage ${e.stage} from a recorded run`) }));
+      const r = await session(true, 'repro', (s) => repro(s, { stages, force: o.force, runCache: o.runCache, remote: o.offline ? false : o.remote, dryRun: o.dryRun, stdio,
+        onNotice: (text) => { if (!globals.quiet) process.stderr.write(`dv: ${text}\n`); },
+        onStage: (e) => say(e.action === 'run' ? `Running stage ${e.stage}:\n> ${e.cmd}` : `Restoring stage ${e.stage} from ${e.from === 'remote' ? 'the remote run cache' : 'a recorded run'}`) }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(pr.repro(r));
     });

@@ -103,11 +103,16 @@ export async function saveRunRef(s: RepoSession, key: string, runId: string): Pr
   await writeFileAtomic(join(runsDir(s), key), runId + '\n', s.paths.tmpDir);
 }
 
+/** This clone's run refs: run key and run object id. */
+export async function runRefs(s: RepoSession): Promise<{ key: string; id: string }[]> {
+  const keys = (await fsp.readdir(runsDir(s)).catch(() => [] as string[])).filter(isId);
+  const ids = await Promise.all(keys.map((k) => fsp.readFile(join(runsDir(s), k), 'utf8').then((t) => t.trim(), () => '')));
+  return keys.map((key, i) => ({ key, id: ids[i] })).filter((r) => isId(r.id));
+}
+
 /** Every run object id this clone's run refs name (gc keeps them). */
 export async function runRefIds(s: RepoSession): Promise<string[]> {
-  const keys = await fsp.readdir(runsDir(s)).catch(() => [] as string[]);
-  const ids = await Promise.all(keys.map((k) => fsp.readFile(join(runsDir(s), k), 'utf8').then((t) => t.trim(), () => '')));
-  return ids.filter(isId);
+  return (await runRefs(s)).map((r) => r.id);
 }
 
 /** The run recorded for `key` in this clone, when its record is still in the store. */

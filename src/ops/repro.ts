@@ -19,6 +19,7 @@ import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
 import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
 import { captureEnv, checkStageNames, codeState, loadPipeline, PipelineContext, requireStages, workspaceId, writeLock, type StageChange, type StageState } from './pipeline.js';
+import { RemoteRunCache } from './run-cache.js';
 import { checkOuts } from './stage.js';
 
 export interface ReproOptions {
@@ -32,8 +33,15 @@ export interface ReproOptions {
   dryRun?: boolean;
   /** stdio of stage commands (default: stdout and stderr inherited, no stdin). */
   stdio?: StdioOptions;
+  /**
+   * The remote whose run cache is asked for stages this clone has no recorded run of (default:
+   * the default remote, when one is configured); false: never ask a remote.
+   */
+  remote?: string | false;
+  /** One-line notices (a remote out of reach, a run record refused). */
+  onNotice?: (text: string) => void;
   /** Called before a stage is run or restored. */
-  onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore' }) => void;
+  onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore'; from?: ReproStage['from'] }) => void;
 }
 
 export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run';
@@ -41,8 +49,10 @@ export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run';
 export interface ReproStage {
   name: string;
   action: ReproAction;
-  /** For restored stages: the recorded run it came from (dv.lock, or this clone's run cache). */
-  from?: 'lock' | 'run-cache';
+  /** For restored stages: the recorded run it came from (dv.lock, this clone's run cache, a remote's). */
+  from?: 'lock' | 'run-cache' | 'remote';
+  /** The remote it came from (from: remote). */
+  remote?: string;
   changes: StageChange[];
   outs: OutRecord[];
   /** Wall time of the command, for stages that ran. */
@@ -53,6 +63,8 @@ export interface ReproResult {
   stages: ReproStage[];
   /** Whether dv.lock was rewritten. */
   lockWritten: boolean;
+  /** One-line notices, as given to onNotice. */
+  notices: string[];
   /** Files a git user should `git add` next (dv.lock and the outs' pointer files and .gitignore). */
   gitAdd: string[];
 }
@@ -114,6 +126,17 @@ async function recheck(s: RepoSession, ctx: PipelineContext, stage: StageSpec, b
 }
 
 export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<ReproResult> {
+  const notices: string[] = [];
+  const notice = (text: string): void => { notices.push(text); opts.onNotice?.(text); };
+  const remoteCache = opts.runCache === false || opts.remote === false || opts.dryRun ? undefined : new RemoteRunCache(s, { remote: opts.remote, notice });
+  try {
+    return { ...(await reproStages(s, opts, remoteCache)), notices };
+  } finally {
+    await remoteCache?.close();
+  }
+}
+
+async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: RemoteRunCache | undefined): Promise<Omit<ReproResult, 'notices'>> {
   const p = await loadPipeline(s.root);
   requireStages(p);
   const targets = opts.stages && opts.stages.length > 0 ? opts.stages : p.dag.order;
@@ -164,20 +187,28 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
     }
     await checkOuts(s, stage);
 
-    // A recorded run with the same key stands in for running the command again.
+    // A recorded run with the same key stands in for running the command again: dv.lock's,
+    // this clone's run cache, then the remote's.
     if (!forced && opts.runCache !== false) {
       const fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
-      const cached = fromLock ? undefined : await findRun(s, st.key);
-      const outs = fromLock?.outs ?? (cached && sameOuts(stage, cached.run.outs) ? cached.run.outs : undefined);
+      let cached = fromLock ? undefined : await findRun(s, st.key);
+      if (cached && !sameOuts(stage, cached.run.outs)) cached = undefined;
+      let from: 'lock' | 'run-cache' | 'remote' = fromLock ? 'lock' : 'run-cache';
+      let remote: string | undefined;
+      if (!fromLock && !cached && remoteCache) {
+        const hit = await remoteCache.find(stage, st.key);
+        if (hit) { cached = hit; from = 'remote'; remote = hit.remote; }
+      }
+      const outs = fromLock?.outs ?? cached?.run.outs;
       if (outs) {
-        opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore' });
+        opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore', from });
         if (await restoreOuts(s, name, outs)) {
           if (!fromLock) {
             const r = cached!.run;
             await saveLock(name, { cmd: stage.cmd, key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
           }
           for (const o of outs) gitAdd.add(o.path + '.dv');
-          result.push({ name, action: 'restored', from: fromLock ? 'lock' : 'run-cache', changes: st.changes, outs });
+          result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
           ctx.refresh();
           continue;
         }
