@@ -76,7 +76,7 @@ const SHAPES: Record<string, Spec> = {
   fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', indexRebuilt: 'boolean' },
   remoteList: [{ name: 'string', url: 'string', isDefault: 'boolean', 'endpoint?': 'string', 'region?': 'string', 'profile?': 'string', 'pathStyle?': 'string', 'checksum?': 'string', 'jobs?': 'string', 'timeout?': 'string' }],
   remoteDefault: { default: { oneOf: ['string', null] } },
-  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number' },
+  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number', runsSent: 'number' },
   remoteStatus: { remote: 'string', url: 'string', upToDate: 'boolean', notPushed: { objects: 'number', bytes: 'number' }, notFetched: { objects: 'number', onRemote: 'number' } },
   fetch: fetchResult,
   pull: { fetch: fetchResult, checkout: checkoutResult },
