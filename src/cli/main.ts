@@ -379,12 +379,13 @@ ${EXIT_HELP}`);
     .option('-d, --deps <path>', 'a file or directory the command reads (repeatable)', collect)
     .option('-p, --params <[file:]key>', 'a parameter the command reads: key in params.yaml, or file:key (repeatable)', collect)
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
+    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o and -p files are then relative to it')
     .option('-f, --force', 'replace a stage of the same name')
     .argument('<command...>', 'the command, after --')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv stage add -n prepare -d prepare.py -d data/raw -p prepare.split -o data/prepared -- "python3 prepare.py"\n${EXIT_HELP}\n  41 dv.yaml is invalid (a cycle, an out claimed twice).`)
-    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; force?: boolean }) => {
-      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), deps: o.deps, params: o.params, outs: o.outs, force: o.force, cwd: cwd() }));
+    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; wdir?: string; force?: boolean }) => {
+      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), wdir: o.wdir, deps: o.deps, params: o.params, outs: o.outs, force: o.force, cwd: cwd() }));
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`; track the definition with git: git add dv.yaml`);

@@ -53,7 +53,7 @@ export function lineage(r: LineageResult): string {
   if (r.stages.length === 0) lines.push('not written by a pipeline stage (added with dv add or dv commit)');
   const art = (path: string, id: string): LineageResult['artifacts'][number] | undefined => r.artifacts.find((a) => a.path === path && a.id === id);
   for (const st of r.stages) {
-    lines.push('', `stage ${yellow(st.name)}, ran ${st.ranAt}`, `  cmd:    ${st.cmd}`, `  env:    ${envLine(st.env)}`);
+    lines.push('', `stage ${yellow(st.name)}, ran ${st.ranAt}`, `  cmd:    ${st.cmd}${st.wdir ? `  (in ${st.wdir})` : ''}`, `  env:    ${envLine(st.env)}`);
     const params = Object.entries(st.params).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => `${f}:${k}=${JSON.stringify(v)}`));
     if (params.length) lines.push(`  params: ${params.join(', ')}`);
     for (const d of st.inputs) {

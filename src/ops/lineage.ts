@@ -47,6 +47,7 @@ export interface LineageArtifact {
 export interface LineageStage {
   name: string;
   cmd: string;
+  wdir?: string;
   /** Run key. */
   key: string;
   ranAt: string;
@@ -124,7 +125,7 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     const p = asPipelineLineage(snap.lineage.pipeline);
     put({ path: snap.path, id: snap.tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
     if (!p || stages.has(`${p.stage}\0${p.key}`)) continue;
-    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
+    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
     for (const o of p.outs ?? []) if (o.path !== snap.path) put({ path: o.path, id: o.id, snapshot: null, kind: 'output', stage: p.stage, inStore: true });
     for (const d of p.deps) {
       if (d.snapshot) queue.push({ id: d.snapshot, path: d.path, tree: d.id });

@@ -22,6 +22,7 @@ import { workspaceId } from './pipeline.js';
 export interface PipelineLineage {
   stage: string;
   cmd: string;
+  wdir?: string;
   /** The run key (see src/pipeline/run.ts). */
   key: string;
   deps: DepRecord[];

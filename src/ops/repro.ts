@@ -7,7 +7,9 @@
  * stops the run with its exit code and records nothing for it (stages before it stay recorded).
  */
 import { spawn, type StdioOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer } from '../workspace/pointers.js';
@@ -101,6 +103,16 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
     }
   }
   return true;
+}
+
+const wdirOf = (stage: StageSpec): { wdir?: string } => (stage.wdir ? { wdir: stage.wdir } : {});
+
+/** Where a stage's command runs under `root`: its wdir, which must be a directory. */
+export function stageDir(root: string, stage: StageSpec): string {
+  if (!stage.wdir) return root;
+  const dir = join(root, ...stage.wdir.split('/'));
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw invalid(`stage ${stage.name}: wdir ${stage.wdir} is not a directory: create it, or fix wdir in dv.yaml`, { stage: stage.name, path: stage.wdir });
+  return dir;
 }
 
 function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
@@ -205,7 +217,7 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
         if (await restoreOuts(s, name, outs)) {
           if (!fromLock) {
             const r = cached!.run;
-            await saveLock(name, { cmd: stage.cmd, key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
+            await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
           }
           for (const o of outs) gitAdd.add(o.path + '.dv');
           result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
@@ -219,7 +231,8 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     for (const o of stage.outs) await clearOut(s, o);
     const t0 = Date.now();
     // The writer lock is let go while the command runs: it may call dv itself (`dv add`, `dv status`).
-    const code = await s.unlocked(() => runShell(stage.cmd, s.root, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name }));
+    const cwd = stageDir(s.root, stage);
+    const code = await s.unlocked(() => runShell(stage.cmd, cwd, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name }));
     const seconds = (Date.now() - t0) / 1000;
     if (code !== 0) {
       throw new DvError('STAGE_FAILED', `stage ${name} failed with exit code ${code}: nothing was recorded for it; fix it and run \`dv repro\` again`, { stage: name, exitCode: code });
@@ -235,17 +248,17 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
       });
       scans.push({ path: o, scan });
     }
-    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
+    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, ...wdirOf(stage), key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
     const prepared = [];
     for (const x of scans) prepared.push(await prepareOut(s, x.path, x.scan, lineage, ranAt));
     const outs: OutRecord[] = prepared.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot }));
-    const run: RunRecord = { key: st.key, stage: name, cmd: stage.cmd, deps: st.deps, params: st.params, outs, env, ranAt };
+    const run: RunRecord = { key: st.key, stage: name, cmd: stage.cmd, ...wdirOf(stage), deps: st.deps, params: st.params, outs, env, ranAt };
     const runId = await s.store.putObject(encodeRun(run));
     // Data (outs, snapshots, run record: one pack) before the pointers, run ref and dv.lock naming it.
     await s.store.flush();
     for (const o of prepared) await publishOut(s, o);
     await saveRunRef(s, st.key, runId);
-    await saveLock(name, { cmd: stage.cmd, key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
+    await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
     for (const o of outs) { gitAdd.add(o.path + '.dv'); gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore'); }
     result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
     ctx.refresh();

@@ -157,8 +157,8 @@ export class RemoteRunCache {
       if (e instanceof DvError) return refuse('is malformed');
       throw e;
     }
-    if (run.key !== key || runKey({ cmd: run.cmd, deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => o.path) }) !== key) return refuse('does not match its key');
-    if (run.cmd !== stage.cmd || run.outs.length !== stage.outs.length || !stage.outs.every((o) => run.outs.some((x) => x.path === o))) return refuse('is for other outs');
+    if (run.key !== key || runKey({ cmd: run.cmd, wdir: run.wdir, deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => o.path) }) !== key) return refuse('does not match its key');
+    if (run.cmd !== stage.cmd || (run.wdir ?? '') !== (stage.wdir ?? '') || run.outs.length !== stage.outs.length || !stage.outs.every((o) => run.outs.some((x) => x.path === o))) return refuse('is for other outs');
     if (!validEnv(run)) return refuse('is malformed');
     try {
       this.index ??= await RemoteIndex.load(this.backend!, remoteCacheDir(this.s.paths, this.config!.name));
@@ -173,7 +173,7 @@ export class RemoteRunCache {
       if (!snap || snap.tree !== o.id || snap.path !== o.path || asPipelineLineage(snap.lineage.pipeline)?.key !== key) return refuse(`names for out ${o.path} a snapshot that does not hold it`);
     }
     // Stored as this dv encodes it, without fields it does not know.
-    const clean: RunRecord = { key, stage: run.stage, cmd: run.cmd, deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })), env: run.env, ranAt: run.ranAt };
+    const clean: RunRecord = { key, stage: run.stage, cmd: run.cmd, ...(run.wdir ? { wdir: run.wdir } : {}), deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })), env: run.env, ranAt: run.ranAt };
     const id = await this.s.store.putObject(encodeRun(clean));
     await this.s.store.flush();
     await saveRunRef(this.s, key, id);
