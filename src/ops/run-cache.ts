@@ -172,6 +172,10 @@ export class RemoteRunCache {
       const snap = await loadSnapshot(this.s.store, o.snapshot).catch(() => undefined);
       if (!snap || snap.tree !== o.id || snap.path !== o.path || asPipelineLineage(snap.lineage.pipeline)?.key !== key) return refuse(`names for out ${o.path} a snapshot that does not hold it`);
     }
+    // The snapshots of the deps it read (small), so that `dv lineage` here reaches back to raw
+    // data; a remote without them only makes that lineage shorter.
+    const depSnapshots = run.deps.map((d) => (d as { snapshot?: unknown }).snapshot).filter(isId);
+    await fetchObjects({ store: this.s.store, backend: this.backend!, remote: this.index, roots: [], leaves: depSnapshots, history: false, jobs: 8 }).catch(() => undefined);
     // Stored as this dv encodes it, without fields it does not know.
     const clean: RunRecord = { key, stage: run.stage, cmd: run.cmd, ...(run.wdir ? { wdir: run.wdir } : {}), deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })), env: run.env, ranAt: run.ranAt };
     const id = await this.s.store.putObject(encodeRun(clean));

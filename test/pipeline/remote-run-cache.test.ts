@@ -54,7 +54,10 @@ async function reproFromRemote(a: Fixture, remoteArgs: string[], env: Record<str
   assert.deepEqual(await lockKeys(b.repo), await lockKeys(a.repo));
   assert.deepEqual(actions(await dvJson(b.repo, ['repro'], { ...b.env, ...env })), ['prepare:up-to-date', 'train:up-to-date', 'evaluate:up-to-date']);
   assert.deepEqual((await dvJson(b.repo, ['status'], env)).stages, []);
-  assert.deepEqual((await dvJson(b.repo, ['lineage', 'metrics.json'], env)).stages.map((s: any) => s.name), ['evaluate', 'train', 'prepare']);
+  const lin = await dvJson(b.repo, ['lineage', 'metrics.json'], env);
+  assert.deepEqual(lin.stages.map((s: any) => s.name), ['evaluate', 'train', 'prepare']);
+  const raw = lin.artifacts.find((x: any) => x.path === 'data/raw');
+  assert.deepEqual([raw.kind, raw.inStore, raw.message], ['raw', true, 'raw import'], 'the raw data snapshot A\'s run read came along');
   assert.deepEqual(await b.ran(), []);
   return b;
 }
