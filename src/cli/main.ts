@@ -191,7 +191,7 @@ ${EXIT_HELP}`);
       }
       const r = await session(false, 'status', (s) => status(s, { paths, cwd: cwd() }));
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages));
+      else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages, r.metrics));
     });
 
   cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/')
@@ -379,13 +379,14 @@ ${EXIT_HELP}`);
     .option('-d, --deps <path>', 'a file or directory the command reads (repeatable)', collect)
     .option('-p, --params <[file:]key>', 'a parameter the command reads: key in params.yaml, or file:key (repeatable)', collect)
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
-    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o and -p files are then relative to it')
+    .option('-M, --metrics <path>', 'an out that is a metrics file (JSON or YAML) shown by dv status and dv lineage (repeatable)', collect)
+    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -M and -p files are then relative to it')
     .option('-f, --force', 'replace a stage of the same name')
     .argument('<command...>', 'the command, after --')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv stage add -n prepare -d prepare.py -d data/raw -p prepare.split -o data/prepared -- "python3 prepare.py"\n${EXIT_HELP}\n  41 dv.yaml is invalid (a cycle, an out claimed twice).`)
-    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; wdir?: string; force?: boolean }) => {
-      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), wdir: o.wdir, deps: o.deps, params: o.params, outs: o.outs, force: o.force, cwd: cwd() }));
+    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; metrics?: string[]; wdir?: string; force?: boolean }) => {
+      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), wdir: o.wdir, deps: o.deps, params: o.params, outs: o.outs, metrics: o.metrics, force: o.force, cwd: cwd() }));
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`; track the definition with git: git add dv.yaml`);

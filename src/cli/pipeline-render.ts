@@ -6,13 +6,16 @@ import type { ReproResult } from '../ops/repro.js';
 import type { StageInfo } from '../ops/stage.js';
 import type { VerifyResult } from '../ops/verify.js';
 import { green, red, shellQuote, yellow } from './render.js';
+import { formatMetrics, type MetricValues } from '../pipeline/metrics.js';
 
 const short = (id: string): string => id.slice(0, 12);
 
-export function stagesStatus(stages: OutOfDateStage[]): string {
-  if (stages.length === 0) return '';
-  const lines = ['\nStages out of date (run `dv repro`):'];
+export function stagesStatus(stages: OutOfDateStage[], metrics: { stage: string; path: string; values: MetricValues | null }[] = []): string {
+  const lines: string[] = [];
+  if (stages.length > 0) lines.push('\nStages out of date (run `dv repro`):');
   for (const st of stages) lines.push(`\t${yellow(st.name)}: ${st.changes.map(describeChange).join(', ')}`);
+  if (metrics.length > 0) lines.push('\nMetrics:');
+  for (const m of metrics) lines.push(`\t${m.path} (${m.stage}): ${m.values === null ? 'missing or not JSON/YAML' : formatMetrics(m.values)}`);
   return lines.join('\n');
 }
 
@@ -61,7 +64,10 @@ export function lineage(r: LineageResult): string {
       const what = d.uncommitted ? 'UNCOMMITTED changes to tracked data: in no snapshot' : a?.kind === 'output' ? `output of stage ${a.stage}` : a?.kind === 'raw' ? 'raw data' : 'file';
       lines.push(`  in:     ${d.path}  ${d.snapshot ? `snapshot ${short(d.snapshot)}` : `id ${short(d.id)}`}  (${what})`);
     }
-    for (const o of st.outputs) lines.push(`  out:    ${o.path}  id ${short(o.id)}`);
+    for (const o of st.outputs) {
+      const m = st.metrics?.find((x) => x.path === o.path);
+      lines.push(m ? `  metric: ${o.path}  id ${short(o.id)}  ${formatMetrics(m.values)}` : `  out:    ${o.path}  id ${short(o.id)}`);
+    }
   }
   const raw = r.artifacts.filter((a) => a.kind === 'raw');
   if (raw.length) {

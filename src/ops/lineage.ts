@@ -15,7 +15,8 @@ import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import type { Graph, GraphEdge, GraphNode } from '../pipeline/graph.js';
 import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
-import { kindOf, loadSnapshot, resolveId } from './objects.js';
+import { metricValues, type MetricValues } from '../pipeline/metrics.js';
+import { kindOf, loadSnapshot, resolveId, treeLoader } from './objects.js';
 import { asPipelineLineage } from './outs.js';
 import { loadPipeline } from './pipeline.js';
 
@@ -48,6 +49,8 @@ export interface LineageStage {
   name: string;
   cmd: string;
   wdir?: string;
+  /** Metrics files the run wrote, with their values (null: not in the store or not parsable). */
+  metrics?: { path: string; id: string; values: MetricValues | null }[];
   /** Run key. */
   key: string;
   ranAt: string;
@@ -125,7 +128,8 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     const p = asPipelineLineage(snap.lineage.pipeline);
     put({ path: snap.path, id: snap.tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
     if (!p || stages.has(`${p.stage}\0${p.key}`)) continue;
-    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
+    const metrics = Array.isArray(p.metrics) ? await Promise.all((p.outs ?? []).filter((o) => p.metrics!.includes(o.path)).map(async (o) => ({ path: o.path, id: o.id, values: await storedMetrics(s, o.path, o.id) }))) : [];
+    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), ...(metrics.length ? { metrics } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
     for (const o of p.outs ?? []) if (o.path !== snap.path) put({ path: o.path, id: o.id, snapshot: null, kind: 'output', stage: p.stage, inStore: true });
     for (const d of p.deps) {
       if (d.snapshot) queue.push({ id: d.snapshot, path: d.path, tree: d.id });
@@ -134,6 +138,18 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     }
   }
   return { target: target!, stages: [...stages.values()], artifacts: [...artifacts.values()] };
+}
+
+/** The values of a metrics file out (a tree of one small file) from the store. */
+async function storedMetrics(s: RepoSession, path: string, tree: string): Promise<MetricValues | null> {
+  try {
+    const t = await treeLoader(s.store)(tree);
+    const e = t.entries.length === 1 ? t.entries[0] : undefined;
+    if (!e || e.type !== 'file' || e.chunked) return null;
+    return metricValues((await s.store.get(e.id)).toString('utf8'), path);
+  } catch {
+    return null;
+  }
 }
 
 /** The lineage as a graph: inputs -> stage -> outputs. */

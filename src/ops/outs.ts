@@ -23,6 +23,8 @@ export interface PipelineLineage {
   stage: string;
   cmd: string;
   wdir?: string;
+  /** Outs that are metrics files. */
+  metrics?: string[];
   /** The run key (see src/pipeline/run.ts). */
   key: string;
   deps: DepRecord[];

@@ -248,7 +248,7 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
       });
       scans.push({ path: o, scan });
     }
-    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, ...wdirOf(stage), key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
+    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, ...wdirOf(stage), ...(stage.metrics ? { metrics: stage.metrics } : {}), key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
     const prepared = [];
     for (const x of scans) prepared.push(await prepareOut(s, x.path, x.scan, lineage, ranAt));
     const outs: OutRecord[] = prepared.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot }));

@@ -21,6 +21,8 @@ export interface StageAddOptions {
   /** `KEY` (in params.yaml) or `FILE:KEY`. */
   params?: string[];
   outs?: string[];
+  /** Outs that are metrics files (JSON or YAML). */
+  metrics?: string[];
   /** Replace a stage of the same name. */
   force?: boolean;
   cwd?: string;
@@ -33,6 +35,7 @@ export interface StageInfo {
   deps: string[];
   params: string[];
   outs: string[];
+  metrics?: string[];
   upstream: string[];
   downstream: string[];
 }
@@ -75,8 +78,10 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
     ...(wdir ? { wdir } : {}),
     deps: [...new Set((opts.deps ?? []).map((d) => rel(d, '-d')))],
     params: (opts.params ?? []).map((p) => parseParamRef(p, 'dv stage add -p', wdir)),
-    outs: [...new Set((opts.outs ?? []).map((o) => rel(o, '-o')))],
+    outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-M'))])],
   };
+  const metrics = [...new Set((opts.metrics ?? []).map((o) => rel(o, '-M')))];
+  if (metrics.length) stage.metrics = metrics;
   const file = join(s.root, SPEC_FILE);
   let text = '';
   try {
@@ -98,7 +103,7 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
 
 function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
   return {
-    name: st.name, cmd: st.cmd, ...(st.wdir ? { wdir: st.wdir } : {}), deps: st.deps, params: st.params.map((p) => formatParamRef(p)), outs: st.outs,
+    name: st.name, cmd: st.cmd, ...(st.wdir ? { wdir: st.wdir } : {}), deps: st.deps, params: st.params.map((p) => formatParamRef(p)), outs: st.outs, ...(st.metrics ? { metrics: st.metrics } : {}),
     upstream: dag.order.filter((n) => dag.upstream.get(st.name)!.has(n)),
     downstream: dag.order.filter((n) => dag.downstream.get(st.name)!.has(n)),
   };

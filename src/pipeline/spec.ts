@@ -9,6 +9,7 @@
  *       deps: [train.py, data/prepared]
  *       params: [train.lr, config.json:seed]     # key (in params.yaml) or file:key
  *       outs: [model.pkl]
+ *       metrics: [metrics.json]                  # optional: outs whose values status and lineage show
  *
  * Pure: parse, validate and edit the text; no I/O.
  */
@@ -37,6 +38,8 @@ export interface StageSpec {
   deps: string[];
   params: ParamRef[];
   outs: string[];
+  /** Outs that are metrics files (JSON or YAML): also in `outs`; `dv status` and `dv lineage` show their values. */
+  metrics?: string[];
 }
 
 export interface PipelineSpec {
@@ -45,7 +48,7 @@ export interface PipelineSpec {
 }
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const STAGE_KEYS = new Set(['cmd', 'wdir', 'deps', 'params', 'outs', 'desc']);
+const STAGE_KEYS = new Set(['cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'desc']);
 
 export function invalid(message: string, data: Record<string, unknown> = {}): DvError {
   return new DvError('PIPELINE_INVALID', message, data);
@@ -152,13 +155,14 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
     checkStageName(name, file);
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(`${where} must be a mapping with cmd, wdir, deps, params, outs`, { stage: name });
     const r = raw as Record<string, unknown>;
-    for (const k of Object.keys(r)) if (!STAGE_KEYS.has(k)) throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs)`, { stage: name });
+    for (const k of Object.keys(r)) if (!STAGE_KEYS.has(k)) throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs, metrics)`, { stage: name });
     if (typeof r.cmd !== 'string' || r.cmd.trim() === '') throw invalid(`${where}: cmd must be a non-empty shell command`, { stage: name });
     if (r.wdir !== undefined && typeof r.wdir !== 'string') throw invalid(`${where}: wdir must be a directory path`, { stage: name });
     const wdir = r.wdir === undefined || posix.normalize(r.wdir) === '.' ? undefined : normalizeRel(r.wdir, `${where}: wdir`);
     const deps = strings(r.deps, `${where}: deps`).map((p) => fromWdir(wdir, p, `${where}: deps`));
     const outs = strings(r.outs, `${where}: outs`).map((p) => fromWdir(wdir, p, `${where}: outs`));
-    stages.push({ name, cmd: r.cmd, ...(wdir ? { wdir } : {}), deps: [...new Set(deps)], params: dedupeParams(params(r.params, `${where}: params`, wdir)), outs: [...new Set(outs)] });
+    const metrics = [...new Set(strings(r.metrics, `${where}: metrics`).map((p) => fromWdir(wdir, p, `${where}: metrics`)))];
+    stages.push({ name, cmd: r.cmd, ...(wdir ? { wdir } : {}), deps: [...new Set(deps)], params: dedupeParams(params(r.params, `${where}: params`, wdir)), outs: [...new Set([...outs, ...metrics])], ...(metrics.length ? { metrics } : {}) });
   }
   return { stages };
 }
@@ -178,7 +182,9 @@ export function setStage(text: string, s: StageSpec): string {
   if (s.wdir) node.wdir = s.wdir;
   if (s.deps.length) node.deps = s.deps.map((p) => toWdir(s.wdir, p));
   if (s.params.length) node.params = s.params.map((p) => formatParamRef(p, s.wdir));
-  if (s.outs.length) node.outs = s.outs.map((p) => toWdir(s.wdir, p));
+  const plain = s.outs.filter((o) => !s.metrics?.includes(o));
+  if (plain.length) node.outs = plain.map((p) => toWdir(s.wdir, p));
+  if (s.metrics?.length) node.metrics = s.metrics.map((p) => toWdir(s.wdir, p));
   doc.setIn(['stages', s.name], doc.createNode(node));
   return doc.toString({ lineWidth: 0 });
 }

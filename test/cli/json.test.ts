@@ -60,7 +60,7 @@ const SHAPES: Record<string, Spec> = {
   add: { added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
   commit: { committed: [commitEntry], bytesStored: 'number', objectsStored: 'number' },
   status: { clean: 'boolean', paths: [{ path: 'string', pointer: 'string', snapshot: 'id', state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] }, added: ['string'], modified: ['string'], deleted: ['string'], filesHashed: 'number' }],
-    stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }] },
+    stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }], 'metrics?': [{ stage: 'string', path: 'string', values: { oneOf: ['record', null] } }] },
   log: [{
     id: 'id', path: 'string', kind: { enum: ['dir', 'file'] }, tree: 'id', parents: ['id'], message: 'string', author: 'string', time: 'time', size: 'number', files: 'number',
     lineage: { git: { oneOf: [{ commit: { oneOf: ['string', null] }, branch: { oneOf: ['string', null] }, dirty: 'boolean' }, null] }, dv: 'string', meta: 'record', 'pipeline?': 'record' },
