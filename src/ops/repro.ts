@@ -227,11 +227,11 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
       }
     }
 
+    const cwd = stageDir(s.root, stage);
     opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'run' });
     for (const o of stage.outs) await clearOut(s, o);
     const t0 = Date.now();
     // The writer lock is let go while the command runs: it may call dv itself (`dv add`, `dv status`).
-    const cwd = stageDir(s.root, stage);
     const code = await s.unlocked(() => runShell(stage.cmd, cwd, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name }));
     const seconds = (Date.now() - t0) / 1000;
     if (code !== 0) {
