@@ -191,7 +191,7 @@ ${EXIT_HELP}`);
       }
       const r = await session(false, 'status', (s) => status(s, { paths, cwd: cwd() }));
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages));
+      else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages, r.metrics));
     });
 
   cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/')
@@ -337,12 +337,16 @@ ${EXIT_HELP}`);
   const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory });
   const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number }): string => `${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
 
-  transferOpts(cmd('push', 'send what the remote lacks of the tracked data', 'dv push -r origin -j 16'))
-    .action(async (paths: string[], o: TransferFlags) => {
+  transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
+    .option('--run-cache', 'send every run of this clone\'s run cache with its outs, not only the runs dv.lock names')
+    .option('--no-run-cache', 'send no run records')
+    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean }) => {
       const bar = progress('push', tty());
-      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const runs = o.runCache === true ? 'all' : o.runCache === false ? 'none' : 'locked';
+      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const runsText = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(r.objectsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there`);
+      else if (!globals.quiet) out(r.objectsSent === 0 && r.runsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runsText}`);
     });
 
   transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
@@ -383,12 +387,14 @@ ${EXIT_HELP}`);
     .option('-d, --deps <path>', 'a file or directory the command reads (repeatable)', collect)
     .option('-p, --params <[file:]key>', 'a parameter the command reads: key in params.yaml, or file:key (repeatable)', collect)
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
+    .option('-M, --metrics <path>', 'an out that is a metrics file (JSON or YAML) shown by dv status and dv lineage (repeatable)', collect)
+    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -M and -p files are then relative to it')
     .option('-f, --force', 'replace a stage of the same name')
     .argument('<command...>', 'the command, after --')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv stage add -n prepare -d prepare.py -d data/raw -p prepare.split -o data/prepared -- "python3 prepare.py"\n${EXIT_HELP}\n  41 dv.yaml is invalid (a cycle, an out claimed twice).`)
-    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; force?: boolean }) => {
-      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), deps: o.deps, params: o.params, outs: o.outs, force: o.force, cwd: cwd() }));
+    .action(async (command: string[], o: { name: string; deps?: string[]; params?: string[]; outs?: string[]; metrics?: string[]; wdir?: string; force?: boolean }) => {
+      const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), wdir: o.wdir, deps: o.deps, params: o.params, outs: o.outs, metrics: o.metrics, force: o.force, cwd: cwd() }));
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`; track the definition with git: git add dv.yaml`);
@@ -405,12 +411,14 @@ ${EXIT_HELP}`);
   cmd('repro', 'run the pipeline stages whose command, deps or params changed (or whose outs are missing), and record them in dv.lock', 'dv repro            # everything; `dv repro train` for train and what it needs')
     .argument('[stages...]', 'stages to bring up to date, with the stages they depend on (default: all)')
     .option('-f, --force', 'run the named stages (all by default) even when up to date')
-    .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored')
+    .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored (here or on a remote)')
+    .option('-r, --remote <name>', 'remote whose run cache to ask for stages not recorded here (default: the default remote)')
+    .option('--offline', 'ask no remote\'s run cache')
     .option('-n, --dry-run', 'only say which stages would run')
     .option('--verify', 'rerun the stages in a temporary workspace from the recorded inputs and compare every output with dv.lock')
     .option('--keep-temp', 'with --verify: keep the temporary workspace')
     .addHelpText('after', '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n  42 --verify found outputs that differ from dv.lock.')
-    .action(async (stages: string[], o: { force?: boolean; runCache: boolean; dryRun?: boolean; verify?: boolean; keepTemp?: boolean }) => {
+    .action(async (stages: string[], o: { force?: boolean; runCache: boolean; remote?: string; offline?: boolean; dryRun?: boolean; verify?: boolean; keepTemp?: boolean }) => {
       // Stage output is shown as it runs; with --json it goes to stderr so stdout stays JSON.
       const stdio: ['ignore', 'inherit' | 'ignore' | number, 'inherit' | number] = globals.json ? ['ignore', 2, 2] : globals.quiet ? ['ignore', 'ignore', 'inherit'] : ['ignore', 'inherit', 'inherit'];
       const say = (text: string): void => { if (!globals.json && !globals.quiet) out(text); };
@@ -422,8 +430,9 @@ ${EXIT_HELP}`);
         if (!r.ok) process.exitCode = ERROR_CODES.NOT_REPRODUCIBLE.exit;
         return;
       }
-      const r = await session(true, 'repro', (s) => repro(s, { stages, force: o.force, runCache: o.runCache, dryRun: o.dryRun, stdio,
-        onStage: (e) => say(e.action === 'run' ? `Running stage ${e.stage}:\n> ${e.cmd}` : `Restoring stage ${e.stage} from a recorded run`) }));
+      const r = await session(true, 'repro', (s) => repro(s, { stages, force: o.force, runCache: o.runCache, remote: o.offline ? false : o.remote, dryRun: o.dryRun, stdio,
+        onNotice: (text) => { if (!globals.quiet) process.stderr.write(`dv: ${text}\n`); },
+        onStage: (e) => say(e.action === 'run' ? `Running stage ${e.stage}:\n> ${e.cmd}` : `Restoring stage ${e.stage} from ${e.from === 'remote' ? 'the remote run cache' : 'a recorded run'}`) }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(pr.repro(r));
     });

@@ -6,13 +6,16 @@ import type { ReproResult } from '../ops/repro.js';
 import type { StageInfo } from '../ops/stage.js';
 import type { VerifyResult } from '../ops/verify.js';
 import { green, red, shellQuote, yellow } from './render.js';
+import { formatMetrics, type MetricValues } from '../pipeline/metrics.js';
 
 const short = (id: string): string => id.slice(0, 12);
 
-export function stagesStatus(stages: OutOfDateStage[]): string {
-  if (stages.length === 0) return '';
-  const lines = ['\nStages out of date (run `dv repro`):'];
+export function stagesStatus(stages: OutOfDateStage[], metrics: { stage: string; path: string; values: MetricValues | null }[] = []): string {
+  const lines: string[] = [];
+  if (stages.length > 0) lines.push('\nStages out of date (run `dv repro`):');
   for (const st of stages) lines.push(`\t${yellow(st.name)}: ${st.changes.map(describeChange).join(', ')}`);
+  if (metrics.length > 0) lines.push('\nMetrics:');
+  for (const m of metrics) lines.push(`\t${m.path} (${m.stage}): ${m.values === null ? 'missing or not JSON/YAML' : formatMetrics(m.values)}`);
   return lines.join('\n');
 }
 
@@ -21,7 +24,7 @@ export function repro(r: ReproResult): string {
   for (const st of r.stages) {
     if (st.action === 'up-to-date') lines.push(`${st.name}: up to date`);
     else if (st.action === 'would-run') lines.push(`${st.name}: would run (${st.changes.map(describeChange).join(', ')})`);
-    else if (st.action === 'restored') lines.push(`${st.name}: ${green('restored')} from ${st.from === 'lock' ? 'dv.lock' : 'the run cache'} (${st.outs.map((o) => o.path).join(', ')})`);
+    else if (st.action === 'restored') lines.push(`${st.name}: ${green('restored')} from ${st.from === 'lock' ? 'dv.lock' : st.from === 'remote' ? `the remote run cache (${st.remote})` : 'the run cache'} (${st.outs.map((o) => o.path).join(', ')})`);
     else lines.push(`${st.name}: ${green('ran')} in ${st.seconds?.toFixed(1)}s, ${st.outs.map((o) => `${o.path} ${short(o.id)}`).join(', ') || 'no outs'}`);
   }
   if (r.gitAdd.length > 0) lines.push(`\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`);
@@ -53,20 +56,23 @@ export function lineage(r: LineageResult): string {
   if (r.stages.length === 0) lines.push('not written by a pipeline stage (added with dv add or dv commit)');
   const art = (path: string, id: string): LineageResult['artifacts'][number] | undefined => r.artifacts.find((a) => a.path === path && a.id === id);
   for (const st of r.stages) {
-    lines.push('', `stage ${yellow(st.name)}, ran ${st.ranAt}`, `  cmd:    ${st.cmd}`, `  env:    ${envLine(st.env)}`);
+    lines.push('', `stage ${yellow(st.name)}, ran ${st.ranAt}`, `  cmd:    ${st.cmd}${st.wdir ? `  (in ${st.wdir})` : ''}`, `  env:    ${envLine(st.env)}`);
     const params = Object.entries(st.params).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => `${f}:${k}=${JSON.stringify(v)}`));
     if (params.length) lines.push(`  params: ${params.join(', ')}`);
     for (const d of st.inputs) {
       const a = art(d.path, d.id);
-      const what = a?.kind === 'output' ? `output of stage ${a.stage}` : a?.kind === 'raw' ? 'raw data' : 'file';
+      const what = d.uncommitted ? 'UNCOMMITTED changes to tracked data: in no snapshot' : a?.kind === 'output' ? `output of stage ${a.stage}` : a?.kind === 'raw' ? 'raw data' : 'file';
       lines.push(`  in:     ${d.path}  ${d.snapshot ? `snapshot ${short(d.snapshot)}` : `id ${short(d.id)}`}  (${what})`);
     }
-    for (const o of st.outputs) lines.push(`  out:    ${o.path}  id ${short(o.id)}`);
+    for (const o of st.outputs) {
+      const m = st.metrics?.find((x) => x.path === o.path);
+      lines.push(m ? `  metric: ${o.path}  id ${short(o.id)}  ${formatMetrics(m.values)}` : `  out:    ${o.path}  id ${short(o.id)}`);
+    }
   }
   const raw = r.artifacts.filter((a) => a.kind === 'raw');
   if (raw.length) {
     lines.push('', 'raw data:');
-    for (const a of raw) lines.push(`  ${a.path}  snapshot ${a.snapshot ? short(a.snapshot) : '?'}${a.inStore ? `  ${a.time}  "${a.message}"${a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : ''}` : '  (not in the local store: dv fetch)'}`);
+    for (const a of raw) lines.push(a.uncommitted ? `  ${a.path}  id ${short(a.id)}  UNCOMMITTED: read as it was in the workspace, in no snapshot` : `  ${a.path}  snapshot ${a.snapshot ? short(a.snapshot) : '?'}${a.inStore ? `  ${a.time}  "${a.message}"${a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : ''}` : '  (not in the local store: dv fetch)'}`);
   }
   return lines.join('\n');
 }

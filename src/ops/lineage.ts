@@ -15,7 +15,8 @@ import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import type { Graph, GraphEdge, GraphNode } from '../pipeline/graph.js';
 import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
-import { kindOf, loadSnapshot, resolveId } from './objects.js';
+import { metricValues, type MetricValues } from '../pipeline/metrics.js';
+import { kindOf, loadSnapshot, resolveId, treeLoader } from './objects.js';
 import { asPipelineLineage } from './outs.js';
 import { loadPipeline } from './pipeline.js';
 
@@ -40,11 +41,16 @@ export interface LineageArtifact {
   git?: GitLineage | null;
   /** False when the snapshot is named but not in the local store (run `dv fetch`). */
   inStore: boolean;
+  /** Tracked data read with changes not `dv commit`ed (`dv repro --force`): no snapshot holds it. */
+  uncommitted?: true;
 }
 
 export interface LineageStage {
   name: string;
   cmd: string;
+  wdir?: string;
+  /** Metrics files the run wrote, with their values (null: not in the store or not parsable). */
+  metrics?: { path: string; id: string; values: MetricValues | null }[];
   /** Run key. */
   key: string;
   ranAt: string;
@@ -122,14 +128,28 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     const p = asPipelineLineage(snap.lineage.pipeline);
     put({ path: snap.path, id: snap.tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
     if (!p || stages.has(`${p.stage}\0${p.key}`)) continue;
-    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
+    const metrics = Array.isArray(p.metrics) ? await Promise.all((p.outs ?? []).filter((o) => p.metrics!.includes(o.path)).map(async (o) => ({ path: o.path, id: o.id, values: await storedMetrics(s, o.path, o.id) }))) : [];
+    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), ...(metrics.length ? { metrics } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
     for (const o of p.outs ?? []) if (o.path !== snap.path) put({ path: o.path, id: o.id, snapshot: null, kind: 'output', stage: p.stage, inStore: true });
     for (const d of p.deps) {
       if (d.snapshot) queue.push({ id: d.snapshot, path: d.path, tree: d.id });
+      else if (d.uncommitted) put({ path: d.path, id: d.id, snapshot: null, kind: 'raw', inStore: false, uncommitted: true });
       else put({ path: d.path, id: d.id, snapshot: null, kind: 'file', inStore: true });
     }
   }
   return { target: target!, stages: [...stages.values()], artifacts: [...artifacts.values()] };
+}
+
+/** The values of a metrics file out (a tree of one small file) from the store. */
+async function storedMetrics(s: RepoSession, path: string, tree: string): Promise<MetricValues | null> {
+  try {
+    const t = await treeLoader(s.store)(tree);
+    const e = t.entries.length === 1 ? t.entries[0] : undefined;
+    if (!e || e.type !== 'file' || e.chunked) return null;
+    return metricValues((await s.store.get(e.id)).toString('utf8'), path);
+  } catch {
+    return null;
+  }
 }
 
 /** The lineage as a graph: inputs -> stage -> outputs. */
@@ -139,7 +159,7 @@ export function lineageGraph(r: LineageResult): Graph {
   const short = (id: string): string => id.slice(0, 10);
   const art = (path: string, id: string): string => `a:${path}\0${id}`;
   for (const a of r.artifacts) {
-    nodes.push({ id: art(a.path, a.id), kind: a.kind === 'output' ? 'data' : a.kind, label: `${a.path}\n${a.snapshot ? `snapshot ${short(a.snapshot)}` : `id ${short(a.id)}`}` });
+    nodes.push({ id: art(a.path, a.id), kind: a.kind === 'output' ? 'data' : a.kind, label: `${a.path}\n${a.snapshot ? `snapshot ${short(a.snapshot)}` : `id ${short(a.id)}`}${a.uncommitted ? ' (uncommitted)' : ''}` });
   }
   for (const st of r.stages) {
     const sid = `s:${st.name}\0${st.key}`;

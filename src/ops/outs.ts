@@ -14,7 +14,7 @@ import { VERSION, type RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
-import { decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { loadSnapshot } from './objects.js';
 import { workspaceId } from './pipeline.js';
 
@@ -22,6 +22,9 @@ import { workspaceId } from './pipeline.js';
 export interface PipelineLineage {
   stage: string;
   cmd: string;
+  wdir?: string;
+  /** Outs that are metrics files. */
+  metrics?: string[];
   /** The run key (see src/pipeline/run.ts). */
   key: string;
   deps: DepRecord[];
@@ -53,7 +56,9 @@ export async function prepareOut(s: RepoSession, rel: string, scan: ScanResult, 
   const parent = existing?.pointer.snapshot;
   if (parent) {
     const prev = await loadSnapshot(s.store, parent).catch(() => undefined);
-    if (prev && prev.tree === scan.tree && asPipelineLineage(prev.lineage.pipeline)?.key === pipeline.key) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
+    const was = prev && asPipelineLineage(prev.lineage.pipeline);
+    // Same tree from the same run, and the same dep records (a dep since committed gets its snapshot named).
+    if (prev && was && prev.tree === scan.tree && was.key === pipeline.key && canonicalJson(was.deps) === canonicalJson(pipeline.deps)) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
   }
   const snap: Snapshot = {
     path: rel,
@@ -101,11 +106,16 @@ export async function saveRunRef(s: RepoSession, key: string, runId: string): Pr
   await writeFileAtomic(join(runsDir(s), key), runId + '\n', s.paths.tmpDir);
 }
 
+/** This clone's run refs: run key and run object id. */
+export async function runRefs(s: RepoSession): Promise<{ key: string; id: string }[]> {
+  const keys = (await fsp.readdir(runsDir(s)).catch(() => [] as string[])).filter(isId);
+  const ids = await Promise.all(keys.map((k) => fsp.readFile(join(runsDir(s), k), 'utf8').then((t) => t.trim(), () => '')));
+  return keys.map((key, i) => ({ key, id: ids[i] })).filter((r) => isId(r.id));
+}
+
 /** Every run object id this clone's run refs name (gc keeps them). */
 export async function runRefIds(s: RepoSession): Promise<string[]> {
-  const keys = await fsp.readdir(runsDir(s)).catch(() => [] as string[]);
-  const ids = await Promise.all(keys.map((k) => fsp.readFile(join(runsDir(s), k), 'utf8').then((t) => t.trim(), () => '')));
-  return ids.filter(isId);
+  return (await runRefs(s)).map((r) => r.id);
 }
 
 /** The run recorded for `key` in this clone, when its record is still in the store. */

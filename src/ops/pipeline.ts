@@ -119,7 +119,7 @@ export class PipelineContext {
   async dep(rel: string): Promise<DepRecord | null> {
     const ws = await workspaceId(this.s, rel);
     const t = (await this.trackedPaths()).find((x) => x.rel === rel);
-    if (ws) return { path: rel, id: ws.id, ...(t && t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : {}) };
+    if (ws) return { path: rel, id: ws.id, ...(t ? (t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : { uncommitted: true as const }) : {}) };
     // Tracked but not checked out (a fresh clone before `dv pull`): its pointer says what it is.
     if (t) return { path: rel, id: t.pointer.tree, snapshot: t.pointer.snapshot };
     return null;
@@ -155,12 +155,13 @@ export class PipelineContext {
       else missingDeps.push(d);
     }
     const { values, missing } = await this.params(stage);
-    const key = runKey({ cmd: stage.cmd, deps, params: values, outs: stage.outs });
+    const key = runKey({ cmd: stage.cmd, wdir: stage.wdir, deps, params: values, outs: stage.outs });
     const changes: StageChange[] = [];
     if (!locked) {
       changes.push({ type: 'new', what: stage.name, how: 'never run' });
     } else {
       if (locked.cmd !== stage.cmd) changes.push({ type: 'cmd', what: stage.name, how: 'modified' });
+      else if ((locked.wdir ?? '') !== (stage.wdir ?? '')) changes.push({ type: 'cmd', what: stage.name, how: 'wdir modified' });
       for (const d of stage.deps) {
         const was = locked.deps.find((x) => x.path === d);
         const now = deps.find((x) => x.path === d);
@@ -223,7 +224,7 @@ export async function outOfDate(s: RepoSession, p: Pipeline, names?: string[]): 
 export function describeChange(c: StageChange): string {
   switch (c.type) {
     case 'new': return 'never run';
-    case 'cmd': return 'command modified';
+    case 'cmd': return c.how === 'wdir modified' ? 'wdir modified' : 'command modified';
     case 'dep': return `dep ${c.what} ${c.how}`;
     case 'param': return `param ${c.what} ${c.how}`;
     case 'out': return `out ${c.what} ${c.how}`;

@@ -7,18 +7,21 @@
  * stops the run with its exit code and records nothing for it (stages before it stay recorded).
  */
 import { spawn, type StdioOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { withUpstream } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
-import { encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
 import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
 import { captureEnv, checkStageNames, codeState, loadPipeline, PipelineContext, requireStages, workspaceId, writeLock, type StageChange, type StageState } from './pipeline.js';
+import { RemoteRunCache } from './run-cache.js';
 import { checkOuts } from './stage.js';
 
 export interface ReproOptions {
@@ -32,8 +35,15 @@ export interface ReproOptions {
   dryRun?: boolean;
   /** stdio of stage commands (default: stdout and stderr inherited, no stdin). */
   stdio?: StdioOptions;
+  /**
+   * The remote whose run cache is asked for stages this clone has no recorded run of (default:
+   * the default remote, when one is configured); false: never ask a remote.
+   */
+  remote?: string | false;
+  /** One-line notices (a remote out of reach, a run record refused). */
+  onNotice?: (text: string) => void;
   /** Called before a stage is run or restored. */
-  onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore' }) => void;
+  onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore'; from?: ReproStage['from'] }) => void;
 }
 
 export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run';
@@ -41,8 +51,10 @@ export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run';
 export interface ReproStage {
   name: string;
   action: ReproAction;
-  /** For restored stages: the recorded run it came from (dv.lock, or this clone's run cache). */
-  from?: 'lock' | 'run-cache';
+  /** For restored stages: the recorded run it came from (dv.lock, this clone's run cache, a remote's). */
+  from?: 'lock' | 'run-cache' | 'remote';
+  /** The remote it came from (from: remote). */
+  remote?: string;
   changes: StageChange[];
   outs: OutRecord[];
   /** Wall time of the command, for stages that ran. */
@@ -53,6 +65,8 @@ export interface ReproResult {
   stages: ReproStage[];
   /** Whether dv.lock was rewritten. */
   lockWritten: boolean;
+  /** One-line notices, as given to onNotice. */
+  notices: string[];
   /** Files a git user should `git add` next (dv.lock and the outs' pointer files and .gitignore). */
   gitAdd: string[];
 }
@@ -91,11 +105,50 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
   return true;
 }
 
+const wdirOf = (stage: StageSpec): { wdir?: string } => (stage.wdir ? { wdir: stage.wdir } : {});
+
+/** Where a stage's command runs under `root`: its wdir, which must be a directory. */
+export function stageDir(root: string, stage: StageSpec): string {
+  if (!stage.wdir) return root;
+  const dir = join(root, ...stage.wdir.split('/'));
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw invalid(`stage ${stage.name}: wdir ${stage.wdir} is not a directory: create it, or fix wdir in dv.yaml`, { stage: stage.name, path: stage.wdir });
+  return dir;
+}
+
 function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
   return outs.length === stage.outs.length && stage.outs.every((o) => outs.some((x) => x.path === o));
 }
 
+/**
+ * After a command ran without the lock: the stage must still be what dv.yaml says, and its
+ * deps and params what it started from (changed by the command itself or by another process,
+ * the run would be recorded under inputs it did not read).
+ */
+async function recheck(s: RepoSession, ctx: PipelineContext, stage: StageSpec, before: StageState): Promise<void> {
+  const now = (await loadPipeline(s.root)).dag.stages.get(stage.name);
+  if (!now || canonicalJson(now) !== canonicalJson(stage)) {
+    throw new DvError('STAGE_FAILED', `stage ${stage.name}: dv.yaml changed while its command ran: nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name });
+  }
+  ctx.refresh();
+  const after = await ctx.state(stage, undefined);
+  if (after.key === before.key) return;
+  const dep = stage.deps.find((d) => before.deps.find((x) => x.path === d)?.id !== after.deps.find((x) => x.path === d)?.id);
+  const what = dep ? `dep ${dep}` : 'a parameter';
+  throw new DvError('STAGE_FAILED', `stage ${stage.name}: ${what} changed while its command ran (by the command or another process): nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name, ...(dep ? { path: dep } : {}) });
+}
+
 export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<ReproResult> {
+  const notices: string[] = [];
+  const notice = (text: string): void => { notices.push(text); opts.onNotice?.(text); };
+  const remoteCache = opts.runCache === false || opts.remote === false || opts.dryRun ? undefined : new RemoteRunCache(s, { remote: opts.remote, notice });
+  try {
+    return { ...(await reproStages(s, opts, remoteCache)), notices };
+  } finally {
+    await remoteCache?.close();
+  }
+}
+
+async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: RemoteRunCache | undefined): Promise<Omit<ReproResult, 'notices'>> {
   const p = await loadPipeline(s.root);
   requireStages(p);
   const targets = opts.stages && opts.stages.length > 0 ? opts.stages : p.dag.order;
@@ -109,6 +162,8 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
   const gitAdd = new Set<string>();
   const result: ReproStage[] = [];
   const saveLock = async (name: string, entry: LockStage): Promise<void> => {
+    // Another dv may have written dv.lock while a command ran unlocked: start from the file.
+    lock.stages = (await loadPipeline(s.root)).lock.stages;
     lock.stages[name] = entry;
     // Entries of stages no longer in dv.yaml go.
     for (const n of Object.keys(lock.stages)) if (!p.dag.stages.has(n)) delete lock.stages[n];
@@ -138,36 +193,51 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
     if (st.missingParams.length > 0) {
       throw invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, { stage: name, param: st.missingParams[0] });
     }
+    const dirty = st.deps.find((d) => d.uncommitted);
+    if (dirty && !opts.force) {
+      throw new DvError('UNSAVED_CHANGES', `stage ${name}: dep ${dirty.path} has changes not recorded with \`dv commit\`, so no snapshot would name what the stage read: run \`dv commit ${dirty.path}\` first (or \`dv repro --force\` to record it as uncommitted)`, { stage: name, path: dirty.path });
+    }
     await checkOuts(s, stage);
 
-    // A recorded run with the same key stands in for running the command again.
+    // A recorded run with the same key stands in for running the command again: dv.lock's,
+    // this clone's run cache, then the remote's.
     if (!forced && opts.runCache !== false) {
       const fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
-      const cached = fromLock ? undefined : await findRun(s, st.key);
-      const outs = fromLock?.outs ?? (cached && sameOuts(stage, cached.run.outs) ? cached.run.outs : undefined);
+      let cached = fromLock ? undefined : await findRun(s, st.key);
+      if (cached && !sameOuts(stage, cached.run.outs)) cached = undefined;
+      let from: 'lock' | 'run-cache' | 'remote' = fromLock ? 'lock' : 'run-cache';
+      let remote: string | undefined;
+      if (!fromLock && !cached && remoteCache) {
+        const hit = await remoteCache.find(stage, st.key);
+        if (hit) { cached = hit; from = 'remote'; remote = hit.remote; }
+      }
+      const outs = fromLock?.outs ?? cached?.run.outs;
       if (outs) {
-        opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore' });
+        opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore', from });
         if (await restoreOuts(s, name, outs)) {
           if (!fromLock) {
             const r = cached!.run;
-            await saveLock(name, { cmd: stage.cmd, key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
+            await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
           }
           for (const o of outs) gitAdd.add(o.path + '.dv');
-          result.push({ name, action: 'restored', from: fromLock ? 'lock' : 'run-cache', changes: st.changes, outs });
+          result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
           ctx.refresh();
           continue;
         }
       }
     }
 
+    const cwd = stageDir(s.root, stage);
     opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'run' });
     for (const o of stage.outs) await clearOut(s, o);
     const t0 = Date.now();
-    const code = await runShell(stage.cmd, s.root, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name });
+    // The writer lock is let go while the command runs: it may call dv itself (`dv add`, `dv status`).
+    const code = await s.unlocked(() => runShell(stage.cmd, cwd, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name }));
     const seconds = (Date.now() - t0) / 1000;
     if (code !== 0) {
       throw new DvError('STAGE_FAILED', `stage ${name} failed with exit code ${code}: nothing was recorded for it; fix it and run \`dv repro\` again`, { stage: name, exitCode: code });
     }
+    await recheck(s, ctx, stage, st);
     const ranAt = new Date().toISOString();
     env ??= await captureEnv(s, gitState);
     const scans = [];
@@ -178,17 +248,17 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
       });
       scans.push({ path: o, scan });
     }
-    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
+    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, ...wdirOf(stage), ...(stage.metrics ? { metrics: stage.metrics } : {}), key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
     const prepared = [];
     for (const x of scans) prepared.push(await prepareOut(s, x.path, x.scan, lineage, ranAt));
     const outs: OutRecord[] = prepared.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot }));
-    const run: RunRecord = { key: st.key, stage: name, cmd: stage.cmd, deps: st.deps, params: st.params, outs, env, ranAt };
+    const run: RunRecord = { key: st.key, stage: name, cmd: stage.cmd, ...wdirOf(stage), deps: st.deps, params: st.params, outs, env, ranAt };
     const runId = await s.store.putObject(encodeRun(run));
     // Data (outs, snapshots, run record: one pack) before the pointers, run ref and dv.lock naming it.
     await s.store.flush();
     for (const o of prepared) await publishOut(s, o);
     await saveRunRef(s, st.key, runId);
-    await saveLock(name, { cmd: stage.cmd, key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
+    await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
     for (const o of outs) { gitAdd.add(o.path + '.dv'); gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore'); }
     result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
     ctx.refresh();

@@ -13,12 +13,16 @@ import { loadPipeline } from './pipeline.js';
 
 export interface StageAddOptions {
   name: string;
-  /** One shell string, run by `sh -c` from the repository root. */
+  /** One shell string, run by `sh -c` from the repository root (or `wdir`). */
   cmd: string;
+  /** Directory to run the command in (relative to `cwd`); deps, params files and outs are then relative to it. */
+  wdir?: string;
   deps?: string[];
   /** `KEY` (in params.yaml) or `FILE:KEY`. */
   params?: string[];
   outs?: string[];
+  /** Outs that are metrics files (JSON or YAML). */
+  metrics?: string[];
   /** Replace a stage of the same name. */
   force?: boolean;
   cwd?: string;
@@ -27,9 +31,11 @@ export interface StageAddOptions {
 export interface StageInfo {
   name: string;
   cmd: string;
+  wdir?: string;
   deps: string[];
   params: string[];
   outs: string[];
+  metrics?: string[];
   upstream: string[];
   downstream: string[];
 }
@@ -62,14 +68,20 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
   const name = checkStageName(opts.name ?? '', 'dv stage add');
   if (typeof opts.cmd !== 'string' || opts.cmd.trim() === '') throw new DvError('USAGE', 'dv stage add needs a command after --, e.g. dv stage add -n train -d train.py -o model.pkl -- "python3 train.py"');
   const cwd = opts.cwd ?? s.root;
-  const rel = (p: string, what: string): string => normalizeRel(toRepoRel(s.root, cwd, p), `dv stage add ${what}`);
+  const wdirRel = opts.wdir === undefined ? '' : toRepoRel(s.root, cwd, opts.wdir).replace(/\/+$/, '');
+  const wdir = wdirRel === '' || wdirRel === '.' ? undefined : normalizeRel(wdirRel, 'dv stage add -w');
+  const base = wdir ? join(s.root, wdir) : cwd;
+  const rel = (p: string, what: string): string => normalizeRel(toRepoRel(s.root, base, p), `dv stage add ${what}`);
   const stage: StageSpec = {
     name,
     cmd: opts.cmd,
+    ...(wdir ? { wdir } : {}),
     deps: [...new Set((opts.deps ?? []).map((d) => rel(d, '-d')))],
-    params: (opts.params ?? []).map((p) => parseParamRef(p, 'dv stage add -p')),
-    outs: [...new Set((opts.outs ?? []).map((o) => rel(o, '-o')))],
+    params: (opts.params ?? []).map((p) => parseParamRef(p, 'dv stage add -p', wdir)),
+    outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-M'))])],
   };
+  const metrics = [...new Set((opts.metrics ?? []).map((o) => rel(o, '-M')))];
+  if (metrics.length) stage.metrics = metrics;
   const file = join(s.root, SPEC_FILE);
   let text = '';
   try {
@@ -91,7 +103,7 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
 
 function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
   return {
-    name: st.name, cmd: st.cmd, deps: st.deps, params: st.params.map(formatParamRef), outs: st.outs,
+    name: st.name, cmd: st.cmd, ...(st.wdir ? { wdir: st.wdir } : {}), deps: st.deps, params: st.params.map((p) => formatParamRef(p)), outs: st.outs, ...(st.metrics ? { metrics: st.metrics } : {}),
     upstream: dag.order.filter((n) => dag.upstream.get(st.name)!.has(n)),
     downstream: dag.order.filter((n) => dag.downstream.get(st.name)!.has(n)),
   };

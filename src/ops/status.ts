@@ -7,6 +7,7 @@ import { scanPath } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { treeLoader } from './objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
+import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 
 export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';
 
@@ -29,6 +30,8 @@ export interface StatusResult {
   paths: PathStatus[];
   /** Pipeline stages (dv.yaml) that `dv repro` would run or restore, and why; only without path arguments. */
   stages: OutOfDateStage[];
+  /** Metrics files of dv.yaml's stages as they are in the workspace (values null: missing or unparsable). */
+  metrics?: { stage: string; path: string; values: MetricValues | null }[];
 }
 
 export interface StatusOptions {
@@ -64,9 +67,16 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     paths.push({ ...base, state: 'modified' });
   }
   let stages: OutOfDateStage[] = [];
+  const metrics: NonNullable<StatusResult['metrics']> = [];
   if (!opts.paths || opts.paths.length === 0) {
     const p = await loadPipeline(s.root);
     if (p.exists) stages = await outOfDate(s, p);
+    for (const name of p.dag.order) {
+      for (const m of p.dag.stages.get(name)!.metrics ?? []) {
+        const text = await fsp.readFile(join(s.root, m), 'utf8').catch(() => undefined);
+        metrics.push({ stage: name, path: m, values: text === undefined ? null : metricValues(text, m) });
+      }
+    }
   }
-  return { clean: paths.every((p) => p.state === 'clean'), paths, stages };
+  return { clean: paths.every((p) => p.state === 'clean'), paths, stages, ...(metrics.length ? { metrics } : {}) };
 }

@@ -17,7 +17,7 @@ import { scanPath } from '../workspace/scan.js';
 import { overlaps } from '../pipeline/dag.js';
 import { treeLoader } from './objects.js';
 import { checkStageNames, describeChange, loadPipeline, outOfDate, requireStages } from './pipeline.js';
-import { runShell } from './repro.js';
+import { runShell, stageDir } from './repro.js';
 
 export interface VerifyOptions {
   /** Stages to verify; all when empty. */
@@ -91,9 +91,10 @@ export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<
       for (const d of locked.deps) await copyPath(join(s.root, d.path), join(ws, d.path));
       for (const pf of new Set(stage.params.map((x) => x.file))) await copyPath(join(s.root, pf), join(ws, pf)).catch(() => undefined);
       for (const o of stage.outs) await fsp.rm(join(ws, o), { recursive: true, force: true });
+      if (stage.wdir) await fsp.mkdir(join(ws, stage.wdir), { recursive: true });
       opts.onStage?.({ stage: name, cmd: stage.cmd });
       const t0 = Date.now();
-      const code = await runShell(stage.cmd, ws, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name, DV_VERIFY: '1' });
+      const code = await runShell(stage.cmd, stageDir(ws, stage), opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name, DV_VERIFY: '1' });
       const seconds = (Date.now() - t0) / 1000;
       const outs: VerifyOut[] = [];
       const index = new MemoryIndex();

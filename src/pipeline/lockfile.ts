@@ -6,9 +6,10 @@
  *   stages:
  *     train:
  *       cmd: python3 train.py
+ *       wdir: src                 # only when the stage has one
  *       key: <run key>            # BLAKE3 of cmd, dep ids, param values, out paths
  *       run: <run object id>      # the run record in the object store
- *       deps: [{path, id, snapshot?}]
+ *       deps: [{path, id, snapshot?, uncommitted?}]   # uncommitted: tracked, not `dv commit`ed
  *       params: {params.yaml: {train.lr: 0.1}}
  *       outs: [{path, id, snapshot}]
  *       env: {dv, os, arch, tools, git, lockfiles, vars}
@@ -25,6 +26,7 @@ export const LOCK_FILE = 'dv.lock';
 
 export interface LockStage {
   cmd: string;
+  wdir?: string;
   key: string;
   run: string;
   deps: DepRecord[];
@@ -45,15 +47,15 @@ export function parseLock(text: string, file = LOCK_FILE): Lockfile {
   if (typeof o !== 'object' || (o.schema !== undefined && o.schema !== 1)) bad('not a dv.lock of schema 1');
   const stages: Record<string, LockStage> = {};
   for (const [name, s] of Object.entries((o.stages ?? {}) as Record<string, any>)) {
-    if (!s || typeof s !== 'object' || typeof s.cmd !== 'string' || !isId(s.key) || !isId(s.run)) bad(`stage ${name}: cmd, key or run`);
+    if (!s || typeof s !== 'object' || typeof s.cmd !== 'string' || !isId(s.key) || !isId(s.run) || (s.wdir !== undefined && typeof s.wdir !== 'string')) bad(`stage ${name}: cmd, wdir, key or run`);
     const recs = (v: unknown, needSnapshot: boolean): any[] => {
       if (!Array.isArray(v) || !v.every((x) => x && typeof x.path === 'string' && isId(x.id) && (needSnapshot ? isId(x.snapshot) : x.snapshot === undefined || isId(x.snapshot)))) bad(`stage ${name}: deps or outs`);
       return v as any[];
     };
     if (s.params !== undefined && (typeof s.params !== 'object' || s.params === null)) bad(`stage ${name}: params`);
     stages[name] = {
-      cmd: s.cmd, key: s.key, run: s.run,
-      deps: recs(s.deps ?? [], false).map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}) })),
+      cmd: s.cmd, ...(s.wdir ? { wdir: s.wdir } : {}), key: s.key, run: s.run,
+      deps: recs(s.deps ?? [], false).map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}), ...(d.uncommitted === true ? { uncommitted: true as const } : {}) })),
       params: s.params ?? {},
       outs: recs(s.outs ?? [], true).map((d) => ({ path: d.path, id: d.id, snapshot: d.snapshot })),
       env: s.env ?? {},
@@ -67,7 +69,7 @@ export function encodeLock(l: Lockfile): string {
   const stages: Record<string, LockStage> = {};
   for (const name of Object.keys(l.stages).sort()) {
     const s = l.stages[name];
-    stages[name] = { cmd: s.cmd, key: s.key, run: s.run, deps: s.deps, params: s.params, outs: s.outs, env: s.env, ranAt: s.ranAt };
+    stages[name] = { cmd: s.cmd, ...(s.wdir ? { wdir: s.wdir } : {}), key: s.key, run: s.run, deps: s.deps, params: s.params, outs: s.outs, env: s.env, ranAt: s.ranAt };
   }
   return '# dv.lock: written by `dv repro`; commit it with git. It records what each stage last read and wrote.\n'
     + yaml().stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false });

@@ -19,6 +19,11 @@ export interface DepRecord {
   id: string;
   /** Snapshot of the tracked path, when the dep is a tracked path matching its pointer file. */
   snapshot?: string;
+  /**
+   * A tracked path whose workspace content differs from its pointer file (not `dv commit`ed):
+   * `id` is what the stage read, and no snapshot holds it. Only with `dv repro --force`.
+   */
+  uncommitted?: true;
 }
 
 export interface OutRecord {
@@ -47,6 +52,8 @@ export interface RunRecord {
   key: string;
   stage: string;
   cmd: string;
+  /** Where the command ran, from the repository root (absent: the root). */
+  wdir?: string;
   deps: DepRecord[];
   params: ParamValues;
   outs: OutRecord[];
@@ -69,9 +76,10 @@ function sortDeep(v: unknown): unknown {
   return v;
 }
 
-export function runKey(r: { cmd: string; deps: { path: string; id: string }[]; params: ParamValues; outs: string[] }): string {
+/** The run key; `wdir` counts only when set, so stages without one keep their keys. */
+export function runKey(r: { cmd: string; wdir?: string; deps: { path: string; id: string }[]; params: ParamValues; outs: string[] }): string {
   const deps = [...r.deps].map((d) => [d.path, d.id]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return blake3Hex(Buffer.from(KEY_MAGIC + canonicalJson({ cmd: r.cmd, deps, params: r.params, outs: [...r.outs].sort() }), 'utf8'));
+  return blake3Hex(Buffer.from(KEY_MAGIC + canonicalJson({ cmd: r.cmd, ...(r.wdir ? { wdir: r.wdir } : {}), deps, params: r.params, outs: [...r.outs].sort() }), 'utf8'));
 }
 
 export function encodeRun(r: RunRecord): Buffer {
@@ -88,7 +96,7 @@ export function decodeRun(bytes: Uint8Array, id = '?'): RunRecord {
   if (!text.startsWith(RUN_MAGIC)) throw bad('missing header');
   let o: any;
   try { o = JSON.parse(text.slice(RUN_MAGIC.length)); } catch { throw bad('not JSON'); }
-  if (!o || typeof o !== 'object' || !isId(o.key) || typeof o.stage !== 'string' || typeof o.cmd !== 'string') throw bad('key, stage or cmd');
+  if (!o || typeof o !== 'object' || !isId(o.key) || typeof o.stage !== 'string' || typeof o.cmd !== 'string' || (o.wdir !== undefined && typeof o.wdir !== 'string')) throw bad('key, stage, cmd or wdir');
   if (!Array.isArray(o.outs) || !o.outs.every((x: any) => x && typeof x.path === 'string' && isId(x.id) && isId(x.snapshot))) throw bad('outs');
   if (!Array.isArray(o.deps) || !o.deps.every((x: any) => x && typeof x.path === 'string' && isId(x.id))) throw bad('deps');
   return o as RunRecord;

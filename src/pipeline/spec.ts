@@ -5,9 +5,11 @@
  *   stages:
  *     train:
  *       cmd: python3 train.py
+ *       wdir: src                                # optional: run there; paths below are relative to it
  *       deps: [train.py, data/prepared]
  *       params: [train.lr, config.json:seed]     # key (in params.yaml) or file:key
  *       outs: [model.pkl]
+ *       metrics: [metrics.json]                  # optional: outs whose values status and lineage show
  *
  * Pure: parse, validate and edit the text; no I/O.
  */
@@ -26,11 +28,18 @@ export interface ParamRef {
 
 export interface StageSpec {
   name: string;
-  /** One shell string, run by `sh -c` from the repository root. */
+  /** One shell string, run by `sh -c` from the repository root (or from `wdir`). */
   cmd: string;
+  /**
+   * The directory the command runs in, from the repository root (absent: the root). In dv.yaml
+   * deps, outs and parameter files are written relative to it; here they are from the root.
+   */
+  wdir?: string;
   deps: string[];
   params: ParamRef[];
   outs: string[];
+  /** Outs that are metrics files (JSON or YAML): also in `outs`; `dv status` and `dv lineage` show their values. */
+  metrics?: string[];
 }
 
 export interface PipelineSpec {
@@ -39,7 +48,7 @@ export interface PipelineSpec {
 }
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const STAGE_KEYS = new Set(['cmd', 'deps', 'params', 'outs', 'desc']);
+const STAGE_KEYS = new Set(['cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'desc']);
 
 export function invalid(message: string, data: Record<string, unknown> = {}): DvError {
   return new DvError('PIPELINE_INVALID', message, data);
@@ -66,18 +75,32 @@ export function normalizeRel(p: string, where: string): string {
   return n;
 }
 
-/** `file:key` or `key` (in params.yaml). The file part ends at the last ':'. */
-export function parseParamRef(s: string, where: string): ParamRef {
+/** `wdir/p` from the repository root (p as written in dv.yaml, relative to wdir). */
+export function fromWdir(wdir: string | undefined, p: string, where: string): string {
+  if (!wdir) return normalizeRel(p, where);
+  if (typeof p !== 'string' || p.trim() === '') throw invalid(`${where}: empty path`);
+  if (posix.isAbsolute(p)) throw invalid(`${where}: ${p} is absolute: give a path relative to wdir ${wdir}`, { path: p });
+  return normalizeRel(posix.join(wdir, p.replace(/\\/g, '/')), where);
+}
+
+/** A path from the repository root, as dv.yaml writes it for a stage with `wdir`. */
+export function toWdir(wdir: string | undefined, p: string): string {
+  return wdir ? posix.relative(wdir, p) || '.' : p;
+}
+
+/** `file:key` or `key` (in params.yaml). The file part ends at the last ':'; relative to `wdir`. */
+export function parseParamRef(s: string, where: string, wdir?: string): ParamRef {
   if (typeof s !== 'string' || s.trim() === '') throw invalid(`${where}: empty parameter`);
   const i = s.lastIndexOf(':');
-  const file = i >= 0 ? normalizeRel(s.slice(0, i), where) : DEFAULT_PARAMS_FILE;
+  const file = fromWdir(wdir, i >= 0 ? s.slice(0, i) : DEFAULT_PARAMS_FILE, where);
   const key = (i >= 0 ? s.slice(i + 1) : s).trim();
   if (!/^[^.\s][^\s]*$/.test(key) || key.endsWith('.') || key.includes('..')) throw invalid(`${where}: parameter ${JSON.stringify(s)} must be KEY or FILE:KEY, with a dotted KEY such as train.lr`, { param: s });
   return { file, key };
 }
 
-export function formatParamRef(p: ParamRef): string {
-  return p.file === DEFAULT_PARAMS_FILE ? p.key : `${p.file}:${p.key}`;
+export function formatParamRef(p: ParamRef, wdir?: string): string {
+  const file = toWdir(wdir, p.file);
+  return file === DEFAULT_PARAMS_FILE ? p.key : `${file}:${p.key}`;
 }
 
 function strings(v: unknown, where: string): string[] {
@@ -87,17 +110,17 @@ function strings(v: unknown, where: string): string[] {
   return v;
 }
 
-function params(v: unknown, where: string): ParamRef[] {
+function params(v: unknown, where: string, wdir?: string): ParamRef[] {
   if (v === undefined || v === null) return [];
   const list = typeof v === 'string' ? [v] : v;
   if (!Array.isArray(list)) throw invalid(`${where} must be a list of KEY or FILE:KEY`);
   const out: ParamRef[] = [];
   for (const item of list) {
-    if (typeof item === 'string') out.push(parseParamRef(item, where));
+    if (typeof item === 'string') out.push(parseParamRef(item, where, wdir));
     else if (item && typeof item === 'object' && !Array.isArray(item)) {
       // DVC's form: `- params.yaml: [train.lr, train.epochs]`.
       for (const [file, keys] of Object.entries(item)) {
-        for (const k of strings(keys, `${where}.${file}`)) out.push(parseParamRef(`${file}:${k}`, where));
+        for (const k of strings(keys, `${where}.${file}`)) out.push(parseParamRef(`${file}:${k}`, where, wdir));
       }
     } else throw invalid(`${where} must be a list of KEY or FILE:KEY`);
   }
@@ -130,13 +153,16 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
   for (const [name, raw] of Object.entries(st as Record<string, unknown>)) {
     const where = `${file}: stage ${name}`;
     checkStageName(name, file);
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(`${where} must be a mapping with cmd, deps, params, outs`, { stage: name });
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(`${where} must be a mapping with cmd, wdir, deps, params, outs`, { stage: name });
     const r = raw as Record<string, unknown>;
-    for (const k of Object.keys(r)) if (!STAGE_KEYS.has(k)) throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, deps, params, outs)`, { stage: name });
+    for (const k of Object.keys(r)) if (!STAGE_KEYS.has(k)) throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs, metrics)`, { stage: name });
     if (typeof r.cmd !== 'string' || r.cmd.trim() === '') throw invalid(`${where}: cmd must be a non-empty shell command`, { stage: name });
-    const deps = strings(r.deps, `${where}: deps`).map((p) => normalizeRel(p, `${where}: deps`));
-    const outs = strings(r.outs, `${where}: outs`).map((p) => normalizeRel(p, `${where}: outs`));
-    stages.push({ name, cmd: r.cmd, deps: [...new Set(deps)], params: dedupeParams(params(r.params, `${where}: params`)), outs: [...new Set(outs)] });
+    if (r.wdir !== undefined && typeof r.wdir !== 'string') throw invalid(`${where}: wdir must be a directory path`, { stage: name });
+    const wdir = r.wdir === undefined || posix.normalize(r.wdir) === '.' ? undefined : normalizeRel(r.wdir, `${where}: wdir`);
+    const deps = strings(r.deps, `${where}: deps`).map((p) => fromWdir(wdir, p, `${where}: deps`));
+    const outs = strings(r.outs, `${where}: outs`).map((p) => fromWdir(wdir, p, `${where}: outs`));
+    const metrics = [...new Set(strings(r.metrics, `${where}: metrics`).map((p) => fromWdir(wdir, p, `${where}: metrics`)))];
+    stages.push({ name, cmd: r.cmd, ...(wdir ? { wdir } : {}), deps: [...new Set(deps)], params: dedupeParams(params(r.params, `${where}: params`, wdir)), outs: [...new Set([...outs, ...metrics])], ...(metrics.length ? { metrics } : {}) });
   }
   return { stages };
 }
@@ -153,9 +179,12 @@ export function setStage(text: string, s: StageSpec): string {
   if (!doc.contents || !yaml().isMap(doc.contents)) doc.contents = doc.createNode({ stages: {} }) as typeof doc.contents;
   if (!yaml().isMap(doc.get('stages'))) doc.set('stages', doc.createNode({}));
   const node: Record<string, unknown> = { cmd: s.cmd };
-  if (s.deps.length) node.deps = s.deps;
-  if (s.params.length) node.params = s.params.map(formatParamRef);
-  if (s.outs.length) node.outs = s.outs;
+  if (s.wdir) node.wdir = s.wdir;
+  if (s.deps.length) node.deps = s.deps.map((p) => toWdir(s.wdir, p));
+  if (s.params.length) node.params = s.params.map((p) => formatParamRef(p, s.wdir));
+  const plain = s.outs.filter((o) => !s.metrics?.includes(o));
+  if (plain.length) node.outs = plain.map((p) => toWdir(s.wdir, p));
+  if (s.metrics?.length) node.metrics = s.metrics.map((p) => toWdir(s.wdir, p));
   doc.setIn(['stages', s.name], doc.createNode(node));
   return doc.toString({ lineWidth: 0 });
 }

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
+import type { RetryOptions } from '../backend/retry.js';
 import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
 import { getKey, type Config, type ConfigLevel } from './config.js';
@@ -68,12 +69,13 @@ export function resolveRemote(config: Config, name?: string): RemoteConfig {
 }
 
 /** Opens the backend of a remote, with its options from the config. */
-export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean } = {}): Promise<Backend> {
+export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean; retry?: RetryOptions } = {}): Promise<Backend> {
   const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes');
   const checksum = r.checksum === undefined ? undefined : r.checksum === 'when_supported' ? 'when_supported' : 'when_required';
   return openBackend(r.url, {
     cwd: root,
     create: opts.create,
+    retry: opts.retry,
     s3: {
       endpoint: r.endpoint,
       region: r.region,

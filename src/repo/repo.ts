@@ -77,7 +77,8 @@ export class RepoSession {
     readonly config: Config,
     readonly store: ObjectStore,
     readonly index: Index,
-    private readonly lock: RepoLock | undefined,
+    private lock: RepoLock | undefined,
+    private readonly opts: OpenOptions,
   ) {}
 
   get root(): string {
@@ -128,11 +129,33 @@ export class RepoSession {
       await lock?.release();
       throw e;
     }
-    return new RepoSession(paths, config, store, index, lock);
+    return new RepoSession(paths, config, store, index, lock, opts);
   }
 
   get writable(): boolean {
     return this.lock !== undefined;
+  }
+
+  /**
+   * Runs `fn` with the writer lock and the index let go, so that other dv processes (a stage
+   * command calling `dv add` or `dv status`) can work meanwhile; takes both back after it,
+   * waiting as `open` does, and registers the packs others wrote. What was read before `fn` may
+   * be stale after it: callers re-check what they rely on.
+   */
+  async unlocked<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.lock || !(this.index instanceof LevelIndex)) return fn();
+    await this.store.close();
+    await this.index.pause();
+    await this.lock.release();
+    this.lock = undefined;
+    try {
+      return await fn();
+    } finally {
+      const waitMs = this.opts.waitMs ?? 10_000;
+      this.lock = await RepoLock.acquire(this.paths.lock, this.opts.command ?? 'write', waitMs, this.opts.onWait);
+      await this.index.reopen(waitMs);
+      await this.store.syncPacks();
+    }
   }
 
   async close(): Promise<void> {

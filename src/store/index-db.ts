@@ -69,17 +69,33 @@ const locOf = (packId: string, e: PackEntry): ObjLoc => ({ pack: packId, offset:
 
 export class LevelIndex implements Index {
   readonly persistent = true;
-  private constructor(private readonly db: ClassicLevel<string, Buffer>) {}
+  private constructor(private db: ClassicLevel<string, Buffer>, private readonly dir: string) {}
 
   /** Opens the LevelDB index, waiting up to `waitMs` while another process holds it. */
   static async open(dir: string, waitMs: number): Promise<LevelIndex> {
+    return new LevelIndex(await LevelIndex.openDb(dir, waitMs), dir);
+  }
+
+  /**
+   * Lets go of LevelDB so that another process may open it (`dv repro` while a stage's command
+   * runs); nothing may use the index until `reopen`.
+   */
+  async pause(): Promise<void> {
+    await this.db.close();
+  }
+
+  async reopen(waitMs: number): Promise<void> {
+    this.db = await LevelIndex.openDb(this.dir, waitMs);
+  }
+
+  private static async openDb(dir: string, waitMs: number): Promise<ClassicLevel<string, Buffer>> {
     await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
     const deadline = Date.now() + waitMs;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
       const db = new ClassicLevel<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
       try {
         await db.open();
-        return new LevelIndex(db);
+        return db;
       } catch (e) {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         if (cause?.code !== 'LEVEL_LOCKED') {

@@ -5,12 +5,23 @@
  *
  *   packs/<xx>/<packId>.pack     tar archive of objects
  *   index/<xx>/<packId>.idx      (id, offset, length, raw size, flags) for every object in it
+ *   runs/<xx>/<runKey>           a run record (the remote run cache), written after the packs
+ *                                holding its outs; the first one pushed for a key stays
  */
 export const PACKS_PREFIX = 'packs/';
 export const INDEX_PREFIX = 'index/';
+export const RUNS_PREFIX = 'runs/';
 
 export const remotePackKey = (packId: string): string => `${PACKS_PREFIX}${packId.slice(0, 2)}/${packId}.pack`;
 export const remoteIndexKey = (packId: string): string => `${INDEX_PREFIX}${packId.slice(0, 2)}/${packId}.idx`;
+
+export const remoteRunKey = (key: string): string => `${RUNS_PREFIX}${key.slice(0, 2)}/${key}`;
+
+/** The run key named by a run-cache key, or undefined for other keys. */
+export function runKeyOfRemoteKey(key: string): string | undefined {
+  const m = /^runs\/([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(key);
+  return m && m[2].startsWith(m[1]) ? m[2] : undefined;
+}
 
 /** The pack id named by an index key, or undefined for keys that are not pack indexes. */
 export function packIdOfIndexKey(key: string): string | undefined {

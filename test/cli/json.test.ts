@@ -60,7 +60,7 @@ const SHAPES: Record<string, Spec> = {
   add: { added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
   commit: { committed: [commitEntry], bytesStored: 'number', objectsStored: 'number' },
   status: { clean: 'boolean', paths: [{ path: 'string', pointer: 'string', snapshot: 'id', state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] }, added: ['string'], modified: ['string'], deleted: ['string'], filesHashed: 'number' }],
-    stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }] },
+    stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }], 'metrics?': [{ stage: 'string', path: 'string', values: { oneOf: ['record', null] } }] },
   log: [{
     id: 'id', path: 'string', kind: { enum: ['dir', 'file'] }, tree: 'id', parents: ['id'], message: 'string', author: 'string', time: 'time', size: 'number', files: 'number',
     lineage: { git: { oneOf: [{ commit: { oneOf: ['string', null] }, branch: { oneOf: ['string', null] }, dirty: 'boolean' }, null] }, dv: 'string', meta: 'record', 'pipeline?': 'record' },
@@ -76,7 +76,7 @@ const SHAPES: Record<string, Spec> = {
   fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', indexRebuilt: 'boolean' },
   remoteList: [{ name: 'string', url: 'string', isDefault: 'boolean', 'endpoint?': 'string', 'region?': 'string', 'profile?': 'string', 'pathStyle?': 'string', 'checksum?': 'string', 'jobs?': 'string', 'timeout?': 'string' }],
   remoteDefault: { default: { oneOf: ['string', null] } },
-  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number' },
+  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number', runsSent: 'number' },
   remoteStatus: { remote: 'string', url: 'string', upToDate: 'boolean', notPushed: { objects: 'number', bytes: 'number' }, notFetched: { objects: 'number', onRemote: 'number' } },
   fetch: fetchResult,
   pull: { fetch: fetchResult, checkout: checkoutResult },

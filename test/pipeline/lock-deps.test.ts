@@ -1,0 +1,70 @@
+/**
+ * dv repro lets go of the writer lock while a command runs (a stage may call dv), re-checks its
+ * inputs afterwards, and refuses tracked deps with changes not `dv commit`ed unless --force.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { DV_BIN, dv, dvJson, dvOk, git } from '../helpers/cli.js';
+import { pipelineRepo } from './fixture.js';
+
+test('a stage whose command runs `dv status` and `dv add` completes: the lock is let go while it runs', async () => {
+  const f = await pipelineRepo();
+  const { repo, env } = f;
+  await fsp.mkdir(join(repo, 'notes'));
+  await fsp.writeFile(join(repo, 'notes', 'a.txt'), 'side data\n');
+  // --wait 3: with the lock held by repro, `dv add` would give up with REPO_LOCKED after 3 s.
+  await dvOk(repo, ['stage', 'add', '-n', 'report', '-d', 'metrics.json', '-o', 'report.json', '--',
+    `"${DV_BIN}" status --json --wait 3 > report.json && "${DV_BIN}" add notes -q --wait 3`]);
+  const t0 = Date.now();
+  const r = await dv(repo, ['repro'], env);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(Date.now() - t0 < 60_000);
+  const inner = JSON.parse(await fsp.readFile(join(repo, 'report.json'), 'utf8'));
+  assert.ok(Array.isArray(inner.stages), 'the inner dv status ran and printed its JSON');
+  assert.deepEqual(inner.stages.map((s: any) => s.name), ['report'], 'it saw the stages before it recorded');
+  await fsp.access(join(repo, 'notes.dv'));
+  const st = await dvJson(repo, ['status'], env);
+  assert.deepEqual(st.stages, [], 'report is recorded in dv.lock');
+  assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /^ {2}report:$/m);
+});
+
+test('a command that changes its own dep is not recorded under inputs it did not read', async () => {
+  const f = await pipelineRepo();
+  const { repo, env } = f;
+  await fsp.writeFile(join(repo, 'counter.txt'), '1\n');
+  await dvOk(repo, ['stage', 'add', '-n', 'bump', '-d', 'counter.txt', '-o', 'out.txt', '--', 'cat counter.txt > out.txt; echo 2 >> counter.txt']);
+  const r = await dv(repo, ['repro', 'bump'], env);
+  assert.equal(r.code, 40, r.stdout + r.stderr);
+  assert.match(r.stderr, /STAGE_FAILED: stage bump: dep counter.txt changed while its command ran \(by the command or another process\): nothing was recorded for it/);
+  assert.doesNotMatch(await fsp.readFile(join(repo, 'dv.lock'), 'utf8').catch(() => ''), /bump:/);
+});
+
+test('a tracked dep with changes not committed: refused naming `dv commit`; with --force recorded as uncommitted in dv.lock and lineage', async () => {
+  const f = await pipelineRepo();
+  const { repo, env } = f;
+  await fsp.appendFile(join(repo, 'data', 'raw', 'part1.csv'), '7,70\n');
+  const r = await dv(repo, ['repro'], env);
+  assert.equal(r.code, 16, r.stderr);
+  assert.match(r.stderr, /^dv: error UNSAVED_CHANGES: stage prepare: dep data\/raw has changes not recorded with `dv commit`, so no snapshot would name what the stage read: run `dv commit data\/raw` first \(or `dv repro --force` to record it as uncommitted\)\n$/);
+  assert.deepEqual(await f.ran(), [], 'nothing ran');
+  await assert.rejects(fsp.access(join(repo, 'dv.lock')));
+
+  await dvOk(repo, ['repro', '--force'], env);
+  assert.deepEqual(await f.ran(), ['prepare', 'train', 'evaluate']);
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  assert.match(lock, /- path: data\/raw\n {8}id: [0-9a-f]{64}\n {8}uncommitted: true\n/);
+  const lin = await dvJson(repo, ['lineage', 'metrics.json'], env);
+  const raw = lin.artifacts.find((a: any) => a.path === 'data/raw');
+  assert.deepEqual([raw.kind, raw.snapshot, raw.uncommitted], ['raw', null, true]);
+  assert.match(await dvOk(repo, ['lineage', 'metrics.json'], env), /in: {5}data\/raw {2}id [0-9a-f]{12} {2}\(UNCOMMITTED changes to tracked data: in no snapshot\)/);
+
+  // Committed, then rerun: the lineage names the snapshot again.
+  await dvOk(repo, ['commit', '-m', 'part1 grows']);
+  await dvOk(repo, ['repro', '--force', 'prepare'], env);
+  assert.doesNotMatch(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /uncommitted/);
+  const lin2 = await dvJson(repo, ['lineage', 'data/prepared'], env);
+  assert.equal(lin2.artifacts.find((a: any) => a.path === 'data/raw').snapshot.length, 64);
+  git(repo, ['status', '--porcelain']);
+});
