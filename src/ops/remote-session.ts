@@ -45,6 +45,9 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
     const cache = remoteCacheDir(s.paths, config.name);
     const remote = absent ? RemoteIndex.empty(cache) : await RemoteIndex.load(backend, cache, jobs);
+    // An index that does not match its name names nothing usable: a writer removes it (its
+    // objects are sent again), a reader just does not use it.
+    if (o.purpose === 'write') for (const key of remote.damaged) await backend.delete(key).catch(() => undefined);
     return await fn({ config, jobs, backend, remote, roots });
   } finally {
     await backend.close?.();

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
-import { DvError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { decodePackIndex, type PackEntry } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
@@ -36,6 +35,11 @@ export class RemoteIndex {
   readonly frames = new Map<string, FrameMember[]>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
   downloaded = 0;
+  /**
+   * Index keys whose bytes do not match their name (an upload cut short on a store without
+   * atomic PUTs): ignored, so their objects count as absent and a push sends them again.
+   */
+  readonly damaged: string[] = [];
 
   private constructor(private readonly cacheDir: string) {}
 
@@ -65,7 +69,8 @@ export class RemoteIndex {
         bytes = await backend.get(remoteIndexKey(packId));
         ri.downloaded++;
         if (blake3Hex(bytes) !== packId) {
-          throw new DvError('OBJECT_CORRUPT', `pack index ${remoteIndexKey(packId)} on ${backend.location} does not match its name: the remote is damaged; run \`dv push\` from a good clone`, { pack: packId });
+          ri.damaged.push(remoteIndexKey(packId));
+          return;
         }
         await writeFileAtomic(join(cacheDir, `${packId}.idx`), bytes);
       }

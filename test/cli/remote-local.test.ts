@@ -109,3 +109,29 @@ test('remote commands: add, list, default, remove; errors name the remote', asyn
   assert.match(r.stderr, /REMOTE_NOT_FOUND/);
   assert.equal(await fsp.readFile(join(a, 'data', 'x'), 'utf8'), 'x');
 });
+
+test('a remote pack index cut short (an upload killed on a store without atomic writes) is dropped and its objects sent again', async () => {
+  const a = await makeRepo();
+  const store = join(tempDir(), 'store');
+  await makeDataset(join(a, 'data'), { files: 20, dirs: 2 });
+  await dvOk(a, ['add', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', store, '--default']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'data']);
+  await dvOk(a, ['push']);
+  const idxDir = join(store, 'index');
+  const fan = (await fsp.readdir(idxDir))[0];
+  const idx = join(idxDir, fan, (await fsp.readdir(join(idxDir, fan)))[0]);
+  const bytes = await fsp.readFile(idx);
+  await fsp.writeFile(idx, bytes.subarray(0, bytes.length - 10));
+  await fsp.rm(join(a, '.dv', 'remotes'), { recursive: true, force: true });
+
+  const again = await dvJson(a, ['push']);
+  assert.ok(again.objectsSent > 0, 'the objects the damaged index listed are sent again');
+  // The same local pack went again, under the same name: its index is whole once more.
+  assert.deepEqual(await fsp.readFile(idx).catch(() => Buffer.alloc(0)), bytes, 'the damaged index is replaced');
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['pull']);
+  assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
+});
