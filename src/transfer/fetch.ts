@@ -151,13 +151,13 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promis
         const view = data.subarray(u.offset - r.start, u.offset - r.start + u.length);
         const { id, loc } = u.objects[0];
         if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
-        else if (chunks.has(id)) {
+        else {
           await verifyObject(i, r.pack, id, loc, view);
-          writer.add(id, view, loc.rawSize, loc.flags);
-          if (writer.size >= writer.target) seal();
-        } else {
-          await verifyObject(i, r.pack, id, loc, view);
-          await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+          if (!chunks.has(id)) await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+          else {
+            writer.add(id, view, loc.rawSize, loc.flags);
+            if (writer.size >= writer.target) seal();
+          }
         }
         stats.objectsFetched += u.objects.length;
         stats.bytesFetched += u.length;
