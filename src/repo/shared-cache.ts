@@ -52,8 +52,10 @@ export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRep
     if (root === undefined) { stale.push(file); continue; }
     if (real(root) === real(self.root)) continue;
     const base = repoPaths(root);
-    const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }).catch(() => undefined);
-    const paths = config && (await fsp.stat(base.config).then(() => true, () => false)) ? repoPaths(root, config.get('cache.dir')) : undefined;
+    // A repository that is gone (no .dv/config) needs no config read.
+    const exists = await fsp.stat(base.config).then(() => true, () => false);
+    const config = exists ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }).catch(() => undefined) : undefined;
+    const paths = config ? repoPaths(root, config.get('cache.dir')) : undefined;
     if (!paths || real(paths.cacheDir) !== cache) { stale.push(file); continue; }
     repos.push({ root, paths });
   }
