@@ -218,7 +218,7 @@ function render(r: RenderInput): string {
   out.push(`- date: ${r.started.toISOString().replace('T', ' ').slice(0, 16)} UTC; ${r.quick ? 'quick sizes' : 'full sizes'}, median of ${r.runs} run${r.runs > 1 ? 's' : ''} per operation (status: 3 per run)`);
   out.push(`- machine: ${m.nproc} cores, ${m.memoryGiB} GiB, ${m.cpu}, ${m.kernel}, Node ${m.node}; dv ${m.dvCommit}`);
   out.push(`- tools: ${Object.entries(m.tools).map(([k, x]) => `${k}: ${x}`).join('; ')}`);
-  out.push(`- page cache: ${r.cold ? 'cold — dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed run of every tool' : 'warm for every tool — everything the command reads (data, store, remote) is read once right before each timed run'}`);
+  out.push(`- page cache: ${r.cold ? 'cold — dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed run of every tool' : 'warm for every tool — everything the command reads (data, store, remote) is read once right before each timed run, after a `sync` (dirty pages from the set-up written back first)'}`);
   out.push(`- load average (1/5/15 min): ${la(r.loadStart)} at the start, ${la(r.loadEnd)} at the end. "other CPU" = cores busy with processes other than the measured one (and s3rver) during the run, median; "load" = highest 1-min load average at the start of a run. A figure with other CPU well above 0 was measured on a shared machine: expect noise.`);
   out.push(`- "÷ dv" = the tool's time divided by dv's (> 1: dv is faster). MB/s = dataset bytes / time. Peak RSS = largest process of the command's tree (GNU time). New bytes = growth of the store (dv: .dv/cache/packs; restic/borg: the repository; git-lfs: .git; remotes: the remote directory or bucket). MB = 10^6 bytes.`);
   const ms = r.probes.map((p) => p.ms);

@@ -2,6 +2,7 @@
 // workspace, dv's push/pull, then each edit and a commit. Every timed command gets the same
 // page-cache preparation, and its store growth is counted the same way.
 import { mkdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Dataset } from './datasets.js';
 import { dropCaches, exec, measure, tally, warm, type Cmd, type Measured } from './measure.js';
@@ -63,7 +64,12 @@ export class Harness {
 
   private async timed(tag: Tag, cmd: Cmd, t: Timed): Promise<Measured> {
     if (this.o.cold) dropCaches();
-    else warm(t.warm);
+    else {
+      // Dirty pages left by the set-up (copies, removed workspaces) are written back first, so
+      // that no tool's run pays for the writeback of what ran before it.
+      spawnSync('sync');
+      warm(t.warm);
+    }
     const before = t.store ? tally(t.store).bytes : 0;
     try {
       const m = await measure(cmd, { timeoutSeconds: this.o.timeoutSeconds, scratch: this.o.tmp, helperPid: t.s3 ? this.o.s3?.pid : undefined });

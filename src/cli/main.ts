@@ -10,6 +10,7 @@ import { isIdPrefix } from '../core/ids.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
 import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
+import { stopWritesSync } from '../workspace/write-temp.js';
 import type { RemoteOption } from '../repo/remotes.js';
 import { progress, human, count } from './progress.js';
 import * as render from './render.js';
@@ -85,6 +86,7 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 function onInterrupt(): void {
   const verb = process.argv.slice(2).find((a) => /^[a-z]+$/.test(a)) ?? '';
   process.stderr.write(`\ndv: error INTERRUPTED: \`dv ${verb}\` stopped; what it wrote so far is complete and kept (nothing half-written), and the workspace files it had not reached are untouched: run the same command again to finish\n`);
+  stopWritesSync();
   releaseHeldLocksSync();
   process.exit(ERROR_CODES.INTERRUPTED.exit);
 }

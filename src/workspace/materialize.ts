@@ -148,7 +148,7 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
     }
   }
   const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
-  const done = await writeFiles(o.store, join(o.root, '.dv', 'tmp'), fileWrites.map((op) => ({ path: abs(op.rel), entry: op.entry })), (bytes) => {
+  const done = await writeFiles(o.store, fileWrites.map((op) => ({ path: abs(op.rel), entry: op.entry })), (bytes) => {
     res.written++;
     res.bytes += bytes;
     o.onProgress?.(res.written, res.bytes);

@@ -40,6 +40,8 @@ export interface ScanResult {
   trees: Map<string, Tree>;
   filesHashed: number;
   bytesHashed: number;
+  /** Checkout temp files the walk skipped (relative to the tracked path). */
+  temps: string[];
 }
 
 // A file modified within this window of our stat could change again without changing its
@@ -125,7 +127,7 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     const files = await fileEntries([{ rel: '', stats: top }]);
     const entry = files.get('')!;
     const tree = await storeTree({ entries: [entry] });
-    result = { kind: 'file', tree, size: entry.type === 'file' ? entry.size : 0, files: 1, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed };
+    result = { kind: 'file', tree, size: entry.type === 'file' ? entry.size : 0, files: 1, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed, temps: [] };
   } else if (top.isDirectory()) {
     const walked = walkTree(abs);
     for (const w of [...walked.dirs, ...walked.files.map((f) => f.rel), ...walked.links.map((l) => l.rel)]) {
@@ -165,7 +167,7 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       children.get(parentOf(d))!.push({ type: 'dir', name: basename(d), id, size, files: n });
     }
     const rootInfo = await finishDir(children.get('')!, storeTree);
-    result = { kind: 'dir', tree: rootInfo.id, size: rootInfo.size, files: rootInfo.files, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed };
+    result = { kind: 'dir', tree: rootInfo.id, size: rootInfo.size, files: rootInfo.files, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed, temps: walked.temps };
   } else {
     throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
   }

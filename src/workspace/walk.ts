@@ -6,6 +6,7 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { fsError } from '../errors.js';
+import { WORKER_TEMP } from './write-temp.js';
 
 export interface FileStat {
   size: number;
@@ -24,10 +25,12 @@ export interface Walk {
   dirs: string[];
   files: WalkEntry[];
   links: WalkEntry[];
+  /** Checkout temp files (write-temp.ts), skipped: not data, removed by the next checkout. */
+  temps: string[];
 }
 
 export function walkTree(root: string): Walk {
-  const out: Walk = { dirs: [''], files: [], links: [] };
+  const out: Walk = { dirs: [''], files: [], links: [], temps: [] };
   const visit = (abs: string, rel: string): void => {
     let names;
     try {
@@ -44,6 +47,7 @@ export function walkTree(root: string): Walk {
         continue;
       }
       if (!d.isFile() && !d.isSymbolicLink()) continue; // sockets, FIFOs, devices are not data
+      if (d.isFile() && d.name.endsWith('.dvtmp') && WORKER_TEMP.test(d.name)) { out.temps.push(r); continue; }
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (!st) continue; // deleted while we walked
       const stats = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode };

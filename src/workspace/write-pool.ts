@@ -11,7 +11,8 @@ import type { FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { packPaths } from '../store/pack.js';
-import type { ChunkLoc, FromWriter, WriteJobFile, WrittenFile } from './write-worker.js';
+import type { ChunkLoc, FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
+import { writeControl } from './write-temp.js';
 
 const JOB_BYTES = 32 * 1024 * 1024;
 const JOB_FILES = 256;
@@ -31,7 +32,7 @@ async function chunksOf(store: ObjectStore, e: FileEntry): Promise<string[]> {
   return out;
 }
 
-export async function writeFiles(store: ObjectStore, tmpDir: string, files: { path: string; entry: FileEntry }[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
+export async function writeFiles(store: ObjectStore, files: { path: string; entry: FileEntry }[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
   if (files.length === 0) return [];
   await store.flush();
   const results: WrittenFile[] = [];
@@ -64,7 +65,7 @@ export async function writeFiles(store: ObjectStore, tmpDir: string, files: { pa
   const workers: Worker[] = [];
   try {
     await Promise.all(Array.from({ length: threads }, async () => {
-      const w = new Worker(new URL('./write-worker.js', import.meta.url));
+      const w = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: { control: writeControl } satisfies WriterData });
       workers.push(w);
       for (;;) {
         const job = await nextJob();
@@ -72,7 +73,7 @@ export async function writeFiles(store: ObjectStore, tmpDir: string, files: { pa
         const reply = await new Promise<FromWriter>((resolve, reject) => {
           w.once('message', resolve);
           w.once('error', reject);
-          w.postMessage({ type: 'job', packsDir: store.packsDir, tmpDir, files: job });
+          w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
         });
         w.removeAllListeners('error');
         if (reply.type === 'fatal') throw new Error(reply.message);

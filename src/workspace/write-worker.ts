@@ -5,21 +5,27 @@
  * each frame is decompressed once, and the file's next frame is read and decompressing (on
  * libuv's pool) while this one's chunks are verified and written.
  */
-import { parentPort, threadId } from 'node:worker_threads';
-import { closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, fstatSync, statSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { closeSync, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
+import { workerTempPath } from './write-temp.js';
 
 export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number; inner: number }
 export interface WriteJobFile { i: number; path: string; exec: boolean; size: number; chunks: ChunkLoc[] }
-export type ToWriter = { type: 'job'; packsDir: string; tmpDir: string; files: WriteJobFile[] };
+export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
+/** The worker's workerData: write-temp.ts's writeControl, shared with the main thread. */
+export interface WriterData { control: Int32Array }
 export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
 export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
 export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
 
 const port = parentPort!;
+const control = (workerData as WriterData).control;
+/** Thrown between chunks once the main thread asked the workers to stop (Ctrl-C). */
+const stopped = (): boolean => Atomics.load(control, 0) !== 0;
 const packFds = new Map<string, number>();
 const packSizes = new Map<string, number>();
 let scratch = Buffer.allocUnsafe(1024 * 1024);
@@ -74,78 +80,72 @@ function writeChunk(fd: number, c: ChunkLoc, raw: Buffer | undefined): number {
   return raw.length;
 }
 
-let counter = 0;
 /**
- * Temp files live in the repository's .dv/tmp, never in the workspace, so a killed checkout
- * leaves nothing that status would list; a cross-device rename falls back to beside the target.
+ * Writes one file through a temp file beside its target (see write-temp.ts for why beside),
+ * renamed over the target once complete and verified.
  */
-async function writeOne(packsDir: string, tmpDir: string, f: WriteJobFile): Promise<WrittenFile> {
-  // Worker threads share the pid: the thread id keeps two workers' temp names apart.
-  const tmp = join(tmpDir, `co-${process.pid}-${threadId}-${counter++}.dvtmp`);
-  const fd = openSync(tmp, 'w', f.exec ? 0o755 : 0o644);
+async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
+  if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
+  const tmp = workerTempPath(f.path, process.pid, threadId);
+  Atomics.add(control, 1, 1);
   let ok = false;
   let st: Stats;
   try {
-    let written = 0;
-    let current = '';
-    for (let j = 0; j < f.chunks.length; j++) {
-      const c = f.chunks[j];
-      const pfd = packFd(packsDir, c.pack);
-      if (c.length > (c.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES) || c.offset + c.length > packSizes.get(c.pack)!) {
-        throw Object.assign(new Error(`object ${c.id} is said to lie beyond the end of its pack`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
-      }
-      if (c.flags === FLAG_FRAME) {
-        const frame = await loadFrame(packsDir, c);
-        const key = keyOf(c);
-        if (key !== current) {
-          current = key;
-          // Read ahead: the next frame (within a few dozen chunks) starts decompressing now.
-          for (let k = j + 1; k < Math.min(f.chunks.length, j + 64); k++) {
-            const n = f.chunks[k];
-            if (n.flags !== FLAG_FRAME || keyOf(n) === key) continue;
-            try { void loadFrame(packsDir, n); } catch { /* its own turn reports the error */ }
-            break;
-          }
+    const fd = openSync(tmp, 'w', f.exec ? 0o755 : 0o644);
+    try {
+      let written = 0;
+      let current = '';
+      for (let j = 0; j < f.chunks.length; j++) {
+        if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
+        const c = f.chunks[j];
+        const pfd = packFd(packsDir, c.pack);
+        if (c.length > (c.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES) || c.offset + c.length > packSizes.get(c.pack)!) {
+          throw Object.assign(new Error(`object ${c.id} is said to lie beyond the end of its pack`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
         }
-        written += writeChunk(fd, c, frame && sliceFrame(frame, c.inner, c.rawSize));
-        continue;
+        if (c.flags === FLAG_FRAME) {
+          const frame = await loadFrame(packsDir, c);
+          const key = keyOf(c);
+          if (key !== current) {
+            current = key;
+            // Read ahead: the next frame (within a few dozen chunks) starts decompressing now.
+            for (let k = j + 1; k < Math.min(f.chunks.length, j + 64); k++) {
+              const n = f.chunks[k];
+              if (n.flags !== FLAG_FRAME || keyOf(n) === key) continue;
+              try { void loadFrame(packsDir, n); } catch { /* its own turn reports the error */ }
+              break;
+            }
+          }
+          written += writeChunk(fd, c, frame && sliceFrame(frame, c.inner, c.rawSize));
+          continue;
+        }
+        if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
+        let got = 0;
+        while (got < c.length) {
+          const n = readSync(pfd, scratch, got, c.length - got, c.offset + got);
+          if (n === 0) break;
+          got += n;
+        }
+        const stored = scratch.subarray(0, got);
+        let raw: Buffer | undefined = stored;
+        if (got !== c.length) raw = undefined;
+        else if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
+        written += writeChunk(fd, c, raw);
       }
-      if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
-      let got = 0;
-      while (got < c.length) {
-        const n = readSync(pfd, scratch, got, c.length - got, c.offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      const stored = scratch.subarray(0, got);
-      let raw: Buffer | undefined = stored;
-      if (got !== c.length) raw = undefined;
-      else if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
-      written += writeChunk(fd, c, raw);
+      if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
+      const mode = f.exec ? 0o755 : 0o644;
+      // open() applied the umask; set the mode exactly only when the umask changed it.
+      if ((mode & ~umask) !== mode) fchmodSync(fd, mode);
+      st = fstatSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
-    const mode = f.exec ? 0o755 : 0o644;
-    // open() applied the umask; set the mode exactly only when the umask changed it.
-    if ((mode & ~umask) !== mode) fchmodSync(fd, mode);
-    st = fstatSync(fd);
+    // rename keeps the inode and mtime, so the stat taken before it is the file's.
+    renameSync(tmp, f.path);
     ok = true;
   } finally {
-    closeSync(fd);
-    if (!ok) { try { unlinkSync(tmp); } catch { /* already gone */ } }
-  }
-  // rename keeps the inode and mtime, so the stat taken before it is the file's.
-  try {
-    renameSync(tmp, f.path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') { try { unlinkSync(tmp); } catch { /* gone */ } throw e; }
-    const beside = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.w${threadId}x${counter++}.dvtmp`);
-    try {
-      copyFileSync(tmp, beside);
-      renameSync(beside, f.path);
-    } finally {
-      try { unlinkSync(tmp); } catch { /* gone */ }
-    }
-    st = statSync(f.path);
+    if (!ok) { try { unlinkSync(tmp); } catch { /* never created, or already gone */ } }
+    Atomics.sub(control, 1, 1);
+    Atomics.notify(control, 1);
   }
   return { i: f.i, size: st!.size, mtimeMs: st!.mtimeMs, ino: st!.ino };
 }
@@ -153,11 +153,10 @@ async function writeOne(packsDir: string, tmpDir: string, f: WriteJobFile): Prom
 port.on('message', (m: ToWriter) => {
   void (async () => {
     await initHash();
-    mkdirSync(m.tmpDir, { recursive: true });
     const written: WrittenFile[] = [];
     for (const f of m.files) {
       try {
-        written.push(await writeOne(m.packsDir, m.tmpDir, f));
+        written.push(await writeOne(m.packsDir, f));
       } catch (e) {
         const err = e as NodeJS.ErrnoException & { id?: string; pack?: string };
         port.postMessage({ type: 'done', written, failed: { i: f.i, code: err.code ?? 'ERROR', message: err.message, id: err.id, pack: err.pack } } satisfies FromWriter);
