@@ -4,7 +4,7 @@ import { encodeSnapshot, type Snapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { scanPath, toRepoRel, type ScanProgress } from '../workspace/scan.js';
+import { scanPath, toRepoRel, type ScanProgress, type ScanResult } from '../workspace/scan.js';
 import { findTracked, writePointer, type Tracked } from '../workspace/pointers.js';
 import { loadSnapshot } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
@@ -42,25 +42,39 @@ export async function snapshotPath(s: RepoSession, rel: string, parent: string |
   const prev = parent ? await readParentTree(s, parent) : null;
   const base = { path: rel, tree: scan.tree, parent, size: scan.size, files: scan.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
   if (prev === scan.tree && !force) return { ...base, snapshot: parent!, changed: false };
-  const git = await gitState(s.root);
+  const id = await storeSnapshot(s, rel, scan, {
+    parent,
+    message: opts.message ?? (parent ? `update ${rel}` : `add ${rel}`),
+    time: new Date().toISOString(),
+    lineage: { git: await gitState(s.root), dv: VERSION, meta: opts.meta ?? {} },
+  });
+  // Data before the pointer that names it.
+  await s.store.flush();
+  await pointAt(s, rel, id, scan);
+  return { ...base, snapshot: id, changed: true };
+}
+
+/** Stores (without flushing) a snapshot of the scanned, stored `rel`; returns its id. */
+export async function storeSnapshot(s: RepoSession, rel: string, scan: ScanResult, o: { parent: string | null | undefined; message: string; time: string; lineage: Snapshot['lineage'] }): Promise<string> {
   const snap: Snapshot = {
     path: rel,
     kind: scan.kind,
     tree: scan.tree,
-    parents: parent ? [parent] : [],
-    message: opts.message ?? (parent ? `update ${rel}` : `add ${rel}`),
+    parents: o.parent ? [o.parent] : [],
+    message: o.message,
     author: await gitAuthor(s.root),
-    time: new Date().toISOString(),
+    time: o.time,
     size: scan.size,
     files: scan.files,
-    lineage: { git, dv: VERSION, meta: opts.meta ?? {} },
+    lineage: o.lineage,
   };
-  const id = await s.store.putObject(encodeSnapshot(snap));
-  // Data before the pointer that names it.
-  await s.store.flush();
+  return s.store.putObject(encodeSnapshot(snap));
+}
+
+/** Logs snapshot `id` of `rel` and points its pointer file at it: call once the store is flushed. */
+export async function pointAt(s: RepoSession, rel: string, id: string, scan: ScanResult): Promise<void> {
   await logSnapshot(s.paths.dvDir, id, rel);
   await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
-  return { ...base, snapshot: id, changed: true };
 }
 
 async function readParentTree(s: RepoSession, parent: string): Promise<string | null> {

@@ -4,17 +4,15 @@
  * pull, checkout and gc then treat it like any tracked path. Also the run cache refs.
  */
 import { promises as fsp } from 'node:fs';
-import { join, posix } from 'node:path';
-import { encodeSnapshot, type Snapshot } from '../core/snapshot.js';
+import { join } from 'node:path';
 import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
-import { gitAuthor } from '../repo/git.js';
-import { logSnapshot } from '../repo/reflog.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
+import { ignoreInGit, readPointer } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import { pointAt, storeSnapshot } from './commit.js';
 import { loadSnapshot } from './objects.js';
 import { workspaceId } from './pipeline.js';
 
@@ -60,28 +58,13 @@ export async function prepareOut(s: RepoSession, rel: string, scan: ScanResult, 
     // Same tree from the same run, and the same dep records (a dep since committed gets its snapshot named).
     if (prev && was && prev.tree === scan.tree && was.key === pipeline.key && canonicalJson(was.deps) === canonicalJson(pipeline.deps)) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
   }
-  const snap: Snapshot = {
-    path: rel,
-    kind: scan.kind,
-    tree: scan.tree,
-    parents: parent ? [parent] : [],
-    message: `dv repro: stage ${pipeline.stage}`,
-    author: await gitAuthor(s.root),
-    time: ranAt,
-    size: scan.size,
-    files: scan.files,
-    lineage: { git: pipeline.env.git, dv: VERSION, meta: {}, pipeline },
-  };
-  const id = await s.store.putObject(encodeSnapshot(snap));
+  const id = await storeSnapshot(s, rel, scan, { parent, message: `dv repro: stage ${pipeline.stage}`, time: ranAt, lineage: { git: pipeline.env.git, dv: VERSION, meta: {}, pipeline } });
   return { path: rel, id: scan.tree, snapshot: id, scan, fresh: true };
 }
 
 /** Points the out's pointer file at its snapshot (call after the store is flushed: data first). */
 export async function publishOut(s: RepoSession, o: PreparedOut): Promise<void> {
-  if (o.fresh) {
-    await logSnapshot(s.paths.dvDir, o.snapshot, o.path);
-    await writePointer(s.root, o.path, { path: posix.basename(o.path), kind: o.scan.kind, snapshot: o.snapshot, tree: o.scan.tree, size: o.scan.size, files: o.scan.files });
-  }
+  if (o.fresh) await pointAt(s, o.path, o.snapshot, o.scan);
   await ignoreInGit(s.root, o.path);
 }
 
