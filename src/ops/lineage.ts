@@ -127,6 +127,10 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     target ??= { path: snap.path, snapshot: id, tree: snap.tree, ...(inside ? { inside } : {}) };
     const p = asPipelineLineage(snap.lineage.pipeline);
     put({ path: snap.path, id: snap.tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
+    // A dep inside a tracked directory (data/raw/a.csv of snapshot data/raw): the part read, too.
+    if (path !== undefined && tree !== undefined && path !== snap.path) {
+      put({ path, id: tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
+    }
     if (!p || stages.has(`${p.stage}\0${p.key}`)) continue;
     const metrics = Array.isArray(p.metrics) ? await Promise.all((p.outs ?? []).filter((o) => p.metrics!.includes(o.path)).map(async (o) => ({ path: o.path, id: o.id, values: await storedMetrics(s, o.path, o.id) }))) : [];
     stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), ...(metrics.length ? { metrics } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });

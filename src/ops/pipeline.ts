@@ -13,6 +13,9 @@ import { VERSION, type RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { findTracked, type Tracked } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
+import { blake3Hex } from '../core/hash.js';
+import { encodeTree } from '../core/tree.js';
+import { treeLoader } from './objects.js';
 import { buildDag, type Dag } from '../pipeline/dag.js';
 import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from '../pipeline/lockfile.js';
 import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from '../pipeline/run.js';
@@ -118,11 +121,49 @@ export class PipelineContext {
 
   async dep(rel: string): Promise<DepRecord | null> {
     const ws = await workspaceId(this.s, rel);
-    const t = (await this.trackedPaths()).find((x) => x.rel === rel);
-    if (ws) return { path: rel, id: ws.id, ...(t ? (t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : { uncommitted: true as const }) : {}) };
-    // Tracked but not checked out (a fresh clone before `dv pull`): its pointer says what it is.
-    if (t) return { path: rel, id: t.pointer.tree, snapshot: t.pointer.snapshot };
-    return null;
+    const tracked = await this.trackedPaths();
+    const t = tracked.find((x) => x.rel === rel);
+    if (t) {
+      if (ws) return { path: rel, id: ws.id, ...(t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : { uncommitted: true as const }) };
+      // Tracked but not checked out (a fresh clone before `dv pull`): its pointer says what it is.
+      return { path: rel, id: t.pointer.tree, snapshot: t.pointer.snapshot };
+    }
+    // A path inside a tracked directory: committed when it is what the pointer's tree holds there.
+    const outer = tracked.find((x) => x.pointer.kind === 'dir' && rel.startsWith(x.rel + '/'));
+    if (outer) {
+      const committed = await this.committedId(outer, rel.slice(outer.rel.length + 1));
+      if (ws) return { path: rel, id: ws.id, ...(committed === ws.id ? { snapshot: outer.pointer.snapshot } : committed === undefined ? {} : { uncommitted: true as const }) };
+      if (committed) return { path: rel, id: committed, snapshot: outer.pointer.snapshot };
+      return null;
+    }
+    return ws ? { path: rel, id: ws.id } : null;
+  }
+
+  /**
+   * The id `inside` (a path within tracked directory `t`) has in the pointer's tree, as
+   * workspaceId would give it once checked out; null when the tree holds no file or directory
+   * there; undefined when the tree is not in the local store (a clone before `dv pull`).
+   */
+  private async committedId(t: Tracked, inside: string): Promise<string | null | undefined> {
+    const load = treeLoader(this.s.store);
+    try {
+      let tree = await load(t.pointer.tree);
+      const parts = inside.split('/');
+      for (let i = 0; i < parts.length; i++) {
+        const e = tree.entries.find((x) => x.name === parts[i]);
+        if (!e) return null;
+        if (i === parts.length - 1) {
+          if (e.type === 'dir') return e.id;
+          return e.type === 'file' ? blake3Hex(encodeTree({ entries: [e] })) : null;
+        }
+        if (e.type !== 'dir') return null;
+        tree = await load(e.id);
+      }
+      return null;
+    } catch (e) {
+      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return undefined;
+      throw e;
+    }
   }
 
   private async paramDoc(file: string): Promise<unknown | null> {

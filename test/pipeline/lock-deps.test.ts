@@ -68,3 +68,37 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   assert.equal(lin2.artifacts.find((a: any) => a.path === 'data/raw').snapshot.length, 64);
   git(repo, ['status', '--porcelain']);
 });
+
+test('a dep inside a tracked directory: committed it names the directory\'s snapshot; edited or new, it is refused as uncommitted', async () => {
+  const f = await pipelineRepo();
+  const { repo, env } = f;
+  await dvOk(repo, ['stage', 'add', '-n', 'peek', '-d', 'data/raw/part2.csv', '-o', 'peek.txt', '--', 'cp data/raw/part2.csv peek.txt']);
+  await dvOk(repo, ['repro', 'peek'], env);
+  const snapshot = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  assert.match(lock, new RegExp(`- path: data/raw/part2.csv\\n {8}id: [0-9a-f]{64}\\n {8}snapshot: ${snapshot}\\n`), lock);
+  const lin = await dvJson(repo, ['lineage', 'peek.txt'], env);
+  const part = lin.artifacts.find((a: any) => a.path === 'data/raw/part2.csv');
+  assert.deepEqual([part?.kind, part?.snapshot], ['raw', snapshot], JSON.stringify(lin.artifacts));
+
+  // Edited and not committed: refused, naming the file.
+  await fsp.appendFile(join(repo, 'data', 'raw', 'part2.csv'), '9,90\n');
+  const r = await dv(repo, ['repro', 'peek'], env);
+  assert.equal(r.code, 16, r.stdout + r.stderr);
+  assert.match(r.stderr, /UNSAVED_CHANGES: stage peek: dep data\/raw\/part2.csv has changes not recorded with `dv commit`/);
+  await dvOk(repo, ['repro', '--force', 'peek'], env);
+  assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /- path: data\/raw\/part2.csv\n {8}id: [0-9a-f]{64}\n {8}uncommitted: true\n/);
+  // `dv commit` of the file commits its tracked directory; the dep names the new snapshot.
+  await dvOk(repo, ['commit', 'data/raw/part2.csv', '-m', 'part2 grows']);
+  await dvOk(repo, ['repro', '--force', 'peek'], env);
+  const snapshot2 = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
+  assert.notEqual(snapshot2, snapshot);
+  assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), new RegExp(`- path: data/raw/part2.csv\\n {8}id: [0-9a-f]{64}\\n {8}snapshot: ${snapshot2}\\n`));
+
+  // A new file inside the tracked directory, not committed: uncommitted too.
+  await fsp.writeFile(join(repo, 'data', 'raw', 'part9.csv'), '1,1\n');
+  await dvOk(repo, ['stage', 'add', '-n', 'peek9', '-d', 'data/raw/part9.csv', '-o', 'peek9.txt', '--', 'cp data/raw/part9.csv peek9.txt']);
+  const r9 = await dv(repo, ['repro', 'peek9'], env);
+  assert.equal(r9.code, 16, r9.stdout + r9.stderr);
+  assert.match(r9.stderr, /dep data\/raw\/part9.csv has changes not recorded/);
+});
