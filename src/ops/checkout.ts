@@ -16,7 +16,7 @@ import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { processAlive } from '../repo/lock.js';
-import { WORKER_TEMP } from '../workspace/write-temp.js';
+import { deadWorkerTemp } from '../workspace/write-temp.js';
 import { resolveTreeish, treeLoader } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -123,7 +123,7 @@ async function checkLinks(tree: string, links: { rel: string; target: string }[]
 
 // Temp files a killed checkout may have left beside its targets: `.<name>.<pid>.<t>.<n>.tmp`
 // (symlinks, single-threaded writers) and the write workers' (write-temp.ts), which the walk skips.
-const LEFTOVER = /^\.(.+)\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/;
+const LEFTOVER = /^\.(.+)\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/s;
 
 /** Temp files of this process are in use; those of a process that is gone are leftovers. */
 const processGone = (pid: number): boolean => pid !== process.pid && !processAlive(pid);
@@ -131,10 +131,7 @@ const processGone = (pid: number): boolean => pid !== process.pid && !processAli
 /** Workspace paths (relative to the root) of temp files that dead dv processes left in `scan`. */
 function leftoverTemps(scan: ScanResult, rel: string): string[] {
   const out: string[] = [];
-  for (const t of scan.temps) {
-    const m = WORKER_TEMP.exec(basename(t));
-    if (m && processGone(Number(m[2]))) out.push(`${rel}/${t}`);
-  }
+  for (const t of scan.temps) if (deadWorkerTemp(basename(t))) out.push(`${rel}/${t}`);
   const walk = (id: string, dir: string): void => {
     for (const e of scan.trees.get(id)?.entries ?? []) {
       const m = LEFTOVER.exec(e.name);
@@ -151,8 +148,9 @@ async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
   const dir = dirname(join(root, rel));
   const name = basename(rel);
   for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const m = LEFTOVER.exec(f) ?? WORKER_TEMP.exec(f);
-    if (m && (m[1] === name || m[1] === undefined) && processGone(Number(m[2]))) await fsp.rm(join(dir, f), { force: true });
+    const m = LEFTOVER.exec(f);
+    const w = deadWorkerTemp(f);
+    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined))) await fsp.rm(join(dir, f), { force: true });
   }
 }
 

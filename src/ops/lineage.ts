@@ -8,7 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isIdPrefix } from '../core/ids.js';
-import type { GitLineage } from '../core/snapshot.js';
+import type { GitLineage, Snapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
@@ -107,18 +107,21 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     // A fuller record (one with its snapshot) wins over a mention.
     if (!had || (had.snapshot === null && a.snapshot !== null) || (!had.inStore && a.inStore)) artifacts.set(k, a);
   };
-  const visited = new Set<string>();
+  const loaded = new Map<string, Snapshot | undefined>();
   let target: LineageResult['target'] | undefined;
   const queue: { id: string; path?: string; tree?: string }[] = [{ id: snapshot }];
   // Breadth first: stages nearest the target come first.
   while (queue.length > 0) {
     const { id, path, tree } = queue.shift()!;
-    if (visited.has(id)) continue;
-    visited.add(id);
-    const snap = await loadSnapshot(s.store, id).catch((e) => {
-      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return undefined;
-      throw e;
-    });
+    // A snapshot is followed once, but each dep naming it (a part of it, maybe) gets its artifact.
+    const first = !loaded.has(id);
+    if (first) {
+      loaded.set(id, await loadSnapshot(s.store, id).catch((e) => {
+        if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return undefined;
+        throw e;
+      }));
+    }
+    const snap = loaded.get(id);
     if (!snap) {
       if (!target) throw new DvError('OBJECT_MISSING', `snapshot ${id.slice(0, 12)} is not in the local store: run \`dv fetch\``, { id });
       put({ path: path ?? '?', id: tree ?? '?', snapshot: id, kind: 'raw', inStore: false });
@@ -126,11 +129,11 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     }
     target ??= { path: snap.path, snapshot: id, tree: snap.tree, ...(inside ? { inside } : {}) };
     const p = asPipelineLineage(snap.lineage.pipeline);
-    put({ path: snap.path, id: snap.tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
+    const about = { snapshot: id, kind: p ? 'output' as const : 'raw' as const, ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true };
     // A dep inside a tracked directory (data/raw/a.csv of snapshot data/raw): the part read, too.
-    if (path !== undefined && tree !== undefined && path !== snap.path) {
-      put({ path, id: tree, snapshot: id, kind: p ? 'output' : 'raw', ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true });
-    }
+    if (path !== undefined && tree !== undefined && path !== snap.path) put({ path, id: tree, ...about });
+    if (!first) continue;
+    put({ path: snap.path, id: snap.tree, ...about });
     if (!p || stages.has(`${p.stage}\0${p.key}`)) continue;
     const metrics = Array.isArray(p.metrics) ? await Promise.all((p.outs ?? []).filter((o) => p.metrics!.includes(o.path)).map(async (o) => ({ path: o.path, id: o.id, values: await storedMetrics(s, o.path, o.id) }))) : [];
     stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), ...(metrics.length ? { metrics } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });

@@ -132,8 +132,13 @@ export class PipelineContext {
     const outer = tracked.find((x) => x.pointer.kind === 'dir' && rel.startsWith(x.rel + '/'));
     if (outer) {
       const committed = await this.committedId(outer, rel.slice(outer.rel.length + 1));
-      if (ws) return { path: rel, id: ws.id, ...(committed === ws.id ? { snapshot: outer.pointer.snapshot } : committed === undefined ? {} : { uncommitted: true as const }) };
-      if (committed) return { path: rel, id: committed, snapshot: outer.pointer.snapshot };
+      // Through a symlink in the tree: not compared (the link's target is compared where it is a dep).
+      if (committed === 'link') return ws ? { path: rel, id: ws.id } : null;
+      const id = typeof committed === 'string' && committed !== 'absent' && committed !== 'unavailable' ? committed : undefined;
+      // Unavailable (the pointer's tree is not in the store, e.g. after `git pull` without
+      // `dv pull`): the workspace copy cannot be vouched for, so it counts as uncommitted.
+      if (ws) return { path: rel, id: ws.id, ...(id === ws.id ? { snapshot: outer.pointer.snapshot } : { uncommitted: true as const }) };
+      if (id) return { path: rel, id, snapshot: outer.pointer.snapshot };
       return null;
     }
     return ws ? { path: rel, id: ws.id } : null;
@@ -141,27 +146,26 @@ export class PipelineContext {
 
   /**
    * The id `inside` (a path within tracked directory `t`) has in the pointer's tree, as
-   * workspaceId would give it once checked out; null when the tree holds no file or directory
-   * there; undefined when the tree is not in the local store (a clone before `dv pull`).
+   * workspaceId would give it once checked out; 'absent' when the tree holds nothing there;
+   * 'link' when the path is or goes through a symlink; 'unavailable' when the tree is not in
+   * the local store (a clone before `dv pull`).
    */
-  private async committedId(t: Tracked, inside: string): Promise<string | null | undefined> {
+  private async committedId(t: Tracked, inside: string): Promise<string> {
     const load = treeLoader(this.s.store);
     try {
       let tree = await load(t.pointer.tree);
       const parts = inside.split('/');
       for (let i = 0; i < parts.length; i++) {
         const e = tree.entries.find((x) => x.name === parts[i]);
-        if (!e) return null;
-        if (i === parts.length - 1) {
-          if (e.type === 'dir') return e.id;
-          return e.type === 'file' ? blake3Hex(encodeTree({ entries: [e] })) : null;
-        }
-        if (e.type !== 'dir') return null;
+        if (!e) return 'absent';
+        if (e.type === 'link') return 'link';
+        if (i === parts.length - 1) return e.type === 'dir' ? e.id : blake3Hex(encodeTree({ entries: [e] }));
+        if (e.type !== 'dir') return 'absent';
         tree = await load(e.id);
       }
-      return null;
+      return 'absent';
     } catch (e) {
-      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return undefined;
+      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return 'unavailable';
       throw e;
     }
   }

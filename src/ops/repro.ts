@@ -195,7 +195,10 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     }
     const dirty = st.deps.find((d) => d.uncommitted);
     if (dirty && !opts.force) {
-      throw new DvError('UNSAVED_CHANGES', `stage ${name}: dep ${dirty.path} has changes not recorded with \`dv commit\`, so no snapshot would name what the stage read: run \`dv commit ${dirty.path}\` first (or \`dv repro --force\` to record it as uncommitted)`, { stage: name, path: dirty.path });
+      const owner = (await ctx.trackedPaths()).find((t) => t.rel === dirty.path || dirty.path.startsWith(t.rel + '/'));
+      const tracked = owner?.rel ?? dirty.path;
+      const pointer = owner?.pointerRel ?? `${tracked}.dv`;
+      throw new DvError('UNSAVED_CHANGES', `stage ${name}: dep ${dirty.path} is not what ${pointer} names (changes not recorded with \`dv commit\`, or ${pointer} changed by git and not checked out), so no snapshot would name what the stage read: run \`dv commit ${tracked}\` to record it, or \`dv checkout ${tracked}\` for what ${pointer} names (or \`dv repro --force\` to record it as uncommitted)`, { stage: name, path: dirty.path, pointer });
     }
     await checkOuts(s, stage);
 

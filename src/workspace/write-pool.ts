@@ -12,7 +12,7 @@ import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { packPaths } from '../store/pack.js';
 import type { ChunkLoc, FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
-import { writeControl } from './write-temp.js';
+import { newWriteControl, releaseWriteControl, RUN_TOKEN, stopWrites } from './write-temp.js';
 
 const JOB_BYTES = 32 * 1024 * 1024;
 const JOB_FILES = 256;
@@ -63,9 +63,10 @@ export async function writeFiles(store: ObjectStore, files: { path: string; entr
   };
   const threads = Math.max(1, Math.min(availableParallelism(), 8, Math.ceil(files.length / 4)));
   const workers: Worker[] = [];
+  const control = newWriteControl();
   try {
     await Promise.all(Array.from({ length: threads }, async () => {
-      const w = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: { control: writeControl } satisfies WriterData });
+      const w = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: { control, token: RUN_TOKEN } satisfies WriterData });
       workers.push(w);
       for (;;) {
         const job = await nextJob();
@@ -91,7 +92,10 @@ export async function writeFiles(store: ObjectStore, files: { path: string; entr
       }
     }));
   } finally {
+    // After a failure the other workers are mid-file: each deletes its temp file before it goes.
+    await stopWrites(control);
     await Promise.all(workers.map((w) => w.terminate()));
+    releaseWriteControl(control);
   }
   return results;
 }

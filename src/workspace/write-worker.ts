@@ -16,14 +16,14 @@ import { workerTempPath } from './write-temp.js';
 export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number; inner: number }
 export interface WriteJobFile { i: number; path: string; exec: boolean; size: number; chunks: ChunkLoc[] }
 export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
-/** The worker's workerData: write-temp.ts's writeControl, shared with the main thread. */
-export interface WriterData { control: Int32Array }
+/** The worker's workerData: its pool's WriteControl (shared with the main thread) and the run token (write-temp.ts). */
+export interface WriterData { control: Int32Array; token: string }
 export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
 export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
 export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
 
 const port = parentPort!;
-const control = (workerData as WriterData).control;
+const { control, token } = workerData as WriterData;
 /** Thrown between chunks once the main thread asked the workers to stop (Ctrl-C). */
 const stopped = (): boolean => Atomics.load(control, 0) !== 0;
 const packFds = new Map<string, number>();
@@ -85,12 +85,13 @@ function writeChunk(fd: number, c: ChunkLoc, raw: Buffer | undefined): number {
  * renamed over the target once complete and verified.
  */
 async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
-  if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
-  const tmp = workerTempPath(f.path, process.pid, threadId);
+  const tmp = workerTempPath(f.path, process.pid, token, threadId);
+  // Counted before the stop flag is read: a stopper that sees no file in flight sees no new one start.
   Atomics.add(control, 1, 1);
   let ok = false;
   let st: Stats;
   try {
+    if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
     const fd = openSync(tmp, 'w', f.exec ? 0o755 : 0o644);
     try {
       let written = 0;

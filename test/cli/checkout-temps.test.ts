@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { dvOk, dvJson, makeRepo, describeTree, prng } from '../helpers/cli.js';
+import { dv, dvOk, dvJson, makeRepo, describeTree, prng } from '../helpers/cli.js';
+import { blake3Hex, initHash } from '../../src/core/hash.js';
+import { decodePackIndex } from '../../src/store/pack-index.js';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -34,8 +36,8 @@ test('worker temp files: skipped by status and add, removed by checkout when the
   assert.deepEqual(await describeTree(d), want, 'checkout is exact, long names included, no temp file left');
 
   const dead = deadPid();
-  const stale = [join(d, 'sub', `.f3.bin.${dead}.w2.dvtmp`), join(d, `.${dead}.w5.dvtmp`)];
-  const live = join(d, 'sub', `.f4.bin.${process.pid}.w1.dvtmp`); // this test process: alive
+  const stale = [join(d, 'sub', `.f3.bin.${dead}.tabc12.w2.dvtmp`), join(d, `.${dead}.tq0000.w5.dvtmp`), join(d, 'sub', `.f5.bin.${dead}.w1.dvtmp`)];
+  const live = join(d, 'sub', `.f4.bin.${process.pid}.tzz999.w1.dvtmp`); // this test process: alive
   for (const p of [...stale, live]) await fsp.writeFile(p, 'half a file');
 
   const st = await dvJson(repo, ['status']);
@@ -50,4 +52,37 @@ test('worker temp files: skipped by status and add, removed by checkout when the
   assert.equal(await fsp.readFile(live, 'utf8'), 'half a file', 'a running process\'s temp file is left alone');
   await fsp.rm(live);
   assert.deepEqual(await describeTree(d), want);
+});
+
+test('a checkout that fails on a corrupt object leaves no temp file: the other worker deletes the one it was writing', async () => {
+  const repo = await makeRepo();
+  const d = join(repo, 'data');
+  await fsp.mkdir(d);
+  // Sorted first and larger than a job: one worker writes it while the other fails on b000.bin.
+  await fsp.writeFile(join(d, 'a_big.bin'), prng(7, 120_000_000));
+  for (let i = 0; i < 300; i++) await fsp.writeFile(join(d, `b${String(i).padStart(3, '0')}.bin`), prng(1000 + i, 2000));
+  await dvOk(repo, ['add', '-q', 'data']);
+  await initHash();
+  const victim = blake3Hex(prng(1000, 2000));
+  const packsDir = join(repo, '.dv', 'cache', 'packs');
+  let flipped = false;
+  for (const fan of await fsp.readdir(packsDir)) {
+    for (const f of (await fsp.readdir(join(packsDir, fan))).filter((n) => n.endsWith('.idx'))) {
+      const e = decodePackIndex(await fsp.readFile(join(packsDir, fan, f))).find((x) => x.id === victim);
+      if (!e) continue;
+      const fh = await fsp.open(join(packsDir, fan, f.replace(/\.idx$/, '.pack')), 'r+');
+      const b = Buffer.alloc(1);
+      await fh.read(b, 0, 1, e.offset + 10);
+      b[0] ^= 0x40;
+      await fh.write(b, 0, 1, e.offset + 10);
+      await fh.close();
+      flipped = true;
+    }
+  }
+  assert.ok(flipped, 'found b000.bin in a pack');
+  await fsp.rm(d, { recursive: true });
+  const r = await dv(repo, ['checkout']);
+  assert.match(r.stderr, /OBJECT_CORRUPT/);
+  const left = (await fsp.readdir(d, { recursive: true }).catch(() => [] as string[])).filter((n) => n.endsWith('.dvtmp'));
+  assert.deepEqual(left, [], 'no temp file is left in the workspace');
 });

@@ -47,7 +47,7 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   await fsp.appendFile(join(repo, 'data', 'raw', 'part1.csv'), '7,70\n');
   const r = await dv(repo, ['repro'], env);
   assert.equal(r.code, 16, r.stderr);
-  assert.match(r.stderr, /^dv: error UNSAVED_CHANGES: stage prepare: dep data\/raw has changes not recorded with `dv commit`, so no snapshot would name what the stage read: run `dv commit data\/raw` first \(or `dv repro --force` to record it as uncommitted\)\n$/);
+  assert.match(r.stderr, /^dv: error UNSAVED_CHANGES: stage prepare: dep data\/raw is not what data\/raw.dv names \(changes not recorded with `dv commit`, or data\/raw.dv changed by git and not checked out\), so no snapshot would name what the stage read: run `dv commit data\/raw` to record it, or `dv checkout data\/raw` for what data\/raw.dv names \(or `dv repro --force` to record it as uncommitted\)\n$/);
   assert.deepEqual(await f.ran(), [], 'nothing ran');
   await assert.rejects(fsp.access(join(repo, 'dv.lock')));
 
@@ -85,7 +85,7 @@ test('a dep inside a tracked directory: committed it names the directory\'s snap
   await fsp.appendFile(join(repo, 'data', 'raw', 'part2.csv'), '9,90\n');
   const r = await dv(repo, ['repro', 'peek'], env);
   assert.equal(r.code, 16, r.stdout + r.stderr);
-  assert.match(r.stderr, /UNSAVED_CHANGES: stage peek: dep data\/raw\/part2.csv has changes not recorded with `dv commit`/);
+  assert.match(r.stderr, /UNSAVED_CHANGES: stage peek: dep data\/raw\/part2.csv is not what data\/raw.dv names .* run `dv commit data\/raw` to record it/);
   await dvOk(repo, ['repro', '--force', 'peek'], env);
   assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /- path: data\/raw\/part2.csv\n {8}id: [0-9a-f]{64}\n {8}uncommitted: true\n/);
   // `dv commit` of the file commits its tracked directory; the dep names the new snapshot.
@@ -100,5 +100,26 @@ test('a dep inside a tracked directory: committed it names the directory\'s snap
   await dvOk(repo, ['stage', 'add', '-n', 'peek9', '-d', 'data/raw/part9.csv', '-o', 'peek9.txt', '--', 'cp data/raw/part9.csv peek9.txt']);
   const r9 = await dv(repo, ['repro', 'peek9'], env);
   assert.equal(r9.code, 16, r9.stdout + r9.stderr);
-  assert.match(r9.stderr, /dep data\/raw\/part9.csv has changes not recorded/);
+  assert.match(r9.stderr, /dep data\/raw\/part9.csv is not what data\/raw.dv names/);
+});
+
+test('deps inside a tracked directory: two naming one snapshot both show in lineage; one through a symlink in it is not refused', async () => {
+  const f = await pipelineRepo();
+  const { repo, env } = f;
+  await fsp.mkdir(join(repo, 'data', 'raw', 'v2'));
+  await fsp.writeFile(join(repo, 'data', 'raw', 'v2', 'a.csv'), '5,50\n');
+  await fsp.symlink('v2', join(repo, 'data', 'raw', 'latest'));
+  await dvOk(repo, ['commit', 'data/raw', '-m', 'v2 and a link to it']);
+  const snapshot = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
+  await dvOk(repo, ['stage', 'add', '-n', 'two', '-d', 'data/raw/part1.csv', '-d', 'data/raw/part3.csv', '-o', 'two.txt', '--', 'cat data/raw/part1.csv data/raw/part3.csv > two.txt']);
+  await dvOk(repo, ['stage', 'add', '-n', 'linked', '-d', 'data/raw/latest/a.csv', '-o', 'linked.txt', '--', 'cp data/raw/latest/a.csv linked.txt']);
+  await dvOk(repo, ['repro', 'two', 'linked'], env);
+  const lin = await dvJson(repo, ['lineage', 'two.txt'], env);
+  for (const p of ['data/raw/part1.csv', 'data/raw/part3.csv']) {
+    assert.equal(lin.artifacts.find((a: any) => a.path === p)?.snapshot, snapshot, `${p}: ${JSON.stringify(lin.artifacts)}`);
+  }
+  const dot = await dvOk(repo, ['lineage', 'two.txt', '--format', 'dot'], env);
+  assert.match(dot, /part1\.csv/);
+  assert.match(dot, /part3\.csv/);
+  assert.equal(await fsp.readFile(join(repo, 'linked.txt'), 'utf8'), '5,50\n');
 });

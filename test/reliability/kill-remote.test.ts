@@ -137,7 +137,7 @@ describe('SIGKILL during push to and pull from S3 (s3rver)', () => {
         assert.equal(rep.fsck.ok, true, JSON.stringify(rep.fsck.problems.slice(0, 3)));
         assert.equal(rep.status.clean, true);
         // SIGKILL can leave a write worker's temp file beside its target (never data); the rerun removed it.
-        for (const p of temps) assert.match(p, /(^|\/)\.[^/]*\.?\d+\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
+        for (const p of temps) assert.match(p, /(^|\/)\.[^/]*\.?\d+\.t[0-9a-z]{5}\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
       },
     });
     t.diagnostic(results.join('\n'));

@@ -159,7 +159,7 @@ describe('SIGKILL at any moment leaves the repository usable', () => {
         assert.equal(await fsp.readFile(join(dir, 'README.md'), 'utf8'), 'user file outside the tracked data\n');
         // SIGKILL can leave a write worker's temp file beside its target: dv's own name, never
         // data: status does not list it, and the rerun removes it.
-        for (const p of temps) assert.match(p, /(^|\/)\.[^/]*\.?\d+\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
+        for (const p of temps) assert.match(p, /(^|\/)\.[^/]*\.?\d+\.t[0-9a-z]{5}\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
         if (temps.length > 0) {
           const st = await dvJson<{ paths: { path: string; changes: { path: string }[] }[] }>(dir, ['status', '--json']);
           const listed = JSON.stringify(st);
