@@ -23,6 +23,8 @@ function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
 const init = lazy(() => import('../ops/init.js'), 'init');
 const add = lazy(() => import('../ops/add.js'), 'add');
 const commit = lazy(() => import('../ops/commit.js'), 'commit');
+const remove = lazy(() => import('../ops/untrack.js'), 'remove');
+const move = lazy(() => import('../ops/untrack.js'), 'move');
 const status = lazy(() => import('../ops/status.js'), 'status');
 const checkout = lazy(() => import('../ops/checkout.js'), 'checkout');
 const log = lazy(() => import('../ops/log.js'), 'log');
@@ -163,6 +165,32 @@ ${EXIT_HELP}`);
       for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${a.files} files, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
       out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}`);
       out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+    });
+
+  cmd('remove', 'stop tracking paths: delete their pointer files and .gitignore lines (the data stays unless --data)', 'dv remove old-data')
+    .alias('rm')
+    .argument('<paths...>')
+    .option('--data', 'also delete the workspace copy (refused if it has changes not committed)')
+    .option('-f, --force', 'with --data: delete it even with changes not committed')
+    .action(async (paths: string[], o: { data?: boolean; force?: boolean }) => {
+      const r = await session(true, 'remove', (s) => remove(s, { paths, cwd: cwd(), data: o.data, force: o.force }));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      for (const x of r.removed) out(`removed ${x.pointer}${x.dataRemoved ? ` and ${x.path}` : ''}${o.data ? '' : ` (${x.path} is kept, no longer tracked)`}`);
+      out(`\nThe snapshots stay in the store until \`dv gc\` no longer finds them. To record it with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+    });
+
+  cmd('move', 'rename a tracked path: its data, pointer file and .gitignore line (history kept)', 'dv move data/raw data/raw-2024')
+    .alias('mv')
+    .argument('<from>')
+    .argument('<to>')
+    .option('-m, --message <msg>', 'snapshot message')
+    .action(async (from: string, to: string, o: { message?: string }) => {
+      const r = await session(true, 'move', (s) => move(s, { from, to, cwd: cwd(), message: o.message }));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      out(`moved ${r.from} to ${r.to}${r.dataMoved ? '' : ' (pointer only: the data was not checked out)'}: snapshot ${r.snapshot.slice(0, 12)}`);
+      out(`\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
     });
 
   cmd('commit', 'snapshot the changes of tracked paths and update their pointer files', 'dv commit -m "add March data" --meta source=s3://raw/2024-03')

@@ -54,8 +54,11 @@ export async function snapshotPath(s: RepoSession, rel: string, parent: string |
   return { ...base, snapshot: id, changed: true };
 }
 
+/** What a snapshot and a pointer file say about the data they name. */
+export type SnapshotShape = Pick<ScanResult, 'kind' | 'tree' | 'size' | 'files'>;
+
 /** Stores (without flushing) a snapshot of the scanned, stored `rel`; returns its id. */
-export async function storeSnapshot(s: RepoSession, rel: string, scan: ScanResult, o: { parent: string | null | undefined; message: string; time: string; lineage: Snapshot['lineage'] }): Promise<string> {
+export async function storeSnapshot(s: RepoSession, rel: string, scan: SnapshotShape, o: { parent: string | null | undefined; message: string; time: string; lineage: Snapshot['lineage'] }): Promise<string> {
   const snap: Snapshot = {
     path: rel,
     kind: scan.kind,
@@ -72,7 +75,7 @@ export async function storeSnapshot(s: RepoSession, rel: string, scan: ScanResul
 }
 
 /** Logs snapshot `id` of `rel` and points its pointer file at it: call once the store is flushed. */
-export async function pointAt(s: RepoSession, rel: string, id: string, scan: ScanResult): Promise<void> {
+export async function pointAt(s: RepoSession, rel: string, id: string, scan: SnapshotShape): Promise<void> {
   await logSnapshot(s.paths.dvDir, id, rel);
   await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
 }

@@ -114,3 +114,18 @@ export async function ignoreInGit(root: string, rel: string): Promise<string | u
   await writeBesideGit(root, file, text + sep + line + '\n');
   return gi;
 }
+
+/** Removes the `/<name>` line `ignoreInGit` added for `rel`. Returns the file changed. */
+export async function unignoreInGit(root: string, rel: string): Promise<string | undefined> {
+  const dir = posix.dirname(rel);
+  const gi = dir === '.' ? '.gitignore' : `${dir}/.gitignore`;
+  const line = '/' + posix.basename(rel).replace(/([\\*?[\]!# ])/g, '\\$1');
+  const file = join(root, gi);
+  const text = await fsp.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw fsError(e, gi);
+  });
+  if (text === undefined || !text.split('\n').includes(line)) return undefined;
+  await writeBesideGit(root, file, text.split('\n').filter((l) => l !== line).join('\n'));
+  return gi;
+}
