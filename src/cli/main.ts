@@ -91,6 +91,24 @@ function onInterrupt(): void {
   process.exit(ERROR_CODES.INTERRUPTED.exit);
 }
 
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
+
+/**
+ * Commander's parse errors (unknown option or command, missing argument or option value) as one
+ * dv line: `dv: error USAGE: unknown option '--bogus'; run \`dv push --help\``, exit 2. Each
+ * command gets its own override so the hint names the command that refused the arguments.
+ */
+function exitThroughUsage(c: Command): void {
+  c.exitOverride((e) => {
+    if (HELP_CODES.has(e.code)) throw e;
+    const [what, ...hints] = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean);
+    const names: string[] = [];
+    for (let x: Command | null = c; x; x = x.parent) names.unshift(x.name());
+    throw new DvError('USAGE', `${[what, ...hints].join(' ').replace(/\.$/, '')}; run \`${names.join(' ')} --help\``, { commander: e.code });
+  });
+  for (const sub of c.commands) exitThroughUsage(sub);
+}
+
 export async function main(argv: string[]): Promise<void> {
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onInterrupt);
@@ -124,9 +142,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--wait <seconds>', 'how long to wait for another dv process holding the repository', '10')
     .option('-C <dir>', 'run as if started in <dir>')
     .showSuggestionAfterError(true)
-    .showHelpAfterError('(run `dv --help` for usage)')
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .exitOverride()
+    // Commander's own error lines are not printed: usageError() turns them into one dv line.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .hook('preAction', (_this, action) => {
       globals = { ...program.opts<Globals>(), ...action.opts<Globals>() };
     })
@@ -505,15 +522,18 @@ ${EXIT_HELP}`);
       await config.set(level, key, value);
     });
 
+  exitThroughUsage(program);
+
   try {
-    if (argv.slice(2)[0] === 'help' && argv.slice(2)[1] === 'codes') { out(render.codes()); return; }
+    const [first, second] = argv.slice(2);
+    if (first === 'help' && second === 'codes') { out(render.codes()); return; }
+    if (first === 'help' && second !== undefined && !program.commands.some((c) => c.name() === second)) {
+      throw new DvError('USAGE', `unknown command '${second}'; run \`dv --help\``);
+    }
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') { process.exitCode = 0; return; }
-      process.exitCode = 2;
-      return;
-    }
+    // Only help and version get here as CommanderErrors (see exitThroughUsage).
+    if (e instanceof CommanderError) { process.exitCode = 0; return; }
     if (e instanceof DvError) {
       process.stderr.write(`dv: error ${e.code}: ${e.message}\n`);
       process.exitCode = e.exitCode;
