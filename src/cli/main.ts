@@ -2,11 +2,12 @@
  * The command line: declares commands, parses options, calls one operation each, renders the
  * result (human or --json). The only place that writes to stdout/stderr or exits.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DvError, ERROR_CODES } from '../errors.js';
 import { isIdPrefix } from '../core/ids.js';
+import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
 import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
@@ -49,7 +50,7 @@ const graphs = async (): Promise<typeof import('../pipeline/graph.js') & { linea
 interface Globals {
   quiet?: boolean;
   json?: boolean;
-  wait?: string;
+  wait?: number;
   C?: string;
 }
 
@@ -78,6 +79,21 @@ function parseMeta(pairs: string[] | undefined): Record<string, string> {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * An option taking a number, checked as it is parsed (before anything runs): every numeric
+ * option goes through here, so `-j abc`, `-j 0` and `-n -1` all say the same thing.
+ */
+function numberOption(flags: string, description: string, rule: NumberRule, def?: number): Option {
+  const flag = flags.split(/[\s,]+/)[0];
+  const o = new Option(flags, description).argParser((v: string) => {
+    const n = parseNumber(v, rule);
+    if (n === undefined) throw new DvError('USAGE', `${flag} ${v}: give ${numberHint(rule)}`, { option: flag, value: v });
+    return n;
+  });
+  return def === undefined ? o : o.default(def);
+}
+const SECONDS: NumberRule = { min: 0, whole: false };
 
 /**
  * Ctrl-C: every write dv makes is atomic (temp file + rename, data before the index that names
@@ -115,11 +131,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command();
   let globals: Globals = {};
   const cwd = (): string => resolve(globals.C ?? process.cwd());
-  const waitMs = (): number => {
-    const w = globals.wait === undefined ? 10 : Number(globals.wait);
-    if (!Number.isFinite(w) || w < 0) throw new DvError('USAGE', `--wait ${globals.wait}: give a number of seconds`);
-    return w * 1000;
-  };
+  const waitMs = (): number => (globals.wait ?? 10) * 1000;
   const tty = (): boolean => !globals.quiet && !globals.json;
   const session = async <T>(write: boolean, command: string, fn: (s: RepoSession) => Promise<T>): Promise<T> => {
     const s = await RepoSession.open({
@@ -139,7 +151,7 @@ export async function main(argv: string[]): Promise<void> {
     .version(VERSION, '-V, --version')
     .option('-q, --quiet', 'print only errors')
     .option('--json', 'print machine-readable JSON (commands whose output is data)')
-    .option('--wait <seconds>', 'how long to wait for another dv process holding the repository', '10')
+    .addOption(numberOption('--wait <seconds>', 'how long to wait for another dv process holding the repository', SECONDS, 10))
     .option('-C <dir>', 'run as if started in <dir>')
     .showSuggestionAfterError(true)
     // Commander's own error lines are not printed: usageError() turns them into one dv line.
@@ -217,8 +229,8 @@ ${EXIT_HELP}`);
     .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
     .argument('[paths...]')
     .option('-f, --force', 'overwrite or delete uncommitted changes')
-    .option('-j, --jobs <n>', 'files written in parallel', '8')
-    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: string }) => {
+    .addOption(numberOption('-j, --jobs <n>', 'files written in parallel', COUNT, 8))
+    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: number }) => {
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
@@ -226,7 +238,7 @@ ${EXIT_HELP}`);
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
-      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: Number(o.jobs) || 8, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const p of r.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
@@ -234,9 +246,9 @@ ${EXIT_HELP}`);
 
   cmd('log', 'list snapshots of tracked paths, newest first', 'dv log data -n 5')
     .argument('[paths...]')
-    .option('-n, --max-count <n>', 'show at most n snapshots')
-    .action(async (paths: string[], o: { maxCount?: string }) => {
-      const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount ? Number(o.maxCount) : undefined }));
+    .addOption(numberOption('-n, --max-count <n>', 'show at most n snapshots', COUNT))
+    .action(async (paths: string[], o: { maxCount?: number }) => {
+      const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.log(r));
     });
@@ -262,11 +274,9 @@ ${EXIT_HELP}`);
 
   cmd('gc', 'delete objects that no pointer file, snapshot history or git ref reaches', 'dv gc --dry-run')
     .option('-n, --dry-run', 'only say what would be removed')
-    .option('--keep-days <n>', 'keep snapshots this clone recorded in the last n days, even if no pointer names them (0: none)', '30')
-    .action(async (o: { dryRun?: boolean; keepDays: string }) => {
-      const keepDays = Number(o.keepDays);
-      if (!Number.isFinite(keepDays) || keepDays < 0) throw new DvError('USAGE', `--keep-days ${o.keepDays}: give a number of days`);
-      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays, waitMs: waitMs() }));
+    .addOption(numberOption('--keep-days <n>', 'keep snapshots this clone recorded in the last n days, even if no pointer names them (0: none)', { min: 0, whole: false }, 30))
+    .action(async (o: { dryRun?: boolean; keepDays: number }) => {
+      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays: o.keepDays, waitMs: waitMs() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) {
         const shared = r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
@@ -296,16 +306,16 @@ ${EXIT_HELP}`);
     .option('--profile <profile>', 'AWS profile for credentials')
     .option('--path-style', 'force path-style S3 addressing (default with --endpoint)')
     .option('--checksum <mode>', 'S3 checksums: when_required (default, safest with S3-compatible stores) or when_supported')
-    .option('-j, --jobs <n>', 'parallel transfers for this remote')
+    .addOption(numberOption('-j, --jobs <n>', 'parallel transfers for this remote', COUNT))
     .option('-d, --default', 'make it the default remote')
     .option('--local', 'store it in .dv/config.local (not committed)')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv remote add origin s3://my-bucket/project --default\n${EXIT_HELP}`)
-    .action(async (name: string, url: string, o: { endpoint?: string; region?: string; profile?: string; pathStyle?: boolean; checksum?: string; jobs?: string; default?: boolean; local?: boolean }) => {
+    .action(async (name: string, url: string, o: { endpoint?: string; region?: string; profile?: string; pathStyle?: boolean; checksum?: string; jobs?: number; default?: boolean; local?: boolean }) => {
       if (o.checksum && o.checksum !== 'when_required' && o.checksum !== 'when_supported') throw new DvError('USAGE', '--checksum must be when_required or when_supported');
       const p = repoPaths(await findRoot(cwd()));
       const config = await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
-      const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs };
+      const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs === undefined ? undefined : String(o.jobs) };
       await (await remotes()).addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
       const added = (await remotes()).listRemotes(config).find((r) => r.name === name);
       if (globals.json) printJson(added);
@@ -348,12 +358,12 @@ ${EXIT_HELP}`);
   const transferOpts = (c: Command): Command => c
     .argument('[paths...]', 'tracked paths (default: all)')
     .option('-r, --remote <name>', 'remote to use (default: core.remote)')
-    .option('-j, --jobs <n>', 'parallel transfers (default 8)')
+    .addOption(numberOption('-j, --jobs <n>', 'parallel transfers (default: remote.NAME.jobs, else 8)', COUNT))
     .option('-a, --all-history', 'every snapshot in the history, not only those the pointer files name');
 
-  type TransferFlags = { remote?: string; jobs?: string; allHistory?: boolean };
+  type TransferFlags = { remote?: string; jobs?: number; allHistory?: boolean };
   /** What push, fetch and pull take from their common arguments. */
-  const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory });
+  const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs, allHistory: o.allHistory });
   const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number }): string => `${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
 
   transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
