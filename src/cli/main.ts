@@ -9,7 +9,7 @@ import { DvError, ERROR_CODES } from '../errors.js';
 import { isIdPrefix } from '../core/ids.js';
 import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
-import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
+import { Config, flatten, getKey, globalConfigPath, type ConfigLevel } from '../repo/config.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
 import { stopWritesSync } from '../workspace/write-temp.js';
 import type { RemoteOption } from '../repo/remotes.js';
@@ -501,6 +501,7 @@ ${EXIT_HELP}`);
     .option('--unset', 'remove the key')
     .option('-l, --list', 'list every key with its value')
     .action(async (key: string | undefined, value: string | undefined, o: { global?: boolean; local?: boolean; unset?: boolean; list?: boolean }) => {
+      if (o.global && o.local) throw new DvError('USAGE', '--global and --local: give one of them');
       const level: ConfigLevel = o.global ? 'global' : o.local ? 'local' : 'repo';
       let files: Record<ConfigLevel, string>;
       if (level === 'global' && (o.list || key)) {
@@ -511,11 +512,14 @@ ${EXIT_HELP}`);
         const p = repoPaths(await findRoot(cwd()));
         files = { global: globalConfigPath(), repo: p.config, local: p.localConfig };
       }
-      const config = await Config.load(files);
+      // Unchecked: a value dv cannot use must not stop `dv config` from showing or fixing it.
+      const config = await Config.load(files, { check: false });
+      // --global and --local read that file alone, as in git; without them, the merged view.
+      const only = o.global || o.local ? level : undefined;
       if (o.list || !key) {
-        const entries = config.entries();
+        const entries = only ? flatten(config.levels[only]).sort((a, b) => (a[0] < b[0] ? -1 : 1)) : config.entries();
         if (globals.json) printJson(Object.fromEntries(entries));
-        else out(entries.map(([k, v]) => `${k}=${v}`).join('\n'));
+        else if (entries.length) out(entries.map(([k, v]) => `${k}=${v}`).join('\n'));
         return;
       }
       if (o.unset) {
@@ -523,7 +527,7 @@ ${EXIT_HELP}`);
         return;
       }
       if (value === undefined) {
-        const v = config.get(key);
+        const v = only ? getKey(config.levels[only], key) : config.get(key);
         if (v === undefined) { process.exitCode = 1; return; }
         if (globals.json) printJson({ [key]: v });
         else out(v);
