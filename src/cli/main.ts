@@ -3,10 +3,9 @@
  * result (human or --json). The only place that writes to stdout/stderr or exits.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DvError, ERROR_CODES } from '../errors.js';
-import { isIdPrefix } from '../core/ids.js';
 import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
 import { Config, flatten, getKey, globalConfigPath, type ConfigLevel } from '../repo/config.js';
@@ -95,13 +94,20 @@ function numberOption(flags: string, description: string, rule: NumberRule, def?
 }
 const SECONDS: NumberRule = { min: 0, whole: false };
 
+/** The command being run (`push`, `stage add`), for the Ctrl-C message. */
+let running = '';
+/** Commands that write workspace files, and may stop before reaching some. */
+const WORKSPACE_WRITERS = new Set(['add', 'commit', 'checkout', 'pull', 'repro']);
+
 /**
  * Ctrl-C: every write dv makes is atomic (temp file + rename, data before the index that names
  * it), so stopping at once is safe; release the lock and say how to finish.
  */
 function onInterrupt(): void {
-  const verb = process.argv.slice(2).find((a) => /^[a-z]+$/.test(a)) ?? '';
-  process.stderr.write(`\ndv: error INTERRUPTED: \`dv ${verb}\` stopped; what it wrote so far is complete and kept (nothing half-written), and the workspace files it had not reached are untouched: run the same command again to finish\n`);
+  const workspace = WORKSPACE_WRITERS.has(running) ? ', and the workspace files it had not reached are untouched' : '';
+  // On a terminal, end the line a progress bar (or the echoed ^C) was on; a pipe gets one line.
+  const nl = process.stderr.isTTY ? '\n' : '';
+  process.stderr.write(`${nl}dv: error INTERRUPTED: \`dv${running ? ` ${running}` : ''}\` stopped; what it wrote so far is complete and kept (nothing half-written)${workspace}: run the same command again to finish\n`);
   stopWritesSync();
   releaseHeldLocksSync();
   process.exit(ERROR_CODES.INTERRUPTED.exit);
@@ -158,6 +164,12 @@ export async function main(argv: string[]): Promise<void> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .hook('preAction', (_this, action) => {
       globals = { ...program.opts<Globals>(), ...action.opts<Globals>() };
+      const names: string[] = [];
+      for (let c: Command | null = action; c && c.parent; c = c.parent) names.unshift(c.name());
+      running = names.join(' ');
+      if (globals.C !== undefined && !statSync(resolve(globals.C), { throwIfNoEntry: false })?.isDirectory()) {
+        throw new DvError('USAGE', `-C ${globals.C}: no such directory`, { path: globals.C });
+      }
     })
     .addHelpText('after', `
 Examples:
@@ -234,7 +246,9 @@ ${EXIT_HELP}`);
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
-        if (isIdPrefix(target.toLowerCase()) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
+        // Hex naming no file is an id, even too short a one: resolving it then says "give at
+        // least 4 hex characters" (as dv diff does) rather than "run dv add 9f0".
+        if (/^[0-9a-f]{1,64}$/i.test(target) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
