@@ -2,13 +2,13 @@
  * The command line: declares commands, parses options, calls one operation each, renders the
  * result (human or --json). The only place that writes to stdout/stderr or exits.
  */
-import { Command, CommanderError } from 'commander';
-import { existsSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DvError, ERROR_CODES } from '../errors.js';
-import { isIdPrefix } from '../core/ids.js';
+import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
 import { RepoSession, VERSION, findRoot, repoPaths } from '../repo/repo.js';
-import { Config, globalConfigPath, type ConfigLevel } from '../repo/config.js';
+import { Config, flatten, getKey, globalConfigPath, type ConfigLevel } from '../repo/config.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
 import { stopWritesSync } from '../workspace/write-temp.js';
 import type { RemoteOption } from '../repo/remotes.js';
@@ -51,7 +51,7 @@ const graphs = async (): Promise<typeof import('../pipeline/graph.js') & { linea
 interface Globals {
   quiet?: boolean;
   json?: boolean;
-  wait?: string;
+  wait?: number;
   C?: string;
 }
 
@@ -82,15 +82,55 @@ function parseMeta(pairs: string[] | undefined): Record<string, string> {
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /**
+ * An option taking a number, checked as it is parsed (before anything runs): every numeric
+ * option goes through here, so `-j abc`, `-j 0` and `-n -1` all say the same thing.
+ */
+function numberOption(flags: string, description: string, rule: NumberRule, def?: number): Option {
+  const flag = flags.split(/[\s,]+/)[0];
+  const o = new Option(flags, description).argParser((v: string) => {
+    const n = parseNumber(v, rule);
+    if (n === undefined) throw new DvError('USAGE', `${flag} ${v}: give ${numberHint(rule)}`, { option: flag, value: v });
+    return n;
+  });
+  return def === undefined ? o : o.default(def);
+}
+const SECONDS: NumberRule = { min: 0, whole: false };
+
+/** The command being run (`push`, `stage add`), for the Ctrl-C message. */
+let running = '';
+/** Commands that write workspace files, and may stop before reaching some. */
+const WORKSPACE_WRITERS = new Set(['add', 'commit', 'checkout', 'pull', 'repro']);
+
+/**
  * Ctrl-C: every write dv makes is atomic (temp file + rename, data before the index that names
  * it), so stopping at once is safe; release the lock and say how to finish.
  */
 function onInterrupt(): void {
-  const verb = process.argv.slice(2).find((a) => /^[a-z]+$/.test(a)) ?? '';
-  process.stderr.write(`\ndv: error INTERRUPTED: \`dv ${verb}\` stopped; what it wrote so far is complete and kept (nothing half-written), and the workspace files it had not reached are untouched: run the same command again to finish\n`);
+  const workspace = WORKSPACE_WRITERS.has(running) ? ', and the workspace files it had not reached are untouched' : '';
+  // On a terminal, end the line a progress bar (or the echoed ^C) was on; a pipe gets one line.
+  const nl = process.stderr.isTTY ? '\n' : '';
+  process.stderr.write(`${nl}dv: error INTERRUPTED: \`dv${running ? ` ${running}` : ''}\` stopped; what it wrote so far is complete and kept (nothing half-written)${workspace}: run the same command again to finish\n`);
   stopWritesSync();
   releaseHeldLocksSync();
   process.exit(ERROR_CODES.INTERRUPTED.exit);
+}
+
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
+
+/**
+ * Commander's parse errors (unknown option or command, missing argument or option value) as one
+ * dv line: `dv: error USAGE: unknown option '--bogus'; run \`dv push --help\``, exit 2. Each
+ * command gets its own override so the hint names the command that refused the arguments.
+ */
+function exitThroughUsage(c: Command): void {
+  c.exitOverride((e) => {
+    if (HELP_CODES.has(e.code)) throw e;
+    const [what, ...hints] = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean);
+    const names: string[] = [];
+    for (let x: Command | null = c; x; x = x.parent) names.unshift(x.name());
+    throw new DvError('USAGE', `${[what, ...hints].join(' ').replace(/\.$/, '')}; run \`${names.join(' ')} --help\``, { commander: e.code });
+  });
+  for (const sub of c.commands) exitThroughUsage(sub);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -99,11 +139,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command();
   let globals: Globals = {};
   const cwd = (): string => resolve(globals.C ?? process.cwd());
-  const waitMs = (): number => {
-    const w = globals.wait === undefined ? 10 : Number(globals.wait);
-    if (!Number.isFinite(w) || w < 0) throw new DvError('USAGE', `--wait ${globals.wait}: give a number of seconds`);
-    return w * 1000;
-  };
+  const waitMs = (): number => (globals.wait ?? 10) * 1000;
   const tty = (): boolean => !globals.quiet && !globals.json;
   const session = async <T>(write: boolean, command: string, fn: (s: RepoSession) => Promise<T>): Promise<T> => {
     const s = await RepoSession.open({
@@ -123,14 +159,19 @@ export async function main(argv: string[]): Promise<void> {
     .version(VERSION, '-V, --version')
     .option('-q, --quiet', 'print only errors')
     .option('--json', 'print machine-readable JSON (commands whose output is data)')
-    .option('--wait <seconds>', 'how long to wait for another dv process holding the repository', '10')
+    .addOption(numberOption('--wait <seconds>', 'how long to wait for another dv process holding the repository', SECONDS, 10))
     .option('-C <dir>', 'run as if started in <dir>')
     .showSuggestionAfterError(true)
-    .showHelpAfterError('(run `dv --help` for usage)')
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .exitOverride()
+    // Commander's own error lines are not printed: usageError() turns them into one dv line.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .hook('preAction', (_this, action) => {
       globals = { ...program.opts<Globals>(), ...action.opts<Globals>() };
+      const names: string[] = [];
+      for (let c: Command | null = action; c && c.parent; c = c.parent) names.unshift(c.name());
+      running = names.join(' ');
+      if (globals.C !== undefined && !statSync(resolve(globals.C), { throwIfNoEntry: false })?.isDirectory()) {
+        throw new DvError('USAGE', `-C ${globals.C}: no such directory`, { path: globals.C });
+      }
     })
     .addHelpText('after', `
 Examples:
@@ -228,16 +269,18 @@ ${EXIT_HELP}`);
     .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
     .argument('[paths...]')
     .option('-f, --force', 'overwrite or delete uncommitted changes')
-    .option('-j, --jobs <n>', 'files written in parallel', '8')
-    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: string }) => {
+    .addOption(numberOption('-j, --jobs <n>', 'files written in parallel', COUNT, 8))
+    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: number }) => {
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
-        if (isIdPrefix(target.toLowerCase()) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
+        // Hex naming no file is an id, even too short a one: resolving it then says "give at
+        // least 4 hex characters" (as dv diff does) rather than "run dv add 9f0".
+        if (/^[0-9a-f]{1,64}$/i.test(target) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
-      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: Number(o.jobs) || 8, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const p of r.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
@@ -245,9 +288,9 @@ ${EXIT_HELP}`);
 
   cmd('log', 'list snapshots of tracked paths, newest first', 'dv log data -n 5')
     .argument('[paths...]')
-    .option('-n, --max-count <n>', 'show at most n snapshots')
-    .action(async (paths: string[], o: { maxCount?: string }) => {
-      const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount ? Number(o.maxCount) : undefined }));
+    .addOption(numberOption('-n, --max-count <n>', 'show at most n snapshots', COUNT))
+    .action(async (paths: string[], o: { maxCount?: number }) => {
+      const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.log(r));
     });
@@ -273,11 +316,9 @@ ${EXIT_HELP}`);
 
   cmd('gc', 'delete objects that no pointer file, snapshot history or git ref reaches', 'dv gc --dry-run')
     .option('-n, --dry-run', 'only say what would be removed')
-    .option('--keep-days <n>', 'keep snapshots this clone recorded in the last n days, even if no pointer names them (0: none)', '30')
-    .action(async (o: { dryRun?: boolean; keepDays: string }) => {
-      const keepDays = Number(o.keepDays);
-      if (!Number.isFinite(keepDays) || keepDays < 0) throw new DvError('USAGE', `--keep-days ${o.keepDays}: give a number of days`);
-      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays, waitMs: waitMs() }));
+    .addOption(numberOption('--keep-days <n>', 'keep snapshots this clone recorded in the last n days, even if no pointer names them (0: none)', { min: 0, whole: false }, 30))
+    .action(async (o: { dryRun?: boolean; keepDays: number }) => {
+      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays: o.keepDays, waitMs: waitMs() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) {
         const shared = r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
@@ -307,16 +348,16 @@ ${EXIT_HELP}`);
     .option('--profile <profile>', 'AWS profile for credentials')
     .option('--path-style', 'force path-style S3 addressing (default with --endpoint)')
     .option('--checksum <mode>', 'S3 checksums: when_required (default, safest with S3-compatible stores) or when_supported')
-    .option('-j, --jobs <n>', 'parallel transfers for this remote')
+    .addOption(numberOption('-j, --jobs <n>', 'parallel transfers for this remote', COUNT))
     .option('-d, --default', 'make it the default remote')
     .option('--local', 'store it in .dv/config.local (not committed)')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv remote add origin s3://my-bucket/project --default\n${EXIT_HELP}`)
-    .action(async (name: string, url: string, o: { endpoint?: string; region?: string; profile?: string; pathStyle?: boolean; checksum?: string; jobs?: string; default?: boolean; local?: boolean }) => {
+    .action(async (name: string, url: string, o: { endpoint?: string; region?: string; profile?: string; pathStyle?: boolean; checksum?: string; jobs?: number; default?: boolean; local?: boolean }) => {
       if (o.checksum && o.checksum !== 'when_required' && o.checksum !== 'when_supported') throw new DvError('USAGE', '--checksum must be when_required or when_supported');
       const p = repoPaths(await findRoot(cwd()));
       const config = await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
-      const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs };
+      const options: Partial<Record<RemoteOption, string>> = { endpoint: o.endpoint, region: o.region, profile: o.profile, pathStyle: o.pathStyle ? 'true' : undefined, checksum: o.checksum, jobs: o.jobs === undefined ? undefined : String(o.jobs) };
       await (await remotes()).addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
       const added = (await remotes()).listRemotes(config).find((r) => r.name === name);
       if (globals.json) printJson(added);
@@ -359,12 +400,12 @@ ${EXIT_HELP}`);
   const transferOpts = (c: Command): Command => c
     .argument('[paths...]', 'tracked paths (default: all)')
     .option('-r, --remote <name>', 'remote to use (default: core.remote)')
-    .option('-j, --jobs <n>', 'parallel transfers (default 8)')
+    .addOption(numberOption('-j, --jobs <n>', 'parallel transfers (default: remote.NAME.jobs, else 8)', COUNT))
     .option('-a, --all-history', 'every snapshot in the history, not only those the pointer files name');
 
-  type TransferFlags = { remote?: string; jobs?: string; allHistory?: boolean };
+  type TransferFlags = { remote?: string; jobs?: number; allHistory?: boolean };
   /** What push, fetch and pull take from their common arguments. */
-  const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs ? Number(o.jobs) : undefined, allHistory: o.allHistory });
+  const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs, allHistory: o.allHistory });
   const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number }): string => `${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
 
   transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
@@ -502,6 +543,7 @@ ${EXIT_HELP}`);
     .option('--unset', 'remove the key')
     .option('-l, --list', 'list every key with its value')
     .action(async (key: string | undefined, value: string | undefined, o: { global?: boolean; local?: boolean; unset?: boolean; list?: boolean }) => {
+      if (o.global && o.local) throw new DvError('USAGE', '--global and --local: give one of them');
       const level: ConfigLevel = o.global ? 'global' : o.local ? 'local' : 'repo';
       let files: Record<ConfigLevel, string>;
       if (level === 'global' && (o.list || key)) {
@@ -512,11 +554,14 @@ ${EXIT_HELP}`);
         const p = repoPaths(await findRoot(cwd()));
         files = { global: globalConfigPath(), repo: p.config, local: p.localConfig };
       }
-      const config = await Config.load(files);
+      // Unchecked: a value dv cannot use must not stop `dv config` from showing or fixing it.
+      const config = await Config.load(files, { check: false });
+      // --global and --local read that file alone, as in git; without them, the merged view.
+      const only = o.global || o.local ? level : undefined;
       if (o.list || !key) {
-        const entries = config.entries();
+        const entries = only ? flatten(config.levels[only]).sort((a, b) => (a[0] < b[0] ? -1 : 1)) : config.entries();
         if (globals.json) printJson(Object.fromEntries(entries));
-        else out(entries.map(([k, v]) => `${k}=${v}`).join('\n'));
+        else if (entries.length) out(entries.map(([k, v]) => `${k}=${v}`).join('\n'));
         return;
       }
       if (o.unset) {
@@ -524,7 +569,7 @@ ${EXIT_HELP}`);
         return;
       }
       if (value === undefined) {
-        const v = config.get(key);
+        const v = only ? getKey(config.levels[only], key) : config.get(key);
         if (v === undefined) { process.exitCode = 1; return; }
         if (globals.json) printJson({ [key]: v });
         else out(v);
@@ -533,15 +578,18 @@ ${EXIT_HELP}`);
       await config.set(level, key, value);
     });
 
+  exitThroughUsage(program);
+
   try {
-    if (argv.slice(2)[0] === 'help' && argv.slice(2)[1] === 'codes') { out(render.codes()); return; }
+    const [first, second] = argv.slice(2);
+    if (first === 'help' && second === 'codes') { out(render.codes()); return; }
+    if (first === 'help' && second !== undefined && !program.commands.some((c) => c.name() === second)) {
+      throw new DvError('USAGE', `unknown command '${second}'; run \`dv --help\``);
+    }
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') { process.exitCode = 0; return; }
-      process.exitCode = 2;
-      return;
-    }
+    // Only help and version get here as CommanderErrors (see exitThroughUsage).
+    if (e instanceof CommanderError) { process.exitCode = 0; return; }
     if (e instanceof DvError) {
       process.stderr.write(`dv: error ${e.code}: ${e.message}\n`);
       process.exitCode = e.exitCode;

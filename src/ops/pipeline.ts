@@ -323,8 +323,9 @@ export function requireStages(p: Pipeline): void {
   if (!p.exists || p.spec.stages.length === 0) throw new DvError('PIPELINE_INVALID', `no stages: add one with \`dv stage add -n NAME -d DEP -o OUT -- "CMD"\` (it writes ${SPEC_FILE})`);
 }
 
+/** Stages named on the command line must exist: USAGE otherwise (dv.yaml itself is fine). */
 export function checkStageNames(p: Pipeline, names: string[]): void {
   for (const n of names) {
-    if (!p.dag.stages.has(n)) throw new DvError('PIPELINE_INVALID', `no stage named ${JSON.stringify(n)} in ${SPEC_FILE}: see \`dv stage list\``, { stage: n });
+    if (!p.dag.stages.has(n)) throw new DvError('USAGE', `no stage named ${JSON.stringify(n)} in ${SPEC_FILE}: see \`dv stage list\``, { stage: n });
   }
 }

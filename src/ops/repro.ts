@@ -150,9 +150,9 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
 
 async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: RemoteRunCache | undefined): Promise<Omit<ReproResult, 'notices'>> {
   const p = await loadPipeline(s.root);
+  checkStageNames(p, opts.stages ?? []);
   requireStages(p);
   const targets = opts.stages && opts.stages.length > 0 ? opts.stages : p.dag.order;
-  checkStageNames(p, targets);
   const order = withUpstream(p.dag, targets);
   const ctx = new PipelineContext(s);
   const gitState = await codeState(s.root);

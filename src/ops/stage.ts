@@ -1,7 +1,7 @@
 /** `dv stage add` and `dv stage list`: write and read the stages of dv.yaml. */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { DvError, fsError } from '../errors.js';
+import { DvError, fsError, isDvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -64,20 +64,33 @@ export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void>
   }
 }
 
+/**
+ * Runs a check of what was given on the command line: a bad name, path or parameter there is
+ * USAGE (exit 2); PIPELINE_INVALID (41) stays for problems in dv.yaml itself.
+ */
+function argument<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (isDvError(e, 'PIPELINE_INVALID')) throw new DvError('USAGE', e.message, e.data);
+    throw e;
+  }
+}
+
 export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<StageAddResult> {
-  const name = checkStageName(opts.name ?? '', 'dv stage add');
+  const name = argument(() => checkStageName(opts.name ?? '', 'dv stage add -n'));
   if (typeof opts.cmd !== 'string' || opts.cmd.trim() === '') throw new DvError('USAGE', 'dv stage add needs a command after --, e.g. dv stage add -n train -d train.py -o model.pkl -- "python3 train.py"');
   const cwd = opts.cwd ?? s.root;
   const wdirRel = opts.wdir === undefined ? '' : toRepoRel(s.root, cwd, opts.wdir).replace(/\/+$/, '');
-  const wdir = wdirRel === '' || wdirRel === '.' ? undefined : normalizeRel(wdirRel, 'dv stage add -w');
+  const wdir = wdirRel === '' || wdirRel === '.' ? undefined : argument(() => normalizeRel(wdirRel, 'dv stage add -w'));
   const base = wdir ? join(s.root, wdir) : cwd;
-  const rel = (p: string, what: string): string => normalizeRel(toRepoRel(s.root, base, p), `dv stage add ${what}`);
+  const rel = (p: string, what: string): string => argument(() => normalizeRel(toRepoRel(s.root, base, p), `dv stage add ${what}`));
   const stage: StageSpec = {
     name,
     cmd: opts.cmd,
     ...(wdir ? { wdir } : {}),
     deps: [...new Set((opts.deps ?? []).map((d) => rel(d, '-d')))],
-    params: (opts.params ?? []).map((p) => parseParamRef(p, 'dv stage add -p', wdir)),
+    params: (opts.params ?? []).map((p) => argument(() => parseParamRef(p, 'dv stage add -p', wdir))),
     outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-M'))])],
   };
   const metrics = [...new Set((opts.metrics ?? []).map((o) => rel(o, '-M')))];

@@ -63,9 +63,9 @@ async function copyPath(from: string, to: string): Promise<void> {
 
 export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const p = await loadPipeline(s.root);
+  checkStageNames(p, opts.stages ?? []);
   requireStages(p);
   const targets = opts.stages && opts.stages.length > 0 ? p.dag.order.filter((n) => opts.stages!.includes(n)) : p.dag.order;
-  checkStageNames(p, opts.stages ?? []);
   const stale = (await outOfDate(s, p, targets)).filter((x) => x.changes.some((c) => c.type !== 'upstream'));
   if (stale.length > 0) {
     const st = stale[0];

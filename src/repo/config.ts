@@ -7,6 +7,9 @@
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseRemoteUrl } from '../backend/open.js';
+import { CHUNKER_V1 } from '../core/chunker.js';
+import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
 import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 
@@ -90,6 +93,88 @@ export function setKey(tree: ConfigTree, key: string, value: string | undefined)
   return true;
 }
 
+/** Per-remote keys, `remote.<name>.<option>`: everything the local and S3 backends read. */
+export const REMOTE_OPTIONS = ['url', 'endpoint', 'region', 'profile', 'pathStyle', 'checksum', 'jobs', 'timeout'] as const;
+export const REMOTE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+interface KeyRule {
+  /** What the key accepts, for messages: "give <accepts>". */
+  accepts: string;
+  ok(value: string): boolean;
+  /** Checked by its reader instead (core.format: RepoSession.open says "upgrade dv"). */
+  notOnRead?: boolean;
+}
+
+const oneOf = (values: string[], why = ''): KeyRule => ({ accepts: values.join(' or ') + why, ok: (v) => values.includes(v) });
+const number = (rule: NumberRule, unit = ''): KeyRule => ({ accepts: numberHint(rule) + unit, ok: (v) => parseNumber(v, rule) !== undefined });
+const nonEmpty = (what: string): KeyRule => ({ accepts: what, ok: (v) => v.trim() !== '' });
+const FORMAT = ' (part of the repository format: the value `dv init` wrote)';
+
+/** Every key dv reads, and what it accepts. A value dv would ignore or misread is refused. */
+const KEYS: Record<string, KeyRule> = {
+  'core.format': { ...oneOf(['1'], ' (the only format this dv reads)'), notOnRead: true },
+  'core.hash': oneOf(['blake3'], FORMAT),
+  'core.chunker': oneOf([CHUNKER_V1.name], FORMAT),
+  'core.chunkMin': oneOf([String(CHUNKER_V1.min)], FORMAT),
+  'core.chunkAvg': oneOf([String(CHUNKER_V1.avg)], FORMAT),
+  'core.chunkMax': oneOf([String(CHUNKER_V1.max)], FORMAT),
+  // That the remote exists is checked on set (Config.set) and where it is used (resolveRemote).
+  'core.remote': { accepts: 'the name of a configured remote (see `dv remote list`)', ok: (v) => REMOTE_NAME_RE.test(v) },
+  'cache.dir': nonEmpty('a directory path'),
+  'pipeline.env': { accepts: 'names of environment variables separated by commas, e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS', ok: (v) => v.split(',').every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())) },
+};
+const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
+  url: { accepts: 'a directory path, file:///path or s3://bucket[/prefix]', ok: (v) => { try { parseRemoteUrl(v); return true; } catch { return false; } } },
+  endpoint: { accepts: 'an http:// or https:// URL', ok: (v) => /^https?:\/\/[^\s/]+/.test(v) },
+  region: nonEmpty('an S3 region name, e.g. eu-west-1'),
+  profile: nonEmpty('an AWS profile name'),
+  pathStyle: { accepts: 'true or false', ok: (v) => ['true', 'false', 'yes', 'no', '1', '0'].includes(v) },
+  checksum: oneOf(['when_required', 'when_supported']),
+  jobs: number(COUNT),
+  timeout: number({ min: 1, whole: false }, ' (seconds)'),
+};
+
+function ruleFor(key: string): KeyRule | undefined {
+  const m = /^remote\.([^.]+)\.([^.]+)$/.exec(key);
+  if (m) return Object.hasOwn(REMOTE_KEYS, m[2]) ? REMOTE_KEYS[m[2] as keyof typeof REMOTE_KEYS] : undefined;
+  return Object.hasOwn(KEYS, key) ? KEYS[key] : undefined;
+}
+
+const show = (v: string): string => (/^\S+$/.test(v) ? v : JSON.stringify(v));
+
+/**
+ * Refuses a key dv does not read, or a value it would ignore or misread, before anything is
+ * written: USAGE naming the key and what it accepts.
+ */
+export function checkSetting(key: string, value: string): void {
+  checkKey(key);
+  const rule = ruleFor(key);
+  if (!rule) {
+    const remote = /^remote\.([^.]+)\./.exec(key);
+    throw new DvError('USAGE', remote
+      ? `unknown config key ${key}: a remote takes ${REMOTE_OPTIONS.map((o) => `remote.${remote[1]}.${o}`).join(', ')}`
+      : `unknown config key ${key}: dv reads core.remote, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}`, { key });
+  }
+  if (!rule.ok(value)) throw new DvError('USAGE', `${key} ${show(value)}: give ${rule.accepts}`, { key, value });
+}
+
+const LEVEL_FLAG: Record<ConfigLevel, string> = { global: ' --global', repo: '', local: ' --local' };
+
+/** A value already in a file that dv would ignore or misread: BAD_CONFIG naming the file and key. */
+function checkFile(level: ConfigLevel, file: string, tree: ConfigTree): void {
+  for (const [key, value] of flatten(tree)) {
+    const rule = ruleFor(key);
+    // Keys dv does not know are left alone: a newer dv may have written them.
+    if (!rule || rule.notOnRead || rule.ok(value)) continue;
+    throw badValue(level, file, key, value, `give ${rule.accepts}`);
+  }
+}
+
+/** BAD_CONFIG for a value in a file that dv cannot use: names the file and key, and how to fix it. */
+export function badValue(level: ConfigLevel, file: string, key: string, value: string, what: string): DvError {
+  return new DvError('BAD_CONFIG', `${file}: ${key} is ${show(value)}, which dv cannot use: ${what}; fix it with \`dv config${LEVEL_FLAG[level]} ${key} VALUE\` (or --unset it)`, { file, key, value });
+}
+
 /** Flattens a config tree into dotted keys. */
 export function flatten(tree: ConfigTree, prefix = ''): [string, string][] {
   const out: [string, string][] = [];
@@ -104,15 +189,24 @@ export function flatten(tree: ConfigTree, prefix = ''): [string, string][] {
 export class Config {
   constructor(readonly levels: Record<ConfigLevel, ConfigTree>, readonly files: Record<ConfigLevel, string>) {}
 
-  static async load(files: Record<ConfigLevel, string>): Promise<Config> {
-    return new Config(
-      { global: await readConfigFile(files.global), repo: await readConfigFile(files.repo), local: await readConfigFile(files.local) },
-      files,
-    );
+  /**
+   * Reads the three files. A value dv cannot use is BAD_CONFIG naming the file and key, unless
+   * `check` is false (`dv config`, so that it can repair the file).
+   */
+  static async load(files: Record<ConfigLevel, string>, opts: { check?: boolean } = {}): Promise<Config> {
+    const levels = { global: await readConfigFile(files.global), repo: await readConfigFile(files.repo), local: await readConfigFile(files.local) };
+    if (opts.check !== false) for (const level of ['global', 'repo', 'local'] as const) checkFile(level, files[level], levels[level]);
+    return new Config(levels, files);
   }
 
   get(key: string): string | undefined {
-    return getKey(this.levels.local, key) ?? getKey(this.levels.repo, key) ?? getKey(this.levels.global, key);
+    const level = this.levelOf(key);
+    return level && getKey(this.levels[level], key);
+  }
+
+  /** The level whose value of `key` is in effect. */
+  levelOf(key: string): ConfigLevel | undefined {
+    return (['local', 'repo', 'global'] as const).find((l) => getKey(this.levels[l], key) !== undefined);
   }
 
   /** Every key with its effective value. */
@@ -122,7 +216,18 @@ export class Config {
     return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
 
+  /**
+   * Sets (or with `undefined` removes) a key in one level's file. A key dv does not read, a value
+   * it would ignore, or a core.remote naming no remote is USAGE, and nothing is written.
+   */
   async set(level: ConfigLevel, key: string, value: string | undefined): Promise<boolean> {
+    if (value !== undefined) {
+      checkSetting(key, value);
+      if (key === 'core.remote' && this.get(`remote.${value}.url`) === undefined) {
+        const names = this.entries().flatMap(([k]) => /^remote\.([^.]+)\.url$/.exec(k)?.[1] ?? []);
+        throw new DvError('USAGE', `core.remote ${show(value)}: no remote has that name (${names.length ? `remotes: ${names.join(', ')}` : 'none is configured'}): add it first with \`dv remote add ${value} URL\``, { key, value });
+      }
+    }
     const changed = setKey(this.levels[level], key, value);
     if (changed) await writeConfigFile(this.files[level], this.levels[level]);
     return changed;

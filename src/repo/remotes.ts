@@ -8,10 +8,10 @@ import type { Backend } from '../backend/backend.js';
 import type { RetryOptions } from '../backend/retry.js';
 import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
-import { getKey, type Config, type ConfigLevel } from './config.js';
+import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
 import type { RepoPaths } from './repo.js';
 
-export const REMOTE_OPTIONS = ['url', 'endpoint', 'region', 'profile', 'pathStyle', 'checksum', 'jobs', 'timeout'] as const;
+export { REMOTE_OPTIONS };
 export type RemoteOption = (typeof REMOTE_OPTIONS)[number];
 
 export interface RemoteConfig {
@@ -27,10 +27,8 @@ export interface RemoteConfig {
   isDefault: boolean;
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
 export function checkRemoteName(name: string): string {
-  if (!NAME_RE.test(name)) throw new DvError('USAGE', `invalid remote name ${JSON.stringify(name)}: use letters, digits, '-' and '_'`);
+  if (!REMOTE_NAME_RE.test(name)) throw new DvError('USAGE', `invalid remote name ${JSON.stringify(name)}: use letters, digits, '-' and '_'`);
   return name;
 }
 
@@ -58,6 +56,12 @@ export function resolveRemote(config: Config, name?: string): RemoteConfig {
     const r = all.find((x) => x.name === name);
     if (!r) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}: see \`dv remote list\`, or add it with \`dv remote add ${name} URL\``, { name });
     return r;
+  }
+  const named = config.get('core.remote');
+  if (named !== undefined && !all.some((x) => x.name === named)) {
+    // Never fall back to another remote: data would go where the user did not say.
+    const level = config.levelOf('core.remote')!;
+    throw badValue(level, config.files[level], 'core.remote', named, `no remote has that name (${all.length ? `remotes: ${all.map((x) => x.name).join(', ')}` : 'none is configured'})`);
   }
   const def = all.find((x) => x.isDefault) ?? (all.length === 1 ? all[0] : undefined);
   if (!def) {
@@ -94,6 +98,8 @@ export function remoteCacheDir(paths: RepoPaths, name: string): string {
 export async function addRemote(config: Config, level: ConfigLevel, name: string, url: string, options: Partial<Record<RemoteOption, string>>, makeDefault: boolean): Promise<void> {
   checkRemoteName(name);
   parseRemoteUrl(url);
+  // Every value checked before the first is written: a refused option leaves no half-added remote.
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) checkSetting(`remote.${name}.${k}`, v);
   if (config.get(`remote.${name}.url`) !== undefined) throw new DvError('USAGE', `remote ${name} exists already: remove it first, or change it with \`dv config remote.${name}.url URL\``);
   await config.set(level, `remote.${name}.url`, url);
   for (const [k, v] of Object.entries(options)) if (v !== undefined) await config.set(level, `remote.${name}.${k}`, v);

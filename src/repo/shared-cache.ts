@@ -54,7 +54,9 @@ export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRep
     const base = repoPaths(root);
     // A repository that is gone (no .dv/config) needs no config read.
     const exists = await fsp.stat(base.config).then(() => true, () => false);
-    const config = exists ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }).catch(() => undefined) : undefined;
+    // Unchecked: only cache.dir matters here, and a value that repository cannot use (say a bad
+    // remote.NAME.jobs) must not get it dropped as stale, and its data collected.
+    const config = exists ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }, { check: false }).catch(() => undefined) : undefined;
     const paths = config ? repoPaths(root, config.get('cache.dir')) : undefined;
     if (!paths || real(paths.cacheDir) !== cache) { stale.push(file); continue; }
     repos.push({ root, paths });

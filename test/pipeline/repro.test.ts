@@ -149,7 +149,10 @@ test('invalid pipelines are clear errors: cycles, outs claimed twice, unknown ke
   await bad(['stage', 'add', '-n', 'x', '-o', 'data/raw/new.csv', '--', 'true'], /PIPELINE_INVALID: out data\/raw\/new.csv of stage x overlaps data\/raw, which dv tracks/);
   await bad(['stage', 'add', '-n', 'back', '-d', 'metrics.json', '-o', 'train.mjs', '--', 'true'], /the stages form a cycle: train -> evaluate -> back -> train: break it/);
   await bad(['stage', 'add', '-n', 'up', '-d', '../x', '--', 'true'], /PIPELINE_INVALID|PATH_OUTSIDE_REPO/, 14);
-  await bad(['stage', 'add', '-n', 'bad name', '--', 'true'], /stage name "bad name" must be/);
+  // What the command line names wrongly is USAGE (2); 41 is for dv.yaml itself.
+  await bad(['stage', 'add', '-n', 'bad name', '--', 'true'], /^dv: error USAGE: dv stage add -n: stage name "bad name" must be/, 2);
+  await bad(['stage', 'add', '-n', 'x', '-d', '.git/config', '--', 'true'], /^dv: error USAGE: dv stage add -d: \.git\/config is inside \.git/, 2);
+  await bad(['stage', 'add', '-n', 'x', '-p', 'a b', '--', 'true'], /^dv: error USAGE: dv stage add -p: parameter "a b"/, 2);
   const yaml = await fsp.readFile(join(repo, 'dv.yaml'), 'utf8');
   await fsp.writeFile(join(repo, 'dv.yaml'), yaml + '  a:\n    cmd: "true"\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: "true"\n    deps: [a.txt]\n    outs: [b.txt]\n');
   await bad(['repro'], /PIPELINE_INVALID: dv.yaml: the stages form a cycle: a -> b -> a: break it/);
@@ -163,7 +166,8 @@ test('invalid pipelines are clear errors: cycles, outs claimed twice, unknown ke
   await bad(['repro'], /stage self reads out\/x and writes out: a stage cannot depend on its own output/);
   await fsp.writeFile(join(repo, 'dv.yaml'), yaml);
   await bad(['stage', 'add', '-n', 'prepare', '--', 'true'], /stage prepare exists in dv.yaml: pass --force/);
-  await bad(['repro', 'nope'], /no stage named "nope"/);
+  await bad(['repro', 'nope'], /^dv: error USAGE: no stage named "nope"/, 2);
+  await bad(['repro', '--verify', 'nope'], /^dv: error USAGE: no stage named "nope"/, 2);
   await fsp.writeFile(join(repo, 'params.json'), '{}');
   await bad(['repro'], /stage train: parameter params.json:train.lr is not set/);
   assert.deepEqual((await dvJson(repo, ['status'])).stages.find((s: any) => s.name === 'train').changes.map((c: any) => [c.type, c.how]), [['new', 'never run']], 'prepare ran before train failed');
