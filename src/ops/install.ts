@@ -1,8 +1,9 @@
 /**
  * `dv install`: git hooks that keep data in step with code. post-checkout runs `dv checkout`
  * after a branch switch, post-merge after a `git pull`/`git merge` (fetching with `dv pull`
- * what the new pointer files name and this clone lacks), pre-push runs `dv push` (and stops
- * the git push if it fails), pre-commit warns when tracked data has changes dv has not recorded.
+ * what the new pointer files name and this clone lacks), pre-push runs `dv push --pre-push`
+ * (the data of the commits being pushed; it stops the git push if it fails), pre-commit warns
+ * when tracked data has changes dv has not recorded.
  * Existing hooks are never replaced: dv's lines go in one delimited block that `--uninstall`
  * removes again, leaving the file as it was.
  */
@@ -56,13 +57,23 @@ if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
   echo "dv hook: updating the data after the merge failed (see above); git's merge itself succeeded: fix the problem, then run \\\`dv pull\\\`" >&2
 fi
 unset dv_hook_status`,
-  'pre-push': `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
+  // The data of the commits being pushed, from git's lines on stdin, which the rest of the hook
+  // then reads again.
+  'pre-push': `dv_hook_stdin=$(cat)
+printf '%s\\n' "$dv_hook_stdin" | dv_hook_run push --pre-push "$1" && dv_hook_status=0 || dv_hook_status=$?
+if [ -n "$dv_hook_stdin" ]; then
+exec <<dv_hook_eof
+$dv_hook_stdin
+dv_hook_eof
+else
+exec </dev/null
+fi
 # 10: no dv repository in this checkout, so nothing to push.
 if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
   echo "dv hook: \\\`dv push\\\` failed (see above), so the git push stops here: fix it and push again (\\\`git push --no-verify\\\` skips the data)" >&2
   exit 1
 fi
-unset dv_hook_status`,
+unset dv_hook_status dv_hook_stdin`,
   'pre-commit': `dv_hook_out=$(dv_hook_run status --json </dev/null 2>/dev/null) || dv_hook_out=
 if printf '%s' "$dv_hook_out" | grep -q '"clean": *false'; then
   echo "dv hook: warning: tracked data has changes dv has not recorded (record them with \\\`dv commit\\\`):" >&2
@@ -76,7 +87,7 @@ const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'post-merg
 const MANUAL: Record<HookName, string> = {
   'post-checkout': 'when its third argument is 1, run: DV checkout (and ignore its exit status)',
   'post-merge': 'run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
-  'pre-push': 'run: DV push </dev/null, and exit 1 when it fails',
+  'pre-push': 'run: DV push --pre-push REMOTE (the hook\'s first argument) with the hook\'s stdin (the lines git gives it), and exit 1 when it fails',
   'pre-commit': 'run: DV status, and warn when it reports changes',
 };
 

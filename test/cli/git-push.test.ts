@@ -81,3 +81,119 @@ test('dv push --rev sends what the pointer files of those commits name, with a f
   assert.equal((await dv(repo, ['push', '--rev', '--output=x'])).code, 2);
   assert.equal((await dv(repo, ['push', '--rev', 'main', 'data'])).code, 2);
 });
+
+test('git push sends the data of every commit it pushes: older commits, other branches, commits made before the dv remote existed', async () => {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  // The user's own pre-push hook reads git's lines after dv's block.
+  await fsp.writeFile(join(repo, '.git', 'hooks', 'pre-push'), '#!/bin/sh\ncat > "$(git rev-parse --git-dir)/pre-push.stdin"\n', { mode: 0o755 });
+  await dvOk(repo, ['install']);
+
+  const c1 = await commitData(repo, 'v1\n');
+  const c2 = await commitData(repo, 'v2\n');
+  git(repo, ['checkout', '-qb', 'side', c1]);
+  await dvOk(repo, ['checkout']);
+  const c3 = await commitData(repo, 'v3\n');
+  const c4 = await commitData(repo, 'v4\n');
+  git(repo, ['checkout', '-q', 'main']);
+  await dvOk(repo, ['checkout']);
+  const store = join(tempDir(), 'store');
+  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+
+  const pushed = gitRun(repo, ['push', '-q', 'origin', 'main', 'side']);
+  assert.equal(pushed.code, 0, pushed.out);
+  assert.equal((await read(join(repo, '.git', 'pre-push.stdin'))).split('\n').sort().join('\n'),
+    `\nrefs/heads/main ${c2} refs/heads/main ${ZERO}\nrefs/heads/side ${c4} refs/heads/side ${ZERO}`);
+  const clone = await cloneOf(bare, store);
+  for (const [c, text] of [[c1, 'v1\n'], [c2, 'v2\n'], [c3, 'v3\n'], [c4, 'v4\n']]) assert.equal(await dataAt(clone, c), text, `data of ${c}`);
+
+  // An update sends every new commit's data, not only the last one's.
+  const c5 = await commitData(repo, 'v5\n');
+  await commitData(repo, 'v6\n');
+  const again = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.equal(again.code, 0, again.out);
+  git(clone, ['fetch', '-q']);
+  assert.equal(await dataAt(clone, c5), 'v5\n');
+
+  // Deleting a branch pushes no data and needs no dv remote.
+  const del = gitRun(repo, ['push', '-q', 'origin', '--delete', 'side'], {});
+  assert.equal(del.code, 0, del.out);
+  assert.doesNotMatch(git(bare, ['for-each-ref']), /side/);
+});
+
+test('pre-push: no dv remote is only a warning; a dv remote that fails stops the git push', async () => {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  await dvOk(repo, ['install']);
+  await commitData(repo, 'v1\n');
+
+  const warned = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.equal(warned.code, 0, warned.out);
+  assert.equal(warned.out.trim(), 'dv: no dv remote configured, data not pushed: run `dv remote add NAME URL --default`, then `dv push --rev --branches`');
+  assert.match(git(bare, ['for-each-ref']), /refs\/heads\/main/);
+
+  // A remote that cannot be written (its directory would be inside a file) stops the push.
+  await fsp.writeFile(join(repo, 'a-file'), '');
+  await dvOk(repo, ['remote', 'add', 'broken', join(repo, 'a-file', 'store'), '--local', '--default']);
+  const head = await commitData(repo, 'v2\n');
+  const refused = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.notEqual(refused.code, 0, refused.out);
+  assert.match(refused.out, /git push --no-verify/);
+  assert.notEqual(git(bare, ['rev-parse', 'main']).trim(), head, 'the code did not reach the git remote');
+
+  await dvOk(repo, ['remote', 'remove', 'broken']);
+  await dvOk(repo, ['remote', 'add', 'origin', join(tempDir(), 'store'), '--local', '--default']);
+  const ok = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.equal(ok.code, 0, ok.out);
+  assert.equal(git(bare, ['rev-parse', 'main']).trim(), head);
+  assert.equal((await dvJson(repo, ['status', '--remote'])).upToDate, true);
+});
+
+test('pre-push: a pushed commit whose data is nowhere stops the push after the rest is sent; data only on the remote is fine', async () => {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  const store = join(tempDir(), 'store');
+  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(repo, ['install']);
+  const c1 = await commitData(repo, 'v1\n');
+  // A pointer file naming a snapshot no store has (committed from a clone that lost its data).
+  const lost = 'ab'.repeat(32);
+  await fsp.writeFile(join(repo, 'lost.dv'), `dv: 1\npath: "lost"\nkind: dir\nsnapshot: ${lost}\ntree: ${'cd'.repeat(32)}\nsize: 1\nfiles: 1\n`);
+  git(repo, ['add', 'lost.dv']);
+  git(repo, ['commit', '-qm', 'lost data']);
+  const c2 = git(repo, ['rev-parse', 'HEAD']).trim();
+
+  const refused = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.notEqual(refused.code, 0, refused.out);
+  assert.match(refused.out, new RegExp(`OBJECT_MISSING: commit ${c2.slice(0, 12)} names snapshot ${lost.slice(0, 12)} \\(lost\\.dv\\), which is neither in this clone nor on remote origin`));
+  assert.match(refused.out, /Everything else was pushed/);
+  assert.equal(git(bare, ['for-each-ref']).trim(), '');
+  assert.equal((await dvJson(repo, ['push', '--rev', c1])).objectsSent, 0, 'v1 went before the refusal');
+  assert.equal(gitRun(repo, ['push', '-q', '--no-verify', 'origin', 'main']).code, 0);
+
+  // Once published, that commit does not block the next pushes (only the new commits count).
+  await fsp.writeFile(join(repo, 'code.py'), 'print(1)\n');
+  git(repo, ['add', 'code.py']);
+  git(repo, ['commit', '-qm', 'code']);
+  const next = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.equal(next.code, 0, next.out);
+
+  // A clone that never fetched v1 pushes the whole history to a new git remote: v1 is on the dv remote.
+  await fsp.rm(join(repo, 'lost.dv'));
+  git(repo, ['commit', '-qam', 'drop lost']);
+  assert.equal(gitRun(repo, ['push', '-q', 'origin', 'main']).code, 0);
+  const clone = await cloneOf(bare, store);
+  await dvOk(clone, ['install']);
+  git(clone, ['reset', '-q', '--hard', c1]);
+  const mirror = join(tempDir(), 'mirror.git');
+  git(tempDir(), ['init', '-q', '--bare', mirror]);
+  const m = gitRun(clone, ['push', '-q', mirror, 'HEAD:refs/heads/main']);
+  assert.equal(m.code, 0, m.out);
+  assert.doesNotMatch(m.out, /error|warning|missing/i);
+});
