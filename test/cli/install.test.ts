@@ -85,7 +85,7 @@ test('post-checkout never fails the git checkout: dv says why and the edit survi
   const sw = gitRun(repo, ['checkout', 'other']);
   assert.equal(sw.code, 0, sw.out);
   assert.match(sw.out, /UNSAVED_CHANGES/);
-  assert.match(sw.out, /dv hook: `dv checkout` failed/);
+  assert.match(sw.out, /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv checkout`/);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'my unsaved edit\n');
   assert.equal(git(repo, ['branch', '--show-current']).trim(), 'other');
 });
@@ -112,6 +112,9 @@ test('post-merge: after git pull the data follows, fetched from the remote when 
 
   const pulled = gitRun(b, ['pull', '-q', '--no-rebase']);
   assert.equal(pulled.code, 0, pulled.out);
+  // The missing objects are fetched: one line says so, and no error is shown.
+  assert.match(pulled.out, /^dv: fetching the data this merge needs \(dv pull\)$/m);
+  assert.doesNotMatch(pulled.out, /error|OBJECT_MISSING/);
   assert.equal(await read(join(b, 'data', 'v.txt')), 'two\n', pulled.out);
   assert.equal(await read(join(b, 'data', 'new.txt')), 'new\n');
   assert.equal((await dvJson(b, ['status'])).clean, true);
@@ -125,6 +128,42 @@ test('post-merge: after git pull the data follows, fetched from the remote when 
   assert.match(failed.out, /OBJECT_MISSING/);
   assert.match(failed.out, /dv hook: updating the data after the merge failed/);
   assert.equal(await read(join(b, 'data', 'v.txt')), 'two\n');
+});
+
+test('post-checkout: a branch whose data this clone never fetched comes from the remote, without an error', async () => {
+  const a = await twoBranches();
+  const store = join(tempDir(), 'store');
+  await dvOk(a, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(a, ['push', '--rev', '--branches']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(b, ['pull']);
+  await dvOk(b, ['install']);
+
+  const sw = gitRun(b, ['checkout', 'other']);
+  assert.equal(sw.code, 0, sw.out);
+  assert.match(sw.out, /^dv: fetching the data this checkout needs \(dv pull\)$/m);
+  assert.doesNotMatch(sw.out, /error|OBJECT_MISSING/);
+  assert.equal(await read(join(b, 'data', 'v.txt')), 'other\n');
+  assert.equal(await read(join(b, 'data', 'only-other.txt')), 'x');
+  assert.equal((await dvJson(b, ['status'])).clean, true);
+  const back = gitRun(b, ['checkout', 'main']);
+  assert.equal(back.code, 0, back.out);
+  assert.doesNotMatch(back.out, /fetching/, 'the data is here: no pull');
+  assert.equal(await read(join(b, 'data', 'v.txt')), 'main\n');
+
+  // Data no remote has: git's checkout succeeds, dv says why, the workspace keeps the old data.
+  git(a, ['checkout', '-qb', 'third']);
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'third\n');
+  await dvOk(a, ['commit', '-m', 'third']);
+  git(a, ['commit', '-qam', 'third']);
+  git(b, ['fetch', '-q']);
+  const failed = gitRun(b, ['checkout', 'third']);
+  assert.equal(failed.code, 0, failed.out);
+  assert.match(failed.out, /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv pull`/);
+  assert.equal(await read(join(b, 'data', 'v.txt')), 'main\n');
+  assert.equal(git(b, ['branch', '--show-current']).trim(), 'third');
 });
 
 test('pre-commit warns about unrecorded data changes but lets the commit through', async () => {
