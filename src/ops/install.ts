@@ -4,7 +4,8 @@
  * what the new pointer files name and this clone lacks), pre-push runs `dv push --pre-push`
  * (the data of the commits being pushed; it stops the git push if it fails), pre-commit warns
  * when tracked data has changes dv has not recorded. Existing hooks are never replaced: dv's
- * lines go in one delimited block that `--uninstall` removes again, leaving the file as it was.
+ * lines go in one delimited block that `--uninstall` removes again, leaving the file as it was,
+ * and that a later `dv install` replaces in place.
  */
 import { promises as fsp } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
@@ -112,18 +113,21 @@ export function hookBlock(hook: HookName, node: string, script: string): string 
   return `${BEGIN}\n${run}\n${BODIES[hook]}\nunset -f dv_hook_run\n${END}\n`;
 }
 
-/** The text with every dv block taken out, and whether there was one. */
-export function stripBlocks(text: string): { text: string; found: boolean } {
+/**
+ * The text with every dv block taken out, whether there was one, and where the first one was
+ * (so that `dv install` replaces an older version of its block in place).
+ */
+export function stripBlocks(text: string): { text: string; found: boolean; at: number } {
   let out = text;
-  let found = false;
+  let at = -1;
   for (;;) {
     const b = out.indexOf(BEGIN);
     const e = b < 0 ? -1 : out.indexOf(END, b);
-    if (b < 0 || e < 0) return { text: out, found };
+    if (b < 0 || e < 0) return { text: out, found: at >= 0, at };
     const lineStart = out.lastIndexOf('\n', b - 1) + 1;
     const nl = out.indexOf('\n', e);
     out = out.slice(0, lineStart) + out.slice(nl < 0 ? out.length : nl + 1);
-    found = true;
+    if (at < 0) at = lineStart;
   }
 }
 
@@ -165,7 +169,7 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     const real = await fsp.realpath(file).catch(() => file);
     const st = await fsp.stat(real).catch(() => undefined);
     const old = st ? await fsp.readFile(real, 'utf8').catch((e) => { throw fsError(e, real); }) : undefined;
-    const stripped = old === undefined ? { text: '', found: false } : stripBlocks(old);
+    const stripped = old === undefined ? { text: '', found: false, at: -1 } : stripBlocks(old);
     const mode = st ? st.mode & 0o7777 : 0o755;
     if (opts.uninstall) {
       const action = !stripped.found ? 'absent' : stripped.text.trim() === SHEBANG.trim() ? 'deleted' : 'removed';
@@ -187,7 +191,8 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
       const cmd = `${sq(node)} ${sq(script)}`;
       throw new DvError('USAGE', `${real} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}; then run \`dv install\` again`, { hook, file: real });
     }
-    const next = insertBlock(stripped.text, block);
+    // A block from an older dv is replaced where it is; a new one goes after the shebang.
+    const next = stripped.found ? stripped.text.slice(0, stripped.at) + block + stripped.text.slice(stripped.at) : insertBlock(stripped.text, block);
     plan.push({ hook, file: real, action: next === old ? 'unchanged' : stripped.found ? 'updated' : 'added', text: next, mode });
   }
   if (!opts.uninstall) await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, dvJson, makeRepo, git, tempDir } from '../helpers/cli.js';
+import { DV_BIN, dv, dvOk, dvJson, makeRepo, git, tempDir } from '../helpers/cli.js';
 
 const BEGIN = '# >>> dv hook';
 
@@ -164,6 +164,64 @@ test('post-checkout: a branch whose data this clone never fetched comes from the
   assert.match(failed.out, /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv pull`/);
   assert.equal(await read(join(b, 'data', 'v.txt')), 'main\n');
   assert.equal(git(b, ['branch', '--show-current']).trim(), 'third');
+});
+
+/** dv's blocks as an older dv (before pre-push read git's lines and post-checkout pulled) wrote them. */
+function oldBlock(hook: 'pre-push' | 'post-checkout'): string {
+  const q = (s: string): string => `'${s}'`;
+  const run = `dv_hook_run() {
+  if [ -x ${q(process.execPath)} ] && [ -f ${q(DV_BIN)} ]; then ${q(process.execPath)} ${q(DV_BIN)} "$@"
+  elif command -v dv >/dev/null 2>&1; then dv "$@"
+  else echo "dv hook: dv is not installed at ${DV_BIN} nor on PATH: run \\\`dv install\\\` again" >&2; return 127
+  fi
+}`;
+  const body = hook === 'pre-push' ? `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
+# 10: no dv repository in this checkout, so nothing to push.
+if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
+  echo "dv hook: \\\`dv push\\\` failed (see above), so the git push stops here: fix it and push again (\\\`git push --no-verify\\\` skips the data)" >&2
+  exit 1
+fi
+unset dv_hook_status` : `# Only a branch switch ($3 = 1) moves pointer files; a failure must not fail the checkout.
+if [ "$3" = 1 ]; then
+  dv_hook_run checkout </dev/null || echo "dv hook: \\\`dv checkout\\\` failed (see above); git's checkout itself succeeded: fix the problem, then run \\\`dv checkout\\\`" >&2
+fi`;
+  return `# >>> dv hook: added by \`dv install\`; \`dv install --uninstall\` removes it >>>\n${run}\n${body}\nunset -f dv_hook_run\n# <<< dv hook <<<\n`;
+}
+
+test('hooks of an older dv keep working, and dv install upgrades them in place', async () => {
+  const repo = await twoBranches();
+  const hooks = join(repo, '.git', 'hooks');
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  await dvOk(repo, ['remote', 'add', 'origin', join(tempDir(), 'store'), '--local', '--default']);
+  const mine = (block: string): string => `#!/bin/sh\n# my hook, first\n${block}echo "my hook, last" >&2\n`;
+  await fsp.writeFile(join(hooks, 'pre-push'), mine(oldBlock('pre-push')), { mode: 0o755 });
+  await fsp.writeFile(join(hooks, 'post-checkout'), mine(oldBlock('post-checkout')), { mode: 0o755 });
+
+  // The old hooks with this dv: a push sends the work tree's data, a switch checks it out.
+  const pushed = gitRun(repo, ['push', '-q', 'origin', 'main']);
+  assert.equal(pushed.code, 0, pushed.out);
+  assert.equal((await dvJson(repo, ['status', '--remote'])).upToDate, true);
+  assert.equal(gitRun(repo, ['checkout', 'other']).code, 0);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'other\n');
+
+  const r = await dvJson(repo, ['install']);
+  assert.deepEqual(r.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'updated'], ['post-merge', 'created'], ['pre-push', 'updated'], ['pre-commit', 'created']]);
+  for (const h of ['pre-push', 'post-checkout']) {
+    const text = await read(join(hooks, h));
+    assert.ok(text.startsWith(`#!/bin/sh\n# my hook, first\n${BEGIN}`), `${h}: the block is where the old one was`);
+    assert.ok(text.endsWith('# <<< dv hook <<<\necho "my hook, last" >&2\n'), h);
+    assert.equal(text.split(BEGIN).length, 2, `${h}: one dv block`);
+  }
+  assert.match(await read(join(hooks, 'pre-push')), /push --pre-push "\$1"/);
+  assert.deepEqual((await dvJson(repo, ['install'])).hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  const sw = gitRun(repo, ['checkout', 'main']);
+  assert.equal(sw.code, 0, sw.out);
+  assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n');
+  const again = gitRun(repo, ['push', '-q', 'origin', 'other']);
+  assert.equal(again.code, 0, again.out);
+  assert.match(again.out, /my hook, last/);
 });
 
 test('pre-commit warns about unrecorded data changes but lets the commit through', async () => {
