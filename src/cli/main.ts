@@ -411,13 +411,17 @@ ${EXIT_HELP}`);
   transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
     .option('--run-cache', 'send every run of this clone\'s run cache with its outs, not only the runs dv.lock names')
     .option('--no-run-cache', 'send no run records')
-    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean }) => {
+    .option('--rev <rev>', 'send the data the pointer files of these git commits name, not the work tree\'s (rev-list syntax: main, ^origin/main, v1..v2, --branches, --all; repeatable)', collect)
+    .option('--pre-push <git-remote>', 'what the pre-push hook runs: send the data of the commits `git push` sends (the hook\'s lines on stdin); no dv remote configured: only a warning')
+    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean; rev?: string[]; prePush?: string }) => {
       const bar = progress('push', tty());
       const runs = o.runCache === true ? 'all' : o.runCache === false ? 'none' : 'locked';
-      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const prePush = o.prePush === undefined ? undefined : { gitRemote: o.prePush, lines: await (await import('node:stream/consumers')).text(process.stdin) };
+      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, revs: o.rev, prePush, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       const runsText = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
       if (globals.json) printJson(r);
-      else if (!globals.quiet) out(r.objectsSent === 0 && r.runsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runsText}`);
+      else if (r.skipped === 'no-remote') process.stderr.write('dv: no dv remote configured, data not pushed: run `dv remote add NAME URL --default`, then `dv push --rev --branches`\n');
+      else if (!globals.quiet && !r.skipped) out(r.objectsSent === 0 && r.runsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runsText}`);
     });
 
   transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))

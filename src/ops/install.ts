@@ -1,10 +1,11 @@
 /**
  * `dv install`: git hooks that keep data in step with code. post-checkout runs `dv checkout`
- * after a branch switch, post-merge after a `git pull`/`git merge` (fetching with `dv pull`
- * what the new pointer files name and this clone lacks), pre-push runs `dv push` (and stops
- * the git push if it fails), pre-commit warns when tracked data has changes dv has not recorded.
- * Existing hooks are never replaced: dv's lines go in one delimited block that `--uninstall`
- * removes again, leaving the file as it was.
+ * after a branch switch, post-merge after a `git pull`/`git merge` (both fetching with `dv pull`
+ * what the new pointer files name and this clone lacks), pre-push runs `dv push --pre-push`
+ * (the data of the commits being pushed; it stops the git push if it fails), pre-commit warns
+ * when tracked data has changes dv has not recorded. Existing hooks are never replaced: dv's
+ * lines go in one delimited block that `--uninstall` removes again, leaving the file as it was,
+ * and that a later `dv install` replaces in place.
  */
 import { promises as fsp } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
@@ -41,28 +42,50 @@ const SHEBANG = '#!/bin/sh\n';
 
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** What each hook does, as POSIX sh that is safe under `set -e` and leaves stdin to the user's hook. */
+/**
+ * `dv checkout`, and `dv pull` when this clone lacks the objects (exit 22), as git-lfs fetches
+ * on checkout. The checkout's stderr is held back so that a missing-object error the pull then
+ * repairs is not shown; 10 (no dv repository on this commit) is no failure.
+ */
+const update = (after: string): string => `dv_hook_cmd=checkout
+{ dv_hook_err=$(dv_hook_run checkout </dev/null 2>&1 1>&3 3>&-); } 3>&1 && dv_hook_status=0 || dv_hook_status=$?
+if [ "$dv_hook_status" -eq 22 ]; then
+  dv_hook_cmd=pull
+  echo "dv: fetching the data this ${after} needs (dv pull)" >&2
+  dv_hook_run pull </dev/null && dv_hook_status=0 || dv_hook_status=$?
+elif [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
+  printf '%s\\n' "$dv_hook_err" >&2
+fi
+if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
+  echo "dv hook: updating the data after the ${after} failed (see above); git's ${after} itself succeeded: fix the problem, then run \\\`dv $dv_hook_cmd\\\`" >&2
+fi
+unset dv_hook_status dv_hook_err dv_hook_cmd`;
+
+/** What each hook does, as POSIX sh that is safe under \`set -e\` and leaves stdin to the user's hook. */
 const BODIES: Record<HookName, string> = {
   'post-checkout': `# Only a branch switch ($3 = 1) moves pointer files; a failure must not fail the checkout.
 if [ "$3" = 1 ]; then
-  dv_hook_run checkout </dev/null || echo "dv hook: \\\`dv checkout\\\` failed (see above); git's checkout itself succeeded: fix the problem, then run \\\`dv checkout\\\`" >&2
+${update('checkout').replace(/^/gm, '  ')}
 fi`,
-  'post-merge': `# A merge or pull may move pointer files; objects this clone lacks (22) come from the remote.
-dv_hook_run checkout </dev/null && dv_hook_status=0 || dv_hook_status=$?
-if [ "$dv_hook_status" -eq 22 ]; then
-  dv_hook_run pull </dev/null && dv_hook_status=0 || dv_hook_status=$?
+  'post-merge': `# A merge or pull may move pointer files; a failure must not undo the merge.
+${update('merge')}`,
+  // The data of the commits being pushed, from git's lines on stdin, which the rest of the hook
+  // then reads again.
+  'pre-push': `dv_hook_stdin=$(cat)
+printf '%s\\n' "$dv_hook_stdin" | dv_hook_run push --pre-push "$1" && dv_hook_status=0 || dv_hook_status=$?
+if [ -n "$dv_hook_stdin" ]; then
+exec <<dv_hook_eof
+$dv_hook_stdin
+dv_hook_eof
+else
+exec </dev/null
 fi
-if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
-  echo "dv hook: updating the data after the merge failed (see above); git's merge itself succeeded: fix the problem, then run \\\`dv pull\\\`" >&2
-fi
-unset dv_hook_status`,
-  'pre-push': `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
 # 10: no dv repository in this checkout, so nothing to push.
 if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
   echo "dv hook: \\\`dv push\\\` failed (see above), so the git push stops here: fix it and push again (\\\`git push --no-verify\\\` skips the data)" >&2
   exit 1
 fi
-unset dv_hook_status`,
+unset dv_hook_status dv_hook_stdin`,
   'pre-commit': `dv_hook_out=$(dv_hook_run status --json </dev/null 2>/dev/null) || dv_hook_out=
 if printf '%s' "$dv_hook_out" | grep -q '"clean": *false'; then
   echo "dv hook: warning: tracked data has changes dv has not recorded (record them with \\\`dv commit\\\`):" >&2
@@ -74,9 +97,9 @@ unset dv_hook_out`,
 /** What to tell a user whose hook dv cannot edit. */
 const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'post-merge': 'checkout', 'pre-push': 'push', 'pre-commit': 'status' };
 const MANUAL: Record<HookName, string> = {
-  'post-checkout': 'when its third argument is 1, run: DV checkout (and ignore its exit status)',
+  'post-checkout': 'when its third argument is 1, run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
   'post-merge': 'run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
-  'pre-push': 'run: DV push </dev/null, and exit 1 when it fails',
+  'pre-push': 'run: DV push --pre-push REMOTE (the hook\'s first argument) with the hook\'s stdin (the lines git gives it), and exit 1 when it fails',
   'pre-commit': 'run: DV status, and warn when it reports changes',
 };
 
@@ -90,18 +113,21 @@ export function hookBlock(hook: HookName, node: string, script: string): string 
   return `${BEGIN}\n${run}\n${BODIES[hook]}\nunset -f dv_hook_run\n${END}\n`;
 }
 
-/** The text with every dv block taken out, and whether there was one. */
-export function stripBlocks(text: string): { text: string; found: boolean } {
+/**
+ * The text with every dv block taken out, whether there was one, and where the first one was
+ * (so that `dv install` replaces an older version of its block in place).
+ */
+export function stripBlocks(text: string): { text: string; found: boolean; at: number } {
   let out = text;
-  let found = false;
+  let at = -1;
   for (;;) {
     const b = out.indexOf(BEGIN);
     const e = b < 0 ? -1 : out.indexOf(END, b);
-    if (b < 0 || e < 0) return { text: out, found };
+    if (b < 0 || e < 0) return { text: out, found: at >= 0, at };
     const lineStart = out.lastIndexOf('\n', b - 1) + 1;
     const nl = out.indexOf('\n', e);
     out = out.slice(0, lineStart) + out.slice(nl < 0 ? out.length : nl + 1);
-    found = true;
+    if (at < 0) at = lineStart;
   }
 }
 
@@ -143,7 +169,7 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     const real = await fsp.realpath(file).catch(() => file);
     const st = await fsp.stat(real).catch(() => undefined);
     const old = st ? await fsp.readFile(real, 'utf8').catch((e) => { throw fsError(e, real); }) : undefined;
-    const stripped = old === undefined ? { text: '', found: false } : stripBlocks(old);
+    const stripped = old === undefined ? { text: '', found: false, at: -1 } : stripBlocks(old);
     const mode = st ? st.mode & 0o7777 : 0o755;
     if (opts.uninstall) {
       const action = !stripped.found ? 'absent' : stripped.text.trim() === SHEBANG.trim() ? 'deleted' : 'removed';
@@ -163,9 +189,10 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     }
     if (foreign) {
       const cmd = `${sq(node)} ${sq(script)}`;
-      throw new DvError('USAGE', `${real} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replace('DV', () => cmd)}; then run \`dv install\` again`, { hook, file: real });
+      throw new DvError('USAGE', `${real} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}; then run \`dv install\` again`, { hook, file: real });
     }
-    const next = insertBlock(stripped.text, block);
+    // A block from an older dv is replaced where it is; a new one goes after the shebang.
+    const next = stripped.found ? stripped.text.slice(0, stripped.at) + block + stripped.text.slice(stripped.at) : insertBlock(stripped.text, block);
     plan.push({ hook, file: real, action: next === old ? 'unchanged' : stripped.found ? 'updated' : 'added', text: next, mode });
   }
   if (!opts.uninstall) await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });

@@ -1,5 +1,11 @@
-/** `dv push`: send what a remote lacks of the tracked data (and, with allHistory, of every snapshot). */
+/**
+ * `dv push`: send what a remote lacks of the tracked data (and, with allHistory, of every
+ * snapshot). With `revs` or `prePush` the snapshots come from the pointer files of git commits
+ * instead of the work tree's, as git-lfs pushes the objects of the commits a `git push` sends.
+ */
 import { DvError } from '../errors.js';
+import { commitPointers, prePushRevs, resolveRevs, type CommitPointer } from '../repo/git-pointers.js';
+import { listRemotes, resolveRemote } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, type PushProgress, type PushStats } from '../transfer/push.js';
 import { reachable } from './reach.js';
@@ -14,6 +20,10 @@ export interface PushOptions {
   allHistory?: boolean;
   /** Run records to send to the remote run cache (default: those dv.lock names). */
   runs?: PushRunsMode;
+  /** Push what the pointer files of these git commits name (rev-list syntax: `main`, `^origin/main`, `--all`). */
+  revs?: string[];
+  /** For the pre-push hook: the lines git gives it on stdin, and the git remote it pushes to. */
+  prePush?: { lines: string; gitRemote: string };
   onProgress?: (p: PushProgress) => void;
 }
 
@@ -23,10 +33,41 @@ export interface PushResult extends PushStats {
   snapshots: string[];
   /** Run records uploaded to the remote run cache. */
   runsSent: number;
+  /** prePush only: why nothing was pushed (no dv remote configured, or the git push sends no commits). */
+  skipped?: 'no-remote' | 'no-commits';
 }
 
+/** A snapshot a commit being pushed names that neither this clone nor the remote has. */
+export type MissingSnapshot = CommitPointer;
+
 export async function push(s: RepoSession, opts: PushOptions = {}): Promise<PushResult> {
-  return withRemote(s, { ...opts, purpose: 'write' }, async ({ config, jobs, backend, remote, roots }) => {
+  let fromGit: { changed: CommitPointer[]; tips: CommitPointer[] } | undefined;
+  if (opts.revs || opts.prePush) {
+    if (opts.paths && opts.paths.length > 0) throw new DvError('USAGE', 'paths and --rev/--pre-push do not go together: the commits say what to push');
+    const nothing = { remote: '', url: '', snapshots: [], objectsSent: 0, bytesSent: 0, packsSent: 0, alreadyThere: 0, runsSent: 0 };
+    // Hooks are often installed before a dv remote is added: that must not stop git pushing code.
+    if (opts.prePush && !opts.remote && listRemotes(s.config).length === 0) return { ...nothing, skipped: 'no-remote' };
+    const revs = await resolveRevs(s.root, opts.prePush ? await prePushRevs(s.root, opts.prePush.lines, opts.prePush.gitRemote) : opts.revs ?? []);
+    if (opts.prePush && revs.length === 0) {
+      const r = resolveRemote(s.config, opts.remote);
+      return { ...nothing, remote: r.name, url: r.url, skipped: 'no-commits' };
+    }
+    fromGit = await commitPointers(s.root, revs);
+  }
+  return withRemote(s, { ...opts, purpose: 'write' }, async ({ config, jobs, backend, remote, roots: tracked }) => {
+    let roots = tracked;
+    const missing: MissingSnapshot[] = [];
+    if (fromGit) {
+      const { changed, tips } = fromGit;
+      const all = [...new Set([...changed, ...tips].map((p) => p.snapshot))];
+      const have = await s.store.hasMany(all);
+      const here = new Set(all.filter((_, k) => have[k]));
+      roots = [...here];
+      // Not here but on the remote: nothing to send. On neither: a clone checking that commit
+      // out cannot get its data. Only a commit being pushed counts; a tip's older pointers were
+      // published before (perhaps without their data) and must not block this push.
+      missing.push(...changed.filter((p) => !here.has(p.snapshot) && !remote.has(p.snapshot)));
+    }
     const { ids, meta, problems } = await reachable(s, roots, { history: opts.allHistory ?? false });
     // The run cache travels with the data: run objects and their outs' data, in packs; the
     // records under runs/ once that data is there.
@@ -40,6 +81,12 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     }
     const stats = await pushObjects({ store: s.store, backend, remote, ids, meta, tmpDir: s.paths.tmpDir, jobs, onProgress: opts.onProgress });
     const runsSent = await uploadRuns(backend, runs.runs);
+    if (missing.length > 0) {
+      // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
+      const first = missing[0];
+      const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
+      throw new DvError('OBJECT_MISSING', `commit ${first.commit.slice(0, 12)} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it (\`dv push --rev ${first.commit.slice(0, 12)}\`), or publish the commits without it (\`git push --no-verify\`)`, { missing: missing.slice(0, 100), ...stats });
+    }
     return { remote: config.name, url: config.url, snapshots: roots, ...stats, runsSent };
   });
 }
