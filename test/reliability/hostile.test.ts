@@ -179,8 +179,10 @@ describe('damaged local state', () => {
     for (const cmd of [['checkout', unknown], ['ls', unknown], ['diff', unknown], ['checkout', 'f'.repeat(64)]]) {
       assertError(await dv(a, cmd), 'UNKNOWN_ID', `dv ${cmd.join(' ')}`);
     }
-    // Too short to be an id: taken as a path, which is not tracked.
-    assertError(await dv(a, ['checkout', prefix.slice(0, 3)]), 'NOT_TRACKED', 'a 3-character prefix');
+    // Too short to be an id, and no such path: a usage error saying how long a prefix must be.
+    const short = await dv(a, ['checkout', prefix.slice(0, 3)]);
+    assertError(short, 'USAGE', 'a 3-character prefix');
+    assert.match(short.stderr, /give at least 4 hex characters/);
     assert.deepEqual(await fingerprint(a), before);
   });
 
