@@ -200,8 +200,9 @@ ${EXIT_HELP}`);
     .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
     .argument('[paths...]')
     .option('-f, --force', 'overwrite or delete uncommitted changes')
+    .option('--new', 'with an id: restore it into a path that is not tracked yet, and track that path')
     .option('-j, --jobs <n>', 'files written in parallel', '8')
-    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: string }) => {
+    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; new?: boolean; jobs: string }) => {
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
@@ -209,7 +210,7 @@ ${EXIT_HELP}`);
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
-      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: Number(o.jobs) || 8, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: Number(o.jobs) || 8, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const p of r.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);

@@ -11,7 +11,7 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
@@ -26,6 +26,8 @@ export interface CheckoutOptions {
   paths?: string[];
   cwd?: string;
   force?: boolean;
+  /** With `target` and a path that is not tracked: start tracking it (refused otherwise, NOT_TRACKED). */
+  new?: boolean;
   jobs?: number;
   onProgress?: (files: number, bytes: number) => void;
 }
@@ -186,6 +188,38 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
   return materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
 }
 
+/** Edit distance (Levenshtein) of two short strings. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * `rel` has no pointer file: restoring into it starts tracking a new path. Refused inside (or
+ * around) a tracked path; refused too, as a likely typo, when `refuse` (a path named without
+ * `--new`), with the nearest tracked path as a suggestion.
+ */
+async function checkNewPath(s: RepoSession, rel: string, what: 'snapshot' | 'tree', id: string, refuse: boolean): Promise<void> {
+  const tracked = await findTracked(s.root);
+  const outer = tracked.find((t) => rel.startsWith(t.rel + '/'));
+  if (outer) throw new DvError('USAGE', `${rel} is inside ${outer.rel}, which dv tracks: restore the whole of it (\`dv checkout ${id.slice(0, 12)} ${outer.rel}\`) or a path outside it`, { path: rel });
+  const inner = tracked.find((t) => t.rel.startsWith(rel + '/'));
+  if (inner) throw new DvError('USAGE', `${rel} contains ${inner.rel}, which dv tracks on its own: restore into another path`, { path: rel });
+  if (!refuse) return;
+  let near: string | undefined;
+  let best = Math.max(2, Math.floor(rel.length / 3)) + 1;
+  for (const t of tracked) {
+    const d = distance(rel, t.rel);
+    if (d < best) { best = d; near = t.rel; }
+  }
+  throw new DvError('NOT_TRACKED', `${rel} is not tracked${near ? `: did you mean ${near}?` : ''}. To restore ${what} ${id.slice(0, 12)} as a new tracked path ${rel}, pass --new`, { path: rel, ...(near ? { suggestion: near } : {}) });
+}
+
 export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<CheckoutResult> {
   const cwd = opts.cwd ?? s.root;
   const out: CheckoutEntry[] = [];
@@ -212,6 +246,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   }
   await checkTrackedPath(s.root, rel);
   const existing = await readPointer(s.root, rel);
+  if (!existing) await checkNewPath(s, rel, what.snapshot ? 'snapshot' : 'tree', what.id, Boolean(opts.paths?.length) && !opts.new);
   const kind = what.snapshot?.kind ?? existing?.pointer.kind ?? 'dir';
   const r = await restore(s, rel, kind, what.tree, opts);
   let snapshotId = what.snapshotId;

@@ -93,7 +93,7 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
     if (ws && ws.id !== o.id) await clearOut(s, o.path);
     try {
       // Also when the content is there already: the pointer must name the recorded run's snapshot.
-      await checkout(s, { target: o.snapshot, paths: [o.path] });
+      await checkout(s, { target: o.snapshot, paths: [o.path], new: true });
     } catch (e) {
       if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return false;
       if (e instanceof DvError && e.code === 'UNSAVED_CHANGES') {

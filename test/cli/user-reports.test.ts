@@ -1,0 +1,57 @@
+/**
+ * Bugs a new user reported, each pinned by the test that failed before its fix. Set-up as in the
+ * reports: a git repository, `dv init`, a directory `dataset` tracked with `dv add`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { dv, dvJson, dvOk, git, makeRepo } from '../helpers/cli.js';
+
+async function write(root: string, rel: string, data: string | Buffer): Promise<void> {
+  const p = join(root, rel);
+  await fsp.mkdir(join(p, '..'), { recursive: true });
+  await fsp.writeFile(p, data);
+}
+
+/** A git repository with `dataset/` (a file at the top, files in images/ and labels/) tracked by dv. */
+async function setup(): Promise<{ repo: string; snapshot: string }> {
+  const repo = await makeRepo();
+  await write(repo, 'dataset/a', '1\n');
+  await write(repo, 'dataset/images/cats/c1.jpg', 'cat one');
+  await write(repo, 'dataset/images/cats/c2.jpg', 'cat two');
+  await write(repo, 'dataset/labels/l.txt', 'labels');
+  const add = await dvJson(repo, ['add', 'dataset']);
+  return { repo, snapshot: add.added[0].snapshot };
+}
+
+async function listing(root: string): Promise<string[]> {
+  return (await fsp.readdir(root)).sort();
+}
+
+test('1: checkout <id> <path> refuses a path that is not tracked unless --new', async () => {
+  const { repo, snapshot } = await setup();
+  const gitignore = await fsp.readFile(join(repo, '.gitignore'), 'utf8');
+  const before = await listing(repo);
+  const r = await dv(repo, ['checkout', snapshot.slice(0, 8), 'datset']);
+  assert.equal(r.code, 13, r.stderr);
+  assert.match(r.stderr, /NOT_TRACKED: datset is not tracked.*did you mean dataset\?.*--new/);
+  assert.deepEqual(await listing(repo), before, 'nothing written');
+  assert.equal(await fsp.readFile(join(repo, '.gitignore'), 'utf8'), gitignore);
+  assert.equal((await dvJson(repo, ['log'])).length, 1, 'no snapshot recorded');
+
+  // Inside a tracked directory: not a new tracked path even with --new.
+  const inside = await dv(repo, ['checkout', snapshot.slice(0, 8), 'dataset/images', '--new']);
+  assert.equal(inside.code, 2, inside.stderr);
+  assert.match(inside.stderr, /USAGE: dataset\/images is inside dataset/);
+
+  // Explicit: a new tracked path.
+  const co = await dvJson(repo, ['checkout', snapshot.slice(0, 8), 'copy', '--new']);
+  assert.equal(co.paths[0].path, 'copy');
+  assert.equal(await fsp.readFile(join(repo, 'copy', 'a'), 'utf8'), '1\n');
+  assert.ok(existsSync(join(repo, 'copy.dv')));
+  assert.match(await fsp.readFile(join(repo, '.gitignore'), 'utf8'), /^\/copy$/m);
+  // A tracked path needs no flag; without a path the snapshot goes back where it was recorded.
+  await dvOk(repo, ['checkout', snapshot.slice(0, 8), 'dataset']);
+  await dvOk(repo, ['checkout', snapshot.slice(0, 8)]);
+});
