@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
+import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
@@ -18,6 +19,18 @@ export interface AddResult {
   gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
+}
+
+const quote = (p: string): string => (/^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
+
+/** USAGE when git tracks `rel` (or, for a directory, a file under it): git and dv would both track it. */
+async function refuseGitTracked(root: string, rel: string): Promise<void> {
+  const r = await git(root, ['--literal-pathspecs', 'ls-files', '-z', '--cached', '--', rel]);
+  if (r.code !== 0) return; // not a git work tree
+  const files = r.stdout.split('\0').filter(Boolean);
+  if (files.length === 0) return;
+  const which = files.length === 1 && files[0] === rel ? '' : ` (${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''})`;
+  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`dv add ${quote(rel)}\``, { path: rel, files: files.slice(0, 100) });
 }
 
 export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> {
@@ -42,6 +55,7 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     if (tracked.some((t) => t.pointerRel === rel)) throw new DvError('USAGE', `${p} is a dv pointer file: add the data it names instead`, { path: p });
     if (!rels.includes(rel)) rels.push(rel);
   }
+  for (const rel of rels) await refuseGitTracked(s.root, rel);
   const before = { ...s.store.stats };
   const added: AddResult['added'] = [];
   const gitAdd = new Set<string>();

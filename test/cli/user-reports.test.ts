@@ -55,3 +55,25 @@ test('1: checkout <id> <path> refuses a path that is not tracked unless --new', 
   await dvOk(repo, ['checkout', snapshot.slice(0, 8), 'dataset']);
   await dvOk(repo, ['checkout', snapshot.slice(0, 8)]);
 });
+
+test('2: add refuses a path git tracks (a file, or a directory holding one); nothing changes', async () => {
+  const { repo } = await setup();
+  await write(repo, 'train.py', 'print(1)\n');
+  await write(repo, 'src/util/x.py', 'x = 1\n');
+  await write(repo, 'src/notes.txt', 'untracked by git');
+  git(repo, ['add', 'train.py', 'src/util/x.py']);
+  git(repo, ['commit', '-qm', 'code']);
+  const gitignore = await fsp.readFile(join(repo, '.gitignore'), 'utf8');
+  const r = await dv(repo, ['add', 'train.py']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /USAGE: train\.py is tracked by git: run `git rm -r --cached train\.py` first, then `dv add train\.py`/);
+  const d = await dv(repo, ['add', 'src/']);
+  assert.equal(d.code, 2, d.stderr);
+  assert.match(d.stderr, /USAGE: src is tracked by git \(src\/util\/x\.py\): run `git rm -r --cached src` first/);
+  assert.ok(!existsSync(join(repo, 'train.py.dv')) && !existsSync(join(repo, 'src.dv')));
+  assert.equal(await fsp.readFile(join(repo, '.gitignore'), 'utf8'), gitignore);
+  // Once git lets go of it, dv takes it.
+  git(repo, ['rm', '-q', '-r', '--cached', 'train.py']);
+  await dvOk(repo, ['add', 'train.py']);
+  await dvOk(repo, ['add', 'dataset']);
+});
