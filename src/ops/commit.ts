@@ -90,13 +90,34 @@ async function readParentTree(s: RepoSession, parent: string): Promise<string | 
 export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<Tracked[]> {
   const all = await findTracked(s.root);
   if (!paths || paths.length === 0) return all;
-  return paths.map((p) => {
-    let rel = toRepoRel(s.root, cwd, p);
-    if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
-    const t = all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
-    if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
-    return t;
-  });
+  return paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+}
+
+/** The tracked path holding `p`, and `p` relative to the root (the tracked path itself, or a path inside it). */
+function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { tracked: Tracked; rel: string } {
+  let rel = toRepoRel(root, cwd, p);
+  if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
+  const t = all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
+  if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
+  return { tracked: t, rel };
+}
+
+/**
+ * Like `selectTracked`, once per tracked path, with the paths inside it that were named
+ * (`within`, relative to the root), or null when it was named whole (or nothing was named).
+ */
+export async function selectTrackedWithin(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<{ tracked: Tracked; within: string[] | null }[]> {
+  const all = await findTracked(s.root);
+  if (!paths || paths.length === 0) return all.map((tracked) => ({ tracked, within: null }));
+  const out = new Map<string, { tracked: Tracked; within: string[] | null }>();
+  for (const p of paths) {
+    const { tracked, rel } = trackedOf(s.root, all, cwd, p);
+    const e = out.get(tracked.rel) ?? { tracked, within: [] };
+    out.set(tracked.rel, e);
+    if (rel === tracked.rel) e.within = null;
+    else if (e.within && !e.within.includes(rel)) e.within.push(rel);
+  }
+  return [...out.values()];
 }
 
 /** Snapshots every changed tracked path (or the ones named). */

@@ -77,3 +77,28 @@ test('2: add refuses a path git tracks (a file, or a directory holding one); not
   await dvOk(repo, ['add', 'train.py']);
   await dvOk(repo, ['add', 'dataset']);
 });
+
+test('3: status of a path inside a tracked directory shows only the changes under it', async () => {
+  const { repo } = await setup();
+  await write(repo, 'dataset/images/cats/c1.jpg', 'cat one, relabelled');
+  await write(repo, 'dataset/images/dogs/d1.jpg', 'a dog');
+  await write(repo, 'dataset/labels/l.txt', 'labels v2');
+  await fsp.rm(join(repo, 'dataset/a'));
+  const st = await dvJson(repo, ['status', 'dataset/images']);
+  assert.equal(st.paths.length, 1);
+  assert.deepEqual([st.paths[0].path, st.paths[0].state, st.paths[0].added, st.paths[0].modified, st.paths[0].deleted],
+    ['dataset', 'modified', ['dataset/images/dogs/d1.jpg'], ['dataset/images/cats/c1.jpg'], []]);
+  const human = await dvOk(repo, ['status', 'dataset/images/']);
+  assert.ok(!/labels|dataset\/a\b/.test(human), human);
+  // Two paths inside the same directory: the changes under either, once.
+  const two = await dvJson(repo, ['status', 'dataset/labels', 'dataset/a', 'dataset/labels/l.txt']);
+  assert.deepEqual([two.paths.length, two.paths[0].modified, two.paths[0].deleted], [1, ['dataset/labels/l.txt'], ['dataset/a']]);
+  // Nothing changed under the path: clean there.
+  await write(repo, 'dataset/images/cats/c1.jpg', 'cat one');
+  await fsp.rm(join(repo, 'dataset/images/dogs'), { recursive: true });
+  const clean = await dvJson(repo, ['status', 'dataset/images/cats']);
+  assert.deepEqual([clean.clean, clean.paths[0].state], [true, 'clean']);
+  // The whole directory named too: everything.
+  const all = await dvJson(repo, ['status', 'dataset/images', 'dataset']);
+  assert.deepEqual([all.paths.length, all.paths[0].modified, all.paths[0].deleted], [1, ['dataset/labels/l.txt'], ['dataset/a']]);
+});
