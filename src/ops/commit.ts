@@ -22,6 +22,7 @@ export interface CommitEntry {
   path: string;
   snapshot: string;
   tree: string;
+  /** The parent of `snapshot` (null for a first snapshot), whether it was just recorded or not (`changed`). */
   parent: string | null;
   changed: boolean;
   size: number;
@@ -39,9 +40,10 @@ export interface CommitResult {
 /** Scans `rel`, stores what is new, records a snapshot whose parent is `parent`, rewrites the pointer. */
 export async function snapshotPath(s: RepoSession, rel: string, parent: string | null, opts: CommitOptions, force = false): Promise<CommitEntry> {
   const scan = await scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
-  const prev = parent ? await readParentTree(s, parent) : null;
+  const prev = parent ? await readParent(s, parent) : null;
   const base = { path: rel, tree: scan.tree, parent, size: scan.size, files: scan.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
-  if (prev === scan.tree && !force) return { ...base, snapshot: parent!, changed: false };
+  // Unchanged: the entry is the current snapshot, with its own parent.
+  if (prev?.tree === scan.tree && !force) return { ...base, snapshot: parent!, parent: prev.parents[0] ?? null, changed: false };
   const id = await storeSnapshot(s, rel, scan, {
     parent,
     message: opts.message ?? (parent ? `update ${rel}` : `add ${rel}`),
@@ -77,9 +79,9 @@ export async function pointAt(s: RepoSession, rel: string, id: string, scan: Sca
   await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
 }
 
-async function readParentTree(s: RepoSession, parent: string): Promise<string | null> {
+async function readParent(s: RepoSession, parent: string): Promise<Snapshot | null> {
   try {
-    return (await loadSnapshot(s.store, parent)).tree;
+    return await loadSnapshot(s.store, parent);
   } catch (e) {
     if (e instanceof DvError && e.code === 'OBJECT_MISSING') return null;
     throw e;

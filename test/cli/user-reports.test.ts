@@ -102,3 +102,17 @@ test('3: status of a path inside a tracked directory shows only the changes unde
   const all = await dvJson(repo, ['status', 'dataset/images', 'dataset']);
   assert.deepEqual([all.paths.length, all.paths[0].modified, all.paths[0].deleted], [1, ['dataset/labels/l.txt'], ['dataset/a']]);
 });
+
+test('4: commit/add --json of an unchanged path: parent is the snapshot\'s own parent', async () => {
+  const { repo, snapshot: s1 } = await setup();
+  let c = (await dvJson(repo, ['commit'])).committed[0];
+  assert.deepEqual([c.changed, c.snapshot, c.parent], [false, s1, null]);
+  await write(repo, 'dataset/a', '2\n');
+  c = (await dvJson(repo, ['commit'])).committed[0];
+  const s2 = c.snapshot;
+  assert.deepEqual([c.changed, c.parent], [true, s1]);
+  c = (await dvJson(repo, ['commit', 'dataset'])).committed[0];
+  assert.deepEqual([c.changed, c.snapshot, c.parent], [false, s2, s1]);
+  const a = (await dvJson(repo, ['add', 'dataset'])).added[0];
+  assert.deepEqual([a.changed, a.snapshot, a.parent], [false, s2, s1]);
+});
