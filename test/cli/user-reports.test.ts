@@ -116,3 +116,15 @@ test('4: commit/add --json of an unchanged path: parent is the snapshot\'s own p
   const a = (await dvJson(repo, ['add', 'dataset'])).added[0];
   assert.deepEqual([a.changed, a.snapshot, a.parent], [false, s2, s1]);
 });
+
+test('5: status --remote on a directory remote that does not exist fails as pull does', async () => {
+  const { repo } = await setup();
+  const gone = join(repo, '..', `${repo.split('/').pop()}-no-such-store`);
+  await dvOk(repo, ['remote', 'add', 'origin', gone, '--default']);
+  const pull = await dv(repo, ['pull']);
+  assert.equal(pull.code, 33, pull.stderr);
+  const st = await dv(repo, ['status', '--remote']);
+  assert.deepEqual([st.code, st.stderr, st.stdout], [33, pull.stderr, '']);
+  assert.match(st.stderr, /REMOTE_NOT_FOUND/);
+  assert.ok(!existsSync(gone), 'nothing created');
+});
