@@ -29,7 +29,8 @@ export function status(r: StatusResult): string {
     for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
     for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);
   }
-  if (!r.clean) lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
+  // Missing and not-in-cache paths carry their own hint (checkout, pull) on their line.
+  if (r.paths.some((p) => p.state === 'modified')) lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
   return lines.join('\n');
 }
 

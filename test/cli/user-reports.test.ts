@@ -128,3 +128,25 @@ test('5: status --remote on a directory remote that does not exist fails as pull
   assert.match(st.stderr, /REMOTE_NOT_FOUND/);
   assert.ok(!existsSync(gone), 'nothing created');
 });
+
+test('6: status shows only the hint that fits each state', async () => {
+  const { repo } = await setup();
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data']);
+  const clone = join(repo, '..', `${repo.split('/').pop()}-clone`);
+  git(join(repo, '..'), ['clone', '-q', repo, clone]);
+  try {
+    const fresh = await dvOk(clone, ['status']);
+    assert.match(fresh, /dataset: data not in the local store \(run `dv pull`\)/);
+    assert.ok(!fresh.includes('dv commit') && !fresh.includes('--force'), fresh);
+  } finally {
+    await fsp.rm(clone, { recursive: true, force: true });
+  }
+  await fsp.rename(join(repo, 'dataset'), join(repo, 'moved'));
+  const missing = await dvOk(repo, ['status', 'dataset']);
+  assert.match(missing, /not in the workspace \(run `dv checkout`\)/);
+  assert.ok(!missing.includes('dv commit'), missing);
+  await fsp.rename(join(repo, 'moved'), join(repo, 'dataset'));
+  await write(repo, 'dataset/a', 'changed\n');
+  assert.match(await dvOk(repo, ['status']), /Record the changes with `dv commit`, or discard them with `dv checkout --force`/);
+});
