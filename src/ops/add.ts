@@ -6,7 +6,7 @@ import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { findTracked, ignoreInGit, pointerRelFor } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, pointerRelFor, shellArg as quote } from '../workspace/pointers.js';
 import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
 
 export interface AddOptions extends CommitOptions {
@@ -20,8 +20,6 @@ export interface AddResult {
   bytesStored: number;
   objectsStored: number;
 }
-
-const quote = (p: string): string => (/^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
 
 /** USAGE when git tracks `rel` (or, for a directory, a file under it): git and dv would both track it. */
 async function refuseGitTracked(root: string, rel: string): Promise<void> {

@@ -17,6 +17,9 @@ export interface Tracked {
   pointer: Pointer;
 }
 
+/** A path as one shell word, for the commands dv suggests. */
+export const shellArg = (p: string): string => (/^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
+
 export const pointerRelFor = (rel: string): string => rel + POINTER_SUFFIX;
 
 export async function readPointer(root: string, rel: string): Promise<Tracked | undefined> {
@@ -27,6 +30,10 @@ export async function readPointer(root: string, rel: string): Promise<Tracked | 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fsError(e, pointerRel);
+  }
+  // `git checkout -- FILE` (decodePointer's advice) is refused for an unmerged path.
+  if (/^<{7}(?: |$)/m.test(text) && /^>{7}(?: |$)/m.test(text)) {
+    throw new DvError('BAD_POINTER', `${pointerRel} has a git merge conflict: pick one side (\`git checkout --ours ${shellArg(pointerRel)}\` or \`--theirs\`), then \`dv checkout ${shellArg(rel)}\``, { file: pointerRel, conflict: true });
   }
   const pointer = decodePointer(text, pointerRel);
   if (pointer.path !== posix.basename(rel)) throw new DvError('BAD_POINTER', `${pointerRel} names ${JSON.stringify(pointer.path)}, but sits beside ${posix.basename(rel)}: rename it or re-add the data`, { file: pointerRel });

@@ -150,3 +150,30 @@ test('6: status shows only the hint that fits each state', async () => {
   await write(repo, 'dataset/a', 'changed\n');
   assert.match(await dvOk(repo, ['status']), /Record the changes with `dv commit`, or discard them with `dv checkout --force`/);
 });
+
+test('7: a pointer file with git conflict markers: say how to resolve it', async () => {
+  const { repo } = await setup();
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data']);
+  git(repo, ['checkout', '-qb', 'other']);
+  await write(repo, 'dataset/a', 'theirs\n');
+  await dvOk(repo, ['commit']);
+  git(repo, ['commit', '-qam', 'theirs']);
+  git(repo, ['checkout', '-q', 'main']);
+  await dvOk(repo, ['checkout']);
+  await write(repo, 'dataset/a', 'ours\n');
+  await dvOk(repo, ['commit']);
+  git(repo, ['commit', '-qam', 'ours']);
+  const merge = await import('node:child_process').then((cp) => cp.spawnSync('git', ['merge', '-q', 'other'], { cwd: repo }));
+  assert.notEqual(merge.status, 0, 'the merge conflicts');
+  assert.match(await fsp.readFile(join(repo, 'dataset.dv'), 'utf8'), /^<<<<<<< /m);
+  const want = 'dataset.dv has a git merge conflict: pick one side (`git checkout --ours dataset.dv` or `--theirs`), then `dv checkout dataset`';
+  for (const cmd of [['status'], ['checkout'], ['commit']]) {
+    const r = await dv(repo, cmd);
+    assert.equal(r.code, 18, `${cmd}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`BAD_POINTER: ${want}`), r.stderr);
+  }
+  git(repo, ['checkout', '--theirs', 'dataset.dv']);
+  await dvOk(repo, ['checkout', 'dataset']);
+  assert.equal(await fsp.readFile(join(repo, 'dataset/a'), 'utf8'), 'theirs\n');
+});
