@@ -252,10 +252,7 @@ ${EXIT_HELP}`);
       if (!Number.isFinite(keepDays) || keepDays < 0) throw new DvError('USAGE', `--keep-days ${o.keepDays}: give a number of days`);
       const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays, waitMs: waitMs() }));
       if (globals.json) printJson(r);
-      else if (!globals.quiet) {
-        const shared = r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
-        out(`${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`);
-      }
+      else if (!globals.quiet) out(render.gc(r));
     });
 
   cmd('fsck', 'verify every object and reference; exit non-zero naming each problem', 'dv fsck --rebuild-index')

@@ -164,6 +164,8 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
   const st = await fsp.lstat(abs).catch(() => undefined);
   let current: string | null = null;
   let overlay = new Map<string, Tree>();
+  // Files deleted here because the path is of the other kind (counted with materialize's).
+  let replaced = 0;
   if (kind === 'file') await removeLeftoversBeside(s.root, rel);
   if (st && (st.isFile() || st.isDirectory())) {
     let scan = await scanPath({ root: s.root, rel, index: s.index });
@@ -180,12 +182,15 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
       throw new DvError('UNSAVED_CHANGES', `${rel} is a ${scan.kind === 'dir' ? 'directory' : 'file'} in the workspace but a ${kind === 'dir' ? 'directory' : 'file'} in the data to check out: move it away or pass --force`, { paths: [rel] });
     } else {
       await fsp.rm(abs, { recursive: true, force: true });
+      replaced = scan.files;
     }
   } else if (st) {
     if (!opts.force) throw new DvError('UNSAVED_CHANGES', `${rel} exists and is not a file or directory: move it away or pass --force`, { paths: [rel] });
     await fsp.rm(abs, { force: true });
+    replaced = 1;
   }
-  return materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
+  const r = await materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
+  return { ...r, removed: r.removed + replaced };
 }
 
 /** Edit distance (Levenshtein) of two short strings. */

@@ -177,3 +177,38 @@ test('7: a pointer file with git conflict markers: say how to resolve it', async
   await dvOk(repo, ['checkout', 'dataset']);
   assert.equal(await fsp.readFile(join(repo, 'dataset/a'), 'utf8'), 'theirs\n');
 });
+
+test('8: gc counts packs in a dry run and leftovers of interrupted commands; checkout --force counts the files it replaced', async () => {
+  const { repo, snapshot: s1 } = await setup();
+  await write(repo, 'dataset/a', '2\n');
+  await dvOk(repo, ['commit']);
+  await write(repo, 'dataset/b', '3\n');
+  await dvOk(repo, ['commit']);
+  // Back to the first snapshot: the two later ones are garbage.
+  await dvOk(repo, ['checkout', s1]);
+  const dry = await dvJson(repo, ['gc', '--dry-run', '--keep-days', '0']);
+  assert.ok(dry.removedObjects >= 2 && dry.removedPacks >= 1, JSON.stringify(dry));
+  assert.match(await dvOk(repo, ['gc', '--dry-run', '--keep-days', '0']), new RegExp(`would remove ${dry.removedObjects} objects .* from ${dry.removedPacks} pack`));
+
+  // What a killed command leaves: a pack without its index, a temp file of a dead process.
+  const DEAD = 4_999_999; // above any pid_max
+  await write(repo, `.dv/cache/packs/ee/${'e'.repeat(64)}.pack`, Buffer.alloc(300_000, 1));
+  await write(repo, `.dv/cache/tmp/wpack-${DEAD}-x-y.tmp`, Buffer.alloc(200_000, 2));
+  const dry2 = await dvJson(repo, ['gc', '--dry-run', '--keep-days', '0']);
+  assert.deepEqual([dry2.leftoverFiles, dry2.leftoverBytes], [2, 500_000]);
+  assert.ok(existsSync(join(repo, `.dv/cache/tmp/wpack-${DEAD}-x-y.tmp`)), 'a dry run removes nothing');
+  const gc = await dvJson(repo, ['gc', '--keep-days', '0']);
+  assert.deepEqual([gc.removedObjects, gc.removedPacks, gc.repackedPacks, gc.leftoverFiles, gc.leftoverBytes],
+    [dry.removedObjects, dry.removedPacks, dry.repackedPacks, 2, 500_000]);
+  assert.ok(!existsSync(join(repo, `.dv/cache/tmp/wpack-${DEAD}-x-y.tmp`)));
+  await write(repo, `.dv/cache/tmp/pack-${DEAD}-z.tmp`, Buffer.alloc(100_000, 3));
+  assert.match(await dvOk(repo, ['gc']), /removed 0 objects \(0 B\) from 0 packs, and 100(\.0)? KB of leftovers from interrupted commands \(1 file\)/);
+
+  // A file snapshot checked out over a 4-file directory: 4 removed, 1 written; and back.
+  await write(repo, 'model.pt', 'weights');
+  const file = (await dvJson(repo, ['add', 'model.pt'])).added[0].snapshot;
+  const co = await dvJson(repo, ['checkout', '--force', file, 'dataset']);
+  assert.deepEqual([co.paths[0].written, co.paths[0].removed], [1, 4]);
+  const back = await dvJson(repo, ['checkout', '--force', s1, 'dataset']);
+  assert.deepEqual([back.paths[0].written, back.paths[0].removed], [4, 1]);
+});
