@@ -162,7 +162,7 @@ ${EXIT_HELP}`);
       if (globals.quiet) return;
       for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${a.files} files, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
       out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}`);
-      out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+      if (r.gitAdd.length > 0) out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
     });
 
   cmd('commit', 'snapshot the changes of tracked paths and update their pointer files', 'dv commit -m "add March data" --meta source=s3://raw/2024-03')
@@ -177,7 +177,7 @@ ${EXIT_HELP}`);
       if (globals.quiet) return;
       if (r.committed.length === 0) return out('nothing tracked: run `dv add <path>` first');
       for (const c of r.committed) out(c.changed ? `committed ${c.path}: snapshot ${c.snapshot.slice(0, 12)} (${c.files} files, ${human(c.size)})` : `unchanged ${c.path}`);
-      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}\n\nRecord it with git: git add ${r.committed.filter((c) => c.changed).map((c) => render.shellQuote(c.path + '.dv')).join(' ')}`);
+      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}${r.gitAdd.length > 0 ? `\n\nRecord it with git: git add ${r.gitAdd.map(render.shellQuote).join(' ')}` : ''}`);
     });
 
   cmd('status', 'list new, modified and deleted files in tracked paths; --remote: what is not pushed or fetched', 'dv status --json data')
@@ -397,7 +397,7 @@ ${EXIT_HELP}`);
       const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), wdir: o.wdir, deps: o.deps, params: o.params, outs: o.outs, metrics: o.metrics, force: o.force, cwd: cwd() }));
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
-      out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`; track the definition with git: git add dv.yaml`);
+      out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`${r.gitAdd.length > 0 ? '; track the definition with git: git add dv.yaml' : ''}`);
     });
   stage.command('list').description('list the stages of dv.yaml, upstream first')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')

@@ -6,7 +6,7 @@ import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { findTracked, ignoreInGit, pointerRelFor, shellArg as quote } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, pointerRelFor, shellArg as quote, usesGit } from '../workspace/pointers.js';
 import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
 
 export interface AddOptions extends CommitOptions {
@@ -15,7 +15,7 @@ export interface AddOptions extends CommitOptions {
 
 export interface AddResult {
   added: (CommitEntry & { pointer: string; gitignore?: string })[];
-  /** Files a git user should `git add` next. */
+  /** Files a git user should `git add` next (none without git: `dv init --no-git`). */
   gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
@@ -53,15 +53,17 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     if (tracked.some((t) => t.pointerRel === rel)) throw new DvError('USAGE', `${p} is a dv pointer file: add the data it names instead`, { path: p });
     if (!rels.includes(rel)) rels.push(rel);
   }
-  for (const rel of rels) await refuseGitTracked(s.root, rel);
+  const withGit = await usesGit(s);
+  if (withGit) for (const rel of rels) await refuseGitTracked(s.root, rel);
   const before = { ...s.store.stats };
   const added: AddResult['added'] = [];
   const gitAdd = new Set<string>();
   for (const rel of rels) {
     const existing = tracked.find((t) => t.rel === rel);
     const entry = await snapshotPath(s, rel, existing?.pointer.snapshot ?? null, opts);
-    const gitignore = await ignoreInGit(s.root, rel);
+    const gitignore = withGit ? await ignoreInGit(s.root, rel) : undefined;
     added.push({ ...entry, pointer: pointerRelFor(rel), ...(gitignore ? { gitignore } : {}) });
+    if (!withGit) continue;
     gitAdd.add(pointerRelFor(rel));
     gitAdd.add(rel.includes('/') ? `${rel.slice(0, rel.lastIndexOf('/'))}/.gitignore` : '.gitignore');
   }

@@ -11,7 +11,7 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { findTracked, ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, readPointer, usesGit, writePointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
@@ -271,7 +271,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
     await logSnapshot(s.paths.dvDir, snapshotId, rel);
   }
   await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: what.tree, size: size ?? 0, files: files ?? 0 });
-  if (!existing) await ignoreInGit(s.root, rel);
+  if (!existing && (await usesGit(s))) await ignoreInGit(s.root, rel);
   out.push({ path: rel, snapshot: snapshotId, tree: what.tree, ...r });
   return { paths: out };
 }

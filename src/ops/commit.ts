@@ -5,7 +5,7 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { scanPath, toRepoRel, type ScanProgress, type ScanResult } from '../workspace/scan.js';
-import { findTracked, writePointer, type Tracked } from '../workspace/pointers.js';
+import { findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
 import { loadSnapshot } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -33,6 +33,8 @@ export interface CommitEntry {
 
 export interface CommitResult {
   committed: CommitEntry[];
+  /** Pointer files rewritten, for `git add` (none without git: `dv init --no-git`). */
+  gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
 }
@@ -133,5 +135,6 @@ export async function commit(s: RepoSession, opts: CommitOptions): Promise<Commi
     seen.add(t.rel);
     committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
   }
-  return { committed, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
+  const gitAdd = (await usesGit(s)) ? committed.filter((c) => c.changed).map((c) => pointerRelFor(c.path)) : [];
+  return { committed, gitAdd, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
 }

@@ -12,7 +12,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { readPointer } from '../workspace/pointers.js';
+import { readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { withUpstream } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
@@ -266,5 +266,5 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
     ctx.refresh();
   }
-  return { stages: result, lockWritten, gitAdd: [...gitAdd] };
+  return { stages: result, lockWritten, gitAdd: (await usesGit(s)) ? [...gitAdd] : [] };
 }

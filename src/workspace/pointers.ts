@@ -7,7 +7,7 @@ import { join, posix } from 'node:path';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
 import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { git } from '../repo/git.js';
+import { git, gitTopLevel } from '../repo/git.js';
 
 export interface Tracked {
   /** Tracked path relative to the repository root, '/'-separated. */
@@ -102,6 +102,19 @@ async function looksLikePointer(file: string, tracked: string): Promise<boolean>
   if (text.startsWith('# dv pointer') || /^dv:\s*\d+\s*$/m.test(text)) return true;
   if (!HEADER.startsWith(text)) return false;
   return fsp.lstat(tracked).then(() => true, () => false);
+}
+
+const gitUse = new WeakMap<object, Promise<boolean>>();
+
+/**
+ * Whether dv works with git in this repository (writes .gitignore lines, suggests git commands,
+ * asks git what it tracks): not after `dv init --no-git` (recorded as core.git false), and only
+ * inside a git work tree.
+ */
+export function usesGit(s: { root: string; config: { get(key: string): string | undefined } }): Promise<boolean> {
+  let p = gitUse.get(s);
+  if (!p) gitUse.set(s, (p = s.config.get('core.git') === 'false' ? Promise.resolve(false) : gitTopLevel(s.root).then((top) => top !== undefined)));
+  return p;
 }
 
 /** Adds `/<name>` to the `.gitignore` beside the tracked path, once. Returns the file changed. */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvJson, dvOk, git, makeRepo } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 
 async function write(root: string, rel: string, data: string | Buffer): Promise<void> {
   const p = join(root, rel);
@@ -211,4 +211,35 @@ test('8: gc counts packs in a dry run and leftovers of interrupted commands; che
   assert.deepEqual([co.paths[0].written, co.paths[0].removed], [1, 4]);
   const back = await dvJson(repo, ['checkout', '--force', s1, 'dataset']);
   assert.deepEqual([back.paths[0].written, back.paths[0].removed], [4, 1]);
+});
+
+test('9: after dv init --no-git, no .gitignore is written and no git command suggested', async () => {
+  const plain = tempDir();
+  const inGit = join(await makeRepo({ init: false }), 'sub');
+  await fsp.mkdir(inGit);
+  for (const dir of [plain, inGit]) {
+    await dvOk(dir, ['init', '--no-git']);
+    await write(dir, 'd/a', '1\n');
+    await write(dir, 'd/sub/b', 'b');
+    const out = await dvOk(dir, ['add', 'd', 'd/../d/']);
+    assert.ok(!/git/.test(out), out);
+    await write(dir, 'm.bin', 'model');
+    const add = await dvJson(dir, ['add', 'm.bin']);
+    assert.deepEqual([add.gitAdd, 'gitignore' in add.added[0]], [[], false]);
+    await write(dir, 'd/a', '2\n');
+    const commit = await dvOk(dir, ['commit']);
+    assert.match(commit, /committed d/);
+    assert.ok(!/git/.test(commit), commit);
+    await write(dir, 'm.bin', 'model 2');
+    assert.deepEqual((await dvJson(dir, ['commit'])).gitAdd, []);
+    await dvOk(dir, ['checkout', add.added[0].snapshot, 'copy.bin', '--new']);
+    assert.ok(!existsSync(join(dir, '.gitignore')) && !existsSync(join(dir, 'd', '.gitignore')), `no .gitignore in ${dir}`);
+    assert.ok(existsSync(join(dir, 'd.dv')) && existsSync(join(dir, 'copy.bin.dv')));
+  }
+  // With git, commit names the pointer files to git add.
+  const { repo } = await setup();
+  await write(repo, 'dataset/a', '2\n');
+  assert.deepEqual((await dvJson(repo, ['commit'])).gitAdd, ['dataset.dv']);
+  await write(repo, 'dataset/a', '3\n');
+  assert.match(await dvOk(repo, ['commit']), /Record it with git: git add dataset\.dv/);
 });
