@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join, posix, relative, isAbsolute, basename } from 'node:path';
 import { encodeSnapshot } from '../core/snapshot.js';
-import { badEntryName, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
+import { badEntryName, encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
@@ -253,25 +253,35 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   const existing = await readPointer(s.root, rel);
   if (!existing) await checkNewPath(s, rel, what.snapshot ? 'snapshot' : 'tree', what.id, Boolean(opts.paths?.length) && !opts.new);
   const kind = what.snapshot?.kind ?? existing?.pointer.kind ?? 'dir';
-  const r = await restore(s, rel, kind, what.tree, opts);
+  // A file's tree is one entry named after the file: under another name, the entry is renamed
+  // (else the restored file would never match its pointer).
+  let treeId = what.tree;
+  if (kind === 'file') {
+    const t = await treeLoader(s.store)(what.tree);
+    if (t.entries.length === 1 && t.entries[0].name !== posix.basename(rel)) {
+      treeId = await s.store.putObject(encodeTree({ entries: [{ ...t.entries[0], name: posix.basename(rel) }] }));
+      await s.store.flush();
+    }
+  }
+  const r = await restore(s, rel, kind, treeId, opts);
   let snapshotId = what.snapshotId;
   let size = what.snapshot?.size;
   let files = what.snapshot?.files;
-  if (!snapshotId || what.snapshot?.path !== rel) {
+  if (!snapshotId || what.snapshot?.path !== rel || treeId !== what.tree) {
     // A bare tree (or a snapshot restored under another path) gets a snapshot of its own.
-    const tree = await treeLoader(s.store)(what.tree);
+    const tree = await treeLoader(s.store)(treeId);
     const { size: sz, files: n } = treeStats(tree);
     size = sz; files = n;
     snapshotId = await s.store.putObject(encodeSnapshot({
-      path: rel, kind, tree: what.tree, parents: existing ? [existing.pointer.snapshot] : [],
+      path: rel, kind, tree: treeId, parents: existing ? [existing.pointer.snapshot] : [],
       message: `checkout of ${what.id.slice(0, 12)}`, author: await gitAuthor(s.root), time: new Date().toISOString(),
       size, files, lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
     }));
     await s.store.flush();
     await logSnapshot(s.paths.dvDir, snapshotId, rel);
   }
-  await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: what.tree, size: size ?? 0, files: files ?? 0 });
+  await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: treeId, size: size ?? 0, files: files ?? 0 });
   if (!existing && (await usesGit(s))) await ignoreInGit(s.root, rel);
-  out.push({ path: rel, snapshot: snapshotId, tree: what.tree, ...r });
+  out.push({ path: rel, snapshot: snapshotId, tree: treeId, ...r });
   return { paths: out };
 }

@@ -209,6 +209,8 @@ test('8: gc counts packs in a dry run and leftovers of interrupted commands; che
   const file = (await dvJson(repo, ['add', 'model.pt'])).added[0].snapshot;
   const co = await dvJson(repo, ['checkout', '--force', file, 'dataset']);
   assert.deepEqual([co.paths[0].written, co.paths[0].removed], [1, 4]);
+  // The file, restored under another name, matches its pointer.
+  assert.deepEqual([(await dvJson(repo, ['status'])).clean, await fsp.readFile(join(repo, 'dataset'), 'utf8')], [true, 'weights']);
   const back = await dvJson(repo, ['checkout', '--force', s1, 'dataset']);
   assert.deepEqual([back.paths[0].written, back.paths[0].removed], [4, 1]);
 });
@@ -235,6 +237,7 @@ test('9: after dv init --no-git, no .gitignore is written and no git command sug
     await dvOk(dir, ['checkout', add.added[0].snapshot, 'copy.bin', '--new']);
     assert.ok(!existsSync(join(dir, '.gitignore')) && !existsSync(join(dir, 'd', '.gitignore')), `no .gitignore in ${dir}`);
     assert.ok(existsSync(join(dir, 'd.dv')) && existsSync(join(dir, 'copy.bin.dv')));
+    assert.equal((await dvJson(dir, ['status'])).clean, true);
   }
   // With git, commit names the pointer files to git add.
   const { repo } = await setup();
