@@ -246,3 +246,16 @@ test('9: after dv init --no-git, no .gitignore is written and no git command sug
   await write(repo, 'dataset/a', '3\n');
   assert.match(await dvOk(repo, ['commit']), /Record it with git: git add dataset\.dv/);
 });
+
+test('10: ls of a file inside a tracked directory lists that file', async () => {
+  const { repo } = await setup();
+  const ls = await dvJson(repo, ['ls', 'dataset/images/cats/c2.jpg']);
+  assert.equal(ls.length, 1);
+  assert.deepEqual([ls[0].path, ls[0].type, ls[0].size], ['c2.jpg', 'file', 7]);
+  assert.match(await dvOk(repo, ['ls', 'dataset/images/cats/c2.jpg', '-R']), /^file +7 B +c2\.jpg$/m);
+  for (const missing of ['dataset/images/cats/c3.jpg', 'dataset/a/b']) {
+    const r = await dv(repo, ['ls', missing]);
+    assert.equal(r.code, 15, r.stderr);
+    assert.match(r.stderr, /PATH_NOT_FOUND: .* is not in the tracked data/);
+  }
+});
