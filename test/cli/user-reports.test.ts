@@ -259,3 +259,40 @@ test('10: ls of a file inside a tracked directory lists that file', async () => 
     assert.match(r.stderr, /PATH_NOT_FOUND: .* is not in the tracked data/);
   }
 });
+
+test('11: dv.lock is byte-identical whether a stage ran or was restored from the run cache', async () => {
+  const { pipelineRepo } = await import('../pipeline/fixture.js');
+  const fx = await pipelineRepo();
+  await dvOk(fx.repo, ['repro'], fx.env);
+  const ran = await fsp.readFile(join(fx.repo, 'dv.lock'), 'utf8');
+  await fsp.writeFile(join(fx.repo, 'params.yaml'), 'prepare:\n  scale: 3\n');
+  await dvOk(fx.repo, ['repro'], fx.env);
+  await fsp.writeFile(join(fx.repo, 'params.yaml'), 'prepare:\n  scale: 2\n');
+  await fx.ran();
+  const r = await dvJson(fx.repo, ['repro'], fx.env);
+  assert.deepEqual(r.stages.map((x: any) => `${x.name}:${x.action}:${x.from ?? ''}`), ['prepare:restored:run-cache', 'train:restored:run-cache', 'evaluate:restored:run-cache']);
+  assert.deepEqual(await fx.ran(), [], 'nothing ran');
+  assert.equal(await fsp.readFile(join(fx.repo, 'dv.lock'), 'utf8'), ran);
+});
+
+test('11: encodeLock gives the same text for the same records in any key order', async () => {
+  const { encodeLock, parseLock } = await import('../../src/pipeline/lockfile.js');
+  const id = (c: string): string => c.repeat(64);
+  const stage = {
+    cmd: 'python3 train.py', key: id('a'), run: id('b'),
+    deps: [{ path: 'data', id: id('c'), snapshot: id('d') }, { path: 'train.py', id: id('e') }],
+    params: { 'params.yaml': { 'train.lr': 0.1, 'train.epochs': 3, model: { depth: 2, width: 8 } } },
+    outs: [{ path: 'model.pkl', id: id('f'), snapshot: id('0') }],
+    env: { dv: '0.1.0', os: 'linux', arch: 'x64', tools: { node: '20', python3: '3.11' }, git: { commit: id('1').slice(0, 40), branch: 'main', dirty: false }, lockfiles: { 'a.lock': id('2'), 'b.lock': id('3') }, vars: { B: '1', A: '2' } },
+    ranAt: '2026-01-01T00:00:00.000Z',
+  };
+  const shuffle = (v: unknown): any => {
+    if (Array.isArray(v)) return v.map(shuffle);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).reverse().map((k) => [k, shuffle((v as any)[k])]));
+    return v;
+  };
+  const text = encodeLock({ stages: { train: stage as any } });
+  assert.equal(encodeLock({ stages: { train: shuffle(stage) } }), text);
+  assert.equal(encodeLock(parseLock(text)), text, 'read back and written again: the same bytes');
+  assert.match(text, /deps:\n {6}- path: data\n {8}id: a{0}c{64}/);
+});
