@@ -205,7 +205,7 @@ ${EXIT_HELP}`);
       if (globals.quiet) return;
       for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${a.files} files, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
       out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}`);
-      out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+      if (r.gitAdd.length > 0) out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
     });
 
   cmd('remove', 'stop tracking paths: delete their pointer files and .gitignore lines (the data stays unless --data)', 'dv remove old-data')
@@ -246,7 +246,7 @@ ${EXIT_HELP}`);
       if (globals.quiet) return;
       if (r.committed.length === 0) return out('nothing tracked: run `dv add <path>` first');
       for (const c of r.committed) out(c.changed ? `committed ${c.path}: snapshot ${c.snapshot.slice(0, 12)} (${c.files} files, ${human(c.size)})` : `unchanged ${c.path}`);
-      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}\n\nRecord it with git: git add ${r.committed.filter((c) => c.changed).map((c) => render.shellQuote(c.path + '.dv')).join(' ')}`);
+      if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}${r.gitAdd.length > 0 ? `\n\nRecord it with git: git add ${r.gitAdd.map(render.shellQuote).join(' ')}` : ''}`);
     });
 
   cmd('status', 'list new, modified and deleted files in tracked paths; --remote: what is not pushed or fetched', 'dv status --json data')
@@ -269,8 +269,9 @@ ${EXIT_HELP}`);
     .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
     .argument('[paths...]')
     .option('-f, --force', 'overwrite or delete uncommitted changes')
+    .option('--new', 'with an id: restore it into a path that is not tracked yet, and track that path')
     .addOption(numberOption('-j, --jobs <n>', 'files written in parallel', COUNT, 8))
-    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; jobs: number }) => {
+    .action(async (target: string | undefined, paths: string[], o: { force?: boolean; new?: boolean; jobs: number }) => {
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
@@ -280,7 +281,7 @@ ${EXIT_HELP}`);
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
-      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const p of r.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
@@ -320,10 +321,7 @@ ${EXIT_HELP}`);
     .action(async (o: { dryRun?: boolean; keepDays: number }) => {
       const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays: o.keepDays, waitMs: waitMs() }));
       if (globals.json) printJson(r);
-      else if (!globals.quiet) {
-        const shared = r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
-        out(`${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`);
-      }
+      else if (!globals.quiet) out(render.gc(r));
     });
 
   cmd('fsck', 'verify every object and reference; exit non-zero naming each problem', 'dv fsck --rebuild-index')
@@ -472,7 +470,7 @@ ${EXIT_HELP}`);
       const r = await session(true, 'stage add', (s) => stageAdd(s, { name: o.name, cmd: command.join(' '), wdir: o.wdir, deps: o.deps, params: o.params, outs: o.outs, metrics: o.metrics, force: o.force, cwd: cwd() }));
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
-      out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`; track the definition with git: git add dv.yaml`);
+      out(`${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`${r.gitAdd.length > 0 ? '; track the definition with git: git add dv.yaml' : ''}`);
     });
   stage.command('list').description('list the stages of dv.yaml, upstream first')
     .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')

@@ -5,7 +5,8 @@ import type { LogEntry } from '../ops/log.js';
 import type { LsEntry } from '../ops/ls.js';
 import type { StatusResult } from '../ops/status.js';
 import type { RemoteStatusResult } from '../ops/remote-status.js';
-import { human } from './progress.js';
+import type { GcResult } from '../ops/gc.js';
+import { count, human } from './progress.js';
 
 const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 const paint = (code: number, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -29,7 +30,8 @@ export function status(r: StatusResult): string {
     for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
     for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);
   }
-  if (!r.clean) lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
+  // Missing and not-in-cache paths carry their own hint (checkout, pull) on their line.
+  if (r.paths.some((p) => p.state === 'modified')) lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
   return lines.join('\n');
 }
 
@@ -65,4 +67,10 @@ export function remoteStatus(r: RemoteStatusResult): string {
   if (r.notPushed.objects > 0) lines.push(`  not pushed: ${r.notPushed.objects} objects (${human(r.notPushed.bytes)}); run \`dv push\``);
   if (r.notFetched.objects > 0) lines.push(`  not fetched: ${r.notFetched.objects} objects (${r.notFetched.onRemote} on the remote); run \`dv fetch\``);
   return lines.join('\n');
+}
+
+export function gc(r: GcResult): string {
+  const shared = r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
+  const leftovers = r.leftoverFiles > 0 ? `, and ${human(r.leftoverBytes)} of leftovers from interrupted commands (${count(r.leftoverFiles, 'file')})` : '';
+  return `${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}${leftovers}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`;
 }

@@ -2,10 +2,11 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
+import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { findTracked, ignoreInGit, pointerRelFor } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, pointerRelFor, shellArg as quote, usesGit } from '../workspace/pointers.js';
 import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
 
 export interface AddOptions extends CommitOptions {
@@ -14,10 +15,20 @@ export interface AddOptions extends CommitOptions {
 
 export interface AddResult {
   added: (CommitEntry & { pointer: string; gitignore?: string })[];
-  /** Files a git user should `git add` next. */
+  /** Files a git user should `git add` next (none without git: `dv init --no-git`). */
   gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
+}
+
+/** USAGE when git tracks `rel` (or, for a directory, a file under it): git and dv would both track it. */
+async function refuseGitTracked(root: string, rel: string): Promise<void> {
+  const r = await git(root, ['--literal-pathspecs', 'ls-files', '-z', '--cached', '--', rel]);
+  if (r.code !== 0) return; // not a git work tree
+  const files = r.stdout.split('\0').filter(Boolean);
+  if (files.length === 0) return;
+  const which = files.length === 1 && files[0] === rel ? '' : ` (${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''})`;
+  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`dv add ${quote(rel)}\``, { path: rel, files: files.slice(0, 100) });
 }
 
 export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> {
@@ -42,14 +53,17 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     if (tracked.some((t) => t.pointerRel === rel)) throw new DvError('USAGE', `${p} is a dv pointer file: add the data it names instead`, { path: p });
     if (!rels.includes(rel)) rels.push(rel);
   }
+  const withGit = await usesGit(s);
+  if (withGit) for (const rel of rels) await refuseGitTracked(s.root, rel);
   const before = { ...s.store.stats };
   const added: AddResult['added'] = [];
   const gitAdd = new Set<string>();
   for (const rel of rels) {
     const existing = tracked.find((t) => t.rel === rel);
     const entry = await snapshotPath(s, rel, existing?.pointer.snapshot ?? null, opts);
-    const gitignore = await ignoreInGit(s.root, rel);
+    const gitignore = withGit ? await ignoreInGit(s.root, rel) : undefined;
     added.push({ ...entry, pointer: pointerRelFor(rel), ...(gitignore ? { gitignore } : {}) });
+    if (!withGit) continue;
     gitAdd.add(pointerRelFor(rel));
     gitAdd.add(rel.includes('/') ? `${rel.slice(0, rel.lastIndexOf('/'))}/.gitignore` : '.gitignore');
   }

@@ -6,12 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join, posix, relative, isAbsolute, basename } from 'node:path';
 import { encodeSnapshot } from '../core/snapshot.js';
-import { badEntryName, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
+import { badEntryName, encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { ignoreInGit, readPointer, writePointer } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, readPointer, usesGit, writePointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
@@ -26,6 +26,8 @@ export interface CheckoutOptions {
   paths?: string[];
   cwd?: string;
   force?: boolean;
+  /** With `target` and a path that is not tracked: start tracking it (refused otherwise, NOT_TRACKED). */
+  new?: boolean;
   jobs?: number;
   onProgress?: (files: number, bytes: number) => void;
 }
@@ -162,6 +164,8 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
   const st = await fsp.lstat(abs).catch(() => undefined);
   let current: string | null = null;
   let overlay = new Map<string, Tree>();
+  // Files deleted here because the path is of the other kind (counted with materialize's).
+  let replaced = 0;
   if (kind === 'file') await removeLeftoversBeside(s.root, rel);
   if (st && (st.isFile() || st.isDirectory())) {
     let scan = await scanPath({ root: s.root, rel, index: s.index });
@@ -178,12 +182,47 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
       throw new DvError('UNSAVED_CHANGES', `${rel} is a ${scan.kind === 'dir' ? 'directory' : 'file'} in the workspace but a ${kind === 'dir' ? 'directory' : 'file'} in the data to check out: move it away or pass --force`, { paths: [rel] });
     } else {
       await fsp.rm(abs, { recursive: true, force: true });
+      replaced = scan.files;
     }
   } else if (st) {
     if (!opts.force) throw new DvError('UNSAVED_CHANGES', `${rel} exists and is not a file or directory: move it away or pass --force`, { paths: [rel] });
     await fsp.rm(abs, { force: true });
+    replaced = 1;
   }
-  return materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
+  const r = await materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
+  return { ...r, removed: r.removed + replaced };
+}
+
+/** Edit distance (Levenshtein) of two short strings. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * `rel` has no pointer file: restoring into it starts tracking a new path. Refused inside (or
+ * around) a tracked path; refused too, as a likely typo, when `refuse` (a path named without
+ * `--new`), with the nearest tracked path as a suggestion.
+ */
+async function checkNewPath(s: RepoSession, rel: string, what: 'snapshot' | 'tree', id: string, refuse: boolean): Promise<void> {
+  const tracked = await findTracked(s.root);
+  const outer = tracked.find((t) => rel.startsWith(t.rel + '/'));
+  if (outer) throw new DvError('USAGE', `${rel} is inside ${outer.rel}, which dv tracks: restore the whole of it (\`dv checkout ${id.slice(0, 12)} ${outer.rel}\`) or a path outside it`, { path: rel });
+  const inner = tracked.find((t) => t.rel.startsWith(rel + '/'));
+  if (inner) throw new DvError('USAGE', `${rel} contains ${inner.rel}, which dv tracks on its own: restore into another path`, { path: rel });
+  if (!refuse) return;
+  let near: string | undefined;
+  let best = Math.max(2, Math.floor(rel.length / 3)) + 1;
+  for (const t of tracked) {
+    const d = distance(rel, t.rel);
+    if (d < best) { best = d; near = t.rel; }
+  }
+  throw new DvError('NOT_TRACKED', `${rel} is not tracked${near ? `: did you mean ${near}?` : ''}. To restore ${what} ${id.slice(0, 12)} as a new tracked path ${rel}, pass --new`, { path: rel, ...(near ? { suggestion: near } : {}) });
 }
 
 export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<CheckoutResult> {
@@ -212,26 +251,37 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   }
   await checkTrackedPath(s.root, rel);
   const existing = await readPointer(s.root, rel);
+  if (!existing) await checkNewPath(s, rel, what.snapshot ? 'snapshot' : 'tree', what.id, Boolean(opts.paths?.length) && !opts.new);
   const kind = what.snapshot?.kind ?? existing?.pointer.kind ?? 'dir';
-  const r = await restore(s, rel, kind, what.tree, opts);
+  // A file's tree is one entry named after the file: under another name, the entry is renamed
+  // (else the restored file would never match its pointer).
+  let treeId = what.tree;
+  if (kind === 'file') {
+    const t = await treeLoader(s.store)(what.tree);
+    if (t.entries.length === 1 && t.entries[0].name !== posix.basename(rel)) {
+      treeId = await s.store.putObject(encodeTree({ entries: [{ ...t.entries[0], name: posix.basename(rel) }] }));
+      await s.store.flush();
+    }
+  }
+  const r = await restore(s, rel, kind, treeId, opts);
   let snapshotId = what.snapshotId;
   let size = what.snapshot?.size;
   let files = what.snapshot?.files;
-  if (!snapshotId || what.snapshot?.path !== rel) {
+  if (!snapshotId || what.snapshot?.path !== rel || treeId !== what.tree) {
     // A bare tree (or a snapshot restored under another path) gets a snapshot of its own.
-    const tree = await treeLoader(s.store)(what.tree);
+    const tree = await treeLoader(s.store)(treeId);
     const { size: sz, files: n } = treeStats(tree);
     size = sz; files = n;
     snapshotId = await s.store.putObject(encodeSnapshot({
-      path: rel, kind, tree: what.tree, parents: existing ? [existing.pointer.snapshot] : [],
+      path: rel, kind, tree: treeId, parents: existing ? [existing.pointer.snapshot] : [],
       message: `checkout of ${what.id.slice(0, 12)}`, author: await gitAuthor(s.root), time: new Date().toISOString(),
       size, files, lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
     }));
     await s.store.flush();
     await logSnapshot(s.paths.dvDir, snapshotId, rel);
   }
-  await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: what.tree, size: size ?? 0, files: files ?? 0 });
-  if (!existing) await ignoreInGit(s.root, rel);
-  out.push({ path: rel, snapshot: snapshotId, tree: what.tree, ...r });
+  await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: treeId, size: size ?? 0, files: files ?? 0 });
+  if (!existing && (await usesGit(s))) await ignoreInGit(s.root, rel);
+  out.push({ path: rel, snapshot: snapshotId, tree: treeId, ...r });
   return { paths: out };
 }

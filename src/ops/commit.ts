@@ -5,7 +5,7 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { scanPath, toRepoRel, type ScanProgress, type ScanResult } from '../workspace/scan.js';
-import { findTracked, writePointer, type Tracked } from '../workspace/pointers.js';
+import { findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
 import { loadSnapshot } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -22,6 +22,7 @@ export interface CommitEntry {
   path: string;
   snapshot: string;
   tree: string;
+  /** The parent of `snapshot` (null for a first snapshot), whether it was just recorded or not (`changed`). */
   parent: string | null;
   changed: boolean;
   size: number;
@@ -32,6 +33,8 @@ export interface CommitEntry {
 
 export interface CommitResult {
   committed: CommitEntry[];
+  /** Pointer files rewritten, for `git add` (none without git: `dv init --no-git`). */
+  gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
 }
@@ -39,9 +42,10 @@ export interface CommitResult {
 /** Scans `rel`, stores what is new, records a snapshot whose parent is `parent`, rewrites the pointer. */
 export async function snapshotPath(s: RepoSession, rel: string, parent: string | null, opts: CommitOptions, force = false): Promise<CommitEntry> {
   const scan = await scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
-  const prev = parent ? await readParentTree(s, parent) : null;
+  const prev = parent ? await readParent(s, parent) : null;
   const base = { path: rel, tree: scan.tree, parent, size: scan.size, files: scan.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
-  if (prev === scan.tree && !force) return { ...base, snapshot: parent!, changed: false };
+  // Unchanged: the entry is the current snapshot, with its own parent.
+  if (prev?.tree === scan.tree && !force) return { ...base, snapshot: parent!, parent: prev.parents[0] ?? null, changed: false };
   const id = await storeSnapshot(s, rel, scan, {
     parent,
     message: opts.message ?? (parent ? `update ${rel}` : `add ${rel}`),
@@ -80,9 +84,9 @@ export async function pointAt(s: RepoSession, rel: string, id: string, scan: Sna
   await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
 }
 
-async function readParentTree(s: RepoSession, parent: string): Promise<string | null> {
+async function readParent(s: RepoSession, parent: string): Promise<Snapshot | null> {
   try {
-    return (await loadSnapshot(s.store, parent)).tree;
+    return await loadSnapshot(s.store, parent);
   } catch (e) {
     if (e instanceof DvError && e.code === 'OBJECT_MISSING') return null;
     throw e;
@@ -93,13 +97,34 @@ async function readParentTree(s: RepoSession, parent: string): Promise<string | 
 export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<Tracked[]> {
   const all = await findTracked(s.root);
   if (!paths || paths.length === 0) return all;
-  return paths.map((p) => {
-    let rel = toRepoRel(s.root, cwd, p);
-    if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
-    const t = all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
-    if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
-    return t;
-  });
+  return paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+}
+
+/** The tracked path holding `p`, and `p` relative to the root (the tracked path itself, or a path inside it). */
+function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { tracked: Tracked; rel: string } {
+  let rel = toRepoRel(root, cwd, p);
+  if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
+  const t = all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
+  if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
+  return { tracked: t, rel };
+}
+
+/**
+ * Like `selectTracked`, once per tracked path, with the paths inside it that were named
+ * (`within`, relative to the root), or null when it was named whole (or nothing was named).
+ */
+export async function selectTrackedWithin(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<{ tracked: Tracked; within: string[] | null }[]> {
+  const all = await findTracked(s.root);
+  if (!paths || paths.length === 0) return all.map((tracked) => ({ tracked, within: null }));
+  const out = new Map<string, { tracked: Tracked; within: string[] | null }>();
+  for (const p of paths) {
+    const { tracked, rel } = trackedOf(s.root, all, cwd, p);
+    const e = out.get(tracked.rel) ?? { tracked, within: [] };
+    out.set(tracked.rel, e);
+    if (rel === tracked.rel) e.within = null;
+    else if (e.within && !e.within.includes(rel)) e.within.push(rel);
+  }
+  return [...out.values()];
 }
 
 /** Snapshots every changed tracked path (or the ones named). */
@@ -113,5 +138,6 @@ export async function commit(s: RepoSession, opts: CommitOptions): Promise<Commi
     seen.add(t.rel);
     committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
   }
-  return { committed, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
+  const gitAdd = (await usesGit(s)) ? committed.filter((c) => c.changed).map((c) => pointerRelFor(c.path)) : [];
+  return { committed, gitAdd, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
 }

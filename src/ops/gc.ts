@@ -37,6 +37,9 @@ export interface GcResult {
   removedBytes: number;
   removedPacks: number;
   repackedPacks: number;
+  /** What interrupted commands left (packs without an index, temp files of dead processes): files and bytes removed. */
+  leftoverFiles: number;
+  leftoverBytes: number;
   /** Roots of the repositories whose data was kept: this one, and those sharing its cache. */
   repositories: string[];
 }
@@ -85,7 +88,7 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
   for (const id of [...runs, ...(await runRefIds(s))]) if (isId(id)) live.add(id);
   const missingRoots = problems.filter((p) => p.code === 'OBJECT_CORRUPT');
   if (missingRoots.length > 0) throw new DvError('OBJECT_CORRUPT', `gc stopped: ${missingRoots[0].message}; run \`dv fsck\` and repair first`);
-  const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0, repositories: repos.map((r) => r.root) };
+  const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0, leftoverFiles: 0, leftoverBytes: 0, repositories: repos.map((r) => r.root) };
   for (const packId of await listPackIds(s.store.packsDir)) {
     const entries = await s.store.readPackIndex(packId);
     // A copy is kept only where the index points: duplicates and corrupt copies replaced by a
@@ -97,8 +100,13 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     if (dead.length === 0) continue;
     res.removedObjects += dead.length;
     res.removedBytes += dead.reduce((n, e) => n + e.length, 0);
-    if (opts.dryRun) continue;
     const keep = entries.filter((_, k) => keepIt[k]).sort((a, b) => a.offset - b.offset);
+    if (opts.dryRun) {
+      // What the real run does with this pack: repack its live objects (if any), then delete it.
+      if (keep.length > 0) res.repackedPacks++;
+      res.removedPacks++;
+      continue;
+    }
     const deadFrames = new Set(dead.filter((e) => e.flags === FLAG_FRAME).map((e) => e.offset));
     for (let k = 0; k < keep.length; k++) {
       const e = keep[k];
@@ -124,10 +132,14 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     await fsp.rm(pack, { force: true });
     res.removedPacks++;
   }
-  if (!opts.dryRun) {
-    await removeOrphanPacks(s.store.packsDir, shared ? ORPHAN_AGE_MS : 0);
-    await removeDeadTemps(s.paths.tmpDir);
-    await removeDeadTemps(join(s.paths.dvDir, 'tmp'));
+  const remove = !opts.dryRun;
+  for (const l of [
+    await removeOrphanPacks(s.store.packsDir, shared ? ORPHAN_AGE_MS : 0, remove),
+    await removeDeadTemps(s.paths.tmpDir, remove),
+    await removeDeadTemps(join(s.paths.dvDir, 'tmp'), remove),
+  ]) {
+    res.leftoverFiles += l.files;
+    res.leftoverBytes += l.bytes;
   }
   return res;
 }
@@ -140,7 +152,8 @@ const ORPHAN_AGE_MS = 3600_000;
  * between gc's two deletions): nothing reads them, so they go. The writer lock excludes every
  * other writer of a private cache; in a shared one a young orphan may still get its index.
  */
-async function removeOrphanPacks(packsDir: string, minAgeMs: number): Promise<void> {
+async function removeOrphanPacks(packsDir: string, minAgeMs: number, remove: boolean): Promise<Leftovers> {
+  const out: Leftovers = { files: 0, bytes: 0 };
   for (const fan of await fsp.readdir(packsDir).catch(() => [] as string[])) {
     if (!/^[0-9a-f]{2}$/.test(fan)) continue;
     const names = await fsp.readdir(join(packsDir, fan)).catch(() => [] as string[]);
@@ -148,9 +161,13 @@ async function removeOrphanPacks(packsDir: string, minAgeMs: number): Promise<vo
       const m = /^([0-9a-f]{64})\.pack$/.exec(f);
       if (!m || names.includes(`${m[1]}.idx`)) continue;
       const st = await fsp.stat(join(packsDir, fan, f)).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs >= minAgeMs) await fsp.rm(join(packsDir, fan, f), { force: true });
+      if (!st || Date.now() - st.mtimeMs < minAgeMs) continue;
+      out.files++;
+      out.bytes += st.size;
+      if (remove) await fsp.rm(join(packsDir, fan, f), { force: true });
     }
   }
+  return out;
 }
 
 /**
@@ -158,11 +175,36 @@ async function removeOrphanPacks(packsDir: string, minAgeMs: number): Promise<vo
  * index temp files), and nothing else: a push runs without the writer lock and may be using
  * it right now, and a configured cache.dir may point at a directory holding other files.
  */
-async function removeDeadTemps(tmpDir: string): Promise<void> {
+async function removeDeadTemps(tmpDir: string, remove: boolean): Promise<Leftovers> {
+  const out: Leftovers = { files: 0, bytes: 0 };
   for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
     const m = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name) ?? /^\..+\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/.exec(name);
-    if (m && gone(Number(m[1]))) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
+    if (!m || !gone(Number(m[1]))) continue;
+    const n = await sizeOf(join(tmpDir, name));
+    out.files += n.files;
+    out.bytes += n.bytes;
+    if (remove) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
   }
+  return out;
+}
+
+interface Leftovers {
+  files: number;
+  bytes: number;
+}
+
+/** Files and bytes of a file, or of everything under a directory (a push outbox). */
+async function sizeOf(p: string): Promise<Leftovers> {
+  const st = await fsp.lstat(p).catch(() => undefined);
+  if (!st) return { files: 0, bytes: 0 };
+  if (!st.isDirectory()) return { files: 1, bytes: st.size };
+  const out: Leftovers = { files: 0, bytes: 0 };
+  for (const name of await fsp.readdir(p).catch(() => [] as string[])) {
+    const n = await sizeOf(join(p, name));
+    out.files += n.files;
+    out.bytes += n.bytes;
+  }
+  return out;
 }
 
 /** gc holds the writer lock, so its own temp files are done with too. */

@@ -47,7 +47,8 @@ export async function init(opts: InitOptions): Promise<InitResult> {
   if (exists) throw new DvError('ALREADY_INITIALIZED', `${dv} already exists: this is a dv repository already`, { root });
   try {
     await fsp.mkdir(dv, { recursive: true });
-    const config = { core: { format: '1', hash: 'blake3', chunker: CHUNKER_V1.name, chunkMin: String(CHUNKER_V1.min), chunkAvg: String(CHUNKER_V1.avg), chunkMax: String(CHUNKER_V1.max) } };
+    // --no-git is remembered: dv then writes no .gitignore and suggests no git command.
+    const config = { core: { ...(opts.noGit ? { git: 'false' } : {}), format: '1', hash: 'blake3', chunker: CHUNKER_V1.name, chunkMin: String(CHUNKER_V1.min), chunkAvg: String(CHUNKER_V1.avg), chunkMax: String(CHUNKER_V1.max) } };
     await writeFileAtomic(join(dv, '.gitignore'), DV_GITIGNORE);
     await writeFileAtomic(join(dv, 'config'), JSON.stringify(config, null, 2) + '\n');
     if (top && !opts.noGit) await unionMergeGitignores(root);

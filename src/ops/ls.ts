@@ -44,9 +44,11 @@ export async function ls(s: RepoSession, opts: LsOptions): Promise<LsEntry[]> {
   } else {
     throw new DvError('NOT_TRACKED', `${opts.target} is neither a tracked path nor an object id`, { arg: opts.target });
   }
-  for (const name of sub) {
-    const e: TreeEntry | undefined = (await load(tree)).entries.find((x) => x.name === name);
-    if (!e || e.type !== 'dir') throw new DvError('PATH_NOT_FOUND', `${opts.target} is not a directory in the tracked data`, { path: opts.target });
+  for (let i = 0; i < sub.length; i++) {
+    const e: TreeEntry | undefined = (await load(tree)).entries.find((x) => x.name === sub[i]);
+    // A file (or link) inside the tracked directory: its own entry, as `ls FILE` does.
+    if (e && e.type !== 'dir' && i === sub.length - 1) return [toLs(e, e.name)];
+    if (!e || e.type !== 'dir') throw new DvError('PATH_NOT_FOUND', `${opts.target} is not in the tracked data`, { path: opts.target });
     tree = e.id;
   }
   const out: LsEntry[] = [];

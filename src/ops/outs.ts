@@ -9,7 +9,7 @@ import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { ignoreInGit, readPointer } from '../workspace/pointers.js';
+import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { pointAt, storeSnapshot } from './commit.js';
@@ -65,7 +65,7 @@ export async function prepareOut(s: RepoSession, rel: string, scan: ScanResult, 
 /** Points the out's pointer file at its snapshot (call after the store is flushed: data first). */
 export async function publishOut(s: RepoSession, o: PreparedOut): Promise<void> {
   if (o.fresh) await pointAt(s, o.path, o.snapshot, o.scan);
-  await ignoreInGit(s.root, o.path);
+  if (await usesGit(s)) await ignoreInGit(s.root, o.path);
 }
 
 /**

@@ -23,11 +23,8 @@ export interface RemoteSessionOptions {
   paths?: string[];
   cwd?: string;
   jobs?: number;
-  /**
-   * write: a directory remote is created (as DVC does; a bucket must exist already);
-   * status: a directory remote not created yet holds nothing; read: it must exist.
-   */
-  purpose: 'write' | 'read' | 'status';
+  /** write: a directory remote is created (as DVC does; a bucket must exist already); read: it must exist. */
+  purpose: 'write' | 'read';
 }
 
 /** Runs `fn` with the remote open, and closes it whatever happens. */
@@ -35,16 +32,14 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
   const config = resolveRemote(s.config, o.remote);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);
   const target = parseRemoteUrl(config.url, s.root);
-  let absent = false;
   if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });
-  if (target.kind === 'local' && o.purpose === 'status') absent = !(await fsp.stat(target.path).then(() => true, () => false));
   const backend = await openRemote(config, s.root, { create: o.purpose === 'write' });
   try {
-    if (!absent) await backend.check();
+    await backend.check();
     const tracked = await selectTracked(s, o.paths, o.cwd ?? s.root);
     const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
     const cache = remoteCacheDir(s.paths, config.name);
-    const remote = absent ? RemoteIndex.empty(cache) : await RemoteIndex.load(backend, cache, jobs);
+    const remote = await RemoteIndex.load(backend, cache, jobs);
     // An index that does not match its name names nothing usable: a writer removes it (its
     // objects are sent again), a reader just does not use it.
     if (o.purpose === 'write') for (const key of remote.damaged) await backend.delete(key).catch(() => undefined);

@@ -1,4 +1,7 @@
-/** `dv status --remote`: what the remote lacks of the pointer files' data, and what this clone lacks. */
+/**
+ * `dv status --remote`: what the remote lacks of the pointer files' data, and what this clone lacks.
+ * A remote that does not exist (a directory not created yet) fails REMOTE_NOT_FOUND, as `dv pull` does.
+ */
 import type { RepoSession } from '../repo/repo.js';
 import { reachable } from './reach.js';
 import { withRemote } from './remote-session.js';
@@ -14,7 +17,7 @@ export interface RemoteStatusResult {
 }
 
 export async function remoteStatus(s: RepoSession, opts: { remote?: string; paths?: string[]; cwd?: string } = {}): Promise<RemoteStatusResult> {
-  return withRemote(s, { ...opts, purpose: 'status' }, async ({ config, remote, roots }) => {
+  return withRemote(s, { ...opts, purpose: 'read' }, async ({ config, remote, roots }) => {
     const { ids, problems } = await reachable(s, roots, { history: false });
     const missing = new Set(problems.filter((p) => p.code === 'OBJECT_MISSING' && p.id).map((p) => p.id!));
     const unpushed = [...ids].filter((id) => !remote.has(id) && !missing.has(id));

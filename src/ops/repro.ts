@@ -12,7 +12,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { readPointer } from '../workspace/pointers.js';
+import { readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { withUpstream } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
@@ -93,7 +93,7 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
     if (ws && ws.id !== o.id) await clearOut(s, o.path);
     try {
       // Also when the content is there already: the pointer must name the recorded run's snapshot.
-      await checkout(s, { target: o.snapshot, paths: [o.path] });
+      await checkout(s, { target: o.snapshot, paths: [o.path], new: true });
     } catch (e) {
       if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return false;
       if (e instanceof DvError && e.code === 'UNSAVED_CHANGES') {
@@ -266,5 +266,5 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
     ctx.refresh();
   }
-  return { stages: result, lockWritten, gitAdd: [...gitAdd] };
+  return { stages: result, lockWritten, gitAdd: (await usesGit(s)) ? [...gitAdd] : [] };
 }

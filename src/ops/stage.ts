@@ -5,7 +5,7 @@ import { DvError, fsError, isDvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { findTracked } from '../workspace/pointers.js';
+import { findTracked, usesGit } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { buildDag, overlaps } from '../pipeline/dag.js';
 import { checkStageName, formatParamRef, invalid, normalizeRel, parseParamRef, parseSpec, setStage, SPEC_FILE, type StageSpec } from '../pipeline/spec.js';
@@ -111,7 +111,7 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
   await checkOuts(s, stage);
   await writeFileAtomic(file, next, join(s.root, '.dv', 'tmp'));
   const p = await loadPipeline(s.root);
-  return { stage: info(p.dag, p.dag.stages.get(name)!), replaced, gitAdd: [SPEC_FILE] };
+  return { stage: info(p.dag, p.dag.stages.get(name)!), replaced, gitAdd: (await usesGit(s)) ? [SPEC_FILE] : [] };
 }
 
 function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { diffTrees } from '../core/diff.js';
 import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
-import { selectTracked } from './commit.js';
+import { selectTrackedWithin } from './commit.js';
 import { treeLoader } from './objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
@@ -40,9 +40,10 @@ export interface StatusOptions {
 }
 
 export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<StatusResult> {
-  const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
   const paths: PathStatus[] = [];
-  for (const t of tracked) {
+  for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root)) {
+    // Named paths inside the tracked directory: only the changes under them.
+    const shown = (p: string): boolean => !within || within.some((w) => p === w || p.startsWith(w + '/'));
     const base = { path: t.rel, pointer: t.pointerRel, snapshot: t.pointer.snapshot, added: [] as string[], modified: [] as string[], deleted: [] as string[], filesHashed: 0 };
     const haveTree = await s.store.has(t.pointer.tree);
     const exists = await fsp.lstat(join(s.root, t.rel)).then(() => true, () => false);
@@ -63,8 +64,8 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     const load = treeLoader(s.store, scan.trees);
     const prefix = (p: string): string => (t.pointer.kind === 'file' || scan.kind === 'file' ? t.rel : `${t.rel}/${p}`);
     const changes = t.pointer.kind === scan.kind ? await diffTrees(t.pointer.tree, scan.tree, load) : [...(await diffTrees(t.pointer.tree, null, load)), ...(await diffTrees(null, scan.tree, load))];
-    for (const c of changes) base[c.type].push(prefix(c.path));
-    paths.push({ ...base, state: 'modified' });
+    for (const c of changes) if (shown(prefix(c.path))) base[c.type].push(prefix(c.path));
+    paths.push({ ...base, state: base.added.length + base.modified.length + base.deleted.length > 0 ? 'modified' : 'clean' });
   }
   let stages: OutOfDateStage[] = [];
   const metrics: NonNullable<StatusResult['metrics']> = [];

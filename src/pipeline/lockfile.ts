@@ -65,11 +65,45 @@ export function parseLock(text: string, file = LOCK_FILE): Lockfile {
   return { stages };
 }
 
+/** Object keys sorted at every level (arrays keep their order). */
+function sorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+const ENV_KEYS = ['dv', 'os', 'arch', 'tools', 'git', 'lockfiles', 'vars'] as const;
+
+/** The environment in a fixed key order (a run record decoded from the store has its keys sorted). */
+function encodeEnv(env: RunEnv): RunEnv {
+  const e = env as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ENV_KEYS) {
+    if (!(k in e)) continue;
+    const g = e[k] as RunEnv['git'];
+    out[k] = k === 'git' && g && typeof g === 'object' ? { commit: g.commit, branch: g.branch, dirty: g.dirty, ...(sorted(g) as object) } : sorted(e[k]);
+  }
+  for (const k of Object.keys(e).sort()) if (!(k in out)) out[k] = sorted(e[k]);
+  return out as unknown as RunEnv;
+}
+
+/**
+ * dv.lock's text: the same records give the same bytes whichever way they were made (a run, a
+ * run restored from the run cache, dv.lock read back), so git shows only real changes. Stages
+ * by name; every record in a fixed key order; maps (params, tools, lockfiles, vars) sorted.
+ */
 export function encodeLock(l: Lockfile): string {
   const stages: Record<string, LockStage> = {};
   for (const name of Object.keys(l.stages).sort()) {
     const s = l.stages[name];
-    stages[name] = { cmd: s.cmd, ...(s.wdir ? { wdir: s.wdir } : {}), key: s.key, run: s.run, deps: s.deps, params: s.params, outs: s.outs, env: s.env, ranAt: s.ranAt };
+    stages[name] = {
+      cmd: s.cmd, ...(s.wdir ? { wdir: s.wdir } : {}), key: s.key, run: s.run,
+      deps: s.deps.map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}), ...(d.uncommitted === true ? { uncommitted: true as const } : {}) })),
+      params: sorted(s.params) as ParamValues,
+      outs: s.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })),
+      env: encodeEnv(s.env),
+      ranAt: s.ranAt,
+    };
   }
   return '# dv.lock: written by `dv repro`; commit it with git. It records what each stage last read and wrote.\n'
     + yaml().stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false });

@@ -120,6 +120,8 @@ const KEYS: Record<string, KeyRule> = {
   'core.chunkMax': oneOf([String(CHUNKER_V1.max)], FORMAT),
   // That the remote exists is checked on set (Config.set) and where it is used (resolveRemote).
   'core.remote': { accepts: 'the name of a configured remote (see `dv remote list`)', ok: (v) => REMOTE_NAME_RE.test(v) },
+  // `dv init --no-git` writes false: no .gitignore, no git hints, even inside a git work tree.
+  'core.git': oneOf(['true', 'false']),
   'cache.dir': nonEmpty('a directory path'),
   'pipeline.env': { accepts: 'names of environment variables separated by commas, e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS', ok: (v) => v.split(',').every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())) },
 };
@@ -153,7 +155,7 @@ export function checkSetting(key: string, value: string): void {
     const remote = /^remote\.([^.]+)\./.exec(key);
     throw new DvError('USAGE', remote
       ? `unknown config key ${key}: a remote takes ${REMOTE_OPTIONS.map((o) => `remote.${remote[1]}.${o}`).join(', ')}`
-      : `unknown config key ${key}: dv reads core.remote, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}`, { key });
+      : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}`, { key });
   }
   if (!rule.ok(value)) throw new DvError('USAGE', `${key} ${show(value)}: give ${rule.accepts}`, { key, value });
 }

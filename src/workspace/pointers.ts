@@ -7,7 +7,7 @@ import { join, posix } from 'node:path';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
 import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { git } from '../repo/git.js';
+import { git, gitTopLevel } from '../repo/git.js';
 
 export interface Tracked {
   /** Tracked path relative to the repository root, '/'-separated. */
@@ -16,6 +16,9 @@ export interface Tracked {
   pointerRel: string;
   pointer: Pointer;
 }
+
+/** A path as one shell word, for the commands dv suggests. */
+export const shellArg = (p: string): string => (/^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
 
 export const pointerRelFor = (rel: string): string => rel + POINTER_SUFFIX;
 
@@ -27,6 +30,10 @@ export async function readPointer(root: string, rel: string): Promise<Tracked | 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fsError(e, pointerRel);
+  }
+  // `git checkout -- FILE` (decodePointer's advice) is refused for an unmerged path.
+  if (/^<{7}(?: |$)/m.test(text) && /^>{7}(?: |$)/m.test(text)) {
+    throw new DvError('BAD_POINTER', `${pointerRel} has a git merge conflict: pick one side (\`git checkout --ours ${shellArg(pointerRel)}\` or \`--theirs\`), then \`dv checkout ${shellArg(rel)}\``, { file: pointerRel, conflict: true });
   }
   const pointer = decodePointer(text, pointerRel);
   if (pointer.path !== posix.basename(rel)) throw new DvError('BAD_POINTER', `${pointerRel} names ${JSON.stringify(pointer.path)}, but sits beside ${posix.basename(rel)}: rename it or re-add the data`, { file: pointerRel });
@@ -95,6 +102,19 @@ async function looksLikePointer(file: string, tracked: string): Promise<boolean>
   if (text.startsWith('# dv pointer') || /^dv:\s*\d+\s*$/m.test(text)) return true;
   if (!HEADER.startsWith(text)) return false;
   return fsp.lstat(tracked).then(() => true, () => false);
+}
+
+const gitUse = new WeakMap<object, Promise<boolean>>();
+
+/**
+ * Whether dv works with git in this repository (writes .gitignore lines, suggests git commands,
+ * asks git what it tracks): not after `dv init --no-git` (recorded as core.git false), and only
+ * inside a git work tree.
+ */
+export function usesGit(s: { root: string; config: { get(key: string): string | undefined } }): Promise<boolean> {
+  let p = gitUse.get(s);
+  if (!p) gitUse.set(s, (p = s.config.get('core.git') === 'false' ? Promise.resolve(false) : gitTopLevel(s.root).then((top) => top !== undefined)));
+  return p;
 }
 
 /** Adds `/<name>` to the `.gitignore` beside the tracked path, once. Returns the file changed. */

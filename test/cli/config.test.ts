@@ -57,7 +57,7 @@ test('set: keys dv does not read and values it cannot use are refused, naming th
     [['remote.origin.endpoint', 'minio:9000'], /give an http:\/\/ or https:\/\/ URL$/m],
     [['remote.origin.url', 'ftp://host/x'], /remote\.origin\.url ftp:\/\/host\/x: give a directory path/],
     [['remote.origin.regoin', 'eu-west-1'], /unknown config key remote\.origin\.regoin: a remote takes remote\.origin\.url, .*remote\.origin\.region/],
-    [['core.remotes', 'origin'], /unknown config key core\.remotes: dv reads core\.remote, cache\.dir, pipeline\.env and remote\.NAME/],
+    [['core.remotes', 'origin'], /unknown config key core\.remotes: dv reads core\.remote, core\.git, cache\.dir, pipeline\.env and remote\.NAME/],
     [['pipeline.env', 'A B'], /pipeline\.env "A B": give names of environment variables/],
     [['cache.dir', ' '], /cache\.dir " ": give a directory path/],
   ];

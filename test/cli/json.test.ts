@@ -58,7 +58,7 @@ const fetchResult: Spec = { remote: 'string', url: 'string', snapshots: ['id'], 
 const SHAPES: Record<string, Spec> = {
   init: { root: 'string', git: 'boolean' },
   add: { added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
-  commit: { committed: [commitEntry], bytesStored: 'number', objectsStored: 'number' },
+  commit: { committed: [commitEntry], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
   status: { clean: 'boolean', paths: [{ path: 'string', pointer: 'string', snapshot: 'id', state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] }, added: ['string'], modified: ['string'], deleted: ['string'], filesHashed: 'number' }],
     stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }], 'metrics?': [{ stage: 'string', path: 'string', values: { oneOf: ['record', null] } }] },
   log: [{
@@ -72,7 +72,7 @@ const SHAPES: Record<string, Spec> = {
     { path: 'string', type: { enum: ['link'] }, target: 'string' },
   ] }],
   checkout: checkoutResult,
-  gc: { dryRun: 'boolean', roots: 'number', reachableObjects: 'number', removedObjects: 'number', removedBytes: 'number', removedPacks: 'number', repackedPacks: 'number', repositories: ['string'] },
+  gc: { dryRun: 'boolean', roots: 'number', reachableObjects: 'number', removedObjects: 'number', removedBytes: 'number', removedPacks: 'number', repackedPacks: 'number', leftoverFiles: 'number', leftoverBytes: 'number', repositories: ['string'] },
   fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', indexRebuilt: 'boolean' },
   remoteList: [{ name: 'string', url: 'string', isDefault: 'boolean', 'endpoint?': 'string', 'region?': 'string', 'profile?': 'string', 'pathStyle?': 'string', 'checksum?': 'string', 'jobs?': 'string', 'timeout?': 'string' }],
   remoteDefault: { default: { oneOf: ['string', null] } },
