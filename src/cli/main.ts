@@ -318,8 +318,9 @@ ${EXIT_HELP}`);
   cmd('gc', 'delete objects that no pointer file, snapshot history or git ref reaches', 'dv gc --dry-run')
     .option('-n, --dry-run', 'only say what would be removed')
     .addOption(numberOption('--keep-days <n>', 'keep snapshots this clone recorded in the last n days, even if no pointer names them (0: none)', { min: 0, whole: false }, 30))
-    .action(async (o: { dryRun?: boolean; keepDays: number }) => {
-      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays: o.keepDays, waitMs: waitMs() }));
+    .option('-w, --workspace', 'keep only what the work tree\'s pointer files name: no older versions, no other branches or tags (they stay on remotes they were pushed to)')
+    .action(async (o: { dryRun?: boolean; keepDays: number; workspace?: boolean }) => {
+      const r = await session(true, 'gc', (s) => gc(s, { dryRun: o.dryRun, keepDays: o.keepDays, workspace: o.workspace, waitMs: waitMs() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.gc(r));
     });
@@ -332,7 +333,7 @@ ${EXIT_HELP}`);
       if (globals.json) printJson(r);
       else if (!globals.quiet || !r.ok) {
         for (const p of r.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
-        out(`${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${count(r.objects, 'object')} (${human(r.bytes)}) in ${count(r.packs, 'pack')} verified, ${count(r.roots, 'root')} checked${r.shallow ? `, ${count(r.shallow, 'older snapshot')} not fetched` : ''}${r.stale.length ? `, ${count(r.stale.length, 'stale copy')} for \`dv gc\`` : ''}${r.indexRebuilt ? ', index rebuilt' : ''}`);
+        out(`${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${count(r.objects, 'object')} (${human(r.bytes)}) in ${count(r.packs, 'pack')} verified, ${count(r.roots, 'root')} checked${r.shallow ? `, ${count(r.shallow, 'older snapshot')} not fetched` : ''}${r.notFetched ? `, ${count(r.notFetched, 'snapshot')} of other git refs not fetched` : ''}${r.stale.length ? `, ${count(r.stale.length, 'stale copy')} for \`dv gc\`` : ''}${r.indexRebuilt ? ', index rebuilt' : ''}`);
       }
       if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
     });

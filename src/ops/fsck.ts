@@ -25,6 +25,11 @@ export interface FsckResult {
   stale: { id: string; pack: string }[];
   /** Older snapshots named as parents but never fetched (fine: `dv fetch --all-history` brings them). */
   shallow: number;
+  /**
+   * Snapshots only other git branches, tags or remote refs name, absent from this store (never
+   * pulled here, or removed by `dv gc --workspace`): not damage; a checkout of that ref pulls them.
+   */
+  notFetched: number;
   indexRebuilt: boolean;
 }
 
@@ -72,11 +77,15 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
       opts.onProgress?.(objects, bytes);
     }
   }
-  const { roots, problems: rootProblems } = await rootSnapshots(s);
+  const { roots: all, problems: rootProblems } = await rootSnapshots(s);
   problems.push(...rootProblems);
+  // What the work tree names must be here; what only other git refs name may not have been pulled.
+  const here = new Set((await rootSnapshots(s, { gitRefs: false })).roots);
+  const present = await s.store.hasMany(all);
+  const roots = all.filter((id, k) => present[k] || here.has(id));
   const reach = await reachable(s, roots);
   // Corrupt objects were already reported above with their pack; keep reachability's other findings.
   const seen = new Set(problems.map((p) => p.id).filter(Boolean));
   problems.push(...reach.problems.filter((p) => !(p.id && seen.has(p.id))));
-  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, stale, shallow: reach.shallow.length, indexRebuilt: Boolean(opts.rebuildIndex) };
+  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, stale, shallow: reach.shallow.length, notFetched: all.length - roots.length, indexRebuilt: Boolean(opts.rebuildIndex) };
 }

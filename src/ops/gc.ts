@@ -27,6 +27,11 @@ export interface GcOptions {
   waitMs?: number;
   /** Snapshots this clone recorded within this many days stay, pointer or not (default 30; 0: none). */
   keepDays?: number;
+  /**
+   * Keep only the snapshots the work tree's pointer files name (not their history, nor other git
+   * branches and tags), as `dvc gc -w`; older versions stay on remotes they were pushed to.
+   */
+  workspace?: boolean;
 }
 
 export interface GcResult {
@@ -73,7 +78,7 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
   const logged = new Set<string>();
   const runs: string[] = [];
   for (const r of repos) {
-    const { roots: pointed, problems: rootProblems } = await rootSnapshotsAt(r.root);
+    const { roots: pointed, problems: rootProblems } = await rootSnapshotsAt(r.root, { gitRefs: !opts.workspace });
     if (rootProblems.length > 0) throw new DvError('BAD_POINTER', `gc stopped, a pointer file${r.root === s.root ? '' : ` of ${r.root}`} is unreadable: ${rootProblems[0].message}`);
     for (const id of pointed) pointedAll.add(id);
     if (keepDays > 0) for (const id of await loggedSnapshots(r.dvDir, since)) logged.add(id);
@@ -83,7 +88,7 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
   const recent = [...logged];
   const present = await s.store.hasMany(recent);
   const roots = [...new Set([...pointedAll, ...recent.filter((_, k) => present[k])])];
-  const { ids: live, problems } = await reachable(s, roots);
+  const { ids: live, problems } = await reachable(s, roots, { history: !opts.workspace });
   // The run cache: run records dv.lock names, and those the run refs (shared with the cache) point to.
   for (const id of [...runs, ...(await runRefIds(s))]) if (isId(id)) live.add(id);
   const missingRoots = problems.filter((p) => p.code === 'OBJECT_CORRUPT');

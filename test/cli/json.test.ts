@@ -73,7 +73,7 @@ const SHAPES: Record<string, Spec> = {
   ] }],
   checkout: checkoutResult,
   gc: { dryRun: 'boolean', roots: 'number', reachableObjects: 'number', removedObjects: 'number', removedBytes: 'number', removedPacks: 'number', repackedPacks: 'number', leftoverFiles: 'number', leftoverBytes: 'number', repositories: ['string'] },
-  fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', indexRebuilt: 'boolean' },
+  fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', notFetched: 'number', indexRebuilt: 'boolean' },
   remoteList: [{ name: 'string', url: 'string', isDefault: 'boolean', 'endpoint?': 'string', 'region?': 'string', 'profile?': 'string', 'pathStyle?': 'string', 'checksum?': 'string', 'jobs?': 'string', 'timeout?': 'string' }],
   remoteDefault: { default: { oneOf: ['string', null] } },
   push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number', runsSent: 'number' },

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, dvJson, makeRepo, describeTree, git, prng } from '../helpers/cli.js';
+import { dv, dvOk, dvJson, makeRepo, describeTree, git, prng, tempDir } from '../helpers/cli.js';
 
 async function write(root: string, rel: string, data: string | Buffer, mode?: number): Promise<void> {
   const p = join(root, rel);
@@ -226,6 +226,44 @@ test('gc keeps what pointers, git history and recent local snapshots reach; --ke
   await dvOk(repo, ['checkout']);
   assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version one, long enough to be its own object');
   assert.equal((await dvJson(repo, ['fsck'])).ok, true);
+});
+
+test('gc --workspace keeps only what the work tree names: older versions and other branches go, a remote brings them back', async () => {
+  const repo = await makeRepo();
+  await write(repo, 'data/a.txt', 'version one of a, long enough to be its own object');
+  await write(repo, 'data/same.txt', 'in every version');
+  const s1 = (await dvJson(repo, ['add', 'data'])).added[0].snapshot;
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'v1']);
+  git(repo, ['checkout', '-qb', 'other']);
+  await write(repo, 'data/a.txt', 'version three, on another branch');
+  const s3 = (await dvJson(repo, ['commit'])).committed[0].snapshot;
+  git(repo, ['commit', '-qam', 'v3']);
+  git(repo, ['checkout', '-q', 'main']);
+  await dvOk(repo, ['checkout']);
+  await write(repo, 'data/a.txt', 'version two of a, the one in the work tree');
+  const s2 = (await dvJson(repo, ['commit'])).committed[0].snapshot;
+  git(repo, ['commit', '-qam', 'v2']);
+  const remote = join(tempDir(), 'remote');
+  await dvOk(repo, ['remote', 'add', 'origin', remote]);
+  await dvOk(repo, ['push', '--all-history']);
+
+  // Without -w: history and the other branch are kept.
+  assert.equal((await dvJson(repo, ['gc', '--keep-days', '0'])).removedObjects, 0);
+  const gc = await dvJson(repo, ['gc', '--workspace', '--keep-days', '0']);
+  assert.ok(gc.removedObjects >= 4, `v1 and v3 (snapshot, tree, a.txt each) removed: ${JSON.stringify(gc)}`);
+  for (const old of [s1, s3]) assert.equal((await dv(repo, ['checkout', old])).code, 20, `${old.slice(0, 8)} is gone from the local store`);
+  const fsck = await dvJson(repo, ['fsck']);
+  assert.deepEqual([fsck.ok, fsck.notFetched], [true, 1], `the other branch's snapshot is not fetched, not damage: ${JSON.stringify(fsck)}`);
+  await fsp.rm(join(repo, 'data'), { recursive: true });
+  await dvOk(repo, ['checkout']);
+  assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version two of a, the one in the work tree');
+  assert.equal(await fsp.readFile(join(repo, 'data/same.txt'), 'utf8'), 'in every version');
+  // The remote still has the history.
+  await dvOk(repo, ['fetch', '--all-history']);
+  await dvOk(repo, ['checkout', s1]);
+  assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version one of a, long enough to be its own object');
+  await dvOk(repo, ['checkout', s2]);
 });
 
 test('status on an unchanged tree reads no file content; an edit is read once', async () => {
