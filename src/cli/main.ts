@@ -203,7 +203,7 @@ ${EXIT_HELP}`);
       const r = await session(true, 'add', (s) => add(s, { paths, cwd: cwd(), message: o.message, meta, onProgress: (p) => bar.update(p.filesHashed, { bytes: p.bytesHashed }) })).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
-      for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${a.files} files, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
+      for (const a of r.added) out(`${a.changed ? 'added' : 'unchanged'} ${a.path}: ${count(a.files, 'file')}, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`);
       out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}`);
       if (r.gitAdd.length > 0) out(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
     });
@@ -245,7 +245,7 @@ ${EXIT_HELP}`);
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       if (r.committed.length === 0) return out('nothing tracked: run `dv add <path>` first');
-      for (const c of r.committed) out(c.changed ? `committed ${c.path}: snapshot ${c.snapshot.slice(0, 12)} (${c.files} files, ${human(c.size)})` : `unchanged ${c.path}`);
+      for (const c of r.committed) out(c.changed ? `committed ${c.path}: snapshot ${c.snapshot.slice(0, 12)} (${count(c.files, 'file')}, ${human(c.size)})` : `unchanged ${c.path}`);
       if (r.committed.some((c) => c.changed)) out(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}${r.gitAdd.length > 0 ? `\n\nRecord it with git: git add ${r.gitAdd.map(render.shellQuote).join(' ')}` : ''}`);
     });
 
@@ -284,7 +284,7 @@ ${EXIT_HELP}`);
       const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
-      for (const p of r.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
+      for (const p of r.paths) out(p.written + p.removed === 0 ? `${p.path}: up to date, snapshot ${p.snapshot.slice(0, 12)}` : `${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
     });
 
   cmd('log', 'list snapshots of tracked paths, newest first', 'dv log data -n 5')
@@ -439,7 +439,7 @@ ${EXIT_HELP}`);
       if (globals.json) printJson(r);
       else if (!globals.quiet) {
         out(fetched(r.fetch));
-        for (const p of r.checkout.paths) out(`${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)})`);
+        for (const p of r.checkout.paths) out(p.written + p.removed === 0 ? `${p.path}: up to date` : `${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)})`);
       }
     });
 

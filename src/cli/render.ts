@@ -26,7 +26,7 @@ export function status(r: StatusResult): string {
     if (p.state === 'missing') { lines.push(`${p.path}: ${yellow('not in the workspace')} (run \`dv checkout\`)`); continue; }
     if (p.state === 'not-in-cache') { lines.push(`${p.path}: ${yellow('data not in the local store')} (run \`dv pull\`)`); continue; }
     lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted`);
-    for (const f of p.added) lines.push(`\t${green('new:      ' + f)}`);
+    for (const f of p.added) lines.push(`\t${green('added:    ' + f)}`);
     for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
     for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);
   }
