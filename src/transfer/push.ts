@@ -48,6 +48,9 @@ export interface PushStats {
   alreadyThere: number;
 }
 
+
+/** Local packs smaller than this travel repacked together with other small ones, not as they are. */
+const SMALL_PACK = 4 * 1024 * 1024;
 /**
  * Checks one object inside a pack's bytes against its id; nothing corrupt is ever pushed.
  * `frames` keeps the frames of this pack already decompressed (by offset).
@@ -95,11 +98,16 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   [...missingData, ...missingMeta].forEach((id, k) => { if (locs[k]) locOf.set(id, locs[k]!); });
   const perPack = new Map<string, number>();
   for (const l of locs) if (l) perPack.set(l.pack, (perPack.get(l.pack) ?? 0) + 1);
-  const whole: { packId: string; entries: PackEntry[] }[] = [];
+  let whole: { packId: string; entries: PackEntry[] }[] = [];
   for (const [packId, n] of perPack) {
     const entries = await i.store.readPackIndex(packId).catch(() => undefined);
     if (entries && entries.length === n && entries.every((e) => wanted.has(e.id))) whole.push({ packId, entries });
   }
+  // Small local packs (one per `dv add` or `dv commit` of a few files) are packed together
+  // instead: ten small commits pushed at once make one remote pack, not ten.
+  const stored = (w: { entries: PackEntry[] }): number => w.entries.reduce((n, e) => n + e.length, 0);
+  const small = whole.filter((w) => stored(w) < SMALL_PACK);
+  if (small.length > 1) whole = whole.filter((w) => stored(w) >= SMALL_PACK);
   const moved = new Set(whole.flatMap((w) => w.entries.map((e) => e.id)));
   if (moved.size > 0) {
     const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
