@@ -22,13 +22,13 @@ export interface AddResult {
 }
 
 /** USAGE when git tracks `rel` (or, for a directory, a file under it): git and dv would both track it. */
-async function refuseGitTracked(root: string, rel: string): Promise<void> {
+export async function refuseGitTracked(root: string, rel: string, then = `dv add ${quote(rel)}`): Promise<void> {
   const r = await git(root, ['--literal-pathspecs', 'ls-files', '-z', '--cached', '--', rel]);
   if (r.code !== 0) return; // not a git work tree
   const files = r.stdout.split('\0').filter(Boolean);
   if (files.length === 0) return;
   const which = files.length === 1 && files[0] === rel ? '' : ` (${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''})`;
-  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`dv add ${quote(rel)}\``, { path: rel, files: files.slice(0, 100) });
+  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`${then}\``, { path: rel, files: files.slice(0, 100) });
 }
 
 export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> {

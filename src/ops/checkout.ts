@@ -11,9 +11,10 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { findTracked, ignoreInGit, readPointer, usesGit, writePointer } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, readPointer, shellArg as quote, usesGit, writePointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
+import { refuseGitTracked } from './add.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { processAlive } from '../repo/lock.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';
@@ -215,14 +216,18 @@ async function checkNewPath(s: RepoSession, rel: string, what: 'snapshot' | 'tre
   if (outer) throw new DvError('USAGE', `${rel} is inside ${outer.rel}, which dv tracks: restore the whole of it (\`dv checkout ${id.slice(0, 12)} ${outer.rel}\`) or a path outside it`, { path: rel });
   const inner = tracked.find((t) => t.rel.startsWith(rel + '/'));
   if (inner) throw new DvError('USAGE', `${rel} contains ${inner.rel}, which dv tracks on its own: restore into another path`, { path: rel });
-  if (!refuse) return;
+  if (!refuse) {
+    // Starting to track a path git tracks would have it tracked twice.
+    if (await usesGit(s)) await refuseGitTracked(s.root, rel, `dv checkout ${id.slice(0, 12)} ${quote(rel)} --new`);
+    return;
+  }
   let near: string | undefined;
   let best = Math.max(2, Math.floor(rel.length / 3)) + 1;
   for (const t of tracked) {
     const d = distance(rel, t.rel);
     if (d < best) { best = d; near = t.rel; }
   }
-  throw new DvError('NOT_TRACKED', `${rel} is not tracked${near ? `: did you mean ${near}?` : ''}. To restore ${what} ${id.slice(0, 12)} as a new tracked path ${rel}, pass --new`, { path: rel, ...(near ? { suggestion: near } : {}) });
+  throw new DvError('NOT_TRACKED', `${rel} is not tracked${near ? ` (did you mean ${near}?)` : ''}: to restore ${what} ${id.slice(0, 12)} as a new tracked path ${rel}, pass --new`, { path: rel, ...(near ? { suggestion: near } : {}) });
 }
 
 export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<CheckoutResult> {
@@ -241,7 +246,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   if (opts.paths && opts.paths.length === 1) {
     rel = toRepoRel(s.root, cwd, opts.paths[0]).replace(/\/+$/, '');
     if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
-    if (rel === '' || rel.split('/')[0] === '.dv' || rel.split('/')[0] === '.git') throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
+    if (rel === '' || rel.split('/')[0] === '.dv' || rel.split('/').includes('.git')) throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
   } else if (what.snapshot) {
     rel = what.snapshot.path;
   } else {
@@ -263,6 +268,17 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
       await s.store.flush();
     }
   }
+  if (!existing && !opts.force) {
+    // Starting to track a path: what is there now is the user's, in no snapshot of it; only
+    // content identical to what is restored (an out dv repro restores) may stay without --force.
+    const abs = join(s.root, rel);
+    const st = await fsp.lstat(abs).catch(() => undefined);
+    const empty = !st || (st.isDirectory() && (await fsp.readdir(abs)).length === 0);
+    if (!empty && (!(st!.isFile() || st!.isDirectory()) || (await scanPath({ root: s.root, rel, index: s.index })).tree !== treeId)) {
+      throw new DvError('UNSAVED_CHANGES', `${rel} exists and dv does not track it: restoring ${what.snapshot ? 'snapshot' : 'tree'} ${what.id.slice(0, 12)} there would replace it; move it away, or pass --force to replace it`, { paths: [rel] });
+    }
+  }
+
   const r = await restore(s, rel, kind, treeId, opts);
   let snapshotId = what.snapshotId;
   let size = what.snapshot?.size;

@@ -296,3 +296,34 @@ test('11: encodeLock gives the same text for the same records in any key order',
   assert.equal(encodeLock(parseLock(text)), text, 'read back and written again: the same bytes');
   assert.match(text, /deps:\n {6}- path: data\n {8}id: a{0}c{64}/);
 });
+
+test('checkout <id> PATH --new: an untracked path with other content, a git-tracked path and a nested .git are refused; identical content is fine', async () => {
+  const { repo, snapshot } = await setup();
+  // Untracked directory holding a file whose content is in the store (from dataset): still the user's.
+  await write(repo, 'mine/a', '1\n');
+  await write(repo, 'mine/own.txt', 'mine');
+  let r = await dv(repo, ['checkout', snapshot.slice(0, 8), 'mine', '--new']);
+  assert.equal(r.code, 16, r.stderr);
+  assert.match(r.stderr, /UNSAVED_CHANGES: mine exists and dv does not track it: .*move it away, or pass --force/);
+  assert.deepEqual((await fsp.readdir(join(repo, 'mine'))).sort(), ['a', 'own.txt'], 'nothing deleted');
+  assert.equal(existsSync(join(repo, 'mine.dv')), false);
+  // A path git tracks: refused as dv add refuses it.
+  await write(repo, 'code/x.txt', 'code');
+  git(repo, ['add', 'code/x.txt']);
+  r = await dv(repo, ['checkout', snapshot.slice(0, 8), 'code', '--new', '--force']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /code is tracked by git .*git rm -r --cached code/);
+  assert.equal(await fsp.readFile(join(repo, 'code/x.txt'), 'utf8'), 'code');
+  // Inside a nested repository's .git: never.
+  r = await dv(repo, ['checkout', snapshot.slice(0, 8), 'sub/.git/hooks', '--new']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(existsSync(join(repo, 'sub')), false);
+  // The same content as the snapshot already there (a copy): tracked without --force.
+  await fsp.cp(join(repo, 'dataset'), join(repo, 'copy'), { recursive: true });
+  await dvOk(repo, ['checkout', snapshot.slice(0, 8), 'copy', '--new']);
+  assert.equal(existsSync(join(repo, 'copy.dv')), true);
+  // --force replaces the user's directory.
+  await dvOk(repo, ['checkout', snapshot.slice(0, 8), 'mine', '--new', '--force']);
+  assert.equal(existsSync(join(repo, 'mine', 'own.txt')), false);
+  assert.equal(await fsp.readFile(join(repo, 'mine/images/cats/c1.jpg'), 'utf8'), 'cat one');
+});
