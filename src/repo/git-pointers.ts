@@ -88,13 +88,23 @@ export async function prePushRevs(root: string, stdin: string, remote: string): 
   return [...new Set(local), '--not', ...new Set(known), `--remotes=${remote}`];
 }
 
-/** Parses the NUL-separated raw diff output of `git log -z --raw` / `git diff-tree -z --stdin`: (commit, blob, path) per added or changed file. */
+/**
+ * Parses the NUL-separated raw diff output of `git log -z --raw` / `git diff-tree -z --stdin`:
+ * (commit, blob, path) per added or changed file. Headers (a commit id, or the input line
+ * diff-tree echoes) never contain a newline, but git ends diff-tree's echoed line with `\n`, not
+ * NUL, so the first entry after it comes in the same token: a header ends at its first newline.
+ */
 function rawBlobs(out: Buffer, commitOf: (header: string) => string | undefined): { commit: string; blob: string; path: string }[] {
   const found: { commit: string; blob: string; path: string }[] = [];
   const tokens = out.toString('utf8').split('\0');
   let commit = '';
   for (let k = 0; k < tokens.length; k++) {
-    const t = tokens[k].replace(/^\n+/, '');
+    let t = tokens[k].replace(/^\n+/, '');
+    while (!t.startsWith(':') && t.includes('\n')) {
+      const nl = t.indexOf('\n');
+      commit = commitOf(t.slice(0, nl)) ?? commit;
+      t = t.slice(nl + 1).replace(/^\n+/, '');
+    }
     if (t.startsWith(':')) {
       const path = tokens[++k] ?? '';
       // `:mode.. id.. STATUS`; with -c a merge has one id per parent, then the result's id.

@@ -197,3 +197,34 @@ test('pre-push: a pushed commit whose data is nowhere stops the push after the r
   assert.equal(m.code, 0, m.out);
   assert.doesNotMatch(m.out, /error|warning|missing/i);
 });
+
+test('pre-push: the tips alone name the data (commits pushed before the dv remote existed): every pointer file is sent, the first one too', async () => {
+  for (const paths of [['data.txt'], ['data.txt', 'sub dir/ü/f 1.txt']]) {
+    const repo = await makeRepo();
+    const bare = join(tempDir(), 'code.git');
+    git(tempDir(), ['init', '-q', '--bare', bare]);
+    git(repo, ['remote', 'add', 'origin', bare]);
+    for (const p of paths) {
+      await fsp.mkdir(join(repo, p, '..'), { recursive: true });
+      await fsp.writeFile(join(repo, p), `${p}\n`);
+      await dvOk(repo, ['add', p]);
+    }
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-qm', 'data']);
+    await dvOk(repo, ['install']);
+    // No dv remote yet: git main goes out with a warning only.
+    assert.equal(gitRun(repo, ['push', '-q', 'origin', 'main']).code, 0);
+
+    const store = join(tempDir(), 'store');
+    await dvOk(repo, ['remote', 'add', 'empty', store, '--local']);
+    await dvOk(repo, ['config', 'core.remote', 'empty']);
+    const pushed = gitRun(repo, ['push', '-q', 'origin', 'main:release']);
+    assert.equal(pushed.code, 0, pushed.out);
+
+    const clone = await cloneOf(bare, store);
+    git(clone, ['checkout', '-q', 'release']);
+    const pulled = await dv(clone, ['pull']);
+    assert.equal(pulled.code, 0, `${paths.length} pointer file(s): ${pulled.stderr}`);
+    for (const p of paths) assert.equal(await read(join(clone, p)), `${p}\n`, p);
+  }
+});
