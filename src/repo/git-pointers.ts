@@ -25,6 +25,8 @@ export interface CommitPointers {
 
 const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const ZERO = /^0+$/;
+/** A line git gives the pre-push hook: `<local ref> <local sha> <remote ref> <remote sha>`. */
+const LINE = /^(.+) ([0-9a-f]{40}|[0-9a-f]{64}) (\S+) ([0-9a-f]{40}|[0-9a-f]{64})$/;
 /** The empty tree, to diff a tip's whole tree against (sha1 and sha256 repositories). */
 const EMPTY_TREE: Record<number, string> = { 40: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', 64: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321' };
 /** A pointer file is a few hundred bytes; a larger *.dv blob is something else and is not read. */
@@ -70,13 +72,16 @@ export async function resolveRevs(root: string, revs: string[]): Promise<string[
 export async function prePushRevs(root: string, stdin: string, remote: string): Promise<string[]> {
   const local: string[] = [];
   const theirs: string[] = [];
-  for (const line of stdin.split('\n')) {
+  for (const raw of stdin.split('\n')) {
+    const line = raw.replace(/\r$/, '');
     if (line.trim() === '') continue;
-    const f = line.trim().split(/\s+/);
-    if (f.length !== 4 || !SHA.test(f[1]) || !SHA.test(f[3])) throw new DvError('USAGE', `--pre-push: ${JSON.stringify(line.slice(0, 200))} is not a line git gives the pre-push hook (<local ref> <local sha> <remote ref> <remote sha>)`);
-    if (ZERO.test(f[1])) continue;
-    local.push(f[1]);
-    if (!ZERO.test(f[3])) theirs.push(f[3]);
+    // Read from the right: <local ref> is the source expression as the user typed it
+    // (`HEAD^{/fix bug}`), which may contain spaces; the other three fields cannot.
+    const f = LINE.exec(line);
+    if (!f) throw new DvError('USAGE', `--pre-push: ${JSON.stringify(line.slice(0, 200))} is not a line git gives the pre-push hook (<local ref> <local sha> <remote ref> <remote sha>)`);
+    if (ZERO.test(f[2])) continue;
+    local.push(f[2]);
+    if (!ZERO.test(f[4])) theirs.push(f[4]);
   }
   if (local.length === 0) return [];
   // The remote's old value may be a commit this clone never fetched: then the tracking refs say what it has.

@@ -228,3 +228,23 @@ test('pre-push: the tips alone name the data (commits pushed before the dv remot
     for (const p of paths) assert.equal(await read(join(clone, p)), `${p}\n`, p);
   }
 });
+
+test('pre-push: a source expression with spaces (HEAD^{/fix bug}) is a valid line, and its data is sent', async () => {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  const store = join(tempDir(), 'store');
+  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(repo, ['install']);
+  const c1 = await commitData(repo, 'fix bug\n');
+  await commitData(repo, 'later\n');
+  const pushed = gitRun(repo, ['push', '-q', 'origin', 'HEAD^{/fix bug}:refs/heads/x2']);
+  assert.equal(pushed.code, 0, pushed.out);
+  assert.equal(git(bare, ['rev-parse', 'x2']).trim(), c1);
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', '-b', 'x2', bare, clone]);
+  await dvOk(clone, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(clone, ['pull']);
+  assert.equal(await read(join(clone, 'data', 'v.txt')), 'fix bug\n');
+});
