@@ -64,10 +64,12 @@ export async function resolveRevs(root: string, revs: string[]): Promise<string[
 }
 
 /**
- * The revisions (for `resolveRevs`) of the commits a `git push` sends, from the lines git gives the pre-push hook
- * on stdin (`<local ref> <local sha> <remote ref> <remote sha>`): each pushed commit, less what
+ * The commits a `git push` sends, from the lines git gives the pre-push hook on stdin
+ * (`<local ref> <local sha> <remote ref> <remote sha>`), as `resolveRevs` gives them (for
+ * `commitPointers`): each pushed commit (a pushed tag peeled to its commit), then `^id` for what
  * the remote has (its old value where this clone knows it, and what `remote`'s tracking refs
- * hold). Deletions (local sha all zeros) push nothing.
+ * hold). Deletions (local sha all zeros) push nothing. The ids go to git on stdin, never on its
+ * command line, so a push of tens of thousands of refs works.
  */
 export async function prePushRevs(root: string, stdin: string, remote: string): Promise<string[]> {
   const local: string[] = [];
@@ -84,13 +86,20 @@ export async function prePushRevs(root: string, stdin: string, remote: string): 
     if (!ZERO.test(f[4])) theirs.push(f[4]);
   }
   if (local.length === 0) return [];
-  // The remote's old value may be a commit this clone never fetched: then the tracking refs say what it has.
-  const known: string[] = [];
-  if (theirs.length > 0) {
-    const check = (await gitOut(root, ['cat-file', '--batch-check'], theirs.join('\n') + '\n')).toString('utf8').split('\n');
-    theirs.forEach((id, k) => { if (!/ missing$/.test(check[k] ?? ' missing')) known.push(id); });
-  }
-  return [...new Set(local), '--not', ...new Set(known), `--remotes=${remote}`];
+  // What the remote's tracking refs hold (a pattern ending in / matches that prefix literally).
+  const tracking = (await gitOut(root, ['for-each-ref', '--format=%(objectname)', `refs/remotes/${remote}/`])).toString('utf8').split('\n').filter((l) => SHA.test(l));
+  // Peeled to commits: the remote's old value may be a commit this clone never fetched (then the
+  // tracking refs say what it has), and a pushed blob or tree has no commits to send.
+  const wanted = [...new Set(local)];
+  const not = [...new Set([...theirs, ...tracking])];
+  const ids = [...wanted, ...not];
+  const check = (await gitOut(root, ['cat-file', '--batch-check=%(objectname) %(objecttype)'], ids.map((id) => `${id}^{commit}`).join('\n') + '\n')).toString('utf8').split('\n');
+  const commit = (k: number): string | undefined => { const m = /^([0-9a-f]+) commit$/.exec(check[k] ?? ''); return m ? m[1] : undefined; };
+  const tips = new Set<string>();
+  const have = new Set<string>();
+  ids.forEach((_, k) => { const c = commit(k); if (c) (k < wanted.length ? tips : have).add(c); });
+  if (tips.size === 0) return [];
+  return [...tips, ...[...have].map((c) => `^${c}`)];
 }
 
 /**
