@@ -47,7 +47,7 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     const nothing = { remote: '', url: '', snapshots: [], objectsSent: 0, bytesSent: 0, packsSent: 0, alreadyThere: 0, runsSent: 0 };
     // Hooks are often installed before a dv remote is added: that must not stop git pushing code.
     if (opts.prePush && !opts.remote && listRemotes(s.config).length === 0) return { ...nothing, skipped: 'no-remote' };
-    const revs = await resolveRevs(s.root, opts.prePush ? await prePushRevs(s.root, opts.prePush.lines, opts.prePush.gitRemote) : opts.revs ?? []);
+    const revs = opts.prePush ? await prePushRevs(s.root, opts.prePush.lines, opts.prePush.gitRemote) : await resolveRevs(s.root, opts.revs ?? []);
     if (opts.prePush && revs.length === 0) {
       const r = resolveRemote(s.config, opts.remote);
       return { ...nothing, remote: r.name, url: r.url, skipped: 'no-commits' };

@@ -25,6 +25,8 @@ export interface CommitPointers {
 
 const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const ZERO = /^0+$/;
+/** A line git gives the pre-push hook: `<local ref> <local sha> <remote ref> <remote sha>`. */
+const LINE = /^(.+) ([0-9a-f]{40}|[0-9a-f]{64}) (\S+) ([0-9a-f]{40}|[0-9a-f]{64})$/;
 /** The empty tree, to diff a tip's whole tree against (sha1 and sha256 repositories). */
 const EMPTY_TREE: Record<number, string> = { 40: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', 64: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321' };
 /** A pointer file is a few hundred bytes; a larger *.dv blob is something else and is not read. */
@@ -62,39 +64,61 @@ export async function resolveRevs(root: string, revs: string[]): Promise<string[
 }
 
 /**
- * The revisions (for `resolveRevs`) of the commits a `git push` sends, from the lines git gives the pre-push hook
- * on stdin (`<local ref> <local sha> <remote ref> <remote sha>`): each pushed commit, less what
+ * The commits a `git push` sends, from the lines git gives the pre-push hook on stdin
+ * (`<local ref> <local sha> <remote ref> <remote sha>`), as `resolveRevs` gives them (for
+ * `commitPointers`): each pushed commit (a pushed tag peeled to its commit), then `^id` for what
  * the remote has (its old value where this clone knows it, and what `remote`'s tracking refs
- * hold). Deletions (local sha all zeros) push nothing.
+ * hold). Deletions (local sha all zeros) push nothing. The ids go to git on stdin, never on its
+ * command line, so a push of tens of thousands of refs works.
  */
 export async function prePushRevs(root: string, stdin: string, remote: string): Promise<string[]> {
   const local: string[] = [];
   const theirs: string[] = [];
-  for (const line of stdin.split('\n')) {
+  for (const raw of stdin.split('\n')) {
+    const line = raw.replace(/\r$/, '');
     if (line.trim() === '') continue;
-    const f = line.trim().split(/\s+/);
-    if (f.length !== 4 || !SHA.test(f[1]) || !SHA.test(f[3])) throw new DvError('USAGE', `--pre-push: ${JSON.stringify(line.slice(0, 200))} is not a line git gives the pre-push hook (<local ref> <local sha> <remote ref> <remote sha>)`);
-    if (ZERO.test(f[1])) continue;
-    local.push(f[1]);
-    if (!ZERO.test(f[3])) theirs.push(f[3]);
+    // Read from the right: <local ref> is the source expression as the user typed it
+    // (`HEAD^{/fix bug}`), which may contain spaces; the other three fields cannot.
+    const f = LINE.exec(line);
+    if (!f) throw new DvError('USAGE', `--pre-push: ${JSON.stringify(line.slice(0, 200))} is not a line git gives the pre-push hook (<local ref> <local sha> <remote ref> <remote sha>)`);
+    if (ZERO.test(f[2])) continue;
+    local.push(f[2]);
+    if (!ZERO.test(f[4])) theirs.push(f[4]);
   }
   if (local.length === 0) return [];
-  // The remote's old value may be a commit this clone never fetched: then the tracking refs say what it has.
-  const known: string[] = [];
-  if (theirs.length > 0) {
-    const check = (await gitOut(root, ['cat-file', '--batch-check'], theirs.join('\n') + '\n')).toString('utf8').split('\n');
-    theirs.forEach((id, k) => { if (!/ missing$/.test(check[k] ?? ' missing')) known.push(id); });
-  }
-  return [...new Set(local), '--not', ...new Set(known), `--remotes=${remote}`];
+  // What the remote's tracking refs hold (a pattern ending in / matches that prefix literally).
+  const tracking = (await gitOut(root, ['for-each-ref', '--format=%(objectname)', `refs/remotes/${remote}/`])).toString('utf8').split('\n').filter((l) => SHA.test(l));
+  // Peeled to commits: the remote's old value may be a commit this clone never fetched (then the
+  // tracking refs say what it has), and a pushed blob or tree has no commits to send.
+  const wanted = [...new Set(local)];
+  const not = [...new Set([...theirs, ...tracking])];
+  const ids = [...wanted, ...not];
+  const check = (await gitOut(root, ['cat-file', '--batch-check=%(objectname) %(objecttype)'], ids.map((id) => `${id}^{commit}`).join('\n') + '\n')).toString('utf8').split('\n');
+  const commit = (k: number): string | undefined => { const m = /^([0-9a-f]+) commit$/.exec(check[k] ?? ''); return m ? m[1] : undefined; };
+  const tips = new Set<string>();
+  const have = new Set<string>();
+  ids.forEach((_, k) => { const c = commit(k); if (c) (k < wanted.length ? tips : have).add(c); });
+  if (tips.size === 0) return [];
+  return [...tips, ...[...have].map((c) => `^${c}`)];
 }
 
-/** Parses the NUL-separated raw diff output of `git log -z --raw` / `git diff-tree -z --stdin`: (commit, blob, path) per added or changed file. */
+/**
+ * Parses the NUL-separated raw diff output of `git log -z --raw` / `git diff-tree -z --stdin`:
+ * (commit, blob, path) per added or changed file. Headers (a commit id, or the input line
+ * diff-tree echoes) never contain a newline, but git ends diff-tree's echoed line with `\n`, not
+ * NUL, so the first entry after it comes in the same token: a header ends at its first newline.
+ */
 function rawBlobs(out: Buffer, commitOf: (header: string) => string | undefined): { commit: string; blob: string; path: string }[] {
   const found: { commit: string; blob: string; path: string }[] = [];
   const tokens = out.toString('utf8').split('\0');
   let commit = '';
   for (let k = 0; k < tokens.length; k++) {
-    const t = tokens[k].replace(/^\n+/, '');
+    let t = tokens[k].replace(/^\n+/, '');
+    while (!t.startsWith(':') && t.includes('\n')) {
+      const nl = t.indexOf('\n');
+      commit = commitOf(t.slice(0, nl)) ?? commit;
+      t = t.slice(nl + 1).replace(/^\n+/, '');
+    }
     if (t.startsWith(':')) {
       const path = tokens[++k] ?? '';
       // `:mode.. id.. STATUS`; with -c a merge has one id per parent, then the result's id.

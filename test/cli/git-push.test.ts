@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, dvJson, makeRepo, git, tempDir } from '../helpers/cli.js';
+import { DV_BIN, dv, dvOk, dvJson, makeRepo, git, tempDir } from '../helpers/cli.js';
 
 function gitRun(cwd: string, args: string[], env: Record<string, string> = {}): { code: number; out: string } {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env } });
@@ -196,4 +196,92 @@ test('pre-push: a pushed commit whose data is nowhere stops the push after the r
   const m = gitRun(clone, ['push', '-q', mirror, 'HEAD:refs/heads/main']);
   assert.equal(m.code, 0, m.out);
   assert.doesNotMatch(m.out, /error|warning|missing/i);
+});
+
+test('pre-push: the tips alone name the data (commits pushed before the dv remote existed): every pointer file is sent, the first one too', async () => {
+  for (const paths of [['data.txt'], ['data.txt', 'sub dir/ü/f 1.txt']]) {
+    const repo = await makeRepo();
+    const bare = join(tempDir(), 'code.git');
+    git(tempDir(), ['init', '-q', '--bare', bare]);
+    git(repo, ['remote', 'add', 'origin', bare]);
+    for (const p of paths) {
+      await fsp.mkdir(join(repo, p, '..'), { recursive: true });
+      await fsp.writeFile(join(repo, p), `${p}\n`);
+      await dvOk(repo, ['add', p]);
+    }
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-qm', 'data']);
+    await dvOk(repo, ['install']);
+    // No dv remote yet: git main goes out with a warning only.
+    assert.equal(gitRun(repo, ['push', '-q', 'origin', 'main']).code, 0);
+
+    const store = join(tempDir(), 'store');
+    await dvOk(repo, ['remote', 'add', 'empty', store, '--local']);
+    await dvOk(repo, ['config', 'core.remote', 'empty']);
+    const pushed = gitRun(repo, ['push', '-q', 'origin', 'main:release']);
+    assert.equal(pushed.code, 0, pushed.out);
+
+    const clone = await cloneOf(bare, store);
+    git(clone, ['checkout', '-q', 'release']);
+    const pulled = await dv(clone, ['pull']);
+    assert.equal(pulled.code, 0, `${paths.length} pointer file(s): ${pulled.stderr}`);
+    for (const p of paths) assert.equal(await read(join(clone, p)), `${p}\n`, p);
+  }
+});
+
+test('pre-push: a source expression with spaces (HEAD^{/fix bug}) is a valid line, and its data is sent', async () => {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  const store = join(tempDir(), 'store');
+  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(repo, ['install']);
+  const c1 = await commitData(repo, 'fix bug\n');
+  await commitData(repo, 'later\n');
+  const pushed = gitRun(repo, ['push', '-q', 'origin', 'HEAD^{/fix bug}:refs/heads/x2']);
+  assert.equal(pushed.code, 0, pushed.out);
+  assert.equal(git(bare, ['rev-parse', 'x2']).trim(), c1);
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', '-b', 'x2', bare, clone]);
+  await dvOk(clone, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(clone, ['pull']);
+  assert.equal(await read(join(clone, 'data', 'v.txt')), 'fix bug\n');
+});
+
+test('pre-push: thousands of pushed refs go to git on stdin, not its command line (no E2BIG)', async () => {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  const store = join(tempDir(), 'store');
+  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  const c1 = await commitData(repo, 'v1\n');
+  const c2 = await commitData(repo, 'v2\n');
+  // 3000 tags on 3000 distinct commits (with c2's tree, plus c1 itself), made by one fast-import.
+  const n = 3000;
+  let stream = '';
+  for (let k = 0; k < n; k++) stream += `commit refs/heads/many\nmark :${k + 1}\ncommitter t <t@t> ${1e9 + k} +0000\ndata 2\nc${k % 10}\n${k === 0 ? `from ${c2}\n` : ''}\nreset refs/tags/t${k}\nfrom :${k + 1}\n\n`;
+  execFileSync('git', ['fast-import', '--quiet'], { cwd: repo, input: stream });
+  execFileSync('git', ['update-ref', '--stdin'], { cwd: repo, input: `create refs/tags/first ${c1}\n` });
+  const tags = execFileSync('git', ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/tags'], { cwd: repo, encoding: 'utf8' }).trim().split('\n');
+  assert.equal(tags.length, n + 1);
+  const lines = tags.map((t) => { const [r, c] = t.split(' '); return `${r} ${c} ${r} ${ZERO}`; }).join('\n') + '\n';
+
+  // Count the arguments of every git process dv starts.
+  const bin = tempDir();
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  await fsp.writeFile(join(bin, 'git'), `#!/bin/sh\necho "$1 $#" >> '${join(bin, 'log')}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+  const r = spawnSync(process.execPath, [DV_BIN, 'push', '--pre-push', 'origin', '--json'], { cwd: repo, input: lines, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(repo, '.xdg-test'), PATH: `${bin}:${process.env.PATH}` } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).snapshots.length, 2);
+  const calls = (await read(join(bin, 'log'))).trim().split('\n');
+  for (const c of calls) assert.ok(Number(c.split(' ')[1]) < 30, `git ${c} arguments`);
+
+  // And a real git push of all of them, through the hook.
+  await dvOk(repo, ['install']);
+  const pushed = gitRun(repo, ['push', '-q', 'origin', 'main', '--tags']);
+  assert.equal(pushed.code, 0, pushed.out);
+  const clone = await cloneOf(bare, store);
+  assert.equal(await dataAt(clone, 't2999'), 'v2\n');
 });

@@ -43,15 +43,15 @@ test('install keeps a custom post-checkout hook, is idempotent, follows branch s
   await fsp.writeFile(join(hooks, 'post-checkout'), custom, { mode: 0o755 });
 
   const r1 = await dvJson(repo, ['install']);
-  assert.deepEqual(r1.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'added'], ['post-merge', 'created'], ['pre-push', 'created'], ['pre-commit', 'created']]);
-  const after1 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(r1.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'added'], ['post-merge', 'created'], ['pre-push', 'created'], ['pre-commit', 'created'], ['post-rewrite', 'created']]);
+  const after1 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'].map((h) => read(join(hooks, h))));
   const r2 = await dvJson(repo, ['install']);
-  assert.deepEqual(r2.hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
-  const after2 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(r2.hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  const after2 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'].map((h) => read(join(hooks, h))));
   assert.deepEqual(after2, after1);
   assert.equal(after2[0].split(BEGIN).length, 2, 'one dv block');
   assert.ok(after2[0].includes('echo "custom $3"'), 'custom hook kept');
-  for (const h of ['post-merge', 'pre-push', 'pre-commit']) assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
+  for (const h of ['post-merge', 'pre-push', 'pre-commit', 'post-rewrite']) assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
 
   const sw = gitRun(repo, ['checkout', 'other']);
   assert.equal(sw.code, 0, sw.out);
@@ -69,11 +69,12 @@ test('install keeps a custom post-checkout hook, is idempotent, follows branch s
   git(repo, ['checkout', '-q', 'main', '--', 'data.dv']);
 
   const un = await dvJson(repo, ['install', '--uninstall']);
-  assert.deepEqual(un.hooks.map((h: any) => h.action), ['removed', 'deleted', 'deleted', 'deleted']);
+  assert.deepEqual(un.hooks.map((h: any) => h.action), ['removed', 'deleted', 'deleted', 'deleted', 'deleted']);
   assert.equal(await read(join(hooks, 'post-checkout')), custom);
   assert.equal(await exists(join(hooks, 'pre-push')), false);
   assert.equal(await exists(join(hooks, 'pre-commit')), false);
-  assert.deepEqual((await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action), ['absent', 'absent', 'absent', 'absent']);
+  assert.equal(await exists(join(hooks, 'post-rewrite')), false);
+  assert.deepEqual((await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action), ['absent', 'absent', 'absent', 'absent', 'absent']);
   assert.equal(gitRun(repo, ['checkout', 'other']).code, 0);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n', 'no hook after uninstall');
 });
@@ -207,7 +208,7 @@ test('hooks of an older dv keep working, and dv install upgrades them in place',
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'other\n');
 
   const r = await dvJson(repo, ['install']);
-  assert.deepEqual(r.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'updated'], ['post-merge', 'created'], ['pre-push', 'updated'], ['pre-commit', 'created']]);
+  assert.deepEqual(r.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'updated'], ['post-merge', 'created'], ['pre-push', 'updated'], ['pre-commit', 'created'], ['post-rewrite', 'created']]);
   for (const h of ['pre-push', 'post-checkout']) {
     const text = await read(join(hooks, h));
     assert.ok(text.startsWith(`#!/bin/sh\n# my hook, first\n${BEGIN}`), `${h}: the block is where the old one was`);
@@ -215,7 +216,7 @@ test('hooks of an older dv keep working, and dv install upgrades them in place',
     assert.equal(text.split(BEGIN).length, 2, `${h}: one dv block`);
   }
   assert.match(await read(join(hooks, 'pre-push')), /push --pre-push "\$1"/);
-  assert.deepEqual((await dvJson(repo, ['install'])).hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  assert.deepEqual((await dvJson(repo, ['install'])).hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
   const sw = gitRun(repo, ['checkout', 'main']);
   assert.equal(sw.code, 0, sw.out);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n');
@@ -258,7 +259,7 @@ test('a hook that is not a shell script is refused with what to add, and nothing
   const handled = `${py}import subprocess, sys\nsys.exit(subprocess.call(['dv', 'push']))\n`;
   await fsp.writeFile(join(hooks, 'pre-push'), handled);
   const again = await dvJson(repo, ['install']);
-  assert.deepEqual(again.hooks.map((h: any) => h.action), ['created', 'created', 'kept', 'created']);
+  assert.deepEqual(again.hooks.map((h: any) => h.action), ['created', 'created', 'kept', 'created', 'created']);
   assert.equal(await read(join(hooks, 'pre-push')), handled);
 });
 
@@ -281,4 +282,88 @@ test('core.hooksPath is respected; hooks fall back to dv on PATH when the record
   const run = spawnSync('sh', [moved, 'a', 'b', '1'], { cwd: repo, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(await read(join(bin, 'called')), 'path-dv checkout\n');
+});
+
+test('a branch switch or merge checks out only the paths whose pointer files changed: data edits elsewhere survive', async () => {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  for (const f of ['a', 'b', 'c']) await fsp.writeFile(join(repo, 'data', f), `${f}\n`);
+  await fsp.mkdir(join(repo, 'other'));
+  await fsp.writeFile(join(repo, 'other', 'v.txt'), 'one\n');
+  await dvOk(repo, ['add', 'data']);
+  await dvOk(repo, ['add', 'other']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data']);
+  await dvOk(repo, ['install']);
+
+  // A switch that changes no pointer file keeps the edits, as git keeps its own local changes.
+  await fsp.rm(join(repo, 'data', 'c'));
+  await fsp.copyFile(join(repo, 'data', 'b'), join(repo, 'data', 'a'));
+  const sw = gitRun(repo, ['checkout', '-b', 'prune']);
+  assert.equal(sw.code, 0, sw.out);
+  assert.equal(await read(join(repo, 'data', 'a')), 'b\n');
+  assert.equal(await exists(join(repo, 'data', 'c')), false);
+
+  // A branch changing only other/: other/ follows, data/ keeps its edits (both ways).
+  git(repo, ['checkout', '-qb', 'two', 'main']);
+  await fsp.writeFile(join(repo, 'other', 'v.txt'), 'two\n');
+  await dvOk(repo, ['commit', 'other']);
+  git(repo, ['commit', '-qam', 'two']);
+  const back = gitRun(repo, ['checkout', 'main']);
+  assert.equal(back.code, 0, back.out);
+  assert.equal(await read(join(repo, 'other', 'v.txt')), 'one\n');
+  assert.equal(await read(join(repo, 'data', 'a')), 'b\n');
+  assert.equal(await exists(join(repo, 'data', 'c')), false);
+  const merged = gitRun(repo, ['merge', '-q', 'two']);
+  assert.equal(merged.code, 0, merged.out);
+  assert.equal(await read(join(repo, 'other', 'v.txt')), 'two\n');
+  assert.equal(await read(join(repo, 'data', 'a')), 'b\n');
+  assert.equal(await exists(join(repo, 'data', 'c')), false);
+});
+
+test('git pull --rebase replaying a local data commit leaves the local data (post-rewrite), and a fast-forward rebase brings upstream data', async () => {
+  const a = await makeRepo();
+  await fsp.mkdir(join(a, 'data'));
+  await fsp.writeFile(join(a, 'data', 'v.txt'), 'one\n');
+  await fsp.mkdir(join(a, 'up'));
+  await fsp.writeFile(join(a, 'up', 'v.txt'), 'one\n');
+  await dvOk(a, ['add', 'data']);
+  await dvOk(a, ['add', 'up']);
+  const store = join(tempDir(), 'store');
+  await dvOk(a, ['remote', 'add', 'origin', store, '--local', '--default']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'one']);
+  await dvOk(a, ['push']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['remote', 'add', 'origin', store, '--local', '--default']);
+  await dvOk(b, ['pull']);
+  await dvOk(b, ['install']);
+
+  // Upstream changes up/; B changes data/ in a local commit; then B pulls with rebase.
+  await fsp.writeFile(join(a, 'up', 'v.txt'), 'upstream\n');
+  await dvOk(a, ['commit', 'up']);
+  git(a, ['commit', '-qam', 'upstream']);
+  await dvOk(a, ['push']);
+  await fsp.writeFile(join(b, 'data', 'v.txt'), 'local\n');
+  await dvOk(b, ['commit', 'data']);
+  git(b, ['commit', '-qam', 'local']);
+  const pulled = gitRun(b, ['pull', '-q', '--rebase']);
+  assert.equal(pulled.code, 0, pulled.out);
+  assert.equal(git(b, ['log', '-1', '--format=%s']).trim(), 'local');
+  assert.equal(await read(join(b, 'data', 'v.txt')), 'local\n', pulled.out);
+  assert.equal(await read(join(b, 'up', 'v.txt')), 'upstream\n', pulled.out);
+  assert.equal((await dvJson(b, ['status'])).clean, true);
+
+  // A rebase that only fast-forwards has no post-rewrite: post-checkout brings the data.
+  await fsp.writeFile(join(a, 'up', 'v.txt'), 'later\n');
+  await dvOk(a, ['commit', 'up']);
+  git(a, ['commit', '-qam', 'later']);
+  await dvOk(a, ['push']);
+  git(b, ['reset', '-q', '--hard', 'origin/main']);
+  await dvOk(b, ['checkout', '--force']);
+  git(b, ['fetch', '-q']);
+  const ff = gitRun(b, ['rebase', 'origin/main']);
+  assert.equal(ff.code, 0, ff.out);
+  assert.equal(await read(join(b, 'up', 'v.txt')), 'later\n', ff.out);
 });
