@@ -449,7 +449,7 @@ ${EXIT_HELP}`);
       const r = await install({ cwd: cwd(), uninstall: o.uninstall });
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
-      const say = { created: 'created', added: 'added a dv block to', updated: 'updated the dv block in', unchanged: 'already installed in', kept: 'calls dv itself (left as it is):', removed: 'removed the dv block from', deleted: 'deleted', absent: 'no dv hook in' };
+      const say = { created: 'created', added: 'added a dv block to', updated: 'updated the dv block in', unchanged: 'already installed in', kept: 'calls dv itself (left as it is):', disabled: 'not executable, so git skips it and dv leaves it as it is (make it executable and rerun `dv install` to add dv\'s block):', removed: 'removed the dv block from', deleted: 'deleted', absent: 'no dv hook in' };
       for (const h of r.hooks) out(`${h.hook}: ${say[h.action]} ${h.file}`);
       if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git pull brings the data (`dv checkout`, or `dv pull` when it is missing), git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
     });

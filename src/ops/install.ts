@@ -21,7 +21,7 @@ export type HookName = (typeof HOOKS)[number];
  * created: new file; added: block put into an existing hook; kept: a hook in another language
  * that calls dv itself; deleted: file removed (only dv's block was left).
  */
-export type HookAction = 'created' | 'added' | 'updated' | 'unchanged' | 'kept' | 'removed' | 'deleted' | 'absent';
+export type HookAction = 'created' | 'added' | 'updated' | 'unchanged' | 'kept' | 'disabled' | 'removed' | 'deleted' | 'absent';
 
 export interface InstallOptions {
   cwd: string;
@@ -222,6 +222,12 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
       plan.push({ hook, file: real, action: 'created', text: SHEBANG + block, mode });
       continue;
     }
+    // A hook without the x bit is one git skips: the user switched it off. Making it executable
+    // to add dv's block would switch their code back on; it is left as it is.
+    if (st && (mode & 0o111) === 0 && !stripped.found) {
+      plan.push({ hook, file: real, action: 'disabled', mode });
+      continue;
+    }
     const foreign = foreignInterpreter(old);
     // Once the user has added the call by hand, a rerun accepts the hook as it is.
     if (foreign && new RegExp(`\\bdv\\b.*\\b${VERB[hook]}\\b`).test(old)) {
@@ -238,7 +244,7 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
   }
   if (!opts.uninstall) await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
   for (const p of plan) {
-    if (p.action === 'absent' || p.action === 'unchanged' || p.action === 'kept') continue;
+    if (p.action === 'absent' || p.action === 'unchanged' || p.action === 'kept' || p.action === 'disabled') continue;
     if (p.action === 'deleted') { await fsp.rm(p.file, { force: true }); continue; }
     // Executable wherever readable: git silently skips a hook without the x bit.
     const mode = p.mode | ((p.mode & 0o444) >> 2);

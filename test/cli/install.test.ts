@@ -367,3 +367,23 @@ test('git pull --rebase replaying a local data commit leaves the local data (pos
   assert.equal(ff.code, 0, ff.out);
   assert.equal(await read(join(b, 'up', 'v.txt')), 'later\n', ff.out);
 });
+
+test('a hook the user switched off (no x bit) stays off: dv install leaves it as it is and says so', async () => {
+  const repo = await twoBranches();
+  const file = join(repo, '.git', 'hooks', 'pre-commit');
+  const text = '#!/bin/sh\necho "disabled check ran" >&2\nexit 1\n';
+  await fsp.writeFile(file, text, { mode: 0o644 });
+  await fsp.chmod(file, 0o644);
+  const r = await dvJson(repo, ['install']);
+  assert.equal(r.hooks.find((h: any) => h.hook === 'pre-commit').action, 'disabled');
+  assert.equal(await fsp.readFile(file, 'utf8'), text);
+  assert.equal((await fsp.stat(file)).mode & 0o777, 0o644, 'still not executable');
+  assert.match(await dvOk(repo, ['install']), /pre-commit: not executable, so git skips it and dv leaves it as it is/);
+  await fsp.writeFile(join(repo, 'code.py'), 'print(1)\n');
+  git(repo, ['add', 'code.py']);
+  const c = gitRun(repo, ['commit', '-qm', 'code']);
+  assert.equal(c.code, 0, c.out);
+  assert.doesNotMatch(c.out, /disabled check ran/);
+  // The other hooks were installed.
+  assert.equal(r.hooks.find((h: any) => h.hook === 'post-checkout').action, 'created');
+});

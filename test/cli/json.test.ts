@@ -80,7 +80,7 @@ const SHAPES: Record<string, Spec> = {
   remoteStatus: { remote: 'string', url: 'string', upToDate: 'boolean', notPushed: { objects: 'number', bytes: 'number' }, notFetched: { objects: 'number', onRemote: 'number' } },
   fetch: fetchResult,
   pull: { fetch: fetchResult, checkout: checkoutResult },
-  install: { hooksDir: 'string', uninstall: 'boolean', hooks: [{ hook: { enum: ['post-checkout', 'post-merge', 'pre-push', 'pre-commit'] }, file: 'string', action: { enum: ['created', 'added', 'updated', 'unchanged', 'kept', 'removed', 'deleted', 'absent'] } }] },
+  install: { hooksDir: 'string', uninstall: 'boolean', hooks: [{ hook: { enum: ['post-checkout', 'post-merge', 'post-rewrite', 'pre-push', 'pre-commit'] }, file: 'string', action: { enum: ['created', 'added', 'updated', 'unchanged', 'kept', 'disabled', 'removed', 'deleted', 'absent'] } }] },
 };
 
 async function json(name: keyof typeof SHAPES, cwd: string, args: string[]): Promise<any> {
@@ -131,7 +131,7 @@ test('--json shapes: init, add, status, commit, log, diff, ls, checkout, gc, fsc
   const fsck = await json('fsck', repo, ['fsck']);
   assert.deepEqual([fsck.ok, fsck.problems, fsck.indexRebuilt], [true, [], false]);
   assert.equal((await json('fsck', repo, ['fsck', '--rebuild-index'])).indexRebuilt, true);
-  assert.deepEqual((await json('install', repo, ['install'])).hooks.map((h: any) => h.action), ['created', 'created', 'created', 'created']);
+  assert.deepEqual((await json('install', repo, ['install'])).hooks.map((h: any) => h.action), ['created', 'created', 'created', 'created', 'created']);
 
   // A failing fsck still prints its JSON (and exits 26): problems carry the pack they were found in.
   const packsDir = join(repo, '.dv', 'cache', 'packs');
