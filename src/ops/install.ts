@@ -126,7 +126,7 @@ if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
 fi
 unset dv_hook_status dv_hook_stdin`,
   'pre-commit': `dv_hook_out=$(dv_hook_run status --json </dev/null 2>/dev/null) || dv_hook_out=
-if printf '%s' "$dv_hook_out" | grep -q '"clean": *false'; then
+if printf '%s' "$dv_hook_out" | grep -q '"state": *"modified"'; then
   echo "dv hook: warning: tracked data has changes dv has not recorded (record them with \\\`dv commit\\\`):" >&2
   dv_hook_run status </dev/null >&2 || :
 fi
