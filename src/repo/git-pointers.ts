@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { decodePointer } from '../core/pointer.js';
 import { DvError } from '../errors.js';
+import { gitEnv } from './git.js';
 
 /** A snapshot named by the pointer file `path` in `commit`. */
 export interface CommitPointer {
@@ -36,7 +37,7 @@ const SELECTOR = /^--(?:all|not|(?:branches|tags|remotes)(?:=.+)?|(?:glob|exclud
 
 async function gitOut(cwd: string, args: string[], input?: string): Promise<Buffer> {
   const r = await new Promise<{ code: number; stdout: Buffer; stderr: string }>((resolve) => {
-    const child = execFile('git', args, { cwd, maxBuffer: 1024 * 1024 * 1024, encoding: 'buffer' }, (err, stdout, stderr) => {
+    const child = execFile('git', args, { cwd, env: gitEnv(), maxBuffer: 1024 * 1024 * 1024, encoding: 'buffer' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout, stderr: stderr.toString('utf8') });
     });

@@ -1,9 +1,21 @@
 /** The few git facts dv needs, from the real `git` binary. Every call tolerates a missing git. */
 import { execFile } from 'node:child_process';
 
+/**
+ * The environment for dv's git calls: the user's, without the variables that change how git
+ * reads pathspecs (GIT_LITERAL_PATHSPECS=1 would make `*.dv` match no pointer file, so status
+ * would see nothing tracked and gc would count no pointer as a root). Calls that want literal
+ * paths say so with --literal-pathspecs.
+ */
+export function gitEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['GIT_LITERAL_PATHSPECS', 'GIT_GLOB_PATHSPECS', 'GIT_NOGLOB_PATHSPECS', 'GIT_ICASE_PATHSPECS']) delete env[k];
+  return env;
+}
+
 export async function git(cwd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile('git', args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    const child = execFile('git', args, { cwd, env: gitEnv(), maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });

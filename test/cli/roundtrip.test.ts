@@ -298,3 +298,20 @@ test('fsck --rebuild-index rebuilds the LevelDB index from the packs', async () 
   assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'a');
   assert.ok((await fsp.readFile(join(repo, 'data/b.bin'))).equals(prng(9, 500_000)));
 });
+
+test('GIT_LITERAL_PATHSPECS and friends in the environment do not hide pointer files (status sees them, gc keeps their data)', async () => {
+  const repo = await makeRepo();
+  await write(repo, 'data/a.txt', 'tracked, not committed to git, long enough to be an object');
+  await write(repo, 'sub/dir/b.txt', 'another tracked path, in a subdirectory');
+  await dvOk(repo, ['add', 'data', 'sub/dir']);
+  const envs: Record<string, string>[] = [{ GIT_LITERAL_PATHSPECS: '1' }, { GIT_GLOB_PATHSPECS: '1' }, { GIT_ICASE_PATHSPECS: '1', GIT_NOGLOB_PATHSPECS: '1' }];
+  for (const env of envs) {
+    const st = await dvJson(repo, ['status'], env);
+    assert.deepEqual(st.paths.map((p: any) => p.path).sort(), ['data', 'sub/dir'], JSON.stringify(env));
+    const gc = await dvJson(repo, ['gc', '--keep-days', '0'], env);
+    assert.equal(gc.removedObjects, 0, `gc with ${JSON.stringify(env)} removed tracked data`);
+  }
+  await fsp.rm(join(repo, 'data'), { recursive: true });
+  await dvOk(repo, ['checkout']);
+  assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'tracked, not committed to git, long enough to be an object');
+});
