@@ -117,11 +117,15 @@ export function usesGit(s: { root: string; config: { get(key: string): string | 
   return p;
 }
 
+/** The `.gitignore` beside tracked path `rel` and the line that ignores it (`/<name>`, escaped). */
+function gitignoreEntry(rel: string): { gi: string; line: string } {
+  const dir = posix.dirname(rel);
+  return { gi: dir === '.' ? '.gitignore' : `${dir}/.gitignore`, line: '/' + posix.basename(rel).replace(/([\\*?[\]!# ])/g, '\\$1') };
+}
+
 /** Adds `/<name>` to the `.gitignore` beside the tracked path, once. Returns the file changed. */
 export async function ignoreInGit(root: string, rel: string): Promise<string | undefined> {
-  const dir = posix.dirname(rel);
-  const gi = dir === '.' ? '.gitignore' : `${dir}/.gitignore`;
-  const line = '/' + posix.basename(rel).replace(/([\\*?[\]!# ])/g, '\\$1');
+  const { gi, line } = gitignoreEntry(rel);
   const file = join(root, gi);
   let text = '';
   try {
@@ -137,9 +141,7 @@ export async function ignoreInGit(root: string, rel: string): Promise<string | u
 
 /** Removes the `/<name>` line `ignoreInGit` added for `rel`. Returns the file changed. */
 export async function unignoreInGit(root: string, rel: string): Promise<string | undefined> {
-  const dir = posix.dirname(rel);
-  const gi = dir === '.' ? '.gitignore' : `${dir}/.gitignore`;
-  const line = '/' + posix.basename(rel).replace(/([\\*?[\]!# ])/g, '\\$1');
+  const { gi, line } = gitignoreEntry(rel);
   const file = join(root, gi);
   const text = await fsp.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
