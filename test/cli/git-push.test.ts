@@ -15,6 +15,17 @@ const read = (p: string): Promise<string> => fsp.readFile(p, 'utf8');
 const ZERO = '0'.repeat(40);
 
 /** Records data/v.txt = text with dv (add the first time) and git; returns the commit. */
+/** A repository with a bare git remote `origin` and, with `store`, a default dv directory remote. */
+async function pushable(store: boolean): Promise<{ repo: string; bare: string; store: string }> {
+  const repo = await makeRepo();
+  const bare = join(tempDir(), 'code.git');
+  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(repo, ['remote', 'add', 'origin', bare]);
+  const dir = join(tempDir(), 'store');
+  if (store) await dvOk(repo, ['remote', 'add', 'origin', dir, '--local', '--default']);
+  return { repo, bare, store: dir };
+}
+
 async function commitData(repo: string, text: string): Promise<string> {
   const first = !(await fsp.stat(join(repo, 'data')).then(() => true, () => false));
   await fsp.mkdir(join(repo, 'data'), { recursive: true });
@@ -83,10 +94,7 @@ test('dv push --rev sends what the pointer files of those commits name, with a f
 });
 
 test('git push sends the data of every commit it pushes: older commits, other branches, commits made before the dv remote existed', async () => {
-  const repo = await makeRepo();
-  const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
-  git(repo, ['remote', 'add', 'origin', bare]);
+  const { repo, bare } = await pushable(false);
   // The user's own pre-push hook reads git's lines after dv's block.
   await fsp.writeFile(join(repo, '.git', 'hooks', 'pre-push'), '#!/bin/sh\ncat > "$(git rev-parse --git-dir)/pre-push.stdin"\n', { mode: 0o755 });
   await dvOk(repo, ['install']);
@@ -124,10 +132,7 @@ test('git push sends the data of every commit it pushes: older commits, other br
 });
 
 test('pre-push: no dv remote is only a warning; a dv remote that fails stops the git push', async () => {
-  const repo = await makeRepo();
-  const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
-  git(repo, ['remote', 'add', 'origin', bare]);
+  const { repo, bare } = await pushable(false);
   await dvOk(repo, ['install']);
   await commitData(repo, 'v1\n');
 
@@ -154,12 +159,7 @@ test('pre-push: no dv remote is only a warning; a dv remote that fails stops the
 });
 
 test('pre-push: a pushed commit whose data is nowhere stops the push after the rest is sent; data only on the remote is fine', async () => {
-  const repo = await makeRepo();
-  const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
-  git(repo, ['remote', 'add', 'origin', bare]);
-  const store = join(tempDir(), 'store');
-  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  const { repo, bare, store } = await pushable(true);
   await dvOk(repo, ['install']);
   const c1 = await commitData(repo, 'v1\n');
   // A pointer file naming a snapshot no store has (committed from a clone that lost its data).
@@ -200,10 +200,7 @@ test('pre-push: a pushed commit whose data is nowhere stops the push after the r
 
 test('pre-push: the tips alone name the data (commits pushed before the dv remote existed): every pointer file is sent, the first one too', async () => {
   for (const paths of [['data.txt'], ['data.txt', 'sub dir/ü/f 1.txt']]) {
-    const repo = await makeRepo();
-    const bare = join(tempDir(), 'code.git');
-    git(tempDir(), ['init', '-q', '--bare', bare]);
-    git(repo, ['remote', 'add', 'origin', bare]);
+    const { repo, bare } = await pushable(false);
     for (const p of paths) {
       await fsp.mkdir(join(repo, p, '..'), { recursive: true });
       await fsp.writeFile(join(repo, p), `${p}\n`);
@@ -230,12 +227,7 @@ test('pre-push: the tips alone name the data (commits pushed before the dv remot
 });
 
 test('pre-push: a source expression with spaces (HEAD^{/fix bug}) is a valid line, and its data is sent', async () => {
-  const repo = await makeRepo();
-  const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
-  git(repo, ['remote', 'add', 'origin', bare]);
-  const store = join(tempDir(), 'store');
-  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  const { repo, bare, store } = await pushable(true);
   await dvOk(repo, ['install']);
   const c1 = await commitData(repo, 'fix bug\n');
   await commitData(repo, 'later\n');
@@ -250,12 +242,7 @@ test('pre-push: a source expression with spaces (HEAD^{/fix bug}) is a valid lin
 });
 
 test('pre-push: thousands of pushed refs go to git on stdin, not its command line (no E2BIG)', async () => {
-  const repo = await makeRepo();
-  const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
-  git(repo, ['remote', 'add', 'origin', bare]);
-  const store = join(tempDir(), 'store');
-  await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
+  const { repo, bare, store } = await pushable(true);
   const c1 = await commitData(repo, 'v1\n');
   const c2 = await commitData(repo, 'v2\n');
   // 3000 tags on 3000 distinct commits (with c2's tree, plus c1 itself), made by one fast-import.
