@@ -24,7 +24,7 @@ import { push, type PushOptions, type PushResult } from './ops/push.js';
 import { fetch, type FetchOptions, type FetchResult } from './ops/fetch.js';
 import { pull, type PullOptions, type PullResult } from './ops/pull.js';
 import { remoteStatus, type RemoteStatusResult } from './ops/remote-status.js';
-import { stageAdd, stageList, type StageAddOptions, type StageAddResult, type StageInfo } from './ops/stage.js';
+import { stageAdd, stageList, stageRemove, type StageAddOptions, type StageAddResult, type StageInfo, type StageRemoveOptions, type StageRemoveResult } from './ops/stage.js';
 import { repro, type ReproOptions, type ReproResult } from './ops/repro.js';
 import { verify, type VerifyOptions, type VerifyResult } from './ops/verify.js';
 import { lineage, type LineageOptions, type LineageResult } from './ops/lineage.js';
@@ -49,7 +49,7 @@ export type { PushOptions, PushResult } from './ops/push.js';
 export type { FetchOptions, FetchResult } from './ops/fetch.js';
 export type { PullOptions, PullResult } from './ops/pull.js';
 export type { RemoteStatusResult } from './ops/remote-status.js';
-export type { StageAddOptions, StageAddResult, StageInfo } from './ops/stage.js';
+export type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, StageRemoveResult } from './ops/stage.js';
 export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/repro.js';
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
@@ -256,6 +256,15 @@ export class Repo {
     checkString('stageAdd: cmd', opts.cmd);
     for (const k of ['deps', 'params', 'outs'] as const) checkPaths(`stageAdd: ${k}`, opts[k]);
     return this.session(true, 'stage add', (s) => stageAdd(s, { ...opts, cwd: this.root }));
+  }
+
+  /**
+   * Removes a stage from dv.yaml and dv.lock; its outs stop being tracked (files kept) unless `keepOuts`.
+   * @example await repo.stageRemove({ name: 'train' });
+   */
+  async stageRemove(opts: StageRemoveOptions): Promise<StageRemoveResult> {
+    checkString('stageRemove: name', opts?.name);
+    return this.session(true, 'stage remove', (s) => stageRemove(s, opts));
   }
 
   /**

@@ -40,6 +40,7 @@ const install = lazy(() => import('../ops/install.js'), 'install');
 const remotes = (): Promise<typeof import('../repo/remotes.js')> => import('../repo/remotes.js');
 const stageAdd = lazy(() => import('../ops/stage.js'), 'stageAdd');
 const stageList = lazy(() => import('../ops/stage.js'), 'stageList');
+const stageRemove = lazy(() => import('../ops/stage.js'), 'stageRemove');
 const repro = lazy(() => import('../ops/repro.js'), 'repro');
 const verify = lazy(() => import('../ops/verify.js'), 'verify');
 const lineage = lazy(() => import('../ops/lineage.js'), 'lineage');
@@ -454,12 +455,12 @@ ${EXIT_HELP}`);
       if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git pull brings the data (`dv checkout`, or `dv pull` when it is missing), git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
     });
 
-  const stage = program.command('stage').description('define pipeline stages in dv.yaml: add, list')
-    .addHelpText('after', `\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n  dv stage list\n${EXIT_HELP}`);
+  const stage = program.command('stage').description('define pipeline stages in dv.yaml: add, list, remove')
+    .addHelpText('after', `\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n  dv stage list\n  dv stage remove train\n${EXIT_HELP}`);
   stage.command('add').description('add (or with --force replace) a stage in dv.yaml; the command is one shell string run by sh -c from the repository root')
     .requiredOption('-n, --name <name>', 'stage name')
     .option('-d, --deps <path>', 'a file or directory the command reads (repeatable)', collect)
-    .option('-p, --params <[file:]key>', 'a parameter the command reads: key in params.yaml, or file:key (repeatable)', collect)
+    .option('-p, --params <[file:]key>', 'parameters the command reads: key in params.yaml, file:key, or keys separated by commas (repeatable)', collect)
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
     .option('-M, --metrics <path>', 'an out that is a metrics file (JSON or YAML) shown by dv status and dv lineage (repeatable)', collect)
     .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -M and -p files are then relative to it')
@@ -482,13 +483,27 @@ ${EXIT_HELP}`);
       else if (!globals.quiet) out((await pipelineRender()).stageList(r));
     });
 
+  stage.command('remove').alias('rm').description('remove a stage from dv.yaml and dv.lock; its outs stop being tracked (pointer file and .gitignore line go, the files stay)')
+    .argument('<name>', 'the stage')
+    .option('--keep-outs', 'keep the outs tracked as plain data (their pointer files stay)')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv stage remove train\n${EXIT_HELP}`)
+    .action(async (name: string, o: { keepOuts?: boolean }) => {
+      const r = await session(true, 'stage remove', (s) => stageRemove(s, { name, keepOuts: o.keepOuts }));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      const outs = r.untracked.length ? `; no longer tracked (files kept): ${r.untracked.join(', ')}` : '';
+      out(`removed stage ${r.stage} from dv.yaml${r.lockEntry ? ' and dv.lock' : ''}${outs}`);
+      if (r.gitAdd.length) out(`\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+    });
+
   cmd('repro', 'run the pipeline stages whose command, deps or params changed (or whose outs are missing), and record them in dv.lock', 'dv repro            # everything; `dv repro train` for train and what it needs')
     .argument('[stages...]', 'stages to bring up to date, with the stages they depend on (default: all)')
     .option('-f, --force', 'run the named stages (all by default) even when up to date')
     .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored (here or on a remote)')
     .option('-r, --remote <name>', 'remote whose run cache to ask for stages not recorded here (default: the default remote)')
     .option('--offline', 'ask no remote\'s run cache')
-    .option('-n, --dry-run', 'only say which stages would run')
+    .option('-n, --dry-run', 'only say which stages would run, and which would be restored from a recorded run')
     .option('--verify', 'rerun the stages in a temporary workspace from the recorded inputs and compare every output with dv.lock')
     .option('--keep-temp', 'with --verify: keep the temporary workspace')
     .addHelpText('after', '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n  42 --verify found outputs that differ from dv.lock.')
