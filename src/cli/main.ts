@@ -27,6 +27,7 @@ const remove = lazy(() => import('../ops/untrack.js'), 'remove');
 const move = lazy(() => import('../ops/untrack.js'), 'move');
 const status = lazy(() => import('../ops/status.js'), 'status');
 const checkout = lazy(() => import('../ops/checkout.js'), 'checkout');
+const gitLog = lazy(() => import('../ops/log.js'), 'gitLog');
 const log = lazy(() => import('../ops/log.js'), 'log');
 const diff = lazy(() => import('../ops/diff.js'), 'diff');
 const ls = lazy(() => import('../ops/ls.js'), 'ls');
@@ -288,13 +289,27 @@ ${EXIT_HELP}`);
       for (const p of r.paths) out(p.written + p.removed === 0 ? `${p.path}: up to date, snapshot ${p.snapshot.slice(0, 12)}` : `${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
     });
 
-  cmd('log', 'list snapshots of tracked paths, newest first', 'dv log data -n 5')
+  cmd('log', 'list snapshots of tracked paths, newest first (--git: the commits that changed pointer files)', 'dv log data -n 5\n  dv log --git main data   # works in a clone that fetched nothing')
     .argument('[paths...]')
-    .addOption(numberOption('-n, --max-count <n>', 'show at most n snapshots', COUNT))
-    .action(async (paths: string[], o: { maxCount?: number }) => {
+    .addOption(numberOption('-n, --max-count <n>', 'show at most n snapshots (commits with --git)', COUNT))
+    .option('--git [rev]', 'follow the pointer files through git history from rev (default HEAD) instead of snapshot parents')
+    .action(async (paths: string[], o: { maxCount?: number; git?: string | true }) => {
+      if (o.git !== undefined) {
+        const rev = o.git === true ? undefined : o.git;
+        const g = await session(false, 'log', (s) => gitLog(s, { paths, cwd: cwd(), limit: o.maxCount, rev }));
+        if (globals.json) printJson(g);
+        else if (!globals.quiet) out(render.gitLog(g));
+        return;
+      }
       const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount }));
-      if (globals.json) printJson(r);
-      else if (!globals.quiet) out(render.log(r));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      out(render.log(r));
+      // History cut short: the parents of the oldest snapshots shown are not in this clone.
+      const shown = new Set(r.map((e) => e.id));
+      if (!o.maxCount && r.some((e) => e.parents.some((p) => !shown.has(p)))) {
+        out('\nOlder snapshots are not in this clone: `dv fetch --all-history` brings them; `dv log --git` shows the history git holds.');
+      }
     });
 
   cmd('diff', 'files added, modified and deleted between two snapshots, or a snapshot and the workspace', 'dv diff 3fa9c2 81d0e7')

@@ -1,0 +1,55 @@
+/**
+ * Git revisions and history where DVC users type them: `dv log --git` follows the pointer files
+ * through git commits, in a fresh clone that fetched nothing too.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
+
+/** A repository whose `data` went through three versions, one git commit each. */
+async function threeVersions(): Promise<{ repo: string; snaps: string[] }> {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  const snaps: string[] = [];
+  for (const [i, msg] of ['first', 'second', 'third'].entries()) {
+    await fsp.writeFile(join(repo, 'data', 'x.csv'), `v${i}\n`);
+    const r = await dvJson(repo, i === 0 ? ['add', 'data'] : ['commit']);
+    snaps.push((r.committed ?? r.added)[0].snapshot);
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-qm', `${msg} data`]);
+  }
+  await fsp.writeFile(join(repo, 'code.py'), 'print(1)\n');
+  git(repo, ['add', 'code.py']);
+  git(repo, ['commit', '-qm', 'code only']);
+  return { repo, snaps };
+}
+
+test('log --git: the commits that changed pointer files, newest first, with what each named', async () => {
+  const { repo, snaps } = await threeVersions();
+  const all = await dvJson(repo, ['log', '--git']);
+  assert.deepEqual(all.map((c: any) => c.subject), ['third data', 'second data', 'first data'], 'a commit of code alone is not listed');
+  assert.deepEqual(all.map((c: any) => c.paths[0].snapshot), [...snaps].reverse());
+  assert.ok(all.every((c: any) => c.paths[0].path === 'data' && c.paths[0].fetched === true));
+  const older = await dvJson(repo, ['log', '--git', 'HEAD~2', 'data', '-n', '1']);
+  assert.deepEqual(older.map((c: any) => c.subject), ['second data']);
+  assert.match(await dvOk(repo, ['log', '--git']), /^commit [0-9a-f]{12} .*\n    third data\n    data: snapshot [0-9a-f]{12}, 1 file, 3 B\n/);
+  const bad = await dv(repo, ['log', '--git', 'nosuchbranch']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /nosuchbranch: not a git revision/);
+  const opt = await dv(repo, ['log', '--git', '--output=/tmp/x']);
+  assert.equal(opt.code, 2, 'an option-like revision never reaches git as an option');
+});
+
+test('in a fresh clone that fetched nothing, log --git works and plain log says how to go on', async () => {
+  const { repo, snaps } = await threeVersions();
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  const hist = await dvJson(clone, ['log', '--git']);
+  assert.deepEqual(hist.map((c: any) => [c.paths[0].snapshot, c.paths[0].fetched]), [...snaps].reverse().map((id) => [id, false]));
+  assert.match(await dvOk(clone, ['log', '--git']), /\(not fetched\)/);
+  const plain = await dv(clone, ['log']);
+  assert.equal(plain.code, 22);
+  assert.match(plain.stderr, /is not in this clone: `dv fetch data` brings it; `dv log --git data` shows the history git holds/);
+});
