@@ -312,12 +312,13 @@ ${EXIT_HELP}`);
       }
     });
 
-  cmd('diff', 'files added, modified and deleted between two snapshots, or a snapshot and the workspace', 'dv diff 3fa9c2 81d0e7')
-    .argument('<a>', 'snapshot or tree id (prefix)')
-    .argument('[b]', 'snapshot or tree id (prefix); omitted: the workspace')
+  cmd('diff', 'files added, modified and deleted between two snapshots or git revisions, or one and the workspace', 'dv diff HEAD~1            # every tracked path: the data at HEAD~1 vs the workspace\n  dv diff v1 v2 data/images\n  dv diff 3fa9c2 81d0e7')
+    .argument('<a>', 'snapshot or tree id (prefix), or a git revision (HEAD~1, main, v1)')
+    .argument('[b]', 'the same; omitted: the workspace (with a git revision, a path here is taken as a path)')
+    .argument('[paths...]', 'with git revisions: only these tracked paths, or paths inside them')
     .option('--path <path>', 'workspace path to compare a bare tree with')
-    .action(async (a: string, b: string | undefined, o: { path?: string }) => {
-      const r = await session(false, 'diff', (s) => diff(s, { a, b, path: o.path, cwd: cwd() }));
+    .action(async (a: string, b: string | undefined, paths: string[], o: { path?: string }) => {
+      const r = await session(false, 'diff', (s) => diff(s, { a, b, paths, path: o.path, cwd: cwd() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.diff(r.changes));
     });

@@ -53,3 +53,41 @@ test('in a fresh clone that fetched nothing, log --git works and plain log says 
   assert.equal(plain.code, 22);
   assert.match(plain.stderr, /is not in this clone: `dv fetch data` brings it; `dv log --git data` shows the history git holds/);
 });
+
+test('diff with git revisions: HEAD~1 vs the workspace, two revisions, paths, a tracked file', async () => {
+  const { repo } = await threeVersions();
+  await fsp.writeFile(join(repo, 'model.bin'), 'm1\n');
+  await dvOk(repo, ['add', 'model.bin']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'model']);
+  await fsp.writeFile(join(repo, 'model.bin'), 'm2\n');
+  await fsp.writeFile(join(repo, 'data', 'new.csv'), 'n\n');
+
+  const ws = await dvJson(repo, ['diff', 'HEAD']);
+  assert.deepEqual(ws.changes.map((c: any) => `${c.type} ${c.path}`), ['added data/new.csv', 'modified model.bin']);
+  const revs = await dvJson(repo, ['diff', 'HEAD~4', 'HEAD']);
+  assert.deepEqual(revs.changes.map((c: any) => `${c.type} ${c.path}`), ['modified data/x.csv', 'added model.bin']);
+  assert.match(revs.from, /^[0-9a-f]{40}$/);
+  // A second argument that is no revision is a path.
+  const onlyData = await dvJson(repo, ['diff', 'HEAD~4', 'data']);
+  assert.deepEqual(onlyData.changes.map((c: any) => `${c.type} ${c.path}`), ['added data/new.csv', 'modified data/x.csv']);
+  assert.match(await dvOk(repo, ['diff', 'HEAD', 'model.bin']), /^M\tmodel\.bin\n$/);
+  // Nothing changed between HEAD and the workspace once committed.
+  await dvOk(repo, ['commit']);
+  git(repo, ['commit', '-qam', 'v2']);
+  assert.equal(await dvOk(repo, ['diff', 'HEAD']), 'no differences\n');
+  // Snapshot ids still work as before; mixing an id with a revision is refused.
+  const snap = (await dvJson(repo, ['log', 'data', '-n', '1']))[0].id;
+  assert.deepEqual((await dvJson(repo, ['diff', snap])).changes, []);
+  const mixed = await dv(repo, ['diff', 'HEAD', snap]);
+  assert.equal(mixed.code, 2);
+});
+
+test('diff HEAD~1 in a clone that lacks the old snapshot says how to fetch it', async () => {
+  const { repo } = await threeVersions();
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  const r = await dv(clone, ['diff', 'HEAD~1', 'HEAD']);
+  assert.equal(r.code, 22);
+  assert.match(r.stderr, /data: snapshot [0-9a-f]{12} \(at [0-9a-f]{10}\) is not in this clone: `dv fetch --all-history`/);
+});
