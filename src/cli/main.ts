@@ -27,6 +27,7 @@ const remove = lazy(() => import('../ops/untrack.js'), 'remove');
 const move = lazy(() => import('../ops/untrack.js'), 'move');
 const status = lazy(() => import('../ops/status.js'), 'status');
 const checkout = lazy(() => import('../ops/checkout.js'), 'checkout');
+const checkoutAt = lazy(() => import('../ops/checkout-rev.js'), 'checkoutAt');
 const gitLog = lazy(() => import('../ops/log.js'), 'gitLog');
 const log = lazy(() => import('../ops/log.js'), 'log');
 const diff = lazy(() => import('../ops/diff.js'), 'diff');
@@ -267,8 +268,8 @@ ${EXIT_HELP}`);
       else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages, r.metrics));
     });
 
-  cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/')
-    .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
+  cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id or the data of a git revision', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/ (fetched from the remote if need be)\n  dv checkout HEAD~2 data   # the data data.dv named two commits ago')
+    .argument('[target]', 'snapshot or tree id (prefix), git revision, or a tracked path')
     .argument('[paths...]')
     .option('-f, --force', 'overwrite or delete uncommitted changes')
     .option('--new', 'with an id: restore it into a path that is not tracked yet, and track that path')
@@ -277,13 +278,18 @@ ${EXIT_HELP}`);
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
-        // Hex naming no file is an id, even too short a one: resolving it then says "give at
-        // least 4 hex characters" (as dv diff does) rather than "run dv add 9f0".
-        if (/^[0-9a-f]{1,64}$/i.test(target) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
+        // A path that exists (or whose pointer does) is a path; anything else names a version:
+        // a snapshot/tree id (even too short a one: resolving it says "give at least 4 hex
+        // characters" rather than "run dv add 9f0") or a git revision.
+        const isPath = existsSync(resolve(cwd(), target)) || existsSync(resolve(cwd(), target + '.dv'));
+        const looksLikePath = target.includes('/') && !/[~^@:]/.test(target);
+        if (!isPath && !looksLikePath) id = target;
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
-      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const onProgress = (f: number, b: number): void => bar.update(f, { bytes: b });
+      const opts = { paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress };
+      const r = await session(true, 'checkout', (s) => (id === undefined || /^[0-9a-f]{1,3}$/i.test(id) ? checkout(s, { ...opts, target: id }) : checkoutAt(s, { ...opts, target: id }))).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const p of r.paths) out(p.written + p.removed === 0 ? `${p.path}: up to date, snapshot ${p.snapshot.slice(0, 12)}` : `${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
@@ -440,10 +446,11 @@ ${EXIT_HELP}`);
       else if (!globals.quiet && !r.skipped) out(r.objectsSent === 0 && r.runsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runsText}`);
     });
 
-  transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
-    .action(async (paths: string[], o: TransferFlags) => {
+  transferOpts(cmd('fetch', 'bring the data the pointer files (or a git revision\'s, or snapshot ids) name from a remote into the local store', 'dv fetch -r origin\n  dv fetch --rev v1.0        # the data the pointer files of tag v1.0 name\n  dv fetch 3fa9c2e1d0b7      # one snapshot, by id or prefix'))
+    .option('--rev <rev>', 'fetch what the pointer files of this git revision name (of the paths given, if any)')
+    .action(async (paths: string[], o: TransferFlags & { rev?: string }) => {
       const bar = progress('fetch', tty());
-      const r = await session(true, 'fetch', (s) => fetch(s, { ...transfer(paths, o), onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const r = await session(true, 'fetch', (s) => fetch(s, { ...transfer(paths, o), rev: o.rev, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(fetched(r));
     });

@@ -49,6 +49,8 @@ async function resolveArg(s: RepoSession, arg: string): Promise<{ commit: string
 
 export async function diff(s: RepoSession, opts: DiffOptions): Promise<DiffResult> {
   const a = await resolveArg(s, opts.a);
+  // Hex that names nothing says why (too short, no such object) as for any id.
+  if (!a && /^[0-9a-f]+$/i.test(opts.a)) await resolveTreeish(s.store, opts.a);
   if (!a) {
     throw new DvError('UNKNOWN_ID', `${opts.a} is neither a snapshot or tree id here nor a git revision: see \`dv log\` or \`dv log --git\``, { arg: opts.a });
   }

@@ -103,4 +103,15 @@ export class RemoteIndex {
   has(id: string): boolean {
     return this.objects.has(id);
   }
+
+  /** Ids the remote holds that start with `prefix` (lowercase hex), at most `max` of them. */
+  idsWithPrefix(prefix: string, max: number): string[] {
+    const found: string[] = [];
+    for (const id of this.objects.keys()) {
+      if (!id.startsWith(prefix)) continue;
+      found.push(id);
+      if (found.length >= max) break;
+    }
+    return found;
+  }
 }

@@ -91,3 +91,57 @@ test('diff HEAD~1 in a clone that lacks the old snapshot says how to fetch it', 
   assert.equal(r.code, 22);
   assert.match(r.stderr, /data: snapshot [0-9a-f]{12} \(at [0-9a-f]{10}\) is not in this clone: `dv fetch --all-history`/);
 });
+
+test('checkout of a git revision restores what its pointer files name, fetching what this clone lacks', async () => {
+  const { repo, snaps } = await threeVersions();
+  const remote = join(tempDir(), 'remote');
+  await dvOk(repo, ['remote', 'add', 'origin', remote]);
+  await dvOk(repo, ['push', '--all-history']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'remote']);
+  // In the repository itself: the version two commits back, then HEAD again.
+  await dvOk(repo, ['checkout', 'HEAD~3', 'data']);
+  assert.equal(await fsp.readFile(join(repo, 'data', 'x.csv'), 'utf8'), 'v1\n');
+  assert.match(await fsp.readFile(join(repo, 'data.dv'), 'utf8'), new RegExp(`snapshot: ${snaps[1]}`));
+  await dvOk(repo, ['checkout', 'HEAD']);
+  assert.equal(await fsp.readFile(join(repo, 'data', 'x.csv'), 'utf8'), 'v2\n');
+
+  // A fresh clone that fetched nothing: the old version comes from the remote on demand.
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  const r = await dvJson(clone, ['checkout', 'HEAD~4']);
+  assert.deepEqual(r.fetched, [snaps[0]]);
+  assert.equal(await fsp.readFile(join(clone, 'data', 'x.csv'), 'utf8'), 'v0\n');
+  // A snapshot by a 12-character prefix, as `dv log --git` shows it.
+  const byId = await dvJson(clone, ['checkout', snaps[1].slice(0, 12)]);
+  assert.deepEqual(byId.fetched, [snaps[1].slice(0, 12)]);
+  assert.equal(await fsp.readFile(join(clone, 'data', 'x.csv'), 'utf8'), 'v1\n');
+  // A path with no pointer at that revision is NOT_TRACKED, naming it.
+  const none = await dv(clone, ['checkout', 'HEAD~4', 'model.bin']);
+  assert.equal(none.code, 13);
+  assert.match(none.stderr, /model\.bin has no pointer file at HEAD~4/);
+  // A name that is neither a path, an id nor a revision is still a path dv does not track.
+  const typo = await dv(clone, ['checkout', 'dat']);
+  assert.equal(typo.code, 13);
+  assert.match(typo.stderr, /NOT_TRACKED: dat is not tracked/);
+});
+
+test('fetch --rev and fetch <snapshot id> bring exactly that version', async () => {
+  const { repo, snaps } = await threeVersions();
+  const remote = join(tempDir(), 'remote');
+  await dvOk(repo, ['remote', 'add', 'origin', remote]);
+  await dvOk(repo, ['push', '--all-history']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'remote']);
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  const f = await dvJson(clone, ['fetch', '--rev', 'HEAD~3']);
+  assert.deepEqual(f.snapshots, [snaps[1]]);
+  const held = await dvJson(clone, ['log', '--git']);
+  assert.deepEqual(held.map((c: any) => c.paths[0].fetched), [false, true, false]);
+  const byId = await dvJson(clone, ['fetch', snaps[0].slice(0, 10)]);
+  assert.deepEqual(byId.snapshots, [snaps[0]]);
+  const unknown = await dv(clone, ['fetch', 'abcdef12']);
+  assert.equal(unknown.code, 20);
+  assert.match(unknown.stderr, /remote origin has no object abcdef12/);
+});
