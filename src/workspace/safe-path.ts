@@ -1,13 +1,14 @@
 /** Where dv may write: a tracked path that stays inside the repository, whatever symlinks say. */
 import { promises as fsp } from 'node:fs';
-import { dirname, isAbsolute, join, relative } from 'node:path';
-import { badEntryName } from '../core/tree.js';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { badEntryName, reservedName } from '../core/tree.js';
 import { DvError } from '../errors.js';
 
 /**
  * Checks a tracked path before anything is written there: every component a plain name (a
- * snapshot's `path` comes from outside and is not trusted), not inside .dv or .git, and its
- * parent directory really inside the repository (no symlinked directory leading out of it).
+ * snapshot's `path` comes from outside and is not trusted), not inside .dv or .git (any depth,
+ * any alias: core/tree.ts), and its parent directory really inside the repository and not in
+ * its .git or .dv either, wherever committed symlinks lead (`legacy -> .git/hooks`).
  */
 export async function checkTrackedPath(root: string, rel: string): Promise<void> {
   const parts = rel.split('/');
@@ -22,6 +23,10 @@ export async function checkTrackedPath(root: string, rel: string): Promise<void>
       const up = relative(await fsp.realpath(root), real);
       if (up.startsWith('..') || isAbsolute(up)) {
         throw new DvError('PATH_OUTSIDE_REPO', `${rel} lies behind a symbolic link leading outside the repository (${dirname(rel)} is ${real}): dv does not write through it`, { path: rel });
+      }
+      const into = up.split(sep).map((p) => reservedName(p)).find(Boolean);
+      if (into) {
+        throw new DvError('UNSAFE_PATH', `${rel} lies behind a symbolic link leading into ${into} (${dirname(rel)} is ${real}): dv never writes there; remove the link`, { path: rel });
       }
       return;
     }
