@@ -3,10 +3,13 @@
  * rewrite), refuse if that would destroy content the store does not hold (unless forced),
  * then apply. Only entries that differ are touched. Every file is written to a temp file
  * beside its target and renamed over it; every chunk is verified as it is read.
+ * Every directory is entered and created through write-dir.ts (no symlink followed, even one
+ * swapped in while checkout runs), removals never follow a link, and a file whose content is
+ * right but whose exec bit is not is rewritten rather than chmod-ed: the file there may share
+ * its inode with a file outside (a hard link), and dv changes the mode only of files it created.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import pLimit from 'p-limit';
 import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -14,12 +17,12 @@ import type { Index, StatEntry } from '../store/index-db.js';
 import { tempPathFor } from '../store/atomic.js';
 import { linkEscapes } from './scan.js';
 import { writeFiles } from './write-pool.js';
+import { at, DirCache, removeEntry } from './write-dir.js';
 
 type Op =
   | { op: 'rm'; rel: string; dir: boolean }
   | { op: 'mkdir'; rel: string }
   | { op: 'write'; rel: string; entry: FileEntry }
-  | { op: 'chmod'; rel: string; entry: FileEntry }
   | { op: 'link'; rel: string; target: string };
 
 export interface MaterializeOptions {
@@ -68,7 +71,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
       const r = posix.join(rel, name);
       if (ea && eb && sameLeaf(ea, eb)) continue;
       if (ea && eb && ea.type === 'dir' && eb.type === 'dir') { await plan(ea.id, eb.id, r); continue; }
-      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'chmod', rel: r, entry: eb }); continue; }
+      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'write', rel: r, entry: eb }); continue; }
       if (ea && eb && ea.type === 'file' && eb.type === 'file') {
         // A modified file: the new content is renamed over the old, nothing to remove first.
         await collectDoomed(ea, r);
@@ -112,7 +115,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     const cur = o.current ? (await o.load(o.current)).entries[0] : undefined;
     if (!tgt || tgt.type !== 'file') throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
     if (!cur || !sameLeaf(cur, tgt)) {
-      if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'chmod', rel: o.rel, entry: tgt });
+      if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'write', rel: o.rel, entry: tgt });
       else {
         if (cur) await collectDoomed(cur, o.rel);
         ops.push({ op: 'write', rel: o.rel, entry: tgt });
@@ -131,51 +134,60 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
   return apply(o, ops);
 }
 
+/** The repository path of the directory holding `rel` ('' for the root). */
+const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
 async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResult> {
   const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
   const abs = (rel: string): string => join(o.root, ...rel.split('/'));
   const stats: [string, StatEntry][] = [];
-  const limit = pLimit(o.jobs ?? 8);
-  // Removals and directories in order (a path may turn from file into directory); then files in parallel.
-  const writes: Op[] = [];
-  for (const op of ops) {
-    try {
-      if (op.op === 'rm') { await fsp.rm(abs(op.rel), { recursive: op.dir, force: true }); res.removed++; }
-      else if (op.op === 'mkdir') await fsp.mkdir(abs(op.rel), { recursive: true });
-      else writes.push(op);
-    } catch (e) {
-      throw fsError(e, abs(op.rel));
+  // Every directory below the tracked path's parent is entered from there, never by path.
+  const dirs = new DirCache(o.root, parentOf(o.rel));
+  try {
+    // Removals and directories in order (a path may turn from file into directory); then files in parallel.
+    const writes: Op[] = [];
+    for (const op of ops) {
+      try {
+        if (op.op === 'rm') {
+          const parent = dirs.get(parentOf(op.rel), false);
+          if (parent) removeEntry(parent, posix.basename(op.rel));
+          dirs.forget(op.rel);
+          res.removed++;
+        } else if (op.op === 'mkdir') dirs.get(op.rel, true);
+        else writes.push(op);
+      } catch (e) {
+        throw fsError(e, abs(op.rel));
+      }
     }
-  }
-  const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
-  const done = await writeFiles(o.store, fileWrites.map((op) => ({ path: abs(op.rel), entry: op.entry })), (bytes) => {
-    res.written++;
-    res.bytes += bytes;
-    o.onProgress?.(res.written, res.bytes);
-  });
-  for (const d of done) {
-    const e = fileWrites[d.i].entry;
-    stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
-  }
-  await Promise.all(writes.filter((op) => op.op !== 'write').map((op) => limit(async () => {
-    const p = abs(op.rel);
-    try {
-      if (op.op === 'link') {
-        const tmp = tempPathFor(p);
-        await fsp.symlink(op.target, tmp);
-        await fsp.rename(tmp, p);
-      } else if (op.op === 'chmod') {
-        await fsp.chmod(p, op.entry.exec ? 0o755 : 0o644);
-        const st = await fsp.stat(p);
-        stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
+    const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
+    const done = await writeFiles(o.store, dirs, fileWrites.map((op) => ({ rel: op.rel, path: abs(op.rel), entry: op.entry })), (bytes) => {
+      res.written++;
+      res.bytes += bytes;
+      o.onProgress?.(res.written, res.bytes);
+    });
+    for (const d of done) {
+      const e = fileWrites[d.i].entry;
+      stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
+    }
+    for (const op of writes) {
+      if (op.op !== 'link') continue;
+      const p = abs(op.rel);
+      try {
+        // Created under a temp name in the verified directory, renamed within it.
+        const dir = dirs.get(parentOf(op.rel), true)!;
+        const target = at(dir, posix.basename(op.rel));
+        const tmp = tempPathFor(target);
+        symlinkSync(op.target, tmp);
+        try { renameSync(tmp, target); } catch (e) { try { unlinkSync(tmp); } catch { /* gone */ } throw e; }
+      } catch (e) {
+        throw fsError(e, p);
       }
       res.written++;
       o.onProgress?.(res.written, res.bytes);
-    } catch (e) {
-      throw fsError(e, p);
     }
-  })));
+  } finally {
+    dirs.close();
+  }
   await o.index.putStats(stats);
   return res;
 }
-
