@@ -4,11 +4,12 @@
  * then apply. Only entries that differ are touched. Every file is written to a temp file
  * beside its target and renamed over it; every chunk is verified as it is read.
  * Every directory is entered and created through write-dir.ts (no symlink followed, even one
- * swapped in while checkout runs), removals never follow a link, and a file whose content is
- * right but whose exec bit is not is rewritten rather than chmod-ed: the file there may share
- * its inode with a file outside (a hard link), and dv changes the mode only of files it created.
+ * swapped in while checkout runs), and removals never follow a link. A file whose content is
+ * right but whose exec bit is not is chmod-ed through its own open descriptor only when it is a
+ * regular file with no other hard link (fstat): a hard link would share the inode, and so the
+ * mode, with a file outside; such a file is rewritten instead (a new file of dv's own).
  */
-import { promises as fsp, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, openSync, promises as fsp, renameSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
@@ -17,12 +18,13 @@ import type { Index, StatEntry } from '../store/index-db.js';
 import { tempPathFor } from '../store/atomic.js';
 import { linkEscapes } from './scan.js';
 import { writeFiles } from './write-pool.js';
-import { at, DirCache, removeEntry } from './write-dir.js';
+import { at, DirCache, removeEntry, type DirHandle } from './write-dir.js';
 
 type Op =
   | { op: 'rm'; rel: string; dir: boolean }
   | { op: 'mkdir'; rel: string }
   | { op: 'write'; rel: string; entry: FileEntry }
+  | { op: 'chmod'; rel: string; entry: FileEntry }
   | { op: 'link'; rel: string; target: string };
 
 export interface MaterializeOptions {
@@ -71,7 +73,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
       const r = posix.join(rel, name);
       if (ea && eb && sameLeaf(ea, eb)) continue;
       if (ea && eb && ea.type === 'dir' && eb.type === 'dir') { await plan(ea.id, eb.id, r); continue; }
-      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'write', rel: r, entry: eb }); continue; }
+      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'chmod', rel: r, entry: eb }); continue; }
       if (ea && eb && ea.type === 'file' && eb.type === 'file') {
         // A modified file: the new content is renamed over the old, nothing to remove first.
         await collectDoomed(ea, r);
@@ -115,7 +117,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     const cur = o.current ? (await o.load(o.current)).entries[0] : undefined;
     if (!tgt || tgt.type !== 'file') throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
     if (!cur || !sameLeaf(cur, tgt)) {
-      if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'write', rel: o.rel, entry: tgt });
+      if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'chmod', rel: o.rel, entry: tgt });
       else {
         if (cur) await collectDoomed(cur, o.rel);
         ops.push({ op: 'write', rel: o.rel, entry: tgt });
@@ -132,6 +134,25 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     }
   }
   return apply(o, ops);
+}
+
+/**
+ * Sets the exec bit of entry `name` of `dir` through its own descriptor, when it is a regular file
+ * of the expected size that no other hard link shares; its stat after, or undefined (rewrite it).
+ */
+function chmodOwn(dir: DirHandle | undefined, name: string, e: FileEntry): Stats | undefined {
+  if (!dir) return undefined;
+  let fd: number;
+  // O_NONBLOCK: a FIFO swapped in must not hang the open (it then fails the isFile test).
+  try { fd = openSync(at(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { return undefined; }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1 || st.size !== e.size) return undefined;
+    fchmodSync(fd, e.exec ? 0o755 : 0o644);
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The repository path of the directory holding `rel` ('' for the root). */
@@ -154,7 +175,15 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
           dirs.forget(op.rel);
           res.removed++;
         } else if (op.op === 'mkdir') dirs.get(op.rel, true);
-        else writes.push(op);
+        else if (op.op === 'chmod') {
+          const st = chmodOwn(dirs.get(parentOf(op.rel), false), posix.basename(op.rel), op.entry);
+          if (!st) writes.push({ op: 'write', rel: op.rel, entry: op.entry });
+          else {
+            stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
+            res.written++;
+            o.onProgress?.(res.written, res.bytes);
+          }
+        } else writes.push(op);
       } catch (e) {
         throw fsError(e, abs(op.rel));
       }

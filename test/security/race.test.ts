@@ -129,7 +129,12 @@ describe('a directory swapped for a symlink while checkout runs', () => {
     await fsp.mkdir(join(ws, 'data'));
     await fsp.writeFile(join(ws, 'data', 'run.sh'), 'echo hi\n', { mode: 0o755 });
     await fsp.chmod(join(ws, 'data', 'run.sh'), 0o755);
+    await fsp.writeFile(join(ws, 'data', 'plain.sh'), 'echo plain\n');
+    await fsp.chmod(join(ws, 'data', 'plain.sh'), 0o755);
     await dvOk(ws, ['add', 'data']);
+    // A file of the workspace's own (no other link) only has its mode set back, in place.
+    await fsp.chmod(join(ws, 'data', 'plain.sh'), 0o644);
+    const plainIno = (await fsp.stat(join(ws, 'data', 'plain.sh'))).ino;
     // Someone replaces the file by a hard link to an outside file of the same content, mode 0600.
     const secret = join(box, 'secret.sh');
     await fsp.writeFile(secret, 'echo hi\n', { mode: 0o600 });
@@ -143,5 +148,9 @@ describe('a directory swapped for a symlink while checkout runs', () => {
     const mine = await fsp.stat(join(ws, 'data', 'run.sh'));
     assert.equal(mine.mode & 0o777, 0o755, 'the workspace file has the exec bit');
     assert.notEqual(mine.ino, st.ino, 'the workspace file is a file of its own now');
+    const plain = await fsp.stat(join(ws, 'data', 'plain.sh'));
+    assert.equal(plain.mode & 0o777, 0o755);
+    assert.equal(plain.ino, plainIno, 'a file with no other link is chmod-ed, not rewritten');
+    assert.equal((await dvJson(ws, ['status'])).paths[0].state, 'clean');
   });
 });
