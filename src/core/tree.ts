@@ -49,7 +49,7 @@ export function badEntryName(name: unknown): string | undefined {
   if (name.includes('\0')) return 'name contains NUL';
   if (Buffer.byteLength(name) > 255) return 'name longer than 255 bytes';
   const r = reservedName(name);
-  if (r) return `name ${JSON.stringify(name)} ${r === name ? 'is' : `would be taken for ${r}`}: dv never writes a ${r} at any depth`;
+  if (r) return `name ${JSON.stringify(name)} ${r === name ? 'is reserved' : `is taken for ${r} by some file systems`} (dv never stores or writes a .git or .dv, at any depth)`;
   return undefined;
 }
 
@@ -94,7 +94,7 @@ export function decodeTree(bytes: Uint8Array, id = '?'): Tree {
     if (!Array.isArray(row) || typeof row[0] !== 'string') throw bad('entry is not an array');
     const name = row[1];
     const why = badEntryName(name);
-    if (why) throw new DvError('UNSAFE_PATH', `tree ${id.slice(0, 12)} has an unsafe entry name: ${why}`, { id, name });
+    if (why) throw new DvError('UNSAFE_PATH', `tree ${id.slice(0, 12)} has an unsafe entry name: ${why}; dv does not check out or compare with such a tree (\`dv commit\` records your workspace without it)`, { id, name });
     if (prev !== undefined && cmp(prev, name) >= 0) throw bad(`entries out of order at ${JSON.stringify(name)}`);
     prev = name;
     const [kind, , a, b, c] = row;

@@ -13,6 +13,7 @@ import { dv, dvOk, dvJson, makeRepo, describeTree, git, tempDir, type Manifest, 
 import { exists } from '../helpers/kill.js';
 import { obj, pointerText, rawTree, snapshotBytes, writeRemotePack, type Obj } from '../helpers/evil-remote.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { reservedName } from '../../src/core/tree.js';
 
 const cleanup: string[] = [];
 after(async () => {
@@ -55,6 +56,15 @@ const GIT_ALIASES = ['.git', '.GIT', '.Git', '.git.', '.git ', '.git. .', '.git:
 const DV_ALIASES = ['.dv', '.DV', '.Dv.', '.dv ', '.dv::$DATA', 'dv~1', '.d\u200dv'];
 
 describe('tree entries named .git or .dv at any depth', () => {
+  test('reservedName: every alias git refuses, and names that merely look alike stay allowed', () => {
+    for (const n of GIT_ALIASES) assert.equal(reservedName(n), '.git', JSON.stringify(n));
+    for (const n of DV_ALIASES) assert.equal(reservedName(n), '.dv', JSON.stringify(n));
+    for (const n of ['.gitignore', '.github', '.gitattributes', '.git~1', '.gitx', 'git', 'git~2', 'xgit~1', '.g it', '.dvc', '.dvignore', 'dv', 'data.dv',
+      '.dv~1', 'dv~2', '..git', ' .git', '.g\u200bit', '.gi\u0307t', '.GİT']) {
+      assert.equal(reservedName(n), undefined, `${JSON.stringify(n)} is an ordinary name`);
+    }
+  });
+
   test('dv pull and dv checkout --force refuse every alias, as a directory or a file, two levels down: UNSAFE_PATH, nothing written', TIMEOUT, async () => {
     const remoteDir = tempDir('dv-sec-remote-');
     cleanup.push(remoteDir);
