@@ -25,7 +25,7 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
 /** Whether `/proc/self/fd/<fd>/name` reaches into the directory open as `fd` (Linux with /proc mounted). */
-const PROC_FD = ((): boolean => {
+export const PROC_FD = ((): boolean => {
   try {
     if (!existsSync('/proc/self/fd')) return false;
     const fd = openSync('/', O_RDONLY | O_DIRECTORY);

@@ -14,7 +14,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { packPaths } from '../store/pack.js';
 import type { ChunkLoc, FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
 import { newWriteControl, releaseWriteControl, RUN_TOKEN, stopWrites } from './write-temp.js';
-import type { DirCache } from './write-dir.js';
+import { PROC_FD, type DirCache } from './write-dir.js';
 
 const JOB_BYTES = 32 * 1024 * 1024;
 const JOB_FILES = 256;
@@ -68,7 +68,9 @@ export async function writeFiles(store: ObjectStore, dirs: DirCache, files: File
       const dir = parentOf(p.rel);
       const h = dirs.pin(dir, true)!;
       pinned.push(dir);
-      return { i: p.k, path: p.path, dir: h.path, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
+      // Without /proc the worker names the directory by path: it checks it is still the one verified.
+      const check = PROC_FD ? undefined : { dev: h.dev, ino: h.ino };
+      return { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
     });
     return job;
   };
@@ -106,6 +108,7 @@ export async function writeFiles(store: ObjectStore, dirs: DirCache, files: File
             const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
             throw new DvError('OBJECT_CORRUPT', `${f.message}${where} (needed for ${path}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id: f.id, file: path });
           }
+          if (f.code === 'UNSAFE_PATH') throw new DvError('UNSAFE_PATH', f.message, { path });
           throw fsError(Object.assign(new Error(`${f.message}`), { code: f.code }), path);
         }
       }
