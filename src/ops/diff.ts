@@ -38,6 +38,7 @@ export async function diff(s: RepoSession, opts: DiffOptions): Promise<DiffResul
   const to = scan && scan.kind === kind ? scan.tree : null;
   const load = treeLoader(s.store, scan?.trees);
   const changes = await diffTrees(a.tree, to, load);
-  if (scan && scan.kind !== kind) changes.push(...(await diffTrees(null, scan.tree, load)));
+  // One change at a time: spreading a list of a million changes into push() overflows the stack.
+  if (scan && scan.kind !== kind) await diffTrees(null, scan.tree, load, '', (c) => { changes.push(c); });
   return { from: a.tree, to: to ?? 'workspace', changes };
 }
