@@ -74,6 +74,7 @@ export class RemoteIndex {
     }
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);
+    const loaded = new Map<string, PackEntry[]>();
     await Promise.all(listed.map((packId) => limit(async () => {
       let bytes: Buffer | undefined;
       if (cached.has(packId)) {
@@ -111,8 +112,13 @@ export class RemoteIndex {
         ri.warnings.push(`${backend.location}: ${e.message}: ignored`);
         return;
       }
-      ri.addPack(packId, entries);
+      loaded.set(packId, entries);
     })));
+    // Added in listing order, not download order: which copy of an object is tried first is stable.
+    for (const packId of listed) {
+      const entries = loaded.get(packId);
+      if (entries) ri.addPack(packId, entries);
+    }
     // Indexes the remote no longer lists (removed by a remote gc) are forgotten.
     const live = new Set(listed);
     for (const packId of cached) if (!live.has(packId)) await fsp.rm(join(cacheDir, `${packId}.idx`), { force: true });
