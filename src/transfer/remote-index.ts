@@ -43,6 +43,7 @@ export class RemoteIndex {
   readonly frames = new Map<string, FrameMember[]>();
   /** Other copies of objects listed by more than one index: tried when the first fails to verify. */
   readonly alternates = new Map<string, RemoteLoc[]>();
+  private readonly counts = new Map<string, number>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
   downloaded = 0;
   /**
@@ -127,6 +128,7 @@ export class RemoteIndex {
 
   addPack(packId: string, entries: PackEntry[]): void {
     this.packs.add(packId);
+    this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
     for (const e of entries) {
       const loc = { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
       if (!this.objects.has(e.id)) this.objects.set(e.id, loc);
@@ -147,6 +149,19 @@ export class RemoteIndex {
   async recordUpload(packId: string, idxBytes: Buffer, entries: PackEntry[]): Promise<void> {
     await writeFileAtomic(join(this.cacheDir, `${packId}.idx`), idxBytes);
     this.addPack(packId, entries);
+  }
+
+  /** How many objects the index of `packId` lists. */
+  listedIn(packId: string): number {
+    return this.counts.get(packId) ?? 0;
+  }
+
+  /** Forgets every copy of `ids` (found damaged): to this process they are absent, so a push sends them. */
+  forget(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.objects.delete(id);
+      this.alternates.delete(id);
+    }
   }
 
   /** Every copy the remote's indexes list for `id`, the preferred one first. */

@@ -202,6 +202,36 @@ describe('one bad index does not break every pull', () => {
     assert.equal((await timedPull(ws)).code, 0);
   });
 
+  test('every index replaced by one listing its objects at wrong places: pulls fail; `dv push --repair` from a good clone mends it', { timeout: 120_000 }, async () => {
+    const { repo, remote, packs } = await pushedRepo(6);
+    const liars: string[] = [];
+    for (const p of packs) {
+      const idxFile = join(remote, ...remoteIndexKey(p).split('/'));
+      const liar = await liarIndex(await fsp.readFile(idxFile));
+      liars.push(liar.id);
+      await fsp.mkdir(join(remote, ...remoteIndexKey(liar.id).split('/'), '..'), { recursive: true });
+      await fsp.mkdir(join(remote, ...remotePackKey(liar.id).split('/'), '..'), { recursive: true });
+      await fsp.writeFile(join(remote, ...remoteIndexKey(liar.id).split('/')), liar.bytes);
+      await fsp.copyFile(join(remote, ...remotePackKey(p).split('/')), join(remote, ...remotePackKey(liar.id).split('/')));
+      await fsp.rm(idxFile);
+    }
+    const ws = await cloneOf(repo, remote);
+    assertRefused(await timedPull(ws), 'OBJECT_CORRUPT', 'only bad copies');
+    // A plain push believes the remote: everything is listed there.
+    assert.equal(JSON.parse(await dvOk(repo, ['push', '--json'])).objectsSent, 0);
+    const fixed = JSON.parse(await dvOk(repo, ['push', '--repair', '--json']));
+    assert.ok(fixed.repaired >= 7 && fixed.objectsSent >= 7, `repaired ${fixed.repaired}, sent ${fixed.objectsSent}`);
+    assert.ok(fixed.warnings.length >= 1);
+    const left = (await fsp.readdir(join(remote, 'index'), { recursive: true })).filter((f) => f.endsWith('.idx'));
+    assert.ok(left.length >= 1 && left.every((f) => !liars.some((l) => f.includes(l))), `the bad indexes are removed, good ones written: ${left}`);
+    const again = await cloneOf(repo, remote);
+    const r = await timedPull(again);
+    assert.equal(r.code, 0, r.stderr);
+    for (let i = 0; i < 6; i++) assert.equal(await fsp.readFile(join(again, 'data', `f${i}.txt`), 'utf8'), `file ${i} `.repeat(50 + i));
+    // A second repair finds nothing to do.
+    assert.equal(JSON.parse(await dvOk(repo, ['push', '--repair', '--json'])).repaired, 0);
+  });
+
   test('s3rver: the same bad index over S3', { timeout: 120_000 }, async () => {
     const srv = await startS3rver();
     try {
