@@ -20,6 +20,7 @@ import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { dv, dvOk, git, makeRepo, tempDir, type RunResult } from '../helpers/cli.js';
 import { obj, pointerText, rawTree, snapshotBytes, writeRemotePack, type Obj } from '../helpers/evil-remote.js';
 import { credsEnv, startS3rver } from '../helpers/s3server.js';
+import { RepoSession } from '../../src/repo/repo.js';
 
 const MB = 1024 * 1024;
 
@@ -127,6 +128,38 @@ describe('directory remote: sizes that lie', () => {
     const ws = await victim(remote, snap.id, tree.id);
     assertRefused(await timedPull(ws), 'BAD_OBJECT', 'chunk larger than its file');
     assert.ok(await du(join(ws, '.dv')) < 1 * MB, 'the 3 MB chunk was never stored');
+  });
+});
+
+describe('lies already in the local store (fetched before these checks existed)', () => {
+  test('checkout of a tree naming one subtree 1,000 times per level fails fast; fsck reports the lying tree', { timeout: 60_000 }, async () => {
+    const ws = await makeRepo();
+    const leaf = await obj('x');
+    let below = await obj(rawTree([['f', 'x', 1, leaf.id, 0]]));
+    const liars: string[] = [];
+    const s = await RepoSession.open({ cwd: ws, write: true, waitMs: 5000, command: 'test-plant' });
+    try {
+      await s.store.putObject(leaf.bytes);
+      await s.store.putObject(below.bytes);
+      for (let level = 0; level < 5; level++) {
+        below = await obj(rawTree(Array.from({ length: 1000 }, (_, k) => ['d', `d${String(k).padStart(4, '0')}`, 1, below.id, 1])));
+        await s.store.putObject(below.bytes);
+        liars.push(below.id);
+      }
+      const snap = await obj(snapshotBytes(below.id, 'data', 'dir', 1000, 1000));
+      await s.store.putObject(snap.bytes);
+      await fsp.writeFile(join(ws, 'data.dv'), pointerText(snap.id, below.id));
+    } finally {
+      await s.close();
+    }
+    const t0 = Date.now();
+    const r = await dv(ws, ['checkout']);
+    assertRefused(r, 'BAD_OBJECT', 'checkout of shared subtrees');
+    assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
+    assert.ok(await du(join(ws, 'data')) < 1 * MB, 'no expansion on disk');
+    const f = await dv(ws, ['fsck', '--json']);
+    assert.notEqual(f.code, 0);
+    assert.match(f.stdout + f.stderr, new RegExp(`${liars[1]}[^\n]*does not match its declared size|does not match its declared size[^\n]*${liars[1].slice(0, 12)}`));
   });
 });
 
