@@ -12,7 +12,7 @@ import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { DeclaredLedger } from '../core/declared.js';
-import { decodeManifest } from '../core/manifest.js';
+import { decodeManifest, MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { decodeSnapshot } from '../core/snapshot.js';
 import { decodeTree } from '../core/tree.js';
 import { DvError } from '../errors.js';
@@ -122,7 +122,10 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
     if (kind === 'chunk') chunks.add(id);
     const loc = pick(id);
     if (!loc) { absent.push(id); continue; }
-    if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT) || loc.rawSize > MAX_OBJECT) throw new DvError('BAD_OBJECT', `the remote index says object ${id} is ${loc.length} bytes: refusing an object this large`, { id });
+    const most = kind === 'manifest' ? MAX_MANIFEST_BYTES : MAX_OBJECT;
+    if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : most) || loc.rawSize > most) {
+      throw new DvError('BAD_OBJECT', `the remote index says ${kind} ${id} is ${loc.rawSize} bytes: refusing an object this large`, { id });
+    }
     let list = byPack.get(loc.pack);
     if (!list) byPack.set(loc.pack, (list = []));
     if (loc.flags !== FLAG_FRAME) { list.push({ offset: loc.offset, length: loc.length, objects: [{ id, loc }] }); continue; }
@@ -132,6 +135,10 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
     const fresh: Unit = { offset: loc.offset, length: loc.length, objects: [{ id, loc }] };
     frames.set(key, fresh);
     list.push(fresh);
+  }
+  if (absent.length > 0 && i.remote.warnings.length > 0) {
+    // Likely listed by an index that was refused: say so rather than blame the pusher.
+    throw new DvError('BAD_OBJECT', `${absent.length} object(s) are in no usable index on ${i.backend.location} (first: ${absent[0]}), and ${i.remote.warnings.length} index(es) there were refused: ${i.remote.warnings[0]}`, { missing: absent.slice(0, 100), warnings: i.remote.warnings.slice(0, 10) });
   }
   if (absent.length > 0) {
     throw new DvError('OBJECT_MISSING', `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`, { missing: absent.slice(0, 100) });

@@ -17,6 +17,9 @@ import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 
 /** No pack index dv writes comes near this (1.3 million objects); a remote listing a bigger one is refused. */
 export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** At most this many indexes, and this many bytes of them, are read from one remote (a 100 GB dataset of 1M files needs ~2,000 and ~60 MB). */
+const MAX_INDEXES = 1_000_000;
+const MAX_TOTAL_INDEX_BYTES = 2 * 1024 * 1024 * 1024;
 /** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
 const IDX_HEADER_BYTES = 64;
 
@@ -67,11 +70,17 @@ export class RemoteIndex {
     await fsp.mkdir(cacheDir, { recursive: true });
     const listed: string[] = [];
     const sizes = new Map<string, number>();
+    let total = 0;
     for await (const { key, size } of backend.list(INDEX_PREFIX)) {
       const packId = packIdOfIndexKey(key);
       if (!packId) continue;
       listed.push(packId);
       sizes.set(packId, size);
+      // A listing without end (pages that never stop) or indexes beyond any real store is refused.
+      total += Math.min(size, MAX_INDEX_BYTES);
+      if (listed.length > MAX_INDEXES || total > MAX_TOTAL_INDEX_BYTES) {
+        throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${listed.length > MAX_INDEXES ? `${MAX_INDEXES} pack indexes` : `${MAX_TOTAL_INDEX_BYTES} bytes of pack indexes`}: more than dv reads from a remote; it is damaged or hostile: check its URL with \`dv remote list\``, { location: backend.location, transient: false });
+      }
     }
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);

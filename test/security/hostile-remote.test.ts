@@ -195,7 +195,8 @@ describe('directory remote: special files and oversized indexes', () => {
     const snapId = 'a'.repeat(64);
     const ws = await victim(remote, snapId, 'b'.repeat(64));
     const r = await timedPull(ws);
-    assertRefused(r, 'OBJECT_MISSING', 'nothing usable on the remote');
+    assertRefused(r, 'BAD_OBJECT', 'nothing usable on the remote');
+    assert.match(r.stderr, /is listed at 68157440 bytes, more than a pack index can be/);
     assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
     assert.ok(await du(join(ws, '.dv')) < 5 * MB, 'the index was not cached');
   });
@@ -338,7 +339,8 @@ describe('hostile S3 endpoint', () => {
     servers.push(h.server);
     const ws = await victim('s3://evil/p', 'a'.repeat(64), 'b'.repeat(64), env, ['--endpoint', h.endpoint]);
     const r = await timedPull(ws, env);
-    assertRefused(r, 'OBJECT_MISSING', 'the huge index is ignored, so nothing is found');
+    assertRefused(r, 'BAD_OBJECT', 'the huge index is ignored, so nothing is found');
+    assert.match(r.stderr, /is 10737418240 bytes, more than the 100 expected of it/);
     assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
     assert.ok(await du(join(ws, '.dv')) < 5 * MB);
   });
