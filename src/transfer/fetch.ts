@@ -4,9 +4,11 @@
  * through the remote's pack indexes and read with ranged GETs that merge neighbours; every
  * object is verified by hash before it is stored. Nothing read from the remote is trusted:
  * tree entries are validated when decoded, sizes are bounded, and every declared size (snapshot,
- * directory, file, manifest child) must match what lies below it (core/declared.ts). A remote frame (flag 2) is read
- * once however many of its objects are wanted, decompressed within its header's bound, and kept
- * whole when every object in it verifies (else the wanted objects are stored one by one).
+ * directory, file, manifest child) must match what lies below it (core/declared.ts), checked
+ * before the bytes below are downloaded. A remote frame (flag 2) is read once however many of
+ * its objects are wanted, decompressed within its header's bound, and kept whole when every
+ * object in it verifies (else the wanted objects are stored one by one). A copy that fails to
+ * verify is read again through another index listing the object, with a warning.
  */
 import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
@@ -63,8 +65,12 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
     // A chunk whose size (here, or as the remote's index gives it) is not what its file declares is
     // refused before a byte of it is downloaded; the download then checks the index told the truth.
     fresh.forEach((w, k) => {
-      const size = sizes[k] ?? i.remote.objects.get(w.id)?.rawSize;
-      if (w.kind === 'chunk' && size !== undefined) ledger.chunk(w.id, size);
+      if (w.kind !== 'chunk') return;
+      if (sizes[k] !== undefined) { ledger.chunk(w.id, sizes[k]!); return; }
+      // Any listed copy of the declared size will do (a bad index's copy may come first).
+      const copies = i.remote.copies(w.id);
+      const claimed = ledger.claimed(w.id);
+      if (copies.length > 0 && !copies.some((c) => c.rawSize === claimed)) ledger.chunk(w.id, copies[0].rawSize);
     });
     await download(i, fresh.filter((_, k) => sizes[k] === undefined), stats);
     const next: Want[] = [];
