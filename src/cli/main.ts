@@ -428,18 +428,19 @@ ${EXIT_HELP}`);
   type TransferFlags = { remote?: string; jobs?: number; allHistory?: boolean };
   /** What push, fetch and pull take from their common arguments. */
   const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs, allHistory: o.allHistory });
-  const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number }): string => `${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
+  const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number; warnings?: string[] }): string => `${(r.warnings ?? []).map((w) => `warning: ${w}\n`).join('')}${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
 
   transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
     .option('--run-cache', 'send every run of this clone\'s run cache with its outs, not only the runs dv.lock names')
     .option('--no-run-cache', 'send no run records')
     .option('--rev <rev>', 'send the data the pointer files of these git commits name, not the work tree\'s (rev-list syntax: main, ^origin/main, v1..v2, --branches, --all; repeatable)', collect)
     .option('--pre-push <git-remote>', 'what the pre-push hook runs: send the data of the commits `git push` sends (the hook\'s lines on stdin); no dv remote configured: only a warning')
-    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean; rev?: string[]; prePush?: string }) => {
+    .option('--repair', 'read and verify the remote\'s copies first: send again objects whose copies are damaged (a bad pack index), remove indexes that list only damage')
+    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean; rev?: string[]; prePush?: string; repair?: boolean }) => {
       const bar = progress('push', tty());
       const runs = o.runCache === true ? 'all' : o.runCache === false ? 'none' : 'locked';
       const prePush = o.prePush === undefined ? undefined : { gitRemote: o.prePush, lines: await (await import('node:stream/consumers')).text(process.stdin) };
-      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, revs: o.rev, prePush, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, revs: o.rev, prePush, repair: o.repair, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       const runsText = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
       if (globals.json) printJson(r);
       else if (r.skipped === 'no-remote') process.stderr.write('dv: no dv remote configured, data not pushed: run `dv remote add NAME URL --default`, then `dv push --rev --branches`\n');

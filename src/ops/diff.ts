@@ -86,7 +86,8 @@ async function diffObjects(s: RepoSession, opts: DiffOptions): Promise<DiffResul
   const to = scan && scan.kind === kind ? scan.tree : null;
   const load = treeLoader(s.store, scan?.trees);
   const changes = await diffTrees(a.tree, to, load);
-  if (scan && scan.kind !== kind) changes.push(...(await diffTrees(null, scan.tree, load)));
+  // One change at a time: spreading a list of a million changes into push() overflows the stack.
+  if (scan && scan.kind !== kind) await diffTrees(null, scan.tree, load, '', (c) => { changes.push(c); });
   return { from: a.tree, to: to ?? 'workspace', changes };
 }
 
@@ -114,6 +115,7 @@ async function diffRevisions(s: RepoSession, a: string, b: string | undefined, p
   const rels = new Set([...before.keys(), ...(after ? after.keys() : (await findTracked(s.root)).map((t) => t.rel))]);
   const wanted = paths.map((p) => toRepoRel(s.root, cwd, p).replace(/\/+$/, '').replace(/\.dv$/, ''));
   const inside = (rel: string): boolean => wanted.length === 0 || wanted.some((w) => w === rel || w.startsWith(rel + '/') || rel.startsWith(w + '/'));
+  const keep = (c: Change): boolean => wanted.length === 0 || wanted.some((w) => c.path === w || c.path.startsWith(w + '/'));
   const overlay = new Map<string, Tree>();
   const load = treeLoader(s.store, overlay);
   const changes: Change[] = [];
@@ -145,12 +147,13 @@ async function diffRevisions(s: RepoSession, a: string, b: string | undefined, p
       return key;
     };
     const [ta, tb] = [await asRel(from, 'a'), await asRel(to, 'b')];
-    if (from && to && from.kind === to.kind) changes.push(...(await diffTrees(ta, tb, load, from.kind === 'dir' ? rel : parent)));
+    // One change at a time (a million of them spread into push() would overflow the stack).
+    const add = (c: Change): void => { if (keep(c)) changes.push(c); };
+    if (from && to && from.kind === to.kind) await diffTrees(ta, tb, load, from.kind === 'dir' ? rel : parent, add);
     else {
-      if (from) changes.push(...(await diffTrees(ta, null, load, from.kind === 'dir' ? rel : parent)));
-      if (to) changes.push(...(await diffTrees(null, tb, load, to.kind === 'dir' ? rel : parent)));
+      if (from) await diffTrees(ta, null, load, from.kind === 'dir' ? rel : parent, add);
+      if (to) await diffTrees(null, tb, load, to.kind === 'dir' ? rel : parent, add);
     }
   }
-  const keep = wanted.length === 0 ? changes : changes.filter((c) => wanted.some((w) => c.path === w || c.path.startsWith(w + '/')));
-  return { from: a, to: b ?? 'workspace', changes: keep };
+  return { from: a, to: b ?? 'workspace', changes };
 }
