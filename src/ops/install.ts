@@ -14,6 +14,7 @@ import { DvError, fsError } from '../errors.js';
 import { git } from '../repo/git.js';
 import { findRoot } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { readControlFile } from '../repo/control-file.js';
 
 export const HOOKS = ['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'] as const;
 export type HookName = (typeof HOOKS)[number];
@@ -207,9 +208,15 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
   const plan: { hook: HookName; file: string; action: HookAction; text?: string; mode: number }[] = [];
   for (const hook of HOOKS) {
     const file = resolve(dir, hook);
-    const real = await fsp.realpath(file).catch(() => file);
-    const st = await fsp.stat(real).catch(() => undefined);
-    const old = st ? await fsp.readFile(real, 'utf8').catch((e) => { throw fsError(e, real); }) : undefined;
+    const real = file;
+    // A hook is edited in place, never through a link: the hooks directory may be one the
+    // repository commits (core.hooksPath), and a link there could name any file of the user's.
+    const st = await fsp.lstat(file).catch(() => undefined);
+    if (st && !st.isFile()) {
+      const cmd = `${sq(node)} ${sq(script)}`;
+      throw new DvError('UNSAFE_PATH', `${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, so dv will not edit it (no hook was changed): edit the file it stands for yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}`, { hook, file });
+    }
+    const old = st ? await readControlFile(file, { maxBytes: 16 * 1024 * 1024 }) : undefined;
     const stripped = old === undefined ? { text: '', found: false, at: -1 } : stripBlocks(old);
     const mode = st ? st.mode & 0o7777 : 0o755;
     if (opts.uninstall) {
