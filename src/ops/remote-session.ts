@@ -6,6 +6,7 @@ import { fsError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
+import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { selectTracked } from './commit.js';
 
 export interface RemoteSession {
@@ -30,6 +31,8 @@ export interface RemoteSessionOptions {
 /** Runs `fn` with the remote open, and closes it whatever happens. */
 export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
   const config = resolveRemote(s.config, o.remote);
+  // A committed remote that now goes elsewhere than this clone last used is not used (TOFU).
+  await checkRemoteTrust(s.config, config.name, s.paths.dvDir);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);
   const target = parseRemoteUrl(config.url, s.root);
   if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });

@@ -11,6 +11,7 @@ import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { fetchObjects } from '../transfer/fetch.js';
 import { remoteRunKey, RUNS_PREFIX, runKeyOfRemoteKey } from '../transfer/layout.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
@@ -115,6 +116,7 @@ export class RemoteRunCache {
       if (e instanceof DvError && e.code === 'NO_REMOTE' && this.opts.remote === undefined) return false;
       throw e;
     }
+    await checkRemoteTrust(this.s.config, this.config.name, this.s.paths.dvDir);
     // Few retries: an offline repro should run its stages, not wait.
     this.backend = await openRemote(this.config, this.s.root, { retry: { attempts: 2 } });
     try {

@@ -13,6 +13,7 @@ import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.
 import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { checkCommittedCacheDir } from './store-trust.js';
+import { recordTrust, remoteIdentity } from './remote-trust.js';
 import { checkControlDir, readControlFile, writeControlFile } from './control-file.js';
 
 export type ConfigLevel = 'global' | 'repo' | 'local';
@@ -249,6 +250,12 @@ export class Config {
     }
     const changed = setKey(this.levels[level], key, value);
     if (changed) await writeConfigFile(this.files[level], this.levels[level], { followLinks: level === 'global' });
+    // Where the user points a committed remote in this clone is where this clone trusts it to go.
+    const remote = /^remote\.([^.]+)\.(?:url|endpoint)$/.exec(key);
+    if (remote && level === 'repo' && value !== undefined) {
+      const identity = remoteIdentity(this, remote[1]);
+      if (identity !== undefined) await recordTrust(dirname(this.files.repo), remote[1], identity);
+    }
     return changed;
   }
 }

@@ -10,6 +10,7 @@ import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
 import type { RepoPaths } from './repo.js';
+import { isCommitted, recordTrust, remoteIdentity } from './remote-trust.js';
 
 export { REMOTE_OPTIONS };
 export type RemoteOption = (typeof REMOTE_OPTIONS)[number];
@@ -113,4 +114,15 @@ export async function removeRemote(config: Config, name: string): Promise<void> 
     if (getKey(config.levels[level], 'core.remote') === name) await config.set(level, 'core.remote', undefined);
   }
   if (!found) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}`, { name });
+}
+
+/**
+ * `dv remote trust [NAME]`: confirms that the remote (default: the default one) may send and
+ * fetch data where the config now points it, after REMOTE_UNTRUSTED (src/repo/remote-trust.ts).
+ */
+export async function trustRemote(config: Config, dvDir: string, name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
+  const r = resolveRemote(config, name);
+  const identity = remoteIdentity(config, r.name)!;
+  await recordTrust(dvDir, r.name, identity);
+  return { name: r.name, identity, committed: isCommitted(config, r.name) };
 }

@@ -5,9 +5,10 @@
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
+import { decodeSnapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
 import { git, gitTopLevel } from '../repo/git.js';
-import { readControlFile, writeControlFile, type ControlFileOptions } from '../repo/control-file.js';
+import { lstatControlFile, readControlFile, writeControlFile, type ControlFileOptions } from '../repo/control-file.js';
 
 /** A pointer file is a few hundred bytes; a larger one is not read. */
 const MAX_POINTER = 64 * 1024;
@@ -119,6 +120,12 @@ function gitignoreEntry(rel: string): { gi: string; line: string } {
   return { gi: dir === '.' ? '.gitignore' : `${dir}/.gitignore`, line: '/' + posix.basename(rel).replace(/([\\*?[\]!# ])/g, '\\$1') };
 }
 
+/** Refuses, before anything is written, a `.gitignore` beside `rel` that dv may not read or rewrite (a link, a FIFO). */
+export async function checkIgnoreFile(root: string, rel: string): Promise<void> {
+  const { gi } = gitignoreEntry(rel);
+  await lstatControlFile(join(root, gi), { code: 'UNSAFE_PATH', show: gi, root });
+}
+
 /** Adds `/<name>` to the `.gitignore` beside the tracked path, once. Returns the file changed. */
 export async function ignoreInGit(root: string, rel: string): Promise<string | undefined> {
   const { gi, line } = gitignoreEntry(rel);
@@ -140,4 +147,39 @@ export async function unignoreInGit(root: string, rel: string): Promise<string |
   if (text === undefined || !text.split('\n').includes(line)) return undefined;
   await writeBesideGit(root, file, text.split('\n').filter((l) => l !== line).join('\n'), o);
   return gi;
+}
+
+/** What the pointer/snapshot check needs of the object store. */
+export interface SnapshotSource {
+  has(id: string): Promise<boolean>;
+  get(id: string): Promise<Buffer>;
+}
+
+/**
+ * Why pointer `t` disagrees with its snapshot (BAD_POINTER), or undefined when it agrees or the
+ * snapshot is not in the store. A pointer names both the snapshot and its tree; a `tree:` edited
+ * while `snapshot:` was kept would check out other data than the snapshot (and its history) say.
+ */
+export async function pointerSnapshotProblem(store: SnapshotSource, t: Tracked): Promise<DvError | undefined> {
+  const p = t.pointer;
+  if (!(await store.has(p.snapshot))) return undefined;
+  const snap = decodeSnapshot(await store.get(p.snapshot), p.snapshot);
+  if (snap.tree === p.tree && snap.kind === p.kind) return undefined;
+  const what = snap.tree !== p.tree ? `tree ${p.tree.slice(0, 12)}, but its snapshot ${p.snapshot.slice(0, 12)} records tree ${snap.tree.slice(0, 12)}` : `kind ${p.kind}, but its snapshot ${p.snapshot.slice(0, 12)} records ${snap.kind}`;
+  return new DvError('BAD_POINTER', `${t.pointerRel} names ${what}: the pointer file was edited by hand; restore it with \`git checkout -- ${shellArg(t.pointerRel)}\` or re-add the data with \`dv add ${shellArg(t.rel)}\``, { file: t.pointerRel, snapshot: p.snapshot, tree: p.tree, snapshotTree: snap.tree });
+}
+
+/**
+ * Checks the pointers against their snapshots (see `pointerSnapshotProblem`). A snapshot not in
+ * the store is checked once it is fetched; with `required` it must be here (OBJECT_MISSING, which
+ * `dv pull` repairs), so that nothing is checked out from an unchecked pointer.
+ */
+export async function checkPointerSnapshots(store: SnapshotSource, tracked: Tracked[], opts: { required?: boolean } = {}): Promise<void> {
+  for (const t of tracked) {
+    if (opts.required && !(await store.has(t.pointer.snapshot))) {
+      throw new DvError('OBJECT_MISSING', `snapshot ${t.pointer.snapshot.slice(0, 12)} that ${t.pointerRel} names is not in this clone: fetch it with \`dv pull ${shellArg(t.rel)}\``, { id: t.pointer.snapshot, file: t.pointerRel });
+    }
+    const problem = await pointerSnapshotProblem(store, t);
+    if (problem) throw problem;
+  }
 }
