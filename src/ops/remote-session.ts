@@ -4,7 +4,7 @@ import type { Backend } from '../backend/backend.js';
 import { parseRemoteUrl } from '../backend/open.js';
 import { fsError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
 import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { selectTracked } from './commit.js';
@@ -41,7 +41,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     await backend.check();
     const tracked = await selectTracked(s, o.paths, o.cwd ?? s.root);
     const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
-    const cache = remoteCacheDir(s.paths, config.name);
+    const cache = await checkRemoteCacheDir(s.paths, config.name);
     const remote = await RemoteIndex.load(backend, cache, jobs);
     // An index that does not match its name names nothing usable: a writer removes it (its
     // objects are sent again), a reader just does not use it.

@@ -10,7 +10,7 @@ import type { Backend } from '../backend/backend.js';
 import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
 import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { fetchObjects } from '../transfer/fetch.js';
 import { remoteRunKey, RUNS_PREFIX, runKeyOfRemoteKey } from '../transfer/layout.js';
@@ -163,7 +163,7 @@ export class RemoteRunCache {
     if (run.cmd !== stage.cmd || (run.wdir ?? '') !== (stage.wdir ?? '') || run.outs.length !== stage.outs.length || !stage.outs.every((o) => run.outs.some((x) => x.path === o))) return refuse('is for other outs');
     if (!validEnv(run)) return refuse('is malformed');
     try {
-      this.index ??= await RemoteIndex.load(this.backend!, remoteCacheDir(this.s.paths, this.config!.name));
+      this.index ??= await RemoteIndex.load(this.backend!, await checkRemoteCacheDir(this.s.paths, this.config!.name));
       await fetchObjects({ store: this.s.store, backend: this.backend!, remote: this.index, roots: run.outs.map((o) => o.snapshot), history: false, jobs: Number(this.config!.jobs) || 8 });
     } catch (e) {
       if (!(e instanceof DvError)) throw e;

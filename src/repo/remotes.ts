@@ -3,6 +3,7 @@
  * per-remote options, `core.remote` for the default. Credentials never live here: they come
  * from the standard AWS chain (environment, shared config/credentials files, profiles).
  */
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { RetryOptions } from '../backend/retry.js';
@@ -11,6 +12,7 @@ import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
 import type { RepoPaths } from './repo.js';
 import { isCommitted, recordTrust, remoteIdentity } from './remote-trust.js';
+import { checkControlDir, lstatControlFile } from './control-file.js';
 
 export { REMOTE_OPTIONS };
 export type RemoteOption = (typeof REMOTE_OPTIONS)[number];
@@ -94,6 +96,19 @@ export function openRemote(r: RemoteConfig, root: string, opts: { create?: boole
 
 export function remoteCacheDir(paths: RepoPaths, name: string): string {
   return join(paths.dvDir, 'remotes', name);
+}
+
+/**
+ * The remote's index cache (`.dv/remotes/NAME/`), checked before dv reads or writes it: a real
+ * directory holding regular files only. A clone may carry links there (to another directory, to
+ * `/dev/zero`), and dv never follows a link for its own files. Returns the directory.
+ */
+export async function checkRemoteCacheDir(paths: RepoPaths, name: string): Promise<string> {
+  const dir = remoteCacheDir(paths, name);
+  const o = { root: paths.root, code: 'BAD_CONFIG' as const };
+  if (!(await checkControlDir(dir, o))) return dir;
+  for (const f of await fsp.readdir(dir)) await lstatControlFile(join(dir, f), o);
+  return dir;
 }
 
 export async function addRemote(config: Config, level: ConfigLevel, name: string, url: string, options: Partial<Record<RemoteOption, string>>, makeDefault: boolean): Promise<void> {

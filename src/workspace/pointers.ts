@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
-import { decodeSnapshot } from '../core/snapshot.js';
+import { decodeSnapshot, type Snapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
 import { git, gitTopLevel } from '../repo/git.js';
 import { lstatControlFile, readControlFile, writeControlFile, type ControlFileOptions } from '../repo/control-file.js';
@@ -155,6 +155,17 @@ export interface SnapshotSource {
   get(id: string): Promise<Buffer>;
 }
 
+/** The snapshot, or undefined when it is not in the store (an index naming a pack deleted by hand counts as not there). */
+async function loadSnapshot(store: SnapshotSource, id: string): Promise<Snapshot | undefined> {
+  if (!(await store.has(id))) return undefined;
+  try {
+    return decodeSnapshot(await store.get(id), id);
+  } catch (e) {
+    if (e instanceof DvError && e.code === 'OBJECT_MISSING') return undefined;
+    throw e;
+  }
+}
+
 /**
  * Why pointer `t` disagrees with its snapshot (BAD_POINTER), or undefined when it agrees or the
  * snapshot is not in the store. A pointer names both the snapshot and its tree; a `tree:` edited
@@ -162,9 +173,8 @@ export interface SnapshotSource {
  */
 export async function pointerSnapshotProblem(store: SnapshotSource, t: Tracked): Promise<DvError | undefined> {
   const p = t.pointer;
-  if (!(await store.has(p.snapshot))) return undefined;
-  const snap = decodeSnapshot(await store.get(p.snapshot), p.snapshot);
-  if (snap.tree === p.tree && snap.kind === p.kind) return undefined;
+  const snap = await loadSnapshot(store, p.snapshot);
+  if (!snap || (snap.tree === p.tree && snap.kind === p.kind)) return undefined;
   const what = snap.tree !== p.tree ? `tree ${p.tree.slice(0, 12)}, but its snapshot ${p.snapshot.slice(0, 12)} records tree ${snap.tree.slice(0, 12)}` : `kind ${p.kind}, but its snapshot ${p.snapshot.slice(0, 12)} records ${snap.kind}`;
   return new DvError('BAD_POINTER', `${t.pointerRel} names ${what}: the pointer file was edited by hand; restore it with \`git checkout -- ${shellArg(t.pointerRel)}\` or re-add the data with \`dv add ${shellArg(t.rel)}\``, { file: t.pointerRel, snapshot: p.snapshot, tree: p.tree, snapshotTree: snap.tree });
 }
@@ -176,10 +186,15 @@ export async function pointerSnapshotProblem(store: SnapshotSource, t: Tracked):
  */
 export async function checkPointerSnapshots(store: SnapshotSource, tracked: Tracked[], opts: { required?: boolean } = {}): Promise<void> {
   for (const t of tracked) {
-    if (opts.required && !(await store.has(t.pointer.snapshot))) {
+    if (opts.required && !(await loadSnapshot(store, t.pointer.snapshot))) {
       throw new DvError('OBJECT_MISSING', `snapshot ${t.pointer.snapshot.slice(0, 12)} that ${t.pointerRel} names is not in this clone: fetch it with \`dv pull ${shellArg(t.rel)}\``, { id: t.pointer.snapshot, file: t.pointerRel });
     }
-    const problem = await pointerSnapshotProblem(store, t);
+    // Without `required` a snapshot that cannot be read is no reason to stop (status, push):
+    // the commands that read it say so themselves.
+    const problem = await pointerSnapshotProblem(store, t).catch((e: unknown) => {
+      if (!opts.required && e instanceof DvError && e.code !== 'BAD_POINTER') return undefined;
+      throw e;
+    });
     if (problem) throw problem;
   }
 }

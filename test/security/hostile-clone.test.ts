@@ -219,6 +219,24 @@ describe('control files committed as links or special files', () => {
     }
   });
 
+  test('the remote index cache (.dv/remotes/NAME) as a link, or holding a link to a FIFO: fetch and push refuse, nothing is written there', T, async () => {
+    const v = await victim();
+    const team = join(tempDir(), 'team-store');
+    const elsewhere = join(v.outside, 'elsewhere');
+    await fsp.mkdir(elsewhere);
+    await fsp.writeFile(join(elsewhere, 'keep.txt'), 'keep\n');
+    for (const [rel, target] of [['.dv/remotes/origin', elsewhere], [`.dv/remotes/origin/${'ab'.repeat(32)}.idx`, v.fifo]]) {
+      const up = await upstream();
+      await dvOk(up, ['remote', 'add', 'origin', team, '--default']);
+      await dvOk(up, ['push']);
+      await commitHostile(up, { '.dv/config': await fsp.readFile(join(up, '.dv', 'config'), 'utf8'), [rel]: `->${target}` });
+      const c = cloneOf(up);
+      const before = await fingerprint(v.outside);
+      for (const cmd of [['fetch'], ['push'], ['pull']]) refused(await dvT(c, cmd), 'BAD_CONFIG', rel.split('/').pop()!, `${cmd[0]} with ${rel} a link`);
+      await untouched(v, before, c);
+    }
+  });
+
   test('dv.yaml and dv.lock -> a secret or a FIFO: refused with PIPELINE_INVALID naming the file (no hang)', T, async () => {
     const v = await victim();
     for (const [rel, target] of [['dv.yaml', v.fifo], ['dv.lock', v.secret], ['dv.lock', v.fifo]]) {
