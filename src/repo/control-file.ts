@@ -153,3 +153,21 @@ export async function checkControlDir(dir: string, o: ControlFileOptions = {}): 
   if (!st.isDirectory()) throw refuse(dir, kindOf(st), o);
   return true;
 }
+
+/**
+ * Checks a directory dv fills itself (`.dv/index`, a store's `packs/`) down to `depth` levels:
+ * directories and regular files only, no link, FIFO or device anywhere. The file types come with
+ * readdir, so this costs one readdir per directory. Iterative: the data chooses no recursion depth.
+ */
+export async function checkControlTree(dir: string, depth: number, o: ControlFileOptions = {}): Promise<void> {
+  if (!(await checkControlDir(dir, o))) return;
+  const todo: [string, number][] = [[dir, depth]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [d, left] = next;
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch((err) => { throw fsError(err, d); })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) { if (left > 1) todo.push([p, left - 1]); continue; }
+      if (!e.isFile()) throw refuse(p, kindOf(await fsp.lstat(p)), { ...o, show: o.root ? relative(o.root, p) : p });
+    }
+  }
+}

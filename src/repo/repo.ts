@@ -12,7 +12,7 @@ import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, globalConfigPath } from './config.js';
 import { RepoLock, type LockInfo } from './lock.js';
 import { registerRepo } from './shared-cache.js';
-import { checkControlDir, lstatControlFile } from './control-file.js';
+import { checkControlDir, checkControlTree, lstatControlFile } from './control-file.js';
 import { configuredCacheDir, markStore, STORE_MARKER } from './store-trust.js';
 
 export const DV_DIR = '.dv';
@@ -71,13 +71,17 @@ export async function findRoot(cwd: string): Promise<string> {
 export async function checkLayout(paths: RepoPaths): Promise<void> {
   const o = { root: paths.root, code: 'BAD_CONFIG' as const };
   await checkControlDir(paths.dvDir, o);
-  for (const d of ['cache', 'index', 'remotes', 'tmp']) await checkControlDir(join(paths.dvDir, d), o);
+  for (const d of ['cache', 'tmp']) await checkControlDir(join(paths.dvDir, d), o);
+  // What dv reads there it reads whole: a link to /dev/zero or a FIFO must not be among it.
+  await checkControlTree(paths.indexDir, 1, o);
+  await checkControlTree(join(paths.dvDir, 'remotes'), 2, o);
   for (const f of ['config', 'config.local', 'lock', 'snapshots.log', '.gitignore']) await lstatControlFile(join(paths.dvDir, f), o);
   const rel = relative(paths.root, paths.cacheDir);
   if (rel.startsWith('..') || isAbsolute(rel)) return;
   // A cache inside the work tree may have come with the clone, down to its files.
   await checkControlDir(paths.cacheDir, o);
-  for (const d of ['packs', 'tmp', 'repos', 'runs']) await checkControlDir(join(paths.cacheDir, d), o);
+  await checkControlDir(join(paths.cacheDir, 'tmp'), o);
+  for (const [d, depth] of [['packs', 2], ['repos', 1], ['runs', 1]] as const) await checkControlTree(join(paths.cacheDir, d), depth, o);
   await lstatControlFile(join(paths.cacheDir, STORE_MARKER), o);
 }
 

@@ -204,11 +204,12 @@ describe('control files committed as links or special files', () => {
     await untouched(v, before, c);
   });
 
-  test('files under .dv committed as links (cache, snapshots.log, lock, index): refused before dv uses the repository', T, async () => {
+  test('files under .dv committed as links (cache, snapshots.log, lock, index, a pack index -> /dev/zero, a run ref): refused before dv uses the repository', T, async () => {
     const v = await victim();
     const bashrc = join(v.outside, 'bashrc');
     await fsp.writeFile(bashrc, 'export PATH=/usr/bin\n');
-    for (const [rel, target] of [['.dv/cache', v.otherStore], ['.dv/snapshots.log', bashrc], ['.dv/lock', v.fifo], ['.dv/index', join(v.other, '.dv', 'index')], ['.dv/cache/packs', join(v.otherStore, 'packs')]]) {
+    for (const [rel, target] of [['.dv/cache', v.otherStore], ['.dv/snapshots.log', bashrc], ['.dv/lock', v.fifo], ['.dv/index', join(v.other, '.dv', 'index')], ['.dv/cache/packs', join(v.otherStore, 'packs')],
+      [`.dv/cache/packs/ab/${'ab'.repeat(32)}.idx`, '/dev/zero'], ['.dv/index/CURRENT', v.fifo], [`.dv/cache/runs/${'cd'.repeat(32)}`, '/dev/zero']]) {
       const up = await upstream();
       await commitHostile(up, { [rel]: `->${target}` });
       const c = cloneOf(up);
