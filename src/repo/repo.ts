@@ -53,7 +53,9 @@ export async function findRoot(cwd: string): Promise<string> {
   let dir = resolve(cwd);
   for (;;) {
     try {
-      if ((await fsp.stat(join(dir, DV_DIR, 'config'))).isFile()) return dir;
+      // lstat: a `.dv/config` that is a link or a FIFO still marks the repository, and opening it
+      // then refuses that file by name instead of silently using a parent repository.
+      if (!(await fsp.lstat(join(dir, DV_DIR, 'config'))).isDirectory()) return dir;
     } catch {
       // keep looking upwards
     }

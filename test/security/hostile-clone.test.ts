@@ -182,6 +182,7 @@ describe('control files committed as links or special files', () => {
     await fsp.writeFile(cfg, JSON.stringify({ core: { format: '1' }, cache: { dir: v.otherStore } }));
     const cases: [Record<string, string>, string][] = [
       [{ '.dv/config': `->${cfg}` }, '.dv/config'],
+      [{ '.dv/config': `->${v.fifo}` }, '.dv/config'],
       [{ '.dv/config.local': `->${v.fifo}` }, 'config.local'],
       [{ '.dv/config.local': `->${v.secret}` }, 'config.local'],
     ];
