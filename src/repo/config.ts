@@ -254,7 +254,7 @@ export class Config {
     const remote = /^remote\.([^.]+)\.(?:url|endpoint)$/.exec(key);
     if (remote && level === 'repo' && value !== undefined) {
       const identity = remoteIdentity(this, remote[1]);
-      if (identity !== undefined) await recordTrust(dirname(this.files.repo), remote[1], identity);
+      if (identity !== undefined) await recordTrust(this, dirname(this.files.repo), remote[1], identity);
     }
     return changed;
   }

@@ -138,6 +138,6 @@ export async function removeRemote(config: Config, name: string): Promise<void> 
 export async function trustRemote(config: Config, dvDir: string, name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
   const r = resolveRemote(config, name);
   const identity = remoteIdentity(config, r.name)!;
-  await recordTrust(dvDir, r.name, identity);
+  await recordTrust(config, dvDir, r.name, identity);
   return { name: r.name, identity, committed: isCommitted(config, r.name) };
 }

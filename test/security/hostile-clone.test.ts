@@ -384,6 +384,33 @@ describe('a committed remote URL that changes is not used until the user confirm
     assert.ok(await fsp.stat(join(evil, 'packs')).then(() => true, () => false));
   });
 
+  test('a commit that adds a remote and makes it the default: push, pull and the hooks refuse it until trusted; the first use trusted only what was committed then', T, async () => {
+    const team = join(tempDir(), 'team-store');
+    const evil = join(tempDir(), 'attacker-store');
+    const up = await upstream();
+    await dvOk(up, ['remote', 'add', 'origin', team, '--default']);
+    await dvOk(up, ['push']);
+    git(up, ['add', '-A']);
+    git(up, ['commit', '-qm', 'remote']);
+    const c = cloneOf(up);
+    await dvOk(c, ['pull']);
+    const cfg = JSON.parse(await fsp.readFile(join(up, '.dv', 'config'), 'utf8'));
+    cfg.remote.evil = { url: evil };
+    cfg.core.remote = 'evil';
+    await commitHostile(up, { '.dv/config': JSON.stringify(cfg, null, 2) });
+    git(c, ['pull', '-q', '--no-rebase']);
+    await fsp.writeFile(join(c, 'data', 'a.txt'), 'private\n');
+    await dvOk(c, ['commit']);
+    for (const cmd of [['pull'], ['push'], ['push', '-r', 'evil']]) {
+      const r = await dvT(c, cmd);
+      refused(r, 'REMOTE_UNTRUSTED', 'dv remote trust evil', cmd.join(' '));
+      assert.ok(r.stderr.includes(evil), r.stderr);
+    }
+    assert.equal(await fsp.stat(evil).then(() => true, () => false), false, 'nothing was written to the attacker\'s directory');
+    // The remote this clone trusted still works, by name.
+    await dvOk(c, ['push', '-r', 'origin']);
+  });
+
   test('a URL the user sets in this clone is trusted; a local remote needs no record', T, async () => {
     const team = join(tempDir(), 'team-store');
     const moved = join(tempDir(), 'moved-store');
