@@ -239,6 +239,18 @@ describe('control files committed as links or special files', () => {
     }
   });
 
+  test('a committed hooks directory (core.hooksPath) whose hook links to a file outside: dv install refuses and edits nothing', T, async () => {
+    const v = await victim();
+    const up = await upstream();
+    await commitHostile(up, { '.githooks/pre-push': `->${v.secret}`, '.githooks/post-merge': `->${v.fifo}` });
+    const c = cloneOf(up);
+    git(c, ['config', 'core.hooksPath', '.githooks']);
+    const before = await fingerprint(v.outside);
+    refused(await dvT(c, ['install']), 'UNSAFE_PATH', '.githooks/post-merge', 'install');
+    await untouched(v, before, c);
+    assert.equal(await fsp.stat(join(c, '.githooks', 'pre-commit')).then(() => true, () => false), false, 'no hook was written');
+  });
+
   test('dv.yaml and dv.lock -> a secret or a FIFO: refused with PIPELINE_INVALID naming the file (no hang)', T, async () => {
     const v = await victim();
     for (const [rel, target] of [['dv.yaml', v.fifo], ['dv.lock', v.secret], ['dv.lock', v.fifo]]) {
