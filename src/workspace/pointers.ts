@@ -1,6 +1,8 @@
 /**
  * Pointer files in the workspace: finding them, reading and writing them, and keeping the
- * tracked data out of git through `.gitignore`.
+ * tracked data out of git through `.gitignore`. Both arrive by `git clone`, so both are control
+ * files (src/repo/control-file.ts): never read or written through a link, never read from a FIFO.
+ * A pointer names a snapshot and its tree; the two must agree (`checkPointerSnapshots`).
  */
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
