@@ -167,7 +167,8 @@ export class PipelineContext {
 
   private async paramDoc(file: string): Promise<unknown | null> {
     if (!this.docs.has(file)) {
-      const text = await readText(join(this.s.root, file));
+      // A params file is the user's data, not dv's own: it may be a link, but never a FIFO or device.
+      const text = await readControlFile(join(this.s.root, file), { code: 'PIPELINE_INVALID', followLinks: true, show: file });
       this.docs.set(file, text === undefined ? null : parseYaml(text, file) ?? {});
     }
     return this.docs.get(file)!;

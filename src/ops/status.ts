@@ -75,8 +75,8 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     if (p.exists) stages = await outOfDate(s, p);
     for (const name of p.dag.order) {
       for (const m of p.dag.stages.get(name)!.metrics ?? []) {
-        // Named by dv.yaml, which comes with a clone: never through a link, never from a FIFO.
-        const text = await readControlFile(join(s.root, m), { root: s.root, maxBytes: 16 * 1024 * 1024 }).catch(() => undefined);
+        // Named by dv.yaml, which comes with a clone: a regular file (perhaps behind a link), never a FIFO or device.
+        const text = await readControlFile(join(s.root, m), { followLinks: true, maxBytes: 16 * 1024 * 1024 }).catch(() => undefined);
         metrics.push({ stage: name, path: m, values: text === undefined ? null : metricValues(text, m) });
       }
     }

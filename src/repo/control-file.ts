@@ -28,6 +28,11 @@ export interface ControlFileOptions {
   root?: string;
   /** Larger files are refused (default 64 MiB). */
   maxBytes?: number;
+  /**
+   * Follow a link at the last component (not dv's own file but one a stage names: a params or
+   * metrics file); it must still end at a regular file, and is still never opened blocking.
+   */
+  followLinks?: boolean;
 }
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
@@ -74,7 +79,7 @@ export async function checkParents(root: string, file: string, o: ControlFileOpt
  */
 export async function lstatControlFile(file: string, o: ControlFileOptions = {}): Promise<Stats | undefined> {
   if (o.root) await checkParents(o.root, file, o);
-  const st = await fsp.lstat(file).catch((e: NodeJS.ErrnoException) => {
+  const st = await (o.followLinks ? fsp.stat(file) : fsp.lstat(file)).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
     throw fsError(e, o.show ?? file);
   });
@@ -89,7 +94,7 @@ export async function readControlBytes(file: string, o: ControlFileOptions = {})
   const max = o.maxBytes ?? DEFAULT_MAX;
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    fh = await fsp.open(file, fsc.O_RDONLY | (o.followLinks ? 0 : O_NOFOLLOW) | O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;

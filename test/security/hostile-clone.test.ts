@@ -251,6 +251,22 @@ describe('control files committed as links or special files', () => {
     assert.equal(await fsp.stat(join(c, '.githooks', 'pre-commit')).then(() => true, () => false), false, 'no hook was written');
   });
 
+  test('a params file and a metrics file that dv.yaml names -> a FIFO or /dev/zero: status never blocks on them', T, async () => {
+    const v = await victim();
+    const up = await upstream();
+    const spec = 'stages:\n  train:\n    cmd: node train.mjs\n    params:\n      - params.yaml:lr\n    metrics:\n      - metrics.json\n';
+    await commitHostile(up, { 'dv.yaml': spec, 'params.yaml': `->${v.fifo}`, 'metrics.json': '->/dev/zero' });
+    const c = cloneOf(up);
+    const before = await fingerprint(v.outside);
+    refused(await dvT(c, ['status']), 'PIPELINE_INVALID', 'params.yaml', 'status with params.yaml -> a FIFO');
+    await fsp.rm(join(c, 'params.yaml'));
+    await fsp.writeFile(join(c, 'params.yaml'), 'lr: 0.1\n');
+    const r = await dvT(c, ['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).metrics, [{ stage: 'train', path: 'metrics.json', values: null }], 'a metrics file that is a device reads as missing');
+    await untouched(v, before, c);
+  });
+
   test('dv.yaml and dv.lock -> a secret or a FIFO: refused with PIPELINE_INVALID naming the file (no hang)', T, async () => {
     const v = await victim();
     for (const [rel, target] of [['dv.yaml', v.fifo], ['dv.lock', v.secret], ['dv.lock', v.fifo]]) {
