@@ -412,7 +412,7 @@ describe('a committed remote URL that changes is not used until the user confirm
     assert.ok(await fsp.stat(join(evil, 'packs')).then(() => true, () => false));
   });
 
-  test('a commit that adds a remote and makes it the default: push, pull and the hooks refuse it until trusted; the first use trusted only what was committed then', T, async () => {
+  test('a commit that adds a remote and makes it the default: pull and push refuse it (by default and by name) until trusted; the remote trusted on first use still works', T, async () => {
     const team = join(tempDir(), 'team-store');
     const evil = join(tempDir(), 'attacker-store');
     const up = await upstream();
