@@ -9,7 +9,7 @@ import { DvError } from './errors.js';
 import { RepoSession, findRoot, repoPaths } from './repo/repo.js';
 import { Config, globalConfigPath } from './repo/config.js';
 import type { LockInfo } from './repo/lock.js';
-import { addRemote, listRemotes, removeRemote, type RemoteConfig, type RemoteOption } from './repo/remotes.js';
+import { addRemote, listRemotes, removeRemote, trustRemote, type RemoteConfig, type RemoteOption } from './repo/remotes.js';
 import { init } from './ops/init.js';
 import { add, type AddOptions, type AddResult } from './ops/add.js';
 import { commit, type CommitOptions, type CommitResult } from './ops/commit.js';
@@ -344,5 +344,15 @@ export class Repo {
   async removeRemote(name: string): Promise<void> {
     checkString('removeRemote: name', name);
     await removeRemote(await this.config(), name);
+  }
+
+  /**
+   * Confirms where a remote of the committed `.dv/config` now goes, after its URL or endpoint
+   * changed (push, fetch and pull refuse it with REMOTE_UNTRUSTED until then). Default: the default remote.
+   * @example await repo.trustRemote('origin');
+   */
+  async trustRemote(name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
+    if (name !== undefined) checkString('trustRemote: name', name);
+    return trustRemote(await this.config(), repoPaths(this.root).dvDir, name);
   }
 }

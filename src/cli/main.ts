@@ -361,7 +361,7 @@ ${EXIT_HELP}`);
       if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
     });
 
-  const remote = program.command('remote').description('manage remotes: add, list, remove, default')
+  const remote = program.command('remote').description('manage remotes: add, list, remove, default, trust')
     .addHelpText('after', `\nExamples:\n  dv remote add origin /mnt/shared/dv-store --default\n  dv remote add s3 s3://my-bucket/datasets --region eu-west-1\n  dv remote add minio s3://data/dv --endpoint http://127.0.0.1:9000\n${EXIT_HELP}`);
   remote.command('add').description('add a remote: a directory path, file:// URL, or s3://bucket[/prefix]')
     .argument('<name>').argument('<url>')
@@ -417,6 +417,16 @@ ${EXIT_HELP}`);
       checkRemoteName(name);
       if (!listRemotes(config).some((r) => r.name === name)) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}: see \`dv remote list\``);
       await config.set('repo', 'core.remote', name);
+    });
+
+  remote.command('trust').description('confirm where a remote of the committed .dv/config now goes, after its URL or endpoint changed (REMOTE_UNTRUSTED)').argument('[name]')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  git log -p .dv/config   # check who changed it, and why\n  dv remote trust origin\n${EXIT_HELP}`)
+    .action(async (name?: string) => {
+      const p = repoPaths(await findRoot(cwd()));
+      const r = await (await remotes()).trustRemote(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }), p.dvDir, name);
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(`trusted remote ${r.name} -> ${r.identity}`);
     });
 
   const transferOpts = (c: Command): Command => c

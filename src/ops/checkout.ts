@@ -235,7 +235,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   const cwd = opts.cwd ?? s.root;
   const out: CheckoutEntry[] = [];
   if (!opts.target) {
-    for (const t of await selectTracked(s, opts.paths, cwd)) {
+    for (const t of await selectTracked(s, opts.paths, cwd, { snapshotsRequired: true })) {
       const r = await restore(s, t.rel, t.pointer.kind, t.pointer.tree, opts);
       out.push({ path: t.rel, snapshot: t.pointer.snapshot, tree: t.pointer.tree, ...r });
     }

@@ -5,7 +5,7 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { scanPath, toRepoRel, type ScanProgress, type ScanResult } from '../workspace/scan.js';
-import { findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
+import { checkPointerSnapshots, findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
 import { graft } from './graft.js';
 import { loadSnapshot } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
@@ -95,10 +95,12 @@ async function readParent(s: RepoSession, parent: string): Promise<Snapshot | nu
 }
 
 /** Selects tracked paths named by `paths` (relative to `cwd`), or all of them. */
-export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<Tracked[]> {
+export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string, opts: { snapshotsRequired?: boolean } = {}): Promise<Tracked[]> {
   const all = await findTracked(s.root);
-  if (!paths || paths.length === 0) return all;
-  return paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+  const picked = !paths || paths.length === 0 ? all : paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+  // A pointer whose tree is not its snapshot's is refused before anything uses it.
+  await checkPointerSnapshots(s.store, picked, { required: opts.snapshotsRequired });
+  return picked;
 }
 
 /** The tracked path holding `p`, and `p` relative to the root (the tracked path itself, or a path inside it). */
@@ -116,7 +118,10 @@ function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { trac
  */
 export async function selectTrackedWithin(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<{ tracked: Tracked; within: string[] | null }[]> {
   const all = await findTracked(s.root);
-  if (!paths || paths.length === 0) return all.map((tracked) => ({ tracked, within: null }));
+  if (!paths || paths.length === 0) {
+    await checkPointerSnapshots(s.store, all);
+    return all.map((tracked) => ({ tracked, within: null }));
+  }
   const out = new Map<string, { tracked: Tracked; within: string[] | null }>();
   for (const p of paths) {
     const { tracked, rel } = trackedOf(s.root, all, cwd, p);
@@ -125,6 +130,7 @@ export async function selectTrackedWithin(s: RepoSession, paths: string[] | unde
     if (rel === tracked.rel) e.within = null;
     else if (e.within && !e.within.includes(rel)) e.within.push(rel);
   }
+  await checkPointerSnapshots(s.store, [...out.values()].map((e) => e.tracked));
   return [...out.values()];
 }
 

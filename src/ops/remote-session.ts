@@ -4,8 +4,9 @@ import type { Backend } from '../backend/backend.js';
 import { parseRemoteUrl } from '../backend/open.js';
 import { DvError, fsError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
+import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { selectTracked } from './commit.js';
 
 export interface RemoteSession {
@@ -42,6 +43,8 @@ function remoteIds(remote: RemoteIndex, name: string, args: string[]): string[] 
 /** Runs `fn` with the remote open, and closes it whatever happens. */
 export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
   const config = resolveRemote(s.config, o.remote);
+  // A committed remote that now goes elsewhere than this clone last used is not used (TOFU).
+  await checkRemoteTrust(s.config, config.name, s.paths.dvDir);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);
   const target = parseRemoteUrl(config.url, s.root);
   if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });
@@ -49,7 +52,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
   try {
     await backend.check();
     const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
-    const cache = remoteCacheDir(s.paths, config.name);
+    const cache = await checkRemoteCacheDir(s.paths, config.name);
     const remote = await RemoteIndex.load(backend, cache, jobs);
     const named = o.snapshots ? remoteIds(remote, config.name, o.snapshots) : tracked.map((t) => t.pointer.snapshot);
     const roots = [...new Set(named)];

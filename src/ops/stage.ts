@@ -1,10 +1,9 @@
 /** `dv stage add` and `dv stage list`: write and read the stages of dv.yaml. */
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { DvError, fsError, isDvError } from '../errors.js';
+import { DvError, isDvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { readControlFile, writeControlFile } from '../repo/control-file.js';
 import { findTracked, usesGit } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { buildDag, overlaps } from '../pipeline/dag.js';
@@ -115,12 +114,8 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
   const metrics = [...new Set((opts.metrics ?? []).map((o) => rel(o, '-M')))];
   if (metrics.length) stage.metrics = metrics;
   const file = join(s.root, SPEC_FILE);
-  let text = '';
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, SPEC_FILE);
-  }
+  const o = { code: 'PIPELINE_INVALID' as const, show: SPEC_FILE, root: s.root };
+  const text = (await readControlFile(file, o)) ?? '';
   const before = parseSpec(text);
   const replaced = before.stages.some((x) => x.name === name);
   if (replaced && !opts.force) throw invalid(`stage ${name} exists in ${SPEC_FILE}: pass --force to replace it, or choose another name`, { stage: name });
@@ -128,7 +123,7 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
   // Validates the whole pipeline as it will be: duplicate outs, cycles.
   buildDag(parseSpec(next).stages);
   await checkOuts(s, stage);
-  await writeFileAtomic(file, next, join(s.root, '.dv', 'tmp'));
+  await writeControlFile(file, next, { ...o, tmpDir: join(s.root, '.dv', 'tmp') });
   const p = await loadPipeline(s.root);
   return { stage: info(p.dag, p.dag.stages.get(name)!), replaced, gitAdd: (await usesGit(s)) ? [SPEC_FILE] : [] };
 }
@@ -176,11 +171,12 @@ export async function stageRemove(s: RepoSession, opts: StageRemoveOptions): Pro
     throw new DvError('USAGE', `dv stage remove: no stage ${name} in ${SPEC_FILE} (stages: ${known})`, { stage: name });
   }
   const file = join(s.root, SPEC_FILE);
-  const text = await fsp.readFile(file, 'utf8').catch((e) => { throw fsError(e, SPEC_FILE); });
+  const o = { code: 'PIPELINE_INVALID' as const, show: SPEC_FILE, root: s.root };
+  const text = (await readControlFile(file, o)) ?? '';
   const tracked = new Set((await findTracked(s.root)).map((t) => t.rel));
   const outs = opts.keepOuts ? [] : stage.outs.filter((o) => tracked.has(o));
   // dv.yaml first: `remove` refuses to untrack a path that a stage still claims.
-  await writeFileAtomic(file, removeStage(text, name), join(s.root, '.dv', 'tmp'));
+  await writeControlFile(file, removeStage(text, name), { ...o, tmpDir: join(s.root, '.dv', 'tmp') });
   const lockEntry = p.lock.stages[name] !== undefined;
   if (lockEntry) {
     delete p.lock.stages[name];

@@ -5,6 +5,7 @@ import { diffTrees, type Change } from '../core/diff.js';
 import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
 import { selectTrackedWithin } from './commit.js';
+import { readControlFile } from '../repo/control-file.js';
 import { treeLoader } from './objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
@@ -78,7 +79,8 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     if (p.exists) stages = await outOfDate(s, p);
     for (const name of p.dag.order) {
       for (const m of p.dag.stages.get(name)!.metrics ?? []) {
-        const text = await fsp.readFile(join(s.root, m), 'utf8').catch(() => undefined);
+        // Named by dv.yaml, which comes with a clone: a regular file (perhaps behind a link), never a FIFO or device.
+        const text = await readControlFile(join(s.root, m), { followLinks: true, maxBytes: 16 * 1024 * 1024 }).catch(() => undefined);
         metrics.push({ stage: name, path: m, values: text === undefined ? null : metricValues(text, m) });
       }
     }
