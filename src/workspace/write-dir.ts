@@ -82,6 +82,8 @@ export function enterDir(parent: DirHandle, name: string, create: boolean): DirH
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !create) return undefined;
+    // Made (or found) a moment ago and gone now: someone else moved it.
+    if (code === 'ENOENT') throw swapped(shown);
     if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'EMLINK') {
       throw new DvError('UNSAFE_PATH', `${shown} is a symbolic link or a file where dv expected a directory: dv does not write through it; move it away and run the checkout again`, { path: shown });
     }

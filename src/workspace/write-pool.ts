@@ -109,6 +109,11 @@ export async function writeFiles(store: ObjectStore, dirs: DirCache, files: File
             throw new DvError('OBJECT_CORRUPT', `${f.message}${where} (needed for ${path}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id: f.id, file: path });
           }
           if (f.code === 'UNSAFE_PATH') throw new DvError('UNSAFE_PATH', f.message, { path });
+          // Its directory was open and verified: gone or replaced now means another process changed it.
+          if (f.code === 'ENOENT' || f.code === 'ELOOP' || f.code === 'ENOTDIR') {
+            const msg = `${path} could not be written: its directory changed while dv wrote into it (moved, or replaced by a link): run the checkout again`;
+            throw new DvError('UNSAFE_PATH', msg, { path });
+          }
           throw fsError(Object.assign(new Error(`${f.message}`), { code: f.code }), path);
         }
       }

@@ -23,6 +23,9 @@ export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
 /** The worker's workerData: its pool's WriteControl (shared with the main thread) and the run token (write-temp.ts). */
 export interface WriterData { control: Int32Array; token: string }
 export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
+const tooLong = (path: string, size: number): Error =>
+  Object.assign(new Error(`the chunks of ${path} hold more than its declared ${size} bytes`), { code: 'OBJECT_CORRUPT' });
+
 export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
 export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
 
@@ -136,6 +139,7 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
             }
           }
           written += writeChunk(fd, c, frame && sliceFrame(frame, c.inner, c.rawSize));
+          if (written > f.size) throw tooLong(f.path, f.size);
           continue;
         }
         if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
@@ -150,6 +154,8 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
         if (got !== c.length) raw = undefined;
         else if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
         written += writeChunk(fd, c, raw);
+        // A file never grows past its declared size, whatever its chunks claim.
+        if (written > f.size) throw tooLong(f.path, f.size);
       }
       if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
       const mode = f.exec ? 0o755 : 0o644;

@@ -179,7 +179,9 @@ describe('committed symlinks leading a snapshot into .git', () => {
       ['inner/hooks', 'dir', dirTree],
     ];
     const snaps: { path: string; s: Obj; tree: Obj }[] = [];
-    for (const [path, kind, tree] of cases) snaps.push({ path, tree, s: await obj(snapshotBytes(tree.id, path, kind, hook.bytes.length, 1)) });
+    // Each snapshot declares its tree's true totals (sizes that lie are refused earlier, for another reason).
+    const files = (tree: Obj): number => (tree === dirTree ? 2 : 1);
+    for (const [path, kind, tree] of cases) snaps.push({ path, tree, s: await obj(snapshotBytes(tree.id, path, kind, hook.bytes.length * files(tree), files(tree))) });
     await writeRemotePack(remoteDir, [hook, fileTree, dirTree, ...snaps.map((x) => x.s)]);
     const v = await victim(remoteDir);
     // What the hostile repository commits: symlinks into .git, directly, by way of each other, relative from below.
