@@ -4,9 +4,9 @@
  * and refuses to destroy content the store does not hold, unless forced.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join, posix, relative, isAbsolute, basename } from 'node:path';
+import { dirname, join, posix, basename } from 'node:path';
 import { encodeSnapshot } from '../core/snapshot.js';
-import { badEntryName, encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
+import { encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';

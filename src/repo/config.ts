@@ -16,7 +16,8 @@ import { checkCommittedCacheDir } from './store-trust.js';
 import { recordTrust, remoteIdentity } from './remote-trust.js';
 import { checkControlDir, readControlFile, writeControlFile } from './control-file.js';
 
-export type ConfigLevel = 'global' | 'repo' | 'local';
+export type { ConfigLevel } from './config-view.js';
+import type { ConfigLevel, ConfigView } from './config-view.js';
 export type ConfigTree = { [k: string]: string | ConfigTree };
 
 export function globalConfigPath(): string {
@@ -205,7 +206,7 @@ export function flatten(tree: ConfigTree, prefix = ''): [string, string][] {
 }
 
 /** The merged view of the three levels. */
-export class Config {
+export class Config implements ConfigView {
   constructor(readonly levels: Record<ConfigLevel, ConfigTree>, readonly files: Record<ConfigLevel, string>) {}
 
   /**

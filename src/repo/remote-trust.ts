@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import { readControlFile, writeControlFile } from './control-file.js';
-import type { ConfigLevel } from './config.js';
+import type { ConfigLevel } from './config-view.js';
 
 const FILE = 'trusted.json';
 

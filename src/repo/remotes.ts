@@ -10,7 +10,7 @@ import type { RetryOptions } from '../backend/retry.js';
 import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
-import type { RepoPaths } from './repo.js';
+import type { RepoPaths } from './paths.js';
 import { isCommitted, recordTrust, remoteIdentity } from './remote-trust.js';
 import { checkControlDir, lstatControlFile } from './control-file.js';
 

@@ -11,42 +11,16 @@ import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, globalConfigPath } from './config.js';
 import { RepoLock, type LockInfo } from './lock.js';
+import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
+
+export { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { checkControlDir, checkControlTree, lstatControlFile } from './control-file.js';
 import { configuredCacheDir, markStore, STORE_MARKER } from './store-trust.js';
 
-export const DV_DIR = '.dv';
 export const VERSION = '0.1.0';
 /** The on-disk format this version reads and writes (`core.format` in `.dv/config`). */
 export const FORMAT = '1';
-
-export interface RepoPaths {
-  root: string;
-  dvDir: string;
-  config: string;
-  localConfig: string;
-  cacheDir: string;
-  packsDir: string;
-  indexDir: string;
-  tmpDir: string;
-  lock: string;
-}
-
-export function repoPaths(root: string, cacheDir?: string): RepoPaths {
-  const dvDir = join(root, DV_DIR);
-  const cache = cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(root, cacheDir)) : join(dvDir, 'cache');
-  return {
-    root,
-    dvDir,
-    config: join(dvDir, 'config'),
-    localConfig: join(dvDir, 'config.local'),
-    cacheDir: cache,
-    packsDir: join(cache, 'packs'),
-    indexDir: join(dvDir, 'index'),
-    tmpDir: join(cache, 'tmp'),
-    lock: join(dvDir, 'lock'),
-  };
-}
 
 /** The nearest directory at or above `cwd` holding `.dv/`. */
 export async function findRoot(cwd: string): Promise<string> {

@@ -10,7 +10,7 @@ import { blake3Hex } from '../core/hash.js';
 import { fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { Config, globalConfigPath } from './config.js';
-import { repoPaths, type RepoPaths } from './repo.js';
+import { repoPaths, type RepoPaths } from './paths.js';
 import { readControlFile } from './control-file.js';
 import { configuredCacheDir } from './store-trust.js';
 

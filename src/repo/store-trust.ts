@@ -12,7 +12,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseRemoteUrl } from '../backend/open.js';
 import { DvError, fsError } from '../errors.js';
 import { checkControlDir, lstatControlFile, writeControlFile } from './control-file.js';
-import type { Config } from './config.js';
+import type { ConfigView } from './config-view.js';
 
 export const STORE_MARKER = 'dv-store';
 const MARKER_TEXT = '{"dv":"store","format":1}\n';
@@ -29,7 +29,7 @@ function insideRepo(root: string, abs: string): boolean {
  * A value from the committed `.dv/config` outside the repository, or reached through a symlink
  * inside it, is BAD_CONFIG saying how to set it for this clone.
  */
-export async function configuredCacheDir(config: Config, root: string): Promise<string | undefined> {
+export async function configuredCacheDir(config: ConfigView, root: string): Promise<string | undefined> {
   const value = config.get('cache.dir');
   if (value === undefined) return undefined;
   const abs = isAbsolute(value) ? resolve(value) : resolve(root, value);
@@ -53,7 +53,7 @@ const real = (p: string): string => { try { return realpathSync.native(p); } cat
 const within = (a: string, b: string): boolean => a === b || a.startsWith(b.endsWith(sep) ? b : b + sep);
 
 /** The configured directory remote that the cache is, holds or lies in, if any. */
-function remoteAt(cacheDir: string, config: Config, root: string): { name: string; path: string } | undefined {
+function remoteAt(cacheDir: string, config: ConfigView, root: string): { name: string; path: string } | undefined {
   const cache = real(cacheDir);
   for (const [key, url] of config.entries()) {
     const m = /^remote\.([^.]+)\.url$/.exec(key);
@@ -76,7 +76,7 @@ async function looksLikeRemote(cacheDir: string): Promise<boolean> {
  * Writes the marker into a store dv is about to write to, when it lacks one (a new store, or one
  * an older dv made). Left out for a directory that looks like a remote: gc will refuse it.
  */
-export async function markStore(cacheDir: string, config: Config, root: string): Promise<void> {
+export async function markStore(cacheDir: string, config: ConfigView, root: string): Promise<void> {
   const marker = join(cacheDir, STORE_MARKER);
   if (await lstatControlFile(marker, { code: 'BAD_CONFIG' })) return;
   if (remoteAt(cacheDir, config, root) || (await looksLikeRemote(cacheDir))) return;
@@ -85,7 +85,7 @@ export async function markStore(cacheDir: string, config: Config, root: string):
 }
 
 /** Refuses, before gc deletes anything, a store without dv's marker or one that is a directory remote. */
-export async function checkStoreForGc(cacheDir: string, config: Config, root: string): Promise<void> {
+export async function checkStoreForGc(cacheDir: string, config: ConfigView, root: string): Promise<void> {
   const remote = remoteAt(cacheDir, config, root);
   if (remote) {
     throw new DvError('BAD_CONFIG', `the local store ${cacheDir} is (or overlaps) the directory of remote ${remote.name} (${remote.path}): dv gc never deletes in a remote; point cache.dir elsewhere with \`dv config --local cache.dir DIR\``, { cacheDir, remote: remote.name });

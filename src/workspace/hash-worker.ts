@@ -41,7 +41,6 @@ const SEGMENT = 8 * 1024 * 1024;
 const SMALL = 1024 * 1024;
 
 const port = parentPort!;
-let cfg: Extract<ToWorker, { type: 'init' }>;
 let writer: SyncPackWriter | undefined;
 let needWaiter: ((need: number[][]) => void) | undefined;
 const slab = Buffer.allocUnsafe(SLAB);
@@ -110,7 +109,6 @@ port.on('message', (m: ToWorker) => {
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
-    cfg = m;
     await initHash();
     if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget);
   } else if (m.type === 'job') {

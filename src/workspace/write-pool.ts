@@ -12,7 +12,7 @@ import type { FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { packPaths } from '../store/pack.js';
-import type { ChunkLoc, FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
+import type { FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
 import { newWriteControl, releaseWriteControl, RUN_TOKEN, stopWrites } from './write-temp.js';
 import { PROC_FD, type DirCache } from './write-dir.js';
 

@@ -12,7 +12,6 @@ import { credsEnv, startS3rver, type S3TestServer } from '../helpers/s3server.js
 import { pipelineRepo, type Fixture } from './fixture.js';
 
 const actions = (r: any): string[] => r.stages.map((s: any) => `${s.name}:${s.action}${s.from ? `:${s.from}` : ''}`);
-const OUTS = ['data/prepared', 'model.json', 'metrics.json'];
 
 async function outsOf(repo: string): Promise<Record<string, unknown>> {
   const m: Record<string, unknown> = {};
