@@ -13,7 +13,7 @@ import { listRemotes } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
-import { checkout, type CheckoutEntry, type CheckoutOptions, type CheckoutResult } from './checkout.js';
+import { checkout, partialCheckout, type CheckoutEntry, type CheckoutOptions, type CheckoutResult } from './checkout.js';
 import { fetch } from './fetch.js';
 
 export interface CheckoutAtResult extends CheckoutResult {
@@ -80,10 +80,6 @@ async function checkoutRevision(s: RepoSession, opts: CheckoutOptions & { target
       failed.push({ path: p.rel, code: e.code, message: e.message });
     }
   }
-  if (failed.length > 0) {
-    const first = failed[0];
-    const rest = failed.length > 1 ? ` (and ${failed.length - 1} more)` : '';
-    throw new DvError('PARTIAL', `${paths.length} of ${at.length} paths restored from ${opts.target}; ${first.path}: ${first.message}${rest}`, { commit, done: paths, failed });
-  }
+  if (failed.length > 0) throw partialCheckout(paths, failed);
   return { paths, commit, ...(fetched.length ? { fetched } : {}) };
 }

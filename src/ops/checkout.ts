@@ -11,7 +11,7 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { findTracked, ignoreInGit, readPointer, shellArg as quote, usesGit, writePointer } from '../workspace/pointers.js';
+import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, shellArg as quote, usesGit, writePointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { refuseGitTracked } from './add.js';
@@ -195,6 +195,13 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
   return { ...r, removed: r.removed + replaced };
 }
 
+/** PARTIAL: what was restored, and one line on what was not (the codes say why: 22 missing data, 16 unsaved changes). */
+export function partialCheckout(done: CheckoutEntry[], failed: { path: string; code: string; message: string }[]): DvError {
+  const rest = failed.length > 1 ? `; also ${failed.slice(1).map((f) => `${f.path} (${f.code})`).join(', ')}` : '';
+  const msg = `${done.length} of ${done.length + failed.length} paths checked out; ${failed[0].path}: ${failed[0].message}${rest}`;
+  return new DvError('PARTIAL', msg, { paths: done, failed });
+}
+
 /** Edit distance (Levenshtein) of two short strings. */
 function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -235,10 +242,24 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   const cwd = opts.cwd ?? s.root;
   const out: CheckoutEntry[] = [];
   if (!opts.target) {
-    for (const t of await selectTracked(s, opts.paths, cwd, { snapshotsRequired: true })) {
-      const r = await restore(s, t.rel, t.pointer.kind, t.pointer.tree, opts);
-      out.push({ path: t.rel, snapshot: t.pointer.snapshot, tree: t.pointer.tree, ...r });
+    // Every path that can be restored is: one with missing data or unsaved changes does not
+    // stop the others, and the command then fails PARTIAL naming what was left.
+    const tracked = await selectTracked(s, opts.paths, cwd);
+    const failed: { path: string; code: string; message: string }[] = [];
+    let first: DvError | undefined;
+    for (const t of tracked) {
+      try {
+        await checkPointerSnapshots(s.store, [t], { required: true });
+        const r = await restore(s, t.rel, t.pointer.kind, t.pointer.tree, opts);
+        out.push({ path: t.rel, snapshot: t.pointer.snapshot, tree: t.pointer.tree, ...r });
+      } catch (e) {
+        if (!(e instanceof DvError) || e.code === 'INTERRUPTED' || e.code === 'NO_SPACE') throw e;
+        first ??= e;
+        failed.push({ path: t.rel, code: e.code, message: e.message });
+      }
     }
+    if (first && out.length === 0) throw first;
+    if (first) throw partialCheckout(out, failed);
     return { paths: out };
   }
   const what = await resolveTreeish(s.store, opts.target);

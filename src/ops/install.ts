@@ -75,7 +75,7 @@ const SYNC = `dv_hook_sync() {
   fi
   dv_hook_cmd=checkout
   { dv_hook_err=$(dv_hook_run checkout "$@" </dev/null 2>&1 1>&3 3>&-); } 3>&1 && dv_hook_status=0 || dv_hook_status=$?
-  if [ "$dv_hook_status" -eq 22 ]; then
+  if [ "$dv_hook_status" -eq 22 ] || [ "$dv_hook_status" -eq 3 ]; then
     dv_hook_cmd=pull
     echo "dv: fetching the data this $dv_hook_what needs (dv pull)" >&2
     dv_hook_run pull "$@" </dev/null && dv_hook_status=0 || dv_hook_status=$?
@@ -137,11 +137,11 @@ unset dv_hook_out`,
 /** What to tell a user whose hook dv cannot edit. */
 const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'post-merge': 'checkout', 'pre-push': 'push', 'pre-commit': 'status', 'post-rewrite': 'checkout' };
 const MANUAL: Record<HookName, string> = {
-  'post-checkout': 'when its third argument is 1 and no rebase is in progress, run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
-  'post-merge': 'run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
+  'post-checkout': 'when its third argument is 1 and no rebase is in progress, run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
+  'post-merge': 'run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
   'pre-push': 'run: DV push --pre-push REMOTE (the hook\'s first argument) with the hook\'s stdin (the lines git gives it), and exit 1 when it fails',
   'pre-commit': 'run: DV status, and warn when it reports changes',
-  'post-rewrite': 'when its first argument is rebase, run: DV checkout, then DV pull when it exits with 22 (and ignore their exit status)',
+  'post-rewrite': 'when its first argument is rebase, run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
 };
 
 export function hookBlock(hook: HookName, node: string, script: string): string {

@@ -21,7 +21,8 @@ import { writeFiles } from './write-pool.js';
 import { at, DirCache, removeEntry, type DirHandle } from './write-dir.js';
 
 type Op =
-  | { op: 'rm'; rel: string; dir: boolean }
+  /** `files`: how many files (and links) go with it, for the count users see. */
+  | { op: 'rm'; rel: string; dir: boolean; files: number }
   | { op: 'mkdir'; rel: string }
   | { op: 'write'; rel: string; entry: FileEntry }
   | { op: 'chmod'; rel: string; entry: FileEntry }
@@ -82,7 +83,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
       }
       if (ea) {
         await collectDoomed(ea, r);
-        ops.push({ op: 'rm', rel: r, dir: ea.type === 'dir' });
+        ops.push({ op: 'rm', rel: r, dir: ea.type === 'dir', files: ea.type === 'dir' ? ea.files : 1 });
       }
       if (eb) await create(eb, r);
     }
@@ -106,7 +107,7 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
       const st = await fsp.lstat(join(o.root, o.rel)).catch(() => undefined);
       if (st && !st.isDirectory()) {
         if (!o.force) throw new DvError('UNSAVED_CHANGES', `${o.rel} is not a directory, but the data to check out is: move it away or pass --force`, { paths: [o.rel] });
-        ops.push({ op: 'rm', rel: o.rel, dir: false });
+        ops.push({ op: 'rm', rel: o.rel, dir: false, files: 1 });
       }
       if (!st || !st.isDirectory()) ops.push({ op: 'mkdir', rel: o.rel });
     }
@@ -173,7 +174,7 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
           const parent = dirs.get(parentOf(op.rel), false);
           if (parent) removeEntry(parent, posix.basename(op.rel));
           dirs.forget(op.rel);
-          res.removed++;
+          res.removed += op.files;
         } else if (op.op === 'mkdir') dirs.get(op.rel, true);
         else if (op.op === 'chmod') {
           const st = chmodOwn(dirs.get(parentOf(op.rel), false), posix.basename(op.rel), op.entry);
