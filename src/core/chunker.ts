@@ -30,8 +30,8 @@ export const GEAR: Uint32Array = (() => {
 
 // Mask with `bits` ones in the high end of a 32-bit word, as a signed int for `&` tests.
 const highMask = (bits: number): number => (~0 << (32 - bits)) | 0;
-const MASK_S = highMask(16); // before avg: harder to match, fewer tiny chunks
-const MASK_L = highMask(14); // after avg: easier to match, fewer chunks at max
+export const MASK_S = highMask(16); // before avg: harder to match, fewer tiny chunks
+export const MASK_L = highMask(14); // after avg: easier to match, fewer chunks at max
 
 /**
  * Length of the chunk that starts at `start` in `buf[start, end)`. Returns -1 when no cut was
