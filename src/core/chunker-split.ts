@@ -27,6 +27,8 @@ import { CHUNKER_V1, GEAR, MASK_L, MASK_S, type ChunkerParams } from './chunker.
 /** Bytes of history the window hash depends on. */
 export const WINDOW = 32;
 const FLAG_S = 0x80000000;
+/** Size of the parts a large file is cut in by the hash workers (the last part takes the remainder). */
+export const PART = 16 * 1024 * 1024;
 /** The candidate list holds one entry per this many bytes at most (random data: one per 16 KiB). */
 export const CAND_RATIO = 64;
 

@@ -8,6 +8,8 @@
 import { parentPort } from 'node:worker_threads';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { nextCut, CHUNKER_V1 } from '../core/chunker.js';
+import { WasmChunker } from '../core/chunker-wasm.js';
+import { CAND_RATIO, PART, scanCandidates, scanFrom, walkCuts, type CutFn } from '../core/chunker-split.js';
 import { initHash, blake3 } from '../core/hash.js';
 import { compressFrame, maybeCompress, FLAG_RAW, FLAG_ZSTD, FRAME_TARGET } from '../store/codec.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
@@ -16,8 +18,17 @@ import type { PackEntry } from '../store/pack-index.js';
 export type ToWorker =
   | { type: 'init'; store: boolean; tmpDir: string; packTarget: number }
   | { type: 'job'; files: { i: number; path: string }[] }
+  | { type: 'part'; part: FilePart }
   | { type: 'need'; need: number[][] }
+  | { type: 'entry'; at: number }
   | { type: 'seal' };
+
+/**
+ * Part `k` of a large file of `size` bytes: the chunks that start in [start, end). Parts of one
+ * file are cut by several workers at once (chunker-split.ts); part k learns where its first chunk
+ * starts (`entry`) from the exit of part k - 1, and reports its own exit for part k + 1.
+ */
+export interface FilePart { i: number; path: string; k: number; start: number; end: number; size: number }
 
 /** One file's chunks found in one read: ids (32 bytes each) and lengths; `eof` marks its last piece. */
 export interface ChunkRun {
@@ -26,12 +37,16 @@ export interface ChunkRun {
   lens: number[];
   eof: boolean;
   size: number;
+  /** For a file cut in parts: which part (runs of parts may arrive out of order). */
+  part?: number;
   error?: { code?: string; message: string };
 }
 
 export type FromWorker =
   | { type: 'ids'; runs: ChunkRun[] }
   | { type: 'pack'; tmp: string; size: number; entries: PackEntry[] }
+  | { type: 'entry?'; i: number; k: number }
+  | { type: 'exit'; i: number; k: number; at: number }
   | { type: 'done' }
   | { type: 'sealed' }
   | { type: 'fatal'; message: string };
@@ -39,14 +54,28 @@ export type FromWorker =
 const SLAB = 4 * 1024 * 1024;
 const SEGMENT = 8 * 1024 * 1024;
 const SMALL = 1024 * 1024;
+/** Bytes of a file part plus the max chunk that may run past its end (the last part: under 2 PART). */
+const PART_READ = 2 * PART + CHUNKER_V1.max;
 
 const port = parentPort!;
 let cfg: Extract<ToWorker, { type: 'init' }>;
 let writer: SyncPackWriter | undefined;
 let needWaiter: ((need: number[][]) => void) | undefined;
-const slab = Buffer.allocUnsafe(SLAB);
-const segment = Buffer.allocUnsafe(SEGMENT);
+let entryWaiter: ((at: number) => void) | undefined;
+
+// Read buffers live in the WebAssembly chunker's memory, so the gear loop reads them in place;
+// without WebAssembly the JS reference chunker runs on ordinary buffers.
+const CANDS = Math.ceil(PART_READ / CAND_RATIO);
+const wasm = WasmChunker.create(SLAB + SEGMENT + PART_READ + CANDS * 4 + 64);
+const alloc = (n: number): Buffer => (wasm ? wasm.alloc(n) : Buffer.allocUnsafe(n));
+const slab = alloc(SLAB);
+const segment = alloc(SEGMENT);
+const partBuf = alloc(PART_READ);
+const candBytes = alloc(CANDS * 4);
+const cands = new Uint32Array(candBytes.buffer, candBytes.byteOffset, CANDS);
 const probe = Buffer.allocUnsafe(1);
+const seqCut: CutFn = wasm ? (b, s, e, eof, p) => wasm.nextCut(b, s, e, eof, p) : nextCut;
+const scan = wasm ? (b: Uint8Array, lo: number, hi: number, out: Uint32Array) => wasm.scan(b, lo, hi, out) : scanCandidates;
 
 /**
  * Compression is tried per kind of file (extension) and backs off where it does not pay: after
@@ -105,6 +134,7 @@ function writeFrame(ids: string[], lens: number[], bytes: Buffer, data: Buffer |
 let queue = Promise.resolve();
 port.on('message', (m: ToWorker) => {
   if (m.type === 'need') { needWaiter?.(m.need); needWaiter = undefined; return; }
+  if (m.type === 'entry') { entryWaiter?.(m.at); entryWaiter = undefined; return; }
   queue = queue.then(() => handle(m)).catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
 });
 
@@ -115,6 +145,9 @@ async function handle(m: ToWorker): Promise<void> {
     if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget);
   } else if (m.type === 'job') {
     await runJob(m.files);
+    port.postMessage({ type: 'done' } satisfies FromWorker);
+  } else if (m.type === 'part') {
+    await runPart(m.part);
     port.postMessage({ type: 'done' } satisfies FromWorker);
   } else if (m.type === 'seal') {
     sealPack();
@@ -130,7 +163,7 @@ function sealPack(): void {
 function cut(buf: Buffer, start: number, end: number, eof: boolean, lens: number[], ids: Buffer[], offs: number[]): number {
   let pos = start;
   while (pos < end) {
-    const n = nextCut(buf, pos, end, eof, CHUNKER_V1);
+    const n = seqCut(buf, pos, end, eof, CHUNKER_V1);
     if (n <= 0) break;
     ids.push(blake3(buf.subarray(pos, pos + n)));
     lens.push(n);
@@ -259,5 +292,48 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
     }
   }
   await emit(pending);
+  await drain();
+}
+
+const changed = (path: string): Error => Object.assign(new Error(`${path} changed while being read: run the command again`), { code: 'EAGAIN' });
+
+/**
+ * Cuts, hashes and stores one part of a large file: reads [start, end + max), lists the gear
+ * candidates (the bulk of the chunking work, done before knowing where the first chunk starts),
+ * then waits for the entry from part k - 1, replays the exact sequential chain (cheap), passes
+ * its exit on at once, and only then hashes and stores, so the next part barely waits.
+ */
+async function runPart(part: FilePart): Promise<void> {
+  const { i, path, k, start, end, size } = part;
+  const p = CHUNKER_V1;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    if (fstatSync(fd).size !== size) throw changed(path);
+    const readEnd = Math.min(end + p.max, size);
+    const len = readEnd - start;
+    for (let got = 0; got < len;) {
+      const n = readSync(fd, partBuf, got, len - got, start + got);
+      if (n === 0) throw changed(path);
+      got += n;
+    }
+    if (readEnd === size && readSync(fd, probe, 0, 1, size) !== 0) throw changed(path);
+    const buf = partBuf.subarray(0, len);
+    const lo = scanFrom(0, p);
+    const found = lo < len ? scan(buf, lo, len, cands) : 0;
+    const entry = k === 0 ? start : await new Promise<number>((r) => { entryWaiter = r; port.postMessage({ type: 'entry?', i, k } satisfies FromWorker); });
+    const { lens, exit } = walkCuts(buf, entry - start, end - start, len, readEnd === size, found === CANDS ? undefined : cands, found, seqCut, p);
+    if (end < size) port.postMessage({ type: 'exit', i, k, at: start + exit } satisfies FromWorker);
+    const ids: Buffer[] = [];
+    const offs: number[] = [];
+    let pos = entry - start;
+    for (const n of lens) { ids.push(blake3(buf.subarray(pos, pos + n))); offs.push(pos); pos += n; }
+    await emit([{ run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) }]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }] } satisfies FromWorker);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
   await drain();
 }
