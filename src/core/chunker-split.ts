@@ -27,8 +27,8 @@ import { CHUNKER_V1, GEAR, MASK_L, MASK_S, type ChunkerParams } from './chunker.
 /** Bytes of history the window hash depends on. */
 export const WINDOW = 32;
 const FLAG_S = 0x80000000;
-/** Size of the parts a large file is cut in by the hash workers (the last part takes the remainder). */
-export const PART = 16 * 1024 * 1024;
+/** Size of the parts a large file is cut in by the hash workers (the last part is shorter). */
+export const PART = 8 * 1024 * 1024;
 /** The candidate list holds one entry per this many bytes at most (random data: one per 16 KiB). */
 export const CAND_RATIO = 64;
 
@@ -125,7 +125,7 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
 
 /**
  * The whole parallel protocol run in one thread (tests, and the reference for the workers):
- * cuts `buf` in parts of `partSize` (the last one takes the remainder), each scanned on its own
+ * cuts `buf` in parts of `partSize` (the last one shorter), each scanned on its own
  * window, and walked in order. Returns the chunk lengths, which must equal `chunkLengths(buf)`.
  */
 export function splitChunkLengths(buf: Uint8Array, partSize: number, seq: CutFn,
@@ -147,10 +147,10 @@ export function splitChunkLengths(buf: Uint8Array, partSize: number, seq: CutFn,
   return out;
 }
 
-/** [start, end) of each part of an input of `size` bytes: `partSize` each, the last takes the remainder. */
+/** [start, end) of each part of an input of `size` bytes: `partSize` each, the last one shorter. */
 export function partsOf(size: number, partSize: number): [number, number][] {
-  const count = Math.max(1, Math.floor(size / partSize));
+  const count = Math.max(1, Math.ceil(size / partSize));
   const parts: [number, number][] = [];
-  for (let k = 0; k < count; k++) parts.push([k * partSize, k === count - 1 ? size : (k + 1) * partSize]);
+  for (let k = 0; k < count; k++) parts.push([k * partSize, Math.min(size, (k + 1) * partSize)]);
   return parts;
 }

@@ -81,24 +81,37 @@ const cutBody: number[] = [
   op.end,
 ];
 
-// scan(lo, hi, out, cap, maskS, maskL) -> count. Hashes from lo; for every i in [lo+31, hi) whose
-// window hash passes maskL writes i (| 1 << 31 when it passes maskS) to out; stops after cap.
-const S = { lo: 0, hi: 1, out: 2, cap: 3, maskS: 4, maskL: 5, h: 6, i: 7, n: 8, warm: 9 };
+// scan(lo, hi, out, cap, thrS, thrL) -> count. Hashes from lo; for every i in [lo+31, hi) whose
+// window hash is below thrL (unsigned: the same as passing the 14-bit high mask) writes i
+// (| 1 << 31 when also below thrS) to out; stops after cap. The main loop takes 4 bytes a turn.
+const S = { lo: 0, hi: 1, out: 2, cap: 3, thrS: 4, thrL: 5, h: 6, i: 7, n: 8, warm: 9, hi4: 10 };
+// One byte at i + off: step the hash; on a candidate append it (and return when the list is full).
+const scanByte = (off: number): number[] => [
+  ...get(S.h), ...k(1), op.shl, ...get(S.i), op.load8u, 0, ...uleb(off), ...k(2), op.shl, op.load, 2, 0, op.add, ...tee(S.h),
+  ...get(S.thrL), op.ltU, op.if, VOID,
+  ...get(S.out), ...get(S.n), ...k(2), op.shl, op.add,
+  ...get(S.i), ...k(off), op.add, ...tee(S.warm), ...k(0x80000000 | 0), op.or, ...get(S.warm), ...get(S.h), ...get(S.thrS), op.ltU, op.select,
+  op.store, 2, 0,
+  ...inc(S.n),
+  ...get(S.n), ...get(S.cap), op.eq, op.if, VOID, ...get(S.n), op.ret, op.end,
+  op.end,
+];
 const scanBody: number[] = [
   ...get(S.lo), ...set(S.i),
   ...minOf([...get(S.lo), ...k(31)].concat(op.add), get(S.hi)), ...set(S.warm),
   op.block, VOID, ...get(S.i), ...get(S.warm), op.geU, op.brIf, 0,
   op.loop, VOID, ...gearStep(S.h, S.i), ...set(S.h), ...inc(S.i), ...get(S.i), ...get(S.warm), op.ltU, op.brIf, 0, op.end,
   op.end,
+  // hi4: the end of the whole 4-byte turns (i + 4 <= hi4 for every turn taken).
+  ...get(S.hi), ...get(S.hi), ...get(S.i), op.sub, ...k(3), op.and, op.sub, ...set(S.hi4),
+  op.block, VOID, ...get(S.i), ...get(S.hi4), op.geU, op.brIf, 0,
+  op.loop, VOID,
+  ...scanByte(0), ...scanByte(1), ...scanByte(2), ...scanByte(3),
+  ...get(S.i), ...k(4), op.add, ...tee(S.i), ...get(S.hi4), op.ltU, op.brIf, 0,
+  op.end, op.end,
   op.block, VOID, ...get(S.i), ...get(S.hi), op.geU, op.brIf, 0,
   op.loop, VOID,
-  ...gearStep(S.h, S.i), ...get(S.maskL), op.and, op.eqz, op.if, VOID,
-  ...get(S.out), ...get(S.n), ...k(2), op.shl, op.add,
-  ...get(S.i), ...get(S.i), ...k(0x80000000 | 0), op.or, ...get(S.h), ...get(S.maskS), op.and, op.select,
-  op.store, 2, 0,
-  ...inc(S.n),
-  ...get(S.n), ...get(S.cap), op.eq, op.if, VOID, ...get(S.n), op.ret, op.end,
-  op.end,
+  ...scanByte(0),
   ...inc(S.i), ...get(S.i), ...get(S.hi), op.ltU, op.brIf, 0,
   op.end, op.end,
   ...get(S.n), op.end,
@@ -117,11 +130,14 @@ export function chunkerWasmBytes(): Uint8Array<ArrayBuffer> {
     ...section(2, vec([[...str('e'), ...str('m'), 0x02, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [1]])),
     ...section(7, vec([[...str('cut'), 0x00, 0], [...str('scan'), 0x00, 1]])),
-    ...section(10, vec([code(5, cutBody), code(4, scanBody)])),
+    ...section(10, vec([code(5, cutBody), code(5, scanBody)])),
   ]);
 }
 
 let compiled: WebAssembly.Module | undefined;
+// (h & mask) === 0 for a mask of high bits is h < the value of its lowest set bit (unsigned).
+const THR_S = (~MASK_S >>> 0) + 1;
+const THR_L = (~MASK_L >>> 0) + 1;
 const GEAR_BYTES = 1024;
 const PAGE = 65536;
 
@@ -184,7 +200,7 @@ export class WasmChunker {
     const base = this.offsetOf(buf);
     if (out.buffer !== this.memory.buffer) throw new Error('candidate list is not in this chunker\'s memory');
     if (hi - lo <= 31 || out.length === 0) return 0;
-    const n = this.scanFn(base + lo, base + hi, out.byteOffset, out.length, MASK_S, MASK_L);
+    const n = this.scanFn(base + lo, base + hi, out.byteOffset, out.length, THR_S, THR_L);
     for (let j = 0; j < n; j++) out[j] = ((out[j] & 0x7fffffff) - base) | (out[j] & 0x80000000);
     return n;
   }

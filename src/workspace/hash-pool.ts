@@ -32,9 +32,9 @@ export interface PoolOptions {
 
 const BATCH_FILES = 256;
 const BATCH_BYTES = 16 * 1024 * 1024;
-/** Files of at least this size are cut in parts of PART bytes by every worker at once. */
+/** Files of at least this size are cut in parts of PART bytes (the last one shorter) by every worker at once. */
 const SPLIT_MIN = 4 * PART;
-const partCount = (size: number): number => (size >= SPLIT_MIN ? Math.floor(size / PART) : 1);
+const partCount = (size: number): number => (size >= SPLIT_MIN ? Math.ceil(size / PART) : 1);
 
 /**
  * Hashes `files` (path and expected size, which only balances the work); resolves with one

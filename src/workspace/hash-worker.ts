@@ -54,23 +54,28 @@ export type FromWorker =
 const SLAB = 4 * 1024 * 1024;
 const SEGMENT = 8 * 1024 * 1024;
 const SMALL = 1024 * 1024;
-/** Bytes of a file part plus the max chunk that may run past its end (the last part: under 2 PART). */
-const PART_READ = 2 * PART + CHUNKER_V1.max;
+/** Bytes of a file part plus the max chunk that may run past its end. */
+const PART_READ = PART + CHUNKER_V1.max;
 
 const port = parentPort!;
 let cfg: Extract<ToWorker, { type: 'init' }>;
 let writer: SyncPackWriter | undefined;
-let needWaiter: ((need: number[][]) => void) | undefined;
+// Replies to 'ids' come in the order the runs were sent; two parts may be waiting for theirs.
+const needWaiters: ((need: number[][]) => void)[] = [];
 let entryWaiter: ((at: number) => void) | undefined;
 
 // Read buffers live in the WebAssembly chunker's memory, so the gear loop reads them in place;
 // without WebAssembly the JS reference chunker runs on ordinary buffers.
 const CANDS = Math.ceil(PART_READ / CAND_RATIO);
-const wasm = WasmChunker.create(SLAB + SEGMENT + PART_READ + CANDS * 4 + 64);
+const wasm = WasmChunker.create(SLAB + SEGMENT + 2 * PART_READ + CANDS * 4 + 64);
 const alloc = (n: number): Buffer => (wasm ? wasm.alloc(n) : Buffer.allocUnsafe(n));
 const slab = alloc(SLAB);
 const segment = alloc(SEGMENT);
-const partBuf = alloc(PART_READ);
+// Two part buffers: the next part is read and cut while the pool answers which chunks of the
+// previous one are new (a buffer is reused only once its part's chunks are written).
+const partBufs = [alloc(PART_READ), alloc(PART_READ)];
+const partBusy: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+let partTurn = 0;
 const candBytes = alloc(CANDS * 4);
 const cands = new Uint32Array(candBytes.buffer, candBytes.byteOffset, CANDS);
 const probe = Buffer.allocUnsafe(1);
@@ -133,7 +138,7 @@ function writeFrame(ids: string[], lens: number[], bytes: Buffer, data: Buffer |
 
 let queue = Promise.resolve();
 port.on('message', (m: ToWorker) => {
-  if (m.type === 'need') { needWaiter?.(m.need); needWaiter = undefined; return; }
+  if (m.type === 'need') { needWaiters.shift()?.(m.need); return; }
   if (m.type === 'entry') { entryWaiter?.(m.at); entryWaiter = undefined; return; }
   queue = queue.then(() => handle(m)).catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
 });
@@ -150,6 +155,8 @@ async function handle(m: ToWorker): Promise<void> {
     await runPart(m.part);
     port.postMessage({ type: 'done' } satisfies FromWorker);
   } else if (m.type === 'seal') {
+    await Promise.all(partBusy);
+    await drain();
     sealPack();
     port.postMessage({ type: 'sealed' } satisfies FromWorker);
   }
@@ -180,7 +187,7 @@ async function emit(pending: Pending[]): Promise<void> {
   if (pending.length === 0) return;
   const runs = pending.map((p) => p.run);
   if (!writer) { port.postMessage({ type: 'ids', runs } satisfies FromWorker); return; }
-  const reply = new Promise<number[][]>((r) => (needWaiter = r));
+  const reply = new Promise<number[][]>((r) => needWaiters.push(r));
   port.postMessage({ type: 'ids', runs } satisfies FromWorker);
   const need = await reply;
   for (let k = 0; k < pending.length; k++) {
@@ -306,7 +313,11 @@ const changed = (path: string): Error => Object.assign(new Error(`${path} change
 async function runPart(part: FilePart): Promise<void> {
   const { i, path, k, start, end, size } = part;
   const p = CHUNKER_V1;
+  const slot = partTurn++ % 2;
+  await partBusy[slot];
+  const partBuf = partBufs[slot];
   let fd: number | undefined;
+  let run: Pending;
   try {
     fd = openSync(path, 'r');
     if (fstatSync(fd).size !== size) throw changed(path);
@@ -328,12 +339,17 @@ async function runPart(part: FilePart): Promise<void> {
     const offs: number[] = [];
     let pos = entry - start;
     for (const n of lens) { ids.push(blake3(buf.subarray(pos, pos + n))); offs.push(pos); pos += n; }
-    await emit([{ run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) }]);
+    run = { run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }] } satisfies FromWorker);
+    return;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  await drain();
+  // Not awaited here: the worker asks for its next job now. A failure surfaces when this
+  // buffer is next used or at 'seal', and fails the job as any other.
+  const sent = emit([run]);
+  partBusy[slot] = sent;
+  sent.catch(() => undefined);
 }

@@ -28,7 +28,7 @@ test('a file cut in parts by every worker gets the id of the sequential chunker'
   await initHash();
   const dir = mkdtempSync(join(tmpdir(), 'dv-split-'));
   try {
-    const size = 4 * PART + 1_234_567; // four parts, the last one longer
+    const size = 4 * PART + 1_234_567; // five parts, the last one short
     // Random data; then zeros from an odd offset over a part boundary (a run of max-size chunks
     // shifted against the part grid); then text; then a short pattern.
     const mixed = xorshiftBytes(3, size);
@@ -40,6 +40,8 @@ test('a file cut in parts by every worker gets the id of the sequential chunker'
       { name: 'zeros', data: Buffer.alloc(size) },
       { name: 'mixed', data: mixed },
       { name: 'small', data: xorshiftBytes(5, 3_000_000) },
+      // A last part of 3 bytes: the chunk entering it covers it whole, so it cuts nothing.
+      { name: 'tail', data: xorshiftBytes(17, 4 * PART + 3) },
     ];
     for (const f of files) writeFileSync(join(dir, f.name), f.data);
     const got = await hashFiles(files.map((f) => ({ path: join(dir, f.name), size: f.data.length })), { sink: null, threads: 2 });
