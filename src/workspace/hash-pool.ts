@@ -156,22 +156,29 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
         let failed = false;
         const fail = (e: unknown): void => { if (!failed) { failed = true; reject(e); } };
         const post = (m: ToWorker): void => w.postMessage(m);
-        const sendJob = (): void => {
-          const job = nextJob();
-          if (job) post(job);
-          else if (sink) post({ type: 'seal' });
-          else resolve();
+        // The next job is sent as soon as the worker says 'done' (a part is done once cut; its
+        // hashing waits for its entry). The end is 'seal' (also without a store: the worker then
+        // answers once every run is sent), chained behind every message already received.
+        let inFlight = 0;
+        let ending = false;
+        const feed = (): void => {
+          for (let job = inFlight < 1 ? nextJob() : undefined; job; job = inFlight < 1 ? nextJob() : undefined) { inFlight++; post(job); }
+          if (inFlight > 0 || ending) return;
+          ending = true;
+          chain = chain.then(() => { if (failed) return; post({ type: 'seal' }); }).catch(fail);
         };
         w.on('error', fail);
         w.on('exit', (code) => { if (code !== 0) fail(new Error(`hash worker exited with code ${code}`)); else fail(new Error('hash worker stopped early')); });
         w.on('message', (m: FromWorker) => {
+          if (m.type === 'done') { inFlight--; feed(); return; }
           // Entries and exits of parts pass at once, not behind this worker's earlier messages.
           if (m.type === 'entry?' || m.type === 'exit') {
             const key = `${m.i}:${m.type === 'exit' ? m.k + 1 : m.k}`;
             if (m.type === 'entry?') {
               const at = exits.get(key);
-              if (at === undefined) askers.set(key, (a) => post({ type: 'entry', at: a }));
-              else { exits.delete(key); post({ type: 'entry', at }); }
+              const { i, k } = m;
+              if (at === undefined) askers.set(key, (a) => post({ type: 'entry', i, k, at: a }));
+              else { exits.delete(key); post({ type: 'entry', i, k, at }); }
             } else {
               const asker = askers.get(key);
               if (asker) { askers.delete(key); asker(m.at); } else exits.set(key, m.at);
@@ -190,8 +197,6 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
               const seal = sink!.sealPack(m.tmp, m.size, m.entries);
               seals.push(seal);
               seal.catch(fail);
-            } else if (m.type === 'done') {
-              sendJob();
             } else if (m.type === 'sealed') {
               await Promise.all(seals);
               resolve();
@@ -199,7 +204,7 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
           }).catch(fail);
         });
         post(sink ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget } : { type: 'init', store: false, tmpDir: '', packTarget: 0 });
-        sendJob();
+        feed();
       });
     }));
   } catch (e) {

@@ -20,7 +20,7 @@ export type ToWorker =
   | { type: 'job'; files: { i: number; path: string }[] }
   | { type: 'part'; part: FilePart }
   | { type: 'need'; need: number[][] }
-  | { type: 'entry'; at: number }
+  | { type: 'entry'; i: number; k: number; at: number }
   | { type: 'seal' };
 
 /**
@@ -62,12 +62,12 @@ let cfg: Extract<ToWorker, { type: 'init' }>;
 let writer: SyncPackWriter | undefined;
 // Replies to 'ids' come in the order the runs were sent; two parts may be waiting for theirs.
 const needWaiters: ((need: number[][]) => void)[] = [];
-let entryWaiter: ((at: number) => void) | undefined;
+const entryWaiters = new Map<string, (at: number) => void>();
 
 // Read buffers live in the WebAssembly chunker's memory, so the gear loop reads them in place;
 // without WebAssembly the JS reference chunker runs on ordinary buffers.
 const CANDS = Math.ceil(PART_READ / CAND_RATIO);
-const wasm = WasmChunker.create(SLAB + SEGMENT + 2 * PART_READ + CANDS * 4 + 64);
+const wasm = WasmChunker.create(SLAB + SEGMENT + 2 * PART_READ + 2 * CANDS * 4 + 64);
 const alloc = (n: number): Buffer => (wasm ? wasm.alloc(n) : Buffer.allocUnsafe(n));
 const slab = alloc(SLAB);
 const segment = alloc(SEGMENT);
@@ -76,8 +76,7 @@ const segment = alloc(SEGMENT);
 const partBufs = [alloc(PART_READ), alloc(PART_READ)];
 const partBusy: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
 let partTurn = 0;
-const candBytes = alloc(CANDS * 4);
-const cands = new Uint32Array(candBytes.buffer, candBytes.byteOffset, CANDS);
+const candLists = [0, 1].map(() => { const b = alloc(CANDS * 4); return new Uint32Array(b.buffer, b.byteOffset, CANDS); });
 const probe = Buffer.allocUnsafe(1);
 const seqCut: CutFn = wasm ? (b, s, e, eof, p) => wasm.nextCut(b, s, e, eof, p) : nextCut;
 const scan = wasm ? (b: Uint8Array, lo: number, hi: number, out: Uint32Array) => wasm.scan(b, lo, hi, out) : scanCandidates;
@@ -139,7 +138,7 @@ function writeFrame(ids: string[], lens: number[], bytes: Buffer, data: Buffer |
 let queue = Promise.resolve();
 port.on('message', (m: ToWorker) => {
   if (m.type === 'need') { needWaiters.shift()?.(m.need); return; }
-  if (m.type === 'entry') { entryWaiter?.(m.at); entryWaiter = undefined; return; }
+  if (m.type === 'entry') { const key = `${m.i}:${m.k}`; entryWaiters.get(key)?.(m.at); entryWaiters.delete(key); return; }
   queue = queue.then(() => handle(m)).catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
 });
 
@@ -305,10 +304,12 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
 const changed = (path: string): Error => Object.assign(new Error(`${path} changed while being read: run the command again`), { code: 'EAGAIN' });
 
 /**
- * Cuts, hashes and stores one part of a large file: reads [start, end + max), lists the gear
- * candidates (the bulk of the chunking work, done before knowing where the first chunk starts),
- * then waits for the entry from part k - 1, replays the exact sequential chain (cheap), passes
- * its exit on at once, and only then hashes and stores, so the next part barely waits.
+ * Cuts, hashes and stores one part of a large file: reads [start, end + max) and lists the gear
+ * candidates (the bulk of the chunking, done before knowing where the first chunk starts), then
+ * returns so the worker takes its next job. When the entry from part k - 1 arrives, the exact
+ * sequential chain is replayed (cheap), the exit passed on at once, and the chunks hashed and
+ * stored. The part's buffer stays busy until then; a failure surfaces when it is next used or
+ * at 'seal', and fails the job as any other.
  */
 async function runPart(part: FilePart): Promise<void> {
   const { i, path, k, start, end, size } = part;
@@ -316,30 +317,23 @@ async function runPart(part: FilePart): Promise<void> {
   const slot = partTurn++ % 2;
   await partBusy[slot];
   const partBuf = partBufs[slot];
+  const list = candLists[slot];
   let fd: number | undefined;
-  let run: Pending;
+  let len: number;
+  let found: number;
   try {
     fd = openSync(path, 'r');
     if (fstatSync(fd).size !== size) throw changed(path);
     const readEnd = Math.min(end + p.max, size);
-    const len = readEnd - start;
+    len = readEnd - start;
     for (let got = 0; got < len;) {
       const n = readSync(fd, partBuf, got, len - got, start + got);
       if (n === 0) throw changed(path);
       got += n;
     }
     if (readEnd === size && readSync(fd, probe, 0, 1, size) !== 0) throw changed(path);
-    const buf = partBuf.subarray(0, len);
     const lo = scanFrom(0, p);
-    const found = lo < len ? scan(buf, lo, len, cands) : 0;
-    const entry = k === 0 ? start : await new Promise<number>((r) => { entryWaiter = r; port.postMessage({ type: 'entry?', i, k } satisfies FromWorker); });
-    const { lens, exit } = walkCuts(buf, entry - start, end - start, len, readEnd === size, found === CANDS ? undefined : cands, found, seqCut, p);
-    if (end < size) port.postMessage({ type: 'exit', i, k, at: start + exit } satisfies FromWorker);
-    const ids: Buffer[] = [];
-    const offs: number[] = [];
-    let pos = entry - start;
-    for (const n of lens) { ids.push(blake3(buf.subarray(pos, pos + n))); offs.push(pos); pos += n; }
-    run = { run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) };
+    found = lo < len ? scan(partBuf.subarray(0, len), lo, len, list) : 0;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }] } satisfies FromWorker);
@@ -347,9 +341,21 @@ async function runPart(part: FilePart): Promise<void> {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  // Not awaited here: the worker asks for its next job now. A failure surfaces when this
-  // buffer is next used or at 'seal', and fails the job as any other.
-  const sent = emit([run]);
-  partBusy[slot] = sent;
-  sent.catch(() => undefined);
+  const entry = k === 0 ? Promise.resolve(start) : new Promise<number>((r) => {
+    entryWaiters.set(`${i}:${k}`, r);
+    port.postMessage({ type: 'entry?', i, k } satisfies FromWorker);
+  });
+  const rest = entry.then((at) => {
+    const buf = partBuf.subarray(0, len);
+    const eof = start + len === size;
+    const { lens, exit } = walkCuts(buf, at - start, end - start, len, eof, found === CANDS ? undefined : list, found, seqCut, p);
+    if (end < size) port.postMessage({ type: 'exit', i, k, at: start + exit } satisfies FromWorker);
+    const ids: Buffer[] = [];
+    const offs: number[] = [];
+    let pos = at - start;
+    for (const n of lens) { ids.push(blake3(buf.subarray(pos, pos + n))); offs.push(pos); pos += n; }
+    return emit([{ run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) }]);
+  });
+  partBusy[slot] = rest;
+  rest.catch(() => undefined);
 }
