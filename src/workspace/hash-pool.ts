@@ -2,7 +2,10 @@
  * Hashes (and, with a store, stores) many files on all cores. Worker threads read, chunk, hash
  * and write new chunks into packs of their own; the main thread only decides which chunks are
  * new (the index plus what other workers already claimed), builds each file's manifest, and
- * records the packs the workers seal. Chunk bytes never cross threads.
+ * records the packs the workers seal. Chunk bytes never cross threads. A file of SPLIT_MIN bytes
+ * or more is cut in parts by every worker at once (core/chunker-split.ts): the pool passes each
+ * part's exit on as the next part's entry and feeds the file's manifest in part order, so the
+ * result is the sequential chunker's, byte for byte.
  */
 import { Worker } from 'node:worker_threads';
 import { promises as fsp } from 'node:fs';
