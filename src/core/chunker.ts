@@ -3,6 +3,8 @@
  * with normalized chunking (a harder mask before the average size, an easier one after).
  * Everything here is part of the on-disk format: changing the gear table, the masks or the
  * sizes changes chunk boundaries and so every id. The golden-vector test pins it.
+ * `nextCut` here is the reference: the WebAssembly loop (chunker-wasm.ts) and the parallel split
+ * (chunker-split.ts) must cut exactly where it does, and are property-tested against it.
  */
 
 export interface ChunkerParams {
