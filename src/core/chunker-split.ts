@@ -123,6 +123,70 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
   return { lens, exit: pos };
 }
 
+/** A chain cut from offset 0 of a part as if a chunk started there: its starts before `until`, and its exit. */
+export interface Speculation { starts: number[]; exit: number }
+
+/** Cuts buf from 0 with the sequential chunker until a cut reaches `until` (cheap: skips min bytes a chunk). */
+export function speculate(buf: Uint8Array, until: number, dataEnd: number, eof: boolean, seq: CutFn, p: ChunkerParams = CHUNKER_V1): Speculation {
+  const starts: number[] = [];
+  let pos = 0;
+  while (pos < until) {
+    const n = seq(buf, pos, dataEnd, eof, p);
+    if (n <= 0) throw new Error(`no cut at ${pos} with data to ${dataEnd}`);
+    starts.push(pos);
+    pos += n;
+  }
+  return { starts, exit: pos };
+}
+
+/** How many chunks the true chain is followed alone before the candidate scan takes over. */
+export const RESYNC_STEPS = 4;
+
+/**
+ * The true chain from `from`, reusing the speculative chain from where the two meet: a chunk's
+ * cut depends only on where it starts (and the data), so once the true chain reaches a start of
+ * the speculative one, every later cut is the same. Chains that do not meet within RESYNC_STEPS
+ * chunks (runs of max-size chunks shifted against each other never do) are finished by the
+ * candidate scan and `walkCuts`, which is exact whatever the data. `list` is scratch room for
+ * candidates (its length bounds them; a full list falls back to the sequential chunker).
+ */
+export function resync(buf: Uint8Array, spec: Speculation, from: number, until: number, dataEnd: number, eof: boolean,
+  seq: CutFn, scan: (buf: Uint8Array, lo: number, hi: number, out: Uint32Array) => number, list: Uint32Array,
+  p: ChunkerParams = CHUNKER_V1): PartCuts {
+  const lens: number[] = [];
+  let pos = from;
+  for (let step = 0; pos < until; step++) {
+    const j = indexOf(spec.starts, pos);
+    if (j >= 0) {
+      for (let x = j; x < spec.starts.length; x++) lens.push((spec.starts[x + 1] ?? spec.exit) - spec.starts[x]);
+      return { lens, exit: spec.exit };
+    }
+    if (step === RESYNC_STEPS) {
+      const lo = scanFrom(pos, p);
+      const n = lo < dataEnd ? scan(buf, lo, dataEnd, list) : 0;
+      const rest = walkCuts(buf, pos, until, dataEnd, eof, n === list.length ? undefined : list, n, seq, p);
+      return { lens: lens.concat(rest.lens), exit: rest.exit };
+    }
+    const n = seq(buf, pos, dataEnd, eof, p);
+    lens.push(n);
+    pos += n;
+  }
+  return { lens, exit: pos };
+}
+
+/** Index of `x` in the ascending `a`, or -1. */
+function indexOf(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] === x) return mid;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
 /**
  * The whole parallel protocol run in one thread (tests, and the reference for the workers):
  * cuts `buf` in parts of `partSize` (the last one shorter), each scanned on its own
@@ -130,17 +194,23 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
  */
 export function splitChunkLengths(buf: Uint8Array, partSize: number, seq: CutFn,
   scan: (buf: Uint8Array, lo: number, hi: number, out: Uint32Array) => number = scanCandidates,
-  p: ChunkerParams = CHUNKER_V1, ratio = CAND_RATIO): number[] {
+  p: ChunkerParams = CHUNKER_V1, ratio = CAND_RATIO, mode: 'scan' | 'speculate' = 'scan'): number[] {
   const size = buf.length;
   const out: number[] = [];
   let entry = 0;
   for (const [start, end] of partsOf(size, partSize)) {
     const readEnd = Math.min(end + p.max, size);
     const part = buf.subarray(start, readEnd);
-    const lo = scanFrom(0, p);
     const cands = new Uint32Array(Math.max(1, Math.ceil((readEnd - start) / ratio)));
-    const n = lo < part.length ? scan(part, lo, part.length, cands) : 0;
-    const r = walkCuts(part, entry - start, end - start, part.length, readEnd === size, n === cands.length ? undefined : cands, n, seq, p);
+    let r: PartCuts;
+    if (mode === 'speculate') {
+      const spec = speculate(part, end - start, part.length, readEnd === size, seq, p);
+      r = resync(part, spec, entry - start, end - start, part.length, readEnd === size, seq, scan, cands, p);
+    } else {
+      const lo = scanFrom(0, p);
+      const n = lo < part.length ? scan(part, lo, part.length, cands) : 0;
+      r = walkCuts(part, entry - start, end - start, part.length, readEnd === size, n === cands.length ? undefined : cands, n, seq, p);
+    }
     out.push(...r.lens);
     entry = start + r.exit;
   }

@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { nextCut, CHUNKER_V1 } from '../core/chunker.js';
 import { WasmChunker } from '../core/chunker-wasm.js';
-import { CAND_RATIO, PART, scanCandidates, scanFrom, walkCuts, type CutFn } from '../core/chunker-split.js';
+import { CAND_RATIO, PART, resync, scanCandidates, speculate, type CutFn, type Speculation } from '../core/chunker-split.js';
 import { initHash, blake3 } from '../core/hash.js';
 import { compressFrame, maybeCompress, FLAG_RAW, FLAG_ZSTD, FRAME_TARGET } from '../store/codec.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
@@ -304,11 +304,12 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
 const changed = (path: string): Error => Object.assign(new Error(`${path} changed while being read: run the command again`), { code: 'EAGAIN' });
 
 /**
- * Cuts, hashes and stores one part of a large file: reads [start, end + max) and lists the gear
- * candidates (the bulk of the chunking, done before knowing where the first chunk starts), then
- * returns so the worker takes its next job. When the entry from part k - 1 arrives, the exact
- * sequential chain is replayed (cheap), the exit passed on at once, and the chunks hashed and
- * stored. The part's buffer stays busy until then; a failure surfaces when it is next used or
+ * Cuts, hashes and stores one part of a large file: reads [start, end + max) and cuts it as if a
+ * chunk started at `start` (the bulk of the chunking, done before knowing where the first chunk
+ * really starts), then returns so the worker takes its next job. When the entry from part k - 1
+ * arrives, the true chain is followed until it meets the speculative one (a few chunks), or
+ * finished exactly by the candidate scan where they never meet (chunker-split.ts `resync`); the
+ * exit is passed on at once, and the chunks hashed and stored. The part's buffer stays busy until then; a failure surfaces when it is next used or
  * at 'seal', and fails the job as any other.
  */
 async function runPart(part: FilePart): Promise<void> {
@@ -320,7 +321,7 @@ async function runPart(part: FilePart): Promise<void> {
   const list = candLists[slot];
   let fd: number | undefined;
   let len: number;
-  let found: number;
+  let spec: Speculation;
   try {
     fd = openSync(path, 'r');
     if (fstatSync(fd).size !== size) throw changed(path);
@@ -332,8 +333,7 @@ async function runPart(part: FilePart): Promise<void> {
       got += n;
     }
     if (readEnd === size && readSync(fd, probe, 0, 1, size) !== 0) throw changed(path);
-    const lo = scanFrom(0, p);
-    found = lo < len ? scan(partBuf.subarray(0, len), lo, len, list) : 0;
+    spec = speculate(partBuf.subarray(0, len), end - start, len, start + len === size, seqCut, p);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }] } satisfies FromWorker);
@@ -348,7 +348,7 @@ async function runPart(part: FilePart): Promise<void> {
   const rest = entry.then((at) => {
     const buf = partBuf.subarray(0, len);
     const eof = start + len === size;
-    const { lens, exit } = walkCuts(buf, at - start, end - start, len, eof, found === CANDS ? undefined : list, found, seqCut, p);
+    const { lens, exit } = resync(buf, spec, at - start, end - start, len, eof, seqCut, scan, list, p);
     if (end < size) port.postMessage({ type: 'exit', i, k, at: start + exit } satisfies FromWorker);
     const ids: Buffer[] = [];
     const offs: number[] = [];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { chunkLengths, nextCut, CHUNKER_V1 } from '../../src/core/chunker.js';
 import { WasmChunker } from '../../src/core/chunker-wasm.js';
-import { partsOf, scanCandidates, scanFrom, splitChunkLengths, walkCuts, type CutFn } from '../../src/core/chunker-split.js';
+import { CAND_RATIO, partsOf, scanCandidates, scanFrom, splitChunkLengths, walkCuts, type CutFn } from '../../src/core/chunker-split.js';
 
 function xorshiftBytes(seed: number, size: number): Buffer {
   const b = Buffer.alloc(size + 4);
@@ -61,14 +61,34 @@ test('all-zero data (every chunk max long; chains from different offsets never m
 
 test('split cuts equal sequential cuts on random data of many kinds and random part sizes (JS and wasm)', () => {
   fc.assert(fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 0, max: 3_000_000 }),
-    fc.integer({ min: 100_000, max: 1_500_000 }), fc.boolean(), (kind, seed, size, part, useWasm) => {
+    fc.integer({ min: 100_000, max: 1_500_000 }), fc.boolean(), fc.constantFrom('scan' as const, 'speculate' as const), (kind, seed, size, part, useWasm, mode) => {
       const data = input(kind, seed, size);
       const whole = chunkLengths(data);
       if (useWasm) {
         data.copy(room);
-        assert.deepEqual(splitChunkLengths(room.subarray(0, size), part, wasmCut, wasmScan), whole);
-      } else assert.deepEqual(splitChunkLengths(data, part, nextCut), whole);
-    }), { numRuns: 60 });
+        assert.deepEqual(splitChunkLengths(room.subarray(0, size), part, wasmCut, wasmScan, CHUNKER_V1, CAND_RATIO, mode), whole);
+      } else assert.deepEqual(splitChunkLengths(data, part, nextCut, scanCandidates, CHUNKER_V1, CAND_RATIO, mode), whole);
+    }), { numRuns: 80 });
+});
+
+test('speculating from each part start: chains that meet are reused, chains that never meet (shifted max runs) are finished exactly', () => {
+  // Zeros after an odd-length random prefix: the true chain runs max-size chunks at offsets that
+  // a chain started at a part boundary never reaches, so every part needs the candidate scan.
+  const data = Buffer.concat([xorshiftBytes(8, 100_003), Buffer.alloc(12 * 1024 * 1024)]);
+  let scans = 0;
+  const counting = (b: Uint8Array, lo: number, hi: number, out: Uint32Array): number => { scans++; return scanCandidates(b, lo, hi, out); };
+  assert.deepEqual(splitChunkLengths(data, 2 * 1024 * 1024, nextCut, counting, CHUNKER_V1, CAND_RATIO, 'speculate'), chunkLengths(data));
+  assert.ok(scans >= 4, `${scans} parts fell back to the scan`);
+  // Random data: the chains meet within a few chunks, no scan at all.
+  const random = xorshiftBytes(9, 6 * 1024 * 1024);
+  scans = 0;
+  assert.deepEqual(splitChunkLengths(random, 1024 * 1024, nextCut, counting, CHUNKER_V1, CAND_RATIO, 'speculate'), chunkLengths(random));
+  assert.equal(scans, 0);
+  // All zeros with parts a multiple of max: the chains coincide at once.
+  const zeros = Buffer.alloc(5 * 1024 * 1024 + 3);
+  scans = 0;
+  assert.deepEqual(splitChunkLengths(zeros, 1024 * 1024, nextCut, counting, CHUNKER_V1, CAND_RATIO, 'speculate'), chunkLengths(zeros));
+  assert.equal(scans, 0);
 });
 
 test('too many candidates: the sequential fallback gives the same cuts', () => {
