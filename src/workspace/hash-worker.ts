@@ -65,9 +65,9 @@ const needWaiters: ((need: number[][]) => void)[] = [];
 const entryWaiters = new Map<string, (at: number) => void>();
 
 // Read buffers live in the WebAssembly chunker's memory, so the gear loop reads them in place;
-// without WebAssembly the JS reference chunker runs on ordinary buffers.
+// without WebAssembly (or with DV_CHUNKER=js, for tests and benchmarks) the JS reference runs.
 const CANDS = Math.ceil(PART_READ / CAND_RATIO);
-const wasm = WasmChunker.create(SLAB + SEGMENT + 2 * PART_READ + 2 * CANDS * 4 + 64);
+const wasm = process.env.DV_CHUNKER === 'js' ? undefined : WasmChunker.create(SLAB + SEGMENT + 2 * PART_READ + 2 * CANDS * 4 + 64);
 const alloc = (n: number): Buffer => (wasm ? wasm.alloc(n) : Buffer.allocUnsafe(n));
 const slab = alloc(SLAB);
 const segment = alloc(SEGMENT);
