@@ -127,7 +127,8 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
 export interface Speculation { starts: number[]; exit: number }
 
 /** Cuts buf from 0 with the sequential chunker until a cut reaches `until` (cheap: skips min bytes a chunk). */
-export function speculate(buf: Uint8Array, until: number, dataEnd: number, eof: boolean, seq: CutFn, p: ChunkerParams = CHUNKER_V1): Speculation {
+export function speculate(buf: Uint8Array, until: number, dataEnd: number, eof: boolean, seq: CutFn,
+  p: ChunkerParams = CHUNKER_V1): Speculation {
   const starts: number[] = [];
   let pos = 0;
   while (pos < until) {

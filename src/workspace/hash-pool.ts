@@ -64,13 +64,15 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
     const parts = partCount(files[next].size);
     if (parts > 1) {
       const k = nextPart++;
-      const part: FilePart = { i: next, path: files[next].path, k, start: k * PART, end: k === parts - 1 ? files[next].size : (k + 1) * PART, size: files[next].size };
+      const { path, size } = files[next];
+      const part: FilePart = { i: next, path, k, start: k * PART, end: Math.min(size, (k + 1) * PART), size };
       if (nextPart === parts) { next++; nextPart = 0; }
       return { type: 'part', part };
     }
     const job: { i: number; path: string }[] = [];
     let bytes = 0;
-    while (next < files.length && partCount(files[next].size) === 1 && job.length < BATCH_FILES && (job.length === 0 || bytes + files[next].size <= BATCH_BYTES)) {
+    const fits = (): boolean => job.length < BATCH_FILES && (job.length === 0 || bytes + files[next].size <= BATCH_BYTES);
+    while (next < files.length && partCount(files[next].size) === 1 && fits()) {
       bytes += files[next].size;
       job.push({ i: next, path: files[next].path });
       next++;

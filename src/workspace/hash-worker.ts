@@ -301,7 +301,8 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
   await drain();
 }
 
-const changed = (path: string): Error => Object.assign(new Error(`${path} changed while being read: run the command again`), { code: 'EAGAIN' });
+const changed = (path: string): Error =>
+  Object.assign(new Error(`${path} changed while being read: run the command again`), { code: 'EAGAIN' });
 
 /**
  * Cuts, hashes and stores one part of a large file: reads [start, end + max) and cuts it as if a
@@ -309,8 +310,8 @@ const changed = (path: string): Error => Object.assign(new Error(`${path} change
  * really starts), then returns so the worker takes its next job. When the entry from part k - 1
  * arrives, the true chain is followed until it meets the speculative one (a few chunks), or
  * finished exactly by the candidate scan where they never meet (chunker-split.ts `resync`); the
- * exit is passed on at once, and the chunks hashed and stored. The part's buffer stays busy until then; a failure surfaces when it is next used or
- * at 'seal', and fails the job as any other.
+ * exit is passed on at once, and the chunks hashed and stored. The part's buffer stays busy until
+ * then; a failure surfaces when it is next used or at 'seal', and fails the job as any other.
  */
 async function runPart(part: FilePart): Promise<void> {
   const { i, path, k, start, end, size } = part;
@@ -336,7 +337,8 @@ async function runPart(part: FilePart): Promise<void> {
     spec = speculate(partBuf.subarray(0, len), end - start, len, start + len === size, seqCut, p);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }] } satisfies FromWorker);
+    const error = { code: err.code, message: err.message };
+    port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error }] } satisfies FromWorker);
     return;
   } finally {
     if (fd !== undefined) closeSync(fd);
