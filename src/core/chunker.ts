@@ -3,6 +3,8 @@
  * with normalized chunking (a harder mask before the average size, an easier one after).
  * Everything here is part of the on-disk format: changing the gear table, the masks or the
  * sizes changes chunk boundaries and so every id. The golden-vector test pins it.
+ * `nextCut` here is the reference: the WebAssembly loop (chunker-wasm.ts) and the parallel split
+ * (chunker-split.ts) must cut exactly where it does, and are property-tested against it.
  */
 
 export interface ChunkerParams {
@@ -30,8 +32,8 @@ export const GEAR: Uint32Array = (() => {
 
 // Mask with `bits` ones in the high end of a 32-bit word, as a signed int for `&` tests.
 const highMask = (bits: number): number => (~0 << (32 - bits)) | 0;
-const MASK_S = highMask(16); // before avg: harder to match, fewer tiny chunks
-const MASK_L = highMask(14); // after avg: easier to match, fewer chunks at max
+export const MASK_S = highMask(16); // before avg: harder to match, fewer tiny chunks
+export const MASK_L = highMask(14); // after avg: easier to match, fewer chunks at max
 
 /**
  * Length of the chunk that starts at `start` in `buf[start, end)`. Returns -1 when no cut was

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chunkLengths } from '../../src/core/chunker.js';
+import { PART } from '../../src/core/chunker-split.js';
+import { initHash, blake3Hex } from '../../src/core/hash.js';
+import { ManifestBuilder } from '../../src/core/manifest.js';
+import { hashFiles } from '../../src/workspace/hash-pool.js';
+
+function xorshiftBytes(seed: number, size: number): Buffer {
+  const b = Buffer.alloc(size + 4);
+  let s = seed;
+  for (let i = 0; i < size; i += 4) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; b.writeUInt32LE(s, i); }
+  return b.subarray(0, size);
+}
+
+/** The id the sequential chunker gives: chunk ids in a manifest. */
+function sequentialId(data: Buffer): string {
+  const m = new ManifestBuilder((node) => blake3Hex(node));
+  let pos = 0;
+  for (const n of chunkLengths(data)) { m.add(blake3Hex(data.subarray(pos, pos + n)), n); pos += n; }
+  return m.finish().id;
+}
+
+test('a file cut in parts by every worker gets the id of the sequential chunker', async () => {
+  await initHash();
+  const dir = mkdtempSync(join(tmpdir(), 'dv-split-'));
+  try {
+    const size = 4 * PART + 1_234_567; // five parts, the last one short
+    // Random data; then zeros from an odd offset over a part boundary (a run of max-size chunks
+    // shifted against the part grid); then text; then a short pattern.
+    const mixed = xorshiftBytes(3, size);
+    mixed.fill(0, PART - 777_777, 2 * PART + 5);
+    for (let i = 2 * PART + 5; i < 3 * PART; i++) mixed[i] = 97 + (mixed[i] % 5);
+    for (let i = 3 * PART + 100; i < size; i++) mixed[i] = mixed[i - 100];
+    const files = [
+      { name: 'random', data: xorshiftBytes(11, size) },
+      { name: 'zeros', data: Buffer.alloc(size) },
+      { name: 'mixed', data: mixed },
+      { name: 'small', data: xorshiftBytes(5, 3_000_000) },
+      // A last part of 3 bytes: the chunk entering it covers it whole, so it cuts nothing.
+      { name: 'tail', data: xorshiftBytes(17, 4 * PART + 3) },
+    ];
+    for (const f of files) writeFileSync(join(dir, f.name), f.data);
+    const list = files.map((f) => ({ path: join(dir, f.name), size: f.data.length }));
+    const got = await hashFiles(list, { sink: null, threads: 2 });
+    files.forEach((f, k) => {
+      assert.equal(got[k].size, f.data.length, f.name);
+      assert.equal(got[k].id, sequentialId(f.data), f.name);
+    });
+    // The JS fallback (where WebAssembly cannot load) gives the same ids.
+    process.env.DV_CHUNKER = 'js';
+    try {
+      const js = await hashFiles(list.slice(2, 4), { sink: null, threads: 2 });
+      assert.deepEqual(js.map((r) => r.id), got.slice(2, 4).map((r) => r.id));
+    } finally {
+      delete process.env.DV_CHUNKER;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a split file whose size changed since it was listed is refused, not hashed wrong', async () => {
+  await initHash();
+  const dir = mkdtempSync(join(tmpdir(), 'dv-split-'));
+  try {
+    const path = join(dir, 'f');
+    writeFileSync(path, xorshiftBytes(9, 4 * PART + 10));
+    await assert.rejects(hashFiles([{ path, size: 4 * PART + 20 }], { sink: null, threads: 2 }), /changed while being read/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
