@@ -29,6 +29,12 @@ export interface Box {
 
 export const SECRET = 'TOP-SECRET-7f3a9c-do-not-leak';
 
+/** Whether `text` shows any 8 consecutive characters of the secret (error messages quote a file's first bytes). */
+export function leaksSecret(text: string): boolean {
+  for (let i = 0; i + 8 <= SECRET.length; i++) if (text.includes(SECRET.slice(i, i + 8))) return true;
+  return false;
+}
+
 /** A box: HOME with dotfiles, an outside dir with a secret, and the victim's git environment. */
 export async function makeBox(prefix = 'dv-attack-'): Promise<Box> {
   const root = tempDir(prefix);
@@ -319,7 +325,8 @@ export class Findings {
     try {
       await fn();
     } catch (e) {
-      this.found.push((e as Error).message.split('\n').slice(0, 8).join('\n'));
+      const m = (e as Error).message;
+      this.found.push(m.slice(0, m.indexOf('\n+ actual') >= 0 ? m.indexOf('\n+ actual') : undefined).split('\n').slice(0, 10).join('\n'));
     }
   }
   done(): void {
