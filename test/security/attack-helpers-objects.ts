@@ -11,6 +11,9 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { encodeManifest } from '../../src/core/manifest.js';
 import { obj, pointerText, rawTree, snapshotBytes, writeRemotePack, type Obj } from '../helpers/evil-remote.js';
 import type { S3TestServer } from '../helpers/s3server.js';
+import { maybeCompress } from '../../src/store/codec.js';
+import { packPaths, writePack, type PendingObject } from '../../src/store/pack.js';
+import { remoteIndexKey, remotePackKey } from '../../src/transfer/layout.js';
 
 export { obj, pointerText, rawTree, snapshotBytes, writeRemotePack, type Obj };
 
@@ -72,4 +75,28 @@ export async function uploadDir(srv: S3TestServer, bucket: string, prefix: strin
     client.destroy();
   }
   return n;
+}
+
+/** An object stored as the remote will hold it (zstd when it pays), for `publish`. */
+export async function stored(o: Obj): Promise<PendingObject> {
+  const { data, flags } = await maybeCompress(o.bytes);
+  return { id: o.id, data, rawSize: o.bytes.length, flags };
+}
+
+/** Writes objects (as stored) as one pack with its index into the directory remote `remoteDir`. Returns the pack id. */
+export async function publish(remoteDir: string, objects: PendingObject[]): Promise<string> {
+  const scratch = await fsp.mkdtemp(join(remoteDir, '..', 'scratch-'));
+  try {
+    const { packId } = await writePack(join(scratch, 'packs'), join(scratch, 'tmp'), objects);
+    const paths = packPaths(join(scratch, 'packs'), packId);
+    const packKey = join(remoteDir, ...remotePackKey(packId).split('/'));
+    const idxKey = join(remoteDir, ...remoteIndexKey(packId).split('/'));
+    await fsp.mkdir(join(packKey, '..'), { recursive: true });
+    await fsp.mkdir(join(idxKey, '..'), { recursive: true });
+    await fsp.copyFile(paths.pack, packKey);
+    await fsp.copyFile(paths.idx, idxKey);
+    return packId;
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
 }

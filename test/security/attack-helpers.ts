@@ -333,3 +333,13 @@ export class Findings {
     assert.equal(this.found.length, 0, `${this.what}: ${this.found.length} hole(s):\n- ${this.found.join('\n- ')}`);
   }
 }
+
+/** The victim's own fresh repository (git init, dv init) in the box. */
+export async function victimRepo(box: Box, name = 'victim'): Promise<string> {
+  const dir = join(box.root, name);
+  await fsp.mkdir(dir);
+  gitIn(box, dir, ['init', '-q', '-b', 'main']);
+  const r = await victimDv(box, dir, ['init', '-q'], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, `dv init in the victim's repository: ${show(r)}`);
+  return dir;
+}
