@@ -120,8 +120,10 @@ describe('attack: hostile directory remote, sizes and counts', () => {
     const snap = await snapObj(tree.id, 'data', 'dir', 10, 1);
     const sc = await scene(snap.id, tree.id);
     await publish(sc.remote, [...b.objects, await stored(tree), await stored(snap)]);
+    const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('manifest bomb, snapshot says 10 B');
     await bounded(f, sc, ['pull'], 'refuse');
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
     f.done();
   });
 
@@ -153,10 +155,12 @@ describe('attack: hostile directory remote, sizes and counts', () => {
     const snap = await snapObj(t.id, 'data', 'dir', leaf.bytes.length, 1);
     const sc = await scene(snap.id, t.id);
     await writeRemotePack(sc.remote, [...objs, snap]);
+    const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('deep chain');
     await bounded(f, sc, ['pull'], 'harmless');
     await bounded(f, sc, ['fsck'], 'harmless');
     await bounded(f, sc, ['status'], 'harmless');
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
     f.done();
   });
 });
@@ -173,8 +177,10 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
     const fh = await fsp.open(huge, 'w');
     await fh.truncate(1_500_000_000);
     await fh.close();
+    const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('1.5 GB index');
     await bounded(f, sc, ['pull'], 'harmless');
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
     f.done();
   });
 
@@ -187,9 +193,11 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
     const pack = join(sc.remote, 'packs', packId.slice(0, 2), `${packId}.pack`);
     await fsp.rm(pack);
     execFileSync('mkfifo', [pack]);
+    const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('FIFO pack');
     await bounded(f, sc, ['pull'], 'refuse');
     await bounded(f, sc, ['status', '--remote'], 'harmless');
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
     f.done();
   });
 
@@ -199,8 +207,10 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
     const snap = await snapObj(tree.id, 'data', 'dir', 1, 1);
     const sc = await scene(snap.id, tree.id);
     await fsp.symlink('/', join(sc.remote, 'index'));
+    const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('index -> /');
     await bounded(f, sc, ['pull'], 'refuse');
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
     f.done();
   });
 
@@ -213,10 +223,12 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
     const pack = join(sc.remote, 'packs', packId.slice(0, 2), `${packId}.pack`);
     await fsp.rm(pack);
     await fsp.symlink(join(sc.box.home, '.ssh', 'id_ed25519'), pack);
+    const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('pack -> secret');
     const r = await victimDv(sc.box, sc.victim, ['pull'], BOUNDS);
     await f.expect(() => assertRefused(r, [], 'dv pull'));
     f.check(!(r.stdout + r.stderr).includes('TOP-SECRET'), 'the secret was printed');
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
     f.done();
   });
 });

@@ -16,7 +16,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
-  assertHarmlessEnd, assertRefused, exists, Findings, gitIn, gitRun, makeBox, show, trustedRemote, victimDv, victimRepo, type Box,
+  assertHarmlessEnd, assertOutsideUnchanged, assertRefused, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox, show, trustedRemote, victimDv, victimRepo, type Box,
 } from './attack-helpers.js';
 import { gitDirObjects, manifestObj, obj, pointerText, publish, pwned, snapObj, stored, treeObj, uploadDir, writeRemotePack } from './attack-helpers-objects.js';
 import { hostileS3, listXml, notFound, sendXml, streamZeros, trickle, type HostileS3, type Responder } from './attack-helpers-s3.js';
@@ -57,6 +57,7 @@ function lister(indexKeys: () => { key: string; size: number }[], onGet: Respond
 
 async function run(sc: Scene, what: string, expect: 'refuse' | 'harmless', args = ['pull']): Promise<void> {
   const f = new Findings(what);
+  const before = await fingerprintBox(sc.box, sc.victim);
   try {
     const r = await victimDv(sc.box, sc.victim, args, { ...BOUNDS, diskDirs: [sc.victim], env: VICTIM_AWS });
     await f.expect(() => (expect === 'refuse' ? assertRefused(r, [], `dv ${args.join(' ')}`) : assertHarmlessEnd(r, `dv ${args.join(' ')}`)));
@@ -65,6 +66,7 @@ async function run(sc: Scene, what: string, expect: 'refuse' | 'harmless', args 
   } finally {
     await sc.srv.close();
   }
+  await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv'));
   f.done();
 }
 
