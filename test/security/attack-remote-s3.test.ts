@@ -124,6 +124,16 @@ describe('attack: a hostile S3 server', () => {
     await run(sc, 'endless listing', 'refuse');
   });
 
+  test('variant: a listing whose body is 1.5 GB: not read whole into memory', T, async () => {
+    const sc = await s3Scene((r, res) => {
+      if (r.query.get('list-type') !== '2') return notFound(res, r.key);
+      const prefix = r.query.get('prefix') ?? '';
+      if (!prefix.endsWith('index/')) return sendXml(res, listXml(r.bucket, prefix, []));
+      streamZeros(res, 1_500_000_000, { 'Content-Type': 'application/xml' });
+    });
+    await run(sc, 'huge listing', 'refuse');
+  });
+
   test('variant: a listing that is an XML entity bomb: dv ends within bounds', T, async () => {
     const lol = '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">'
       + Array.from({ length: 9 }, (_, k) => `<!ENTITY ${String.fromCharCode(98 + k)} "${`&${String.fromCharCode(97 + k)};`.repeat(10)}">`).join('') + ']>';
