@@ -89,6 +89,30 @@ describe('attack: hostile directory remote, names in trees', () => {
   }
 });
 
+describe('attack: hostile directory remote, names that collide on disk', () => {
+  test('variant: lone UTF-16 surrogates (\\ud800, \\ud801) are one name on disk: the chained-symlink check is bypassed, no link may lead outside', T, async () => {
+    // In the tree: `x -> \ud801/\ud801/../..` names no link of the tree, so it looks inside; on
+    // disk both surrogates become U+FFFD, the name of the link `\ud800 -> .`, and x leads up two levels.
+    const tree = await treeObj([['l', 'x', '\ud801/\ud801/../..'], ['l', '\ud800', '.']]);
+    const snap = await snapObj(tree.id, 'data', 'dir', 0, 2);
+    const sc = await scene(snap.id, tree.id);
+    await writeRemotePack(sc.remote, [tree, snap]);
+    const before = await fingerprintBox(sc.box, sc.victim);
+    const f = new Findings('surrogate collision');
+    const r = await victimDv(sc.box, sc.victim, ['pull'], BOUNDS);
+    await f.expect(() => assertHarmlessEnd(r, 'dv pull'));
+    const root = await fsp.realpath(sc.victim);
+    for (const name of await fsp.readdir(join(sc.victim, 'data')).catch(() => [] as string[])) {
+      const p = join(sc.victim, 'data', name);
+      if (!(await fsp.lstat(p)).isSymbolicLink()) continue;
+      const real = await fsp.realpath(p).catch(() => undefined);
+      f.check(real === undefined || real === root || real.startsWith(root + '/'), `data/${JSON.stringify(name)} -> ${await fsp.readlink(p)} leads outside the workspace, to ${real}`);
+    }
+    await f.expect(() => assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv pull'));
+    f.done();
+  });
+});
+
 describe('attack: hostile directory remote, sizes and counts', () => {
   /** A 4 MiB chunk of zeros (a few hundred bytes on the remote) and a 1024 x 1024 manifest over it: 4 TiB. */
   async function bomb(): Promise<{ objects: Awaited<ReturnType<typeof stored>>[]; file: Obj; fileSize: number }> {
