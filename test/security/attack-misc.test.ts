@@ -14,10 +14,10 @@ import { describe, test } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, attackerRepo, commitAll, editConfig, fingerprintBox, Findings, gitIn, gitRun, makeBox,
+  assertHarmlessEnd, assertOutsideUnchanged, attackerRepo, commitAll, editConfig, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox,
   show, trustedRemote, victimClone, victimDv, victimRepo,
 } from './attack-helpers.js';
-import { obj, pointerText, snapObj, treeObj, writeRemotePack } from './attack-helpers-objects.js';
+import { gitDirObjects, obj, pointerText, pwned, snapObj, treeObj, writeRemotePack } from './attack-helpers-objects.js';
 import { hostileS3, listXml, sendXml, trickle } from './attack-helpers-s3.js';
 
 const T = { timeout: 180_000 };
@@ -133,6 +133,44 @@ describe('attack: git hooks inherit the hostile clone', () => {
     gitIn(box, victim, ['add', 'notes.txt']);
     const r = await gitRun(box, victim, ['commit', '-qm', 'notes'], { timeoutMs: 45_000 });
     f.check(r.killed === undefined, `git commit hung in dv's pre-commit hook (killed after ${Math.round(r.ms / 1000)} s): ${show(r)}`);
+    f.done();
+  });
+
+  test('git checkout of a branch adding sub/.git.dv: the post-checkout hook creates no nested git directory that runs code', T, async () => {
+    const box = await makeBox();
+    const remote = join(box.root, 'remote');
+    await fsp.mkdir(remote);
+    const bare = join(box.root, 'team.git');
+    gitIn(box, box.root, ['init', '-q', '--bare', '-b', 'main', bare]);
+    const mallory = join(box.root, 'mallory');
+    gitIn(box, box.root, ['clone', '-q', bare, mallory]);
+    const init = await victimDv(box, mallory, ['init', '-q'], { timeoutMs: 30_000 });
+    if (init.code !== 0) throw new Error(show(init));
+    await editConfig(mallory, (c) => { c.remote = { origin: { url: '../remote' } }; c.core.remote = 'origin'; });
+    await fsp.mkdir(join(mallory, 'sub'));
+    await fsp.writeFile(join(mallory, 'sub', 'README'), 'docs\n');
+    gitIn(box, mallory, ['add', '-A']);
+    gitIn(box, mallory, ['commit', '-qm', 'init']);
+    gitIn(box, mallory, ['push', '-q', 'origin', 'main']);
+    const victim = victimClone(box, bare);
+    const inst = await victimDv(box, victim, ['install', '-q'], { timeoutMs: 30_000 });
+    if (inst.code !== 0) throw new Error(show(inst));
+    // The attacker's branch: a pointer file sub/.git.dv naming a git directory whose config runs a command.
+    const g = await gitDirObjects(`touch '${join(box.outside, 'pwned-branch')}'`);
+    const snap = await snapObj(g.tree.id, '.git', 'dir', 0, 2);
+    await writeRemotePack(remote, [...g.objects, snap]);
+    gitIn(box, mallory, ['checkout', '-q', '-b', 'feature']);
+    await fsp.writeFile(join(mallory, 'sub', '.git.dv'), pointerText(snap.id, g.tree.id, '.git', 'dir'));
+    gitIn(box, mallory, ['add', '-A']);
+    gitIn(box, mallory, ['commit', '-qm', 'docs: fix typo']);
+    gitIn(box, mallory, ['push', '-q', 'origin', 'feature']);
+    gitIn(box, victim, ['fetch', '-q', 'origin']);
+    const r = await gitRun(box, victim, ['checkout', '-q', '-b', 'feature', 'origin/feature'], { timeoutMs: 60_000 });
+    const f = new Findings('post-checkout hook');
+    f.check(r.killed === undefined, `git checkout hung: ${show(r)}`);
+    f.check(!(await exists(join(victim, 'sub', '.git'))), `the hook created sub/.git: ${show(r)}`);
+    await gitRun(box, join(victim, 'sub'), ['status']);
+    f.check((await pwned(box.outside)).length === 0, 'git status in sub ran the attacker\'s command');
     f.done();
   });
 
