@@ -94,7 +94,10 @@ const cases: Case[] = [
   {
     name: 'variant: .dv/cache committed as a symlink to another repository\'s store: dv gc leaves that store alone',
     work: true,
-    async attack(sc) { await fsp.rm(join(sc.mallory, '.dv', 'cache'), { recursive: true, force: true }); await fsp.symlink('../../work/.dv/cache', join(sc.mallory, '.dv', 'cache')); },
+    async attack(sc) {
+      await fsp.rm(join(sc.mallory, '.dv', 'cache'), { recursive: true, force: true });
+      await fsp.symlink('../../work/.dv/cache', join(sc.mallory, '.dv', 'cache'));
+    },
     cmds: [['status'], ['gc']],
   },
   {
@@ -106,7 +109,10 @@ const cases: Case[] = [
   {
     name: 'variant: .dv/index committed as a symlink to another repository\'s LevelDB index: dv status writes nothing there',
     work: true,
-    async attack(sc) { await fsp.rm(join(sc.mallory, '.dv', 'index'), { recursive: true, force: true }); await fsp.symlink('../../work/.dv/index', join(sc.mallory, '.dv', 'index')); },
+    async attack(sc) {
+      await fsp.rm(join(sc.mallory, '.dv', 'index'), { recursive: true, force: true });
+      await fsp.symlink('../../work/.dv/index', join(sc.mallory, '.dv', 'index'));
+    },
     async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
     cmds: [['status'], ['add', 'mine']],
   },
@@ -175,7 +181,8 @@ for (const [file, target, cmds] of endless) {
     async attack(sc) {
       await fsp.rm(join(sc.mallory, file), { force: true });
       await fsp.symlink(target, join(sc.mallory, file));
-      if (file === 'params.yaml') await fsp.writeFile(join(sc.mallory, 'dv.yaml'), 'stages:\n  train:\n    cmd: echo hi > out.txt\n    params:\n      - params.yaml:lr\n    outs:\n      - out.txt\n');
+      const spec = 'stages:\n  train:\n    cmd: echo hi > out.txt\n    params:\n      - params.yaml:lr\n    outs:\n      - out.txt\n';
+      if (file === 'params.yaml') await fsp.writeFile(join(sc.mallory, 'dv.yaml'), spec);
     },
     async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
     cmds,

@@ -13,7 +13,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertHarmlessEnd, assertOutsideUnchanged, attackerRepo, commitAll, editConfig, exists, fingerprintBox, Findings, gitRun, liveHooks,
-  makeBox, show, victimClone, victimDv, type Box,
+  makeBox, show, victimClone, victimDv, type Box, type Outcome,
 } from './attack-helpers.js';
 import { gitDirObjects, hookObj, obj, pointerText, pwned, snapObj, treeObj, writeRemotePack, type Obj } from './attack-helpers-objects.js';
 
@@ -49,7 +49,9 @@ async function probeGit(box: Box, repo: string, sub?: string): Promise<void> {
 }
 
 /** Every check of one attack, all recorded: what dv did, what changed outside, whether git then ran the attacker's code. */
-async function judge(sc: Scene, victim: string, before: Record<string, string>, runs: [string, Awaited<ReturnType<typeof victimDv>>][], extra: (f: Findings) => Promise<void>, sub?: string): Promise<void> {
+async function judge(
+  sc: Scene, victim: string, before: Record<string, string>, runs: [string, Outcome][], extra: (f: Findings) => Promise<void>, sub?: string,
+): Promise<void> {
   const f = new Findings(runs.map(([w]) => w).join(', '));
   for (const [what, r] of runs) await f.expect(() => assertHarmlessEnd(r, what));
   await extra(f);

@@ -24,7 +24,8 @@ export const treeObj = (rows: unknown[][]): Promise<Obj> => obj(rawTree(rows));
 export const manifestObj = (level: number, children: { id: string; size: number }[]): Promise<Obj> => obj(encodeManifest({ level, children }));
 
 /** A snapshot object. */
-export const snapObj = (tree: string, path: string, kind: 'dir' | 'file', size: number, files: number): Promise<Obj> => obj(snapshotBytes(tree, path, kind, size, files));
+export const snapObj = (tree: string, path: string, kind: 'dir' | 'file', size: number, files: number): Promise<Obj> =>
+  obj(snapshotBytes(tree, path, kind, size, files));
 
 /** A shell command that leaves proof of its run: the file `<outside>/pwned-<tag>`. */
 export const proofCmd = (outside: string, tag: string): string => `touch '${join(outside, `pwned-${tag}`)}'`;
@@ -54,9 +55,14 @@ export async function gitDirObjects(cmd: string): Promise<{ tree: Obj; objects: 
 /** An executable shell hook leaving proof in `outside`. */
 export const hookObj = (outside: string, tag: string): Promise<Obj> => obj(`#!/bin/sh\n${proofCmd(outside, tag)}\n`);
 
+/** A plain S3 client for the attacker, talking to `srv` (buffer bodies, no aws-chunked framing). */
+export function s3Client(srv: S3TestServer): S3Client {
+  return new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
+}
+
 /** Uploads every file under `dir` to `bucket/prefix` on an S3 server, keys as relative paths. */
 export async function uploadDir(srv: S3TestServer, bucket: string, prefix: string, dir: string): Promise<number> {
-  const client = new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const client = s3Client(srv);
   let n = 0;
   try {
     const stack = [''];

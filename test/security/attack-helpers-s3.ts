@@ -57,10 +57,12 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 /** A ListObjectsV2 answer. */
 export function listXml(bucket: string, prefix: string, keys: { key: string; size: number }[], next?: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${esc(bucket)}</Name><Prefix>${esc(prefix)}</Prefix>`
+  return '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    + `<Name>${esc(bucket)}</Name><Prefix>${esc(prefix)}</Prefix>`
     + `<KeyCount>${keys.length}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>${next ? 'true' : 'false'}</IsTruncated>`
     + (next ? `<NextContinuationToken>${esc(next)}</NextContinuationToken>` : '')
-    + keys.map((k) => `<Contents><Key>${esc(k.key)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag><Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('')
+    + keys.map((k) => `<Contents><Key>${esc(k.key)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag>`
+      + `<Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('')
     + '</ListBucketResult>';
 }
 

@@ -44,7 +44,8 @@ export async function makeBox(prefix = 'dv-attack-'): Promise<Box> {
   await fsp.mkdir(join(home, '.config'), { recursive: true });
   await fsp.writeFile(join(home, '.bashrc'), '# victim bashrc\n');
   await fsp.writeFile(join(home, '.ssh', 'id_ed25519'), `-----BEGIN KEY-----\n${SECRET}\n-----END KEY-----\n`, { mode: 0o600 });
-  await fsp.writeFile(join(home, '.gitconfig'), '[user]\n\temail = victim@example.com\n\tname = Victim\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n');
+  const gitconfig = ['[user]', '\temail = victim@example.com', '\tname = Victim', '[commit]', '\tgpgsign = false', '[init]', '\tdefaultBranch = main'];
+  await fsp.writeFile(join(home, '.gitconfig'), gitconfig.join('\n') + '\n');
   await fsp.mkdir(outside);
   await fsp.writeFile(join(outside, 'secret.txt'), `${SECRET}\n`, { mode: 0o644 });
   await fsp.writeFile(join(outside, 'sentinel.txt'), 'untouched\n', { mode: 0o644 });
@@ -68,7 +69,7 @@ export function gitIn(box: Box, cwd: string, args: string[], extraEnv: Record<st
 }
 
 /** git, returning its exit code and output instead of throwing. */
-export async function gitRun(box: Box, cwd: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; input?: string } = {}): Promise<Outcome> {
+export async function gitRun(box: Box, cwd: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Outcome> {
   return watch('git', args, cwd, { ...box.env, ...(opts.env ?? {}) }, { timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
@@ -186,7 +187,8 @@ export function victimDv(box: Box, cwd: string, args: string[], o: WatchOptions 
 
 /** Short text of an outcome for assertion messages. */
 export function show(r: Outcome): string {
-  return `exit ${r.code}${r.signal ? ` signal ${r.signal}` : ''}${r.killed ? ` KILLED(${r.killed})` : ''} after ${Math.round(r.ms)} ms; stderr: ${JSON.stringify(r.stderr.slice(0, 600))}; stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`;
+  const how = `exit ${r.code}${r.signal ? ` signal ${r.signal}` : ''}${r.killed ? ` KILLED(${r.killed})` : ''} after ${Math.round(r.ms)} ms`;
+  return `${how}; stderr: ${JSON.stringify(r.stderr.slice(0, 600))}; stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`;
 }
 
 /** The process ended by itself (not killed by the watchdog, no crash by signal). */
@@ -255,10 +257,14 @@ export async function fingerprintBox(box: Box, victim: string | undefined, skip:
 }
 
 /** Asserts nothing outside the victim's workspace changed (and no hook appeared). */
-export async function assertOutsideUnchanged(box: Box, victim: string | undefined, before: Record<string, string>, what: string, skip: string[] = []): Promise<void> {
+export async function assertOutsideUnchanged(
+  box: Box, victim: string | undefined, before: Record<string, string>, what: string, skip: string[] = [],
+): Promise<void> {
   const after = await fingerprintBox(box, victim, skip);
   const changed: string[] = [];
-  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) if (before[k] !== after[k]) changed.push(`${k}: ${before[k] ?? 'absent'} -> ${after[k] ?? 'absent'}`);
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (before[k] !== after[k]) changed.push(`${k}: ${before[k] ?? 'absent'} -> ${after[k] ?? 'absent'}`);
+  }
   assert.deepEqual(changed, [], `${what}: files outside the workspace changed:\n  ${changed.slice(0, 12).join('\n  ')}`);
 }
 

@@ -85,7 +85,8 @@ describe('attack: a committed S3 timeout of 28 hours', () => {
       commitAll(box, mallory, 'remote');
       const victim = victimClone(box, mallory);
       const f = new Findings('committed timeout');
-      const r = await victimDv(box, victim, ['pull'], { timeoutMs: 90_000, env: { AWS_ACCESS_KEY_ID: 'AKIAVICTIM', AWS_SECRET_ACCESS_KEY: 'x', AWS_REGION: 'us-east-1' } });
+      const aws = { AWS_ACCESS_KEY_ID: 'AKIAVICTIM', AWS_SECRET_ACCESS_KEY: 'x', AWS_REGION: 'us-east-1' };
+      const r = await victimDv(box, victim, ['pull'], { timeoutMs: 90_000, env: aws });
       await f.expect(() => assertHarmlessEnd(r, 'dv pull'));
       f.done();
     } finally {
@@ -113,7 +114,8 @@ describe('attack: terminal escape sequences in names', () => {
     for (const args of [['ls', '-R', snap.id.slice(0, 12)], ['status'], ['diff', snap.id.slice(0, 12)]]) {
       const r = await victimDv(box, victim, args, { timeoutMs: 30_000 });
       // eslint-disable-next-line no-control-regex
-      f.check(!/[\u001b\u0007\r]/.test(r.stdout + r.stderr), `dv ${args.join(' ')} printed raw control characters from the attacker's names: ${JSON.stringify((r.stdout + r.stderr).slice(0, 300))}`);
+      const shown = r.stdout + r.stderr;
+      f.check(!/[\u001b\u0007\r]/.test(shown), `dv ${args.join(' ')} printed raw control characters from the attacker's names: ${JSON.stringify(shown.slice(0, 300))}`);
     }
     f.done();
   });

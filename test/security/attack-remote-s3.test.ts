@@ -14,11 +14,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, assertRefused, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox, show, trustedRemote, victimDv, victimRepo, type Box,
+  assertHarmlessEnd, assertOutsideUnchanged, assertRefused, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox, show, trustedRemote,
+  victimDv, victimRepo, type Box,
 } from './attack-helpers.js';
-import { gitDirObjects, manifestObj, obj, pointerText, publish, pwned, snapObj, stored, treeObj, uploadDir, writeRemotePack } from './attack-helpers-objects.js';
+import {
+  gitDirObjects, manifestObj, obj, pointerText, publish, pwned, s3Client, snapObj, stored, treeObj, uploadDir, writeRemotePack,
+} from './attack-helpers-objects.js';
 import { hostileS3, listXml, notFound, sendXml, streamZeros, trickle, type HostileS3, type Responder } from './attack-helpers-s3.js';
 import { credsEnv, startS3rver, type S3TestServer } from '../helpers/s3server.js';
 import { describeTree } from '../helpers/cli.js';
@@ -118,7 +121,10 @@ describe('attack: a hostile S3 server', () => {
       const prefix = r.query.get('prefix') ?? '';
       if (!prefix.endsWith('index/')) return sendXml(res, listXml(r.bucket, prefix, []));
       page++;
-      const keys = Array.from({ length: 1000 }, () => { const id = randomBytes(32).toString('hex'); return { key: `pfx/index/${id.slice(0, 2)}/${id}.idx`, size: 100 }; });
+      const keys = Array.from({ length: 1000 }, () => {
+        const id = randomBytes(32).toString('hex');
+        return { key: `pfx/index/${id.slice(0, 2)}/${id}.idx`, size: 100 };
+      });
       sendXml(res, listXml(r.bucket, prefix, keys, `page-${page}-${randomBytes(8).toString('hex')}`));
     });
     await run(sc, 'endless listing', 'refuse');
@@ -141,7 +147,8 @@ describe('attack: a hostile S3 server', () => {
       const prefix = r.query.get('prefix') ?? '';
       if (r.query.get('list-type') !== '2') return notFound(res, r.key);
       if (!prefix.endsWith('index/')) return sendXml(res, listXml(r.bucket, prefix, []));
-      sendXml(res, `<?xml version="1.0" encoding="UTF-8"?>${lol}<ListBucketResult><Name>&j;</Name><Prefix>&j;</Prefix><IsTruncated>false</IsTruncated></ListBucketResult>`);
+      const body = '<ListBucketResult><Name>&j;</Name><Prefix>&j;</Prefix><IsTruncated>false</IsTruncated></ListBucketResult>';
+      sendXml(res, `<?xml version="1.0" encoding="UTF-8"?>${lol}${body}`);
     });
     await run(sc, 'XML bomb', 'harmless');
   });
@@ -217,7 +224,7 @@ describe('attack: hostile content on s3rver', () => {
     assert.ok(entries.length > 10, 'alice pushed objects');
     const rogue = entries.map((e) => ({ ...e, offset: e.offset + 512 }));
     const end = Math.max(...rogue.map((e) => e.offset + e.length)) + 4096;
-    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: s3.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const client = s3Client(s3);
     try {
       for (let k = 0, made = 0; made < 8; k++) {
         assert.ok(k < 100_000);
@@ -236,7 +243,8 @@ describe('attack: hostile content on s3rver', () => {
     const r = await victimDv(box, bob, ['pull'], { timeoutMs: 60_000, env });
     const f = new Findings('rogue indexes on s3rver');
     f.check(r.code === 0, `dv pull failed because of rogue indexes: ${show(r)}`);
-    f.check(JSON.stringify(await describeTree(join(bob, 'data')).catch(() => ({}))) === JSON.stringify(await describeTree(join(alice, 'data'))), 'bob\'s data differs from alice\'s');
+    const same = JSON.stringify(await describeTree(join(bob, 'data')).catch(() => ({}))) === JSON.stringify(await describeTree(join(alice, 'data')));
+    f.check(same, 'bob\'s data differs from alice\'s');
     f.done();
   });
 });

@@ -99,7 +99,8 @@ describe('attack: a commit redirecting where the victim\'s data goes', () => {
     const { gitPush, dvPush } = await nextDay(t);
     const f = new Findings('remote URL changed');
     const got = await filesUnder(evil);
-    f.check(got.length === 0 && !(await exists(evil)), `the victim's data went to the attacker's directory (${got.filter((p) => p.endsWith('.pack')).length} packs: ${got.slice(0, 4).join(', ')}); git push: ${show(gitPush)}`);
+    const packs = got.filter((p) => p.endsWith('.pack')).length;
+    f.check(got.length === 0 && !(await exists(evil)), `the victim's data went to the attacker's directory (${packs} packs: ${got.slice(0, 4).join(', ')}); git push: ${show(gitPush)}`);
     await f.expect(() => assertRefused(dvPush, [], 'dv push after the URL changed'));
     f.done();
   });
@@ -136,7 +137,8 @@ describe('attack: a commit redirecting where the victim\'s data goes', () => {
         const f = new Findings('endpoint changed');
         const signed = evil.requests.filter((r) => r.signed);
         const puts = evil.requests.filter((r) => r.method === 'PUT');
-        f.check(evil.requests.length === 0, `the attacker's endpoint got ${evil.requests.length} requests (${signed.length} signed with the victim's keys, ${puts.length} uploads: ${puts.slice(0, 3).map((r) => r.key).join(', ')})`);
+        const what = `${signed.length} signed with the victim's keys, ${puts.length} uploads: ${puts.slice(0, 3).map((r) => r.key).join(', ')}`;
+        f.check(evil.requests.length === 0, `the attacker's endpoint got ${evil.requests.length} requests (${what})`);
         await f.expect(() => assertRefused(dvPush, [], 'dv push after the endpoint changed'));
         f.done();
       } finally {
