@@ -1,9 +1,21 @@
 #!/usr/bin/env node
-// Runs the whole suite: every compiled test file under dist/test. Test files start the
-// servers they need themselves (s3rver always, moto_server where installed) on 127.0.0.1.
+// Runs the suite: every compiled test file under dist/test. Test files start the servers they
+// need themselves (s3rver always, moto_server where installed) on 127.0.0.1.
+//
+//   node scripts/test.mjs [--fast] [SUBSTRING...]
+// --fast leaves out the slow reliability suites (kill, disk, S3 faults) for the inner loop;
+// SUBSTRINGs keep only the files whose path holds one of them.
+//
+// Every run is hermetic (scripts/hermetic-env.mjs): a fresh HOME per test file, no global or
+// system git config, a fixed git identity, locale and time zone, no inherited GIT_*/AWS_* variables.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+import { hermeticEnv } from './hermetic-env.mjs';
+
+// The suites --fast leaves out: processes killed on purpose, full disks, injected S3 faults.
+const SLOW = ['/reliability/', 'backend/s3-faults', 'backend/moto'];
 
 function find(dir) {
   const out = [];
@@ -14,8 +26,18 @@ function find(dir) {
   }
   return out;
 }
-const filter = process.argv.slice(2);
+const args = process.argv.slice(2);
+const fast = args.includes('--fast');
+const filter = args.filter((a) => a !== '--fast');
 let files = find('dist/test');
+if (fast) files = files.filter((f) => !SLOW.some((s) => f.includes(s)));
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+if (files.length === 0) {
+  console.error(`no test file matches ${filter.join(' ')}`);
+  process.exit(2);
+}
+const env = { ...hermeticEnv(), DV_TEST_FILE_HOME: '1' };
+const preload = new URL('hermetic-env.mjs', import.meta.url).href;
+const r = spawnSync(process.execPath, ['--import', preload, '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+rmSync(env.DV_TEST_ENV_ROOT, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   AUTH_FAILED: { exit: 32, what: 'the remote refused the credentials' },
   REMOTE_NOT_FOUND: { exit: 33, what: 'the bucket or directory of the remote does not exist' },
   REMOTE_ERROR: { exit: 34, what: 'the remote failed the request' },
+  REMOTE_UNTRUSTED: { exit: 35, what: 'a committed remote URL changed since this clone last used it (confirm: dv remote trust NAME)' },
   STAGE_FAILED: { exit: 40, what: 'a pipeline stage failed (exit code: the stage\'s own when it has one)' },
   PIPELINE_INVALID: { exit: 41, what: 'dv.yaml or dv.lock is malformed, or the stages form a cycle' },
   NOT_REPRODUCIBLE: { exit: 42, what: 'dv repro --verify rebuilt outputs that differ from dv.lock' },

@@ -9,7 +9,7 @@ import { DvError } from './errors.js';
 import { RepoSession, findRoot, repoPaths } from './repo/repo.js';
 import { Config, globalConfigPath } from './repo/config.js';
 import type { LockInfo } from './repo/lock.js';
-import { addRemote, listRemotes, removeRemote, type RemoteConfig, type RemoteOption } from './repo/remotes.js';
+import { addRemote, listRemotes, removeRemote, trustRemote, type RemoteConfig, type RemoteOption } from './repo/remotes.js';
 import { init } from './ops/init.js';
 import { add, type AddOptions, type AddResult } from './ops/add.js';
 import { commit, type CommitOptions, type CommitResult } from './ops/commit.js';
@@ -24,7 +24,7 @@ import { push, type PushOptions, type PushResult } from './ops/push.js';
 import { fetch, type FetchOptions, type FetchResult } from './ops/fetch.js';
 import { pull, type PullOptions, type PullResult } from './ops/pull.js';
 import { remoteStatus, type RemoteStatusResult } from './ops/remote-status.js';
-import { stageAdd, stageList, type StageAddOptions, type StageAddResult, type StageInfo } from './ops/stage.js';
+import { stageAdd, stageList, stageRemove, type StageAddOptions, type StageAddResult, type StageInfo, type StageRemoveOptions, type StageRemoveResult } from './ops/stage.js';
 import { repro, type ReproOptions, type ReproResult } from './ops/repro.js';
 import { verify, type VerifyOptions, type VerifyResult } from './ops/verify.js';
 import { lineage, type LineageOptions, type LineageResult } from './ops/lineage.js';
@@ -49,7 +49,7 @@ export type { PushOptions, PushResult } from './ops/push.js';
 export type { FetchOptions, FetchResult } from './ops/fetch.js';
 export type { PullOptions, PullResult } from './ops/pull.js';
 export type { RemoteStatusResult } from './ops/remote-status.js';
-export type { StageAddOptions, StageAddResult, StageInfo } from './ops/stage.js';
+export type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, StageRemoveResult } from './ops/stage.js';
 export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/repro.js';
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
@@ -259,6 +259,15 @@ export class Repo {
   }
 
   /**
+   * Removes a stage from dv.yaml and dv.lock; its outs stop being tracked (files kept) unless `keepOuts`.
+   * @example await repo.stageRemove({ name: 'train' });
+   */
+  async stageRemove(opts: StageRemoveOptions): Promise<StageRemoveResult> {
+    checkString('stageRemove: name', opts?.name);
+    return this.session(true, 'stage remove', (s) => stageRemove(s, opts));
+  }
+
+  /**
    * The stages of dv.yaml, upstream first.
    * @example for (const st of await repo.stages()) console.log(st.name, st.upstream);
    */
@@ -335,5 +344,15 @@ export class Repo {
   async removeRemote(name: string): Promise<void> {
     checkString('removeRemote: name', name);
     await removeRemote(await this.config(), name);
+  }
+
+  /**
+   * Confirms where a remote of the committed `.dv/config` now goes, after its URL or endpoint
+   * changed (push, fetch and pull refuse it with REMOTE_UNTRUSTED until then). Default: the default remote.
+   * @example await repo.trustRemote('origin');
+   */
+  async trustRemote(name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
+    if (name !== undefined) checkString('trustRemote: name', name);
+    return trustRemote(await this.config(), repoPaths(this.root).dvDir, name);
   }
 }

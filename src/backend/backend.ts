@@ -12,16 +12,25 @@
  *   'REMOTE_NOT_FOUND' (bucket/directory absent), 'NO_SPACE', 'PERMISSION_DENIED' or
  *   'REMOTE_ERROR'. `isTransient(err)` says whether retrying may help.
  * - `getRange` returns exactly `length` bytes or throws; a short body is an error.
+ * - `get(key, { maxBytes })` refuses a value larger than `maxBytes` with 'REMOTE_ERROR' (not
+ *   transient) before reading it when its size is known, and while reading it otherwise.
+ * - Nothing blocks forever: a directory remote opens only regular files (never a FIFO, device,
+ *   socket or symlink), and a network body that trickles fails once its deadline passes.
  * - `list(prefix)` yields every key starting with `prefix`, with its size, across pages.
  * - `delete` of a missing key succeeds.
  */
+export interface GetOptions {
+  /** The most bytes the caller accepts (a remote index from its listed size, say). */
+  maxBytes?: number;
+}
+
 export interface Backend {
   /** Human-readable location, e.g. `/mnt/share/dv` or `s3://bucket/prefix`. */
   readonly location: string;
   put(key: string, data: Uint8Array): Promise<void>;
   /** Uploads a local file (multipart where the backend supports it for large files). */
   putFile(key: string, localPath: string): Promise<void>;
-  get(key: string): Promise<Buffer>;
+  get(key: string, opts?: GetOptions): Promise<Buffer>;
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
   /** Size of the key, or undefined when it does not exist. */
   stat(key: string): Promise<{ size: number } | undefined>;

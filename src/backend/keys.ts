@@ -45,3 +45,22 @@ export function rangeError(location: string, key: string, offset: number, length
     { key, offset, length, size },
   );
 }
+
+/** The error every backend throws when a value is larger than its reader accepts (never transient). */
+export function tooLargeError(location: string, key: string, size: number | undefined, max: number): DvError {
+  const what = size === undefined ? `sends more than ${max} bytes` : `is ${size} bytes`;
+  return new DvError(
+    'REMOTE_ERROR',
+    `${location}: ${key} ${what}, more than the ${max} expected of it: the remote is damaged or hostile; refusing to read it`,
+    { key, size, max, transient: false },
+  );
+}
+
+/** The error a directory remote throws for a key that is not a regular file (a FIFO, device, socket or symlink). */
+export function notRegularError(location: string, key: string, what: string): DvError {
+  return new DvError(
+    'REMOTE_ERROR',
+    `${location}: ${key} is ${what}, not a regular file: refusing to open it (remove it from the remote)`,
+    { key, transient: false },
+  );
+}

@@ -3,8 +3,8 @@ import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DvError, fsError, isDvError } from '../errors.js';
-import type { Backend } from './backend.js';
-import { rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
+import type { Backend, GetOptions } from './backend.js';
+import { notRegularError, rangeError, tooLargeError, validateKey, validatePrefix, validateRange } from './keys.js';
 
 /** Marks temp files; '~' is not a key character, so no key can collide with one. */
 const TEMP_MARK = '~';
@@ -19,6 +19,8 @@ export interface LocalBackendOptions {
  * A Backend over a directory: key `a/b` is the file `root/a/b`. Writes go to a temp file
  * beside the target, are fsynced and renamed into place, so readers never see a prefix.
  * Lists yield keys in ascending byte order (callers must not rely on it: not every store does).
+ * Only regular files are values: a FIFO, device, socket or symlink under the root is refused
+ * without blocking (another user may write the share; see openRegular).
  */
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -80,24 +82,32 @@ export class LocalBackend implements Backend {
     });
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, opts: GetOptions = {}): Promise<Buffer> {
     validateKey(key);
+    const fh = await this.openRegular(key);
     try {
-      return await fs.readFile(this.file(key));
+      const size = (await fh.stat()).size;
+      if (opts.maxBytes !== undefined && size > opts.maxBytes) throw tooLargeError(this.location, key, size, opts.maxBytes);
+      // Exactly the size stat gave: a file growing while it is read cannot push past the budget.
+      const buf = Buffer.allocUnsafe(size);
+      let done = 0;
+      while (done < size) {
+        const { bytesRead } = await fh.read(buf, done, size - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === size ? buf : buf.subarray(0, done);
     } catch (e) {
-      throw await this.classifyRead(e, key);
+      throw isDvError(e) ? e : this.classify(e, this.file(key));
+    } finally {
+      await fh.close();
     }
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
     validateKey(key);
     validateRange(key, offset, length);
-    let fh;
-    try {
-      fh = await fs.open(this.file(key), 'r');
-    } catch (e) {
-      throw await this.classifyRead(e, key);
-    }
+    const fh = await this.openRegular(key);
     try {
       const size = (await fh.stat()).size;
       if (offset + length > size) throw rangeError(this.location, key, offset, length, size);
@@ -119,13 +129,34 @@ export class LocalBackend implements Backend {
   async stat(key: string): Promise<{ size: number } | undefined> {
     validateKey(key);
     try {
-      const st = await fs.stat(this.file(key));
+      const st = await fs.lstat(this.file(key));
       return st.isFile() ? { size: st.size } : undefined;
     } catch (e) {
       const err = await this.classifyRead(e, key);
       if (isDvError(err, 'OBJECT_MISSING')) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Opens a key for reading only if it is a regular file: O_NOFOLLOW refuses a symlink and
+   * O_NONBLOCK keeps a FIFO from blocking the open; fstat then refuses anything not a file.
+   */
+  private async openRegular(key: string): Promise<fs.FileHandle> {
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(this.file(key), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw notRegularError(this.location, key, 'a symbolic link');
+      throw await this.classifyRead(e, key);
+    }
+    const st = await fh.stat().catch(async (e) => { await fh.close(); throw this.classify(e, this.file(key)); });
+    if (!st.isFile()) {
+      await fh.close();
+      if (st.isDirectory()) throw await this.classifyRead(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), key);
+      throw notRegularError(this.location, key, st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device or special file');
+    }
+    return fh;
   }
 
   async *list(prefix: string): AsyncIterable<{ key: string; size: number }> {
@@ -172,7 +203,7 @@ export class LocalBackend implements Backend {
         yield* this.walk(`${key}/`, '');
       } else if (d.isFile()) {
         try {
-          yield { key, size: (await fs.stat(this.file(key))).size };
+          yield { key, size: (await fs.lstat(this.file(key))).size };
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw this.classify(e, this.file(key));
         }

@@ -94,7 +94,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     location: backend.location,
     put: (key, data) => run('put', key, () => backend.put(key, data)),
     putFile: (key, localPath) => run('putFile', key, () => backend.putFile(key, localPath)),
-    get: (key) => run('get', key, () => backend.get(key)),
+    get: (key, o) => run('get', key, () => backend.get(key, o)),
     getRange: (key, offset, length) => run('getRange', key, () => backend.getRange(key, offset, length)),
     stat: (key) => run('stat', key, () => backend.stat(key)),
     list,

@@ -12,10 +12,10 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DvError, fsError, isDvError } from '../errors.js';
-import type { Backend } from './backend.js';
+import type { Backend, GetOptions } from './backend.js';
 import { rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
-import { readBody } from './s3body.js';
+import { readBody, type BodyLimits } from './s3body.js';
 
 const MiB = 1024 * 1024;
 /** The slowest transfer rate tolerated before a request counts as hung (bytes per ms). */
@@ -140,11 +140,11 @@ export class S3Backend implements Backend {
     }
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, opts: GetOptions = {}): Promise<Buffer> {
     validateKey(key);
     const ctx = this.ctx(key);
     const res = await this.send(ctx, 0, (o) => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey }), o));
-    return readBody(res.Body, res.ContentLength, ctx);
+    return readBody(res.Body, res.ContentLength, ctx, this.limits(res.ContentLength ?? opts.maxBytes ?? 0, opts.maxBytes));
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
@@ -174,11 +174,12 @@ export class S3Backend implements Backend {
     }
     if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
       // A store that ignored the Range header sent the whole object.
-      const whole = await readBody(res.Body, res.ContentLength, ctx);
+      // Only up to the end of the range is of use: a body larger than that is refused unread.
+      const whole = await readBody(res.Body, res.ContentLength, ctx, this.limits(offset + length, offset + length));
       if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
       return whole.subarray(offset, offset + length);
     }
-    return readBody(res.Body, length, ctx);
+    return readBody(res.Body, length, ctx, this.limits(length, length));
   }
 
   async stat(key: string): Promise<{ size: number } | undefined> {
@@ -251,6 +252,11 @@ export class S3Backend implements Backend {
 
   private partSize(): number {
     return this.opts.partSize ?? 16 * MiB;
+  }
+
+  /** Budget and deadline for a response body of `bytes` (the deadline grows with the size, as requestTimeout). */
+  private limits(bytes: number, maxBytes?: number): BodyLimits {
+    return { maxBytes, timeoutMs: this.requestTimeout(bytes), location: this.location };
   }
 
   private requestTimeout(bodyBytes: number): number {

@@ -1,26 +1,52 @@
 import { DvError } from '../errors.js';
+import { tooLargeError } from './keys.js';
 import { classifyS3Error, shortBodyError, type S3ErrorContext } from './s3errors.js';
 
 type Destroyable = { destroy?: (err?: Error) => void };
 
+export interface BodyLimits {
+  /** The most bytes accepted (refused before reading when Content-Length says more). */
+  maxBytes?: number;
+  /** The whole body must arrive within this many ms: a trickle of a byte a second fails. */
+  timeoutMs: number;
+  /** For messages: where the body comes from. */
+  location: string;
+}
+
 /**
  * Reads a GetObject body fully into one buffer and checks it holds exactly `expected`
- * bytes (when known): a body cut short or a dropped connection is a transient error.
+ * bytes (when known): a body cut short or a dropped connection is a transient error. The body
+ * is held to a byte budget and a deadline while it streams, so a hostile server can neither
+ * fill memory nor hold the command forever (the socket's idle timeout alone lets a trickle live).
  */
-export async function readBody(body: unknown, expected: number | undefined, ctx: S3ErrorContext): Promise<Buffer> {
-  if (body === undefined || body === null) {
+export async function readBody(body: unknown, expected: number | undefined, ctx: S3ErrorContext, limits: BodyLimits): Promise<Buffer> {
+  const stream = body as (AsyncIterable<Uint8Array> & Destroyable) | undefined | null;
+  if (limits.maxBytes !== undefined && expected !== undefined && expected > limits.maxBytes) {
+    stream?.destroy?.();
+    throw tooLargeError(limits.location, ctx.key ?? ctx.objectKey ?? '?', expected, limits.maxBytes);
+  }
+  if (stream === undefined || stream === null) {
     if (!expected) return Buffer.alloc(0);
     throw shortBodyError(ctx, 0, expected);
   }
-  const stream = body as AsyncIterable<Uint8Array> & Destroyable;
   if (typeof stream[Symbol.asyncIterator] !== 'function') {
     throw new DvError('REMOTE_ERROR', `unexpected response body type for s3://${ctx.bucket}/${ctx.objectKey}`, { key: ctx.key, transient: false });
   }
   const chunks: Buffer[] = [];
   const out = expected !== undefined ? Buffer.allocUnsafe(expected) : undefined;
   let got = 0;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.destroy?.(new Error('body deadline passed'));
+  }, limits.timeoutMs);
   try {
     for await (const chunk of stream) {
+      if (timedOut) break;
+      if (limits.maxBytes !== undefined && got + chunk.length > limits.maxBytes) {
+        stream.destroy?.();
+        throw tooLargeError(limits.location, ctx.key ?? ctx.objectKey ?? '?', undefined, limits.maxBytes);
+      }
       if (out) {
         if (got + chunk.length > out.length) {
           stream.destroy?.();
@@ -34,7 +60,16 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
     }
   } catch (e) {
     stream.destroy?.();
-    throw classifyS3Error(e, ctx);
+    if (!timedOut) throw e instanceof DvError ? e : classifyS3Error(e, ctx);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut) {
+    throw new DvError(
+      'REMOTE_UNREACHABLE',
+      `the download of s3://${ctx.bucket}/${ctx.objectKey} got ${got} bytes in ${Math.round(limits.timeoutMs / 1000)} s and was given up: check the network, or raise remote.NAME.timeout`,
+      { bucket: ctx.bucket, key: ctx.key, got, transient: true },
+    );
   }
   if (!out) return Buffer.concat(chunks, got);
   if (got !== out.length) throw shortBodyError(ctx, got, out.length);

@@ -27,6 +27,8 @@ const remove = lazy(() => import('../ops/untrack.js'), 'remove');
 const move = lazy(() => import('../ops/untrack.js'), 'move');
 const status = lazy(() => import('../ops/status.js'), 'status');
 const checkout = lazy(() => import('../ops/checkout.js'), 'checkout');
+const checkoutAt = lazy(() => import('../ops/checkout-rev.js'), 'checkoutAt');
+const gitLog = lazy(() => import('../ops/log.js'), 'gitLog');
 const log = lazy(() => import('../ops/log.js'), 'log');
 const diff = lazy(() => import('../ops/diff.js'), 'diff');
 const ls = lazy(() => import('../ops/ls.js'), 'ls');
@@ -40,6 +42,7 @@ const install = lazy(() => import('../ops/install.js'), 'install');
 const remotes = (): Promise<typeof import('../repo/remotes.js')> => import('../repo/remotes.js');
 const stageAdd = lazy(() => import('../ops/stage.js'), 'stageAdd');
 const stageList = lazy(() => import('../ops/stage.js'), 'stageList');
+const stageRemove = lazy(() => import('../ops/stage.js'), 'stageRemove');
 const repro = lazy(() => import('../ops/repro.js'), 'repro');
 const verify = lazy(() => import('../ops/verify.js'), 'verify');
 const lineage = lazy(() => import('../ops/lineage.js'), 'lineage');
@@ -265,8 +268,8 @@ ${EXIT_HELP}`);
       else if (!globals.quiet) out(render.status(r) + (await pipelineRender()).stagesStatus(r.stages, r.metrics));
     });
 
-  cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/')
-    .argument('[target]', 'snapshot or tree id (prefix), or a tracked path')
+  cmd('checkout', 'make tracked paths match their pointer files, or restore a snapshot/tree by id or the data of a git revision', 'dv checkout 3fa9c2 data   # restore an old snapshot of data/ (fetched from the remote if need be)\n  dv checkout HEAD~2 data   # the data data.dv named two commits ago')
+    .argument('[target]', 'snapshot or tree id (prefix), git revision, or a tracked path')
     .argument('[paths...]')
     .option('-f, --force', 'overwrite or delete uncommitted changes')
     .option('--new', 'with an id: restore it into a path that is not tracked yet, and track that path')
@@ -275,33 +278,53 @@ ${EXIT_HELP}`);
       let id: string | undefined;
       let ps = paths;
       if (target !== undefined) {
-        // Hex naming no file is an id, even too short a one: resolving it then says "give at
-        // least 4 hex characters" (as dv diff does) rather than "run dv add 9f0".
-        if (/^[0-9a-f]{1,64}$/i.test(target) && !existsSync(resolve(cwd(), target)) && !existsSync(resolve(cwd(), target + '.dv'))) id = target;
+        // A path that exists (or whose pointer does) is a path; anything else names a version:
+        // a snapshot/tree id (even too short a one: resolving it says "give at least 4 hex
+        // characters" rather than "run dv add 9f0") or a git revision.
+        const isPath = existsSync(resolve(cwd(), target)) || existsSync(resolve(cwd(), target + '.dv'));
+        const looksLikePath = target.includes('/') && !/[~^@:]/.test(target);
+        if (!isPath && !looksLikePath) id = target;
         else ps = [target, ...paths];
       }
       const bar = progress('checkout', tty());
-      const r = await session(true, 'checkout', (s) => checkout(s, { target: id, paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress: (f, b) => bar.update(f, { bytes: b }) })).finally(() => bar.stop());
+      const onProgress = (f: number, b: number): void => bar.update(f, { bytes: b });
+      const opts = { paths: ps, cwd: cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress };
+      const r = await session(true, 'checkout', (s) => (id === undefined || /^[0-9a-f]{1,3}$/i.test(id) ? checkout(s, { ...opts, target: id }) : checkoutAt(s, { ...opts, target: id }))).finally(() => bar.stop());
       if (globals.json) return printJson(r);
       if (globals.quiet) return;
       for (const p of r.paths) out(p.written + p.removed === 0 ? `${p.path}: up to date, snapshot ${p.snapshot.slice(0, 12)}` : `${p.path}: ${p.written} written, ${p.removed} removed (${human(p.bytes)}), snapshot ${p.snapshot.slice(0, 12)}`);
     });
 
-  cmd('log', 'list snapshots of tracked paths, newest first', 'dv log data -n 5')
+  cmd('log', 'list snapshots of tracked paths, newest first (--git: the commits that changed pointer files)', 'dv log data -n 5\n  dv log --git main data   # works in a clone that fetched nothing')
     .argument('[paths...]')
-    .addOption(numberOption('-n, --max-count <n>', 'show at most n snapshots', COUNT))
-    .action(async (paths: string[], o: { maxCount?: number }) => {
+    .addOption(numberOption('-n, --max-count <n>', 'show at most n snapshots (commits with --git)', COUNT))
+    .option('--git [rev]', 'follow the pointer files through git history from rev (default HEAD) instead of snapshot parents')
+    .action(async (paths: string[], o: { maxCount?: number; git?: string | true }) => {
+      if (o.git !== undefined) {
+        const rev = o.git === true ? undefined : o.git;
+        const g = await session(false, 'log', (s) => gitLog(s, { paths, cwd: cwd(), limit: o.maxCount, rev }));
+        if (globals.json) printJson(g);
+        else if (!globals.quiet) out(render.gitLog(g));
+        return;
+      }
       const r = await session(false, 'log', (s) => log(s, { paths, cwd: cwd(), limit: o.maxCount }));
-      if (globals.json) printJson(r);
-      else if (!globals.quiet) out(render.log(r));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      out(render.log(r));
+      // History cut short: the parents of the oldest snapshots shown are not in this clone.
+      const shown = new Set(r.map((e) => e.id));
+      if (!o.maxCount && r.some((e) => e.parents.some((p) => !shown.has(p)))) {
+        out('\nOlder snapshots are not in this clone: `dv fetch --all-history` brings them; `dv log --git` shows the history git holds.');
+      }
     });
 
-  cmd('diff', 'files added, modified and deleted between two snapshots, or a snapshot and the workspace', 'dv diff 3fa9c2 81d0e7')
-    .argument('<a>', 'snapshot or tree id (prefix)')
-    .argument('[b]', 'snapshot or tree id (prefix); omitted: the workspace')
+  cmd('diff', 'files added, modified and deleted between two snapshots or git revisions, or one and the workspace', 'dv diff HEAD~1            # every tracked path: the data at HEAD~1 vs the workspace\n  dv diff v1 v2 data/images\n  dv diff 3fa9c2 81d0e7')
+    .argument('<a>', 'snapshot or tree id (prefix), or a git revision (HEAD~1, main, v1)')
+    .argument('[b]', 'the same; omitted: the workspace (with a git revision, a path here is taken as a path)')
+    .argument('[paths...]', 'with git revisions: only these tracked paths, or paths inside them')
     .option('--path <path>', 'workspace path to compare a bare tree with')
-    .action(async (a: string, b: string | undefined, o: { path?: string }) => {
-      const r = await session(false, 'diff', (s) => diff(s, { a, b, path: o.path, cwd: cwd() }));
+    .action(async (a: string, b: string | undefined, paths: string[], o: { path?: string }) => {
+      const r = await session(false, 'diff', (s) => diff(s, { a, b, paths, path: o.path, cwd: cwd() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.diff(r.changes));
     });
@@ -338,7 +361,7 @@ ${EXIT_HELP}`);
       if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
     });
 
-  const remote = program.command('remote').description('manage remotes: add, list, remove, default')
+  const remote = program.command('remote').description('manage remotes: add, list, remove, default, trust')
     .addHelpText('after', `\nExamples:\n  dv remote add origin /mnt/shared/dv-store --default\n  dv remote add s3 s3://my-bucket/datasets --region eu-west-1\n  dv remote add minio s3://data/dv --endpoint http://127.0.0.1:9000\n${EXIT_HELP}`);
   remote.command('add').description('add a remote: a directory path, file:// URL, or s3://bucket[/prefix]')
     .argument('<name>').argument('<url>')
@@ -396,6 +419,16 @@ ${EXIT_HELP}`);
       await config.set('repo', 'core.remote', name);
     });
 
+  remote.command('trust').description('confirm where a remote of the committed .dv/config now goes, after its URL or endpoint changed (REMOTE_UNTRUSTED)').argument('[name]')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  git log -p .dv/config   # check who changed it, and why\n  dv remote trust origin\n${EXIT_HELP}`)
+    .action(async (name?: string) => {
+      const p = repoPaths(await findRoot(cwd()));
+      const r = await (await remotes()).trustRemote(await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }), p.dvDir, name);
+      if (globals.json) printJson(r);
+      else if (!globals.quiet) out(`trusted remote ${r.name} -> ${r.identity}`);
+    });
+
   const transferOpts = (c: Command): Command => c
     .argument('[paths...]', 'tracked paths (default: all)')
     .option('-r, --remote <name>', 'remote to use (default: core.remote)')
@@ -405,28 +438,30 @@ ${EXIT_HELP}`);
   type TransferFlags = { remote?: string; jobs?: number; allHistory?: boolean };
   /** What push, fetch and pull take from their common arguments. */
   const transfer = (paths: string[], o: TransferFlags) => ({ paths, cwd: cwd(), remote: o.remote, jobs: o.jobs, allHistory: o.allHistory });
-  const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number }): string => `${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
+  const fetched = (r: { remote: string; objectsFetched: number; bytesFetched: number; requests: number; warnings?: string[] }): string => `${(r.warnings ?? []).map((w) => `warning: ${w}\n`).join('')}${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
 
   transferOpts(cmd('push', 'send what the remote lacks of the tracked data, and the run records dv.lock names (the remote run cache)', 'dv push -r origin -j 16'))
     .option('--run-cache', 'send every run of this clone\'s run cache with its outs, not only the runs dv.lock names')
     .option('--no-run-cache', 'send no run records')
     .option('--rev <rev>', 'send the data the pointer files of these git commits name, not the work tree\'s (rev-list syntax: main, ^origin/main, v1..v2, --branches, --all; repeatable)', collect)
     .option('--pre-push <git-remote>', 'what the pre-push hook runs: send the data of the commits `git push` sends (the hook\'s lines on stdin); no dv remote configured: only a warning')
-    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean; rev?: string[]; prePush?: string }) => {
+    .option('--repair', 'read and verify the remote\'s copies first: send again objects whose copies are damaged (a bad pack index), remove indexes that list only damage')
+    .action(async (paths: string[], o: TransferFlags & { runCache?: boolean; rev?: string[]; prePush?: string; repair?: boolean }) => {
       const bar = progress('push', tty());
       const runs = o.runCache === true ? 'all' : o.runCache === false ? 'none' : 'locked';
       const prePush = o.prePush === undefined ? undefined : { gitRemote: o.prePush, lines: await (await import('node:stream/consumers')).text(process.stdin) };
-      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, revs: o.rev, prePush, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const r = await session(false, 'push', (s) => push(s, { ...transfer(paths, o), runs, revs: o.rev, prePush, repair: o.repair, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       const runsText = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
       if (globals.json) printJson(r);
       else if (r.skipped === 'no-remote') process.stderr.write('dv: no dv remote configured, data not pushed: run `dv remote add NAME URL --default`, then `dv push --rev --branches`\n');
       else if (!globals.quiet && !r.skipped) out(r.objectsSent === 0 && r.runsSent === 0 ? `${r.remote}: everything up to date` : `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runsText}`);
     });
 
-  transferOpts(cmd('fetch', 'bring the data the pointer files name from a remote into the local store', 'dv fetch -r origin'))
-    .action(async (paths: string[], o: TransferFlags) => {
+  transferOpts(cmd('fetch', 'bring the data the pointer files (or a git revision\'s, or snapshot ids) name from a remote into the local store', 'dv fetch -r origin\n  dv fetch --rev v1.0        # the data the pointer files of tag v1.0 name\n  dv fetch 3fa9c2e1d0b7      # one snapshot, by id or prefix'))
+    .option('--rev <rev>', 'fetch what the pointer files of this git revision name (of the paths given, if any)')
+    .action(async (paths: string[], o: TransferFlags & { rev?: string }) => {
       const bar = progress('fetch', tty());
-      const r = await session(true, 'fetch', (s) => fetch(s, { ...transfer(paths, o), onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
+      const r = await session(true, 'fetch', (s) => fetch(s, { ...transfer(paths, o), rev: o.rev, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(fetched(r));
     });
@@ -454,12 +489,12 @@ ${EXIT_HELP}`);
       if (!r.uninstall) out('git checkout <branch> now runs `dv checkout`, git pull brings the data (`dv checkout`, or `dv pull` when it is missing), git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.');
     });
 
-  const stage = program.command('stage').description('define pipeline stages in dv.yaml: add, list')
-    .addHelpText('after', `\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n  dv stage list\n${EXIT_HELP}`);
+  const stage = program.command('stage').description('define pipeline stages in dv.yaml: add, list, remove')
+    .addHelpText('after', `\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n  dv stage list\n  dv stage remove train\n${EXIT_HELP}`);
   stage.command('add').description('add (or with --force replace) a stage in dv.yaml; the command is one shell string run by sh -c from the repository root')
     .requiredOption('-n, --name <name>', 'stage name')
     .option('-d, --deps <path>', 'a file or directory the command reads (repeatable)', collect)
-    .option('-p, --params <[file:]key>', 'a parameter the command reads: key in params.yaml, or file:key (repeatable)', collect)
+    .option('-p, --params <[file:]key>', 'parameters the command reads: key in params.yaml, file:key, or keys separated by commas (repeatable)', collect)
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
     .option('-M, --metrics <path>', 'an out that is a metrics file (JSON or YAML) shown by dv status and dv lineage (repeatable)', collect)
     .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -M and -p files are then relative to it')
@@ -482,13 +517,27 @@ ${EXIT_HELP}`);
       else if (!globals.quiet) out((await pipelineRender()).stageList(r));
     });
 
+  stage.command('remove').alias('rm').description('remove a stage from dv.yaml and dv.lock; its outs stop being tracked (pointer file and .gitignore line go, the files stay)')
+    .argument('<name>', 'the stage')
+    .option('--keep-outs', 'keep the outs tracked as plain data (their pointer files stay)')
+    .option('--json', 'print machine-readable JSON').option('-q, --quiet', 'print only errors')
+    .addHelpText('after', `\nExample:\n  dv stage remove train\n${EXIT_HELP}`)
+    .action(async (name: string, o: { keepOuts?: boolean }) => {
+      const r = await session(true, 'stage remove', (s) => stageRemove(s, { name, keepOuts: o.keepOuts }));
+      if (globals.json) return printJson(r);
+      if (globals.quiet) return;
+      const outs = r.untracked.length ? `; no longer tracked (files kept): ${r.untracked.join(', ')}` : '';
+      out(`removed stage ${r.stage} from dv.yaml${r.lockEntry ? ' and dv.lock' : ''}${outs}`);
+      if (r.gitAdd.length) out(`\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(render.shellQuote).join(' ')}\n`);
+    });
+
   cmd('repro', 'run the pipeline stages whose command, deps or params changed (or whose outs are missing), and record them in dv.lock', 'dv repro            # everything; `dv repro train` for train and what it needs')
     .argument('[stages...]', 'stages to bring up to date, with the stages they depend on (default: all)')
     .option('-f, --force', 'run the named stages (all by default) even when up to date')
     .option('--no-run-cache', 'run commands even when a recorded run with the same inputs could be restored (here or on a remote)')
     .option('-r, --remote <name>', 'remote whose run cache to ask for stages not recorded here (default: the default remote)')
     .option('--offline', 'ask no remote\'s run cache')
-    .option('-n, --dry-run', 'only say which stages would run')
+    .option('-n, --dry-run', 'only say which stages would run, and which would be restored from a recorded run')
     .option('--verify', 'rerun the stages in a temporary workspace from the recorded inputs and compare every output with dv.lock')
     .option('--keep-temp', 'with --verify: keep the temporary workspace')
     .addHelpText('after', '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n  42 --verify found outputs that differ from dv.lock.')

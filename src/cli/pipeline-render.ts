@@ -24,6 +24,7 @@ export function repro(r: ReproResult): string {
   for (const st of r.stages) {
     if (st.action === 'up-to-date') lines.push(`${st.name}: up to date`);
     else if (st.action === 'would-run') lines.push(`${st.name}: would run (${st.changes.map(describeChange).join(', ')})`);
+    else if (st.action === 'would-restore') lines.push(`${st.name}: would restore from ${st.from === 'lock' ? 'dv.lock' : 'the run cache'}, not run (${st.changes.map(describeChange).join(', ')})`);
     else if (st.action === 'restored') lines.push(`${st.name}: ${green('restored')} from ${st.from === 'lock' ? 'dv.lock' : st.from === 'remote' ? `the remote run cache (${st.remote})` : 'the run cache'} (${st.outs.map((o) => o.path).join(', ')})`);
     else lines.push(`${st.name}: ${green('ran')} in ${st.seconds?.toFixed(1)}s, ${st.outs.map((o) => `${o.path} ${short(o.id)}`).join(', ') || 'no outs'}`);
   }

@@ -1,7 +1,7 @@
 /** Human-readable rendering of operation results. */
 import type { Change } from '../core/diff.js';
 import { ERROR_CODES } from '../errors.js';
-import type { LogEntry } from '../ops/log.js';
+import type { GitLogEntry, LogEntry } from '../ops/log.js';
 import type { LsEntry } from '../ops/ls.js';
 import type { StatusResult } from '../ops/status.js';
 import type { RemoteStatusResult } from '../ops/remote-status.js';
@@ -41,6 +41,17 @@ export function log(entries: LogEntry[]): string {
     const git = e.lineage.git?.commit ? ` (git ${e.lineage.git.commit.slice(0, 10)}${e.lineage.git.dirty ? ', dirty' : ''})` : '';
     const meta = Object.entries(e.lineage.meta).map(([k, v]) => `\n    ${k}=${v}`).join('');
     return `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
+  }).join('\n');
+}
+
+export function gitLog(entries: GitLogEntry[]): string {
+  if (entries.length === 0) return 'no commit changes a pointer file';
+  return entries.map((e) => {
+    const paths = e.paths.map((p) => {
+      const where = p.fetched ? '' : yellow(' (not fetched)');
+      return `    ${p.path}: snapshot ${p.snapshot.slice(0, 12)}, ${p.files} file${p.files === 1 ? '' : 's'}, ${human(p.size)}${where}`;
+    }).join('\n');
+    return `${yellow('commit ' + e.commit.slice(0, 12))} ${e.time} ${e.author}\n    ${e.subject}\n${paths}\n`;
   }).join('\n');
 }
 

@@ -12,6 +12,8 @@ export const MANIFEST_MAGIC = Buffer.from('dvfile 1\n');
 const HEADER = MANIFEST_MAGIC.length + 5;
 const ENTRY = 38;
 const MAX_FANOUT = 1024;
+/** No manifest node is larger than this (a full node): a remote that says otherwise lies. */
+export const MAX_MANIFEST_BYTES = HEADER + MAX_FANOUT * ENTRY;
 
 export interface ManifestNode {
   level: number;

@@ -22,6 +22,24 @@ export interface Tree {
   entries: TreeEntry[];
 }
 
+// Code points HFS+ ignores in names, so `.g\u200cit` opens `.git` there (git's utf8.c, next_hfs_char).
+const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
+// After that, case-insensitively: the name itself, or its NTFS short name (`git~1`: git puts
+// .git first in a directory, and dv is held to the same rule), then what NTFS drops or reads
+// as a data stream of the same file: trailing dots and spaces, and `:stream` (`.git::$INDEX_ALLOCATION`).
+// git's path.c (is_ntfs_dotgit) and read-cache.c (verify_path) refuse exactly these for `.git`.
+const RESERVED = /^(?:(\.git|git~1)|(\.dv|dv~1))[. ]*(?::.*)?$/s;
+
+/**
+ * `.git` or `.dv` when some file system would take `name` for one of them: a tree holding such
+ * an entry at any depth would plant a git directory (whose config runs commands) or a dv
+ * repository (whose config redirects where dv deletes) inside the workspace.
+ */
+export function reservedName(name: string): '.git' | '.dv' | undefined {
+  const m = RESERVED.exec(name.replace(HFS_IGNORED, '').toLowerCase());
+  return m ? (m[1] ? '.git' : '.dv') : undefined;
+}
+
 /** Why `name` may not be a tree entry name, or undefined when it is fine. */
 export function badEntryName(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'empty name';
@@ -30,6 +48,8 @@ export function badEntryName(name: unknown): string | undefined {
   if (name.includes('\\')) return 'name contains "\\"';
   if (name.includes('\0')) return 'name contains NUL';
   if (Buffer.byteLength(name) > 255) return 'name longer than 255 bytes';
+  const r = reservedName(name);
+  if (r) return `name ${JSON.stringify(name)} ${r === name ? 'is reserved' : `is taken for ${r} by some file systems`} (dv never stores or writes a .git or .dv, at any depth)`;
   return undefined;
 }
 
@@ -74,7 +94,7 @@ export function decodeTree(bytes: Uint8Array, id = '?'): Tree {
     if (!Array.isArray(row) || typeof row[0] !== 'string') throw bad('entry is not an array');
     const name = row[1];
     const why = badEntryName(name);
-    if (why) throw new DvError('UNSAFE_PATH', `tree ${id.slice(0, 12)} has an unsafe entry name: ${why}`, { id, name });
+    if (why) throw new DvError('UNSAFE_PATH', `tree ${id.slice(0, 12)} has an unsafe entry name: ${why}; dv does not check out or compare with such a tree (\`dv commit\` records your workspace without it)`, { id, name });
     if (prev !== undefined && cmp(prev, name) >= 0) throw bad(`entries out of order at ${JSON.stringify(name)}`);
     prev = name;
     const [kind, , a, b, c] = row;

@@ -6,7 +6,7 @@ import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { findTracked, ignoreInGit, pointerRelFor, shellArg as quote, usesGit } from '../workspace/pointers.js';
+import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, shellArg as quote, usesGit } from '../workspace/pointers.js';
 import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
 
 export interface AddOptions extends CommitOptions {
@@ -54,7 +54,12 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     if (!rels.includes(rel)) rels.push(rel);
   }
   const withGit = await usesGit(s);
-  if (withGit) for (const rel of rels) await refuseGitTracked(s.root, rel);
+  for (const rel of rels) {
+    if (!withGit) break;
+    await refuseGitTracked(s.root, rel);
+    // Its pointer file and .gitignore are checked before anything is stored or written.
+    await checkIgnoreFile(s.root, rel);
+  }
   const before = { ...s.store.stats };
   const added: AddResult['added'] = [];
   const gitAdd = new Set<string>();

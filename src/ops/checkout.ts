@@ -18,6 +18,7 @@ import { refuseGitTracked } from './add.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { processAlive } from '../repo/lock.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';
+import { removeRepoPath } from '../workspace/write-dir.js';
 import { resolveTreeish, treeLoader } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -153,7 +154,7 @@ async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
   for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
     const m = LEFTOVER.exec(f);
     const w = deadWorkerTemp(f);
-    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined))) await fsp.rm(join(dir, f), { force: true });
+    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined))) removeRepoPath(root, posix.join(posix.dirname(rel), f));
   }
 }
 
@@ -173,7 +174,7 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
     // A checkout killed mid-write leaves temp files: they are ours, not uncommitted user data.
     const temps = leftoverTemps(scan, rel);
     if (temps.length > 0) {
-      for (const t of temps) await fsp.rm(join(s.root, ...t.split('/')), { force: true });
+      for (const t of temps) removeRepoPath(s.root, t);
       scan = await scanPath({ root: s.root, rel, index: s.index });
     }
     if (scan.kind === kind) {
@@ -182,12 +183,12 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
     } else if (!opts.force) {
       throw new DvError('UNSAVED_CHANGES', `${rel} is a ${scan.kind === 'dir' ? 'directory' : 'file'} in the workspace but a ${kind === 'dir' ? 'directory' : 'file'} in the data to check out: move it away or pass --force`, { paths: [rel] });
     } else {
-      await fsp.rm(abs, { recursive: true, force: true });
+      removeRepoPath(s.root, rel);
       replaced = scan.files;
     }
   } else if (st) {
     if (!opts.force) throw new DvError('UNSAVED_CHANGES', `${rel} exists and is not a file or directory: move it away or pass --force`, { paths: [rel] });
-    await fsp.rm(abs, { force: true });
+    removeRepoPath(s.root, rel);
     replaced = 1;
   }
   const r = await materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
@@ -234,7 +235,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   const cwd = opts.cwd ?? s.root;
   const out: CheckoutEntry[] = [];
   if (!opts.target) {
-    for (const t of await selectTracked(s, opts.paths, cwd)) {
+    for (const t of await selectTracked(s, opts.paths, cwd, { snapshotsRequired: true })) {
       const r = await restore(s, t.rel, t.pointer.kind, t.pointer.tree, opts);
       out.push({ path: t.rel, snapshot: t.pointer.snapshot, tree: t.pointer.tree, ...r });
     }

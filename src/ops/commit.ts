@@ -5,7 +5,8 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { scanPath, toRepoRel, type ScanProgress, type ScanResult } from '../workspace/scan.js';
-import { findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
+import { checkPointerSnapshots, findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
+import { graft } from './graft.js';
 import { loadSnapshot } from './objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
@@ -94,10 +95,12 @@ async function readParent(s: RepoSession, parent: string): Promise<Snapshot | nu
 }
 
 /** Selects tracked paths named by `paths` (relative to `cwd`), or all of them. */
-export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<Tracked[]> {
+export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string, opts: { snapshotsRequired?: boolean } = {}): Promise<Tracked[]> {
   const all = await findTracked(s.root);
-  if (!paths || paths.length === 0) return all;
-  return paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+  const picked = !paths || paths.length === 0 ? all : paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+  // A pointer whose tree is not its snapshot's is refused before anything uses it.
+  await checkPointerSnapshots(s.store, picked, { required: opts.snapshotsRequired });
+  return picked;
 }
 
 /** The tracked path holding `p`, and `p` relative to the root (the tracked path itself, or a path inside it). */
@@ -115,7 +118,10 @@ function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { trac
  */
 export async function selectTrackedWithin(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<{ tracked: Tracked; within: string[] | null }[]> {
   const all = await findTracked(s.root);
-  if (!paths || paths.length === 0) return all.map((tracked) => ({ tracked, within: null }));
+  if (!paths || paths.length === 0) {
+    await checkPointerSnapshots(s.store, all);
+    return all.map((tracked) => ({ tracked, within: null }));
+  }
   const out = new Map<string, { tracked: Tracked; within: string[] | null }>();
   for (const p of paths) {
     const { tracked, rel } = trackedOf(s.root, all, cwd, p);
@@ -124,19 +130,47 @@ export async function selectTrackedWithin(s: RepoSession, paths: string[] | unde
     if (rel === tracked.rel) e.within = null;
     else if (e.within && !e.within.includes(rel)) e.within.push(rel);
   }
+  await checkPointerSnapshots(s.store, [...out.values()].map((e) => e.tracked));
   return [...out.values()];
 }
 
-/** Snapshots every changed tracked path (or the ones named). */
+/**
+ * Records the changes of the paths `within` the tracked directory `rel` alone (repository-relative),
+ * as `git commit PATH` does: the new snapshot is the parent's tree with those paths taken from the
+ * workspace; other changes stay unrecorded.
+ */
+async function snapshotWithin(s: RepoSession, rel: string, parent: string, within: string[], opts: CommitOptions): Promise<CommitEntry> {
+  const prev = await loadSnapshot(s.store, parent).catch((e) => {
+    if (e instanceof DvError && e.code === 'OBJECT_MISSING') {
+      throw new DvError('OBJECT_MISSING', `${rel}: the snapshot to record ${within[0]} into is not here: \`dv fetch ${rel}\` first, or commit all of it with \`dv commit ${rel}\``, { path: rel });
+    }
+    throw e;
+  });
+  const scan = await scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
+  const inner = within.map((w) => w.slice(rel.length + 1));
+  const g = await graft(s.store, prev.tree, scan.tree, inner, scan.trees);
+  const base = { path: rel, tree: g.tree, size: g.size, files: g.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
+  if (g.tree === prev.tree) return { ...base, snapshot: parent, parent: prev.parents[0] ?? null, changed: false };
+  const shape = { kind: 'dir' as const, tree: g.tree, size: g.size, files: g.files };
+  const id = await storeSnapshot(s, rel, shape, {
+    parent,
+    message: opts.message ?? `update ${within.join(', ')}`,
+    time: new Date().toISOString(),
+    lineage: { git: await gitState(s.root), dv: VERSION, meta: opts.meta ?? {} },
+  });
+  await s.store.flush();
+  await pointAt(s, rel, id, shape);
+  return { ...base, snapshot: id, parent, changed: true };
+}
+
+/** Snapshots every changed tracked path (or the ones named; a path inside one records that part alone). */
 export async function commit(s: RepoSession, opts: CommitOptions): Promise<CommitResult> {
-  const tracked = await selectTracked(s, opts.paths, opts.cwd ?? s.root);
+  const selected = await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root);
   const before = { ...s.store.stats };
   const committed: CommitEntry[] = [];
-  const seen = new Set<string>();
-  for (const t of tracked) {
-    if (seen.has(t.rel)) continue;
-    seen.add(t.rel);
-    committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
+  for (const { tracked: t, within } of selected) {
+    if (within && t.pointer.kind === 'dir') committed.push(await snapshotWithin(s, t.rel, t.pointer.snapshot, within, opts));
+    else committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
   }
   const gitAdd = (await usesGit(s)) ? committed.filter((c) => c.changed).map((c) => pointerRelFor(c.path)) : [];
   return { committed, gitAdd, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };

@@ -1,5 +1,9 @@
 /** `dv fetch`: bring into the local store what the pointer files (or all history) need from a remote. */
+import { DvError } from '../errors.js';
+import { pointersAt, resolveCommit } from '../repo/git-revision.js';
 import type { RepoSession } from '../repo/repo.js';
+import { findTracked } from '../workspace/pointers.js';
+import { toRepoRel } from '../workspace/scan.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
 import { lockedRuns } from './pipeline.js';
 import { withRemote } from './remote-session.js';
@@ -11,6 +15,10 @@ export interface FetchOptions {
   cwd?: string;
   jobs?: number;
   allHistory?: boolean;
+  /** Snapshot ids or prefixes to fetch (ids the remote holds), instead of what pointer files name. */
+  snapshots?: string[];
+  /** Fetch what the pointer files of this git revision name (`dv fetch --rev HEAD~3`). */
+  rev?: string;
   onProgress?: (p: { objects: number; bytes: number }) => void;
 }
 
@@ -20,8 +28,34 @@ export interface FetchResult extends FetchStats {
   snapshots: string[];
 }
 
+/**
+ * Arguments of `dv fetch` that name snapshots rather than paths: 4 to 64 hex characters that
+ * are no tracked path. A revision adds what its pointer files name.
+ */
+async function namedSnapshots(s: RepoSession, opts: FetchOptions): Promise<{ paths: string[]; snapshots?: string[] }> {
+  const tracked = new Set((await findTracked(s.root)).map((t) => t.rel));
+  const cwd = opts.cwd ?? s.root;
+  const paths: string[] = [];
+  const snapshots = [...(opts.snapshots ?? [])];
+  for (const p of opts.paths ?? []) {
+    if (/^[0-9a-fA-F]{4,64}$/.test(p) && !tracked.has(toRepoRel(s.root, cwd, p))) snapshots.push(p);
+    else paths.push(p);
+  }
+  if (opts.rev !== undefined) {
+    const commit = await resolveCommit(s.root, opts.rev);
+    if (!commit) throw new DvError('USAGE', `dv fetch --rev ${opts.rev}: not a git revision here`, { rev: opts.rev });
+    const rels = paths.map((p) => toRepoRel(s.root, cwd, p).replace(/\/+$/, ''));
+    for (const p of await pointersAt(s.root, commit)) if (rels.length === 0 || rels.includes(p.rel)) snapshots.push(p.pointer.snapshot);
+    if (snapshots.length === 0) throw new DvError('NOT_TRACKED', `no pointer file at ${opts.rev}${rels.length ? ` for ${rels.join(', ')}` : ''}: nothing to fetch`, { rev: opts.rev });
+    return { paths: [], snapshots };
+  }
+  if (snapshots.length > 0 && paths.length > 0) throw new DvError('USAGE', 'dv fetch: give paths or snapshot ids, not both');
+  return { paths, ...(snapshots.length ? { snapshots } : {}) };
+}
+
 export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<FetchResult> {
-  return withRemote(s, { ...opts, purpose: 'read' }, async ({ config, jobs, backend, remote, roots }) => {
+  const named = await namedSnapshots(s, opts);
+  return withRemote(s, { ...opts, ...named, purpose: 'read' }, async ({ config, jobs, backend, remote, roots }) => {
     // Packs deleted by hand (rm -rf .dv/cache) are forgotten, so their objects are fetched again.
     await s.store.forgetLostPacks();
     // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).

@@ -1,6 +1,7 @@
 /**
  * `dv fsck`: re-hash every stored object, check every pack index, and check that everything the
- * pointer files and their history reference is present and well formed. `rebuildIndex` first
+ * pointer files and their history reference is present and well formed, and that each pointer
+ * file's tree is its snapshot's. `rebuildIndex` first
  * rebuilds the LevelDB index from the pack indexes.
  */
 import { promises as fsp } from 'node:fs';
@@ -8,6 +9,7 @@ import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { listPackIds, packPaths } from '../store/pack.js';
 import { reachable, rootSnapshots, type Problem } from './reach.js';
+import { findTracked, pointerSnapshotProblem } from '../workspace/pointers.js';
 
 export interface FsckOptions {
   rebuildIndex?: boolean;
@@ -79,6 +81,11 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
   }
   const { roots: all, problems: rootProblems } = await rootSnapshots(s);
   problems.push(...rootProblems);
+  // A pointer whose tree is not its snapshot's (an edited `tree:` line) checks out other data.
+  for (const t of await findTracked(s.root).catch(() => [])) {
+    const p = await pointerSnapshotProblem(s.store, t).catch((e: unknown) => (e instanceof DvError ? e : undefined));
+    if (p?.code === 'BAD_POINTER') problems.push({ code: 'BAD_POINTER', message: p.message });
+  }
   // What the work tree names must be here; what only other git refs name may not have been pulled.
   const here = new Set((await rootSnapshots(s, { gitRefs: false })).roots);
   const present = await s.store.hasMany(all);

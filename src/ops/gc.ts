@@ -4,7 +4,9 @@
  * objects are repacked first (new pack written and indexed before the old one goes). A frame
  * whose objects all live is copied whole; the live objects of a partly dead frame are re-stored
  * one by one. A cache shared through `cache.dir` is collected with the roots of every repository
- * registered in it, each one's writer lock held meanwhile (src/repo/shared-cache.ts).
+ * registered in it, each one's writer lock held meanwhile (src/repo/shared-cache.ts). gc deletes
+ * only dv's own file names (packs, indexes, temp files of dead dv processes), only in a store that
+ * carries dv's marker and is no directory remote (src/repo/store-trust.ts).
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import { runRefIds } from './outs.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
 import { processAlive } from '../repo/lock.js';
+import { checkStoreForGc } from '../repo/store-trust.js';
 
 export interface GcOptions {
   dryRun?: boolean;
@@ -50,6 +53,8 @@ export interface GcResult {
 }
 
 export async function gc(s: RepoSession, opts: GcOptions = {}): Promise<GcResult> {
+  // Only a store dv made (its marker), never a directory remote: before anything is read or deleted.
+  await checkStoreForGc(s.paths.cacheDir, s.config, s.root);
   const shared = s.config.get('cache.dir') !== undefined;
   const locks: RepoLock[] = [];
   try {

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CHUNKER_V1 } from '../core/chunker.js';
 import { DvError, fsError } from '../errors.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { checkControlDir, readControlFile, writeControlFile } from '../repo/control-file.js';
 import { DV_DIR } from '../repo/repo.js';
 import { gitTopLevel } from '../repo/git.js';
 
@@ -29,9 +29,10 @@ const UNION = '.gitignore merge=union';
  */
 async function unionMergeGitignores(root: string): Promise<void> {
   const file = join(root, '.gitattributes');
-  const text = await fsp.readFile(file, 'utf8').catch(() => '');
+  const o = { root, show: '.gitattributes' };
+  const text = (await readControlFile(file, o)) ?? '';
   if (text.split('\n').some((l) => l.trim() === UNION)) return;
-  await writeFileAtomic(file, text + (text === '' || text.endsWith('\n') ? '' : '\n') + `# dv: two branches that track different paths both add to .gitignore\n${UNION}\n`);
+  await writeControlFile(file, text + (text === '' || text.endsWith('\n') ? '' : '\n') + `# dv: two branches that track different paths both add to .gitignore\n${UNION}\n`, o);
 }
 
 /**
@@ -46,11 +47,12 @@ export async function init(opts: InitOptions): Promise<InitResult> {
   const exists = await fsp.stat(join(dv, 'config')).then(() => true, () => false);
   if (exists) throw new DvError('ALREADY_INITIALIZED', `${dv} already exists: this is a dv repository already`, { root });
   try {
+    await checkControlDir(dv, { root, code: 'BAD_CONFIG' });
     await fsp.mkdir(dv, { recursive: true });
     // --no-git is remembered: dv then writes no .gitignore and suggests no git command.
     const config = { core: { ...(opts.noGit ? { git: 'false' } : {}), format: '1', hash: 'blake3', chunker: CHUNKER_V1.name, chunkMin: String(CHUNKER_V1.min), chunkAvg: String(CHUNKER_V1.avg), chunkMax: String(CHUNKER_V1.max) } };
-    await writeFileAtomic(join(dv, '.gitignore'), DV_GITIGNORE);
-    await writeFileAtomic(join(dv, 'config'), JSON.stringify(config, null, 2) + '\n');
+    await writeControlFile(join(dv, '.gitignore'), DV_GITIGNORE, { root, code: 'BAD_CONFIG' });
+    await writeControlFile(join(dv, 'config'), JSON.stringify(config, null, 2) + '\n', { root, code: 'BAD_CONFIG' });
     if (top && !opts.noGit) await unionMergeGitignores(root);
   } catch (e) {
     throw fsError(e, dv);

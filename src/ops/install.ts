@@ -14,6 +14,7 @@ import { DvError, fsError } from '../errors.js';
 import { git } from '../repo/git.js';
 import { findRoot } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { readControlFile } from '../repo/control-file.js';
 
 export const HOOKS = ['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'] as const;
 export type HookName = (typeof HOOKS)[number];
@@ -207,40 +208,45 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
   const plan: { hook: HookName; file: string; action: HookAction; text?: string; mode: number }[] = [];
   for (const hook of HOOKS) {
     const file = resolve(dir, hook);
-    const real = await fsp.realpath(file).catch(() => file);
-    const st = await fsp.stat(real).catch(() => undefined);
-    const old = st ? await fsp.readFile(real, 'utf8').catch((e) => { throw fsError(e, real); }) : undefined;
+    // A hook is edited in place, never through a link: the hooks directory may be one the
+    // repository commits (core.hooksPath), and a link there could name any file of the user's.
+    const st = await fsp.lstat(file).catch(() => undefined);
+    if (st && !st.isFile()) {
+      const cmd = `${sq(node)} ${sq(script)}`;
+      throw new DvError('UNSAFE_PATH', `${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, so dv will not edit it (no hook was changed): edit the file it stands for yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}`, { hook, file });
+    }
+    const old = st ? await readControlFile(file, { maxBytes: 16 * 1024 * 1024 }) : undefined;
     const stripped = old === undefined ? { text: '', found: false, at: -1 } : stripBlocks(old);
     const mode = st ? st.mode & 0o7777 : 0o755;
     if (opts.uninstall) {
       const action = !stripped.found ? 'absent' : stripped.text.trim() === SHEBANG.trim() ? 'deleted' : 'removed';
-      plan.push({ hook, file: real, action, text: stripped.text, mode });
+      plan.push({ hook, file, action, text: stripped.text, mode });
       continue;
     }
     const block = hookBlock(hook, node, script);
     if (old === undefined || old.trim() === '') {
-      plan.push({ hook, file: real, action: 'created', text: SHEBANG + block, mode });
+      plan.push({ hook, file, action: 'created', text: SHEBANG + block, mode });
       continue;
     }
     // A hook without the x bit is one git skips: the user switched it off. Making it executable
     // to add dv's block would switch their code back on; it is left as it is.
     if (st && (mode & 0o111) === 0 && !stripped.found) {
-      plan.push({ hook, file: real, action: 'disabled', mode });
+      plan.push({ hook, file, action: 'disabled', mode });
       continue;
     }
     const foreign = foreignInterpreter(old);
     // Once the user has added the call by hand, a rerun accepts the hook as it is.
     if (foreign && new RegExp(`\\bdv\\b.*\\b${VERB[hook]}\\b`).test(old)) {
-      plan.push({ hook, file: real, action: 'kept', mode });
+      plan.push({ hook, file, action: 'kept', mode });
       continue;
     }
     if (foreign) {
       const cmd = `${sq(node)} ${sq(script)}`;
-      throw new DvError('USAGE', `${real} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}; then run \`dv install\` again`, { hook, file: real });
+      throw new DvError('USAGE', `${file} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}; then run \`dv install\` again`, { hook, file });
     }
     // A block from an older dv is replaced where it is; a new one goes after the shebang.
     const next = stripped.found ? stripped.text.slice(0, stripped.at) + block + stripped.text.slice(stripped.at) : insertBlock(stripped.text, block);
-    plan.push({ hook, file: real, action: next === old ? 'unchanged' : stripped.found ? 'updated' : 'added', text: next, mode });
+    plan.push({ hook, file, action: next === old ? 'unchanged' : stripped.found ? 'updated' : 'added', text: next, mode });
   }
   if (!opts.uninstall) await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
   for (const p of plan) {

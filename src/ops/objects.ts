@@ -1,4 +1,5 @@
 /** Reading typed objects from the store, and resolving ids and id prefixes. */
+import { DeclaredLedger } from '../core/declared.js';
 import { decodeSnapshot, isSnapshotBytes, type Snapshot } from '../core/snapshot.js';
 import { decodeTree, TREE_MAGIC, type Tree } from '../core/tree.js';
 import { MANIFEST_MAGIC } from '../core/manifest.js';
@@ -15,13 +16,20 @@ export function kindOf(bytes: Buffer): ObjectKind {
   return 'chunk';
 }
 
-/** Loads trees through a small cache, with an optional overlay of trees not in the store. */
+/**
+ * Loads trees through a small cache, with an optional overlay of trees not in the store. Every
+ * tree must hold what its parent's entry declares (size and file count, core/declared.ts), so a
+ * walk through this loader (checkout, diff, ls) does at most the work its root declares, however
+ * often a subtree is named: a lie fails with BAD_OBJECT as soon as the lying tree is loaded.
+ */
 export function treeLoader(store: ObjectStore, overlay?: Map<string, Tree>): (id: string) => Promise<Tree> {
   const cache = new Map<string, Tree>();
+  const ledger = new DeclaredLedger({ files: false });
   return async (id) => {
     const o = overlay?.get(id) ?? cache.get(id);
     if (o) return o;
     const t = decodeTree(await store.get(id), id);
+    ledger.tree(id, t);
     if (cache.size > 10_000) cache.clear();
     cache.set(id, t);
     return t;

@@ -9,6 +9,7 @@ import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { readControlFile } from '../repo/control-file.js';
 import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
@@ -92,7 +93,8 @@ export async function saveRunRef(s: RepoSession, key: string, runId: string): Pr
 /** This clone's run refs: run key and run object id. */
 export async function runRefs(s: RepoSession): Promise<{ key: string; id: string }[]> {
   const keys = (await fsp.readdir(runsDir(s)).catch(() => [] as string[])).filter(isId);
-  const ids = await Promise.all(keys.map((k) => fsp.readFile(join(runsDir(s), k), 'utf8').then((t) => t.trim(), () => '')));
+  // Never through a link or from a FIFO: a cache inside the work tree may have come with a clone.
+  const ids = await Promise.all(keys.map((k) => readControlFile(join(runsDir(s), k), { maxBytes: 1024 }).then((t) => (t ?? '').trim(), () => '')));
   return keys.map((key, i) => ({ key, id: ids[i] })).filter((r) => isId(r.id));
 }
 
@@ -103,7 +105,7 @@ export async function runRefIds(s: RepoSession): Promise<string[]> {
 
 /** The run recorded for `key` in this clone, when its record is still in the store. */
 export async function findRun(s: RepoSession, key: string): Promise<{ id: string; run: RunRecord } | undefined> {
-  const id = (await fsp.readFile(join(runsDir(s), key), 'utf8').catch(() => '')).trim();
+  const id = ((await readControlFile(join(runsDir(s), key), { maxBytes: 1024 }).catch(() => undefined)) ?? '').trim();
   if (!isId(id)) return undefined;
   try {
     return { id, run: decodeRun(await s.store.get(id), id) };

@@ -4,13 +4,12 @@
  * how a stage differs from its last recorded run.
  */
 import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import { arch, platform, release } from 'node:os';
 import { join } from 'node:path';
-import { DvError, fsError } from '../errors.js';
+import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { readControlFile, writeControlFile } from '../repo/control-file.js';
 import { findTracked, type Tracked } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { blake3Hex } from '../core/hash.js';
@@ -29,13 +28,9 @@ export interface Pipeline {
   lock: Lockfile;
 }
 
+/** dv.yaml and dv.lock come with a clone: never read through a link or from a FIFO. */
 async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw fsError(e, file);
-  }
+  return readControlFile(file, { code: 'PIPELINE_INVALID' });
 }
 
 /**
@@ -61,7 +56,7 @@ export async function loadPipeline(root: string): Promise<Pipeline> {
 }
 
 export async function writeLock(s: RepoSession, lock: Lockfile): Promise<void> {
-  await writeFileAtomic(join(s.root, LOCK_FILE), encodeLock(lock), join(s.root, '.dv', 'tmp'));
+  await writeControlFile(join(s.root, LOCK_FILE), encodeLock(lock), { code: 'PIPELINE_INVALID', root: s.root, tmpDir: join(s.root, '.dv', 'tmp') });
 }
 
 /**
@@ -172,7 +167,8 @@ export class PipelineContext {
 
   private async paramDoc(file: string): Promise<unknown | null> {
     if (!this.docs.has(file)) {
-      const text = await readText(join(this.s.root, file));
+      // A params file is the user's data, not dv's own: it may be a link, but never a FIFO or device.
+      const text = await readControlFile(join(this.s.root, file), { code: 'PIPELINE_INVALID', followLinks: true, show: file });
       this.docs.set(file, text === undefined ? null : parseYaml(text, file) ?? {});
     }
     return this.docs.get(file)!;

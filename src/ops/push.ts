@@ -24,6 +24,8 @@ export interface PushOptions {
   revs?: string[];
   /** For the pre-push hook: the lines git gives it on stdin, and the git remote it pushes to. */
   prePush?: { lines: string; gitRemote: string };
+  /** Verify the remote's copies first and send again those that are damaged (`--repair`). */
+  repair?: boolean;
   onProgress?: (p: PushProgress) => void;
 }
 
@@ -79,7 +81,7 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
       const p = blocking[0];
       throw new DvError(p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING', `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; run \`dv fsck\`, or \`dv fetch\` from a remote that has it`, { problems: blocking.slice(0, 20) });
     }
-    const stats = await pushObjects({ store: s.store, backend, remote, ids, meta, tmpDir: s.paths.tmpDir, jobs, onProgress: opts.onProgress });
+    const stats = await pushObjects({ store: s.store, backend, remote, ids, meta, tmpDir: s.paths.tmpDir, jobs, repair: opts.repair, onProgress: opts.onProgress });
     const runsSent = await uploadRuns(backend, runs.runs);
     if (missing.length > 0) {
       // Everything else is on the remote now, so `git push --no-verify` loses nothing more.

@@ -3,6 +3,7 @@
  * ref, with their snapshot history) and every object reachable from them.
  */
 import pLimit from 'p-limit';
+import { DeclaredLedger } from '../core/declared.js';
 import { decodeManifest } from '../core/manifest.js';
 import { decodePointer } from '../core/pointer.js';
 import { decodeSnapshot } from '../core/snapshot.js';
@@ -69,7 +70,8 @@ export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } 
  * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks),
  * walked breadth first: each level's objects are read concurrently and its single-chunk files
  * checked in one index lookup. Ids come out grouped by directory, a file's chunks in order.
- * Objects that cannot be read are reported, never fatal.
+ * Every object is visited once however often it is named; a tree whose declared size or file
+ * count is not what its entries hold is reported as BAD_OBJECT. Problems are never fatal.
  */
 export async function reachable(s: RepoSession, roots: string[], opts: { history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
   const ids = new Set<string>();
@@ -104,6 +106,8 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
     todo.forEach((id, k) => { ids.add(id); if (!have[k]) problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` }); });
   };
 
+  // Each tree's declared size and file count against its entries, memoised by id.
+  const ledger = new DeclaredLedger({ files: false });
   const rootSet = new Set(roots);
   // History that was never fetched (a clone pulls only what its pointers name) is not damage.
   const shallow: string[] = [];
@@ -117,6 +121,7 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
     const [bytes] = await readAll([id], 'snapshot');
     const snap = bytes && decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
     if (!snap) continue;
+    decodeOr(() => ledger.claim(snap.tree, 'tree', { size: snap.size, files: snap.files }, `snapshot ${id.slice(0, 12)}`), id, 'snapshot');
     trees.push(snap.tree);
     if (opts.history !== false) queue.push(...snap.parents);
   }
@@ -131,6 +136,9 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
       const b = bytes[k];
       const t = b && decodeOr(() => decodeTree(b, id), id, 'tree');
       if (!t) return;
+      // Declared sizes must hold. A lie is reported, and still walked (once, memoised): gc must
+      // not collect what a damaged tree names, and fsck reports what lies below it too.
+      decodeOr(() => ledger.tree(id, t), id, 'tree');
       for (const e of t.entries) {
         if (e.type === 'dir') next.push(e.id);
         else if (e.type === 'file') (e.chunked ? manifests : chunks).push(e.id);

@@ -2,10 +2,11 @@
 import { promises as fsp } from 'node:fs';
 import type { Backend } from '../backend/backend.js';
 import { parseRemoteUrl } from '../backend/open.js';
-import { fsError } from '../errors.js';
+import { DvError, fsError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
+import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { selectTracked } from './commit.js';
 
 export interface RemoteSession {
@@ -25,21 +26,36 @@ export interface RemoteSessionOptions {
   jobs?: number;
   /** write: a directory remote is created (as DVC does; a bucket must exist already); read: it must exist. */
   purpose: 'write' | 'read';
+  /** Snapshot ids or prefixes (found in the remote's index) to use as roots instead of pointer files. */
+  snapshots?: string[];
+}
+
+/** The full id the remote holds for each snapshot id or prefix; a prefix it lacks is UNKNOWN_ID. */
+function remoteIds(remote: RemoteIndex, name: string, args: string[]): string[] {
+  return args.map((arg) => {
+    const ids = remote.idsWithPrefix(arg.toLowerCase(), 2);
+    if (ids.length === 1) return ids[0];
+    if (ids.length > 1) throw new DvError('AMBIGUOUS_ID', `${arg} matches several objects on remote ${name}: give more characters`, { arg });
+    throw new DvError('UNKNOWN_ID', `remote ${name} has no object ${arg}: check the id (\`dv log --git\`), or push it from the clone that made it`, { arg, remote: name });
+  });
 }
 
 /** Runs `fn` with the remote open, and closes it whatever happens. */
 export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
   const config = resolveRemote(s.config, o.remote);
+  // A committed remote that now goes elsewhere than this clone last used is not used (TOFU).
+  await checkRemoteTrust(s.config, config.name, s.paths.dvDir);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);
   const target = parseRemoteUrl(config.url, s.root);
   if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });
   const backend = await openRemote(config, s.root, { create: o.purpose === 'write' });
   try {
     await backend.check();
-    const tracked = await selectTracked(s, o.paths, o.cwd ?? s.root);
-    const roots = [...new Set(tracked.map((t) => t.pointer.snapshot))];
-    const cache = remoteCacheDir(s.paths, config.name);
+    const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
+    const cache = await checkRemoteCacheDir(s.paths, config.name);
     const remote = await RemoteIndex.load(backend, cache, jobs);
+    const named = o.snapshots ? remoteIds(remote, config.name, o.snapshots) : tracked.map((t) => t.pointer.snapshot);
+    const roots = [...new Set(named)];
     // An index that does not match its name names nothing usable: a writer removes it (its
     // objects are sent again), a reader just does not use it.
     if (o.purpose === 'write') for (const key of remote.damaged) await backend.delete(key).catch(() => undefined);

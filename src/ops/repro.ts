@@ -46,7 +46,8 @@ export interface ReproOptions {
   onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore'; from?: ReproStage['from'] }) => void;
 }
 
-export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run';
+/** `would-restore`: a dry run found a recorded run (dv.lock or this clone's run cache) with the same key. */
+export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run' | 'would-restore';
 
 export interface ReproStage {
   name: string;
@@ -137,6 +138,13 @@ async function recheck(s: RepoSession, ctx: PipelineContext, stage: StageSpec, b
   throw new DvError('STAGE_FAILED', `stage ${stage.name}: ${what} changed while its command ran (by the command or another process): nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name, ...(dep ? { path: dep } : {}) });
 }
 
+/** A run recorded here (dv.lock, then this clone's run cache) that `key` would be restored from. */
+async function recordedRun(s: RepoSession, stage: StageSpec, key: string, locked: LockStage | undefined): Promise<{ from: 'lock' | 'run-cache'; outs: OutRecord[] } | undefined> {
+  if (locked && locked.key === key && sameOuts(stage, locked.outs)) return { from: 'lock', outs: locked.outs };
+  const cached = await findRun(s, key);
+  return cached && sameOuts(stage, cached.run.outs) ? { from: 'run-cache', outs: cached.run.outs } : undefined;
+}
+
 export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<ReproResult> {
   const notices: string[] = [];
   const notice = (text: string): void => { notices.push(text); opts.onNotice?.(text); };
@@ -177,14 +185,19 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     const locked = lock.stages[name];
     const st: StageState = await ctx.state(stage, locked);
     const forced = opts.force === true && targets.includes(name);
-    // Without running, a stage downstream of one that would run cannot know its new inputs.
-    if (opts.dryRun) for (const u of p.dag.upstream.get(name) ?? []) if (result.some((r) => r.name === u && r.action === 'would-run')) st.changes.push({ type: 'upstream', what: u, how: 'out of date' });
+    // Without running, a stage downstream of one that would change cannot know its new inputs.
+    const pending = (r: ReproStage): boolean => r.action === 'would-run' || r.action === 'would-restore';
+    const upstream = opts.dryRun ? [...(p.dag.upstream.get(name) ?? [])].filter((u) => result.some((r) => r.name === u && pending(r))) : [];
+    for (const u of upstream) st.changes.push({ type: 'upstream', what: u, how: 'out of date' });
     if (st.changes.length === 0 && !forced) {
       result.push({ name, action: 'up-to-date', changes: [], outs: locked!.outs });
       continue;
     }
     if (opts.dryRun) {
-      result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
+      const known = upstream.length === 0 && !forced && opts.runCache !== false;
+      const recorded = known ? await recordedRun(s, stage, st.key, locked) : undefined;
+      if (recorded) result.push({ name, action: 'would-restore', from: recorded.from, changes: st.changes, outs: recorded.outs });
+      else result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
       continue;
     }
     if (st.missingDeps.length > 0) {

@@ -10,7 +10,8 @@ import type { Backend } from '../backend/backend.js';
 import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { openRemote, remoteCacheDir, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { fetchObjects } from '../transfer/fetch.js';
 import { remoteRunKey, RUNS_PREFIX, runKeyOfRemoteKey } from '../transfer/layout.js';
 import { RemoteIndex } from '../transfer/remote-index.js';
@@ -115,6 +116,7 @@ export class RemoteRunCache {
       if (e instanceof DvError && e.code === 'NO_REMOTE' && this.opts.remote === undefined) return false;
       throw e;
     }
+    await checkRemoteTrust(this.s.config, this.config.name, this.s.paths.dvDir);
     // Few retries: an offline repro should run its stages, not wait.
     this.backend = await openRemote(this.config, this.s.root, { retry: { attempts: 2 } });
     try {
@@ -161,7 +163,7 @@ export class RemoteRunCache {
     if (run.cmd !== stage.cmd || (run.wdir ?? '') !== (stage.wdir ?? '') || run.outs.length !== stage.outs.length || !stage.outs.every((o) => run.outs.some((x) => x.path === o))) return refuse('is for other outs');
     if (!validEnv(run)) return refuse('is malformed');
     try {
-      this.index ??= await RemoteIndex.load(this.backend!, remoteCacheDir(this.s.paths, this.config!.name));
+      this.index ??= await RemoteIndex.load(this.backend!, await checkRemoteCacheDir(this.s.paths, this.config!.name));
       await fetchObjects({ store: this.s.store, backend: this.backend!, remote: this.index, roots: run.outs.map((o) => o.snapshot), history: false, jobs: Number(this.config!.jobs) || 8 });
     } catch (e) {
       if (!(e instanceof DvError)) throw e;

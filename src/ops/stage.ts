@@ -1,15 +1,18 @@
 /** `dv stage add` and `dv stage list`: write and read the stages of dv.yaml. */
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { DvError, fsError, isDvError } from '../errors.js';
+import { DvError, isDvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { readControlFile, writeControlFile } from '../repo/control-file.js';
 import { findTracked, usesGit } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { buildDag, overlaps } from '../pipeline/dag.js';
-import { checkStageName, formatParamRef, invalid, normalizeRel, parseParamRef, parseSpec, setStage, SPEC_FILE, type StageSpec } from '../pipeline/spec.js';
-import { loadPipeline } from './pipeline.js';
+import { checkStageName, dedupeParams, formatParamRef, invalid, normalizeRel, parseParamRefs, parseSpec, removeStage, setStage, SPEC_FILE, type StageSpec } from '../pipeline/spec.js';
+import type { LockStage } from '../pipeline/lockfile.js';
+import { loadSnapshot } from './objects.js';
+import { asPipelineLineage } from './outs.js';
+import { loadPipeline, writeLock } from './pipeline.js';
+import { remove } from './untrack.js';
 
 export interface StageAddOptions {
   name: string;
@@ -54,14 +57,29 @@ export interface StageAddResult {
  */
 export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void> {
   const tracked = await findTracked(s.root);
+  const locked = (await loadPipeline(s.root)).lock.stages;
   for (const o of stage.outs) {
     const t = tracked.find((x) => x.rel !== o && overlaps(x.rel, o));
     if (t) throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, { path: o });
+    const same = tracked.find((x) => x.rel === o);
+    if (same && !(await writtenByStage(s, o, same.pointer.snapshot, locked))) {
+      throw invalid(`out ${o} of stage ${stage.name} is data tracked with \`dv add\` (${same.pointerRel}): a stage may not take it over; run \`dv remove ${o}\` first (the files stay), or choose another out path`, { path: o, pointer: same.pointerRel });
+    }
     const inGit = await git(s.root, ['ls-files', '-z', '--', o]);
     if (inGit.code === 0 && inGit.stdout.split('\0').some(Boolean)) {
       throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, { path: o });
     }
   }
+}
+
+/**
+ * Whether the tracked path `rel` is a stage's out rather than data added by hand: dv.lock
+ * records it as an out, or the snapshot its pointer names was written by a stage run.
+ */
+async function writtenByStage(s: RepoSession, rel: string, snapshot: string, locked: Record<string, LockStage>): Promise<boolean> {
+  if (Object.values(locked).some((l) => l.outs.some((x) => x.path === rel))) return true;
+  const snap = await loadSnapshot(s.store, snapshot).catch(() => undefined);
+  return asPipelineLineage(snap?.lineage.pipeline) !== undefined;
 }
 
 /**
@@ -90,18 +108,14 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
     cmd: opts.cmd,
     ...(wdir ? { wdir } : {}),
     deps: [...new Set((opts.deps ?? []).map((d) => rel(d, '-d')))],
-    params: (opts.params ?? []).map((p) => argument(() => parseParamRef(p, 'dv stage add -p', wdir))),
+    params: dedupeParams((opts.params ?? []).flatMap((p) => argument(() => parseParamRefs(p, 'dv stage add -p', wdir)))),
     outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-M'))])],
   };
   const metrics = [...new Set((opts.metrics ?? []).map((o) => rel(o, '-M')))];
   if (metrics.length) stage.metrics = metrics;
   const file = join(s.root, SPEC_FILE);
-  let text = '';
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, SPEC_FILE);
-  }
+  const o = { code: 'PIPELINE_INVALID' as const, show: SPEC_FILE, root: s.root };
+  const text = (await readControlFile(file, o)) ?? '';
   const before = parseSpec(text);
   const replaced = before.stages.some((x) => x.name === name);
   if (replaced && !opts.force) throw invalid(`stage ${name} exists in ${SPEC_FILE}: pass --force to replace it, or choose another name`, { stage: name });
@@ -109,7 +123,7 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
   // Validates the whole pipeline as it will be: duplicate outs, cycles.
   buildDag(parseSpec(next).stages);
   await checkOuts(s, stage);
-  await writeFileAtomic(file, next, join(s.root, '.dv', 'tmp'));
+  await writeControlFile(file, next, { ...o, tmpDir: join(s.root, '.dv', 'tmp') });
   const p = await loadPipeline(s.root);
   return { stage: info(p.dag, p.dag.stages.get(name)!), replaced, gitAdd: (await usesGit(s)) ? [SPEC_FILE] : [] };
 }
@@ -126,4 +140,49 @@ function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
 export async function stageList(s: RepoSession): Promise<StageInfo[]> {
   const p = await loadPipeline(s.root);
   return p.dag.order.map((n) => info(p.dag, p.dag.stages.get(n)!));
+}
+
+export interface StageRemoveOptions {
+  name: string;
+  /** Keep the outs tracked as plain data (pointer files stay) instead of untracking them. */
+  keepOuts?: boolean;
+}
+
+export interface StageRemoveResult {
+  stage: string;
+  /** Outs no longer tracked: their pointer files and .gitignore lines are gone, the files stay. */
+  untracked: string[];
+  /** Whether dv.lock had an entry for the stage (removed). */
+  lockEntry: boolean;
+  gitAdd: string[];
+}
+
+/**
+ * `dv stage remove NAME`, as `dvc remove STAGE`: the stage leaves dv.yaml and dv.lock; its outs
+ * stop being tracked (pointer file and .gitignore line removed) but their files stay where they
+ * are, and their snapshots stay in the store. Stages that read its outs keep them as plain deps.
+ */
+export async function stageRemove(s: RepoSession, opts: StageRemoveOptions): Promise<StageRemoveResult> {
+  const name = argument(() => checkStageName(opts.name ?? '', 'dv stage remove'));
+  const p = await loadPipeline(s.root);
+  const stage = p.spec.stages.find((x) => x.name === name);
+  if (!stage) {
+    const known = p.spec.stages.map((x) => x.name).join(', ') || 'none';
+    throw new DvError('USAGE', `dv stage remove: no stage ${name} in ${SPEC_FILE} (stages: ${known})`, { stage: name });
+  }
+  const file = join(s.root, SPEC_FILE);
+  const o = { code: 'PIPELINE_INVALID' as const, show: SPEC_FILE, root: s.root };
+  const text = (await readControlFile(file, o)) ?? '';
+  const tracked = new Set((await findTracked(s.root)).map((t) => t.rel));
+  const outs = opts.keepOuts ? [] : stage.outs.filter((o) => tracked.has(o));
+  // dv.yaml first: `remove` refuses to untrack a path that a stage still claims.
+  await writeControlFile(file, removeStage(text, name), { ...o, tmpDir: join(s.root, '.dv', 'tmp') });
+  const lockEntry = p.lock.stages[name] !== undefined;
+  if (lockEntry) {
+    delete p.lock.stages[name];
+    await writeLock(s, p.lock);
+  }
+  const gitAdd = new Set<string>([SPEC_FILE, ...(lockEntry ? ['dv.lock'] : [])]);
+  if (outs.length) for (const f of (await remove(s, { paths: outs })).gitAdd) gitAdd.add(f);
+  return { stage: name, untracked: outs, lockEntry, gitAdd: (await usesGit(s)) ? [...gitAdd] : [] };
 }

@@ -1,10 +1,11 @@
 /** `dv status`: what changed in each tracked path since its pointer file's snapshot. */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { diffTrees } from '../core/diff.js';
+import { diffTrees, type Change } from '../core/diff.js';
 import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
 import { selectTrackedWithin } from './commit.js';
+import { readControlFile } from '../repo/control-file.js';
 import { treeLoader } from './objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
@@ -63,8 +64,12 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     }
     const load = treeLoader(s.store, scan.trees);
     const prefix = (p: string): string => (t.pointer.kind === 'file' || scan.kind === 'file' ? t.rel : `${t.rel}/${p}`);
-    const changes = t.pointer.kind === scan.kind ? await diffTrees(t.pointer.tree, scan.tree, load) : [...(await diffTrees(t.pointer.tree, null, load)), ...(await diffTrees(null, scan.tree, load))];
-    for (const c of changes) if (shown(prefix(c.path))) base[c.type].push(prefix(c.path));
+    const take = (c: Change): void => { if (shown(prefix(c.path))) base[c.type].push(prefix(c.path)); };
+    if (t.pointer.kind === scan.kind) await diffTrees(t.pointer.tree, scan.tree, load, '', take);
+    else {
+      await diffTrees(t.pointer.tree, null, load, '', take);
+      await diffTrees(null, scan.tree, load, '', take);
+    }
     paths.push({ ...base, state: base.added.length + base.modified.length + base.deleted.length > 0 ? 'modified' : 'clean' });
   }
   let stages: OutOfDateStage[] = [];
@@ -74,7 +79,8 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     if (p.exists) stages = await outOfDate(s, p);
     for (const name of p.dag.order) {
       for (const m of p.dag.stages.get(name)!.metrics ?? []) {
-        const text = await fsp.readFile(join(s.root, m), 'utf8').catch(() => undefined);
+        // Named by dv.yaml, which comes with a clone: a regular file (perhaps behind a link), never a FIFO or device.
+        const text = await readControlFile(join(s.root, m), { followLinks: true, maxBytes: 16 * 1024 * 1024 }).catch(() => undefined);
         metrics.push({ stage: name, path: m, values: text === undefined ? null : metricValues(text, m) });
       }
     }

@@ -94,8 +94,22 @@ export function parseParamRef(s: string, where: string, wdir?: string): ParamRef
   const i = s.lastIndexOf(':');
   const file = fromWdir(wdir, i >= 0 ? s.slice(0, i) : DEFAULT_PARAMS_FILE, where);
   const key = (i >= 0 ? s.slice(i + 1) : s).trim();
+  if (key.includes(',')) throw invalid(`${where}: parameter ${JSON.stringify(s)} names several keys: list each on its own`, { param: s });
   if (!/^[^.\s][^\s]*$/.test(key) || key.endsWith('.') || key.includes('..')) throw invalid(`${where}: parameter ${JSON.stringify(s)} must be KEY or FILE:KEY, with a dotted KEY such as train.lr`, { param: s });
   return { file, key };
+}
+
+/**
+ * A `-p` argument as DVC reads it: `KEY`, `FILE:KEY`, or several keys of one file separated by
+ * commas (`train.lr,train.epochs`, `config.json:seed,lr`).
+ */
+export function parseParamRefs(s: string, where: string, wdir?: string): ParamRef[] {
+  if (typeof s !== 'string') throw invalid(`${where}: empty parameter`);
+  const i = s.lastIndexOf(':');
+  const file = i >= 0 ? s.slice(0, i + 1) : '';
+  const keys = (i >= 0 ? s.slice(i + 1) : s).split(',');
+  if (keys.some((k) => k.trim() === '')) throw invalid(`${where}: parameter ${JSON.stringify(s)} has an empty key`, { param: s });
+  return keys.map((k) => parseParamRef(file + k.trim(), where, wdir));
 }
 
 export function formatParamRef(p: ParamRef, wdir?: string): string {
@@ -167,9 +181,19 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
   return { stages };
 }
 
-function dedupeParams(ps: ParamRef[]): ParamRef[] {
+/** `ps` without repeats, in first-seen order. */
+export function dedupeParams(ps: ParamRef[]): ParamRef[] {
   const seen = new Set<string>();
   return ps.filter((p) => { const k = `${p.file}\0${p.key}`; return !seen.has(k) && (seen.add(k), true); });
+}
+
+/** `text` (the current dv.yaml) without stage `name`; comments of the other stages are kept. */
+export function removeStage(text: string, name: string): string {
+  const doc = yaml().parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) throw yamlError(doc.errors[0], SPEC_FILE);
+  if (!doc.hasIn(['stages', name])) throw invalid(`${SPEC_FILE} has no stage ${name}`, { stage: name });
+  doc.deleteIn(['stages', name]);
+  return doc.toString({ lineWidth: 0 });
 }
 
 /** `text` (the current dv.yaml, or '') with stage `s` added or replaced; comments are kept. */

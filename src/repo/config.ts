@@ -6,12 +6,15 @@
  */
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseRemoteUrl } from '../backend/open.js';
 import { CHUNKER_V1 } from '../core/chunker.js';
 import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
 import { DvError, fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { checkCommittedCacheDir } from './store-trust.js';
+import { recordTrust, remoteIdentity } from './remote-trust.js';
+import { checkControlDir, readControlFile, writeControlFile } from './control-file.js';
 
 export type ConfigLevel = 'global' | 'repo' | 'local';
 export type ConfigTree = { [k: string]: string | ConfigTree };
@@ -21,14 +24,25 @@ export function globalConfigPath(): string {
   return join(base, 'dv', 'config');
 }
 
-export async function readConfigFile(file: string): Promise<ConfigTree> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw fsError(e, file);
+/**
+ * Reads one level's file. The repository's files (`.dv/config`, `.dv/config.local`) are control
+ * files: never read through a link or from a FIFO (src/repo/control-file.ts). The global file is
+ * the user's own and may be a link (dotfile managers make them), but must end at a regular file.
+ */
+export async function readConfigFile(file: string, opts: { followLinks?: boolean } = {}): Promise<ConfigTree> {
+  let text: string | undefined;
+  if (opts.followLinks) {
+    const st = await fsp.stat(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+      throw fsError(e, file);
+    });
+    if (st && !st.isFile()) throw new DvError('BAD_CONFIG', `${file} is not a regular file: dv reads its config only from one; remove it and run the command again`, { file });
+    text = st ? await fsp.readFile(file, 'utf8').catch((e) => { throw fsError(e, file); }) : undefined;
+  } else {
+    await checkControlDir(dirname(file), { code: 'BAD_CONFIG' });
+    text = await readControlFile(file, { code: 'BAD_CONFIG', maxBytes: 1024 * 1024 });
   }
+  if (text === undefined) return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -46,8 +60,11 @@ export async function readConfigFile(file: string): Promise<ConfigTree> {
   return parsed as ConfigTree;
 }
 
-export async function writeConfigFile(file: string, tree: ConfigTree): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n');
+export async function writeConfigFile(file: string, tree: ConfigTree, opts: { followLinks?: boolean } = {}): Promise<void> {
+  const text = JSON.stringify(tree, null, 2) + '\n';
+  if (opts.followLinks) return writeFileAtomic(file, text);
+  await checkControlDir(dirname(file), { code: 'BAD_CONFIG' });
+  await writeControlFile(file, text, { code: 'BAD_CONFIG' });
 }
 
 const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/;
@@ -196,7 +213,7 @@ export class Config {
    * `check` is false (`dv config`, so that it can repair the file).
    */
   static async load(files: Record<ConfigLevel, string>, opts: { check?: boolean } = {}): Promise<Config> {
-    const levels = { global: await readConfigFile(files.global), repo: await readConfigFile(files.repo), local: await readConfigFile(files.local) };
+    const levels = { global: await readConfigFile(files.global, { followLinks: true }), repo: await readConfigFile(files.repo), local: await readConfigFile(files.local) };
     if (opts.check !== false) for (const level of ['global', 'repo', 'local'] as const) checkFile(level, files[level], levels[level]);
     return new Config(levels, files);
   }
@@ -225,13 +242,20 @@ export class Config {
   async set(level: ConfigLevel, key: string, value: string | undefined): Promise<boolean> {
     if (value !== undefined) {
       checkSetting(key, value);
+      if (key === 'cache.dir' && level === 'repo') checkCommittedCacheDir(dirname(dirname(this.files.repo)), value);
       if (key === 'core.remote' && this.get(`remote.${value}.url`) === undefined) {
         const names = this.entries().flatMap(([k]) => /^remote\.([^.]+)\.url$/.exec(k)?.[1] ?? []);
         throw new DvError('USAGE', `core.remote ${show(value)}: no remote has that name (${names.length ? `remotes: ${names.join(', ')}` : 'none is configured'}): add it first with \`dv remote add ${value} URL\``, { key, value });
       }
     }
     const changed = setKey(this.levels[level], key, value);
-    if (changed) await writeConfigFile(this.files[level], this.levels[level]);
+    if (changed) await writeConfigFile(this.files[level], this.levels[level], { followLinks: level === 'global' });
+    // Where the user points a committed remote in this clone is where this clone trusts it to go.
+    const remote = /^remote\.([^.]+)\.(?:url|endpoint)$/.exec(key);
+    if (remote && level === 'repo' && value !== undefined) {
+      const identity = remoteIdentity(this, remote[1]);
+      if (identity !== undefined) await recordTrust(this, dirname(this.files.repo), remote[1], identity);
+    }
     return changed;
   }
 }

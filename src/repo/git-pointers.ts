@@ -6,7 +6,7 @@
  * and `git cat-file --batch` for the blobs.
  */
 import { execFile } from 'node:child_process';
-import { decodePointer } from '../core/pointer.js';
+import { decodePointer, type Pointer } from '../core/pointer.js';
 import { DvError } from '../errors.js';
 import { gitEnv } from './git.js';
 
@@ -35,7 +35,8 @@ const MAX_POINTER = 64 * 1024;
 /** rev-list selectors `--rev` accepts besides revisions; any other option is refused. */
 const SELECTOR = /^--(?:all|not|(?:branches|tags|remotes)(?:=.+)?|(?:glob|exclude)=.+)$/;
 
-async function gitOut(cwd: string, args: string[], input?: string): Promise<Buffer> {
+/** Runs git with `input` on stdin; its stdout, or a DvError naming the git command (USAGE for rev-parse). */
+export async function gitOut(cwd: string, args: string[], input?: string): Promise<Buffer> {
   const r = await new Promise<{ code: number; stdout: Buffer; stderr: string }>((resolve) => {
     const child = execFile('git', args, { cwd, env: gitEnv(), maxBuffer: 1024 * 1024 * 1024, encoding: 'buffer' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
@@ -134,9 +135,15 @@ function rawBlobs(out: Buffer, commitOf: (header: string) => string | undefined)
   return found;
 }
 
-/** Reads the blobs that are pointer files; others (not a pointer, too large) are left out. */
+/** The snapshot each blob that is a pointer file names; others (not a pointer, too large) are left out. */
 async function readPointers(root: string, blobs: string[]): Promise<Map<string, string>> {
-  const snapshots = new Map<string, string>();
+  const pointers = await readPointerBlobs(root, blobs);
+  return new Map([...pointers].map(([blob, p]) => [blob, p.snapshot]));
+}
+
+/** Reads the blobs that are pointer files; others (not a pointer, too large) are left out. */
+export async function readPointerBlobs(root: string, blobs: string[]): Promise<Map<string, Pointer>> {
+  const snapshots = new Map<string, Pointer>();
   if (blobs.length === 0) return snapshots;
   const check = (await gitOut(root, ['cat-file', '--batch-check'], blobs.join('\n') + '\n')).toString('utf8').split('\n');
   const small = blobs.filter((_, k) => { const m = / blob (\d+)$/.exec(check[k] ?? ''); return m !== null && Number(m[1]) <= MAX_POINTER; });
@@ -150,7 +157,7 @@ async function readPointers(root: string, blobs: string[]): Promise<Map<string, 
     const size = type === 'missing' || sizeText === undefined ? 0 : Number(sizeText);
     if (!Number.isSafeInteger(size)) break;
     if (type === 'blob') {
-      try { snapshots.set(id, decodePointer(out.toString('utf8', nl + 1, nl + 1 + size), `git blob ${id}`).snapshot); } catch { /* a *.dv file that is not a pointer */ }
+      try { snapshots.set(id, decodePointer(out.toString('utf8', nl + 1, nl + 1 + size), `git blob ${id}`)); } catch { /* a *.dv file that is not a pointer */ }
     }
     pos = type === 'missing' ? nl + 1 : nl + 1 + size + 1;
   }

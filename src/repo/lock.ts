@@ -5,6 +5,7 @@
 import { promises as fsp, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DvError, fsError } from '../errors.js';
+import { lstatControlFile, readControlFile } from './control-file.js';
 
 export interface LockInfo {
   pid: number;
@@ -29,8 +30,13 @@ async function readLock(file: string): Promise<LockState> {
   let text: string;
   let ageMs: number;
   try {
-    ageMs = Date.now() - (await fsp.stat(file)).mtimeMs;
-    text = await fsp.readFile(file, 'utf8');
+    // Never through a link or from a FIFO: `.dv/lock` may have come with a clone.
+    const st = await lstatControlFile(file, { code: 'BAD_CONFIG' });
+    if (!st) return { state: 'gone' };
+    ageMs = Date.now() - st.mtimeMs;
+    const read = await readControlFile(file, { code: 'BAD_CONFIG', maxBytes: 64 * 1024 });
+    if (read === undefined) return { state: 'gone' };
+    text = read;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'gone' };
     throw fsError(e, file);

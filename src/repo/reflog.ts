@@ -3,16 +3,24 @@
  * `.dv/snapshots.log` (time, id, path). `dv gc` keeps recent entries alive, so a snapshot that
  * no pointer names any more (e.g. after `dv checkout <old>`, before git has it) is not lost.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isId } from '../core/ids.js';
+import { DvError, fsError } from '../errors.js';
+import { readControlFile } from './control-file.js';
 
 const FILE = 'snapshots.log';
 
 /** Appends one line; a line cut short by a killed process is ended first, so it cannot swallow this one. */
 export async function logSnapshot(dvDir: string, id: string, path: string): Promise<void> {
-  const fh = await fsp.open(join(dvDir, FILE), 'a+');
+  // Never appended through a link (a clone may carry `.dv/snapshots.log -> ~/.bashrc`) nor to a FIFO.
+  const file = join(dvDir, FILE);
+  const fh = await fsp.open(file, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0), 0o666).catch((e) => {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new DvError('BAD_CONFIG', `${file} is a symbolic link: dv never writes its own files through links; remove it`, { file });
+    throw fsError(e, file);
+  });
   try {
+    if (!(await fh.stat()).isFile()) throw new DvError('BAD_CONFIG', `${file} is not a regular file: remove it`, { file });
     const { size } = await fh.stat();
     const last = Buffer.alloc(1);
     if (size > 0) await fh.read(last, 0, 1, size - 1);
@@ -27,7 +35,7 @@ export async function logSnapshot(dvDir: string, id: string, path: string): Prom
 export async function loggedSnapshots(dvDir: string, since?: Date): Promise<string[]> {
   let text = '';
   try {
-    text = await fsp.readFile(join(dvDir, FILE), 'utf8');
+    text = (await readControlFile(join(dvDir, FILE), { code: 'BAD_CONFIG' })) ?? '';
   } catch {
     return [];
   }

@@ -3,6 +3,7 @@
  * per-remote options, `core.remote` for the default. Credentials never live here: they come
  * from the standard AWS chain (environment, shared config/credentials files, profiles).
  */
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { RetryOptions } from '../backend/retry.js';
@@ -10,6 +11,8 @@ import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
 import type { RepoPaths } from './repo.js';
+import { isCommitted, recordTrust, remoteIdentity } from './remote-trust.js';
+import { checkControlDir, lstatControlFile } from './control-file.js';
 
 export { REMOTE_OPTIONS };
 export type RemoteOption = (typeof REMOTE_OPTIONS)[number];
@@ -95,6 +98,19 @@ export function remoteCacheDir(paths: RepoPaths, name: string): string {
   return join(paths.dvDir, 'remotes', name);
 }
 
+/**
+ * The remote's index cache (`.dv/remotes/NAME/`), checked before dv reads or writes it: a real
+ * directory holding regular files only. A clone may carry links there (to another directory, to
+ * `/dev/zero`), and dv never follows a link for its own files. Returns the directory.
+ */
+export async function checkRemoteCacheDir(paths: RepoPaths, name: string): Promise<string> {
+  const dir = remoteCacheDir(paths, name);
+  const o = { root: paths.root, code: 'BAD_CONFIG' as const };
+  if (!(await checkControlDir(dir, o))) return dir;
+  for (const f of await fsp.readdir(dir)) await lstatControlFile(join(dir, f), o);
+  return dir;
+}
+
 export async function addRemote(config: Config, level: ConfigLevel, name: string, url: string, options: Partial<Record<RemoteOption, string>>, makeDefault: boolean): Promise<void> {
   checkRemoteName(name);
   parseRemoteUrl(url);
@@ -113,4 +129,15 @@ export async function removeRemote(config: Config, name: string): Promise<void> 
     if (getKey(config.levels[level], 'core.remote') === name) await config.set(level, 'core.remote', undefined);
   }
   if (!found) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}`, { name });
+}
+
+/**
+ * `dv remote trust [NAME]`: confirms that the remote (default: the default one) may send and
+ * fetch data where the config now points it, after REMOTE_UNTRUSTED (src/repo/remote-trust.ts).
+ */
+export async function trustRemote(config: Config, dvDir: string, name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
+  const r = resolveRemote(config, name);
+  const identity = remoteIdentity(config, r.name)!;
+  await recordTrust(config, dvDir, r.name, identity);
+  return { name: r.name, identity, committed: isCommitted(config, r.name) };
 }

@@ -4,7 +4,7 @@
  * and falls back to an in-memory index when a writer holds LevelDB.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join, resolve, isAbsolute } from 'node:path';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { DvError } from '../errors.js';
 import { initHash } from '../core/hash.js';
 import { ObjectStore } from '../store/object-store.js';
@@ -12,6 +12,8 @@ import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, globalConfigPath } from './config.js';
 import { RepoLock, type LockInfo } from './lock.js';
 import { registerRepo } from './shared-cache.js';
+import { checkControlDir, checkControlTree, lstatControlFile } from './control-file.js';
+import { configuredCacheDir, markStore, STORE_MARKER } from './store-trust.js';
 
 export const DV_DIR = '.dv';
 export const VERSION = '0.1.0';
@@ -51,7 +53,9 @@ export async function findRoot(cwd: string): Promise<string> {
   let dir = resolve(cwd);
   for (;;) {
     try {
-      if ((await fsp.stat(join(dir, DV_DIR, 'config'))).isFile()) return dir;
+      // lstat: a `.dv/config` that is a link or a FIFO still marks the repository, and opening it
+      // then refuses that file by name instead of silently using a parent repository.
+      if (!(await fsp.lstat(join(dir, DV_DIR, 'config'))).isDirectory()) return dir;
     } catch {
       // keep looking upwards
     }
@@ -59,6 +63,28 @@ export async function findRoot(cwd: string): Promise<string> {
     if (up === dir) throw new DvError('NOT_A_REPO', `not a dv repository (no ${DV_DIR}/ here or in any parent of ${cwd}): run \`dv init\` first`);
     dir = up;
   }
+}
+
+/**
+ * `.dv` and what dv keeps in it (and in a cache inside the repository) must be real directories
+ * and regular files: any of them may arrive by `git clone` as a symlink to somewhere else (another
+ * store, a secret, a device), and dv never follows one for its own files.
+ */
+export async function checkLayout(paths: RepoPaths): Promise<void> {
+  const o = { root: paths.root, code: 'BAD_CONFIG' as const };
+  await checkControlDir(paths.dvDir, o);
+  for (const d of ['cache', 'tmp']) await checkControlDir(join(paths.dvDir, d), o);
+  // What dv reads there it reads whole: a link to /dev/zero or a FIFO must not be among it.
+  await checkControlTree(paths.indexDir, 1, o);
+  await checkControlTree(join(paths.dvDir, 'remotes'), 2, o);
+  for (const f of ['config', 'config.local', 'lock', 'snapshots.log', '.gitignore']) await lstatControlFile(join(paths.dvDir, f), o);
+  const rel = relative(paths.root, paths.cacheDir);
+  if (rel.startsWith('..') || isAbsolute(rel)) return;
+  // A cache inside the work tree may have come with the clone, down to its files.
+  await checkControlDir(paths.cacheDir, o);
+  await checkControlDir(join(paths.cacheDir, 'tmp'), o);
+  for (const [d, depth] of [['packs', 2], ['repos', 1], ['runs', 1]] as const) await checkControlTree(join(paths.cacheDir, d), depth, o);
+  await lstatControlFile(join(paths.cacheDir, STORE_MARKER), o);
 }
 
 export interface OpenOptions {
@@ -94,7 +120,8 @@ export class RepoSession {
     if (format !== undefined && format !== FORMAT) {
       throw new DvError('BAD_CONFIG', `${base.config} says core.format ${JSON.stringify(format)}, and this dv (${VERSION}) reads format ${FORMAT} only: upgrade dv, or fix the file`, { file: base.config });
     }
-    const paths = repoPaths(root, config.get('cache.dir'));
+    const paths = repoPaths(root, await configuredCacheDir(config, root));
+    await checkLayout(paths);
     const waitMs = opts.waitMs ?? 10_000;
     let lock: RepoLock | undefined;
     let index: Index;
@@ -117,6 +144,7 @@ export class RepoSession {
     }
     const store = new ObjectStore(paths.packsDir, paths.tmpDir, index);
     try {
+      if (lock) await markStore(paths.cacheDir, config, root);
       if (config.get('cache.dir') !== undefined) {
         // A writer into a shared cache makes itself known, so gc elsewhere keeps what it names;
         // packs that gc (run from another repository) deleted or rewrote are forgotten here.

@@ -11,6 +11,8 @@ import { fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { Config, globalConfigPath } from './config.js';
 import { repoPaths, type RepoPaths } from './repo.js';
+import { readControlFile } from './control-file.js';
+import { configuredCacheDir } from './store-trust.js';
 
 const DIR = 'repos';
 
@@ -44,7 +46,7 @@ export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRep
     const file = join(dir, name);
     let root: string | undefined;
     try {
-      const v = JSON.parse(await fsp.readFile(file, 'utf8')) as { root?: unknown };
+      const v = JSON.parse((await readControlFile(file, { code: 'BAD_CONFIG', maxBytes: 64 * 1024 })) ?? '') as { root?: unknown };
       root = typeof v.root === 'string' ? v.root : undefined;
     } catch {
       root = undefined;
@@ -57,7 +59,9 @@ export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRep
     // Unchecked: only cache.dir matters here, and a value that repository cannot use (say a bad
     // remote.NAME.jobs) must not get it dropped as stale, and its data collected.
     const config = exists ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }, { check: false }).catch(() => undefined) : undefined;
-    const paths = config ? repoPaths(root, config.get('cache.dir')) : undefined;
+    // A cache.dir that repository's own dv refuses (committed, outside it) is not this cache.
+    const cacheDir = config ? await configuredCacheDir(config, root).then((d) => d ?? null, () => undefined) : undefined;
+    const paths = cacheDir === undefined ? undefined : repoPaths(root, cacheDir ?? undefined);
     if (!paths || real(paths.cacheDir) !== cache) { stale.push(file); continue; }
     repos.push({ root, paths });
   }

@@ -77,6 +77,12 @@ export class ObjectStore {
     return ids.map((id, i) => locs[i] !== undefined || this.pending.has(id) || this.inFlight.has(id));
   }
 
+  /** The raw size of each object this store holds (undefined: absent), in one index lookup. */
+  async sizesOf(ids: string[]): Promise<(number | undefined)[]> {
+    const locs = await this.index.getLocations(ids);
+    return ids.map((id, i) => locs[i]?.rawSize ?? (this.pending.get(id) ?? this.inFlight.get(id))?.rawSize);
+  }
+
   async has(id: string): Promise<boolean> {
     return (await this.hasMany([id]))[0];
   }

@@ -3,14 +3,18 @@
  * snapshots, then trees level by level, then manifests and chunks. Missing objects are located
  * through the remote's pack indexes and read with ranged GETs that merge neighbours; every
  * object is verified by hash before it is stored. Nothing read from the remote is trusted:
- * tree entries are validated when decoded, sizes are bounded. A remote frame (flag 2) is read
- * once however many of its objects are wanted, decompressed within its header's bound, and kept
- * whole when every object in it verifies (else the wanted objects are stored one by one).
+ * tree entries are validated when decoded, sizes are bounded, and every declared size (snapshot,
+ * directory, file, manifest child) must match what lies below it (core/declared.ts), checked
+ * before the bytes below are downloaded. A remote frame (flag 2) is read once however many of
+ * its objects are wanted, decompressed within its header's bound, and kept whole when every
+ * object in it verifies (else the wanted objects are stored one by one). A copy that fails to
+ * verify is read again through another index listing the object, with a warning.
  */
 import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
-import { decodeManifest } from '../core/manifest.js';
+import { DeclaredLedger } from '../core/declared.js';
+import { decodeManifest, MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { decodeSnapshot } from '../core/snapshot.js';
 import { decodeTree } from '../core/tree.js';
 import { DvError } from '../errors.js';
@@ -18,7 +22,7 @@ import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
 import { MAX_FRAME_STORED } from '../store/pack-index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
-import { remotePackKey } from './layout.js';
+import { remoteIndexKey, remotePackKey } from './layout.js';
 import { frameKey, type RemoteIndex, type RemoteLoc } from './remote-index.js';
 
 type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
@@ -38,6 +42,8 @@ export interface FetchInput {
 }
 
 export interface FetchStats {
+  /** Damage found on the remote and worked around (bad index entries, ignored indexes). */
+  warnings: string[];
   objectsFetched: number;
   bytesFetched: number;
   requests: number;
@@ -48,13 +54,25 @@ const MAX_RANGE = 4 * 1024 * 1024;
 const MAX_GAP = 64 * 1024;
 
 export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
-  const stats: FetchStats = { objectsFetched: 0, bytesFetched: 0, requests: 0 };
+  const stats: FetchStats = { warnings: [...i.remote.warnings], objectsFetched: 0, bytesFetched: 0, requests: 0 };
   const visited = new Set<string>();
+  // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice.
+  const ledger = new DeclaredLedger();
   let level: Want[] = [...i.roots.map((id): Want => ({ id, kind: 'snapshot' })), ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' }))];
   while (level.length > 0) {
     const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
-    const have = await i.store.hasMany(fresh.map((w) => w.id));
-    await download(i, fresh.filter((_, k) => !have[k]), stats);
+    const sizes = await i.store.sizesOf(fresh.map((w) => w.id));
+    // A chunk whose size (here, or as the remote's index gives it) is not what its file declares is
+    // refused before a byte of it is downloaded; the download then checks the index told the truth.
+    fresh.forEach((w, k) => {
+      if (w.kind !== 'chunk') return;
+      if (sizes[k] !== undefined) { ledger.chunk(w.id, sizes[k]!); return; }
+      // Any listed copy of the declared size will do (a bad index's copy may come first).
+      const copies = i.remote.copies(w.id);
+      const claimed = ledger.claimed(w.id);
+      if (copies.length > 0 && !copies.some((c) => c.rawSize === claimed)) ledger.chunk(w.id, copies[0].rawSize);
+    });
+    await download(i, fresh.filter((_, k) => sizes[k] === undefined), stats);
     const next: Want[] = [];
     for (const w of fresh) {
       if (w.kind === 'chunk') continue;
@@ -66,15 +84,19 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
       });
       if (w.kind === 'snapshot') {
         const s = decodeSnapshot(bytes, w.id);
+        ledger.claim(s.tree, 'tree', { size: s.size, files: s.files }, `snapshot ${w.id.slice(0, 12)}`);
         next.push({ id: s.tree, kind: 'tree' });
         if (i.history) for (const p of s.parents) next.push({ id: p, kind: 'snapshot' });
       } else if (w.kind === 'tree') {
-        for (const e of decodeTree(bytes, w.id).entries) {
+        const tree = decodeTree(bytes, w.id);
+        ledger.tree(w.id, tree);
+        for (const e of tree.entries) {
           if (e.type === 'dir') next.push({ id: e.id, kind: 'tree' });
           else if (e.type === 'file') next.push({ id: e.id, kind: e.chunked ? 'manifest' : 'chunk' });
         }
       } else {
         const node = decodeManifest(bytes, w.id);
+        ledger.manifest(w.id, node);
         for (const c of node.children) next.push({ id: c.id, kind: node.level > 0 ? 'manifest' : 'chunk' });
       }
     }
@@ -94,17 +116,22 @@ interface Range { pack: string; start: number; end: number; units: Unit[] }
  * holds only the ranges in flight; structured objects, read again by the walk, and frames go
  * through the store's buffer.
  */
-async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promise<void> {
+async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried = new Map<string, Set<string>>()): Promise<void> {
   if (wants.length === 0) return;
+  // A copy that failed to verify is not read again: the next copy another index lists is.
+  const pick = (id: string): RemoteLoc | undefined => i.remote.copies(id).find((l) => !tried.get(id)?.has(frameKey(l.pack, l.offset)));
   const byPack = new Map<string, Unit[]>();
   const frames = new Map<string, Unit>();
   const absent: string[] = [];
   const chunks = new Set<string>();
   for (const { id, kind } of wants) {
     if (kind === 'chunk') chunks.add(id);
-    const loc = i.remote.objects.get(id);
+    const loc = pick(id);
     if (!loc) { absent.push(id); continue; }
-    if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT) || loc.rawSize > MAX_OBJECT) throw new DvError('BAD_OBJECT', `the remote index says object ${id} is ${loc.length} bytes: refusing an object this large`, { id });
+    const most = kind === 'manifest' ? MAX_MANIFEST_BYTES : MAX_OBJECT;
+    if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : most) || loc.rawSize > most) {
+      throw new DvError('BAD_OBJECT', `the remote index says ${kind} ${id} is ${loc.rawSize} bytes: refusing an object this large`, { id });
+    }
     let list = byPack.get(loc.pack);
     if (!list) byPack.set(loc.pack, (list = []));
     if (loc.flags !== FLAG_FRAME) { list.push({ offset: loc.offset, length: loc.length, objects: [{ id, loc }] }); continue; }
@@ -114,6 +141,10 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promis
     const fresh: Unit = { offset: loc.offset, length: loc.length, objects: [{ id, loc }] };
     frames.set(key, fresh);
     list.push(fresh);
+  }
+  if (absent.length > 0 && i.remote.warnings.length > 0) {
+    // Likely listed by an index that was refused: say so rather than blame the pusher.
+    throw new DvError('BAD_OBJECT', `${absent.length} object(s) are in no usable index on ${i.backend.location} (first: ${absent[0]}), and ${i.remote.warnings.length} index(es) there were refused: ${i.remote.warnings[0]}`, { missing: absent.slice(0, 100), warnings: i.remote.warnings.slice(0, 10) });
   }
   if (absent.length > 0) {
     throw new DvError('OBJECT_MISSING', `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`, { missing: absent.slice(0, 100) });
@@ -141,23 +172,39 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promis
     if (done) seals.push(i.store.sealPack(done.tmp, done.size, done.entries));
   };
   let failure: unknown;
+  // Units whose copy was damaged (an index listing an object at a wrong place, or a bad pack).
+  const bad: { unit: Unit; pack: string; error: unknown }[] = [];
+  const isDamage = (e: unknown): boolean => e instanceof DvError && e.code === 'OBJECT_CORRUPT';
   await Promise.all(ranges.map((r) => limit(async () => {
     if (failure) return;
     try {
-      const data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
+      let data: Buffer;
+      try {
+        data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
+      } catch (e) {
+        if (!isDamage(e)) throw e;
+        for (const unit of r.units) bad.push({ unit, pack: r.pack, error: e });
+        return;
+      }
       stats.requests++;
       for (const u of r.units) {
         if (failure) return;
         const view = data.subarray(u.offset - r.start, u.offset - r.start + u.length);
         const { id, loc } = u.objects[0];
-        if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
-        else {
-          await verifyObject(i, r.pack, id, loc, view);
-          if (!chunks.has(id)) await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+        try {
+          if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
           else {
-            writer.add(id, view, loc.rawSize, loc.flags);
-            if (writer.size >= writer.target) seal();
+            await verifyObject(i, r.pack, id, loc, view);
+            if (!chunks.has(id)) await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+            else {
+              writer.add(id, view, loc.rawSize, loc.flags);
+              if (writer.size >= writer.target) seal();
+            }
           }
+        } catch (e) {
+          if (!isDamage(e)) throw e;
+          bad.push({ unit: u, pack: r.pack, error: e });
+          continue;
         }
         stats.objectsFetched += u.objects.length;
         stats.bytesFetched += u.length;
@@ -172,6 +219,21 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats): Promis
   const sealed = await Promise.allSettled(seals);
   failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
   if (failure) throw failure;
+  if (bad.length === 0) return;
+  // Damaged copies: each object is tried again through another index that lists it, if any.
+  const again: Want[] = [];
+  for (const { unit, pack, error } of bad) {
+    for (const { id } of unit.objects) {
+      let t = tried.get(id);
+      if (!t) tried.set(id, (t = new Set()));
+      t.add(frameKey(pack, unit.offset));
+      if (!pick(id)) throw error;
+      again.push({ id, kind: chunks.has(id) ? 'chunk' : 'tree' });
+      const msg = `${i.backend.location}: the index of pack ${pack.slice(0, 12)} lists object ${id.slice(0, 12)} at a place that does not hold it; another copy was used (the remote needs repair: ${remoteIndexKey(pack)} is wrong)`;
+      if (!stats.warnings.includes(msg)) stats.warnings.push(msg);
+    }
+  }
+  await download(i, again, stats, tried);
 }
 
 const damaged = (i: FetchInput, id: string, pack: string, why: string): DvError =>

@@ -18,6 +18,7 @@ import { DvError } from '../errors.js';
 import { packPaths, writePack, type PendingObject } from '../store/pack.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
 import type { RemoteIndex } from './remote-index.js';
+import { checkRemoteCopies } from './remote-check.js';
 
 export const REMOTE_PACK_TARGET = 16 * 1024 * 1024;
 
@@ -31,6 +32,11 @@ export interface PushInput {
   tmpDir: string;
   jobs: number;
   packTarget?: number;
+  /**
+   * Read and verify the remote's copies of `ids` first; those with no good copy are sent again in
+   * a fresh pack, and indexes that list nothing rightly are removed after (dv push --repair).
+   */
+  repair?: boolean;
   onProgress?: (p: PushProgress) => void;
 }
 
@@ -46,6 +52,9 @@ export interface PushStats {
   bytesSent: number;
   packsSent: number;
   alreadyThere: number;
+  /** repair only: objects whose remote copies were all damaged (sent again), and what was found. */
+  repaired?: number;
+  warnings?: string[];
 }
 
 
@@ -74,6 +83,17 @@ async function verifyStored(e: PackEntry, pack: Buffer, file: string, frames: Ma
 }
 
 export async function pushObjects(i: PushInput): Promise<PushStats> {
+  if (!i.repair) return pushMissing(i);
+  const ids = [...i.ids];
+  const check = await checkRemoteCopies(i.backend, i.remote, ids, i.jobs);
+  i.remote.forget(check.bad);
+  const stats = await pushMissing({ ...i, ids });
+  // Data first, then the removal of indexes that named only damage: their objects are listed again.
+  for (const key of check.badIndexes) await i.backend.delete(key);
+  return { ...stats, repaired: check.bad.length, warnings: check.warnings };
+}
+
+async function pushMissing(i: PushInput): Promise<PushStats> {
   const missingData: string[] = [];
   const missingMeta: string[] = [];
   let alreadyThere = 0;

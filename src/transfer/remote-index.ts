@@ -1,6 +1,8 @@
 /**
  * What a remote holds, from its own pack indexes: listed with one paginated LIST, downloaded
- * once each, verified against their names, and cached under `.dv/remotes/<name>/`.
+ * once each, verified against their names, and cached under `.dv/remotes/<name>/`. Each read
+ * is capped by its listed size (and MAX_INDEX_BYTES); an index too large, unreadable within its
+ * budget or malformed is ignored with a warning, so one bad index cannot stop every pull.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -8,9 +10,18 @@ import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { DvError } from '../errors.js';
 import { decodePackIndex, type PackEntry } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
+
+/** No pack index dv writes comes near this (1.3 million objects); a remote listing a bigger one is refused. */
+export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** At most this many indexes, and this many bytes of them, are read from one remote (a 100 GB dataset of 1M files needs ~2,000 and ~60 MB). */
+const MAX_INDEXES = 1_000_000;
+const MAX_TOTAL_INDEX_BYTES = 2 * 1024 * 1024 * 1024;
+/** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
+const IDX_HEADER_BYTES = 64;
 
 export interface RemoteLoc {
   pack: string;
@@ -33,6 +44,9 @@ export class RemoteIndex {
   readonly packs = new Set<string>();
   /** Every object of each remote frame (pack:offset), so a fetched frame can be kept whole. */
   readonly frames = new Map<string, FrameMember[]>();
+  /** Other copies of objects listed by more than one index: tried when the first fails to verify. */
+  readonly alternates = new Map<string, RemoteLoc[]>();
+  private readonly counts = new Map<string, number>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
   downloaded = 0;
   /**
@@ -40,6 +54,8 @@ export class RemoteIndex {
    * atomic PUTs): ignored, so their objects count as absent and a push sends them again.
    */
   readonly damaged: string[] = [];
+  /** Indexes refused for their size or shape (ignored: their objects count as absent), for the user to see. */
+  readonly warnings: string[] = [];
 
   private constructor(private readonly cacheDir: string) {}
 
@@ -53,12 +69,22 @@ export class RemoteIndex {
     const ri = new RemoteIndex(cacheDir);
     await fsp.mkdir(cacheDir, { recursive: true });
     const listed: string[] = [];
-    for await (const { key } of backend.list(INDEX_PREFIX)) {
+    const sizes = new Map<string, number>();
+    let total = 0;
+    for await (const { key, size } of backend.list(INDEX_PREFIX)) {
       const packId = packIdOfIndexKey(key);
-      if (packId) listed.push(packId);
+      if (!packId) continue;
+      listed.push(packId);
+      sizes.set(packId, size);
+      // A listing without end (pages that never stop) or indexes beyond any real store is refused.
+      total += Math.min(size, MAX_INDEX_BYTES);
+      if (listed.length > MAX_INDEXES || total > MAX_TOTAL_INDEX_BYTES) {
+        throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${listed.length > MAX_INDEXES ? `${MAX_INDEXES} pack indexes` : `${MAX_TOTAL_INDEX_BYTES} bytes of pack indexes`}: more than dv reads from a remote; it is damaged or hostile: check its URL with \`dv remote list\``, { location: backend.location, transient: false });
+      }
     }
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);
+    const loaded = new Map<string, PackEntry[]>();
     await Promise.all(listed.map((packId) => limit(async () => {
       let bytes: Buffer | undefined;
       if (cached.has(packId)) {
@@ -66,16 +92,43 @@ export class RemoteIndex {
         if (blake3Hex(bytes) !== packId) bytes = undefined;
       }
       if (!bytes) {
-        bytes = await backend.get(remoteIndexKey(packId));
+        const key = remoteIndexKey(packId);
+        // Read within a budget: the listed size (the body is cut off past it), never above the cap.
+        const listedSize = sizes.get(packId) ?? 0;
+        if (listedSize > MAX_INDEX_BYTES) {
+          ri.warnings.push(`${backend.location}: ${key} is listed at ${listedSize} bytes, more than a pack index can be (${MAX_INDEX_BYTES}): ignored`);
+          return;
+        }
+        try {
+          bytes = await backend.get(key, { maxBytes: Math.max(listedSize, IDX_HEADER_BYTES) });
+        } catch (e) {
+          if (!(e instanceof DvError && e.code === 'REMOTE_ERROR' && e.data.transient === false)) throw e;
+          ri.warnings.push(`${e.message}: ignored`);
+          return;
+        }
         ri.downloaded++;
         if (blake3Hex(bytes) !== packId) {
-          ri.damaged.push(remoteIndexKey(packId));
+          ri.damaged.push(key);
           return;
         }
         await writeFileAtomic(join(cacheDir, `${packId}.idx`), bytes);
       }
-      ri.addPack(packId, decodePackIndex(bytes, packId));
+      let entries: PackEntry[];
+      try {
+        entries = decodePackIndex(bytes, packId);
+      } catch (e) {
+        // Well named but malformed: whoever wrote it meant harm or had a bug; its objects count as absent.
+        if (!(e instanceof DvError)) throw e;
+        ri.warnings.push(`${backend.location}: ${e.message}: ignored`);
+        return;
+      }
+      loaded.set(packId, entries);
     })));
+    // Added in listing order, not download order: which copy of an object is tried first is stable.
+    for (const packId of listed) {
+      const entries = loaded.get(packId);
+      if (entries) ri.addPack(packId, entries);
+    }
     // Indexes the remote no longer lists (removed by a remote gc) are forgotten.
     const live = new Set(listed);
     for (const packId of cached) if (!live.has(packId)) await fsp.rm(join(cacheDir, `${packId}.idx`), { force: true });
@@ -84,8 +137,15 @@ export class RemoteIndex {
 
   addPack(packId: string, entries: PackEntry[]): void {
     this.packs.add(packId);
+    this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
     for (const e of entries) {
-      if (!this.objects.has(e.id)) this.objects.set(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 });
+      const loc = { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
+      if (!this.objects.has(e.id)) this.objects.set(e.id, loc);
+      else {
+        let more = this.alternates.get(e.id);
+        if (!more) this.alternates.set(e.id, (more = []));
+        more.push(loc);
+      }
       if (e.flags !== FLAG_FRAME) continue;
       const key = frameKey(packId, e.offset);
       let members = this.frames.get(key);
@@ -100,7 +160,37 @@ export class RemoteIndex {
     this.addPack(packId, entries);
   }
 
+  /** How many objects the index of `packId` lists. */
+  listedIn(packId: string): number {
+    return this.counts.get(packId) ?? 0;
+  }
+
+  /** Forgets every copy of `ids` (found damaged): to this process they are absent, so a push sends them. */
+  forget(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.objects.delete(id);
+      this.alternates.delete(id);
+    }
+  }
+
+  /** Every copy the remote's indexes list for `id`, the preferred one first. */
+  copies(id: string): RemoteLoc[] {
+    const first = this.objects.get(id);
+    return first ? [first, ...(this.alternates.get(id) ?? [])] : [];
+  }
+
   has(id: string): boolean {
     return this.objects.has(id);
+  }
+
+  /** Ids the remote holds that start with `prefix` (lowercase hex), at most `max` of them. */
+  idsWithPrefix(prefix: string, max: number): string[] {
+    const found: string[] = [];
+    for (const id of this.objects.keys()) {
+      if (!id.startsWith(prefix)) continue;
+      found.push(id);
+      if (found.length >= max) break;
+    }
+    return found;
   }
 }

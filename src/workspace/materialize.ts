@@ -3,10 +3,14 @@
  * rewrite), refuse if that would destroy content the store does not hold (unless forced),
  * then apply. Only entries that differ are touched. Every file is written to a temp file
  * beside its target and renamed over it; every chunk is verified as it is read.
+ * Every directory is entered and created through write-dir.ts (no symlink followed, even one
+ * swapped in while checkout runs), and removals never follow a link. A file whose content is
+ * right but whose exec bit is not is chmod-ed through its own open descriptor only when it is a
+ * regular file with no other hard link (fstat): a hard link would share the inode, and so the
+ * mode, with a file outside; such a file is rewritten instead (a new file of dv's own).
  */
-import { promises as fsp } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, openSync, promises as fsp, renameSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
-import pLimit from 'p-limit';
 import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -14,6 +18,7 @@ import type { Index, StatEntry } from '../store/index-db.js';
 import { tempPathFor } from '../store/atomic.js';
 import { linkEscapes } from './scan.js';
 import { writeFiles } from './write-pool.js';
+import { at, DirCache, removeEntry, type DirHandle } from './write-dir.js';
 
 type Op =
   | { op: 'rm'; rel: string; dir: boolean }
@@ -131,51 +136,87 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
   return apply(o, ops);
 }
 
+/**
+ * Sets the exec bit of entry `name` of `dir` through its own descriptor, when it is a regular file
+ * of the expected size that no other hard link shares; its stat after, or undefined (rewrite it).
+ */
+function chmodOwn(dir: DirHandle | undefined, name: string, e: FileEntry): Stats | undefined {
+  if (!dir) return undefined;
+  let fd: number;
+  // O_NONBLOCK: a FIFO swapped in must not hang the open (it then fails the isFile test).
+  try { fd = openSync(at(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { return undefined; }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1 || st.size !== e.size) return undefined;
+    fchmodSync(fd, e.exec ? 0o755 : 0o644);
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The repository path of the directory holding `rel` ('' for the root). */
+const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
 async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResult> {
   const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
   const abs = (rel: string): string => join(o.root, ...rel.split('/'));
   const stats: [string, StatEntry][] = [];
-  const limit = pLimit(o.jobs ?? 8);
-  // Removals and directories in order (a path may turn from file into directory); then files in parallel.
-  const writes: Op[] = [];
-  for (const op of ops) {
-    try {
-      if (op.op === 'rm') { await fsp.rm(abs(op.rel), { recursive: op.dir, force: true }); res.removed++; }
-      else if (op.op === 'mkdir') await fsp.mkdir(abs(op.rel), { recursive: true });
-      else writes.push(op);
-    } catch (e) {
-      throw fsError(e, abs(op.rel));
+  // Every directory below the tracked path's parent is entered from there, never by path.
+  const dirs = new DirCache(o.root, parentOf(o.rel));
+  try {
+    // Removals and directories in order (a path may turn from file into directory); then files in parallel.
+    const writes: Op[] = [];
+    for (const op of ops) {
+      try {
+        if (op.op === 'rm') {
+          const parent = dirs.get(parentOf(op.rel), false);
+          if (parent) removeEntry(parent, posix.basename(op.rel));
+          dirs.forget(op.rel);
+          res.removed++;
+        } else if (op.op === 'mkdir') dirs.get(op.rel, true);
+        else if (op.op === 'chmod') {
+          const st = chmodOwn(dirs.get(parentOf(op.rel), false), posix.basename(op.rel), op.entry);
+          if (!st) writes.push({ op: 'write', rel: op.rel, entry: op.entry });
+          else {
+            stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
+            res.written++;
+            o.onProgress?.(res.written, res.bytes);
+          }
+        } else writes.push(op);
+      } catch (e) {
+        throw fsError(e, abs(op.rel));
+      }
     }
-  }
-  const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
-  const done = await writeFiles(o.store, fileWrites.map((op) => ({ path: abs(op.rel), entry: op.entry })), (bytes) => {
-    res.written++;
-    res.bytes += bytes;
-    o.onProgress?.(res.written, res.bytes);
-  });
-  for (const d of done) {
-    const e = fileWrites[d.i].entry;
-    stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
-  }
-  await Promise.all(writes.filter((op) => op.op !== 'write').map((op) => limit(async () => {
-    const p = abs(op.rel);
-    try {
-      if (op.op === 'link') {
-        const tmp = tempPathFor(p);
-        await fsp.symlink(op.target, tmp);
-        await fsp.rename(tmp, p);
-      } else if (op.op === 'chmod') {
-        await fsp.chmod(p, op.entry.exec ? 0o755 : 0o644);
-        const st = await fsp.stat(p);
-        stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
+    const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
+    const done = await writeFiles(o.store, dirs, fileWrites.map((op) => ({ rel: op.rel, path: abs(op.rel), entry: op.entry })), (bytes) => {
+      res.written++;
+      res.bytes += bytes;
+      o.onProgress?.(res.written, res.bytes);
+    });
+    for (const d of done) {
+      const e = fileWrites[d.i].entry;
+      stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
+    }
+    for (const op of writes) {
+      if (op.op !== 'link') continue;
+      const p = abs(op.rel);
+      try {
+        // Created under a temp name in the verified directory, renamed within it.
+        const dir = dirs.get(parentOf(op.rel), true)!;
+        const target = at(dir, posix.basename(op.rel));
+        const tmp = tempPathFor(target);
+        symlinkSync(op.target, tmp);
+        try { renameSync(tmp, target); } catch (e) { try { unlinkSync(tmp); } catch { /* gone */ } throw e; }
+      } catch (e) {
+        throw fsError(e, p);
       }
       res.written++;
       o.onProgress?.(res.written, res.bytes);
-    } catch (e) {
-      throw fsError(e, p);
     }
-  })));
+  } finally {
+    dirs.close();
+  }
   await o.index.putStats(stats);
   return res;
 }
-

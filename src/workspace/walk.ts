@@ -2,7 +2,8 @@
  * Walks a directory tree: every directory, regular file and symlink below `root`, with the few
  * stat fields dv needs. Synchronous on purpose: on a tree of 20,000 files it is about twice as
  * fast as an async walk (no promise per entry) and allocates far less, and nothing else runs
- * while a scan walks. Symlinks are never followed.
+ * while a scan walks. Symlinks are never followed; a nested `.git` or `.dv` (another repository)
+ * is skipped.
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { fsError } from '../errors.js';
@@ -31,7 +32,10 @@ export interface Walk {
 
 export function walkTree(root: string): Walk {
   const out: Walk = { dirs: [''], files: [], links: [], temps: [] };
-  const visit = (abs: string, rel: string): void => {
+  // Iterative: the depth of a directory tree is the data's to choose, the stack is not.
+  const todo: [string, string][] = [[root, '']];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [abs, rel] = next;
     let names;
     try {
       names = readdirSync(abs, { withFileTypes: true });
@@ -39,11 +43,14 @@ export function walkTree(root: string): Walk {
       throw fsError(e, abs);
     }
     for (const d of names) {
+      // A repository nested in the data (a vendored git checkout, another dv repository) is
+      // not data: git skips it the same way, and no tree may hold a .git or .dv (core/tree.ts).
+      if (d.name === '.git' || d.name === '.dv') continue;
       const r = rel ? `${rel}/${d.name}` : d.name;
       const p = `${abs}/${d.name}`;
       if (d.isDirectory()) {
         out.dirs.push(r);
-        visit(p, r);
+        todo.push([p, r]);
         continue;
       }
       if (!d.isFile() && !d.isSymbolicLink()) continue; // sockets, FIFOs, devices are not data
@@ -54,7 +61,6 @@ export function walkTree(root: string): Walk {
       if (st.isFile()) out.files.push({ rel: r, stats });
       else if (st.isSymbolicLink()) out.links.push({ rel: r, stats });
     }
-  };
-  visit(root, '');
+  }
   return out;
 }

@@ -2,7 +2,8 @@
  * Writes many files from the store on all cores: the main thread resolves each file to its
  * chunks and their pack locations (batched index lookups), worker threads read, verify and
  * write them. A corrupt chunk stops the checkout with OBJECT_CORRUPT and is forgotten by the
- * index, so the next pull fetches a good copy.
+ * index, so the next pull fetches a good copy. Workers name each file through its directory's
+ * verified open handle (write-dir.ts), pinned open while the job that writes into it runs.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -13,6 +14,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { packPaths } from '../store/pack.js';
 import type { ChunkLoc, FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
 import { newWriteControl, releaseWriteControl, RUN_TOKEN, stopWrites } from './write-temp.js';
+import { PROC_FD, type DirCache } from './write-dir.js';
 
 const JOB_BYTES = 32 * 1024 * 1024;
 const JOB_FILES = 256;
@@ -32,14 +34,20 @@ async function chunksOf(store: ObjectStore, e: FileEntry): Promise<string[]> {
   return out;
 }
 
-export async function writeFiles(store: ObjectStore, files: { path: string; entry: FileEntry }[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
+/** A file to write: its repository path (its directory is entered through `dirs`), its path for messages, its entry. */
+export interface FileToWrite { rel: string; path: string; entry: FileEntry }
+
+const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+const nameOf = (rel: string): string => rel.slice(rel.lastIndexOf('/') + 1);
+
+export async function writeFiles(store: ObjectStore, dirs: DirCache, files: FileToWrite[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
   if (files.length === 0) return [];
   await store.flush();
   const results: WrittenFile[] = [];
   let next = 0;
-  const nextJob = async (): Promise<WriteJobFile[] | undefined> => {
+  const nextJob = async (pinned: string[]): Promise<WriteJobFile[] | undefined> => {
     if (next >= files.length) return undefined;
-    const picked: { k: number; path: string; entry: FileEntry; ids: string[] }[] = [];
+    const picked: { k: number; rel: string; path: string; entry: FileEntry; ids: string[] }[] = [];
     let bytes = 0;
     while (next < files.length && picked.length < JOB_FILES && (picked.length === 0 || bytes + files[next].entry.size <= JOB_BYTES)) {
       // Claimed before any await: two workers ask for jobs concurrently.
@@ -51,14 +59,19 @@ export async function writeFiles(store: ObjectStore, files: { path: string; entr
     // One index lookup for the whole job.
     const locs = await store.index.getLocations(picked.flatMap((p) => p.ids));
     let at = 0;
-    const job: WriteJobFile[] = picked.map((p) => ({
-      i: p.k, path: p.path, exec: p.entry.exec, size: p.entry.size,
-      chunks: p.ids.map((id) => {
+    const job: WriteJobFile[] = picked.map((p) => {
+      const chunks = p.ids.map((id) => {
         const l = locs[at++];
         if (!l) throw new DvError('OBJECT_MISSING', `chunk ${id} of ${p.path} is not in the local store: run \`dv pull\``, { id });
         return { id, ...l };
-      }),
-    }));
+      });
+      const dir = parentOf(p.rel);
+      const h = dirs.pin(dir, true)!;
+      pinned.push(dir);
+      // Without /proc the worker names the directory by path: it checks it is still the one verified.
+      const check = PROC_FD ? undefined : { dev: h.dev, ino: h.ino };
+      return { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
+    });
     return job;
   };
   const threads = Math.max(1, Math.min(availableParallelism(), 8, Math.ceil(files.length / 4)));
@@ -69,13 +82,21 @@ export async function writeFiles(store: ObjectStore, files: { path: string; entr
       const w = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: { control, token: RUN_TOKEN } satisfies WriterData });
       workers.push(w);
       for (;;) {
-        const job = await nextJob();
-        if (!job) break;
-        const reply = await new Promise<FromWriter>((resolve, reject) => {
-          w.once('message', resolve);
-          w.once('error', reject);
-          w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
-        });
+        const pinned: string[] = [];
+        let reply: FromWriter;
+        try {
+          const job = await nextJob(pinned);
+          if (!job) break;
+          reply = await new Promise<FromWriter>((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+            w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
+          });
+        } finally {
+          // A job that failed to start or failed in the worker: its temp files are gone before the
+          // directories close (stopWrites below waits for the other workers; this one is done).
+          for (const d of pinned) dirs.unpin(d);
+        }
         w.removeAllListeners('error');
         if (reply.type === 'fatal') throw new Error(reply.message);
         for (const r of reply.written) { results.push(r); onFile?.(r.size); }
@@ -86,6 +107,12 @@ export async function writeFiles(store: ObjectStore, files: { path: string; entr
             if (f.id) await store.index.dropObjects([f.id]);
             const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
             throw new DvError('OBJECT_CORRUPT', `${f.message}${where} (needed for ${path}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id: f.id, file: path });
+          }
+          if (f.code === 'UNSAFE_PATH') throw new DvError('UNSAFE_PATH', f.message, { path });
+          // Its directory was open and verified: gone or replaced now means another process changed it.
+          if (f.code === 'ENOENT' || f.code === 'ELOOP' || f.code === 'ENOTDIR') {
+            const msg = `${path} could not be written: its directory changed while dv wrote into it (moved, or replaced by a link): run the checkout again`;
+            throw new DvError('UNSAFE_PATH', msg, { path });
           }
           throw fsError(Object.assign(new Error(`${f.message}`), { code: f.code }), path);
         }

@@ -6,19 +6,26 @@
  * libuv's pool) while this one's chunks are verified and written.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { closeSync, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, lstatSync, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
 import { workerTempPath } from './write-temp.js';
 
 export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number; inner: number }
-export interface WriteJobFile { i: number; path: string; exec: boolean; size: number; chunks: ChunkLoc[] }
+/**
+ * `dir` names the target's directory through its verified open handle (write-dir.ts: on Linux
+ * `/proc/self/fd/<fd>`, shared by every thread of the process); `path` is for messages only.
+ */
+export interface WriteJobFile { i: number; path: string; dir: string; check?: { dev: number; ino: number }; name: string; exec: boolean; size: number; chunks: ChunkLoc[] }
 export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
 /** The worker's workerData: its pool's WriteControl (shared with the main thread) and the run token (write-temp.ts). */
 export interface WriterData { control: Int32Array; token: string }
 export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
+const tooLong = (path: string, size: number): Error =>
+  Object.assign(new Error(`the chunks of ${path} hold more than its declared ${size} bytes`), { code: 'OBJECT_CORRUPT' });
+
 export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
 export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
 
@@ -80,19 +87,34 @@ function writeChunk(fd: number, c: ChunkLoc, raw: Buffer | undefined): number {
   return raw.length;
 }
 
+/** Where `dir` is a plain path (no /proc): refuses unless it is still the directory the main thread verified. */
+function verifyDir(f: WriteJobFile): void {
+  if (!f.check) return;
+  const st = lstatSync(f.dir, { throwIfNoEntry: false });
+  if (!st || !st.isDirectory() || st.dev !== f.check.dev || st.ino !== f.check.ino) {
+    throw Object.assign(new Error(`${dirname(f.path)} was replaced while dv wrote into it: dv does not write through it; run the checkout again`), { code: 'UNSAFE_PATH' });
+  }
+}
+
+// A new file of our own: never an existing one, never through a symlink planted at the temp name.
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 /**
  * Writes one file through a temp file beside its target (see write-temp.ts for why beside),
- * renamed over the target once complete and verified.
+ * renamed over the target once complete and verified, both named through the directory's
+ * verified handle: the rename stays inside that directory.
  */
 async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
-  const tmp = workerTempPath(f.path, process.pid, token, threadId);
+  const target = join(f.dir, f.name);
+  const tmp = workerTempPath(target, process.pid, token, threadId);
   // Counted before the stop flag is read: a stopper that sees no file in flight sees no new one start.
   Atomics.add(control, 1, 1);
   let ok = false;
   let st: Stats;
   try {
     if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
-    const fd = openSync(tmp, 'w', f.exec ? 0o755 : 0o644);
+    verifyDir(f);
+    const fd = openSync(tmp, CREATE, f.exec ? 0o755 : 0o644);
     try {
       let written = 0;
       let current = '';
@@ -117,6 +139,7 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
             }
           }
           written += writeChunk(fd, c, frame && sliceFrame(frame, c.inner, c.rawSize));
+          if (written > f.size) throw tooLong(f.path, f.size);
           continue;
         }
         if (scratch.length < c.length) scratch = Buffer.allocUnsafe(c.length);
@@ -131,6 +154,8 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
         if (got !== c.length) raw = undefined;
         else if (c.flags !== FLAG_RAW) raw = await decode(Buffer.from(stored), c.flags).catch(() => undefined);
         written += writeChunk(fd, c, raw);
+        // A file never grows past its declared size, whatever its chunks claim.
+        if (written > f.size) throw tooLong(f.path, f.size);
       }
       if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
       const mode = f.exec ? 0o755 : 0o644;
@@ -141,7 +166,8 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
       closeSync(fd);
     }
     // rename keeps the inode and mtime, so the stat taken before it is the file's.
-    renameSync(tmp, f.path);
+    verifyDir(f);
+    renameSync(tmp, target);
     ok = true;
   } finally {
     if (!ok) { try { unlinkSync(tmp); } catch { /* never created, or already gone */ } }

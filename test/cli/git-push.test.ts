@@ -19,7 +19,7 @@ const ZERO = '0'.repeat(40);
 async function pushable(store: boolean): Promise<{ repo: string; bare: string; store: string }> {
   const repo = await makeRepo();
   const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(tempDir(), ['init', '-q', '-b', 'main', '--bare', bare]);
   git(repo, ['remote', 'add', 'origin', bare]);
   const dir = join(tempDir(), 'store');
   if (store) await dvOk(repo, ['remote', 'add', 'origin', dir, '--local', '--default']);
@@ -192,7 +192,7 @@ test('pre-push: a pushed commit whose data is nowhere stops the push after the r
   await dvOk(clone, ['install']);
   git(clone, ['reset', '-q', '--hard', c1]);
   const mirror = join(tempDir(), 'mirror.git');
-  git(tempDir(), ['init', '-q', '--bare', mirror]);
+  git(tempDir(), ['init', '-q', '-b', 'main', '--bare', mirror]);
   const m = gitRun(clone, ['push', '-q', mirror, 'HEAD:refs/heads/main']);
   assert.equal(m.code, 0, m.out);
   assert.doesNotMatch(m.out, /error|warning|missing/i);

@@ -193,7 +193,7 @@ test('hooks of an older dv keep working, and dv install upgrades them in place',
   const repo = await twoBranches();
   const hooks = join(repo, '.git', 'hooks');
   const bare = join(tempDir(), 'code.git');
-  git(tempDir(), ['init', '-q', '--bare', bare]);
+  git(tempDir(), ['init', '-q', '-b', 'main', '--bare', bare]);
   git(repo, ['remote', 'add', 'origin', bare]);
   await dvOk(repo, ['remote', 'add', 'origin', join(tempDir(), 'store'), '--local', '--default']);
   const mine = (block: string): string => `#!/bin/sh\n# my hook, first\n${block}echo "my hook, last" >&2\n`;

@@ -53,8 +53,11 @@ function check(v: unknown, spec: Spec, at: string): void {
 
 const idOrNull: Spec = { oneOf: ['id', null] };
 const commitEntry: Record<string, Spec> = { path: 'string', snapshot: 'id', tree: 'id', parent: idOrNull, changed: 'boolean', size: 'number', files: 'number', filesHashed: 'number', bytesHashed: 'number' };
-const checkoutResult: Spec = { paths: [{ path: 'string', snapshot: 'id', tree: 'id', written: 'number', removed: 'number', bytes: 'number' }] };
-const fetchResult: Spec = { remote: 'string', url: 'string', snapshots: ['id'], objectsFetched: 'number', bytesFetched: 'number', requests: 'number' };
+const checkoutPaths: Spec = [{ path: 'string', snapshot: 'id', tree: 'id', written: 'number', removed: 'number', bytes: 'number' }];
+const checkoutResult: Spec = { paths: checkoutPaths };
+// dv checkout <git revision | id fetched on demand>: the commit read, the snapshots fetched.
+const checkoutAtResult: Spec = { paths: checkoutPaths, 'commit?': 'string', 'fetched?': ['string'] };
+const fetchResult: Spec = { remote: 'string', url: 'string', snapshots: ['id'], warnings: ['string'], objectsFetched: 'number', bytesFetched: 'number', requests: 'number' };
 const SHAPES: Record<string, Spec> = {
   init: { root: 'string', git: 'boolean' },
   add: { added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
@@ -71,12 +74,12 @@ const SHAPES: Record<string, Spec> = {
     { path: 'string', type: { enum: ['dir'] }, size: 'number', id: 'id', files: 'number' },
     { path: 'string', type: { enum: ['link'] }, target: 'string' },
   ] }],
-  checkout: checkoutResult,
+  checkout: checkoutAtResult,
   gc: { dryRun: 'boolean', roots: 'number', reachableObjects: 'number', removedObjects: 'number', removedBytes: 'number', removedPacks: 'number', repackedPacks: 'number', leftoverFiles: 'number', leftoverBytes: 'number', repositories: ['string'] },
   fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', notFetched: 'number', indexRebuilt: 'boolean' },
   remoteList: [{ name: 'string', url: 'string', isDefault: 'boolean', 'endpoint?': 'string', 'region?': 'string', 'profile?': 'string', 'pathStyle?': 'string', 'checksum?': 'string', 'jobs?': 'string', 'timeout?': 'string' }],
   remoteDefault: { default: { oneOf: ['string', null] } },
-  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number', runsSent: 'number' },
+  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number', 'repaired?': 'number', 'warnings?': ['string'], runsSent: 'number' },
   remoteStatus: { remote: 'string', url: 'string', upToDate: 'boolean', notPushed: { objects: 'number', bytes: 'number' }, notFetched: { objects: 'number', onRemote: 'number' } },
   fetch: fetchResult,
   pull: { fetch: fetchResult, checkout: checkoutResult },

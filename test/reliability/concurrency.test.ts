@@ -225,7 +225,7 @@ test('two repositories sharing one cache (cache.dir): gc in one collects for bot
   const b = await makeRepo();
   cleanup.push(a, b);
   for (const [dir, seed] of [[a, 1], [b, 2]] as const) {
-    await dvOk(dir, ['config', 'cache.dir', shared]);
+    await dvOk(dir, ['config', '--local', 'cache.dir', shared]);
     await makeDataset(join(dir, 'data'), { files: 50, dirs: 2, large: [300_000], seed });
     await dvOk(dir, ['add', '-q', 'data']);
   }

@@ -333,7 +333,10 @@ describe('crafted remotes', () => {
       const leaf = await obj('owned by mallory\n');
       const c = await make(leaf);
       const t = await obj(rawTree(c.rows));
-      const s = await obj(snapshotBytes(t.id));
+      // The snapshot declares what its tree holds: only the name or link is hostile here.
+      const size = c.rows.reduce((n, r) => n + (r[0] === 'l' ? 0 : (r[2] as number)), 0);
+      const files = c.rows.reduce((n, r) => n + (r[0] === 'd' ? (r[4] as number) : 1), 0);
+      const s = await obj(snapshotBytes(t.id, 'data', 'dir', size, files));
       await writeRemotePack(remoteDir, [leaf, t, s, ...(c.extra ?? [])]);
       const v = await victim(remoteDir, s.id, t.id);
       const outsideBefore = await v.outside();
@@ -401,8 +404,10 @@ describe('crafted remotes', () => {
     const tree = await obj(rawTree([['f', 'a.txt', 12, leaf.id, 0]]));
     const snap = await obj(snapshotBytes(tree.id, 'data', 'dir', 12, 1));
     const lies: [string, (e: { id: string; offset: number; length: number; rawSize: number; flags: number }) => object, ErrorCode][] = [
-      ['raw size one more than the bytes', (e) => ({ ...e, rawSize: e.rawSize + 1 }), 'OBJECT_CORRUPT'],
-      ['length one less than the bytes', (e) => ({ ...e, length: e.length - 1, rawSize: e.rawSize - 1 }), 'OBJECT_CORRUPT'],
+      // A raw size the tree does not declare is refused before the chunk is downloaded.
+      ['raw size one more than the bytes', (e) => ({ ...e, rawSize: e.rawSize + 1 }), 'BAD_OBJECT'],
+      ['length one less than the bytes', (e) => ({ ...e, length: e.length - 1, rawSize: e.rawSize - 1 }), 'BAD_OBJECT'],
+      ['length one less, raw size kept', (e) => ({ ...e, length: e.length - 1 }), 'OBJECT_CORRUPT'],
       ['length past the end of the pack', (e) => ({ ...e, offset: e.offset + 1_000_000 }), 'OBJECT_CORRUPT'],
       ['an object of 3 GB', (e) => ({ ...e, length: 3_000_000_000, rawSize: 3_000_000_000 }), 'BAD_OBJECT'],
     ];
@@ -414,14 +419,14 @@ describe('crafted remotes', () => {
       assertError(await dv(v.ws, ['pull']), code, what);
       assert.equal(await exists(join(v.ws, 'data')), false, `${what}: nothing written`);
     }
-    // A tree that lies about a file's size: the file is rebuilt, found short, and not written.
+    // A tree that lies about a file's size: refused by the fetch, before any file is written.
     const remoteDir = tempDir('dv-hostile-lie-');
     cleanup.push(remoteDir);
     const liar = await obj(rawTree([['f', 'a.txt', 13, leaf.id, 0], ['f', 'b.txt', 12, leaf.id, 0]]));
     const s2 = await obj(snapshotBytes(liar.id, 'data', 'dir', 25, 2));
     await writeRemotePack(remoteDir, [leaf, liar, s2]);
     const v = await victim(remoteDir, s2.id, liar.id);
-    assertError(await dv(v.ws, ['pull']), 'OBJECT_CORRUPT', 'a tree entry with the wrong size');
+    assertError(await dv(v.ws, ['pull']), 'BAD_OBJECT', 'a tree entry with the wrong size');
     const left = await describeTree(join(v.ws, 'data')).catch(() => ({}) as Manifest);
     assert.equal(left['a.txt'], undefined, 'the short file is not written');
     assert.deepEqual(Object.keys(left).filter((p) => /tmp$/.test(p)), [], 'no temp file left');
