@@ -100,6 +100,8 @@ export interface WatchOptions {
   maxDiskBytes?: number;
   /** Resident memory ceiling of the process. */
   maxRssBytes?: number;
+  /** How much of stdout and stderr is kept (default 1 MiB each). */
+  maxOutputBytes?: number;
 }
 
 /** Allocated bytes under `dir` (sparse files count what they really use); stops counting past `cap`. */
@@ -144,8 +146,9 @@ export function watch(program: string, args: string[], cwd: string, env: Record<
     let peakRss = 0;
     let peakDisk = 0;
     let done = false;
-    child.stdout.on('data', (d) => { if (stdout.length < 1 << 20) stdout += d; });
-    child.stderr.on('data', (d) => { if (stderr.length < 1 << 20) stderr += d; });
+    const cap = o.maxOutputBytes ?? 1 << 20;
+    child.stdout.on('data', (d) => { if (stdout.length < cap) stdout += d; });
+    child.stderr.on('data', (d) => { if (stderr.length < cap) stderr += d; });
     const kill = (why: NonNullable<Outcome['killed']>): void => {
       if (done || killed) return;
       killed = why;
@@ -206,6 +209,25 @@ export function assertRefused(r: Outcome, codes: string[], what: string): void {
   assert.ok(Object.hasOwn(ERROR_CODES, m[1]), `${what}: ${m[1]} is not a documented error code`);
   if (codes.length > 0) assert.ok(codes.includes(m[1]), `${what}: expected ${codes.join(' or ')}, got ${m[1]}: ${show(r)}`);
   assert.equal(r.code, ERROR_CODES[m[1] as keyof typeof ERROR_CODES].exit, `${what}: exit code must be the one documented for ${m[1]}`);
+}
+
+/**
+ * dv fsck's contract: exit 0, or FSCK_FAILED with one `CODE: ...` line per problem on stderr
+ * (each a documented code), or a one-line refusal; and an end in any case.
+ */
+export function assertFsckEnd(r: Outcome, what: string): void {
+  assertEnded(r, what);
+  if (r.code === 0) return;
+  if (r.code === ERROR_CODES.FSCK_FAILED.exit) {
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.ok(lines.length > 0, `${what}: FSCK_FAILED names no problem: ${show(r)}`);
+    for (const l of lines) {
+      const m = /^([A-Z_]+): \S/.exec(l);
+      assert.ok(m && Object.hasOwn(ERROR_CODES, m[1]), `${what}: problem line without a documented code: ${JSON.stringify(l.slice(0, 200))}`);
+    }
+    return;
+  }
+  assertRefused(r, [], what);
 }
 
 /** Either success or a one-line refusal, but an end in any case. */

@@ -203,11 +203,13 @@ describe('attack: git hooks inherit the hostile clone', () => {
     gitIn(box, mallory, ['add', '-A']);
     gitIn(box, mallory, ['commit', '-qm', 'data']);
     gitIn(box, mallory, ['push', '-q', 'origin', 'main']);
-    const before = await fingerprintBox(box, victim);
+    // The attacker's own repositories and remote change as the attacker works; HOME and the rest may not.
+    const theirs = ['mallory', 'remote', 'team.git'];
+    const before = await fingerprintBox(box, victim, theirs);
     const r = await gitRun(box, victim, ['pull', '-q', '--no-rebase', 'origin', 'main'], { timeoutMs: 60_000 });
     const f = new Findings('post-merge hook with cache.dir');
     f.check(r.killed === undefined, `git pull hung: ${show(r)}`);
-    await f.expect(() => assertOutsideUnchanged(box, victim, before, 'after git pull (hooks)', ['mallory', 'remote', 'team.git']));
+    await f.expect(() => assertOutsideUnchanged(box, victim, before, 'after git pull (hooks)', theirs));
     f.done();
   });
 });

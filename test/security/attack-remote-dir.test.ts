@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, assertRefused, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox, show,
+  assertFsckEnd, assertHarmlessEnd, assertOutsideUnchanged, assertRefused, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox, show,
   trustedRemote, victimDv, victimRepo, type Box,
 } from './attack-helpers.js';
 import { gitDirObjects, manifestObj, obj, pointerText, publish, pwned, snapObj, stored, treeObj, writeRemotePack, type Obj } from './attack-helpers-objects.js';
@@ -50,7 +50,9 @@ const sortRows = (rows: unknown[][]): unknown[][] => rows.sort((a, b) => ((a[1] 
 async function bounded(f: Findings, sc: Scene, args: string[], expect: 'refuse' | 'harmless'): Promise<void> {
   const r = await victimDv(sc.box, sc.victim, args, { ...BOUNDS, diskDirs: [sc.victim] });
   f.check(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `dv ${args.join(' ')} used ${Math.round(r.peakDiskBytes / MB)} MB of disk`);
-  await f.expect(() => (expect === 'refuse' ? assertRefused(r, [], `dv ${args.join(' ')}`) : assertHarmlessEnd(r, `dv ${args.join(' ')}`)));
+  const what = `dv ${args.join(' ')}`;
+  if (args[0] === 'fsck') await f.expect(() => assertFsckEnd(r, what));
+  else await f.expect(() => (expect === 'refuse' ? assertRefused(r, [], what) : assertHarmlessEnd(r, what)));
 }
 
 describe('attack: hostile directory remote, names in trees', () => {

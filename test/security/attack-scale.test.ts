@@ -25,7 +25,7 @@ describe('attack: a change of 130,000 files in one directory', () => {
       await Promise.all(Array.from({ length: Math.min(2000, N - i) }, (_, k) => fsp.writeFile(join(victim, 'data', 'many', `f${i + k}`), `${i + k}\n`)));
     }
     const f = new Findings('130,000 files');
-    const limits = { timeoutMs: 300_000, maxRssBytes: 1500 * MB };
+    const limits = { timeoutMs: 300_000, maxRssBytes: 1500 * MB, maxOutputBytes: 256 * MB };
     const status = await victimDv(box, victim, ['status', '--json'], limits);
     let added = -1;
     try { added = (JSON.parse(status.stdout) as { paths: { added: string[] }[] }).paths[0].added.length; } catch { /* reported below */ }
