@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   FSCK_FAILED: { exit: 26, what: 'dv fsck found problems' },
   NO_SPACE: { exit: 27, what: 'the disk is full' },
   PERMISSION_DENIED: { exit: 28, what: 'the file system refused access' },
+  PATH_TOO_LONG: { exit: 29, what: 'a path is longer than the file system allows' },
   NO_REMOTE: { exit: 30, what: 'no such remote, or no default remote' },
   REMOTE_UNREACHABLE: { exit: 31, what: 'the remote cannot be reached' },
   AUTH_FAILED: { exit: 32, what: 'the remote refused the credentials' },

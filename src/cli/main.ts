@@ -65,6 +65,7 @@ Exit codes:
   23 object corrupt; 26 fsck found problems. \`dv help codes\` lists them all.`;
 
 function out(text: string): void {
+  text = render.printable(text);
   process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 }
 
@@ -355,7 +356,7 @@ ${EXIT_HELP}`);
       const r = await session(true, 'fsck', (s) => fsck(s, { rebuildIndex: o.rebuildIndex, onProgress: (n, b) => bar.update(n, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
       else if (!globals.quiet || !r.ok) {
-        for (const p of r.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
+        for (const p of r.problems) process.stderr.write(`${p.code}: ${render.printable(p.message)}\n`);
         out(`${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${count(r.objects, 'object')} (${human(r.bytes)}) in ${count(r.packs, 'pack')} verified, ${count(r.roots, 'root')} checked${r.shallow ? `, ${count(r.shallow, 'older snapshot')} not fetched` : ''}${r.notFetched ? `, ${count(r.notFetched, 'snapshot')} of other git refs not fetched` : ''}${r.stale.length ? `, ${count(r.stale.length, 'stale copy')} for \`dv gc\`` : ''}${r.indexRebuilt ? ', index rebuilt' : ''}`);
       }
       if (!r.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
@@ -554,7 +555,7 @@ ${EXIT_HELP}`);
         return;
       }
       const r = await session(true, 'repro', (s) => repro(s, { stages, force: o.force, runCache: o.runCache, remote: o.offline ? false : o.remote, dryRun: o.dryRun, stdio,
-        onNotice: (text) => { if (!globals.quiet) process.stderr.write(`dv: ${text}\n`); },
+        onNotice: (text) => { if (!globals.quiet) process.stderr.write(`dv: ${render.printable(text)}\n`); },
         onStage: (e) => say(e.action === 'run' ? `Running stage ${e.stage}:\n> ${e.cmd}` : `Restoring stage ${e.stage} from ${e.from === 'remote' ? 'the remote run cache' : 'a recorded run'}`) }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(pr.repro(r));
@@ -643,7 +644,7 @@ ${EXIT_HELP}`);
     // Only help and version get here as CommanderErrors (see exitThroughUsage).
     if (e instanceof CommanderError) { process.exitCode = 0; return; }
     if (e instanceof DvError) {
-      process.stderr.write(`dv: error ${e.code}: ${e.message}\n`);
+      process.stderr.write(`dv: error ${e.code}: ${render.printable(e.message)}\n`);
       process.exitCode = e.exitCode;
       return;
     }

@@ -14,6 +14,15 @@ export const green = (s: string): string => paint(32, s);
 export const red = (s: string): string => paint(31, s);
 export const yellow = (s: string): string => paint(33, s);
 
+/**
+ * `text` safe for a terminal: names come from strangers' trees, and a raw ESC, BEL or CR in one
+ * could rewrite the screen or the clipboard (OSC 52). Control characters become `\xNN`; the
+ * colour codes dv adds itself (ESC [ n m) stay.
+ */
+export function printable(text: string): string {
+  return text.replace(/\x1b(?!\[\d{1,2}m)|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

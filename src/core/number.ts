@@ -7,6 +7,8 @@ export interface NumberRule {
   min: number;
   /** Whole numbers only (counts); otherwise decimals too (seconds, days). */
   whole: boolean;
+  /** The largest value accepted (a committed config must not set a wait of days or a million jobs). */
+  max?: number;
 }
 
 /** A count of 1 or more: jobs, snapshots to show. */
@@ -20,10 +22,12 @@ export function parseNumber(text: string, rule: NumberRule): number | undefined 
   if (!(rule.whole ? /^\d+$/ : /^\d+(\.\d+)?$/).test(text)) return undefined;
   const n = Number(text);
   if (!Number.isFinite(n) || n < rule.min || (rule.whole && !Number.isSafeInteger(n))) return undefined;
+  if (rule.max !== undefined && n > rule.max) return undefined;
   return n;
 }
 
 /** What to give instead, for messages: "a whole number of 1 or more". */
 export function numberHint(rule: NumberRule): string {
-  return `${rule.whole ? 'a whole number' : 'a number'} of ${rule.min} or more`;
+  const what = rule.whole ? 'a whole number' : 'a number';
+  return rule.max === undefined ? `${what} of ${rule.min} or more` : `${what} from ${rule.min} to ${rule.max}`;
 }

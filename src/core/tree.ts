@@ -40,6 +40,8 @@ export function reservedName(name: string): '.git' | '.dv' | undefined {
   return m ? (m[1] ? '.git' : '.dv') : undefined;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Why `name` may not be a tree entry name, or undefined when it is fine. */
 export function badEntryName(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'empty name';
@@ -47,6 +49,9 @@ export function badEntryName(name: unknown): string | undefined {
   if (name.includes('/')) return 'name contains "/"';
   if (name.includes('\\')) return 'name contains "\\"';
   if (name.includes('\0')) return 'name contains NUL';
+  // A lone surrogate is no character: file systems store U+FFFD instead, so two different names
+  // would land on one file (and a symlink check on the name would not be the file's).
+  if (LONE_SURROGATE.test(name)) return 'name is not valid Unicode (a lone surrogate)';
   if (Buffer.byteLength(name) > 255) return 'name longer than 255 bytes';
   const r = reservedName(name);
   if (r) return `name ${JSON.stringify(name)} ${r === name ? 'is reserved' : `is taken for ${r} by some file systems`} (dv never stores or writes a .git or .dv, at any depth)`;

@@ -47,6 +47,9 @@ export interface CheckoutResult {
   paths: CheckoutEntry[];
 }
 
+/** The longest path (bytes, from the tracked path) a checkout plans for: Linux's PATH_MAX. */
+const MAX_PATH = 4096;
+
 /**
  * Fails with OBJECT_MISSING before anything is written when the tree is not complete locally,
  * and with UNSAFE_PATH when one of its symlinks leads outside it (see `checkLinks`).
@@ -55,6 +58,12 @@ async function checkComplete(s: RepoSession, tree: string, load: (id: string) =>
   const missing: string[] = [];
   const links: { rel: string; target: string }[] = [];
   const walk = async (id: string, rel: string): Promise<void> => {
+    // No file system takes a path this long (Linux: 4096 bytes), and a tree that nests deeper
+    // would cost memory quadratic in its depth to plan: refused before anything is written.
+    if (Buffer.byteLength(rel) > MAX_PATH) {
+      const shown = `${rel.slice(0, 60)}...${rel.slice(-60)}`;
+      throw new DvError('PATH_TOO_LONG', `tree ${tree.slice(0, 12)} holds a path longer than ${MAX_PATH} bytes (${shown}): no file system can hold it; nothing was written`, { id: tree });
+    }
     if (!(await s.store.has(id))) { missing.push(id); return; }
     const t = await load(id);
     const files = t.entries.filter((e) => e.type === 'file').map((e) => (e as { id: string }).id);

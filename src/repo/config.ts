@@ -150,8 +150,9 @@ const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
   profile: nonEmpty('an AWS profile name'),
   pathStyle: { accepts: 'true or false', ok: (v) => ['true', 'false', 'yes', 'no', '1', '0'].includes(v) },
   checksum: oneOf(['when_required', 'when_supported']),
-  jobs: number(COUNT),
-  timeout: number({ min: 1, whole: false }, ' (seconds)'),
+  jobs: number({ ...COUNT, max: 256 }),
+  // Bounded: a committed config could otherwise make every wait on a hung server last a day.
+  timeout: number({ min: 1, whole: false, max: 600 }, ' (seconds)'),
 };
 
 function ruleFor(key: string): KeyRule | undefined {

@@ -4,12 +4,13 @@
  * and falls back to an in-memory index when a writer holds LevelDB.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { DvError } from '../errors.js';
 import { initHash } from '../core/hash.js';
 import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, globalConfigPath } from './config.js';
+import { git } from './git.js';
 import { RepoLock, type LockInfo } from './lock.js';
 import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
@@ -61,6 +62,24 @@ export async function checkLayout(paths: RepoPaths): Promise<void> {
   await lstatControlFile(join(paths.cacheDir, STORE_MARKER), o);
 }
 
+/**
+ * The files that hold this clone's own trust (`.dv/config.local`, the remote trust records) are
+ * git-ignored; one that git tracks came with the clone (`git add -f` by whoever made it) and
+ * would let the repository choose its own trusted config: refused, naming the way out.
+ */
+async function refuseCommittedTrust(paths: RepoPaths): Promise<void> {
+  const files = [paths.localConfig, join(paths.dvDir, 'remotes', 'trusted.json')];
+  const present: string[] = [];
+  for (const f of files) if (await fsp.lstat(f).then(() => true, () => false)) present.push(relative(paths.root, f).split(sep).join('/'));
+  if (present.length === 0) return;
+  const r = await git(paths.root, ['ls-files', '-z', '--', ...present]);
+  const tracked = r.code === 0 ? r.stdout.split('\0').filter(Boolean) : [];
+  if (tracked.length === 0) return;
+  const msg = `${tracked[0]} is committed to git: this clone's own settings cannot come from the repository;`
+    + ` run \`git rm --cached ${tracked[0]}\` (and commit) if you made it, else remove it and check the commit that added it`;
+  throw new DvError('BAD_CONFIG', msg, { file: tracked[0] });
+}
+
 export interface OpenOptions {
   cwd: string;
   /** Takes the writer lock and the persistent index. */
@@ -89,6 +108,7 @@ export class RepoSession {
     await initHash();
     const root = await findRoot(opts.cwd);
     const base = repoPaths(root);
+    await refuseCommittedTrust(base);
     const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig });
     const format = getKey(config.levels.repo, 'core.format');
     if (format !== undefined && format !== FORMAT) {

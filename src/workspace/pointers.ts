@@ -134,10 +134,18 @@ export async function ignoreInGit(root: string, rel: string): Promise<string | u
   const file = join(root, gi);
   const o = { code: 'UNSAFE_PATH' as const, show: gi, root };
   const text = (await readControlFile(file, o)) ?? '';
-  if (text.split('\n').includes(line)) return undefined;
+  // The line alone is not enough: a later `!/name` (in this file or another) un-ignores it, and
+  // git would then offer the data for commit. Git says what it ignores; the last line wins.
+  if (text.split('\n').includes(line) && (await ignoredByGit(root, rel))) return undefined;
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
   await writeBesideGit(root, file, text + sep + line + '\n', o);
   return gi;
+}
+
+/** Whether git ignores `rel` (a git that cannot say counts as yes: nothing to repair then). */
+async function ignoredByGit(root: string, rel: string): Promise<boolean> {
+  const r = await git(root, ['check-ignore', '-q', '--no-index', '--', rel]);
+  return r.code !== 1;
 }
 
 /** Removes the `/<name>` line `ignoreInGit` added for `rel`. Returns the file changed. */
