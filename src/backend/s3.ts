@@ -16,6 +16,7 @@ import type { Backend, GetOptions } from './backend.js';
 import { rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
 import { readBody, type BodyLimits } from './s3body.js';
+import { capListBodies } from './s3list-cap.js';
 
 const MiB = 1024 * 1024;
 /** The slowest transfer rate tolerated before a request counts as hung (bytes per ms). */
@@ -88,6 +89,7 @@ export class S3Backend implements Backend {
         httpsAgent: https ? (this.agent as HttpsAgent) : undefined,
       }),
     });
+    capListBodies(this.client, this.location);
   }
 
   async check(): Promise<void> {
