@@ -28,6 +28,7 @@ const move = lazy(() => import('../ops/untrack.js'), 'move');
 const status = lazy(() => import('../ops/status.js'), 'status');
 const checkout = lazy(() => import('../ops/checkout.js'), 'checkout');
 const checkoutAt = lazy(() => import('../ops/checkout-rev.js'), 'checkoutAt');
+const fsckRemote = lazy(() => import('../ops/fsck-remote.js'), 'fsckRemote');
 const gitLog = lazy(() => import('../ops/log.js'), 'gitLog');
 const log = lazy(() => import('../ops/log.js'), 'log');
 const diff = lazy(() => import('../ops/diff.js'), 'diff');
@@ -349,9 +350,22 @@ ${EXIT_HELP}`);
       else if (!globals.quiet) out(render.gc(r));
     });
 
-  cmd('fsck', 'verify every object and reference; exit non-zero naming each problem', 'dv fsck --rebuild-index')
+  cmd('fsck', 'verify every object and reference; exit non-zero naming each problem', 'dv fsck --rebuild-index\n  dv fsck --remote origin    # read back and verify everything the remote lists')
     .option('--rebuild-index', 'rebuild the LevelDB index from the pack indexes first')
-    .action(async (o: { rebuildIndex?: boolean }) => {
+    .option('--remote [name]', 'check a remote instead: every pack index, and every object it lists read back and re-hashed')
+    .action(async (o: { rebuildIndex?: boolean; remote?: string | true }) => {
+      if (o.remote !== undefined) {
+        const name = o.remote === true ? undefined : o.remote;
+        const rr = await session(false, 'fsck', (s) => fsckRemote(s, { remote: name }));
+        if (globals.json) printJson(rr);
+        else if (!globals.quiet || !rr.ok) {
+          for (const p of rr.problems) process.stderr.write(`${p.code}: ${render.printable(p.message)}\n`);
+          for (const w of rr.warnings) process.stderr.write(`dv: warning: ${render.printable(w)}\n`);
+          out(`${rr.remote}: ${rr.ok ? 'ok' : count(rr.problems.length, 'problem')}: ${count(rr.objects, 'object')} read back and verified`);
+        }
+        if (!rr.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
+        return;
+      }
       const bar = progress('verifying', tty());
       const r = await session(true, 'fsck', (s) => fsck(s, { rebuildIndex: o.rebuildIndex, onProgress: (n, b) => bar.update(n, { bytes: b }) })).finally(() => bar.stop());
       if (globals.json) printJson(r);
