@@ -26,6 +26,16 @@ async function threeVersions(): Promise<{ repo: string; snaps: string[] }> {
   return { repo, snaps };
 }
 
+/** threeVersions, every snapshot pushed to a directory remote `origin` committed in one more commit. */
+async function threeVersionsPushed(): Promise<{ repo: string; snaps: string[] }> {
+  const made = await threeVersions();
+  await dvOk(made.repo, ['remote', 'add', 'origin', join(tempDir(), 'remote')]);
+  await dvOk(made.repo, ['push', '--all-history']);
+  git(made.repo, ['add', '-A']);
+  git(made.repo, ['commit', '-qm', 'remote']);
+  return made;
+}
+
 test('log --git: the commits that changed pointer files, newest first, with what each named', async () => {
   const { repo, snaps } = await threeVersions();
   const all = await dvJson(repo, ['log', '--git']);
@@ -93,12 +103,7 @@ test('diff HEAD~1 in a clone that lacks the old snapshot says how to fetch it', 
 });
 
 test('checkout of a git revision restores what its pointer files name, fetching what this clone lacks', async () => {
-  const { repo, snaps } = await threeVersions();
-  const remote = join(tempDir(), 'remote');
-  await dvOk(repo, ['remote', 'add', 'origin', remote]);
-  await dvOk(repo, ['push', '--all-history']);
-  git(repo, ['add', '-A']);
-  git(repo, ['commit', '-qm', 'remote']);
+  const { repo, snaps } = await threeVersionsPushed();
   // In the repository itself: the version two commits back, then HEAD again.
   await dvOk(repo, ['checkout', 'HEAD~3', 'data']);
   assert.equal(await fsp.readFile(join(repo, 'data', 'x.csv'), 'utf8'), 'v1\n');
@@ -127,12 +132,7 @@ test('checkout of a git revision restores what its pointer files name, fetching 
 });
 
 test('fetch --rev and fetch <snapshot id> bring exactly that version', async () => {
-  const { repo, snaps } = await threeVersions();
-  const remote = join(tempDir(), 'remote');
-  await dvOk(repo, ['remote', 'add', 'origin', remote]);
-  await dvOk(repo, ['push', '--all-history']);
-  git(repo, ['add', '-A']);
-  git(repo, ['commit', '-qm', 'remote']);
+  const { repo, snaps } = await threeVersionsPushed();
   const clone = join(tempDir(), 'clone');
   git(tempDir(), ['clone', '-q', repo, clone]);
   const f = await dvJson(clone, ['fetch', '--rev', 'HEAD~3']);

@@ -63,10 +63,11 @@ async function judge(
 }
 
 describe('attack: hostile clone writing into .git', () => {
-  test('symlink legacy -> .git/hooks, then dv checkout <id> of a snapshot recorded as legacy/post-checkout: no hook written', T, async () => {
+  /** A committed symlink `link -> target` and a snapshot recorded at `path`: pull and checkout <id> write no hook. */
+  async function noHookThroughLink(link: string, target: string, path: string, hook: string): Promise<void> {
     const sc = await scene();
-    const { snap, tree } = await fileSnapshot(sc, 'legacy/post-checkout', await hookObj(sc.box.outside, 'post-checkout'));
-    await fsp.symlink('.git/hooks', join(sc.mallory, 'legacy'));
+    const { snap, tree } = await fileSnapshot(sc, path, await hookObj(sc.box.outside, hook));
+    await fsp.symlink(target, join(sc.mallory, link));
     await fsp.writeFile(join(sc.mallory, 'bait.dv'), pointerText(snap.id, tree.id, 'bait', 'file'));
     commitAll(sc.box, sc.mallory, 'golden data: run `dv pull` then `dv checkout <id>`');
     const victim = victimClone(sc.box, sc.mallory);
@@ -77,22 +78,14 @@ describe('attack: hostile clone writing into .git', () => {
     await judge(sc, victim, before, [['dv pull', pull], ['dv checkout <id>', r]], async (f) => {
       f.check(JSON.stringify(await liveHooks(victim)) === JSON.stringify(hooks), `a git hook appeared in .git/hooks: ${(await liveHooks(victim)).join(', ')}`);
     });
+  }
+
+  test('symlink legacy -> .git/hooks, then dv checkout <id> of a snapshot recorded as legacy/post-checkout: no hook written', T, async () => {
+    await noHookThroughLink('legacy', '.git/hooks', 'legacy/post-checkout', 'post-checkout');
   });
 
   test('variant: symlink up -> . and a snapshot path up/.git/hooks/pre-commit (".git" not first): no hook written', T, async () => {
-    const sc = await scene();
-    const { snap, tree } = await fileSnapshot(sc, 'up/.git/hooks/pre-commit', await hookObj(sc.box.outside, 'pre-commit'));
-    await fsp.symlink('.', join(sc.mallory, 'up'));
-    await fsp.writeFile(join(sc.mallory, 'bait.dv'), pointerText(snap.id, tree.id, 'bait', 'file'));
-    commitAll(sc.box, sc.mallory, 'bait');
-    const victim = victimClone(sc.box, sc.mallory);
-    const hooks = await liveHooks(victim);
-    const before = await fingerprintBox(sc.box, victim);
-    const pull = await victimDv(sc.box, victim, ['pull']);
-    const r = await victimDv(sc.box, victim, ['checkout', snap.id.slice(0, 12)]);
-    await judge(sc, victim, before, [['dv pull', pull], ['dv checkout <id>', r]], async (f) => {
-      f.check(JSON.stringify(await liveHooks(victim)) === JSON.stringify(hooks), `a git hook appeared in .git/hooks: ${(await liveHooks(victim)).join(', ')}`);
-    });
+    await noHookThroughLink('up', '.', 'up/.git/hooks/pre-commit', 'pre-commit');
   });
 
   test('variant: symlink cfg -> .git, dv checkout <id> --force of a snapshot recorded as cfg/config: .git/config untouched', T, async () => {
