@@ -18,7 +18,9 @@ import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 /** No pack index dv writes comes near this (1.3 million objects); a remote listing a bigger one is refused. */
 export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 /** At most this many indexes, and this many bytes of them, are read from one remote (a 100 GB dataset of 1M files needs ~2,000 and ~60 MB). */
-const MAX_INDEXES = 1_000_000;
+// Each listed key costs ~200 bytes until the listing ends; 200k indexes (200k pushes, or a repack
+// away from it) stay within ~40 MB, and a listing that never ends fails in seconds.
+const MAX_INDEXES = 200_000;
 const MAX_TOTAL_INDEX_BYTES = 2 * 1024 * 1024 * 1024;
 /** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
 const IDX_HEADER_BYTES = 64;

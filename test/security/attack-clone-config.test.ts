@@ -19,7 +19,7 @@ import {
 import { makeDataset } from '../helpers/data.js';
 
 const T = { timeout: 120_000 };
-const LIMITS = { timeoutMs: 20_000, maxRssBytes: 400 * 1024 * 1024 };
+const LIMITS = { timeoutMs: 20_000, maxRssBytes: 300 * 1024 * 1024 };
 
 interface Scene { box: Box; mallory: string; work?: string; team?: string }
 

@@ -60,7 +60,7 @@ describe('attack: YAML alias bombs', () => {
       const victim = victimClone(box, mallory);
       const f = new Findings(`${file} alias bomb`);
       for (const args of cmds) {
-        const r = await victimDv(box, victim, args, { timeoutMs: 30_000, maxRssBytes: 400 * MB });
+        const r = await victimDv(box, victim, args, { timeoutMs: 30_000, maxRssBytes: 300 * MB });
         await f.expect(() => assertHarmlessEnd(r, `dv ${args.join(' ')}`));
       }
       f.done();

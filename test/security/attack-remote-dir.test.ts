@@ -29,7 +29,7 @@ import { decodePackIndex, encodePackIndex, type PackEntry } from '../../src/stor
 const T = { timeout: 180_000 };
 const MB = 1024 * 1024;
 /** What any hostile input of a few KB may cost the victim. */
-const BOUNDS = { timeoutMs: 30_000, maxRssBytes: 400 * MB, maxDiskBytes: 64 * MB };
+const BOUNDS = { timeoutMs: 30_000, maxRssBytes: 300 * MB, maxDiskBytes: 16 * MB };
 
 interface Scene { box: Box; remote: string; victim: string }
 

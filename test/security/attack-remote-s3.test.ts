@@ -31,7 +31,7 @@ import { decodePackIndex, encodePackIndex, type PackEntry } from '../../src/stor
 
 const T = { timeout: 120_000 };
 const MB = 1024 * 1024;
-const BOUNDS = { timeoutMs: 40_000, maxRssBytes: 400 * MB, maxDiskBytes: 64 * MB };
+const BOUNDS = { timeoutMs: 40_000, maxRssBytes: 300 * MB, maxDiskBytes: 16 * MB };
 const VICTIM_AWS = { AWS_ACCESS_KEY_ID: 'AKIAVICTIMKEY0000000', AWS_SECRET_ACCESS_KEY: 'victim-secret-key', AWS_REGION: 'us-east-1' };
 const IDX_KEY = `pfx/index/ab/ab${'cd'.repeat(31)}.idx`;
 
