@@ -28,6 +28,8 @@ export interface PathStatus {
 export interface StatusResult {
   /** Whether every tracked path matches its pointer file (stages aside). */
   clean: boolean;
+  /** `clean` and no pipeline stage out of date: nothing for `dv commit`, `dv checkout` or `dv repro` to do. */
+  upToDate: boolean;
   paths: PathStatus[];
   /** Pipeline stages (dv.yaml) that `dv repro` would run or restore, and why; only without path arguments. */
   stages: OutOfDateStage[];
@@ -85,5 +87,6 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       }
     }
   }
-  return { clean: paths.every((p) => p.state === 'clean'), paths, stages, ...(metrics.length ? { metrics } : {}) };
+  const clean = paths.every((p) => p.state === 'clean');
+  return { clean, upToDate: clean && stages.length === 0, paths, stages, ...(metrics.length ? { metrics } : {}) };
 }

@@ -62,7 +62,7 @@ const SHAPES: Record<string, Spec> = {
   init: { root: 'string', git: 'boolean' },
   add: { added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
   commit: { committed: [commitEntry], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
-  status: { clean: 'boolean', paths: [{ path: 'string', pointer: 'string', snapshot: 'id', state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] }, added: ['string'], modified: ['string'], deleted: ['string'], filesHashed: 'number' }],
+  status: { clean: 'boolean', upToDate: 'boolean', paths: [{ path: 'string', pointer: 'string', snapshot: 'id', state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] }, added: ['string'], modified: ['string'], deleted: ['string'], filesHashed: 'number' }],
     stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }], 'metrics?': [{ stage: 'string', path: 'string', values: { oneOf: ['record', null] } }] },
   log: [{
     id: 'id', path: 'string', kind: { enum: ['dir', 'file'] }, tree: 'id', parents: ['id'], message: 'string', author: 'string', time: 'time', size: 'number', files: 'number',

@@ -19,6 +19,8 @@ test('three-stage pipeline: run, nothing twice, a param reruns downstream only, 
   assert.match(yaml, /- params.json:train.lr/);
 
   const st0 = await dvJson(repo, ['status'], env);
+  // The data is clean; the pipeline is not: scripts read upToDate.
+  assert.deepEqual([st0.clean, st0.upToDate], [true, false]);
   assert.deepEqual(st0.stages.map((s: any) => [s.name, s.changes.map((c: any) => c.type)]), [['prepare', ['new']], ['train', ['new', 'upstream']], ['evaluate', ['new', 'upstream']]]);
 
   // First run: everything, in DAG order, output shown as it runs.
@@ -33,7 +35,7 @@ test('three-stage pipeline: run, nothing twice, a param reruns downstream only, 
   const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
   for (const k of ['cmd: node train.mjs', 'params.json:', 'train.lr: 0.5', 'python3:', 'node:', 'commit:', 'ranAt:']) assert.ok(lock.includes(k), `dv.lock has ${k}`);
   const st1 = await dvJson(repo, ['status'], env);
-  assert.deepEqual([st1.clean, st1.stages], [true, []]);
+  assert.deepEqual([st1.clean, st1.upToDate, st1.stages], [true, true, []]);
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'first run']);
   const head = git(repo, ['rev-parse', 'HEAD']).trim();
