@@ -4,6 +4,7 @@
  * and falls back to an in-memory index when a writer holds LevelDB.
  */
 import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { DvError } from '../errors.js';
 import { initHash } from '../core/hash.js';
@@ -11,12 +12,12 @@ import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, globalConfigPath } from './config.js';
 import { git } from './git.js';
-import { RepoLock, type LockInfo } from './lock.js';
+import { processAlive, RepoLock, type LockInfo } from './lock.js';
 import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
 
 export { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
-import { checkControlDir, checkControlTree, lstatControlFile } from './control-file.js';
+import { checkControlDir, checkControlTree, lstatControlFile, readControlFile, writeControlFile } from './control-file.js';
 import { configuredCacheDir, markStore, STORE_MARKER } from './store-trust.js';
 
 export const VERSION = '0.1.0';
@@ -52,7 +53,7 @@ export async function checkLayout(paths: RepoPaths): Promise<void> {
   // What dv reads there it reads whole: a link to /dev/zero or a FIFO must not be among it.
   await checkControlTree(paths.indexDir, 1, o);
   await checkControlTree(join(paths.dvDir, 'remotes'), 2, o);
-  for (const f of ['config', 'config.local', 'lock', 'snapshots.log', '.gitignore']) await lstatControlFile(join(paths.dvDir, f), o);
+  for (const f of ['config', 'config.local', 'lock', 'lock.index', 'snapshots.log', '.gitignore']) await lstatControlFile(join(paths.dvDir, f), o);
   const rel = relative(paths.root, paths.cacheDir);
   if (rel.startsWith('..') || isAbsolute(rel)) return;
   // A cache inside the work tree may have come with the clone, down to its files.
@@ -78,6 +79,34 @@ async function refuseCommittedTrust(paths: RepoPaths): Promise<void> {
   const msg = `${tracked[0]} is committed to git: this clone's own settings cannot come from the repository;`
     + ` run \`git rm --cached ${tracked[0]}\` (and commit) if you made it, else remove it and check the commit that added it`;
   throw new DvError('BAD_CONFIG', msg, { file: tracked[0] });
+}
+
+/**
+ * Who holds the LevelDB index (a reader holds it too, for its whole command): `.dv/lock.index`,
+ * written by the holder, read only to name it when another process finds the index busy. A
+ * hint, never a lock: failures to write or read it change nothing.
+ */
+const holderFile = (paths: RepoPaths): string => join(paths.dvDir, 'lock.index');
+
+async function noteIndexHolder(paths: RepoPaths, command: string): Promise<void> {
+  const me: LockInfo = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
+  await writeControlFile(holderFile(paths), JSON.stringify(me), { root: paths.root, tmpDir: paths.dvDir }).catch(() => undefined);
+}
+
+async function forgetIndexHolder(paths: RepoPaths): Promise<void> {
+  const held = await readControlFile(holderFile(paths), { root: paths.root }).catch(() => undefined);
+  if (held && (JSON.parse(held) as Partial<LockInfo>).pid === process.pid) await fsp.rm(holderFile(paths), { force: true }).catch(() => undefined);
+}
+
+/** REPO_LOCKED from a busy index, with the holder named when it is known and alive. */
+async function nameIndexHolder(paths: RepoPaths, e: unknown): Promise<unknown> {
+  if (!(e instanceof DvError) || e.code !== 'REPO_LOCKED') return e;
+  const text = await readControlFile(holderFile(paths), { root: paths.root }).catch(() => undefined);
+  let h: Partial<LockInfo> | undefined;
+  try { h = text ? (JSON.parse(text) as Partial<LockInfo>) : undefined; } catch { h = undefined; }
+  if (!h || typeof h.pid !== 'number' || typeof h.command !== 'string' || (h.host === hostname() && !processAlive(h.pid))) return e;
+  const who = `\`dv ${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.since})`;
+  return new DvError('REPO_LOCKED', `the index is in use by ${who}: wait for it to finish, or pass --wait SECONDS`, { ...e.data, holder: h });
 }
 
 export interface OpenOptions {
@@ -125,11 +154,13 @@ export class RepoSession {
         index = await LevelIndex.open(paths.indexDir, waitMs);
       } catch (e) {
         await lock.release();
-        throw e;
+        throw await nameIndexHolder(paths, e);
       }
+      await noteIndexHolder(paths, opts.command ?? 'write');
     } else {
       try {
         index = await LevelIndex.open(paths.indexDir, Math.min(waitMs, 1000));
+        await noteIndexHolder(paths, opts.command ?? 'read');
       } catch {
         // Held by a writer, or not openable here (a read-only repository, a full disk): the
         // index is a cache, and a reader can work from the pack indexes alone.
@@ -184,6 +215,7 @@ export class RepoSession {
     try {
       await this.store.close();
     } finally {
+      if (this.index instanceof LevelIndex) await forgetIndexHolder(this.paths);
       await this.index.close();
       await this.lock?.release();
     }
