@@ -3,7 +3,7 @@
  * A write session takes the writer lock and the LevelDB index; a read session takes no lock
  * and falls back to an in-memory index when a writer holds LevelDB.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { DvError } from '../errors.js';
@@ -17,7 +17,7 @@ import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
 
 export { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
-import { checkControlDir, checkControlTree, lstatControlFile, readControlFile, writeControlFile } from './control-file.js';
+import { checkControlDir, checkControlTree, lstatControlFile, readControlFile } from './control-file.js';
 import { configuredCacheDir, markStore, STORE_MARKER } from './store-trust.js';
 
 export const VERSION = '0.1.0';
@@ -90,7 +90,18 @@ const holderFile = (paths: RepoPaths): string => join(paths.dvDir, 'lock.index')
 
 async function noteIndexHolder(paths: RepoPaths, command: string): Promise<void> {
   const me: LockInfo = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
-  await writeControlFile(holderFile(paths), JSON.stringify(me), { root: paths.root, tmpDir: paths.dvDir }).catch(() => undefined);
+  // A hint on every command, readers too: no temp file, no fsync (a torn note is just ignored),
+  // and never through a link or into a FIFO.
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0);
+  const fh = await fsp.open(holderFile(paths), flags, 0o644).catch(() => undefined);
+  if (!fh) return;
+  try {
+    if ((await fh.stat()).isFile()) await fh.writeFile(JSON.stringify(me));
+  } catch {
+    // a hint only
+  } finally {
+    await fh.close();
+  }
 }
 
 async function forgetIndexHolder(paths: RepoPaths): Promise<void> {
