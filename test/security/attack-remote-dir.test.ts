@@ -44,6 +44,15 @@ async function scene(snap?: string, tree?: string): Promise<Scene> {
   return { box, remote, victim };
 }
 
+/** A scene whose snapshot `data` holds one file `a.txt` of `content`, and the path its pack would have on the remote. */
+async function oneFileScene(content: string): Promise<{ sc: Scene; objs: Obj[]; packPath: (packId: string) => string }> {
+  const leaf = await obj(content);
+  const tree = await treeObj([['f', 'a.txt', leaf.bytes.length, leaf.id, 0]]);
+  const snap = await snapObj(tree.id, 'data', 'dir', leaf.bytes.length, 1);
+  const sc = await scene(snap.id, tree.id);
+  return { sc, objs: [leaf, tree, snap], packPath: (packId) => join(sc.remote, 'packs', packId.slice(0, 2), `${packId}.pack`) };
+}
+
 const sortRows = (rows: unknown[][]): unknown[][] => rows.sort((a, b) => ((a[1] as string) < (b[1] as string) ? -1 : 1));
 
 /** Runs dv under the bounds, recording every broken promise. */
@@ -196,11 +205,8 @@ describe('attack: hostile directory remote, sizes and counts', () => {
 
 describe('attack: hostile directory remote, files of the remote itself', () => {
   test('a 1.5 GB pack index (sparse: no disk used): dv pull does not read it whole', T, async () => {
-    const leaf = await obj('x');
-    const tree = await treeObj([['f', 'a.txt', 1, leaf.id, 0]]);
-    const snap = await snapObj(tree.id, 'data', 'dir', 1, 1);
-    const sc = await scene(snap.id, tree.id);
-    await writeRemotePack(sc.remote, [leaf, tree, snap]);
+    const { sc, objs } = await oneFileScene('x');
+    await writeRemotePack(sc.remote, objs);
     const huge = join(sc.remote, 'index', '00', `00${'ab'.repeat(31)}.idx`);
     await fsp.mkdir(join(huge, '..'), { recursive: true });
     const fh = await fsp.open(huge, 'w');
@@ -214,12 +220,8 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
   });
 
   test('a pack replaced by a FIFO: dv pull does not hang on it', T, async () => {
-    const leaf = await obj('fifo\n');
-    const tree = await treeObj([['f', 'a.txt', leaf.bytes.length, leaf.id, 0]]);
-    const snap = await snapObj(tree.id, 'data', 'dir', leaf.bytes.length, 1);
-    const sc = await scene(snap.id, tree.id);
-    const { packId } = await writeRemotePack(sc.remote, [leaf, tree, snap]);
-    const pack = join(sc.remote, 'packs', packId.slice(0, 2), `${packId}.pack`);
+    const { sc, objs, packPath } = await oneFileScene('fifo\n');
+    const pack = packPath((await writeRemotePack(sc.remote, objs)).packId);
     await fsp.rm(pack);
     execFileSync('mkfifo', [pack]);
     const before = await fingerprintBox(sc.box, sc.victim);
@@ -231,10 +233,7 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
   });
 
   test('variant: the pack index directory is a symlink to /: dv pull does not walk the whole machine', T, async () => {
-    const leaf = await obj('x');
-    const tree = await treeObj([['f', 'a.txt', 1, leaf.id, 0]]);
-    const snap = await snapObj(tree.id, 'data', 'dir', 1, 1);
-    const sc = await scene(snap.id, tree.id);
+    const { sc } = await oneFileScene('x');
     await fsp.symlink('/', join(sc.remote, 'index'));
     const before = await fingerprintBox(sc.box, sc.victim);
     const f = new Findings('index -> /');
@@ -244,12 +243,8 @@ describe('attack: hostile directory remote, files of the remote itself', () => {
   });
 
   test('variant: a pack that is a symlink to the victim\'s secret: nothing of it is stored or shown', T, async () => {
-    const leaf = await obj('y\n');
-    const tree = await treeObj([['f', 'a.txt', leaf.bytes.length, leaf.id, 0]]);
-    const snap = await snapObj(tree.id, 'data', 'dir', leaf.bytes.length, 1);
-    const sc = await scene(snap.id, tree.id);
-    const { packId } = await writeRemotePack(sc.remote, [leaf, tree, snap]);
-    const pack = join(sc.remote, 'packs', packId.slice(0, 2), `${packId}.pack`);
+    const { sc, objs, packPath } = await oneFileScene('y\n');
+    const pack = packPath((await writeRemotePack(sc.remote, objs)).packId);
     await fsp.rm(pack);
     await fsp.symlink(join(sc.box.home, '.ssh', 'id_ed25519'), pack);
     const before = await fingerprintBox(sc.box, sc.victim);

@@ -101,6 +101,16 @@ async function upstream(): Promise<string> {
   return up;
 }
 
+/** `upstream()` with its data pushed to `team`, the default remote `origin` of its committed config. */
+async function upstreamWithRemote(team: string): Promise<string> {
+  const up = await upstream();
+  await dvOk(up, ['remote', 'add', 'origin', team, '--default']);
+  await dvOk(up, ['push']);
+  git(up, ['add', '-A']);
+  git(up, ['commit', '-qm', 'remote']);
+  return up;
+}
+
 /** Commits `files` (symlinks where the value starts with '->') into `up`, forced past .gitignore. */
 async function commitHostile(up: string, files: Record<string, string>): Promise<void> {
   for (const [rel, v] of Object.entries(files)) {
@@ -359,11 +369,7 @@ describe('a committed remote URL that changes is not used until the user confirm
     const v = await victim();
     const team = join(tempDir(), 'team-store');
     const evil = join(tempDir(), 'attacker-store');
-    const up = await upstream();
-    await dvOk(up, ['remote', 'add', 'origin', team, '--default']);
-    await dvOk(up, ['push']);
-    git(up, ['add', '-A']);
-    git(up, ['commit', '-qm', 'remote']);
+    const up = await upstreamWithRemote(team);
     const bare = join(tempDir(), 'code.git');
     execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
     git(up, ['push', '-q', bare, 'main']);
@@ -415,11 +421,7 @@ describe('a committed remote URL that changes is not used until the user confirm
   test('a commit that adds a remote and makes it the default: pull and push refuse it (by default and by name) until trusted; the remote trusted on first use still works', T, async () => {
     const team = join(tempDir(), 'team-store');
     const evil = join(tempDir(), 'attacker-store');
-    const up = await upstream();
-    await dvOk(up, ['remote', 'add', 'origin', team, '--default']);
-    await dvOk(up, ['push']);
-    git(up, ['add', '-A']);
-    git(up, ['commit', '-qm', 'remote']);
+    const up = await upstreamWithRemote(team);
     const c = cloneOf(up);
     await dvOk(c, ['pull']);
     const cfg = JSON.parse(await fsp.readFile(join(up, '.dv', 'config'), 'utf8'));
@@ -442,11 +444,7 @@ describe('a committed remote URL that changes is not used until the user confirm
   test('a URL the user sets in this clone is trusted; a local remote needs no record', T, async () => {
     const team = join(tempDir(), 'team-store');
     const moved = join(tempDir(), 'moved-store');
-    const up = await upstream();
-    await dvOk(up, ['remote', 'add', 'origin', team, '--default']);
-    await dvOk(up, ['push']);
-    git(up, ['add', '-A']);
-    git(up, ['commit', '-qm', 'remote']);
+    const up = await upstreamWithRemote(team);
     const c = cloneOf(up);
     await dvOk(c, ['pull']);
     await dvOk(c, ['config', 'remote.origin.url', moved]);
