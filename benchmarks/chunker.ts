@@ -31,7 +31,11 @@ const cases: [string, () => number][] = [
   ['candidate scan JS', () => scanCandidates(data, 0, size, jsList)],
   ['candidate scan wasm', () => wasm.scan(data, 0, size, wasmList)],
 ];
-console.log(`${mib} MiB random, best of ${runs}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `${mib} MiB random, best of ${runs}; load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 for (const [name, fn] of cases) {
   let best = Infinity;
   let out = 0;
@@ -42,4 +46,8 @@ for (const [name, fn] of cases) {
   }
   console.log(`${name.padEnd(26)} ${(size / best / 1e3).toFixed(0).padStart(6)} MB/s  (${out} chunks/candidates)`);
 }
-console.log(`load after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load after ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);

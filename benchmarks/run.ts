@@ -71,7 +71,8 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  if (!hasGnuTime) process.stderr.write('bench: GNU time (/usr/bin/time) is missing: peak RSS will not be measured (apt-get install time)\n');
+  if (!hasGnuTime)
+    process.stderr.write('bench: GNU time (/usr/bin/time) is missing: peak RSS will not be measured (apt-get install time)\n');
 
   const sizes = v.quick ? QUICK : FULL;
   const tmp = mkdtempSync(join(v.tmp, 'dv-bench-'));
@@ -149,7 +150,20 @@ async function main(): Promise<number> {
     const csvBytes = info.find((d) => d.name === 'csv')?.bytes ?? sizes.csvBytes;
     const targets = evaluateTargets(rows, { csvBytes, peers: peerNames });
     if (v.dv) machine.dvCommit += ` (measured: ${dvBin})`;
-    const report = render({ started, quick: v.quick, runs, cold: v.cold, machine, info, rows, targets, loadStart, loadEnd, remotes, probes });
+    const report = render({
+      started,
+      quick: v.quick,
+      runs,
+      cold: v.cold,
+      machine,
+      info,
+      rows,
+      targets,
+      loadStart,
+      loadEnd,
+      remotes,
+      probes,
+    });
     process.stdout.write(`${report}\n`);
 
     if (!v['no-write']) {
@@ -157,7 +171,22 @@ async function main(): Promise<number> {
       const dir = join(repoRoot, 'benchmarks', 'results');
       mkdirSync(dir, { recursive: true });
       const json = join(dir, `${stamp}${v.quick ? '-quick' : ''}.json`);
-      const data = { date: started.toISOString(), mode: v.quick ? 'quick' : 'full', runs, pageCache: v.cold ? 'cold' : 'warm', seed: v.seed, sizes, datasets: info, machine, load: { start: loadStart, end: loadEnd }, createProbes: probes, remotesImplemented: remotes, rows, targets, samples: h.samples };
+      const data = {
+        date: started.toISOString(),
+        mode: v.quick ? 'quick' : 'full',
+        runs,
+        pageCache: v.cold ? 'cold' : 'warm',
+        seed: v.seed,
+        sizes,
+        datasets: info,
+        machine,
+        load: { start: loadStart, end: loadEnd },
+        createProbes: probes,
+        remotesImplemented: remotes,
+        rows,
+        targets,
+        samples: h.samples,
+      };
       writeFileSync(json, `${JSON.stringify(data, null, 2)}\n`);
       h.log(`JSON copy: ${json}`);
       if (!v.quick && datasets.length === ALL_DATASETS.length) {
@@ -177,7 +206,10 @@ function childEnv(tmp: string): NodeJS.ProcessEnv {
   mkdirSync(home, { recursive: true });
   // No automatic gc: git would otherwise start it in the background after a big commit and keep
   // writing .git while the next command is measured.
-  writeFileSync(join(home, '.gitconfig'), '[user]\n\tname = Bench\n\temail = bench@example.com\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n');
+  writeFileSync(
+    join(home, '.gitconfig'),
+    '[user]\n\tname = Bench\n\temail = bench@example.com\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n',
+  );
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (/^(AWS_|RESTIC_|BORG_|GIT_|DV_)/.test(k)) delete env[k];
   return {
@@ -215,21 +247,36 @@ function render(r: RenderInput): string {
   const out: string[] = [];
   out.push(`# dv benchmark${r.quick ? ' (--quick)' : ''}`, '');
   out.push(`Made by \`npm run bench${r.quick ? ' -- --quick' : ''}\`; how and what it measures: [benchmarks/README.md](README.md).`, '');
-  out.push(`- date: ${r.started.toISOString().replace('T', ' ').slice(0, 16)} UTC; ${r.quick ? 'quick sizes' : 'full sizes'}, median of ${r.runs} run${r.runs > 1 ? 's' : ''} per operation (status: 3 per run)`);
+  out.push(
+    `- date: ${r.started.toISOString().replace('T', ' ').slice(0, 16)} UTC; ${r.quick ? 'quick sizes' : 'full sizes'}, median of ${r.runs} run${r.runs > 1 ? 's' : ''} per operation (status: 3 per run)`,
+  );
   out.push(`- machine: ${m.nproc} cores, ${m.memoryGiB} GiB, ${m.cpu}, ${m.kernel}, Node ${m.node}; dv ${m.dvCommit}`);
-  out.push(`- tools: ${Object.entries(m.tools).map(([k, x]) => `${k}: ${x}`).join('; ')}`);
-  out.push(`- page cache: ${r.cold ? 'cold — dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed run of every tool' : 'warm for every tool — everything the command reads (data, store, remote) is read once right before each timed run, after a `sync` (dirty pages from the set-up written back first)'}`);
-  out.push(`- load average (1/5/15 min): ${la(r.loadStart)} at the start, ${la(r.loadEnd)} at the end. "other CPU" = cores busy with processes other than the measured one (and s3rver) during the run, median; "load" = highest 1-min load average at the start of a run. A figure with other CPU well above 0 was measured on a shared machine: expect noise.`);
-  out.push(`- "÷ dv" = the tool's time divided by dv's (> 1: dv is faster). MB/s = dataset bytes / time. Peak RSS = largest process of the command's tree (GNU time). New bytes = growth of the store (dv: .dv/cache/packs; restic/borg: the repository; git-lfs: .git; remotes: the remote directory or bucket). MB = 10^6 bytes.`);
+  out.push(
+    `- tools: ${Object.entries(m.tools)
+      .map(([k, x]) => `${k}: ${x}`)
+      .join('; ')}`,
+  );
+  out.push(
+    `- page cache: ${r.cold ? 'cold — dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed run of every tool' : 'warm for every tool — everything the command reads (data, store, remote) is read once right before each timed run, after a `sync` (dirty pages from the set-up written back first)'}`,
+  );
+  out.push(
+    `- load average (1/5/15 min): ${la(r.loadStart)} at the start, ${la(r.loadEnd)} at the end. "other CPU" = cores busy with processes other than the measured one (and s3rver) during the run, median; "load" = highest 1-min load average at the start of a run. A figure with other CPU well above 0 was measured on a shared machine: expect noise.`,
+  );
+  out.push(
+    `- "÷ dv" = the tool's time divided by dv's (> 1: dv is faster). MB/s = dataset bytes / time. Peak RSS = largest process of the command's tree (GNU time). New bytes = growth of the store (dv: .dv/cache/packs; restic/borg: the repository; git-lfs: .git; remotes: the remote directory or bucket). MB = 10^6 bytes.`,
+  );
   const ms = r.probes.map((p) => p.ms);
-  out.push(`- file creation (2,000 empty files, a probe of how busy the file system is): ${ms[0]!.toFixed(0)} ms at the start, ${ms[ms.length - 1]!.toFixed(0)} ms at the end, ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)} ms over the run (measured before each dataset round). It swings 10× and more on a shared machine, and the many-small checkout, pull and copy rows follow it.`);
+  out.push(
+    `- file creation (2,000 empty files, a probe of how busy the file system is): ${ms[0]!.toFixed(0)} ms at the start, ${ms[ms.length - 1]!.toFixed(0)} ms at the end, ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)} ms over the run (measured before each dataset round). It swings 10× and more on a shared machine, and the many-small checkout, pull and copy rows follow it.`,
+  );
   if (!r.remotes) out.push('- dv remotes: `dv push --help` fails in this build, so the push/pull rows say n/a (not implemented).');
   for (const d of r.info) {
     out.push('', `## ${d.name}: ${d.describe} (${(d.bytes / 1e6).toFixed(1)} MB)`, '');
     out.push(renderRows(r.rows.filter((x) => x.dataset === d.name)));
   }
   out.push('', '## Targets', '');
-  if (r.quick) out.push('Quick sizes: the thresholds are meant for the full sizes, so the time verdicts here are for orientation only.', '');
+  if (r.quick)
+    out.push('Quick sizes: the thresholds are meant for the full sizes, so the time verdicts here are for orientation only.', '');
   out.push(renderTargets(r.targets));
   return out.join('\n');
 }

@@ -12,15 +12,23 @@ import { fileURLToPath } from 'node:url';
 const DV = fileURLToPath(new URL('../bin/dv', import.meta.url));
 // Piped into `head`, the reader may go away: keep going quietly so the clean-up still runs.
 let muted = false;
-process.stdout.on('error', (e) => { if (e.code === 'EPIPE') muted = true; else throw e; });
-const write = (s) => { if (!muted) process.stdout.write(s); };
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') muted = true;
+  else throw e;
+});
+const write = (s) => {
+  if (!muted) process.stdout.write(s);
+};
 const color = process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 const bold = (s) => (color ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (color ? `\x1b[2m${s}\x1b[0m` : s);
 const say = (s) => write(`\n${bold(s)}\n`);
 
 const root = mkdtempSync(join(tmpdir(), 'dv-demo-'));
-process.once('SIGINT', () => { rmSync(root, { recursive: true, force: true }); process.exit(130); });
+process.once('SIGINT', () => {
+  rmSync(root, { recursive: true, force: true });
+  process.exit(130);
+});
 // The user's own git and dv configuration (identity, hooks, signing, cache dir) stay out of it.
 const env = { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg'), GIT_CONFIG_NOSYSTEM: '1', HOME: root };
 
@@ -35,7 +43,13 @@ function run(cwd, cmd, args, { quiet = false } = {}) {
   const argv = cmd === 'dv' ? [process.execPath, [DV, ...args]] : [cmd, args];
   const r = spawnSync(argv[0], argv[1], { cwd, env, encoding: 'utf8' });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd();
-  if (!quiet && out) write(out.split('\n').map((l) => (l.trim() ? `  ${l}` : '')).join('\n') + '\n');
+  if (!quiet && out)
+    write(
+      out
+        .split('\n')
+        .map((l) => (l.trim() ? `  ${l}` : ''))
+        .join('\n') + '\n',
+    );
   if (r.status !== 0) throw new DemoError(`\`${cmd} ${shown(args)}\` exited ${r.status ?? r.signal}${quiet ? `:\n${out}` : ''}`);
   return out;
 }
@@ -45,7 +59,11 @@ function bytes(seed, size) {
   const b = Buffer.alloc(size + 3);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < size; i += 4) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     b.writeUInt32LE(s, i);
   }
   return b.subarray(0, size);
@@ -53,14 +71,15 @@ function bytes(seed, size) {
 
 function csvRows(from, to) {
   const lines = [];
-  for (let i = from; i < to; i++) lines.push(`${i},${(i * 7919) % 1000 / 10},${['cat', 'dog', 'bird'][i % 3]}`);
+  for (let i = from; i < to; i++) lines.push(`${i},${((i * 7919) % 1000) / 10},${['cat', 'dog', 'bird'][i % 3]}`);
   return lines.join('\n') + '\n';
 }
 
 async function makeDataset(dir) {
   await fsp.mkdir(join(dir, 'images'), { recursive: true });
   await fsp.writeFile(join(dir, 'train.csv'), 'id,score,label\n' + csvRows(0, 20_000));
-  for (let i = 0; i < 50; i++) await fsp.writeFile(join(dir, 'images', `img_${String(i).padStart(3, '0')}.jpg`), bytes(i + 1, 4000 + i * 100));
+  for (let i = 0; i < 50; i++)
+    await fsp.writeFile(join(dir, 'images', `img_${String(i).padStart(3, '0')}.jpg`), bytes(i + 1, 4000 + i * 100));
   await fsp.writeFile(join(dir, 'model.bin'), bytes(999, 4 * 1024 * 1024));
   await fsp.writeFile(join(dir, 'labels.json'), JSON.stringify({ cat: 0, dog: 1, bird: 2 }, null, 2) + '\n');
 }
@@ -72,7 +91,10 @@ async function describe(dir, rel = '', out = {}) {
     const st = await fsp.lstat(join(dir, r));
     if (st.isSymbolicLink()) out[r] = `link ${await fsp.readlink(join(dir, r))}`;
     else if (st.isDirectory()) await describe(dir, r, out);
-    else out[r] = `${(st.mode & 0o111) ? 'x' : '-'} ${createHash('sha256').update(await fsp.readFile(join(dir, r))).digest('hex')}`;
+    else
+      out[r] = `${st.mode & 0o111 ? 'x' : '-'} ${createHash('sha256')
+        .update(await fsp.readFile(join(dir, r)))
+        .digest('hex')}`;
   }
   return out;
 }
@@ -148,12 +170,14 @@ async function demo() {
 
 let code = 0;
 try {
-  if (!existsSync(fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url)))) throw new DemoError('dv is not built: run `npm run build` (or `npm install`) first');
-  if (spawnSync('git', ['--version']).status !== 0) throw new DemoError('git is not installed: dv versions data beside git, install it first');
+  if (!existsSync(fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url))))
+    throw new DemoError('dv is not built: run `npm run build` (or `npm install`) first');
+  if (spawnSync('git', ['--version']).status !== 0)
+    throw new DemoError('git is not installed: dv versions data beside git, install it first');
   await demo();
 } catch (e) {
   code = 1;
-  process.stderr.write(`\ndemo failed: ${e instanceof DemoError ? e.message : e?.stack ?? e}\n`);
+  process.stderr.write(`\ndemo failed: ${e instanceof DemoError ? e.message : (e?.stack ?? e)}\n`);
 } finally {
   if (process.env.DV_DEMO_KEEP) write(dim(`kept ${root}\n`));
   else await fsp.rm(root, { recursive: true, force: true });

@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   REMOTE_NOT_FOUND: { exit: 33, what: 'the bucket or directory of the remote does not exist' },
   REMOTE_ERROR: { exit: 34, what: 'the remote failed the request' },
   REMOTE_UNTRUSTED: { exit: 35, what: 'a committed remote URL changed since this clone last used it (confirm: dv remote trust NAME)' },
-  STAGE_FAILED: { exit: 40, what: 'a pipeline stage failed (exit code: the stage\'s own when it has one)' },
+  STAGE_FAILED: { exit: 40, what: "a pipeline stage failed (exit code: the stage's own when it has one)" },
   PIPELINE_INVALID: { exit: 41, what: 'dv.yaml or dv.lock is malformed, or the stages form a cycle' },
   NOT_REPRODUCIBLE: { exit: 42, what: 'dv repro --verify rebuilt outputs that differ from dv.lock' },
   INTERRUPTED: { exit: 130, what: 'stopped by a signal (Ctrl-C)' },
@@ -65,8 +65,15 @@ export function isDvError(e: unknown, code?: ErrorCode): e is DvError {
 /** Turns a Node file-system error into a DvError naming the file, where it has a clear meaning. */
 export function fsError(e: unknown, file: string): unknown {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC') return new DvError('NO_SPACE', `no space left on device while writing ${file}: free some space and run the command again`, { file }, { cause: e });
-  if (code === 'EACCES' || code === 'EPERM') return new DvError('PERMISSION_DENIED', `permission denied: ${file}: check its owner and mode`, { file }, { cause: e });
+  if (code === 'ENOSPC')
+    return new DvError(
+      'NO_SPACE',
+      `no space left on device while writing ${file}: free some space and run the command again`,
+      { file },
+      { cause: e },
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return new DvError('PERMISSION_DENIED', `permission denied: ${file}: check its owner and mode`, { file }, { cause: e });
   if (code === 'EROFS') return new DvError('PERMISSION_DENIED', `read-only file system: ${file}`, { file }, { cause: e });
   return e;
 }

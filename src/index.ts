@@ -24,7 +24,16 @@ import { push, type PushOptions, type PushResult } from './ops/push.js';
 import { fetch, type FetchOptions, type FetchResult } from './ops/fetch.js';
 import { pull, type PullOptions, type PullResult } from './ops/pull.js';
 import { remoteStatus, type RemoteStatusResult } from './ops/remote-status.js';
-import { stageAdd, stageList, stageRemove, type StageAddOptions, type StageAddResult, type StageInfo, type StageRemoveOptions, type StageRemoveResult } from './ops/stage.js';
+import {
+  stageAdd,
+  stageList,
+  stageRemove,
+  type StageAddOptions,
+  type StageAddResult,
+  type StageInfo,
+  type StageRemoveOptions,
+  type StageRemoveResult,
+} from './ops/stage.js';
 import { repro, type ReproOptions, type ReproResult } from './ops/repro.js';
 import { verify, type VerifyOptions, type VerifyResult } from './ops/verify.js';
 import { lineage, type LineageOptions, type LineageResult } from './ops/lineage.js';
@@ -133,7 +142,8 @@ export class Repo {
    * @example const r = await repo.add({ paths: ['data'], message: 'raw import' }); r.gitAdd // ['data.dv', '.gitignore']
    */
   async add(opts: Opts<AddOptions>): Promise<AddResult> {
-    if (!opts || !Array.isArray(opts.paths) || opts.paths.length === 0) throw new DvError('USAGE', "add: name at least one path, e.g. { paths: ['data'] }");
+    if (!opts || !Array.isArray(opts.paths) || opts.paths.length === 0)
+      throw new DvError('USAGE', "add: name at least one path, e.g. { paths: ['data'] }");
     checkPaths('add', opts.paths);
     return this.session(true, 'add', (s) => add(s, { ...opts, cwd: this.root }));
   }

@@ -5,22 +5,64 @@
 import { closeSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { Xorshift } from './prng.js';
 
-const WORDS = (
-  'able acid aged also area army away baby back ball band bank base bath bear beat bell belt best bill bird blow blue boat body bond bone book boom born boss both bowl bulk burn bush busy call calm came camp card care case cash cast cell chat chip city club coal coat code cold come cook cool copy core cost crew crop dark data date dawn deal dear debt deep desk dial diet disc disk door dose down draw drop dual dust duty earn ease east easy edge even exit face fact fail fair fall farm fast fear feed feel file fill film find fine fire firm fish five flat flow food foot form fort four free fuel full fund gain game gate gear gift give glad goal gold golf good gray grow hair half hall hand hard have head hear heat help here high hill hold hole home hope host hour huge hunt idea inch iron item join jump just keen keep kind king knee know lack lady lake land lane last late lead left less life lift like line link list live load loan lock logo long look lose loss love luck made mail main make many mark mass meal mean meat meet menu mile milk mill mind mine miss mode mood moon more most move much name navy near neck need news next nice nine none nose note okay once only open oral over pace pack page paid pain pair palm park part pass past path peak pick pink pipe plan play plot plug plus poll pool poor port post pull pure push race rail rain rank rare rate read real rear rent rest rice rich ride ring rise risk road rock role roll roof room root rose rule rush safe sale salt same sand save seat seed seek seem self sell send ship shop shot show sick side sign site size skin slip slow snow soft soil sold sole some song soon sort soul spot star stay step stop such suit sure take tale talk tall tank tape task team tell tend term test text than that them then thin this till time tiny told tone took tool tour town tree trip true tune turn twin type unit upon used user vary vast very view vote wage wait wake walk wall want warm wash wave ways weak wear week well west what when wide wife wild will wind wine wing wire wise wish with wood word work yard year your zero zone'
-).split(' ');
+const WORDS =
+  'able acid aged also area army away baby back ball band bank base bath bear beat bell belt best bill bird blow blue boat body bond bone book boom born boss both bowl bulk burn bush busy call calm came camp card care case cash cast cell chat chip city club coal coat code cold come cook cool copy core cost crew crop dark data date dawn deal dear debt deep desk dial diet disc disk door dose down draw drop dual dust duty earn ease east easy edge even exit face fact fail fair fall farm fast fear feed feel file fill film find fine fire firm fish five flat flow food foot form fort four free fuel full fund gain game gate gear gift give glad goal gold golf good gray grow hair half hall hand hard have head hear heat help here high hill hold hole home hope host hour huge hunt idea inch iron item join jump just keen keep kind king knee know lack lady lake land lane last late lead left less life lift like line link list live load loan lock logo long look lose loss love luck made mail main make many mark mass meal mean meat meet menu mile milk mill mind mine miss mode mood moon more most move much name navy near neck need news next nice nine none nose note okay once only open oral over pace pack page paid pain pair palm park part pass past path peak pick pink pipe plan play plot plug plus poll pool poor port post pull pure push race rail rain rank rare rate read real rear rent rest rice rich ride ring rise risk road rock role roll roof room root rose rule rush safe sale salt same sand save seat seed seek seem self sell send ship shop shot show sick side sign site size skin slip slow snow soft soil sold sole some song soon sort soul spot star stay step stop such suit sure take tale talk tall tank tape task team tell tend term test text than that them then thin this till time tiny told tone took tool tour town tree trip true tune turn twin type unit upon used user vary vast very view vote wage wait wake walk wall want warm wash wave ways weak wear week well west what when wide wife wild will wind wine wing wire wise wish with wood word work yard year your zero zone'.split(
+    ' ',
+  );
 
 const CITIES: [string, number, number][] = [
-  ['Amsterdam', 52.37, 4.9], ['Athens', 37.98, 23.73], ['Austin', 30.27, -97.74], ['Bangalore', 12.97, 77.59],
-  ['Barcelona', 41.39, 2.17], ['Berlin', 52.52, 13.4], ['Bogota', 4.71, -74.07], ['Boston', 42.36, -71.06],
-  ['Cairo', 30.04, 31.24], ['Chicago', 41.88, -87.63], ['Dublin', 53.35, -6.26], ['Istanbul', 41.01, 28.98],
-  ['Jakarta', -6.2, 106.85], ['Lagos', 6.52, 3.38], ['Lima', -12.05, -77.04], ['Lisbon', 38.72, -9.14],
-  ['London', 51.51, -0.13], ['Madrid', 40.42, -3.7], ['Mexico City', 19.43, -99.13], ['Mumbai', 19.08, 72.88],
-  ['Nairobi', -1.29, 36.82], ['Osaka', 34.69, 135.5], ['Paris', 48.86, 2.35], ['Seoul', 37.57, 126.98],
-  ['Singapore', 1.35, 103.82], ['Stockholm', 59.33, 18.07], ['Sydney', -33.87, 151.21], ['Tokyo', 35.68, 139.69],
-  ['Toronto', 43.65, -79.38], ['Warsaw', 52.23, 21.01],
+  ['Amsterdam', 52.37, 4.9],
+  ['Athens', 37.98, 23.73],
+  ['Austin', 30.27, -97.74],
+  ['Bangalore', 12.97, 77.59],
+  ['Barcelona', 41.39, 2.17],
+  ['Berlin', 52.52, 13.4],
+  ['Bogota', 4.71, -74.07],
+  ['Boston', 42.36, -71.06],
+  ['Cairo', 30.04, 31.24],
+  ['Chicago', 41.88, -87.63],
+  ['Dublin', 53.35, -6.26],
+  ['Istanbul', 41.01, 28.98],
+  ['Jakarta', -6.2, 106.85],
+  ['Lagos', 6.52, 3.38],
+  ['Lima', -12.05, -77.04],
+  ['Lisbon', 38.72, -9.14],
+  ['London', 51.51, -0.13],
+  ['Madrid', 40.42, -3.7],
+  ['Mexico City', 19.43, -99.13],
+  ['Mumbai', 19.08, 72.88],
+  ['Nairobi', -1.29, 36.82],
+  ['Osaka', 34.69, 135.5],
+  ['Paris', 48.86, 2.35],
+  ['Seoul', 37.57, 126.98],
+  ['Singapore', 1.35, 103.82],
+  ['Stockholm', 59.33, 18.07],
+  ['Sydney', -33.87, 151.21],
+  ['Tokyo', 35.68, 139.69],
+  ['Toronto', 43.65, -79.38],
+  ['Warsaw', 52.23, 21.01],
 ];
-const CATEGORIES = ['books', 'electronics', 'garden', 'grocery', 'health', 'home', 'kitchen', 'music', 'office', 'outdoor', 'sports', 'toys'];
-const STATUS: [string, number][] = [['delivered', 0.8], ['shipped', 0.08], ['returned', 0.05], ['cancelled', 0.04], ['pending', 0.03]];
+const CATEGORIES = [
+  'books',
+  'electronics',
+  'garden',
+  'grocery',
+  'health',
+  'home',
+  'kitchen',
+  'music',
+  'office',
+  'outdoor',
+  'sports',
+  'toys',
+];
+const STATUS: [string, number][] = [
+  ['delivered', 0.8],
+  ['shipped', 0.08],
+  ['returned', 0.05],
+  ['cancelled', 0.04],
+  ['pending', 0.03],
+];
 const HEADER = 'id,date,time,customer,city,category,product,quantity,unit_price,discount,latitude,longitude,status,comment\n';
 
 interface Product {
@@ -41,7 +83,11 @@ class Orders {
     this.r = new Xorshift(seed);
     const c = new Xorshift(`${seed}:catalog`);
     for (let i = 0; i < 2000; i++) {
-      this.catalog.push({ name: `${c.pick(WORDS)}-${c.pick(WORDS)}-${c.int(1, 999)}`, category: c.pick(CATEGORIES), price: (c.int(99, 49_999) / 100).toFixed(2) });
+      this.catalog.push({
+        name: `${c.pick(WORDS)}-${c.pick(WORDS)}-${c.int(1, 999)}`,
+        category: c.pick(CATEGORIES),
+        price: (c.int(99, 49_999) / 100).toFixed(2),
+      });
     }
   }
 
@@ -68,7 +114,11 @@ class Orders {
     const discount = r.next() < 0.7 ? 0 : r.int(1, 4) * 5;
     let u = r.next();
     let status = 'delivered';
-    for (const [s, w] of STATUS) if ((u -= w) < 0) { status = s; break; }
+    for (const [s, w] of STATUS)
+      if ((u -= w) < 0) {
+        status = s;
+        break;
+      }
     let comment = '';
     if (r.next() < 0.25) {
       const words: string[] = [];

@@ -54,7 +54,14 @@ function manySmall(root: string, s: Sizes, seed: string): Dataset {
     utimesSync(file, MTIME, MTIME);
     total += size;
   }
-  return { name: 'many-small', describe: `${s.smallFiles.toLocaleString('en-US')} files of 1–16 KiB in ${s.smallDirs} directories`, dataDir, files: s.smallFiles, bytes: total, edits: [] };
+  return {
+    name: 'many-small',
+    describe: `${s.smallFiles.toLocaleString('en-US')} files of 1–16 KiB in ${s.smallDirs} directories`,
+    dataDir,
+    files: s.smallFiles,
+    bytes: total,
+    edits: [],
+  };
 }
 
 function writeRandom(file: string, stream: ByteStream, size: number, flags = 'w'): void {
@@ -98,7 +105,14 @@ function fewLarge(root: string, s: Sizes, seed: string): Dataset {
     },
   };
   const mib = s.largeBytes / MiB;
-  return { name: 'few-large', describe: `${s.largeFiles} × ${mib} MiB random`, dataDir, files: s.largeFiles, bytes: s.largeFiles * s.largeBytes, edits: [overwrite, append] };
+  return {
+    name: 'few-large',
+    describe: `${s.largeFiles} × ${mib} MiB random`,
+    dataDir,
+    files: s.largeFiles,
+    bytes: s.largeFiles * s.largeBytes,
+    edits: [overwrite, append],
+  };
 }
 
 function csv(root: string, s: Sizes, seed: string): Dataset {
@@ -111,7 +125,14 @@ function csv(root: string, s: Sizes, seed: string): Dataset {
     op: 'commit: CSV +1% rows',
     apply: (dir) => insertCsvRows(join(dir, 'table.csv'), rows, seed),
   };
-  return { name: 'csv', describe: `${(bytes / 1e6).toFixed(0)} MB CSV, ${rows.toLocaleString('en-US')} rows`, dataDir, files: 1, bytes, edits: [insert] };
+  return {
+    name: 'csv',
+    describe: `${(bytes / 1e6).toFixed(0)} MB CSV, ${rows.toLocaleString('en-US')} rows`,
+    dataDir,
+    files: 1,
+    bytes,
+    edits: [insert],
+  };
 }
 
 /** Generates one dataset under `root` (which must not exist yet). */

@@ -72,12 +72,18 @@ export class Harness {
     }
     const before = t.store ? tally(t.store).bytes : 0;
     try {
-      const m = await measure(cmd, { timeoutSeconds: this.o.timeoutSeconds, scratch: this.o.tmp, helperPid: t.s3 ? this.o.s3?.pid : undefined });
+      const m = await measure(cmd, {
+        timeoutSeconds: this.o.timeoutSeconds,
+        scratch: this.o.tmp,
+        helperPid: t.s3 ? this.o.s3?.pid : undefined,
+      });
       const newBytes = t.store ? tally(t.store).bytes - before : null;
       const note = t.check?.(m);
       this.samples.push({ ...tag, seconds: m.seconds, rss: m.rss, newBytes, otherCores: m.otherCores, load1: m.load1, note });
       const rss = m.rss === null ? '' : `, RSS ${fmtBytes(m.rss)}`;
-      this.log(`${tag.label} (${tag.op}): ${fmtSeconds(m.seconds)}${rss}${newBytes !== null ? `, +${fmtBytes(newBytes)}` : ''}${note ? ` — ${note}` : ''}`);
+      this.log(
+        `${tag.label} (${tag.op}): ${fmtSeconds(m.seconds)}${rss}${newBytes !== null ? `, +${fmtBytes(newBytes)}` : ''}${note ? ` — ${note}` : ''}`,
+      );
       return m;
     } catch (e) {
       this.samples.push({ ...tag, error: `failed: ${message(e)}` });
@@ -90,7 +96,9 @@ export class Harness {
   private verify(dir: string, ds: Dataset): () => string | undefined {
     return () => {
       const t = tally(dir);
-      return t.files === ds.files && t.bytes === ds.bytes ? undefined : `WRONG RESULT: ${t.files} files, ${t.bytes} bytes; expected ${ds.files}, ${ds.bytes}`;
+      return t.files === ds.files && t.bytes === ds.bytes
+        ? undefined
+        : `WRONG RESULT: ${t.files} files, ${t.bytes} bytes; expected ${ds.files}, ${ds.bytes}`;
     };
   }
 
@@ -114,7 +122,8 @@ export class Harness {
     remove(scratch);
     mkdirSync(scratch, { recursive: true });
     try {
-      if (have('cat', 'cat')) await attempt(() => this.timed(tag('cat', 'cat (read all)'), baselines.cat(ds.dataDir, env), { warm: [ds.dataDir] }));
+      if (have('cat', 'cat'))
+        await attempt(() => this.timed(tag('cat', 'cat (read all)'), baselines.cat(ds.dataDir, env), { warm: [ds.dataDir] }));
       if (have('b3sum', 'b3sum')) await attempt(() => this.timed(tag('b3sum'), baselines.b3sum(ds.dataDir, env), { warm: [ds.dataDir] }));
       if (have('cp', 'cp -r')) {
         const to = join(scratch, 'copy');
@@ -123,7 +132,12 @@ export class Harness {
       }
       if (ds.name === 'csv' && have('zstd', 'zstd -3')) {
         const to = join(scratch, 'table.csv.zst');
-        await attempt(() => this.timed(tag('zstd -3', 'zstd -3 (one stream)'), baselines.zstd(join(ds.dataDir, 'table.csv'), to, env), { warm: [ds.dataDir], store: to }));
+        await attempt(() =>
+          this.timed(tag('zstd -3', 'zstd -3 (one stream)'), baselines.zstd(join(ds.dataDir, 'table.csv'), to, env), {
+            warm: [ds.dataDir],
+            store: to,
+          }),
+        );
       }
       const s3 = this.o.s3;
       if (ds.name !== 'csv' && have('aws', 'aws s3 sync (up)', 'aws s3 sync (down)') && s3) {
@@ -134,10 +148,19 @@ export class Harness {
             this.samples.push({ ...tag('aws s3 sync (up)'), error: `set-up failed: ${message(e)}` });
             throw e;
           });
-          await this.timed(tag('aws s3 sync (up)'), baselines.awsUp(ds.dataDir, s3.endpoint, url, env), { warm: [ds.dataDir], store: s3.bucketDir(bucket), s3: true });
+          await this.timed(tag('aws s3 sync (up)'), baselines.awsUp(ds.dataDir, s3.endpoint, url, env), {
+            warm: [ds.dataDir],
+            store: s3.bucketDir(bucket),
+            s3: true,
+          });
           const to = join(scratch, 'down');
           mkdirSync(to);
-          await this.timed(tag('aws s3 sync (down)'), baselines.awsDown(url, s3.endpoint, to, env), { warm: [s3.bucketDir(bucket)], store: to, s3: true, check: this.verify(to, ds) });
+          await this.timed(tag('aws s3 sync (down)'), baselines.awsDown(url, s3.endpoint, to, env), {
+            warm: [s3.bucketDir(bucket)],
+            store: to,
+            s3: true,
+            check: this.verify(to, ds),
+          });
         });
         s3.dropBucket(bucket);
       }
@@ -152,7 +175,12 @@ export class Harness {
     const whyNot = peer.missing();
     if (whyNot) {
       if (round === 1) {
-        const ops: [string, string | undefined][] = [['add', peer.labels.add], ['status', ds.name === 'csv' ? undefined : peer.labels.status], ['checkout', ds.name === 'csv' ? undefined : peer.labels.checkout], ...ds.edits.map((e): [string, string] => [e.op, peer.labels.commit])];
+        const ops: [string, string | undefined][] = [
+          ['add', peer.labels.add],
+          ['status', ds.name === 'csv' ? undefined : peer.labels.status],
+          ['checkout', ds.name === 'csv' ? undefined : peer.labels.checkout],
+          ...ds.edits.map((e): [string, string] => [e.op, peer.labels.commit]),
+        ];
         for (const [op, label] of ops) if (label) this.samples.push({ ...tag(op, label), error: whyNot });
       }
       return;
@@ -177,7 +205,10 @@ export class Harness {
       if (ds.name !== 'csv') {
         if (peer.status) {
           for (let i = 0; i < this.o.statusRuns; i++) {
-            await this.timed(tag('status', peer.labels.status ?? 'status'), peer.status(ws), { warm: [ws.data, ...peer.state(ws)], check: (m) => statusNote(peer.name, m.stdout) });
+            await this.timed(tag('status', peer.labels.status ?? 'status'), peer.status(ws), {
+              warm: [ws.data, ...peer.state(ws)],
+              check: (m) => statusNote(peer.name, m.stdout),
+            });
           }
         }
         const co = peer.checkout(ws);
@@ -202,7 +233,12 @@ export class Harness {
   /** dv push to a local directory and to s3rver, then dv pull of each into a fresh git clone. */
   private async dvRemotes(ds: Dataset, ws: Workspace, round: number): Promise<void> {
     const tag = (op: string, label: string): Tag => ({ dataset: ds.name, op, tool: 'dv', label, round, bytes: ds.bytes });
-    const ops: [string, string][] = [['push local', 'dv push'], ['push s3', 'dv push'], ['pull local', 'dv pull'], ['pull s3', 'dv pull']];
+    const ops: [string, string][] = [
+      ['push local', 'dv push'],
+      ['push s3', 'dv push'],
+      ['pull local', 'dv pull'],
+      ['pull s3', 'dv pull'],
+    ];
     if (!this.o.remotes) {
       if (round === 1) for (const [op, label] of ops) this.samples.push({ ...tag(op, label), error: 'n/a (not implemented)' });
       return;
@@ -222,7 +258,11 @@ export class Harness {
         remotes.push({ name: 's3', dir: s3.bucketDir(bucket) });
       }
       for (const r of remotes) {
-        await this.timed(tag(`push ${r.name}`, 'dv push'), dv(ws.root, 'push', '-r', r.name), { warm: state, store: r.dir, s3: r.name === 's3' }).catch(() => undefined);
+        await this.timed(tag(`push ${r.name}`, 'dv push'), dv(ws.root, 'push', '-r', r.name), {
+          warm: state,
+          store: r.dir,
+          s3: r.name === 's3',
+        }).catch(() => undefined);
       }
       exec({ cmd: 'git', args: ['add', 'data.dv', '.gitignore', '.dv/config', '.dv/.gitignore'], cwd: ws.root, env: ws.env });
       exec({ cmd: 'git', args: ['commit', '-q', '-m', 'track data'], cwd: ws.root, env: ws.env });

@@ -28,7 +28,10 @@ export function describeMachine(repoRoot: string, tools: Record<string, [string,
     // not Linux: os.cpus() is good enough
   }
   const head = firstLine('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']) ?? 'unknown';
-  const dirty = (spawnSync('git', ['-C', repoRoot, 'status', '--porcelain', '--untracked-files=no', '--', 'src'], { encoding: 'utf8' }).stdout ?? '').trim() !== '';
+  const dirty =
+    (
+      spawnSync('git', ['-C', repoRoot, 'status', '--porcelain', '--untracked-files=no', '--', 'src'], { encoding: 'utf8' }).stdout ?? ''
+    ).trim() !== '';
   const versions: Record<string, string> = {};
   for (const [name, [cmd, args]] of Object.entries(tools)) versions[name] = firstLine(cmd, args) ?? 'not installed';
   return {

@@ -28,7 +28,10 @@ export interface Measured {
 const tail = (out: string): string => out.trim().split('\n').slice(0, 3).join(' | ').slice(0, 300);
 
 export class CommandFailed extends Error {
-  constructor(readonly command: Cmd, readonly detail: string) {
+  constructor(
+    readonly command: Cmd,
+    readonly detail: string,
+  ) {
     super(`\`${[command.cmd, ...command.args].join(' ')}\` failed: ${detail}`);
   }
 }
@@ -93,10 +96,17 @@ export async function measure(c: Cmd, o: RunOptions): Promise<Measured> {
   const child = spawn(cmd, args, { cwd: c.cwd, env: c.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { if (stdout.length < 1 << 20) stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { if (stderr.length < 1 << 20) stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    if (stdout.length < 1 << 20) stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 1 << 20) stderr += d.toString();
+  });
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, o.timeoutSeconds * 1000);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, o.timeoutSeconds * 1000);
   const code = await new Promise<number | string>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (status, signal) => resolve(status ?? signal ?? 'unknown'));

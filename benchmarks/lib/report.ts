@@ -119,7 +119,8 @@ export interface Target {
   verdict: string;
 }
 
-const find = (rows: Row[], dataset: string, op: string, tool: string): Row | undefined => rows.find((r) => r.dataset === dataset && r.op === op && r.tool === tool);
+const find = (rows: Row[], dataset: string, op: string, tool: string): Row | undefined =>
+  rows.find((r) => r.dataset === dataset && r.op === op && r.tool === tool);
 
 export function fmtSeconds(s: number | null): string {
   if (s === null) return '—';
@@ -138,7 +139,8 @@ const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
 export function evaluateTargets(rows: Row[], o: { csvBytes: number; peers: string[] }): Target[] {
   const out: Target[] = [];
   const dvRow = (ds: string, op: string): Row | undefined => find(rows, ds, op, 'dv');
-  const missing = (r: Row | undefined, what = 'dv'): string => (r ? `n/a (${what}: ${r.status ?? 'no data'})` : `n/a (${what} not measured)`);
+  const missing = (r: Row | undefined, what = 'dv'): string =>
+    r ? `n/a (${what}: ${r.status ?? 'no data'})` : `n/a (${what} not measured)`;
   const has = (r: Row | undefined): r is Row & { seconds: number } => !!r && r.seconds !== null;
 
   const faster = (name: string, ds: string, op: string, peer: string): void => {
@@ -146,7 +148,12 @@ export function evaluateTargets(rows: Row[], o: { csvBytes: number; peers: strin
     const b = find(rows, ds, op, peer);
     if (!has(a)) out.push({ target: name, measured: '', verdict: missing(a) });
     else if (!has(b)) out.push({ target: name, measured: `dv ${fmtSeconds(a.seconds)}`, verdict: missing(b, peer) });
-    else out.push({ target: name, measured: `dv ${fmtSeconds(a.seconds)} vs ${peer} ${fmtSeconds(b.seconds)}`, verdict: verdict(a.seconds < b.seconds) });
+    else
+      out.push({
+        target: name,
+        measured: `dv ${fmtSeconds(a.seconds)} vs ${peer} ${fmtSeconds(b.seconds)}`,
+        verdict: verdict(a.seconds < b.seconds),
+      });
   };
   const atMost = (name: string, ds: string, op: string, limit: number): void => {
     const a = dvRow(ds, op);
@@ -165,7 +172,10 @@ export function evaluateTargets(rows: Row[], o: { csvBytes: number; peers: strin
     const a = dvRow('few-large', 'add');
     if (!has(a)) out.push({ target: name, measured: '', verdict: missing(a) });
     else {
-      const peers = o.peers.filter((p) => p !== 'dv').map((p) => find(rows, 'few-large', 'add', p)).filter(has);
+      const peers = o.peers
+        .filter((p) => p !== 'dv')
+        .map((p) => find(rows, 'few-large', 'add', p))
+        .filter(has);
       const best = peers.length ? Math.min(...peers.map((p) => p.seconds)) : null;
       const bestName = peers.find((p) => p.seconds === best)?.tool;
       out.push({
@@ -181,23 +191,44 @@ export function evaluateTargets(rows: Row[], o: { csvBytes: number; peers: strin
   bytesAtMost('new bytes after a 1 MiB overwrite in a large file: ≤ 2 MB', 'few-large', 'commit: 1 MiB overwrite', 2e6);
   bytesAtMost('new bytes after a 10 MiB append: ≤ 10.8 MB', 'few-large', 'commit: 10 MiB append', 10.8e6);
   const csvLimit = (o.csvBytes * 61) / 200;
-  bytesAtMost(`bytes stored for the ${(o.csvBytes / 1e6).toFixed(0)} MB CSV: ≤ ${(csvLimit / 1e6).toFixed(1)} MB (61 MB per 200 MB)`, 'csv', 'add', csvLimit);
+  bytesAtMost(
+    `bytes stored for the ${(o.csvBytes / 1e6).toFixed(0)} MB CSV: ≤ ${(csvLimit / 1e6).toFixed(1)} MB (61 MB per 200 MB)`,
+    'csv',
+    'add',
+    csvLimit,
+  );
   {
     const name = 'push many-small to s3rver: ≥ 10× faster than aws s3 sync';
     const a = dvRow('many-small', 'push s3');
     const b = rows.find((r) => r.dataset === 'many-small' && r.op === 'push s3' && r.tool === 'aws s3 sync (up)');
     if (!has(a)) out.push({ target: name, measured: '', verdict: missing(a) });
     else if (!has(b)) out.push({ target: name, measured: `dv ${fmtSeconds(a.seconds)}`, verdict: missing(b, 'aws s3 sync') });
-    else out.push({ target: name, measured: `dv ${fmtSeconds(a.seconds)} vs aws ${fmtSeconds(b.seconds)} (${(b.seconds / a.seconds).toFixed(1)}×)`, verdict: verdict(b.seconds / a.seconds >= 10) });
+    else
+      out.push({
+        target: name,
+        measured: `dv ${fmtSeconds(a.seconds)} vs aws ${fmtSeconds(b.seconds)} (${(b.seconds / a.seconds).toFixed(1)}×)`,
+        verdict: verdict(b.seconds / a.seconds >= 10),
+      });
   }
   atMost('push many-small to a local directory: ≤ 1 s', 'many-small', 'push local', 1);
   {
     const name = 'peak RSS of any dv operation: ≤ 300 MB';
     const dvRows = rows.filter((r) => r.tool === 'dv' && r.peakRss !== null);
-    if (!dvRows.length) out.push({ target: name, measured: '', verdict: rows.some((r) => r.tool === 'dv' && r.seconds !== null) ? 'n/a (no RSS measured: install GNU time)' : 'n/a (dv not measured)' });
+    if (!dvRows.length)
+      out.push({
+        target: name,
+        measured: '',
+        verdict: rows.some((r) => r.tool === 'dv' && r.seconds !== null)
+          ? 'n/a (no RSS measured: install GNU time)'
+          : 'n/a (dv not measured)',
+      });
     else {
       const worst = dvRows.reduce((a, b) => (b.peakRss! > a.peakRss! ? b : a));
-      out.push({ target: name, measured: `${fmtBytes(worst.peakRss)} (${worst.dataset} ${worst.op})`, verdict: verdict(worst.peakRss! <= 300e6) });
+      out.push({
+        target: name,
+        measured: `${fmtBytes(worst.peakRss)} (${worst.dataset} ${worst.op})`,
+        verdict: verdict(worst.peakRss! <= 300e6),
+      });
     }
   }
   return out;
@@ -218,7 +249,8 @@ export function renderRows(rows: Row[]): string {
   const right = [false, false, true, true, true, true, true, true, true, true];
   const body = rows.map((r) => {
     const notes = r.notes.length ? ` (${r.notes.join('; ')})` : '';
-    if (r.seconds === null) return [r.op, r.label, r.status ?? '—', '', '', '', '', '0', '', ''].map((c, i) => (i === 2 ? c.replace(/\|/g, '/') : c));
+    if (r.seconds === null)
+      return [r.op, r.label, r.status ?? '—', '', '', '', '', '0', '', ''].map((c, i) => (i === 2 ? c.replace(/\|/g, '/') : c));
     return [
       r.op,
       r.label + notes.replace(/\|/g, '/'),
@@ -236,5 +268,9 @@ export function renderRows(rows: Row[]): string {
 }
 
 export function renderTargets(targets: Target[]): string {
-  return table(['target', 'measured (median)', 'verdict'], targets.map((t) => [t.target, t.measured, t.verdict]), [false, false, false]);
+  return table(
+    ['target', 'measured (median)', 'verdict'],
+    targets.map((t) => [t.target, t.measured, t.verdict]),
+    [false, false, false],
+  );
 }

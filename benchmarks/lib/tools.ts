@@ -48,7 +48,12 @@ export interface Peer {
   state(ws: Workspace): string[];
 }
 
-const sh = (ws: Workspace, script: string, ...args: string[]): Cmd => ({ cmd: 'sh', args: ['-c', script, 'sh', ...args], cwd: ws.root, env: ws.env });
+const sh = (ws: Workspace, script: string, ...args: string[]): Cmd => ({
+  cmd: 'sh',
+  args: ['-c', script, 'sh', ...args],
+  cwd: ws.root,
+  env: ws.env,
+});
 const run = (ws: Workspace, cmd: string, ...args: string[]): Cmd => ({ cmd, args, cwd: ws.root, env: ws.env });
 
 /** Empties `ws.data` by moving it aside, for tools that check out in place. */
@@ -121,7 +126,12 @@ export function resticPeer(): Peer {
 
 export function borgPeer(): Peer {
   const repo = (ws: Workspace): string => join(ws.root, 'borg-repo');
-  const env = (ws: Workspace): NodeJS.ProcessEnv => ({ ...ws.env, BORG_BASE_DIR: join(ws.root, 'borg-base'), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes', BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes' });
+  const env = (ws: Workspace): NodeJS.ProcessEnv => ({
+    ...ws.env,
+    BORG_BASE_DIR: join(ws.root, 'borg-base'),
+    BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
+    BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes',
+  });
   const borg = (ws: Workspace, cwd: string, ...args: string[]): Cmd => ({ cmd: 'borg', args, cwd, env: env(ws) });
   const create = (ws: Workspace): Cmd => borg(ws, ws.root, 'create', `${repo(ws)}::v${++ws.saves}`, ws.data);
   return {
@@ -174,10 +184,35 @@ function spawnOk(cmd: string, ...args: string[]): boolean {
 export const AWS = '/usr/bin/aws';
 
 export const baselines = {
-  cat: (dir: string, env: NodeJS.ProcessEnv): Cmd => ({ cmd: 'sh', args: ['-c', 'find "$1" -type f -print0 | xargs -0 cat > /dev/null', 'sh', dir], cwd: dir, env }),
-  b3sum: (dir: string, env: NodeJS.ProcessEnv): Cmd => ({ cmd: 'sh', args: ['-c', 'find "$1" -type f -print0 | xargs -0 b3sum > /dev/null', 'sh', dir], cwd: dir, env }),
+  cat: (dir: string, env: NodeJS.ProcessEnv): Cmd => ({
+    cmd: 'sh',
+    args: ['-c', 'find "$1" -type f -print0 | xargs -0 cat > /dev/null', 'sh', dir],
+    cwd: dir,
+    env,
+  }),
+  b3sum: (dir: string, env: NodeJS.ProcessEnv): Cmd => ({
+    cmd: 'sh',
+    args: ['-c', 'find "$1" -type f -print0 | xargs -0 b3sum > /dev/null', 'sh', dir],
+    cwd: dir,
+    env,
+  }),
   cp: (dir: string, to: string, env: NodeJS.ProcessEnv): Cmd => ({ cmd: 'cp', args: ['-r', dir, to], cwd: dir, env }),
-  zstd: (file: string, to: string, env: NodeJS.ProcessEnv): Cmd => ({ cmd: 'zstd', args: ['-3', '-q', '-f', '-o', to, file], cwd: '/', env }),
-  awsUp: (dir: string, endpoint: string, url: string, env: NodeJS.ProcessEnv): Cmd => ({ cmd: AWS, args: ['--endpoint-url', endpoint, 's3', 'sync', dir, url, '--only-show-errors'], cwd: dir, env }),
-  awsDown: (url: string, endpoint: string, to: string, env: NodeJS.ProcessEnv): Cmd => ({ cmd: AWS, args: ['--endpoint-url', endpoint, 's3', 'sync', url, to, '--only-show-errors'], cwd: to, env }),
+  zstd: (file: string, to: string, env: NodeJS.ProcessEnv): Cmd => ({
+    cmd: 'zstd',
+    args: ['-3', '-q', '-f', '-o', to, file],
+    cwd: '/',
+    env,
+  }),
+  awsUp: (dir: string, endpoint: string, url: string, env: NodeJS.ProcessEnv): Cmd => ({
+    cmd: AWS,
+    args: ['--endpoint-url', endpoint, 's3', 'sync', dir, url, '--only-show-errors'],
+    cwd: dir,
+    env,
+  }),
+  awsDown: (url: string, endpoint: string, to: string, env: NodeJS.ProcessEnv): Cmd => ({
+    cmd: AWS,
+    args: ['--endpoint-url', endpoint, 's3', 'sync', url, to, '--only-show-errors'],
+    cwd: to,
+    env,
+  }),
 };

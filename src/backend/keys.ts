@@ -12,7 +12,9 @@ function badSegment(seg: string): boolean {
  */
 export function validateKey(key: string): void {
   if (typeof key !== 'string' || key === '' || key.split('/').some(badSegment)) {
-    throw new DvError('USAGE', `invalid storage key ${JSON.stringify(key)}: keys are relative '/'-separated names of [A-Za-z0-9._-]`, { key });
+    throw new DvError('USAGE', `invalid storage key ${JSON.stringify(key)}: keys are relative '/'-separated names of [A-Za-z0-9._-]`, {
+      key,
+    });
   }
 }
 
@@ -26,7 +28,9 @@ export function validatePrefix(prefix: string): void {
   const last = segs.pop() as string;
   const bad = segs.some(badSegment) || (last !== '' && !SEGMENT.test(last));
   if (bad) {
-    throw new DvError('USAGE', `invalid storage key prefix ${JSON.stringify(prefix)}: use '/'-separated names of [A-Za-z0-9._-]`, { prefix });
+    throw new DvError('USAGE', `invalid storage key prefix ${JSON.stringify(prefix)}: use '/'-separated names of [A-Za-z0-9._-]`, {
+      prefix,
+    });
   }
 }
 

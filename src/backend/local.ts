@@ -35,7 +35,9 @@ export class LocalBackend implements Backend {
 
   /** Creates the root directory (and its parents) if missing. */
   async init(): Promise<void> {
-    await fs.mkdir(this.root, { recursive: true }).catch((e) => { throw this.classify(e, this.root); });
+    await fs.mkdir(this.root, { recursive: true }).catch((e) => {
+      throw this.classify(e, this.root);
+    });
   }
 
   async check(): Promise<void> {
@@ -46,10 +48,14 @@ export class LocalBackend implements Backend {
       throw this.classify(e, this.root);
     }
     if (!st.isDirectory()) {
-      throw new DvError('REMOTE_NOT_FOUND', `remote ${this.root} is not a directory: point the remote at a directory`, { location: this.root });
+      throw new DvError('REMOTE_NOT_FOUND', `remote ${this.root} is not a directory: point the remote at a directory`, {
+        location: this.root,
+      });
     }
     // Write access is not required: a read-only share is a fine remote to pull from.
-    await fs.access(this.root, fsc.R_OK | fsc.X_OK).catch((e) => { throw this.classify(e, this.root); });
+    await fs.access(this.root, fsc.R_OK | fsc.X_OK).catch((e) => {
+      throw this.classify(e, this.root);
+    });
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
@@ -150,7 +156,10 @@ export class LocalBackend implements Backend {
       if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw notRegularError(this.location, key, 'a symbolic link');
       throw await this.classifyRead(e, key);
     }
-    const st = await fh.stat().catch(async (e) => { await fh.close(); throw this.classify(e, this.file(key)); });
+    const st = await fh.stat().catch(async (e) => {
+      await fh.close();
+      throw this.classify(e, this.file(key));
+    });
     if (!st.isFile()) {
       await fh.close();
       if (st.isDirectory()) throw await this.classifyRead(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), key);
@@ -246,7 +255,10 @@ export class LocalBackend implements Backend {
   private async classifyRead(e: unknown, key: string): Promise<unknown> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') {
-      const rootOk = await fs.stat(this.root).then((s) => s.isDirectory(), () => false);
+      const rootOk = await fs.stat(this.root).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
       if (!rootOk) return this.classify(e, this.root);
       return new DvError('OBJECT_MISSING', `${key} is missing from ${this.location}`, { key, location: this.location }, { cause: e });
     }
@@ -259,10 +271,15 @@ export class LocalBackend implements Backend {
     if (mapped !== e) return mapped;
     const code = (e as NodeJS.ErrnoException).code ?? '';
     if (file === this.root && (code === 'ENOENT' || code === 'ENOTDIR')) {
-      return new DvError('REMOTE_NOT_FOUND', `remote directory ${this.root} does not exist: create it or fix the remote's path`, { location: this.root }, { cause: e });
+      return new DvError(
+        'REMOTE_NOT_FOUND',
+        `remote directory ${this.root} does not exist: create it or fix the remote's path`,
+        { location: this.root },
+        { cause: e },
+      );
     }
     const transient = TRANSIENT_FS.has(code);
-    const what = code === 'ENOTDIR' || code === 'EISDIR' ? 'a file and a directory are in each other\'s way' : (e as Error).message;
+    const what = code === 'ENOTDIR' || code === 'EISDIR' ? "a file and a directory are in each other's way" : (e as Error).message;
     return new DvError('REMOTE_ERROR', `${file}: ${what}${transient ? ': try again' : ''}`, { file, transient }, { cause: e });
   }
 }

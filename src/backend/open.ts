@@ -7,9 +7,7 @@ import { LocalBackend } from './local.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import type { S3BackendOptions } from './s3.js';
 
-export type RemoteUrl =
-  | { kind: 'local'; path: string }
-  | { kind: 's3'; bucket: string; prefix: string };
+export type RemoteUrl = { kind: 'local'; path: string } | { kind: 's3'; bucket: string; prefix: string };
 
 export interface OpenBackendOptions {
   /** Base for relative directory paths; defaults to process.cwd(). */
@@ -67,8 +65,9 @@ export function parseRemoteUrl(url: string, cwd: string = process.cwd()): Remote
  */
 export async function openBackend(url: string, opts: OpenBackendOptions = {}): Promise<Backend> {
   const parsed = parseRemoteUrl(url, opts.cwd);
-  const raw: Backend = parsed.kind === 'local'
-    ? new LocalBackend(parsed.path, { create: opts.create })
-    : new (await import('./s3.js')).S3Backend({ ...opts.s3, bucket: parsed.bucket, prefix: parsed.prefix });
+  const raw: Backend =
+    parsed.kind === 'local'
+      ? new LocalBackend(parsed.path, { create: opts.create })
+      : new (await import('./s3.js')).S3Backend({ ...opts.s3, bucket: parsed.bucket, prefix: parsed.prefix });
   return opts.retry === false ? raw : withRetry(raw, opts.retry ?? {});
 }

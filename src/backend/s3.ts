@@ -4,8 +4,13 @@ import * as fs from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand,
-  ListObjectsV2Command, PutObjectCommand, S3Client,
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
   type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
@@ -104,16 +109,22 @@ export class S3Backend implements Backend {
 
   async putFile(key: string, localPath: string): Promise<void> {
     validateKey(key);
-    const st = await fs.stat(localPath).catch((e) => { throw localError(e, localPath); });
+    const st = await fs.stat(localPath).catch((e) => {
+      throw localError(e, localPath);
+    });
     // At most one part goes through PutObject with a buffer: lib-storage would send a stream.
     if (st.size <= Math.max(this.opts.multipartThreshold ?? 64 * MiB, this.partSize())) {
-      const body = await fs.readFile(localPath).catch((e) => { throw localError(e, localPath); });
+      const body = await fs.readFile(localPath).catch((e) => {
+        throw localError(e, localPath);
+      });
       return this.putBuffer(key, body);
     }
     const ctx = this.ctx(key);
     const source = createReadStream(localPath);
     let sourceError: unknown;
-    source.once('error', (e) => { sourceError = e; });
+    source.once('error', (e) => {
+      sourceError = e;
+    });
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: ctx.objectKey, Body: source },
@@ -202,7 +213,10 @@ export class S3Backend implements Backend {
     let token: string | undefined;
     do {
       const cmd = new ListObjectsV2Command({
-        Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token, MaxKeys: this.opts.listPageSize,
+        Bucket: this.bucket,
+        Prefix: this.prefix + prefix,
+        ContinuationToken: token,
+        MaxKeys: this.opts.listPageSize,
       });
       const res = await this.send(ctx, 0, (o) => this.client.send(cmd, o));
       for (const o of res.Contents ?? []) {
@@ -211,7 +225,10 @@ export class S3Backend implements Backend {
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
       if (res.IsTruncated && !token) {
-        throw new DvError('REMOTE_ERROR', `listing ${this.location} returned a truncated page without a continuation token`, { bucket: this.bucket, transient: false });
+        throw new DvError('REMOTE_ERROR', `listing ${this.location} returned a truncated page without a continuation token`, {
+          bucket: this.bucket,
+          transient: false,
+        });
       }
     } while (token);
   }

@@ -30,7 +30,10 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
     throw shortBodyError(ctx, 0, expected);
   }
   if (typeof stream[Symbol.asyncIterator] !== 'function') {
-    throw new DvError('REMOTE_ERROR', `unexpected response body type for s3://${ctx.bucket}/${ctx.objectKey}`, { key: ctx.key, transient: false });
+    throw new DvError('REMOTE_ERROR', `unexpected response body type for s3://${ctx.bucket}/${ctx.objectKey}`, {
+      key: ctx.key,
+      transient: false,
+    });
   }
   const chunks: Buffer[] = [];
   const out = expected !== undefined ? Buffer.allocUnsafe(expected) : undefined;
@@ -50,7 +53,11 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
       if (out) {
         if (got + chunk.length > out.length) {
           stream.destroy?.();
-          throw new DvError('REMOTE_ERROR', `the download of s3://${ctx.bucket}/${ctx.objectKey} sent more than the ${expected} bytes announced: try again`, { key: ctx.key, transient: true });
+          throw new DvError(
+            'REMOTE_ERROR',
+            `the download of s3://${ctx.bucket}/${ctx.objectKey} sent more than the ${expected} bytes announced: try again`,
+            { key: ctx.key, transient: true },
+          );
         }
         out.set(chunk, got);
       } else {

@@ -10,13 +10,43 @@ export interface S3ErrorContext {
   endpoint?: string;
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTDOWN', 'TimeoutError', 'RequestTimeoutException']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTDOWN',
+  'TimeoutError',
+  'RequestTimeoutException',
+]);
 const DROPPED = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
-const AUTH = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'CredentialsProviderError', 'AuthorizationHeaderMalformed', 'AllAccessDisabled']);
+const AUTH = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'CredentialsProviderError',
+  'AuthorizationHeaderMalformed',
+  'AllAccessDisabled',
+]);
 /** Worth retrying whatever the status: throttling, server trouble, a body damaged on the way, clock skew (the SDK corrects its offset). */
 const RETRYABLE = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestTimeout', 'InternalError',
-  'ServiceUnavailable', 'BadDigest', 'IncompleteBody', 'XAmzContentSHA256Mismatch', 'RequestTimeTooSkewed',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'BadDigest',
+  'IncompleteBody',
+  'XAmzContentSHA256Mismatch',
+  'RequestTimeTooSkewed',
 ]);
 
 interface SdkErrorShape {
@@ -66,7 +96,10 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): DvError {
     return mk('REMOTE_ERROR', `the remote failed a request on ${where} (${detail}): try again later`, { transient: true });
   }
   if (has(AUTH) || status === 403) {
-    return mk('AUTH_FAILED', `access to ${where} was refused (${detail}): check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID) and the bucket policy`);
+    return mk(
+      'AUTH_FAILED',
+      `access to ${where} was refused (${detail}): check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID) and the bucket policy`,
+    );
   }
   if (/region is missing/i.test(e.message ?? '')) {
     return mk('USAGE', `no AWS region configured for bucket ${ctx.bucket}: set the remote's region option or AWS_REGION`);
@@ -78,21 +111,34 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): DvError {
   }
   const host = ctx.endpoint ?? 'S3';
   if (names.some((n) => n === 'TimeoutError' || n === 'ETIMEDOUT')) {
-    return mk('REMOTE_UNREACHABLE', `no answer from ${host} in time for ${where} (${detail}): check the network or raise the remote's timeout, then try again`, { transient: true });
+    return mk(
+      'REMOTE_UNREACHABLE',
+      `no answer from ${host} in time for ${where} (${detail}): check the network or raise the remote's timeout, then try again`,
+      { transient: true },
+    );
   }
   if (has(UNREACHABLE)) {
-    return mk('REMOTE_UNREACHABLE', `cannot reach ${host} for ${where} (${detail}): check the endpoint and the network, then try again`, { transient: true });
+    return mk('REMOTE_UNREACHABLE', `cannot reach ${host} for ${where} (${detail}): check the endpoint and the network, then try again`, {
+      transient: true,
+    });
   }
   if (status !== undefined && (status >= 500 || status === 429)) {
     return mk('REMOTE_ERROR', `the remote failed a request on ${where} (${detail}): try again later`, { transient: true });
   }
   const why = (e.message ?? String(err)).split('\n')[0];
-  return mk('REMOTE_ERROR', `the remote refused a request on ${where} (${detail}: ${why}): check the remote's URL and options`, { transient: false });
+  return mk('REMOTE_ERROR', `the remote refused a request on ${where} (${detail}: ${why}): check the remote's URL and options`, {
+    transient: false,
+  });
 }
 
 /** The error for a key that is not in the bucket. */
 export function missingError(ctx: S3ErrorContext, cause?: unknown): DvError {
-  return new DvError('OBJECT_MISSING', `s3://${ctx.bucket}/${ctx.objectKey} is missing from the remote`, { bucket: ctx.bucket, key: ctx.key }, { cause });
+  return new DvError(
+    'OBJECT_MISSING',
+    `s3://${ctx.bucket}/${ctx.objectKey} is missing from the remote`,
+    { bucket: ctx.bucket, key: ctx.key },
+    { cause },
+  );
 }
 
 /** A transient error for a body that ended before its announced length. */

@@ -15,7 +15,11 @@ import { DvError } from '../errors.js';
 export const LIST_BODY_MAX = 16 * 1024 * 1024;
 
 const tooBig = (where: string, bytes: number | string): DvError =>
-  new DvError('REMOTE_ERROR', `listing ${where}: the server sent a page of ${bytes} bytes, over the ${LIST_BODY_MAX} a listing page can need: a broken or hostile server`, { transient: false });
+  new DvError(
+    'REMOTE_ERROR',
+    `listing ${where}: the server sent a page of ${bytes} bytes, over the ${LIST_BODY_MAX} a listing page can need: a broken or hostile server`,
+    { transient: false },
+  );
 
 /** Caps ListObjectsV2 bodies of `client` at `max` bytes. */
 export function capListBodies(client: S3Client, where: string, max = LIST_BODY_MAX): void {

@@ -12,7 +12,10 @@ const NOOP: Progress = { update: () => undefined, stop: () => undefined };
 function human(n: number): string {
   const u = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
-  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
 }
 
@@ -28,13 +31,16 @@ export function progress(label: string, enabled: boolean, total?: number): Progr
         if (Date.now() - started < 300) return;
         // Loaded only once a bar is due (a TTY, 300 ms in).
         const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
-        bar = new cliProgress.SingleBar({
-          stream: process.stderr,
-          format: total ? `${label} [{bar}] {percentage}% {value}/{total} {extra}` : `${label} {value} {extra}`,
-          hideCursor: true,
-          clearOnComplete: true,
-          noTTYOutput: false,
-        }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: total ? `${label} [{bar}] {percentage}% {value}/{total} {extra}` : `${label} {value} {extra}`,
+            hideCursor: true,
+            clearOnComplete: true,
+            noTTYOutput: false,
+          },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(total ?? 0, 0, { extra: '' });
       }
       const secs = Math.max((Date.now() - t0) / 1000, 0.001);

@@ -20,7 +20,10 @@ export const yellow = (s: string): string => paint(33, s);
  * colour codes dv adds itself (ESC [ n m) stay.
  */
 export function printable(text: string): string {
-  return text.replace(/\x1b(?!\[\d{1,2}m)|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(
+    /\x1b(?!\[\d{1,2}m)|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 export function shellQuote(s: string): string {
@@ -31,37 +34,55 @@ export function status(r: StatusResult): string {
   if (r.paths.length === 0) return 'nothing tracked: run `dv add <path>` to start';
   const lines: string[] = [];
   for (const p of r.paths) {
-    if (p.state === 'clean') { lines.push(`${p.path}: up to date`); continue; }
-    if (p.state === 'missing') { lines.push(`${p.path}: ${yellow('not in the workspace')} (run \`dv checkout\`)`); continue; }
-    if (p.state === 'not-in-cache') { lines.push(`${p.path}: ${yellow('data not in the local store')} (run \`dv pull\`)`); continue; }
+    if (p.state === 'clean') {
+      lines.push(`${p.path}: up to date`);
+      continue;
+    }
+    if (p.state === 'missing') {
+      lines.push(`${p.path}: ${yellow('not in the workspace')} (run \`dv checkout\`)`);
+      continue;
+    }
+    if (p.state === 'not-in-cache') {
+      lines.push(`${p.path}: ${yellow('data not in the local store')} (run \`dv pull\`)`);
+      continue;
+    }
     lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted`);
     for (const f of p.added) lines.push(`\t${green('added:    ' + f)}`);
     for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
     for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);
   }
   // Missing and not-in-cache paths carry their own hint (checkout, pull) on their line.
-  if (r.paths.some((p) => p.state === 'modified')) lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
+  if (r.paths.some((p) => p.state === 'modified'))
+    lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
   return lines.join('\n');
 }
 
 export function log(entries: LogEntry[]): string {
   if (entries.length === 0) return 'no snapshots';
-  return entries.map((e) => {
-    const git = e.lineage.git?.commit ? ` (git ${e.lineage.git.commit.slice(0, 10)}${e.lineage.git.dirty ? ', dirty' : ''})` : '';
-    const meta = Object.entries(e.lineage.meta).map(([k, v]) => `\n    ${k}=${v}`).join('');
-    return `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
-  }).join('\n');
+  return entries
+    .map((e) => {
+      const git = e.lineage.git?.commit ? ` (git ${e.lineage.git.commit.slice(0, 10)}${e.lineage.git.dirty ? ', dirty' : ''})` : '';
+      const meta = Object.entries(e.lineage.meta)
+        .map(([k, v]) => `\n    ${k}=${v}`)
+        .join('');
+      return `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
+    })
+    .join('\n');
 }
 
 export function gitLog(entries: GitLogEntry[]): string {
   if (entries.length === 0) return 'no commit changes a pointer file';
-  return entries.map((e) => {
-    const paths = e.paths.map((p) => {
-      const where = p.fetched ? '' : yellow(' (not fetched)');
-      return `    ${p.path}: snapshot ${p.snapshot.slice(0, 12)}, ${p.files} file${p.files === 1 ? '' : 's'}, ${human(p.size)}${where}`;
-    }).join('\n');
-    return `${yellow('commit ' + e.commit.slice(0, 12))} ${e.time} ${e.author}\n    ${e.subject}\n${paths}\n`;
-  }).join('\n');
+  return entries
+    .map((e) => {
+      const paths = e.paths
+        .map((p) => {
+          const where = p.fetched ? '' : yellow(' (not fetched)');
+          return `    ${p.path}: snapshot ${p.snapshot.slice(0, 12)}, ${p.files} file${p.files === 1 ? '' : 's'}, ${human(p.size)}${where}`;
+        })
+        .join('\n');
+      return `${yellow('commit ' + e.commit.slice(0, 12))} ${e.time} ${e.author}\n    ${e.subject}\n${paths}\n`;
+    })
+    .join('\n');
 }
 
 export function diff(changes: Change[]): string {
@@ -71,26 +92,33 @@ export function diff(changes: Change[]): string {
 }
 
 export function ls(entries: LsEntry[]): string {
-  return entries.map((e) => {
-    if (e.type === 'link') return `link  ${''.padStart(10)}  ${e.path} -> ${e.target}`;
-    const size = human(e.size ?? 0).padStart(10);
-    return `${e.type === 'dir' ? 'dir ' : e.exec ? 'exec' : 'file'}  ${size}  ${e.path}${e.type === 'dir' ? '/' : ''}`;
-  }).join('\n');
+  return entries
+    .map((e) => {
+      if (e.type === 'link') return `link  ${''.padStart(10)}  ${e.path} -> ${e.target}`;
+      const size = human(e.size ?? 0).padStart(10);
+      return `${e.type === 'dir' ? 'dir ' : e.exec ? 'exec' : 'file'}  ${size}  ${e.path}${e.type === 'dir' ? '/' : ''}`;
+    })
+    .join('\n');
 }
 
 export function codes(): string {
-  return Object.entries(ERROR_CODES).map(([code, { exit, what }]) => `${String(exit).padStart(3)}  ${code.padEnd(20)} ${what}`).join('\n');
+  return Object.entries(ERROR_CODES)
+    .map(([code, { exit, what }]) => `${String(exit).padStart(3)}  ${code.padEnd(20)} ${what}`)
+    .join('\n');
 }
 
 export function remoteStatus(r: RemoteStatusResult): string {
   const lines = [`remote ${r.remote} (${r.url}): ${r.upToDate ? 'up to date' : 'differs'}`];
   if (r.notPushed.objects > 0) lines.push(`  not pushed: ${r.notPushed.objects} objects (${human(r.notPushed.bytes)}); run \`dv push\``);
-  if (r.notFetched.objects > 0) lines.push(`  not fetched: ${r.notFetched.objects} objects (${r.notFetched.onRemote} on the remote); run \`dv fetch\``);
+  if (r.notFetched.objects > 0)
+    lines.push(`  not fetched: ${r.notFetched.objects} objects (${r.notFetched.onRemote} on the remote); run \`dv fetch\``);
   return lines.join('\n');
 }
 
 export function gc(r: GcResult): string {
-  const shared = r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
-  const leftovers = r.leftoverFiles > 0 ? `, and ${human(r.leftoverBytes)} of leftovers from interrupted commands (${count(r.leftoverFiles, 'file')})` : '';
+  const shared =
+    r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
+  const leftovers =
+    r.leftoverFiles > 0 ? `, and ${human(r.leftoverBytes)} of leftovers from interrupted commands (${count(r.leftoverFiles, 'file')})` : '';
   return `${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}${leftovers}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`;
 }

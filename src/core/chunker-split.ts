@@ -73,8 +73,17 @@ export interface PartCuts {
  * `cands` (count `n`) must list every candidate of [scanFrom(from') + 31, dataEnd) for some
  * from' <= from; undefined means "too dense", and the sequential `seq` is used instead.
  */
-export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: number, eof: boolean,
-  cands: Uint32Array | undefined, n: number, seq: CutFn, p: ChunkerParams = CHUNKER_V1): PartCuts {
+export function walkCuts(
+  buf: Uint8Array,
+  from: number,
+  until: number,
+  dataEnd: number,
+  eof: boolean,
+  cands: Uint32Array | undefined,
+  n: number,
+  seq: CutFn,
+  p: ChunkerParams = CHUNKER_V1,
+): PartCuts {
   if (!eof && dataEnd < until + p.max) throw new Error(`part data ends at ${dataEnd}, needs ${until + p.max}`);
   const lens: number[] = [];
   let pos = from;
@@ -92,7 +101,8 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
   while (pos < until) {
     const avail = dataEnd - pos;
     let len: number;
-    if (avail <= p.min) len = avail; // only at eof (checked above)
+    if (avail <= p.min)
+      len = avail; // only at eof (checked above)
     else {
       const limit = pos + Math.min(avail, p.max);
       const normal = pos + Math.min(avail, p.avg);
@@ -103,7 +113,10 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
       // Until the hash has seen a whole window it depends on pos: hash those bytes for real.
       for (; i < warm; i++) {
         h = ((h << 1) + g[buf[i]]) | 0;
-        if ((h & (i < normal ? MASK_S : MASK_L)) === 0) { len = i + 1 - pos; break; }
+        if ((h & (i < normal ? MASK_S : MASK_L)) === 0) {
+          len = i + 1 - pos;
+          break;
+        }
       }
       if (len < 0) {
         // From here h is the window hash: the first candidate in [i, limit) that passes the
@@ -112,7 +125,10 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
         for (; c < n; c++) {
           const at = (cands[c] & ~FLAG_S) >>> 0;
           if (at >= limit) break;
-          if (at >= normal || cands[c] & FLAG_S) { len = at + 1 - pos; break; }
+          if (at >= normal || cands[c] & FLAG_S) {
+            len = at + 1 - pos;
+            break;
+          }
         }
         if (len < 0) len = limit - pos;
       }
@@ -124,11 +140,20 @@ export function walkCuts(buf: Uint8Array, from: number, until: number, dataEnd: 
 }
 
 /** A chain cut from offset 0 of a part as if a chunk started there: its starts before `until`, and its exit. */
-export interface Speculation { starts: number[]; exit: number }
+export interface Speculation {
+  starts: number[];
+  exit: number;
+}
 
 /** Cuts buf from 0 with the sequential chunker until a cut reaches `until` (cheap: skips min bytes a chunk). */
-export function speculate(buf: Uint8Array, until: number, dataEnd: number, eof: boolean, seq: CutFn,
-  p: ChunkerParams = CHUNKER_V1): Speculation {
+export function speculate(
+  buf: Uint8Array,
+  until: number,
+  dataEnd: number,
+  eof: boolean,
+  seq: CutFn,
+  p: ChunkerParams = CHUNKER_V1,
+): Speculation {
   const starts: number[] = [];
   let pos = 0;
   while (pos < until) {
@@ -151,9 +176,18 @@ export const RESYNC_STEPS = 4;
  * candidate scan and `walkCuts`, which is exact whatever the data. `list` is scratch room for
  * candidates (its length bounds them; a full list falls back to the sequential chunker).
  */
-export function resync(buf: Uint8Array, spec: Speculation, from: number, until: number, dataEnd: number, eof: boolean,
-  seq: CutFn, scan: (buf: Uint8Array, lo: number, hi: number, out: Uint32Array) => number, list: Uint32Array,
-  p: ChunkerParams = CHUNKER_V1): PartCuts {
+export function resync(
+  buf: Uint8Array,
+  spec: Speculation,
+  from: number,
+  until: number,
+  dataEnd: number,
+  eof: boolean,
+  seq: CutFn,
+  scan: (buf: Uint8Array, lo: number, hi: number, out: Uint32Array) => number,
+  list: Uint32Array,
+  p: ChunkerParams = CHUNKER_V1,
+): PartCuts {
   const lens: number[] = [];
   let pos = from;
   for (let step = 0; pos < until; step++) {
@@ -193,9 +227,15 @@ function indexOf(a: number[], x: number): number {
  * cuts `buf` in parts of `partSize` (the last one shorter), each scanned on its own
  * window, and walked in order. Returns the chunk lengths, which must equal `chunkLengths(buf)`.
  */
-export function splitChunkLengths(buf: Uint8Array, partSize: number, seq: CutFn,
+export function splitChunkLengths(
+  buf: Uint8Array,
+  partSize: number,
+  seq: CutFn,
   scan: (buf: Uint8Array, lo: number, hi: number, out: Uint32Array) => number = scanCandidates,
-  p: ChunkerParams = CHUNKER_V1, ratio = CAND_RATIO, mode: 'scan' | 'speculate' = 'scan'): number[] {
+  p: ChunkerParams = CHUNKER_V1,
+  ratio = CAND_RATIO,
+  mode: 'scan' | 'speculate' = 'scan',
+): number[] {
   const size = buf.length;
   const out: number[] = [];
   let entry = 0;

@@ -16,10 +16,32 @@ import { GEAR, MASK_L, MASK_S, type ChunkerParams, CHUNKER_V1 } from './chunker.
 const I32 = 0x7f;
 const VOID = 0x40;
 const op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, ret: 0x0f, select: 0x1b,
-  get: 0x20, set: 0x21, tee: 0x22, load: 0x28, load8u: 0x2d, store: 0x36, const: 0x41,
-  eqz: 0x45, eq: 0x46, ltU: 0x49, leS: 0x4c, geU: 0x4f,
-  add: 0x6a, sub: 0x6b, and: 0x71, or: 0x72, shl: 0x74,
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  ret: 0x0f,
+  select: 0x1b,
+  get: 0x20,
+  set: 0x21,
+  tee: 0x22,
+  load: 0x28,
+  load8u: 0x2d,
+  store: 0x36,
+  const: 0x41,
+  eqz: 0x45,
+  eq: 0x46,
+  ltU: 0x49,
+  leS: 0x4c,
+  geU: 0x4f,
+  add: 0x6a,
+  sub: 0x6b,
+  and: 0x71,
+  or: 0x72,
+  shl: 0x74,
 } as const;
 
 /** Signed LEB128 (i32 constants). */
@@ -29,7 +51,10 @@ function sleb(v: number): number[] {
   for (;;) {
     const b = v & 0x7f;
     v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
     out.push(b | 0x80);
   }
 }
@@ -52,32 +77,104 @@ const set = (l: number): number[] => [op.set, l];
 const tee = (l: number): number[] => [op.tee, l];
 const k = (v: number): number[] => [op.const, ...sleb(v)];
 // h = (h << 1) + gear[mem[i]]: the gear step, leaving h on the stack.
-const gearStep = (h: number, i: number): number[] =>
-  [...get(h), ...k(1), op.shl, ...get(i), op.load8u, 0, 0, ...k(2), op.shl, op.load, 2, 0, op.add, ...tee(h)];
+const gearStep = (h: number, i: number): number[] => [
+  ...get(h),
+  ...k(1),
+  op.shl,
+  ...get(i),
+  op.load8u,
+  0,
+  0,
+  ...k(2),
+  op.shl,
+  op.load,
+  2,
+  0,
+  op.add,
+  ...tee(h),
+];
 const inc = (l: number): number[] => [...get(l), ...k(1), op.add, ...set(l)];
 
 // cut(start, end, eof, min, avg, max, maskS, maskL) -> length | -1; mirrors nextCut line by line.
 const C = { start: 0, end: 1, eof: 2, min: 3, avg: 4, max: 5, maskS: 6, maskL: 7, avail: 8, limit: 9, normal: 10, h: 11, i: 12 };
 const minOf = (a: number[], b: number[]): number[] => [...a, ...b, ...a, ...b, op.ltU, op.select];
 const cutBody: number[] = [
-  ...get(C.end), ...get(C.start), op.sub, ...set(C.avail),
+  ...get(C.end),
+  ...get(C.start),
+  op.sub,
+  ...set(C.avail),
   // if (avail <= min) return eof ? avail : -1
-  ...get(C.avail), ...get(C.min), op.leS, op.if, VOID,
-  ...get(C.avail), ...k(-1), ...get(C.eof), op.select, op.ret, op.end,
-  ...get(C.start), ...minOf(get(C.avail), get(C.max)), op.add, ...set(C.limit),
-  ...get(C.start), ...minOf(get(C.avail), get(C.avg)), op.add, ...set(C.normal),
-  ...get(C.start), ...get(C.min), op.add, ...set(C.i),
-  ...[[C.normal, C.maskS], [C.limit, C.maskL]].flatMap(([bound, mask]) => [
-    op.block, VOID, ...get(C.i), ...get(bound), op.geU, op.brIf, 0,
-    op.loop, VOID,
-    ...gearStep(C.h, C.i), ...get(mask), op.and, op.eqz, op.if, VOID,
-    ...get(C.i), ...k(1), op.add, ...get(C.start), op.sub, op.ret, op.end,
-    ...inc(C.i), ...get(C.i), ...get(bound), op.ltU, op.brIf, 0,
-    op.end, op.end,
+  ...get(C.avail),
+  ...get(C.min),
+  op.leS,
+  op.if,
+  VOID,
+  ...get(C.avail),
+  ...k(-1),
+  ...get(C.eof),
+  op.select,
+  op.ret,
+  op.end,
+  ...get(C.start),
+  ...minOf(get(C.avail), get(C.max)),
+  op.add,
+  ...set(C.limit),
+  ...get(C.start),
+  ...minOf(get(C.avail), get(C.avg)),
+  op.add,
+  ...set(C.normal),
+  ...get(C.start),
+  ...get(C.min),
+  op.add,
+  ...set(C.i),
+  ...[
+    [C.normal, C.maskS],
+    [C.limit, C.maskL],
+  ].flatMap(([bound, mask]) => [
+    op.block,
+    VOID,
+    ...get(C.i),
+    ...get(bound),
+    op.geU,
+    op.brIf,
+    0,
+    op.loop,
+    VOID,
+    ...gearStep(C.h, C.i),
+    ...get(mask),
+    op.and,
+    op.eqz,
+    op.if,
+    VOID,
+    ...get(C.i),
+    ...k(1),
+    op.add,
+    ...get(C.start),
+    op.sub,
+    op.ret,
+    op.end,
+    ...inc(C.i),
+    ...get(C.i),
+    ...get(bound),
+    op.ltU,
+    op.brIf,
+    0,
+    op.end,
+    op.end,
   ]),
   // if (limit - start === max || eof) return limit - start; return -1
-  ...get(C.limit), ...get(C.start), op.sub, ...k(-1),
-  ...get(C.limit), ...get(C.start), op.sub, ...get(C.max), op.eq, ...get(C.eof), op.or, op.select,
+  ...get(C.limit),
+  ...get(C.start),
+  op.sub,
+  ...k(-1),
+  ...get(C.limit),
+  ...get(C.start),
+  op.sub,
+  ...get(C.max),
+  op.eq,
+  ...get(C.eof),
+  op.or,
+  op.select,
   op.end,
 ];
 
@@ -87,35 +184,130 @@ const cutBody: number[] = [
 const S = { lo: 0, hi: 1, out: 2, cap: 3, thrS: 4, thrL: 5, h: 6, i: 7, n: 8, warm: 9, hi4: 10 };
 // One byte at i + off: step the hash; on a candidate append it (and return when the list is full).
 const scanByte = (off: number): number[] => [
-  ...get(S.h), ...k(1), op.shl, ...get(S.i), op.load8u, 0, ...uleb(off), ...k(2), op.shl, op.load, 2, 0, op.add, ...tee(S.h),
-  ...get(S.thrL), op.ltU, op.if, VOID,
-  ...get(S.out), ...get(S.n), ...k(2), op.shl, op.add,
-  ...get(S.i), ...k(off), op.add, ...tee(S.warm), ...k(0x80000000 | 0), op.or, ...get(S.warm),
-  ...get(S.h), ...get(S.thrS), op.ltU, op.select,
-  op.store, 2, 0,
+  ...get(S.h),
+  ...k(1),
+  op.shl,
+  ...get(S.i),
+  op.load8u,
+  0,
+  ...uleb(off),
+  ...k(2),
+  op.shl,
+  op.load,
+  2,
+  0,
+  op.add,
+  ...tee(S.h),
+  ...get(S.thrL),
+  op.ltU,
+  op.if,
+  VOID,
+  ...get(S.out),
+  ...get(S.n),
+  ...k(2),
+  op.shl,
+  op.add,
+  ...get(S.i),
+  ...k(off),
+  op.add,
+  ...tee(S.warm),
+  ...k(0x80000000 | 0),
+  op.or,
+  ...get(S.warm),
+  ...get(S.h),
+  ...get(S.thrS),
+  op.ltU,
+  op.select,
+  op.store,
+  2,
+  0,
   ...inc(S.n),
-  ...get(S.n), ...get(S.cap), op.eq, op.if, VOID, ...get(S.n), op.ret, op.end,
+  ...get(S.n),
+  ...get(S.cap),
+  op.eq,
+  op.if,
+  VOID,
+  ...get(S.n),
+  op.ret,
+  op.end,
   op.end,
 ];
 const scanBody: number[] = [
-  ...get(S.lo), ...set(S.i),
-  ...minOf([...get(S.lo), ...k(31)].concat(op.add), get(S.hi)), ...set(S.warm),
-  op.block, VOID, ...get(S.i), ...get(S.warm), op.geU, op.brIf, 0,
-  op.loop, VOID, ...gearStep(S.h, S.i), ...set(S.h), ...inc(S.i), ...get(S.i), ...get(S.warm), op.ltU, op.brIf, 0, op.end,
+  ...get(S.lo),
+  ...set(S.i),
+  ...minOf([...get(S.lo), ...k(31)].concat(op.add), get(S.hi)),
+  ...set(S.warm),
+  op.block,
+  VOID,
+  ...get(S.i),
+  ...get(S.warm),
+  op.geU,
+  op.brIf,
+  0,
+  op.loop,
+  VOID,
+  ...gearStep(S.h, S.i),
+  ...set(S.h),
+  ...inc(S.i),
+  ...get(S.i),
+  ...get(S.warm),
+  op.ltU,
+  op.brIf,
+  0,
+  op.end,
   op.end,
   // hi4: the end of the whole 4-byte turns (i + 4 <= hi4 for every turn taken).
-  ...get(S.hi), ...get(S.hi), ...get(S.i), op.sub, ...k(3), op.and, op.sub, ...set(S.hi4),
-  op.block, VOID, ...get(S.i), ...get(S.hi4), op.geU, op.brIf, 0,
-  op.loop, VOID,
-  ...scanByte(0), ...scanByte(1), ...scanByte(2), ...scanByte(3),
-  ...get(S.i), ...k(4), op.add, ...tee(S.i), ...get(S.hi4), op.ltU, op.brIf, 0,
-  op.end, op.end,
-  op.block, VOID, ...get(S.i), ...get(S.hi), op.geU, op.brIf, 0,
-  op.loop, VOID,
+  ...get(S.hi),
+  ...get(S.hi),
+  ...get(S.i),
+  op.sub,
+  ...k(3),
+  op.and,
+  op.sub,
+  ...set(S.hi4),
+  op.block,
+  VOID,
+  ...get(S.i),
+  ...get(S.hi4),
+  op.geU,
+  op.brIf,
+  0,
+  op.loop,
+  VOID,
   ...scanByte(0),
-  ...inc(S.i), ...get(S.i), ...get(S.hi), op.ltU, op.brIf, 0,
-  op.end, op.end,
-  ...get(S.n), op.end,
+  ...scanByte(1),
+  ...scanByte(2),
+  ...scanByte(3),
+  ...get(S.i),
+  ...k(4),
+  op.add,
+  ...tee(S.i),
+  ...get(S.hi4),
+  op.ltU,
+  op.brIf,
+  0,
+  op.end,
+  op.end,
+  op.block,
+  VOID,
+  ...get(S.i),
+  ...get(S.hi),
+  op.geU,
+  op.brIf,
+  0,
+  op.loop,
+  VOID,
+  ...scanByte(0),
+  ...inc(S.i),
+  ...get(S.i),
+  ...get(S.hi),
+  op.ltU,
+  op.brIf,
+  0,
+  op.end,
+  op.end,
+  ...get(S.n),
+  op.end,
 ];
 
 /** The module's bytes: imports memory "e"."m", exports cut and scan. */
@@ -126,11 +318,24 @@ export function chunkerWasmBytes(): Uint8Array<ArrayBuffer> {
     return [...uleb(b.length), ...b];
   };
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([func(8, 1), func(6, 1)])),
     ...section(2, vec([[...str('e'), ...str('m'), 0x02, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...str('cut'), 0x00, 0], [...str('scan'), 0x00, 1]])),
+    ...section(
+      7,
+      vec([
+        [...str('cut'), 0x00, 0],
+        [...str('scan'), 0x00, 1],
+      ]),
+    ),
     ...section(10, vec([code(5, cutBody), code(5, scanBody)])),
   ]);
 }
@@ -183,7 +388,7 @@ export class WasmChunker {
 
   /** Where `buf` (from `alloc`) starts in this memory. */
   offsetOf(buf: Uint8Array): number {
-    if (buf.buffer !== this.memory.buffer) throw new Error('buffer is not in this chunker\'s memory');
+    if (buf.buffer !== this.memory.buffer) throw new Error("buffer is not in this chunker's memory");
     return buf.byteOffset;
   }
 
@@ -199,7 +404,7 @@ export class WasmChunker {
    */
   scan(buf: Uint8Array, lo: number, hi: number, out: Uint32Array): number {
     const base = this.offsetOf(buf);
-    if (out.buffer !== this.memory.buffer) throw new Error('candidate list is not in this chunker\'s memory');
+    if (out.buffer !== this.memory.buffer) throw new Error("candidate list is not in this chunker's memory");
     if (hi - lo <= 31 || out.length === 0) return 0;
     const n = this.scanFn(base + lo, base + hi, out.byteOffset, out.length, THR_S, THR_L);
     for (let j = 0; j < n; j++) out[j] = ((out[j] & 0x7fffffff) - base) | (out[j] & 0x80000000);

@@ -13,9 +13,18 @@ import { DvError } from '../errors.js';
 import type { ManifestNode } from './manifest.js';
 import type { Tree } from './tree.js';
 
-export interface Totals { size: number; files: number }
+export interface Totals {
+  size: number;
+  files: number;
+}
 
-interface Claim { size: number; files?: number; level?: number; by: string; seen: boolean }
+interface Claim {
+  size: number;
+  files?: number;
+  level?: number;
+  by: string;
+  seen: boolean;
+}
 
 const short = (id: string): string => id.slice(0, 12);
 
@@ -24,9 +33,13 @@ export function declaredTotals(tree: Tree, id: string): Totals {
   let size = 0;
   let files = 0;
   for (const e of tree.entries) {
-    if (e.type === 'file') { size += e.size; files += 1; }
-    else if (e.type === 'dir') { size += e.size; files += e.files; }
-    else files += 1;
+    if (e.type === 'file') {
+      size += e.size;
+      files += 1;
+    } else if (e.type === 'dir') {
+      size += e.size;
+      files += e.files;
+    } else files += 1;
   }
   if (!Number.isSafeInteger(size) || !Number.isSafeInteger(files)) {
     throw new DvError('BAD_OBJECT', `tree ${short(id)} declares more data than can be counted: refusing it`, { id });
@@ -43,11 +56,15 @@ export class DeclaredLedger {
   /** What `by` says object `id` holds; a second, different claim on one id is a lie. */
   claim(id: string, kind: 'tree' | 'manifest' | 'chunk', c: { size: number; files?: number; level?: number }, by: string): void {
     const old = this.claims.get(id);
-    if (!old) { this.claims.set(id, { ...c, by, seen: false }); return; }
+    if (!old) {
+      this.claims.set(id, { ...c, by, seen: false });
+      return;
+    }
     if (old.size !== c.size || (c.files !== undefined && old.files !== undefined && old.files !== c.files)) {
       throw lie(id, kind, `${by} says ${describe(c)}, ${old.by} says ${describe(old)}`);
     }
-    if (c.level !== undefined && old.level !== undefined && c.level !== old.level) throw lie(id, kind, `${by} and ${old.by} give it different levels`);
+    if (c.level !== undefined && old.level !== undefined && c.level !== old.level)
+      throw lie(id, kind, `${by} and ${old.by} give it different levels`);
   }
 
   /** Checks a decoded tree against its claim and records the claims of its entries. */
@@ -77,7 +94,8 @@ export class DeclaredLedger {
     }
     const c = this.claims.get(id);
     if (c && c.size !== sum) throw lie(id, 'manifest', `${c.by} says ${c.size} bytes, its children add up to ${sum}`);
-    if (c?.level !== undefined && c.level !== node.level) throw lie(id, 'manifest', `it is level ${node.level}, ${c.by} expects level ${c.level}`);
+    if (c?.level !== undefined && c.level !== node.level)
+      throw lie(id, 'manifest', `it is level ${node.level}, ${c.by} expects level ${c.level}`);
     if (c?.seen) return;
     this.mark(id, sum);
     const by = `file manifest ${short(id)}`;
@@ -100,8 +118,10 @@ export class DeclaredLedger {
 
   private mark(id: string, size: number, files?: number): void {
     const c = this.claims.get(id);
-    if (c) { c.seen = true; c.files ??= files; }
-    else this.claims.set(id, { size, files, by: 'the root', seen: true });
+    if (c) {
+      c.seen = true;
+      c.files ??= files;
+    } else this.claims.set(id, { size, files, by: 'the root', seen: true });
   }
 }
 
@@ -110,5 +130,9 @@ function describe(c: { size: number; files?: number }): string {
 }
 
 function lie(id: string, kind: string, why: string): DvError {
-  return new DvError('BAD_OBJECT', `${kind === 'manifest' ? 'file manifest' : kind} ${short(id)} does not match its declared size (${why}): refusing data whose sizes lie`, { id });
+  return new DvError(
+    'BAD_OBJECT',
+    `${kind === 'manifest' ? 'file manifest' : kind} ${short(id)} does not match its declared size (${why}): refusing data whose sizes lie`,
+    { id },
+  );
 }

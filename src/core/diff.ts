@@ -39,14 +39,27 @@ type Task = { a: string | null; b: string | null; prefix: string } | Change;
  * when given, receives each change instead of the returned list (which is then empty), so a
  * caller that filters needs no memory for the changes it drops.
  */
-export async function diffTrees(a: string | null, b: string | null, load: TreeLoader, prefix = '', onChange?: (c: Change) => void): Promise<Change[]> {
+export async function diffTrees(
+  a: string | null,
+  b: string | null,
+  load: TreeLoader,
+  prefix = '',
+  onChange?: (c: Change) => void,
+): Promise<Change[]> {
   const out: Change[] = [];
-  const emit = onChange ?? ((c: Change) => { out.push(c); });
+  const emit =
+    onChange ??
+    ((c: Change) => {
+      out.push(c);
+    });
   // Tasks are popped from the end: each directory's items are pushed in reverse name order.
   const stack: Task[] = [{ a, b, prefix }];
   while (stack.length > 0) {
     const t = stack.pop()!;
-    if ('type' in t) { emit(t); continue; }
+    if ('type' in t) {
+      emit(t);
+      continue;
+    }
     if (t.a === t.b) continue;
     const ea = t.a ? (await load(t.a)).entries : [];
     const eb = t.b ? (await load(t.b)).entries : [];
@@ -58,15 +71,26 @@ export async function diffTrees(a: string | null, b: string | null, load: TreeLo
       const y = j < eb.length ? eb[j] : undefined;
       // Merge by name: an entry on one side only is deleted or added.
       const only = x && y ? (x.name < y.name ? 'a' : x.name > y.name ? 'b' : 'both') : x ? 'a' : 'b';
-      if (only === 'a') { removed(x!, t.prefix, items); i++; continue; }
-      if (only === 'b') { added(y!, t.prefix, items); j++; continue; }
+      if (only === 'a') {
+        removed(x!, t.prefix, items);
+        i++;
+        continue;
+      }
+      if (only === 'b') {
+        added(y!, t.prefix, items);
+        j++;
+        continue;
+      }
       i++;
       j++;
       const path = join(t.prefix, x!.name);
       if (x!.type === 'dir' && y!.type === 'dir') items.push({ a: x!.id, b: y!.id, prefix: path });
       else if (sameLeaf(x!, y!)) continue;
       else if (x!.type !== 'dir' && y!.type !== 'dir') items.push(leaf('modified', path, y!));
-      else { removed(x!, t.prefix, items); added(y!, t.prefix, items); }
+      else {
+        removed(x!, t.prefix, items);
+        added(y!, t.prefix, items);
+      }
     }
     for (let k = items.length - 1; k >= 0; k--) stack.push(items[k]);
   }

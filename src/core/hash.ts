@@ -39,7 +39,11 @@ async function loadWasm(): Promise<Impl> {
   const shared = await createBLAKE3();
   wasmImpl = {
     name: 'wasm',
-    oneShot: (d) => { shared.init(); shared.update(d); return Buffer.from(shared.digest('binary')); },
+    oneShot: (d) => {
+      shared.init();
+      shared.update(d);
+      return Buffer.from(shared.digest('binary'));
+    },
   };
   return wasmImpl;
 }

@@ -76,7 +76,11 @@ export class ManifestBuilder {
     lvl.children = [];
     lvl.flushed = true;
     const nodeId = this.store(encodeManifest({ level, children }));
-    this.push(level + 1, nodeId, children.reduce((s, c) => s + c.size, 0));
+    this.push(
+      level + 1,
+      nodeId,
+      children.reduce((s, c) => s + c.size, 0),
+    );
   }
 
   /** The file id, and whether it names a manifest (false: the file is one chunk). */

@@ -48,7 +48,11 @@ export function decodePointer(text: string, file: string): Pointer {
   }
   if (fields.get('dv') !== '1') throw bad('not a dv pointer file (missing "dv: 1")');
   let path: unknown;
-  try { path = JSON.parse(fields.get('path') ?? ''); } catch { throw bad('path is not a quoted string'); }
+  try {
+    path = JSON.parse(fields.get('path') ?? '');
+  } catch {
+    throw bad('path is not a quoted string');
+  }
   const why = badEntryName(path);
   if (why) throw bad(`unsafe path: ${why}`);
   const kind = fields.get('kind');

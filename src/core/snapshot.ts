@@ -65,7 +65,9 @@ export function encodeSnapshot(s: Snapshot): Buffer {
 }
 
 export function isSnapshotBytes(bytes: Uint8Array): boolean {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, SNAPSHOT_MAGIC.length)).toString('latin1') === SNAPSHOT_MAGIC;
+  return (
+    Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, SNAPSHOT_MAGIC.length)).toString('latin1') === SNAPSHOT_MAGIC
+  );
 }
 
 export function decodeSnapshot(bytes: Uint8Array, id = '?'): Snapshot {
@@ -73,7 +75,11 @@ export function decodeSnapshot(bytes: Uint8Array, id = '?'): Snapshot {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   if (!text.startsWith(SNAPSHOT_MAGIC)) throw bad('missing header');
   let o: any;
-  try { o = JSON.parse(text.slice(SNAPSHOT_MAGIC.length)); } catch { throw bad('not JSON'); }
+  try {
+    o = JSON.parse(text.slice(SNAPSHOT_MAGIC.length));
+  } catch {
+    throw bad('not JSON');
+  }
   if (!o || typeof o !== 'object') throw bad('not an object');
   if (typeof o.path !== 'string' || (o.kind !== 'dir' && o.kind !== 'file')) throw bad('path or kind');
   if (!isId(o.tree)) throw bad('tree id');
@@ -86,8 +92,15 @@ export function decodeSnapshot(bytes: Uint8Array, id = '?'): Snapshot {
   const g = l.git;
   if (g !== null && (typeof g !== 'object' || typeof g.dirty !== 'boolean')) throw bad('lineage.git');
   return {
-    path: o.path, kind: o.kind, tree: o.tree, parents: o.parents, message: o.message, author: o.author, time: o.time,
-    size: o.size, files: o.files,
+    path: o.path,
+    kind: o.kind,
+    tree: o.tree,
+    parents: o.parents,
+    message: o.message,
+    author: o.author,
+    time: o.time,
+    size: o.size,
+    files: o.files,
     lineage: { git: g, dv: l.dv, meta: l.meta, ...(l.pipeline !== undefined ? { pipeline: l.pipeline } : {}) },
   };
 }

@@ -54,7 +54,8 @@ export function badEntryName(name: unknown): string | undefined {
   if (LONE_SURROGATE.test(name)) return 'name is not valid Unicode (a lone surrogate)';
   if (Buffer.byteLength(name) > 255) return 'name longer than 255 bytes';
   const r = reservedName(name);
-  if (r) return `name ${JSON.stringify(name)} ${r === name ? 'is reserved' : `is taken for ${r} by some file systems`} (dv never stores or writes a .git or .dv, at any depth)`;
+  if (r)
+    return `name ${JSON.stringify(name)} ${r === name ? 'is reserved' : `is taken for ${r} by some file systems`} (dv never stores or writes a .git or .dv, at any depth)`;
   return undefined;
 }
 
@@ -95,11 +96,20 @@ export function decodeTree(bytes: Uint8Array, id = '?'): Tree {
   let prev: string | undefined;
   for (const line of lines.split('\n')) {
     let row: unknown;
-    try { row = JSON.parse(line); } catch { throw bad('entry is not JSON'); }
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw bad('entry is not JSON');
+    }
     if (!Array.isArray(row) || typeof row[0] !== 'string') throw bad('entry is not an array');
     const name = row[1];
     const why = badEntryName(name);
-    if (why) throw new DvError('UNSAFE_PATH', `tree ${id.slice(0, 12)} has an unsafe entry name: ${why}; dv does not check out or compare with such a tree (\`dv commit\` records your workspace without it)`, { id, name });
+    if (why)
+      throw new DvError(
+        'UNSAFE_PATH',
+        `tree ${id.slice(0, 12)} has an unsafe entry name: ${why}; dv does not check out or compare with such a tree (\`dv commit\` records your workspace without it)`,
+        { id, name },
+      );
     if (prev !== undefined && cmp(prev, name) >= 0) throw bad(`entries out of order at ${JSON.stringify(name)}`);
     prev = name;
     const [kind, , a, b, c] = row;
@@ -121,9 +131,15 @@ export function treeStats(tree: Tree): { size: number; files: number } {
   let size = 0;
   let files = 0;
   for (const e of tree.entries) {
-    if (e.type === 'file') { size += e.size; files += 1; }
-    else if (e.type === 'dir') { size += e.size; files += e.files; }
-    else { files += 1; }
+    if (e.type === 'file') {
+      size += e.size;
+      files += 1;
+    } else if (e.type === 'dir') {
+      size += e.size;
+      files += e.files;
+    } else {
+      files += 1;
+    }
   }
   return { size, files };
 }

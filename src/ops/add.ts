@@ -28,7 +28,10 @@ export async function refuseGitTracked(root: string, rel: string, then = `dv add
   const files = r.stdout.split('\0').filter(Boolean);
   if (files.length === 0) return;
   const which = files.length === 1 && files[0] === rel ? '' : ` (${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''})`;
-  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`${then}\``, { path: rel, files: files.slice(0, 100) });
+  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`${then}\``, {
+    path: rel,
+    files: files.slice(0, 100),
+  });
 }
 
 export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> {
@@ -40,17 +43,32 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     const rel = toRepoRel(s.root, cwd, p).replace(/\/+$/, '');
     if (rel === '') throw new DvError('USAGE', 'cannot track the repository root itself: name a file or directory inside it');
     const first = rel.split('/')[0];
-    if (first === '.dv' || first === '.git' || rel.split('/').includes('.git')) throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
+    if (first === '.dv' || first === '.git' || rel.split('/').includes('.git'))
+      throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
     // Not through a symlinked directory that leads out of the repository.
     await checkTrackedPath(s.root, rel);
     const st = await fsp.lstat(join(s.root, rel)).catch(() => undefined);
     if (!st) throw new DvError('PATH_NOT_FOUND', `${p} does not exist: check the path`, { path: p });
-    if (!st.isFile() && !st.isDirectory()) throw new DvError('USAGE', `${p} is not a regular file or directory (symlinks are kept inside tracked directories, not tracked on their own)`, { path: p });
+    if (!st.isFile() && !st.isDirectory())
+      throw new DvError(
+        'USAGE',
+        `${p} is not a regular file or directory (symlinks are kept inside tracked directories, not tracked on their own)`,
+        { path: p },
+      );
     const outer = tracked.find((t) => rel.startsWith(t.rel + '/'));
-    if (outer) throw new DvError('USAGE', `${p} is inside ${outer.rel}, which dv tracks already: run \`dv commit ${outer.rel}\` instead`, { path: p });
+    if (outer)
+      throw new DvError('USAGE', `${p} is inside ${outer.rel}, which dv tracks already: run \`dv commit ${outer.rel}\` instead`, {
+        path: p,
+      });
     const inner = tracked.find((t) => t.rel.startsWith(rel + '/'));
-    if (inner) throw new DvError('USAGE', `${p} contains ${inner.rel}, which dv tracks on its own: remove ${inner.pointerRel} first, or track a different path`, { path: p });
-    if (tracked.some((t) => t.pointerRel === rel)) throw new DvError('USAGE', `${p} is a dv pointer file: add the data it names instead`, { path: p });
+    if (inner)
+      throw new DvError(
+        'USAGE',
+        `${p} contains ${inner.rel}, which dv tracks on its own: remove ${inner.pointerRel} first, or track a different path`,
+        { path: p },
+      );
+    if (tracked.some((t) => t.pointerRel === rel))
+      throw new DvError('USAGE', `${p} is a dv pointer file: add the data it names instead`, { path: p });
     if (!rels.includes(rel)) rels.push(rel);
   }
   const withGit = await usesGit(s);
@@ -72,5 +90,10 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
     gitAdd.add(pointerRelFor(rel));
     gitAdd.add(rel.includes('/') ? `${rel.slice(0, rel.lastIndexOf('/'))}/.gitignore` : '.gitignore');
   }
-  return { added, gitAdd: [...gitAdd], bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
+  return {
+    added,
+    gitAdd: [...gitAdd],
+    bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten,
+    objectsStored: s.store.stats.objectsWritten - before.objectsWritten,
+  };
 }

@@ -63,7 +63,11 @@ async function checkoutRevision(s: RepoSession, opts: CheckoutOptions & { target
   const at = (await pointersAt(s.root, commit)).filter((p) => wanted.length === 0 || wanted.includes(p.rel));
   const unknown = wanted.filter((w) => !at.some((p) => p.rel === w));
   if (unknown.length > 0) {
-    throw new DvError('NOT_TRACKED', `${unknown[0]} has no pointer file at ${opts.target} (${commit.slice(0, 10)}): \`dv log --git\` shows where it is tracked`, { path: unknown[0], commit });
+    throw new DvError(
+      'NOT_TRACKED',
+      `${unknown[0]} has no pointer file at ${opts.target} (${commit.slice(0, 10)}): \`dv log --git\` shows where it is tracked`,
+      { path: unknown[0], commit },
+    );
   }
   const held = await s.store.hasMany(at.map((p) => p.pointer.snapshot));
   const lacking = at.filter((_, i) => !held[i]).map((p) => p.pointer.snapshot);

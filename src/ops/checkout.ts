@@ -11,7 +11,15 @@ import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, shellArg as quote, usesGit, writePointer } from '../workspace/pointers.js';
+import {
+  checkPointerSnapshots,
+  findTracked,
+  ignoreInGit,
+  readPointer,
+  shellArg as quote,
+  usesGit,
+  writePointer,
+} from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
 import { selectTracked } from './commit.js';
 import { refuseGitTracked } from './add.js';
@@ -62,13 +70,22 @@ async function checkComplete(s: RepoSession, tree: string, load: (id: string) =>
     // would cost memory quadratic in its depth to plan: refused before anything is written.
     if (Buffer.byteLength(rel) > MAX_PATH) {
       const shown = `${rel.slice(0, 60)}...${rel.slice(-60)}`;
-      throw new DvError('PATH_TOO_LONG', `tree ${tree.slice(0, 12)} holds a path longer than ${MAX_PATH} bytes (${shown}): no file system can hold it; nothing was written`, { id: tree });
+      throw new DvError(
+        'PATH_TOO_LONG',
+        `tree ${tree.slice(0, 12)} holds a path longer than ${MAX_PATH} bytes (${shown}): no file system can hold it; nothing was written`,
+        { id: tree },
+      );
     }
-    if (!(await s.store.has(id))) { missing.push(id); return; }
+    if (!(await s.store.has(id))) {
+      missing.push(id);
+      return;
+    }
     const t = await load(id);
     const files = t.entries.filter((e) => e.type === 'file').map((e) => (e as { id: string }).id);
     const have = await s.store.hasMany(files);
-    files.forEach((f, i) => { if (!have[i]) missing.push(f); });
+    files.forEach((f, i) => {
+      if (!have[i]) missing.push(f);
+    });
     for (const e of t.entries) {
       if (e.type === 'dir') await walk(e.id, rel ? `${rel}/${e.name}` : e.name);
       else if (e.type === 'link') links.push({ rel: rel ? `${rel}/${e.name}` : e.name, target: e.target });
@@ -76,7 +93,11 @@ async function checkComplete(s: RepoSession, tree: string, load: (id: string) =>
   };
   await walk(tree, '');
   if (missing.length > 0) {
-    throw new DvError('OBJECT_MISSING', `${missing.length} object(s) of tree ${tree.slice(0, 12)} are not in the local store (first: ${missing[0]}): run \`dv pull\` or \`dv fetch\``, { missing: missing.slice(0, 100) });
+    throw new DvError(
+      'OBJECT_MISSING',
+      `${missing.length} object(s) of tree ${tree.slice(0, 12)} are not in the local store (first: ${missing[0]}): run \`dv pull\` or \`dv fetch\``,
+      { missing: missing.slice(0, 100) },
+    );
   }
   await checkLinks(tree, links, load);
 }
@@ -129,7 +150,11 @@ async function checkLinks(tree: string, links: { rel: string; target: string }[]
   };
   for (const l of links) {
     if ((await follow(l.rel.split('/').slice(0, -1), l.target, 0)) === 'out') {
-      throw new DvError('UNSAFE_PATH', `refusing symlink ${l.rel} -> ${l.target} in tree ${tree.slice(0, 12)}: followed through the tree's other symlinks it leads outside the tracked directory`, { path: l.rel, target: l.target });
+      throw new DvError(
+        'UNSAFE_PATH',
+        `refusing symlink ${l.rel} -> ${l.target} in tree ${tree.slice(0, 12)}: followed through the tree's other symlinks it leads outside the tracked directory`,
+        { path: l.rel, target: l.target },
+      );
     }
   }
 }
@@ -163,11 +188,18 @@ async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
   for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
     const m = LEFTOVER.exec(f);
     const w = deadWorkerTemp(f);
-    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined))) removeRepoPath(root, posix.join(posix.dirname(rel), f));
+    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined)))
+      removeRepoPath(root, posix.join(posix.dirname(rel), f));
   }
 }
 
-async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: string, opts: CheckoutOptions): Promise<{ written: number; removed: number; bytes: number }> {
+async function restore(
+  s: RepoSession,
+  rel: string,
+  kind: 'dir' | 'file',
+  tree: string,
+  opts: CheckoutOptions,
+): Promise<{ written: number; removed: number; bytes: number }> {
   await checkTrackedPath(s.root, rel);
   const storeLoad = treeLoader(s.store);
   await checkComplete(s, tree, storeLoad);
@@ -190,23 +222,46 @@ async function restore(s: RepoSession, rel: string, kind: 'dir' | 'file', tree: 
       current = scan.tree;
       overlay = scan.trees;
     } else if (!opts.force) {
-      throw new DvError('UNSAVED_CHANGES', `${rel} is a ${scan.kind === 'dir' ? 'directory' : 'file'} in the workspace but a ${kind === 'dir' ? 'directory' : 'file'} in the data to check out: move it away or pass --force`, { paths: [rel] });
+      throw new DvError(
+        'UNSAVED_CHANGES',
+        `${rel} is a ${scan.kind === 'dir' ? 'directory' : 'file'} in the workspace but a ${kind === 'dir' ? 'directory' : 'file'} in the data to check out: move it away or pass --force`,
+        { paths: [rel] },
+      );
     } else {
       removeRepoPath(s.root, rel);
       replaced = scan.files;
     }
   } else if (st) {
-    if (!opts.force) throw new DvError('UNSAVED_CHANGES', `${rel} exists and is not a file or directory: move it away or pass --force`, { paths: [rel] });
+    if (!opts.force)
+      throw new DvError('UNSAVED_CHANGES', `${rel} exists and is not a file or directory: move it away or pass --force`, { paths: [rel] });
     removeRepoPath(s.root, rel);
     replaced = 1;
   }
-  const r = await materialize({ root: s.root, rel, kind, target: tree, current, load: treeLoader(s.store, overlay), store: s.store, index: s.index, force: opts.force ?? false, jobs: opts.jobs, onProgress: opts.onProgress });
+  const r = await materialize({
+    root: s.root,
+    rel,
+    kind,
+    target: tree,
+    current,
+    load: treeLoader(s.store, overlay),
+    store: s.store,
+    index: s.index,
+    force: opts.force ?? false,
+    jobs: opts.jobs,
+    onProgress: opts.onProgress,
+  });
   return { ...r, removed: r.removed + replaced };
 }
 
 /** PARTIAL: what was restored, and one line on what was not (the codes say why: 22 missing data, 16 unsaved changes). */
 export function partialCheckout(done: CheckoutEntry[], failed: { path: string; code: string; message: string }[]): DvError {
-  const rest = failed.length > 1 ? `; also ${failed.slice(1).map((f) => `${f.path} (${f.code})`).join(', ')}` : '';
+  const rest =
+    failed.length > 1
+      ? `; also ${failed
+          .slice(1)
+          .map((f) => `${f.path} (${f.code})`)
+          .join(', ')}`
+      : '';
   const msg = `${done.length} of ${done.length + failed.length} paths checked out; ${failed[0].path}: ${failed[0].message}${rest}`;
   return new DvError('PARTIAL', msg, { paths: done, failed });
 }
@@ -230,9 +285,15 @@ function distance(a: string, b: string): number {
 async function checkNewPath(s: RepoSession, rel: string, what: 'snapshot' | 'tree', id: string, refuse: boolean): Promise<void> {
   const tracked = await findTracked(s.root);
   const outer = tracked.find((t) => rel.startsWith(t.rel + '/'));
-  if (outer) throw new DvError('USAGE', `${rel} is inside ${outer.rel}, which dv tracks: restore the whole of it (\`dv checkout ${id.slice(0, 12)} ${outer.rel}\`) or a path outside it`, { path: rel });
+  if (outer)
+    throw new DvError(
+      'USAGE',
+      `${rel} is inside ${outer.rel}, which dv tracks: restore the whole of it (\`dv checkout ${id.slice(0, 12)} ${outer.rel}\`) or a path outside it`,
+      { path: rel },
+    );
   const inner = tracked.find((t) => t.rel.startsWith(rel + '/'));
-  if (inner) throw new DvError('USAGE', `${rel} contains ${inner.rel}, which dv tracks on its own: restore into another path`, { path: rel });
+  if (inner)
+    throw new DvError('USAGE', `${rel} contains ${inner.rel}, which dv tracks on its own: restore into another path`, { path: rel });
   if (!refuse) {
     // Starting to track a path git tracks would have it tracked twice.
     if (await usesGit(s)) await refuseGitTracked(s.root, rel, `dv checkout ${id.slice(0, 12)} ${quote(rel)} --new`);
@@ -242,9 +303,16 @@ async function checkNewPath(s: RepoSession, rel: string, what: 'snapshot' | 'tre
   let best = Math.max(2, Math.floor(rel.length / 3)) + 1;
   for (const t of tracked) {
     const d = distance(rel, t.rel);
-    if (d < best) { best = d; near = t.rel; }
+    if (d < best) {
+      best = d;
+      near = t.rel;
+    }
   }
-  throw new DvError('NOT_TRACKED', `${rel} is not tracked${near ? ` (did you mean ${near}?)` : ''}: to restore ${what} ${id.slice(0, 12)} as a new tracked path ${rel}, pass --new`, { path: rel, ...(near ? { suggestion: near } : {}) });
+  throw new DvError(
+    'NOT_TRACKED',
+    `${rel} is not tracked${near ? ` (did you mean ${near}?)` : ''}: to restore ${what} ${id.slice(0, 12)} as a new tracked path ${rel}, pass --new`,
+    { path: rel, ...(near ? { suggestion: near } : {}) },
+  );
 }
 
 export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<CheckoutResult> {
@@ -277,12 +345,14 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   if (opts.paths && opts.paths.length === 1) {
     rel = toRepoRel(s.root, cwd, opts.paths[0]).replace(/\/+$/, '');
     if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
-    if (rel === '' || rel.split('/')[0] === '.dv' || rel.split('/').includes('.git')) throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
+    if (rel === '' || rel.split('/')[0] === '.dv' || rel.split('/').includes('.git'))
+      throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
   } else if (what.snapshot) {
     rel = what.snapshot.path;
   } else {
     const all = await selectTracked(s, undefined, cwd);
-    if (all.length !== 1) throw new DvError('USAGE', `${opts.target} is a tree: name the path to restore it into, e.g. \`dv checkout ${opts.target} data\``);
+    if (all.length !== 1)
+      throw new DvError('USAGE', `${opts.target} is a tree: name the path to restore it into, e.g. \`dv checkout ${opts.target} data\``);
     rel = all[0].rel;
   }
   await checkTrackedPath(s.root, rel);
@@ -306,7 +376,11 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
     const st = await fsp.lstat(abs).catch(() => undefined);
     const empty = !st || (st.isDirectory() && (await fsp.readdir(abs)).length === 0);
     if (!empty && (!(st!.isFile() || st!.isDirectory()) || (await scanPath({ root: s.root, rel, index: s.index })).tree !== treeId)) {
-      throw new DvError('UNSAVED_CHANGES', `${rel} exists and dv does not track it: restoring ${what.snapshot ? 'snapshot' : 'tree'} ${what.id.slice(0, 12)} there would replace it; move it away, or pass --force to replace it`, { paths: [rel] });
+      throw new DvError(
+        'UNSAVED_CHANGES',
+        `${rel} exists and dv does not track it: restoring ${what.snapshot ? 'snapshot' : 'tree'} ${what.id.slice(0, 12)} there would replace it; move it away, or pass --force to replace it`,
+        { paths: [rel] },
+      );
     }
   }
 
@@ -318,16 +392,33 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
     // A bare tree (or a snapshot restored under another path) gets a snapshot of its own.
     const tree = await treeLoader(s.store)(treeId);
     const { size: sz, files: n } = treeStats(tree);
-    size = sz; files = n;
-    snapshotId = await s.store.putObject(encodeSnapshot({
-      path: rel, kind, tree: treeId, parents: existing ? [existing.pointer.snapshot] : [],
-      message: `checkout of ${what.id.slice(0, 12)}`, author: await gitAuthor(s.root), time: new Date().toISOString(),
-      size, files, lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
-    }));
+    size = sz;
+    files = n;
+    snapshotId = await s.store.putObject(
+      encodeSnapshot({
+        path: rel,
+        kind,
+        tree: treeId,
+        parents: existing ? [existing.pointer.snapshot] : [],
+        message: `checkout of ${what.id.slice(0, 12)}`,
+        author: await gitAuthor(s.root),
+        time: new Date().toISOString(),
+        size,
+        files,
+        lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
+      }),
+    );
     await s.store.flush();
     await logSnapshot(s.paths.dvDir, snapshotId, rel);
   }
-  await writePointer(s.root, rel, { path: posix.basename(rel), kind, snapshot: snapshotId, tree: treeId, size: size ?? 0, files: files ?? 0 });
+  await writePointer(s.root, rel, {
+    path: posix.basename(rel),
+    kind,
+    snapshot: snapshotId,
+    tree: treeId,
+    size: size ?? 0,
+    files: files ?? 0,
+  });
   if (!existing && (await usesGit(s))) await ignoreInGit(s.root, rel);
   out.push({ path: rel, snapshot: snapshotId, tree: treeId, ...r });
   return { paths: out };

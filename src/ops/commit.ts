@@ -41,10 +41,30 @@ export interface CommitResult {
 }
 
 /** Scans `rel`, stores what is new, records a snapshot whose parent is `parent`, rewrites the pointer. */
-export async function snapshotPath(s: RepoSession, rel: string, parent: string | null, opts: CommitOptions, force = false): Promise<CommitEntry> {
-  const scan = await scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
+export async function snapshotPath(
+  s: RepoSession,
+  rel: string,
+  parent: string | null,
+  opts: CommitOptions,
+  force = false,
+): Promise<CommitEntry> {
+  const scan = await scanPath({
+    root: s.root,
+    rel,
+    index: s.index,
+    sink: s.store,
+    onProgress: (p) => opts.onProgress?.({ ...p, path: rel }),
+  });
   const prev = parent ? await readParent(s, parent) : null;
-  const base = { path: rel, tree: scan.tree, parent, size: scan.size, files: scan.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
+  const base = {
+    path: rel,
+    tree: scan.tree,
+    parent,
+    size: scan.size,
+    files: scan.files,
+    filesHashed: scan.filesHashed,
+    bytesHashed: scan.bytesHashed,
+  };
   // Unchanged: the entry is the current snapshot, with its own parent.
   if (prev?.tree === scan.tree && !force) return { ...base, snapshot: parent!, parent: prev.parents[0] ?? null, changed: false };
   const id = await storeSnapshot(s, rel, scan, {
@@ -63,7 +83,12 @@ export async function snapshotPath(s: RepoSession, rel: string, parent: string |
 export type SnapshotShape = Pick<ScanResult, 'kind' | 'tree' | 'size' | 'files'>;
 
 /** Stores (without flushing) a snapshot of the scanned, stored `rel`; returns its id. */
-export async function storeSnapshot(s: RepoSession, rel: string, scan: SnapshotShape, o: { parent: string | null | undefined; message: string; time: string; lineage: Snapshot['lineage'] }): Promise<string> {
+export async function storeSnapshot(
+  s: RepoSession,
+  rel: string,
+  scan: SnapshotShape,
+  o: { parent: string | null | undefined; message: string; time: string; lineage: Snapshot['lineage'] },
+): Promise<string> {
   const snap: Snapshot = {
     path: rel,
     kind: scan.kind,
@@ -82,7 +107,14 @@ export async function storeSnapshot(s: RepoSession, rel: string, scan: SnapshotS
 /** Logs snapshot `id` of `rel` and points its pointer file at it: call once the store is flushed. */
 export async function pointAt(s: RepoSession, rel: string, id: string, scan: SnapshotShape): Promise<void> {
   await logSnapshot(s.paths.dvDir, id, rel);
-  await writePointer(s.root, rel, { path: posix.basename(rel), kind: scan.kind, snapshot: id, tree: scan.tree, size: scan.size, files: scan.files });
+  await writePointer(s.root, rel, {
+    path: posix.basename(rel),
+    kind: scan.kind,
+    snapshot: id,
+    tree: scan.tree,
+    size: scan.size,
+    files: scan.files,
+  });
 }
 
 async function readParent(s: RepoSession, parent: string): Promise<Snapshot | null> {
@@ -95,7 +127,12 @@ async function readParent(s: RepoSession, parent: string): Promise<Snapshot | nu
 }
 
 /** Selects tracked paths named by `paths` (relative to `cwd`), or all of them. */
-export async function selectTracked(s: RepoSession, paths: string[] | undefined, cwd: string, opts: { snapshotsRequired?: boolean } = {}): Promise<Tracked[]> {
+export async function selectTracked(
+  s: RepoSession,
+  paths: string[] | undefined,
+  cwd: string,
+  opts: { snapshotsRequired?: boolean } = {},
+): Promise<Tracked[]> {
   const all = await findTracked(s.root);
   const picked = !paths || paths.length === 0 ? all : paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
   // A pointer whose tree is not its snapshot's is refused before anything uses it.
@@ -116,7 +153,11 @@ function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { trac
  * Like `selectTracked`, once per tracked path, with the paths inside it that were named
  * (`within`, relative to the root), or null when it was named whole (or nothing was named).
  */
-export async function selectTrackedWithin(s: RepoSession, paths: string[] | undefined, cwd: string): Promise<{ tracked: Tracked; within: string[] | null }[]> {
+export async function selectTrackedWithin(
+  s: RepoSession,
+  paths: string[] | undefined,
+  cwd: string,
+): Promise<{ tracked: Tracked; within: string[] | null }[]> {
   const all = await findTracked(s.root);
   if (!paths || paths.length === 0) {
     await checkPointerSnapshots(s.store, all);
@@ -130,7 +171,10 @@ export async function selectTrackedWithin(s: RepoSession, paths: string[] | unde
     if (rel === tracked.rel) e.within = null;
     else if (e.within && !e.within.includes(rel)) e.within.push(rel);
   }
-  await checkPointerSnapshots(s.store, [...out.values()].map((e) => e.tracked));
+  await checkPointerSnapshots(
+    s.store,
+    [...out.values()].map((e) => e.tracked),
+  );
   return [...out.values()];
 }
 
@@ -142,11 +186,21 @@ export async function selectTrackedWithin(s: RepoSession, paths: string[] | unde
 async function snapshotWithin(s: RepoSession, rel: string, parent: string, within: string[], opts: CommitOptions): Promise<CommitEntry> {
   const prev = await loadSnapshot(s.store, parent).catch((e) => {
     if (e instanceof DvError && e.code === 'OBJECT_MISSING') {
-      throw new DvError('OBJECT_MISSING', `${rel}: the snapshot to record ${within[0]} into is not here: \`dv fetch ${rel}\` first, or commit all of it with \`dv commit ${rel}\``, { path: rel });
+      throw new DvError(
+        'OBJECT_MISSING',
+        `${rel}: the snapshot to record ${within[0]} into is not here: \`dv fetch ${rel}\` first, or commit all of it with \`dv commit ${rel}\``,
+        { path: rel },
+      );
     }
     throw e;
   });
-  const scan = await scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
+  const scan = await scanPath({
+    root: s.root,
+    rel,
+    index: s.index,
+    sink: s.store,
+    onProgress: (p) => opts.onProgress?.({ ...p, path: rel }),
+  });
   const inner = within.map((w) => w.slice(rel.length + 1));
   const g = await graft(s.store, prev.tree, scan.tree, inner, scan.trees);
   const base = { path: rel, tree: g.tree, size: g.size, files: g.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
@@ -173,5 +227,10 @@ export async function commit(s: RepoSession, opts: CommitOptions): Promise<Commi
     else committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
   }
   const gitAdd = (await usesGit(s)) ? committed.filter((c) => c.changed).map((c) => pointerRelFor(c.path)) : [];
-  return { committed, gitAdd, bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten, objectsStored: s.store.stats.objectsWritten - before.objectsWritten };
+  return {
+    committed,
+    gitAdd,
+    bytesStored: s.store.stats.storedBytesWritten - before.storedBytesWritten,
+    objectsStored: s.store.stats.objectsWritten - before.objectsWritten,
+  };
 }

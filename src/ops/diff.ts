@@ -52,7 +52,11 @@ export async function diff(s: RepoSession, opts: DiffOptions): Promise<DiffResul
   // Hex that names nothing says why (too short, no such object) as for any id.
   if (!a && /^[0-9a-f]+$/i.test(opts.a)) await resolveTreeish(s.store, opts.a);
   if (!a) {
-    throw new DvError('UNKNOWN_ID', `${opts.a} is neither a snapshot or tree id here nor a git revision: see \`dv log\` or \`dv log --git\``, { arg: opts.a });
+    throw new DvError(
+      'UNKNOWN_ID',
+      `${opts.a} is neither a snapshot or tree id here nor a git revision: see \`dv log\` or \`dv log --git\``,
+      { arg: opts.a },
+    );
   }
   if ('commit' in a) {
     let b: { commit: string } | undefined;
@@ -60,12 +64,17 @@ export async function diff(s: RepoSession, opts: DiffOptions): Promise<DiffResul
     if (opts.b !== undefined) {
       const r = await resolveArg(s, opts.b);
       if (r && 'commit' in r) b = r;
-      else if (r) throw new DvError('USAGE', `dv diff ${opts.a} ${opts.b}: compare a git revision with another revision or the workspace, not with a snapshot id`);
+      else if (r)
+        throw new DvError(
+          'USAGE',
+          `dv diff ${opts.a} ${opts.b}: compare a git revision with another revision or the workspace, not with a snapshot id`,
+        );
       else paths.unshift(opts.b);
     }
     return diffRevisions(s, a.commit, b?.commit, paths, opts.cwd ?? s.root);
   }
-  if (opts.paths?.length) throw new DvError('USAGE', `dv diff ${opts.a}: paths go with git revisions; for a snapshot, name its workspace path with --path`);
+  if (opts.paths?.length)
+    throw new DvError('USAGE', `dv diff ${opts.a}: paths go with git revisions; for a snapshot, name its workspace path with --path`);
   return diffObjects(s, opts);
 }
 
@@ -87,7 +96,10 @@ async function diffObjects(s: RepoSession, opts: DiffOptions): Promise<DiffResul
   const load = treeLoader(s.store, scan?.trees);
   const changes = await diffTrees(a.tree, to, load);
   // One change at a time: spreading a list of a million changes into push() overflows the stack.
-  if (scan && scan.kind !== kind) await diffTrees(null, scan.tree, load, '', (c) => { changes.push(c); });
+  if (scan && scan.kind !== kind)
+    await diffTrees(null, scan.tree, load, '', (c) => {
+      changes.push(c);
+    });
   return { from: a.tree, to: to ?? 'workspace', changes };
 }
 
@@ -99,12 +111,20 @@ async function pointerSide(s: RepoSession, commit: string, p: PointerAt): Promis
   const snap = await loadSnapshot(s.store, p.pointer.snapshot).catch((e) => {
     if (isDvError(e, 'OBJECT_MISSING')) {
       const hint = `\`dv fetch --all-history\` brings it (or \`git checkout ${commit.slice(0, 10)} && dv pull\`)`;
-      throw new DvError('OBJECT_MISSING', `${p.rel}: snapshot ${p.pointer.snapshot.slice(0, 12)} (at ${commit.slice(0, 10)}) is not in this clone: ${hint}`, { path: p.rel, id: p.pointer.snapshot });
+      throw new DvError(
+        'OBJECT_MISSING',
+        `${p.rel}: snapshot ${p.pointer.snapshot.slice(0, 12)} (at ${commit.slice(0, 10)}) is not in this clone: ${hint}`,
+        { path: p.rel, id: p.pointer.snapshot },
+      );
     }
     throw e;
   });
   if (snap.tree !== p.pointer.tree) {
-    throw new DvError('BAD_POINTER', `${p.rel}.dv at ${commit.slice(0, 10)}: its tree is not its snapshot's tree (edited by hand?): not compared`, { path: p.rel });
+    throw new DvError(
+      'BAD_POINTER',
+      `${p.rel}.dv at ${commit.slice(0, 10)}: its tree is not its snapshot's tree (edited by hand?): not compared`,
+      { path: p.rel },
+    );
   }
   return { tree: snap.tree, kind: p.pointer.kind };
 }
@@ -114,7 +134,8 @@ async function diffRevisions(s: RepoSession, a: string, b: string | undefined, p
   const after = b ? new Map((await pointersAt(s.root, b)).map((p) => [p.rel, p])) : undefined;
   const rels = new Set([...before.keys(), ...(after ? after.keys() : (await findTracked(s.root)).map((t) => t.rel))]);
   const wanted = paths.map((p) => toRepoRel(s.root, cwd, p).replace(/\/+$/, '').replace(/\.dv$/, ''));
-  const inside = (rel: string): boolean => wanted.length === 0 || wanted.some((w) => w === rel || w.startsWith(rel + '/') || rel.startsWith(w + '/'));
+  const inside = (rel: string): boolean =>
+    wanted.length === 0 || wanted.some((w) => w === rel || w.startsWith(rel + '/') || rel.startsWith(w + '/'));
   const keep = (c: Change): boolean => wanted.length === 0 || wanted.some((w) => c.path === w || c.path.startsWith(w + '/'));
   const overlay = new Map<string, Tree>();
   const load = treeLoader(s.store, overlay);
@@ -148,7 +169,9 @@ async function diffRevisions(s: RepoSession, a: string, b: string | undefined, p
     };
     const [ta, tb] = [await asRel(from, 'a'), await asRel(to, 'b')];
     // One change at a time (a million of them spread into push() would overflow the stack).
-    const add = (c: Change): void => { if (keep(c)) changes.push(c); };
+    const add = (c: Change): void => {
+      if (keep(c)) changes.push(c);
+    };
     if (from && to && from.kind === to.kind) await diffTrees(ta, tb, load, from.kind === 'dir' ? rel : parent, add);
     else {
       if (from) await diffTrees(ta, null, load, from.kind === 'dir' ? rel : parent, add);

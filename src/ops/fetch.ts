@@ -46,7 +46,10 @@ async function namedSnapshots(s: RepoSession, opts: FetchOptions): Promise<{ pat
     if (!commit) throw new DvError('USAGE', `dv fetch --rev ${opts.rev}: not a git revision here`, { rev: opts.rev });
     const rels = paths.map((p) => toRepoRel(s.root, cwd, p).replace(/\/+$/, ''));
     for (const p of await pointersAt(s.root, commit)) if (rels.length === 0 || rels.includes(p.rel)) snapshots.push(p.pointer.snapshot);
-    if (snapshots.length === 0) throw new DvError('NOT_TRACKED', `no pointer file at ${opts.rev}${rels.length ? ` for ${rels.join(', ')}` : ''}: nothing to fetch`, { rev: opts.rev });
+    if (snapshots.length === 0)
+      throw new DvError('NOT_TRACKED', `no pointer file at ${opts.rev}${rels.length ? ` for ${rels.join(', ')}` : ''}: nothing to fetch`, {
+        rev: opts.rev,
+      });
     return { paths: [], snapshots };
   }
   if (snapshots.length > 0 && paths.length > 0) throw new DvError('USAGE', 'dv fetch: give paths or snapshot ids, not both');
@@ -60,7 +63,16 @@ export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<Fe
     await s.store.forgetLostPacks();
     // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).
     const runs = (await lockedRuns(s.root)).filter((r) => remote.has(r.run));
-    const stats = await fetchObjects({ store: s.store, backend, remote, roots, leaves: runs.map((r) => r.run), history: opts.allHistory ?? false, jobs, onProgress: opts.onProgress });
+    const stats = await fetchObjects({
+      store: s.store,
+      backend,
+      remote,
+      roots,
+      leaves: runs.map((r) => r.run),
+      history: opts.allHistory ?? false,
+      jobs,
+      onProgress: opts.onProgress,
+    });
     for (const r of runs) if (await s.store.has(r.run)) await saveRunRef(s, r.key, r.run);
     return { remote: config.name, url: config.url, snapshots: roots, ...stats };
   });

@@ -44,8 +44,18 @@ export async function fsckRemote(s: RepoSession, opts: FsckRemoteOptions = {}): 
     // (a repairing push sent them again) it is a warning: pulls fall back to the good copy.
     const broken = check.bad.length > 0;
     for (const w of broken ? check.warnings : []) problems.push({ code: 'OBJECT_CORRUPT', message: `${w}: ${repair}` });
-    for (const id of check.bad.slice(0, 100)) problems.push({ code: 'OBJECT_CORRUPT', message: `${backend.location}: no copy of object ${id} verifies: ${repair}` });
+    for (const id of check.bad.slice(0, 100))
+      problems.push({ code: 'OBJECT_CORRUPT', message: `${backend.location}: no copy of object ${id} verifies: ${repair}` });
     const warnings = broken ? [] : check.warnings.map((w) => `${w} (good copies exist elsewhere)`);
-    return { remote: config.name, url: config.url, ok: problems.length === 0, objects: check.checked, bad: check.bad, badIndexes: check.badIndexes, problems, warnings };
+    return {
+      remote: config.name,
+      url: config.url,
+      ok: problems.length === 0,
+      objects: check.checked,
+      bad: check.bad,
+      badIndexes: check.badIndexes,
+      problems,
+      warnings,
+    };
   });
 }

@@ -58,21 +58,46 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
       continue;
     }
     const { pack } = packPaths(s.store.packsDir, packId);
-    if (!(await fsp.stat(pack).then(() => true, () => false))) {
-      problems.push({ code: 'OBJECT_MISSING', pack: packId, message: `pack ${pack} is missing (its index names ${entries.length} objects)` });
+    if (
+      !(await fsp.stat(pack).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      problems.push({
+        code: 'OBJECT_MISSING',
+        pack: packId,
+        message: `pack ${pack} is missing (its index names ${entries.length} objects)`,
+      });
       continue;
     }
     // In pack order, so the objects of a frame come together and it is decompressed once.
     entries.sort((a, b) => a.offset - b.offset);
     for (const e of entries) {
       try {
-        await s.store.readAt(e.id, { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 });
+        await s.store.readAt(e.id, {
+          pack: packId,
+          offset: e.offset,
+          length: e.length,
+          rawSize: e.rawSize,
+          flags: e.flags,
+          inner: e.inner ?? 0,
+        });
       } catch (err) {
         if (!(err instanceof DvError)) throw err;
         // A bad copy that a good one elsewhere has replaced (a repair by fetch) is only garbage now.
-        const good = await s.store.get(e.id).then(() => true, () => false);
+        const good = await s.store.get(e.id).then(
+          () => true,
+          () => false,
+        );
         if (good) stale.push({ id: e.id, pack: packId });
-        else problems.push({ code: err.code === 'OBJECT_MISSING' ? 'OBJECT_MISSING' : 'OBJECT_CORRUPT', id: e.id, pack: packId, message: err.message });
+        else
+          problems.push({
+            code: err.code === 'OBJECT_MISSING' ? 'OBJECT_MISSING' : 'OBJECT_CORRUPT',
+            id: e.id,
+            pack: packId,
+            message: err.message,
+          });
       }
       objects++;
       bytes += e.rawSize;
@@ -94,5 +119,16 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
   // Corrupt objects were already reported above with their pack; keep reachability's other findings.
   const seen = new Set(problems.map((p) => p.id).filter(Boolean));
   problems.push(...reach.problems.filter((p) => !(p.id && seen.has(p.id))));
-  return { ok: problems.length === 0, packs: packs.length, objects, bytes, roots: roots.length, problems, stale, shallow: reach.shallow.length, notFetched: all.length - roots.length, indexRebuilt: Boolean(opts.rebuildIndex) };
+  return {
+    ok: problems.length === 0,
+    packs: packs.length,
+    objects,
+    bytes,
+    roots: roots.length,
+    problems,
+    stale,
+    shallow: reach.shallow.length,
+    notFetched: all.length - roots.length,
+    indexRebuilt: Boolean(opts.rebuildIndex),
+  };
 }

@@ -70,9 +70,17 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     const { repos: others, stale } = await sharingRepos(s.paths);
     for (const o of others) {
       // No writer may add to the cache from another repository while its roots are counted.
-      locks.push(await RepoLock.acquire(o.paths.lock, 'gc (shared cache)', opts.waitMs ?? 10_000).catch((e) => {
-        throw e instanceof DvError && e.code === 'REPO_LOCKED' ? new DvError('REPO_LOCKED', `gc needs every repository sharing ${s.paths.cacheDir} idle, and ${o.root} is busy: ${e.message}`, e.data) : e;
-      }));
+      locks.push(
+        await RepoLock.acquire(o.paths.lock, 'gc (shared cache)', opts.waitMs ?? 10_000).catch((e) => {
+          throw e instanceof DvError && e.code === 'REPO_LOCKED'
+            ? new DvError(
+                'REPO_LOCKED',
+                `gc needs every repository sharing ${s.paths.cacheDir} idle, and ${o.root} is busy: ${e.message}`,
+                e.data,
+              )
+            : e;
+        }),
+      );
       repos.push({ root: o.root, dvDir: o.paths.dvDir });
     }
     if (!opts.dryRun) for (const f of stale) await fsp.rm(f, { force: true });
@@ -84,7 +92,11 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
   const runs: string[] = [];
   for (const r of repos) {
     const { roots: pointed, problems: rootProblems } = await rootSnapshotsAt(r.root, { gitRefs: !opts.workspace });
-    if (rootProblems.length > 0) throw new DvError('BAD_POINTER', `gc stopped, a pointer file${r.root === s.root ? '' : ` of ${r.root}`} is unreadable: ${rootProblems[0].message}`);
+    if (rootProblems.length > 0)
+      throw new DvError(
+        'BAD_POINTER',
+        `gc stopped, a pointer file${r.root === s.root ? '' : ` of ${r.root}`} is unreadable: ${rootProblems[0].message}`,
+      );
     for (const id of pointed) pointedAll.add(id);
     if (keepDays > 0) for (const id of await loggedSnapshots(r.dvDir, since)) logged.add(id);
     runs.push(...(await lockedRuns(r.root)).map((x) => x.run));
@@ -97,15 +109,29 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
   // The run cache: run records dv.lock names, and those the run refs (shared with the cache) point to.
   for (const id of [...runs, ...(await runRefIds(s))]) if (isId(id)) live.add(id);
   const missingRoots = problems.filter((p) => p.code === 'OBJECT_CORRUPT');
-  if (missingRoots.length > 0) throw new DvError('OBJECT_CORRUPT', `gc stopped: ${missingRoots[0].message}; run \`dv fsck\` and repair first`);
-  const res: GcResult = { dryRun: Boolean(opts.dryRun), roots: roots.length, reachableObjects: live.size, removedObjects: 0, removedBytes: 0, removedPacks: 0, repackedPacks: 0, leftoverFiles: 0, leftoverBytes: 0, repositories: repos.map((r) => r.root) };
+  if (missingRoots.length > 0)
+    throw new DvError('OBJECT_CORRUPT', `gc stopped: ${missingRoots[0].message}; run \`dv fsck\` and repair first`);
+  const res: GcResult = {
+    dryRun: Boolean(opts.dryRun),
+    roots: roots.length,
+    reachableObjects: live.size,
+    removedObjects: 0,
+    removedBytes: 0,
+    removedPacks: 0,
+    repackedPacks: 0,
+    leftoverFiles: 0,
+    leftoverBytes: 0,
+    repositories: repos.map((r) => r.root),
+  };
   for (const packId of await listPackIds(s.store.packsDir)) {
     const entries = await s.store.readPackIndex(packId);
     // A copy is kept only where the index points: duplicates and corrupt copies replaced by a
     // good one (after a repair by fetch) go with the unreachable objects. In a shared cache every
     // live copy stays, since another repository's index may point at any of them.
     const canonical = await s.index.getLocations(entries.map((e) => e.id));
-    const keepIt = entries.map((e, k) => live.has(e.id) && (shared || (canonical[k]?.pack === packId && canonical[k]?.offset === e.offset)));
+    const keepIt = entries.map(
+      (e, k) => live.has(e.id) && (shared || (canonical[k]?.pack === packId && canonical[k]?.offset === e.offset)),
+    );
     const dead = entries.filter((_, k) => !keepIt[k]);
     if (dead.length === 0) continue;
     res.removedObjects += dead.length;
@@ -127,16 +153,25 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
         const members = keep.slice(k, end + 1);
         const { stored } = await s.store.readFrame(e.id, loc);
         for (const m of members) await s.store.readAt(m.id, { ...loc, rawSize: m.rawSize, inner: m.inner ?? 0 });
-        await s.store.putFrame(stored, members.map((m) => ({ id: m.id, rawSize: m.rawSize, inner: m.inner ?? 0 })));
+        await s.store.putFrame(
+          stored,
+          members.map((m) => ({ id: m.id, rawSize: m.rawSize, inner: m.inner ?? 0 })),
+        );
         k = end;
         continue;
       }
       const raw = await s.store.readAt(e.id, loc);
       await s.store.put(e.id, raw, e.flags !== 0);
     }
-    if (keep.length > 0) { await s.store.flush(); res.repackedPacks++; }
+    if (keep.length > 0) {
+      await s.store.flush();
+      res.repackedPacks++;
+    }
     const { pack, idx } = packPaths(s.store.packsDir, packId);
-    await s.index.removePack(packId, entries.map((e) => e.id));
+    await s.index.removePack(
+      packId,
+      entries.map((e) => e.id),
+    );
     // The index goes first: a pack without an index is invisible and harmless.
     await fsp.rm(idx, { force: true });
     await fsp.rm(pack, { force: true });

@@ -24,7 +24,13 @@ const EMPTY: Tree = { entries: [] };
  * the entry `from` holds there. New trees are put into `store` (not flushed); `overlay` holds
  * trees of `from` that are not in the store yet (a scan's trees).
  */
-export async function graft(store: ObjectStore, base: string, from: string, paths: string[], overlay?: Map<string, Tree>): Promise<GraftResult> {
+export async function graft(
+  store: ObjectStore,
+  base: string,
+  from: string,
+  paths: string[],
+  overlay?: Map<string, Tree>,
+): Promise<GraftResult> {
   const load = treeLoader(store, overlay);
   let root = base;
   for (const path of paths) root = await graftOne(store, load, root, from, path.split('/'));
@@ -44,7 +50,13 @@ async function entryAt(load: (id: string) => Promise<Tree>, id: string, segs: st
   return undefined;
 }
 
-async function graftOne(store: ObjectStore, load: (id: string) => Promise<Tree>, base: string, from: string, segs: string[]): Promise<string> {
+async function graftOne(
+  store: ObjectStore,
+  load: (id: string) => Promise<Tree>,
+  base: string,
+  from: string,
+  segs: string[],
+): Promise<string> {
   // The trees of `base` along the path; a directory `base` lacks is an empty tree.
   const chain: Tree[] = [await load(base)];
   for (let i = 0; i < segs.length - 1; i++) {

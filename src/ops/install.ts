@@ -135,13 +135,22 @@ unset dv_hook_out`,
 };
 
 /** What to tell a user whose hook dv cannot edit. */
-const VERB: Record<HookName, string> = { 'post-checkout': 'checkout', 'post-merge': 'checkout', 'pre-push': 'push', 'pre-commit': 'status', 'post-rewrite': 'checkout' };
+const VERB: Record<HookName, string> = {
+  'post-checkout': 'checkout',
+  'post-merge': 'checkout',
+  'pre-push': 'push',
+  'pre-commit': 'status',
+  'post-rewrite': 'checkout',
+};
 const MANUAL: Record<HookName, string> = {
-  'post-checkout': 'when its third argument is 1 and no rebase is in progress, run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
+  'post-checkout':
+    'when its third argument is 1 and no rebase is in progress, run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
   'post-merge': 'run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
-  'pre-push': 'run: DV push --pre-push REMOTE (the hook\'s first argument) with the hook\'s stdin (the lines git gives it), and exit 1 when it fails',
+  'pre-push':
+    "run: DV push --pre-push REMOTE (the hook's first argument) with the hook's stdin (the lines git gives it), and exit 1 when it fails",
   'pre-commit': 'run: DV status, and warn when it reports changes',
-  'post-rewrite': 'when its first argument is rebase, run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
+  'post-rewrite':
+    'when its first argument is rebase, run: DV checkout, then DV pull when it exits with 22 or 3 (and ignore their exit status)',
 };
 
 export function hookBlock(hook: HookName, node: string, script: string): string {
@@ -177,7 +186,10 @@ export function stripBlocks(text: string): { text: string; found: boolean; at: n
 function foreignInterpreter(text: string): string | undefined {
   if (text.includes('\0')) return 'binary';
   if (!text.startsWith('#!')) return undefined;
-  const words = text.slice(2, (text.indexOf('\n') + 1 || text.length + 1) - 1).trim().split(/\s+/);
+  const words = text
+    .slice(2, (text.indexOf('\n') + 1 || text.length + 1) - 1)
+    .trim()
+    .split(/\s+/);
   let prog = (words[0] ?? '').split('/').pop() ?? '';
   if (prog === 'env') prog = words.slice(1).find((w) => !w.startsWith('-') && !w.includes('=')) ?? '';
   return /^(ba|da|z|k|mk|a)?sh$/.test(prog) ? undefined : prog || 'unknown';
@@ -213,7 +225,11 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     const st = await fsp.lstat(file).catch(() => undefined);
     if (st && !st.isFile()) {
       const cmd = `${sq(node)} ${sq(script)}`;
-      throw new DvError('UNSAFE_PATH', `${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, so dv will not edit it (no hook was changed): edit the file it stands for yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}`, { hook, file });
+      throw new DvError(
+        'UNSAFE_PATH',
+        `${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, so dv will not edit it (no hook was changed): edit the file it stands for yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}`,
+        { hook, file },
+      );
     }
     const old = st ? await readControlFile(file, { maxBytes: 16 * 1024 * 1024 }) : undefined;
     const stripped = old === undefined ? { text: '', found: false, at: -1 } : stripBlocks(old);
@@ -242,21 +258,42 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     }
     if (foreign) {
       const cmd = `${sq(node)} ${sq(script)}`;
-      throw new DvError('USAGE', `${file} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}; then run \`dv install\` again`, { hook, file });
+      throw new DvError(
+        'USAGE',
+        `${file} is a ${foreign} program, not a shell script, so dv will not edit it (no hook was changed): add to it yourself: ${MANUAL[hook].replaceAll('DV', () => cmd)}; then run \`dv install\` again`,
+        { hook, file },
+      );
     }
     // A block from an older dv is replaced where it is; a new one goes after the shebang.
-    const next = stripped.found ? stripped.text.slice(0, stripped.at) + block + stripped.text.slice(stripped.at) : insertBlock(stripped.text, block);
+    const next = stripped.found
+      ? stripped.text.slice(0, stripped.at) + block + stripped.text.slice(stripped.at)
+      : insertBlock(stripped.text, block);
     plan.push({ hook, file, action: next === old ? 'unchanged' : stripped.found ? 'updated' : 'added', text: next, mode });
   }
-  if (!opts.uninstall) await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
+  if (!opts.uninstall)
+    await fsp.mkdir(dir, { recursive: true }).catch((e) => {
+      throw fsError(e, dir);
+    });
   for (const p of plan) {
     if (p.action === 'absent' || p.action === 'unchanged' || p.action === 'kept' || p.action === 'disabled') continue;
-    if (p.action === 'deleted') { await fsp.rm(p.file, { force: true }); continue; }
+    if (p.action === 'deleted') {
+      await fsp.rm(p.file, { force: true });
+      continue;
+    }
     // Executable wherever readable: git silently skips a hook without the x bit.
     const mode = p.mode | ((p.mode & 0o444) >> 2);
     await writeFileAtomic(p.file, p.text!, undefined, mode);
-    await fsp.chmod(p.file, mode).catch((e) => { throw fsError(e, p.file); });
+    await fsp.chmod(p.file, mode).catch((e) => {
+      throw fsError(e, p.file);
+    });
   }
-  const shown = (f: string): string => { const r = relative(root, f); return r.startsWith('..') || isAbsolute(r) ? f : r; };
-  return { hooksDir: dir, uninstall: Boolean(opts.uninstall), hooks: plan.map((p) => ({ hook: p.hook, file: shown(p.file), action: p.action })) };
+  const shown = (f: string): string => {
+    const r = relative(root, f);
+    return r.startsWith('..') || isAbsolute(r) ? f : r;
+  };
+  return {
+    hooksDir: dir,
+    uninstall: Boolean(opts.uninstall),
+    hooks: plan.map((p) => ({ hook: p.hook, file: shown(p.file), action: p.action })),
+  };
 }

@@ -69,7 +69,11 @@ export interface LineageResult {
 
 async function resolveTarget(s: RepoSession, arg: string, cwd: string): Promise<{ snapshot: string; inside?: string }> {
   let rel: string | undefined;
-  try { rel = toRepoRel(s.root, cwd, arg).replace(/\/+$/, ''); } catch { rel = undefined; }
+  try {
+    rel = toRepoRel(s.root, cwd, arg).replace(/\/+$/, '');
+  } catch {
+    rel = undefined;
+  }
   if (rel !== undefined && rel !== '') {
     if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
     const t = (await findTracked(s.root)).find((x) => x.rel === rel || rel!.startsWith(x.rel + '/'));
@@ -79,9 +83,16 @@ async function resolveTarget(s: RepoSession, arg: string, cwd: string): Promise<
       const o = st.outs.find((x) => x.path === rel || rel!.startsWith(x.path + '/'));
       if (o) return { snapshot: o.snapshot, ...(o.path !== rel ? { inside: rel } : {}) };
     }
-    const exists = await fsp.lstat(join(s.root, rel)).then(() => true, () => false);
+    const exists = await fsp.lstat(join(s.root, rel)).then(
+      () => true,
+      () => false,
+    );
     if (exists || !isIdPrefix(arg.toLowerCase())) {
-      throw new DvError('NOT_TRACKED', `${arg} is neither a stage output nor tracked data: \`dv lineage\` follows what dv recorded (see \`dv stage list\`)`, { path: arg });
+      throw new DvError(
+        'NOT_TRACKED',
+        `${arg} is neither a stage output nor tracked data: \`dv lineage\` follows what dv recorded (see \`dv stage list\`)`,
+        { path: arg },
+      );
     }
   }
   const id = await resolveId(s.store, arg);
@@ -116,10 +127,13 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     // A snapshot is followed once, but each dep naming it (a part of it, maybe) gets its artifact.
     const first = !loaded.has(id);
     if (first) {
-      loaded.set(id, await loadSnapshot(s.store, id).catch((e) => {
-        if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return undefined;
-        throw e;
-      }));
+      loaded.set(
+        id,
+        await loadSnapshot(s.store, id).catch((e) => {
+          if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return undefined;
+          throw e;
+        }),
+      );
     }
     const snap = loaded.get(id);
     if (!snap) {
@@ -129,15 +143,41 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
     }
     target ??= { path: snap.path, snapshot: id, tree: snap.tree, ...(inside ? { inside } : {}) };
     const p = asPipelineLineage(snap.lineage.pipeline);
-    const about = { snapshot: id, kind: p ? 'output' as const : 'raw' as const, ...(p ? { stage: p.stage } : {}), message: snap.message, time: snap.time, git: snap.lineage.git, inStore: true };
+    const about = {
+      snapshot: id,
+      kind: p ? ('output' as const) : ('raw' as const),
+      ...(p ? { stage: p.stage } : {}),
+      message: snap.message,
+      time: snap.time,
+      git: snap.lineage.git,
+      inStore: true,
+    };
     // A dep inside a tracked directory (data/raw/a.csv of snapshot data/raw): the part read, too.
     if (path !== undefined && tree !== undefined && path !== snap.path) put({ path, id: tree, ...about });
     if (!first) continue;
     put({ path: snap.path, id: snap.tree, ...about });
     if (!p || stages.has(`${p.stage}\0${p.key}`)) continue;
-    const metrics = Array.isArray(p.metrics) ? await Promise.all((p.outs ?? []).filter((o) => p.metrics!.includes(o.path)).map(async (o) => ({ path: o.path, id: o.id, values: await storedMetrics(s, o.path, o.id) }))) : [];
-    stages.set(`${p.stage}\0${p.key}`, { name: p.stage, cmd: p.cmd, ...(p.wdir ? { wdir: p.wdir } : {}), ...(metrics.length ? { metrics } : {}), key: p.key, ranAt: snap.time, params: p.params ?? {}, env: p.env, inputs: p.deps, outputs: p.outs ?? [] });
-    for (const o of p.outs ?? []) if (o.path !== snap.path) put({ path: o.path, id: o.id, snapshot: null, kind: 'output', stage: p.stage, inStore: true });
+    const metrics = Array.isArray(p.metrics)
+      ? await Promise.all(
+          (p.outs ?? [])
+            .filter((o) => p.metrics!.includes(o.path))
+            .map(async (o) => ({ path: o.path, id: o.id, values: await storedMetrics(s, o.path, o.id) })),
+        )
+      : [];
+    stages.set(`${p.stage}\0${p.key}`, {
+      name: p.stage,
+      cmd: p.cmd,
+      ...(p.wdir ? { wdir: p.wdir } : {}),
+      ...(metrics.length ? { metrics } : {}),
+      key: p.key,
+      ranAt: snap.time,
+      params: p.params ?? {},
+      env: p.env,
+      inputs: p.deps,
+      outputs: p.outs ?? [],
+    });
+    for (const o of p.outs ?? [])
+      if (o.path !== snap.path) put({ path: o.path, id: o.id, snapshot: null, kind: 'output', stage: p.stage, inStore: true });
     for (const d of p.deps) {
       if (d.snapshot) queue.push({ id: d.snapshot, path: d.path, tree: d.id });
       else if (d.uncommitted) put({ path: d.path, id: d.id, snapshot: null, kind: 'raw', inStore: false, uncommitted: true });
@@ -166,11 +206,17 @@ export function lineageGraph(r: LineageResult): Graph {
   const short = (id: string): string => id.slice(0, 10);
   const art = (path: string, id: string): string => `a:${path}\0${id}`;
   for (const a of r.artifacts) {
-    nodes.push({ id: art(a.path, a.id), kind: a.kind === 'output' ? 'data' : a.kind, label: `${a.path}\n${a.snapshot ? `snapshot ${short(a.snapshot)}` : `id ${short(a.id)}`}${a.uncommitted ? ' (uncommitted)' : ''}` });
+    nodes.push({
+      id: art(a.path, a.id),
+      kind: a.kind === 'output' ? 'data' : a.kind,
+      label: `${a.path}\n${a.snapshot ? `snapshot ${short(a.snapshot)}` : `id ${short(a.id)}`}${a.uncommitted ? ' (uncommitted)' : ''}`,
+    });
   }
   for (const st of r.stages) {
     const sid = `s:${st.name}\0${st.key}`;
-    const params = Object.entries(st.params).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => `${f === 'params.yaml' ? '' : f + ':'}${k}=${JSON.stringify(v)}`));
+    const params = Object.entries(st.params).flatMap(([f, kv]) =>
+      Object.entries(kv).map(([k, v]) => `${f === 'params.yaml' ? '' : f + ':'}${k}=${JSON.stringify(v)}`),
+    );
     const code = st.env.git?.commit ? `\ncode ${st.env.git.commit.slice(0, 10)}${st.env.git.dirty ? ' (dirty)' : ''}` : '';
     nodes.push({ id: sid, kind: 'stage', label: `${st.name}${params.length ? '\n' + params.join(', ') : ''}${code}` });
     for (const d of st.inputs) if (nodes.some((n) => n.id === art(d.path, d.id))) edges.push({ from: art(d.path, d.id), to: sid });

@@ -64,14 +64,29 @@ export interface GitLogEntry {
 export async function gitLog(s: RepoSession, opts: LogOptions & { rev?: string } = {}): Promise<GitLogEntry[]> {
   const rev = opts.rev ?? 'HEAD';
   const commit = await resolveCommit(s.root, rev);
-  if (!commit) throw new DvError('USAGE', `dv log --git ${rev}: not a git revision here (try HEAD, a branch, a tag or a commit id)`, { rev });
-  const rels = (opts.paths ?? []).map((p) => toRepoRel(s.root, opts.cwd ?? s.root, p).replace(/\/+$/, '').replace(/\.dv$/, ''));
+  if (!commit)
+    throw new DvError('USAGE', `dv log --git ${rev}: not a git revision here (try HEAD, a branch, a tag or a commit id)`, { rev });
+  const rels = (opts.paths ?? []).map((p) =>
+    toRepoRel(s.root, opts.cwd ?? s.root, p)
+      .replace(/\/+$/, '')
+      .replace(/\.dv$/, ''),
+  );
   const history = await pointerHistory(s.root, commit, rels, opts.limit ?? 1000);
   const ids = [...new Set(history.flatMap((c) => c.pointers.map((p) => p.pointer.snapshot)))];
   const held = await s.store.hasMany(ids);
   const have = new Set(ids.filter((_, i) => held[i]));
   return history.map((c) => ({
-    commit: c.commit, time: c.time, author: c.author, subject: c.subject,
-    paths: c.pointers.map(({ rel, pointer: p }) => ({ path: rel, snapshot: p.snapshot, tree: p.tree, files: p.files, size: p.size, fetched: have.has(p.snapshot) })),
+    commit: c.commit,
+    time: c.time,
+    author: c.author,
+    subject: c.subject,
+    paths: c.pointers.map(({ rel, pointer: p }) => ({
+      path: rel,
+      snapshot: p.snapshot,
+      tree: p.tree,
+      files: p.files,
+      size: p.size,
+      fetched: have.has(p.snapshot),
+    })),
   }));
 }

@@ -45,15 +45,32 @@ export async function loadSnapshot(store: ObjectStore, id: string): Promise<Snap
 /** The full id for an id or unique prefix (at least 4 hex characters). */
 export async function resolveId(store: ObjectStore, arg: string): Promise<string> {
   const prefix = arg.toLowerCase();
-  if (!isIdPrefix(prefix)) throw new DvError('USAGE', `${JSON.stringify(arg)} is not an object id or prefix: give at least 4 hex characters`, { arg });
+  if (!isIdPrefix(prefix))
+    throw new DvError('USAGE', `${JSON.stringify(arg)} is not an object id or prefix: give at least 4 hex characters`, { arg });
   const ids = await store.idsWithPrefix(prefix, 10);
-  if (ids.length === 0) throw new DvError('UNKNOWN_ID', `no object has id or prefix ${arg}: check \`dv log\`, or \`dv fetch\` if it was pushed from elsewhere`, { arg });
-  if (ids.length > 1) throw new DvError('AMBIGUOUS_ID', `prefix ${arg} matches ${ids.length === 10 ? '10 or more' : ids.length} objects (${ids.slice(0, 3).map((i) => i.slice(0, 12)).join(', ')}...): give more characters`, { arg, matches: ids });
+  if (ids.length === 0)
+    throw new DvError(
+      'UNKNOWN_ID',
+      `no object has id or prefix ${arg}: check \`dv log\`, or \`dv fetch\` if it was pushed from elsewhere`,
+      { arg },
+    );
+  if (ids.length > 1)
+    throw new DvError(
+      'AMBIGUOUS_ID',
+      `prefix ${arg} matches ${ids.length === 10 ? '10 or more' : ids.length} objects (${ids
+        .slice(0, 3)
+        .map((i) => i.slice(0, 12))
+        .join(', ')}...): give more characters`,
+      { arg, matches: ids },
+    );
   return ids[0];
 }
 
 /** What an id names, for commands that accept a snapshot or a tree. */
-export async function resolveTreeish(store: ObjectStore, arg: string): Promise<{ id: string; tree: string; snapshot?: Snapshot; snapshotId?: string }> {
+export async function resolveTreeish(
+  store: ObjectStore,
+  arg: string,
+): Promise<{ id: string; tree: string; snapshot?: Snapshot; snapshotId?: string }> {
   const id = await resolveId(store, arg);
   const bytes = await store.get(id);
   const kind = kindOf(bytes);

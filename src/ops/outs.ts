@@ -12,7 +12,15 @@ import { writeFileAtomic } from '../store/atomic.js';
 import { readControlFile } from '../repo/control-file.js';
 import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
-import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from '../pipeline/run.js';
+import {
+  canonicalJson,
+  decodeRun,
+  type DepRecord,
+  type OutRecord,
+  type ParamValues,
+  type RunEnv,
+  type RunRecord,
+} from '../pipeline/run.js';
 import { pointAt, storeSnapshot } from './commit.js';
 import { loadSnapshot } from './objects.js';
 import { workspaceId } from './pipeline.js';
@@ -35,7 +43,8 @@ export interface PipelineLineage {
 
 export function asPipelineLineage(v: unknown): PipelineLineage | undefined {
   const p = v as PipelineLineage | undefined;
-  if (!p || typeof p !== 'object' || typeof p.stage !== 'string' || typeof p.cmd !== 'string' || !isId(p.key) || !Array.isArray(p.deps)) return undefined;
+  if (!p || typeof p !== 'object' || typeof p.stage !== 'string' || typeof p.cmd !== 'string' || !isId(p.key) || !Array.isArray(p.deps))
+    return undefined;
   return p;
 }
 
@@ -50,16 +59,28 @@ export interface PreparedOut extends OutRecord {
  * Gives the scanned out `rel` (already stored) a snapshot with `pipeline` lineage, without
  * flushing; keeps the current snapshot when it holds the same tree from the same run.
  */
-export async function prepareOut(s: RepoSession, rel: string, scan: ScanResult, pipeline: PipelineLineage, ranAt: string): Promise<PreparedOut> {
+export async function prepareOut(
+  s: RepoSession,
+  rel: string,
+  scan: ScanResult,
+  pipeline: PipelineLineage,
+  ranAt: string,
+): Promise<PreparedOut> {
   const existing = await readPointer(s.root, rel).catch(() => undefined);
   const parent = existing?.pointer.snapshot;
   if (parent) {
     const prev = await loadSnapshot(s.store, parent).catch(() => undefined);
     const was = prev && asPipelineLineage(prev.lineage.pipeline);
     // Same tree from the same run, and the same dep records (a dep since committed gets its snapshot named).
-    if (prev && was && prev.tree === scan.tree && was.key === pipeline.key && canonicalJson(was.deps) === canonicalJson(pipeline.deps)) return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
+    if (prev && was && prev.tree === scan.tree && was.key === pipeline.key && canonicalJson(was.deps) === canonicalJson(pipeline.deps))
+      return { path: rel, id: scan.tree, snapshot: parent, scan, fresh: false };
   }
-  const id = await storeSnapshot(s, rel, scan, { parent, message: `dv repro: stage ${pipeline.stage}`, time: ranAt, lineage: { git: pipeline.env.git, dv: VERSION, meta: {}, pipeline } });
+  const id = await storeSnapshot(s, rel, scan, {
+    parent,
+    message: `dv repro: stage ${pipeline.stage}`,
+    time: ranAt,
+    lineage: { git: pipeline.env.git, dv: VERSION, meta: {}, pipeline },
+  });
   return { path: rel, id: scan.tree, snapshot: id, scan, fresh: true };
 }
 
@@ -94,7 +115,14 @@ export async function saveRunRef(s: RepoSession, key: string, runId: string): Pr
 export async function runRefs(s: RepoSession): Promise<{ key: string; id: string }[]> {
   const keys = (await fsp.readdir(runsDir(s)).catch(() => [] as string[])).filter(isId);
   // Never through a link or from a FIFO: a cache inside the work tree may have come with a clone.
-  const ids = await Promise.all(keys.map((k) => readControlFile(join(runsDir(s), k), { maxBytes: 1024 }).then((t) => (t ?? '').trim(), () => '')));
+  const ids = await Promise.all(
+    keys.map((k) =>
+      readControlFile(join(runsDir(s), k), { maxBytes: 1024 }).then(
+        (t) => (t ?? '').trim(),
+        () => '',
+      ),
+    ),
+  );
   return keys.map((key, i) => ({ key, id: ids[i] })).filter((r) => isId(r.id));
 }
 

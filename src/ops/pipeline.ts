@@ -52,11 +52,20 @@ export async function loadPipeline(root: string): Promise<Pipeline> {
   const specText = await readText(join(root, SPEC_FILE));
   const lockText = await readText(join(root, LOCK_FILE));
   const spec = specText === undefined ? { stages: [] } : parseSpec(specText);
-  return { exists: specText !== undefined, spec, dag: buildDag(spec.stages), lock: lockText === undefined ? { stages: {} } : parseLock(lockText) };
+  return {
+    exists: specText !== undefined,
+    spec,
+    dag: buildDag(spec.stages),
+    lock: lockText === undefined ? { stages: {} } : parseLock(lockText),
+  };
 }
 
 export async function writeLock(s: RepoSession, lock: Lockfile): Promise<void> {
-  await writeControlFile(join(s.root, LOCK_FILE), encodeLock(lock), { code: 'PIPELINE_INVALID', root: s.root, tmpDir: join(s.root, '.dv', 'tmp') });
+  await writeControlFile(join(s.root, LOCK_FILE), encodeLock(lock), {
+    code: 'PIPELINE_INVALID',
+    root: s.root,
+    tmpDir: join(s.root, '.dv', 'tmp'),
+  });
 }
 
 /**
@@ -119,7 +128,8 @@ export class PipelineContext {
     const tracked = await this.trackedPaths();
     const t = tracked.find((x) => x.rel === rel);
     if (t) {
-      if (ws) return { path: rel, id: ws.id, ...(t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : { uncommitted: true as const }) };
+      if (ws)
+        return { path: rel, id: ws.id, ...(t.pointer.tree === ws.id ? { snapshot: t.pointer.snapshot } : { uncommitted: true as const }) };
       // Tracked but not checked out (a fresh clone before `dv pull`): its pointer says what it is.
       return { path: rel, id: t.pointer.tree, snapshot: t.pointer.snapshot };
     }
@@ -169,7 +179,7 @@ export class PipelineContext {
     if (!this.docs.has(file)) {
       // A params file is the user's data, not dv's own: it may be a link, but never a FIFO or device.
       const text = await readControlFile(join(this.s.root, file), { code: 'PIPELINE_INVALID', followLinks: true, show: file });
-      this.docs.set(file, text === undefined ? null : parseYaml(text, file) ?? {});
+      this.docs.set(file, text === undefined ? null : (parseYaml(text, file) ?? {}));
     }
     return this.docs.get(file)!;
   }
@@ -180,7 +190,10 @@ export class PipelineContext {
     for (const p of stage.params) {
       const doc = await this.paramDoc(p.file);
       const v = doc === null ? undefined : lookupParam(doc, p.key);
-      if (v === undefined) { missing.push(`${p.file}:${p.key}`); continue; }
+      if (v === undefined) {
+        missing.push(`${p.file}:${p.key}`);
+        continue;
+      }
       (values[p.file] ??= {})[p.key] = v;
     }
     return { values, missing };
@@ -222,7 +235,10 @@ export class PipelineContext {
       for (const k of before.keys()) if (!after.has(k) && !missing.includes(k)) changes.push({ type: 'param', what: k, how: 'removed' });
       for (const o of stage.outs) {
         const was = locked.outs.find((x) => x.path === o);
-        if (!was) { changes.push({ type: 'out', what: o, how: 'added' }); continue; }
+        if (!was) {
+          changes.push({ type: 'out', what: o, how: 'added' });
+          continue;
+        }
         const ws = await workspaceId(this.s, o);
         if (!ws) changes.push({ type: 'out', what: o, how: 'missing' });
         else if (ws.id !== was.id) changes.push({ type: 'out', what: o, how: 'modified' });
@@ -264,12 +280,18 @@ export async function outOfDate(s: RepoSession, p: Pipeline, names?: string[]): 
 
 export function describeChange(c: StageChange): string {
   switch (c.type) {
-    case 'new': return 'never run';
-    case 'cmd': return c.how === 'wdir modified' ? 'wdir modified' : 'command modified';
-    case 'dep': return `dep ${c.what} ${c.how}`;
-    case 'param': return `param ${c.what} ${c.how}`;
-    case 'out': return `out ${c.what} ${c.how}`;
-    case 'upstream': return `upstream stage ${c.what} out of date`;
+    case 'new':
+      return 'never run';
+    case 'cmd':
+      return c.how === 'wdir modified' ? 'wdir modified' : 'command modified';
+    case 'dep':
+      return `dep ${c.what} ${c.how}`;
+    case 'param':
+      return `param ${c.what} ${c.how}`;
+    case 'out':
+      return `out ${c.what} ${c.how}`;
+    case 'upstream':
+      return `upstream stage ${c.what} out of date`;
   }
 }
 
@@ -280,13 +302,37 @@ export async function codeState(root: string): Promise<RunEnv['git']> {
   const head = await git(root, ['rev-parse', '--verify', '-q', 'HEAD']);
   const branch = await git(root, ['symbolic-ref', '--short', '-q', 'HEAD']);
   const st = await git(root, ['status', '--porcelain', '--untracked-files=no']);
-  const dirty = st.stdout.split('\n').map((l) => l.trimEnd()).some((l) => l !== '' && !l.endsWith('.dv') && !l.endsWith('.gitignore') && !l.endsWith(LOCK_FILE));
+  const dirty = st.stdout
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .some((l) => l !== '' && !l.endsWith('.dv') && !l.endsWith('.gitignore') && !l.endsWith(LOCK_FILE));
   return { commit: head.code === 0 ? head.stdout.trim() : null, branch: branch.code === 0 ? branch.stdout.trim() : null, dirty };
 }
 
-const LOCKFILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'requirements.txt', 'poetry.lock', 'Pipfile.lock', 'uv.lock', 'environment.yml', 'conda-lock.yml', 'Cargo.lock', 'go.sum'];
+const LOCKFILES = [
+  'package-lock.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'requirements.txt',
+  'poetry.lock',
+  'Pipfile.lock',
+  'uv.lock',
+  'environment.yml',
+  'conda-lock.yml',
+  'Cargo.lock',
+  'go.sum',
+];
 /** Environment variables recorded when set; `dv config pipeline.env A,B` adds more. */
-export const ENV_ALLOW = ['CUDA_VISIBLE_DEVICES', 'PYTHONHASHSEED', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'TZ', 'LANG', 'LC_ALL', 'SOURCE_DATE_EPOCH'];
+export const ENV_ALLOW = [
+  'CUDA_VISIBLE_DEVICES',
+  'PYTHONHASHSEED',
+  'OMP_NUM_THREADS',
+  'MKL_NUM_THREADS',
+  'TZ',
+  'LANG',
+  'LC_ALL',
+  'SOURCE_DATE_EPOCH',
+];
 
 function version(cmd: string, args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -308,7 +354,13 @@ export async function captureEnv(s: RepoSession, gitState: RunEnv['git']): Promi
     const ws = await workspaceId(s, f).catch(() => null);
     if (ws) lockfiles[f] = ws.id;
   }
-  const names = [...ENV_ALLOW, ...(s.config.get('pipeline.env') ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
+  const names = [
+    ...ENV_ALLOW,
+    ...(s.config.get('pipeline.env') ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ];
   const vars: Record<string, string> = {};
   for (const n of [...new Set(names)].sort()) if (process.env[n] !== undefined) vars[n] = process.env[n]!;
   return { dv: VERSION, os: `${platform()} ${release()}`, arch: arch(), tools, git: gitState, lockfiles, vars };
@@ -316,12 +368,17 @@ export async function captureEnv(s: RepoSession, gitState: RunEnv['git']): Promi
 
 /** `dv.yaml` must exist for commands that run stages. */
 export function requireStages(p: Pipeline): void {
-  if (!p.exists || p.spec.stages.length === 0) throw new DvError('PIPELINE_INVALID', `no stages: add one with \`dv stage add -n NAME -d DEP -o OUT -- "CMD"\` (it writes ${SPEC_FILE})`);
+  if (!p.exists || p.spec.stages.length === 0)
+    throw new DvError(
+      'PIPELINE_INVALID',
+      `no stages: add one with \`dv stage add -n NAME -d DEP -o OUT -- "CMD"\` (it writes ${SPEC_FILE})`,
+    );
 }
 
 /** Stages named on the command line must exist: USAGE otherwise (dv.yaml itself is fine). */
 export function checkStageNames(p: Pipeline, names: string[]): void {
   for (const n of names) {
-    if (!p.dag.stages.has(n)) throw new DvError('USAGE', `no stage named ${JSON.stringify(n)} in ${SPEC_FILE}: see \`dv stage list\``, { stage: n });
+    if (!p.dag.stages.has(n))
+      throw new DvError('USAGE', `no stage named ${JSON.stringify(n)} in ${SPEC_FILE}: see \`dv stage list\``, { stage: n });
   }
 }

@@ -15,6 +15,12 @@ export interface PullResult {
 
 export async function pull(s: RepoSession, opts: PullOptions = {}): Promise<PullResult> {
   const f = await fetch(s, opts);
-  const c = await checkout(s, { paths: opts.paths, cwd: opts.cwd, force: opts.force, jobs: opts.jobs, onProgress: opts.onCheckoutProgress });
+  const c = await checkout(s, {
+    paths: opts.paths,
+    cwd: opts.cwd,
+    force: opts.force,
+    jobs: opts.jobs,
+    onProgress: opts.onCheckoutProgress,
+  });
   return { fetch: f, checkout: c };
 }

@@ -45,11 +45,14 @@ export type MissingSnapshot = CommitPointer;
 export async function push(s: RepoSession, opts: PushOptions = {}): Promise<PushResult> {
   let fromGit: { changed: CommitPointer[]; tips: CommitPointer[] } | undefined;
   if (opts.revs || opts.prePush) {
-    if (opts.paths && opts.paths.length > 0) throw new DvError('USAGE', 'paths and --rev/--pre-push do not go together: the commits say what to push');
+    if (opts.paths && opts.paths.length > 0)
+      throw new DvError('USAGE', 'paths and --rev/--pre-push do not go together: the commits say what to push');
     const nothing = { remote: '', url: '', snapshots: [], objectsSent: 0, bytesSent: 0, packsSent: 0, alreadyThere: 0, runsSent: 0 };
     // Hooks are often installed before a dv remote is added: that must not stop git pushing code.
     if (opts.prePush && !opts.remote && listRemotes(s.config).length === 0) return { ...nothing, skipped: 'no-remote' };
-    const revs = opts.prePush ? await prePushRevs(s.root, opts.prePush.lines, opts.prePush.gitRemote) : await resolveRevs(s.root, opts.revs ?? []);
+    const revs = opts.prePush
+      ? await prePushRevs(s.root, opts.prePush.lines, opts.prePush.gitRemote)
+      : await resolveRevs(s.root, opts.revs ?? []);
     if (opts.prePush && revs.length === 0) {
       const r = resolveRemote(s.config, opts.remote);
       return { ...nothing, remote: r.name, url: r.url, skipped: 'no-commits' };
@@ -79,15 +82,33 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     const blocking = problems.filter((p) => !(p.id && remote.has(p.id)));
     if (blocking.length > 0) {
       const p = blocking[0];
-      throw new DvError(p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING', `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; run \`dv fsck\`, or \`dv fetch\` from a remote that has it`, { problems: blocking.slice(0, 20) });
+      throw new DvError(
+        p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING',
+        `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; run \`dv fsck\`, or \`dv fetch\` from a remote that has it`,
+        { problems: blocking.slice(0, 20) },
+      );
     }
-    const stats = await pushObjects({ store: s.store, backend, remote, ids, meta, tmpDir: s.paths.tmpDir, jobs, repair: opts.repair, onProgress: opts.onProgress });
+    const stats = await pushObjects({
+      store: s.store,
+      backend,
+      remote,
+      ids,
+      meta,
+      tmpDir: s.paths.tmpDir,
+      jobs,
+      repair: opts.repair,
+      onProgress: opts.onProgress,
+    });
     const runsSent = await uploadRuns(backend, runs.runs);
     if (missing.length > 0) {
       // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
       const first = missing[0];
       const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
-      throw new DvError('OBJECT_MISSING', `commit ${first.commit.slice(0, 12)} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it (\`dv push --rev ${first.commit.slice(0, 12)}\`), or publish the commits without it (\`git push --no-verify\`)`, { missing: missing.slice(0, 100), ...stats });
+      throw new DvError(
+        'OBJECT_MISSING',
+        `commit ${first.commit.slice(0, 12)} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it (\`dv push --rev ${first.commit.slice(0, 12)}\`), or publish the commits without it (\`git push --no-verify\`)`,
+        { missing: missing.slice(0, 100), ...stats },
+      );
     }
     return { remote: config.name, url: config.url, snapshots: roots, ...stats, runsSent };
   });

@@ -59,7 +59,11 @@ export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } 
         if (!Number.isSafeInteger(size)) break;
         const body = out.toString('utf8', nl + 1, nl + 1 + size);
         pos = nl + 1 + size + 1;
-        try { roots.add(decodePointer(body, `git blob ${header[0]}`).snapshot); } catch { /* not a pointer file */ }
+        try {
+          roots.add(decodePointer(body, `git blob ${header[0]}`).snapshot);
+        } catch {
+          /* not a pointer file */
+        }
       }
     }
   }
@@ -73,26 +77,40 @@ export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } 
  * Every object is visited once however often it is named; a tree whose declared size or file
  * count is not what its entries hold is reported as BAD_OBJECT. Problems are never fatal.
  */
-export async function reachable(s: RepoSession, roots: string[], opts: { history?: boolean } = {}): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
+export async function reachable(
+  s: RepoSession,
+  roots: string[],
+  opts: { history?: boolean } = {},
+): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
   const ids = new Set<string>();
   // Structured objects (snapshots, trees, manifests), as opposed to raw chunks.
   const meta = new Set<string>();
   const problems: Problem[] = [];
   const limit = pLimit(16);
-  const readAll = (list: string[], what: string): Promise<(Buffer | undefined)[]> => Promise.all(list.map((id) => limit(async () => {
+  const readAll = (list: string[], what: string): Promise<(Buffer | undefined)[]> =>
+    Promise.all(
+      list.map((id) =>
+        limit(async () => {
+          try {
+            return await s.store.get(id);
+          } catch (e) {
+            if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT')) {
+              problems.push({ code: e.code, id, message: `${what} ${id}: ${e.code === 'OBJECT_MISSING' ? 'missing' : 'corrupt'}` });
+              return undefined;
+            }
+            throw e;
+          }
+        }),
+      ),
+    );
+  const decodeOr = <T>(f: () => T, id: string, what: string): T | undefined => {
     try {
-      return await s.store.get(id);
+      return f();
     } catch (e) {
-      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT')) {
-        problems.push({ code: e.code, id, message: `${what} ${id}: ${e.code === 'OBJECT_MISSING' ? 'missing' : 'corrupt'}` });
+      if (e instanceof DvError) {
+        problems.push({ code: e.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'BAD_OBJECT', id, message: `${what} ${id}: ${e.message}` });
         return undefined;
       }
-      throw e;
-    }
-  })));
-  const decodeOr = <T>(f: () => T, id: string, what: string): T | undefined => {
-    try { return f(); } catch (e) {
-      if (e instanceof DvError) { problems.push({ code: e.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'BAD_OBJECT', id, message: `${what} ${id}: ${e.message}` }); return undefined; }
       throw e;
     }
   };
@@ -103,7 +121,10 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
     const todo = [...new Set(list.filter((id) => !ids.has(id)))];
     if (todo.length === 0) return;
     const have = await s.store.hasMany(todo);
-    todo.forEach((id, k) => { ids.add(id); if (!have[k]) problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` }); });
+    todo.forEach((id, k) => {
+      ids.add(id);
+      if (!have[k]) problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` });
+    });
   };
 
   // Each tree's declared size and file count against its entries, memoised by id.
@@ -116,7 +137,10 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
   while (queue.length > 0) {
     const id = queue.pop()!;
     if (ids.has(id)) continue;
-    if (!rootSet.has(id) && !(await s.store.has(id))) { shallow.push(id); continue; }
+    if (!rootSet.has(id) && !(await s.store.has(id))) {
+      shallow.push(id);
+      continue;
+    }
     fresh([id]);
     const [bytes] = await readAll([id], 'snapshot');
     const snap = bytes && decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
@@ -127,7 +151,7 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
   }
 
   const manifests: string[] = [];
-  for (let level = trees; level.length > 0;) {
+  for (let level = trees; level.length > 0; ) {
     const todo = fresh(level);
     const bytes = await readAll(todo, 'tree');
     const next: string[] = [];
@@ -148,7 +172,7 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
     level = next;
   }
 
-  for (let level = manifests; level.length > 0;) {
+  for (let level = manifests; level.length > 0; ) {
     const todo = fresh(level);
     const bytes = await readAll(todo, 'file manifest');
     const next: string[] = [];
@@ -160,7 +184,10 @@ export async function reachable(s: RepoSession, roots: string[], opts: { history
       if (!node) return;
       for (const c of node.children) {
         if (node.level > 0) next.push(c.id);
-        else { chunks.push(c.id); owner.set(c.id, id); }
+        else {
+          chunks.push(c.id);
+          owner.set(c.id, id);
+        }
       }
     });
     await leaves(chunks, (id) => `chunk ${id} of file ${owner.get(id)?.slice(0, 12)}`);

@@ -35,8 +35,13 @@ function remoteIds(remote: RemoteIndex, name: string, args: string[]): string[] 
   return args.map((arg) => {
     const ids = remote.idsWithPrefix(arg.toLowerCase(), 2);
     if (ids.length === 1) return ids[0];
-    if (ids.length > 1) throw new DvError('AMBIGUOUS_ID', `${arg} matches several objects on remote ${name}: give more characters`, { arg });
-    throw new DvError('UNKNOWN_ID', `remote ${name} has no object ${arg}: check the id (\`dv log --git\`), or push it from the clone that made it`, { arg, remote: name });
+    if (ids.length > 1)
+      throw new DvError('AMBIGUOUS_ID', `${arg} matches several objects on remote ${name}: give more characters`, { arg });
+    throw new DvError(
+      'UNKNOWN_ID',
+      `remote ${name} has no object ${arg}: check the id (\`dv log --git\`), or push it from the clone that made it`,
+      { arg, remote: name },
+    );
   });
 }
 
@@ -47,7 +52,10 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
   await checkRemoteTrust(s.config, config.name, s.paths.dvDir);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);
   const target = parseRemoteUrl(config.url, s.root);
-  if (target.kind === 'local' && o.purpose === 'write') await fsp.mkdir(target.path, { recursive: true }).catch((e) => { throw fsError(e, target.path); });
+  if (target.kind === 'local' && o.purpose === 'write')
+    await fsp.mkdir(target.path, { recursive: true }).catch((e) => {
+      throw fsError(e, target.path);
+    });
   const backend = await openRemote(config, s.root, { create: o.purpose === 'write' });
   try {
     await backend.check();

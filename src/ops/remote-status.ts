@@ -16,7 +16,10 @@ export interface RemoteStatusResult {
   notFetched: { objects: number; onRemote: number };
 }
 
-export async function remoteStatus(s: RepoSession, opts: { remote?: string; paths?: string[]; cwd?: string } = {}): Promise<RemoteStatusResult> {
+export async function remoteStatus(
+  s: RepoSession,
+  opts: { remote?: string; paths?: string[]; cwd?: string } = {},
+): Promise<RemoteStatusResult> {
   return withRemote(s, { ...opts, purpose: 'read' }, async ({ config, remote, roots }) => {
     const { ids, problems } = await reachable(s, roots, { history: false });
     const missing = new Set(problems.filter((p) => p.code === 'OBJECT_MISSING' && p.id).map((p) => p.id!));

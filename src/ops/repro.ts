@@ -20,7 +20,18 @@ import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord }
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
 import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
-import { captureEnv, checkStageNames, codeState, loadPipeline, PipelineContext, requireStages, workspaceId, writeLock, type StageChange, type StageState } from './pipeline.js';
+import {
+  captureEnv,
+  checkStageNames,
+  codeState,
+  loadPipeline,
+  PipelineContext,
+  requireStages,
+  workspaceId,
+  writeLock,
+  type StageChange,
+  type StageState,
+} from './pipeline.js';
 import { RemoteRunCache } from './run-cache.js';
 import { checkOuts } from './stage.js';
 
@@ -98,7 +109,11 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
     } catch (e) {
       if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'UNKNOWN_ID')) return false;
       if (e instanceof DvError && e.code === 'UNSAVED_CHANGES') {
-        throw new DvError('UNSAVED_CHANGES', `out ${o.path} of stage ${stage} was changed by hand, and dv would overwrite it with the recorded output: move it away, or run \`dv checkout --force ${o.path}\`, then \`dv repro\``, { path: o.path });
+        throw new DvError(
+          'UNSAVED_CHANGES',
+          `out ${o.path} of stage ${stage} was changed by hand, and dv would overwrite it with the recorded output: move it away, or run \`dv checkout --force ${o.path}\`, then \`dv repro\``,
+          { path: o.path },
+        );
       }
       throw e;
     }
@@ -112,7 +127,11 @@ const wdirOf = (stage: StageSpec): { wdir?: string } => (stage.wdir ? { wdir: st
 export function stageDir(root: string, stage: StageSpec): string {
   if (!stage.wdir) return root;
   const dir = join(root, ...stage.wdir.split('/'));
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw invalid(`stage ${stage.name}: wdir ${stage.wdir} is not a directory: create it, or fix wdir in dv.yaml`, { stage: stage.name, path: stage.wdir });
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw invalid(`stage ${stage.name}: wdir ${stage.wdir} is not a directory: create it, or fix wdir in dv.yaml`, {
+      stage: stage.name,
+      path: stage.wdir,
+    });
   return dir;
 }
 
@@ -128,18 +147,31 @@ function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
 async function recheck(s: RepoSession, ctx: PipelineContext, stage: StageSpec, before: StageState): Promise<void> {
   const now = (await loadPipeline(s.root)).dag.stages.get(stage.name);
   if (!now || canonicalJson(now) !== canonicalJson(stage)) {
-    throw new DvError('STAGE_FAILED', `stage ${stage.name}: dv.yaml changed while its command ran: nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name });
+    throw new DvError(
+      'STAGE_FAILED',
+      `stage ${stage.name}: dv.yaml changed while its command ran: nothing was recorded for it; run \`dv repro\` again`,
+      { stage: stage.name },
+    );
   }
   ctx.refresh();
   const after = await ctx.state(stage, undefined);
   if (after.key === before.key) return;
   const dep = stage.deps.find((d) => before.deps.find((x) => x.path === d)?.id !== after.deps.find((x) => x.path === d)?.id);
   const what = dep ? `dep ${dep}` : 'a parameter';
-  throw new DvError('STAGE_FAILED', `stage ${stage.name}: ${what} changed while its command ran (by the command or another process): nothing was recorded for it; run \`dv repro\` again`, { stage: stage.name, ...(dep ? { path: dep } : {}) });
+  throw new DvError(
+    'STAGE_FAILED',
+    `stage ${stage.name}: ${what} changed while its command ran (by the command or another process): nothing was recorded for it; run \`dv repro\` again`,
+    { stage: stage.name, ...(dep ? { path: dep } : {}) },
+  );
 }
 
 /** A run recorded here (dv.lock, then this clone's run cache) that `key` would be restored from. */
-async function recordedRun(s: RepoSession, stage: StageSpec, key: string, locked: LockStage | undefined): Promise<{ from: 'lock' | 'run-cache'; outs: OutRecord[] } | undefined> {
+async function recordedRun(
+  s: RepoSession,
+  stage: StageSpec,
+  key: string,
+  locked: LockStage | undefined,
+): Promise<{ from: 'lock' | 'run-cache'; outs: OutRecord[] } | undefined> {
   if (locked && locked.key === key && sameOuts(stage, locked.outs)) return { from: 'lock', outs: locked.outs };
   const cached = await findRun(s, key);
   return cached && sameOuts(stage, cached.run.outs) ? { from: 'run-cache', outs: cached.run.outs } : undefined;
@@ -147,8 +179,12 @@ async function recordedRun(s: RepoSession, stage: StageSpec, key: string, locked
 
 export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<ReproResult> {
   const notices: string[] = [];
-  const notice = (text: string): void => { notices.push(text); opts.onNotice?.(text); };
-  const remoteCache = opts.runCache === false || opts.remote === false || opts.dryRun ? undefined : new RemoteRunCache(s, { remote: opts.remote, notice });
+  const notice = (text: string): void => {
+    notices.push(text);
+    opts.onNotice?.(text);
+  };
+  const remoteCache =
+    opts.runCache === false || opts.remote === false || opts.dryRun ? undefined : new RemoteRunCache(s, { remote: opts.remote, notice });
   try {
     return { ...(await reproStages(s, opts, remoteCache)), notices };
   } finally {
@@ -156,7 +192,11 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
   }
 }
 
-async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: RemoteRunCache | undefined): Promise<Omit<ReproResult, 'notices'>> {
+async function reproStages(
+  s: RepoSession,
+  opts: ReproOptions,
+  remoteCache: RemoteRunCache | undefined,
+): Promise<Omit<ReproResult, 'notices'>> {
   const p = await loadPipeline(s.root);
   checkStageNames(p, opts.stages ?? []);
   requireStages(p);
@@ -201,17 +241,27 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
       continue;
     }
     if (st.missingDeps.length > 0) {
-      throw invalid(`stage ${name}: dep ${st.missingDeps[0]} does not exist and no stage writes it: create it, \`dv checkout\` it, or fix the path in dv.yaml`, { stage: name, path: st.missingDeps[0] });
+      throw invalid(
+        `stage ${name}: dep ${st.missingDeps[0]} does not exist and no stage writes it: create it, \`dv checkout\` it, or fix the path in dv.yaml`,
+        { stage: name, path: st.missingDeps[0] },
+      );
     }
     if (st.missingParams.length > 0) {
-      throw invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, { stage: name, param: st.missingParams[0] });
+      throw invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, {
+        stage: name,
+        param: st.missingParams[0],
+      });
     }
     const dirty = st.deps.find((d) => d.uncommitted);
     if (dirty && !opts.force) {
       const owner = (await ctx.trackedPaths()).find((t) => t.rel === dirty.path || dirty.path.startsWith(t.rel + '/'));
       const tracked = owner?.rel ?? dirty.path;
       const pointer = owner?.pointerRel ?? `${tracked}.dv`;
-      throw new DvError('UNSAVED_CHANGES', `stage ${name}: dep ${dirty.path} is not what ${pointer} names (changes not recorded with \`dv commit\`, or ${pointer} changed by git and not checked out), so no snapshot would name what the stage read: run \`dv commit ${tracked}\` to record it, or \`dv checkout ${tracked}\` for what ${pointer} names (or \`dv repro --force\` to record it as uncommitted)`, { stage: name, path: dirty.path, pointer });
+      throw new DvError(
+        'UNSAVED_CHANGES',
+        `stage ${name}: dep ${dirty.path} is not what ${pointer} names (changes not recorded with \`dv commit\`, or ${pointer} changed by git and not checked out), so no snapshot would name what the stage read: run \`dv commit ${tracked}\` to record it, or \`dv checkout ${tracked}\` for what ${pointer} names (or \`dv repro --force\` to record it as uncommitted)`,
+        { stage: name, path: dirty.path, pointer },
+      );
     }
     await checkOuts(s, stage);
 
@@ -225,7 +275,11 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
       let remote: string | undefined;
       if (!fromLock && !cached && remoteCache) {
         const hit = await remoteCache.find(stage, st.key);
-        if (hit) { cached = hit; from = 'remote'; remote = hit.remote; }
+        if (hit) {
+          cached = hit;
+          from = 'remote';
+          remote = hit.remote;
+        }
       }
       const outs = fromLock?.outs ?? cached?.run.outs;
       if (outs) {
@@ -233,7 +287,17 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
         if (await restoreOuts(s, name, outs)) {
           if (!fromLock) {
             const r = cached!.run;
-            await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: cached!.id, deps: st.deps, params: st.params, outs: r.outs, env: r.env, ranAt: r.ranAt });
+            await saveLock(name, {
+              cmd: stage.cmd,
+              ...wdirOf(stage),
+              key: st.key,
+              run: cached!.id,
+              deps: st.deps,
+              params: st.params,
+              outs: r.outs,
+              env: r.env,
+              ranAt: r.ranAt,
+            });
           }
           for (const o of outs) gitAdd.add(o.path + '.dv');
           result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
@@ -251,7 +315,11 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     const code = await s.unlocked(() => runShell(stage.cmd, cwd, opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name }));
     const seconds = (Date.now() - t0) / 1000;
     if (code !== 0) {
-      throw new DvError('STAGE_FAILED', `stage ${name} failed with exit code ${code}: nothing was recorded for it; fix it and run \`dv repro\` again`, { stage: name, exitCode: code });
+      throw new DvError(
+        'STAGE_FAILED',
+        `stage ${name} failed with exit code ${code}: nothing was recorded for it; fix it and run \`dv repro\` again`,
+        { stage: name, exitCode: code },
+      );
     }
     await recheck(s, ctx, stage, st);
     const ranAt = new Date().toISOString();
@@ -259,23 +327,51 @@ async function reproStages(s: RepoSession, opts: ReproOptions, remoteCache: Remo
     const scans = [];
     for (const o of stage.outs) {
       const scan = await scanPath({ root: s.root, rel: o, index: s.index, sink: s.store }).catch((e) => {
-        if (e instanceof DvError && e.code === 'PATH_NOT_FOUND') throw new DvError('STAGE_FAILED', `stage ${name} succeeded but did not write its out ${o}: fix the command or the outs in dv.yaml`, { stage: name, path: o });
+        if (e instanceof DvError && e.code === 'PATH_NOT_FOUND')
+          throw new DvError(
+            'STAGE_FAILED',
+            `stage ${name} succeeded but did not write its out ${o}: fix the command or the outs in dv.yaml`,
+            { stage: name, path: o },
+          );
         throw e;
       });
       scans.push({ path: o, scan });
     }
-    const lineage: PipelineLineage = { stage: name, cmd: stage.cmd, ...wdirOf(stage), ...(stage.metrics ? { metrics: stage.metrics } : {}), key: st.key, deps: st.deps, params: st.params, outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })), env };
+    const lineage: PipelineLineage = {
+      stage: name,
+      cmd: stage.cmd,
+      ...wdirOf(stage),
+      ...(stage.metrics ? { metrics: stage.metrics } : {}),
+      key: st.key,
+      deps: st.deps,
+      params: st.params,
+      outs: scans.map((x) => ({ path: x.path, id: x.scan.tree })),
+      env,
+    };
     const prepared = [];
     for (const x of scans) prepared.push(await prepareOut(s, x.path, x.scan, lineage, ranAt));
     const outs: OutRecord[] = prepared.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot }));
-    const run: RunRecord = { key: st.key, stage: name, cmd: stage.cmd, ...wdirOf(stage), deps: st.deps, params: st.params, outs, env, ranAt };
+    const run: RunRecord = {
+      key: st.key,
+      stage: name,
+      cmd: stage.cmd,
+      ...wdirOf(stage),
+      deps: st.deps,
+      params: st.params,
+      outs,
+      env,
+      ranAt,
+    };
     const runId = await s.store.putObject(encodeRun(run));
     // Data (outs, snapshots, run record: one pack) before the pointers, run ref and dv.lock naming it.
     await s.store.flush();
     for (const o of prepared) await publishOut(s, o);
     await saveRunRef(s, st.key, runId);
     await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
-    for (const o of outs) { gitAdd.add(o.path + '.dv'); gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore'); }
+    for (const o of outs) {
+      gitAdd.add(o.path + '.dv');
+      gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore');
+    }
     result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
     ctx.refresh();
   }

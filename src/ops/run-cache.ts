@@ -39,7 +39,11 @@ export interface LocalRun {
  * The runs to push, with every object their outs need; a run whose outs are not all in the
  * local store (dropped by gc) is left out rather than pushed without its data.
  */
-export async function runsToPush(s: RepoSession, mode: PushRunsMode, remoteHas: (id: string) => boolean = () => false): Promise<{ runs: LocalRun[]; ids: Set<string>; meta: Set<string> }> {
+export async function runsToPush(
+  s: RepoSession,
+  mode: PushRunsMode,
+  remoteHas: (id: string) => boolean = () => false,
+): Promise<{ runs: LocalRun[]; ids: Set<string>; meta: Set<string> }> {
   const ids = new Set<string>();
   const meta = new Set<string>();
   const runs: LocalRun[] = [];
@@ -58,7 +62,10 @@ export async function runsToPush(s: RepoSession, mode: PushRunsMode, remoteHas: 
       throw e;
     }
     if (run.key !== key) continue;
-    const r = await reachable(s, run.outs.map((o) => o.snapshot));
+    const r = await reachable(
+      s,
+      run.outs.map((o) => o.snapshot),
+    );
     if (r.problems.some((p) => !(p.id && remoteHas(p.id)))) continue;
     r.ids.forEach((x) => ids.add(x));
     r.meta.forEach((x) => meta.add(x));
@@ -104,7 +111,10 @@ export class RemoteRunCache {
   private backend: Backend | undefined;
   private index: RemoteIndex | undefined;
 
-  constructor(private readonly s: RepoSession, private readonly opts: { remote?: string; notice: (text: string) => void }) {}
+  constructor(
+    private readonly s: RepoSession,
+    private readonly opts: { remote?: string; notice: (text: string) => void },
+  ) {}
 
   private async open(): Promise<boolean> {
     if (this.state !== 'closed') return this.state === 'open';
@@ -131,7 +141,9 @@ export class RemoteRunCache {
 
   private offline(e: unknown): void {
     this.state = 'off';
-    this.opts.notice(`remote ${this.config!.name} (${this.config!.url}) is out of reach (${e instanceof DvError ? e.code : String(e)}): stages not recorded here will run instead of coming from its run cache`);
+    this.opts.notice(
+      `remote ${this.config!.name} (${this.config!.url}) is out of reach (${e instanceof DvError ? e.code : String(e)}): stages not recorded here will run instead of coming from its run cache`,
+    );
   }
 
   /** A verified run of `key` for `stage` from the remote, its outs' objects now in the local store. */
@@ -159,27 +171,66 @@ export class RemoteRunCache {
       if (e instanceof DvError) return refuse('is malformed');
       throw e;
     }
-    if (run.key !== key || runKey({ cmd: run.cmd, wdir: run.wdir, deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => o.path) }) !== key) return refuse('does not match its key');
-    if (run.cmd !== stage.cmd || (run.wdir ?? '') !== (stage.wdir ?? '') || run.outs.length !== stage.outs.length || !stage.outs.every((o) => run.outs.some((x) => x.path === o))) return refuse('is for other outs');
+    if (
+      run.key !== key ||
+      runKey({ cmd: run.cmd, wdir: run.wdir, deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => o.path) }) !== key
+    )
+      return refuse('does not match its key');
+    if (
+      run.cmd !== stage.cmd ||
+      (run.wdir ?? '') !== (stage.wdir ?? '') ||
+      run.outs.length !== stage.outs.length ||
+      !stage.outs.every((o) => run.outs.some((x) => x.path === o))
+    )
+      return refuse('is for other outs');
     if (!validEnv(run)) return refuse('is malformed');
     try {
       this.index ??= await RemoteIndex.load(this.backend!, await checkRemoteCacheDir(this.s.paths, this.config!.name));
-      await fetchObjects({ store: this.s.store, backend: this.backend!, remote: this.index, roots: run.outs.map((o) => o.snapshot), history: false, jobs: Number(this.config!.jobs) || 8 });
+      await fetchObjects({
+        store: this.s.store,
+        backend: this.backend!,
+        remote: this.index,
+        roots: run.outs.map((o) => o.snapshot),
+        history: false,
+        jobs: Number(this.config!.jobs) || 8,
+      });
     } catch (e) {
       if (!(e instanceof DvError)) throw e;
-      if (e.code === 'REMOTE_UNREACHABLE' || e.code === 'REMOTE_ERROR' || e.code === 'AUTH_FAILED') { this.offline(e); return undefined; }
+      if (e.code === 'REMOTE_UNREACHABLE' || e.code === 'REMOTE_ERROR' || e.code === 'AUTH_FAILED') {
+        this.offline(e);
+        return undefined;
+      }
       return refuse(`names outs that cannot be fetched (${e.code}: ${e.message})`);
     }
     for (const o of run.outs) {
       const snap = await loadSnapshot(this.s.store, o.snapshot).catch(() => undefined);
-      if (!snap || snap.tree !== o.id || snap.path !== o.path || asPipelineLineage(snap.lineage.pipeline)?.key !== key) return refuse(`names for out ${o.path} a snapshot that does not hold it`);
+      if (!snap || snap.tree !== o.id || snap.path !== o.path || asPipelineLineage(snap.lineage.pipeline)?.key !== key)
+        return refuse(`names for out ${o.path} a snapshot that does not hold it`);
     }
     // The snapshots of the deps it read (small), so that `dv lineage` here reaches back to raw
     // data; a remote without them only makes that lineage shorter.
     const depSnapshots = run.deps.map((d) => (d as { snapshot?: unknown }).snapshot).filter(isId);
-    await fetchObjects({ store: this.s.store, backend: this.backend!, remote: this.index, roots: [], leaves: depSnapshots, history: false, jobs: 8 }).catch(() => undefined);
+    await fetchObjects({
+      store: this.s.store,
+      backend: this.backend!,
+      remote: this.index,
+      roots: [],
+      leaves: depSnapshots,
+      history: false,
+      jobs: 8,
+    }).catch(() => undefined);
     // Stored as this dv encodes it, without fields it does not know.
-    const clean: RunRecord = { key, stage: run.stage, cmd: run.cmd, ...(run.wdir ? { wdir: run.wdir } : {}), deps: run.deps, params: run.params ?? {}, outs: run.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })), env: run.env, ranAt: run.ranAt };
+    const clean: RunRecord = {
+      key,
+      stage: run.stage,
+      cmd: run.cmd,
+      ...(run.wdir ? { wdir: run.wdir } : {}),
+      deps: run.deps,
+      params: run.params ?? {},
+      outs: run.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })),
+      env: run.env,
+      ranAt: run.ranAt,
+    };
     const id = await this.s.store.putObject(encodeRun(clean));
     await this.s.store.flush();
     await saveRunRef(this.s, key, id);
@@ -194,7 +245,18 @@ export class RemoteRunCache {
 function validEnv(r: RunRecord): boolean {
   const e = r.env as unknown as Record<string, unknown> | null;
   const obj = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
-  return obj(e) && typeof e!.dv === 'string' && typeof e!.os === 'string' && typeof e!.arch === 'string'
-    && obj(e!.tools) && obj(e!.lockfiles) && obj(e!.vars) && (e!.git === null || obj(e!.git))
-    && obj(r.params ?? {}) && typeof r.ranAt === 'string' && typeof r.stage === 'string' && r.outs.every((o) => isId(o.snapshot));
+  return (
+    obj(e) &&
+    typeof e!.dv === 'string' &&
+    typeof e!.os === 'string' &&
+    typeof e!.arch === 'string' &&
+    obj(e!.tools) &&
+    obj(e!.lockfiles) &&
+    obj(e!.vars) &&
+    (e!.git === null || obj(e!.git)) &&
+    obj(r.params ?? {}) &&
+    typeof r.ranAt === 'string' &&
+    typeof r.stage === 'string' &&
+    r.outs.every((o) => isId(o.snapshot))
+  );
 }

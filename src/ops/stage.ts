@@ -7,7 +7,19 @@ import { readControlFile, writeControlFile } from '../repo/control-file.js';
 import { findTracked, usesGit } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { buildDag, overlaps } from '../pipeline/dag.js';
-import { checkStageName, dedupeParams, formatParamRef, invalid, normalizeRel, parseParamRefs, parseSpec, removeStage, setStage, SPEC_FILE, type StageSpec } from '../pipeline/spec.js';
+import {
+  checkStageName,
+  dedupeParams,
+  formatParamRef,
+  invalid,
+  normalizeRel,
+  parseParamRefs,
+  parseSpec,
+  removeStage,
+  setStage,
+  SPEC_FILE,
+  type StageSpec,
+} from '../pipeline/spec.js';
 import type { LockStage } from '../pipeline/lockfile.js';
 import { loadSnapshot } from './objects.js';
 import { asPipelineLineage } from './outs.js';
@@ -60,14 +72,22 @@ export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void>
   const locked = (await loadPipeline(s.root)).lock.stages;
   for (const o of stage.outs) {
     const t = tracked.find((x) => x.rel !== o && overlaps(x.rel, o));
-    if (t) throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, { path: o });
+    if (t)
+      throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, {
+        path: o,
+      });
     const same = tracked.find((x) => x.rel === o);
     if (same && !(await writtenByStage(s, o, same.pointer.snapshot, locked))) {
-      throw invalid(`out ${o} of stage ${stage.name} is data tracked with \`dv add\` (${same.pointerRel}): a stage may not take it over; run \`dv remove ${o}\` first (the files stay), or choose another out path`, { path: o, pointer: same.pointerRel });
+      throw invalid(
+        `out ${o} of stage ${stage.name} is data tracked with \`dv add\` (${same.pointerRel}): a stage may not take it over; run \`dv remove ${o}\` first (the files stay), or choose another out path`,
+        { path: o, pointer: same.pointerRel },
+      );
     }
     const inGit = await git(s.root, ['ls-files', '-z', '--', o]);
     if (inGit.code === 0 && inGit.stdout.split('\0').some(Boolean)) {
-      throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, { path: o });
+      throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, {
+        path: o,
+      });
     }
   }
 }
@@ -97,7 +117,11 @@ function argument<T>(check: () => T): T {
 
 export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<StageAddResult> {
   const name = argument(() => checkStageName(opts.name ?? '', 'dv stage add -n'));
-  if (typeof opts.cmd !== 'string' || opts.cmd.trim() === '') throw new DvError('USAGE', 'dv stage add needs a command after --, e.g. dv stage add -n train -d train.py -o model.pkl -- "python3 train.py"');
+  if (typeof opts.cmd !== 'string' || opts.cmd.trim() === '')
+    throw new DvError(
+      'USAGE',
+      'dv stage add needs a command after --, e.g. dv stage add -n train -d train.py -o model.pkl -- "python3 train.py"',
+    );
   const cwd = opts.cwd ?? s.root;
   const wdirRel = opts.wdir === undefined ? '' : toRepoRel(s.root, cwd, opts.wdir).replace(/\/+$/, '');
   const wdir = wdirRel === '' || wdirRel === '.' ? undefined : argument(() => normalizeRel(wdirRel, 'dv stage add -w'));
@@ -118,7 +142,8 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
   const text = (await readControlFile(file, o)) ?? '';
   const before = parseSpec(text);
   const replaced = before.stages.some((x) => x.name === name);
-  if (replaced && !opts.force) throw invalid(`stage ${name} exists in ${SPEC_FILE}: pass --force to replace it, or choose another name`, { stage: name });
+  if (replaced && !opts.force)
+    throw invalid(`stage ${name} exists in ${SPEC_FILE}: pass --force to replace it, or choose another name`, { stage: name });
   const next = setStage(text, stage);
   // Validates the whole pipeline as it will be: duplicate outs, cycles.
   buildDag(parseSpec(next).stages);
@@ -130,7 +155,13 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
 
 function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
   return {
-    name: st.name, cmd: st.cmd, ...(st.wdir ? { wdir: st.wdir } : {}), deps: st.deps, params: st.params.map((p) => formatParamRef(p)), outs: st.outs, ...(st.metrics ? { metrics: st.metrics } : {}),
+    name: st.name,
+    cmd: st.cmd,
+    ...(st.wdir ? { wdir: st.wdir } : {}),
+    deps: st.deps,
+    params: st.params.map((p) => formatParamRef(p)),
+    outs: st.outs,
+    ...(st.metrics ? { metrics: st.metrics } : {}),
     upstream: dag.order.filter((n) => dag.upstream.get(st.name)!.has(n)),
     downstream: dag.order.filter((n) => dag.downstream.get(st.name)!.has(n)),
   };

@@ -47,9 +47,20 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
   for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root)) {
     // Named paths inside the tracked directory: only the changes under them.
     const shown = (p: string): boolean => !within || within.some((w) => p === w || p.startsWith(w + '/'));
-    const base = { path: t.rel, pointer: t.pointerRel, snapshot: t.pointer.snapshot, added: [] as string[], modified: [] as string[], deleted: [] as string[], filesHashed: 0 };
+    const base = {
+      path: t.rel,
+      pointer: t.pointerRel,
+      snapshot: t.pointer.snapshot,
+      added: [] as string[],
+      modified: [] as string[],
+      deleted: [] as string[],
+      filesHashed: 0,
+    };
     const haveTree = await s.store.has(t.pointer.tree);
-    const exists = await fsp.lstat(join(s.root, t.rel)).then(() => true, () => false);
+    const exists = await fsp.lstat(join(s.root, t.rel)).then(
+      () => true,
+      () => false,
+    );
     if (!exists) {
       paths.push({ ...base, state: haveTree ? 'missing' : 'not-in-cache' });
       continue;
@@ -66,7 +77,9 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     }
     const load = treeLoader(s.store, scan.trees);
     const prefix = (p: string): string => (t.pointer.kind === 'file' || scan.kind === 'file' ? t.rel : `${t.rel}/${p}`);
-    const take = (c: Change): void => { if (shown(prefix(c.path))) base[c.type].push(prefix(c.path)); };
+    const take = (c: Change): void => {
+      if (shown(prefix(c.path))) base[c.type].push(prefix(c.path));
+    };
     if (t.pointer.kind === scan.kind) await diffTrees(t.pointer.tree, scan.tree, load, '', take);
     else {
       await diffTrees(t.pointer.tree, null, load, '', take);

@@ -52,16 +52,28 @@ export async function remove(s: RepoSession, opts: RemoveOptions): Promise<Remov
   const targets = [...new Map(opts.paths.map((p) => exactlyTracked(all, s.root, opts.cwd ?? s.root, p)).map((t) => [t.rel, t])).values()];
   for (const t of targets) {
     const stage = await stageOf(s.root, t.rel);
-    if (stage) throw new DvError('USAGE', `${t.rel} is an output of stage ${stage}: remove it from dv.yaml (\`dv stage remove ${stage}\` or edit the file) instead`, { path: t.rel, stage });
+    if (stage)
+      throw new DvError(
+        'USAGE',
+        `${t.rel} is an output of stage ${stage}: remove it from dv.yaml (\`dv stage remove ${stage}\` or edit the file) instead`,
+        { path: t.rel, stage },
+      );
   }
   // Check everything first: nothing changes unless every path can go.
   if (opts.data && !opts.force) {
     for (const t of targets) {
-      const exists = await fsp.lstat(join(s.root, t.rel)).then(() => true, () => false);
+      const exists = await fsp.lstat(join(s.root, t.rel)).then(
+        () => true,
+        () => false,
+      );
       if (!exists) continue;
       const scan = await scanPath({ root: s.root, rel: t.rel, index: s.index });
       if (scan.tree !== t.pointer.tree) {
-        throw new DvError('UNSAVED_CHANGES', `${t.rel} has changes not recorded with \`dv commit\`: commit them first, or pass --force to delete them with the data`, { paths: [t.rel] });
+        throw new DvError(
+          'UNSAVED_CHANGES',
+          `${t.rel} has changes not recorded with \`dv commit\`: commit them first, or pass --force to delete them with the data`,
+          { paths: [t.rel] },
+        );
       }
     }
   }
@@ -71,9 +83,14 @@ export async function remove(s: RepoSession, opts: RemoveOptions): Promise<Remov
     let dataRemoved = false;
     if (opts.data) {
       const abs = join(s.root, t.rel);
-      const exists = await fsp.lstat(abs).then(() => true, () => false);
+      const exists = await fsp.lstat(abs).then(
+        () => true,
+        () => false,
+      );
       if (exists) {
-        await fsp.rm(abs, { recursive: true, force: true }).catch((e) => { throw fsError(e, abs); });
+        await fsp.rm(abs, { recursive: true, force: true }).catch((e) => {
+          throw fsError(e, abs);
+        });
         dataRemoved = true;
       }
     }
@@ -113,24 +130,38 @@ export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResul
   let to = toRepoRel(s.root, cwd, opts.to).replace(/\/+$/, '');
   // `dv move data archive/` moves into an existing directory, as mv does.
   const toStat = await fsp.lstat(join(s.root, to)).catch(() => undefined);
-  if (toStat?.isDirectory() && (opts.to.endsWith('/') || !all.some((x) => x.rel === to))) to = to === '' ? posix.basename(t.rel) : `${to}/${posix.basename(t.rel)}`;
+  if (toStat?.isDirectory() && (opts.to.endsWith('/') || !all.some((x) => x.rel === to)))
+    to = to === '' ? posix.basename(t.rel) : `${to}/${posix.basename(t.rel)}`;
   if (to === '' || to === t.rel) throw new DvError('USAGE', `${opts.to}: give a new path for ${t.rel}`, { path: opts.to });
   const first = to.split('/')[0];
-  if (first === '.dv' || first === '.git' || to.split('/').includes('.git')) throw new DvError('USAGE', `${opts.to} is inside .dv or .git: choose another path`, { path: opts.to });
-  if (to.endsWith('.dv')) throw new DvError('USAGE', `${opts.to}: a tracked path cannot end in .dv (its pointer file would be ${to}.dv)`, { path: opts.to });
+  if (first === '.dv' || first === '.git' || to.split('/').includes('.git'))
+    throw new DvError('USAGE', `${opts.to} is inside .dv or .git: choose another path`, { path: opts.to });
+  if (to.endsWith('.dv'))
+    throw new DvError('USAGE', `${opts.to}: a tracked path cannot end in .dv (its pointer file would be ${to}.dv)`, { path: opts.to });
   if (to.startsWith(t.rel + '/')) throw new DvError('USAGE', `cannot move ${t.rel} inside itself`, { path: opts.to });
   const outer = all.find((x) => x.rel !== t.rel && (to.startsWith(x.rel + '/') || x.rel.startsWith(to + '/')));
-  if (outer) throw new DvError('USAGE', `${opts.to} is inside or contains ${outer.rel}, which dv tracks: choose another path`, { path: opts.to });
+  if (outer)
+    throw new DvError('USAGE', `${opts.to} is inside or contains ${outer.rel}, which dv tracks: choose another path`, { path: opts.to });
   for (const p of [to, pointerRelFor(to)]) {
-    if (await fsp.lstat(join(s.root, p)).then(() => true, () => false)) throw new DvError('USAGE', `${p} already exists: move it away or choose another path`, { path: p });
+    if (
+      await fsp.lstat(join(s.root, p)).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new DvError('USAGE', `${p} already exists: move it away or choose another path`, { path: p });
   }
   const stage = await stageOf(s.root, t.rel);
-  if (stage) throw new DvError('USAGE', `${t.rel} is an output of stage ${stage}: change its path in dv.yaml instead`, { path: t.rel, stage });
+  if (stage)
+    throw new DvError('USAGE', `${t.rel} is an output of stage ${stage}: change its path in dv.yaml instead`, { path: t.rel, stage });
   await checkTrackedPath(s.root, to);
 
   const fromAbs = join(s.root, t.rel);
   const toAbs = join(s.root, to);
-  const dataMoved = await fsp.lstat(fromAbs).then(() => true, () => false);
+  const dataMoved = await fsp.lstat(fromAbs).then(
+    () => true,
+    () => false,
+  );
   if (dataMoved) {
     await fsp.mkdir(posix.dirname(toAbs), { recursive: true });
     try {
@@ -143,7 +174,7 @@ export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResul
     const rels = t.pointer.kind === 'dir' ? walkTree(toAbs).files.map((f) => f.rel) : [''];
     const key = (base: string, r: string): string => (r ? `${base}/${r}` : base);
     const old = await s.index.getStats(rels.map((r) => key(t.rel, r)));
-    await s.index.putStats(rels.flatMap((r, i) => (old[i] ? [[key(to, r), old[i]] as [string, typeof old[number]]] : [])));
+    await s.index.putStats(rels.flatMap((r, i) => (old[i] ? [[key(to, r), old[i]] as [string, (typeof old)[number]]] : [])));
   }
   const shape = { kind: t.pointer.kind, tree: t.pointer.tree, size: t.pointer.size, files: t.pointer.files };
   const id = await storeSnapshot(s, to, shape, {

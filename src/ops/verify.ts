@@ -69,7 +69,11 @@ export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<
   const stale = (await outOfDate(s, p, targets)).filter((x) => x.changes.some((c) => c.type !== 'upstream'));
   if (stale.length > 0) {
     const st = stale[0];
-    throw new DvError('USAGE', `stage ${st.name} is out of date (${describeChange(st.changes[0])}): run \`dv repro\` first; --verify checks recorded runs`, { stage: st.name });
+    throw new DvError(
+      'USAGE',
+      `stage ${st.name} is out of date (${describeChange(st.changes[0])}): run \`dv repro\` first; --verify checks recorded runs`,
+      { stage: st.name },
+    );
   }
   const allOuts = p.spec.stages.flatMap((x) => x.outs);
   const ws = await fsp.mkdtemp(join(tmpdir(), 'dv-verify-'));
@@ -94,7 +98,10 @@ export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<
       if (stage.wdir) await fsp.mkdir(join(ws, stage.wdir), { recursive: true });
       opts.onStage?.({ stage: name, cmd: stage.cmd });
       const t0 = Date.now();
-      const code = await runShell(stage.cmd, stageDir(ws, stage), opts.stdio ?? ['ignore', 'inherit', 'inherit'], { DV_STAGE: name, DV_VERIFY: '1' });
+      const code = await runShell(stage.cmd, stageDir(ws, stage), opts.stdio ?? ['ignore', 'inherit', 'inherit'], {
+        DV_STAGE: name,
+        DV_VERIFY: '1',
+      });
       const seconds = (Date.now() - t0) / 1000;
       const outs: VerifyOut[] = [];
       const index = new MemoryIndex();
@@ -103,8 +110,14 @@ export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<
           if (e instanceof DvError && e.code === 'PATH_NOT_FOUND') return undefined;
           throw e;
         });
-        if (!scan) { outs.push({ path: o.path, expected: o.id, actual: null, ok: false, changes: [] }); continue; }
-        if (scan.tree === o.id) { outs.push({ path: o.path, expected: o.id, actual: scan.tree, ok: true, changes: [] }); continue; }
+        if (!scan) {
+          outs.push({ path: o.path, expected: o.id, actual: null, ok: false, changes: [] });
+          continue;
+        }
+        if (scan.tree === o.id) {
+          outs.push({ path: o.path, expected: o.id, actual: scan.tree, ok: true, changes: [] });
+          continue;
+        }
         let changes: Change[] = [];
         try {
           const raw = await diffTrees(o.id, scan.tree, treeLoader(s.store, scan.trees));

@@ -33,14 +33,21 @@ export function buildDag(stages: StageSpec[]): Dag {
     for (const o of s.outs) {
       const other = outs.find((x) => overlaps(x.path, o));
       if (other) {
-        const what = other.path === o ? `out ${o} is claimed by stages ${other.stage} and ${s.name}` : `out ${o} of stage ${s.name} overlaps out ${other.path} of stage ${other.stage}`;
+        const what =
+          other.path === o
+            ? `out ${o} is claimed by stages ${other.stage} and ${s.name}`
+            : `out ${o} of stage ${s.name} overlaps out ${other.path} of stage ${other.stage}`;
         throw invalid(`dv.yaml: ${what}: each path may be written by one stage only`, { path: o, stages: [other.stage, s.name] });
       }
       outs.push({ path: o, stage: s.name });
     }
     for (const d of s.deps) {
       const own = s.outs.find((o) => overlaps(o, d));
-      if (own) throw invalid(`dv.yaml: stage ${s.name} reads ${d} and writes ${own}: a stage cannot depend on its own output`, { stage: s.name, path: d });
+      if (own)
+        throw invalid(`dv.yaml: stage ${s.name} reads ${d} and writes ${own}: a stage cannot depend on its own output`, {
+          stage: s.name,
+          path: d,
+        });
     }
   }
   const edges: DagEdge[] = [];
@@ -62,7 +69,14 @@ export function buildDag(stages: StageSpec[]): Dag {
   const done = new Set<string>();
   while (order.length < stages.length) {
     const next = stages.find((s) => !done.has(s.name) && indeg.get(s.name) === 0);
-    if (!next) throw invalid(`dv.yaml: the stages form a cycle: ${findCycle(stages.filter((s) => !done.has(s.name)).map((s) => s.name), upstream).join(' -> ')}: break it by removing a dep or an out`, {});
+    if (!next)
+      throw invalid(
+        `dv.yaml: the stages form a cycle: ${findCycle(
+          stages.filter((s) => !done.has(s.name)).map((s) => s.name),
+          upstream,
+        ).join(' -> ')}: break it by removing a dep or an out`,
+        {},
+      );
     done.add(next.name);
     order.push(next.name);
     for (const d of downstream.get(next.name)!) indeg.set(d, indeg.get(d)! - 1);
@@ -103,7 +117,11 @@ export function withUpstream(dag: Dag, names: string[]): string[] {
 export function downstreamOf(dag: Dag, names: Iterable<string>): string[] {
   const seen = new Set<string>();
   const visit = (n: string): void => {
-    for (const d of dag.downstream.get(n) ?? []) if (!seen.has(d)) { seen.add(d); visit(d); }
+    for (const d of dag.downstream.get(n) ?? [])
+      if (!seen.has(d)) {
+        seen.add(d);
+        visit(d);
+      }
   };
   for (const n of names) visit(n);
   return dag.order.filter((n) => seen.has(n));

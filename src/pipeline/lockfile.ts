@@ -43,19 +43,47 @@ export interface Lockfile {
 export function parseLock(text: string, file = LOCK_FILE): Lockfile {
   const o = parseYaml(text, file) as any;
   if (o === null || o === undefined) return { stages: {} };
-  const bad = (why: string): never => { throw invalid(`${file}: ${why}: restore it with \`git checkout -- ${file}\`, or delete it and run \`dv repro\``, { file }); };
+  const bad = (why: string): never => {
+    throw invalid(`${file}: ${why}: restore it with \`git checkout -- ${file}\`, or delete it and run \`dv repro\``, { file });
+  };
   if (typeof o !== 'object' || (o.schema !== undefined && o.schema !== 1)) bad('not a dv.lock of schema 1');
   const stages: Record<string, LockStage> = {};
   for (const [name, s] of Object.entries((o.stages ?? {}) as Record<string, any>)) {
-    if (!s || typeof s !== 'object' || typeof s.cmd !== 'string' || !isId(s.key) || !isId(s.run) || (s.wdir !== undefined && typeof s.wdir !== 'string')) bad(`stage ${name}: cmd, wdir, key or run`);
+    if (
+      !s ||
+      typeof s !== 'object' ||
+      typeof s.cmd !== 'string' ||
+      !isId(s.key) ||
+      !isId(s.run) ||
+      (s.wdir !== undefined && typeof s.wdir !== 'string')
+    )
+      bad(`stage ${name}: cmd, wdir, key or run`);
     const recs = (v: unknown, needSnapshot: boolean): any[] => {
-      if (!Array.isArray(v) || !v.every((x) => x && typeof x.path === 'string' && isId(x.id) && (needSnapshot ? isId(x.snapshot) : x.snapshot === undefined || isId(x.snapshot)))) bad(`stage ${name}: deps or outs`);
+      if (
+        !Array.isArray(v) ||
+        !v.every(
+          (x) =>
+            x &&
+            typeof x.path === 'string' &&
+            isId(x.id) &&
+            (needSnapshot ? isId(x.snapshot) : x.snapshot === undefined || isId(x.snapshot)),
+        )
+      )
+        bad(`stage ${name}: deps or outs`);
       return v as any[];
     };
     if (s.params !== undefined && (typeof s.params !== 'object' || s.params === null)) bad(`stage ${name}: params`);
     stages[name] = {
-      cmd: s.cmd, ...(s.wdir ? { wdir: s.wdir } : {}), key: s.key, run: s.run,
-      deps: recs(s.deps ?? [], false).map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}), ...(d.uncommitted === true ? { uncommitted: true as const } : {}) })),
+      cmd: s.cmd,
+      ...(s.wdir ? { wdir: s.wdir } : {}),
+      key: s.key,
+      run: s.run,
+      deps: recs(s.deps ?? [], false).map((d) => ({
+        path: d.path,
+        id: d.id,
+        ...(d.snapshot ? { snapshot: d.snapshot } : {}),
+        ...(d.uncommitted === true ? { uncommitted: true as const } : {}),
+      })),
       params: s.params ?? {},
       outs: recs(s.outs ?? [], true).map((d) => ({ path: d.path, id: d.id, snapshot: d.snapshot })),
       env: s.env ?? {},
@@ -68,7 +96,12 @@ export function parseLock(text: string, file = LOCK_FILE): Lockfile {
 /** Object keys sorted at every level (arrays keep their order). */
 function sorted(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sorted);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
@@ -81,7 +114,10 @@ function encodeEnv(env: RunEnv): RunEnv {
   for (const k of ENV_KEYS) {
     if (!(k in e)) continue;
     const g = e[k] as RunEnv['git'];
-    out[k] = k === 'git' && g && typeof g === 'object' ? { commit: g.commit, branch: g.branch, dirty: g.dirty, ...(sorted(g) as object) } : sorted(e[k]);
+    out[k] =
+      k === 'git' && g && typeof g === 'object'
+        ? { commit: g.commit, branch: g.branch, dirty: g.dirty, ...(sorted(g) as object) }
+        : sorted(e[k]);
   }
   for (const k of Object.keys(e).sort()) if (!(k in out)) out[k] = sorted(e[k]);
   return out as unknown as RunEnv;
@@ -97,14 +133,24 @@ export function encodeLock(l: Lockfile): string {
   for (const name of Object.keys(l.stages).sort()) {
     const s = l.stages[name];
     stages[name] = {
-      cmd: s.cmd, ...(s.wdir ? { wdir: s.wdir } : {}), key: s.key, run: s.run,
-      deps: s.deps.map((d) => ({ path: d.path, id: d.id, ...(d.snapshot ? { snapshot: d.snapshot } : {}), ...(d.uncommitted === true ? { uncommitted: true as const } : {}) })),
+      cmd: s.cmd,
+      ...(s.wdir ? { wdir: s.wdir } : {}),
+      key: s.key,
+      run: s.run,
+      deps: s.deps.map((d) => ({
+        path: d.path,
+        id: d.id,
+        ...(d.snapshot ? { snapshot: d.snapshot } : {}),
+        ...(d.uncommitted === true ? { uncommitted: true as const } : {}),
+      })),
       params: sorted(s.params) as ParamValues,
       outs: s.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })),
       env: encodeEnv(s.env),
       ranAt: s.ranAt,
     };
   }
-  return '# dv.lock: written by `dv repro`; commit it with git. It records what each stage last read and wrote.\n'
-    + yaml().stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false });
+  return (
+    '# dv.lock: written by `dv repro`; commit it with git. It records what each stage last read and wrote.\n' +
+    yaml().stringify({ schema: 1, stages }, { lineWidth: 0, aliasDuplicateObjects: false })
+  );
 }

@@ -27,5 +27,10 @@ export function metricValues(text: string, file: string): MetricValues | null {
 export function formatMetrics(v: MetricValues | null, max = 8): string {
   if (v === null) return '(not JSON or YAML)';
   const e = Object.entries(v);
-  return e.slice(0, max).map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(', ') + (e.length > max ? `, ... (${e.length - max} more)` : '');
+  return (
+    e
+      .slice(0, max)
+      .map(([k, x]) => `${k}=${JSON.stringify(x)}`)
+      .join(', ') + (e.length > max ? `, ... (${e.length - max} more)` : '')
+  );
 }

@@ -77,9 +77,20 @@ function sortDeep(v: unknown): unknown {
 }
 
 /** The run key; `wdir` counts only when set, so stages without one keep their keys. */
-export function runKey(r: { cmd: string; wdir?: string; deps: { path: string; id: string }[]; params: ParamValues; outs: string[] }): string {
+export function runKey(r: {
+  cmd: string;
+  wdir?: string;
+  deps: { path: string; id: string }[];
+  params: ParamValues;
+  outs: string[];
+}): string {
   const deps = [...r.deps].map((d) => [d.path, d.id]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return blake3Hex(Buffer.from(KEY_MAGIC + canonicalJson({ cmd: r.cmd, ...(r.wdir ? { wdir: r.wdir } : {}), deps, params: r.params, outs: [...r.outs].sort() }), 'utf8'));
+  return blake3Hex(
+    Buffer.from(
+      KEY_MAGIC + canonicalJson({ cmd: r.cmd, ...(r.wdir ? { wdir: r.wdir } : {}), deps, params: r.params, outs: [...r.outs].sort() }),
+      'utf8',
+    ),
+  );
 }
 
 export function encodeRun(r: RunRecord): Buffer {
@@ -95,9 +106,22 @@ export function decodeRun(bytes: Uint8Array, id = '?'): RunRecord {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   if (!text.startsWith(RUN_MAGIC)) throw bad('missing header');
   let o: any;
-  try { o = JSON.parse(text.slice(RUN_MAGIC.length)); } catch { throw bad('not JSON'); }
-  if (!o || typeof o !== 'object' || !isId(o.key) || typeof o.stage !== 'string' || typeof o.cmd !== 'string' || (o.wdir !== undefined && typeof o.wdir !== 'string')) throw bad('key, stage, cmd or wdir');
-  if (!Array.isArray(o.outs) || !o.outs.every((x: any) => x && typeof x.path === 'string' && isId(x.id) && isId(x.snapshot))) throw bad('outs');
+  try {
+    o = JSON.parse(text.slice(RUN_MAGIC.length));
+  } catch {
+    throw bad('not JSON');
+  }
+  if (
+    !o ||
+    typeof o !== 'object' ||
+    !isId(o.key) ||
+    typeof o.stage !== 'string' ||
+    typeof o.cmd !== 'string' ||
+    (o.wdir !== undefined && typeof o.wdir !== 'string')
+  )
+    throw bad('key, stage, cmd or wdir');
+  if (!Array.isArray(o.outs) || !o.outs.every((x: any) => x && typeof x.path === 'string' && isId(x.id) && isId(x.snapshot)))
+    throw bad('outs');
   if (!Array.isArray(o.deps) || !o.deps.every((x: any) => x && typeof x.path === 'string' && isId(x.id))) throw bad('deps');
   return o as RunRecord;
 }

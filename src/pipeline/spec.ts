@@ -55,7 +55,8 @@ export function invalid(message: string, data: Record<string, unknown> = {}): Dv
 }
 
 export function checkStageName(name: string, where = SPEC_FILE): string {
-  if (!NAME_RE.test(name)) throw invalid(`${where}: stage name ${JSON.stringify(name)} must be letters, digits, '_', '.' or '-'`, { stage: name });
+  if (!NAME_RE.test(name))
+    throw invalid(`${where}: stage name ${JSON.stringify(name)} must be letters, digits, '_', '.' or '-'`, { stage: name });
   return name;
 }
 
@@ -66,7 +67,8 @@ export function checkStageName(name: string, where = SPEC_FILE): string {
 export function normalizeRel(p: string, where: string): string {
   if (typeof p !== 'string' || p.trim() === '') throw invalid(`${where}: empty path`);
   if (p.includes('\0')) throw invalid(`${where}: path contains NUL`);
-  if (posix.isAbsolute(p) || /^[A-Za-z]:[\\/]/.test(p)) throw invalid(`${where}: ${p} is absolute: give a path relative to the repository root`, { path: p });
+  if (posix.isAbsolute(p) || /^[A-Za-z]:[\\/]/.test(p))
+    throw invalid(`${where}: ${p} is absolute: give a path relative to the repository root`, { path: p });
   const n = posix.normalize(p.replace(/\\/g, '/')).replace(/\/+$/, '');
   if (n === '.' || n === '') throw invalid(`${where}: ${p} is the repository root: name a file or directory inside it`, { path: p });
   if (n === '..' || n.startsWith('../')) throw invalid(`${where}: ${p} is outside the repository`, { path: p });
@@ -95,7 +97,8 @@ export function parseParamRef(s: string, where: string, wdir?: string): ParamRef
   const file = fromWdir(wdir, i >= 0 ? s.slice(0, i) : DEFAULT_PARAMS_FILE, where);
   const key = (i >= 0 ? s.slice(i + 1) : s).trim();
   if (key.includes(',')) throw invalid(`${where}: parameter ${JSON.stringify(s)} names several keys: list each on its own`, { param: s });
-  if (!/^[^.\s][^\s]*$/.test(key) || key.endsWith('.') || key.includes('..')) throw invalid(`${where}: parameter ${JSON.stringify(s)} must be KEY or FILE:KEY, with a dotted KEY such as train.lr`, { param: s });
+  if (!/^[^.\s][^\s]*$/.test(key) || key.endsWith('.') || key.includes('..'))
+    throw invalid(`${where}: parameter ${JSON.stringify(s)} must be KEY or FILE:KEY, with a dotted KEY such as train.lr`, { param: s });
   return { file, key };
 }
 
@@ -159,7 +162,8 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
   const o = parseYaml(text, file) as { stages?: unknown } | null;
   if (o === null || o === undefined) return { stages: [] };
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid(`${file}: expected a mapping with a "stages" key`, { file });
-  for (const k of Object.keys(o)) if (k !== 'stages') throw invalid(`${file}: unknown top-level key ${JSON.stringify(k)} (only "stages")`, { file });
+  for (const k of Object.keys(o))
+    if (k !== 'stages') throw invalid(`${file}: unknown top-level key ${JSON.stringify(k)} (only "stages")`, { file });
   const st = o.stages;
   if (st === undefined || st === null) return { stages: [] };
   if (typeof st !== 'object' || Array.isArray(st)) throw invalid(`${file}: "stages" must map stage names to stages`, { file });
@@ -167,16 +171,27 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
   for (const [name, raw] of Object.entries(st as Record<string, unknown>)) {
     const where = `${file}: stage ${name}`;
     checkStageName(name, file);
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(`${where} must be a mapping with cmd, wdir, deps, params, outs`, { stage: name });
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw invalid(`${where} must be a mapping with cmd, wdir, deps, params, outs`, { stage: name });
     const r = raw as Record<string, unknown>;
-    for (const k of Object.keys(r)) if (!STAGE_KEYS.has(k)) throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs, metrics)`, { stage: name });
+    for (const k of Object.keys(r))
+      if (!STAGE_KEYS.has(k))
+        throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs, metrics)`, { stage: name });
     if (typeof r.cmd !== 'string' || r.cmd.trim() === '') throw invalid(`${where}: cmd must be a non-empty shell command`, { stage: name });
     if (r.wdir !== undefined && typeof r.wdir !== 'string') throw invalid(`${where}: wdir must be a directory path`, { stage: name });
     const wdir = r.wdir === undefined || posix.normalize(r.wdir) === '.' ? undefined : normalizeRel(r.wdir, `${where}: wdir`);
     const deps = strings(r.deps, `${where}: deps`).map((p) => fromWdir(wdir, p, `${where}: deps`));
     const outs = strings(r.outs, `${where}: outs`).map((p) => fromWdir(wdir, p, `${where}: outs`));
     const metrics = [...new Set(strings(r.metrics, `${where}: metrics`).map((p) => fromWdir(wdir, p, `${where}: metrics`)))];
-    stages.push({ name, cmd: r.cmd, ...(wdir ? { wdir } : {}), deps: [...new Set(deps)], params: dedupeParams(params(r.params, `${where}: params`, wdir)), outs: [...new Set([...outs, ...metrics])], ...(metrics.length ? { metrics } : {}) });
+    stages.push({
+      name,
+      cmd: r.cmd,
+      ...(wdir ? { wdir } : {}),
+      deps: [...new Set(deps)],
+      params: dedupeParams(params(r.params, `${where}: params`, wdir)),
+      outs: [...new Set([...outs, ...metrics])],
+      ...(metrics.length ? { metrics } : {}),
+    });
   }
   return { stages };
 }
@@ -184,7 +199,10 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
 /** `ps` without repeats, in first-seen order. */
 export function dedupeParams(ps: ParamRef[]): ParamRef[] {
   const seen = new Set<string>();
-  return ps.filter((p) => { const k = `${p.file}\0${p.key}`; return !seen.has(k) && (seen.add(k), true); });
+  return ps.filter((p) => {
+    const k = `${p.file}\0${p.key}`;
+    return !seen.has(k) && (seen.add(k), true);
+  });
 }
 
 /** `text` (the current dv.yaml) without stage `name`; comments of the other stages are kept. */

@@ -37,8 +37,17 @@ export async function readConfigFile(file: string, opts: { followLinks?: boolean
       if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
       throw fsError(e, file);
     });
-    if (st && !st.isFile()) throw new DvError('BAD_CONFIG', `${file} is not a regular file: dv reads its config only from one; remove it and run the command again`, { file });
-    text = st ? await fsp.readFile(file, 'utf8').catch((e) => { throw fsError(e, file); }) : undefined;
+    if (st && !st.isFile())
+      throw new DvError(
+        'BAD_CONFIG',
+        `${file} is not a regular file: dv reads its config only from one; remove it and run the command again`,
+        { file },
+      );
+    text = st
+      ? await fsp.readFile(file, 'utf8').catch((e) => {
+          throw fsError(e, file);
+        })
+      : undefined;
   } else {
     await checkControlDir(dirname(file), { code: 'BAD_CONFIG' });
     text = await readControlFile(file, { code: 'BAD_CONFIG', maxBytes: 1024 * 1024 });
@@ -50,7 +59,8 @@ export async function readConfigFile(file: string, opts: { followLinks?: boolean
   } catch (e) {
     throw new DvError('BAD_CONFIG', `${file} is not valid JSON (${(e as Error).message}): fix it by hand or restore it with git`, { file });
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new DvError('BAD_CONFIG', `${file} must hold a JSON object: fix it by hand or restore it with git`, { file });
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new DvError('BAD_CONFIG', `${file} must hold a JSON object: fix it by hand or restore it with git`, { file });
   const check = (t: Record<string, unknown>, at: string): void => {
     for (const [k, v] of Object.entries(t)) {
       if (typeof v === 'object' && v !== null && !Array.isArray(v)) check(v as Record<string, unknown>, `${at}${k}.`);
@@ -71,7 +81,8 @@ export async function writeConfigFile(file: string, tree: ConfigTree, opts: { fo
 const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/;
 
 export function checkKey(key: string): string[] {
-  if (!KEY_RE.test(key)) throw new DvError('USAGE', `invalid config key ${JSON.stringify(key)}: use section.name, e.g. core.remote or remote.origin.url`);
+  if (!KEY_RE.test(key))
+    throw new DvError('USAGE', `invalid config key ${JSON.stringify(key)}: use section.name, e.g. core.remote or remote.origin.url`);
   return key.split('.');
 }
 
@@ -124,7 +135,10 @@ interface KeyRule {
 }
 
 const oneOf = (values: string[], why = ''): KeyRule => ({ accepts: values.join(' or ') + why, ok: (v) => values.includes(v) });
-const number = (rule: NumberRule, unit = ''): KeyRule => ({ accepts: numberHint(rule) + unit, ok: (v) => parseNumber(v, rule) !== undefined });
+const number = (rule: NumberRule, unit = ''): KeyRule => ({
+  accepts: numberHint(rule) + unit,
+  ok: (v) => parseNumber(v, rule) !== undefined,
+});
 const nonEmpty = (what: string): KeyRule => ({ accepts: what, ok: (v) => v.trim() !== '' });
 const FORMAT = ' (part of the repository format: the value `dv init` wrote)';
 
@@ -141,10 +155,23 @@ const KEYS: Record<string, KeyRule> = {
   // `dv init --no-git` writes false: no .gitignore, no git hints, even inside a git work tree.
   'core.git': oneOf(['true', 'false']),
   'cache.dir': nonEmpty('a directory path'),
-  'pipeline.env': { accepts: 'names of environment variables separated by commas, e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS', ok: (v) => v.split(',').every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())) },
+  'pipeline.env': {
+    accepts: 'names of environment variables separated by commas, e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS',
+    ok: (v) => v.split(',').every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())),
+  },
 };
 const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
-  url: { accepts: 'a directory path, file:///path or s3://bucket[/prefix]', ok: (v) => { try { parseRemoteUrl(v); return true; } catch { return false; } } },
+  url: {
+    accepts: 'a directory path, file:///path or s3://bucket[/prefix]',
+    ok: (v) => {
+      try {
+        parseRemoteUrl(v);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  },
   endpoint: { accepts: 'an http:// or https:// URL', ok: (v) => /^https?:\/\/[^\s/]+/.test(v) },
   region: nonEmpty('an S3 region name, e.g. eu-west-1'),
   profile: nonEmpty('an AWS profile name'),
@@ -172,9 +199,13 @@ export function checkSetting(key: string, value: string): void {
   const rule = ruleFor(key);
   if (!rule) {
     const remote = /^remote\.([^.]+)\./.exec(key);
-    throw new DvError('USAGE', remote
-      ? `unknown config key ${key}: a remote takes ${REMOTE_OPTIONS.map((o) => `remote.${remote[1]}.${o}`).join(', ')}`
-      : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}`, { key });
+    throw new DvError(
+      'USAGE',
+      remote
+        ? `unknown config key ${key}: a remote takes ${REMOTE_OPTIONS.map((o) => `remote.${remote[1]}.${o}`).join(', ')}`
+        : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}`,
+      { key },
+    );
   }
   if (!rule.ok(value)) throw new DvError('USAGE', `${key} ${show(value)}: give ${rule.accepts}`, { key, value });
 }
@@ -193,7 +224,11 @@ function checkFile(level: ConfigLevel, file: string, tree: ConfigTree): void {
 
 /** BAD_CONFIG for a value in a file that dv cannot use: names the file and key, and how to fix it. */
 export function badValue(level: ConfigLevel, file: string, key: string, value: string, what: string): DvError {
-  return new DvError('BAD_CONFIG', `${file}: ${key} is ${show(value)}, which dv cannot use: ${what}; fix it with \`dv config${LEVEL_FLAG[level]} ${key} VALUE\` (or --unset it)`, { file, key, value });
+  return new DvError(
+    'BAD_CONFIG',
+    `${file}: ${key} is ${show(value)}, which dv cannot use: ${what}; fix it with \`dv config${LEVEL_FLAG[level]} ${key} VALUE\` (or --unset it)`,
+    { file, key, value },
+  );
 }
 
 /** Flattens a config tree into dotted keys. */
@@ -208,14 +243,21 @@ export function flatten(tree: ConfigTree, prefix = ''): [string, string][] {
 
 /** The merged view of the three levels. */
 export class Config implements ConfigView {
-  constructor(readonly levels: Record<ConfigLevel, ConfigTree>, readonly files: Record<ConfigLevel, string>) {}
+  constructor(
+    readonly levels: Record<ConfigLevel, ConfigTree>,
+    readonly files: Record<ConfigLevel, string>,
+  ) {}
 
   /**
    * Reads the three files. A value dv cannot use is BAD_CONFIG naming the file and key, unless
    * `check` is false (`dv config`, so that it can repair the file).
    */
   static async load(files: Record<ConfigLevel, string>, opts: { check?: boolean } = {}): Promise<Config> {
-    const levels = { global: await readConfigFile(files.global, { followLinks: true }), repo: await readConfigFile(files.repo), local: await readConfigFile(files.local) };
+    const levels = {
+      global: await readConfigFile(files.global, { followLinks: true }),
+      repo: await readConfigFile(files.repo),
+      local: await readConfigFile(files.local),
+    };
     if (opts.check !== false) for (const level of ['global', 'repo', 'local'] as const) checkFile(level, files[level], levels[level]);
     return new Config(levels, files);
   }
@@ -247,7 +289,11 @@ export class Config implements ConfigView {
       if (key === 'cache.dir' && level === 'repo') checkCommittedCacheDir(dirname(dirname(this.files.repo)), value);
       if (key === 'core.remote' && this.get(`remote.${value}.url`) === undefined) {
         const names = this.entries().flatMap(([k]) => /^remote\.([^.]+)\.url$/.exec(k)?.[1] ?? []);
-        throw new DvError('USAGE', `core.remote ${show(value)}: no remote has that name (${names.length ? `remotes: ${names.join(', ')}` : 'none is configured'}): add it first with \`dv remote add ${value} URL\``, { key, value });
+        throw new DvError(
+          'USAGE',
+          `core.remote ${show(value)}: no remote has that name (${names.length ? `remotes: ${names.join(', ')}` : 'none is configured'}): add it first with \`dv remote add ${value} URL\``,
+          { key, value },
+        );
       }
     }
     const changed = setKey(this.levels[level], key, value);

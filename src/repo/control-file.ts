@@ -50,7 +50,11 @@ function kindOf(st: Stats): string {
 
 function refuse(file: string, what: string, o: ControlFileOptions): DvError {
   const name = o.show ?? file;
-  return new DvError(o.code ?? 'UNSAFE_PATH', `${name} is ${what}: dv never reads or writes its own files through links or special files; remove it (or replace it with a regular file) and run the command again`, { file: name, special: true });
+  return new DvError(
+    o.code ?? 'UNSAFE_PATH',
+    `${name} is ${what}: dv never reads or writes its own files through links or special files; remove it (or replace it with a regular file) and run the command again`,
+    { file: name, special: true },
+  );
 }
 
 /**
@@ -60,7 +64,8 @@ function refuse(file: string, what: string, o: ControlFileOptions): DvError {
 export async function checkParents(root: string, file: string, o: ControlFileOptions = {}): Promise<void> {
   const rel = relative(root, dirname(file));
   if (rel === '') return;
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new DvError(o.code ?? 'UNSAFE_PATH', `${o.show ?? file} is outside the repository ${root}`, { file: o.show ?? file });
+  if (rel.startsWith('..') || isAbsolute(rel))
+    throw new DvError(o.code ?? 'UNSAFE_PATH', `${o.show ?? file} is outside the repository ${root}`, { file: o.show ?? file });
   let cur = root;
   for (const part of rel.split(sep)) {
     cur = join(cur, part);
@@ -69,7 +74,8 @@ export async function checkParents(root: string, file: string, o: ControlFileOpt
       throw fsError(e, cur);
     });
     if (!st) return;
-    if (!st.isDirectory()) throw refuse(cur, kindOf(st), { ...o, show: `${relative(root, cur)} (on the way to ${o.show ?? relative(root, file)})` });
+    if (!st.isDirectory())
+      throw refuse(cur, kindOf(st), { ...o, show: `${relative(root, cur)} (on the way to ${o.show ?? relative(root, file)})` });
   }
 }
 
@@ -106,7 +112,12 @@ export async function readControlBytes(file: string, o: ControlFileOptions = {})
     const st = await fh.stat();
     if (!st.isFile()) throw refuse(file, kindOf(st), o);
     if (st.dev !== before.dev || st.ino !== before.ino) throw refuse(file, 'replaced while dv read it', o);
-    if (st.size > max) throw new DvError(o.code ?? 'UNSAFE_PATH', `${o.show ?? file} is ${st.size} bytes, more than the ${max} dv reads from such a file: restore it with git`, { file: o.show ?? file });
+    if (st.size > max)
+      throw new DvError(
+        o.code ?? 'UNSAFE_PATH',
+        `${o.show ?? file} is ${st.size} bytes, more than the ${max} dv reads from such a file: restore it with git`,
+        { file: o.show ?? file },
+      );
     // Read to the cap, not to the size stat gave: a file still growing cannot grow the read.
     const buf = Buffer.alloc(Math.min(max, st.size) + 1);
     let n = 0;
@@ -116,7 +127,8 @@ export async function readControlBytes(file: string, o: ControlFileOptions = {})
       n += bytesRead;
       if (n === buf.length) break;
     }
-    if (n > max) throw new DvError(o.code ?? 'UNSAFE_PATH', `${o.show ?? file} grew past ${max} bytes while dv read it`, { file: o.show ?? file });
+    if (n > max)
+      throw new DvError(o.code ?? 'UNSAFE_PATH', `${o.show ?? file} grew past ${max} bytes while dv read it`, { file: o.show ?? file });
     return buf.subarray(0, n);
   } finally {
     await fh.close();
@@ -132,7 +144,11 @@ export async function readControlFile(file: string, o: ControlFileOptions = {}):
  * Replaces (or creates) a control file atomically: temp file in `tmpDir` (or beside it), fsync,
  * rename. An existing target that is not a regular file is refused and left as it is.
  */
-export async function writeControlFile(file: string, data: string | Uint8Array, o: ControlFileOptions & { tmpDir?: string; mode?: number } = {}): Promise<void> {
+export async function writeControlFile(
+  file: string,
+  data: string | Uint8Array,
+  o: ControlFileOptions & { tmpDir?: string; mode?: number } = {},
+): Promise<void> {
   await lstatControlFile(file, o);
   if (o.tmpDir && o.root) await checkParents(o.root, join(o.tmpDir, 'x'), o);
   try {
@@ -169,9 +185,14 @@ export async function checkControlTree(dir: string, depth: number, o: ControlFil
   const todo: [string, number][] = [[dir, depth]];
   for (let next = todo.pop(); next; next = todo.pop()) {
     const [d, left] = next;
-    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch((err) => { throw fsError(err, d); })) {
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch((err) => {
+      throw fsError(err, d);
+    })) {
       const p = join(d, e.name);
-      if (e.isDirectory()) { if (left > 1) todo.push([p, left - 1]); continue; }
+      if (e.isDirectory()) {
+        if (left > 1) todo.push([p, left - 1]);
+        continue;
+      }
       if (!e.isFile()) throw refuse(p, kindOf(await fsp.lstat(p)), { ...o, show: o.root ? relative(o.root, p) : p });
     }
   }

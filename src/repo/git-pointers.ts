@@ -29,7 +29,10 @@ const ZERO = /^0+$/;
 /** A line git gives the pre-push hook: `<local ref> <local sha> <remote ref> <remote sha>`. */
 const LINE = /^(.+) ([0-9a-f]{40}|[0-9a-f]{64}) (\S+) ([0-9a-f]{40}|[0-9a-f]{64})$/;
 /** The empty tree, to diff a tip's whole tree against (sha1 and sha256 repositories). */
-const EMPTY_TREE: Record<number, string> = { 40: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', 64: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321' };
+const EMPTY_TREE: Record<number, string> = {
+  40: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+  64: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321',
+};
 /** A pointer file is a few hundred bytes; a larger *.dv blob is something else and is not read. */
 const MAX_POINTER = 64 * 1024;
 /** rev-list selectors `--rev` accepts besides revisions; any other option is refused. */
@@ -38,16 +41,24 @@ const SELECTOR = /^--(?:all|not|(?:branches|tags|remotes)(?:=.+)?|(?:glob|exclud
 /** Runs git with `input` on stdin; its stdout, or a DvError naming the git command (USAGE for rev-parse). */
 export async function gitOut(cwd: string, args: string[], input?: string): Promise<Buffer> {
   const r = await new Promise<{ code: number; stdout: Buffer; stderr: string }>((resolve) => {
-    const child = execFile('git', args, { cwd, env: gitEnv(), maxBuffer: 1024 * 1024 * 1024, encoding: 'buffer' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stdout, stderr: stderr.toString('utf8') });
-    });
+    const child = execFile(
+      'git',
+      args,
+      { cwd, env: gitEnv(), maxBuffer: 1024 * 1024 * 1024, encoding: 'buffer' },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
+        resolve({ code, stdout, stderr: stderr.toString('utf8') });
+      },
+    );
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
   if (r.code !== 0) {
     const why = r.stderr.trim().split('\n').pop() ?? '';
-    throw new DvError(args[0] === 'rev-parse' ? 'USAGE' : 'ERROR', `git ${args[0]} failed (exit ${r.code})${why ? `: ${why}` : ''}`, { git: args.slice(0, 3), stderr: r.stderr.slice(0, 2000) });
+    throw new DvError(args[0] === 'rev-parse' ? 'USAGE' : 'ERROR', `git ${args[0]} failed (exit ${r.code})${why ? `: ${why}` : ''}`, {
+      git: args.slice(0, 3),
+      stderr: r.stderr.slice(0, 2000),
+    });
   }
   return r.stdout;
 }
@@ -58,7 +69,11 @@ export async function gitOut(cwd: string, args: string[], input?: string): Promi
  */
 export async function resolveRevs(root: string, revs: string[]): Promise<string[]> {
   for (const r of revs) {
-    if (r === '' || (r.startsWith('-') && !SELECTOR.test(r))) throw new DvError('USAGE', `--rev ${JSON.stringify(r)}: give a revision (main, ^origin/main, v1..v2) or one of --all, --branches, --tags, --remotes, --not`);
+    if (r === '' || (r.startsWith('-') && !SELECTOR.test(r)))
+      throw new DvError(
+        'USAGE',
+        `--rev ${JSON.stringify(r)}: give a revision (main, ^origin/main, v1..v2) or one of --all, --branches, --tags, --remotes, --not`,
+      );
   }
   if (revs.length === 0) return [];
   const out = (await gitOut(root, ['rev-parse', '--no-flags', ...revs, '--'])).toString('utf8');
@@ -82,24 +97,41 @@ export async function prePushRevs(root: string, stdin: string, remote: string): 
     // Read from the right: <local ref> is the source expression as the user typed it
     // (`HEAD^{/fix bug}`), which may contain spaces; the other three fields cannot.
     const f = LINE.exec(line);
-    if (!f) throw new DvError('USAGE', `--pre-push: ${JSON.stringify(line.slice(0, 200))} is not a line git gives the pre-push hook (<local ref> <local sha> <remote ref> <remote sha>)`);
+    if (!f)
+      throw new DvError(
+        'USAGE',
+        `--pre-push: ${JSON.stringify(line.slice(0, 200))} is not a line git gives the pre-push hook (<local ref> <local sha> <remote ref> <remote sha>)`,
+      );
     if (ZERO.test(f[2])) continue;
     local.push(f[2]);
     if (!ZERO.test(f[4])) theirs.push(f[4]);
   }
   if (local.length === 0) return [];
   // What the remote's tracking refs hold (a pattern ending in / matches that prefix literally).
-  const tracking = (await gitOut(root, ['for-each-ref', '--format=%(objectname)', `refs/remotes/${remote}/`])).toString('utf8').split('\n').filter((l) => SHA.test(l));
+  const tracking = (await gitOut(root, ['for-each-ref', '--format=%(objectname)', `refs/remotes/${remote}/`]))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => SHA.test(l));
   // Peeled to commits: the remote's old value may be a commit this clone never fetched (then the
   // tracking refs say what it has), and a pushed blob or tree has no commits to send.
   const wanted = [...new Set(local)];
   const not = [...new Set([...theirs, ...tracking])];
   const ids = [...wanted, ...not];
-  const check = (await gitOut(root, ['cat-file', '--batch-check=%(objectname) %(objecttype)'], ids.map((id) => `${id}^{commit}`).join('\n') + '\n')).toString('utf8').split('\n');
-  const commit = (k: number): string | undefined => { const m = /^([0-9a-f]+) commit$/.exec(check[k] ?? ''); return m ? m[1] : undefined; };
+  const check = (
+    await gitOut(root, ['cat-file', '--batch-check=%(objectname) %(objecttype)'], ids.map((id) => `${id}^{commit}`).join('\n') + '\n')
+  )
+    .toString('utf8')
+    .split('\n');
+  const commit = (k: number): string | undefined => {
+    const m = /^([0-9a-f]+) commit$/.exec(check[k] ?? '');
+    return m ? m[1] : undefined;
+  };
   const tips = new Set<string>();
   const have = new Set<string>();
-  ids.forEach((_, k) => { const c = commit(k); if (c) (k < wanted.length ? tips : have).add(c); });
+  ids.forEach((_, k) => {
+    const c = commit(k);
+    if (c) (k < wanted.length ? tips : have).add(c);
+  });
   if (tips.size === 0) return [];
   return [...tips, ...[...have].map((c) => `^${c}`)];
 }
@@ -146,7 +178,10 @@ export async function readPointerBlobs(root: string, blobs: string[]): Promise<M
   const snapshots = new Map<string, Pointer>();
   if (blobs.length === 0) return snapshots;
   const check = (await gitOut(root, ['cat-file', '--batch-check'], blobs.join('\n') + '\n')).toString('utf8').split('\n');
-  const small = blobs.filter((_, k) => { const m = / blob (\d+)$/.exec(check[k] ?? ''); return m !== null && Number(m[1]) <= MAX_POINTER; });
+  const small = blobs.filter((_, k) => {
+    const m = / blob (\d+)$/.exec(check[k] ?? '');
+    return m !== null && Number(m[1]) <= MAX_POINTER;
+  });
   if (small.length === 0) return snapshots;
   const out = await gitOut(root, ['cat-file', '--batch'], small.join('\n') + '\n');
   let pos = 0;
@@ -157,7 +192,11 @@ export async function readPointerBlobs(root: string, blobs: string[]): Promise<M
     const size = type === 'missing' || sizeText === undefined ? 0 : Number(sizeText);
     if (!Number.isSafeInteger(size)) break;
     if (type === 'blob') {
-      try { snapshots.set(id, decodePointer(out.toString('utf8', nl + 1, nl + 1 + size), `git blob ${id}`)); } catch { /* a *.dv file that is not a pointer */ }
+      try {
+        snapshots.set(id, decodePointer(out.toString('utf8', nl + 1, nl + 1 + size), `git blob ${id}`));
+      } catch {
+        /* a *.dv file that is not a pointer */
+      }
     }
     pos = type === 'missing' ? nl + 1 : nl + 1 + size + 1;
   }
@@ -170,14 +209,38 @@ export async function commitPointers(root: string, revs: string[]): Promise<Comm
   if (tips.length === 0) return { changed: [], tips: [] };
   // --full-history: a merge must not hide the side branch's commits; -c: a merge's own
   // resolution (a blob in none of its parents) is listed, what it took from a parent is not.
-  const log = await gitOut(root, ['log', '--stdin', '--format=%x01%H', '--raw', '-z', '-c', '--root', '--no-abbrev', '--no-renames', '--full-history', '--no-color', '--no-show-signature', '--', '*.dv'], revs.join('\n') + '\n');
+  const log = await gitOut(
+    root,
+    [
+      'log',
+      '--stdin',
+      '--format=%x01%H',
+      '--raw',
+      '-z',
+      '-c',
+      '--root',
+      '--no-abbrev',
+      '--no-renames',
+      '--full-history',
+      '--no-color',
+      '--no-show-signature',
+      '--',
+      '*.dv',
+    ],
+    revs.join('\n') + '\n',
+  );
   const changed = rawBlobs(log, (h) => (h.startsWith('\x01') ? h.slice(1) : undefined));
 
   // The tips' whole trees: what a clone checking a pushed ref out needs, even when the commits
   // that brought it are on the remote already (pushed before the dv remote existed).
-  const trees = (await gitOut(root, ['cat-file', '--batch-check'], tips.map((t) => `${t}^{tree}`).join('\n') + '\n')).toString('utf8').split('\n');
+  const trees = (await gitOut(root, ['cat-file', '--batch-check'], tips.map((t) => `${t}^{tree}`).join('\n') + '\n'))
+    .toString('utf8')
+    .split('\n');
   const treeOf = new Map<string, string>();
-  tips.forEach((t, k) => { const m = /^([0-9a-f]+) tree /.exec(trees[k] ?? ''); if (m) treeOf.set(m[1], t); });
+  tips.forEach((t, k) => {
+    const m = /^([0-9a-f]+) tree /.exec(trees[k] ?? '');
+    if (m) treeOf.set(m[1], t);
+  });
   let whole: { commit: string; blob: string; path: string }[] = [];
   if (treeOf.size > 0) {
     const lines = [...treeOf.keys()].map((tree) => `${EMPTY_TREE[tree.length]} ${tree}`).join('\n') + '\n';
@@ -192,7 +255,10 @@ export async function commitPointers(root: string, revs: string[]): Promise<Comm
     const res: CommitPointer[] = [];
     for (const b of list) {
       const snapshot = snapshots.get(b.blob);
-      if (snapshot && !seen.has(snapshot)) { seen.add(snapshot); res.push({ snapshot, path: b.path, commit: b.commit }); }
+      if (snapshot && !seen.has(snapshot)) {
+        seen.add(snapshot);
+        res.push({ snapshot, path: b.path, commit: b.commit });
+      }
     }
     return res;
   };

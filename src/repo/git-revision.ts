@@ -66,14 +66,31 @@ export interface PointerCommit {
  */
 export async function pointerHistory(root: string, rev: string, paths: string[], limit: number): Promise<PointerCommit[]> {
   const specs = paths.length ? paths.map((p) => `:(literal)${p}${POINTER_SUFFIX}`) : [`*${POINTER_SUFFIX}`];
-  const args = ['log', `--max-count=${limit}`, '--format=%x01%H%x00%aI%x00%an <%ae>%x00%s%x00', '--raw', '-z', '--no-abbrev', '--no-renames', '--diff-filter=AMT', '--no-color', '--end-of-options', rev, '--', ...specs];
+  const args = [
+    'log',
+    `--max-count=${limit}`,
+    '--format=%x01%H%x00%aI%x00%an <%ae>%x00%s%x00',
+    '--raw',
+    '-z',
+    '--no-abbrev',
+    '--no-renames',
+    '--diff-filter=AMT',
+    '--no-color',
+    '--end-of-options',
+    rev,
+    '--',
+    ...specs,
+  ];
   const out = (await gitOut(root, args)).toString('utf8');
   const commits: { head: PointerCommit; blobs: { blob: string; path: string }[] }[] = [];
   const tokens = out.split('\0');
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k].replace(/^\n+/, '');
     if (t.startsWith('\x01')) {
-      commits.push({ head: { commit: t.slice(1), time: tokens[k + 1], author: tokens[k + 2], subject: tokens[k + 3], pointers: [] }, blobs: [] });
+      commits.push({
+        head: { commit: t.slice(1), time: tokens[k + 1], author: tokens[k + 2], subject: tokens[k + 3], pointers: [] },
+        blobs: [],
+      });
       k += 3;
     } else if (t.startsWith(':') && commits.length > 0) {
       const path = tokens[++k] ?? '';

@@ -16,7 +16,7 @@ export function gitEnv(): NodeJS.ProcessEnv {
 export async function git(cwd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile('git', args, { cwd, env: gitEnv(), maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
     if (input !== undefined) child.stdin?.end(input);
@@ -41,7 +41,9 @@ export async function gitState(root: string): Promise<GitState | null> {
   if (!top) return null;
   const branch = await git(root, ['symbolic-ref', '--short', '-q', 'HEAD']);
   const status = await git(root, ['status', '--porcelain', '--untracked-files=no']);
-  const dirty = status.stdout.split('\n').some((l) => l.trim() !== '' && !l.trimEnd().endsWith('.dv') && !l.trimEnd().endsWith('.gitignore'));
+  const dirty = status.stdout
+    .split('\n')
+    .some((l) => l.trim() !== '' && !l.trimEnd().endsWith('.dv') && !l.trimEnd().endsWith('.gitignore'));
   return { commit: head.code === 0 ? head.stdout.trim() : null, branch: branch.code === 0 ? branch.stdout.trim() : null, dirty };
 }
 

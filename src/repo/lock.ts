@@ -110,14 +110,22 @@ export class RepoLock {
       const lock = await readLock(file);
       if (lock.state === 'gone') continue;
       const holder = lock.state === 'held' ? lock.info : undefined;
-      const stale = holder ? holder.host === me.host && !processAlive(holder.pid) : lock.state === 'unreadable' && lock.ageMs > UNREADABLE_STALE_MS;
+      const stale = holder
+        ? holder.host === me.host && !processAlive(holder.pid)
+        : lock.state === 'unreadable' && lock.ageMs > UNREADABLE_STALE_MS;
       if (stale) {
         // The owner died. Rename first so two waiters cannot both remove it, then check that
         // what was moved is the stale lock and not a fresh one taken in between.
         const grave = `${file}.stale.${process.pid}`;
-        if (await fsp.rename(file, grave).then(() => true, () => false)) {
+        if (
+          await fsp.rename(file, grave).then(
+            () => true,
+            () => false,
+          )
+        ) {
           const moved = await readLock(grave).catch(() => undefined);
-          const fresh = moved?.state === 'held' && (holder === undefined || moved.info.pid !== holder.pid || moved.info.since !== holder.since);
+          const fresh =
+            moved?.state === 'held' && (holder === undefined || moved.info.pid !== holder.pid || moved.info.since !== holder.since);
           if (fresh) await fsp.link(grave, file).catch(() => undefined);
           await fsp.rm(grave, { force: true });
         }
@@ -125,9 +133,16 @@ export class RepoLock {
       }
       if (Date.now() >= deadline) {
         const who = holder ? `\`dv ${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since})` : 'another dv process';
-        throw new DvError('REPO_LOCKED', `the repository is locked by ${who}: wait for it to finish or pass --wait SECONDS; if that process is gone, remove ${file}`, { holder });
+        throw new DvError(
+          'REPO_LOCKED',
+          `the repository is locked by ${who}: wait for it to finish or pass --wait SECONDS; if that process is gone, remove ${file}`,
+          { holder },
+        );
       }
-      if (!told && holder && onWait) { onWait(holder); told = true; }
+      if (!told && holder && onWait) {
+        onWait(holder);
+        told = true;
+      }
       await new Promise((r) => setTimeout(r, delay));
     }
   }

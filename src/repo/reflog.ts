@@ -15,10 +15,13 @@ const FILE = 'snapshots.log';
 export async function logSnapshot(dvDir: string, id: string, path: string): Promise<void> {
   // Never appended through a link (a clone may carry `.dv/snapshots.log -> ~/.bashrc`) nor to a FIFO.
   const file = join(dvDir, FILE);
-  const fh = await fsp.open(file, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0), 0o666).catch((e) => {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new DvError('BAD_CONFIG', `${file} is a symbolic link: dv never writes its own files through links; remove it`, { file });
-    throw fsError(e, file);
-  });
+  const fh = await fsp
+    .open(file, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0), 0o666)
+    .catch((e) => {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+        throw new DvError('BAD_CONFIG', `${file} is a symbolic link: dv never writes its own files through links; remove it`, { file });
+      throw fsError(e, file);
+    });
   try {
     if (!(await fh.stat()).isFile()) throw new DvError('BAD_CONFIG', `${file} is not a regular file: remove it`, { file });
     const { size } = await fh.stat();

@@ -44,11 +44,14 @@ async function readTrusted(dvDir: string): Promise<Record<string, string> | unde
   if (text === undefined) return undefined;
   try {
     const o = JSON.parse(text) as unknown;
-    if (o && typeof o === 'object' && !Array.isArray(o)) return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    if (o && typeof o === 'object' && !Array.isArray(o))
+      return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
   } catch {
     // fall through
   }
-  throw new DvError('BAD_CONFIG', `${trustFile(dvDir)} is damaged: remove it, then confirm each remote with \`dv remote trust NAME\``, { file: trustFile(dvDir) });
+  throw new DvError('BAD_CONFIG', `${trustFile(dvDir)} is damaged: remove it, then confirm each remote with \`dv remote trust NAME\``, {
+    file: trustFile(dvDir),
+  });
 }
 
 const writeTrusted = (dvDir: string, all: Record<string, string>): Promise<void> =>
@@ -88,7 +91,15 @@ export async function checkRemoteTrust(config: TrustConfig, name: string, dvDir:
   if (was === now) return;
   const confirm = `check the change (\`git log -p .dv/config\`), then confirm it with \`dv remote trust ${name}\``;
   if (was === undefined) {
-    throw new DvError('REMOTE_UNTRUSTED', `remote ${name} (${now}) was added to the committed .dv/config after this clone last used its remotes, so dv sends and fetches no data there: ${confirm}`, { remote: name, now });
+    throw new DvError(
+      'REMOTE_UNTRUSTED',
+      `remote ${name} (${now}) was added to the committed .dv/config after this clone last used its remotes, so dv sends and fetches no data there: ${confirm}`,
+      { remote: name, now },
+    );
   }
-  throw new DvError('REMOTE_UNTRUSTED', `remote ${name} in the committed .dv/config changed from ${was} to ${now} since this clone last used it, so dv sends and fetches no data there: ${confirm}`, { remote: name, was, now });
+  throw new DvError(
+    'REMOTE_UNTRUSTED',
+    `remote ${name} in the committed .dv/config changed from ${was} to ${now} since this clone last used it, so dv sends and fetches no data there: ${confirm}`,
+    { remote: name, was, now },
+  );
 }

@@ -31,7 +31,8 @@ export interface RemoteConfig {
 }
 
 export function checkRemoteName(name: string): string {
-  if (!REMOTE_NAME_RE.test(name)) throw new DvError('USAGE', `invalid remote name ${JSON.stringify(name)}: use letters, digits, '-' and '_'`);
+  if (!REMOTE_NAME_RE.test(name))
+    throw new DvError('USAGE', `invalid remote name ${JSON.stringify(name)}: use letters, digits, '-' and '_'`);
   return name;
 }
 
@@ -57,20 +58,34 @@ export function resolveRemote(config: Config, name?: string): RemoteConfig {
   const all = listRemotes(config);
   if (name) {
     const r = all.find((x) => x.name === name);
-    if (!r) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}: see \`dv remote list\`, or add it with \`dv remote add ${name} URL\``, { name });
+    if (!r)
+      throw new DvError(
+        'NO_REMOTE',
+        `no remote named ${JSON.stringify(name)}: see \`dv remote list\`, or add it with \`dv remote add ${name} URL\``,
+        { name },
+      );
     return r;
   }
   const named = config.get('core.remote');
   if (named !== undefined && !all.some((x) => x.name === named)) {
     // Never fall back to another remote: data would go where the user did not say.
     const level = config.levelOf('core.remote')!;
-    throw badValue(level, config.files[level], 'core.remote', named, `no remote has that name (${all.length ? `remotes: ${all.map((x) => x.name).join(', ')}` : 'none is configured'})`);
+    throw badValue(
+      level,
+      config.files[level],
+      'core.remote',
+      named,
+      `no remote has that name (${all.length ? `remotes: ${all.map((x) => x.name).join(', ')}` : 'none is configured'})`,
+    );
   }
   const def = all.find((x) => x.isDefault) ?? (all.length === 1 ? all[0] : undefined);
   if (!def) {
-    throw new DvError('NO_REMOTE', all.length === 0
-      ? 'no remote configured: add one with `dv remote add origin /path/or/s3://bucket/prefix --default`'
-      : `several remotes and no default: pass -r NAME or run \`dv remote default NAME\``);
+    throw new DvError(
+      'NO_REMOTE',
+      all.length === 0
+        ? 'no remote configured: add one with `dv remote add origin /path/or/s3://bucket/prefix --default`'
+        : `several remotes and no default: pass -r NAME or run \`dv remote default NAME\``,
+    );
   }
   return def;
 }
@@ -111,12 +126,20 @@ export async function checkRemoteCacheDir(paths: RepoPaths, name: string): Promi
   return dir;
 }
 
-export async function addRemote(config: Config, level: ConfigLevel, name: string, url: string, options: Partial<Record<RemoteOption, string>>, makeDefault: boolean): Promise<void> {
+export async function addRemote(
+  config: Config,
+  level: ConfigLevel,
+  name: string,
+  url: string,
+  options: Partial<Record<RemoteOption, string>>,
+  makeDefault: boolean,
+): Promise<void> {
   checkRemoteName(name);
   parseRemoteUrl(url);
   // Every value checked before the first is written: a refused option leaves no half-added remote.
   for (const [k, v] of Object.entries(options)) if (v !== undefined) checkSetting(`remote.${name}.${k}`, v);
-  if (config.get(`remote.${name}.url`) !== undefined) throw new DvError('USAGE', `remote ${name} exists already: remove it first, or change it with \`dv config remote.${name}.url URL\``);
+  if (config.get(`remote.${name}.url`) !== undefined)
+    throw new DvError('USAGE', `remote ${name} exists already: remove it first, or change it with \`dv config remote.${name}.url URL\``);
   await config.set(level, `remote.${name}.url`, url);
   for (const [k, v] of Object.entries(options)) if (v !== undefined) await config.set(level, `remote.${name}.${k}`, v);
   if (makeDefault || listRemotes(config).length === 1) await config.set(level, 'core.remote', name);
@@ -135,7 +158,11 @@ export async function removeRemote(config: Config, name: string): Promise<void> 
  * `dv remote trust [NAME]`: confirms that the remote (default: the default one) may send and
  * fetch data where the config now points it, after REMOTE_UNTRUSTED (src/repo/remote-trust.ts).
  */
-export async function trustRemote(config: Config, dvDir: string, name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
+export async function trustRemote(
+  config: Config,
+  dvDir: string,
+  name?: string,
+): Promise<{ name: string; identity: string; committed: boolean }> {
   const r = resolveRemote(config, name);
   const identity = remoteIdentity(config, r.name)!;
   await recordTrust(config, dvDir, r.name, identity);

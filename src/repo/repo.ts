@@ -36,7 +36,8 @@ export async function findRoot(cwd: string): Promise<string> {
       // keep looking upwards
     }
     const up = dirname(dir);
-    if (up === dir) throw new DvError('NOT_A_REPO', `not a dv repository (no ${DV_DIR}/ here or in any parent of ${cwd}): run \`dv init\` first`);
+    if (up === dir)
+      throw new DvError('NOT_A_REPO', `not a dv repository (no ${DV_DIR}/ here or in any parent of ${cwd}): run \`dv init\` first`);
     dir = up;
   }
 }
@@ -53,13 +54,19 @@ export async function checkLayout(paths: RepoPaths): Promise<void> {
   // What dv reads there it reads whole: a link to /dev/zero or a FIFO must not be among it.
   await checkControlTree(paths.indexDir, 1, o);
   await checkControlTree(join(paths.dvDir, 'remotes'), 2, o);
-  for (const f of ['config', 'config.local', 'lock', 'lock.index', 'snapshots.log', '.gitignore']) await lstatControlFile(join(paths.dvDir, f), o);
+  for (const f of ['config', 'config.local', 'lock', 'lock.index', 'snapshots.log', '.gitignore'])
+    await lstatControlFile(join(paths.dvDir, f), o);
   const rel = relative(paths.root, paths.cacheDir);
   if (rel.startsWith('..') || isAbsolute(rel)) return;
   // A cache inside the work tree may have come with the clone, down to its files.
   await checkControlDir(paths.cacheDir, o);
   await checkControlDir(join(paths.cacheDir, 'tmp'), o);
-  for (const [d, depth] of [['packs', 2], ['repos', 1], ['runs', 1]] as const) await checkControlTree(join(paths.cacheDir, d), depth, o);
+  for (const [d, depth] of [
+    ['packs', 2],
+    ['repos', 1],
+    ['runs', 1],
+  ] as const)
+    await checkControlTree(join(paths.cacheDir, d), depth, o);
   await lstatControlFile(join(paths.cacheDir, STORE_MARKER), o);
 }
 
@@ -71,13 +78,21 @@ export async function checkLayout(paths: RepoPaths): Promise<void> {
 async function refuseCommittedTrust(paths: RepoPaths): Promise<void> {
   const files = [paths.localConfig, join(paths.dvDir, 'remotes', 'trusted.json')];
   const present: string[] = [];
-  for (const f of files) if (await fsp.lstat(f).then(() => true, () => false)) present.push(relative(paths.root, f).split(sep).join('/'));
+  for (const f of files)
+    if (
+      await fsp.lstat(f).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(relative(paths.root, f).split(sep).join('/'));
   if (present.length === 0) return;
   const r = await git(paths.root, ['ls-files', '-z', '--', ...present]);
   const tracked = r.code === 0 ? r.stdout.split('\0').filter(Boolean) : [];
   if (tracked.length === 0) return;
-  const msg = `${tracked[0]} is committed to git: this clone's own settings cannot come from the repository;`
-    + ` run \`git rm --cached ${tracked[0]}\` (and commit) if you made it, else remove it and check the commit that added it`;
+  const msg =
+    `${tracked[0]} is committed to git: this clone's own settings cannot come from the repository;` +
+    ` run \`git rm --cached ${tracked[0]}\` (and commit) if you made it, else remove it and check the commit that added it`;
   throw new DvError('BAD_CONFIG', msg, { file: tracked[0] });
 }
 
@@ -106,7 +121,8 @@ async function noteIndexHolder(paths: RepoPaths, command: string): Promise<void>
 
 async function forgetIndexHolder(paths: RepoPaths): Promise<void> {
   const held = await readControlFile(holderFile(paths), { root: paths.root }).catch(() => undefined);
-  if (held && (JSON.parse(held) as Partial<LockInfo>).pid === process.pid) await fsp.rm(holderFile(paths), { force: true }).catch(() => undefined);
+  if (held && (JSON.parse(held) as Partial<LockInfo>).pid === process.pid)
+    await fsp.rm(holderFile(paths), { force: true }).catch(() => undefined);
 }
 
 /** REPO_LOCKED from a busy index, with the holder named when it is known and alive. */
@@ -114,10 +130,17 @@ async function nameIndexHolder(paths: RepoPaths, e: unknown): Promise<unknown> {
   if (!(e instanceof DvError) || e.code !== 'REPO_LOCKED') return e;
   const text = await readControlFile(holderFile(paths), { root: paths.root }).catch(() => undefined);
   let h: Partial<LockInfo> | undefined;
-  try { h = text ? (JSON.parse(text) as Partial<LockInfo>) : undefined; } catch { h = undefined; }
+  try {
+    h = text ? (JSON.parse(text) as Partial<LockInfo>) : undefined;
+  } catch {
+    h = undefined;
+  }
   if (!h || typeof h.pid !== 'number' || typeof h.command !== 'string' || (h.host === hostname() && !processAlive(h.pid))) return e;
   const who = `\`dv ${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.since})`;
-  return new DvError('REPO_LOCKED', `the index is in use by ${who}: wait for it to finish, or pass --wait SECONDS`, { ...e.data, holder: h });
+  return new DvError('REPO_LOCKED', `the index is in use by ${who}: wait for it to finish, or pass --wait SECONDS`, {
+    ...e.data,
+    holder: h,
+  });
 }
 
 export interface OpenOptions {
@@ -152,7 +175,11 @@ export class RepoSession {
     const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig });
     const format = getKey(config.levels.repo, 'core.format');
     if (format !== undefined && format !== FORMAT) {
-      throw new DvError('BAD_CONFIG', `${base.config} says core.format ${JSON.stringify(format)}, and this dv (${VERSION}) reads format ${FORMAT} only: upgrade dv, or fix the file`, { file: base.config });
+      throw new DvError(
+        'BAD_CONFIG',
+        `${base.config} says core.format ${JSON.stringify(format)}, and this dv (${VERSION}) reads format ${FORMAT} only: upgrade dv, or fix the file`,
+        { file: base.config },
+      );
     }
     const paths = repoPaths(root, await configuredCacheDir(config, root));
     await checkLayout(paths);

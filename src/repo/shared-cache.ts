@@ -16,14 +16,28 @@ import { configuredCacheDir } from './store-trust.js';
 
 const DIR = 'repos';
 
-const real = (p: string): string => { try { return realpathSync.native(p); } catch { return p; } };
+const real = (p: string): string => {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return p;
+  }
+};
 const entryFile = (paths: RepoPaths): string => join(paths.cacheDir, DIR, `${blake3Hex(Buffer.from(real(paths.root))).slice(0, 24)}.json`);
 
 /** Records this repository as a user of its (shared) cache; cheap when already recorded. */
 export async function registerRepo(paths: RepoPaths): Promise<void> {
   const file = entryFile(paths);
-  if (await fsp.stat(file).then(() => true, () => false)) return;
-  await fsp.mkdir(join(paths.cacheDir, DIR), { recursive: true }).catch((e) => { throw fsError(e, join(paths.cacheDir, DIR)); });
+  if (
+    await fsp.stat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
+  await fsp.mkdir(join(paths.cacheDir, DIR), { recursive: true }).catch((e) => {
+    throw fsError(e, join(paths.cacheDir, DIR));
+  });
   await writeFileAtomic(file, `${JSON.stringify({ root: real(paths.root) })}\n`, paths.tmpDir);
 }
 
@@ -51,18 +65,36 @@ export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRep
     } catch {
       root = undefined;
     }
-    if (root === undefined) { stale.push(file); continue; }
+    if (root === undefined) {
+      stale.push(file);
+      continue;
+    }
     if (real(root) === real(self.root)) continue;
     const base = repoPaths(root);
     // A repository that is gone (no .dv/config) needs no config read.
-    const exists = await fsp.stat(base.config).then(() => true, () => false);
+    const exists = await fsp.stat(base.config).then(
+      () => true,
+      () => false,
+    );
     // Unchecked: only cache.dir matters here, and a value that repository cannot use (say a bad
     // remote.NAME.jobs) must not get it dropped as stale, and its data collected.
-    const config = exists ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }, { check: false }).catch(() => undefined) : undefined;
+    const config = exists
+      ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }, { check: false }).catch(
+          () => undefined,
+        )
+      : undefined;
     // A cache.dir that repository's own dv refuses (committed, outside it) is not this cache.
-    const cacheDir = config ? await configuredCacheDir(config, root).then((d) => d ?? null, () => undefined) : undefined;
+    const cacheDir = config
+      ? await configuredCacheDir(config, root).then(
+          (d) => d ?? null,
+          () => undefined,
+        )
+      : undefined;
     const paths = cacheDir === undefined ? undefined : repoPaths(root, cacheDir ?? undefined);
-    if (!paths || real(paths.cacheDir) !== cache) { stale.push(file); continue; }
+    if (!paths || real(paths.cacheDir) !== cache) {
+      stale.push(file);
+      continue;
+    }
     repos.push({ root, paths });
   }
   return { repos, stale };

@@ -35,7 +35,11 @@ export async function configuredCacheDir(config: ConfigView, root: string): Prom
   const abs = isAbsolute(value) ? resolve(value) : resolve(root, value);
   if (config.levelOf('cache.dir') !== 'repo') return abs;
   if (!insideRepo(root, abs)) {
-    throw new DvError('BAD_CONFIG', `${config.files.repo}: cache.dir is ${JSON.stringify(value)}, outside the repository; the committed config cannot choose where dv writes and deletes outside it: if that is your cache, set it for this clone with \`dv config --local cache.dir ${JSON.stringify(value)}\` and remove it from .dv/config with \`dv config --unset cache.dir\``, { file: config.files.repo, key: 'cache.dir', value });
+    throw new DvError(
+      'BAD_CONFIG',
+      `${config.files.repo}: cache.dir is ${JSON.stringify(value)}, outside the repository; the committed config cannot choose where dv writes and deletes outside it: if that is your cache, set it for this clone with \`dv config --local cache.dir ${JSON.stringify(value)}\` and remove it from .dv/config with \`dv config --unset cache.dir\``,
+      { file: config.files.repo, key: 'cache.dir', value },
+    );
   }
   await checkControlDir(abs, { root, code: 'BAD_CONFIG', show: `cache.dir ${value}` });
   return abs;
@@ -45,11 +49,21 @@ export async function configuredCacheDir(config: ConfigView, root: string): Prom
 export function checkCommittedCacheDir(root: string, value: string): void {
   const abs = isAbsolute(value) ? resolve(value) : resolve(root, value);
   if (!insideRepo(root, abs)) {
-    throw new DvError('USAGE', `cache.dir ${JSON.stringify(value)} is outside the repository: the committed .dv/config may only name a cache inside it (clones would not trust it); set it for this clone with \`dv config --local cache.dir ${JSON.stringify(value)}\` (or --global)`, { key: 'cache.dir', value });
+    throw new DvError(
+      'USAGE',
+      `cache.dir ${JSON.stringify(value)} is outside the repository: the committed .dv/config may only name a cache inside it (clones would not trust it); set it for this clone with \`dv config --local cache.dir ${JSON.stringify(value)}\` (or --global)`,
+      { key: 'cache.dir', value },
+    );
   }
 }
 
-const real = (p: string): string => { try { return realpathSync.native(p); } catch { return resolve(p); } };
+const real = (p: string): string => {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return resolve(p);
+  }
+};
 const within = (a: string, b: string): boolean => a === b || a.startsWith(b.endsWith(sep) ? b : b + sep);
 
 /** The configured directory remote that the cache is, holds or lies in, if any. */
@@ -59,7 +73,11 @@ function remoteAt(cacheDir: string, config: ConfigView, root: string): { name: s
     const m = /^remote\.([^.]+)\.url$/.exec(key);
     if (!m) continue;
     let target;
-    try { target = parseRemoteUrl(url, root); } catch { continue; }
+    try {
+      target = parseRemoteUrl(url, root);
+    } catch {
+      continue;
+    }
     if (target.kind !== 'local') continue;
     const dir = real(target.path);
     if (within(cache, dir) || within(dir, cache)) return { name: m[1], path: target.path };
@@ -69,7 +87,10 @@ function remoteAt(cacheDir: string, config: ConfigView, root: string): { name: s
 
 /** A directory remote keeps its pack indexes in `index/`; a dv store never has one there. */
 async function looksLikeRemote(cacheDir: string): Promise<boolean> {
-  return fsp.lstat(join(cacheDir, 'index')).then((st) => st.isDirectory(), () => false);
+  return fsp.lstat(join(cacheDir, 'index')).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
 }
 
 /**
@@ -80,7 +101,9 @@ export async function markStore(cacheDir: string, config: ConfigView, root: stri
   const marker = join(cacheDir, STORE_MARKER);
   if (await lstatControlFile(marker, { code: 'BAD_CONFIG' })) return;
   if (remoteAt(cacheDir, config, root) || (await looksLikeRemote(cacheDir))) return;
-  await fsp.mkdir(cacheDir, { recursive: true }).catch((e) => { throw fsError(e, cacheDir); });
+  await fsp.mkdir(cacheDir, { recursive: true }).catch((e) => {
+    throw fsError(e, cacheDir);
+  });
   await writeControlFile(marker, MARKER_TEXT, { code: 'BAD_CONFIG' });
 }
 
@@ -88,9 +111,17 @@ export async function markStore(cacheDir: string, config: ConfigView, root: stri
 export async function checkStoreForGc(cacheDir: string, config: ConfigView, root: string): Promise<void> {
   const remote = remoteAt(cacheDir, config, root);
   if (remote) {
-    throw new DvError('BAD_CONFIG', `the local store ${cacheDir} is (or overlaps) the directory of remote ${remote.name} (${remote.path}): dv gc never deletes in a remote; point cache.dir elsewhere with \`dv config --local cache.dir DIR\``, { cacheDir, remote: remote.name });
+    throw new DvError(
+      'BAD_CONFIG',
+      `the local store ${cacheDir} is (or overlaps) the directory of remote ${remote.name} (${remote.path}): dv gc never deletes in a remote; point cache.dir elsewhere with \`dv config --local cache.dir DIR\``,
+      { cacheDir, remote: remote.name },
+    );
   }
   if (!(await lstatControlFile(join(cacheDir, STORE_MARKER), { code: 'BAD_CONFIG' }))) {
-    throw new DvError('BAD_CONFIG', `${cacheDir} has no dv store marker (${STORE_MARKER}), so dv gc deletes nothing there: it does not look like a store dv made (a directory remote has an index/ directory); point cache.dir at your dv cache with \`dv config --local cache.dir DIR\``, { cacheDir });
+    throw new DvError(
+      'BAD_CONFIG',
+      `${cacheDir} has no dv store marker (${STORE_MARKER}), so dv gc deletes nothing there: it does not look like a store dv made (a directory remote has an index/ directory); point cache.dir at your dv cache with \`dv config --local cache.dir DIR\``,
+      { cacheDir },
+    );
   }
 }

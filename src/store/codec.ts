@@ -100,9 +100,16 @@ export function zstdBound(data: Uint8Array, cap: number): number {
     const size = h >>> 3;
     if (type === 3) throw bad('reserved block type');
     if (size > blockMax) throw bad('block larger than allowed');
-    if (type === 0) { bound += size; o += size; }
-    else if (type === 1) { bound += size; o += 1; }
-    else { bound += blockMax; o += size; }
+    if (type === 0) {
+      bound += size;
+      o += size;
+    } else if (type === 1) {
+      bound += size;
+      o += 1;
+    } else {
+      bound += blockMax;
+      o += size;
+    }
     if (bound > cap && declared === undefined) throw bad(`may decompress to more than ${cap} bytes`);
     if (h & 1) break;
   }

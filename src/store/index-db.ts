@@ -62,14 +62,31 @@ function encodeLoc(l: ObjLoc): Buffer {
 }
 
 function decodeLoc(b: Buffer): ObjLoc {
-  return { pack: b.toString('hex', 0, 32), offset: b.readUIntBE(32, 6), length: b.readUInt32BE(38), rawSize: b.readUInt32BE(42), flags: b.readUInt8(46), inner: b.length >= 51 ? b.readUInt32BE(47) : 0 };
+  return {
+    pack: b.toString('hex', 0, 32),
+    offset: b.readUIntBE(32, 6),
+    length: b.readUInt32BE(38),
+    rawSize: b.readUInt32BE(42),
+    flags: b.readUInt8(46),
+    inner: b.length >= 51 ? b.readUInt32BE(47) : 0,
+  };
 }
 
-const locOf = (packId: string, e: PackEntry): ObjLoc => ({ pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 });
+const locOf = (packId: string, e: PackEntry): ObjLoc => ({
+  pack: packId,
+  offset: e.offset,
+  length: e.length,
+  rawSize: e.rawSize,
+  flags: e.flags,
+  inner: e.inner ?? 0,
+});
 
 export class LevelIndex implements Index {
   readonly persistent = true;
-  private constructor(private db: ClassicLevel<string, Buffer>, private readonly dir: string) {}
+  private constructor(
+    private db: ClassicLevel<string, Buffer>,
+    private readonly dir: string,
+  ) {}
 
   /** Opens the LevelDB index, waiting up to `waitMs` while another process holds it. */
   static async open(dir: string, waitMs: number): Promise<LevelIndex> {
@@ -89,7 +106,9 @@ export class LevelIndex implements Index {
   }
 
   private static async openDb(dir: string, waitMs: number): Promise<ClassicLevel<string, Buffer>> {
-    await fsp.mkdir(dir, { recursive: true }).catch((e) => { throw fsError(e, dir); });
+    await fsp.mkdir(dir, { recursive: true }).catch((e) => {
+      throw fsError(e, dir);
+    });
     const deadline = Date.now() + waitMs;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
       const db = new ClassicLevel<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
@@ -100,12 +119,28 @@ export class LevelIndex implements Index {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         if (cause?.code !== 'LEVEL_LOCKED') {
           const text = `${(e as Error).message} ${cause?.message ?? ''}`;
-          if (/No space left/i.test(text)) throw new DvError('NO_SPACE', `no space left on device for the index ${dir}: free some space and run the command again`, { dir }, { cause: e });
-          if (/Permission denied|Read-only file system/i.test(text)) throw new DvError('PERMISSION_DENIED', `cannot write the index ${dir}: check its owner and mode`, { dir }, { cause: e });
-          throw new DvError('ERROR', `cannot open the index ${dir}: ${(e as Error).message}; run \`dv fsck --rebuild-index\``, {}, { cause: e });
+          if (/No space left/i.test(text))
+            throw new DvError(
+              'NO_SPACE',
+              `no space left on device for the index ${dir}: free some space and run the command again`,
+              { dir },
+              { cause: e },
+            );
+          if (/Permission denied|Read-only file system/i.test(text))
+            throw new DvError('PERMISSION_DENIED', `cannot write the index ${dir}: check its owner and mode`, { dir }, { cause: e });
+          throw new DvError(
+            'ERROR',
+            `cannot open the index ${dir}: ${(e as Error).message}; run \`dv fsck --rebuild-index\``,
+            {},
+            { cause: e },
+          );
         }
         if (Date.now() >= deadline) {
-          throw new DvError('REPO_LOCKED', `the index ${dir} is in use by another dv process: wait for it to finish, or pass --wait SECONDS`, { dir });
+          throw new DvError(
+            'REPO_LOCKED',
+            `the index ${dir} is in use by another dv process: wait for it to finish, or pass --wait SECONDS`,
+            { dir },
+          );
         }
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -128,7 +163,9 @@ export class LevelIndex implements Index {
   async removePack(packId: string, ids: string[]): Promise<void> {
     const batch = this.db.batch();
     const current = await this.getLocations(ids);
-    ids.forEach((id, i) => { if (current[i]?.pack === packId) batch.del(OBJ + id); });
+    ids.forEach((id, i) => {
+      if (current[i]?.pack === packId) batch.del(OBJ + id);
+    });
     batch.del(PACK + packId);
     await batch.write();
   }
@@ -142,7 +179,10 @@ export class LevelIndex implements Index {
     const batch = this.db.batch();
     let n = 0;
     for await (const [k, v] of this.db.iterator({ gte: OBJ, lt: OBJ + '\xff' })) {
-      if (packIds.has(decodeLoc(v).pack)) { batch.del(k); n++; }
+      if (packIds.has(decodeLoc(v).pack)) {
+        batch.del(k);
+        n++;
+      }
     }
     for (const p of packIds) batch.del(PACK + p);
     await batch.write();
@@ -209,7 +249,11 @@ export class MemoryIndex implements Index {
   }
   async forgetPacks(packIds: Set<string>): Promise<number> {
     let n = 0;
-    for (const [id, l] of this.objs) if (packIds.has(l.pack)) { this.objs.delete(id); n++; }
+    for (const [id, l] of this.objs)
+      if (packIds.has(l.pack)) {
+        this.objs.delete(id);
+        n++;
+      }
     for (const p of packIds) this.packs.delete(p);
     return n;
   }
@@ -225,10 +269,14 @@ export class MemoryIndex implements Index {
     return paths.map((p) => this.stats.get(p));
   }
   async putStats(entries: [string, StatEntry | undefined][]): Promise<void> {
-    for (const [p, s] of entries) if (s) this.stats.set(p, s); else this.stats.delete(p);
+    for (const [p, s] of entries)
+      if (s) this.stats.set(p, s);
+      else this.stats.delete(p);
   }
   async clear(): Promise<void> {
-    this.objs.clear(); this.packs.clear(); this.stats.clear();
+    this.objs.clear();
+    this.packs.clear();
+    this.stats.clear();
   }
   async close(): Promise<void> {}
 }

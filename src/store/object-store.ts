@@ -37,7 +37,12 @@ export class ObjectStore {
   readonly corrupt = new Set<string>();
   readonly stats: StoreStats = { objectsWritten: 0, rawBytesWritten: 0, storedBytesWritten: 0, packsWritten: 0 };
 
-  constructor(readonly packsDir: string, readonly tmpDir: string, readonly index: Index, readonly packTarget = PACK_TARGET_BYTES) {}
+  constructor(
+    readonly packsDir: string,
+    readonly tmpDir: string,
+    readonly index: Index,
+    readonly packTarget = PACK_TARGET_BYTES,
+  ) {}
 
   /** Registers packs present on disk that the index does not know (another process, a pull, a crash). */
   async syncPacks(): Promise<number> {
@@ -68,7 +73,8 @@ export class ObjectStore {
   async readPackIndex(packId: string): Promise<PackEntry[]> {
     const { idx } = packPaths(this.packsDir, packId);
     const bytes = await fsp.readFile(idx);
-    if (blake3Hex(bytes) !== packId) throw new DvError('OBJECT_CORRUPT', `pack index ${idx} does not match its name: run \`dv fsck\``, { pack: packId, file: idx });
+    if (blake3Hex(bytes) !== packId)
+      throw new DvError('OBJECT_CORRUPT', `pack index ${idx} does not match its name: run \`dv fsck\``, { pack: packId, file: idx });
     return decodePackIndex(bytes, packId);
   }
 
@@ -186,9 +192,14 @@ export class ObjectStore {
     if (this.flushesInFlight >= 1) await this.flushChain;
     this.flushesInFlight++;
     const run = this.flush();
-    void run.then(() => this.flushesInFlight--, () => this.flushesInFlight--);
+    void run.then(
+      () => this.flushesInFlight--,
+      () => this.flushesInFlight--,
+    );
     // Errors surface through the chain: the next flush() or close() rethrows them.
-    run.catch((e) => { this.flushError ??= e; });
+    run.catch((e) => {
+      this.flushError ??= e;
+    });
   }
 
   /** Writes pending objects as a pack and records them in the index. Flushes run one at a time. */
@@ -222,7 +233,12 @@ export class ObjectStore {
     const p = this.pending.get(id) ?? this.inFlight.get(id);
     if (p) return p.flags === FLAG_FRAME ? sliceFrame(await decodeFrame(p.data), p.inner ?? 0, p.rawSize)! : decode(p.data, p.flags);
     const loc = await this.location(id);
-    if (!loc) throw new DvError('OBJECT_MISSING', `object ${id} is not in the local store: run \`dv pull\` or \`dv fetch\` to get it from a remote`, { id });
+    if (!loc)
+      throw new DvError(
+        'OBJECT_MISSING',
+        `object ${id} is not in the local store: run \`dv pull\` or \`dv fetch\` to get it from a remote`,
+        { id },
+      );
     return this.readAt(id, loc);
   }
 
@@ -246,7 +262,12 @@ export class ObjectStore {
       return f;
     }
     f = this.readRaw(id, loc).then((stored) => decodeFrame(stored).catch(() => undefined));
-    f.then((v) => { if (!v) this.frames.delete(key); }, () => this.frames.delete(key));
+    f.then(
+      (v) => {
+        if (!v) this.frames.delete(key);
+      },
+      () => this.frames.delete(key),
+    );
     this.frames.set(key, f);
     if (this.frames.size > 4) this.frames.delete(this.frames.keys().next().value as string);
     return f;
@@ -260,13 +281,25 @@ export class ObjectStore {
       // Check the claimed range against the file before allocating or reading anything.
       const size = await this.packSize(loc.pack, fh);
       if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES) || loc.offset + loc.length > size) {
-        throw new DvError('OBJECT_CORRUPT', `object ${id} is said to lie beyond the end of ${file}: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+        throw new DvError(
+          'OBJECT_CORRUPT',
+          `object ${id} is said to lie beyond the end of ${file}: run \`dv fsck\` and \`dv pull\` to repair`,
+          { id, file },
+        );
       }
       stored = Buffer.allocUnsafe(loc.length);
       const { bytesRead } = await fh.read(stored, 0, loc.length, loc.offset);
-      if (bytesRead !== loc.length) throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is truncated: run \`dv fsck\` and \`dv pull\` to repair`, { id, file });
+      if (bytesRead !== loc.length)
+        throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is truncated: run \`dv fsck\` and \`dv pull\` to repair`, {
+          id,
+          file,
+        });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DvError('OBJECT_MISSING', `pack ${file} holding object ${id} is gone: run \`dv fsck --rebuild-index\` then \`dv pull\``, { id, file });
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new DvError('OBJECT_MISSING', `pack ${file} holding object ${id} is gone: run \`dv fsck --rebuild-index\` then \`dv pull\``, {
+          id,
+          file,
+        });
       throw fsError(e, file);
     }
     return stored;
@@ -292,8 +325,13 @@ export class ObjectStore {
     const file = packPaths(this.packsDir, loc.pack).pack;
     this.corrupt.add(id);
     const current = (await this.index.getLocations([id]))[0];
-    if (current && current.pack === loc.pack && current.offset === loc.offset && current.inner === loc.inner) await this.index.dropObjects([id]).catch(() => undefined);
-    throw new DvError('OBJECT_CORRUPT', `object ${id} in ${file} is corrupt (${undecodable ? 'cannot be decompressed' : 'does not match its hash'}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id, file });
+    if (current && current.pack === loc.pack && current.offset === loc.offset && current.inner === loc.inner)
+      await this.index.dropObjects([id]).catch(() => undefined);
+    throw new DvError(
+      'OBJECT_CORRUPT',
+      `object ${id} in ${file} is corrupt (${undecodable ? 'cannot be decompressed' : 'does not match its hash'}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`,
+      { id, file },
+    );
   }
 
   private readonly sizes = new Map<string, number>();
@@ -313,7 +351,10 @@ export class ObjectStore {
       if (this.handles.size >= 64) {
         const [oldId, old] = this.handles.entries().next().value as [string, Promise<FileHandle>];
         this.handles.delete(oldId);
-        void old.then((h) => h.close(), () => undefined);
+        void old.then(
+          (h) => h.close(),
+          () => undefined,
+        );
       }
       fh = fsp.open(packPaths(this.packsDir, packId).pack, 'r');
       fh.catch(() => this.handles.delete(packId));

@@ -74,7 +74,8 @@ export function decodePackIndex(bytes: Buffer, name = '?'): PackEntry[] {
     if (length > MAX_OBJECT_BYTES || rawSize > MAX_OBJECT_BYTES) throw bad('an object larger than dv ever writes');
     const e: PackEntry = { id: bytes.toString('hex', o, o + 32), offset, length, rawSize, flags };
     if (flags === FLAG_FRAME) {
-      if (length > MAX_FRAME_STORED || inner + rawSize > MAX_FRAME_BYTES) throw bad(`framed object ${e.id} lies beyond what a frame may hold`);
+      if (length > MAX_FRAME_STORED || inner + rawSize > MAX_FRAME_BYTES)
+        throw bad(`framed object ${e.id} lies beyond what a frame may hold`);
       if ((frames.get(offset) ?? length) !== length) throw bad(`objects of the frame at ${offset} disagree on its length`);
       frames.set(offset, length);
       e.inner = inner;

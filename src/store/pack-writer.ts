@@ -45,7 +45,10 @@ export class SyncPackWriter {
   private pos = 0;
   private entries: PackEntry[] = [];
 
-  constructor(private readonly tmpDir: string, readonly target: number) {}
+  constructor(
+    private readonly tmpDir: string,
+    readonly target: number,
+  ) {}
 
   get size(): number {
     return this.pos;
@@ -60,7 +63,8 @@ export class SyncPackWriter {
   /** Adds one compressed frame holding `members` (their offsets inside the decompressed frame). */
   addFrame(data: Uint8Array, members: { id: string; rawSize: number; inner: number }[]): void {
     this.member(entryName(members[0].id, FLAG_FRAME), data);
-    for (const m of members) this.entries.push({ id: m.id, offset: this.pos + BLOCK, length: data.length, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner });
+    for (const m of members)
+      this.entries.push({ id: m.id, offset: this.pos + BLOCK, length: data.length, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner });
     this.advance(data.length);
   }
 
@@ -79,7 +83,7 @@ export class SyncPackWriter {
   }
 
   private advance(length: number): void {
-    this.pos += BLOCK + length + (BLOCK - (length % BLOCK)) % BLOCK;
+    this.pos += BLOCK + length + ((BLOCK - (length % BLOCK)) % BLOCK);
   }
 
   /** Ends the current pack; returns its temp file and entries (undefined when empty). */

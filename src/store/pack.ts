@@ -44,7 +44,11 @@ export function entryName(id: string, flags: number): string {
  * Writes `objects` as one pack plus its index into `packsDir`, through a temp file in `tmpDir`.
  * Returns the pack id and the index entries.
  */
-export async function writePack(packsDir: string, tmpDir: string, objects: PendingObject[]): Promise<{ packId: string; entries: PackEntry[]; bytes: number }> {
+export async function writePack(
+  packsDir: string,
+  tmpDir: string,
+  objects: PendingObject[],
+): Promise<{ packId: string; entries: PackEntry[]; bytes: number }> {
   const entries: PackEntry[] = [];
   const members: PendingObject[] = [];
   const frameAt = new Map<Buffer, number>();
@@ -52,10 +56,20 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
   for (const o of objects) {
     if (o.flags === FLAG_FRAME) {
       const at = frameAt.get(o.data);
-      if (at !== undefined) { entries.push({ id: o.id, offset: at, length: o.data.length, rawSize: o.rawSize, flags: o.flags, inner: o.inner ?? 0 }); continue; }
+      if (at !== undefined) {
+        entries.push({ id: o.id, offset: at, length: o.data.length, rawSize: o.rawSize, flags: o.flags, inner: o.inner ?? 0 });
+        continue;
+      }
       frameAt.set(o.data, pos + BLOCK);
     }
-    entries.push({ id: o.id, offset: pos + BLOCK, length: o.data.length, rawSize: o.rawSize, flags: o.flags, ...(o.flags === FLAG_FRAME ? { inner: o.inner ?? 0 } : {}) });
+    entries.push({
+      id: o.id,
+      offset: pos + BLOCK,
+      length: o.data.length,
+      rawSize: o.rawSize,
+      flags: o.flags,
+      ...(o.flags === FLAG_FRAME ? { inner: o.inner ?? 0 } : {}),
+    });
     members.push(o);
     pos += BLOCK + o.data.length + pad(o.data.length);
   }
@@ -84,7 +98,13 @@ export async function writePack(packsDir: string, tmpDir: string, objects: Pendi
  * Makes a finished temp pack durable and visible: checks its size, fsyncs it, renames it to its
  * name (the hash of its index), then writes the index. An index only ever names a complete pack.
  */
-export async function sealPack(packsDir: string, tmpDir: string, tmp: string, size: number, entries: PackEntry[]): Promise<{ packId: string; entries: PackEntry[] }> {
+export async function sealPack(
+  packsDir: string,
+  tmpDir: string,
+  tmp: string,
+  size: number,
+  entries: PackEntry[],
+): Promise<{ packId: string; entries: PackEntry[] }> {
   const idxBytes = encodePackIndex(entries);
   const packId = blake3Hex(idxBytes);
   const { pack: packPath, idx: idxPath } = packPaths(packsDir, packId);
@@ -111,7 +131,11 @@ export async function sealPack(packsDir: string, tmpDir: string, tmp: string, si
 export async function listPackIds(packsDir: string): Promise<string[]> {
   const out: string[] = [];
   let fans: string[];
-  try { fans = await fsp.readdir(packsDir); } catch { return out; }
+  try {
+    fans = await fsp.readdir(packsDir);
+  } catch {
+    return out;
+  }
   for (const fan of fans) {
     if (!/^[0-9a-f]{2}$/.test(fan)) continue;
     for (const f of await fsp.readdir(join(packsDir, fan))) {

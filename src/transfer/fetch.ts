@@ -26,7 +26,10 @@ import { remoteIndexKey, remotePackKey } from './layout.js';
 import { frameKey, type RemoteIndex, type RemoteLoc } from './remote-index.js';
 
 type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
-interface Want { id: string; kind: Kind }
+interface Want {
+  id: string;
+  kind: Kind;
+}
 
 export interface FetchInput {
   store: ObjectStore;
@@ -58,7 +61,10 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
   const visited = new Set<string>();
   // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice.
   const ledger = new DeclaredLedger();
-  let level: Want[] = [...i.roots.map((id): Want => ({ id, kind: 'snapshot' })), ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' }))];
+  let level: Want[] = [
+    ...i.roots.map((id): Want => ({ id, kind: 'snapshot' })),
+    ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' })),
+  ];
   while (level.length > 0) {
     const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
     const sizes = await i.store.sizesOf(fresh.map((w) => w.id));
@@ -66,13 +72,20 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
     // refused before a byte of it is downloaded; the download then checks the index told the truth.
     fresh.forEach((w, k) => {
       if (w.kind !== 'chunk') return;
-      if (sizes[k] !== undefined) { ledger.chunk(w.id, sizes[k]!); return; }
+      if (sizes[k] !== undefined) {
+        ledger.chunk(w.id, sizes[k]!);
+        return;
+      }
       // Any listed copy of the declared size will do (a bad index's copy may come first).
       const copies = i.remote.copies(w.id);
       const claimed = ledger.claimed(w.id);
       if (copies.length > 0 && !copies.some((c) => c.rawSize === claimed)) ledger.chunk(w.id, copies[0].rawSize);
     });
-    await download(i, fresh.filter((_, k) => sizes[k] === undefined), stats);
+    await download(
+      i,
+      fresh.filter((_, k) => sizes[k] === undefined),
+      stats,
+    );
     const next: Want[] = [];
     for (const w of fresh) {
       if (w.kind === 'chunk') continue;
@@ -107,8 +120,17 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
 }
 
 /** What one read brings: objects, or a frame with the wanted objects in it. */
-interface Unit { offset: number; length: number; objects: { id: string; loc: RemoteLoc }[] }
-interface Range { pack: string; start: number; end: number; units: Unit[] }
+interface Unit {
+  offset: number;
+  length: number;
+  objects: { id: string; loc: RemoteLoc }[];
+}
+interface Range {
+  pack: string;
+  start: number;
+  end: number;
+  units: Unit[];
+}
 
 /**
  * Downloads objects with merged ranged GETs and verifies each. Chunks stored alone are written
@@ -127,27 +149,44 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
   for (const { id, kind } of wants) {
     if (kind === 'chunk') chunks.add(id);
     const loc = pick(id);
-    if (!loc) { absent.push(id); continue; }
+    if (!loc) {
+      absent.push(id);
+      continue;
+    }
     const most = kind === 'manifest' ? MAX_MANIFEST_BYTES : MAX_OBJECT;
     if (loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : most) || loc.rawSize > most) {
       throw new DvError('BAD_OBJECT', `the remote index says ${kind} ${id} is ${loc.rawSize} bytes: refusing an object this large`, { id });
     }
     let list = byPack.get(loc.pack);
     if (!list) byPack.set(loc.pack, (list = []));
-    if (loc.flags !== FLAG_FRAME) { list.push({ offset: loc.offset, length: loc.length, objects: [{ id, loc }] }); continue; }
+    if (loc.flags !== FLAG_FRAME) {
+      list.push({ offset: loc.offset, length: loc.length, objects: [{ id, loc }] });
+      continue;
+    }
     const key = frameKey(loc.pack, loc.offset);
     const unit = frames.get(key);
-    if (unit) { unit.objects.push({ id, loc }); continue; }
+    if (unit) {
+      unit.objects.push({ id, loc });
+      continue;
+    }
     const fresh: Unit = { offset: loc.offset, length: loc.length, objects: [{ id, loc }] };
     frames.set(key, fresh);
     list.push(fresh);
   }
   if (absent.length > 0 && i.remote.warnings.length > 0) {
     // Likely listed by an index that was refused: say so rather than blame the pusher.
-    throw new DvError('BAD_OBJECT', `${absent.length} object(s) are in no usable index on ${i.backend.location} (first: ${absent[0]}), and ${i.remote.warnings.length} index(es) there were refused: ${i.remote.warnings[0]}`, { missing: absent.slice(0, 100), warnings: i.remote.warnings.slice(0, 10) });
+    throw new DvError(
+      'BAD_OBJECT',
+      `${absent.length} object(s) are in no usable index on ${i.backend.location} (first: ${absent[0]}), and ${i.remote.warnings.length} index(es) there were refused: ${i.remote.warnings[0]}`,
+      { missing: absent.slice(0, 100), warnings: i.remote.warnings.slice(0, 10) },
+    );
   }
   if (absent.length > 0) {
-    throw new DvError('OBJECT_MISSING', `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`, { missing: absent.slice(0, 100) });
+    throw new DvError(
+      'OBJECT_MISSING',
+      `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`,
+      { missing: absent.slice(0, 100) },
+    );
   }
   const ranges: Range[] = [];
   for (const [pack, list] of byPack) {
@@ -175,45 +214,49 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
   // Units whose copy was damaged (an index listing an object at a wrong place, or a bad pack).
   const bad: { unit: Unit; pack: string; error: unknown }[] = [];
   const isDamage = (e: unknown): boolean => e instanceof DvError && e.code === 'OBJECT_CORRUPT';
-  await Promise.all(ranges.map((r) => limit(async () => {
-    if (failure) return;
-    try {
-      let data: Buffer;
-      try {
-        data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
-      } catch (e) {
-        if (!isDamage(e)) throw e;
-        for (const unit of r.units) bad.push({ unit, pack: r.pack, error: e });
-        return;
-      }
-      stats.requests++;
-      for (const u of r.units) {
+  await Promise.all(
+    ranges.map((r) =>
+      limit(async () => {
         if (failure) return;
-        const view = data.subarray(u.offset - r.start, u.offset - r.start + u.length);
-        const { id, loc } = u.objects[0];
         try {
-          if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
-          else {
-            await verifyObject(i, r.pack, id, loc, view);
-            if (!chunks.has(id)) await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
-            else {
-              writer.add(id, view, loc.rawSize, loc.flags);
-              if (writer.size >= writer.target) seal();
-            }
+          let data: Buffer;
+          try {
+            data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
+          } catch (e) {
+            if (!isDamage(e)) throw e;
+            for (const unit of r.units) bad.push({ unit, pack: r.pack, error: e });
+            return;
           }
+          stats.requests++;
+          for (const u of r.units) {
+            if (failure) return;
+            const view = data.subarray(u.offset - r.start, u.offset - r.start + u.length);
+            const { id, loc } = u.objects[0];
+            try {
+              if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
+              else {
+                await verifyObject(i, r.pack, id, loc, view);
+                if (!chunks.has(id)) await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+                else {
+                  writer.add(id, view, loc.rawSize, loc.flags);
+                  if (writer.size >= writer.target) seal();
+                }
+              }
+            } catch (e) {
+              if (!isDamage(e)) throw e;
+              bad.push({ unit: u, pack: r.pack, error: e });
+              continue;
+            }
+            stats.objectsFetched += u.objects.length;
+            stats.bytesFetched += u.length;
+          }
+          i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched });
         } catch (e) {
-          if (!isDamage(e)) throw e;
-          bad.push({ unit: u, pack: r.pack, error: e });
-          continue;
+          failure ??= e;
         }
-        stats.objectsFetched += u.objects.length;
-        stats.bytesFetched += u.length;
-      }
-      i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched });
-    } catch (e) {
-      failure ??= e;
-    }
-  })));
+      }),
+    ),
+  );
   if (failure) writer.abort();
   else seal();
   const sealed = await Promise.allSettled(seals);
@@ -268,7 +311,10 @@ async function storeFrame(i: FetchInput, pack: string, u: Unit, stored: Buffer):
   const members = i.remote.frames.get(frameKey(pack, u.offset)) ?? [];
   if (members.length > 0 && members.every((m) => good(m))) {
     const here = await i.store.hasMany(members.map((m) => m.id));
-    await i.store.putFrame(stored, members.filter((_, k) => !here[k]));
+    await i.store.putFrame(
+      stored,
+      members.filter((_, k) => !here[k]),
+    );
   } else {
     for (const w of wanted) await i.store.put(w.id, w.raw!, true);
   }

@@ -57,7 +57,6 @@ export interface PushStats {
   warnings?: string[];
 }
 
-
 /** Local packs smaller than this travel repacked together with other small ones, not as they are. */
 const SMALL_PACK = 4 * 1024 * 1024;
 /**
@@ -78,7 +77,11 @@ async function verifyStored(e: PackEntry, pack: Buffer, file: string, frames: Ma
     raw = undefined;
   }
   if (!raw || raw.length !== e.rawSize || blake3Hex(raw) !== e.id) {
-    throw new DvError('OBJECT_CORRUPT', `object ${e.id} in ${file} is corrupt: not pushing it; run \`dv fsck\`, then \`dv pull\` from a remote with a good copy`, { id: e.id, file });
+    throw new DvError(
+      'OBJECT_CORRUPT',
+      `object ${e.id} in ${file} is corrupt: not pushing it; run \`dv fsck\`, then \`dv pull\` from a remote with a good copy`,
+      { id: e.id, file },
+    );
   }
 }
 
@@ -101,7 +104,10 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   for (const id of i.ids) {
     if (seen.has(id)) continue;
     seen.add(id);
-    if (i.remote.has(id)) { alreadyThere++; continue; }
+    if (i.remote.has(id)) {
+      alreadyThere++;
+      continue;
+    }
     (i.meta.has(id) ? missingMeta : missingData).push(id);
   }
   const stats: PushStats = { objectsSent: 0, bytesSent: 0, packsSent: 0, alreadyThere };
@@ -115,7 +121,9 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   // each object in it is verified: no re-reading object by object, no repacking.
   const wanted = new Set([...missingData, ...missingMeta]);
   const locOf = new Map<string, ObjLoc>();
-  [...missingData, ...missingMeta].forEach((id, k) => { if (locs[k]) locOf.set(id, locs[k]!); });
+  [...missingData, ...missingMeta].forEach((id, k) => {
+    if (locs[k]) locOf.set(id, locs[k]!);
+  });
   const perPack = new Map<string, number>();
   for (const l of locs) if (l) perPack.set(l.pack, (perPack.get(l.pack) ?? 0) + 1);
   let whole: { packId: string; entries: PackEntry[] }[] = [];
@@ -131,22 +139,26 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   const moved = new Set(whole.flatMap((w) => w.entries.map((e) => e.id)));
   if (moved.size > 0) {
     const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
-    await Promise.all(whole.map((w) => copyLimit(async () => {
-      const paths = packPaths(i.store.packsDir, w.packId);
-      const data = await fsp.readFile(paths.pack);
-      const frames = new Map<number, Buffer | undefined>();
-      for (const e of w.entries) await verifyStored(e, data, paths.pack, frames);
-      await i.backend.put(remotePackKey(w.packId), data);
-      const idxBytes = await fsp.readFile(paths.idx);
-      await i.backend.put(remoteIndexKey(w.packId), idxBytes);
-      await i.remote.recordUpload(w.packId, idxBytes, w.entries);
-      stats.packsSent++;
-      stats.objectsSent += w.entries.length;
-      stats.bytesSent += data.length;
-      progress.objects += w.entries.length;
-      progress.bytes += w.entries.reduce((n, e) => n + e.length, 0);
-      i.onProgress?.(progress);
-    })));
+    await Promise.all(
+      whole.map((w) =>
+        copyLimit(async () => {
+          const paths = packPaths(i.store.packsDir, w.packId);
+          const data = await fsp.readFile(paths.pack);
+          const frames = new Map<number, Buffer | undefined>();
+          for (const e of w.entries) await verifyStored(e, data, paths.pack, frames);
+          await i.backend.put(remotePackKey(w.packId), data);
+          const idxBytes = await fsp.readFile(paths.idx);
+          await i.backend.put(remoteIndexKey(w.packId), idxBytes);
+          await i.remote.recordUpload(w.packId, idxBytes, w.entries);
+          stats.packsSent++;
+          stats.objectsSent += w.entries.length;
+          stats.bytesSent += data.length;
+          progress.objects += w.entries.length;
+          progress.bytes += w.entries.reduce((n, e) => n + e.length, 0);
+          i.onProgress?.(progress);
+        }),
+      ),
+    );
     for (const list of [missingData, missingMeta]) {
       const keep = list.filter((id) => !moved.has(id));
       list.length = 0;
@@ -221,7 +233,11 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
           batch.push(o);
           size += o.data.length + 512;
         }
-        if (size >= target) { await dispatch(batch); batch = []; size = 0; }
+        if (size >= target) {
+          await dispatch(batch);
+          batch = [];
+          size = 0;
+        }
       }
       if (batch.length > 0 && !failure) await dispatch(batch);
     }

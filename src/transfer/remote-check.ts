@@ -40,7 +40,10 @@ export async function checkRemoteCopies(backend: Backend, remote: RemoteIndex, i
   for (let k = 0; todo.length > 0; k++) {
     const tries = todo.flatMap((id) => {
       const loc = remote.copies(id)[k];
-      if (!loc) { result.bad.push(id); return []; }
+      if (!loc) {
+        result.bad.push(id);
+        return [];
+      }
       return [{ id, loc }];
     });
     const failed = await verifyCopies(backend, tries, jobs);
@@ -61,7 +64,10 @@ async function verifyCopies(backend: Backend, tries: { id: string; loc: RemoteLo
   const byPack = new Map<string, { id: string; loc: RemoteLoc }[]>();
   for (const t of tries) {
     const max = t.loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES;
-    if (t.loc.length > max || t.loc.rawSize > MAX_OBJECT_BYTES) { failed.add(t.id); continue; }
+    if (t.loc.length > max || t.loc.rawSize > MAX_OBJECT_BYTES) {
+      failed.add(t.id);
+      continue;
+    }
     let list = byPack.get(t.loc.pack);
     if (!list) byPack.set(t.loc.pack, (list = []));
     list.push(t);
@@ -82,30 +88,41 @@ async function verifyCopies(backend: Backend, tries: { id: string; loc: RemoteLo
     }
   }
   const limit = pLimit(Math.max(1, jobs));
-  await Promise.all(ranges.map((r) => limit(async () => {
-    // Frames decompressed once per range (a frame's objects are neighbours), dropped with it.
-    const frames = new Map<string, Promise<Buffer | undefined>>();
-    let data: Buffer;
-    try {
-      data = await backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
-    } catch (e) {
-      // A range past the pack's end (or a pack that is gone) fails only these copies.
-      if (e instanceof DvError && (e.code === 'OBJECT_CORRUPT' || e.code === 'OBJECT_MISSING')) { for (const t of r.items) failed.add(t.id); return; }
-      throw e;
-    }
-    for (const { id, loc } of r.items) {
-      const stored = data.subarray(loc.offset - r.start, loc.offset - r.start + loc.length);
-      let raw: Buffer | undefined;
-      if (loc.flags === FLAG_FRAME) {
-        const key = frameKey(r.pack, loc.offset);
-        if (!frames.has(key)) frames.set(key, decodeFrame(Buffer.from(stored)).catch(() => undefined));
-        const frame = await frames.get(key)!;
-        raw = frame && sliceFrame(frame, loc.inner, loc.rawSize);
-      } else {
-        raw = await decode(stored, loc.flags).catch(() => undefined);
-      }
-      if (!raw || raw.length !== loc.rawSize || blake3Hex(raw) !== id) failed.add(id);
-    }
-  })));
+  await Promise.all(
+    ranges.map((r) =>
+      limit(async () => {
+        // Frames decompressed once per range (a frame's objects are neighbours), dropped with it.
+        const frames = new Map<string, Promise<Buffer | undefined>>();
+        let data: Buffer;
+        try {
+          data = await backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
+        } catch (e) {
+          // A range past the pack's end (or a pack that is gone) fails only these copies.
+          if (e instanceof DvError && (e.code === 'OBJECT_CORRUPT' || e.code === 'OBJECT_MISSING')) {
+            for (const t of r.items) failed.add(t.id);
+            return;
+          }
+          throw e;
+        }
+        for (const { id, loc } of r.items) {
+          const stored = data.subarray(loc.offset - r.start, loc.offset - r.start + loc.length);
+          let raw: Buffer | undefined;
+          if (loc.flags === FLAG_FRAME) {
+            const key = frameKey(r.pack, loc.offset);
+            if (!frames.has(key))
+              frames.set(
+                key,
+                decodeFrame(Buffer.from(stored)).catch(() => undefined),
+              );
+            const frame = await frames.get(key)!;
+            raw = frame && sliceFrame(frame, loc.inner, loc.rawSize);
+          } else {
+            raw = await decode(stored, loc.flags).catch(() => undefined);
+          }
+          if (!raw || raw.length !== loc.rawSize || blake3Hex(raw) !== id) failed.add(id);
+        }
+      }),
+    ),
+  );
   return failed;
 }

@@ -36,7 +36,11 @@ export interface RemoteLoc {
 }
 
 /** One object of a remote frame. */
-export interface FrameMember { id: string; rawSize: number; inner: number }
+export interface FrameMember {
+  id: string;
+  rawSize: number;
+  inner: number;
+}
 
 /** The key of the frame at `offset` in `pack`. */
 export const frameKey = (pack: string, offset: number): string => `${pack}:${offset}`;
@@ -81,51 +85,61 @@ export class RemoteIndex {
       // A listing without end (pages that never stop) or indexes beyond any real store is refused.
       total += Math.min(size, MAX_INDEX_BYTES);
       if (listed.length > MAX_INDEXES || total > MAX_TOTAL_INDEX_BYTES) {
-        throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${listed.length > MAX_INDEXES ? `${MAX_INDEXES} pack indexes` : `${MAX_TOTAL_INDEX_BYTES} bytes of pack indexes`}: more than dv reads from a remote; it is damaged or hostile: check its URL with \`dv remote list\``, { location: backend.location, transient: false });
+        throw new DvError(
+          'REMOTE_ERROR',
+          `${backend.location} lists more than ${listed.length > MAX_INDEXES ? `${MAX_INDEXES} pack indexes` : `${MAX_TOTAL_INDEX_BYTES} bytes of pack indexes`}: more than dv reads from a remote; it is damaged or hostile: check its URL with \`dv remote list\``,
+          { location: backend.location, transient: false },
+        );
       }
     }
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);
     const loaded = new Map<string, PackEntry[]>();
-    await Promise.all(listed.map((packId) => limit(async () => {
-      let bytes: Buffer | undefined;
-      if (cached.has(packId)) {
-        bytes = await fsp.readFile(join(cacheDir, `${packId}.idx`));
-        if (blake3Hex(bytes) !== packId) bytes = undefined;
-      }
-      if (!bytes) {
-        const key = remoteIndexKey(packId);
-        // Read within a budget: the listed size (the body is cut off past it), never above the cap.
-        const listedSize = sizes.get(packId) ?? 0;
-        if (listedSize > MAX_INDEX_BYTES) {
-          ri.warnings.push(`${backend.location}: ${key} is listed at ${listedSize} bytes, more than a pack index can be (${MAX_INDEX_BYTES}): ignored`);
-          return;
-        }
-        try {
-          bytes = await backend.get(key, { maxBytes: Math.max(listedSize, IDX_HEADER_BYTES) });
-        } catch (e) {
-          if (!(e instanceof DvError && e.code === 'REMOTE_ERROR' && e.data.transient === false)) throw e;
-          ri.warnings.push(`${e.message}: ignored`);
-          return;
-        }
-        ri.downloaded++;
-        if (blake3Hex(bytes) !== packId) {
-          ri.damaged.push(key);
-          return;
-        }
-        await writeFileAtomic(join(cacheDir, `${packId}.idx`), bytes);
-      }
-      let entries: PackEntry[];
-      try {
-        entries = decodePackIndex(bytes, packId);
-      } catch (e) {
-        // Well named but malformed: whoever wrote it meant harm or had a bug; its objects count as absent.
-        if (!(e instanceof DvError)) throw e;
-        ri.warnings.push(`${backend.location}: ${e.message}: ignored`);
-        return;
-      }
-      loaded.set(packId, entries);
-    })));
+    await Promise.all(
+      listed.map((packId) =>
+        limit(async () => {
+          let bytes: Buffer | undefined;
+          if (cached.has(packId)) {
+            bytes = await fsp.readFile(join(cacheDir, `${packId}.idx`));
+            if (blake3Hex(bytes) !== packId) bytes = undefined;
+          }
+          if (!bytes) {
+            const key = remoteIndexKey(packId);
+            // Read within a budget: the listed size (the body is cut off past it), never above the cap.
+            const listedSize = sizes.get(packId) ?? 0;
+            if (listedSize > MAX_INDEX_BYTES) {
+              ri.warnings.push(
+                `${backend.location}: ${key} is listed at ${listedSize} bytes, more than a pack index can be (${MAX_INDEX_BYTES}): ignored`,
+              );
+              return;
+            }
+            try {
+              bytes = await backend.get(key, { maxBytes: Math.max(listedSize, IDX_HEADER_BYTES) });
+            } catch (e) {
+              if (!(e instanceof DvError && e.code === 'REMOTE_ERROR' && e.data.transient === false)) throw e;
+              ri.warnings.push(`${e.message}: ignored`);
+              return;
+            }
+            ri.downloaded++;
+            if (blake3Hex(bytes) !== packId) {
+              ri.damaged.push(key);
+              return;
+            }
+            await writeFileAtomic(join(cacheDir, `${packId}.idx`), bytes);
+          }
+          let entries: PackEntry[];
+          try {
+            entries = decodePackIndex(bytes, packId);
+          } catch (e) {
+            // Well named but malformed: whoever wrote it meant harm or had a bug; its objects count as absent.
+            if (!(e instanceof DvError)) throw e;
+            ri.warnings.push(`${backend.location}: ${e.message}: ignored`);
+            return;
+          }
+          loaded.set(packId, entries);
+        }),
+      ),
+    );
     // Added in listing order, not download order: which copy of an object is tried first is stable.
     for (const packId of listed) {
       const entries = loaded.get(packId);

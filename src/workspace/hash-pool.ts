@@ -66,7 +66,10 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
       const k = nextPart++;
       const { path, size } = files[next];
       const part: FilePart = { i: next, path, k, start: k * PART, end: Math.min(size, (k + 1) * PART), size };
-      if (nextPart === parts) { next++; nextPart = 0; }
+      if (nextPart === parts) {
+        next++;
+        nextPart = 0;
+      }
       return { type: 'part', part };
     }
     const job: { i: number; path: string }[] = [];
@@ -112,9 +115,14 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
       const flat = ids.flat();
       const have = await sink.hasMany(flat);
       let k = 0;
-      runs.forEach((_, ri) => ids[ri].forEach((id, c) => {
-        if (!have[k++] && !claimed.has(id)) { claimed.add(id); need[ri].push(c); }
-      }));
+      runs.forEach((_, ri) =>
+        ids[ri].forEach((id, c) => {
+          if (!have[k++] && !claimed.has(id)) {
+            claimed.add(id);
+            need[ri].push(c);
+          }
+        }),
+      );
     }
     for (let ri = 0; ri < runs.length; ri++) await inOrder(runs[ri], ids[ri]);
     return need;
@@ -126,14 +134,24 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
     if (!b && r.eof && n <= 1) {
       // The whole file is one chunk (or empty): its id is the chunk id.
       const id = n === 1 ? ids[0] : emptyId;
-      if (n === 0 && sink && !claimed.has(id) && !(await sink.hasMany([id]))[0]) { claimed.add(id); await sink.put(id, Buffer.alloc(0), false); }
+      if (n === 0 && sink && !claimed.has(id) && !(await sink.hasMany([id]))[0]) {
+        claimed.add(id);
+        await sink.put(id, Buffer.alloc(0), false);
+      }
       results[r.i] = { id, chunked: false, size: r.size };
       opts.onFile?.(r.size);
       return;
     }
     if (!b) {
       const nodes: { id: string; bytes: Buffer }[] = [];
-      b = { builder: new ManifestBuilder((bytes) => { const id = blake3Hex(bytes); nodes.push({ id, bytes }); return id; }), nodes };
+      b = {
+        builder: new ManifestBuilder((bytes) => {
+          const id = blake3Hex(bytes);
+          nodes.push({ id, bytes });
+          return id;
+        }),
+        nodes,
+      };
       builders.set(r.i, b);
     }
     for (let k = 0; k < n; k++) b.builder.add(ids[k], r.lens[k]);
@@ -143,7 +161,10 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
     if (sink && b.nodes.length > 0) {
       const have = await sink.hasMany(b.nodes.map((x) => x.id));
       for (let k = 0; k < b.nodes.length; k++) {
-        if (!have[k] && !claimed.has(b.nodes[k].id)) { claimed.add(b.nodes[k].id); await sink.put(b.nodes[k].id, b.nodes[k].bytes, false); }
+        if (!have[k] && !claimed.has(b.nodes[k].id)) {
+          claimed.add(b.nodes[k].id);
+          await sink.put(b.nodes[k].id, b.nodes[k].bytes, false);
+        }
       }
     }
     results[r.i] = { ...fin, size: r.size };
@@ -152,68 +173,107 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
 
   const workers: Worker[] = [];
   try {
-    await Promise.all(Array.from({ length: threads }, async () => {
-      const w = new Worker(new URL('./hash-worker.js', import.meta.url));
-      workers.push(w);
-      await new Promise<void>((resolve, reject) => {
-        let chain = Promise.resolve();
-        const seals: Promise<void>[] = [];
-        let failed = false;
-        const fail = (e: unknown): void => { if (!failed) { failed = true; reject(e); } };
-        const post = (m: ToWorker): void => w.postMessage(m);
-        // The next job is sent as soon as the worker says 'done' (a part is done once cut; its
-        // hashing waits for its entry). The end is 'seal' (also without a store: the worker then
-        // answers once every run is sent), chained behind every message already received.
-        let inFlight = 0;
-        let ending = false;
-        const feed = (): void => {
-          for (let job = inFlight < 1 ? nextJob() : undefined; job; job = inFlight < 1 ? nextJob() : undefined) { inFlight++; post(job); }
-          if (inFlight > 0 || ending) return;
-          ending = true;
-          chain = chain.then(() => { if (failed) return; post({ type: 'seal' }); }).catch(fail);
-        };
-        w.on('error', fail);
-        w.on('exit', (code) => { if (code !== 0) fail(new Error(`hash worker exited with code ${code}`)); else fail(new Error('hash worker stopped early')); });
-        w.on('message', (m: FromWorker) => {
-          if (m.type === 'done') { inFlight--; feed(); return; }
-          // Entries and exits of parts pass at once, not behind this worker's earlier messages.
-          if (m.type === 'entry?' || m.type === 'exit') {
-            const key = `${m.i}:${m.type === 'exit' ? m.k + 1 : m.k}`;
-            if (m.type === 'entry?') {
-              const at = exits.get(key);
-              const { i, k } = m;
-              if (at === undefined) askers.set(key, (a) => post({ type: 'entry', i, k, at: a }));
-              else { exits.delete(key); post({ type: 'entry', i, k, at }); }
-            } else {
-              const asker = askers.get(key);
-              if (asker) { askers.delete(key); asker(m.at); } else exits.set(key, m.at);
+    await Promise.all(
+      Array.from({ length: threads }, async () => {
+        const w = new Worker(new URL('./hash-worker.js', import.meta.url));
+        workers.push(w);
+        await new Promise<void>((resolve, reject) => {
+          let chain = Promise.resolve();
+          const seals: Promise<void>[] = [];
+          let failed = false;
+          const fail = (e: unknown): void => {
+            if (!failed) {
+              failed = true;
+              reject(e);
             }
-            return;
-          }
-          // Messages are handled one at a time, in order: a file's runs arrive in file order.
-          chain = chain.then(async () => {
-            if (failed) return;
-            if (m.type === 'fatal') throw new Error(m.message);
-            if (m.type === 'ids') {
-              const need = await onIds(m.runs);
-              if (sink) post({ type: 'need', need });
-            } else if (m.type === 'pack') {
-              // Sealing (fsync, rename, index) runs beside the hashing; it is awaited at the end.
-              const seal = sink!.sealPack(m.tmp, m.size, m.entries);
-              seals.push(seal);
-              seal.catch(fail);
-            } else if (m.type === 'sealed') {
-              await Promise.all(seals);
-              resolve();
+          };
+          const post = (m: ToWorker): void => w.postMessage(m);
+          // The next job is sent as soon as the worker says 'done' (a part is done once cut; its
+          // hashing waits for its entry). The end is 'seal' (also without a store: the worker then
+          // answers once every run is sent), chained behind every message already received.
+          let inFlight = 0;
+          let ending = false;
+          const feed = (): void => {
+            for (let job = inFlight < 1 ? nextJob() : undefined; job; job = inFlight < 1 ? nextJob() : undefined) {
+              inFlight++;
+              post(job);
             }
-          }).catch(fail);
+            if (inFlight > 0 || ending) return;
+            ending = true;
+            chain = chain
+              .then(() => {
+                if (failed) return;
+                post({ type: 'seal' });
+              })
+              .catch(fail);
+          };
+          w.on('error', fail);
+          w.on('exit', (code) => {
+            if (code !== 0) fail(new Error(`hash worker exited with code ${code}`));
+            else fail(new Error('hash worker stopped early'));
+          });
+          w.on('message', (m: FromWorker) => {
+            if (m.type === 'done') {
+              inFlight--;
+              feed();
+              return;
+            }
+            // Entries and exits of parts pass at once, not behind this worker's earlier messages.
+            if (m.type === 'entry?' || m.type === 'exit') {
+              const key = `${m.i}:${m.type === 'exit' ? m.k + 1 : m.k}`;
+              if (m.type === 'entry?') {
+                const at = exits.get(key);
+                const { i, k } = m;
+                if (at === undefined) askers.set(key, (a) => post({ type: 'entry', i, k, at: a }));
+                else {
+                  exits.delete(key);
+                  post({ type: 'entry', i, k, at });
+                }
+              } else {
+                const asker = askers.get(key);
+                if (asker) {
+                  askers.delete(key);
+                  asker(m.at);
+                } else exits.set(key, m.at);
+              }
+              return;
+            }
+            // Messages are handled one at a time, in order: a file's runs arrive in file order.
+            chain = chain
+              .then(async () => {
+                if (failed) return;
+                if (m.type === 'fatal') throw new Error(m.message);
+                if (m.type === 'ids') {
+                  const need = await onIds(m.runs);
+                  if (sink) post({ type: 'need', need });
+                } else if (m.type === 'pack') {
+                  // Sealing (fsync, rename, index) runs beside the hashing; it is awaited at the end.
+                  const seal = sink!.sealPack(m.tmp, m.size, m.entries);
+                  seals.push(seal);
+                  seal.catch(fail);
+                } else if (m.type === 'sealed') {
+                  await Promise.all(seals);
+                  resolve();
+                }
+              })
+              .catch(fail);
+          });
+          post(
+            sink
+              ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget }
+              : { type: 'init', store: false, tmpDir: '', packTarget: 0 },
+          );
+          feed();
         });
-        post(sink ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget } : { type: 'init', store: false, tmpDir: '', packTarget: 0 });
-        feed();
-      });
-    }));
+      }),
+    );
   } catch (e) {
-    await Promise.all(workers.map((w) => { w.removeAllListeners('exit'); return w.terminate(); }));
+    await Promise.all(
+      workers.map((w) => {
+        w.removeAllListeners('exit');
+        return w.terminate();
+      }),
+    );
     // Packs the workers had not finished (a full disk, a vanished file) are deleted, not left to fill the disk.
     if (sink) {
       const mine = `wpack-${process.pid}-`;
@@ -223,7 +283,12 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
     }
     throw e;
   } finally {
-    await Promise.all(workers.map((w) => { w.removeAllListeners('exit'); return w.terminate(); }));
+    await Promise.all(
+      workers.map((w) => {
+        w.removeAllListeners('exit');
+        return w.terminate();
+      }),
+    );
   }
   return results;
 }

@@ -28,7 +28,14 @@ export type ToWorker =
  * file are cut by several workers at once (chunker-split.ts); part k learns where its first chunk
  * starts (`entry`) from the exit of part k - 1, and reports its own exit for part k + 1.
  */
-export interface FilePart { i: number; path: string; k: number; start: number; end: number; size: number }
+export interface FilePart {
+  i: number;
+  path: string;
+  k: number;
+  start: number;
+  end: number;
+  size: number;
+}
 
 /** One file's chunks found in one read: ids (32 bytes each) and lengths; `eof` marks its last piece. */
 export interface ChunkRun {
@@ -75,7 +82,10 @@ const segment = alloc(SEGMENT);
 const partBufs = [alloc(PART_READ), alloc(PART_READ)];
 const partBusy: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
 let partTurn = 0;
-const candLists = [0, 1].map(() => { const b = alloc(CANDS * 4); return new Uint32Array(b.buffer, b.byteOffset, CANDS); });
+const candLists = [0, 1].map(() => {
+  const b = alloc(CANDS * 4);
+  return new Uint32Array(b.buffer, b.byteOffset, CANDS);
+});
 const probe = Buffer.allocUnsafe(1);
 const seqCut: CutFn = wasm ? (b, s, e, eof, p) => wasm.nextCut(b, s, e, eof, p) : nextCut;
 const scan = wasm ? (b: Uint8Array, lo: number, hi: number, out: Uint32Array) => wasm.scan(b, lo, hi, out) : scanCandidates;
@@ -95,7 +105,10 @@ function shouldTry(kind: string, bytes: number): boolean {
   return n >= PROBE_EVERY;
 }
 
-interface Frame { chunks: number[]; raw: number }
+interface Frame {
+  chunks: number[];
+  raw: number;
+}
 
 /**
  * Writes run in order behind compressions, so chunking the next segment overlaps compressing
@@ -122,23 +135,39 @@ function writeFrame(ids: string[], lens: number[], bytes: Buffer, data: Buffer |
   if (data && ids.length === 1) writer!.add(ids[0], data, lens[0], FLAG_ZSTD);
   else if (data) {
     let inner = 0;
-    writer!.addFrame(data, ids.map((id, k) => {
-      const m = { id, rawSize: lens[k], inner };
-      inner += lens[k];
-      return m;
-    }));
+    writer!.addFrame(
+      data,
+      ids.map((id, k) => {
+        const m = { id, rawSize: lens[k], inner };
+        inner += lens[k];
+        return m;
+      }),
+    );
   } else {
     let at = 0;
-    ids.forEach((id, k) => { writer!.add(id, bytes.subarray(at, at + lens[k]), lens[k], FLAG_RAW); at += lens[k]; });
+    ids.forEach((id, k) => {
+      writer!.add(id, bytes.subarray(at, at + lens[k]), lens[k], FLAG_RAW);
+      at += lens[k];
+    });
   }
   if (writer!.size >= writer!.target) sealPack();
 }
 
 let queue = Promise.resolve();
 port.on('message', (m: ToWorker) => {
-  if (m.type === 'need') { needWaiters.shift()?.(m.need); return; }
-  if (m.type === 'entry') { const key = `${m.i}:${m.k}`; entryWaiters.get(key)?.(m.at); entryWaiters.delete(key); return; }
-  queue = queue.then(() => handle(m)).catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
+  if (m.type === 'need') {
+    needWaiters.shift()?.(m.need);
+    return;
+  }
+  if (m.type === 'entry') {
+    const key = `${m.i}:${m.k}`;
+    entryWaiters.get(key)?.(m.at);
+    entryWaiters.delete(key);
+    return;
+  }
+  queue = queue
+    .then(() => handle(m))
+    .catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
 });
 
 async function handle(m: ToWorker): Promise<void> {
@@ -177,13 +206,21 @@ function cut(buf: Buffer, start: number, end: number, eof: boolean, lens: number
   return pos;
 }
 
-interface Pending { run: ChunkRun; offs: number[]; buf: Buffer; kind: string }
+interface Pending {
+  run: ChunkRun;
+  offs: number[];
+  buf: Buffer;
+  kind: string;
+}
 
 /** Sends runs; when storing, waits for the main thread's verdict and writes the new chunks. */
 async function emit(pending: Pending[]): Promise<void> {
   if (pending.length === 0) return;
   const runs = pending.map((p) => p.run);
-  if (!writer) { port.postMessage({ type: 'ids', runs } satisfies FromWorker); return; }
+  if (!writer) {
+    port.postMessage({ type: 'ids', runs } satisfies FromWorker);
+    return;
+  }
   const reply = new Promise<number[][]>((r) => needWaiters.push(r));
   port.postMessage({ type: 'ids', runs } satisfies FromWorker);
   const need = await reply;
@@ -204,7 +241,12 @@ async function emit(pending: Pending[]): Promise<void> {
       let tryIt = shouldTry(p.kind, f.raw);
       // Where this kind of file missed lately, a frame's first chunk is tried alone first: random
       // data then costs a 64 KiB probe, not a whole frame.
-      if (tryIt && (misses.get(p.kind) ?? 0) > 0 && f.chunks.length > 1 && (await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW) {
+      if (
+        tryIt &&
+        (misses.get(p.kind) ?? 0) > 0 &&
+        f.chunks.length > 1 &&
+        (await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW
+      ) {
         misses.set(p.kind, (misses.get(p.kind) ?? 0) + 1);
         tryIt = false;
       }
@@ -215,9 +257,11 @@ async function emit(pending: Pending[]): Promise<void> {
       }
       // A copy: the read buffer is reused for the next segment while this one compresses.
       const bytes = Buffer.concat(f.chunks.map(slice), f.raw);
-      const compressed = !tryIt ? Promise.resolve(undefined)
-        : f.chunks.length === 1 ? maybeCompress(bytes).then((z) => (z.flags === FLAG_RAW ? undefined : z.data))
-        : compressFrame(bytes);
+      const compressed = !tryIt
+        ? Promise.resolve(undefined)
+        : f.chunks.length === 1
+          ? maybeCompress(bytes).then((z) => (z.flags === FLAG_RAW ? undefined : z.data))
+          : compressFrame(bytes);
       compressed.catch(() => undefined);
       const kind = p.kind;
       later(async () => {
@@ -246,7 +290,11 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
       fd = openSync(f.path, 'r');
       const size = fstatSync(fd).size;
       if (size <= SMALL) {
-        if (used + size > SLAB) { await emit(pending); pending = []; used = 0; }
+        if (used + size > SLAB) {
+          await emit(pending);
+          pending = [];
+          used = 0;
+        }
         let got = 0;
         while (got < size) {
           const n = readSync(fd, slab, used + got, size - got, null);
@@ -290,7 +338,10 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
       pending = [];
       used = 0;
       // The main thread fails the whole operation on this; it needs no answer.
-      port.postMessage({ type: 'ids', runs: [{ i: f.i, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }] } satisfies FromWorker);
+      port.postMessage({
+        type: 'ids',
+        runs: [{ i: f.i, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }],
+      } satisfies FromWorker);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
@@ -326,7 +377,7 @@ async function runPart(part: FilePart): Promise<void> {
     if (fstatSync(fd).size !== size) throw changed(path);
     const readEnd = Math.min(end + p.max, size);
     len = readEnd - start;
-    for (let got = 0; got < len;) {
+    for (let got = 0; got < len; ) {
       const n = readSync(fd, partBuf, got, len - got, start + got);
       if (n === 0) throw changed(path);
       got += n;
@@ -336,15 +387,21 @@ async function runPart(part: FilePart): Promise<void> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const error = { code: err.code, message: err.message };
-    port.postMessage({ type: 'ids', runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error }] } satisfies FromWorker);
+    port.postMessage({
+      type: 'ids',
+      runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error }],
+    } satisfies FromWorker);
     return;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  const entry = k === 0 ? Promise.resolve(start) : new Promise<number>((r) => {
-    entryWaiters.set(`${i}:${k}`, r);
-    port.postMessage({ type: 'entry?', i, k } satisfies FromWorker);
-  });
+  const entry =
+    k === 0
+      ? Promise.resolve(start)
+      : new Promise<number>((r) => {
+          entryWaiters.set(`${i}:${k}`, r);
+          port.postMessage({ type: 'entry?', i, k } satisfies FromWorker);
+        });
   const rest = entry.then((at) => {
     const buf = partBuf.subarray(0, len);
     const eof = start + len === size;
@@ -353,7 +410,11 @@ async function runPart(part: FilePart): Promise<void> {
     const ids: Buffer[] = [];
     const offs: number[] = [];
     let pos = at - start;
-    for (const n of lens) { ids.push(blake3(buf.subarray(pos, pos + n))); offs.push(pos); pos += n; }
+    for (const n of lens) {
+      ids.push(blake3(buf.subarray(pos, pos + n)));
+      offs.push(pos);
+      pos += n;
+    }
     return emit([{ run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) }]);
   });
   partBusy[slot] = rest;

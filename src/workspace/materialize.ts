@@ -9,7 +9,18 @@
  * regular file with no other hard link (fstat): a hard link would share the inode, and so the
  * mode, with a file outside; such a file is rewritten instead (a new file of dv's own).
  */
-import { closeSync, constants, fchmodSync, fstatSync, openSync, promises as fsp, renameSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  openSync,
+  promises as fsp,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
@@ -52,7 +63,8 @@ export interface MaterializeResult {
 }
 
 const sameLeaf = (a: TreeEntry, b: TreeEntry): boolean =>
-  (a.type === 'file' && b.type === 'file' && a.id === b.id && a.exec === b.exec) || (a.type === 'link' && b.type === 'link' && a.target === b.target);
+  (a.type === 'file' && b.type === 'file' && a.id === b.id && a.exec === b.exec) ||
+  (a.type === 'link' && b.type === 'link' && a.target === b.target);
 
 export async function materialize(o: MaterializeOptions): Promise<MaterializeResult> {
   const ops: Op[] = [];
@@ -73,8 +85,14 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     for (const [name, [ea, eb]] of [...names.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
       const r = posix.join(rel, name);
       if (ea && eb && sameLeaf(ea, eb)) continue;
-      if (ea && eb && ea.type === 'dir' && eb.type === 'dir') { await plan(ea.id, eb.id, r); continue; }
-      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) { ops.push({ op: 'chmod', rel: r, entry: eb }); continue; }
+      if (ea && eb && ea.type === 'dir' && eb.type === 'dir') {
+        await plan(ea.id, eb.id, r);
+        continue;
+      }
+      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) {
+        ops.push({ op: 'chmod', rel: r, entry: eb });
+        continue;
+      }
       if (ea && eb && ea.type === 'file' && eb.type === 'file') {
         // A modified file: the new content is renamed over the old, nothing to remove first.
         await collectDoomed(ea, r);
@@ -93,7 +111,11 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     if (e.type === 'file') ops.push({ op: 'write', rel, entry: e });
     else if (e.type === 'link') {
       const inside = o.kind === 'dir' ? posix.relative(o.rel, rel) : posix.basename(rel);
-      if (linkEscapes(inside, e.target)) throw new DvError('UNSAFE_PATH', `refusing symlink ${rel} -> ${e.target}: it points outside ${o.rel}`, { path: rel, target: e.target });
+      if (linkEscapes(inside, e.target))
+        throw new DvError('UNSAFE_PATH', `refusing symlink ${rel} -> ${e.target}: it points outside ${o.rel}`, {
+          path: rel,
+          target: e.target,
+        });
       ops.push({ op: 'link', rel, target: e.target });
     } else {
       ops.push({ op: 'mkdir', rel });
@@ -106,7 +128,10 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     if (o.current === null) {
       const st = await fsp.lstat(join(o.root, o.rel)).catch(() => undefined);
       if (st && !st.isDirectory()) {
-        if (!o.force) throw new DvError('UNSAVED_CHANGES', `${o.rel} is not a directory, but the data to check out is: move it away or pass --force`, { paths: [o.rel] });
+        if (!o.force)
+          throw new DvError('UNSAVED_CHANGES', `${o.rel} is not a directory, but the data to check out is: move it away or pass --force`, {
+            paths: [o.rel],
+          });
         ops.push({ op: 'rm', rel: o.rel, dir: false, files: 1 });
       }
       if (!st || !st.isDirectory()) ops.push({ op: 'mkdir', rel: o.rel });
@@ -116,7 +141,8 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     // A tracked single file: both trees hold one entry named after it; map it onto `rel`.
     const tgt = (await o.load(o.target)).entries[0];
     const cur = o.current ? (await o.load(o.current)).entries[0] : undefined;
-    if (!tgt || tgt.type !== 'file') throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
+    if (!tgt || tgt.type !== 'file')
+      throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
     if (!cur || !sameLeaf(cur, tgt)) {
       if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'chmod', rel: o.rel, entry: tgt });
       else {
@@ -131,7 +157,11 @@ export async function materialize(o: MaterializeOptions): Promise<MaterializeRes
     const unsaved = doomed.filter((_, i) => !have[i]).map((d) => d.rel);
     if (unsaved.length > 0) {
       const list = unsaved.slice(0, 5).join(', ') + (unsaved.length > 5 ? ` and ${unsaved.length - 5} more` : '');
-      throw new DvError('UNSAVED_CHANGES', `checkout would overwrite uncommitted changes in ${list}: run \`dv commit\` first, or pass --force to discard them`, { paths: unsaved });
+      throw new DvError(
+        'UNSAVED_CHANGES',
+        `checkout would overwrite uncommitted changes in ${list}: run \`dv commit\` first, or pass --force to discard them`,
+        { paths: unsaved },
+      );
     }
   }
   return apply(o, ops);
@@ -145,7 +175,11 @@ function chmodOwn(dir: DirHandle | undefined, name: string, e: FileEntry): Stats
   if (!dir) return undefined;
   let fd: number;
   // O_NONBLOCK: a FIFO swapped in must not hang the open (it then fails the isFile test).
-  try { fd = openSync(at(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { return undefined; }
+  try {
+    fd = openSync(at(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.nlink !== 1 || st.size !== e.size) return undefined;
@@ -190,11 +224,16 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
       }
     }
     const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
-    const done = await writeFiles(o.store, dirs, fileWrites.map((op) => ({ rel: op.rel, path: abs(op.rel), entry: op.entry })), (bytes) => {
-      res.written++;
-      res.bytes += bytes;
-      o.onProgress?.(res.written, res.bytes);
-    });
+    const done = await writeFiles(
+      o.store,
+      dirs,
+      fileWrites.map((op) => ({ rel: op.rel, path: abs(op.rel), entry: op.entry })),
+      (bytes) => {
+        res.written++;
+        res.bytes += bytes;
+        o.onProgress?.(res.written, res.bytes);
+      },
+    );
     for (const d of done) {
       const e = fileWrites[d.i].entry;
       stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
@@ -208,7 +247,16 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
         const target = at(dir, posix.basename(op.rel));
         const tmp = tempPathFor(target);
         symlinkSync(op.target, tmp);
-        try { renameSync(tmp, target); } catch (e) { try { unlinkSync(tmp); } catch { /* gone */ } throw e; }
+        try {
+          renameSync(tmp, target);
+        } catch (e) {
+          try {
+            unlinkSync(tmp);
+          } catch {
+            /* gone */
+          }
+          throw e;
+        }
       } catch (e) {
         throw fsError(e, p);
       }

@@ -35,10 +35,19 @@ export async function readPointer(root: string, rel: string): Promise<Tracked | 
   if (text === undefined) return undefined;
   // `git checkout -- FILE` (decodePointer's advice) is refused for an unmerged path.
   if (/^<{7}(?: |$)/m.test(text) && /^>{7}(?: |$)/m.test(text)) {
-    throw new DvError('BAD_POINTER', `${pointerRel} has a git merge conflict: pick one side (\`git checkout --ours ${shellArg(pointerRel)}\` or \`--theirs\`), then \`dv checkout ${shellArg(rel)}\``, { file: pointerRel, conflict: true });
+    throw new DvError(
+      'BAD_POINTER',
+      `${pointerRel} has a git merge conflict: pick one side (\`git checkout --ours ${shellArg(pointerRel)}\` or \`--theirs\`), then \`dv checkout ${shellArg(rel)}\``,
+      { file: pointerRel, conflict: true },
+    );
   }
   const pointer = decodePointer(text, pointerRel);
-  if (pointer.path !== posix.basename(rel)) throw new DvError('BAD_POINTER', `${pointerRel} names ${JSON.stringify(pointer.path)}, but sits beside ${posix.basename(rel)}: rename it or re-add the data`, { file: pointerRel });
+  if (pointer.path !== posix.basename(rel))
+    throw new DvError(
+      'BAD_POINTER',
+      `${pointerRel} names ${JSON.stringify(pointer.path)}, but sits beside ${posix.basename(rel)}: rename it or re-add the data`,
+      { file: pointerRel },
+    );
   return { rel, pointerRel, pointer };
 }
 
@@ -65,7 +74,13 @@ export async function findTracked(root: string): Promise<Tracked[]> {
   } else {
     // Outside git only (rare): fast-glob is loaded on demand.
     const fg = (await import('fast-glob')).default;
-    candidates = await fg('**/*.dv', { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore: ['.dv/**', '.git/**', '**/node_modules/**'] });
+    candidates = await fg('**/*.dv', {
+      cwd: root,
+      dot: true,
+      onlyFiles: true,
+      followSymbolicLinks: false,
+      ignore: ['.dv/**', '.git/**', '**/node_modules/**'],
+    });
   }
   candidates.sort();
   const out: Tracked[] = [];
@@ -100,7 +115,10 @@ async function looksLikePointer(file: string, tracked: string): Promise<boolean>
   if (text === undefined) return false;
   if (text.startsWith('# dv pointer') || /^dv:\s*\d+\s*$/m.test(text)) return true;
   if (!HEADER.startsWith(text)) return false;
-  return fsp.lstat(tracked).then(() => true, () => false);
+  return fsp.lstat(tracked).then(
+    () => true,
+    () => false,
+  );
 }
 
 const gitUse = new WeakMap<object, Promise<boolean>>();
@@ -112,7 +130,11 @@ const gitUse = new WeakMap<object, Promise<boolean>>();
  */
 export function usesGit(s: { root: string; config: { get(key: string): string | undefined } }): Promise<boolean> {
   let p = gitUse.get(s);
-  if (!p) gitUse.set(s, (p = s.config.get('core.git') === 'false' ? Promise.resolve(false) : gitTopLevel(s.root).then((top) => top !== undefined)));
+  if (!p)
+    gitUse.set(
+      s,
+      (p = s.config.get('core.git') === 'false' ? Promise.resolve(false) : gitTopLevel(s.root).then((top) => top !== undefined)),
+    );
   return p;
 }
 
@@ -155,7 +177,15 @@ export async function unignoreInGit(root: string, rel: string): Promise<string |
   const o = { code: 'UNSAFE_PATH' as const, show: gi, root };
   const text = await readControlFile(file, o);
   if (text === undefined || !text.split('\n').includes(line)) return undefined;
-  await writeBesideGit(root, file, text.split('\n').filter((l) => l !== line).join('\n'), o);
+  await writeBesideGit(
+    root,
+    file,
+    text
+      .split('\n')
+      .filter((l) => l !== line)
+      .join('\n'),
+    o,
+  );
   return gi;
 }
 
@@ -185,8 +215,15 @@ export async function pointerSnapshotProblem(store: SnapshotSource, t: Tracked):
   const p = t.pointer;
   const snap = await loadSnapshot(store, p.snapshot);
   if (!snap || (snap.tree === p.tree && snap.kind === p.kind)) return undefined;
-  const what = snap.tree !== p.tree ? `tree ${p.tree.slice(0, 12)}, but its snapshot ${p.snapshot.slice(0, 12)} records tree ${snap.tree.slice(0, 12)}` : `kind ${p.kind}, but its snapshot ${p.snapshot.slice(0, 12)} records ${snap.kind}`;
-  return new DvError('BAD_POINTER', `${t.pointerRel} names ${what}: the pointer file was edited by hand; restore it with \`git checkout -- ${shellArg(t.pointerRel)}\` or re-add the data with \`dv add ${shellArg(t.rel)}\``, { file: t.pointerRel, snapshot: p.snapshot, tree: p.tree, snapshotTree: snap.tree });
+  const what =
+    snap.tree !== p.tree
+      ? `tree ${p.tree.slice(0, 12)}, but its snapshot ${p.snapshot.slice(0, 12)} records tree ${snap.tree.slice(0, 12)}`
+      : `kind ${p.kind}, but its snapshot ${p.snapshot.slice(0, 12)} records ${snap.kind}`;
+  return new DvError(
+    'BAD_POINTER',
+    `${t.pointerRel} names ${what}: the pointer file was edited by hand; restore it with \`git checkout -- ${shellArg(t.pointerRel)}\` or re-add the data with \`dv add ${shellArg(t.rel)}\``,
+    { file: t.pointerRel, snapshot: p.snapshot, tree: p.tree, snapshotTree: snap.tree },
+  );
 }
 
 /**
@@ -197,7 +234,11 @@ export async function pointerSnapshotProblem(store: SnapshotSource, t: Tracked):
 export async function checkPointerSnapshots(store: SnapshotSource, tracked: Tracked[], opts: { required?: boolean } = {}): Promise<void> {
   for (const t of tracked) {
     if (opts.required && !(await loadSnapshot(store, t.pointer.snapshot))) {
-      throw new DvError('OBJECT_MISSING', `snapshot ${t.pointer.snapshot.slice(0, 12)} that ${t.pointerRel} names is not in this clone: fetch it with \`dv pull ${shellArg(t.rel)}\``, { id: t.pointer.snapshot, file: t.pointerRel });
+      throw new DvError(
+        'OBJECT_MISSING',
+        `snapshot ${t.pointer.snapshot.slice(0, 12)} that ${t.pointerRel} names is not in this clone: fetch it with \`dv pull ${shellArg(t.rel)}\``,
+        { id: t.pointer.snapshot, file: t.pointerRel },
+      );
     }
     // Without `required` a snapshot that cannot be read is no reason to stop (status, push):
     // the commands that read it say so themselves.

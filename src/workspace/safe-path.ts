@@ -14,7 +14,8 @@ export async function checkTrackedPath(root: string, rel: string): Promise<void>
   const parts = rel.split('/');
   const bad = parts.map((p) => badEntryName(p)).find(Boolean);
   if (bad) throw new DvError('UNSAFE_PATH', `refusing to write ${JSON.stringify(rel)}: ${bad}`, { path: rel });
-  if (parts[0] === '.dv' || parts[0] === '.git') throw new DvError('UNSAFE_PATH', `refusing to write ${rel}: dv never writes inside .dv or .git`, { path: rel });
+  if (parts[0] === '.dv' || parts[0] === '.git')
+    throw new DvError('UNSAFE_PATH', `refusing to write ${rel}: dv never writes inside .dv or .git`, { path: rel });
   // The deepest existing ancestor, resolved, must lie inside the resolved root.
   let dir = dirname(join(root, ...parts));
   for (;;) {
@@ -34,10 +35,21 @@ export async function checkTrackedPath(root: string, rel: string): Promise<void>
  */
 export function checkRealInside(rel: string, up: string, real: string): void {
   if (up.startsWith('..') || isAbsolute(up)) {
-    throw new DvError('PATH_OUTSIDE_REPO', `${rel} lies behind a symbolic link leading outside the repository (it leads to ${real}): dv does not write through it`, { path: rel });
+    throw new DvError(
+      'PATH_OUTSIDE_REPO',
+      `${rel} lies behind a symbolic link leading outside the repository (it leads to ${real}): dv does not write through it`,
+      { path: rel },
+    );
   }
-  const into = up.split(sep).map((p) => reservedName(p)).find(Boolean);
+  const into = up
+    .split(sep)
+    .map((p) => reservedName(p))
+    .find(Boolean);
   if (into) {
-    throw new DvError('UNSAFE_PATH', `${rel} lies behind a symbolic link leading into ${into} (it leads to ${real}): dv never writes there; remove the link`, { path: rel });
+    throw new DvError(
+      'UNSAFE_PATH',
+      `${rel} lies behind a symbolic link leading into ${into} (it leads to ${real}): dv never writes there; remove the link`,
+      { path: rel },
+    );
   }
 }

@@ -70,7 +70,8 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   try {
     top = await fsp.lstat(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DvError('PATH_NOT_FOUND', `${opts.rel} does not exist`, { path: opts.rel });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new DvError('PATH_NOT_FOUND', `${opts.rel} does not exist`, { path: opts.rel });
     throw fsError(e, abs);
   }
   const progress: ScanProgress = { filesSeen: 0, filesHashed: 0, bytesHashed: 0 };
@@ -97,22 +98,37 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       for (const h of hits) out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked));
     }
     const now = Date.now();
-    const hashed = await hashFiles(misses.map((item) => ({ path: join(abs, ...(item.rel ? item.rel.split('/') : [])), size: item.stats.size })), {
-      sink: opts.sink ?? null,
-      onFile: (bytes) => { progress.filesHashed++; progress.bytesHashed += bytes; opts.onProgress?.(progress); },
-    });
+    const hashed = await hashFiles(
+      misses.map((item) => ({ path: join(abs, ...(item.rel ? item.rel.split('/') : [])), size: item.stats.size })),
+      {
+        sink: opts.sink ?? null,
+        onFile: (bytes) => {
+          progress.filesHashed++;
+          progress.bytesHashed += bytes;
+          opts.onProgress?.(progress);
+        },
+      },
+    );
     misses.forEach((item, k) => {
       const r = hashed[k];
       out.set(item.rel, entryFor({ ...item, stats: { ...item.stats, size: r.size } }, r.id, r.chunked));
       if (now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size) {
-        statUpdates.push([repoKey(item.rel), { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked }]);
+        statUpdates.push([
+          repoKey(item.rel),
+          { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked },
+        ]);
       }
     });
     return out;
   };
 
   const entryFor = (item: Item, id: string, chunked: boolean): TreeEntry => ({
-    type: 'file', name: item.rel ? basename(item.rel) : basename(opts.rel), size: item.stats.size, id, chunked, exec: isExec(item.stats.mode),
+    type: 'file',
+    name: item.rel ? basename(item.rel) : basename(opts.rel),
+    size: item.stats.size,
+    id,
+    chunked,
+    exec: isExec(item.stats.mode),
   });
 
   const storeTree = async (tree: Tree): Promise<string> => {
@@ -127,12 +143,24 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     const files = await fileEntries([{ rel: '', stats: top }]);
     const entry = files.get('')!;
     const tree = await storeTree({ entries: [entry] });
-    result = { kind: 'file', tree, size: entry.type === 'file' ? entry.size : 0, files: 1, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed, temps: [] };
+    result = {
+      kind: 'file',
+      tree,
+      size: entry.type === 'file' ? entry.size : 0,
+      files: 1,
+      trees,
+      filesHashed: progress.filesHashed,
+      bytesHashed: progress.bytesHashed,
+      temps: [],
+    };
   } else if (top.isDirectory()) {
     const walked = walkTree(abs);
     for (const w of [...walked.dirs, ...walked.files.map((f) => f.rel), ...walked.links.map((l) => l.rel)]) {
       if (w === '') continue;
-      const why = w.split('/').map((n) => badEntryName(n)).find(Boolean);
+      const why = w
+        .split('/')
+        .map((n) => badEntryName(n))
+        .find(Boolean);
       if (why) throw new DvError('UNSAFE_PATH', `cannot track ${opts.rel}/${w}: ${why}`, { path: w });
     }
     const items: Item[] = walked.files;
@@ -150,10 +178,20 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       const target = await fsp.readlink(linkPath);
       // Lexically, and where the link resolves, really: chained links (z -> ., x -> z/z/../..)
       // can escape although each step looks harmless.
-      const real = (() => { try { return realpathSync.native(linkPath); } catch { return undefined; } })();
-      const outside = real !== undefined && (real !== realTop && !real.startsWith(realTop + sep));
+      const real = (() => {
+        try {
+          return realpathSync.native(linkPath);
+        } catch {
+          return undefined;
+        }
+      })();
+      const outside = real !== undefined && real !== realTop && !real.startsWith(realTop + sep);
       if (linkEscapes(l.rel, target) || outside) {
-        throw new DvError('UNSAFE_PATH', `symlink ${opts.rel}/${l.rel} points outside ${opts.rel} (${target}): dv keeps symlinks only within the tracked directory; replace it with a copy or remove it`, { path: l.rel, target });
+        throw new DvError(
+          'UNSAFE_PATH',
+          `symlink ${opts.rel}/${l.rel} points outside ${opts.rel} (${target}): dv keeps symlinks only within the tracked directory; replace it with a copy or remove it`,
+          { path: l.rel, target },
+        );
       }
       children.get(parentOf(l.rel))!.push({ type: 'link', name: basename(l.rel), target });
     }
@@ -167,7 +205,16 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       children.get(parentOf(d))!.push({ type: 'dir', name: basename(d), id, size, files: n });
     }
     const rootInfo = await finishDir(children.get('')!, storeTree);
-    result = { kind: 'dir', tree: rootInfo.id, size: rootInfo.size, files: rootInfo.files, trees, filesHashed: progress.filesHashed, bytesHashed: progress.bytesHashed, temps: walked.temps };
+    result = {
+      kind: 'dir',
+      tree: rootInfo.id,
+      size: rootInfo.size,
+      files: rootInfo.files,
+      trees,
+      filesHashed: progress.filesHashed,
+      bytesHashed: progress.bytesHashed,
+      temps: walked.temps,
+    };
   } else {
     throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
   }
@@ -175,14 +222,21 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   return result;
 }
 
-async function finishDir(entries: TreeEntry[], storeTree: (t: Tree) => Promise<string>): Promise<{ id: string; size: number; files: number }> {
+async function finishDir(
+  entries: TreeEntry[],
+  storeTree: (t: Tree) => Promise<string>,
+): Promise<{ id: string; size: number; files: number }> {
   sortEntries(entries);
   let size = 0;
   let files = 0;
   for (const e of entries) {
-    if (e.type === 'file') { size += e.size; files++; }
-    else if (e.type === 'dir') { size += e.size; files += e.files; }
-    else files++;
+    if (e.type === 'file') {
+      size += e.size;
+      files++;
+    } else if (e.type === 'dir') {
+      size += e.size;
+      files += e.files;
+    } else files++;
   }
   const id = await storeTree({ entries });
   return { id, size, files };
@@ -193,7 +247,7 @@ export function toRepoRel(root: string, cwd: string, p: string): string {
   const absPath = resolve(cwd, p);
   const rel = relative(root, absPath);
   if (rel === '') return '';
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new DvError('PATH_OUTSIDE_REPO', `${p} is outside the repository ${root}`, { path: p });
+  if (rel.startsWith('..') || isAbsolute(rel))
+    throw new DvError('PATH_OUTSIDE_REPO', `${p} is outside the repository ${root}`, { path: p });
   return rel.split(sep).join('/');
 }
-

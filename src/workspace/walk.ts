@@ -54,7 +54,10 @@ export function walkTree(root: string): Walk {
         continue;
       }
       if (!d.isFile() && !d.isSymbolicLink()) continue; // sockets, FIFOs, devices are not data
-      if (d.isFile() && d.name.endsWith('.dvtmp') && WORKER_TEMP.test(d.name)) { out.temps.push(r); continue; }
+      if (d.isFile() && d.name.endsWith('.dvtmp') && WORKER_TEMP.test(d.name)) {
+        out.temps.push(r);
+        continue;
+      }
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (!st) continue; // deleted while we walked
       const stats = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode };

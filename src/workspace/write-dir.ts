@@ -16,7 +16,19 @@
  * - Deletes never follow a symlink: a link is unlinked, a directory is emptied entry by entry
  *   from its own open descriptor (iteratively: no recursion whose depth the data chooses).
  */
-import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, rmdirSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  rmdirSync,
+  unlinkSync,
+} from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { DvError, fsError } from '../errors.js';
 import { checkRealInside } from './safe-path.js';
@@ -29,7 +41,11 @@ export const PROC_FD = ((): boolean => {
   try {
     if (!existsSync('/proc/self/fd')) return false;
     const fd = openSync('/', O_RDONLY | O_DIRECTORY);
-    try { return lstatSync(`/proc/self/fd/${fd}/.`).ino === lstatSync('/').ino; } finally { closeSync(fd); }
+    try {
+      return lstatSync(`/proc/self/fd/${fd}/.`).ino === lstatSync('/').ino;
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return false;
   }
@@ -60,10 +76,18 @@ export function at(dir: DirHandle, name: string): string {
 }
 
 const swapped = (shown: string): DvError =>
-  new DvError('UNSAFE_PATH', `${shown} was replaced while dv wrote into it (a symbolic link or another directory took its place): dv does not write through it; check who changes the workspace, then run the checkout again`, { path: shown });
+  new DvError(
+    'UNSAFE_PATH',
+    `${shown} was replaced while dv wrote into it (a symbolic link or another directory took its place): dv does not write through it; check who changes the workspace, then run the checkout again`,
+    { path: shown },
+  );
 
 export function closeDir(dir: DirHandle): void {
-  try { closeSync(dir.fd); } catch { /* already closed */ }
+  try {
+    closeSync(dir.fd);
+  } catch {
+    /* already closed */
+  }
 }
 
 /**
@@ -74,7 +98,11 @@ export function enterDir(parent: DirHandle, name: string, create: boolean): DirH
   const p = at(parent, name);
   const shown = join(parent.shown, name);
   if (create) {
-    try { mkdirSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, shown); }
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, shown);
+    }
   }
   let fd: number;
   try {
@@ -85,7 +113,11 @@ export function enterDir(parent: DirHandle, name: string, create: boolean): DirH
     // Made (or found) a moment ago and gone now: someone else moved it.
     if (code === 'ENOENT') throw swapped(shown);
     if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'EMLINK') {
-      throw new DvError('UNSAFE_PATH', `${shown} is a symbolic link or a file where dv expected a directory: dv does not write through it; move it away and run the checkout again`, { path: shown });
+      throw new DvError(
+        'UNSAFE_PATH',
+        `${shown} is a symbolic link or a file where dv expected a directory: dv does not write through it; move it away and run the checkout again`,
+        { path: shown },
+      );
     }
     throw fsError(e, shown);
   }
@@ -93,7 +125,10 @@ export function enterDir(parent: DirHandle, name: string, create: boolean): DirH
   if (!PROC_FD) {
     // The path opened might have been swapped between the open and now: it must still be this directory.
     const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st || !st.isDirectory() || st.dev !== h.dev || st.ino !== h.ino) { closeSync(fd); throw swapped(shown); }
+    if (!st || !st.isDirectory() || st.dev !== h.dev || st.ino !== h.ino) {
+      closeSync(fd);
+      throw swapped(shown);
+    }
   }
   return h;
 }
@@ -110,16 +145,28 @@ export function openRepoDir(root: string, relDir: string): DirHandle {
   let exist = parts.length;
   let real: string | undefined;
   for (; exist > 0; exist--) {
-    try { real = realpathSync.native(join(root, ...parts.slice(0, exist))); break; } catch { /* not there yet */ }
+    try {
+      real = realpathSync.native(join(root, ...parts.slice(0, exist)));
+      break;
+    } catch {
+      /* not there yet */
+    }
   }
   const up = real === undefined ? '' : relative(realRoot, real);
   checkRealInside(relDir, up, real ?? realRoot);
   let dir = handle(openSync(realRoot, O_RDONLY | O_DIRECTORY), root);
-  const steps: [string, boolean][] = [...(up ? up.split(sep) : []).map((p): [string, boolean] => [p, false]), ...parts.slice(exist).map((p): [string, boolean] => [p, true])];
+  const steps: [string, boolean][] = [
+    ...(up ? up.split(sep) : []).map((p): [string, boolean] => [p, false]),
+    ...parts.slice(exist).map((p): [string, boolean] => [p, true]),
+  ];
   for (const [name, create] of steps) {
     let next: DirHandle | undefined;
     // Each descriptor is closed exactly once: a second close could hit a number another thread reuses.
-    try { next = enterDir(dir, name, create); } finally { closeDir(dir); }
+    try {
+      next = enterDir(dir, name, create);
+    } finally {
+      closeDir(dir);
+    }
     if (!next) throw new DvError('UNSAFE_PATH', `${relDir} changed while dv opened it: run the checkout again`, { path: relDir });
     dir = next;
   }
@@ -128,9 +175,16 @@ export function openRepoDir(root: string, relDir: string): DirHandle {
 
 /** Removes entry `name` of `dir`: a file or link is unlinked (never followed), a directory emptied and removed. */
 export function removeEntry(dir: DirHandle, name: string): void {
-  interface Frame { parent: DirHandle; name: string; h?: DirHandle; closed?: boolean }
+  interface Frame {
+    parent: DirHandle;
+    name: string;
+    h?: DirHandle;
+    closed?: boolean;
+  }
   const stack: Frame[] = [{ parent: dir, name }];
-  const gone = (e: unknown, shown: string): void => { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, shown); };
+  const gone = (e: unknown, shown: string): void => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, shown);
+  };
   try {
     while (stack.length > 0) {
       const f = stack[stack.length - 1];
@@ -138,22 +192,37 @@ export function removeEntry(dir: DirHandle, name: string): void {
         // Its entries are gone: the directory itself goes (rmdir never follows a link).
         closeDir(f.h);
         f.closed = true;
-        try { rmdirSync(at(f.parent, f.name)); } catch (e) { gone(e, join(f.parent.shown, f.name)); }
+        try {
+          rmdirSync(at(f.parent, f.name));
+        } catch (e) {
+          gone(e, join(f.parent.shown, f.name));
+        }
         stack.pop();
         continue;
       }
       const p = at(f.parent, f.name);
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (st && !st.isDirectory()) {
-        try { unlinkSync(p); } catch (e) { gone(e, join(f.parent.shown, f.name)); }
+        try {
+          unlinkSync(p);
+        } catch (e) {
+          gone(e, join(f.parent.shown, f.name));
+        }
       }
       const h = st?.isDirectory() ? enterDir(f.parent, f.name, false) : undefined;
-      if (!h) { stack.pop(); continue; }
+      if (!h) {
+        stack.pop();
+        continue;
+      }
       f.h = h;
       for (const d of readdirSync(h.path, { withFileTypes: true })) {
         if (d.isDirectory()) stack.push({ parent: h, name: d.name });
         else {
-          try { unlinkSync(at(h, d.name)); } catch (e) { gone(e, join(h.shown, d.name)); }
+          try {
+            unlinkSync(at(h, d.name));
+          } catch (e) {
+            gone(e, join(h.shown, d.name));
+          }
         }
       }
     }
@@ -165,7 +234,11 @@ export function removeEntry(dir: DirHandle, name: string): void {
 /** Removes repository path `rel` (file, link or directory) without following any symlink on the way. */
 export function removeRepoPath(root: string, rel: string): void {
   const parent = openRepoDir(root, posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
-  try { removeEntry(parent, posix.basename(rel)); } finally { closeDir(parent); }
+  try {
+    removeEntry(parent, posix.basename(rel));
+  } finally {
+    closeDir(parent);
+  }
 }
 
 /**
@@ -176,7 +249,11 @@ export function removeRepoPath(root: string, rel: string): void {
 export class DirCache {
   private readonly open = new Map<string, DirHandle>();
   private readonly pins = new Map<string, number>();
-  constructor(private readonly root: string, private readonly base: string, private readonly cap = 128) {}
+  constructor(
+    private readonly root: string,
+    private readonly base: string,
+    private readonly cap = 128,
+  ) {}
 
   /** The directory at repository path `relDir` (at or below `base`), created when `create`; undefined when absent. */
   get(relDir: string, create: boolean): DirHandle | undefined {
@@ -217,7 +294,10 @@ export class DirCache {
   /** Forgets `relDir` and everything below it (it was removed; its handles name nothing now). */
   forget(relDir: string): void {
     for (const [k, h] of this.open) {
-      if ((k === relDir || k.startsWith(`${relDir}/`)) && !this.pins.has(k)) { closeDir(h); this.open.delete(k); }
+      if ((k === relDir || k.startsWith(`${relDir}/`)) && !this.pins.has(k)) {
+        closeDir(h);
+        this.open.delete(k);
+      }
     }
   }
 
@@ -229,7 +309,10 @@ export class DirCache {
 
   private touch(relDir: string): DirHandle | undefined {
     const h = this.open.get(relDir);
-    if (h) { this.open.delete(relDir); this.open.set(relDir, h); }
+    if (h) {
+      this.open.delete(relDir);
+      this.open.set(relDir, h);
+    }
     return h;
   }
 
@@ -245,7 +328,10 @@ export class DirCache {
     if (this.open.size <= this.cap + this.pins.size) return;
     for (const [k, h] of this.open) {
       if (this.open.size <= this.cap + this.pins.size) break;
-      if (!this.pins.has(k)) { closeDir(h); this.open.delete(k); }
+      if (!this.pins.has(k)) {
+        closeDir(h);
+        this.open.delete(k);
+      }
     }
   }
 }

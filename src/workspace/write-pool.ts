@@ -35,12 +35,21 @@ async function chunksOf(store: ObjectStore, e: FileEntry): Promise<string[]> {
 }
 
 /** A file to write: its repository path (its directory is entered through `dirs`), its path for messages, its entry. */
-export interface FileToWrite { rel: string; path: string; entry: FileEntry }
+export interface FileToWrite {
+  rel: string;
+  path: string;
+  entry: FileEntry;
+}
 
 const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const nameOf = (rel: string): string => rel.slice(rel.lastIndexOf('/') + 1);
 
-export async function writeFiles(store: ObjectStore, dirs: DirCache, files: FileToWrite[], onFile?: (bytes: number) => void): Promise<WrittenFile[]> {
+export async function writeFiles(
+  store: ObjectStore,
+  dirs: DirCache,
+  files: FileToWrite[],
+  onFile?: (bytes: number) => void,
+): Promise<WrittenFile[]> {
   if (files.length === 0) return [];
   await store.flush();
   const results: WrittenFile[] = [];
@@ -78,46 +87,57 @@ export async function writeFiles(store: ObjectStore, dirs: DirCache, files: File
   const workers: Worker[] = [];
   const control = newWriteControl();
   try {
-    await Promise.all(Array.from({ length: threads }, async () => {
-      const w = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: { control, token: RUN_TOKEN } satisfies WriterData });
-      workers.push(w);
-      for (;;) {
-        const pinned: string[] = [];
-        let reply: FromWriter;
-        try {
-          const job = await nextJob(pinned);
-          if (!job) break;
-          reply = await new Promise<FromWriter>((resolve, reject) => {
-            w.once('message', resolve);
-            w.once('error', reject);
-            w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
-          });
-        } finally {
-          // A job that failed to start or failed in the worker: its temp files are gone before the
-          // directories close (stopWrites below waits for the other workers; this one is done).
-          for (const d of pinned) dirs.unpin(d);
-        }
-        w.removeAllListeners('error');
-        if (reply.type === 'fatal') throw new Error(reply.message);
-        for (const r of reply.written) { results.push(r); onFile?.(r.size); }
-        if (reply.failed) {
-          const f = reply.failed;
-          const path = files[f.i].path;
-          if (f.code === 'OBJECT_CORRUPT') {
-            if (f.id) await store.index.dropObjects([f.id]);
-            const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
-            throw new DvError('OBJECT_CORRUPT', `${f.message}${where} (needed for ${path}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`, { id: f.id, file: path });
+    await Promise.all(
+      Array.from({ length: threads }, async () => {
+        const w = new Worker(new URL('./write-worker.js', import.meta.url), {
+          workerData: { control, token: RUN_TOKEN } satisfies WriterData,
+        });
+        workers.push(w);
+        for (;;) {
+          const pinned: string[] = [];
+          let reply: FromWriter;
+          try {
+            const job = await nextJob(pinned);
+            if (!job) break;
+            reply = await new Promise<FromWriter>((resolve, reject) => {
+              w.once('message', resolve);
+              w.once('error', reject);
+              w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
+            });
+          } finally {
+            // A job that failed to start or failed in the worker: its temp files are gone before the
+            // directories close (stopWrites below waits for the other workers; this one is done).
+            for (const d of pinned) dirs.unpin(d);
           }
-          if (f.code === 'UNSAFE_PATH') throw new DvError('UNSAFE_PATH', f.message, { path });
-          // Its directory was open and verified: gone or replaced now means another process changed it.
-          if (f.code === 'ENOENT' || f.code === 'ELOOP' || f.code === 'ENOTDIR') {
-            const msg = `${path} could not be written: its directory changed while dv wrote into it (moved, or replaced by a link): run the checkout again`;
-            throw new DvError('UNSAFE_PATH', msg, { path });
+          w.removeAllListeners('error');
+          if (reply.type === 'fatal') throw new Error(reply.message);
+          for (const r of reply.written) {
+            results.push(r);
+            onFile?.(r.size);
           }
-          throw fsError(Object.assign(new Error(`${f.message}`), { code: f.code }), path);
+          if (reply.failed) {
+            const f = reply.failed;
+            const path = files[f.i].path;
+            if (f.code === 'OBJECT_CORRUPT') {
+              if (f.id) await store.index.dropObjects([f.id]);
+              const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
+              throw new DvError(
+                'OBJECT_CORRUPT',
+                `${f.message}${where} (needed for ${path}): run \`dv pull\` to fetch a good copy, and \`dv fsck\` to check the rest`,
+                { id: f.id, file: path },
+              );
+            }
+            if (f.code === 'UNSAFE_PATH') throw new DvError('UNSAFE_PATH', f.message, { path });
+            // Its directory was open and verified: gone or replaced now means another process changed it.
+            if (f.code === 'ENOENT' || f.code === 'ELOOP' || f.code === 'ENOTDIR') {
+              const msg = `${path} could not be written: its directory changed while dv wrote into it (moved, or replaced by a link): run the checkout again`;
+              throw new DvError('UNSAFE_PATH', msg, { path });
+            }
+            throw fsError(Object.assign(new Error(`${f.message}`), { code: f.code }), path);
+          }
         }
-      }
-    }));
+      }),
+    );
   } finally {
     // After a failure the other workers are mid-file: each deletes its temp file before it goes.
     await stopWrites(control);

@@ -27,7 +27,10 @@ export const RUN_TOKEN = `t${(randomBytes(4).readUInt32BE(0) % 36 ** 5).toString
 export function workerTempPath(target: string, pid: number, token: string, tid: number): string {
   const name = basename(target);
   // NAME_MAX is 255 bytes: a long name gets the short form.
-  return join(dirname(target), Buffer.byteLength(name) <= 200 ? `.${name}.${pid}.${token}.w${tid}.dvtmp` : `.${pid}.${token}.w${tid}.dvtmp`);
+  return join(
+    dirname(target),
+    Buffer.byteLength(name) <= 200 ? `.${name}.${pid}.${token}.w${tid}.dvtmp` : `.${pid}.${token}.w${tid}.dvtmp`,
+  );
 }
 
 /** Whether `name` is a write worker's temp file left by a process that is gone (never one of ours). */

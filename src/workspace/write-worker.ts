@@ -6,27 +6,70 @@
  * libuv's pool) while this one's chunks are verified and written.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { closeSync, constants, lstatSync, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  fstatSync,
+  unlinkSync,
+  writeSync,
+  fchmodSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
 import { workerTempPath } from './write-temp.js';
 
-export interface ChunkLoc { id: string; pack: string; offset: number; length: number; rawSize: number; flags: number; inner: number }
+export interface ChunkLoc {
+  id: string;
+  pack: string;
+  offset: number;
+  length: number;
+  rawSize: number;
+  flags: number;
+  inner: number;
+}
 /**
  * `dir` names the target's directory through its verified open handle (write-dir.ts: on Linux
  * `/proc/self/fd/<fd>`, shared by every thread of the process); `path` is for messages only.
  */
-export interface WriteJobFile { i: number; path: string; dir: string; check?: { dev: number; ino: number }; name: string; exec: boolean; size: number; chunks: ChunkLoc[] }
+export interface WriteJobFile {
+  i: number;
+  path: string;
+  dir: string;
+  check?: { dev: number; ino: number };
+  name: string;
+  exec: boolean;
+  size: number;
+  chunks: ChunkLoc[];
+}
 export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
 /** The worker's workerData: its pool's WriteControl (shared with the main thread) and the run token (write-temp.ts). */
-export interface WriterData { control: Int32Array; token: string }
-export interface WrittenFile { i: number; size: number; mtimeMs: number; ino: number }
+export interface WriterData {
+  control: Int32Array;
+  token: string;
+}
+export interface WrittenFile {
+  i: number;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
 const tooLong = (path: string, size: number): Error =>
   Object.assign(new Error(`the chunks of ${path} hold more than its declared ${size} bytes`), { code: 'OBJECT_CORRUPT' });
 
-export interface WriteFailure { i: number; code: string; message: string; id?: string; pack?: string }
+export interface WriteFailure {
+  i: number;
+  code: string;
+  message: string;
+  id?: string;
+  pack?: string;
+}
 export type FromWriter = { type: 'done'; written: WrittenFile[]; failed?: WriteFailure } | { type: 'fatal'; message: string };
 
 const port = parentPort!;
@@ -92,7 +135,10 @@ function verifyDir(f: WriteJobFile): void {
   if (!f.check) return;
   const st = lstatSync(f.dir, { throwIfNoEntry: false });
   if (!st || !st.isDirectory() || st.dev !== f.check.dev || st.ino !== f.check.ino) {
-    throw Object.assign(new Error(`${dirname(f.path)} was replaced while dv wrote into it: dv does not write through it; run the checkout again`), { code: 'UNSAFE_PATH' });
+    throw Object.assign(
+      new Error(`${dirname(f.path)} was replaced while dv wrote into it: dv does not write through it; run the checkout again`),
+      { code: 'UNSAFE_PATH' },
+    );
   }
 }
 
@@ -123,7 +169,11 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
         const c = f.chunks[j];
         const pfd = packFd(packsDir, c.pack);
         if (c.length > (c.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES) || c.offset + c.length > packSizes.get(c.pack)!) {
-          throw Object.assign(new Error(`object ${c.id} is said to lie beyond the end of its pack`), { code: 'OBJECT_CORRUPT', id: c.id, pack: c.pack });
+          throw Object.assign(new Error(`object ${c.id} is said to lie beyond the end of its pack`), {
+            code: 'OBJECT_CORRUPT',
+            id: c.id,
+            pack: c.pack,
+          });
         }
         if (c.flags === FLAG_FRAME) {
           const frame = await loadFrame(packsDir, c);
@@ -134,7 +184,11 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
             for (let k = j + 1; k < Math.min(f.chunks.length, j + 64); k++) {
               const n = f.chunks[k];
               if (n.flags !== FLAG_FRAME || keyOf(n) === key) continue;
-              try { void loadFrame(packsDir, n); } catch { /* its own turn reports the error */ }
+              try {
+                void loadFrame(packsDir, n);
+              } catch {
+                /* its own turn reports the error */
+              }
               break;
             }
           }
@@ -157,7 +211,8 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
         // A file never grows past its declared size, whatever its chunks claim.
         if (written > f.size) throw tooLong(f.path, f.size);
       }
-      if (written !== f.size) throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
+      if (written !== f.size)
+        throw Object.assign(new Error(`rebuilt ${written} bytes of ${f.path}, expected ${f.size}`), { code: 'OBJECT_CORRUPT' });
       const mode = f.exec ? 0o755 : 0o644;
       // open() applied the umask; set the mode exactly only when the umask changed it.
       if ((mode & ~umask) !== mode) fchmodSync(fd, mode);
@@ -170,7 +225,13 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
     renameSync(tmp, target);
     ok = true;
   } finally {
-    if (!ok) { try { unlinkSync(tmp); } catch { /* never created, or already gone */ } }
+    if (!ok) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* never created, or already gone */
+      }
+    }
     Atomics.sub(control, 1, 1);
     Atomics.notify(control, 1);
   }
@@ -186,7 +247,11 @@ port.on('message', (m: ToWriter) => {
         written.push(await writeOne(m.packsDir, f));
       } catch (e) {
         const err = e as NodeJS.ErrnoException & { id?: string; pack?: string };
-        port.postMessage({ type: 'done', written, failed: { i: f.i, code: err.code ?? 'ERROR', message: err.message, id: err.id, pack: err.pack } } satisfies FromWriter);
+        port.postMessage({
+          type: 'done',
+          written,
+          failed: { i: f.i, code: err.code ?? 'ERROR', message: err.message, id: err.id, pack: err.pack },
+        } satisfies FromWriter);
         return;
       }
     }

@@ -6,7 +6,9 @@ import { Repo, DvError, ERROR_CODES, isDvError } from '../../src/index.js';
 import { describeTree, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
 
 // The API reads the global config like the CLI does; keep the user's out of the tests.
-before(() => { process.env.XDG_CONFIG_HOME = tempDir('dv-api-xdg-'); });
+before(() => {
+  process.env.XDG_CONFIG_HOME = tempDir('dv-api-xdg-');
+});
 
 async function rejectsWith(p: Promise<unknown>, code: keyof typeof ERROR_CODES): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
@@ -53,16 +55,31 @@ test('API: init, add, status, commit, log, diff, ls, checkout', async () => {
   assert.equal((await repo.commit()).committed[0].changed, false, 'nothing changed since');
 
   const log = await repo.log();
-  assert.deepEqual(log.map((e) => [e.id, e.message]), [[s2, 'v2'], [s1, 'v1']]);
+  assert.deepEqual(
+    log.map((e) => [e.id, e.message]),
+    [
+      [s2, 'v2'],
+      [s1, 'v1'],
+    ],
+  );
   assert.deepEqual(log[0].lineage.meta, { ticket: 'DATA-1' });
   assert.equal((await repo.log({ limit: 1 })).length, 1);
 
   const d = await repo.diff({ a: s1, b: s2.slice(0, 8) });
-  assert.deepEqual(d.changes.map((x) => [x.type, x.path]), [['modified', 'a.txt'], ['added', 'new.txt']]);
+  assert.deepEqual(
+    d.changes.map((x) => [x.type, x.path]),
+    [
+      ['modified', 'a.txt'],
+      ['added', 'new.txt'],
+    ],
+  );
   assert.deepEqual((await repo.diff({ a: s2 })).changes, [], 'workspace equals v2');
 
   const entries = await repo.ls({ target: 'data', recursive: true });
-  assert.deepEqual(entries.map((e) => `${e.type}:${e.path}`), ['file:a.txt', 'file:new.txt', 'dir:sub', 'file:sub/big.bin']);
+  assert.deepEqual(
+    entries.map((e) => `${e.type}:${e.path}`),
+    ['file:a.txt', 'file:new.txt', 'dir:sub', 'file:sub/big.bin'],
+  );
   assert.equal(entries.find((e) => e.path === 'sub/big.bin')?.size, 300_000);
 
   const back = await repo.checkout({ target: s1 });
@@ -108,11 +125,20 @@ test('API: remotes, push to a directory, pull into a git clone', async () => {
   const origin = await repo.addRemote('origin', store);
   assert.deepEqual({ name: origin.name, url: origin.url, isDefault: origin.isDefault }, { name: 'origin', url: store, isDefault: true });
   await repo.addRemote('backup', join(tempDir(), 'backup'), { local: true, jobs: '2' });
-  assert.deepEqual((await repo.listRemotes()).map((r) => [r.name, r.isDefault, r.jobs]), [['backup', false, '2'], ['origin', true, undefined]]);
+  assert.deepEqual(
+    (await repo.listRemotes()).map((r) => [r.name, r.isDefault, r.jobs]),
+    [
+      ['backup', false, '2'],
+      ['origin', true, undefined],
+    ],
+  );
   assert.doesNotMatch(await fsp.readFile(join(dir, '.dv', 'config'), 'utf8'), /backup/);
   assert.match(await fsp.readFile(join(dir, '.dv', 'config.local'), 'utf8'), /backup/);
   await repo.removeRemote('backup');
-  assert.deepEqual((await repo.listRemotes()).map((r) => r.name), ['origin']);
+  assert.deepEqual(
+    (await repo.listRemotes()).map((r) => r.name),
+    ['origin'],
+  );
 
   const pushed = await repo.push();
   assert.equal(pushed.remote, 'origin');
@@ -156,7 +182,14 @@ test('API: concurrent calls on one Repo wait for each other instead of failing',
   for (let i = 0; i < 100; i++) await fsp.writeFile(join(dir, 'data', `f${i}`), prng(i + 1, i * 100));
   await repo.add({ paths: ['data'] });
   await fsp.writeFile(join(dir, 'data', 'f1'), 'changed');
-  const results = await Promise.all([repo.commit({ message: 'a' }), repo.status(), repo.log(), repo.commit({ message: 'b' }), repo.fsck(), repo.ls({ target: 'data' })]);
+  const results = await Promise.all([
+    repo.commit({ message: 'a' }),
+    repo.status(),
+    repo.log(),
+    repo.commit({ message: 'b' }),
+    repo.fsck(),
+    repo.ls({ target: 'data' }),
+  ]);
   const [c1, , , c2, fsck, entries] = results;
   // Whichever commit took the lock first recorded the change; the other saw it and had nothing to do.
   const changed = [c1, c2].filter((c) => c.committed[0].changed);

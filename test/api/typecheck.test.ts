@@ -52,8 +52,25 @@ await repo.checkout({ target: 42 });
 `;
 
 function tsc(dir: string, args: string[]): { code: number; out: string } {
-  const r = spawnSync(process.execPath, [TSC, '--strict', '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
-    '--types', 'node', '--typeRoots', join(REPO_DIR, 'node_modules', '@types'), ...args], { cwd: dir, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      TSC,
+      '--strict',
+      '--target',
+      'ES2022',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(REPO_DIR, 'node_modules', '@types'),
+      ...args,
+    ],
+    { cwd: dir, encoding: 'utf8' },
+  );
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -79,7 +96,9 @@ test('a strict TypeScript program using the dv package compiles, and its JavaScr
   const work = join(dir, 'work');
   await fsp.mkdir(work);
   const run = spawnSync(process.execPath, [join(dir, 'out', 'main.js'), work], {
-    cwd: dir, encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg') },
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg') },
   });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stderr, '', 'the library wrote to stderr');

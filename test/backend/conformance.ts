@@ -86,7 +86,10 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       await writeFile(f, '');
       await be.putFile('empty/b', f);
       assert.equal((await be.get('empty/b')).length, 0);
-      assert.deepEqual(sorted(await collect(be.list('empty/'))), [{ key: 'empty/a', size: 0 }, { key: 'empty/b', size: 0 }]);
+      assert.deepEqual(sorted(await collect(be.list('empty/'))), [
+        { key: 'empty/a', size: 0 },
+        { key: 'empty/b', size: 0 },
+      ]);
     });
 
     test('putFile of 20 MiB round trips', async () => {
@@ -135,7 +138,10 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       const limit = pLimit(16);
       await Promise.all(keys.map((k, i) => limit(() => be.put(k, Buffer.alloc(i % 13)))));
       const listed = sorted(await collect(be.list('page/')));
-      assert.deepEqual(listed, keys.map((key, i) => ({ key, size: i % 13 })));
+      assert.deepEqual(
+        listed,
+        keys.map((key, i) => ({ key, size: i % 13 })),
+      );
     });
 
     test('list filters by prefix, including partial segments', async () => {

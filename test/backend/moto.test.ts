@@ -69,7 +69,11 @@ if (!installed) {
       const strict = await startMoto({ INITIAL_NO_AUTH_ACTION_COUNT: '0' });
       assert.ok(strict);
       try {
-        const be = new S3Backend({ bucket: BUCKET, endpoint: strict.endpoint, credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG1', secretAccessKey: 'x' } });
+        const be = new S3Backend({
+          bucket: BUCKET,
+          endpoint: strict.endpoint,
+          credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG1', secretAccessKey: 'x' },
+        });
         open.push(be);
         await rejectsWith(be.check(), 'AUTH_FAILED');
         await rejectsWith(be.put('a', Buffer.from('x')), 'AUTH_FAILED');

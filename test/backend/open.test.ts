@@ -12,11 +12,14 @@ import { isDvError } from '../../src/errors.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 function usage(url: string): void {
-  assert.throws(() => parseRemoteUrl(url, '/base'), (e: unknown) => {
-    assert.ok(isDvError(e, 'USAGE'), String(e));
-    assert.ok(e.message.includes(JSON.stringify(url)), e.message);
-    return true;
-  });
+  assert.throws(
+    () => parseRemoteUrl(url, '/base'),
+    (e: unknown) => {
+      assert.ok(isDvError(e, 'USAGE'), String(e));
+      assert.ok(e.message.includes(JSON.stringify(url)), e.message);
+      return true;
+    },
+  );
 }
 
 describe('parseRemoteUrl', () => {
@@ -37,8 +40,21 @@ describe('parseRemoteUrl', () => {
   });
 
   test('anything else is a USAGE error naming the URL', () => {
-    for (const url of ['', '   ', 'http://host/x', 'gs://bucket/x', 'ssh://host/dir', 's3://', 's3://B_ad', 's3://ab',
-      's3://bucket/../x', 's3://bucket//x', 's3://bucket/a?x=1', 'file://remote-host/dir', 'host:dir']) {
+    for (const url of [
+      '',
+      '   ',
+      'http://host/x',
+      'gs://bucket/x',
+      'ssh://host/dir',
+      's3://',
+      's3://B_ad',
+      's3://ab',
+      's3://bucket/../x',
+      's3://bucket//x',
+      's3://bucket/a?x=1',
+      'file://remote-host/dir',
+      'host:dir',
+    ]) {
       usage(url);
     }
   });

@@ -11,7 +11,9 @@ const transient = () => new DvError('REMOTE_ERROR', 'flaky', { transient: true }
 function fake(errors: unknown[], listRuns: Array<{ keys: string[]; fail?: unknown }> = []) {
   const queue = [...errors];
   const state = { calls: 0, listCalls: 0, closed: false };
-  const no = async (): Promise<never> => { throw new Error('not used'); };
+  const no = async (): Promise<never> => {
+    throw new Error('not used');
+  };
   const be: Backend = {
     location: 'fake://',
     async get() {
@@ -25,8 +27,15 @@ function fake(errors: unknown[], listRuns: Array<{ keys: string[]; fail?: unknow
       for (const key of run.keys) yield { key, size: key.length };
       if (run.fail) throw run.fail;
     },
-    put: no, putFile: no, getRange: no, stat: no, delete: no, check: no,
-    async close() { state.closed = true; },
+    put: no,
+    putFile: no,
+    getRange: no,
+    stat: no,
+    delete: no,
+    check: no,
+    async close() {
+      state.closed = true;
+    },
   };
   return { be, state };
 }
@@ -38,7 +47,10 @@ describe('withRetry', () => {
     const r = withRetry(be, { baseMs: 1, onRetry: ({ op, key, attempt }) => seen.push({ op, key, attempt }) });
     assert.equal((await r.get('k')).toString(), 'ok');
     assert.equal(state.calls, 3);
-    assert.deepEqual(seen, [{ op: 'get', key: 'k', attempt: 1 }, { op: 'get', key: 'k', attempt: 2 }]);
+    assert.deepEqual(seen, [
+      { op: 'get', key: 'k', attempt: 1 },
+      { op: 'get', key: 'k', attempt: 2 },
+    ]);
   });
 
   test('never retries permanent errors', async () => {
@@ -91,12 +103,12 @@ describe('withRetry', () => {
   });
 
   test('a list that fails midway restarts without repeating keys', async () => {
-    const { be, state } = fake([], [
-      { keys: ['c', 'a', 'b'], fail: transient() },
-      { keys: ['c', 'a', 'b', 'd', 'e'] },
-    ]);
+    const { be, state } = fake([], [{ keys: ['c', 'a', 'b'], fail: transient() }, { keys: ['c', 'a', 'b', 'd', 'e'] }]);
     const got = await collect(withRetry(be, { baseMs: 1 }).list(''));
-    assert.deepEqual(got.map((e) => e.key), ['c', 'a', 'b', 'd', 'e']);
+    assert.deepEqual(
+      got.map((e) => e.key),
+      ['c', 'a', 'b', 'd', 'e'],
+    );
     assert.equal(state.listCalls, 2);
   });
 

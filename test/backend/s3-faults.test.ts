@@ -26,7 +26,14 @@ describe('retries through a fault proxy in front of s3rver', () => {
   const open: S3Backend[] = [];
 
   function raw(opts: Partial<S3BackendOptions> = {}): S3Backend {
-    const be = new S3Backend({ bucket: BUCKET, prefix: 'f', endpoint: proxy.endpoint, credentials: srv.credentials, timeoutMs: TIMEOUT_MS, ...opts });
+    const be = new S3Backend({
+      bucket: BUCKET,
+      prefix: 'f',
+      endpoint: proxy.endpoint,
+      credentials: srv.credentials,
+      timeoutMs: TIMEOUT_MS,
+      ...opts,
+    });
     open.push(be);
     return be;
   }

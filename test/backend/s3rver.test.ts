@@ -66,7 +66,10 @@ describe('S3Backend on s3rver', () => {
     const t0 = Date.now();
     await Promise.all(keys.map((k) => limit(() => be.put(k, Buffer.from(k)))));
     const listed = sorted(await collect(be.list('k/')));
-    assert.deepEqual(listed.map((e) => e.key), keys);
+    assert.deepEqual(
+      listed.map((e) => e.key),
+      keys,
+    );
     assert.ok(listed.every((e) => e.size === 7));
     assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
   });

@@ -36,7 +36,11 @@ test('worker temp files: skipped by status and add, removed by checkout when the
   assert.deepEqual(await describeTree(d), want, 'checkout is exact, long names included, no temp file left');
 
   const dead = deadPid();
-  const stale = [join(d, 'sub', `.f3.bin.${dead}.tabc12.w2.dvtmp`), join(d, `.${dead}.tq0000.w5.dvtmp`), join(d, 'sub', `.f5.bin.${dead}.w1.dvtmp`)];
+  const stale = [
+    join(d, 'sub', `.f3.bin.${dead}.tabc12.w2.dvtmp`),
+    join(d, `.${dead}.tq0000.w5.dvtmp`),
+    join(d, 'sub', `.f5.bin.${dead}.w1.dvtmp`),
+  ];
   const live = join(d, 'sub', `.f4.bin.${process.pid}.tzz999.w1.dvtmp`); // this test process: alive
   for (const p of [...stale, live]) await fsp.writeFile(p, 'half a file');
 
@@ -49,7 +53,7 @@ test('worker temp files: skipped by status and add, removed by checkout when the
   await fsp.writeFile(join(d, 'sub', 'f0.bin'), 'edited');
   await dvOk(repo, ['checkout', '-q', '--force']);
   for (const p of stale) await assert.rejects(fsp.access(p), `${p}: a dead process's temp file is removed`);
-  assert.equal(await fsp.readFile(live, 'utf8'), 'half a file', 'a running process\'s temp file is left alone');
+  assert.equal(await fsp.readFile(live, 'utf8'), 'half a file', "a running process's temp file is left alone");
   await fsp.rm(live);
   assert.deepEqual(await describeTree(d), want);
 });

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { dv, dvJson, dvOk, makeRepo } from '../helpers/cli.js';
 
 const changed = (st: any): string[] =>
-  st.paths.flatMap((p: any) => [...p.added.map((f: string) => `+${f}`), ...p.modified.map((f: string) => `~${f}`), ...p.deleted.map((f: string) => `-${f}`)]).sort();
+  st.paths
+    .flatMap((p: any) => [
+      ...p.added.map((f: string) => `+${f}`),
+      ...p.modified.map((f: string) => `~${f}`),
+      ...p.deleted.map((f: string) => `-${f}`),
+    ])
+    .sort();
 
 test('commit of files inside a tracked directory records only them; the rest stays a change', async () => {
   const repo = await makeRepo();

@@ -9,8 +9,13 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, makeRepo, tempDir, type RunResult } from '../helpers/cli.js';
 
-const files = (dir: string): string[] => [join(dir, '.dv', 'config'), join(dir, '.dv', 'config.local'), join(dir, '.xdg-test', 'dv', 'config')];
-const snapshot = async (dir: string): Promise<(string | null)[]> => Promise.all(files(dir).map((f) => fsp.readFile(f, 'utf8').catch(() => null)));
+const files = (dir: string): string[] => [
+  join(dir, '.dv', 'config'),
+  join(dir, '.dv', 'config.local'),
+  join(dir, '.xdg-test', 'dv', 'config'),
+];
+const snapshot = async (dir: string): Promise<(string | null)[]> =>
+  Promise.all(files(dir).map((f) => fsp.readFile(f, 'utf8').catch(() => null)));
 
 function assertError(r: RunResult, code: 'USAGE' | 'BAD_CONFIG', what: string, pattern: RegExp): void {
   assert.equal(r.code, code === 'USAGE' ? 2 : 17, `${what}: exit ${r.code}, stderr: ${r.stderr}`);
@@ -58,18 +63,53 @@ test('set: keys dv does not read and values it cannot use are refused, naming th
     [['remote.origin.pathStyle', 'maybe'], /give true or false$/m],
     [['remote.origin.endpoint', 'minio:9000'], /give an http:\/\/ or https:\/\/ URL$/m],
     [['remote.origin.url', 'ftp://host/x'], /remote\.origin\.url ftp:\/\/host\/x: give a directory path/],
-    [['remote.origin.regoin', 'eu-west-1'], /unknown config key remote\.origin\.regoin: a remote takes remote\.origin\.url, .*remote\.origin\.region/],
-    [['core.remotes', 'origin'], /unknown config key core\.remotes: dv reads core\.remote, core\.git, cache\.dir, pipeline\.env and remote\.NAME/],
+    [
+      ['remote.origin.regoin', 'eu-west-1'],
+      /unknown config key remote\.origin\.regoin: a remote takes remote\.origin\.url, .*remote\.origin\.region/,
+    ],
+    [
+      ['core.remotes', 'origin'],
+      /unknown config key core\.remotes: dv reads core\.remote, core\.git, cache\.dir, pipeline\.env and remote\.NAME/,
+    ],
     [['pipeline.env', 'A B'], /pipeline\.env "A B": give names of environment variables/],
     [['cache.dir', ' '], /cache\.dir " ": give a directory path/],
   ];
   for (const [args, pattern] of cases) assertError(await dv(dir, ['config', ...args]), 'USAGE', `dv config ${args.join(' ')}`, pattern);
-  assertError(await dv(dir, ['remote', 'add', 'other', join(tempDir(), 'o'), '--endpoint', 'nohttp']), 'USAGE', 'remote add --endpoint', /remote\.other\.endpoint nohttp: give an http/);
+  assertError(
+    await dv(dir, ['remote', 'add', 'other', join(tempDir(), 'o'), '--endpoint', 'nohttp']),
+    'USAGE',
+    'remote add --endpoint',
+    /remote\.other\.endpoint nohttp: give an http/,
+  );
   assert.deepEqual(await snapshot(dir), before, 'no file changed');
 
   // What dv reads is accepted, including the S3 options of a remote.
-  await dvOk(dir, ['remote', 'add', 's3', 's3://bucket/prefix', '--endpoint', 'http://127.0.0.1:9000', '--region', 'eu-west-1', '--profile', 'ml', '--path-style', '--checksum', 'when_supported', '-j', '3']);
-  for (const [k, v] of [['remote.s3.timeout', '2.5'], ['remote.s3.pathStyle', 'false'], ['core.remote', 's3'], ['core.chunkAvg', '65536'], ['pipeline.env', 'A, B_2'], ['--local', 'remote.origin.jobs'], ['cache.dir', join(dir, '.dv', 'cache')]]) {
+  await dvOk(dir, [
+    'remote',
+    'add',
+    's3',
+    's3://bucket/prefix',
+    '--endpoint',
+    'http://127.0.0.1:9000',
+    '--region',
+    'eu-west-1',
+    '--profile',
+    'ml',
+    '--path-style',
+    '--checksum',
+    'when_supported',
+    '-j',
+    '3',
+  ]);
+  for (const [k, v] of [
+    ['remote.s3.timeout', '2.5'],
+    ['remote.s3.pathStyle', 'false'],
+    ['core.remote', 's3'],
+    ['core.chunkAvg', '65536'],
+    ['pipeline.env', 'A, B_2'],
+    ['--local', 'remote.origin.jobs'],
+    ['cache.dir', join(dir, '.dv', 'cache')],
+  ]) {
     await dvOk(dir, ['config', ...(k === '--local' ? [k, v, '16'] : [k, v])]);
   }
   assert.equal((await dvJson<{ name: string; isDefault: boolean }[]>(dir, ['remote', 'list'])).find((r) => r.isDefault)?.name, 's3');
@@ -98,21 +138,32 @@ test('read: a value dv cannot use in any file is BAD_CONFIG naming the file and 
     await fsp.writeFile(file, text);
     for (const cmd of [['status'], ['push'], ['checkout']]) {
       const r = await dv(dir, cmd);
-      assertError(r, 'BAD_CONFIG', `${name} ${key}: dv ${cmd[0]}`, new RegExp(`${name.replace(/\./g, '\\.')}: ${key.replace(/\./g, '\\.')} is `));
+      assertError(
+        r,
+        'BAD_CONFIG',
+        `${name} ${key}: dv ${cmd[0]}`,
+        new RegExp(`${name.replace(/\./g, '\\.')}: ${key.replace(/\./g, '\\.')} is `),
+      );
     }
     // dv config shows the bad value, and can replace it.
     assert.equal((await dvJson<Record<string, string>>(dir, ['config', '-l']))[key] !== undefined, true, `${name}: dv config -l works`);
     const level = file === localFile ? ['--local'] : file === globalFile ? ['--global'] : [];
     await dvOk(dir, ['config', ...level, '--unset', key]);
     await dvOk(dir, ['status', '-q']);
-    if (saved === null) await fsp.rm(file); else await fsp.writeFile(file, saved);
+    if (saved === null) await fsp.rm(file);
+    else await fsp.writeFile(file, saved);
   }
   await assert.rejects(fsp.stat(store), 'nothing was pushed');
 
   // core.remote naming no remote: no fallback to the only remote there is.
   await fsp.writeFile(localFile, JSON.stringify({ core: { remote: 'nosuch' } }));
   const r = await dv(dir, ['push']);
-  assertError(r, 'BAD_CONFIG', 'core.remote nosuch', /config\.local: core\.remote is nosuch, which dv cannot use: no remote has that name \(remotes: origin\); fix it with `dv config --local core\.remote VALUE`/);
+  assertError(
+    r,
+    'BAD_CONFIG',
+    'core.remote nosuch',
+    /config\.local: core\.remote is nosuch, which dv cannot use: no remote has that name \(remotes: origin\); fix it with `dv config --local core\.remote VALUE`/,
+  );
   await assert.rejects(fsp.stat(store), 'nothing was pushed');
   await dvOk(dir, ['push', '-q', '-r', 'origin']);
   await fsp.rm(localFile);

@@ -42,7 +42,8 @@ test('dedup: a 1 MiB overwrite and a 4 MiB append to a 64 MiB file store less th
 test('compressible data is stored compressed and restored exactly', async () => {
   const repo = await makeRepo();
   const lines: string[] = [];
-  for (let i = 0; i < 200_000; i++) lines.push(`${i},2024-01-${String((i % 28) + 1).padStart(2, '0')},user${i % 977},${(i * 31) % 10007}.${i % 100},label_${i % 13}`);
+  for (let i = 0; i < 200_000; i++)
+    lines.push(`${i},2024-01-${String((i % 28) + 1).padStart(2, '0')},user${i % 977},${(i * 31) % 10007}.${i % 100},label_${i % 13}`);
   const csv = Buffer.from(lines.join('\n'));
   await fsp.mkdir(join(repo, 'tab'));
   await fsp.writeFile(join(repo, 'tab', 'rows.csv'), csv);

@@ -24,7 +24,7 @@ const CSV_BYTES = 8_000_000;
 async function perChunkBytes(file: string): Promise<number> {
   const buf = await fsp.readFile(file);
   let n = 0;
-  for (let pos = 0; pos < buf.length;) {
+  for (let pos = 0; pos < buf.length; ) {
     const len = nextCut(buf, pos, buf.length, true, CHUNKER_V1);
     const c = await zstd.compress(buf.subarray(pos, pos + len), 3);
     n += Math.min(c.length, len);
@@ -39,7 +39,10 @@ async function packsOf(packsDir: string): Promise<{ pack: string; entries: PackE
   for (const fan of await fsp.readdir(packsDir).catch(() => [])) {
     for (const f of await fsp.readdir(join(packsDir, fan))) {
       if (!f.endsWith('.idx')) continue;
-      out.push({ pack: join(packsDir, fan, f.replace(/\.idx$/, '.pack')), entries: decodePackIndex(await fsp.readFile(join(packsDir, fan, f))) });
+      out.push({
+        pack: join(packsDir, fan, f.replace(/\.idx$/, '.pack')),
+        entries: decodePackIndex(await fsp.readFile(join(packsDir, fan, f))),
+      });
     }
   }
   return out;
@@ -95,7 +98,10 @@ test('a flipped byte inside a frame: fsck exits 26 naming its objects, checkout 
   assert.equal(f.code, 26, f.stderr);
   const named = entries.filter((e) => e.offset === frame.offset && f.stderr.includes(`object ${e.id}`));
   assert.ok(named.length >= 1, f.stderr);
-  assert.ok(!entries.some((e) => e.offset !== frame.offset && f.stderr.includes(`object ${e.id}`)), 'only objects of the damaged frame are named');
+  assert.ok(
+    !entries.some((e) => e.offset !== frame.offset && f.stderr.includes(`object ${e.id}`)),
+    'only objects of the damaged frame are named',
+  );
   await fsp.rm(join(a, 'data'), { recursive: true });
   const co = await dv(a, ['checkout']);
   assert.notEqual(co.code, 0);
@@ -130,14 +136,24 @@ test('directory remote: frames pushed whole and pulled whole; a push where the r
   assert.equal((await dvJson(b, ['status'])).clean, true);
   assert.equal((await dvJson(b, ['fsck'])).ok, true);
   const local = (await packsOf(join(b, '.dv', 'cache', 'packs'))).flatMap((x) => x.entries);
-  assert.ok(local.some((e) => e.flags === FLAG_FRAME), 'the pulled store keeps frames');
-  assert.ok(await storeBytes(b) < (await storeBytes(a)) * 1.15, `pulled ${await storeBytes(b)} bytes, pushed from ${await storeBytes(a)}`);
+  assert.ok(
+    local.some((e) => e.flags === FLAG_FRAME),
+    'the pulled store keeps frames',
+  );
+  assert.ok(
+    (await storeBytes(b)) < (await storeBytes(a)) * 1.15,
+    `pulled ${await storeBytes(b)} bytes, pushed from ${await storeBytes(a)}`,
+  );
 });
 
 describe('S3 remote with frames', () => {
   let srv: S3TestServer | undefined;
-  before(async () => { srv = await startS3rver(); });
-  after(async () => { await srv?.stop(); });
+  before(async () => {
+    srv = await startS3rver();
+  });
+  after(async () => {
+    await srv?.stop();
+  });
 
   test('s3rver: push frames, clone, pull byte-identical', async () => {
     await srv!.createBucket('frames');
@@ -153,14 +169,19 @@ describe('S3 remote with frames', () => {
     const r = await dv(b, ['pull', '--json'], env);
     assert.equal(r.code, 0, r.stderr);
     const fetched = JSON.parse(r.stdout).fetch;
-    const frames = new Set((await packsOf(join(a, '.dv', 'cache', 'packs'))).flatMap((x) => x.entries).filter((e) => e.flags === FLAG_FRAME).map((e) => e.offset)).size;
+    const frames = new Set(
+      (await packsOf(join(a, '.dv', 'cache', 'packs')))
+        .flatMap((x) => x.entries)
+        .filter((e) => e.flags === FLAG_FRAME)
+        .map((e) => e.offset),
+    ).size;
     assert.ok(fetched.requests <= frames + 10, `one read per frame at most: ${fetched.requests} requests for ${frames} frames`);
     assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
     assert.equal((await dvJson(b, ['fsck'])).ok, true);
   });
 });
 
-test('gc after part of a file\'s history is gone: whole frames copied, partly dead frames re-stored, all readable', async () => {
+test("gc after part of a file's history is gone: whole frames copied, partly dead frames re-stored, all readable", async () => {
   const a = await csvRepo();
   // scratch holds the whole CSV (its frames); data keeps only the first half, sharing chunks.
   await fsp.mkdir(join(a, 'scratch'));
@@ -178,7 +199,10 @@ test('gc after part of a file\'s history is gone: whole frames copied, partly de
   assert.ok(g.removedObjects > 10 && g.repackedPacks >= 1, JSON.stringify(g));
   const afterBytes = await storeBytes(a);
   assert.ok(afterBytes < before * 0.75, `gc left ${afterBytes} of ${before} bytes`);
-  assert.ok((await packsOf(join(a, '.dv', 'cache', 'packs'))).flatMap((x) => x.entries).some((e) => e.flags === FLAG_FRAME), 'live frames were kept whole');
+  assert.ok(
+    (await packsOf(join(a, '.dv', 'cache', 'packs'))).flatMap((x) => x.entries).some((e) => e.flags === FLAG_FRAME),
+    'live frames were kept whole',
+  );
   assert.equal((await dvJson(a, ['fsck'])).ok, true);
   const good = await describeTree(join(a, 'data'));
   await fsp.rm(join(a, 'data'), { recursive: true });

@@ -7,7 +7,8 @@ import { dv, dvJson, dvOk, makeRepo, tempDir } from '../helpers/cli.js';
 
 async function packsIn(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const sub of await fsp.readdir(join(dir, 'packs'))) for (const f of await fsp.readdir(join(dir, 'packs', sub))) out.push(join(dir, 'packs', sub, f));
+  for (const sub of await fsp.readdir(join(dir, 'packs')))
+    for (const f of await fsp.readdir(join(dir, 'packs', sub))) out.push(join(dir, 'packs', sub, f));
   return out;
 }
 
@@ -35,7 +36,10 @@ test('fsck --remote: a healthy remote is ok; a damaged pack is named, exit 26, n
   }
   const bad = await dv(repo, ['fsck', '--remote', 'origin']);
   assert.equal(bad.code, 26, bad.stderr);
-  assert.match(bad.stderr, /^OBJECT_CORRUPT: .*index\/.*\.idx lists \d+ object\(s\) at places that do not hold them: run `dv push --repair`/m);
+  assert.match(
+    bad.stderr,
+    /^OBJECT_CORRUPT: .*index\/.*\.idx lists \d+ object\(s\) at places that do not hold them: run `dv push --repair`/m,
+  );
   assert.match(bad.stderr, /^OBJECT_CORRUPT: .*no copy of object [0-9a-f]{64} verifies/m);
   assert.match(bad.stdout, /^origin: \d+ problems?: \d+ objects read back and verified$/m);
   for (const [pack, bytes] of before) assert.deepEqual(await fsp.readFile(pack), bytes, 'fsck changes nothing on the remote');

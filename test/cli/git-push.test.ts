@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { DV_BIN, dv, dvOk, dvJson, makeRepo, git, tempDir } from '../helpers/cli.js';
 
 function gitRun(cwd: string, args: string[], env: Record<string, string> = {}): { code: number; out: string } {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env } });
+  const r = spawnSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env },
+  });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -27,7 +31,10 @@ async function pushable(store: boolean): Promise<{ repo: string; bare: string; s
 }
 
 async function commitData(repo: string, text: string): Promise<string> {
-  const first = !(await fsp.stat(join(repo, 'data')).then(() => true, () => false));
+  const first = !(await fsp.stat(join(repo, 'data')).then(
+    () => true,
+    () => false,
+  ));
   await fsp.mkdir(join(repo, 'data'), { recursive: true });
   await fsp.writeFile(join(repo, 'data', 'v.txt'), text);
   await dvOk(repo, first ? ['add', 'data'] : ['commit', '-m', text]);
@@ -62,7 +69,14 @@ test('dv push --rev sends what the pointer files of those commits name, with a f
   // 300 more commits on main naming the same two snapshots (git only, so the test stays fast).
   await fsp.writeFile(join(repo, '.git', 'p1'), git(repo, ['show', `${c1}:data.dv`]));
   await fsp.writeFile(join(repo, '.git', 'p2'), git(repo, ['show', `${c2}:data.dv`]));
-  execFileSync('sh', ['-c', 'i=0; while [ $i -lt 150 ]; do cp .git/p1 data.dv; git commit -qam a$i; cp .git/p2 data.dv; git commit -qam b$i; i=$((i+1)); done'], { cwd: repo });
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      'i=0; while [ $i -lt 150 ]; do cp .git/p1 data.dv; git commit -qam a$i; cp .git/p2 data.dv; git commit -qam b$i; i=$((i+1)); done',
+    ],
+    { cwd: repo },
+  );
   const store = join(tempDir(), 'store');
   await dvOk(repo, ['remote', 'add', 'origin', store, '--local', '--default']);
 
@@ -96,7 +110,9 @@ test('dv push --rev sends what the pointer files of those commits name, with a f
 test('git push sends the data of every commit it pushes: older commits, other branches, commits made before the dv remote existed', async () => {
   const { repo, bare } = await pushable(false);
   // The user's own pre-push hook reads git's lines after dv's block.
-  await fsp.writeFile(join(repo, '.git', 'hooks', 'pre-push'), '#!/bin/sh\ncat > "$(git rev-parse --git-dir)/pre-push.stdin"\n', { mode: 0o755 });
+  await fsp.writeFile(join(repo, '.git', 'hooks', 'pre-push'), '#!/bin/sh\ncat > "$(git rev-parse --git-dir)/pre-push.stdin"\n', {
+    mode: 0o755,
+  });
   await dvOk(repo, ['install']);
 
   const c1 = await commitData(repo, 'v1\n');
@@ -112,10 +128,18 @@ test('git push sends the data of every commit it pushes: older commits, other br
 
   const pushed = gitRun(repo, ['push', '-q', 'origin', 'main', 'side']);
   assert.equal(pushed.code, 0, pushed.out);
-  assert.equal((await read(join(repo, '.git', 'pre-push.stdin'))).split('\n').sort().join('\n'),
-    `\nrefs/heads/main ${c2} refs/heads/main ${ZERO}\nrefs/heads/side ${c4} refs/heads/side ${ZERO}`);
+  assert.equal(
+    (await read(join(repo, '.git', 'pre-push.stdin'))).split('\n').sort().join('\n'),
+    `\nrefs/heads/main ${c2} refs/heads/main ${ZERO}\nrefs/heads/side ${c4} refs/heads/side ${ZERO}`,
+  );
   const clone = await cloneOf(bare, store);
-  for (const [c, text] of [[c1, 'v1\n'], [c2, 'v2\n'], [c3, 'v3\n'], [c4, 'v4\n']]) assert.equal(await dataAt(clone, c), text, `data of ${c}`);
+  for (const [c, text] of [
+    [c1, 'v1\n'],
+    [c2, 'v2\n'],
+    [c3, 'v3\n'],
+    [c4, 'v4\n'],
+  ])
+    assert.equal(await dataAt(clone, c), text, `data of ${c}`);
 
   // An update sends every new commit's data, not only the last one's.
   const c5 = await commitData(repo, 'v5\n');
@@ -138,7 +162,10 @@ test('pre-push: no dv remote is only a warning; a dv remote that fails stops the
 
   const warned = gitRun(repo, ['push', '-q', 'origin', 'main']);
   assert.equal(warned.code, 0, warned.out);
-  assert.equal(warned.out.trim(), 'dv: no dv remote configured, data not pushed: run `dv remote add NAME URL --default`, then `dv push --rev --branches`');
+  assert.equal(
+    warned.out.trim(),
+    'dv: no dv remote configured, data not pushed: run `dv remote add NAME URL --default`, then `dv push --rev --branches`',
+  );
   assert.match(git(bare, ['for-each-ref']), /refs\/heads\/main/);
 
   // A remote that cannot be written (its directory would be inside a file) stops the push.
@@ -164,14 +191,22 @@ test('pre-push: a pushed commit whose data is nowhere stops the push after the r
   const c1 = await commitData(repo, 'v1\n');
   // A pointer file naming a snapshot no store has (committed from a clone that lost its data).
   const lost = 'ab'.repeat(32);
-  await fsp.writeFile(join(repo, 'lost.dv'), `dv: 1\npath: "lost"\nkind: dir\nsnapshot: ${lost}\ntree: ${'cd'.repeat(32)}\nsize: 1\nfiles: 1\n`);
+  await fsp.writeFile(
+    join(repo, 'lost.dv'),
+    `dv: 1\npath: "lost"\nkind: dir\nsnapshot: ${lost}\ntree: ${'cd'.repeat(32)}\nsize: 1\nfiles: 1\n`,
+  );
   git(repo, ['add', 'lost.dv']);
   git(repo, ['commit', '-qm', 'lost data']);
   const c2 = git(repo, ['rev-parse', 'HEAD']).trim();
 
   const refused = gitRun(repo, ['push', '-q', 'origin', 'main']);
   assert.notEqual(refused.code, 0, refused.out);
-  assert.match(refused.out, new RegExp(`OBJECT_MISSING: commit ${c2.slice(0, 12)} names snapshot ${lost.slice(0, 12)} \\(lost\\.dv\\), which is neither in this clone nor on remote origin`));
+  assert.match(
+    refused.out,
+    new RegExp(
+      `OBJECT_MISSING: commit ${c2.slice(0, 12)} names snapshot ${lost.slice(0, 12)} \\(lost\\.dv\\), which is neither in this clone nor on remote origin`,
+    ),
+  );
   assert.match(refused.out, /Everything else was pushed/);
   assert.equal(git(bare, ['for-each-ref']).trim(), '');
   assert.equal((await dvJson(repo, ['push', '--rev', c1])).objectsSent, 0, 'v1 went before the refusal');
@@ -248,18 +283,32 @@ test('pre-push: thousands of pushed refs go to git on stdin, not its command lin
   // 3000 tags on 3000 distinct commits (with c2's tree, plus c1 itself), made by one fast-import.
   const n = 3000;
   let stream = '';
-  for (let k = 0; k < n; k++) stream += `commit refs/heads/many\nmark :${k + 1}\ncommitter t <t@t> ${1e9 + k} +0000\ndata 2\nc${k % 10}\n${k === 0 ? `from ${c2}\n` : ''}\nreset refs/tags/t${k}\nfrom :${k + 1}\n\n`;
+  for (let k = 0; k < n; k++)
+    stream += `commit refs/heads/many\nmark :${k + 1}\ncommitter t <t@t> ${1e9 + k} +0000\ndata 2\nc${k % 10}\n${k === 0 ? `from ${c2}\n` : ''}\nreset refs/tags/t${k}\nfrom :${k + 1}\n\n`;
   execFileSync('git', ['fast-import', '--quiet'], { cwd: repo, input: stream });
   execFileSync('git', ['update-ref', '--stdin'], { cwd: repo, input: `create refs/tags/first ${c1}\n` });
-  const tags = execFileSync('git', ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/tags'], { cwd: repo, encoding: 'utf8' }).trim().split('\n');
+  const tags = execFileSync('git', ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/tags'], { cwd: repo, encoding: 'utf8' })
+    .trim()
+    .split('\n');
   assert.equal(tags.length, n + 1);
-  const lines = tags.map((t) => { const [r, c] = t.split(' '); return `${r} ${c} ${r} ${ZERO}`; }).join('\n') + '\n';
+  const lines =
+    tags
+      .map((t) => {
+        const [r, c] = t.split(' ');
+        return `${r} ${c} ${r} ${ZERO}`;
+      })
+      .join('\n') + '\n';
 
   // Count the arguments of every git process dv starts.
   const bin = tempDir();
   const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
   await fsp.writeFile(join(bin, 'git'), `#!/bin/sh\necho "$1 $#" >> '${join(bin, 'log')}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
-  const r = spawnSync(process.execPath, [DV_BIN, 'push', '--pre-push', 'origin', '--json'], { cwd: repo, input: lines, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(repo, '.xdg-test'), PATH: `${bin}:${process.env.PATH}` } });
+  const r = spawnSync(process.execPath, [DV_BIN, 'push', '--pre-push', 'origin', '--json'], {
+    cwd: repo,
+    input: lines,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(repo, '.xdg-test'), PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).snapshots.length, 2);
   const calls = (await read(join(bin, 'log'))).trim().split('\n');

@@ -39,12 +39,25 @@ async function threeVersionsPushed(): Promise<{ repo: string; snaps: string[] }>
 test('log --git: the commits that changed pointer files, newest first, with what each named', async () => {
   const { repo, snaps } = await threeVersions();
   const all = await dvJson(repo, ['log', '--git']);
-  assert.deepEqual(all.map((c: any) => c.subject), ['third data', 'second data', 'first data'], 'a commit of code alone is not listed');
-  assert.deepEqual(all.map((c: any) => c.paths[0].snapshot), [...snaps].reverse());
+  assert.deepEqual(
+    all.map((c: any) => c.subject),
+    ['third data', 'second data', 'first data'],
+    'a commit of code alone is not listed',
+  );
+  assert.deepEqual(
+    all.map((c: any) => c.paths[0].snapshot),
+    [...snaps].reverse(),
+  );
   assert.ok(all.every((c: any) => c.paths[0].path === 'data' && c.paths[0].fetched === true));
   const older = await dvJson(repo, ['log', '--git', 'HEAD~2', 'data', '-n', '1']);
-  assert.deepEqual(older.map((c: any) => c.subject), ['second data']);
-  assert.match(await dvOk(repo, ['log', '--git']), /^commit [0-9a-f]{12} .*\n    third data\n    data: snapshot [0-9a-f]{12}, 1 file, 3 B\n/);
+  assert.deepEqual(
+    older.map((c: any) => c.subject),
+    ['second data'],
+  );
+  assert.match(
+    await dvOk(repo, ['log', '--git']),
+    /^commit [0-9a-f]{12} .*\n    third data\n    data: snapshot [0-9a-f]{12}, 1 file, 3 B\n/,
+  );
   const bad = await dv(repo, ['log', '--git', 'nosuchbranch']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /nosuchbranch: not a git revision/);
@@ -57,7 +70,10 @@ test('in a fresh clone that fetched nothing, log --git works and plain log says 
   const clone = join(tempDir(), 'clone');
   git(tempDir(), ['clone', '-q', repo, clone]);
   const hist = await dvJson(clone, ['log', '--git']);
-  assert.deepEqual(hist.map((c: any) => [c.paths[0].snapshot, c.paths[0].fetched]), [...snaps].reverse().map((id) => [id, false]));
+  assert.deepEqual(
+    hist.map((c: any) => [c.paths[0].snapshot, c.paths[0].fetched]),
+    [...snaps].reverse().map((id) => [id, false]),
+  );
   assert.match(await dvOk(clone, ['log', '--git']), /\(not fetched\)/);
   const plain = await dv(clone, ['log']);
   assert.equal(plain.code, 22);
@@ -74,13 +90,22 @@ test('diff with git revisions: HEAD~1 vs the workspace, two revisions, paths, a 
   await fsp.writeFile(join(repo, 'data', 'new.csv'), 'n\n');
 
   const ws = await dvJson(repo, ['diff', 'HEAD']);
-  assert.deepEqual(ws.changes.map((c: any) => `${c.type} ${c.path}`), ['added data/new.csv', 'modified model.bin']);
+  assert.deepEqual(
+    ws.changes.map((c: any) => `${c.type} ${c.path}`),
+    ['added data/new.csv', 'modified model.bin'],
+  );
   const revs = await dvJson(repo, ['diff', 'HEAD~4', 'HEAD']);
-  assert.deepEqual(revs.changes.map((c: any) => `${c.type} ${c.path}`), ['modified data/x.csv', 'added model.bin']);
+  assert.deepEqual(
+    revs.changes.map((c: any) => `${c.type} ${c.path}`),
+    ['modified data/x.csv', 'added model.bin'],
+  );
   assert.match(revs.from, /^[0-9a-f]{40}$/);
   // A second argument that is no revision is a path.
   const onlyData = await dvJson(repo, ['diff', 'HEAD~4', 'data']);
-  assert.deepEqual(onlyData.changes.map((c: any) => `${c.type} ${c.path}`), ['added data/new.csv', 'modified data/x.csv']);
+  assert.deepEqual(
+    onlyData.changes.map((c: any) => `${c.type} ${c.path}`),
+    ['added data/new.csv', 'modified data/x.csv'],
+  );
   assert.match(await dvOk(repo, ['diff', 'HEAD', 'model.bin']), /^M\tmodel\.bin\n$/);
   // Nothing changed between HEAD and the workspace once committed.
   await dvOk(repo, ['commit']);
@@ -138,7 +163,10 @@ test('fetch --rev and fetch <snapshot id> bring exactly that version', async () 
   const f = await dvJson(clone, ['fetch', '--rev', 'HEAD~3']);
   assert.deepEqual(f.snapshots, [snaps[1]]);
   const held = await dvJson(clone, ['log', '--git']);
-  assert.deepEqual(held.map((c: any) => c.paths[0].fetched), [false, true, false]);
+  assert.deepEqual(
+    held.map((c: any) => c.paths[0].fetched),
+    [false, true, false],
+  );
   const byId = await dvJson(clone, ['fetch', snaps[0].slice(0, 10)]);
   assert.deepEqual(byId.snapshots, [snaps[0]]);
   const unknown = await dv(clone, ['fetch', 'abcdef12']);

@@ -9,12 +9,20 @@ const BEGIN = '# >>> dv hook';
 
 /** git with the same isolated dv config as the dv helper, returning instead of throwing. */
 function gitRun(cwd: string, args: string[], env: Record<string, string> = {}): { code: number; out: string } {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env } });
+  const r = spawnSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env },
+  });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
 const read = (p: string): Promise<string> => fsp.readFile(p, 'utf8');
-const exists = (p: string): Promise<boolean> => fsp.stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  fsp.stat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** A repo whose data is "main" on branch main and "other" on branch other; main checked out. */
 async function twoBranches(): Promise<string> {
@@ -43,15 +51,32 @@ test('install keeps a custom post-checkout hook, is idempotent, follows branch s
   await fsp.writeFile(join(hooks, 'post-checkout'), custom, { mode: 0o755 });
 
   const r1 = await dvJson(repo, ['install']);
-  assert.deepEqual(r1.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'added'], ['post-merge', 'created'], ['pre-push', 'created'], ['pre-commit', 'created'], ['post-rewrite', 'created']]);
-  const after1 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(
+    r1.hooks.map((h: any) => [h.hook, h.action]),
+    [
+      ['post-checkout', 'added'],
+      ['post-merge', 'created'],
+      ['pre-push', 'created'],
+      ['pre-commit', 'created'],
+      ['post-rewrite', 'created'],
+    ],
+  );
+  const after1 = await Promise.all(
+    ['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'].map((h) => read(join(hooks, h))),
+  );
   const r2 = await dvJson(repo, ['install']);
-  assert.deepEqual(r2.hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
-  const after2 = await Promise.all(['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'].map((h) => read(join(hooks, h))));
+  assert.deepEqual(
+    r2.hooks.map((h: any) => h.action),
+    ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged'],
+  );
+  const after2 = await Promise.all(
+    ['post-checkout', 'post-merge', 'pre-push', 'pre-commit', 'post-rewrite'].map((h) => read(join(hooks, h))),
+  );
   assert.deepEqual(after2, after1);
   assert.equal(after2[0].split(BEGIN).length, 2, 'one dv block');
   assert.ok(after2[0].includes('echo "custom $3"'), 'custom hook kept');
-  for (const h of ['post-merge', 'pre-push', 'pre-commit', 'post-rewrite']) assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
+  for (const h of ['post-merge', 'pre-push', 'pre-commit', 'post-rewrite'])
+    assert.ok(((await fsp.stat(join(hooks, h))).mode & 0o111) !== 0, `${h} is executable`);
 
   const sw = gitRun(repo, ['checkout', 'other']);
   assert.equal(sw.code, 0, sw.out);
@@ -69,12 +94,18 @@ test('install keeps a custom post-checkout hook, is idempotent, follows branch s
   git(repo, ['checkout', '-q', 'main', '--', 'data.dv']);
 
   const un = await dvJson(repo, ['install', '--uninstall']);
-  assert.deepEqual(un.hooks.map((h: any) => h.action), ['removed', 'deleted', 'deleted', 'deleted', 'deleted']);
+  assert.deepEqual(
+    un.hooks.map((h: any) => h.action),
+    ['removed', 'deleted', 'deleted', 'deleted', 'deleted'],
+  );
   assert.equal(await read(join(hooks, 'post-checkout')), custom);
   assert.equal(await exists(join(hooks, 'pre-push')), false);
   assert.equal(await exists(join(hooks, 'pre-commit')), false);
   assert.equal(await exists(join(hooks, 'post-rewrite')), false);
-  assert.deepEqual((await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action), ['absent', 'absent', 'absent', 'absent', 'absent']);
+  assert.deepEqual(
+    (await dvJson(repo, ['install', '--uninstall'])).hooks.map((h: any) => h.action),
+    ['absent', 'absent', 'absent', 'absent', 'absent'],
+  );
   assert.equal(gitRun(repo, ['checkout', 'other']).code, 0);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n', 'no hook after uninstall');
 });
@@ -86,7 +117,10 @@ test('post-checkout never fails the git checkout: dv says why and the edit survi
   const sw = gitRun(repo, ['checkout', 'other']);
   assert.equal(sw.code, 0, sw.out);
   assert.match(sw.out, /UNSAVED_CHANGES/);
-  assert.match(sw.out, /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv checkout`/);
+  assert.match(
+    sw.out,
+    /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv checkout`/,
+  );
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'my unsaved edit\n');
   assert.equal(git(repo, ['branch', '--show-current']).trim(), 'other');
 });
@@ -162,7 +196,10 @@ test('post-checkout: a branch whose data this clone never fetched comes from the
   git(b, ['fetch', '-q']);
   const failed = gitRun(b, ['checkout', 'third']);
   assert.equal(failed.code, 0, failed.out);
-  assert.match(failed.out, /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv pull`/);
+  assert.match(
+    failed.out,
+    /dv hook: updating the data after the checkout failed \(see above\); git's checkout itself succeeded: fix the problem, then run `dv pull`/,
+  );
   assert.equal(await read(join(b, 'data', 'v.txt')), 'main\n');
   assert.equal(git(b, ['branch', '--show-current']).trim(), 'third');
 });
@@ -176,13 +213,16 @@ function oldBlock(hook: 'pre-push' | 'post-checkout'): string {
   else echo "dv hook: dv is not installed at ${DV_BIN} nor on PATH: run \\\`dv install\\\` again" >&2; return 127
   fi
 }`;
-  const body = hook === 'pre-push' ? `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
+  const body =
+    hook === 'pre-push'
+      ? `dv_hook_run push </dev/null && dv_hook_status=0 || dv_hook_status=$?
 # 10: no dv repository in this checkout, so nothing to push.
 if [ "$dv_hook_status" -ne 0 ] && [ "$dv_hook_status" -ne 10 ]; then
   echo "dv hook: \\\`dv push\\\` failed (see above), so the git push stops here: fix it and push again (\\\`git push --no-verify\\\` skips the data)" >&2
   exit 1
 fi
-unset dv_hook_status` : `# Only a branch switch ($3 = 1) moves pointer files; a failure must not fail the checkout.
+unset dv_hook_status`
+      : `# Only a branch switch ($3 = 1) moves pointer files; a failure must not fail the checkout.
 if [ "$3" = 1 ]; then
   dv_hook_run checkout </dev/null || echo "dv hook: \\\`dv checkout\\\` failed (see above); git's checkout itself succeeded: fix the problem, then run \\\`dv checkout\\\`" >&2
 fi`;
@@ -208,7 +248,16 @@ test('hooks of an older dv keep working, and dv install upgrades them in place',
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'other\n');
 
   const r = await dvJson(repo, ['install']);
-  assert.deepEqual(r.hooks.map((h: any) => [h.hook, h.action]), [['post-checkout', 'updated'], ['post-merge', 'created'], ['pre-push', 'updated'], ['pre-commit', 'created'], ['post-rewrite', 'created']]);
+  assert.deepEqual(
+    r.hooks.map((h: any) => [h.hook, h.action]),
+    [
+      ['post-checkout', 'updated'],
+      ['post-merge', 'created'],
+      ['pre-push', 'updated'],
+      ['pre-commit', 'created'],
+      ['post-rewrite', 'created'],
+    ],
+  );
   for (const h of ['pre-push', 'post-checkout']) {
     const text = await read(join(hooks, h));
     assert.ok(text.startsWith(`#!/bin/sh\n# my hook, first\n${BEGIN}`), `${h}: the block is where the old one was`);
@@ -216,7 +265,10 @@ test('hooks of an older dv keep working, and dv install upgrades them in place',
     assert.equal(text.split(BEGIN).length, 2, `${h}: one dv block`);
   }
   assert.match(await read(join(hooks, 'pre-push')), /push --pre-push "\$1"/);
-  assert.deepEqual((await dvJson(repo, ['install'])).hooks.map((h: any) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  assert.deepEqual(
+    (await dvJson(repo, ['install'])).hooks.map((h: any) => h.action),
+    ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged'],
+  );
   const sw = gitRun(repo, ['checkout', 'main']);
   assert.equal(sw.code, 0, sw.out);
   assert.equal(await read(join(repo, 'data', 'v.txt')), 'main\n');
@@ -251,7 +303,10 @@ test('a hook that is not a shell script is refused with what to add, and nothing
   const r = await dv(repo, ['install']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /pre-push is a python3 program, not a shell script/);
-  assert.match(r.stderr, /push --pre-push REMOTE \(the hook's first argument\) with the hook's stdin \(the lines git gives it\), and exit 1 when it fails/);
+  assert.match(
+    r.stderr,
+    /push --pre-push REMOTE \(the hook's first argument\) with the hook's stdin \(the lines git gives it\), and exit 1 when it fails/,
+  );
   assert.equal(await read(join(hooks, 'pre-push')), py);
   assert.equal(await exists(join(hooks, 'post-checkout')), false);
 
@@ -259,7 +314,10 @@ test('a hook that is not a shell script is refused with what to add, and nothing
   const handled = `${py}import subprocess, sys\nsys.exit(subprocess.call(['dv', 'push']))\n`;
   await fsp.writeFile(join(hooks, 'pre-push'), handled);
   const again = await dvJson(repo, ['install']);
-  assert.deepEqual(again.hooks.map((h: any) => h.action), ['created', 'created', 'kept', 'created', 'created']);
+  assert.deepEqual(
+    again.hooks.map((h: any) => h.action),
+    ['created', 'created', 'kept', 'created', 'created'],
+  );
   assert.equal(await read(join(hooks, 'pre-push')), handled);
 });
 
@@ -276,10 +334,14 @@ test('core.hooksPath is respected; hooks fall back to dv on PATH when the record
   const hook = join(repo, '.githooks', 'post-checkout');
   const text = await read(hook);
   const moved = join(repo, '.githooks', 'post-checkout-moved');
-  await fsp.writeFile(moved, text.replaceAll('/bin/dv\'', '/bin/dv-gone\''), { mode: 0o755 });
+  await fsp.writeFile(moved, text.replaceAll("/bin/dv'", "/bin/dv-gone'"), { mode: 0o755 });
   const bin = tempDir();
   await fsp.writeFile(join(bin, 'dv'), `#!/bin/sh\necho "path-dv $*" > "${join(bin, 'called')}"\n`, { mode: 0o755 });
-  const run = spawnSync('sh', [moved, 'a', 'b', '1'], { cwd: repo, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const run = spawnSync('sh', [moved, 'a', 'b', '1'], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(await read(join(bin, 'called')), 'path-dv checkout\n');
 });

@@ -9,7 +9,19 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 
-type Spec = 'string' | 'number' | 'boolean' | 'id' | 'time' | 'record' | null | readonly Spec[] | Spec[] | { [key: string]: Spec } | { oneOf: Spec[] } | { enum: string[] };
+type Spec =
+  | 'string'
+  | 'number'
+  | 'boolean'
+  | 'id'
+  | 'time'
+  | 'record'
+  | null
+  | readonly Spec[]
+  | Spec[]
+  | { [key: string]: Spec }
+  | { oneOf: Spec[] }
+  | { enum: string[] };
 
 function check(v: unknown, spec: Spec, at: string): void {
   if (spec === null) return assert.equal(v, null, `${at} should be null`);
@@ -32,7 +44,11 @@ function check(v: unknown, spec: Spec, at: string): void {
   if ('oneOf' in spec && Array.isArray(spec.oneOf)) {
     const errors: string[] = [];
     for (const s of spec.oneOf) {
-      try { return check(v, s, at); } catch (e) { errors.push((e as Error).message); }
+      try {
+        return check(v, s, at);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
     }
     assert.fail(`${at} matches none of its shapes: ${errors.join(' | ')}`);
   }
@@ -46,44 +62,181 @@ function check(v: unknown, spec: Spec, at: string): void {
   for (const k of Object.keys(obj)) assert.ok(keys.includes(k) || keys.includes(k + '?'), `${at}.${k} is not a documented field`);
   for (const k of keys) {
     const name = k.replace(/\?$/, '');
-    if (!(name in obj)) { assert.ok(k.endsWith('?'), `${at}.${name} is missing`); continue; }
+    if (!(name in obj)) {
+      assert.ok(k.endsWith('?'), `${at}.${name} is missing`);
+      continue;
+    }
     check(obj[name], (spec as Record<string, Spec>)[k], `${at}.${name}`);
   }
 }
 
 const idOrNull: Spec = { oneOf: ['id', null] };
-const commitEntry: Record<string, Spec> = { path: 'string', snapshot: 'id', tree: 'id', parent: idOrNull, changed: 'boolean', size: 'number', files: 'number', filesHashed: 'number', bytesHashed: 'number' };
+const commitEntry: Record<string, Spec> = {
+  path: 'string',
+  snapshot: 'id',
+  tree: 'id',
+  parent: idOrNull,
+  changed: 'boolean',
+  size: 'number',
+  files: 'number',
+  filesHashed: 'number',
+  bytesHashed: 'number',
+};
 const checkoutPaths: Spec = [{ path: 'string', snapshot: 'id', tree: 'id', written: 'number', removed: 'number', bytes: 'number' }];
 const checkoutResult: Spec = { paths: checkoutPaths };
 // dv checkout <git revision | id fetched on demand>: the commit read, the snapshots fetched.
 const checkoutAtResult: Spec = { paths: checkoutPaths, 'commit?': 'string', 'fetched?': ['string'] };
-const fetchResult: Spec = { remote: 'string', url: 'string', snapshots: ['id'], warnings: ['string'], objectsFetched: 'number', bytesFetched: 'number', requests: 'number' };
+const fetchResult: Spec = {
+  remote: 'string',
+  url: 'string',
+  snapshots: ['id'],
+  warnings: ['string'],
+  objectsFetched: 'number',
+  bytesFetched: 'number',
+  requests: 'number',
+};
 const SHAPES: Record<string, Spec> = {
   init: { root: 'string', git: 'boolean' },
-  add: { added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
+  add: {
+    added: [{ ...commitEntry, pointer: 'string', 'gitignore?': 'string' }],
+    gitAdd: ['string'],
+    bytesStored: 'number',
+    objectsStored: 'number',
+  },
   commit: { committed: [commitEntry], gitAdd: ['string'], bytesStored: 'number', objectsStored: 'number' },
-  status: { clean: 'boolean', upToDate: 'boolean', paths: [{ path: 'string', pointer: 'string', snapshot: 'id', state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] }, added: ['string'], modified: ['string'], deleted: ['string'], filesHashed: 'number' }],
-    stages: [{ name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] }], 'metrics?': [{ stage: 'string', path: 'string', values: { oneOf: ['record', null] } }] },
-  log: [{
-    id: 'id', path: 'string', kind: { enum: ['dir', 'file'] }, tree: 'id', parents: ['id'], message: 'string', author: 'string', time: 'time', size: 'number', files: 'number',
-    lineage: { git: { oneOf: [{ commit: { oneOf: ['string', null] }, branch: { oneOf: ['string', null] }, dirty: 'boolean' }, null] }, dv: 'string', meta: 'record', 'pipeline?': 'record' },
-  }],
-  diff: { from: 'id', to: { oneOf: ['id', { enum: ['workspace'] }] }, changes: [{ type: { enum: ['added', 'modified', 'deleted'] }, path: 'string', kind: { enum: ['file', 'link'] }, 'size?': 'number' }] },
-  ls: [{ oneOf: [
-    { path: 'string', type: { enum: ['file'] }, size: 'number', id: 'id', exec: 'boolean' },
-    { path: 'string', type: { enum: ['dir'] }, size: 'number', id: 'id', files: 'number' },
-    { path: 'string', type: { enum: ['link'] }, target: 'string' },
-  ] }],
+  status: {
+    clean: 'boolean',
+    upToDate: 'boolean',
+    paths: [
+      {
+        path: 'string',
+        pointer: 'string',
+        snapshot: 'id',
+        state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] },
+        added: ['string'],
+        modified: ['string'],
+        deleted: ['string'],
+        filesHashed: 'number',
+      },
+    ],
+    stages: [
+      { name: 'string', changes: [{ type: { enum: ['new', 'cmd', 'dep', 'param', 'out', 'upstream'] }, what: 'string', how: 'string' }] },
+    ],
+    'metrics?': [{ stage: 'string', path: 'string', values: { oneOf: ['record', null] } }],
+  },
+  log: [
+    {
+      id: 'id',
+      path: 'string',
+      kind: { enum: ['dir', 'file'] },
+      tree: 'id',
+      parents: ['id'],
+      message: 'string',
+      author: 'string',
+      time: 'time',
+      size: 'number',
+      files: 'number',
+      lineage: {
+        git: { oneOf: [{ commit: { oneOf: ['string', null] }, branch: { oneOf: ['string', null] }, dirty: 'boolean' }, null] },
+        dv: 'string',
+        meta: 'record',
+        'pipeline?': 'record',
+      },
+    },
+  ],
+  diff: {
+    from: 'id',
+    to: { oneOf: ['id', { enum: ['workspace'] }] },
+    changes: [{ type: { enum: ['added', 'modified', 'deleted'] }, path: 'string', kind: { enum: ['file', 'link'] }, 'size?': 'number' }],
+  },
+  ls: [
+    {
+      oneOf: [
+        { path: 'string', type: { enum: ['file'] }, size: 'number', id: 'id', exec: 'boolean' },
+        { path: 'string', type: { enum: ['dir'] }, size: 'number', id: 'id', files: 'number' },
+        { path: 'string', type: { enum: ['link'] }, target: 'string' },
+      ],
+    },
+  ],
   checkout: checkoutAtResult,
-  gc: { dryRun: 'boolean', roots: 'number', reachableObjects: 'number', removedObjects: 'number', removedBytes: 'number', removedPacks: 'number', repackedPacks: 'number', leftoverFiles: 'number', leftoverBytes: 'number', repositories: ['string'] },
-  fsck: { ok: 'boolean', packs: 'number', objects: 'number', bytes: 'number', roots: 'number', problems: [{ code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] }, 'id?': 'id', 'pack?': 'string', message: 'string' }], stale: [{ id: 'id', pack: 'string' }], shallow: 'number', notFetched: 'number', indexRebuilt: 'boolean' },
-  remoteList: [{ name: 'string', url: 'string', isDefault: 'boolean', 'endpoint?': 'string', 'region?': 'string', 'profile?': 'string', 'pathStyle?': 'string', 'checksum?': 'string', 'jobs?': 'string', 'timeout?': 'string' }],
+  gc: {
+    dryRun: 'boolean',
+    roots: 'number',
+    reachableObjects: 'number',
+    removedObjects: 'number',
+    removedBytes: 'number',
+    removedPacks: 'number',
+    repackedPacks: 'number',
+    leftoverFiles: 'number',
+    leftoverBytes: 'number',
+    repositories: ['string'],
+  },
+  fsck: {
+    ok: 'boolean',
+    packs: 'number',
+    objects: 'number',
+    bytes: 'number',
+    roots: 'number',
+    problems: [
+      {
+        code: { enum: ['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER', 'UNSAFE_PATH'] },
+        'id?': 'id',
+        'pack?': 'string',
+        message: 'string',
+      },
+    ],
+    stale: [{ id: 'id', pack: 'string' }],
+    shallow: 'number',
+    notFetched: 'number',
+    indexRebuilt: 'boolean',
+  },
+  remoteList: [
+    {
+      name: 'string',
+      url: 'string',
+      isDefault: 'boolean',
+      'endpoint?': 'string',
+      'region?': 'string',
+      'profile?': 'string',
+      'pathStyle?': 'string',
+      'checksum?': 'string',
+      'jobs?': 'string',
+      'timeout?': 'string',
+    },
+  ],
   remoteDefault: { default: { oneOf: ['string', null] } },
-  push: { remote: 'string', url: 'string', snapshots: ['id'], objectsSent: 'number', bytesSent: 'number', packsSent: 'number', alreadyThere: 'number', 'repaired?': 'number', 'warnings?': ['string'], runsSent: 'number' },
-  remoteStatus: { remote: 'string', url: 'string', upToDate: 'boolean', notPushed: { objects: 'number', bytes: 'number' }, notFetched: { objects: 'number', onRemote: 'number' } },
+  push: {
+    remote: 'string',
+    url: 'string',
+    snapshots: ['id'],
+    objectsSent: 'number',
+    bytesSent: 'number',
+    packsSent: 'number',
+    alreadyThere: 'number',
+    'repaired?': 'number',
+    'warnings?': ['string'],
+    runsSent: 'number',
+  },
+  remoteStatus: {
+    remote: 'string',
+    url: 'string',
+    upToDate: 'boolean',
+    notPushed: { objects: 'number', bytes: 'number' },
+    notFetched: { objects: 'number', onRemote: 'number' },
+  },
   fetch: fetchResult,
   pull: { fetch: fetchResult, checkout: checkoutResult },
-  install: { hooksDir: 'string', uninstall: 'boolean', hooks: [{ hook: { enum: ['post-checkout', 'post-merge', 'post-rewrite', 'pre-push', 'pre-commit'] }, file: 'string', action: { enum: ['created', 'added', 'updated', 'unchanged', 'kept', 'disabled', 'removed', 'deleted', 'absent'] } }] },
+  install: {
+    hooksDir: 'string',
+    uninstall: 'boolean',
+    hooks: [
+      {
+        hook: { enum: ['post-checkout', 'post-merge', 'post-rewrite', 'pre-push', 'pre-commit'] },
+        file: 'string',
+        action: { enum: ['created', 'added', 'updated', 'unchanged', 'kept', 'disabled', 'removed', 'deleted', 'absent'] },
+      },
+    ],
+  },
 };
 
 async function json(name: keyof typeof SHAPES, cwd: string, args: string[]): Promise<any> {
@@ -109,10 +262,19 @@ test('--json shapes: init, add, status, commit, log, diff, ls, checkout, gc, fsc
   await fsp.writeFile(join(d, 'a.csv'), 'x,y\n1,2\n3,4\n');
   await fsp.rm(join(d, 'sub', 'b.txt'));
   const st = await json('status', repo, ['status']);
-  assert.deepEqual([st.clean, st.paths[0].state, st.paths[0].modified, st.paths[0].deleted], [false, 'modified', ['data/a.csv'], ['data/sub/b.txt']]);
+  assert.deepEqual(
+    [st.clean, st.paths[0].state, st.paths[0].modified, st.paths[0].deleted],
+    [false, 'modified', ['data/a.csv'], ['data/sub/b.txt']],
+  );
   const ws = await json('diff', repo, ['diff', add.added[0].snapshot]);
   assert.notEqual(ws.to, ws.from, 'the workspace tree differs');
-  assert.deepEqual(ws.changes.map((x: any) => [x.type, x.path, x.size]), [['modified', 'a.csv', 12], ['deleted', 'sub/b.txt', 1]]);
+  assert.deepEqual(
+    ws.changes.map((x: any) => [x.type, x.path, x.size]),
+    [
+      ['modified', 'a.csv', 12],
+      ['deleted', 'sub/b.txt', 1],
+    ],
+  );
   const c = await json('commit', repo, ['commit', '-m', 'second']);
   assert.equal(c.committed[0].parent, add.added[0].snapshot);
 
@@ -121,7 +283,13 @@ test('--json shapes: init, add, status, commit, log, diff, ls, checkout, gc, fsc
   assert.deepEqual(log[1].lineage.meta, { k: 'v' });
   assert.equal(log[0].lineage.git.branch, 'main');
   const df = await json('diff', repo, ['diff', log[1].id, log[0].id]);
-  assert.deepEqual(df.changes.map((x: any) => [x.type, x.path, x.kind]), [['modified', 'a.csv', 'file'], ['deleted', 'sub/b.txt', 'file']]);
+  assert.deepEqual(
+    df.changes.map((x: any) => [x.type, x.path, x.kind]),
+    [
+      ['modified', 'a.csv', 'file'],
+      ['deleted', 'sub/b.txt', 'file'],
+    ],
+  );
   const ls = await json('ls', repo, ['ls', 'data', '-R']);
   assert.deepEqual(ls.map((e: any) => e.type).sort(), ['dir', 'file', 'file', 'link']);
   assert.equal(ls.find((e: any) => e.path === 'run.sh').exec, true);
@@ -134,7 +302,10 @@ test('--json shapes: init, add, status, commit, log, diff, ls, checkout, gc, fsc
   const fsck = await json('fsck', repo, ['fsck']);
   assert.deepEqual([fsck.ok, fsck.problems, fsck.indexRebuilt], [true, [], false]);
   assert.equal((await json('fsck', repo, ['fsck', '--rebuild-index'])).indexRebuilt, true);
-  assert.deepEqual((await json('install', repo, ['install'])).hooks.map((h: any) => h.action), ['created', 'created', 'created', 'created', 'created']);
+  assert.deepEqual(
+    (await json('install', repo, ['install'])).hooks.map((h: any) => h.action),
+    ['created', 'created', 'created', 'created', 'created'],
+  );
 
   // A failing fsck still prints its JSON (and exits 26): problems carry the pack they were found in.
   const packsDir = join(repo, '.dv', 'cache', 'packs');
@@ -145,7 +316,10 @@ test('--json shapes: init, add, status, commit, log, diff, ls, checkout, gc, fsc
   const badJson = JSON.parse(bad.stdout);
   check(badJson, SHAPES.fsck, 'fsck');
   assert.equal(badJson.ok, false);
-  assert.ok(badJson.problems.some((p: any) => p.pack), JSON.stringify(badJson.problems));
+  assert.ok(
+    badJson.problems.some((p: any) => p.pack),
+    JSON.stringify(badJson.problems),
+  );
 });
 
 test('--json shapes: remote list/default, push, status --remote, fetch, pull', async () => {
@@ -159,7 +333,13 @@ test('--json shapes: remote list/default, push, status --remote, fetch, pull', a
   await dvOk(repo, ['remote', 'add', 'origin', store, '--jobs', '4']);
   await dvOk(repo, ['remote', 'add', 'minio', 's3://bucket/p', '--endpoint', 'http://127.0.0.1:9', '--region', 'us-east-1']);
   const list = await json('remoteList', repo, ['remote', 'list']);
-  assert.deepEqual(list.map((r: any) => [r.name, r.isDefault, r.jobs ?? null, r.endpoint ?? null]), [['minio', false, null, 'http://127.0.0.1:9'], ['origin', true, '4', null]]);
+  assert.deepEqual(
+    list.map((r: any) => [r.name, r.isDefault, r.jobs ?? null, r.endpoint ?? null]),
+    [
+      ['minio', false, null, 'http://127.0.0.1:9'],
+      ['origin', true, '4', null],
+    ],
+  );
   assert.deepEqual(await json('remoteDefault', repo, ['remote', 'default']), { default: 'origin' });
 
   const p = await json('push', repo, ['push']);
@@ -178,6 +358,9 @@ test('--json shapes: remote list/default, push, status --remote, fetch, pull', a
   const f = await json('fetch', clone, ['fetch']);
   assert.ok(f.objectsFetched >= 3 && f.requests >= 1);
   const pl = await json('pull', clone, ['pull']);
-  assert.deepEqual([pl.fetch.remote, pl.fetch.objectsFetched, pl.checkout.paths[0].path, pl.checkout.paths[0].written], ['origin', 0, 'data', 1]);
+  assert.deepEqual(
+    [pl.fetch.remote, pl.fetch.objectsFetched, pl.checkout.paths[0].path, pl.checkout.paths[0].written],
+    ['origin', 0, 'data', 1],
+  );
   assert.equal(await fsp.readFile(join(clone, 'data', 'a.bin'), 'utf8'), 'payload');
 });

@@ -27,7 +27,10 @@ test('checkout restores every path it can: one lacking its data and one with uns
 
   const r = await dv(repo, ['checkout']);
   assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /^dv: error PARTIAL: 1 of 3 paths checked out; b: snapshot [0-9a-f]{12} .* not in this clone.*; also c \(UNSAVED_CHANGES\)\n$/);
+  assert.match(
+    r.stderr,
+    /^dv: error PARTIAL: 1 of 3 paths checked out; b: snapshot [0-9a-f]{12} .* not in this clone.*; also c \(UNSAVED_CHANGES\)\n$/,
+  );
   assert.equal(await fsp.readFile(join(repo, 'a', 'f.txt'), 'utf8'), 'a one\n', 'a was restored');
   assert.equal(await fsp.readFile(join(repo, 'c', 'f.txt'), 'utf8'), 'c edited\n', 'the edit is kept');
   const j = await dv(repo, ['checkout', '--json']);

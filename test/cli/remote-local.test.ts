@@ -85,13 +85,22 @@ test('remote commands: add, list, default, remove; errors name the remote', asyn
   await dvOk(a, ['remote', 'add', 'one', '/tmp/nowhere-one']);
   await dvOk(a, ['remote', 'add', 'two', 's3://bucket/prefix', '--endpoint', 'http://127.0.0.1:9', '--region', 'eu-west-1']);
   let list = await dvJson(a, ['remote', 'list']);
-  assert.deepEqual(list.map((r: any) => [r.name, r.isDefault]), [['one', true], ['two', false]]);
+  assert.deepEqual(
+    list.map((r: any) => [r.name, r.isDefault]),
+    [
+      ['one', true],
+      ['two', false],
+    ],
+  );
   assert.equal(list[1].endpoint, 'http://127.0.0.1:9');
   await dvOk(a, ['remote', 'default', 'two']);
   assert.equal((await dvOk(a, ['remote', 'default'])).trim(), 'two');
   await dvOk(a, ['remote', 'remove', 'two']);
   list = await dvJson(a, ['remote', 'list']);
-  assert.deepEqual(list.map((r: any) => r.name), ['one']);
+  assert.deepEqual(
+    list.map((r: any) => r.name),
+    ['one'],
+  );
   const cfg = JSON.parse(await fsp.readFile(join(a, '.dv', 'config'), 'utf8'));
   assert.equal(cfg.remote.two, undefined);
   let r = await dv(a, ['push', '-r', 'nope']);

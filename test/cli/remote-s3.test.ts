@@ -11,7 +11,6 @@ import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-
 async function listKeys(srv: S3TestServer, bucket: string, prefix = ''): Promise<string[]> {
   const client = new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials });
   const keys: string[] = [];
@@ -54,7 +53,9 @@ for (const kind of ['s3rver', 'moto'] as const) {
     before(async () => {
       srv = kind === 's3rver' ? await startS3rver() : await startMoto();
     });
-    after(async () => { await srv?.stop(); });
+    after(async () => {
+      await srv?.stop();
+    });
 
     test(`${kind}: the server runs where installed`, () => {
       if (kind === 's3rver') assert.ok(srv, 's3rver must always run');
@@ -72,7 +73,10 @@ for (const kind of ['s3rver', 'moto'] as const) {
         assert.ok(p.objectsSent > 3000);
         const keys = await listKeys(srv, 'e2e');
         assert.ok(keys.length <= 20, `${keys.length} objects on the bucket`);
-        assert.ok(keys.every((k) => /^team\/project\/(packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack|index\/[0-9a-f]{2}\/[0-9a-f]{64}\.idx)$/.test(k)), keys.join('\n'));
+        assert.ok(
+          keys.every((k) => /^team\/project\/(packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack|index\/[0-9a-f]{2}\/[0-9a-f]{64}\.idx)$/.test(k)),
+          keys.join('\n'),
+        );
         proxy.reset();
         const again = await dv(a, ['push', '--json'], env);
         assert.equal(JSON.parse(again.stdout).objectsSent, 0);
@@ -89,18 +93,26 @@ for (const kind of ['s3rver', 'moto'] as const) {
 
 describe('S3 under faults, kills and concurrency (s3rver)', () => {
   let srv: S3TestServer;
-  before(async () => { srv = await startS3rver(); });
-  after(async () => { await srv.stop(); });
+  before(async () => {
+    srv = await startS3rver();
+  });
+  after(async () => {
+    await srv.stop();
+  });
 
   test('about 10% of requests failing (503 SlowDown, resets, bodies cut short) does not fail push or pull, and data is exact', async () => {
     await srv.createBucket('faults');
     const env = credsEnv(srv);
-    const proxy = await startFaultProxy(srv.endpoint, [
-      { kind: 'slowdown', probability: 0.04 },
-      { kind: 'reset', probability: 0.03 },
-      { kind: 'truncate', probability: 0.03, method: 'GET' },
-      { kind: 'error500', probability: 0.02 },
-    ], 7);
+    const proxy = await startFaultProxy(
+      srv.endpoint,
+      [
+        { kind: 'slowdown', probability: 0.04 },
+        { kind: 'reset', probability: 0.03 },
+        { kind: 'truncate', probability: 0.03, method: 'GET' },
+        { kind: 'error500', probability: 0.02 },
+      ],
+      7,
+    );
     try {
       const a = await repoWithData(proxy.endpoint, 'faults', { files: 1500, large: [40_000_000] });
       const r = await dv(a, ['push', '-j', '4', '--json'], env);
@@ -149,7 +161,10 @@ describe('S3 under faults, kills and concurrency (s3rver)', () => {
     const c = join(tempDir(), 'c');
     git(tempDir(), ['clone', '-q', origin, b]);
     git(tempDir(), ['clone', '-q', origin, c]);
-    for (const [repo, seed] of [[b, 2], [c, 3]] as const) {
+    for (const [repo, seed] of [
+      [b, 2],
+      [c, 3],
+    ] as const) {
       git(repo, ['config', 'user.email', 't@e.st']);
       git(repo, ['config', 'user.name', 'T']);
       await makeDataset(join(repo, `more${seed}`), { files: 800, dirs: 8, seed, large: [6_000_000] });
@@ -158,7 +173,10 @@ describe('S3 under faults, kills and concurrency (s3rver)', () => {
     const [rb, rc] = await Promise.all([dv(b, ['push', 'more2', '--json'], env), dv(c, ['push', 'more3', '--json'], env)]);
     assert.equal(rb.code, 0, rb.stderr);
     assert.equal(rc.code, 0, rc.stderr);
-    for (const [repo, path] of [[b, 'more2'], [c, 'more3']] as const) {
+    for (const [repo, path] of [
+      [b, 'more2'],
+      [c, 'more3'],
+    ] as const) {
       git(repo, ['add', '-A']);
       git(repo, ['commit', '-qm', path]);
       const fresh = join(tempDir(), 'fresh');

@@ -71,7 +71,10 @@ test('round trip: add, edit everything, commit, checkout old by prefix, checkout
   git(repo, ['commit', '-qam', 'data v2']);
 
   const logs = await dvJson(repo, ['log']);
-  assert.deepEqual(logs.map((l: any) => l.id), [s2, s1]);
+  assert.deepEqual(
+    logs.map((l: any) => l.id),
+    [s2, s1],
+  );
   assert.equal(logs[0].message, 'second version');
   assert.deepEqual(logs[0].parents, [s1]);
   assert.deepEqual(logs[0].lineage.meta, { run: '2', source: 'test' });
@@ -99,7 +102,11 @@ test('round trip: add, edit everything, commit, checkout old by prefix, checkout
 
   // diff between snapshots descends only where ids differ.
   const df = await dvJson(repo, ['diff', s1.slice(0, 10), s2.slice(0, 10)]);
-  const byType = (t: string): string[] => df.changes.filter((x: any) => x.type === t).map((x: any) => x.path).sort();
+  const byType = (t: string): string[] =>
+    df.changes
+      .filter((x: any) => x.type === t)
+      .map((x: any) => x.path)
+      .sort();
   assert.deepEqual(byType('modified'), ['big.bin', 'plain.txt']);
   assert.ok(byType('added').includes('new/file.txt'));
 
@@ -141,7 +148,10 @@ test('a single tracked file, re-added after changes, keeps its history', async (
   const before = await fsp.readFile(join(repo, 'models/model.bin'));
   await write(repo, 'models/model.bin', prng(6, 800_000));
   const b = await dvJson(repo, ['add', 'models/model.bin']);
-  assert.deepEqual((await dvJson(repo, ['log', 'models/model.bin'])).map((l: any) => l.id), [b.added[0].snapshot, a.added[0].snapshot]);
+  assert.deepEqual(
+    (await dvJson(repo, ['log', 'models/model.bin'])).map((l: any) => l.id),
+    [b.added[0].snapshot, a.added[0].snapshot],
+  );
   await dvOk(repo, ['checkout', a.added[0].snapshot.slice(0, 6)]);
   assert.ok((await fsp.readFile(join(repo, 'models/model.bin'))).equals(before));
   await fsp.rm(join(repo, 'models/model.bin'));
@@ -171,7 +181,10 @@ test('errors are one line with a stable code and exit status, and change nothing
   r = await dv(repo, ['status']);
   assert.equal(r.code, 18);
   assert.match(r.stderr, /BAD_POINTER: data\.dv/);
-  await fsp.writeFile(join(repo, 'data.dv'), pointer.replace(/snapshot: [0-9a-f]+/, `snapshot: ${'e'.repeat(64)}`).replace(/tree: [0-9a-f]+/, `tree: ${'f'.repeat(64)}`));
+  await fsp.writeFile(
+    join(repo, 'data.dv'),
+    pointer.replace(/snapshot: [0-9a-f]+/, `snapshot: ${'e'.repeat(64)}`).replace(/tree: [0-9a-f]+/, `tree: ${'f'.repeat(64)}`),
+  );
   r = await dv(repo, ['checkout']);
   assert.equal(r.code, 22);
   assert.match(r.stderr, /OBJECT_MISSING/);
@@ -255,7 +268,11 @@ test('gc --workspace keeps only what the work tree names: older versions and oth
   // (dv ls reads the local store only; dv checkout would fetch the snapshot back from the remote.)
   for (const old of [s1, s3]) assert.equal((await dv(repo, ['ls', old])).code, 20, `${old.slice(0, 8)} is gone from the local store`);
   const fsck = await dvJson(repo, ['fsck']);
-  assert.deepEqual([fsck.ok, fsck.notFetched], [true, 1], `the other branch's snapshot is not fetched, not damage: ${JSON.stringify(fsck)}`);
+  assert.deepEqual(
+    [fsck.ok, fsck.notFetched],
+    [true, 1],
+    `the other branch's snapshot is not fetched, not damage: ${JSON.stringify(fsck)}`,
+  );
   await fsp.rm(join(repo, 'data'), { recursive: true });
   await dvOk(repo, ['checkout']);
   assert.equal(await fsp.readFile(join(repo, 'data/a.txt'), 'utf8'), 'version two of a, the one in the work tree');
@@ -305,7 +322,11 @@ test('GIT_LITERAL_PATHSPECS and friends in the environment do not hide pointer f
   await write(repo, 'data/a.txt', 'tracked, not committed to git, long enough to be an object');
   await write(repo, 'sub/dir/b.txt', 'another tracked path, in a subdirectory');
   await dvOk(repo, ['add', 'data', 'sub/dir']);
-  const envs: Record<string, string>[] = [{ GIT_LITERAL_PATHSPECS: '1' }, { GIT_GLOB_PATHSPECS: '1' }, { GIT_ICASE_PATHSPECS: '1', GIT_NOGLOB_PATHSPECS: '1' }];
+  const envs: Record<string, string>[] = [
+    { GIT_LITERAL_PATHSPECS: '1' },
+    { GIT_GLOB_PATHSPECS: '1' },
+    { GIT_ICASE_PATHSPECS: '1', GIT_NOGLOB_PATHSPECS: '1' },
+  ];
   for (const env of envs) {
     const st = await dvJson(repo, ['status'], env);
     assert.deepEqual(st.paths.map((p: any) => p.path).sort(), ['data', 'sub/dir'], JSON.stringify(env));

@@ -78,7 +78,10 @@ test('dv remove: untracks and keeps the data; --data deletes it, refusing uncomm
   await fsp.writeFile(join(repo, 'more', 'm.txt'), 'more');
   await dvOk(repo, ['add', 'more']);
   const r = await dvJson(repo, ['remove', 'data.dv']);
-  assert.deepEqual(r.removed.map((x: any) => [x.path, x.dataRemoved]), [['data', false]]);
+  assert.deepEqual(
+    r.removed.map((x: any) => [x.path, x.dataRemoved]),
+    [['data', false]],
+  );
   await assert.rejects(fsp.access(join(repo, 'data.dv')));
   assert.deepEqual(await describeTree(join(repo, 'data')), want, 'the data is kept');
   assert.doesNotMatch(await fsp.readFile(join(repo, '.gitignore'), 'utf8'), /^\/data$/m);

@@ -114,25 +114,39 @@ test('stage names on the command line: a bad or unknown one is USAGE, not PIPELI
 test('Ctrl-C: one line fitting the command (the workspace sentence only for commands that write it)', async () => {
   const dir = await makeRepo();
   // A live process holds the writer lock, so each command waits until it is interrupted.
-  await fsp.writeFile(join(dir, '.dv', 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), command: 'commit', since: new Date().toISOString() }));
-  const interrupted = (args: string[]): Promise<RunResult> => new Promise((done, fail) => {
-    const child = spawn(process.execPath, [DV_BIN, '--wait', '60', ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(dir, '.xdg-test') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (!sent && /waiting for `dv commit`/.test(stderr)) sent = child.kill('SIGINT');
+  await fsp.writeFile(
+    join(dir, '.dv', 'lock'),
+    JSON.stringify({ pid: process.pid, host: hostname(), command: 'commit', since: new Date().toISOString() }),
+  );
+  const interrupted = (args: string[]): Promise<RunResult> =>
+    new Promise((done, fail) => {
+      const child = spawn(process.execPath, [DV_BIN, '--wait', '60', ...args], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(dir, '.xdg-test') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (!sent && /waiting for `dv commit`/.test(stderr)) sent = child.kill('SIGINT');
+      });
+      child.on('error', fail);
+      child.on('close', (code) => done({ code: code ?? -1, stdout, stderr: stderr.replace(/^dv: waiting for .*\n/, '') }));
     });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr: stderr.replace(/^dv: waiting for .*\n/, '') }));
-  });
   const gc = await interrupted(['gc']);
   assert.equal(gc.code, 130);
-  assert.equal(gc.stderr, 'dv: error INTERRUPTED: `dv gc` stopped; what it wrote so far is complete and kept (nothing half-written): run the same command again to finish\n');
+  assert.equal(
+    gc.stderr,
+    'dv: error INTERRUPTED: `dv gc` stopped; what it wrote so far is complete and kept (nothing half-written): run the same command again to finish\n',
+  );
   const co = await interrupted(['checkout']);
   assert.equal(co.code, 130);
-  assert.equal(co.stderr, 'dv: error INTERRUPTED: `dv checkout` stopped; what it wrote so far is complete and kept (nothing half-written), and the workspace files it had not reached are untouched: run the same command again to finish\n');
-  assert.ok(await fsp.stat(join(dir, '.dv', 'lock')), 'the other process\'s lock is left alone');
+  assert.equal(
+    co.stderr,
+    'dv: error INTERRUPTED: `dv checkout` stopped; what it wrote so far is complete and kept (nothing half-written), and the workspace files it had not reached are untouched: run the same command again to finish\n',
+  );
+  assert.ok(await fsp.stat(join(dir, '.dv', 'lock')), "the other process's lock is left alone");
 });

@@ -86,8 +86,10 @@ test('3: status of a path inside a tracked directory shows only the changes unde
   await fsp.rm(join(repo, 'dataset/a'));
   const st = await dvJson(repo, ['status', 'dataset/images']);
   assert.equal(st.paths.length, 1);
-  assert.deepEqual([st.paths[0].path, st.paths[0].state, st.paths[0].added, st.paths[0].modified, st.paths[0].deleted],
-    ['dataset', 'modified', ['dataset/images/dogs/d1.jpg'], ['dataset/images/cats/c1.jpg'], []]);
+  assert.deepEqual(
+    [st.paths[0].path, st.paths[0].state, st.paths[0].added, st.paths[0].modified, st.paths[0].deleted],
+    ['dataset', 'modified', ['dataset/images/dogs/d1.jpg'], ['dataset/images/cats/c1.jpg'], []],
+  );
   const human = await dvOk(repo, ['status', 'dataset/images/']);
   assert.ok(!/labels|dataset\/a\b/.test(human), human);
   // Two paths inside the same directory: the changes under either, once.
@@ -103,7 +105,7 @@ test('3: status of a path inside a tracked directory shows only the changes unde
   assert.deepEqual([all.paths.length, all.paths[0].modified, all.paths[0].deleted], [1, ['dataset/labels/l.txt'], ['dataset/a']]);
 });
 
-test('4: commit/add --json of an unchanged path: parent is the snapshot\'s own parent', async () => {
+test("4: commit/add --json of an unchanged path: parent is the snapshot's own parent", async () => {
   const { repo, snapshot: s1 } = await setup();
   let c = (await dvJson(repo, ['commit'])).committed[0];
   assert.deepEqual([c.changed, c.snapshot, c.parent], [false, s1, null]);
@@ -167,7 +169,8 @@ test('7: a pointer file with git conflict markers: say how to resolve it', async
   const merge = await import('node:child_process').then((cp) => cp.spawnSync('git', ['merge', '-q', 'other'], { cwd: repo }));
   assert.notEqual(merge.status, 0, 'the merge conflicts');
   assert.match(await fsp.readFile(join(repo, 'dataset.dv'), 'utf8'), /^<<<<<<< /m);
-  const want = 'dataset.dv has a git merge conflict: pick one side (`git checkout --ours dataset.dv` or `--theirs`), then `dv checkout dataset`';
+  const want =
+    'dataset.dv has a git merge conflict: pick one side (`git checkout --ours dataset.dv` or `--theirs`), then `dv checkout dataset`';
   for (const cmd of [['status'], ['checkout'], ['commit']]) {
     const r = await dv(repo, cmd);
     assert.equal(r.code, 18, `${cmd}: ${r.stderr}`);
@@ -188,7 +191,10 @@ test('8: gc counts packs in a dry run and leftovers of interrupted commands; che
   await dvOk(repo, ['checkout', s1]);
   const dry = await dvJson(repo, ['gc', '--dry-run', '--keep-days', '0']);
   assert.ok(dry.removedObjects >= 2 && dry.removedPacks >= 1, JSON.stringify(dry));
-  assert.match(await dvOk(repo, ['gc', '--dry-run', '--keep-days', '0']), new RegExp(`would remove ${dry.removedObjects} objects .* from ${dry.removedPacks} pack`));
+  assert.match(
+    await dvOk(repo, ['gc', '--dry-run', '--keep-days', '0']),
+    new RegExp(`would remove ${dry.removedObjects} objects .* from ${dry.removedPacks} pack`),
+  );
 
   // What a killed command leaves: a pack without its index, a temp file of a dead process.
   const DEAD = 4_999_999; // above any pid_max
@@ -198,11 +204,16 @@ test('8: gc counts packs in a dry run and leftovers of interrupted commands; che
   assert.deepEqual([dry2.leftoverFiles, dry2.leftoverBytes], [2, 500_000]);
   assert.ok(existsSync(join(repo, `.dv/cache/tmp/wpack-${DEAD}-x-y.tmp`)), 'a dry run removes nothing');
   const gc = await dvJson(repo, ['gc', '--keep-days', '0']);
-  assert.deepEqual([gc.removedObjects, gc.removedPacks, gc.repackedPacks, gc.leftoverFiles, gc.leftoverBytes],
-    [dry.removedObjects, dry.removedPacks, dry.repackedPacks, 2, 500_000]);
+  assert.deepEqual(
+    [gc.removedObjects, gc.removedPacks, gc.repackedPacks, gc.leftoverFiles, gc.leftoverBytes],
+    [dry.removedObjects, dry.removedPacks, dry.repackedPacks, 2, 500_000],
+  );
   assert.ok(!existsSync(join(repo, `.dv/cache/tmp/wpack-${DEAD}-x-y.tmp`)));
   await write(repo, `.dv/cache/tmp/pack-${DEAD}-z.tmp`, Buffer.alloc(100_000, 3));
-  assert.match(await dvOk(repo, ['gc']), /removed 0 objects \(0 B\) from 0 packs, and 100(\.0)? KB of leftovers from interrupted commands \(1 file\)/);
+  assert.match(
+    await dvOk(repo, ['gc']),
+    /removed 0 objects \(0 B\) from 0 packs, and 100(\.0)? KB of leftovers from interrupted commands \(1 file\)/,
+  );
 
   // A file snapshot checked out over a 4-file directory: 4 removed, 1 written; and back.
   await write(repo, 'model.pt', 'weights');
@@ -270,7 +281,10 @@ test('11: dv.lock is byte-identical whether a stage ran or was restored from the
   await fsp.writeFile(join(fx.repo, 'params.yaml'), 'prepare:\n  scale: 2\n');
   await fx.ran();
   const r = await dvJson(fx.repo, ['repro'], fx.env);
-  assert.deepEqual(r.stages.map((x: any) => `${x.name}:${x.action}:${x.from ?? ''}`), ['prepare:restored:run-cache', 'train:restored:run-cache', 'evaluate:restored:run-cache']);
+  assert.deepEqual(
+    r.stages.map((x: any) => `${x.name}:${x.action}:${x.from ?? ''}`),
+    ['prepare:restored:run-cache', 'train:restored:run-cache', 'evaluate:restored:run-cache'],
+  );
   assert.deepEqual(await fx.ran(), [], 'nothing ran');
   assert.equal(await fsp.readFile(join(fx.repo, 'dv.lock'), 'utf8'), ran);
 });
@@ -279,16 +293,34 @@ test('11: encodeLock gives the same text for the same records in any key order',
   const { encodeLock, parseLock } = await import('../../src/pipeline/lockfile.js');
   const id = (c: string): string => c.repeat(64);
   const stage = {
-    cmd: 'python3 train.py', key: id('a'), run: id('b'),
-    deps: [{ path: 'data', id: id('c'), snapshot: id('d') }, { path: 'train.py', id: id('e') }],
+    cmd: 'python3 train.py',
+    key: id('a'),
+    run: id('b'),
+    deps: [
+      { path: 'data', id: id('c'), snapshot: id('d') },
+      { path: 'train.py', id: id('e') },
+    ],
     params: { 'params.yaml': { 'train.lr': 0.1, 'train.epochs': 3, model: { depth: 2, width: 8 } } },
     outs: [{ path: 'model.pkl', id: id('f'), snapshot: id('0') }],
-    env: { dv: '0.1.0', os: 'linux', arch: 'x64', tools: { node: '20', python3: '3.11' }, git: { commit: id('1').slice(0, 40), branch: 'main', dirty: false }, lockfiles: { 'a.lock': id('2'), 'b.lock': id('3') }, vars: { B: '1', A: '2' } },
+    env: {
+      dv: '0.1.0',
+      os: 'linux',
+      arch: 'x64',
+      tools: { node: '20', python3: '3.11' },
+      git: { commit: id('1').slice(0, 40), branch: 'main', dirty: false },
+      lockfiles: { 'a.lock': id('2'), 'b.lock': id('3') },
+      vars: { B: '1', A: '2' },
+    },
     ranAt: '2026-01-01T00:00:00.000Z',
   };
   const shuffle = (v: unknown): any => {
     if (Array.isArray(v)) return v.map(shuffle);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).reverse().map((k) => [k, shuffle((v as any)[k])]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .reverse()
+          .map((k) => [k, shuffle((v as any)[k])]),
+      );
     return v;
   };
   const text = encodeLock({ stages: { train: stage as any } });

@@ -8,15 +8,28 @@ import { CAND_RATIO, partsOf, scanCandidates, scanFrom, splitChunkLengths, walkC
 function xorshiftBytes(seed: number, size: number): Buffer {
   const b = Buffer.alloc(size + 4);
   let s = seed || 1;
-  for (let i = 0; i < size; i += 4) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; b.writeUInt32LE(s, i); }
+  for (let i = 0; i < size; i += 4) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    b.writeUInt32LE(s, i);
+  }
   return b.subarray(0, size);
 }
 const kinds = ['random', 'zeros', 'period', 'holes', 'text'] as const;
 function input(kind: (typeof kinds)[number], seed: number, size: number): Buffer {
   const r = xorshiftBytes(seed, size);
   if (kind === 'zeros') return Buffer.alloc(size);
-  if (kind === 'period') { const per = 1 + (seed % 4000); for (let i = per; i < size; i++) r[i] = r[i - per]; return r; }
-  if (kind === 'holes') { for (let at = seed % 50_000; at < size; at += 700_000) r.fill(0, at, Math.min(size, at + 100_000 + (seed % 500_000))); }
+  if (kind === 'period') {
+    const per = 1 + (seed % 4000);
+    for (let i = per; i < size; i++) r[i] = r[i - per];
+    return r;
+  }
+  if (kind === 'holes') {
+    for (let at = seed % 50_000; at < size; at += 700_000) r.fill(0, at, Math.min(size, at + 100_000 + (seed % 500_000)));
+  }
   if (kind === 'text') for (let i = 0; i < size; i++) r[i] = 97 + (r[i] % 7);
   return r;
 }
@@ -35,7 +48,11 @@ const wasmScan = (b: Uint8Array, lo: number, hi: number, out: Uint32Array): numb
 const MAX = CHUNKER_V1.max;
 
 test('parts cover the input: equal sizes, the last one shorter', () => {
-  assert.deepEqual(partsOf(10, 4), [[0, 4], [4, 8], [8, 10]]);
+  assert.deepEqual(partsOf(10, 4), [
+    [0, 4],
+    [4, 8],
+    [8, 10],
+  ]);
   assert.deepEqual(partsOf(3, 4), [[0, 3]]);
   assert.deepEqual(partsOf(0, 4), [[0, 0]]);
 });
@@ -60,15 +77,25 @@ test('all-zero data (every chunk max long; chains from different offsets never m
 });
 
 test('split cuts equal sequential cuts on random data of many kinds and random part sizes (JS and wasm)', () => {
-  fc.assert(fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 0, max: 3_000_000 }),
-    fc.integer({ min: 100_000, max: 1_500_000 }), fc.boolean(), fc.constantFrom('scan' as const, 'speculate' as const), (kind, seed, size, part, useWasm, mode) => {
-      const data = input(kind, seed, size);
-      const whole = chunkLengths(data);
-      if (useWasm) {
-        data.copy(room);
-        assert.deepEqual(splitChunkLengths(room.subarray(0, size), part, wasmCut, wasmScan, CHUNKER_V1, CAND_RATIO, mode), whole);
-      } else assert.deepEqual(splitChunkLengths(data, part, nextCut, scanCandidates, CHUNKER_V1, CAND_RATIO, mode), whole);
-    }), { numRuns: 80 });
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...kinds),
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      fc.integer({ min: 0, max: 3_000_000 }),
+      fc.integer({ min: 100_000, max: 1_500_000 }),
+      fc.boolean(),
+      fc.constantFrom('scan' as const, 'speculate' as const),
+      (kind, seed, size, part, useWasm, mode) => {
+        const data = input(kind, seed, size);
+        const whole = chunkLengths(data);
+        if (useWasm) {
+          data.copy(room);
+          assert.deepEqual(splitChunkLengths(room.subarray(0, size), part, wasmCut, wasmScan, CHUNKER_V1, CAND_RATIO, mode), whole);
+        } else assert.deepEqual(splitChunkLengths(data, part, nextCut, scanCandidates, CHUNKER_V1, CAND_RATIO, mode), whole);
+      },
+    ),
+    { numRuns: 80 },
+  );
 });
 
 test('speculating from each part start: chains that meet are reused, chains that never meet (shifted max runs) are finished exactly', () => {
@@ -76,7 +103,10 @@ test('speculating from each part start: chains that meet are reused, chains that
   // a chain started at a part boundary never reaches, so every part needs the candidate scan.
   const data = Buffer.concat([xorshiftBytes(8, 100_003), Buffer.alloc(12 * 1024 * 1024)]);
   let scans = 0;
-  const counting = (b: Uint8Array, lo: number, hi: number, out: Uint32Array): number => { scans++; return scanCandidates(b, lo, hi, out); };
+  const counting = (b: Uint8Array, lo: number, hi: number, out: Uint32Array): number => {
+    scans++;
+    return scanCandidates(b, lo, hi, out);
+  };
   assert.deepEqual(splitChunkLengths(data, 2 * 1024 * 1024, nextCut, counting, CHUNKER_V1, CAND_RATIO, 'speculate'), chunkLengths(data));
   assert.ok(scans >= 4, `${scans} parts fell back to the scan`);
   // Random data: the chains meet within a few chunks, no scan at all.

@@ -21,7 +21,8 @@ function loaderOf(trees: Map<string, Tree>): (i: string) => Promise<Tree> {
 test('a change of 1,000,000 files in one subdirectory: every change, in path order, within seconds', { timeout: 60_000 }, async () => {
   const N = 1_000_000;
   const entries: TreeEntry[] = [];
-  for (let i = 0; i < N; i++) entries.push({ type: 'file', name: `f${String(i).padStart(7, '0')}`, size: 1, id: id(i + 10), chunked: false, exec: false });
+  for (let i = 0; i < N; i++)
+    entries.push({ type: 'file', name: `f${String(i).padStart(7, '0')}`, size: 1, id: id(i + 10), chunked: false, exec: false });
   const trees = new Map<string, Tree>([
     [id(1), { entries }],
     [id(2), { entries: [{ type: 'dir', name: 'sub', size: N, id: id(1), files: N }] }],
@@ -36,7 +37,10 @@ test('a change of 1,000,000 files in one subdirectory: every change, in path ord
   assert.equal(changes[N].path, 'sub/f0999999');
   // The callback form hands every change over and keeps none.
   let seen = 0;
-  const kept = await diffTrees(id(2), null, loaderOf(trees), 'data', (c) => { seen++; assert.equal(c.type, 'deleted'); });
+  const kept = await diffTrees(id(2), null, loaderOf(trees), 'data', (c) => {
+    seen++;
+    assert.equal(c.type, 'deleted');
+  });
   assert.equal(seen, N);
   assert.equal(kept.length, 0);
 });
@@ -56,8 +60,30 @@ test('modified, type changes and unchanged subtrees, merged by name', async () =
   const trees = new Map<string, Tree>([
     [id(100), { entries: [f('x', 1)] }],
     [id(101), { entries: [f('y', 2)] }],
-    [id(200), { entries: [f('a', 1), { type: 'dir', name: 'b', size: 1, id: id(100), files: 1 }, f('c', 3), { type: 'link', name: 'l', target: 't' }, f('m', 4)] }],
-    [id(201), { entries: [f('a', 1, true), { type: 'dir', name: 'b', size: 1, id: id(100), files: 1 }, { type: 'dir', name: 'c', size: 2, id: id(101), files: 1 }, { type: 'link', name: 'l', target: 'u' }, f('n', 4)] }],
+    [
+      id(200),
+      {
+        entries: [
+          f('a', 1),
+          { type: 'dir', name: 'b', size: 1, id: id(100), files: 1 },
+          f('c', 3),
+          { type: 'link', name: 'l', target: 't' },
+          f('m', 4),
+        ],
+      },
+    ],
+    [
+      id(201),
+      {
+        entries: [
+          f('a', 1, true),
+          { type: 'dir', name: 'b', size: 1, id: id(100), files: 1 },
+          { type: 'dir', name: 'c', size: 2, id: id(101), files: 1 },
+          { type: 'link', name: 'l', target: 'u' },
+          f('n', 4),
+        ],
+      },
+    ],
   ]);
   const got = (await diffTrees(id(200), id(201), loaderOf(trees))).map((c: Change) => `${c.type[0]} ${c.path} ${c.kind}`);
   assert.deepEqual(got, ['m a file', 'd c file', 'a c/y file', 'm l link', 'd m file', 'a n file']);

@@ -11,7 +11,21 @@ export const NOBODY = 65534;
 /** Why dv cannot be run as another user here, or undefined when it can. */
 export function cannotDropPrivileges(): string | undefined {
   if (process.getuid?.() !== 0) return 'the tests do not run as root';
-  const r = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', process.execPath, '-e', 'process.stdout.write(String(process.getuid()))'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'setpriv',
+    [
+      '--reuid',
+      String(NOBODY),
+      '--regid',
+      String(NOBODY),
+      '--clear-groups',
+      '--',
+      process.execPath,
+      '-e',
+      'process.stdout.write(String(process.getuid()))',
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.error) return `setpriv is not available: ${r.error.message}`;
   if (r.status !== 0 || r.stdout !== String(NOBODY)) return `setpriv failed: ${r.stderr}`;
   return undefined;

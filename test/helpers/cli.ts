@@ -49,7 +49,11 @@ const made: string[] = [];
 process.on('exit', () => {
   if (process.env.DV_KEEP_TEST_DIRS) return;
   for (const d of made) {
-    try { rmSync(d, { recursive: true, force: true, maxRetries: 2 }); } catch { /* read-only leftovers of permission tests */ }
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      /* read-only leftovers of permission tests */
+    }
   }
 });
 
@@ -90,8 +94,13 @@ export async function describeTree(root: string): Promise<Manifest> {
       const r = rel ? `${rel}/${d.name}` : d.name;
       const st = await fsp.lstat(p);
       if (st.isSymbolicLink()) out[r] = `link:${await fsp.readlink(p)}`;
-      else if (st.isDirectory()) { out[r] = 'dir'; await walk(p, r); }
-      else out[r] = `file:${st.mode & 0o111 ? 'x' : '-'}:${createHash('sha256').update(await fsp.readFile(p)).digest('hex')}`;
+      else if (st.isDirectory()) {
+        out[r] = 'dir';
+        await walk(p, r);
+      } else
+        out[r] = `file:${st.mode & 0o111 ? 'x' : '-'}:${createHash('sha256')
+          .update(await fsp.readFile(p))
+          .digest('hex')}`;
     }
   };
   await walk(root, '');
@@ -103,9 +112,11 @@ export function prng(seed: number, size: number): Buffer {
   const b = Buffer.allocUnsafe(size + 3);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < size; i += 4) {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     b.writeUInt32LE(s, i);
   }
   return b.subarray(0, size);

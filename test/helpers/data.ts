@@ -11,7 +11,10 @@ export async function makeDataset(root: string, opts: { files: number; dirs: num
   for (let i = 0; i < opts.files; i++) {
     const size = 100 + ((i * 2654435761) % 4000);
     const off = (i * 977) % (pool.length - size);
-    await fsp.writeFile(join(root, `d${i % opts.dirs}`, `f${i}.dat`), Buffer.concat([Buffer.from(`${seed}:${i}\n`), pool.subarray(off, off + size)]));
+    await fsp.writeFile(
+      join(root, `d${i % opts.dirs}`, `f${i}.dat`),
+      Buffer.concat([Buffer.from(`${seed}:${i}\n`), pool.subarray(off, off + size)]),
+    );
   }
   for (const [k, n] of (opts.large ?? []).entries()) await fsp.writeFile(join(root, `large${k}.bin`), prng(seed * 100 + k, n));
 }

@@ -31,8 +31,16 @@ export function rawTree(rows: unknown[][]): Buffer {
 
 export function snapshotBytes(tree: string, path = 'data', kind: 'dir' | 'file' = 'dir', size = 0, files = 0): Buffer {
   return encodeSnapshot({
-    path, kind, tree, parents: [], message: 'crafted', author: 'mallory <m@example.com>', time: '2024-01-01T00:00:00.000Z',
-    size, files, lineage: { git: null, dv: '0.1.0', meta: {} },
+    path,
+    kind,
+    tree,
+    parents: [],
+    message: 'crafted',
+    author: 'mallory <m@example.com>',
+    time: '2024-01-01T00:00:00.000Z',
+    size,
+    files,
+    lineage: { git: null, dv: '0.1.0', meta: {} },
   });
 }
 
@@ -45,10 +53,18 @@ export function pointerText(snapshot: string, tree: string, path = 'data', kind:
  * index entries (the index is then renamed after its new hash, as a liar would do).
  * Returns the pack id and its entries as written.
  */
-export async function writeRemotePack(remoteDir: string, objects: Obj[], lie?: (entries: PackEntry[]) => PackEntry[]): Promise<{ packId: string; entries: PackEntry[] }> {
+export async function writeRemotePack(
+  remoteDir: string,
+  objects: Obj[],
+  lie?: (entries: PackEntry[]) => PackEntry[],
+): Promise<{ packId: string; entries: PackEntry[] }> {
   const scratch = tempDir('dv-evil-pack-');
   try {
-    const { packId } = await writePack(join(scratch, 'packs'), join(scratch, 'tmp'), objects.map((o) => ({ id: o.id, data: o.bytes, rawSize: o.bytes.length, flags: 0 })));
+    const { packId } = await writePack(
+      join(scratch, 'packs'),
+      join(scratch, 'tmp'),
+      objects.map((o) => ({ id: o.id, data: o.bytes, rawSize: o.bytes.length, flags: 0 })),
+    );
     const paths = packPaths(join(scratch, 'packs'), packId);
     let idx: Buffer = await fsp.readFile(paths.idx);
     let entries = decodePackIndex(idx, packId);

@@ -36,7 +36,6 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-
 function s3Error(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
 }

@@ -23,7 +23,13 @@ export function dvEnv(cwd: string, env: Record<string, string> = {}): NodeJS.Pro
 }
 
 /** Runs `dv args` in `cwd` and sends `signal` after `delayMs` unless it has exited by then. */
-export function runKilledAfter(cwd: string, args: string[], delayMs: number, env: Record<string, string> = {}, signal: NodeJS.Signals = 'SIGKILL'): Promise<KillOutcome> {
+export function runKilledAfter(
+  cwd: string,
+  args: string[],
+  delayMs: number,
+  env: Record<string, string> = {},
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<KillOutcome> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [DV_BIN, ...args], { cwd, env: dvEnv(cwd, env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -38,10 +44,20 @@ export function runKilledAfter(cwd: string, args: string[], delayMs: number, env
         child.kill(signal);
       }
     }, delayMs);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
-      resolve({ killed: sent && (sig === signal || (signal === 'SIGINT' && code === 130)), code, signal: sig, elapsedMs: performance.now() - started, stdout, stderr });
+      resolve({
+        killed: sent && (sig === signal || (signal === 'SIGINT' && code === 130)),
+        code,
+        signal: sig,
+        elapsedMs: performance.now() - started,
+        stdout,
+        stderr,
+      });
     });
   });
 }
@@ -50,7 +66,14 @@ export function runKilledAfter(cwd: string, args: string[], delayMs: number, env
  * Runs `dv args` in `cwd` and sends `signal` as soon as `ready(elapsedMs)` holds (polled every
  * `pollMs`), so the signal lands at a known stage of the run whatever the machine's load.
  */
-export function runSignalledWhen(cwd: string, args: string[], ready: (elapsedMs: number) => Promise<boolean>, signal: NodeJS.Signals, env: Record<string, string> = {}, pollMs = 10): Promise<KillOutcome & { signalledAtMs?: number }> {
+export function runSignalledWhen(
+  cwd: string,
+  args: string[],
+  ready: (elapsedMs: number) => Promise<boolean>,
+  signal: NodeJS.Signals,
+  env: Record<string, string> = {},
+  pollMs = 10,
+): Promise<KillOutcome & { signalledAtMs?: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [DV_BIN, ...args], { cwd, env: dvEnv(cwd, env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,7 +95,10 @@ export function runSignalledWhen(cwd: string, args: string[], ready: (elapsedMs:
       }
     };
     void poll();
-    child.on('error', (e) => { done = true; reject(e); });
+    child.on('error', (e) => {
+      done = true;
+      reject(e);
+    });
     child.on('close', (code, sig) => {
       done = true;
       const killed = signalledAtMs !== undefined && (sig === signal || (signal === 'SIGINT' && code === 130));
@@ -128,7 +154,10 @@ export async function tempFilesUnder(dir: string): Promise<string[]> {
 }
 
 export async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(() => true, () => false);
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Median wall time of `dv --version`: how long the CLI takes to start before doing any work. */
@@ -222,7 +251,10 @@ export async function runKillSeries(o: KillSeries): Promise<KillSeriesResult> {
     }
   };
   for (const d of spreadDelays(o.seed, o.count, Math.round(bootMs * 0.8), Math.round(fullMs * 1.05))) await one(d);
-  const extra = res.midRun < Math.ceil(o.count / 2) ? spreadDelays(o.seed + 1, o.count, Math.round(bootMs * 0.8), Math.round(Math.min(...durations) * 0.9)) : [];
+  const extra =
+    res.midRun < Math.ceil(o.count / 2)
+      ? spreadDelays(o.seed + 1, o.count, Math.round(bootMs * 0.8), Math.round(Math.min(...durations) * 0.9))
+      : [];
   for (const d of extra) {
     if (res.midRun >= Math.ceil(o.count / 2)) break;
     await one(d);

@@ -21,7 +21,8 @@ export interface S3TestServer {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Prepended to child scripts: a server must not outlive the test process that started it. */
-const EXIT_WITH_PARENT = "process.stdin.on('end', () => process.exit(0)); process.stdin.on('error', () => process.exit(0)); process.stdin.resume();";
+const EXIT_WITH_PARENT =
+  "process.stdin.on('end', () => process.exit(0)); process.stdin.on('error', () => process.exit(0)); process.stdin.resume();";
 
 function makeServer(child: ChildProcess, port: number, accessKeyId: string, cleanup: () => Promise<void>): S3TestServer {
   const endpoint = `http://127.0.0.1:${port}`;
@@ -76,7 +77,9 @@ export async function startS3rver(): Promise<S3TestServer> {
         resolve(Number(m[1]));
       }
     });
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`s3rver exited with ${code}: ${err}`));
@@ -132,11 +135,16 @@ export async function startMoto(env: Record<string, string> = {}): Promise<S3Tes
   // Launched through node so that moto dies with this process even if stop() is never called.
   const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+  });
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${err}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/moto-api/`).then(() => true, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/moto-api/`).then(
+      () => true,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

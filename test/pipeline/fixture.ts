@@ -44,13 +44,59 @@ export async function pipelineRepo(): Promise<Fixture> {
   await fsp.writeFile(join(repo, 'prepare.mjs'), PREPARE);
   await fsp.writeFile(join(repo, 'train.mjs'), TRAIN);
   await fsp.writeFile(join(repo, 'evaluate.mjs'), EVALUATE);
-  await dvOk(repo, ['stage', 'add', '-n', 'prepare', '-d', 'prepare.mjs', '-d', 'data/raw', '-p', 'prepare.scale', '-o', 'data/prepared', '--', 'node prepare.mjs']);
-  await dvOk(repo, ['stage', 'add', '-n', 'train', '-d', 'train.mjs', '-d', 'data/prepared', '-p', 'params.json:train.lr', '-o', 'model.json', '--', 'node', 'train.mjs']);
-  await dvOk(repo, ['stage', 'add', '-n', 'evaluate', '-d', 'evaluate.mjs', '-d', 'model.json', '-o', 'metrics.json', '--', 'node evaluate.mjs']);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'prepare',
+    '-d',
+    'prepare.mjs',
+    '-d',
+    'data/raw',
+    '-p',
+    'prepare.scale',
+    '-o',
+    'data/prepared',
+    '--',
+    'node prepare.mjs',
+  ]);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'train',
+    '-d',
+    'train.mjs',
+    '-d',
+    'data/prepared',
+    '-p',
+    'params.json:train.lr',
+    '-o',
+    'model.json',
+    '--',
+    'node',
+    'train.mjs',
+  ]);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'evaluate',
+    '-d',
+    'evaluate.mjs',
+    '-d',
+    'model.json',
+    '-o',
+    'metrics.json',
+    '--',
+    'node evaluate.mjs',
+  ]);
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'pipeline code']);
   return {
-    repo, runLog, env,
+    repo,
+    runLog,
+    env,
     ran: async () => {
       const text = await fsp.readFile(runLog, 'utf8').catch(() => '');
       await fsp.rm(runLog, { force: true });

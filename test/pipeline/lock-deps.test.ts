@@ -15,15 +15,29 @@ test('a stage whose command runs `dv status` and `dv add` completes: the lock is
   await fsp.mkdir(join(repo, 'notes'));
   await fsp.writeFile(join(repo, 'notes', 'a.txt'), 'side data\n');
   // --wait 3: with the lock held by repro, `dv add` would give up with REPO_LOCKED after 3 s.
-  await dvOk(repo, ['stage', 'add', '-n', 'report', '-d', 'metrics.json', '-o', 'report.json', '--',
-    `"${DV_BIN}" status --json --wait 3 > report.json && "${DV_BIN}" add notes -q --wait 3`]);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'report',
+    '-d',
+    'metrics.json',
+    '-o',
+    'report.json',
+    '--',
+    `"${DV_BIN}" status --json --wait 3 > report.json && "${DV_BIN}" add notes -q --wait 3`,
+  ]);
   const t0 = Date.now();
   const r = await dv(repo, ['repro'], env);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(Date.now() - t0 < 60_000);
   const inner = JSON.parse(await fsp.readFile(join(repo, 'report.json'), 'utf8'));
   assert.ok(Array.isArray(inner.stages), 'the inner dv status ran and printed its JSON');
-  assert.deepEqual(inner.stages.map((s: any) => s.name), ['report'], 'it saw the stages before it recorded');
+  assert.deepEqual(
+    inner.stages.map((s: any) => s.name),
+    ['report'],
+    'it saw the stages before it recorded',
+  );
   await fsp.access(join(repo, 'notes.dv'));
   const st = await dvJson(repo, ['status'], env);
   assert.deepEqual(st.stages, [], 'report is recorded in dv.lock');
@@ -34,10 +48,24 @@ test('a command that changes its own dep is not recorded under inputs it did not
   const f = await pipelineRepo();
   const { repo, env } = f;
   await fsp.writeFile(join(repo, 'counter.txt'), '1\n');
-  await dvOk(repo, ['stage', 'add', '-n', 'bump', '-d', 'counter.txt', '-o', 'out.txt', '--', 'cat counter.txt > out.txt; echo 2 >> counter.txt']);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'bump',
+    '-d',
+    'counter.txt',
+    '-o',
+    'out.txt',
+    '--',
+    'cat counter.txt > out.txt; echo 2 >> counter.txt',
+  ]);
   const r = await dv(repo, ['repro', 'bump'], env);
   assert.equal(r.code, 40, r.stdout + r.stderr);
-  assert.match(r.stderr, /STAGE_FAILED: stage bump: dep counter.txt changed while its command ran \(by the command or another process\): nothing was recorded for it/);
+  assert.match(
+    r.stderr,
+    /STAGE_FAILED: stage bump: dep counter.txt changed while its command ran \(by the command or another process\): nothing was recorded for it/,
+  );
   assert.doesNotMatch(await fsp.readFile(join(repo, 'dv.lock'), 'utf8').catch(() => ''), /bump:/);
 });
 
@@ -47,7 +75,10 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   await fsp.appendFile(join(repo, 'data', 'raw', 'part1.csv'), '7,70\n');
   const r = await dv(repo, ['repro'], env);
   assert.equal(r.code, 16, r.stderr);
-  assert.match(r.stderr, /^dv: error UNSAVED_CHANGES: stage prepare: dep data\/raw is not what data\/raw.dv names \(changes not recorded with `dv commit`, or data\/raw.dv changed by git and not checked out\), so no snapshot would name what the stage read: run `dv commit data\/raw` to record it, or `dv checkout data\/raw` for what data\/raw.dv names \(or `dv repro --force` to record it as uncommitted\)\n$/);
+  assert.match(
+    r.stderr,
+    /^dv: error UNSAVED_CHANGES: stage prepare: dep data\/raw is not what data\/raw.dv names \(changes not recorded with `dv commit`, or data\/raw.dv changed by git and not checked out\), so no snapshot would name what the stage read: run `dv commit data\/raw` to record it, or `dv checkout data\/raw` for what data\/raw.dv names \(or `dv repro --force` to record it as uncommitted\)\n$/,
+  );
   assert.deepEqual(await f.ran(), [], 'nothing ran');
   await assert.rejects(fsp.access(join(repo, 'dv.lock')));
 
@@ -58,7 +89,10 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   const lin = await dvJson(repo, ['lineage', 'metrics.json'], env);
   const raw = lin.artifacts.find((a: any) => a.path === 'data/raw');
   assert.deepEqual([raw.kind, raw.snapshot, raw.uncommitted], ['raw', null, true]);
-  assert.match(await dvOk(repo, ['lineage', 'metrics.json'], env), /in: {5}data\/raw {2}id [0-9a-f]{12} {2}\(UNCOMMITTED changes to tracked data: in no snapshot\)/);
+  assert.match(
+    await dvOk(repo, ['lineage', 'metrics.json'], env),
+    /in: {5}data\/raw {2}id [0-9a-f]{12} {2}\(UNCOMMITTED changes to tracked data: in no snapshot\)/,
+  );
 
   // Committed, then rerun: the lineage names the snapshot again.
   await dvOk(repo, ['commit', '-m', 'part1 grows']);
@@ -69,7 +103,7 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   git(repo, ['status', '--porcelain']);
 });
 
-test('a dep inside a tracked directory: committed it names the directory\'s snapshot; edited or new, it is refused as uncommitted', async () => {
+test("a dep inside a tracked directory: committed it names the directory's snapshot; edited or new, it is refused as uncommitted", async () => {
   const f = await pipelineRepo();
   const { repo, env } = f;
   await dvOk(repo, ['stage', 'add', '-n', 'peek', '-d', 'data/raw/part2.csv', '-o', 'peek.txt', '--', 'cp data/raw/part2.csv peek.txt']);
@@ -85,15 +119,24 @@ test('a dep inside a tracked directory: committed it names the directory\'s snap
   await fsp.appendFile(join(repo, 'data', 'raw', 'part2.csv'), '9,90\n');
   const r = await dv(repo, ['repro', 'peek'], env);
   assert.equal(r.code, 16, r.stdout + r.stderr);
-  assert.match(r.stderr, /UNSAVED_CHANGES: stage peek: dep data\/raw\/part2.csv is not what data\/raw.dv names .* run `dv commit data\/raw` to record it/);
+  assert.match(
+    r.stderr,
+    /UNSAVED_CHANGES: stage peek: dep data\/raw\/part2.csv is not what data\/raw.dv names .* run `dv commit data\/raw` to record it/,
+  );
   await dvOk(repo, ['repro', '--force', 'peek'], env);
-  assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /- path: data\/raw\/part2.csv\n {8}id: [0-9a-f]{64}\n {8}uncommitted: true\n/);
+  assert.match(
+    await fsp.readFile(join(repo, 'dv.lock'), 'utf8'),
+    /- path: data\/raw\/part2.csv\n {8}id: [0-9a-f]{64}\n {8}uncommitted: true\n/,
+  );
   // `dv commit` of the file commits its tracked directory; the dep names the new snapshot.
   await dvOk(repo, ['commit', 'data/raw/part2.csv', '-m', 'part2 grows']);
   await dvOk(repo, ['repro', '--force', 'peek'], env);
   const snapshot2 = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
   assert.notEqual(snapshot2, snapshot);
-  assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), new RegExp(`- path: data/raw/part2.csv\\n {8}id: [0-9a-f]{64}\\n {8}snapshot: ${snapshot2}\\n`));
+  assert.match(
+    await fsp.readFile(join(repo, 'dv.lock'), 'utf8'),
+    new RegExp(`- path: data/raw/part2.csv\\n {8}id: [0-9a-f]{64}\\n {8}snapshot: ${snapshot2}\\n`),
+  );
 
   // A new file inside the tracked directory, not committed: uncommitted too.
   await fsp.writeFile(join(repo, 'data', 'raw', 'part9.csv'), '1,1\n');
@@ -111,8 +154,32 @@ test('deps inside a tracked directory: two naming one snapshot both show in line
   await fsp.symlink('v2', join(repo, 'data', 'raw', 'latest'));
   await dvOk(repo, ['commit', 'data/raw', '-m', 'v2 and a link to it']);
   const snapshot = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
-  await dvOk(repo, ['stage', 'add', '-n', 'two', '-d', 'data/raw/part1.csv', '-d', 'data/raw/part3.csv', '-o', 'two.txt', '--', 'cat data/raw/part1.csv data/raw/part3.csv > two.txt']);
-  await dvOk(repo, ['stage', 'add', '-n', 'linked', '-d', 'data/raw/latest/a.csv', '-o', 'linked.txt', '--', 'cp data/raw/latest/a.csv linked.txt']);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'two',
+    '-d',
+    'data/raw/part1.csv',
+    '-d',
+    'data/raw/part3.csv',
+    '-o',
+    'two.txt',
+    '--',
+    'cat data/raw/part1.csv data/raw/part3.csv > two.txt',
+  ]);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-n',
+    'linked',
+    '-d',
+    'data/raw/latest/a.csv',
+    '-o',
+    'linked.txt',
+    '--',
+    'cp data/raw/latest/a.csv linked.txt',
+  ]);
   await dvOk(repo, ['repro', 'two', 'linked'], env);
   const lin = await dvJson(repo, ['lineage', 'two.txt'], env);
   for (const p of ['data/raw/part1.csv', 'data/raw/part3.csv']) {

@@ -47,16 +47,24 @@ async function reproFromRemote(a: Fixture, remoteArgs: string[], env: Record<str
   const r = await dv(b.repo, ['repro'], { ...b.env, ...env });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual(await b.ran(), [], 'no stage command ran');
-  for (const st of ['prepare', 'train', 'evaluate']) assert.match(r.stdout, new RegExp(`^${st}: restored from the remote run cache \\(origin\\)`, 'm'));
+  for (const st of ['prepare', 'train', 'evaluate'])
+    assert.match(r.stdout, new RegExp(`^${st}: restored from the remote run cache \\(origin\\)`, 'm'));
   assert.equal(r.stderr, '');
-  assert.deepEqual(await outsOf(b.repo), await outsOf(a.repo), 'outs byte-identical to A\'s');
+  assert.deepEqual(await outsOf(b.repo), await outsOf(a.repo), "outs byte-identical to A's");
   assert.deepEqual(await lockKeys(b.repo), await lockKeys(a.repo));
-  assert.deepEqual(actions(await dvJson(b.repo, ['repro'], { ...b.env, ...env })), ['prepare:up-to-date', 'train:up-to-date', 'evaluate:up-to-date']);
+  assert.deepEqual(actions(await dvJson(b.repo, ['repro'], { ...b.env, ...env })), [
+    'prepare:up-to-date',
+    'train:up-to-date',
+    'evaluate:up-to-date',
+  ]);
   assert.deepEqual((await dvJson(b.repo, ['status'], env)).stages, []);
   const lin = await dvJson(b.repo, ['lineage', 'metrics.json'], env);
-  assert.deepEqual(lin.stages.map((s: any) => s.name), ['evaluate', 'train', 'prepare']);
+  assert.deepEqual(
+    lin.stages.map((s: any) => s.name),
+    ['evaluate', 'train', 'prepare'],
+  );
   const raw = lin.artifacts.find((x: any) => x.path === 'data/raw');
-  assert.deepEqual([raw.kind, raw.inStore, raw.message], ['raw', true, 'raw import'], 'the raw data snapshot A\'s run read came along');
+  assert.deepEqual([raw.kind, raw.inStore, raw.message], ['raw', true, 'raw import'], "the raw data snapshot A's run read came along");
   assert.deepEqual(await b.ran(), []);
   return b;
 }
@@ -66,7 +74,8 @@ test('directory remote: push uploads run records under runs/; a clone without dv
   const a = await runAndPush([store]);
   const keys = await lockKeys(a.repo);
   assert.equal(Object.keys(keys).length, 3);
-  for (const k of Object.values(keys)) assert.match(await fsp.readFile(join(store, 'runs', k.slice(0, 2), k), 'utf8'), new RegExp(`^dvrun 1\\n\\{.*"key":"${k}"`));
+  for (const k of Object.values(keys))
+    assert.match(await fsp.readFile(join(store, 'runs', k.slice(0, 2), k), 'utf8'), new RegExp(`^dvrun 1\\n\\{.*"key":"${k}"`));
   const b = await reproFromRemote(a, [store]);
   const j = await dvJson(b.repo, ['repro', '--force', 'prepare'], b.env);
   assert.deepEqual(actions(j).slice(0, 1), ['prepare:ran']);
@@ -94,7 +103,11 @@ test('directory remote: push uploads run records under runs/; a clone without dv
   const d = await pipelineRepo();
   await fsp.writeFile(join(d.repo, 'params.json'), JSON.stringify({ train: { lr: 0.125 } }));
   await dvOk(d.repo, ['remote', 'add', 'origin', store, '--default']);
-  assert.deepEqual(actions(await dvJson(d.repo, ['repro', '--json'], d.env)), ['prepare:restored:remote', 'train:restored:remote', 'evaluate:restored:remote']);
+  assert.deepEqual(actions(await dvJson(d.repo, ['repro', '--json'], d.env)), [
+    'prepare:restored:remote',
+    'train:restored:remote',
+    'evaluate:restored:remote',
+  ]);
   assert.deepEqual(await d.ran(), []);
   assert.deepEqual(JSON.parse(await fsp.readFile(join(d.repo, 'model.json'), 'utf8')), { w: 0.125 * 2 * (1 + 11 + 2 + 12 + 3 + 13) });
 });
@@ -104,7 +117,10 @@ test('an unreachable remote does not fail repro: one notice, then the stages run
   await dvOk(f.repo, ['remote', 'add', 'origin', join(tempDir(), 'never-created'), '--default']);
   const r = await dv(f.repo, ['repro'], f.env);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /^dv: remote origin \(.*never-created\) is out of reach \(REMOTE_NOT_FOUND\): stages not recorded here will run instead of coming from its run cache\n$/);
+  assert.match(
+    r.stderr,
+    /^dv: remote origin \(.*never-created\) is out of reach \(REMOTE_NOT_FOUND\): stages not recorded here will run instead of coming from its run cache\n$/,
+  );
   assert.deepEqual(await f.ran(), ['prepare', 'train', 'evaluate']);
 });
 
@@ -123,9 +139,21 @@ test('hostile run records (malformed, wrong key, out ids that do not match, anot
   const cases: [string, string, RegExp][] = [
     ['malformed JSON', 'dvrun 1\n{"key": "', /is malformed/],
     ['the record of another key', await fsp.readFile(file(keys.train), 'utf8'), /does not match its key/],
-    ['an out id that does not match its snapshot', encode({ ...record(), outs: [{ ...record().outs[0], id: modelTree }] }), /names for out data\/prepared a snapshot that does not hold it/],
-    ['another snapshot (raw data) for the out', encode({ ...record(), outs: [{ path: 'data/prepared', id: rawTree, snapshot: rawSnap }] }), /names for out data\/prepared a snapshot that does not hold it/],
-    ['a snapshot the remote does not hold', encode({ ...record(), outs: [{ ...record().outs[0], snapshot: 'ab'.repeat(32) }] }), /names outs that cannot be fetched \(OBJECT_MISSING/],
+    [
+      'an out id that does not match its snapshot',
+      encode({ ...record(), outs: [{ ...record().outs[0], id: modelTree }] }),
+      /names for out data\/prepared a snapshot that does not hold it/,
+    ],
+    [
+      'another snapshot (raw data) for the out',
+      encode({ ...record(), outs: [{ path: 'data/prepared', id: rawTree, snapshot: rawSnap }] }),
+      /names for out data\/prepared a snapshot that does not hold it/,
+    ],
+    [
+      'a snapshot the remote does not hold',
+      encode({ ...record(), outs: [{ ...record().outs[0], snapshot: 'ab'.repeat(32) }] }),
+      /names outs that cannot be fetched \(OBJECT_MISSING/,
+    ],
   ];
   for (const [what, text, why] of cases) {
     await fsp.writeFile(file(keys.prepare), text);
@@ -133,7 +161,13 @@ test('hostile run records (malformed, wrong key, out ids that do not match, anot
     await dvOk(b.repo, ['remote', 'add', 'origin', store, '--default']);
     const r = await dv(b.repo, ['repro', 'prepare'], b.env);
     assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^dv: run record runs/${keys.prepare.slice(0, 2)}/${keys.prepare} on remote origin .*: ignoring it, stage prepare runs instead\\n$`), what);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^dv: run record runs/${keys.prepare.slice(0, 2)}/${keys.prepare} on remote origin .*: ignoring it, stage prepare runs instead\\n$`,
+      ),
+      what,
+    );
     assert.match(r.stderr, why, what);
     assert.deepEqual(await b.ran(), ['prepare'], `${what}: the stage ran`);
     assert.deepEqual(await describeTree(join(b.repo, 'data', 'prepared')), await describeTree(join(a.repo, 'data', 'prepared')), what);
@@ -147,8 +181,12 @@ test('hostile run records (malformed, wrong key, out ids that do not match, anot
 });
 
 let srv: S3TestServer;
-before(async () => { srv = await startS3rver(); });
-after(async () => { await srv?.stop(); });
+before(async () => {
+  srv = await startS3rver();
+});
+after(async () => {
+  await srv?.stop();
+});
 
 test('S3 remote (s3rver): a clone without dv.lock restores every stage from the remote run cache; a stopped server means running', async () => {
   await srv.createBucket('runs');
@@ -161,6 +199,9 @@ test('S3 remote (s3rver): a clone without dv.lock restores every stage from the 
   await dvOk(c.repo, ['remote', 'add', 'origin', ...remote, '--default'], env);
   const r = await dv(c.repo, ['repro'], { ...c.env, ...env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /^dv: remote origin \(s3:\/\/runs\/team\/project\) is out of reach \(REMOTE_UNREACHABLE\): stages not recorded here will run/);
+  assert.match(
+    r.stderr,
+    /^dv: remote origin \(s3:\/\/runs\/team\/project\) is out of reach \(REMOTE_UNREACHABLE\): stages not recorded here will run/,
+  );
   assert.deepEqual(await c.ran(), ['prepare', 'train', 'evaluate']);
 });

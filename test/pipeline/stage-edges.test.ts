@@ -18,11 +18,28 @@ test('stage add refuses an out that is data tracked with dv add, and leaves dv.y
   await dvOk(repo, ['add', 'labels.csv']);
   const r = await dv(repo, ['stage', 'add', '-n', 'label', '-d', 'prepare.mjs', '-o', 'labels.csv', '--', 'true']);
   assert.equal(r.code, 41, r.stderr);
-  assert.match(r.stderr, /^dv: error PIPELINE_INVALID: out labels\.csv of stage label is data tracked with `dv add` \(labels\.csv\.dv\).*dv remove labels\.csv/m);
+  assert.match(
+    r.stderr,
+    /^dv: error PIPELINE_INVALID: out labels\.csv of stage label is data tracked with `dv add` \(labels\.csv\.dv\).*dv remove labels\.csv/m,
+  );
   assert.equal(await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'), before);
   // A stage's own out (recorded in dv.lock) may be redefined with --force.
   await dvOk(repo, ['repro']);
-  await dvOk(repo, ['stage', 'add', '-f', '-n', 'evaluate', '-d', 'evaluate.mjs', '-d', 'model.json', '-o', 'metrics.json', '--', 'node evaluate.mjs # v2']);
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-f',
+    '-n',
+    'evaluate',
+    '-d',
+    'evaluate.mjs',
+    '-d',
+    'model.json',
+    '-o',
+    'metrics.json',
+    '--',
+    'node evaluate.mjs # v2',
+  ]);
 });
 
 test('-p with commas names several keys, in params.yaml or in the file before the colon', async () => {
@@ -78,9 +95,16 @@ test('repro -n says which stages would be restored from a recorded run and which
   await f.ran();
   const dry = await dvJson(repo, ['repro', '-n'], env);
   assert.deepEqual(actions(dry), ['prepare:up-to-date', 'train:would-restore:run-cache', 'evaluate:would-run']);
-  assert.match(await dvOk(repo, ['repro', '-n'], env), /^train: would restore from the run cache, not run \(param params\.json:train\.lr modified\)$/m);
+  assert.match(
+    await dvOk(repo, ['repro', '-n'], env),
+    /^train: would restore from the run cache, not run \(param params\.json:train\.lr modified\)$/m,
+  );
   assert.deepEqual(await f.ran(), [], 'a dry run runs nothing');
   // What the dry run said is what happens: train is restored, evaluate restored too (same inputs as before).
-  assert.deepEqual(actions(await dvJson(repo, ['repro'], env)), ['prepare:up-to-date', 'train:restored:run-cache', 'evaluate:restored:run-cache']);
+  assert.deepEqual(actions(await dvJson(repo, ['repro'], env)), [
+    'prepare:up-to-date',
+    'train:restored:run-cache',
+    'evaluate:restored:run-cache',
+  ]);
   assert.deepEqual(await f.ran(), []);
 });

@@ -11,7 +11,10 @@ const actions = (r: any): string[] => r.stages.map((s: any) => `${s.name}:${s.ac
 test('repro --verify passes on deterministic stages and fails, naming the file, on one that writes the time', async () => {
   const f = await pipelineRepo();
   const { repo, env } = f;
-  await fsp.writeFile(join(repo, 'clock.mjs'), "import fs from 'node:fs';\nfs.mkdirSync('stamp', { recursive: true });\nfs.writeFileSync('stamp/const.txt', 'same every time');\nfs.writeFileSync('stamp/time.txt', `built at ${process.hrtime.bigint()} ${new Date().toISOString()}`);\n");
+  await fsp.writeFile(
+    join(repo, 'clock.mjs'),
+    "import fs from 'node:fs';\nfs.mkdirSync('stamp', { recursive: true });\nfs.writeFileSync('stamp/const.txt', 'same every time');\nfs.writeFileSync('stamp/time.txt', `built at ${process.hrtime.bigint()} ${new Date().toISOString()}`);\n",
+  );
   await dvOk(repo, ['stage', 'add', '-n', 'clock', '-d', 'clock.mjs', '-d', 'metrics.json', '-o', 'stamp', '--', 'node clock.mjs']);
   await dvOk(repo, ['repro'], env);
   await f.ran();
@@ -30,7 +33,10 @@ test('repro --verify passes on deterministic stages and fails, naming the file, 
   assert.ok(!bad.stdout.includes('const.txt'), 'only the file that differs is named');
   const j = JSON.parse((await dv(repo, ['repro', '--verify', 'clock', '--json'], env)).stdout);
   assert.equal(j.ok, false);
-  assert.deepEqual(j.stages[0].outs[0].changes.map((c: any) => [c.type, c.path]), [['modified', 'stamp/time.txt']]);
+  assert.deepEqual(
+    j.stages[0].outs[0].changes.map((c: any) => [c.type, c.path]),
+    [['modified', 'stamp/time.txt']],
+  );
 
   // Verifying touches nothing in the repository.
   assert.equal(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), lockBefore);
@@ -56,7 +62,10 @@ test('after git clone and dv pull, dv repro runs nothing; a missing out is resto
   const clone = join(tempDir(), 'clone');
   git(tempDir(), ['clone', '-q', repo, clone]);
   const before = await dvJson(clone, ['status'], env);
-  assert.deepEqual(before.paths.map((p: any) => p.state), ['not-in-cache', 'not-in-cache', 'not-in-cache', 'not-in-cache']);
+  assert.deepEqual(
+    before.paths.map((p: any) => p.state),
+    ['not-in-cache', 'not-in-cache', 'not-in-cache', 'not-in-cache'],
+  );
   await dvOk(clone, ['pull'], env);
   const st = await dvJson(clone, ['status'], env);
   assert.deepEqual([st.clean, st.stages], [true, []]);
@@ -72,7 +81,10 @@ test('after git clone and dv pull, dv repro runs nothing; a missing out is resto
   assert.equal(await fsp.readFile(join(clone, 'model.json'), 'utf8'), await fsp.readFile(join(repo, 'model.json'), 'utf8'));
   // The lineage travelled too.
   const lin = await dvJson(clone, ['lineage', 'metrics.json'], env);
-  assert.deepEqual(lin.stages.map((s: any) => s.name), ['evaluate', 'train', 'prepare']);
+  assert.deepEqual(
+    lin.stages.map((s: any) => s.name),
+    ['evaluate', 'train', 'prepare'],
+  );
   assert.equal(lin.artifacts.find((a: any) => a.kind === 'raw').inStore, true);
 
   // A change in the clone reruns there as usual, and what it wrote pushes like any data.

@@ -21,22 +21,59 @@ test('wdir: the command runs in the subdirectory; dv.yaml paths are relative to 
   await fsp.mkdir(join(repo, 'sub'));
   await fsp.writeFile(join(repo, 'sub', 'scale.mjs'), SCALE);
   await fsp.writeFile(join(repo, 'sub', 'params.yaml'), 'factor: 3\n');
-  await dvOk(join(repo, 'sub'), ['stage', 'add', '-n', 'scaled', '-w', '.', '-d', 'scale.mjs', '-d', '../model.json', '-p', 'factor', '-o', 'out/scaled.json', '--', 'node scale.mjs']);
-  assert.match(await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'), /\n {2}scaled:\n {4}cmd: node scale.mjs\n {4}wdir: sub\n {4}deps:\n {6}- scale.mjs\n {6}- \.\.\/model.json\n {4}params:\n {6}- factor\n {4}outs:\n {6}- out\/scaled.json\n/);
+  await dvOk(join(repo, 'sub'), [
+    'stage',
+    'add',
+    '-n',
+    'scaled',
+    '-w',
+    '.',
+    '-d',
+    'scale.mjs',
+    '-d',
+    '../model.json',
+    '-p',
+    'factor',
+    '-o',
+    'out/scaled.json',
+    '--',
+    'node scale.mjs',
+  ]);
+  assert.match(
+    await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'),
+    /\n {2}scaled:\n {4}cmd: node scale.mjs\n {4}wdir: sub\n {4}deps:\n {6}- scale.mjs\n {6}- \.\.\/model.json\n {4}params:\n {6}- factor\n {4}outs:\n {6}- out\/scaled.json\n/,
+  );
   const list = await dvJson(repo, ['stage', 'list']);
-  assert.deepEqual(list.find((s: any) => s.name === 'scaled'), { name: 'scaled', cmd: 'node scale.mjs', wdir: 'sub', deps: ['sub/scale.mjs', 'model.json'], params: ['sub/params.yaml:factor'], outs: ['sub/out/scaled.json'], upstream: ['train'], downstream: [] });
+  assert.deepEqual(
+    list.find((s: any) => s.name === 'scaled'),
+    {
+      name: 'scaled',
+      cmd: 'node scale.mjs',
+      wdir: 'sub',
+      deps: ['sub/scale.mjs', 'model.json'],
+      params: ['sub/params.yaml:factor'],
+      outs: ['sub/out/scaled.json'],
+      upstream: ['train'],
+      downstream: [],
+    },
+  );
 
   await dvOk(repo, ['repro'], env);
   assert.deepEqual(await f.ran(), ['prepare', 'train', 'evaluate', 'scaled']);
   const { w } = JSON.parse(await fsp.readFile(join(repo, 'model.json'), 'utf8'));
   assert.deepEqual(JSON.parse(await fsp.readFile(join(repo, 'sub', 'out', 'scaled.json'), 'utf8')), { ranIn: 'sub', v: w * 3 });
   await fsp.access(join(repo, 'sub', 'out', 'scaled.json.dv'));
-  assert.match(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /\n {2}scaled:\n {4}cmd: node scale.mjs\n {4}wdir: sub\n[\s\S]*- path: sub\/scale.mjs\n/);
+  assert.match(
+    await fsp.readFile(join(repo, 'dv.lock'), 'utf8'),
+    /\n {2}scaled:\n {4}cmd: node scale.mjs\n {4}wdir: sub\n[\s\S]*- path: sub\/scale.mjs\n/,
+  );
   assert.deepEqual((await dvJson(repo, ['status'], env)).stages, []);
 
   // Its params file is the one in wdir.
   await fsp.writeFile(join(repo, 'sub', 'params.yaml'), 'factor: 5\n');
-  assert.deepEqual((await dvJson(repo, ['status'], env)).stages, [{ name: 'scaled', changes: [{ type: 'param', what: 'sub/params.yaml:factor', how: 'modified' }] }]);
+  assert.deepEqual((await dvJson(repo, ['status'], env)).stages, [
+    { name: 'scaled', changes: [{ type: 'param', what: 'sub/params.yaml:factor', how: 'modified' }] },
+  ]);
   await dvOk(repo, ['repro'], env);
   assert.deepEqual(await f.ran(), ['scaled']);
   assert.equal(JSON.parse(await fsp.readFile(join(repo, 'sub', 'out', 'scaled.json'), 'utf8')).v, w * 5);
@@ -54,6 +91,11 @@ test('wdir: the command runs in the subdirectory; dv.yaml paths are relative to 
   await dvOk(repo, ['repro', 'elsewhere'], env);
   assert.match(await fsp.readFile(join(repo, 'nope', 'where.txt'), 'utf8'), /\/nope\n$/);
   await fsp.mkdir(join(repo, 'there'));
-  await fsp.writeFile(join(repo, 'dv.yaml'), yaml + '  elsewhere:\n    cmd: pwd > where.txt\n    wdir: there\n    outs: [../nope/where.txt]\n');
-  assert.deepEqual((await dvJson(repo, ['status'], env)).stages, [{ name: 'elsewhere', changes: [{ type: 'cmd', what: 'elsewhere', how: 'wdir modified' }] }]);
+  await fsp.writeFile(
+    join(repo, 'dv.yaml'),
+    yaml + '  elsewhere:\n    cmd: pwd > where.txt\n    wdir: there\n    outs: [../nope/where.txt]\n',
+  );
+  assert.deepEqual((await dvJson(repo, ['status'], env)).stages, [
+    { name: 'elsewhere', changes: [{ type: 'cmd', what: 'elsewhere', how: 'wdir modified' }] },
+  ]);
 });

@@ -30,7 +30,9 @@ function start(cwd: string, args: string[]): Running {
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   child.stdout!.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('close', (code, signal) => r({ code, signal })),
+  );
   return { child, stderr: () => err, exit };
 }
 
@@ -85,8 +87,16 @@ test('read-only commands work while a writer holds the repository (and its index
     const status = JSON.parse(st.stdout);
     assert.equal(status.clean, false);
     assert.deepEqual(status.paths[0].added.sort(), ['data/big.bin', 'data/d2/new.txt']);
-    assert.deepEqual(JSON.parse(lg.stdout).map((e: { id: string }) => e.id), [s2, s1]);
-    assert.deepEqual(JSON.parse(df.stdout).changes.map((c: { type: string; path: string }) => `${c.type} ${c.path}`).sort(), ['deleted d1/f1.dat', 'modified d0/f0.dat']);
+    assert.deepEqual(
+      JSON.parse(lg.stdout).map((e: { id: string }) => e.id),
+      [s2, s1],
+    );
+    assert.deepEqual(
+      JSON.parse(df.stdout)
+        .changes.map((c: { type: string; path: string }) => `${c.type} ${c.path}`)
+        .sort(),
+      ['deleted d1/f1.dat', 'modified d0/f0.dat'],
+    );
     assert.ok(JSON.parse(ls.stdout).some((e: { path: string }) => e.path === 'large0.bin'));
     assert.equal(w.child.exitCode, null, 'the writer was still holding the repository');
   } finally {
@@ -157,7 +167,10 @@ test('stale locks of every shape: four writers racing for one all finish in turn
   rs.forEach((r, i) => assert.equal(r.code, 0, `writer ${i}: ${r.stderr}`));
   let rep = await inspectRepo(dir);
   assert.equal(rep.fsck.ok, true, JSON.stringify(rep.fsck.problems));
-  assert.deepEqual(rep.status.paths.map((p) => `${p.path}:${p.state}`), ['p0:clean', 'p1:clean', 'p2:clean', 'p3:clean']);
+  assert.deepEqual(
+    rep.status.paths.map((p) => `${p.path}:${p.state}`),
+    ['p0:clean', 'p1:clean', 'p2:clean', 'p3:clean'],
+  );
   for (let i = 0; i < 4; i++) assert.equal((await readPointerFile(dir, `p${i}`)).files, 30);
 
   // An empty lock: what a writer killed between creating the file and writing it would leave.
@@ -172,10 +185,16 @@ test('stale locks of every shape: four writers racing for one all finish in turn
   assert.equal(await exists(lock), false);
 
   // Another host's lock is never judged from here.
-  await fsp.writeFile(lock, JSON.stringify({ pid: 999_999_999, host: 'elsewhere.example', command: 'push', since: '2020-01-01T00:00:00.000Z' }));
+  await fsp.writeFile(
+    lock,
+    JSON.stringify({ pid: 999_999_999, host: 'elsewhere.example', command: 'push', since: '2020-01-01T00:00:00.000Z' }),
+  );
   const f = await dv(dir, ['--wait', '0', 'gc']);
   assert.equal(f.code, 11);
-  assert.match(f.stderr, /locked by `dv push` \(pid 999999999 on elsewhere\.example, since 2020-01-01T00:00:00\.000Z\).*remove .*\.dv\/lock/);
+  assert.match(
+    f.stderr,
+    /locked by `dv push` \(pid 999999999 on elsewhere\.example, since 2020-01-01T00:00:00\.000Z\).*remove .*\.dv\/lock/,
+  );
   await fsp.rm(lock);
   rep = await inspectRepo(dir);
   assert.equal(rep.fsck.ok, true);
@@ -218,13 +237,16 @@ test('a push (which takes no writer lock) racing a gc that repacks what it reads
   assert.deepEqual(await describeTree(join(clone, 'data')), await describeTree(join(dir, 'data')));
 });
 
-test('two repositories sharing one cache (cache.dir): gc in one collects for both and never deletes the other\'s data', async () => {
+test("two repositories sharing one cache (cache.dir): gc in one collects for both and never deletes the other's data", async () => {
   const shared = join(await makeRepo({ init: false }), 'shared-cache');
   cleanup.push(join(shared, '..'));
   const a = await makeRepo();
   const b = await makeRepo();
   cleanup.push(a, b);
-  for (const [dir, seed] of [[a, 1], [b, 2]] as const) {
+  for (const [dir, seed] of [
+    [a, 1],
+    [b, 2],
+  ] as const) {
     await dvOk(dir, ['config', '--local', 'cache.dir', shared]);
     await makeDataset(join(dir, 'data'), { files: 50, dirs: 2, large: [300_000], seed });
     await dvOk(dir, ['add', '-q', 'data']);
@@ -256,7 +278,10 @@ test('two repositories sharing one cache (cache.dir): gc in one collects for bot
 
   const g = await dvJson(a, ['gc', '--keep-days', '0']);
   assert.equal(g.removedObjects, dry.removedObjects);
-  for (const [dir, want] of [[a, wantA], [b, wantB]] as const) {
+  for (const [dir, want] of [
+    [a, wantA],
+    [b, wantB],
+  ] as const) {
     const rep = await inspectRepo(dir);
     assert.equal(rep.fsck.ok, true, `${dir}: ${JSON.stringify(rep.fsck.problems.slice(0, 3))}`);
     await fsp.rm(join(dir, 'data'), { recursive: true });

@@ -121,9 +121,13 @@ describe('disk full (ENOSPC on a 20 MB tmpfs)', () => {
     assert.equal(await fsp.readFile(join(a, 'notes.txt'), 'utf8'), 'user file');
     // Files restored whole before the disk filled up are progress; anything else must be given back.
     let restored = 0;
-    for (const p of Object.keys(after)) if (before[p] === undefined && after[p].startsWith('file:')) restored += (await fsp.stat(join(a, 'data', p))).size;
+    for (const p of Object.keys(after))
+      if (before[p] === undefined && after[p].startsWith('file:')) restored += (await fsp.stat(join(a, 'data', p))).size;
     const freeAfter = freeBytes(m);
-    assert.ok(freeAfter + restored >= free - 600_000, `the failed checkout gave back what it did not use: ${free} bytes free before, ${freeAfter} after, ${restored} restored`);
+    assert.ok(
+      freeAfter + restored >= free - 600_000,
+      `the failed checkout gave back what it did not use: ${free} bytes free before, ${freeAfter} after, ${restored} restored`,
+    );
     assert.equal(await exists(join(a, '.dv', 'lock')), false, 'the lock is released');
     assert.deepEqual(await temps(a), [], 'no temp files left');
 

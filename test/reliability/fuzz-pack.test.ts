@@ -45,9 +45,15 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ on: side, kind: fc.constant('grow' as const), junk: fc.uint8Array({ minLength: 1, maxLength: 600 }) }),
   fc.record({ on: side, kind: fc.constant('replace' as const), bytes: fc.uint8Array({ maxLength: 2000 }) }),
   fc.record({
-    on: fc.constant('entry' as const), kind: fc.constant('lie' as const), which: fc.nat(),
+    on: fc.constant('entry' as const),
+    kind: fc.constant('lie' as const),
+    which: fc.nat(),
     field: fc.constantFrom('offset' as const, 'length' as const, 'rawSize' as const, 'flags' as const, 'inner' as const),
-    value: fc.oneof(fc.integer({ min: 0, max: 70_000 }), fc.constantFrom(0, 1, 2, 255, 2 ** 31 - 1, 2 ** 32 - 1), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
+    value: fc.oneof(
+      fc.integer({ min: 0, max: 70_000 }),
+      fc.constantFrom(0, 1, 2, 255, 2 ** 31 - 1, 2 ** 32 - 1),
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    ),
   }),
   fc.record({ on: fc.constant('entry' as const), kind: fc.constant('swap' as const), a: fc.nat(), b: fc.nat() }),
   fc.record({ on: fc.constant('pack' as const), kind: fc.constant('delete' as const) }),
@@ -97,83 +103,107 @@ test('pack reader: mutated packs and indexes give verified bytes or a DvError, n
   let run = 0;
   const seen = { ok: 0, refused: 0, corruptIdx: 0, framed: 0 };
   try {
-    await fc.assert(fc.asyncProperty(fc.array(objectArb, { minLength: 1, maxLength: 12 }), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.boolean(), async (raws, mutations, rename, framed) => {
-      const dir = join(root, String(run++));
-      const packsDir = join(dir, 'packs');
-      try {
-        const objects: PendingObject[] = [];
-        const seenIds = new Set<string>();
-        const rawOf = new Map<string, Buffer>();
-        for (const r of raws) {
-          const raw = Buffer.from(r);
-          const id = blake3Hex(raw);
-          if (seenIds.has(id)) continue;
-          seenIds.add(id);
-          const { data, flags } = await maybeCompress(raw);
-          rawOf.set(id, raw);
-          objects.push({ id, data, rawSize: raw.length, flags });
-        }
-        // The compressible objects become one frame, as `dv add` writes them.
-        const members = objects.filter((o) => o.flags !== 0);
-        if (framed && members.length >= 2) {
-          const plain = members.map((o) => rawOf.get(o.id)!);
-          const frame = await compressFrame(Buffer.concat(plain));
-          if (frame) {
-            let inner = 0;
-            members.forEach((o, k) => { Object.assign(o, { data: frame, flags: FLAG_FRAME, inner }); inner += plain[k].length; });
-            seen.framed++;
-          }
-        }
-        const { packId } = await writePack(packsDir, join(dir, 'tmp'), objects);
-        const paths = packPaths(packsDir, packId);
-        let pack: Buffer | undefined = Buffer.from(await fsp.readFile(paths.pack));
-        let idx: Buffer = Buffer.from(await fsp.readFile(paths.idx));
-        for (const m of mutations) {
-          if (m.on === 'entry') {
-            let entries: PackEntry[] | undefined;
-            try { entries = decodePackIndex(idx, packId); } catch { entries = undefined; }
-            if (entries) idx = encodePackIndex(lie(entries, m));
-          }
-          else if (m.kind === 'delete') pack = undefined;
-          else if (m.on === 'pack') pack = mutateBytes(pack ?? Buffer.alloc(0), m);
-          else idx = mutateBytes(idx, m);
-        }
-        // A liar names the index after its new hash; a damaged disk keeps the old name.
-        const name = rename ? blake3Hex(idx) : packId;
-        await fsp.rm(paths.pack, { force: true });
-        await fsp.rm(paths.idx, { force: true });
-        const out = packPaths(packsDir, name);
-        await fsp.mkdir(join(out.pack, '..'), { recursive: true });
-        if (pack) await fsp.writeFile(out.pack, pack);
-        await fsp.writeFile(out.idx, idx);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(objectArb, { minLength: 1, maxLength: 12 }),
+        fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (raws, mutations, rename, framed) => {
+          const dir = join(root, String(run++));
+          const packsDir = join(dir, 'packs');
+          try {
+            const objects: PendingObject[] = [];
+            const seenIds = new Set<string>();
+            const rawOf = new Map<string, Buffer>();
+            for (const r of raws) {
+              const raw = Buffer.from(r);
+              const id = blake3Hex(raw);
+              if (seenIds.has(id)) continue;
+              seenIds.add(id);
+              const { data, flags } = await maybeCompress(raw);
+              rawOf.set(id, raw);
+              objects.push({ id, data, rawSize: raw.length, flags });
+            }
+            // The compressible objects become one frame, as `dv add` writes them.
+            const members = objects.filter((o) => o.flags !== 0);
+            if (framed && members.length >= 2) {
+              const plain = members.map((o) => rawOf.get(o.id)!);
+              const frame = await compressFrame(Buffer.concat(plain));
+              if (frame) {
+                let inner = 0;
+                members.forEach((o, k) => {
+                  Object.assign(o, { data: frame, flags: FLAG_FRAME, inner });
+                  inner += plain[k].length;
+                });
+                seen.framed++;
+              }
+            }
+            const { packId } = await writePack(packsDir, join(dir, 'tmp'), objects);
+            const paths = packPaths(packsDir, packId);
+            let pack: Buffer | undefined = Buffer.from(await fsp.readFile(paths.pack));
+            let idx: Buffer = Buffer.from(await fsp.readFile(paths.idx));
+            for (const m of mutations) {
+              if (m.on === 'entry') {
+                let entries: PackEntry[] | undefined;
+                try {
+                  entries = decodePackIndex(idx, packId);
+                } catch {
+                  entries = undefined;
+                }
+                if (entries) idx = encodePackIndex(lie(entries, m));
+              } else if (m.kind === 'delete') pack = undefined;
+              else if (m.on === 'pack') pack = mutateBytes(pack ?? Buffer.alloc(0), m);
+              else idx = mutateBytes(idx, m);
+            }
+            // A liar names the index after its new hash; a damaged disk keeps the old name.
+            const name = rename ? blake3Hex(idx) : packId;
+            await fsp.rm(paths.pack, { force: true });
+            await fsp.rm(paths.idx, { force: true });
+            const out = packPaths(packsDir, name);
+            await fsp.mkdir(join(out.pack, '..'), { recursive: true });
+            if (pack) await fsp.writeFile(out.pack, pack);
+            await fsp.writeFile(out.idx, idx);
 
-        const store = new ObjectStore(packsDir, join(dir, 'tmp'), new MemoryIndex());
-        try {
-          await typed('syncPacks', () => store.syncPacks());
-          const listed = await typed('readPackIndex', () => store.readPackIndex(name));
-          if (!listed) seen.corruptIdx++;
-          const ids = new Set([...objects.map((o) => o.id), ...(listed ?? []).map((e) => e.id)]);
-          for (const id of ids) {
-            const got = await typed(`get ${id}`, () => store.get(id));
-            if (got) {
-              assert.equal(blake3Hex(got), id, 'bytes returned for an id hash to it');
-              seen.ok++;
-            } else seen.refused++;
-            const stored = await typed(`readStored ${id}`, () => store.readStored(id));
-            if (stored) assert.equal(stored.id, id);
+            const store = new ObjectStore(packsDir, join(dir, 'tmp'), new MemoryIndex());
+            try {
+              await typed('syncPacks', () => store.syncPacks());
+              const listed = await typed('readPackIndex', () => store.readPackIndex(name));
+              if (!listed) seen.corruptIdx++;
+              const ids = new Set([...objects.map((o) => o.id), ...(listed ?? []).map((e) => e.id)]);
+              for (const id of ids) {
+                const got = await typed(`get ${id}`, () => store.get(id));
+                if (got) {
+                  assert.equal(blake3Hex(got), id, 'bytes returned for an id hash to it');
+                  seen.ok++;
+                } else seen.refused++;
+                const stored = await typed(`readStored ${id}`, () => store.readStored(id));
+                if (stored) assert.equal(stored.id, id);
+              }
+              for (const e of listed ?? []) {
+                const got = await typed(`readAt ${e.id}`, () =>
+                  store.readAt(e.id, {
+                    pack: name,
+                    offset: e.offset,
+                    length: e.length,
+                    rawSize: e.rawSize,
+                    flags: e.flags,
+                    inner: e.inner ?? 0,
+                  }),
+                );
+                if (got) assert.equal(blake3Hex(got), e.id);
+              }
+              await typed('idsWithPrefix', () => store.idsWithPrefix('ab', 10));
+            } finally {
+              await store.close();
+            }
+          } finally {
+            await fsp.rm(dir, { recursive: true, force: true });
           }
-          for (const e of listed ?? []) {
-            const got = await typed(`readAt ${e.id}`, () => store.readAt(e.id, { pack: name, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 }));
-            if (got) assert.equal(blake3Hex(got), e.id);
-          }
-          await typed('idsWithPrefix', () => store.idsWithPrefix('ab', 10));
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await fsp.rm(dir, { recursive: true, force: true });
-      }
-    }), { numRuns: 300, seed: 0x5eed });
+        },
+      ),
+      { numRuns: 300, seed: 0x5eed },
+    );
   } finally {
     await fsp.rm(root, { recursive: true, force: true });
   }

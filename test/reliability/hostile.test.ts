@@ -26,11 +26,18 @@ function assertError(r: RunResult, code: ErrorCode, what: string): void {
   assert.match(r.stderr, new RegExp(`^dv: error ${code}: \\S.*\\n$`), `${what}: one clear line: ${JSON.stringify(r.stderr)}`);
 }
 
-interface Fingerprint { data: Manifest; pointer: string; store: number; files: string[] }
+interface Fingerprint {
+  data: Manifest;
+  pointer: string;
+  store: number;
+  files: string[];
+}
 
 /** What must not change: the tracked data, its pointer file, the store, and the files of the work tree. */
 async function fingerprint(dir: string): Promise<Fingerprint> {
-  const files = (await fsp.readdir(dir, { recursive: true })).filter((p) => !p.startsWith('.git/') && !p.startsWith('.dv/index') && !p.startsWith('.dv/remotes') && p !== '.git').sort();
+  const files = (await fsp.readdir(dir, { recursive: true }))
+    .filter((p) => !p.startsWith('.git/') && !p.startsWith('.dv/index') && !p.startsWith('.dv/remotes') && p !== '.git')
+    .sort();
   return {
     data: await describeTree(join(dir, 'data')).catch(() => ({})),
     pointer: await fsp.readFile(join(dir, 'data.dv'), 'utf8').catch(() => ''),
@@ -117,7 +124,9 @@ describe('damaged local state', () => {
   });
 
   test('a pointer naming objects nobody has: OBJECT_MISSING, nothing changes', async () => {
-    const ghost = pointer.replace(/snapshot: [0-9a-f]{64}/, `snapshot: ${'5e'.repeat(32)}`).replace(/tree: [0-9a-f]{64}/, `tree: ${'7a'.repeat(32)}`);
+    const ghost = pointer
+      .replace(/snapshot: [0-9a-f]{64}/, `snapshot: ${'5e'.repeat(32)}`)
+      .replace(/tree: [0-9a-f]{64}/, `tree: ${'7a'.repeat(32)}`);
     await fsp.writeFile(join(a, 'data.dv'), ghost);
     const before = await fingerprint(a);
     for (const cmd of [['checkout'], ['checkout', '--force'], ['pull'], ['log'], ['push'], ['ls', 'data']]) {
@@ -171,12 +180,23 @@ describe('damaged local state', () => {
     let unknown = '0000';
     for (let n = 0; byPrefix.has(unknown); n++) unknown = n.toString(16).padStart(4, '0');
     const before = await fingerprint(a);
-    for (const cmd of [['checkout', prefix], ['checkout', prefix, 'data'], ['ls', prefix], ['diff', prefix], ['diff', snapshot.slice(0, 8), prefix]]) {
+    for (const cmd of [
+      ['checkout', prefix],
+      ['checkout', prefix, 'data'],
+      ['ls', prefix],
+      ['diff', prefix],
+      ['diff', snapshot.slice(0, 8), prefix],
+    ]) {
       const r = await dv(a, cmd);
       assertError(r, 'AMBIGUOUS_ID', `dv ${cmd.join(' ')}`);
       for (const m of matches) assert.ok(r.stderr.includes(m.slice(0, 12)), `names ${m.slice(0, 12)}: ${r.stderr}`);
     }
-    for (const cmd of [['checkout', unknown], ['ls', unknown], ['diff', unknown], ['checkout', 'f'.repeat(64)]]) {
+    for (const cmd of [
+      ['checkout', unknown],
+      ['ls', unknown],
+      ['diff', unknown],
+      ['checkout', 'f'.repeat(64)],
+    ]) {
       assertError(await dv(a, cmd), 'UNKNOWN_ID', `dv ${cmd.join(' ')}`);
     }
     // Too short to be an id, and no such path: a usage error saying how long a prefix must be.
@@ -194,13 +214,25 @@ describe('damaged local state', () => {
     const outsideBefore = await describeTree(box);
     const before = await fingerprint(a);
     const rel = join('..', box.split('/').pop()!, 'secret');
-    for (const cmd of [['add', rel], ['add', join(box, 'secret')], ['add', '/etc/hostname'], ['commit', rel], ['status', rel], ['checkout', snapshot.slice(0, 10), join(box, 'restored')], ['checkout', snapshot.slice(0, 10), rel + '2']]) {
+    for (const cmd of [
+      ['add', rel],
+      ['add', join(box, 'secret')],
+      ['add', '/etc/hostname'],
+      ['commit', rel],
+      ['status', rel],
+      ['checkout', snapshot.slice(0, 10), join(box, 'restored')],
+      ['checkout', snapshot.slice(0, 10), rel + '2'],
+    ]) {
       assertError(await dv(a, cmd), 'PATH_OUTSIDE_REPO', `dv ${cmd.join(' ')}`);
     }
     // Through a symbolic link inside the repository that leads out of it.
     await fsp.symlink(box, join(a, 'escape'));
     try {
-      assertError(await dv(a, ['checkout', snapshot.slice(0, 10), 'escape/restored']), 'PATH_OUTSIDE_REPO', 'checkout through a symlinked directory');
+      assertError(
+        await dv(a, ['checkout', snapshot.slice(0, 10), 'escape/restored']),
+        'PATH_OUTSIDE_REPO',
+        'checkout through a symlinked directory',
+      );
     } finally {
       await fsp.rm(join(a, 'escape'));
     }
@@ -257,7 +289,14 @@ describe('damaged local state', () => {
     const content = await obj('pwned\n');
     const tree = await obj(rawTree([['f', 'evil.txt', 6, content.id, 0]]));
     const escaping: string[] = [];
-    for (const path of [`../${box.split('/').pop()}/ws/target`, '../../../../../../../../../../tmp/dv-hostile-escape', '.git/hooks', '.dv/cache', 'a//b', '/abs']) {
+    for (const path of [
+      `../${box.split('/').pop()}/ws/target`,
+      '../../../../../../../../../../tmp/dv-hostile-escape',
+      '.git/hooks',
+      '.dv/cache',
+      'a//b',
+      '/abs',
+    ]) {
       const snap = await obj(snapshotBytes(tree.id, path, 'dir', 6, 1));
       await writeRemotePack(crafted, [content, tree, snap]);
       escaping.push(snap.id);
@@ -272,7 +311,10 @@ describe('damaged local state', () => {
     const before = await workTree(b);
     for (const id of escaping) {
       const r = await dv(b, ['checkout', id.slice(0, 12)]);
-      assert.ok(r.code === ERROR_CODES.UNSAFE_PATH.exit || r.code === ERROR_CODES.PATH_OUTSIDE_REPO.exit, `checkout of a snapshot with a hostile path: exit ${r.code} ${r.stderr}`);
+      assert.ok(
+        r.code === ERROR_CODES.UNSAFE_PATH.exit || r.code === ERROR_CODES.PATH_OUTSIDE_REPO.exit,
+        `checkout of a snapshot with a hostile path: exit ${r.code} ${r.stderr}`,
+      );
       assert.match(r.stderr, /^dv: error (UNSAFE_PATH|PATH_OUTSIDE_REPO): /);
     }
     assert.deepEqual(await describeTree(ws), {}, 'nothing written outside the repository');
@@ -283,7 +325,11 @@ describe('damaged local state', () => {
 
 describe('crafted remotes', () => {
   /** A fresh workspace nested two levels inside a box, so escapes land in the box where we can see them. */
-  async function victim(remoteDir: string, snapshot: string, tree: string): Promise<{ box: string; ws: string; outside: () => Promise<Manifest> }> {
+  async function victim(
+    remoteDir: string,
+    snapshot: string,
+    tree: string,
+  ): Promise<{ box: string; ws: string; outside: () => Promise<Manifest> }> {
     const box = tempDir('dv-hostile-box-');
     cleanup.push(box);
     await fsp.mkdir(join(box, 'outer'));
@@ -307,23 +353,54 @@ describe('crafted remotes', () => {
     ['a file named with NUL', async (l) => ({ rows: [['f', 'evil\u0000.txt', 17, l.id, 0]] })],
     ['a file named ..', async (l) => ({ rows: [['f', '..', 17, l.id, 0]] })],
     ['a backslash name', async (l) => ({ rows: [['f', '..\\..\\evil', 17, l.id, 0]] })],
-    ['directories named .. twice, then a file', async (l) => {
-      const inner = await obj(rawTree([['f', 'evil', 17, l.id, 0]]));
-      const mid = await obj(rawTree([['d', '..', 17, inner.id, 1]]));
-      return { rows: [['d', '..', 17, mid.id, 1]], extra: [inner, mid] };
-    }],
-    ['an unsafe name two levels down', async (l) => {
-      const inner = await obj(rawTree([['f', '../../../../evil', 17, l.id, 0]]));
-      const mid = await obj(rawTree([['d', 'b', 17, inner.id, 1]]));
-      return { rows: [['d', 'a', 17, mid.id, 1], ['f', 'ok.txt', 17, l.id, 0]], extra: [inner, mid] };
-    }],
-    ['a symlink to /etc/passwd', async (l) => ({ rows: [['f', 'a.txt', 17, l.id, 0], ['l', 'passwd', '/etc/passwd']] })],
+    [
+      'directories named .. twice, then a file',
+      async (l) => {
+        const inner = await obj(rawTree([['f', 'evil', 17, l.id, 0]]));
+        const mid = await obj(rawTree([['d', '..', 17, inner.id, 1]]));
+        return { rows: [['d', '..', 17, mid.id, 1]], extra: [inner, mid] };
+      },
+    ],
+    [
+      'an unsafe name two levels down',
+      async (l) => {
+        const inner = await obj(rawTree([['f', '../../../../evil', 17, l.id, 0]]));
+        const mid = await obj(rawTree([['d', 'b', 17, inner.id, 1]]));
+        return {
+          rows: [
+            ['d', 'a', 17, mid.id, 1],
+            ['f', 'ok.txt', 17, l.id, 0],
+          ],
+          extra: [inner, mid],
+        };
+      },
+    ],
+    [
+      'a symlink to /etc/passwd',
+      async (l) => ({
+        rows: [
+          ['f', 'a.txt', 17, l.id, 0],
+          ['l', 'passwd', '/etc/passwd'],
+        ],
+      }),
+    ],
     ['a symlink climbing out of the workspace', async () => ({ rows: [['l', 'up', '../../../outer']] })],
-    ['a symlink climbing out from a subdirectory', async () => {
-      const inner = await obj(rawTree([['l', 'up', '../../..']]));
-      return { rows: [['d', 'sub', 0, inner.id, 1]], extra: [inner] };
-    }],
-    ['chained symlinks that escape only when followed (z -> ., x -> z/z/../..)', async () => ({ rows: [['l', 'x', 'z/z/../..'], ['l', 'z', '.']] })],
+    [
+      'a symlink climbing out from a subdirectory',
+      async () => {
+        const inner = await obj(rawTree([['l', 'up', '../../..']]));
+        return { rows: [['d', 'sub', 0, inner.id, 1]], extra: [inner] };
+      },
+    ],
+    [
+      'chained symlinks that escape only when followed (z -> ., x -> z/z/../..)',
+      async () => ({
+        rows: [
+          ['l', 'x', 'z/z/../..'],
+          ['l', 'z', '.'],
+        ],
+      }),
+    ],
   ];
 
   for (const [what, make] of cases) {
@@ -395,7 +472,8 @@ describe('crafted remotes', () => {
     assert.ok(f === undefined || f.problems.every((p: { code: string }) => p.code !== 'OBJECT_CORRUPT'), 'no corrupt object was stored');
     const stored = await fsp.readdir(join(b, '.dv', 'cache', 'packs'), { recursive: true }).catch(() => [] as string[]);
     for (const p of stored.filter((x) => x.endsWith('.idx'))) {
-      for (const e of decodePackIndex(await fsp.readFile(join(b, '.dv', 'cache', 'packs', p)))) assert.ok(e.length <= 1024, `altered object ${e.id} stored`);
+      for (const e of decodePackIndex(await fsp.readFile(join(b, '.dv', 'cache', 'packs', p))))
+        assert.ok(e.length <= 1024, `altered object ${e.id} stored`);
     }
   });
 
@@ -414,7 +492,7 @@ describe('crafted remotes', () => {
     for (const [what, lie, code] of lies) {
       const remoteDir = tempDir('dv-hostile-lie-');
       cleanup.push(remoteDir);
-      await writeRemotePack(remoteDir, [leaf, tree, snap], (entries) => entries.map((e) => (e.id === leaf.id ? lie(e) as typeof e : e)));
+      await writeRemotePack(remoteDir, [leaf, tree, snap], (entries) => entries.map((e) => (e.id === leaf.id ? (lie(e) as typeof e) : e)));
       const v = await victim(remoteDir, snap.id, tree.id);
       assertError(await dv(v.ws, ['pull']), code, what);
       assert.equal(await exists(join(v.ws, 'data')), false, `${what}: nothing written`);
@@ -422,13 +500,22 @@ describe('crafted remotes', () => {
     // A tree that lies about a file's size: refused by the fetch, before any file is written.
     const remoteDir = tempDir('dv-hostile-lie-');
     cleanup.push(remoteDir);
-    const liar = await obj(rawTree([['f', 'a.txt', 13, leaf.id, 0], ['f', 'b.txt', 12, leaf.id, 0]]));
+    const liar = await obj(
+      rawTree([
+        ['f', 'a.txt', 13, leaf.id, 0],
+        ['f', 'b.txt', 12, leaf.id, 0],
+      ]),
+    );
     const s2 = await obj(snapshotBytes(liar.id, 'data', 'dir', 25, 2));
     await writeRemotePack(remoteDir, [leaf, liar, s2]);
     const v = await victim(remoteDir, s2.id, liar.id);
     assertError(await dv(v.ws, ['pull']), 'BAD_OBJECT', 'a tree entry with the wrong size');
     const left = await describeTree(join(v.ws, 'data')).catch(() => ({}) as Manifest);
     assert.equal(left['a.txt'], undefined, 'the short file is not written');
-    assert.deepEqual(Object.keys(left).filter((p) => /tmp$/.test(p)), [], 'no temp file left');
+    assert.deepEqual(
+      Object.keys(left).filter((p) => /tmp$/.test(p)),
+      [],
+      'no temp file left',
+    );
   });
 });

@@ -20,7 +20,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const DATA = { files: 300, dirs: 10, large: [1_200_000, 800_000], seed: 21 };
 
-
 async function emptyBucket(srv: S3TestServer, bucket: string): Promise<void> {
   const client = new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials });
   try {
@@ -86,7 +85,11 @@ describe('SIGKILL during push to and pull from S3 (s3rver)', () => {
   test('push: killed at 20 points, the rerun completes the remote; a fresh clone pulls exact data', async (t) => {
     let verifiedByPull = 0;
     await series(t, {
-      name: 'push', template: tPush, args: ['push', '-q'], count: 20, seed: 505,
+      name: 'push',
+      template: tPush,
+      args: ['push', '-q'],
+      count: 20,
+      seed: 505,
       prepare: () => emptyBucket(srv, 'killpush'),
       started: (dir) => exists(join(dir, '.dv', 'remotes', 's3')),
       check: async (dir, k) => {
@@ -123,7 +126,11 @@ describe('SIGKILL during push to and pull from S3 (s3rver)', () => {
 
   test('pull: killed at 10 points, the rerun finishes; workspace exact, fsck clean', async (t) => {
     await series(t, {
-      name: 'pull', template: tPull, args: ['pull', '-q'], count: 10, seed: 606,
+      name: 'pull',
+      template: tPull,
+      args: ['pull', '-q'],
+      count: 10,
+      seed: 606,
       started: (dir) => exists(join(dir, '.dv', 'lock')),
       check: async (dir) => {
         const now = await describeTree(join(dir, 'data')).catch(() => ({}) as Manifest);
@@ -137,7 +144,8 @@ describe('SIGKILL during push to and pull from S3 (s3rver)', () => {
         assert.equal(rep.fsck.ok, true, JSON.stringify(rep.fsck.problems.slice(0, 3)));
         assert.equal(rep.status.clean, true);
         // SIGKILL can leave a write worker's temp file beside its target (never data); the rerun removed it.
-        for (const p of temps) assert.match(p, /(^|\/)\.[^/]*\.?\d+\.t[0-9a-z]{5}\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
+        for (const p of temps)
+          assert.match(p, /(^|\/)\.[^/]*\.?\d+\.t[0-9a-z]{5}\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
       },
     });
     t.diagnostic(results.join('\n'));

@@ -10,7 +10,16 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvOk, dvJson, makeRepo, describeTree, git, tempDir, storeBytes, prng, type Manifest } from '../helpers/cli.js';
 import { makeDataset } from '../helpers/data.js';
-import { copyTree, exists, indexedStoreBytes, runKillSeries, runSignalledWhen, TEMP_NAME, type KillSeries, type KillSeriesResult } from '../helpers/kill.js';
+import {
+  copyTree,
+  exists,
+  indexedStoreBytes,
+  runKillSeries,
+  runSignalledWhen,
+  TEMP_NAME,
+  type KillSeries,
+  type KillSeriesResult,
+} from '../helpers/kill.js';
 import { inspectRepo, readPointerFile } from '../helpers/repo-check.js';
 
 const DATA = { files: 400, dirs: 10, large: [1_200_000, 1_000_000, 800_000] };
@@ -31,20 +40,28 @@ const lockLeft = (dir: string): Promise<boolean> => exists(join(dir, '.dv', 'loc
 
 /** The files of `dir` that are neither content from `a` nor content from `b` (partial writes). */
 function foreign(now: Manifest, a: Manifest, b: Manifest): string[] {
-  return Object.entries(now).filter(([p, d]) => d !== a[p] && d !== b[p]).map(([p]) => p);
+  return Object.entries(now)
+    .filter(([p, d]) => d !== a[p] && d !== b[p])
+    .map(([p]) => p);
 }
 
 async function assertRepoGood(dir: string, opts: { clean?: boolean } = {}): Promise<Awaited<ReturnType<typeof inspectRepo>>> {
   assert.equal(await lockLeft(dir), false, 'the lock of a finished command is gone');
   const r = await inspectRepo(dir);
   assert.equal(r.fsck.ok, true, `fsck: ${JSON.stringify(r.fsck.problems.slice(0, 3))}`);
-  if (opts.clean !== false) assert.equal(r.status.clean, true, `status: ${JSON.stringify(r.status.paths.map((p) => [p.path, p.state, p.added.slice(0, 3), p.modified.slice(0, 3), p.deleted.slice(0, 3)]))}`);
+  if (opts.clean !== false)
+    assert.equal(
+      r.status.clean,
+      true,
+      `status: ${JSON.stringify(r.status.paths.map((p) => [p.path, p.state, p.added.slice(0, 3), p.modified.slice(0, 3), p.deleted.slice(0, 3)]))}`,
+    );
   return r;
 }
 
 /** Edits for a second version: rewrites, new files, deletions, a byte in the middle of a large file, an exec bit. */
 async function editDataset(data: string): Promise<void> {
-  for (let i = 0; i < 60; i++) await fsp.writeFile(join(data, `d${(i * 6) % DATA.dirs}`, `f${i * 6}.dat`), `rewritten ${i}\n`.repeat(20 + i));
+  for (let i = 0; i < 60; i++)
+    await fsp.writeFile(join(data, `d${(i * 6) % DATA.dirs}`, `f${i * 6}.dat`), `rewritten ${i}\n`.repeat(20 + i));
   await fsp.mkdir(join(data, 'new', 'deep'), { recursive: true });
   for (let i = 0; i < 40; i++) await fsp.writeFile(join(data, 'new', i % 2 ? 'deep' : '', `n${i}.txt`), prng(7000 + i, 500 + i * 37));
   for (let i = 0; i < 30; i++) await fsp.rm(join(data, `d${(i * 5 + 1) % DATA.dirs}`, `f${i * 5 + 1}.dat`), { force: true });
@@ -113,7 +130,11 @@ describe('SIGKILL at any moment leaves the repository usable', () => {
     const gitignore = await fsp.readFile(join(ref, '.gitignore'), 'utf8');
     const porcelain = git(ref, ['status', '--porcelain', '--untracked-files=all']);
     await killSeries(t, {
-      name: 'add', template: tAdd, args: ['add', '-q', 'data'], count: POINTS, seed: 101,
+      name: 'add',
+      template: tAdd,
+      args: ['add', '-q', 'data'],
+      count: POINTS,
+      seed: 101,
       check: async (dir) => {
         assert.deepEqual(await describeTree(join(dir, 'data')), v1, 'add never touches the workspace');
         const r = await dv(dir, ['add', '-q', 'data']);
@@ -129,7 +150,11 @@ describe('SIGKILL at any moment leaves the repository usable', () => {
 
   test('commit of edits (rewrites, new and deleted files, a large file edited in the middle)', async (t) => {
     await killSeries(t, {
-      name: 'commit', template: tCommit, args: ['commit', '-q', '-m', 'v2'], count: POINTS, seed: 202,
+      name: 'commit',
+      template: tCommit,
+      args: ['commit', '-q', '-m', 'v2'],
+      count: POINTS,
+      seed: 202,
       check: async (dir) => {
         assert.deepEqual(await describeTree(join(dir, 'data')), v2, 'commit never touches the workspace');
         const r = await dv(dir, ['commit', '-q', '-m', 'v2']);
@@ -149,7 +174,11 @@ describe('SIGKILL at any moment leaves the repository usable', () => {
   test('checkout from v2 back to v1 (writes, deletions, chmod)', async (t) => {
     let tempsSeen = 0;
     await killSeries(t, {
-      name: 'checkout', template: tCheckout, args: ['checkout', '-q'], count: POINTS, seed: 303,
+      name: 'checkout',
+      template: tCheckout,
+      args: ['checkout', '-q'],
+      count: POINTS,
+      seed: 303,
       check: async (dir) => {
         const now = await describeTree(join(dir, 'data'));
         const temps = Object.keys(now).filter((p) => TEMP_NAME.test(p));
@@ -159,11 +188,13 @@ describe('SIGKILL at any moment leaves the repository usable', () => {
         assert.equal(await fsp.readFile(join(dir, 'README.md'), 'utf8'), 'user file outside the tracked data\n');
         // SIGKILL can leave a write worker's temp file beside its target: dv's own name, never
         // data: status does not list it, and the rerun removes it.
-        for (const p of temps) assert.match(p, /(^|\/)\.[^/]*\.?\d+\.t[0-9a-z]{5}\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
+        for (const p of temps)
+          assert.match(p, /(^|\/)\.[^/]*\.?\d+\.t[0-9a-z]{5}\.w\d+\.dvtmp$/, `${p}: only write-worker temp files may be left`);
         if (temps.length > 0) {
           const st = await dvJson<{ paths: { path: string; changes: { path: string }[] }[] }>(dir, ['status', '--json']);
           const listed = JSON.stringify(st);
-          for (const p of temps) assert.ok(!listed.includes(p.split('/').pop()!), `status lists the temp file ${p}: ${listed.slice(0, 300)}`);
+          for (const p of temps)
+            assert.ok(!listed.includes(p.split('/').pop()!), `status lists the temp file ${p}: ${listed.slice(0, 300)}`);
         }
         const r = await dv(dir, ['checkout', '-q']);
         assert.equal(r.code, 0, `rerun: ${r.stderr}`);
@@ -181,7 +212,11 @@ describe('SIGKILL at any moment leaves the repository usable', () => {
     assert.ok(g.removedObjects > 200 && g.repackedPacks >= 1, `reference gc: ${JSON.stringify(g)}`);
     const refBytes = await indexedStoreBytes(ref);
     await killSeries(t, {
-      name: 'gc', template: tGc, args: ['gc', '-q', '--keep-days', '0'], count: 10, seed: 404,
+      name: 'gc',
+      template: tGc,
+      args: ['gc', '-q', '--keep-days', '0'],
+      count: 10,
+      seed: 404,
       check: async (dir) => {
         assert.deepEqual(await describeTree(join(dir, 'data')), v1);
         const mid = await inspectRepo(dir);
@@ -215,7 +250,7 @@ test('gc collects what killed processes left behind, and nothing else', async ()
   await fsp.writeFile(join(tmp, `wpack-${dead}-1-abc.tmp`), 'x');
   await fsp.mkdir(join(tmp, `outbox-${dead}-abc`));
   await fsp.writeFile(join(tmp, `pack-${process.pid}-1-abc.tmp`), 'a live process is writing this');
-  await fsp.writeFile(join(tmp, 'README'), 'not dv\'s');
+  await fsp.writeFile(join(tmp, 'README'), "not dv's");
   await dvOk(a, ['gc', '-q', '--keep-days', '0']);
   assert.equal(await exists(orphan), false, 'the orphan pack is gone');
   assert.deepEqual((await fsp.readdir(tmp)).sort(), ['README', `pack-${process.pid}-1-abc.tmp`]);
@@ -230,10 +265,15 @@ describe('Ctrl-C (SIGINT) stops cleanly', () => {
     const want = await describeTree(join(a, 'data'));
     // Signalled once the repository is open and the work has begun (the writer lock exists).
     let lockSeen: number | undefined;
-    const k = await runSignalledWhen(a, ['add', '-q', 'data'], async (ms) => {
-      if (lockSeen === undefined && (await lockLeft(a))) lockSeen = ms;
-      return lockSeen !== undefined && ms - lockSeen > 50;
-    }, 'SIGINT');
+    const k = await runSignalledWhen(
+      a,
+      ['add', '-q', 'data'],
+      async (ms) => {
+        if (lockSeen === undefined && (await lockLeft(a))) lockSeen = ms;
+        return lockSeen !== undefined && ms - lockSeen > 50;
+      },
+      'SIGINT',
+    );
     t.diagnostic(`add: SIGINT after ${Math.round(k.signalledAtMs ?? -1)} ms, exit ${k.code} after ${Math.round(k.elapsedMs)} ms`);
     assert.equal(k.killed, true, `SIGINT landed after the run ended: ${k.stderr}`);
     assert.equal(k.code, 130);
@@ -246,10 +286,20 @@ describe('Ctrl-C (SIGINT) stops cleanly', () => {
 
     // Checkout into an empty directory, signalled once 300 files are written.
     await fsp.rm(join(a, 'data'), { recursive: true });
-    const k2 = await runSignalledWhen(a, ['checkout', '-q'], async () => {
-      const n = await fsp.readdir(join(a, 'data'), { recursive: true }).then((l) => l.length, () => 0);
-      return n > 300;
-    }, 'SIGINT', {}, 5);
+    const k2 = await runSignalledWhen(
+      a,
+      ['checkout', '-q'],
+      async () => {
+        const n = await fsp.readdir(join(a, 'data'), { recursive: true }).then(
+          (l) => l.length,
+          () => 0,
+        );
+        return n > 300;
+      },
+      'SIGINT',
+      {},
+      5,
+    );
     t.diagnostic(`checkout: SIGINT after ${Math.round(k2.signalledAtMs ?? -1)} ms, exit ${k2.code} after ${Math.round(k2.elapsedMs)} ms`);
     assert.equal(k2.killed, true, 'SIGINT landed mid-checkout');
     assert.equal(k2.code, 130);

@@ -13,15 +13,33 @@ import { describe, test } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, attackerRepo, commitAll, editConfig, fingerprintBox, Findings, gitIn, leaksSecret, makeBox,
-  show, victimClone, victimDv, type Box, type Outcome,
+  assertHarmlessEnd,
+  assertOutsideUnchanged,
+  attackerRepo,
+  commitAll,
+  editConfig,
+  fingerprintBox,
+  Findings,
+  gitIn,
+  leaksSecret,
+  makeBox,
+  show,
+  victimClone,
+  victimDv,
+  type Box,
+  type Outcome,
 } from './attack-helpers.js';
 import { makeDataset } from '../helpers/data.js';
 
 const T = { timeout: 120_000 };
 const LIMITS = { timeoutMs: 20_000, maxRssBytes: 300 * 1024 * 1024 };
 
-interface Scene { box: Box; mallory: string; work?: string; team?: string }
+interface Scene {
+  box: Box;
+  mallory: string;
+  work?: string;
+  team?: string;
+}
 
 /** The victim's other project: a repository with data in its own store, pushed to the team's directory remote. */
 async function victimProject(box: Box): Promise<{ work: string; team: string }> {
@@ -68,31 +86,54 @@ async function noSecretIn(f: Findings, box: Box, file: string): Promise<void> {
 
 const cases: Case[] = [
   {
-    name: 'committed cache.dir naming another repository\'s store: dv status, pull and gc leave that store alone',
+    name: "committed cache.dir naming another repository's store: dv status, pull and gc leave that store alone",
     work: true,
-    async attack(sc) { await editConfig(sc.mallory, (c) => { c.cache = { dir: '../work/.dv/cache' }; }); },
+    async attack(sc) {
+      await editConfig(sc.mallory, (c) => {
+        c.cache = { dir: '../work/.dv/cache' };
+      });
+    },
     cmds: [['status'], ['pull'], ['gc']],
   },
   {
-    name: 'committed cache.dir naming the team\'s directory remote: dv gc deletes none of its packs',
+    name: "committed cache.dir naming the team's directory remote: dv gc deletes none of its packs",
     work: true,
-    async attack(sc) { await editConfig(sc.mallory, (c) => { c.cache = { dir: '../team' }; }); },
+    async attack(sc) {
+      await editConfig(sc.mallory, (c) => {
+        c.cache = { dir: '../team' };
+      });
+    },
     cmds: [['status'], ['gc']],
   },
   {
-    name: 'variant: committed cache.dir naming the victim\'s HOME: dv add and gc write and delete nothing there',
-    async attack(sc) { await editConfig(sc.mallory, (c) => { c.cache = { dir: '../home' }; }); },
-    async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
+    name: "variant: committed cache.dir naming the victim's HOME: dv add and gc write and delete nothing there",
+    async attack(sc) {
+      await editConfig(sc.mallory, (c) => {
+        c.cache = { dir: '../home' };
+      });
+    },
+    async victimPrep(v) {
+      await fsp.mkdir(join(v, 'mine'));
+      await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n');
+    },
     cmds: [['add', 'mine'], ['gc']],
   },
   {
     name: 'variant: a committed (force-added) .dv/config.local with cache.dir at another store: dv gc leaves that store alone',
     work: true,
-    async attack(sc) { await editConfig(sc.mallory, (c) => { c.cache = { dir: '../work/.dv/cache' }; }, join('.dv', 'config.local')); },
+    async attack(sc) {
+      await editConfig(
+        sc.mallory,
+        (c) => {
+          c.cache = { dir: '../work/.dv/cache' };
+        },
+        join('.dv', 'config.local'),
+      );
+    },
     cmds: [['status'], ['gc']],
   },
   {
-    name: 'variant: .dv/cache committed as a symlink to another repository\'s store: dv gc leaves that store alone',
+    name: "variant: .dv/cache committed as a symlink to another repository's store: dv gc leaves that store alone",
     work: true,
     async attack(sc) {
       await fsp.rm(join(sc.mallory, '.dv', 'cache'), { recursive: true, force: true });
@@ -101,26 +142,35 @@ const cases: Case[] = [
     cmds: [['status'], ['gc']],
   },
   {
-    name: 'variant: .dv committed as a symlink to another repository\'s .dv: dv status and gc touch nothing of it',
+    name: "variant: .dv committed as a symlink to another repository's .dv: dv status and gc touch nothing of it",
     work: true,
-    async attack(sc) { await fsp.rm(join(sc.mallory, '.dv'), { recursive: true }); await fsp.symlink('../work/.dv', join(sc.mallory, '.dv')); },
+    async attack(sc) {
+      await fsp.rm(join(sc.mallory, '.dv'), { recursive: true });
+      await fsp.symlink('../work/.dv', join(sc.mallory, '.dv'));
+    },
     cmds: [['status'], ['gc']],
   },
   {
-    name: 'variant: .dv/index committed as a symlink to another repository\'s LevelDB index: dv status writes nothing there',
+    name: "variant: .dv/index committed as a symlink to another repository's LevelDB index: dv status writes nothing there",
     work: true,
     async attack(sc) {
       await fsp.rm(join(sc.mallory, '.dv', 'index'), { recursive: true, force: true });
       await fsp.symlink('../../work/.dv/index', join(sc.mallory, '.dv', 'index'));
     },
-    async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
+    async victimPrep(v) {
+      await fsp.mkdir(join(v, 'mine'));
+      await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n');
+    },
     cmds: [['status'], ['add', 'mine']],
   },
   {
     name: 'variant: .dv/remotes committed as a symlink outside: dv pull caches no remote index there',
     work: true,
     async attack(sc) {
-      await editConfig(sc.mallory, (c) => { c.remote = { team: { url: '../team' } }; c.core.remote = 'team'; });
+      await editConfig(sc.mallory, (c) => {
+        c.remote = { team: { url: '../team' } };
+        c.core.remote = 'team';
+      });
       await fsp.rm(join(sc.mallory, '.dv', 'remotes'), { recursive: true, force: true });
       await fsp.symlink('../../outside', join(sc.mallory, '.dv', 'remotes'));
       await fsp.copyFile(join(sc.work!, 'data.dv'), join(sc.mallory, 'data.dv'));
@@ -129,37 +179,64 @@ const cases: Case[] = [
   },
   {
     name: 'variant: .dv/snapshots.log committed as a symlink to a file outside: dv add appends nothing to it',
-    async attack(sc) { await fsp.symlink('../../outside/sentinel.txt', join(sc.mallory, '.dv', 'snapshots.log')); },
-    async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
+    async attack(sc) {
+      await fsp.symlink('../../outside/sentinel.txt', join(sc.mallory, '.dv', 'snapshots.log'));
+    },
+    async victimPrep(v) {
+      await fsp.mkdir(join(v, 'mine'));
+      await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n');
+    },
     cmds: [['add', 'mine']],
   },
   {
     name: '.gitignore committed as a symlink to a secret: dv add copies no secret into the .gitignore it asks you to git add',
-    async attack(sc) { await fsp.symlink('../outside/secret.txt', join(sc.mallory, '.gitignore')); },
-    async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
+    async attack(sc) {
+      await fsp.symlink('../outside/secret.txt', join(sc.mallory, '.gitignore'));
+    },
+    async victimPrep(v) {
+      await fsp.mkdir(join(v, 'mine'));
+      await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n');
+    },
     cmds: [['add', 'mine']],
-    async extra(f, sc, v) { await noSecretIn(f, sc.box, join(v, '.gitignore')); },
+    async extra(f, sc, v) {
+      await noSecretIn(f, sc.box, join(v, '.gitignore'));
+    },
   },
   {
     name: 'variant: sub/.gitignore committed as a symlink to a secret: dv add sub/mine copies no secret',
-    async attack(sc) { await fsp.mkdir(join(sc.mallory, 'sub')); await fsp.symlink('../../outside/secret.txt', join(sc.mallory, 'sub', '.gitignore')); },
-    async victimPrep(v) { await fsp.mkdir(join(v, 'sub', 'mine'), { recursive: true }); await fsp.writeFile(join(v, 'sub', 'mine', 'a.txt'), 'x\n'); },
+    async attack(sc) {
+      await fsp.mkdir(join(sc.mallory, 'sub'));
+      await fsp.symlink('../../outside/secret.txt', join(sc.mallory, 'sub', '.gitignore'));
+    },
+    async victimPrep(v) {
+      await fsp.mkdir(join(v, 'sub', 'mine'), { recursive: true });
+      await fsp.writeFile(join(v, 'sub', 'mine', 'a.txt'), 'x\n');
+    },
     cmds: [['add', 'sub/mine']],
-    async extra(f, sc, v) { await noSecretIn(f, sc.box, join(v, 'sub', '.gitignore')); },
+    async extra(f, sc, v) {
+      await noSecretIn(f, sc.box, join(v, 'sub', '.gitignore'));
+    },
   },
   {
     name: 'pointer file committed as a symlink to a secret: dv status does not read it out',
-    async attack(sc) { await fsp.symlink('../outside/secret.txt', join(sc.mallory, 'data.dv')); },
+    async attack(sc) {
+      await fsp.symlink('../outside/secret.txt', join(sc.mallory, 'data.dv'));
+    },
     cmds: [['status'], ['checkout']],
   },
   {
     name: '.dv/config committed as a symlink to a secret: dv status does not read it out',
-    async attack(sc) { await fsp.rm(join(sc.mallory, '.dv', 'config')); await fsp.symlink('../../outside/secret.txt', join(sc.mallory, '.dv', 'config')); },
+    async attack(sc) {
+      await fsp.rm(join(sc.mallory, '.dv', 'config'));
+      await fsp.symlink('../../outside/secret.txt', join(sc.mallory, '.dv', 'config'));
+    },
     cmds: [['status']],
   },
   {
     name: 'variant: dv.lock committed as a symlink to a secret: dv fetch and gc do not read it out',
-    async attack(sc) { await fsp.symlink('../outside/secret.txt', join(sc.mallory, 'dv.lock')); },
+    async attack(sc) {
+      await fsp.symlink('../outside/secret.txt', join(sc.mallory, 'dv.lock'));
+    },
     cmds: [['gc'], ['lineage', 'x']],
   },
 ];
@@ -184,7 +261,10 @@ for (const [file, target, cmds] of endless) {
       const spec = 'stages:\n  train:\n    cmd: echo hi > out.txt\n    params:\n      - params.yaml:lr\n    outs:\n      - out.txt\n';
       if (file === 'params.yaml') await fsp.writeFile(join(sc.mallory, 'dv.yaml'), spec);
     },
-    async victimPrep(v) { await fsp.mkdir(join(v, 'mine')); await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n'); },
+    async victimPrep(v) {
+      await fsp.mkdir(join(v, 'mine'));
+      await fsp.writeFile(join(v, 'mine', 'a.txt'), 'my data\n');
+    },
     cmds,
   });
 }

@@ -12,14 +12,32 @@ import { describe, test } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, attackerRepo, commitAll, editConfig, exists, fingerprintBox, Findings, gitRun, liveHooks,
-  makeBox, show, victimClone, victimDv, type Box, type Outcome,
+  assertHarmlessEnd,
+  assertOutsideUnchanged,
+  attackerRepo,
+  commitAll,
+  editConfig,
+  exists,
+  fingerprintBox,
+  Findings,
+  gitRun,
+  liveHooks,
+  makeBox,
+  show,
+  victimClone,
+  victimDv,
+  type Box,
+  type Outcome,
 } from './attack-helpers.js';
 import { gitDirObjects, hookObj, obj, pointerText, pwned, snapObj, treeObj, writeRemotePack, type Obj } from './attack-helpers-objects.js';
 
 const T = { timeout: 90_000 };
 
-interface Scene { box: Box; mallory: string; remote: string }
+interface Scene {
+  box: Box;
+  mallory: string;
+  remote: string;
+}
 
 /** The attacker's repository, whose committed .dv/config names the attacker's directory remote. */
 async function scene(): Promise<Scene> {
@@ -27,7 +45,10 @@ async function scene(): Promise<Scene> {
   const remote = join(box.root, 'remote');
   await fsp.mkdir(remote);
   const mallory = await attackerRepo(box);
-  await editConfig(mallory, (c) => { c.remote = { origin: { url: remote } }; c.core.remote = 'origin'; });
+  await editConfig(mallory, (c) => {
+    c.remote = { origin: { url: remote } };
+    c.core.remote = 'origin';
+  });
   return { box, mallory, remote };
 }
 
@@ -50,7 +71,12 @@ async function probeGit(box: Box, repo: string, sub?: string): Promise<void> {
 
 /** Every check of one attack, all recorded: what dv did, what changed outside, whether git then ran the attacker's code. */
 async function judge(
-  sc: Scene, victim: string, before: Record<string, string>, runs: [string, Outcome][], extra: (f: Findings) => Promise<void>, sub?: string,
+  sc: Scene,
+  victim: string,
+  before: Record<string, string>,
+  runs: [string, Outcome][],
+  extra: (f: Findings) => Promise<void>,
+  sub?: string,
 ): Promise<void> {
   const f = new Findings(runs.map(([w]) => w).join(', '));
   for (const [what, r] of runs) await f.expect(() => assertHarmlessEnd(r, what));
@@ -75,48 +101,93 @@ describe('attack: hostile clone writing into .git', () => {
     const before = await fingerprintBox(sc.box, victim);
     const pull = await victimDv(sc.box, victim, ['pull']);
     const r = await victimDv(sc.box, victim, ['checkout', snap.id.slice(0, 12)]);
-    await judge(sc, victim, before, [['dv pull', pull], ['dv checkout <id>', r]], async (f) => {
-      f.check(JSON.stringify(await liveHooks(victim)) === JSON.stringify(hooks), `a git hook appeared in .git/hooks: ${(await liveHooks(victim)).join(', ')}`);
-    });
+    await judge(
+      sc,
+      victim,
+      before,
+      [
+        ['dv pull', pull],
+        ['dv checkout <id>', r],
+      ],
+      async (f) => {
+        f.check(
+          JSON.stringify(await liveHooks(victim)) === JSON.stringify(hooks),
+          `a git hook appeared in .git/hooks: ${(await liveHooks(victim)).join(', ')}`,
+        );
+      },
+    );
   }
 
-  test('symlink legacy -> .git/hooks, then dv checkout <id> of a snapshot recorded as legacy/post-checkout: no hook written', T, async () => {
-    await noHookThroughLink('legacy', '.git/hooks', 'legacy/post-checkout', 'post-checkout');
-  });
+  test(
+    'symlink legacy -> .git/hooks, then dv checkout <id> of a snapshot recorded as legacy/post-checkout: no hook written',
+    T,
+    async () => {
+      await noHookThroughLink('legacy', '.git/hooks', 'legacy/post-checkout', 'post-checkout');
+    },
+  );
 
   test('variant: symlink up -> . and a snapshot path up/.git/hooks/pre-commit (".git" not first): no hook written', T, async () => {
     await noHookThroughLink('up', '.', 'up/.git/hooks/pre-commit', 'pre-commit');
   });
 
-  test('variant: symlink cfg -> .git, dv checkout <id> --force of a snapshot recorded as cfg/config: .git/config untouched', T, async () => {
-    const sc = await scene();
-    const config = await obj(`[core]\n\tfsmonitor = "touch '${join(sc.box.outside, 'pwned-fsmonitor')}'; false"\n`);
-    const { snap, tree } = await fileSnapshot(sc, 'cfg/config', config);
-    await fsp.symlink('.git', join(sc.mallory, 'cfg'));
-    await fsp.writeFile(join(sc.mallory, 'bait.dv'), pointerText(snap.id, tree.id, 'bait', 'file'));
-    commitAll(sc.box, sc.mallory, 'bait');
-    const victim = victimClone(sc.box, sc.mallory);
-    const before = await fingerprintBox(sc.box, victim);
-    const pull = await victimDv(sc.box, victim, ['pull']);
-    const r = await victimDv(sc.box, victim, ['checkout', snap.id.slice(0, 12), '--force']);
-    await judge(sc, victim, before, [['dv pull', pull], ['dv checkout <id> --force', r]], async () => undefined);
-  });
+  test(
+    'variant: symlink cfg -> .git, dv checkout <id> --force of a snapshot recorded as cfg/config: .git/config untouched',
+    T,
+    async () => {
+      const sc = await scene();
+      const config = await obj(`[core]\n\tfsmonitor = "touch '${join(sc.box.outside, 'pwned-fsmonitor')}'; false"\n`);
+      const { snap, tree } = await fileSnapshot(sc, 'cfg/config', config);
+      await fsp.symlink('.git', join(sc.mallory, 'cfg'));
+      await fsp.writeFile(join(sc.mallory, 'bait.dv'), pointerText(snap.id, tree.id, 'bait', 'file'));
+      commitAll(sc.box, sc.mallory, 'bait');
+      const victim = victimClone(sc.box, sc.mallory);
+      const before = await fingerprintBox(sc.box, victim);
+      const pull = await victimDv(sc.box, victim, ['pull']);
+      const r = await victimDv(sc.box, victim, ['checkout', snap.id.slice(0, 12), '--force']);
+      await judge(
+        sc,
+        victim,
+        before,
+        [
+          ['dv pull', pull],
+          ['dv checkout <id> --force', r],
+        ],
+        async () => undefined,
+      );
+    },
+  );
 
-  test('variant: the victim names a path through the committed symlink (dv checkout <id> legacy/post-merge --new): no hook written', T, async () => {
-    const sc = await scene();
-    const { snap, tree } = await fileSnapshot(sc, 'bait', await hookObj(sc.box.outside, 'post-merge'));
-    await fsp.symlink('.git/hooks', join(sc.mallory, 'legacy'));
-    await fsp.writeFile(join(sc.mallory, 'bait.dv'), pointerText(snap.id, tree.id, 'bait', 'file'));
-    commitAll(sc.box, sc.mallory, 'bait');
-    const victim = victimClone(sc.box, sc.mallory);
-    const hooks = await liveHooks(victim);
-    const before = await fingerprintBox(sc.box, victim);
-    const pull = await victimDv(sc.box, victim, ['pull']);
-    const r = await victimDv(sc.box, victim, ['checkout', snap.id.slice(0, 12), 'legacy/post-merge', '--new']);
-    await judge(sc, victim, before, [['dv pull', pull], ['dv checkout <id> legacy/post-merge --new', r]], async (f) => {
-      f.check(JSON.stringify(await liveHooks(victim)) === JSON.stringify(hooks), `a git hook appeared in .git/hooks: ${(await liveHooks(victim)).join(', ')}`);
-    });
-  });
+  test(
+    'variant: the victim names a path through the committed symlink (dv checkout <id> legacy/post-merge --new): no hook written',
+    T,
+    async () => {
+      const sc = await scene();
+      const { snap, tree } = await fileSnapshot(sc, 'bait', await hookObj(sc.box.outside, 'post-merge'));
+      await fsp.symlink('.git/hooks', join(sc.mallory, 'legacy'));
+      await fsp.writeFile(join(sc.mallory, 'bait.dv'), pointerText(snap.id, tree.id, 'bait', 'file'));
+      commitAll(sc.box, sc.mallory, 'bait');
+      const victim = victimClone(sc.box, sc.mallory);
+      const hooks = await liveHooks(victim);
+      const before = await fingerprintBox(sc.box, victim);
+      const pull = await victimDv(sc.box, victim, ['pull']);
+      const r = await victimDv(sc.box, victim, ['checkout', snap.id.slice(0, 12), 'legacy/post-merge', '--new']);
+      await judge(
+        sc,
+        victim,
+        before,
+        [
+          ['dv pull', pull],
+          ['dv checkout <id> legacy/post-merge --new', r],
+        ],
+        async (f) => {
+          f.check(
+            JSON.stringify(await liveHooks(victim)) === JSON.stringify(hooks),
+            `a git hook appeared in .git/hooks: ${(await liveHooks(victim)).join(', ')}`,
+          );
+        },
+      );
+    },
+  );
 
   test('pointer file sub/.git.dv: dv pull creates no nested git directory whose config runs code', T, async () => {
     const sc = await scene();
@@ -132,9 +203,19 @@ describe('attack: hostile clone writing into .git', () => {
     const r = await victimDv(sc.box, victim, ['pull']);
     const made = await exists(join(victim, 'sub', '.git'));
     const f2 = await victimDv(sc.box, victim, ['checkout', '--force']);
-    await judge(sc, victim, before, [['dv pull', r], ['dv checkout --force', f2]], async (f) => {
-      f.check(!made && !(await exists(join(victim, 'sub', '.git'))), `dv created sub/.git (${show(r)})`);
-    }, 'sub');
+    await judge(
+      sc,
+      victim,
+      before,
+      [
+        ['dv pull', r],
+        ['dv checkout --force', f2],
+      ],
+      async (f) => {
+        f.check(!made && !(await exists(join(victim, 'sub', '.git'))), `dv created sub/.git (${show(r)})`);
+      },
+      'sub',
+    );
   });
 
   // git refuses these names at any depth (case-insensitive .git, its NTFS 8.3 and trailing-dot/space
@@ -155,9 +236,16 @@ describe('attack: hostile clone writing into .git', () => {
       const victim = victimClone(sc.box, sc.mallory);
       const before = await fingerprintBox(sc.box, victim);
       const r = await victimDv(sc.box, victim, ['pull']);
-      await judge(sc, victim, before, [['dv pull', r]], async (f) => {
-        f.check(!(await exists(join(victim, alias))), `dv pull created ${JSON.stringify(alias)}: ${show(r)}`);
-      }, 'sub');
+      await judge(
+        sc,
+        victim,
+        before,
+        [['dv pull', r]],
+        async (f) => {
+          f.check(!(await exists(join(victim, alias))), `dv pull created ${JSON.stringify(alias)}: ${show(r)}`);
+        },
+        'sub',
+      );
     });
   }
 });

@@ -21,7 +21,8 @@ export { obj, pointerText, rawTree, snapshotBytes, writeRemotePack, type Obj };
 export const treeObj = (rows: unknown[][]): Promise<Obj> => obj(rawTree(rows));
 
 /** A manifest node object: `children` as (id, size) at `level`. */
-export const manifestObj = (level: number, children: { id: string; size: number }[]): Promise<Obj> => obj(encodeManifest({ level, children }));
+export const manifestObj = (level: number, children: { id: string; size: number }[]): Promise<Obj> =>
+  obj(encodeManifest({ level, children }));
 
 /** A snapshot object. */
 export const snapObj = (tree: string, path: string, kind: 'dir' | 'file', size: number, files: number): Promise<Obj> =>
@@ -57,7 +58,13 @@ export const hookObj = (outside: string, tag: string): Promise<Obj> => obj(`#!/b
 
 /** A plain S3 client for the attacker, talking to `srv` (buffer bodies, no aws-chunked framing). */
 export function s3Client(srv: S3TestServer): S3Client {
-  return new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  return new S3Client({
+    endpoint: srv.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: srv.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
 }
 
 /** Uploads every file under `dir` to `bucket/prefix` on an S3 server, keys as relative paths. */

@@ -33,14 +33,23 @@ export async function hostileS3(respond: Responder): Promise<HostileS3> {
     const url = new URL(raw.url ?? '/', 'http://127.0.0.1');
     const [, bucket = '', ...rest] = url.pathname.split('/');
     const r: S3Request = {
-      method: raw.method ?? 'GET', bucket, key: decodeURIComponent(rest.join('/')), query: url.searchParams,
-      signed: /AWS4-HMAC-SHA256/.test(String(raw.headers.authorization ?? '')), range: raw.headers.range as string | undefined,
+      method: raw.method ?? 'GET',
+      bucket,
+      key: decodeURIComponent(rest.join('/')),
+      query: url.searchParams,
+      signed: /AWS4-HMAC-SHA256/.test(String(raw.headers.authorization ?? '')),
+      range: raw.headers.range as string | undefined,
     };
     requests.push(r);
     raw.resume();
-    raw.on('end', () => { void Promise.resolve(respond(r, res, raw)).catch(() => res.destroy()); });
+    raw.on('end', () => {
+      void Promise.resolve(respond(r, res, raw)).catch(() => res.destroy());
+    });
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -57,13 +66,20 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 /** A ListObjectsV2 answer. */
 export function listXml(bucket: string, prefix: string, keys: { key: string; size: number }[], next?: string): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-    + `<Name>${esc(bucket)}</Name><Prefix>${esc(prefix)}</Prefix>`
-    + `<KeyCount>${keys.length}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>${next ? 'true' : 'false'}</IsTruncated>`
-    + (next ? `<NextContinuationToken>${esc(next)}</NextContinuationToken>` : '')
-    + keys.map((k) => `<Contents><Key>${esc(k.key)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag>`
-      + `<Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('')
-    + '</ListBucketResult>';
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Name>${esc(bucket)}</Name><Prefix>${esc(prefix)}</Prefix>` +
+    `<KeyCount>${keys.length}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>${next ? 'true' : 'false'}</IsTruncated>` +
+    (next ? `<NextContinuationToken>${esc(next)}</NextContinuationToken>` : '') +
+    keys
+      .map(
+        (k) =>
+          `<Contents><Key>${esc(k.key)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag>` +
+          `<Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+      )
+      .join('') +
+    '</ListBucketResult>'
+  );
 }
 
 export function sendXml(res: ServerResponse, xml: string, status = 200): void {
@@ -72,7 +88,11 @@ export function sendXml(res: ServerResponse, xml: string, status = 200): void {
 }
 
 export function notFound(res: ServerResponse, key: string): void {
-  sendXml(res, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>no</Message><Key>${esc(key)}</Key></Error>`, 404);
+  sendXml(
+    res,
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>no</Message><Key>${esc(key)}</Key></Error>`,
+    404,
+  );
 }
 
 /** Sends `total` bytes of zeros as fast as the client takes them (headers first), stopping when it goes away. */
@@ -84,7 +104,10 @@ export function streamZeros(res: ServerResponse, total: number, headers: Record<
     while (sent < total && !res.destroyed) {
       const n = Math.min(block.length, total - sent);
       sent += n;
-      if (!res.write(n === block.length ? block : block.subarray(0, n))) { res.once('drain', pump); return; }
+      if (!res.write(n === block.length ? block : block.subarray(0, n))) {
+        res.once('drain', pump);
+        return;
+      }
     }
     if (sent >= total) res.end();
   };
@@ -96,7 +119,10 @@ export function trickle(res: ServerResponse, total: number, everyMs: number): vo
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': total });
   let sent = 0;
   const timer = setInterval(() => {
-    if (res.destroyed || sent >= total) { clearInterval(timer); return; }
+    if (res.destroyed || sent >= total) {
+      clearInterval(timer);
+      return;
+    }
     res.write(Buffer.from([0]));
     sent++;
   }, everyMs);

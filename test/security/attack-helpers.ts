@@ -44,7 +44,15 @@ export async function makeBox(prefix = 'dv-attack-'): Promise<Box> {
   await fsp.mkdir(join(home, '.config'), { recursive: true });
   await fsp.writeFile(join(home, '.bashrc'), '# victim bashrc\n');
   await fsp.writeFile(join(home, '.ssh', 'id_ed25519'), `-----BEGIN KEY-----\n${SECRET}\n-----END KEY-----\n`, { mode: 0o600 });
-  const gitconfig = ['[user]', '\temail = victim@example.com', '\tname = Victim', '[commit]', '\tgpgsign = false', '[init]', '\tdefaultBranch = main'];
+  const gitconfig = [
+    '[user]',
+    '\temail = victim@example.com',
+    '\tname = Victim',
+    '[commit]',
+    '\tgpgsign = false',
+    '[init]',
+    '\tdefaultBranch = main',
+  ];
   await fsp.writeFile(join(home, '.gitconfig'), gitconfig.join('\n') + '\n');
   await fsp.mkdir(outside);
   await fsp.writeFile(join(outside, 'secret.txt'), `${SECRET}\n`, { mode: 0o644 });
@@ -65,11 +73,22 @@ export async function makeBox(prefix = 'dv-attack-'): Promise<Box> {
 
 /** git with the box's environment (hermetic: the fake HOME's config only). */
 export function gitIn(box: Box, cwd: string, args: string[], extraEnv: Record<string, string> = {}): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: cleanEnv({ ...box.env, ...extraEnv }), stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: cleanEnv({ ...box.env, ...extraEnv }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
 }
 
 /** git, returning its exit code and output instead of throwing. */
-export async function gitRun(box: Box, cwd: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Outcome> {
+export async function gitRun(
+  box: Box,
+  cwd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<Outcome> {
   return watch('git', args, cwd, { ...box.env, ...(opts.env ?? {}) }, { timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
@@ -147,12 +166,24 @@ export function watch(program: string, args: string[], cwd: string, env: Record<
     let peakDisk = 0;
     let done = false;
     const cap = o.maxOutputBytes ?? 1 << 20;
-    child.stdout.on('data', (d) => { if (stdout.length < cap) stdout += d; });
-    child.stderr.on('data', (d) => { if (stderr.length < cap) stderr += d; });
+    child.stdout.on('data', (d) => {
+      if (stdout.length < cap) stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      if (stderr.length < cap) stderr += d;
+    });
     const kill = (why: NonNullable<Outcome['killed']>): void => {
       if (done || killed) return;
       killed = why;
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     };
     const timer = setTimeout(() => kill('timeout'), timeoutMs);
     const poll = async (): Promise<void> => {
@@ -160,24 +191,38 @@ export function watch(program: string, args: string[], cwd: string, env: Record<
         if (child.pid !== undefined) {
           const rss = rssOf(child.pid);
           peakRss = Math.max(peakRss, rss);
-          if (o.maxRssBytes !== undefined && rss > o.maxRssBytes) { kill('memory'); break; }
+          if (o.maxRssBytes !== undefined && rss > o.maxRssBytes) {
+            kill('memory');
+            break;
+          }
         }
         if (o.diskDirs && o.maxDiskBytes !== undefined) {
           let total = 0;
           for (const d of o.diskDirs) total += await allocatedBytes(d, o.maxDiskBytes + 1);
           peakDisk = Math.max(peakDisk, total);
-          if (total > o.maxDiskBytes) { kill('disk'); break; }
+          if (total > o.maxDiskBytes) {
+            kill('disk');
+            break;
+          }
         }
         await new Promise((r) => setTimeout(r, 40));
       }
     };
     void poll();
-    child.on('error', (e) => { done = true; clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      done = true;
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       done = true;
       clearTimeout(timer);
       // Whatever the child started in its group (git, sh) goes with it.
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* group gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* group gone */
+      }
       resolve({ code, signal, stdout, stderr, ms: performance.now() - started, killed, peakRssBytes: peakRss, peakDiskBytes: peakDisk });
     });
   });
@@ -223,7 +268,10 @@ export function assertFsckEnd(r: Outcome, what: string): void {
     assert.ok(lines.length > 0, `${what}: FSCK_FAILED names no problem: ${show(r)}`);
     for (const l of lines) {
       const m = /^([A-Z_]+): \S/.exec(l);
-      assert.ok(m && Object.hasOwn(ERROR_CODES, m[1]), `${what}: problem line without a documented code: ${JSON.stringify(l.slice(0, 200))}`);
+      assert.ok(
+        m && Object.hasOwn(ERROR_CODES, m[1]),
+        `${what}: problem line without a documented code: ${JSON.stringify(l.slice(0, 200))}`,
+      );
     }
     return;
   }
@@ -262,16 +310,25 @@ export async function fingerprintBox(box: Box, victim: string | undefined, skip:
       if (skip.some((s) => r === s || r.startsWith(s + '/'))) continue;
       if (victimRel && (r === victimRel || r.startsWith(victimRel + '/'))) {
         const inner = r.slice(victimRel.length + 1);
-        if (r === victimRel || inner === '.git') { if (e.isDirectory()) stack.push(p); continue; }
+        if (r === victimRel || inner === '.git') {
+          if (e.isDirectory()) stack.push(p);
+          continue;
+        }
         if (!(inner === '.git/hooks' || inner.startsWith('.git/hooks/') || inner === '.git/config')) continue;
       }
       const st = await fsp.lstat(p).catch(() => undefined);
       if (!st) continue;
       if (st.isSymbolicLink()) out[r] = `link:${await fsp.readlink(p)}`;
-      else if (st.isDirectory()) { out[r] = 'dir'; stack.push(p); }
+      else if (st.isDirectory()) {
+        out[r] = 'dir';
+        stack.push(p);
+      }
       // Huge (sparse) files planted by a test are fingerprinted by size and mtime, not read.
       else if (st.isFile() && st.size > 16 * 1024 * 1024) out[r] = `file:${(st.mode & 0o7777).toString(8)}:${st.size}:${st.mtimeMs}`;
-      else if (st.isFile()) out[r] = `file:${(st.mode & 0o7777).toString(8)}:${st.size}:${createHash('sha256').update(await fsp.readFile(p)).digest('hex')}`;
+      else if (st.isFile())
+        out[r] = `file:${(st.mode & 0o7777).toString(8)}:${st.size}:${createHash('sha256')
+          .update(await fsp.readFile(p))
+          .digest('hex')}`;
       else out[r] = `special:${st.mode.toString(8)}`;
     }
   }
@@ -280,7 +337,11 @@ export async function fingerprintBox(box: Box, victim: string | undefined, skip:
 
 /** Asserts nothing outside the victim's workspace changed (and no hook appeared). */
 export async function assertOutsideUnchanged(
-  box: Box, victim: string | undefined, before: Record<string, string>, what: string, skip: string[] = [],
+  box: Box,
+  victim: string | undefined,
+  before: Record<string, string>,
+  what: string,
+  skip: string[] = [],
 ): Promise<void> {
   const after = await fingerprintBox(box, victim, skip);
   const changed: string[] = [];
@@ -291,7 +352,10 @@ export async function assertOutsideUnchanged(
 }
 
 export async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(() => true, () => false);
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The files under .git/hooks that are not git's samples. */
@@ -333,10 +397,14 @@ export function victimClone(box: Box, from: string, name = 'victim'): string {
 
 /** A remote configured in the victim's own (trusted) .dv/config.local. */
 export async function trustedRemote(victim: string, name: string, url: string, extra: Record<string, string> = {}): Promise<void> {
-  await editConfig(victim, (c) => {
-    c.remote = { ...(c.remote ?? {}), [name]: { url, ...extra } };
-    c.core = { ...(c.core ?? {}), remote: name };
-  }, join('.dv', 'config.local'));
+  await editConfig(
+    victim,
+    (c) => {
+      c.remote = { ...(c.remote ?? {}), [name]: { url, ...extra } };
+      c.core = { ...(c.core ?? {}), remote: name };
+    },
+    join('.dv', 'config.local'),
+  );
 }
 
 /**
@@ -356,7 +424,13 @@ export class Findings {
       await fn();
     } catch (e) {
       const m = (e as Error).message;
-      this.found.push(m.slice(0, m.indexOf('\n+ actual') >= 0 ? m.indexOf('\n+ actual') : undefined).split('\n').slice(0, 10).join('\n'));
+      this.found.push(
+        m
+          .slice(0, m.indexOf('\n+ actual') >= 0 ? m.indexOf('\n+ actual') : undefined)
+          .split('\n')
+          .slice(0, 10)
+          .join('\n'),
+      );
     }
   }
   done(): void {

@@ -14,7 +14,16 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertHarmlessEnd, assertRefused, fingerprintBox, assertOutsideUnchanged, Findings, gitIn, makeBox, show, victimDv, victimRepo,
+  assertHarmlessEnd,
+  assertRefused,
+  fingerprintBox,
+  assertOutsideUnchanged,
+  Findings,
+  gitIn,
+  makeBox,
+  show,
+  victimDv,
+  victimRepo,
   type Box,
 } from './attack-helpers.js';
 import { makeDataset } from '../helpers/data.js';
@@ -40,7 +49,7 @@ describe('attack: a pointer file that lies', () => {
     await must(box, alice, ['remote', 'add', 'origin', join(box.root, 'team')]);
     await must(box, alice, ['push', '-q']);
     const v1 = await fsp.readFile(join(alice, 'data.dv'), 'utf8');
-    await fsp.writeFile(join(alice, 'data', 'd0', 'planted.bin'), 'the attacker wants this file in the victim\'s data\n');
+    await fsp.writeFile(join(alice, 'data', 'd0', 'planted.bin'), "the attacker wants this file in the victim's data\n");
     await fsp.rm(join(alice, 'data', 'd1'), { recursive: true });
     await must(box, alice, ['commit', '-q', '-m', 'v2']);
     await must(box, alice, ['push', '-q']);
@@ -50,8 +59,11 @@ describe('attack: a pointer file that lies', () => {
 
   // Each lie: the pointer text, and the codes pull/checkout may refuse with.
   const lies: [string, (v1: string, v2: string) => string, string[]][] = [
-    ['tree of version 2 (the attacker\'s) under the snapshot of reviewed version 1',
-      (v1, v2) => v1.replace(/^tree: .*$/m, `tree: ${field(v2, 'tree')}`), ['BAD_POINTER']],
+    [
+      "tree of version 2 (the attacker's) under the snapshot of reviewed version 1",
+      (v1, v2) => v1.replace(/^tree: .*$/m, `tree: ${field(v2, 'tree')}`),
+      ['BAD_POINTER'],
+    ],
     ['variant: kind file under a directory snapshot', (v1) => v1.replace(/^kind: dir$/m, 'kind: file'), ['BAD_POINTER', 'BAD_OBJECT']],
   ];
   for (const [what, lie, codes] of lies) {
@@ -69,9 +81,11 @@ describe('attack: a pointer file that lies', () => {
         const r = await victimDv(box, victim, args, { timeoutMs: 60_000 });
         await f.expect(() => assertRefused(r, codes, `dv ${args.join(' ')}`));
       }
-      const got = await describeTree(join(victim, 'data')).catch(() => ({} as Record<string, string>));
-      f.check(got['d0/planted.bin'] === undefined,
-        `the victim's data/ holds version 2's planted file while data.dv names the reviewed snapshot (${Object.keys(got).length} entries)`);
+      const got = await describeTree(join(victim, 'data')).catch(() => ({}) as Record<string, string>);
+      f.check(
+        got['d0/planted.bin'] === undefined,
+        `the victim's data/ holds version 2's planted file while data.dv names the reviewed snapshot (${Object.keys(got).length} entries)`,
+      );
       const fsck = await victimDv(box, victim, ['fsck'], { timeoutMs: 60_000 });
       const fsckOut = fsck.stdout + fsck.stderr;
       f.check(fsck.code !== 0 && /BAD_POINTER/.test(fsckOut) && /data\.dv/.test(fsckOut), `dv fsck sees nothing wrong: ${show(fsck)}`);
@@ -105,7 +119,12 @@ describe('attack: a local attacker racing dv checkout', () => {
           const st = await fsp.lstat(join(victim, 'data', 'sub')).catch(() => undefined);
           if (st?.isDirectory()) {
             await fsp.rename(join(victim, 'data', 'sub'), join(victim, 'data', `sub.moved${round}`)).catch(() => undefined);
-            await fsp.symlink(drop, join(victim, 'data', 'sub')).then(() => { swapped = true; }, () => undefined);
+            await fsp.symlink(drop, join(victim, 'data', 'sub')).then(
+              () => {
+                swapped = true;
+              },
+              () => undefined,
+            );
           } else {
             await new Promise((r) => setImmediate(r));
           }
@@ -116,7 +135,10 @@ describe('attack: a local attacker racing dv checkout', () => {
       await attacker;
       await f.expect(() => assertHarmlessEnd(r, `dv checkout --force (round ${round}, swapped: ${swapped})`));
       const dropped = await fsp.readdir(drop);
-      f.check(dropped.length === 0, `round ${round}: dv wrote ${dropped.length} files into the directory outside (${dropped.slice(0, 3).join(', ')})`);
+      f.check(
+        dropped.length === 0,
+        `round ${round}: dv wrote ${dropped.length} files into the directory outside (${dropped.slice(0, 3).join(', ')})`,
+      );
       if (dropped.length > 0) break;
       await fsp.rm(join(victim, 'data'), { recursive: true, force: true });
     }
@@ -124,31 +146,35 @@ describe('attack: a local attacker racing dv checkout', () => {
     f.done();
   });
 
-  test('a tracked file replaced by a hard link to an outside file before a checkout that only sets the x bit: the outside file keeps its mode', T, async () => {
-    const box = await makeBox();
-    const victim = await victimRepo(box);
-    const content = 'same bytes in both files\n';
-    await fsp.mkdir(join(victim, 'data'));
-    await fsp.writeFile(join(victim, 'data', 'run.sh'), content, { mode: 0o644 });
-    await fsp.writeFile(join(victim, 'data', 'other.txt'), 'x\n');
-    await must(box, victim, ['add', '-q', 'data']);
-    const plain = field(await fsp.readFile(join(victim, 'data.dv'), 'utf8'), 'snapshot');
-    await fsp.chmod(join(victim, 'data', 'run.sh'), 0o755);
-    await must(box, victim, ['commit', '-q', '-m', 'executable']);
-    const exec = field(await fsp.readFile(join(victim, 'data.dv'), 'utf8'), 'snapshot');
-    await must(box, victim, ['checkout', plain.slice(0, 12)]);
-    assert.equal((await fsp.stat(join(victim, 'data', 'run.sh'))).mode & 0o777, 0o644);
-    // The local attacker: the victim's file becomes a hard link to a file outside with the same bytes.
-    const target = join(box.outside, 'config.sh');
-    await fsp.writeFile(target, content, { mode: 0o600 });
-    await fsp.chmod(target, 0o600);
-    await fsp.rm(join(victim, 'data', 'run.sh'));
-    await fsp.link(target, join(victim, 'data', 'run.sh'));
-    const f = new Findings('chmod through a hard link');
-    const r = await victimDv(box, victim, ['checkout', exec.slice(0, 12)], { timeoutMs: 60_000 });
-    await f.expect(() => assertHarmlessEnd(r, 'dv checkout <exec snapshot>'));
-    const mode = (await fsp.stat(target)).mode & 0o777;
-    f.check(mode === 0o600, `dv chmod-ed the file outside the workspace through the hard link: mode ${mode.toString(8)} (was 600)`);
-    f.done();
-  });
+  test(
+    'a tracked file replaced by a hard link to an outside file before a checkout that only sets the x bit: the outside file keeps its mode',
+    T,
+    async () => {
+      const box = await makeBox();
+      const victim = await victimRepo(box);
+      const content = 'same bytes in both files\n';
+      await fsp.mkdir(join(victim, 'data'));
+      await fsp.writeFile(join(victim, 'data', 'run.sh'), content, { mode: 0o644 });
+      await fsp.writeFile(join(victim, 'data', 'other.txt'), 'x\n');
+      await must(box, victim, ['add', '-q', 'data']);
+      const plain = field(await fsp.readFile(join(victim, 'data.dv'), 'utf8'), 'snapshot');
+      await fsp.chmod(join(victim, 'data', 'run.sh'), 0o755);
+      await must(box, victim, ['commit', '-q', '-m', 'executable']);
+      const exec = field(await fsp.readFile(join(victim, 'data.dv'), 'utf8'), 'snapshot');
+      await must(box, victim, ['checkout', plain.slice(0, 12)]);
+      assert.equal((await fsp.stat(join(victim, 'data', 'run.sh'))).mode & 0o777, 0o644);
+      // The local attacker: the victim's file becomes a hard link to a file outside with the same bytes.
+      const target = join(box.outside, 'config.sh');
+      await fsp.writeFile(target, content, { mode: 0o600 });
+      await fsp.chmod(target, 0o600);
+      await fsp.rm(join(victim, 'data', 'run.sh'));
+      await fsp.link(target, join(victim, 'data', 'run.sh'));
+      const f = new Findings('chmod through a hard link');
+      const r = await victimDv(box, victim, ['checkout', exec.slice(0, 12)], { timeoutMs: 60_000 });
+      await f.expect(() => assertHarmlessEnd(r, 'dv checkout <exec snapshot>'));
+      const mode = (await fsp.stat(target)).mode & 0o777;
+      f.check(mode === 0o600, `dv chmod-ed the file outside the workspace through the hard link: mode ${mode.toString(8)} (was 600)`);
+      f.done();
+    },
+  );
 });

@@ -14,8 +14,22 @@ import { describe, test } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, attackerRepo, commitAll, editConfig, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox,
-  show, trustedRemote, victimClone, victimDv, victimRepo,
+  assertHarmlessEnd,
+  assertOutsideUnchanged,
+  attackerRepo,
+  commitAll,
+  editConfig,
+  exists,
+  fingerprintBox,
+  Findings,
+  gitIn,
+  gitRun,
+  makeBox,
+  show,
+  trustedRemote,
+  victimClone,
+  victimDv,
+  victimRepo,
 } from './attack-helpers.js';
 import { gitDirObjects, obj, pointerText, pwned, snapObj, treeObj, writeRemotePack } from './attack-helpers-objects.js';
 import { hostileS3, listXml, sendXml, trickle } from './attack-helpers-s3.js';
@@ -52,19 +66,23 @@ describe('attack: YAML alias bombs', () => {
     ['dv.lock', 'schema: 1\nstages: *a12\n', [['gc'], ['status']]],
   ];
   for (const [file, top, cmds] of files) {
-    test(`${file} with nested aliases (10^12 strings when expanded): dv ${cmds.map((c) => c[0]).join(', ')} end within bounds`, T, async () => {
-      const box = await makeBox();
-      const mallory = await attackerRepo(box);
-      await fsp.writeFile(join(mallory, file), bomb(top));
-      commitAll(box, mallory, 'pipeline');
-      const victim = victimClone(box, mallory);
-      const f = new Findings(`${file} alias bomb`);
-      for (const args of cmds) {
-        const r = await victimDv(box, victim, args, { timeoutMs: 30_000, maxRssBytes: 300 * MB });
-        await f.expect(() => assertHarmlessEnd(r, `dv ${args.join(' ')}`));
-      }
-      f.done();
-    });
+    test(
+      `${file} with nested aliases (10^12 strings when expanded): dv ${cmds.map((c) => c[0]).join(', ')} end within bounds`,
+      T,
+      async () => {
+        const box = await makeBox();
+        const mallory = await attackerRepo(box);
+        await fsp.writeFile(join(mallory, file), bomb(top));
+        commitAll(box, mallory, 'pipeline');
+        const victim = victimClone(box, mallory);
+        const f = new Findings(`${file} alias bomb`);
+        for (const args of cmds) {
+          const r = await victimDv(box, victim, args, { timeoutMs: 30_000, maxRssBytes: 300 * MB });
+          await f.expect(() => assertHarmlessEnd(r, `dv ${args.join(' ')}`));
+        }
+        f.done();
+      },
+    );
   }
 });
 
@@ -73,14 +91,20 @@ describe('attack: a committed S3 timeout of 28 hours', () => {
     const srv = await hostileS3((r, res) => {
       if (r.query.get('list-type') === '2') {
         const prefix = r.query.get('prefix') ?? '';
-        return sendXml(res, listXml(r.bucket, prefix, prefix.endsWith('index/') ? [{ key: `p/index/ab/ab${'cd'.repeat(31)}.idx`, size: 100_000 }] : []));
+        return sendXml(
+          res,
+          listXml(r.bucket, prefix, prefix.endsWith('index/') ? [{ key: `p/index/ab/ab${'cd'.repeat(31)}.idx`, size: 100_000 }] : []),
+        );
       }
       trickle(res, 100_000, 500);
     });
     try {
       const box = await makeBox();
       const mallory = await attackerRepo(box);
-      await editConfig(mallory, (c) => { c.remote = { origin: { url: 's3://bkt/p', endpoint: srv.endpoint, timeout: '100000' } }; c.core.remote = 'origin'; });
+      await editConfig(mallory, (c) => {
+        c.remote = { origin: { url: 's3://bkt/p', endpoint: srv.endpoint, timeout: '100000' } };
+        c.core.remote = 'origin';
+      });
       await fsp.writeFile(join(mallory, 'data.dv'), pointerText('1'.repeat(64), '2'.repeat(64), 'data', 'dir'));
       commitAll(box, mallory, 'remote');
       const victim = victimClone(box, mallory);
@@ -115,7 +139,10 @@ describe('attack: terminal escape sequences in names', () => {
       const r = await victimDv(box, victim, args, { timeoutMs: 30_000 });
       // eslint-disable-next-line no-control-regex
       const shown = r.stdout + r.stderr;
-      f.check(!/[\u001b\u0007\r]/.test(shown), `dv ${args.join(' ')} printed raw control characters from the attacker's names: ${JSON.stringify(shown.slice(0, 300))}`);
+      f.check(
+        !/[\u001b\u0007\r]/.test(shown),
+        `dv ${args.join(' ')} printed raw control characters from the attacker's names: ${JSON.stringify(shown.slice(0, 300))}`,
+      );
     }
     f.done();
   });
@@ -138,43 +165,50 @@ describe('attack: git hooks inherit the hostile clone', () => {
     f.done();
   });
 
-  test('git checkout of a branch adding sub/.git.dv: the post-checkout hook creates no nested git directory that runs code', T, async () => {
-    const box = await makeBox();
-    const remote = join(box.root, 'remote');
-    await fsp.mkdir(remote);
-    const bare = join(box.root, 'team.git');
-    gitIn(box, box.root, ['init', '-q', '--bare', '-b', 'main', bare]);
-    const mallory = join(box.root, 'mallory');
-    gitIn(box, box.root, ['clone', '-q', bare, mallory]);
-    const init = await victimDv(box, mallory, ['init', '-q'], { timeoutMs: 30_000 });
-    if (init.code !== 0) throw new Error(show(init));
-    await editConfig(mallory, (c) => { c.remote = { origin: { url: '../remote' } }; c.core.remote = 'origin'; });
-    await fsp.mkdir(join(mallory, 'sub'));
-    await fsp.writeFile(join(mallory, 'sub', 'README'), 'docs\n');
-    gitIn(box, mallory, ['add', '-A']);
-    gitIn(box, mallory, ['commit', '-qm', 'init']);
-    gitIn(box, mallory, ['push', '-q', 'origin', 'main']);
-    const victim = victimClone(box, bare);
-    const inst = await victimDv(box, victim, ['install', '-q'], { timeoutMs: 30_000 });
-    if (inst.code !== 0) throw new Error(show(inst));
-    // The attacker's branch: a pointer file sub/.git.dv naming a git directory whose config runs a command.
-    const g = await gitDirObjects(`touch '${join(box.outside, 'pwned-branch')}'`);
-    const snap = await snapObj(g.tree.id, '.git', 'dir', 0, 2);
-    await writeRemotePack(remote, [...g.objects, snap]);
-    gitIn(box, mallory, ['checkout', '-q', '-b', 'feature']);
-    await fsp.writeFile(join(mallory, 'sub', '.git.dv'), pointerText(snap.id, g.tree.id, '.git', 'dir'));
-    gitIn(box, mallory, ['add', '-A']);
-    gitIn(box, mallory, ['commit', '-qm', 'docs: fix typo']);
-    gitIn(box, mallory, ['push', '-q', 'origin', 'feature']);
-    gitIn(box, victim, ['fetch', '-q', 'origin']);
-    const r = await gitRun(box, victim, ['checkout', '-q', '-b', 'feature', 'origin/feature'], { timeoutMs: 60_000 });
-    const f = new Findings('post-checkout hook');
-    f.check(r.killed === undefined, `git checkout hung: ${show(r)}`);
-    f.check(!(await exists(join(victim, 'sub', '.git'))), `the hook created sub/.git: ${show(r)}`);
-    await gitRun(box, join(victim, 'sub'), ['status']);
-    f.check((await pwned(box.outside)).length === 0, 'git status in sub ran the attacker\'s command');
-    f.done();
-  });
+  test(
+    'git checkout of a branch adding sub/.git.dv: the post-checkout hook creates no nested git directory that runs code',
+    T,
+    async () => {
+      const box = await makeBox();
+      const remote = join(box.root, 'remote');
+      await fsp.mkdir(remote);
+      const bare = join(box.root, 'team.git');
+      gitIn(box, box.root, ['init', '-q', '--bare', '-b', 'main', bare]);
+      const mallory = join(box.root, 'mallory');
+      gitIn(box, box.root, ['clone', '-q', bare, mallory]);
+      const init = await victimDv(box, mallory, ['init', '-q'], { timeoutMs: 30_000 });
+      if (init.code !== 0) throw new Error(show(init));
+      await editConfig(mallory, (c) => {
+        c.remote = { origin: { url: '../remote' } };
+        c.core.remote = 'origin';
+      });
+      await fsp.mkdir(join(mallory, 'sub'));
+      await fsp.writeFile(join(mallory, 'sub', 'README'), 'docs\n');
+      gitIn(box, mallory, ['add', '-A']);
+      gitIn(box, mallory, ['commit', '-qm', 'init']);
+      gitIn(box, mallory, ['push', '-q', 'origin', 'main']);
+      const victim = victimClone(box, bare);
+      const inst = await victimDv(box, victim, ['install', '-q'], { timeoutMs: 30_000 });
+      if (inst.code !== 0) throw new Error(show(inst));
+      // The attacker's branch: a pointer file sub/.git.dv naming a git directory whose config runs a command.
+      const g = await gitDirObjects(`touch '${join(box.outside, 'pwned-branch')}'`);
+      const snap = await snapObj(g.tree.id, '.git', 'dir', 0, 2);
+      await writeRemotePack(remote, [...g.objects, snap]);
+      gitIn(box, mallory, ['checkout', '-q', '-b', 'feature']);
+      await fsp.writeFile(join(mallory, 'sub', '.git.dv'), pointerText(snap.id, g.tree.id, '.git', 'dir'));
+      gitIn(box, mallory, ['add', '-A']);
+      gitIn(box, mallory, ['commit', '-qm', 'docs: fix typo']);
+      gitIn(box, mallory, ['push', '-q', 'origin', 'feature']);
+      gitIn(box, victim, ['fetch', '-q', 'origin']);
+      const r = await gitRun(box, victim, ['checkout', '-q', '-b', 'feature', 'origin/feature'], { timeoutMs: 60_000 });
+      const f = new Findings('post-checkout hook');
+      f.check(r.killed === undefined, `git checkout hung: ${show(r)}`);
+      f.check(!(await exists(join(victim, 'sub', '.git'))), `the hook created sub/.git: ${show(r)}`);
+      await gitRun(box, join(victim, 'sub'), ['status']);
+      f.check((await pwned(box.outside)).length === 0, "git status in sub ran the attacker's command");
+      f.done();
+    },
+  );
 
   test('a pulled commit sets cache.dir to ../home: git pull alone (post-merge hook) writes nothing into HOME', T, async () => {
     const box = await makeBox();
@@ -186,7 +220,10 @@ describe('attack: git hooks inherit the hostile clone', () => {
     gitIn(box, box.root, ['clone', '-q', bare, mallory]);
     const init = await victimDv(box, mallory, ['init', '-q'], { timeoutMs: 30_000 });
     if (init.code !== 0) throw new Error(show(init));
-    await editConfig(mallory, (c) => { c.remote = { origin: { url: '../remote' } }; c.core.remote = 'origin'; });
+    await editConfig(mallory, (c) => {
+      c.remote = { origin: { url: '../remote' } };
+      c.core.remote = 'origin';
+    });
     gitIn(box, mallory, ['add', '-A']);
     gitIn(box, mallory, ['commit', '-qm', 'init']);
     gitIn(box, mallory, ['push', '-q', 'origin', 'main']);
@@ -199,7 +236,9 @@ describe('attack: git hooks inherit the hostile clone', () => {
     const snap = await snapObj(tree.id, 'data', 'dir', leaf.bytes.length, 1);
     await writeRemotePack(remote, [leaf, tree, snap]);
     await fsp.writeFile(join(mallory, 'data.dv'), pointerText(snap.id, tree.id, 'data', 'dir'));
-    await editConfig(mallory, (c) => { c.cache = { dir: '../home' }; });
+    await editConfig(mallory, (c) => {
+      c.cache = { dir: '../home' };
+    });
     gitIn(box, mallory, ['add', '-A']);
     gitIn(box, mallory, ['commit', '-qm', 'data']);
     gitIn(box, mallory, ['push', '-q', 'origin', 'main']);

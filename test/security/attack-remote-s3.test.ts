@@ -16,11 +16,34 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
-  assertHarmlessEnd, assertOutsideUnchanged, assertRefused, exists, fingerprintBox, Findings, gitIn, gitRun, makeBox, show, trustedRemote,
-  victimDv, victimRepo, type Box,
+  assertHarmlessEnd,
+  assertOutsideUnchanged,
+  assertRefused,
+  exists,
+  fingerprintBox,
+  Findings,
+  gitIn,
+  gitRun,
+  makeBox,
+  show,
+  trustedRemote,
+  victimDv,
+  victimRepo,
+  type Box,
 } from './attack-helpers.js';
 import {
-  gitDirObjects, manifestObj, obj, pointerText, publish, pwned, s3Client, snapObj, stored, treeObj, uploadDir, writeRemotePack,
+  gitDirObjects,
+  manifestObj,
+  obj,
+  pointerText,
+  publish,
+  pwned,
+  s3Client,
+  snapObj,
+  stored,
+  treeObj,
+  uploadDir,
+  writeRemotePack,
 } from './attack-helpers-objects.js';
 import { hostileS3, listXml, notFound, sendXml, streamZeros, trickle, type HostileS3, type Responder } from './attack-helpers-s3.js';
 import { credsEnv, startS3rver, type S3TestServer } from '../helpers/s3server.js';
@@ -35,7 +58,11 @@ const BOUNDS = { timeoutMs: 40_000, maxRssBytes: 300 * MB, maxDiskBytes: 16 * MB
 const VICTIM_AWS = { AWS_ACCESS_KEY_ID: 'AKIAVICTIMKEY0000000', AWS_SECRET_ACCESS_KEY: 'victim-secret-key', AWS_REGION: 'us-east-1' };
 const IDX_KEY = `pfx/index/ab/ab${'cd'.repeat(31)}.idx`;
 
-interface Scene { box: Box; victim: string; srv: HostileS3 }
+interface Scene {
+  box: Box;
+  victim: string;
+  srv: HostileS3;
+}
 
 /** The victim's repository, its remote (trusted, timeout 3 s) the attacker's S3 server. */
 async function s3Scene(respond: Responder): Promise<Scene> {
@@ -63,7 +90,9 @@ async function run(sc: Scene, what: string, expect: 'refuse' | 'harmless', args 
   const before = await fingerprintBox(sc.box, sc.victim);
   try {
     const r = await victimDv(sc.box, sc.victim, args, { ...BOUNDS, diskDirs: [sc.victim], env: VICTIM_AWS });
-    await f.expect(() => (expect === 'refuse' ? assertRefused(r, [], `dv ${args.join(' ')}`) : assertHarmlessEnd(r, `dv ${args.join(' ')}`)));
+    await f.expect(() =>
+      expect === 'refuse' ? assertRefused(r, [], `dv ${args.join(' ')}`) : assertHarmlessEnd(r, `dv ${args.join(' ')}`),
+    );
     f.check(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk grew to ${Math.round(r.peakDiskBytes / MB)} MB`);
     f.check(r.killed !== undefined || r.ms < 30_000, `took ${Math.round(r.ms / 1000)} s with a 3 s timeout configured`);
   } finally {
@@ -75,22 +104,42 @@ async function run(sc: Scene, what: string, expect: 'refuse' | 'harmless', args 
 
 describe('attack: a hostile S3 server', () => {
   test('an index body that trickles one byte every 300 ms: fails after the configured timeout (3 s), not never', T, async () => {
-    const sc = await s3Scene(lister(() => [{ key: IDX_KEY, size: 100_000 }], (_r, res) => trickle(res, 100_000, 300)));
+    const sc = await s3Scene(
+      lister(
+        () => [{ key: IDX_KEY, size: 100_000 }],
+        (_r, res) => trickle(res, 100_000, 300),
+      ),
+    );
     await run(sc, 'trickle', 'refuse');
   });
 
   test('a server that accepts the request and never answers: fails after the configured timeout', T, async () => {
-    const sc = await s3Scene(lister(() => [{ key: IDX_KEY, size: 100 }], () => undefined));
+    const sc = await s3Scene(
+      lister(
+        () => [{ key: IDX_KEY, size: 100 }],
+        () => undefined,
+      ),
+    );
     await run(sc, 'no answer', 'refuse');
   });
 
   test('a 1.5 GB pack index announced by the listing: not downloaded whole into memory', T, async () => {
-    const sc = await s3Scene(lister(() => [{ key: IDX_KEY, size: 1_500_000_000 }], (_r, res) => streamZeros(res, 1_500_000_000)));
+    const sc = await s3Scene(
+      lister(
+        () => [{ key: IDX_KEY, size: 1_500_000_000 }],
+        (_r, res) => streamZeros(res, 1_500_000_000),
+      ),
+    );
     await run(sc, 'huge index (listing)', 'refuse');
   });
 
   test('variant: the listing says 100 bytes, Content-Length says 1.5 GB: not downloaded whole into memory', T, async () => {
-    const sc = await s3Scene(lister(() => [{ key: IDX_KEY, size: 100 }], (_r, res) => streamZeros(res, 1_500_000_000)));
+    const sc = await s3Scene(
+      lister(
+        () => [{ key: IDX_KEY, size: 100 }],
+        (_r, res) => streamZeros(res, 1_500_000_000),
+      ),
+    );
     await run(sc, 'huge index (Content-Length)', 'refuse');
   });
 
@@ -105,11 +154,20 @@ describe('attack: a hostile S3 server', () => {
     const { packId } = await writeRemotePack(scratch, [leaf, tree, snap]);
     const idxBytes = await fsp.readFile(join(scratch, 'index', packId.slice(0, 2), `${packId}.idx`));
     const idxKey = `pfx/index/${packId.slice(0, 2)}/${packId}.idx`;
-    const sc = await s3Scene(lister(() => [{ key: idxKey, size: idxBytes.length }], (r, res) => {
-      if (r.key === idxKey) { res.writeHead(200, { 'Content-Length': idxBytes.length }); res.end(idxBytes); return; }
-      if (r.key.endsWith('.pack')) return streamZeros(res, 1_500_000_000);
-      return notFound(res, r.key);
-    }));
+    const sc = await s3Scene(
+      lister(
+        () => [{ key: idxKey, size: idxBytes.length }],
+        (r, res) => {
+          if (r.key === idxKey) {
+            res.writeHead(200, { 'Content-Length': idxBytes.length });
+            res.end(idxBytes);
+            return;
+          }
+          if (r.key.endsWith('.pack')) return streamZeros(res, 1_500_000_000);
+          return notFound(res, r.key);
+        },
+      ),
+    );
     await fsp.writeFile(join(sc.victim, 'data.dv'), pointerText(snap.id, tree.id, 'data', 'dir'));
     await run(sc, 'range ignored', 'refuse');
   });
@@ -141,8 +199,13 @@ describe('attack: a hostile S3 server', () => {
   });
 
   test('variant: a listing that is an XML entity bomb: dv ends within bounds', T, async () => {
-    const lol = '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">'
-      + Array.from({ length: 9 }, (_, k) => `<!ENTITY ${String.fromCharCode(98 + k)} "${`&${String.fromCharCode(97 + k)};`.repeat(10)}">`).join('') + ']>';
+    const lol =
+      '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">' +
+      Array.from(
+        { length: 9 },
+        (_, k) => `<!ENTITY ${String.fromCharCode(98 + k)} "${`&${String.fromCharCode(97 + k)};`.repeat(10)}">`,
+      ).join('') +
+      ']>';
     const sc = await s3Scene((r, res) => {
       const prefix = r.query.get('prefix') ?? '';
       if (r.query.get('list-type') !== '2') return notFound(res, r.key);
@@ -156,8 +219,12 @@ describe('attack: a hostile S3 server', () => {
 
 describe('attack: hostile content on s3rver', () => {
   let s3: S3TestServer;
-  before(async () => { s3 = await startS3rver(); });
-  after(async () => { await s3?.stop(); });
+  before(async () => {
+    s3 = await startS3rver();
+  });
+  after(async () => {
+    await s3?.stop();
+  });
 
   /** Victim with a trusted remote s3://<bucket>/p on s3rver and a pointer to `snap`. */
   async function onS3rver(bucket: string, layout: string, snap: string, tree: string): Promise<{ box: Box; victim: string }> {
@@ -184,7 +251,7 @@ describe('attack: hostile content on s3rver', () => {
     await f.expect(() => assertRefused(r, [], 'dv pull'));
     f.check(!(await exists(join(victim, 'data', '.git'))), `data/.git was created: ${show(r)}`);
     if (await exists(join(victim, 'data'))) await gitRun(box, join(victim, 'data'), ['status']);
-    f.check((await pwned(box0.outside)).length === 0, 'git status in data ran the attacker\'s command');
+    f.check((await pwned(box0.outside)).length === 0, "git status in data ran the attacker's command");
     f.done();
   });
 
@@ -193,8 +260,14 @@ describe('attack: hostile content on s3rver', () => {
     const layout = join(box0.root, 'layout');
     await fsp.mkdir(layout);
     const chunk = await obj(Buffer.alloc(4 * MB));
-    const m0 = await manifestObj(0, Array.from({ length: 1024 }, () => ({ id: chunk.id, size: 4 * MB })));
-    const m1 = await manifestObj(1, Array.from({ length: 1024 }, () => ({ id: m0.id, size: 4096 * MB })));
+    const m0 = await manifestObj(
+      0,
+      Array.from({ length: 1024 }, () => ({ id: chunk.id, size: 4 * MB })),
+    );
+    const m1 = await manifestObj(
+      1,
+      Array.from({ length: 1024 }, () => ({ id: m0.id, size: 4096 * MB })),
+    );
     const tree = await treeObj([['m', 'bomb.bin', 10, m1.id, 0]]);
     const snap = await snapObj(tree.id, 'data', 'dir', 10, 1);
     await publish(layout, [await stored(chunk), await stored(m0), await stored(m1), await stored(tree), await stored(snap)]);
@@ -206,13 +279,17 @@ describe('attack: hostile content on s3rver', () => {
     f.done();
   });
 
-  test('rogue indexes listing the team\'s objects at wrong offsets: a clone still pulls the right data', T, async () => {
+  test("rogue indexes listing the team's objects at wrong offsets: a clone still pulls the right data", T, async () => {
     await s3.createBucket('team');
     const box = await makeBox();
     const env = credsEnv(s3);
     const alice = await victimRepo(box, 'alice');
     await makeDataset(join(alice, 'data'), { files: 30, dirs: 2, large: [500_000] });
-    for (const args of [['add', '-q', 'data'], ['remote', 'add', 'origin', 's3://team/p', '--endpoint', s3.endpoint], ['push', '-q']]) {
+    for (const args of [
+      ['add', '-q', 'data'],
+      ['remote', 'add', 'origin', 's3://team/p', '--endpoint', s3.endpoint],
+      ['push', '-q'],
+    ]) {
       const r = await victimDv(box, alice, args, { timeoutMs: 60_000, env });
       assert.equal(r.code, 0, show(r));
     }
@@ -220,7 +297,8 @@ describe('attack: hostile content on s3rver', () => {
     gitIn(box, alice, ['commit', '-qm', 'data']);
     const entries: PackEntry[] = [];
     const cache = join(alice, '.dv', 'remotes', 'origin');
-    for (const name of await fsp.readdir(cache)) if (name.endsWith('.idx')) entries.push(...decodePackIndex(await fsp.readFile(join(cache, name))));
+    for (const name of await fsp.readdir(cache))
+      if (name.endsWith('.idx')) entries.push(...decodePackIndex(await fsp.readFile(join(cache, name))));
     assert.ok(entries.length > 10, 'alice pushed objects');
     const rogue = entries.map((e) => ({ ...e, offset: e.offset + 512 }));
     const end = Math.max(...rogue.map((e) => e.offset + e.length)) + 4096;
@@ -243,8 +321,9 @@ describe('attack: hostile content on s3rver', () => {
     const r = await victimDv(box, bob, ['pull'], { timeoutMs: 60_000, env });
     const f = new Findings('rogue indexes on s3rver');
     f.check(r.code === 0, `dv pull failed because of rogue indexes: ${show(r)}`);
-    const same = JSON.stringify(await describeTree(join(bob, 'data')).catch(() => ({}))) === JSON.stringify(await describeTree(join(alice, 'data')));
-    f.check(same, 'bob\'s data differs from alice\'s');
+    const same =
+      JSON.stringify(await describeTree(join(bob, 'data')).catch(() => ({}))) === JSON.stringify(await describeTree(join(alice, 'data')));
+    f.check(same, "bob's data differs from alice's");
     f.done();
   });
 });

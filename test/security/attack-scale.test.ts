@@ -22,14 +22,23 @@ describe('attack: a change of 130,000 files in one directory', () => {
     if (add.code !== 0) throw new Error(show(add));
     const first = /^snapshot: (.*)$/m.exec(await fsp.readFile(join(victim, 'data.dv'), 'utf8'))![1];
     for (let i = 0; i < N; i += 2000) {
-      await Promise.all(Array.from({ length: Math.min(2000, N - i) }, (_, k) => fsp.writeFile(join(victim, 'data', 'many', `f${i + k}`), `${i + k}\n`)));
+      await Promise.all(
+        Array.from({ length: Math.min(2000, N - i) }, (_, k) => fsp.writeFile(join(victim, 'data', 'many', `f${i + k}`), `${i + k}\n`)),
+      );
     }
     const f = new Findings('130,000 files');
     const limits = { timeoutMs: 300_000, maxRssBytes: 1500 * MB, maxOutputBytes: 256 * MB };
     const status = await victimDv(box, victim, ['status', '--json'], limits);
     let added = -1;
-    try { added = (JSON.parse(status.stdout) as { paths: { added: string[] }[] }).paths[0].added.length; } catch { /* reported below */ }
-    f.check(status.code === 0 && (added === N || status.stdout.includes(String(N))), `dv status failed on ${N} new files (added: ${added}): ${show(status)}`);
+    try {
+      added = (JSON.parse(status.stdout) as { paths: { added: string[] }[] }).paths[0].added.length;
+    } catch {
+      /* reported below */
+    }
+    f.check(
+      status.code === 0 && (added === N || status.stdout.includes(String(N))),
+      `dv status failed on ${N} new files (added: ${added}): ${show(status)}`,
+    );
     const diffWs = await victimDv(box, victim, ['diff', first.slice(0, 12), '--json'], limits);
     f.check(diffWs.code === 0, `dv diff <snapshot> (against the workspace) failed: ${show(diffWs)}`);
     const commit = await victimDv(box, victim, ['commit', '-q', '-m', 'many'], limits);

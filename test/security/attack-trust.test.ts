@@ -14,7 +14,17 @@ import { after, before, describe, test } from 'node:test';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertRefused, editConfig, exists, Findings, gitIn, gitRun, makeBox, show, victimDv, type Box, type Outcome,
+  assertRefused,
+  editConfig,
+  exists,
+  Findings,
+  gitIn,
+  gitRun,
+  makeBox,
+  show,
+  victimDv,
+  type Box,
+  type Outcome,
 } from './attack-helpers.js';
 import { hostileS3, listXml, notFound, sendXml } from './attack-helpers-s3.js';
 import { credsEnv, startS3rver, type S3TestServer } from '../helpers/s3server.js';
@@ -22,7 +32,12 @@ import { makeDataset } from '../helpers/data.js';
 
 const T = { timeout: 180_000 };
 
-interface Team { box: Box; bare: string; victim: string; env: Record<string, string> }
+interface Team {
+  box: Box;
+  bare: string;
+  victim: string;
+  env: Record<string, string>;
+}
 
 async function must(box: Box, cwd: string, args: string[], env: Record<string, string>): Promise<void> {
   const r = await victimDv(box, cwd, args, { timeoutMs: 60_000, env });
@@ -91,16 +106,21 @@ async function filesUnder(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir, { recursive: true }).catch(() => [] as string[])).sort();
 }
 
-describe('attack: a commit redirecting where the victim\'s data goes', () => {
-  test('the committed remote URL changed to the attacker\'s directory: neither the pre-push hook nor dv push uploads there', T, async () => {
+describe("attack: a commit redirecting where the victim's data goes", () => {
+  test("the committed remote URL changed to the attacker's directory: neither the pre-push hook nor dv push uploads there", T, async () => {
     const t = await team((box) => [join(box.root, 'teamdata')], {});
     const evil = join(t.box.root, 'evil');
-    await attackerCommit(t, (c) => { c.remote.origin.url = evil; });
+    await attackerCommit(t, (c) => {
+      c.remote.origin.url = evil;
+    });
     const { gitPush, dvPush } = await nextDay(t);
     const f = new Findings('remote URL changed');
     const got = await filesUnder(evil);
     const packs = got.filter((p) => p.endsWith('.pack')).length;
-    f.check(got.length === 0 && !(await exists(evil)), `the victim's data went to the attacker's directory (${packs} packs: ${got.slice(0, 4).join(', ')}); git push: ${show(gitPush)}`);
+    f.check(
+      got.length === 0 && !(await exists(evil)),
+      `the victim's data went to the attacker's directory (${packs} packs: ${got.slice(0, 4).join(', ')}); git push: ${show(gitPush)}`,
+    );
     await f.expect(() => assertRefused(dvPush, [], 'dv push after the URL changed'));
     f.done();
   });
@@ -108,42 +128,65 @@ describe('attack: a commit redirecting where the victim\'s data goes', () => {
   test('variant: a new remote added and made the default (core.remote): dv push does not switch to it silently', T, async () => {
     const t = await team((box) => [join(box.root, 'teamdata')], {});
     const evil = join(t.box.root, 'evil2');
-    await attackerCommit(t, (c) => { c.remote.backup = { url: evil }; c.core.remote = 'backup'; });
+    await attackerCommit(t, (c) => {
+      c.remote.backup = { url: evil };
+      c.core.remote = 'backup';
+    });
     const { gitPush, dvPush } = await nextDay(t);
     const f = new Findings('new default remote');
     const got = await filesUnder(evil);
-    f.check(got.length === 0, `the victim's data went to the attacker's new default remote (${got.length} files); git push: ${show(gitPush)}`);
+    f.check(
+      got.length === 0,
+      `the victim's data went to the attacker's new default remote (${got.length} files); git push: ${show(gitPush)}`,
+    );
     await f.expect(() => assertRefused(dvPush, [], 'dv push after core.remote changed'));
     f.done();
   });
 
   describe('S3', () => {
     let s3: S3TestServer;
-    before(async () => { s3 = await startS3rver(); });
-    after(async () => { await s3?.stop(); });
-
-    test('variant: only the S3 endpoint of the same bucket changed: no request (signed with the victim\'s keys) reaches the attacker', T, async () => {
-      await s3.createBucket('trust');
-      const env = credsEnv(s3);
-      const t = await team(() => ['s3://trust/p', '--endpoint', s3.endpoint], env);
-      const evil = await hostileS3((r, res) => {
-        if (r.query.get('list-type') === '2') return sendXml(res, listXml(r.bucket, r.query.get('prefix') ?? '', []));
-        if (r.method === 'PUT') { res.writeHead(200, { ETag: '"0"' }); res.end(); return; }
-        return notFound(res, r.key);
-      });
-      try {
-        await attackerCommit(t, (c) => { c.remote.origin.endpoint = evil.endpoint; });
-        const { dvPush } = await nextDay(t);
-        const f = new Findings('endpoint changed');
-        const signed = evil.requests.filter((r) => r.signed);
-        const puts = evil.requests.filter((r) => r.method === 'PUT');
-        const what = `${signed.length} signed with the victim's keys, ${puts.length} uploads: ${puts.slice(0, 3).map((r) => r.key).join(', ')}`;
-        f.check(evil.requests.length === 0, `the attacker's endpoint got ${evil.requests.length} requests (${what})`);
-        await f.expect(() => assertRefused(dvPush, [], 'dv push after the endpoint changed'));
-        f.done();
-      } finally {
-        await evil.close();
-      }
+    before(async () => {
+      s3 = await startS3rver();
     });
+    after(async () => {
+      await s3?.stop();
+    });
+
+    test(
+      "variant: only the S3 endpoint of the same bucket changed: no request (signed with the victim's keys) reaches the attacker",
+      T,
+      async () => {
+        await s3.createBucket('trust');
+        const env = credsEnv(s3);
+        const t = await team(() => ['s3://trust/p', '--endpoint', s3.endpoint], env);
+        const evil = await hostileS3((r, res) => {
+          if (r.query.get('list-type') === '2') return sendXml(res, listXml(r.bucket, r.query.get('prefix') ?? '', []));
+          if (r.method === 'PUT') {
+            res.writeHead(200, { ETag: '"0"' });
+            res.end();
+            return;
+          }
+          return notFound(res, r.key);
+        });
+        try {
+          await attackerCommit(t, (c) => {
+            c.remote.origin.endpoint = evil.endpoint;
+          });
+          const { dvPush } = await nextDay(t);
+          const f = new Findings('endpoint changed');
+          const signed = evil.requests.filter((r) => r.signed);
+          const puts = evil.requests.filter((r) => r.method === 'PUT');
+          const what = `${signed.length} signed with the victim's keys, ${puts.length} uploads: ${puts
+            .slice(0, 3)
+            .map((r) => r.key)
+            .join(', ')}`;
+          f.check(evil.requests.length === 0, `the attacker's endpoint got ${evil.requests.length} requests (${what})`);
+          await f.expect(() => assertRefused(dvPush, [], 'dv push after the endpoint changed'));
+          f.done();
+        } finally {
+          await evil.close();
+        }
+      },
+    );
   });
 });

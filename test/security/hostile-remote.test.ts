@@ -45,7 +45,13 @@ async function du(dir: string): Promise<number> {
 }
 
 /** A fresh workspace whose data.dv names `snapshot`, with `remote` as origin. */
-async function victim(remote: string, snapshot: string, tree: string, env: Record<string, string> = {}, extra: string[] = []): Promise<string> {
+async function victim(
+  remote: string,
+  snapshot: string,
+  tree: string,
+  env: Record<string, string> = {},
+  extra: string[] = [],
+): Promise<string> {
   const ws = await makeRepo();
   await dvOk(ws, ['remote', 'add', 'origin', remote, ...extra], env);
   await fsp.writeFile(join(ws, 'data.dv'), pointerText(snapshot, tree));
@@ -70,7 +76,9 @@ async function pushedRepo(files: number): Promise<{ repo: string; remote: string
   await dvOk(repo, ['push']);
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'data']);
-  const packs = (await fsp.readdir(join(remote, 'index'), { recursive: true })).filter((f) => f.endsWith('.idx')).map((f) => f.slice(-68, -4));
+  const packs = (await fsp.readdir(join(remote, 'index'), { recursive: true }))
+    .filter((f) => f.endsWith('.idx'))
+    .map((f) => f.slice(-68, -4));
   return { repo, remote, packs };
 }
 
@@ -83,7 +91,9 @@ async function cloneOf(repo: string, remote: string, env: Record<string, string>
 }
 
 describe('directory remote: sizes that lie', () => {
-  test('a tree naming one subtree 1,000 times per level, declared as one file each: BAD_OBJECT at once, a few MB', { timeout: 60_000 }, async () => {
+  test('a tree naming one subtree 1,000 times per level, declared as one file each: BAD_OBJECT at once, a few MB', {
+    timeout: 60_000,
+  }, async () => {
     const remote = tempDir('dv-hostile-fan-');
     const leaf = await obj('x');
     const objects: Obj[] = [leaf];
@@ -102,7 +112,7 @@ describe('directory remote: sizes that lie', () => {
     assertRefused(r, 'BAD_OBJECT', 'shared subtrees');
     assert.match(r.stderr, /does not match its declared size/);
     assert.ok(r.ms < 30_000, `took ${r.ms} ms`);
-    assert.ok(await du(join(ws, '.dv')) < 5 * MB, 'the store grew by a few MB at most');
+    assert.ok((await du(join(ws, '.dv'))) < 5 * MB, 'the store grew by a few MB at most');
     assert.equal(await fsp.lstat(join(ws, 'data')).catch(() => null), null, 'nothing checked out');
   });
 
@@ -110,7 +120,15 @@ describe('directory remote: sizes that lie', () => {
     const remote = tempDir('dv-hostile-manifest-');
     const c1 = await obj(Buffer.alloc(4000, 1));
     const c2 = await obj(Buffer.alloc(4000, 2));
-    const m = await obj(encodeManifest({ level: 0, children: [{ id: c1.id, size: 4000 }, { id: c2.id, size: 4000 }] }));
+    const m = await obj(
+      encodeManifest({
+        level: 0,
+        children: [
+          { id: c1.id, size: 4000 },
+          { id: c2.id, size: 4000 },
+        ],
+      }),
+    );
     const tree = await obj(rawTree([['m', 'big.bin', 10, m.id, 0]]));
     const snap = await obj(snapshotBytes(tree.id, 'data', 'dir', 10, 1));
     await writeRemotePack(remote, [c1, c2, m, tree, snap]);
@@ -127,12 +145,14 @@ describe('directory remote: sizes that lie', () => {
     await writeRemotePack(remote, [big, tree, snap]);
     const ws = await victim(remote, snap.id, tree.id);
     assertRefused(await timedPull(ws), 'BAD_OBJECT', 'chunk larger than its file');
-    assert.ok(await du(join(ws, '.dv')) < 1 * MB, 'the 3 MB chunk was never stored');
+    assert.ok((await du(join(ws, '.dv'))) < 1 * MB, 'the 3 MB chunk was never stored');
   });
 });
 
 describe('lies already in the local store (fetched before these checks existed)', () => {
-  test('checkout of a tree naming one subtree 1,000 times per level fails fast; fsck reports the lying tree', { timeout: 60_000 }, async () => {
+  test('checkout of a tree naming one subtree 1,000 times per level fails fast; fsck reports the lying tree', {
+    timeout: 60_000,
+  }, async () => {
     const ws = await makeRepo();
     const leaf = await obj('x');
     let below = await obj(rawTree([['f', 'x', 1, leaf.id, 0]]));
@@ -156,15 +176,20 @@ describe('lies already in the local store (fetched before these checks existed)'
     const r = await dv(ws, ['checkout']);
     assertRefused(r, 'BAD_OBJECT', 'checkout of shared subtrees');
     assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
-    assert.ok(await du(join(ws, 'data')) < 1 * MB, 'no expansion on disk');
+    assert.ok((await du(join(ws, 'data'))) < 1 * MB, 'no expansion on disk');
     const f = await dv(ws, ['fsck', '--json']);
     assert.notEqual(f.code, 0);
-    assert.match(f.stdout + f.stderr, new RegExp(`${liars[1]}[^\n]*does not match its declared size|does not match its declared size[^\n]*${liars[1].slice(0, 12)}`));
+    assert.match(
+      f.stdout + f.stderr,
+      new RegExp(`${liars[1]}[^\n]*does not match its declared size|does not match its declared size[^\n]*${liars[1].slice(0, 12)}`),
+    );
   });
 });
 
 describe('directory remote: special files and oversized indexes', () => {
-  test('a pack replaced by a FIFO fails at once (never opened blocking); a symlink to a file outside is refused', { timeout: 60_000 }, async () => {
+  test('a pack replaced by a FIFO fails at once (never opened blocking); a symlink to a file outside is refused', {
+    timeout: 60_000,
+  }, async () => {
     const { repo, remote, packs } = await pushedRepo(5);
     const pack = join(remote, ...remotePackKey(packs[0]).split('/'));
     await fsp.rm(pack);
@@ -198,7 +223,7 @@ describe('directory remote: special files and oversized indexes', () => {
     assertRefused(r, 'BAD_OBJECT', 'nothing usable on the remote');
     assert.match(r.stderr, /is listed at 68157440 bytes, more than a pack index can be/);
     assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
-    assert.ok(await du(join(ws, '.dv')) < 5 * MB, 'the index was not cached');
+    assert.ok((await du(join(ws, '.dv'))) < 5 * MB, 'the index was not cached');
   });
 });
 
@@ -214,7 +239,9 @@ async function liarIndex(good: Buffer): Promise<{ id: string; bytes: Buffer }> {
 }
 
 describe('one bad index does not break every pull', () => {
-  test('directory remote: an index listing existing ids at wrong offsets; the pull uses the good copy and warns', { timeout: 90_000 }, async () => {
+  test('directory remote: an index listing existing ids at wrong offsets; the pull uses the good copy and warns', {
+    timeout: 90_000,
+  }, async () => {
     const { repo, remote, packs } = await pushedRepo(8);
     const goodIdx = await fsp.readFile(join(remote, ...remoteIndexKey(packs[0]).split('/')));
     const liar = await liarIndex(goodIdx);
@@ -228,7 +255,10 @@ describe('one bad index does not break every pull', () => {
     const r = await timedPull(ws, {}, ['--json']);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
-    assert.ok(out.fetch.warnings.some((w: string) => w.includes(liar.id.slice(0, 12))), `a warning names the bad index: ${r.stdout}`);
+    assert.ok(
+      out.fetch.warnings.some((w: string) => w.includes(liar.id.slice(0, 12))),
+      `a warning names the bad index: ${r.stdout}`,
+    );
     for (let i = 0; i < 8; i++) assert.equal(await fsp.readFile(join(ws, 'data', `f${i}.txt`), 'utf8'), `file ${i} `.repeat(50 + i));
     // And again: the next pull is not broken either.
     await fsp.rm(join(ws, 'data'), { recursive: true });
@@ -236,7 +266,9 @@ describe('one bad index does not break every pull', () => {
     assert.equal((await timedPull(ws)).code, 0);
   });
 
-  test('every index replaced by one listing its objects at wrong places: pulls fail; `dv push --repair` from a good clone mends it', { timeout: 120_000 }, async () => {
+  test('every index replaced by one listing its objects at wrong places: pulls fail; `dv push --repair` from a good clone mends it', {
+    timeout: 120_000,
+  }, async () => {
     const { repo, remote, packs } = await pushedRepo(6);
     const liars: string[] = [];
     for (const p of packs) {
@@ -257,7 +289,10 @@ describe('one bad index does not break every pull', () => {
     assert.ok(fixed.repaired >= 7 && fixed.objectsSent >= 7, `repaired ${fixed.repaired}, sent ${fixed.objectsSent}`);
     assert.ok(fixed.warnings.length >= 1);
     const left = (await fsp.readdir(join(remote, 'index'), { recursive: true })).filter((f) => f.endsWith('.idx'));
-    assert.ok(left.length >= 1 && left.every((f) => !liars.some((l) => f.includes(l))), `the bad indexes are removed, good ones written: ${left}`);
+    assert.ok(
+      left.length >= 1 && left.every((f) => !liars.some((l) => f.includes(l))),
+      `the bad indexes are removed, good ones written: ${left}`,
+    );
     const again = await cloneOf(repo, remote);
     const r = await timedPull(again);
     assert.equal(r.code, 0, r.stderr);
@@ -275,7 +310,8 @@ describe('one bad index does not break every pull', () => {
       const client = new S3Client({ endpoint: srv.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: srv.credentials });
       try {
         const put = (key: string, body: Buffer) => client.send(new PutObjectCommand({ Bucket: 'liar', Key: `p/${key}`, Body: body }));
-        for (const key of packs.flatMap((p) => [remoteIndexKey(p), remotePackKey(p)])) await put(key, await fsp.readFile(join(remote, ...key.split('/'))));
+        for (const key of packs.flatMap((p) => [remoteIndexKey(p), remotePackKey(p)]))
+          await put(key, await fsp.readFile(join(remote, ...key.split('/'))));
         const goodIdx = await fsp.readFile(join(remote, ...remoteIndexKey(packs[0]).split('/')));
         const liar = await liarIndex(goodIdx);
         await put(remoteIndexKey(liar.id), liar.bytes);
@@ -303,9 +339,10 @@ async function hostileS3(mode: 'huge' | 'trickle', listed: number): Promise<{ en
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.searchParams.get('list-type') === '2') {
-      const body = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>evil</Name><Prefix>${url.searchParams.get('prefix') ?? ''}</Prefix>`
-        + `<KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>${idxKey}</Key><Size>${listed}</Size>`
-        + '<LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"x"</ETag></Contents></ListBucketResult>';
+      const body =
+        `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>evil</Name><Prefix>${url.searchParams.get('prefix') ?? ''}</Prefix>` +
+        `<KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>${idxKey}</Key><Size>${listed}</Size>` +
+        '<LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"x"</ETag></Contents></ListBucketResult>';
       res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
@@ -317,7 +354,9 @@ async function hostileS3(mode: 'huge' | 'trickle', listed: number): Promise<{ en
         return; // never ends
       }
       res.writeHead(200, { 'content-length': String(listed) });
-      const t = setInterval(() => { if (!res.write('x')) clearInterval(t); }, 200);
+      const t = setInterval(() => {
+        if (!res.write('x')) clearInterval(t);
+      }, 200);
       res.on('close', () => clearInterval(t));
       return;
     }
@@ -331,7 +370,9 @@ async function hostileS3(mode: 'huge' | 'trickle', listed: number): Promise<{ en
 
 describe('hostile S3 endpoint', () => {
   const servers: Server[] = [];
-  after(() => { for (const s of servers) s.closeAllConnections(), s.close(); });
+  after(() => {
+    for (const s of servers) s.closeAllConnections(), s.close();
+  });
   const env = { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 
   test('an index announced as 10 GB (listed as 100 bytes) is refused unread', { timeout: 60_000 }, async () => {
@@ -342,7 +383,7 @@ describe('hostile S3 endpoint', () => {
     assertRefused(r, 'BAD_OBJECT', 'the huge index is ignored, so nothing is found');
     assert.match(r.stderr, /is 10737418240 bytes, more than the 100 expected of it/);
     assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
-    assert.ok(await du(join(ws, '.dv')) < 5 * MB);
+    assert.ok((await du(join(ws, '.dv'))) < 5 * MB);
   });
 
   test('an index body that trickles fails after the configured timeout', { timeout: 90_000 }, async () => {

@@ -42,7 +42,9 @@ process.stdout.write(String(swaps));
 
 function attack(ws: string, outside: string, stop: string, names: string[], limitMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', ATTACKER, ws, outside, stop, String(limitMs), ...names], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', ATTACKER, ws, outside, stop, String(limitMs), ...names], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
@@ -108,11 +110,23 @@ describe('a directory swapped for a symlink while checkout runs', () => {
       const r = await dv(ws, ['checkout', (from === null ? full : half).slice(0, 16), '--force']);
       await fsp.writeFile(stop, '');
       swaps += await attacker;
-      outcomes.push(r.code === 0 ? 'ok' : /^dv: error ([A-Z_]+)/.exec(r.stderr)?.[1] ?? r.stderr);
-      assert.deepEqual(await describeTree(outside), sentinel, `round ${round} (${outcomes.at(-1)}): nothing outside written, chmod-ed or removed`);
+      outcomes.push(r.code === 0 ? 'ok' : (/^dv: error ([A-Z_]+)/.exec(r.stderr)?.[1] ?? r.stderr));
+      assert.deepEqual(
+        await describeTree(outside),
+        sentinel,
+        `round ${round} (${outcomes.at(-1)}): nothing outside written, chmod-ed or removed`,
+      );
       if (r.code !== 0) {
-        assert.match(r.stderr, /^dv: error (UNSAFE_PATH|PATH_OUTSIDE_REPO|UNSAVED_CHANGES): \S.*\n$/, `round ${round}: a clear refusal: ${r.stderr}`);
-        assert.ok(([ERROR_CODES.UNSAFE_PATH.exit, ERROR_CODES.PATH_OUTSIDE_REPO.exit, ERROR_CODES.UNSAVED_CHANGES.exit] as number[]).includes(r.code));
+        assert.match(
+          r.stderr,
+          /^dv: error (UNSAFE_PATH|PATH_OUTSIDE_REPO|UNSAVED_CHANGES): \S.*\n$/,
+          `round ${round}: a clear refusal: ${r.stderr}`,
+        );
+        assert.ok(
+          ([ERROR_CODES.UNSAFE_PATH.exit, ERROR_CODES.PATH_OUTSIDE_REPO.exit, ERROR_CODES.UNSAVED_CHANGES.exit] as number[]).includes(
+            r.code,
+          ),
+        );
       }
     }
     t.diagnostic(`${swaps} swaps; outcomes ${outcomes.join(', ')}`);
@@ -123,7 +137,9 @@ describe('a directory swapped for a symlink while checkout runs', () => {
     assert.equal((await dvJson(ws, ['status'])).paths[0].state, 'clean');
   });
 
-  test('an exec-bit change on a file hard-linked to one outside: the outside file keeps its mode and content', { timeout: 60_000 }, async () => {
+  test('an exec-bit change on a file hard-linked to one outside: the outside file keeps its mode and content', {
+    timeout: 60_000,
+  }, async () => {
     const box = tempDir('dv-race-');
     cleanup.push(box);
     const ws = join(box, 'ws');

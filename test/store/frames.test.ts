@@ -8,7 +8,16 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { DvError } from '../../src/errors.js';
 import { encodePackIndex, decodePackIndex, IDX_MAGIC, IDX_MAGIC_V2, MAX_FRAME_STORED, type PackEntry } from '../../src/store/pack-index.js';
-import { compressFrame, decode, decodeFrame, zstdBound, FLAG_FRAME, FLAG_ZSTD, MAX_FRAME_BYTES, MAX_ZSTD_OBJECT } from '../../src/store/codec.js';
+import {
+  compressFrame,
+  decode,
+  decodeFrame,
+  zstdBound,
+  FLAG_FRAME,
+  FLAG_ZSTD,
+  MAX_FRAME_BYTES,
+  MAX_ZSTD_OBJECT,
+} from '../../src/store/codec.js';
 
 const zstd = createRequire(import.meta.url)('@mongodb-js/zstd/bindings.js') as { compress(b: Buffer, level: number): Promise<Buffer> };
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
@@ -16,7 +25,10 @@ const id = (c: string): string => c.repeat(64);
 const badObject = (e: unknown): boolean => e instanceof DvError && e.code === 'BAD_OBJECT';
 
 test('pack index v1 (no frames) is still written and read as v1', () => {
-  const entries: PackEntry[] = [{ id: id('b'), offset: 1024, length: 10, rawSize: 20, flags: FLAG_ZSTD }, { id: id('a'), offset: 512, length: 5, rawSize: 5, flags: 0 }];
+  const entries: PackEntry[] = [
+    { id: id('b'), offset: 1024, length: 10, rawSize: 20, flags: FLAG_ZSTD },
+    { id: id('a'), offset: 512, length: 5, rawSize: 5, flags: 0 },
+  ];
   const bytes = encodePackIndex(entries);
   assert.ok(bytes.subarray(0, 8).equals(IDX_MAGIC), 'a pack without frames keeps the v1 format older readers know');
   assert.equal(bytes.length, 12 + 2 * 47);
@@ -28,15 +40,31 @@ test('pack index v1 (no frames) is still written and read as v1', () => {
 });
 
 test('pack index v2: round trip of raw, zstd and framed entries', () => {
-  const frameEntry = fc.record({ id: hex64, offset: fc.constant(512), length: fc.constant(9000), rawSize: fc.nat({ max: 1 << 20 }), flags: fc.constant(FLAG_FRAME), inner: fc.nat({ max: 3 << 20 }) });
-  const plain = fc.record({ id: hex64, offset: fc.integer({ min: 10_000, max: 2 ** 40 }), length: fc.nat({ max: 1 << 20 }), rawSize: fc.nat({ max: 1 << 20 }), flags: fc.constantFrom(0, 1) });
-  fc.assert(fc.property(fc.uniqueArray(fc.oneof(frameEntry, plain), { selector: (e) => e.id, minLength: 1, maxLength: 40 }), (entries) => {
-    const bytes = encodePackIndex(entries);
-    const v2 = entries.some((e) => e.flags === FLAG_FRAME);
-    assert.ok(bytes.subarray(0, 8).equals(v2 ? IDX_MAGIC_V2 : IDX_MAGIC));
-    const want = entries.map((e) => ({ ...e })).sort((a, b) => (a.id < b.id ? -1 : 1));
-    assert.deepEqual(decodePackIndex(bytes), want);
-  }), { numRuns: 200 });
+  const frameEntry = fc.record({
+    id: hex64,
+    offset: fc.constant(512),
+    length: fc.constant(9000),
+    rawSize: fc.nat({ max: 1 << 20 }),
+    flags: fc.constant(FLAG_FRAME),
+    inner: fc.nat({ max: 3 << 20 }),
+  });
+  const plain = fc.record({
+    id: hex64,
+    offset: fc.integer({ min: 10_000, max: 2 ** 40 }),
+    length: fc.nat({ max: 1 << 20 }),
+    rawSize: fc.nat({ max: 1 << 20 }),
+    flags: fc.constantFrom(0, 1),
+  });
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.oneof(frameEntry, plain), { selector: (e) => e.id, minLength: 1, maxLength: 40 }), (entries) => {
+      const bytes = encodePackIndex(entries);
+      const v2 = entries.some((e) => e.flags === FLAG_FRAME);
+      assert.ok(bytes.subarray(0, 8).equals(v2 ? IDX_MAGIC_V2 : IDX_MAGIC));
+      const want = entries.map((e) => ({ ...e })).sort((a, b) => (a.id < b.id ? -1 : 1));
+      assert.deepEqual(decodePackIndex(bytes), want);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('pack index v2: hostile entries are refused', () => {
@@ -91,9 +119,18 @@ test('zstd header bound: checked before decompressing, for frames and for single
   assert.throws(() => zstdBound(c.subarray(0, c.length - 1), 16 << 20), /truncated/);
   assert.throws(() => zstdBound(Buffer.from('not zstd at all'), 16 << 20), /magic/);
   // Arbitrary bytes never make it throw anything but an Error, nor loop.
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: c.length - 1 }), fc.integer({ min: 1, max: 255 }), (junk, pos, x) => {
-    const m = Buffer.from(c);
-    m[pos] ^= x;
-    for (const b of [Buffer.from(junk), m]) { try { zstdBound(b, MAX_FRAME_BYTES); } catch (e) { assert.ok(e instanceof Error); } }
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: c.length - 1 }), fc.integer({ min: 1, max: 255 }), (junk, pos, x) => {
+      const m = Buffer.from(c);
+      m[pos] ^= x;
+      for (const b of [Buffer.from(junk), m]) {
+        try {
+          zstdBound(b, MAX_FRAME_BYTES);
+        } catch (e) {
+          assert.ok(e instanceof Error);
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -12,7 +12,14 @@ import { hashFiles } from '../../src/workspace/hash-pool.js';
 function xorshiftBytes(seed: number, size: number): Buffer {
   const b = Buffer.alloc(size + 4);
   let s = seed;
-  for (let i = 0; i < size; i += 4) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; b.writeUInt32LE(s, i); }
+  for (let i = 0; i < size; i += 4) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    b.writeUInt32LE(s, i);
+  }
   return b.subarray(0, size);
 }
 
@@ -20,7 +27,10 @@ function xorshiftBytes(seed: number, size: number): Buffer {
 function sequentialId(data: Buffer): string {
   const m = new ManifestBuilder((node) => blake3Hex(node));
   let pos = 0;
-  for (const n of chunkLengths(data)) { m.add(blake3Hex(data.subarray(pos, pos + n)), n); pos += n; }
+  for (const n of chunkLengths(data)) {
+    m.add(blake3Hex(data.subarray(pos, pos + n)), n);
+    pos += n;
+  }
   return m.finish().id;
 }
 
@@ -54,7 +64,10 @@ test('a file cut in parts by every worker gets the id of the sequential chunker'
     process.env.DV_CHUNKER = 'js';
     try {
       const js = await hashFiles(list.slice(2, 4), { sink: null, threads: 2 });
-      assert.deepEqual(js.map((r) => r.id), got.slice(2, 4).map((r) => r.id));
+      assert.deepEqual(
+        js.map((r) => r.id),
+        got.slice(2, 4).map((r) => r.id),
+      );
     } finally {
       delete process.env.DV_CHUNKER;
     }
