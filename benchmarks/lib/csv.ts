@@ -114,11 +114,13 @@ class Orders {
     const discount = r.next() < 0.7 ? 0 : r.int(1, 4) * 5;
     let u = r.next();
     let status = 'delivered';
-    for (const [s, w] of STATUS)
-      if ((u -= w) < 0) {
+    for (const [s, w] of STATUS) {
+      u -= w;
+      if (u < 0) {
         status = s;
         break;
       }
+    }
     let comment = '';
     if (r.next() < 0.25) {
       const words: string[] = [];

@@ -141,7 +141,7 @@ export function exec(c: Cmd): string {
  * tool's own background work) are skipped, not errors.
  */
 function eachFile(path: string, visit: (p: string, size: number) => void): void {
-  let st;
+  let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);
   } catch {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import { type Dirent, type Stats, constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DvError, fsError, isDvError } from '../errors.js';
@@ -41,7 +41,7 @@ export class LocalBackend implements Backend {
   }
 
   async check(): Promise<void> {
-    let st;
+    let st: Stats;
     try {
       st = await fs.stat(this.root);
     } catch (e) {
@@ -193,7 +193,7 @@ export class LocalBackend implements Backend {
 
   /** Yields files under `dirKey` (ending in '/' or empty) whose name starts with `namePrefix`, sorted by key. */
   private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<{ key: string; size: number }> {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await fs.readdir(path.join(this.root, dirKey), { withFileTypes: true });
     } catch (e) {

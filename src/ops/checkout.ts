@@ -112,7 +112,10 @@ async function checkLinks(tree: string, links: { rel: string; target: string }[]
   const dirs = new Map<string, Map<string, TreeEntry>>();
   const entriesOf = async (id: string): Promise<Map<string, TreeEntry>> => {
     let m = dirs.get(id);
-    if (!m) dirs.set(id, (m = new Map((await load(id)).entries.map((e) => [e.name, e]))));
+    if (!m) {
+      m = new Map((await load(id)).entries.map((e) => [e.name, e]));
+      dirs.set(id, m);
+    }
     return m;
   };
   const entryAt = async (parts: string[]): Promise<TreeEntry | undefined> => {

@@ -49,7 +49,7 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
   const stale: { id: string; pack: string }[] = [];
   const packs = await listPackIds(s.store.packsDir);
   for (const packId of packs) {
-    let entries;
+    let entries: Awaited<ReturnType<typeof s.store.readPackIndex>>;
     try {
       entries = await s.store.readPackIndex(packId);
     } catch (e) {

@@ -114,7 +114,8 @@ export class PipelineContext {
   constructor(readonly s: RepoSession) {}
 
   async trackedPaths(): Promise<Tracked[]> {
-    return (this.tracked ??= await findTracked(this.s.root));
+    this.tracked ??= await findTracked(this.s.root);
+    return this.tracked;
   }
 
   /** Forget what was read: after a stage wrote outs, pointers and maybe parameter files. */
@@ -194,7 +195,8 @@ export class PipelineContext {
         missing.push(`${p.file}:${p.key}`);
         continue;
       }
-      (values[p.file] ??= {})[p.key] = v;
+      values[p.file] ??= {};
+      values[p.file][p.key] = v;
     }
     return { values, missing };
   }

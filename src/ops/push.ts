@@ -77,8 +77,8 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     // The run cache travels with the data: run objects and their outs' data, in packs; the
     // records under runs/ once that data is there.
     const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => remote.has(id));
-    runs.ids.forEach((id) => ids.add(id));
-    runs.meta.forEach((id) => meta.add(id));
+    for (const id of runs.ids) ids.add(id);
+    for (const id of runs.meta) meta.add(id);
     const blocking = problems.filter((p) => !(p.id && remote.has(p.id)));
     if (blocking.length > 0) {
       const p = blocking[0];

@@ -115,7 +115,13 @@ export async function reachable(
     }
   };
   /** Marks new structured objects seen and returns them. */
-  const fresh = (list: string[]): string[] => list.filter((id) => !ids.has(id) && (ids.add(id), meta.add(id), true));
+  const fresh = (list: string[]): string[] =>
+    list.filter((id) => {
+      if (ids.has(id)) return false;
+      ids.add(id);
+      meta.add(id);
+      return true;
+    });
   /** Records chunks, checking in one lookup that the store has them. */
   const leaves = async (list: string[], of: (id: string) => string): Promise<void> => {
     const todo = [...new Set(list.filter((id) => !ids.has(id)))];

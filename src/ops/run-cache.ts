@@ -67,8 +67,8 @@ export async function runsToPush(
       run.outs.map((o) => o.snapshot),
     );
     if (r.problems.some((p) => !(p.id && remoteHas(p.id)))) continue;
-    r.ids.forEach((x) => ids.add(x));
-    r.meta.forEach((x) => meta.add(x));
+    for (const x of r.ids) ids.add(x);
+    for (const x of r.meta) meta.add(x);
     ids.add(id);
     meta.add(id);
     runs.push({ key, id, run, bytes });

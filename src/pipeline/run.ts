@@ -135,7 +135,7 @@ export function lookupParam(doc: unknown, key: string): unknown {
       if (!/^\d+$/.test(part)) return undefined;
       cur = cur[Number(part)];
     } else {
-      if (!Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
+      if (!Object.hasOwn(cur, part)) return undefined;
       cur = (cur as Record<string, unknown>)[part];
     }
   }

@@ -201,7 +201,9 @@ export function dedupeParams(ps: ParamRef[]): ParamRef[] {
   const seen = new Set<string>();
   return ps.filter((p) => {
     const k = `${p.file}\0${p.key}`;
-    return !seen.has(k) && (seen.add(k), true);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
   });
 }
 

@@ -5,5 +5,6 @@ import type * as YamlModule from 'yaml';
 let mod: typeof YamlModule | undefined;
 
 export function yaml(): typeof YamlModule {
-  return (mod ??= createRequire(import.meta.url)('yaml') as typeof YamlModule);
+  mod ??= createRequire(import.meta.url)('yaml') as typeof YamlModule;
+  return mod;
 }

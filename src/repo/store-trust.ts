@@ -72,7 +72,7 @@ function remoteAt(cacheDir: string, config: ConfigView, root: string): { name: s
   for (const [key, url] of config.entries()) {
     const m = /^remote\.([^.]+)\.url$/.exec(key);
     if (!m) continue;
-    let target;
+    let target: ReturnType<typeof parseRemoteUrl>;
     try {
       target = parseRemoteUrl(url, root);
     } catch {

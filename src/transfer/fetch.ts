@@ -66,7 +66,11 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
     ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' })),
   ];
   while (level.length > 0) {
-    const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
+    const fresh = level.filter((w) => {
+      if (visited.has(w.id)) return false;
+      visited.add(w.id);
+      return true;
+    });
     const sizes = await i.store.sizesOf(fresh.map((w) => w.id));
     // A chunk whose size (here, or as the remote's index gives it) is not what its file declares is
     // refused before a byte of it is downloaded; the download then checks the index told the truth.
@@ -158,7 +162,10 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
       throw new DvError('BAD_OBJECT', `the remote index says ${kind} ${id} is ${loc.rawSize} bytes: refusing an object this large`, { id });
     }
     let list = byPack.get(loc.pack);
-    if (!list) byPack.set(loc.pack, (list = []));
+    if (!list) {
+      list = [];
+      byPack.set(loc.pack, list);
+    }
     if (loc.flags !== FLAG_FRAME) {
       list.push({ offset: loc.offset, length: loc.length, objects: [{ id, loc }] });
       continue;
@@ -268,7 +275,10 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
   for (const { unit, pack, error } of bad) {
     for (const { id } of unit.objects) {
       let t = tried.get(id);
-      if (!t) tried.set(id, (t = new Set()));
+      if (!t) {
+        t = new Set();
+        tried.set(id, t);
+      }
       t.add(frameKey(pack, unit.offset));
       if (!pick(id)) throw error;
       again.push({ id, kind: chunks.has(id) ? 'chunk' : 'tree' });

@@ -208,7 +208,10 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
     const key = `${loc.pack}:${loc.offset}`;
     if (framesSent.has(key)) return [];
     let idx = packIndexes.get(loc.pack);
-    if (!idx) packIndexes.set(loc.pack, (idx = i.store.readPackIndex(loc.pack)));
+    if (!idx) {
+      idx = i.store.readPackIndex(loc.pack);
+      packIndexes.set(loc.pack, idx);
+    }
     const members = (await idx).filter((e) => e.flags === FLAG_FRAME && e.offset === loc.offset);
     if (members.length === 0 || members.some((m) => i.remote.has(m.id))) return undefined;
     const { stored } = await i.store.readFrame(id, loc);

@@ -69,7 +69,10 @@ async function verifyCopies(backend: Backend, tries: { id: string; loc: RemoteLo
       continue;
     }
     let list = byPack.get(t.loc.pack);
-    if (!list) byPack.set(t.loc.pack, (list = []));
+    if (!list) {
+      list = [];
+      byPack.set(t.loc.pack, list);
+    }
     list.push(t);
   }
   const ranges: { pack: string; start: number; end: number; items: { id: string; loc: RemoteLoc }[] }[] = [];

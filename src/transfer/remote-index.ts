@@ -159,13 +159,19 @@ export class RemoteIndex {
       if (!this.objects.has(e.id)) this.objects.set(e.id, loc);
       else {
         let more = this.alternates.get(e.id);
-        if (!more) this.alternates.set(e.id, (more = []));
+        if (!more) {
+          more = [];
+          this.alternates.set(e.id, more);
+        }
         more.push(loc);
       }
       if (e.flags !== FLAG_FRAME) continue;
       const key = frameKey(packId, e.offset);
       let members = this.frames.get(key);
-      if (!members) this.frames.set(key, (members = []));
+      if (!members) {
+        members = [];
+        this.frames.set(key, members);
+      }
       members.push({ id: e.id, rawSize: e.rawSize, inner: e.inner ?? 0 });
     }
   }

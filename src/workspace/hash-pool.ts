@@ -91,7 +91,10 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
   const inOrder = (r: ChunkRun, ids: string[]): Promise<void> => {
     if (r.part === undefined) return advance(r, ids);
     let st = partOrder.get(r.i);
-    if (!st) partOrder.set(r.i, (st = { next: 0, held: new Map(), chain: Promise.resolve() }));
+    if (!st) {
+      st = { next: 0, held: new Map(), chain: Promise.resolve() };
+      partOrder.set(r.i, st);
+    }
     st.held.set(r.part, { r, ids });
     for (let x = st.held.get(st.next); x; x = st.held.get(st.next)) {
       const ready = x;
@@ -115,14 +118,14 @@ export async function hashFiles(files: { path: string; size: number }[], opts: P
       const flat = ids.flat();
       const have = await sink.hasMany(flat);
       let k = 0;
-      runs.forEach((_, ri) =>
-        ids[ri].forEach((id, c) => {
+      for (let ri = 0; ri < runs.length; ri++) {
+        for (const [c, id] of ids[ri].entries()) {
           if (!have[k++] && !claimed.has(id)) {
             claimed.add(id);
             need[ri].push(c);
           }
-        }),
-      );
+        }
+      }
     }
     for (let ri = 0; ri < runs.length; ri++) await inOrder(runs[ri], ids[ri]);
     return need;

@@ -229,7 +229,10 @@ async function emit(pending: Pending[]): Promise<void> {
     const frames: Frame[] = [];
     let cur: Frame | undefined;
     for (const c of need[k]) {
-      if (!cur || cur.raw + p.run.lens[c] > FRAME_TARGET) frames.push((cur = { chunks: [], raw: 0 }));
+      if (!cur || cur.raw + p.run.lens[c] > FRAME_TARGET) {
+        cur = { chunks: [], raw: 0 };
+        frames.push(cur);
+      }
       cur.chunks.push(c);
       cur.raw += p.run.lens[c];
     }
@@ -251,7 +254,7 @@ async function emit(pending: Pending[]): Promise<void> {
         tryIt = false;
       }
       if (!tryIt && tasks.length === 0) {
-        f.chunks.forEach((c, j) => writer!.add(ids[j], slice(c), lens[j], FLAG_RAW));
+        for (const [j, c] of f.chunks.entries()) writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
         if (writer.size >= writer.target) sealPack();
         continue;
       }

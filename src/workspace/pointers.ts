@@ -130,11 +130,10 @@ const gitUse = new WeakMap<object, Promise<boolean>>();
  */
 export function usesGit(s: { root: string; config: { get(key: string): string | undefined } }): Promise<boolean> {
   let p = gitUse.get(s);
-  if (!p)
-    gitUse.set(
-      s,
-      (p = s.config.get('core.git') === 'false' ? Promise.resolve(false) : gitTopLevel(s.root).then((top) => top !== undefined)),
-    );
+  if (!p) {
+    p = s.config.get('core.git') === 'false' ? Promise.resolve(false) : gitTopLevel(s.root).then((top) => top !== undefined);
+    gitUse.set(s, p);
+  }
   return p;
 }
 

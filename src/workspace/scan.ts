@@ -93,7 +93,10 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     if (opts.sink && hits.length > 0) {
       // The cache says what the file hashes to; the store must still hold it (gc may have run).
       const have = await opts.sink.hasMany(hits.map((h) => h.c.id));
-      hits.forEach((h, i) => (have[i] ? out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked)) : misses.push(h.item)));
+      for (const [i, h] of hits.entries()) {
+        if (have[i]) out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked));
+        else misses.push(h.item);
+      }
     } else {
       for (const h of hits) out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked));
     }

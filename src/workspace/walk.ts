@@ -5,7 +5,7 @@
  * while a scan walks. Symlinks are never followed; a nested `.git` or `.dv` (another repository)
  * is skipped.
  */
-import { lstatSync, readdirSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync } from 'node:fs';
 import { fsError } from '../errors.js';
 import { WORKER_TEMP } from './write-temp.js';
 
@@ -36,7 +36,7 @@ export function walkTree(root: string): Walk {
   const todo: [string, string][] = [[root, '']];
   for (let next = todo.pop(); next; next = todo.pop()) {
     const [abs, rel] = next;
-    let names;
+    let names: Dirent[];
     try {
       names = readdirSync(abs, { withFileTypes: true });
     } catch (e) {

@@ -154,7 +154,7 @@ describe('retries through a fault proxy in front of s3rver', () => {
     const blobs = Array.from({ length: 100 }, (_, i) => randomBytes(1 + ((i * 7919) % 100_000)));
     await Promise.all(blobs.map((b, i) => limit(() => be.put(`rand/${i}`, b))));
     const back = await Promise.all(blobs.map((_, i) => limit(() => be.get(`rand/${i}`))));
-    back.forEach((b, i) => assert.ok(b.equals(blobs[i]!), `object ${i}`));
+    for (const [i, b] of back.entries()) assert.ok(b.equals(blobs[i]!), `object ${i}`);
     const injected = Object.values(proxy.faults).reduce((a, b) => a + b, 0);
     assert.ok(injected >= 15, `only ${injected} faults injected`);
     assert.ok(retries >= injected - (proxy.faults.delay ?? 0), `${retries} retries for ${injected} faults`);

@@ -56,7 +56,7 @@ test('log --git: the commits that changed pointer files, newest first, with what
   );
   assert.match(
     await dvOk(repo, ['log', '--git']),
-    /^commit [0-9a-f]{12} .*\n    third data\n    data: snapshot [0-9a-f]{12}, 1 file, 3 B\n/,
+    /^commit [0-9a-f]{12} .*\n {4}third data\n {4}data: snapshot [0-9a-f]{12}, 1 file, 3 B\n/,
   );
   const bad = await dv(repo, ['log', '--git', 'nosuchbranch']);
   assert.equal(bad.code, 2);

@@ -24,28 +24,39 @@ type Spec =
   | { enum: string[] };
 
 function check(v: unknown, spec: Spec, at: string): void {
-  if (spec === null) return assert.equal(v, null, `${at} should be null`);
+  if (spec === null) {
+    assert.equal(v, null, `${at} should be null`);
+    return;
+  }
   if (typeof spec === 'string') {
-    if (spec === 'id') return assert.match(String(v), /^[0-9a-f]{64}$/, `${at} should be an id`);
-    if (spec === 'time') return assert.ok(typeof v === 'string' && !Number.isNaN(Date.parse(v)), `${at} should be an ISO time`);
+    if (spec === 'id') {
+      assert.match(String(v), /^[0-9a-f]{64}$/, `${at} should be an id`);
+      return;
+    }
+    if (spec === 'time') {
+      assert.ok(typeof v === 'string' && !Number.isNaN(Date.parse(v)), `${at} should be an ISO time`);
+      return;
+    }
     if (spec === 'record') {
       assert.ok(v && typeof v === 'object' && !Array.isArray(v), `${at} should be an object`);
       for (const [k, x] of Object.entries(v as object)) assert.equal(typeof x, 'string', `${at}.${k} should be a string`);
       return;
     }
     if (spec === 'number') assert.ok(Number.isInteger(v) && (v as number) >= 0, `${at} should be a count, got ${JSON.stringify(v)}`);
-    return assert.equal(typeof v, spec, `${at} should be a ${spec}, got ${JSON.stringify(v)}`);
+    assert.equal(typeof v, spec, `${at} should be a ${spec}, got ${JSON.stringify(v)}`);
+    return;
   }
   if (Array.isArray(spec)) {
     assert.ok(Array.isArray(v), `${at} should be an array`);
-    (v as unknown[]).forEach((x, i) => check(x, spec[0], `${at}[${i}]`));
+    for (const [i, x] of (v as unknown[]).entries()) check(x, spec[0], `${at}[${i}]`);
     return;
   }
   if ('oneOf' in spec && Array.isArray(spec.oneOf)) {
     const errors: string[] = [];
     for (const s of spec.oneOf) {
       try {
-        return check(v, s, at);
+        check(v, s, at);
+        return;
       } catch (e) {
         errors.push((e as Error).message);
       }
@@ -54,7 +65,8 @@ function check(v: unknown, spec: Spec, at: string): void {
   }
   if ('enum' in spec && Array.isArray(spec.enum)) {
     const allowed = spec.enum as string[];
-    return assert.ok(allowed.includes(v as string), `${at}: ${JSON.stringify(v)} not in ${allowed.join('|')}`);
+    assert.ok(allowed.includes(v as string), `${at}: ${JSON.stringify(v)} not in ${allowed.join('|')}`);
+    return;
   }
   assert.ok(v && typeof v === 'object' && !Array.isArray(v), `${at} should be an object`);
   const obj = v as Record<string, unknown>;

@@ -15,7 +15,7 @@ test('three-stage pipeline: run, nothing twice, a param reruns downstream only, 
   const f = await pipelineRepo();
   const { repo, env } = f;
   const yaml = await fsp.readFile(join(repo, 'dv.yaml'), 'utf8');
-  assert.match(yaml, /^stages:\n  prepare:\n    cmd: node prepare.mjs\n/);
+  assert.match(yaml, /^stages:\n {2}prepare:\n {4}cmd: node prepare.mjs\n/);
   assert.match(yaml, /- params.json:train.lr/);
 
   const st0 = await dvJson(repo, ['status'], env);
@@ -158,7 +158,7 @@ test('three-stage pipeline: run, nothing twice, a param reruns downstream only, 
   assert.equal(await dvOk(repo, ['dag'], env), 'prepare\n  -> train  (data/prepared)\ntrain\n  -> evaluate  (model.json)\nevaluate\n');
   assert.match(
     await dvOk(repo, ['dag', '--format', 'mermaid'], env),
-    /^flowchart LR\n  n0\{\{"prepare"\}\}\n[\s\S]*n0 -->\|"data\/prepared"\| n1/,
+    /^flowchart LR\n {2}n0\{\{"prepare"\}\}\n[\s\S]*n0 -->\|"data\/prepared"\| n1/,
   );
   assert.deepEqual(
     (await dvJson(repo, ['stage', 'list'], env)).map((s: any) => [s.name, s.upstream, s.downstream]),

@@ -13,6 +13,7 @@ test('repro --verify passes on deterministic stages and fails, naming the file, 
   const { repo, env } = f;
   await fsp.writeFile(
     join(repo, 'clock.mjs'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${...} belongs to the script this test writes
     "import fs from 'node:fs';\nfs.mkdirSync('stamp', { recursive: true });\nfs.writeFileSync('stamp/const.txt', 'same every time');\nfs.writeFileSync('stamp/time.txt', `built at ${process.hrtime.bigint()} ${new Date().toISOString()}`);\n",
   );
   await dvOk(repo, ['stage', 'add', '-n', 'clock', '-d', 'clock.mjs', '-d', 'metrics.json', '-o', 'stamp', '--', 'node clock.mjs']);

@@ -164,7 +164,7 @@ test('stale locks of every shape: four writers racing for one all finish in turn
   // A dead owner: four writers start together; each must clear or wait, none may run alongside another.
   await fsp.writeFile(lock, JSON.stringify({ pid: 999_999_999, host: hostname(), command: 'add', since: new Date().toISOString() }));
   const rs = await Promise.all([0, 1, 2, 3].map((i) => dv(dir, ['--wait', '120', 'add', '-q', `p${i}`])));
-  rs.forEach((r, i) => assert.equal(r.code, 0, `writer ${i}: ${r.stderr}`));
+  for (const [i, r] of rs.entries()) assert.equal(r.code, 0, `writer ${i}: ${r.stderr}`);
   let rep = await inspectRepo(dir);
   assert.equal(rep.fsck.ok, true, JSON.stringify(rep.fsck.problems));
   assert.deepEqual(

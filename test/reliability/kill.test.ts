@@ -25,7 +25,10 @@ import { inspectRepo, readPointerFile } from '../helpers/repo-check.js';
 const DATA = { files: 400, dirs: 10, large: [1_200_000, 1_000_000, 800_000] };
 const POINTS = 20;
 const cleanup: string[] = [];
-const track = (d: string): string => (cleanup.push(d), d);
+const track = (d: string): string => {
+  cleanup.push(d);
+  return d;
+};
 
 /** Runs a kill series (see runKillSeries), reports its counts, and checks that it hit running commands. */
 async function killSeries(t: TestContext, o: Omit<KillSeries, 'started'> & { started?: KillSeries['started'] }): Promise<KillSeriesResult> {

@@ -140,6 +140,7 @@ describe('attack: terminal escape sequences in names', () => {
       // eslint-disable-next-line no-control-regex
       const shown = r.stdout + r.stderr;
       f.check(
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters
         !/[\u001b\u0007\r]/.test(shown),
         `dv ${args.join(' ')} printed raw control characters from the attacker's names: ${JSON.stringify(shown.slice(0, 300))}`,
       );

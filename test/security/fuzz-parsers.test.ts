@@ -357,7 +357,7 @@ test('declared sizes: a manifest tree is accepted only when its chunks add up to
           ledger.tree('t'.repeat(64), tree);
           ledger.manifest(topId, top);
           ledger.manifest(leafId, leaf);
-          sizes.forEach((s, k) => ledger.chunk(chunk(k), s + (at === 2 && k === 0 ? lie : 0)));
+          for (const [k, s] of sizes.entries()) ledger.chunk(chunk(k), s + (at === 2 && k === 0 ? lie : 0));
         } catch (e) {
           assert.ok(e instanceof DvError && e.code === 'BAD_OBJECT', String(e));
           assert.ok(!honest, `an honest manifest was refused: ${(e as Error).message}`);

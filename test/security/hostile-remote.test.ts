@@ -371,7 +371,10 @@ async function hostileS3(mode: 'huge' | 'trickle', listed: number): Promise<{ en
 describe('hostile S3 endpoint', () => {
   const servers: Server[] = [];
   after(() => {
-    for (const s of servers) s.closeAllConnections(), s.close();
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
   });
   const env = { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 
