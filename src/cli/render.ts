@@ -8,8 +8,12 @@ import type { RemoteStatusResult } from '../ops/remote-status.js';
 import type { GcResult } from '../ops/gc.js';
 import { count, human } from './progress.js';
 
-const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-const paint = (code: number, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+/** Set by `main` for each run: colour only on a terminal, never with NO_COLOR or TERM=dumb. */
+let color = false;
+export function useColor(on: boolean): void {
+  color = on;
+}
+const paint = (code: number, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const green = (s: string): string => paint(32, s);
 export const red = (s: string): string => paint(31, s);
 export const yellow = (s: string): string => paint(33, s);
