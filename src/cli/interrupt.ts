@@ -17,8 +17,10 @@ export function exitOnInterrupt(): (command: string) => void {
     const workspace = WORKSPACE_WRITERS.has(running) ? ', and the workspace files it had not reached are untouched' : '';
     // On a terminal, end the line a progress bar (or the echoed ^C) was on; a pipe gets one line.
     const nl = process.stderr.isTTY ? '\n' : '';
+    const command = `dv${running ? ` ${running}` : ''}`;
     process.stderr.write(
-      `${nl}dv: error INTERRUPTED: \`dv${running ? ` ${running}` : ''}\` stopped; what it wrote so far is complete and kept (nothing half-written)${workspace}: run the same command again to finish\n`,
+      `${nl}dv: error INTERRUPTED: \`${command}\` stopped; what it wrote so far is complete and kept (nothing half-written)` +
+        `${workspace}: run the same command again to finish\n`,
     );
     stopWritesSync();
     releaseHeldLocksSync();

@@ -69,7 +69,8 @@ export function log(entries: LogEntry[]): string {
       const meta = Object.entries(e.lineage.meta)
         .map(([k, v]) => `\n    ${k}=${v}`)
         .join('');
-      return `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
+      const head = `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}`;
+      return `${head}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
     })
     .join('\n');
 }
@@ -124,5 +125,7 @@ export function gc(r: GcResult): string {
     r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
   const leftovers =
     r.leftoverFiles > 0 ? `, and ${human(r.leftoverBytes)} of leftovers from interrupted commands (${count(r.leftoverFiles, 'file')})` : '';
-  return `${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}${leftovers}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`;
+  const removed = `${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}${leftovers}`;
+  const kept = `${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`;
+  return `${r.dryRun ? 'would remove' : 'removed'} ${removed}; ${kept}`;
 }

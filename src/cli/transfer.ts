@@ -31,5 +31,6 @@ export function fetched(r: {
   warnings?: string[];
 }): string {
   const warnings = (r.warnings ?? []).map((w) => `warning: ${w}\n`).join('');
-  return `${warnings}${r.remote}: fetched ${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
+  const what = `${count(r.objectsFetched, 'object')} (${human(r.bytesFetched)}) in ${count(r.requests, 'request')}`;
+  return `${warnings}${r.remote}: fetched ${what}`;
 }

@@ -35,7 +35,8 @@ export function register(program: Command, ctx: CliContext): void {
     program,
     'checkout',
     'make tracked paths match their pointer files, or restore a snapshot/tree by id or the data of a git revision',
-    'dv checkout 3fa9c2 data   # restore an old snapshot of data/ (fetched from the remote if need be)\n  dv checkout HEAD~2 data   # the data data.dv named two commits ago',
+    'dv checkout 3fa9c2 data   # restore an old snapshot of data/ (fetched from the remote if need be)\n' +
+      '  dv checkout HEAD~2 data   # the data data.dv named two commits ago',
   )
     .argument('[target]', 'snapshot or tree id (prefix), git revision, or a tracked path')
     .argument('[paths...]')

@@ -9,7 +9,8 @@ export function register(program: Command, ctx: CliContext): void {
     program,
     'diff',
     'files added, modified and deleted between two snapshots or git revisions, or one and the workspace',
-    'dv diff HEAD~1            # every tracked path: the data at HEAD~1 vs the workspace\n  dv diff v1 v2 data/images\n  dv diff 3fa9c2 81d0e7',
+    'dv diff HEAD~1            # every tracked path: the data at HEAD~1 vs the workspace\n' +
+      '  dv diff v1 v2 data/images\n  dv diff 3fa9c2 81d0e7',
   )
     .argument('<a>', 'snapshot or tree id (prefix), or a git revision (HEAD~1, main, v1)')
     .argument('[b]', 'the same; omitted: the workspace (with a git revision, a path here is taken as a path)')

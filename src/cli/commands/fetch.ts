@@ -10,7 +10,8 @@ export function register(program: Command, ctx: CliContext): void {
       program,
       'fetch',
       "bring the data the pointer files (or a git revision's, or snapshot ids) name from a remote into the local store",
-      'dv fetch -r origin\n  dv fetch --rev v1.0        # the data the pointer files of tag v1.0 name\n  dv fetch 3fa9c2e1d0b7      # one snapshot, by id or prefix',
+      'dv fetch -r origin\n  dv fetch --rev v1.0        # the data the pointer files of tag v1.0 name\n' +
+        '  dv fetch 3fa9c2e1d0b7      # one snapshot, by id or prefix',
     ),
   )
     .option('--rev <rev>', 'fetch what the pointer files of this git revision name (of the paths given, if any)')

@@ -10,7 +10,8 @@ import { printable } from '../render.js';
 
 function summary(r: FsckResult): string {
   const parts = [
-    `${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${count(r.objects, 'object')} (${human(r.bytes)}) in ${count(r.packs, 'pack')} verified`,
+    `${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${count(r.objects, 'object')} (${human(r.bytes)})` +
+      ` in ${count(r.packs, 'pack')} verified`,
     `${count(r.roots, 'root')} checked`,
   ];
   if (r.shallow) parts.push(`${count(r.shallow, 'older snapshot')} not fetched`);

@@ -17,7 +17,8 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option(
       '-w, --workspace',
-      "keep only what the work tree's pointer files name: no older versions, no other branches or tags (they stay on remotes they were pushed to)",
+      "keep only what the work tree's pointer files name: no older versions, no other branches or tags " +
+        '(they stay on remotes they were pushed to)',
     )
     .action(async (o: { dryRun?: boolean; keepDays: number; workspace?: boolean }) => {
       const r = await ctx.run('gc', { dryRun: o.dryRun, keepDays: o.keepDays, workspace: o.workspace, waitMs: ctx.waitMs() });

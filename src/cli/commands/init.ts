@@ -8,8 +8,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-git', 'allow a plain directory that is not a git work tree')
     .action(async (o: { git: boolean }) => {
       const r = await ctx.run('init', { cwd: ctx.cwd(), noGit: o.git === false });
-      ctx.show(r, () =>
-        `Initialized dv repository in ${r.root}/.dv\n${r.git ? 'Commit .dv/config, .dv/.gitignore and .gitattributes with git.' : ''}`.trim(),
-      );
+      const git = r.git ? 'Commit .dv/config, .dv/.gitignore and .gitattributes with git.' : '';
+      ctx.show(r, () => `Initialized dv repository in ${r.root}/.dv\n${git}`.trim());
     });
 }

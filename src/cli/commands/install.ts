@@ -17,7 +17,8 @@ const SAY: Record<InstallResult['hooks'][number]['action'], string> = {
 };
 
 const DONE =
-  'git checkout <branch> now runs `dv checkout`, git pull brings the data (`dv checkout`, or `dv pull` when it is missing), git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.';
+  'git checkout <branch> now runs `dv checkout`, git pull brings the data (`dv checkout`, or `dv pull` when it is missing), ' +
+  'git push runs `dv push` first, git commit warns about data changes not recorded with `dv commit`.';
 
 function render(r: InstallResult): string | undefined {
   const lines = r.hooks.map((h) => `${h.hook}: ${SAY[h.action]} ${h.file}`);

@@ -20,7 +20,8 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.show(
         r,
         () =>
-          `moved ${r.from} to ${r.to}${r.dataMoved ? '' : ' (pointer only: the data was not checked out)'}: snapshot ${r.snapshot.slice(0, 12)}\n` +
+          `moved ${r.from} to ${r.to}${r.dataMoved ? '' : ' (pointer only: the data was not checked out)'}` +
+          `: snapshot ${r.snapshot.slice(0, 12)}\n` +
           `\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`,
       );
     });

@@ -18,7 +18,8 @@ function render(r: PushResult): string | undefined {
   if (r.skipped) return undefined;
   if (r.objectsSent === 0 && r.runsSent === 0) return `${r.remote}: everything up to date`;
   const runs = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
-  return `${r.remote}: sent ${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}; ${r.alreadyThere} already there${runs}`;
+  const sent = `${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}`;
+  return `${r.remote}: sent ${sent}; ${r.alreadyThere} already there${runs}`;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -34,16 +35,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-run-cache', 'send no run records')
     .option(
       '--rev <rev>',
-      "send the data the pointer files of these git commits name, not the work tree's (rev-list syntax: main, ^origin/main, v1..v2, --branches, --all; repeatable)",
+      "send the data the pointer files of these git commits name, not the work tree's " +
+        '(rev-list syntax: main, ^origin/main, v1..v2, --branches, --all; repeatable)',
       collect,
     )
     .option(
       '--pre-push <git-remote>',
-      "what the pre-push hook runs: send the data of the commits `git push` sends (the hook's lines on stdin); no dv remote configured: only a warning",
+      "what the pre-push hook runs: send the data of the commits `git push` sends (the hook's lines on stdin); " +
+        'no dv remote configured: only a warning',
     )
     .option(
       '--repair',
-      "read and verify the remote's copies first: send again objects whose copies are damaged (a bad pack index), remove indexes that list only damage",
+      "read and verify the remote's copies first: send again objects whose copies are damaged (a bad pack index), " +
+        'remove indexes that list only damage',
     )
     .action(async (paths: string[], o: PushFlags) => {
       const bar = ctx.progress('push');

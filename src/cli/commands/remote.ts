@@ -54,7 +54,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description('manage remotes: add, list, remove, default, trust')
     .addHelpText(
       'after',
-      `\nExamples:\n  dv remote add origin /mnt/shared/dv-store --default\n  dv remote add s3 s3://my-bucket/datasets --region eu-west-1\n  dv remote add minio s3://data/dv --endpoint http://127.0.0.1:9000\n${EXIT_HELP}`,
+      '\nExamples:\n  dv remote add origin /mnt/shared/dv-store --default\n' +
+        '  dv remote add s3 s3://my-bucket/datasets --region eu-west-1\n' +
+        `  dv remote add minio s3://data/dv --endpoint http://127.0.0.1:9000\n${EXIT_HELP}`,
     );
   registerAdd(remote, ctx);
   example(remote.command('list').description('list remotes'), 'dv remote list --json').action(async () => {

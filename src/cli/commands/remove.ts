@@ -10,7 +10,8 @@ function render(r: RemoveResult, data: boolean): string {
     (x) => `removed ${x.pointer}${x.dataRemoved ? ` and ${x.path}` : ''}${data ? '' : ` (${x.path} is kept, no longer tracked)`}`,
   );
   lines.push(
-    `\nThe snapshots stay in the store until \`dv gc\` no longer finds them. To record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`,
+    '\nThe snapshots stay in the store until `dv gc` no longer finds them. To record it with git, run:\n\n' +
+      `\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`,
   );
   return lines.join('\n');
 }

@@ -70,7 +70,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep-temp', 'with --verify: keep the temporary workspace')
     .addHelpText(
       'after',
-      '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n  42 --verify found outputs that differ from dv.lock.',
+      '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n' +
+        '  42 --verify found outputs that differ from dv.lock.',
     )
     .action((stages: string[], o: ReproFlags) => run(ctx, stages, o));
 }

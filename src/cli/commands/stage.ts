@@ -15,8 +15,11 @@ interface AddFlags {
   force?: boolean;
 }
 
-const added = (r: StageAddResult): string =>
-  `${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : ''}\n\nRun it with \`dv repro ${r.stage.name}\`${r.gitAdd.length > 0 ? '; track the definition with git: git add dv.yaml' : ''}`;
+function added(r: StageAddResult): string {
+  const after = r.stage.upstream.length ? ` (after ${r.stage.upstream.join(', ')})` : '';
+  const git = r.gitAdd.length > 0 ? '; track the definition with git: git add dv.yaml' : '';
+  return `${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${after}\n\nRun it with \`dv repro ${r.stage.name}\`${git}`;
+}
 
 function removed(r: StageRemoveResult): string {
   const outs = r.untracked.length ? `; no longer tracked (files kept): ${r.untracked.join(', ')}` : '';
@@ -54,7 +57,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('define pipeline stages in dv.yaml: add, list, remove')
     .addHelpText(
       'after',
-      `\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n  dv stage list\n  dv stage remove train\n${EXIT_HELP}`,
+      '\nExamples:\n  dv stage add -n train -d train.py -d data/prepared -p train.lr -o model.pkl -- "python3 train.py"\n' +
+        `  dv stage list\n  dv stage remove train\n${EXIT_HELP}`,
     );
   registerAdd(stage, ctx);
   example(stage.command('list').description('list the stages of dv.yaml, upstream first'), 'dv stage list --json').action(async () => {
