@@ -1,7 +1,8 @@
 /**
  * What a command of the CLI may touch: the streams it writes to (`Io`) and the context every
- * command file receives (`CliContext`). `main` builds one context per run; nothing in src/cli
- * writes to process streams or sets the exit code directly, so tests can run `main` in-process.
+ * command file receives (`CliContext`). `main` builds one context per run; nothing in src/cli but
+ * the process-only interrupt.ts writes to process streams or sets the exit code, so tests can run
+ * `main` in-process.
  */
 import { resolve } from 'node:path';
 import type { LockInfo } from '../repo/lock.js';
@@ -49,7 +50,7 @@ export interface CliContext {
   out(text: string): void;
   /** `text` on stderr as it is (a newline added). */
   err(text: string): void;
-  /** `v` as indented JSON on stdout. */
+  /** `v` as indented JSON on stdout (C1 control characters escaped too: valid JSON, safe on a terminal). */
   json(v: unknown): void;
   /** `--json`: prints `r`; else, unless `-q`, prints what `human(r)` returns (if anything). */
   show<T>(r: T, human: (r: T) => string | undefined | void): void;
@@ -60,6 +61,9 @@ export interface CliContext {
 }
 
 export function createContext(io: Io): CliContext {
+  const onWait = (h: LockInfo): void => {
+    if (!ctx.globals.quiet) io.stderr.write(`dv: waiting for \`dv ${h.command}\` (pid ${h.pid}) to finish...\n`);
+  };
   const ctx: CliContext = {
     io,
     globals: {},
@@ -74,7 +78,7 @@ export function createContext(io: Io): CliContext {
     err(text) {
       io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
     },
-    json: (v) => ctx.out(JSON.stringify(v, null, 2)),
+    json: (v) => io.stdout.write(`${JSON.stringify(v, null, 2).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)}\n`),
     show(r, human) {
       if (ctx.globals.json) return ctx.json(r);
       if (ctx.globals.quiet) return;
@@ -83,9 +87,6 @@ export function createContext(io: Io): CliContext {
     },
     progress: (label) => progress(label, !ctx.globals.quiet && !ctx.globals.json, io.stderr),
     run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait }, opts),
-  };
-  const onWait = (h: LockInfo): void => {
-    if (!ctx.globals.quiet) io.stderr.write(`dv: waiting for \`dv ${h.command}\` (pid ${h.pid}) to finish...\n`);
   };
   return ctx;
 }

@@ -136,6 +136,12 @@ test('--json: an error is one JSON object on stdout, {error: {code, message, dat
   assert.equal(h.code, ERROR_CODES.NOT_A_REPO.exit);
   assert.equal(h.stdout, '');
   assert.equal(h.stderr, `dv: error NOT_A_REPO: ${JSON.parse(j.stdout).error.message}\n`);
+  // A name with control characters (C1 too) stays valid JSON and never reaches a terminal raw.
+  const odd = 'x\x7fy\x9b2Jz\x1b[1m';
+  const o = await dv(dir, ['status', odd, '--json']);
+  assert.equal(o.code, ERROR_CODES.NOT_TRACKED.exit);
+  assert.doesNotMatch(o.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  assert.equal(JSON.parse(o.stdout).error.data.path, odd);
   // `--json` after `--` is the stage's command, not dv's option.
   const s = await dv(dir, ['stage', 'add', '-n', 'a b', '--', 'echo', '--json']);
   assertUsage(s, 'stage add -n "a b" -- echo --json', /stage name "a b" must be/);
