@@ -6,49 +6,50 @@
  */
 import { resolve } from 'node:path';
 import { DvError } from './errors.js';
-import { RepoSession, findRoot, repoPaths } from './repo/repo.js';
-import { Config, globalConfigPath } from './repo/config.js';
+import { findRoot } from './repo/repo.js';
 import type { LockInfo } from './repo/lock.js';
-import { addRemote, listRemotes, removeRemote, trustRemote, type RemoteConfig, type RemoteOption } from './repo/remotes.js';
-import { init } from './ops/init.js';
-import { add, type AddOptions, type AddResult } from './ops/add.js';
-import { commit, type CommitOptions, type CommitResult } from './ops/commit.js';
-import { status, type StatusOptions, type StatusResult } from './ops/status.js';
-import { checkout, type CheckoutOptions, type CheckoutResult } from './ops/checkout.js';
-import { log, type LogEntry, type LogOptions } from './ops/log.js';
-import { diff, type DiffOptions, type DiffResult } from './ops/diff.js';
-import { ls, type LsEntry, type LsOptions } from './ops/ls.js';
-import { gc, type GcOptions, type GcResult } from './ops/gc.js';
-import { fsck, type FsckOptions, type FsckResult } from './ops/fsck.js';
-import { push, type PushOptions, type PushResult } from './ops/push.js';
-import { fetch, type FetchOptions, type FetchResult } from './ops/fetch.js';
-import { pull, type PullOptions, type PullResult } from './ops/pull.js';
-import { remoteStatus, type RemoteStatusResult } from './ops/remote-status.js';
-import {
-  stageAdd,
-  stageList,
-  stageRemove,
-  type StageAddOptions,
-  type StageAddResult,
-  type StageInfo,
-  type StageRemoveOptions,
-  type StageRemoveResult,
-} from './ops/stage.js';
-import { repro, type ReproOptions, type ReproResult } from './ops/repro.js';
-import { verify, type VerifyOptions, type VerifyResult } from './ops/verify.js';
-import { lineage, type LineageOptions, type LineageResult } from './ops/lineage.js';
-import { dag, type DagResult } from './ops/dag.js';
+import { runCommand, type CommandName, type CommandOptions, type CommandResult } from './ops/commands.js';
+import type { AddOptions, AddResult } from './ops/add.js';
+import type { CommitOptions, CommitResult } from './ops/commit.js';
+import type { ConfigLevel } from './ops/config.js';
+import type { StatusOptions, StatusResult } from './ops/status.js';
+import type { CheckoutOptions } from './ops/checkout.js';
+import type { CheckoutAtResult } from './ops/checkout-rev.js';
+import type { GitLogEntry, LogEntry, LogOptions } from './ops/log.js';
+import type { DiffOptions, DiffResult } from './ops/diff.js';
+import type { LsEntry, LsOptions } from './ops/ls.js';
+import type { GcOptions, GcResult } from './ops/gc.js';
+import type { FsckOptions, FsckResult } from './ops/fsck.js';
+import type { FsckRemoteOptions, FsckRemoteResult } from './ops/fsck-remote.js';
+import type { InstallOptions, InstallResult } from './ops/install.js';
+import type { PushOptions, PushResult } from './ops/push.js';
+import type { FetchOptions, FetchResult } from './ops/fetch.js';
+import type { PullOptions, PullResult } from './ops/pull.js';
+import type { RemoteConfig, RemoteOption } from './ops/remote.js';
+import type { RemoteStatusResult } from './ops/remote-status.js';
+import type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, StageRemoveResult } from './ops/stage.js';
+import type { ReproOptions, ReproResult } from './ops/repro.js';
+import type { VerifyOptions, VerifyResult } from './ops/verify.js';
+import type { LineageOptions, LineageResult } from './ops/lineage.js';
+import type { DagResult } from './ops/dag.js';
+import type { MoveOptions, MoveResult, RemoveOptions, RemoveResult } from './ops/untrack.js';
 
 export { DvError, ERROR_CODES, isDvError, type ErrorCode } from './errors.js';
 export { VERSION } from './repo/repo.js';
 export type { LockInfo } from './repo/lock.js';
-export type { RemoteConfig, RemoteOption } from './repo/remotes.js';
+export type { RemoteConfig, RemoteOption } from './ops/remote.js';
 export type { InitResult } from './ops/init.js';
 export type { AddOptions, AddResult } from './ops/add.js';
 export type { CommitOptions, CommitResult, CommitEntry } from './ops/commit.js';
 export type { StatusOptions, StatusResult, PathStatus, PathState } from './ops/status.js';
 export type { CheckoutOptions, CheckoutResult, CheckoutEntry } from './ops/checkout.js';
-export type { LogOptions, LogEntry } from './ops/log.js';
+export type { CheckoutAtResult } from './ops/checkout-rev.js';
+export type { RemoveOptions, RemoveResult, MoveOptions, MoveResult } from './ops/untrack.js';
+export type { LogOptions, LogEntry, GitLogEntry } from './ops/log.js';
+export type { FsckRemoteOptions, FsckRemoteResult } from './ops/fsck-remote.js';
+export type { InstallOptions, InstallResult, HookName, HookAction } from './ops/install.js';
+export type { ConfigLevel } from './ops/config.js';
+export type { LockMode, CommandName } from './ops/commands.js';
 export type { DiffOptions, DiffResult } from './ops/diff.js';
 export type { LsOptions, LsEntry } from './ops/ls.js';
 export type { GcOptions, GcResult } from './ops/gc.js';
@@ -115,7 +116,7 @@ export class Repo {
    */
   static async init(dir: string, opts: { noGit?: boolean } & RepoOpenOptions = {}): Promise<Repo> {
     checkString('Repo.init: dir', dir);
-    const r = await init({ cwd: resolve(dir), noGit: opts.noGit });
+    const r = await runCommand('init', { cwd: resolve(dir) }, { cwd: resolve(dir), noGit: opts.noGit });
     return new Repo(r.root, opts);
   }
 
@@ -128,13 +129,9 @@ export class Repo {
     return new Repo(await findRoot(resolve(dir)), opts);
   }
 
-  private async session<T>(write: boolean, command: string, fn: (s: RepoSession) => Promise<T>): Promise<T> {
-    const s = await RepoSession.open({ cwd: this.root, write, waitMs: this.opts.waitMs, command, onWait: this.opts.onWait });
-    try {
-      return await fn(s);
-    } finally {
-      await s.close();
-    }
+  /** Runs a command the way the CLI does (src/ops/commands.ts: its lock mode, its operation). */
+  private run<K extends CommandName>(name: K, opts: CommandOptions<K>): Promise<CommandResult<K>> {
+    return runCommand(name, { cwd: this.root, waitMs: this.opts.waitMs, onWait: this.opts.onWait }, opts);
   }
 
   /**
@@ -145,7 +142,29 @@ export class Repo {
     if (!opts || !Array.isArray(opts.paths) || opts.paths.length === 0)
       throw new DvError('USAGE', "add: name at least one path, e.g. { paths: ['data'] }");
     checkPaths('add', opts.paths);
-    return this.session(true, 'add', (s) => add(s, { ...opts, cwd: this.root }));
+    return this.run('add', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Stops tracking paths: deletes their pointer files and .gitignore lines; the workspace copy
+   * stays unless `data` (refused when it has uncommitted changes, unless `force`).
+   * @example const { gitAdd } = await repo.remove({ paths: ['old-data'] });
+   */
+  async remove(opts: Opts<RemoveOptions>): Promise<RemoveResult> {
+    if (!opts || !Array.isArray(opts.paths) || opts.paths.length === 0)
+      throw new DvError('USAGE', "remove: name at least one path, e.g. { paths: ['data'] }");
+    checkPaths('remove', opts.paths);
+    return this.run('remove', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Renames a tracked path: its data, pointer file and .gitignore line (history kept).
+   * @example await repo.move({ from: 'data/raw', to: 'data/raw-2024' });
+   */
+  async move(opts: Opts<MoveOptions>): Promise<MoveResult> {
+    checkString('move: from', opts?.from);
+    checkString('move: to', opts.to);
+    return this.run('move', { ...opts, cwd: this.root });
   }
 
   /**
@@ -154,7 +173,7 @@ export class Repo {
    */
   async status(opts: Opts<StatusOptions> = {}): Promise<StatusResult> {
     checkPaths('status', opts.paths);
-    return this.session(false, 'status', (s) => status(s, { ...opts, cwd: this.root }));
+    return this.run('status', { ...opts, cwd: this.root });
   }
 
   /**
@@ -163,18 +182,21 @@ export class Repo {
    */
   async commit(opts: Opts<CommitOptions> = {}): Promise<CommitResult> {
     checkPaths('commit', opts.paths);
-    return this.session(true, 'commit', (s) => commit(s, { ...opts, cwd: this.root }));
+    return this.run('commit', { ...opts, cwd: this.root });
   }
 
   /**
-   * Makes tracked paths match their pointer files, or restores the snapshot or tree `target`.
+   * Makes tracked paths match their pointer files, or restores `target`: a snapshot or tree id
+   * (prefix; fetched from the default remote when this clone lacks it) or a git revision (the
+   * data its pointer files name).
    * @example await repo.checkout();                          // after git checkout
    * @example await repo.checkout({ target: '3fa9c2', paths: ['data'] });
+   * @example const { commit } = await repo.checkout({ target: 'HEAD~2', paths: ['data'] });
    */
-  async checkout(opts: Opts<CheckoutOptions> = {}): Promise<CheckoutResult> {
+  async checkout(opts: Opts<CheckoutOptions> = {}): Promise<CheckoutAtResult> {
     checkPaths('checkout', opts.paths);
     if (opts.target !== undefined) checkString('checkout: target', opts.target);
-    return this.session(true, 'checkout', (s) => checkout(s, { ...opts, cwd: this.root }));
+    return this.run('checkout', { ...opts, cwd: this.root });
   }
 
   /**
@@ -183,7 +205,18 @@ export class Repo {
    */
   async log(opts: Opts<LogOptions> = {}): Promise<LogEntry[]> {
     checkPaths('log', opts.paths);
-    return this.session(false, 'log', (s) => log(s, { ...opts, cwd: this.root }));
+    return this.run('log', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * The commits reachable from `rev` (default HEAD) that changed pointer files, newest first,
+   * with the snapshots they named and whether this clone holds them (`dv log --git`).
+   * @example const [last] = await repo.gitLog({ rev: 'main', paths: ['data'], limit: 1 });
+   */
+  async gitLog(opts: Opts<LogOptions> & { rev?: string } = {}): Promise<GitLogEntry[]> {
+    checkPaths('gitLog', opts.paths);
+    if (opts.rev !== undefined) checkString('gitLog: rev', opts.rev);
+    return this.run('gitLog', { ...opts, cwd: this.root });
   }
 
   /**
@@ -193,7 +226,7 @@ export class Repo {
   async diff(opts: Opts<DiffOptions>): Promise<DiffResult> {
     checkString('diff: a', opts?.a);
     if (opts.b !== undefined) checkString('diff: b', opts.b);
-    return this.session(false, 'diff', (s) => diff(s, { ...opts, cwd: this.root }));
+    return this.run('diff', { ...opts, cwd: this.root });
   }
 
   /**
@@ -202,7 +235,7 @@ export class Repo {
    */
   async ls(opts: Opts<LsOptions>): Promise<LsEntry[]> {
     checkString('ls: target', opts?.target);
-    return this.session(false, 'ls', (s) => ls(s, { ...opts, cwd: this.root }));
+    return this.run('ls', { ...opts, cwd: this.root });
   }
 
   /**
@@ -210,7 +243,7 @@ export class Repo {
    * @example const { removedBytes } = await repo.gc({ dryRun: true });
    */
   async gc(opts: GcOptions = {}): Promise<GcResult> {
-    return this.session(true, 'gc', (s) => gc(s, opts));
+    return this.run('gc', opts);
   }
 
   /**
@@ -218,7 +251,17 @@ export class Repo {
    * @example const r = await repo.fsck(); if (!r.ok) console.error(r.problems);
    */
   async fsck(opts: FsckOptions = {}): Promise<FsckResult> {
-    return this.session(true, 'fsck', (s) => fsck(s, opts));
+    return this.run('fsck', opts);
+  }
+
+  /**
+   * Checks a remote (default: the default remote): every pack index, and every object it lists
+   * read back and re-hashed; `ok` is false with `problems` named.
+   * @example const { ok, bad } = await repo.fsckRemote({ remote: 'origin' });
+   */
+  async fsckRemote(opts: FsckRemoteOptions = {}): Promise<FsckRemoteResult> {
+    if (opts.remote !== undefined) checkString('fsckRemote: remote', opts.remote);
+    return this.run('fsckRemote', opts);
   }
 
   /**
@@ -227,7 +270,7 @@ export class Repo {
    */
   async push(opts: Opts<PushOptions> = {}): Promise<PushResult> {
     checkPaths('push', opts.paths);
-    return this.session(false, 'push', (s) => push(s, { ...opts, cwd: this.root }));
+    return this.run('push', { ...opts, cwd: this.root });
   }
 
   /**
@@ -236,7 +279,7 @@ export class Repo {
    */
   async fetch(opts: Opts<FetchOptions> = {}): Promise<FetchResult> {
     checkPaths('fetch', opts.paths);
-    return this.session(true, 'fetch', (s) => fetch(s, { ...opts, cwd: this.root }));
+    return this.run('fetch', { ...opts, cwd: this.root });
   }
 
   /**
@@ -245,7 +288,7 @@ export class Repo {
    */
   async pull(opts: Opts<PullOptions> = {}): Promise<PullResult> {
     checkPaths('pull', opts.paths);
-    return this.session(true, 'pull', (s) => pull(s, { ...opts, cwd: this.root }));
+    return this.run('pull', { ...opts, cwd: this.root });
   }
 
   /**
@@ -254,9 +297,17 @@ export class Repo {
    */
   async remoteStatus(opts: { remote?: string; paths?: string[] } = {}): Promise<RemoteStatusResult> {
     checkPaths('remoteStatus', opts.paths);
-    return this.session(false, 'status', (s) => remoteStatus(s, { ...opts, cwd: this.root }));
+    return this.run('remoteStatus', { ...opts, cwd: this.root });
   }
 
+  /**
+   * Adds git hooks (post-checkout, post-merge, pre-push, pre-commit...) that run dv; with
+   * `uninstall`, removes dv's blocks. Existing hooks are kept.
+   * @example const { hooks } = await repo.install();
+   */
+  async install(opts: Opts<InstallOptions> = {}): Promise<InstallResult> {
+    return this.run('install', { ...opts, cwd: this.root });
+  }
   /**
    * Adds (or with `force` replaces) a pipeline stage in dv.yaml.
    * @example await repo.stageAdd({ name: 'train', cmd: 'python3 train.py', deps: ['train.py', 'data'], params: ['train.lr'], outs: ['model.pkl'] });
@@ -265,7 +316,7 @@ export class Repo {
     checkString('stageAdd: name', opts?.name);
     checkString('stageAdd: cmd', opts.cmd);
     for (const k of ['deps', 'params', 'outs'] as const) checkPaths(`stageAdd: ${k}`, opts[k]);
-    return this.session(true, 'stage add', (s) => stageAdd(s, { ...opts, cwd: this.root }));
+    return this.run('stageAdd', { ...opts, cwd: this.root });
   }
 
   /**
@@ -274,7 +325,7 @@ export class Repo {
    */
   async stageRemove(opts: StageRemoveOptions): Promise<StageRemoveResult> {
     checkString('stageRemove: name', opts?.name);
-    return this.session(true, 'stage remove', (s) => stageRemove(s, opts));
+    return this.run('stageRemove', opts);
   }
 
   /**
@@ -282,7 +333,7 @@ export class Repo {
    * @example for (const st of await repo.stages()) console.log(st.name, st.upstream);
    */
   async stages(): Promise<StageInfo[]> {
-    return this.session(false, 'stage list', (s) => stageList(s));
+    return this.run('stageList', {});
   }
 
   /**
@@ -292,7 +343,7 @@ export class Repo {
    */
   async repro(opts: ReproOptions = {}): Promise<ReproResult> {
     checkPaths('repro: stages', opts.stages);
-    return this.session(true, 'repro', (s) => repro(s, opts));
+    return this.run('repro', opts);
   }
 
   /**
@@ -301,7 +352,7 @@ export class Repo {
    */
   async verify(opts: VerifyOptions = {}): Promise<VerifyResult> {
     checkPaths('verify: stages', opts.stages);
-    return this.session(false, 'repro --verify', (s) => verify(s, opts));
+    return this.run('verify', opts);
   }
 
   /**
@@ -310,7 +361,7 @@ export class Repo {
    */
   async lineage(opts: Opts<LineageOptions>): Promise<LineageResult> {
     checkString('lineage: target', opts?.target);
-    return this.session(false, 'lineage', (s) => lineage(s, { ...opts, cwd: this.root }));
+    return this.run('lineage', { ...opts, cwd: this.root });
   }
 
   /**
@@ -318,12 +369,7 @@ export class Repo {
    * @example const { edges } = await repo.dag();
    */
   async dag(): Promise<DagResult> {
-    return this.session(false, 'dag', (s) => dag(s));
-  }
-
-  private async config(): Promise<Config> {
-    const p = repoPaths(this.root);
-    return Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig });
+    return this.run('dag', {});
   }
 
   /**
@@ -333,10 +379,7 @@ export class Repo {
   async addRemote(name: string, url: string, opts: AddRemoteOptions = {}): Promise<RemoteConfig> {
     checkString('addRemote: name', name);
     checkString('addRemote: url', url);
-    const { default: makeDefault, local, ...options } = opts;
-    const config = await this.config();
-    await addRemote(config, local ? 'local' : 'repo', name, url, options, Boolean(makeDefault));
-    return listRemotes(config).find((r) => r.name === name)!;
+    return this.run('remoteAdd', { ...opts, name, url, cwd: this.root });
   }
 
   /**
@@ -344,7 +387,7 @@ export class Repo {
    * @example const origin = (await repo.listRemotes()).find((r) => r.isDefault);
    */
   async listRemotes(): Promise<RemoteConfig[]> {
-    return listRemotes(await this.config());
+    return this.run('remoteList', { cwd: this.root });
   }
 
   /**
@@ -353,7 +396,17 @@ export class Repo {
    */
   async removeRemote(name: string): Promise<void> {
     checkString('removeRemote: name', name);
-    await removeRemote(await this.config(), name);
+    await this.run('remoteRemove', { name, cwd: this.root });
+  }
+
+  /**
+   * The default remote (`null`: none), after making `name` the default when given (NO_REMOTE
+   * when no remote has that name).
+   * @example await repo.defaultRemote('backup'); (await repo.defaultRemote()).default // 'backup'
+   */
+  async defaultRemote(name?: string): Promise<{ default: string | null }> {
+    if (name !== undefined) checkString('defaultRemote: name', name);
+    return this.run('remoteDefault', { name, cwd: this.root });
   }
 
   /**
@@ -363,6 +416,44 @@ export class Repo {
    */
   async trustRemote(name?: string): Promise<{ name: string; identity: string; committed: boolean }> {
     if (name !== undefined) checkString('trustRemote: name', name);
-    return trustRemote(await this.config(), repoPaths(this.root).dvDir, name);
+    return this.run('remoteTrust', { name, cwd: this.root });
+  }
+
+  /**
+   * Every configuration key with its value: the merged view of the three levels, or one level
+   * alone (`global`, `repo`: `.dv/config`, `local`: `.dv/config.local`).
+   * @example const all = await repo.listConfig(); all['core.remote']
+   */
+  async listConfig(opts: { level?: ConfigLevel } = {}): Promise<Record<string, string>> {
+    return this.run('configList', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * The value of a configuration key (undefined when not set), merged or of one level.
+   * @example const jobs = await repo.getConfig('remote.origin.jobs', { level: 'local' });
+   */
+  async getConfig(key: string, opts: { level?: ConfigLevel } = {}): Promise<string | undefined> {
+    checkString('getConfig: key', key);
+    return this.run('configGet', { ...opts, key, cwd: this.root });
+  }
+
+  /**
+   * Sets a configuration key (default level: `repo`, the committed `.dv/config`); a key dv does
+   * not read, or a value it cannot use, is USAGE and nothing is written.
+   * @example await repo.setConfig('remote.origin.jobs', '16', { level: 'local' });
+   */
+  async setConfig(key: string, value: string, opts: { level?: ConfigLevel } = {}): Promise<void> {
+    checkString('setConfig: key', key);
+    if (typeof value !== 'string') throw new DvError('USAGE', 'setConfig: value must be a string');
+    await this.run('configSet', { ...opts, key, value, cwd: this.root });
+  }
+
+  /**
+   * Removes a configuration key from a level (default `repo`); USAGE when it is not set there.
+   * @example await repo.unsetConfig('cache.dir', { level: 'local' });
+   */
+  async unsetConfig(key: string, opts: { level?: ConfigLevel } = {}): Promise<void> {
+    checkString('unsetConfig: key', key);
+    await this.run('configUnset', { ...opts, key, cwd: this.root });
   }
 }

@@ -1,8 +1,8 @@
 /** Human-readable rendering of the pipeline commands: repro, verify, lineage, dag, status. */
 import type { DagResult } from '../ops/dag.js';
-import type { LineageResult } from '../ops/lineage.js';
+import type { LineageArtifact, LineageResult } from '../ops/lineage.js';
 import { describeChange, type OutOfDateStage } from '../ops/pipeline.js';
-import type { ReproResult } from '../ops/repro.js';
+import type { ReproResult, ReproStage } from '../ops/repro.js';
 import type { StageInfo } from '../ops/stage.js';
 import type { VerifyResult } from '../ops/verify.js';
 import { green, red, shellQuote, yellow } from './render.js';
@@ -23,6 +23,10 @@ export function stagesStatus(
   return lines.join('\n');
 }
 
+function restoredFrom(st: ReproStage): string {
+  return st.from === 'lock' ? 'dv.lock' : st.from === 'remote' ? `the remote run cache (${st.remote})` : 'the run cache';
+}
+
 export function repro(r: ReproResult): string {
   const lines: string[] = [];
   for (const st of r.stages) {
@@ -30,15 +34,15 @@ export function repro(r: ReproResult): string {
     else if (st.action === 'would-run') lines.push(`${st.name}: would run (${st.changes.map(describeChange).join(', ')})`);
     else if (st.action === 'would-restore')
       lines.push(
-        `${st.name}: would restore from ${st.from === 'lock' ? 'dv.lock' : 'the run cache'}, not run (${st.changes.map(describeChange).join(', ')})`,
+        `${st.name}: would restore from ${st.from === 'lock' ? 'dv.lock' : 'the run cache'}, ` +
+          `not run (${st.changes.map(describeChange).join(', ')})`,
       );
     else if (st.action === 'restored')
-      lines.push(
-        `${st.name}: ${green('restored')} from ${st.from === 'lock' ? 'dv.lock' : st.from === 'remote' ? `the remote run cache (${st.remote})` : 'the run cache'} (${st.outs.map((o) => o.path).join(', ')})`,
-      );
+      lines.push(`${st.name}: ${green('restored')} from ${restoredFrom(st)} (${st.outs.map((o) => o.path).join(', ')})`);
     else
       lines.push(
-        `${st.name}: ${green('ran')} in ${st.seconds?.toFixed(1)}s, ${st.outs.map((o) => `${o.path} ${short(o.id)}`).join(', ') || 'no outs'}`,
+        `${st.name}: ${green('ran')} in ${st.seconds?.toFixed(1)}s, ` +
+          (st.outs.map((o) => `${o.path} ${short(o.id)}`).join(', ') || 'no outs'),
       );
   }
   if (r.gitAdd.length > 0) lines.push(`\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`);
@@ -58,7 +62,8 @@ export function verify(r: VerifyResult): string {
     }
     for (const o of st.outs.filter((x) => !x.ok)) {
       lines.push(
-        `${st.name}: ${red('NOT reproducible')}: ${o.path} ${o.actual ? `is ${short(o.actual)}, dv.lock says ${short(o.expected)}` : 'was not written'}`,
+        `${st.name}: ${red('NOT reproducible')}: ${o.path} ` +
+          (o.actual ? `is ${short(o.actual)}, dv.lock says ${short(o.expected)}` : 'was not written'),
       );
       for (const c of o.changes)
         lines.push(
@@ -78,9 +83,17 @@ function envLine(env: LineageResult['stages'][number]['env']): string {
   return `${g}; dv ${env.dv}, ${env.os} ${env.arch}${tools ? `, ${tools}` : ''}`;
 }
 
+function rawLine(a: LineageArtifact): string {
+  if (a.uncommitted) return `  ${a.path}  id ${short(a.id)}  UNCOMMITTED: read as it was in the workspace, in no snapshot`;
+  const code = a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : '';
+  const where = a.inStore ? `  ${a.time}  "${a.message}"${code}` : '  (not in the local store: dv fetch)';
+  return `  ${a.path}  snapshot ${a.snapshot ? short(a.snapshot) : '?'}${where}`;
+}
+
 export function lineage(r: LineageResult): string {
   const lines = [
-    `${yellow(r.target.inside ?? r.target.path)}${r.target.inside ? ` (inside ${r.target.path})` : ''}: snapshot ${short(r.target.snapshot)}, tree ${short(r.target.tree)}`,
+    `${yellow(r.target.inside ?? r.target.path)}${r.target.inside ? ` (inside ${r.target.path})` : ''}` +
+      `: snapshot ${short(r.target.snapshot)}, tree ${short(r.target.tree)}`,
   ];
   if (r.stages.length === 0) lines.push('not written by a pipeline stage (added with dv add or dv commit)');
   const art = (path: string, id: string): LineageResult['artifacts'][number] | undefined =>
@@ -113,12 +126,7 @@ export function lineage(r: LineageResult): string {
   const raw = r.artifacts.filter((a) => a.kind === 'raw');
   if (raw.length) {
     lines.push('', 'raw data:');
-    for (const a of raw)
-      lines.push(
-        a.uncommitted
-          ? `  ${a.path}  id ${short(a.id)}  UNCOMMITTED: read as it was in the workspace, in no snapshot`
-          : `  ${a.path}  snapshot ${a.snapshot ? short(a.snapshot) : '?'}${a.inStore ? `  ${a.time}  "${a.message}"${a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : ''}` : '  (not in the local store: dv fetch)'}`,
-      );
+    for (const a of raw) lines.push(rawLine(a));
   }
   return lines.join('\n');
 }

@@ -19,9 +19,15 @@ function human(n: number): string {
   return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
 }
 
-/** A bar (or spinner-like counter when `total` is unknown) on stderr, started lazily after 300 ms. */
-export function progress(label: string, enabled: boolean, total?: number): Progress {
-  if (!enabled || !process.stderr.isTTY) return NOOP;
+/** Where a bar is drawn: a terminal stream (a bar is only drawn when `isTTY`). */
+export interface BarStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/** A bar (or spinner-like counter when `total` is unknown) on `stream`, started lazily after 300 ms. */
+export function progress(label: string, enabled: boolean, stream: BarStream, total?: number): Progress {
+  if (!enabled || !stream.isTTY) return NOOP;
   const started = Date.now();
   let bar: CliProgress.SingleBar | undefined;
   const t0 = Date.now();
@@ -33,7 +39,7 @@ export function progress(label: string, enabled: boolean, total?: number): Progr
         const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
         bar = new cliProgress.SingleBar(
           {
-            stream: process.stderr,
+            stream: stream as NodeJS.WriteStream,
             format: total ? `${label} [{bar}] {percentage}% {value}/{total} {extra}` : `${label} {value} {extra}`,
             hideCursor: true,
             clearOnComplete: true,

@@ -8,8 +8,12 @@ import type { RemoteStatusResult } from '../ops/remote-status.js';
 import type { GcResult } from '../ops/gc.js';
 import { count, human } from './progress.js';
 
-const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-const paint = (code: number, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+/** Set by `main` for each run: colour only on a terminal, never with NO_COLOR or TERM=dumb. */
+let color = false;
+export function useColor(on: boolean): void {
+  color = on;
+}
+const paint = (code: number, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const green = (s: string): string => paint(32, s);
 export const red = (s: string): string => paint(31, s);
 export const yellow = (s: string): string => paint(33, s);
@@ -66,7 +70,8 @@ export function log(entries: LogEntry[]): string {
       const meta = Object.entries(e.lineage.meta)
         .map(([k, v]) => `\n    ${k}=${v}`)
         .join('');
-      return `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
+      const head = `${yellow('snapshot ' + e.id)}\npath:   ${e.path}\nauthor: ${e.author}\ndate:   ${e.time}${git}`;
+      return `${head}\nfiles:  ${e.files}, ${human(e.size)}\n\n    ${e.message}${meta}\n`;
     })
     .join('\n');
 }
@@ -121,5 +126,7 @@ export function gc(r: GcResult): string {
     r.repositories.length > 1 ? ` in ${r.repositories.length} repositories sharing the cache (${r.repositories.join(', ')})` : '';
   const leftovers =
     r.leftoverFiles > 0 ? `, and ${human(r.leftoverBytes)} of leftovers from interrupted commands (${count(r.leftoverFiles, 'file')})` : '';
-  return `${r.dryRun ? 'would remove' : 'removed'} ${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}${leftovers}; ${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`;
+  const removed = `${count(r.removedObjects, 'object')} (${human(r.removedBytes)}) from ${count(r.removedPacks, 'pack')}${leftovers}`;
+  const kept = `${count(r.reachableObjects, 'reachable object')} kept from ${count(r.roots, 'root')}${shared}`;
+  return `${r.dryRun ? 'would remove' : 'removed'} ${removed}; ${kept}`;
 }

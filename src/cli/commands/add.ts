@@ -1,0 +1,43 @@
+/** `dv add`: track files or directories, recording their first snapshot. */
+import type { Command } from 'commander';
+import type { CliContext } from '../io.js';
+import { collect, command, parseMeta } from '../options.js';
+import { count, human } from '../progress.js';
+import { shellQuote } from '../render.js';
+import type { AddResult } from '../../ops/add.js';
+
+function render(r: AddResult): string {
+  const lines = r.added.map(
+    (a) =>
+      `${a.changed ? 'added' : 'unchanged'} ${a.path}: ${count(a.files, 'file')}, ${human(a.size)}, snapshot ${a.snapshot.slice(0, 12)}`,
+  );
+  lines.push(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}`);
+  if (r.gitAdd.length > 0) lines.push(`\nTo track the changes with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`);
+  return lines.join('\n');
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  command(
+    program,
+    'add',
+    'track files or directories: store their content and write <path>.dv pointer files',
+    'dv add data/ models/model.bin -m "first import"',
+  )
+    .argument('<paths...>')
+    .option('-m, --message <msg>', 'snapshot message')
+    .option('--meta <key=value>', 'metadata recorded in the snapshot (repeatable)', collect)
+    .action(async (paths: string[], o: { message?: string; meta?: string[] }) => {
+      const meta = parseMeta(o.meta);
+      const bar = ctx.progress('hashing');
+      const r = await ctx
+        .run('add', {
+          paths,
+          cwd: ctx.cwd(),
+          message: o.message,
+          meta,
+          onProgress: (p) => bar.update(p.filesHashed, { bytes: p.bytesHashed }),
+        })
+        .finally(() => bar.stop());
+      ctx.show(r, render);
+    });
+}

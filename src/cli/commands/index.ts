@@ -1,0 +1,55 @@
+/**
+ * Every command of the CLI, in the order `dv --help` lists them. A command file exports
+ * `register(program, ctx)`: it defines the command with commander and renders its result.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../io.js';
+import * as add from './add.js';
+import * as checkout from './checkout.js';
+import * as commit from './commit.js';
+import * as config from './config.js';
+import * as dag from './dag.js';
+import * as diff from './diff.js';
+import * as fetch from './fetch.js';
+import * as fsck from './fsck.js';
+import * as gc from './gc.js';
+import * as init from './init.js';
+import * as install from './install.js';
+import * as lineage from './lineage.js';
+import * as log from './log.js';
+import * as ls from './ls.js';
+import * as move from './move.js';
+import * as pull from './pull.js';
+import * as push from './push.js';
+import * as remote from './remote.js';
+import * as remove from './remove.js';
+import * as repro from './repro.js';
+import * as stage from './stage.js';
+import * as status from './status.js';
+
+export type Register = (program: Command, ctx: CliContext) => void;
+
+export const COMMAND_FILES: { register: Register }[] = [
+  init,
+  add,
+  remove,
+  move,
+  commit,
+  status,
+  checkout,
+  log,
+  diff,
+  ls,
+  gc,
+  fsck,
+  remote,
+  push,
+  fetch,
+  pull,
+  install,
+  stage,
+  repro,
+  lineage,
+  dag,
+  config,
+];
