@@ -18,6 +18,7 @@ import { checkout, type CheckoutOptions, type CheckoutResult } from './ops/check
 import { log, type LogEntry, type LogOptions } from './ops/log.js';
 import { diff, type DiffOptions, type DiffResult } from './ops/diff.js';
 import { ls, type LsEntry, type LsOptions } from './ops/ls.js';
+import { cat, lsAt, readAll, type FileStream } from './ops/cat.js';
 import { gc, type GcOptions, type GcResult } from './ops/gc.js';
 import { fsck, type FsckOptions, type FsckResult } from './ops/fsck.js';
 import { push, type PushOptions, type PushResult } from './ops/push.js';
@@ -51,6 +52,8 @@ export type { CheckoutOptions, CheckoutResult, CheckoutEntry } from './ops/check
 export type { LogOptions, LogEntry } from './ops/log.js';
 export type { DiffOptions, DiffResult } from './ops/diff.js';
 export type { LsOptions, LsEntry } from './ops/ls.js';
+export type { FileStream } from './ops/cat.js';
+export type { ReadStats } from './read/source.js';
 export type { GcOptions, GcResult } from './ops/gc.js';
 export type { FsckOptions, FsckResult } from './ops/fsck.js';
 export type { Problem } from './ops/reach.js';
@@ -99,6 +102,22 @@ function checkPaths(what: string, paths: unknown): void {
 
 function checkString(what: string, v: unknown): asserts v is string {
   if (typeof v !== 'string' || v === '') throw new DvError('USAGE', `${what} must be a non-empty string`);
+}
+
+/** Which version `Repo#open`, `readFile` and `list` read, and from where. */
+export interface ReadOptions {
+  /** A git revision (`HEAD~1`, `v1`), or a snapshot or tree id (prefix); omitted: the pointer files now. */
+  rev?: string;
+  /** The remote to read what the local store lacks from (default: the default remote). */
+  remote?: string;
+}
+
+/** `<rev>:<path>` from the API's arguments. */
+function revPath(what: string, path: unknown, opts: ReadOptions, emptyOk = false): string {
+  if (!(typeof path === 'string' && (emptyOk || path !== ''))) throw new DvError('USAGE', `${what}: path must be a non-empty string`);
+  if (opts.rev !== undefined) checkString(`${what}: rev`, opts.rev);
+  if (opts.rev?.includes(':')) throw new DvError('USAGE', `${what}: rev ${JSON.stringify(opts.rev)} may not contain ":"`);
+  return `${opts.rev ?? ''}:${path}`;
 }
 
 /** An open dv repository. Holds no lock or handle between calls. */
@@ -203,6 +222,41 @@ export class Repo {
   async ls(opts: Opts<LsOptions>): Promise<LsEntry[]> {
     checkString('ls: target', opts?.target);
     return this.session(false, 'ls', (s) => ls(s, { ...opts, cwd: this.root }));
+  }
+
+  /**
+   * One file of any version as a stream of verified bytes, without checking it out: from the local
+   * store, else the remote (that file's chunks only), in constant memory. `rev`: a git revision,
+   * snapshot or tree id (then `path` is inside it); omitted: what the pointer files name now.
+   * Resolves once the file is found; read the stream to its end or destroy it (it holds the repository open).
+   * @example (await repo.open('data/labels.csv', { rev: 'v1' })).pipe(process.stdout);
+   */
+  async open(path: string, opts: ReadOptions = {}): Promise<FileStream> {
+    const spec = revPath('open', path, opts);
+    const s = await RepoSession.open({ cwd: this.root, write: false, waitMs: this.opts.waitMs, command: 'cat', onWait: this.opts.onWait });
+    try {
+      return (await cat(s, { spec, remote: opts.remote, onClose: () => s.close() })).stream;
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
+  }
+
+  /**
+   * One file of any version, whole, in memory (see `open`).
+   * @example const labels = (await repo.readFile('data/labels.csv', { rev: 'HEAD~1' })).toString('utf8');
+   */
+  async readFile(path: string, opts: ReadOptions = {}): Promise<Buffer> {
+    return readAll(await this.open(path, opts));
+  }
+
+  /**
+   * The entries of a directory of any version (`path` '' with a `rev`: the tracked paths there).
+   * @example const shards = await repo.list('data/train', { rev: 'v3' });
+   */
+  async list(path: string, opts: ReadOptions & { recursive?: boolean } = {}): Promise<LsEntry[]> {
+    const spec = revPath('list', path, opts, true);
+    return this.session(false, 'ls', (s) => lsAt(s, { spec, remote: opts.remote, recursive: opts.recursive }));
   }
 
   /**

@@ -14,6 +14,8 @@ import { stopWritesSync } from '../workspace/write-temp.js';
 import type { RemoteOption } from '../repo/remotes.js';
 import { progress, human, count } from './progress.js';
 import * as render from './render.js';
+import { register as registerCat } from './commands/cat.js';
+import { isRevPath, lsRev } from './commands/ls-rev.js';
 
 // Operations load on first use (changesets style): `dv status` never loads the AWS SDK.
 type Fn = (...args: any[]) => Promise<unknown>;
@@ -412,11 +414,15 @@ ${EXIT_HELP}`,
   cmd('ls', 'list the entries of a tracked path, snapshot or tree', 'dv ls data/images -R')
     .argument('<target>', 'tracked path (or a directory inside one), or snapshot/tree id')
     .option('-R, --recursive', 'list subdirectories too')
-    .action(async (target: string, o: { recursive?: boolean }) => {
+    .option('-r, --remote <name>', 'with <rev>:<path>: read what the local store lacks from this remote')
+    .action(async (target: string, o: { recursive?: boolean; remote?: string }) => {
+      if (isRevPath(target)) return lsRev(target, o, { ...globals, cwd: cwd(), waitMs: waitMs() });
       const r = await session(false, 'ls', (s) => ls(s, { target, recursive: o.recursive, cwd: cwd() }));
       if (globals.json) printJson(r);
       else if (!globals.quiet) out(render.ls(r));
     });
+
+  registerCat(program);
 
   cmd('gc', 'delete objects that no pointer file, snapshot history or git ref reaches', 'dv gc --dry-run')
     .option('-n, --dry-run', 'only say what would be removed')
