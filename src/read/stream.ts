@@ -32,7 +32,7 @@ const JOB_MAX = 4 * 1024 * 1024;
 const WINDOW = 8 * 1024 * 1024;
 const MAX_JOBS = 4;
 /** What the Readable itself buffers before it stops asking (bytes). */
-const HIGH_WATER = 1024 * 1024;
+const HIGH_WATER = 256 * 1024;
 
 interface Piece {
   id: string;
@@ -177,6 +177,9 @@ async function* fileBytes(src: ObjectSource, entry: FileEntry): AsyncGenerator<B
       ahead -= head.job.bytes;
     }
   } finally {
+    // Stopped early (destroyed, or a read failed): the reads in flight end before the stream
+    // closes, so none touches the store after its owner closed it.
+    await Promise.allSettled(running.map((r) => r.result));
     await jobs.return(undefined);
   }
   if (emitted !== entry.size)
