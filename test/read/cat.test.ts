@@ -93,6 +93,12 @@ test('refusals: one line with a stable code and exit status, nothing on stdout',
     [['cat', 'nosuchrev:data/large0.bin'], 'UNKNOWN_ID', 20, /neither a git revision nor an object id/],
     [['cat', 'v1:'], 'USAGE', 2, /names no file/],
     [['ls', 'v1:data/nope'], 'PATH_NOT_FOUND', 15, /no data\/nope/],
+    [
+      ['cat', '-r', 'nope', 'v1:data/large0.bin'],
+      'NO_REMOTE',
+      30,
+      /not in the local store and there is no remote to read it from: no remote named "nope"/,
+    ],
   ];
   for (const [args, code, exit, msg] of cases) {
     const r = await dvBytes(p.b, args);

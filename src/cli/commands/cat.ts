@@ -23,7 +23,6 @@ export function register(program: Command): void {
       'a git revision (HEAD~1, v1, main), snapshot or tree id, or nothing (the pointer files now), a colon, then a path',
     )
     .option('-r, --remote <name>', 'read what the local store lacks from this remote (default: the default remote)')
-    .option('-q, --quiet', 'print only errors')
     .addHelpText(
       'after',
       `
