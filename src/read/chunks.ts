@@ -1,7 +1,7 @@
 /**
  * The chunks of one file, in file order, walking its manifest tree depth first with an explicit
- * stack: at most one node per level is held (levels are at most 8, each node at most 1,024
- * children), so memory does not grow with the file.
+ * stack: at most one node per level is held, and one read ahead (levels are at most 8, each node
+ * at most 1,024 children), so memory does not grow with the file.
  *
  * Every node is held to what its parent declared, as core/declared.ts does for fetch but without
  * a memo (a memo would grow with the file): its level is one below its parent's, its children
@@ -47,6 +47,7 @@ export async function* fileChunks(src: ObjectSource, entry: FileEntry): AsyncGen
   const stack: { node: ManifestNode; next: number; id: string }[] = [
     { node: await node(src, entry.id, entry.size, undefined, 'its tree entry'), next: 0, id: entry.id },
   ];
+  let ahead: { id: string; node: Promise<ManifestNode> } | undefined;
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
     if (top.node.level === 0) {
@@ -59,7 +60,12 @@ export async function* fileChunks(src: ObjectSource, entry: FileEntry): AsyncGen
       continue;
     }
     const c = top.node.children[top.next++];
-    const child = await node(src, c.id, c.size, top.node.level - 1, `file manifest ${top.id.slice(0, 12)}`);
+    const by = `file manifest ${top.id.slice(0, 12)}`;
+    const child = await (ahead?.id === c.id ? ahead.node : node(src, c.id, c.size, top.node.level - 1, by));
+    // The next sibling is read while this one's chunks stream (one node ahead: a remote's latency hides behind the data).
+    const n = top.node.children[top.next];
+    ahead = n ? { id: n.id, node: node(src, n.id, n.size, top.node.level - 1, by) } : undefined;
+    ahead?.node.catch(() => undefined);
     stack.push({ node: child, next: 0, id: c.id });
   }
 }

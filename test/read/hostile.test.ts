@@ -106,3 +106,15 @@ test('a pointer file that lies about its tree, and an unsafe name in a tree, are
   const ws = await victim(evil, SIZE, 1, [c1]);
   await refused(ws, ':data/a.bin', 'UNSAFE_PATH', 25, /unsafe entry name/);
 });
+
+test('a manifest node at the wrong level is refused (no walk the data can deepen): BAD_OBJECT', async () => {
+  const c1 = await obj(prng(1, SIZE));
+  const leaf = await obj(encodeManifest({ level: 0, children: [{ id: c1.id, size: SIZE }] }));
+  const mid = await obj(encodeManifest({ level: 1, children: [{ id: leaf.id, size: SIZE }] }));
+  // A level-2 root over a level-1 node that claims to be level 1 holding a level-1 node: one level too many.
+  const wrong = await obj(encodeManifest({ level: 1, children: [{ id: mid.id, size: SIZE }] }));
+  const root = await obj(encodeManifest({ level: 2, children: [{ id: wrong.id, size: SIZE }] }));
+  const tree = await obj(rawTree([['m', 'big.bin', SIZE, root.id, 0]]));
+  const ws = await victim(tree, SIZE, 1, [c1, leaf, mid, wrong, root]);
+  await refused(ws, ':data/big.bin', 'BAD_OBJECT', 24, /it is level 1, file manifest [0-9a-f]{12} expects level 0/);
+});
