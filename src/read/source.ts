@@ -3,7 +3,8 @@
  * remote, opened on the first miss only, with ranged reads of exactly the object's bytes.
  *
  * Invariants: every object handed out was verified against its id (the local store verifies on
- * read; a remote copy is decoded within its caps and re-hashed here). Nothing is written to the
+ * read, and a corrupt local copy is read from the remote instead; a remote copy is decoded within
+ * its caps and re-hashed here). Nothing is written to the
  * local store: a reader holds no writer lock, so fetched trees and manifests live only as long
  * as the read. A remote copy that fails to verify is tried through the next index listing it
  * (at most MAX_COPIES); sizes the remote's index claims are capped before a byte is read.
@@ -74,10 +75,25 @@ export class ObjectSource {
   /** A snapshot, tree or manifest node, verified: from the local store, else from the remote. */
   async object(id: string, kind: StructuredKind): Promise<Buffer> {
     if ((await this.store.sizesOf([id]))[0] !== undefined) {
-      this.stats.localObjects++;
-      return this.store.get(id);
+      const local = await this.local(id);
+      if (local) return local;
     }
     return this.fetchOne(id, kind);
+  }
+
+  /**
+   * An object from the local store, verified; undefined when the local copy is corrupt (the store
+   * has just forgotten it, and the caller reads the remote's instead, as fetch does).
+   */
+  async local(id: string): Promise<Buffer | undefined> {
+    try {
+      const raw = await this.store.get(id);
+      this.stats.localObjects++;
+      return raw;
+    } catch (e) {
+      if (e instanceof DvError && e.code === 'OBJECT_CORRUPT') return undefined;
+      throw e;
+    }
   }
 
   /** One object from the remote alone (not through the local store), verified, trying each listed copy. */

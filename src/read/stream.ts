@@ -109,10 +109,7 @@ async function* plan(src: ObjectSource, entry: FileEntry): AsyncGenerator<Job> {
 
 /** Runs one read: the verified raw bytes of its pieces, in order. */
 async function run(src: ObjectSource, job: Job): Promise<Buffer[]> {
-  if (!job.remote) {
-    src.stats.localObjects += job.pieces.length;
-    return Promise.all(job.pieces.map((p) => src.store.get(p.id)));
-  }
+  if (!job.remote) return Promise.all(job.pieces.map(async (p) => (await src.local(p.id)) ?? src.fetchOne(p.id, 'chunk', p.size)));
   const h = await src.handle();
   const r = job.remote;
   let data: Buffer | undefined;

@@ -175,3 +175,36 @@ test('the local store serves what it holds, the remote is not opened; ":path" re
   assert.deepEqual([s.stats.requests, s.stats.remoteObjects], [0, 0], 'a remote that does not exist was never needed');
   assert.ok(s.stats.localObjects > 50);
 });
+
+test('a corrupt chunk in the local store is read from the remote instead, verified', async () => {
+  const a = await makeRepo();
+  const content = prng(91, 3_000_000);
+  await fsp.mkdir(join(a, 'data'));
+  await fsp.writeFile(join(a, 'data', 'big.bin'), content);
+  await dvOk(a, ['add', '-q', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', join(tempDir(), 'remote')]);
+  await dvOk(a, ['push', '-q']);
+  // Damage the largest local pack in the middle of one of its chunks.
+  const packs = join(a, '.dv', 'cache', 'packs');
+  let best: { file: string; entries: PackEntry[] } = { file: '', entries: [] };
+  for (const sub of await fsp.readdir(packs)) {
+    for (const name of (await fsp.readdir(join(packs, sub))).filter((n) => n.endsWith('.idx'))) {
+      const entries = decodePackIndex(await fsp.readFile(join(packs, sub, name)), name.slice(0, 64)).filter((e) => e.rawSize > 16_000);
+      if (entries.length > best.entries.length) best = { file: join(packs, sub, name.replace(/\.idx$/, '.pack')), entries };
+    }
+  }
+  const victim = best.entries.sort((x, y) => x.offset - y.offset)[1];
+  const fh = await fsp.open(best.file, 'r+');
+  const at = victim.offset + Math.floor(victim.length / 2);
+  const byte = Buffer.alloc(1);
+  await fh.read(byte, 0, 1, at);
+  byte[0] ^= 0xff;
+  await fh.write(byte, 0, 1, at);
+  await fh.close();
+  const s = await (await Repo.open(a)).open('data/big.bin');
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  assert.ok(Buffer.concat(parts).equals(content), 'byte-identical');
+  assert.equal(s.stats.remoteObjects, 1, 'the damaged chunk alone came from the remote');
+  assert.ok(s.stats.localObjects > 10);
+});
