@@ -412,7 +412,7 @@ ${EXIT_HELP}`,
     });
 
   cmd('ls', 'list the entries of a tracked path, snapshot or tree', 'dv ls data/images -R')
-    .argument('<target>', 'tracked path (or a directory inside one), or snapshot/tree id')
+    .argument('<target>', 'tracked path (or a directory inside one), snapshot/tree id, or <rev>:<path> (any version, e.g. v1:data)')
     .option('-R, --recursive', 'list subdirectories too')
     .option('-r, --remote <name>', 'with <rev>:<path>: read what the local store lacks from this remote')
     .action(async (target: string, o: { recursive?: boolean; remote?: string }) => {
