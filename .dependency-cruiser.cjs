@@ -7,6 +7,7 @@
 const LAYERS = [
   ['cli', 'index.ts'],
   ['ops'],
+  ['read'],
   ['workspace'],
   ['repo', 'transfer'],
   ['store', 'pipeline'],

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { DvError } from './errors.js';
 import { findRoot } from './repo/repo.js';
 import type { LockInfo } from './repo/lock.js';
-import { runCommand, type CommandName, type CommandOptions, type CommandResult } from './ops/commands.js';
+import { openFile, runCommand, type CommandName, type CommandOptions, type CommandResult } from './ops/commands.js';
 import type { AddOptions, AddResult } from './ops/add.js';
 import type { CommitOptions, CommitResult } from './ops/commit.js';
 import type { ConfigLevel } from './ops/config.js';
@@ -18,6 +18,7 @@ import type { CheckoutAtResult } from './ops/checkout-rev.js';
 import type { GitLogEntry, LogEntry, LogOptions } from './ops/log.js';
 import type { DiffOptions, DiffResult } from './ops/diff.js';
 import type { LsEntry, LsOptions } from './ops/ls.js';
+import { readAll, type FileStream } from './ops/cat.js';
 import type { GcOptions, GcResult } from './ops/gc.js';
 import type { FsckOptions, FsckResult } from './ops/fsck.js';
 import type { FsckRemoteOptions, FsckRemoteResult } from './ops/fsck-remote.js';
@@ -52,6 +53,8 @@ export type { ConfigLevel } from './ops/config.js';
 export type { LockMode, CommandName } from './ops/commands.js';
 export type { DiffOptions, DiffResult } from './ops/diff.js';
 export type { LsOptions, LsEntry } from './ops/ls.js';
+export type { FileStream } from './ops/cat.js';
+export type { ReadStats } from './read/source.js';
 export type { GcOptions, GcResult } from './ops/gc.js';
 export type { FsckOptions, FsckResult } from './ops/fsck.js';
 export type { Problem } from './ops/reach.js';
@@ -87,6 +90,22 @@ export interface AddRemoteOptions extends Partial<Record<Exclude<RemoteOption, '
   default?: boolean;
   /** Store it in `.dv/config.local` (this clone only) instead of the committed `.dv/config`. */
   local?: boolean;
+}
+
+/** Which version `Repo#open`, `readFile` and `list` read, and from where. */
+export interface ReadOptions {
+  /** A git revision (`HEAD~1`, `v1`), or a snapshot or tree id (prefix); omitted: the pointer files now. */
+  rev?: string;
+  /** The remote to read what the local store lacks from (default: the default remote). */
+  remote?: string;
+}
+
+/** `<rev>:<path>` from the API's arguments. */
+function revPath(what: string, path: unknown, opts: ReadOptions, emptyOk = false): string {
+  if (!(typeof path === 'string' && (emptyOk || path !== ''))) throw new DvError('USAGE', `${what}: path must be a non-empty string`);
+  if (opts.rev !== undefined) checkString(`${what}: rev`, opts.rev);
+  if (opts.rev?.includes(':')) throw new DvError('USAGE', `${what}: rev ${JSON.stringify(opts.rev)} may not contain ":"`);
+  return `${opts.rev ?? ''}:${path}`;
 }
 
 /** Option types without `cwd`: a Repo resolves relative paths against its root. */
@@ -236,6 +255,36 @@ export class Repo {
   async ls(opts: Opts<LsOptions>): Promise<LsEntry[]> {
     checkString('ls: target', opts?.target);
     return this.run('ls', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * One file of any version as a stream of verified bytes, without checking it out: from the local
+   * store, else the remote (that file's chunks only), in constant memory. `rev`: a git revision,
+   * snapshot or tree id (then `path` is inside it); omitted: what the pointer files name now.
+   * Resolves once the file is found; read the stream to its end or destroy it (it holds the repository open).
+   * @example (await repo.open('data/labels.csv', { rev: 'v1' })).pipe(process.stdout);
+   */
+  async open(path: string, opts: ReadOptions = {}): Promise<FileStream> {
+    const spec = revPath('open', path, opts);
+    const at = { cwd: this.root, waitMs: this.opts.waitMs, onWait: this.opts.onWait };
+    return (await openFile(at, { spec, remote: opts.remote, cwd: this.root })).stream;
+  }
+
+  /**
+   * One file of any version, whole, in memory (see `open`).
+   * @example const labels = (await repo.readFile('data/labels.csv', { rev: 'HEAD~1' })).toString('utf8');
+   */
+  async readFile(path: string, opts: ReadOptions = {}): Promise<Buffer> {
+    return readAll(await this.open(path, opts));
+  }
+
+  /**
+   * The entries of a directory of any version (`path` '' with a `rev`: the tracked paths there).
+   * @example const shards = await repo.list('data/train', { rev: 'v3' });
+   */
+  async list(path: string, opts: ReadOptions & { recursive?: boolean } = {}): Promise<LsEntry[]> {
+    const spec = revPath('list', path, opts, true);
+    return this.run('lsAt', { spec, remote: opts.remote, recursive: opts.recursive, cwd: this.root });
   }
 
   /**

@@ -13,6 +13,7 @@
 import type { LockInfo } from '../repo/lock.js';
 import { RepoSession } from '../repo/repo.js';
 import type { AddOptions } from './add.js';
+import type { CatOptions, CatResult, LsAtOptions } from './cat.js';
 import type { CheckoutOptions } from './checkout.js';
 import type { CommitOptions } from './commit.js';
 import type { ConfigOptions } from './config.js';
@@ -76,6 +77,7 @@ export const COMMANDS = {
   gitLog: read('log', async (s, o: LogOptions & { rev?: string }) => (await import('./log.js')).gitLog(s, o)),
   diff: read('diff', async (s, o: DiffOptions) => (await import('./diff.js')).diff(s, o)),
   ls: read('ls', async (s, o: LsOptions) => (await import('./ls.js')).ls(s, o)),
+  lsAt: read('ls', async (s, o: LsAtOptions) => (await import('./cat.js')).lsAt(s, o)),
   gc: write('gc', async (s, o: GcOptions) => (await import('./gc.js')).gc(s, o)),
   fsck: write('fsck', async (s, o: FsckOptions) => (await import('./fsck.js')).fsck(s, o)),
   fsckRemote: read('fsck', async (s, o: FsckRemoteOptions) => (await import('./fsck-remote.js')).fsckRemote(s, o)),
@@ -123,5 +125,21 @@ export async function runCommand<K extends CommandName>(name: K, at: RunContext,
     return await def.run(s, opts);
   } finally {
     await s.close();
+  }
+}
+
+/**
+ * `cat` (`dv cat`, `Repo#open`): the one command whose result outlives the call. It opens the
+ * repository as a reader (no lock) and the session closes when the stream is done with (read to
+ * its end, failed or destroyed), not when this returns.
+ */
+export async function openFile(at: RunContext, opts: CatOptions): Promise<CatResult> {
+  const { cat } = await import('./cat.js');
+  const s = await RepoSession.open({ cwd: at.cwd, write: false, waitMs: at.waitMs, command: 'cat', onWait: at.onWait });
+  try {
+    return await cat(s, { ...opts, onClose: () => s.close() });
+  } catch (e) {
+    await s.close();
+    throw e;
   }
 }

@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { Repo, DvError, ERROR_CODES } from '../../src/index.js';
+import { Repo, DvError, type ERROR_CODES } from '../../src/index.js';
 import { COMMANDS } from '../../src/ops/commands.js';
 import { git, makeRepo, tempDir } from '../helpers/cli.js';
 
@@ -38,6 +38,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   gitLog: 'gitLog',
   diff: 'diff',
   ls: 'ls',
+  lsAt: 'list',
   gc: 'gc',
   fsck: 'fsck',
   fsckRemote: 'fsckRemote',

@@ -42,7 +42,7 @@ test('argument errors commander finds are one dv USAGE line naming the command t
   const cases: [string[], RegExp][] = [
     [['--bogus'], /unknown option '--bogus'; run `dv --help`$/m],
     [['frobnicate', 'x'], /unknown command 'frobnicate'; run `dv --help`$/m],
-    [['stat'], /unknown command 'stat' \(Did you mean one of stage, status\?\); run `dv --help`$/m],
+    [['stat'], /unknown command 'stat' \(Did you mean one of cat, stage, status\?\); run `dv --help`$/m],
     [['diff'], /missing required argument 'a'; run `dv diff --help`$/m],
     [['add'], /missing required argument 'paths'; run `dv add --help`$/m],
     [['commit', '-m'], /option '-m, --message <msg>' argument missing; run `dv commit --help`$/m],

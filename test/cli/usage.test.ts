@@ -22,7 +22,7 @@ function assertUsage(r: RunResult, what: string, pattern?: RegExp): void {
 test('through bin/dv: a USAGE line with exit 2, help and version with exit 0, a --json error on stdout', async () => {
   const dir = await makeRepo();
   assertUsage(await dv(dir, ['push', '-j', '0']), 'dv push -j 0', /^dv: error USAGE: -j 0: give a whole number of 1 or more\n$/);
-  assertUsage(await dv(dir, ['stat']), 'dv stat', /unknown command 'stat' \(Did you mean one of stage, status\?\); run `dv --help`$/m);
+  assertUsage(await dv(dir, ['stat']), 'dv stat', /unknown command 'stat' \(Did you mean one of cat, stage, status\?\); run `dv --help`$/m);
   assert.match(await dvOk(dir, ['push', '--help']), /^Usage: dv push/);
   assert.match(await dvOk(dir, ['--version']), /^\d+\.\d+\.\d+/);
   const j = await dv(dir, ['--json', 'diff', 'abcdef']);

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
 import * as add from './add.js';
+import * as cat from './cat.js';
 import * as checkout from './checkout.js';
 import * as commit from './commit.js';
 import * as config from './config.js';
@@ -40,6 +41,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   log,
   diff,
   ls,
+  cat,
   gc,
   fsck,
   remote,

@@ -1,0 +1,194 @@
+/**
+ * The bytes of one file as a Node Readable, chunk after chunk in file order: each chunk from the
+ * local store when it holds it, else from the remote with ranged reads of that file's chunks only
+ * (neighbours in one pack merged into one read of at most RANGE_MAX, as fetch does).
+ *
+ * Invariants:
+ * - nothing is emitted before it is verified: every chunk's BLAKE3 is checked against its id, and
+ *   its size against what the file's manifest declares (before a byte is downloaded, from the
+ *   remote's index, then again on the bytes); a damaged remote copy is read again from another
+ *   index listing it, else the stream fails with OBJECT_CORRUPT after the verified bytes only;
+ * - memory is constant for any file size: at most MAX_JOBS reads and about WINDOW bytes are in
+ *   flight ahead of the consumer, the manifest walk holds one node per level (chunks.ts), and the
+ *   Readable buffers at most HIGH_WATER bytes (backpressure stops the read-ahead);
+ * - the bytes emitted add up to the file's declared size, or the stream fails.
+ */
+import { Readable } from 'node:stream';
+import { blake3Hex } from '../core/hash.js';
+import type { FileEntry } from '../core/tree.js';
+import { DvError } from '../errors.js';
+import { decodeFrame, FLAG_FRAME } from '../store/codec.js';
+import type { RemoteLoc } from '../transfer/remote-index.js';
+import { fileChunks } from './chunks.js';
+import { checkLoc, extract, missing, type ObjectSource, type RemoteHandle } from './source.js';
+
+/** Largest merged ranged read (stored bytes). */
+const RANGE_MAX = 2 * 1024 * 1024;
+/** Largest hole between two wanted objects that is read through rather than split. */
+const GAP_MAX = 64 * 1024;
+/** Most raw bytes one read hands out (a chunk repeated in a file is one object read once per job). */
+const JOB_MAX = 4 * 1024 * 1024;
+/** Raw bytes read ahead of the consumer, and reads in flight at once. */
+const WINDOW = 8 * 1024 * 1024;
+const MAX_JOBS = 4;
+/** What the Readable itself buffers before it stops asking (bytes). */
+const HIGH_WATER = 256 * 1024;
+
+interface Piece {
+  id: string;
+  size: number;
+  /** Where the remote holds it; absent: the local store does. */
+  loc?: RemoteLoc;
+}
+
+interface Job {
+  pieces: Piece[];
+  bytes: number;
+  remote?: { pack: string; start: number; end: number; lastStart: number; lastEnd: number };
+}
+
+const EMPTY_ID = (): string => blake3Hex(Buffer.alloc(0));
+
+/** The copy of a chunk to read: the first listed with the declared size (a bad index's copy may come first). */
+function pick(h: RemoteHandle, id: string, size: number): RemoteLoc {
+  const copies = h.index.copies(id);
+  if (copies.length === 0) throw missing(h, id);
+  const loc = copies.find((c) => c.rawSize === size) ?? copies[0];
+  checkLoc(h, id, 'chunk', loc, size);
+  return loc;
+}
+
+/** The reads that bring the file's chunks, in file order. */
+async function* plan(src: ObjectSource, entry: FileEntry): AsyncGenerator<Job> {
+  let cur: Job | undefined;
+  for await (const batch of fileChunks(src, entry)) {
+    const local = await src.localSizes(batch.map((c) => c.id));
+    for (const [k, c] of batch.entries()) {
+      if (c.size === 0) {
+        // Only an empty file has an empty chunk, and it must be the empty chunk.
+        if (c.id !== EMPTY_ID()) throw new DvError('BAD_OBJECT', `${entry.name} is declared empty but names chunk ${c.id.slice(0, 12)}`);
+        continue;
+      }
+      if (local[k] !== undefined) {
+        if (local[k] !== c.size)
+          throw new DvError(
+            'BAD_OBJECT',
+            `chunk ${c.id.slice(0, 12)} is ${local[k]} bytes, its file declares ${c.size}: refusing data whose sizes lie`,
+            { id: c.id },
+          );
+        if (cur && !cur.remote && cur.bytes + c.size <= RANGE_MAX) {
+          cur.pieces.push(c);
+          cur.bytes += c.size;
+          continue;
+        }
+        if (cur) yield cur;
+        cur = { pieces: [c], bytes: c.size };
+        continue;
+      }
+      const h = await src.handle();
+      const loc = pick(h, c.id, c.size);
+      const start = loc.offset;
+      const end = loc.offset + loc.length;
+      const r = cur?.remote;
+      if (r && r.pack === loc.pack && cur!.bytes + c.size <= JOB_MAX) {
+        // The same object again (a frame's next chunk, a repeated chunk), or a neighbour further on.
+        const same = start === r.lastStart && end === r.lastEnd;
+        if (same || (start >= r.end && start - r.end <= GAP_MAX && end - r.start <= RANGE_MAX)) {
+          if (!same) Object.assign(r, { end, lastStart: start, lastEnd: end });
+          cur!.pieces.push({ ...c, loc });
+          cur!.bytes += c.size;
+          continue;
+        }
+      }
+      if (cur) yield cur;
+      cur = { pieces: [{ ...c, loc }], bytes: c.size, remote: { pack: loc.pack, start, end, lastStart: start, lastEnd: end } };
+    }
+  }
+  if (cur) yield cur;
+}
+
+/** Runs one read: the verified raw bytes of its pieces, in order. */
+async function run(src: ObjectSource, job: Job): Promise<Buffer[]> {
+  if (!job.remote) return Promise.all(job.pieces.map(async (p) => (await src.local(p.id)) ?? src.fetchOne(p.id, 'chunk', p.size)));
+  const h = await src.handle();
+  const r = job.remote;
+  let data: Buffer | undefined;
+  try {
+    data = await src.range(h, r.pack, r.start, r.end - r.start);
+  } catch (e) {
+    // A pack shorter than its index says: each object is tried through its other copies.
+    if (!(e instanceof DvError && e.code === 'OBJECT_CORRUPT')) throw e;
+  }
+  const frames = new Map<number, Promise<Buffer | undefined>>();
+  const out: Buffer[] = [];
+  for (const p of job.pieces) {
+    const loc = p.loc!;
+    let raw: Buffer | undefined;
+    if (data) {
+      const view = data.subarray(loc.offset - r.start, loc.offset - r.start + loc.length);
+      let frame: Buffer | undefined;
+      if (loc.flags === FLAG_FRAME) {
+        let f = frames.get(loc.offset);
+        if (!f) frames.set(loc.offset, (f = decodeFrame(view).catch(() => undefined)));
+        frame = await f;
+      }
+      raw = await extract(h, p.id, loc, view, frame).catch((e) => {
+        if (e instanceof DvError && e.code === 'OBJECT_CORRUPT') return undefined;
+        throw e;
+      });
+      if (raw) src.stats.remoteObjects++;
+    }
+    // A copy that failed to verify: every listed copy is tried; the last failure is the error.
+    out.push(raw ?? (await src.fetchOne(p.id, 'chunk', p.size)));
+  }
+  return out;
+}
+
+/** The file's bytes, verified, with bounded read-ahead. */
+async function* fileBytes(src: ObjectSource, entry: FileEntry): AsyncGenerator<Buffer> {
+  const jobs = plan(src, entry);
+  const running: { job: Job; result: Promise<Buffer[]> }[] = [];
+  let ahead = 0;
+  let planned = false;
+  let emitted = 0;
+  try {
+    for (;;) {
+      while (!planned && (running.length === 0 || (running.length < MAX_JOBS && ahead < WINDOW))) {
+        const n = await jobs.next();
+        if (n.done) {
+          planned = true;
+          break;
+        }
+        const result = run(src, n.value);
+        // Awaited in order below; a read failing while an earlier one is emitted is not "unhandled".
+        result.catch(() => undefined);
+        running.push({ job: n.value, result });
+        ahead += n.value.bytes;
+      }
+      const head = running.shift();
+      if (!head) break;
+      for (const b of await head.result) {
+        emitted += b.length;
+        yield b;
+      }
+      ahead -= head.job.bytes;
+    }
+  } finally {
+    // Stopped early (destroyed, or a read failed): the reads in flight end before the stream
+    // closes, so none touches the store after its owner closed it.
+    await Promise.allSettled(running.map((r) => r.result));
+    await jobs.return(undefined);
+  }
+  if (emitted !== entry.size)
+    throw new DvError(
+      'BAD_OBJECT',
+      `${entry.name} is declared ${entry.size} bytes, its chunks hold ${emitted}: refusing data whose sizes lie`,
+    );
+}
+
+/** A stream of one file's bytes; `onClose` runs once when it ends, fails or is destroyed. */
+export function openFile(src: ObjectSource, entry: FileEntry, onClose?: () => Promise<void>): Readable {
+  const stream = Readable.from(fileBytes(src, entry), { objectMode: false, highWaterMark: HIGH_WATER });
+  if (onClose) stream.once('close', () => void onClose().catch(() => undefined));
+  return stream;
+}
