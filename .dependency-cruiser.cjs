@@ -7,7 +7,7 @@
 const LAYERS = [
   ['cli', 'index.ts'],
   ['ops'],
-  ['workspace'],
+  ['workspace', 'provenance'],
   ['repo', 'transfer'],
   ['store', 'pipeline'],
   ['backend'],

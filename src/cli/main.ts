@@ -14,6 +14,7 @@ import { stopWritesSync } from '../workspace/write-temp.js';
 import type { RemoteOption } from '../repo/remotes.js';
 import { progress, human, count } from './progress.js';
 import * as render from './render.js';
+import { register as registerAttest } from './commands/attest.js';
 
 // Operations load on first use (changesets style): `dv status` never loads the AWS SDK.
 type Fn = (...args: any[]) => Promise<unknown>;
@@ -983,6 +984,7 @@ ${EXIT_HELP}`,
       },
     );
 
+  registerAttest(program);
   exitThroughUsage(program);
 
   try {
