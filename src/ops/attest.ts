@@ -13,7 +13,7 @@
  * names are checked before any is joined to the repository root.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { decodeManifest } from '../core/manifest.js';
 import type { FileEntry } from '../core/tree.js';
@@ -36,6 +36,7 @@ import {
   STATEMENT_TYPE,
 } from '../provenance/statement.js';
 import { ATTEST_KEY, configuredSigner, TRUSTED_KEYS, trustedKeys } from '../provenance/trust.js';
+import { checkParents } from '../repo/control-file.js';
 import { git } from '../repo/git.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -100,13 +101,13 @@ async function storedFiles(s: RepoSession, path: string, tree: string, kind: 'di
   const load = treeLoader(s.store);
   const out: { rel: string; entry: FileEntry }[] = [];
   const queue: { rel: string; id: string }[] = [{ rel: path, id: tree }];
-  while (queue.length > 0) {
-    const { rel, id } = queue.shift()!;
+  for (let next = 0; next < queue.length; next++) {
+    const { rel, id } = queue[next];
     for (const e of (await load(id)).entries) {
       const at = kind === 'file' ? path : `${rel}/${e.name}`;
       if (e.type === 'file') out.push({ rel: at, entry: e });
       else if (e.type === 'dir') queue.push({ rel: at, id: e.id });
-      if (out.length + queue.length > MAX_FILES)
+      if (out.length + queue.length - next > MAX_FILES)
         throw new DvError('USAGE', `${path} has more than ${MAX_FILES} files: attest a part of it`);
     }
   }
@@ -218,10 +219,12 @@ export interface VerifyAttestationResult {
   failures: string[];
 }
 
-async function diskSha256(file: string): Promise<string> {
+/** SHA-256 of a workspace file, opened without following a link (a regular file, checked on the open handle). */
+async function diskSha256(file: string): Promise<string | undefined> {
   const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
+  const fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
   try {
+    if (!(await fh.stat()).isFile()) return undefined;
     const buf = Buffer.alloc(READ_BYTES);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -248,14 +251,14 @@ function badSubjectPath(name: string): string | undefined {
 async function diskFiles(root: string, rel: string): Promise<string[]> {
   const out: string[] = [];
   const queue = [rel];
-  while (queue.length > 0) {
-    const dir = queue.shift()!;
+  for (let next = 0; next < queue.length; next++) {
+    const dir = queue[next];
     const names = await fsp.readdir(join(root, dir), { withFileTypes: true }).catch(() => []);
     for (const d of names) {
       const at = `${dir}/${d.name}`;
       if (d.isDirectory()) queue.push(at);
       else out.push(at);
-      if (out.length + queue.length > MAX_FILES) return out;
+      if (out.length + queue.length - next > MAX_FILES) return out;
     }
   }
   return out;
@@ -279,6 +282,15 @@ async function checkSubjects(s: RepoSession, st: Statement, failures: string[]):
       continue;
     }
     const abs = join(s.root, name);
+    // A directory on the way that is a link would hash a file outside the repository.
+    const through = await checkParents(s.root, abs).then(
+      () => undefined,
+      (e) => (e instanceof DvError ? e.message : String(e)),
+    );
+    if (through) {
+      failures.push(`${name}: a directory on its path is a link or not a directory, attested a file`);
+      continue;
+    }
     const stat = await fsp.lstat(abs).catch(() => undefined);
     if (!stat) {
       failures.push(`${name}: missing on disk (attested sha256 ${want.slice(0, 12)})`);
@@ -289,9 +301,11 @@ async function checkSubjects(s: RepoSession, st: Statement, failures: string[]):
       continue;
     }
     const got = await diskSha256(abs).catch((e) => {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
       throw fsError(e, abs);
     });
-    if (got !== want) failures.push(`${name}: sha256 ${got.slice(0, 12)} on disk, attested ${want.slice(0, 12)} (the file changed)`);
+    if (got === undefined) failures.push(`${name}: not a regular file on disk (replaced while read), attested a file`);
+    else if (got !== want) failures.push(`${name}: sha256 ${got.slice(0, 12)} on disk, attested ${want.slice(0, 12)} (the file changed)`);
   }
   const top = await fsp.lstat(join(s.root, artifact)).catch(() => undefined);
   if (top?.isDirectory() && badSubjectPath(artifact) === undefined)
@@ -347,6 +361,32 @@ async function checkMaterials(s: RepoSession, st: Statement, failures: string[])
   return deps.length;
 }
 
+/** The attestation file's text, read to the cap on its open handle; undefined when not a regular file or too large. */
+async function readCapped(file: string): Promise<string | undefined> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new DvError('PATH_NOT_FOUND', `${file} does not exist: give the attestation file \`dv attest\` wrote`, { path: file });
+    throw fsError(e, file);
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return undefined;
+    const buf = Buffer.alloc(MAX_ENVELOPE_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) return undefined;
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationOptions): Promise<VerifyAttestationResult> {
   const trusted = await trustedKeys(s.config, s.root, opts.trustedKeys);
   if (!trusted)
@@ -365,13 +405,10 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
     result.failures.push(line);
     return result;
   };
-  const st0 = await fsp.stat(opts.file).catch((e) => {
-    throw (e as NodeJS.ErrnoException).code === 'ENOENT'
-      ? new DvError('PATH_NOT_FOUND', `${opts.file} does not exist: give the attestation file \`dv attest\` wrote`, { path: opts.file })
-      : fsError(e, opts.file);
-  });
-  if (!st0.isFile() || st0.size > MAX_ENVELOPE_BYTES) return fail(`${opts.file} is not an attestation (not a file, or too large)`);
-  const env = parseEnvelope(await fsp.readFile(opts.file, 'utf8'), opts.file);
+  const text = await readCapped(opts.file);
+  if (text === undefined)
+    return fail(`${opts.file} is not an attestation (not a regular file, or larger than ${MAX_ENVELOPE_BYTES} bytes)`);
+  const env = parseEnvelope(text, opts.file);
   if (env.payloadType !== INTOTO_PAYLOAD_TYPE) return fail(`payloadType is ${JSON.stringify(env.payloadType)}, not ${INTOTO_PAYLOAD_TYPE}`);
   const sig = checkEnvelope(env, trusted.keys);
   result.signedBy = sig.trustedBy;

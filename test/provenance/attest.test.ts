@@ -234,3 +234,30 @@ test('no trusted keys is USAGE, never a trust in the key the attestation carries
   assert.equal(j.code, 43);
   assert.match(j.stderr, /junk\.json is not a DSSE envelope: payloadType/);
 });
+
+test('the artifact swapped for a link to an identical copy elsewhere fails: links are never followed to hash a subject', async () => {
+  const dir = join(f.repo, 'data', 'prepared');
+  const away = join(tempDir('dv-away-'), 'prepared');
+  await fsp.cp(dir, away, { recursive: true });
+  await fsp.rename(dir, dir + '.moved');
+  await fsp.symlink(away, dir);
+  try {
+    await fails(await dv(f.repo, verifyArgs(dirAtt)), /data\/prepared\/count\.txt: a directory on its path is a link or not a directory/);
+  } finally {
+    await fsp.rm(dir);
+    await fsp.rename(dir + '.moved', dir);
+  }
+  await dvOk(f.repo, verifyArgs(dirAtt));
+});
+
+test('raw tracked data and a snapshot id can be attested too: no stage, the snapshot and its files', async () => {
+  const raw = join(keys, 'raw.att.json');
+  const r = await dvJson(f.repo, ['attest', 'data/raw', '-o', raw]);
+  assert.deepEqual([r.artifact, r.stages, r.subjects], ['data/raw', 0, 4]);
+  const st = payloadOf(JSON.parse(await fsp.readFile(raw, 'utf8')));
+  assert.deepEqual(statementViolations(st), []);
+  assert.equal(st.predicate.buildDefinition.externalParameters.stage, undefined);
+  await dvOk(f.repo, verifyArgs(raw, 'data/raw/part2.csv'));
+  const bySnapshot = JSON.parse(await dvOk(f.repo, ['attest', r.snapshot.slice(0, 12)]));
+  assert.equal(payloadOf(bySnapshot).predicate.buildDefinition.internalParameters.snapshot, r.snapshot);
+});
