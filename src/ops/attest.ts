@@ -135,10 +135,15 @@ export async function buildStatement(s: RepoSession, target: string, cwd: string
   }));
   const own = stages.find((st) => st.outs.some((o) => o.path === snap.path && o.id === snap.tree));
   const deps: ResourceDescriptor[] = [];
-  const commits = new Set<string>();
-  for (const st of stages) if (st.env.git?.commit) commits.add(st.env.git.commit);
-  if (!own && snap.lineage.git?.commit) commits.add(snap.lineage.git.commit);
-  for (const c of commits) deps.push({ name: 'code', digest: { gitCommit: c } });
+  // The code commit of each run; dirty: the run had changes not committed, which no commit holds.
+  const commits = new Map<string, boolean>();
+  const addCommit = (g: { commit: string | null; dirty: boolean } | null | undefined): void => {
+    if (g?.commit) commits.set(g.commit, (commits.get(g.commit) ?? false) || g.dirty === true);
+  };
+  for (const st of stages) addCommit(st.env.git);
+  if (!own) addCommit(snap.lineage.git);
+  for (const [c, dirty] of commits)
+    deps.push({ name: 'code', digest: { gitCommit: c }, ...(dirty ? { annotations: { dirty: true } } : {}) });
   for (const a of r.artifacts) {
     if (a.path === snap.path && a.id === snap.tree) continue;
     deps.push({

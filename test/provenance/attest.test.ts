@@ -261,3 +261,27 @@ test('raw tracked data and a snapshot id can be attested too: no stage, the snap
   const bySnapshot = JSON.parse(await dvOk(f.repo, ['attest', r.snapshot.slice(0, 12)]));
   assert.equal(payloadOf(bySnapshot).predicate.buildDefinition.internalParameters.snapshot, r.snapshot);
 });
+
+test("hostile subject names in a trusted signer's attestation are refused before any is joined to the repository", async () => {
+  const env = JSON.parse(await fsp.readFile(modelAtt, 'utf8'));
+  const st = payloadOf(env);
+  st.subject = [
+    { name: '../outside.txt', digest: { sha256: '0'.repeat(64) } },
+    { name: '/etc/hostname', digest: { sha256: '0'.repeat(64) } },
+    { name: '.git/config', digest: { sha256: '0'.repeat(64) } },
+    ...st.subject,
+  ];
+  const payload = Buffer.from(JSON.stringify(st));
+  const key = createPrivateKey(await fsp.readFile(join(keys, 'signing.key'), 'utf8'));
+  const file = join(keys, 'hostile.json');
+  const sig = sign(null, pae(env.payloadType, payload), key).toString('base64');
+  await fsp.writeFile(
+    file,
+    JSON.stringify({ payload: payload.toString('base64'), payloadType: env.payloadType, signatures: [{ keyid, sig }] }),
+  );
+  const r = await dv(f.repo, verifyArgs(file));
+  await fails(r, /subject "\.\.\/outside\.txt" /);
+  assert.match(r.stderr, /subject "\/etc\/hostname" is not a relative path/);
+  assert.match(r.stderr, /subject "\.git\/config" /);
+  assert.equal((r.stderr.match(/^dv: attestation: /gm) ?? []).length, 3, 'the three names, nothing else');
+});
