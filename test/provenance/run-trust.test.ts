@@ -31,13 +31,16 @@ async function runAndPush(store: string, key?: string): Promise<Fixture> {
 }
 
 /** A fresh clone of the same pipeline (no dv.lock) trusting `trusted` (a file), running repro against `store`. */
-async function reproWithTrust(store: string, trusted: string | undefined): Promise<{ ran: string[]; stderr: string; stdout: string }> {
+async function reproWithTrust(
+  store: string,
+  trusted: string | undefined,
+): Promise<{ ran: string[]; stderr: string; stdout: string; repo: string }> {
   const b = await pipelineRepo();
   if (trusted) await dvOk(b.repo, ['config', '--local', 'attest.trustedKeys', trusted]);
   await dvOk(b.repo, ['remote', 'add', 'origin', store, '--default']);
   const r = await dv(b.repo, ['repro'], b.env);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  return { ran: await b.ran(), stderr: r.stderr, stdout: r.stdout };
+  return { ran: await b.ran(), stderr: r.stderr, stdout: r.stdout, repo: b.repo };
 }
 
 async function runFiles(store: string): Promise<string[]> {
@@ -63,6 +66,11 @@ test('signed run records restore in a clone that trusts the key; one trusting an
   const trusting = await reproWithTrust(store, signer.pub);
   assert.deepEqual(trusting.ran, [], 'every stage restored from the remote, none ran');
   for (const st of STAGES) assert.match(trusting.stdout, new RegExp(`^${st}: restored from the remote run cache`, 'm'));
+  // The verified signatures came along: pushed on to another remote, they stay beside their records.
+  const store2 = join(tempDir(), 'store2');
+  await dvOk(trusting.repo, ['remote', 'add', 'second', store2]);
+  assert.equal((await dvJson(trusting.repo, ['push', '-r', 'second'])).runsSent, 3);
+  assert.deepEqual(await runFiles(store2), files, 'the same records and signatures');
 
   const foreign = await reproWithTrust(store, other.pub);
   assert.deepEqual(foreign.ran, STAGES, 'a record signed by a key not trusted is not restored');
