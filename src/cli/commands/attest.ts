@@ -1,8 +1,8 @@
 /**
  * `dv attest <artifact> [-o FILE]`, `dv attest verify FILE [artifact] [--trusted-keys FILE]` and
  * `dv key gen <path>`: commander wiring and rendering for signed provenance (ops/attest.ts,
- * provenance/). `dv verify` keeps its meaning (re-running stages); an attestation is verified by
- * `dv attest verify`. Neither takes the writer lock: they read the store, dv.lock and the work tree.
+ * ops/attest-verify.ts, provenance/). `dv verify` keeps its meaning (re-running stages); an
+ * attestation is verified by `dv attest verify`. Neither takes the writer lock: they read the store, dv.lock and the work tree.
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -83,7 +83,7 @@ ${EXIT}`,
     .option('-q, --quiet', 'print only errors')
     .addHelpText('after', `\nExample:\n  dv attest verify model.pkl.intoto.json model.pkl --trusted-keys team-keys.pub\n${EXIT}`)
     .action(async (file: string, artifact: string | undefined, o: { trustedKeys?: string }, c: Command) => {
-      const { verifyAttestation } = await import('../../ops/attest.js');
+      const { verifyAttestation } = await import('../../ops/attest-verify.js');
       const g = globals(c);
       const r = await withSession(c, (s, cwd) =>
         verifyAttestation(s, {
