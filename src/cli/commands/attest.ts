@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .description('write signed provenance of an artifact (in-toto Statement v1, SLSA provenance, DSSE envelope)')
     .argument('[artifact]', 'a stage output or tracked path, or a snapshot id')
     .option('-o, --output <file>', 'write the attestation to FILE (default: print it)')
-    .option('--json', 'print a summary as JSON (with -o) ')
+    .option('--json', 'print a summary as JSON (with -o)')
     .option('-q, --quiet', 'print only errors')
     .addHelpText(
       'after',
