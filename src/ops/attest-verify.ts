@@ -191,7 +191,7 @@ async function checkMaterials(s: RepoSession, st: Statement, failures: string[])
         `material ${name}: snapshot ${snapId.slice(0, 12)} holds tree ${snap.tree.slice(0, 12)}, attested ${String(d.digest?.[DV_TREE]).slice(0, 12)}`,
       );
   }
-  // Every snapshot a stage read must be a listed material, and the reverse.
+  // Every snapshot a stage read must be a listed material (a material list cut short hides an input).
   const listed = new Set(deps.flatMap((d) => (typeof d.digest?.[DV_SNAPSHOT] === 'string' ? [d.digest[DV_SNAPSHOT]] : [])));
   for (const stage of st.predicate.buildDefinition.internalParameters.stages)
     for (const d of stage.deps)
