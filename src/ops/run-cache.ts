@@ -19,7 +19,7 @@ import { decodeRun, encodeRun, runKey, type RunRecord } from '../pipeline/run.js
 import type { StageSpec } from '../pipeline/spec.js';
 import { loadSnapshot } from './objects.js';
 import { asPipelineLineage, runRefs, saveRunRef } from './outs.js';
-import { checkRunSignature, loadRunSignature, remoteRunSigKey, saveRunSignature } from '../provenance/run-signature.js';
+import { checkRunSignature, loadRunSignature, MAX_RUN_SIG_BYTES, remoteRunSigKey, saveRunSignature } from '../provenance/run-signature.js';
 import type { TrustedKeys } from '../provenance/trust.js';
 import { lockedRuns } from './pipeline.js';
 import { reachable } from './reach.js';
@@ -194,7 +194,12 @@ export class RemoteRunCache {
     // The trust policy: with trusted keys set, only a record a trusted key signed stands in for a run.
     let sig: Buffer | undefined;
     if (this.opts.trusted) {
-      sig = await this.backend!.get(remoteRunSigKey(key)).catch(() => undefined);
+      let unread: string | undefined;
+      sig = await this.backend!.get(remoteRunSigKey(key), { maxBytes: MAX_RUN_SIG_BYTES }).catch((e) => {
+        if (!(e instanceof DvError && e.code === 'OBJECT_MISSING')) unread = e instanceof DvError ? e.code : String(e);
+        return undefined;
+      });
+      if (unread) return refuse(`has a signature that cannot be read (${unread})`);
       const t = checkRunSignature(bytes, sig, this.opts.trusted);
       if (!t.ok) return refuse(`${t.why} (attest.trustedKeys is set: only runs signed by a trusted key are restored)`);
     }

@@ -118,3 +118,15 @@ test('a forged remote run record (edited after signing, or given another record 
   assert.ok(r.ran.length >= 2, `the forged stages ran: ${r.ran.join(',')}`);
   assert.match(r.stdout, /restored from the remote run cache/, 'the untouched record still restores');
 });
+
+test('an oversized signature on the remote is read no further than the cap: the record is refused, the stage runs', async () => {
+  const keys = tempDir('dv-keys-');
+  const signer = await keyPair(keys, 'team.key');
+  const store = join(tempDir(), 'store');
+  await runAndPush(store, signer.key);
+  const sigs = (await runFiles(store)).filter((x) => x.endsWith('.sig'));
+  await fsp.writeFile(join(store, sigs[0]), Buffer.alloc(200 * 1024, 0x20));
+  const r = await reproWithTrust(store, signer.pub);
+  assert.equal((r.stderr.match(/has a signature that cannot be read \(REMOTE_ERROR\)/g) ?? []).length, 1, r.stderr);
+  assert.ok(r.ran.length >= 1);
+});
