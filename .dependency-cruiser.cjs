@@ -8,7 +8,7 @@ const LAYERS = [
   ['cli', 'index.ts'],
   ['ops'],
   ['read'],
-  ['workspace'],
+  ['workspace', 'provenance'],
   ['repo', 'transfer'],
   ['store', 'pipeline'],
   ['backend'],

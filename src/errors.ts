@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   STAGE_FAILED: { exit: 40, what: "a pipeline stage failed (exit code: the stage's own when it has one)" },
   PIPELINE_INVALID: { exit: 41, what: 'dv.yaml or dv.lock is malformed, or the stages form a cycle' },
   NOT_REPRODUCIBLE: { exit: 42, what: 'dv repro --verify rebuilt outputs that differ from dv.lock' },
+  ATTESTATION_INVALID: { exit: 43, what: 'an attestation does not verify: a signature, the artifact or a material does not match' },
   INTERRUPTED: { exit: 130, what: 'stopped by a signal (Ctrl-C)' },
 } as const;
 

@@ -33,6 +33,9 @@ import type { ReproOptions, ReproResult } from './ops/repro.js';
 import type { VerifyOptions, VerifyResult } from './ops/verify.js';
 import type { LineageOptions, LineageResult } from './ops/lineage.js';
 import type { DagResult } from './ops/dag.js';
+import type { AttestOptions, AttestResult } from './ops/attest.js';
+import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
+import type { KeyGenResult } from './provenance/keygen.js';
 import type { MoveOptions, MoveResult, RemoveOptions, RemoveResult } from './ops/untrack.js';
 
 export { DvError, ERROR_CODES, isDvError, type ErrorCode } from './errors.js';
@@ -67,6 +70,9 @@ export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/r
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
 export type { DagResult } from './ops/dag.js';
+export type { AttestOptions, AttestResult } from './ops/attest.js';
+export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
+export type { KeyGenResult } from './provenance/keygen.js';
 export type { DagEdge } from './pipeline/dag.js';
 export type { OutOfDateStage, StageChange, StageChangeType } from './ops/pipeline.js';
 export type { DepRecord, OutRecord, ParamValues, RunEnv } from './pipeline/run.js';
@@ -285,6 +291,35 @@ export class Repo {
   async list(path: string, opts: ReadOptions & { recursive?: boolean } = {}): Promise<LsEntry[]> {
     const spec = revPath('list', path, opts, true);
     return this.run('lsAt', { spec, remote: opts.remote, recursive: opts.recursive, cwd: this.root });
+  }
+
+  /**
+   * Signed provenance of an artifact (a stage out, a tracked path or a snapshot id): an in-toto
+   * Statement v1 with a SLSA provenance predicate in a DSSE envelope, signed with `attest.key`.
+   * @example const { envelope } = await repo.attest({ target: 'model.pkl', output: 'model.pkl.intoto.json' });
+   */
+  async attest(opts: Opts<AttestOptions>): Promise<AttestResult> {
+    checkString('attest: target', opts?.target);
+    return this.run('attest', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Checks an attestation: a trusted signature, the artifact's bytes on disk, every material. Resolves
+   * with `ok: false` and one line per failure when it does not verify (the CLI exits 43 then).
+   * @example const r = await repo.verifyAttestation({ file: 'model.pkl.intoto.json', trustedKeys: 'team.pub' });
+   */
+  async verifyAttestation(opts: Opts<VerifyAttestationOptions>): Promise<VerifyAttestationResult> {
+    checkString('verifyAttestation: file', opts?.file);
+    return this.run('attestVerify', { ...opts, file: resolve(this.root, opts.file), cwd: this.root });
+  }
+
+  /**
+   * Makes an Ed25519 key pair for `attest.key`: `file` (private, mode 0600, never overwritten) and `file.pub`.
+   * @example const { keyid } = await Repo.keyGen('/home/me/.config/dv/signing.key');
+   */
+  static async keyGen(file: string): Promise<KeyGenResult> {
+    checkString('Repo.keyGen: file', file);
+    return runCommand('keyGen', { cwd: resolve(file, '..') }, { file: resolve(file) });
   }
 
   /**

@@ -13,6 +13,8 @@
 import type { LockInfo } from '../repo/lock.js';
 import { RepoSession } from '../repo/repo.js';
 import type { AddOptions } from './add.js';
+import type { AttestOptions } from './attest.js';
+import type { VerifyAttestationOptions } from './attest-verify.js';
 import type { CatOptions, CatResult, LsAtOptions } from './cat.js';
 import type { CheckoutOptions } from './checkout.js';
 import type { CommitOptions } from './commit.js';
@@ -91,6 +93,11 @@ export const COMMANDS = {
   verify: read('repro --verify', async (s, o: VerifyOptions) => (await import('./verify.js')).verify(s, o)),
   lineage: read('lineage', async (s, o: LineageOptions) => (await import('./lineage.js')).lineage(s, o)),
   dag: read('dag', async (s, _o: object) => (await import('./dag.js')).dag(s)),
+  attest: read('attest', async (s, o: AttestOptions) => (await import('./attest.js')).attest(s, o)),
+  attestVerify: read('attest verify', async (s, o: VerifyAttestationOptions) =>
+    (await import('./attest-verify.js')).verifyAttestation(s, o),
+  ),
+  keyGen: free('key gen', async (o: { file: string }) => (await import('../provenance/keygen.js')).keyGen(o.file)),
   configList: free('config', async (o: ConfigOptions) => (await import('./config.js')).configList(o)),
   configGet: free('config', async (o: ConfigOptions & { key: string }) => (await import('./config.js')).configGet(o)),
   configSet: free('config', async (o: ConfigOptions & { key: string; value: string }) => (await import('./config.js')).configSet(o)),

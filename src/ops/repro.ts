@@ -33,6 +33,8 @@ import {
   type StageState,
 } from './pipeline.js';
 import { RemoteRunCache } from './run-cache.js';
+import { saveRunSignature, signRun } from '../provenance/run-signature.js';
+import { configuredSigner, trustedKeys } from '../provenance/trust.js';
 import { checkOuts } from './stage.js';
 
 export interface ReproOptions {
@@ -184,7 +186,9 @@ export async function repro(s: RepoSession, opts: ReproOptions = {}): Promise<Re
     opts.onNotice?.(text);
   };
   const remoteCache =
-    opts.runCache === false || opts.remote === false || opts.dryRun ? undefined : new RemoteRunCache(s, { remote: opts.remote, notice });
+    opts.runCache === false || opts.remote === false || opts.dryRun
+      ? undefined
+      : new RemoteRunCache(s, { remote: opts.remote, notice, trusted: await trustedKeys(s.config, s.root) });
   try {
     return { ...(await reproStages(s, opts, remoteCache)), notices };
   } finally {
@@ -204,6 +208,8 @@ async function reproStages(
   const order = withUpstream(p.dag, targets);
   const ctx = new PipelineContext(s);
   const gitState = await codeState(s.root);
+  // attest.key set: each run record written is signed (provenance/run-signature.ts).
+  const signer = opts.dryRun ? undefined : await configuredSigner(s.config, s.root);
   let env: RunEnv | undefined;
   const lock = p.lock;
   let lockWritten = false;
@@ -362,10 +368,12 @@ async function reproStages(
       env,
       ranAt,
     };
-    const runId = await s.store.putObject(encodeRun(run));
+    const runBytes = encodeRun(run);
+    const runId = await s.store.putObject(runBytes);
     // Data (outs, snapshots, run record: one pack) before the pointers, run ref and dv.lock naming it.
     await s.store.flush();
     for (const o of prepared) await publishOut(s, o);
+    if (signer) await saveRunSignature(s, runId, signRun(runBytes, signer));
     await saveRunRef(s, st.key, runId);
     await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
     for (const o of outs) {

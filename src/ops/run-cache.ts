@@ -19,6 +19,8 @@ import { decodeRun, encodeRun, runKey, type RunRecord } from '../pipeline/run.js
 import type { StageSpec } from '../pipeline/spec.js';
 import { loadSnapshot } from './objects.js';
 import { asPipelineLineage, runRefs, saveRunRef } from './outs.js';
+import { checkRunSignature, loadRunSignature, MAX_RUN_SIG_BYTES, remoteRunSigKey, saveRunSignature } from '../provenance/run-signature.js';
+import type { TrustedKeys } from '../provenance/trust.js';
 import { lockedRuns } from './pipeline.js';
 import { reachable } from './reach.js';
 
@@ -33,6 +35,8 @@ export interface LocalRun {
   id: string;
   run: RunRecord;
   bytes: Buffer;
+  /** Its signature (DSSE envelope), when this clone signed or verified it. */
+  sig?: Buffer;
 }
 
 /**
@@ -71,7 +75,8 @@ export async function runsToPush(
     for (const x of r.meta) meta.add(x);
     ids.add(id);
     meta.add(id);
-    runs.push({ key, id, run, bytes });
+    const sig = await loadRunSignature(s, id);
+    runs.push({ key, id, run, bytes, ...(sig ? { sig } : {}) });
   }
   return { runs, ids, meta };
 }
@@ -87,6 +92,8 @@ export async function uploadRuns(backend: Backend, runs: LocalRun[]): Promise<nu
   let sent = 0;
   for (const r of runs) {
     if (there.has(r.key)) continue;
+    // The signature first: a record seen without it only counts as unsigned.
+    if (r.sig) await backend.put(remoteRunSigKey(r.key), r.sig);
     await backend.put(remoteRunKey(r.key), r.bytes);
     there.add(r.key);
     sent++;
@@ -113,7 +120,7 @@ export class RemoteRunCache {
 
   constructor(
     private readonly s: RepoSession,
-    private readonly opts: { remote?: string; notice: (text: string) => void },
+    private readonly opts: { remote?: string; notice: (text: string) => void; trusted?: TrustedKeys },
   ) {}
 
   private async open(): Promise<boolean> {
@@ -184,6 +191,18 @@ export class RemoteRunCache {
     )
       return refuse('is for other outs');
     if (!validEnv(run)) return refuse('is malformed');
+    // The trust policy: with trusted keys set, only a record a trusted key signed stands in for a run.
+    let sig: Buffer | undefined;
+    if (this.opts.trusted) {
+      let unread: string | undefined;
+      sig = await this.backend!.get(remoteRunSigKey(key), { maxBytes: MAX_RUN_SIG_BYTES }).catch((e) => {
+        if (!(e instanceof DvError && e.code === 'OBJECT_MISSING')) unread = e instanceof DvError ? e.code : String(e);
+        return undefined;
+      });
+      if (unread) return refuse(`has a signature that cannot be read (${unread})`);
+      const t = checkRunSignature(bytes, sig, this.opts.trusted);
+      if (!t.ok) return refuse(`${t.why} (attest.trustedKeys is set: only runs signed by a trusted key are restored)`);
+    }
     try {
       this.index ??= await RemoteIndex.load(this.backend!, await checkRemoteCacheDir(this.s.paths, this.config!.name));
       await fetchObjects({
@@ -231,8 +250,10 @@ export class RemoteRunCache {
       env: run.env,
       ranAt: run.ranAt,
     };
-    const id = await this.s.store.putObject(encodeRun(clean));
+    const cleanBytes = encodeRun(clean);
+    const id = await this.s.store.putObject(cleanBytes);
     await this.s.store.flush();
+    if (sig && cleanBytes.equals(bytes)) await saveRunSignature(this.s, id, sig);
     await saveRunRef(this.s, key, id);
     return { id, run: clean, remote: this.config!.name };
   }

@@ -159,6 +159,9 @@ const KEYS: Record<string, KeyRule> = {
     accepts: 'names of environment variables separated by commas, e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS',
     ok: (v) => v.split(',').every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())),
   },
+  // Read from trusted config only (provenance/trust.ts): `set` refuses them in the committed file.
+  'attest.key': nonEmpty('the path of an Ed25519 private key file (PEM or OpenSSH; `dv key gen PATH` makes one)'),
+  'attest.trustedKeys': nonEmpty('the path of a file of trusted public keys (PEM blocks or ssh-ed25519 lines)'),
 };
 const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
   url: {
@@ -203,7 +206,7 @@ export function checkSetting(key: string, value: string): void {
       'USAGE',
       remote
         ? `unknown config key ${key}: a remote takes ${REMOTE_OPTIONS.map((o) => `remote.${remote[1]}.${o}`).join(', ')}`
-        : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}`,
+        : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}; with --local or --global, attest.key and attest.trustedKeys`,
       { key },
     );
   }
@@ -287,6 +290,12 @@ export class Config implements ConfigView {
     if (value !== undefined) {
       checkSetting(key, value);
       if (key === 'cache.dir' && level === 'repo') checkCommittedCacheDir(dirname(dirname(this.files.repo)), value);
+      if (key.startsWith('attest.') && level === 'repo')
+        throw new DvError(
+          'USAGE',
+          `${key}: the committed .dv/config cannot choose signing or trusted keys (clones would trust it): use \`dv config --local ${key} ${show(value)}\` (or --global)`,
+          { key },
+        );
       if (key === 'core.remote' && this.get(`remote.${value}.url`) === undefined) {
         const names = this.entries().flatMap(([k]) => /^remote\.([^.]+)\.url$/.exec(k)?.[1] ?? []);
         throw new DvError(

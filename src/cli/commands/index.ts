@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
 import * as add from './add.js';
+import * as attest from './attest.js';
 import * as cat from './cat.js';
 import * as checkout from './checkout.js';
 import * as commit from './commit.js';
@@ -53,5 +54,6 @@ export const COMMAND_FILES: { register: Register }[] = [
   repro,
   lineage,
   dag,
+  attest,
   config,
 ];
