@@ -12,8 +12,10 @@ import { Config, flatten, getKey, globalConfigPath, type ConfigLevel } from '../
 import { releaseHeldLocksSync } from '../repo/lock.js';
 import { stopWritesSync } from '../workspace/write-temp.js';
 import type { RemoteOption } from '../repo/remotes.js';
+import type { FsckRemoteOptions } from '../ops/fsck-remote.js';
 import { progress, human, count } from './progress.js';
 import * as render from './render.js';
+import { renderFsckRemote } from './render-fsck-remote.js';
 
 // Operations load on first use (changesets style): `dv status` never loads the AWS SDK.
 type Fn = (...args: any[]) => Promise<unknown>;
@@ -443,21 +445,25 @@ ${EXIT_HELP}`,
   cmd(
     'fsck',
     'verify every object and reference; exit non-zero naming each problem',
-    'dv fsck --rebuild-index\n  dv fsck --remote origin    # read back and verify everything the remote lists',
+    'dv fsck --rebuild-index\n  dv fsck --remote origin --read-data --sample 10   # indexes, roots, and a tenth of the data\n  dv fsck --remote --repair  # replace damaged packs from this clone',
   )
     .option('--rebuild-index', 'rebuild the LevelDB index from the pack indexes first')
-    .option('--remote [name]', 'check a remote instead: every pack index, and every object it lists read back and re-hashed')
-    .action(async (o: { rebuildIndex?: boolean; remote?: string | true }) => {
+    .option('--remote [name]', 'check a remote instead: every pack index against its pack, every object the roots need listed')
+    .option('--read-data', 'with --remote: also download and re-hash every object of every pack')
+    .addOption(numberOption('--sample <pct>', 'with --read-data: read this percentage of the packs', { min: 0.01, max: 100, whole: false }))
+    .option('--seed <text>', 'with --sample: the seed choosing the packs (default: drawn at random, and printed)')
+    .option('--repair', "with --remote: replace damaged packs and lying indexes from this clone's verified copies")
+    .action(async (o: { rebuildIndex?: boolean; remote?: string | true } & Omit<FsckRemoteOptions, 'remote'>) => {
+      if (o.remote === undefined && (o.readData || o.sample !== undefined || o.repair || o.seed !== undefined))
+        throw new DvError('USAGE', '--read-data, --sample, --seed and --repair check a remote: add --remote [NAME]');
       if (o.remote !== undefined) {
         const name = o.remote === true ? undefined : o.remote;
-        const rr = await session(false, 'fsck', (s) => fsckRemote(s, { remote: name }));
+        const rr = await session(false, 'fsck', (s) => fsckRemote(s, { ...o, remote: name }));
         if (globals.json) printJson(rr);
         else if (!globals.quiet || !rr.ok) {
           for (const p of rr.problems) process.stderr.write(`${p.code}: ${render.printable(p.message)}\n`);
           for (const w of rr.warnings) process.stderr.write(`dv: warning: ${render.printable(w)}\n`);
-          out(
-            `${rr.remote}: ${rr.ok ? 'ok' : count(rr.problems.length, 'problem')}: ${count(rr.objects, 'object')} read back and verified`,
-          );
+          out(renderFsckRemote(rr));
         }
         if (!rr.ok) process.exitCode = ERROR_CODES.FSCK_FAILED.exit;
         return;
