@@ -499,6 +499,9 @@ ${EXIT_HELP}`,
     .option('--profile <profile>', 'AWS profile for credentials')
     .option('--path-style', 'force path-style S3 addressing (default with --endpoint)')
     .option('--checksum <mode>', 'S3 checksums: when_required (default, safest with S3-compatible stores) or when_supported')
+    .option('--sse <mode>', 'S3 server-side encryption on every upload: AES256 or aws:kms')
+    .option('--sse-kms-key-id <key>', 'with --sse aws:kms: the KMS key id, alias or ARN (default: the account key)')
+    .option('--sse-bucket-key', 'with --sse aws:kms: use an S3 Bucket Key')
     .addOption(numberOption('-j, --jobs <n>', 'parallel transfers for this remote', COUNT))
     .option('-d, --default', 'make it the default remote')
     .option('--local', 'store it in .dv/config.local (not committed)')
@@ -515,6 +518,9 @@ ${EXIT_HELP}`,
           profile?: string;
           pathStyle?: boolean;
           checksum?: string;
+          sse?: string;
+          sseKmsKeyId?: string;
+          sseBucketKey?: boolean;
           jobs?: number;
           default?: boolean;
           local?: boolean;
@@ -530,6 +536,9 @@ ${EXIT_HELP}`,
           profile: o.profile,
           pathStyle: o.pathStyle ? 'true' : undefined,
           checksum: o.checksum,
+          sse: o.sse,
+          sseKmsKeyId: o.sseKmsKeyId,
+          sseBucketKey: o.sseBucketKey ? 'true' : undefined,
           jobs: o.jobs === undefined ? undefined : String(o.jobs),
         };
         await (await remotes()).addRemote(config, o.local ? 'local' : 'repo', name, url, options, Boolean(o.default));
