@@ -25,9 +25,9 @@ import { DvError } from '../errors.js';
 import { decodeRun } from '../pipeline/run.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { MAX_FRAME_STORED } from '../store/pack-index.js';
+import { decodePackIndex, MAX_FRAME_STORED } from '../store/pack-index.js';
 import { INDEX_PREFIX, PACKS_PREFIX, packIdOfIndexKey, remoteIndexKey, remotePackKey, RUNS_PREFIX, runKeyOfRemoteKey } from './layout.js';
-import type { RemoteIndex } from './remote-index.js';
+import { MAX_INDEX_BYTES, type RemoteIndex } from './remote-index.js';
 import type { ReadCounter } from './remote-check.js';
 
 const BLOCK = 512;
@@ -35,6 +35,9 @@ const BLOCK = 512;
 const MAX_META_BYTES = 128 * 1024 * 1024;
 const MAX_RUN_BYTES = 4 * 1024 * 1024;
 const MAX_RUNS = 100_000;
+/** Twice the indexes RemoteIndex reads: orphan packs of killed pushes come on top of indexed ones. */
+const MAX_PACKS = 400_000;
+const MAX_UNKNOWN_INDEXES = 10_000;
 /** At most this many missing ids are kept for the report (the count is exact). */
 const MAX_LISTED = 1000;
 
@@ -91,16 +94,33 @@ export async function checkRemoteStructure(i: {
   for await (const { key, size } of i.backend.list(PACKS_PREFIX)) {
     const m = /^packs\/([0-9a-f]{2})\/([0-9a-f]{64})\.pack$/.exec(key);
     if (m && m[2].startsWith(m[1])) r.packSizes.set(m[2], size);
+    if (r.packSizes.size > MAX_PACKS) throw tooMany(i.backend, `${MAX_PACKS} packs`);
   }
-  for await (const { key } of i.backend.list(INDEX_PREFIX)) {
+  const unknown: { key: string; packId: string; size: number }[] = [];
+  for await (const { key, size } of i.backend.list(INDEX_PREFIX)) {
     const packId = packIdOfIndexKey(key);
-    if (packId && !i.remote.packs.has(packId)) r.ignoredIndexes.push(key);
+    if (packId && !i.remote.packs.has(packId)) unknown.push({ key, packId, size });
+    if (unknown.length > MAX_UNKNOWN_INDEXES)
+      throw tooMany(i.backend, `${MAX_UNKNOWN_INDEXES} pack indexes it did not list a moment before`);
   }
+  // An index listed now but not loaded is refused (malformed, too large, not its name) or new (a
+  // push finished meanwhile): only a refused one is reported, and only it may be removed by repair.
+  for (const u of unknown) if (!(await isGoodIndex(i.backend, u))) r.ignoredIndexes.push(u.key);
   for (const id of r.packSizes.keys()) if (!i.remote.packs.has(id) && !r.ignoredIndexes.includes(remoteIndexKey(id))) r.orphanPacks++;
   checkExtents(i.remote, r);
   await walkRoots(i, r);
   return r;
 }
+
+const tooMany = (backend: Backend, what: string): DvError =>
+  new DvError(
+    'REMOTE_ERROR',
+    `${backend.location} lists more than ${what}: it is damaged or hostile: check its URL with \`dv remote list\``,
+    {
+      location: backend.location,
+      transient: false,
+    },
+  );
 
 /** Each index against its pack's listed size. */
 function checkExtents(remote: RemoteIndex, r: RemoteStructure): void {
@@ -171,8 +191,9 @@ async function walkRoots(i: Parameters<typeof checkRemoteStructure>[0], r: Remot
       });
     }
   };
-  let level: Want[] = i.roots.map((id) => ({ id, kind: 'snapshot', root: true, by: `snapshot ${id.slice(0, 12)}` }));
-  for (const run of await readRuns(i, r)) level.push(run);
+  // Run records' outs first: a snapshot both a pointer and a run name is required, not "not pushed".
+  let level: Want[] = await readRuns(i, r);
+  for (const id of i.roots) level.push({ id, kind: 'snapshot', root: true, by: `snapshot ${id.slice(0, 12)}` });
   while (level.length > 0) {
     const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
     const bytes = await Promise.all(fresh.map((w) => limit(() => readMeta(i, w, r))));
@@ -184,7 +205,8 @@ async function walkRoots(i: Parameters<typeof checkRemoteStructure>[0], r: Remot
       try {
         if (w.kind === 'snapshot') {
           const s = decodeSnapshot(b, w.id);
-          next.push({ id: s.tree, kind: 'tree', root: false, by });
+          // A snapshot not pushed is followed to its parents only: its data is not due on the remote.
+          if (i.remote.has(w.id) || w.required) next.push({ id: s.tree, kind: 'tree', root: false, by });
           for (const p of s.parents) next.push({ id: p, kind: 'snapshot', root: false, by });
         } else if (w.kind === 'tree') {
           for (const e of decodeTree(b, w.id).entries) {
@@ -277,6 +299,22 @@ async function readRuns(i: Parameters<typeof checkRemoteStructure>[0], r: Remote
     ),
   );
   return out;
+}
+
+/** Whether the index at `key` is one a reader would use: within the cap, its name's hash, well formed. */
+async function isGoodIndex(backend: Backend, u: { key: string; packId: string; size: number }): Promise<boolean> {
+  if (u.size > MAX_INDEX_BYTES) return false;
+  try {
+    const bytes = await backend.get(u.key, { maxBytes: Math.max(u.size, 64) });
+    if (blake3Hex(bytes) !== u.packId) return false;
+    decodePackIndex(bytes, u.packId);
+    return true;
+  } catch (e) {
+    if (e instanceof DvError && (e.code === 'BAD_OBJECT' || (e.code === 'REMOTE_ERROR' && e.data.transient === false))) return false;
+    // Gone since the listing (removed by a repair or gc elsewhere): not this check's to judge.
+    if (e instanceof DvError && e.code === 'OBJECT_MISSING') return true;
+    throw e;
+  }
 }
 
 /** One object read from the remote (its first copy that verifies), at most `max` bytes stored. */

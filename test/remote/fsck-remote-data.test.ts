@@ -9,7 +9,9 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { blake3Hex, initHash } from '../../src/core/hash.js';
 import { encodePackIndex } from '../../src/store/pack-index.js';
-import { dv, dvJson, dvOk, git, prng } from '../helpers/cli.js';
+import { openBackend } from '../../src/backend/open.js';
+import { dv, dvJson, dvOk, git, prng, tempDir } from '../helpers/cli.js';
+import { pipelineRepo } from '../pipeline/fixture.js';
 import { startS3rver, type S3TestServer } from '../helpers/s3server.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 import { clonePull, dirFixture, freshClone, indexKey, listed, packKey, packsOf, s3Fixture, team, type RemoteFixture } from './fixture.js';
@@ -59,6 +61,11 @@ for (const kind of ['dir', 's3rver'] as const) {
       assert.equal(short.code, 26, short.stderr);
       assert.match(short.stderr, new RegExp(`^BAD_OBJECT: ${indexKey(p.id)} does not agree with its pack`, 'm'));
       await fx.raw.put(packKey(p.id), bytes);
+      // A commit not pushed yet is not damage: its snapshot is counted, its new data not asked for.
+      await fsp.writeFile(join(a, 'data', 'new.bin'), prng(11, 200_000));
+      await dvOk(a, ['commit', '-q', '-m', 'not pushed']);
+      const later = await dvJson(a, ['fsck', '--remote'], fx.env);
+      assert.deepEqual([later.ok, later.notPushed, later.missing], [true, 1, []]);
     });
 
     test(`${kind}: a flipped byte is found by --read-data; --repair from a good clone makes a fresh pull byte-identical`, async () => {
@@ -120,9 +127,19 @@ for (const kind of ['dir', 's3rver'] as const) {
       assert.deepEqual(j.badIndexes, [indexKey(liar)]);
       assert.deepEqual([...j.bad].sort(), [x.id, y.id].sort());
 
+      // And an index named rightly but malformed: refused by every reader, named by the cheap check.
+      const junk = Buffer.from('dvidx 1\nnot an index at all');
+      const junkKey = indexKey(blake3Hex(junk));
+      await fx.raw.put(junkKey, junk);
+      const cheap = await dv(a, ['fsck', '--remote'], fx.env);
+      assert.equal(cheap.code, 26, cheap.stderr);
+      assert.match(cheap.stderr, /^BAD_OBJECT: .*pack index [0-9a-f]{12} is malformed/m);
+
       const fixed = await dvJson(a, ['fsck', '--remote', '--repair'], fx.env);
       assert.equal(fixed.ok, true, JSON.stringify(fixed.problems));
       assert.deepEqual(fixed.repair.packsRemoved, [liar]);
+      assert.deepEqual(fixed.repair.indexesRemoved, [junkKey]);
+      assert.equal(await fx.raw.stat(junkKey), undefined);
       assert.deepEqual(await fx.raw.stat(indexKey(liar)), undefined);
       const pull = await clonePull(a, fx.env);
       assert.deepEqual([pull.code, pull.same], [0, true], pull.stderr);
@@ -169,3 +186,31 @@ for (const kind of ['dir', 's3rver'] as const) {
     });
   });
 }
+
+test('dir: run records on the remote are roots: their outs must be listed; --repair sends what is missing', async () => {
+  const a = await pipelineRepo();
+  const remote = join(tempDir(), 'remote');
+  await dvOk(a.repo, ['remote', 'add', 'origin', remote, '--default']);
+  await dvOk(a.repo, ['repro'], a.env);
+  assert.equal((await dvJson(a.repo, ['push'])).runsSent, 3);
+  // Another clone with no dv.lock and no data still checks the runs the remote caches.
+  const b = await pipelineRepo();
+  await dvOk(b.repo, ['remote', 'add', 'origin', remote, '--default']);
+  const ok = await dvJson(b.repo, ['fsck', '--remote']);
+  assert.deepEqual([ok.ok, ok.runs], [true, 3]);
+  // Every index removed: the run records name outs that no index lists.
+  const raw = await openBackend(remote, { retry: false });
+  const idx = await listed(raw, 'index/');
+  for (const { key } of idx) await raw.delete(key);
+  const bad = await dv(b.repo, ['fsck', '--remote']);
+  assert.equal(bad.code, 26, bad.stderr);
+  assert.match(bad.stderr, /^OBJECT_MISSING: run record runs\/[0-9a-f]{2}\/[0-9a-f]{64} needs object [0-9a-f]{64}, which no index/m);
+  // The clone without the data cannot mend it, and says so; the clone that ran the stages can.
+  const cannot = await dv(b.repo, ['fsck', '--remote', '--repair', '--json']);
+  assert.equal(cannot.code, 26);
+  assert.ok(JSON.parse(cannot.stdout).repair.unrepairable.length > 0);
+  const fixed = await dvJson(a.repo, ['fsck', '--remote', '--repair']);
+  assert.equal(fixed.ok, true, JSON.stringify(fixed.problems));
+  assert.ok(fixed.repair.objectsSent > 0);
+  assert.deepEqual([(await dvJson(b.repo, ['fsck', '--remote'])).ok], [true]);
+});
