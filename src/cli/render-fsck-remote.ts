@@ -17,7 +17,7 @@ export function renderFsckRemote(r: FsckRemoteResult): string {
   if (r.repair) {
     const x = r.repair;
     parts.push(
-      `repaired: ${count(x.objectsSent, 'object')} sent again in ${count(x.packsSent, 'pack')}, ${count(x.packsRemoved.length, 'bad pack')} and ${`${x.indexesRemoved.length} unusable index(es)`} removed${x.packsKept.length ? `, ${count(x.packsKept.length, 'bad pack')} kept` : ''}`,
+      `repaired: ${count(x.objectsSent, 'object')} sent again in ${count(x.packsSent, 'pack')}${x.packsRewritten.length ? ` (${x.packsRewritten.length} rewritten in place)` : ''}, ${count(x.packsRemoved.length, 'bad pack')} and ${`${x.indexesRemoved.length} unusable index(es)`} removed${x.packsKept.length ? `, ${count(x.packsKept.length, 'bad pack')} kept` : ''}`,
     );
   }
   return `${r.remote}: ${r.ok ? 'ok' : count(r.problems.length, 'problem')}: ${parts.join(', ')}`;

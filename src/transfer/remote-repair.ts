@@ -6,7 +6,8 @@
  * 1. the objects of every bad pack that have no verified good copy outside the bad packs, and the
  *    objects roots need that no index lists, are sent again from the local store (read and verified
  *    there, nothing corrupt leaves) as new packs, each pack before its index;
- * 2. only then is each bad pack removed, index first (so no index ever names a missing pack), and
+ * 2. only then is each bad pack removed (unless step 1 wrote it again whole: a pack sent as it
+ *    is keeps its name, the hash of its index, so the same key now holds the verified bytes), index first (so no index ever names a missing pack), and
  *    only when nothing is lost by it: every object it lists was sent again or has a verified good
  *    copy in a pack that stays. A pack holding an object nobody else has is kept and reported;
  * 3. indexes the remote lists but no reader uses (malformed, or not matching their name) are
@@ -44,6 +45,8 @@ export interface RepairResult {
   packsRemoved: string[];
   /** Unusable index keys removed. */
   indexesRemoved: string[];
+  /** Bad packs written again in place, whole, from the local store's copy of the same pack. */
+  packsRewritten: string[];
   /** Bad packs kept: removing them would lose objects only they hold. */
   packsKept: string[];
   /** Objects that stay damaged or missing: no good copy on the remote, none in the local store. */
@@ -51,19 +54,41 @@ export interface RepairResult {
 }
 
 export async function repairRemote(i: RepairInput): Promise<RepairResult> {
-  const result: RepairResult = { objectsSent: 0, packsSent: 0, packsRemoved: [], indexesRemoved: [], packsKept: [], unrepairable: [] };
+  const result: RepairResult = {
+    objectsSent: 0,
+    packsSent: 0,
+    packsRemoved: [],
+    packsRewritten: [],
+    indexesRemoved: [],
+    packsKept: [],
+    unrepairable: [],
+  };
   const safeElsewhere = (id: string): boolean => (i.goodCopies.get(id) ?? []).some((p) => !i.badPacks.has(p));
   const inBad = copiesIn(i.remote, i.badPacks);
   const want = [...new Set([...inBad.map((c) => c.id).filter((id) => !safeElsewhere(id)), ...i.missing])];
   const here = await i.store.hasMany(want);
   const resend = want.filter((_, k) => here[k]);
   const lost = new Set(want.filter((_, k) => !here[k]));
+  // Keys the push writes: a local pack sent whole keeps its id, so a bad remote pack that was a copy
+  // of it is overwritten in place with verified bytes, and must then not be removed.
+  const written = new Set<string>();
+  const backend: Backend = {
+    location: i.backend.location,
+    put: (key, data) => i.backend.put(key, data).then(() => void written.add(key)),
+    putFile: (key, file) => i.backend.putFile(key, file).then(() => void written.add(key)),
+    get: (key, o) => i.backend.get(key, o),
+    getRange: (key, offset, length) => i.backend.getRange(key, offset, length),
+    stat: (key) => i.backend.stat(key),
+    list: (prefix) => i.backend.list(prefix),
+    delete: (key) => i.backend.delete(key),
+    check: () => i.backend.check(),
+  };
   if (resend.length > 0) {
     // To this process they are absent now, so the push sends them whatever the bad indexes say.
     i.remote.forget(resend);
     const sent = await pushObjects({
       store: i.store,
-      backend: i.backend,
+      backend,
       remote: i.remote,
       ids: resend,
       meta: new Set(),
@@ -75,6 +100,10 @@ export async function repairRemote(i: RepairInput): Promise<RepairResult> {
   }
   const keep = new Set(inBad.filter((c) => lost.has(c.id)).map((c) => c.loc.pack));
   for (const pack of i.badPacks) {
+    if (written.has(remotePackKey(pack)) && written.has(remoteIndexKey(pack))) {
+      result.packsRewritten.push(pack);
+      continue;
+    }
     if (keep.has(pack)) {
       result.packsKept.push(pack);
       continue;

@@ -31,8 +31,8 @@ import { MAX_INDEX_BYTES, type RemoteIndex } from './remote-index.js';
 import type { ReadCounter } from './remote-check.js';
 
 const BLOCK = 512;
-/** A tree or snapshot larger than this is refused (a directory of ~500k entries is ~50 MB). */
-const MAX_META_BYTES = 128 * 1024 * 1024;
+/** A tree or snapshot larger than this is refused, as fetch refuses it (a directory of ~500k entries is ~50 MB). */
+const MAX_META_BYTES = 64 * 1024 * 1024;
 const MAX_RUN_BYTES = 4 * 1024 * 1024;
 const MAX_RUNS = 100_000;
 /** Twice the indexes RemoteIndex reads: orphan packs of killed pushes come on top of indexed ones. */

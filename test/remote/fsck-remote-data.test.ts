@@ -68,36 +68,46 @@ for (const kind of ['dir', 's3rver'] as const) {
       assert.deepEqual([later.ok, later.notPushed, later.missing], [true, 1, []]);
     });
 
-    test(`${kind}: a flipped byte is found by --read-data; --repair from a good clone makes a fresh pull byte-identical`, async () => {
-      const fx = await fixture();
-      const a = await team(fx);
-      const packs = await packsOf(fx.raw);
-      const pack = packs.reduce((x, y) => (x.size >= y.size ? x : y));
-      const victim = pack.entries.reduce((x, y) => (x.length >= y.length ? x : y));
-      const bytes = await fx.raw.get(packKey(pack.id));
-      bytes[victim.offset + Math.floor(victim.length / 2)] ^= 0x40;
-      await fx.raw.put(packKey(pack.id), bytes);
-      assert.notEqual((await clonePull(a, fx.env)).code, 0, 'a pull meets the damage');
+    for (const [size, how] of [
+      [2_000_000, 'removed'],
+      [6_000_000, 'rewritten'],
+    ] as const)
+      test(`${kind}: a flipped byte is found by --read-data; --repair from a good clone makes a fresh pull byte-identical (pack ${how})`, async () => {
+        const fx = await fixture();
+        // Small local packs travel packed together (a new remote pack); a large one as it is, under its own name.
+        const a = await team(fx, { random: size });
+        const packs = await packsOf(fx.raw);
+        const pack = packs.reduce((x, y) => (x.size >= y.size ? x : y));
+        const victim = pack.entries.reduce((x, y) => (x.length >= y.length ? x : y));
+        const bytes = await fx.raw.get(packKey(pack.id));
+        bytes[victim.offset + Math.floor(victim.length / 2)] ^= 0x40;
+        await fx.raw.put(packKey(pack.id), bytes);
+        assert.notEqual((await clonePull(a, fx.env)).code, 0, 'a pull meets the damage');
 
-      const r = await dv(a, ['fsck', '--remote', '--read-data'], fx.env);
-      assert.equal(r.code, 26, r.stderr);
-      assert.match(
-        r.stderr,
-        new RegExp(`^OBJECT_CORRUPT: .*${indexKey(pack.id)} lists 1 object\\(s\\) at places that do not hold them`, 'm'),
-      );
-      assert.match(r.stderr, new RegExp(`no copy of object ${victim.id} verifies: run \`dv fsck --remote --repair\``));
-      assert.deepEqual(await fx.raw.get(packKey(pack.id)), bytes, 'fsck without --repair changes nothing');
+        const r = await dv(a, ['fsck', '--remote', '--read-data'], fx.env);
+        assert.equal(r.code, 26, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(`^OBJECT_CORRUPT: .*${indexKey(pack.id)} lists 1 object\\(s\\) at places that do not hold them`, 'm'),
+        );
+        assert.match(r.stderr, new RegExp(`no copy of object ${victim.id} verifies: run \`dv fsck --remote --repair\``));
+        assert.deepEqual(await fx.raw.get(packKey(pack.id)), bytes, 'fsck without --repair changes nothing');
 
-      const fixed = await dvJson(a, ['fsck', '--remote', '--repair'], fx.env);
-      assert.equal(fixed.ok, true, JSON.stringify(fixed.problems));
-      assert.deepEqual(fixed.repair.packsRemoved, [pack.id]);
-      assert.equal(fixed.repair.objectsSent, pack.entries.length, 'every object of the bad pack sent again');
-      assert.equal(await fx.raw.stat(packKey(pack.id)), undefined, 'the bad pack is gone');
-      const pull = await clonePull(a, fx.env);
-      assert.deepEqual([pull.code, pull.same], [0, true], pull.stderr);
-      const again = await dvJson(freshClone(a), ['fsck', '--remote', '--read-data'], fx.env);
-      assert.deepEqual([again.ok, again.bad, again.warnings], [true, [], []]);
-    });
+        const fixed = await dvJson(a, ['fsck', '--remote', '--repair'], fx.env);
+        assert.equal(fixed.ok, true, JSON.stringify(fixed.problems));
+        assert.equal(fixed.repair.objectsSent, pack.entries.length, 'every object of the bad pack sent again');
+        if (how === 'removed') {
+          assert.deepEqual([fixed.repair.packsRemoved, fixed.repair.packsRewritten], [[pack.id], []]);
+          assert.equal(await fx.raw.stat(packKey(pack.id)), undefined, 'the bad pack is gone');
+        } else {
+          assert.deepEqual([fixed.repair.packsRemoved, fixed.repair.packsRewritten], [[], [pack.id]]);
+          assert.notDeepEqual(await fx.raw.get(packKey(pack.id)), bytes, 'the same name holds the good bytes now');
+        }
+        const pull = await clonePull(a, fx.env);
+        assert.deepEqual([pull.code, pull.same], [0, true], pull.stderr);
+        const again = await dvJson(freshClone(a), ['fsck', '--remote', '--read-data'], fx.env);
+        assert.deepEqual([again.ok, again.bad, again.warnings], [true, [], []]);
+      });
 
     test(`${kind}: a lying index (objects at each other's places) is found and replaced`, async () => {
       const fx = await fixture();
