@@ -20,6 +20,7 @@ import { remoteIndexKey, remotePackKey } from './layout.js';
 import type { RemoteIndex } from './remote-index.js';
 import { copiesIn } from './remote-check.js';
 import { pushObjects } from './push.js';
+import { noteWrites } from './written-keys.js';
 
 export interface RepairInput {
   store: ObjectStore;
@@ -69,20 +70,9 @@ export async function repairRemote(i: RepairInput): Promise<RepairResult> {
   const here = await i.store.hasMany(want);
   const resend = want.filter((_, k) => here[k]);
   const lost = new Set(want.filter((_, k) => !here[k]));
-  // Keys the push writes: a local pack sent whole keeps its id, so a bad remote pack that was a copy
-  // of it is overwritten in place with verified bytes, and must then not be removed.
+  // A pack sent whole keeps its name: a bad pack written again in place must not be removed after.
   const written = new Set<string>();
-  const backend: Backend = {
-    location: i.backend.location,
-    put: (key, data) => i.backend.put(key, data).then(() => void written.add(key)),
-    putFile: (key, file) => i.backend.putFile(key, file).then(() => void written.add(key)),
-    get: (key, o) => i.backend.get(key, o),
-    getRange: (key, offset, length) => i.backend.getRange(key, offset, length),
-    stat: (key) => i.backend.stat(key),
-    list: (prefix) => i.backend.list(prefix),
-    delete: (key) => i.backend.delete(key),
-    check: () => i.backend.check(),
-  };
+  const backend = noteWrites(i.backend, written);
   if (resend.length > 0) {
     // To this process they are absent now, so the push sends them whatever the bad indexes say.
     i.remote.forget(resend);
