@@ -224,3 +224,16 @@ test('dir: run records on the remote are roots: their outs must be listed; --rep
   assert.ok(fixed.repair.objectsSent > 0);
   assert.deepEqual([(await dvJson(b.repo, ['fsck', '--remote'])).ok], [true]);
 });
+
+test('dir: `dv push --repair` of a pack zeroed whole, sent again under its own name, leaves it indexed: a fresh pull works', async () => {
+  const fx = await dirFixture();
+  const a = await team(fx, { random: 6_000_000 });
+  const pack = (await packsOf(fx.raw)).reduce((x, y) => (x.size >= y.size ? x : y));
+  await fx.raw.put(packKey(pack.id), Buffer.alloc(pack.size));
+  assert.notEqual((await clonePull(a, fx.env)).code, 0, 'a pull meets the damage');
+  const r = await dvJson(a, ['push', '--repair']);
+  assert.equal(r.repaired, pack.entries.length);
+  assert.notEqual(await fx.raw.stat(indexKey(pack.id)), undefined, 'the index of the pack written again stays');
+  const pull = await clonePull(a, fx.env);
+  assert.deepEqual([pull.code, pull.same], [0, true], pull.stderr);
+});
