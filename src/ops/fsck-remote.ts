@@ -75,6 +75,8 @@ export async function fsckRemote(s: RepoSession, opts: FsckRemoteOptions = {}): 
     throw new DvError('USAGE', `--sample ${opts.sample}: give a percentage of packs above 0 and at most 100`);
   if (opts.sample !== undefined && !opts.readData && !opts.repair)
     throw new DvError('USAGE', '--sample goes with --read-data: add --read-data to read a share of the packs');
+  if (opts.seed !== undefined && opts.sample === undefined)
+    throw new DvError('USAGE', '--seed chooses the packs of a sample: add --sample PCT (and --read-data)');
   const readData = Boolean(opts.readData || opts.repair);
   const purpose = opts.repair ? 'write' : 'read';
   return withRemote(s, { remote: opts.remote, jobs: opts.jobs, purpose }, async ({ config, jobs, backend, remote }) => {

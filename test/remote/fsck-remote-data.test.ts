@@ -193,6 +193,12 @@ for (const kind of ['dir', 's3rver'] as const) {
       const bad = await dv(a, ['fsck', '--remote', '--sample', '0'], fx.env);
       assert.equal(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, /USAGE: --sample 0: give /);
+      const seedAlone = await dv(a, ['fsck', '--remote', '--seed', 'one'], fx.env);
+      assert.equal(seedAlone.code, 2);
+      assert.match(seedAlone.stderr, /USAGE: --seed chooses the packs of a sample: add --sample PCT/);
+      const noRemote = await dv(a, ['fsck', '--read-data'], fx.env);
+      assert.equal(noRemote.code, 2);
+      assert.match(noRemote.stderr, /USAGE: --read-data, --sample, --seed and --repair check a remote: add --remote/);
     });
   });
 }
