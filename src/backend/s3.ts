@@ -51,6 +51,31 @@ export interface S3BackendOptions {
   partSize?: number;
   /** ListObjectsV2 MaxKeys, lowered by tests to exercise pagination. */
   listPageSize?: number;
+  /** Server-side encryption asked for on every upload (PutObject and CreateMultipartUpload). */
+  sse?: S3Sse;
+}
+
+/** S3 server-side encryption: SSE-S3 (AES256) or SSE-KMS, with an optional key and S3 Bucket Key. */
+export interface S3Sse {
+  mode: 'AES256' | 'aws:kms';
+  /** aws:kms only: the key id, alias or ARN (the account's default key when absent). */
+  kmsKeyId?: string;
+  /** aws:kms only: use an S3 Bucket Key (fewer KMS calls). */
+  bucketKey?: boolean;
+}
+
+/** The request parameters that ask for `sse`, for PutObject and CreateMultipartUpload alike. */
+function sseParams(sse: S3Sse | undefined): {
+  ServerSideEncryption?: 'AES256' | 'aws:kms';
+  SSEKMSKeyId?: string;
+  BucketKeyEnabled?: boolean;
+} {
+  if (!sse) return {};
+  return {
+    ServerSideEncryption: sse.mode,
+    ...(sse.mode === 'aws:kms' && sse.kmsKeyId ? { SSEKMSKeyId: sse.kmsKeyId } : {}),
+    ...(sse.mode === 'aws:kms' && sse.bucketKey !== undefined ? { BucketKeyEnabled: sse.bucketKey } : {}),
+  };
 }
 
 /**
@@ -127,7 +152,8 @@ export class S3Backend implements Backend {
     });
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: ctx.objectKey, Body: source },
+      // lib-storage sends these with CreateMultipartUpload (or the PutObject of a single part).
+      params: { Bucket: this.bucket, Key: ctx.objectKey, Body: source, ...sseParams(this.opts.sse) },
       partSize: this.partSize(),
       queueSize: 4,
       // Left to us: lib-storage's own abort would hide the real cause behind the abort's error.
@@ -252,7 +278,14 @@ export class S3Backend implements Backend {
     const ctx = this.ctx(key);
     // Content-MD5 lets the store reject a body damaged on the way.
     const md5 = createHash('md5').update(body).digest('base64');
-    const cmd = new PutObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey, Body: body, ContentLength: body.length, ContentMD5: md5 });
+    const cmd = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: ctx.objectKey,
+      Body: body,
+      ContentLength: body.length,
+      ContentMD5: md5,
+      ...sseParams(this.opts.sse),
+    });
     await this.send(ctx, body.length, (o) => this.client.send(cmd, o));
   }
 

@@ -123,7 +123,19 @@ export function setKey(tree: ConfigTree, key: string, value: string | undefined)
 }
 
 /** Per-remote keys, `remote.<name>.<option>`: everything the local and S3 backends read. */
-export const REMOTE_OPTIONS = ['url', 'endpoint', 'region', 'profile', 'pathStyle', 'checksum', 'jobs', 'timeout'] as const;
+export const REMOTE_OPTIONS = [
+  'url',
+  'endpoint',
+  'region',
+  'profile',
+  'pathStyle',
+  'checksum',
+  'jobs',
+  'timeout',
+  'sse',
+  'sseKmsKeyId',
+  'sseBucketKey',
+] as const;
 export const REMOTE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 interface KeyRule {
@@ -183,6 +195,10 @@ const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
   jobs: number({ ...COUNT, max: 256 }),
   // Bounded: a committed config could otherwise make every wait on a hung server last a day.
   timeout: number({ min: 1, whole: false, max: 600 }, ' (seconds)'),
+  // S3 server-side encryption, sent on every upload (src/repo/remotes.ts checks the three agree).
+  sse: oneOf(['AES256', 'aws:kms']),
+  sseKmsKeyId: { accepts: 'a KMS key id, alias or ARN (with sse aws:kms)', ok: (v) => /^[A-Za-z0-9:/_+=.@-]{1,2048}$/.test(v) },
+  sseBucketKey: { accepts: 'true or false (with sse aws:kms)', ok: (v) => ['true', 'false'].includes(v) },
 };
 
 function ruleFor(key: string): KeyRule | undefined {

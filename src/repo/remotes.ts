@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { RetryOptions } from '../backend/retry.js';
+import type { S3Sse } from '../backend/s3.js';
 import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
@@ -27,6 +28,10 @@ export interface RemoteConfig {
   checksum?: string;
   jobs?: string;
   timeout?: string;
+  /** S3 server-side encryption: AES256 or aws:kms, the KMS key, and whether to use an S3 Bucket Key. */
+  sse?: string;
+  sseKmsKeyId?: string;
+  sseBucketKey?: string;
   isDefault: boolean;
 }
 
@@ -90,10 +95,39 @@ export function resolveRemote(config: Config, name?: string): RemoteConfig {
   return def;
 }
 
+/**
+ * The server-side encryption every upload to the remote asks for, or undefined for none. The
+ * values were checked one by one when set (config.ts); here that they go together: a KMS key or a
+ * bucket key means nothing without `sse aws:kms`, and dv never uploads with a setting S3 would
+ * ignore or refuse halfway through a push.
+ */
+export function remoteSse(r: Pick<RemoteConfig, 'name' | 'sse' | 'sseKmsKeyId' | 'sseBucketKey'>): S3Sse | undefined {
+  const kmsOnly = r.sseKmsKeyId !== undefined ? 'sseKmsKeyId' : r.sseBucketKey !== undefined ? 'sseBucketKey' : undefined;
+  if (kmsOnly && r.sse !== 'aws:kms')
+    throw new DvError(
+      'USAGE',
+      `remote.${r.name}.${kmsOnly} needs remote.${r.name}.sse aws:kms (it is ${r.sse ?? 'not set'}): set it with \`dv config remote.${r.name}.sse aws:kms\``,
+      { remote: r.name },
+    );
+  if (r.sse === undefined) return undefined;
+  if (r.sse !== 'AES256' && r.sse !== 'aws:kms')
+    throw new DvError('USAGE', `remote.${r.name}.sse ${JSON.stringify(r.sse)}: give AES256 or aws:kms`, { remote: r.name });
+  return { mode: r.sse, kmsKeyId: r.sseKmsKeyId, bucketKey: r.sseBucketKey === undefined ? undefined : r.sseBucketKey === 'true' };
+}
+
 /** Opens the backend of a remote, with its options from the config. */
 export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean; retry?: RetryOptions } = {}): Promise<Backend> {
   const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes');
   const checksum = r.checksum === undefined ? undefined : r.checksum === 'when_supported' ? 'when_supported' : 'when_required';
+  const sse = remoteSse(r);
+  if (sse && parseRemoteUrl(r.url, root).kind !== 's3')
+    throw new DvError(
+      'USAGE',
+      `remote.${r.name}.sse is for S3 remotes; ${r.name} is a directory: remove it with \`dv config --unset remote.${r.name}.sse\``,
+      {
+        remote: r.name,
+      },
+    );
   return openBackend(r.url, {
     cwd: root,
     create: opts.create,
@@ -105,6 +139,7 @@ export function openRemote(r: RemoteConfig, root: string, opts: { create?: boole
       forcePathStyle: bool(r.pathStyle),
       checksum,
       timeoutMs: r.timeout ? Number(r.timeout) * 1000 : undefined,
+      sse,
     },
   });
 }
@@ -138,6 +173,8 @@ export async function addRemote(
   parseRemoteUrl(url);
   // Every value checked before the first is written: a refused option leaves no half-added remote.
   for (const [k, v] of Object.entries(options)) if (v !== undefined) checkSetting(`remote.${name}.${k}`, v);
+  if (remoteSse({ name, ...options }) && parseRemoteUrl(url).kind !== 's3')
+    throw new DvError('USAGE', `--sse is for S3 remotes: ${url} is a directory`, { url });
   if (config.get(`remote.${name}.url`) !== undefined)
     throw new DvError('USAGE', `remote ${name} exists already: remove it first, or change it with \`dv config remote.${name}.url URL\``);
   await config.set(level, `remote.${name}.url`, url);

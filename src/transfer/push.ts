@@ -19,6 +19,7 @@ import { packPaths, writePack, type PendingObject } from '../store/pack.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
 import type { RemoteIndex } from './remote-index.js';
 import { checkRemoteCopies } from './remote-check.js';
+import { noteWrites } from './written-keys.js';
 
 export const REMOTE_PACK_TARGET = 16 * 1024 * 1024;
 
@@ -90,9 +91,11 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   const ids = [...i.ids];
   const check = await checkRemoteCopies(i.backend, i.remote, ids, i.jobs);
   i.remote.forget(check.bad);
-  const stats = await pushMissing({ ...i, ids });
-  // Data first, then the removal of indexes that named only damage: their objects are listed again.
-  for (const key of check.badIndexes) await i.backend.delete(key);
+  const written = new Set<string>();
+  const stats = await pushMissing({ ...i, ids, backend: noteWrites(i.backend, written) });
+  // Data first, then the removal of indexes that named only damage: their objects are listed again
+  // (unless the pack was just sent again whole under its own name: its index is good now).
+  for (const key of check.badIndexes) if (!written.has(key)) await i.backend.delete(key);
   return { ...stats, repaired: check.bad.length, warnings: check.warnings };
 }
 

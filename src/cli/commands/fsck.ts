@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import { ERROR_CODES } from '../../errors.js';
 import type { FsckResult } from '../../ops/fsck.js';
-import type { FsckRemoteResult } from '../../ops/fsck-remote.js';
+import type { FsckRemoteOptions, FsckRemoteResult } from '../../ops/fsck-remote.js';
+import { DvError } from '../../errors.js';
 import type { CliContext } from '../io.js';
-import { command } from '../options.js';
+import { command, numberOption } from '../options.js';
+import { renderFsckRemote } from '../render-fsck-remote.js';
 import { count, human } from '../progress.js';
 import { printable } from '../render.js';
 
@@ -37,20 +39,25 @@ export function register(program: Command, ctx: CliContext): void {
     program,
     'fsck',
     'verify every object and reference; exit non-zero naming each problem',
-    'dv fsck --rebuild-index\n  dv fsck --remote origin    # read back and verify everything the remote lists',
+    'dv fsck --rebuild-index\n  dv fsck --remote origin --read-data --sample 10   # indexes, roots, and a tenth of the data\n' +
+      '  dv fsck --remote --repair  # replace damaged packs from this clone',
   )
     .option('--rebuild-index', 'rebuild the LevelDB index from the pack indexes first')
-    .option('--remote [name]', 'check a remote instead: every pack index, and every object it lists read back and re-hashed')
-    .action(async (o: { rebuildIndex?: boolean; remote?: string | true }) => {
-      if (o.remote !== undefined) {
-        const rr = await ctx.run('fsckRemote', { remote: o.remote === true ? undefined : o.remote });
-        const state = rr.ok ? 'ok' : count(rr.problems.length, 'problem');
-        return report(ctx, rr, `${rr.remote}: ${state}: ${count(rr.objects, 'object')} read back and verified`);
+    .option('--remote [name]', 'check a remote instead: every pack index against its pack, every object the roots need listed')
+    .option('--read-data', 'with --remote: also download and re-hash every object of every pack')
+    .addOption(numberOption('--sample <pct>', 'with --read-data: read this percentage of the packs', { min: 0.01, max: 100, whole: false }))
+    .option('--seed <text>', 'with --sample: the seed choosing the packs (default: drawn at random, and printed)')
+    .option('--repair', "with --remote: replace damaged packs and lying indexes from this clone's verified copies")
+    .action(async (o: { rebuildIndex?: boolean; remote?: string | true } & Omit<FsckRemoteOptions, 'remote'>) => {
+      const { rebuildIndex, remote, ...remoteOpts } = o;
+      if (remote === undefined && (o.readData || o.sample !== undefined || o.repair || o.seed !== undefined))
+        throw new DvError('USAGE', '--read-data, --sample, --seed and --repair check a remote: add --remote [NAME]');
+      if (remote !== undefined) {
+        const rr = await ctx.run('fsckRemote', { ...remoteOpts, remote: remote === true ? undefined : remote });
+        return report(ctx, rr, renderFsckRemote(rr));
       }
       const bar = ctx.progress('verifying');
-      const r = await ctx
-        .run('fsck', { rebuildIndex: o.rebuildIndex, onProgress: (n, b) => bar.update(n, { bytes: b }) })
-        .finally(() => bar.stop());
+      const r = await ctx.run('fsck', { rebuildIndex, onProgress: (n, b) => bar.update(n, { bytes: b }) }).finally(() => bar.stop());
       report(ctx, r, summary(r));
     });
 }

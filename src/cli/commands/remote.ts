@@ -12,6 +12,9 @@ interface AddFlags {
   profile?: string;
   pathStyle?: boolean;
   checksum?: string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  sseBucketKey?: boolean;
   jobs?: number;
   default?: boolean;
   local?: boolean;
@@ -33,16 +36,21 @@ function registerAdd(remote: Command, ctx: CliContext): void {
     .option('--profile <profile>', 'AWS profile for credentials')
     .option('--path-style', 'force path-style S3 addressing (default with --endpoint)')
     .option('--checksum <mode>', 'S3 checksums: when_required (default, safest with S3-compatible stores) or when_supported')
+    .option('--sse <mode>', 'S3 server-side encryption on every upload: AES256 or aws:kms')
+    .option('--sse-kms-key-id <key>', 'with --sse aws:kms: the KMS key id, alias or ARN (default: the account key)')
+    .option('--sse-bucket-key', 'with --sse aws:kms: use an S3 Bucket Key')
     .addOption(numberOption('-j, --jobs <n>', 'parallel transfers for this remote', COUNT))
     .option('-d, --default', 'make it the default remote')
     .option('--local', 'store it in .dv/config.local (not committed)');
   example(add, 'dv remote add origin s3://my-bucket/project --default').action(async (name: string, url: string, o: AddFlags) => {
     if (o.checksum && o.checksum !== 'when_required' && o.checksum !== 'when_supported')
       throw new DvError('USAGE', '--checksum must be when_required or when_supported');
-    const { endpoint, region, profile, checksum } = o;
+    const { endpoint, region, profile, checksum, sse, sseKmsKeyId } = o;
     const pathStyle = o.pathStyle ? 'true' : undefined;
+    const sseBucketKey = o.sseBucketKey ? 'true' : undefined;
     const jobs = o.jobs === undefined ? undefined : String(o.jobs);
-    const opts = { cwd: ctx.cwd(), name, url, endpoint, region, profile, pathStyle, checksum, jobs, default: o.default, local: o.local };
+    const s3 = { endpoint, region, profile, pathStyle, checksum, sse, sseKmsKeyId, sseBucketKey, jobs };
+    const opts = { cwd: ctx.cwd(), name, url, ...s3, default: o.default, local: o.local };
     const added = await ctx.run('remoteAdd', opts);
     ctx.show(added, () => `added remote ${name} -> ${url}${added.isDefault ? ' (default)' : ''}`);
   });
