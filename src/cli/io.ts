@@ -53,7 +53,7 @@ export interface CliContext {
   /** `v` as indented JSON on stdout (C1 control characters escaped too: valid JSON, safe on a terminal). */
   json(v: unknown): void;
   /** `--json`: prints `r`; else, unless `-q`, prints what `human(r)` returns (if anything). */
-  show<T>(r: T, human: (r: T) => string | undefined | void): void;
+  show<T>(r: T, human: (r: T) => string | undefined): void;
   /** A progress bar on stderr (a terminal only, never with -q or --json). */
   progress(label: string): Progress;
   /** Runs a command through the layer the library uses (src/ops/commands.ts). */

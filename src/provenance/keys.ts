@@ -89,7 +89,9 @@ function opensshPrivate(text: string, file: string): KeyObject {
     if (r.u32() !== 1) throw bad('an OpenSSH file of several keys: give a file with one');
     r.bytes(); // public key blob
     const p = new SshReader(r.bytes());
-    if (p.u32() !== p.u32()) throw bad('the OpenSSH key does not decode (check bytes differ)');
+    const check1 = p.u32();
+    const check2 = p.u32();
+    if (check1 !== check2) throw bad('the OpenSSH key does not decode (check bytes differ)');
     const type = p.text();
     if (type !== 'ssh-ed25519') throw bad(`an OpenSSH ${type} key: dv signs with Ed25519 keys only (ssh-keygen -t ed25519)`);
     const pub = p.bytes();

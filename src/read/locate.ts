@@ -114,7 +114,7 @@ async function remoteId(src: ObjectSource, rev: string): Promise<string> {
     new DvError('UNKNOWN_ID', `${rev} is neither a git revision, nor an object id here or on the remote: check \`dv log --git\``, {
       arg: rev,
     });
-  let h;
+  let h: Awaited<ReturnType<ObjectSource['handle']>>;
   try {
     h = await src.handle();
   } catch (e) {

@@ -11,7 +11,7 @@ import { RemoteIndex } from '../transfer/remote-index.js';
 import type { RemoteHandle } from './source.js';
 
 export async function connectRemote(s: RepoSession, name?: string): Promise<RemoteHandle> {
-  let config;
+  let config: ReturnType<typeof resolveRemote>;
   try {
     config = resolveRemote(s.config, name);
   } catch (e) {

@@ -129,7 +129,10 @@ async function run(src: ObjectSource, job: Job): Promise<Buffer[]> {
       let frame: Buffer | undefined;
       if (loc.flags === FLAG_FRAME) {
         let f = frames.get(loc.offset);
-        if (!f) frames.set(loc.offset, (f = decodeFrame(view).catch(() => undefined)));
+        if (!f) {
+          f = decodeFrame(view).catch(() => undefined);
+          frames.set(loc.offset, f);
+        }
         frame = await f;
       }
       raw = await extract(h, p.id, loc, view, frame).catch((e) => {

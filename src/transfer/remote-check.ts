@@ -114,11 +114,17 @@ export async function readPacks(
     if (failed.has(n)) {
       failedIds.add(t.id);
       let list = result.badCopies.get(t.loc.pack);
-      if (!list) result.badCopies.set(t.loc.pack, (list = []));
+      if (!list) {
+        list = [];
+        result.badCopies.set(t.loc.pack, list);
+      }
       list.push(t.id);
     } else {
       let list = good.get(t.id);
-      if (!list) good.set(t.id, (list = []));
+      if (!list) {
+        list = [];
+        good.set(t.id, list);
+      }
       list.push(t.loc.pack);
     }
   });
@@ -133,7 +139,10 @@ export async function readPacks(
   more.forEach((t, n) => {
     if (failedMore.has(n)) return;
     let list = good.get(t.id);
-    if (!list) good.set(t.id, (list = []));
+    if (!list) {
+      list = [];
+      good.set(t.id, list);
+    }
     list.push(t.loc.pack);
   });
   for (const id of failedIds) {
@@ -155,7 +164,10 @@ export async function verifyCopies(backend: Backend, tries: CopyTry[], jobs: num
       return;
     }
     let list = byPack.get(t.loc.pack);
-    if (!list) byPack.set(t.loc.pack, (list = []));
+    if (!list) {
+      list = [];
+      byPack.set(t.loc.pack, list);
+    }
     list.push(n);
   });
   const ranges: { pack: string; start: number; end: number; items: number[] }[] = [];

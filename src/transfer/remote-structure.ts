@@ -180,7 +180,10 @@ async function walkRoots(i: Parameters<typeof checkRemoteStructure>[0], r: Remot
     if (visited.has(id)) return;
     visited.add(id);
     const copies = i.remote.copies(id);
-    if (copies.length === 0) return missing(id, by);
+    if (copies.length === 0) {
+      missing(id, by);
+      return;
+    }
     if (!copies.some((c) => c.rawSize === size)) {
       r.badPacks.add(copies[0].pack);
       r.problems.push({
@@ -195,7 +198,11 @@ async function walkRoots(i: Parameters<typeof checkRemoteStructure>[0], r: Remot
   let level: Want[] = await readRuns(i, r);
   for (const id of i.roots) level.push({ id, kind: 'snapshot', root: true, by: `snapshot ${id.slice(0, 12)}` });
   while (level.length > 0) {
-    const fresh = level.filter((w) => !visited.has(w.id) && (visited.add(w.id), true));
+    const fresh = level.filter((w) => {
+      if (visited.has(w.id)) return false;
+      visited.add(w.id);
+      return true;
+    });
     const bytes = await Promise.all(fresh.map((w) => limit(() => readMeta(i, w, r))));
     const next: Want[] = [];
     fresh.forEach((w, k) => {

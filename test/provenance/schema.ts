@@ -75,7 +75,7 @@ export function statementViolations(s: unknown): string[] {
   for (const k of Object.keys(s)) if (!['_type', 'subject', 'predicateType', 'predicate'].includes(k)) v.push(`unknown field ${k}`);
   if (s._type !== 'https://in-toto.io/Statement/v1') v.push('_type is not https://in-toto.io/Statement/v1');
   if (!Array.isArray(s.subject) || s.subject.length === 0) v.push('subject is not a non-empty list');
-  else s.subject.forEach((d: unknown, i: number) => v.push(...descriptorViolations(d, `subject[${i}]`, true)));
+  else for (const [i, d] of (s.subject as unknown[]).entries()) v.push(...descriptorViolations(d, `subject[${i}]`, true));
   if (!isUri(s.predicateType)) v.push('predicateType is not a URI');
   if (s.predicateType !== 'https://slsa.dev/provenance/v1') v.push('predicateType is not SLSA provenance v1');
   const p = s.predicate;
@@ -89,7 +89,8 @@ export function statementViolations(s: unknown): string[] {
     if (b.resolvedDependencies !== undefined) {
       if (!Array.isArray(b.resolvedDependencies)) v.push('resolvedDependencies is not a list');
       else
-        b.resolvedDependencies.forEach((d: unknown, i: number) => v.push(...descriptorViolations(d, `resolvedDependencies[${i}]`, false)));
+        for (const [i, d] of (b.resolvedDependencies as unknown[]).entries())
+          v.push(...descriptorViolations(d, `resolvedDependencies[${i}]`, false));
     }
   }
   const r = p.runDetails;
