@@ -53,7 +53,7 @@ export type { DiffOptions, DiffResult } from './ops/diff.js';
 export type { LsOptions, LsEntry } from './ops/ls.js';
 export type { GcOptions, GcResult } from './ops/gc.js';
 export type { FsckOptions, FsckResult } from './ops/fsck.js';
-export type { Problem } from './ops/reach.js';
+export type { Problem } from './history/reach.js';
 export type { PushOptions, PushResult } from './ops/push.js';
 export type { FetchOptions, FetchResult } from './ops/fetch.js';
 export type { PullOptions, PullResult } from './ops/pull.js';

@@ -27,7 +27,7 @@ import { checkTrackedPath } from '../workspace/safe-path.js';
 import { processAlive } from '../repo/lock.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
-import { resolveTreeish, treeLoader } from './objects.js';
+import { resolveTreeish, treeLoader } from '../history/objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
 export interface CheckoutOptions {

@@ -6,8 +6,8 @@ import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { scanPath, toRepoRel, type ScanProgress, type ScanResult } from '../workspace/scan.js';
 import { checkPointerSnapshots, findTracked, pointerRelFor, usesGit, writePointer, type Tracked } from '../workspace/pointers.js';
-import { graft } from './graft.js';
-import { loadSnapshot } from './objects.js';
+import { graft } from '../history/graft.js';
+import { loadSnapshot } from '../history/objects.js';
 import { logSnapshot } from '../repo/reflog.js';
 
 export interface CommitOptions {

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { listPackIds, packPaths } from '../store/pack.js';
-import { reachable, rootSnapshots, type Problem } from './reach.js';
+import { reachable, rootSnapshots, type Problem } from '../history/reach.js';
 import { findTracked, pointerSnapshotProblem } from '../workspace/pointers.js';
 
 export interface FsckOptions {

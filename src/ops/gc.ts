@@ -14,7 +14,7 @@ import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
 import { FLAG_FRAME } from '../store/codec.js';
-import { reachable, rootSnapshotsAt } from './reach.js';
+import { reachable, rootSnapshotsAt } from '../history/reach.js';
 import { RepoLock } from '../repo/lock.js';
 import { sharingRepos } from '../repo/shared-cache.js';
 import { lockedRuns } from './pipeline.js';

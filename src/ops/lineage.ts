@@ -16,7 +16,7 @@ import { toRepoRel } from '../workspace/scan.js';
 import type { Graph, GraphEdge, GraphNode } from '../pipeline/graph.js';
 import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
-import { kindOf, loadSnapshot, resolveId, treeLoader } from './objects.js';
+import { kindOf, loadSnapshot, resolveId, treeLoader } from '../history/objects.js';
 import { asPipelineLineage } from './outs.js';
 import { loadPipeline } from './pipeline.js';
 

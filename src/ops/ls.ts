@@ -4,7 +4,7 @@ import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { findTracked } from '../workspace/pointers.js';
-import { resolveTreeish, treeLoader } from './objects.js';
+import { resolveTreeish, treeLoader } from '../history/objects.js';
 import { isIdPrefix } from '../core/ids.js';
 
 export interface LsEntry {

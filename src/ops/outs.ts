@@ -22,7 +22,7 @@ import {
   type RunRecord,
 } from '../pipeline/run.js';
 import { pointAt, storeSnapshot } from './commit.js';
-import { loadSnapshot } from './objects.js';
+import { loadSnapshot } from '../history/objects.js';
 import { workspaceId } from './pipeline.js';
 
 /** What an out's snapshot records about the run that wrote it (`lineage.pipeline`). */

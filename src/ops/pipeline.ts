@@ -14,7 +14,7 @@ import { findTracked, type Tracked } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { blake3Hex } from '../core/hash.js';
 import { encodeTree } from '../core/tree.js';
-import { treeLoader } from './objects.js';
+import { treeLoader } from '../history/objects.js';
 import { buildDag, type Dag } from '../pipeline/dag.js';
 import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from '../pipeline/lockfile.js';
 import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from '../pipeline/run.js';

@@ -3,7 +3,7 @@
  * A remote that does not exist (a directory not created yet) fails REMOTE_NOT_FOUND, as `dv pull` does.
  */
 import type { RepoSession } from '../repo/repo.js';
-import { reachable } from './reach.js';
+import { reachable } from '../history/reach.js';
 import { withRemote } from './remote-session.js';
 
 export interface RemoteStatusResult {

@@ -17,10 +17,10 @@ import { remoteRunKey, RUNS_PREFIX, runKeyOfRemoteKey } from '../transfer/layout
 import { RemoteIndex } from '../transfer/remote-index.js';
 import { decodeRun, encodeRun, runKey, type RunRecord } from '../pipeline/run.js';
 import type { StageSpec } from '../pipeline/spec.js';
-import { loadSnapshot } from './objects.js';
+import { loadSnapshot } from '../history/objects.js';
 import { asPipelineLineage, runRefs, saveRunRef } from './outs.js';
 import { lockedRuns } from './pipeline.js';
-import { reachable } from './reach.js';
+import { reachable } from '../history/reach.js';
 
 /** A run record is small; anything larger on a remote is not one. */
 const MAX_RUN_BYTES = 4 * 1024 * 1024;

@@ -21,7 +21,7 @@ import {
   type StageSpec,
 } from '../pipeline/spec.js';
 import type { LockStage } from '../pipeline/lockfile.js';
-import { loadSnapshot } from './objects.js';
+import { loadSnapshot } from '../history/objects.js';
 import { asPipelineLineage } from './outs.js';
 import { loadPipeline, writeLock } from './pipeline.js';
 import { remove } from './untrack.js';

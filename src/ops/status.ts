@@ -6,7 +6,7 @@ import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
 import { selectTrackedWithin } from './commit.js';
 import { readControlFile } from '../repo/control-file.js';
-import { treeLoader } from './objects.js';
+import { treeLoader } from '../history/objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 
