@@ -7,14 +7,16 @@ import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, shellArg as quote, usesGit } from '../workspace/pointers.js';
-import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
+import { snapshotPath, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
 
-export interface AddOptions extends CommitOptions {
+export interface AddOptions extends SnapshotOptions {
+  /** Paths to track (relative to `cwd`). */
   paths: string[];
+  cwd?: string;
 }
 
 export interface AddResult {
-  added: (CommitEntry & { pointer: string; gitignore?: string })[];
+  added: (SnapshotEntry & { pointer: string; gitignore?: string })[];
   /** Files a git user should `git add` next (none without git: `dv init --no-git`). */
   gitAdd: string[];
   bytesStored: number;

@@ -21,7 +21,7 @@ import {
   type RunEnv,
   type RunRecord,
 } from '../pipeline/run.js';
-import { pointAt, storeSnapshot } from './commit.js';
+import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadSnapshot } from '../history/objects.js';
 import { workspaceId } from './pipeline.js';
 

@@ -12,7 +12,7 @@ import { findTracked, ignoreInGit, pointerRelFor, unignoreInGit, type Tracked } 
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { scanPath, toRepoRel } from '../workspace/scan.js';
 import { walkTree } from '../workspace/walk.js';
-import { pointAt, storeSnapshot } from './commit.js';
+import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadPipeline } from './pipeline.js';
 
 export interface RemoveOptions {
