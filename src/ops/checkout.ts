@@ -21,8 +21,8 @@ import {
   writePointer,
 } from '../workspace/pointers.js';
 import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
-import { selectTracked } from './commit.js';
-import { refuseGitTracked } from './add.js';
+import { selectTracked } from '../workspace/tracked.js';
+import { refuseGitTracked } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { processAlive } from '../repo/lock.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';

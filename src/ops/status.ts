@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { diffTrees, type Change } from '../core/diff.js';
 import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
-import { selectTrackedWithin } from './commit.js';
+import { selectTrackedWithin } from '../workspace/tracked.js';
 import { readControlFile } from '../repo/control-file.js';
 import { treeLoader } from '../history/objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
