@@ -64,7 +64,7 @@ export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
 export type { DagResult } from './ops/dag.js';
 export type { DagEdge } from './pipeline/dag.js';
-export type { OutOfDateStage, StageChange, StageChangeType } from './ops/pipeline.js';
+export type { OutOfDateStage, StageChange, StageChangeType } from './pipeline/state.js';
 export type { DepRecord, OutRecord, ParamValues, RunEnv } from './pipeline/run.js';
 export type { PipelineLineage } from './ops/outs.js';
 export type { Change, ChangeType } from './core/diff.js';

@@ -5,7 +5,7 @@ import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
-import { lockedRuns } from './pipeline.js';
+import { lockedRuns } from '../pipeline/state.js';
 import { withRemote } from './remote-session.js';
 import { saveRunRef } from './outs.js';
 

@@ -17,7 +17,7 @@ import { FLAG_FRAME } from '../store/codec.js';
 import { reachable, rootSnapshotsAt } from '../history/reach.js';
 import { RepoLock } from '../repo/lock.js';
 import { sharingRepos } from '../repo/shared-cache.js';
-import { lockedRuns } from './pipeline.js';
+import { lockedRuns } from '../pipeline/state.js';
 import { runRefIds } from './outs.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';

@@ -18,7 +18,7 @@ import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 import { kindOf, loadSnapshot, resolveId, treeLoader } from '../history/objects.js';
 import { asPipelineLineage } from './outs.js';
-import { loadPipeline } from './pipeline.js';
+import { loadPipeline } from '../pipeline/state.js';
 
 export interface LineageOptions {
   /** A path in the workspace (a stage out, tracked data, or a file inside one), or a snapshot id. */

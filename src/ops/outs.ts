@@ -23,7 +23,7 @@ import {
 } from '../pipeline/run.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadSnapshot } from '../history/objects.js';
-import { workspaceId } from './pipeline.js';
+import { workspaceId } from '../pipeline/state.js';
 
 /** What an out's snapshot records about the run that wrote it (`lineage.pipeline`). */
 export interface PipelineLineage {

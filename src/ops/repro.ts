@@ -31,7 +31,7 @@ import {
   writeLock,
   type StageChange,
   type StageState,
-} from './pipeline.js';
+} from '../pipeline/state.js';
 import { RemoteRunCache } from './run-cache.js';
 import { checkOuts } from './stage.js';
 

@@ -19,7 +19,7 @@ import { decodeRun, encodeRun, runKey, type RunRecord } from '../pipeline/run.js
 import type { StageSpec } from '../pipeline/spec.js';
 import { loadSnapshot } from '../history/objects.js';
 import { asPipelineLineage, runRefs, saveRunRef } from './outs.js';
-import { lockedRuns } from './pipeline.js';
+import { lockedRuns } from '../pipeline/state.js';
 import { reachable } from '../history/reach.js';
 
 /** A run record is small; anything larger on a remote is not one. */

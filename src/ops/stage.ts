@@ -23,7 +23,7 @@ import {
 import type { LockStage } from '../pipeline/lockfile.js';
 import { loadSnapshot } from '../history/objects.js';
 import { asPipelineLineage } from './outs.js';
-import { loadPipeline, writeLock } from './pipeline.js';
+import { loadPipeline, writeLock } from '../pipeline/state.js';
 import { remove } from './untrack.js';
 
 export interface StageAddOptions {

@@ -13,7 +13,7 @@ import { checkTrackedPath } from '../workspace/safe-path.js';
 import { scanPath, toRepoRel } from '../workspace/scan.js';
 import { walkTree } from '../workspace/walk.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
-import { loadPipeline } from './pipeline.js';
+import { loadPipeline } from '../pipeline/state.js';
 
 export interface RemoveOptions {
   paths: string[];

@@ -16,7 +16,7 @@ import { MemoryIndex } from '../store/index-db.js';
 import { scanPath } from '../workspace/scan.js';
 import { overlaps } from '../pipeline/dag.js';
 import { treeLoader } from '../history/objects.js';
-import { checkStageNames, describeChange, loadPipeline, outOfDate, requireStages } from './pipeline.js';
+import { checkStageNames, describeChange, loadPipeline, outOfDate, requireStages } from '../pipeline/state.js';
 import { runShell, stageDir } from './repro.js';
 
 export interface VerifyOptions {
