@@ -66,7 +66,7 @@ export type { DagResult } from './ops/dag.js';
 export type { DagEdge } from './pipeline/dag.js';
 export type { OutOfDateStage, StageChange, StageChangeType } from './pipeline/state.js';
 export type { DepRecord, OutRecord, ParamValues, RunEnv } from './pipeline/run.js';
-export type { PipelineLineage } from './ops/outs.js';
+export type { PipelineLineage } from './pipeline/outs.js';
 export type { Change, ChangeType } from './core/diff.js';
 export type { Snapshot, Lineage, GitLineage } from './core/snapshot.js';
 export type { ScanProgress } from './workspace/scan.js';

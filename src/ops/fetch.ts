@@ -7,7 +7,7 @@ import { toRepoRel } from '../workspace/scan.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { withRemote } from './remote-session.js';
-import { saveRunRef } from './outs.js';
+import { saveRunRef } from '../pipeline/outs.js';
 
 export interface FetchOptions {
   remote?: string;

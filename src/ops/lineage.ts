@@ -17,7 +17,7 @@ import type { Graph, GraphEdge, GraphNode } from '../pipeline/graph.js';
 import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 import { kindOf, loadSnapshot, resolveId, treeLoader } from '../history/objects.js';
-import { asPipelineLineage } from './outs.js';
+import { asPipelineLineage } from '../pipeline/outs.js';
 import { loadPipeline } from '../pipeline/state.js';
 
 export interface LineageOptions {

@@ -19,7 +19,7 @@ import type { LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
-import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
+import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from '../pipeline/outs.js';
 import {
   captureEnv,
   checkStageNames,

@@ -18,7 +18,7 @@ import { RemoteIndex } from '../transfer/remote-index.js';
 import { decodeRun, encodeRun, runKey, type RunRecord } from '../pipeline/run.js';
 import type { StageSpec } from '../pipeline/spec.js';
 import { loadSnapshot } from '../history/objects.js';
-import { asPipelineLineage, runRefs, saveRunRef } from './outs.js';
+import { asPipelineLineage, runRefs, saveRunRef } from '../pipeline/outs.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { reachable } from '../history/reach.js';
 

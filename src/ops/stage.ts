@@ -22,7 +22,7 @@ import {
 } from '../pipeline/spec.js';
 import type { LockStage } from '../pipeline/lockfile.js';
 import { loadSnapshot } from '../history/objects.js';
-import { asPipelineLineage } from './outs.js';
+import { asPipelineLineage } from '../pipeline/outs.js';
 import { loadPipeline, writeLock } from '../pipeline/state.js';
 import { remove } from './untrack.js';
 

@@ -12,18 +12,10 @@ import { writeFileAtomic } from '../store/atomic.js';
 import { readControlFile } from '../repo/control-file.js';
 import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
-import {
-  canonicalJson,
-  decodeRun,
-  type DepRecord,
-  type OutRecord,
-  type ParamValues,
-  type RunEnv,
-  type RunRecord,
-} from '../pipeline/run.js';
+import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from './run.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadSnapshot } from '../history/objects.js';
-import { workspaceId } from '../pipeline/state.js';
+import { workspaceId } from './state.js';
 
 /** What an out's snapshot records about the run that wrote it (`lineage.pipeline`). */
 export interface PipelineLineage {
