@@ -6,7 +6,7 @@ import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
 import { lockedRuns } from '../pipeline/state.js';
-import { withRemote } from './remote-session.js';
+import { withRemote } from '../transfer/remote-session.js';
 import { saveRunRef } from '../pipeline/outs.js';
 
 export interface FetchOptions {

@@ -10,7 +10,7 @@
  */
 import type { RepoSession } from '../repo/repo.js';
 import { checkRemoteCopies } from '../transfer/remote-check.js';
-import { withRemote } from './remote-session.js';
+import { withRemote } from '../transfer/remote-session.js';
 
 export interface FsckRemoteOptions {
   remote?: string;

@@ -9,7 +9,7 @@ import { listRemotes, resolveRemote } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, type PushProgress, type PushStats } from '../transfer/push.js';
 import { reachable } from '../history/reach.js';
-import { withRemote } from './remote-session.js';
+import { withRemote } from '../transfer/remote-session.js';
 import { runsToPush, uploadRuns, type PushRunsMode } from './run-cache.js';
 
 export interface PushOptions {

@@ -4,7 +4,7 @@
  */
 import type { RepoSession } from '../repo/repo.js';
 import { reachable } from '../history/reach.js';
-import { withRemote } from './remote-session.js';
+import { withRemote } from '../transfer/remote-session.js';
 
 export interface RemoteStatusResult {
   remote: string;
