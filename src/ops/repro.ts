@@ -32,7 +32,7 @@ import {
   type StageChange,
   type StageState,
 } from '../pipeline/state.js';
-import { RemoteRunCache } from './run-cache.js';
+import { RemoteRunCache } from '../transfer/remote-runs.js';
 import { checkOuts } from './stage.js';
 
 export interface ReproOptions {
