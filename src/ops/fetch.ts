@@ -7,7 +7,7 @@ import { toRepoRel } from '../workspace/scan.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { withRemote } from '../transfer/remote-session.js';
-import { saveRunRef } from '../pipeline/outs.js';
+import { saveRunRef } from '../pipeline/run-cache.js';
 
 export interface FetchOptions {
   remote?: string;

@@ -18,7 +18,7 @@ import { reachable, rootSnapshotsAt } from '../history/reach.js';
 import { RepoLock } from '../repo/lock.js';
 import { sharingRepos } from '../repo/shared-cache.js';
 import { lockedRuns } from '../pipeline/state.js';
-import { runRefIds } from '../pipeline/outs.js';
+import { runRefIds } from '../pipeline/run-cache.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
 import { processAlive } from '../repo/lock.js';

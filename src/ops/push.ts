@@ -10,7 +10,8 @@ import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, type PushProgress, type PushStats } from '../transfer/push.js';
 import { reachable } from '../history/reach.js';
 import { withRemote } from '../transfer/remote-session.js';
-import { runsToPush, uploadRuns, type PushRunsMode } from '../transfer/remote-runs.js';
+import { runsToPush, type PushRunsMode } from '../pipeline/run-cache.js';
+import { uploadRuns } from '../transfer/remote-runs.js';
 
 export interface PushOptions {
   remote?: string;

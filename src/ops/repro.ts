@@ -19,7 +19,8 @@ import type { LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
-import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from '../pipeline/outs.js';
+import { clearOut, prepareOut, publishOut, type PipelineLineage } from '../pipeline/outs.js';
+import { findRun, saveRunRef } from '../pipeline/run-cache.js';
 import {
   captureEnv,
   checkStageNames,

@@ -1,18 +1,15 @@
 /**
  * Stage outputs as tracked data: each out gets a snapshot (whose `lineage.pipeline` says which
  * run made it), a pointer file and a .gitignore line, exactly as `dv add` would give it; push,
- * pull, checkout and gc then treat it like any tracked path. Also the run cache refs.
+ * pull, checkout and gc then treat it like any tracked path. The run refs are in run-cache.ts.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isId } from '../core/ids.js';
-import { DvError } from '../errors.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { writeFileAtomic } from '../store/atomic.js';
-import { readControlFile } from '../repo/control-file.js';
 import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
-import { canonicalJson, decodeRun, type DepRecord, type OutRecord, type ParamValues, type RunEnv, type RunRecord } from './run.js';
+import { canonicalJson, type DepRecord, type OutRecord, type ParamValues, type RunEnv } from './run.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadSnapshot } from '../history/objects.js';
 import { workspaceId } from './state.js';
@@ -93,44 +90,4 @@ export async function clearOut(s: RepoSession, rel: string): Promise<boolean> {
   if (!(await s.store.has(ws.id))) return false;
   await fsp.rm(join(s.root, ...rel.split('/')), { recursive: true, force: true });
   return true;
-}
-
-// Beside the packs that hold the run objects, so clones sharing a cache (cache.dir) share runs.
-const runsDir = (s: RepoSession): string => join(s.paths.cacheDir, 'runs');
-
-/** Remembers that run `key` is recorded in run object `runId`: `<cache>/runs/<key>`. */
-export async function saveRunRef(s: RepoSession, key: string, runId: string): Promise<void> {
-  await writeFileAtomic(join(runsDir(s), key), runId + '\n', s.paths.tmpDir);
-}
-
-/** This clone's run refs: run key and run object id. */
-export async function runRefs(s: RepoSession): Promise<{ key: string; id: string }[]> {
-  const keys = (await fsp.readdir(runsDir(s)).catch(() => [] as string[])).filter(isId);
-  // Never through a link or from a FIFO: a cache inside the work tree may have come with a clone.
-  const ids = await Promise.all(
-    keys.map((k) =>
-      readControlFile(join(runsDir(s), k), { maxBytes: 1024 }).then(
-        (t) => (t ?? '').trim(),
-        () => '',
-      ),
-    ),
-  );
-  return keys.map((key, i) => ({ key, id: ids[i] })).filter((r) => isId(r.id));
-}
-
-/** Every run object id this clone's run refs name (gc keeps them). */
-export async function runRefIds(s: RepoSession): Promise<string[]> {
-  return (await runRefs(s)).map((r) => r.id);
-}
-
-/** The run recorded for `key` in this clone, when its record is still in the store. */
-export async function findRun(s: RepoSession, key: string): Promise<{ id: string; run: RunRecord } | undefined> {
-  const id = ((await readControlFile(join(runsDir(s), key), { maxBytes: 1024 }).catch(() => undefined)) ?? '').trim();
-  if (!isId(id)) return undefined;
-  try {
-    return { id, run: decodeRun(await s.store.get(id), id) };
-  } catch (e) {
-    if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT' || e.code === 'BAD_OBJECT')) return undefined;
-    throw e;
-  }
 }
