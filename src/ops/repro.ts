@@ -19,7 +19,7 @@ import type { LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { checkout } from './checkout.js';
-import { clearOut, prepareOut, publishOut, type PipelineLineage } from '../pipeline/outs.js';
+import { checkOuts, clearOut, prepareOut, publishOut, type PipelineLineage } from '../pipeline/outs.js';
 import { findRun, saveRunRef } from '../pipeline/run-cache.js';
 import {
   captureEnv,
@@ -34,7 +34,6 @@ import {
   type StageState,
 } from '../pipeline/state.js';
 import { RemoteRunCache } from '../transfer/remote-runs.js';
-import { checkOuts } from './stage.js';
 
 export interface ReproOptions {
   /** Stages to bring up to date (with everything upstream of them); all when empty. */

@@ -7,12 +7,16 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isId } from '../core/ids.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
+import { git } from '../repo/git.js';
+import { findTracked, ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
 import { canonicalJson, type DepRecord, type OutRecord, type ParamValues, type RunEnv } from './run.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadSnapshot } from '../history/objects.js';
-import { workspaceId } from './state.js';
+import { overlaps } from './dag.js';
+import type { LockStage } from './lockfile.js';
+import { invalid, type StageSpec } from './spec.js';
+import { loadPipeline, workspaceId } from './state.js';
 
 /** What an out's snapshot records about the run that wrote it (`lineage.pipeline`). */
 export interface PipelineLineage {
@@ -90,4 +94,44 @@ export async function clearOut(s: RepoSession, rel: string): Promise<boolean> {
   if (!(await s.store.has(ws.id))) return false;
   await fsp.rm(join(s.root, ...rel.split('/')), { recursive: true, force: true });
   return true;
+}
+
+/**
+ * Checks what `outs` may be: dv tracks each out on its own (a pointer file beside it), so an out
+ * may not lie inside or contain a path dv tracks already (unless it is that path), nor be a file
+ * git tracks.
+ */
+export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void> {
+  const tracked = await findTracked(s.root);
+  const locked = (await loadPipeline(s.root)).lock.stages;
+  for (const o of stage.outs) {
+    const t = tracked.find((x) => x.rel !== o && overlaps(x.rel, o));
+    if (t)
+      throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, {
+        path: o,
+      });
+    const same = tracked.find((x) => x.rel === o);
+    if (same && !(await writtenByStage(s, o, same.pointer.snapshot, locked))) {
+      throw invalid(
+        `out ${o} of stage ${stage.name} is data tracked with \`dv add\` (${same.pointerRel}): a stage may not take it over; run \`dv remove ${o}\` first (the files stay), or choose another out path`,
+        { path: o, pointer: same.pointerRel },
+      );
+    }
+    const inGit = await git(s.root, ['ls-files', '-z', '--', o]);
+    if (inGit.code === 0 && inGit.stdout.split('\0').some(Boolean)) {
+      throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, {
+        path: o,
+      });
+    }
+  }
+}
+
+/**
+ * Whether the tracked path `rel` is a stage's out rather than data added by hand: dv.lock
+ * records it as an out, or the snapshot its pointer names was written by a stage run.
+ */
+async function writtenByStage(s: RepoSession, rel: string, snapshot: string, locked: Record<string, LockStage>): Promise<boolean> {
+  if (Object.values(locked).some((l) => l.outs.some((x) => x.path === rel))) return true;
+  const snap = await loadSnapshot(s.store, snapshot).catch(() => undefined);
+  return asPipelineLineage(snap?.lineage.pipeline) !== undefined;
 }
