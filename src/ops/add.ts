@@ -6,7 +6,7 @@ import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, usesGit } from '../workspace/pointers.js';
-import { refuseGitTracked } from '../workspace/tracked.js';
+import { inReservedDir, refuseGitTracked } from '../workspace/tracked.js';
 import { snapshotPath, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
 
 export interface AddOptions extends SnapshotOptions {
@@ -31,9 +31,7 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
   for (const p of opts.paths) {
     const rel = toRepoRel(s.root, cwd, p).replace(/\/+$/, '');
     if (rel === '') throw new DvError('USAGE', 'cannot track the repository root itself: name a file or directory inside it');
-    const first = rel.split('/')[0];
-    if (first === '.dv' || first === '.git' || rel.split('/').includes('.git'))
-      throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
+    if (inReservedDir(rel)) throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
     // Not through a symlinked directory that leads out of the repository.
     await checkTrackedPath(s.root, rel);
     const st = await fsp.lstat(join(s.root, rel)).catch(() => undefined);

@@ -20,9 +20,8 @@ import {
   usesGit,
   writePointer,
 } from '../workspace/pointers.js';
-import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
-import { selectTracked } from '../workspace/tracked.js';
-import { refuseGitTracked } from '../workspace/tracked.js';
+import { scanPath, type ScanResult } from '../workspace/scan.js';
+import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { processAlive } from '../repo/lock.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';
@@ -343,10 +342,8 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   if ((opts.paths?.length ?? 0) > 1) throw new DvError('USAGE', 'dv checkout <id> takes at most one path');
   let rel: string;
   if (opts.paths && opts.paths.length === 1) {
-    rel = toRepoRel(s.root, cwd, opts.paths[0]).replace(/\/+$/, '');
-    if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
-    if (rel === '' || rel.split('/')[0] === '.dv' || rel.split('/').includes('.git'))
-      throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
+    rel = trackedRel(s.root, cwd, opts.paths[0]);
+    if (rel === '' || inReservedDir(rel)) throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
   } else if (what.snapshot) {
     rel = what.snapshot.path;
   } else {

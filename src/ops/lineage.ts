@@ -12,7 +12,7 @@ import type { GitLineage, Snapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
-import { toRepoRel } from '../workspace/scan.js';
+import { trackedHolding, trackedRel } from '../workspace/tracked.js';
 import type { Graph, GraphEdge, GraphNode } from '../pipeline/graph.js';
 import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
@@ -70,13 +70,12 @@ export interface LineageResult {
 async function resolveTarget(s: RepoSession, arg: string, cwd: string): Promise<{ snapshot: string; inside?: string }> {
   let rel: string | undefined;
   try {
-    rel = toRepoRel(s.root, cwd, arg).replace(/\/+$/, '');
+    rel = trackedRel(s.root, cwd, arg);
   } catch {
     rel = undefined;
   }
   if (rel !== undefined && rel !== '') {
-    if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
-    const t = (await findTracked(s.root)).find((x) => x.rel === rel || rel!.startsWith(x.rel + '/'));
+    const t = trackedHolding(await findTracked(s.root), rel);
     if (t) return { snapshot: t.pointer.snapshot, ...(t.rel !== rel ? { inside: rel } : {}) };
     const p = await loadPipeline(s.root).catch(() => undefined);
     for (const st of Object.values(p?.lock.stages ?? {})) {

@@ -5,11 +5,34 @@
  * Invariant: every tracked path handed on here was read from a pointer file whose snapshot
  * and tree agree (`checkPointerSnapshots`), so no caller works from a pointer that lies.
  */
+import { POINTER_SUFFIX } from '../core/pointer.js';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { checkPointerSnapshots, findTracked, shellArg as quote, type Tracked } from './pointers.js';
 import { toRepoRel } from './scan.js';
+
+/**
+ * The repository-relative path that `p` (relative to `cwd`) names, a pointer file standing for
+ * its data (`data.dv` names `data`). Given the tracked paths `all`, only a tracked path's pointer
+ * file is read so, for a path may end in `.dv` itself. PATH_OUTSIDE_REPO when `p` is outside.
+ */
+export function trackedRel(root: string, cwd: string, p: string, all?: Tracked[]): string {
+  const rel = toRepoRel(root, cwd, p).replace(/\/+$/, '');
+  if (!rel.endsWith(POINTER_SUFFIX) || (all && !all.some((t) => t.pointerRel === rel))) return rel;
+  return rel.slice(0, -POINTER_SUFFIX.length);
+}
+
+/** The tracked path that is `rel` or holds it (a path inside a tracked directory). */
+export function trackedHolding(all: Tracked[], rel: string): Tracked | undefined {
+  return all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
+}
+
+/** Whether `rel` lies in the repository's .dv or in any .git directory: dv never tracks or writes there. */
+export function inReservedDir(rel: string): boolean {
+  const parts = rel.split('/');
+  return parts[0] === '.dv' || parts.includes('.git');
+}
 
 /** Selects tracked paths named by `paths` (relative to `cwd`), or all of them. */
 export async function selectTracked(
@@ -27,9 +50,8 @@ export async function selectTracked(
 
 /** The tracked path holding `p`, and `p` relative to the root (the tracked path itself, or a path inside it). */
 function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { tracked: Tracked; rel: string } {
-  let rel = toRepoRel(root, cwd, p);
-  if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
-  const t = all.find((x) => x.rel === rel || rel.startsWith(x.rel + '/'));
+  const rel = trackedRel(root, cwd, p, all);
+  const t = trackedHolding(all, rel);
   if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
   return { tracked: t, rel };
 }
