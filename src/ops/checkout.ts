@@ -23,7 +23,7 @@ import {
 import { scanPath, type ScanResult } from '../workspace/scan.js';
 import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { processAlive } from '../repo/lock.js';
+import { ATOMIC_TEMP, writerGone } from '../store/atomic.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
 import { resolveTreeish, treeLoader } from '../history/objects.js';
@@ -158,12 +158,8 @@ async function checkLinks(tree: string, links: { rel: string; target: string }[]
   }
 }
 
-// Temp files a killed checkout may have left beside its targets: `.<name>.<pid>.<t>.<n>.tmp`
-// (symlinks, single-threaded writers) and the write workers' (write-temp.ts), which the walk skips.
-const LEFTOVER = /^\.(.+)\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/s;
-
-/** Temp files of this process are in use; those of a process that is gone are leftovers. */
-const processGone = (pid: number): boolean => pid !== process.pid && !processAlive(pid);
+// Temp files a killed checkout may have left beside its targets: atomic writes' (symlinks,
+// single-threaded writers: ATOMIC_TEMP) and the write workers' (write-temp.ts), which the walk skips.
 
 /** Workspace paths (relative to the root) of temp files that dead dv processes left in `scan`. */
 function leftoverTemps(scan: ScanResult, rel: string): string[] {
@@ -171,8 +167,8 @@ function leftoverTemps(scan: ScanResult, rel: string): string[] {
   for (const t of scan.temps) if (deadWorkerTemp(basename(t))) out.push(`${rel}/${t}`);
   const walk = (id: string, dir: string): void => {
     for (const e of scan.trees.get(id)?.entries ?? []) {
-      const m = LEFTOVER.exec(e.name);
-      if (e.type === 'file' && m && processGone(Number(m[2]))) out.push(`${dir}/${e.name}`);
+      const m = ATOMIC_TEMP.exec(e.name);
+      if (e.type === 'file' && m && writerGone(Number(m[2]))) out.push(`${dir}/${e.name}`);
       else if (e.type === 'dir') walk(e.id, `${dir}/${e.name}`);
     }
   };
@@ -185,9 +181,9 @@ async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
   const dir = dirname(join(root, rel));
   const name = basename(rel);
   for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const m = LEFTOVER.exec(f);
+    const m = ATOMIC_TEMP.exec(f);
     const w = deadWorkerTemp(f);
-    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined)))
+    if ((m && m[1] === name && writerGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined)))
       removeRepoPath(root, posix.join(posix.dirname(rel), f));
   }
 }

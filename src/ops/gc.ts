@@ -21,7 +21,7 @@ import { lockedRuns } from '../pipeline/state.js';
 import { runRefIds } from '../pipeline/run-cache.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
-import { processAlive } from '../repo/lock.js';
+import { ATOMIC_TEMP, writerGone } from '../store/atomic.js';
 import { checkStoreForGc } from '../repo/store-trust.js';
 
 export interface GcOptions {
@@ -223,8 +223,9 @@ async function removeOrphanPacks(packsDir: string, minAgeMs: number, remove: boo
 async function removeDeadTemps(tmpDir: string, remove: boolean): Promise<Leftovers> {
   const out: Leftovers = { files: 0, bytes: 0 };
   for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
-    const m = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name) ?? /^\..+\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/.exec(name);
-    if (!m || !gone(Number(m[1]))) continue;
+    const pid = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name)?.[1] ?? ATOMIC_TEMP.exec(name)?.[2];
+    // gc holds the writer lock, so its own temp files are done with too.
+    if (pid === undefined || !writerGone(Number(pid), 'done')) continue;
     const n = await sizeOf(join(tmpDir, name));
     out.files += n.files;
     out.bytes += n.bytes;
@@ -251,6 +252,3 @@ async function sizeOf(p: string): Promise<Leftovers> {
   }
   return out;
 }
-
-/** gc holds the writer lock, so its own temp files are done with too. */
-const gone = (pid: number): boolean => pid === process.pid || !processAlive(pid);

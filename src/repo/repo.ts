@@ -12,7 +12,8 @@ import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
 import { Config, getKey, loadRepoConfig } from './config.js';
 import { git } from './git.js';
-import { processAlive, RepoLock, type LockInfo } from './lock.js';
+import { RepoLock, type LockInfo } from './lock.js';
+import { processAlive } from '../store/atomic.js';
 import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
 
