@@ -5,21 +5,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import { dirname, join, posix, basename } from 'node:path';
+import { shellQuote as quote } from '../core/shell.js';
 import { encodeSnapshot } from '../core/snapshot.js';
 import { encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { gitAuthor, gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import {
-  checkPointerSnapshots,
-  findTracked,
-  ignoreInGit,
-  readPointer,
-  shellArg as quote,
-  usesGit,
-  writePointer,
-} from '../workspace/pointers.js';
+import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, usesGit, writePointer } from '../workspace/pointers.js';
 import { scanPath, type ScanResult } from '../workspace/scan.js';
 import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';

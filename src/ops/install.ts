@@ -10,6 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shellQuote } from '../core/shell.js';
 import { DvError, fsError } from '../errors.js';
 import { git } from '../repo/git.js';
 import { findRoot } from '../repo/repo.js';
@@ -41,7 +42,7 @@ const BEGIN = '# >>> dv hook: added by `dv install`; `dv install --uninstall` re
 const END = '# <<< dv hook <<<';
 const SHEBANG = '#!/bin/sh\n';
 
-const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+const sq = (s: string): string => shellQuote(s, { always: true });
 
 /**
  * `dv_hook_sync WHAT FROM [TO]`: `dv checkout` of the tracked paths whose pointer files differ

@@ -9,7 +9,8 @@ import { POINTER_SUFFIX } from '../core/pointer.js';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
-import { checkPointerSnapshots, findTracked, shellArg as quote, type Tracked } from './pointers.js';
+import { shellQuote as quote } from '../core/shell.js';
+import { checkPointerSnapshots, findTracked, type Tracked } from './pointers.js';
 import { toRepoRel } from './scan.js';
 
 /**
