@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
+import { locationIn } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import { reachable, rootSnapshotsAt } from '../history/reach.js';
 import { RepoLock } from '../repo/lock.js';
@@ -146,7 +147,7 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     const deadFrames = new Set(dead.filter((e) => e.flags === FLAG_FRAME).map((e) => e.offset));
     for (let k = 0; k < keep.length; k++) {
       const e = keep[k];
-      const loc = { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
+      const loc = locationIn(packId, e);
       if (e.flags === FLAG_FRAME && !deadFrames.has(e.offset)) {
         let end = k;
         while (end + 1 < keep.length && keep[end + 1].offset === e.offset) end++;

@@ -14,7 +14,8 @@ import { DvError } from '../errors.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
-import { frameKey, type RemoteIndex, type RemoteLoc } from './remote-index.js';
+import type { ObjectLocation } from '../store/pack-index.js';
+import { frameKey, type RemoteIndex } from './remote-index.js';
 
 export interface RemoteCheck {
   /** Objects checked. */
@@ -59,9 +60,9 @@ export async function checkRemoteCopies(backend: Backend, remote: RemoteIndex, i
 }
 
 /** Reads the given copies (merged into ranges per pack) and returns the ids whose copy failed. */
-async function verifyCopies(backend: Backend, tries: { id: string; loc: RemoteLoc }[], jobs: number): Promise<Set<string>> {
+async function verifyCopies(backend: Backend, tries: { id: string; loc: ObjectLocation }[], jobs: number): Promise<Set<string>> {
   const failed = new Set<string>();
-  const byPack = new Map<string, { id: string; loc: RemoteLoc }[]>();
+  const byPack = new Map<string, { id: string; loc: ObjectLocation }[]>();
   for (const t of tries) {
     const max = t.loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : MAX_OBJECT_BYTES;
     if (t.loc.length > max || t.loc.rawSize > MAX_OBJECT_BYTES) {
@@ -72,7 +73,7 @@ async function verifyCopies(backend: Backend, tries: { id: string; loc: RemoteLo
     if (!list) byPack.set(t.loc.pack, (list = []));
     list.push(t);
   }
-  const ranges: { pack: string; start: number; end: number; items: { id: string; loc: RemoteLoc }[] }[] = [];
+  const ranges: { pack: string; start: number; end: number; items: { id: string; loc: ObjectLocation }[] }[] = [];
   for (const [pack, list] of byPack) {
     list.sort((a, b) => a.loc.offset - b.loc.offset);
     let cur: (typeof ranges)[number] | undefined;
