@@ -38,6 +38,11 @@ export interface SnapshotEntry {
   bytesHashed: number;
 }
 
+/** Scans `rel` and stores what is new in it (not flushed). */
+function scanAndStore(s: RepoSession, rel: string, opts: SnapshotOptions): Promise<ScanResult> {
+  return scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
+}
+
 /** Scans `rel`, stores what is new, records a snapshot whose parent is `parent`, rewrites the pointer. */
 export async function snapshotPath(
   s: RepoSession,
@@ -46,13 +51,7 @@ export async function snapshotPath(
   opts: SnapshotOptions,
   force = false,
 ): Promise<SnapshotEntry> {
-  const scan = await scanPath({
-    root: s.root,
-    rel,
-    index: s.index,
-    sink: s.store,
-    onProgress: (p) => opts.onProgress?.({ ...p, path: rel }),
-  });
+  const scan = await scanAndStore(s, rel, opts);
   const prev = parent ? await readParent(s, parent) : null;
   const base = {
     path: rel,
@@ -146,13 +145,7 @@ export async function snapshotWithin(
     }
     throw e;
   });
-  const scan = await scanPath({
-    root: s.root,
-    rel,
-    index: s.index,
-    sink: s.store,
-    onProgress: (p) => opts.onProgress?.({ ...p, path: rel }),
-  });
+  const scan = await scanAndStore(s, rel, opts);
   const inner = within.map((w) => w.slice(rel.length + 1));
   const g = await graft(s.store, prev.tree, scan.tree, inner, scan.trees);
   const base = { path: rel, tree: g.tree, size: g.size, files: g.files, filesHashed: scan.filesHashed, bytesHashed: scan.bytesHashed };
