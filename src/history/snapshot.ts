@@ -101,9 +101,12 @@ export async function storeSnapshot(
   return s.store.putObject(encodeSnapshot(snap));
 }
 
-/** Logs snapshot `id` of `rel` and points its pointer file at it: call once the store is flushed. */
-export async function pointAt(s: RepoSession, rel: string, id: string, scan: SnapshotShape): Promise<void> {
-  await logSnapshot(s.paths.dvDir, id, rel);
+/**
+ * Logs snapshot `id` of `rel` (unless `log` is false: a snapshot recorded before) and points its
+ * pointer file at it: call once the store is flushed.
+ */
+export async function pointAt(s: RepoSession, rel: string, id: string, scan: SnapshotShape, opts: { log?: boolean } = {}): Promise<void> {
+  if (opts.log !== false) await logSnapshot(s.paths.dvDir, id, rel);
   await writePointer(s.root, rel, {
     path: posix.basename(rel),
     kind: scan.kind,

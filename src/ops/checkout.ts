@@ -6,13 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join, posix, basename } from 'node:path';
 import { shellQuote as quote } from '../core/shell.js';
-import { encodeSnapshot } from '../core/snapshot.js';
 import { encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
-import { gitAuthor, gitState } from '../repo/git.js';
+import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, usesGit, writePointer } from '../workspace/pointers.js';
+import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath, type ScanResult } from '../workspace/scan.js';
 import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
@@ -20,7 +19,7 @@ import { ATOMIC_TEMP, writerGone } from '../store/atomic.js';
 import { deadWorkerTemp } from '../workspace/write-temp.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
 import { resolveTreeish, treeLoader } from '../history/objects.js';
-import { logSnapshot } from '../repo/reflog.js';
+import { pointAt, storeSnapshot } from '../history/snapshot.js';
 
 export interface CheckoutOptions {
   /** Snapshot or tree id (or prefix) to restore; omit to follow the pointer files. */
@@ -374,37 +373,29 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   let snapshotId = what.snapshotId;
   let size = what.snapshot?.size;
   let files = what.snapshot?.files;
+  let recorded = false;
   if (!snapshotId || what.snapshot?.path !== rel || treeId !== what.tree) {
     // A bare tree (or a snapshot restored under another path) gets a snapshot of its own.
     const tree = await treeLoader(s.store)(treeId);
     const { size: sz, files: n } = treeStats(tree);
     size = sz;
     files = n;
-    snapshotId = await s.store.putObject(
-      encodeSnapshot({
-        path: rel,
-        kind,
-        tree: treeId,
-        parents: existing ? [existing.pointer.snapshot] : [],
+    snapshotId = await storeSnapshot(
+      s,
+      rel,
+      { kind, tree: treeId, size, files },
+      {
+        parent: existing?.pointer.snapshot,
         message: `checkout of ${what.id.slice(0, 12)}`,
-        author: await gitAuthor(s.root),
         time: new Date().toISOString(),
-        size,
-        files,
         lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
-      }),
+      },
     );
     await s.store.flush();
-    await logSnapshot(s.paths.dvDir, snapshotId, rel);
+    recorded = true;
   }
-  await writePointer(s.root, rel, {
-    path: posix.basename(rel),
-    kind,
-    snapshot: snapshotId,
-    tree: treeId,
-    size: size ?? 0,
-    files: files ?? 0,
-  });
+  // A snapshot recorded here is logged; the pointer is rewritten either way.
+  await pointAt(s, rel, snapshotId, { kind, tree: treeId, size: size ?? 0, files: files ?? 0 }, { log: recorded });
   if (!existing && (await usesGit(s))) await ignoreInGit(s.root, rel);
   out.push({ path: rel, snapshot: snapshotId, tree: treeId, ...r });
   return { paths: out };
