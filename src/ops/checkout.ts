@@ -4,7 +4,7 @@
  * and refuses to destroy content the store does not hold, unless forced.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join, posix, basename } from 'node:path';
+import { join, posix } from 'node:path';
 import { shellQuote as quote } from '../core/shell.js';
 import { encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
@@ -12,11 +12,10 @@ import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
 import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
-import { scanPath, type ScanResult } from '../workspace/scan.js';
+import { scanPath } from '../workspace/scan.js';
 import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { ATOMIC_TEMP, writerGone } from '../store/atomic.js';
-import { deadWorkerTemp } from '../workspace/write-temp.js';
+import { leftoverTemps, removeLeftoversBeside } from '../workspace/leftovers.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
 import { resolveTreeish, treeLoader } from '../history/objects.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
@@ -147,36 +146,6 @@ async function checkLinks(tree: string, links: { rel: string; target: string }[]
         { path: l.rel, target: l.target },
       );
     }
-  }
-}
-
-// Temp files a killed checkout may have left beside its targets: atomic writes' (symlinks,
-// single-threaded writers: ATOMIC_TEMP) and the write workers' (write-temp.ts), which the walk skips.
-
-/** Workspace paths (relative to the root) of temp files that dead dv processes left in `scan`. */
-function leftoverTemps(scan: ScanResult, rel: string): string[] {
-  const out: string[] = [];
-  for (const t of scan.temps) if (deadWorkerTemp(basename(t))) out.push(`${rel}/${t}`);
-  const walk = (id: string, dir: string): void => {
-    for (const e of scan.trees.get(id)?.entries ?? []) {
-      const m = ATOMIC_TEMP.exec(e.name);
-      if (e.type === 'file' && m && writerGone(Number(m[2]))) out.push(`${dir}/${e.name}`);
-      else if (e.type === 'dir') walk(e.id, `${dir}/${e.name}`);
-    }
-  };
-  if (scan.kind === 'dir') walk(scan.tree, rel);
-  return out;
-}
-
-/** Removes temp files of dead dv processes beside a tracked single file. */
-async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
-  const dir = dirname(join(root, rel));
-  const name = basename(rel);
-  for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const m = ATOMIC_TEMP.exec(f);
-    const w = deadWorkerTemp(f);
-    if ((m && m[1] === name && writerGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined)))
-      removeRepoPath(root, posix.join(posix.dirname(rel), f));
   }
 }
 
