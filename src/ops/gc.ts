@@ -22,7 +22,7 @@ import { lockedRuns } from '../pipeline/state.js';
 import { runRefIds } from '../pipeline/run-cache.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
-import { ATOMIC_TEMP, writerGone } from '../store/atomic.js';
+import { ORPHAN_AGE_MS, removeDeadTemps, removeOrphanPacks } from '../store/leftovers.js';
 import { checkStoreForGc } from '../repo/store-trust.js';
 
 export interface GcOptions {
@@ -188,68 +188,4 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     res.leftoverBytes += l.bytes;
   }
   return res;
-}
-
-/** How old a pack without an index must be before gc removes it from a cache others may write. */
-const ORPHAN_AGE_MS = 3600_000;
-
-/**
- * Packs without an index are invisible (a writer killed between the pack and its index, or
- * between gc's two deletions): nothing reads them, so they go. The writer lock excludes every
- * other writer of a private cache; in a shared one a young orphan may still get its index.
- */
-async function removeOrphanPacks(packsDir: string, minAgeMs: number, remove: boolean): Promise<Leftovers> {
-  const out: Leftovers = { files: 0, bytes: 0 };
-  for (const fan of await fsp.readdir(packsDir).catch(() => [] as string[])) {
-    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
-    const names = await fsp.readdir(join(packsDir, fan)).catch(() => [] as string[]);
-    for (const f of names) {
-      const m = /^([0-9a-f]{64})\.pack$/.exec(f);
-      if (!m || names.includes(`${m[1]}.idx`)) continue;
-      const st = await fsp.stat(join(packsDir, fan, f)).catch(() => undefined);
-      if (!st || Date.now() - st.mtimeMs < minAgeMs) continue;
-      out.files++;
-      out.bytes += st.size;
-      if (remove) await fsp.rm(join(packsDir, fan, f), { force: true });
-    }
-  }
-  return out;
-}
-
-/**
- * Removes what dead dv processes left in the temp directory (pack temp files, push outboxes,
- * index temp files), and nothing else: a push runs without the writer lock and may be using
- * it right now, and a configured cache.dir may point at a directory holding other files.
- */
-async function removeDeadTemps(tmpDir: string, remove: boolean): Promise<Leftovers> {
-  const out: Leftovers = { files: 0, bytes: 0 };
-  for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
-    const pid = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name)?.[1] ?? ATOMIC_TEMP.exec(name)?.[2];
-    // gc holds the writer lock, so its own temp files are done with too.
-    if (pid === undefined || !writerGone(Number(pid), 'done')) continue;
-    const n = await sizeOf(join(tmpDir, name));
-    out.files += n.files;
-    out.bytes += n.bytes;
-    if (remove) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
-  }
-  return out;
-}
-
-interface Leftovers {
-  files: number;
-  bytes: number;
-}
-
-/** Files and bytes of a file, or of everything under a directory (a push outbox). */
-async function sizeOf(p: string): Promise<Leftovers> {
-  const st = await fsp.lstat(p).catch(() => undefined);
-  if (!st) return { files: 0, bytes: 0 };
-  if (!st.isDirectory()) return { files: 1, bytes: st.size };
-  const out: Leftovers = { files: 0, bytes: 0 };
-  for (const name of await fsp.readdir(p).catch(() => [] as string[])) {
-    const n = await sizeOf(join(p, name));
-    out.files += n.files;
-    out.bytes += n.bytes;
-  }
-  return out;
 }
