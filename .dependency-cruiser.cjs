@@ -8,9 +8,13 @@ const LAYERS = [
   ['cli', 'index.ts'],
   ['ops'],
   ['read'],
-  ['workspace', 'provenance'],
-  ['repo', 'transfer'],
-  ['store', 'pipeline'],
+  ['transfer'],
+  ['provenance'],
+  ['pipeline'],
+  ['history'],
+  ['workspace'],
+  ['repo'],
+  ['store'],
   ['backend'],
   ['core'],
   ['errors.ts'],
@@ -32,6 +36,37 @@ LAYERS.forEach((rank, i) => {
     });
   }
 });
+
+// Ops are use cases; the services they share live in lower folders. An op imports another op
+// only to build on it: these ops compose the ones listed, no other op imports an op.
+const COMPOSING_OPS = {
+  pull: ['checkout', 'fetch'], // pull = fetch + checkout
+  'checkout-rev': ['checkout', 'fetch'], // checkout at a git revision = fetch what it names + checkout
+  repro: ['checkout'], // a run found in the run cache is checked out instead of run
+  stage: ['untrack'], // stage remove --outs = remove of each out
+  dag: ['stage'], // the DAG view = the stage list and its edges
+  cat: ['ls'], // `dv ls <rev>:<path>` answers in the entries of `dv ls`
+  attest: ['lineage'], // an attestation = the lineage of an artifact, signed
+  'attest-verify': ['attest'], // verifying recomputes what `attest` states
+};
+const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
+rules.push({
+  name: 'ops-compose-only',
+  comment: `an op may not import another op (move what they share below ops/); only ${Object.keys(COMPOSING_OPS).join(', ')} compose ops`,
+  severity: 'error',
+  // commands.ts is the command table (one row per op, loaded lazily): it names every op by design.
+  from: { path: '^src/ops/', pathNot: opFile([...Object.keys(COMPOSING_OPS), 'commands']) },
+  to: { path: '^src/ops/' },
+});
+for (const [op, uses] of Object.entries(COMPOSING_OPS)) {
+  rules.push({
+    name: `ops-compose-${op}`,
+    comment: `ops/${op}.ts composes only ${uses.join(', ')} (COMPOSING_OPS in .dependency-cruiser.cjs)`,
+    severity: 'error',
+    from: { path: opFile([op]) },
+    to: { path: '^src/ops/', pathNot: opFile(uses) },
+  });
+}
 
 module.exports = {
   forbidden: [

@@ -1,7 +1,7 @@
 /** Human-readable rendering of the pipeline commands: repro, verify, lineage, dag, status. */
 import type { DagResult } from '../ops/dag.js';
 import type { LineageArtifact, LineageResult } from '../ops/lineage.js';
-import { describeChange, type OutOfDateStage } from '../ops/pipeline.js';
+import { describeChange, type OutOfDateStage } from '../pipeline/state.js';
 import type { ReproResult, ReproStage } from '../ops/repro.js';
 import type { StageInfo } from '../ops/stage.js';
 import type { VerifyResult } from '../ops/verify.js';

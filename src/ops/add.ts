@@ -2,36 +2,25 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
-import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, shellArg as quote, usesGit } from '../workspace/pointers.js';
-import { snapshotPath, type CommitEntry, type CommitOptions } from './commit.js';
+import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, usesGit } from '../workspace/pointers.js';
+import { inReservedDir, refuseGitTracked } from '../workspace/tracked.js';
+import { snapshotPath, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
 
-export interface AddOptions extends CommitOptions {
+export interface AddOptions extends SnapshotOptions {
+  /** Paths to track (relative to `cwd`). */
   paths: string[];
+  cwd?: string;
 }
 
 export interface AddResult {
-  added: (CommitEntry & { pointer: string; gitignore?: string })[];
+  added: (SnapshotEntry & { pointer: string; gitignore?: string })[];
   /** Files a git user should `git add` next (none without git: `dv init --no-git`). */
   gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
-}
-
-/** USAGE when git tracks `rel` (or, for a directory, a file under it): git and dv would both track it. */
-export async function refuseGitTracked(root: string, rel: string, then = `dv add ${quote(rel)}`): Promise<void> {
-  const r = await git(root, ['--literal-pathspecs', 'ls-files', '-z', '--cached', '--', rel]);
-  if (r.code !== 0) return; // not a git work tree
-  const files = r.stdout.split('\0').filter(Boolean);
-  if (files.length === 0) return;
-  const which = files.length === 1 && files[0] === rel ? '' : ` (${files[0]}${files.length > 1 ? ` and ${files.length - 1} more` : ''})`;
-  throw new DvError('USAGE', `${rel} is tracked by git${which}: run \`git rm -r --cached ${quote(rel)}\` first, then \`${then}\``, {
-    path: rel,
-    files: files.slice(0, 100),
-  });
 }
 
 export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> {
@@ -42,9 +31,7 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
   for (const p of opts.paths) {
     const rel = toRepoRel(s.root, cwd, p).replace(/\/+$/, '');
     if (rel === '') throw new DvError('USAGE', 'cannot track the repository root itself: name a file or directory inside it');
-    const first = rel.split('/')[0];
-    if (first === '.dv' || first === '.git' || rel.split('/').includes('.git'))
-      throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
+    if (inReservedDir(rel)) throw new DvError('USAGE', `${p} is inside .dv or .git: dv does not track those`, { path: p });
     // Not through a symlinked directory that leads out of the repository.
     await checkTrackedPath(s.root, rel);
     const st = await fsp.lstat(join(s.root, rel)).catch(() => undefined);

@@ -31,8 +31,8 @@ import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { MAX_FILES } from './attest.js';
-import { loadSnapshot } from './objects.js';
-import { loadPipeline } from './pipeline.js';
+import { loadSnapshot } from '../history/objects.js';
+import { loadPipeline } from '../pipeline/state.js';
 
 const READ_BYTES = 1024 * 1024;
 

@@ -31,7 +31,7 @@ import { writeFileAtomic } from '../store/atomic.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { RepoSession } from '../repo/repo.js';
 import { lineage } from './lineage.js';
-import { loadSnapshot, treeLoader } from './objects.js';
+import { loadSnapshot, treeLoader } from '../history/objects.js';
 
 /** Files of one artifact dv lists as subjects (and walks on disk when verifying). */
 export const MAX_FILES = 1_000_000;

@@ -4,31 +4,22 @@
  * and refuses to destroy content the store does not hold, unless forced.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, join, posix, basename } from 'node:path';
-import { encodeSnapshot } from '../core/snapshot.js';
-import { encodeTree, treeStats, type Tree, type TreeEntry } from '../core/tree.js';
+import { join, posix } from 'node:path';
+import { shellQuote as quote } from '../core/shell.js';
+import { encodeTree, treeStats, type Tree } from '../core/tree.js';
 import { DvError } from '../errors.js';
-import { gitAuthor, gitState } from '../repo/git.js';
+import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { materialize } from '../workspace/materialize.js';
-import {
-  checkPointerSnapshots,
-  findTracked,
-  ignoreInGit,
-  readPointer,
-  shellArg as quote,
-  usesGit,
-  writePointer,
-} from '../workspace/pointers.js';
-import { scanPath, toRepoRel, type ScanResult } from '../workspace/scan.js';
-import { selectTracked } from './commit.js';
-import { refuseGitTracked } from './add.js';
+import { checkPointerSnapshots, findTracked, ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
+import { scanPath } from '../workspace/scan.js';
+import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../workspace/tracked.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
-import { processAlive } from '../repo/lock.js';
-import { deadWorkerTemp } from '../workspace/write-temp.js';
+import { leftoverTemps, removeLeftoversBeside } from '../workspace/leftovers.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
-import { resolveTreeish, treeLoader } from './objects.js';
-import { logSnapshot } from '../repo/reflog.js';
+import { resolveTreeish, treeLoader } from '../history/objects.js';
+import { checkComplete } from '../history/tree-check.js';
+import { pointAt, storeSnapshot } from '../history/snapshot.js';
 
 export interface CheckoutOptions {
   /** Snapshot or tree id (or prefix) to restore; omit to follow the pointer files. */
@@ -55,147 +46,6 @@ export interface CheckoutResult {
   paths: CheckoutEntry[];
 }
 
-/** The longest path (bytes, from the tracked path) a checkout plans for: Linux's PATH_MAX. */
-const MAX_PATH = 4096;
-
-/**
- * Fails with OBJECT_MISSING before anything is written when the tree is not complete locally,
- * and with UNSAFE_PATH when one of its symlinks leads outside it (see `checkLinks`).
- */
-async function checkComplete(s: RepoSession, tree: string, load: (id: string) => Promise<Tree>): Promise<void> {
-  const missing: string[] = [];
-  const links: { rel: string; target: string }[] = [];
-  const walk = async (id: string, rel: string): Promise<void> => {
-    // No file system takes a path this long (Linux: 4096 bytes), and a tree that nests deeper
-    // would cost memory quadratic in its depth to plan: refused before anything is written.
-    if (Buffer.byteLength(rel) > MAX_PATH) {
-      const shown = `${rel.slice(0, 60)}...${rel.slice(-60)}`;
-      throw new DvError(
-        'PATH_TOO_LONG',
-        `tree ${tree.slice(0, 12)} holds a path longer than ${MAX_PATH} bytes (${shown}): no file system can hold it; nothing was written`,
-        { id: tree },
-      );
-    }
-    if (!(await s.store.has(id))) {
-      missing.push(id);
-      return;
-    }
-    const t = await load(id);
-    const files = t.entries.filter((e) => e.type === 'file').map((e) => (e as { id: string }).id);
-    const have = await s.store.hasMany(files);
-    files.forEach((f, i) => {
-      if (!have[i]) missing.push(f);
-    });
-    for (const e of t.entries) {
-      if (e.type === 'dir') await walk(e.id, rel ? `${rel}/${e.name}` : e.name);
-      else if (e.type === 'link') links.push({ rel: rel ? `${rel}/${e.name}` : e.name, target: e.target });
-    }
-  };
-  await walk(tree, '');
-  if (missing.length > 0) {
-    throw new DvError(
-      'OBJECT_MISSING',
-      `${missing.length} object(s) of tree ${tree.slice(0, 12)} are not in the local store (first: ${missing[0]}): run \`dv pull\` or \`dv fetch\``,
-      { missing: missing.slice(0, 100) },
-    );
-  }
-  await checkLinks(tree, links, load);
-}
-
-/**
- * UNSAFE_PATH unless every symlink of `tree` stays inside it when followed the way the kernel
- * will, through the tree's own symlinks: `x -> z/z/../..` with `z -> .` looks inside to a purely
- * lexical check but leads two levels up.
- */
-async function checkLinks(tree: string, links: { rel: string; target: string }[], load: (id: string) => Promise<Tree>): Promise<void> {
-  if (links.length === 0) return;
-  const dirs = new Map<string, Map<string, TreeEntry>>();
-  const entriesOf = async (id: string): Promise<Map<string, TreeEntry>> => {
-    let m = dirs.get(id);
-    if (!m) {
-      m = new Map((await load(id)).entries.map((e) => [e.name, e]));
-      dirs.set(id, m);
-    }
-    return m;
-  };
-  const entryAt = async (parts: string[]): Promise<TreeEntry | undefined> => {
-    let id = tree;
-    let e: TreeEntry | undefined;
-    for (let i = 0; i < parts.length; i++) {
-      e = (await entriesOf(id)).get(parts[i]);
-      if (!e || (i < parts.length - 1 && e.type !== 'dir')) return undefined;
-      if (e.type === 'dir') id = e.id;
-    }
-    return e;
-  };
-  // The path `target` leads to from directory `base`, or 'out' when it leaves the tree; a cycle
-  // cannot lead anywhere (the kernel stops it with ELOOP), so it counts as inside.
-  const follow = async (base: string[], target: string, depth: number): Promise<string[] | 'out' | 'loop'> => {
-    if (target.startsWith('/')) return 'out';
-    const cur = [...base];
-    for (const part of target.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (cur.length === 0) return 'out';
-        cur.pop();
-        continue;
-      }
-      cur.push(part);
-      const e = await entryAt(cur);
-      if (e?.type === 'link') {
-        if (depth >= 40) return 'loop';
-        const r = await follow(cur.slice(0, -1), e.target, depth + 1);
-        if (r === 'out' || r === 'loop') return r;
-        cur.splice(0, cur.length, ...r);
-      }
-    }
-    return cur;
-  };
-  for (const l of links) {
-    if ((await follow(l.rel.split('/').slice(0, -1), l.target, 0)) === 'out') {
-      throw new DvError(
-        'UNSAFE_PATH',
-        `refusing symlink ${l.rel} -> ${l.target} in tree ${tree.slice(0, 12)}: followed through the tree's other symlinks it leads outside the tracked directory`,
-        { path: l.rel, target: l.target },
-      );
-    }
-  }
-}
-
-// Temp files a killed checkout may have left beside its targets: `.<name>.<pid>.<t>.<n>.tmp`
-// (symlinks, single-threaded writers) and the write workers' (write-temp.ts), which the walk skips.
-const LEFTOVER = /^\.(.+)\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/s;
-
-/** Temp files of this process are in use; those of a process that is gone are leftovers. */
-const processGone = (pid: number): boolean => pid !== process.pid && !processAlive(pid);
-
-/** Workspace paths (relative to the root) of temp files that dead dv processes left in `scan`. */
-function leftoverTemps(scan: ScanResult, rel: string): string[] {
-  const out: string[] = [];
-  for (const t of scan.temps) if (deadWorkerTemp(basename(t))) out.push(`${rel}/${t}`);
-  const walk = (id: string, dir: string): void => {
-    for (const e of scan.trees.get(id)?.entries ?? []) {
-      const m = LEFTOVER.exec(e.name);
-      if (e.type === 'file' && m && processGone(Number(m[2]))) out.push(`${dir}/${e.name}`);
-      else if (e.type === 'dir') walk(e.id, `${dir}/${e.name}`);
-    }
-  };
-  if (scan.kind === 'dir') walk(scan.tree, rel);
-  return out;
-}
-
-/** Removes temp files of dead dv processes beside a tracked single file. */
-async function removeLeftoversBeside(root: string, rel: string): Promise<void> {
-  const dir = dirname(join(root, rel));
-  const name = basename(rel);
-  for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const m = LEFTOVER.exec(f);
-    const w = deadWorkerTemp(f);
-    if ((m && m[1] === name && processGone(Number(m[2]))) || (w && (w[1] === name || w[1] === undefined)))
-      removeRepoPath(root, posix.join(posix.dirname(rel), f));
-  }
-}
-
 async function restore(
   s: RepoSession,
   rel: string,
@@ -205,7 +55,7 @@ async function restore(
 ): Promise<{ written: number; removed: number; bytes: number }> {
   await checkTrackedPath(s.root, rel);
   const storeLoad = treeLoader(s.store);
-  await checkComplete(s, tree, storeLoad);
+  await checkComplete(s.store, tree, storeLoad);
   const abs = join(s.root, rel);
   const st = await fsp.lstat(abs).catch(() => undefined);
   let current: string | null = null;
@@ -346,10 +196,8 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   if ((opts.paths?.length ?? 0) > 1) throw new DvError('USAGE', 'dv checkout <id> takes at most one path');
   let rel: string;
   if (opts.paths && opts.paths.length === 1) {
-    rel = toRepoRel(s.root, cwd, opts.paths[0]).replace(/\/+$/, '');
-    if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
-    if (rel === '' || rel.split('/')[0] === '.dv' || rel.split('/').includes('.git'))
-      throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
+    rel = trackedRel(s.root, cwd, opts.paths[0]);
+    if (rel === '' || inReservedDir(rel)) throw new DvError('USAGE', `cannot check out into ${opts.paths[0]}`);
   } else if (what.snapshot) {
     rel = what.snapshot.path;
   } else {
@@ -391,37 +239,29 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   let snapshotId = what.snapshotId;
   let size = what.snapshot?.size;
   let files = what.snapshot?.files;
+  let recorded = false;
   if (!snapshotId || what.snapshot?.path !== rel || treeId !== what.tree) {
     // A bare tree (or a snapshot restored under another path) gets a snapshot of its own.
     const tree = await treeLoader(s.store)(treeId);
     const { size: sz, files: n } = treeStats(tree);
     size = sz;
     files = n;
-    snapshotId = await s.store.putObject(
-      encodeSnapshot({
-        path: rel,
-        kind,
-        tree: treeId,
-        parents: existing ? [existing.pointer.snapshot] : [],
+    snapshotId = await storeSnapshot(
+      s,
+      rel,
+      { kind, tree: treeId, size, files },
+      {
+        parent: existing?.pointer.snapshot,
         message: `checkout of ${what.id.slice(0, 12)}`,
-        author: await gitAuthor(s.root),
         time: new Date().toISOString(),
-        size,
-        files,
         lineage: { git: await gitState(s.root), dv: VERSION, meta: {} },
-      }),
+      },
     );
     await s.store.flush();
-    await logSnapshot(s.paths.dvDir, snapshotId, rel);
+    recorded = true;
   }
-  await writePointer(s.root, rel, {
-    path: posix.basename(rel),
-    kind,
-    snapshot: snapshotId,
-    tree: treeId,
-    size: size ?? 0,
-    files: files ?? 0,
-  });
+  // A snapshot recorded here is logged; the pointer is rewritten either way.
+  await pointAt(s, rel, snapshotId, { kind, tree: treeId, size: size ?? 0, files: files ?? 0 }, { log: recorded });
   if (!existing && (await usesGit(s))) await ignoreInGit(s.root, rel);
   out.push({ path: rel, snapshot: snapshotId, tree: treeId, ...r });
   return { paths: out };

@@ -2,7 +2,7 @@
 import type { RepoSession } from '../repo/repo.js';
 import type { DagEdge } from '../pipeline/dag.js';
 import type { Graph } from '../pipeline/graph.js';
-import { loadPipeline } from './pipeline.js';
+import { loadPipeline } from '../pipeline/state.js';
 import { stageList, type StageInfo } from './stage.js';
 
 export interface DagResult {

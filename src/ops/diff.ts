@@ -12,7 +12,7 @@ import { pointersAt, resolveCommit, type PointerAt } from '../repo/git-revision.
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked, readPointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel } from '../workspace/scan.js';
-import { loadSnapshot, resolveTreeish, treeLoader } from './objects.js';
+import { loadSnapshot, resolveTreeish, treeLoader } from '../history/objects.js';
 
 export interface DiffOptions {
   /** A snapshot or tree id (prefix), or a git revision (`HEAD~1`, `main`, `v1`). */

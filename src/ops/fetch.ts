@@ -5,9 +5,9 @@ import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
 import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
-import { lockedRuns } from './pipeline.js';
-import { withRemote } from './remote-session.js';
-import { saveRunRef } from './outs.js';
+import { lockedRuns } from '../pipeline/state.js';
+import { withRemote } from '../transfer/remote-session.js';
+import { saveRunRef } from '../pipeline/run-cache.js';
 
 export interface FetchOptions {
   remote?: string;

@@ -20,8 +20,8 @@ import { readPacks, type ReadCounter } from '../transfer/remote-check.js';
 import { repairRemote, type RepairResult } from '../transfer/remote-repair.js';
 import { checkRemoteStructure } from '../transfer/remote-structure.js';
 import { remoteIndexKey } from '../transfer/layout.js';
-import { rootSnapshots } from './reach.js';
-import { withRemote } from './remote-session.js';
+import { rootSnapshots } from '../history/reach.js';
+import { withRemote } from '../transfer/remote-session.js';
 
 export interface FsckRemoteOptions {
   remote?: string;

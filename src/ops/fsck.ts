@@ -8,7 +8,8 @@ import { promises as fsp } from 'node:fs';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { listPackIds, packPaths } from '../store/pack.js';
-import { reachable, rootSnapshots, type Problem } from './reach.js';
+import { locationIn } from '../store/pack-index.js';
+import { reachable, rootSnapshots, type Problem } from '../history/reach.js';
 import { findTracked, pointerSnapshotProblem } from '../workspace/pointers.js';
 
 export interface FsckOptions {
@@ -75,14 +76,7 @@ export async function fsck(s: RepoSession, opts: FsckOptions = {}): Promise<Fsck
     entries.sort((a, b) => a.offset - b.offset);
     for (const e of entries) {
       try {
-        await s.store.readAt(e.id, {
-          pack: packId,
-          offset: e.offset,
-          length: e.length,
-          rawSize: e.rawSize,
-          flags: e.flags,
-          inner: e.inner ?? 0,
-        });
+        await s.store.readAt(e.id, locationIn(packId, e));
       } catch (err) {
         if (!(err instanceof DvError)) throw err;
         // A bad copy that a good one elsewhere has replaced (a repair by fetch) is only garbage now.

@@ -13,15 +13,16 @@ import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { packPaths, listPackIds } from '../store/pack.js';
+import { locationIn } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
-import { reachable, rootSnapshotsAt } from './reach.js';
+import { reachable, rootSnapshotsAt } from '../history/reach.js';
 import { RepoLock } from '../repo/lock.js';
 import { sharingRepos } from '../repo/shared-cache.js';
-import { lockedRuns } from './pipeline.js';
-import { runRefIds } from './outs.js';
+import { lockedRuns } from '../pipeline/state.js';
+import { runRefIds } from '../pipeline/run-cache.js';
 import { isId } from '../core/ids.js';
 import { loggedSnapshots } from '../repo/reflog.js';
-import { processAlive } from '../repo/lock.js';
+import { ORPHAN_AGE_MS, removeDeadTemps, removeOrphanPacks } from '../store/leftovers.js';
 import { checkStoreForGc } from '../repo/store-trust.js';
 
 export interface GcOptions {
@@ -146,7 +147,7 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
     const deadFrames = new Set(dead.filter((e) => e.flags === FLAG_FRAME).map((e) => e.offset));
     for (let k = 0; k < keep.length; k++) {
       const e = keep[k];
-      const loc = { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
+      const loc = locationIn(packId, e);
       if (e.flags === FLAG_FRAME && !deadFrames.has(e.offset)) {
         let end = k;
         while (end + 1 < keep.length && keep[end + 1].offset === e.offset) end++;
@@ -188,69 +189,3 @@ async function collect(s: RepoSession, opts: GcOptions, shared: boolean, locks: 
   }
   return res;
 }
-
-/** How old a pack without an index must be before gc removes it from a cache others may write. */
-const ORPHAN_AGE_MS = 3600_000;
-
-/**
- * Packs without an index are invisible (a writer killed between the pack and its index, or
- * between gc's two deletions): nothing reads them, so they go. The writer lock excludes every
- * other writer of a private cache; in a shared one a young orphan may still get its index.
- */
-async function removeOrphanPacks(packsDir: string, minAgeMs: number, remove: boolean): Promise<Leftovers> {
-  const out: Leftovers = { files: 0, bytes: 0 };
-  for (const fan of await fsp.readdir(packsDir).catch(() => [] as string[])) {
-    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
-    const names = await fsp.readdir(join(packsDir, fan)).catch(() => [] as string[]);
-    for (const f of names) {
-      const m = /^([0-9a-f]{64})\.pack$/.exec(f);
-      if (!m || names.includes(`${m[1]}.idx`)) continue;
-      const st = await fsp.stat(join(packsDir, fan, f)).catch(() => undefined);
-      if (!st || Date.now() - st.mtimeMs < minAgeMs) continue;
-      out.files++;
-      out.bytes += st.size;
-      if (remove) await fsp.rm(join(packsDir, fan, f), { force: true });
-    }
-  }
-  return out;
-}
-
-/**
- * Removes what dead dv processes left in the temp directory (pack temp files, push outboxes,
- * index temp files), and nothing else: a push runs without the writer lock and may be using
- * it right now, and a configured cache.dir may point at a directory holding other files.
- */
-async function removeDeadTemps(tmpDir: string, remove: boolean): Promise<Leftovers> {
-  const out: Leftovers = { files: 0, bytes: 0 };
-  for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
-    const m = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name) ?? /^\..+\.(\d+)\.[0-9a-z]+\.[0-9a-z]+\.tmp$/.exec(name);
-    if (!m || !gone(Number(m[1]))) continue;
-    const n = await sizeOf(join(tmpDir, name));
-    out.files += n.files;
-    out.bytes += n.bytes;
-    if (remove) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
-  }
-  return out;
-}
-
-interface Leftovers {
-  files: number;
-  bytes: number;
-}
-
-/** Files and bytes of a file, or of everything under a directory (a push outbox). */
-async function sizeOf(p: string): Promise<Leftovers> {
-  const st = await fsp.lstat(p).catch(() => undefined);
-  if (!st) return { files: 0, bytes: 0 };
-  if (!st.isDirectory()) return { files: 1, bytes: st.size };
-  const out: Leftovers = { files: 0, bytes: 0 };
-  for (const name of await fsp.readdir(p).catch(() => [] as string[])) {
-    const n = await sizeOf(join(p, name));
-    out.files += n.files;
-    out.bytes += n.bytes;
-  }
-  return out;
-}
-
-/** gc holds the writer lock, so its own temp files are done with too. */
-const gone = (pid: number): boolean => pid === process.pid || !processAlive(pid);

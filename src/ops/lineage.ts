@@ -12,13 +12,13 @@ import type { GitLineage, Snapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
-import { toRepoRel } from '../workspace/scan.js';
+import { trackedHolding, trackedRel } from '../workspace/tracked.js';
 import type { Graph, GraphEdge, GraphNode } from '../pipeline/graph.js';
 import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
-import { kindOf, loadSnapshot, resolveId, treeLoader } from './objects.js';
-import { asPipelineLineage } from './outs.js';
-import { loadPipeline } from './pipeline.js';
+import { kindOf, loadSnapshot, resolveId, treeLoader } from '../history/objects.js';
+import { asPipelineLineage } from '../pipeline/outs.js';
+import { loadPipeline } from '../pipeline/state.js';
 
 export interface LineageOptions {
   /** A path in the workspace (a stage out, tracked data, or a file inside one), or a snapshot id. */
@@ -70,13 +70,12 @@ export interface LineageResult {
 async function resolveTarget(s: RepoSession, arg: string, cwd: string): Promise<{ snapshot: string; inside?: string }> {
   let rel: string | undefined;
   try {
-    rel = toRepoRel(s.root, cwd, arg).replace(/\/+$/, '');
+    rel = trackedRel(s.root, cwd, arg);
   } catch {
     rel = undefined;
   }
   if (rel !== undefined && rel !== '') {
-    if (rel.endsWith('.dv')) rel = rel.slice(0, -3);
-    const t = (await findTracked(s.root)).find((x) => x.rel === rel || rel!.startsWith(x.rel + '/'));
+    const t = trackedHolding(await findTracked(s.root), rel);
     if (t) return { snapshot: t.pointer.snapshot, ...(t.rel !== rel ? { inside: rel } : {}) };
     const p = await loadPipeline(s.root).catch(() => undefined);
     for (const st of Object.values(p?.lock.stages ?? {})) {

@@ -4,8 +4,8 @@ import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { pointerHistory, resolveCommit } from '../repo/git-revision.js';
 import { toRepoRel } from '../workspace/scan.js';
-import { selectTracked } from './commit.js';
-import { loadSnapshot } from './objects.js';
+import { selectTracked } from '../workspace/tracked.js';
+import { loadSnapshot } from '../history/objects.js';
 
 export interface LogEntry extends Snapshot {
   id: string;

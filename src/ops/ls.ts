@@ -2,9 +2,9 @@
 import type { TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { toRepoRel } from '../workspace/scan.js';
+import { trackedHolding, trackedRel } from '../workspace/tracked.js';
 import { findTracked } from '../workspace/pointers.js';
-import { resolveTreeish, treeLoader } from './objects.js';
+import { resolveTreeish, treeLoader } from '../history/objects.js';
 import { isIdPrefix } from '../core/ids.js';
 
 export interface LsEntry {
@@ -30,12 +30,11 @@ export async function ls(s: RepoSession, opts: LsOptions): Promise<LsEntry[]> {
   const tracked = await findTracked(s.root);
   let rel: string | undefined;
   try {
-    rel = toRepoRel(s.root, opts.cwd ?? s.root, opts.target).replace(/\/+$/, '');
+    rel = trackedRel(s.root, opts.cwd ?? s.root, opts.target);
   } catch {
     rel = undefined;
   }
-  if (rel?.endsWith('.dv')) rel = rel.slice(0, -3);
-  const t = rel !== undefined ? tracked.find((x) => x.rel === rel || rel!.startsWith(x.rel + '/')) : undefined;
+  const t = rel !== undefined ? trackedHolding(tracked, rel) : undefined;
   if (t) {
     tree = t.pointer.tree;
     if (rel !== t.rel) sub = rel!.slice(t.rel.length + 1).split('/');

@@ -8,9 +8,10 @@ import { commitPointers, prePushRevs, resolveRevs, type CommitPointer } from '..
 import { listRemotes, resolveRemote } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, type PushProgress, type PushStats } from '../transfer/push.js';
-import { reachable } from './reach.js';
-import { withRemote } from './remote-session.js';
-import { runsToPush, uploadRuns, type PushRunsMode } from './run-cache.js';
+import { reachable } from '../history/reach.js';
+import { withRemote } from '../transfer/remote-session.js';
+import { runsToPush, type PushRunsMode } from '../pipeline/run-cache.js';
+import { uploadRuns } from '../transfer/remote-runs.js';
 
 export interface PushOptions {
   remote?: string;

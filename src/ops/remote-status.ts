@@ -3,8 +3,8 @@
  * A remote that does not exist (a directory not created yet) fails REMOTE_NOT_FOUND, as `dv pull` does.
  */
 import type { RepoSession } from '../repo/repo.js';
-import { reachable } from './reach.js';
-import { withRemote } from './remote-session.js';
+import { reachable } from '../history/reach.js';
+import { withRemote } from '../transfer/remote-session.js';
 
 export interface RemoteStatusResult {
   remote: string;

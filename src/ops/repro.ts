@@ -6,10 +6,7 @@
  * outs are then tracked like `dv add` does and its entry is written to dv.lock. A failing stage
  * stops the run with its exit code and records nothing for it (stages before it stay recorded).
  */
-import { spawn, type StdioOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import type { StdioOptions } from 'node:child_process';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer, usesGit } from '../workspace/pointers.js';
@@ -18,8 +15,10 @@ import { withUpstream } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
+import { runShell, stageDir } from '../pipeline/shell.js';
 import { checkout } from './checkout.js';
-import { clearOut, findRun, prepareOut, publishOut, saveRunRef, type PipelineLineage } from './outs.js';
+import { checkOuts, clearOut, prepareOut, publishOut, type PipelineLineage } from '../pipeline/outs.js';
+import { findRun, saveRunRef } from '../pipeline/run-cache.js';
 import {
   captureEnv,
   checkStageNames,
@@ -31,11 +30,11 @@ import {
   writeLock,
   type StageChange,
   type StageState,
-} from './pipeline.js';
-import { RemoteRunCache } from './run-cache.js';
-import { saveRunSignature, signRun } from '../provenance/run-signature.js';
+} from '../pipeline/state.js';
+import { RemoteRunCache } from '../transfer/remote-runs.js';
+import { saveRunSignature } from '../pipeline/run-cache.js';
+import { signRun } from '../provenance/run-signature.js';
 import { configuredSigner, trustedKeys } from '../provenance/trust.js';
-import { checkOuts } from './stage.js';
 
 export interface ReproOptions {
   /** Stages to bring up to date (with everything upstream of them); all when empty. */
@@ -85,20 +84,6 @@ export interface ReproResult {
   gitAdd: string[];
 }
 
-function signalCode(signal: NodeJS.Signals | null): number {
-  const n = signal ? (osConstants.signals as Record<string, number>)[signal] : undefined;
-  return n ? 128 + n : 1;
-}
-
-/** Runs `cmd` with `sh -c` in `cwd`; resolves to its exit code (128+N when killed by signal N). */
-export function runShell(cmd: string, cwd: string, stdio: StdioOptions, env: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', cmd], { cwd, stdio, env: { ...process.env, ...env } });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve(code ?? signalCode(signal)));
-  });
-}
-
 /** Restores `outs` from the store; false (nothing lost) when some object is not held locally. */
 async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Promise<boolean> {
   for (const o of outs) {
@@ -124,18 +109,6 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
 }
 
 const wdirOf = (stage: StageSpec): { wdir?: string } => (stage.wdir ? { wdir: stage.wdir } : {});
-
-/** Where a stage's command runs under `root`: its wdir, which must be a directory. */
-export function stageDir(root: string, stage: StageSpec): string {
-  if (!stage.wdir) return root;
-  const dir = join(root, ...stage.wdir.split('/'));
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
-    throw invalid(`stage ${stage.name}: wdir ${stage.wdir} is not a directory: create it, or fix wdir in dv.yaml`, {
-      stage: stage.name,
-      path: stage.wdir,
-    });
-  return dir;
-}
 
 function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
   return outs.length === stage.outs.length && stage.outs.every((o) => outs.some((x) => x.path === o));

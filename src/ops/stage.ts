@@ -1,12 +1,11 @@
 /** `dv stage add` and `dv stage list`: write and read the stages of dv.yaml. */
 import { join } from 'node:path';
 import { DvError, isDvError } from '../errors.js';
-import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readControlFile, writeControlFile } from '../repo/control-file.js';
 import { findTracked, usesGit } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
-import { buildDag, overlaps } from '../pipeline/dag.js';
+import { buildDag } from '../pipeline/dag.js';
 import {
   checkStageName,
   dedupeParams,
@@ -20,10 +19,8 @@ import {
   SPEC_FILE,
   type StageSpec,
 } from '../pipeline/spec.js';
-import type { LockStage } from '../pipeline/lockfile.js';
-import { loadSnapshot } from './objects.js';
-import { asPipelineLineage } from './outs.js';
-import { loadPipeline, writeLock } from './pipeline.js';
+import { checkOuts } from '../pipeline/outs.js';
+import { loadPipeline, writeLock } from '../pipeline/state.js';
 import { remove } from './untrack.js';
 
 export interface StageAddOptions {
@@ -60,46 +57,6 @@ export interface StageAddResult {
   replaced: boolean;
   /** Files a git user should `git add` next. */
   gitAdd: string[];
-}
-
-/**
- * Checks what `outs` may be: dv tracks each out on its own (a pointer file beside it), so an out
- * may not lie inside or contain a path dv tracks already (unless it is that path), nor be a file
- * git tracks.
- */
-export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void> {
-  const tracked = await findTracked(s.root);
-  const locked = (await loadPipeline(s.root)).lock.stages;
-  for (const o of stage.outs) {
-    const t = tracked.find((x) => x.rel !== o && overlaps(x.rel, o));
-    if (t)
-      throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, {
-        path: o,
-      });
-    const same = tracked.find((x) => x.rel === o);
-    if (same && !(await writtenByStage(s, o, same.pointer.snapshot, locked))) {
-      throw invalid(
-        `out ${o} of stage ${stage.name} is data tracked with \`dv add\` (${same.pointerRel}): a stage may not take it over; run \`dv remove ${o}\` first (the files stay), or choose another out path`,
-        { path: o, pointer: same.pointerRel },
-      );
-    }
-    const inGit = await git(s.root, ['ls-files', '-z', '--', o]);
-    if (inGit.code === 0 && inGit.stdout.split('\0').some(Boolean)) {
-      throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, {
-        path: o,
-      });
-    }
-  }
-}
-
-/**
- * Whether the tracked path `rel` is a stage's out rather than data added by hand: dv.lock
- * records it as an out, or the snapshot its pointer names was written by a stage run.
- */
-async function writtenByStage(s: RepoSession, rel: string, snapshot: string, locked: Record<string, LockStage>): Promise<boolean> {
-  if (Object.values(locked).some((l) => l.outs.some((x) => x.path === rel))) return true;
-  const snap = await loadSnapshot(s.store, snapshot).catch(() => undefined);
-  return asPipelineLineage(snap?.lineage.pipeline) !== undefined;
 }
 
 /**

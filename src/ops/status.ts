@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { diffTrees, type Change } from '../core/diff.js';
 import type { RepoSession } from '../repo/repo.js';
 import { scanPath } from '../workspace/scan.js';
-import { selectTrackedWithin } from './commit.js';
+import { selectTrackedWithin } from '../workspace/tracked.js';
 import { readControlFile } from '../repo/control-file.js';
-import { treeLoader } from './objects.js';
-import { loadPipeline, outOfDate, type OutOfDateStage } from './pipeline.js';
+import { treeLoader } from '../history/objects.js';
+import { loadPipeline, outOfDate, type OutOfDateStage } from '../pipeline/state.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 
 export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';

@@ -10,10 +10,11 @@ import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { findTracked, ignoreInGit, pointerRelFor, unignoreInGit, type Tracked } from '../workspace/pointers.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
+import { inReservedDir, trackedRel } from '../workspace/tracked.js';
 import { scanPath, toRepoRel } from '../workspace/scan.js';
 import { walkTree } from '../workspace/walk.js';
-import { pointAt, storeSnapshot } from './commit.js';
-import { loadPipeline } from './pipeline.js';
+import { pointAt, storeSnapshot } from '../history/snapshot.js';
+import { loadPipeline } from '../pipeline/state.js';
 
 export interface RemoveOptions {
   paths: string[];
@@ -31,8 +32,7 @@ export interface RemoveResult {
 
 /** The tracked path `p` names exactly (the data's path or its pointer file's), else NOT_TRACKED. */
 function exactlyTracked(all: Tracked[], root: string, cwd: string, p: string): Tracked {
-  let rel = toRepoRel(root, cwd, p).replace(/\/+$/, '');
-  if (rel.endsWith('.dv') && all.some((t) => t.pointerRel === rel)) rel = rel.slice(0, -3);
+  const rel = trackedRel(root, cwd, p, all);
   const t = all.find((x) => x.rel === rel);
   if (t) return t;
   const outer = all.find((x) => rel.startsWith(x.rel + '/'));
@@ -133,9 +133,7 @@ export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResul
   if (toStat?.isDirectory() && (opts.to.endsWith('/') || !all.some((x) => x.rel === to)))
     to = to === '' ? posix.basename(t.rel) : `${to}/${posix.basename(t.rel)}`;
   if (to === '' || to === t.rel) throw new DvError('USAGE', `${opts.to}: give a new path for ${t.rel}`, { path: opts.to });
-  const first = to.split('/')[0];
-  if (first === '.dv' || first === '.git' || to.split('/').includes('.git'))
-    throw new DvError('USAGE', `${opts.to} is inside .dv or .git: choose another path`, { path: opts.to });
+  if (inReservedDir(to)) throw new DvError('USAGE', `${opts.to} is inside .dv or .git: choose another path`, { path: opts.to });
   if (to.endsWith('.dv'))
     throw new DvError('USAGE', `${opts.to}: a tracked path cannot end in .dv (its pointer file would be ${to}.dv)`, { path: opts.to });
   if (to.startsWith(t.rel + '/')) throw new DvError('USAGE', `cannot move ${t.rel} inside itself`, { path: opts.to });

@@ -15,9 +15,9 @@ import type { RepoSession } from '../repo/repo.js';
 import { MemoryIndex } from '../store/index-db.js';
 import { scanPath } from '../workspace/scan.js';
 import { overlaps } from '../pipeline/dag.js';
-import { treeLoader } from './objects.js';
-import { checkStageNames, describeChange, loadPipeline, outOfDate, requireStages } from './pipeline.js';
-import { runShell, stageDir } from './repro.js';
+import { treeLoader } from '../history/objects.js';
+import { checkStageNames, describeChange, loadPipeline, outOfDate, requireStages } from '../pipeline/state.js';
+import { runShell, stageDir } from '../pipeline/shell.js';
 
 export interface VerifyOptions {
   /** Stages to verify; all when empty. */

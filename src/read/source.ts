@@ -17,7 +17,8 @@ import { decode, decodeFrame, FLAG_FRAME, sliceFrame } from '../store/codec.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { MAX_FRAME_STORED } from '../store/pack-index.js';
 import { remotePackKey } from '../transfer/layout.js';
-import type { RemoteIndex, RemoteLoc } from '../transfer/remote-index.js';
+import type { RemoteIndex } from '../transfer/remote-index.js';
+import type { ObjectLocation } from '../store/pack-index.js';
 
 /** An opened remote: its backend and what its pack indexes list. */
 export interface RemoteHandle {
@@ -152,7 +153,7 @@ export function missing(h: RemoteHandle, id: string): DvError {
  * Refuses a copy whose index entry claims more than such an object can be, or another size than
  * its parent declared (`size`), before anything is downloaded.
  */
-export function checkLoc(h: RemoteHandle, id: string, kind: StructuredKind | 'chunk', loc: RemoteLoc, size?: number): void {
+export function checkLoc(h: RemoteHandle, id: string, kind: StructuredKind | 'chunk', loc: ObjectLocation, size?: number): void {
   const cap = capOf(kind);
   if (loc.rawSize > cap || loc.length > (loc.flags === FLAG_FRAME ? MAX_FRAME_STORED : cap))
     throw new DvError(
@@ -175,7 +176,7 @@ export const damaged = (h: RemoteHandle, id: string, pack: string, why: string):
   });
 
 /** The raw bytes of one object from its stored bytes (alone, or its whole frame), verified. */
-export async function extract(h: RemoteHandle, id: string, loc: RemoteLoc, stored: Buffer, frame?: Buffer): Promise<Buffer> {
+export async function extract(h: RemoteHandle, id: string, loc: ObjectLocation, stored: Buffer, frame?: Buffer): Promise<Buffer> {
   let raw: Buffer | undefined;
   if (loc.flags === FLAG_FRAME) {
     const whole = frame ?? (await decodeFrame(stored).catch(() => undefined));

@@ -18,7 +18,7 @@ import { blake3Hex } from '../core/hash.js';
 import type { FileEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { decodeFrame, FLAG_FRAME } from '../store/codec.js';
-import type { RemoteLoc } from '../transfer/remote-index.js';
+import type { ObjectLocation } from '../store/pack-index.js';
 import { fileChunks } from './chunks.js';
 import { checkLoc, extract, missing, type ObjectSource, type RemoteHandle } from './source.js';
 
@@ -38,7 +38,7 @@ interface Piece {
   id: string;
   size: number;
   /** Where the remote holds it; absent: the local store does. */
-  loc?: RemoteLoc;
+  loc?: ObjectLocation;
 }
 
 interface Job {
@@ -50,7 +50,7 @@ interface Job {
 const EMPTY_ID = (): string => blake3Hex(Buffer.alloc(0));
 
 /** The copy of a chunk to read: the first listed with the declared size (a bad index's copy may come first). */
-function pick(h: RemoteHandle, id: string, size: number): RemoteLoc {
+function pick(h: RemoteHandle, id: string, size: number): ObjectLocation {
   const copies = h.index.copies(id);
   if (copies.length === 0) throw missing(h, id);
   const loc = copies.find((c) => c.rawSize === size) ?? copies[0];

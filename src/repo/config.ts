@@ -18,11 +18,22 @@ import { checkControlDir, readControlFile, writeControlFile } from './control-fi
 
 export type { ConfigLevel } from './config-view.js';
 import type { ConfigLevel, ConfigView } from './config-view.js';
+import type { RepoPaths } from './paths.js';
 export type ConfigTree = { [k: string]: string | ConfigTree };
 
 export function globalConfigPath(): string {
   const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'dv', 'config');
+}
+
+/** The three config files of the repository at `p`, by level: the global file, `.dv/config`, `.dv/config.local`. */
+export function configFiles(p: Pick<RepoPaths, 'config' | 'localConfig'>): Record<ConfigLevel, string> {
+  return { global: globalConfigPath(), repo: p.config, local: p.localConfig };
+}
+
+/** The merged configuration of the repository at `p`: the one way dv loads the three levels (see `Config.load`). */
+export function loadRepoConfig(p: Pick<RepoPaths, 'config' | 'localConfig'>, opts: { check?: boolean } = {}): Promise<Config> {
+  return Config.load(configFiles(p), opts);
 }
 
 /**

@@ -31,7 +31,7 @@ export async function resolveCommit(root: string, rev: string): Promise<string |
 }
 
 /** Whether a blob path from `git ls-tree` is a pointer file (not a file of `.dv/` itself). */
-const isPointerPath = (p: string): boolean => p.endsWith(POINTER_SUFFIX) && p !== POINTER_SUFFIX && !p.startsWith('.dv/');
+export const isPointerPath = (p: string): boolean => p.endsWith(POINTER_SUFFIX) && p !== POINTER_SUFFIX && !p.startsWith('.dv/');
 
 /** Every pointer file in `commit`'s tree, with the pointer it holds (files that are not pointers are left out). */
 export async function pointersAt(root: string, commit: string): Promise<PointerAt[]> {

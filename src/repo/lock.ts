@@ -5,6 +5,7 @@
 import { promises as fsp, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DvError, fsError } from '../errors.js';
+import { processAlive } from '../store/atomic.js';
 import { lstatControlFile, readControlFile } from './control-file.js';
 
 export interface LockInfo {
@@ -12,16 +13,6 @@ export interface LockInfo {
   host: string;
   command: string;
   since: string;
-}
-
-/** Whether a process with this pid runs on this host (EPERM: it does, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 type LockState = { state: 'held'; info: LockInfo } | { state: 'gone' } | { state: 'unreadable'; ageMs: number };

@@ -10,9 +10,10 @@ import { DvError } from '../errors.js';
 import { initHash } from '../core/hash.js';
 import { ObjectStore } from '../store/object-store.js';
 import { LevelIndex, MemoryIndex, type Index } from '../store/index-db.js';
-import { Config, getKey, globalConfigPath } from './config.js';
+import { type Config, getKey, loadRepoConfig } from './config.js';
 import { git } from './git.js';
-import { processAlive, RepoLock, type LockInfo } from './lock.js';
+import { RepoLock, type LockInfo } from './lock.js';
+import { processAlive } from '../store/atomic.js';
 import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
 
@@ -172,7 +173,7 @@ export class RepoSession {
     const root = await findRoot(opts.cwd);
     const base = repoPaths(root);
     await refuseCommittedTrust(base);
-    const config = await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig });
+    const config = await loadRepoConfig(base);
     const format = getKey(config.levels.repo, 'core.format');
     if (format !== undefined && format !== FORMAT) {
       throw new DvError(

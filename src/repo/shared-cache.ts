@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { blake3Hex } from '../core/hash.js';
 import { fsError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { Config, globalConfigPath } from './config.js';
+import { loadRepoConfig } from './config.js';
 import { repoPaths, type RepoPaths } from './paths.js';
 import { readControlFile } from './control-file.js';
 import { configuredCacheDir } from './store-trust.js';
@@ -78,11 +78,7 @@ export async function sharingRepos(self: RepoPaths): Promise<{ repos: SharingRep
     );
     // Unchecked: only cache.dir matters here, and a value that repository cannot use (say a bad
     // remote.NAME.jobs) must not get it dropped as stale, and its data collected.
-    const config = exists
-      ? await Config.load({ global: globalConfigPath(), repo: base.config, local: base.localConfig }, { check: false }).catch(
-          () => undefined,
-        )
-      : undefined;
+    const config = exists ? await loadRepoConfig(base, { check: false }).catch(() => undefined) : undefined;
     // A cache.dir that repository's own dv refuses (committed, outside it) is not this cache.
     const cacheDir = config
       ? await configuredCacheDir(config, root).then(

@@ -7,17 +7,7 @@
 import { ClassicLevel } from 'classic-level';
 import { promises as fsp } from 'node:fs';
 import { DvError, fsError } from '../errors.js';
-import type { PackEntry } from './pack-index.js';
-
-export interface ObjLoc {
-  pack: string;
-  offset: number;
-  length: number;
-  rawSize: number;
-  flags: number;
-  /** Offset inside the decompressed frame (flag 2); 0 otherwise. */
-  inner: number;
-}
+import { locationIn, type ObjectLocation, type PackEntry } from './pack-index.js';
 
 export interface StatEntry {
   size: number;
@@ -30,7 +20,7 @@ export interface StatEntry {
 export interface Index {
   /** False for the in-memory fallback: nothing written to it outlives the process. */
   readonly persistent: boolean;
-  getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]>;
+  getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]>;
   addPack(packId: string, entries: PackEntry[]): Promise<void>;
   removePack(packId: string, ids: string[]): Promise<void>;
   /** Forgets where objects live (a corrupt copy): they read as missing until fetched again. */
@@ -50,7 +40,7 @@ const PACK = 'p:';
 const STAT = 's:';
 
 /** 47 bytes, or 51 with `inner` for a framed object (values written before frames are 47 bytes). */
-function encodeLoc(l: ObjLoc): Buffer {
+function encodeLoc(l: ObjectLocation): Buffer {
   const b = Buffer.alloc(l.inner ? 51 : 47);
   b.write(l.pack, 0, 32, 'hex');
   b.writeUIntBE(l.offset, 32, 6);
@@ -61,7 +51,7 @@ function encodeLoc(l: ObjLoc): Buffer {
   return b;
 }
 
-function decodeLoc(b: Buffer): ObjLoc {
+function decodeLoc(b: Buffer): ObjectLocation {
   return {
     pack: b.toString('hex', 0, 32),
     offset: b.readUIntBE(32, 6),
@@ -71,15 +61,6 @@ function decodeLoc(b: Buffer): ObjLoc {
     inner: b.length >= 51 ? b.readUInt32BE(47) : 0,
   };
 }
-
-const locOf = (packId: string, e: PackEntry): ObjLoc => ({
-  pack: packId,
-  offset: e.offset,
-  length: e.length,
-  rawSize: e.rawSize,
-  flags: e.flags,
-  inner: e.inner ?? 0,
-});
 
 export class LevelIndex implements Index {
   readonly persistent = true;
@@ -147,7 +128,7 @@ export class LevelIndex implements Index {
     }
   }
 
-  async getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]> {
+  async getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]> {
     if (ids.length === 0) return [];
     const vals = await this.db.getMany(ids.map((id) => OBJ + id));
     return vals.map((v) => (v ? decodeLoc(v) : undefined));
@@ -155,7 +136,7 @@ export class LevelIndex implements Index {
 
   async addPack(packId: string, entries: PackEntry[]): Promise<void> {
     const batch = this.db.batch();
-    for (const e of entries) batch.put(OBJ + e.id, encodeLoc(locOf(packId, e)));
+    for (const e of entries) batch.put(OBJ + e.id, encodeLoc(locationIn(packId, e)));
     batch.put(PACK + packId, Buffer.alloc(0));
     await batch.write();
   }
@@ -229,15 +210,15 @@ export class LevelIndex implements Index {
 /** An index held in memory, filled from pack indexes: for readers while another process writes. */
 export class MemoryIndex implements Index {
   readonly persistent = false;
-  private readonly objs = new Map<string, ObjLoc>();
+  private readonly objs = new Map<string, ObjectLocation>();
   private readonly packs = new Set<string>();
   private readonly stats = new Map<string, StatEntry>();
 
-  async getLocations(ids: string[]): Promise<(ObjLoc | undefined)[]> {
+  async getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]> {
     return ids.map((id) => this.objs.get(id));
   }
   async addPack(packId: string, entries: PackEntry[]): Promise<void> {
-    for (const e of entries) this.objs.set(e.id, locOf(packId, e));
+    for (const e of entries) this.objs.set(e.id, locationIn(packId, e));
     this.packs.add(packId);
   }
   async removePack(packId: string, ids: string[]): Promise<void> {

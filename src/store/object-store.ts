@@ -11,8 +11,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { blake3Hex } from '../core/hash.js';
 import { DvError, fsError } from '../errors.js';
 import { decode, decodeFrame, maybeCompress, sliceFrame, FLAG_FRAME, FLAG_RAW } from './codec.js';
-import type { Index, ObjLoc } from './index-db.js';
-import { decodePackIndex, MAX_FRAME_STORED, MAX_OBJECT_BYTES, type PackEntry } from './pack-index.js';
+import type { Index } from './index-db.js';
+import { decodePackIndex, MAX_FRAME_STORED, MAX_OBJECT_BYTES, type ObjectLocation, type PackEntry } from './pack-index.js';
 import { listPackIds, packPaths, sealPack, writePack, type PendingObject } from './pack.js';
 
 export const PACK_TARGET_BYTES = 32 * 1024 * 1024;
@@ -170,7 +170,7 @@ export class ObjectStore {
   }
 
   /** The stored bytes of a whole frame and the decompressed frame, for callers that move frames whole. */
-  async readFrame(id: string, loc: ObjLoc): Promise<{ stored: Buffer; frame: Buffer }> {
+  async readFrame(id: string, loc: ObjectLocation): Promise<{ stored: Buffer; frame: Buffer }> {
     const stored = await this.readRaw(id, loc);
     const frame = await decodeFrame(stored).catch(() => undefined);
     if (!frame) return this.corruptAt(id, loc, true);
@@ -224,7 +224,7 @@ export class ObjectStore {
     return run;
   }
 
-  async location(id: string): Promise<ObjLoc | undefined> {
+  async location(id: string): Promise<ObjectLocation | undefined> {
     return (await this.index.getLocations([id]))[0];
   }
 
@@ -243,7 +243,7 @@ export class ObjectStore {
   }
 
   /** Reads the stored bytes of an object at a known location and verifies them. */
-  async readAt(id: string, loc: ObjLoc): Promise<Buffer> {
+  async readAt(id: string, loc: ObjectLocation): Promise<Buffer> {
     if (loc.flags !== FLAG_FRAME) return this.verify(id, loc, await this.readRaw(id, loc));
     const frame = await this.frame(id, loc);
     const raw = frame && sliceFrame(frame, loc.inner, loc.rawSize);
@@ -253,7 +253,7 @@ export class ObjectStore {
 
   private readonly frames = new Map<string, Promise<Buffer | undefined>>();
   /** The decompressed frame at `loc` (undefined when it cannot be decompressed), from a cache of 4. */
-  private frame(id: string, loc: ObjLoc): Promise<Buffer | undefined> {
+  private frame(id: string, loc: ObjectLocation): Promise<Buffer | undefined> {
     const key = `${loc.pack}:${loc.offset}:${loc.length}`;
     let f = this.frames.get(key);
     if (f) {
@@ -273,7 +273,7 @@ export class ObjectStore {
     return f;
   }
 
-  private async readRaw(id: string, loc: ObjLoc): Promise<Buffer> {
+  private async readRaw(id: string, loc: ObjectLocation): Promise<Buffer> {
     const file = packPaths(this.packsDir, loc.pack).pack;
     let stored: Buffer;
     try {
@@ -309,7 +309,7 @@ export class ObjectStore {
    * Decodes stored bytes and checks them against the id; returns the raw bytes. A corrupt copy
    * is forgotten by the index at once, so the next fetch or pull brings a good one.
    */
-  private async verify(id: string, loc: ObjLoc, stored: Buffer): Promise<Buffer> {
+  private async verify(id: string, loc: ObjectLocation, stored: Buffer): Promise<Buffer> {
     let raw: Buffer | undefined;
     try {
       raw = await decode(stored, loc.flags);
@@ -321,7 +321,7 @@ export class ObjectStore {
   }
 
   /** Records a corrupt copy and forgets it in the index, then throws OBJECT_CORRUPT naming it. */
-  private async corruptAt(id: string, loc: ObjLoc, undecodable: boolean): Promise<never> {
+  private async corruptAt(id: string, loc: ObjectLocation, undecodable: boolean): Promise<never> {
     const file = packPaths(this.packsDir, loc.pack).pack;
     this.corrupt.add(id);
     const current = (await this.index.getLocations([id]))[0];

@@ -22,14 +22,30 @@ export const MAX_OBJECT_BYTES = 1 << 30;
 /** A compressed frame is never bigger than this (frames are only kept when they save 10%). */
 export const MAX_FRAME_STORED = MAX_FRAME_BYTES + (64 << 10);
 
-export interface PackEntry {
-  id: string;
+/**
+ * Where an object's bytes are: a pack, its stored bytes there, and (flag 2) its place inside the
+ * decompressed frame. The one location shape, of the local index (`store/index-db.ts`) and of a
+ * remote's indexes (`transfer/remote-index.ts`).
+ */
+export interface ObjectLocation {
+  pack: string;
   offset: number;
   length: number;
   rawSize: number;
   flags: number;
-  /** Offset inside the decompressed frame (flag 2 only). */
+  /** Offset inside the decompressed frame (flag 2); 0 otherwise. */
+  inner: number;
+}
+
+/** One row of a pack index: an object and its location inside that pack (`inner` only for flag 2). */
+export interface PackEntry extends Omit<ObjectLocation, 'pack' | 'inner'> {
+  id: string;
   inner?: number;
+}
+
+/** The location of pack index row `e` of pack `pack`. */
+export function locationIn(pack: string, e: PackEntry): ObjectLocation {
+  return { pack, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
 }
 
 export function encodePackIndex(entries: PackEntry[]): Buffer {

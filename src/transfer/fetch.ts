@@ -23,7 +23,8 @@ import { MAX_FRAME_STORED } from '../store/pack-index.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
-import { frameKey, type RemoteIndex, type RemoteLoc } from './remote-index.js';
+import type { ObjectLocation } from '../store/pack-index.js';
+import { frameKey, type RemoteIndex } from './remote-index.js';
 
 type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 interface Want {
@@ -127,7 +128,7 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
 interface Unit {
   offset: number;
   length: number;
-  objects: { id: string; loc: RemoteLoc }[];
+  objects: { id: string; loc: ObjectLocation }[];
 }
 interface Range {
   pack: string;
@@ -145,7 +146,7 @@ interface Range {
 async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried = new Map<string, Set<string>>()): Promise<void> {
   if (wants.length === 0) return;
   // A copy that failed to verify is not read again: the next copy another index lists is.
-  const pick = (id: string): RemoteLoc | undefined => i.remote.copies(id).find((l) => !tried.get(id)?.has(frameKey(l.pack, l.offset)));
+  const pick = (id: string): ObjectLocation | undefined => i.remote.copies(id).find((l) => !tried.get(id)?.has(frameKey(l.pack, l.offset)));
   const byPack = new Map<string, Unit[]>();
   const frames = new Map<string, Unit>();
   const absent: string[] = [];
@@ -293,7 +294,7 @@ const damaged = (i: FetchInput, id: string, pack: string, why: string): DvError 
   new DvError('OBJECT_CORRUPT', `object ${id} from ${i.backend.location} ${why}: the remote copy is damaged`, { id, pack });
 
 /** Verifies one object read from a remote (stored alone, not in a frame). */
-async function verifyObject(i: FetchInput, pack: string, id: string, loc: RemoteLoc, stored: Buffer): Promise<void> {
+async function verifyObject(i: FetchInput, pack: string, id: string, loc: ObjectLocation, stored: Buffer): Promise<void> {
   let raw: Buffer;
   try {
     raw = await decode(stored, loc.flags);

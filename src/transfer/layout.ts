@@ -17,6 +17,9 @@ export const remoteIndexKey = (packId: string): string => `${INDEX_PREFIX}${pack
 
 export const remoteRunKey = (key: string): string => `${RUNS_PREFIX}${key.slice(0, 2)}/${key}`;
 
+/** Where a run record's signature lives (beside the record; not a key runKeyOfRemoteKey accepts). */
+export const remoteRunSigKey = (key: string): string => `${remoteRunKey(key)}.sig`;
+
 /** The run key named by a run-cache key, or undefined for other keys. */
 export function runKeyOfRemoteKey(key: string): string | undefined {
   const m = /^runs\/([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(key);

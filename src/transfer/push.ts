@@ -12,7 +12,7 @@ import type { Backend } from '../backend/backend.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { PackEntry } from '../store/pack-index.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
-import type { ObjLoc } from '../store/index-db.js';
+import type { ObjectLocation } from '../store/pack-index.js';
 import { blake3Hex } from '../core/hash.js';
 import { DvError } from '../errors.js';
 import { packPaths, writePack, type PendingObject } from '../store/pack.js';
@@ -123,7 +123,7 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   // A local pack whose every object the remote lacks (a first push) travels as it is, after
   // each object in it is verified: no re-reading object by object, no repacking.
   const wanted = new Set([...missingData, ...missingMeta]);
-  const locOf = new Map<string, ObjLoc>();
+  const locOf = new Map<string, ObjectLocation>();
   [...missingData, ...missingMeta].forEach((id, k) => {
     if (locs[k]) locOf.set(id, locs[k]!);
   });
@@ -207,7 +207,7 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   // The objects of each local frame (by pack index), to tell whether the remote lacks them all.
   const packIndexes = new Map<string, Promise<PackEntry[]>>();
   const framesSent = new Set<string>();
-  const frameOf = async (id: string, loc: ObjLoc): Promise<PendingObject[] | undefined> => {
+  const frameOf = async (id: string, loc: ObjectLocation): Promise<PendingObject[] | undefined> => {
     const key = `${loc.pack}:${loc.offset}`;
     if (framesSent.has(key)) return [];
     let idx = packIndexes.get(loc.pack);

@@ -19,7 +19,8 @@ import { DvError } from '../errors.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
-import { frameKey, type RemoteIndex, type RemoteLoc } from './remote-index.js';
+import type { ObjectLocation } from '../store/pack-index.js';
+import { frameKey, type RemoteIndex } from './remote-index.js';
 
 export interface RemoteCheck {
   /** Objects checked. */
@@ -40,7 +41,7 @@ export interface ReadCounter {
 
 export interface CopyTry {
   id: string;
-  loc: RemoteLoc;
+  loc: ObjectLocation;
 }
 
 const MAX_RANGE = 4 * 1024 * 1024;

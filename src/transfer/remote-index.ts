@@ -11,7 +11,7 @@ import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { DvError } from '../errors.js';
-import { decodePackIndex, type PackEntry } from '../store/pack-index.js';
+import { decodePackIndex, locationIn, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 
@@ -25,16 +25,6 @@ const MAX_TOTAL_INDEX_BYTES = 2 * 1024 * 1024 * 1024;
 /** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
 const IDX_HEADER_BYTES = 64;
 
-export interface RemoteLoc {
-  pack: string;
-  offset: number;
-  length: number;
-  rawSize: number;
-  flags: number;
-  /** Offset inside the decompressed frame (flag 2). */
-  inner: number;
-}
-
 /** One object of a remote frame. */
 export interface FrameMember {
   id: string;
@@ -46,12 +36,12 @@ export interface FrameMember {
 export const frameKey = (pack: string, offset: number): string => `${pack}:${offset}`;
 
 export class RemoteIndex {
-  readonly objects = new Map<string, RemoteLoc>();
+  readonly objects = new Map<string, ObjectLocation>();
   readonly packs = new Set<string>();
   /** Every object of each remote frame (pack:offset), so a fetched frame can be kept whole. */
   readonly frames = new Map<string, FrameMember[]>();
   /** Other copies of objects listed by more than one index: tried when the first fails to verify. */
-  readonly alternates = new Map<string, RemoteLoc[]>();
+  readonly alternates = new Map<string, ObjectLocation[]>();
   private readonly counts = new Map<string, number>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
   downloaded = 0;
@@ -155,7 +145,7 @@ export class RemoteIndex {
     this.packs.add(packId);
     this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
     for (const e of entries) {
-      const loc = { pack: packId, offset: e.offset, length: e.length, rawSize: e.rawSize, flags: e.flags, inner: e.inner ?? 0 };
+      const loc = locationIn(packId, e);
       if (!this.objects.has(e.id)) this.objects.set(e.id, loc);
       else {
         let more = this.alternates.get(e.id);
@@ -196,7 +186,7 @@ export class RemoteIndex {
   }
 
   /** Every copy the remote's indexes list for `id`, the preferred one first. */
-  copies(id: string): RemoteLoc[] {
+  copies(id: string): ObjectLocation[] {
     const first = this.objects.get(id);
     return first ? [first, ...(this.alternates.get(id) ?? [])] : [];
   }

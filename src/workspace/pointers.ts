@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
+import { shellQuote } from '../core/shell.js';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
 import { decodeSnapshot, type Snapshot } from '../core/snapshot.js';
 import { DvError } from '../errors.js';
@@ -23,9 +24,6 @@ export interface Tracked {
   pointer: Pointer;
 }
 
-/** A path as one shell word, for the commands dv suggests. */
-export const shellArg = (p: string): string => (/^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
-
 export const pointerRelFor = (rel: string): string => rel + POINTER_SUFFIX;
 
 export async function readPointer(root: string, rel: string): Promise<Tracked | undefined> {
@@ -37,7 +35,7 @@ export async function readPointer(root: string, rel: string): Promise<Tracked | 
   if (/^<{7}(?: |$)/m.test(text) && /^>{7}(?: |$)/m.test(text)) {
     throw new DvError(
       'BAD_POINTER',
-      `${pointerRel} has a git merge conflict: pick one side (\`git checkout --ours ${shellArg(pointerRel)}\` or \`--theirs\`), then \`dv checkout ${shellArg(rel)}\``,
+      `${pointerRel} has a git merge conflict: pick one side (\`git checkout --ours ${shellQuote(pointerRel)}\` or \`--theirs\`), then \`dv checkout ${shellQuote(rel)}\``,
       { file: pointerRel, conflict: true },
     );
   }
@@ -220,7 +218,7 @@ export async function pointerSnapshotProblem(store: SnapshotSource, t: Tracked):
       : `kind ${p.kind}, but its snapshot ${p.snapshot.slice(0, 12)} records ${snap.kind}`;
   return new DvError(
     'BAD_POINTER',
-    `${t.pointerRel} names ${what}: the pointer file was edited by hand; restore it with \`git checkout -- ${shellArg(t.pointerRel)}\` or re-add the data with \`dv add ${shellArg(t.rel)}\``,
+    `${t.pointerRel} names ${what}: the pointer file was edited by hand; restore it with \`git checkout -- ${shellQuote(t.pointerRel)}\` or re-add the data with \`dv add ${shellQuote(t.rel)}\``,
     { file: t.pointerRel, snapshot: p.snapshot, tree: p.tree, snapshotTree: snap.tree },
   );
 }
@@ -235,7 +233,7 @@ export async function checkPointerSnapshots(store: SnapshotSource, tracked: Trac
     if (opts.required && !(await loadSnapshot(store, t.pointer.snapshot))) {
       throw new DvError(
         'OBJECT_MISSING',
-        `snapshot ${t.pointer.snapshot.slice(0, 12)} that ${t.pointerRel} names is not in this clone: fetch it with \`dv pull ${shellArg(t.rel)}\``,
+        `snapshot ${t.pointer.snapshot.slice(0, 12)} that ${t.pointerRel} names is not in this clone: fetch it with \`dv pull ${shellQuote(t.rel)}\``,
         { id: t.pointer.snapshot, file: t.pointerRel },
       );
     }

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { processAlive } from '../repo/lock.js';
+import { writerGone } from '../store/atomic.js';
 
 /** A write worker's temp file name; groups: name (absent in the short form), pid, run token. */
 export const WORKER_TEMP = /^\.(?:(.+)\.)?(\d+)(?:\.(t[0-9a-z]{5}))?\.w\d+(?:x\d+)?\.dvtmp$/s;
@@ -37,9 +37,8 @@ export function workerTempPath(target: string, pid: number, token: string, tid: 
 export function deadWorkerTemp(name: string): RegExpExecArray | null {
   const m = WORKER_TEMP.exec(name);
   if (!m) return null;
-  const pid = Number(m[2]);
-  const gone = pid === process.pid ? m[3] !== RUN_TOKEN : !processAlive(pid);
-  return gone ? m : null;
+  // Our pid with another run token: an earlier process that had this pid (containers reuse pids).
+  return writerGone(Number(m[2]), m[3] !== RUN_TOKEN ? 'done' : 'in-use') ? m : null;
 }
 
 /** A pool's shared counters: [0] stop requested, [1] files being written right now. */

@@ -22,17 +22,12 @@ import {
 import { dirname, join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
-import { MAX_FRAME_STORED, MAX_OBJECT_BYTES } from '../store/pack-index.js';
+import { MAX_FRAME_STORED, MAX_OBJECT_BYTES, type ObjectLocation } from '../store/pack-index.js';
 import { workerTempPath } from './write-temp.js';
 
-export interface ChunkLoc {
+/** A chunk and where it is (the store's one location shape). */
+export interface ChunkLoc extends ObjectLocation {
   id: string;
-  pack: string;
-  offset: number;
-  length: number;
-  rawSize: number;
-  flags: number;
-  inner: number;
 }
 /**
  * `dir` names the target's directory through its verified open handle (write-dir.ts: on Linux

@@ -10,6 +10,7 @@ import { decodeSnapshot } from '../core/snapshot.js';
 import { decodeTree } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
+import { isPointerPath } from '../repo/git-revision.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 
@@ -44,7 +45,7 @@ export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } 
       const lt = await git(s.root, ['ls-tree', '-r', '-z', c]);
       for (const rec of lt.stdout.split('\0')) {
         const m = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(rec);
-        if (m && m[2].endsWith('.dv') && !m[2].startsWith('.dv/')) blobs.add(m[1]);
+        if (m && isPointerPath(m[2])) blobs.add(m[1]);
       }
     }
     if (blobs.size > 0) {

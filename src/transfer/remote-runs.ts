@@ -12,74 +12,19 @@ import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
 import { checkRemoteTrust } from '../repo/remote-trust.js';
-import { fetchObjects } from '../transfer/fetch.js';
-import { remoteRunKey, RUNS_PREFIX, runKeyOfRemoteKey } from '../transfer/layout.js';
-import { RemoteIndex } from '../transfer/remote-index.js';
+import { fetchObjects } from './fetch.js';
+import { remoteRunKey, remoteRunSigKey, RUNS_PREFIX, runKeyOfRemoteKey } from './layout.js';
+import { RemoteIndex } from './remote-index.js';
 import { decodeRun, encodeRun, runKey, type RunRecord } from '../pipeline/run.js';
 import type { StageSpec } from '../pipeline/spec.js';
-import { loadSnapshot } from './objects.js';
-import { asPipelineLineage, runRefs, saveRunRef } from './outs.js';
-import { checkRunSignature, loadRunSignature, MAX_RUN_SIG_BYTES, remoteRunSigKey, saveRunSignature } from '../provenance/run-signature.js';
+import { loadSnapshot } from '../history/objects.js';
+import { asPipelineLineage } from '../pipeline/outs.js';
+import { MAX_RUN_SIG_BYTES, saveRunRef, saveRunSignature, type LocalRun } from '../pipeline/run-cache.js';
+import { checkRunSignature } from '../provenance/run-signature.js';
 import type { TrustedKeys } from '../provenance/trust.js';
-import { lockedRuns } from './pipeline.js';
-import { reachable } from './reach.js';
 
 /** A run record is small; anything larger on a remote is not one. */
 const MAX_RUN_BYTES = 4 * 1024 * 1024;
-
-/** Which local runs `dv push` sends: those dv.lock names (default), every run of this clone, or none. */
-export type PushRunsMode = 'locked' | 'all' | 'none';
-
-export interface LocalRun {
-  key: string;
-  id: string;
-  run: RunRecord;
-  bytes: Buffer;
-  /** Its signature (DSSE envelope), when this clone signed or verified it. */
-  sig?: Buffer;
-}
-
-/**
- * The runs to push, with every object their outs need; a run whose outs are not all in the
- * local store (dropped by gc) is left out rather than pushed without its data.
- */
-export async function runsToPush(
-  s: RepoSession,
-  mode: PushRunsMode,
-  remoteHas: (id: string) => boolean = () => false,
-): Promise<{ runs: LocalRun[]; ids: Set<string>; meta: Set<string> }> {
-  const ids = new Set<string>();
-  const meta = new Set<string>();
-  const runs: LocalRun[] = [];
-  if (mode === 'none') return { runs, ids, meta };
-  const named = new Map<string, string>();
-  for (const r of await lockedRuns(s.root)) named.set(r.key, r.run);
-  if (mode === 'all') for (const r of await runRefs(s)) if (!named.has(r.key)) named.set(r.key, r.id);
-  for (const [key, id] of named) {
-    let bytes: Buffer;
-    let run: RunRecord;
-    try {
-      bytes = await s.store.get(id);
-      run = decodeRun(bytes, id);
-    } catch (e) {
-      if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT' || e.code === 'BAD_OBJECT')) continue;
-      throw e;
-    }
-    if (run.key !== key) continue;
-    const r = await reachable(
-      s,
-      run.outs.map((o) => o.snapshot),
-    );
-    if (r.problems.some((p) => !(p.id && remoteHas(p.id)))) continue;
-    for (const x of r.ids) ids.add(x);
-    for (const x of r.meta) meta.add(x);
-    ids.add(id);
-    meta.add(id);
-    const sig = await loadRunSignature(s, id);
-    runs.push({ key, id, run, bytes, ...(sig ? { sig } : {}) });
-  }
-  return { runs, ids, meta };
-}
 
 /** Uploads the run records the remote lacks (call once the outs' data is there). Returns how many. */
 export async function uploadRuns(backend: Backend, runs: LocalRun[]): Promise<number> {

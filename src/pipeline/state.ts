@@ -14,11 +14,11 @@ import { findTracked, type Tracked } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { blake3Hex } from '../core/hash.js';
 import { encodeTree } from '../core/tree.js';
-import { treeLoader } from './objects.js';
-import { buildDag, type Dag } from '../pipeline/dag.js';
-import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from '../pipeline/lockfile.js';
-import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from '../pipeline/run.js';
-import { formatParamRef, parseSpec, parseYaml, SPEC_FILE, type PipelineSpec, type StageSpec } from '../pipeline/spec.js';
+import { treeLoader } from '../history/objects.js';
+import { buildDag, type Dag } from './dag.js';
+import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from './lockfile.js';
+import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from './run.js';
+import { formatParamRef, parseSpec, parseYaml, SPEC_FILE, type PipelineSpec, type StageSpec } from './spec.js';
 
 export interface Pipeline {
   /** Whether dv.yaml exists. */

@@ -1,29 +1,22 @@
 /**
  * Stage outputs as tracked data: each out gets a snapshot (whose `lineage.pipeline` says which
  * run made it), a pointer file and a .gitignore line, exactly as `dv add` would give it; push,
- * pull, checkout and gc then treat it like any tracked path. Also the run cache refs.
+ * pull, checkout and gc then treat it like any tracked path. The run refs are in run-cache.ts.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isId } from '../core/ids.js';
-import { DvError } from '../errors.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { writeFileAtomic } from '../store/atomic.js';
-import { readControlFile } from '../repo/control-file.js';
-import { ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
+import { git } from '../repo/git.js';
+import { findTracked, ignoreInGit, readPointer, usesGit } from '../workspace/pointers.js';
 import type { ScanResult } from '../workspace/scan.js';
-import {
-  canonicalJson,
-  decodeRun,
-  type DepRecord,
-  type OutRecord,
-  type ParamValues,
-  type RunEnv,
-  type RunRecord,
-} from '../pipeline/run.js';
-import { pointAt, storeSnapshot } from './commit.js';
-import { loadSnapshot } from './objects.js';
-import { workspaceId } from './pipeline.js';
+import { canonicalJson, type DepRecord, type OutRecord, type ParamValues, type RunEnv } from './run.js';
+import { pointAt, storeSnapshot } from '../history/snapshot.js';
+import { loadSnapshot } from '../history/objects.js';
+import { overlaps } from './dag.js';
+import type { LockStage } from './lockfile.js';
+import { invalid, type StageSpec } from './spec.js';
+import { loadPipeline, workspaceId } from './state.js';
 
 /** What an out's snapshot records about the run that wrote it (`lineage.pipeline`). */
 export interface PipelineLineage {
@@ -103,42 +96,42 @@ export async function clearOut(s: RepoSession, rel: string): Promise<boolean> {
   return true;
 }
 
-// Beside the packs that hold the run objects, so clones sharing a cache (cache.dir) share runs.
-const runsDir = (s: RepoSession): string => join(s.paths.cacheDir, 'runs');
-
-/** Remembers that run `key` is recorded in run object `runId`: `<cache>/runs/<key>`. */
-export async function saveRunRef(s: RepoSession, key: string, runId: string): Promise<void> {
-  await writeFileAtomic(join(runsDir(s), key), runId + '\n', s.paths.tmpDir);
-}
-
-/** This clone's run refs: run key and run object id. */
-export async function runRefs(s: RepoSession): Promise<{ key: string; id: string }[]> {
-  const keys = (await fsp.readdir(runsDir(s)).catch(() => [] as string[])).filter(isId);
-  // Never through a link or from a FIFO: a cache inside the work tree may have come with a clone.
-  const ids = await Promise.all(
-    keys.map((k) =>
-      readControlFile(join(runsDir(s), k), { maxBytes: 1024 }).then(
-        (t) => (t ?? '').trim(),
-        () => '',
-      ),
-    ),
-  );
-  return keys.map((key, i) => ({ key, id: ids[i] })).filter((r) => isId(r.id));
-}
-
-/** Every run object id this clone's run refs name (gc keeps them). */
-export async function runRefIds(s: RepoSession): Promise<string[]> {
-  return (await runRefs(s)).map((r) => r.id);
-}
-
-/** The run recorded for `key` in this clone, when its record is still in the store. */
-export async function findRun(s: RepoSession, key: string): Promise<{ id: string; run: RunRecord } | undefined> {
-  const id = ((await readControlFile(join(runsDir(s), key), { maxBytes: 1024 }).catch(() => undefined)) ?? '').trim();
-  if (!isId(id)) return undefined;
-  try {
-    return { id, run: decodeRun(await s.store.get(id), id) };
-  } catch (e) {
-    if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT' || e.code === 'BAD_OBJECT')) return undefined;
-    throw e;
+/**
+ * Checks what `outs` may be: dv tracks each out on its own (a pointer file beside it), so an out
+ * may not lie inside or contain a path dv tracks already (unless it is that path), nor be a file
+ * git tracks.
+ */
+export async function checkOuts(s: RepoSession, stage: StageSpec): Promise<void> {
+  const tracked = await findTracked(s.root);
+  const locked = (await loadPipeline(s.root)).lock.stages;
+  for (const o of stage.outs) {
+    const t = tracked.find((x) => x.rel !== o && overlaps(x.rel, o));
+    if (t)
+      throw invalid(`out ${o} of stage ${stage.name} overlaps ${t.rel}, which dv tracks (${t.pointerRel}): choose an out path outside it`, {
+        path: o,
+      });
+    const same = tracked.find((x) => x.rel === o);
+    if (same && !(await writtenByStage(s, o, same.pointer.snapshot, locked))) {
+      throw invalid(
+        `out ${o} of stage ${stage.name} is data tracked with \`dv add\` (${same.pointerRel}): a stage may not take it over; run \`dv remove ${o}\` first (the files stay), or choose another out path`,
+        { path: o, pointer: same.pointerRel },
+      );
+    }
+    const inGit = await git(s.root, ['ls-files', '-z', '--', o]);
+    if (inGit.code === 0 && inGit.stdout.split('\0').some(Boolean)) {
+      throw invalid(`out ${o} of stage ${stage.name} is tracked by git: run \`git rm -r --cached ${o}\` first, so that dv can track it`, {
+        path: o,
+      });
+    }
   }
+}
+
+/**
+ * Whether the tracked path `rel` is a stage's out rather than data added by hand: dv.lock
+ * records it as an out, or the snapshot its pointer names was written by a stage run.
+ */
+async function writtenByStage(s: RepoSession, rel: string, snapshot: string, locked: Record<string, LockStage>): Promise<boolean> {
+  if (Object.values(locked).some((l) => l.outs.some((x) => x.path === rel))) return true;
+  const snap = await loadSnapshot(s.store, snapshot).catch(() => undefined);
+  return asPipelineLineage(snap?.lineage.pipeline) !== undefined;
 }

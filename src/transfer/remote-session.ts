@@ -5,9 +5,9 @@ import { parseRemoteUrl } from '../backend/open.js';
 import { DvError, fsError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
-import { RemoteIndex } from '../transfer/remote-index.js';
+import { RemoteIndex } from './remote-index.js';
 import { checkRemoteTrust } from '../repo/remote-trust.js';
-import { selectTracked } from './commit.js';
+import { selectTracked } from '../workspace/tracked.js';
 
 export interface RemoteSession {
   config: RemoteConfig;

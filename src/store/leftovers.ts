@@ -1,0 +1,73 @@
+/**
+ * What killed dv processes leave in a store, for `dv gc` to count and remove: packs without an
+ * index (invisible to every reader) and temp files whose writer is gone (`writerGone`). Callers
+ * hold the writer lock of every repository using the store, so no writer is mid-way here but
+ * those this rule already tells apart (a push runs without the lock and is alive).
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { ATOMIC_TEMP, writerGone } from './atomic.js';
+
+/** How old a pack without an index must be before gc removes it from a cache others may write. */
+export const ORPHAN_AGE_MS = 3600_000;
+
+/**
+ * Packs without an index are invisible (a writer killed between the pack and its index, or
+ * between gc's two deletions): nothing reads them, so they go. The writer lock excludes every
+ * other writer of a private cache; in a shared one a young orphan may still get its index.
+ */
+export async function removeOrphanPacks(packsDir: string, minAgeMs: number, remove: boolean): Promise<Leftovers> {
+  const out: Leftovers = { files: 0, bytes: 0 };
+  for (const fan of await fsp.readdir(packsDir).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+    const names = await fsp.readdir(join(packsDir, fan)).catch(() => [] as string[]);
+    for (const f of names) {
+      const m = /^([0-9a-f]{64})\.pack$/.exec(f);
+      if (!m || names.includes(`${m[1]}.idx`)) continue;
+      const st = await fsp.stat(join(packsDir, fan, f)).catch(() => undefined);
+      if (!st || Date.now() - st.mtimeMs < minAgeMs) continue;
+      out.files++;
+      out.bytes += st.size;
+      if (remove) await fsp.rm(join(packsDir, fan, f), { force: true });
+    }
+  }
+  return out;
+}
+
+/**
+ * Removes what dead dv processes left in the temp directory (pack temp files, push outboxes,
+ * index temp files), and nothing else: a push runs without the writer lock and may be using
+ * it right now, and a configured cache.dir may point at a directory holding other files.
+ */
+export async function removeDeadTemps(tmpDir: string, remove: boolean): Promise<Leftovers> {
+  const out: Leftovers = { files: 0, bytes: 0 };
+  for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
+    const pid = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name)?.[1] ?? ATOMIC_TEMP.exec(name)?.[2];
+    // gc holds the writer lock, so its own temp files are done with too.
+    if (pid === undefined || !writerGone(Number(pid), 'done')) continue;
+    const n = await sizeOf(join(tmpDir, name));
+    out.files += n.files;
+    out.bytes += n.bytes;
+    if (remove) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
+  }
+  return out;
+}
+
+export interface Leftovers {
+  files: number;
+  bytes: number;
+}
+
+/** Files and bytes of a file, or of everything under a directory (a push outbox). */
+async function sizeOf(p: string): Promise<Leftovers> {
+  const st = await fsp.lstat(p).catch(() => undefined);
+  if (!st) return { files: 0, bytes: 0 };
+  if (!st.isDirectory()) return { files: 1, bytes: st.size };
+  const out: Leftovers = { files: 0, bytes: 0 };
+  for (const name of await fsp.readdir(p).catch(() => [] as string[])) {
+    const n = await sizeOf(join(p, name));
+    out.files += n.files;
+    out.bytes += n.bytes;
+  }
+  return out;
+}
