@@ -1,4 +1,5 @@
 /** Human-readable rendering of operation results. */
+import { shellQuote as quote } from '../core/shell.js';
 import type { Change } from '../core/diff.js';
 import { ERROR_CODES } from '../errors.js';
 import type { GitLogEntry, LogEntry } from '../ops/log.js';
@@ -31,9 +32,8 @@ export function printable(text: string): string {
   );
 }
 
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** One sh word for a command the user pastes (core/shell.ts); one argument, so it can be given to `map`. */
+export const shellQuote = (s: string): string => quote(s);
 
 export function status(r: StatusResult): string {
   if (r.paths.length === 0) return 'nothing tracked: run `dv add <path>` to start';

@@ -8,7 +8,7 @@
  * repository; the others need one (NOT_A_REPO).
  */
 import { DvError } from '../errors.js';
-import { Config, flatten, getKey, globalConfigPath, type ConfigLevel } from '../repo/config.js';
+import { type Config, flatten, getKey, loadRepoConfig, type ConfigLevel } from '../repo/config.js';
 import { findRoot, repoPaths } from '../repo/repo.js';
 
 export type { ConfigLevel } from '../repo/config.js';
@@ -21,22 +21,14 @@ export interface ConfigOptions {
 }
 
 async function load(opts: ConfigOptions): Promise<Config> {
-  let files: Record<ConfigLevel, string>;
   if (opts.level === 'global') {
     // The global file needs no repository; a repository's files still count for checks
     // (`core.remote` must name a remote that exists somewhere).
     const root = await findRoot(opts.cwd).catch(() => undefined);
-    const p = root ? repoPaths(root) : undefined;
-    files = {
-      global: globalConfigPath(),
-      repo: p?.config ?? '/nonexistent/.dv/config',
-      local: p?.localConfig ?? '/nonexistent/.dv/config.local',
-    };
-  } else {
-    const p = repoPaths(await findRoot(opts.cwd));
-    files = { global: globalConfigPath(), repo: p.config, local: p.localConfig };
+    const p = root ? repoPaths(root) : { config: '/nonexistent/.dv/config', localConfig: '/nonexistent/.dv/config.local' };
+    return loadRepoConfig(p, { check: false });
   }
-  return Config.load(files, { check: false });
+  return loadRepoConfig(repoPaths(await findRoot(opts.cwd)), { check: false });
 }
 
 /** Every key with its value, sorted by key: of one level, or the merged view. */

@@ -4,7 +4,7 @@
  * config file, written temp + rename. Options are strings as stored (`jobs: '4'`).
  */
 import { DvError } from '../errors.js';
-import { Config, globalConfigPath } from '../repo/config.js';
+import { type Config, loadRepoConfig } from '../repo/config.js';
 import { findRoot, repoPaths } from '../repo/repo.js';
 import {
   addRemote,
@@ -35,7 +35,7 @@ export interface RemoteAddOptions extends RemoteWhere, Partial<Record<Exclude<Re
 
 async function load(cwd: string): Promise<{ config: Config; dvDir: string }> {
   const p = repoPaths(await findRoot(cwd));
-  return { config: await Config.load({ global: globalConfigPath(), repo: p.config, local: p.localConfig }), dvDir: p.dvDir };
+  return { config: await loadRepoConfig(p), dvDir: p.dvDir };
 }
 
 /** Adds a remote; every value is checked before the first is written. */
