@@ -15,6 +15,7 @@ import { Harness, type Availability, type BaselineName } from './lib/harness.js'
 import { AWS, borgPeer, dvCommand, dvPeer, gitLfsPeer, resticPeer, type Peer } from './lib/tools.js';
 
 const USAGE = `usage: npm run bench [-- options]
+       npm run bench -- scale [--quick] [--files N]   (the many-files suite: benchmarks/scale.ts)
   --quick             small datasets, one run each (about a minute)
   --runs N            runs per operation, medians reported (default 3; --quick: 1)
   --datasets LIST     comma-separated: many-small,few-large,csv (default: all)
@@ -281,7 +282,9 @@ function render(r: RenderInput): string {
   return out.join('\n');
 }
 
-main().then(
+// Suites beside the default one: `npm run bench -- scale [--quick]` (benchmarks/scale.ts).
+const suite = process.argv[2] === 'scale' ? import('./scale.js').then((m) => m.scale(process.argv.slice(3))) : main();
+suite.then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`bench: ${e instanceof CommandFailed ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
