@@ -15,7 +15,7 @@ import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:
 import { blake3Hex } from '../core/hash.js';
 import { encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
-import type { Index, StatEntry } from '../store/index-db.js';
+import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { hashFiles, type PackSink } from './hash-pool.js';
 import { listDir, type FileStat } from './walk.js';
 
@@ -85,7 +85,25 @@ interface Frame {
   parent: Frame | null;
   entries: TreeEntry[];
   waiting: number;
+  /** Digest of its files' names and stat data (dirStatDigest), once listed. */
+  sig?: string;
+  /** Every file vouched for (a stat-cache hit, or hashed with a mtime that is not racy), no symlinks. */
+  vouched?: boolean;
+  /** The directory cache's record, when its files are as recorded: their entries are then not looked up (yet). */
+  cached?: DirStat;
+  /** The files, kept while `cached` stands in for them. */
+  items?: Item[];
 }
+
+/** What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits. */
+function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
+  let text = '';
+  for (const f of files) text += `${f.name}\0${f.stats.size}\0${f.stats.mtimeMs}\0${f.stats.ino}\0${isExec(f.stats.mode) ? 1 : 0}\n`;
+  return blake3Hex(Buffer.from(text, 'utf8'));
+}
+
+const subdirRows = (entries: TreeEntry[]): DirStat['subdirs'] =>
+  entries.flatMap((e) => (e.type === 'dir' ? [[e.name, e.id, e.size, e.files] as DirStat['subdirs'][number]] : []));
 
 export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   const abs = join(opts.root, ...opts.rel.split('/'));
@@ -103,12 +121,20 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   const nameOf = (rel: string): string => (rel ? basename(rel) : basename(opts.rel));
 
   let statUpdates: [string, StatEntry][] = [];
+  let dirUpdates: [string, DirStat][] = [];
   const putStats = async (force: boolean): Promise<void> => {
-    if (statUpdates.length === 0 || (!force && statUpdates.length < STAT_BATCH)) return;
-    const batch = statUpdates;
-    statUpdates = [];
-    await opts.index.putStats(batch);
+    if (statUpdates.length > 0 && (force || statUpdates.length >= STAT_BATCH)) {
+      const batch = statUpdates;
+      statUpdates = [];
+      await opts.index.putStats(batch);
+    }
+    if (dirUpdates.length > 0 && (force || dirUpdates.length >= STAT_BATCH / 16)) {
+      const batch = dirUpdates;
+      dirUpdates = [];
+      await opts.index.putDirs(batch);
+    }
   };
+  const inStore = async (id: string): Promise<boolean> => (await opts.index.getLocations([id]))[0] !== undefined;
 
   const entryFor = (rel: string, stats: FileStat, id: string, chunked: boolean): TreeEntry => ({
     type: 'file',
@@ -175,7 +201,8 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       const { frame, item } = batch[k];
       const r = hashed[k];
       frame.entries.push(entryFor(item.rel, { ...item.stats, size: r.size }, r.id, r.chunked));
-      if (now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size) {
+      if (!(now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size)) frame.vouched = false;
+      else {
         statUpdates.push([
           repoKey(item.rel),
           { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked },
@@ -206,7 +233,29 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   /** Encodes `frame` and its ancestors as far as each has nothing left to wait for. */
   const finishReady = async (frame: Frame | null): Promise<void> => {
     for (let f = frame; f && f.waiting === 0; f = f.parent) {
-      const info = await finishDir(f.entries, storeTree);
+      let info: { id: string; size: number; files: number } | undefined;
+      if (f.cached) {
+        // Files as recorded: the recorded tree holds, if the subdirectories did not change either
+        // and the store has it (a diff reads it from there: no overlay).
+        const c = f.cached;
+        const subs = subdirRows(sortEntries(f.entries));
+        const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
+        if (same && (await inStore(c.id))) info = { id: c.id, size: c.size, files: c.count };
+        else {
+          // Only a subdirectory changed: now the files are looked up one by one after all.
+          f.cached = undefined;
+          await resolveFiles(f, f.items ?? []);
+          f.items = undefined;
+          if (f.waiting > 0) return; // the hashing of its files finishes it
+        }
+      }
+      if (!info) {
+        info = await finishDir(f.entries, storeTree);
+        if (f.vouched && f.sig !== undefined) {
+          const rec: DirStat = { files: f.sig, subdirs: subdirRows(f.entries), id: info.id, size: info.size, count: info.files };
+          dirUpdates.push([repoKey(f.rel), rec]);
+        }
+      }
       f.entries = [];
       if (!f.parent) {
         rootInfo = info;
@@ -256,17 +305,23 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
         todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
       }
       f.waiting += l.dirs.length;
-      await resolveFiles(
-        f,
-        l.files.map((x) => ({ rel: at(x.name), stats: x.stats })),
-      );
+      const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
+      f.sig = dirStatDigest(l.files);
+      f.vouched = l.links.length === 0;
+      // Without a sink (status, diff), a directory whose files are as recorded needs no lookup per file.
+      // (With one, each file's object must still be in the store: the per-file path checks that.)
+      const c = opts.sink || !f.vouched ? undefined : (await opts.index.getDirs([repoKey(f.rel)]))[0];
+      if (c && c.files === f.sig) {
+        f.cached = c;
+        f.items = items;
+      } else await resolveFiles(f, items);
       if (l.links.length > 0) realTop ??= realpathSync.native(abs);
       for (const x of l.links) f.entries.push(await linkEntry(opts.rel, abs, realTop!, at(x.name)));
       f.waiting--; // listed
       await finishReady(f);
       if (queue.length >= HASH_BATCH_FILES || queuedBytes >= HASH_BATCH_BYTES) await hashQueued();
     }
-    await hashQueued();
+    while (queue.length > 0) await hashQueued();
     if (!rootInfo) throw new Error(`scan of ${opts.rel} ended with directories unfinished`);
     result = {
       kind: 'dir',
