@@ -28,6 +28,7 @@ interface Row {
   files: number;
   command: string;
   seconds: number;
+  cpu: number | null;
   rssMB: number | null;
   note?: string;
 }
@@ -96,11 +97,13 @@ export async function scale(argv: string[]): Promise<number> {
   const rows: Row[] = [];
   const timed = async (command: string, c: Cmd, note?: (out: string) => string | undefined): Promise<string> => {
     const m = await measure(c, { timeoutSeconds: 3600, scratch: base });
-    const row: Row = { files, command, seconds: m.seconds, rssMB: m.rss === null ? null : m.rss / 1e6 };
+    const row: Row = { files, command, seconds: m.seconds, cpu: m.cpu, rssMB: m.rss === null ? null : m.rss / 1e6 };
     const n = note?.(m.stdout);
     if (n) row.note = n;
     rows.push(row);
-    log(`${command}: ${m.seconds.toFixed(2)} s, ${row.rssMB?.toFixed(0) ?? '?'} MB${n ? ` (${n})` : ''}`);
+    log(
+      `${command}: ${m.seconds.toFixed(2)} s (CPU ${m.cpu?.toFixed(2) ?? '?'} s), ${row.rssMB?.toFixed(0) ?? '?'} MB${n ? ` (${n})` : ''}`,
+    );
     return m.stdout;
   };
 
@@ -147,11 +150,11 @@ export async function scale(argv: string[]): Promise<number> {
   const out = [
     `date ${date} UTC, \`npm run bench -- scale ${v.files ? `--files ${files}` : v.quick ? '--quick' : ''}\`${v.dv ? ` (dv: ${dvBin})` : ''}`,
     '',
-    '| files | command | seconds | peak RSS MB | note |',
-    '| ---: | --- | ---: | ---: | --- |',
+    '| files | command | seconds | CPU s | peak RSS MB | note |',
+    '| ---: | --- | ---: | ---: | ---: | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.files.toLocaleString('en-US')} | ${r.command} | ${r.seconds.toFixed(2)} | ${r.rssMB === null ? '—' : r.rssMB.toFixed(0)} | ${r.note ?? ''} |`,
+        `| ${r.files.toLocaleString('en-US')} | ${r.command} | ${r.seconds.toFixed(2)} | ${r.cpu === null ? '—' : r.cpu.toFixed(2)} | ${r.rssMB === null ? '—' : r.rssMB.toFixed(0)} | ${r.note ?? ''} |`,
     ),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
