@@ -13,7 +13,7 @@
 import { promises as fsp, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
 import { blake3Hex } from '../core/hash.js';
-import { encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
+import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { hashFiles, type PackSink } from './hash-pool.js';
@@ -32,7 +32,7 @@ export interface ScanOptions {
   rel: string;
   index: Index;
   /** Where to store new objects; omit to only hash. */
-  sink?: PackSink & { putObject(bytes: Buffer): Promise<string> };
+  sink?: PackSink & { putObject(bytes: Buffer): Promise<string>; get(id: string): Promise<Buffer> };
   onProgress?: (p: ScanProgress) => void;
   /** Keep every tree built in `trees` (default: only those the store lacks). */
   allTrees?: boolean;
@@ -93,6 +93,8 @@ interface Frame {
   cached?: DirStat;
   /** The files, kept while `cached` stands in for them. */
   items?: Item[];
+  /** `entries` holds the files' entries, taken from the recorded tree (with a sink, checked against the store). */
+  filesKnown?: boolean;
 }
 
 /** What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits. */
@@ -229,6 +231,22 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     return id;
   };
 
+  /**
+   * With a sink, the recorded tree's files must all still be in the store (gc, a dropped corrupt
+   * object), as the per-file path checks: true, and its file entries in `f`, when they are.
+   */
+  const recordedFiles = async (f: Frame, c: DirStat, count: number): Promise<boolean> => {
+    const sink = opts.sink!;
+    if (!(await sink.hasMany([c.id]))[0]) return false;
+    const files = decodeTree(await sink.get(c.id), c.id).entries.filter((e) => e.type === 'file');
+    if (files.length !== count) return false;
+    const have = await sink.hasMany(files.map((e) => e.id));
+    if (!have.every(Boolean)) return false;
+    f.entries.push(...files);
+    f.filesKnown = true;
+    return true;
+  };
+
   let rootInfo: { id: string; size: number; files: number } | undefined;
   /** Encodes `frame` and its ancestors as far as each has nothing left to wait for. */
   const finishReady = async (frame: Frame | null): Promise<void> => {
@@ -238,9 +256,11 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
         // Files as recorded: the recorded tree holds, if the subdirectories did not change either
         // and the store has it (a diff reads it from there: no overlay).
         const c = f.cached;
-        const subs = subdirRows(sortEntries(f.entries));
+        const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
         const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
-        if (same && (await inStore(c.id))) info = { id: c.id, size: c.size, files: c.count };
+        if (same && (f.filesKnown || (await inStore(c.id)))) info = { id: c.id, size: c.size, files: c.count };
+        else if (f.filesKnown)
+          f.cached = undefined; // a new tree of the recorded files and the new subdirectories
         else {
           // Only a subdirectory changed: now the files are looked up one by one after all.
           f.cached = undefined;
@@ -308,10 +328,10 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
       f.sig = dirStatDigest(l.files);
       f.vouched = l.links.length === 0;
-      // Without a sink (status, diff), a directory whose files are as recorded needs no lookup per file.
-      // (With one, each file's object must still be in the store: the per-file path checks that.)
-      const c = opts.sink || !f.vouched ? undefined : (await opts.index.getDirs([repoKey(f.rel)]))[0];
-      if (c && c.files === f.sig) {
+      // A directory whose files are as recorded needs no lookup per file.
+      // (allTrees wants every tree in memory: a recorded one would be missing.)
+      const c = f.vouched && !opts.allTrees ? (await opts.index.getDirs([repoKey(f.rel)]))[0] : undefined;
+      if (c && c.files === f.sig && (!opts.sink || (await recordedFiles(f, c, l.files.length)))) {
         f.cached = c;
         f.items = items;
       } else await resolveFiles(f, items);

@@ -74,3 +74,23 @@ test('a tree the store lost is not taken from the directory cache', async () => 
     assert.deepEqual(st.paths[0].modified, ['data/z/f0']);
   }
 });
+
+test('commit reusing recorded directories records the tree a fresh add of the same files records', async () => {
+  const repo = await makeRepo();
+  await tree(repo);
+  await dvOk(repo, ['add', 'data']);
+  await dvOk(repo, ['status']); // records every directory
+  await fsp.writeFile(join(repo, 'data', 'a', 'b', 'c', 'f1'), 'changed deep down\n');
+  await fsp.mkdir(join(repo, 'data', 'a', 'new'));
+  await fsp.writeFile(join(repo, 'data', 'a', 'new', 'n'), 'new\n');
+  await fsp.chmod(join(repo, 'data', 'z', 'f4'), 0o755);
+  await dvOk(repo, ['commit', '-m', 'one']);
+  const other = await makeRepo();
+  await fsp.cp(join(repo, 'data'), join(other, 'data'), { recursive: true });
+  await dvOk(other, ['add', 'data']);
+  const treeOf = async (r: string): Promise<string> => (await fsp.readFile(join(r, 'data.dv'), 'utf8')).match(/tree: (\w+)/)![1];
+  assert.equal(await treeOf(repo), await treeOf(other));
+  assert.equal((await dvJson<Status>(repo, ['status'])).clean, true);
+  const fsck = await dvJson<{ ok: boolean }>(repo, ['fsck']);
+  assert.equal(fsck.ok, true);
+});
