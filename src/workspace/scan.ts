@@ -72,9 +72,13 @@ export function linkEscapes(linkRel: string, target: string): boolean {
   return resolved === '..' || resolved.startsWith('../');
 }
 
-/** Files waiting for the hashing pool, and bytes: one pool run per batch (a pool starts workers). */
-const HASH_BATCH_FILES = 16_384;
-const HASH_BATCH_BYTES = 256 * 1024 * 1024;
+/**
+ * Files waiting for the hashing pool, and their bytes: one pool run per batch. Each run starts
+ * its workers (about 0.1 s of CPU each), so batches are large: 32,768 queued files hold some
+ * 10 MB (paths, stat data, results); bytes only bound how long directories wait for their trees.
+ */
+const HASH_BATCH_FILES = 32_768;
+const HASH_BATCH_BYTES = 1024 * 1024 * 1024;
 /** Keys per stat-cache read or write. */
 const STAT_BATCH = 4096;
 
