@@ -108,55 +108,71 @@ export async function scale(argv: string[]): Promise<number> {
   };
 
   mkdirSync(ws, { recursive: true });
-  const t0 = Date.now();
-  generate(data, files);
-  log(`tree of ${files} files ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  // A fresh repository around the kept tree.
-  for (const p of ['.git', '.dv', 'data.dv', '.gitignore', 'data.old', 'remote']) rmSync(join(ws, p), { recursive: true, force: true });
-  rmSync(gitPeer, { recursive: true, force: true });
-  exec({ cmd: 'git', args: ['init', '-q'], cwd: ws, env });
-  exec(dv('init'));
-
-  const statusNote = (out: string): string | undefined => {
-    const j = JSON.parse(out) as { clean: boolean; paths: { filesHashed: number; modified: string[] }[] };
-    const hashed = j.paths.reduce((a, p) => a + p.filesHashed, 0);
-    return `${j.clean ? 'clean' : `modified ${j.paths.reduce((a, p) => a + p.modified.length, 0)}`}, hashed ${hashed}`;
-  };
-  await timed('dv add', dv('add', 'data', '-m', 'add'));
-  await timed('dv status (nothing changed)', dv('status', '--json'), statusNote);
-  await timed('dv status (nothing changed, again)', dv('status', '--json'), statusNote);
-  if (!v['skip-git']) {
-    exec({ cmd: 'git', args: ['init', '-q', '--bare', gitPeer], cwd: base, env });
-    await timed('git add -A', git('add', '-A'));
-    exec(git('commit', '-q', '-m', 'all'));
-    await timed('git status (nothing changed)', git('status', '--porcelain'));
+  // One run at a time per tree: a second one would delete the first one's repository under it.
+  const running = join(base, 'running');
+  try {
+    mkdirSync(running);
+  } catch {
+    process.stderr.write(`bench: another scale run uses ${base} (remove ${running} if none does)\n`);
+    return 2;
   }
-  // One file changed: new content, new size.
-  const changed = join(data, 'p000', 'd0000', 'f0000000.bin');
-  writeFileSync(changed, `changed ${Date.now()}\n`);
-  await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
-  if (!v['skip-git']) await timed('git status (1 file changed)', git('status', '--porcelain'));
-  await timed('dv commit (1 file changed)', dv('commit', '-m', 'one'));
-  exec(dv('remote', 'add', 'local', join(ws, 'remote')));
-  await timed('dv push (first, everything)', dv('push', '-r', 'local'));
-  await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
-  renameSync(data, join(ws, 'data.old'));
-  await timed('dv checkout (empty dir)', dv('checkout'));
-  // The checked-out tree replaces the generated one (same content but for the changed file).
-  rmSync(join(ws, 'data.old'), { recursive: true, force: true });
-  await timed('dv status (after checkout)', dv('status', '--json'), statusNote);
+  try {
+    return await runOn();
+  } finally {
+    rmSync(running, { recursive: true, force: true });
+  }
 
-  const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
-  const out = [
-    `date ${date} UTC, \`npm run bench -- scale ${v.files ? `--files ${files}` : v.quick ? '--quick' : ''}\`${v.dv ? ` (dv: ${dvBin})` : ''}`,
-    '',
-    '| files | command | seconds | CPU s | peak RSS MB | note |',
-    '| ---: | --- | ---: | ---: | ---: | --- |',
-    ...rows.map(
-      (r) =>
-        `| ${r.files.toLocaleString('en-US')} | ${r.command} | ${r.seconds.toFixed(2)} | ${r.cpu === null ? '—' : r.cpu.toFixed(2)} | ${r.rssMB === null ? '—' : r.rssMB.toFixed(0)} | ${r.note ?? ''} |`,
-    ),
-  ];
-  process.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  async function runOn(): Promise<number> {
+    const t0 = Date.now();
+    generate(data, files);
+    log(`tree of ${files} files ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // A fresh repository around the kept tree.
+    for (const p of ['.git', '.dv', 'data.dv', '.gitignore', 'data.old', 'remote']) rmSync(join(ws, p), { recursive: true, force: true });
+    rmSync(gitPeer, { recursive: true, force: true });
+    exec({ cmd: 'git', args: ['init', '-q'], cwd: ws, env });
+    exec(dv('init'));
+
+    const statusNote = (out: string): string | undefined => {
+      const j = JSON.parse(out) as { clean: boolean; paths: { filesHashed: number; modified: string[] }[] };
+      const hashed = j.paths.reduce((a, p) => a + p.filesHashed, 0);
+      return `${j.clean ? 'clean' : `modified ${j.paths.reduce((a, p) => a + p.modified.length, 0)}`}, hashed ${hashed}`;
+    };
+    await timed('dv add', dv('add', 'data', '-m', 'add'));
+    await timed('dv status (nothing changed)', dv('status', '--json'), statusNote);
+    await timed('dv status (nothing changed, again)', dv('status', '--json'), statusNote);
+    if (!v['skip-git']) {
+      exec({ cmd: 'git', args: ['init', '-q', '--bare', gitPeer], cwd: base, env });
+      await timed('git add -A', git('add', '-A'));
+      exec(git('commit', '-q', '-m', 'all'));
+      await timed('git status (nothing changed)', git('status', '--porcelain'));
+    }
+    // One file changed: new content, new size.
+    const changed = join(data, 'p000', 'd0000', 'f0000000.bin');
+    writeFileSync(changed, `changed ${Date.now()}\n`);
+    await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
+    if (!v['skip-git']) await timed('git status (1 file changed)', git('status', '--porcelain'));
+    await timed('dv commit (1 file changed)', dv('commit', '-m', 'one'));
+    exec(dv('remote', 'add', 'local', join(ws, 'remote')));
+    await timed('dv push (first, everything)', dv('push', '-r', 'local'));
+    await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
+    renameSync(data, join(ws, 'data.old'));
+    await timed('dv checkout (empty dir)', dv('checkout'));
+    // The checked-out tree replaces the generated one (same content but for the changed file).
+    rmSync(join(ws, 'data.old'), { recursive: true, force: true });
+    await timed('dv status (after checkout)', dv('status', '--json'), statusNote);
+
+    const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
+    const out = [
+      `date ${date} UTC, \`npm run bench -- scale ${v.files ? `--files ${files}` : v.quick ? '--quick' : ''}\`${v.dv ? ` (dv: ${dvBin})` : ''}`,
+      '',
+      '| files | command | seconds | CPU s | peak RSS MB | note |',
+      '| ---: | --- | ---: | ---: | ---: | --- |',
+      ...rows.map(
+        (r) =>
+          `| ${r.files.toLocaleString('en-US')} | ${r.command} | ${r.seconds.toFixed(2)} | ${r.cpu === null ? '—' : r.cpu.toFixed(2)} | ${r.rssMB === null ? '—' : r.rssMB.toFixed(0)} | ${r.note ?? ''} |`,
+      ),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  }
 }
