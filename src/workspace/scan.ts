@@ -2,13 +2,20 @@
  * Turns a tracked path in the workspace into trees: walk, stat, look each file up in the
  * stat cache (size + mtime + inode), hash only what the cache cannot vouch for, and build the
  * Merkle trees bottom-up. With a sink, new chunks and trees are stored (add, commit); without,
- * nothing is written but the stat cache (status, diff).
+ * nothing is written but the stat cache and directory records (status, diff).
  *
  * Memory is bounded by the work in flight, not by the file count: the walk goes directory by
  * directory (depth first, names sorted); a directory's entries are held until its tree is
  * encoded, files the cache cannot vouch for wait in one batch for the hashing pool (at most
  * HASH_BATCH_FILES / HASH_BATCH_BYTES), and stat-cache reads and writes go in batches of
  * STAT_BATCH keys. Finished trees are kept (`trees`) only when the store lacks them.
+ *
+ * A directory whose files' names and stat data match its record in the index (DirStat) is not
+ * looked up file by file: its recorded tree is reused by id when its subdirectories match too
+ * (and the store holds that tree; with a sink, every file object it names as well), so status
+ * and commit cost one key per unchanged directory and re-encode only the trees on changed paths.
+ * Records are written only for directories whose every file was vouched for (no racy mtime, no
+ * symlink), and are a cache like the stat cache: a mismatch falls back to the per-file path.
  */
 import { promises as fsp, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
