@@ -16,6 +16,8 @@ export interface Measured {
   seconds: number;
   /** Peak resident set of the largest process in the child tree, bytes (null without GNU time). */
   rss: number | null;
+  /** User + system CPU seconds of the child tree (null without GNU time): steadier than wall time on a busy machine. */
+  cpu: number | null;
   /** Average number of cores busy with processes other than the measured one during the run. */
   otherCores: number | null;
   /** 1-minute load average when the run started. */
@@ -118,14 +120,16 @@ export async function measure(c: Cmd, o: RunOptions): Promise<Measured> {
   if (code !== 0) throw new CommandFailed(c, `exit ${code}: ${tail(stderr || stdout)}`);
   let rss: number | null = null;
   let otherCores: number | null = null;
+  let cpu: number | null = null;
   if (hasGnuTime && existsSync(timeFile)) {
     // GNU time may prefix a "Command exited with non-zero status" line; the numbers are last.
     const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
     rss = (last[0] ?? 0) * 1024;
     const child = (last[1] ?? 0) + (last[2] ?? 0);
+    cpu = child;
     otherCores = Math.max(0, (busy - mine - child) / seconds);
   }
-  return { seconds, rss, otherCores, load1, stdout, stderr };
+  return { seconds, rss, cpu, otherCores, load1, stdout, stderr };
 }
 
 /** Runs a set-up command (not measured); throws CommandFailed when it fails. */

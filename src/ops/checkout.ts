@@ -64,12 +64,12 @@ async function restore(
   let replaced = 0;
   if (kind === 'file') await removeLeftoversBeside(s.root, rel);
   if (st && (st.isFile() || st.isDirectory())) {
-    let scan = await scanPath({ root: s.root, rel, index: s.index });
+    let scan = await scanPath({ root: s.root, rel, index: s.index, allTrees: true });
     // A checkout killed mid-write leaves temp files: they are ours, not uncommitted user data.
     const temps = leftoverTemps(scan, rel);
     if (temps.length > 0) {
       for (const t of temps) removeRepoPath(s.root, t);
-      scan = await scanPath({ root: s.root, rel, index: s.index });
+      scan = await scanPath({ root: s.root, rel, index: s.index, allTrees: true });
     }
     if (scan.kind === kind) {
       current = scan.tree;

@@ -1,7 +1,9 @@
 /**
  * The index: a cache in LevelDB (classic-level) of where each object lives and of what each
  * workspace file hashed to (path + size + mtime + inode → file id). It can always be rebuilt
- * from the pack indexes (`dv fsck --rebuild-index`). LevelDB admits one process: a second dv
+ * from the pack indexes (`dv fsck --rebuild-index`). Beside the stat cache of files it keeps one
+ * of directories (`DirStat`): what a directory's files' stat data summed up to, and the tree it
+ * gave, so a scan of an unchanged directory reads one key instead of one per file. LevelDB admits one process: a second dv
  * waits briefly for it, and a reader that cannot get it works from a MemoryIndex instead.
  */
 import { ClassicLevel } from 'classic-level';
@@ -15,6 +17,19 @@ export interface StatEntry {
   ino: number;
   id: string;
   chunked: boolean;
+}
+
+/**
+ * A directory as a scan last saw it: `files` is the digest of its files' names and stat data
+ * (size, mtime, inode, exec bit), `subdirs` its subdirectories' entries, and `id`/`size`/`count`
+ * the tree they made. Holds only when every file was vouched for (no racy mtime).
+ */
+export interface DirStat {
+  files: string;
+  subdirs: [name: string, id: string, size: number, files: number][];
+  id: string;
+  size: number;
+  count: number;
 }
 
 export interface Index {
@@ -31,6 +46,8 @@ export interface Index {
   idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   getStats(paths: string[]): Promise<(StatEntry | undefined)[]>;
   putStats(entries: [string, StatEntry | undefined][]): Promise<void>;
+  getDirs(paths: string[]): Promise<(DirStat | undefined)[]>;
+  putDirs(entries: [string, DirStat | undefined][]): Promise<void>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,6 +55,18 @@ export interface Index {
 const OBJ = 'o:';
 const PACK = 'p:';
 const STAT = 's:';
+const DIR = 'd:';
+
+/** A stored DirStat, or undefined when it is not one (an older or damaged value: a cache miss). */
+function decodeDir(v: Buffer | undefined): DirStat | undefined {
+  if (!v) return undefined;
+  try {
+    const d = JSON.parse(v.toString('utf8')) as DirStat;
+    return typeof d.files === 'string' && typeof d.id === 'string' && Array.isArray(d.subdirs) ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** 47 bytes, or 51 with `inner` for a framed object (values written before frames are 47 bytes). */
 function encodeLoc(l: ObjectLocation): Buffer {
@@ -198,6 +227,21 @@ export class LevelIndex implements Index {
     await batch.write();
   }
 
+  async getDirs(paths: string[]): Promise<(DirStat | undefined)[]> {
+    if (paths.length === 0) return [];
+    return (await this.db.getMany(paths.map((p) => DIR + p))).map(decodeDir);
+  }
+
+  async putDirs(entries: [string, DirStat | undefined][]): Promise<void> {
+    if (entries.length === 0) return;
+    const batch = this.db.batch();
+    for (const [p, d] of entries) {
+      if (d) batch.put(DIR + p, Buffer.from(JSON.stringify(d)));
+      else batch.del(DIR + p);
+    }
+    await batch.write();
+  }
+
   async clear(): Promise<void> {
     await this.db.clear();
   }
@@ -213,6 +257,7 @@ export class MemoryIndex implements Index {
   private readonly objs = new Map<string, ObjectLocation>();
   private readonly packs = new Set<string>();
   private readonly stats = new Map<string, StatEntry>();
+  private readonly dirs = new Map<string, DirStat>();
 
   async getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]> {
     return ids.map((id) => this.objs.get(id));
@@ -254,7 +299,16 @@ export class MemoryIndex implements Index {
       if (s) this.stats.set(p, s);
       else this.stats.delete(p);
   }
+  async getDirs(paths: string[]): Promise<(DirStat | undefined)[]> {
+    return paths.map((p) => this.dirs.get(p));
+  }
+  async putDirs(entries: [string, DirStat | undefined][]): Promise<void> {
+    for (const [p, d] of entries)
+      if (d) this.dirs.set(p, d);
+      else this.dirs.delete(p);
+  }
   async clear(): Promise<void> {
+    this.dirs.clear();
     this.objs.clear();
     this.packs.clear();
     this.stats.clear();

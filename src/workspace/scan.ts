@@ -2,16 +2,29 @@
  * Turns a tracked path in the workspace into trees: walk, stat, look each file up in the
  * stat cache (size + mtime + inode), hash only what the cache cannot vouch for, and build the
  * Merkle trees bottom-up. With a sink, new chunks and trees are stored (add, commit); without,
- * nothing is written but the stat cache (status, diff).
+ * nothing is written but the stat cache and directory records (status, diff).
+ *
+ * Memory is bounded by the work in flight, not by the file count: the walk goes directory by
+ * directory (depth first, names sorted); a directory's entries are held until its tree is
+ * encoded, files the cache cannot vouch for wait in one batch for the hashing pool (at most
+ * HASH_BATCH_FILES / HASH_BATCH_BYTES), and stat-cache reads and writes go in batches of
+ * STAT_BATCH keys. Finished trees are kept (`trees`) only when the store lacks them.
+ *
+ * A directory whose files' names and stat data match its record in the index (DirStat) is not
+ * looked up file by file: its recorded tree is reused by id when its subdirectories match too
+ * (and the store holds that tree; with a sink, every file object it names as well), so status
+ * and commit cost one key per unchanged directory and re-encode only the trees on changed paths.
+ * Records are written only for directories whose every file was vouched for (no racy mtime, no
+ * symlink), and are a cache like the stat cache: a mismatch falls back to the per-file path.
  */
 import { promises as fsp, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
 import { blake3Hex } from '../core/hash.js';
-import { encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
+import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
-import type { Index, StatEntry } from '../store/index-db.js';
+import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { hashFiles, type PackSink } from './hash-pool.js';
-import { walkTree, type FileStat } from './walk.js';
+import { listDir, type FileStat } from './walk.js';
 
 export interface ScanProgress {
   filesSeen: number;
@@ -26,8 +39,10 @@ export interface ScanOptions {
   rel: string;
   index: Index;
   /** Where to store new objects; omit to only hash. */
-  sink?: PackSink & { putObject(bytes: Buffer): Promise<string> };
+  sink?: PackSink & { putObject(bytes: Buffer): Promise<string>; get(id: string): Promise<Buffer> };
   onProgress?: (p: ScanProgress) => void;
+  /** Keep every tree built in `trees` (default: only those the store lacks). */
+  allTrees?: boolean;
 }
 
 export interface ScanResult {
@@ -36,7 +51,7 @@ export interface ScanResult {
   tree: string;
   size: number;
   files: number;
-  /** Every tree built, by id: an overlay for diffs against the workspace. */
+  /** Trees built that the store lacks (every tree with `allTrees`), by id: an overlay for diffs against the workspace. */
   trees: Map<string, Tree>;
   filesHashed: number;
   bytesHashed: number;
@@ -64,6 +79,45 @@ export function linkEscapes(linkRel: string, target: string): boolean {
   return resolved === '..' || resolved.startsWith('../');
 }
 
+/**
+ * Files waiting for the hashing pool, and their bytes: one pool run per batch. Each run starts
+ * its workers (about 0.1 s of CPU each), so batches are large: 32,768 queued files hold some
+ * 10 MB (paths, stat data, results); bytes only bound how long directories wait for their trees.
+ */
+const HASH_BATCH_FILES = 32_768;
+const HASH_BATCH_BYTES = 1024 * 1024 * 1024;
+/** Keys per stat-cache read or write. */
+const STAT_BATCH = 4096;
+
+/** A directory being scanned: its entries so far, and how many it still waits for (subdirectories, files being hashed). */
+interface Frame {
+  abs: string;
+  rel: string; // relative to the tracked root, posix ('' for the root)
+  parent: Frame | null;
+  entries: TreeEntry[];
+  waiting: number;
+  /** Digest of its files' names and stat data (dirStatDigest), once listed. */
+  sig?: string;
+  /** Every file vouched for (a stat-cache hit, or hashed with a mtime that is not racy), no symlinks. */
+  vouched?: boolean;
+  /** The directory cache's record, when its files are as recorded: their entries are then not looked up (yet). */
+  cached?: DirStat;
+  /** The files, kept while `cached` stands in for them. */
+  items?: Item[];
+  /** `entries` holds the files' entries, taken from the recorded tree (with a sink, checked against the store). */
+  filesKnown?: boolean;
+}
+
+/** What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits. */
+function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
+  let text = '';
+  for (const f of files) text += `${f.name}\0${f.stats.size}\0${f.stats.mtimeMs}\0${f.stats.ino}\0${isExec(f.stats.mode) ? 1 : 0}\n`;
+  return blake3Hex(Buffer.from(text, 'utf8'));
+}
+
+const subdirRows = (entries: TreeEntry[]): DirStat['subdirs'] =>
+  entries.flatMap((e) => (e.type === 'dir' ? [[e.name, e.id, e.size, e.files] as DirStat['subdirs'][number]] : []));
+
 export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   const abs = join(opts.root, ...opts.rel.split('/'));
   let top: Stats;
@@ -76,33 +130,78 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   }
   const progress: ScanProgress = { filesSeen: 0, filesHashed: 0, bytesHashed: 0 };
   const trees = new Map<string, Tree>();
-  const statUpdates: [string, StatEntry][] = [];
   const repoKey = (rel: string): string => (rel ? `${opts.rel}/${rel}` : opts.rel);
+  const nameOf = (rel: string): string => (rel ? basename(rel) : basename(opts.rel));
 
-  const fileEntries = async (items: Item[]): Promise<Map<string, TreeEntry>> => {
-    const out = new Map<string, TreeEntry>();
-    const cached = await opts.index.getStats(items.map((i) => repoKey(i.rel)));
-    const hits: { item: Item; c: StatEntry }[] = [];
-    const misses: Item[] = [];
-    items.forEach((item, i) => {
-      const c = cached[i];
-      const s = item.stats;
-      if (c && c.size === s.size && c.mtimeMs === s.mtimeMs && c.ino === s.ino) hits.push({ item, c });
-      else misses.push(item);
-    });
-    if (opts.sink && hits.length > 0) {
-      // The cache says what the file hashes to; the store must still hold it (gc may have run).
-      const have = await opts.sink.hasMany(hits.map((h) => h.c.id));
-      for (const [i, h] of hits.entries()) {
-        if (have[i]) out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked));
-        else misses.push(h.item);
-      }
-    } else {
-      for (const h of hits) out.set(h.item.rel, entryFor(h.item, h.c.id, h.c.chunked));
+  let statUpdates: [string, StatEntry][] = [];
+  let dirUpdates: [string, DirStat][] = [];
+  const putStats = async (force: boolean): Promise<void> => {
+    if (statUpdates.length > 0 && (force || statUpdates.length >= STAT_BATCH)) {
+      const batch = statUpdates;
+      statUpdates = [];
+      await opts.index.putStats(batch);
     }
+    if (dirUpdates.length > 0 && (force || dirUpdates.length >= STAT_BATCH / 16)) {
+      const batch = dirUpdates;
+      dirUpdates = [];
+      await opts.index.putDirs(batch);
+    }
+  };
+  const inStore = async (id: string): Promise<boolean> => (await opts.index.getLocations([id]))[0] !== undefined;
+
+  const entryFor = (rel: string, stats: FileStat, id: string, chunked: boolean): TreeEntry => ({
+    type: 'file',
+    name: nameOf(rel),
+    size: stats.size,
+    id,
+    chunked,
+    exec: isExec(stats.mode),
+  });
+
+  // Files the stat cache cannot vouch for, waiting to be hashed, with the directory that waits for each.
+  let queue: { frame: Frame; item: Item }[] = [];
+  let queuedBytes = 0;
+
+  /** Looks `items` (files of `frame`) up in the stat cache: hits become entries, misses wait in the queue. */
+  const resolveFiles = async (frame: Frame, items: Item[]): Promise<void> => {
+    for (let at = 0; at < items.length; at += STAT_BATCH) {
+      const part = items.slice(at, at + STAT_BATCH);
+      const cached = await opts.index.getStats(part.map((i) => repoKey(i.rel)));
+      const hits: { item: Item; c: StatEntry }[] = [];
+      const misses: Item[] = [];
+      part.forEach((item, i) => {
+        const c = cached[i];
+        const s = item.stats;
+        if (c && c.size === s.size && c.mtimeMs === s.mtimeMs && c.ino === s.ino) hits.push({ item, c });
+        else misses.push(item);
+      });
+      if (opts.sink && hits.length > 0) {
+        // The cache says what the file hashes to; the store must still hold it (gc may have run).
+        const have = await opts.sink.hasMany(hits.map((h) => h.c.id));
+        for (const [i, h] of hits.entries()) {
+          if (have[i]) frame.entries.push(entryFor(h.item.rel, h.item.stats, h.c.id, h.c.chunked));
+          else misses.push(h.item);
+        }
+      } else {
+        for (const h of hits) frame.entries.push(entryFor(h.item.rel, h.item.stats, h.c.id, h.c.chunked));
+      }
+      for (const item of misses) {
+        queue.push({ frame, item });
+        queuedBytes += item.stats.size;
+        frame.waiting++;
+      }
+    }
+  };
+
+  /** Hashes the queued files, and finishes the directories that waited only for them. */
+  const hashQueued = async (): Promise<void> => {
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    queuedBytes = 0;
     const now = Date.now();
     const hashed = await hashFiles(
-      misses.map((item) => ({ path: join(abs, ...(item.rel ? item.rel.split('/') : [])), size: item.stats.size })),
+      batch.map(({ frame, item }) => ({ path: item.rel ? `${frame.abs}/${basename(item.rel)}` : abs, size: item.stats.size })),
       {
         sink: opts.sink ?? null,
         onFile: (bytes) => {
@@ -112,39 +211,100 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
         },
       },
     );
-    misses.forEach((item, k) => {
+    for (let k = 0; k < batch.length; k++) {
+      const { frame, item } = batch[k];
       const r = hashed[k];
-      out.set(item.rel, entryFor({ ...item, stats: { ...item.stats, size: r.size } }, r.id, r.chunked));
-      if (now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size) {
+      frame.entries.push(entryFor(item.rel, { ...item.stats, size: r.size }, r.id, r.chunked));
+      if (!(now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size)) frame.vouched = false;
+      else {
         statUpdates.push([
           repoKey(item.rel),
           { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked },
         ]);
       }
-    });
-    return out;
+      frame.waiting--;
+      await finishReady(frame);
+    }
+    await putStats(false);
   };
-
-  const entryFor = (item: Item, id: string, chunked: boolean): TreeEntry => ({
-    type: 'file',
-    name: item.rel ? basename(item.rel) : basename(opts.rel),
-    size: item.stats.size,
-    id,
-    chunked,
-    exec: isExec(item.stats.mode),
-  });
 
   const storeTree = async (tree: Tree): Promise<string> => {
     const bytes = encodeTree(tree);
-    const id = opts.sink ? await opts.sink.putObject(bytes) : blake3Hex(bytes);
-    trees.set(id, tree);
+    let id: string;
+    if (opts.sink) {
+      // Stored (pending objects read back from the store): no overlay needed.
+      id = await opts.sink.putObject(bytes);
+      if (opts.allTrees) trees.set(id, tree);
+    } else {
+      id = blake3Hex(bytes);
+      // Only the trees the store lacks are kept: the rest a diff reads from the store.
+      if (opts.allTrees || (await opts.index.getLocations([id]))[0] === undefined) trees.set(id, tree);
+    }
     return id;
   };
 
+  /**
+   * With a sink, the recorded tree's files must all still be in the store (gc, a dropped corrupt
+   * object), as the per-file path checks: true, and its file entries in `f`, when they are.
+   */
+  const recordedFiles = async (f: Frame, c: DirStat, count: number): Promise<boolean> => {
+    const sink = opts.sink!;
+    if (!(await sink.hasMany([c.id]))[0]) return false;
+    const files = decodeTree(await sink.get(c.id), c.id).entries.filter((e) => e.type === 'file');
+    if (files.length !== count) return false;
+    const have = await sink.hasMany(files.map((e) => e.id));
+    if (!have.every(Boolean)) return false;
+    f.entries.push(...files);
+    f.filesKnown = true;
+    return true;
+  };
+
+  let rootInfo: { id: string; size: number; files: number } | undefined;
+  /** Encodes `frame` and its ancestors as far as each has nothing left to wait for. */
+  const finishReady = async (frame: Frame | null): Promise<void> => {
+    for (let f = frame; f && f.waiting === 0; f = f.parent) {
+      let info: { id: string; size: number; files: number } | undefined;
+      if (f.cached) {
+        // Files as recorded: the recorded tree holds, if the subdirectories did not change either
+        // and the store has it (a diff reads it from there: no overlay).
+        const c = f.cached;
+        const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
+        const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
+        if (same && (f.filesKnown || (await inStore(c.id)))) info = { id: c.id, size: c.size, files: c.count };
+        else if (f.filesKnown)
+          f.cached = undefined; // a new tree of the recorded files and the new subdirectories
+        else {
+          // Only a subdirectory changed: now the files are looked up one by one after all.
+          f.cached = undefined;
+          await resolveFiles(f, f.items ?? []);
+          f.items = undefined;
+          if (f.waiting > 0) return; // the hashing of its files finishes it
+        }
+      }
+      if (!info) {
+        info = await finishDir(f.entries, storeTree);
+        if (f.vouched && f.sig !== undefined) {
+          const rec: DirStat = { files: f.sig, subdirs: subdirRows(f.entries), id: info.id, size: info.size, count: info.files };
+          dirUpdates.push([repoKey(f.rel), rec]);
+        }
+      }
+      f.entries = [];
+      if (!f.parent) {
+        rootInfo = info;
+        return;
+      }
+      f.parent.entries.push({ type: 'dir', name: basename(f.rel), id: info.id, size: info.size, files: info.files });
+      f.parent.waiting--;
+    }
+  };
+
   let result: ScanResult;
+  const temps: string[] = [];
   if (top.isFile()) {
-    const files = await fileEntries([{ rel: '', stats: top }]);
-    const entry = files.get('')!;
+    const frame: Frame = { abs, rel: '', parent: null, entries: [], waiting: 1 };
+    await resolveFiles(frame, [{ rel: '', stats: top }]);
+    await hashQueued();
+    const entry = frame.entries[0];
     const tree = await storeTree({ entries: [entry] });
     result = {
       kind: 'file',
@@ -157,57 +317,44 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       temps: [],
     };
   } else if (top.isDirectory()) {
-    const walked = walkTree(abs);
-    for (const w of [...walked.dirs, ...walked.files.map((f) => f.rel), ...walked.links.map((l) => l.rel)]) {
-      if (w === '') continue;
-      const why = w
-        .split('/')
-        .map((n) => badEntryName(n))
-        .find(Boolean);
-      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${opts.rel}/${w}: ${why}`, { path: w });
-    }
-    const items: Item[] = walked.files;
-    const dirs = new Set<string>(walked.dirs);
-    const links: Item[] = walked.links;
-    progress.filesSeen = items.length + links.length;
-    const files = await fileEntries(items);
-    const children = new Map<string, TreeEntry[]>();
-    for (const d of dirs) children.set(d, []);
-    const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
-    for (const [rel, e] of files) children.get(parentOf(rel))!.push(e);
-    const realTop = links.length > 0 ? realpathSync.native(abs) : abs;
-    for (const l of links) {
-      const linkPath = join(abs, ...l.rel.split('/'));
-      const target = await fsp.readlink(linkPath);
-      // Lexically, and where the link resolves, really: chained links (z -> ., x -> z/z/../..)
-      // can escape although each step looks harmless.
-      const real = (() => {
-        try {
-          return realpathSync.native(linkPath);
-        } catch {
-          return undefined;
-        }
-      })();
-      const outside = real !== undefined && real !== realTop && !real.startsWith(realTop + sep);
-      if (linkEscapes(l.rel, target) || outside) {
-        throw new DvError(
-          'UNSAFE_PATH',
-          `symlink ${opts.rel}/${l.rel} points outside ${opts.rel} (${target}): dv keeps symlinks only within the tracked directory; replace it with a copy or remove it`,
-          { path: l.rel, target },
-        );
+    let realTop: string | undefined;
+    const unsafe = (rel: string): void => {
+      const why = badEntryName(basename(rel));
+      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${opts.rel}/${rel}: ${why}`, { path: rel });
+    };
+    // Depth first, names in order (so packs follow the tree); the stack holds directories still to list.
+    const todo: Frame[] = [{ abs, rel: '', parent: null, entries: [], waiting: 1 }];
+    for (let f = todo.pop(); f; f = todo.pop()) {
+      const l = listDir(f.abs);
+      const at = (name: string): string => (f.rel ? `${f.rel}/${name}` : name);
+      for (const t of l.temps) temps.push(at(t));
+      for (const d of l.dirs) unsafe(at(d));
+      for (const x of l.files) unsafe(at(x.name));
+      for (const x of l.links) unsafe(at(x.name));
+      progress.filesSeen += l.files.length + l.links.length;
+      for (let k = l.dirs.length - 1; k >= 0; k--) {
+        const name = l.dirs[k];
+        todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
       }
-      children.get(parentOf(l.rel))!.push({ type: 'link', name: basename(l.rel), target });
+      f.waiting += l.dirs.length;
+      const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
+      f.sig = dirStatDigest(l.files);
+      f.vouched = l.links.length === 0;
+      // A directory whose files are as recorded needs no lookup per file.
+      // (allTrees wants every tree in memory: a recorded one would be missing.)
+      const c = f.vouched && !opts.allTrees ? (await opts.index.getDirs([repoKey(f.rel)]))[0] : undefined;
+      if (c && c.files === f.sig && (!opts.sink || (await recordedFiles(f, c, l.files.length)))) {
+        f.cached = c;
+        f.items = items;
+      } else await resolveFiles(f, items);
+      if (l.links.length > 0) realTop ??= realpathSync.native(abs);
+      for (const x of l.links) f.entries.push(await linkEntry(opts.rel, abs, realTop!, at(x.name)));
+      f.waiting--; // listed
+      await finishReady(f);
+      if (queue.length >= HASH_BATCH_FILES || queuedBytes >= HASH_BATCH_BYTES) await hashQueued();
     }
-    // Deepest directories first, so every subtree id is known before its parent is encoded.
-    const order = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
-    const dirInfo = new Map<string, { id: string; size: number; files: number }>();
-    for (const d of order) {
-      if (d === '') continue;
-      const { id, size, files: n } = await finishDir(children.get(d)!, storeTree);
-      dirInfo.set(d, { id, size, files: n });
-      children.get(parentOf(d))!.push({ type: 'dir', name: basename(d), id, size, files: n });
-    }
-    const rootInfo = await finishDir(children.get('')!, storeTree);
+    while (queue.length > 0) await hashQueued();
+    if (!rootInfo) throw new Error(`scan of ${opts.rel} ended with directories unfinished`);
     result = {
       kind: 'dir',
       tree: rootInfo.id,
@@ -216,13 +363,37 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       trees,
       filesHashed: progress.filesHashed,
       bytesHashed: progress.bytesHashed,
-      temps: walked.temps,
+      temps,
     };
   } else {
     throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
   }
-  await opts.index.putStats(statUpdates);
+  await putStats(true);
   return result;
+}
+
+/** The tree entry of the symlink `rel` (inside the tracked directory `abs`), or UNSAFE_PATH when it leads outside. */
+async function linkEntry(tracked: string, abs: string, realTop: string, rel: string): Promise<TreeEntry> {
+  const linkPath = join(abs, ...rel.split('/'));
+  const target = await fsp.readlink(linkPath);
+  // Lexically, and where the link resolves, really: chained links (z -> ., x -> z/z/../..)
+  // can escape although each step looks harmless.
+  const real = (() => {
+    try {
+      return realpathSync.native(linkPath);
+    } catch {
+      return undefined;
+    }
+  })();
+  const outside = real !== undefined && real !== realTop && !real.startsWith(realTop + sep);
+  if (linkEscapes(rel, target) || outside) {
+    throw new DvError(
+      'UNSAFE_PATH',
+      `symlink ${tracked}/${rel} points outside ${tracked} (${target}): dv keeps symlinks only within the tracked directory; replace it with a copy or remove it`,
+      { path: rel, target },
+    );
+  }
+  return { type: 'link', name: basename(rel), target };
 }
 
 async function finishDir(

@@ -1,0 +1,178 @@
+// The `scale` suite (`npm run bench -- scale [--quick] [--files N]`): one tree of many small
+// files (1–8 KiB, 1,000 per directory, directories grouped 100 to a parent), and the time and
+// peak RSS of each dv command on it beside `git add` / `git status` on the same tree. It asks
+// whether memory stays flat as the file count grows (issue 19), so each row carries RSS.
+//
+// The generated tree is kept under --tmp (default the OS temp dir, `dv-scale-<N>/data`) and
+// reused by the next run with the same N: writing 300,000 files costs minutes on a busy machine.
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { exec, hasGnuTime, measure, type Cmd } from './lib/measure.js';
+import { ByteStream, Xorshift } from './lib/prng.js';
+import { dvCommand } from './lib/tools.js';
+
+const USAGE = `usage: npm run bench -- scale [options]
+  --quick        100,000 files (the default size is 1,000,000)
+  --files N      the number of files (overrides --quick)
+  --dv PATH      the dv executable to measure (default: this repo's bin/dv)
+  --tmp DIR      where the tree and the repository go (default: the OS temp dir); the tree is kept
+  --skip-git     leave out the git rows (git add of 1 M files takes minutes)`;
+
+const PER_DIR = 1000;
+const DIRS_PER_PARENT = 100;
+
+interface Row {
+  files: number;
+  command: string;
+  seconds: number;
+  cpu: number | null;
+  rssMB: number | null;
+  note?: string;
+}
+
+/** Writes `files` random files of 1–8 KiB under `data` (skipped when a finished tree is there). */
+function generate(data: string, files: number): void {
+  const done = join(dirname(data), `generated-${files}`);
+  if (existsSync(done)) return;
+  rmSync(data, { recursive: true, force: true });
+  const rng = new Xorshift(`scale:${files}`);
+  const bytes = new ByteStream(`scale:${files}`);
+  for (let i = 0; i < files; i++) {
+    const leaf = Math.floor(i / PER_DIR);
+    const dir = join(data, `p${String(Math.floor(leaf / DIRS_PER_PARENT)).padStart(3, '0')}`, `d${String(leaf).padStart(4, '0')}`);
+    if (i % PER_DIR === 0) mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `f${String(i).padStart(7, '0')}.bin`), bytes.take(rng.int(1024, 8 * 1024)));
+  }
+  writeFileSync(done, '');
+}
+
+function childEnv(tmp: string): NodeJS.ProcessEnv {
+  const home = join(tmp, 'home');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    join(home, '.gitconfig'),
+    '[user]\n\tname = Bench\n\temail = bench@example.com\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n',
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(GIT_|DV_|NODE_OPTIONS)/.test(k)) delete env[k];
+  return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1' };
+}
+
+export async function scale(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      files: { type: 'string' },
+      dv: { type: 'string' },
+      tmp: { type: 'string', default: tmpdir() },
+      'skip-git': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const files = v.files ? Number(v.files) : v.quick ? 100_000 : 1_000_000;
+  if (!Number.isInteger(files) || files < 1) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (!hasGnuTime) process.stderr.write('bench: GNU time (/usr/bin/time) is missing: peak RSS will not be measured\n');
+  const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const dvBin = v.dv ? resolve(v.dv) : join(repoRoot, 'bin', 'dv');
+  const base = join(resolve(v.tmp), `dv-scale-${files}`);
+  const ws = join(base, 'ws');
+  const data = join(ws, 'data');
+  const env = childEnv(base);
+  const dvOf = dvCommand(dvBin, !v.dv || dvBin.endsWith('/bin/dv'));
+  const dv = (...args: string[]): Cmd => dvOf(ws, env, ...args);
+  const gitPeer = join(base, 'git-peer.git');
+  const git = (...args: string[]): Cmd => ({ cmd: 'git', args: [`--git-dir=${gitPeer}`, `--work-tree=${data}`, ...args], cwd: data, env });
+  const log = (s: string): void => void process.stderr.write(`scale: ${s}\n`);
+  const rows: Row[] = [];
+  const timed = async (command: string, c: Cmd, note?: (out: string) => string | undefined): Promise<string> => {
+    const m = await measure(c, { timeoutSeconds: 3600, scratch: base });
+    const row: Row = { files, command, seconds: m.seconds, cpu: m.cpu, rssMB: m.rss === null ? null : m.rss / 1e6 };
+    const n = note?.(m.stdout);
+    if (n) row.note = n;
+    rows.push(row);
+    log(
+      `${command}: ${m.seconds.toFixed(2)} s (CPU ${m.cpu?.toFixed(2) ?? '?'} s), ${row.rssMB?.toFixed(0) ?? '?'} MB${n ? ` (${n})` : ''}`,
+    );
+    return m.stdout;
+  };
+
+  mkdirSync(ws, { recursive: true });
+  // One run at a time per tree: a second one would delete the first one's repository under it.
+  const running = join(base, 'running');
+  try {
+    mkdirSync(running);
+  } catch {
+    process.stderr.write(`bench: another scale run uses ${base} (remove ${running} if none does)\n`);
+    return 2;
+  }
+  try {
+    return await runOn();
+  } finally {
+    rmSync(running, { recursive: true, force: true });
+  }
+
+  async function runOn(): Promise<number> {
+    const t0 = Date.now();
+    generate(data, files);
+    log(`tree of ${files} files ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // A fresh repository around the kept tree.
+    for (const p of ['.git', '.dv', 'data.dv', '.gitignore', 'data.old', 'remote']) rmSync(join(ws, p), { recursive: true, force: true });
+    rmSync(gitPeer, { recursive: true, force: true });
+    exec({ cmd: 'git', args: ['init', '-q'], cwd: ws, env });
+    exec(dv('init'));
+
+    const statusNote = (out: string): string | undefined => {
+      const j = JSON.parse(out) as { clean: boolean; paths: { filesHashed: number; modified: string[] }[] };
+      const hashed = j.paths.reduce((a, p) => a + p.filesHashed, 0);
+      return `${j.clean ? 'clean' : `modified ${j.paths.reduce((a, p) => a + p.modified.length, 0)}`}, hashed ${hashed}`;
+    };
+    await timed('dv add', dv('add', 'data', '-m', 'add'));
+    await timed('dv status (nothing changed)', dv('status', '--json'), statusNote);
+    await timed('dv status (nothing changed, again)', dv('status', '--json'), statusNote);
+    if (!v['skip-git']) {
+      exec({ cmd: 'git', args: ['init', '-q', '--bare', gitPeer], cwd: base, env });
+      await timed('git add -A', git('add', '-A'));
+      exec(git('commit', '-q', '-m', 'all'));
+      await timed('git status (nothing changed)', git('status', '--porcelain'));
+    }
+    // One file changed: new content, new size.
+    const changed = join(data, 'p000', 'd0000', 'f0000000.bin');
+    writeFileSync(changed, `changed ${Date.now()}\n`);
+    await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
+    if (!v['skip-git']) await timed('git status (1 file changed)', git('status', '--porcelain'));
+    await timed('dv commit (1 file changed)', dv('commit', '-m', 'one'));
+    exec(dv('remote', 'add', 'local', join(ws, 'remote')));
+    await timed('dv push (first, everything)', dv('push', '-r', 'local'));
+    await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
+    renameSync(data, join(ws, 'data.old'));
+    await timed('dv checkout (empty dir)', dv('checkout'));
+    // The checked-out tree replaces the generated one (same content but for the changed file).
+    rmSync(join(ws, 'data.old'), { recursive: true, force: true });
+    await timed('dv status (after checkout)', dv('status', '--json'), statusNote);
+
+    const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
+    const out = [
+      `date ${date} UTC, \`npm run bench -- scale ${v.files ? `--files ${files}` : v.quick ? '--quick' : ''}\`${v.dv ? ` (dv: ${dvBin})` : ''}`,
+      '',
+      '| files | command | seconds | CPU s | peak RSS MB | note |',
+      '| ---: | --- | ---: | ---: | ---: | --- |',
+      ...rows.map(
+        (r) =>
+          `| ${r.files.toLocaleString('en-US')} | ${r.command} | ${r.seconds.toFixed(2)} | ${r.cpu === null ? '—' : r.cpu.toFixed(2)} | ${r.rssMB === null ? '—' : r.rssMB.toFixed(0)} | ${r.note ?? ''} |`,
+      ),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  }
+}
