@@ -61,3 +61,15 @@ export const SECONDS: NumberRule = { min: 0, whole: false };
 export function checkFormat(format: string): void {
   if (!['text', 'mermaid', 'dot'].includes(format)) throw new DvError('USAGE', `--format ${format}: use text, mermaid or dot`);
 }
+
+/** `-m` and `--meta`, which the commands that record a snapshot (add, commit) take. */
+export function snapshotOptions(c: Command): Command {
+  return c
+    .option('-m, --message <msg>', 'snapshot message')
+    .option('--meta <key=value>', 'metadata recorded in the snapshot (repeatable)', collect);
+}
+
+/** The message and metadata of `snapshotOptions`, checked, as the add and commit ops take them. */
+export function snapshotMeta(o: { message?: string; meta?: string[] }): { message?: string; meta: Record<string, string> } {
+  return { message: o.message, meta: parseMeta(o.meta) };
+}

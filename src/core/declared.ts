@@ -11,7 +11,7 @@
  */
 import { DvError } from '../errors.js';
 import type { ManifestNode } from './manifest.js';
-import type { Tree } from './tree.js';
+import { type Tree, treeStats } from './tree.js';
 
 export interface Totals {
   size: number;
@@ -30,17 +30,7 @@ const short = (id: string): string => id.slice(0, 12);
 
 /** Size and file count of a tree from its entries; BAD_OBJECT when the sums are not safe integers. */
 export function declaredTotals(tree: Tree, id: string): Totals {
-  let size = 0;
-  let files = 0;
-  for (const e of tree.entries) {
-    if (e.type === 'file') {
-      size += e.size;
-      files += 1;
-    } else if (e.type === 'dir') {
-      size += e.size;
-      files += e.files;
-    } else files += 1;
-  }
+  const { size, files } = treeStats(tree);
   if (!Number.isSafeInteger(size) || !Number.isSafeInteger(files)) {
     throw new DvError('BAD_OBJECT', `tree ${short(id)} declares more data than can be counted: refusing it`, { id });
   }

@@ -1,7 +1,8 @@
 /** `dv add`: track files or directories, recording their first snapshot. */
 import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
-import { collect, command, parseMeta } from '../options.js';
+import { command, snapshotMeta, snapshotOptions } from '../options.js';
+import type { ScanProgress } from '../../workspace/scan.js';
 import { count, human } from '../progress.js';
 import { shellQuote } from '../render.js';
 import type { AddResult } from '../../ops/add.js';
@@ -17,27 +18,19 @@ function render(r: AddResult): string {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  command(
-    program,
-    'add',
-    'track files or directories: store their content and write <path>.dv pointer files',
-    'dv add data/ models/model.bin -m "first import"',
+  snapshotOptions(
+    command(
+      program,
+      'add',
+      'track files or directories: store their content and write <path>.dv pointer files',
+      'dv add data/ models/model.bin -m "first import"',
+    ),
   )
     .argument('<paths...>')
-    .option('-m, --message <msg>', 'snapshot message')
-    .option('--meta <key=value>', 'metadata recorded in the snapshot (repeatable)', collect)
     .action(async (paths: string[], o: { message?: string; meta?: string[] }) => {
-      const meta = parseMeta(o.meta);
       const bar = ctx.progress('hashing');
-      const r = await ctx
-        .run('add', {
-          paths,
-          cwd: ctx.cwd(),
-          message: o.message,
-          meta,
-          onProgress: (p) => bar.update(p.filesHashed, { bytes: p.bytesHashed }),
-        })
-        .finally(() => bar.stop());
+      const onProgress = (p: ScanProgress): void => bar.update(p.filesHashed, { bytes: p.bytesHashed });
+      const r = await ctx.run('add', { paths, cwd: ctx.cwd(), ...snapshotMeta(o), onProgress }).finally(() => bar.stop());
       ctx.show(r, render);
     });
 }

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import type { CommitResult } from '../../ops/commit.js';
 import type { CliContext } from '../io.js';
-import { collect, command, parseMeta } from '../options.js';
+import { command, snapshotMeta, snapshotOptions } from '../options.js';
+import type { ScanProgress } from '../../workspace/scan.js';
 import { count, human } from '../progress.js';
 import { shellQuote } from '../render.js';
 
@@ -21,27 +22,19 @@ function render(r: CommitResult): string {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  command(
-    program,
-    'commit',
-    'snapshot the changes of tracked paths and update their pointer files',
-    'dv commit -m "add March data" --meta source=s3://raw/2024-03',
+  snapshotOptions(
+    command(
+      program,
+      'commit',
+      'snapshot the changes of tracked paths and update their pointer files',
+      'dv commit -m "add March data" --meta source=s3://raw/2024-03',
+    ),
   )
     .argument('[paths...]')
-    .option('-m, --message <msg>', 'snapshot message')
-    .option('--meta <key=value>', 'metadata recorded in the snapshot (repeatable)', collect)
     .action(async (paths: string[], o: { message?: string; meta?: string[] }) => {
-      const meta = parseMeta(o.meta);
       const bar = ctx.progress('hashing');
-      const r = await ctx
-        .run('commit', {
-          paths,
-          cwd: ctx.cwd(),
-          message: o.message,
-          meta,
-          onProgress: (p) => bar.update(p.filesHashed, { bytes: p.bytesHashed }),
-        })
-        .finally(() => bar.stop());
+      const onProgress = (p: ScanProgress): void => bar.update(p.filesHashed, { bytes: p.bytesHashed });
+      const r = await ctx.run('commit', { paths, cwd: ctx.cwd(), ...snapshotMeta(o), onProgress }).finally(() => bar.stop());
       ctx.show(r, render);
     });
 }
