@@ -3,7 +3,7 @@
 // need themselves (s3rver always, moto_server where installed) on 127.0.0.1.
 //
 //   node scripts/test.mjs [--fast] [SUBSTRING...]
-// --fast leaves out the slow reliability suites (kill, disk, S3 faults) for the inner loop;
+// --fast leaves out the slow suites (reliability, attacks, long end-to-end runs): the inner loop;
 // SUBSTRINGs keep only the files whose path holds one of them.
 //
 // Every run is hermetic (scripts/hermetic-env.mjs): a fresh HOME per test file, no global or
@@ -14,8 +14,39 @@ import { join } from 'node:path';
 
 import { hermeticEnv } from './hermetic-env.mjs';
 
-// The suites --fast leaves out: processes killed on purpose, full disks, injected S3 faults.
-const SLOW = ['/reliability/', 'backend/s3-faults', 'backend/moto'];
+// The suites --fast leaves out: processes killed on purpose, full disks, injected S3 faults, and
+// the long end-to-end suites (attack and hostile-input suites, transfers through servers, whole
+// pipelines, huge trees). What stays is the inner loop: unit tests, the in-process CLI and API
+// tests and a quick end-to-end test of each area, about a minute here. `npm test` and CI run all.
+const SLOW = [
+  '/reliability/',
+  'backend/s3-faults',
+  'backend/moto',
+  '/security/attack-',
+  '/security/hostile-',
+  '/security/race',
+  '/remote/',
+  'cli/git-push',
+  'cli/remote-',
+  'cli/install',
+  'cli/user-reports',
+  'cli/roundtrip',
+  'cli/huge-dir',
+  'cli/bigfile',
+  'cli/dedup',
+  'cli/config',
+  'cli/git-revisions',
+  'cli/frames',
+  'cli/commit-within',
+  'cli/status-dirs',
+  'pipeline/remote-run-cache',
+  'pipeline/lock-deps',
+  'pipeline/repro',
+  'pipeline/verify-clone',
+  'pipeline/stage-edges',
+  'provenance/run-trust',
+  'api/typecheck',
+];
 
 function find(dir) {
   const out = [];
