@@ -12,7 +12,7 @@ import { pipelineRepo } from '../pipeline/fixture.js';
 
 async function twoRuns(): Promise<{ repo: string; env: Record<string, string>; score1: number; score2: number }> {
   const { repo, env } = await pipelineRepo();
-  // evaluate's metrics.json as a metrics file (-M).
+  // evaluate's metrics.json as a metrics file tracked by dv (-m): read at a revision through its pointer.
   await dvOk(repo, [
     'stage',
     'add',
