@@ -39,7 +39,7 @@ export async function metricsAt(s: RepoSession, v: Version): Promise<MetricsFile
       const f = await readAt(s, v, path);
       if ('text' in f) {
         const values = metricValues(f.text, path);
-        out.push(values ? { path, stage: st.name, values } : { path, stage: st.name, error: 'is not valid JSON, YAML or CSV' });
+        out.push(values ? { path, stage: st.name, values } : { path, stage: st.name, error: 'is not valid JSON, YAML, TOML or CSV' });
       } else out.push({ path, stage: st.name, error: 'missing' in f ? 'does not exist' : f.error });
     }
   }

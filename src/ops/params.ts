@@ -36,7 +36,7 @@ async function paramsAt(s: RepoSession, v: Version): Promise<{ files: Map<string
     }
     const doc = parseDoc(f.text, file);
     if (doc === undefined) {
-      errors.push({ rev: v.rev, path: file, error: 'is not valid JSON or YAML' });
+      errors.push({ rev: v.rev, path: file, error: 'is not valid JSON, YAML or TOML' });
       continue;
     }
     for (const key of [...ks].sort()) {

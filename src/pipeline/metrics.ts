@@ -1,11 +1,12 @@
 /**
- * Metrics files (JSON, YAML or CSV written by a stage): their scalar values by dotted key, as DVC
+ * Metrics files (JSON, YAML, TOML or CSV written by a stage): their scalar values by dotted key, as DVC
  * flattens them (`eval.acc`, `losses.0`). Pure.
  *
  * Invariants: the files come from a clone and may be hostile, so the walk is iterative (no
  * recursion whose depth the file controls), stops below MAX_DEPTH and after MAX_KEYS values, and
  * a file that does not parse gives null, never an exception.
  */
+import { parse as parseToml } from 'smol-toml';
 import { parseYaml } from './spec.js';
 
 export type MetricValue = string | number | boolean | null;
@@ -23,7 +24,13 @@ export function flatten(doc: unknown): MetricValues {
   const stack: [unknown, string, number][] = [[doc, '', 0]];
   while (stack.length > 0 && n < MAX_KEYS) {
     const [v, key, depth] = stack.pop()!;
-    if (v !== null && typeof v === 'object') {
+    if (v instanceof Date) {
+      // A TOML or YAML date: its ISO text (an invalid one is skipped).
+      if (key && !Number.isNaN(v.getTime())) {
+        out[key] = v.toISOString();
+        n++;
+      }
+    } else if (v !== null && typeof v === 'object') {
       if (depth >= MAX_DEPTH) continue;
       // Pushed in reverse so keys come out in file order.
       const entries = Object.entries(v as Record<string, unknown>);
@@ -96,7 +103,7 @@ export function csvValues(text: string, sep = ','): MetricValues | null {
   return out;
 }
 
-/** The scalars of a metrics (or params) file, by dotted key; null when it does not parse. JSON is YAML. */
+/** The scalars of a metrics (or params) file, by dotted key; null when it does not parse. JSON is YAML; `.toml` is TOML. */
 export function metricValues(text: string, file: string): MetricValues | null {
   const lower = file.toLowerCase();
   if (lower.endsWith('.csv')) return csvValues(text, ',');
@@ -105,9 +112,11 @@ export function metricValues(text: string, file: string): MetricValues | null {
   return doc === undefined ? null : flatten(doc);
 }
 
-/** A JSON or YAML document, or undefined when it does not parse. */
+/** A JSON, YAML or (by its `.toml` name) TOML document, or undefined when it does not parse. */
 export function parseDoc(text: string, file: string): unknown {
   try {
+    // TOML has no duplicate keys and no aliases; maxDepth bounds smol-toml's own nesting.
+    if (file.toLowerCase().endsWith('.toml')) return parseToml(text, { maxDepth: MAX_DEPTH });
     return parseYaml(text, file);
   } catch {
     return undefined;

@@ -103,15 +103,16 @@ test('metrics and params diff: HEAD vs the workspace, then between two commits, 
   assert.match(bad.stderr, /no-such-rev is no git revision here/);
 });
 
-test('metrics files: CSV (last row) and nested YAML flattened with dots; a malformed or huge file at a revision is one line, no crash', async () => {
+test('metrics files: CSV (last row), TOML and nested YAML flattened with dots; a malformed or huge file at a revision is one line, no crash', async () => {
   const { repo } = await pipelineRepo();
   await fsp.writeFile(
     join(repo, 'dv.yaml'),
     (await fsp.readFile(join(repo, 'dv.yaml'), 'utf8')) +
-      '  report:\n    cmd: node report.mjs\n    metrics:\n      - scores.csv\n      - eval.yaml\n',
+      '  report:\n    cmd: node report.mjs\n    metrics:\n      - scores.csv\n      - eval.yaml\n      - loss.toml\n',
   );
   await fsp.writeFile(join(repo, 'scores.csv'), 'epoch,acc\n1,0.5\n2,0.75\n');
   await fsp.writeFile(join(repo, 'eval.yaml'), 'eval:\n  acc: 0.9\n  per_class: [0.8, 1]\n');
+  await fsp.writeFile(join(repo, 'loss.toml'), '[train]\nloss = 0.25\nwhen = 2026-01-02T03:04:05Z\n');
   // Committed to git directly (as metrics kept in git are).
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'metrics in git']);
@@ -121,6 +122,7 @@ test('metrics files: CSV (last row) and nested YAML flattened with dots; a malfo
     [
       ['scores.csv', { epoch: 2, acc: 0.75 }],
       ['eval.yaml', { 'eval.acc': 0.9, 'eval.per_class.0': 0.8, 'eval.per_class.1': 1 }],
+      ['loss.toml', { 'train.loss': 0.25, 'train.when': '2026-01-02T03:04:05.000Z' }],
     ],
   );
 
@@ -130,7 +132,7 @@ test('metrics files: CSV (last row) and nested YAML flattened with dots; a malfo
   git(repo, ['commit', '-qm', 'broken metrics']);
   const r = await dv(repo, ['metrics', 'diff', 'HEAD~1', 'HEAD']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^warning: HEAD:eval\.yaml is not valid JSON, YAML or CSV$/m);
+  assert.match(r.stdout, /^warning: HEAD:eval\.yaml is not valid JSON, YAML, TOML or CSV$/m);
   assert.match(r.stdout, /^warning: HEAD:scores\.csv is 17\.0 MiB, over the 16\.0 MiB dv reads of a metrics or params file$/m);
   // The old values are shown as gone.
   assert.match(r.stdout, /\neval\.yaml\s+eval\.acc\s+0\.9\s+-\s+-/);

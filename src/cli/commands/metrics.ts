@@ -60,7 +60,9 @@ function renderShow(r: MetricsShowResult, md: boolean): string {
 export function register(program: Command, ctx: CliContext): void {
   const metrics = program
     .command('metrics')
-    .description("the values of the stages' metrics files (JSON, YAML, CSV) at git revisions or in the workspace, and how they changed")
+    .description(
+      "the values of the stages' metrics files (JSON, YAML, TOML, CSV) at git revisions or in the workspace, and how they changed",
+    )
     .addHelpText('after', `\nExamples:\n  dv metrics show\n  dv metrics diff main --md\n${EXIT_HELP}`);
   example(
     metrics

@@ -40,7 +40,7 @@ function registerAdd(stage: Command, ctx: CliContext): void {
       collect,
     )
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
-    .option('-m, --metrics <path>', 'an out that is a metrics file (JSON, YAML or CSV), tracked by dv like -o (repeatable)', collect)
+    .option('-m, --metrics <path>', 'an out that is a metrics file (JSON, YAML, TOML or CSV), tracked by dv like -o (repeatable)', collect)
     .option(
       '-M, --metrics-no-cache <path>',
       'a metrics file kept in git: not cached, not tracked by dv, not git-ignored (repeatable)',
