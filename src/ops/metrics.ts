@@ -28,8 +28,15 @@ export interface MetricsFile {
   error?: string;
 }
 
+/** The metrics files of `v`; at a revision, a dv.yaml that is malformed there is one error line (an old commit must not stop `--all-commits`). */
 export async function metricsAt(s: RepoSession, v: Version): Promise<MetricsFile[]> {
-  const spec = await specAt(s, v);
+  let spec: Awaited<ReturnType<typeof specAt>>;
+  try {
+    spec = await specAt(s, v);
+  } catch (e) {
+    if (!v.commit || !(e instanceof DvError) || e.code !== 'PIPELINE_INVALID') throw e;
+    return [{ path: 'dv.yaml', stage: '', error: `is invalid here: ${e.message.split('\n')[0]}` }];
+  }
   const out: MetricsFile[] = [];
   const seen = new Set<string>();
   for (const st of spec.stages) {

@@ -54,4 +54,10 @@ test('-M metrics are in git, not in .gitignore, have no pointer, and metrics dif
   const bad = await dv(repo, ['metrics', 'show']);
   assert.equal(bad.code, 41);
   assert.match(bad.stderr, /metrics: each entry is a path, or "path: \{ cache: false \}"/);
+  // At a revision, the same dv.yaml is one warning line: an old commit does not stop the others.
+  git(repo, ['commit', '-qam', 'broken dv.yaml']);
+  const atRev = await dv(repo, ['metrics', 'show', 'HEAD~1', 'HEAD']);
+  assert.equal(atRev.code, 0, atRev.stderr);
+  assert.match(atRev.stdout, /^HEAD~1\s+metrics\.json\s+score\s+/m);
+  assert.match(atRev.stdout, /^warning: HEAD:dv\.yaml is invalid here: .*each entry is a path/m);
 });
