@@ -33,6 +33,8 @@ import type { ReproOptions, ReproResult } from './ops/repro.js';
 import type { VerifyOptions, VerifyResult } from './ops/verify.js';
 import type { LineageOptions, LineageResult } from './ops/lineage.js';
 import type { DagResult } from './ops/dag.js';
+import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
+import type { ParamsDiffOptions } from './ops/params.js';
 import type { AttestOptions, AttestResult } from './ops/attest.js';
 import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 import type { KeyGenResult } from './provenance/keygen.js';
@@ -71,6 +73,15 @@ export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/r
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
 export type { DagResult } from './ops/dag.js';
+export type {
+  DiffResult as ValuesDiffResult,
+  DiffRow as ValuesDiffRow,
+  MetricsDiffOptions,
+  MetricsFile,
+  MetricsShowOptions,
+  MetricsShowResult,
+} from './ops/metrics.js';
+export type { ParamsDiffOptions } from './ops/params.js';
 export type { AttestOptions, AttestResult } from './ops/attest.js';
 export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 export type { KeyGenResult } from './provenance/keygen.js';
@@ -447,6 +458,31 @@ export class Repo {
   async lineage(opts: Opts<LineageOptions>): Promise<LineageResult> {
     checkString('lineage: target', opts?.target);
     return this.run('lineage', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * The values of the metrics files dv.yaml declares, at git revisions (none: the workspace).
+   * @example const { versions } = await repo.metricsShow({ revs: ['main', 'HEAD'] });
+   */
+  async metricsShow(opts: MetricsShowOptions = {}): Promise<MetricsShowResult> {
+    checkPaths('metricsShow: revs', opts.revs);
+    return this.run('metricsShow', opts);
+  }
+
+  /**
+   * Metric values that differ between two versions (default: HEAD and the workspace).
+   * @example const { rows } = await repo.metricsDiff({ a: 'main' });
+   */
+  async metricsDiff(opts: MetricsDiffOptions = {}): Promise<ValuesDiffResult> {
+    return this.run('metricsDiff', opts);
+  }
+
+  /**
+   * Declared parameters (`-p FILE:KEY`) that differ between two versions (default: HEAD and the workspace).
+   * @example const { rows } = await repo.paramsDiff({ a: 'HEAD~1', b: 'HEAD' });
+   */
+  async paramsDiff(opts: ParamsDiffOptions = {}): Promise<ValuesDiffResult> {
+    return this.run('paramsDiff', opts);
   }
 
   /**

@@ -57,10 +57,14 @@ export function numberOption(flags: string, description: string, rule: NumberRul
 
 export const SECONDS: NumberRule = { min: 0, whole: false };
 
-/** `--format text|mermaid|dot` of lineage and dag. */
+/** `--format text|mermaid|markdown|dot` of lineage and dag. */
 export function checkFormat(format: string): void {
-  if (!['text', 'mermaid', 'dot'].includes(format)) throw new DvError('USAGE', `--format ${format}: use text, mermaid or dot`);
+  if (!['text', 'mermaid', 'markdown', 'dot'].includes(format))
+    throw new DvError('USAGE', `--format ${format}: use text, mermaid, markdown or dot`);
 }
+
+/** `--format markdown`: the mermaid graph in a ```mermaid fence, ready to paste into a Markdown file. */
+export const mermaidFence = (mermaid: string): string => `\`\`\`mermaid\n${mermaid.replace(/\n+$/, '')}\n\`\`\``;
 
 /** `-m` and `--meta`, which the commands that record a snapshot (add, commit) take. */
 export function snapshotOptions(c: Command): Command {

@@ -29,6 +29,8 @@ import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
 import type { LogOptions } from './log.js';
 import type { LsOptions } from './ls.js';
+import type { MetricsDiffOptions, MetricsShowOptions } from './metrics.js';
+import type { ParamsDiffOptions } from './params.js';
 import type { PullOptions } from './pull.js';
 import type { PushOptions } from './push.js';
 import type { RemoteAddOptions, RemoteWhere } from './remote.js';
@@ -92,6 +94,9 @@ export const COMMANDS = {
   repro: write('repro', async (s, o: ReproOptions) => (await import('./repro.js')).repro(s, o)),
   verify: read('repro --verify', async (s, o: VerifyOptions) => (await import('./verify.js')).verify(s, o)),
   lineage: read('lineage', async (s, o: LineageOptions) => (await import('./lineage.js')).lineage(s, o)),
+  metricsShow: read('metrics show', async (s, o: MetricsShowOptions) => (await import('./metrics.js')).metricsShow(s, o)),
+  metricsDiff: read('metrics diff', async (s, o: MetricsDiffOptions) => (await import('./metrics.js')).metricsDiff(s, o)),
+  paramsDiff: read('params diff', async (s, o: ParamsDiffOptions) => (await import('./params.js')).paramsDiff(s, o)),
   dag: read('dag', async (s, _o: object) => (await import('./dag.js')).dag(s)),
   attest: read('attest', async (s, o: AttestOptions) => (await import('./attest.js')).attest(s, o)),
   attestVerify: read('attest verify', async (s, o: VerifyAttestationOptions) =>

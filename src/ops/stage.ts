@@ -33,8 +33,10 @@ export interface StageAddOptions {
   /** `KEY` (in params.yaml) or `FILE:KEY`. */
   params?: string[];
   outs?: string[];
-  /** Outs that are metrics files (JSON or YAML). */
+  /** Outs that are metrics files (JSON, YAML or CSV), tracked by dv (`-m`). */
   metrics?: string[];
+  /** Metrics files kept in git, not cached nor tracked by dv (`-M`, DVC's `cache: false`). */
+  metricsNoCache?: string[];
   /** Replace a stage of the same name. */
   force?: boolean;
   cwd?: string;
@@ -48,6 +50,8 @@ export interface StageInfo {
   params: string[];
   outs: string[];
   metrics?: string[];
+  /** The metrics files kept in git (`-M`). */
+  uncached?: string[];
   upstream: string[];
   downstream: string[];
 }
@@ -90,10 +94,12 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
     ...(wdir ? { wdir } : {}),
     deps: [...new Set((opts.deps ?? []).map((d) => rel(d, '-d')))],
     params: dedupeParams((opts.params ?? []).flatMap((p) => argument(() => parseParamRefs(p, 'dv stage add -p', wdir)))),
-    outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-M'))])],
+    outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-m'))])],
   };
-  const metrics = [...new Set((opts.metrics ?? []).map((o) => rel(o, '-M')))];
+  const uncached = [...new Set((opts.metricsNoCache ?? []).map((o) => rel(o, '-M')))];
+  const metrics = [...new Set([...(opts.metrics ?? []).map((o) => rel(o, '-m')), ...uncached])];
   if (metrics.length) stage.metrics = metrics;
+  if (uncached.length) stage.uncached = uncached;
   const file = join(s.root, SPEC_FILE);
   const o = { code: 'PIPELINE_INVALID' as const, show: SPEC_FILE, root: s.root };
   const text = (await readControlFile(file, o)) ?? '';
@@ -119,6 +125,7 @@ function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
     params: st.params.map((p) => formatParamRef(p)),
     outs: st.outs,
     ...(st.metrics ? { metrics: st.metrics } : {}),
+    ...(st.uncached ? { uncached: st.uncached } : {}),
     upstream: dag.order.filter((n) => dag.upstream.get(st.name)!.has(n)),
     downstream: dag.order.filter((n) => dag.downstream.get(st.name)!.has(n)),
   };

@@ -10,6 +10,8 @@
  *       params: [train.lr, config.json:seed]     # key (in params.yaml) or file:key
  *       outs: [model.pkl]
  *       metrics: [metrics.json]                  # optional: outs whose values status and lineage show
+ *       # or, kept in git (not cached, not an out, not git-ignored), as DVC writes it:
+ *       #   metrics: [{ metrics.json: { cache: false } }]
  *
  * Pure: parse, validate and edit the text; no I/O.
  */
@@ -40,6 +42,8 @@ export interface StageSpec {
   outs: string[];
   /** Outs that are metrics files (JSON or YAML): also in `outs`; `dv status` and `dv lineage` show their values. */
   metrics?: string[];
+  /** Metrics files kept in git (`cache: false`, `dv stage add -M`): in `metrics` but not in `outs`, so dv never tracks them. */
+  uncached?: string[];
 }
 
 export interface PipelineSpec {
@@ -182,18 +186,40 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
     const wdir = r.wdir === undefined || posix.normalize(r.wdir) === '.' ? undefined : normalizeRel(r.wdir, `${where}: wdir`);
     const deps = strings(r.deps, `${where}: deps`).map((p) => fromWdir(wdir, p, `${where}: deps`));
     const outs = strings(r.outs, `${where}: outs`).map((p) => fromWdir(wdir, p, `${where}: outs`));
-    const metrics = [...new Set(strings(r.metrics, `${where}: metrics`).map((p) => fromWdir(wdir, p, `${where}: metrics`)))];
+    const declared = metricEntries(r.metrics, `${where}: metrics`).map((m) => ({
+      ...m,
+      path: fromWdir(wdir, m.path, `${where}: metrics`),
+    }));
+    const metrics = [...new Set(declared.map((m) => m.path))];
+    const uncached = [...new Set(declared.filter((m) => !m.cache).map((m) => m.path))];
+    const cached = metrics.filter((m) => !uncached.includes(m));
     stages.push({
       name,
       cmd: r.cmd,
       ...(wdir ? { wdir } : {}),
       deps: [...new Set(deps)],
       params: dedupeParams(params(r.params, `${where}: params`, wdir)),
-      outs: [...new Set([...outs, ...metrics])],
+      outs: [...new Set([...outs, ...cached])],
       ...(metrics.length ? { metrics } : {}),
+      ...(uncached.length ? { uncached } : {}),
     });
   }
   return { stages };
+}
+
+/** `metrics:` entries: `path`, or `{ path: { cache: false } }` (DVC's form) for a metrics file kept in git. */
+function metricEntries(v: unknown, where: string): { path: string; cache: boolean }[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalid(`${where} must be a list of paths`);
+  return v.map((e) => {
+    if (typeof e === 'string') return { path: e, cache: true };
+    const keys = e && typeof e === 'object' && !Array.isArray(e) ? Object.keys(e) : [];
+    const opts = keys.length === 1 ? (e as Record<string, unknown>)[keys[0]] : undefined;
+    const ok = opts !== null && typeof opts === 'object' && !Array.isArray(opts);
+    const bad = !ok || Object.keys(opts).some((k) => k !== 'cache') || typeof (opts as { cache?: unknown }).cache !== 'boolean';
+    if (bad) throw invalid(`${where}: each entry is a path, or "path: { cache: false }" for a metrics file kept in git`);
+    return { path: keys[0], cache: (opts as { cache: boolean }).cache };
+  });
 }
 
 /** `ps` without repeats, in first-seen order. */
@@ -228,7 +254,8 @@ export function setStage(text: string, s: StageSpec): string {
   if (s.params.length) node.params = s.params.map((p) => formatParamRef(p, s.wdir));
   const plain = s.outs.filter((o) => !s.metrics?.includes(o));
   if (plain.length) node.outs = plain.map((p) => toWdir(s.wdir, p));
-  if (s.metrics?.length) node.metrics = s.metrics.map((p) => toWdir(s.wdir, p));
+  if (s.metrics?.length)
+    node.metrics = s.metrics.map((p) => (s.uncached?.includes(p) ? { [toWdir(s.wdir, p)]: { cache: false } } : toWdir(s.wdir, p)));
   doc.setIn(['stages', s.name], doc.createNode(node));
   return doc.toString({ lineWidth: 0 });
 }

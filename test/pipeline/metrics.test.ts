@@ -19,7 +19,7 @@ test('metrics files: tracked like outs, their values in dv status and dv lineage
     'evaluate.mjs',
     '-d',
     'model.json',
-    '-M',
+    '-m',
     'metrics.json',
     '--',
     'node evaluate.mjs',

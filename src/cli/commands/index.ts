@@ -20,7 +20,9 @@ import * as install from './install.js';
 import * as lineage from './lineage.js';
 import * as log from './log.js';
 import * as ls from './ls.js';
+import * as metrics from './metrics.js';
 import * as move from './move.js';
+import * as params from './params.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
 import * as remote from './remote.js';
@@ -54,6 +56,8 @@ export const COMMAND_FILES: { register: Register }[] = [
   repro,
   lineage,
   dag,
+  metrics,
+  params,
   attest,
   config,
 ];

@@ -1,7 +1,7 @@
-/** `dv lineage`: how an artifact was made, back to raw data (text, mermaid or dot). */
+/** `dv lineage`: how an artifact was made, back to raw data (text, mermaid, markdown or dot). */
 import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
-import { checkFormat, command } from '../options.js';
+import { checkFormat, command, mermaidFence } from '../options.js';
 
 export function register(program: Command, ctx: CliContext): void {
   command(
@@ -11,14 +11,16 @@ export function register(program: Command, ctx: CliContext): void {
     'dv lineage metrics.json --format mermaid',
   )
     .argument('<target>', 'a stage output or tracked path (or a file inside one), or a snapshot id')
-    .option('--format <format>', 'text, mermaid or dot', 'text')
+    .option('--format <format>', 'text, mermaid, markdown (mermaid in a ```mermaid fence) or dot', 'text')
     .action(async (target: string, o: { format: string }) => {
       checkFormat(o.format);
       const r = await ctx.run('lineage', { target, cwd: ctx.cwd() });
       if (ctx.globals.json) return ctx.json(r);
-      if (o.format === 'mermaid' || o.format === 'dot') {
+      if (o.format !== 'text') {
         const [g, { lineageGraph }] = await Promise.all([import('../../pipeline/graph.js'), import('../../ops/lineage.js')]);
-        return ctx.out((o.format === 'mermaid' ? g.toMermaid : g.toDot)(lineageGraph(r)));
+        if (o.format === 'dot') return ctx.out(g.toDot(lineageGraph(r)));
+        const m = g.toMermaid(lineageGraph(r));
+        return ctx.out(o.format === 'markdown' ? mermaidFence(m) : m);
       }
       if (!ctx.globals.quiet) ctx.out((await import('../pipeline-render.js')).lineage(r));
     });

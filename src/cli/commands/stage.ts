@@ -11,6 +11,7 @@ interface AddFlags {
   params?: string[];
   outs?: string[];
   metrics?: string[];
+  metricsNoCache?: string[];
   wdir?: string;
   force?: boolean;
 }
@@ -39,14 +40,20 @@ function registerAdd(stage: Command, ctx: CliContext): void {
       collect,
     )
     .option('-o, --outs <path>', 'a file or directory the command writes; dv tracks it (repeatable)', collect)
-    .option('-M, --metrics <path>', 'an out that is a metrics file (JSON or YAML) shown by dv status and dv lineage (repeatable)', collect)
-    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -M and -p files are then relative to it')
+    .option('-m, --metrics <path>', 'an out that is a metrics file (JSON, YAML, TOML or CSV), tracked by dv like -o (repeatable)', collect)
+    .option(
+      '-M, --metrics-no-cache <path>',
+      'a metrics file kept in git: not cached, not tracked by dv, not git-ignored (repeatable)',
+      collect,
+    )
+    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -m, -M and -p files are then relative to it')
     .option('-f, --force', 'replace a stage of the same name')
     .argument('<command...>', 'the command, after --');
   const text = 'dv stage add -n prepare -d prepare.py -d data/raw -p prepare.split -o data/prepared -- "python3 prepare.py"';
   example(add, text, '\n  41 dv.yaml is invalid (a cycle, an out claimed twice).').action(async (command: string[], o: AddFlags) => {
-    const { name, wdir, deps, params, outs, metrics, force } = o;
-    const r = await ctx.run('stageAdd', { name, cmd: command.join(' '), wdir, deps, params, outs, metrics, force, cwd: ctx.cwd() });
+    const { name, wdir, deps, params, outs, metrics, metricsNoCache, force } = o;
+    const cmd = command.join(' ');
+    const r = await ctx.run('stageAdd', { name, cmd, wdir, deps, params, outs, metrics, metricsNoCache, force, cwd: ctx.cwd() });
     ctx.show(r, added);
   });
 }

@@ -1,0 +1,63 @@
+/**
+ * `dv stage add -M FILE` (DVC's meaning): a metrics file kept in git, not cached, not tracked by
+ * dv, not git-ignored; dv.yaml says `FILE: { cache: false }`; `-m` keeps today's tracked metrics.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { dv, dvJson, dvOk, git, run } from '../helpers/cli.js';
+import { pipelineRepo } from '../pipeline/fixture.js';
+
+test('-M metrics are in git, not in .gitignore, have no pointer, and metrics diff reads them at a revision', async () => {
+  const { repo, env } = await pipelineRepo();
+  await dvOk(repo, [
+    'stage',
+    'add',
+    '-f',
+    '-n',
+    'evaluate',
+    '-d',
+    'evaluate.mjs',
+    '-d',
+    'model.json',
+    '-M',
+    'metrics.json',
+    '--',
+    'node evaluate.mjs',
+  ]);
+  assert.match(await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'), /\n {4}metrics:\n {6}- metrics.json:\n {10}cache: false\n$/);
+  const st = (await dvJson(repo, ['stage', 'list'])).find((s: any) => s.name === 'evaluate');
+  assert.deepEqual([st.metrics, st.uncached, st.outs], [['metrics.json'], ['metrics.json'], []]);
+
+  await dvOk(repo, ['repro'], env);
+  await assert.rejects(fsp.access(join(repo, 'metrics.json.dv')), 'no pointer file');
+  const ignore = await fsp.readFile(join(repo, '.gitignore'), 'utf8').catch(() => '');
+  assert.doesNotMatch(ignore, /metrics\.json/);
+  assert.equal((await run('git', ['check-ignore', '-q', 'metrics.json'], repo)).code, 1, 'git does not ignore it');
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'run 1']);
+  assert.match(git(repo, ['ls-files', 'metrics.json']), /^metrics\.json$/m, 'git holds the metrics file');
+  const score1 = JSON.parse(git(repo, ['show', 'HEAD:metrics.json'])).score;
+  assert.deepEqual((await dvJson(repo, ['status'], env)).metrics, [{ stage: 'evaluate', path: 'metrics.json', values: { score: score1 } }]);
+
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.25 } }));
+  await dvOk(repo, ['repro'], env);
+  git(repo, ['commit', '-qam', 'run 2']);
+  const d = await dvJson(repo, ['metrics', 'diff', 'HEAD~1', 'HEAD']);
+  assert.equal(d.rows.length, 1);
+  assert.deepEqual([d.rows[0].path, d.rows[0].key, d.rows[0].old], ['metrics.json', 'score', score1]);
+  assert.notEqual(d.rows[0].new, score1);
+
+  // A malformed entry in dv.yaml is refused naming the fix.
+  await fsp.writeFile(join(repo, 'dv.yaml'), 'stages:\n  e:\n    cmd: echo\n    metrics:\n      - m.json: { cache: maybe }\n');
+  const bad = await dv(repo, ['metrics', 'show']);
+  assert.equal(bad.code, 41);
+  assert.match(bad.stderr, /metrics: each entry is a path, or "path: \{ cache: false \}"/);
+  // At a revision, the same dv.yaml is one warning line: an old commit does not stop the others.
+  git(repo, ['commit', '-qam', 'broken dv.yaml']);
+  const atRev = await dv(repo, ['metrics', 'show', 'HEAD~1', 'HEAD']);
+  assert.equal(atRev.code, 0, atRev.stderr);
+  assert.match(atRev.stdout, /^HEAD~1\s+metrics\.json\s+score\s+/m);
+  assert.match(atRev.stdout, /^warning: HEAD:dv\.yaml is invalid here: .*each entry is a path/m);
+});
