@@ -83,20 +83,114 @@ export async function reachable(
   roots: string[],
   opts: { history?: boolean } = {},
 ): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
-  const ids = new Set<string>();
-  // Structured objects (snapshots, trees, manifests), as opposed to raw chunks.
-  const meta = new Set<string>();
-  const problems: Problem[] = [];
-  const limit = pLimit(16);
-  const readAll = (list: string[], what: string): Promise<(Buffer | undefined)[]> =>
-    Promise.all(
+  const walk = new ReachWalk(s);
+  const { trees, shallow } = await walk.snapshots(roots, opts.history !== false);
+  const manifests = await walk.trees(trees);
+  await walk.manifests(manifests);
+  return { ids: walk.ids, meta: walk.meta, problems: walk.problems, shallow };
+}
+
+/** Owns one reachability walk: what was seen (all ids, structured ones apart), the problems found, declared sizes. */
+class ReachWalk {
+  readonly ids = new Set<string>();
+  /** Structured objects (snapshots, trees, manifests), as opposed to raw chunks. */
+  readonly meta = new Set<string>();
+  readonly problems: Problem[] = [];
+  private readonly limit = pLimit(16);
+  /** Each tree's declared size and file count against its entries, memoised by id. */
+  private readonly ledger = new DeclaredLedger({ files: false });
+
+  constructor(private readonly s: RepoSession) {}
+
+  /**
+   * Walks snapshots (with their parents when `history`) and returns their trees. History that was
+   * never fetched (a clone pulls only what its pointers name) is not damage: it comes back as `shallow`.
+   */
+  async snapshots(roots: string[], history: boolean): Promise<{ trees: string[]; shallow: string[] }> {
+    const rootSet = new Set(roots);
+    const shallow: string[] = [];
+    const trees: string[] = [];
+    const queue = [...roots];
+    while (queue.length > 0) {
+      const id = queue.pop()!;
+      if (this.ids.has(id)) continue;
+      if (!rootSet.has(id) && !(await this.s.store.has(id))) {
+        shallow.push(id);
+        continue;
+      }
+      this.fresh([id]);
+      const [bytes] = await this.readAll([id], 'snapshot');
+      const snap = bytes && this.decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
+      if (!snap) continue;
+      const claim = `snapshot ${id.slice(0, 12)}`;
+      this.decodeOr(() => this.ledger.claim(snap.tree, 'tree', { size: snap.size, files: snap.files }, claim), id, 'snapshot');
+      trees.push(snap.tree);
+      if (history) queue.push(...snap.parents);
+    }
+    return { trees, shallow };
+  }
+
+  /** Walks trees level by level, recording single-chunk files; returns the manifests of chunked files. */
+  async trees(trees: string[]): Promise<string[]> {
+    const manifests: string[] = [];
+    for (let level = trees; level.length > 0; ) {
+      const todo = this.fresh(level);
+      const bytes = await this.readAll(todo, 'tree');
+      const next: string[] = [];
+      const chunks: string[] = [];
+      todo.forEach((id, k) => {
+        const b = bytes[k];
+        const t = b && this.decodeOr(() => decodeTree(b, id), id, 'tree');
+        if (!t) return;
+        // Declared sizes must hold. A lie is reported, and still walked (once, memoised): gc must
+        // not collect what a damaged tree names, and fsck reports what lies below it too.
+        this.decodeOr(() => this.ledger.tree(id, t), id, 'tree');
+        for (const e of t.entries) {
+          if (e.type === 'dir') next.push(e.id);
+          else if (e.type === 'file') (e.chunked ? manifests : chunks).push(e.id);
+        }
+      });
+      await this.leaves(chunks, (id) => `chunk ${id}`);
+      level = next;
+    }
+    return manifests;
+  }
+
+  /** Walks file manifests level by level down to their chunks. */
+  async manifests(manifests: string[]): Promise<void> {
+    for (let level = manifests; level.length > 0; ) {
+      const todo = this.fresh(level);
+      const bytes = await this.readAll(todo, 'file manifest');
+      const next: string[] = [];
+      const chunks: string[] = [];
+      const owner = new Map<string, string>();
+      todo.forEach((id, k) => {
+        const b = bytes[k];
+        const node = b && this.decodeOr(() => decodeManifest(b, id), id, 'file manifest');
+        if (!node) return;
+        for (const c of node.children) {
+          if (node.level > 0) next.push(c.id);
+          else {
+            chunks.push(c.id);
+            owner.set(c.id, id);
+          }
+        }
+      });
+      await this.leaves(chunks, (id) => `chunk ${id} of file ${owner.get(id)?.slice(0, 12)}`);
+      level = next;
+    }
+  }
+
+  // Reads objects 16 at a time; a missing or corrupt one is a problem (and undefined), not a failure.
+  private readAll(list: string[], what: string): Promise<(Buffer | undefined)[]> {
+    return Promise.all(
       list.map((id) =>
-        limit(async () => {
+        this.limit(async () => {
           try {
-            return await s.store.get(id);
+            return await this.s.store.get(id);
           } catch (e) {
             if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || e.code === 'OBJECT_CORRUPT')) {
-              problems.push({ code: e.code, id, message: `${what} ${id}: ${e.code === 'OBJECT_MISSING' ? 'missing' : 'corrupt'}` });
+              this.problems.push({ code: e.code, id, message: `${what} ${id}: ${e.code === 'OBJECT_MISSING' ? 'missing' : 'corrupt'}` });
               return undefined;
             }
             throw e;
@@ -104,101 +198,39 @@ export async function reachable(
         }),
       ),
     );
-  const decodeOr = <T>(f: () => T, id: string, what: string): T | undefined => {
+  }
+
+  // Runs a decode or check; a DvError it throws is a problem (and undefined), not a failure.
+  private decodeOr<T>(f: () => T, id: string, what: string): T | undefined {
     try {
       return f();
     } catch (e) {
       if (e instanceof DvError) {
-        problems.push({ code: e.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'BAD_OBJECT', id, message: `${what} ${id}: ${e.message}` });
+        this.problems.push({ code: e.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'BAD_OBJECT', id, message: `${what} ${id}: ${e.message}` });
         return undefined;
       }
       throw e;
     }
-  };
+  }
+
   /** Marks new structured objects seen and returns them. */
-  const fresh = (list: string[]): string[] =>
-    list.filter((id) => {
-      if (ids.has(id)) return false;
-      ids.add(id);
-      meta.add(id);
+  private fresh(list: string[]): string[] {
+    return list.filter((id) => {
+      if (this.ids.has(id)) return false;
+      this.ids.add(id);
+      this.meta.add(id);
       return true;
     });
+  }
+
   /** Records chunks, checking in one lookup that the store has them. */
-  const leaves = async (list: string[], of: (id: string) => string): Promise<void> => {
-    const todo = [...new Set(list.filter((id) => !ids.has(id)))];
+  private async leaves(list: string[], of: (id: string) => string): Promise<void> {
+    const todo = [...new Set(list.filter((id) => !this.ids.has(id)))];
     if (todo.length === 0) return;
-    const have = await s.store.hasMany(todo);
+    const have = await this.s.store.hasMany(todo);
     todo.forEach((id, k) => {
-      ids.add(id);
-      if (!have[k]) problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` });
+      this.ids.add(id);
+      if (!have[k]) this.problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` });
     });
-  };
-
-  // Each tree's declared size and file count against its entries, memoised by id.
-  const ledger = new DeclaredLedger({ files: false });
-  const rootSet = new Set(roots);
-  // History that was never fetched (a clone pulls only what its pointers name) is not damage.
-  const shallow: string[] = [];
-  const trees: string[] = [];
-  const queue = [...roots];
-  while (queue.length > 0) {
-    const id = queue.pop()!;
-    if (ids.has(id)) continue;
-    if (!rootSet.has(id) && !(await s.store.has(id))) {
-      shallow.push(id);
-      continue;
-    }
-    fresh([id]);
-    const [bytes] = await readAll([id], 'snapshot');
-    const snap = bytes && decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
-    if (!snap) continue;
-    decodeOr(() => ledger.claim(snap.tree, 'tree', { size: snap.size, files: snap.files }, `snapshot ${id.slice(0, 12)}`), id, 'snapshot');
-    trees.push(snap.tree);
-    if (opts.history !== false) queue.push(...snap.parents);
   }
-
-  const manifests: string[] = [];
-  for (let level = trees; level.length > 0; ) {
-    const todo = fresh(level);
-    const bytes = await readAll(todo, 'tree');
-    const next: string[] = [];
-    const chunks: string[] = [];
-    todo.forEach((id, k) => {
-      const b = bytes[k];
-      const t = b && decodeOr(() => decodeTree(b, id), id, 'tree');
-      if (!t) return;
-      // Declared sizes must hold. A lie is reported, and still walked (once, memoised): gc must
-      // not collect what a damaged tree names, and fsck reports what lies below it too.
-      decodeOr(() => ledger.tree(id, t), id, 'tree');
-      for (const e of t.entries) {
-        if (e.type === 'dir') next.push(e.id);
-        else if (e.type === 'file') (e.chunked ? manifests : chunks).push(e.id);
-      }
-    });
-    await leaves(chunks, (id) => `chunk ${id}`);
-    level = next;
-  }
-
-  for (let level = manifests; level.length > 0; ) {
-    const todo = fresh(level);
-    const bytes = await readAll(todo, 'file manifest');
-    const next: string[] = [];
-    const chunks: string[] = [];
-    const owner = new Map<string, string>();
-    todo.forEach((id, k) => {
-      const b = bytes[k];
-      const node = b && decodeOr(() => decodeManifest(b, id), id, 'file manifest');
-      if (!node) return;
-      for (const c of node.children) {
-        if (node.level > 0) next.push(c.id);
-        else {
-          chunks.push(c.id);
-          owner.set(c.id, id);
-        }
-      }
-    });
-    await leaves(chunks, (id) => `chunk ${id} of file ${owner.get(id)?.slice(0, 12)}`);
-    level = next;
-  }
-  return { ids, meta, problems, shallow };
 }

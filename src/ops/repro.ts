@@ -25,6 +25,7 @@ import {
   codeState,
   loadPipeline,
   PipelineContext,
+  type Pipeline,
   requireStages,
   workspaceId,
   writeLock,
@@ -183,42 +184,61 @@ async function reproStages(
   const gitState = await codeState(s.root);
   // attest.key set: each run record written is signed (provenance/run-signature.ts).
   const signer = opts.dryRun ? undefined : await configuredSigner(s.config, s.root);
-  let env: RunEnv | undefined;
-  const lock = p.lock;
-  let lockWritten = false;
-  const gitAdd = new Set<string>();
-  const result: ReproStage[] = [];
-  const saveLock = async (name: string, entry: LockStage): Promise<void> => {
-    // Another dv may have written dv.lock while a command ran unlocked: start from the file.
-    lock.stages = (await loadPipeline(s.root)).lock.stages;
-    lock.stages[name] = entry;
-    // Entries of stages no longer in dv.yaml go.
-    for (const n of Object.keys(lock.stages)) if (!p.dag.stages.has(n)) delete lock.stages[n];
-    await writeLock(s, lock);
-    lockWritten = true;
-    gitAdd.add('dv.lock');
-  };
+  const run = new ReproRun(s, opts, remoteCache, p, targets, ctx, gitState, signer);
+  for (const name of order) await run.stage(name);
+  return { stages: run.result, lockWritten: run.lockWritten, gitAdd: (await usesGit(s)) ? [...run.gitAdd] : [] };
+}
 
-  for (const name of order) {
+type Signer = Awaited<ReturnType<typeof configuredSigner>>;
+
+/** Owns one `dv repro` over its stages in DAG order: what each stage needs, and what was done and written. */
+class ReproRun {
+  readonly result: ReproStage[] = [];
+  readonly gitAdd = new Set<string>();
+  lockWritten = false;
+  private env: RunEnv | undefined;
+
+  constructor(
+    private readonly s: RepoSession,
+    private readonly opts: ReproOptions,
+    private readonly remoteCache: RemoteRunCache | undefined,
+    private readonly p: Pipeline,
+    private readonly targets: string[],
+    private readonly ctx: PipelineContext,
+    private readonly gitState: RunEnv['git'],
+    private readonly signer: Signer,
+  ) {}
+
+  /** Brings one stage up to date: nothing, a dry run's verdict, a restore of a recorded run, or a run. */
+  async stage(name: string): Promise<void> {
+    const { p, opts, result } = this;
     const stage = p.dag.stages.get(name)!;
-    const locked = lock.stages[name];
-    const st: StageState = await ctx.state(stage, locked);
-    const forced = opts.force === true && targets.includes(name);
+    const locked = p.lock.stages[name];
+    const st: StageState = await this.ctx.state(stage, locked);
+    const forced = opts.force === true && this.targets.includes(name);
     // Without running, a stage downstream of one that would change cannot know its new inputs.
     const pending = (r: ReproStage): boolean => r.action === 'would-run' || r.action === 'would-restore';
     const upstream = opts.dryRun ? [...(p.dag.upstream.get(name) ?? [])].filter((u) => result.some((r) => r.name === u && pending(r))) : [];
     for (const u of upstream) st.changes.push({ type: 'upstream', what: u, how: 'out of date' });
     if (st.changes.length === 0 && !forced) {
       result.push({ name, action: 'up-to-date', changes: [], outs: locked!.outs });
-      continue;
+      return;
     }
     if (opts.dryRun) {
       const known = upstream.length === 0 && !forced && opts.runCache !== false;
-      const recorded = known ? await recordedRun(s, stage, st.key, locked) : undefined;
+      const recorded = known ? await recordedRun(this.s, stage, st.key, locked) : undefined;
       if (recorded) result.push({ name, action: 'would-restore', from: recorded.from, changes: st.changes, outs: recorded.outs });
       else result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
-      continue;
+      return;
     }
+    await this.refuseUnready(name, st);
+    await checkOuts(this.s, stage);
+    if (!forced && opts.runCache !== false && (await this.restore(name, stage, st, locked))) return;
+    await this.run(name, stage, st);
+  }
+
+  // Refuses a stage whose deps or params are missing, or (unless forced) whose deps are not what a pointer names.
+  private async refuseUnready(name: string, st: StageState): Promise<void> {
     if (st.missingDeps.length > 0) {
       throw invalid(
         `stage ${name}: dep ${st.missingDeps[0]} does not exist and no stage writes it: create it, \`dv checkout\` it, or fix the path in dv.yaml`,
@@ -232,8 +252,8 @@ async function reproStages(
       });
     }
     const dirty = st.deps.find((d) => d.uncommitted);
-    if (dirty && !opts.force) {
-      const owner = (await ctx.trackedPaths()).find((t) => t.rel === dirty.path || dirty.path.startsWith(t.rel + '/'));
+    if (dirty && !this.opts.force) {
+      const owner = (await this.ctx.trackedPaths()).find((t) => t.rel === dirty.path || dirty.path.startsWith(t.rel + '/'));
       const tracked = owner?.rel ?? dirty.path;
       const pointer = owner?.pointerRel ?? `${tracked}.dv`;
       throw new DvError(
@@ -242,50 +262,52 @@ async function reproStages(
         { stage: name, path: dirty.path, pointer },
       );
     }
-    await checkOuts(s, stage);
+  }
 
-    // A recorded run with the same key stands in for running the command again: dv.lock's,
-    // this clone's run cache, then the remote's.
-    if (!forced && opts.runCache !== false) {
-      const fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
-      let cached = fromLock ? undefined : await findRun(s, st.key);
-      if (cached && !sameOuts(stage, cached.run.outs)) cached = undefined;
-      let from: 'lock' | 'run-cache' | 'remote' = fromLock ? 'lock' : 'run-cache';
-      let remote: string | undefined;
-      if (!fromLock && !cached && remoteCache) {
-        const hit = await remoteCache.find(stage, st.key);
-        if (hit) {
-          cached = hit;
-          from = 'remote';
-          remote = hit.remote;
-        }
-      }
-      const outs = fromLock?.outs ?? cached?.run.outs;
-      if (outs) {
-        opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore', from });
-        if (await restoreOuts(s, name, outs)) {
-          if (!fromLock) {
-            const r = cached!.run;
-            await saveLock(name, {
-              cmd: stage.cmd,
-              ...wdirOf(stage),
-              key: st.key,
-              run: cached!.id,
-              deps: st.deps,
-              params: st.params,
-              outs: r.outs,
-              env: r.env,
-              ranAt: r.ranAt,
-            });
-          }
-          for (const o of outs) gitAdd.add(o.path + '.dv');
-          result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
-          ctx.refresh();
-          continue;
-        }
+  // A recorded run with the same key stands in for running the command again: dv.lock's, this
+  // clone's run cache, then the remote's. True when the stage was restored from one.
+  private async restore(name: string, stage: StageSpec, st: StageState, locked: LockStage | undefined): Promise<boolean> {
+    const s = this.s;
+    const fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
+    let cached = fromLock ? undefined : await findRun(s, st.key);
+    if (cached && !sameOuts(stage, cached.run.outs)) cached = undefined;
+    let from: 'lock' | 'run-cache' | 'remote' = fromLock ? 'lock' : 'run-cache';
+    let remote: string | undefined;
+    if (!fromLock && !cached && this.remoteCache) {
+      const hit = await this.remoteCache.find(stage, st.key);
+      if (hit) {
+        cached = hit;
+        from = 'remote';
+        remote = hit.remote;
       }
     }
+    const outs = fromLock?.outs ?? cached?.run.outs;
+    if (!outs) return false;
+    this.opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore', from });
+    if (!(await restoreOuts(s, name, outs))) return false;
+    if (!fromLock) {
+      const r = cached!.run;
+      await this.saveLock(name, {
+        cmd: stage.cmd,
+        ...wdirOf(stage),
+        key: st.key,
+        run: cached!.id,
+        deps: st.deps,
+        params: st.params,
+        outs: r.outs,
+        env: r.env,
+        ranAt: r.ranAt,
+      });
+    }
+    for (const o of outs) this.gitAdd.add(o.path + '.dv');
+    this.result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
+    this.ctx.refresh();
+    return true;
+  }
 
+  // Runs the stage's command without the writer lock, then records what it wrote.
+  private async run(name: string, stage: StageSpec, st: StageState): Promise<void> {
+    const { s, opts } = this;
     const cwd = stageDir(s.root, stage);
     opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'run' });
     for (const o of stage.outs) await clearOut(s, o);
@@ -300,22 +322,19 @@ async function reproStages(
         { stage: name, exitCode: code },
       );
     }
-    await recheck(s, ctx, stage, st);
+    await recheck(s, this.ctx, stage, st);
+    const outs = await this.record(name, stage, st);
+    this.result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
+    this.ctx.refresh();
+  }
+
+  // Records a run that succeeded: its outs tracked, the run record, signature, run ref and dv.lock entry, in that order.
+  private async record(name: string, stage: StageSpec, st: StageState): Promise<OutRecord[]> {
+    const s = this.s;
     const ranAt = new Date().toISOString();
-    env ??= await captureEnv(s, gitState);
-    const scans = [];
-    for (const o of stage.outs) {
-      const scan = await scanPath({ root: s.root, rel: o, index: s.index, sink: s.store }).catch((e) => {
-        if (e instanceof DvError && e.code === 'PATH_NOT_FOUND')
-          throw new DvError(
-            'STAGE_FAILED',
-            `stage ${name} succeeded but did not write its out ${o}: fix the command or the outs in dv.yaml`,
-            { stage: name, path: o },
-          );
-        throw e;
-      });
-      scans.push({ path: o, scan });
-    }
+    this.env ??= await captureEnv(s, this.gitState);
+    const env = this.env;
+    const scans = await scanOuts(s, name, stage);
     const lineage: PipelineLineage = {
       stage: name,
       cmd: stage.cmd,
@@ -346,15 +365,60 @@ async function reproStages(
     // Data (outs, snapshots, run record: one pack) before the pointers, run ref and dv.lock naming it.
     await s.store.flush();
     for (const o of prepared) await publishOut(s, o);
-    if (signer) await saveRunSignature(s, runId, signRun(runBytes, signer));
+    if (this.signer) await saveRunSignature(s, runId, signRun(runBytes, this.signer));
     await saveRunRef(s, st.key, runId);
-    await saveLock(name, { cmd: stage.cmd, ...wdirOf(stage), key: st.key, run: runId, deps: st.deps, params: st.params, outs, env, ranAt });
+    await this.saveLock(name, {
+      cmd: stage.cmd,
+      ...wdirOf(stage),
+      key: st.key,
+      run: runId,
+      deps: st.deps,
+      params: st.params,
+      outs,
+      env,
+      ranAt,
+    });
     for (const o of outs) {
-      gitAdd.add(o.path + '.dv');
-      gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore');
+      this.gitAdd.add(o.path + '.dv');
+      this.gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore');
     }
-    result.push({ name, action: 'ran', changes: st.changes, outs, seconds });
-    ctx.refresh();
+    return outs;
   }
-  return { stages: result, lockWritten, gitAdd: (await usesGit(s)) ? [...gitAdd] : [] };
+
+  private async saveLock(name: string, entry: LockStage): Promise<void> {
+    const lock = this.p.lock;
+    // Another dv may have written dv.lock while a command ran unlocked: start from the file.
+    lock.stages = (await loadPipeline(this.s.root)).lock.stages;
+    lock.stages[name] = entry;
+    // Entries of stages no longer in dv.yaml go.
+    for (const n of Object.keys(lock.stages)) if (!this.p.dag.stages.has(n)) delete lock.stages[n];
+    await writeLock(this.s, lock);
+    this.lockWritten = true;
+    this.gitAdd.add('dv.lock');
+  }
+}
+
+/** Owns scanning a stage's outs after its command ran; an out it did not write fails the stage. */
+async function scanOuts(
+  s: RepoSession,
+  name: string,
+  stage: StageSpec,
+): Promise<{ path: string; scan: Awaited<ReturnType<typeof scanPath>> }[]> {
+  const scans = [];
+  for (const o of stage.outs) {
+    const scan = await scanPath({ root: s.root, rel: o, index: s.index, sink: s.store }).catch((e) => {
+      if (e instanceof DvError && e.code === 'PATH_NOT_FOUND')
+        throw new DvError(
+          'STAGE_FAILED',
+          `stage ${name} succeeded but did not write its out ${o}: fix the command or the outs in dv.yaml`,
+          {
+            stage: name,
+            path: o,
+          },
+        );
+      throw e;
+    });
+    scans.push({ path: o, scan });
+  }
+  return scans;
 }

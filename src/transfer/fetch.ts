@@ -137,23 +137,24 @@ interface Range {
   units: Unit[];
 }
 
+type Tried = Map<string, Set<string>>;
+/** A copy whose read went wrong: the unit it was in, the pack, and why. */
+type Damage = { unit: Unit; pack: string; error: unknown };
+
+/** Owns choosing a copy to read: one another index lists, since a copy that failed to verify is not read again. */
+const pickCopy = (i: FetchInput, tried: Tried, id: string): ObjectLocation | undefined =>
+  i.remote.copies(id).find((l) => !tried.get(id)?.has(frameKey(l.pack, l.offset)));
+
 /**
- * Downloads objects with merged ranged GETs and verifies each. Chunks stored alone are written
- * straight into a pack file as they arrive (sealed at the end, or every pack's worth), so memory
- * holds only the ranges in flight; structured objects, read again by the walk, and frames go
- * through the store's buffer.
+ * Owns planning what to read, by pack: one unit per object stored alone, one per frame however many
+ * of its objects are wanted. Refuses objects the index says are too large, and objects no index lists.
  */
-async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried = new Map<string, Set<string>>()): Promise<void> {
-  if (wants.length === 0) return;
-  // A copy that failed to verify is not read again: the next copy another index lists is.
-  const pick = (id: string): ObjectLocation | undefined => i.remote.copies(id).find((l) => !tried.get(id)?.has(frameKey(l.pack, l.offset)));
+function planUnits(i: FetchInput, wants: Want[], tried: Tried): Map<string, Unit[]> {
   const byPack = new Map<string, Unit[]>();
   const frames = new Map<string, Unit>();
   const absent: string[] = [];
-  const chunks = new Set<string>();
   for (const { id, kind } of wants) {
-    if (kind === 'chunk') chunks.add(id);
-    const loc = pick(id);
+    const loc = pickCopy(i, tried, id);
     if (!loc) {
       absent.push(id);
       continue;
@@ -181,7 +182,13 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
     frames.set(key, fresh);
     list.push(fresh);
   }
-  if (absent.length > 0 && i.remote.warnings.length > 0) {
+  if (absent.length > 0) refuseAbsent(i, absent);
+  return byPack;
+}
+
+/** Owns the refusal of objects no usable index lists. */
+function refuseAbsent(i: FetchInput, absent: string[]): never {
+  if (i.remote.warnings.length > 0) {
     // Likely listed by an index that was refused: say so rather than blame the pusher.
     throw new DvError(
       'BAD_OBJECT',
@@ -189,13 +196,15 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
       { missing: absent.slice(0, 100), warnings: i.remote.warnings.slice(0, 10) },
     );
   }
-  if (absent.length > 0) {
-    throw new DvError(
-      'OBJECT_MISSING',
-      `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`,
-      { missing: absent.slice(0, 100) },
-    );
-  }
+  throw new DvError(
+    'OBJECT_MISSING',
+    `${absent.length} object(s) are neither here nor on ${i.backend.location} (first: ${absent[0]}): push them from the clone that has them`,
+    { missing: absent.slice(0, 100) },
+  );
+}
+
+/** Owns merging each pack's units (sorted by offset) into ranged reads: close neighbours, bounded in size. */
+function mergeRanges(byPack: Map<string, Unit[]>): Range[] {
   const ranges: Range[] = [];
   for (const [pack, list] of byPack) {
     list.sort((a, b) => a.offset - b.offset);
@@ -211,67 +220,96 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
       }
     }
   }
-  const limit = pLimit(Math.max(1, i.jobs));
-  const writer = new SyncPackWriter(i.store.tmpDir, i.store.packTarget);
-  const seals: Promise<void>[] = [];
-  const seal = (): void => {
-    const done = writer.finish();
-    if (done) seals.push(i.store.sealPack(done.tmp, done.size, done.entries));
-  };
-  let failure: unknown;
-  // Units whose copy was damaged (an index listing an object at a wrong place, or a bad pack).
-  const bad: { unit: Unit; pack: string; error: unknown }[] = [];
-  const isDamage = (e: unknown): boolean => e instanceof DvError && e.code === 'OBJECT_CORRUPT';
-  await Promise.all(
-    ranges.map((r) =>
-      limit(async () => {
-        if (failure) return;
+  return ranges;
+}
+
+const isDamage = (e: unknown): boolean => e instanceof DvError && e.code === 'OBJECT_CORRUPT';
+
+/**
+ * Owns reading ranges, `jobs` at once, and storing what verifies: chunks into a pack file of its
+ * own (sealed every pack's worth and at the end), the rest through the store. Damaged copies are
+ * collected, any other error stops the reads.
+ */
+class RangeReader {
+  private readonly writer: SyncPackWriter;
+  private readonly seals: Promise<void>[] = [];
+  private failure: unknown;
+  /** Units whose copy was damaged (an index listing an object at a wrong place, or a bad pack). */
+  readonly bad: Damage[] = [];
+
+  constructor(
+    private readonly i: FetchInput,
+    private readonly chunks: Set<string>,
+    private readonly stats: FetchStats,
+  ) {
+    this.writer = new SyncPackWriter(i.store.tmpDir, i.store.packTarget);
+  }
+
+  /** Reads every range; throws the first failure (of a read or of a seal) once all have stopped. */
+  async readAll(ranges: Range[]): Promise<void> {
+    const limit = pLimit(Math.max(1, this.i.jobs));
+    await Promise.all(ranges.map((r) => limit(() => this.read(r))));
+    if (this.failure) this.writer.abort();
+    else this.seal();
+    const sealed = await Promise.allSettled(this.seals);
+    this.failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
+    if (this.failure) throw this.failure;
+  }
+
+  private seal(): void {
+    const done = this.writer.finish();
+    if (done) this.seals.push(this.i.store.sealPack(done.tmp, done.size, done.entries));
+  }
+
+  private async read(r: Range): Promise<void> {
+    const { i, stats } = this;
+    if (this.failure) return;
+    try {
+      let data: Buffer;
+      try {
+        data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
+      } catch (e) {
+        if (!isDamage(e)) throw e;
+        for (const unit of r.units) this.bad.push({ unit, pack: r.pack, error: e });
+        return;
+      }
+      stats.requests++;
+      for (const u of r.units) {
+        if (this.failure) return;
         try {
-          let data: Buffer;
-          try {
-            data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
-          } catch (e) {
-            if (!isDamage(e)) throw e;
-            for (const unit of r.units) bad.push({ unit, pack: r.pack, error: e });
-            return;
-          }
-          stats.requests++;
-          for (const u of r.units) {
-            if (failure) return;
-            const view = data.subarray(u.offset - r.start, u.offset - r.start + u.length);
-            const { id, loc } = u.objects[0];
-            try {
-              if (loc.flags === FLAG_FRAME) await storeFrame(i, r.pack, u, Buffer.from(view));
-              else {
-                await verifyObject(i, r.pack, id, loc, view);
-                if (!chunks.has(id)) await i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
-                else {
-                  writer.add(id, view, loc.rawSize, loc.flags);
-                  if (writer.size >= writer.target) seal();
-                }
-              }
-            } catch (e) {
-              if (!isDamage(e)) throw e;
-              bad.push({ unit: u, pack: r.pack, error: e });
-              continue;
-            }
-            stats.objectsFetched += u.objects.length;
-            stats.bytesFetched += u.length;
-          }
-          i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched });
+          await this.storeUnit(r.pack, u, data.subarray(u.offset - r.start, u.offset - r.start + u.length));
         } catch (e) {
-          failure ??= e;
+          if (!isDamage(e)) throw e;
+          this.bad.push({ unit: u, pack: r.pack, error: e });
+          continue;
         }
-      }),
-    ),
-  );
-  if (failure) writer.abort();
-  else seal();
-  const sealed = await Promise.allSettled(seals);
-  failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
-  if (failure) throw failure;
-  if (bad.length === 0) return;
-  // Damaged copies: each object is tried again through another index that lists it, if any.
+        stats.objectsFetched += u.objects.length;
+        stats.bytesFetched += u.length;
+      }
+      i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched });
+    } catch (e) {
+      this.failure ??= e;
+    }
+  }
+
+  // One unit's bytes, verified: a frame, a chunk into the pack file, or a structured object into the store.
+  private async storeUnit(pack: string, u: Unit, view: Buffer): Promise<void> {
+    const { id, loc } = u.objects[0];
+    if (loc.flags === FLAG_FRAME) return storeFrame(this.i, pack, u, Buffer.from(view));
+    await verifyObject(this.i, pack, id, loc, view);
+    if (!this.chunks.has(id)) await this.i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+    else {
+      this.writer.add(id, view, loc.rawSize, loc.flags);
+      if (this.writer.size >= this.writer.target) this.seal();
+    }
+  }
+}
+
+/**
+ * Owns the second try after damaged copies: each object is marked as tried at that copy and wanted
+ * again through another index that lists it (with a warning naming the wrong index), or the damage is thrown.
+ */
+function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: Set<string>, stats: FetchStats): Want[] {
   const again: Want[] = [];
   for (const { unit, pack, error } of bad) {
     for (const { id } of unit.objects) {
@@ -281,13 +319,30 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried =
         tried.set(id, t);
       }
       t.add(frameKey(pack, unit.offset));
-      if (!pick(id)) throw error;
+      if (!pickCopy(i, tried, id)) throw error;
       again.push({ id, kind: chunks.has(id) ? 'chunk' : 'tree' });
       const msg = `${i.backend.location}: the index of pack ${pack.slice(0, 12)} lists object ${id.slice(0, 12)} at a place that does not hold it; another copy was used (the remote needs repair: ${remoteIndexKey(pack)} is wrong)`;
       if (!stats.warnings.includes(msg)) stats.warnings.push(msg);
     }
   }
-  await download(i, again, stats, tried);
+  return again;
+}
+
+/**
+ * Downloads objects with merged ranged GETs and verifies each. Chunks stored alone are written
+ * straight into a pack file as they arrive (sealed at the end, or every pack's worth), so memory
+ * holds only the ranges in flight; structured objects, read again by the walk, and frames go
+ * through the store's buffer.
+ */
+async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried: Tried = new Map()): Promise<void> {
+  if (wants.length === 0) return;
+  const chunks = new Set(wants.filter((w) => w.kind === 'chunk').map((w) => w.id));
+  const ranges = mergeRanges(planUnits(i, wants, tried));
+  const reader = new RangeReader(i, chunks, stats);
+  await reader.readAll(ranges);
+  if (reader.bad.length === 0) return;
+  // Damaged copies: each object is tried again through another index that lists it, if any.
+  await download(i, wantAgain(i, reader.bad, tried, chunks, stats), stats, tried);
 }
 
 const damaged = (i: FetchInput, id: string, pack: string, why: string): DvError =>

@@ -99,7 +99,8 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   return { ...stats, repaired: check.bad.length, warnings: check.warnings };
 }
 
-async function pushMissing(i: PushInput): Promise<PushStats> {
+/** Owns deciding what to send: ids deduplicated, those the remote has counted, the rest split into data and meta. */
+function sortMissing(i: PushInput): { missingData: string[]; missingMeta: string[]; alreadyThere: number } {
   const missingData: string[] = [];
   const missingMeta: string[] = [];
   let alreadyThere = 0;
@@ -113,6 +114,63 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
     }
     (i.meta.has(id) ? missingMeta : missingData).push(id);
   }
+  return { missingData, missingMeta, alreadyThere };
+}
+
+/** Owns the counting of one pack sent: the stats and the progress reported. */
+function countSent(i: PushInput, stats: PushStats, progress: PushProgress, entries: PackEntry[], bytes: number): void {
+  stats.packsSent++;
+  stats.objectsSent += entries.length;
+  stats.bytesSent += bytes;
+  progress.objects += entries.length;
+  progress.bytes += entries.reduce((n, e) => n + e.length, 0);
+  i.onProgress?.(progress);
+}
+
+type WholePack = { packId: string; entries: PackEntry[] };
+
+/**
+ * Owns choosing the local packs that travel as they are: those whose every object the remote lacks
+ * (a first push), unless small ones would travel better packed together.
+ */
+async function wholePacks(i: PushInput, wanted: Set<string>, locs: (ObjectLocation | undefined)[]): Promise<WholePack[]> {
+  const perPack = new Map<string, number>();
+  for (const l of locs) if (l) perPack.set(l.pack, (perPack.get(l.pack) ?? 0) + 1);
+  let whole: WholePack[] = [];
+  for (const [packId, n] of perPack) {
+    const entries = await i.store.readPackIndex(packId).catch(() => undefined);
+    if (entries && entries.length === n && entries.every((e) => wanted.has(e.id))) whole.push({ packId, entries });
+  }
+  // Small local packs (one per `dv add` or `dv commit` of a few files) are packed together
+  // instead: ten small commits pushed at once make one remote pack, not ten.
+  const stored = (w: { entries: PackEntry[] }): number => w.entries.reduce((n, e) => n + e.length, 0);
+  const small = whole.filter((w) => stored(w) < SMALL_PACK);
+  if (small.length > 1) whole = whole.filter((w) => stored(w) >= SMALL_PACK);
+  return whole;
+}
+
+/** Owns sending whole local packs: each object verified, then the pack, then its index. */
+async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
+  const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
+  await Promise.all(
+    whole.map((w) =>
+      copyLimit(async () => {
+        const paths = packPaths(i.store.packsDir, w.packId);
+        const data = await fsp.readFile(paths.pack);
+        const frames = new Map<number, Buffer | undefined>();
+        for (const e of w.entries) await verifyStored(e, data, paths.pack, frames);
+        await i.backend.put(remotePackKey(w.packId), data);
+        const idxBytes = await fsp.readFile(paths.idx);
+        await i.backend.put(remoteIndexKey(w.packId), idxBytes);
+        await i.remote.recordUpload(w.packId, idxBytes, w.entries);
+        countSent(i, stats, progress, w.entries, data.length);
+      }),
+    ),
+  );
+}
+
+async function pushMissing(i: PushInput): Promise<PushStats> {
+  const { missingData, missingMeta, alreadyThere } = sortMissing(i);
   const stats: PushStats = { objectsSent: 0, bytesSent: 0, packsSent: 0, alreadyThere };
   const total = missingData.length + missingMeta.length;
   if (total === 0) return stats;
@@ -127,131 +185,121 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   [...missingData, ...missingMeta].forEach((id, k) => {
     if (locs[k]) locOf.set(id, locs[k]!);
   });
-  const perPack = new Map<string, number>();
-  for (const l of locs) if (l) perPack.set(l.pack, (perPack.get(l.pack) ?? 0) + 1);
-  let whole: { packId: string; entries: PackEntry[] }[] = [];
-  for (const [packId, n] of perPack) {
-    const entries = await i.store.readPackIndex(packId).catch(() => undefined);
-    if (entries && entries.length === n && entries.every((e) => wanted.has(e.id))) whole.push({ packId, entries });
-  }
-  // Small local packs (one per `dv add` or `dv commit` of a few files) are packed together
-  // instead: ten small commits pushed at once make one remote pack, not ten.
-  const stored = (w: { entries: PackEntry[] }): number => w.entries.reduce((n, e) => n + e.length, 0);
-  const small = whole.filter((w) => stored(w) < SMALL_PACK);
-  if (small.length > 1) whole = whole.filter((w) => stored(w) >= SMALL_PACK);
+  const whole = await wholePacks(i, wanted, locs);
   const moved = new Set(whole.flatMap((w) => w.entries.map((e) => e.id)));
   if (moved.size > 0) {
-    const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
-    await Promise.all(
-      whole.map((w) =>
-        copyLimit(async () => {
-          const paths = packPaths(i.store.packsDir, w.packId);
-          const data = await fsp.readFile(paths.pack);
-          const frames = new Map<number, Buffer | undefined>();
-          for (const e of w.entries) await verifyStored(e, data, paths.pack, frames);
-          await i.backend.put(remotePackKey(w.packId), data);
-          const idxBytes = await fsp.readFile(paths.idx);
-          await i.backend.put(remoteIndexKey(w.packId), idxBytes);
-          await i.remote.recordUpload(w.packId, idxBytes, w.entries);
-          stats.packsSent++;
-          stats.objectsSent += w.entries.length;
-          stats.bytesSent += data.length;
-          progress.objects += w.entries.length;
-          progress.bytes += w.entries.reduce((n, e) => n + e.length, 0);
-          i.onProgress?.(progress);
-        }),
-      ),
-    );
+    await sendWholePacks(i, whole, stats, progress);
     for (const list of [missingData, missingMeta]) {
       const keep = list.filter((id) => !moved.has(id));
       list.length = 0;
       list.push(...keep);
     }
   }
+  await new PackUploader(i, stats, progress).send([missingData, missingMeta], locOf);
+  return stats;
+}
 
-  const outbox = join(i.tmpDir, `outbox-${process.pid}-${Date.now().toString(36)}`);
-  const limit = pLimit(Math.max(1, i.jobs));
-  const inflight = new Set<Promise<void>>();
-  let failure: unknown;
-  const target = i.packTarget ?? REMOTE_PACK_TARGET;
+/** Owns building fresh packs in an outbox and uploading them, at most `jobs` at once and `jobs` ahead on disk. */
+class PackUploader {
+  private readonly outbox: string;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly inflight = new Set<Promise<void>>();
+  private failure: unknown;
+  private readonly frames: FrameReader;
 
-  const dispatch = async (batch: PendingObject[]): Promise<void> => {
-    const { packId, entries, bytes } = await writePack(outbox, i.tmpDir, batch);
-    const paths = packPaths(outbox, packId);
-    const task = limit(async () => {
-      if (failure) return;
+  constructor(
+    private readonly i: PushInput,
+    private readonly stats: PushStats,
+    private readonly progress: PushProgress,
+  ) {
+    this.outbox = join(i.tmpDir, `outbox-${process.pid}-${Date.now().toString(36)}`);
+    this.limit = pLimit(Math.max(1, i.jobs));
+    this.frames = new FrameReader(i);
+  }
+
+  /** Packs and sends every group in order (up to the pack target each); throws the first upload's failure. */
+  async send(groups: string[][], locOf: Map<string, ObjectLocation>): Promise<void> {
+    const target = this.i.packTarget ?? REMOTE_PACK_TARGET;
+    try {
+      for (const group of groups) {
+        let batch: PendingObject[] = [];
+        let size = 0;
+        for (const id of group) {
+          if (this.failure) break;
+          const loc = locOf.get(id);
+          const frame = loc?.flags === FLAG_FRAME ? await this.frames.whole(id, loc) : undefined;
+          if (frame) {
+            batch.push(...frame);
+            if (frame.length > 0) size += frame[0].data.length + 512;
+          } else {
+            const o = await this.i.store.readStored(id);
+            batch.push(o);
+            size += o.data.length + 512;
+          }
+          if (size >= target) {
+            await this.dispatch(batch);
+            batch = [];
+            size = 0;
+          }
+        }
+        if (batch.length > 0 && !this.failure) await this.dispatch(batch);
+      }
+      await Promise.all(this.inflight);
+    } finally {
+      await Promise.allSettled(this.inflight);
+      await fsp.rm(this.outbox, { recursive: true, force: true });
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private async dispatch(batch: PendingObject[]): Promise<void> {
+    const i = this.i;
+    const { packId, entries, bytes } = await writePack(this.outbox, i.tmpDir, batch);
+    const paths = packPaths(this.outbox, packId);
+    const task = this.limit(async () => {
+      if (this.failure) return;
       try {
         await i.backend.putFile(remotePackKey(packId), paths.pack);
         const idxBytes = await fsp.readFile(paths.idx);
         await i.backend.put(remoteIndexKey(packId), idxBytes);
         await i.remote.recordUpload(packId, idxBytes, entries);
-        stats.packsSent++;
-        stats.objectsSent += entries.length;
-        stats.bytesSent += bytes;
-        progress.objects += entries.length;
-        progress.bytes += entries.reduce((n, e) => n + e.length, 0);
-        i.onProgress?.(progress);
+        countSent(i, this.stats, this.progress, entries, bytes);
       } catch (e) {
-        failure ??= e;
+        this.failure ??= e;
       } finally {
         await fsp.rm(paths.pack, { force: true });
         await fsp.rm(paths.idx, { force: true });
       }
     });
-    inflight.add(task);
-    void task.finally(() => inflight.delete(task));
+    this.inflight.add(task);
+    void task.finally(() => this.inflight.delete(task));
     // Bound the packs waiting on disk: build at most `jobs` ahead of the uploads.
-    while (inflight.size > i.jobs && !failure) await Promise.race(inflight);
-  };
+    while (this.inflight.size > i.jobs && !this.failure) await Promise.race(this.inflight);
+  }
+}
 
-  // The objects of each local frame (by pack index), to tell whether the remote lacks them all.
-  const packIndexes = new Map<string, Promise<PackEntry[]>>();
-  const framesSent = new Set<string>();
-  const frameOf = async (id: string, loc: ObjectLocation): Promise<PendingObject[] | undefined> => {
+/** Owns telling whether a local frame travels whole: the remote must lack every object in it (by pack index). */
+class FrameReader {
+  private readonly packIndexes = new Map<string, Promise<PackEntry[]>>();
+  private readonly framesSent = new Set<string>();
+
+  constructor(private readonly i: PushInput) {}
+
+  /** The frame's objects to send (verified), [] if already sent, undefined if its objects must travel one by one. */
+  async whole(id: string, loc: ObjectLocation): Promise<PendingObject[] | undefined> {
+    const i = this.i;
     const key = `${loc.pack}:${loc.offset}`;
-    if (framesSent.has(key)) return [];
-    let idx = packIndexes.get(loc.pack);
+    if (this.framesSent.has(key)) return [];
+    let idx = this.packIndexes.get(loc.pack);
     if (!idx) {
       idx = i.store.readPackIndex(loc.pack);
-      packIndexes.set(loc.pack, idx);
+      this.packIndexes.set(loc.pack, idx);
     }
     const members = (await idx).filter((e) => e.flags === FLAG_FRAME && e.offset === loc.offset);
     if (members.length === 0 || members.some((m) => i.remote.has(m.id))) return undefined;
     const { stored } = await i.store.readFrame(id, loc);
     for (const m of members) await i.store.readAt(m.id, { ...loc, rawSize: m.rawSize, inner: m.inner ?? 0 });
-    framesSent.add(key);
+    this.framesSent.add(key);
     return members.map((m) => ({ id: m.id, data: stored, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner ?? 0 }));
-  };
-
-  try {
-    for (const group of [missingData, missingMeta]) {
-      let batch: PendingObject[] = [];
-      let size = 0;
-      for (const id of group) {
-        if (failure) break;
-        const loc = locOf.get(id);
-        const frame = loc?.flags === FLAG_FRAME ? await frameOf(id, loc) : undefined;
-        if (frame) {
-          batch.push(...frame);
-          if (frame.length > 0) size += frame[0].data.length + 512;
-        } else {
-          const o = await i.store.readStored(id);
-          batch.push(o);
-          size += o.data.length + 512;
-        }
-        if (size >= target) {
-          await dispatch(batch);
-          batch = [];
-          size = 0;
-        }
-      }
-      if (batch.length > 0 && !failure) await dispatch(batch);
-    }
-    await Promise.all(inflight);
-  } finally {
-    await Promise.allSettled(inflight);
-    await fsp.rm(outbox, { recursive: true, force: true });
   }
-  if (failure) throw failure;
-  return stats;
 }
