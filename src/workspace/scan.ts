@@ -128,45 +128,70 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       throw new DvError('PATH_NOT_FOUND', `${opts.rel} does not exist`, { path: opts.rel });
     throw fsError(e, abs);
   }
-  const progress: ScanProgress = { filesSeen: 0, filesHashed: 0, bytesHashed: 0 };
-  const trees = new Map<string, Tree>();
-  const repoKey = (rel: string): string => (rel ? `${opts.rel}/${rel}` : opts.rel);
-  const nameOf = (rel: string): string => (rel ? basename(rel) : basename(opts.rel));
+  const scan = new Scan(opts, abs);
+  let result: ScanResult;
+  if (top.isFile()) result = await scan.file(top);
+  else if (top.isDirectory()) result = await scan.directory();
+  else throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
+  await scan.putStats(true);
+  return result;
+}
 
-  let statUpdates: [string, StatEntry][] = [];
-  let dirUpdates: [string, DirStat][] = [];
-  const putStats = async (force: boolean): Promise<void> => {
-    if (statUpdates.length > 0 && (force || statUpdates.length >= STAT_BATCH)) {
-      const batch = statUpdates;
-      statUpdates = [];
-      await opts.index.putStats(batch);
+interface DirInfo {
+  id: string;
+  size: number;
+  files: number;
+}
+
+/** One scan of a tracked path: its stat-cache traffic, hashing queue and the trees it builds. */
+class Scan {
+  readonly progress: ScanProgress = { filesSeen: 0, filesHashed: 0, bytesHashed: 0 };
+  /** Trees built that the store lacks (all of them with `allTrees`). */
+  readonly trees = new Map<string, Tree>();
+  private statUpdates: [string, StatEntry][] = [];
+  private dirUpdates: [string, DirStat][] = [];
+  /** Files the stat cache cannot vouch for, waiting to be hashed, with the directory that waits for each. */
+  private queue: { frame: Frame; item: Item }[] = [];
+  private queuedBytes = 0;
+  private rootInfo: DirInfo | undefined;
+
+  constructor(
+    private readonly opts: ScanOptions,
+    private readonly abs: string,
+  ) {}
+
+  private repoKey(rel: string): string {
+    return rel ? `${this.opts.rel}/${rel}` : this.opts.rel;
+  }
+
+  private entryFor(rel: string, stats: FileStat, id: string, chunked: boolean): TreeEntry {
+    const name = rel ? basename(rel) : basename(this.opts.rel);
+    return { type: 'file', name, size: stats.size, id, chunked, exec: isExec(stats.mode) };
+  }
+
+  /** Writes the stat and directory records gathered so far, in batches (all of them with `force`). */
+  async putStats(force: boolean): Promise<void> {
+    if (this.statUpdates.length > 0 && (force || this.statUpdates.length >= STAT_BATCH)) {
+      const batch = this.statUpdates;
+      this.statUpdates = [];
+      await this.opts.index.putStats(batch);
     }
-    if (dirUpdates.length > 0 && (force || dirUpdates.length >= STAT_BATCH / 16)) {
-      const batch = dirUpdates;
-      dirUpdates = [];
-      await opts.index.putDirs(batch);
+    if (this.dirUpdates.length > 0 && (force || this.dirUpdates.length >= STAT_BATCH / 16)) {
+      const batch = this.dirUpdates;
+      this.dirUpdates = [];
+      await this.opts.index.putDirs(batch);
     }
-  };
-  const inStore = async (id: string): Promise<boolean> => (await opts.index.getLocations([id]))[0] !== undefined;
+  }
 
-  const entryFor = (rel: string, stats: FileStat, id: string, chunked: boolean): TreeEntry => ({
-    type: 'file',
-    name: nameOf(rel),
-    size: stats.size,
-    id,
-    chunked,
-    exec: isExec(stats.mode),
-  });
-
-  // Files the stat cache cannot vouch for, waiting to be hashed, with the directory that waits for each.
-  let queue: { frame: Frame; item: Item }[] = [];
-  let queuedBytes = 0;
+  private async inStore(id: string): Promise<boolean> {
+    return (await this.opts.index.getLocations([id]))[0] !== undefined;
+  }
 
   /** Looks `items` (files of `frame`) up in the stat cache: hits become entries, misses wait in the queue. */
-  const resolveFiles = async (frame: Frame, items: Item[]): Promise<void> => {
+  private async resolveFiles(frame: Frame, items: Item[]): Promise<void> {
     for (let at = 0; at < items.length; at += STAT_BATCH) {
       const part = items.slice(at, at + STAT_BATCH);
-      const cached = await opts.index.getStats(part.map((i) => repoKey(i.rel)));
+      const cached = await this.opts.index.getStats(part.map((i) => this.repoKey(i.rel)));
       const hits: { item: Item; c: StatEntry }[] = [];
       const misses: Item[] = [];
       part.forEach((item, i) => {
@@ -175,80 +200,78 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
         if (c && c.size === s.size && c.mtimeMs === s.mtimeMs && c.ino === s.ino) hits.push({ item, c });
         else misses.push(item);
       });
-      if (opts.sink && hits.length > 0) {
-        // The cache says what the file hashes to; the store must still hold it (gc may have run).
-        const have = await opts.sink.hasMany(hits.map((h) => h.c.id));
-        for (const [i, h] of hits.entries()) {
-          if (have[i]) frame.entries.push(entryFor(h.item.rel, h.item.stats, h.c.id, h.c.chunked));
-          else misses.push(h.item);
-        }
-      } else {
-        for (const h of hits) frame.entries.push(entryFor(h.item.rel, h.item.stats, h.c.id, h.c.chunked));
+      // The cache says what the file hashes to; with a sink the store must still hold it (gc may have run).
+      const have = this.opts.sink && hits.length > 0 ? await this.opts.sink.hasMany(hits.map((h) => h.c.id)) : undefined;
+      for (const [i, h] of hits.entries()) {
+        if (!have || have[i]) frame.entries.push(this.entryFor(h.item.rel, h.item.stats, h.c.id, h.c.chunked));
+        else misses.push(h.item);
       }
       for (const item of misses) {
-        queue.push({ frame, item });
-        queuedBytes += item.stats.size;
+        this.queue.push({ frame, item });
+        this.queuedBytes += item.stats.size;
         frame.waiting++;
       }
     }
-  };
+  }
+
+  /** Whether the queue is large enough to hash now. */
+  private get queueFull(): boolean {
+    return this.queue.length >= HASH_BATCH_FILES || this.queuedBytes >= HASH_BATCH_BYTES;
+  }
 
   /** Hashes the queued files, and finishes the directories that waited only for them. */
-  const hashQueued = async (): Promise<void> => {
-    if (queue.length === 0) return;
-    const batch = queue;
-    queue = [];
-    queuedBytes = 0;
+  private async hashQueued(): Promise<void> {
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
     const now = Date.now();
     const hashed = await hashFiles(
-      batch.map(({ frame, item }) => ({ path: item.rel ? `${frame.abs}/${basename(item.rel)}` : abs, size: item.stats.size })),
+      batch.map(({ frame, item }) => ({ path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs, size: item.stats.size })),
       {
-        sink: opts.sink ?? null,
+        sink: this.opts.sink ?? null,
         onFile: (bytes) => {
-          progress.filesHashed++;
-          progress.bytesHashed += bytes;
-          opts.onProgress?.(progress);
+          this.progress.filesHashed++;
+          this.progress.bytesHashed += bytes;
+          this.opts.onProgress?.(this.progress);
         },
       },
     );
     for (let k = 0; k < batch.length; k++) {
       const { frame, item } = batch[k];
       const r = hashed[k];
-      frame.entries.push(entryFor(item.rel, { ...item.stats, size: r.size }, r.id, r.chunked));
+      frame.entries.push(this.entryFor(item.rel, { ...item.stats, size: r.size }, r.id, r.chunked));
       if (!(now - item.stats.mtimeMs > RACY_MS && r.size === item.stats.size)) frame.vouched = false;
       else {
-        statUpdates.push([
-          repoKey(item.rel),
-          { size: item.stats.size, mtimeMs: item.stats.mtimeMs, ino: item.stats.ino, id: r.id, chunked: r.chunked },
-        ]);
+        const { size, mtimeMs, ino } = item.stats;
+        this.statUpdates.push([this.repoKey(item.rel), { size, mtimeMs, ino, id: r.id, chunked: r.chunked }]);
       }
       frame.waiting--;
-      await finishReady(frame);
+      await this.finishReady(frame);
     }
-    await putStats(false);
-  };
+    await this.putStats(false);
+  }
 
-  const storeTree = async (tree: Tree): Promise<string> => {
+  private async storeTree(tree: Tree): Promise<string> {
     const bytes = encodeTree(tree);
-    let id: string;
-    if (opts.sink) {
+    if (this.opts.sink) {
       // Stored (pending objects read back from the store): no overlay needed.
-      id = await opts.sink.putObject(bytes);
-      if (opts.allTrees) trees.set(id, tree);
-    } else {
-      id = blake3Hex(bytes);
-      // Only the trees the store lacks are kept: the rest a diff reads from the store.
-      if (opts.allTrees || (await opts.index.getLocations([id]))[0] === undefined) trees.set(id, tree);
+      const id = await this.opts.sink.putObject(bytes);
+      if (this.opts.allTrees) this.trees.set(id, tree);
+      return id;
     }
+    const id = blake3Hex(bytes);
+    // Only the trees the store lacks are kept: the rest a diff reads from the store.
+    if (this.opts.allTrees || !(await this.inStore(id))) this.trees.set(id, tree);
     return id;
-  };
+  }
 
   /**
    * With a sink, the recorded tree's files must all still be in the store (gc, a dropped corrupt
    * object), as the per-file path checks: true, and its file entries in `f`, when they are.
    */
-  const recordedFiles = async (f: Frame, c: DirStat, count: number): Promise<boolean> => {
-    const sink = opts.sink!;
+  private async recordedFiles(f: Frame, c: DirStat, count: number): Promise<boolean> {
+    const sink = this.opts.sink!;
     if (!(await sink.hasMany([c.id]))[0]) return false;
     const files = decodeTree(await sink.get(c.id), c.id).entries.filter((e) => e.type === 'file');
     if (files.length !== count) return false;
@@ -257,119 +280,111 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     f.entries.push(...files);
     f.filesKnown = true;
     return true;
-  };
+  }
 
-  let rootInfo: { id: string; size: number; files: number } | undefined;
+  /**
+   * A directory whose files are as recorded: the recorded tree, if its subdirectories did not
+   * change either and the store has it (a diff reads it from there: no overlay). Otherwise the
+   * record is dropped, and 'waiting' when its files must now be looked up and hashed one by one.
+   */
+  private async fromRecord(f: Frame): Promise<DirInfo | 'waiting' | undefined> {
+    const c = f.cached!;
+    const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
+    const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
+    if (same && (f.filesKnown || (await this.inStore(c.id)))) return { id: c.id, size: c.size, files: c.count };
+    f.cached = undefined;
+    if (f.filesKnown) return undefined; // a new tree of the recorded files and the new subdirectories
+    // Only a subdirectory changed: now the files are looked up one by one after all.
+    await this.resolveFiles(f, f.items ?? []);
+    f.items = undefined;
+    return f.waiting > 0 ? 'waiting' : undefined; // the hashing of its files finishes it
+  }
+
   /** Encodes `frame` and its ancestors as far as each has nothing left to wait for. */
-  const finishReady = async (frame: Frame | null): Promise<void> => {
+  private async finishReady(frame: Frame | null): Promise<void> {
     for (let f = frame; f && f.waiting === 0; f = f.parent) {
-      let info: { id: string; size: number; files: number } | undefined;
-      if (f.cached) {
-        // Files as recorded: the recorded tree holds, if the subdirectories did not change either
-        // and the store has it (a diff reads it from there: no overlay).
-        const c = f.cached;
-        const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
-        const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
-        if (same && (f.filesKnown || (await inStore(c.id)))) info = { id: c.id, size: c.size, files: c.count };
-        else if (f.filesKnown)
-          f.cached = undefined; // a new tree of the recorded files and the new subdirectories
-        else {
-          // Only a subdirectory changed: now the files are looked up one by one after all.
-          f.cached = undefined;
-          await resolveFiles(f, f.items ?? []);
-          f.items = undefined;
-          if (f.waiting > 0) return; // the hashing of its files finishes it
-        }
-      }
+      let info = f.cached ? await this.fromRecord(f) : undefined;
+      if (info === 'waiting') return;
       if (!info) {
-        info = await finishDir(f.entries, storeTree);
+        info = await finishDir(f.entries, (t) => this.storeTree(t));
         if (f.vouched && f.sig !== undefined) {
           const rec: DirStat = { files: f.sig, subdirs: subdirRows(f.entries), id: info.id, size: info.size, count: info.files };
-          dirUpdates.push([repoKey(f.rel), rec]);
+          this.dirUpdates.push([this.repoKey(f.rel), rec]);
         }
       }
       f.entries = [];
       if (!f.parent) {
-        rootInfo = info;
+        this.rootInfo = info;
         return;
       }
       f.parent.entries.push({ type: 'dir', name: basename(f.rel), id: info.id, size: info.size, files: info.files });
       f.parent.waiting--;
     }
-  };
+  }
 
-  let result: ScanResult;
-  const temps: string[] = [];
-  if (top.isFile()) {
-    const frame: Frame = { abs, rel: '', parent: null, entries: [], waiting: 1 };
-    await resolveFiles(frame, [{ rel: '', stats: top }]);
-    await hashQueued();
+  private result(kind: 'file' | 'dir', info: DirInfo, temps: string[]): ScanResult {
+    const { filesHashed, bytesHashed } = this.progress;
+    return { kind, tree: info.id, size: info.size, files: info.files, trees: this.trees, filesHashed, bytesHashed, temps };
+  }
+
+  /** A tracked path that is one file: a tree of that one entry. */
+  async file(top: Stats): Promise<ScanResult> {
+    const frame: Frame = { abs: this.abs, rel: '', parent: null, entries: [], waiting: 1 };
+    await this.resolveFiles(frame, [{ rel: '', stats: top }]);
+    await this.hashQueued();
     const entry = frame.entries[0];
-    const tree = await storeTree({ entries: [entry] });
-    result = {
-      kind: 'file',
-      tree,
-      size: entry.type === 'file' ? entry.size : 0,
-      files: 1,
-      trees,
-      filesHashed: progress.filesHashed,
-      bytesHashed: progress.bytesHashed,
-      temps: [],
-    };
-  } else if (top.isDirectory()) {
-    let realTop: string | undefined;
+    const tree = await this.storeTree({ entries: [entry] });
+    return this.result('file', { id: tree, size: entry.type === 'file' ? entry.size : 0, files: 1 }, []);
+  }
+
+  /** A tracked directory: depth first, names in order (so packs follow the tree). */
+  async directory(): Promise<ScanResult> {
+    const temps: string[] = [];
+    const realTop = { path: undefined as string | undefined };
+    // The stack holds directories still to list.
+    const todo: Frame[] = [{ abs: this.abs, rel: '', parent: null, entries: [], waiting: 1 }];
+    for (let f = todo.pop(); f; f = todo.pop()) {
+      await this.listFrame(f, todo, temps, realTop);
+      if (this.queueFull) await this.hashQueued();
+    }
+    while (this.queue.length > 0) await this.hashQueued();
+    if (!this.rootInfo) throw new Error(`scan of ${this.opts.rel} ended with directories unfinished`);
+    return this.result('dir', this.rootInfo, temps);
+  }
+
+  /** Lists one directory: its subdirectories onto `todo`, its files resolved (or taken from its record), its links. */
+  private async listFrame(f: Frame, todo: Frame[], temps: string[], realTop: { path?: string }): Promise<void> {
+    const l = listDir(f.abs);
+    const at = (name: string): string => (f.rel ? `${f.rel}/${name}` : name);
     const unsafe = (rel: string): void => {
       const why = badEntryName(basename(rel));
-      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${opts.rel}/${rel}: ${why}`, { path: rel });
+      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${this.opts.rel}/${rel}: ${why}`, { path: rel });
     };
-    // Depth first, names in order (so packs follow the tree); the stack holds directories still to list.
-    const todo: Frame[] = [{ abs, rel: '', parent: null, entries: [], waiting: 1 }];
-    for (let f = todo.pop(); f; f = todo.pop()) {
-      const l = listDir(f.abs);
-      const at = (name: string): string => (f.rel ? `${f.rel}/${name}` : name);
-      for (const t of l.temps) temps.push(at(t));
-      for (const d of l.dirs) unsafe(at(d));
-      for (const x of l.files) unsafe(at(x.name));
-      for (const x of l.links) unsafe(at(x.name));
-      progress.filesSeen += l.files.length + l.links.length;
-      for (let k = l.dirs.length - 1; k >= 0; k--) {
-        const name = l.dirs[k];
-        todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
-      }
-      f.waiting += l.dirs.length;
-      const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
-      f.sig = dirStatDigest(l.files);
-      f.vouched = l.links.length === 0;
-      // A directory whose files are as recorded needs no lookup per file.
-      // (allTrees wants every tree in memory: a recorded one would be missing.)
-      const c = f.vouched && !opts.allTrees ? (await opts.index.getDirs([repoKey(f.rel)]))[0] : undefined;
-      if (c && c.files === f.sig && (!opts.sink || (await recordedFiles(f, c, l.files.length)))) {
-        f.cached = c;
-        f.items = items;
-      } else await resolveFiles(f, items);
-      if (l.links.length > 0) realTop ??= realpathSync.native(abs);
-      for (const x of l.links) f.entries.push(await linkEntry(opts.rel, abs, realTop!, at(x.name)));
-      f.waiting--; // listed
-      await finishReady(f);
-      if (queue.length >= HASH_BATCH_FILES || queuedBytes >= HASH_BATCH_BYTES) await hashQueued();
+    for (const t of l.temps) temps.push(at(t));
+    for (const d of l.dirs) unsafe(at(d));
+    for (const x of l.files) unsafe(at(x.name));
+    for (const x of l.links) unsafe(at(x.name));
+    this.progress.filesSeen += l.files.length + l.links.length;
+    for (let k = l.dirs.length - 1; k >= 0; k--) {
+      const name = l.dirs[k];
+      todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
     }
-    while (queue.length > 0) await hashQueued();
-    if (!rootInfo) throw new Error(`scan of ${opts.rel} ended with directories unfinished`);
-    result = {
-      kind: 'dir',
-      tree: rootInfo.id,
-      size: rootInfo.size,
-      files: rootInfo.files,
-      trees,
-      filesHashed: progress.filesHashed,
-      bytesHashed: progress.bytesHashed,
-      temps,
-    };
-  } else {
-    throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
+    f.waiting += l.dirs.length;
+    const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
+    f.sig = dirStatDigest(l.files);
+    f.vouched = l.links.length === 0;
+    // A directory whose files are as recorded needs no lookup per file.
+    // (allTrees wants every tree in memory: a recorded one would be missing.)
+    const c = f.vouched && !this.opts.allTrees ? (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0] : undefined;
+    if (c && c.files === f.sig && (!this.opts.sink || (await this.recordedFiles(f, c, l.files.length)))) {
+      f.cached = c;
+      f.items = items;
+    } else await this.resolveFiles(f, items);
+    if (l.links.length > 0) realTop.path ??= realpathSync.native(this.abs);
+    for (const x of l.links) f.entries.push(await linkEntry(this.opts.rel, this.abs, realTop.path!, at(x.name)));
+    f.waiting--; // listed
+    await this.finishReady(f);
   }
-  await putStats(true);
-  return result;
 }
 
 /** The tree entry of the symlink `rel` (inside the tracked directory `abs`), or UNSAFE_PATH when it leads outside. */
