@@ -60,14 +60,18 @@ export interface Leftovers {
 
 /** Files and bytes of a file, or of everything under a directory (a push outbox). */
 async function sizeOf(p: string): Promise<Leftovers> {
-  const st = await fsp.lstat(p).catch(() => undefined);
-  if (!st) return { files: 0, bytes: 0 };
-  if (!st.isDirectory()) return { files: 1, bytes: st.size };
   const out: Leftovers = { files: 0, bytes: 0 };
-  for (const name of await fsp.readdir(p).catch(() => [] as string[])) {
-    const n = await sizeOf(join(p, name));
-    out.files += n.files;
-    out.bytes += n.bytes;
+  // Iterative (a directory may nest as deep as whoever made it chose); links are counted, not followed.
+  const todo = [p];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const st = await fsp.lstat(next).catch(() => undefined);
+    if (!st) continue;
+    if (!st.isDirectory()) {
+      out.files += 1;
+      out.bytes += st.size;
+      continue;
+    }
+    for (const name of await fsp.readdir(next).catch(() => [] as string[])) todo.push(join(next, name));
   }
   return out;
 }

@@ -15,14 +15,17 @@ import { deadWorkerTemp } from './write-temp.js';
 export function leftoverTemps(scan: ScanResult, rel: string): string[] {
   const out: string[] = [];
   for (const t of scan.temps) if (deadWorkerTemp(basename(t))) out.push(`${rel}/${t}`);
-  const walk = (id: string, dir: string): void => {
+  if (scan.kind !== 'dir') return out;
+  // Iterative: the depth of the tree is the data's, not a bound of ours.
+  const todo: [string, string][] = [[scan.tree, rel]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [id, dir] = next;
     for (const e of scan.trees.get(id)?.entries ?? []) {
       const m = ATOMIC_TEMP.exec(e.name);
       if (e.type === 'file' && m && writerGone(Number(m[2]))) out.push(`${dir}/${e.name}`);
-      else if (e.type === 'dir') walk(e.id, `${dir}/${e.name}`);
+      else if (e.type === 'dir') todo.push([e.id, `${dir}/${e.name}`]);
     }
-  };
-  if (scan.kind === 'dir') walk(scan.tree, rel);
+  }
   return out;
 }
 
