@@ -58,6 +58,7 @@ export interface StatusOptions {
 
 export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<StatusResult> {
   const paths: PathStatus[] = [];
+  const recorded = recordedTrees(s);
   for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root)) {
     // Named paths inside the tracked directory: only the changes under them.
     const shown = (p: string): boolean => !within || within.some((w) => p === w || p.startsWith(w + '/'));
@@ -103,7 +104,7 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
     const changed = base.added.length + base.modified.length + base.deleted.length > 0;
     if (changed) {
       if (leftoverTemps(scan, t.rel).length > 0) base.reason = 'interrupted-checkout';
-      else base.reason = (await recordedTrees(s, t.rel, t.pointerRel)).has(scan.tree) ? 'pointer-moved' : 'edited';
+      else base.reason = (await recorded(t.rel, t.pointerRel)).has(scan.tree) ? 'pointer-moved' : 'edited';
     }
     paths.push({ ...base, state: changed ? 'modified' : 'clean' });
   }
@@ -133,22 +134,36 @@ const RECENT_GIT_MOVES = 20;
  * pointer file at the last positions of git's HEAD reflog). Data equal to one of them is not a
  * local edit: the pointer moved under it. Unreadable entries are skipped: this only shapes advice.
  */
-async function recordedTrees(s: RepoSession, rel: string, pointerRel: string): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const id of (await loggedSnapshots(s.paths.dvDir)).slice(-RECENT_SNAPSHOTS)) {
-    const snap = await loadSnapshot(s.store, id).catch(() => undefined);
-    if (snap?.path === rel) out.add(snap.tree);
-  }
-  const moves = await git(s.root, ['log', '-g', '--format=%H', '-n', String(RECENT_GIT_MOVES), 'HEAD', '--']);
-  if (moves.code !== 0) return out;
-  for (const c of new Set(moves.stdout.split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)))) {
-    const shown = await git(s.root, ['show', `${c}:${pointerRel}`]);
-    if (shown.code !== 0 || shown.stdout.length > 64 * 1024) continue;
-    try {
-      out.add(decodePointer(shown.stdout, pointerRel).tree);
-    } catch {
-      // A malformed pointer in an old commit says nothing about this workspace.
+function recordedTrees(s: RepoSession): (rel: string, pointerRel: string) => Promise<Set<string>> {
+  // Read once per status, only when some path differs: the log's snapshots and git's recent HEADs.
+  let logged: Promise<{ path: string; tree: string }[]> | undefined;
+  let heads: Promise<string[]> | undefined;
+  const loadLogged = async (): Promise<{ path: string; tree: string }[]> => {
+    const out: { path: string; tree: string }[] = [];
+    for (const id of (await loggedSnapshots(s.paths.dvDir)).slice(-RECENT_SNAPSHOTS)) {
+      const snap = await loadSnapshot(s.store, id).catch(() => undefined);
+      if (snap) out.push({ path: snap.path, tree: snap.tree });
     }
-  }
-  return out;
+    return out;
+  };
+  const loadHeads = async (): Promise<string[]> => {
+    const moves = await git(s.root, ['log', '-g', '--format=%H', '-n', String(RECENT_GIT_MOVES), 'HEAD', '--']);
+    return moves.code === 0 ? [...new Set(moves.stdout.split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)))] : [];
+  };
+  return async (rel, pointerRel) => {
+    const out = new Set<string>();
+    logged ??= loadLogged();
+    heads ??= loadHeads();
+    for (const x of await logged) if (x.path === rel) out.add(x.tree);
+    for (const c of await heads) {
+      const shown = await git(s.root, ['show', `${c}:${pointerRel}`]);
+      if (shown.code !== 0 || shown.stdout.length > 64 * 1024) continue;
+      try {
+        out.add(decodePointer(shown.stdout, pointerRel).tree);
+      } catch {
+        // A malformed pointer in an old commit says nothing about this workspace.
+      }
+    }
+    return out;
+  };
 }
