@@ -70,3 +70,31 @@ test('with no remote ever used, a commit without remotes still fails NO_REMOTE, 
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /NO_REMOTE: no remote configured: add one with `dv remote add/);
 });
+
+test('a remote added with --local (.dv/config.local) serves every commit: git checkout with hooks brings the data', async () => {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  await fsp.writeFile(join(repo, 'data', 'x.csv'), 'first\n');
+  await dvOk(repo, ['add', 'data']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'first']);
+  const first = git(repo, ['rev-parse', 'HEAD']).trim();
+  await fsp.writeFile(join(repo, 'data', 'x.csv'), 'second\n');
+  await dvOk(repo, ['commit']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'second']);
+  const store = join(tempDir(), 'remote');
+  await dvOk(repo, ['remote', 'add', 'origin', store, '--local']);
+  await dvOk(repo, ['push', '--all-history']);
+  assert.equal(git(repo, ['status', '--porcelain', '.dv']).trim(), '', 'the local remote is not committed');
+
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  await dvOk(clone, ['remote', 'add', 'origin', store, '--local']);
+  await dvOk(clone, ['install']);
+  await dvOk(clone, ['pull']);
+  const co = gitRun(clone, ['checkout', '-q', first]);
+  assert.equal(co.code, 0, co.out);
+  assert.doesNotMatch(co.out, /failed/, co.out);
+  assert.equal(await read(join(clone, 'data', 'x.csv')), 'first\n');
+});
