@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvJson, dvOk, git, makeRepo } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 
 /** A git repository whose `data` went through two versions, one commit each; no hooks installed. */
 async function twoVersions(): Promise<string> {
@@ -74,4 +74,32 @@ test('an interrupted checkout (temp file of a dead dv left behind): status advis
   const j = await dvJson(repo, ['status']);
   assert.equal(j.clean, true);
   assert.equal(j.paths[0].reason, null);
+});
+
+test('after git pull without hooks in a clone, status says the pointer moved, not that the data was edited', async () => {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  await fsp.writeFile(join(repo, 'data', 'x.csv'), 'v0\n');
+  await dvOk(repo, ['add', 'data']);
+  await dvOk(repo, ['remote', 'add', 'origin', join(tempDir(), 'remote')]);
+  await dvOk(repo, ['push']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'first']);
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  await dvOk(clone, ['pull']);
+  await fsp.writeFile(join(repo, 'data', 'x.csv'), 'v1\n');
+  await dvOk(repo, ['commit']);
+  await dvOk(repo, ['push']);
+  git(repo, ['commit', '-qam', 'second']);
+  git(clone, ['pull', '-q', '--ff-only']);
+  // The new version is not fetched yet: pull is the advice.
+  assert.equal((await dvJson(clone, ['status'])).paths[0].state, 'not-in-cache');
+  assert.match((await dv(clone, ['status'])).stdout, /run `dv pull`/);
+  await dvOk(clone, ['fetch']);
+  const j = await dvJson(clone, ['status']);
+  assert.equal(j.paths[0].reason, 'pointer-moved');
+  const out = (await dv(clone, ['status'])).stdout;
+  assert.match(out, /run `dv checkout`/);
+  assert.doesNotMatch(out, /dv commit/);
 });
