@@ -51,13 +51,20 @@ export function status(r: StatusResult): string {
       lines.push(`${p.path}: ${yellow('data not in the local store')} (run \`dv pull\`)`);
       continue;
     }
-    lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted`);
+    const why =
+      p.reason === 'pointer-moved'
+        ? ` (${yellow('the pointer file moved')}, e.g. by git checkout: run \`dv checkout\` to follow it)`
+        : p.reason === 'interrupted-checkout'
+          ? ` (${yellow('a checkout was interrupted')}: run \`dv checkout\` to finish it)`
+          : '';
+    lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted${why}`);
     for (const f of p.added) lines.push(`\t${green('added:    ' + f)}`);
     for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
     for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);
   }
   // Missing and not-in-cache paths carry their own hint (checkout, pull) on their line.
-  if (r.paths.some((p) => p.state === 'modified'))
+  // Only edits would be lost by a checkout: the other reasons carry their own hint on their line.
+  if (r.paths.some((p) => p.state === 'modified' && p.reason === 'edited'))
     lines.push('\nRecord the changes with `dv commit`, or discard them with `dv checkout --force`.');
   return lines.join('\n');
 }

@@ -9,8 +9,21 @@ import { readControlFile } from '../repo/control-file.js';
 import { treeLoader } from '../history/objects.js';
 import { loadPipeline, outOfDate, type OutOfDateStage } from '../pipeline/state.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
+import { leftoverTemps } from '../workspace/leftovers.js';
+import { loggedSnapshots } from '../repo/reflog.js';
+import { loadSnapshot } from '../history/objects.js';
+import { git } from '../repo/git.js';
+import { decodePointer } from '../core/pointer.js';
 
 export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';
+
+/**
+ * Why a `modified` path differs (null otherwise): `pointer-moved`, the data is a version this clone
+ * recorded or checked out before (git checkout/pull moved the pointer file: run `dv checkout`);
+ * `interrupted-checkout`, a killed checkout left its temp files (run `dv checkout` to finish);
+ * `edited`, local edits (`dv commit`, or `dv checkout --force` to discard them).
+ */
+export type ChangeReason = 'pointer-moved' | 'interrupted-checkout' | 'edited';
 
 export interface PathStatus {
   path: string;
@@ -23,6 +36,7 @@ export interface PathStatus {
   deleted: string[];
   /** Files whose content had to be read (the stat cache could not vouch for them). */
   filesHashed: number;
+  reason: ChangeReason | null;
 }
 
 export interface StatusResult {
@@ -44,6 +58,7 @@ export interface StatusOptions {
 
 export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<StatusResult> {
   const paths: PathStatus[] = [];
+  const recorded = recordedTrees(s);
   for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root)) {
     // Named paths inside the tracked directory: only the changes under them.
     const shown = (p: string): boolean => !within || within.some((w) => p === w || p.startsWith(w + '/'));
@@ -55,6 +70,7 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       modified: [] as string[],
       deleted: [] as string[],
       filesHashed: 0,
+      reason: null as ChangeReason | null,
     };
     const haveTree = await s.store.has(t.pointer.tree);
     const exists = await fsp.lstat(join(s.root, t.rel)).then(
@@ -85,7 +101,12 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       await diffTrees(t.pointer.tree, null, load, '', take);
       await diffTrees(null, scan.tree, load, '', take);
     }
-    paths.push({ ...base, state: base.added.length + base.modified.length + base.deleted.length > 0 ? 'modified' : 'clean' });
+    const changed = base.added.length + base.modified.length + base.deleted.length > 0;
+    if (changed) {
+      if (leftoverTemps(scan, t.rel).length > 0) base.reason = 'interrupted-checkout';
+      else base.reason = (await recorded(t.rel, t.pointerRel)).has(scan.tree) ? 'pointer-moved' : 'edited';
+    }
+    paths.push({ ...base, state: changed ? 'modified' : 'clean' });
   }
   let stages: OutOfDateStage[] = [];
   const metrics: NonNullable<StatusResult['metrics']> = [];
@@ -102,4 +123,47 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
   }
   const clean = paths.every((p) => p.state === 'clean');
   return { clean, upToDate: clean && stages.length === 0, paths, stages, ...(metrics.length ? { metrics } : {}) };
+}
+
+/** How far back status looks for a version of the data this clone had: bounded, since each is a read. */
+const RECENT_SNAPSHOTS = 50;
+const RECENT_GIT_MOVES = 20;
+
+/**
+ * Trees `rel` held at versions this clone recorded (the snapshot log) or had checked out (the
+ * pointer file at the last positions of git's HEAD reflog). Data equal to one of them is not a
+ * local edit: the pointer moved under it. Unreadable entries are skipped: this only shapes advice.
+ */
+function recordedTrees(s: RepoSession): (rel: string, pointerRel: string) => Promise<Set<string>> {
+  // Read once per status, only when some path differs: the log's snapshots and git's recent HEADs.
+  let logged: Promise<{ path: string; tree: string }[]> | undefined;
+  let heads: Promise<string[]> | undefined;
+  const loadLogged = async (): Promise<{ path: string; tree: string }[]> => {
+    const out: { path: string; tree: string }[] = [];
+    for (const id of (await loggedSnapshots(s.paths.dvDir)).slice(-RECENT_SNAPSHOTS)) {
+      const snap = await loadSnapshot(s.store, id).catch(() => undefined);
+      if (snap) out.push({ path: snap.path, tree: snap.tree });
+    }
+    return out;
+  };
+  const loadHeads = async (): Promise<string[]> => {
+    const moves = await git(s.root, ['log', '-g', '--format=%H', '-n', String(RECENT_GIT_MOVES), 'HEAD', '--']);
+    return moves.code === 0 ? [...new Set(moves.stdout.split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)))] : [];
+  };
+  return async (rel, pointerRel) => {
+    const out = new Set<string>();
+    logged ??= loadLogged();
+    heads ??= loadHeads();
+    for (const x of await logged) if (x.path === rel) out.add(x.tree);
+    for (const c of await heads) {
+      const shown = await git(s.root, ['show', `${c}:${pointerRel}`]);
+      if (shown.code !== 0 || shown.stdout.length > 64 * 1024) continue;
+      try {
+        out.add(decodePointer(shown.stdout, pointerRel).tree);
+      } catch {
+        // A malformed pointer in an old commit says nothing about this workspace.
+      }
+    }
+    return out;
+  };
 }

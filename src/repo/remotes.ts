@@ -4,7 +4,7 @@
  * from the standard AWS chain (environment, shared config/credentials files, profiles).
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { RetryOptions } from '../backend/retry.js';
 import type { S3Sse } from '../backend/s3.js';
@@ -13,7 +13,7 @@ import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
 import type { RepoPaths } from './paths.js';
 import { isCommitted, recordTrust, remoteIdentity } from './remote-trust.js';
-import { checkControlDir, lstatControlFile } from './control-file.js';
+import { checkControlDir, lstatControlFile, readControlFile, writeControlFile } from './control-file.js';
 
 export { REMOTE_OPTIONS };
 export type RemoteOption = (typeof REMOTE_OPTIONS)[number];
@@ -93,6 +93,59 @@ export function resolveRemote(config: Config, name?: string): RemoteConfig {
     );
   }
   return def;
+}
+
+/** `.dv/remotes/last-used.json`: git-ignored with the rest of `.dv/remotes/`; no remote name has a dot, so no cache dir collides. */
+const lastUsedFile = (dvDir: string): string => join(dvDir, 'remotes', 'last-used.json');
+
+/** The remote this clone last used, as recorded, or undefined when there is no usable record. */
+async function lastUsedRemote(dvDir: string): Promise<RemoteConfig | undefined> {
+  const text = await readControlFile(lastUsedFile(dvDir), { code: 'BAD_CONFIG', maxBytes: 64 * 1024 }).catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    if (typeof o.name !== 'string' || typeof o.url !== 'string' || !REMOTE_NAME_RE.test(o.name)) return undefined;
+    parseRemoteUrl(o.url);
+    const r: RemoteConfig = { name: o.name, url: o.url, isDefault: true };
+    for (const k of REMOTE_OPTIONS) {
+      const v = o[k];
+      if (k === 'url' || typeof v !== 'string') continue;
+      // Checked as a config value would be: the record is this clone's own, but a file all the same.
+      checkSetting(`remote.${o.name}.${k}`, v);
+      r[k] = v;
+    }
+    return r;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * resolveRemote, remembering what it resolved. A commit made before `dv remote add` has no remote
+ * in its `.dv/config` (nor may `.dv/config.local` name one): with no remote named and none
+ * configured at all, the remote this clone last used is used again (the hooks' `dv pull` after
+ * `git checkout` of such a commit). Never when a remote is configured: data goes where the config says.
+ */
+export async function resolveRemoteRemembered(config: Config, dvDir: string, name?: string): Promise<RemoteConfig> {
+  let r: RemoteConfig;
+  try {
+    r = resolveRemote(config, name);
+  } catch (e) {
+    const none = e instanceof DvError && e.code === 'NO_REMOTE' && name === undefined && listRemotes(config).length === 0;
+    const last = none ? await lastUsedRemote(dvDir) : undefined;
+    if (!last) throw e;
+    return last;
+  }
+  const record = JSON.stringify(r, null, 2) + '\n';
+  const file = lastUsedFile(dvDir);
+  // A convenience for later: a record that cannot be written never fails the command using the remote.
+  const was = await readControlFile(file, { code: 'BAD_CONFIG', maxBytes: 64 * 1024 }).catch(() => undefined);
+  if (was !== record)
+    await checkControlDir(join(dvDir, 'remotes'))
+      .then(() => fsp.mkdir(join(dvDir, 'remotes'), { recursive: true }))
+      .then(() => writeControlFile(file, record, { code: 'BAD_CONFIG' }))
+      .catch(() => undefined);
+  return r;
 }
 
 /**
@@ -189,6 +242,9 @@ export async function removeRemote(config: Config, name: string): Promise<void> 
     if (getKey(config.levels[level], 'core.remote') === name) await config.set(level, 'core.remote', undefined);
   }
   if (!found) throw new DvError('NO_REMOTE', `no remote named ${JSON.stringify(name)}`, { name });
+  // A removed remote is not used again as "the remote this clone last used".
+  const dvDir = dirname(config.files.local);
+  if ((await lastUsedRemote(dvDir))?.name === name) await fsp.rm(lastUsedFile(dvDir), { force: true });
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Backend } from '../backend/backend.js';
 import { parseRemoteUrl } from '../backend/open.js';
 import { DvError, fsError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
-import { checkRemoteCacheDir, openRemote, resolveRemote, type RemoteConfig } from '../repo/remotes.js';
+import { checkRemoteCacheDir, openRemote, resolveRemoteRemembered, type RemoteConfig } from '../repo/remotes.js';
 import { RemoteIndex } from './remote-index.js';
 import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { selectTracked } from '../workspace/tracked.js';
@@ -47,7 +47,7 @@ function remoteIds(remote: RemoteIndex, name: string, args: string[]): string[] 
 
 /** Runs `fn` with the remote open, and closes it whatever happens. */
 export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
-  const config = resolveRemote(s.config, o.remote);
+  const config = await resolveRemoteRemembered(s.config, s.paths.dvDir, o.remote);
   // A committed remote that now goes elsewhere than this clone last used is not used (TOFU).
   await checkRemoteTrust(s.config, config.name, s.paths.dvDir);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);

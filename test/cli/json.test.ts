@@ -129,6 +129,7 @@ const SHAPES: Record<string, Spec> = {
         modified: ['string'],
         deleted: ['string'],
         filesHashed: 'number',
+        reason: { oneOf: [{ enum: ['pointer-moved', 'interrupted-checkout', 'edited'] }, null] },
       },
     ],
     stages: [
