@@ -13,6 +13,12 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Randomness for the jitter, replaceable so tests are deterministic. */
   random?: () => number;
+  /**
+   * No retry starts once this many ms have passed since the operation's first attempt began,
+   * and no wait runs past it: a hung server (each attempt lasting the whole request timeout)
+   * fails once, in about the configured timeout, instead of attempts × timeout.
+   */
+  budgetMs?: number;
 }
 
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -48,10 +54,13 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
   const random = opts.random ?? Math.random;
   const signal = opts.signal;
 
-  async function backoff(op: string, key: string, attempt: number, error: unknown): Promise<void> {
+  const budgetMs = opts.budgetMs ?? Number.POSITIVE_INFINITY;
+
+  async function backoff(op: string, key: string, attempt: number, error: unknown, startedAt: number): Promise<void> {
     if (attempt >= attempts || !isTransient(error)) throw error;
     if (signal?.aborted) throw interrupted(error);
     const delayMs = Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+    if (Date.now() - startedAt + delayMs >= budgetMs) throw error;
     opts.onRetry?.({ op, key, attempt, delayMs, error });
     try {
       await sleep(delayMs, undefined, signal ? { signal } : undefined);
@@ -61,12 +70,13 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
   }
 
   async function run<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw interrupted(signal.reason);
       try {
         return await fn();
       } catch (err) {
-        await backoff(op, key, attempt, err);
+        await backoff(op, key, attempt, err, startedAt);
       }
     }
   }
@@ -75,6 +85,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     // Remembers what it yielded rather than the last key: not every store lists in key
     // order (s3rver walks directories), and a restarted listing must not repeat or skip.
     const seen = new Set<string>();
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw interrupted(signal.reason);
       try {
@@ -85,7 +96,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
         }
         return;
       } catch (err) {
-        await backoff('list', prefix, attempt, err);
+        await backoff('list', prefix, attempt, err, startedAt);
       }
     }
   }
