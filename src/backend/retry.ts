@@ -2,13 +2,31 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DvError, isDvError } from '../errors.js';
 import type { Backend } from './backend.js';
 
+/** What a retry reports: `attempt` (of `attempts`) failed on `location`/`key`, the next starts in `delayMs`. */
+export interface RetryInfo {
+  op: string;
+  location: string;
+  key: string;
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+  error: unknown;
+}
+
+/** The short cause of a failure for a retry line: the detail in a dv error's parentheses (SlowDown, ETIMEDOUT), else its code. */
+export function retryCause(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  const detail = typeof e?.message === 'string' ? /\(([^()]{1,80})\)/.exec(e.message)?.[1] : undefined;
+  return detail ?? (typeof e?.code === 'string' ? e.code : 'error');
+}
+
 export interface RetryOptions {
   /** Total attempts, the first one included. */
   attempts?: number;
   baseMs?: number;
   maxMs?: number;
   /** Called before each retry's wait; `attempt` is the number of the attempt that failed. */
-  onRetry?: (info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void;
+  onRetry?: (info: RetryInfo) => void;
   /** Once aborted, no new attempt starts; the wrapper throws INTERRUPTED. */
   signal?: AbortSignal;
   /** Randomness for the jitter, replaceable so tests are deterministic. */
@@ -61,7 +79,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     if (signal?.aborted) throw interrupted(error);
     const delayMs = Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
     if (Date.now() - startedAt + delayMs >= budgetMs) throw error;
-    opts.onRetry?.({ op, key, attempt, delayMs, error });
+    opts.onRetry?.({ op, location: backend.location, key, attempt, attempts, delayMs, error });
     try {
       await sleep(delayMs, undefined, signal ? { signal } : undefined);
     } catch {

@@ -99,7 +99,7 @@ export class RemoteRunCache {
     }
     await checkRemoteTrust(this.s.config, this.config.name, this.s.paths.dvDir);
     // Few retries: an offline repro should run its stages, not wait.
-    this.backend = await openRemote(this.config, this.s.root, { retry: { attempts: 2 } });
+    this.backend = await openRemote(this.config, this.s.root, { retry: { attempts: 2, onRetry: this.s.onRetry } });
     try {
       await within(this.backend.check(), LOOKUP_MS, 'the run-cache lookup');
     } catch (e) {

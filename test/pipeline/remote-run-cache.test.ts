@@ -201,7 +201,7 @@ test('S3 remote (s3rver): a clone without dv.lock restores every stage from the 
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stderr,
-    /^dv: remote origin \(s3:\/\/runs\/team\/project\) is out of reach \(REMOTE_UNREACHABLE\): stages not recorded here will run/,
+    /^dv: remote origin \(s3:\/\/runs\/team\/project\) is out of reach \(REMOTE_UNREACHABLE\): stages not recorded here will run/m,
   );
   assert.deepEqual(await c.ran(), ['prepare', 'train', 'evaluate']);
 });
