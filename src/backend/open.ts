@@ -69,5 +69,9 @@ export async function openBackend(url: string, opts: OpenBackendOptions = {}): P
     parsed.kind === 'local'
       ? new LocalBackend(parsed.path, { create: opts.create })
       : new (await import('./s3.js')).S3Backend({ ...opts.s3, bucket: parsed.bucket, prefix: parsed.prefix });
-  return opts.retry === false ? raw : withRetry(raw, opts.retry ?? {});
+  if (opts.retry === false) return raw;
+  // An S3 operation retries only within its remote's timeout (remote.NAME.timeout): against a
+  // hung server the command fails in about that time, not attempts × timeout.
+  const budgetMs = parsed.kind === 's3' ? (opts.s3?.timeoutMs ?? 30_000) : undefined;
+  return withRetry(raw, { budgetMs, ...opts.retry });
 }

@@ -2,17 +2,41 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DvError, isDvError } from '../errors.js';
 import type { Backend } from './backend.js';
 
+/** What a retry reports: `attempt` (of `attempts`) failed on `location`/`key`, the next starts in `delayMs`. */
+export interface RetryInfo {
+  op: string;
+  location: string;
+  key: string;
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+  error: unknown;
+}
+
+/** The short cause of a failure for a retry line: the detail in a dv error's parentheses (SlowDown, ETIMEDOUT), else its code. */
+export function retryCause(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  const detail = typeof e?.message === 'string' ? /\(([^()]{1,80})\)/.exec(e.message)?.[1] : undefined;
+  return detail ?? (typeof e?.code === 'string' ? e.code : 'error');
+}
+
 export interface RetryOptions {
   /** Total attempts, the first one included. */
   attempts?: number;
   baseMs?: number;
   maxMs?: number;
   /** Called before each retry's wait; `attempt` is the number of the attempt that failed. */
-  onRetry?: (info: { op: string; key: string; attempt: number; delayMs: number; error: unknown }) => void;
+  onRetry?: (info: RetryInfo) => void;
   /** Once aborted, no new attempt starts; the wrapper throws INTERRUPTED. */
   signal?: AbortSignal;
   /** Randomness for the jitter, replaceable so tests are deterministic. */
   random?: () => number;
+  /**
+   * No retry starts once this many ms have passed since the operation's first attempt began,
+   * and no wait runs past it: a hung server (each attempt lasting the whole request timeout)
+   * fails once, in about the configured timeout, instead of attempts × timeout.
+   */
+  budgetMs?: number;
 }
 
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -48,11 +72,14 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
   const random = opts.random ?? Math.random;
   const signal = opts.signal;
 
-  async function backoff(op: string, key: string, attempt: number, error: unknown): Promise<void> {
+  const budgetMs = opts.budgetMs ?? Number.POSITIVE_INFINITY;
+
+  async function backoff(op: string, key: string, attempt: number, error: unknown, startedAt: number): Promise<void> {
     if (attempt >= attempts || !isTransient(error)) throw error;
     if (signal?.aborted) throw interrupted(error);
     const delayMs = Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
-    opts.onRetry?.({ op, key, attempt, delayMs, error });
+    if (Date.now() - startedAt + delayMs >= budgetMs) throw error;
+    opts.onRetry?.({ op, location: backend.location, key, attempt, attempts, delayMs, error });
     try {
       await sleep(delayMs, undefined, signal ? { signal } : undefined);
     } catch {
@@ -61,12 +88,13 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
   }
 
   async function run<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw interrupted(signal.reason);
       try {
         return await fn();
       } catch (err) {
-        await backoff(op, key, attempt, err);
+        await backoff(op, key, attempt, err, startedAt);
       }
     }
   }
@@ -75,6 +103,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     // Remembers what it yielded rather than the last key: not every store lists in key
     // order (s3rver walks directories), and a restarted listing must not repeat or skip.
     const seen = new Set<string>();
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw interrupted(signal.reason);
       try {
@@ -85,7 +114,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
         }
         return;
       } catch (err) {
-        await backoff('list', prefix, attempt, err);
+        await backoff('list', prefix, attempt, err, startedAt);
       }
     }
   }

@@ -4,6 +4,7 @@
  * the process-only interrupt.ts writes to process streams or sets the exit code, so tests can run
  * `main` in-process.
  */
+import { type RetryInfo, retryCause } from '../backend/retry.js';
 import { resolve } from 'node:path';
 import type { LockInfo } from '../repo/lock.js';
 import { runCommand, type CommandName, type CommandOptions, type CommandResult } from '../ops/commands.js';
@@ -64,6 +65,11 @@ export function createContext(io: Io): CliContext {
   const onWait = (h: LockInfo): void => {
     if (!ctx.globals.quiet) io.stderr.write(`dv: waiting for \`dv ${h.command}\` (pid ${h.pid}) to finish...\n`);
   };
+  // A line per retry of a remote request (on stderr, so never in --json output); -q silences it.
+  const onRetry = (r: RetryInfo): void => {
+    if (!ctx.globals.quiet)
+      io.stderr.write(`dv: retrying ${r.location}/${r.key} (${r.attempt + 1}/${r.attempts}): ${retryCause(r.error)}\n`);
+  };
   const ctx: CliContext = {
     io,
     globals: {},
@@ -86,7 +92,7 @@ export function createContext(io: Io): CliContext {
       if (typeof text === 'string') ctx.out(text);
     },
     progress: (label) => progress(label, !ctx.globals.quiet && !ctx.globals.json, io.stderr),
-    run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait }, opts),
+    run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait, onRetry }, opts),
   };
   return ctx;
 }

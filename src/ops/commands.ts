@@ -11,6 +11,7 @@
  * here, then the `Repo` method and the CLI file (CONTRIBUTING.md).
  */
 import type { LockInfo } from '../repo/lock.js';
+import type { RetryOptions } from '../backend/retry.js';
 import { RepoSession } from '../repo/repo.js';
 import type { AddOptions } from './add.js';
 import type { AttestOptions } from './attest.js';
@@ -126,13 +127,22 @@ export interface RunContext {
   waitMs?: number;
   /** Called once when the command has to wait for another dv process. */
   onWait?: (holder: LockInfo) => void;
+  /** Called before each retry of a remote request. */
+  onRetry?: RetryOptions['onRetry'];
 }
 
 /** Runs command `name`: opens the repository as the command's lock mode says, runs it, closes. */
 export async function runCommand<K extends CommandName>(name: K, at: RunContext, opts: CommandOptions<K>): Promise<CommandResult<K>> {
   const def = COMMANDS[name] as unknown as CommandDef<CommandOptions<K>, CommandResult<K>>;
   if (def.lock === 'none') return def.run(undefined, opts);
-  const s = await RepoSession.open({ cwd: at.cwd, write: def.lock === 'write', waitMs: at.waitMs, command: def.label, onWait: at.onWait });
+  const s = await RepoSession.open({
+    cwd: at.cwd,
+    write: def.lock === 'write',
+    waitMs: at.waitMs,
+    command: def.label,
+    onWait: at.onWait,
+    onRetry: at.onRetry,
+  });
   try {
     return await def.run(s, opts);
   } finally {
@@ -147,7 +157,14 @@ export async function runCommand<K extends CommandName>(name: K, at: RunContext,
  */
 export async function openFile(at: RunContext, opts: CatOptions): Promise<CatResult> {
   const { cat } = await import('./cat.js');
-  const s = await RepoSession.open({ cwd: at.cwd, write: false, waitMs: at.waitMs, command: 'cat', onWait: at.onWait });
+  const s = await RepoSession.open({
+    cwd: at.cwd,
+    write: false,
+    waitMs: at.waitMs,
+    command: 'cat',
+    onWait: at.onWait,
+    onRetry: at.onRetry,
+  });
   try {
     return await cat(s, { ...opts, onClose: () => s.close() });
   } catch (e) {

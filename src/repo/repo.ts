@@ -16,6 +16,7 @@ import { RepoLock, type LockInfo } from './lock.js';
 import { processAlive } from '../store/atomic.js';
 import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
+import type { RetryOptions } from '../backend/retry.js';
 
 export { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { checkControlDir, checkControlTree, lstatControlFile, readControlFile } from './control-file.js';
@@ -152,6 +153,8 @@ export interface OpenOptions {
   waitMs?: number;
   command?: string;
   onWait?: (holder: LockInfo) => void;
+  /** Told of each retry of a remote request (the CLI prints a line). */
+  onRetry?: RetryOptions['onRetry'];
 }
 
 export class RepoSession {
@@ -222,6 +225,10 @@ export class RepoSession {
       throw e;
     }
     return new RepoSession(paths, config, store, index, lock, opts);
+  }
+
+  get onRetry(): RetryOptions['onRetry'] {
+    return this.opts.onRetry;
   }
 
   get writable(): boolean {

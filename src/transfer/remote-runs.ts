@@ -26,6 +26,25 @@ import type { TrustedKeys } from '../provenance/trust.js';
 /** A run record is small; anything larger on a remote is not one. */
 const MAX_RUN_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How long repro waits for the remote to answer a lookup (the check and each record's read),
+ * whatever remote.NAME.timeout says: a stage that could run at once must not wait a transfer's timeout.
+ */
+const LOOKUP_MS = 3000;
+
+/** `p`, or REMOTE_UNREACHABLE once `ms` have passed without its answer. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DvError('REMOTE_UNREACHABLE', `no answer to ${what} in ${ms / 1000} s`, {})), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Uploads the run records the remote lacks (call once the outs' data is there). Returns how many. */
 export async function uploadRuns(backend: Backend, runs: LocalRun[]): Promise<number> {
   if (runs.length === 0) return 0;
@@ -80,9 +99,9 @@ export class RemoteRunCache {
     }
     await checkRemoteTrust(this.s.config, this.config.name, this.s.paths.dvDir);
     // Few retries: an offline repro should run its stages, not wait.
-    this.backend = await openRemote(this.config, this.s.root, { retry: { attempts: 2 } });
+    this.backend = await openRemote(this.config, this.s.root, { retry: { attempts: 2, onRetry: this.s.onRetry } });
     try {
-      await this.backend.check();
+      await within(this.backend.check(), LOOKUP_MS, 'the run-cache lookup');
     } catch (e) {
       this.offline(e);
       return false;
@@ -93,8 +112,11 @@ export class RemoteRunCache {
 
   private offline(e: unknown): void {
     this.state = 'off';
+    // A request still hanging must not keep the process alive after the stages ran.
+    void this.backend?.close?.();
     this.opts.notice(
-      `remote ${this.config!.name} (${this.config!.url}) is out of reach (${e instanceof DvError ? e.code : String(e)}): stages not recorded here will run instead of coming from its run cache`,
+      `remote ${this.config!.name} (${this.config!.url}) is out of reach (${e instanceof DvError ? e.code : String(e)}): ` +
+        'stages not recorded here will run instead of coming from its run cache (skip the lookup with `dv repro --offline`)',
     );
   }
 
@@ -104,7 +126,7 @@ export class RemoteRunCache {
     const remoteKey = remoteRunKey(key);
     let bytes: Buffer;
     try {
-      bytes = await this.backend!.get(remoteKey);
+      bytes = await within(this.backend!.get(remoteKey), LOOKUP_MS, 'the run-cache lookup');
     } catch (e) {
       if (e instanceof DvError && e.code === 'OBJECT_MISSING') return undefined;
       this.offline(e);

@@ -56,7 +56,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     await fsp.mkdir(target.path, { recursive: true }).catch((e) => {
       throw fsError(e, target.path);
     });
-  const backend = await openRemote(config, s.root, { create: o.purpose === 'write' });
+  const backend = await openRemote(config, s.root, { create: o.purpose === 'write', retry: { onRetry: s.onRetry } });
   try {
     await backend.check();
     const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
