@@ -32,9 +32,11 @@ export interface RetryOptions {
   /** Randomness for the jitter, replaceable so tests are deterministic. */
   random?: () => number;
   /**
-   * No retry starts once this many ms have passed since the operation's first attempt began,
-   * and no wait runs past it: a hung server (each attempt lasting the whole request timeout)
-   * fails once, in about the configured timeout, instead of attempts × timeout.
+   * After an attempt that timed out (`isTimeout`), no retry starts once this many ms have passed
+   * since the operation's first attempt began, and no wait runs past it: a hung server (each
+   * attempt lasting the whole request timeout) fails once, in about the configured timeout,
+   * instead of attempts × timeout. Other transient failures (a dropped connection during a long
+   * upload, SlowDown) are retried up to `attempts` however long the operation has run.
    */
   budgetMs?: number;
 }
@@ -54,6 +56,12 @@ export function isTransient(err: unknown): boolean {
   }
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && TRANSIENT_NODE_CODES.has(code);
+}
+
+/** Whether the failure is the remote not answering in time (the backends mark it `data.timedOut`). */
+export function isTimeout(err: unknown): boolean {
+  if (isDvError(err)) return err.data.timedOut === true;
+  return (err as { code?: unknown } | undefined)?.code === 'ETIMEDOUT';
 }
 
 function interrupted(cause: unknown): DvError {
@@ -78,7 +86,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     if (attempt >= attempts || !isTransient(error)) throw error;
     if (signal?.aborted) throw interrupted(error);
     const delayMs = Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
-    if (Date.now() - startedAt + delayMs >= budgetMs) throw error;
+    if (isTimeout(error) && Date.now() - startedAt + delayMs >= budgetMs) throw error;
     opts.onRetry?.({ op, location: backend.location, key, attempt, attempts, delayMs, error });
     try {
       await sleep(delayMs, undefined, signal ? { signal } : undefined);

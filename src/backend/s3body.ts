@@ -75,7 +75,7 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
     throw new DvError(
       'REMOTE_UNREACHABLE',
       `the download of s3://${ctx.bucket}/${ctx.objectKey} got ${got} bytes in ${Math.round(limits.timeoutMs / 1000)} s and was given up: check the network, or raise remote.NAME.timeout`,
-      { bucket: ctx.bucket, key: ctx.key, got, transient: true },
+      { bucket: ctx.bucket, key: ctx.key, got, transient: true, timedOut: true },
     );
   }
   if (!out) return Buffer.concat(chunks, got);

@@ -114,7 +114,7 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): DvError {
     return mk(
       'REMOTE_UNREACHABLE',
       `no answer from ${host} in time for ${where} (${detail}): check the network or raise the remote's timeout, then try again`,
-      { transient: true },
+      { transient: true, timedOut: true },
     );
   }
   if (has(UNREACHABLE)) {

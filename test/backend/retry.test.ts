@@ -41,6 +41,32 @@ function fake(errors: unknown[], listRuns: Array<{ keys: string[]; fail?: unknow
 }
 
 describe('withRetry', () => {
+  test('budgetMs: a timed-out attempt past the budget is not retried; other transient failures still are', async () => {
+    const slowTimeout = async (): Promise<never> => {
+      await new Promise((r) => setTimeout(r, 30));
+      throw new DvError('REMOTE_UNREACHABLE', 'no answer in time', { transient: true, timedOut: true });
+    };
+    const hung = fake([]);
+    hung.be.get = async () => {
+      hung.state.calls++;
+      return slowTimeout();
+    };
+    await rejectsWith(withRetry(hung.be, { baseMs: 1, budgetMs: 20 }).get('k'), 'REMOTE_UNREACHABLE');
+    assert.equal(hung.state.calls, 1, 'a hung remote is tried once when its attempt used up the budget');
+    // A dropped connection late in a long operation (a large upload) is retried whatever the elapsed time.
+    const long = fake([]);
+    const errors = [transient(), transient()];
+    long.be.get = async () => {
+      long.state.calls++;
+      await new Promise((r) => setTimeout(r, 30));
+      const e = errors.shift();
+      if (e) throw e;
+      return Buffer.from('ok');
+    };
+    assert.equal((await withRetry(long.be, { baseMs: 1, budgetMs: 20 }).get('k')).toString(), 'ok');
+    assert.equal(long.state.calls, 3);
+  });
+
   test('retries transient errors, then returns the answer', async () => {
     const { be, state } = fake([transient(), new DvError('REMOTE_UNREACHABLE', 'down')]);
     const seen: Array<{ op: string; key: string; attempt: number }> = [];
