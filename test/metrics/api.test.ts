@@ -5,25 +5,11 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DvError, Repo } from '../../src/index.js';
 import { dvJson, dvOk, git } from '../helpers/cli.js';
-import { pipelineRepo } from '../pipeline/fixture.js';
+import { pipelineRepo, redefineEvaluate } from '../pipeline/fixture.js';
 
 test('Repo metrics and params methods match the CLI JSON; an unknown revision is USAGE', async () => {
   const { repo, env } = await pipelineRepo();
-  await dvOk(repo, [
-    'stage',
-    'add',
-    '-f',
-    '-n',
-    'evaluate',
-    '-d',
-    'evaluate.mjs',
-    '-d',
-    'model.json',
-    '-M',
-    'metrics.json',
-    '--',
-    'node evaluate.mjs',
-  ]);
+  await redefineEvaluate(repo, '-M');
   await dvOk(repo, ['repro'], env);
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'run 1']);

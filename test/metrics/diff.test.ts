@@ -8,26 +8,12 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git } from '../helpers/cli.js';
-import { pipelineRepo } from '../pipeline/fixture.js';
+import { pipelineRepo, redefineEvaluate } from '../pipeline/fixture.js';
 
 async function twoRuns(): Promise<{ repo: string; env: Record<string, string>; score1: number; score2: number }> {
   const { repo, env } = await pipelineRepo();
   // evaluate's metrics.json as a metrics file tracked by dv (-m): read at a revision through its pointer.
-  await dvOk(repo, [
-    'stage',
-    'add',
-    '-f',
-    '-n',
-    'evaluate',
-    '-d',
-    'evaluate.mjs',
-    '-d',
-    'model.json',
-    '-M',
-    'metrics.json',
-    '--',
-    'node evaluate.mjs',
-  ]);
+  await redefineEvaluate(repo, '-M');
   await dvOk(repo, ['repro'], env);
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'run 1']);

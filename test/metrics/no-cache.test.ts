@@ -7,25 +7,11 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git, run } from '../helpers/cli.js';
-import { pipelineRepo } from '../pipeline/fixture.js';
+import { pipelineRepo, redefineEvaluate } from '../pipeline/fixture.js';
 
 test('-M metrics are in git, not in .gitignore, have no pointer, and metrics diff reads them at a revision', async () => {
   const { repo, env } = await pipelineRepo();
-  await dvOk(repo, [
-    'stage',
-    'add',
-    '-f',
-    '-n',
-    'evaluate',
-    '-d',
-    'evaluate.mjs',
-    '-d',
-    'model.json',
-    '-M',
-    'metrics.json',
-    '--',
-    'node evaluate.mjs',
-  ]);
+  await redefineEvaluate(repo, '-M');
   assert.match(await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'), /\n {4}metrics:\n {6}- metrics.json:\n {10}cache: false\n$/);
   const st = (await dvJson(repo, ['stage', 'list'])).find((s: any) => s.name === 'evaluate');
   assert.deepEqual([st.metrics, st.uncached, st.outs], [['metrics.json'], ['metrics.json'], []]);

@@ -104,3 +104,11 @@ export async function pipelineRepo(): Promise<Fixture> {
     },
   };
 }
+
+/**
+ * Re-declares the `evaluate` stage (`dv stage add -f`) with its metrics as `flag` (`-m` tracked by
+ * dv, `-M` kept in git, `-o` a plain out) and `cmd` as its command.
+ */
+export async function redefineEvaluate(repo: string, flag: '-m' | '-M' | '-o', cmd = 'node evaluate.mjs'): Promise<void> {
+  await dvOk(repo, ['stage', 'add', '-f', '-n', 'evaluate', '-d', 'evaluate.mjs', '-d', 'model.json', flag, 'metrics.json', '--', cmd]);
+}

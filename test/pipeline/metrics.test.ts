@@ -4,26 +4,12 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dvJson, dvOk } from '../helpers/cli.js';
-import { pipelineRepo } from './fixture.js';
+import { pipelineRepo, redefineEvaluate } from './fixture.js';
 
 test('metrics files: tracked like outs, their values in dv status and dv lineage', async () => {
   const f = await pipelineRepo();
   const { repo, env } = f;
-  await dvOk(repo, [
-    'stage',
-    'add',
-    '-f',
-    '-n',
-    'evaluate',
-    '-d',
-    'evaluate.mjs',
-    '-d',
-    'model.json',
-    '-m',
-    'metrics.json',
-    '--',
-    'node evaluate.mjs',
-  ]);
+  await redefineEvaluate(repo, '-m');
   assert.match(
     await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'),
     /\n {2}evaluate:\n {4}cmd: node evaluate.mjs\n {4}deps:\n {6}- evaluate.mjs\n {6}- model.json\n {4}metrics:\n {6}- metrics.json\n$/,

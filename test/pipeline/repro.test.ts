@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git } from '../helpers/cli.js';
-import { pipelineRepo } from './fixture.js';
+import { pipelineRepo, redefineEvaluate } from './fixture.js';
 
 const actions = (r: any): string[] => r.stages.map((s: any) => `${s.name}:${s.action}${s.from ? `:${s.from}` : ''}`);
 
@@ -173,21 +173,7 @@ test('three-stage pipeline: run, nothing twice, a param reruns downstream only, 
 test('a failing stage stops the run with its exit code and records nothing for it', async () => {
   const f = await pipelineRepo();
   const { repo, env } = f;
-  await dvOk(repo, [
-    'stage',
-    'add',
-    '-f',
-    '-n',
-    'evaluate',
-    '-d',
-    'evaluate.mjs',
-    '-d',
-    'model.json',
-    '-o',
-    'metrics.json',
-    '--',
-    'echo evaluating; echo broken >&2; exit 7',
-  ]);
+  await redefineEvaluate(repo, '-o', 'echo evaluating; echo broken >&2; exit 7');
   const r = await dv(repo, ['repro'], env);
   assert.equal(r.code, 7, r.stderr);
   assert.match(r.stdout, /^evaluating$/m);

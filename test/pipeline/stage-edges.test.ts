@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git } from '../helpers/cli.js';
-import { pipelineRepo } from './fixture.js';
+import { pipelineRepo, redefineEvaluate } from './fixture.js';
 
 const actions = (r: any): string[] => r.stages.map((s: any) => `${s.name}:${s.action}${s.from ? `:${s.from}` : ''}`);
 
@@ -25,21 +25,7 @@ test('stage add refuses an out that is data tracked with dv add, and leaves dv.y
   assert.equal(await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'), before);
   // A stage's own out (recorded in dv.lock) may be redefined with --force.
   await dvOk(repo, ['repro']);
-  await dvOk(repo, [
-    'stage',
-    'add',
-    '-f',
-    '-n',
-    'evaluate',
-    '-d',
-    'evaluate.mjs',
-    '-d',
-    'model.json',
-    '-o',
-    'metrics.json',
-    '--',
-    'node evaluate.mjs # v2',
-  ]);
+  await redefineEvaluate(repo, '-o', 'node evaluate.mjs # v2');
 });
 
 test('-p with commas names several keys, in params.yaml or in the file before the colon', async () => {
