@@ -124,14 +124,16 @@ async function lastUsedRemote(dvDir: string): Promise<RemoteConfig | undefined> 
  * resolveRemote, remembering what it resolved. A commit made before `dv remote add` has no remote
  * in its `.dv/config` (nor may `.dv/config.local` name one): with no remote named and none
  * configured at all, the remote this clone last used is used again (the hooks' `dv pull` after
- * `git checkout` of such a commit). Never when a remote is configured: data goes where the config says.
+ * `git checkout` of such a commit). Never when a remote is configured, and never to write (`read`
+ * false: push): data goes where the config says.
  */
-export async function resolveRemoteRemembered(config: Config, dvDir: string, name?: string): Promise<RemoteConfig> {
+export async function resolveRemoteRemembered(config: Config, dvDir: string, name?: string, read = true): Promise<RemoteConfig> {
   let r: RemoteConfig;
   try {
     r = resolveRemote(config, name);
   } catch (e) {
-    const none = e instanceof DvError && e.code === 'NO_REMOTE' && name === undefined && listRemotes(config).length === 0;
+    // Only to read from: data is sent only to a remote the configuration names (push, pre-push).
+    const none = read && e instanceof DvError && e.code === 'NO_REMOTE' && name === undefined && listRemotes(config).length === 0;
     const last = none ? await lastUsedRemote(dvDir) : undefined;
     if (!last) throw e;
     return last;

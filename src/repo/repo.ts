@@ -73,12 +73,13 @@ export async function checkLayout(paths: RepoPaths): Promise<void> {
 }
 
 /**
- * The files that hold this clone's own trust (`.dv/config.local`, the remote trust records) are
+ * The files that hold this clone's own trust (`.dv/config.local`, the remote trust records, the
+ * remote it last used) are
  * git-ignored; one that git tracks came with the clone (`git add -f` by whoever made it) and
  * would let the repository choose its own trusted config: refused, naming the way out.
  */
 async function refuseCommittedTrust(paths: RepoPaths): Promise<void> {
-  const files = [paths.localConfig, join(paths.dvDir, 'remotes', 'trusted.json')];
+  const files = [paths.localConfig, join(paths.dvDir, 'remotes', 'trusted.json'), join(paths.dvDir, 'remotes', 'last-used.json')];
   const present: string[] = [];
   for (const f of files)
     if (

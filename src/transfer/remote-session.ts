@@ -47,7 +47,7 @@ function remoteIds(remote: RemoteIndex, name: string, args: string[]): string[] 
 
 /** Runs `fn` with the remote open, and closes it whatever happens. */
 export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
-  const config = await resolveRemoteRemembered(s.config, s.paths.dvDir, o.remote);
+  const config = await resolveRemoteRemembered(s.config, s.paths.dvDir, o.remote, o.purpose === 'read');
   // A committed remote that now goes elsewhere than this clone last used is not used (TOFU).
   await checkRemoteTrust(s.config, config.name, s.paths.dvDir);
   const jobs = o.jobs ?? (Number(config.jobs) || 8);

@@ -98,3 +98,36 @@ test('a remote added with --local (.dv/config.local) serves every commit: git ch
   assert.doesNotMatch(co.out, /failed/, co.out);
   assert.equal(await read(join(clone, 'data', 'x.csv')), 'first\n');
 });
+
+test('the remembered remote is only read from: push at a commit with no remote is NO_REMOTE; a committed record is refused', async () => {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  await fsp.writeFile(join(repo, 'data', 'x.csv'), 'first\n');
+  await dvOk(repo, ['add', 'data']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'no remote yet']);
+  const first = git(repo, ['rev-parse', 'HEAD']).trim();
+  const remote = join(tempDir(), 'remote');
+  await dvOk(repo, ['remote', 'add', 'origin', remote]);
+  await dvOk(repo, ['push']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'the remote']);
+  git(repo, ['checkout', '-q', first]);
+  // Reading falls back to the remote this clone last used; sending data never does.
+  await dvOk(repo, ['fetch']);
+  await fsp.writeFile(join(repo, 'data', 'x.csv'), 'new data\n');
+  await dvOk(repo, ['commit']);
+  const packsBefore = await fsp.readdir(join(remote, 'packs')).catch(() => [] as string[]);
+  const push = await dv(repo, ['push']);
+  assert.equal(push.code, 30, push.stderr);
+  assert.match(push.stderr, /NO_REMOTE/);
+  assert.deepEqual(await fsp.readdir(join(remote, 'packs')).catch(() => [] as string[]), packsBefore, 'nothing was sent');
+
+  // A record that git tracks came with the clone (git add -f): it could choose where a pull reads; refused.
+  git(repo, ['checkout', '-q', '-f', 'main']);
+  git(repo, ['add', '-f', '.dv/remotes/last-used.json']);
+  git(repo, ['commit', '-qm', 'planted record']);
+  const r = await dv(repo, ['status']);
+  assert.equal(r.code, 17, r.stderr);
+  assert.match(r.stderr, /BAD_CONFIG: \.dv\/remotes\/last-used\.json is committed to git/);
+});
