@@ -14,6 +14,9 @@ import { findTracked, readPointer } from '../workspace/pointers.js';
 import { scanPath, toRepoRel } from '../workspace/scan.js';
 import { loadSnapshot, resolveTreeish, treeLoader } from '../history/objects.js';
 
+/** What `resolveTreeish` gives: the tree (and snapshot) an id names. */
+type Treeish = Awaited<ReturnType<typeof resolveTreeish>>;
+
 export interface DiffOptions {
   /** A snapshot or tree id (prefix), or a git revision (`HEAD~1`, `main`, `v1`). */
   a: string;
@@ -34,11 +37,10 @@ export interface DiffResult {
 }
 
 /** A snapshot/tree id, else a git commit; `undefined` when `arg` is neither. */
-async function resolveArg(s: RepoSession, arg: string): Promise<{ commit: string } | { object: true } | undefined> {
+async function resolveArg(s: RepoSession, arg: string): Promise<{ commit: string } | { object: Treeish } | undefined> {
   if (isIdPrefix(arg.toLowerCase())) {
     try {
-      await resolveTreeish(s.store, arg);
-      return { object: true };
+      return { object: await resolveTreeish(s.store, arg) };
     } catch (e) {
       if (!isDvError(e, 'UNKNOWN_ID')) throw e;
     }
@@ -75,11 +77,11 @@ export async function diff(s: RepoSession, opts: DiffOptions): Promise<DiffResul
   }
   if (opts.paths?.length)
     throw new DvError('USAGE', `dv diff ${opts.a}: paths go with git revisions; for a snapshot, name its workspace path with --path`);
-  return diffObjects(s, opts);
+  return diffObjects(s, a.object, opts);
 }
 
-async function diffObjects(s: RepoSession, opts: DiffOptions): Promise<DiffResult> {
-  const a = await resolveTreeish(s.store, opts.a);
+/** `a`: the object `opts.a` names, resolved once by `diff`. */
+async function diffObjects(s: RepoSession, a: Treeish, opts: DiffOptions): Promise<DiffResult> {
   if (opts.b) {
     const b = await resolveTreeish(s.store, opts.b);
     return { from: a.tree, to: b.tree, changes: await diffTrees(a.tree, b.tree, treeLoader(s.store)) };
