@@ -6,19 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { DV_BIN, dv, dvOk, makeRepo } from '../helpers/cli.js';
+import { hungServer } from '../helpers/hung-server.js';
 
 test('a writer finding the index held by `dv status --remote` on a hung server names it', { timeout: 60_000 }, async () => {
   // A server that accepts connections and never answers.
-  const sockets: Socket[] = [];
-  const hung = createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-  const port = (hung.address() as { port: number }).port;
+  const hung = await hungServer();
+  const port = hung.port;
   try {
     const repo = await makeRepo();
     await fsp.writeFile(join(repo, 'a.txt'), 'a\n');
@@ -60,7 +55,6 @@ test('a writer finding the index held by `dv status --remote` on a hung server n
     // Its note is no proof of anything once it is gone: the next writer gets the index.
     await dvOk(repo, ['add', 'b.txt']);
   } finally {
-    for (const s of sockets) s.destroy();
     hung.close();
   }
 });

@@ -6,30 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { hungServer } from '../helpers/hung-server.js';
 import { join } from 'node:path';
 import { dv, dvOk, makeRepo } from '../helpers/cli.js';
 
 const TIMEOUT_S = 3;
 // Process start-up (node, the SDK's import) comes on top of the timeout; under load it is ~1-2 s.
 const STARTUP_ALLOWANCE_MS = 2500;
-
-async function hungServer(): Promise<{ port: number; close: () => void }> {
-  const sockets: Socket[] = [];
-  const srv: Server = createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  return {
-    port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      srv.close();
-    },
-  };
-}
 
 async function repoWithRemote(endpoint: string): Promise<string> {
   const repo = await makeRepo();

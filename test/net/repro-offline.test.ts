@@ -5,20 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { dv, dvOk, makeRepo } from '../helpers/cli.js';
+import { hungServer } from '../helpers/hung-server.js';
 
 const ENV = { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'us-east-1' };
 
 test('dv repro with a hung remote run cache starts its stage within 5 s and names --offline', { timeout: 90_000 }, async () => {
-  const sockets: Socket[] = [];
-  const hung = createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-  const port = (hung.address() as { port: number }).port;
+  const hung = await hungServer();
+  const port = hung.port;
   try {
     const repo = await makeRepo();
     await dvOk(repo, ['remote', 'add', 's3', 's3://bucket/x', '--endpoint', `http://127.0.0.1:${port}`, '--default']);
@@ -35,7 +30,6 @@ test('dv repro with a hung remote run cache starts its stage within 5 s and name
     assert.ok(total < 10_000, `repro took ${total} ms`);
     assert.match(r.stderr, /^dv: remote s3 \(s3:\/\/bucket\/x\) is out of reach \(REMOTE_UNREACHABLE\): .*`dv repro --offline`/m);
   } finally {
-    for (const s of sockets) s.destroy();
     hung.close();
   }
 });
