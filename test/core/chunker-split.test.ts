@@ -4,20 +4,8 @@ import fc from 'fast-check';
 import { chunkLengths, nextCut, CHUNKER_V1 } from '../../src/core/chunker.js';
 import { WasmChunker } from '../../src/core/chunker-wasm.js';
 import { CAND_RATIO, partsOf, scanCandidates, scanFrom, splitChunkLengths, walkCuts, type CutFn } from '../../src/core/chunker-split.js';
+import { xorshiftBytes } from '../helpers/data.js';
 
-function xorshiftBytes(seed: number, size: number): Buffer {
-  const b = Buffer.alloc(size + 4);
-  let s = seed || 1;
-  for (let i = 0; i < size; i += 4) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    b.writeUInt32LE(s, i);
-  }
-  return b.subarray(0, size);
-}
 const kinds = ['random', 'zeros', 'period', 'holes', 'text'] as const;
 function input(kind: (typeof kinds)[number], seed: number, size: number): Buffer {
   const r = xorshiftBytes(seed, size);

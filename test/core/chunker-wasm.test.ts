@@ -4,20 +4,7 @@ import fc from 'fast-check';
 import { chunkLengths, nextCut, CHUNKER_V1, type ChunkerParams } from '../../src/core/chunker.js';
 import { chunkerWasmBytes, WasmChunker } from '../../src/core/chunker-wasm.js';
 import { scanCandidates } from '../../src/core/chunker-split.js';
-
-function xorshiftBytes(seed: number, size: number): Buffer {
-  const b = Buffer.alloc(size + 4);
-  let s = seed || 1;
-  for (let i = 0; i < size; i += 4) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    b.writeUInt32LE(s, i);
-  }
-  return b.subarray(0, size);
-}
+import { xorshiftBytes } from '../helpers/data.js';
 
 /** Inputs that stress different paths: random, zeros (all max), short periods, random with zero runs. */
 const kinds = ['random', 'zeros', 'period', 'holes'] as const;

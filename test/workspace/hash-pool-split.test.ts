@@ -8,20 +8,7 @@ import { PART } from '../../src/core/chunker-split.js';
 import { initHash, blake3Hex } from '../../src/core/hash.js';
 import { ManifestBuilder } from '../../src/core/manifest.js';
 import { hashFiles } from '../../src/workspace/hash-pool.js';
-
-function xorshiftBytes(seed: number, size: number): Buffer {
-  const b = Buffer.alloc(size + 4);
-  let s = seed;
-  for (let i = 0; i < size; i += 4) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    b.writeUInt32LE(s, i);
-  }
-  return b.subarray(0, size);
-}
+import { xorshiftBytes } from '../helpers/data.js';
 
 /** The id the sequential chunker gives: chunk ids in a manifest. */
 function sequentialId(data: Buffer): string {
