@@ -1,11 +1,13 @@
 /**
- * `dv params diff`: the parameters dv.yaml's stages declare (`-p FILE:KEY`) at two versions, and
- * which changed (as `dvc params diff`). A key whose value is a mapping or list is flattened with
- * dots, as metrics are. Files are read as ops/metrics.ts reads them: from git at a revision, with
+ * `dv params diff`: the parameters at two versions, and which changed (as `dvc params diff`):
+ * every key of params.yaml (the default parameters file, whether or not a stage declares it) and
+ * the keys dv.yaml's stages declare in other files (`-p FILE:KEY`); `deps` keeps only declared
+ * keys. A key whose value is a mapping or list is flattened with dots, as metrics are. Files are read as ops/metrics.ts reads them: from git at a revision, with
  * a size cap, one error line per unreadable file. Writes nothing; takes no lock.
  */
 import { type DiffResult, type DiffRow, diffValues, flatten, type MetricValues, parseDoc, type Version } from '../pipeline/metrics.js';
 import { lookupParam } from '../pipeline/run.js';
+import { DEFAULT_PARAMS_FILE } from '../pipeline/spec.js';
 import { readAt, specAt, versionOf } from '../read/at-version.js';
 import type { RepoSession } from '../repo/repo.js';
 
@@ -16,13 +18,25 @@ export interface ParamsDiffOptions {
   b?: string;
   /** Also parameters whose value did not change. */
   all?: boolean;
+  /** Only the keys stages declare (not every key of params.yaml). */
+  deps?: boolean;
+}
+
+/** A whole document's keys, flattened (a params.yaml that is a list or a scalar has none). */
+function allKeys(doc: unknown): MetricValues {
+  return doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? flatten(doc) : {};
 }
 
 /** The declared parameters at `v`, by file, flattened; and the files that could not be read. */
-async function paramsAt(s: RepoSession, v: Version): Promise<{ files: Map<string, MetricValues>; errors: DiffResult['errors'] }> {
+async function paramsAt(
+  s: RepoSession,
+  v: Version,
+  deps: boolean,
+): Promise<{ files: Map<string, MetricValues>; errors: DiffResult['errors'] }> {
   const spec = await specAt(s, v);
   const keys = new Map<string, Set<string>>();
   for (const st of spec.stages) for (const p of st.params) keys.set(p.file, (keys.get(p.file) ?? new Set()).add(p.key));
+  if (!deps && !keys.has(DEFAULT_PARAMS_FILE)) keys.set(DEFAULT_PARAMS_FILE, new Set());
   const files = new Map<string, MetricValues>();
   const errors: DiffResult['errors'] = [];
   for (const [file, ks] of keys) {
@@ -39,6 +53,10 @@ async function paramsAt(s: RepoSession, v: Version): Promise<{ files: Map<string
       errors.push({ rev: v.rev, path: file, error: 'is not valid JSON, YAML or TOML' });
       continue;
     }
+    if (!deps && file === DEFAULT_PARAMS_FILE) {
+      Object.assign(values, allKeys(doc));
+      continue;
+    }
     for (const key of [...ks].sort()) {
       const x = lookupParam(doc, key);
       if (x === undefined) continue;
@@ -52,8 +70,8 @@ async function paramsAt(s: RepoSession, v: Version): Promise<{ files: Map<string
 export async function paramsDiff(s: RepoSession, o: ParamsDiffOptions): Promise<DiffResult> {
   const a = await versionOf(s, o.a ?? 'HEAD');
   const b = await versionOf(s, o.b);
-  const pa = await paramsAt(s, a);
-  const pb = await paramsAt(s, b);
+  const pa = await paramsAt(s, a, !!o.deps);
+  const pb = await paramsAt(s, b, !!o.deps);
   const rows: DiffRow[] = [];
   for (const file of new Set([...pa.files.keys(), ...pb.files.keys()])) {
     rows.push(...diffValues(file, pa.files.get(file) ?? {}, pb.files.get(file) ?? {}, !!o.all));

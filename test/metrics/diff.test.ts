@@ -55,6 +55,22 @@ test('metrics and params diff: HEAD vs the workspace, then between two commits, 
     ],
   );
 
+  // Every key of params.yaml counts, declared or not (as DVC); --deps keeps the declared ones.
+  const yamlBefore = await fsp.readFile(join(repo, 'params.yaml'), 'utf8');
+  await fsp.writeFile(join(repo, 'params.yaml'), `${yamlBefore}notes:\n  owner: ana\n`);
+  assert.deepEqual(
+    (await dvJson(repo, ['params', 'diff'])).rows.map((r: any) => [r.path, r.key, r.old, r.new]),
+    [
+      ['params.yaml', 'notes.owner', undefined, 'ana'],
+      ['params.json', 'train.lr', 0.5, 0.25],
+    ],
+  );
+  assert.deepEqual(
+    (await dvJson(repo, ['params', 'diff', '--deps'])).rows.map((r: any) => r.key),
+    ['train.lr'],
+  );
+  await fsp.writeFile(join(repo, 'params.yaml'), yamlBefore);
+
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'run 2']);
   assert.deepEqual((await dvJson(repo, ['metrics', 'diff'])).rows, [], 'HEAD and the workspace agree');
