@@ -35,6 +35,7 @@ import type { LineageOptions, LineageResult } from './ops/lineage.js';
 import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
+import type { ServeOptions, ServeResult } from './ops/serve.js';
 import type { AttestOptions, AttestResult } from './ops/attest.js';
 import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 import type { KeyGenResult } from './provenance/keygen.js';
@@ -82,6 +83,7 @@ export type {
   MetricsShowResult,
 } from './ops/metrics.js';
 export type { ParamsDiffOptions } from './ops/params.js';
+export type { ServeOptions, ServeResult } from './ops/serve.js';
 export type { AttestOptions, AttestResult } from './ops/attest.js';
 export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 export type { KeyGenResult } from './provenance/keygen.js';
@@ -303,6 +305,15 @@ export class Repo {
   async list(path: string, opts: ReadOptions & { recursive?: boolean } = {}): Promise<LsEntry[]> {
     const spec = revPath('list', path, opts, true);
     return this.run('lsAt', { spec, remote: opts.remote, recursive: opts.recursive, cwd: this.root });
+  }
+
+  /**
+   * A read-only HTTP server (and WebDAV with `webdav: true`) over a version of the tracked data,
+   * on 127.0.0.1 unless `host` says otherwise; runs until `signal` aborts.
+   * @example const stop = new AbortController(); void repo.serve({ port: 0, onListening: console.log, signal: stop.signal });
+   */
+  async serve(opts: ServeOptions = {}): Promise<ServeResult> {
+    return this.run('serve', opts);
   }
 
   /**

@@ -37,6 +37,7 @@ import type { PushOptions } from './push.js';
 import type { RemoteAddOptions, RemoteWhere } from './remote.js';
 import type { ReproOptions } from './repro.js';
 import type { StageAddOptions, StageRemoveOptions } from './stage.js';
+import type { ServeOptions } from './serve.js';
 import type { StatusOptions } from './status.js';
 import type { MoveOptions, RemoveOptions } from './untrack.js';
 import type { VerifyOptions } from './verify.js';
@@ -83,6 +84,7 @@ export const COMMANDS = {
   diff: read('diff', async (s, o: DiffOptions) => (await import('./diff.js')).diff(s, o)),
   ls: read('ls', async (s, o: LsOptions) => (await import('./ls.js')).ls(s, o)),
   lsAt: read('ls', async (s, o: LsAtOptions) => (await import('./cat.js')).lsAt(s, o)),
+  serve: read('serve', async (s, o: ServeOptions) => (await import('./serve.js')).serve(s, o)),
   gc: write('gc', async (s, o: GcOptions) => (await import('./gc.js')).gc(s, o)),
   fsck: write('fsck', async (s, o: FsckOptions) => (await import('./fsck.js')).fsck(s, o)),
   fsckRemote: read('fsck', async (s, o: FsckRemoteOptions) => (await import('./fsck-remote.js')).fsckRemote(s, o)),

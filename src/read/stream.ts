@@ -11,7 +11,9 @@
  * - memory is constant for any file size: at most MAX_JOBS reads and about WINDOW bytes are in
  *   flight ahead of the consumer, the manifest walk holds one node per level (chunks.ts), and the
  *   Readable buffers at most HIGH_WATER bytes (backpressure stops the read-ahead);
- * - the bytes emitted add up to the file's declared size, or the stream fails.
+ * - the bytes emitted add up to the file's declared size (or to the range asked for), or the
+ *   stream fails; a range starts at the chunk that holds its first byte (chunks.ts skips what
+ *   lies before it unread) and stops reading at its end.
  */
 import { Readable } from 'node:stream';
 import { blake3Hex } from '../core/hash.js';
@@ -44,6 +46,8 @@ interface Piece {
 interface Job {
   pieces: Piece[];
   bytes: number;
+  /** The file offset of its first piece. */
+  offset: number;
   remote?: { pack: string; start: number; end: number; lastStart: number; lastEnd: number };
 }
 
@@ -58,12 +62,26 @@ function pick(h: RemoteHandle, id: string, size: number): ObjectLocation {
   return loc;
 }
 
-/** The reads that bring the file's chunks, in file order. */
-async function* plan(src: ObjectSource, entry: FileEntry): AsyncGenerator<Job> {
+/** A byte range of a file: `start` inclusive, `end` exclusive, 0 <= start < end <= size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** The reads that bring the file's chunks (those of `range`), in file order. */
+async function* plan(src: ObjectSource, entry: FileEntry, range: ByteRange): AsyncGenerator<Job> {
   let cur: Job | undefined;
-  for await (const batch of fileChunks(src, entry)) {
+  // An empty file still has its one (empty) chunk checked.
+  const stop = Math.max(range.end, 1);
+  for await (const run of fileChunks(src, entry, range.start)) {
+    if (run.offset >= stop) break;
+    const batch = run.chunks;
     const local = await src.localSizes(batch.map((c) => c.id));
+    let pos = run.offset;
     for (const [k, c] of batch.entries()) {
+      const at = pos;
+      pos += c.size;
+      if (at >= stop) break;
       if (c.size === 0) {
         // Only an empty file has an empty chunk, and it must be the empty chunk.
         if (c.id !== EMPTY_ID()) throw new DvError('BAD_OBJECT', `${entry.name} is declared empty but names chunk ${c.id.slice(0, 12)}`);
@@ -82,7 +100,7 @@ async function* plan(src: ObjectSource, entry: FileEntry): AsyncGenerator<Job> {
           continue;
         }
         if (cur) yield cur;
-        cur = { pieces: [c], bytes: c.size };
+        cur = { pieces: [c], bytes: c.size, offset: at };
         continue;
       }
       const h = await src.handle();
@@ -101,7 +119,7 @@ async function* plan(src: ObjectSource, entry: FileEntry): AsyncGenerator<Job> {
         }
       }
       if (cur) yield cur;
-      cur = { pieces: [{ ...c, loc }], bytes: c.size, remote: { pack: loc.pack, start, end, lastStart: start, lastEnd: end } };
+      cur = { pieces: [{ ...c, loc }], bytes: c.size, offset: at, remote: { pack: loc.pack, start, end, lastStart: start, lastEnd: end } };
     }
   }
   if (cur) yield cur;
@@ -147,9 +165,9 @@ async function run(src: ObjectSource, job: Job): Promise<Buffer[]> {
   return out;
 }
 
-/** The file's bytes, verified, with bounded read-ahead. */
-async function* fileBytes(src: ObjectSource, entry: FileEntry): AsyncGenerator<Buffer> {
-  const jobs = plan(src, entry);
+/** The file's bytes (of `range`), verified, with bounded read-ahead. */
+async function* fileBytes(src: ObjectSource, entry: FileEntry, range: ByteRange): AsyncGenerator<Buffer> {
+  const jobs = plan(src, entry, range);
   const running: { job: Job; result: Promise<Buffer[]> }[] = [];
   let ahead = 0;
   let planned = false;
@@ -170,9 +188,14 @@ async function* fileBytes(src: ObjectSource, entry: FileEntry): AsyncGenerator<B
       }
       const head = running.shift();
       if (!head) break;
+      let pos = head.job.offset;
       for (const b of await head.result) {
-        emitted += b.length;
-        yield b;
+        // Whole chunks are verified; only the part inside the range is emitted.
+        const part = b.subarray(Math.max(0, range.start - pos), Math.max(0, Math.min(b.length, range.end - pos)));
+        pos += b.length;
+        if (part.length === 0) continue;
+        emitted += part.length;
+        yield part;
       }
       ahead -= head.job.bytes;
     }
@@ -182,16 +205,33 @@ async function* fileBytes(src: ObjectSource, entry: FileEntry): AsyncGenerator<B
     await Promise.allSettled(running.map((r) => r.result));
     await jobs.return(undefined);
   }
-  if (emitted !== entry.size)
+  if (emitted !== range.end - range.start)
     throw new DvError(
       'BAD_OBJECT',
       `${entry.name} is declared ${entry.size} bytes, its chunks hold ${emitted}: refusing data whose sizes lie`,
     );
 }
 
-/** A stream of one file's bytes; `onClose` runs once when it ends, fails or is destroyed. */
-export function openFile(src: ObjectSource, entry: FileEntry, onClose?: () => Promise<void>): Readable {
-  const stream = Readable.from(fileBytes(src, entry), { objectMode: false, highWaterMark: HIGH_WATER });
+/**
+ * A stream of one file's bytes (of `range`, default all); `onClose` runs once when it ends, fails
+ * or is destroyed.
+ */
+export function openFile(src: ObjectSource, entry: FileEntry, onClose?: () => Promise<void>, range?: ByteRange): Readable {
+  if (
+    range &&
+    !(
+      Number.isSafeInteger(range.start) &&
+      Number.isSafeInteger(range.end) &&
+      0 <= range.start &&
+      range.start < range.end &&
+      range.end <= entry.size
+    )
+  )
+    throw new DvError('USAGE', `bytes ${range.start}-${range.end} are not a range inside ${entry.name} (${entry.size} bytes)`);
+  const stream = Readable.from(fileBytes(src, entry, range ?? { start: 0, end: entry.size }), {
+    objectMode: false,
+    highWaterMark: HIGH_WATER,
+  });
   if (onClose) stream.once('close', () => void onClose().catch(() => undefined));
   return stream;
 }

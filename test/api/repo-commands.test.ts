@@ -39,6 +39,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   diff: 'diff',
   ls: 'ls',
   lsAt: 'list',
+  serve: 'serve',
   gc: 'gc',
   fsck: 'fsck',
   fsckRemote: 'fsckRemote',

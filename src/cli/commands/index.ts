@@ -28,6 +28,7 @@ import * as push from './push.js';
 import * as remote from './remote.js';
 import * as remove from './remove.js';
 import * as repro from './repro.js';
+import * as serve from './serve.js';
 import * as stage from './stage.js';
 import * as status from './status.js';
 
@@ -45,6 +46,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   diff,
   ls,
   cat,
+  serve,
   gc,
   fsck,
   remote,
