@@ -14,6 +14,11 @@ const WORKSPACE_WRITERS = new Set(['add', 'commit', 'checkout', 'pull', 'repro']
 export function exitOnInterrupt(): (command: string) => void {
   let running = '';
   const onInterrupt = (): void => {
+    if (running === 'serve') {
+      // Ctrl-C is how a server is stopped: no failure, nothing to finish.
+      process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}dv serve: stopped\n`);
+      process.exit(0);
+    }
     const workspace = WORKSPACE_WRITERS.has(running) ? ', and the workspace files it had not reached are untouched' : '';
     // On a terminal, end the line a progress bar (or the echoed ^C) was on; a pipe gets one line.
     const nl = process.stderr.isTTY ? '\n' : '';

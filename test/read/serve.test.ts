@@ -132,6 +132,9 @@ test('dv serve: listings, files and ranges byte-identical from a clone that fetc
       assert.ok((await fsp.readFile(join(dest, 'large0.bin'))).equals(v2), 'rclone copy');
     }
   } finally {
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
+    // Ctrl-C is how a server stops: exit 0, not INTERRUPTED.
+    assert.equal(await exited, 0);
   }
 });
