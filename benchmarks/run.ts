@@ -16,6 +16,7 @@ import { AWS, borgPeer, dvCommand, dvPeer, gitLfsPeer, resticPeer, type Peer } f
 
 const USAGE = `usage: npm run bench [-- options]
        npm run bench -- scale [--quick] [--files N]   (the many-files suite: benchmarks/scale.ts)
+       npm run bench -- read [--quick] [--size MIB]   (one file of a version from s3rver: benchmarks/read.ts)
   --quick             small datasets, one run each (about a minute)
   --runs N            runs per operation, medians reported (default 3; --quick: 1)
   --datasets LIST     comma-separated: many-small,few-large,csv (default: all)
@@ -289,8 +290,13 @@ function render(r: RenderInput): string {
   return out.join('\n');
 }
 
-// Suites beside the default one: `npm run bench -- scale [--quick]` (benchmarks/scale.ts).
-const suite = process.argv[2] === 'scale' ? import('./scale.js').then((m) => m.scale(process.argv.slice(3))) : main();
+// Suites beside the default one: `npm run bench -- scale [--quick]` (benchmarks/scale.ts) and
+// `npm run bench -- read [--quick]` (benchmarks/read.ts).
+const suites: Record<string, () => Promise<number>> = {
+  scale: () => import('./scale.js').then((m) => m.scale(process.argv.slice(3))),
+  read: () => import('./read.js').then((m) => m.read(process.argv.slice(3))),
+};
+const suite = (suites[process.argv[2] ?? ''] ?? main)();
 suite.then(
   (code) => process.exit(code),
   (e: unknown) => {

@@ -38,7 +38,8 @@ export class CommandFailed extends Error {
   }
 }
 
-const GNU_TIME = '/usr/bin/time';
+export const GNU_TIME_PATH = '/usr/bin/time';
+const GNU_TIME = GNU_TIME_PATH;
 export const hasGnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%M', 'true'], { encoding: 'utf8' }).status === 0;
 
 /** True when `name` is an executable on PATH (or an absolute path that exists). */
