@@ -55,7 +55,7 @@ async function restore(
 ): Promise<{ written: number; removed: number; bytes: number }> {
   await checkTrackedPath(s.root, rel);
   const storeLoad = treeLoader(s.store);
-  await checkComplete(s.store, tree, storeLoad);
+  await checkComplete(s.store, tree, storeLoad, join(s.root, rel));
   const abs = join(s.root, rel);
   const st = await fsp.lstat(abs).catch(() => undefined);
   let current: string | null = null;
