@@ -45,7 +45,8 @@ export interface ProgressState {
 }
 
 const NOOP: Progress = { update: () => undefined, stop: () => undefined };
-const BAR_WIDTH = 20;
+/** Narrow enough that an 80-column terminal shows the rate and ETA of a long phase name. */
+const BAR_WIDTH = 12;
 /** How long a retry stays on the bar after it was told. */
 const NOTE_MS = 10_000;
 
@@ -120,6 +121,7 @@ export function progress(label: string, enabled: boolean, stream: BarStream, uni
   const started = now();
   const state: ProgressState = { phase: label, unit, done: 0, elapsedMs: 0 };
   let phaseStart = started;
+  let lastUpdate = started;
   let note: { text: string; at: number } | undefined;
   let bar: CliProgress.SingleBar | undefined;
   const refresh = (): void => {
@@ -148,7 +150,8 @@ export function progress(label: string, enabled: boolean, stream: BarStream, uni
     update(done, detail = {}) {
       if (detail.phase !== undefined && `${label}: ${detail.phase}` !== state.phase) {
         state.phase = `${label}: ${detail.phase}`;
-        phaseStart = now();
+        // What this first update counts was done since the last one: the phase began then.
+        phaseStart = lastUpdate;
         state.total = state.bytes = state.totalBytes = undefined;
       }
       state.done = done;
@@ -158,6 +161,7 @@ export function progress(label: string, enabled: boolean, stream: BarStream, uni
       if (detail.totalBytes !== undefined) state.totalBytes = detail.totalBytes;
       if (!bar && now() - started >= 300) start();
       refresh();
+      lastUpdate = now();
     },
     stop() {
       if (drawn.get(stream) && bar) drawn.delete(stream);

@@ -30,7 +30,7 @@ export interface CheckoutOptions {
   /** With `target` and a path that is not tracked: start tracking it (refused otherwise, NOT_TRACKED). */
   new?: boolean;
   jobs?: number;
-  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number }) => void;
+  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
 }
 
 export interface CheckoutEntry {

@@ -53,8 +53,8 @@ export interface MaterializeOptions {
   index: Index;
   force: boolean;
   jobs?: number;
-  /** `total`: what this checkout writes in all (files and links, bytes), known before the first write. */
-  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number }) => void;
+  /** `total`: what this checkout of `path` writes in all (files and links, bytes), known before the first write. */
+  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
 }
 
 export interface MaterializeResult {
@@ -196,7 +196,7 @@ const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.
 
 async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResult> {
   const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
-  const total = { files: 0, bytes: 0 };
+  const total = { files: 0, bytes: 0, path: o.rel };
   for (const op of ops)
     if (op.op === 'write' || op.op === 'chmod' || op.op === 'link') {
       total.files++;

@@ -13,15 +13,15 @@ import { DV_BIN, dvOk, makeRepo, prng } from '../helpers/cli.js';
 
 test('renderLine: phase, bar, percentage, done/total items and bytes, rate, ETA', () => {
   const s = { phase: 'push', unit: 'objects', done: 50, total: 200, bytes: 250e6, totalBytes: 1e9, elapsedMs: 5000 };
-  assert.equal(renderLine(s), 'push [#####---------------] 25% 50/200 objects 250.0 MB/1.0 GB 50.0 MB/s ETA 15s');
+  assert.equal(renderLine(s), 'push [###---------] 25% 50/200 objects 250.0 MB/1.0 GB 50.0 MB/s ETA 15s');
   // The fraction is by bytes when their total is known: files differ in size.
   assert.match(renderLine({ ...s, done: 199 }), / 25% 199\/200 objects /);
   // Done: 100 %, no ETA.
-  assert.equal(renderLine({ ...s, done: 200, bytes: 1e9 }), 'push [####################] 100% 200/200 objects 1.0 GB/1.0 GB 200.0 MB/s');
+  assert.equal(renderLine({ ...s, done: 200, bytes: 1e9 }), 'push [############] 100% 200/200 objects 1.0 GB/1.0 GB 200.0 MB/s');
   // Items only.
   assert.equal(
     renderLine({ phase: 'checkout', unit: 'files', done: 30, total: 120, elapsedMs: 2000 }),
-    'checkout [#####---------------] 25% 30/120 files 15 files/s ETA 6s',
+    'checkout [###---------] 25% 30/120 files 15 files/s ETA 6s',
   );
 });
 
@@ -32,7 +32,7 @@ test('renderLine: no total, no percentage or ETA made up; a retry shown on the l
   );
   const note = 'dv: retrying s3://bucket/p/packs/ab/abcdef (2/6): SlowDown';
   const line = renderLine({ phase: 'push', unit: 'objects', done: 1, total: 4, bytes: 1e6, totalBytes: 4e6, elapsedMs: 2000, note });
-  assert.ok(line.startsWith('push [#####---------------] 25% 1/4 objects'), line);
+  assert.ok(line.startsWith('push [###---------] 25% 1/4 objects'), line);
   assert.ok(line.endsWith(`| ${note}`), line);
   const cut = renderLine({ phase: 'push', unit: 'objects', done: 1, total: 4, elapsedMs: 2000, note }, 40);
   assert.equal(cut.length, 40);
@@ -83,7 +83,7 @@ test('a bar names each phase and starts its counts afresh; a retry goes onto the
   assert.match(tty.text, /pull: fetch 10 objects 1\.0 MB/);
   assert.match(tty.text, /pull: fetch 10 objects .*\| dv: retrying s3:\/\/b\/packs\/ab\/cd \(2\/6\): SlowDown/);
   assert.ok(!tty.text.includes('SlowDown\n'), 'the retry is on the bar, not a line of its own');
-  assert.match(tty.text, /pull: checkout \[#####---------------\] 25% 3\/12 files 3\.0 MB\/12\.0 MB/);
+  assert.match(tty.text, /pull: checkout \[###---------\] 25% 3\/12 files 3\.0 MB\/12\.0 MB/);
   // After the bar is gone, a retry is a line again; with no terminal there is no bar at all.
   retryLine(tty, 'dv: retrying later');
   assert.ok(tty.text.endsWith('dv: retrying later\n'));
@@ -105,17 +105,21 @@ test('dv checkout under a pseudo-terminal draws phase, totals and percentage', a
   for (let i = 0; i < 400; i++) await fsp.writeFile(join(a, 'data', `f${i}.bin`), prng(i + 1, 256 * 1024));
   await dvOk(a, ['add', '-q', 'data']);
   await fsp.rm(join(a, 'data'), { recursive: true });
-  // script runs the command on a pseudo-terminal (stdout and stderr both), and copies what it draws to our stdout.
-  const out = execFileSync('script', ['-qfec', `'${process.execPath}' '${DV_BIN}' checkout --jobs 1`, '/dev/null'], {
-    cwd: a,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(a, '.xdg-test') },
-    timeout: 120_000,
-  });
+  // script runs the command on a pseudo-terminal (stdout and stderr both; 200 columns, so the whole line fits) and copies what it draws to our stdout.
+  const out = execFileSync(
+    'script',
+    ['-qfec', `stty cols 200 2>/dev/null; '${process.execPath}' '${DV_BIN}' checkout --jobs 1`, '/dev/null'],
+    {
+      cwd: a,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(a, '.xdg-test') },
+      timeout: 120_000,
+    },
+  );
   assert.match(out, /data: 400 written/);
   assert.match(
     out,
-    /checkout \[[#-]{20}\] \d{1,3}% \d+\/400 files [\d.]+ [KMG]?B\/104\.9 MB [\d.]+ [KMG]?B\/s/,
+    /checkout: data \[[#-]{12}\] \d{1,3}% \d+\/400 files [\d.]+ [KMG]?B\/104\.9 MB [\d.]+ [KMG]?B\/s( ETA \d+[smh])?/,
     JSON.stringify(out.slice(0, 600)),
   );
 });

@@ -24,7 +24,7 @@ export function register(program: Command, ctx: CliContext): void {
           force: o.force,
           onProgress: (p) => bar.update(p.objects, { bytes: p.bytes, phase: 'fetch', unit: 'objects' }),
           onCheckoutProgress: (f, b, t) =>
-            bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: 'checkout', unit: 'files' }),
+            bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: `checkout ${t.path}`, unit: 'files' }),
         })
         .finally(() => bar.stop());
       ctx.show(r, render);
