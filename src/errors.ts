@@ -63,9 +63,42 @@ export function isDvError(e: unknown, code?: ErrorCode): e is DvError {
   return e instanceof DvError && (code === undefined || e.code === code);
 }
 
+/** Linux's PATH_MAX and NAME_MAX, in bytes: the longest path (with its NUL) and name the kernel takes. */
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+
+/**
+ * A path for a one-line message: a long one shows its first three and last two parts with …
+ * between (and how many were left out), each long part shortened the same way.
+ */
+export function shortPath(p: string): string {
+  const part = (n: string): string => (n.length > 32 ? `${n.slice(0, 14)}…${n.slice(-14)}` : n);
+  const parts = p.split('/');
+  if (parts.length <= 6) return parts.map(part).join('/');
+  return [...parts.slice(0, 3).map(part), `…${parts.length - 5} more…`, ...parts.slice(-2).map(part)].join('/');
+}
+
+/**
+ * PATH_TOO_LONG for `path` (as the file system sees it): one line naming the path shortened and
+ * what to do, never the 4 KB path itself (which stays in `data.path` for scripts).
+ */
+export function pathTooLong(
+  path: string,
+  cause?: unknown,
+  todo = 'rename or move it to a shorter path, or out of the tracked path, and run the command again',
+): DvError {
+  const longest = Math.max(...path.split('/').map((n) => Buffer.byteLength(n)));
+  const why =
+    longest > NAME_MAX
+      ? `has a name of ${longest} bytes (file systems take ${NAME_MAX})`
+      : `is ${Buffer.byteLength(path)} bytes long (file systems take ${PATH_MAX - 1})`;
+  return new DvError('PATH_TOO_LONG', `path too long: ${shortPath(path)} ${why}: ${todo}`, { path }, { cause });
+}
+
 /** Turns a Node file-system error into a DvError naming the file, where it has a clear meaning. */
 export function fsError(e: unknown, file: string): unknown {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENAMETOOLONG') return pathTooLong(file, e);
   if (code === 'ENOSPC')
     return new DvError(
       'NO_SPACE',

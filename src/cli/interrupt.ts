@@ -1,10 +1,12 @@
 /**
  * Ctrl-C and SIGTERM, for the dv process alone (bin/dv installs it; `main` never touches process
  * signals). Every write dv makes is atomic (temp file + rename, data before the index that names
- * it), so stopping at once is safe: stop the writers, release the locks, say how to finish.
+ * it), so stopping at once is safe: stop the writers, remove this process's temp files (a temp
+ * pack of an add is up to ~32 MB per core), release the locks, say how to finish.
  */
 import { ERROR_CODES } from '../errors.js';
 import { releaseHeldLocksSync } from '../repo/lock.js';
+import { removeOwnTempsSync } from '../store/atomic.js';
 import { stopWritesSync } from '../workspace/write-temp.js';
 
 /** Commands that write workspace files, and may stop before reaching some. */
@@ -28,6 +30,8 @@ export function exitOnInterrupt(): (command: string) => void {
         `${workspace}: run the same command again to finish\n`,
     );
     stopWritesSync();
+    // After the write workers stopped: temp packs, temp indexes and atomic writes of this process.
+    removeOwnTempsSync();
     releaseHeldLocksSync();
     process.exit(ERROR_CODES.INTERRUPTED.exit);
   };

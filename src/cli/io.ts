@@ -8,7 +8,7 @@ import { type RetryInfo, retryCause } from '../backend/retry.js';
 import { resolve } from 'node:path';
 import type { LockInfo } from '../repo/lock.js';
 import { runCommand, type CommandName, type CommandOptions, type CommandResult } from '../ops/commands.js';
-import { progress, type BarStream, type Progress } from './progress.js';
+import { progress, retryLine, type BarStream, type Progress } from './progress.js';
 import { printable } from './render.js';
 
 /** An output stream: `process.stdout` or a test's collector. */
@@ -56,7 +56,7 @@ export interface CliContext {
   /** `--json`: prints `r`; else, unless `-q`, prints what `human(r)` returns (if anything). */
   show<T>(r: T, human: (r: T) => string | undefined): void;
   /** A progress bar on stderr (a terminal only, never with -q or --json). */
-  progress(label: string): Progress;
+  progress(label: string, unit?: string): Progress;
   /** Runs a command through the layer the library uses (src/ops/commands.ts). */
   run<K extends CommandName>(name: K, opts: CommandOptions<K>): Promise<CommandResult<K>>;
 }
@@ -65,10 +65,10 @@ export function createContext(io: Io): CliContext {
   const onWait = (h: LockInfo): void => {
     if (!ctx.globals.quiet) io.stderr.write(`dv: waiting for \`dv ${h.command}\` (pid ${h.pid}) to finish...\n`);
   };
-  // A line per retry of a remote request (on stderr, so never in --json output); -q silences it.
+  // A line per retry of a remote request (on stderr, so never in --json output; onto a bar being drawn); -q silences it.
   const onRetry = (r: RetryInfo): void => {
     if (!ctx.globals.quiet)
-      io.stderr.write(`dv: retrying ${r.location}/${r.key} (${r.attempt + 1}/${r.attempts}): ${retryCause(r.error)}\n`);
+      retryLine(io.stderr, `dv: retrying ${r.location}/${r.key} (${r.attempt + 1}/${r.attempts}): ${retryCause(r.error)}`);
   };
   const ctx: CliContext = {
     io,
@@ -91,7 +91,7 @@ export function createContext(io: Io): CliContext {
       const text = human(r);
       if (typeof text === 'string') ctx.out(text);
     },
-    progress: (label) => progress(label, !ctx.globals.quiet && !ctx.globals.json, io.stderr),
+    progress: (label, unit) => progress(label, !ctx.globals.quiet && !ctx.globals.json, io.stderr, unit),
     run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait, onRetry }, opts),
   };
   return ctx;

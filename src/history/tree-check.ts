@@ -4,7 +4,7 @@
  * kernel will. Checkout asks before it writes anything, so a refusal changes nothing.
  */
 import type { Tree, TreeEntry } from '../core/tree.js';
-import { DvError } from '../errors.js';
+import { DvError, PATH_MAX, pathTooLong } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 /** The longest path (bytes, from the tracked path) a checkout plans for: Linux's PATH_MAX. */
@@ -14,7 +14,7 @@ const MAX_PATH = 4096;
  * Fails with OBJECT_MISSING before anything is written when the tree is not complete locally,
  * and with UNSAFE_PATH when one of its symlinks leads outside it (see `checkLinks`).
  */
-export async function checkComplete(store: ObjectStore, tree: string, load: (id: string) => Promise<Tree>): Promise<void> {
+export async function checkComplete(store: ObjectStore, tree: string, load: (id: string) => Promise<Tree>, at?: string): Promise<void> {
   const missing: string[] = [];
   const links: { rel: string; target: string }[] = [];
   const walk = async (id: string, rel: string): Promise<void> => {
@@ -33,6 +33,7 @@ export async function checkComplete(store: ObjectStore, tree: string, load: (id:
       return;
     }
     const t = await load(id);
+    if (at !== undefined) checkLengths(at, rel, t);
     const files = t.entries.filter((e) => e.type === 'file').map((e) => (e as { id: string }).id);
     const have = await store.hasMany(files);
     files.forEach((f, i) => {
@@ -52,6 +53,20 @@ export async function checkComplete(store: ObjectStore, tree: string, load: (id:
     );
   }
   await checkLinks(tree, links, load);
+}
+
+/**
+ * PATH_TOO_LONG when an entry of `t` (at `rel` in the tree) would have a path, below the tracked
+ * path's absolute path `at`, longer than the kernel takes: checked out through directory handles
+ * it would be written, but no other command (status, add) could read it.
+ */
+function checkLengths(at: string, rel: string, t: Tree): void {
+  const dir = Buffer.byteLength(at) + (rel ? 1 + Buffer.byteLength(rel) : 0);
+  for (const e of t.entries)
+    if (dir + 1 + Buffer.byteLength(e.name) >= PATH_MAX) {
+      const todo = 'check it out in a clone at a shorter path (nothing was written)';
+      throw pathTooLong(`${at}/${rel ? `${rel}/` : ''}${e.name}`, undefined, todo);
+    }
 }
 
 /**

@@ -30,7 +30,7 @@ export interface CheckoutOptions {
   /** With `target` and a path that is not tracked: start tracking it (refused otherwise, NOT_TRACKED). */
   new?: boolean;
   jobs?: number;
-  onProgress?: (files: number, bytes: number) => void;
+  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
 }
 
 export interface CheckoutEntry {
@@ -55,7 +55,7 @@ async function restore(
 ): Promise<{ written: number; removed: number; bytes: number }> {
   await checkTrackedPath(s.root, rel);
   const storeLoad = treeLoader(s.store);
-  await checkComplete(s.store, tree, storeLoad);
+  await checkComplete(s.store, tree, storeLoad, join(s.root, rel));
   const abs = join(s.root, rel);
   const st = await fsp.lstat(abs).catch(() => undefined);
   let current: string | null = null;

@@ -5,7 +5,7 @@ import { fetch, type FetchOptions, type FetchResult } from './fetch.js';
 
 export interface PullOptions extends FetchOptions {
   force?: boolean;
-  onCheckoutProgress?: (files: number, bytes: number) => void;
+  onCheckoutProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
 }
 
 export interface PullResult {

@@ -12,7 +12,7 @@ import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 import { leftoverTemps } from '../workspace/leftovers.js';
 import { loggedSnapshots } from '../repo/reflog.js';
 import { loadSnapshot } from '../history/objects.js';
-import { git } from '../repo/git.js';
+import { git, gitCatBlobs } from '../repo/git.js';
 import { decodePointer } from '../core/pointer.js';
 
 export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';
@@ -58,7 +58,8 @@ export interface StatusOptions {
 
 export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<StatusResult> {
   const paths: PathStatus[] = [];
-  const recorded = recordedTrees(s);
+  // Modified paths whose reason waits for one look at history for them all (recordedTrees).
+  const undecided: { entry: PathStatus; rel: string; pointerRel: string; tree: string }[] = [];
   for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root)) {
     // Named paths inside the tracked directory: only the changes under them.
     const shown = (p: string): boolean => !within || within.some((w) => p === w || p.startsWith(w + '/'));
@@ -102,11 +103,14 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       await diffTrees(null, scan.tree, load, '', take);
     }
     const changed = base.added.length + base.modified.length + base.deleted.length > 0;
-    if (changed) {
-      if (leftoverTemps(scan, t.rel).length > 0) base.reason = 'interrupted-checkout';
-      else base.reason = (await recorded(t.rel, t.pointerRel)).has(scan.tree) ? 'pointer-moved' : 'edited';
-    }
-    paths.push({ ...base, state: changed ? 'modified' : 'clean' });
+    if (changed && leftoverTemps(scan, t.rel).length > 0) base.reason = 'interrupted-checkout';
+    const entry: PathStatus = { ...base, state: changed ? 'modified' : 'clean' };
+    paths.push(entry);
+    if (changed && !entry.reason) undecided.push({ entry, rel: t.rel, pointerRel: t.pointerRel, tree: scan.tree });
+  }
+  if (undecided.length > 0) {
+    const recorded = await recordedTrees(s, undecided);
+    for (const u of undecided) u.entry.reason = recorded.get(u.rel)?.has(u.tree) ? 'pointer-moved' : 'edited';
   }
   let stages: OutOfDateStage[] = [];
   const metrics: NonNullable<StatusResult['metrics']> = [];
@@ -130,40 +134,36 @@ const RECENT_SNAPSHOTS = 50;
 const RECENT_GIT_MOVES = 20;
 
 /**
- * Trees `rel` held at versions this clone recorded (the snapshot log) or had checked out (the
- * pointer file at the last positions of git's HEAD reflog). Data equal to one of them is not a
- * local edit: the pointer moved under it. Unreadable entries are skipped: this only shapes advice.
+ * For each of `paths` (by tracked path): the trees it held at versions this clone recorded (the
+ * snapshot log) or had checked out (the pointer file at the last positions of git's HEAD reflog).
+ * Data equal to one of them is not a local edit: the pointer moved under it. Read once per status,
+ * only when some path differs: one `git log -g` and one `git cat-file --batch` for every path and
+ * commit (a `git show` each cost up to 20 processes per path). Unreadable entries are skipped:
+ * this only shapes advice.
  */
-function recordedTrees(s: RepoSession): (rel: string, pointerRel: string) => Promise<Set<string>> {
-  // Read once per status, only when some path differs: the log's snapshots and git's recent HEADs.
-  let logged: Promise<{ path: string; tree: string }[]> | undefined;
-  let heads: Promise<string[]> | undefined;
-  const loadLogged = async (): Promise<{ path: string; tree: string }[]> => {
-    const out: { path: string; tree: string }[] = [];
-    for (const id of (await loggedSnapshots(s.paths.dvDir)).slice(-RECENT_SNAPSHOTS)) {
-      const snap = await loadSnapshot(s.store, id).catch(() => undefined);
-      if (snap) out.push({ path: snap.path, tree: snap.tree });
-    }
-    return out;
-  };
-  const loadHeads = async (): Promise<string[]> => {
-    const moves = await git(s.root, ['log', '-g', '--format=%H', '-n', String(RECENT_GIT_MOVES), 'HEAD', '--']);
-    return moves.code === 0 ? [...new Set(moves.stdout.split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)))] : [];
-  };
-  return async (rel, pointerRel) => {
-    const out = new Set<string>();
-    logged ??= loadLogged();
-    heads ??= loadHeads();
-    for (const x of await logged) if (x.path === rel) out.add(x.tree);
-    for (const c of await heads) {
-      const shown = await git(s.root, ['show', `${c}:${pointerRel}`]);
-      if (shown.code !== 0 || shown.stdout.length > 64 * 1024) continue;
+async function recordedTrees(s: RepoSession, paths: { rel: string; pointerRel: string }[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>(paths.map((p) => [p.rel, new Set<string>()]));
+  for (const id of (await loggedSnapshots(s.paths.dvDir)).slice(-RECENT_SNAPSHOTS)) {
+    const snap = await loadSnapshot(s.store, id).catch(() => undefined);
+    if (snap) out.get(snap.path)?.add(snap.tree);
+  }
+  const moves = await git(s.root, ['log', '-g', '--format=%H', '-n', String(RECENT_GIT_MOVES), 'HEAD', '--']);
+  const heads = moves.code === 0 ? [...new Set(moves.stdout.split('\n').filter((l) => /^[0-9a-f]{40,64}$/.test(l)))] : [];
+  const spec = (c: string, pointerRel: string): string => `${c}:${pointerRel}`;
+  const blobs = await gitCatBlobs(
+    s.root,
+    heads.flatMap((c) => paths.map((p) => spec(c, p.pointerRel))),
+    64 * 1024,
+  );
+  for (const p of paths)
+    for (const c of heads) {
+      const blob = blobs.get(spec(c, p.pointerRel));
+      if (!blob) continue;
       try {
-        out.add(decodePointer(shown.stdout, pointerRel).tree);
+        out.get(p.rel)!.add(decodePointer(blob.toString('utf8'), p.pointerRel).tree);
       } catch {
         // A malformed pointer in an old commit says nothing about this workspace.
       }
     }
-    return out;
-  };
+  return out;
 }

@@ -57,3 +57,41 @@ export async function gitAuthor(root: string): Promise<string> {
   const user = name || process.env.USER || process.env.USERNAME || 'unknown';
   return email ? `${user} <${email}>` : user;
 }
+
+/**
+ * The contents of many `<rev>:<path>` objects from one `git cat-file --batch` (not a `git show`
+ * each): blobs of at most `maxSize` bytes, in a map by spec; missing ones, other types and larger
+ * blobs are left out, and so is everything when git fails or says more than `maxOutput` bytes.
+ */
+export async function gitCatBlobs(
+  cwd: string,
+  specs: string[],
+  maxSize: number,
+  maxOutput = 64 * 1024 * 1024,
+): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  // One spec a line: a name with a newline cannot be asked for (and no pointer file has one).
+  const asked = [...new Set(specs)].filter((x) => !x.includes('\n'));
+  if (asked.length === 0) return out;
+  const stdout = await new Promise<Buffer | undefined>((resolve) => {
+    const child = execFile('git', ['cat-file', '--batch'], { cwd, env: gitEnv(), maxBuffer: maxOutput, encoding: 'buffer' }, (err, so) =>
+      resolve(err ? undefined : so),
+    );
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(asked.map((x) => `${x}\n`).join(''));
+  });
+  if (!stdout) return out;
+  let pos = 0;
+  // Answers come in the order asked: `<oid> <type> <size>\n<content>\n`, or `<spec> missing\n`.
+  for (const spec of asked) {
+    const nl = stdout.indexOf(10, pos);
+    if (nl < 0) break;
+    const m = /^[0-9a-f]{40,64} (\S+) (\d+)$/.exec(stdout.subarray(pos, nl).toString('latin1'));
+    pos = nl + 1;
+    if (!m) continue;
+    const size = Number(m[2]);
+    if (m[1] === 'blob' && size <= maxSize && pos + size <= stdout.length) out.set(spec, stdout.subarray(pos, pos + size));
+    pos += size + 1;
+  }
+  return out;
+}

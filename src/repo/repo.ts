@@ -14,6 +14,7 @@ import { type Config, getKey, loadRepoConfig } from './config.js';
 import { git } from './git.js';
 import { RepoLock, type LockInfo } from './lock.js';
 import { processAlive } from '../store/atomic.js';
+import { ORPHAN_AGE_MS, sweepDeadTemps } from '../store/leftovers.js';
 import { DV_DIR, repoPaths, type RepoPaths } from './paths.js';
 import { registerRepo } from './shared-cache.js';
 import type { RetryOptions } from '../backend/retry.js';
@@ -220,6 +221,12 @@ export class RepoSession {
         await store.forgetLostPacks();
       }
       await store.syncPacks();
+      // Temp files of killed dv processes go now, not at the next gc (in a shared cache only old ones: see leftovers.ts).
+      const shared = config.get('cache.dir') !== undefined;
+      await sweepDeadTemps([
+        { dir: paths.tmpDir, minAgeMs: shared ? ORPHAN_AGE_MS : 0 },
+        { dir: join(paths.dvDir, 'tmp'), minAgeMs: 0 },
+      ]);
     } catch (e) {
       await index.close();
       await lock?.release();

@@ -1,12 +1,16 @@
 /**
  * What killed dv processes leave in a store, for `dv gc` to count and remove: packs without an
- * index (invisible to every reader) and temp files whose writer is gone (`writerGone`). Callers
- * hold the writer lock of every repository using the store, so no writer is mid-way here but
+ * index (invisible to every reader) and temp files whose writer is gone (`writerGone`). gc
+ * holds the writer lock of every repository using the store, so no writer is mid-way here but
  * those this rule already tells apart (a push runs without the lock and is alive).
+ *
+ * Every command also sweeps the temp directories when it opens the repository
+ * (`sweepDeadTemps`): a killed `dv add` leaves up to a pack per core (~100 MB) that should not
+ * wait for gc. That sweep needs no lock: a file whose writer is gone is nobody's.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { ATOMIC_TEMP, writerGone } from './atomic.js';
+import { tempWriterPid, useTempDir, writerGone } from './atomic.js';
 
 /** How old a pack without an index must be before gc removes it from a cache others may write. */
 export const ORPHAN_AGE_MS = 3600_000;
@@ -38,19 +42,42 @@ export async function removeOrphanPacks(packsDir: string, minAgeMs: number, remo
  * Removes what dead dv processes left in the temp directory (pack temp files, push outboxes,
  * index temp files), and nothing else: a push runs without the writer lock and may be using
  * it right now, and a configured cache.dir may point at a directory holding other files.
+ * `mine`: whether this process's own temp files are done with (gc, under the writer lock) or
+ * may be in use (a command opening the repository while the library runs another one).
+ * `minAgeMs`: only files untouched that long (a shared cache on a network file system may be
+ * written by a process on another host, whose pid means nothing here).
  */
-export async function removeDeadTemps(tmpDir: string, remove: boolean): Promise<Leftovers> {
+export async function removeDeadTemps(
+  tmpDir: string,
+  remove: boolean,
+  o: { mine?: 'done' | 'in-use'; minAgeMs?: number } = {},
+): Promise<Leftovers> {
   const out: Leftovers = { files: 0, bytes: 0 };
   for (const name of await fsp.readdir(tmpDir).catch(() => [] as string[])) {
-    const pid = /^(?:w?pack|outbox|co)-(\d+)-/.exec(name)?.[1] ?? ATOMIC_TEMP.exec(name)?.[2];
-    // gc holds the writer lock, so its own temp files are done with too.
-    if (pid === undefined || !writerGone(Number(pid), 'done')) continue;
+    const pid = tempWriterPid(name);
+    if (pid === undefined || !writerGone(pid, o.mine ?? 'done')) continue;
+    if (o.minAgeMs) {
+      const st = await fsp.lstat(join(tmpDir, name)).catch(() => undefined);
+      if (!st || Date.now() - st.mtimeMs < o.minAgeMs) continue;
+    }
     const n = await sizeOf(join(tmpDir, name));
     out.files += n.files;
     out.bytes += n.bytes;
     if (remove) await fsp.rm(join(tmpDir, name), { recursive: true, force: true });
   }
   return out;
+}
+
+/**
+ * When a command opens the repository: removes dead processes' temp files from each temp
+ * directory (`minAgeMs` as above), and notes the directories as this process's (Ctrl-C removes
+ * its own temp files there). Never fails a command: a read-only repository keeps its leftovers.
+ */
+export async function sweepDeadTemps(dirs: { dir: string; minAgeMs: number }[]): Promise<void> {
+  for (const { dir, minAgeMs } of dirs) {
+    useTempDir(dir);
+    await removeDeadTemps(dir, true, { mine: 'in-use', minAgeMs }).catch(() => undefined);
+  }
 }
 
 export interface Leftovers {

@@ -4,6 +4,10 @@
  * sealed (`sealPack`: fsync, rename, index) by the main thread, so the worker never waits on the
  * disk. Entry headers are plain ustar, byte-identical to what tar-stream writes for the same
  * entry (tested), so `tar tf` lists every pack.
+ *
+ * `stop` (a worker pool's control, workspace/write-temp.ts: [0] stop requested, [1] files being
+ * opened): once stop is requested no new temp file is opened, and the stopper waits for the
+ * openings under way, so that the temp files it then removes are all there are (Ctrl-C).
  */
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +52,7 @@ export class SyncPackWriter {
   constructor(
     private readonly tmpDir: string,
     readonly target: number,
+    private readonly stop?: Int32Array,
   ) {}
 
   get size(): number {
@@ -69,17 +74,31 @@ export class SyncPackWriter {
   }
 
   private member(name: string, data: Uint8Array): void {
-    if (this.fd === undefined) {
+    const fd = this.fd ?? this.open();
+    writeAll(fd, tarHeader(name, data.length));
+    writeAll(fd, data);
+    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+    if (pad) writeAll(fd, ZEROS.subarray(0, pad));
+  }
+
+  private open(): number {
+    const stop = this.stop;
+    // Counted before the stop flag is read: a stopper that set it after this read waits for the file to exist.
+    if (stop) Atomics.add(stop, 1, 1);
+    try {
+      if (stop && Atomics.load(stop, 0) !== 0) throw new Error('stopped: no new temp pack');
       mkdirSync(this.tmpDir, { recursive: true });
       this.tmp = join(this.tmpDir, `wpack-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.tmp`);
       this.fd = openSync(this.tmp, 'w');
       this.pos = 0;
       this.entries = [];
+      return this.fd;
+    } finally {
+      if (stop) {
+        Atomics.sub(stop, 1, 1);
+        Atomics.notify(stop, 1);
+      }
     }
-    writeAll(this.fd, tarHeader(name, data.length));
-    writeAll(this.fd, data);
-    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
-    if (pad) writeAll(this.fd, ZEROS.subarray(0, pad));
   }
 
   private advance(length: number): void {

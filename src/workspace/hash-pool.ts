@@ -18,6 +18,7 @@ import type { PackEntry } from '../store/pack-index.js';
 import { PART } from '../core/chunker-split.js';
 import type { ChunkRun, FilePart, FromWorker, ToWorker } from './hash-worker.js';
 import type { IngestResult, ObjectSink } from './ingest.js';
+import { newWriteControl, releaseWriteControl, type WriteControl } from './write-temp.js';
 
 /** A store the workers can write packs into. */
 export interface PackSink extends ObjectSink {
@@ -218,6 +219,8 @@ interface PoolState {
   relay: PartRelay;
   assembler: ManifestAssembler;
   sink: PackSink | null;
+  /** Ctrl-C stops the workers from opening new temp packs (write-temp.ts). */
+  stop?: WriteControl;
 }
 
 /** Owns one worker's conversation: feeds it jobs, relays part entries, handles its messages in order; resolves once it sealed. */
@@ -277,7 +280,7 @@ function driveWorker(w: Worker, pool: PoolState): Promise<void> {
     });
     post(
       sink
-        ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget }
+        ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget, stop: pool.stop }
         : { type: 'init', store: false, tmpDir: '', packTarget: 0 },
     );
     feed();
@@ -336,7 +339,13 @@ export async function hashFiles(files: FileRef[], opts: PoolOptions): Promise<In
   const extraParts = files.reduce((n, f) => n + partCount(f.size) - 1, 0);
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), 8, Math.ceil(files.length / 8) + extraParts));
   const assembler = new ManifestAssembler(files, sink, opts.onFile);
-  const pool: PoolState = { jobs: new JobQueue(files), relay: new PartRelay(), assembler, sink };
+  const pool: PoolState = {
+    jobs: new JobQueue(files),
+    relay: new PartRelay(),
+    assembler,
+    sink,
+    stop: sink ? newWriteControl() : undefined,
+  };
   const workers: Worker[] = [];
   try {
     await Promise.all(
@@ -353,6 +362,7 @@ export async function hashFiles(files: FileRef[], opts: PoolOptions): Promise<In
     throw e;
   } finally {
     await stopAll(workers);
+    if (pool.stop) releaseWriteControl(pool.stop);
   }
   return assembler.results;
 }

@@ -16,7 +16,7 @@ import { SyncPackWriter } from '../store/pack-writer.js';
 import type { PackEntry } from '../store/pack-index.js';
 
 export type ToWorker =
-  | { type: 'init'; store: boolean; tmpDir: string; packTarget: number }
+  | { type: 'init'; store: boolean; tmpDir: string; packTarget: number; stop?: Int32Array }
   | { type: 'job'; files: { i: number; path: string }[] }
   | { type: 'part'; part: FilePart }
   | { type: 'need'; need: number[][] }
@@ -173,7 +173,7 @@ port.on('message', (m: ToWorker) => {
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
     await initHash();
-    if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget);
+    if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget, m.stop);
   } else if (m.type === 'job') {
     await runJob(m.files);
     port.postMessage({ type: 'done' } satisfies FromWorker);

@@ -53,7 +53,8 @@ export interface MaterializeOptions {
   index: Index;
   force: boolean;
   jobs?: number;
-  onProgress?: (files: number, bytes: number) => void;
+  /** `total`: what this checkout of `path` writes in all (files and links, bytes), known before the first write. */
+  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
 }
 
 export interface MaterializeResult {
@@ -195,6 +196,12 @@ const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.
 
 async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResult> {
   const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
+  const total = { files: 0, bytes: 0, path: o.rel };
+  for (const op of ops)
+    if (op.op === 'write' || op.op === 'chmod' || op.op === 'link') {
+      total.files++;
+      if (op.op === 'write') total.bytes += op.entry.size;
+    }
   const abs = (rel: string): string => join(o.root, ...rel.split('/'));
   const stats: [string, StatEntry][] = [];
   // Every directory below the tracked path's parent is entered from there, never by path.
@@ -216,7 +223,7 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
           else {
             stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
             res.written++;
-            o.onProgress?.(res.written, res.bytes);
+            o.onProgress?.(res.written, res.bytes, total);
           }
         } else writes.push(op);
       } catch (e) {
@@ -231,7 +238,7 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
       (bytes) => {
         res.written++;
         res.bytes += bytes;
-        o.onProgress?.(res.written, res.bytes);
+        o.onProgress?.(res.written, res.bytes, total);
       },
     );
     for (const d of done) {
@@ -261,7 +268,7 @@ async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResul
         throw fsError(e, p);
       }
       res.written++;
-      o.onProgress?.(res.written, res.bytes);
+      o.onProgress?.(res.written, res.bytes, total);
     }
   } finally {
     dirs.close();

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { badEntryName, reservedName } from '../core/tree.js';
-import { DvError } from '../errors.js';
+import { DvError, NAME_MAX, PATH_MAX, pathTooLong } from '../errors.js';
 
 /**
  * Checks a tracked path before anything is written there: every component a plain name (a
@@ -12,6 +12,9 @@ import { DvError } from '../errors.js';
  */
 export async function checkTrackedPath(root: string, rel: string): Promise<void> {
   const parts = rel.split('/');
+  // Too long for any file system: PATH_TOO_LONG with the path shortened, before the generic name checks.
+  if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX) || Buffer.byteLength(join(root, rel)) >= PATH_MAX)
+    throw pathTooLong(join(root, ...parts));
   const bad = parts.map((p) => badEntryName(p)).find(Boolean);
   if (bad) throw new DvError('UNSAFE_PATH', `refusing to write ${JSON.stringify(rel)}: ${bad}`, { path: rel });
   if (parts[0] === '.dv' || parts[0] === '.git')

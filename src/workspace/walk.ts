@@ -10,7 +10,7 @@
  * a whole tree for callers that want every path at once (its memory grows with the file count).
  */
 import { type Dirent, lstatSync, readdirSync } from 'node:fs';
-import { fsError } from '../errors.js';
+import { fsError, PATH_MAX, pathTooLong } from '../errors.js';
 import { WORKER_TEMP } from './write-temp.js';
 
 export interface FileStat {
@@ -44,8 +44,15 @@ export interface DirListing {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Whether `dir/name` (or `dir`) is longer than the kernel takes; bytes counted only near the limit (UTF-8: at most 3 per unit). */
+function tooLong(dir: string, name = ''): boolean {
+  const units = dir.length + (name ? name.length + 1 : 0);
+  return units * 3 >= PATH_MAX && Buffer.byteLength(dir) + (name ? Buffer.byteLength(name) + 1 : 0) >= PATH_MAX;
+}
+
 /** Lists the directory `abs` (sorted by name: JavaScript string order, as tree entries are). */
 export function listDir(abs: string): DirListing {
+  if (tooLong(abs)) throw pathTooLong(abs);
   let names: Dirent[];
   try {
     names = readdirSync(abs, { withFileTypes: true });
@@ -58,6 +65,8 @@ export function listDir(abs: string): DirListing {
     // A repository nested in the data (a vendored git checkout, another dv repository) is
     // not data: git skips it the same way, and no tree may hold a .git or .dv (core/tree.ts).
     if (d.name === '.git' || d.name === '.dv') continue;
+    // Refused by name here: past PATH_MAX every call fails with a bare ENAMETOOLONG (a 4 KB message).
+    if (tooLong(abs, d.name)) throw pathTooLong(`${abs}/${d.name}`);
     if (d.isDirectory()) {
       out.dirs.push(d.name);
       continue;

@@ -47,7 +47,9 @@ export function register(program: Command, ctx: CliContext): void {
       const version = target !== undefined && !isPath(ctx.cwd(), target) ? target : undefined;
       const ps = target === undefined || version !== undefined ? paths : [target, ...paths];
       const bar = ctx.progress('checkout');
-      const onProgress = (f: number, b: number): void => bar.update(f, { bytes: b });
+      // One phase per tracked path (each has its own totals), named on the line.
+      const onProgress = (f: number, b: number, t: { files: number; bytes: number; path: string }): void =>
+        bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: t.path });
       const r = await ctx
         .run('checkout', { paths: ps, cwd: ctx.cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress, target: version })
         .finally(() => bar.stop());

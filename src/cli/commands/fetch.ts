@@ -16,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
   )
     .option('--rev <rev>', 'fetch what the pointer files of this git revision name (of the paths given, if any)')
     .action(async (paths: string[], o: TransferFlags & { rev?: string }) => {
-      const bar = ctx.progress('fetch');
+      const bar = ctx.progress('fetch', 'objects');
       const r = await ctx
         .run('fetch', { ...transferArgs(paths, ctx.cwd(), o), rev: o.rev, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })
         .finally(() => bar.stop());

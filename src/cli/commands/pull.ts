@@ -22,8 +22,9 @@ export function register(program: Command, ctx: CliContext): void {
         .run('pull', {
           ...transferArgs(paths, ctx.cwd(), o),
           force: o.force,
-          onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }),
-          onCheckoutProgress: (f, b) => bar.update(f, { bytes: b }),
+          onProgress: (p) => bar.update(p.objects, { bytes: p.bytes, phase: 'fetch', unit: 'objects' }),
+          onCheckoutProgress: (f, b, t) =>
+            bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: `checkout ${t.path}`, unit: 'files' }),
         })
         .finally(() => bar.stop());
       ctx.show(r, render);

@@ -50,7 +50,7 @@ export function register(program: Command, ctx: CliContext): void {
         'remove indexes that list only damage',
     )
     .action(async (paths: string[], o: PushFlags) => {
-      const bar = ctx.progress('push');
+      const bar = ctx.progress('push', 'objects');
       const runs = o.runCache === true ? 'all' : o.runCache === false ? 'none' : 'locked';
       const stdin = ctx.io.stdin;
       const prePush = o.prePush === undefined ? undefined : { gitRemote: o.prePush, lines: stdin ? await text(stdin()) : '' };
@@ -61,7 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
           revs: o.rev,
           prePush,
           repair: o.repair,
-          onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }),
+          onProgress: (p) => bar.update(p.objects, { bytes: p.bytes, total: p.totalObjects, totalBytes: p.totalBytes }),
         })
         .finally(() => bar.stop());
       if (r.skipped === 'no-remote' && !ctx.globals.json)
