@@ -16,6 +16,7 @@ import { AWS, borgPeer, dvCommand, dvPeer, gitLfsPeer, resticPeer, type Peer } f
 
 const USAGE = `usage: npm run bench [-- options]
        npm run bench -- scale [--quick] [--files N]   (the many-files suite: benchmarks/scale.ts)
+       npm run bench -- transfer [--quick]           (large files over S3 and to a directory: benchmarks/transfer.ts)
   --quick             small datasets, one run each (about a minute)
   --runs N            runs per operation, medians reported (default 3; --quick: 1)
   --datasets LIST     comma-separated: many-small,few-large,csv (default: all)
@@ -289,8 +290,14 @@ function render(r: RenderInput): string {
   return out.join('\n');
 }
 
-// Suites beside the default one: `npm run bench -- scale [--quick]` (benchmarks/scale.ts).
-const suite = process.argv[2] === 'scale' ? import('./scale.js').then((m) => m.scale(process.argv.slice(3))) : main();
+// Suites beside the default one: `npm run bench -- scale [--quick]` (benchmarks/scale.ts) and
+// `npm run bench -- transfer [--quick]` (benchmarks/transfer.ts).
+const suite =
+  process.argv[2] === 'scale'
+    ? import('./scale.js').then((m) => m.scale(process.argv.slice(3)))
+    : process.argv[2] === 'transfer'
+      ? import('./transfer.js').then((m) => m.transfer(process.argv.slice(3)))
+      : main();
 suite.then(
   (code) => process.exit(code),
   (e: unknown) => {
