@@ -7,7 +7,6 @@
  * the worker never touches the index. Invariant: every object in a pack it hands over verified.
  * It also verifies whole local packs before a push sends them as they are (`verify-pack`).
  */
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blake3Hex, initHash } from '../core/hash.js';
 import { decode } from '../store/codec.js';
@@ -92,7 +91,7 @@ function handle(m: ToFetchWorker): Promise<void> {
     if (m.type === 'range') return range(m.seq, m.data, m.chunks);
     if (m.type === 'verify-pack') {
       await ready;
-      const badId = await firstBadEntry(readFileSync(m.file), m.entries);
+      const badId = await firstBadEntry(m.file, m.entries);
       return { type: 'done', seq: m.seq, bad: [], sealed: [], ...(badId ? { badId } : {}) };
     }
     if (m.type === 'abort') {

@@ -131,8 +131,9 @@ async function wholePacks(i: PushInput, wanted: Set<string>, locs: (ObjectLocati
  * second copy at all (a reflink on btrfs/XFS, which copy_file_range may make, copies on write).
  */
 async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
-  // Copies overlap with the verification of the next packs (and each other's fsync).
-  const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 4)));
+  // Two at a time: a copy overlaps the verification of the next pack, and an S3 upload of a pack
+  // under the multipart threshold holds it in memory (four at once doubled a push's peak RSS).
+  const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
   const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET);
   try {
     await Promise.all(
