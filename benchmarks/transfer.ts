@@ -117,7 +117,7 @@ export async function transfer(argv: string[]): Promise<number> {
     else log(skip.has('moto') ? 'moto_server skipped (--skip moto)' : 'moto_server is not installed: its rows are left out');
     const suite = new Suite(base, env, dvCommand(dvBin, !v.dv || dvBin.endsWith('/bin/dv')), skip, log);
     const rows = await suite.run(sizes, servers);
-    process.stdout.write(`${render(rows, suite.notes, v.quick)}\n`);
+    process.stdout.write(`${render(rows, suite.notes, v.quick, argv.join(' '))}\n`);
     return 0;
   } finally {
     for (const s of servers) await s.stop().catch(() => undefined);
@@ -371,9 +371,9 @@ class Suite {
 const fmt = (x: number | null, d = 2): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(d));
 
 /** The table and the issue-19 transfer targets, met or not. */
-export function render(rows: TransferRow[], notes: string[], quick: boolean | undefined): string {
+export function render(rows: TransferRow[], notes: string[], quick: boolean | undefined, args = ''): string {
   const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
-  const out = [`date ${date} UTC, \`npm run bench -- transfer${quick ? ' --quick' : ''}\``, ''];
+  const out = [`date ${date} UTC, \`npm run bench -- transfer${args ? ` ${args}` : ''}\``, ''];
   for (const n of notes) out.push(`- ${n}`);
   if (notes.length) out.push('');
   out.push('| operation | tool | seconds | CPU s | peak RSS MB | MB/s | note |', '| --- | --- | ---: | ---: | ---: | ---: | --- |');
