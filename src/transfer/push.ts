@@ -11,15 +11,15 @@ import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { PackEntry } from '../store/pack-index.js';
-import { decode, decodeFrame, sliceFrame, FLAG_FRAME } from '../store/codec.js';
+import { FLAG_FRAME } from '../store/codec.js';
 import type { ObjectLocation } from '../store/pack-index.js';
-import { blake3Hex } from '../core/hash.js';
-import { DvError } from '../errors.js';
+import { DvError, fsError } from '../errors.js';
 import { packPaths, writePack, type PendingObject } from '../store/pack.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
 import type { RemoteIndex } from './remote-index.js';
 import { checkRemoteCopies } from './remote-check.js';
 import { noteWrites } from './written-keys.js';
+import { FetchPool } from './fetch-pool.js';
 
 export const REMOTE_PACK_TARGET = 16 * 1024 * 1024;
 
@@ -60,32 +60,6 @@ export interface PushStats {
 
 /** Local packs smaller than this travel repacked together with other small ones, not as they are. */
 const SMALL_PACK = 4 * 1024 * 1024;
-/**
- * Checks one object inside a pack's bytes against its id; nothing corrupt is ever pushed.
- * `frames` keeps the frames of this pack already decompressed (by offset).
- */
-async function verifyStored(e: PackEntry, pack: Buffer, file: string, frames: Map<number, Buffer | undefined>): Promise<void> {
-  const stored = pack.subarray(e.offset, e.offset + e.length);
-  let raw: Buffer | undefined;
-  try {
-    if (e.offset + e.length > pack.length) raw = undefined;
-    else if (e.flags === FLAG_FRAME) {
-      if (!frames.has(e.offset)) frames.set(e.offset, await decodeFrame(Buffer.from(stored)).catch(() => undefined));
-      const frame = frames.get(e.offset);
-      raw = frame && sliceFrame(frame, e.inner ?? 0, e.rawSize);
-    } else raw = await decode(stored, e.flags);
-  } catch {
-    raw = undefined;
-  }
-  if (!raw || raw.length !== e.rawSize || blake3Hex(raw) !== e.id) {
-    throw new DvError(
-      'OBJECT_CORRUPT',
-      `object ${e.id} in ${file} is corrupt: not pushing it; run \`dv fsck\`, then \`dv pull\` from a remote with a good copy`,
-      { id: e.id, file },
-    );
-  }
-}
-
 export async function pushObjects(i: PushInput): Promise<PushStats> {
   if (!i.repair) return pushMissing(i);
   const ids = [...i.ids];
@@ -149,24 +123,44 @@ async function wholePacks(i: PushInput, wanted: Set<string>, locs: (ObjectLocati
   return whole;
 }
 
-/** Owns sending whole local packs: each object verified, then the pack, then its index. */
+/**
+ * Owns sending whole local packs: each pack's objects verified in a worker thread, then the file
+ * copied as it is (`putFile`: copy_file_range into a directory remote, an upload to S3), then its
+ * index. A copy, not a hard link: a remote must not share inodes with the store, or damage to one
+ * file (a stray write, a disk error, a chmod) would be damage to both, and the remote would be no
+ * second copy at all (a reflink on btrfs/XFS, which copy_file_range may make, copies on write).
+ */
 async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
+  // Two at a time: a copy overlaps the verification of the next pack, and an S3 upload of a pack
+  // under the multipart threshold holds it in memory (four at once doubled a push's peak RSS).
   const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
-  await Promise.all(
-    whole.map((w) =>
-      copyLimit(async () => {
-        const paths = packPaths(i.store.packsDir, w.packId);
-        const data = await fsp.readFile(paths.pack);
-        const frames = new Map<number, Buffer | undefined>();
-        for (const e of w.entries) await verifyStored(e, data, paths.pack, frames);
-        await i.backend.put(remotePackKey(w.packId), data);
-        const idxBytes = await fsp.readFile(paths.idx);
-        await i.backend.put(remoteIndexKey(w.packId), idxBytes);
-        await i.remote.recordUpload(w.packId, idxBytes, w.entries);
-        countSent(i, stats, progress, w.entries, data.length);
-      }),
-    ),
-  );
+  const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET);
+  try {
+    await Promise.all(
+      whole.map((w) =>
+        copyLimit(async () => {
+          const paths = packPaths(i.store.packsDir, w.packId);
+          const bad = await pool.verifyPack(paths.pack, w.entries).catch((e: unknown) => {
+            throw fsError(e, paths.pack);
+          });
+          if (bad !== undefined) {
+            throw new DvError(
+              'OBJECT_CORRUPT',
+              `object ${bad} in ${paths.pack} is corrupt: not pushing it; run \`dv fsck\`, then \`dv pull\` from a remote with a good copy`,
+              { id: bad, file: paths.pack },
+            );
+          }
+          await i.backend.putFile(remotePackKey(w.packId), paths.pack);
+          const idxBytes = await fsp.readFile(paths.idx);
+          await i.backend.put(remoteIndexKey(w.packId), idxBytes);
+          await i.remote.recordUpload(w.packId, idxBytes, w.entries);
+          countSent(i, stats, progress, w.entries, (await fsp.stat(paths.pack)).size);
+        }),
+      ),
+    );
+  } finally {
+    await pool.close();
+  }
 }
 
 async function pushMissing(i: PushInput): Promise<PushStats> {

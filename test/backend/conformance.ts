@@ -1,7 +1,7 @@
 // One suite that every Backend must pass: the contract in src/backend/backend.ts.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -110,6 +110,25 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       const at = 16 * MiB - 100;
       assert.ok((await be.getRange('large/65m', at, 300)).equals(big.subarray(at, at + 300)));
       await rm(f);
+    });
+
+    test('putFile stores a copy: the local file changed or removed afterwards leaves the stored value as it was', async () => {
+      // Push copies whole packs with putFile: a hard link would make the remote and the store one
+      // file, so damage to one would be damage to both.
+      const data = randomBytes(300_000);
+      const f = path.join(dir, 'copied');
+      await writeFile(f, data);
+      await be.putFile('copy/a', f);
+      const fh = await open(f, 'r+');
+      try {
+        await fh.write(Buffer.from('overwritten'), 0, 11, 1000);
+      } finally {
+        await fh.close();
+      }
+      assert.ok((await be.get('copy/a')).equals(data), 'a write to the local file does not reach the stored value');
+      await rm(f);
+      assert.ok((await be.get('copy/a')).equals(data));
+      assert.deepEqual(await be.stat('copy/a'), { size: data.length });
     });
 
     test('putFile of a missing local file is PATH_NOT_FOUND', async () => {

@@ -1,0 +1,107 @@
+/**
+ * The worker threads of a fetch: the main thread downloads ranges and hands each range's chunks
+ * (stored alone) to the least busy worker, which verifies them and writes them into a pack of its
+ * own (fetch-worker.ts); packs come back to be sealed by the main thread, which owns the index.
+ * Invariants: a range's buffer is moved to the worker, not copied, when it owns its memory whole
+ * (the caller must not read it afterwards); every request gets one answer or the pool fails them
+ * all (a worker that dies rejects what it held); `close()` always ends the threads. A push uses
+ * the same workers to verify whole local packs before it copies them (`verifyPack`).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { PackEntry } from '../store/pack-index.js';
+import type { FetchWorkerData, FromFetchWorker, RangeChunk, SealedPack, ToFetchWorker } from './fetch-worker.js';
+
+export type { RangeChunk, SealedPack } from './fetch-worker.js';
+
+type Done = Extract<FromFetchWorker, { type: 'done' }>;
+
+interface Slot {
+  worker: Worker;
+  waiting: Map<number, { resolve: (d: Done) => void; reject: (e: Error) => void }>;
+  /** Bytes handed over and not answered yet: the next range goes to the slot with the fewest. */
+  load: number;
+}
+
+/** Worker threads for a fetch: one per core, at most 4 (the main thread's downloads are the other bound). */
+export const fetchThreads = (): number => Math.max(1, Math.min(availableParallelism(), 4));
+
+export class FetchPool {
+  private readonly slots: Slot[] = [];
+  private seq = 0;
+
+  constructor(tmpDir: string, packTarget: number, threads = fetchThreads()) {
+    for (let k = 0; k < threads; k++) {
+      const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), {
+        workerData: { tmpDir, packTarget } satisfies FetchWorkerData,
+      });
+      const slot: Slot = { worker, waiting: new Map(), load: 0 };
+      worker.on('message', (m: FromFetchWorker) => {
+        const w = slot.waiting.get(m.seq);
+        if (!w) return;
+        slot.waiting.delete(m.seq);
+        if (m.type === 'done') w.resolve(m);
+        else w.reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}));
+      });
+      const failAll = (e: Error): void => {
+        for (const w of slot.waiting.values()) w.reject(e);
+        slot.waiting.clear();
+      };
+      worker.on('error', failAll);
+      worker.on('exit', () => failAll(new Error('a fetch worker stopped')));
+      this.slots.push(slot);
+    }
+  }
+
+  private ask(slot: Slot, m: ToFetchWorker, transfer: ArrayBuffer[] = []): Promise<Done> {
+    return new Promise<Done>((resolve, reject) => {
+      slot.waiting.set(m.seq, { resolve, reject });
+      slot.worker.postMessage(m, transfer);
+    });
+  }
+
+  /**
+   * Verifies and writes the chunks of one range; answers which failed (index into `chunks`, and
+   * why) and the packs that filled up meanwhile.
+   */
+  async write(data: Buffer, chunks: RangeChunk[]): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
+    const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+    // A buffer that is a view into a shared pool (small Buffers) is copied; one that owns its memory moves.
+    const owns = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
+    const view = owns ? data : Buffer.from(data);
+    slot.load += view.length;
+    try {
+      const r = await this.ask(slot, { type: 'range', seq: ++this.seq, data: view, chunks }, [view.buffer as ArrayBuffer]);
+      return { bad: r.bad, sealed: r.sealed };
+    } finally {
+      slot.load -= view.length;
+    }
+  }
+
+  /** Verifies every object of a local pack file in a worker: the first id that does not verify, or undefined. */
+  async verifyPack(file: string, entries: PackEntry[]): Promise<string | undefined> {
+    const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+    const size = entries.reduce((n, e) => Math.max(n, e.offset + e.length), 0);
+    slot.load += size;
+    try {
+      return (await this.ask(slot, { type: 'verify-pack', seq: ++this.seq, file, entries })).badId;
+    } finally {
+      slot.load -= size;
+    }
+  }
+
+  /** Ends every worker's pack: the packs to seal. */
+  async finish(): Promise<SealedPack[]> {
+    const all = await Promise.all(this.slots.map((s) => this.ask(s, { type: 'finish', seq: ++this.seq })));
+    return all.flatMap((d) => d.sealed);
+  }
+
+  /** Drops every worker's unfinished pack (after a failure). */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.slots.map((s) => this.ask(s, { type: 'abort', seq: ++this.seq })));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
