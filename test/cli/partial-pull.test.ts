@@ -106,7 +106,7 @@ test('partial pull of one file of 20,000 from s3rver (bytes counted at the serve
   await partialPull(t, 's3');
 });
 
-test('partial pull refusals: a path or glob the version lacks; a deleted fetched file stays "deleted"', async () => {
+test('partial pull refusals: a path or glob the version lacks; a deleted fetched file stays "deleted"; commit of the whole path refused', async () => {
   const b = clone();
   const miss = await dv(b, ['pull', '-r', 'dir', 'data/images/train/none.png']);
   assert.equal(miss.code, 15, miss.stderr);
@@ -121,4 +121,15 @@ test('partial pull refusals: a path or glob the version lacks; a deleted fetched
   const st = (await dvJson(b, ['status', '--json'])).paths[0];
   assert.deepEqual(st.deleted, ['data/labels/l3.txt'], 'its data is here: a deletion, not "not fetched"');
   assert.equal(st.state, 'modified');
+
+  // A snapshot of the whole path would drop what was never fetched: refused; the path changed is committed alone.
+  await fsp.writeFile(join(b, 'data', 'labels', 'l0.txt'), 'relabelled\n');
+  const whole = await dv(b, ['commit']);
+  assert.equal(whole.code, 22, whole.stderr);
+  assert.match(whole.stderr, /^dv: error OBJECT_MISSING: data holds data not fetched \(a partial `dv pull`\)/);
+  const part = await dvJson(b, ['commit', 'data/labels/l0.txt', '--json']);
+  assert.deepEqual([part.committed[0].changed, part.committed[0].files], [true, FILES + 20], 'the snapshot keeps every file');
+  const after = (await dvJson(b, ['status', '--json'])).paths[0];
+  assert.deepEqual(after.modified, []);
+  assert.deepEqual(after.deleted, ['data/labels/l3.txt']);
 });
