@@ -19,7 +19,7 @@ import { storeSnapshot } from '../history/snapshot.js';
 import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { baseName } from '../read/export.js';
-import { openForeign } from '../read/foreign.js';
+import { checkRepoUrl, openForeign } from '../read/foreign.js';
 import { locate } from '../read/locate.js';
 import { ObjectSource } from '../read/source.js';
 import { fetchObjects } from '../transfer/fetch.js';
@@ -160,6 +160,7 @@ async function recordSource(s: RepoSession, r: ImportResult): Promise<void> {
 
 export async function importData(s: RepoSession, o: ImportOptions): Promise<ImportResult> {
   const cwd = o.cwd ?? s.root;
+  checkRepoUrl(o.url);
   if (o.path.startsWith('/') || o.path.startsWith('./') || o.path.startsWith('../'))
     throw new DvError('USAGE', `${o.path}: give the path inside the source repository from its root (e.g. data/labels.csv)`, {
       path: o.path,
