@@ -106,7 +106,7 @@ test('partial pull of one file of 20,000 from s3rver (bytes counted at the serve
   await partialPull(t, 's3');
 });
 
-test('partial pull refusals: a path or glob the version lacks; a deleted fetched file stays "deleted"; commit of the whole path refused', async () => {
+test('partial pull refusals: a path or glob the version lacks; a deleted fetched file stays "deleted"; commit of the whole path refused; a lying pointer', async () => {
   const b = clone();
   const miss = await dv(b, ['pull', '-r', 'dir', 'data/images/train/none.png']);
   assert.equal(miss.code, 15, miss.stderr);
@@ -121,6 +121,18 @@ test('partial pull refusals: a path or glob the version lacks; a deleted fetched
   const st = (await dvJson(b, ['status', '--json'])).paths[0];
   assert.deepEqual(st.deleted, ['data/labels/l3.txt'], 'its data is here: a deletion, not "not fetched"');
   assert.equal(st.state, 'modified');
+
+  // A pointer that lies about the size below it (it arrives by git clone): refused when the root tree is read, nothing written.
+  const liar = clone();
+  const ptr = await fsp.readFile(join(liar, 'data.dv'), 'utf8');
+  await fsp.writeFile(
+    join(liar, 'data.dv'),
+    ptr.replace(/^size: (\d+)$/m, (_, n) => `size: ${Number(n) + 1}`),
+  );
+  const lie = await dv(liar, ['pull', '-r', 'dir', 'data/labels/l1.txt']);
+  assert.equal(lie.code, 24, lie.stderr);
+  assert.match(lie.stderr, /^dv: error BAD_OBJECT: tree [0-9a-f]{12} does not match its declared size/);
+  await assert.rejects(fsp.lstat(join(liar, 'data')), 'nothing checked out');
 
   // A snapshot of the whole path would drop what was never fetched: refused; the path changed is committed alone.
   await fsp.writeFile(join(b, 'data', 'labels', 'l0.txt'), 'relabelled\n');
