@@ -48,6 +48,7 @@ const COMPOSING_OPS = {
   cat: ['ls'], // `dv ls <rev>:<path>` answers in the entries of `dv ls`
   attest: ['lineage'], // an attestation = the lineage of an artifact, signed
   'attest-verify': ['attest'], // verifying recomputes what `attest` states
+  import: ['checkout'], // an import (and update) = fetch from another repository's remote + checkout of its snapshot
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

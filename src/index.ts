@@ -26,6 +26,8 @@ import type { InstallOptions, InstallResult } from './ops/install.js';
 import type { PushOptions, PushResult } from './ops/push.js';
 import type { FetchOptions, FetchResult } from './ops/fetch.js';
 import type { PullOptions, PullResult } from './ops/pull.js';
+import type { GetOptions, GetResult } from './ops/get.js';
+import type { ImportOptions, ImportResult, UpdateOptions } from './ops/import.js';
 import type { RemoteConfig, RemoteOption } from './ops/remote.js';
 import type { RemoteStatusResult } from './ops/remote-status.js';
 import type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, StageRemoveResult } from './ops/stage.js';
@@ -68,6 +70,8 @@ export type { Problem } from './history/reach.js';
 export type { PushOptions, PushResult } from './ops/push.js';
 export type { FetchOptions, FetchResult } from './ops/fetch.js';
 export type { PullOptions, PullResult } from './ops/pull.js';
+export type { GetOptions, GetResult } from './ops/get.js';
+export type { ImportOptions, ImportResult, UpdateOptions } from './ops/import.js';
 export type { RemoteStatusResult } from './ops/remote-status.js';
 export type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, StageRemoveResult } from './ops/stage.js';
 export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/repro.js';
@@ -130,6 +134,11 @@ function revPath(what: string, path: unknown, opts: ReadOptions, emptyOk = false
 
 /** Option types without `cwd`: a Repo resolves relative paths against its root. */
 type Opts<T> = Omit<T, 'cwd'>;
+
+function checkSourceArgs(what: string, o: { url?: unknown; path?: unknown }): void {
+  if (typeof o?.url !== 'string' || typeof o.path !== 'string')
+    throw new DvError('USAGE', `${what}: give { url, path }: the source repository and the path inside it`);
+}
 
 function checkPaths(what: string, paths: unknown): void {
   if (paths !== undefined && !(Array.isArray(paths) && paths.every((p) => typeof p === 'string'))) {
@@ -396,6 +405,33 @@ export class Repo {
   async pull(opts: Opts<PullOptions> = {}): Promise<PullResult> {
     checkPaths('pull', opts.paths);
     return this.run('pull', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Downloads a path tracked in another git repository (from that repository's default remote), without tracking it.
+   * @example await repo.get({ url: '../datasets', path: 'data/labels.csv', out: 'labels.csv', rev: 'v2' });
+   */
+  async get(opts: Opts<GetOptions>): Promise<GetResult> {
+    checkSourceArgs('get', opts);
+    return this.run('get', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Imports a path tracked in another git repository and tracks it here; its pointer file records the source.
+   * @example const r = await repo.importData({ url: 'https://example.com/datasets.git', path: 'data/labels' }); r.source.commit
+   */
+  async importData(opts: Opts<ImportOptions>): Promise<ImportResult> {
+    checkSourceArgs('import', opts);
+    return this.run('import', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Moves an imported path to its source's newer version (or to `rev`).
+   * @example const r = await repo.update({ path: 'labels' }); r.changed
+   */
+  async update(opts: Opts<UpdateOptions>): Promise<ImportResult> {
+    if (typeof opts?.path !== 'string') throw new DvError('USAGE', 'update: give { path } of an imported path');
+    return this.run('update', { ...opts, cwd: this.root });
   }
 
   /**

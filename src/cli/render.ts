@@ -51,13 +51,20 @@ export function status(r: StatusResult): string {
       lines.push(`${p.path}: ${yellow('data not in the local store')} (run \`dv pull\`)`);
       continue;
     }
+    const unfetched = p.notFetched.length > 0 ? `; ${p.notFetched.length} not fetched (\`dv pull\` fetches them)` : '';
+    if (p.state === 'partial') {
+      lines.push(`${p.path}: up to date${unfetched}`);
+      for (const f of p.notFetched.slice(0, 5)) lines.push(`\tnot fetched: ${f}`);
+      if (p.notFetched.length > 5) lines.push(`\t... and ${p.notFetched.length - 5} more not fetched`);
+      continue;
+    }
     const why =
       p.reason === 'pointer-moved'
         ? ` (${yellow('the pointer file moved')}, e.g. by git checkout: run \`dv checkout\` to follow it)`
         : p.reason === 'interrupted-checkout'
           ? ` (${yellow('a checkout was interrupted')}: run \`dv checkout\` to finish it)`
           : '';
-    lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted${why}`);
+    lines.push(`${p.path}: ${p.added.length} added, ${p.modified.length} modified, ${p.deleted.length} deleted${why}${unfetched}`);
     for (const f of p.added) lines.push(`\t${green('added:    ' + f)}`);
     for (const f of p.modified) lines.push(`\t${yellow('modified: ' + f)}`);
     for (const f of p.deleted) lines.push(`\t${red('deleted:  ' + f)}`);

@@ -74,7 +74,11 @@ function checkLengths(at: string, rel: string, t: Tree): void {
  * will, through the tree's own symlinks: `x -> z/z/../..` with `z -> .` looks inside to a purely
  * lexical check but leads two levels up.
  */
-async function checkLinks(tree: string, links: { rel: string; target: string }[], load: (id: string) => Promise<Tree>): Promise<void> {
+export async function checkLinks(
+  tree: string,
+  links: { rel: string; target: string }[],
+  load: (id: string) => Promise<Tree>,
+): Promise<void> {
   if (links.length === 0) return;
   const dirs = new Map<string, Map<string, TreeEntry>>();
   const entriesOf = async (id: string): Promise<Map<string, TreeEntry>> => {

@@ -25,6 +25,8 @@ import type { FetchOptions } from './fetch.js';
 import type { FsckOptions } from './fsck.js';
 import type { FsckRemoteOptions } from './fsck-remote.js';
 import type { GcOptions } from './gc.js';
+import type { GetOptions } from './get.js';
+import type { ImportOptions, UpdateOptions } from './import.js';
 import type { InitOptions } from './init.js';
 import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
@@ -91,6 +93,9 @@ export const COMMANDS = {
   push: read('push', async (s, o: PushOptions) => (await import('./push.js')).push(s, o)),
   fetch: write('fetch', async (s, o: FetchOptions) => (await import('./fetch.js')).fetch(s, o)),
   pull: write('pull', async (s, o: PullOptions) => (await import('./pull.js')).pull(s, o)),
+  get: read('get', async (s, o: GetOptions) => (await import('./get.js')).get(s, o)),
+  import: write('import', async (s, o: ImportOptions) => (await import('./import.js')).importData(s, o)),
+  update: write('update', async (s, o: UpdateOptions) => (await import('./import.js')).update(s, o)),
   stageAdd: write('stage add', async (s, o: StageAddOptions) => (await import('./stage.js')).stageAdd(s, o)),
   stageList: read('stage list', async (s, _o: object) => (await import('./stage.js')).stageList(s)),
   stageRemove: write('stage remove', async (s, o: StageRemoveOptions) => (await import('./stage.js')).stageRemove(s, o)),

@@ -8,6 +8,8 @@ import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { withRemote } from '../transfer/remote-session.js';
 import { saveRunRef } from '../pipeline/run-cache.js';
+import { selectTrackedWithin } from '../workspace/tracked.js';
+import { fetchPaths, type PathsFetched, type PathTarget } from '../transfer/fetch-paths.js';
 
 export interface FetchOptions {
   remote?: string;
@@ -26,6 +28,28 @@ export interface FetchResult extends FetchStats {
   remote: string;
   url: string;
   snapshots: string[];
+  /** Paths inside tracked directories fetched alone (`dv fetch data/train/x.png`, `'data/train/**'`): what each matched. */
+  partial?: PathsFetched[];
+  /** Beside `partial`: the tracked paths named whole (repository-relative), if any. */
+  whole?: string[];
+}
+
+/**
+ * Named paths split into tracked paths named whole (repository-relative) and paths or patterns
+ * inside a tracked directory, which fetch only what they need.
+ */
+async function splitPartial(s: RepoSession, paths: string[], cwd: string): Promise<{ whole: string[]; partial: PathTarget[] }> {
+  const whole: string[] = [];
+  const partial: PathTarget[] = [];
+  if (paths.length === 0) return { whole, partial };
+  for (const { tracked: t, within } of await selectTrackedWithin(s, paths, cwd)) {
+    if (!within || t.pointer.kind !== 'dir') whole.push(t.rel);
+    else {
+      const { snapshot, tree, size, files } = t.pointer;
+      partial.push({ rel: t.rel, snapshot, tree, size, files, patterns: within.map((w) => w.slice(t.rel.length + 1)) });
+    }
+  }
+  return { whole, partial };
 }
 
 /**
@@ -58,7 +82,10 @@ async function namedSnapshots(s: RepoSession, opts: FetchOptions): Promise<{ pat
 
 export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<FetchResult> {
   const named = await namedSnapshots(s, opts);
-  return withRemote(s, { ...opts, ...named, purpose: 'read' }, async ({ config, jobs, backend, remote, roots }) => {
+  const { whole, partial } = named.snapshots ? { whole: [], partial: [] } : await splitPartial(s, named.paths, opts.cwd ?? s.root);
+  // Only paths inside tracked directories: no snapshot is fetched whole.
+  const which = partial.length === 0 ? named : whole.length > 0 ? { paths: whole, cwd: s.root } : { paths: [], snapshots: [] };
+  return withRemote(s, { ...opts, ...which, purpose: 'read' }, async ({ config, jobs, backend, remote, roots }) => {
     // Packs deleted by hand (rm -rf .dv/cache) are forgotten, so their objects are fetched again.
     await s.store.forgetLostPacks();
     // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).
@@ -74,6 +101,12 @@ export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<Fe
       onProgress: opts.onProgress,
     });
     for (const r of runs) if (await s.store.has(r.run)) await saveRunRef(s, r.key, r.run);
-    return { remote: config.name, url: config.url, snapshots: roots, ...stats };
+    if (partial.length === 0) return { remote: config.name, url: config.url, snapshots: roots, ...stats };
+    const p = await fetchPaths({ store: s.store, backend, remote, jobs, onProgress: opts.onProgress }, partial);
+    for (const w of p.stats.warnings) if (!stats.warnings.includes(w)) stats.warnings.push(w);
+    stats.objectsFetched += p.stats.objectsFetched;
+    stats.bytesFetched += p.stats.bytesFetched;
+    stats.requests += p.stats.requests;
+    return { remote: config.name, url: config.url, snapshots: roots, ...stats, partial: p.fetched, ...(whole.length ? { whole } : {}) };
   });
 }

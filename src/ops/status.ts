@@ -14,8 +14,9 @@ import { loggedSnapshots } from '../repo/reflog.js';
 import { loadSnapshot } from '../history/objects.js';
 import { git, gitCatBlobs } from '../repo/git.js';
 import { decodePointer } from '../core/pointer.js';
+import type { Tree, TreeEntry } from '../core/tree.js';
 
-export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache';
+export type PathState = 'clean' | 'modified' | 'missing' | 'not-in-cache' | 'partial';
 
 /**
  * Why a `modified` path differs (null otherwise): `pointer-moved`, the data is a version this clone
@@ -29,11 +30,16 @@ export interface PathStatus {
   path: string;
   pointer: string;
   snapshot: string;
-  /** clean; modified; missing: not in the workspace (run `dv checkout`); not-in-cache: the data was never fetched (run `dv pull`). */
+  /**
+   * clean; modified; missing: not in the workspace (run `dv checkout`); not-in-cache: the data was never fetched (run `dv pull`);
+   * partial: what is in the workspace matches, the rest was not fetched (`notFetched`; a partial `dv pull`).
+   */
   state: PathState;
   added: string[];
   modified: string[];
   deleted: string[];
+  /** Files (or whole directories) absent from the workspace whose data is not in the local store either: `dv pull` them. */
+  notFetched: string[];
   /** Files whose content had to be read (the stat cache could not vouch for them). */
   filesHashed: number;
   reason: ChangeReason | null;
@@ -70,6 +76,7 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       added: [] as string[],
       modified: [] as string[],
       deleted: [] as string[],
+      notFetched: [] as string[],
       filesHashed: 0,
       reason: null as ChangeReason | null,
     };
@@ -92,19 +99,23 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       paths.push({ ...base, state: 'not-in-cache' });
       continue;
     }
-    const load = treeLoader(s.store, scan.trees);
+    const load = notFetchedLoader(s, treeLoader(s.store, scan.trees), scan.trees);
     const prefix = (p: string): string => (t.pointer.kind === 'file' || scan.kind === 'file' ? t.rel : `${t.rel}/${p}`);
     const take = (c: Change): void => {
-      if (shown(prefix(c.path))) base[c.type].push(prefix(c.path));
+      if (!shown(prefix(c.path))) return;
+      // A directory whose tree was never fetched (a partial pull): one line for all it holds.
+      if (c.path.endsWith(`/${NOT_FETCHED}`)) base.notFetched.push(prefix(c.path.slice(0, -NOT_FETCHED.length - 1)));
+      else base[c.type].push(prefix(c.path));
     };
     if (t.pointer.kind === scan.kind) await diffTrees(t.pointer.tree, scan.tree, load, '', take);
     else {
       await diffTrees(t.pointer.tree, null, load, '', take);
       await diffTrees(null, scan.tree, load, '', take);
     }
+    if (t.pointer.kind === 'dir' && base.deleted.length > 0) await splitNotFetched(s, load, t.rel, t.pointer.tree, base);
     const changed = base.added.length + base.modified.length + base.deleted.length > 0;
     if (changed && leftoverTemps(scan, t.rel).length > 0) base.reason = 'interrupted-checkout';
-    const entry: PathStatus = { ...base, state: changed ? 'modified' : 'clean' };
+    const entry: PathStatus = { ...base, state: changed ? 'modified' : base.notFetched.length > 0 ? 'partial' : 'clean' };
     paths.push(entry);
     if (changed && !entry.reason) undecided.push({ entry, rel: t.rel, pointerRel: t.pointerRel, tree: scan.tree });
   }
@@ -125,8 +136,71 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
       }
     }
   }
-  const clean = paths.every((p) => p.state === 'clean');
+  // Data not fetched is no change: nothing for `dv commit` to record.
+  const clean = paths.every((p) => p.state === 'clean' || p.state === 'partial');
   return { clean, upToDate: clean && stages.length === 0, paths, stages, ...(metrics.length ? { metrics } : {}) };
+}
+
+/** The name standing for a directory whose tree is not here: NUL, which no real tree entry holds (core/tree.ts). */
+const NOT_FETCHED = '\0';
+
+/**
+ * Trees of the pointer's side that were never fetched (a partial pull) load as one link named
+ * NOT_FETCHED, so the diff reports the directory once instead of failing on the missing tree.
+ */
+function notFetchedLoader(s: RepoSession, load: (id: string) => Promise<Tree>, overlay: Map<string, Tree>): (id: string) => Promise<Tree> {
+  return async (id) => {
+    if (overlay.has(id) || (await s.store.has(id))) return load(id);
+    return { entries: [{ type: 'link', name: NOT_FETCHED, target: '' }] };
+  };
+}
+
+const LINK = 'link';
+
+/**
+ * Moves the deleted files whose data the local store lacks (never fetched) to `notFetched`: their
+ * entries are looked up in the pointer's tree (deleted paths come in path order, so each
+ * directory is read once in a row), then the store is asked once.
+ */
+async function splitNotFetched(
+  s: RepoSession,
+  load: (id: string) => Promise<Tree>,
+  rel: string,
+  root: string,
+  p: { deleted: string[]; notFetched: string[] },
+): Promise<void> {
+  let dirKey: string | undefined;
+  let dir = new Map<string, TreeEntry>();
+  const ids: (string | undefined)[] = [];
+  for (const path of p.deleted) {
+    const segs = path.slice(rel.length + 1).split('/');
+    const key = segs.slice(0, -1).join('/');
+    if (key !== dirKey) {
+      dirKey = key;
+      let id: string | undefined = root;
+      for (const seg of segs.slice(0, -1)) {
+        const e: TreeEntry | undefined = id === undefined ? undefined : (await load(id)).entries.find((x) => x.name === seg);
+        id = e?.type === 'dir' ? e.id : undefined;
+      }
+      dir = new Map(id === undefined ? [] : (await load(id)).entries.map((e) => [e.name, e]));
+    }
+    const e = dir.get(segs[segs.length - 1]);
+    ids.push(e?.type === 'file' ? e.id : e?.type === 'link' ? LINK : undefined);
+  }
+  const known = ids.filter((id): id is string => id !== undefined && id !== LINK);
+  const haveKnown = await s.store.hasMany(known);
+  const have = new Set(known.filter((_, k) => haveKnown[k]));
+  const deleted: string[] = [];
+  const links: string[] = [];
+  p.deleted.forEach((path, k) => {
+    const id = ids[k];
+    (id === LINK ? links : id !== undefined && !have.has(id) ? p.notFetched : deleted).push(path);
+  });
+  // A symlink has no data to fetch: in a workspace that is a partial pull, one left out was not checked out, not deleted.
+  if (p.notFetched.length > 0) p.notFetched.push(...links);
+  else deleted.push(...links);
+  p.deleted = deleted.sort();
+  p.notFetched.sort();
 }
 
 /** How far back status looks for a version of the data this clone had: bounded, since each is a read. */

@@ -40,6 +40,8 @@ export interface FetchInput {
   roots: string[];
   /** Objects wanted as they are, without following anything they name (run records). */
   leaves?: string[];
+  /** Trees, manifests and chunks to fetch with all they name, as their parents declare them (a partial fetch). */
+  from?: { id: string; kind: 'tree' | 'manifest' | 'chunk'; size: number; files?: number }[];
   /** Follow snapshot parents (all history), not only the snapshots named. */
   history: boolean;
   jobs: number;
@@ -70,8 +72,10 @@ export async function fetchObjects(i: FetchInput): Promise<FetchStats> {
   const visited = new Set<string>();
   // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice.
   const ledger = new DeclaredLedger();
+  for (const f of i.from ?? []) ledger.claim(f.id, f.kind, { size: f.size, files: f.files }, 'the paths asked for');
   let level: Want[] = [
     ...i.roots.map((id): Want => ({ id, kind: 'snapshot' })),
+    ...(i.from ?? []).map(({ id, kind }): Want => ({ id, kind })),
     ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' })),
   ];
   while (level.length > 0) {

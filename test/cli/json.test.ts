@@ -106,6 +106,8 @@ const fetchResult: Spec = {
   objectsFetched: 'number',
   bytesFetched: 'number',
   requests: 'number',
+  'partial?': [{ rel: 'string', entries: ['string'] }],
+  'whole?': ['string'],
 };
 const SHAPES: Record<string, Spec> = {
   init: { root: 'string', git: 'boolean' },
@@ -124,10 +126,11 @@ const SHAPES: Record<string, Spec> = {
         path: 'string',
         pointer: 'string',
         snapshot: 'id',
-        state: { enum: ['clean', 'modified', 'missing', 'not-in-cache'] },
+        state: { enum: ['clean', 'modified', 'missing', 'not-in-cache', 'partial'] },
         added: ['string'],
         modified: ['string'],
         deleted: ['string'],
+        notFetched: ['string'],
         filesHashed: 'number',
         reason: { oneOf: [{ enum: ['pointer-moved', 'interrupted-checkout', 'edited'] }, null] },
       },
@@ -376,4 +379,10 @@ test('--json shapes: remote list/default, push, status --remote, fetch, pull', a
     ['origin', 0, 'data', 1],
   );
   assert.equal(await fsp.readFile(join(clone, 'data', 'a.bin'), 'utf8'), 'payload');
+  // A partial pull (a path inside a tracked directory): what it matched.
+  const other = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, other]);
+  const part = await json('pull', other, ['pull', 'data/a.bin']);
+  assert.deepEqual(part.fetch.partial, [{ rel: 'data', entries: ['a.bin'] }]);
+  assert.equal((await json('status', other, ['status'])).paths[0].state, 'clean');
 });

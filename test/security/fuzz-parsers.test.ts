@@ -169,7 +169,9 @@ test('tree, snapshot and pointer parsers: structural mutations give a value or a
 
   await fc.assert(
     fc.property(hex64, hex64, count, count, fc.array(rowMutation, { minLength: 1, maxLength: 4 }), (snapshot, tree, size, files, ms) => {
-      let text = encodePointer({ path: 'data', kind: 'dir', snapshot, tree, size, files });
+      // With the source line `dv import` writes (url, rev, commit, path, snapshot), so its decoder is fuzzed too.
+      const source = { url: '../up', rev: 'main', commit: tree.slice(0, 40), path: 'data', snapshot };
+      let text = encodePointer({ path: 'data', kind: 'dir', snapshot, tree, size, files, source });
       for (const m of ms) text = mutateLines(text, m);
       parses(() => decodePointer(text, 'fuzz.dv'));
     }),

@@ -15,6 +15,7 @@ import * as diff from './diff.js';
 import * as fetch from './fetch.js';
 import * as fsck from './fsck.js';
 import * as gc from './gc.js';
+import * as get from './get.js';
 import * as init from './init.js';
 import * as install from './install.js';
 import * as lineage from './lineage.js';
@@ -53,6 +54,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   push,
   fetch,
   pull,
+  get,
   install,
   stage,
   repro,
