@@ -48,6 +48,7 @@ const COMPOSING_OPS = {
   cat: ['ls'], // `dv ls <rev>:<path>` answers in the entries of `dv ls`
   attest: ['lineage'], // an attestation = the lineage of an artifact, signed
   'attest-verify': ['attest'], // verifying recomputes what `attest` states
+  'lineage-diff': ['lineage'], // a diff of two versions' lineage
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

@@ -32,6 +32,7 @@ import type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, St
 import type { ReproOptions, ReproResult } from './ops/repro.js';
 import type { VerifyOptions, VerifyResult } from './ops/verify.js';
 import type { LineageOptions, LineageResult } from './ops/lineage.js';
+import type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
 import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
@@ -72,6 +73,7 @@ export type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, St
 export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/repro.js';
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
+export type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
 export type { DagResult } from './ops/dag.js';
 export type {
   DiffResult as ValuesDiffResult,
@@ -458,6 +460,18 @@ export class Repo {
   async lineage(opts: Opts<LineageOptions>): Promise<LineageResult> {
     checkString('lineage: target', opts?.target);
     return this.run('lineage', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * What differs between the provenance of two versions of an artifact (git revisions or snapshot ids):
+   * per stage the input data, params, code, command, environment and metrics, and which are causes.
+   * @example const { causes } = await repo.lineageDiff({ artifact: 'model.pkl', a: 'v11', b: 'v12' });
+   */
+  async lineageDiff(opts: Opts<LineageDiffOptions>): Promise<LineageDiffResult> {
+    checkString('lineageDiff: artifact', opts?.artifact);
+    checkString('lineageDiff: a', opts?.a);
+    checkString('lineageDiff: b', opts?.b);
+    return this.run('lineageDiff', { ...opts, cwd: this.root });
   }
 
   /**

@@ -28,6 +28,7 @@ import type { GcOptions } from './gc.js';
 import type { InitOptions } from './init.js';
 import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
+import type { LineageDiffOptions } from './lineage-diff.js';
 import type { LogOptions } from './log.js';
 import type { LsOptions } from './ls.js';
 import type { MetricsDiffOptions, MetricsShowOptions } from './metrics.js';
@@ -95,6 +96,7 @@ export const COMMANDS = {
   repro: write('repro', async (s, o: ReproOptions) => (await import('./repro.js')).repro(s, o)),
   verify: read('repro --verify', async (s, o: VerifyOptions) => (await import('./verify.js')).verify(s, o)),
   lineage: read('lineage', async (s, o: LineageOptions) => (await import('./lineage.js')).lineage(s, o)),
+  lineageDiff: read('lineage diff', async (s, o: LineageDiffOptions) => (await import('./lineage-diff.js')).lineageDiff(s, o)),
   metricsShow: read('metrics show', async (s, o: MetricsShowOptions) => (await import('./metrics.js')).metricsShow(s, o)),
   metricsDiff: read('metrics diff', async (s, o: MetricsDiffOptions) => (await import('./metrics.js')).metricsDiff(s, o)),
   paramsDiff: read('params diff', async (s, o: ParamsDiffOptions) => (await import('./params.js')).paramsDiff(s, o)),

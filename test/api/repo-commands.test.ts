@@ -51,6 +51,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   repro: 'repro',
   verify: 'verify',
   lineage: 'lineage',
+  lineageDiff: 'lineageDiff',
   metricsShow: 'metricsShow',
   metricsDiff: 'metricsDiff',
   paramsDiff: 'paramsDiff',

@@ -1,0 +1,167 @@
+/**
+ * `dv lineage diff` on a four-stage pipeline (prepare → featurize → train → evaluate) built here
+ * from small node scripts, with three git-committed versions after the first: a data edit, a
+ * param change, and an environment change (the `python3` on PATH is a fake whose version the
+ * test sets, as a package upgrade would change it; dv.lock records it in env.tools). The diff
+ * between the first and last versions names exactly those three causes, and nothing else.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
+
+const PREPARE = `import fs from 'node:fs';
+const scale = Number(/scale:\\s*(\\S+)/.exec(fs.readFileSync('params.yaml', 'utf8'))[1]);
+fs.mkdirSync('data/prepared', { recursive: true });
+const rows = fs.readdirSync('data/raw').sort().flatMap((f) => fs.readFileSync('data/raw/' + f, 'utf8').trim().split('\\n'));
+fs.writeFileSync('data/prepared/rows.csv', rows.map((l) => l.split(',').map((x) => Number(x) * scale).join(',')).join('\\n') + '\\n');
+`;
+const FEATURIZE = `import fs from 'node:fs';
+fs.mkdirSync('data/features', { recursive: true });
+const rows = fs.readFileSync('data/prepared/rows.csv', 'utf8').trim().split('\\n');
+fs.writeFileSync('data/features/sums.txt', rows.map((l) => l.split(',').reduce((s, x) => s + Number(x), 0)).join('\\n') + '\\n');
+`;
+const TRAIN = `import fs from 'node:fs';
+const { train } = JSON.parse(fs.readFileSync('params.json', 'utf8'));
+const sum = fs.readFileSync('data/features/sums.txt', 'utf8').trim().split('\\n').reduce((s, x) => s + Number(x), 0);
+fs.writeFileSync('model.json', JSON.stringify({ w: sum * train.lr }) + '\\n');
+`;
+const EVALUATE = `import fs from 'node:fs';
+const { w } = JSON.parse(fs.readFileSync('model.json', 'utf8'));
+fs.writeFileSync('metrics.json', JSON.stringify({ score: w / 100 }) + '\\n');
+`;
+
+let repo: string;
+let env: Record<string, string>;
+let versionFile: string;
+
+/** Stages and their outputs, committed with git: `dv repro`, then `git add -A && git commit`, tagged. */
+async function reproAndTag(tag: string, args: string[] = []): Promise<void> {
+  await dvOk(repo, ['repro', ...args], env);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', `run ${tag}`]);
+  git(repo, ['tag', tag]);
+}
+
+before(async () => {
+  repo = await makeRepo();
+  // A fake python3 first on PATH: dv records `python3 --version` in dv.lock (env.tools.python3).
+  const bin = tempDir('dv-fakebin-');
+  versionFile = join(bin, 'version');
+  await fsp.writeFile(versionFile, '3.11.4');
+  await fsp.writeFile(join(bin, 'python3'), `#!/bin/sh\necho "Python $(cat '${versionFile}')"\n`, { mode: 0o755 });
+  env = { PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` };
+  await fsp.mkdir(join(repo, 'data', 'raw'), { recursive: true });
+  for (let i = 1; i <= 3; i++) await fsp.writeFile(join(repo, 'data', 'raw', `part${i}.csv`), `${i},${i * 10}\n${i + 10},${i * 20}\n`);
+  await dvOk(repo, ['add', 'data/raw', '-m', 'raw import']);
+  await fsp.writeFile(join(repo, 'params.yaml'), 'prepare:\n  scale: 2\n');
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.5 } }));
+  for (const [f, text] of Object.entries({
+    'prepare.mjs': PREPARE,
+    'featurize.mjs': FEATURIZE,
+    'train.mjs': TRAIN,
+    'evaluate.mjs': EVALUATE,
+  }))
+    await fsp.writeFile(join(repo, f), text);
+  const stage = (name: string, ...rest: string[]): Promise<string> => dvOk(repo, ['stage', 'add', '-n', name, ...rest], env);
+  await stage('prepare', '-d', 'prepare.mjs', '-d', 'data/raw', '-p', 'prepare.scale', '-o', 'data/prepared', '--', 'node prepare.mjs');
+  await stage('featurize', '-d', 'featurize.mjs', '-d', 'data/prepared', '-o', 'data/features', '--', 'node featurize.mjs');
+  await stage('train', '-d', 'train.mjs', '-d', 'data/features', '-p', 'params.json:train.lr', '-o', 'model.json', '--', 'node train.mjs');
+  await stage('evaluate', '-d', 'evaluate.mjs', '-d', 'model.json', '-m', 'metrics.json', '--', 'node evaluate.mjs');
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'pipeline']);
+  await reproAndTag('v0');
+  // 1. A data edit: one raw file changes, committed with dv and git.
+  await fsp.writeFile(join(repo, 'data', 'raw', 'part2.csv'), '2,21\n12,41\n');
+  await dvOk(repo, ['commit', 'data/raw', '-m', 'fix part2'], env);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data: fix part2']);
+  await reproAndTag('v1');
+  // 2. A param change.
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.25 } }));
+  git(repo, ['commit', '-qam', 'lr 0.25']);
+  await reproAndTag('v2');
+  // 3. An environment change: the interpreter is upgraded and train is rerun on purpose.
+  await fsp.writeFile(versionFile, '3.12.1');
+  await reproAndTag('v3', ['-f', 'train']);
+});
+
+test('lineage diff names exactly the data edit, the param change and the environment change', async () => {
+  const r = await dvJson(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'v3'], env);
+  assert.deepEqual(r.causes, [
+    { stage: 'prepare', kind: 'data', what: ['data/raw'] },
+    { stage: 'train', kind: 'params', what: ['params.json:train.lr'] },
+    { stage: 'train', kind: 'env', what: ['tools.python3'] },
+  ]);
+  assert.deepEqual(
+    r.stages.map((s: any) => s.name),
+    ['prepare', 'featurize', 'train', 'evaluate'],
+  );
+  const by = Object.fromEntries(r.stages.map((s: any) => [s.name, s]));
+  // The data edit, file by file, from the tree diff of the input snapshots.
+  const raw = by.prepare.inputs.find((i: any) => i.path === 'data/raw');
+  assert.deepEqual(
+    { kind: raw.kind, added: raw.added, modified: raw.modified, deleted: raw.deleted, paths: raw.paths },
+    { kind: 'data', added: 0, modified: 1, deleted: 0, paths: [{ path: 'data/raw/part2.csv', change: 'modified' }] },
+  );
+  assert.deepEqual(by.train.params, [{ key: 'params.json:train.lr', a: 0.5, b: 0.25 }]);
+  assert.deepEqual(by.train.env, [{ key: 'tools.python3', a: '3.11.4', b: '3.12.1' }]);
+  // Effects, not causes: an upstream out, the metric.
+  assert.deepEqual(by.featurize.causes, []);
+  assert.equal(by.featurize.inputs[0].kind, 'upstream');
+  assert.deepEqual(by.evaluate.causes, []);
+  assert.deepEqual(by.evaluate.inputs[0].paths, [{ path: 'model.json', change: 'modified' }]);
+  assert.equal(by.evaluate.metrics[0].key, 'metrics.json:score');
+  assert.notEqual(by.evaluate.metrics[0].a, by.evaluate.metrics[0].b);
+  // The code commit moved, but only dv's files and a params file changed in git.
+  assert.equal(by.train.code.files.length, 0);
+  assert.ok(by.train.code.filtered > 0);
+  for (const s of r.stages) assert.deepEqual(s.command, [], s.name);
+});
+
+test('lineage diff: the text and the Markdown table name the causes', async () => {
+  const text = await dvOk(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'v3'], env);
+  assert.match(text, /causes: data \(prepare: data\/raw\); params \(train: params\.json:train\.lr\); env \(train: tools\.python3\)/);
+  assert.match(text, /M data\/raw\/part2\.csv/);
+  assert.match(text, /env tools\.python3: 3\.11\.4 → 3\.12\.1/);
+  const md = await dvOk(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'v3', '--md'], env);
+  assert.match(md, /^\| stage \| cause\? \| kind \| what \| v0 \| v3 \|$/m);
+  assert.match(md, /^\| train \| yes \| params \| params\.json:train\.lr \| 0\.5 \| 0\.25 \|$/m);
+  assert.match(md, /^\| train \| yes \| env \| tools\.python3 \| 3\.11\.4 \| 3\.12\.1 \|$/m);
+  assert.match(md, /^\| evaluate \| {2}\| metric \| metrics\.json:score \|/m);
+  const causeRows = md.split('\n').filter((l) => /^\| \w+ \| yes \|/.test(l));
+  assert.equal(causeRows.length, 3, md);
+});
+
+test('lineage diff of one step: only that cause; of a version with itself: none', async () => {
+  const step = await dvJson(repo, ['lineage', 'diff', 'metrics.json', 'v1', 'v2'], env);
+  assert.deepEqual(
+    step.causes.map((c: any) => `${c.stage}:${c.kind}`),
+    ['train:params'],
+  );
+  const none = await dvJson(repo, ['lineage', 'diff', 'metrics.json', 'v2', 'v2'], env);
+  assert.deepEqual(none.causes, []);
+  assert.ok(none.stages.every((s: any) => s.status === 'same'));
+});
+
+test('lineage diff takes snapshot ids of the artifact (read from the snapshots lineage)', async () => {
+  const snapAt = (rev: string): string => /^snapshot: ([0-9a-f]+)$/m.exec(git(repo, ['show', `${rev}:metrics.json.dv`]))![1];
+  const r = await dvJson(repo, ['lineage', 'diff', 'metrics.json', snapAt('v0').slice(0, 16), snapAt('v2')], env);
+  assert.deepEqual(
+    r.causes.map((c: any) => `${c.stage}:${c.kind}`),
+    ['prepare:data', 'train:params'],
+  );
+  assert.equal(r.a.commit, undefined);
+});
+
+test('lineage diff refuses what it cannot compare, with one line', async () => {
+  const bad = await dv(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'no-such-rev'], env);
+  assert.equal(bad.code, 20, bad.stderr);
+  assert.match(bad.stderr, /^dv: error UNKNOWN_ID: no-such-rev is neither a git revision nor a snapshot id/m);
+  const raw = await dv(repo, ['lineage', 'diff', 'data/raw', 'v0', 'v1'], env);
+  assert.equal(raw.code, 13, raw.stderr);
+  assert.match(raw.stderr, /data\/raw is not a stage output in dv\.lock at v0/);
+  // `dv lineage <target>` still works beside its `diff` sub-command.
+  assert.match(await dvOk(repo, ['lineage', 'model.json'], env), /train/);
+});
