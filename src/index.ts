@@ -33,6 +33,7 @@ import type { ReproOptions, ReproResult } from './ops/repro.js';
 import type { VerifyOptions, VerifyResult } from './ops/verify.js';
 import type { LineageOptions, LineageResult } from './ops/lineage.js';
 import type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
+import type { UsedByOptions, UsedByResult } from './ops/used-by.js';
 import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
@@ -74,6 +75,7 @@ export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/r
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
 export type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
+export type { UsedByOptions, UsedByResult, UsedByHistory } from './ops/used-by.js';
 export type { DagResult } from './ops/dag.js';
 export type {
   DiffResult as ValuesDiffResult,
@@ -472,6 +474,16 @@ export class Repo {
     checkString('lineageDiff: a', opts?.a);
     checkString('lineageDiff: b', opts?.b);
     return this.run('lineageDiff', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Which artifacts (stage outs) were built from some data, directly or transitively: by the
+   * workspace's dv.lock and by dv.lock at each commit that changed it (at most `maxCommits`).
+   * @example const { current, history } = await repo.usedBy({ target: 'data/raw/customers.csv', all: true });
+   */
+  async usedBy(opts: Opts<UsedByOptions>): Promise<UsedByResult> {
+    checkString('usedBy: target', opts?.target);
+    return this.run('usedBy', { ...opts, cwd: this.root });
   }
 
   /**

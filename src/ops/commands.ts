@@ -29,6 +29,7 @@ import type { InitOptions } from './init.js';
 import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
 import type { LineageDiffOptions } from './lineage-diff.js';
+import type { UsedByOptions } from './used-by.js';
 import type { LogOptions } from './log.js';
 import type { LsOptions } from './ls.js';
 import type { MetricsDiffOptions, MetricsShowOptions } from './metrics.js';
@@ -97,6 +98,7 @@ export const COMMANDS = {
   verify: read('repro --verify', async (s, o: VerifyOptions) => (await import('./verify.js')).verify(s, o)),
   lineage: read('lineage', async (s, o: LineageOptions) => (await import('./lineage.js')).lineage(s, o)),
   lineageDiff: read('lineage diff', async (s, o: LineageDiffOptions) => (await import('./lineage-diff.js')).lineageDiff(s, o)),
+  usedBy: read('used-by', async (s, o: UsedByOptions) => (await import('./used-by.js')).usedBy(s, o)),
   metricsShow: read('metrics show', async (s, o: MetricsShowOptions) => (await import('./metrics.js')).metricsShow(s, o)),
   metricsDiff: read('metrics diff', async (s, o: MetricsDiffOptions) => (await import('./metrics.js')).metricsDiff(s, o)),
   paramsDiff: read('params diff', async (s, o: ParamsDiffOptions) => (await import('./params.js')).paramsDiff(s, o)),

@@ -52,6 +52,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   verify: 'verify',
   lineage: 'lineage',
   lineageDiff: 'lineageDiff',
+  usedBy: 'usedBy',
   metricsShow: 'metricsShow',
   metricsDiff: 'metricsDiff',
   paramsDiff: 'paramsDiff',

@@ -18,6 +18,7 @@ import * as gc from './gc.js';
 import * as init from './init.js';
 import * as install from './install.js';
 import * as lineage from './lineage.js';
+import * as usedBy from './used-by.js';
 import * as log from './log.js';
 import * as ls from './ls.js';
 import * as metrics from './metrics.js';
@@ -55,6 +56,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   stage,
   repro,
   lineage,
+  usedBy,
   dag,
   metrics,
   params,
