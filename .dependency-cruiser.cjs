@@ -49,6 +49,7 @@ const COMPOSING_OPS = {
   attest: ['lineage'], // an attestation = the lineage of an artifact, signed
   'attest-verify': ['attest'], // verifying recomputes what `attest` states
   'lineage-diff': ['lineage'], // a diff of two versions' lineage
+  'audit-export': ['attest', 'lineage'], // a bundle = an attestation, the lineage and the objects they name
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

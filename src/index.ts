@@ -34,6 +34,8 @@ import type { VerifyOptions, VerifyResult } from './ops/verify.js';
 import type { LineageOptions, LineageResult } from './ops/lineage.js';
 import type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
 import type { UsedByOptions, UsedByResult } from './ops/used-by.js';
+import type { AuditExportOptions, AuditExportResult } from './ops/audit-export.js';
+import type { AuditVerifyOptions, AuditVerifyResult } from './ops/audit-verify.js';
 import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
@@ -76,6 +78,8 @@ export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
 export type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
 export type { UsedByOptions, UsedByResult, UsedByHistory } from './ops/used-by.js';
+export type { AuditExportOptions, AuditExportResult } from './ops/audit-export.js';
+export type { AuditVerifyOptions, AuditVerifyResult } from './ops/audit-verify.js';
 export type { DagResult } from './ops/dag.js';
 export type {
   DiffResult as ValuesDiffResult,
@@ -327,6 +331,33 @@ export class Repo {
   async verifyAttestation(opts: Opts<VerifyAttestationOptions>): Promise<VerifyAttestationResult> {
     checkString('verifyAttestation: file', opts?.file);
     return this.run('attestVerify', { ...opts, file: resolve(this.root, opts.file), cwd: this.root });
+  }
+
+  /**
+   * Writes an offline audit bundle of an artifact: its signed attestation (given, or made with
+   * `attest.key`), lineage, dv.lock, public keys, and the objects naming every file's hash.
+   * @example await repo.auditExport({ target: 'model.pkl', output: 'model-audit.tar' });
+   */
+  async auditExport(opts: Opts<AuditExportOptions>): Promise<AuditExportResult> {
+    checkString('auditExport: target', opts?.target);
+    checkString('auditExport: output', opts?.output);
+    const attestation = opts.attestation !== undefined ? { attestation: resolve(this.root, opts.attestation) } : {};
+    return this.run('auditExport', { ...opts, ...attestation, output: resolve(this.root, opts.output), cwd: this.root });
+  }
+
+  /**
+   * Checks an audit bundle with no repository, git or network: signature, every object's hash, the chain
+   * to the materials, and with `data` each input file's bytes. Resolves with `ok: false` and the failures.
+   * @example const r = await Repo.auditVerify({ file: 'model-audit.tar', trustedKeys: 'team.pub', data: 'copy/' });
+   */
+  static async auditVerify(opts: AuditVerifyOptions): Promise<AuditVerifyResult> {
+    checkString('Repo.auditVerify: file', opts?.file);
+    const abs = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
+    return runCommand(
+      'auditVerify',
+      { cwd: resolve(opts.file, '..') },
+      { file: resolve(opts.file), trustedKeys: abs(opts.trustedKeys), data: abs(opts.data) },
+    );
   }
 
   /**

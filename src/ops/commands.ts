@@ -15,6 +15,8 @@ import type { RetryOptions } from '../backend/retry.js';
 import { RepoSession } from '../repo/repo.js';
 import type { AddOptions } from './add.js';
 import type { AttestOptions } from './attest.js';
+import type { AuditExportOptions } from './audit-export.js';
+import type { AuditVerifyOptions } from './audit-verify.js';
 import type { VerifyAttestationOptions } from './attest-verify.js';
 import type { CatOptions, CatResult, LsAtOptions } from './cat.js';
 import type { CheckoutOptions } from './checkout.js';
@@ -107,6 +109,8 @@ export const COMMANDS = {
   attestVerify: read('attest verify', async (s, o: VerifyAttestationOptions) =>
     (await import('./attest-verify.js')).verifyAttestation(s, o),
   ),
+  auditExport: read('audit export', async (s, o: AuditExportOptions) => (await import('./audit-export.js')).auditExport(s, o)),
+  auditVerify: free('audit verify', async (o: AuditVerifyOptions) => (await import('./audit-verify.js')).auditVerify(o)),
   keyGen: free('key gen', async (o: { file: string }) => (await import('../provenance/keygen.js')).keyGen(o.file)),
   configList: free('config', async (o: ConfigOptions) => (await import('./config.js')).configList(o)),
   configGet: free('config', async (o: ConfigOptions & { key: string }) => (await import('./config.js')).configGet(o)),

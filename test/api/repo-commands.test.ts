@@ -60,6 +60,8 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   attest: 'attest',
   attestVerify: 'verifyAttestation',
   keyGen: 'static keyGen',
+  auditExport: 'auditExport',
+  auditVerify: 'static auditVerify',
   configList: 'listConfig',
   configGet: 'getConfig',
   configSet: 'setConfig',

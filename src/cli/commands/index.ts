@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
 import * as add from './add.js';
 import * as attest from './attest.js';
+import * as audit from './audit.js';
 import * as cat from './cat.js';
 import * as checkout from './checkout.js';
 import * as commit from './commit.js';
@@ -61,5 +62,6 @@ export const COMMAND_FILES: { register: Register }[] = [
   metrics,
   params,
   attest,
+  audit,
   config,
 ];
