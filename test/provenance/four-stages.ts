@@ -1,7 +1,7 @@
 /**
  * A four-stage pipeline (prepare → featurize → train → evaluate) of small node scripts in a git
  * repository, with four tagged versions: v0 the first run; v1 a data edit (data/raw/part2.csv);
- * v2 a param change (params.json train.lr 0.5 → 0.25); v3 an environment change (the `python3`
+ * v2 a param change (params.json train.lr 0.5 → 0.25); v3 a package upgrade (the `python3`
  * on PATH is a fake whose version the test sets, as an upgrade would change it; dv.lock records
  * it in env.tools) with train rerun on purpose (`dv repro -f train`).
  */
@@ -38,11 +38,13 @@ export interface FourStages {
 
 export async function fourStages(): Promise<FourStages> {
   const repo = await makeRepo();
-  // A fake python3 first on PATH: dv records `python3 --version` in dv.lock (env.tools.python3).
+  // A fake python3 first on PATH: dv records `python3 --version` (env.tools.python3) and the
+  // packages importlib.metadata lists (`python3 -c ...`: env.pythonPackages).
   const bin = tempDir('dv-fakebin-');
-  const versionFile = join(bin, 'version');
-  await fsp.writeFile(versionFile, '3.11.4');
-  await fsp.writeFile(join(bin, 'python3'), `#!/bin/sh\necho "Python $(cat '${versionFile}')"\n`, { mode: 0o755 });
+  const packages = join(bin, 'packages.json');
+  await fsp.writeFile(packages, JSON.stringify({ numpy: '1.26.0', pandas: '2.2.1' }));
+  const fake = `#!/bin/sh\nif [ "$1" = "-c" ]; then cat '${packages}'; else echo "Python 3.11.4"; fi\n`;
+  await fsp.writeFile(join(bin, 'python3'), fake, { mode: 0o755 });
   const env = { PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` };
   // Stages and their outputs, committed with git: `dv repro`, then `git add -A && git commit`, tagged.
   const reproAndTag = async (tag: string, args: string[] = []): Promise<void> => {
@@ -81,8 +83,8 @@ export async function fourStages(): Promise<FourStages> {
   await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.25 } }));
   git(repo, ['commit', '-qam', 'lr 0.25']);
   await reproAndTag('v2');
-  // 3. An environment change: the interpreter is upgraded and train is rerun on purpose.
-  await fsp.writeFile(versionFile, '3.12.1');
+  // 3. A package upgrade (numpy 1.26.0 → 1.26.4), and train rerun on purpose.
+  await fsp.writeFile(packages, JSON.stringify({ numpy: '1.26.4', pandas: '2.2.1' }));
   await reproAndTag('v3', ['-f', 'train']);
   return { repo, env };
 }

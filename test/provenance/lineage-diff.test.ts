@@ -1,6 +1,6 @@
 /**
  * `dv lineage diff` on the four-stage pipeline of four-stages.ts, with three git-committed versions
- * after the first: a data edit, a param change, and an environment change. The diff between the
+ * after the first: a data edit, a param change, and a package upgrade. The diff between the
  * first and last versions names exactly those three causes, and nothing else.
  */
 import { before, test } from 'node:test';
@@ -15,12 +15,12 @@ before(async () => {
   ({ repo, env } = await fourStages());
 });
 
-test('lineage diff names exactly the data edit, the param change and the environment change', async () => {
+test('lineage diff names exactly the data edit, the param change and the package upgrade', async () => {
   const r = await dvJson(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'v3'], env);
   assert.deepEqual(r.causes, [
     { stage: 'prepare', kind: 'data', what: ['data/raw'] },
     { stage: 'train', kind: 'params', what: ['params.json:train.lr'] },
-    { stage: 'train', kind: 'env', what: ['tools.python3'] },
+    { stage: 'train', kind: 'env', what: ['pythonPackages.numpy'] },
   ]);
   assert.deepEqual(
     r.stages.map((s: any) => s.name),
@@ -34,7 +34,7 @@ test('lineage diff names exactly the data edit, the param change and the environ
     { kind: 'data', added: 0, modified: 1, deleted: 0, paths: [{ path: 'data/raw/part2.csv', change: 'modified' }] },
   );
   assert.deepEqual(by.train.params, [{ key: 'params.json:train.lr', a: 0.5, b: 0.25 }]);
-  assert.deepEqual(by.train.env, [{ key: 'tools.python3', a: '3.11.4', b: '3.12.1' }]);
+  assert.deepEqual(by.train.env, [{ key: 'pythonPackages.numpy', a: '1.26.0', b: '1.26.4' }]);
   // Effects, not causes: an upstream out, the metric.
   assert.deepEqual(by.featurize.causes, []);
   assert.equal(by.featurize.inputs[0].kind, 'upstream');
@@ -50,13 +50,13 @@ test('lineage diff names exactly the data edit, the param change and the environ
 
 test('lineage diff: the text and the Markdown table name the causes', async () => {
   const text = await dvOk(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'v3'], env);
-  assert.match(text, /causes: data \(prepare: data\/raw\); params \(train: params\.json:train\.lr\); env \(train: tools\.python3\)/);
+  assert.match(text, /causes: data \(prepare: data\/raw\); params \(train: params\.json:train\.lr\); env \(train: pythonPackages\.numpy\)/);
   assert.match(text, /M data\/raw\/part2\.csv/);
-  assert.match(text, /env tools\.python3: 3\.11\.4 → 3\.12\.1/);
+  assert.match(text, /env pythonPackages\.numpy: 1\.26\.0 → 1\.26\.4/);
   const md = await dvOk(repo, ['lineage', 'diff', 'metrics.json', 'v0', 'v3', '--md'], env);
   assert.match(md, /^\| stage \| cause\? \| kind \| what \| v0 \| v3 \|$/m);
   assert.match(md, /^\| train \| yes \| params \| params\.json:train\.lr \| 0\.5 \| 0\.25 \|$/m);
-  assert.match(md, /^\| train \| yes \| env \| tools\.python3 \| 3\.11\.4 \| 3\.12\.1 \|$/m);
+  assert.match(md, /^\| train \| yes \| env \| pythonPackages\.numpy \| 1\.26\.0 \| 1\.26\.4 \|$/m);
   assert.match(md, /^\| evaluate \| {2}\| metric \| metrics\.json:score \|/m);
   const causeRows = md.split('\n').filter((l) => /^\| \w+ \| yes \|/.test(l));
   assert.equal(causeRows.length, 3, md);
