@@ -120,10 +120,21 @@ export function flatParams(p: ParamValues): Map<string, unknown> {
   return m;
 }
 
-/** The environment without its git fields (the code commit is compared as code). */
-export function flatEnv(env: RunEnv | undefined): Map<string, unknown> {
+/**
+ * The environment without its git fields (the code commit is compared as code). A group one side
+ * did not record at all (`pythonPackages` in a dv.lock older dv wrote) stays one value, counted,
+ * so it is one line and not a line per package.
+ */
+export function flatEnv(env: RunEnv | undefined, other?: RunEnv): Map<string, unknown> {
   const { git: _git, ...rest } = (env ?? {}) as unknown as Record<string, unknown>;
-  return flatten(rest);
+  const there = (other ?? {}) as unknown as Record<string, unknown>;
+  const out = new Map<string, unknown>();
+  for (const k of Object.keys(rest).sort()) {
+    const v = rest[k];
+    if (other && !(k in there) && isObj(v)) out.set(k, `(${Object.keys(v).length} recorded)`);
+    else flatten(v, k, out, 1);
+  }
+  return out;
 }
 
 /** Compares what is pure of two stage records; `inputs` and `code` come from the caller's diffs. */
@@ -147,7 +158,7 @@ export function compareRuns(
       new Map(b ? [['cmd', b.cmd], ...(b.wdir ? [['wdir', b.wdir] as const] : [])] : []),
       counted,
     ),
-    env: a && b ? valueChanges(flatEnv(a.env), flatEnv(b.env), counted) : [],
+    env: a && b ? valueChanges(flatEnv(a.env, b.env), flatEnv(b.env, a.env), counted) : [],
     metrics: valueChanges(new Map(Object.entries(a?.metrics ?? {})), new Map(Object.entries(b?.metrics ?? {})), counted),
     outputs: valueChanges(
       new Map((a?.outs ?? []).map((o) => [o.path, o.id])),

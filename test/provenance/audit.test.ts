@@ -60,7 +60,8 @@ async function writeTar(file: string, entries: Entry[]): Promise<void> {
   await fsp.writeFile(file, Buffer.concat(parts));
 }
 
-/** A copy of the bundle with its entries changed by `edit`. */
+/** A copy of the bundle with its entries changed by `edit` (in place, or by returning new ones). */
+// biome-ignore lint/suspicious/noConfusingVoidType: an edit in place returns nothing
 async function tampered(name: string, edit: (entries: Entry[]) => Entry[] | void): Promise<string> {
   const entries = await readTar(bundle);
   const file = join(tempDir('dv-bundle-'), name);
@@ -198,4 +199,26 @@ test('with --data, a changed or missing input file fails, naming it', async () =
   assert.doesNotMatch(r.stderr, /part1|part4/);
   const bad = await dv(empty, ['audit', 'verify', bundle, '--data', join(copy, 'nope')], bare);
   assert.equal(bad.code, 2, bad.stderr);
+});
+
+test('a file that is not a tar, or a truncated bundle, fails with one line', async () => {
+  const dir = tempDir('dv-bundle-');
+  await fsp.writeFile(join(dir, 'garbage.tar'), Buffer.alloc(5000, 7));
+  const g = await verify(join(dir, 'garbage.tar'));
+  assert.equal(g.code, 43, g.stderr);
+  assert.match(g.stderr, /^dv: error ATTESTATION_INVALID: .*garbage\.tar: not a readable tar/m);
+  const whole = await fsp.readFile(bundle);
+  await fsp.writeFile(join(dir, 'cut.tar'), whole.subarray(0, Math.floor(whole.length / 2)));
+  const c = await verify(join(dir, 'cut.tar'));
+  assert.equal(c.code, 43, c.stderr);
+  assert.equal(
+    c.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('dv: error')).length,
+    1,
+  );
+  const none = await verify(join(dir, 'no-such.tar'));
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /no-such\.tar: no such file/);
 });
