@@ -5,6 +5,8 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { dv, dvJson, dvOk, git } from '../helpers/cli.js';
 import { fourStages } from './four-stages.js';
 
@@ -68,4 +70,25 @@ test('used-by --max-commits bounds the walk and says so', async () => {
   const bad = await dv(repo, ['used-by', 'data/raw', '--max-commits', '-1'], env);
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /--max-commits/);
+});
+
+test('used-by --all reads the dv.lock of other branches too', async () => {
+  git(repo, ['checkout', '-q', '-b', 'exp']);
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.125 } }));
+  git(repo, ['commit', '-qam', 'exp: lr']);
+  await dvOk(repo, ['repro'], env);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'exp run']);
+  const exp = git(repo, ['rev-parse', 'HEAD']).trim();
+  git(repo, ['checkout', '-q', 'main']);
+  const head = await dvJson(repo, ['used-by', 'data/raw'], env);
+  const all = await dvJson(repo, ['used-by', 'data/raw', '--all'], env);
+  // Versions only the exp branch recorded (what it shares with main is counted in `commits`).
+  assert.equal(head.commitsRead, 4);
+  assert.equal(all.commitsRead, 5);
+  assert.ok(!head.history.some((h: any) => h.newest === exp));
+  assert.deepEqual(
+    all.history.filter((h: any) => h.newest === exp && h.commits === 1).map((h: any) => h.path),
+    ['model.json', 'metrics.json'],
+  );
 });
