@@ -21,6 +21,7 @@ import { tempPathFor } from '../store/atomic.js';
 import { encodeLock } from '../pipeline/lockfile.js';
 import { loadPipeline } from '../pipeline/state.js';
 import { BUNDLE_FORMAT, type BundleManifest, type FixedName, MAX_ENTRIES, writeBundle } from '../provenance/bundle.js';
+import { compareStage } from '../provenance/compare.js';
 import { checkEnvelope, type Envelope, MAX_ENVELOPE_BYTES, parseEnvelope, signEnvelope } from '../provenance/dsse.js';
 import { DV_SNAPSHOT, DV_TREE, INTOTO_PAYLOAD_TYPE, parseStatement, type Statement } from '../provenance/statement.js';
 import { ATTEST_KEY, configuredSigner, trustedKeys } from '../provenance/trust.js';
@@ -64,6 +65,15 @@ export async function auditExport(s: RepoSession, opts: AuditExportOptions): Pro
         `${opts.attestation} attests ${b.externalParameters.artifact} snapshot ${snapshot.slice(0, 12)}, not ${opts.target}: give its attestation`,
       );
   }
+  // The bundle's dv.lock must record the attested runs, or the bundle could never verify.
+  const lock = (await loadPipeline(s.root)).lock;
+  const stale = b.internalParameters.stages.flatMap((st) => compareStage(st, lock.stages[st.name]));
+  if (stale.length > 0)
+    throw new DvError(
+      'USAGE',
+      `dv.lock does not record the runs that made ${b.externalParameters.artifact} (${stale[0]}): ` +
+        'check out the commit that recorded it (`git checkout REV && dv checkout`), then export',
+    );
   const objects = await collectObjects(s, statement);
   const codeCommits = [...new Set(b.resolvedDependencies.map((d) => d.digest?.gitCommit).filter((c): c is string => !!c))];
   const manifest: BundleManifest = {
@@ -82,7 +92,7 @@ export async function auditExport(s: RepoSession, opts: AuditExportOptions): Pro
     ['manifest.json', Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
     ['attestation.json', Buffer.from(JSON.stringify(envelope, null, 2) + '\n')],
     ['lineage.json', Buffer.from(JSON.stringify(lin, null, 2) + '\n')],
-    ['dv.lock', Buffer.from(encodeLock((await loadPipeline(s.root)).lock))],
+    ['dv.lock', Buffer.from(encodeLock(lock))],
     ['keys.pub', Buffer.from([...keys.values()].map(pem).join(''))],
   ]);
   const tmp = tempPathFor(opts.output);

@@ -222,3 +222,22 @@ test('a file that is not a tar, or a truncated bundle, fails with one line', asy
   assert.equal(none.code, 2, none.stderr);
   assert.match(none.stderr, /no-such\.tar: no such file/);
 });
+
+test('export refuses when dv.lock no longer records the attested runs (the bundle could not verify)', async () => {
+  const lockFile = join(f.repo, 'dv.lock');
+  const before = await fsp.readFile(lockFile, 'utf8');
+  assert.match(before, /train\.lr: 0\.5/);
+  await fsp.writeFile(lockFile, before.replace('train.lr: 0.5', 'train.lr: 0.9'));
+  try {
+    const out = join(tempDir('dv-bundle-'), 'stale.tar');
+    const r = await dv(f.repo, ['audit', 'export', 'model.json', '-o', out]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /dv\.lock does not record the runs that made model\.json \(stage train: param params\.json:train\.lr is 0\.9 in dv\.lock/,
+    );
+    await assert.rejects(fsp.stat(out));
+  } finally {
+    await fsp.writeFile(lockFile, before);
+  }
+});
