@@ -49,6 +49,8 @@ const COMPOSING_OPS = {
   attest: ['lineage'], // an attestation = the lineage of an artifact, signed
   'attest-verify': ['attest'], // verifying recomputes what `attest` states
   import: ['checkout'], // an import (and update) = fetch from another repository's remote + checkout of its snapshot
+  'lineage-diff': ['lineage'], // a diff of two versions' lineage
+  'audit-export': ['attest', 'lineage'], // a bundle = an attestation, the lineage and the objects they name
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

@@ -34,6 +34,10 @@ import type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, St
 import type { ReproOptions, ReproResult } from './ops/repro.js';
 import type { VerifyOptions, VerifyResult } from './ops/verify.js';
 import type { LineageOptions, LineageResult } from './ops/lineage.js';
+import type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
+import type { UsedByOptions, UsedByResult } from './ops/used-by.js';
+import type { AuditExportOptions, AuditExportResult } from './ops/audit-export.js';
+import type { AuditVerifyOptions, AuditVerifyResult } from './ops/audit-verify.js';
 import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
@@ -77,6 +81,10 @@ export type { StageAddOptions, StageAddResult, StageInfo, StageRemoveOptions, St
 export type { ReproOptions, ReproResult, ReproStage, ReproAction } from './ops/repro.js';
 export type { VerifyOptions, VerifyResult, VerifyStage, VerifyOut } from './ops/verify.js';
 export type { LineageOptions, LineageResult, LineageStage, LineageArtifact } from './ops/lineage.js';
+export type { LineageDiffOptions, LineageDiffResult } from './ops/lineage-diff.js';
+export type { UsedByOptions, UsedByResult, UsedByHistory } from './ops/used-by.js';
+export type { AuditExportOptions, AuditExportResult } from './ops/audit-export.js';
+export type { AuditVerifyOptions, AuditVerifyResult } from './ops/audit-verify.js';
 export type { DagResult } from './ops/dag.js';
 export type {
   DiffResult as ValuesDiffResult,
@@ -346,6 +354,33 @@ export class Repo {
   }
 
   /**
+   * Writes an offline audit bundle of an artifact: its signed attestation (given, or made with
+   * `attest.key`), lineage, dv.lock, public keys, and the objects naming every file's hash.
+   * @example await repo.auditExport({ target: 'model.pkl', output: 'model-audit.tar' });
+   */
+  async auditExport(opts: Opts<AuditExportOptions>): Promise<AuditExportResult> {
+    checkString('auditExport: target', opts?.target);
+    checkString('auditExport: output', opts?.output);
+    const attestation = opts.attestation !== undefined ? { attestation: resolve(this.root, opts.attestation) } : {};
+    return this.run('auditExport', { ...opts, ...attestation, output: resolve(this.root, opts.output), cwd: this.root });
+  }
+
+  /**
+   * Checks an audit bundle with no repository, git or network: signature, every object's hash, the chain
+   * to the materials, and with `data` each input file's bytes. Resolves with `ok: false` and the failures.
+   * @example const r = await Repo.auditVerify({ file: 'model-audit.tar', trustedKeys: 'team.pub', data: 'copy/' });
+   */
+  static async auditVerify(opts: AuditVerifyOptions): Promise<AuditVerifyResult> {
+    checkString('Repo.auditVerify: file', opts?.file);
+    const abs = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
+    return runCommand(
+      'auditVerify',
+      { cwd: resolve(opts.file, '..') },
+      { file: resolve(opts.file), trustedKeys: abs(opts.trustedKeys), data: abs(opts.data) },
+    );
+  }
+
+  /**
    * Makes an Ed25519 key pair for `attest.key`: `file` (private, mode 0600, never overwritten) and `file.pub`.
    * @example const { keyid } = await Repo.keyGen('/home/me/.config/dv/signing.key');
    */
@@ -505,6 +540,28 @@ export class Repo {
   async lineage(opts: Opts<LineageOptions>): Promise<LineageResult> {
     checkString('lineage: target', opts?.target);
     return this.run('lineage', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * What differs between the provenance of two versions of an artifact (git revisions or snapshot ids):
+   * per stage the input data, params, code, command, environment and metrics, and which are causes.
+   * @example const { causes } = await repo.lineageDiff({ artifact: 'model.pkl', a: 'v11', b: 'v12' });
+   */
+  async lineageDiff(opts: Opts<LineageDiffOptions>): Promise<LineageDiffResult> {
+    checkString('lineageDiff: artifact', opts?.artifact);
+    checkString('lineageDiff: a', opts?.a);
+    checkString('lineageDiff: b', opts?.b);
+    return this.run('lineageDiff', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Which artifacts (stage outs) were built from some data, directly or transitively: by the
+   * workspace's dv.lock and by dv.lock at each commit that changed it (at most `maxCommits`).
+   * @example const { current, history } = await repo.usedBy({ target: 'data/raw/customers.csv', all: true });
+   */
+  async usedBy(opts: Opts<UsedByOptions>): Promise<UsedByResult> {
+    checkString('usedBy: target', opts?.target);
+    return this.run('usedBy', { ...opts, cwd: this.root });
   }
 
   /**

@@ -15,6 +15,8 @@ import type { RetryOptions } from '../backend/retry.js';
 import { RepoSession } from '../repo/repo.js';
 import type { AddOptions } from './add.js';
 import type { AttestOptions } from './attest.js';
+import type { AuditExportOptions } from './audit-export.js';
+import type { AuditVerifyOptions } from './audit-verify.js';
 import type { VerifyAttestationOptions } from './attest-verify.js';
 import type { CatOptions, CatResult, LsAtOptions } from './cat.js';
 import type { CheckoutOptions } from './checkout.js';
@@ -30,6 +32,8 @@ import type { ImportOptions, UpdateOptions } from './import.js';
 import type { InitOptions } from './init.js';
 import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
+import type { LineageDiffOptions } from './lineage-diff.js';
+import type { UsedByOptions } from './used-by.js';
 import type { LogOptions } from './log.js';
 import type { LsOptions } from './ls.js';
 import type { MetricsDiffOptions, MetricsShowOptions } from './metrics.js';
@@ -102,6 +106,8 @@ export const COMMANDS = {
   repro: write('repro', async (s, o: ReproOptions) => (await import('./repro.js')).repro(s, o)),
   verify: read('repro --verify', async (s, o: VerifyOptions) => (await import('./verify.js')).verify(s, o)),
   lineage: read('lineage', async (s, o: LineageOptions) => (await import('./lineage.js')).lineage(s, o)),
+  lineageDiff: read('lineage diff', async (s, o: LineageDiffOptions) => (await import('./lineage-diff.js')).lineageDiff(s, o)),
+  usedBy: read('used-by', async (s, o: UsedByOptions) => (await import('./used-by.js')).usedBy(s, o)),
   metricsShow: read('metrics show', async (s, o: MetricsShowOptions) => (await import('./metrics.js')).metricsShow(s, o)),
   metricsDiff: read('metrics diff', async (s, o: MetricsDiffOptions) => (await import('./metrics.js')).metricsDiff(s, o)),
   paramsDiff: read('params diff', async (s, o: ParamsDiffOptions) => (await import('./params.js')).paramsDiff(s, o)),
@@ -110,6 +116,8 @@ export const COMMANDS = {
   attestVerify: read('attest verify', async (s, o: VerifyAttestationOptions) =>
     (await import('./attest-verify.js')).verifyAttestation(s, o),
   ),
+  auditExport: read('audit export', async (s, o: AuditExportOptions) => (await import('./audit-export.js')).auditExport(s, o)),
+  auditVerify: free('audit verify', async (o: AuditVerifyOptions) => (await import('./audit-verify.js')).auditVerify(o)),
   keyGen: free('key gen', async (o: { file: string }) => (await import('../provenance/keygen.js')).keyGen(o.file)),
   configList: free('config', async (o: ConfigOptions) => (await import('./config.js')).configList(o)),
   configGet: free('config', async (o: ConfigOptions & { key: string }) => (await import('./config.js')).configGet(o)),

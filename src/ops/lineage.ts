@@ -187,7 +187,7 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
 }
 
 /** The values of a metrics file out (a tree of one small file) from the store. */
-async function storedMetrics(s: RepoSession, path: string, tree: string): Promise<MetricValues | null> {
+export async function storedMetrics(s: RepoSession, path: string, tree: string): Promise<MetricValues | null> {
   try {
     const t = await treeLoader(s.store)(tree);
     const e = t.entries.length === 1 ? t.entries[0] : undefined;

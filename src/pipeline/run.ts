@@ -46,6 +46,11 @@ export interface RunEnv {
   lockfiles: Record<string, string>;
   /** Allow-listed environment variables that were set. */
   vars: Record<string, string>;
+  /** Python packages of `python3`, CPU model, container id, NVIDIA driver (env-extra.ts); absent in older records. */
+  pythonPackages?: Record<string, string>;
+  cpu?: string;
+  container?: string;
+  gpuDriver?: string;
 }
 
 export interface RunRecord {

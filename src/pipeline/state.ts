@@ -16,6 +16,7 @@ import { blake3Hex } from '../core/hash.js';
 import { encodeTree } from '../core/tree.js';
 import { treeLoader } from '../history/objects.js';
 import { buildDag, type Dag } from './dag.js';
+import { extraEnv } from './env-extra.js';
 import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from './lockfile.js';
 import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from './run.js';
 import { formatParamRef, parseSpec, parseYaml, SPEC_FILE, type PipelineSpec, type StageSpec } from './spec.js';
@@ -349,7 +350,7 @@ function version(cmd: string, args: string[]): Promise<string | undefined> {
 /** Where a stage runs: dv, OS, tools it can see cheaply, lockfile ids, git commit, allowed variables. */
 export async function captureEnv(s: RepoSession, gitState: RunEnv['git']): Promise<RunEnv> {
   const tools: Record<string, string> = { node: process.versions.node };
-  const py = await version('python3', ['--version']);
+  const [py, extra] = await Promise.all([version('python3', ['--version']), extraEnv()]);
   if (py) tools.python3 = py;
   const lockfiles: Record<string, string> = {};
   for (const f of LOCKFILES) {
@@ -365,7 +366,7 @@ export async function captureEnv(s: RepoSession, gitState: RunEnv['git']): Promi
   ];
   const vars: Record<string, string> = {};
   for (const n of [...new Set(names)].sort()) if (process.env[n] !== undefined) vars[n] = process.env[n]!;
-  return { dv: VERSION, os: `${platform()} ${release()}`, arch: arch(), tools, git: gitState, lockfiles, vars };
+  return { dv: VERSION, os: `${platform()} ${release()}`, arch: arch(), tools, git: gitState, lockfiles, vars, ...extra };
 }
 
 /** `dv.yaml` must exist for commands that run stages. */

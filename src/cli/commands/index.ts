@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
 import * as add from './add.js';
 import * as attest from './attest.js';
+import * as audit from './audit.js';
 import * as cat from './cat.js';
 import * as checkout from './checkout.js';
 import * as commit from './commit.js';
@@ -19,6 +20,7 @@ import * as get from './get.js';
 import * as init from './init.js';
 import * as install from './install.js';
 import * as lineage from './lineage.js';
+import * as usedBy from './used-by.js';
 import * as log from './log.js';
 import * as ls from './ls.js';
 import * as metrics from './metrics.js';
@@ -59,9 +61,11 @@ export const COMMAND_FILES: { register: Register }[] = [
   stage,
   repro,
   lineage,
+  usedBy,
   dag,
   metrics,
   params,
   attest,
+  audit,
   config,
 ];
