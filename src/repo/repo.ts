@@ -118,9 +118,10 @@ function sessionIndex(paths: RepoPaths, opts: OpenOptions, waitMs: number): Inde
     command: opts.command ?? (opts.write ? 'write' : 'read'),
     holderFile: join(paths.dvDir, 'lock.index'),
     wantFile: join(paths.dvDir, 'lock.index.want'),
-    onWait: opts.onWait,
   };
-  if (opts.write) return new LevelIndex({ ...common, waitMs, laterWaitMs: Math.max(waitMs, WRITER_LATER_WAIT_MS) });
+  // A writer says whom it waits for (as for the writer lock); a reader's wait is short, and if it
+  // ends without the index, its one warning line says who held it.
+  if (opts.write) return new LevelIndex({ ...common, waitMs, laterWaitMs: Math.max(waitMs, WRITER_LATER_WAIT_MS), onWait: opts.onWait });
   const readerWait = Math.min(waitMs, READER_WAIT_MS);
   const level = new LevelIndex({ ...common, waitMs: readerWait });
   const load = async (into: Index): Promise<void> => {

@@ -18,7 +18,6 @@ import type { HolderNote } from './index-handle.js';
 import type { ObjectLocation, PackEntry } from './pack-index.js';
 
 export class ReaderIndex implements Index {
-  readonly persistent = true;
   /** Packs found on disk by this process, dropped corrupt copies, packs known to be gone. */
   private readonly overlay = new MemoryIndex();
   private readonly dropped = new Set<string>();
@@ -36,9 +35,9 @@ export class ReaderIndex implements Index {
     private readonly onFallback: (holder: HolderNote | undefined) => void,
   ) {}
 
-  /** Whether the command works from memory (LevelDB was held by another process all along). */
-  get usingMemory(): boolean {
-    return this.fellBack;
+  /** False once the command works from memory (LevelDB could not be had). */
+  get persistent(): boolean {
+    return !this.fellBack;
   }
 
   /** `fn` on LevelDB, or undefined once LevelDB stayed busy (the caller answers from memory). */
