@@ -2,6 +2,8 @@
 // index"): the time of `dv status --json` on a tree of small files, quiet, then beside a
 // `dv push` stuck on a hung server, then beside a `dv add` hashing a huge (sparse) file; and
 // how many files each status had to read again (`filesHashed`: 0 when the stat cache served).
+// A control row runs the status beside two busy loops that are not dv: what the add's hashing
+// workers cost it in CPU alone, apart from waiting for the index.
 //
 //   npm run build && node dist/benchmarks/index-scope.js [--files 20000] [--runs 5] [--dv PATH]
 //
@@ -114,6 +116,13 @@ async function main(): Promise<void> {
     const besideAdd = await statuses(repo, env, 'beside a long add');
     if (long.exitCode !== null) throw new Error('the add ended before the statuses did');
     long.kill('SIGKILL');
+    // The control: what two busy cores alone (no dv) cost a status, as the add's hashing workers do.
+    const hogs = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    children.push(...hogs);
+    await sleep(500);
+    const besideHogs = await statuses(repo, env, 'beside two busy cores');
+    for (const h of hogs) h.kill('SIGKILL');
+    const quietAgain = await statuses(repo, env, 'quiet again');
 
     console.log(`dv status --json on ${FILES} files (${DV}), median of ${RUNS}:`);
     console.log('| while | time | vs quiet | files re-hashed (each run) | warning |');
@@ -121,6 +130,8 @@ async function main(): Promise<void> {
     console.log(row('quiet', quiet));
     console.log(row('a push hangs on a hung server', beside, q));
     console.log(row('an add hashes a huge file', besideAdd, q));
+    console.log(row('(control: two busy cores, no dv)', besideHogs, q));
+    console.log(row('quiet again', quietAgain, q));
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     for (const s of sockets) s.destroy();

@@ -13,7 +13,7 @@
  * - A process that finds LevelDB locked waits (backoff, up to `waitMs`) and says so in the want
  *   note (`.dv/lock.index.want`: pid, host, command, a token). A holder that sees a fresh want
  *   note of another handle lets go as soon as no call is in flight, once it has held the index
- *   HOLD_MS (so two busy processes take turns of at least HOLD_MS instead of thrashing), then
+ *   `holdMs` (so two busy processes take turns of at least that instead of thrashing), then
  *   keeps away until the waiter took it (its note is gone) or YIELD_MAX_MS passed.
  * - The holder note (`.dv/lock.index`) is written right after each opening and removed right
  *   before each closing, while LevelDB's lock is held: only the holder ever writes it, so it
@@ -43,7 +43,7 @@ import { processAlive } from './atomic.js';
 
 /** Closed after this long without a call in flight (see the figures above). */
 export const IDLE_MS = 250;
-/** A holder asked to let go keeps the index at least this long after opening it. */
+/** A holder asked to let go keeps the index at least this long after opening it (default of `holdMs`). */
 const HOLD_MS = 500;
 /** How often a holder looks for a want note while it works. */
 const WANT_CHECK_MS = 100;
@@ -73,6 +73,8 @@ export interface HandleOptions {
   laterWaitMs?: number;
   /** The dv command, named in the notes. */
   command: string;
+  /** A holder asked to let go keeps the index at least this long after opening it (default 500 ms). */
+  holdMs?: number;
   /** `.dv/lock.index`: the holder note. */
   holderFile?: string;
   /** `.dv/lock.index.want`: the want note. */
@@ -157,7 +159,7 @@ export class IndexHandle {
     for (;;) {
       if (this.closed) throw new Error(`the index ${this.o.dir} was used after it was closed`);
       if (this.gate) await this.gate;
-      else if (this.db && this.wanted && Date.now() - this.openedAt >= HOLD_MS) this.gate = this.letGo(true);
+      else if (this.db && this.wanted && Date.now() - this.openedAt >= (this.o.holdMs ?? HOLD_MS)) this.gate = this.letGo(true);
       else break;
     }
     this.inFlight++;
@@ -194,7 +196,7 @@ export class IndexHandle {
       return;
     }
     if (!this.db || this.gate || this.closed) return;
-    if (this.wanted && Date.now() - this.openedAt >= HOLD_MS) {
+    if (this.wanted && Date.now() - this.openedAt >= (this.o.holdMs ?? HOLD_MS)) {
       this.gate = this.letGo(true);
       return;
     }
