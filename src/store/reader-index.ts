@@ -4,7 +4,11 @@
  * writing them helps the next command), but never writes where objects are: packs it finds on
  * disk that LevelDB does not know, packs that are gone, corrupt copies it drops, all stay in
  * memory. So a reader slipping in between two calls of a writer (gc removing a pack, then
- * deleting its files) can never put back a location the writer just took away.
+ * deleting its files) can never put back a location the writer just took away. What a reader
+ * may see is a writer's sequence half done, as any reader racing a writer may: objects stored
+ * after it looked read as absent, a pack gc deletes after it looked up a location reads as
+ * gone (OBJECT_MISSING, as before), and during `dv fsck --rebuild-index` (clear, then every
+ * pack again) the store looks empty for that moment. None of it is written anywhere.
  *
  * When LevelDB stays held by another process for the whole wait (an older dv, a process that
  * was stopped while holding it), the reader tells `onFallback` once, fills memory from the pack
