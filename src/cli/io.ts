@@ -65,6 +65,9 @@ export function createContext(io: Io): CliContext {
   const onWait = (h: LockInfo): void => {
     if (!ctx.globals.quiet) io.stderr.write(`dv: waiting for \`dv ${h.command}\` (pid ${h.pid}) to finish...\n`);
   };
+  const onWarning = (text: string): void => {
+    if (!ctx.globals.quiet) io.stderr.write(`dv: warning: ${text}\n`);
+  };
   // A line per retry of a remote request (on stderr, so never in --json output; onto a bar being drawn); -q silences it.
   const onRetry = (r: RetryInfo): void => {
     if (!ctx.globals.quiet)
@@ -92,7 +95,7 @@ export function createContext(io: Io): CliContext {
       if (typeof text === 'string') ctx.out(text);
     },
     progress: (label, unit) => progress(label, !ctx.globals.quiet && !ctx.globals.json, io.stderr, unit),
-    run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait, onRetry }, opts),
+    run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait, onWarning, onRetry }, opts),
   };
   return ctx;
 }

@@ -142,6 +142,8 @@ export interface RunContext {
   waitMs?: number;
   /** Called once when the command has to wait for another dv process. */
   onWait?: (holder: LockInfo) => void;
+  /** Called with a one-line warning (a reader working without the index another dv holds). */
+  onWarning?: (text: string) => void;
   /** Called before each retry of a remote request. */
   onRetry?: RetryOptions['onRetry'];
 }
@@ -156,6 +158,7 @@ export async function runCommand<K extends CommandName>(name: K, at: RunContext,
     waitMs: at.waitMs,
     command: def.label,
     onWait: at.onWait,
+    onWarning: at.onWarning,
     onRetry: at.onRetry,
   });
   try {
@@ -178,6 +181,7 @@ export async function openFile(at: RunContext, opts: CatOptions): Promise<CatRes
     waitMs: at.waitMs,
     command: 'cat',
     onWait: at.onWait,
+    onWarning: at.onWarning,
     onRetry: at.onRetry,
   });
   try {

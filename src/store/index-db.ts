@@ -3,12 +3,12 @@
  * workspace file hashed to (path + size + mtime + inode → file id). It can always be rebuilt
  * from the pack indexes (`dv fsck --rebuild-index`). Beside the stat cache of files it keeps one
  * of directories (`DirStat`): what a directory's files' stat data summed up to, and the tree it
- * gave, so a scan of an unchanged directory reads one key instead of one per file. LevelDB admits one process: a second dv
- * waits briefly for it, and a reader that cannot get it works from a MemoryIndex instead.
+ * gave, so a scan of an unchanged directory reads one key instead of one per file.
+ * LevelDB admits one process at a time: each call opens it if need be and it is let go when
+ * idle (index-handle.ts), so other dv processes get turns; a reader that still cannot get it
+ * works from a MemoryIndex filled from the pack indexes (reader-index.ts).
  */
-import { ClassicLevel } from 'classic-level';
-import { promises as fsp } from 'node:fs';
-import { DvError, fsError } from '../errors.js';
+import { IndexHandle, type HandleOptions } from './index-handle.js';
 import { locationIn, type ObjectLocation, type PackEntry } from './pack-index.js';
 
 export interface StatEntry {
@@ -91,163 +91,136 @@ function decodeLoc(b: Buffer): ObjectLocation {
   };
 }
 
+/**
+ * The index in LevelDB, through a handle opened on demand and let go when idle (index-handle.ts).
+ * Each method is one `use` of the handle, so each is atomic against other processes (a
+ * read-then-delete in `removePack`, the scan of `forgetPacks`), while between two calls another
+ * dv may have the index. That is safe because only a writer (who holds `.dv/lock`, one at a time)
+ * changes where objects are (a read session keeps such changes in memory: reader-index.ts);
+ * readers write only the stat cache and directory records, caches whose every entry is checked
+ * against the file system (size, mtime, inode; a directory's digest) and the store before use,
+ * so a writer's sequence of calls (look up, write a pack, record it) sees no change it did not make
+ * to object locations, and at worst a stat entry it did not write, which is as true as its own.
+ */
 export class LevelIndex implements Index {
   readonly persistent = true;
-  private constructor(
-    private db: ClassicLevel<string, Buffer>,
-    private readonly dir: string,
-  ) {}
+  readonly handle: IndexHandle;
 
-  /** Opens the LevelDB index, waiting up to `waitMs` while another process holds it. */
-  static async open(dir: string, waitMs: number): Promise<LevelIndex> {
-    return new LevelIndex(await LevelIndex.openDb(dir, waitMs), dir);
+  constructor(opts: HandleOptions) {
+    this.handle = new IndexHandle(opts);
   }
 
-  /**
-   * Lets go of LevelDB so that another process may open it (`dv repro` while a stage's command
-   * runs); nothing may use the index until `reopen`.
-   */
-  async pause(): Promise<void> {
-    await this.db.close();
-  }
-
-  async reopen(waitMs: number): Promise<void> {
-    this.db = await LevelIndex.openDb(this.dir, waitMs);
-  }
-
-  private static async openDb(dir: string, waitMs: number): Promise<ClassicLevel<string, Buffer>> {
-    await fsp.mkdir(dir, { recursive: true }).catch((e) => {
-      throw fsError(e, dir);
-    });
-    const deadline = Date.now() + waitMs;
-    for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-      const db = new ClassicLevel<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
-      try {
-        await db.open();
-        return db;
-      } catch (e) {
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        if (cause?.code !== 'LEVEL_LOCKED') {
-          const text = `${(e as Error).message} ${cause?.message ?? ''}`;
-          if (/No space left/i.test(text))
-            throw new DvError(
-              'NO_SPACE',
-              `no space left on device for the index ${dir}: free some space and run the command again`,
-              { dir },
-              { cause: e },
-            );
-          if (/Permission denied|Read-only file system/i.test(text))
-            throw new DvError('PERMISSION_DENIED', `cannot write the index ${dir}: check its owner and mode`, { dir }, { cause: e });
-          throw new DvError(
-            'ERROR',
-            `cannot open the index ${dir}: ${(e as Error).message}; run \`dv fsck --rebuild-index\``,
-            {},
-            { cause: e },
-          );
-        }
-        if (Date.now() >= deadline) {
-          throw new DvError(
-            'REPO_LOCKED',
-            `the index ${dir} is in use by another dv process: wait for it to finish, or pass --wait SECONDS`,
-            { dir },
-          );
-        }
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+  /** Lets go of LevelDB at once (`dv repro` while a stage's command runs); the next call opens it again. */
+  pause(): Promise<void> {
+    return this.handle.pause();
   }
 
   async getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]> {
     if (ids.length === 0) return [];
-    const vals = await this.db.getMany(ids.map((id) => OBJ + id));
+    const vals = await this.handle.use((db) => db.getMany(ids.map((id) => OBJ + id)));
     return vals.map((v) => (v ? decodeLoc(v) : undefined));
   }
 
   async addPack(packId: string, entries: PackEntry[]): Promise<void> {
-    const batch = this.db.batch();
-    for (const e of entries) batch.put(OBJ + e.id, encodeLoc(locationIn(packId, e)));
-    batch.put(PACK + packId, Buffer.alloc(0));
-    await batch.write();
+    await this.handle.use(async (db) => {
+      const batch = db.batch();
+      for (const e of entries) batch.put(OBJ + e.id, encodeLoc(locationIn(packId, e)));
+      batch.put(PACK + packId, Buffer.alloc(0));
+      await batch.write();
+    });
   }
 
   async removePack(packId: string, ids: string[]): Promise<void> {
-    const batch = this.db.batch();
-    const current = await this.getLocations(ids);
-    ids.forEach((id, i) => {
-      if (current[i]?.pack === packId) batch.del(OBJ + id);
+    await this.handle.use(async (db) => {
+      const current = ids.length > 0 ? await db.getMany(ids.map((id) => OBJ + id)) : [];
+      const batch = db.batch();
+      ids.forEach((id, i) => {
+        const v = current[i];
+        if (v && decodeLoc(v).pack === packId) batch.del(OBJ + id);
+      });
+      batch.del(PACK + packId);
+      await batch.write();
     });
-    batch.del(PACK + packId);
-    await batch.write();
   }
 
   async dropObjects(ids: string[]): Promise<void> {
-    await this.db.batch(ids.map((id) => ({ type: 'del' as const, key: OBJ + id })));
+    await this.handle.use((db) => db.batch(ids.map((id) => ({ type: 'del' as const, key: OBJ + id }))));
   }
 
-  async forgetPacks(packIds: Set<string>): Promise<number> {
-    if (packIds.size === 0) return 0;
-    const batch = this.db.batch();
-    let n = 0;
-    for await (const [k, v] of this.db.iterator({ gte: OBJ, lt: OBJ + '\xff' })) {
-      if (packIds.has(decodeLoc(v).pack)) {
-        batch.del(k);
-        n++;
+  forgetPacks(packIds: Set<string>): Promise<number> {
+    if (packIds.size === 0) return Promise.resolve(0);
+    return this.handle.use(async (db) => {
+      const batch = db.batch();
+      let n = 0;
+      for await (const [k, v] of db.iterator({ gte: OBJ, lt: OBJ + '\xff' })) {
+        if (packIds.has(decodeLoc(v).pack)) {
+          batch.del(k);
+          n++;
+        }
       }
-    }
-    for (const p of packIds) batch.del(PACK + p);
-    await batch.write();
-    return n;
+      for (const p of packIds) batch.del(PACK + p);
+      await batch.write();
+      return n;
+    });
   }
 
-  async knownPacks(): Promise<Set<string>> {
-    const out = new Set<string>();
-    for await (const k of this.db.keys({ gte: PACK, lt: PACK + '\xff' })) out.add(k.slice(PACK.length));
-    return out;
+  knownPacks(): Promise<Set<string>> {
+    return this.handle.use(async (db) => {
+      const out = new Set<string>();
+      for await (const k of db.keys({ gte: PACK, lt: PACK + '\xff' })) out.add(k.slice(PACK.length));
+      return out;
+    });
   }
 
-  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of this.db.keys({ gte: OBJ + prefix, lt: OBJ + prefix + '\xff', limit })) out.push(k.slice(OBJ.length));
-    return out;
+  idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    return this.handle.use(async (db) => {
+      const out: string[] = [];
+      for await (const k of db.keys({ gte: OBJ + prefix, lt: OBJ + prefix + '\xff', limit })) out.push(k.slice(OBJ.length));
+      return out;
+    });
   }
 
   async getStats(paths: string[]): Promise<(StatEntry | undefined)[]> {
     if (paths.length === 0) return [];
-    const vals = await this.db.getMany(paths.map((p) => STAT + p));
+    const vals = await this.handle.use((db) => db.getMany(paths.map((p) => STAT + p)));
     return vals.map((v) => (v ? (JSON.parse(v.toString('utf8')) as StatEntry) : undefined));
   }
 
   async putStats(entries: [string, StatEntry | undefined][]): Promise<void> {
     if (entries.length === 0) return;
-    const batch = this.db.batch();
-    for (const [p, s] of entries) {
-      if (s) batch.put(STAT + p, Buffer.from(JSON.stringify(s)));
-      else batch.del(STAT + p);
-    }
-    await batch.write();
+    await this.handle.use(async (db) => {
+      const batch = db.batch();
+      for (const [p, s] of entries) {
+        if (s) batch.put(STAT + p, Buffer.from(JSON.stringify(s)));
+        else batch.del(STAT + p);
+      }
+      await batch.write();
+    });
   }
 
   async getDirs(paths: string[]): Promise<(DirStat | undefined)[]> {
     if (paths.length === 0) return [];
-    return (await this.db.getMany(paths.map((p) => DIR + p))).map(decodeDir);
+    return (await this.handle.use((db) => db.getMany(paths.map((p) => DIR + p)))).map(decodeDir);
   }
 
   async putDirs(entries: [string, DirStat | undefined][]): Promise<void> {
     if (entries.length === 0) return;
-    const batch = this.db.batch();
-    for (const [p, d] of entries) {
-      if (d) batch.put(DIR + p, Buffer.from(JSON.stringify(d)));
-      else batch.del(DIR + p);
-    }
-    await batch.write();
+    await this.handle.use(async (db) => {
+      const batch = db.batch();
+      for (const [p, d] of entries) {
+        if (d) batch.put(DIR + p, Buffer.from(JSON.stringify(d)));
+        else batch.del(DIR + p);
+      }
+      await batch.write();
+    });
   }
 
   async clear(): Promise<void> {
-    await this.db.clear();
+    await this.handle.use((db) => db.clear());
   }
 
-  async close(): Promise<void> {
-    await this.db.close();
+  close(): Promise<void> {
+    return this.handle.close();
   }
 }
 
