@@ -25,6 +25,7 @@ import type { FetchOptions } from './fetch.js';
 import type { FsckOptions } from './fsck.js';
 import type { FsckRemoteOptions } from './fsck-remote.js';
 import type { GcOptions } from './gc.js';
+import type { GcRemoteOptions } from './gc-remote.js';
 import type { InitOptions } from './init.js';
 import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
@@ -84,6 +85,7 @@ export const COMMANDS = {
   ls: read('ls', async (s, o: LsOptions) => (await import('./ls.js')).ls(s, o)),
   lsAt: read('ls', async (s, o: LsAtOptions) => (await import('./cat.js')).lsAt(s, o)),
   gc: write('gc', async (s, o: GcOptions) => (await import('./gc.js')).gc(s, o)),
+  gcRemote: read('gc', async (s, o: GcRemoteOptions) => (await import('./gc-remote.js')).gcRemote(s, o)),
   fsck: write('fsck', async (s, o: FsckOptions) => (await import('./fsck.js')).fsck(s, o)),
   fsckRemote: read('fsck', async (s, o: FsckRemoteOptions) => (await import('./fsck-remote.js')).fsckRemote(s, o)),
   push: read('push', async (s, o: PushOptions) => (await import('./push.js')).push(s, o)),

@@ -40,6 +40,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   ls: 'ls',
   lsAt: 'list',
   gc: 'gc',
+  gcRemote: 'gcRemote',
   fsck: 'fsck',
   fsckRemote: 'fsckRemote',
   push: 'push',
