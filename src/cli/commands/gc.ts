@@ -7,6 +7,13 @@ import { command, numberOption } from '../options.js';
 import { count, human } from '../progress.js';
 import * as render from '../render.js';
 
+const duration = (ms: number): string =>
+  ms >= 86_400_000
+    ? `${+(ms / 86_400_000).toFixed(1)} d`
+    : ms >= 3_600_000
+      ? `${+(ms / 3_600_000).toFixed(1)} h`
+      : `${Math.round(ms / 1000)} s`;
+
 /** The text summary of `dv gc --remote`. */
 function renderRemote(r: GcRemoteResult): string {
   const verb = r.dryRun ? 'would remove' : 'removed';
@@ -22,7 +29,7 @@ function renderRemote(r: GcRemoteResult): string {
   if (r.packsMarked || r.runsMarked)
     lines.push(
       `  ${r.dryRun ? 'would mark' : 'marked'} ${count(r.packsMarked, 'pack')} and ${count(r.runsMarked, 'run record')} unreferenced: ` +
-        `a later \`dv gc --remote\` deletes them once the mark is ${r.graceMs === 0 ? 'there' : `${Math.round(r.graceMs / 3_600_000)} h old`}`,
+        `a later \`dv gc --remote\` deletes them once the mark is ${r.graceMs === 0 ? 'there' : `${duration(r.graceMs)} old`}`,
     );
   if (r.packsWaiting) lines.push(`  ${count(r.packsWaiting, 'marked pack')} within the grace: kept for now`);
   if (r.unmarked) lines.push(`  ${count(r.unmarked, 'mark')} removed: referenced again`);
