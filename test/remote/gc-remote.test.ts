@@ -8,7 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvJson, dvOk, git, prng } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, git, prng, tempDir } from '../helpers/cli.js';
+import { openBackend } from '../../src/backend/open.js';
+import { pipelineRepo } from '../pipeline/fixture.js';
 import { findOnPath, startMoto, startS3rver, type S3TestServer } from '../helpers/s3server.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 import { clonePull, dirFixture, freshClone, listed, packsOf, s3Fixture, team, type RemoteFixture } from './fixture.js';
@@ -173,3 +175,28 @@ for (const kind of KINDS) {
     });
   });
 }
+
+test('run records under runs/ that no dv.lock names are marked, then removed, then the data only they named', async () => {
+  const a = await pipelineRepo();
+  const remote = join(tempDir(), 'remote');
+  await dvOk(a.repo, ['remote', 'add', 'origin', remote, '--default']);
+  await dvOk(a.repo, ['repro'], a.env);
+  assert.equal((await dvJson(a.repo, ['push'])).runsSent, 3);
+  // This clone's dv.lock names all three: nothing of theirs goes.
+  const kept = await dvJson(a.repo, ['gc', '--remote', '--grace', '0']);
+  assert.deepEqual([kept.runsKept, kept.runsMarked, kept.packsMarked], [3, 0, 0]);
+  // A clone with no dv.lock: the records are unreferenced.
+  const b = await pipelineRepo();
+  await dvOk(b.repo, ['remote', 'add', 'origin', remote, '--default']);
+  const r1 = await dvJson(b.repo, ['gc', '--remote', '--grace', '0']);
+  assert.deepEqual([r1.runsMarked, r1.runsRemoved, r1.packsMarked], [3, 0, 0]);
+  const r2 = await dvJson(b.repo, ['gc', '--remote', '--grace', '0']);
+  assert.equal(r2.runsRemoved, 3);
+  assert.ok(r2.packsMarked >= 1, JSON.stringify(r2));
+  const raw = await openBackend(remote, { retry: false });
+  assert.deepEqual(await listed(raw, 'runs/'), []);
+  assert.equal((await dvJson(b.repo, ['fsck', '--remote'])).ok, true);
+  const r3 = await dvJson(b.repo, ['gc', '--remote', '--grace', '0']);
+  assert.equal(r3.packsRemoved, r2.packsMarked);
+  assert.equal((await dvJson(b.repo, ['fsck', '--remote'])).ok, true);
+});
