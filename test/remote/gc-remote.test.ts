@@ -200,3 +200,29 @@ test('run records under runs/ that no dv.lock names are marked, then removed, th
   assert.equal(r3.packsRemoved, r2.packsMarked);
   assert.equal((await dvJson(b.repo, ['fsck', '--remote'])).ok, true);
 });
+
+test('a push that needs objects only a marked pack holds sends them again, so the sweep of that pack loses nothing', async () => {
+  const fx = await dirFixture();
+  const a = await team(fx, { random: 200_000 });
+  const x = prng(31, 400_000);
+  await fsp.mkdir(join(a, 'x'));
+  await fsp.writeFile(join(a, 'x', 'x.bin'), x);
+  await dvOk(a, ['add', '-q', 'x']);
+  await dvOk(a, ['push', '-q']);
+  await fsp.rm(join(a, 'x.dv'));
+  // b does not see a's next commit: to b, x's pack is unreferenced.
+  const b = freshClone(a);
+  assert.ok((await dvJson(b, ['gc', '--remote', '--grace', '0'])).packsMarked >= 1);
+  // a commits the same data now: the remote lists it, but only in marked packs.
+  await dvOk(a, ['add', '-q', 'x']);
+  const sent = await dvJson(a, ['push']);
+  assert.ok(sent.objectsSent >= 7, `the push re-sent ${sent.objectsSent} objects`);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'x']);
+  const swept = await dvJson(b, ['gc', '--remote', '--grace', '0']);
+  assert.ok(swept.packsRemoved >= 1, JSON.stringify(swept));
+  const c = freshClone(a);
+  await dvOk(c, ['pull', '-q']);
+  assert.ok((await fsp.readFile(join(c, 'x', 'x.bin'))).equals(x));
+  assert.equal((await dvJson(a, ['fsck', '--remote'])).ok, true);
+});

@@ -29,7 +29,7 @@ function renderRemote(r: GcRemoteResult): string {
   if (r.packsMarked || r.runsMarked)
     lines.push(
       `  ${r.dryRun ? 'would mark' : 'marked'} ${count(r.packsMarked, 'pack')} and ${count(r.runsMarked, 'run record')} unreferenced: ` +
-        `a later \`dv gc --remote\` deletes them once the mark is ${r.graceMs === 0 ? 'there' : `${duration(r.graceMs)} old`}`,
+        `a later \`dv gc --remote\` deletes what is still unreferenced${r.graceMs === 0 ? '' : ` once the mark is ${duration(r.graceMs)} old`}`,
     );
   if (r.packsWaiting) lines.push(`  ${count(r.packsWaiting, 'marked pack')} within the grace: kept for now`);
   if (r.unmarked) lines.push(`  ${count(r.unmarked, 'mark')} removed: referenced again`);
