@@ -14,11 +14,13 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { DvError } from '../errors.js';
-import { INDEX_PREFIX, packIdOfIndexKey } from './layout.js';
+import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import type { RemoteIndex } from './remote-index.js';
 
 export const GC_PREFIX = 'gc/';
 const MAX_MARKS = 400_000;
+/** Keys per LIST page (S3's default). */
+const LIST_PAGE = 1000;
 
 export type MarkKind = 'packs' | 'runs';
 
@@ -100,7 +102,7 @@ export async function guardPush<T>(
   let result = await send(ids, 0);
   for (let round = 1; round <= 3; round++) {
     marks = await listMarks(backend);
-    const indexed = await listIndexedPacks(backend);
+    const indexed = await stillIndexed(backend, remote, ids);
     const mine = new Set([...(written ?? [])].map(packIdOfIndexKey).filter((p): p is string => p !== undefined));
     await unmarkRewritten(backend, marks, mine);
     const again = reliedOnDoomed(remote, ids, new Set([...marks.packs.keys()].filter((p) => !mine.has(p))), indexed);
@@ -109,6 +111,21 @@ export async function guardPush<T>(
     result = await send(again, round);
   }
   return result;
+}
+
+/**
+ * Packs that hold copies of `ids` and are indexed now: one LIST of `index/`, or a HEAD per pack
+ * where that takes fewer requests than the LIST's pages (a few packs relied on in a large remote).
+ */
+async function stillIndexed(backend: Backend, remote: RemoteIndex, ids: string[]): Promise<Set<string>> {
+  const packs = new Set<string>();
+  for (const id of ids) {
+    for (const c of remote.copies(id)) packs.add(c.pack);
+    if (packs.size >= Math.ceil(remote.packs.size / LIST_PAGE)) return listIndexedPacks(backend);
+  }
+  const out = new Set<string>();
+  for (const p of packs) if (await backend.stat(remoteIndexKey(p))) out.add(p);
+  return out;
 }
 
 /** A pack written by this push whose name gc had marked (the same objects, so the same name) is live again. */
