@@ -20,6 +20,7 @@ import type { DiffOptions, DiffResult } from './ops/diff.js';
 import type { LsEntry, LsOptions } from './ops/ls.js';
 import { readAll, type FileStream } from './ops/cat.js';
 import type { GcOptions, GcResult } from './ops/gc.js';
+import type { GcRemoteOptions, GcRemoteResult } from './ops/gc-remote.js';
 import type { FsckOptions, FsckResult } from './ops/fsck.js';
 import type { FsckRemoteOptions, FsckRemoteResult } from './ops/fsck-remote.js';
 import type { InstallOptions, InstallResult } from './ops/install.js';
@@ -69,6 +70,7 @@ export type { LsOptions, LsEntry } from './ops/ls.js';
 export type { FileStream } from './ops/cat.js';
 export type { ReadStats } from './read/source.js';
 export type { GcOptions, GcResult } from './ops/gc.js';
+export type { GcRemoteOptions, GcRemoteResult } from './ops/gc-remote.js';
 export type { FsckOptions, FsckResult } from './ops/fsck.js';
 export type { Problem } from './history/reach.js';
 export type { PushOptions, PushResult } from './ops/push.js';
@@ -395,6 +397,17 @@ export class Repo {
    */
   async gc(opts: GcOptions = {}): Promise<GcResult> {
     return this.run('gc', opts);
+  }
+
+  /**
+   * Deletes from a remote what no ref's history, dv.lock or protected ref reaches, in two phases:
+   * a run marks what it finds unreferenced, a later run past the grace (default `14d`) deletes it.
+   * @example const r = await repo.gcRemote({ remote: 'origin', grace: '14d', dryRun: true });
+   */
+  async gcRemote(opts: GcRemoteOptions = {}): Promise<GcRemoteResult> {
+    if (opts.remote !== undefined) checkString('gcRemote: remote', opts.remote);
+    if (opts.grace !== undefined) checkString('gcRemote: grace', opts.grace);
+    return this.run('gcRemote', opts);
   }
 
   /**

@@ -29,6 +29,7 @@ import type { FsckRemoteOptions } from './fsck-remote.js';
 import type { GcOptions } from './gc.js';
 import type { GetOptions } from './get.js';
 import type { ImportOptions, UpdateOptions } from './import.js';
+import type { GcRemoteOptions } from './gc-remote.js';
 import type { InitOptions } from './init.js';
 import type { InstallOptions } from './install.js';
 import type { LineageOptions } from './lineage.js';
@@ -92,6 +93,7 @@ export const COMMANDS = {
   lsAt: read('ls', async (s, o: LsAtOptions) => (await import('./cat.js')).lsAt(s, o)),
   serve: read('serve', async (s, o: ServeOptions) => (await import('./serve.js')).serve(s, o)),
   gc: write('gc', async (s, o: GcOptions) => (await import('./gc.js')).gc(s, o)),
+  gcRemote: read('gc', async (s, o: GcRemoteOptions) => (await import('./gc-remote.js')).gcRemote(s, o)),
   fsck: write('fsck', async (s, o: FsckOptions) => (await import('./fsck.js')).fsck(s, o)),
   fsckRemote: read('fsck', async (s, o: FsckRemoteOptions) => (await import('./fsck-remote.js')).fsckRemote(s, o)),
   push: read('push', async (s, o: PushOptions) => (await import('./push.js')).push(s, o)),

@@ -178,6 +178,11 @@ const KEYS: Record<string, KeyRule> = {
   // `dv init --no-git` writes false: no .gitignore, no git hints, even inside a git work tree.
   'core.git': oneOf(['true', 'false']),
   'cache.dir': nonEmpty('a directory path'),
+  // Refs `dv gc --remote` must keep whole and never repack (retention): comma-separated globs over full ref names.
+  'gc.protect': {
+    accepts: 'ref globs separated by commas, e.g. refs/tags/release-*',
+    ok: (v) => /^[A-Za-z0-9_./*?,-]+$/.test(v.replace(/\s/g, '')),
+  },
   'pipeline.env': {
     accepts: 'names of environment variables separated by commas, e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS',
     ok: (v) => v.split(',').every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())),

@@ -20,6 +20,7 @@ import type { RemoteIndex } from './remote-index.js';
 import { checkRemoteCopies } from './remote-check.js';
 import { noteWrites } from './written-keys.js';
 import { FetchPool } from './fetch-pool.js';
+import { guardPush } from './remote-gc-marks.js';
 
 export const REMOTE_PACK_TARGET = 16 * 1024 * 1024;
 
@@ -61,7 +62,7 @@ export interface PushStats {
 /** Local packs smaller than this travel repacked together with other small ones, not as they are. */
 const SMALL_PACK = 4 * 1024 * 1024;
 export async function pushObjects(i: PushInput): Promise<PushStats> {
-  if (!i.repair) return pushMissing(i);
+  if (!i.repair) return pushGuarded(i);
   const ids = [...i.ids];
   const check = await checkRemoteCopies(i.backend, i.remote, ids, i.jobs);
   i.remote.forget(check.bad);
@@ -71,6 +72,30 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   // (unless the pack was just sent again whole under its own name: its index is good now).
   for (const key of check.badIndexes) if (!written.has(key)) await i.backend.delete(key);
   return { ...stats, repaired: check.bad.length, warnings: check.warnings };
+}
+
+/** pushMissing, safe against a concurrent `dv gc --remote`: what gc marked or removed meanwhile is sent again. */
+async function pushGuarded(i: PushInput): Promise<PushStats> {
+  const written = new Set<string>();
+  const backend = noteWrites(i.backend, written);
+  let total: PushStats | undefined;
+  return guardPush(
+    i.backend,
+    i.remote,
+    [...new Set(i.ids)],
+    async (ids) => {
+      const s = await pushMissing({ ...i, ids, backend });
+      if (!total) total = s;
+      else {
+        total.objectsSent += s.objectsSent;
+        total.bytesSent += s.bytesSent;
+        total.packsSent += s.packsSent;
+        total.alreadyThere = Math.max(0, total.alreadyThere - s.objectsSent);
+      }
+      return total;
+    },
+    written,
+  );
 }
 
 /** Owns deciding what to send: ids deduplicated, those the remote has counted, the rest split into data and meta. */

@@ -41,6 +41,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   lsAt: 'list',
   serve: 'serve',
   gc: 'gc',
+  gcRemote: 'gcRemote',
   fsck: 'fsck',
   fsckRemote: 'fsckRemote',
   push: 'push',
