@@ -25,6 +25,7 @@ import {
   SNAPSHOT_SUBJECT_PREFIX,
   type Statement,
   STATEMENT_TYPE,
+  stageRecord,
 } from '../provenance/statement.js';
 import { ATTEST_KEY, configuredSigner } from '../provenance/trust.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -107,17 +108,7 @@ export async function buildStatement(s: RepoSession, target: string, cwd: string
   const subject: ResourceDescriptor[] = [];
   for (const f of files) subject.push({ name: f.rel, digest: { sha256: await storedSha256(s.store, f.entry) } });
   subject.push({ name: SNAPSHOT_SUBJECT_PREFIX + snap.path, digest: { [DV_TREE]: snap.tree, [DV_SNAPSHOT]: r.target.snapshot } });
-  const stages: AttestedStage[] = r.stages.map((st) => ({
-    name: st.name,
-    cmd: st.cmd,
-    ...(st.wdir ? { wdir: st.wdir } : {}),
-    key: st.key,
-    params: st.params,
-    env: st.env,
-    deps: st.inputs,
-    outs: st.outputs,
-    ranAt: st.ranAt,
-  }));
+  const stages: AttestedStage[] = r.stages.map((st) => ({ ...stageRecord(st), ranAt: st.ranAt }));
   const own = stages.find((st) => st.outs.some((o) => o.path === snap.path && o.id === snap.tree));
   const deps: ResourceDescriptor[] = [];
   // The code commit of each run; dirty: the run had changes not committed, which no commit holds.

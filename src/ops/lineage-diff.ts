@@ -29,6 +29,7 @@ import {
   type StageDiff,
   type StageRun,
 } from '../provenance/lineage-compare.js';
+import { stageRecord } from '../provenance/statement.js';
 import { lineage, storedMetrics } from './lineage.js';
 
 export interface LineageDiffOptions {
@@ -133,17 +134,7 @@ async function side(s: RepoSession, rel: string, rev: string): Promise<Side> {
 /** The stages of the artifact's lineage as the snapshots record them. */
 async function fromSnapshot(s: RepoSession, snapshot: string): Promise<StageRun[]> {
   const r = await lineage(s, { target: snapshot });
-  return r.stages.map((st) => ({
-    name: st.name,
-    cmd: st.cmd,
-    ...(st.wdir ? { wdir: st.wdir } : {}),
-    key: st.key,
-    params: st.params,
-    env: st.env,
-    deps: st.inputs,
-    outs: st.outputs,
-    ...(st.metrics ? { metrics: flatMetrics(st.metrics) } : {}),
-  }));
+  return r.stages.map((st) => ({ ...stageRecord(st), ...(st.metrics ? { metrics: flatMetrics(st.metrics) } : {}) }));
 }
 
 function flatMetrics(ms: { path: string; values: Record<string, unknown> | null }[]): Record<string, unknown> {

@@ -9,19 +9,12 @@
  * shown as they were recorded, never re-read from the workspace.
  */
 import type { ChangeType } from '../core/diff.js';
-import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
+import type { ParamValues, RunEnv } from '../pipeline/run.js';
 import { canonicalJson } from '../pipeline/run.js';
+import type { StageRecord } from './statement.js';
 
 /** One stage's record at one version, from dv.lock at a git commit or from the snapshots. */
-export interface StageRun {
-  name: string;
-  cmd: string;
-  wdir?: string;
-  key: string;
-  params: ParamValues;
-  env: RunEnv;
-  deps: DepRecord[];
-  outs: { path: string; id: string }[];
+export interface StageRun extends StageRecord {
   /** Metric values by `file:key` (absent: the stage has no metrics file in the store). */
   metrics?: Record<string, unknown>;
 }

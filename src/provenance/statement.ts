@@ -32,8 +32,8 @@ export interface ResourceDescriptor {
   annotations?: Record<string, unknown>;
 }
 
-/** One stage run in the artifact's history, as recorded in its out's snapshot. */
-export interface AttestedStage {
+/** What a run of a stage recorded (dv.lock, a snapshot's lineage): attestations and lineage diffs are made of these. */
+export interface StageRecord {
   name: string;
   cmd: string;
   wdir?: string;
@@ -42,6 +42,16 @@ export interface AttestedStage {
   env: RunEnv;
   deps: DepRecord[];
   outs: { path: string; id: string }[];
+}
+
+/** A stage of a lineage (ops/lineage.ts) as a StageRecord: its inputs are the deps, its outputs the outs. */
+export function stageRecord(st: Omit<StageRecord, 'deps' | 'outs'> & { inputs: DepRecord[]; outputs: StageRecord['outs'] }): StageRecord {
+  const { name, cmd, wdir, key, params, env, inputs, outputs } = st;
+  return { name, cmd, ...(wdir ? { wdir } : {}), key, params, env, deps: inputs, outs: outputs };
+}
+
+/** One stage run in the artifact's history, as recorded in its out's snapshot. */
+export interface AttestedStage extends StageRecord {
   ranAt: string;
 }
 
