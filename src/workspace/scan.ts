@@ -110,7 +110,7 @@ interface Frame {
 }
 
 /** What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits. */
-function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
+export function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
   let text = '';
   for (const f of files) text += `${f.name}\0${f.stats.size}\0${f.stats.mtimeMs}\0${f.stats.ino}\0${isExec(f.stats.mode) ? 1 : 0}\n`;
   return blake3Hex(Buffer.from(text, 'utf8'));
