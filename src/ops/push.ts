@@ -61,7 +61,8 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     }
     fromGit = await commitPointers(s.root, revs);
   }
-  return withRemote(s, { ...opts, purpose: 'write' }, async ({ config, jobs, backend, remote, roots: tracked }) => {
+  // The remote's index is loaded lean (which ids it holds, no locations) unless repair needs the copies.
+  return withRemote(s, { ...opts, purpose: 'write', lean: !opts.repair }, async ({ config, jobs, backend, remote, roots: tracked }) => {
     let roots = tracked;
     const missing: MissingSnapshot[] = [];
     if (fromGit) {
