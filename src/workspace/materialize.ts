@@ -85,7 +85,9 @@ const sameLeaf = (a: TreeEntry, b: TreeEntry): boolean =>
   (a.type === 'link' && b.type === 'link' && a.target === b.target);
 
 export async function materialize(o: MaterializeOptions): Promise<MaterializeResult> {
-  if (!o.force) await refuseUnsaved(o);
+  // Into nothing (o.current null) nothing can be lost: what is there that is not a directory is
+  // refused by the plan itself before any op is done.
+  if (!o.force && o.current !== null) await refuseUnsaved(o);
   return apply(o);
 }
 
@@ -155,7 +157,6 @@ async function* planOps(o: MaterializeOptions, doomed: boolean): AsyncGenerator<
       continue;
     }
     if (f.k === 'diff' && f.cur === f.tgt) continue;
-    if (f.k === 'create') yield { op: 'mkdir', rel: f.rel };
     const a = f.k === 'diff' && f.cur ? await o.load(f.cur) : undefined;
     const b = await o.load(f.tgt);
     if (!a) yield { op: 'fresh', rel: f.rel, id: f.tgt, entries: b.entries };
@@ -199,8 +200,12 @@ function* diffDir(o: MaterializeOptions, a: TreeEntry[], b: TreeEntry[], rel: st
     }
     if (!eb) continue;
     if (eb.type === 'file') yield { op: 'write', rel: r, entry: eb };
-    else if (eb.type === 'dir') below.push({ k: 'create', tgt: eb.id, rel: r });
-    else {
+    else if (eb.type === 'dir') {
+      // Made now, before any file of this directory is written (the kernel places a directory's
+      // files better when the directories are made before the files, as the plan did whole).
+      yield { op: 'mkdir', rel: r };
+      below.push({ k: 'create', tgt: eb.id, rel: r });
+    } else {
       const inside = posix.relative(o.rel, r);
       if (linkEscapes(inside, eb.target))
         throw new DvError('UNSAFE_PATH', `refusing symlink ${r} -> ${eb.target}: it points outside ${o.rel}`, {
