@@ -24,14 +24,20 @@ export function kindOf(bytes: Buffer): ObjectKind {
  */
 export function treeLoader(store: ObjectStore, overlay?: Map<string, Tree>): (id: string) => Promise<Tree> {
   const cache = new Map<string, Tree>();
+  let entries = 0;
   const ledger = new DeclaredLedger({ files: false });
   return async (id) => {
     const o = overlay?.get(id) ?? cache.get(id);
     if (o) return o;
     const t = decodeTree(await store.get(id), id);
     ledger.tree(id, t);
-    if (cache.size > 10_000) cache.clear();
+    // Bounded by entries, not trees: a walk of 1,000 directories of 1,000 files must not keep them all.
+    if (cache.size > 10_000 || entries > 65_536) {
+      cache.clear();
+      entries = 0;
+    }
     cache.set(id, t);
+    entries += t.entries.length;
     return t;
   };
 }

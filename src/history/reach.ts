@@ -71,36 +71,73 @@ export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } 
   return { roots: [...roots].sort(), problems };
 }
 
+/** One batch of reachable ids in walk order; `meta` marks structured objects (snapshots, trees, manifests). */
+export interface ReachBatch {
+  ids: string[];
+  meta: boolean;
+}
+
 /**
- * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks),
- * walked breadth first: each level's objects are read concurrently and its single-chunk files
- * checked in one index lookup. Ids come out grouped by directory, a file's chunks in order.
- * Every object is visited once however often it is named; a tree whose declared size or file
- * count is not what its entries hold is reported as BAD_OBJECT. Problems are never fatal.
+ * Every object reachable from `roots` (snapshots with their parents, trees, manifests, chunks).
+ * Ids come out grouped by directory, a file's chunks in order. Every object is visited once
+ * however often it is named; a tree whose declared size or file count is not what its entries
+ * hold is reported as BAD_OBJECT. Problems are never fatal. Holds every id: for a walk whose
+ * memory must not grow with the file count, use `walkReachable`.
  */
 export async function reachable(
   s: RepoSession,
   roots: string[],
   opts: { history?: boolean } = {},
 ): Promise<{ ids: Set<string>; meta: Set<string>; problems: Problem[]; shallow: string[] }> {
-  const walk = new ReachWalk(s);
-  const { trees, shallow } = await walk.snapshots(roots, opts.history !== false);
-  const manifests = await walk.trees(trees);
-  await walk.manifests(manifests);
-  return { ids: walk.ids, meta: walk.meta, problems: walk.problems, shallow };
+  const ids = new Set<string>();
+  const meta = new Set<string>();
+  const { problems, shallow } = await walkReachable(s, roots, opts, (b) => {
+    for (const id of b.ids) ids.add(id);
+    if (b.meta) for (const id of b.ids) meta.add(id);
+  });
+  return { ids, meta, problems, shallow };
 }
 
-/** Owns one reachability walk: what was seen (all ids, structured ones apart), the problems found, declared sizes. */
+/**
+ * Visits what `reachable` collects, batch by batch, holding only the structured ids seen (one per
+ * snapshot, directory and chunked file) and a slice of the walk: trees are read SLICE at a time,
+ * level by level, and the manifests of a slice's files walked before the next slice. A structured
+ * object is visited once; a chunk once per slice that names it (a chunk two directories share may
+ * be visited twice, so a caller counting distinct chunks keeps its own set). `visit` is awaited
+ * before the walk goes on (it may page what it is given to disk or to a remote's index).
+ */
+export async function walkReachable(
+  s: RepoSession,
+  roots: string[],
+  opts: { history?: boolean },
+  visit: (b: ReachBatch) => Promise<void> | void,
+): Promise<{ problems: Problem[]; shallow: string[] }> {
+  const walk = new ReachWalk(s, visit);
+  const { trees, shallow } = await walk.snapshots(roots, opts.history !== false);
+  await walk.trees(trees);
+  return { problems: walk.problems, shallow };
+}
+
+/** Trees read and decoded at once (each up to a few MB with its entries). */
+const SLICE = 32;
+/** Ids per store lookup. */
+const LOOKUP = 8192;
+
+/** Owns one reachability walk: the structured ids seen, the problems found, declared sizes. */
 class ReachWalk {
-  readonly ids = new Set<string>();
-  /** Structured objects (snapshots, trees, manifests), as opposed to raw chunks. */
-  readonly meta = new Set<string>();
+  /** Structured objects (snapshots, trees, manifests) visited. */
+  private readonly seen = new Set<string>();
+  /** Chunks reported missing (each once). */
+  private readonly reported = new Set<string>();
   readonly problems: Problem[] = [];
   private readonly limit = pLimit(16);
   /** Each tree's declared size and file count against its entries, memoised by id. */
   private readonly ledger = new DeclaredLedger({ files: false });
 
-  constructor(private readonly s: RepoSession) {}
+  constructor(
+    private readonly s: RepoSession,
+    private readonly visit: (b: ReachBatch) => Promise<void> | void,
+  ) {}
 
   /**
    * Walks snapshots (with their parents when `history`) and returns their trees. History that was
@@ -113,12 +150,12 @@ class ReachWalk {
     const queue = [...roots];
     while (queue.length > 0) {
       const id = queue.pop()!;
-      if (this.ids.has(id)) continue;
+      if (this.seen.has(id)) continue;
       if (!rootSet.has(id) && !(await this.s.store.has(id))) {
         shallow.push(id);
         continue;
       }
-      this.fresh([id]);
+      await this.fresh([id]);
       const [bytes] = await this.readAll([id], 'snapshot');
       const snap = bytes && this.decodeOr(() => decodeSnapshot(bytes, id), id, 'snapshot');
       if (!snap) continue;
@@ -130,53 +167,57 @@ class ReachWalk {
     return { trees, shallow };
   }
 
-  /** Walks trees level by level, recording single-chunk files; returns the manifests of chunked files. */
-  async trees(trees: string[]): Promise<string[]> {
-    const manifests: string[] = [];
+  /** Walks trees level by level, SLICE trees at a time: their single-chunk files, then the manifests of the others. */
+  async trees(trees: string[]): Promise<void> {
     for (let level = trees; level.length > 0; ) {
-      const todo = this.fresh(level);
-      const bytes = await this.readAll(todo, 'tree');
       const next: string[] = [];
-      const chunks: string[] = [];
-      todo.forEach((id, k) => {
-        const b = bytes[k];
-        const t = b && this.decodeOr(() => decodeTree(b, id), id, 'tree');
-        if (!t) return;
-        // Declared sizes must hold. A lie is reported, and still walked (once, memoised): gc must
-        // not collect what a damaged tree names, and fsck reports what lies below it too.
-        this.decodeOr(() => this.ledger.tree(id, t), id, 'tree');
-        for (const e of t.entries) {
-          if (e.type === 'dir') next.push(e.id);
-          else if (e.type === 'file') (e.chunked ? manifests : chunks).push(e.id);
-        }
-      });
-      await this.leaves(chunks, (id) => `chunk ${id}`);
+      for (let at = 0; at < level.length; at += SLICE) {
+        const todo = await this.fresh(level.slice(at, at + SLICE));
+        const bytes = await this.readAll(todo, 'tree');
+        const chunks: string[] = [];
+        const manifests: string[] = [];
+        todo.forEach((id, k) => {
+          const b = bytes[k];
+          const t = b && this.decodeOr(() => decodeTree(b, id), id, 'tree');
+          if (!t) return;
+          // Declared sizes must hold. A lie is reported, and still walked (once, memoised): gc must
+          // not collect what a damaged tree names, and fsck reports what lies below it too.
+          this.decodeOr(() => this.ledger.tree(id, t), id, 'tree');
+          for (const e of t.entries) {
+            if (e.type === 'dir') next.push(e.id);
+            else if (e.type === 'file') (e.chunked ? manifests : chunks).push(e.id);
+          }
+        });
+        await this.leaves(chunks, (id) => `chunk ${id}`);
+        await this.manifests(manifests);
+      }
       level = next;
     }
-    return manifests;
   }
 
   /** Walks file manifests level by level down to their chunks. */
-  async manifests(manifests: string[]): Promise<void> {
+  private async manifests(manifests: string[]): Promise<void> {
     for (let level = manifests; level.length > 0; ) {
-      const todo = this.fresh(level);
-      const bytes = await this.readAll(todo, 'file manifest');
       const next: string[] = [];
-      const chunks: string[] = [];
-      const owner = new Map<string, string>();
-      todo.forEach((id, k) => {
-        const b = bytes[k];
-        const node = b && this.decodeOr(() => decodeManifest(b, id), id, 'file manifest');
-        if (!node) return;
-        for (const c of node.children) {
-          if (node.level > 0) next.push(c.id);
-          else {
-            chunks.push(c.id);
-            owner.set(c.id, id);
+      for (let at = 0; at < level.length; at += SLICE) {
+        const todo = await this.fresh(level.slice(at, at + SLICE));
+        const bytes = await this.readAll(todo, 'file manifest');
+        const chunks: string[] = [];
+        const owner = new Map<string, string>();
+        todo.forEach((id, k) => {
+          const b = bytes[k];
+          const node = b && this.decodeOr(() => decodeManifest(b, id), id, 'file manifest');
+          if (!node) return;
+          for (const c of node.children) {
+            if (node.level > 0) next.push(c.id);
+            else {
+              chunks.push(c.id);
+              owner.set(c.id, id);
+            }
           }
-        }
-      });
-      await this.leaves(chunks, (id) => `chunk ${id} of file ${owner.get(id)?.slice(0, 12)}`);
+        });
+        await this.leaves(chunks, (id) => `chunk ${id} of file ${owner.get(id)?.slice(0, 12)}`);
+      }
       level = next;
     }
   }
@@ -213,24 +254,29 @@ class ReachWalk {
     }
   }
 
-  /** Marks new structured objects seen and returns them. */
-  private fresh(list: string[]): string[] {
-    return list.filter((id) => {
-      if (this.ids.has(id)) return false;
-      this.ids.add(id);
-      this.meta.add(id);
+  /** Marks new structured objects seen, visits them, and returns them. */
+  private async fresh(list: string[]): Promise<string[]> {
+    const out = list.filter((id) => {
+      if (this.seen.has(id)) return false;
+      this.seen.add(id);
       return true;
     });
+    if (out.length > 0) await this.visit({ ids: out, meta: true });
+    return out;
   }
 
-  /** Records chunks, checking in one lookup that the store has them. */
+  /** Visits chunks (each once per call), checking LOOKUP at a time that the store has them. */
   private async leaves(list: string[], of: (id: string) => string): Promise<void> {
-    const todo = [...new Set(list.filter((id) => !this.ids.has(id)))];
-    if (todo.length === 0) return;
-    const have = await this.s.store.hasMany(todo);
-    todo.forEach((id, k) => {
-      this.ids.add(id);
-      if (!have[k]) this.problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` });
-    });
+    const todo = [...new Set(list)];
+    for (let at = 0; at < todo.length; at += LOOKUP) {
+      const part = todo.slice(at, at + LOOKUP);
+      const have = await this.s.store.hasMany(part);
+      part.forEach((id, k) => {
+        if (have[k] || this.reported.has(id)) return;
+        this.reported.add(id);
+        this.problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` });
+      });
+      await this.visit({ ids: part, meta: false });
+    }
   }
 }

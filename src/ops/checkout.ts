@@ -30,7 +30,17 @@ export interface CheckoutOptions {
   /** With `target` and a path that is not tracked: start tracking it (refused otherwise, NOT_TRACKED). */
   new?: boolean;
   jobs?: number;
-  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
+  /**
+   * `total`: what the checkout of `path` writes in all, when known before the first write (into an
+   * empty place: the tree's declared files and bytes; an update learns what differs as it goes).
+   */
+  onProgress?: (files: number, bytes: number, total: CheckoutTotal) => void;
+}
+
+export interface CheckoutTotal {
+  files?: number;
+  bytes?: number;
+  path: string;
 }
 
 export interface CheckoutEntry {
@@ -101,9 +111,27 @@ async function restore(
     index: s.index,
     force: opts.force ?? false,
     jobs: opts.jobs,
-    onProgress: opts.onProgress,
+    onProgress: opts.onProgress && progressWithTotal(opts.onProgress, rel, current === null ? await storeLoad(tree) : undefined),
   });
   return { ...r, removed: r.removed + replaced };
+}
+
+/** The progress callback with the checkout's total: the declared files and bytes of `tree` (when all of it is written). */
+function progressWithTotal(
+  onProgress: NonNullable<CheckoutOptions['onProgress']>,
+  rel: string,
+  tree: Tree | undefined,
+): (files: number, bytes: number) => void {
+  const total: CheckoutTotal = { path: rel };
+  if (tree) {
+    total.files = 0;
+    total.bytes = 0;
+    for (const e of tree.entries) {
+      total.files += e.type === 'dir' ? e.files : 1;
+      total.bytes += e.type === 'link' ? 0 : e.size;
+    }
+  }
+  return (files, bytes) => onProgress(files, bytes, total);
 }
 
 /** PARTIAL: what was restored, and one line on what was not (the codes say why: 22 missing data, 16 unsaved changes). */

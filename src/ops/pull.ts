@@ -17,12 +17,12 @@ import { materialize } from '../workspace/materialize.js';
 import { findTracked } from '../workspace/pointers.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { scanPath } from '../workspace/scan.js';
-import { checkout, type CheckoutEntry, type CheckoutResult } from './checkout.js';
+import { checkout, type CheckoutEntry, type CheckoutOptions, type CheckoutResult } from './checkout.js';
 import { fetch, type FetchOptions, type FetchResult } from './fetch.js';
 
 export interface PullOptions extends FetchOptions {
   force?: boolean;
-  onCheckoutProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
+  onCheckoutProgress?: CheckoutOptions['onProgress'];
 }
 
 export interface PullResult {
@@ -113,7 +113,7 @@ async function restorePaths(s: RepoSession, p: PathsFetched, opts: PullOptions):
     index: s.index,
     force: opts.force ?? false,
     jobs: opts.jobs,
-    onProgress: opts.onCheckoutProgress,
+    onProgress: opts.onCheckoutProgress && ((f, b) => opts.onCheckoutProgress!(f, b, { path: t.rel })),
   });
   return { path: t.rel, snapshot: t.pointer.snapshot, tree: t.pointer.tree, ...r };
 }

@@ -8,7 +8,8 @@ import { commitPointers, prePushRevs, resolveRevs, type CommitPointer } from '..
 import { listRemotes, resolveRemote } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, type PushProgress, type PushStats } from '../transfer/push.js';
-import { reachable } from '../history/reach.js';
+import { reachable, walkReachable } from '../history/reach.js';
+import { PushPlan } from '../transfer/push-plan.js';
 import { withRemote } from '../transfer/remote-session.js';
 import { runsToPush, type PushRunsMode } from '../pipeline/run-cache.js';
 import { uploadRuns } from '../transfer/remote-runs.js';
@@ -60,7 +61,8 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     }
     fromGit = await commitPointers(s.root, revs);
   }
-  return withRemote(s, { ...opts, purpose: 'write' }, async ({ config, jobs, backend, remote, roots: tracked }) => {
+  // The remote's index is loaded lean (which ids it holds, no locations) unless repair needs the copies.
+  return withRemote(s, { ...opts, purpose: 'write', lean: !opts.repair }, async ({ config, jobs, backend, remote, roots: tracked }) => {
     let roots = tracked;
     const missing: MissingSnapshot[] = [];
     if (fromGit) {
@@ -74,12 +76,18 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
       // published before (perhaps without their data) and must not block this push.
       missing.push(...changed.filter((p) => !here.has(p.snapshot) && !remote.has(p.snapshot)));
     }
-    const { ids, meta, problems } = await reachable(s, roots, { history: opts.allHistory ?? false });
+    const history = opts.allHistory ?? false;
+    // Repair checks the remote's copy of every reachable object, so it needs them all; otherwise
+    // only what the remote lacks is kept, batch by batch as the walk goes (PushPlan).
+    const plan = opts.repair ? undefined : new PushPlan((id) => remote.has(id));
+    const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
+    const { problems } = all ?? (await walkReachable(s, roots, { history }, (b) => plan!.add(b.ids, b.meta)));
     // The run cache travels with the data: run objects and their outs' data, in packs; the
     // records under runs/ once that data is there.
     const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => remote.has(id));
-    for (const id of runs.ids) ids.add(id);
-    for (const id of runs.meta) meta.add(id);
+    plan?.add(runs.ids, (id) => runs.meta.has(id));
+    for (const id of all ? runs.ids : []) all!.ids.add(id);
+    for (const id of all ? runs.meta : []) all!.meta.add(id);
     const blocking = problems.filter((p) => !(p.id && remote.has(p.id)));
     if (blocking.length > 0) {
       const p = blocking[0];
@@ -93,8 +101,9 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
       store: s.store,
       backend,
       remote,
-      ids,
-      meta,
+      ids: plan ? plan.ids : all!.ids,
+      meta: plan ? plan.meta : all!.meta,
+      alreadyThere: plan?.alreadyThere,
       tmpDir: s.paths.tmpDir,
       jobs,
       repair: opts.repair,

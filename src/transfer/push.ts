@@ -31,6 +31,8 @@ export interface PushInput {
   /** Object ids in upload order; `meta` marks structured objects (packed apart from chunks). */
   ids: Iterable<string>;
   meta: Set<string>;
+  /** Objects the caller already found on the remote and left out of `ids` (PushPlan): counted as already there. */
+  alreadyThere?: number;
   tmpDir: string;
   jobs: number;
   packTarget?: number;
@@ -102,7 +104,7 @@ async function pushGuarded(i: PushInput): Promise<PushStats> {
 function sortMissing(i: PushInput): { missingData: string[]; missingMeta: string[]; alreadyThere: number } {
   const missingData: string[] = [];
   const missingMeta: string[] = [];
-  let alreadyThere = 0;
+  let alreadyThere = i.alreadyThere ?? 0;
   const seen = new Set<string>();
   for (const id of i.ids) {
     if (seen.has(id)) continue;

@@ -14,6 +14,7 @@ import { DvError } from '../errors.js';
 import { decodePackIndex, locationIn, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
+import { IdTable } from './id-table.js';
 
 /** No pack index dv writes comes near this (1.3 million objects); a remote listing a bigger one is refused. */
 export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
@@ -53,7 +54,14 @@ export class RemoteIndex {
   /** Indexes refused for their size or shape (ignored: their objects count as absent), for the user to see. */
   readonly warnings: string[] = [];
 
-  private constructor(private readonly cacheDir: string) {}
+  private constructor(
+    private readonly cacheDir: string,
+    /**
+     * A lean index (push): only which ids the remote holds, in an IdTable (about 64 bytes an id,
+     * off the heap); `objects`, `copies`, `frames` and `alternates` stay empty.
+     */
+    private readonly lean?: IdTable,
+  ) {}
 
   /** What a remote that does not exist yet holds: nothing. */
   static empty(cacheDir: string): RemoteIndex {
@@ -61,8 +69,8 @@ export class RemoteIndex {
   }
 
   /** Lists the remote's indexes, downloads the ones not cached yet, and loads them all. */
-  static async load(backend: Backend, cacheDir: string, jobs = 8): Promise<RemoteIndex> {
-    const ri = new RemoteIndex(cacheDir);
+  static async load(backend: Backend, cacheDir: string, jobs = 8, opts: { lean?: boolean } = {}): Promise<RemoteIndex> {
+    const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable() : undefined);
     await fsp.mkdir(cacheDir, { recursive: true });
     const listed: string[] = [];
     const sizes = new Map<string, number>();
@@ -126,7 +134,9 @@ export class RemoteIndex {
             ri.warnings.push(`${backend.location}: ${e.message}: ignored`);
             return;
           }
-          loaded.set(packId, entries);
+          // Lean: which copy comes first does not matter, and no pack's entries wait for the others.
+          if (ri.lean) ri.addPack(packId, entries);
+          else loaded.set(packId, entries);
         }),
       ),
     );
@@ -144,6 +154,10 @@ export class RemoteIndex {
   addPack(packId: string, entries: PackEntry[]): void {
     this.packs.add(packId);
     this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
+    if (this.lean) {
+      for (const e of entries) this.lean.add(e.id);
+      return;
+    }
     for (const e of entries) {
       const loc = locationIn(packId, e);
       if (!this.objects.has(e.id)) this.objects.set(e.id, loc);
@@ -179,6 +193,7 @@ export class RemoteIndex {
 
   /** Forgets every copy of `ids` (found damaged): to this process they are absent, so a push sends them. */
   forget(ids: Iterable<string>): void {
+    if (this.lean) throw new Error('a lean remote index cannot forget objects (repair loads it whole)');
     for (const id of ids) {
       this.objects.delete(id);
       this.alternates.delete(id);
@@ -192,11 +207,12 @@ export class RemoteIndex {
   }
 
   has(id: string): boolean {
-    return this.objects.has(id);
+    return this.lean ? this.lean.has(id) : this.objects.has(id);
   }
 
   /** Ids the remote holds that start with `prefix` (lowercase hex), at most `max` of them. */
   idsWithPrefix(prefix: string, max: number): string[] {
+    if (this.lean) throw new Error('a lean remote index does not list ids');
     const found: string[] = [];
     for (const id of this.objects.keys()) {
       if (!id.startsWith(prefix)) continue;

@@ -28,6 +28,8 @@ export interface RemoteSessionOptions {
   purpose: 'write' | 'read';
   /** Snapshot ids or prefixes (found in the remote's index) to use as roots instead of pointer files. */
   snapshots?: string[];
+  /** Load only which ids the remote holds (RemoteIndex lean: memory ~64 bytes an id, no locations): push. */
+  lean?: boolean;
 }
 
 /** The full id the remote holds for each snapshot id or prefix; a prefix it lacks is UNKNOWN_ID. */
@@ -61,7 +63,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     await backend.check();
     const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
     const cache = await checkRemoteCacheDir(s.paths, config.name);
-    const remote = await RemoteIndex.load(backend, cache, jobs);
+    const remote = await RemoteIndex.load(backend, cache, jobs, { lean: o.lean && !o.snapshots });
     const named = o.snapshots ? remoteIds(remote, config.name, o.snapshots) : tracked.map((t) => t.pointer.snapshot);
     const roots = [...new Set(named)];
     // An index that does not match its name names nothing usable: a writer removes it (its

@@ -219,23 +219,39 @@ interface PoolState {
   relay: PartRelay;
   assembler: ManifestAssembler;
   sink: PackSink | null;
-  /** Ctrl-C stops the workers from opening new temp packs (write-temp.ts). */
-  stop?: WriteControl;
 }
 
-/** Owns one worker's conversation: feeds it jobs, relays part entries, handles its messages in order; resolves once it sealed. */
-function driveWorker(w: Worker, pool: PoolState): Promise<void> {
-  const { jobs, relay, sink } = pool;
+/** A worker of the pool: it lives across runs; `fail` is the current run's, `dead` why it stopped between runs. */
+interface PoolWorker {
+  w: Worker;
+  fail?: (e: unknown) => void;
+  dead?: Error;
+}
+
+/**
+ * Owns one worker's conversation in one run: feeds it jobs, relays part entries, handles its
+ * messages in order; resolves once it sealed, and then leaves the worker idle for the next run.
+ */
+function driveWorker(pw: PoolWorker, pool: PoolState): Promise<void> {
+  const { w } = pw;
+  const { jobs, relay } = pool;
   return new Promise<void>((resolve, reject) => {
     let chain = Promise.resolve();
     const seals: Promise<void>[] = [];
     let failed = false;
+    const done = (): void => {
+      w.off('message', onMessage);
+      pw.fail = undefined;
+    };
     const fail = (e: unknown): void => {
       if (!failed) {
         failed = true;
+        done();
         reject(e);
       }
     };
+    if (pw.dead) return fail(pw.dead);
+    pw.fail = fail;
     const post = (m: ToWorker): void => w.postMessage(m);
     // The next job is sent as soon as the worker says 'done' (a part is done once cut; its
     // hashing waits for its entry). The end is 'seal' (also without a store: the worker then
@@ -256,33 +272,28 @@ function driveWorker(w: Worker, pool: PoolState): Promise<void> {
         })
         .catch(fail);
     };
-    w.on('error', fail);
-    w.on('exit', (code) => {
-      if (code !== 0) fail(new Error(`hash worker exited with code ${code}`));
-      else fail(new Error('hash worker stopped early'));
-    });
-    w.on('message', (m: FromWorker) => {
+    function onMessage(m: FromWorker): void {
       if (m.type === 'done') {
         inFlight--;
         feed();
         return;
       }
       // Entries and exits of parts pass at once, not behind this worker's earlier messages.
-      if (m.type === 'entry?') return relay.entryAsked(m.i, m.k, post);
-      if (m.type === 'exit') return relay.exited(m.i, m.k, m.at);
+      if (m.type === 'entry?') relay.entryAsked(m.i, m.k, post);
+      else if (m.type === 'exit') relay.exited(m.i, m.k, m.at);
       // Messages are handled one at a time, in order: a file's runs arrive in file order.
-      chain = chain
-        .then(async () => {
-          if (failed) return;
-          if (await handleInOrder(m, pool, post, seals, fail)) resolve();
-        })
-        .catch(fail);
-    });
-    post(
-      sink
-        ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget, stop: pool.stop }
-        : { type: 'init', store: false, tmpDir: '', packTarget: 0 },
-    );
+      else
+        chain = chain
+          .then(async () => {
+            if (failed) return;
+            if (await handleInOrder(m, pool, post, seals, fail)) {
+              done();
+              resolve();
+            }
+          })
+          .catch(fail);
+    }
+    w.on('message', onMessage);
     feed();
   });
 }
@@ -312,9 +323,9 @@ async function handleInOrder(
 }
 
 /** Owns stopping the workers (their exit no longer counts as a failure). */
-function stopAll(workers: Worker[]): Promise<number[]> {
+function stopAll(workers: PoolWorker[]): Promise<number[]> {
   return Promise.all(
-    workers.map((w) => {
+    workers.map(({ w }) => {
       w.removeAllListeners('exit');
       return w.terminate();
     }),
@@ -330,39 +341,80 @@ async function removeUnfinishedPacks(sink: PackSink): Promise<void> {
 }
 
 /**
- * Hashes `files` (path and expected size, which only balances the work); resolves with one
- * result per file, in the same order. Every chunk a result names is stored when it resolves.
+ * One pool of hashing workers for a whole command: started at the first run (about 0.1 s of CPU
+ * per worker to load the chunker and BLAKE3), kept idle between runs, stopped by `close`. Each run
+ * ends with every worker's pack sealed (so a run's chunks are in the store when it resolves);
+ * after a failed run the workers are stopped and the next run starts fresh ones.
  */
-export async function hashFiles(files: FileRef[], opts: PoolOptions): Promise<IngestResult[]> {
-  if (files.length === 0) return [];
-  const sink = opts.sink;
-  const extraParts = files.reduce((n, f) => n + partCount(f.size) - 1, 0);
-  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), 8, Math.ceil(files.length / 8) + extraParts));
-  const assembler = new ManifestAssembler(files, sink, opts.onFile);
-  const pool: PoolState = {
-    jobs: new JobQueue(files),
-    relay: new PartRelay(),
-    assembler,
-    sink,
-    stop: sink ? newWriteControl() : undefined,
-  };
-  const workers: Worker[] = [];
-  try {
-    await Promise.all(
-      Array.from({ length: threads }, async () => {
-        const w = new Worker(new URL('./hash-worker.js', import.meta.url));
-        workers.push(w);
-        await driveWorker(w, pool);
-      }),
-    );
-  } catch (e) {
-    await stopAll(workers);
-    // Packs the workers had not finished (a full disk, a vanished file) are deleted, not left to fill the disk.
-    if (sink) await removeUnfinishedPacks(sink);
-    throw e;
-  } finally {
-    await stopAll(workers);
-    if (pool.stop) releaseWriteControl(pool.stop);
+export class HashPool {
+  private workers: PoolWorker[] = [];
+  /** Ctrl-C stops the workers from opening new temp packs (write-temp.ts); one for the pool's life. */
+  private stop: WriteControl | undefined;
+
+  constructor(
+    private readonly sink: PackSink | null,
+    private readonly maxThreads?: number,
+  ) {}
+
+  /**
+   * Hashes `files` (path and expected size, which only balances the work); resolves with one
+   * result per file, in the same order. Every chunk a result names is stored when it resolves.
+   */
+  async hash(files: FileRef[], onFile?: (bytes: number) => void): Promise<IngestResult[]> {
+    if (files.length === 0) return [];
+    const sink = this.sink;
+    const extraParts = files.reduce((n, f) => n + partCount(f.size) - 1, 0);
+    const threads = Math.max(1, Math.min(this.maxThreads ?? availableParallelism(), 8, Math.ceil(files.length / 8) + extraParts));
+    while (this.workers.length < threads) this.workers.push(this.start());
+    const assembler = new ManifestAssembler(files, sink, onFile);
+    const pool: PoolState = { jobs: new JobQueue(files), relay: new PartRelay(), assembler, sink };
+    try {
+      await Promise.all(this.workers.slice(0, threads).map((pw) => driveWorker(pw, pool)));
+    } catch (e) {
+      await this.close();
+      // Packs the workers had not finished (a full disk, a vanished file) are deleted, not left to fill the disk.
+      if (sink) await removeUnfinishedPacks(sink);
+      throw e;
+    }
+    return assembler.results;
   }
-  return assembler.results;
+
+  /** Stops the workers; the pool may run again (with new ones). */
+  async close(): Promise<void> {
+    const all = this.workers;
+    this.workers = [];
+    await stopAll(all);
+    if (this.stop) releaseWriteControl(this.stop);
+    this.stop = undefined;
+  }
+
+  private start(): PoolWorker {
+    const w = new Worker(new URL('./hash-worker.js', import.meta.url));
+    const pw: PoolWorker = { w };
+    // Listeners for the worker's whole life: a worker that dies between runs fails the next one at once.
+    const die = (e: Error): void => {
+      pw.dead ??= e;
+      pw.fail?.(e);
+    };
+    w.on('error', die);
+    w.on('exit', (code) => die(new Error(code !== 0 ? `hash worker exited with code ${code}` : 'hash worker stopped early')));
+    const sink = this.sink;
+    if (sink) this.stop ??= newWriteControl();
+    w.postMessage(
+      (sink
+        ? { type: 'init', store: true, tmpDir: sink.tmpDir, packTarget: sink.packTarget, stop: this.stop }
+        : { type: 'init', store: false, tmpDir: '', packTarget: 0 }) satisfies ToWorker,
+    );
+    return pw;
+  }
+}
+
+/** Hashes `files` with a pool of its own (started and stopped for this one run); see HashPool#hash. */
+export async function hashFiles(files: FileRef[], opts: PoolOptions): Promise<IngestResult[]> {
+  const pool = new HashPool(opts.sink, opts.threads);
+  try {
+    return await pool.hash(files, opts.onFile);
+  } finally {
+    await pool.close();
+  }
 }

@@ -1,8 +1,15 @@
 /**
- * Makes a tracked path in the workspace match a tree: plan first (what to remove, create,
- * rewrite), refuse if that would destroy content the store does not hold (unless forced),
- * then apply. Only entries that differ are touched. Every file is written to a temp file
+ * Makes a tracked path in the workspace match a tree: refuse first if that would destroy content
+ * the store does not hold (unless forced: one pass over the differing trees that keeps only the
+ * doomed files' ids, checked in batches), then apply while planning: the trees are compared
+ * directory by directory (an explicit stack, no recursion), removals and directories are done as
+ * they are planned, and files stream to the write pool as fast as its workers take them. So memory
+ * holds the directories being compared and the jobs in flight, never the whole plan.
+ * Only entries that differ are touched. Every file is written to a temp file
  * beside its target and renamed over it; every chunk is verified as it is read.
+ * What is written is recorded in the index as it completes, in batches: a stat entry per file,
+ * and a directory record (DirStat, as scan.ts writes them) for each directory checkout created
+ * whole, once all its files are written, so a status right after reads one key per directory.
  * Every directory is entered and created through write-dir.ts (no symlink followed, even one
  * swapped in while checkout runs), and removals never follow a link. A file whose content is
  * right but whose exec bit is not is chmod-ed through its own open descriptor only when it is a
@@ -25,10 +32,11 @@ import { join, posix } from 'node:path';
 import type { Tree, TreeEntry, FileEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { Index, StatEntry } from '../store/index-db.js';
+import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { tempPathFor } from '../store/atomic.js';
-import { linkEscapes } from './scan.js';
-import { writeFiles } from './write-pool.js';
+import { dirStatDigest, linkEscapes } from './scan.js';
+import type { FileStat } from './walk.js';
+import { writeFiles, type FileToWrite } from './write-pool.js';
 import { at, DirCache, removeEntry, type DirHandle } from './write-dir.js';
 
 type Op =
@@ -37,7 +45,17 @@ type Op =
   | { op: 'mkdir'; rel: string }
   | { op: 'write'; rel: string; entry: FileEntry }
   | { op: 'chmod'; rel: string; entry: FileEntry }
-  | { op: 'link'; rel: string; target: string };
+  | { op: 'link'; rel: string; target: string }
+  /** A directory all of whose entries are created here (tree `id`): it gets a directory record. */
+  | { op: 'fresh'; rel: string; id: string; entries: TreeEntry[] }
+  /** A workspace file that would be replaced or removed (the refusal pass only). */
+  | { op: 'doomed'; rel: string; id: string };
+
+/** A directory to compare (`cur` null: created here, all of `tgt` is new), to create, or (refusal pass) a removed one's files. */
+type Frame =
+  | { k: 'diff'; cur: string | null; tgt: string; rel: string }
+  | { k: 'create'; tgt: string; rel: string }
+  | { k: 'doomed'; id: string; rel: string };
 
 export interface MaterializeOptions {
   root: string;
@@ -53,8 +71,7 @@ export interface MaterializeOptions {
   index: Index;
   force: boolean;
   jobs?: number;
-  /** `total`: what this checkout of `path` writes in all (files and links, bytes), known before the first write. */
-  onProgress?: (files: number, bytes: number, total: { files: number; bytes: number; path: string }) => void;
+  onProgress?: (files: number, bytes: number) => void;
 }
 
 export interface MaterializeResult {
@@ -68,104 +85,151 @@ const sameLeaf = (a: TreeEntry, b: TreeEntry): boolean =>
   (a.type === 'link' && b.type === 'link' && a.target === b.target);
 
 export async function materialize(o: MaterializeOptions): Promise<MaterializeResult> {
-  const ops: Op[] = [];
-  const doomed: { rel: string; id: string }[] = []; // workspace files that would be replaced or removed
+  // Into nothing (o.current null) nothing can be lost: what is there that is not a directory is
+  // refused by the plan itself before any op is done.
+  if (!o.force && o.current !== null) await refuseUnsaved(o);
+  return apply(o);
+}
 
-  const collectDoomed = async (e: TreeEntry, rel: string): Promise<void> => {
-    if (e.type === 'file') doomed.push({ rel, id: e.id });
-    else if (e.type === 'dir') for (const c of (await o.load(e.id)).entries) await collectDoomed(c, posix.join(rel, c.name));
+/** Ids checked against the store at once in the refusal pass. */
+const DOOMED_BATCH = 4096;
+
+/** UNSAVED_CHANGES, before anything is written, when a file checkout would replace or remove is not in the store. */
+async function refuseUnsaved(o: MaterializeOptions): Promise<void> {
+  const unsaved: string[] = [];
+  let count = 0;
+  let batch: { rel: string; id: string }[] = [];
+  const check = async (): Promise<void> => {
+    const have = await o.store.hasMany(batch.map((d) => d.id));
+    batch.forEach((d, i) => {
+      if (have[i]) return;
+      count++;
+      if (unsaved.length < 1000) unsaved.push(d.rel);
+    });
+    batch = [];
   };
+  for await (const op of planOps(o, true)) {
+    if (op.op !== 'doomed') continue;
+    batch.push(op);
+    if (batch.length >= DOOMED_BATCH) await check();
+  }
+  await check();
+  if (count > 0) {
+    const list = unsaved.slice(0, 5).join(', ') + (count > 5 ? ` and ${count - 5} more` : '');
+    throw new DvError(
+      'UNSAVED_CHANGES',
+      `checkout would overwrite uncommitted changes in ${list}: run \`dv commit\` first, or pass --force to discard them`,
+      { paths: unsaved },
+    );
+  }
+}
 
-  const plan = async (cur: string | null, tgt: string, rel: string): Promise<void> => {
-    if (cur === tgt) return;
-    const a = cur ? await o.load(cur) : { entries: [] };
-    const b = await o.load(tgt);
-    const names = new Map<string, [TreeEntry | undefined, TreeEntry | undefined]>();
-    for (const e of a.entries) names.set(e.name, [e, undefined]);
-    for (const e of b.entries) names.set(e.name, [names.get(e.name)?.[0], e]);
-    for (const [name, [ea, eb]] of [...names.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
-      const r = posix.join(rel, name);
-      if (ea && eb && sameLeaf(ea, eb)) continue;
-      if (ea && eb && ea.type === 'dir' && eb.type === 'dir') {
-        await plan(ea.id, eb.id, r);
-        continue;
-      }
-      if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) {
-        ops.push({ op: 'chmod', rel: r, entry: eb });
-        continue;
-      }
-      if (ea && eb && ea.type === 'file' && eb.type === 'file') {
-        // A modified file: the new content is renamed over the old, nothing to remove first.
-        await collectDoomed(ea, r);
-        ops.push({ op: 'write', rel: r, entry: eb });
-        continue;
-      }
-      if (ea) {
-        await collectDoomed(ea, r);
-        ops.push({ op: 'rm', rel: r, dir: ea.type === 'dir', files: ea.type === 'dir' ? ea.files : 1 });
-      }
-      if (eb) await create(eb, r);
-    }
-  };
-
-  const create = async (e: TreeEntry, rel: string): Promise<void> => {
-    if (e.type === 'file') ops.push({ op: 'write', rel, entry: e });
-    else if (e.type === 'link') {
-      const inside = o.kind === 'dir' ? posix.relative(o.rel, rel) : posix.basename(rel);
-      if (linkEscapes(inside, e.target))
-        throw new DvError('UNSAFE_PATH', `refusing symlink ${rel} -> ${e.target}: it points outside ${o.rel}`, {
-          path: rel,
-          target: e.target,
+/**
+ * The plan, op by op: removals before what replaces them, a directory before what goes in it,
+ * names in order within a directory (its files before its subdirectories' contents). With
+ * `doomed`, the files that would be replaced or removed are yielded too (walking removed trees).
+ */
+async function* planOps(o: MaterializeOptions, doomed: boolean): AsyncGenerator<Op> {
+  if (o.kind === 'file') {
+    yield* fileOps(o, doomed);
+    return;
+  }
+  // The tracked path itself: a directory in the target. Anything else there goes first.
+  if (o.current === null) {
+    const st = await fsp.lstat(join(o.root, o.rel)).catch(() => undefined);
+    if (st && !st.isDirectory()) {
+      if (!o.force)
+        throw new DvError('UNSAVED_CHANGES', `${o.rel} is not a directory, but the data to check out is: move it away or pass --force`, {
+          paths: [o.rel],
         });
-      ops.push({ op: 'link', rel, target: e.target });
-    } else {
-      ops.push({ op: 'mkdir', rel });
-      for (const c of (await o.load(e.id)).entries) await create(c, posix.join(rel, c.name));
+      yield { op: 'rm', rel: o.rel, dir: false, files: 1 };
     }
+    if (!st || !st.isDirectory()) yield { op: 'mkdir', rel: o.rel };
+  }
+  const stack: Frame[] = [{ k: 'diff', cur: o.current, tgt: o.target, rel: o.rel }];
+  for (let f = stack.pop(); f; f = stack.pop()) {
+    if (f.k === 'doomed') {
+      for (const e of (await o.load(f.id)).entries) {
+        const r = posix.join(f.rel, e.name);
+        if (e.type === 'file') yield { op: 'doomed', rel: r, id: e.id };
+        else if (e.type === 'dir') stack.push({ k: 'doomed', id: e.id, rel: r });
+      }
+      continue;
+    }
+    if (f.k === 'diff' && f.cur === f.tgt) continue;
+    const a = f.k === 'diff' && f.cur ? await o.load(f.cur) : undefined;
+    const b = await o.load(f.tgt);
+    if (!a) yield { op: 'fresh', rel: f.rel, id: f.tgt, entries: b.entries };
+    const below: Frame[] = [];
+    for (const op of diffDir(o, a?.entries ?? [], b.entries, f.rel, doomed, below)) yield op;
+    // Subdirectories in name order (the stack pops the last pushed first).
+    for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]);
+  }
+}
+
+/** The ops of one directory (current entries `a`, target `b`); its subdirectories to visit go to `below`. */
+function* diffDir(o: MaterializeOptions, a: TreeEntry[], b: TreeEntry[], rel: string, doomed: boolean, below: Frame[]): Generator<Op> {
+  const names = new Map<string, [TreeEntry | undefined, TreeEntry | undefined]>();
+  for (const e of a) names.set(e.name, [e, undefined]);
+  for (const e of b) names.set(e.name, [names.get(e.name)?.[0], e]);
+  const gone = function* (e: TreeEntry, r: string): Generator<Op> {
+    if (!doomed) return;
+    if (e.type === 'file') yield { op: 'doomed', rel: r, id: e.id };
+    else if (e.type === 'dir') below.push({ k: 'doomed', id: e.id, rel: r });
   };
-
-  if (o.kind === 'dir') {
-    // The tracked path itself: a directory in the target. Anything else there goes first.
-    if (o.current === null) {
-      const st = await fsp.lstat(join(o.root, o.rel)).catch(() => undefined);
-      if (st && !st.isDirectory()) {
-        if (!o.force)
-          throw new DvError('UNSAVED_CHANGES', `${o.rel} is not a directory, but the data to check out is: move it away or pass --force`, {
-            paths: [o.rel],
-          });
-        ops.push({ op: 'rm', rel: o.rel, dir: false, files: 1 });
-      }
-      if (!st || !st.isDirectory()) ops.push({ op: 'mkdir', rel: o.rel });
+  for (const [name, [ea, eb]] of [...names.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+    const r = posix.join(rel, name);
+    if (ea && eb && sameLeaf(ea, eb)) continue;
+    if (ea && eb && ea.type === 'dir' && eb.type === 'dir') {
+      below.push({ k: 'diff', cur: ea.id, tgt: eb.id, rel: r });
+      continue;
     }
-    await plan(o.current, o.target, o.rel);
-  } else {
-    // A tracked single file: both trees hold one entry named after it; map it onto `rel`.
-    const tgt = (await o.load(o.target)).entries[0];
-    const cur = o.current ? (await o.load(o.current)).entries[0] : undefined;
-    if (!tgt || tgt.type !== 'file')
-      throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
-    if (!cur || !sameLeaf(cur, tgt)) {
-      if (cur?.type === 'file' && cur.id === tgt.id) ops.push({ op: 'chmod', rel: o.rel, entry: tgt });
-      else {
-        if (cur) await collectDoomed(cur, o.rel);
-        ops.push({ op: 'write', rel: o.rel, entry: tgt });
-      }
+    if (ea && eb && ea.type === 'file' && eb.type === 'file' && ea.id === eb.id) {
+      yield { op: 'chmod', rel: r, entry: eb };
+      continue;
     }
-  }
-
-  if (!o.force && doomed.length > 0) {
-    const have = await o.store.hasMany(doomed.map((d) => d.id));
-    const unsaved = doomed.filter((_, i) => !have[i]).map((d) => d.rel);
-    if (unsaved.length > 0) {
-      const list = unsaved.slice(0, 5).join(', ') + (unsaved.length > 5 ? ` and ${unsaved.length - 5} more` : '');
-      throw new DvError(
-        'UNSAVED_CHANGES',
-        `checkout would overwrite uncommitted changes in ${list}: run \`dv commit\` first, or pass --force to discard them`,
-        { paths: unsaved },
-      );
+    if (ea && eb && ea.type === 'file' && eb.type === 'file') {
+      // A modified file: the new content is renamed over the old, nothing to remove first.
+      yield* gone(ea, r);
+      yield { op: 'write', rel: r, entry: eb };
+      continue;
+    }
+    if (ea) {
+      yield* gone(ea, r);
+      yield { op: 'rm', rel: r, dir: ea.type === 'dir', files: ea.type === 'dir' ? ea.files : 1 };
+    }
+    if (!eb) continue;
+    if (eb.type === 'file') yield { op: 'write', rel: r, entry: eb };
+    else if (eb.type === 'dir') {
+      // Made now, before any file of this directory is written (the kernel places a directory's
+      // files better when the directories are made before the files, as the plan did whole).
+      yield { op: 'mkdir', rel: r };
+      below.push({ k: 'create', tgt: eb.id, rel: r });
+    } else {
+      const inside = posix.relative(o.rel, r);
+      if (linkEscapes(inside, eb.target))
+        throw new DvError('UNSAFE_PATH', `refusing symlink ${r} -> ${eb.target}: it points outside ${o.rel}`, {
+          path: r,
+          target: eb.target,
+        });
+      yield { op: 'link', rel: r, target: eb.target };
     }
   }
-  return apply(o, ops);
+}
+
+/** A tracked single file: both trees hold one entry named after it; map it onto `rel`. */
+async function* fileOps(o: MaterializeOptions, doomed: boolean): AsyncGenerator<Op> {
+  const tgt = (await o.load(o.target)).entries[0];
+  const cur = o.current ? (await o.load(o.current)).entries[0] : undefined;
+  if (!tgt || tgt.type !== 'file')
+    throw new DvError('BAD_OBJECT', `tree ${o.target.slice(0, 12)} does not hold a single file`, { id: o.target });
+  if (cur && sameLeaf(cur, tgt)) return;
+  if (cur?.type === 'file' && cur.id === tgt.id) {
+    yield { op: 'chmod', rel: o.rel, entry: tgt };
+    return;
+  }
+  if (cur?.type === 'file' && doomed) yield { op: 'doomed', rel: o.rel, id: cur.id };
+  yield { op: 'write', rel: o.rel, entry: tgt };
 }
 
 /**
@@ -194,85 +258,163 @@ function chmodOwn(dir: DirHandle | undefined, name: string, e: FileEntry): Stats
 /** The repository path of the directory holding `rel` ('' for the root). */
 const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
-async function apply(o: MaterializeOptions, ops: Op[]): Promise<MaterializeResult> {
-  const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
-  const total = { files: 0, bytes: 0, path: o.rel };
-  for (const op of ops)
-    if (op.op === 'write' || op.op === 'chmod' || op.op === 'link') {
-      total.files++;
-      if (op.op === 'write') total.bytes += op.entry.size;
+/** Stat entries and directory records written at once. */
+const RECORD_BATCH = 4096;
+
+/**
+ * Owns what checkout records in the index as files are written: a stat entry per file, and the
+ * directory record of each directory created whole (no symlinks) once its last file is written:
+ * the digest of its files' names and stat data (scan.ts dirStatDigest) and the tree it holds.
+ */
+class Recorder {
+  private stats: [string, StatEntry][] = [];
+  private records: [string, DirStat][] = [];
+  /** Directories created whole, waiting for their files: rows so far, and how many files are left. */
+  private readonly waiting = new Map<string, { rec: Omit<DirStat, 'files'>; rows: { name: string; stats: FileStat }[]; left: number }>();
+
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly index: Index) {}
+
+  /** A directory all of whose entries checkout creates. */
+  fresh(rel: string, id: string, entries: TreeEntry[]): void {
+    if (entries.some((e) => e.type === 'link')) return; // scan records no directory with links
+    let size = 0;
+    let count = 0;
+    const subdirs: DirStat['subdirs'] = [];
+    for (const e of entries) {
+      if (e.type === 'file') {
+        size += e.size;
+        count++;
+      } else if (e.type === 'dir') {
+        size += e.size;
+        count += e.files;
+        subdirs.push([e.name, e.id, e.size, e.files]);
+      }
     }
+    const left = entries.length - subdirs.length;
+    this.waiting.set(rel, { rec: { subdirs, id, size, count }, rows: [], left });
+    if (left === 0) this.done(rel);
+  }
+
+  /** A file written (or chmod-ed) with this stat data. */
+  written(rel: string, entry: FileEntry, st: { size: number; mtimeMs: number; ino: number }): void {
+    this.stats.push([rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: entry.id, chunked: entry.chunked }]);
+    const dir = parentOf(rel);
+    const w = this.waiting.get(dir);
+    if (w) {
+      w.rows.push({
+        name: posix.basename(rel),
+        stats: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: entry.exec ? 0o755 : 0o644 },
+      });
+      if (--w.left === 0) this.done(dir);
+    }
+    if (this.stats.length >= RECORD_BATCH) this.flushLater();
+  }
+
+  private done(dir: string): void {
+    const w = this.waiting.get(dir)!;
+    this.waiting.delete(dir);
+    w.rows.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)); // listDir's order
+    this.records.push([dir, { files: dirStatDigest(w.rows), ...w.rec }]);
+    if (this.records.length >= RECORD_BATCH / 16) this.flushLater();
+  }
+
+  /** Writes what was gathered so far behind the writes already started (one at a time, in order). */
+  private flushLater(): void {
+    const stats = this.stats;
+    const records = this.records;
+    this.stats = [];
+    this.records = [];
+    this.writing = this.writing.then(async () => {
+      if (stats.length > 0) await this.index.putStats(stats);
+      if (records.length > 0) await this.index.putDirs(records);
+    });
+    this.writing.catch(() => undefined); // surfaces at flush
+  }
+
+  /** Writes everything gathered; rethrows a failed write. */
+  async flush(): Promise<void> {
+    this.flushLater();
+    await this.writing;
+  }
+}
+
+async function apply(o: MaterializeOptions): Promise<MaterializeResult> {
+  const res: MaterializeResult = { written: 0, removed: 0, bytes: 0 };
   const abs = (rel: string): string => join(o.root, ...rel.split('/'));
-  const stats: [string, StatEntry][] = [];
+  const rec = new Recorder(o.index);
+  const links: { rel: string; target: string }[] = [];
   // Every directory below the tracked path's parent is entered from there, never by path.
   const dirs = new DirCache(o.root, parentOf(o.rel));
-  try {
-    // Removals and directories in order (a path may turn from file into directory); then files in parallel.
-    const writes: Op[] = [];
-    for (const op of ops) {
-      try {
-        if (op.op === 'rm') {
-          const parent = dirs.get(parentOf(op.rel), false);
-          if (parent) removeEntry(parent, posix.basename(op.rel));
-          dirs.forget(op.rel);
-          res.removed += op.files;
-        } else if (op.op === 'mkdir') dirs.get(op.rel, true);
-        else if (op.op === 'chmod') {
-          const st = chmodOwn(dirs.get(parentOf(op.rel), false), posix.basename(op.rel), op.entry);
-          if (!st) writes.push({ op: 'write', rel: op.rel, entry: op.entry });
-          else {
-            stats.push([op.rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, id: op.entry.id, chunked: op.entry.chunked }]);
-            res.written++;
-            o.onProgress?.(res.written, res.bytes, total);
-          }
-        } else writes.push(op);
-      } catch (e) {
-        throw fsError(e, abs(op.rel));
-      }
-    }
-    const fileWrites = writes.filter((op): op is Extract<Op, { op: 'write' }> => op.op === 'write');
-    const done = await writeFiles(
-      o.store,
-      dirs,
-      fileWrites.map((op) => ({ rel: op.rel, path: abs(op.rel), entry: op.entry })),
-      (bytes) => {
-        res.written++;
-        res.bytes += bytes;
-        o.onProgress?.(res.written, res.bytes, total);
-      },
-    );
-    for (const d of done) {
-      const e = fileWrites[d.i].entry;
-      stats.push([fileWrites[d.i].rel, { size: d.size, mtimeMs: d.mtimeMs, ino: d.ino, id: e.id, chunked: e.chunked }]);
-    }
-    for (const op of writes) {
-      if (op.op !== 'link') continue;
-      const p = abs(op.rel);
-      try {
-        // Created under a temp name in the verified directory, renamed within it.
-        const dir = dirs.get(parentOf(op.rel), true)!;
-        const target = at(dir, posix.basename(op.rel));
-        const tmp = tempPathFor(target);
-        symlinkSync(op.target, tmp);
+  // Removals and directories as they are planned (a path may turn from file into directory); files stream to the pool.
+  async function* files(): AsyncGenerator<FileToWrite> {
+    for await (const op of planOps(o, false)) {
+      if (op.op === 'write') yield { rel: op.rel, path: abs(op.rel), entry: op.entry };
+      else if (op.op === 'link') links.push(op);
+      else if (op.op === 'fresh') rec.fresh(op.rel, op.id, op.entries);
+      else if (op.op === 'chmod') {
+        let st: Stats | undefined;
         try {
-          renameSync(tmp, target);
+          st = chmodOwn(dirs.get(parentOf(op.rel), false), posix.basename(op.rel), op.entry);
         } catch (e) {
-          try {
-            unlinkSync(tmp);
-          } catch {
-            /* gone */
-          }
-          throw e;
+          throw fsError(e, abs(op.rel));
         }
-      } catch (e) {
-        throw fsError(e, p);
+        if (!st) yield { rel: op.rel, path: abs(op.rel), entry: op.entry };
+        else {
+          rec.written(op.rel, op.entry, st);
+          res.written++;
+          o.onProgress?.(res.written, res.bytes);
+        }
+      } else if (op.op !== 'doomed') {
+        try {
+          if (op.op === 'rm') {
+            const parent = dirs.get(parentOf(op.rel), false);
+            if (parent) removeEntry(parent, posix.basename(op.rel));
+            dirs.forget(op.rel);
+            res.removed += op.files;
+          } else dirs.get(op.rel, true);
+        } catch (e) {
+          throw fsError(e, abs(op.rel));
+        }
       }
-      res.written++;
-      o.onProgress?.(res.written, res.bytes, total);
     }
+  }
+  try {
+    await writeFiles(o.store, dirs, files(), (f, w) => {
+      res.written++;
+      res.bytes += w.size;
+      o.onProgress?.(res.written, res.bytes);
+      rec.written(f.rel, f.entry, w);
+    });
+    for (const l of links) writeLink(dirs, l, abs(l.rel));
+    res.written += links.length;
+    if (links.length > 0) o.onProgress?.(res.written, res.bytes);
   } finally {
     dirs.close();
   }
-  await o.index.putStats(stats);
+  await rec.flush();
   return res;
+}
+
+/** A symlink, created under a temp name in its verified directory and renamed within it. */
+function writeLink(dirs: DirCache, l: { rel: string; target: string }, p: string): void {
+  try {
+    const dir = dirs.get(parentOf(l.rel), true)!;
+    const target = at(dir, posix.basename(l.rel));
+    const tmp = tempPathFor(target);
+    symlinkSync(l.target, tmp);
+    try {
+      renameSync(tmp, target);
+    } catch (e) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* gone */
+      }
+      throw e;
+    }
+  } catch (e) {
+    throw fsError(e, p);
+  }
 }

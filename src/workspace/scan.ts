@@ -23,7 +23,7 @@ import { blake3Hex } from '../core/hash.js';
 import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { DirStat, Index, StatEntry } from '../store/index-db.js';
-import { hashFiles, type PackSink } from './hash-pool.js';
+import { HashPool, type PackSink } from './hash-pool.js';
 import { listDir, type FileStat } from './walk.js';
 
 export interface ScanProgress {
@@ -80,9 +80,10 @@ export function linkEscapes(linkRel: string, target: string): boolean {
 }
 
 /**
- * Files waiting for the hashing pool, and their bytes: one pool run per batch. Each run starts
- * its workers (about 0.1 s of CPU each), so batches are large: 32,768 queued files hold some
- * 10 MB (paths, stat data, results); bytes only bound how long directories wait for their trees.
+ * Files waiting for the hashing pool, and their bytes: one pool run per batch (the workers live
+ * for the whole scan). A run ends with every worker's pack sealed and the workers idle while the
+ * next batch is gathered, so batches are large: 32,768 queued files hold some 10 MB (paths, stat
+ * data, results); bytes only bound how long directories wait for their trees.
  */
 const HASH_BATCH_FILES = 32_768;
 const HASH_BATCH_BYTES = 1024 * 1024 * 1024;
@@ -109,7 +110,7 @@ interface Frame {
 }
 
 /** What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits. */
-function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
+export function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
   let text = '';
   for (const f of files) text += `${f.name}\0${f.stats.size}\0${f.stats.mtimeMs}\0${f.stats.ino}\0${isExec(f.stats.mode) ? 1 : 0}\n`;
   return blake3Hex(Buffer.from(text, 'utf8'));
@@ -128,13 +129,16 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
       throw new DvError('PATH_NOT_FOUND', `${opts.rel} does not exist`, { path: opts.rel });
     throw fsError(e, abs);
   }
+  if (!top.isFile() && !top.isDirectory())
+    throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
   const scan = new Scan(opts, abs);
-  let result: ScanResult;
-  if (top.isFile()) result = await scan.file(top);
-  else if (top.isDirectory()) result = await scan.directory();
-  else throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
-  await scan.putStats(true);
-  return result;
+  try {
+    const result = top.isFile() ? await scan.file(top) : await scan.directory();
+    await scan.putStats(true);
+    return result;
+  } finally {
+    await scan.pool.close();
+  }
 }
 
 interface DirInfo {
@@ -154,11 +158,15 @@ class Scan {
   private queue: { frame: Frame; item: Item }[] = [];
   private queuedBytes = 0;
   private rootInfo: DirInfo | undefined;
+  /** One pool of hashing workers for the whole scan (started at the first batch). */
+  readonly pool: HashPool;
 
   constructor(
     private readonly opts: ScanOptions,
     private readonly abs: string,
-  ) {}
+  ) {
+    this.pool = new HashPool(opts.sink ?? null);
+  }
 
   private repoKey(rel: string): string {
     return rel ? `${this.opts.rel}/${rel}` : this.opts.rel;
@@ -226,15 +234,12 @@ class Scan {
     this.queue = [];
     this.queuedBytes = 0;
     const now = Date.now();
-    const hashed = await hashFiles(
+    const hashed = await this.pool.hash(
       batch.map(({ frame, item }) => ({ path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs, size: item.stats.size })),
-      {
-        sink: this.opts.sink ?? null,
-        onFile: (bytes) => {
-          this.progress.filesHashed++;
-          this.progress.bytesHashed += bytes;
-          this.opts.onProgress?.(this.progress);
-        },
+      (bytes) => {
+        this.progress.filesHashed++;
+        this.progress.bytesHashed += bytes;
+        this.opts.onProgress?.(this.progress);
       },
     );
     for (let k = 0; k < batch.length; k++) {

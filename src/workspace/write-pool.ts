@@ -44,46 +44,128 @@ export interface FileToWrite {
 const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const nameOf = (rel: string): string => rel.slice(rel.lastIndexOf('/') + 1);
 
-export async function writeFiles(
-  store: ObjectStore,
-  dirs: DirCache,
-  files: FileToWrite[],
-  onFile?: (bytes: number) => void,
-): Promise<WrittenFile[]> {
-  if (files.length === 0) return [];
-  await store.flush();
-  const results: WrittenFile[] = [];
-  let next = 0;
-  const nextJob = async (pinned: string[]): Promise<WriteJobFile[] | undefined> => {
-    if (next >= files.length) return undefined;
+/**
+ * Owns cutting the files a source yields into jobs (at most JOB_FILES / JOB_BYTES each), one job
+ * at a time (workers ask concurrently; the source is pulled in order), and knowing which file
+ * each job index names until its worker reports it.
+ */
+class JobSource {
+  private readonly it: AsyncIterator<FileToWrite> | Iterator<FileToWrite>;
+  private peeked: FileToWrite | undefined;
+  /** The source has ended (nothing peeked may remain). */
+  ended = false;
+  /** Files handed to a worker and not yet reported, by job index. */
+  readonly inflight = new Map<number, FileToWrite>();
+  private seq = 0;
+  private turn: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly dirs: DirCache,
+    source: AsyncIterable<FileToWrite> | Iterable<FileToWrite>,
+  ) {
+    this.it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  }
+
+  /** Whether more files may come after the jobs taken so far. */
+  get more(): boolean {
+    return !this.ended || this.peeked !== undefined;
+  }
+
+  /** The next job (its directories pinned into `pinned`), or undefined once the source is done. */
+  next(pinned: string[]): Promise<WriteJobFile[] | undefined> {
+    const job = this.turn.then(() => this.assemble(pinned));
+    this.turn = job.catch(() => undefined);
+    return job;
+  }
+
+  /** The file job index `i` named, forgotten. */
+  done(i: number): FileToWrite | undefined {
+    const f = this.inflight.get(i);
+    this.inflight.delete(i);
+    return f;
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.();
+  }
+
+  private async take(): Promise<FileToWrite | undefined> {
+    const p = this.peeked;
+    this.peeked = undefined;
+    if (p || this.ended) return p;
+    const r = await this.it.next();
+    if (r.done) this.ended = true;
+    return r.done ? undefined : r.value;
+  }
+
+  private async assemble(pinned: string[]): Promise<WriteJobFile[] | undefined> {
     const picked: { k: number; rel: string; path: string; entry: FileEntry; ids: string[] }[] = [];
     let bytes = 0;
-    while (next < files.length && picked.length < JOB_FILES && (picked.length === 0 || bytes + files[next].entry.size <= JOB_BYTES)) {
-      // Claimed before any await: two workers ask for jobs concurrently.
-      const k = next++;
-      bytes += files[k].entry.size;
-      picked.push({ k, ...files[k], ids: [] });
+    while (picked.length < JOB_FILES) {
+      const f = await this.take();
+      if (!f) break;
+      if (picked.length > 0 && bytes + f.entry.size > JOB_BYTES) {
+        this.peeked = f;
+        break;
+      }
+      const k = this.seq++;
+      this.inflight.set(k, f);
+      bytes += f.entry.size;
+      picked.push({ k, ...f, ids: [] });
     }
-    for (const p of picked) p.ids = await chunksOf(store, p.entry);
+    if (picked.length === 0) return undefined;
+    for (const p of picked) p.ids = await chunksOf(this.store, p.entry);
     // One index lookup for the whole job.
-    const locs = await store.index.getLocations(picked.flatMap((p) => p.ids));
+    const locs = await this.store.index.getLocations(picked.flatMap((p) => p.ids));
     let at = 0;
-    const job: WriteJobFile[] = picked.map((p) => {
+    return picked.map((p) => {
       const chunks = p.ids.map((id) => {
         const l = locs[at++];
         if (!l) throw new DvError('OBJECT_MISSING', `chunk ${id} of ${p.path} is not in the local store: run \`dv pull\``, { id });
         return { id, ...l };
       });
       const dir = parentOf(p.rel);
-      const h = dirs.pin(dir, true)!;
+      const h = this.dirs.pin(dir, true)!;
       pinned.push(dir);
       // Without /proc the worker names the directory by path: it checks it is still the one verified.
       const check = PROC_FD ? undefined : { dev: h.dev, ino: h.ino };
       return { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
     });
-    return job;
+  }
+}
+
+/**
+ * Writes the files `source` yields, in jobs, as workers ask for them: the source is pulled only as
+ * fast as the workers write, so a caller that plans while it yields (materialize.ts) never holds
+ * more than the jobs in flight. `onWritten` hears of each file written (its stat data), in no
+ * particular order.
+ */
+export async function writeFiles(
+  store: ObjectStore,
+  dirs: DirCache,
+  source: AsyncIterable<FileToWrite> | Iterable<FileToWrite>,
+  onWritten?: (f: FileToWrite, w: WrittenFile) => void,
+): Promise<void> {
+  const jobs = new JobSource(store, dirs, source);
+  await store.flush();
+  // The first job is assembled before any worker starts: one file needs one worker, none needs none.
+  const firstPinned: string[] = [];
+  let first: WriteJobFile[] | undefined;
+  try {
+    first = await jobs.next(firstPinned);
+  } catch (e) {
+    for (const d of firstPinned) dirs.unpin(d);
+    await jobs.close();
+    throw e;
+  }
+  if (!first) return;
+  const threads = !jobs.more ? 1 : Math.max(1, Math.min(availableParallelism(), 8));
+  const takeFirst = (): WriteJobFile[] | undefined => {
+    const f = first;
+    first = undefined;
+    return f;
   };
-  const threads = Math.max(1, Math.min(availableParallelism(), 8, Math.ceil(files.length / 4)));
   const workers: Worker[] = [];
   const control = newWriteControl();
   try {
@@ -93,11 +175,11 @@ export async function writeFiles(
           workerData: { control, token: RUN_TOKEN } satisfies WriterData,
         });
         workers.push(w);
-        for (;;) {
-          const pinned: string[] = [];
+        for (let own = takeFirst(); ; own = undefined) {
+          const pinned: string[] = own ? firstPinned : [];
           let reply: FromWriter;
           try {
-            const job = await nextJob(pinned);
+            const job = own ?? (await jobs.next(pinned));
             if (!job) break;
             reply = await new Promise<FromWriter>((resolve, reject) => {
               w.once('message', resolve);
@@ -112,12 +194,12 @@ export async function writeFiles(
           w.removeAllListeners('error');
           if (reply.type === 'fatal') throw new Error(reply.message);
           for (const r of reply.written) {
-            results.push(r);
-            onFile?.(r.size);
+            const f = jobs.done(r.i)!;
+            onWritten?.(f, r);
           }
           if (reply.failed) {
             const f = reply.failed;
-            const path = files[f.i].path;
+            const path = jobs.inflight.get(f.i)?.path ?? '?';
             if (f.code === 'OBJECT_CORRUPT') {
               if (f.id) await store.index.dropObjects([f.id]);
               const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
@@ -143,6 +225,6 @@ export async function writeFiles(
     await stopWrites(control);
     await Promise.all(workers.map((w) => w.terminate()));
     releaseWriteControl(control);
+    await jobs.close();
   }
-  return results;
 }

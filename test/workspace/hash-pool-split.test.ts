@@ -7,7 +7,7 @@ import { chunkLengths } from '../../src/core/chunker.js';
 import { PART } from '../../src/core/chunker-split.js';
 import { initHash, blake3Hex } from '../../src/core/hash.js';
 import { ManifestBuilder } from '../../src/core/manifest.js';
-import { hashFiles } from '../../src/workspace/hash-pool.js';
+import { HashPool, hashFiles } from '../../src/workspace/hash-pool.js';
 import { xorshiftBytes } from '../helpers/data.js';
 
 /** The id the sequential chunker gives: chunk ids in a manifest. */
@@ -71,6 +71,47 @@ test('a split file whose size changed since it was listed is refused, not hashed
     writeFileSync(path, xorshiftBytes(9, 4 * PART + 10));
     await assert.rejects(hashFiles([{ path, size: 4 * PART + 20 }], { sink: null, threads: 2 }), /changed while being read/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one pool serves several runs with the same workers, and a worker that died between runs fails the next run', async () => {
+  await initHash();
+  const dir = mkdtempSync(join(tmpdir(), 'dv-pool-'));
+  const pool = new HashPool(null, 2);
+  try {
+    const small = Array.from({ length: 40 }, (_, k) => xorshiftBytes(100 + k, 1000 + k * 97));
+    const big = xorshiftBytes(7, 4 * PART + 5);
+    for (const [k, d] of small.entries()) writeFileSync(join(dir, `s${k}`), d);
+    writeFileSync(join(dir, 'big'), big);
+    const list = small.map((d, k) => ({ path: join(dir, `s${k}`), size: d.length }));
+    const first = await pool.hash(list.slice(0, 20));
+    const workers = (pool as unknown as { workers: { w: { threadId: number } }[] }).workers;
+    const ids = workers.map((x) => x.w.threadId);
+    assert.equal(ids.length, 2);
+    // A second and third run (one of them a split file) reuse those two workers.
+    const second = await pool.hash([...list.slice(20), { path: join(dir, 'big'), size: big.length }]);
+    const third = await pool.hash(list.slice(0, 20));
+    assert.deepEqual(
+      (pool as unknown as { workers: { w: { threadId: number } }[] }).workers.map((x) => x.w.threadId),
+      ids,
+    );
+    assert.deepEqual(
+      third.map((r) => r.id),
+      first.map((r) => r.id),
+    );
+    for (const [k, d] of small.entries()) assert.equal((k < 20 ? first[k] : second[k - 20]).id, blake3Hex(d), `s${k}`);
+    assert.equal(second[20].id, sequentialId(big));
+    // A worker gone between runs: the next run fails (it does not wait forever), and the pool starts afresh after.
+    await (workers[0].w as unknown as { terminate(): Promise<number> }).terminate();
+    await assert.rejects(pool.hash(list), /hash worker/);
+    const again = await pool.hash(list.slice(0, 20));
+    assert.deepEqual(
+      again.map((r) => r.id),
+      first.map((r) => r.id),
+    );
+  } finally {
+    await pool.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

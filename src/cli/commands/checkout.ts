@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { COUNT } from '../../core/number.js';
-import type { CheckoutResult } from '../../ops/checkout.js';
+import type { CheckoutResult, CheckoutTotal } from '../../ops/checkout.js';
 import type { CliContext } from '../io.js';
 import { command, numberOption } from '../options.js';
 import { human } from '../progress.js';
@@ -48,7 +48,7 @@ export function register(program: Command, ctx: CliContext): void {
       const ps = target === undefined || version !== undefined ? paths : [target, ...paths];
       const bar = ctx.progress('checkout');
       // One phase per tracked path (each has its own totals), named on the line.
-      const onProgress = (f: number, b: number, t: { files: number; bytes: number; path: string }): void =>
+      const onProgress = (f: number, b: number, t: CheckoutTotal): void =>
         bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: t.path });
       const r = await ctx
         .run('checkout', { paths: ps, cwd: ctx.cwd(), force: o.force, new: o.new, jobs: o.jobs, onProgress, target: version })
