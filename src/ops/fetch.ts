@@ -4,7 +4,7 @@ import { pointersAt, resolveCommit } from '../repo/git-revision.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
-import { fetchObjects, type FetchStats } from '../transfer/fetch.js';
+import { fetchObjects, type FetchProgress, type FetchStats } from '../transfer/fetch.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { withRemote } from '../transfer/remote-session.js';
 import { saveRunRef } from '../pipeline/run-cache.js';
@@ -21,7 +21,8 @@ export interface FetchOptions {
   snapshots?: string[];
   /** Fetch what the pointer files of this git revision name (`dv fetch --rev HEAD~3`). */
   rev?: string;
-  onProgress?: (p: { objects: number; bytes: number }) => void;
+  /** Objects and bytes downloaded; of the data asked for (`total`), how much is here (`data`). */
+  onProgress?: (p: FetchProgress) => void;
 }
 
 export interface FetchResult extends FetchStats {
@@ -106,6 +107,7 @@ export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<Fe
     for (const w of p.stats.warnings) if (!stats.warnings.includes(w)) stats.warnings.push(w);
     stats.objectsFetched += p.stats.objectsFetched;
     stats.bytesFetched += p.stats.bytesFetched;
+    stats.dataFetched += p.stats.dataFetched;
     stats.requests += p.stats.requests;
     return { remote: config.name, url: config.url, snapshots: roots, ...stats, partial: p.fetched, ...(whole.length ? { whole } : {}) };
   });

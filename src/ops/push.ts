@@ -3,6 +3,7 @@
  * snapshot). With `revs` or `prePush` the snapshots come from the pointer files of git commits
  * instead of the work tree's, as git-lfs pushes the objects of the commits a `git push` sends.
  */
+import type { Backend } from '../backend/backend.js';
 import { DvError } from '../errors.js';
 import { commitPointers, prePushRevs, resolveRevs, type CommitPointer } from '../repo/git-pointers.js';
 import { listRemotes, resolveRemote } from '../repo/remotes.js';
@@ -10,7 +11,10 @@ import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, type PushProgress, type PushStats } from '../transfer/push.js';
 import { reachable, walkReachable } from '../history/reach.js';
 import { PushPlan } from '../transfer/push-plan.js';
+import { guardLeanPush } from '../transfer/remote-gc-marks.js';
+import type { RemoteIndex } from '../transfer/remote-index.js';
 import { withRemote } from '../transfer/remote-session.js';
+import { noteWrites } from '../transfer/written-keys.js';
 import { runsToPush, type PushRunsMode } from '../pipeline/run-cache.js';
 import { uploadRuns } from '../transfer/remote-runs.js';
 
@@ -62,64 +66,102 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
     fromGit = await commitPointers(s.root, revs);
   }
   // The remote's index is loaded lean (which ids it holds, no locations) unless repair needs the copies.
-  return withRemote(s, { ...opts, purpose: 'write', lean: !opts.repair }, async ({ config, jobs, backend, remote, roots: tracked }) => {
-    let roots = tracked;
-    const missing: MissingSnapshot[] = [];
-    if (fromGit) {
-      const { changed, tips } = fromGit;
-      const all = [...new Set([...changed, ...tips].map((p) => p.snapshot))];
-      const have = await s.store.hasMany(all);
-      const here = new Set(all.filter((_, k) => have[k]));
-      roots = [...here];
-      // Not here but on the remote: nothing to send. On neither: a clone checking that commit
-      // out cannot get its data. Only a commit being pushed counts; a tip's older pointers were
-      // published before (perhaps without their data) and must not block this push.
-      missing.push(...changed.filter((p) => !here.has(p.snapshot) && !remote.has(p.snapshot)));
-    }
-    const history = opts.allHistory ?? false;
-    // Repair checks the remote's copy of every reachable object, so it needs them all; otherwise
-    // only what the remote lacks is kept, batch by batch as the walk goes (PushPlan).
-    const plan = opts.repair ? undefined : new PushPlan((id) => remote.has(id));
-    const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
-    const { problems } = all ?? (await walkReachable(s, roots, { history }, (b) => plan!.add(b.ids, b.meta)));
-    // The run cache travels with the data: run objects and their outs' data, in packs; the
-    // records under runs/ once that data is there.
-    const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => remote.has(id));
-    plan?.add(runs.ids, (id) => runs.meta.has(id));
-    for (const id of all ? runs.ids : []) all!.ids.add(id);
-    for (const id of all ? runs.meta : []) all!.meta.add(id);
-    const blocking = problems.filter((p) => !(p.id && remote.has(p.id)));
-    if (blocking.length > 0) {
-      const p = blocking[0];
-      throw new DvError(
-        p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING',
-        `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; run \`dv fsck\`, or \`dv fetch\` from a remote that has it`,
-        { problems: blocking.slice(0, 20) },
-      );
-    }
-    const stats = await pushObjects({
-      store: s.store,
-      backend,
-      remote,
-      ids: plan ? plan.ids : all!.ids,
-      meta: plan ? plan.meta : all!.meta,
-      alreadyThere: plan?.alreadyThere,
-      tmpDir: s.paths.tmpDir,
-      jobs,
-      repair: opts.repair,
-      onProgress: opts.onProgress,
-    });
-    const runsSent = await uploadRuns(backend, runs.runs);
-    if (missing.length > 0) {
-      // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
-      const first = missing[0];
-      const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
-      throw new DvError(
-        'OBJECT_MISSING',
-        `commit ${first.commit.slice(0, 12)} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it (\`dv push --rev ${first.commit.slice(0, 12)}\`), or publish the commits without it (\`git push --no-verify\`)`,
-        { missing: missing.slice(0, 100), ...stats },
-      );
-    }
-    return { remote: config.name, url: config.url, snapshots: roots, ...stats, runsSent };
-  });
+  return withRemote(
+    s,
+    { ...opts, purpose: 'write', lean: !opts.repair },
+    async ({ config, jobs, backend, remote, roots: tracked, reload }) => {
+      let roots = tracked;
+      const missing: MissingSnapshot[] = [];
+      if (fromGit) {
+        const { changed, tips } = fromGit;
+        const all = [...new Set([...changed, ...tips].map((p) => p.snapshot))];
+        const have = await s.store.hasMany(all);
+        const here = new Set(all.filter((_, k) => have[k]));
+        roots = [...here];
+        // Not here but on the remote: nothing to send. On neither: a clone checking that commit
+        // out cannot get its data. Only a commit being pushed counts; a tip's older pointers were
+        // published before (perhaps without their data) and must not block this push.
+        missing.push(...changed.filter((p) => !here.has(p.snapshot) && !remote.has(p.snapshot)));
+      }
+      const history = opts.allHistory ?? false;
+      // Repair checks the remote's copy of every reachable object, so it needs them all; otherwise
+      // only what the remote lacks is kept, batch by batch as the walk goes (PushPlan).
+      const sendAll = async (index: RemoteIndex, to: Backend) => {
+        const plan = opts.repair ? undefined : new PushPlan((id) => index.has(id));
+        const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
+        const { problems } = all ?? (await walkReachable(s, roots, { history }, (b) => plan!.add(b.ids, b.meta)));
+        // The run cache travels with the data: run objects and their outs' data, in packs; the
+        // records under runs/ once that data is there.
+        const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => index.has(id));
+        plan?.add(runs.ids, (id) => runs.meta.has(id));
+        for (const id of all ? runs.ids : []) all!.ids.add(id);
+        for (const id of all ? runs.meta : []) all!.meta.add(id);
+        const blocking = problems.filter((p) => !(p.id && index.has(p.id)));
+        if (blocking.length > 0) {
+          const p = blocking[0];
+          throw new DvError(
+            p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING',
+            `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; run \`dv fsck\`, or \`dv fetch\` from a remote that has it`,
+            { problems: blocking.slice(0, 20) },
+          );
+        }
+        const sent = await pushObjects({
+          store: s.store,
+          backend: to,
+          remote: index,
+          ids: plan ? plan.ids : all!.ids,
+          meta: plan ? plan.meta : all!.meta,
+          alreadyThere: plan?.alreadyThere,
+          tmpDir: s.paths.tmpDir,
+          jobs,
+          repair: opts.repair,
+          onProgress: opts.onProgress,
+        });
+        return { sent, runs };
+      };
+      let stats: PushStats;
+      let runs: Awaited<ReturnType<typeof sendAll>>['runs'];
+      if (!remote.isLean) ({ sent: stats, runs } = await sendAll(remote, backend));
+      else {
+        // A lean index knows no copies: a concurrent \`dv gc --remote\` is guarded by leaving out its marked packs (remote-gc-marks.ts).
+        const written = new Set<string>();
+        let total: PushStats | undefined;
+        ({ runs } = await guardLeanPush(
+          backend,
+          (exclude) => reload({ lean: true, exclude }),
+          remote,
+          async (index) => {
+            const r = await sendAll(index, noteWrites(backend, written));
+            total = total ? addStats(total, r.sent) : r.sent;
+            return r;
+          },
+          written,
+        ));
+        stats = total!;
+      }
+      const runsSent = await uploadRuns(backend, runs.runs);
+      if (missing.length > 0) {
+        // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
+        const first = missing[0];
+        const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
+        throw new DvError(
+          'OBJECT_MISSING',
+          `commit ${first.commit.slice(0, 12)} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it (\`dv push --rev ${first.commit.slice(0, 12)}\`), or publish the commits without it (\`git push --no-verify\`)`,
+          { missing: missing.slice(0, 100), ...stats },
+        );
+      }
+      return { remote: config.name, url: config.url, snapshots: roots, ...stats, runsSent };
+    },
+  );
+}
+
+/** Two rounds of a guarded push as one: what the second sent was counted as already there by the first. */
+function addStats(a: PushStats, b: PushStats): PushStats {
+  return {
+    ...a,
+    objectsSent: a.objectsSent + b.objectsSent,
+    bytesSent: a.bytesSent + b.bytesSent,
+    packsSent: a.packsSent + b.packsSent,
+    alreadyThere: Math.max(0, a.alreadyThere - b.objectsSent),
+  };
 }

@@ -16,7 +16,7 @@ import { decodeTree, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { fetchObjects, type FetchInput, type FetchStats } from './fetch.js';
+import { fetchObjects, type FetchInput, type FetchProgress, type FetchStats } from './fetch.js';
 import type { RemoteIndex } from './remote-index.js';
 
 export interface PathTarget {
@@ -42,12 +42,13 @@ interface Ctx {
   remote: RemoteIndex;
   jobs: number;
   stats: FetchStats;
-  onProgress?: (p: { objects: number; bytes: number }) => void;
+  onProgress?: (p: FetchProgress) => void;
 }
 
 const add = (a: FetchStats, b: FetchStats): void => {
   a.objectsFetched += b.objectsFetched;
   a.bytesFetched += b.bytesFetched;
+  a.dataFetched += b.dataFetched;
   a.requests += b.requests;
   for (const w of b.warnings) if (!a.warnings.includes(w)) a.warnings.push(w);
 };
@@ -62,7 +63,7 @@ async function fetchAlone(c: Ctx, ids: string[]): Promise<void> {
 
 /** Fetches what `t.patterns` need; returns the entries matched (an empty pattern list matches nothing). */
 export async function fetchPaths(c: Omit<Ctx, 'stats'>, targets: PathTarget[]): Promise<{ stats: FetchStats; fetched: PathsFetched[] }> {
-  const ctx: Ctx = { ...c, stats: { warnings: [], objectsFetched: 0, bytesFetched: 0, requests: 0 } };
+  const ctx: Ctx = { ...c, stats: { warnings: [], objectsFetched: 0, bytesFetched: 0, dataFetched: 0, requests: 0 } };
   const out: PathsFetched[] = [];
   for (const t of targets) out.push(await fetchTarget(ctx, t));
   return { stats: ctx.stats, fetched: out };

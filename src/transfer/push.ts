@@ -64,7 +64,8 @@ export interface PushStats {
 /** Local packs smaller than this travel repacked together with other small ones, not as they are. */
 const SMALL_PACK = 4 * 1024 * 1024;
 export async function pushObjects(i: PushInput): Promise<PushStats> {
-  if (!i.repair) return pushGuarded(i);
+  // A lean index knows no copies: its push is guarded against a remote gc by ops/push.ts (guardLeanPush).
+  if (!i.repair) return i.remote.isLean ? pushMissing(i) : pushGuarded(i);
   const ids = [...i.ids];
   const check = await checkRemoteCopies(i.backend, i.remote, ids, i.jobs);
   i.remote.forget(check.bad);

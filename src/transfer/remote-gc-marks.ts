@@ -129,6 +129,37 @@ async function stillIndexed(backend: Backend, remote: RemoteIndex, ids: string[]
 }
 
 /** A pack written by this push whose name gc had marked (the same objects, so the same name) is live again. */
-async function unmarkRewritten(backend: Backend, marks: Marks, mine: Set<string>): Promise<void> {
+export async function unmarkRewritten(backend: Backend, marks: Marks, mine: Set<string>): Promise<void> {
   for (const pack of mine) for (const key of marks.packs.get(pack)?.keys ?? []) await backend.delete(key);
+}
+
+/**
+ * guardPush for a lean index (which knows which ids the remote holds, not where): the packs gc has
+ * marked are left out of the index before the push, so what only they hold counts as absent and
+ * is sent; after the push, marks and indexes are listed again, and if a pack the push relied on
+ * was marked or removed meanwhile, the index is loaded again without it and `send` runs again
+ * (it walks what it needs anew). At most three rounds.
+ */
+export async function guardLeanPush<T>(
+  backend: Backend,
+  load: (exclude: ReadonlySet<string>) => Promise<RemoteIndex>,
+  first: RemoteIndex,
+  send: (remote: RemoteIndex, round: number) => Promise<T>,
+  written: Set<string>,
+): Promise<T> {
+  const excluded = new Set((await listMarks(backend)).packs.keys());
+  let remote = excluded.size > 0 ? await load(excluded) : first;
+  let result = await send(remote, 0);
+  for (let round = 1; round <= 3; round++) {
+    const marks = await listMarks(backend);
+    const indexed = await listIndexedPacks(backend);
+    const mine = new Set([...written].map(packIdOfIndexKey).filter((p): p is string => p !== undefined));
+    await unmarkRewritten(backend, marks, mine);
+    const doomed = [...remote.packs].filter((p) => (marks.packs.has(p) && !mine.has(p)) || !indexed.has(p));
+    if (doomed.length === 0) return result;
+    for (const p of doomed) excluded.add(p);
+    remote = await load(excluded);
+    result = await send(remote, round);
+  }
+  return result;
 }

@@ -68,8 +68,16 @@ export class RemoteIndex {
     return new RemoteIndex(cacheDir);
   }
 
-  /** Lists the remote's indexes, downloads the ones not cached yet, and loads them all. */
-  static async load(backend: Backend, cacheDir: string, jobs = 8, opts: { lean?: boolean } = {}): Promise<RemoteIndex> {
+  /**
+   * Lists the remote's indexes, downloads the ones not cached yet, and loads them all but those of
+   * `exclude` (packs a remote gc marked: a push counts their objects as absent and sends them).
+   */
+  static async load(
+    backend: Backend,
+    cacheDir: string,
+    jobs = 8,
+    opts: { lean?: boolean; exclude?: ReadonlySet<string> } = {},
+  ): Promise<RemoteIndex> {
     const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable() : undefined);
     await fsp.mkdir(cacheDir, { recursive: true });
     const listed: string[] = [];
@@ -134,6 +142,7 @@ export class RemoteIndex {
             ri.warnings.push(`${backend.location}: ${e.message}: ignored`);
             return;
           }
+          if (opts.exclude?.has(packId)) return;
           // Lean: which copy comes first does not matter, and no pack's entries wait for the others.
           if (ri.lean) ri.addPack(packId, entries);
           else loaded.set(packId, entries);
@@ -149,6 +158,11 @@ export class RemoteIndex {
     const live = new Set(listed);
     for (const packId of cached) if (!live.has(packId)) await fsp.rm(join(cacheDir, `${packId}.idx`), { force: true });
     return ri;
+  }
+
+  /** Whether this is a lean index (only which ids the remote holds). */
+  get isLean(): boolean {
+    return this.lean !== undefined;
   }
 
   addPack(packId: string, entries: PackEntry[]): void {

@@ -17,6 +17,8 @@ export interface RemoteSession {
   remote: RemoteIndex;
   /** Snapshots the selected pointer files name. */
   roots: string[];
+  /** Loads the remote's indexes again (from the local cache where it can), leaving out `exclude`'s packs. */
+  reload: (opts: { lean?: boolean; exclude?: ReadonlySet<string> }) => Promise<RemoteIndex>;
 }
 
 export interface RemoteSessionOptions {
@@ -69,7 +71,9 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     // An index that does not match its name names nothing usable: a writer removes it (its
     // objects are sent again), a reader just does not use it.
     if (o.purpose === 'write') for (const key of remote.damaged) await backend.delete(key).catch(() => undefined);
-    return await fn({ config, jobs, backend, remote, roots });
+    const reload = (r: { lean?: boolean; exclude?: ReadonlySet<string> }): Promise<RemoteIndex> =>
+      RemoteIndex.load(backend, cache, jobs, r);
+    return await fn({ config, jobs, backend, remote, roots, reload });
   } finally {
     await backend.close?.();
   }

@@ -105,6 +105,7 @@ const fetchResult: Spec = {
   warnings: ['string'],
   objectsFetched: 'number',
   bytesFetched: 'number',
+  dataFetched: 'number',
   requests: 'number',
   'partial?': [{ rel: 'string', entries: ['string'] }],
   'whole?': ['string'],

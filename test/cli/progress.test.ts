@@ -1,7 +1,8 @@
 /**
  * Progress bars: the line (a pure function of the state: phase, done/total, bytes, percentage,
  * rate, ETA, the latest retry), a bar's phases and retry lines on a terminal stream, and a real
- * `dv checkout` under a pseudo-terminal (`script` from util-linux) showing its totals.
+ * `dv checkout` under a pseudo-terminal (`script` from util-linux) showing its totals, and a
+ * fetch whose total (the bytes its snapshot declares) is known before its chunks come.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { progress, renderLine, retryLine, duration } from '../../src/cli/progress.js';
-import { DV_BIN, dvOk, makeRepo, prng } from '../helpers/cli.js';
+import { Repo } from '../../src/index.js';
+import type { FetchProgress } from '../../src/transfer/fetch.js';
+import { DV_BIN, dvOk, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
 
 test('renderLine: phase, bar, percentage, done/total items and bytes, rate, ETA', () => {
   const s = { phase: 'push', unit: 'objects', done: 50, total: 200, bytes: 250e6, totalBytes: 1e9, elapsedMs: 5000 };
@@ -121,5 +124,41 @@ test('dv checkout under a pseudo-terminal draws phase, totals and percentage', a
     out,
     /checkout: data \[[#-]{12}\] \d{1,3}% \d+\/400 files [\d.]+ [KMG]?B\/104\.9 MB [\d.]+ [KMG]?B\/s( ETA \d+[smh])?/,
     JSON.stringify(out.slice(0, 600)),
+  );
+});
+
+test('a fetch knows its total before the chunks come, and ends with all of it accounted for (repeats and shared subtrees too)', async () => {
+  const a = await makeRepo();
+  await fsp.mkdir(join(a, 'data', 'x'), { recursive: true });
+  let size = 0;
+  for (let i = 0; i < 30; i++) {
+    const b = prng(i + 1, 100_000 + i * 997);
+    size += b.length;
+    await fsp.writeFile(join(a, 'data', 'x', `f${i}.bin`), b);
+  }
+  // A repeated file and a repeated subtree: bytes the walk meets again without downloading them.
+  await fsp.cp(join(a, 'data', 'x'), join(a, 'data', 'y'), { recursive: true });
+  await fsp.writeFile(join(a, 'data', 'again.bin'), prng(1, 100_000));
+  size = size * 2 + 100_000;
+  await dvOk(a, ['add', '-q', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', join(tempDir(), 'store')]);
+  await dvOk(a, ['push', '-q']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'data']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  const seen: FetchProgress[] = [];
+  const r = await (await Repo.open(b)).fetch({ onProgress: (p) => seen.push({ ...p }) });
+  assert.ok(r.objectsFetched > 0);
+  const last = seen[seen.length - 1];
+  assert.equal(last.total, size, 'the total is what the snapshot declares');
+  assert.equal(last.data, size, 'every byte accounted for: fetched, or met again');
+  assert.ok(
+    seen.some((p) => p.total === size && p.data < size),
+    'the total was known while data was still coming',
+  );
+  assert.ok(
+    seen.every((p, k) => k === 0 || (p.data >= seen[k - 1].data && p.total >= seen[k - 1].total)),
+    'never goes back',
   );
 });

@@ -18,7 +18,11 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (paths: string[], o: TransferFlags & { rev?: string }) => {
       const bar = ctx.progress('fetch', 'objects');
       const r = await ctx
-        .run('fetch', { ...transferArgs(paths, ctx.cwd(), o), rev: o.rev, onProgress: (p) => bar.update(p.objects, { bytes: p.bytes }) })
+        .run('fetch', {
+          ...transferArgs(paths, ctx.cwd(), o),
+          rev: o.rev,
+          onProgress: (p) => bar.update(p.objects, { bytes: p.data, totalBytes: p.total }),
+        })
         .finally(() => bar.stop());
       ctx.show(r, fetched);
     });

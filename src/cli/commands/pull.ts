@@ -22,7 +22,7 @@ export function register(program: Command, ctx: CliContext): void {
         .run('pull', {
           ...transferArgs(paths, ctx.cwd(), o),
           force: o.force,
-          onProgress: (p) => bar.update(p.objects, { bytes: p.bytes, phase: 'fetch', unit: 'objects' }),
+          onProgress: (p) => bar.update(p.objects, { bytes: p.data, totalBytes: p.total, phase: 'fetch', unit: 'objects' }),
           onCheckoutProgress: (f, b, t) =>
             bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: `checkout ${t.path}`, unit: 'files' }),
         })
