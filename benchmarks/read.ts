@@ -149,9 +149,10 @@ export async function read(argv: string[]): Promise<number> {
     if (aws)
       await sh(aws, ['--endpoint-url', s3.endpoint, 's3', 'cp', '--quiet', join(a, 'data', 'big.bin'), 's3://bench/raw/big.bin'], a, env);
 
-    const openScript = `import('${join(repoRoot, 'dist', 'src', 'index.js')}').then(async ({ Repo }) => {
+    // The caller honours back-pressure (pipeline): writing to a pipe without it would buffer the file in the caller.
+    const openScript = `Promise.all([import('${join(repoRoot, 'dist', 'src', 'index.js')}'), import('node:stream/promises')]).then(async ([{ Repo }, { pipeline }]) => {
       const s = await (await Repo.open(process.cwd())).open('data/big.bin', { rev: 'HEAD' });
-      for await (const c of s) process.stdout.write(c);
+      await pipeline(s, process.stdout);
     });`;
     const readers: [string, string, string[]][] = [
       ['dv cat HEAD:data/big.bin', process.execPath, [dvBin, 'cat', 'HEAD:data/big.bin']],
