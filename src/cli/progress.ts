@@ -113,12 +113,14 @@ export function retryLine(stream: BarStream, text: string): void {
 }
 
 /**
- * A bar on `stream` counting `unit`, started lazily after 300 ms (a quick command draws nothing).
+ * A bar on `stream` counting `unit`, started lazily after 300 ms (a quick command draws nothing;
+ * `DV_PROGRESS_DELAY` in milliseconds changes that, as git's GIT_PROGRESS_DELAY does).
  * `now` is the clock (tests give their own).
  */
 export function progress(label: string, enabled: boolean, stream: BarStream, unit = 'files', now: () => number = Date.now): Progress {
   if (!enabled || !stream.isTTY) return NOOP;
   const started = now();
+  const delayMs = Number(process.env.DV_PROGRESS_DELAY ?? 300) || 0;
   const state: ProgressState = { phase: label, unit, done: 0, elapsedMs: 0 };
   let phaseStart = started;
   let lastUpdate = started;
@@ -159,7 +161,7 @@ export function progress(label: string, enabled: boolean, stream: BarStream, uni
       if (detail.bytes !== undefined) state.bytes = detail.bytes;
       if (detail.total !== undefined) state.total = detail.total;
       if (detail.totalBytes !== undefined) state.totalBytes = detail.totalBytes;
-      if (!bar && now() - started >= 300) start();
+      if (!bar && now() - started >= delayMs) start();
       refresh();
       lastUpdate = now();
     },
