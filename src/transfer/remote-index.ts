@@ -122,6 +122,8 @@ export class RemoteIndex {
             try {
               bytes = await backend.get(key, { maxBytes: Math.max(listedSize, IDX_HEADER_BYTES) });
             } catch (e) {
+              // Listed, then gone (a remote gc removed it meanwhile): its pack is going too, so its objects count as absent.
+              if (e instanceof DvError && e.code === 'OBJECT_MISSING') return;
               if (!(e instanceof DvError && e.code === 'REMOTE_ERROR' && e.data.transient === false)) throw e;
               ri.warnings.push(`${e.message}: ignored`);
               return;
