@@ -8,11 +8,12 @@
 // answer is a failure, not a row.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchEnv } from './lib/env.js';
 import { GNU_TIME_PATH, hasGnuTime, median, which } from './lib/measure.js';
 import { ByteStream } from './lib/prng.js';
 import { S3_ENV, startS3rver } from './lib/s3rver.js';
@@ -111,20 +112,7 @@ export async function read(argv: string[]): Promise<number> {
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const dvBin = join(repoRoot, 'bin', 'dv');
   const tmp = mkdtempSync(join(resolve(v.tmp), 'dv-read-'));
-  const home = join(tmp, 'home');
-  mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, '.gitconfig'),
-    '[user]\n\tname = Bench\n\temail = b@example.com\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n',
-  );
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...S3_ENV,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, '.config'),
-    GIT_CONFIG_NOSYSTEM: '1',
-  };
-  for (const k of Object.keys(env)) if (/^(GIT_|DV_|NODE_OPTIONS)/.test(k) && k !== 'GIT_CONFIG_NOSYSTEM') delete env[k];
+  const env: NodeJS.ProcessEnv = { ...benchEnv(join(tmp, 'home')), ...S3_ENV };
   const log = (s: string): void => void process.stderr.write(`read: ${s}\n`);
   const s3 = await startS3rver(join(tmp, 's3rver'));
   try {

@@ -10,6 +10,7 @@ import { generate, FULL, QUICK, type Dataset } from './lib/datasets.js';
 import { describeMachine } from './lib/machine.js';
 import { CommandFailed, createProbe, dropCaches, hasGnuTime, loadavg, which } from './lib/measure.js';
 import { buildRows, evaluateTargets, renderRows, renderTargets } from './lib/report.js';
+import { benchEnv } from './lib/env.js';
 import { startS3rver, S3_ENV, type S3rver } from './lib/s3rver.js';
 import { Harness, type Availability, type BaselineName } from './lib/harness.js';
 import { AWS, borgPeer, dvCommand, dvPeer, gitLfsPeer, resticPeer, type Peer } from './lib/tools.js';
@@ -212,28 +213,7 @@ async function main(): Promise<number> {
 
 /** The environment of every measured command: our own HOME and config, s3rver's credentials. */
 function childEnv(tmp: string): NodeJS.ProcessEnv {
-  const home = join(tmp, 'home');
-  mkdirSync(home, { recursive: true });
-  // No automatic gc: git would otherwise start it in the background after a big commit and keep
-  // writing .git while the next command is measured.
-  writeFileSync(
-    join(home, '.gitconfig'),
-    '[user]\n\tname = Bench\n\temail = bench@example.com\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n',
-  );
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(AWS_|RESTIC_|BORG_|GIT_|DV_)/.test(k)) delete env[k];
-  return {
-    ...env,
-    ...S3_ENV,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, '.config'),
-    XDG_CACHE_HOME: join(home, '.cache'),
-    GIT_CONFIG_NOSYSTEM: '1',
-    AWS_CONFIG_FILE: join(home, '.aws', 'config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, '.aws', 'credentials'),
-    AWS_PAGER: '',
-    NO_COLOR: '1',
-  };
+  return { ...benchEnv(join(tmp, 'home')), ...S3_ENV };
 }
 
 interface RenderInput {

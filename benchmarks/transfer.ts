@@ -7,7 +7,7 @@
 // insert (dv commit + push beside restic backup + `rclone copy` of its repository to a directory).
 // One run per row; each row has wall time, CPU seconds and peak RSS of the client (GNU time).
 // A peer that is not installed is left out with a line saying so; dv rows always run.
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { exec, hasGnuTime, measure, tally, warm, which, type Cmd } from './lib/m
 import { startMoto, MOTO_ENV, type Moto } from './lib/moto.js';
 import { startS3rver, S3_ENV, type S3rver } from './lib/s3rver.js';
 import { dvCommand } from './lib/tools.js';
+import { benchEnv } from './lib/env.js';
 
 const USAGE = `usage: npm run bench -- transfer [options]
   --quick        2 × 16 MiB and a 10 MB CSV (default 4 × 256 MiB and 200 MB)
@@ -45,28 +46,13 @@ interface Server {
 }
 
 function baseEnv(home: string): NodeJS.ProcessEnv {
-  mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, '.gitconfig'),
-    '[user]\n\tname = Bench\n\temail = bench@example.com\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n',
-  );
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(AWS_|RESTIC_|RCLONE_|GIT_|DV_|NODE_OPTIONS)/.test(k)) delete env[k];
   return {
-    ...env,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, '.config'),
-    XDG_CACHE_HOME: join(home, '.cache'),
-    GIT_CONFIG_NOSYSTEM: '1',
-    AWS_CONFIG_FILE: join(home, '.aws', 'config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, '.aws', 'credentials'),
-    AWS_PAGER: '',
+    ...benchEnv(home),
     AWS_REGION: 'us-east-1',
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    NO_COLOR: '1',
     RCLONE_CONFIG: join(home, 'rclone.conf'),
   };
 }
