@@ -19,17 +19,5 @@ export async function makeDataset(root: string, opts: { files: number; dirs: num
   for (const [k, n] of (opts.large ?? []).entries()) await fsp.writeFile(join(root, `large${k}.bin`), prng(seed * 100 + k, n));
 }
 
-/** Deterministic bytes (xorshift32) of any length, for tests that chunk or hash generated data. */
-export function xorshiftBytes(seed: number, size: number): Buffer {
-  const b = Buffer.alloc(size + 4);
-  let s = seed || 1;
-  for (let i = 0; i < size; i += 4) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    b.writeUInt32LE(s, i);
-  }
-  return b.subarray(0, size);
-}
+/** Deterministic bytes (xorshift32) of any length: the same generator as `prng`, under the name chunking tests use. */
+export const xorshiftBytes = prng;
