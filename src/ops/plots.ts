@@ -12,6 +12,7 @@
  * declared field, it is refused naming the revision and file: a page never silently lacks a plot.
  * Writes only the output directory (temp + rename per file); takes no lock.
  */
+import { promises as fsp } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DvError } from '../errors.js';
 import type { Version } from '../pipeline/metrics.js';
@@ -20,7 +21,7 @@ import { bad, type Datum, parseRows, plotFields, points } from '../pipeline/plot
 import { plotsHtml } from '../pipeline/plots-html.js';
 import { type PlotInput, type PlotSpec, plotSpecs } from '../pipeline/plots-spec.js';
 import { normalizeRel } from '../pipeline/spec.js';
-import { readAt, specAt, versionOf } from '../read/at-version.js';
+import { MAX_FILE, readAt, specAt, versionOf } from '../read/at-version.js';
 import type { RepoSession } from '../repo/repo.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { toRepoRel } from '../workspace/scan.js';
@@ -67,6 +68,16 @@ async function definitions(s: RepoSession, versions: Version[], targets: string[
   return mergePlots(out, 'the targets');
 }
 
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Why a workspace data file cannot be a plot's (a directory, over the cap), before it is read: the read's own refusal speaks of control files. */
+async function unfit(s: RepoSession, file: string): Promise<string | undefined> {
+  const st = await fsp.stat(join(s.root, file)).catch(() => undefined);
+  if (st?.isDirectory()) return 'is a directory, not a data file';
+  if (st && st.size > MAX_FILE) return `is ${mib(st.size)}, over the ${mib(MAX_FILE)} dv reads of a plot's data file`;
+  return undefined;
+}
+
 /**
  * One plot's points at every version (newest first). A version without the file, or without a
  * field the plot draws, has no series and is named in `warnings`; at no version at all, refused.
@@ -79,6 +90,8 @@ async function plotInput(s: RepoSession, def: PlotDef, versions: Version[], warn
   const lacking: DvError[] = [];
   for (const v of versions) {
     const where = v.commit ? `${v.rev}:${def.file}` : def.file;
+    const problem = v.commit ? undefined : await unfit(s, def.file);
+    if (problem) throw bad(where, problem);
     const f = await readAt(s, v, def.file);
     if ('missing' in f) {
       missing.push(where);

@@ -90,7 +90,12 @@ export function plotSpec(p: PlotInput): VegaLiteSpec {
   const { mark, enc, calc } = marks(template, p.revs, p.y.length > 1);
   const yTitle = p.def.yLabel ?? (p.y.length === 1 ? p.y[0] : 'value');
   const xTitle = p.def.xLabel ?? p.x;
-  const spec: VegaLiteSpec = {
+  // Categories keep the order the data gives them (a file's rows), not the alphabet's.
+  const type = xType(
+    p.data.map((d) => d.x),
+    template,
+  );
+  return {
     $schema: VEGA_LITE_SCHEMA,
     title: p.def.title ?? p.def.file,
     width: 640,
@@ -99,14 +104,7 @@ export function plotSpec(p: PlotInput): VegaLiteSpec {
     ...(calc ? { transform: [calc] } : {}),
     mark,
     encoding: {
-      x: {
-        field: 'x',
-        type: xType(
-          p.data.map((d) => d.x),
-          template,
-        ),
-        title: xTitle,
-      },
+      x: { field: 'x', type, title: xTitle, ...(type === 'nominal' ? { sort: null } : {}) },
       y: { field: 'y', type: 'quantitative', title: yTitle },
       ...enc,
       tooltip: [
@@ -117,7 +115,6 @@ export function plotSpec(p: PlotInput): VegaLiteSpec {
       ],
     },
   };
-  return spec;
 }
 
 /** The specs of `plots`, each with a unique name. */
