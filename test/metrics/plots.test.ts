@@ -332,3 +332,32 @@ plots:
   assert.throws(() => parseSpec('plots: a.csv\n'), /plots must be a list of data files/);
   assert.throws(() => parseSpec(`plots:\n  - a.csv: { title: "${'t'.repeat(300)}" }\n`), /title must be a non-empty text of at most 256/);
 });
+
+test('Repo#plotsShow and #plotsDiff: the specs, the page only with output; no plots declared is an empty result, not an error', async () => {
+  const { Repo, DvError } = await import('../../src/index.js');
+  const repo = await makeRepo();
+  const r = await Repo.open(repo);
+  const none = await r.plotsShow();
+  assert.deepEqual([none.plots, none.output], [[], undefined]);
+  assert.match(await dvOk(repo, ['plots', 'show']), /^no plots: declare data files under `plots:` in dv\.yaml/);
+  assert.equal(existsSync(join(repo, 'dv_plots')), false);
+
+  await fsp.writeFile(join(repo, 'loss.csv'), 'epoch,loss\n1,0.5\n2,0.25\n');
+  await fsp.writeFile(join(repo, 'dv.yaml'), 'plots:\n  - loss.csv: { x: epoch, y: loss }\n');
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'one']);
+  await fsp.writeFile(join(repo, 'loss.csv'), 'epoch,loss\n1,0.4\n2,0.2\n3,0.1\n');
+  const show = await r.plotsShow();
+  assert.deepEqual(xy(show.plots[0]), [
+    ['workspace', 1, 0.4],
+    ['workspace', 2, 0.2],
+    ['workspace', 3, 0.1],
+  ]);
+  assert.equal(existsSync(join(repo, 'dv_plots')), false, 'the library writes only when given output');
+  const diff = await r.plotsDiff({ output: 'out' });
+  assert.deepEqual(diff.revs, ['HEAD', 'workspace']);
+  assert.deepEqual(series(diff.plots[0], 'HEAD'), [0.5, 0.25]);
+  assert.equal(diff.output?.html, join(repo, 'out', 'index.html'));
+  assert.ok(existsSync(join(repo, 'out', 'loss.csv.json')));
+  await assert.rejects(r.plotsDiff({ revs: ['nope'] }), (e: unknown) => e instanceof DvError && e.code === 'USAGE');
+});
