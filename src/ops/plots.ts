@@ -13,7 +13,7 @@
  * Writes only the output directory (temp + rename per file); takes no lock.
  */
 import { promises as fsp } from 'node:fs';
-import { resolve, join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { DvError } from '../errors.js';
 import type { Version } from '../pipeline/metrics.js';
 import { mergePlots, type PlotDef } from '../pipeline/plots.js';
@@ -70,10 +70,18 @@ async function definitions(s: RepoSession, versions: Version[], targets: string[
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Why a workspace data file cannot be a plot's (a directory, over the cap), before it is read: the read's own refusal speaks of control files. */
+/**
+ * Why a workspace data file cannot be a plot's, before it is read: a directory, over the cap (the
+ * read's own refusal speaks of control files), or a link leaving the repository (dv.yaml comes with
+ * a clone: `loss.csv -> ~/.ssh/id_ed25519` must not end up in a page the user shares).
+ */
 async function unfit(s: RepoSession, file: string): Promise<string | undefined> {
-  const st = await fsp.stat(join(s.root, file)).catch(() => undefined);
-  if (st?.isDirectory()) return 'is a directory, not a data file';
+  const full = join(s.root, file);
+  const st = await fsp.stat(full).catch(() => undefined);
+  if (!st) return undefined;
+  const [real, root] = await Promise.all([fsp.realpath(full), fsp.realpath(s.root)]);
+  if (!real.startsWith(root + sep)) return 'leads outside the repository (a link): dv plots reads data inside it only';
+  if (st.isDirectory()) return 'is a directory, not a data file';
   if (st && st.size > MAX_FILE) return `is ${mib(st.size)}, over the ${mib(MAX_FILE)} dv reads of a plot's data file`;
   return undefined;
 }
@@ -124,6 +132,10 @@ async function plotInput(s: RepoSession, def: PlotDef, versions: Version[], warn
 }
 
 async function writeOutput(dir: string, plots: PlotSpec[], revs: string[]): Promise<PlotsResult['output']> {
+  await fsp.mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    const why = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'is a file, or inside one' : (e.code ?? String(e));
+    throw new DvError('USAGE', `-o ${dir} ${why}: name a directory to write the plots in`, { output: dir });
+  });
   const specs: string[] = [];
   for (const p of plots) {
     const file = join(dir, `${p.name}.json`);

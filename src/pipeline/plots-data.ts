@@ -105,7 +105,12 @@ export function parseRows(text: string, file: string, where = file): Row[] {
   try {
     doc = lower.endsWith('.json') ? JSON.parse(text) : parseYaml(text, where);
   } catch (e) {
-    throw bad(where, `is not valid ${lower.endsWith('.json') ? 'JSON' : 'YAML'} (${String((e as Error).message ?? e).split('\n')[0]})`);
+    // parseYaml's own message names the file and says to fix the YAML: keep only what is wrong.
+    const why = String((e as Error).message ?? e)
+      .split('\n')[0]
+      .replace(`${where}: `, '')
+      .replace(/: fix the YAML$/, '');
+    throw bad(where, `is not valid ${lower.endsWith('.json') ? 'JSON' : 'YAML'} (${why})`);
   }
   return scalarRows(recordsOf(doc, where), where);
 }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvJson, dvOk, git, makeRepo } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 import { parseSpec } from '../../src/pipeline/spec.js';
 
 const xy = (p: any): [string, unknown, number][] => p.spec.data.values.map((v: any) => [v.rev, v.x, v.y]);
@@ -291,6 +291,20 @@ test('plots refusals: a missing field, a missing, malformed or oversized file, a
   await fsp.mkdir(join(repo, 'adir.csv'));
   await plots('adir.csv');
   await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /adir\.csv is a directory, not a data file$/);
+  // A link out of the repository (a clone's `loss.csv -> ~/.ssh/...`) is not read; one inside it is.
+  const secret = join(tempDir('dv-secret-'), 'secret.csv');
+  await fsp.writeFile(secret, 'a,b\n1,2\n');
+  await fsp.symlink(secret, join(repo, 'linked.csv'));
+  await plots('linked.csv');
+  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /linked\.csv leads outside the repository \(a link\)/);
+  await fsp.symlink('loss.csv', join(repo, 'inner.csv'));
+  await plots('inner.csv');
+  assert.equal((await dvJson(repo, ['plots', 'show'])).plots[0].points, 1);
+  await fsp.writeFile(join(repo, 'afile'), '');
+  await refused(repo, ['plots', 'show', '-o', 'afile'], 2, 'USAGE', /-o \S+afile is a file, or inside one: name a directory/);
+  await fsp.writeFile(join(repo, 'deep.yaml'), `${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);
+  await plots('deep.yaml');
+  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /deep\.yaml is not valid YAML/);
   // Over the cap: refused before it is parsed (and, at a revision, before git's blob is read).
   await fsp.writeFile(join(repo, 'big.csv'), `a,b\n${'1,2\n'.repeat(4_300_000)}`);
   await plots('big.csv');
