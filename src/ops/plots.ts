@@ -30,6 +30,8 @@ export type { PlotSpec } from '../pipeline/plots-spec.js';
 
 /** `dv plots diff` compares at most this many revisions. */
 export const MAX_REVS = 32;
+/** At most this many points in all (a page of more is no longer readable, and each costs memory here and in the browser). */
+export const MAX_POINTS = 500_000;
 
 export interface PlotsShowOptions {
   /** Data files or directories (relative to `cwd`): only these plots; a file dv.yaml does not declare is drawn with defaults. */
@@ -90,7 +92,13 @@ async function unfit(s: RepoSession, file: string): Promise<string | undefined> 
  * One plot's points at every version (newest first). A version without the file, or without a
  * field the plot draws, has no series and is named in `warnings`; at no version at all, refused.
  */
-async function plotInput(s: RepoSession, def: PlotDef, versions: Version[], warnings: string[]): Promise<PlotInput> {
+async function plotInput(
+  s: RepoSession,
+  def: PlotDef,
+  versions: Version[],
+  warnings: string[],
+  budget: { left: number },
+): Promise<PlotInput> {
   const data: Datum[] = [];
   const revs: string[] = [];
   let fields: { x: string; y: string[] } | undefined;
@@ -117,7 +125,11 @@ async function plotInput(s: RepoSession, def: PlotDef, versions: Version[], warn
       lacking.push(e);
       continue;
     }
-    data.push(...points(rows, fields, v.rev));
+    const more = points(rows, fields, v.rev);
+    budget.left -= more.length;
+    if (budget.left < 0) throw bad(where, `brings the plots over ${MAX_POINTS} points: name fewer plots (targets) or fewer revisions`);
+    // A loop, not push(...more): a spread of 10^5 arguments overflows the stack.
+    for (const d of more) data.push(d);
     revs.push(v.rev);
   }
   if (!fields) {
@@ -167,8 +179,9 @@ async function draw(s: RepoSession, versions: Version[], o: PlotsShowOptions): P
   const warnings: string[] = [];
   // The newest version first, so a default y field is the one the latest data has; series keep the given order.
   const inputs: PlotInput[] = [];
+  const budget = { left: MAX_POINTS };
   for (const d of defs) {
-    const p = await plotInput(s, d, [...versions].reverse(), warnings);
+    const p = await plotInput(s, d, [...versions].reverse(), warnings, budget);
     const order = versions.map((v) => v.rev);
     p.revs.sort((a, b) => order.indexOf(a) - order.indexOf(b));
     p.data.sort((a, b) => order.indexOf(a.rev) - order.indexOf(b.rev));

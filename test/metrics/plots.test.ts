@@ -375,3 +375,22 @@ test('Repo#plotsShow and #plotsDiff: the specs, the page only with output; no pl
   assert.ok(existsSync(join(repo, 'out', 'loss.csv.json')));
   await assert.rejects(r.plotsDiff({ revs: ['nope'] }), (e: unknown) => e instanceof DvError && e.code === 'USAGE');
 });
+
+test('plot data parsing: RFC 4180 quoting, CRLF, numbers vs text; row and field caps; safe names and script JSON', async () => {
+  const { csvRows, MAX_ROWS, parseRows } = await import('../../src/pipeline/plots-data.js');
+  const { plotNames } = await import('../../src/pipeline/plots-spec.js');
+  const { scriptJson, escapeHtml } = await import('../../src/pipeline/plots-html.js');
+  assert.deepEqual(csvRows('a,b\r\n"x, ""y""\nz",1\r\n\r\n" 2 ",\n', ',', 'f.csv'), [
+    { a: 'x, "y"\nz', b: 1 },
+    { a: 2, b: '' },
+  ]);
+  assert.throws(() => csvRows(`a\n${'1\n'.repeat(MAX_ROWS + 1)}`, ',', 'HEAD:f.csv'), /^DvError: HEAD:f\.csv has more than 200000 rows/);
+  assert.throws(() => csvRows(`${'a,'.repeat(2000)}a\n`, ',', 'f.csv'), /has a row of more than 1024 fields/);
+  assert.deepEqual(parseRows('rows:\n  - {a: 1, nested: {b: 2}}\n', 'f.yml'), [{ a: 1 }]);
+  assert.throws(() => parseRows('[1, 2]', 'f.json'), /f\.json record 0 is not an object of fields/);
+  assert.deepEqual(plotNames(['a/b.csv', 'a_b.csv', 'A_B.csv', '../x', '']), ['a_b.csv', 'a_b.csv-2', 'A_B.csv-3', '__x', 'plot']);
+  const evil = '</script><!-- \u2028';
+  assert.equal(JSON.parse(scriptJson({ evil })).evil, evil);
+  assert.doesNotMatch(scriptJson({ evil }), /<|\u2028/);
+  assert.equal(escapeHtml('<a href="x">&\''), '&lt;a href=&quot;x&quot;&gt;&amp;&#39;');
+});
