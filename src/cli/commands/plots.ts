@@ -46,7 +46,10 @@ export function register(program: Command, ctx: CliContext): void {
       .command('diff')
       .description('the plots at several git revisions, one series (colour) per revision')
       .argument('[revs...]', 'git revisions (`workspace`: the work tree); none: HEAD and the workspace; one: it and the workspace')
-      .option('--targets <files...>', 'only the plots of these data files or directories')
+      .option(
+        '--targets <files...>',
+        'only the plots of these data files or directories (after the revisions: it takes every word after it)',
+      )
       .option('-o, --output <dir>', `where to write index.html and the specs (default ${DEFAULT_DIR}/; with --json: nowhere)`),
     'dv plots diff main        # main vs the workspace',
   ).action(async (revs: string[], o: { output?: string; targets?: string[] }) => {
