@@ -254,12 +254,12 @@ test('plots refusals: a missing field, a missing, malformed or oversized file, a
   await refused(
     repo,
     ['plots', 'show'],
-    44,
+    45,
     'PLOT_DATA_INVALID',
     /loss\.csv has no field "step_no" \(x in dv\.yaml\): its fields are epoch, loss$/,
   );
   await plots('loss.csv: { x: epoch, y: [loss, acc] }');
-  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /has no field "acc" \(y in dv\.yaml\)/);
+  await refused(repo, ['plots', 'show'], 45, 'PLOT_DATA_INVALID', /has no field "acc" \(y in dv\.yaml\)/);
   await plots('loss.csv: { x: epoch, template: pie }');
   await refused(
     repo,
@@ -284,19 +284,19 @@ test('plots refusals: a missing field, a missing, malformed or oversized file, a
   );
   await fsp.writeFile(join(repo, 'bad.json'), '{"a": [1, 2');
   await plots('bad.json');
-  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /bad\.json is not valid JSON/);
+  await refused(repo, ['plots', 'show'], 45, 'PLOT_DATA_INVALID', /bad\.json is not valid JSON/);
   await fsp.writeFile(join(repo, 'flat.json'), '{"acc": 0.9}');
   await plots('flat.json');
-  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /flat\.json is not an array of records/);
+  await refused(repo, ['plots', 'show'], 45, 'PLOT_DATA_INVALID', /flat\.json is not an array of records/);
   await fsp.mkdir(join(repo, 'adir.csv'));
   await plots('adir.csv');
-  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /adir\.csv is a directory, not a data file$/);
+  await refused(repo, ['plots', 'show'], 45, 'PLOT_DATA_INVALID', /adir\.csv is a directory, not a data file$/);
   // A link out of the repository (a clone's `loss.csv -> ~/.ssh/...`) is not read; one inside it is.
   const secret = join(tempDir('dv-secret-'), 'secret.csv');
   await fsp.writeFile(secret, 'a,b\n1,2\n');
   await fsp.symlink(secret, join(repo, 'linked.csv'));
   await plots('linked.csv');
-  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /linked\.csv leads outside the repository \(a link\)/);
+  await refused(repo, ['plots', 'show'], 45, 'PLOT_DATA_INVALID', /linked\.csv leads outside the repository \(a link\)/);
   await fsp.symlink('loss.csv', join(repo, 'inner.csv'));
   await plots('inner.csv');
   assert.equal((await dvJson(repo, ['plots', 'show'])).plots[0].points, 1);
@@ -304,21 +304,21 @@ test('plots refusals: a missing field, a missing, malformed or oversized file, a
   await refused(repo, ['plots', 'show', '-o', 'afile'], 2, 'USAGE', /-o \S+afile is a file, or inside one: name a directory/);
   await fsp.writeFile(join(repo, 'deep.yaml'), `${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);
   await plots('deep.yaml');
-  await refused(repo, ['plots', 'show'], 44, 'PLOT_DATA_INVALID', /deep\.yaml is not valid YAML/);
+  await refused(repo, ['plots', 'show'], 45, 'PLOT_DATA_INVALID', /deep\.yaml is not valid YAML/);
   // Over the cap: refused before it is parsed (and, at a revision, before git's blob is read).
   await fsp.writeFile(join(repo, 'big.csv'), `a,b\n${'1,2\n'.repeat(4_300_000)}`);
   await plots('big.csv');
   await refused(
     repo,
     ['plots', 'show'],
-    44,
+    45,
     'PLOT_DATA_INVALID',
     /big\.csv is 16\.4 MiB, over the 16\.0 MiB dv reads of a plot's data file/,
   );
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'big']);
   await fsp.rm(join(repo, 'big.csv'));
-  await refused(repo, ['plots', 'diff'], 44, 'PLOT_DATA_INVALID', /^dv: error PLOT_DATA_INVALID: HEAD:big\.csv is 16\.4 MiB/);
+  await refused(repo, ['plots', 'diff'], 45, 'PLOT_DATA_INVALID', /^dv: error PLOT_DATA_INVALID: HEAD:big\.csv is 16\.4 MiB/);
   await refused(repo, ['plots', 'diff', 'no-such-rev'], 2, 'USAGE', /no-such-rev is no git revision here/);
 });
 
