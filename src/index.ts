@@ -42,6 +42,7 @@ import type { AuditVerifyOptions, AuditVerifyResult } from './ops/audit-verify.j
 import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
+import type { PlotsDiffOptions, PlotsResult, PlotsShowOptions } from './ops/plots.js';
 import type { ServeOptions, ServeResult } from './ops/serve.js';
 import type { AttestOptions, AttestResult } from './ops/attest.js';
 import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
@@ -97,6 +98,7 @@ export type {
   MetricsShowResult,
 } from './ops/metrics.js';
 export type { ParamsDiffOptions } from './ops/params.js';
+export type { PlotsDiffOptions, PlotsResult, PlotsShowOptions, PlotSpec } from './ops/plots.js';
 export type { ServeOptions, ServeResult } from './ops/serve.js';
 export type { AttestOptions, AttestResult } from './ops/attest.js';
 export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
@@ -600,6 +602,26 @@ export class Repo {
    */
   async paramsDiff(opts: ParamsDiffOptions = {}): Promise<ValuesDiffResult> {
     return this.run('paramsDiff', opts);
+  }
+
+  /**
+   * The plots dv.yaml declares (`plots:`), as Vega-Lite specs drawn from the workspace's data;
+   * with `output`, also written there as a self-contained `index.html` and one JSON spec per plot.
+   * @example const { plots } = await repo.plotsShow({ targets: ['logs/loss.csv'] });
+   */
+  async plotsShow(opts: PlotsShowOptions = {}): Promise<PlotsResult> {
+    checkPaths('plotsShow: targets', opts.targets);
+    return this.run('plotsShow', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * The plots at several git revisions, one series per revision (default: HEAD and the workspace).
+   * @example const { plots } = await repo.plotsDiff({ revs: ['main', 'workspace'], output: 'dv_plots' });
+   */
+  async plotsDiff(opts: PlotsDiffOptions = {}): Promise<PlotsResult> {
+    checkPaths('plotsDiff: revs', opts.revs);
+    checkPaths('plotsDiff: targets', opts.targets);
+    return this.run('plotsDiff', { ...opts, cwd: this.root });
   }
 
   /**

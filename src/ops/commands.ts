@@ -39,6 +39,7 @@ import type { LogOptions } from './log.js';
 import type { LsOptions } from './ls.js';
 import type { MetricsDiffOptions, MetricsShowOptions } from './metrics.js';
 import type { ParamsDiffOptions } from './params.js';
+import type { PlotsDiffOptions, PlotsShowOptions } from './plots.js';
 import type { PullOptions } from './pull.js';
 import type { PushOptions } from './push.js';
 import type { RemoteAddOptions, RemoteWhere } from './remote.js';
@@ -113,6 +114,8 @@ export const COMMANDS = {
   metricsShow: read('metrics show', async (s, o: MetricsShowOptions) => (await import('./metrics.js')).metricsShow(s, o)),
   metricsDiff: read('metrics diff', async (s, o: MetricsDiffOptions) => (await import('./metrics.js')).metricsDiff(s, o)),
   paramsDiff: read('params diff', async (s, o: ParamsDiffOptions) => (await import('./params.js')).paramsDiff(s, o)),
+  plotsShow: read('plots show', async (s, o: PlotsShowOptions) => (await import('./plots.js')).plotsShow(s, o)),
+  plotsDiff: read('plots diff', async (s, o: PlotsDiffOptions) => (await import('./plots.js')).plotsDiff(s, o)),
   dag: read('dag', async (s, _o: object) => (await import('./dag.js')).dag(s)),
   attest: read('attest', async (s, o: AttestOptions) => (await import('./attest.js')).attest(s, o)),
   attestVerify: read('attest verify', async (s, o: VerifyAttestationOptions) =>

@@ -12,11 +12,14 @@
  *       metrics: [metrics.json]                  # optional: outs whose values status and lineage show
  *       # or, kept in git (not cached, not an out, not git-ignored), as DVC writes it:
  *       #   metrics: [{ metrics.json: { cache: false } }]
+ *       plots: [logs/loss.csv]                   # optional: outs drawn by `dv plots` (pipeline/plots.ts)
+ *   plots: [{ logs/loss.csv: { x: epoch, y: loss } }]  # optional: data files to draw, and how
  *
  * Pure: parse, validate and edit the text; no I/O.
  */
 import { posix } from 'node:path';
 import { yaml } from './yaml.js';
+import { mergePlots, parsePlots, type PlotDef } from './plots.js';
 import { DvError } from '../errors.js';
 
 export const SPEC_FILE = 'dv.yaml';
@@ -49,10 +52,12 @@ export interface StageSpec {
 export interface PipelineSpec {
   /** In file order. */
   stages: StageSpec[];
+  /** `plots:` at the top level and under stages, one per data file (pipeline/plots.ts); absent when none. */
+  plots?: PlotDef[];
 }
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const STAGE_KEYS = new Set(['cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'desc']);
+const STAGE_KEYS = new Set(['cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'plots', 'desc']);
 
 export function invalid(message: string, data: Record<string, unknown> = {}): DvError {
   return new DvError('PIPELINE_INVALID', message, data);
@@ -167,9 +172,16 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
   if (o === null || o === undefined) return { stages: [] };
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid(`${file}: expected a mapping with a "stages" key`, { file });
   for (const k of Object.keys(o))
-    if (k !== 'stages') throw invalid(`${file}: unknown top-level key ${JSON.stringify(k)} (only "stages")`, { file });
+    if (k !== 'stages' && k !== 'plots')
+      throw invalid(`${file}: unknown top-level key ${JSON.stringify(k)} (only "stages", "plots")`, { file });
   const st = o.stages;
-  if (st === undefined || st === null) return { stages: [] };
+  const plots: PlotDef[] = [];
+  const withPlots = (stages: StageSpec[]): PipelineSpec => {
+    plots.push(...parsePlots((o as { plots?: unknown }).plots, `${file}: plots`, normalizeRel));
+    const merged = mergePlots(plots, file);
+    return merged.length ? { stages, plots: merged } : { stages };
+  };
+  if (st === undefined || st === null) return withPlots([]);
   if (typeof st !== 'object' || Array.isArray(st)) throw invalid(`${file}: "stages" must map stage names to stages`, { file });
   const stages: StageSpec[] = [];
   for (const [name, raw] of Object.entries(st as Record<string, unknown>)) {
@@ -180,7 +192,9 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
     const r = raw as Record<string, unknown>;
     for (const k of Object.keys(r))
       if (!STAGE_KEYS.has(k))
-        throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs, metrics)`, { stage: name });
+        throw invalid(`${where}: unknown key ${JSON.stringify(k)} (expected cmd, wdir, deps, params, outs, metrics, plots)`, {
+          stage: name,
+        });
     if (typeof r.cmd !== 'string' || r.cmd.trim() === '') throw invalid(`${where}: cmd must be a non-empty shell command`, { stage: name });
     if (r.wdir !== undefined && typeof r.wdir !== 'string') throw invalid(`${where}: wdir must be a directory path`, { stage: name });
     const wdir = r.wdir === undefined || posix.normalize(r.wdir) === '.' ? undefined : normalizeRel(r.wdir, `${where}: wdir`);
@@ -193,6 +207,9 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
     const metrics = [...new Set(declared.map((m) => m.path))];
     const uncached = [...new Set(declared.filter((m) => !m.cache).map((m) => m.path))];
     const cached = metrics.filter((m) => !uncached.includes(m));
+    const stagePlots = parsePlots(r.plots, `${where}: plots`, (p, w) => fromWdir(wdir, p, w), name);
+    plots.push(...stagePlots);
+    cached.push(...stagePlots.filter((p) => p.cache !== false).map((p) => p.file));
     stages.push({
       name,
       cmd: r.cmd,
@@ -204,7 +221,7 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
       ...(uncached.length ? { uncached } : {}),
     });
   }
-  return { stages };
+  return withPlots(stages);
 }
 
 /** `metrics:` entries: `path`, or `{ path: { cache: false } }` (DVC's form) for a metrics file kept in git. */

@@ -61,6 +61,8 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   metricsShow: 'metricsShow',
   metricsDiff: 'metricsDiff',
   paramsDiff: 'paramsDiff',
+  plotsShow: 'plotsShow',
+  plotsDiff: 'plotsDiff',
   dag: 'dag',
   attest: 'attest',
   attestVerify: 'verifyAttestation',

@@ -26,6 +26,7 @@ import * as ls from './ls.js';
 import * as metrics from './metrics.js';
 import * as move from './move.js';
 import * as params from './params.js';
+import * as plots from './plots.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
 import * as remote from './remote.js';
@@ -65,6 +66,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   dag,
   metrics,
   params,
+  plots,
   attest,
   audit,
   config,
