@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   PIPELINE_INVALID: { exit: 41, what: 'dv.yaml or dv.lock is malformed, or the stages form a cycle' },
   NOT_REPRODUCIBLE: { exit: 42, what: 'dv repro --verify rebuilt outputs that differ from dv.lock' },
   ATTESTATION_INVALID: { exit: 43, what: 'an attestation does not verify: a signature, the artifact or a material does not match' },
+  UNKNOWN_EXPERIMENT: { exit: 44, what: 'no experiment has this name (dv exp show -A lists them)' },
   INTERRUPTED: { exit: 130, what: 'stopped by a signal (Ctrl-C)' },
 } as const;
 
