@@ -46,6 +46,8 @@ export interface Experiment extends Values {
   set: string[];
   /** When its commit was made (ISO 8601). */
   created: string;
+  /** When it was made, in milliseconds, when its commit says. */
+  at?: number;
 }
 
 /** Reads a file of one version: its text, undefined when absent, or an error line. */
@@ -190,15 +192,17 @@ export async function listExperiments(s: RepoSession, o: ListOptions = {}): Prom
       ...values,
     });
   }
-  return out.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.name < b.name ? -1 : 1));
+  const key = (e: Experiment): string => `${String(e.at ?? Date.parse(e.created)).padStart(16, '0')}\0${e.name}`;
+  return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** An experiment commit's parent, time and `-S` values; undefined when git cannot read it. */
-async function commitInfo(s: RepoSession, e: ExpRef): Promise<{ parent: string; created: string; set: string[] } | undefined> {
+async function commitInfo(s: RepoSession, e: ExpRef): Promise<{ parent: string; created: string; set: string[]; at?: number } | undefined> {
   const r = await gitx(s.root, ['log', '-1', '--format=%P%n%cI%n%B', e.commit]);
   if (r.code !== 0) return undefined;
   const [parents, created, ...msg] = r.stdout.split('\n');
   const parent = parents.split(' ')[0];
   if (!/^[0-9a-f]{40,64}$/.test(parent) || (e.baseline && parent !== e.baseline)) return undefined;
-  return { parent, created, set: parseExpMessage(msg.join('\n')).set ?? [] };
+  const meta = parseExpMessage(msg.join('\n'));
+  return { parent, created, set: meta.set ?? [], ...(meta.at ? { at: meta.at } : {}) };
 }

@@ -147,10 +147,12 @@ export interface ExpMeta {
   set: string[];
   /** Stages whose command ran (not restored from a recorded run). */
   ran?: string[];
+  /** When it was made, in milliseconds (git's commit time has seconds only: this orders experiments). */
+  at?: number;
 }
 
 export function expMessage(kind: 'run' | 'queued', m: ExpMeta): string {
-  return `dv exp ${kind === 'run' ? '' : 'queued: '}${m.name}\n\n${JSON.stringify({ dvExp: 1, ...m })}\n`;
+  return `dv exp ${kind === 'run' ? '' : 'queued: '}${m.name}\n\n${JSON.stringify({ dvExp: 1, at: Date.now(), ...m })}\n`;
 }
 
 /** The metadata of an experiment commit's message (bounded, untrusted: bad parts dropped). */
@@ -164,7 +166,11 @@ export function parseExpMessage(msg: string): Partial<ExpMeta> {
     const o = JSON.parse(line) as Record<string, unknown>;
     const strings = (v: unknown): string[] | undefined =>
       Array.isArray(v) && v.length <= 1000 && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
-    return { set: strings(o.set) ?? [], ...(strings(o.ran) ? { ran: strings(o.ran) } : {}) };
+    return {
+      set: strings(o.set) ?? [],
+      ...(strings(o.ran) ? { ran: strings(o.ran) } : {}),
+      ...(Number.isSafeInteger(o.at) ? { at: o.at as number } : {}),
+    };
   } catch {
     return {};
   }
