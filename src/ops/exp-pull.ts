@@ -10,6 +10,7 @@
  * experiment of the same name is replaced only with `force`.
  */
 import { DvError } from '../errors.js';
+import { listRemotes } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { checkGitRemote, type ExpRef, EXP_REFS, gitx, parseRefLines } from '../pipeline/exp-refs.js';
 import { fetch } from './fetch.js';
@@ -27,6 +28,8 @@ export interface ExpPullOptions {
 export interface ExpPullResult {
   gitRemote: string;
   pulled: { name: string; ref: string; commit: string }[];
+  /** Whether the data came from a dv remote (none configured: only the refs). */
+  data: boolean;
   objectsFetched: number;
   bytesFetched: number;
 }
@@ -50,7 +53,7 @@ export async function expPull(s: RepoSession, o: ExpPullOptions): Promise<ExpPul
       want.push(...hits);
     }
   }
-  if (want.length === 0) return { gitRemote: o.gitRemote, pulled: [], objectsFetched: 0, bytesFetched: 0 };
+  if (want.length === 0) return { gitRemote: o.gitRemote, pulled: [], data: false, objectsFetched: 0, bytesFetched: 0 };
   const specs = want.map((e) => `${o.force ? '+' : ''}${e.ref}:${e.ref}`);
   const r = await gitx(s.root, ['fetch', '--no-tags', '--no-write-fetch-head', '-q', o.gitRemote, ...specs]);
   if (r.code !== 0) {
@@ -65,7 +68,9 @@ export async function expPull(s: RepoSession, o: ExpPullOptions): Promise<ExpPul
   }
   let objectsFetched = 0;
   let bytesFetched = 0;
-  for (const e of want) {
+  // Without a dv remote, only the refs come (`dv pull` or `dv exp pull -r` brings the data later).
+  const data = Boolean(o.remote) || listRemotes(s.config).length > 0;
+  for (const e of data ? want : []) {
     const f = await fetch(s, { remote: o.remote, rev: e.commit, jobs: o.jobs });
     objectsFetched += f.objectsFetched;
     bytesFetched += f.bytesFetched;
@@ -73,6 +78,7 @@ export async function expPull(s: RepoSession, o: ExpPullOptions): Promise<ExpPul
   return {
     gitRemote: o.gitRemote,
     pulled: want.map((e) => ({ name: e.name, ref: e.ref, commit: e.commit })),
+    data,
     objectsFetched,
     bytesFetched,
   };

@@ -6,6 +6,7 @@
  * teammate pull an experiment whose data is not there yet, so the data goes first.
  */
 import { DvError } from '../errors.js';
+import { listRemotes } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { checkGitRemote, gitx, selectExps } from '../pipeline/exp-refs.js';
 import { push, type PushResult } from './push.js';
@@ -26,7 +27,8 @@ export interface ExpPushOptions {
 export interface ExpPushResult {
   gitRemote: string;
   pushed: { name: string; ref: string; commit: string }[];
-  data: PushResult;
+  /** What went to the dv remote; absent when none is configured (then only the refs are pushed). */
+  data?: PushResult;
 }
 
 export async function expPush(s: RepoSession, o: ExpPushOptions): Promise<ExpPushResult> {
@@ -34,7 +36,9 @@ export async function expPush(s: RepoSession, o: ExpPushOptions): Promise<ExpPus
   const exps = await selectExps(s.root, o.names, o.all);
   if (exps.length === 0) throw new DvError('USAGE', 'no experiments to push: run one with `dv exp run`');
   const revs = [...exps.map((e) => e.commit), ...[...new Set(exps.map((e) => e.baseline!))].map((b) => `^${b}`)];
-  const data = await push(s, { remote: o.remote, revs, runs: 'all', jobs: o.jobs });
+  // Without a dv remote (a repository that keeps no data beside git), only the refs travel.
+  const data =
+    o.remote || listRemotes(s.config).length > 0 ? await push(s, { remote: o.remote, revs, runs: 'all', jobs: o.jobs }) : undefined;
   const specs = exps.map((e) => `${o.force ? '+' : ''}${e.ref}:${e.ref}`);
   const r = await gitx(s.root, ['push', '--no-verify', '--porcelain', o.gitRemote, ...specs]);
   if (r.code !== 0) {
@@ -47,5 +51,5 @@ export async function expPush(s: RepoSession, o: ExpPushOptions): Promise<ExpPus
       },
     );
   }
-  return { gitRemote: o.gitRemote, pushed: exps.map((e) => ({ name: e.name, ref: e.ref, commit: e.commit })), data };
+  return { gitRemote: o.gitRemote, pushed: exps.map((e) => ({ name: e.name, ref: e.ref, commit: e.commit })), ...(data ? { data } : {}) };
 }
