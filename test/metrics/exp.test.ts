@@ -285,3 +285,18 @@ test('--queue records experiments without running them; --run-all runs them; rem
   await dvOk(repo, ['exp', 'remove', '--all'], env);
   assert.equal(git(repo, ['for-each-ref', 'refs/exps/']), '');
 });
+
+test('dv gc keeps what experiments name (their refs are gc roots, like branches)', async () => {
+  const f = await expRepo();
+  const { repo, env } = f;
+  await dvOk(repo, ['exp', 'run', '-S', 'train.lr=0.02', '-n', 'kept'], env);
+  await f.ran();
+  const gc = await dvJson(repo, ['gc', '--keep-days', '0'], env);
+  assert.equal(typeof gc.removedObjects, 'number');
+  await dvOk(repo, ['exp', 'apply', 'kept'], env);
+  const head = git(repo, ['rev-parse', 'HEAD']).trim();
+  assert.deepEqual(
+    await fsp.readFile(join(repo, 'model.bin')),
+    Buffer.from(await dvOk(repo, ['cat', `refs/exps/${head}/kept:model.bin`]), 'utf8'),
+  );
+});
