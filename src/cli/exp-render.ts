@@ -13,9 +13,7 @@ export function renderShow(r: ExpShowResult, md: boolean): string {
   const rows = r.rows.map((x) => [x.kind === 'queued' ? `${x.name} (queued)` : x.name, ...r.columns.map((c) => fmt(cell(x, c)))]);
   const errs = r.rows.flatMap((x) => x.errors.map((e) => `${x.name}: ${e.path} ${e.error}`));
   if (md) {
-    // Which columns are parameters and which metrics, as a second header line would say.
-    const kinds = ['', ...r.columns.map((c) => (c.group === 'params' ? 'param' : 'metric'))];
-    const body = mdTable(head, [kinds.map((k) => (k ? `*${k}*` : '')), ...rows]);
+    const body = mdTable(head, rows);
     return [body, ...errs.map((e) => `\n> ${e}`)].join('\n');
   }
   return [table(head, rows), ...errs.map((e) => `warning: ${e}`)].join('\n');

@@ -19,7 +19,9 @@
  */
 import type { StdioOptions } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { dirname, isAbsolute, join, posix } from 'node:path';
+import { parseRemoteUrl } from '../backend/open.js';
+import { listRemotes, resolveRemote } from '../repo/remotes.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
@@ -102,6 +104,21 @@ async function chooseName(s: RepoSession, baseline: string, seed: string, wanted
   throw new DvError('USAGE', 'no free experiment name: give one with -n');
 }
 
+/**
+ * The remote whose run cache the experiment asks: `wanted`, except a directory remote written
+ * relative to the repository (`../storage`), which the experiment's worktree cannot find (remote
+ * paths resolve from the work tree): not asked, rather than a warning that it is out of reach.
+ */
+function runCacheRemote(s: RepoSession, wanted: string | false | undefined): string | false | undefined {
+  if (wanted === false || listRemotes(s.config).length === 0) return wanted;
+  try {
+    const url = resolveRemote(s.config, wanted).url;
+    return parseRemoteUrl(url, s.root).kind === 'local' && !isAbsolute(url) && !/^file:/i.test(url) ? false : wanted;
+  } catch {
+    return wanted;
+  }
+}
+
 /** The files of a run that belong in its commit: parameter files, dv.lock, metrics kept in git, the outs' pointers and .gitignore. */
 async function resultFiles(root: string, extra: string[]): Promise<string[]> {
   const p = await loadPipeline(root);
@@ -135,7 +152,7 @@ async function runOne(
     if (inputs.length > 0) await checkout(view, { paths: inputs });
     const r = await repro(view, {
       stdio: o.stdio,
-      remote: o.remote,
+      remote: runCacheRemote(s, o.remote),
       onNotice: o.onNotice,
       onStage: (x) => o.onStage?.({ experiment: e.name, stage: x.stage, cmd: x.cmd, action: x.action }),
     });
