@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DvError, ERROR_CODES } from '../../errors.js';
 import type { CliContext } from '../io.js';
 import { collect, EXIT_HELP, example, numberOption } from '../options.js';
+import { COUNT } from '../../core/number.js';
 import { printable } from '../render.js';
 import { renderApply, renderRun, renderShow } from '../exp-render.js';
 
@@ -61,7 +62,7 @@ function registerShareCommands(exp: Command, ctx: CliContext): void {
         .option('-A, --all', 'every experiment')
         .option('-r, --remote <name>', 'dv remote for the data (default: the default remote)')
         .option('-f, --force', 'replace experiments of the same name')
-        .addOption(numberOption('-j, --jobs <n>', 'parallel transfers', { min: 1, max: 256, whole: true })),
+        .addOption(numberOption('-j, --jobs <n>', 'parallel transfers (default: remote.NAME.jobs, else 8)', COUNT)),
       `dv exp ${verb} origin --all`,
     ).action(async (gitRemote: string, names: string[], o: { all?: boolean; remote?: string; force?: boolean; jobs?: number }) => {
       const opts = { gitRemote, names, all: o.all, remote: o.remote, force: o.force, jobs: o.jobs };
