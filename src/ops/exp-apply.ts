@@ -8,7 +8,10 @@
  * nowhere else: a file whose bytes are neither HEAD's, nor this or any experiment's version of
  * it; an out whose data differs from what its pointer names. `force` overwrites them. Refused
  * too (OBJECT_MISSING) when the store lacks data an out needs: `dv exp pull` brings it.
- * Files are written temp + rename; the branch, HEAD and the git index are not touched.
+ * Files are written temp + rename; the branch, HEAD and the git index are not touched. An
+ * experiment may come from another clone: its paths are checked as a snapshot's are (no `.git`
+ * or `.dv` at any depth, nothing behind a symlink leading out: UNSAFE_PATH before any write),
+ * and dv's own `.dv/` files are never taken from it.
  */
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +20,7 @@ import { DvError } from '../errors.js';
 import { gitOut } from '../repo/git-pointers.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer } from '../workspace/pointers.js';
+import { checkTrackedPath } from '../workspace/safe-path.js';
 import { treeLoader } from '../history/objects.js';
 import { checkComplete } from '../history/tree-check.js';
 import { workspaceId } from '../pipeline/state.js';
@@ -89,7 +93,19 @@ export async function expApply(s: RepoSession, o: ExpApplyOptions): Promise<ExpA
   const candidates = new Set(mine.keys());
   for (const e of others)
     if (e.ref !== exp.ref) for (const p of (await changedBy(s.root, await parentOf(s.root, e))).keys()) candidates.add(p);
-  const paths = [...candidates].sort();
+  // dv's own files are never taken from an experiment; every other path is checked before anything
+  // is written (a pulled commit may hold `.git/hooks/x` or paths behind a symlink leading out).
+  // Another experiment's unsafe path is only left alone (one hostile experiment must not block the others).
+  const paths: string[] = [];
+  for (const p of [...candidates].filter((x) => x.split('/')[0] !== '.dv').sort()) {
+    const ok = mine.has(p)
+      ? await checkTrackedPath(s.root, p).then(() => true)
+      : await checkTrackedPath(s.root, p).then(
+          () => true,
+          () => false,
+        );
+    if (ok) paths.push(p);
+  }
   const target = await blobIds(
     s.root,
     paths.map((p) => `${exp.commit}:${p}`),

@@ -2,10 +2,12 @@
  * Sharing experiments: `dv exp push` sends the refs to a bare git repository and the data to a
  * directory dv remote; a second clone's `dv exp pull` brings both, `exp show` lists them with
  * their metrics, and `exp apply` restores the outs byte for byte from what it fetched. Refs a
- * remote lists that are not of dv's shape are not taken.
+ * remote lists that are not of dv's shape are not taken; an experiment commit naming `.git/...` or
+ * a path behind a symlink leading out is refused before anything is written.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git, tempDir } from '../helpers/cli.js';
@@ -112,4 +114,34 @@ test('exp pull takes only refs of dv shape from a remote, and a local experiment
   assert.equal(git(clone, ['rev-parse', `refs/exps/${head}/ok`]).trim(), mine);
   await dvOk(clone, ['exp', 'pull', 'origin', 'ok', '-f'], env);
   assert.equal(git(clone, ['rev-parse', `refs/exps/${head}/ok`]).trim(), git(repo, ['rev-parse', `refs/exps/${head}/ok`]).trim());
+});
+
+test('exp apply of a hostile experiment commit (.git/hooks, a path behind a symlink leading out) is refused before anything is written', async () => {
+  const f = await expRepo();
+  const { repo, env } = f;
+  const head = git(repo, ['rev-parse', 'HEAD']).trim();
+  const outside = tempDir('dv-exp-outside-');
+  await fsp.symlink(outside, join(repo, 'out'));
+  const gitIn = (args: string[], input: string): string => execFileSync('git', args, { cwd: repo, input, encoding: 'utf8' }).trim();
+  const blob = gitIn(['hash-object', '-w', '--stdin'], 'echo pwned\n');
+  const mk = (lines: string[]): string => gitIn(['mktree'], lines.join('\n') + '\n');
+  const headTree = git(repo, ['ls-tree', 'HEAD']).trim().split('\n');
+  const hooks = mk([`100755 blob ${blob}\tpost-commit`]);
+  const dotGit = mk([`040000 tree ${hooks}\thooks`]);
+  const out = mk([`100644 blob ${blob}\tevil.txt`]);
+  const cases: [string, string[], number, RegExp][] = [
+    ['git-hook', [`040000 tree ${dotGit}\t.git`], 25, /UNSAFE_PATH: refusing to write ".git\/hooks\/post-commit"/],
+    ['via-link', [`040000 tree ${out}\tout`], 14, /PATH_OUTSIDE_REPO: out\/evil\.txt lies behind a symbolic link leading outside/],
+  ];
+  for (const [name, extra, code, msg] of cases) {
+    const tree = mk([...headTree, `100644 blob ${blob}\tok.txt`, ...extra]);
+    const commit = git(repo, ['commit-tree', tree, '-p', head, '-m', name]).trim();
+    git(repo, ['update-ref', `refs/exps/${head}/${name}`, commit]);
+    const r = await dv(repo, ['exp', 'apply', name], env);
+    assert.equal(r.code, code, r.stderr);
+    assert.match(r.stderr, msg);
+  }
+  await assert.rejects(fsp.stat(join(repo, '.git', 'hooks', 'post-commit')));
+  await assert.rejects(fsp.stat(join(repo, 'ok.txt')), 'nothing was written');
+  assert.deepEqual(await fsp.readdir(outside), []);
 });
