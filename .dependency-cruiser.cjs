@@ -51,6 +51,10 @@ const COMPOSING_OPS = {
   import: ['checkout'], // an import (and update) = fetch from another repository's remote + checkout of its snapshot
   'lineage-diff': ['lineage'], // a diff of two versions' lineage
   'audit-export': ['attest', 'lineage'], // a bundle = an attestation, the lineage and the objects they name
+  'exp-run': ['repro', 'checkout'], // an experiment = repro in its own worktree, its inputs checked out there
+  'exp-apply': ['checkout'], // applying = the experiment's files written, then its outs checked out
+  'exp-push': ['push'], // sharing = git push of the refs + dv push of what their commits name
+  'exp-pull': ['fetch'], // = git fetch of the refs + dv fetch of what their commits name
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

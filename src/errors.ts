@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   NOT_REPRODUCIBLE: { exit: 42, what: 'dv repro --verify rebuilt outputs that differ from dv.lock' },
   ATTESTATION_INVALID: { exit: 43, what: 'an attestation does not verify: a signature, the artifact or a material does not match' },
   PLOT_DATA_INVALID: { exit: 45, what: "a plot's data file is unreadable, too large, malformed, or lacks a field dv.yaml names" },
+  UNKNOWN_EXPERIMENT: { exit: 44, what: 'no experiment has this name (dv exp show -A lists them)' },
   INTERRUPTED: { exit: 130, what: 'stopped by a signal (Ctrl-C)' },
 } as const;
 

@@ -43,6 +43,12 @@ import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
 import type { PlotsDiffOptions, PlotsResult, PlotsShowOptions } from './ops/plots.js';
+import type { ExpApplyOptions, ExpApplyResult } from './ops/exp-apply.js';
+import type { ExpPullOptions, ExpPullResult } from './ops/exp-pull.js';
+import type { ExpPushOptions, ExpPushResult } from './ops/exp-push.js';
+import type { ExpRemoveOptions, ExpRemoveResult } from './ops/exp-remove.js';
+import type { ExpRunOptions, ExpRunResult } from './ops/exp-run.js';
+import type { ExpShowOptions, ExpShowResult } from './ops/exp-show.js';
 import type { ServeOptions, ServeResult } from './ops/serve.js';
 import type { AttestOptions, AttestResult } from './ops/attest.js';
 import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
@@ -99,6 +105,13 @@ export type {
 } from './ops/metrics.js';
 export type { ParamsDiffOptions } from './ops/params.js';
 export type { PlotsDiffOptions, PlotsResult, PlotsShowOptions, PlotSpec } from './ops/plots.js';
+export type { ExpApplyOptions, ExpApplyResult } from './ops/exp-apply.js';
+export type { ExpPullOptions, ExpPullResult } from './ops/exp-pull.js';
+export type { ExpPushOptions, ExpPushResult } from './ops/exp-push.js';
+export type { ExpRemoveOptions, ExpRemoveResult } from './ops/exp-remove.js';
+export type { ExpRunOptions, ExpRunResult, ExpRunEntry } from './ops/exp-run.js';
+export type { ExpShowOptions, ExpShowResult, ExpShowRow, ExpColumn } from './ops/exp-show.js';
+export type { Experiment } from './pipeline/exp-list.js';
 export type { ServeOptions, ServeResult } from './ops/serve.js';
 export type { AttestOptions, AttestResult } from './ops/attest.js';
 export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
@@ -622,6 +635,64 @@ export class Repo {
     checkPaths('plotsDiff: revs', opts.revs);
     checkPaths('plotsDiff: targets', opts.targets);
     return this.run('plotsDiff', { ...opts, cwd: this.root });
+  }
+
+  /**
+   * Runs the pipeline as an experiment with parameters set, without touching the branch, HEAD,
+   * git index or workspace; kept under refs/exps (`queue`: recorded to run later; `runAll`: runs them).
+   * @example const { experiments } = await repo.expRun({ set: ['train.lr=0.1'], name: 'lr-01' });
+   */
+  async expRun(opts: ExpRunOptions = {}): Promise<ExpRunResult> {
+    checkPaths('expRun: set', opts.set);
+    if (opts.name !== undefined) checkString('expRun: name', opts.name);
+    return this.run('expRun', opts);
+  }
+
+  /**
+   * The workspace, HEAD and the experiments run from it, with their parameters and metrics.
+   * @example const { rows, columns } = await repo.expShow({ sortBy: 'score', sortOrder: 'desc' });
+   */
+  async expShow(opts: ExpShowOptions = {}): Promise<ExpShowResult> {
+    if (opts.sortBy !== undefined) checkString('expShow: sortBy', opts.sortBy);
+    return this.run('expShow', opts);
+  }
+
+  /**
+   * The workspace takes an experiment's parameters, dv.lock, metrics and outs.
+   * @example await repo.expApply({ name: 'lr-01' });
+   */
+  async expApply(opts: ExpApplyOptions): Promise<ExpApplyResult> {
+    checkString('expApply: name', opts?.name);
+    return this.run('expApply', opts);
+  }
+
+  /**
+   * Removes experiments (by name, `all`, or the `queue`).
+   * @example await repo.expRemove({ names: ['lr-01'] });
+   */
+  async expRemove(opts: ExpRemoveOptions): Promise<ExpRemoveResult> {
+    checkPaths('expRemove: names', opts?.names);
+    return this.run('expRemove', opts);
+  }
+
+  /**
+   * Pushes experiments: their refs to a git remote, their data to the dv remote.
+   * @example await repo.expPush({ gitRemote: 'origin', all: true });
+   */
+  async expPush(opts: ExpPushOptions): Promise<ExpPushResult> {
+    checkString('expPush: gitRemote', opts?.gitRemote);
+    checkPaths('expPush: names', opts.names);
+    return this.run('expPush', opts);
+  }
+
+  /**
+   * Pulls experiments: their refs from a git remote, their data from the dv remote.
+   * @example await repo.expPull({ gitRemote: 'origin', all: true });
+   */
+  async expPull(opts: ExpPullOptions): Promise<ExpPullResult> {
+    checkString('expPull: gitRemote', opts?.gitRemote);
+    checkPaths('expPull: names', opts.names);
+    return this.run('expPull', opts);
   }
 
   /**

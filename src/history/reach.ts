@@ -37,7 +37,8 @@ export async function rootSnapshotsAt(root: string, opts: { gitRefs?: boolean } 
     else throw e;
   }
   if (opts.gitRefs !== false) {
-    const refs = await git(s.root, ['for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/tags', 'refs/remotes']);
+    // refs/exps: experiments (dv exp run) keep their data as branches do.
+    const refs = await git(s.root, ['for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/tags', 'refs/remotes', 'refs/exps']);
     const head = await git(s.root, ['rev-parse', '-q', '--verify', 'HEAD']);
     const commits = new Set([...refs.stdout.split('\n'), head.stdout.trim()].filter((x) => /^[0-9a-f]{40,64}$/.test(x)));
     const blobs = new Set<string>();

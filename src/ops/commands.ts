@@ -23,6 +23,12 @@ import type { CheckoutOptions } from './checkout.js';
 import type { CommitOptions } from './commit.js';
 import type { ConfigOptions } from './config.js';
 import type { DiffOptions } from './diff.js';
+import type { ExpApplyOptions } from './exp-apply.js';
+import type { ExpPullOptions } from './exp-pull.js';
+import type { ExpPushOptions } from './exp-push.js';
+import type { ExpRemoveOptions } from './exp-remove.js';
+import type { ExpRunOptions } from './exp-run.js';
+import type { ExpShowOptions } from './exp-show.js';
 import type { FetchOptions } from './fetch.js';
 import type { FsckOptions } from './fsck.js';
 import type { FsckRemoteOptions } from './fsck-remote.js';
@@ -116,6 +122,12 @@ export const COMMANDS = {
   paramsDiff: read('params diff', async (s, o: ParamsDiffOptions) => (await import('./params.js')).paramsDiff(s, o)),
   plotsShow: read('plots show', async (s, o: PlotsShowOptions) => (await import('./plots.js')).plotsShow(s, o)),
   plotsDiff: read('plots diff', async (s, o: PlotsDiffOptions) => (await import('./plots.js')).plotsDiff(s, o)),
+  expRun: write('exp run', async (s, o: ExpRunOptions) => (await import('./exp-run.js')).expRun(s, o)),
+  expShow: read('exp show', async (s, o: ExpShowOptions) => (await import('./exp-show.js')).expShow(s, o)),
+  expApply: write('exp apply', async (s, o: ExpApplyOptions) => (await import('./exp-apply.js')).expApply(s, o)),
+  expRemove: write('exp remove', async (s, o: ExpRemoveOptions) => (await import('./exp-remove.js')).expRemove(s, o)),
+  expPush: read('exp push', async (s, o: ExpPushOptions) => (await import('./exp-push.js')).expPush(s, o)),
+  expPull: write('exp pull', async (s, o: ExpPullOptions) => (await import('./exp-pull.js')).expPull(s, o)),
   dag: read('dag', async (s, _o: object) => (await import('./dag.js')).dag(s)),
   attest: read('attest', async (s, o: AttestOptions) => (await import('./attest.js')).attest(s, o)),
   attestVerify: read('attest verify', async (s, o: VerifyAttestationOptions) =>

@@ -13,6 +13,7 @@ import * as commit from './commit.js';
 import * as config from './config.js';
 import * as dag from './dag.js';
 import * as diff from './diff.js';
+import * as exp from './exp.js';
 import * as fetch from './fetch.js';
 import * as fsck from './fsck.js';
 import * as gc from './gc.js';
@@ -67,6 +68,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   metrics,
   params,
   plots,
+  exp,
   attest,
   audit,
   config,
