@@ -25,6 +25,8 @@ import {
   type Statement,
 } from '../provenance/statement.js';
 import { TRUSTED_KEYS, trustedKeys } from '../provenance/trust.js';
+import { predicateTypeOf, REBUILD_PREDICATE, type ReceiptReport } from '../provenance/receipt.js';
+import { storedReceiptReports, verifyReceiptFile } from '../provenance/receipt-verify.js';
 import { checkParents } from '../repo/control-file.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
@@ -56,6 +58,12 @@ export interface VerifyAttestationResult {
   checked: { subjects: number; materials: number; stages: number };
   /** One line per thing that does not match. */
   failures: string[];
+  /** What the file is: an attestation (`dv attest`) or a rebuild receipt (`dv repro --verify --rebuild`). */
+  kind: 'attestation' | 'receipt';
+  /** The receipt verified (kind receipt), or the kept receipts of the attested snapshot that trusted keys signed. */
+  receipts: ReceiptReport[];
+  /** A receipt that verifies but records a rebuild that did not reproduce the artifact (exit NOT_REPRODUCIBLE). */
+  notReproduced?: true;
 }
 
 /** SHA-256 of a workspace file, opened without following a link (a regular file, checked on the open handle). */
@@ -239,6 +247,8 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
     signedBy: [],
     checked: { subjects: 0, materials: 0, stages: 0 },
     failures: [],
+    kind: 'attestation',
+    receipts: [],
   };
   const fail = (line: string): VerifyAttestationResult => {
     result.failures.push(line);
@@ -248,6 +258,8 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
   if (text === undefined)
     return fail(`${opts.file} is not an attestation (not a regular file, or larger than ${MAX_ENVELOPE_BYTES} bytes)`);
   const env = parseEnvelope(text, opts.file);
+  if (env.payloadType === INTOTO_PAYLOAD_TYPE && predicateTypeOf(env.payloadBytes) === REBUILD_PREDICATE)
+    return receiptResult(s, opts, text, trusted, result);
   if (env.payloadType !== INTOTO_PAYLOAD_TYPE) return fail(`payloadType is ${JSON.stringify(env.payloadType)}, not ${INTOTO_PAYLOAD_TYPE}`);
   const sig = checkEnvelope(env, trusted.keys);
   result.signedBy = sig.trustedBy;
@@ -280,6 +292,35 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
     for (const stage of st.predicate.buildDefinition.internalParameters.stages)
       result.failures.push(...compareStage(stage, lock.lock.stages[stage.name]));
   result.checked.stages = st.predicate.buildDefinition.internalParameters.stages.length;
+  result.receipts = await storedReceiptReports(s, st.predicate.buildDefinition.internalParameters.snapshot, attested, trusted.keys);
+  result.ok = result.failures.length === 0;
+  return result;
+}
+
+/** A rebuild receipt given as the file: provenance/receipt-verify.ts checks it. */
+async function receiptResult(
+  s: RepoSession,
+  opts: VerifyAttestationOptions,
+  text: string,
+  trusted: NonNullable<Awaited<ReturnType<typeof trustedKeys>>>,
+  result: VerifyAttestationResult,
+): Promise<VerifyAttestationResult> {
+  const rel =
+    opts.artifact === undefined
+      ? undefined
+      : toRepoRel(s.root, opts.cwd ?? s.root, opts.artifact)
+          .replace(/\/+$/, '')
+          .replace(/\.dv$/, '');
+  const v = await verifyReceiptFile(s, text, opts.file, trusted, rel);
+  result.kind = 'receipt';
+  result.signedBy = v.signedBy;
+  result.failures = v.failures;
+  if (v.report) {
+    result.receipts = [v.report];
+    result.artifact = rel ?? v.report.artifacts.join(', ');
+    result.checked.subjects = v.report.artifacts.length;
+  }
+  if (v.notReproduced) result.notReproduced = true;
   result.ok = result.failures.length === 0;
   return result;
 }
