@@ -1,21 +1,17 @@
 /**
  * Signing what `dv repro --verify --rebuild` found: one receipt (receipt.ts) per rebuilt stage,
- * signed with `attest.key` and kept under each of its outs' snapshots (receipt-store.ts), and
- * the check of a receipt envelope against trusted keys that `dv attest verify` and
- * `dv audit verify` share.
+ * signed with `attest.key` and kept under each of its outs' snapshots (receipt-store.ts).
  *
  * Invariants: the signer is loaded before anything runs (no key: one refusal, nothing rebuilt);
  * a receipt records what dv.lock recorded (tree, snapshot, run) beside what the rebuild wrote,
- * mismatches included: a rebuild that did not reproduce is evidence too; a receipt's payload is
- * read only after a trusted key's signature over it verified.
+ * mismatches included: a rebuild that did not reproduce is evidence too.
  */
-import type { KeyObject } from 'node:crypto';
 import { DvError } from '../errors.js';
 import type { Lockfile } from '../pipeline/lockfile.js';
 import { captureEnv, codeState } from '../pipeline/state.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { checkEnvelope, parseEnvelope, type Signer, signEnvelope } from './dsse.js';
-import { buildReceipt, parseReceipt, type ReceiptReport, type ReceiptStatement, reportReceipt } from './receipt.js';
+import { type Signer, signEnvelope } from './dsse.js';
+import { buildReceipt } from './receipt.js';
 import { saveReceipt } from './receipt-store.js';
 import { INTOTO_PAYLOAD_TYPE } from './statement.js';
 import { ATTEST_KEY, configuredSigner } from './trust.js';
@@ -86,44 +82,4 @@ export async function writeRebuildReceipts(
     });
   }
   return out;
-}
-
-export type ReceiptCheck =
-  | { ok: true; statement: ReceiptStatement; report: ReceiptReport; signedBy: string[] }
-  | { ok: false; problems: string[] };
-
-/**
- * A receipt envelope checked against trusted keys; `about` (a snapshot id, and the path for
- * messages) must be one of its subjects, or the receipt is of another artifact.
- */
-export function checkReceipt(
-  text: string,
-  what: string,
-  trusted: Map<string, KeyObject>,
-  about?: { snapshot: string; path: string },
-): ReceiptCheck {
-  let env: ReturnType<typeof parseEnvelope>;
-  try {
-    env = parseEnvelope(text, what);
-  } catch (e) {
-    return { ok: false, problems: [(e as Error).message] };
-  }
-  if (env.payloadType !== INTOTO_PAYLOAD_TYPE)
-    return { ok: false, problems: [`${what}: payloadType is ${JSON.stringify(env.payloadType)}, not ${INTOTO_PAYLOAD_TYPE}`] };
-  const sig = checkEnvelope(env, trusted);
-  if (sig.trustedBy.length === 0) return { ok: false, problems: sig.problems.map((p) => `${what}: ${p}`) };
-  let statement: ReceiptStatement;
-  try {
-    statement = parseReceipt(env.payloadBytes, what);
-  } catch (e) {
-    return { ok: false, problems: [(e as Error).message] };
-  }
-  if (about && !statement.predicate.outs.some((o) => o.snapshot === about.snapshot)) {
-    const names = statement.predicate.outs.map((o) => `${o.path} snapshot ${o.snapshot.slice(0, 12)}`).join(', ');
-    return {
-      ok: false,
-      problems: [`${what}: a receipt of another artifact: it is about ${names}, not ${about.path} snapshot ${about.snapshot.slice(0, 12)}`],
-    };
-  }
-  return { ok: true, statement, report: reportReceipt(statement), signedBy: sig.trustedBy };
 }

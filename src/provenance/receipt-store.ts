@@ -9,12 +9,12 @@
  * files are read capped and never through a link (the cache may sit inside a work tree that came
  * with a clone); at most MAX_RECEIPTS are listed per snapshot.
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isId } from '../core/ids.js';
 import { readControlBytes, writeControlFile } from '../repo/control-file.js';
 import type { RepoSession } from '../repo/repo.js';
+import { receiptName } from './receipt.js';
 
 /** A receipt envelope holds one stage's outs and environment: far below this. */
 export const MAX_RECEIPT_BYTES = 4 * 1024 * 1024;
@@ -22,11 +22,6 @@ const MAX_RECEIPTS = 100;
 const NAME = /^[0-9a-f]{64}\.json$/;
 
 const dirOf = (s: RepoSession, snapshot: string): string => join(s.paths.cacheDir, 'receipts', snapshot);
-
-/** The name a receipt is kept under: the sha256 of its bytes. */
-export function receiptName(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex') + '.json';
-}
 
 /** Keeps a receipt under each snapshot it is about; returns the files written. */
 export async function saveReceipt(s: RepoSession, snapshots: string[], bytes: Buffer): Promise<string[]> {

@@ -13,9 +13,8 @@ import { loadSnapshot } from '../history/objects.js';
 import { loadPipeline } from '../pipeline/state.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
-import type { ReceiptReport } from './receipt.js';
+import { checkReceipt, type ReceiptReport } from './receipt.js';
 import { loadReceipts } from './receipt-store.js';
-import { checkReceipt } from './rebuild.js';
 
 export interface ReceiptVerdict {
   /** Present when the signature verified and the receipt parsed. */

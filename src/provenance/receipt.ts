@@ -11,14 +11,25 @@
  *              outs         per out: recorded tree, rebuilt tree (null: not written), matched
  *              matched      every out matched and the command succeeded
  *
- * Pure: building, strict parsing and the report; signing is dsse.ts, storage receipt-store.ts.
- * Invariant: `parseReceipt` accepts only the typed shape `reportReceipt` reads, so a signed but
- * malformed receipt is ATTESTATION_INVALID naming the field, never a crash.
+ * Pure: building, strict parsing, the check against trusted keys that `dv attest verify` and
+ * `dv audit verify` share, and the report; signing is rebuild.ts, storage receipt-store.ts.
+ * Invariants: `parseReceipt` accepts only the typed shape `reportReceipt` reads, so a signed but
+ * malformed receipt is ATTESTATION_INVALID naming the field, never a crash; nothing of a payload
+ * is read before a trusted key's signature over it verified.
  */
+import { createHash, type KeyObject } from 'node:crypto';
 import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import type { RunEnv } from '../pipeline/run.js';
-import { DV_SNAPSHOT, DV_TREE, type ResourceDescriptor, SNAPSHOT_SUBJECT_PREFIX, STATEMENT_TYPE } from './statement.js';
+import { checkEnvelope, parseEnvelope } from './dsse.js';
+import {
+  DV_SNAPSHOT,
+  DV_TREE,
+  INTOTO_PAYLOAD_TYPE,
+  type ResourceDescriptor,
+  SNAPSHOT_SUBJECT_PREFIX,
+  STATEMENT_TYPE,
+} from './statement.js';
 
 export const REBUILD_PREDICATE = 'https://dv.dev/rebuild-receipt/v1';
 const MAX_OUTS = 10_000;
@@ -158,7 +169,58 @@ export function reportReceipt(st: ReceiptStatement): ReceiptReport {
   };
 }
 
+/** A verified receipt in one line: "rebuilt and matched by <key> at <time> (stage S; env)". */
+export function receiptLine(x: ReceiptReport): string {
+  const how = x.matched ? 'rebuilt and matched' : `rebuilt, NOT reproduced (${x.mismatches.join('; ')}),`;
+  return `${how} by ${x.signer} at ${x.at} (stage ${x.stage}; ${x.env})`;
+}
+
 /** The receipt's out for `path` (an out or a file inside one), when it names it. */
 export function receiptOut(st: ReceiptStatement, path: string): ReceiptOut | undefined {
   return st.predicate.outs.find((o) => o.path === path || path.startsWith(o.path + '/'));
+}
+
+/** The name a receipt is kept and bundled under: the sha256 of its bytes. */
+export function receiptName(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex') + '.json';
+}
+
+export type ReceiptCheck =
+  | { ok: true; statement: ReceiptStatement; report: ReceiptReport; signedBy: string[] }
+  | { ok: false; problems: string[] };
+
+/**
+ * A receipt envelope checked against trusted keys; `about` (a snapshot id, and the path for
+ * messages) must be one of its subjects, or the receipt is of another artifact.
+ */
+export function checkReceipt(
+  text: string,
+  what: string,
+  trusted: Map<string, KeyObject>,
+  about?: { snapshot: string; path: string },
+): ReceiptCheck {
+  let env: ReturnType<typeof parseEnvelope>;
+  try {
+    env = parseEnvelope(text, what);
+  } catch (e) {
+    return { ok: false, problems: [(e as Error).message] };
+  }
+  if (env.payloadType !== INTOTO_PAYLOAD_TYPE)
+    return { ok: false, problems: [`${what}: payloadType is ${JSON.stringify(env.payloadType)}, not ${INTOTO_PAYLOAD_TYPE}`] };
+  const sig = checkEnvelope(env, trusted);
+  if (sig.trustedBy.length === 0) return { ok: false, problems: sig.problems.map((p) => `${what}: ${p}`) };
+  let statement: ReceiptStatement;
+  try {
+    statement = parseReceipt(env.payloadBytes, what);
+  } catch (e) {
+    return { ok: false, problems: [(e as Error).message] };
+  }
+  if (about && !statement.predicate.outs.some((o) => o.snapshot === about.snapshot)) {
+    const names = statement.predicate.outs.map((o) => `${o.path} snapshot ${o.snapshot.slice(0, 12)}`).join(', ');
+    return {
+      ok: false,
+      problems: [`${what}: a receipt of another artifact: it is about ${names}, not ${about.path} snapshot ${about.snapshot.slice(0, 12)}`],
+    };
+  }
+  return { ok: true, statement, report: reportReceipt(statement), signedBy: sig.trustedBy };
 }

@@ -11,12 +11,14 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 import { pipelineRepo, type Fixture } from '../pipeline/fixture.js';
+import tar from 'tar-stream';
 import { envelopeViolations, signatureVerifies } from './schema.js';
 
 let f: Fixture;
 let keys: string;
 let keyid: string;
 let modelReceipt: string;
+let metricsReceipt: string;
 
 const trusted = (): string => join(keys, 'trusted.pub');
 const payloadOf = (env: any): any => JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8'));
@@ -53,6 +55,7 @@ test('a matching rebuild writes a receipt per stage that attest verify accepts',
     ],
   );
   modelReceipt = r.receipts[1].files[0];
+  metricsReceipt = r.receipts[2].files[0];
   const env = JSON.parse(await fsp.readFile(modelReceipt, 'utf8'));
   assert.deepEqual(envelopeViolations(env), []);
   assert.ok(signatureVerifies(env, await fsp.readFile(trusted(), 'utf8')));
@@ -106,6 +109,67 @@ test('a receipt of another artifact, a tampered receipt and an untrusted signer 
   const u = await dv(f.repo, ['attest', 'verify', modelReceipt, '--trusted-keys', otherKey + '.pub']);
   assert.equal(u.code, 43, u.stderr);
   assert.match(u.stderr, new RegExp(`signed by key ${keyid}, which is not a trusted key`));
+});
+
+/** The bundle's entries, and a copy with them changed by `edit`. */
+async function retar(file: string, out: string, edit: (e: { name: string; data: Buffer }[]) => void): Promise<void> {
+  const entries: { name: string; data: Buffer }[] = [];
+  const x = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    x.on('entry', (h, stream, next) => {
+      const parts: Buffer[] = [];
+      stream.on('data', (d: unknown) => parts.push(d as Buffer));
+      stream.on('end', () => {
+        entries.push({ name: h.name, data: Buffer.concat(parts) });
+        next();
+      });
+    });
+    x.on('finish', resolve);
+    x.on('error', reject);
+  });
+  x.end(await fsp.readFile(file));
+  await done;
+  edit(entries);
+  const p = tar.pack();
+  for (const e of entries) p.entry({ name: e.name, size: e.data.length }, e.data);
+  p.finalize();
+  const parts: Buffer[] = [];
+  for await (const c of p) parts.push(c as Buffer);
+  await fsp.writeFile(out, Buffer.concat(parts));
+}
+
+test('audit export carries the receipts of the artifact; audit verify reports them, and refuses a changed or foreign one', async () => {
+  const dir = tempDir('dv-bundle-');
+  const bundle = join(dir, 'model.tar');
+  const e = await dvJson(f.repo, ['audit', 'export', 'model.json', '-o', bundle]);
+  assert.equal(e.receipts, 1);
+  const empty = tempDir('dv-empty-');
+  const ok = await dvOk(empty, ['audit', 'verify', bundle, '--trusted-keys', trusted()]);
+  assert.match(ok, new RegExp(`^ {2}rebuilt and matched by ${keyid} at .* \\(stage train;`, 'm'));
+  const j = await dvJson(empty, ['audit', 'verify', bundle, '--trusted-keys', trusted()]);
+  assert.deepEqual(
+    j.receipts.map((x: any) => [x.stage, x.matched, x.signer]),
+    [['train', true, keyid]],
+  );
+
+  const changed = join(dir, 'changed.tar');
+  await retar(bundle, changed, (es) => {
+    const r = es.find((x) => x.name.startsWith('dv-audit/receipts/'))!;
+    r.data = Buffer.from(r.data.toString('utf8').replace('"payloadType"', '"payloadType" '));
+  });
+  const c = await dv(empty, ['audit', 'verify', changed, '--trusted-keys', trusted()]);
+  assert.equal(c.code, 43, c.stderr);
+  assert.match(c.stderr, /^dv: audit: receipts\/[0-9a-f]{64}\.json: its bytes do not hash to its name \(the receipt was changed\)$/m);
+
+  const foreign = join(dir, 'foreign.tar');
+  const other = await fsp.readFile(metricsReceipt);
+  const { createHash } = await import('node:crypto');
+  await retar(bundle, foreign, (es) => {
+    es.push({ name: `dv-audit/receipts/${createHash('sha256').update(other).digest('hex')}.json`, data: other });
+  });
+  const o = await dv(empty, ['audit', 'verify', foreign, '--trusted-keys', trusted()]);
+  assert.equal(o.code, 43, o.stderr);
+  assert.match(o.stderr, /^dv: audit: receipts\/[0-9a-f]{64}\.json: a receipt of another artifact: it is about metrics\.json/m);
 });
 
 test('a non-deterministic stage: the receipt records the mismatch and verify reports it not reproduced (exit 42)', async () => {

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { DvError } from '../../errors.js';
 import type { AttestResult } from '../../ops/attest.js';
 import type { VerifyAttestationResult } from '../../ops/attest-verify.js';
-import type { ReceiptReport } from '../../provenance/receipt.js';
+import { receiptLine } from '../../provenance/receipt.js';
 import type { CliContext } from '../io.js';
 import { common } from '../options.js';
 import { printable } from '../render.js';
@@ -34,20 +34,14 @@ function attested(r: AttestResult): string {
   return `attested ${r.artifact} (snapshot ${r.snapshot.slice(0, 12)}): ${what}, signed by ${r.keyid}\nwrote ${r.file}`;
 }
 
-/** One line per rebuild receipt: "rebuilt and matched by <key> at <time>". */
-function rebuilt(x: ReceiptReport): string {
-  const how = x.matched ? 'rebuilt and matched' : `rebuilt, NOT reproduced (${x.mismatches.join('; ')}),`;
-  return `${how} by ${x.signer} at ${x.at} (stage ${x.stage}; ${x.env})`;
-}
-
 function verified(r: VerifyAttestationResult): string | undefined {
   if (!r.ok) return undefined;
   const c = r.checked;
-  if (r.kind === 'receipt') return printable(`verified rebuild receipt for ${r.artifact}: ${rebuilt(r.receipts[0])}`);
+  if (r.kind === 'receipt') return printable(`verified rebuild receipt for ${r.artifact}: ${receiptLine(r.receipts[0])}`);
   return printable(
     `verified ${r.artifact}: signed by ${r.signedBy.join(', ')}; ${c.subjects} subjects match the files on disk, ` +
       `${c.materials} materials and ${c.stages} stages match the store, git and dv.lock` +
-      r.receipts.map((x) => `\n  ${rebuilt(x)}`).join(''),
+      r.receipts.map((x) => `\n  ${receiptLine(x)}`).join(''),
   );
 }
 
