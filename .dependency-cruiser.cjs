@@ -51,6 +51,8 @@ const COMPOSING_OPS = {
   import: ['checkout'], // an import (and update) = fetch from another repository's remote + checkout of its snapshot
   'lineage-diff': ['lineage'], // a diff of two versions' lineage
   'audit-export': ['attest', 'lineage'], // a bundle = an attestation, the lineage and the objects they name
+  commit: ['attest-commit'], // `dv commit --sign` = the commit, then an attestation of each snapshot
+  'attest-commit': ['attest'], // signing at commit = `attest` of each recorded snapshot
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

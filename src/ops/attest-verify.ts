@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { badEntryName } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import { checkEnvelope, MAX_ENVELOPE_BYTES, parseEnvelope } from '../provenance/dsse.js';
@@ -26,7 +26,8 @@ import {
 } from '../provenance/statement.js';
 import { TRUSTED_KEYS, trustedKeys } from '../provenance/trust.js';
 import { predicateTypeOf, REBUILD_PREDICATE, type ReceiptReport } from '../provenance/receipt.js';
-import { storedReceiptReports, verifyReceiptFile } from '../provenance/receipt-verify.js';
+import { currentSnapshot, storedReceiptReports, verifyReceiptFile } from '../provenance/receipt-verify.js';
+import { loadEvidence } from '../provenance/evidence-store.js';
 import { checkParents } from '../repo/control-file.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
@@ -250,13 +251,66 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
     kind: 'attestation',
     receipts: [],
   };
+  const artifact = await keptArtifact(s, opts.file);
+  if (artifact) return verifyKept(s, opts, artifact, trusted, result);
+  const text = await readCapped(opts.file);
+  if (text === undefined)
+    return { ...result, failures: [`${opts.file} is not an attestation (not a regular file, or larger than ${MAX_ENVELOPE_BYTES} bytes)`] };
+  return verifyText(s, opts, text, trusted, result);
+}
+
+type Trusted = NonNullable<Awaited<ReturnType<typeof trustedKeys>>>;
+
+/** The tracked path or stage out `file` names (its current snapshot), when it names one: then its kept attestations are verified. */
+async function keptArtifact(s: RepoSession, file: string): Promise<{ rel: string; snapshot: string } | undefined> {
+  const rel = relative(s.root, file).split(sep).join('/').replace(/\.dv$/, '');
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  const snapshot = await currentSnapshot(s, rel);
+  return snapshot ? { rel, snapshot } : undefined;
+}
+
+/** `dv attest verify <artifact>`: the attestations kept for its current snapshot; the first that verifies counts. */
+async function verifyKept(
+  s: RepoSession,
+  opts: VerifyAttestationOptions,
+  a: { rel: string; snapshot: string },
+  trusted: Trusted,
+  empty: VerifyAttestationResult,
+): Promise<VerifyAttestationResult> {
+  const kept = await loadEvidence(s, 'attestations', a.snapshot);
+  if (kept.length === 0)
+    return {
+      ...empty,
+      artifact: a.rel,
+      failures: [
+        `no attestation is kept for ${a.rel} (snapshot ${a.snapshot.slice(0, 12)}): sign one with \`dv attest ${a.rel}\` or \`dv commit --sign\`, or give the attestation file`,
+      ],
+    };
+  let last = empty;
+  for (const k of kept) {
+    const fresh: VerifyAttestationResult = { ...empty, file: k.file, failures: [], receipts: [] };
+    last = await verifyText(s, { ...opts, file: k.file, artifact: a.rel, cwd: s.root }, k.bytes.toString('utf8'), trusted, fresh).catch(
+      (e) => {
+        if (!(e instanceof DvError)) throw e;
+        return { ...fresh, failures: [e.message] };
+      },
+    );
+    if (last.ok) return last;
+  }
+  return last;
+}
+
+async function verifyText(
+  s: RepoSession,
+  opts: VerifyAttestationOptions,
+  text: string,
+  trusted: Trusted,
+  result: VerifyAttestationResult,
+): Promise<VerifyAttestationResult> {
   const fail = (line: string): VerifyAttestationResult => {
     result.failures.push(line);
     return result;
   };
-  const text = await readCapped(opts.file);
-  if (text === undefined)
-    return fail(`${opts.file} is not an attestation (not a regular file, or larger than ${MAX_ENVELOPE_BYTES} bytes)`);
   const env = parseEnvelope(text, opts.file);
   if (env.payloadType === INTOTO_PAYLOAD_TYPE && predicateTypeOf(env.payloadBytes) === REBUILD_PREDICATE)
     return receiptResult(s, opts, text, trusted, result);
@@ -302,7 +356,7 @@ async function receiptResult(
   s: RepoSession,
   opts: VerifyAttestationOptions,
   text: string,
-  trusted: NonNullable<Awaited<ReturnType<typeof trustedKeys>>>,
+  trusted: Trusted,
   result: VerifyAttestationResult,
 ): Promise<VerifyAttestationResult> {
   const rel =

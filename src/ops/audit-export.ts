@@ -26,7 +26,7 @@ import { checkEnvelope, type Envelope, MAX_ENVELOPE_BYTES, parseEnvelope, signEn
 import { DV_SNAPSHOT, DV_TREE, INTOTO_PAYLOAD_TYPE, parseStatement, type Statement } from '../provenance/statement.js';
 import { ATTEST_KEY, configuredSigner, trustedKeys } from '../provenance/trust.js';
 import { checkReceipt, receiptName } from '../provenance/receipt.js';
-import { loadReceipts } from '../provenance/receipt-store.js';
+import { loadReceipts } from '../provenance/evidence-store.js';
 import { buildStatement } from './attest.js';
 import { lineage } from './lineage.js';
 

@@ -1,6 +1,6 @@
 /**
  * Signing what `dv repro --verify --rebuild` found: one receipt (receipt.ts) per rebuilt stage,
- * signed with `attest.key` and kept under each of its outs' snapshots (receipt-store.ts).
+ * signed with `attest.key` and kept under each of its outs' snapshots (evidence-store.ts).
  *
  * Invariants: the signer is loaded before anything runs (no key: one refusal, nothing rebuilt);
  * a receipt records what dv.lock recorded (tree, snapshot, run) beside what the rebuild wrote,
@@ -12,7 +12,7 @@ import { captureEnv, codeState } from '../pipeline/state.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
 import { type Signer, signEnvelope } from './dsse.js';
 import { buildReceipt } from './receipt.js';
-import { saveReceipt } from './receipt-store.js';
+import { saveReceipt } from './evidence-store.js';
 import { INTOTO_PAYLOAD_TYPE } from './statement.js';
 import { ATTEST_KEY, configuredSigner } from './trust.js';
 

@@ -14,7 +14,7 @@ import { loadPipeline } from '../pipeline/state.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { checkReceipt, type ReceiptReport } from './receipt.js';
-import { loadReceipts } from './receipt-store.js';
+import { loadReceipts } from './evidence-store.js';
 
 export interface ReceiptVerdict {
   /** Present when the signature verified and the receipt parsed. */
@@ -27,7 +27,7 @@ export interface ReceiptVerdict {
 }
 
 /** The snapshot the workspace records for an out now (dv.lock, else its pointer file). */
-async function currentSnapshot(s: RepoSession, path: string): Promise<string | undefined> {
+export async function currentSnapshot(s: RepoSession, path: string): Promise<string | undefined> {
   const lock = await loadPipeline(s.root).catch(() => undefined);
   for (const x of Object.values(lock?.lock.stages ?? {})) {
     const o = x.outs.find((y) => y.path === path);

@@ -12,7 +12,7 @@
  *              matched      every out matched and the command succeeded
  *
  * Pure: building, strict parsing, the check against trusted keys that `dv attest verify` and
- * `dv audit verify` share, and the report; signing is rebuild.ts, storage receipt-store.ts.
+ * `dv audit verify` share, and the report; signing is rebuild.ts, storage evidence-store.ts.
  * Invariants: `parseReceipt` accepts only the typed shape `reportReceipt` reads, so a signed but
  * malformed receipt is ATTESTATION_INVALID naming the field, never a crash; nothing of a payload
  * is read before a trusted key's signature over it verified.
