@@ -85,6 +85,8 @@ export async function readBundle(file: string): Promise<BundleEntries> {
       total += header.size ?? 0;
       if (entries > MAX_ENTRIES) return extract.destroy(bad(`more than ${MAX_ENTRIES} entries`));
       if (total > MAX_BUNDLE_BYTES) return extract.destroy(bad(`more than ${MAX_BUNDLE_BYTES} bytes of entries`));
+      // A tar cut inside an entry fails on the entry's stream: without a listener that error would end the process.
+      stream.on('error', (e: Error) => extract.destroy(bad(`not a readable tar (${e.message})`)));
       const c = classify(header.name);
       let problem = 'problem' in c ? c.problem : undefined;
       if (!problem && header.type !== 'file') problem = `entry ${header.name} is a ${header.type}, not a file`;
