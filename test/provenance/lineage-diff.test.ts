@@ -128,3 +128,15 @@ test('dv.lock keeps the package set as one digest line; the diff names packages 
   const older = await dvJson(clone, ['lineage', 'diff', 'metrics.json', 'v0', 'HEAD'], env);
   assert.ok(older.causes.some((c: any) => c.stage === 'train' && c.kind === 'env'));
 });
+
+test('dv lineage shows the environment captured: package count and digest, CPU (text and --json)', async () => {
+  const j = await dvJson(repo, ['lineage', 'model.json'], env);
+  const train = j.stages.find((s: any) => s.name === 'train');
+  assert.equal(train.environment.pythonPackages.count, 2);
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  const digests = [...lock.matchAll(/pythonPackages: (sha256:[0-9a-f]{64}) \(2 packages\)/g)].map((m) => m[1]);
+  assert.ok(digests.includes(train.environment.pythonPackages.digest), 'the digest dv.lock keeps');
+  assert.equal(typeof train.environment.cpu, 'string');
+  const text = await dvOk(repo, ['lineage', 'model.json'], env);
+  assert.match(text, /^ {2}host: {3}python packages 2 \(sha256:[0-9a-f]{12}\), cpu \S/m);
+});
