@@ -55,6 +55,10 @@ export interface RunEnv {
   cpu?: string;
   container?: string;
   gpuDriver?: string;
+  /** CUDA toolkit version (env-extra.ts). */
+  cuda?: string;
+  /** sha256 of the dependency lockfiles in the stage's wdir (env-extra.ts stageLockfiles). */
+  stageLockfiles?: Record<string, string>;
 }
 
 export interface RunRecord {
