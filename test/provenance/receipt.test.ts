@@ -203,3 +203,23 @@ test('a non-deterministic stage: the receipt records the mismatch and verify rep
   const vj = JSON.parse((await dv(repo, ['attest', 'verify', file, '--trusted-keys', trusted(), '--json'])).stdout);
   assert.deepEqual([vj.error?.code ?? vj.code], ['NOT_REPRODUCIBLE']);
 });
+
+test('a receipt signed by a trusted key but claiming a match its outs deny is refused as malformed', async () => {
+  const { createPrivateKey, sign } = await import('node:crypto');
+  const { pae } = await import('./schema.js');
+  const env = JSON.parse(await fsp.readFile(modelReceipt, 'utf8'));
+  const st = payloadOf(env);
+  st.predicate.outs[0].matched = false;
+  st.predicate.outs[0].rebuilt = 'f'.repeat(64);
+  const payload = Buffer.from(JSON.stringify(st));
+  const key = createPrivateKey(await fsp.readFile(join(keys, 'signing.key'), 'utf8'));
+  const sig = sign(null, pae(env.payloadType, payload), key).toString('base64');
+  const forged = join(keys, 'forged.json');
+  await fsp.writeFile(
+    forged,
+    JSON.stringify({ payload: payload.toString('base64'), payloadType: env.payloadType, signatures: [{ keyid, sig }] }),
+  );
+  const r = await dv(f.repo, ['attest', 'verify', forged, '--trusted-keys', trusted()]);
+  assert.equal(r.code, 43, r.stderr);
+  assert.match(r.stderr, /the rebuild receipt says matched, but its outs or exit code do not/);
+});
