@@ -55,6 +55,8 @@ const COMPOSING_OPS = {
   'exp-apply': ['checkout'], // applying = the experiment's files written, then its outs checked out
   'exp-push': ['push'], // sharing = git push of the refs + dv push of what their commits name
   'exp-pull': ['fetch'], // = git fetch of the refs + dv fetch of what their commits name
+  commit: ['attest-commit'], // `dv commit --sign` = the commit, then an attestation of each snapshot
+  'attest-commit': ['attest'], // signing at commit = `attest` of each recorded snapshot
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

@@ -3,6 +3,7 @@ import type { LineageDiffResult, LineageSide } from '../ops/lineage-diff.js';
 import type { InputChange, StageDiff, ValueChange } from '../provenance/lineage-compare.js';
 import { showValue } from '../provenance/lineage-compare.js';
 import { printable } from './render.js';
+import { parseDigest } from '../pipeline/packages-digest.js';
 
 const short = (id: string | null): string => (id ? id.slice(0, 12) : '(none)');
 const sideName = (s: LineageSide): string => `${s.rev}${s.commit && s.commit !== s.rev ? ` (${short(s.commit)})` : ''}`;
@@ -12,6 +13,15 @@ const LETTER = { added: 'A', modified: 'M', deleted: 'D' } as const;
 function counts(i: InputChange): string {
   if (i.unknown) return `${short(i.a)} → ${short(i.b)} (trees not in the local store: dv fetch)`;
   return `${i.added} added, ${i.modified} modified, ${i.deleted} deleted`;
+}
+
+/** The package set as dv.lock's digest (the run records that list it are not here): say that it changed, and the digests. */
+function envRow(e: ValueChange): [string, string, string, string] {
+  const da = parseDigest(e.a);
+  const db = parseDigest(e.b);
+  if (e.key !== 'pythonPackages' || (!da && !db)) return ['env', e.key, val(e, 'a'), val(e, 'b')];
+  const show = (d: ReturnType<typeof parseDigest>, k: 'a' | 'b'): string => (d ? `${d.hex.slice(0, 12)} (${d.count} packages)` : val(e, k));
+  return ['env', 'pythonPackages', `package set changed (digest ${show(da, 'a')}`, `${show(db, 'b')})`];
 }
 
 /** One row per change of a stage: [kind, what, a, b]. */
@@ -34,7 +44,7 @@ function rows(d: StageDiff): [string, string, string, string][] {
     out.push(['code', 'commit', short(d.code.a) + dirty(d.code.dirtyA), `${short(d.code.b)}${dirty(d.code.dirtyB)}: ${files}`]);
   }
   for (const c of d.command) out.push(['command', c.key, val(c, 'a'), val(c, 'b')]);
-  for (const e of d.env) out.push(['env', e.key, val(e, 'a'), val(e, 'b')]);
+  for (const e of d.env) out.push(envRow(e));
   for (const m of d.metrics) out.push(['metric', m.key, val(m, 'a'), val(m, 'b')]);
   for (const o of d.outputs) out.push(['out', o.key, short((o.a as string) ?? null), short((o.b as string) ?? null)]);
   if (d.more) out.push(['more', `${d.more} changes not listed`, '', '']);

@@ -7,6 +7,7 @@ import type { StageInfo } from '../ops/stage.js';
 import type { VerifyResult } from '../ops/verify.js';
 import { green, red, shellQuote, yellow } from './render.js';
 import { formatMetrics, type MetricValues } from '../pipeline/metrics.js';
+import { envSummaryLine } from '../provenance/env-summary.js';
 
 const short = (id: string): string => id.slice(0, 12);
 
@@ -105,6 +106,7 @@ export function lineage(r: LineageResult): string {
       `  cmd:    ${st.cmd}${st.wdir ? `  (in ${st.wdir})` : ''}`,
       `  env:    ${envLine(st.env)}`,
     );
+    if (envSummaryLine(st.environment)) lines.push(`  host:   ${envSummaryLine(st.environment)}`);
     const params = Object.entries(st.params).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => `${f}:${k}=${JSON.stringify(v)}`));
     if (params.length) lines.push(`  params: ${params.join(', ')}`);
     for (const d of st.inputs) {

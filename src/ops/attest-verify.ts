@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { badEntryName } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import { checkEnvelope, MAX_ENVELOPE_BYTES, parseEnvelope } from '../provenance/dsse.js';
@@ -25,6 +25,9 @@ import {
   type Statement,
 } from '../provenance/statement.js';
 import { TRUSTED_KEYS, trustedKeys } from '../provenance/trust.js';
+import { predicateTypeOf, REBUILD_PREDICATE, type ReceiptReport } from '../provenance/receipt.js';
+import { currentSnapshot, storedReceiptReports, verifyReceiptFile } from '../provenance/receipt-verify.js';
+import { loadEvidence } from '../provenance/evidence-store.js';
 import { checkParents } from '../repo/control-file.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
@@ -56,6 +59,12 @@ export interface VerifyAttestationResult {
   checked: { subjects: number; materials: number; stages: number };
   /** One line per thing that does not match. */
   failures: string[];
+  /** What the file is: an attestation (`dv attest`) or a rebuild receipt (`dv repro --verify --rebuild`). */
+  kind: 'attestation' | 'receipt';
+  /** The receipt verified (kind receipt), or the kept receipts of the attested snapshot that trusted keys signed. */
+  receipts: ReceiptReport[];
+  /** A receipt that verifies but records a rebuild that did not reproduce the artifact (exit NOT_REPRODUCIBLE). */
+  notReproduced?: true;
 }
 
 /** SHA-256 of a workspace file, opened without following a link (a regular file, checked on the open handle). */
@@ -239,15 +248,72 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
     signedBy: [],
     checked: { subjects: 0, materials: 0, stages: 0 },
     failures: [],
+    kind: 'attestation',
+    receipts: [],
   };
+  const artifact = await keptArtifact(s, opts.file);
+  if (artifact) return verifyKept(s, opts, artifact, trusted, result);
+  const text = await readCapped(opts.file);
+  if (text === undefined)
+    return { ...result, failures: [`${opts.file} is not an attestation (not a regular file, or larger than ${MAX_ENVELOPE_BYTES} bytes)`] };
+  return verifyText(s, opts, text, trusted, result);
+}
+
+type Trusted = NonNullable<Awaited<ReturnType<typeof trustedKeys>>>;
+
+/** The tracked path or stage out `file` names (its current snapshot), when it names one: then its kept attestations are verified. */
+async function keptArtifact(s: RepoSession, file: string): Promise<{ rel: string; snapshot: string } | undefined> {
+  const rel = relative(s.root, file).split(sep).join('/').replace(/\.dv$/, '');
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  const snapshot = await currentSnapshot(s, rel);
+  return snapshot ? { rel, snapshot } : undefined;
+}
+
+/** `dv attest verify <artifact>`: the attestations kept for its current snapshot; the first that verifies counts. */
+async function verifyKept(
+  s: RepoSession,
+  opts: VerifyAttestationOptions,
+  a: { rel: string; snapshot: string },
+  trusted: Trusted,
+  empty: VerifyAttestationResult,
+): Promise<VerifyAttestationResult> {
+  const kept = await loadEvidence(s, 'attestations', a.snapshot);
+  if (kept.length === 0)
+    return {
+      ...empty,
+      artifact: a.rel,
+      failures: [
+        `no attestation is kept for ${a.rel} (snapshot ${a.snapshot.slice(0, 12)}): sign one with \`dv attest ${a.rel}\` or \`dv commit --sign\`, or give the attestation file`,
+      ],
+    };
+  let last = empty;
+  for (const k of kept) {
+    const fresh: VerifyAttestationResult = { ...empty, file: k.file, failures: [], receipts: [] };
+    last = await verifyText(s, { ...opts, file: k.file, artifact: a.rel, cwd: s.root }, k.bytes.toString('utf8'), trusted, fresh).catch(
+      (e) => {
+        if (!(e instanceof DvError)) throw e;
+        return { ...fresh, failures: [e.message] };
+      },
+    );
+    if (last.ok) return last;
+  }
+  return last;
+}
+
+async function verifyText(
+  s: RepoSession,
+  opts: VerifyAttestationOptions,
+  text: string,
+  trusted: Trusted,
+  result: VerifyAttestationResult,
+): Promise<VerifyAttestationResult> {
   const fail = (line: string): VerifyAttestationResult => {
     result.failures.push(line);
     return result;
   };
-  const text = await readCapped(opts.file);
-  if (text === undefined)
-    return fail(`${opts.file} is not an attestation (not a regular file, or larger than ${MAX_ENVELOPE_BYTES} bytes)`);
   const env = parseEnvelope(text, opts.file);
+  if (env.payloadType === INTOTO_PAYLOAD_TYPE && predicateTypeOf(env.payloadBytes) === REBUILD_PREDICATE)
+    return receiptResult(s, opts, text, trusted, result);
   if (env.payloadType !== INTOTO_PAYLOAD_TYPE) return fail(`payloadType is ${JSON.stringify(env.payloadType)}, not ${INTOTO_PAYLOAD_TYPE}`);
   const sig = checkEnvelope(env, trusted.keys);
   result.signedBy = sig.trustedBy;
@@ -280,6 +346,35 @@ export async function verifyAttestation(s: RepoSession, opts: VerifyAttestationO
     for (const stage of st.predicate.buildDefinition.internalParameters.stages)
       result.failures.push(...compareStage(stage, lock.lock.stages[stage.name]));
   result.checked.stages = st.predicate.buildDefinition.internalParameters.stages.length;
+  result.receipts = await storedReceiptReports(s, st.predicate.buildDefinition.internalParameters.snapshot, attested, trusted.keys);
+  result.ok = result.failures.length === 0;
+  return result;
+}
+
+/** A rebuild receipt given as the file: provenance/receipt-verify.ts checks it. */
+async function receiptResult(
+  s: RepoSession,
+  opts: VerifyAttestationOptions,
+  text: string,
+  trusted: Trusted,
+  result: VerifyAttestationResult,
+): Promise<VerifyAttestationResult> {
+  const rel =
+    opts.artifact === undefined
+      ? undefined
+      : toRepoRel(s.root, opts.cwd ?? s.root, opts.artifact)
+          .replace(/\/+$/, '')
+          .replace(/\.dv$/, '');
+  const v = await verifyReceiptFile(s, text, opts.file, trusted, rel);
+  result.kind = 'receipt';
+  result.signedBy = v.signedBy;
+  result.failures = v.failures;
+  if (v.report) {
+    result.receipts = [v.report];
+    result.artifact = rel ?? v.report.artifacts.join(', ');
+    result.checked.subjects = v.report.artifacts.length;
+  }
+  if (v.notReproduced) result.notReproduced = true;
   result.ok = result.failures.length === 0;
   return result;
 }

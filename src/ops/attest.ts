@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { decodeManifest } from '../core/manifest.js';
 import type { FileEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
-import { type Envelope, signEnvelope } from '../provenance/dsse.js';
+import { type Envelope, type Signer, signEnvelope } from '../provenance/dsse.js';
+import { saveEvidence } from '../provenance/evidence-store.js';
 import {
   type AttestedStage,
   DV_BUILD_TYPE,
@@ -54,7 +55,26 @@ export interface AttestResult {
   stages: number;
   /** The file written, when `output` was given. */
   file?: string;
+  /** The copy kept in the store's directory (`dv attest verify <artifact>` finds it there). */
+  kept: string;
   envelope: Envelope;
+}
+
+/** Signs a statement and keeps the envelope under its snapshot; returns the envelope, its file text and where it was kept. */
+export async function signAndKeep(
+  s: RepoSession,
+  statement: Statement,
+  signer: Signer,
+): Promise<{ envelope: Envelope; text: string; kept: string }> {
+  const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement), 'utf8'), signer);
+  const text = JSON.stringify(envelope, null, 2) + '\n';
+  const [kept] = await saveEvidence(
+    s,
+    'attestations',
+    [statement.predicate.buildDefinition.internalParameters.snapshot],
+    Buffer.from(text),
+  );
+  return { envelope, text, kept };
 }
 
 /** SHA-256 of a stored file, chunk by chunk in file order (the manifest depth is at most 8, checked by its decoder). */
@@ -163,8 +183,8 @@ export async function attest(s: RepoSession, opts: AttestOptions): Promise<Attes
       `no signing key: set one with \`dv config --local ${ATTEST_KEY} PATH\` (an Ed25519 key; make one with \`dv key gen PATH\`)`,
     );
   const statement = await buildStatement(s, opts.target, opts.cwd ?? s.root);
-  const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement), 'utf8'), signer);
-  if (opts.output !== undefined) await writeFileAtomic(opts.output, JSON.stringify(envelope, null, 2) + '\n');
+  const { envelope, text, kept } = await signAndKeep(s, statement, signer);
+  if (opts.output !== undefined) await writeFileAtomic(opts.output, text);
   const p = statement.predicate.buildDefinition;
   return {
     artifact: p.externalParameters.artifact,
@@ -174,6 +194,7 @@ export async function attest(s: RepoSession, opts: AttestOptions): Promise<Attes
     materials: p.resolvedDependencies.length,
     stages: p.internalParameters.stages.length,
     ...(opts.output !== undefined ? { file: opts.output } : {}),
+    kept,
     envelope,
   };
 }

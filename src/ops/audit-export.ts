@@ -25,6 +25,8 @@ import { compareStage } from '../provenance/compare.js';
 import { checkEnvelope, type Envelope, MAX_ENVELOPE_BYTES, parseEnvelope, signEnvelope } from '../provenance/dsse.js';
 import { DV_SNAPSHOT, DV_TREE, INTOTO_PAYLOAD_TYPE, parseStatement, type Statement } from '../provenance/statement.js';
 import { ATTEST_KEY, configuredSigner, trustedKeys } from '../provenance/trust.js';
+import { checkReceipt, receiptName } from '../provenance/receipt.js';
+import { loadReceipts } from '../provenance/evidence-store.js';
 import { buildStatement } from './attest.js';
 import { lineage } from './lineage.js';
 
@@ -43,6 +45,8 @@ export interface AuditExportResult {
   snapshot: string;
   file: string;
   objects: number;
+  /** Rebuild receipts of the artifact included (those `attest.key` or a trusted key signed). */
+  receipts: number;
   bytes: number;
   keys: string[];
   codeCommits: string[];
@@ -75,6 +79,7 @@ export async function auditExport(s: RepoSession, opts: AuditExportOptions): Pro
         'check out the commit that recorded it (`git checkout REV && dv checkout`), then export',
     );
   const objects = await collectObjects(s, statement);
+  const receipts = await collectReceipts(s, snapshot, b.externalParameters.artifact, keys);
   const codeCommits = [...new Set(b.resolvedDependencies.map((d) => d.digest?.gitCommit).filter((c): c is string => !!c))];
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
@@ -97,7 +102,7 @@ export async function auditExport(s: RepoSession, opts: AuditExportOptions): Pro
   ]);
   const tmp = tempPathFor(opts.output);
   try {
-    await writeBundle(tmp, fixed, objects);
+    await writeBundle(tmp, fixed, objects, receipts);
     await fsp.rename(tmp, opts.output);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
@@ -109,6 +114,7 @@ export async function auditExport(s: RepoSession, opts: AuditExportOptions): Pro
     snapshot,
     file: opts.output,
     objects: objects.size,
+    receipts: receipts.size,
     bytes,
     keys: manifest.keys,
     codeCommits,
@@ -159,6 +165,25 @@ async function givenAttestation(s: RepoSession, file: string): Promise<Attestati
   const statement = parseStatement(env.payloadBytes, file);
   const { payloadBytes: _p, ...envelope } = env;
   return { envelope, statement, keys: new Map(trustedBy.map((id) => [id, candidates.get(id)!])) };
+}
+
+/**
+ * The kept rebuild receipts of the artifact's snapshot that this user's key or a trusted key
+ * signed, by file name; their signers' keys join `keys` (keys.pub), so the bundle verifies them.
+ */
+async function collectReceipts(s: RepoSession, snapshot: string, path: string, keys: Map<string, KeyObject>): Promise<Map<string, Buffer>> {
+  const candidates = new Map<string, KeyObject>();
+  const signer = await configuredSigner(s.config, s.root);
+  if (signer) candidates.set(signer.keyid, signer.publicKey);
+  for (const [id, k] of (await trustedKeys(s.config, s.root))?.keys ?? []) candidates.set(id, k);
+  const out = new Map<string, Buffer>();
+  for (const r of await loadReceipts(s, snapshot)) {
+    const c = checkReceipt(r.bytes.toString('utf8'), r.file, candidates, { snapshot, path });
+    if (!c.ok) continue;
+    out.set(receiptName(r.bytes), r.bytes);
+    for (const id of c.signedBy) keys.set(id, candidates.get(id)!);
+  }
+  return out;
 }
 
 /** The snapshots, trees and manifests the statement names, from the store: breadth first, bounded. */

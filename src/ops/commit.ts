@@ -4,10 +4,13 @@ import { pointerRelFor, usesGit } from '../workspace/pointers.js';
 import { selectTrackedWithin } from '../workspace/tracked.js';
 import { snapshotPath, snapshotWithin, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
 import { refusePartialSnapshot } from '../history/partial.js';
+import { type CommitAttestation, signedCommit } from './attest-commit.js';
 export interface CommitOptions extends SnapshotOptions {
   /** Paths to commit (relative to `cwd`); all tracked paths when empty. */
   paths?: string[];
   cwd?: string;
+  /** Sign an attestation of each snapshot recorded (attest.key); default: config attest.signCommits. */
+  sign?: boolean;
 }
 
 export type CommitEntry = SnapshotEntry;
@@ -18,10 +21,13 @@ export interface CommitResult {
   gitAdd: string[];
   bytesStored: number;
   objectsStored: number;
+  /** With `sign`: the attestation kept for each snapshot recorded (ops/attest-commit.ts). */
+  attestations?: CommitAttestation[];
 }
 
 /** Snapshots every changed tracked path (or the ones named; a path inside one records that part alone). */
 export async function commit(s: RepoSession, opts: CommitOptions): Promise<CommitResult> {
+  if (opts.sign !== false) return (await signedCommit(s, opts, commit)) ?? commit(s, { ...opts, sign: false });
   const selected = await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root);
   const before = { ...s.store.stats };
   const committed: CommitEntry[] = [];

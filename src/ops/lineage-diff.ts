@@ -19,6 +19,8 @@ import { toRepoRel } from '../workspace/scan.js';
 import { loadSnapshot, resolveId, treeLoader } from '../history/objects.js';
 import { overlaps } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
+import { packagesDigest } from '../pipeline/packages-digest.js';
+import { decodeRun } from '../pipeline/run.js';
 import { asPipelineLineage } from '../pipeline/outs.js';
 import { changedBetween, isDvBookkeeping, locksAt } from '../provenance/lock-history.js';
 import {
@@ -188,11 +190,28 @@ async function lockRun(s: RepoSession, name: string, st: LockStage): Promise<Sta
     ...(st.wdir ? { wdir: st.wdir } : {}),
     key: st.key,
     params: st.params,
-    env: st.env,
+    env: await fullEnv(s, st),
     deps: st.deps,
     outs: st.outs.map((o) => ({ path: o.path, id: o.id })),
     ...(metrics ? { metrics } : {}),
   };
+}
+
+/**
+ * dv.lock's environment with the package list of the run record it names, when that record is in
+ * the store and lists the set dv.lock's digest names; else as dv.lock has it (the digest: the
+ * diff then says the set changed without naming packages).
+ */
+async function fullEnv(s: RepoSession, st: LockStage): Promise<LockStage['env']> {
+  const pkgs = st.env.pythonPackages;
+  if (typeof pkgs !== 'string') return st.env;
+  const run = await s.store.get(st.run).then(
+    (b) => decodeRun(b, st.run),
+    () => undefined,
+  );
+  const listed = run?.env?.pythonPackages;
+  if (!listed || typeof listed !== 'object' || packagesDigest(listed) !== pkgs) return st.env;
+  return { ...st.env, pythonPackages: listed };
 }
 
 /** Inputs whose recorded ids differ, with the tree diff of the two versions (bounded). */

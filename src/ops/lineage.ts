@@ -18,6 +18,7 @@ import type { DepRecord, ParamValues, RunEnv } from '../pipeline/run.js';
 import { metricValues, type MetricValues } from '../pipeline/metrics.js';
 import { kindOf, loadSnapshot, resolveId, treeLoader } from '../history/objects.js';
 import { asPipelineLineage } from '../pipeline/outs.js';
+import { type EnvSummary, envSummary } from '../provenance/env-summary.js';
 import { loadPipeline } from '../pipeline/state.js';
 
 export interface LineageOptions {
@@ -56,6 +57,8 @@ export interface LineageStage {
   ranAt: string;
   params: ParamValues;
   env: RunEnv;
+  /** The infrastructure fields of `env` in short (package count and digest, CPU, container, GPU, lockfiles). */
+  environment: EnvSummary;
   inputs: DepRecord[];
   outputs: { path: string; id: string }[];
 }
@@ -172,6 +175,7 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
       ranAt: snap.time,
       params: p.params ?? {},
       env: p.env,
+      environment: envSummary(p.env),
       inputs: p.deps,
       outputs: p.outs ?? [],
     });

@@ -16,6 +16,7 @@ import type { LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, type StageSpec } from '../pipeline/spec.js';
 import { runShell, stageDir } from '../pipeline/shell.js';
+import { stageLockfiles } from '../pipeline/env-extra.js';
 import { checkout } from './checkout.js';
 import { checkOuts, clearOut, prepareOut, publishOut, type PipelineLineage } from '../pipeline/outs.js';
 import { findRun, saveRunRef } from '../pipeline/run-cache.js';
@@ -333,7 +334,7 @@ class ReproRun {
     const s = this.s;
     const ranAt = new Date().toISOString();
     this.env ??= await captureEnv(s, this.gitState);
-    const env = this.env;
+    const env: RunEnv = { ...this.env, ...(await stageLockfiles(s.root, stage.wdir)) };
     const scans = await scanOuts(s, name, stage);
     const lineage: PipelineLineage = {
       stage: name,

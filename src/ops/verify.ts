@@ -18,6 +18,7 @@ import { overlaps } from '../pipeline/dag.js';
 import { treeLoader } from '../history/objects.js';
 import { checkStageNames, describeChange, loadPipeline, outOfDate, requireStages } from '../pipeline/state.js';
 import { runShell, stageDir } from '../pipeline/shell.js';
+import { type RebuildReceipt, rebuildSigner, writeRebuildReceipts } from '../provenance/rebuild.js';
 
 export interface VerifyOptions {
   /** Stages to verify; all when empty. */
@@ -26,6 +27,8 @@ export interface VerifyOptions {
   onStage?: (e: { stage: string; cmd: string }) => void;
   /** Keep the temporary workspace (its path is in the result). */
   keep?: boolean;
+  /** Sign a rebuild receipt per stage with `attest.key` (provenance/rebuild.ts); refused before anything runs without a key. */
+  rebuild?: boolean;
 }
 
 export interface VerifyOut {
@@ -53,6 +56,8 @@ export interface VerifyResult {
   stages: VerifyStage[];
   /** The temporary workspace, when kept. */
   workspace?: string;
+  /** The signed rebuild receipts (with `rebuild`). */
+  receipts?: RebuildReceipt[];
 }
 
 async function copyPath(from: string, to: string): Promise<void> {
@@ -75,6 +80,7 @@ export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<
       { stage: st.name },
     );
   }
+  const signer = opts.rebuild ? await rebuildSigner(s) : undefined;
   const allOuts = p.spec.stages.flatMap((x) => x.outs);
   const ws = await fsp.mkdtemp(join(tmpdir(), 'dv-verify-'));
   const result: VerifyStage[] = [];
@@ -133,5 +139,6 @@ export async function verify(s: RepoSession, opts: VerifyOptions = {}): Promise<
   } finally {
     if (!opts.keep) await fsp.rm(ws, { recursive: true, force: true });
   }
-  return { ok: result.every((x) => x.ok), stages: result, ...(opts.keep ? { workspace: ws } : {}) };
+  const receipts = signer ? await writeRebuildReceipts(s, signer, p.lock, result) : undefined;
+  return { ok: result.every((x) => x.ok), stages: result, ...(opts.keep ? { workspace: ws } : {}), ...(receipts ? { receipts } : {}) };
 }

@@ -1,8 +1,9 @@
 /**
  * The parts of a stage's environment that answer "did the infrastructure change?" beside the
  * tool versions state.ts records: the Python packages of the `python3` a stage would run (names
- * and versions), the CPU model, the container the run is in (from /proc/self/cgroup), and the
- * NVIDIA driver when `nvidia-smi` exists. `dv lineage diff` names each one that differs.
+ * and versions), the CPU model, the container the run is in (from /proc/self/cgroup), the
+ * NVIDIA driver when `nvidia-smi` exists, the CUDA toolkit version, and per stage the hashes of the
+ * dependency lockfiles in its directory. `dv lineage diff` names each one that differs.
  *
  * The package list comes from one `python3 -c` using importlib.metadata (the same data as
  * `pip list`, without needing pip and in a fraction of its time). Every probe is bounded: a
@@ -10,8 +11,11 @@
  * times out leaves its field out rather than failing the run.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { readControlBytes } from '../repo/control-file.js';
 
 const TIMEOUT_MS = 5000;
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -28,6 +32,8 @@ export interface ExtraEnv {
   container?: string;
   /** NVIDIA driver version, when nvidia-smi runs. */
   gpuDriver?: string;
+  /** CUDA toolkit version: $CUDA_HOME (or /usr/local/cuda) version.json or version.txt, else `nvcc --version`. */
+  cuda?: string;
 }
 
 function run(cmd: string, args: string[]): Promise<string | undefined> {
@@ -70,14 +76,55 @@ async function gpuDriver(): Promise<string | undefined> {
   return text(v) ? v : undefined;
 }
 
+const MAX_VERSION_FILE = 64 * 1024;
+
+/** The CUDA toolkit's version from its version file (cheap), else from nvcc (absent: fails at once). */
+async function cuda(): Promise<string | undefined> {
+  const home = process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda';
+  const read = (f: string): Promise<string> =>
+    readControlBytes(join(home, f), { maxBytes: MAX_VERSION_FILE, followLinks: true }).then(
+      (b) => b?.toString('utf8') ?? '',
+      () => '',
+    );
+  try {
+    const v = (JSON.parse((await read('version.json')) || 'null') as any)?.cuda?.version;
+    if (text(v)) return v;
+  } catch {
+    // not JSON: try the next source
+  }
+  const txt = /CUDA Version (\S+)/.exec(await read('version.txt'))?.[1];
+  if (text(txt)) return txt;
+  const nvcc = /release \S+, V(\S+)/.exec((await run('nvcc', ['--version'])) ?? '')?.[1];
+  return text(nvcc) ? nvcc : undefined;
+}
+
+/** Dependency lockfiles a stage's directory may hold (the repository root's are recorded by state.ts as `lockfiles`). */
+const STAGE_LOCKFILES = ['requirements.txt', 'poetry.lock', 'uv.lock', 'Pipfile.lock', 'package-lock.json', 'pnpm-lock.yaml', 'yarn.lock'];
+const MAX_LOCKFILE = 64 * 1024 * 1024;
+
+/**
+ * The sha256 of each dependency lockfile in a stage's `wdir` (none for a stage at the root: the
+ * root's are in `lockfiles`). Read capped, a link or special file is left out.
+ */
+export async function stageLockfiles(root: string, wdir: string | undefined): Promise<{ stageLockfiles?: Record<string, string> }> {
+  if (!wdir) return {};
+  const out: Record<string, string> = {};
+  for (const f of STAGE_LOCKFILES) {
+    const b = await readControlBytes(join(root, wdir, f), { maxBytes: MAX_LOCKFILE, root }).catch(() => undefined);
+    if (b) out[f] = createHash('sha256').update(b).digest('hex');
+  }
+  return Object.keys(out).length ? { stageLockfiles: out } : {};
+}
+
 /** The probes, run at once (their wall time is the slowest one's). */
 export async function extraEnv(): Promise<ExtraEnv> {
-  const [pkgs, ctr, gpu] = await Promise.all([pythonPackages(), container(), gpuDriver()]);
+  const [pkgs, ctr, gpu, cu] = await Promise.all([pythonPackages(), container(), gpuDriver(), cuda()]);
   const cpu = cpus()[0]?.model?.trim();
   return {
     ...(pkgs ? { pythonPackages: pkgs } : {}),
     ...(text(cpu) ? { cpu } : {}),
     ...(ctr ? { container: ctr } : {}),
     ...(gpu ? { gpuDriver: gpu } : {}),
+    ...(cu ? { cuda: cu } : {}),
   };
 }

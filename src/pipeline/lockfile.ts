@@ -12,7 +12,7 @@
  *       deps: [{path, id, snapshot?, uncommitted?}]   # uncommitted: tracked, not `dv commit`ed
  *       params: {params.yaml: {train.lr: 0.1}}
  *       outs: [{path, id, snapshot}]
- *       env: {dv, os, arch, tools, git, lockfiles, vars}
+ *       env: {dv, os, arch, tools, git, lockfiles, vars, pythonPackages: sha256:<hex> (N packages), cpu, ...}
  *       ranAt: <ISO time>
  *
  * Pure.
@@ -21,6 +21,7 @@ import { yaml } from './yaml.js';
 import { isId } from '../core/ids.js';
 import type { DepRecord, OutRecord, ParamValues, RunEnv } from './run.js';
 import { invalid, parseYaml } from './spec.js';
+import { packagesDigest } from './packages-digest.js';
 
 export const LOCK_FILE = 'dv.lock';
 
@@ -107,9 +108,15 @@ function sorted(v: unknown): unknown {
 
 const ENV_KEYS = ['dv', 'os', 'arch', 'tools', 'git', 'lockfiles', 'vars'] as const;
 
-/** The environment in a fixed key order (a run record decoded from the store has its keys sorted). */
+/**
+ * The environment in a fixed key order (a run record decoded from the store has its keys sorted),
+ * the Python package set as its digest line: the list (a hundred lines a stage with a real
+ * Python) is in the run record `run:` names, so dv.lock stays short and its diffs readable.
+ */
 function encodeEnv(env: RunEnv): RunEnv {
-  const e = env as unknown as Record<string, unknown>;
+  const e = { ...env } as unknown as Record<string, unknown>;
+  if (e.pythonPackages !== undefined && e.pythonPackages !== null)
+    e.pythonPackages = packagesDigest(e.pythonPackages as Record<string, string> | string);
   const out: Record<string, unknown> = {};
   for (const k of ENV_KEYS) {
     if (!(k in e)) continue;

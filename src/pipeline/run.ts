@@ -46,11 +46,19 @@ export interface RunEnv {
   lockfiles: Record<string, string>;
   /** Allow-listed environment variables that were set. */
   vars: Record<string, string>;
-  /** Python packages of `python3`, CPU model, container id, NVIDIA driver (env-extra.ts); absent in older records. */
-  pythonPackages?: Record<string, string>;
+  /**
+   * Python packages of `python3`, CPU model, container id, NVIDIA driver (env-extra.ts); absent in older records.
+   * The packages are name → version in run records and snapshots; dv.lock keeps their digest line
+   * (`sha256:<hex> (N packages)`, env-extra.ts packagesDigest); dv.lock files of an older dv hold the map.
+   */
+  pythonPackages?: Record<string, string> | string;
   cpu?: string;
   container?: string;
   gpuDriver?: string;
+  /** CUDA toolkit version (env-extra.ts). */
+  cuda?: string;
+  /** sha256 of the dependency lockfiles in the stage's wdir (env-extra.ts stageLockfiles). */
+  stageLockfiles?: Record<string, string>;
 }
 
 export interface RunRecord {

@@ -25,6 +25,7 @@ import { checkEnvelope, parseEnvelope } from './dsse.js';
 import { fileIdOf } from './file-id.js';
 import { parsePublicKeys } from './keys.js';
 import { DV_SNAPSHOT, DV_TREE, INTOTO_PAYLOAD_TYPE, parseStatement, type Statement } from './statement.js';
+import { checkReceipt, type ReceiptReport, receiptName } from './receipt.js';
 
 const MAX_FAILURES = 1000;
 
@@ -40,6 +41,8 @@ export interface BundleVerifyResult {
   codeCommits: string[];
   /** artifactFiles: the artifact's files found under --data, checked against their sha256 subjects. */
   checked: { objects: number; snapshots: number; trees: number; stages: number; dataFiles: number; artifactFiles: number };
+  /** The bundle's rebuild receipts of the artifact, each verified (a mismatch it records is reported, not a failure). */
+  receipts: ReceiptReport[];
   failures: string[];
 }
 
@@ -81,6 +84,7 @@ export async function verifyBundle(
     keysFrom: opts.trusted ? 'file' : 'bundle',
     codeCommits: [],
     checked: { objects: 0, snapshots: 0, trees: 0, stages: 0, dataFiles: 0, artifactFiles: 0 },
+    receipts: [],
     failures: [],
   };
   let bundleKeys = new Map<string, KeyObject>();
@@ -115,6 +119,7 @@ export async function verifyBundle(
     for (const id of entries.objects.keys())
       if (!chain.reached.has(id)) f.add(`object ${short(id)} is not named by the attestation (an extra file in the bundle)`);
     checkRecords(statement, text('dv.lock'), text('lineage.json'), f);
+    result.receipts = checkReceipts(entries.receipts, opts.trusted ?? bundleKeys, statement, f);
     result.checked.stages = b.internalParameters.stages.length;
     if (opts.dataDir !== undefined) {
       result.checked.dataFiles = await checkData(statement, chain, opts.dataDir, f);
@@ -124,6 +129,26 @@ export async function verifyBundle(
   result.failures = f.done();
   result.ok = result.failures.length === 0;
   return result;
+}
+
+/** Each receipt: named by its sha256, signed by a trusted key, about the attested snapshot. */
+function checkReceipts(receipts: Map<string, Buffer>, trusted: Map<string, KeyObject>, st: Statement, f: Failures): ReceiptReport[] {
+  const about = {
+    snapshot: st.predicate.buildDefinition.internalParameters.snapshot,
+    path: st.predicate.buildDefinition.externalParameters.artifact,
+  };
+  const out: ReceiptReport[] = [];
+  for (const [name, bytes] of receipts) {
+    const what = `receipts/${name}`;
+    if (receiptName(bytes) !== name) {
+      f.add(`${what}: its bytes do not hash to its name (the receipt was changed)`);
+      continue;
+    }
+    const c = checkReceipt(bytes.toString('utf8'), what, trusted, about);
+    if (c.ok) out.push(c.report);
+    else for (const p of c.problems) f.add(p);
+  }
+  return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
 interface Manifest {

@@ -8,6 +8,7 @@
  *   dv.lock           the pipeline record the stages are compared with
  *   keys.pub          the signers' public keys (PEM), to compare with the team's published key ids
  *   objects/<id>      the snapshots, trees and file manifests that name every file's hash
+ *   receipts/<sha256>.json  signed rebuild receipts of the artifact (`dv repro --verify --rebuild`), named by their sha256
  *
  * Reading is the untrusted part: the tar is streamed, never extracted to disk; every entry name
  * must be one of those (no paths, links or directories), each entry and the whole are capped, a
@@ -44,6 +45,8 @@ export interface BundleManifest {
 export interface BundleEntries {
   fixed: Map<FixedName, Buffer>;
   objects: Map<string, Buffer>;
+  /** Rebuild receipts by file name (`<sha256>.json`). */
+  receipts: Map<string, Buffer>;
   /** Entries refused while reading (one line each); the bundle does not verify when any. */
   problems: string[];
 }
@@ -51,12 +54,17 @@ export interface BundleEntries {
 const FIXED_SET = new Set<string>(FIXED);
 
 /** What an entry name is, or why it is refused. */
-function classify(name: string): { fixed: FixedName } | { object: string } | { problem: string } {
+const RECEIPT = /^receipts\/[0-9a-f]{64}\.json$/;
+
+function classify(name: string): { fixed: FixedName } | { object: string } | { receipt: string } | { problem: string } {
   if (!name.startsWith(BUNDLE_DIR)) return { problem: `entry ${JSON.stringify(name.slice(0, 200))} is outside ${BUNDLE_DIR}` };
   const rest = name.slice(BUNDLE_DIR.length);
   if (FIXED_SET.has(rest)) return { fixed: rest as FixedName };
   if (rest.startsWith('objects/') && isId(rest.slice('objects/'.length))) return { object: rest.slice('objects/'.length) };
-  return { problem: `unexpected entry ${JSON.stringify(name.slice(0, 200))} (a bundle holds only ${FIXED.join(', ')} and objects/<id>)` };
+  if (RECEIPT.test(rest)) return { receipt: rest.slice('receipts/'.length) };
+  return {
+    problem: `unexpected entry ${JSON.stringify(name.slice(0, 200))} (a bundle holds only ${FIXED.join(', ')}, objects/<id> and receipts/<sha256>.json)`,
+  };
 }
 
 /**
@@ -65,7 +73,7 @@ function classify(name: string): { fixed: FixedName } | { object: string } | { p
  */
 export async function readBundle(file: string): Promise<BundleEntries> {
   const tar = (await import('tar-stream')).default;
-  const out: BundleEntries = { fixed: new Map(), objects: new Map(), problems: [] };
+  const out: BundleEntries = { fixed: new Map(), objects: new Map(), receipts: new Map(), problems: [] };
   const seen = new Set<string>();
   let entries = 0;
   let total = 0;
@@ -77,6 +85,8 @@ export async function readBundle(file: string): Promise<BundleEntries> {
       total += header.size ?? 0;
       if (entries > MAX_ENTRIES) return extract.destroy(bad(`more than ${MAX_ENTRIES} entries`));
       if (total > MAX_BUNDLE_BYTES) return extract.destroy(bad(`more than ${MAX_BUNDLE_BYTES} bytes of entries`));
+      // A tar cut inside an entry fails on the entry's stream: without a listener that error would end the process.
+      stream.on('error', (e: Error) => extract.destroy(bad(`not a readable tar (${e.message})`)));
       const c = classify(header.name);
       let problem = 'problem' in c ? c.problem : undefined;
       if (!problem && header.type !== 'file') problem = `entry ${header.name} is a ${header.type}, not a file`;
@@ -100,6 +110,7 @@ export async function readBundle(file: string): Promise<BundleEntries> {
         const bytes = Buffer.concat(parts);
         if ('fixed' in c) out.fixed.set(c.fixed, bytes);
         else if ('object' in c) out.objects.set(c.object, bytes);
+        else if ('receipt' in c) out.receipts.set(c.receipt, bytes);
         next();
       });
     });
@@ -123,7 +134,12 @@ export async function readBundle(file: string): Promise<BundleEntries> {
 }
 
 /** Writes a bundle: the fixed entries, then the objects in id order (a tar any tool reads). */
-export async function writeBundle(file: string, fixed: Map<FixedName, Buffer>, objects: Map<string, Buffer>): Promise<void> {
+export async function writeBundle(
+  file: string,
+  fixed: Map<FixedName, Buffer>,
+  objects: Map<string, Buffer>,
+  receipts: Map<string, Buffer> = new Map(),
+): Promise<void> {
   const tar = (await import('tar-stream')).default;
   const { createWriteStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
@@ -138,6 +154,7 @@ export async function writeBundle(file: string, fixed: Map<FixedName, Buffer>, o
     if (b) await put(n, b);
   }
   for (const id of [...objects.keys()].sort()) await put(`objects/${id}`, objects.get(id)!);
+  for (const n of [...receipts.keys()].sort()) await put(`receipts/${n}`, receipts.get(n)!);
   p.finalize();
   await done;
 }

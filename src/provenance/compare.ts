@@ -4,7 +4,8 @@
  * mismatch". Pure. Values are shown as JSON, cut at SHOW characters (a line stays a line).
  */
 import type { LockStage } from '../pipeline/lockfile.js';
-import { canonicalJson, type ParamValues } from '../pipeline/run.js';
+import { canonicalJson, type ParamValues, type RunEnv } from '../pipeline/run.js';
+import { packagesDigest } from '../pipeline/packages-digest.js';
 import type { AttestedStage } from './statement.js';
 
 const SHOW = 80;
@@ -34,6 +35,14 @@ function fieldDiffs(prefix: string, attested: Record<string, unknown>, locked: R
   return out;
 }
 
+/** The environment with its package set as the digest dv.lock keeps (the list is in the run record). */
+function digested(env: RunEnv): Record<string, unknown> {
+  const e = { ...(env as unknown as Record<string, unknown>) };
+  if (e.pythonPackages !== undefined && e.pythonPackages !== null)
+    e.pythonPackages = packagesDigest(e.pythonPackages as Record<string, string> | string);
+  return e;
+}
+
 export function compareStage(a: AttestedStage, l: LockStage | undefined): string[] {
   const at = `stage ${a.name}`;
   if (!l) return [`${at}: not in dv.lock (attested run ${a.key.slice(0, 12)})`];
@@ -44,8 +53,7 @@ export function compareStage(a: AttestedStage, l: LockStage | undefined): string
   const lp = flatParams(l.params);
   for (const k of [...new Set([...ap.keys(), ...lp.keys()])].sort())
     if (!same(ap.get(k), lp.get(k))) out.push(`${at}: param ${k} is ${show(lp.get(k))} in dv.lock, attested ${show(ap.get(k))}`);
-  for (const d of fieldDiffs('env', a.env as unknown as Record<string, unknown>, l.env as unknown as Record<string, unknown>))
-    out.push(`${at}: ${d}`);
+  for (const d of fieldDiffs('env', digested(a.env), digested(l.env))) out.push(`${at}: ${d}`);
   const deps = new Map(l.deps.map((d) => [d.path, d]));
   for (const d of a.deps) {
     const x = deps.get(d.path);

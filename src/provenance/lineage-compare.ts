@@ -11,6 +11,7 @@
 import type { ChangeType } from '../core/diff.js';
 import type { ParamValues, RunEnv } from '../pipeline/run.js';
 import { canonicalJson } from '../pipeline/run.js';
+import { packagesDigest } from '../pipeline/packages-digest.js';
 import type { StageRecord } from './statement.js';
 
 /** One stage's record at one version, from dv.lock at a git commit or from the snapshots. */
@@ -121,6 +122,11 @@ export function flatParams(p: ParamValues): Map<string, unknown> {
 export function flatEnv(env: RunEnv | undefined, other?: RunEnv): Map<string, unknown> {
   const { git: _git, ...rest } = (env ?? {}) as unknown as Record<string, unknown>;
   const there = (other ?? {}) as unknown as Record<string, unknown>;
+  // dv.lock keeps the package set as a digest (the list is in the run record): when either side
+  // has only the digest, both are compared as digests, one line saying the set changed.
+  const pkgs = rest.pythonPackages;
+  if (pkgs !== undefined && (typeof pkgs === 'string' || typeof there.pythonPackages === 'string'))
+    rest.pythonPackages = packagesDigest(pkgs as Record<string, string> | string);
   const out = new Map<string, unknown>();
   for (const k of Object.keys(rest).sort()) {
     const v = rest[k];

@@ -190,6 +190,7 @@ const KEYS: Record<string, KeyRule> = {
   // Read from trusted config only (provenance/trust.ts): `set` refuses them in the committed file.
   'attest.key': nonEmpty('the path of an Ed25519 private key file (PEM or OpenSSH; `dv key gen PATH` makes one)'),
   'attest.trustedKeys': nonEmpty('the path of a file of trusted public keys (PEM blocks or ssh-ed25519 lines)'),
+  'attest.signCommits': oneOf(['true', 'false']),
 };
 const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
   url: {

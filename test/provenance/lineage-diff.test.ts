@@ -1,11 +1,16 @@
 /**
  * `dv lineage diff` on the four-stage pipeline of four-stages.ts, with three git-committed versions
  * after the first: a data edit, a param change, and a package upgrade. The diff between the
- * first and last versions names exactly those three causes, and nothing else.
+ * first and last versions names exactly those three causes, and nothing else. dv.lock keeps the
+ * package set as a digest; the packages are named from the run records, or, in a clone without
+ * them, the diff says the set changed.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dv, dvJson, dvOk, git } from '../helpers/cli.js';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { dv, dvJson, dvOk, git, tempDir } from '../helpers/cli.js';
 import { fourStages } from './four-stages.js';
 
 let repo: string;
@@ -92,4 +97,46 @@ test('lineage diff refuses what it cannot compare, with one line', async () => {
   assert.match(raw.stderr, /data\/raw is not a stage output in dv\.lock at v0/);
   // `dv lineage <target>` still works beside its `diff` sub-command.
   assert.match(await dvOk(repo, ['lineage', 'model.json'], env), /train/);
+});
+
+test('dv.lock keeps the package set as one digest line; the diff names packages from the run records, or says the set changed', async () => {
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  assert.match(lock, /^ {6}pythonPackages: sha256:[0-9a-f]{64} \(2 packages\)$/m);
+  assert.doesNotMatch(lock, /numpy/, 'the package list is in the run record, not in dv.lock');
+
+  // A git clone has dv.lock at each commit but no run records (nothing fetched): the digests differ.
+  const clone = join(tempDir('dv-clone-'), 'c');
+  git(repo, ['clone', '-q', repo, clone]);
+  const r = await dvJson(clone, ['lineage', 'diff', 'metrics.json', 'v0', 'v3'], env);
+  assert.deepEqual(
+    r.causes.map((c: any) => `${c.stage}:${c.kind}:${c.what.join(',')}`),
+    ['prepare:data:data/raw', 'train:params:params.json:train.lr', 'train:env:pythonPackages'],
+  );
+  const train = r.stages.find((s: any) => s.name === 'train');
+  assert.match(train.env[0].a, /^sha256:[0-9a-f]{64} \(2 packages\)$/);
+  assert.notEqual(train.env[0].a, train.env[0].b);
+  const text = await dvOk(clone, ['lineage', 'diff', 'metrics.json', 'v0', 'v3'], env);
+  assert.match(text, /^ {2}env pythonPackages: package set changed \(digest [0-9a-f]{12} \(2 packages\) → [0-9a-f]{12} \(2 packages\)\)$/m);
+
+  // A dv.lock an older dv wrote (the package map inline) still reads, and compares equal to the digest of the same set.
+  const doc = parse(await fsp.readFile(join(clone, 'dv.lock'), 'utf8'));
+  doc.stages.train.env.pythonPackages = { numpy: '1.26.4', pandas: '2.2.1' };
+  await fsp.writeFile(join(clone, 'dv.lock'), stringify(doc));
+  git(clone, ['commit', '-qam', 'old-style dv.lock']);
+  const same = await dvJson(clone, ['lineage', 'diff', 'metrics.json', 'v3', 'HEAD'], env);
+  assert.deepEqual(same.causes, []);
+  const older = await dvJson(clone, ['lineage', 'diff', 'metrics.json', 'v0', 'HEAD'], env);
+  assert.ok(older.causes.some((c: any) => c.stage === 'train' && c.kind === 'env'));
+});
+
+test('dv lineage shows the environment captured: package count and digest, CPU (text and --json)', async () => {
+  const j = await dvJson(repo, ['lineage', 'model.json'], env);
+  const train = j.stages.find((s: any) => s.name === 'train');
+  assert.equal(train.environment.pythonPackages.count, 2);
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  const digests = [...lock.matchAll(/pythonPackages: (sha256:[0-9a-f]{64}) \(2 packages\)/g)].map((m) => m[1]);
+  assert.ok(digests.includes(train.environment.pythonPackages.digest), 'the digest dv.lock keeps');
+  assert.equal(typeof train.environment.cpu, 'string');
+  const text = await dvOk(repo, ['lineage', 'model.json'], env);
+  assert.match(text, /^ {2}host: {3}python packages 2 \(sha256:[0-9a-f]{12}\), cpu \S/m);
 });

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { DvError } from '../../errors.js';
 import type { AttestResult } from '../../ops/attest.js';
 import type { VerifyAttestationResult } from '../../ops/attest-verify.js';
+import { receiptLine } from '../../provenance/receipt.js';
 import type { CliContext } from '../io.js';
 import { common } from '../options.js';
 import { printable } from '../render.js';
@@ -16,7 +17,8 @@ import { printable } from '../render.js';
 const EXIT = `
 Exit codes:
   0 success; 2 bad usage; 10 not a dv repository; 17 a key file is malformed (BAD_CONFIG);
-  22 an object is missing; 43 the attestation does not verify (ATTESTATION_INVALID).`;
+  22 an object is missing; 42 a rebuild receipt records outputs that were not reproduced (NOT_REPRODUCIBLE);
+  43 the attestation or receipt does not verify (ATTESTATION_INVALID).`;
 
 const ATTEST_HELP = `
 Signs with the Ed25519 key named by \`dv config --local attest.key PATH\` (or --global; the
@@ -35,16 +37,18 @@ function attested(r: AttestResult): string {
 function verified(r: VerifyAttestationResult): string | undefined {
   if (!r.ok) return undefined;
   const c = r.checked;
-  return (
+  if (r.kind === 'receipt') return printable(`verified rebuild receipt for ${r.artifact}: ${receiptLine(r.receipts[0])}`);
+  return printable(
     `verified ${r.artifact}: signed by ${r.signedBy.join(', ')}; ${c.subjects} subjects match the files on disk, ` +
-    `${c.materials} materials and ${c.stages} stages match the store, git and dv.lock`
+      `${c.materials} materials and ${c.stages} stages match the store, git and dv.lock` +
+      r.receipts.map((x) => `\n  ${receiptLine(x)}`).join(''),
   );
 }
 
 function registerVerify(attestCmd: Command, ctx: CliContext): void {
   common(attestCmd.command('verify'))
-    .description('check an attestation: trusted signature, the artifact on disk, and every material (store, git, dv.lock)')
-    .argument('<file>', 'the attestation (DSSE envelope) `dv attest` wrote')
+    .description('check an attestation (trusted signature, the artifact on disk, every material) or a rebuild receipt')
+    .argument('<file>', 'the attestation `dv attest` wrote, or a receipt `dv repro --verify --rebuild` kept')
     .argument('[artifact]', 'the artifact expected to be its subject (default: the one it names)')
     .option('--trusted-keys <file>', 'public keys to accept (PEM or ssh-ed25519 lines; default: config attest.trustedKeys)')
     .addHelpText('after', `\nExample:\n  dv attest verify model.pkl.intoto.json model.pkl --trusted-keys team-keys.pub\n${EXIT}`)
@@ -57,8 +61,16 @@ function registerVerify(attestCmd: Command, ctx: CliContext): void {
         ...(o.trustedKeys !== undefined ? { trustedKeys: resolve(cwd, o.trustedKeys) } : {}),
       });
       if (r.ok) return ctx.show(r, verified);
-      if (!ctx.globals.json) for (const f of r.failures) ctx.err(`dv: attestation: ${printable(f)}`);
+      if (!ctx.globals.json) for (const f of r.failures) ctx.err(`dv: ${r.kind}: ${printable(f)}`);
       const n = r.failures.length;
+      if (r.notReproduced) {
+        const x = r.receipts[0];
+        throw new DvError(
+          'NOT_REPRODUCIBLE',
+          `${file}: ${r.artifact} was rebuilt by ${x.signer} at ${x.at} and NOT reproduced (above): the stage is not deterministic, or its environment differs`,
+          { failures: r.failures },
+        );
+      }
       throw new DvError(
         'ATTESTATION_INVALID',
         `${file} does not verify${r.artifact ? ` for ${r.artifact}` : ''}: ${n} problem${n === 1 ? '' : 's'} ` +

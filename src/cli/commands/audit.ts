@@ -12,6 +12,7 @@ import type { AuditVerifyResult } from '../../ops/audit-verify.js';
 import type { CliContext } from '../io.js';
 import { common } from '../options.js';
 import { printable } from '../render.js';
+import { receiptLine } from '../../provenance/receipt.js';
 
 const EXIT = `
 Exit codes:
@@ -22,7 +23,9 @@ function exported(r: AuditExportResult): string {
   const mib = (r.bytes / 1024 / 1024).toFixed(2);
   return (
     `wrote ${r.file} (${mib} MiB): ${r.artifact} snapshot ${r.snapshot.slice(0, 12)}, ${r.objects} objects, ` +
-    `attestation ${r.attestation === 'made' ? 'signed now' : 'as given'} by ${r.keys.join(', ')}\n` +
+    `attestation ${r.attestation === 'made' ? 'signed now' : 'as given'} by ${r.keys.join(', ')}` +
+    (r.receipts ? `, ${r.receipts} rebuild receipt${r.receipts === 1 ? '' : 's'}` : '') +
+    '\n' +
     `code commit${r.codeCommits.length === 1 ? '' : 's'}: ${r.codeCommits.join(', ') || '(none)'}`
   );
 }
@@ -37,6 +40,7 @@ function verified(r: AuditVerifyResult): string {
       (c.artifactFiles ? `; ${c.artifactFiles} artifact files match their sha256` : ''),
     `  code commit${r.codeCommits.length === 1 ? '' : 's'} ${r.codeCommits.join(', ') || '(none)'}: check in the team's git repository`,
   ];
+  for (const x of r.receipts) lines.push(`  ${receiptLine(x)}`);
   if (r.keysFrom === 'bundle')
     lines.push(
       `  note: trusted the bundle's own keys.pub; compare ${r.signedBy.join(', ')} with the team's published key ids, or give --trusted-keys`,

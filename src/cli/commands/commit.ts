@@ -18,6 +18,7 @@ function render(r: CommitResult): string {
     const git = r.gitAdd.length > 0 ? `\n\nRecord it with git: git add ${r.gitAdd.map(shellQuote).join(' ')}` : '';
     lines.push(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}${git}`);
   }
+  for (const a of r.attestations ?? []) lines.push(`signed an attestation of ${a.path} by ${a.keyid}: ${a.file}`);
   return lines.join('\n');
 }
 
@@ -31,10 +32,13 @@ export function register(program: Command, ctx: CliContext): void {
     ),
   )
     .argument('[paths...]')
-    .action(async (paths: string[], o: { message?: string; meta?: string[] }) => {
+    .option('--sign', 'sign an attestation of each snapshot recorded with attest.key (default: config attest.signCommits)')
+    .action(async (paths: string[], o: { message?: string; meta?: string[]; sign?: boolean }) => {
       const bar = ctx.progress('hashing');
       const onProgress = (p: ScanProgress): void => bar.update(p.filesHashed, { bytes: p.bytesHashed });
-      const r = await ctx.run('commit', { paths, cwd: ctx.cwd(), ...snapshotMeta(o), onProgress }).finally(() => bar.stop());
+      const r = await ctx
+        .run('commit', { paths, cwd: ctx.cwd(), ...snapshotMeta(o), onProgress, ...(o.sign ? { sign: true } : {}) })
+        .finally(() => bar.stop());
       ctx.show(r, render);
     });
 }

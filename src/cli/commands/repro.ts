@@ -13,6 +13,7 @@ interface ReproFlags {
   dryRun?: boolean;
   verify?: boolean;
   keepTemp?: boolean;
+  rebuild?: boolean;
 }
 
 type Stdio = ['ignore', 'inherit' | 'ignore' | number, 'inherit' | number];
@@ -25,11 +26,13 @@ async function run(ctx: CliContext, stages: string[], o: ReproFlags): Promise<vo
     if (!json && !quiet) ctx.out(text);
   };
   const pr = await import('../pipeline-render.js');
-  if (o.verify) {
+  if (o.verify || o.rebuild) {
     const onStage = (e: { stage: string; cmd: string }): void => say(`Verifying stage ${e.stage}:\n> ${e.cmd}`);
-    const r = await ctx.run('verify', { stages, stdio, keep: o.keepTemp, onStage });
+    const r = await ctx.run('verify', { stages, stdio, keep: o.keepTemp, onStage, rebuild: o.rebuild });
     if (json) ctx.json(r);
     else if (!quiet || !r.ok) ctx.out(pr.verify(r));
+    for (const x of r.receipts ?? [])
+      say(`${x.matched ? 'matched' : 'NOT reproduced'}: signed receipt for ${x.artifacts.join(', ')} (stage ${x.stage}): ${x.files[0]}`);
     if (!r.ok) ctx.exitCode = ERROR_CODES.NOT_REPRODUCIBLE.exit;
     return;
   }
@@ -68,10 +71,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-n, --dry-run', 'only say which stages would run, and which would be restored from a recorded run')
     .option('--verify', 'rerun the stages in a temporary workspace from the recorded inputs and compare every output with dv.lock')
     .option('--keep-temp', 'with --verify: keep the temporary workspace')
+    .option('--rebuild', 'with --verify: sign a rebuild receipt per stage (attest.key) that `dv attest verify` and audit bundles accept')
     .addHelpText(
       'after',
       '  40 a stage failed (its own exit code when it has one); 41 dv.yaml or dv.lock is invalid;\n' +
-        '  42 --verify found outputs that differ from dv.lock.',
+        '  42 --verify found outputs that differ from dv.lock (with --rebuild the receipt records it).',
     )
     .action((stages: string[], o: ReproFlags) => run(ctx, stages, o));
 }
