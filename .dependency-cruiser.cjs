@@ -7,7 +7,7 @@
 const LAYERS = [
   ['cli', 'index.ts'],
   ['ops'],
-  ['read'],
+  ['read', 'ui'],
   ['transfer'],
   ['provenance'],
   ['pipeline'],
@@ -51,6 +51,9 @@ const COMPOSING_OPS = {
   import: ['checkout'], // an import (and update) = fetch from another repository's remote + checkout of its snapshot
   'lineage-diff': ['lineage'], // a diff of two versions' lineage
   'audit-export': ['attest', 'lineage'], // a bundle = an attestation, the lineage and the objects they name
+  ui: ['ui-data', 'ui-pipeline'], // the web page's server = its JSON views
+  'ui-data': ['diff', 'metrics'], // commits, dataset diff and metrics per commit = the diff op and metrics' reader
+  'ui-pipeline': ['dag', 'lineage'], // the DAG view and a stage's lineage = the dag and lineage ops
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

@@ -43,6 +43,7 @@ import type { DagResult } from './ops/dag.js';
 import type { DiffResult as ValuesDiffResult, MetricsDiffOptions, MetricsShowOptions, MetricsShowResult } from './ops/metrics.js';
 import type { ParamsDiffOptions } from './ops/params.js';
 import type { ServeOptions, ServeResult } from './ops/serve.js';
+import type { UiOptions, UiResult } from './ops/ui.js';
 import type { AttestOptions, AttestResult } from './ops/attest.js';
 import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 import type { KeyGenResult } from './provenance/keygen.js';
@@ -98,6 +99,7 @@ export type {
 } from './ops/metrics.js';
 export type { ParamsDiffOptions } from './ops/params.js';
 export type { ServeOptions, ServeResult } from './ops/serve.js';
+export type { UiOptions, UiResult } from './ops/ui.js';
 export type { AttestOptions, AttestResult } from './ops/attest.js';
 export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 export type { KeyGenResult } from './provenance/keygen.js';
@@ -333,6 +335,15 @@ export class Repo {
    */
   async serve(opts: ServeOptions = {}): Promise<ServeResult> {
     return this.run('serve', opts);
+  }
+
+  /**
+   * The read-only web page of `dv ui` (commits, pipeline DAG and lineage, metrics, dataset diff),
+   * on 127.0.0.1 unless `host` says otherwise; runs until `signal` aborts.
+   * @example const stop = new AbortController(); void repo.ui({ port: 0, onListening: console.log, signal: stop.signal });
+   */
+  async ui(opts: UiOptions = {}): Promise<UiResult> {
+    return this.run('ui', opts);
   }
 
   /**
