@@ -263,10 +263,18 @@ async function selectStage(name) {
         );
       parts.push(el('h4', { text: 'environment' }), kv(envRows(run.env)));
       const upstream = v.lineage.stages.filter((s) => s !== run);
-      if (upstream.length)
+      const raw = v.lineage.artifacts.filter((a) => a.kind === 'raw');
+      if (upstream.length || raw.length)
         parts.push(
           el('h4', { text: 'made from (lineage)' }),
-          el('ul', {}, ...upstream.map((s) => el('li', {}, el('b', { text: s.name }), ' ', el('code', { text: s.cmd })))),
+          el(
+            'ul',
+            {},
+            ...upstream.map((s) => el('li', {}, el('b', { text: s.name }), ' ', el('code', { text: s.cmd }))),
+            ...raw.map((a) =>
+              el('li', {}, 'raw data ', el('code', { text: a.path }), ` snapshot ${short(a.snapshot)}`, a.message ? ` (${a.message})` : ''),
+            ),
+          ),
         );
     } else {
       parts.push(el('p', { class: 'hint', text: v.lineageError || 'no lineage recorded' }));
