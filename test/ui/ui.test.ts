@@ -7,55 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
-import { join } from 'node:path';
 import { offlinePage, screenshot } from '../helpers/browser.js';
-import { DV_BIN } from '../helpers/cli.js';
 import { STAGES, TRAIN_CMD, uiRepo } from './fixture.js';
-
-/** Starts `dv ui --port 0` in `cwd`; resolves with its URL once it prints the line. */
-export function startUi(cwd: string, args: string[] = []): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, [DV_BIN, 'ui', '--port', '0', ...args], {
-    cwd,
-    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dv ui printed no URL in 30 s: ${err}`)), 30_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^dv ui: (http:\/\/\S+\/)/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child, stderr: () => err });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`dv ui exited ${code}: ${err}`)));
-  });
-}
-
-/** A raw request with the path exactly as given (fetch would normalise `..`) and any Host. */
-export function rawRequest(
-  url: string,
-  path: string,
-  method = 'GET',
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, method, headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { rawRequest, startUi } from './server.js';
 
 test('dv ui in a browser without network: DAG, lineage on click, one metrics point per commit, dataset diff; refusals', async () => {
   const { repo, commits, scores } = await uiRepo();
