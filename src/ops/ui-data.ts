@@ -14,9 +14,10 @@ import { basename } from 'node:path';
 import type { Change } from '../core/diff.js';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
-import { type PointerAt, pointersAt, resolveCommit } from '../repo/git-revision.js';
+import { resolveCommit } from '../repo/git-revision.js';
 import type { RepoSession } from '../repo/repo.js';
 import { Lru } from '../ui/cache.js';
+import { pagePointers } from '../ui/pointer-page.js';
 import { diff } from './diff.js';
 import { type MetricsFile, metricsAt } from './metrics.js';
 
@@ -51,7 +52,6 @@ export interface Page<T> {
 
 /** Per-repository caches of answers about commits (their content never changes). */
 export class UiCaches {
-  readonly pointers = new Lru<PointerAt[]>(256);
   readonly metrics = new Lru<MetricsFile[]>(2000);
   readonly diffs = new Lru<DiffSummary>(4);
 }
@@ -92,17 +92,16 @@ export interface CommitRow extends CommitInfo {
 }
 
 /** The Commits view: a page of commits, each with its pointer files and how they changed. */
-export async function commitsPage(s: RepoSession, c: UiCaches, rev: string, offset: number, limit: number): Promise<Page<CommitRow>> {
+export async function commitsPage(s: RepoSession, rev: string, offset: number, limit: number): Promise<Page<CommitRow>> {
   const page = await logPage(s, rev, offset, limit);
-  const at = (commit: string): Promise<PointerAt[]> => c.pointers.get(commit, () => pointersAt(s.root, commit));
+  const states = await pagePointers(s.root, page.items);
   const items: CommitRow[] = [];
-  for (const ci of page.items) {
-    const now = new Map((await at(ci.commit)).map((p) => [p.rel, p.pointer]));
-    const then = new Map(ci.parents[0] ? (await at(ci.parents[0])).map((p) => [p.rel, p.pointer]) : []);
+  page.items.forEach((ci, k) => {
+    const { now, before } = states[k];
     const paths: PathAtCommit[] = [];
-    for (const path of [...new Set([...now.keys(), ...then.keys()])].sort()) {
+    for (const path of [...new Set([...now.keys(), ...before.keys()])].sort()) {
       const p = now.get(path);
-      const b = then.get(path);
+      const b = before.get(path);
       const status = !b ? 'added' : !p ? 'deleted' : b.snapshot === p.snapshot ? 'unchanged' : 'modified';
       paths.push({
         path,
@@ -112,7 +111,7 @@ export async function commitsPage(s: RepoSession, c: UiCaches, rev: string, offs
       });
     }
     items.push({ ...ci, paths: paths.slice(0, MAX_PATHS), pathsTruncated: paths.length > MAX_PATHS });
-  }
+  });
   return { ...page, items };
 }
 

@@ -57,8 +57,8 @@ type Api = (s: RepoSession, c: UiCaches, q: URLSearchParams) => Promise<unknown>
 /** The JSON endpoints; each validates its query before it reads anything. */
 const API: Record<string, Api> = {
   '/api/revs': (s) => revs(s),
-  '/api/commits': (s, c, q) =>
-    commitsPage(s, c, revParam(q, 'rev', 'HEAD'), intParam(q, 'offset', 0, 0, 1e9), intParam(q, 'limit', 30, 1, 200)),
+  '/api/commits': (s, _c, q) =>
+    commitsPage(s, revParam(q, 'rev', 'HEAD'), intParam(q, 'offset', 0, 0, 1e9), intParam(q, 'limit', 30, 1, 200)),
   '/api/diff': (s, c, q) =>
     diffPage(s, c, revParam(q, 'a'), revParam(q, 'b'), intParam(q, 'offset', 0, 0, 1e9), intParam(q, 'limit', 500, 1, 5000)),
   '/api/metrics': (s, c, q) =>
@@ -73,6 +73,7 @@ function statusOf(e: unknown): number {
   if (!(e instanceof DvError)) return 500;
   if (['NOT_TRACKED', 'PATH_NOT_FOUND', 'UNKNOWN_ID'].includes(e.code)) return 404;
   if (['USAGE', 'AMBIGUOUS_ID'].includes(e.code)) return 400;
+  if (['OBJECT_MISSING', 'OBJECT_CORRUPT', 'BAD_OBJECT', 'BAD_POINTER'].includes(e.code)) return 502;
   return 500;
 }
 

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { DvError, Repo } from '../../src/index.js';
-import { git, tempDir } from '../helpers/cli.js';
+import { dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 import { type UiRepo, uiRepo } from './fixture.js';
 import { startUi } from './server.js';
 
@@ -145,5 +145,84 @@ test('dv ui: a bad --port is USAGE, a port in use says so, --open hands the URL 
     assert.equal(await fsp.readFile(seen, 'utf8'), url);
   } finally {
     child.kill('SIGINT');
+  }
+});
+
+/** The pointers a commit holds, as git itself lists them: tracked path to snapshot. */
+function pointersByGit(repo: string, commit: string | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  if (!commit) return m;
+  for (const path of git(repo, ['ls-tree', '-r', '--name-only', commit])
+    .split('\n')
+    .filter((p) => p.endsWith('.dv')))
+    m.set(path.slice(0, -3), /snapshot: (\S+)/.exec(git(repo, ['show', `${commit}:${path}`]))![1]);
+  return m;
+}
+
+test('the Commits view across merges: each commit shows the snapshots git holds there and its first parent holds', async () => {
+  const repo = await makeRepo();
+  const write = async (path: string, text: string): Promise<void> => {
+    await fsp.mkdir(join(repo, path, '..'), { recursive: true });
+    await fsp.writeFile(join(repo, path), text);
+  };
+  const commit = (m: string): void => {
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-qm', m]);
+  };
+  await write('a/x.txt', '1');
+  await write('b/y.txt', '1');
+  await dvOk(repo, ['add', 'a', 'b']);
+  commit('base');
+  git(repo, ['checkout', '-qb', 'side']);
+  for (const v of ['2', '3']) {
+    await write('a/x.txt', v);
+    await dvOk(repo, ['commit', 'a']);
+    commit(`side ${v}`);
+  }
+  git(repo, ['checkout', '-q', 'main']);
+  await write('b/y.txt', '2');
+  await dvOk(repo, ['commit', 'b']);
+  commit('main 2');
+  git(repo, ['merge', '-q', '--no-edit', 'side']);
+  await dvOk(repo, ['remove', 'b']);
+  commit('b no longer tracked');
+  const log = git(repo, ['log', '--format=%H %P'])
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
+  const r = await Repo.open(repo);
+  const stop = new AbortController();
+  let listening!: (url: string) => void;
+  const url = new Promise<string>((res) => (listening = res));
+  const done = r.ui({ port: 0, onListening: listening, signal: stop.signal });
+  try {
+    const base = await url;
+    // Pages of two: a page may start anywhere, and in git's order a merge's parents are not neighbours.
+    const rows = [];
+    for (let offset = 0; offset < log.length; offset += 2) rows.push(...(await get(base, `/api/commits?limit=2&offset=${offset}`)).items);
+    assert.deepEqual(
+      rows.map((c: any) => c.commit),
+      log.map((l) => l[0]),
+    );
+    for (const [k, [c, parent]] of log.entries()) {
+      const now = pointersByGit(repo, c);
+      const then = pointersByGit(repo, parent);
+      const expect = [...new Set([...now.keys(), ...then.keys()])].sort().map((path) => {
+        const status = !then.has(path) ? 'added' : !now.has(path) ? 'deleted' : then.get(path) === now.get(path) ? 'unchanged' : 'modified';
+        return [path, status, now.get(path) ?? then.get(path)];
+      });
+      assert.deepEqual(
+        rows[k].paths.map((p: any) => [p.path, p.status, p.snapshot ?? p.before.snapshot]),
+        expect,
+        `commit ${k}: ${rows[k].subject}`,
+      );
+    }
+    assert.ok(
+      rows[0].paths.some((p: any) => p.path === 'b' && p.status === 'deleted'),
+      'an untracked path shows as deleted',
+    );
+  } finally {
+    stop.abort();
+    await done;
   }
 });
