@@ -64,6 +64,8 @@ async function commitOf(s: RepoSession, rev: string): Promise<string> {
 
 /** Commits reachable from `rev`, newest first: one page. */
 export async function logPage(s: RepoSession, rev: string, offset: number, limit: number): Promise<Page<CommitInfo>> {
+  // A repository without commits yet has an empty history, not a bad revision.
+  if (rev === 'HEAD' && !(await resolveCommit(s.root, rev))) return { items: [], offset, more: false };
   const commit = await commitOf(s, rev);
   const r = await git(s.root, [
     'log',

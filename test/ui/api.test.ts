@@ -226,3 +226,22 @@ test('the Commits view across merges: each commit shows the snapshots git holds 
     await done;
   }
 });
+
+test('a repository without commits: empty pages, an empty DAG', async () => {
+  const repo = await makeRepo();
+  const r = await Repo.open(repo);
+  const stop = new AbortController();
+  let listening!: (url: string) => void;
+  const url = new Promise<string>((res) => (listening = res));
+  const done = r.ui({ port: 0, onListening: listening, signal: stop.signal });
+  try {
+    const base = await url;
+    assert.deepEqual(await get(base, '/api/commits'), { items: [], offset: 0, more: false });
+    assert.deepEqual((await get(base, '/api/metrics')).items, []);
+    assert.deepEqual((await get(base, '/api/dag')).nodes, []);
+    assert.deepEqual((await get(base, '/api/revs')).recent, []);
+  } finally {
+    stop.abort();
+    await done;
+  }
+});
