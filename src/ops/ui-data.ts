@@ -11,6 +11,7 @@
  * that one diff) and then served by pages from the cache, not recomputed per page.
  */
 import { basename } from 'node:path';
+import pLimit from 'p-limit';
 import type { Change } from '../core/diff.js';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
@@ -23,6 +24,8 @@ import { type MetricsFile, metricsAt } from './metrics.js';
 
 /** Tracked paths listed per commit, at most. */
 const MAX_PATHS = 200;
+/** Commits whose metrics are read at once. */
+const METRICS_JOBS = 4;
 /** Branches, tags and experiment refs listed, at most (each). */
 const MAX_REFS = 200;
 
@@ -192,8 +195,9 @@ export interface MetricsResult extends Page<MetricsPoint> {
 export async function metricsPage(s: RepoSession, c: UiCaches, rev: string, offset: number, limit: number): Promise<MetricsResult> {
   const page = await logPage(s, rev, offset, limit);
   const at = (commit: string): Promise<MetricsFile[]> => c.metrics.get(commit, () => metricsAt(s, { rev: commit.slice(0, 7), commit }));
-  const items: MetricsPoint[] = [];
-  for (const ci of page.items) items.push({ ...ci, files: await at(ci.commit) });
+  // A few commits at a time: each read is a handful of short git processes.
+  const limitRun = pLimit(METRICS_JOBS);
+  const items: MetricsPoint[] = await Promise.all(page.items.map((ci) => limitRun(async () => ({ ...ci, files: await at(ci.commit) }))));
   // TODO(issue 17, dv exp): read experiments through the exp op's reader once it is merged; until
   // then an experiment is any ref under refs/exps/ naming a commit, read as any commit is.
   const experiments: MetricsResult['experiments'] = [];
