@@ -56,7 +56,7 @@ export interface Page<T> {
 /** Per-repository caches of answers about commits (their content never changes). */
 export class UiCaches {
   readonly metrics = new Lru<MetricsFile[]>(2000);
-  readonly diffs = new Lru<DiffSummary>(4);
+  readonly diffs = new Lru<DiffSummary>(2);
 }
 
 async function commitOf(s: RepoSession, rev: string): Promise<string> {
