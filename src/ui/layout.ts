@@ -36,6 +36,8 @@ export interface LaidOutEdge {
   label?: string;
   /** Polyline from the source's border to the target's. */
   points: { x: number; y: number }[];
+  /** Where elkjs put the label (its top left corner), when there is one. */
+  labelAt?: { x: number; y: number };
 }
 
 export interface Layout {
@@ -66,14 +68,23 @@ export async function layoutDag(g: LayoutInput): Promise<Layout> {
       'elk.spacing.nodeNode': '24',
       'elk.layered.spacing.nodeNodeBetweenLayers': '48',
       'elk.padding': '[top=16,left=16,bottom=16,right=16]',
+      'elk.edgeLabels.placement': 'CENTER',
     },
     children: nodes.map((n) => ({ id: n.id, width: width(n.label), height: NODE_H })),
     // Edge ids are positions: two stages may be linked by several paths.
-    edges: edges.map((e, i): ElkExtendedEdge => ({ id: `e${i}`, sources: [e.from], targets: [e.to] })),
+    edges: edges.map(
+      (e, i): ElkExtendedEdge => ({
+        id: `e${i}`,
+        sources: [e.from],
+        targets: [e.to],
+        ...(e.label ? { labels: [{ id: `l${i}`, text: e.label, width: width(e.label) - 16, height: 14 }] } : {}),
+      }),
+    ),
   };
   const graph = await elk.layout(input);
   const laid = new Map((graph.children ?? []).map((c) => [c.id, c]));
   const routes = new Map((graph.edges ?? []).map((e) => [e.id, e.sections?.[0]]));
+  const labels = new Map((graph.edges ?? []).map((e) => [e.id, e.labels?.[0]]));
   return {
     width: Math.ceil(graph.width ?? 0),
     height: Math.ceil(graph.height ?? 0),
@@ -84,7 +95,9 @@ export async function layoutDag(g: LayoutInput): Promise<Layout> {
     edges: edges.map((e, i) => {
       const s = routes.get(`e${i}`);
       const points = s ? [s.startPoint, ...(s.bendPoints ?? []), s.endPoint].map((p) => ({ x: p.x, y: p.y })) : [];
-      return { from: e.from, to: e.to, ...(e.label !== undefined ? { label: e.label } : {}), points };
+      const l = labels.get(`e${i}`);
+      const labelAt = l?.x !== undefined && l.y !== undefined ? { labelAt: { x: l.x, y: l.y } } : {};
+      return { from: e.from, to: e.to, ...(e.label !== undefined ? { label: e.label } : {}), points, ...labelAt };
     }),
     truncated,
   };

@@ -167,6 +167,11 @@ function drawDag(d) {
     title.textContent = `${e.from} → ${e.to}${e.label ? ` (${e.label})` : ''}`;
     path.append(title);
     g.append(path);
+    if (e.label && e.labelAt) {
+      const label = svg('text', { class: 'edge-label', x: e.labelAt.x, y: e.labelAt.y + 11 });
+      label.textContent = e.label.length > 40 ? `${e.label.slice(0, 39)}…` : e.label;
+      g.append(label);
+    }
   }
   for (const n of d.nodes) {
     const node = svg('g', { class: 'node', 'data-stage': n.id, transform: `translate(${n.x},${n.y})`, tabindex: 0 });
