@@ -7,7 +7,7 @@
 const LAYERS = [
   ['cli', 'index.ts'],
   ['ops'],
-  ['read'],
+  ['read', 'ui'],
   ['transfer'],
   ['provenance'],
   ['pipeline'],
@@ -57,6 +57,9 @@ const COMPOSING_OPS = {
   'exp-pull': ['fetch'], // = git fetch of the refs + dv fetch of what their commits name
   commit: ['attest-commit'], // `dv commit --sign` = the commit, then an attestation of each snapshot
   'attest-commit': ['attest'], // signing at commit = `attest` of each recorded snapshot
+  ui: ['ui-data', 'ui-pipeline'], // the web page's server = its JSON views
+  'ui-data': ['diff', 'metrics'], // commits, dataset diff and metrics per commit = the diff op and metrics' reader
+  'ui-pipeline': ['dag', 'lineage'], // the DAG view and a stage's lineage = the dag and lineage ops
 };
 const opFile = (names) => `^src/ops/(${names.join('|')})\\.ts$`;
 rules.push({

@@ -50,6 +50,7 @@ import type { ExpRemoveOptions, ExpRemoveResult } from './ops/exp-remove.js';
 import type { ExpRunOptions, ExpRunResult } from './ops/exp-run.js';
 import type { ExpShowOptions, ExpShowResult } from './ops/exp-show.js';
 import type { ServeOptions, ServeResult } from './ops/serve.js';
+import type { UiOptions, UiResult } from './ops/ui.js';
 import type { AttestOptions, AttestResult } from './ops/attest.js';
 import type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 import type { KeyGenResult } from './provenance/keygen.js';
@@ -113,6 +114,7 @@ export type { ExpRunOptions, ExpRunResult, ExpRunEntry } from './ops/exp-run.js'
 export type { ExpShowOptions, ExpShowResult, ExpShowRow, ExpColumn } from './ops/exp-show.js';
 export type { Experiment } from './pipeline/exp-list.js';
 export type { ServeOptions, ServeResult } from './ops/serve.js';
+export type { UiOptions, UiResult } from './ops/ui.js';
 export type { AttestOptions, AttestResult } from './ops/attest.js';
 export type { VerifyAttestationOptions, VerifyAttestationResult } from './ops/attest-verify.js';
 export type { KeyGenResult } from './provenance/keygen.js';
@@ -348,6 +350,15 @@ export class Repo {
    */
   async serve(opts: ServeOptions = {}): Promise<ServeResult> {
     return this.run('serve', opts);
+  }
+
+  /**
+   * The read-only web page of `dv ui` (commits, pipeline DAG and lineage, metrics, dataset diff),
+   * on 127.0.0.1 unless `host` says otherwise; runs until `signal` aborts.
+   * @example const stop = new AbortController(); void repo.ui({ port: 0, onListening: console.log, signal: stop.signal });
+   */
+  async ui(opts: UiOptions = {}): Promise<UiResult> {
+    return this.run('ui', opts);
   }
 
   /**

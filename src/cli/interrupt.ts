@@ -16,9 +16,9 @@ const WORKSPACE_WRITERS = new Set(['add', 'commit', 'checkout', 'pull', 'repro']
 export function exitOnInterrupt(): (command: string) => void {
   let running = '';
   const onInterrupt = (): void => {
-    if (running === 'serve') {
+    if (running === 'serve' || running === 'ui') {
       // Ctrl-C is how a server is stopped: no failure, nothing to finish.
-      process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}dv serve: stopped\n`);
+      process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}dv ${running}: stopped\n`);
       process.exit(0);
     }
     const workspace = WORKSPACE_WRITERS.has(running) ? ', and the workspace files it had not reached are untouched' : '';

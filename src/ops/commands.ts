@@ -53,6 +53,7 @@ import type { ReproOptions } from './repro.js';
 import type { StageAddOptions, StageRemoveOptions } from './stage.js';
 import type { ServeOptions } from './serve.js';
 import type { StatusOptions } from './status.js';
+import type { UiOptions } from './ui.js';
 import type { MoveOptions, RemoveOptions } from './untrack.js';
 import type { VerifyOptions } from './verify.js';
 
@@ -99,6 +100,7 @@ export const COMMANDS = {
   ls: read('ls', async (s, o: LsOptions) => (await import('./ls.js')).ls(s, o)),
   lsAt: read('ls', async (s, o: LsAtOptions) => (await import('./cat.js')).lsAt(s, o)),
   serve: read('serve', async (s, o: ServeOptions) => (await import('./serve.js')).serve(s, o)),
+  ui: read('ui', async (s, o: UiOptions) => (await import('./ui.js')).ui(s, o)),
   gc: write('gc', async (s, o: GcOptions) => (await import('./gc.js')).gc(s, o)),
   gcRemote: read('gc', async (s, o: GcRemoteOptions) => (await import('./gc-remote.js')).gcRemote(s, o)),
   fsck: write('fsck', async (s, o: FsckOptions) => (await import('./fsck.js')).fsck(s, o)),

@@ -40,6 +40,7 @@ const METHOD: Record<keyof typeof COMMANDS, string> = {
   ls: 'ls',
   lsAt: 'list',
   serve: 'serve',
+  ui: 'ui',
   gc: 'gc',
   gcRemote: 'gcRemote',
   fsck: 'fsck',

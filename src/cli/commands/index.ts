@@ -36,6 +36,7 @@ import * as repro from './repro.js';
 import * as serve from './serve.js';
 import * as stage from './stage.js';
 import * as status from './status.js';
+import * as ui from './ui.js';
 
 export type Register = (program: Command, ctx: CliContext) => void;
 
@@ -52,6 +53,7 @@ export const COMMAND_FILES: { register: Register }[] = [
   ls,
   cat,
   serve,
+  ui,
   gc,
   fsck,
   remote,
