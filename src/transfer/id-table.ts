@@ -103,6 +103,17 @@ export class IdList {
     return this.page(k).ids.toString('hex', o, o + ID_BYTES);
   }
 
+  /** Whether the id at `k` is the 32 bytes of `src` at `at`. */
+  equals(k: number, src: Buffer, at: number): boolean {
+    const o = (k % PAGE_IDS) * ID_BYTES;
+    return this.page(k).ids.compare(src, at, at + ID_BYTES, o, o + ID_BYTES) === 0;
+  }
+
+  /** The first four bytes of the id at `k` (big-endian): where a hash table places it. */
+  head(k: number): number {
+    return this.page(k).ids.readUInt32BE((k % PAGE_IDS) * ID_BYTES);
+  }
+
   tag(k: number): number {
     return this.page(k).tags[k % PAGE_IDS];
   }

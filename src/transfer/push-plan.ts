@@ -3,22 +3,69 @@
  * ids the remote lacks, each once, in walk order (chunks grouped by directory, a file's chunks in
  * order), data and structured objects in two lists (packed apart); ids the remote has are only
  * counted. So the plan grows with what is to be sent, never with what the remote already holds: a
- * push with nothing to send keeps no id of the dataset. What it keeps is off the JS heap (IdTable
- * to see each id once, IdList for the order): about 100 bytes an id to send, where Sets of hex
- * strings cost several hundred.
+ * push with nothing to send keeps no id of the dataset. What it keeps is off the JS heap: the ids
+ * once, in order, in two IdLists (36 bytes an id), and a hash table of u32 references into them to
+ * see each id once (at most half full: 8-16 bytes an id), where Sets of hex strings cost several
+ * hundred bytes an id.
  */
 import { DvError } from '../errors.js';
-import { IdList, IdTable, toBytes } from './id-table.js';
+import { IdList, toBytes } from './id-table.js';
 
 /** The tag of a planned id whose place in the local store is not known (yet). */
 export const NO_PACK = 0xffffffff;
 
+/**
+ * The set of ids in two IdLists: open addressing with linear probing over u32 slots, each 0 (free)
+ * or 1 + (position << 1 | list). Every probe compares all 32 bytes, so it answers exactly.
+ */
+class ListedSet {
+  private slots = new Uint32Array(1024);
+  private count = 0;
+
+  constructor(private readonly lists: [IdList, IdList]) {}
+
+  /** The slot naming the id in `src` at `at`, or the free slot where it would go. */
+  find(src: Buffer, at: number): number {
+    const mask = this.slots.length - 1;
+    let h = src.readUInt32BE(at) & mask;
+    for (let ref = this.slots[h]; ref !== 0; ref = this.slots[h]) {
+      if (this.lists[(ref - 1) & 1].equals((ref - 1) >>> 1, src, at)) return h;
+      h = (h + 1) & mask;
+    }
+    return h;
+  }
+
+  has(src: Buffer, at: number): boolean {
+    return this.slots[this.find(src, at)] !== 0;
+  }
+
+  /** Records that position `k` of list `list` holds the id in `src` (not in the set yet). */
+  insert(src: Buffer, at: number, list: 0 | 1, k: number): void {
+    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    if (k >= 2 ** 31 - 1) throw new RangeError('a push plan holds at most 2^31 ids');
+    this.slots[this.find(src, at)] = 1 + k * 2 + list;
+    this.count++;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Uint32Array(old.length * 2);
+    const mask = this.slots.length - 1;
+    for (const ref of old) {
+      if (ref === 0) continue;
+      let h = this.lists[(ref - 1) & 1].head((ref - 1) >>> 1) & mask;
+      while (this.slots[h] !== 0) h = (h + 1) & mask;
+      this.slots[h] = ref;
+    }
+  }
+}
+
 export class PushPlan {
-  private readonly planned = new IdTable();
   /** Data objects (chunks, whole small files) to send, in the order first seen; each tagged NO_PACK. */
   readonly data = new IdList();
   /** The structured objects to send (snapshots, trees, manifests), in the order first seen. */
   readonly meta = new IdList();
+  private readonly planned = new ListedSet([this.data, this.meta]);
   /**
    * Ids found on the remote. A structured object counts once; a chunk once per batch naming it
    * (a chunk two directories share may count twice: telling would need every id kept).
@@ -39,13 +86,15 @@ export class PushPlan {
     for (const id of ids) {
       const b = toBytes(id);
       if (!b) throw new DvError('BAD_OBJECT', `cannot push ${JSON.stringify(id.slice(0, 80))}: not an object id; run \`dv fsck\``, { id });
-      if (this.planned.hasBytes(b, 0)) continue;
+      if (this.planned.has(b, 0)) continue;
       if (this.remoteHas(id)) {
         this.alreadyThere++;
         continue;
       }
-      this.planned.addBytes(b, 0);
-      (meta === true || (meta !== false && meta(id)) ? this.meta : this.data).pushBytes(b, 0, NO_PACK);
+      const list = meta === true || (meta !== false && meta(id)) ? 1 : 0;
+      const to = list === 1 ? this.meta : this.data;
+      this.planned.insert(b, 0, list, to.length);
+      to.pushBytes(b, 0, NO_PACK);
     }
   }
 
@@ -56,7 +105,8 @@ export class PushPlan {
 
   /** Whether `id` is planned (to be sent). */
   has(id: string): boolean {
-    return this.planned.has(id);
+    const b = toBytes(id);
+    return b !== undefined && this.planned.has(b, 0);
   }
 
   /** The planned ids: data first, then structured objects. */

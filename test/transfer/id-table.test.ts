@@ -41,6 +41,8 @@ test('IdList keeps ids and tags in order across pages, and refuses an index beyo
 
 test('PushPlan plans what a Set-based plan would: each missing id once, in first-seen order, data and meta apart', () => {
   const pool = Array.from({ length: 3000 }, () => randomBytes(32).toString('hex'));
+  // Ids sharing their first four bytes (one home slot) stay apart; 3,000 ids grow the table past its first 1,024 slots.
+  for (let k = 0; k < 20; k++) pool.push(`${pool[0].slice(0, 8)}${randomBytes(28).toString('hex')}`);
   const onRemote = new Set(pool.filter((_, k) => k % 3 === 0));
   const isMeta = (id: string): boolean => id.charCodeAt(0) % 4 === 0;
   // Batches with repeats inside and across them, as slices of a walk naming shared chunks.
