@@ -110,10 +110,15 @@ export async function reachable(
 export async function walkReachable(
   s: RepoSession,
   roots: string[],
-  opts: { history?: boolean },
+  /**
+   * `present`: chunks known to be held elsewhere (a push: on the remote), visited without asking
+   * the store whether it has them (each ask reads the index, which for a whole dataset maps it
+   * all into memory), so never reported missing.
+   */
+  opts: { history?: boolean; present?: (id: string) => boolean },
   visit: (b: ReachBatch) => Promise<void> | void,
 ): Promise<{ problems: Problem[]; shallow: string[] }> {
-  const walk = new ReachWalk(s, visit);
+  const walk = new ReachWalk(s, visit, opts.present);
   const { trees, shallow } = await walk.snapshots(roots, opts.history !== false);
   await walk.trees(trees);
   return { problems: walk.problems, shallow };
@@ -138,6 +143,7 @@ class ReachWalk {
   constructor(
     private readonly s: RepoSession,
     private readonly visit: (b: ReachBatch) => Promise<void> | void,
+    private readonly present?: (id: string) => boolean,
   ) {}
 
   /**
@@ -271,8 +277,9 @@ class ReachWalk {
     const todo = [...new Set(list)];
     for (let at = 0; at < todo.length; at += LOOKUP) {
       const part = todo.slice(at, at + LOOKUP);
-      const have = await this.s.store.hasMany(part);
-      part.forEach((id, k) => {
+      const ask = this.present ? part.filter((id) => !this.present!(id)) : part;
+      const have = ask.length > 0 ? await this.s.store.hasMany(ask) : [];
+      ask.forEach((id, k) => {
         if (have[k] || this.reported.has(id)) return;
         this.reported.add(id);
         this.problems.push({ code: 'OBJECT_MISSING', id, message: `${of(id)}: missing` });

@@ -89,7 +89,9 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
       const sendAll = async (index: RemoteIndex, to: Backend) => {
         const plan = opts.repair ? undefined : new PushPlan((id) => index.has(id));
         const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
-        const { problems } = all ?? (await walkReachable(s, roots, { history }, (b) => plan!.add(b.ids, b.meta)));
+        // A chunk the remote has need not be here: the store is not asked (a problem about it would not block anyway).
+        const present = (id: string): boolean => index.has(id);
+        const { problems } = all ?? (await walkReachable(s, roots, { history, present }, (b) => plan!.add(b.ids, b.meta)));
         // The run cache travels with the data: run objects and their outs' data, in packs; the
         // records under runs/ once that data is there.
         const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => index.has(id));
@@ -109,9 +111,9 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
           store: s.store,
           backend: to,
           remote: index,
-          ids: plan ? plan.ids : all!.ids,
-          meta: plan ? plan.meta : all!.meta,
-          alreadyThere: plan?.alreadyThere,
+          plan,
+          ids: all?.ids,
+          meta: all?.meta,
           tmpDir: s.paths.tmpDir,
           jobs,
           repair: opts.repair,

@@ -1,5 +1,7 @@
 /**
- * A set of object ids (32 bytes; lowercase hex outside) held in one buffer off the JS heap: open
+ * Sets and lists of object ids held off the JS heap.
+ *
+ * IdTable: a set of object ids (32 bytes; lowercase hex outside) held in one buffer: open
  * addressing with linear probing, 32 bytes a slot, at most half full, so about 64 bytes an id
  * where a Set of hex strings costs some 150 bytes of heap an id (plus what a Map's values cost).
  * Ids are BLAKE3 hashes, so their first four bytes place them; every probe compares all 32 bytes,
@@ -25,24 +27,31 @@ export class IdTable {
     return this.count;
   }
 
-  /** Adds the id in `src` at `at` (32 bytes). */
-  addBytes(src: Buffer, at: number): void {
+  /** Adds the id in `src` at `at` (32 bytes); false when it was there already. */
+  addBytes(src: Buffer, at: number): boolean {
     if ((this.count + 1) * 2 > this.used.length) this.grow();
     const k = this.find(src, at);
-    if (this.used[k]) return;
+    if (this.used[k]) return false;
     src.copy(this.slots, k * ID_BYTES, at, at + ID_BYTES);
     this.used[k] = 1;
     this.count++;
+    return true;
   }
 
-  add(hex: string): void {
+  /** Adds `hex` (a lowercase hex id; anything else is ignored); false when it was there already or is no id. */
+  add(hex: string): boolean {
     const b = toBytes(hex);
-    if (b) this.addBytes(b, 0);
+    return b ? this.addBytes(b, 0) : false;
   }
 
   has(hex: string): boolean {
     const b = toBytes(hex);
-    return b !== undefined && this.used[this.find(b, 0)] === 1;
+    return b !== undefined && this.hasBytes(b, 0);
+  }
+
+  /** Whether the id in `src` at `at` (32 bytes) is in the set. */
+  hasBytes(src: Buffer, at: number): boolean {
+    return this.used[this.find(src, at)] === 1;
   }
 
   /** The slot holding the id at `src[at]`, or the free slot where it would go. */
@@ -62,5 +71,63 @@ export class IdTable {
   }
 }
 
+/** Ids a page of an IdList holds: 64 Ki ids, 2 MiB of ids and 256 KiB of tags. */
+const PAGE_IDS = 1 << 16;
+
+/**
+ * A list of object ids in the order they were appended, 32 bytes each plus a u32 tag (a caller's
+ * number, e.g. where the object lies), in pages off the JS heap: about 36 bytes an id, and it never
+ * copies what it holds to grow (a page is added).
+ */
+export class IdList {
+  private readonly pages: { ids: Buffer; tags: Uint32Array }[] = [];
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends the id in `src` at `at` (32 bytes) with `tag`. */
+  pushBytes(src: Buffer, at: number, tag = 0): void {
+    const k = this.count % PAGE_IDS;
+    if (k === 0) this.pages.push({ ids: Buffer.allocUnsafe(PAGE_IDS * ID_BYTES), tags: new Uint32Array(PAGE_IDS) });
+    const page = this.pages[this.pages.length - 1];
+    src.copy(page.ids, k * ID_BYTES, at, at + ID_BYTES);
+    page.tags[k] = tag;
+    this.count++;
+  }
+
+  /** The id at `k` (lowercase hex). */
+  id(k: number): string {
+    const o = (k % PAGE_IDS) * ID_BYTES;
+    return this.page(k).ids.toString('hex', o, o + ID_BYTES);
+  }
+
+  /** Whether the id at `k` is the 32 bytes of `src` at `at`. */
+  equals(k: number, src: Buffer, at: number): boolean {
+    const o = (k % PAGE_IDS) * ID_BYTES;
+    return this.page(k).ids.compare(src, at, at + ID_BYTES, o, o + ID_BYTES) === 0;
+  }
+
+  /** The first four bytes of the id at `k` (big-endian): where a hash table places it. */
+  head(k: number): number {
+    return this.page(k).ids.readUInt32BE((k % PAGE_IDS) * ID_BYTES);
+  }
+
+  tag(k: number): number {
+    return this.page(k).tags[k % PAGE_IDS];
+  }
+
+  setTag(k: number, tag: number): void {
+    this.page(k).tags[k % PAGE_IDS] = tag;
+  }
+
+  private page(k: number): { ids: Buffer; tags: Uint32Array } {
+    if (!(k >= 0 && k < this.count)) throw new RangeError(`IdList: no id at ${k} (length ${this.count})`);
+    return this.pages[Math.floor(k / PAGE_IDS)];
+  }
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
-const toBytes = (hex: string): Buffer | undefined => (HEX64.test(hex) ? Buffer.from(hex, 'hex') : undefined);
+/** The 32 bytes of a lowercase hex id, or undefined for anything else. */
+export const toBytes = (hex: string): Buffer | undefined => (HEX64.test(hex) ? Buffer.from(hex, 'hex') : undefined);

@@ -11,6 +11,8 @@ import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { PackEntry } from '../store/pack-index.js';
+import type { IdList } from './id-table.js';
+import { NO_PACK, PushPlan } from './push-plan.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import type { ObjectLocation } from '../store/pack-index.js';
 import { DvError, fsError } from '../errors.js';
@@ -28,10 +30,12 @@ export interface PushInput {
   store: ObjectStore;
   backend: Backend;
   remote: RemoteIndex;
+  /** What to send, planned as reachability was walked (ops/push.ts); or `ids` and `meta`. */
+  plan?: PushPlan;
   /** Object ids in upload order; `meta` marks structured objects (packed apart from chunks). */
-  ids: Iterable<string>;
-  meta: Set<string>;
-  /** Objects the caller already found on the remote and left out of `ids` (PushPlan): counted as already there. */
+  ids?: Iterable<string>;
+  meta?: Set<string>;
+  /** Objects the caller already found on the remote and left out of `ids`: counted as already there. */
   alreadyThere?: number;
   tmpDir: string;
   jobs: number;
@@ -66,11 +70,12 @@ const SMALL_PACK = 4 * 1024 * 1024;
 export async function pushObjects(i: PushInput): Promise<PushStats> {
   // A lean index knows no copies: its push is guarded against a remote gc by ops/push.ts (guardLeanPush).
   if (!i.repair) return i.remote.isLean ? pushMissing(i) : pushGuarded(i);
-  const ids = [...i.ids];
+  const ids = [...(i.plan?.ids() ?? i.ids ?? [])];
   const check = await checkRemoteCopies(i.backend, i.remote, ids, i.jobs);
   i.remote.forget(check.bad);
   const written = new Set<string>();
-  const stats = await pushMissing({ ...i, ids, backend: noteWrites(i.backend, written) });
+  const alreadyThere = i.plan?.alreadyThere ?? i.alreadyThere;
+  const stats = await pushMissing({ ...i, plan: undefined, ids, alreadyThere, backend: noteWrites(i.backend, written) });
   // Data first, then the removal of indexes that named only damage: their objects are listed again
   // (unless the pack was just sent again whole under its own name: its index is good now).
   for (const key of check.badIndexes) if (!written.has(key)) await i.backend.delete(key);
@@ -85,9 +90,9 @@ async function pushGuarded(i: PushInput): Promise<PushStats> {
   return guardPush(
     i.backend,
     i.remote,
-    [...new Set(i.ids)],
+    [...new Set(i.plan?.ids() ?? i.ids ?? [])],
     async (ids) => {
-      const s = await pushMissing({ ...i, ids, backend });
+      const s = await pushMissing({ ...i, plan: undefined, ids, alreadyThere: i.plan?.alreadyThere ?? i.alreadyThere, backend });
       if (!total) total = s;
       else {
         total.objectsSent += s.objectsSent;
@@ -101,24 +106,6 @@ async function pushGuarded(i: PushInput): Promise<PushStats> {
   );
 }
 
-/** Owns deciding what to send: ids deduplicated, those the remote has counted, the rest split into data and meta. */
-function sortMissing(i: PushInput): { missingData: string[]; missingMeta: string[]; alreadyThere: number } {
-  const missingData: string[] = [];
-  const missingMeta: string[] = [];
-  let alreadyThere = i.alreadyThere ?? 0;
-  const seen = new Set<string>();
-  for (const id of i.ids) {
-    if (seen.has(id)) continue;
-    seen.add(id);
-    if (i.remote.has(id)) {
-      alreadyThere++;
-      continue;
-    }
-    (i.meta.has(id) ? missingMeta : missingData).push(id);
-  }
-  return { missingData, missingMeta, alreadyThere };
-}
-
 /** Owns the counting of one pack sent: the stats and the progress reported. */
 function countSent(i: PushInput, stats: PushStats, progress: PushProgress, entries: PackEntry[], bytes: number): void {
   stats.packsSent++;
@@ -129,25 +116,64 @@ function countSent(i: PushInput, stats: PushStats, progress: PushProgress, entri
   i.onProgress?.(progress);
 }
 
-type WholePack = { packId: string; entries: PackEntry[] };
+/** A local pack that travels as it is; its index is read again when it is sent (not kept meanwhile). */
+type WholePack = { packId: string; packNo: number; objects: number };
+
+/** Ids looked up in the local index at once: a batch's locations are the only per-object values on the heap. */
+const LOOKUP_BATCH = 8192;
+
+/** The planned ids of `list` from `start`, at most LOOKUP_BATCH, leaving out those `skip` says (by tag). */
+function slice(list: IdList, start: number, skip?: (tag: number) => boolean): string[] {
+  const ids: string[] = [];
+  for (let k = start; k < Math.min(list.length, start + LOOKUP_BATCH); k++) if (!skip?.(list.tag(k))) ids.push(list.id(k));
+  return ids;
+}
+
+/**
+ * Owns finding where each planned object lies, batch by batch: its tag becomes the number of its
+ * local pack in `packs` (NO_PACK when the index does not know it: it is read, and refused, alone).
+ */
+async function locate(i: PushInput, plan: PushPlan): Promise<{ packs: string[]; perPack: number[]; bytes: number }> {
+  const packs: string[] = [];
+  const numbers = new Map<string, number>();
+  const perPack: number[] = [];
+  let bytes = 0;
+  for (const list of [plan.data, plan.meta]) {
+    for (let start = 0; start < list.length; start += LOOKUP_BATCH) {
+      const locs = await i.store.index.getLocations(slice(list, start));
+      locs.forEach((l, j) => {
+        if (!l) return;
+        let n = numbers.get(l.pack);
+        if (n === undefined) {
+          n = packs.length;
+          packs.push(l.pack);
+          numbers.set(l.pack, n);
+          perPack.push(0);
+        }
+        perPack[n]++;
+        bytes += l.length;
+        list.setTag(start + j, n);
+      });
+    }
+  }
+  return { packs, perPack, bytes };
+}
 
 /**
  * Owns choosing the local packs that travel as they are: those whose every object the remote lacks
  * (a first push), unless small ones would travel better packed together.
  */
-async function wholePacks(i: PushInput, wanted: Set<string>, locs: (ObjectLocation | undefined)[]): Promise<WholePack[]> {
-  const perPack = new Map<string, number>();
-  for (const l of locs) if (l) perPack.set(l.pack, (perPack.get(l.pack) ?? 0) + 1);
-  let whole: WholePack[] = [];
-  for (const [packId, n] of perPack) {
-    const entries = await i.store.readPackIndex(packId).catch(() => undefined);
-    if (entries && entries.length === n && entries.every((e) => wanted.has(e.id))) whole.push({ packId, entries });
+async function wholePacks(i: PushInput, plan: PushPlan, packs: string[], perPack: number[]): Promise<WholePack[]> {
+  let whole: (WholePack & { stored: number })[] = [];
+  for (let n = 0; n < packs.length; n++) {
+    const entries = await i.store.readPackIndex(packs[n]).catch(() => undefined);
+    if (entries && entries.length === perPack[n] && entries.every((e) => plan.has(e.id)))
+      whole.push({ packId: packs[n], packNo: n, objects: entries.length, stored: entries.reduce((s, e) => s + e.length, 0) });
   }
   // Small local packs (one per `dv add` or `dv commit` of a few files) are packed together
   // instead: ten small commits pushed at once make one remote pack, not ten.
-  const stored = (w: { entries: PackEntry[] }): number => w.entries.reduce((n, e) => n + e.length, 0);
-  const small = whole.filter((w) => stored(w) < SMALL_PACK);
-  if (small.length > 1) whole = whole.filter((w) => stored(w) >= SMALL_PACK);
+  const small = whole.filter((w) => w.stored < SMALL_PACK);
+  if (small.length > 1) whole = whole.filter((w) => w.stored >= SMALL_PACK);
   return whole;
 }
 
@@ -162,13 +188,16 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
   // Two at a time: a copy overlaps the verification of the next pack, and an S3 upload of a pack
   // under the multipart threshold holds it in memory (four at once doubled a push's peak RSS).
   const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
-  const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET);
+  const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET, Math.max(1, Math.min(i.jobs, 2)));
   try {
     await Promise.all(
       whole.map((w) =>
         copyLimit(async () => {
           const paths = packPaths(i.store.packsDir, w.packId);
-          const bad = await pool.verifyPack(paths.pack, w.entries).catch((e: unknown) => {
+          // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
+          const entries = await i.store.readPackIndex(w.packId);
+          if (entries.length !== w.objects) throw new DvError('OBJECT_CORRUPT', `the index of ${paths.pack} changed during the push`);
+          const bad = await pool.verifyPack(paths.pack, entries).catch((e: unknown) => {
             throw fsError(e, paths.pack);
           });
           if (bad !== undefined) {
@@ -181,8 +210,8 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
           await i.backend.putFile(remotePackKey(w.packId), paths.pack);
           const idxBytes = await fsp.readFile(paths.idx);
           await i.backend.put(remoteIndexKey(w.packId), idxBytes);
-          await i.remote.recordUpload(w.packId, idxBytes, w.entries);
-          countSent(i, stats, progress, w.entries, (await fsp.stat(paths.pack)).size);
+          await i.remote.recordUpload(w.packId, idxBytes, entries);
+          countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
         }),
       ),
     );
@@ -192,32 +221,26 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
 }
 
 async function pushMissing(i: PushInput): Promise<PushStats> {
-  const { missingData, missingMeta, alreadyThere } = sortMissing(i);
+  const plan =
+    i.plan ??
+    PushPlan.of(
+      i.ids ?? [],
+      (id) => i.meta?.has(id) ?? false,
+      (id) => i.remote.has(id),
+    );
+  const alreadyThere = i.plan ? plan.alreadyThere : (i.alreadyThere ?? 0) + plan.alreadyThere;
   const stats: PushStats = { objectsSent: 0, bytesSent: 0, packsSent: 0, alreadyThere };
-  const total = missingData.length + missingMeta.length;
-  if (total === 0) return stats;
-  const locs = await i.store.index.getLocations([...missingData, ...missingMeta]);
-  const totalBytes = locs.reduce((n, l) => n + (l?.length ?? 0), 0);
-  const progress: PushProgress = { objects: 0, bytes: 0, totalObjects: total, totalBytes };
+  if (plan.size === 0) return stats;
+  const { packs, perPack, bytes } = await locate(i, plan);
+  const progress: PushProgress = { objects: 0, bytes: 0, totalObjects: plan.size, totalBytes: bytes };
 
   // A local pack whose every object the remote lacks (a first push) travels as it is, after
   // each object in it is verified: no re-reading object by object, no repacking.
-  const wanted = new Set([...missingData, ...missingMeta]);
-  const locOf = new Map<string, ObjectLocation>();
-  [...missingData, ...missingMeta].forEach((id, k) => {
-    if (locs[k]) locOf.set(id, locs[k]!);
-  });
-  const whole = await wholePacks(i, wanted, locs);
-  const moved = new Set(whole.flatMap((w) => w.entries.map((e) => e.id)));
-  if (moved.size > 0) {
-    await sendWholePacks(i, whole, stats, progress);
-    for (const list of [missingData, missingMeta]) {
-      const keep = list.filter((id) => !moved.has(id));
-      list.length = 0;
-      list.push(...keep);
-    }
-  }
-  await new PackUploader(i, stats, progress).send([missingData, missingMeta], locOf);
+  const whole = await wholePacks(i, plan, packs, perPack);
+  const moved = new Uint8Array(packs.length);
+  for (const w of whole) moved[w.packNo] = 1;
+  if (whole.length > 0) await sendWholePacks(i, whole, stats, progress);
+  await new PackUploader(i, stats, progress).send([plan.data, plan.meta], (tag) => tag !== NO_PACK && moved[tag] === 1);
   return stats;
 }
 
@@ -239,29 +262,36 @@ class PackUploader {
     this.frames = new FrameReader(i);
   }
 
-  /** Packs and sends every group in order (up to the pack target each); throws the first upload's failure. */
-  async send(groups: string[][], locOf: Map<string, ObjectLocation>): Promise<void> {
+  /**
+   * Packs and sends every list in order (up to the pack target each), but for the ids `skip` names
+   * by tag (sent whole already); throws the first upload's failure.
+   */
+  async send(lists: IdList[], skip: (tag: number) => boolean): Promise<void> {
     const target = this.i.packTarget ?? REMOTE_PACK_TARGET;
     try {
-      for (const group of groups) {
+      for (const list of lists) {
         let batch: PendingObject[] = [];
         let size = 0;
-        for (const id of group) {
-          if (this.failure) break;
-          const loc = locOf.get(id);
-          const frame = loc?.flags === FLAG_FRAME ? await this.frames.whole(id, loc) : undefined;
-          if (frame) {
-            batch.push(...frame);
-            if (frame.length > 0) size += frame[0].data.length + 512;
-          } else {
-            const o = await this.i.store.readStored(id);
-            batch.push(o);
-            size += o.data.length + 512;
-          }
-          if (size >= target) {
-            await this.dispatch(batch);
-            batch = [];
-            size = 0;
+        for (let start = 0; start < list.length && !this.failure; start += LOOKUP_BATCH) {
+          const ids = slice(list, start, skip);
+          const locs = ids.length > 0 ? await this.i.store.index.getLocations(ids) : [];
+          for (let j = 0; j < ids.length && !this.failure; j++) {
+            const id = ids[j];
+            const loc = locs[j];
+            const frame = loc?.flags === FLAG_FRAME ? await this.frames.whole(id, loc) : undefined;
+            if (frame) {
+              batch.push(...frame);
+              if (frame.length > 0) size += frame[0].data.length + 512;
+            } else {
+              const o = await this.i.store.readStored(id);
+              batch.push(o);
+              size += o.data.length + 512;
+            }
+            if (size >= target) {
+              await this.dispatch(batch);
+              batch = [];
+              size = 0;
+            }
           }
         }
         if (batch.length > 0 && !this.failure) await this.dispatch(batch);
@@ -300,24 +330,42 @@ class PackUploader {
   }
 }
 
+/** Local pack indexes FrameReader keeps (most recently used): the plan goes directory by directory, so a few packs at a time. */
+const FRAME_PACKS_KEPT = 8;
+
 /** Owns telling whether a local frame travels whole: the remote must lack every object in it (by pack index). */
 class FrameReader {
-  private readonly packIndexes = new Map<string, Promise<PackEntry[]>>();
+  /** The framed objects of recently read local packs, by frame offset. */
+  private readonly packFrames = new Map<string, Promise<Map<number, PackEntry[]>>>();
   private readonly framesSent = new Set<string>();
 
   constructor(private readonly i: PushInput) {}
+
+  private framesOf(pack: string): Promise<Map<number, PackEntry[]>> {
+    let frames = this.packFrames.get(pack);
+    if (frames) this.packFrames.delete(pack);
+    else
+      frames = this.i.store.readPackIndex(pack).then((entries) => {
+        const byOffset = new Map<number, PackEntry[]>();
+        for (const e of entries) {
+          if (e.flags !== FLAG_FRAME) continue;
+          const members = byOffset.get(e.offset);
+          if (members) members.push(e);
+          else byOffset.set(e.offset, [e]);
+        }
+        return byOffset;
+      });
+    this.packFrames.set(pack, frames);
+    if (this.packFrames.size > FRAME_PACKS_KEPT) this.packFrames.delete(this.packFrames.keys().next().value!);
+    return frames;
+  }
 
   /** The frame's objects to send (verified), [] if already sent, undefined if its objects must travel one by one. */
   async whole(id: string, loc: ObjectLocation): Promise<PendingObject[] | undefined> {
     const i = this.i;
     const key = `${loc.pack}:${loc.offset}`;
     if (this.framesSent.has(key)) return [];
-    let idx = this.packIndexes.get(loc.pack);
-    if (!idx) {
-      idx = i.store.readPackIndex(loc.pack);
-      this.packIndexes.set(loc.pack, idx);
-    }
-    const members = (await idx).filter((e) => e.flags === FLAG_FRAME && e.offset === loc.offset);
+    const members = (await this.framesOf(loc.pack)).get(loc.offset) ?? [];
     if (members.length === 0 || members.some((m) => i.remote.has(m.id))) return undefined;
     const { stored } = await i.store.readFrame(id, loc);
     for (const m of members) await i.store.readAt(m.id, { ...loc, rawSize: m.rawSize, inner: m.inner ?? 0 });

@@ -11,7 +11,7 @@ import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { DvError } from '../errors.js';
-import { decodePackIndex, locationIn, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
+import { decodePackIndex, IDX_ENTRY, locationIn, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import { IdTable } from './id-table.js';
@@ -23,6 +23,8 @@ export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 // away from it) stay within ~40 MB, and a listing that never ends fails in seconds.
 const MAX_INDEXES = 200_000;
 const MAX_TOTAL_INDEX_BYTES = 2 * 1024 * 1024 * 1024;
+/** A lean index is made ready for at most this many ids before it is read (more grow it): ~69 MB, whatever a listing claims. */
+const LEAN_PRESIZE = 1 << 20;
 /** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
 const IDX_HEADER_BYTES = 64;
 
@@ -78,7 +80,6 @@ export class RemoteIndex {
     jobs = 8,
     opts: { lean?: boolean; exclude?: ReadonlySet<string> } = {},
   ): Promise<RemoteIndex> {
-    const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable() : undefined);
     await fsp.mkdir(cacheDir, { recursive: true });
     const listed: string[] = [];
     const sizes = new Map<string, number>();
@@ -98,6 +99,9 @@ export class RemoteIndex {
         );
       }
     }
+    // A lean table is sized for the ids the listed indexes can hold (up to LEAN_PRESIZE): growing it
+    // by doubling would hold the old and the new table at once, half again the memory, at the end.
+    const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);
     const loaded = new Map<string, PackEntry[]>();
@@ -196,10 +200,17 @@ export class RemoteIndex {
     }
   }
 
-  /** Records a pack this process uploaded, and caches its index. */
+  /**
+   * Records a pack this process uploaded, and caches its index. A lean index (a push) records the
+   * pack but not its ids: a push plans each id once and never asks about what it sent, and the
+   * ids of a first push would grow the table to the whole dataset.
+   */
   async recordUpload(packId: string, idxBytes: Buffer, entries: PackEntry[]): Promise<void> {
     await writeFileAtomic(join(this.cacheDir, `${packId}.idx`), idxBytes);
-    this.addPack(packId, entries);
+    if (this.lean) {
+      this.packs.add(packId);
+      this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
+    } else this.addPack(packId, entries);
   }
 
   /** How many objects the index of `packId` lists. */

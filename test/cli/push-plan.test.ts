@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dvJson, dvOk, describeTree, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, describeTree, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
 
 const DIRS = 40; // more than one slice of trees per level
 
@@ -49,4 +49,25 @@ test('push sends exactly the objects the remote lacks (a chunk two slices share 
   await dvOk(b, ['pull']);
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
   assert.equal((await dvJson(b, ['fsck'])).ok, true);
+});
+
+test('a clone missing chunks pushes to a remote that has them (the walk skips them), and is refused by one that lacks them', async () => {
+  const a = await makeRepo();
+  const store = join(tempDir(), 'store');
+  await dataset(join(a, 'data'));
+  await dvOk(a, ['add', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', store, '--default']);
+  await dvOk(a, ['push']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'data']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['pull', 'data/d00/f0.bin']); // one file: every other chunk is missing here
+
+  const p = await dvJson(b, ['push', '-r', 'origin']);
+  assert.equal(p.objectsSent, 0, JSON.stringify(p));
+  await dvOk(b, ['remote', 'add', 'empty', join(tempDir(), 'empty')]);
+  const r = await dv(b, ['push', '-r', 'empty']);
+  assert.equal(r.code, 22, r.stderr);
+  assert.match(r.stderr, /cannot push: (tree|chunk) [0-9a-f]{64}: missing \(and \d+ more\)/);
 });
