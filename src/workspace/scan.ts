@@ -133,6 +133,8 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
   const scan = new Scan(opts, abs);
   try {
+    // With a sink, records stamped with the index's generation vouch for every object under them.
+    if (opts.sink) scan.gen = await opts.index.generation?.();
     const result = top.isFile() ? await scan.file(top) : await scan.directory();
     await scan.putStats(true);
     return result;
@@ -160,6 +162,11 @@ class Scan {
   private rootInfo: DirInfo | undefined;
   /** One pool of hashing workers for the whole scan (started at the first batch). */
   readonly pool: HashPool;
+  /**
+   * The index generation when a scan with a sink started: every tree it finishes is complete in
+   * the store (each file found there or stored), and its record says so (`DirStat.complete`).
+   */
+  gen: string | undefined;
 
   constructor(
     private readonly opts: ScanOptions,
@@ -189,6 +196,11 @@ class Scan {
       this.dirUpdates = [];
       await this.opts.index.putDirs(batch);
     }
+  }
+
+  /** Whether the record vouches that its tree and everything under it are still in the store. */
+  private isComplete(c: DirStat): boolean {
+    return this.gen !== undefined && c.complete === this.gen;
   }
 
   private async inStore(id: string): Promise<boolean> {
@@ -296,8 +308,17 @@ class Scan {
     const c = f.cached!;
     const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
     const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
-    if (same && (f.filesKnown || (await this.inStore(c.id)))) return { id: c.id, size: c.size, files: c.count };
+    if (same && (f.filesKnown || this.isComplete(c) || (await this.inStore(c.id)))) {
+      // Verified now, file by file, with subdirectories that are complete: stamped, so the next scan need not.
+      if (this.gen !== undefined && c.complete !== this.gen) this.dirUpdates.push([this.repoKey(f.rel), { ...c, complete: this.gen }]);
+      return { id: c.id, size: c.size, files: c.count };
+    }
     f.cached = undefined;
+    if (!f.filesKnown && this.isComplete(c)) {
+      // A subdirectory changed: the files are the recorded tree's (all in the store), one read instead of a lookup each.
+      f.entries.push(...decodeTree(await this.opts.sink!.get(c.id), c.id).entries.filter((e) => e.type === 'file'));
+      f.filesKnown = true;
+    }
     if (f.filesKnown) return undefined; // a new tree of the recorded files and the new subdirectories
     // Only a subdirectory changed: now the files are looked up one by one after all.
     await this.resolveFiles(f, f.items ?? []);
@@ -314,6 +335,7 @@ class Scan {
         info = await finishDir(f.entries, (t) => this.storeTree(t));
         if (f.vouched && f.sig !== undefined) {
           const rec: DirStat = { files: f.sig, subdirs: subdirRows(f.entries), id: info.id, size: info.size, count: info.files };
+          if (this.gen !== undefined) rec.complete = this.gen;
           this.dirUpdates.push([this.repoKey(f.rel), rec]);
         }
       }
@@ -381,7 +403,7 @@ class Scan {
     // A directory whose files are as recorded needs no lookup per file.
     // (allTrees wants every tree in memory: a recorded one would be missing.)
     const c = f.vouched && !this.opts.allTrees ? (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0] : undefined;
-    if (c && c.files === f.sig && (!this.opts.sink || (await this.recordedFiles(f, c, l.files.length)))) {
+    if (c && c.files === f.sig && (!this.opts.sink || this.isComplete(c) || (await this.recordedFiles(f, c, l.files.length)))) {
       f.cached = c;
       f.items = items;
     } else await this.resolveFiles(f, items);
