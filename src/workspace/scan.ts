@@ -24,7 +24,7 @@ import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type Tree
 import { DvError, fsError } from '../errors.js';
 import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { HashPool, type PackSink } from './hash-pool.js';
-import { listDir, type FileStat } from './walk.js';
+import { listDir, type DirListing, type FileStat } from './walk.js';
 
 export interface ScanProgress {
   filesSeen: number;
@@ -68,6 +68,11 @@ interface Item {
   stats: FileStat;
 }
 
+/** The files of `f` as scan items (paths relative to the tracked root): built only for directories looked up file by file. */
+function itemsOf(f: Frame, files: DirListing['files']): Item[] {
+  return files.map((x) => ({ rel: f.rel ? `${f.rel}/${x.name}` : x.name, stats: x.stats }));
+}
+
 function isExec(mode: number): boolean {
   return (mode & 0o111) !== 0;
 }
@@ -103,8 +108,8 @@ interface Frame {
   vouched?: boolean;
   /** The directory cache's record, when its files are as recorded: their entries are then not looked up (yet). */
   cached?: DirStat;
-  /** The files, kept while `cached` stands in for them. */
-  items?: Item[];
+  /** The files as listed, kept while `cached` stands in for them. */
+  files?: DirListing['files'];
   /** `entries` holds the files' entries, taken from the recorded tree (with a sink, checked against the store). */
   filesKnown?: boolean;
 }
@@ -321,8 +326,8 @@ class Scan {
     }
     if (f.filesKnown) return undefined; // a new tree of the recorded files and the new subdirectories
     // Only a subdirectory changed: now the files are looked up one by one after all.
-    await this.resolveFiles(f, f.items ?? []);
-    f.items = undefined;
+    await this.resolveFiles(f, itemsOf(f, f.files ?? []));
+    f.files = undefined;
     return f.waiting > 0 ? 'waiting' : undefined; // the hashing of its files finishes it
   }
 
@@ -383,21 +388,21 @@ class Scan {
   private async listFrame(f: Frame, todo: Frame[], temps: string[], realTop: { path?: string }): Promise<void> {
     const l = listDir(f.abs);
     const at = (name: string): string => (f.rel ? `${f.rel}/${name}` : name);
-    const unsafe = (rel: string): void => {
-      const why = badEntryName(basename(rel));
-      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${this.opts.rel}/${rel}: ${why}`, { path: rel });
+    // (The path is only built for the error: this runs once per file of every status.)
+    const unsafe = (name: string): void => {
+      const why = badEntryName(name);
+      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${this.opts.rel}/${at(name)}: ${why}`, { path: at(name) });
     };
     for (const t of l.temps) temps.push(at(t));
-    for (const d of l.dirs) unsafe(at(d));
-    for (const x of l.files) unsafe(at(x.name));
-    for (const x of l.links) unsafe(at(x.name));
+    for (const d of l.dirs) unsafe(d);
+    for (const x of l.files) unsafe(x.name);
+    for (const x of l.links) unsafe(x.name);
     this.progress.filesSeen += l.files.length + l.links.length;
     for (let k = l.dirs.length - 1; k >= 0; k--) {
       const name = l.dirs[k];
       todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
     }
     f.waiting += l.dirs.length;
-    const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
     f.sig = dirStatDigest(l.files);
     f.vouched = l.links.length === 0;
     // A directory whose files are as recorded needs no lookup per file.
@@ -405,8 +410,8 @@ class Scan {
     const c = f.vouched && !this.opts.allTrees ? (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0] : undefined;
     if (c && c.files === f.sig && (!this.opts.sink || this.isComplete(c) || (await this.recordedFiles(f, c, l.files.length)))) {
       f.cached = c;
-      f.items = items;
-    } else await this.resolveFiles(f, items);
+      f.files = l.files;
+    } else await this.resolveFiles(f, itemsOf(f, l.files));
     if (l.links.length > 0) realTop.path ??= realpathSync.native(this.abs);
     for (const x of l.links) f.entries.push(await linkEntry(this.opts.rel, this.abs, realTop.path!, at(x.name)));
     f.waiting--; // listed
