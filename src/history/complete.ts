@@ -2,7 +2,8 @@
  * Whether a tracked directory's pointer tree is complete in the local store (nothing left out by
  * a partial pull), proven cheaply from the directory records a writer's scan stamped
  * (`DirStat.complete`): a directory whose record names the same tree, stamped with the index's
- * current generation, is complete with everything under it, so the walk skips it. Only the rest
+ * current generation, is complete with everything under it once that tree is in the store (a
+ * killed dv may leave records of trees that never reached a pack), so the walk skips it. Only the rest
  * (after a status or a checkout rewrote records, the directories that changed) is looked up
  * object by object, and a leaf directory found complete gets its record stamped on the way.
  *
@@ -26,8 +27,9 @@ export async function provenComplete(s: RepoSession, rel: string, tree: string):
   const load = treeLoader(s.store);
   const stamped = (rec: DirStat | undefined, id: string): boolean => rec?.id === id && rec.complete === gen;
   const [top] = await s.index.getDirs([rel]);
-  if (stamped(top, tree)) return true;
+  // (A stamp counts only with its tree in the store: records may outlive the trees of a killed dv.)
   if (!(await s.store.has(tree))) return false;
+  if (stamped(top, tree)) return true;
   const stack: { path: string; id: string; rec: DirStat | undefined }[] = [{ path: rel, id: tree, rec: top }];
   const stamps: [string, DirStat][] = [];
   for (let d = stack.pop(); d; d = stack.pop()) {
@@ -40,8 +42,8 @@ export async function provenComplete(s: RepoSession, rel: string, tree: string):
     const recs = await s.index.getDirs(dirs.map((x) => x.path));
     const present = await s.store.hasMany(dirs.map((x) => x.id));
     for (let k = dirs.length - 1; k >= 0; k--) {
-      if (stamped(recs[k], dirs[k].id)) continue;
       if (!present[k]) return false;
+      if (stamped(recs[k], dirs[k].id)) continue;
       stack.push({ ...dirs[k], rec: recs[k] });
     }
     if (stamps.length >= 256) await s.index.putDirs(stamps.splice(0));

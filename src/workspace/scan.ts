@@ -208,6 +208,16 @@ class Scan {
     return this.gen !== undefined && c.complete === this.gen;
   }
 
+  /**
+   * A stamped record whose tree is in the store: then so is everything under it. (Records are
+   * written while the trees they name may still wait in memory for a pack, and a killed dv loses
+   * those; pending objects are written in the order they were put, children before parents and
+   * after the chunks the workers sealed, so a tree that made it to the store has everything below.)
+   */
+  private async completeInStore(c: DirStat): Promise<boolean> {
+    return this.isComplete(c) && (await this.inStore(c.id));
+  }
+
   private async inStore(id: string): Promise<boolean> {
     return (await this.opts.index.getLocations([id]))[0] !== undefined;
   }
@@ -313,7 +323,7 @@ class Scan {
     const c = f.cached!;
     const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
     const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
-    if (same && (f.filesKnown || this.isComplete(c) || (await this.inStore(c.id)))) {
+    if (same && (f.filesKnown || (await this.inStore(c.id)))) {
       // Verified now, file by file, with subdirectories that are complete: stamped, so the next scan need not.
       if (this.gen !== undefined && c.complete !== this.gen) this.dirUpdates.push([this.repoKey(f.rel), { ...c, complete: this.gen }]);
       return { id: c.id, size: c.size, files: c.count };
@@ -408,7 +418,11 @@ class Scan {
     // A directory whose files are as recorded needs no lookup per file.
     // (allTrees wants every tree in memory: a recorded one would be missing.)
     const c = f.vouched && !this.opts.allTrees ? (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0] : undefined;
-    if (c && c.files === f.sig && (!this.opts.sink || this.isComplete(c) || (await this.recordedFiles(f, c, l.files.length)))) {
+    if (
+      c &&
+      c.files === f.sig &&
+      (!this.opts.sink || (await this.completeInStore(c)) || (await this.recordedFiles(f, c, l.files.length)))
+    ) {
       f.cached = c;
       f.files = l.files;
     } else await this.resolveFiles(f, itemsOf(f, l.files));

@@ -97,6 +97,25 @@ test('after an object is dropped from the index, stamps vouch for nothing: commi
   assert.equal((await dvJson<{ ok: boolean }>(repo, ['fsck'])).ok, true);
 });
 
+test('a stamped record whose tree never reached the store (a killed dv) is not taken', async () => {
+  const repo = await makeRepo();
+  await tree(repo);
+  await dvOk(repo, ['add', 'data']);
+  const idx = indexOf(repo);
+  try {
+    const [rec] = await idx.getDirs(['data/z']);
+    assert.equal(rec?.complete, await idx.generation(), 'add stamps its records');
+    // As a kill between writing the record and writing the pack of its tree leaves it.
+    await idx.putDirs([['data/z', { ...rec!, id: 'f'.repeat(64) }]]);
+  } finally {
+    await idx.close();
+  }
+  await fsp.writeFile(join(repo, 'data', 'a', 'f0'), 'changed\n');
+  await dvOk(repo, ['commit', '-m', 'one']);
+  assert.equal(await treeOf(repo), await freshTree(repo));
+  assert.equal((await dvJson<{ ok: boolean }>(repo, ['fsck'])).ok, true);
+});
+
 test('a recorded directory is reused only while its files keep their stat data: same size and mtime in a new inode is seen', async () => {
   const repo = await makeRepo();
   await tree(repo);
