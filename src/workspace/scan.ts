@@ -104,6 +104,8 @@ interface Frame {
   waiting: number;
   /** Digest of its files' names and stat data (dirStatDigest), once listed. */
   sig?: string;
+  /** Its record, read with its siblings' when the parent was listed (null: none); undefined: not read yet. */
+  record?: DirStat | null;
   /** Every file vouched for (a stat-cache hit, or hashed with a mtime that is not racy), no symlinks. */
   vouched?: boolean;
   /** The directory cache's record, when its files are as recorded: their entries are then not looked up (yet). */
@@ -408,16 +410,26 @@ class Scan {
     for (const x of l.files) unsafe(x.name);
     for (const x of l.links) unsafe(x.name);
     this.progress.filesSeen += l.files.length + l.links.length;
+    // The subdirectories' records in one read per STAT_BATCH (not one per directory), unless allTrees wants none.
+    const records: (DirStat | undefined)[] = [];
+    for (let k = 0; k < l.dirs.length && !this.opts.allTrees; k += STAT_BATCH)
+      records.push(...(await this.opts.index.getDirs(l.dirs.slice(k, k + STAT_BATCH).map((d) => this.repoKey(at(d))))));
     for (let k = l.dirs.length - 1; k >= 0; k--) {
       const name = l.dirs[k];
-      todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
+      todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1, record: records[k] ?? null });
     }
     f.waiting += l.dirs.length;
     f.sig = dirStatDigest(l.files);
     f.vouched = l.links.length === 0;
     // A directory whose files are as recorded needs no lookup per file.
     // (allTrees wants every tree in memory: a recorded one would be missing.)
-    const c = f.vouched && !this.opts.allTrees ? (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0] : undefined;
+    const c =
+      !f.vouched || this.opts.allTrees
+        ? undefined
+        : f.record !== undefined
+          ? (f.record ?? undefined)
+          : (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0];
+    f.record = undefined;
     if (
       c &&
       c.files === f.sig &&
