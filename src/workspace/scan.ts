@@ -16,6 +16,9 @@
  * and commit cost one key per unchanged directory and re-encode only the trees on changed paths.
  * Records are written only for directories whose every file was vouched for (no racy mtime, no
  * symlink), and are a cache like the stat cache: a mismatch falls back to the per-file path.
+ * A scan with a sink stamps its records with the index's generation (`DirStat.complete`): while
+ * that holds and the tree is in the store, so is every object under it, and the next writer's
+ * scan takes the directory from its record without reading the tree or looking a file up.
  */
 import { promises as fsp, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
