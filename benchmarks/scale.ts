@@ -1,7 +1,9 @@
 // The `scale` suite (`npm run bench -- scale [--quick] [--files N]`): one tree of many small
 // files (1–8 KiB, 1,000 per directory, directories grouped 100 to a parent), and the time and
-// peak RSS of each dv command on it beside `git add` / `git status` on the same tree. It asks
-// whether memory stays flat as the file count grows (issue 19), so each row carries RSS.
+// peak RSS of each dv command on it beside `git add` / `git status` and `restic backup` /
+// `restic restore` on the same tree (each peer when it is on PATH). It asks whether memory stays
+// flat as the file count grows (issue 19), so each row carries RSS; the ratios to the peers
+// follow the table.
 //
 // The generated tree is kept under --tmp (default the OS temp dir, `dv-scale-<N>/data`) and
 // reused by the next run with the same N: writing 300,000 files costs minutes on a busy machine.
@@ -10,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { exec, hasGnuTime, measure, type Cmd } from './lib/measure.js';
+import { exec, hasGnuTime, measure, which, type Cmd } from './lib/measure.js';
 import { ByteStream, Xorshift } from './lib/prng.js';
 import { dvCommand } from './lib/tools.js';
 
@@ -19,7 +21,10 @@ const USAGE = `usage: npm run bench -- scale [options]
   --files N      the number of files (overrides --quick)
   --dv PATH      the dv executable to measure (default: this repo's bin/dv)
   --tmp DIR      where the tree and the repository go (default: the OS temp dir); the tree is kept
-  --skip-git     leave out the git rows (git add of 1 M files takes minutes)`;
+  --skip-git     leave out the git rows (git add of 1 M files takes minutes)
+  --only LIST    only these steps (dv add always runs): status,git,commit,push,checkout,restic`;
+
+const STEPS = ['status', 'git', 'commit', 'push', 'checkout', 'restic'] as const;
 
 const PER_DIR = 1000;
 const DIRS_PER_PARENT = 100;
@@ -70,6 +75,7 @@ export async function scale(argv: string[]): Promise<number> {
       dv: { type: 'string' },
       tmp: { type: 'string', default: tmpdir() },
       'skip-git': { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -82,6 +88,16 @@ export async function scale(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  const only = new Set(v.only ? v.only.split(',') : STEPS);
+  if ([...only].some((x) => !(STEPS as readonly string[]).includes(x))) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (v['skip-git']) only.delete('git');
+  if (only.has('restic') && !which('restic')) {
+    process.stderr.write('bench: restic is not on PATH: its rows are left out\n');
+    only.delete('restic');
+  }
   if (!hasGnuTime) process.stderr.write('bench: GNU time (/usr/bin/time) is missing: peak RSS will not be measured\n');
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const dvBin = v.dv ? resolve(v.dv) : join(repoRoot, 'bin', 'dv');
@@ -93,6 +109,8 @@ export async function scale(argv: string[]): Promise<number> {
   const dv = (...args: string[]): Cmd => dvOf(ws, env, ...args);
   const gitPeer = join(base, 'git-peer.git');
   const git = (...args: string[]): Cmd => ({ cmd: 'git', args: [`--git-dir=${gitPeer}`, `--work-tree=${data}`, ...args], cwd: data, env });
+  const resticEnv = { ...env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(base, 'restic-cache') };
+  const restic = (...args: string[]): Cmd => ({ cmd: 'restic', args: ['-r', join(base, 'restic-repo'), ...args], cwd: ws, env: resticEnv });
   const log = (s: string): void => void process.stderr.write(`scale: ${s}\n`);
   const rows: Row[] = [];
   const timed = async (command: string, c: Cmd, note?: (out: string) => string | undefined): Promise<string> => {
@@ -138,9 +156,12 @@ export async function scale(argv: string[]): Promise<number> {
       return `${j.clean ? 'clean' : `modified ${j.paths.reduce((a, p) => a + p.modified.length, 0)}`}, hashed ${hashed}`;
     };
     await timed('dv add', dv('add', 'data', '-m', 'add'));
-    await timed('dv status (nothing changed)', dv('status', '--json'), statusNote);
-    await timed('dv status (nothing changed, again)', dv('status', '--json'), statusNote);
-    if (!v['skip-git']) {
+    if (only.has('status')) {
+      await timed('dv status (nothing changed)', dv('status', '--json'), statusNote);
+      await timed('dv status (nothing changed, again)', dv('status', '--json'), statusNote);
+    }
+    if (only.has('restic')) await resticRows();
+    if (only.has('git')) {
       exec({ cmd: 'git', args: ['init', '-q', '--bare', gitPeer], cwd: base, env });
       await timed('git add -A', git('add', '-A'));
       exec(git('commit', '-q', '-m', 'all'));
@@ -149,21 +170,25 @@ export async function scale(argv: string[]): Promise<number> {
     // One file changed: new content, new size.
     const changed = join(data, 'p000', 'd0000', 'f0000000.bin');
     writeFileSync(changed, `changed ${Date.now()}\n`);
-    await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
-    if (!v['skip-git']) await timed('git status (1 file changed)', git('status', '--porcelain'));
-    await timed('dv commit (1 file changed)', dv('commit', '-m', 'one'));
-    exec(dv('remote', 'add', 'local', join(ws, 'remote')));
-    await timed('dv push (first, everything)', dv('push', '-r', 'local'));
-    await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
-    renameSync(data, join(ws, 'data.old'));
-    await timed('dv checkout (empty dir)', dv('checkout'));
-    // The checked-out tree replaces the generated one (same content but for the changed file).
-    rmSync(join(ws, 'data.old'), { recursive: true, force: true });
-    await timed('dv status (after checkout)', dv('status', '--json'), statusNote);
+    if (only.has('status') || only.has('commit')) await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
+    if (only.has('git')) await timed('git status (1 file changed)', git('status', '--porcelain'));
+    if (only.has('commit')) await timed('dv commit (1 file changed)', dv('commit', '-m', 'one'));
+    if (only.has('push')) {
+      exec(dv('remote', 'add', 'local', join(ws, 'remote')));
+      await timed('dv push (first, everything)', dv('push', '-r', 'local'));
+      await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
+    }
+    if (only.has('checkout')) {
+      renameSync(data, join(ws, 'data.old'));
+      await timed('dv checkout (empty dir)', dv('checkout'));
+      // The checked-out tree replaces the generated one (same content but for the changed file).
+      rmSync(join(ws, 'data.old'), { recursive: true, force: true });
+      await timed('dv status (after checkout)', dv('status', '--json'), statusNote);
+    }
 
     const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
     const out = [
-      `date ${date} UTC, \`npm run bench -- scale ${v.files ? `--files ${files}` : v.quick ? '--quick' : ''}\`${v.dv ? ` (dv: ${dvBin})` : ''}`,
+      `date ${date} UTC, \`npm run bench -- scale ${argv.join(' ')}\``,
       '',
       '| files | command | seconds | CPU s | peak RSS MB | note |',
       '| ---: | --- | ---: | ---: | ---: | --- |',
@@ -172,7 +197,42 @@ export async function scale(argv: string[]): Promise<number> {
           `| ${r.files.toLocaleString('en-US')} | ${r.command} | ${r.seconds.toFixed(2)} | ${r.cpu === null ? '—' : r.cpu.toFixed(2)} | ${r.rssMB === null ? '—' : r.rssMB.toFixed(0)} | ${r.note ?? ''} |`,
       ),
     ];
-    process.stdout.write(`${out.join('\n')}\n`);
+    process.stdout.write(`${[...out, '', ...ratios(rows)].join('\n')}\n`);
     return 0;
   }
+
+  /** restic backup of the same tree into a repository beside it, and a restore into an empty directory. */
+  async function resticRows(): Promise<void> {
+    const out = join(base, 'restic-out');
+    for (const p of ['restic-repo', 'restic-cache', 'restic-out']) rmSync(join(base, p), { recursive: true, force: true });
+    exec(restic('init'));
+    await timed('restic backup', restic('backup', '-q', '--host', 'bench', 'data'));
+    mkdirSync(out);
+    await timed('restic restore (empty dir)', restic('restore', 'latest', '-q', '--target', out));
+    for (const p of ['restic-repo', 'restic-cache', 'restic-out']) rmSync(join(base, p), { recursive: true, force: true });
+  }
+}
+
+/** dv beside its peers in the same run: dv's seconds (and CPU seconds) over the peer's, or the commit's excess over status. */
+function ratios(rows: Row[]): string[] {
+  const at = (c: string): Row | undefined => rows.find((r) => r.command === c);
+  const out: string[] = [];
+  const pair = (mine: string, peer: string, target: string): void => {
+    const a = at(mine);
+    const b = at(peer);
+    if (!a || !b) return;
+    const cpu = a.cpu !== null && b.cpu !== null && b.cpu > 0 ? `, CPU ${(a.cpu / b.cpu).toFixed(2)}×` : '';
+    out.push(`- ${mine} / ${peer}: ${(a.seconds / b.seconds).toFixed(2)}×${cpu} (target ${target})`);
+  };
+  pair('dv add', 'restic backup', '< 1');
+  pair('dv checkout (empty dir)', 'restic restore (empty dir)', '< 1');
+  pair('dv status (nothing changed)', 'git status (nothing changed)', '≤ 2');
+  pair('dv status (1 file changed)', 'git status (1 file changed)', '≤ 2');
+  const c = at('dv commit (1 file changed)');
+  const st = at('dv status (1 file changed)');
+  if (c && st) {
+    const cpu = c.cpu !== null && st.cpu !== null ? `, CPU ${(c.cpu - st.cpu).toFixed(2)} s` : '';
+    out.push(`- dv commit (1 file changed) − dv status (1 file changed): ${(c.seconds - st.seconds).toFixed(2)} s${cpu} (target ≤ 1 s)`);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { checkTrackedPath } from '../workspace/safe-path.js';
 import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, usesGit } from '../workspace/pointers.js';
 import { inReservedDir, refuseGitTracked } from '../workspace/tracked.js';
 import { snapshotPath, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
-import { refusePartialSnapshot } from '../history/partial.js';
+import { refuseIncomplete } from '../history/complete.js';
 
 export interface AddOptions extends SnapshotOptions {
   /** Paths to track (relative to `cwd`). */
@@ -71,7 +71,7 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
   const gitAdd = new Set<string>();
   for (const rel of rels) {
     const existing = tracked.find((t) => t.rel === rel);
-    if (existing) await refusePartialSnapshot(s, existing);
+    if (existing) await refuseIncomplete(s, existing);
     const entry = await snapshotPath(s, rel, existing?.pointer.snapshot ?? null, opts);
     const gitignore = withGit ? await ignoreInGit(s.root, rel) : undefined;
     added.push({ ...entry, pointer: pointerRelFor(rel), ...(gitignore ? { gitignore } : {}) });

@@ -3,8 +3,8 @@ import type { RepoSession } from '../repo/repo.js';
 import { pointerRelFor, usesGit } from '../workspace/pointers.js';
 import { selectTrackedWithin } from '../workspace/tracked.js';
 import { snapshotPath, snapshotWithin, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
-import { refusePartialSnapshot } from '../history/partial.js';
 import { type CommitAttestation, signedCommit } from './attest-commit.js';
+import { refuseIncomplete } from '../history/complete.js';
 export interface CommitOptions extends SnapshotOptions {
   /** Paths to commit (relative to `cwd`); all tracked paths when empty. */
   paths?: string[];
@@ -34,7 +34,7 @@ export async function commit(s: RepoSession, opts: CommitOptions): Promise<Commi
   for (const { tracked: t, within } of selected) {
     if (within && t.pointer.kind === 'dir') committed.push(await snapshotWithin(s, t.rel, t.pointer.snapshot, within, opts));
     else {
-      await refusePartialSnapshot(s, t);
+      await refuseIncomplete(s, t);
       committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
     }
   }

@@ -8,6 +8,7 @@
  * idle (index-handle.ts), so other dv processes get turns; a reader that still cannot get it
  * works from a MemoryIndex filled from the pack indexes (reader-index.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { IndexHandle, type HandleOptions } from './index-handle.js';
 import { locationIn, type ObjectLocation, type PackEntry } from './pack-index.js';
 
@@ -30,6 +31,11 @@ export interface DirStat {
   id: string;
   size: number;
   count: number;
+  /**
+   * The index generation (`Index#generation`) at which every object the tree names, down to the
+   * last chunk, was in the store: a writer's scan that finds it unchanged need not look them up.
+   */
+  complete?: string;
 }
 
 export interface Index {
@@ -48,6 +54,12 @@ export interface Index {
   putStats(entries: [string, StatEntry | undefined][]): Promise<void>;
   getDirs(paths: string[]): Promise<(DirStat | undefined)[]>;
   putDirs(entries: [string, DirStat | undefined][]): Promise<void>;
+  /**
+   * A token that changes whenever objects may have left the index (removePack, dropObjects,
+   * forgetPacks, clear): while it stays the same, whatever was in the store still is. Absent
+   * where the index cannot tell (a reader's view): callers then look objects up one by one.
+   */
+  generation?(): Promise<string>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }
@@ -56,6 +68,10 @@ const OBJ = 'o:';
 const PACK = 'p:';
 const STAT = 's:';
 const DIR = 'd:';
+const GEN = 'g:';
+
+/** A fresh generation token: random, so one taken after `clear` never equals one before it. */
+const newGeneration = (): string => randomBytes(12).toString('hex');
 
 /** A stored DirStat, or undefined when it is not one (an older or damaged value: a cache miss). */
 function decodeDir(v: Buffer | undefined): DirStat | undefined {
@@ -139,12 +155,15 @@ export class LevelIndex implements Index {
         if (v && decodeLoc(v).pack === packId) batch.del(OBJ + id);
       });
       batch.del(PACK + packId);
+      batch.put(GEN, Buffer.from(newGeneration()));
       await batch.write();
     });
   }
 
   async dropObjects(ids: string[]): Promise<void> {
-    await this.handle.use((db) => db.batch(ids.map((id) => ({ type: 'del' as const, key: OBJ + id }))));
+    if (ids.length === 0) return;
+    const gen = { type: 'put' as const, key: GEN, value: Buffer.from(newGeneration()) };
+    await this.handle.use((db) => db.batch([...ids.map((id) => ({ type: 'del' as const, key: OBJ + id })), gen]));
   }
 
   forgetPacks(packIds: Set<string>): Promise<number> {
@@ -159,6 +178,7 @@ export class LevelIndex implements Index {
         }
       }
       for (const p of packIds) batch.del(PACK + p);
+      batch.put(GEN, Buffer.from(newGeneration()));
       await batch.write();
       return n;
     });
@@ -215,8 +235,22 @@ export class LevelIndex implements Index {
     });
   }
 
+  async generation(): Promise<string> {
+    return this.handle.use(async (db) => {
+      const v = await db.get(GEN);
+      if (v) return v.toString('utf8');
+      // An index from before generations: one is started now (records carry none yet).
+      const g = newGeneration();
+      await db.put(GEN, Buffer.from(g));
+      return g;
+    });
+  }
+
   async clear(): Promise<void> {
-    await this.handle.use((db) => db.clear());
+    await this.handle.use(async (db) => {
+      await db.clear();
+      await db.put(GEN, Buffer.from(newGeneration()));
+    });
   }
 
   close(): Promise<void> {
@@ -231,6 +265,7 @@ export class MemoryIndex implements Index {
   private readonly packs = new Set<string>();
   private readonly stats = new Map<string, StatEntry>();
   private readonly dirs = new Map<string, DirStat>();
+  private gen = newGeneration();
 
   async getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]> {
     return ids.map((id) => this.objs.get(id));
@@ -242,9 +277,11 @@ export class MemoryIndex implements Index {
   async removePack(packId: string, ids: string[]): Promise<void> {
     for (const id of ids) if (this.objs.get(id)?.pack === packId) this.objs.delete(id);
     this.packs.delete(packId);
+    this.gen = newGeneration();
   }
   async dropObjects(ids: string[]): Promise<void> {
     for (const id of ids) this.objs.delete(id);
+    this.gen = newGeneration();
   }
   async forgetPacks(packIds: Set<string>): Promise<number> {
     let n = 0;
@@ -254,7 +291,11 @@ export class MemoryIndex implements Index {
         n++;
       }
     for (const p of packIds) this.packs.delete(p);
+    this.gen = newGeneration();
     return n;
+  }
+  async generation(): Promise<string> {
+    return this.gen;
   }
   async knownPacks(): Promise<Set<string>> {
     return new Set(this.packs);
@@ -281,6 +322,7 @@ export class MemoryIndex implements Index {
       else this.dirs.delete(p);
   }
   async clear(): Promise<void> {
+    this.gen = newGeneration();
     this.dirs.clear();
     this.objs.clear();
     this.packs.clear();

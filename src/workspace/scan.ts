@@ -16,6 +16,9 @@
  * and commit cost one key per unchanged directory and re-encode only the trees on changed paths.
  * Records are written only for directories whose every file was vouched for (no racy mtime, no
  * symlink), and are a cache like the stat cache: a mismatch falls back to the per-file path.
+ * A scan with a sink stamps its records with the index's generation (`DirStat.complete`): while
+ * that holds and the tree is in the store, so is every object under it, and the next writer's
+ * scan takes the directory from its record without reading the tree or looking a file up.
  */
 import { promises as fsp, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
@@ -24,7 +27,7 @@ import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type Tree
 import { DvError, fsError } from '../errors.js';
 import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { HashPool, type PackSink } from './hash-pool.js';
-import { listDir, type FileStat } from './walk.js';
+import { listDir, type DirListing, type FileStat } from './walk.js';
 
 export interface ScanProgress {
   filesSeen: number;
@@ -68,6 +71,11 @@ interface Item {
   stats: FileStat;
 }
 
+/** The files of `f` as scan items (paths relative to the tracked root): built only for directories looked up file by file. */
+function itemsOf(f: Frame, files: DirListing['files']): Item[] {
+  return files.map((x) => ({ rel: f.rel ? `${f.rel}/${x.name}` : x.name, stats: x.stats }));
+}
+
 function isExec(mode: number): boolean {
   return (mode & 0o111) !== 0;
 }
@@ -99,12 +107,14 @@ interface Frame {
   waiting: number;
   /** Digest of its files' names and stat data (dirStatDigest), once listed. */
   sig?: string;
+  /** Its record, read with its siblings' when the parent was listed (null: none); undefined: not read yet. */
+  record?: DirStat | null;
   /** Every file vouched for (a stat-cache hit, or hashed with a mtime that is not racy), no symlinks. */
   vouched?: boolean;
   /** The directory cache's record, when its files are as recorded: their entries are then not looked up (yet). */
   cached?: DirStat;
-  /** The files, kept while `cached` stands in for them. */
-  items?: Item[];
+  /** The files as listed, kept while `cached` stands in for them. */
+  files?: DirListing['files'];
   /** `entries` holds the files' entries, taken from the recorded tree (with a sink, checked against the store). */
   filesKnown?: boolean;
 }
@@ -133,6 +143,8 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     throw new DvError('USAGE', `${opts.rel} is neither a regular file nor a directory`, { path: opts.rel });
   const scan = new Scan(opts, abs);
   try {
+    // With a sink, records stamped with the index's generation vouch for every object under them.
+    if (opts.sink) scan.gen = await opts.index.generation?.();
     const result = top.isFile() ? await scan.file(top) : await scan.directory();
     await scan.putStats(true);
     return result;
@@ -160,6 +172,11 @@ class Scan {
   private rootInfo: DirInfo | undefined;
   /** One pool of hashing workers for the whole scan (started at the first batch). */
   readonly pool: HashPool;
+  /**
+   * The index generation when a scan with a sink started: every tree it finishes is complete in
+   * the store (each file found there or stored), and its record says so (`DirStat.complete`).
+   */
+  gen: string | undefined;
 
   constructor(
     private readonly opts: ScanOptions,
@@ -189,6 +206,21 @@ class Scan {
       this.dirUpdates = [];
       await this.opts.index.putDirs(batch);
     }
+  }
+
+  /** Whether the record vouches that its tree and everything under it are still in the store. */
+  private isComplete(c: DirStat): boolean {
+    return this.gen !== undefined && c.complete === this.gen;
+  }
+
+  /**
+   * A stamped record whose tree is in the store: then so is everything under it. (Records are
+   * written while the trees they name may still wait in memory for a pack, and a killed dv loses
+   * those; pending objects are written in the order they were put, children before parents and
+   * after the chunks the workers sealed, so a tree that made it to the store has everything below.)
+   */
+  private async completeInStore(c: DirStat): Promise<boolean> {
+    return this.isComplete(c) && (await this.inStore(c.id));
   }
 
   private async inStore(id: string): Promise<boolean> {
@@ -296,12 +328,21 @@ class Scan {
     const c = f.cached!;
     const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
     const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
-    if (same && (f.filesKnown || (await this.inStore(c.id)))) return { id: c.id, size: c.size, files: c.count };
+    if (same && (f.filesKnown || (await this.inStore(c.id)))) {
+      // Verified now, file by file, with subdirectories that are complete: stamped, so the next scan need not.
+      if (this.gen !== undefined && c.complete !== this.gen) this.dirUpdates.push([this.repoKey(f.rel), { ...c, complete: this.gen }]);
+      return { id: c.id, size: c.size, files: c.count };
+    }
     f.cached = undefined;
+    if (!f.filesKnown && this.isComplete(c)) {
+      // A subdirectory changed: the files are the recorded tree's (all in the store), one read instead of a lookup each.
+      f.entries.push(...decodeTree(await this.opts.sink!.get(c.id), c.id).entries.filter((e) => e.type === 'file'));
+      f.filesKnown = true;
+    }
     if (f.filesKnown) return undefined; // a new tree of the recorded files and the new subdirectories
     // Only a subdirectory changed: now the files are looked up one by one after all.
-    await this.resolveFiles(f, f.items ?? []);
-    f.items = undefined;
+    await this.resolveFiles(f, itemsOf(f, f.files ?? []));
+    f.files = undefined;
     return f.waiting > 0 ? 'waiting' : undefined; // the hashing of its files finishes it
   }
 
@@ -314,6 +355,7 @@ class Scan {
         info = await finishDir(f.entries, (t) => this.storeTree(t));
         if (f.vouched && f.sig !== undefined) {
           const rec: DirStat = { files: f.sig, subdirs: subdirRows(f.entries), id: info.id, size: info.size, count: info.files };
+          if (this.gen !== undefined) rec.complete = this.gen;
           this.dirUpdates.push([this.repoKey(f.rel), rec]);
         }
       }
@@ -361,30 +403,44 @@ class Scan {
   private async listFrame(f: Frame, todo: Frame[], temps: string[], realTop: { path?: string }): Promise<void> {
     const l = listDir(f.abs);
     const at = (name: string): string => (f.rel ? `${f.rel}/${name}` : name);
-    const unsafe = (rel: string): void => {
-      const why = badEntryName(basename(rel));
-      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${this.opts.rel}/${rel}: ${why}`, { path: rel });
+    // (The path is only built for the error: this runs once per file of every status.)
+    const unsafe = (name: string): void => {
+      const why = badEntryName(name);
+      if (why) throw new DvError('UNSAFE_PATH', `cannot track ${this.opts.rel}/${at(name)}: ${why}`, { path: at(name) });
     };
     for (const t of l.temps) temps.push(at(t));
-    for (const d of l.dirs) unsafe(at(d));
-    for (const x of l.files) unsafe(at(x.name));
-    for (const x of l.links) unsafe(at(x.name));
+    for (const d of l.dirs) unsafe(d);
+    for (const x of l.files) unsafe(x.name);
+    for (const x of l.links) unsafe(x.name);
     this.progress.filesSeen += l.files.length + l.links.length;
+    // The subdirectories' records in one read per STAT_BATCH (not one per directory), unless allTrees wants none.
+    const records: (DirStat | undefined)[] = [];
+    for (let k = 0; k < l.dirs.length && !this.opts.allTrees; k += STAT_BATCH)
+      records.push(...(await this.opts.index.getDirs(l.dirs.slice(k, k + STAT_BATCH).map((d) => this.repoKey(at(d))))));
     for (let k = l.dirs.length - 1; k >= 0; k--) {
       const name = l.dirs[k];
-      todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1 });
+      todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1, record: records[k] ?? null });
     }
     f.waiting += l.dirs.length;
-    const items = l.files.map((x) => ({ rel: at(x.name), stats: x.stats }));
     f.sig = dirStatDigest(l.files);
     f.vouched = l.links.length === 0;
     // A directory whose files are as recorded needs no lookup per file.
     // (allTrees wants every tree in memory: a recorded one would be missing.)
-    const c = f.vouched && !this.opts.allTrees ? (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0] : undefined;
-    if (c && c.files === f.sig && (!this.opts.sink || (await this.recordedFiles(f, c, l.files.length)))) {
+    const c =
+      !f.vouched || this.opts.allTrees
+        ? undefined
+        : f.record !== undefined
+          ? (f.record ?? undefined)
+          : (await this.opts.index.getDirs([this.repoKey(f.rel)]))[0];
+    f.record = undefined;
+    if (
+      c &&
+      c.files === f.sig &&
+      (!this.opts.sink || (await this.completeInStore(c)) || (await this.recordedFiles(f, c, l.files.length)))
+    ) {
       f.cached = c;
-      f.items = items;
-    } else await this.resolveFiles(f, items);
+      f.files = l.files;
+    } else await this.resolveFiles(f, itemsOf(f, l.files));
     if (l.links.length > 0) realTop.path ??= realpathSync.native(this.abs);
     for (const x of l.links) f.entries.push(await linkEntry(this.opts.rel, this.abs, realTop.path!, at(x.name)));
     f.waiting--; // listed
