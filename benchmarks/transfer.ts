@@ -24,6 +24,9 @@ const USAGE = `usage: npm run bench -- transfer [options]
   --dv PATH      the dv executable to measure (default: this repo's bin/dv)
   --tmp DIR      where data, stores and remotes go (default: the OS temp dir; full sizes need ~10 GB)
   --skip LIST    peers to leave out: rclone,aws,rsync,cp,restic,moto
+  --only LIST    row groups to measure: dir (push to a directory), push (to the servers), pull, incremental
+                 (default all; a pull without push still pushes first, unmeasured)
+  --large N,MIB  N large files of MIB MiB each (default 4,256; --quick 2,16)
   --keep         keep the temporary directory`;
 
 export interface TransferRow {
@@ -77,6 +80,8 @@ export async function transfer(argv: string[]): Promise<number> {
       dv: { type: 'string' },
       tmp: { type: 'string', default: tmpdir() },
       skip: { type: 'string', default: '' },
+      only: { type: 'string', default: 'dir,push,pull,incremental' },
+      large: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -89,7 +94,10 @@ export async function transfer(argv: string[]): Promise<number> {
   const skip = new Set(v.skip.split(',').filter(Boolean));
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const dvBin = v.dv ? resolve(v.dv) : join(repoRoot, 'bin', 'dv');
-  const sizes = v.quick ? QUICK : FULL;
+  const only = new Set(v.only.split(',').filter(Boolean));
+  const large = /^(\d+),(\d+)$/.exec(v.large ?? '');
+  if (v.large !== undefined && !large) throw new Error(`--large ${v.large}: expected N,MIB (such as 4,256)`);
+  const sizes = { ...(v.quick ? QUICK : FULL), ...(large ? { largeFiles: Number(large[1]), largeBytes: Number(large[2]) << 20 } : {}) };
   const base = join(resolve(v.tmp), `dv-transfer-${process.pid}`);
   const log = (s: string): void => void process.stderr.write(`transfer: ${s}\n`);
   if (!hasGnuTime) log('GNU time (/usr/bin/time) is missing: CPU and peak RSS will not be measured');
@@ -101,7 +109,7 @@ export async function transfer(argv: string[]): Promise<number> {
     const moto = skip.has('moto') ? undefined : await startMoto();
     if (moto) servers.push(serverOf('moto', moto, MOTO_ENV));
     else log(skip.has('moto') ? 'moto_server skipped (--skip moto)' : 'moto_server is not installed: its rows are left out');
-    const suite = new Suite(base, env, dvCommand(dvBin, !v.dv || dvBin.endsWith('/bin/dv')), skip, log);
+    const suite = new Suite(base, env, dvCommand(dvBin, !v.dv || dvBin.endsWith('/bin/dv')), skip, only, log);
     const rows = await suite.run(sizes, servers);
     process.stdout.write(`${render(rows, suite.notes, v.quick, argv.join(' '))}\n`);
     return 0;
@@ -134,6 +142,7 @@ class Suite {
     private readonly env: NodeJS.ProcessEnv,
     private readonly dvOf: ReturnType<typeof dvCommand>,
     private readonly skip: Set<string>,
+    private readonly only: Set<string>,
     private readonly log: (s: string) => void,
   ) {
     this.ws = join(base, 'ws');
@@ -156,6 +165,13 @@ class Suite {
       this.log(s);
     }
     return false;
+  }
+
+  /** `timed` when the row's group is measured in this run; otherwise the command only runs (a later group needs what it makes). */
+  private async timedIf(group: string, op: string, tool: string, c: Cmd, o: { warm?: string[]; helperPid?: number; bytes?: number } = {}) {
+    if (this.only.has(group)) return this.timed(op, tool, c, o);
+    exec(c);
+    return Number.NaN;
   }
 
   private async timed(op: string, tool: string, c: Cmd, o: { warm?: string[]; helperPid?: number; bytes?: number } = {}): Promise<number> {
@@ -210,9 +226,9 @@ class Suite {
     exec({ cmd: 'git', args: ['init', '-q'], cwd: ws, env });
     exec(this.dv(ws, {}, 'init'));
     exec(this.dv(ws, {}, 'add', 'data', '-m', 'add'));
-    await this.pushDirectory(large);
-    await this.s3Rows(large, servers);
-    await this.incremental(large, csv);
+    if (this.only.has('dir') || this.only.has('incremental')) await this.pushDirectory(large);
+    if (this.only.has('push') || this.only.has('pull')) await this.s3Rows(large, servers);
+    if (this.only.has('incremental')) await this.incremental(large, csv);
     return this.rows;
   }
 
@@ -220,7 +236,8 @@ class Suite {
     const { ws, base } = this;
     const op = 'push to a directory';
     exec(this.dv(ws, {}, 'remote', 'add', 'dir', join(base, 'remote-dir')));
-    await this.timed(op, 'dv push', this.dv(ws, {}, 'push', '-r', 'dir'), { warm: [join(ws, '.dv')] });
+    await this.timedIf('dir', op, 'dv push', this.dv(ws, {}, 'push', '-r', 'dir'), { warm: [join(ws, '.dv')] });
+    if (!this.only.has('dir')) return;
     if (this.has('rsync')) {
       await this.timed(
         op,
@@ -242,7 +259,7 @@ class Suite {
     for (const s of servers) {
       await s.createBucket(`dv-${s.name}`);
       exec(this.dv(ws, s.env, 'remote', 'add', s.name, `s3://dv-${s.name}/dv`, '--endpoint', s.endpoint));
-      await this.timed(`push to ${s.name}`, 'dv push', this.dv(ws, s.env, 'push', '-r', s.name), {
+      await this.timedIf('push', `push to ${s.name}`, 'dv push', this.dv(ws, s.env, 'push', '-r', s.name), {
         warm: [join(ws, '.dv')],
         helperPid: s.pid,
       });
@@ -254,7 +271,7 @@ class Suite {
           cwd: base,
           env: { ...env, ...rcloneEnv(s) },
         };
-        await this.timed(`push to ${s.name}`, 'rclone copy', c, { warm: [large.dataDir], helperPid: s.pid });
+        await this.timedIf('push', `push to ${s.name}`, 'rclone copy', c, { warm: [large.dataDir], helperPid: s.pid });
       }
       if (this.has('aws')) {
         await s.createBucket(`aws-${s.name}`);
@@ -268,7 +285,8 @@ class Suite {
           large.dataDir,
           `s3://aws-${s.name}/data`,
         ];
-        await this.timed(
+        await this.timedIf(
+          'push',
           `push to ${s.name}`,
           'aws s3 cp',
           { cmd: 'aws', args, cwd: base, env: { ...env, ...s.env } },
@@ -278,7 +296,7 @@ class Suite {
     }
     exec({ cmd: 'git', args: ['add', 'data.dv', '.gitignore', '.dv/config', '.dv/.gitignore'], cwd: ws, env });
     exec({ cmd: 'git', args: ['commit', '-q', '-m', 'track data'], cwd: ws, env });
-    for (const s of servers) {
+    for (const s of this.only.has('pull') ? servers : []) {
       const clone = join(base, `clone-${s.name}`);
       exec({ cmd: 'git', args: ['clone', '-q', ws, clone], cwd: base, env });
       await this.timed(`pull from ${s.name}`, 'dv pull', this.dv(clone, s.env, 'pull', '-r', s.name), { warm: [], helperPid: s.pid });

@@ -11,7 +11,10 @@
  *   every other failure is classified into 'REMOTE_UNREACHABLE', 'AUTH_FAILED',
  *   'REMOTE_NOT_FOUND' (bucket/directory absent), 'NO_SPACE', 'PERMISSION_DENIED' or
  *   'REMOTE_ERROR'. `isTransient(err)` says whether retrying may help.
- * - `getRange` returns exactly `length` bytes or throws; a short body is an error.
+ * - `getRange` returns exactly `length` bytes or throws; a short body is an error. With `into`
+ *   (at least `length` bytes, a SharedArrayBuffer view allowed) the bytes are read into its start
+ *   and the result is a view of it, so a caller can reuse one buffer for many reads (no allocation,
+ *   no garbage); a failed read may have written into it.
  * - `get(key, { maxBytes })` refuses a value larger than `maxBytes` with 'REMOTE_ERROR' (not
  *   transient) before reading it when its size is known, and while reading it otherwise.
  * - Nothing blocks forever: a directory remote opens only regular files (never a FIFO, device,
@@ -31,7 +34,7 @@ export interface Backend {
   /** Uploads a local file (multipart where the backend supports it for large files). */
   putFile(key: string, localPath: string): Promise<void>;
   get(key: string, opts?: GetOptions): Promise<Buffer>;
-  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer>;
   /** Size of the key, or undefined when it does not exist. */
   stat(key: string): Promise<{ size: number } | undefined>;
   list(prefix: string): AsyncIterable<{ key: string; size: number }>;

@@ -68,3 +68,11 @@ export function notRegularError(location: string, key: string, what: string): Dv
     { key, transient: false },
   );
 }
+
+/** The first `length` bytes of a caller's buffer for `getRange(..., into)`, as a Buffer view (no copy); too small a buffer is USAGE. */
+export function intoView(into: Uint8Array, length: number): Buffer {
+  if (into.byteLength < length) {
+    throw new DvError('USAGE', `a buffer of ${into.byteLength} bytes cannot hold a range of ${length}`, { length, size: into.byteLength });
+  }
+  return Buffer.from(into.buffer, into.byteOffset, length);
+}

@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DvError, fsError, isDvError } from '../errors.js';
 import type { Backend, GetOptions } from './backend.js';
-import { notRegularError, rangeError, tooLargeError, validateKey, validatePrefix, validateRange } from './keys.js';
+import { intoView, notRegularError, rangeError, tooLargeError, validateKey, validatePrefix, validateRange } from './keys.js';
 
 /** Marks temp files; '~' is not a key character, so no key can collide with one. */
 const TEMP_MARK = '~';
@@ -110,14 +110,14 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+  async getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer> {
     validateKey(key);
     validateRange(key, offset, length);
+    const buf = into ? intoView(into, length) : Buffer.allocUnsafe(length);
     const fh = await this.openRegular(key);
     try {
       const size = (await fh.stat()).size;
       if (offset + length > size) throw rangeError(this.location, key, offset, length, size);
-      const buf = Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await fh.read(buf, done, length - done, offset + done);

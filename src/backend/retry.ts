@@ -132,7 +132,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     put: (key, data) => run('put', key, () => backend.put(key, data)),
     putFile: (key, localPath) => run('putFile', key, () => backend.putFile(key, localPath)),
     get: (key, o) => run('get', key, () => backend.get(key, o)),
-    getRange: (key, offset, length) => run('getRange', key, () => backend.getRange(key, offset, length)),
+    getRange: (key, offset, length, into) => run('getRange', key, () => backend.getRange(key, offset, length, into)),
     stat: (key) => run('stat', key, () => backend.stat(key)),
     list,
     delete: (key) => run('delete', key, () => backend.delete(key)),

@@ -18,7 +18,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DvError, fsError, isDvError } from '../errors.js';
 import type { Backend, GetOptions } from './backend.js';
-import { rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
+import { intoView, rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
 import { readBody, type BodyLimits } from './s3body.js';
 import { capListBodies } from './s3list-cap.js';
@@ -186,10 +186,11 @@ export class S3Backend implements Backend {
     return readBody(res.Body, res.ContentLength, ctx, this.limits(res.ContentLength ?? opts.maxBytes ?? 0, opts.maxBytes));
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+  async getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer> {
     validateKey(key);
     validateRange(key, offset, length);
     const ctx = this.ctx(key);
+    const target = into ? intoView(into, length) : undefined;
     if (length === 0) {
       const st = await this.stat(key);
       if (!st) throw missingError(ctx);
@@ -216,9 +217,13 @@ export class S3Backend implements Backend {
       // Only up to the end of the range is of use: a body larger than that is refused unread.
       const whole = await readBody(res.Body, res.ContentLength, ctx, this.limits(offset + length, offset + length));
       if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
-      return whole.subarray(offset, offset + length);
+      if (!target) return whole.subarray(offset, offset + length);
+      target.set(whole.subarray(offset, offset + length));
+      return target;
     }
-    return readBody(res.Body, length, ctx, this.limits(length, length));
+    // The body goes straight into the caller's buffer (or one of exactly `length`), never through a list of chunks;
+    // that buffer bounds it: a byte more is a damaged response (transient), as a byte less is.
+    return readBody(res.Body, length, ctx, { ...this.limits(length), into: target });
   }
 
   async stat(key: string): Promise<{ size: number } | undefined> {

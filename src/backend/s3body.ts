@@ -11,6 +11,8 @@ export interface BodyLimits {
   timeoutMs: number;
   /** For messages: where the body comes from. */
   location: string;
+  /** Where the body goes when `expected` is known (exactly `expected` bytes): read in place, no allocation. */
+  into?: Buffer;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
     });
   }
   const chunks: Buffer[] = [];
-  const out = expected !== undefined ? Buffer.allocUnsafe(expected) : undefined;
+  const out = expected === undefined ? undefined : (limits.into?.subarray(0, expected) ?? Buffer.allocUnsafe(expected));
   let got = 0;
   let timedOut = false;
   const timer = setTimeout(() => {

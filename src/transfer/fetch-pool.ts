@@ -2,15 +2,16 @@
  * The worker threads of a fetch: the main thread downloads ranges and hands each range's chunks
  * (stored alone) to the least busy worker, which verifies them and writes them into a pack of its
  * own (fetch-worker.ts); packs come back to be sealed by the main thread, which owns the index.
- * Invariants: a range's buffer is moved to the worker, not copied, when it owns its memory whole
- * (the caller must not read it afterwards); every request gets one answer or the pool fails them
+ * Invariants: a range lies in a slot of the shared ring (fetch-slots.ts: the caller holds the slot
+ * until the answer), or its buffer is moved to the worker, not copied, when it owns its memory
+ * whole (the caller must not read it afterwards); every request gets one answer or the pool fails them
  * all (a worker that dies rejects what it held); `close()` always ends the threads. A push uses
  * the same workers to verify whole local packs before it copies them (`verifyPack`).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PackEntry } from '../store/pack-index.js';
-import type { FetchWorkerData, FromFetchWorker, RangeChunk, SealedPack, ToFetchWorker } from './fetch-worker.js';
+import type { FetchWorkerData, FromFetchWorker, RangeBytes, RangeChunk, SealedPack, ToFetchWorker } from './fetch-worker.js';
 
 export type { RangeChunk, SealedPack } from './fetch-worker.js';
 
@@ -30,10 +31,10 @@ export class FetchPool {
   private readonly slots: Slot[] = [];
   private seq = 0;
 
-  constructor(tmpDir: string, packTarget: number, threads = fetchThreads()) {
+  constructor(tmpDir: string, packTarget: number, threads = fetchThreads(), ring?: SharedArrayBuffer) {
     for (let k = 0; k < threads; k++) {
       const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), {
-        workerData: { tmpDir, packTarget } satisfies FetchWorkerData,
+        workerData: { tmpDir, packTarget, ring } satisfies FetchWorkerData,
       });
       const slot: Slot = { worker, waiting: new Map(), load: 0 };
       worker.on('message', (m: FromFetchWorker) => {
@@ -65,16 +66,25 @@ export class FetchPool {
    * why) and the packs that filled up meanwhile.
    */
   async write(data: Buffer, chunks: RangeChunk[]): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
-    const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
     // A buffer that is a view into a shared pool (small Buffers) is copied; one that owns its memory moves.
     const owns = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
     const view = owns ? data : Buffer.from(data);
-    slot.load += view.length;
+    return this.range({ data: view }, view.length, chunks, [view.buffer as ArrayBuffer]);
+  }
+
+  /** As `write`, for a range lying in the ring the pool was made with, at byte `at` (the caller holds that slot until the answer). */
+  writeSlot(at: number, length: number, chunks: RangeChunk[]): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
+    return this.range({ slot: { at, length } }, length, chunks);
+  }
+
+  private async range(bytes: RangeBytes, length: number, chunks: RangeChunk[], transfer: ArrayBuffer[] = []) {
+    const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+    slot.load += length;
     try {
-      const r = await this.ask(slot, { type: 'range', seq: ++this.seq, data: view, chunks }, [view.buffer as ArrayBuffer]);
+      const r = await this.ask(slot, { type: 'range', seq: ++this.seq, chunks, ...bytes }, transfer);
       return { bad: r.bad, sealed: r.sealed };
     } finally {
-      slot.load -= view.length;
+      slot.load -= length;
     }
   }
 

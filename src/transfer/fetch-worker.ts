@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { blake3Hex, initHash } from '../core/hash.js';
-import { decode } from '../store/codec.js';
+import { decode, FLAG_RAW } from '../store/codec.js';
 import type { PackEntry } from '../store/pack-index.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
 import { firstBadEntry } from './verify-pack.js';
@@ -26,9 +26,13 @@ export interface RangeChunk {
 export interface FetchWorkerData {
   tmpDir: string;
   packTarget: number;
+  /** The range slots the main thread downloads into (fetch-slots.ts), when it uses them. */
+  ring?: SharedArrayBuffer;
 }
+/** A range's bytes: moved with the message (`data`), or where they lie in the shared ring (`slot`). */
+export type RangeBytes = { data: Uint8Array } | { slot: { at: number; length: number } };
 export type ToFetchWorker =
-  | { type: 'range'; seq: number; data: Uint8Array; chunks: RangeChunk[] }
+  | ({ type: 'range'; seq: number; chunks: RangeChunk[] } & RangeBytes)
   | { type: 'verify-pack'; seq: number; file: string; entries: PackEntry[] }
   | { type: 'finish'; seq: number }
   | { type: 'abort'; seq: number };
@@ -42,7 +46,7 @@ export type FromFetchWorker =
   | { type: 'fatal'; seq: number; message: string; code?: string };
 
 const port = parentPort!;
-const { tmpDir, packTarget } = workerData as FetchWorkerData;
+const { tmpDir, packTarget, ring } = workerData as FetchWorkerData;
 const writer = new SyncPackWriter(tmpDir, packTarget);
 const ready = initHash();
 
@@ -50,16 +54,23 @@ const ready = initHash();
 async function check(c: RangeChunk, stored: Buffer): Promise<string | undefined> {
   let raw: Buffer;
   try {
-    raw = await decode(stored, c.flags);
+    // The zstd binding reads on its own thread: it gets a copy, never a view of the shared ring.
+    raw = await decode(c.flags === FLAG_RAW ? stored : Buffer.from(stored), c.flags);
   } catch {
     return 'cannot be decompressed';
   }
   return raw.length !== c.rawSize || blake3Hex(raw) !== c.id ? 'does not match its hash' : undefined;
 }
 
-async function range(seq: number, data: Uint8Array, chunks: RangeChunk[]): Promise<FromFetchWorker> {
+/** The bytes of a range message: a view of the ring or of the buffer that came with it (no copy either way). */
+function bytesOf(m: RangeBytes): Buffer {
+  if ('data' in m) return Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  if (!ring || m.slot.at + m.slot.length > ring.byteLength) throw new Error('a range slot outside the ring');
+  return Buffer.from(ring, m.slot.at, m.slot.length);
+}
+
+async function range(seq: number, buf: Buffer, chunks: RangeChunk[]): Promise<FromFetchWorker> {
   await ready;
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const bad: { k: number; why: string }[] = [];
   const sealed: SealedPack[] = [];
   for (let k = 0; k < chunks.length; k++) {
@@ -88,7 +99,7 @@ port.on('message', (m: ToFetchWorker) => {
 
 function handle(m: ToFetchWorker): Promise<void> {
   const run = async (): Promise<FromFetchWorker> => {
-    if (m.type === 'range') return range(m.seq, m.data, m.chunks);
+    if (m.type === 'range') return range(m.seq, bytesOf(m), m.chunks);
     if (m.type === 'verify-pack') {
       await ready;
       const badId = await firstBadEntry(m.file, m.entries);

@@ -25,7 +25,8 @@ import type { ObjectStore } from '../store/object-store.js';
 import { remoteIndexKey, remotePackKey } from './layout.js';
 import type { ObjectLocation } from '../store/pack-index.js';
 import { frameKey, type RemoteIndex } from './remote-index.js';
-import { FetchPool, type RangeChunk, type SealedPack } from './fetch-pool.js';
+import { FetchPool, fetchThreads, type RangeChunk, type SealedPack } from './fetch-pool.js';
+import { RangeSlots } from './fetch-slots.js';
 
 type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 interface Want {
@@ -79,8 +80,14 @@ const MAX_OBJECT = 64 * 1024 * 1024;
  */
 const MAX_RANGE = 16 * 1024 * 1024;
 const MAX_GAP = 64 * 1024;
-/** Range bytes downloaded and not yet stored, across all reads in flight: what bounds memory (64 MiB cost 1.3 s more CPU in GC on a 1 GiB pull). */
+/** Bytes of ranges downloaded and not yet stored that hold no chunk stored alone (trees, manifests, frames), across all reads in flight. */
 const MAX_IN_FLIGHT = 32 * 1024 * 1024;
+/**
+ * Ranges holding chunks stored alone are read into this many fixed slots of MAX_RANGE bytes
+ * (fetch-slots.ts), shared with the fetch workers: what bounds their memory. A slot is held from
+ * the request until a worker has written its chunks, so with 3 one range is processed while two download.
+ */
+const RANGE_SLOTS = 3;
 
 export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const outer = input.onProgress;
@@ -298,6 +305,8 @@ class ByteBudget {
  */
 class RangeReader {
   private pool: FetchPool | undefined;
+  /** The range slots' memory, shared with the pool's workers (made before the pool). */
+  private ring: SharedArrayBuffer | undefined;
   private readonly seals: Promise<void>[] = [];
   private failure: unknown;
   /** Units whose copy was damaged (an index listing an object at a wrong place, or a bad pack). */
@@ -313,7 +322,20 @@ class RangeReader {
   async readAll(ranges: Range[]): Promise<void> {
     const limit = pLimit(Math.max(1, this.i.jobs));
     const budget = new ByteBudget(MAX_IN_FLIGHT);
+    const fits = ranges.filter((r) => r.end - r.start <= MAX_RANGE && this.aloneIn(r).length > 0);
+    const eligible = new Set(fits);
+    const slots =
+      fits.length > 0 ? new RangeSlots(Math.min(RANGE_SLOTS, fits.length), Math.max(...fits.map((r) => r.end - r.start))) : undefined;
     const read = async (r: Range): Promise<void> => {
+      if (slots && eligible.has(r)) {
+        const k = await slots.take();
+        try {
+          await this.read(r, { slots, k });
+        } finally {
+          slots.give(k);
+        }
+        return;
+      }
       const held = await budget.take(r.end - r.start);
       try {
         await this.read(r);
@@ -321,6 +343,7 @@ class RangeReader {
         budget.give(held);
       }
     };
+    this.ring = slots?.ring;
     try {
       await Promise.all(ranges.map((r) => limit(() => read(r))));
       if (this.pool && this.failure) await this.pool.abort();
@@ -343,13 +366,26 @@ class RangeReader {
     this.seals.push(this.i.store.sealPack(p.tmp, p.size, p.entries));
   }
 
-  private async read(r: Range): Promise<void> {
+  /** The units of a range that are chunks stored alone (the workers' part). */
+  private aloneIn(r: Range): Unit[] {
+    return r.units.filter((u) => u.objects[0].loc.flags !== FLAG_FRAME && this.chunks.has(u.objects[0].id));
+  }
+
+  /** Reads one range, into slot `at.k` when given (held by the caller until this returns), and stores what it holds. */
+  private async read(r: Range, at?: { slots: RangeSlots; k: number }): Promise<void> {
     const { i, stats } = this;
     if (this.failure) return;
     try {
       let data: Buffer;
       try {
-        data = await i.backend.getRange(remotePackKey(r.pack), r.start, r.end - r.start);
+        const length = r.end - r.start;
+        data = await i.backend.getRange(remotePackKey(r.pack), r.start, length, at?.slots.view(at.k));
+        // A backend (or wrapper) that ignored the slot returned its own buffer: the bytes go into the slot.
+        if (at && data.buffer !== at.slots.ring) {
+          const view = at.slots.view(at.k);
+          view.set(data);
+          data = view.subarray(0, length);
+        }
       } catch (e) {
         if (!isDamage(e)) throw e;
         for (const unit of r.units) this.bad.push({ unit, pack: r.pack, error: e });
@@ -373,8 +409,9 @@ class RangeReader {
         }
         this.count(u);
       }
-      // Last: the range's buffer moves to a worker thread and is not readable here afterwards.
-      if (alone.length > 0 && !this.failure) await this.writeAlone(r.pack, data, alone);
+      // Last: the range's buffer moves to a worker thread (or its slot is read there) and is not readable here afterwards.
+      if (alone.length > 0 && !this.failure)
+        await this.writeAlone(r.pack, at ? { at: at.slots.offset(at.k), length: data.length } : data, alone);
       // `data` of the downloads only; fetchObjects adds what it accounted for and the total.
       i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched, data: stats.dataFetched, total: 0 });
     } catch (e) {
@@ -389,12 +426,16 @@ class RangeReader {
   }
 
   /** Chunks stored alone: verified and packed by a worker; the ones that fail are damage. */
-  private async writeAlone(pack: string, data: Buffer, alone: { unit: Unit; chunk: RangeChunk }[]): Promise<void> {
-    this.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget);
-    const { bad, sealed } = await this.pool.write(
-      data,
-      alone.map((a) => a.chunk),
-    );
+  private async writeAlone(
+    pack: string,
+    data: Buffer | { at: number; length: number },
+    alone: { unit: Unit; chunk: RangeChunk }[],
+  ): Promise<void> {
+    this.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads(), this.ring);
+    const chunks = alone.map((a) => a.chunk);
+    const { bad, sealed } = Buffer.isBuffer(data)
+      ? await this.pool.write(data, chunks)
+      : await this.pool.writeSlot(data.at, data.length, chunks);
     for (const p of sealed) this.seal(p);
     const why = new Map(bad.map((b) => [b.k, b.why]));
     alone.forEach(({ unit }, k) => {
@@ -404,12 +445,13 @@ class RangeReader {
     });
   }
 
-  // One unit's bytes, verified: a frame, or a structured object into the store.
+  // One unit's bytes, verified: a frame, or a structured object into the store. Copied first: the view may be of a shared slot.
   private async storeUnit(pack: string, u: Unit, view: Buffer): Promise<void> {
     const { id, loc } = u.objects[0];
-    if (loc.flags === FLAG_FRAME) return storeFrame(this.i, pack, u, Buffer.from(view));
-    await verifyObject(this.i, pack, id, loc, view);
-    await this.i.store.putStored(id, Buffer.from(view), loc.flags, loc.rawSize);
+    const own = Buffer.from(view);
+    if (loc.flags === FLAG_FRAME) return storeFrame(this.i, pack, u, own);
+    await verifyObject(this.i, pack, id, loc, own);
+    await this.i.store.putStored(id, own, loc.flags, loc.rawSize);
   }
 }
 

@@ -11,7 +11,7 @@ export function noteWrites(inner: Backend, written: Set<string>): Backend {
     put: (key, data) => inner.put(key, data).then(() => void written.add(key)),
     putFile: (key, file) => inner.putFile(key, file).then(() => void written.add(key)),
     get: (key, o) => inner.get(key, o),
-    getRange: (key, offset, length) => inner.getRange(key, offset, length),
+    getRange: (key, offset, length, into) => inner.getRange(key, offset, length, into),
     stat: (key) => inner.stat(key),
     list: (prefix) => inner.list(prefix),
     delete: (key) => inner.delete(key),

@@ -152,6 +152,24 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       assert.equal(m.key, 'range/missing');
     });
 
+    test('getRange into a caller buffer (a SharedArrayBuffer view too) fills its start and returns a view of it', async () => {
+      const data = randomBytes(300_000);
+      await be.put('range/into', data);
+      const ring = new SharedArrayBuffer(400_000);
+      const into = Buffer.from(ring, 1000, 350_000);
+      into.fill(7);
+      const got = await be.getRange('range/into', 1234, 200_000, into);
+      assert.ok(got.equals(data.subarray(1234, 201_234)));
+      assert.equal(got.buffer, ring, 'the result is a view of the buffer given, not a copy');
+      assert.equal(got.byteOffset, 1000);
+      assert.ok(into.subarray(0, 200_000).equals(data.subarray(1234, 201_234)));
+      assert.equal(into[200_000], 7, 'nothing past the range is written');
+      const plain = Buffer.alloc(10_000);
+      assert.ok((await be.getRange('range/into', 290_000, 10_000, plain)).equals(data.subarray(290_000)));
+      await rejectsWith(be.getRange('range/into', 0, 10_001, plain), 'USAGE');
+      await rejectsWith(be.getRange('range/into', 295_000, 10_000, plain), 'OBJECT_CORRUPT');
+    });
+
     test('list pages through 100 keys, sorted, with sizes', async () => {
       const keys = Array.from({ length: 100 }, (_, i) => `page/k${String(i).padStart(3, '0')}`);
       const limit = pLimit(16);

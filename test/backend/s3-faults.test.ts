@@ -95,6 +95,33 @@ describe('retries through a fault proxy in front of s3rver', () => {
     assert.ok((await retried().getRange('cut/x', 1000, 200_000)).equals(data.subarray(1000, 201_000)));
   });
 
+  test('a ranged read into a caller buffer: filled exactly; a body cut short or too long is refused as transient, then retried in place', async () => {
+    const data = randomBytes(400_000);
+    await raw().put('into/x', data);
+    const ring = new SharedArrayBuffer(300_000);
+    const into = Buffer.from(ring, 4096, 250_000);
+    const want = data.subarray(5000, 255_000);
+    const got = await raw().getRange('into/x', 5000, 250_000, into);
+    assert.ok(got.equals(want));
+    assert.equal(got.buffer, ring, 'read in place, not into a buffer of its own');
+    proxy.setRules([{ kind: 'truncate', method: 'GET', times: 1 }]);
+    await assert.rejects(raw().getRange('into/x', 5000, 250_000, into), (e: unknown) => isDvError(e, 'REMOTE_ERROR') && isTransient(e));
+    proxy.setRules([{ kind: 'overlong', method: 'GET', times: 1 }]);
+    const d = await rejectsWith(raw().getRange('into/x', 5000, 250_000, into), 'REMOTE_ERROR');
+    assert.equal(d.transient, true);
+    assert.equal(ring.byteLength, 300_000);
+    into.fill(0);
+    proxy.reset();
+    proxy.setRules([
+      { kind: 'truncate', method: 'GET', times: 1 },
+      { kind: 'overlong', method: 'GET', times: 1 },
+    ]);
+    const again = await retried().getRange('into/x', 5000, 250_000, into);
+    assert.ok(again.equals(want) && again.buffer === ring);
+    assert.equal(proxy.faults.truncate, 1);
+    assert.equal(proxy.faults.overlong, 1);
+  });
+
   test('a connection reset before the response is retried', async () => {
     const be = retried();
     proxy.setRules([{ kind: 'reset', times: 2 }]);

@@ -10,6 +10,7 @@ export type FaultKind =
   | 'reset' // connection destroyed before any response
   | 'truncate' // response headers and half the body, then the connection is destroyed
   | 'stall' // response headers and half the body, then silence
+  | 'overlong' // the whole body and 100 bytes more, Content-Length counting them
   | 'delay' // forwarded after delayMs
   | 'hang'; // never answered
 
@@ -61,7 +62,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = [], s
     return undefined;
   }
 
-  function forward(req: http.IncomingMessage, res: http.ServerResponse, cut?: 'truncate' | 'stall'): void {
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, cut?: 'truncate' | 'stall' | 'overlong'): void {
     const headers = { ...req.headers };
     delete headers.expect;
     const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (ur) => {
@@ -76,6 +77,13 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = [], s
         const body = Buffer.concat(chunks);
         if (body.length < 2) {
           req.socket.destroy();
+          return;
+        }
+        if (cut === 'overlong') {
+          const h: http.OutgoingHttpHeaders = { ...ur.headers, 'content-length': String(body.length + 100) };
+          delete h['transfer-encoding'];
+          res.writeHead(ur.statusCode ?? 502, h);
+          res.end(Buffer.concat([body, Buffer.alloc(100, 0x5a)]));
           return;
         }
         const h: http.OutgoingHttpHeaders = { ...ur.headers, 'content-length': String(body.length) };
@@ -121,6 +129,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = [], s
         return;
       case 'truncate':
       case 'stall':
+      case 'overlong':
         return forward(req, res, rule.kind);
     }
   });

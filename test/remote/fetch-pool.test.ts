@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import { blake3Hex, initHash } from '../../src/core/hash.js';
 import { FLAG_RAW, FLAG_ZSTD, maybeCompress } from '../../src/store/codec.js';
 import { FetchPool, type RangeChunk, type SealedPack } from '../../src/transfer/fetch-pool.js';
+import { RangeSlots } from '../../src/transfer/fetch-slots.js';
 import { tempDir } from '../helpers/cli.js';
 import { xorshiftBytes } from '../helpers/data.js';
 
@@ -106,6 +107,57 @@ test('abort drops the unfinished packs', async () => {
     await pool.write(r.data, r.chunks);
     await pool.abort();
     assert.deepEqual(await fsp.readdir(dir).catch(() => []), []);
+  } finally {
+    await pool.close();
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('ranges in slots of a shared ring: read in place by the workers, a damaged or undecompressable chunk reported, slots reused', async () => {
+  await initHash();
+  const dir = tempDir('dv-fetch-pool-');
+  const slots = new RangeSlots(2, 1 << 20);
+  const pool = new FetchPool(dir, 64 << 20, 2, slots.ring);
+  try {
+    const text = Buffer.from('x,y\n'.repeat(30_000));
+    const z = await maybeCompress(text);
+    assert.equal(z.flags, FLAG_ZSTD);
+    const raws = Array.from({ length: 12 }, (_, k) => xorshiftBytes(k + 100, 150_000));
+    const parts = raws.map((raw) => ({ stored: raw, raw, flags: FLAG_RAW }));
+    const ranges = [parts.slice(0, 4), parts.slice(4, 8), [...parts.slice(8), { stored: z.data, raw: text, flags: FLAG_ZSTD }]].map(
+      rangeOf,
+    );
+    const bad = rangeOf([{ stored: Buffer.from('not zstd'), raw: text, flags: FLAG_ZSTD }, parts[0]]);
+    // Three ranges and a bad one through two slots: a slot is taken before the bytes go in and given back after the answer.
+    const answers = await Promise.all(
+      [...ranges, bad].map(async (r, n) => {
+        const k = await slots.take();
+        try {
+          const view = slots.view(k);
+          r.data.copy(view);
+          if (n === 3) view[r.chunks[1].at + 10] ^= 1;
+          return await pool.writeSlot(slots.offset(k), r.data.length, r.chunks);
+        } finally {
+          slots.give(k);
+        }
+      }),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.bad.map((b) => [b.k, b.why])),
+      [
+        [],
+        [],
+        [],
+        [
+          [0, 'cannot be decompressed'],
+          [1, 'does not match its hash'],
+        ],
+      ],
+    );
+    const got = await contents([...answers.flatMap((a) => a.sealed), ...(await pool.finish())]);
+    assert.equal(got.size, raws.length + 1);
+    for (const raw of raws) assert.ok(got.get(blake3Hex(raw))?.equals(raw), 'every chunk is stored as it came');
+    assert.ok(got.get(blake3Hex(text))?.equals(z.data), 'a compressed chunk from the ring is stored as it came');
   } finally {
     await pool.close();
     await fsp.rm(dir, { recursive: true, force: true });
