@@ -19,6 +19,7 @@ import { resolveCommit } from '../repo/git-revision.js';
 import type { RepoSession } from '../repo/repo.js';
 import { Lru } from '../ui/cache.js';
 import { pagePointers } from '../ui/pointer-page.js';
+import { listExperiments } from '../pipeline/exp-list.js';
 import { diff } from './diff.js';
 import { type MetricsFile, metricsAt } from './metrics.js';
 
@@ -26,7 +27,9 @@ import { type MetricsFile, metricsAt } from './metrics.js';
 const MAX_PATHS = 200;
 /** Commits whose metrics are read at once. */
 const METRICS_JOBS = 4;
-/** Branches, tags and experiment refs listed, at most (each). */
+/** The experiments the Metrics view lists (the latest; `dv exp show -A` lists them all). */
+const MAX_EXPERIMENTS = 200;
+/** Branches and tags listed, at most (each). */
 const MAX_REFS = 200;
 
 export interface CommitInfo {
@@ -198,12 +201,13 @@ export async function metricsPage(s: RepoSession, c: UiCaches, rev: string, offs
   // A few commits at a time: each read is a handful of short git processes.
   const limitRun = pLimit(METRICS_JOBS);
   const items: MetricsPoint[] = await Promise.all(page.items.map((ci) => limitRun(async () => ({ ...ci, files: await at(ci.commit) }))));
-  // TODO(issue 17, dv exp): read experiments through the exp op's reader once it is merged; until
-  // then an experiment is any ref under refs/exps/ naming a commit, read as any commit is.
-  const experiments: MetricsResult['experiments'] = [];
-  for (const r of await refs(s, 'refs/exps/')) {
-    const commit = await resolveCommit(s.root, r.commit);
-    if (commit) experiments.push({ name: r.name, commit, files: await at(commit) });
-  }
+  // Experiments through the one reader of refs/exps (`dv exp show` uses it too): the latest
+  // MAX_EXPERIMENTS of every baseline, run ones only (a queued one has no metrics yet).
+  const all = await listExperiments(s, { all: true, queued: false });
+  const experiments: MetricsResult['experiments'] = all.slice(-MAX_EXPERIMENTS).map((e) => ({
+    name: e.name,
+    commit: e.commit,
+    files: Object.entries(e.metrics).map(([path, values]) => ({ path, stage: '', values })),
+  }));
   return { ...page, items, experiments };
 }

@@ -1,6 +1,6 @@
 /**
  * `dv ui`'s JSON through `Repo#ui` (the library's front door, same op as the CLI): commits,
- * dataset diff and metrics come in pages that add up to the whole; experiments under refs/exps/;
+ * dataset diff and metrics come in pages that add up to the whole; experiments `dv exp run` made;
  * a stage that is not there is 404, HEAD has no body. And through the CLI: a bad --port is one
  * USAGE line, a port in use says so, `--open` hands the URL to the desktop's opener.
  */
@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { DvError, Repo } from '../../src/index.js';
-import { dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
+import { dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 import { type UiRepo, uiRepo } from './fixture.js';
 import { startUi } from './server.js';
 
@@ -45,7 +45,11 @@ async function get(url: string, path: string): Promise<any> {
 
 test('Repo#ui: commits, diff and metrics in pages that add up to the whole; experiments; 404 and HEAD', async () => {
   const [c1, c2, c3] = fx.commits;
-  git(fx.repo, ['update-ref', 'refs/exps/lr-0.1', c1]);
+  // A real experiment (dv exp run), read back through the same reader `dv exp show` uses.
+  await dvOk(fx.repo, ['exp', 'run', '-S', 'train.lr=0.1', '-n', 'lr-0.1']);
+  const shown = await dvJson(fx.repo, ['exp', 'show', '--json']);
+  const exp = shown.rows.find((r: any) => r.name === 'lr-0.1');
+  assert.ok(exp?.commit && typeof exp.metrics['metrics.json'].score === 'number', JSON.stringify(shown));
   const r = await withUi(async (url) => {
     // Commits, newest first, one per page.
     const pages = [];
@@ -91,7 +95,7 @@ test('Repo#ui: commits, diff and metrics in pages that add up to the whole; expe
     );
     assert.deepEqual(
       m.experiments.map((x: any) => [x.name, x.commit, x.files[0].values.score]),
-      [['lr-0.1', c1, fx.scores[0]]],
+      [['lr-0.1', exp.commit, exp.metrics['metrics.json'].score]],
     );
 
     // The DAG and a stage that is not there; HEAD answers without a body.
@@ -108,7 +112,7 @@ test('Repo#ui: commits, diff and metrics in pages that add up to the whole; expe
     assert.ok(Number(head.headers.get('content-length')) > 100, 'HEAD says how long the answer is');
   });
   assert.equal(r.requests, 13, 'every request counted');
-  git(fx.repo, ['update-ref', '-d', 'refs/exps/lr-0.1']);
+  await dvOk(fx.repo, ['exp', 'remove', 'lr-0.1']);
 });
 
 /** `dv args...` in this process. */
