@@ -46,6 +46,10 @@ const SLOW = [
   'pipeline/stage-edges',
   'provenance/run-trust',
   'api/typecheck',
+  '/ui/ui.test',
+  'metrics/plots-browser',
+  'metrics/exp.test',
+  'metrics/exp-share',
 ];
 
 function find(dir) {
