@@ -48,7 +48,7 @@ import {
   setRef,
 } from '../pipeline/exp-refs.js';
 import { checkout } from './checkout.js';
-import { repro, type ReproAction, type ReproStage } from './repro.js';
+import { repro, type ReproAction } from './repro.js';
 
 export interface ExpRunOptions {
   /** `[FILE:]KEY=VALUE` parameter values (FILE: params.yaml by default; `+KEY` adds a key). */
@@ -150,25 +150,18 @@ async function runOne(
     const outs = new Set([...p.dag.stages.values()].flatMap((st) => st.outs));
     const inputs = (await findTracked(wt.root)).filter((t) => !outs.has(t.rel)).map((t) => t.rel);
     if (inputs.length > 0) await checkout(view, { paths: inputs });
+    let commits: string[] | undefined;
     const r = await repro(view, {
       stdio: o.stdio,
       remote: runCacheRemote(s, o.remote),
       onNotice: o.onNotice,
       onStage: (x) => o.onStage?.({ experiment: e.name, stage: x.stage, cmd: x.cmd, action: x.action }),
+      // A metrics file kept in git comes from a commit (HEAD, an experiment) that recorded the same run.
+      uncachedCopies: async (stage, key, paths) => {
+        commits ??= [await headCommit(s.root), ...(await listExpRefs(s.root)).filter((x) => !x.queued).map((x) => x.commit)];
+        return recordedCopies(s.root, commits, stage, key, paths);
+      },
     });
-    const again = await restoreUncached(s, wt.root, r.stages);
-    if (again.length > 0) {
-      // No recorded copy of a metrics file kept in git: its stage runs (its outs are restored, so it is the only one).
-      const r2 = await repro(view, {
-        stages: again,
-        force: true,
-        stdio: o.stdio,
-        remote: false,
-        onNotice: o.onNotice,
-        onStage: (x) => o.onStage?.({ experiment: e.name, stage: x.stage, cmd: x.cmd, action: x.action }),
-      });
-      for (const x of r2.stages) if (x.action === 'ran') r.stages = r.stages.map((y) => (y.name === x.name ? x : y));
-    }
     const ran = r.stages.filter((x) => x.action === 'ran').map((x) => x.name);
     const tree = await treeWith(wt.root, await resultFiles(wt.root, [...e.texts.keys()]));
     const commit = await commitTree(s.root, tree, e.baseline, expMessage('run', { name: e.name, set: e.set, ran }));
@@ -179,27 +172,6 @@ async function runOne(
   } finally {
     await closeWorktree(s, wt.dir);
   }
-}
-
-/**
- * Metrics files kept in git (`cache: false`) are no outs, so a stage restored from the run cache
- * leaves the baseline's copy: the copy of a commit (HEAD or an experiment) whose dv.lock records
- * the same run key is written instead. Returns the stages for which no commit has one.
- */
-async function restoreUncached(s: RepoSession, root: string, stages: ReproStage[]): Promise<string[]> {
-  const p = await loadPipeline(root);
-  const again: string[] = [];
-  let commits: string[] | undefined;
-  for (const st of stages) {
-    const uncached = p.dag.stages.get(st.name)?.uncached ?? [];
-    const key = p.lock.stages[st.name]?.key;
-    if (st.action !== 'restored' || st.from === 'lock' || uncached.length === 0 || !key) continue;
-    commits ??= [await headCommit(s.root), ...(await listExpRefs(s.root)).filter((x) => !x.queued).map((x) => x.commit)];
-    const found = await recordedCopies(s.root, commits, st.name, key, uncached);
-    if (!found) again.push(st.name);
-    else for (const [path, bytes] of found) await writeText(join(root, path), bytes);
-  }
-  return again;
 }
 
 /** The files `paths` of the first of `commits` whose dv.lock records run `key` for `stage`. */

@@ -7,7 +7,9 @@
  * stops the run with its exit code and records nothing for it (stages before it stay recorded).
  */
 import type { StdioOptions } from 'node:child_process';
+import { join } from 'node:path';
 import { DvError } from '../errors.js';
+import { writeFileAtomic } from '../store/atomic.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
@@ -58,6 +60,13 @@ export interface ReproOptions {
   onNotice?: (text: string) => void;
   /** Called before a stage is run or restored. */
   onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore'; from?: ReproStage['from'] }) => void;
+  /**
+   * The files a stage keeps in git (`cache: false` metrics) are no outs and no run record holds
+   * them, so restoring a run other than dv.lock's would leave the old copies beside the new outs.
+   * This finds copies recorded with the same run key (another commit's, an experiment's) to write
+   * instead; without it, or when it finds none, such a stage runs.
+   */
+  uncachedCopies?: (stage: string, key: string, paths: string[]) => Promise<Map<string, Buffer> | undefined>;
 }
 
 /** `would-restore`: a dry run found a recorded run (dv.lock or this clone's run cache) with the same key. */
@@ -284,8 +293,11 @@ class ReproRun {
     }
     const outs = fromLock?.outs ?? cached?.run.outs;
     if (!outs) return false;
+    const copies = fromLock ? undefined : await this.uncachedCopies(name, stage, st.key);
+    if (copies === false) return false;
     this.opts.onStage?.({ stage: name, cmd: stage.cmd, action: 'restore', from });
     if (!(await restoreOuts(s, name, outs))) return false;
+    for (const [path, bytes] of copies ?? []) await writeFileAtomic(join(s.root, path), bytes);
     if (!fromLock) {
       const r = cached!.run;
       await this.saveLock(name, {
@@ -304,6 +316,14 @@ class ReproRun {
     this.result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
     this.ctx.refresh();
     return true;
+  }
+
+  // The files a stage keeps in git, for a restore of a run other than dv.lock's: the copies
+  // recorded with its key, nothing to write (it keeps none), or false: none found, it runs.
+  private async uncachedCopies(name: string, stage: StageSpec, key: string): Promise<Map<string, Buffer> | undefined | false> {
+    const paths = stage.uncached ?? [];
+    if (paths.length === 0) return undefined;
+    return (await this.opts.uncachedCopies?.(name, key, paths)) ?? false;
   }
 
   // Runs the stage's command without the writer lock, then records what it wrote.

@@ -47,3 +47,22 @@ test('-M metrics are in git, not in .gitignore, have no pointer, and metrics dif
   assert.match(atRev.stdout, /^HEAD~1\s+metrics\.json\s+score\s+/m);
   assert.match(atRev.stdout, /^warning: HEAD:dv\.yaml is invalid here: .*each entry is a path/m);
 });
+
+test('a stage restored from the run cache does not leave another run`s -M metrics: with no copy recorded, it runs', async () => {
+  const { repo, env } = await pipelineRepo();
+  await redefineEvaluate(repo, '-M');
+  const params1 = await fsp.readFile(join(repo, 'params.json'), 'utf8');
+  await dvOk(repo, ['repro'], env);
+  const score1 = JSON.parse(await fsp.readFile(join(repo, 'metrics.json'), 'utf8')).score;
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.25 } }));
+  await dvOk(repo, ['repro'], env);
+  assert.notEqual(JSON.parse(await fsp.readFile(join(repo, 'metrics.json'), 'utf8')).score, score1);
+  // Back to run 1's inputs: train's outs come from the run cache; metrics.json is in no run record,
+  // so evaluate runs again instead of keeping run 2's scores beside run 1's model.
+  await fsp.writeFile(join(repo, 'params.json'), params1);
+  const back = await dvJson(repo, ['repro'], env);
+  const action = (name: string): string => back.stages.find((x: any) => x.name === name)?.action;
+  assert.equal(action('train'), 'restored');
+  assert.equal(action('evaluate'), 'ran');
+  assert.equal(JSON.parse(await fsp.readFile(join(repo, 'metrics.json'), 'utf8')).score, score1);
+});
