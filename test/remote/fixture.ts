@@ -82,7 +82,7 @@ export async function team(fx: RemoteFixture, opts: { random?: number } = {}): P
   for (let i = 0; i < 5; i++) await fsp.writeFile(join(a, 'data', `f${i}.txt`), `file ${i}\n`.repeat(100 + i));
   await fsp.writeFile(join(a, 'data', 'big.bin'), prng(7, opts.random ?? 2_000_000));
   await dvOk(a, ['add', '-q', 'data']);
-  await dvOk(a, ['remote', 'add', 'origin', fx.url, ...fx.addArgs]);
+  await dvOk(a, ['remote', 'add', 'origin', fx.url, ...fx.addArgs], fx.env);
   await dvOk(a, ['push', '-q'], fx.env);
   git(a, ['add', '-A']);
   git(a, ['commit', '-qm', 'data']);
