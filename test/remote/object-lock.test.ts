@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectRetentionCommand, S3Client } from '@aws-sdk/client-s3';
 import { openBackend } from '../../src/backend/open.js';
 import { S3Backend } from '../../src/backend/s3.js';
-import { dv, dvJson, dvOk, prng, tempDir } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, git, prng, tempDir } from '../helpers/cli.js';
 import { credsEnv, startMoto, type S3TestServer } from '../helpers/s3server.js';
 import { startRecordingProxy, type RecordingProxy, type Recorded } from './recording-proxy.js';
 import { clonePull, freshClone, listed, packsOf, team, type RemoteFixture } from './fixture.js';
@@ -176,6 +176,15 @@ describe('S3 Object Lock on moto', () => {
     for (const id of dead) assert.equal(await versions(fx, packKey(id)), 1);
     assert.equal((await dvJson(b, ['fsck', '--remote'], fx.env)).ok, true);
     assert.equal((await clonePull(a, fx.env)).same, true);
+    // A commit that lengthens the retention is a new identity: the other clone confirms it first.
+    await dvOk(a, ['config', 'remote.origin.objectLockDays', '3650']);
+    git(a, ['commit', '-qam', 'ten years']);
+    git(b, ['pull', '-q']);
+    const refused = await dv(b, ['push'], fx.env);
+    assert.equal(refused.code, 35, refused.stderr);
+    assert.match(refused.stderr, /REMOTE_UNTRUSTED: .*object lock compliance 2d\) to .*object lock compliance 3650d\)/);
+    await dvOk(b, ['remote', 'trust', 'origin']);
+    await dvOk(b, ['push', '-q'], fx.env);
   });
 
   test('a bucket without Object Lock: refused at remote add (nothing written) and at the first push (nothing uploaded)', async (t) => {
