@@ -254,6 +254,7 @@ const SHAPES: Record<string, Spec> = {
     dryRun: 'boolean',
     graceMs: 'number',
     roots: 'number',
+    attested: 'number',
     protectedRefs: ['string'],
     liveObjects: 'number',
     packsBefore: 'number',
