@@ -9,6 +9,10 @@
 //
 // Not a test: nothing is asserted but that the data still pulls byte-identical (checked by hash
 // in a fresh clone of main and of the kept branch).
+//
+// Measured 2026-12-06 (2 shared cores, default 1 GiB, 20 files of 53.7 MB, 2 replaced per branch):
+// remote 2065.8 MB before; 2065.8 MB after run 1 (41 packs marked, 1.72 s); 1196.0 MB after run 2
+// (41 packs removed, 869.2 MB, 3.44 s), against 1181.1 MB of file data main and exp9 need.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
