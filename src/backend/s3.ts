@@ -22,6 +22,9 @@ import { intoView, rangeError, validateKey, validatePrefix, validateRange } from
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
 import { readBody, type BodyLimits } from './s3body.js';
 import { capListBodies } from './s3list-cap.js';
+import { checkLockEnabled, deleteVersions, lockOfHead, lockParams, type LockIo, type S3ObjectLock, type S3Stat } from './s3lock.js';
+
+export type { S3ObjectLock, S3Stat } from './s3lock.js';
 
 const MiB = 1024 * 1024;
 /** The slowest transfer rate tolerated before a request counts as hung (bytes per ms). */
@@ -53,6 +56,8 @@ export interface S3BackendOptions {
   listPageSize?: number;
   /** Server-side encryption asked for on every upload (PutObject and CreateMultipartUpload). */
   sse?: S3Sse;
+  /** S3 Object Lock retention on every upload under its prefixes (s3lock.ts); the bucket must have Object Lock enabled. */
+  objectLock?: S3ObjectLock;
 }
 
 /** S3 server-side encryption: SSE-S3 (AES256) or SSE-KMS, with an optional key and S3 Bucket Key. */
@@ -89,6 +94,8 @@ export class S3Backend implements Backend {
   private readonly prefix: string;
   private readonly opts: S3BackendOptions;
   private readonly agent: HttpAgent | HttpsAgent;
+  /** The one check that the bucket has Object Lock enabled, before the first upload with retention. */
+  private lockChecked?: Promise<void>;
 
   constructor(opts: S3BackendOptions) {
     this.opts = opts;
@@ -125,6 +132,7 @@ export class S3Backend implements Backend {
   async check(): Promise<void> {
     const ctx = { bucket: this.bucket, endpoint: this.opts.endpoint };
     await this.send(ctx, 0, (o) => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }), o));
+    if (this.opts.objectLock) await this.checkLock();
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
@@ -145,6 +153,8 @@ export class S3Backend implements Backend {
       return this.putBuffer(key, body);
     }
     const ctx = this.ctx(key);
+    const lock = lockParams(this.opts.objectLock, key);
+    if (lock.ObjectLockMode) await this.checkLock();
     const source = createReadStream(localPath);
     let sourceError: unknown;
     source.once('error', (e) => {
@@ -153,7 +163,15 @@ export class S3Backend implements Backend {
     const upload = new Upload({
       client: this.client,
       // lib-storage sends these with CreateMultipartUpload (or the PutObject of a single part).
-      params: { Bucket: this.bucket, Key: ctx.objectKey, Body: source, ...sseParams(this.opts.sse) },
+      // With retention, S3 wants a checksum on every part: a CRC32 the SDK computes per part.
+      params: {
+        Bucket: this.bucket,
+        Key: ctx.objectKey,
+        Body: source,
+        ...sseParams(this.opts.sse),
+        ...lock,
+        ...(lock.ObjectLockMode ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
+      },
       partSize: this.partSize(),
       queueSize: 4,
       // Left to us: lib-storage's own abort would hide the real cause behind the abort's error.
@@ -226,12 +244,13 @@ export class S3Backend implements Backend {
     return readBody(res.Body, length, ctx, { ...this.limits(length), into: target });
   }
 
-  async stat(key: string): Promise<{ size: number } | undefined> {
+  /** The size, and (S3Stat) the Object Lock state S3 reports for the current version. */
+  async stat(key: string): Promise<S3Stat | undefined> {
     validateKey(key);
     const ctx = this.ctx(key);
     try {
       const res = await this.send(ctx, 0, (o) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey }), o));
-      return { size: res.ContentLength ?? 0 };
+      return { size: res.ContentLength ?? 0, ...lockOfHead(res) };
     } catch (e) {
       if (isDvError(e, 'OBJECT_MISSING')) return undefined;
       throw e;
@@ -267,6 +286,8 @@ export class S3Backend implements Backend {
   async delete(key: string): Promise<void> {
     validateKey(key);
     const ctx = this.ctx(key);
+    // With Object Lock (a versioned bucket): every version, never one under retention (s3lock.ts).
+    if (this.opts.objectLock) return deleteVersions(this.lockIo(), key, this.prefix + key);
     try {
       await this.send(ctx, 0, (o) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey }), o));
     } catch (e) {
@@ -279,8 +300,24 @@ export class S3Backend implements Backend {
     this.agent.destroy();
   }
 
+  /** Checks once that the bucket has Object Lock enabled (BAD_CONFIG otherwise); every caller waits for the same answer. */
+  private checkLock(): Promise<void> {
+    // A failed check is not remembered: a retry after a dropped connection asks again.
+    this.lockChecked ??= checkLockEnabled(this.lockIo(), this.opts.objectLock!).catch((e: unknown) => {
+      this.lockChecked = undefined;
+      throw e;
+    });
+    return this.lockChecked;
+  }
+
+  private lockIo(): LockIo {
+    return { client: this.client, bucket: this.bucket, location: this.location, send: (ctx, call) => this.send(ctx, 0, call) };
+  }
+
   private async putBuffer(key: string, body: Buffer): Promise<void> {
     const ctx = this.ctx(key);
+    const lock = lockParams(this.opts.objectLock, key);
+    if (lock.ObjectLockMode) await this.checkLock();
     // Content-MD5 lets the store reject a body damaged on the way.
     const md5 = createHash('md5').update(body).digest('base64');
     const cmd = new PutObjectCommand({
@@ -290,6 +327,7 @@ export class S3Backend implements Backend {
       ContentLength: body.length,
       ContentMD5: md5,
       ...sseParams(this.opts.sse),
+      ...lock,
     });
     await this.send(ctx, body.length, (o) => this.client.send(cmd, o));
   }

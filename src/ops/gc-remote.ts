@@ -27,8 +27,10 @@ export interface GcRemoteResult extends RemoteGcStats {
   url: string;
   dryRun: boolean;
   graceMs: number;
-  /** Root snapshots (pointer files of the work tree and of every commit of every ref). */
+  /** Root snapshots (pointer files of the work tree and of every commit of every ref, attestations). */
   roots: number;
+  /** Snapshots kept because an attestation file (`*.intoto.json`) in the git history names them. */
+  attested: number;
   protectedRefs: string[];
 }
 
@@ -73,6 +75,7 @@ export async function gcRemote(s: RepoSession, opts: GcRemoteOptions = {}): Prom
       dryRun: Boolean(opts.dryRun),
       graceMs,
       roots: roots.snapshots.length,
+      attested: roots.attested.length,
       protectedRefs: roots.protectedRefs,
       ...stats,
     };

@@ -3,13 +3,16 @@
  * (src/repo/remotes.ts), for both front doors. None takes the writer lock: each changes one
  * config file, written temp + rename. Options are strings as stored (`jobs: '4'`).
  */
-import { DvError } from '../errors.js';
-import { type Config, loadRepoConfig } from '../repo/config.js';
+import { parseRemoteUrl } from '../backend/open.js';
+import { DvError, isDvError } from '../errors.js';
+import { checkSetting, type Config, loadRepoConfig } from '../repo/config.js';
 import { findRoot, repoPaths } from '../repo/repo.js';
 import {
   addRemote,
   checkRemoteName,
   listRemotes,
+  openRemote,
+  remoteObjectLock,
   removeRemote,
   trustRemote,
   type RemoteConfig,
@@ -33,15 +36,43 @@ export interface RemoteAddOptions extends RemoteWhere, Partial<Record<Exclude<Re
   local?: boolean;
 }
 
-async function load(cwd: string): Promise<{ config: Config; dvDir: string }> {
+async function load(cwd: string): Promise<{ config: Config; dvDir: string; root: string }> {
   const p = repoPaths(await findRoot(cwd));
-  return { config: await loadRepoConfig(p), dvDir: p.dvDir };
+  return { config: await loadRepoConfig(p), dvDir: p.dvDir, root: p.root };
 }
 
-/** Adds a remote; every value is checked before the first is written. */
+/**
+ * With `--object-lock-days`: asks the bucket whether it has Object Lock enabled (the one remote
+ * option checked against the remote when added: without it every push would fail), USAGE if not.
+ */
+async function checkObjectLock(r: RemoteConfig, root: string): Promise<void> {
+  checkRemoteName(r.name);
+  for (const o of ['objectLockDays', 'objectLockMode'] as const) if (r[o] !== undefined) checkSetting(`remote.${r.name}.${o}`, r[o]);
+  if (!remoteObjectLock(r)) return;
+  if (parseRemoteUrl(r.url, root).kind !== 's3')
+    throw new DvError('USAGE', `--object-lock-days is for S3 remotes: ${r.url} is a directory`, { url: r.url });
+  const backend = await openRemote(r, root);
+  try {
+    await backend.check();
+  } catch (e) {
+    if (!isDvError(e) || e.data.objectLock !== 'disabled') throw e;
+    throw new DvError(
+      'USAGE',
+      `--object-lock-days: bucket ${String(e.data.bucket)} does not have Object Lock enabled: use a bucket created with it ` +
+        '(aws s3api create-bucket --object-lock-enabled-for-bucket), or add the remote without --object-lock-days',
+      { ...e.data, option: '--object-lock-days' },
+    );
+  } finally {
+    await backend.close?.();
+  }
+}
+
+/** Adds a remote; every value is checked before the first is written (Object Lock: against the bucket too). */
 export async function remoteAdd(opts: RemoteAddOptions): Promise<RemoteConfig> {
   const { cwd, name, url, default: makeDefault, local, ...options } = opts;
-  const { config } = await load(cwd);
+  const { config, root } = await load(cwd);
+  if (options.objectLockDays !== undefined || options.objectLockMode !== undefined)
+    await checkObjectLock({ name, url, ...options, isDefault: false }, root);
   await addRemote(config, local ? 'local' : 'repo', name, url, options, Boolean(makeDefault));
   return listRemotes(config).find((r) => r.name === name)!;
 }

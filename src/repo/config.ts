@@ -146,6 +146,8 @@ export const REMOTE_OPTIONS = [
   'sse',
   'sseKmsKeyId',
   'sseBucketKey',
+  'objectLockDays',
+  'objectLockMode',
 ] as const;
 export const REMOTE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -216,6 +218,9 @@ const REMOTE_KEYS: Record<(typeof REMOTE_OPTIONS)[number], KeyRule> = {
   sse: oneOf(['AES256', 'aws:kms']),
   sseKmsKeyId: { accepts: 'a KMS key id, alias or ARN (with sse aws:kms)', ok: (v) => /^[A-Za-z0-9:/_+=.@-]{1,2048}$/.test(v) },
   sseBucketKey: { accepts: 'true or false (with sse aws:kms)', ok: (v) => ['true', 'false'].includes(v) },
+  // S3 Object Lock retention on every pack, index and run record pushed (src/repo/remotes.ts remoteObjectLock).
+  objectLockDays: number({ min: 1, max: 36_500, whole: true }, ' (days)'),
+  objectLockMode: oneOf(['governance', 'compliance']),
 };
 
 function ruleFor(key: string): KeyRule | undefined {
@@ -341,8 +346,9 @@ export class Config implements ConfigView {
     const changed = setKey(this.levels[level], key, value);
     if (changed) await writeConfigFile(this.files[level], this.levels[level], { followLinks: level === 'global' });
     // Where the user points a committed remote in this clone is where this clone trusts it to go.
-    const remote = /^remote\.([^.]+)\.(?:url|endpoint)$/.exec(key);
-    if (remote && level === 'repo' && value !== undefined) {
+    const remote = /^remote\.([^.]+)\.(?:url|endpoint|objectLockDays|objectLockMode)$/.exec(key);
+    // Unsetting one of them too (the remote then goes where the rest says); unsetting the URL leaves no identity.
+    if (remote && level === 'repo') {
       const identity = remoteIdentity(this, remote[1]);
       if (identity !== undefined) await recordTrust(this, dirname(this.files.repo), remote[1], identity);
     }

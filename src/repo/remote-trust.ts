@@ -26,17 +26,26 @@ export interface TrustConfig {
 
 const trustFile = (dvDir: string): string => join(dvDir, 'remotes', FILE);
 
-/** Where remote `name` sends data: its URL, and its S3 endpoint when it has one. */
+/**
+ * Where remote `name` sends data: its URL, its S3 endpoint when it has one, and the S3 Object Lock
+ * retention its uploads get when they get one (data nobody can delete for years is a commitment a
+ * commit must not make silently).
+ */
 export function remoteIdentity(config: TrustConfig, name: string): string | undefined {
   const url = config.get(`remote.${name}.url`);
   if (url === undefined) return undefined;
   const endpoint = config.get(`remote.${name}.endpoint`);
-  return endpoint === undefined ? url : `${url} (endpoint ${endpoint})`;
+  const days = config.get(`remote.${name}.objectLockDays`);
+  const lock = days === undefined ? '' : ` (object lock ${config.get(`remote.${name}.objectLockMode`) ?? 'governance'} ${days}d)`;
+  return (endpoint === undefined ? url : `${url} (endpoint ${endpoint})`) + lock;
 }
+
+/** The keys remoteIdentity reads. */
+export const IDENTITY_KEYS = ['url', 'endpoint', 'objectLockDays', 'objectLockMode'] as const;
 
 /** Whether where remote `name` goes comes (in part) from the committed config. */
 export function isCommitted(config: TrustConfig, name: string): boolean {
-  return config.levelOf(`remote.${name}.url`) === 'repo' || config.levelOf(`remote.${name}.endpoint`) === 'repo';
+  return IDENTITY_KEYS.some((k) => config.levelOf(`remote.${name}.${k}`) === 'repo');
 }
 
 async function readTrusted(dvDir: string): Promise<Record<string, string> | undefined> {

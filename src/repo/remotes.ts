@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { RetryOptions } from '../backend/retry.js';
-import type { S3Sse } from '../backend/s3.js';
+import type { S3ObjectLock, S3Sse } from '../backend/s3.js';
 import { openBackend, parseRemoteUrl } from '../backend/open.js';
 import { DvError } from '../errors.js';
 import { badValue, checkSetting, getKey, REMOTE_NAME_RE, REMOTE_OPTIONS, type Config, type ConfigLevel } from './config.js';
@@ -32,6 +32,9 @@ export interface RemoteConfig {
   sse?: string;
   sseKmsKeyId?: string;
   sseBucketKey?: string;
+  /** S3 Object Lock: retention in days of every pack, index and run record pushed, and its mode (governance by default). */
+  objectLockDays?: string;
+  objectLockMode?: string;
   isDefault: boolean;
 }
 
@@ -170,11 +173,46 @@ export function remoteSse(r: Pick<RemoteConfig, 'name' | 'sse' | 'sseKmsKeyId' |
   return { mode: r.sse, kmsKeyId: r.sseKmsKeyId, bucketKey: r.sseBucketKey === undefined ? undefined : r.sseBucketKey === 'true' };
 }
 
+/** What Object Lock retains: the data and what names it (transfer/layout.ts), never gc's marks under `gc/`. */
+const LOCKED_PREFIXES = ['packs/', 'index/', 'runs/'] as const;
+
+/** The Object Lock retention every upload of data to the remote carries, or undefined for none. */
+export function remoteObjectLock(r: Pick<RemoteConfig, 'name' | 'objectLockDays' | 'objectLockMode'>): S3ObjectLock | undefined {
+  if (r.objectLockDays === undefined) {
+    if (r.objectLockMode !== undefined)
+      throw new DvError(
+        'USAGE',
+        `remote.${r.name}.objectLockMode needs remote.${r.name}.objectLockDays: set it with \`dv config remote.${r.name}.objectLockDays N\``,
+        { remote: r.name },
+      );
+    return undefined;
+  }
+  const days = Number(r.objectLockDays);
+  if (!Number.isInteger(days) || days < 1 || days > 36_500)
+    throw new DvError('USAGE', `remote.${r.name}.objectLockDays ${JSON.stringify(r.objectLockDays)}: give whole days from 1 to 36500`, {
+      remote: r.name,
+    });
+  const mode = r.objectLockMode ?? 'governance';
+  if (mode !== 'governance' && mode !== 'compliance')
+    throw new DvError('USAGE', `remote.${r.name}.objectLockMode ${JSON.stringify(mode)}: give governance or compliance`, {
+      remote: r.name,
+    });
+  return {
+    mode: mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE',
+    days,
+    prefixes: LOCKED_PREFIXES,
+    setting: `remote.${r.name}.objectLockDays`,
+  };
+}
+
 /** Opens the backend of a remote, with its options from the config. */
 export function openRemote(r: RemoteConfig, root: string, opts: { create?: boolean; retry?: RetryOptions } = {}): Promise<Backend> {
   const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes');
   const checksum = r.checksum === undefined ? undefined : r.checksum === 'when_supported' ? 'when_supported' : 'when_required';
   const sse = remoteSse(r);
+  const objectLock = remoteObjectLock(r);
+  if (objectLock && parseRemoteUrl(r.url, root).kind !== 's3')
+    throw new DvError('USAGE', `remote.${r.name}.objectLockDays is for S3 remotes; ${r.name} is a directory`, { remote: r.name });
   if (sse && parseRemoteUrl(r.url, root).kind !== 's3')
     throw new DvError(
       'USAGE',
@@ -195,6 +233,7 @@ export function openRemote(r: RemoteConfig, root: string, opts: { create?: boole
       checksum,
       timeoutMs: r.timeout ? Number(r.timeout) * 1000 : undefined,
       sse,
+      objectLock,
     },
   });
 }
@@ -230,6 +269,8 @@ export async function addRemote(
   for (const [k, v] of Object.entries(options)) if (v !== undefined) checkSetting(`remote.${name}.${k}`, v);
   if (remoteSse({ name, ...options }) && parseRemoteUrl(url).kind !== 's3')
     throw new DvError('USAGE', `--sse is for S3 remotes: ${url} is a directory`, { url });
+  if (remoteObjectLock({ name, ...options }) && parseRemoteUrl(url).kind !== 's3')
+    throw new DvError('USAGE', `--object-lock-days is for S3 remotes: ${url} is a directory`, { url });
   if (config.get(`remote.${name}.url`) !== undefined)
     throw new DvError('USAGE', `remote ${name} exists already: remove it first, or change it with \`dv config remote.${name}.url URL\``);
   await config.set(level, `remote.${name}.url`, url);

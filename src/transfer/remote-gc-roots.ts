@@ -3,7 +3,9 @@
  * work tree and in every commit of every git ref (branches, tags, remote-tracking refs, HEAD: the
  * whole git history, not only the tips), the run records named by every dv.lock of that history
  * and of the work tree, and the local run refs. Refs matching the `gc.protect` globs are listed
- * apart: their snapshots must be walkable whole, and their packs are never repacked.
+ * apart: their snapshots must be walkable whole, and their packs are never repacked. Attestation
+ * files (`*.intoto.json`) committed in that history keep the snapshots they name
+ * (remote-gc-attest.ts).
  *
  * Invariants: git is asked through `git rev-list --objects` (one process per ref set) and
  * `cat-file --batch` (pointer blobs above MAX_POINTER are skipped by readPointerBlobs); dv.lock
@@ -18,6 +20,7 @@ import { LOCK_FILE, parseLock } from '../pipeline/lockfile.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { runRefIds } from '../pipeline/run-cache.js';
 import { isId } from '../core/ids.js';
+import { attestedSnapshots, isAttestationPath } from './remote-gc-attest.js';
 
 const MAX_LOCK = 4 * 1024 * 1024;
 
@@ -30,6 +33,8 @@ export interface GcRoots {
   runKeys: Set<string>;
   /** Run record object ids dv.lock files and local run refs name. */
   runIds: string[];
+  /** Snapshots attestation files in the history name (also in `snapshots`). */
+  attested: string[];
 }
 
 /** The `gc.protect` globs (comma separated) as one regular expression over full ref names. */
@@ -64,30 +69,39 @@ export async function gcRoots(s: RepoSession): Promise<GcRoots> {
   if (pattern) {
     const refs = (await gitOut(s.root, ['for-each-ref', '--format=%(refname)'])).toString('utf8').split('\n');
     protectedRefs.push(...refs.filter((r) => r && pattern.test(r)));
-    if (protectedRefs.length > 0) protectedSnapshots = (await historyOf(s.root, protectedRefs)).snapshots;
+    if (protectedRefs.length > 0) {
+      const h = await historyOf(s.root, protectedRefs);
+      protectedSnapshots = [...new Set([...h.snapshots, ...h.attested])];
+    }
   }
   return {
-    snapshots: [...new Set([...tips, ...all.snapshots])].sort(),
+    snapshots: [...new Set([...tips, ...all.snapshots, ...all.attested])].sort(),
     protectedSnapshots,
     protectedRefs,
     runKeys,
     runIds: [...new Set(runIds.filter(isId))],
+    attested: all.attested,
   };
 }
 
 /** The snapshots and runs that pointer files and dv.lock files name in every commit reachable from `revs`. */
-async function historyOf(root: string, revs: string[]): Promise<{ snapshots: string[]; runKeys: string[]; runIds: string[] }> {
+async function historyOf(
+  root: string,
+  revs: string[],
+): Promise<{ snapshots: string[]; runKeys: string[]; runIds: string[]; attested: string[] }> {
   const head = (await gitOut(root, ['rev-parse', '-q', '--verify', 'HEAD']).catch(() => Buffer.alloc(0))).toString('utf8').trim();
-  if (!head && revs[0] === '--all') return { snapshots: [], runKeys: [], runIds: [] };
+  if (!head && revs[0] === '--all') return { snapshots: [], runKeys: [], runIds: [], attested: [] };
   const out = (await gitOut(root, ['rev-list', '--objects', ...revs, '--'])).toString('utf8');
   const pointers = new Set<string>();
   const locks = new Set<string>();
+  const attestations = new Set<string>();
   for (const line of out.split('\n')) {
     const sp = line.indexOf(' ');
     if (sp !== 40 && sp !== 64) continue;
     const path = line.slice(sp + 1);
     if (isPointerPath(path)) pointers.add(line.slice(0, sp));
     else if (path === LOCK_FILE) locks.add(line.slice(0, sp));
+    else if (isAttestationPath(path)) attestations.add(line.slice(0, sp));
   }
   const snapshots = [...(await readPointerBlobs(root, [...pointers])).values()].map((p) => p.snapshot);
   const runKeys: string[] = [];
@@ -105,5 +119,5 @@ async function historyOf(root: string, revs: string[]): Promise<{ snapshots: str
       if (!(e instanceof DvError)) throw e;
     }
   }
-  return { snapshots: [...new Set(snapshots)], runKeys, runIds };
+  return { snapshots: [...new Set(snapshots)], runKeys, runIds, attested: await attestedSnapshots(root, [...attestations]) };
 }

@@ -13,7 +13,10 @@
  *
  * A push relies on a pack only if it is unmarked (remote-gc-marks.ts guardPush), so a pack is
  * deleted only after it was unreferenced for the whole grace and no push began relying on it
- * after it was marked. A delete the store refuses (S3 Object Lock) is reported and kept.
+ * after it was marked. A pack under S3 Object Lock retention is neither repacked nor deleted: gc
+ * asks the store first (remote-gc-lock.ts), reports it with its date, keeps its mark and its index,
+ * and deletes it on the first run after the retention ends. A delete the store refuses anyway is
+ * reported and kept the same way.
  * Invariants: nothing is deleted in a dry run or without a mark from an earlier run; every listing
  * and read is bounded (remote-index, remote-gc-marks, MAX_RUNS).
  */
@@ -24,6 +27,7 @@ import { DvError } from '../errors.js';
 import { decodeRun } from '../pipeline/run.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { PACKS_PREFIX, remoteIndexKey, remotePackKey, remoteRunKey, remoteRunSigKey, RUNS_PREFIX, runKeyOfRemoteKey } from './layout.js';
+import { lockedNow, refusedDelete, type LockedKey } from './remote-gc-lock.js';
 import { listMarks, markKey, type Marks } from './remote-gc-marks.js';
 import { walkLive } from './remote-gc-live.js';
 import { repackLive } from './remote-gc-repack.js';
@@ -72,8 +76,10 @@ export interface RemoteGcStats {
   runsKept: number;
   runsMarked: number;
   runsRemoved: number;
-  /** Keys the store refused to delete (S3 Object Lock, permissions): kept. */
-  locked: string[];
+  /** Due packs kept because the store holds them (or their index) under S3 Object Lock retention. */
+  packsLocked: number;
+  /** Keys kept because the store holds them under Object Lock or refused to delete them, with the date they may go. */
+  locked: LockedKey[];
 }
 
 interface PackInfo {
@@ -111,6 +117,7 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
     runsKept: 0,
     runsMarked: 0,
     runsRemoved: 0,
+    packsLocked: 0,
     locked: [],
   };
   const runs = await judgeRuns(i, marks, due);
@@ -133,6 +140,12 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
       dropped.add(p.id);
       toRepack.add(p.id);
     }
+  }
+  // A pack the store retains cannot go: copying its live objects elsewhere would only add bytes.
+  for (const id of toRepack) {
+    if ((await lockedNow(i.backend, [remotePackKey(id)])).length === 0) continue;
+    toRepack.delete(id);
+    dropped.delete(id);
   }
   // Live objects with no copy outside the dropped packs get one before any of those is marked.
   const homeless = [...live].filter((id) => {
@@ -255,11 +268,10 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
       await i.backend.delete(key);
       return true;
     } catch (e) {
-      if (e instanceof DvError && (e.code === 'PERMISSION_DENIED' || (e.code === 'REMOTE_ERROR' && e.data.transient === false))) {
-        st.locked.push(key);
-        return false;
-      }
-      throw e;
+      const refused = refusedDelete(e, key);
+      if (!refused) throw e;
+      st.locked.push(refused);
+      return false;
     }
   };
   const put = async (key: string): Promise<void> => {
@@ -302,6 +314,13 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
     // An orphan whose index appeared since the listing is a push that just finished: not ours to judge now.
     if (!p.indexed && (await i.backend.stat(remoteIndexKey(packId)))) {
       st.packsWaiting++;
+      continue;
+    }
+    // Asked first: a pack or index under retention keeps both (and its mark), so the remote stays whole.
+    const held = await lockedNow(i.backend, p.indexed ? [remoteIndexKey(packId), remotePackKey(packId)] : [remotePackKey(packId)]);
+    if (held.length > 0) {
+      st.locked.push(...held);
+      st.packsLocked++;
       continue;
     }
     if (p.indexed && !(await del(remoteIndexKey(packId)))) continue;

@@ -219,6 +219,11 @@ const SHAPES: Record<string, Spec> = {
       'checksum?': 'string',
       'jobs?': 'string',
       'timeout?': 'string',
+      'sse?': 'string',
+      'sseKmsKeyId?': 'string',
+      'sseBucketKey?': 'string',
+      'objectLockDays?': 'string',
+      'objectLockMode?': 'string',
     },
   ],
   remoteDefault: { default: { oneOf: ['string', null] } },
@@ -243,6 +248,43 @@ const SHAPES: Record<string, Spec> = {
   },
   fetch: fetchResult,
   pull: { fetch: fetchResult, checkout: checkoutResult },
+  gcRemote: {
+    remote: 'string',
+    url: 'string',
+    dryRun: 'boolean',
+    graceMs: 'number',
+    roots: 'number',
+    attested: 'number',
+    protectedRefs: ['string'],
+    liveObjects: 'number',
+    packsBefore: 'number',
+    bytesBefore: 'number',
+    packsAfter: 'number',
+    bytesAfter: 'number',
+    packsRemoved: 'number',
+    objectsRemoved: 'number',
+    bytesRemoved: 'number',
+    packsMarked: 'number',
+    unmarked: 'number',
+    packsWaiting: 'number',
+    orphanPacks: 'number',
+    packsRepacked: 'number',
+    packsWritten: 'number',
+    bytesWritten: 'number',
+    objectsCopied: 'number',
+    runsKept: 'number',
+    runsMarked: 'number',
+    runsRemoved: 'number',
+    packsLocked: 'number',
+    locked: [
+      {
+        key: 'string',
+        kind: { enum: ['pack', 'index', 'run', 'mark'] },
+        retainUntil: { oneOf: ['time', null] },
+        mode: { oneOf: ['string', null] },
+      },
+    ],
+  },
   install: {
     hooksDir: 'string',
     uninstall: 'boolean',
@@ -386,4 +428,26 @@ test('--json shapes: remote list/default, push, status --remote, fetch, pull', a
   const part = await json('pull', other, ['pull', 'data/a.bin']);
   assert.deepEqual(part.fetch.partial, [{ rel: 'data', entries: ['a.bin'] }]);
   assert.equal((await json('status', other, ['status'])).paths[0].state, 'clean');
+});
+
+test('--json shape: gc --remote (a dry run, a marking run, the sweeping run)', async () => {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data'));
+  await fsp.writeFile(join(repo, 'data', 'a.bin'), 'kept');
+  await dvOk(repo, ['add', 'data']);
+  await dvOk(repo, ['remote', 'add', 'origin', join(tempDir(), 'store')]);
+  await dvOk(repo, ['push']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data']);
+  await fsp.mkdir(join(repo, 'tmp'));
+  await fsp.writeFile(join(repo, 'tmp', 'x.bin'), 'dropped');
+  await dvOk(repo, ['add', 'tmp']);
+  await dvOk(repo, ['push']);
+  await fsp.rm(join(repo, 'tmp.dv'));
+  const dry = await json('gcRemote', repo, ['gc', '--remote', '--grace', '0', '--dry-run']);
+  assert.deepEqual([dry.dryRun, dry.graceMs, dry.locked], [true, 0, []]);
+  assert.ok(dry.packsMarked >= 1);
+  assert.equal((await json('gcRemote', repo, ['gc', '--remote', '--grace', '0'])).packsMarked, dry.packsMarked);
+  const swept = await json('gcRemote', repo, ['gc', '--remote', '--grace', '0']);
+  assert.deepEqual([swept.remote, swept.packsRemoved, swept.packsLocked], ['origin', dry.packsMarked, 0]);
 });

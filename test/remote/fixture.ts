@@ -1,16 +1,17 @@
 // One remote seen two ways for the tests of test/remote: through dv (its URL and `dv remote add`
 // options) and through a raw Backend that reads, damages and counts what is stored, on a directory
-// remote or on s3rver (behind a recording proxy that counts the bytes every response carried).
+// remote, on s3rver or on moto_server (behind a recording proxy that counts the bytes every
+// response carried). `remoteKinds()` is the one set-up of those kinds the remote tests share.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../src/backend/backend.js';
 import { openBackend } from '../../src/backend/open.js';
 import { decodePackIndex, type PackEntry } from '../../src/store/pack-index.js';
 import { describeTree, dv, dvOk, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
-import { credsEnv, type S3TestServer } from '../helpers/s3server.js';
-import type { RecordingProxy } from './recording-proxy.js';
+import { credsEnv, findOnPath, startMoto, startS3rver, type S3TestServer } from '../helpers/s3server.js';
+import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 
-export type RemoteKind = 'dir' | 's3rver';
+export type RemoteKind = 'dir' | 's3rver' | 'moto';
 
 export interface RemoteFixture {
   kind: RemoteKind;
@@ -40,12 +41,12 @@ export async function dirFixture(): Promise<RemoteFixture> {
   };
 }
 
-export async function s3Fixture(srv: S3TestServer, proxy: RecordingProxy): Promise<RemoteFixture> {
+export async function s3Fixture(srv: S3TestServer, proxy: RecordingProxy, kind: RemoteKind = 's3rver'): Promise<RemoteFixture> {
   const bucket = `fsck-${++made}`;
   await srv.createBucket(bucket);
   const url = `s3://${bucket}/team`;
   return {
-    kind: 's3rver',
+    kind,
     url,
     addArgs: ['--endpoint', proxy.endpoint],
     env: credsEnv(srv),
@@ -53,6 +54,44 @@ export async function s3Fixture(srv: S3TestServer, proxy: RecordingProxy): Promi
     packBytesSent: () => proxy.requests.filter((r) => r.method === 'GET' && r.path.includes('/packs/')).reduce((n, r) => n + r.bytesOut, 0),
     resetCounts: () => proxy.reset(),
   };
+}
+
+/** A kind of remote for a describe block: its server started in `before`, stopped in `after`, a fresh remote per `fixture()`. */
+export interface RemoteKindSetup {
+  kind: RemoteKind;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** A new remote: a fresh directory, or a fresh bucket on this block's server. */
+  fixture(): Promise<RemoteFixture>;
+}
+
+/**
+ * The remote kinds a test runs on, among `wanted` (default: all): a directory, s3rver (always
+ * installed), and moto_server where it is on PATH (left out otherwise). Each S3 kind starts its own
+ * server and recording proxy, so test files stay independent.
+ */
+export function remoteKinds(wanted: readonly RemoteKind[] = ['dir', 's3rver', 'moto']): RemoteKindSetup[] {
+  const hasMoto = findOnPath('moto_server') !== undefined;
+  return wanted
+    .filter((k) => k !== 'moto' || hasMoto)
+    .map((kind) => {
+      let srv: S3TestServer | undefined;
+      let proxy: RecordingProxy | undefined;
+      return {
+        kind,
+        async start() {
+          if (kind === 'dir') return;
+          srv = kind === 'moto' ? await startMoto() : await startS3rver();
+          if (!srv) throw new Error(`${kind} did not start`);
+          proxy = await startRecordingProxy(srv.endpoint);
+        },
+        async stop() {
+          await proxy?.stop();
+          await srv?.stop();
+        },
+        fixture: () => (kind === 'dir' ? dirFixture() : s3Fixture(srv!, proxy!, kind)),
+      };
+    });
 }
 
 export async function listed(raw: Backend, prefix: string): Promise<{ key: string; size: number }[]> {
@@ -82,7 +121,7 @@ export async function team(fx: RemoteFixture, opts: { random?: number } = {}): P
   for (let i = 0; i < 5; i++) await fsp.writeFile(join(a, 'data', `f${i}.txt`), `file ${i}\n`.repeat(100 + i));
   await fsp.writeFile(join(a, 'data', 'big.bin'), prng(7, opts.random ?? 2_000_000));
   await dvOk(a, ['add', '-q', 'data']);
-  await dvOk(a, ['remote', 'add', 'origin', fx.url, ...fx.addArgs]);
+  await dvOk(a, ['remote', 'add', 'origin', fx.url, ...fx.addArgs], fx.env);
   await dvOk(a, ['push', '-q'], fx.env);
   git(a, ['add', '-A']);
   git(a, ['commit', '-qm', 'data']);

@@ -12,24 +12,14 @@ import { encodePackIndex } from '../../src/store/pack-index.js';
 import { openBackend } from '../../src/backend/open.js';
 import { dv, dvJson, dvOk, git, prng, tempDir } from '../helpers/cli.js';
 import { pipelineRepo } from '../pipeline/fixture.js';
-import { startS3rver, type S3TestServer } from '../helpers/s3server.js';
-import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
-import { clonePull, dirFixture, freshClone, indexKey, listed, packKey, packsOf, s3Fixture, team, type RemoteFixture } from './fixture.js';
+import { clonePull, dirFixture, freshClone, indexKey, listed, packKey, packsOf, remoteKinds, team, type RemoteFixture } from './fixture.js';
 
-for (const kind of ['dir', 's3rver'] as const) {
+for (const rk of remoteKinds(['dir', 's3rver'])) {
+  const kind = rk.kind;
   describe(`fsck --remote on ${kind}`, () => {
-    let srv: S3TestServer | undefined;
-    let proxy: RecordingProxy | undefined;
-    before(async () => {
-      if (kind !== 's3rver') return;
-      srv = await startS3rver();
-      proxy = await startRecordingProxy(srv.endpoint);
-    });
-    after(async () => {
-      await proxy?.stop();
-      await srv?.stop();
-    });
-    const fixture = (): Promise<RemoteFixture> => (kind === 'dir' ? dirFixture() : s3Fixture(srv!, proxy!));
+    before(() => rk.start());
+    after(() => rk.stop());
+    const fixture = rk.fixture;
     const packTotal = async (fx: RemoteFixture): Promise<number> => (await listed(fx.raw, 'packs/')).reduce((n, x) => n + x.size, 0);
 
     test(`${kind}: the cheap check downloads no pack data; --read-data reads and re-hashes it all`, async () => {

@@ -11,9 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { dv, dvJson, dvOk, git, prng, tempDir } from '../helpers/cli.js';
 import { runKilledAfter, spreadDelays, timeRun } from '../helpers/kill.js';
-import { startS3rver, type S3TestServer } from '../helpers/s3server.js';
-import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
-import { clonePull, dirFixture, s3Fixture, team, listed, type RemoteFixture } from './fixture.js';
+import { clonePull, remoteKinds, team, listed } from './fixture.js';
 
 const ok = async (cwd: string, args: string[], env: Record<string, string>): Promise<void> => {
   const r = await dv(cwd, args, env);
@@ -22,20 +20,12 @@ const ok = async (cwd: string, args: string[], env: Record<string, string>): Pro
 
 const content = (writer: number, k: number): Buffer => prng(1000 * writer + k, 150_000 + k * 1000);
 
-for (const kind of ['dir', 's3rver'] as const) {
+for (const rk of remoteKinds(['dir', 's3rver'])) {
+  const kind = rk.kind;
   describe(`gc --remote races on ${kind}`, () => {
-    let srv: S3TestServer | undefined;
-    let proxy: RecordingProxy | undefined;
-    before(async () => {
-      if (kind !== 's3rver') return;
-      srv = await startS3rver();
-      proxy = await startRecordingProxy(srv.endpoint);
-    });
-    after(async () => {
-      await proxy?.stop();
-      await srv?.stop();
-    });
-    const fixture = (): Promise<RemoteFixture> => (kind === 'dir' ? dirFixture() : s3Fixture(srv!, proxy!));
+    before(() => rk.start());
+    after(() => rk.stop());
+    const fixture = rk.fixture;
 
     test(`${kind}: two clones pushing while gc --grace 0 runs lose nothing`, async () => {
       const fx = await fixture();

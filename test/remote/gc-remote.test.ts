@@ -11,31 +11,18 @@ import { join } from 'node:path';
 import { dv, dvJson, dvOk, git, prng, tempDir } from '../helpers/cli.js';
 import { openBackend } from '../../src/backend/open.js';
 import { pipelineRepo } from '../pipeline/fixture.js';
-import { findOnPath, startMoto, startS3rver, type S3TestServer } from '../helpers/s3server.js';
-import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
-import { clonePull, dirFixture, freshClone, listed, packsOf, s3Fixture, team, type RemoteFixture } from './fixture.js';
+import { clonePull, dirFixture, freshClone, listed, packsOf, remoteKinds, team, type RemoteFixture } from './fixture.js';
 
 const snapshotOf = async (fx: RemoteFixture): Promise<string> =>
   JSON.stringify(await Promise.all(['packs/', 'index/', 'runs/', 'gc/'].map((p) => listed(fx.raw, p))));
 
 // moto_server (where installed) runs the first test only: the others add nothing S3-specific.
-const KINDS = findOnPath('moto_server') ? (['dir', 's3rver', 'moto'] as const) : (['dir', 's3rver'] as const);
-
-for (const kind of KINDS) {
+for (const rk of remoteKinds()) {
+  const kind = rk.kind;
   describe(`gc --remote on ${kind}`, () => {
-    let srv: S3TestServer | undefined;
-    let proxy: RecordingProxy | undefined;
-    before(async () => {
-      if (kind === 'dir') return;
-      srv = kind === 'moto' ? await startMoto() : await startS3rver();
-      assert.ok(srv, `${kind} did not start`);
-      proxy = await startRecordingProxy(srv.endpoint);
-    });
-    after(async () => {
-      await proxy?.stop();
-      await srv?.stop();
-    });
-    const fixture = (): Promise<RemoteFixture> => (kind === 'dir' ? dirFixture() : s3Fixture(srv!, proxy!));
+    before(() => rk.start());
+    after(() => rk.stop());
+    const fixture = rk.fixture;
 
     test(`${kind}: removes exactly the unreachable packs, on the run after the one that marked them; --dry-run changes nothing`, async () => {
       const fx = await fixture();
@@ -226,4 +213,47 @@ test('a push that needs objects only a marked pack holds sends them again, so th
   await dvOk(c, ['pull', '-q']);
   assert.ok((await fsp.readFile(join(c, 'x', 'x.bin'))).equals(x));
   assert.equal((await dvJson(a, ['fsck', '--remote'])).ok, true);
+});
+
+test('an attestation committed on main keeps the attested snapshot after the branch that made it is deleted', async () => {
+  const fx = await dirFixture();
+  const a = await team(fx, { random: 100_000 });
+  const keys = tempDir();
+  await dvOk(a, ['key', 'gen', join(keys, 'k')]);
+  await dvOk(a, ['config', '--local', 'attest.key', join(keys, 'k')]);
+  // An experiment branch makes a model, pushes it, and attests it.
+  git(a, ['checkout', '-qb', 'exp']);
+  const model = prng(41, 500_000);
+  await fsp.mkdir(join(a, 'model'));
+  await fsp.writeFile(join(a, 'model', 'm.bin'), model);
+  await dvOk(a, ['add', '-q', 'model']);
+  await dvOk(a, ['push', '-q']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'model']);
+  const snapshot = (await fsp.readFile(join(a, 'model.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
+  const att = join(tempDir(), 'model.intoto.json');
+  await dvOk(a, ['attest', 'model', '-o', att]);
+  git(a, ['checkout', '-q', 'main']);
+  // Without the attestation, main alone does not reach the model: a dry run would mark it.
+  const before = join(tempDir(), 'c');
+  git(tempDir(), ['clone', '-q', '--single-branch', '-b', 'main', a, before]);
+  const control = await dvJson(before, ['gc', '--remote', '--grace', '0', '--dry-run']);
+  assert.ok(control.packsMarked >= 1, JSON.stringify(control));
+  // The audit trail on main: the attestation file, committed; then the branch goes.
+  await fsp.mkdir(join(a, 'audits'));
+  await fsp.copyFile(att, join(a, 'audits', 'model.intoto.json'));
+  git(a, ['add', 'audits']);
+  git(a, ['commit', '-qm', 'audit']);
+  git(a, ['branch', '-qD', 'exp']);
+  const b = join(tempDir(), 'c');
+  git(tempDir(), ['clone', '-q', '--single-branch', '-b', 'main', a, b]);
+  const packs = (await packsOf(fx.raw)).map((p) => p.id).sort();
+  const g1 = await dvJson(b, ['gc', '--remote', '--grace', '0']);
+  assert.deepEqual([g1.attested >= 1, g1.packsMarked], [true, 0], JSON.stringify(g1));
+  const g2 = await dvJson(b, ['gc', '--remote', '--grace', '0']);
+  assert.equal(g2.packsRemoved, 0);
+  assert.deepEqual((await packsOf(fx.raw)).map((p) => p.id).sort(), packs);
+  // The attested version is still whole on the remote: a clone without the branch restores it.
+  await dvOk(b, ['checkout', snapshot, 'model', '--new']);
+  assert.ok((await fsp.readFile(join(b, 'model', 'm.bin'))).equals(model));
 });

@@ -14,6 +14,21 @@ const duration = (ms: number): string =>
       ? `${+(ms / 3_600_000).toFixed(1)} h`
       : `${Math.round(ms / 1000)} s`;
 
+/** One line per key kept under S3 Object Lock (at most 10), with the date it may go. */
+function renderLocked(r: GcRemoteResult): string[] {
+  if (r.locked.length === 0) return [];
+  const shown = r.locked.slice(0, 10).map((l) => {
+    const until = l.retainUntil ? `until ${l.retainUntil}` : 'no date given';
+    return `  locked: ${l.kind} ${l.key} (${l.mode ?? 'refused by the store'}, ${until}): kept, a run after that deletes it`;
+  });
+  const more = r.locked.length > 10 ? [`  locked: ${r.locked.length - 10} more (--json lists them all)`] : [];
+  return [
+    `  ${count(r.packsLocked, 'due pack')} under S3 Object Lock retention, ${count(r.locked.length, 'key')} kept:`,
+    ...shown,
+    ...more,
+  ];
+}
+
 /** The text summary of `dv gc --remote`. */
 function renderRemote(r: GcRemoteResult): string {
   const verb = r.dryRun ? 'would remove' : 'removed';
@@ -35,8 +50,7 @@ function renderRemote(r: GcRemoteResult): string {
   if (r.unmarked) lines.push(`  ${count(r.unmarked, 'mark')} removed: referenced again`);
   if (r.runsRemoved) lines.push(`  ${verb} ${count(r.runsRemoved, 'run record')} no dv.lock names`);
   if (r.protectedRefs.length) lines.push(`  protected (gc.protect): ${r.protectedRefs.join(', ')}`);
-  if (r.locked.length)
-    lines.push(`  ${count(r.locked.length, 'key')} the store refused to delete (object lock?): kept, e.g. ${r.locked[0]}`);
+  lines.push(...renderLocked(r));
   return lines.join('\n');
 }
 

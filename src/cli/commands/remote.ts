@@ -15,10 +15,14 @@ interface AddFlags {
   sse?: string;
   sseKmsKeyId?: string;
   sseBucketKey?: boolean;
+  objectLockDays?: number;
+  objectLockMode?: string;
   jobs?: number;
   default?: boolean;
   local?: boolean;
 }
+
+const OBJECT_LOCK_DAYS = { min: 1, max: 36_500, whole: true };
 
 const list = (rs: RemoteConfig[]): string =>
   rs.length === 0
@@ -39,6 +43,10 @@ function registerAdd(remote: Command, ctx: CliContext): void {
     .option('--sse <mode>', 'S3 server-side encryption on every upload: AES256 or aws:kms')
     .option('--sse-kms-key-id <key>', 'with --sse aws:kms: the KMS key id, alias or ARN (default: the account key)')
     .option('--sse-bucket-key', 'with --sse aws:kms: use an S3 Bucket Key')
+    .addOption(
+      numberOption('--object-lock-days <n>', 'S3 Object Lock: retain every pack, index and run record pushed n days', OBJECT_LOCK_DAYS),
+    )
+    .option('--object-lock-mode <mode>', 'with --object-lock-days: governance (default) or compliance (nobody can shorten it)')
     .addOption(numberOption('-j, --jobs <n>', 'parallel transfers for this remote', COUNT))
     .option('-d, --default', 'make it the default remote')
     .option('--local', 'store it in .dv/config.local (not committed)');
@@ -48,8 +56,10 @@ function registerAdd(remote: Command, ctx: CliContext): void {
     const { endpoint, region, profile, checksum, sse, sseKmsKeyId } = o;
     const pathStyle = o.pathStyle ? 'true' : undefined;
     const sseBucketKey = o.sseBucketKey ? 'true' : undefined;
+    const objectLockDays = o.objectLockDays === undefined ? undefined : String(o.objectLockDays);
+    const objectLockMode = o.objectLockMode;
     const jobs = o.jobs === undefined ? undefined : String(o.jobs);
-    const s3 = { endpoint, region, profile, pathStyle, checksum, sse, sseKmsKeyId, sseBucketKey, jobs };
+    const s3 = { endpoint, region, profile, pathStyle, checksum, sse, sseKmsKeyId, sseBucketKey, objectLockDays, objectLockMode, jobs };
     const opts = { cwd: ctx.cwd(), name, url, ...s3, default: o.default, local: o.local };
     const added = await ctx.run('remoteAdd', opts);
     ctx.show(added, () => `added remote ${name} -> ${url}${added.isDefault ? ' (default)' : ''}`);
