@@ -19,12 +19,12 @@
  * The reader session (and so the LevelDB index) is held while the server runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { FileEntry, TreeEntry } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
 import { contentType, davMultistatus, htmlListing, type HttpEntry, parseRange } from '../read/http.js';
+import { checkPort, listenUntilAborted } from '../read/listen.js';
 import { locate, type Located } from '../read/locate.js';
 import { connectRemote } from '../read/remote.js';
 import { ObjectSource } from '../read/source.js';
@@ -266,35 +266,16 @@ function text(res: ServerResponse, status: number, message: string, type = 'text
 export async function serve(s: RepoSession, o: ServeOptions): Promise<ServeResult> {
   const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new DvError('USAGE', `--port ${port} is not a TCP port (0-65535)`, { arg: 'port' });
+  checkPort(port);
   const src = new ObjectSource(s.store, () => connectRemote(s, o.remote));
   const h = new Handler(s, src, o, LOOPBACK.has(host));
   const server: Server = createServer((req, res) => {
     h.handle(req, res).catch((e) => text(res, statusOf(e), e instanceof Error ? e.message : String(e)));
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === 'EADDRINUSE'
-            ? new DvError('USAGE', `port ${port} on ${host} is in use: pass --port with another (0 picks a free one)`, { arg: 'port' })
-            : e,
-        ),
-      );
-      server.listen(port, host, () => resolve());
-    });
-    const a = server.address() as AddressInfo;
-    const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
-    o.onListening?.(url);
-    await new Promise<void>((resolve) => {
-      if (o.signal?.aborted) return resolve();
-      o.signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
+    const url = await listenUntilAborted(server, { host, port, signal: o.signal, onListening: o.onListening });
     return { url, requests: h.requests };
   } finally {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(() => r(undefined)));
     await src.close();
   }
 }

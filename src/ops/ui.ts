@@ -16,8 +16,8 @@
  *   the page draws names from the repository (untrusted: a clone) as text, never as markup.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DvError } from '../errors.js';
+import { checkPort, listenUntilAborted } from '../read/listen.js';
 import type { RepoSession } from '../repo/repo.js';
 import { asset } from '../ui/assets.js';
 import { ALLOWED_METHODS, allowedHosts, BadQuery, hostAllowed, intParam, methodAllowed, revParam, textParam } from '../ui/guard.js';
@@ -140,36 +140,19 @@ class Handler {
 export async function ui(s: RepoSession, o: UiOptions): Promise<UiResult> {
   const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 8090;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new DvError('USAGE', `--port ${port} is not a TCP port (0-65535)`, { arg: 'port' });
+  checkPort(port);
   let h: Handler | undefined;
   const server: Server = createServer((req, res) => {
     if (!h) return fail(res, 503, 'dv ui is starting: try again');
     h.handle(req, res).catch((e) => fail(res, 500, e instanceof Error ? e.message : String(e)));
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === 'EADDRINUSE'
-            ? new DvError('USAGE', `port ${port} on ${host} is in use: pass --port with another (0 picks a free one)`, { arg: 'port' })
-            : e,
-        ),
-      );
-      server.listen(port, host, () => resolve());
-    });
-    const a = server.address() as AddressInfo;
+  const url = await listenUntilAborted(server, {
+    host,
+    port,
+    signal: o.signal,
+    onListening: o.onListening,
     // The Host check needs the real port (--port 0 picks one).
-    h = new Handler(s, allowedHosts(host, a.port));
-    const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
-    o.onListening?.(url);
-    await new Promise<void>((resolve) => {
-      if (o.signal?.aborted) return resolve();
-      o.signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
-    return { url, requests: h.requests };
-  } finally {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(() => r(undefined)));
-  }
+    onBound: (a) => (h = new Handler(s, allowedHosts(host, a.port))),
+  });
+  return { url, requests: h?.requests ?? 0 };
 }
