@@ -2,20 +2,12 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import { main } from '../../src/cli/main.js';
-import { makeRepo, tempDir, type RunResult } from '../helpers/cli.js';
+import { dvInProcess as dv } from '../helpers/in-process.js';
+import { makeRepo, tempDir } from '../helpers/cli.js';
 
 before(() => {
   process.env.XDG_CONFIG_HOME = tempDir('dv-get-parse-xdg-');
 });
-
-async function dv(cwd: string, args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const io = { cwd, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 test('get/import/update: usage errors before anything runs', async () => {
   const repo = await makeRepo();

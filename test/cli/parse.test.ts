@@ -7,22 +7,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { dvInProcess as dv } from '../helpers/in-process.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { makeRepo, tempDir, type RunResult } from '../helpers/cli.js';
 
 before(() => {
   process.env.XDG_CONFIG_HOME = tempDir('dv-parse-xdg-');
 });
-
-/** `dv args...` in this process, from `cwd`. */
-async function dv(cwd: string, args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const io = { cwd, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 async function dvOk(cwd: string, args: string[]): Promise<string> {
   const r = await dv(cwd, args);

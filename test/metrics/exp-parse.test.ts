@@ -4,22 +4,14 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { main } from '../../src/cli/main.js';
-import { git, makeRepo, tempDir, type RunResult } from '../helpers/cli.js';
+import { dvInProcess as dv } from '../helpers/in-process.js';
+import { git, makeRepo, tempDir } from '../helpers/cli.js';
 import { badExpName, parseRefLines } from '../../src/pipeline/exp-refs.js';
 import { parseSet, setParams } from '../../src/pipeline/exp-params.js';
 
 before(() => {
   process.env.XDG_CONFIG_HOME = tempDir('dv-exp-parse-xdg-');
 });
-
-async function dv(cwd: string, args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const io = { cwd, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 test('dv exp: bad options and combinations are one USAGE line, exit 2, and create no ref', async () => {
   const dir = await makeRepo();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { dvInProcess as dvIn } from '../helpers/in-process.js';
 import { DvError, Repo } from '../../src/index.js';
 import { dvJson, dvOk, git, makeRepo, tempDir } from '../helpers/cli.js';
 import { type UiRepo, uiRepo } from './fixture.js';
@@ -114,14 +114,6 @@ test('Repo#ui: commits, diff and metrics in pages that add up to the whole; expe
   assert.equal(r.requests, 13, 'every request counted');
   await dvOk(fx.repo, ['exp', 'remove', 'lr-0.1']);
 });
-
-/** `dv args...` in this process. */
-async function dvIn(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { cwd, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 test('dv ui: a bad --port is USAGE, a port in use says so, --open hands the URL to the opener', async () => {
   for (const port of ['abc', '-1', '70000', '1.5']) {
