@@ -29,7 +29,7 @@ import { LOCK_FILE, parseLock } from '../pipeline/lockfile.js';
 import { gitCatBlobs } from '../repo/git.js';
 import { MAX_FILE } from '../pipeline/exp-list.js';
 import { loadPipeline, requireStages } from '../pipeline/state.js';
-import { DEFAULT_PARAMS_FILE } from '../pipeline/spec.js';
+import { DEFAULT_PARAMS_FILE, keptInGit } from '../pipeline/spec.js';
 import { parseSet, planSets } from '../pipeline/exp-params.js';
 import { expName } from '../pipeline/exp-names.js';
 import { sessionAt } from '../pipeline/exp-session.js';
@@ -125,7 +125,7 @@ async function resultFiles(root: string, extra: string[]): Promise<string[]> {
   const files = new Set<string>([LOCK_FILE, DEFAULT_PARAMS_FILE, ...extra]);
   for (const st of p.dag.stages.values()) {
     for (const par of st.params) files.add(par.file);
-    for (const m of st.uncached ?? []) files.add(m);
+    for (const m of keptInGit(st)) files.add(m);
     for (const o of st.outs) {
       files.add(`${o}.dv`);
       files.add(posix.dirname(o) === '.' ? '.gitignore' : `${posix.dirname(o)}/.gitignore`);

@@ -16,7 +16,7 @@ import { scanPath } from '../workspace/scan.js';
 import { withUpstream } from '../pipeline/dag.js';
 import type { LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
-import { invalid, type StageSpec } from '../pipeline/spec.js';
+import { invalid, keptInGit, type StageSpec } from '../pipeline/spec.js';
 import { runShell, stageDir } from '../pipeline/shell.js';
 import { stageLockfiles } from '../pipeline/env-extra.js';
 import { checkout } from './checkout.js';
@@ -61,7 +61,7 @@ export interface ReproOptions {
   /** Called before a stage is run or restored. */
   onStage?: (e: { stage: string; cmd: string; action: 'run' | 'restore'; from?: ReproStage['from'] }) => void;
   /**
-   * The files a stage keeps in git (`cache: false` metrics) are no outs and no run record holds
+   * The files a stage keeps in git (`cache: false` metrics and plots) are no outs and no run record holds
    * them, so restoring a run other than dv.lock's would leave the old copies beside the new outs.
    * This finds copies recorded with the same run key (another commit's, an experiment's) to write
    * instead; without it, or when it finds none, such a stage runs.
@@ -321,7 +321,7 @@ class ReproRun {
   // The files a stage keeps in git, for a restore of a run other than dv.lock's: the copies
   // recorded with its key, nothing to write (it keeps none), or false: none found, it runs.
   private async uncachedCopies(name: string, stage: StageSpec, key: string): Promise<Map<string, Buffer> | undefined | false> {
-    const paths = stage.uncached ?? [];
+    const paths = keptInGit(stage);
     if (paths.length === 0) return undefined;
     return (await this.opts.uncachedCopies?.(name, key, paths)) ?? false;
   }

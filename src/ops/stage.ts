@@ -37,6 +37,10 @@ export interface StageAddOptions {
   metrics?: string[];
   /** Metrics files kept in git, not cached nor tracked by dv (`-M`, DVC's `cache: false`). */
   metricsNoCache?: string[];
+  /** Outs that are plot data (CSV, TSV, JSON, YAML) drawn by `dv plots`, tracked by dv (`--plots`). */
+  plots?: string[];
+  /** Plot data kept in git, not cached nor tracked by dv (`--plots-no-cache`). */
+  plotsNoCache?: string[];
   /** Replace a stage of the same name. */
   force?: boolean;
   cwd?: string;
@@ -96,6 +100,14 @@ export async function stageAdd(s: RepoSession, opts: StageAddOptions): Promise<S
     params: dedupeParams((opts.params ?? []).flatMap((p) => argument(() => parseParamRefs(p, 'dv stage add -p', wdir)))),
     outs: [...new Set([...(opts.outs ?? []).map((o) => rel(o, '-o')), ...(opts.metrics ?? []).map((o) => rel(o, '-m'))])],
   };
+  const plots = [
+    ...(opts.plots ?? []).map((o) => ({ path: rel(o, '--plots'), cache: true })),
+    ...(opts.plotsNoCache ?? []).map((o) => ({ path: rel(o, '--plots-no-cache'), cache: false })),
+  ].filter((p, i, all) => all.findIndex((q) => q.path === p.path) === i);
+  if (plots.length) {
+    stage.plots = plots;
+    stage.outs = [...new Set([...stage.outs, ...plots.filter((p) => p.cache).map((p) => p.path)])];
+  }
   const uncached = [...new Set((opts.metricsNoCache ?? []).map((o) => rel(o, '-M')))];
   const metrics = [...new Set([...(opts.metrics ?? []).map((o) => rel(o, '-m')), ...uncached])];
   if (metrics.length) stage.metrics = metrics;

@@ -47,6 +47,16 @@ export interface StageSpec {
   metrics?: string[];
   /** Metrics files kept in git (`cache: false`, `dv stage add -M`): in `metrics` but not in `outs`, so dv never tracks them. */
   uncached?: string[];
+  /**
+   * The stage's `plots:` as dv.yaml names them (`dv stage add --plots`, `--plots-no-cache`): a
+   * cached one is also in `outs`; their drawing options live in PipelineSpec.plots.
+   */
+  plots?: { path: string; cache: boolean }[];
+}
+
+/** The files a stage writes that git keeps, not dv: `cache: false` metrics and plots. */
+export function keptInGit(s: StageSpec): string[] {
+  return [...new Set([...(s.uncached ?? []), ...(s.plots ?? []).filter((p) => !p.cache).map((p) => p.path)])];
 }
 
 export interface PipelineSpec {
@@ -219,6 +229,7 @@ export function parseSpec(text: string, file = SPEC_FILE): PipelineSpec {
       outs: [...new Set([...outs, ...cached])],
       ...(metrics.length ? { metrics } : {}),
       ...(uncached.length ? { uncached } : {}),
+      ...(stagePlots.length ? { plots: stagePlots.map((p) => ({ path: p.file, cache: p.cache !== false })) } : {}),
     });
   }
   return withPlots(stages);
@@ -269,10 +280,11 @@ export function setStage(text: string, s: StageSpec): string {
   if (s.wdir) node.wdir = s.wdir;
   if (s.deps.length) node.deps = s.deps.map((p) => toWdir(s.wdir, p));
   if (s.params.length) node.params = s.params.map((p) => formatParamRef(p, s.wdir));
-  const plain = s.outs.filter((o) => !s.metrics?.includes(o));
+  const plain = s.outs.filter((o) => !s.metrics?.includes(o) && !s.plots?.some((p) => p.path === o));
   if (plain.length) node.outs = plain.map((p) => toWdir(s.wdir, p));
   if (s.metrics?.length)
     node.metrics = s.metrics.map((p) => (s.uncached?.includes(p) ? { [toWdir(s.wdir, p)]: { cache: false } } : toWdir(s.wdir, p)));
+  if (s.plots?.length) node.plots = s.plots.map((p) => (p.cache ? toWdir(s.wdir, p.path) : { [toWdir(s.wdir, p.path)]: { cache: false } }));
   doc.setIn(['stages', s.name], doc.createNode(node));
   return doc.toString({ lineWidth: 0 });
 }

@@ -12,6 +12,8 @@ interface AddFlags {
   outs?: string[];
   metrics?: string[];
   metricsNoCache?: string[];
+  plots?: string[];
+  plotsNoCache?: string[];
   wdir?: string;
   force?: boolean;
 }
@@ -46,14 +48,21 @@ function registerAdd(stage: Command, ctx: CliContext): void {
       'a metrics file kept in git: not cached, not tracked by dv, not git-ignored (repeatable)',
       collect,
     )
-    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -m, -M and -p files are then relative to it')
+    .option(
+      '--plots <path>',
+      'an out that is plot data (CSV, TSV, JSON, YAML) drawn by dv plots, tracked by dv like -o (repeatable)',
+      collect,
+    )
+    .option('--plots-no-cache <path>', 'plot data kept in git: not cached, not tracked by dv, not git-ignored (repeatable)', collect)
+    .option('-w, --wdir <dir>', 'run the command in this directory; -d, -o, -m, -M, --plots and -p files are then relative to it')
     .option('-f, --force', 'replace a stage of the same name')
     .argument('<command...>', 'the command, after --');
   const text = 'dv stage add -n prepare -d prepare.py -d data/raw -p prepare.split -o data/prepared -- "python3 prepare.py"';
   example(add, text, '\n  41 dv.yaml is invalid (a cycle, an out claimed twice).').action(async (command: string[], o: AddFlags) => {
-    const { name, wdir, deps, params, outs, metrics, metricsNoCache, force } = o;
+    const { name, wdir, deps, params, outs, metrics, metricsNoCache, plots, plotsNoCache, force } = o;
     const cmd = command.join(' ');
-    const r = await ctx.run('stageAdd', { name, cmd, wdir, deps, params, outs, metrics, metricsNoCache, force, cwd: ctx.cwd() });
+    const args = { name, cmd, wdir, deps, params, outs, metrics, metricsNoCache, plots, plotsNoCache, force };
+    const r = await ctx.run('stageAdd', { ...args, cwd: ctx.cwd() });
     ctx.show(r, added);
   });
 }
