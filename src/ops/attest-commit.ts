@@ -1,5 +1,5 @@
 /**
- * Signing at `dv commit` (`dv commit --sign`, or `attest.signCommits true` in trusted config):
+ * Signing at `dv commit` (with `attest.key` configured, `dv commit --sign`, or `attest.signCommits`):
  * each snapshot the commit records gets an attestation, as `dv attest` writes, kept in the
  * store's directory so `dv attest verify <path>` finds it. commit.ts calls `signedCommit` in one
  * line and passes itself, so the commit code stays the commit's.
@@ -10,7 +10,7 @@
 import { DvError } from '../errors.js';
 import { getKey } from '../repo/config.js';
 import type { RepoSession } from '../repo/repo.js';
-import { ATTEST_KEY, configuredSigner } from '../provenance/trust.js';
+import { ATTEST_KEY, configuredSigner, trustedValue } from '../provenance/trust.js';
 import { buildStatement, signAndKeep } from './attest.js';
 
 export const SIGN_COMMITS = 'attest.signCommits';
@@ -23,11 +23,16 @@ export interface CommitAttestation {
   file: string;
 }
 
-/** `sign` given, else `attest.signCommits` from this clone's local config or the global one (never the committed file). */
+/**
+ * `sign` given, else `attest.signCommits` from this clone's local config or the global one (never
+ * the committed file), else whether a signing key is configured: with `attest.key` set, a commit
+ * signs what it records, as `dv repro` signs its run records (`attest.signCommits false` opts out).
+ */
 async function wantsSigning(s: RepoSession, sign: boolean | undefined): Promise<boolean> {
   if (sign !== undefined) return sign;
   const v = getKey(s.config.levels.local, SIGN_COMMITS) ?? getKey(s.config.levels.global, SIGN_COMMITS);
-  return v === 'true';
+  if (v !== undefined) return v === 'true';
+  return trustedValue(s.config, ATTEST_KEY) !== undefined;
 }
 
 /**

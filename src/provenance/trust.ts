@@ -17,7 +17,7 @@ export const ATTEST_KEY = 'attest.key';
 export const TRUSTED_KEYS = 'attest.trustedKeys';
 
 /** The value of a key from this clone's local config, else the global one; never the committed one. */
-function trustedValue(config: Config, key: string): string | undefined {
+export function trustedValue(config: Config, key: string): string | undefined {
   return getKey(config.levels.local, key) ?? getKey(config.levels.global, key);
 }
 

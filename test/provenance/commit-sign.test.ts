@@ -1,5 +1,5 @@
 /**
- * Signing at `dv commit`: `--sign` (or `attest.signCommits true`) keeps an attestation of each
+ * Signing at `dv commit`: with `attest.key` set (or `--sign`, `attest.signCommits true`) it keeps an attestation of each
  * snapshot recorded, which `dv attest verify <path>` finds and verifies; without a signing key the
  * commit is refused with one line and nothing changes.
  */
@@ -47,8 +47,8 @@ test('commit --sign keeps an attestation that `dv attest verify <path>` verifies
   assert.equal((await dvJson(repo, ['attest', 'verify', 'data.dv', '--trusted-keys', trusted()])).ok, true);
 });
 
-test('attest.signCommits signs every commit; without it, the new snapshot has no attestation to verify', async () => {
-  await dvOk(repo, ['config', '--local', 'attest.signCommits', 'true']);
+test('with attest.key set every commit signs, as dv repro signs its runs; attest.signCommits false opts out', async () => {
+  // No --sign and no attest.signCommits: the configured key is enough.
   await fsp.writeFile(join(repo, 'data', 'b.csv'), '5,6\n');
   const r = await dvJson(repo, ['commit', '-m', 'b']);
   assert.deepEqual(

@@ -32,7 +32,10 @@ export function register(program: Command, ctx: CliContext): void {
     ),
   )
     .argument('[paths...]')
-    .option('--sign', 'sign an attestation of each snapshot recorded with attest.key (default: config attest.signCommits)')
+    .option(
+      '--sign',
+      'sign an attestation of each snapshot recorded with attest.key (default: when attest.key is set, unless attest.signCommits is false)',
+    )
     .action(async (paths: string[], o: { message?: string; meta?: string[]; sign?: boolean }) => {
       const bar = ctx.progress('hashing');
       const onProgress = (p: ScanProgress): void => bar.update(p.filesHashed, { bytes: p.bytesHashed });
