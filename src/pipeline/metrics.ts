@@ -6,6 +6,7 @@
  * recursion whose depth the file controls), stops below MAX_DEPTH and after MAX_KEYS values, and
  * a file that does not parse gives null, never an exception.
  */
+import { csvSplit } from '../core/csv.js';
 import { parse as parseToml } from 'smol-toml';
 import { parseYaml } from './spec.js';
 
@@ -51,27 +52,17 @@ function cell(s: string): MetricValue {
   return t !== '' && Number.isFinite(Number(t)) ? Number(t) : t;
 }
 
-/** Splits one CSV line (double-quoted fields, `""` inside quotes). */
-function csvLine(line: string, sep: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let q = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (q) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') q = false;
-      else cur += c;
-    } else if (c === '"') q = true;
-    else if (c === sep) {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
+/** A metrics file of more rows than this is not one (csvValues says it does not parse). */
+const MAX_CSV_ROWS = 1_000_000;
+
+/** The rows of CSV/TSV text (core/csv.ts), or null past the caps. */
+function csvTable(text: string, sep: string): string[][] | null {
+  try {
+    return csvSplit(text, sep, { maxFields: MAX_KEYS, maxRows: MAX_CSV_ROWS, tooBig: (what) => new RangeError(what) });
+  } catch (e) {
+    if (e instanceof RangeError) return null;
+    throw e;
   }
-  out.push(cur);
-  return out;
 }
 
 /**
@@ -79,23 +70,18 @@ function csvLine(line: string, sep: string): string[] {
  * `0.9,0.2`); or two columns without a header naming a metric and its value per row (`acc,0.9`).
  */
 export function csvValues(text: string, sep = ','): MetricValues | null {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = csvTable(text, sep);
+  if (lines === null) return null;
   if (lines.length === 0) return {};
-  const header = csvLine(lines[0], sep).map((h) => h.trim());
-  const pairs = lines.every((l) => {
-    const c = csvLine(l, sep);
-    return c.length === 2 && typeof cell(c[1]) === 'number';
-  });
+  const header = lines[0].map((h) => h.trim());
+  const pairs = lines.every((c) => c.length === 2 && typeof cell(c[1]) === 'number');
   const out: MetricValues = {};
   if (pairs) {
-    for (const l of lines.slice(0, MAX_KEYS)) {
-      const [k, v] = csvLine(l, sep);
-      out[k.trim()] = cell(v);
-    }
+    for (const [k, v] of lines.slice(0, MAX_KEYS)) out[k.trim()] = cell(v);
     return out;
   }
   if (lines.length < 2) return null;
-  const last = csvLine(lines[lines.length - 1], sep);
+  const last = lines[lines.length - 1];
   if (last.length !== header.length) return null;
   header.slice(0, MAX_KEYS).forEach((h, i) => {
     if (h) out[h] = cell(last[i]);

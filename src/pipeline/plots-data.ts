@@ -7,6 +7,7 @@
  * fields are bounded (MAX_ROWS, MAX_FIELDS), nothing recurses, and every failure is one
  * PLOT_DATA_INVALID line naming the file (and revision) and saying what is wrong with it.
  */
+import { csvSplit } from '../core/csv.js';
 import { DvError } from '../errors.js';
 import type { PlotDef } from './plots.js';
 import { parseYaml } from './spec.js';
@@ -31,35 +32,14 @@ function cell(s: string): Cell {
 
 /** Records of CSV/TSV text: RFC 4180 quoting (`""` inside quotes, line breaks inside quotes). */
 export function csvRows(text: string, sep: string, where: string): Row[] {
-  const lines: string[][] = [];
-  let row: string[] = [];
-  let cur = '';
-  let q = false;
-  const end = (): void => {
-    row.push(cur);
-    cur = '';
-    if (row.length > MAX_FIELDS) throw bad(where, `has a row of more than ${MAX_FIELDS} fields`);
-    if (row.length > 1 || row[0].trim() !== '') lines.push(row);
-    if (lines.length > MAX_ROWS + 1) throw bad(where, `has more than ${MAX_ROWS} rows: dv plots draws at most ${MAX_ROWS}`);
-    row = [];
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') q = false;
-      else cur += c;
-    } else if (c === '"') q = true;
-    else if (c === sep) {
-      row.push(cur);
-      cur = '';
-      if (row.length > MAX_FIELDS) throw bad(where, `has a row of more than ${MAX_FIELDS} fields`);
-    } else if (c === '\n') end();
-    else if (c !== '\r') cur += c;
-  }
-  if (cur !== '' || row.length > 0) end();
+  const lines = csvSplit(text, sep, {
+    maxFields: MAX_FIELDS,
+    maxRows: MAX_ROWS + 1,
+    tooBig: (what) =>
+      what === 'fields'
+        ? bad(where, `has a row of more than ${MAX_FIELDS} fields`)
+        : bad(where, `has more than ${MAX_ROWS} rows: dv plots draws at most ${MAX_ROWS}`),
+  });
   if (lines.length === 0) return [];
   const header = lines[0].map((h) => h.trim());
   return lines.slice(1).map((l) => {
