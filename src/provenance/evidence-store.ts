@@ -20,6 +20,8 @@ import { receiptName } from './receipt.js';
 
 export type EvidenceKind = 'attestations' | 'receipts';
 const MAX_KEPT = 100;
+/** At most this many snapshots' evidence is listed (`keptSnapshots`). */
+const MAX_SNAPSHOTS = 100_000;
 const NAME = /^[0-9a-f]{64}\.json$/;
 
 const dirOf = (s: RepoSession, kind: EvidenceKind, snapshot: string): string => join(s.paths.cacheDir, kind, snapshot);
@@ -53,3 +55,16 @@ export const saveReceipt = (s: RepoSession, snapshots: string[], bytes: Buffer):
   saveEvidence(s, 'receipts', snapshots, bytes);
 export const loadReceipts = (s: RepoSession, snapshot: string): Promise<{ file: string; bytes: Buffer }[]> =>
   loadEvidence(s, 'receipts', snapshot);
+
+/** The snapshots some evidence of `kind` is kept for: id-named real directories (not links), at most MAX_SNAPSHOTS. */
+export async function keptSnapshots(s: RepoSession, kind: EvidenceKind): Promise<string[]> {
+  const dir = join(s.paths.cacheDir, kind);
+  const st = await fsp.lstat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) return [];
+  const out: string[] = [];
+  for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (d.isDirectory() && isId(d.name)) out.push(d.name);
+    if (out.length >= MAX_SNAPSHOTS) break;
+  }
+  return out.sort();
+}

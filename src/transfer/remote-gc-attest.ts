@@ -3,7 +3,8 @@
  * NAME.intoto.json`, or a `.intoto.jsonl` of several envelopes) committed anywhere in the git
  * history gc reads keeps the artifact's snapshot and every input snapshot it names (internal
  * parameters, stage deps, resolved dependencies), with their history, even once the branch that
- * made the artifact is deleted.
+ * made the artifact is deleted. So do the attestations this clone keeps (`dv attest`, `dv commit`
+ * with a signing key: `.dv/cache/attestations/<snapshot>/`), committed or not.
  *
  * Invariants: signatures are not checked (a forged or untrusted file only makes gc keep more, never
  * less); a file that is not a dv attestation is skipped; at most MAX_FILES blobs of at most
@@ -13,7 +14,9 @@ import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import { MAX_ENVELOPE_BYTES, parseEnvelope } from '../provenance/dsse.js';
 import { DV_SNAPSHOT, INTOTO_PAYLOAD_TYPE, parseStatement } from '../provenance/statement.js';
+import { keptSnapshots, loadEvidence } from '../provenance/evidence-store.js';
 import { gitOut } from '../repo/git-pointers.js';
+import type { RepoSession } from '../repo/repo.js';
 
 const MAX_FILES = 10_000;
 
@@ -34,6 +37,15 @@ export async function attestedSnapshots(root: string, blobs: string[]): Promise<
     const ids = whole ?? text.split('\n').flatMap((line) => (line.trim() === '' ? [] : (snapshotsOf(line, `git blob ${blob}`) ?? [])));
     for (const id of ids) out.add(id);
   }
+  return [...out];
+}
+
+/** The snapshot ids the attestations kept in this clone's store directory name. */
+export async function keptAttestedSnapshots(s: RepoSession): Promise<string[]> {
+  const out = new Set<string>();
+  for (const snap of await keptSnapshots(s, 'attestations'))
+    for (const { file, bytes } of await loadEvidence(s, 'attestations', snap))
+      for (const id of snapshotsOf(bytes.toString('utf8'), file) ?? []) out.add(id);
   return [...out];
 }
 

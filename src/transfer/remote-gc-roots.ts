@@ -20,7 +20,7 @@ import { LOCK_FILE, parseLock } from '../pipeline/lockfile.js';
 import { lockedRuns } from '../pipeline/state.js';
 import { runRefIds } from '../pipeline/run-cache.js';
 import { isId } from '../core/ids.js';
-import { attestedSnapshots, isAttestationPath } from './remote-gc-attest.js';
+import { attestedSnapshots, isAttestationPath, keptAttestedSnapshots } from './remote-gc-attest.js';
 
 const MAX_LOCK = 4 * 1024 * 1024;
 
@@ -33,7 +33,7 @@ export interface GcRoots {
   runKeys: Set<string>;
   /** Run record object ids dv.lock files and local run refs name. */
   runIds: string[];
-  /** Snapshots attestation files in the history name (also in `snapshots`). */
+  /** Snapshots attestation files in the history, or kept by this clone, name (also in `snapshots`). */
   attested: string[];
 }
 
@@ -56,6 +56,7 @@ export async function gcRoots(s: RepoSession): Promise<GcRoots> {
   const { roots: tips, problems } = await rootSnapshots(s);
   if (problems.length > 0) throw new DvError('BAD_POINTER', `gc --remote stopped, a pointer file is unreadable: ${problems[0].message}`);
   const all = await historyOf(s.root, ['--all']);
+  all.attested = [...new Set([...all.attested, ...(await keptAttestedSnapshots(s))])];
   const runKeys = new Set(all.runKeys);
   const runIds = [...all.runIds];
   for (const r of await lockedRuns(s.root)) {

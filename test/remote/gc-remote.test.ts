@@ -257,3 +257,35 @@ test('an attestation committed on main keeps the attested snapshot after the bra
   await dvOk(b, ['checkout', snapshot, 'model', '--new']);
   assert.ok((await fsp.readFile(join(b, 'model', 'm.bin'))).equals(model));
 });
+
+test('an attestation this clone keeps (dv attest, not committed) keeps the attested snapshot after its branch is deleted', async () => {
+  const fx = await dirFixture();
+  const a = await team(fx, { random: 100_000 });
+  const keys = tempDir();
+  await dvOk(a, ['key', 'gen', join(keys, 'k')]);
+  await dvOk(a, ['config', '--local', 'attest.key', join(keys, 'k')]);
+  git(a, ['checkout', '-qb', 'exp']);
+  const model = prng(43, 500_000);
+  await fsp.mkdir(join(a, 'model'));
+  await fsp.writeFile(join(a, 'model', 'm.bin'), model);
+  await dvOk(a, ['add', '-q', 'model']);
+  await dvOk(a, ['push', '-q']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'model']);
+  // dv attest keeps a copy under .dv/cache/attestations: a root from now on, nothing committed.
+  await dvOk(a, ['attest', 'model', '-o', join(tempDir(), 'model.intoto.json')]);
+  git(a, ['checkout', '-q', 'main']);
+  git(a, ['branch', '-qD', 'exp']);
+  // Without the kept attestation this clone's gc would mark the model's pack.
+  const kept = join(a, '.dv', 'cache', 'attestations');
+  await fsp.rename(kept, `${kept}.off`);
+  const control = await dvJson(a, ['gc', '--remote', '--grace', '0', '--dry-run']);
+  assert.ok(control.packsMarked >= 1, JSON.stringify(control));
+  await fsp.rename(`${kept}.off`, kept);
+  const packs = (await packsOf(fx.raw)).map((p) => p.id).sort();
+  const g1 = await dvJson(a, ['gc', '--remote', '--grace', '0']);
+  assert.deepEqual([g1.attested >= 1, g1.packsMarked], [true, 0], JSON.stringify(g1));
+  const g2 = await dvJson(a, ['gc', '--remote', '--grace', '0']);
+  assert.equal(g2.packsRemoved, 0);
+  assert.deepEqual((await packsOf(fx.raw)).map((p) => p.id).sort(), packs);
+});
