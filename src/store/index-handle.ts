@@ -263,7 +263,8 @@ export class IndexHandle {
             throw await this.busy(deadline);
           }
           if (this.o.wantFile) await writeNote(this.o.wantFile, { ...this.me, token: this.token });
-          if (!this.told && this.o.onWait && Date.now() - start >= TELL_AFTER_MS) {
+          // Told only when it will still wait (a wait about to give up says so in its error instead).
+          if (!this.told && this.o.onWait && Date.now() - start >= TELL_AFTER_MS && deadline - Date.now() > delay) {
             const h = await readHolder(this.o.holderFile);
             if (h) {
               this.told = true;
