@@ -6,56 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { createClient, type FileStat } from 'webdav';
-import { DV_BIN, run, tempDir } from '../helpers/cli.js';
+import { run, tempDir } from '../helpers/cli.js';
+import { type LocalServer, rawRequest, startServer } from '../helpers/local-server.js';
 import { twoVersionsPushed } from './setup.js';
 
 /** Starts `dv serve args` in `cwd`; resolves with its URL once it prints the line. */
-function startServe(cwd: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [DV_BIN, 'serve', '--port', '0', ...args], {
-    cwd,
-    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dv serve printed no URL in 30 s: ${err}`)), 30_000);
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^serving (http:\/\/\S+\/)/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`dv serve exited ${code}: ${err}`)));
-  });
-}
+const startServe = (cwd: string, args: string[]): Promise<LocalServer> => startServer('serve', /^serving (http:\/\/\S+\/)/m, cwd, args);
 
-/** A raw GET with the path exactly as given (fetch would normalise `..`) and an optional Host. */
-function rawGet(
-  url: string,
-  path: string,
-  headers: Record<string, string> = {},
-  method = 'GET',
-): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, method, headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** A raw request with the path exactly as given (fetch would normalise `..`) and an optional Host. */
+const rawGet = (url: string, path: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(url, path, method, headers);
 
 test('dv serve: listings, files and ranges byte-identical from a clone that fetched nothing, any revision, refusals, WebDAV', async () => {
   const remote = join(tempDir(), 'remote');
