@@ -215,15 +215,18 @@ test('a push that needs objects only a marked pack holds sends them again, so th
   assert.equal((await dvJson(a, ['fsck', '--remote'])).ok, true);
 });
 
-test('an attestation committed on main keeps the attested snapshot after the branch that made it is deleted', async () => {
+/**
+ * A clone with a signing key whose branch `exp` makes a model, pushes it and commits it, then
+ * attests it (`dv attest -o`, which also keeps a copy in the clone); back on main.
+ */
+async function attestedModelOnBranch(seed: number) {
   const fx = await dirFixture();
   const a = await team(fx, { random: 100_000 });
   const keys = tempDir();
   await dvOk(a, ['key', 'gen', join(keys, 'k')]);
   await dvOk(a, ['config', '--local', 'attest.key', join(keys, 'k')]);
-  // An experiment branch makes a model, pushes it, and attests it.
   git(a, ['checkout', '-qb', 'exp']);
-  const model = prng(41, 500_000);
+  const model = prng(seed, 500_000);
   await fsp.mkdir(join(a, 'model'));
   await fsp.writeFile(join(a, 'model', 'm.bin'), model);
   await dvOk(a, ['add', '-q', 'model']);
@@ -234,6 +237,12 @@ test('an attestation committed on main keeps the attested snapshot after the bra
   const att = join(tempDir(), 'model.intoto.json');
   await dvOk(a, ['attest', 'model', '-o', att]);
   git(a, ['checkout', '-q', 'main']);
+  return { fx, a, model, snapshot, att };
+}
+
+test('an attestation committed on main keeps the attested snapshot after the branch that made it is deleted', async () => {
+  // An experiment branch makes a model, pushes it, and attests it.
+  const { fx, a, model, snapshot, att } = await attestedModelOnBranch(41);
   // Without the attestation, main alone does not reach the model: a dry run would mark it.
   const before = join(tempDir(), 'c');
   git(tempDir(), ['clone', '-q', '--single-branch', '-b', 'main', a, before]);
@@ -259,22 +268,8 @@ test('an attestation committed on main keeps the attested snapshot after the bra
 });
 
 test('an attestation this clone keeps (dv attest, not committed) keeps the attested snapshot after its branch is deleted', async () => {
-  const fx = await dirFixture();
-  const a = await team(fx, { random: 100_000 });
-  const keys = tempDir();
-  await dvOk(a, ['key', 'gen', join(keys, 'k')]);
-  await dvOk(a, ['config', '--local', 'attest.key', join(keys, 'k')]);
-  git(a, ['checkout', '-qb', 'exp']);
-  const model = prng(43, 500_000);
-  await fsp.mkdir(join(a, 'model'));
-  await fsp.writeFile(join(a, 'model', 'm.bin'), model);
-  await dvOk(a, ['add', '-q', 'model']);
-  await dvOk(a, ['push', '-q']);
-  git(a, ['add', '-A']);
-  git(a, ['commit', '-qm', 'model']);
   // dv attest keeps a copy under .dv/cache/attestations: a root from now on, nothing committed.
-  await dvOk(a, ['attest', 'model', '-o', join(tempDir(), 'model.intoto.json')]);
-  git(a, ['checkout', '-q', 'main']);
+  const { fx, a } = await attestedModelOnBranch(43);
   git(a, ['branch', '-qD', 'exp']);
   // Without the kept attestation this clone's gc would mark the model's pack.
   const kept = join(a, '.dv', 'cache', 'attestations');

@@ -21,9 +21,9 @@ before(async () => {
   fx = await uiRepo();
 });
 
-/** Runs `repo.ui` until `body` is done with its URL; returns what `ui` resolved to. */
-async function withUi(body: (url: string) => Promise<void>): Promise<{ url: string; requests: number }> {
-  const repo = await Repo.open(fx.repo);
+/** Runs `repo.ui` of `dir` (the fixture by default) until `body` is done with its URL; returns what `ui` resolved to. */
+async function withUi(body: (url: string) => Promise<void>, dir = fx.repo): Promise<{ url: string; requests: number }> {
+  const repo = await Repo.open(dir);
   const stop = new AbortController();
   let listening!: (url: string) => void;
   const url = new Promise<string>((r) => (listening = r));
@@ -186,13 +186,7 @@ test('the Commits view across merges: each commit shows the snapshots git holds 
     .trim()
     .split('\n')
     .map((l) => l.split(' '));
-  const r = await Repo.open(repo);
-  const stop = new AbortController();
-  let listening!: (url: string) => void;
-  const url = new Promise<string>((res) => (listening = res));
-  const done = r.ui({ port: 0, onListening: listening, signal: stop.signal });
-  try {
-    const base = await url;
+  await withUi(async (base) => {
     // Pages of two: a page may start anywhere, and in git's order a merge's parents are not neighbours.
     const rows = [];
     for (let offset = 0; offset < log.length; offset += 2) rows.push(...(await get(base, `/api/commits?limit=2&offset=${offset}`)).items);
@@ -217,27 +211,15 @@ test('the Commits view across merges: each commit shows the snapshots git holds 
       rows[0].paths.some((p: any) => p.path === 'b' && p.status === 'deleted'),
       'an untracked path shows as deleted',
     );
-  } finally {
-    stop.abort();
-    await done;
-  }
+  }, repo);
 });
 
 test('a repository without commits: empty pages, an empty DAG', async () => {
   const repo = await makeRepo();
-  const r = await Repo.open(repo);
-  const stop = new AbortController();
-  let listening!: (url: string) => void;
-  const url = new Promise<string>((res) => (listening = res));
-  const done = r.ui({ port: 0, onListening: listening, signal: stop.signal });
-  try {
-    const base = await url;
+  await withUi(async (base) => {
     assert.deepEqual(await get(base, '/api/commits'), { items: [], offset: 0, more: false });
     assert.deepEqual((await get(base, '/api/metrics')).items, []);
     assert.deepEqual((await get(base, '/api/dag')).nodes, []);
     assert.deepEqual((await get(base, '/api/revs')).recent, []);
-  } finally {
-    stop.abort();
-    await done;
-  }
+  }, repo);
 });
