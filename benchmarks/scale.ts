@@ -168,7 +168,9 @@ export async function scale(argv: string[]): Promise<number> {
       await timed('git status (nothing changed)', git('status', '--porcelain'));
     }
     // One file changed: new content, new size.
+    // Replaced, not written in place: a tree hard-linked from another run's (`cp -al`) keeps its bytes.
     const changed = join(data, 'p000', 'd0000', 'f0000000.bin');
+    rmSync(changed, { force: true });
     writeFileSync(changed, `changed ${Date.now()}\n`);
     if (only.has('status') || only.has('commit')) await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
     if (only.has('git')) await timed('git status (1 file changed)', git('status', '--porcelain'));
