@@ -22,9 +22,10 @@ const USAGE = `usage: npm run bench -- scale [options]
   --dv PATH      the dv executable to measure (default: this repo's bin/dv)
   --tmp DIR      where the tree and the repository go (default: the OS temp dir); the tree is kept
   --skip-git     leave out the git rows (git add of 1 M files takes minutes)
-  --only LIST    only these steps (dv add always runs): status,git,commit,push,checkout,restic`;
+  --only LIST    only these steps (dv add always runs): status,git,commit,push,pull,checkout,restic
+                 (pull pushes first)`;
 
-const STEPS = ['status', 'git', 'commit', 'push', 'checkout', 'restic'] as const;
+const STEPS = ['status', 'git', 'commit', 'push', 'pull', 'checkout', 'restic'] as const;
 
 const PER_DIR = 1000;
 const DIRS_PER_PARENT = 100;
@@ -175,11 +176,12 @@ export async function scale(argv: string[]): Promise<number> {
     if (only.has('status') || only.has('commit')) await timed('dv status (1 file changed)', dv('status', '--json'), statusNote);
     if (only.has('git')) await timed('git status (1 file changed)', git('status', '--porcelain'));
     if (only.has('commit')) await timed('dv commit (1 file changed)', dv('commit', '-m', 'one'));
-    if (only.has('push')) {
+    if (only.has('push') || only.has('pull')) {
       exec(dv('remote', 'add', 'local', join(ws, 'remote')));
       await timed('dv push (first, everything)', dv('push', '-r', 'local'));
-      await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
+      if (only.has('push')) await timed('dv push (nothing to send)', dv('push', '-r', 'local'));
     }
+    if (only.has('pull')) await pullRow();
     if (only.has('checkout')) {
       renameSync(data, join(ws, 'data.old'));
       await timed('dv checkout (empty dir)', dv('checkout'));
@@ -201,6 +203,21 @@ export async function scale(argv: string[]): Promise<number> {
     ];
     process.stdout.write(`${[...out, '', ...ratios(rows)].join('\n')}\n`);
     return 0;
+  }
+
+  /** dv pull into a fresh git clone of the workspace (fetch + checkout), then status there as the check. */
+  async function pullRow(): Promise<void> {
+    const clone = join(base, 'clone');
+    rmSync(clone, { recursive: true, force: true });
+    exec({ cmd: 'git', args: ['add', 'data.dv', '.gitignore', '.dv/config', '.dv/.gitignore'], cwd: ws, env });
+    exec({ cmd: 'git', args: ['commit', '-q', '-m', 'track data'], cwd: ws, env });
+    exec({ cmd: 'git', args: ['clone', '-q', ws, clone], cwd: base, env });
+    await timed('dv pull (fresh clone)', dvOf(clone, env, 'pull', '-r', 'local'));
+    const out = exec(dvOf(clone, env, 'status', '--json'));
+    const j = JSON.parse(out) as { clean: boolean };
+    log(`status in the clone after the pull: ${j.clean ? 'clean' : 'NOT CLEAN'}`);
+    if (!j.clean) throw new Error('the pulled clone is not clean: the pull is wrong');
+    rmSync(clone, { recursive: true, force: true });
   }
 
   /** restic backup of the same tree into a repository beside it, and a restore into an empty directory. */
