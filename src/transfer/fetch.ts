@@ -524,7 +524,7 @@ async function storeFrame(i: FetchInput, pack: string, u: Unit, stored: Buffer):
   const wanted = u.objects.map(({ id, loc }) => ({ id, raw: good({ id, rawSize: loc.rawSize, inner: loc.inner }) }));
   const bad = wanted.find((w) => !w.raw);
   if (bad) throw damaged(i, bad.id, pack, 'does not match its hash');
-  const members = i.remote.frames.get(frameKey(pack, u.offset)) ?? [];
+  const members = i.remote.frameMembers(pack, u.offset);
   if (members.length > 0 && members.every((m) => good(m))) {
     const here = await i.store.hasMany(members.map((m) => m.id));
     await i.store.putFrame(

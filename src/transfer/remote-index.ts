@@ -11,10 +11,12 @@ import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { DvError } from '../errors.js';
-import { decodePackIndex, IDX_ENTRY, locationIn, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
-import { FLAG_FRAME } from '../store/codec.js';
+import { decodePackIndex, IDX_ENTRY, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import { IdTable } from './id-table.js';
+import { LocationTable, type FrameMember } from './location-table.js';
+
+export type { FrameMember };
 
 /** No pack index dv writes comes near this (1.3 million objects); a remote listing a bigger one is refused. */
 export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
@@ -28,23 +30,13 @@ const LEAN_PRESIZE = 1 << 20;
 /** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
 const IDX_HEADER_BYTES = 64;
 
-/** One object of a remote frame. */
-export interface FrameMember {
-  id: string;
-  rawSize: number;
-  inner: number;
-}
-
 /** The key of the frame at `offset` in `pack`. */
 export const frameKey = (pack: string, offset: number): string => `${pack}:${offset}`;
 
 export class RemoteIndex {
-  readonly objects = new Map<string, ObjectLocation>();
+  /** Where every object lies (off the heap: location-table.ts), alternates included. */
+  readonly objects = new LocationTable();
   readonly packs = new Set<string>();
-  /** Every object of each remote frame (pack:offset), so a fetched frame can be kept whole. */
-  readonly frames = new Map<string, FrameMember[]>();
-  /** Other copies of objects listed by more than one index: tried when the first fails to verify. */
-  readonly alternates = new Map<string, ObjectLocation[]>();
   private readonly counts = new Map<string, number>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
   downloaded = 0;
@@ -60,7 +52,7 @@ export class RemoteIndex {
     private readonly cacheDir: string,
     /**
      * A lean index (push): only which ids the remote holds, in an IdTable (about 64 bytes an id,
-     * off the heap); `objects`, `copies`, `frames` and `alternates` stay empty.
+     * off the heap); `objects` stays empty.
      */
     private readonly lean?: IdTable,
   ) {}
@@ -104,7 +96,8 @@ export class RemoteIndex {
     const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);
-    const loaded = new Map<string, PackEntry[]>();
+    // Index bytes kept until every download ends (the table holds them after), not decoded rows.
+    const loaded = new Map<string, { bytes: Buffer; rows: number }>();
     await Promise.all(
       listed.map((packId) =>
         limit(async () => {
@@ -150,15 +143,15 @@ export class RemoteIndex {
           }
           if (opts.exclude?.has(packId)) return;
           // Lean: which copy comes first does not matter, and no pack's entries wait for the others.
-          if (ri.lean) ri.addPack(packId, entries);
-          else loaded.set(packId, entries);
+          if (ri.lean) ri.addPack(packId, bytes, entries);
+          else loaded.set(packId, { bytes, rows: entries.length });
         }),
       ),
     );
     // Added in listing order, not download order: which copy of an object is tried first is stable.
     for (const packId of listed) {
-      const entries = loaded.get(packId);
-      if (entries) ri.addPack(packId, entries);
+      const got = loaded.get(packId);
+      if (got) ri.addIndex(packId, got.bytes, got.rows);
     }
     // Indexes the remote no longer lists (removed by a remote gc) are forgotten.
     const live = new Set(listed);
@@ -171,33 +164,23 @@ export class RemoteIndex {
     return this.lean !== undefined;
   }
 
-  addPack(packId: string, entries: PackEntry[]): void {
+  /** Adds what the (validated) index `bytes` of `packId` lists: its ids only when lean. */
+  private addPack(packId: string, bytes: Buffer, entries: PackEntry[]): void {
+    if (!this.lean) return this.addIndex(packId, bytes, entries.length);
     this.packs.add(packId);
     this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
-    if (this.lean) {
-      for (const e of entries) this.lean.add(e.id);
-      return;
-    }
-    for (const e of entries) {
-      const loc = locationIn(packId, e);
-      if (!this.objects.has(e.id)) this.objects.set(e.id, loc);
-      else {
-        let more = this.alternates.get(e.id);
-        if (!more) {
-          more = [];
-          this.alternates.set(e.id, more);
-        }
-        more.push(loc);
-      }
-      if (e.flags !== FLAG_FRAME) continue;
-      const key = frameKey(packId, e.offset);
-      let members = this.frames.get(key);
-      if (!members) {
-        members = [];
-        this.frames.set(key, members);
-      }
-      members.push({ id: e.id, rawSize: e.rawSize, inner: e.inner ?? 0 });
-    }
+    for (const e of entries) this.lean.add(e.id);
+  }
+
+  private addIndex(packId: string, bytes: Buffer, rows: number): void {
+    this.packs.add(packId);
+    this.counts.set(packId, (this.counts.get(packId) ?? 0) + rows);
+    this.objects.addPack(packId, bytes);
+  }
+
+  /** Every object of the remote frame at `offset` in `pack`, so a fetched frame can be kept whole. */
+  frameMembers(pack: string, offset: number): FrameMember[] {
+    return this.objects.frameMembers(pack, offset);
   }
 
   /**
@@ -210,7 +193,7 @@ export class RemoteIndex {
     if (this.lean) {
       this.packs.add(packId);
       this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
-    } else this.addPack(packId, entries);
+    } else this.addIndex(packId, idxBytes, entries.length);
   }
 
   /** How many objects the index of `packId` lists. */
@@ -221,16 +204,12 @@ export class RemoteIndex {
   /** Forgets every copy of `ids` (found damaged): to this process they are absent, so a push sends them. */
   forget(ids: Iterable<string>): void {
     if (this.lean) throw new Error('a lean remote index cannot forget objects (repair loads it whole)');
-    for (const id of ids) {
-      this.objects.delete(id);
-      this.alternates.delete(id);
-    }
+    for (const id of ids) this.objects.delete(id);
   }
 
   /** Every copy the remote's indexes list for `id`, the preferred one first. */
   copies(id: string): ObjectLocation[] {
-    const first = this.objects.get(id);
-    return first ? [first, ...(this.alternates.get(id) ?? [])] : [];
+    return this.objects.copies(id);
   }
 
   has(id: string): boolean {
