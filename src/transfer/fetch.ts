@@ -93,11 +93,12 @@ const RANGE_SLOTS = 3;
 /**
  * Where the backend streams ranges, chunks stored alone are read with one GET per run of up to
  * 64 MiB (a whole pack: 32 MiB) through STREAMS + 2 slots of 8 MiB: fewer, larger requests for the
- * server, less memory here. A chunk larger than half a slot is read the other way.
+ * server, less memory here. A chunk larger than half a slot is read the other way. Two streams
+ * (32 MiB of slots) pulled 4 × 256 MiB from s3rver as fast as three did, with less peak memory.
  */
 const MAX_STREAM = 64 * 1024 * 1024;
 const STREAM_SLOT = 8 * 1024 * 1024;
-const MAX_STREAMS = 3;
+const MAX_STREAMS = 2;
 
 export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const outer = input.onProgress;
