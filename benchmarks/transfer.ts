@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FULL, QUICK, generate, type Dataset } from './lib/datasets.js';
-import { exec, hasGnuTime, measure, tally, warm, which, type Cmd } from './lib/measure.js';
+import { exec, hasGnuTime, measure, processSeconds, tally, warm, which, type Cmd } from './lib/measure.js';
 import { startMoto, MOTO_ENV, type Moto } from './lib/moto.js';
 import { startS3rver, S3_ENV, type S3rver } from './lib/s3rver.js';
 import { dvCommand } from './lib/tools.js';
@@ -27,6 +27,9 @@ const USAGE = `usage: npm run bench -- transfer [options]
   --only LIST    row groups to measure: dir (push to a directory), push (to the servers), pull, incremental
                  (default all; a pull without push still pushes first, unmeasured)
   --large N,MIB  N large files of MIB MiB each (default 4,256; --quick 2,16)
+  --compare PATH another dv executable whose pull rows are measured beside --dv's, alternating on the same servers
+                 (a before/after pair from one run: "dv pull (compare)")
+  --runs N       repeat the pull rows N times (default 1), each tool once per round
   --keep         keep the temporary directory`;
 
 export interface TransferRow {
@@ -83,6 +86,8 @@ export async function transfer(argv: string[]): Promise<number> {
       only: { type: 'string', default: 'dir,push,pull,incremental' },
       large: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      compare: { type: 'string' },
+      runs: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -109,7 +114,13 @@ export async function transfer(argv: string[]): Promise<number> {
     const moto = skip.has('moto') ? undefined : await startMoto();
     if (moto) servers.push(serverOf('moto', moto, MOTO_ENV));
     else log(skip.has('moto') ? 'moto_server skipped (--skip moto)' : 'moto_server is not installed: its rows are left out');
-    const suite = new Suite(base, env, dvCommand(dvBin, !v.dv || dvBin.endsWith('/bin/dv')), skip, only, log);
+    const runs = Number(v.runs);
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${v.runs}: expected a whole number of at least 1`);
+    const compare = v.compare ? resolve(v.compare) : undefined;
+    const suite = new Suite(base, env, dvCommand(dvBin, !v.dv || dvBin.endsWith('/bin/dv')), skip, only, log, {
+      runs,
+      ...(compare ? { compare: dvCommand(compare, compare.endsWith('/bin/dv')) } : {}),
+    });
     const rows = await suite.run(sizes, servers);
     process.stdout.write(`${render(rows, suite.notes, v.quick, argv.join(' '))}\n`);
     return 0;
@@ -144,6 +155,7 @@ class Suite {
     private readonly skip: Set<string>,
     private readonly only: Set<string>,
     private readonly log: (s: string) => void,
+    private readonly pulls: { runs: number; compare?: ReturnType<typeof dvCommand> } = { runs: 1 },
   ) {
     this.ws = join(base, 'ws');
   }
@@ -296,16 +308,37 @@ class Suite {
     }
     exec({ cmd: 'git', args: ['add', 'data.dv', '.gitignore', '.dv/config', '.dv/.gitignore'], cwd: ws, env });
     exec({ cmd: 'git', args: ['commit', '-q', '-m', 'track data'], cwd: ws, env });
+    const pullers: [string, ReturnType<typeof dvCommand>][] = [['dv pull', this.dvOf]];
+    if (this.pulls.compare) pullers.push(['dv pull (compare)', this.pulls.compare]);
+    for (let round = 0; round < this.pulls.runs; round++) await this.pullRound(large, servers, pullers);
+  }
+
+  /** Notes on the last row the CPU seconds s3rver spent serving it (moto_server runs under a wrapper whose CPU is not its own). */
+  private serverNote(s: Server, before: number): void {
+    const row = this.rows[this.rows.length - 1];
+    if (s.name === 's3rver' && row && row.note === undefined) row.note = `server CPU ${(processSeconds(s.pid) - before).toFixed(2)} s`;
+  }
+
+  /** One round of the pull rows: each dv (and each peer) pulls from each server once. */
+  private async pullRound(large: Dataset, servers: Server[], pullers: [string, ReturnType<typeof dvCommand>][]): Promise<void> {
+    const { env, base } = this;
     for (const s of this.only.has('pull') ? servers : []) {
-      const clone = join(base, `clone-${s.name}`);
-      exec({ cmd: 'git', args: ['clone', '-q', ws, clone], cwd: base, env });
-      await this.timed(`pull from ${s.name}`, 'dv pull', this.dv(clone, s.env, 'pull', '-r', s.name), { warm: [], helperPid: s.pid });
-      this.same(join(clone, 'data'), large);
-      rmSync(clone, { recursive: true, force: true });
+      for (const [tool, dvOf] of pullers) {
+        const clone = join(base, `clone-${s.name}`);
+        exec({ cmd: 'git', args: ['clone', '-q', this.ws, clone], cwd: base, env });
+        const pull = dvOf(clone, { ...env, ...s.env }, 'pull', '-r', s.name);
+        const server0 = processSeconds(s.pid);
+        await this.timed(`pull from ${s.name}`, tool, pull, { warm: [], helperPid: s.pid });
+        this.serverNote(s, server0);
+        this.same(join(clone, 'data'), large);
+        rmSync(clone, { recursive: true, force: true });
+      }
       if (this.has('rclone')) {
         const out = join(base, `rclone-out-${s.name}`);
         const c = { cmd: 'rclone', args: ['copy', `srv:rclone-${s.name}/data`, out], cwd: base, env: { ...env, ...rcloneEnv(s) } };
+        const server0 = processSeconds(s.pid);
         await this.timed(`pull from ${s.name}`, 'rclone copy', c, { warm: [], helperPid: s.pid });
+        this.serverNote(s, server0);
         this.same(out, large);
         rmSync(out, { recursive: true, force: true });
       }

@@ -63,7 +63,7 @@ function busySeconds(): number {
 }
 
 /** CPU seconds of a process we started and still wait on (s3rver), from /proc/PID/stat. */
-function processSeconds(pid: number | undefined): number {
+export function processSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');

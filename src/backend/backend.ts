@@ -15,6 +15,10 @@
  *   (at least `length` bytes, a SharedArrayBuffer view allowed) the bytes are read into its start
  *   and the result is a view of it, so a caller can reuse one buffer for many reads (no allocation,
  *   no garbage); a failed read may have written into it.
+ * - `getRangeTo` (optional) hands the same bytes as `getRange` to a sink, in order, in pieces of any
+ *   size (each valid only during the call), so one GET of a whole pack needs no buffer of its size; the
+ *   sink's promise is awaited before the next piece (back-pressure). It resolves once exactly `length`
+ *   bytes were handed over, else throws as `getRange` does (after some pieces, maybe).
  * - `get(key, { maxBytes })` refuses a value larger than `maxBytes` with 'REMOTE_ERROR' (not
  *   transient) before reading it when its size is known, and while reading it otherwise.
  * - Nothing blocks forever: a directory remote opens only regular files (never a FIFO, device,
@@ -27,6 +31,9 @@ export interface GetOptions {
   maxBytes?: number;
 }
 
+/** Takes the pieces of a streamed range in order; a piece is valid only until the returned promise settles. */
+export type RangeSink = (piece: Buffer) => void | Promise<void>;
+
 export interface Backend {
   /** Human-readable location, e.g. `/mnt/share/dv` or `s3://bucket/prefix`. */
   readonly location: string;
@@ -35,6 +42,7 @@ export interface Backend {
   putFile(key: string, localPath: string): Promise<void>;
   get(key: string, opts?: GetOptions): Promise<Buffer>;
   getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Buffer>;
+  getRangeTo?(key: string, offset: number, length: number, sink: RangeSink): Promise<void>;
   /** Size of the key, or undefined when it does not exist. */
   stat(key: string): Promise<{ size: number } | undefined>;
   list(prefix: string): AsyncIterable<{ key: string; size: number }>;

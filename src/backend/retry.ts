@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DvError, isDvError } from '../errors.js';
-import type { Backend } from './backend.js';
+import type { Backend, RangeSink } from './backend.js';
 
 /** What a retry reports: `attempt` (of `attempts`) failed on `location`/`key`, the next starts in `delayMs`. */
 export interface RetryInfo {
@@ -127,6 +127,36 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     }
   }
 
+  /**
+   * A streamed range resumes where it stopped: a retry asks only for the bytes not yet handed to the
+   * sink, so the sink sees each byte once, in order, however many attempts it took.
+   */
+  async function getRangeTo(key: string, offset: number, length: number, sink: RangeSink): Promise<void> {
+    let given = 0;
+    // A failure of the sink itself is never retried: it is passed on as it is.
+    let sinkFailed: { e: unknown } | undefined;
+    const counted: RangeSink = async (piece) => {
+      given += piece.length;
+      try {
+        await sink(piece);
+      } catch (e) {
+        sinkFailed = { e };
+        throw e;
+      }
+    };
+    const stop = new DvError('INTERRUPTED', 'the sink of a streamed range failed');
+    try {
+      await run('getRange', key, async () => {
+        if (given === length && given > 0) return;
+        await backend.getRangeTo!(key, offset + given, length - given, counted).catch((e: unknown) => {
+          throw sinkFailed ? stop : e;
+        });
+      });
+    } catch (e) {
+      throw sinkFailed ? sinkFailed.e : e;
+    }
+  }
+
   const wrapped: Backend = {
     location: backend.location,
     put: (key, data) => run('put', key, () => backend.put(key, data)),
@@ -138,6 +168,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
     delete: (key) => run('delete', key, () => backend.delete(key)),
     check: () => run('check', '', () => backend.check()),
   };
+  if (backend.getRangeTo) wrapped.getRangeTo = getRangeTo;
   if (backend.close) wrapped.close = () => backend.close!();
   return wrapped;
 }

@@ -17,10 +17,10 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DvError, fsError, isDvError } from '../errors.js';
-import type { Backend, GetOptions } from './backend.js';
+import type { Backend, GetOptions, RangeSink } from './backend.js';
 import { intoView, rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
-import { readBody, type BodyLimits } from './s3body.js';
+import { readBody, streamBody, type BodyLimits } from './s3body.js';
 import { capListBodies } from './s3list-cap.js';
 import { checkLockEnabled, deleteVersions, lockOfHead, lockParams, type LockIo, type S3ObjectLock, type S3Stat } from './s3lock.js';
 
@@ -215,6 +215,39 @@ export class S3Backend implements Backend {
       if (offset > st.size) throw rangeError(this.location, key, offset, length, st.size);
       return Buffer.alloc(0);
     }
+    const res = await this.sendRange(ctx, key, offset, length);
+    if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
+      // A store that ignored the Range header sent the whole object.
+      // Only up to the end of the range is of use: a body larger than that is refused unread.
+      const whole = await readBody(res.Body, res.ContentLength, ctx, this.limits(offset + length, offset + length));
+      if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
+      if (!target) return whole.subarray(offset, offset + length);
+      target.set(whole.subarray(offset, offset + length));
+      return target;
+    }
+    // The body goes straight into the caller's buffer (or one of exactly `length`), never through a list of chunks;
+    // that buffer bounds it: a byte more is a damaged response (transient), as a byte less is.
+    return readBody(res.Body, length, ctx, { ...this.limits(length), into: target });
+  }
+
+  /** As getRange, with the body handed to `sink` as it arrives: one GET of a whole pack needs no buffer of its size. */
+  async getRangeTo(key: string, offset: number, length: number, sink: RangeSink): Promise<void> {
+    validateKey(key);
+    validateRange(key, offset, length);
+    const ctx = this.ctx(key);
+    if (length === 0) return sink(await this.getRange(key, offset, 0));
+    const res = await this.sendRange(ctx, key, offset, length);
+    if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
+      // A store that ignored the Range header: as getRange, whole up to the range's end, then handed over at once.
+      const whole = await readBody(res.Body, res.ContentLength, ctx, this.limits(offset + length, offset + length));
+      if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
+      return sink(whole.subarray(offset, offset + length));
+    }
+    return streamBody(res.Body, length, ctx, this.limits(length), sink);
+  }
+
+  /** Sends a ranged GetObject: a range past the object's end is OBJECT_CORRUPT (as every backend says it). */
+  private async sendRange(ctx: S3ErrorContext, key: string, offset: number, length: number): Promise<GetObjectCommandOutput> {
     const cmd = new GetObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey, Range: `bytes=${offset}-${offset + length - 1}` });
     let res: GetObjectCommandOutput;
     try {
@@ -230,18 +263,7 @@ export class S3Backend implements Backend {
       (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
       throw rangeError(this.location, key, offset, length, total);
     }
-    if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
-      // A store that ignored the Range header sent the whole object.
-      // Only up to the end of the range is of use: a body larger than that is refused unread.
-      const whole = await readBody(res.Body, res.ContentLength, ctx, this.limits(offset + length, offset + length));
-      if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
-      if (!target) return whole.subarray(offset, offset + length);
-      target.set(whole.subarray(offset, offset + length));
-      return target;
-    }
-    // The body goes straight into the caller's buffer (or one of exactly `length`), never through a list of chunks;
-    // that buffer bounds it: a byte more is a damaged response (transient), as a byte less is.
-    return readBody(res.Body, length, ctx, { ...this.limits(length), into: target });
+    return res;
   }
 
   /** The size, and (S3Stat) the Object Lock state S3 reports for the current version. */

@@ -84,3 +84,64 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
   if (got !== out.length) throw shortBodyError(ctx, got, out.length);
   return out;
 }
+
+/**
+ * Hands a GetObject body of exactly `expected` bytes to `sink` piece by piece, awaiting each (the
+ * socket waits meanwhile), under the same deadline as readBody; a byte more or less is a damaged
+ * response (transient). Nothing is buffered here: memory is the sink's business.
+ */
+export async function streamBody(
+  body: unknown,
+  expected: number,
+  ctx: S3ErrorContext,
+  limits: BodyLimits,
+  sink: (piece: Buffer) => void | Promise<void>,
+): Promise<void> {
+  const stream = body as (AsyncIterable<Uint8Array> & Destroyable) | undefined | null;
+  if (stream === undefined || stream === null || typeof stream[Symbol.asyncIterator] !== 'function') {
+    if (expected === 0) return;
+    throw shortBodyError(ctx, 0, expected);
+  }
+  let got = 0;
+  let timedOut = false;
+  let sinkFailed: { e: unknown } | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.destroy?.(new Error('body deadline passed'));
+  }, limits.timeoutMs);
+  try {
+    for await (const chunk of stream) {
+      if (timedOut) break;
+      if (got + chunk.length > expected) {
+        stream.destroy?.();
+        throw new DvError(
+          'REMOTE_ERROR',
+          `the download of s3://${ctx.bucket}/${ctx.objectKey} sent more than the ${expected} bytes announced: try again`,
+          { key: ctx.key, transient: true },
+        );
+      }
+      got += chunk.length;
+      try {
+        await sink(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } catch (e) {
+        sinkFailed = { e };
+        throw e;
+      }
+    }
+  } catch (e) {
+    stream.destroy?.();
+    // The sink's own failure is the caller's, passed on as it is (never taken for a network error).
+    if (sinkFailed) throw sinkFailed.e;
+    if (!timedOut) throw e instanceof DvError ? e : classifyS3Error(e, ctx);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut) {
+    throw new DvError(
+      'REMOTE_UNREACHABLE',
+      `the download of s3://${ctx.bucket}/${ctx.objectKey} got ${got} bytes in ${Math.round(limits.timeoutMs / 1000)} s and was given up: check the network, or raise remote.NAME.timeout`,
+      { bucket: ctx.bucket, key: ctx.key, got, transient: true, timedOut: true },
+    );
+  }
+  if (got !== expected) throw shortBodyError(ctx, got, expected);
+}

@@ -2,8 +2,9 @@
  * Brings objects from a remote into the local store, breadth first from root snapshots:
  * snapshots, then trees level by level, then manifests and chunks. Missing objects are located
  * through the remote's pack indexes and read with ranged GETs that merge neighbours (up to 16 MiB,
- * at most 32 MiB in flight); every object is verified by hash before it is stored, chunks in worker
- * threads (fetch-pool.ts) so the main thread only downloads. Nothing read from the remote is trusted:
+ * at most 32 MiB in flight; where the backend streams ranges, runs of chunks stored alone of up to
+ * 64 MiB, a whole pack, in one GET through fixed slots: fetch-stream.ts); every object is verified
+ * by hash before it is stored, chunks in worker threads (fetch-pool.ts) so the main thread only downloads. Nothing read from the remote is trusted:
  * tree entries are validated when decoded, sizes are bounded, and every declared size (snapshot,
  * directory, file, manifest child) must match what lies below it (core/declared.ts), checked
  * before the bytes below are downloaded. A remote frame (flag 2) is read once however many of
@@ -27,6 +28,7 @@ import type { ObjectLocation } from '../store/pack-index.js';
 import { frameKey, type RemoteIndex } from './remote-index.js';
 import { FetchPool, fetchThreads, type RangeChunk, type SealedPack } from './fetch-pool.js';
 import { RangeSlots } from './fetch-slots.js';
+import { streamRange, type StreamBatch } from './fetch-stream.js';
 
 type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 interface Want {
@@ -88,6 +90,15 @@ const MAX_IN_FLIGHT = 32 * 1024 * 1024;
  * the request until a worker has written its chunks, so with 3 one range is processed while two download.
  */
 const RANGE_SLOTS = 3;
+/**
+ * Where the backend streams ranges, chunks stored alone are read with one GET per run of up to
+ * 64 MiB (a whole pack: 32 MiB) through STREAMS + 2 slots of 8 MiB: fewer, larger requests for the
+ * server, less memory here. A chunk larger than half a slot is read the other way. Two streams
+ * (32 MiB of slots) pulled 4 × 256 MiB from s3rver as fast as three did, with less peak memory.
+ */
+const MAX_STREAM = 64 * 1024 * 1024;
+const STREAM_SLOT = 8 * 1024 * 1024;
+const MAX_STREAMS = 2;
 
 export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const outer = input.onProgress;
@@ -185,6 +196,8 @@ interface Range {
   start: number;
   end: number;
   units: Unit[];
+  /** Read with one streamed GET through the stream slots (fetch-stream.ts): chunks stored alone only. */
+  stream?: boolean;
 }
 
 type Tried = Map<string, Set<string>>;
@@ -255,20 +268,26 @@ function refuseAbsent(i: FetchInput, absent: string[]): never {
   );
 }
 
-/** Owns merging each pack's units (sorted by offset) into ranged reads: close neighbours, bounded in size. */
-function mergeRanges(byPack: Map<string, Unit[]>): Range[] {
+/**
+ * Owns merging each pack's units (sorted by offset) into ranged reads: close neighbours, bounded in
+ * size; units `streamable` says yes to merge among themselves into larger streamed reads.
+ */
+function mergeRanges(byPack: Map<string, Unit[]>, streamable: (u: Unit) => boolean = () => false): Range[] {
   const ranges: Range[] = [];
   for (const [pack, list] of byPack) {
     list.sort((a, b) => a.offset - b.offset);
-    let cur: Range | undefined;
+    const cur: { plain?: Range; stream?: Range } = {};
     for (const u of list) {
+      const stream = streamable(u);
+      const [kind, max] = stream ? (['stream', MAX_STREAM] as const) : (['plain', MAX_RANGE] as const);
+      const r = cur[kind];
       const end = u.offset + u.length;
-      if (cur && u.offset - cur.end <= MAX_GAP && end - cur.start <= MAX_RANGE && u.offset >= cur.end) {
-        cur.end = end;
-        cur.units.push(u);
+      if (r && u.offset - r.end <= MAX_GAP && end - r.start <= max && u.offset >= r.end) {
+        r.end = end;
+        r.units.push(u);
       } else {
-        cur = { pack, start: u.offset, end, units: [u] };
-        ranges.push(cur);
+        cur[kind] = { pack, start: u.offset, end, units: [u], ...(stream ? { stream } : {}) };
+        ranges.push(cur[kind]!);
       }
     }
   }
@@ -322,11 +341,17 @@ class RangeReader {
   async readAll(ranges: Range[]): Promise<void> {
     const limit = pLimit(Math.max(1, this.i.jobs));
     const budget = new ByteBudget(MAX_IN_FLIGHT);
-    const fits = ranges.filter((r) => r.end - r.start <= MAX_RANGE && this.aloneIn(r).length > 0);
+    const streamed = ranges.filter((r) => r.stream);
+    const streams = Math.min(MAX_STREAMS, Math.max(1, this.i.jobs), streamed.length);
+    // The workers share one ring: the stream slots when there are streams (other ranges then move their own buffers).
+    const ring = streamed.length > 0 ? new RangeSlots(streams + 2, STREAM_SLOT) : undefined;
+    const fits = ring ? [] : ranges.filter((r) => r.end - r.start <= MAX_RANGE && this.aloneIn(r).length > 0);
     const eligible = new Set(fits);
     const slots =
       fits.length > 0 ? new RangeSlots(Math.min(RANGE_SLOTS, fits.length), Math.max(...fits.map((r) => r.end - r.start))) : undefined;
+    const streamLimit = pLimit(Math.max(1, streams));
     const read = async (r: Range): Promise<void> => {
+      if (ring && r.stream) return streamLimit(() => this.stream(r, ring));
       if (slots && eligible.has(r)) {
         const k = await slots.take();
         try {
@@ -343,9 +368,10 @@ class RangeReader {
         budget.give(held);
       }
     };
-    this.ring = slots?.ring;
+    this.ring = ring?.ring ?? slots?.ring;
     try {
-      await Promise.all(ranges.map((r) => limit(() => read(r))));
+      // Streams run beside the other reads, under their own limit (each holds a slot, not a place among `jobs`).
+      await Promise.all(ranges.map((r) => (r.stream ? read(r) : limit(() => read(r)))));
       if (this.pool && this.failure) await this.pool.abort();
       else if (this.pool) {
         const last = await this.pool.finish().catch((e: unknown) => {
@@ -360,6 +386,38 @@ class RangeReader {
     const sealed = await Promise.allSettled(this.seals);
     this.failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
     if (this.failure) throw this.failure;
+  }
+
+  /** Reads one range with a streamed GET (fetch-stream.ts); units not handed to a worker when the copy proves damaged are damage. */
+  private async stream(r: Range, ring: RangeSlots): Promise<void> {
+    const { i, stats } = this;
+    if (this.failure) return;
+    const progress = { handed: 0 };
+    const process = async (b: StreamBatch): Promise<void> => {
+      if (this.failure) throw this.failure;
+      const alone = b.units.map(({ index, at }) => {
+        const unit = r.units[index];
+        const { id, loc } = unit.objects[0];
+        return { unit, chunk: { id, at, length: unit.length, rawSize: loc.rawSize, flags: loc.flags } };
+      });
+      await this.writeAlone(r.pack, { at: ring.offset(b.k), length: b.filled }, alone);
+      i.onProgress?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched, data: stats.dataFetched, total: 0 });
+    };
+    try {
+      await streamRange(
+        { backend: i.backend, key: remotePackKey(r.pack), start: r.start, end: r.end, units: r.units, slots: ring, process },
+        progress,
+      );
+      stats.requests++;
+      if (progress.handed < r.units.length) throw new Error('a streamed range ended before its last object');
+    } catch (e) {
+      if (!isDamage(e)) {
+        this.failure ??= e;
+        return;
+      }
+      stats.requests++;
+      for (const unit of r.units.slice(progress.handed)) this.bad.push({ unit, pack: r.pack, error: e });
+    }
   }
 
   private seal(p: SealedPack): void {
@@ -487,7 +545,9 @@ function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: Set<strin
 async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried: Tried = new Map()): Promise<void> {
   if (wants.length === 0) return;
   const chunks = new Set(wants.filter((w) => w.kind === 'chunk').map((w) => w.id));
-  const ranges = mergeRanges(planUnits(i, wants, tried));
+  const streams = i.backend.getRangeTo !== undefined;
+  const alone = (u: Unit): boolean => u.objects[0].loc.flags !== FLAG_FRAME && chunks.has(u.objects[0].id);
+  const ranges = mergeRanges(planUnits(i, wants, tried), (u) => streams && alone(u) && u.length <= STREAM_SLOT / 2);
   const reader = new RangeReader(i, chunks, stats);
   await reader.readAll(ranges);
   if (reader.bad.length === 0) return;

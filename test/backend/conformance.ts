@@ -170,6 +170,38 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       await rejectsWith(be.getRange('range/into', 295_000, 10_000, plain), 'OBJECT_CORRUPT');
     });
 
+    test('getRangeTo streams a range to a sink in order (a sink failure passes through as it is)', async () => {
+      if (!be.getRangeTo) return;
+      const data = randomBytes(5 * MiB + 1000);
+      await be.put('range/stream', data);
+      const got: Buffer[] = [];
+      await be.getRangeTo('range/stream', 777, 5 * MiB, async (piece) => {
+        // Each piece is valid only during the call: a copy is kept.
+        got.push(Buffer.from(piece));
+      });
+      assert.ok(Buffer.concat(got).equals(data.subarray(777, 777 + 5 * MiB)));
+      const oops = new Error('the sink is full');
+      await assert.rejects(
+        be.getRangeTo('range/stream', 0, 2 * MiB, () => {
+          throw oops;
+        }),
+        (e: unknown) => e === oops,
+      );
+      await rejectsWith(
+        be.getRangeTo('range/stream', data.length - 10, 11, () => undefined),
+        'OBJECT_CORRUPT',
+      );
+      const m = await rejectsWith(
+        be.getRangeTo('range/missing', 0, 10, () => undefined),
+        'OBJECT_MISSING',
+      );
+      assert.equal(m.key, 'range/missing');
+      await rejectsWith(
+        be.getRangeTo('range/stream', -1, 10, () => undefined),
+        'USAGE',
+      );
+    });
+
     test('list pages through 100 keys, sorted, with sizes', async () => {
       const keys = Array.from({ length: 100 }, (_, i) => `page/k${String(i).padStart(3, '0')}`);
       const limit = pLimit(16);

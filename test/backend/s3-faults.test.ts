@@ -122,6 +122,36 @@ describe('retries through a fault proxy in front of s3rver', () => {
     assert.equal(proxy.faults.overlong, 1);
   });
 
+  test('a streamed range cut short resumes after the bytes handed over: the sink sees each byte once, in order', async () => {
+    const data = randomBytes(3_000_000);
+    await raw().put('stream/x', data);
+    const want = data.subarray(12_345, 2_912_345);
+    const take = async (be: Backend): Promise<{ got: Buffer; pieces: number }> => {
+      const parts: Buffer[] = [];
+      await be.getRangeTo!('stream/x', 12_345, want.length, (p) => {
+        parts.push(Buffer.from(p));
+      });
+      return { got: Buffer.concat(parts), pieces: parts.length };
+    };
+    proxy.setRules([{ kind: 'truncate', method: 'GET', times: 1 }]);
+    const cut = await take(raw()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(isDvError(cut, 'REMOTE_ERROR') && isTransient(cut), 'without retries a cut body is a transient error');
+    proxy.reset();
+    proxy.setRules([
+      { kind: 'truncate', method: 'GET', times: 1 },
+      { kind: 'overlong', method: 'GET', times: 1 },
+    ]);
+    const { got, pieces } = await take(retried());
+    assert.equal(got.length, want.length, 'no byte twice, none missing');
+    assert.ok(got.equals(want));
+    assert.ok(pieces > 1, 'streamed in pieces');
+    assert.equal(proxy.faults.truncate, 1);
+    assert.ok((proxy.counts.GET ?? 0) >= 2, 'the rest was asked for again');
+  });
+
   test('a connection reset before the response is retried', async () => {
     const be = retried();
     proxy.setRules([{ kind: 'reset', times: 2 }]);
