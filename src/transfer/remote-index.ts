@@ -166,7 +166,10 @@ export class RemoteIndex {
 
   /** Adds what the (validated) index `bytes` of `packId` lists: its ids only when lean. */
   private addPack(packId: string, bytes: Buffer, entries: PackEntry[]): void {
-    if (!this.lean) return this.addIndex(packId, bytes, entries.length);
+    if (!this.lean) {
+      this.addIndex(packId, bytes, entries.length);
+      return;
+    }
     this.packs.add(packId);
     this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);
     for (const e of entries) this.lean.add(e.id);
