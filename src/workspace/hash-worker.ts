@@ -173,7 +173,7 @@ port.on('message', (m: ToWorker) => {
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
     await initHash();
-    if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget, m.stop);
+    if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget, m.stop, true);
   } else if (m.type === 'job') {
     await runJob(m.files);
     port.postMessage({ type: 'done' } satisfies FromWorker);
@@ -184,13 +184,22 @@ async function handle(m: ToWorker): Promise<void> {
     await Promise.all(partBusy);
     await drain();
     sealPack();
+    const all = sealing;
+    sealing = [];
+    await Promise.all(all);
     port.postMessage({ type: 'sealed' } satisfies FromWorker);
   }
 }
 
+/** Packs being finished (their last writes in flight); each is handed to the main thread once written. */
+let sealing: Promise<void>[] = [];
 function sealPack(): void {
-  const sealed = writer?.finish();
-  if (sealed) port.postMessage({ type: 'pack', ...sealed } satisfies FromWorker);
+  if (!writer) return;
+  const done = writer.finishAsync().then((sealed) => {
+    if (sealed) port.postMessage({ type: 'pack', ...sealed } satisfies FromWorker);
+  });
+  done.catch(() => undefined);
+  sealing.push(done);
 }
 
 function cut(buf: Buffer, start: number, end: number, eof: boolean, lens: number[], ids: Buffer[], offs: number[]): number {
