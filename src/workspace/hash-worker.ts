@@ -117,8 +117,13 @@ interface Frame {
 const MAX_DEFERRED = 3;
 let tasks: Promise<void>[] = [];
 let chain: Promise<void> = Promise.resolve();
+/** Deferred writes not yet done: with none, a frame that is not compressed is written at once, without a copy. */
+let deferred = 0;
 function later(task: () => Promise<void>): void {
-  chain = chain.then(task);
+  deferred++;
+  chain = chain.then(task).finally(() => {
+    deferred--;
+  });
   chain.catch(() => undefined);
   tasks.push(chain);
 }
@@ -262,7 +267,7 @@ async function emit(pending: Pending[]): Promise<void> {
         misses.set(p.kind, (misses.get(p.kind) ?? 0) + 1);
         tryIt = false;
       }
-      if (!tryIt && tasks.length === 0) {
+      if (!tryIt && deferred === 0) {
         for (const [j, c] of f.chunks.entries()) writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
         if (writer.size >= writer.target) sealPack();
         continue;
