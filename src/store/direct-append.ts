@@ -12,18 +12,23 @@
  *   ALIGN bytes, else buffered through a second descriptor (its pages overlap no direct write).
  * - Direct writes come from ALIGN-aligned memory (a WebAssembly.Memory of this thread: its base
  *   is page-aligned), at ALIGN-aligned offsets, in ALIGN-multiple lengths.
- * - Memory is bounded: POOL blocks per thread; when every block is in flight the current one is
- *   written synchronously (back-pressure, no growth).
- * - Where O_DIRECT is refused (tmpfs: EINVAL at open or at a write), the same bytes go through a
+ * - Memory is bounded: POOL blocks per thread and one spare; while every pool block is in flight
+ *   the next one is filled in the spare and written synchronously (back-pressure, no growth).
+ * - Where O_DIRECT is refused (EINVAL at open or at a write, as on older tmpfs), the same bytes go through a
  *   buffered descriptor; the content is identical either way.
  * - `close` resolves once every byte is written (not fsynced: the pack's sealer fsyncs it before
- *   any index names it); the first write failure rejects `settle`/`close`.
+ *   any index names it); the first write failure fails the next `append` or `close`.
  */
 import { close, constants as fsc, openSync, write, writeSync } from 'node:fs';
 
 export const BLOCK = 1 << 20;
 const ALIGN = 4096;
-const POOL = 8;
+/**
+ * Blocks per thread: writes take the libuv pool's threads (4, shared with the index's reads and
+ * the fsyncs), so two hash workers keep at most 6 of them in flight; a 1 MiB direct write takes
+ * about 0.7 ms here, so 3 blocks stay ahead of one worker's 0.5–1 GB/s.
+ */
+const POOL = 3;
 
 /** This thread's block pool (allocated on first use; the memory is touched only as blocks are used). */
 let pool: Buffer[] | undefined;
@@ -167,12 +172,6 @@ export class DirectAppender {
   private plain(): number {
     this.plainFd ??= openSync(this.path, 'r+');
     return this.plainFd;
-  }
-
-  /** Waits until at most `maxBlocks` blocks are in flight; rethrows a write failure. */
-  async settle(maxBlocks = 0): Promise<void> {
-    while (this.inFlight.size > maxBlocks) await Promise.race(this.inFlight);
-    if (this.failure) throw this.failure;
   }
 
   /** Writes the tail, waits for every write, closes; the file then holds every appended byte. */

@@ -21,7 +21,7 @@ import { initHash } from '../../src/core/hash.js';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'dv-pack-direct-'));
 const idOf = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** Member sizes that cross blocks, fill the 8-block pool several times over, and end unaligned. */
+/** Member sizes that cross blocks, fill the thread's block pool several times over (so the spare block is written synchronously too), and end unaligned. */
 function members(seed: number): Buffer[] {
   const sizes = [1, 511, 512, 513, 4096, BLOCK - 512, BLOCK, BLOCK + 1, 3 * BLOCK + 77, 65536];
   for (let k = 0; k < 40; k++) sizes.push(((seed * 7919 + k * 104729) % (300 * 1024)) + 1);
