@@ -19,6 +19,7 @@ const USAGE = `usage: npm run bench [-- options]
        npm run bench -- scale [--quick] [--files N]   (the many-files suite: benchmarks/scale.ts)
        npm run bench -- read [--quick] [--size MIB]   (one file of a version from s3rver: benchmarks/read.ts)
        npm run bench -- transfer [--quick]           (large files over S3 and to a directory: benchmarks/transfer.ts)
+       npm run bench -- bigfile [--size GIB]         (one large file, page-cached, dv add beside b3sum and cp: benchmarks/bigfile.ts)
   --quick             small datasets, one run each (about a minute)
   --runs N            runs per operation, medians reported (default 3; --quick: 1)
   --datasets LIST     comma-separated: many-small,few-large,csv (default: all)
@@ -276,6 +277,7 @@ const suites: Record<string, () => Promise<number>> = {
   scale: () => import('./scale.js').then((m) => m.scale(process.argv.slice(3))),
   read: () => import('./read.js').then((m) => m.read(process.argv.slice(3))),
   transfer: () => import('./transfer.js').then((m) => m.transfer(process.argv.slice(3))),
+  bigfile: () => import('./bigfile.js').then((m) => m.bigfile(process.argv.slice(3))),
 };
 const suite = (suites[process.argv[2] ?? ''] ?? main)();
 suite.then(

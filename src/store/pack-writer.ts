@@ -5,6 +5,10 @@
  * disk. Entry headers are plain ustar, byte-identical to what tar-stream writes for the same
  * entry (tested), so `tar tf` lists every pack.
  *
+ * With `direct` (the hash workers), the pack goes through a DirectAppender (direct-append.ts):
+ * headers, data and padding are gathered into 1 MiB blocks written with O_DIRECT, off the
+ * thread; `finishAsync` then resolves once every byte is in the file. Same bytes either way.
+ *
  * `stop` (a worker pool's control, workspace/write-temp.ts: [0] stop requested, [1] files being
  * opened): once stop is requested no new temp file is opened, and the stopper waits for the
  * openings under way, so that the temp files it then removes are all there are (Ctrl-C).
@@ -14,6 +18,7 @@ import { join } from 'node:path';
 import type { PackEntry } from './pack-index.js';
 import { entryName } from './pack.js';
 import { FLAG_FRAME } from './codec.js';
+import { DirectAppender } from './direct-append.js';
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(2 * BLOCK);
@@ -45,6 +50,7 @@ export function tarHeader(name: string, size: number): Buffer {
 
 export class SyncPackWriter {
   private fd: number | undefined;
+  private app: DirectAppender | undefined;
   private tmp = '';
   private pos = 0;
   private entries: PackEntry[] = [];
@@ -53,6 +59,7 @@ export class SyncPackWriter {
     private readonly tmpDir: string,
     readonly target: number,
     private readonly stop?: Int32Array,
+    private readonly direct = false,
   ) {}
 
   get size(): number {
@@ -74,14 +81,23 @@ export class SyncPackWriter {
   }
 
   private member(name: string, data: Uint8Array): void {
-    const fd = this.fd ?? this.open();
+    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+    if (this.direct) {
+      if (!this.app) this.open();
+      const app = this.app!;
+      app.append(tarHeader(name, data.length));
+      app.append(data);
+      if (pad) app.append(ZEROS.subarray(0, pad));
+      return;
+    }
+    if (this.fd === undefined) this.open();
+    const fd = this.fd!;
     writeAll(fd, tarHeader(name, data.length));
     writeAll(fd, data);
-    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
     if (pad) writeAll(fd, ZEROS.subarray(0, pad));
   }
 
-  private open(): number {
+  private open(): void {
     const stop = this.stop;
     // Counted before the stop flag is read: a stopper that set it after this read waits for the file to exist.
     if (stop) Atomics.add(stop, 1, 1);
@@ -89,10 +105,10 @@ export class SyncPackWriter {
       if (stop && Atomics.load(stop, 0) !== 0) throw new Error('stopped: no new temp pack');
       mkdirSync(this.tmpDir, { recursive: true });
       this.tmp = join(this.tmpDir, `wpack-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.tmp`);
-      this.fd = openSync(this.tmp, 'w');
       this.pos = 0;
       this.entries = [];
-      return this.fd;
+      if (this.direct) this.app = new DirectAppender(this.tmp);
+      else this.fd = openSync(this.tmp, 'w');
     } finally {
       if (stop) {
         Atomics.sub(stop, 1, 1);
@@ -107,6 +123,7 @@ export class SyncPackWriter {
 
   /** Ends the current pack; returns its temp file and entries (undefined when empty). */
   finish(): { tmp: string; size: number; entries: PackEntry[] } | undefined {
+    if (this.direct) throw new Error('a direct pack writer ends with finishAsync');
     if (this.fd === undefined) return undefined;
     const fd = this.fd;
     this.fd = undefined;
@@ -118,8 +135,36 @@ export class SyncPackWriter {
     return { tmp: this.tmp, size: this.pos + ZEROS.length, entries: this.entries };
   }
 
+  /**
+   * Ends the current pack (direct or not); resolves with its temp file and entries once every
+   * byte is written (undefined when empty). The next pack may start before it resolves.
+   */
+  finishAsync(): Promise<{ tmp: string; size: number; entries: PackEntry[] } | undefined> {
+    if (!this.direct) return Promise.resolve(this.finish());
+    const app = this.app;
+    if (!app) return Promise.resolve(undefined);
+    this.app = undefined;
+    const sealed = { tmp: this.tmp, size: this.pos + ZEROS.length, entries: this.entries };
+    try {
+      app.append(ZEROS);
+    } catch (e) {
+      return app.close().then(() => Promise.reject(e));
+    }
+    return app.close().then(() => sealed);
+  }
+
   /** Drops an unfinished pack (after an error). */
   abort(): void {
+    if (this.app) {
+      const app = this.app;
+      const tmp = this.tmp;
+      this.app = undefined;
+      void app
+        .abort()
+        .then(() => rmSync(tmp, { force: true }))
+        .catch(() => undefined);
+      return;
+    }
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;

@@ -117,8 +117,13 @@ interface Frame {
 const MAX_DEFERRED = 3;
 let tasks: Promise<void>[] = [];
 let chain: Promise<void> = Promise.resolve();
+/** Deferred writes not yet done: with none, a frame that is not compressed is written at once, without a copy. */
+let deferred = 0;
 function later(task: () => Promise<void>): void {
-  chain = chain.then(task);
+  deferred++;
+  chain = chain.then(task).finally(() => {
+    deferred--;
+  });
   chain.catch(() => undefined);
   tasks.push(chain);
 }
@@ -173,7 +178,7 @@ port.on('message', (m: ToWorker) => {
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
     await initHash();
-    if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget, m.stop);
+    if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget, m.stop, true);
   } else if (m.type === 'job') {
     await runJob(m.files);
     port.postMessage({ type: 'done' } satisfies FromWorker);
@@ -184,13 +189,22 @@ async function handle(m: ToWorker): Promise<void> {
     await Promise.all(partBusy);
     await drain();
     sealPack();
+    const all = sealing;
+    sealing = [];
+    await Promise.all(all);
     port.postMessage({ type: 'sealed' } satisfies FromWorker);
   }
 }
 
+/** Packs being finished (their last writes in flight); each is handed to the main thread once written. */
+let sealing: Promise<void>[] = [];
 function sealPack(): void {
-  const sealed = writer?.finish();
-  if (sealed) port.postMessage({ type: 'pack', ...sealed } satisfies FromWorker);
+  if (!writer) return;
+  const done = writer.finishAsync().then((sealed) => {
+    if (sealed) port.postMessage({ type: 'pack', ...sealed } satisfies FromWorker);
+  });
+  done.catch(() => undefined);
+  sealing.push(done);
 }
 
 function cut(buf: Buffer, start: number, end: number, eof: boolean, lens: number[], ids: Buffer[], offs: number[]): number {
@@ -253,7 +267,7 @@ async function emit(pending: Pending[]): Promise<void> {
         misses.set(p.kind, (misses.get(p.kind) ?? 0) + 1);
         tryIt = false;
       }
-      if (!tryIt && tasks.length === 0) {
+      if (!tryIt && deferred === 0) {
         for (const [j, c] of f.chunks.entries()) writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
         if (writer.size >= writer.target) sealPack();
         continue;
