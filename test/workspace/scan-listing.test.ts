@@ -46,7 +46,9 @@ test('a directory lists sorted by code units, with lstat data, links, temps and 
   await initHash();
   const dir = fixture();
   try {
+    const cwd = process.cwd();
     const l = listDirStats(dir);
+    assert.equal(process.cwd(), cwd, 'the listing went into the directory and back');
     assert.deepEqual(l.names, ['10', '9', 'Z', 'a', 'a b', 'b', 'é']);
     assert.deepEqual(l.dirs, ['sub']);
     assert.deepEqual(
