@@ -20,13 +20,15 @@
  * that holds and the tree is in the store, so is every object under it, and the next writer's
  * scan takes the directory from its record without reading the tree or looking a file up.
  */
-import { promises as fsp, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readSync, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
+import { CHUNKER_V1 } from '../core/chunker.js';
 import { blake3Hex } from '../core/hash.js';
 import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { HashPool, type PackSink } from './hash-pool.js';
+import type { IngestResult } from './ingest.js';
 import { STAT_FIELDS } from './lstat-row.js';
 import { fileStat, listDirStats, type FileStat } from './walk.js';
 
@@ -304,14 +306,16 @@ class Scan {
     this.queue = [];
     this.queuedBytes = 0;
     const now = Date.now();
-    const hashed = await this.pool.hash(
-      batch.map(({ frame, item }) => ({ path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs, size: item.stats.size })),
-      (bytes) => {
-        this.progress.filesHashed++;
-        this.progress.bytesHashed += bytes;
-        this.opts.onProgress?.(this.progress);
-      },
-    );
+    const files = batch.map(({ frame, item }) => ({
+      path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs,
+      size: item.stats.size,
+    }));
+    const onFile = (bytes: number): void => {
+      this.progress.filesHashed++;
+      this.progress.bytesHashed += bytes;
+      this.opts.onProgress?.(this.progress);
+    };
+    const hashed = (!this.opts.sink && hashSmallHere(files, onFile)) || (await this.pool.hash(files, onFile));
     for (let k = 0; k < batch.length; k++) {
       const { frame, item } = batch[k];
       const r = hashed[k];
@@ -504,6 +508,40 @@ class Scan {
     f.waiting--; // listed
     await this.finishReady(f);
   }
+}
+
+/** At most this many files the stat cache missed are hashed on this thread when each is one chunk: cheaper than starting a worker. */
+const HERE_FILES = 64;
+
+/**
+ * Without a sink (status, diff), a few small files (a status after an edit or two) are hashed
+ * here: a file of at most the chunker's minimum is one chunk (core/chunker.ts nextCut), and its
+ * id is the BLAKE3 of its bytes, as the workers give it. Undefined, and the pool does it all as
+ * before, when any file is larger, not a regular file, unreadable, or changes size while read.
+ */
+function hashSmallHere(files: { path: string; size: number }[], onFile: (bytes: number) => void): IngestResult[] | undefined {
+  const max = CHUNKER_V1.min;
+  if (files.length > HERE_FILES || files.some((f) => f.size > max)) return undefined;
+  const out: IngestResult[] = [];
+  const buf = Buffer.allocUnsafe(max + 1);
+  for (const f of files) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(f.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.size > max) return undefined;
+      let got = 0;
+      for (let n = 1; n > 0 && got <= st.size; got += n) n = readSync(fd, buf, got, max + 1 - got, null);
+      if (got !== st.size) return undefined;
+      out.push({ id: blake3Hex(buf.subarray(0, got)), chunked: false, size: got });
+    } catch {
+      return undefined;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  for (const r of out) onFile(r.size);
+  return out;
 }
 
 /** The tree entry of the symlink `rel` (inside the tracked directory `abs`), or UNSAFE_PATH when it leads outside. */
