@@ -20,14 +20,17 @@
  * that holds and the tree is in the store, so is every object under it, and the next writer's
  * scan takes the directory from its record without reading the tree or looking a file up.
  */
-import { promises as fsp, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readSync, realpathSync, type Stats } from 'node:fs';
 import { join, posix, resolve, relative, sep, isAbsolute, basename } from 'node:path';
+import { CHUNKER_V1 } from '../core/chunker.js';
 import { blake3Hex } from '../core/hash.js';
 import { decodeTree, encodeTree, sortEntries, badEntryName, type Tree, type TreeEntry } from '../core/tree.js';
 import { DvError, fsError } from '../errors.js';
 import type { DirStat, Index, StatEntry } from '../store/index-db.js';
 import { HashPool, type PackSink } from './hash-pool.js';
-import { listDir, type DirListing, type FileStat } from './walk.js';
+import type { IngestResult } from './ingest.js';
+import { STAT_FIELDS } from './lstat-row.js';
+import { fileStat, listDirStats, type FileStat } from './walk.js';
 
 export interface ScanProgress {
   filesSeen: number;
@@ -71,9 +74,15 @@ interface Item {
   stats: FileStat;
 }
 
+/** A directory's regular files as listed (walk.ts DirStats): names, and STAT_FIELDS numbers each. */
+interface Files {
+  names: string[];
+  stats: Float64Array;
+}
+
 /** The files of `f` as scan items (paths relative to the tracked root): built only for directories looked up file by file. */
-function itemsOf(f: Frame, files: DirListing['files']): Item[] {
-  return files.map((x) => ({ rel: f.rel ? `${f.rel}/${x.name}` : x.name, stats: x.stats }));
+function itemsOf(f: Frame, files: Files): Item[] {
+  return files.names.map((name, k) => ({ rel: f.rel ? `${f.rel}/${name}` : name, stats: fileStat(files.stats, k) }));
 }
 
 function isExec(mode: number): boolean {
@@ -97,6 +106,12 @@ const HASH_BATCH_FILES = 32_768;
 const HASH_BATCH_BYTES = 1024 * 1024 * 1024;
 /** Keys per stat-cache read or write. */
 const STAT_BATCH = 4096;
+/**
+ * A name badEntryName has nothing against (ASCII, no `/`, `\` or NUL, not `.`/`..`, not taken for
+ * `.git` or `.dv`: those start with a dot or hold `~`, at most 255 bytes): the full check is
+ * skipped for it, since it runs once per file of every status.
+ */
+const PLAIN_NAME = /^[A-Za-z0-9_+=,@-][A-Za-z0-9._+=,@-]{0,254}$/;
 
 /** A directory being scanned: its entries so far, and how many it still waits for (subdirectories, files being hashed). */
 interface Frame {
@@ -109,21 +124,46 @@ interface Frame {
   sig?: string;
   /** Its record, read with its siblings' when the parent was listed (null: none); undefined: not read yet. */
   record?: DirStat | null;
+  /** Whether the store held the record's tree when the parent was listed (one lookup for all siblings). */
+  recordInStore?: boolean;
   /** Every file vouched for (a stat-cache hit, or hashed with a mtime that is not racy), no symlinks. */
   vouched?: boolean;
   /** The directory cache's record, when its files are as recorded: their entries are then not looked up (yet). */
   cached?: DirStat;
   /** The files as listed, kept while `cached` stands in for them. */
-  files?: DirListing['files'];
+  files?: Files;
   /** `entries` holds the files' entries, taken from the recorded tree (with a sink, checked against the store). */
   filesKnown?: boolean;
 }
 
-/** What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits. */
+/**
+ * What a directory's files look like to the stat cache: names, sizes, mtimes, inodes, exec bits,
+ * in name order. The BLAKE3 of: the file count, then per file its size, mtimeMs, inode and exec
+ * bit (0/1), each a float64 in this machine's byte order (the index is a cache of this machine),
+ * then the names joined by NUL (which no name holds) in UTF-8. Numbers as bytes, not as text:
+ * formatting a fractional mtime was most of the digest's cost.
+ */
 export function dirStatDigest(files: { name: string; stats: FileStat }[]): string {
-  let text = '';
-  for (const f of files) text += `${f.name}\0${f.stats.size}\0${f.stats.mtimeMs}\0${f.stats.ino}\0${isExec(f.stats.mode) ? 1 : 0}\n`;
-  return blake3Hex(Buffer.from(text, 'utf8'));
+  const stats = new Float64Array(files.length * STAT_FIELDS);
+  for (const [k, f] of files.entries()) stats.set([f.stats.size, f.stats.mtimeMs, f.stats.ino, f.stats.mode], k * STAT_FIELDS);
+  return filesDigest({ names: files.map((f) => f.name), stats });
+}
+
+/** dirStatDigest of a listing's columns. */
+function filesDigest(files: Files): string {
+  const n = files.names.length;
+  const nums = new Float64Array(1 + n * 4);
+  nums[0] = n;
+  const st = files.stats;
+  for (let k = 0, i = 1, at = 0; k < n; k++, i += 4, at += STAT_FIELDS) {
+    nums[i] = st[at];
+    nums[i + 1] = st[at + 1];
+    nums[i + 2] = st[at + 2];
+    nums[i + 3] = isExec(st[at + 3]) ? 1 : 0;
+  }
+  return blake3Hex(
+    Buffer.concat([Buffer.from(nums.buffer, nums.byteOffset, nums.byteLength), Buffer.from(files.names.join('\0'), 'utf8')]),
+  );
 }
 
 const subdirRows = (entries: TreeEntry[]): DirStat['subdirs'] =>
@@ -219,8 +259,8 @@ class Scan {
    * those; pending objects are written in the order they were put, children before parents and
    * after the chunks the workers sealed, so a tree that made it to the store has everything below.)
    */
-  private async completeInStore(c: DirStat): Promise<boolean> {
-    return this.isComplete(c) && (await this.inStore(c.id));
+  private async completeInStore(f: Frame, c: DirStat): Promise<boolean> {
+    return this.isComplete(c) && (f.recordInStore ?? (await this.inStore(c.id)));
   }
 
   private async inStore(id: string): Promise<boolean> {
@@ -266,14 +306,16 @@ class Scan {
     this.queue = [];
     this.queuedBytes = 0;
     const now = Date.now();
-    const hashed = await this.pool.hash(
-      batch.map(({ frame, item }) => ({ path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs, size: item.stats.size })),
-      (bytes) => {
-        this.progress.filesHashed++;
-        this.progress.bytesHashed += bytes;
-        this.opts.onProgress?.(this.progress);
-      },
-    );
+    const files = batch.map(({ frame, item }) => ({
+      path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs,
+      size: item.stats.size,
+    }));
+    const onFile = (bytes: number): void => {
+      this.progress.filesHashed++;
+      this.progress.bytesHashed += bytes;
+      this.opts.onProgress?.(this.progress);
+    };
+    const hashed = (!this.opts.sink && hashSmallHere(files, onFile)) || (await this.pool.hash(files, onFile));
     for (let k = 0; k < batch.length; k++) {
       const { frame, item } = batch[k];
       const r = hashed[k];
@@ -328,7 +370,7 @@ class Scan {
     const c = f.cached!;
     const subs = subdirRows(sortEntries(f.entries)); // (file entries, when known, are left out)
     const same = subs.length === c.subdirs.length && subs.every((x, i) => x.every((v, k) => v === c.subdirs[i][k]));
-    if (same && (f.filesKnown || (await this.inStore(c.id)))) {
+    if (same && (f.filesKnown || (f.recordInStore ?? (await this.inStore(c.id))))) {
       // Verified now, file by file, with subdirectories that are complete: stamped, so the next scan need not.
       if (this.gen !== undefined && c.complete !== this.gen) this.dirUpdates.push([this.repoKey(f.rel), { ...c, complete: this.gen }]);
       return { id: c.id, size: c.size, files: c.count };
@@ -341,7 +383,7 @@ class Scan {
     }
     if (f.filesKnown) return undefined; // a new tree of the recorded files and the new subdirectories
     // Only a subdirectory changed: now the files are looked up one by one after all.
-    await this.resolveFiles(f, itemsOf(f, f.files ?? []));
+    if (f.files) await this.resolveFiles(f, itemsOf(f, f.files));
     f.files = undefined;
     return f.waiting > 0 ? 'waiting' : undefined; // the hashing of its files finishes it
   }
@@ -401,7 +443,7 @@ class Scan {
 
   /** Lists one directory: its subdirectories onto `todo`, its files resolved (or taken from its record), its links. */
   private async listFrame(f: Frame, todo: Frame[], temps: string[], realTop: { path?: string }): Promise<void> {
-    const l = listDir(f.abs);
+    const l = listDirStats(f.abs);
     const at = (name: string): string => (f.rel ? `${f.rel}/${name}` : name);
     // (The path is only built for the error: this runs once per file of every status.)
     const unsafe = (name: string): void => {
@@ -410,19 +452,39 @@ class Scan {
     };
     for (const t of l.temps) temps.push(at(t));
     for (const d of l.dirs) unsafe(d);
-    for (const x of l.files) unsafe(x.name);
+    for (const name of l.names) if (!PLAIN_NAME.test(name)) unsafe(name);
     for (const x of l.links) unsafe(x.name);
-    this.progress.filesSeen += l.files.length + l.links.length;
-    // The subdirectories' records in one read per STAT_BATCH (not one per directory), unless allTrees wants none.
+    this.progress.filesSeen += l.names.length + l.links.length;
+    // The subdirectories' records, and whether the store has their trees, in one read each per
+    // STAT_BATCH (not one per directory), unless allTrees wants none.
     const records: (DirStat | undefined)[] = [];
-    for (let k = 0; k < l.dirs.length && !this.opts.allTrees; k += STAT_BATCH)
-      records.push(...(await this.opts.index.getDirs(l.dirs.slice(k, k + STAT_BATCH).map((d) => this.repoKey(at(d))))));
+    const inStore: boolean[] = [];
+    for (let k = 0; k < l.dirs.length && !this.opts.allTrees; k += STAT_BATCH) {
+      const part = await this.opts.index.getDirs(l.dirs.slice(k, k + STAT_BATCH).map((d) => this.repoKey(at(d))));
+      const ids = part.flatMap((r) => (r ? [r.id] : []));
+      const locs = ids.length > 0 ? await this.opts.index.getLocations(ids) : [];
+      let j = 0;
+      for (const r of part) {
+        records.push(r);
+        inStore.push(r !== undefined && locs[j++] !== undefined);
+      }
+    }
     for (let k = l.dirs.length - 1; k >= 0; k--) {
       const name = l.dirs[k];
-      todo.push({ abs: `${f.abs}/${name}`, rel: at(name), parent: f, entries: [], waiting: 1, record: records[k] ?? null });
+      const record = records[k] ?? null;
+      todo.push({
+        abs: `${f.abs}/${name}`,
+        rel: at(name),
+        parent: f,
+        entries: [],
+        waiting: 1,
+        record,
+        recordInStore: record ? inStore[k] : undefined,
+      });
     }
     f.waiting += l.dirs.length;
-    f.sig = dirStatDigest(l.files);
+    const files: Files = { names: l.names, stats: l.stats };
+    f.sig = filesDigest(files);
     f.vouched = l.links.length === 0;
     // A directory whose files are as recorded needs no lookup per file.
     // (allTrees wants every tree in memory: a recorded one would be missing.)
@@ -436,16 +498,50 @@ class Scan {
     if (
       c &&
       c.files === f.sig &&
-      (!this.opts.sink || (await this.completeInStore(c)) || (await this.recordedFiles(f, c, l.files.length)))
+      (!this.opts.sink || (await this.completeInStore(f, c)) || (await this.recordedFiles(f, c, l.names.length)))
     ) {
       f.cached = c;
-      f.files = l.files;
-    } else await this.resolveFiles(f, itemsOf(f, l.files));
+      f.files = files;
+    } else await this.resolveFiles(f, itemsOf(f, files));
     if (l.links.length > 0) realTop.path ??= realpathSync.native(this.abs);
     for (const x of l.links) f.entries.push(await linkEntry(this.opts.rel, this.abs, realTop.path!, at(x.name)));
     f.waiting--; // listed
     await this.finishReady(f);
   }
+}
+
+/** At most this many files the stat cache missed are hashed on this thread when each is one chunk: cheaper than starting a worker. */
+const HERE_FILES = 64;
+
+/**
+ * Without a sink (status, diff), a few small files (a status after an edit or two) are hashed
+ * here: a file of at most the chunker's minimum is one chunk (core/chunker.ts nextCut), and its
+ * id is the BLAKE3 of its bytes, as the workers give it. Undefined, and the pool does it all as
+ * before, when any file is larger, not a regular file, unreadable, or changes size while read.
+ */
+function hashSmallHere(files: { path: string; size: number }[], onFile: (bytes: number) => void): IngestResult[] | undefined {
+  const max = CHUNKER_V1.min;
+  if (files.length > HERE_FILES || files.some((f) => f.size > max)) return undefined;
+  const out: IngestResult[] = [];
+  const buf = Buffer.allocUnsafe(max + 1);
+  for (const f of files) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(f.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.size > max) return undefined;
+      let got = 0;
+      for (let n = 1; n > 0 && got <= st.size; got += n) n = readSync(fd, buf, got, max + 1 - got, null);
+      if (got !== st.size) return undefined;
+      out.push({ id: blake3Hex(buf.subarray(0, got)), chunked: false, size: got });
+    } catch {
+      return undefined;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  for (const r of out) onFile(r.size);
+  return out;
 }
 
 /** The tree entry of the symlink `rel` (inside the tracked directory `abs`), or UNSAFE_PATH when it leads outside. */
