@@ -89,8 +89,9 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
       const sendAll = async (index: RemoteIndex, to: Backend) => {
         const plan = opts.repair ? undefined : new PushPlan((id) => index.has(id));
         const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
-        // A chunk the remote has need not be here: the store is not asked (a problem about it would not block anyway).
-        const present = (id: string): boolean => index.has(id);
+        // The store is not asked about chunks: one the remote has need not be here, and one the plan
+        // cannot locate is refused before anything is sent (transfer/push.ts refuseMissing).
+        const present = (): boolean => true;
         const { problems } = all ?? (await walkReachable(s, roots, { history, present }, (b) => plan!.add(b.ids, b.meta)));
         // The run cache travels with the data: run objects and their outs' data, in packs; the
         // records under runs/ once that data is there.

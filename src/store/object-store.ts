@@ -71,11 +71,16 @@ export class ObjectStore {
 
   /** Reads and verifies a pack index file (its name is the hash of its bytes). */
   async readPackIndex(packId: string): Promise<PackEntry[]> {
+    return decodePackIndex(await this.readPackIndexBytes(packId), packId);
+  }
+
+  /** The bytes of a pack index file, verified against its name (decoded by the caller). */
+  async readPackIndexBytes(packId: string): Promise<Buffer> {
     const { idx } = packPaths(this.packsDir, packId);
     const bytes = await fsp.readFile(idx);
     if (blake3Hex(bytes) !== packId)
       throw new DvError('OBJECT_CORRUPT', `pack index ${idx} does not match its name: run \`dv fsck\``, { pack: packId, file: idx });
-    return decodePackIndex(bytes, packId);
+    return bytes;
   }
 
   async hasMany(ids: string[]): Promise<boolean[]> {

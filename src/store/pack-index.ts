@@ -68,6 +68,23 @@ export function encodePackIndex(entries: PackEntry[]): Buffer {
   return out;
 }
 
+/**
+ * The rows of an encoded pack index, checked for its header and length only: row k's id is the 32
+ * bytes at `header + k * size`, its stored length the u32be at 38 past that (for scans that read
+ * the rows in place, without an object per row; `decodePackIndex` checks every row).
+ */
+export function packIndexRows(bytes: Buffer, name = '?'): { header: number; size: number; count: number } {
+  const bad = (why: string): DvError => new DvError('BAD_OBJECT', `pack index ${name.slice(0, 12)} is malformed: ${why}`, { pack: name });
+  if (bytes.length < HEADER) throw bad('missing header');
+  const magic = bytes.subarray(0, IDX_MAGIC.length);
+  const v2 = magic.equals(IDX_MAGIC_V2);
+  if (!v2 && !magic.equals(IDX_MAGIC)) throw bad('missing header');
+  const size = v2 ? IDX_ENTRY_V2 : IDX_ENTRY;
+  const count = bytes.readUInt32BE(IDX_MAGIC.length);
+  if (bytes.length !== HEADER + count * size) throw bad('wrong length');
+  return { header: HEADER, size, count };
+}
+
 export function decodePackIndex(bytes: Buffer, name = '?'): PackEntry[] {
   const bad = (why: string): DvError => new DvError('BAD_OBJECT', `pack index ${name.slice(0, 12)} is malformed: ${why}`, { pack: name });
   if (bytes.length < HEADER) throw bad('missing header');

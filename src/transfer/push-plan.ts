@@ -39,6 +39,11 @@ class ListedSet {
     return this.slots[this.find(src, at)] !== 0;
   }
 
+  /** The reference (1 + (position << 1 | list)) naming the id in `src` at `at`, or 0 when it is not in the set. */
+  ref(src: Buffer, at: number): number {
+    return this.slots[this.find(src, at)];
+  }
+
   /** Records that position `k` of list `list` holds the id in `src` (not in the set yet). */
   insert(src: Buffer, at: number, list: 0 | 1, k: number): void {
     if ((this.count + 1) * 2 > this.slots.length) this.grow();
@@ -101,6 +106,20 @@ export class PushPlan {
   /** How many ids are planned. */
   get size(): number {
     return this.data.length + this.meta.length;
+  }
+
+  /**
+   * Tags the planned id held in `src` at `at` with `tag` when it has none yet (NO_PACK); false when
+   * that id is not planned or already tagged. For scans over raw pack index rows (no hex strings).
+   */
+  tagBytes(src: Buffer, at: number, tag: number): boolean {
+    const ref = this.planned.ref(src, at);
+    if (ref === 0) return false;
+    const list = (ref - 1) & 1 ? this.meta : this.data;
+    const k = (ref - 1) >>> 1;
+    if (list.tag(k) !== NO_PACK) return false;
+    list.setTag(k, tag);
+    return true;
   }
 
   /** Whether `id` is planned (to be sent). */
