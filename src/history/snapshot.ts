@@ -16,6 +16,7 @@ import { scanPath, type ScanProgress, type ScanResult } from '../workspace/scan.
 import { writePointer } from '../workspace/pointers.js';
 import { graft } from './graft.js';
 import { loadSnapshot } from './objects.js';
+import { ScanSink } from './scan-sink.js';
 
 /** How a new snapshot is described, and progress while its path is scanned. */
 export interface SnapshotOptions {
@@ -38,9 +39,10 @@ export interface SnapshotEntry {
   bytesHashed: number;
 }
 
-/** Scans `rel` and stores what is new in it (not flushed). */
+/** Scans `rel` and stores what is new in it (its last objects not flushed; the rest in packs of bounded size: scan-sink.ts). */
 function scanAndStore(s: RepoSession, rel: string, opts: SnapshotOptions): Promise<ScanResult> {
-  return scanPath({ root: s.root, rel, index: s.index, sink: s.store, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
+  const sink = new ScanSink(s.store);
+  return scanPath({ root: s.root, rel, index: s.index, sink, onProgress: (p) => opts.onProgress?.({ ...p, path: rel }) });
 }
 
 /** Scans `rel`, stores what is new, records a snapshot whose parent is `parent`, rewrites the pointer. */

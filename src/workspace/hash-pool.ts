@@ -34,6 +34,13 @@ export interface PoolOptions {
   onFile?: (bytes: number) => void;
 }
 
+/**
+ * A worker keeps little alive (a few MB: its code, one job's runs), so its young generation is
+ * kept small: V8's default (a 16 MB semi-space) let each worker's heap sit near 43 MB, 16 MB with
+ * this (scavenges of a few short-lived buffers cost next to nothing). Pinned by hash-pool-limits.test.ts.
+ */
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6 } as const;
+
 const BATCH_FILES = 256;
 const BATCH_BYTES = 16 * 1024 * 1024;
 /** Files of at least this size are cut in parts of PART bytes (the last one shorter) by every worker at once. */
@@ -389,7 +396,7 @@ export class HashPool {
   }
 
   private start(): PoolWorker {
-    const w = new Worker(new URL('./hash-worker.js', import.meta.url));
+    const w = new Worker(new URL('./hash-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS });
     const pw: PoolWorker = { w };
     // Listeners for the worker's whole life: a worker that dies between runs fails the next one at once.
     const die = (e: Error): void => {
