@@ -76,7 +76,9 @@ test('-S values: YAML values, FILE:KEY, +KEY; YAML keeps comments, JSON its inde
   assert.equal(setParams(yaml, 'params.yaml', [parseSet('+train.seed=7')]).includes('seed: 7'), true);
   const json = '{\n    "train": { "lr": 0.5 }\n}\n';
   assert.equal(setParams(json, 'p.json', [parseSet('p.json:train.lr=0.25')]), '{\n    "train": {\n        "lr": 0.25\n    }\n}\n');
-  assert.equal(JSON.parse(setParams('{"__proto__": {"x": 1}}', 'p.json', [parseSet('p.json:__proto__.x=2')])).__proto__.x, 2);
+  // JSON.parse makes "__proto__" an own property: read it as one, not through the accessor.
+  const own = JSON.parse(setParams('{"__proto__": {"x": 1}}', 'p.json', [parseSet('p.json:__proto__.x=2')]));
+  assert.equal(Object.getOwnPropertyDescriptor(own, '__proto__')?.value.x, 2);
   assert.equal(({} as Record<string, unknown>).x, undefined, 'no prototype polluted');
   assert.equal(setParams('[t]\nlr = 0.5\n', 'p.toml', [parseSet('p.toml:t.lr=0.1')]).trim(), '[t]\nlr = 0.1');
 });
