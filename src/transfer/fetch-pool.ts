@@ -27,6 +27,14 @@ interface Slot {
 /** Worker threads for a fetch: one per core, at most 4 (the main thread's downloads are the other bound). */
 export const fetchThreads = (): number => Math.max(1, Math.min(availableParallelism(), 4));
 
+/**
+ * A worker holds one range's chunk list and the chunks it is verifying: little that lives long. V8's
+ * default young generation (up to 3 × 16 MiB semi-spaces) grows to fit the garbage of a fast
+ * stream of small chunks, which is resident memory per worker; a small one is collected more often
+ * for the same work and bounds each worker's heap.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
 export class FetchPool {
   private readonly slots: Slot[] = [];
   private seq = 0;
@@ -35,6 +43,7 @@ export class FetchPool {
     for (let k = 0; k < threads; k++) {
       const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), {
         workerData: { tmpDir, packTarget, ring } satisfies FetchWorkerData,
+        resourceLimits: WORKER_LIMITS,
       });
       const slot: Slot = { worker, waiting: new Map(), load: 0 };
       worker.on('message', (m: FromFetchWorker) => {
@@ -72,9 +81,17 @@ export class FetchPool {
     return this.range({ data: view }, view.length, chunks, [view.buffer as ArrayBuffer]);
   }
 
-  /** As `write`, for a range lying in the ring the pool was made with, at byte `at` (the caller holds that slot until the answer). */
-  writeSlot(at: number, length: number, chunks: RangeChunk[]): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
-    return this.range({ slot: { at, length } }, length, chunks);
+  /**
+   * As `write`, for a range lying in a ring of slots at byte `at` (the caller holds that slot until the
+   * answer): `ring` when given (shared with the message, not copied), else the ring the pool was made with.
+   */
+  writeSlot(
+    at: number,
+    length: number,
+    chunks: RangeChunk[],
+    ring?: SharedArrayBuffer,
+  ): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
+    return this.range({ slot: { at, length, ...(ring ? { ring } : {}) } }, length, chunks);
   }
 
   private async range(bytes: RangeBytes, length: number, chunks: RangeChunk[], transfer: ArrayBuffer[] = []) {

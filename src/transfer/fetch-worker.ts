@@ -29,8 +29,11 @@ export interface FetchWorkerData {
   /** The range slots the main thread downloads into (fetch-slots.ts), when it uses them. */
   ring?: SharedArrayBuffer;
 }
-/** A range's bytes: moved with the message (`data`), or where they lie in the shared ring (`slot`). */
-export type RangeBytes = { data: Uint8Array } | { slot: { at: number; length: number } };
+/**
+ * A range's bytes: moved with the message (`data`), or where they lie in a shared ring (`slot`): the
+ * one it names (a pool outlives the rings of one batch of reads), else the one the worker was made with.
+ */
+export type RangeBytes = { data: Uint8Array } | { slot: { at: number; length: number; ring?: SharedArrayBuffer } };
 export type ToFetchWorker =
   | ({ type: 'range'; seq: number; chunks: RangeChunk[] } & RangeBytes)
   | { type: 'verify-pack'; seq: number; file: string; entries: PackEntry[] }
@@ -65,8 +68,9 @@ async function check(c: RangeChunk, stored: Buffer): Promise<string | undefined>
 /** The bytes of a range message: a view of the ring or of the buffer that came with it (no copy either way). */
 function bytesOf(m: RangeBytes): Buffer {
   if ('data' in m) return Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-  if (!ring || m.slot.at + m.slot.length > ring.byteLength) throw new Error('a range slot outside the ring');
-  return Buffer.from(ring, m.slot.at, m.slot.length);
+  const r = m.slot.ring ?? ring;
+  if (!r || m.slot.at + m.slot.length > r.byteLength) throw new Error('a range slot outside the ring');
+  return Buffer.from(r, m.slot.at, m.slot.length);
 }
 
 async function range(seq: number, buf: Buffer, chunks: RangeChunk[]): Promise<FromFetchWorker> {

@@ -29,12 +29,7 @@ import { frameKey, type RemoteIndex } from './remote-index.js';
 import { FetchPool, fetchThreads, type RangeChunk, type SealedPack } from './fetch-pool.js';
 import { RangeSlots } from './fetch-slots.js';
 import { streamRange, type StreamBatch } from './fetch-stream.js';
-
-type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
-interface Want {
-  id: string;
-  kind: Kind;
-}
+import { SeenIds, type Want, WantList } from './want-list.js';
 
 export interface FetchInput {
   store: ObjectStore;
@@ -48,6 +43,8 @@ export interface FetchInput {
   /** Follow snapshot parents (all history), not only the snapshots named. */
   history: boolean;
   jobs: number;
+  /** Objects planned and read at once (FETCH_BATCH unless given: tests make it small). */
+  batch?: number;
   onProgress?: (p: FetchProgress) => void;
 }
 
@@ -72,6 +69,8 @@ export interface FetchStats {
   /** Raw bytes of the chunks downloaded (what counts towards FetchProgress.data). */
   dataFetched: number;
   requests: number;
+  /** The most objects planned and read at once (bounded by FetchInput.batch). */
+  largestBatch?: number;
 }
 
 const MAX_OBJECT = 64 * 1024 * 1024;
@@ -97,6 +96,12 @@ const RANGE_SLOTS = 3;
  * (32 MiB of slots) pulled 4 × 256 MiB from s3rver as fast as three did, with less peak memory.
  */
 const MAX_STREAM = 64 * 1024 * 1024;
+/**
+ * A level of the walk is fetched in batches of at most this many objects: what is planned and read
+ * at once (units, locations, the workers' chunk lists) is bounded by the batch, not by the level,
+ * whose wants can be every file of the dataset. The fetch workers and their packs outlive the batches.
+ */
+export const FETCH_BATCH = 8192;
 const STREAM_SLOT = 8 * 1024 * 1024;
 const MAX_STREAMS = 2;
 
@@ -109,29 +114,84 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const tally = { have: 0, total: (i.from ?? []).reduce((n, f) => n + f.size, 0) };
   const report = (): void =>
     outer?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched, data: tally.have + stats.dataFetched, total: tally.total });
-  const visited = new Set<string>();
+  const visited = new SeenIds();
   // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice.
   const ledger = new DeclaredLedger();
   for (const f of i.from ?? []) ledger.claim(f.id, f.kind, { size: f.size, files: f.files }, 'the paths asked for');
-  let level: Want[] = [
-    ...i.roots.map((id): Want => ({ id, kind: 'snapshot' })),
-    ...(i.from ?? []).map(({ id, kind }): Want => ({ id, kind })),
-    ...(i.leaves ?? []).map((id): Want => ({ id, kind: 'chunk' })),
-  ];
-  while (level.length > 0) {
-    const fresh = level.filter((w) => {
-      if (!visited.has(w.id)) {
-        visited.add(w.id);
-        return true;
-      }
-      // Seen before (a repeated chunk, a shared subtree): its bytes are accounted for without a walk.
-      if (w.kind !== 'snapshot') tally.have += ledger.claimed(w.id) ?? 0;
-      return false;
-    });
-    const sizes = await i.store.sizesOf(fresh.map((w) => w.id));
+  let level = new WantList();
+  for (const id of i.roots) level.push({ id, kind: 'snapshot' });
+  for (const { id, kind } of i.from ?? []) level.push({ id, kind });
+  for (const id of i.leaves ?? []) level.push({ id, kind: 'chunk' });
+  // The fetch workers, kept from batch to batch so their packs fill up (sealed at the end, or when full).
+  const workers: Workers = {};
+  try {
+    while (level.length > 0) {
+      level = await fetchLevel(i, level, { visited, ledger, tally, stats, workers });
+      report();
+    }
+    await finishWorkers(i, workers);
+  } finally {
+    await closeWorkers(workers);
+  }
+  await i.store.flush();
+  return stats;
+}
+
+/** The fetch workers of one fetch: made by the first batch that has chunks stored alone to verify. */
+interface Workers {
+  pool?: FetchPool;
+  /** The range slots the last batch read into, kept for the next (fetch-slots.ts). */
+  slots?: RangeSlots;
+}
+
+/** What the walk holds from level to level. */
+interface Walk {
+  visited: SeenIds;
+  ledger: DeclaredLedger;
+  tally: { have: number; total: number };
+  stats: FetchStats;
+  workers: Workers;
+}
+
+/** Seals the workers' last packs. */
+async function finishWorkers(i: FetchInput, workers: Workers): Promise<void> {
+  if (!workers.pool) return;
+  const last = await workers.pool.finish();
+  await Promise.all(last.map((p) => i.store.sealPack(p.tmp, p.size, p.entries)));
+}
+
+/** Ends the worker threads (after a failure, their unfinished packs are dropped first). */
+async function closeWorkers(workers: Workers): Promise<void> {
+  const pool = workers.pool;
+  if (!pool) return;
+  workers.pool = undefined;
+  try {
+    await pool.abort();
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Fetches one level of the walk in batches of FETCH_BATCH objects (each downloaded, verified and
+ * decoded before the next is planned) and answers the level below.
+ */
+async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<WantList> {
+  const { visited, ledger, tally, stats } = walk;
+  const next = new WantList();
+  const most = Math.max(1, i.batch ?? FETCH_BATCH);
+  for (let k = 0; k < level.length; ) {
+    // The next `most` objects not seen before (a repeated chunk, a shared subtree: its bytes are accounted for without a walk).
+    const batch: Want[] = [];
+    for (; k < level.length && batch.length < most; k++) {
+      const w = level.at(k);
+      if (visited.add(w.id)) batch.push(w);
+      else if (w.kind !== 'snapshot') tally.have += ledger.claimed(w.id) ?? 0;
+    }
+    const sizes = await i.store.sizesOf(batch.map((w) => w.id));
     // A chunk whose size (here, or as the remote's index gives it) is not what its file declares is
     // refused before a byte of it is downloaded; the download then checks the index told the truth.
-    fresh.forEach((w, k) => {
+    batch.forEach((w, k) => {
       if (w.kind !== 'chunk') return;
       if (sizes[k] !== undefined) {
         ledger.chunk(w.id, sizes[k]!);
@@ -145,16 +205,16 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
     });
     await download(
       i,
-      fresh.filter((_, k) => sizes[k] === undefined),
+      batch.filter((_, k) => sizes[k] === undefined),
       stats,
+      walk.workers,
     );
-    const next: Want[] = [];
-    for (const w of fresh) {
+    for (const w of batch) {
       if (w.kind === 'chunk') continue;
       const bytes = await i.store.get(w.id).catch(async (e) => {
         // A corrupt local copy was just forgotten by the index: fetch a good one.
         if (!(e instanceof DvError && e.code === 'OBJECT_CORRUPT')) throw e;
-        await download(i, [w], stats);
+        await download(i, [w], stats, walk.workers);
         return i.store.get(w.id);
       });
       if (w.kind === 'snapshot') {
@@ -176,11 +236,8 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
         for (const c of node.children) next.push({ id: c.id, kind: node.level > 0 ? 'manifest' : 'chunk' });
       }
     }
-    level = next;
-    report();
   }
-  await i.store.flush();
-  return stats;
+  return next;
 }
 
 /** What one read brings: objects, or a frame with the wanted objects in it. */
@@ -323,8 +380,7 @@ class ByteBudget {
  * through the store. Damaged copies are collected, any other error stops the reads.
  */
 class RangeReader {
-  private pool: FetchPool | undefined;
-  /** The range slots' memory, shared with the pool's workers (made before the pool). */
+  /** The range slots' memory of this batch of reads, named in each message to the fetch's workers. */
   private ring: SharedArrayBuffer | undefined;
   private readonly seals: Promise<void>[] = [];
   private failure: unknown;
@@ -335,20 +391,24 @@ class RangeReader {
     private readonly i: FetchInput,
     private readonly chunks: Set<string>,
     private readonly stats: FetchStats,
+    private readonly workers: Workers,
   ) {}
 
-  /** Reads every range; throws the first failure (of a read, a worker or a seal) once all have stopped. */
+  /**
+   * Reads every range; throws the first failure (of a read, a worker or a seal) once all have stopped.
+   * The workers' packs stay open for the next batch (fetchObjects seals the last ones, or drops them after a failure).
+   */
   async readAll(ranges: Range[]): Promise<void> {
     const limit = pLimit(Math.max(1, this.i.jobs));
     const budget = new ByteBudget(MAX_IN_FLIGHT);
     const streamed = ranges.filter((r) => r.stream);
     const streams = Math.min(MAX_STREAMS, Math.max(1, this.i.jobs), streamed.length);
     // The workers share one ring: the stream slots when there are streams (other ranges then move their own buffers).
-    const ring = streamed.length > 0 ? new RangeSlots(streams + 2, STREAM_SLOT) : undefined;
+    const ring = streamed.length > 0 ? this.slotsOf(streams + 2, STREAM_SLOT) : undefined;
     const fits = ring ? [] : ranges.filter((r) => r.end - r.start <= MAX_RANGE && this.aloneIn(r).length > 0);
     const eligible = new Set(fits);
     const slots =
-      fits.length > 0 ? new RangeSlots(Math.min(RANGE_SLOTS, fits.length), Math.max(...fits.map((r) => r.end - r.start))) : undefined;
+      fits.length > 0 ? this.slotsOf(Math.min(RANGE_SLOTS, fits.length), Math.max(...fits.map((r) => r.end - r.start))) : undefined;
     const streamLimit = pLimit(Math.max(1, streams));
     const read = async (r: Range): Promise<void> => {
       if (ring && r.stream) return streamLimit(() => this.stream(r, ring));
@@ -369,23 +429,23 @@ class RangeReader {
       }
     };
     this.ring = ring?.ring ?? slots?.ring;
-    try {
-      // Streams run beside the other reads, under their own limit (each holds a slot, not a place among `jobs`).
-      await Promise.all(ranges.map((r) => (r.stream ? read(r) : limit(() => read(r)))));
-      if (this.pool && this.failure) await this.pool.abort();
-      else if (this.pool) {
-        const last = await this.pool.finish().catch((e: unknown) => {
-          this.failure ??= e;
-          return [];
-        });
-        for (const p of last) this.seal(p);
-      }
-    } finally {
-      await this.pool?.close();
-    }
+    // Streams run beside the other reads, under their own limit (each holds a slot, not a place among `jobs`).
+    await Promise.all(ranges.map((r) => (r.stream ? read(r) : limit(() => read(r)))));
     const sealed = await Promise.allSettled(this.seals);
     this.failure ??= sealed.find((x): x is PromiseRejectedResult => x.status === 'rejected')?.reason;
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * A ring of `count` slots of at least `size` bytes: the last one made, when it is that large (every
+   * slot is free between batches). A ring the workers have seen lives until both threads collect their
+   * views of it, so a fresh ring per batch held a few hundred MB of them at once.
+   */
+  private slotsOf(count: number, size: number): RangeSlots {
+    const old = this.workers.slots;
+    if (old && old.count === count && old.size >= size) return old;
+    this.workers.slots = new RangeSlots(count, size);
+    return this.workers.slots;
   }
 
   /** Reads one range with a streamed GET (fetch-stream.ts); units not handed to a worker when the copy proves damaged are damage. */
@@ -489,11 +549,12 @@ class RangeReader {
     data: Buffer | { at: number; length: number },
     alone: { unit: Unit; chunk: RangeChunk }[],
   ): Promise<void> {
-    this.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads(), this.ring);
+    this.workers.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads());
+    const pool = this.workers.pool;
     const chunks = alone.map((a) => a.chunk);
     const { bad, sealed } = Buffer.isBuffer(data)
-      ? await this.pool.write(data, chunks)
-      : await this.pool.writeSlot(data.at, data.length, chunks);
+      ? await pool.write(data, chunks)
+      : await pool.writeSlot(data.at, data.length, chunks, this.ring);
     for (const p of sealed) this.seal(p);
     const why = new Map(bad.map((b) => [b.k, b.why]));
     alone.forEach(({ unit }, k) => {
@@ -542,17 +603,18 @@ function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: Set<strin
  * at the end, or every pack's worth), so memory holds only the ranges in flight (MAX_IN_FLIGHT);
  * structured objects, read again by the walk, and frames go through the store's buffer.
  */
-async function download(i: FetchInput, wants: Want[], stats: FetchStats, tried: Tried = new Map()): Promise<void> {
+async function download(i: FetchInput, wants: Want[], stats: FetchStats, workers: Workers, tried: Tried = new Map()): Promise<void> {
   if (wants.length === 0) return;
+  stats.largestBatch = Math.max(stats.largestBatch ?? 0, wants.length);
   const chunks = new Set(wants.filter((w) => w.kind === 'chunk').map((w) => w.id));
   const streams = i.backend.getRangeTo !== undefined;
   const alone = (u: Unit): boolean => u.objects[0].loc.flags !== FLAG_FRAME && chunks.has(u.objects[0].id);
   const ranges = mergeRanges(planUnits(i, wants, tried), (u) => streams && alone(u) && u.length <= STREAM_SLOT / 2);
-  const reader = new RangeReader(i, chunks, stats);
+  const reader = new RangeReader(i, chunks, stats, workers);
   await reader.readAll(ranges);
   if (reader.bad.length === 0) return;
   // Damaged copies: each object is tried again through another index that lists it, if any.
-  await download(i, wantAgain(i, reader.bad, tried, chunks, stats), stats, tried);
+  await download(i, wantAgain(i, reader.bad, tried, chunks, stats), stats, workers, tried);
 }
 
 const damaged = (i: FetchInput, id: string, pack: string, why: string): DvError =>
