@@ -56,7 +56,27 @@ export interface CheckoutResult {
   paths: CheckoutEntry[];
 }
 
+/**
+ * Restores one tracked path. Its objects are located through recent pack indexes while it runs
+ * (store/pack-locator.ts): the tree is walked twice (complete? then write) in about the order
+ * its objects were added, and a million LevelDB lookups would map all of LevelDB's tables.
+ */
 async function restore(
+  s: RepoSession,
+  rel: string,
+  kind: 'dir' | 'file',
+  tree: string,
+  opts: CheckoutOptions,
+): Promise<{ written: number; removed: number; bytes: number }> {
+  await s.store.locateThroughPacks();
+  try {
+    return await restoreTree(s, rel, kind, tree, opts);
+  } finally {
+    s.store.locateByIndex();
+  }
+}
+
+async function restoreTree(
   s: RepoSession,
   rel: string,
   kind: 'dir' | 'file',

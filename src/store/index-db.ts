@@ -60,6 +60,12 @@ export interface Index {
    * where the index cannot tell (a reader's view): callers then look objects up one by one.
    */
   generation?(): Promise<string>;
+  /**
+   * Packs some of whose objects were dropped as corrupt (`dropObjects`): their pack index still
+   * lists those copies, so it is no guide to what the store holds (store/pack-locator.ts).
+   * Absent where the index cannot tell: callers then ask it object by object.
+   */
+  taintedPacks?(): Promise<Set<string>>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }
@@ -69,6 +75,7 @@ const PACK = 'p:';
 const STAT = 's:';
 const DIR = 'd:';
 const GEN = 'g:';
+const TAINT = 't:';
 
 /** A fresh generation token: random, so one taken after `clear` never equals one before it. */
 const newGeneration = (): string => randomBytes(12).toString('hex');
@@ -163,7 +170,21 @@ export class LevelIndex implements Index {
   async dropObjects(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     const gen = { type: 'put' as const, key: GEN, value: Buffer.from(newGeneration()) };
-    await this.handle.use((db) => db.batch([...ids.map((id) => ({ type: 'del' as const, key: OBJ + id })), gen]));
+    await this.handle.use(async (db) => {
+      // The packs that held them are marked in the same batch: their pack indexes still list them.
+      const current = await db.getMany(ids.map((id) => OBJ + id));
+      const packs = new Set(current.flatMap((v) => (v ? [decodeLoc(v).pack] : [])));
+      const taints = [...packs].map((p) => ({ type: 'put' as const, key: TAINT + p, value: Buffer.alloc(0) }));
+      await db.batch([...ids.map((id) => ({ type: 'del' as const, key: OBJ + id })), ...taints, gen]);
+    });
+  }
+
+  taintedPacks(): Promise<Set<string>> {
+    return this.handle.use(async (db) => {
+      const out = new Set<string>();
+      for await (const k of db.keys({ gte: TAINT, lt: TAINT + '\xff' })) out.add(k.slice(TAINT.length));
+      return out;
+    });
   }
 
   forgetPacks(packIds: Set<string>): Promise<number> {
@@ -279,9 +300,17 @@ export class MemoryIndex implements Index {
     this.packs.delete(packId);
     this.gen = newGeneration();
   }
+  private readonly tainted = new Set<string>();
   async dropObjects(ids: string[]): Promise<void> {
-    for (const id of ids) this.objs.delete(id);
+    for (const id of ids) {
+      const l = this.objs.get(id);
+      if (l) this.tainted.add(l.pack);
+      this.objs.delete(id);
+    }
     this.gen = newGeneration();
+  }
+  async taintedPacks(): Promise<Set<string>> {
+    return new Set(this.tainted);
   }
   async forgetPacks(packIds: Set<string>): Promise<number> {
     let n = 0;

@@ -13,6 +13,7 @@ import { DvError, fsError } from '../errors.js';
 import { decode, decodeFrame, maybeCompress, sliceFrame, FLAG_FRAME, FLAG_RAW } from './codec.js';
 import type { Index } from './index-db.js';
 import { decodePackIndex, MAX_FRAME_STORED, MAX_OBJECT_BYTES, type ObjectLocation, type PackEntry } from './pack-index.js';
+import { PackLocator } from './pack-locator.js';
 import { listPackIds, packPaths, sealPack, writePack, type PendingObject } from './pack.js';
 
 export const PACK_TARGET_BYTES = 32 * 1024 * 1024;
@@ -83,8 +84,35 @@ export class ObjectStore {
     return bytes;
   }
 
+  /** Set while a checkout walks its tree: locations come from recent pack indexes first (pack-locator.ts). */
+  private locator: PackLocator | undefined;
+
+  /**
+   * Locates objects through a few recent pack index files, asking the index only on a miss, until
+   * `locateByIndex`; off where the index cannot say which packs hold dropped copies. Returns the locator.
+   */
+  async locateThroughPacks(): Promise<PackLocator | undefined> {
+    const tainted = await this.index.taintedPacks?.();
+    if (tainted) this.locator = new PackLocator(this.index, (p) => this.readPackIndexBytes(p), tainted);
+    return this.locator;
+  }
+
+  locateByIndex(): void {
+    this.locator = undefined;
+  }
+
+  /** Where each object lies in a pack (undefined: in none; pending objects are not in one yet). */
+  locations(ids: string[]): Promise<(ObjectLocation | undefined)[]> {
+    return this.locator ? this.locator.getLocations(ids) : this.index.getLocations(ids);
+  }
+
+  /** The pack locator in use, if any (a copy it gave out proved corrupt: `distrust` its pack). */
+  get packLocator(): PackLocator | undefined {
+    return this.locator;
+  }
+
   async hasMany(ids: string[]): Promise<boolean[]> {
-    const locs = await this.index.getLocations(ids);
+    const locs = await this.locations(ids);
     return ids.map((id, i) => locs[i] !== undefined || this.pending.has(id) || this.inFlight.has(id));
   }
 

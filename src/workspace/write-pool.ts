@@ -54,6 +54,8 @@ class JobSource {
   private peeked: FileToWrite | undefined;
   /** The source has ended (nothing peeked may remain). */
   ended = false;
+  /** Files to write again (their job stopped at a copy located through a distrusted pack), first. */
+  private readonly retry: FileToWrite[] = [];
   /** Files handed to a worker and not yet reported, by job index. */
   readonly inflight = new Map<number, FileToWrite>();
   private seq = 0;
@@ -69,7 +71,16 @@ class JobSource {
 
   /** Whether more files may come after the jobs taken so far. */
   get more(): boolean {
-    return !this.ended || this.peeked !== undefined;
+    return !this.ended || this.peeked !== undefined || this.retry.length > 0;
+  }
+
+  /** Hands the files of `job` not written back, to be taken again before any other. */
+  requeue(job: WriteJobFile[], written: Set<number>): void {
+    for (const f of job) {
+      if (written.has(f.i)) continue;
+      const back = this.done(f.i);
+      if (back) this.retry.push(back);
+    }
   }
 
   /** The next job (its directories pinned into `pinned`), or undefined once the source is done. */
@@ -91,6 +102,8 @@ class JobSource {
   }
 
   private async take(): Promise<FileToWrite | undefined> {
+    const again = this.retry.shift();
+    if (again) return again;
     const p = this.peeked;
     this.peeked = undefined;
     if (p || this.ended) return p;
@@ -117,7 +130,7 @@ class JobSource {
     if (picked.length === 0) return undefined;
     for (const p of picked) p.ids = await chunksOf(this.store, p.entry);
     // One index lookup for the whole job.
-    const locs = await this.store.index.getLocations(picked.flatMap((p) => p.ids));
+    const locs = await this.store.locations(picked.flatMap((p) => p.ids));
     let at = 0;
     return picked.map((p) => {
       const chunks = p.ids.map((id) => {
@@ -133,6 +146,21 @@ class JobSource {
       return { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
     });
   }
+}
+
+/**
+ * Whether a corrupt copy the worker met was located through a pack index (store/pack-locator.ts)
+ * while the index no longer has it there (dropped as corrupt before packs were marked for it): its
+ * pack is distrusted from now on and the files are written again from the copies the index names.
+ * False for a copy the index itself names: that one is corrupt, and dropped.
+ */
+async function servedStale(store: ObjectStore, f: { id?: string; pack?: string }): Promise<boolean> {
+  const locator = store.packLocator;
+  if (!locator || !f.id || !f.pack) return false;
+  const current = (await store.index.getLocations([f.id]))[0];
+  if (current?.pack === f.pack) return false;
+  locator.distrust(f.pack);
+  return true;
 }
 
 /**
@@ -173,18 +201,21 @@ export async function writeFiles(
       Array.from({ length: threads }, async () => {
         const w = new Worker(new URL('./write-worker.js', import.meta.url), {
           workerData: { control, token: RUN_TOKEN } satisfies WriterData,
+          // A worker's garbage is buffers of one job at a time: a small young generation keeps its heap small.
+          resourceLimits: { maxYoungGenerationSizeMb: 6 },
         });
         workers.push(w);
         for (let own = takeFirst(); ; own = undefined) {
           const pinned: string[] = own ? firstPinned : [];
           let reply: FromWriter;
+          let job: WriteJobFile[] | undefined;
           try {
-            const job = own ?? (await jobs.next(pinned));
+            job = own ?? (await jobs.next(pinned));
             if (!job) break;
             reply = await new Promise<FromWriter>((resolve, reject) => {
               w.once('message', resolve);
               w.once('error', reject);
-              w.postMessage({ type: 'job', packsDir: store.packsDir, files: job });
+              w.postMessage({ type: 'job', packsDir: store.packsDir, files: job! });
             });
           } finally {
             // A job that failed to start or failed in the worker: its temp files are gone before the
@@ -200,6 +231,10 @@ export async function writeFiles(
           if (reply.failed) {
             const f = reply.failed;
             const path = jobs.inflight.get(f.i)?.path ?? '?';
+            if (f.code === 'OBJECT_CORRUPT' && (await servedStale(store, f))) {
+              jobs.requeue(job, new Set(reply.written.map((r) => r.i)));
+              continue;
+            }
             if (f.code === 'OBJECT_CORRUPT') {
               if (f.id) await store.index.dropObjects([f.id]);
               const where = f.pack ? ` in ${packPaths(store.packsDir, f.pack).pack}` : '';
