@@ -1,6 +1,6 @@
 import { DvError } from '../errors.js';
 import { tooLargeError } from './keys.js';
-import { classifyS3Error, shortBodyError, type S3ErrorContext } from './s3errors.js';
+import { classifyS3Error, shortBodyError, timedOutError, type S3ErrorContext } from './s3errors.js';
 
 type Destroyable = { destroy?: (err?: Error) => void };
 
@@ -73,13 +73,7 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
   } finally {
     clearTimeout(timer);
   }
-  if (timedOut) {
-    throw new DvError(
-      'REMOTE_UNREACHABLE',
-      `the download of s3://${ctx.bucket}/${ctx.objectKey} got ${got} bytes in ${Math.round(limits.timeoutMs / 1000)} s and was given up: check the network, or raise remote.NAME.timeout`,
-      { bucket: ctx.bucket, key: ctx.key, got, transient: true, timedOut: true },
-    );
-  }
+  if (timedOut) throw timedOutError(ctx, got, limits.timeoutMs);
   if (!out) return Buffer.concat(chunks, got);
   if (got !== out.length) throw shortBodyError(ctx, got, out.length);
   return out;
@@ -136,12 +130,6 @@ export async function streamBody(
   } finally {
     clearTimeout(timer);
   }
-  if (timedOut) {
-    throw new DvError(
-      'REMOTE_UNREACHABLE',
-      `the download of s3://${ctx.bucket}/${ctx.objectKey} got ${got} bytes in ${Math.round(limits.timeoutMs / 1000)} s and was given up: check the network, or raise remote.NAME.timeout`,
-      { bucket: ctx.bucket, key: ctx.key, got, transient: true, timedOut: true },
-    );
-  }
+  if (timedOut) throw timedOutError(ctx, got, limits.timeoutMs);
   if (got !== expected) throw shortBodyError(ctx, got, expected);
 }

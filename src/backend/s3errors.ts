@@ -142,6 +142,15 @@ export function missingError(ctx: S3ErrorContext, cause?: unknown): DvError {
 }
 
 /** A transient error for a body that ended before its announced length. */
+/** A download given up after `timeoutMs` (transient: a later try may get through). */
+export function timedOutError(ctx: S3ErrorContext, got: number, timeoutMs: number): DvError {
+  return new DvError(
+    'REMOTE_UNREACHABLE',
+    `the download of s3://${ctx.bucket}/${ctx.objectKey} got ${got} bytes in ${Math.round(timeoutMs / 1000)} s and was given up: check the network, or raise remote.NAME.timeout`,
+    { bucket: ctx.bucket, key: ctx.key, got, transient: true, timedOut: true },
+  );
+}
+
 export function shortBodyError(ctx: S3ErrorContext, got: number, expected: number): DvError {
   return new DvError(
     'REMOTE_ERROR',

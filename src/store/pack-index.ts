@@ -87,13 +87,8 @@ export function packIndexRows(bytes: Buffer, name = '?'): { header: number; size
 
 export function decodePackIndex(bytes: Buffer, name = '?'): PackEntry[] {
   const bad = (why: string): DvError => new DvError('BAD_OBJECT', `pack index ${name.slice(0, 12)} is malformed: ${why}`, { pack: name });
-  if (bytes.length < HEADER) throw bad('missing header');
-  const magic = bytes.subarray(0, IDX_MAGIC.length);
-  const v2 = magic.equals(IDX_MAGIC_V2);
-  if (!v2 && !magic.equals(IDX_MAGIC)) throw bad('missing header');
-  const size = v2 ? IDX_ENTRY_V2 : IDX_ENTRY;
-  const n = bytes.readUInt32BE(IDX_MAGIC.length);
-  if (bytes.length !== HEADER + n * size) throw bad('wrong length');
+  const { size } = packIndexRows(bytes, name);
+  const v2 = size === IDX_ENTRY_V2;
   const out: PackEntry[] = [];
   // Objects of one frame share its range: they must agree on its length.
   const frames = new Map<number, number>();

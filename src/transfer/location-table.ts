@@ -13,7 +13,7 @@
  * time one of its frames is asked about.
  */
 import { FLAG_FRAME } from '../store/codec.js';
-import { IDX_MAGIC_V2, IDX_ENTRY, IDX_ENTRY_V2, type ObjectLocation } from '../store/pack-index.js';
+import { IDX_ENTRY_V2, IDX_MAGIC_V2, packIndexRows, type ObjectLocation } from '../store/pack-index.js';
 import { toBytes } from './id-table.js';
 
 /** One object of a remote frame. */
@@ -32,6 +32,7 @@ interface Pack {
   frames?: Uint32Array;
 }
 
+/** Where row 0 starts (the magic line and the row count: the same for both index versions). */
 const HEADER = IDX_MAGIC_V2.length + 4;
 const EMPTY = 0;
 const GONE = 0xffffffff;
@@ -53,9 +54,7 @@ export class LocationTable {
 
   /** Adds every row of the index `bytes` of `packId` (validated by decodePackIndex first). */
   addPack(packId: string, bytes: Buffer): void {
-    const v2 = bytes.subarray(0, IDX_MAGIC_V2.length).equals(IDX_MAGIC_V2);
-    const rowBytes = v2 ? IDX_ENTRY_V2 : IDX_ENTRY;
-    const rows = bytes.readUInt32BE(IDX_MAGIC_V2.length);
+    const { size: rowBytes, count: rows } = packIndexRows(bytes, packId);
     const p = this.packs.length;
     this.packs.push({ id: packId, bytes, rowBytes, rows });
     if (!this.ordinal.has(packId)) this.ordinal.set(packId, p);

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blake3Hex, initHash } from '../../src/core/hash.js';
-import { LevelIndex } from '../../src/store/index-db.js';
+import { countingIndex } from '../helpers/counting-index.js';
 import { ObjectStore } from '../../src/store/object-store.js';
 import { LOCATOR_PACKS, PackLocator } from '../../src/store/pack-locator.js';
 
@@ -25,13 +25,7 @@ after(async () => {
 async function storeOf(n: number) {
   const root = mkdtempSync(join(tmpdir(), 'dv-locator-'));
   dirs.push(root);
-  const index = new LevelIndex({ dir: join(root, 'index'), waitMs: 5000, command: 'checkout' });
-  let looked = 0;
-  const get = index.getLocations.bind(index);
-  index.getLocations = (ids: string[]) => {
-    looked += ids.length;
-    return get(ids);
-  };
+  const { index, lookups, reset } = countingIndex(join(root, 'index'), 'checkout');
   await fsp.mkdir(join(root, 'tmp'), { recursive: true });
   const store = new ObjectStore(join(root, 'packs'), join(root, 'tmp'), index, 200 << 10);
   const ids: string[] = [];
@@ -44,14 +38,14 @@ async function storeOf(n: number) {
     bytes.set(id, b);
   }
   await store.flush();
-  looked = 0;
+  reset();
   return {
     store,
     index,
     ids,
     bytes,
-    lookups: () => looked,
-    reset: () => (looked = 0),
+    lookups,
+    reset,
     close: () => store.close().then(() => index.close()),
   };
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { LocalBackend } from '../../src/backend/local.js';
 import { blake3Hex, initHash } from '../../src/core/hash.js';
 import { DvError } from '../../src/errors.js';
-import { LevelIndex } from '../../src/store/index-db.js';
+import { countingIndex } from '../helpers/counting-index.js';
 import { ObjectStore } from '../../src/store/object-store.js';
 import { pushObjects } from '../../src/transfer/push.js';
 import { PushPlan } from '../../src/transfer/push-plan.js';
@@ -32,14 +32,7 @@ async function storeOf(
 ): Promise<{ root: string; store: ObjectStore; ids: string[]; lookups: () => number; close: () => Promise<void> }> {
   const root = mkdtempSync(join(tmpdir(), 'dv-push-locate-'));
   dirs.push(root);
-  const index = new LevelIndex({ dir: join(root, 'index'), waitMs: 5000, command: 'push' });
-  let looked = 0;
-  const get = index.getLocations.bind(index);
-  // Counts and forwards: the real index answers.
-  index.getLocations = (ids: string[]) => {
-    looked += ids.length;
-    return get(ids);
-  };
+  const { index, lookups, reset } = countingIndex(join(root, 'index'), 'push');
   await fsp.mkdir(join(root, 'tmp'), { recursive: true });
   const store = new ObjectStore(join(root, 'packs'), join(root, 'tmp'), index, 5 << 20);
   const ids: string[] = [];
@@ -50,8 +43,8 @@ async function storeOf(
     ids.push(id);
   }
   await store.flush();
-  looked = 0;
-  return { root, store, ids, lookups: () => looked, close: () => store.close().then(() => index.close()) };
+  reset();
+  return { root, store, ids, lookups, close: () => store.close().then(() => index.close()) };
 }
 
 async function push(root: string, store: ObjectStore, ids: string[], name: string) {
