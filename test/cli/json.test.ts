@@ -107,6 +107,7 @@ const fetchResult: Spec = {
   bytesFetched: 'number',
   dataFetched: 'number',
   requests: 'number',
+  'largestBatch?': 'number',
   'partial?': [{ rel: 'string', entries: ['string'] }],
   'whole?': ['string'],
 };
