@@ -39,41 +39,10 @@ export async function readBody(body: unknown, expected: number | undefined, ctx:
   }
   const chunks: Buffer[] = [];
   const out = expected === undefined ? undefined : (limits.into?.subarray(0, expected) ?? Buffer.allocUnsafe(expected));
-  let got = 0;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    stream.destroy?.(new Error('body deadline passed'));
-  }, limits.timeoutMs);
-  try {
-    for await (const chunk of stream) {
-      if (timedOut) break;
-      if (limits.maxBytes !== undefined && got + chunk.length > limits.maxBytes) {
-        stream.destroy?.();
-        throw tooLargeError(limits.location, ctx.key ?? ctx.objectKey ?? '?', undefined, limits.maxBytes);
-      }
-      if (out) {
-        if (got + chunk.length > out.length) {
-          stream.destroy?.();
-          throw new DvError(
-            'REMOTE_ERROR',
-            `the download of s3://${ctx.bucket}/${ctx.objectKey} sent more than the ${expected} bytes announced: try again`,
-            { key: ctx.key, transient: true },
-          );
-        }
-        out.set(chunk, got);
-      } else {
-        chunks.push(Buffer.from(chunk));
-      }
-      got += chunk.length;
-    }
-  } catch (e) {
-    stream.destroy?.();
-    if (!timedOut) throw e instanceof DvError ? e : classifyS3Error(e, ctx);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (timedOut) throw timedOutError(ctx, got, limits.timeoutMs);
+  const got = await pump(stream, ctx, limits, expected, (chunk, at) => {
+    if (out) out.set(chunk, at);
+    else chunks.push(Buffer.from(chunk));
+  });
   if (!out) return Buffer.concat(chunks, got);
   if (got !== out.length) throw shortBodyError(ctx, got, out.length);
   return out;
@@ -96,9 +65,28 @@ export async function streamBody(
     if (expected === 0) return;
     throw shortBodyError(ctx, 0, expected);
   }
+  const got = await pump(stream, ctx, limits, expected, (chunk) =>
+    sink(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+  );
+  if (got !== expected) throw shortBodyError(ctx, got, expected);
+}
+
+/**
+ * The one body loop of readBody and streamBody: each piece goes to `take` (awaited: the socket
+ * waits) at its offset, within the deadline, the byte budget (`limits.maxBytes`) and, when known,
+ * the announced length (a byte more is a damaged response, transient). Returns the bytes read; a
+ * failure of `take` itself passes through as it is (never taken for a network error).
+ */
+async function pump(
+  stream: AsyncIterable<Uint8Array> & Destroyable,
+  ctx: S3ErrorContext,
+  limits: BodyLimits,
+  expected: number | undefined,
+  take: (chunk: Uint8Array, at: number) => void | Promise<void>,
+): Promise<number> {
   let got = 0;
   let timedOut = false;
-  let sinkFailed: { e: unknown } | undefined;
+  let takeFailed: { e: unknown } | undefined;
   const timer = setTimeout(() => {
     timedOut = true;
     stream.destroy?.(new Error('body deadline passed'));
@@ -106,7 +94,11 @@ export async function streamBody(
   try {
     for await (const chunk of stream) {
       if (timedOut) break;
-      if (got + chunk.length > expected) {
+      if (limits.maxBytes !== undefined && got + chunk.length > limits.maxBytes) {
+        stream.destroy?.();
+        throw tooLargeError(limits.location, ctx.key ?? ctx.objectKey ?? '?', undefined, limits.maxBytes);
+      }
+      if (expected !== undefined && got + chunk.length > expected) {
         stream.destroy?.();
         throw new DvError(
           'REMOTE_ERROR',
@@ -114,22 +106,22 @@ export async function streamBody(
           { key: ctx.key, transient: true },
         );
       }
+      const at = got;
       got += chunk.length;
       try {
-        await sink(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        await take(chunk, at);
       } catch (e) {
-        sinkFailed = { e };
+        takeFailed = { e };
         throw e;
       }
     }
   } catch (e) {
     stream.destroy?.();
-    // The sink's own failure is the caller's, passed on as it is (never taken for a network error).
-    if (sinkFailed) throw sinkFailed.e;
+    if (takeFailed) throw takeFailed.e;
     if (!timedOut) throw e instanceof DvError ? e : classifyS3Error(e, ctx);
   } finally {
     clearTimeout(timer);
   }
   if (timedOut) throw timedOutError(ctx, got, limits.timeoutMs);
-  if (got !== expected) throw shortBodyError(ctx, got, expected);
+  return got;
 }
