@@ -17,6 +17,7 @@ import { inReservedDir, refuseGitTracked, selectTracked, trackedRel } from '../w
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { leftoverTemps, removeLeftoversBeside } from '../workspace/leftovers.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
+import type { WriteThrough } from '../workspace/write-through.js';
 import { resolveTreeish, treeLoader } from '../history/objects.js';
 import { checkComplete } from '../history/tree-check.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
@@ -35,6 +36,8 @@ export interface CheckoutOptions {
    * empty place: the tree's declared files and bytes; an update learns what differs as it goes).
    */
   onProgress?: (files: number, bytes: number, total: CheckoutTotal) => void;
+  /** `dv pull`: files its fetch already wrote whole (workspace/write-through.ts), renamed into place instead of written. */
+  stage?: WriteThrough;
 }
 
 export interface CheckoutTotal {
@@ -131,6 +134,7 @@ async function restoreTree(
     index: s.index,
     force: opts.force ?? false,
     jobs: opts.jobs,
+    stage: opts.stage,
     onProgress: opts.onProgress && progressWithTotal(opts.onProgress, rel, current === null ? await storeLoad(tree) : undefined),
   });
   return { ...r, removed: r.removed + replaced };

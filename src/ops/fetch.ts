@@ -10,6 +10,7 @@ import { withRemote } from '../transfer/remote-session.js';
 import { saveRunRef } from '../pipeline/run-cache.js';
 import { selectTrackedWithin } from '../workspace/tracked.js';
 import { fetchPaths, type PathsFetched, type PathTarget } from '../transfer/fetch-paths.js';
+import type { WriteThrough } from '../workspace/write-through.js';
 
 export interface FetchOptions {
   remote?: string;
@@ -23,6 +24,8 @@ export interface FetchOptions {
   rev?: string;
   /** Objects and bytes downloaded; of the data asked for (`total`), how much is here (`data`). */
   onProgress?: (p: FetchProgress) => void;
+  /** `dv pull`: stage the large files of the snapshots fetched as they arrive (workspace/write-through.ts). */
+  stage?: WriteThrough;
 }
 
 export interface FetchResult extends FetchStats {
@@ -100,6 +103,7 @@ export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<Fe
       history: opts.allHistory ?? false,
       jobs,
       onProgress: opts.onProgress,
+      stage: opts.stage,
     });
     for (const r of runs) if (await s.store.has(r.run)) await saveRunRef(s, r.key, r.run);
     if (partial.length === 0) return { remote: config.name, url: config.url, snapshots: roots, ...stats };

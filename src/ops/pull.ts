@@ -15,6 +15,7 @@ import type { RepoSession } from '../repo/repo.js';
 import type { PathsFetched } from '../transfer/fetch-paths.js';
 import { materialize } from '../workspace/materialize.js';
 import { findTracked } from '../workspace/pointers.js';
+import { WriteThrough } from '../workspace/write-through.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { scanPath } from '../workspace/scan.js';
 import { checkout, type CheckoutEntry, type CheckoutOptions, type CheckoutResult } from './checkout.js';
@@ -31,17 +32,23 @@ export interface PullResult {
 }
 
 export async function pull(s: RepoSession, opts: PullOptions = {}): Promise<PullResult> {
-  const f = await fetch(s, opts);
-  const partial = f.partial ?? [];
-  const paths: CheckoutEntry[] = [];
-  // Tracked paths named whole (or none named) are checked out as `dv checkout` does.
-  if (partial.length === 0 || f.whole) {
-    const [named, cwd] = partial.length === 0 ? [opts.paths, opts.cwd] : [f.whole, s.root];
-    const c = await checkout(s, { paths: named, cwd, force: opts.force, jobs: opts.jobs, onProgress: opts.onCheckoutProgress });
-    paths.push(...c.paths);
+  // Large files are written as they arrive (not for all history: older versions are not checked out).
+  const stage = opts.allHistory ? undefined : WriteThrough.create(join(s.paths.dvDir, 'tmp'));
+  try {
+    const f = await fetch(s, { ...opts, stage });
+    const partial = f.partial ?? [];
+    const paths: CheckoutEntry[] = [];
+    // Tracked paths named whole (or none named) are checked out as `dv checkout` does.
+    if (partial.length === 0 || f.whole) {
+      const [named, cwd] = partial.length === 0 ? [opts.paths, opts.cwd] : [f.whole, s.root];
+      const c = await checkout(s, { paths: named, cwd, force: opts.force, jobs: opts.jobs, onProgress: opts.onCheckoutProgress, stage });
+      paths.push(...c.paths);
+    }
+    for (const p of partial) paths.push(await restorePaths(s, p, opts));
+    return { fetch: f, checkout: { paths } };
+  } finally {
+    await stage?.dispose();
   }
-  for (const p of partial) paths.push(await restorePaths(s, p, opts));
-  return { fetch: f, checkout: { paths } };
 }
 
 /** Links of the entries taken, with their paths in the tracked directory (walked without recursion). */

@@ -8,7 +8,9 @@
  * all (a worker that dies rejects what it held); `close()` always ends the threads. A push uses
  * the same workers to verify whole local packs before it copies them (`verifyPack`).
  */
+import { promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PackEntry } from '../store/pack-index.js';
 import type { FetchWorkerData, FromFetchWorker, RangeBytes, RangeChunk, SealedPack, ToFetchWorker } from './fetch-worker.js';
@@ -16,6 +18,12 @@ import type { FetchWorkerData, FromFetchWorker, RangeBytes, RangeChunk, SealedPa
 export type { RangeChunk, SealedPack } from './fetch-worker.js';
 
 type Done = Extract<FromFetchWorker, { type: 'done' }>;
+/** A range's answer: the chunks that failed (index into its chunks, and why), the packs that filled up, the chunks not staged. */
+export interface Written {
+  bad: Done['bad'];
+  sealed: SealedPack[];
+  unstaged: number[];
+}
 
 interface Slot {
   worker: Worker;
@@ -39,7 +47,12 @@ export class FetchPool {
   private readonly slots: Slot[] = [];
   private seq = 0;
 
-  constructor(tmpDir: string, packTarget: number, threads = fetchThreads(), ring?: SharedArrayBuffer) {
+  constructor(
+    private readonly tmpDir: string,
+    packTarget: number,
+    threads = fetchThreads(),
+    ring?: SharedArrayBuffer,
+  ) {
     for (let k = 0; k < threads; k++) {
       const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), {
         workerData: { tmpDir, packTarget, ring } satisfies FetchWorkerData,
@@ -71,10 +84,11 @@ export class FetchPool {
   }
 
   /**
-   * Verifies and writes the chunks of one range; answers which failed (index into `chunks`, and
-   * why) and the packs that filled up meanwhile.
+   * Verifies and writes the chunks of one range (and into their staged files, when they have
+   * places: workspace/write-through.ts); answers which failed (index into `chunks`, and why), the
+   * packs that filled up meanwhile, and which verified but could not be staged.
    */
-  async write(data: Buffer, chunks: RangeChunk[]): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
+  async write(data: Buffer, chunks: RangeChunk[]): Promise<Written> {
     // A buffer that is a view into a shared pool (small Buffers) is copied; one that owns its memory moves.
     const owns = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
     const view = owns ? data : Buffer.from(data);
@@ -85,12 +99,7 @@ export class FetchPool {
    * As `write`, for a range lying in a ring of slots at byte `at` (the caller holds that slot until the
    * answer): `ring` when given (shared with the message, not copied), else the ring the pool was made with.
    */
-  writeSlot(
-    at: number,
-    length: number,
-    chunks: RangeChunk[],
-    ring?: SharedArrayBuffer,
-  ): Promise<{ bad: Done['bad']; sealed: SealedPack[] }> {
+  writeSlot(at: number, length: number, chunks: RangeChunk[], ring?: SharedArrayBuffer): Promise<Written> {
     return this.range({ slot: { at, length, ...(ring ? { ring } : {}) } }, length, chunks);
   }
 
@@ -99,7 +108,7 @@ export class FetchPool {
     slot.load += length;
     try {
       const r = await this.ask(slot, { type: 'range', seq: ++this.seq, chunks, ...bytes }, transfer);
-      return { bad: r.bad, sealed: r.sealed };
+      return { bad: r.bad, sealed: r.sealed, unstaged: r.unstaged ?? [] };
     } finally {
       slot.load -= length;
     }
@@ -123,9 +132,15 @@ export class FetchPool {
     return all.flatMap((d) => d.sealed);
   }
 
-  /** Drops every worker's unfinished pack (after a failure). */
+  /**
+   * Drops every worker's unfinished pack (after a failure). A worker gives up its O_DIRECT pack
+   * once the writes in flight end, after it answered: the temp files go from here, now.
+   */
   async abort(): Promise<void> {
     await Promise.allSettled(this.slots.map((s) => this.ask(s, { type: 'abort', seq: ++this.seq })));
+    const mine = `wpack-${process.pid}-`;
+    for (const name of await fsp.readdir(this.tmpDir).catch(() => [] as string[]))
+      if (name.startsWith(mine)) await fsp.rm(join(this.tmpDir, name), { force: true });
   }
 
   async close(): Promise<void> {

@@ -1,17 +1,21 @@
 /**
  * Worker thread of a fetch (fetch-pool.ts): takes a downloaded range and the chunks stored alone
  * in it, verifies each (decompressed within its bound, then its length and BLAKE3 against its
- * id) and appends the good ones to a pack file of its own with synchronous I/O. A chunk that fails
- * is reported back and never written. A pack that reaches its target, and the last one when the
+ * id) and appends the good ones to a pack file of its own (O_DIRECT blocks, store/direct-append.ts),
+ * and, in a pull, at their offsets into the staged files of the write-through (workspace/
+ * write-through.ts; a chunk whose length is not its place's is not staged, and so says the answer).
+ * A chunk that fails is reported back and never written. A pack that reaches its target, and the last one when the
  * main thread says `finish`, goes back to the main thread to be sealed (fsync, rename, index):
  * the worker never touches the index. Invariant: every object in a pack it hands over verified.
  * It also verifies whole local packs before a push sends them as they are (`verify-pack`).
  */
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blake3Hex, initHash } from '../core/hash.js';
 import { decode, FLAG_RAW } from '../store/codec.js';
 import type { PackEntry } from '../store/pack-index.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
+import type { StagePlace } from '../workspace/write-through.js';
 import { firstBadEntry } from './verify-pack.js';
 
 /** One chunk stored alone in a range: where in the range, and what it must verify to. */
@@ -22,6 +26,8 @@ export interface RangeChunk {
   length: number;
   rawSize: number;
   flags: number;
+  /** Where else its verified bytes go: the staged files of a pull's write-through (workspace/write-through.ts). */
+  to?: StagePlace[];
 }
 export interface FetchWorkerData {
   tmpDir: string;
@@ -45,16 +51,26 @@ export interface SealedPack {
   entries: PackEntry[];
 }
 export type FromFetchWorker =
-  | { type: 'done'; seq: number; bad: { k: number; why: string }[]; sealed: SealedPack[]; badId?: string }
+  | {
+      type: 'done';
+      seq: number;
+      bad: { k: number; why: string }[];
+      sealed: SealedPack[];
+      badId?: string;
+      /** Chunks that verified and went into the pack but not into all their staged files. */
+      unstaged?: number[];
+    }
   | { type: 'fatal'; seq: number; message: string; code?: string };
 
 const port = parentPort!;
 const { tmpDir, packTarget, ring } = workerData as FetchWorkerData;
-const writer = new SyncPackWriter(tmpDir, packTarget);
+// Packs go to the disk with O_DIRECT (store/direct-append.ts): buffered, a GB of pack cost the kernel
+// 0.5–2 s of page-cache work and the sealer's fsync waited for its write-back.
+const writer = new SyncPackWriter(tmpDir, packTarget, undefined, true);
 const ready = initHash();
 
-/** Why a chunk does not verify, or undefined when it does. */
-async function check(c: RangeChunk, stored: Buffer): Promise<string | undefined> {
+/** The chunk's raw bytes when it verifies, else why not. */
+async function check(c: RangeChunk, stored: Buffer): Promise<Buffer | string> {
   let raw: Buffer;
   try {
     // The zstd binding reads on its own thread: it gets a copy, never a view of the shared ring.
@@ -62,7 +78,46 @@ async function check(c: RangeChunk, stored: Buffer): Promise<string | undefined>
   } catch {
     return 'cannot be decompressed';
   }
-  return raw.length !== c.rawSize || blake3Hex(raw) !== c.id ? 'does not match its hash' : undefined;
+  return raw.length !== c.rawSize || blake3Hex(raw) !== c.id ? 'does not match its hash' : raw;
+}
+
+/** Staged files open for writing, oldest first (a few: a pull stages a handful of large files at a time). */
+const staged = new Map<string, number>();
+const MAX_STAGED_FDS = 16;
+// A file of this process's own staging directory: never through a symlink.
+const STAGE_OPEN = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
+
+function stagedFd(path: string): number {
+  let fd = staged.get(path);
+  if (fd !== undefined) return fd;
+  if (staged.size >= MAX_STAGED_FDS) {
+    const [old, ofd] = staged.entries().next().value as [string, number];
+    staged.delete(old);
+    closeSync(ofd);
+  }
+  fd = openSync(path, STAGE_OPEN, 0o600);
+  staged.set(path, fd);
+  return fd;
+}
+
+function closeStaged(): void {
+  for (const fd of staged.values()) closeSync(fd);
+  staged.clear();
+}
+
+/** Writes a verified chunk at each of its places; false when one could not be (the file is then not used). */
+function stage(raw: Buffer, to: StagePlace[]): boolean {
+  try {
+    for (const p of to) {
+      if (p.length !== raw.length) return false;
+      const fd = stagedFd(p.path);
+      let off = 0;
+      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off, p.offset + off);
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The bytes of a range message: a view of the ring or of the buffer that came with it (no copy either way). */
@@ -76,22 +131,24 @@ function bytesOf(m: RangeBytes): Buffer {
 async function range(seq: number, buf: Buffer, chunks: RangeChunk[]): Promise<FromFetchWorker> {
   await ready;
   const bad: { k: number; why: string }[] = [];
+  const unstaged: number[] = [];
   const sealed: SealedPack[] = [];
   for (let k = 0; k < chunks.length; k++) {
     const c = chunks[k];
     const stored = buf.subarray(c.at, c.at + c.length);
-    const why = await check(c, stored);
-    if (why) {
-      bad.push({ k, why });
+    const raw = await check(c, stored);
+    if (typeof raw === 'string') {
+      bad.push({ k, why: raw });
       continue;
     }
+    if (c.to && !stage(raw, c.to)) unstaged.push(k);
     writer.add(c.id, stored, c.rawSize, c.flags);
     if (writer.size >= writer.target) {
-      const done = writer.finish();
+      const done = await writer.finishAsync();
       if (done) sealed.push(done);
     }
   }
-  return { type: 'done', seq, bad, sealed };
+  return { type: 'done', seq, bad, sealed, ...(unstaged.length > 0 ? { unstaged } : {}) };
 }
 
 /** Messages run one at a time, in order: a `finish` never overtakes a range still verifying. */
@@ -109,11 +166,13 @@ function handle(m: ToFetchWorker): Promise<void> {
       const badId = await firstBadEntry(m.file, m.entries);
       return { type: 'done', seq: m.seq, bad: [], sealed: [], ...(badId ? { badId } : {}) };
     }
+    // The staged files are done with either way (the worker threads outlive their descriptors otherwise).
+    closeStaged();
     if (m.type === 'abort') {
       writer.abort();
       return { type: 'done', seq: m.seq, bad: [], sealed: [] };
     }
-    const done = writer.finish();
+    const done = await writer.finishAsync();
     return { type: 'done', seq: m.seq, bad: [], sealed: done ? [done] : [] };
   };
   return run().then(

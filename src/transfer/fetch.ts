@@ -30,6 +30,7 @@ import { FetchPool, fetchThreads, type RangeChunk, type SealedPack } from './fet
 import { RangeSlots } from './fetch-slots.js';
 import { streamRange, type StreamBatch } from './fetch-stream.js';
 import { SeenIds, type Want, WantList } from './want-list.js';
+import type { WriteThrough } from '../workspace/write-through.js';
 
 export interface FetchInput {
   store: ObjectStore;
@@ -45,6 +46,8 @@ export interface FetchInput {
   jobs: number;
   /** Objects planned and read at once (FETCH_BATCH unless given: tests make it small). */
   batch?: number;
+  /** A pull's write-through: the large files of the trees fetched are staged as their chunks arrive (workspace/write-through.ts). */
+  stage?: WriteThrough;
   onProgress?: (p: FetchProgress) => void;
 }
 
@@ -229,10 +232,12 @@ async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<W
         for (const e of tree.entries) {
           if (e.type === 'dir') next.push({ id: e.id, kind: 'tree' });
           else if (e.type === 'file') next.push({ id: e.id, kind: e.chunked ? 'manifest' : 'chunk' });
+          if (e.type === 'file') i.stage?.file(e.id, e.size, e.chunked);
         }
       } else {
         const node = decodeManifest(bytes, w.id);
         ledger.manifest(w.id, node);
+        i.stage?.manifest(w.id, node);
         for (const c of node.children) next.push({ id: c.id, kind: node.level > 0 ? 'manifest' : 'chunk' });
       }
     }
@@ -551,12 +556,14 @@ class RangeReader {
   ): Promise<void> {
     this.workers.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads());
     const pool = this.workers.pool;
-    const chunks = alone.map((a) => a.chunk);
-    const { bad, sealed } = Buffer.isBuffer(data)
+    const stage = this.i.stage;
+    const chunks = alone.map((a) => ({ ...a.chunk, to: stage?.route(a.chunk.id) }));
+    const { bad, sealed, unstaged } = Buffer.isBuffer(data)
       ? await pool.write(data, chunks)
       : await pool.writeSlot(data.at, data.length, chunks, this.ring);
     for (const p of sealed) this.seal(p);
     const why = new Map(bad.map((b) => [b.k, b.why]));
+    if (stage) for (const [k, c] of chunks.entries()) stage.settle(c.id, why.has(k) ? 'bad' : unstaged.includes(k) ? 'unstaged' : 'ok');
     alone.forEach(({ unit }, k) => {
       const w = why.get(k);
       if (w === undefined) this.count(unit);

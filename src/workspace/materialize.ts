@@ -37,6 +37,7 @@ import { tempPathFor } from '../store/atomic.js';
 import { dirStatDigest, linkEscapes } from './scan.js';
 import type { FileStat } from './walk.js';
 import { writeFiles, type FileToWrite } from './write-pool.js';
+import type { WriteThrough } from './write-through.js';
 import { at, DirCache, removeEntry, type DirHandle } from './write-dir.js';
 
 type Op =
@@ -71,6 +72,8 @@ export interface MaterializeOptions {
   index: Index;
   force: boolean;
   jobs?: number;
+  /** Files already written whole by a pull's fetch, renamed into place (write-through.ts). */
+  stage?: WriteThrough;
   onProgress?: (files: number, bytes: number) => void;
 }
 
@@ -381,7 +384,7 @@ async function apply(o: MaterializeOptions): Promise<MaterializeResult> {
     }
   }
   try {
-    await writeFiles(o.store, dirs, files(), (f, w) => {
+    await writeFiles(o.store, dirs, files(), o.stage, (f, w) => {
       res.written++;
       res.bytes += w.size;
       o.onProgress?.(res.written, res.bytes);

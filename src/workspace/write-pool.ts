@@ -4,6 +4,8 @@
  * write them. A corrupt chunk stops the checkout with OBJECT_CORRUPT and is forgotten by the
  * index, so the next pull fetches a good copy. Workers name each file through its directory's
  * verified open handle (write-dir.ts), pinned open while the job that writes into it runs.
+ * In a pull, a file its fetch staged whole (write-through.ts) is renamed into place instead: its
+ * chunks are neither located nor read; a staged file that cannot be used is written as always.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -15,6 +17,7 @@ import { packPaths } from '../store/pack.js';
 import type { FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-worker.js';
 import { newWriteControl, releaseWriteControl, RUN_TOKEN, stopWrites } from './write-temp.js';
 import { PROC_FD, type DirCache } from './write-dir.js';
+import type { WriteThrough } from './write-through.js';
 
 const JOB_BYTES = 32 * 1024 * 1024;
 const JOB_FILES = 256;
@@ -65,6 +68,7 @@ class JobSource {
     private readonly store: ObjectStore,
     private readonly dirs: DirCache,
     source: AsyncIterable<FileToWrite> | Iterable<FileToWrite>,
+    private readonly stage?: WriteThrough,
   ) {
     this.it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
@@ -128,22 +132,29 @@ class JobSource {
       picked.push({ k, ...f, ids: [] });
     }
     if (picked.length === 0) return undefined;
-    for (const p of picked) p.ids = await chunksOf(this.store, p.entry);
+    const handles = picked.map((p) => {
+      const dir = parentOf(p.rel);
+      const h = this.dirs.pin(dir, true)!;
+      pinned.push(dir);
+      return h;
+    });
+    // A file a pull's fetch already wrote whole is renamed into place: neither its chunks nor their locations are needed.
+    const staged = picked.map((p, k) => this.stage?.claim(p.entry.id, p.entry.size, handles[k].dev));
+    for (const [k, p] of picked.entries()) if (!staged[k]) p.ids = await chunksOf(this.store, p.entry);
     // One index lookup for the whole job.
     const locs = await this.store.locations(picked.flatMap((p) => p.ids));
     let at = 0;
-    return picked.map((p) => {
+    return picked.map((p, k) => {
       const chunks = p.ids.map((id) => {
         const l = locs[at++];
         if (!l) throw new DvError('OBJECT_MISSING', `chunk ${id} of ${p.path} is not in the local store: run \`dv pull\``, { id });
         return { id, ...l };
       });
-      const dir = parentOf(p.rel);
-      const h = this.dirs.pin(dir, true)!;
-      pinned.push(dir);
+      const h = handles[k];
       // Without /proc the worker names the directory by path: it checks it is still the one verified.
       const check = PROC_FD ? undefined : { dev: h.dev, ino: h.ino };
-      return { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
+      const file = { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
+      return staged[k] ? { ...file, staged: staged[k] } : file;
     });
   }
 }
@@ -173,9 +184,10 @@ export async function writeFiles(
   store: ObjectStore,
   dirs: DirCache,
   source: AsyncIterable<FileToWrite> | Iterable<FileToWrite>,
+  stage: WriteThrough | undefined,
   onWritten?: (f: FileToWrite, w: WrittenFile) => void,
 ): Promise<void> {
-  const jobs = new JobSource(store, dirs, source);
+  const jobs = new JobSource(store, dirs, source, stage);
   await store.flush();
   // The first job is assembled before any worker starts: one file needs one worker, none needs none.
   const firstPinned: string[] = [];
@@ -231,7 +243,8 @@ export async function writeFiles(
           if (reply.failed) {
             const f = reply.failed;
             const path = jobs.inflight.get(f.i)?.path ?? '?';
-            if (f.code === 'OBJECT_CORRUPT' && (await servedStale(store, f))) {
+            // A staged file that could not be used (write-through.ts): claimed once, so it is written from the store now.
+            if (f.code === 'STAGED' || (f.code === 'OBJECT_CORRUPT' && (await servedStale(store, f)))) {
               jobs.requeue(job, new Set(reply.written.map((r) => r.i)));
               continue;
             }

@@ -3,7 +3,8 @@
  * every chunk against its id before a byte reaches the workspace, writing through a temp file
  * beside the target and renaming it over the target. Framed chunks (flag 2) come in file order:
  * each frame is decompressed once, and the file's next frame is read and decompressing (on
- * libuv's pool) while this one's chunks are verified and written.
+ * libuv's pool) while this one's chunks are verified and written. A file a pull's fetch already
+ * wrote whole from verified chunks (write-through.ts) is only stamped and renamed into place.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import {
@@ -42,6 +43,8 @@ export interface WriteJobFile {
   exec: boolean;
   size: number;
   chunks: ChunkLoc[];
+  /** A file a pull's fetch wrote whole from verified chunks (write-through.ts): renamed into place, no chunks read. */
+  staged?: string;
 }
 export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
 /** The worker's workerData: its pool's WriteControl (shared with the main thread) and the run token (write-temp.ts). */
@@ -146,6 +149,7 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
  * verified handle: the rename stays inside that directory.
  */
 async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
+  if (f.staged) return placeStaged(f, f.staged);
   const target = join(f.dir, f.name);
   const tmp = workerTempPath(target, process.pid, token, threadId);
   // Counted before the stop flag is read: a stopper that sees no file in flight sees no new one start.
@@ -231,6 +235,50 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
     Atomics.notify(control, 1);
   }
   return { i: f.i, size: st!.size, mtimeMs: st!.mtimeMs, ino: st!.ino };
+}
+
+/** A staged file that cannot be used: the pool writes the file from the store instead. */
+const unusable = (f: WriteJobFile, why: string): Error =>
+  Object.assign(new Error(`the staged copy of ${f.path} ${why}`), { code: 'STAGED' });
+
+/**
+ * Moves a staged file into place: its mode set exactly and its stat taken through its own
+ * descriptor (a regular file of the declared size, no other link), then renamed over the target
+ * inside the verified directory. On a stop it stays where it is (the pull removes its staging).
+ */
+function placeStaged(f: WriteJobFile, staged: string): WrittenFile {
+  Atomics.add(control, 1, 1);
+  try {
+    if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
+    verifyDir(f);
+    let fd: number;
+    try {
+      fd = openSync(staged, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      throw unusable(f, 'is gone');
+    }
+    let st: Stats;
+    try {
+      st = fstatSync(fd);
+      if (!st.isFile() || st.size !== f.size || st.nlink !== 1) throw unusable(f, 'is not what the pull wrote');
+      fchmodSync(fd, f.exec ? 0o755 : 0o644);
+      st = fstatSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    verifyDir(f);
+    try {
+      renameSync(staged, join(f.dir, f.name));
+    } catch (e) {
+      // Another file system (the tracked path is a mount point): written from the store instead.
+      if ((e as NodeJS.ErrnoException).code === 'EXDEV') throw unusable(f, 'is on another file system');
+      throw e;
+    }
+    return { i: f.i, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  } finally {
+    Atomics.sub(control, 1, 1);
+    Atomics.notify(control, 1);
+  }
 }
 
 port.on('message', (m: ToWriter) => {
