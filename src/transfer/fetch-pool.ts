@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PackEntry } from '../store/pack-index.js';
+import { enterDownload, leaveDownload } from './heap-headroom.js';
 import type { FetchWorkerData, FromFetchWorker, RangeBytes, RangeChunk, SealedPack, ToFetchWorker } from './fetch-worker.js';
 
 export type { RangeChunk, SealedPack } from './fetch-worker.js';
@@ -46,13 +47,20 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 export class FetchPool {
   private readonly slots: Slot[] = [];
   private seq = 0;
+  private downloading = false;
 
   constructor(
     private readonly tmpDir: string,
     packTarget: number,
     threads = fetchThreads(),
     ring?: SharedArrayBuffer,
+    /** The main thread downloads what this pool verifies (a fetch): the heap gets room for the socket's garbage meanwhile. */
+    download = false,
   ) {
+    if (download) {
+      enterDownload();
+      this.downloading = true;
+    }
     for (let k = 0; k < threads; k++) {
       const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), {
         workerData: { tmpDir, packTarget, ring } satisfies FetchWorkerData,
@@ -144,6 +152,10 @@ export class FetchPool {
   }
 
   async close(): Promise<void> {
+    if (this.downloading) {
+      this.downloading = false;
+      leaveDownload();
+    }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

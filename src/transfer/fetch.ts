@@ -554,7 +554,7 @@ class RangeReader {
     data: Buffer | { at: number; length: number },
     alone: { unit: Unit; chunk: RangeChunk }[],
   ): Promise<void> {
-    this.workers.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads());
+    this.workers.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads(), undefined, true);
     const pool = this.workers.pool;
     const stage = this.i.stage;
     const chunks = alone.map((a) => ({ ...a.chunk, to: stage?.route(a.chunk.id) }));
