@@ -232,3 +232,33 @@ test('a damaged chunk on the remote: the pull is refused, nothing reaches the wo
     [],
   );
 });
+
+test('a pull that would overwrite an unsaved change is refused as before: the staged file is not used, the edit stays', async () => {
+  const { repo } = await pushed();
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, b]);
+  await dvOk(b, ['pull', '-q']);
+  // A new version of large.bin upstream (all new chunks: it is staged whole by the next pull) ...
+  await fsp.writeFile(join(repo, 'data', 'large.bin'), prng(9, 3 * 1024 * 1024));
+  await dvOk(repo, ['commit', '-m', 'v2']);
+  await dvOk(repo, ['push', '-q']);
+  git(repo, ['commit', '-qam', 'v2']);
+  // ... and an unsaved edit of it here.
+  const mine = prng(10, 1024 * 1024 + 5);
+  await fsp.writeFile(join(b, 'data', 'large.bin'), mine);
+  git(b, ['pull', '-q']);
+  const r = await dv(b, ['pull']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /UNSAVED_CHANGES/);
+  assert.ok((await fsp.readFile(join(b, 'data', 'large.bin'))).equals(mine), 'the unsaved edit is untouched');
+  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
+  assert.deepEqual(
+    left.filter((n) => n.startsWith('co-')),
+    [],
+  );
+  // With --force the new version is taken (the staged copy or the store's: the same bytes).
+  await dvOk(b, ['pull', '--force', '-q']);
+  assert.ok((await fsp.readFile(join(b, 'data', 'large.bin'))).equals(prng(9, 3 * 1024 * 1024)));
+});
