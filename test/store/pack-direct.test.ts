@@ -1,7 +1,7 @@
 /**
  * The hash workers' pack write path (store/direct-append.ts through SyncPackWriter with
  * `direct`): the same bytes as the plain buffered writer for any member sizes (across 1 MiB
- * blocks, past the block pool, a tail that is or is not 4 KiB-aligned), packs sealed and read back
+ * blocks, many queued behind the writes in flight, a tail that is or is not 4 KiB-aligned), packs sealed and read back
  * through the store, the buffered fallback where O_DIRECT is refused, and a failed write that
  * never hands over a pack (so no index can name missing data).
  */
@@ -21,7 +21,7 @@ import { initHash } from '../../src/core/hash.js';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'dv-pack-direct-'));
 const idOf = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** Member sizes that cross blocks, fill the thread's block pool several times over (so the spare block is written synchronously too), and end unaligned. */
+/** Member sizes that cross blocks, queue many blocks behind the writes in flight, and end unaligned. */
 function members(seed: number): Buffer[] {
   const sizes = [1, 511, 512, 513, 4096, BLOCK - 512, BLOCK, BLOCK + 1, 3 * BLOCK + 77, 65536];
   for (let k = 0; k < 40; k++) sizes.push(((seed * 7919 + k * 104729) % (300 * 1024)) + 1);
