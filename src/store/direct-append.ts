@@ -50,7 +50,7 @@ function takeBlock(): Buffer {
 
 /** Bytes appended on this thread and not yet written (queued or in flight), and who waits for them to drop. */
 let backlog = 0;
-let drainWaiters: (() => void)[] = [];
+const drainWaiters: (() => void)[] = [];
 
 /** What a worker prints under DV_POOL_STATS: how long its callers waited for the disk. */
 export const directStats = { waits: 0, waitMs: 0, blocks: 0 };
@@ -71,13 +71,12 @@ export function whenDrained(): Promise<void> | undefined {
   );
 }
 
+// One waiter goes on per block written (it appends its next frame before the next one is let go),
+// so callers waiting together do not all append at once; with nothing left to write, all go on.
 function written(len: number): void {
   backlog -= len;
-  if (backlog <= BACKLOG && drainWaiters.length > 0) {
-    const all = drainWaiters;
-    drainWaiters = [];
-    for (const w of all) w();
-  }
+  if (backlog === 0) for (let w = drainWaiters.shift(); w; w = drainWaiters.shift()) w();
+  else if (backlog <= BACKLOG) drainWaiters.shift()?.();
 }
 
 /** Whether O_DIRECT is tried (off with DV_DIRECT_IO=0, and where the platform has no such flag). */
