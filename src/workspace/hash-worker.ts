@@ -255,10 +255,13 @@ async function emit(pending: Pending[]): Promise<void> {
         tryIt = false;
       }
       if (!tryIt && deferred === 0) {
-        for (const [j, c] of f.chunks.entries()) writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
+        for (const [j, c] of f.chunks.entries()) {
+          // The disk sets the pace: wait (without blocking the thread) while this thread's writes queue up.
+          const drained = whenDrained();
+          if (drained) await drained;
+          writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
+        }
         if (writer.size >= writer.target) sealPack();
-        // The disk sets the pace: wait (without blocking the thread) while this thread's writes queue up.
-        await whenDrained();
         continue;
       }
       // A copy: the read buffer is reused for the next segment while this one compresses.
