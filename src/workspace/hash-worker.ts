@@ -276,6 +276,7 @@ async function emit(pending: Pending[]): Promise<void> {
       later(async () => {
         const data = await compressed;
         if (tryIt) misses.set(kind, data ? 0 : (misses.get(kind) ?? 0) + 1);
+        await whenDrained();
         writeFrame(ids, lens, bytes, data);
       });
     }
