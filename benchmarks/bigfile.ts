@@ -57,6 +57,8 @@ function timed(name: string, cmd: string, args: string[], cwd: string, env: Node
   if (r.status !== 0 || !m) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-500)}`);
   const row = { name, seconds: Number(m[1]), user: Number(m[2]), sys: Number(m[3]), rssMB: (Number(m[4]) * 1024) / 1e6, load1 };
   log(`${name}: ${row.seconds} s, ${row.user} user, ${row.sys} sys, ${row.rssMB.toFixed(0)} MB (load ${load1.toFixed(2)})`);
+  // Where each thread of dv's hash pool spent its time (DV_POOL_STATS, set for dv below).
+  for (const line of (r.stderr ?? '').split('\n')) if (line.startsWith('dv pool stats: ')) log(`  ${line.slice(15)}`);
   return row;
 }
 
@@ -131,7 +133,7 @@ export async function bigfile(argv: string[]): Promise<number> {
     spawnSync('git', ['init', '-q'], { cwd: repo, env });
     const init = spawnSync(dvBin, ['init'], { cwd: repo, env, encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`dv init failed: ${init.stderr}`);
-    rows.push(timed('dv add', dvBin, ['add', 'big.bin'], repo, env, file));
+    rows.push(timed('dv add', dvBin, ['add', 'big.bin'], repo, { ...env, DV_POOL_STATS: '1' }, file));
     // The store goes before cp's copy is made: one copy of the bytes at a time.
     if (!v.keep) rmSync(join(repo, '.dv', 'cache'), { recursive: true, force: true });
     if (skip.has('b3sum')) log('b3sum: skipped');

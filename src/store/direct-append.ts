@@ -6,56 +6,81 @@
  * user's files. (Measured with dd on the benchmark machine: 2 GiB in 0.17 s sys with
  * `oflag=direct bs=1M`, 1.64 s buffered + sync.)
  *
+ * Every filled block is handed to the libuv pool at once (up to IN_FLIGHT per file), so the disk
+ * keeps busy while the thread computes; the thread itself never waits on the disk: `append` only
+ * copies (taking a new block when every one is in flight), and the caller waits for `whenDrained`
+ * where it can (hash-worker.ts, between frames), which bounds the memory.
+ *
  * Invariants:
- * - Bytes land at the offsets they were appended at: block k of BLOCK bytes at k * BLOCK; the
- *   tail (the last, partial block) is written by `close`, with O_DIRECT when it is a multiple of
- *   ALIGN bytes, else buffered through a second descriptor (its pages overlap no direct write).
- * - Direct writes come from ALIGN-aligned memory (a WebAssembly.Memory of this thread: its base
- *   is page-aligned), at ALIGN-aligned offsets, in ALIGN-multiple lengths.
- * - Memory is bounded: POOL blocks per thread and one spare; while every pool block is in flight
- *   the next one is filled in the spare and written synchronously (back-pressure, no growth).
+ * - Bytes land at the offsets they were appended at: block k of BLOCK bytes at k * BLOCK, in order;
+ *   the tail (the last, partial block) is written by `close`, with O_DIRECT when it is a multiple
+ *   of ALIGN bytes, else buffered through a second descriptor (its pages overlap no direct write).
+ * - Direct writes come from ALIGN-aligned memory (each block is a WebAssembly.Memory of this
+ *   thread: page-aligned), at ALIGN-aligned offsets, in ALIGN-multiple lengths.
+ * - Memory: blocks are reused; a thread holds at most what its callers let queue (`whenDrained`
+ *   resolves once this thread's backlog is at most BACKLOG bytes) plus what one caller appends
+ *   between two waits.
  * - Where O_DIRECT is refused (EINVAL at open or at a write, as on older tmpfs), the same bytes go through a
  *   buffered descriptor; the content is identical either way.
  * - `close` resolves once every byte is written (not fsynced: the pack's sealer fsyncs it before
- *   any index names it); the first write failure fails the next `append` or `close`.
+ *   any index names it); the first write failure fails the next `append` or `close`, and the
+ *   blocks queued after it are dropped unwritten.
  */
-import { close, constants as fsc, openSync, write, writeSync } from 'node:fs';
+import { close, constants as fsc, openSync, write } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 export const BLOCK = 1 << 20;
 const ALIGN = 4096;
+/** Bytes of filled blocks a thread lets queue before `whenDrained` makes its caller wait. */
+export const BACKLOG = 4 * BLOCK;
 /**
- * Blocks per thread: writes take the libuv pool's threads (4, shared with the index's reads and
- * the fsyncs), so two hash workers keep at most 6 of them in flight; a 1 MiB direct write takes
- * about 0.7 ms here, so 3 blocks stay ahead of one worker's 0.5–1 GB/s.
+ * Writes of one file in flight: ext4 runs one extending direct write of a file at a time, so the
+ * others wait in the kernel, ready to go the moment it ends, whatever this thread is doing.
  */
-const POOL = 3;
+const IN_FLIGHT = 4;
 
-/** This thread's block pool (allocated on first use; the memory is touched only as blocks are used). */
-let pool: Buffer[] | undefined;
-function takeBlock(): Buffer | undefined {
-  if (!pool) {
-    const mem = new WebAssembly.Memory({ initial: (POOL * BLOCK) / 65536 });
-    pool = [];
-    for (let k = POOL - 1; k >= 0; k--) pool.push(Buffer.from(mem.buffer, k * BLOCK, BLOCK));
-  }
-  return pool.pop();
+/** This thread's free blocks (allocated on demand, reused, never freed). */
+const free: Buffer[] = [];
+function takeBlock(): Buffer {
+  const b = free.pop();
+  if (b) return b;
+  directStats.blocks++;
+  return Buffer.from(new WebAssembly.Memory({ initial: BLOCK / 65536 }).buffer, 0, BLOCK);
 }
-function giveBlock(b: Buffer): void {
-  pool!.push(b);
+
+/** Bytes appended on this thread and not yet written (queued or in flight), and who waits for them to drop. */
+let backlog = 0;
+const drainWaiters: (() => void)[] = [];
+
+/** What a worker prints under DV_POOL_STATS: how long its callers waited for the disk. */
+export const directStats = { waits: 0, waitMs: 0, blocks: 0 };
+
+/**
+ * Undefined while this thread's backlog is at most BACKLOG bytes; else a promise that resolves
+ * once it is (the caller then appends more).
+ */
+export function whenDrained(): Promise<void> | undefined {
+  if (backlog <= BACKLOG) return undefined;
+  const t0 = performance.now();
+  directStats.waits++;
+  return new Promise<void>((resolve) =>
+    drainWaiters.push(() => {
+      directStats.waitMs += performance.now() - t0;
+      resolve();
+    }),
+  );
 }
-/** A block outside the pool, for writes made synchronously while every pool block is in flight. */
-let spare: Buffer | undefined;
-function spareBlock(): Buffer {
-  spare ??= Buffer.from(new WebAssembly.Memory({ initial: BLOCK / 65536 }).buffer, 0, BLOCK);
-  return spare;
+
+// One waiter goes on per block written (it appends its next frame before the next one is let go),
+// so callers waiting together do not all append at once; with nothing left to write, all go on.
+function written(len: number): void {
+  backlog -= len;
+  if (backlog === 0) for (let w = drainWaiters.shift(); w; w = drainWaiters.shift()) w();
+  else if (backlog <= BACKLOG) drainWaiters.shift()?.();
 }
 
 /** Whether O_DIRECT is tried (off with DV_DIRECT_IO=0, and where the platform has no such flag). */
 const DIRECT = process.env.DV_DIRECT_IO !== '0' && typeof fsc.O_DIRECT === 'number' && fsc.O_DIRECT !== 0;
-
-function writeAllSync(fd: number, buf: Uint8Array, len: number, pos: number): void {
-  for (let off = 0; off < len; ) off += writeSync(fd, buf, off, len - off, pos + off);
-}
 
 function writeAsync(fd: number, buf: Uint8Array, len: number, pos: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -74,17 +99,25 @@ const closeAsync = (fd: number): Promise<void> => new Promise((resolve, reject) 
 
 const isEinval = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'EINVAL';
 
+/** A filled block (or the tail) waiting to be written at `pos`; `direct` when it may go with O_DIRECT. */
+interface Queued {
+  b: Buffer;
+  len: number;
+  pos: number;
+  direct: boolean;
+}
+
 export class DirectAppender {
   private directFd: number | undefined;
   private plainFd: number | undefined;
   /** The block being filled (undefined until the first append), and its bytes. */
   private cur: Buffer | undefined;
-  /** Whether `cur` is outside the pool (every pool block was in flight): it is then written synchronously. */
-  private curSpare = false;
   private used = 0;
   /** File offset of `cur`. */
   private blockPos = 0;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly queue: Queued[] = [];
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
   private failure: unknown;
   private closed = false;
 
@@ -111,104 +144,98 @@ export class DirectAppender {
     let off = 0;
     while (off < data.length) {
       if (!this.cur) {
-        const b = takeBlock();
-        this.curSpare = b === undefined;
-        this.cur = b ?? spareBlock();
+        this.cur = takeBlock();
         this.used = 0;
       }
       const n = Math.min(data.length - off, BLOCK - this.used);
       this.cur.set(data.subarray(off, off + n), this.used);
       this.used += n;
       off += n;
-      if (this.used === BLOCK) this.submit();
+      if (this.used === BLOCK) {
+        this.enqueue({ b: this.cur, len: BLOCK, pos: this.blockPos, direct: true });
+        this.cur = undefined;
+        this.blockPos += BLOCK;
+      }
     }
   }
 
-  private submit(): void {
-    const b = this.cur!;
-    const pos = this.blockPos;
-    this.cur = undefined;
-    this.blockPos += BLOCK;
-    if (this.curSpare) {
-      this.writeBlockSync(b, BLOCK, pos);
-      return;
-    }
-    const p = this.writeBlock(b, BLOCK, pos).then(
-      () => {
-        giveBlock(b);
-        this.inFlight.delete(p);
-      },
-      (e) => {
-        this.failure ??= e;
-        this.inFlight.delete(p);
-      },
-    );
-    this.inFlight.add(p);
+  private enqueue(q: Queued): void {
+    this.queue.push(q);
+    backlog += q.len;
+    this.pump();
   }
 
-  private async writeBlock(b: Buffer, len: number, pos: number): Promise<void> {
-    if (this.directFd !== undefined) {
+  /** Starts queued writes while fewer than IN_FLIGHT are running; after a failure the rest is dropped unwritten. */
+  private pump(): void {
+    if (this.failure !== undefined) for (const q of this.queue.splice(0)) this.release(q);
+    while (this.running < IN_FLIGHT && this.queue.length > 0) {
+      const q = this.queue.shift()!;
+      this.running++;
+      this.writeOut(q).then(
+        () => this.done(q),
+        (e) => this.done(q, e),
+      );
+    }
+    if (this.running === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
+      const all = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of all) w();
+    }
+  }
+
+  private done(q: Queued, e?: unknown): void {
+    if (e !== undefined) this.failure ??= e;
+    this.running--;
+    this.release(q);
+    this.pump();
+  }
+
+  private release(q: Queued): void {
+    free.push(q.b);
+    written(q.len);
+  }
+
+  private async writeOut(q: Queued): Promise<void> {
+    if (q.direct && this.directFd !== undefined) {
       try {
-        return await writeAsync(this.directFd, b, len, pos);
+        return await writeAsync(this.directFd, q.b, q.len, q.pos);
       } catch (e) {
         if (!isEinval(e)) throw e;
       }
     }
-    return writeAsync(this.plain(), b, len, pos);
-  }
-
-  private writeBlockSync(b: Buffer, len: number, pos: number): void {
-    if (this.directFd !== undefined) {
-      try {
-        writeAllSync(this.directFd, b, len, pos);
-        return;
-      } catch (e) {
-        if (!isEinval(e)) throw e;
-      }
-    }
-    writeAllSync(this.plain(), b, len, pos);
-  }
-
-  private plain(): number {
     this.plainFd ??= openSync(this.path, 'r+');
-    return this.plainFd;
+    return writeAsync(this.plainFd, q.b, q.len, q.pos);
+  }
+
+  /** Resolves once nothing of this file is queued or being written. */
+  private settled(): Promise<void> {
+    return this.running > 0 || this.queue.length > 0 ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
   }
 
   /** Writes the tail, waits for every write, closes; the file then holds every appended byte. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // The tail is taken now: a spare block is this thread's, and the next pack may fill it before this one's writes end.
     const b = this.cur;
-    const used = this.used;
-    const spareTail = this.curSpare;
-    const pos = this.blockPos;
     this.cur = undefined;
-    const aligned = this.directFd !== undefined && used % ALIGN === 0;
+    if (b && this.used > 0) this.enqueue({ b, len: this.used, pos: this.blockPos, direct: this.used % ALIGN === 0 });
+    else if (b) free.push(b);
     try {
-      if (b && used > 0 && spareTail) {
-        if (aligned) this.writeBlockSync(b, used, pos);
-        else writeAllSync(this.plain(), b, used, pos);
-      }
-      await Promise.allSettled([...this.inFlight]);
+      await this.settled();
       if (this.failure) throw this.failure;
-      if (b && used > 0 && !spareTail) {
-        if (aligned) await this.writeBlock(b, used, pos);
-        else await writeAsync(this.plain(), b, used, pos);
-      }
     } finally {
-      if (b && !spareTail) giveBlock(b);
       await this.closeFds();
     }
   }
 
-  /** Gives up the file (the caller removes it): closes it once the writes in flight are done (never before: fds are reused). */
+  /** Gives up the file (the caller removes it): drops what is queued, closes once the writes in flight are done (fds are reused). */
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([...this.inFlight]);
-    if (this.cur && !this.curSpare) giveBlock(this.cur);
+    this.failure ??= new Error('pack abandoned');
+    if (this.cur) free.push(this.cur);
     this.cur = undefined;
+    await this.settled();
     await this.closeFds();
   }
 

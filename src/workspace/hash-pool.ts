@@ -3,14 +3,15 @@
  * and write new chunks into packs of their own; the main thread only decides which chunks are
  * new (the index plus what other workers already claimed), builds each file's manifest, and
  * records the packs the workers seal. Chunk bytes never cross threads. A file of SPLIT_MIN bytes
- * or more is cut in parts by every worker at once (core/chunker-split.ts): the pool passes each
- * part's exit on as the next part's entry and feeds the file's manifest in part order, so the
- * result is the sequential chunker's, byte for byte.
+ * or more is cut in parts by every worker at once (core/chunker-split.ts): the workers pass each
+ * part's exit on as the next part's entry through shared memory (part-cutter.ts), and the pool
+ * feeds the file's manifest in part order, so the result is the sequential chunker's, byte for byte.
  */
 import { Worker } from 'node:worker_threads';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { blake3Hex } from '../core/hash.js';
 import { ManifestBuilder } from '../core/manifest.js';
 import { fsError } from '../errors.js';
@@ -53,6 +54,7 @@ type FileRef = { path: string; size: number };
 class JobQueue {
   private next = 0;
   private nextPart = 0;
+  private exits: SharedArrayBuffer | undefined;
   constructor(private readonly files: FileRef[]) {}
 
   // Jobs are bounded in count and bytes so that a few large files still spread over every worker;
@@ -65,7 +67,9 @@ class JobQueue {
     if (parts > 1) {
       const k = this.nextPart++;
       const { path, size } = files[this.next];
-      const part: FilePart = { i: this.next, path, k, start: k * PART, end: Math.min(size, (k + 1) * PART), size };
+      // One exit slot per part, shared by the workers that cut them (part-cutter.ts).
+      if (k === 0) this.exits = new SharedArrayBuffer(parts * 8);
+      const part: FilePart = { i: this.next, path, k, start: k * PART, end: Math.min(size, (k + 1) * PART), size, exits: this.exits! };
       if (this.nextPart === parts) {
         this.next++;
         this.nextPart = 0;
@@ -81,33 +85,6 @@ class JobQueue {
       this.next++;
     }
     return { type: 'job', files: job };
-  }
-}
-
-/** Owns passing each part's exit on as the next part's entry, to whichever worker asks for it, in either order. */
-class PartRelay {
-  private readonly exits = new Map<string, number>();
-  private readonly askers = new Map<string, (at: number) => void>();
-
-  /** A worker asks where part k of file i starts; it is answered now or when part k - 1 reports its exit. */
-  entryAsked(i: number, k: number, post: (m: ToWorker) => void): void {
-    const key = `${i}:${k}`;
-    const at = this.exits.get(key);
-    if (at === undefined) this.askers.set(key, (a) => post({ type: 'entry', i, k, at: a }));
-    else {
-      this.exits.delete(key);
-      post({ type: 'entry', i, k, at });
-    }
-  }
-
-  /** Part k of file i ends its last chunk at `at`: that is where part k + 1 starts. */
-  exited(i: number, k: number, at: number): void {
-    const key = `${i}:${k + 1}`;
-    const asker = this.askers.get(key);
-    if (asker) {
-      this.askers.delete(key);
-      asker(at);
-    } else this.exits.set(key, at);
   }
 }
 
@@ -223,7 +200,6 @@ class ManifestAssembler {
 
 interface PoolState {
   jobs: JobQueue;
-  relay: PartRelay;
   assembler: ManifestAssembler;
   sink: PackSink | null;
 }
@@ -236,12 +212,12 @@ interface PoolWorker {
 }
 
 /**
- * Owns one worker's conversation in one run: feeds it jobs, relays part entries, handles its
+ * Owns one worker's conversation in one run: feeds it jobs, handles its
  * messages in order; resolves once it sealed, and then leaves the worker idle for the next run.
  */
 function driveWorker(pw: PoolWorker, pool: PoolState): Promise<void> {
   const { w } = pw;
-  const { jobs, relay } = pool;
+  const { jobs } = pool;
   return new Promise<void>((resolve, reject) => {
     let chain = Promise.resolve();
     const seals: Promise<void>[] = [];
@@ -285,20 +261,16 @@ function driveWorker(pw: PoolWorker, pool: PoolState): Promise<void> {
         feed();
         return;
       }
-      // Entries and exits of parts pass at once, not behind this worker's earlier messages.
-      if (m.type === 'entry?') relay.entryAsked(m.i, m.k, post);
-      else if (m.type === 'exit') relay.exited(m.i, m.k, m.at);
       // Messages are handled one at a time, in order: a file's runs arrive in file order.
-      else
-        chain = chain
-          .then(async () => {
-            if (failed) return;
-            if (await handleInOrder(m, pool, post, seals, fail)) {
-              done();
-              resolve();
-            }
-          })
-          .catch(fail);
+      chain = chain
+        .then(async () => {
+          if (failed) return;
+          if (await handleInOrder(m, pool, post, seals, fail)) {
+            done();
+            resolve();
+          }
+        })
+        .catch(fail);
     }
     w.on('message', onMessage);
     feed();
@@ -374,9 +346,14 @@ export class HashPool {
     const threads = Math.max(1, Math.min(this.maxThreads ?? availableParallelism(), 8, Math.ceil(files.length / 8) + extraParts));
     while (this.workers.length < threads) this.workers.push(this.start());
     const assembler = new ManifestAssembler(files, sink, onFile);
-    const pool: PoolState = { jobs: new JobQueue(files), relay: new PartRelay(), assembler, sink };
+    const pool: PoolState = { jobs: new JobQueue(files), assembler, sink };
+    const elu = process.env.DV_POOL_STATS ? performance.eventLoopUtilization() : undefined;
     try {
       await Promise.all(this.workers.slice(0, threads).map((pw) => driveWorker(pw, pool)));
+      if (elu) {
+        const e = performance.eventLoopUtilization(elu);
+        process.stderr.write(`dv pool stats: main thread busy ${e.active.toFixed(0)} ms, idle ${e.idle.toFixed(0)} ms\n`);
+      }
     } catch (e) {
       await this.close();
       // Packs the workers had not finished (a full disk, a vanished file) are deleted, not left to fill the disk.

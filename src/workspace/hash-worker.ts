@@ -5,37 +5,27 @@
  * New chunks of one file are gathered in order into frames of about FRAME_TARGET raw bytes,
  * each compressed as one zstd frame (flag 2) when that saves 10%, else stored raw.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { nextCut, CHUNKER_V1 } from '../core/chunker.js';
 import { WasmChunker } from '../core/chunker-wasm.js';
-import { CAND_RATIO, PART, resync, scanCandidates, speculate, type CutFn, type Speculation } from '../core/chunker-split.js';
+import { scanCandidates, type CutFn } from '../core/chunker-split.js';
 import { initHash, blake3 } from '../core/hash.js';
 import { compressFrame, maybeCompress, FLAG_RAW, FLAG_ZSTD, FRAME_TARGET } from '../store/codec.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
+import { directStats, whenDrained } from '../store/direct-append.js';
 import type { PackEntry } from '../store/pack-index.js';
+import { PART_CANDS, PART_READ, PartCutter, SLOTS, type FilePart } from './part-cutter.js';
+
+export type { FilePart } from './part-cutter.js';
 
 export type ToWorker =
   | { type: 'init'; store: boolean; tmpDir: string; packTarget: number; stop?: Int32Array }
   | { type: 'job'; files: { i: number; path: string }[] }
   | { type: 'part'; part: FilePart }
   | { type: 'need'; need: number[][] }
-  | { type: 'entry'; i: number; k: number; at: number }
   | { type: 'seal' };
-
-/**
- * Part `k` of a large file of `size` bytes: the chunks that start in [start, end). Parts of one
- * file are cut by several workers at once (chunker-split.ts); part k learns where its first chunk
- * starts (`entry`) from the exit of part k - 1, and reports its own exit for part k + 1.
- */
-export interface FilePart {
-  i: number;
-  path: string;
-  k: number;
-  start: number;
-  end: number;
-  size: number;
-}
 
 /** One file's chunks found in one read: ids (32 bytes each) and lengths; `eof` marks its last piece. */
 export interface ChunkRun {
@@ -52,8 +42,6 @@ export interface ChunkRun {
 export type FromWorker =
   | { type: 'ids'; runs: ChunkRun[] }
   | { type: 'pack'; tmp: string; size: number; entries: PackEntry[] }
-  | { type: 'entry?'; i: number; k: number }
-  | { type: 'exit'; i: number; k: number; at: number }
   | { type: 'done' }
   | { type: 'sealed' }
   | { type: 'fatal'; message: string };
@@ -61,31 +49,18 @@ export type FromWorker =
 const SLAB = 4 * 1024 * 1024;
 const SEGMENT = 8 * 1024 * 1024;
 const SMALL = 1024 * 1024;
-/** Bytes of a file part plus the max chunk that may run past its end. */
-const PART_READ = PART + CHUNKER_V1.max;
 
 const port = parentPort!;
 let writer: SyncPackWriter | undefined;
 // Replies to 'ids' come in the order the runs were sent; two parts may be waiting for theirs.
 const needWaiters: ((need: number[][]) => void)[] = [];
-const entryWaiters = new Map<string, (at: number) => void>();
 
 // Read buffers live in the WebAssembly chunker's memory, so the gear loop reads them in place;
 // without WebAssembly (or with DV_CHUNKER=js, for tests and benchmarks) the JS reference runs.
-const CANDS = Math.ceil(PART_READ / CAND_RATIO);
-const wasm = process.env.DV_CHUNKER === 'js' ? undefined : WasmChunker.create(SLAB + SEGMENT + 2 * PART_READ + 2 * CANDS * 4 + 64);
+const wasm = process.env.DV_CHUNKER === 'js' ? undefined : WasmChunker.create(SLAB + SEGMENT + SLOTS * (PART_READ + PART_CANDS * 4 + 16));
 const alloc = (n: number): Buffer => (wasm ? wasm.alloc(n) : Buffer.allocUnsafe(n));
 const slab = alloc(SLAB);
 const segment = alloc(SEGMENT);
-// Two part buffers: the next part is read and cut while the pool answers which chunks of the
-// previous one are new (a buffer is reused only once its part's chunks are written).
-const partBufs = [alloc(PART_READ), alloc(PART_READ)];
-const partBusy: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
-let partTurn = 0;
-const candLists = [0, 1].map(() => {
-  const b = alloc(CANDS * 4);
-  return new Uint32Array(b.buffer, b.byteOffset, CANDS);
-});
 const probe = Buffer.allocUnsafe(1);
 const seqCut: CutFn = wasm ? (b, s, e, eof, p) => wasm.nextCut(b, s, e, eof, p) : nextCut;
 const scan = wasm ? (b: Uint8Array, lo: number, hi: number, out: Uint32Array) => wasm.scan(b, lo, hi, out) : scanCandidates;
@@ -164,34 +139,43 @@ port.on('message', (m: ToWorker) => {
     needWaiters.shift()?.(m.need);
     return;
   }
-  if (m.type === 'entry') {
-    const key = `${m.i}:${m.k}`;
-    entryWaiters.get(key)?.(m.at);
-    entryWaiters.delete(key);
-    return;
-  }
   queue = queue
     .then(() => handle(m))
     .catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
 });
 
+// DV_POOL_STATS=1: each worker prints where its time went at every seal (benchmarks/bigfile.ts).
+let elu: EventLoopUtilization | undefined;
+const needStats = { n: 0, ms: 0 };
+function poolStats(since: EventLoopUtilization): string {
+  const e = performance.eventLoopUtilization(since);
+  const verdict = (needStats.ms / Math.max(1, needStats.n)).toFixed(1);
+  return (
+    `worker ${threadId} busy ${e.active.toFixed(0)} ms, idle ${e.idle.toFixed(0)} ms (${parts.stats()}; ` +
+    `waited ${directStats.waitMs.toFixed(0)} ms for the disk ${directStats.waits} times, ${directStats.blocks} write blocks; ` +
+    `${needStats.n} verdicts, ${verdict} ms from ids to verdict)`
+  );
+}
+
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
+    if (process.env.DV_POOL_STATS) elu = performance.eventLoopUtilization();
     await initHash();
     if (m.store) writer = new SyncPackWriter(m.tmpDir, m.packTarget, m.stop, true);
   } else if (m.type === 'job') {
     await runJob(m.files);
     port.postMessage({ type: 'done' } satisfies FromWorker);
   } else if (m.type === 'part') {
-    await runPart(m.part);
+    await parts.run(m.part);
     port.postMessage({ type: 'done' } satisfies FromWorker);
   } else if (m.type === 'seal') {
-    await Promise.all(partBusy);
+    await parts.idle();
     await drain();
     sealPack();
     const all = sealing;
     sealing = [];
     await Promise.all(all);
+    if (elu) process.stderr.write(`dv pool stats: ${poolStats(elu)}\n`);
     port.postMessage({ type: 'sealed' } satisfies FromWorker);
   }
 }
@@ -237,7 +221,10 @@ async function emit(pending: Pending[]): Promise<void> {
   }
   const reply = new Promise<number[][]>((r) => needWaiters.push(r));
   port.postMessage({ type: 'ids', runs } satisfies FromWorker);
+  const t0 = performance.now();
   const need = await reply;
+  needStats.n++;
+  needStats.ms += performance.now() - t0;
   for (let k = 0; k < pending.length; k++) {
     const p = pending[k];
     const frames: Frame[] = [];
@@ -268,7 +255,12 @@ async function emit(pending: Pending[]): Promise<void> {
         tryIt = false;
       }
       if (!tryIt && deferred === 0) {
-        for (const [j, c] of f.chunks.entries()) writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
+        for (const [j, c] of f.chunks.entries()) {
+          // The disk sets the pace: wait (without blocking the thread) while this thread's writes queue up.
+          const drained = whenDrained();
+          if (drained) await drained;
+          writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
+        }
         if (writer.size >= writer.target) sealPack();
         continue;
       }
@@ -284,6 +276,7 @@ async function emit(pending: Pending[]): Promise<void> {
       later(async () => {
         const data = await compressed;
         if (tryIt) misses.set(kind, data ? 0 : (misses.get(kind) ?? 0) + 1);
+        await whenDrained();
         writeFrame(ids, lens, bytes, data);
       });
     }
@@ -367,73 +360,18 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
   await drain();
 }
 
-const changed = (path: string): Error =>
-  Object.assign(new Error(`${path} changed while being read: run the command again`), { code: 'EAGAIN' });
-
-/**
- * Cuts, hashes and stores one part of a large file: reads [start, end + max) and cuts it as if a
- * chunk started at `start` (the bulk of the chunking, done before knowing where the first chunk
- * really starts), then returns so the worker takes its next job. When the entry from part k - 1
- * arrives, the true chain is followed until it meets the speculative one (a few chunks), or
- * finished exactly by the candidate scan where they never meet (chunker-split.ts `resync`); the
- * exit is passed on at once, and the chunks hashed and stored. The part's buffer stays busy until
- * then; a failure surfaces when it is next used or at 'seal', and fails the job as any other.
- */
-async function runPart(part: FilePart): Promise<void> {
-  const { i, path, k, start, end, size } = part;
-  const p = CHUNKER_V1;
-  const slot = partTurn++ % 2;
-  await partBusy[slot];
-  const partBuf = partBufs[slot];
-  const list = candLists[slot];
-  let fd: number | undefined;
-  let len: number;
-  let spec: Speculation;
-  try {
-    fd = openSync(path, 'r');
-    if (fstatSync(fd).size !== size) throw changed(path);
-    const readEnd = Math.min(end + p.max, size);
-    len = readEnd - start;
-    for (let got = 0; got < len; ) {
-      const n = readSync(fd, partBuf, got, len - got, start + got);
-      if (n === 0) throw changed(path);
-      got += n;
-    }
-    if (readEnd === size && readSync(fd, probe, 0, 1, size) !== 0) throw changed(path);
-    spec = speculate(partBuf.subarray(0, len), end - start, len, start + len === size, seqCut, p);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const error = { code: err.code, message: err.message };
+// The large-file path: parts of one file cut by every worker at once (part-cutter.ts).
+const parts = new PartCutter({
+  alloc,
+  seqCut,
+  scan,
+  hash: blake3,
+  emit,
+  kindOf: extOf,
+  // The main thread fails the whole operation on this; it needs no answer.
+  fail: (i, k, err) =>
     port.postMessage({
       type: 'ids',
-      runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error }],
-    } satisfies FromWorker);
-    return;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  const entry =
-    k === 0
-      ? Promise.resolve(start)
-      : new Promise<number>((r) => {
-          entryWaiters.set(`${i}:${k}`, r);
-          port.postMessage({ type: 'entry?', i, k } satisfies FromWorker);
-        });
-  const rest = entry.then((at) => {
-    const buf = partBuf.subarray(0, len);
-    const eof = start + len === size;
-    const { lens, exit } = resync(buf, spec, at - start, end - start, len, eof, seqCut, scan, list, p);
-    if (end < size) port.postMessage({ type: 'exit', i, k, at: start + exit } satisfies FromWorker);
-    const ids: Buffer[] = [];
-    const offs: number[] = [];
-    let pos = at - start;
-    for (const n of lens) {
-      ids.push(blake3(buf.subarray(pos, pos + n)));
-      offs.push(pos);
-      pos += n;
-    }
-    return emit([{ run: { i, part: k, ids: Buffer.concat(ids), lens, eof: end === size, size }, offs, buf, kind: extOf(path) }]);
-  });
-  partBusy[slot] = rest;
-  rest.catch(() => undefined);
-}
+      runs: [{ i, part: k, ids: new Uint8Array(0), lens: [], eof: true, size: 0, error: { code: err.code, message: err.message } }],
+    } satisfies FromWorker),
+});

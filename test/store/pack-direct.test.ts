@@ -1,7 +1,7 @@
 /**
  * The hash workers' pack write path (store/direct-append.ts through SyncPackWriter with
  * `direct`): the same bytes as the plain buffered writer for any member sizes (across 1 MiB
- * blocks, past the block pool, a tail that is or is not 4 KiB-aligned), packs sealed and read back
+ * blocks, many queued behind the writes in flight, a tail that is or is not 4 KiB-aligned), packs sealed and read back
  * through the store, the buffered fallback where O_DIRECT is refused, and a failed write that
  * never hands over a pack (so no index can name missing data).
  */
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { SyncPackWriter } from '../../src/store/pack-writer.js';
-import { DirectAppender, BLOCK } from '../../src/store/direct-append.js';
+import { DirectAppender, BACKLOG, BLOCK, directStats, whenDrained } from '../../src/store/direct-append.js';
 import { sealPack, packPaths } from '../../src/store/pack.js';
 import { decodePackIndex } from '../../src/store/pack-index.js';
 import { initHash } from '../../src/core/hash.js';
@@ -21,7 +21,7 @@ import { initHash } from '../../src/core/hash.js';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'dv-pack-direct-'));
 const idOf = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** Member sizes that cross blocks, fill the thread's block pool several times over (so the spare block is written synchronously too), and end unaligned. */
+/** Member sizes that cross blocks, queue many blocks behind the writes in flight, and end unaligned. */
 function members(seed: number): Buffer[] {
   const sizes = [1, 511, 512, 513, 4096, BLOCK - 512, BLOCK, BLOCK + 1, 3 * BLOCK + 77, 65536];
   for (let k = 0; k < 40; k++) sizes.push(((seed * 7919 + k * 104729) % (300 * 1024)) + 1);
@@ -41,6 +41,37 @@ async function writeBoth(dir: string, data: Buffer[]): Promise<{ plain: Buffer; 
   assert.equal(d.size, p.size);
   return { plain: readFileSync(p.tmp), direct: readFileSync(d.tmp), sealed: d };
 }
+
+test('a writer that waits for whenDrained holds a bounded number of blocks, and gets the very bytes written', async () => {
+  // First in this file: the thread's free blocks are then all this test's own.
+  const dir = tmp();
+  try {
+    const path = join(dir, 'f');
+    const app = new DirectAppender(path);
+    const piece = randomBytes(256 * 1024 + 7);
+    const before = directStats.blocks;
+    let waited = 0;
+    const want = createHash('sha256');
+    for (let k = 0; k < 160; k++) {
+      const d = whenDrained();
+      if (d) {
+        waited++;
+        await d;
+      }
+      piece.writeUInt32LE(k, 0);
+      app.append(piece);
+      want.update(piece);
+    }
+    await app.close();
+    assert.ok(waited > 0, 'the writer had to wait for the disk');
+    // The backlog, the block being filled and what one append adds past the bound (blocks are reused).
+    assert.ok(directStats.blocks - before <= BACKLOG / BLOCK + 2, `${directStats.blocks - before} blocks`);
+    assert.equal(createHash('sha256').update(readFileSync(path)).digest('hex'), want.digest('hex'));
+    assert.equal(whenDrained(), undefined, 'nothing is left queued');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a direct pack holds the very bytes of a buffered one, whatever the member sizes', async (t) => {
   const dir = tmp();

@@ -63,6 +63,35 @@ test('a file cut in parts by every worker gets the id of the sequential chunker'
   }
 });
 
+test('a split file gets the sequential id with one worker and with three (exits passed between workers in any order)', async () => {
+  await initHash();
+  const dir = mkdtempSync(join(tmpdir(), 'dv-split-'));
+  try {
+    const size = 6 * PART + 333_333;
+    const random = xorshiftBytes(21, size);
+    // Zeros across two part boundaries: there the speculative and the true chain never meet.
+    const holes = xorshiftBytes(22, size);
+    holes.fill(0, 2 * PART - 100_001, 4 * PART + 7);
+    const files = [
+      { name: 'random', data: random },
+      { name: 'holes', data: holes },
+    ];
+    for (const f of files) writeFileSync(join(dir, f.name), f.data);
+    const list = files.map((f) => ({ path: join(dir, f.name), size: f.data.length }));
+    const want = files.map((f) => sequentialId(f.data));
+    for (const threads of [1, 3]) {
+      const got = await hashFiles(list, { sink: null, threads });
+      assert.deepEqual(
+        got.map((r) => r.id),
+        want,
+        `${threads} workers`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a split file whose size changed since it was listed is refused, not hashed wrong', async () => {
   await initHash();
   const dir = mkdtempSync(join(tmpdir(), 'dv-split-'));
