@@ -50,6 +50,8 @@ export interface ScanOptions {
   onProgress?: (p: ScanProgress) => void;
   /** Keep every tree built in `trees` (default: only those the store lacks). */
   allTrees?: boolean;
+  /** Files per hashing batch (default HASH_BATCH_FILES; tests use a few to make many batches). */
+  batchFiles?: number;
 }
 
 export interface ScanResult {
@@ -108,6 +110,8 @@ export function linkEscapes(linkRel: string, target: string): boolean {
  */
 const HASH_BATCH_FILES = 16_384;
 const HASH_BATCH_BYTES = 1024 * 1024 * 1024;
+/** Progress is told once per this many files hashed (a power of two), and at the end of each batch. */
+const PROGRESS_EVERY = 64;
 /** Keys per stat-cache read or write. */
 const STAT_BATCH = 4096;
 /**
@@ -189,6 +193,7 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   try {
     // With a sink, records stamped with the index's generation vouch for every object under them.
     if (opts.sink) scan.gen = await opts.index.generation?.();
+    scan.statsLikely = (await opts.index.mayHaveStatsUnder?.(opts.rel)) ?? true;
     const result = top.isFile() ? await scan.file(top) : await scan.directory();
     await scan.putStats(true);
     return result;
@@ -237,6 +242,8 @@ class Scan {
    * the store (each file found there or stored), and its record says so (`DirStat.complete`).
    */
   gen: string | undefined;
+  /** False when the index holds no stat entry under the tracked path (a first add): every lookup would miss, so none is made. */
+  statsLikely = true;
 
   constructor(
     private readonly opts: ScanOptions,
@@ -291,7 +298,7 @@ class Scan {
   private async resolveFiles(frame: Frame, items: Item[]): Promise<void> {
     for (let at = 0; at < items.length; at += STAT_BATCH) {
       const part = items.slice(at, at + STAT_BATCH);
-      const cached = await this.opts.index.getStats(part.map((i) => this.repoKey(i.rel)));
+      const cached = this.statsLikely ? await this.opts.index.getStats(part.map((i) => this.repoKey(i.rel))) : [];
       const hits: { item: Item; c: StatEntry }[] = [];
       const misses: Item[] = [];
       part.forEach((item, i) => {
@@ -316,7 +323,7 @@ class Scan {
 
   /** Whether the queue is large enough to hash now. */
   private get queueFull(): boolean {
-    return this.queue.length >= HASH_BATCH_FILES || this.queuedBytes >= HASH_BATCH_BYTES;
+    return this.queue.length >= (this.opts.batchFiles ?? HASH_BATCH_FILES) || this.queuedBytes >= HASH_BATCH_BYTES;
   }
 
   /**
@@ -356,7 +363,7 @@ class Scan {
     const onFile = (bytes: number): void => {
       this.progress.filesHashed++;
       this.progress.bytesHashed += bytes;
-      this.opts.onProgress?.(this.progress);
+      if ((this.progress.filesHashed & (PROGRESS_EVERY - 1)) === 0) this.opts.onProgress?.(this.progress);
     };
     const here = !this.opts.sink ? hashSmallHere(files, onFile) : undefined;
     const hashed = here ? Promise.resolve(here) : this.pool.hash(files, onFile);
@@ -368,6 +375,7 @@ class Scan {
   /** Records the hashed files of `b` and finishes the directories that waited only for them. */
   private async finishBatch(b: Batch, hashed: IngestResult[]): Promise<void> {
     const { batch, now } = b;
+    this.opts.onProgress?.(this.progress);
     for (let k = 0; k < batch.length; k++) {
       const { frame, item } = batch[k];
       const r = hashed[k];
