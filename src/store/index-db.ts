@@ -51,6 +51,11 @@ export interface Index {
   knownPacks(): Promise<Set<string>>;
   idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   getStats(paths: string[]): Promise<(StatEntry | undefined)[]>;
+  /**
+   * False when no path at or below `rel` can have a stat entry (a first `dv add` of it): a scan
+   * then skips a lookup per file that could only miss. Absent where the index cannot tell.
+   */
+  mayHaveStatsUnder?(rel: string): Promise<boolean>;
   putStats(entries: [string, StatEntry | undefined][]): Promise<void>;
   getDirs(paths: string[]): Promise<(DirStat | undefined)[]>;
   putDirs(entries: [string, DirStat | undefined][]): Promise<void>;
@@ -225,6 +230,11 @@ export class LevelIndex implements Index {
     if (paths.length === 0) return [];
     const vals = await this.handle.use((db) => db.getMany(paths.map((p) => STAT + p)));
     return vals.map((v) => (v ? (JSON.parse(v.toString('utf8')) as StatEntry) : undefined));
+  }
+
+  mayHaveStatsUnder(rel: string): Promise<boolean> {
+    // Keys from `rel` up to `rel0`: `rel` itself, `rel/...` ('/' sorts just before '0'), and a few siblings such as `rel-x`.
+    return this.handle.use(async (db) => (await db.keys({ gte: STAT + rel, lt: `${STAT}${rel}0`, limit: 1 }).all()).length > 0);
   }
 
   async putStats(entries: [string, StatEntry | undefined][]): Promise<void> {

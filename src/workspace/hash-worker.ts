@@ -170,6 +170,7 @@ async function handle(m: ToWorker): Promise<void> {
     port.postMessage({ type: 'done' } satisfies FromWorker);
   } else if (m.type === 'seal') {
     await parts.idle();
+    await writes;
     await drain();
     sealPack();
     const all = sealing;
@@ -211,20 +212,40 @@ interface Pending {
   kind: string;
 }
 
-/** Sends runs; when storing, waits for the main thread's verdict and writes the new chunks. */
-async function emit(pending: Pending[]): Promise<void> {
-  if (pending.length === 0) return;
+/**
+ * The chunk writes of every run sent so far, in the order the runs were sent (verdicts come in
+ * that order too); rejected from the first failure on, which `seal` then reports.
+ */
+let writes: Promise<void> = Promise.resolve();
+
+/**
+ * Sends runs; when storing, the returned promise resolves once the main thread's verdict came
+ * and the new chunks are written: until then the runs' buffer must stay as it is. It is not
+ * awaited by a job of small files (the slab's other half takes the next files meanwhile).
+ */
+function emit(pending: Pending[]): Promise<void> {
+  if (pending.length === 0) return Promise.resolve();
   const runs = pending.map((p) => p.run);
   if (!writer) {
     port.postMessage({ type: 'ids', runs } satisfies FromWorker);
-    return;
+    return Promise.resolve();
   }
   const reply = new Promise<number[][]>((r) => needWaiters.push(r));
   port.postMessage({ type: 'ids', runs } satisfies FromWorker);
   const t0 = performance.now();
-  const need = await reply;
-  needStats.n++;
-  needStats.ms += performance.now() - t0;
+  const timed = reply.then((need) => {
+    needStats.n++;
+    needStats.ms += performance.now() - t0;
+    return need;
+  });
+  const done = writes.then(async () => writeNew(pending, await timed));
+  done.catch(() => undefined);
+  writes = done;
+  return done;
+}
+
+/** Writes the chunks of `pending` the main thread found new (`need`: their indexes per run). */
+async function writeNew(pending: Pending[], need: number[][]): Promise<void> {
   for (let k = 0; k < pending.length; k++) {
     const p = pending[k];
     const frames: Frame[] = [];
@@ -261,7 +282,7 @@ async function emit(pending: Pending[]): Promise<void> {
           if (drained) await drained;
           writer!.add(ids[j], slice(c), lens[j], FLAG_RAW);
         }
-        if (writer.size >= writer.target) sealPack();
+        if (writer!.size >= writer!.target) sealPack();
         continue;
       }
       // A copy: the read buffer is reused for the next segment while this one compresses.
@@ -284,6 +305,24 @@ async function emit(pending: Pending[]): Promise<void> {
   while (tasks.length > MAX_DEFERRED) await tasks.shift();
 }
 
+/**
+ * The slab in two halves for jobs of small files: one half is read and cut while the chunks in
+ * the other wait for the main thread's verdict (`emit`), so a worker does not idle for every
+ * round trip. A half is reused once its chunks are written (`halfBusy`). Files of up to SMALL
+ * bytes fit a half.
+ */
+const HALF = SLAB / 2;
+const halves = [slab.subarray(0, HALF), slab.subarray(HALF)];
+const halfBusy: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+let half = 0;
+
+/** Sends `pending` (read into the current half) without waiting for the verdict, and moves on to the other half. */
+function handOff(pending: Pending[]): void {
+  if (pending.length === 0) return;
+  halfBusy[half] = emit(pending);
+  half ^= 1;
+}
+
 const extOf = (path: string): string => {
   const base = path.slice(path.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
@@ -293,6 +332,16 @@ const extOf = (path: string): string => {
 async function runJob(files: { i: number; path: string }[]): Promise<void> {
   let pending: Pending[] = [];
   let used = 0;
+  let buf = halves[half];
+  await halfBusy[half];
+  /** Hands the current half off and waits until the other one is free. */
+  const nextHalf = async (): Promise<void> => {
+    handOff(pending);
+    pending = [];
+    used = 0;
+    buf = halves[half];
+    await halfBusy[half];
+  };
   for (const f of files) {
     let fd: number | undefined;
     const kind = extOf(f.path);
@@ -300,14 +349,10 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
       fd = openSync(f.path, 'r');
       const size = fstatSync(fd).size;
       if (size <= SMALL) {
-        if (used + size > SLAB) {
-          await emit(pending);
-          pending = [];
-          used = 0;
-        }
+        if (used + size > HALF) await nextHalf();
         let got = 0;
         while (got < size) {
-          const n = readSync(fd, slab, used + got, size - got, null);
+          const n = readSync(fd, buf, used + got, size - got, null);
           if (n === 0) break;
           got += n;
         }
@@ -317,13 +362,11 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
         const lens: number[] = [];
         const ids: Buffer[] = [];
         const offs: number[] = [];
-        cut(slab, used, used + got, true, lens, ids, offs);
-        pending.push({ run: { i: f.i, ids: Buffer.concat(ids), lens, eof: true, size: got }, offs, buf: slab, kind });
+        cut(buf, used, used + got, true, lens, ids, offs);
+        pending.push({ run: { i: f.i, ids: Buffer.concat(ids), lens, eof: true, size: got }, offs, buf, kind });
         used += got;
       } else {
-        await emit(pending);
-        pending = [];
-        used = 0;
+        if (pending.length > 0) await nextHalf();
         let end = 0;
         let total = 0;
         let eof = false;
@@ -344,9 +387,7 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
       }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      await emit(pending);
-      pending = [];
-      used = 0;
+      if (pending.length > 0) await nextHalf();
       // The main thread fails the whole operation on this; it needs no answer.
       port.postMessage({
         type: 'ids',
@@ -356,7 +397,8 @@ async function runJob(files: { i: number; path: string }[]): Promise<void> {
       if (fd !== undefined) closeSync(fd);
     }
   }
-  await emit(pending);
+  // The job is done once its runs are sent: the next job fills the other half meanwhile.
+  handOff(pending);
   await drain();
 }
 

@@ -6,8 +6,9 @@
  *
  * Memory is bounded by the work in flight, not by the file count: the walk goes directory by
  * directory (depth first, names sorted); a directory's entries are held until its tree is
- * encoded, files the cache cannot vouch for wait in one batch for the hashing pool (at most
- * HASH_BATCH_FILES / HASH_BATCH_BYTES), and stat-cache reads and writes go in batches of
+ * encoded, files the cache cannot vouch for wait in batches for the hashing pool (at most
+ * HASH_BATCH_FILES / HASH_BATCH_BYTES; the walk gathers the next batch while the workers hash
+ * one), and stat-cache reads and writes go in batches of
  * STAT_BATCH keys. Finished trees are kept (`trees`) only when the store lacks them.
  *
  * A directory whose files' names and stat data match its record in the index (DirStat) is not
@@ -49,6 +50,8 @@ export interface ScanOptions {
   onProgress?: (p: ScanProgress) => void;
   /** Keep every tree built in `trees` (default: only those the store lacks). */
   allTrees?: boolean;
+  /** Files per hashing batch (default HASH_BATCH_FILES; tests use a few to make many batches). */
+  batchFiles?: number;
 }
 
 export interface ScanResult {
@@ -98,14 +101,17 @@ export function linkEscapes(linkRel: string, target: string): boolean {
 
 /**
  * Files waiting for the hashing pool, and their bytes: one pool run per batch (the workers live
- * for the whole scan). A run ends with every worker's pack sealed and the workers idle while the
- * next batch is gathered, so batches are large: 16,384 queued files hold some 5 MB (paths, stat
- * data, results), and the directories waiting for them their entries; all of it lives through a
- * batch and dies together, and the JS heap grows with it (at 32,768, `dv add` of a million files
- * peaked some 15 MB higher). Bytes only bound how long directories wait for their trees.
+ * for the whole scan). A run ends with every worker's pack sealed, so batches are not small:
+ * 8,192 queued files hold some 2.5 MB (paths, stat data, results), and the directories waiting
+ * for them their entries; all of it lives through a batch and dies together, and the JS heap
+ * grows with it. Two batches are alive at once, one being hashed and the next being gathered
+ * (hashQueued): at 16,384 each, `dv add` of 300,000 files peaked some 25 MB higher for the same
+ * CPU time. Bytes only bound how long directories wait for their trees.
  */
-const HASH_BATCH_FILES = 16_384;
+const HASH_BATCH_FILES = 8192;
 const HASH_BATCH_BYTES = 1024 * 1024 * 1024;
+/** Progress is told once per this many files hashed (a power of two), and at the end of each batch. */
+const PROGRESS_EVERY = 64;
 /** Keys per stat-cache read or write. */
 const STAT_BATCH = 4096;
 /**
@@ -187,12 +193,27 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
   try {
     // With a sink, records stamped with the index's generation vouch for every object under them.
     if (opts.sink) scan.gen = await opts.index.generation?.();
+    scan.statsLikely = (await opts.index.mayHaveStatsUnder?.(opts.rel)) ?? true;
     const result = top.isFile() ? await scan.file(top) : await scan.directory();
     await scan.putStats(true);
     return result;
   } finally {
+    await scan.settle();
     await scan.pool.close();
   }
+}
+
+/** A file waiting to be hashed, with the directory that waits for it. */
+interface Queued {
+  frame: Frame;
+  item: Item;
+}
+
+/** Files handed to the pool, when (`now`), and their results to come. */
+interface Batch {
+  batch: Queued[];
+  now: number;
+  hashed: Promise<IngestResult[]>;
 }
 
 interface DirInfo {
@@ -209,8 +230,10 @@ class Scan {
   private statUpdates: [string, StatEntry][] = [];
   private dirUpdates: [string, DirStat][] = [];
   /** Files the stat cache cannot vouch for, waiting to be hashed, with the directory that waits for each. */
-  private queue: { frame: Frame; item: Item }[] = [];
+  private queue: Queued[] = [];
   private queuedBytes = 0;
+  /** The batch the pool is hashing while the walk goes on. */
+  private hashing: Batch | undefined;
   private rootInfo: DirInfo | undefined;
   /** One pool of hashing workers for the whole scan (started at the first batch). */
   readonly pool: HashPool;
@@ -219,6 +242,8 @@ class Scan {
    * the store (each file found there or stored), and its record says so (`DirStat.complete`).
    */
   gen: string | undefined;
+  /** False when the index holds no stat entry under the tracked path (a first add): every lookup would miss, so none is made. */
+  statsLikely = true;
 
   constructor(
     private readonly opts: ScanOptions,
@@ -273,7 +298,7 @@ class Scan {
   private async resolveFiles(frame: Frame, items: Item[]): Promise<void> {
     for (let at = 0; at < items.length; at += STAT_BATCH) {
       const part = items.slice(at, at + STAT_BATCH);
-      const cached = await this.opts.index.getStats(part.map((i) => this.repoKey(i.rel)));
+      const cached = this.statsLikely ? await this.opts.index.getStats(part.map((i) => this.repoKey(i.rel))) : [];
       const hits: { item: Item; c: StatEntry }[] = [];
       const misses: Item[] = [];
       part.forEach((item, i) => {
@@ -298,15 +323,38 @@ class Scan {
 
   /** Whether the queue is large enough to hash now. */
   private get queueFull(): boolean {
-    return this.queue.length >= HASH_BATCH_FILES || this.queuedBytes >= HASH_BATCH_BYTES;
+    return this.queue.length >= (this.opts.batchFiles ?? HASH_BATCH_FILES) || this.queuedBytes >= HASH_BATCH_BYTES;
   }
 
-  /** Hashes the queued files, and finishes the directories that waited only for them. */
+  /**
+   * Hands the queued files to the pool and then finishes the directories that waited for the
+   * batch before them, once it is hashed: the walk and the finishing of one batch run on this
+   * thread while the workers hash the next, so neither waits for the other. At most one batch is
+   * being hashed (the pool runs one at a time) and one gathered.
+   */
   private async hashQueued(): Promise<void> {
-    if (this.queue.length === 0) return;
+    const prev = this.hashing;
+    this.hashing = undefined;
+    const hashed = prev ? await prev.hashed : undefined;
+    if (this.queue.length > 0) this.hashing = this.startBatch();
+    if (prev) await this.finishBatch(prev, hashed!);
+  }
+
+  /** Whether files are queued or being hashed. */
+  private get busy(): boolean {
+    return this.queue.length > 0 || this.hashing !== undefined;
+  }
+
+  /** Waits for the batch being hashed, if any (after a failure elsewhere: its packs are sealed, not left half written). */
+  async settle(): Promise<void> {
+    await this.hashing?.hashed.catch(() => undefined);
+  }
+
+  private startBatch(): Batch {
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
+    // (Before the files are read: a file whose mtime is older than this was not written while read.)
     const now = Date.now();
     const files = batch.map(({ frame, item }) => ({
       path: item.rel ? `${frame.abs}/${basename(item.rel)}` : this.abs,
@@ -315,9 +363,19 @@ class Scan {
     const onFile = (bytes: number): void => {
       this.progress.filesHashed++;
       this.progress.bytesHashed += bytes;
-      this.opts.onProgress?.(this.progress);
+      if ((this.progress.filesHashed & (PROGRESS_EVERY - 1)) === 0) this.opts.onProgress?.(this.progress);
     };
-    const hashed = (!this.opts.sink && hashSmallHere(files, onFile)) || (await this.pool.hash(files, onFile));
+    const here = !this.opts.sink ? hashSmallHere(files, onFile) : undefined;
+    const hashed = here ? Promise.resolve(here) : this.pool.hash(files, onFile);
+    // Awaited by the next hashQueued (or settle); a failure surfaces there, not as an unhandled rejection.
+    hashed.catch(() => undefined);
+    return { batch, now, hashed };
+  }
+
+  /** Records the hashed files of `b` and finishes the directories that waited only for them. */
+  private async finishBatch(b: Batch, hashed: IngestResult[]): Promise<void> {
+    const { batch, now } = b;
+    this.opts.onProgress?.(this.progress);
     for (let k = 0; k < batch.length; k++) {
       const { frame, item } = batch[k];
       const r = hashed[k];
@@ -422,7 +480,7 @@ class Scan {
   async file(top: Stats): Promise<ScanResult> {
     const frame: Frame = { abs: this.abs, rel: '', parent: null, entries: [], waiting: 1 };
     await this.resolveFiles(frame, [{ rel: '', stats: top }]);
-    await this.hashQueued();
+    while (this.busy) await this.hashQueued();
     const entry = frame.entries[0];
     const tree = await this.storeTree({ entries: [entry] });
     return this.result('file', { id: tree, size: entry.type === 'file' ? entry.size : 0, files: 1 }, []);
@@ -438,7 +496,7 @@ class Scan {
       await this.listFrame(f, todo, temps, realTop);
       if (this.queueFull) await this.hashQueued();
     }
-    while (this.queue.length > 0) await this.hashQueued();
+    while (this.busy) await this.hashQueued();
     if (!this.rootInfo) throw new Error(`scan of ${this.opts.rel} ended with directories unfinished`);
     return this.result('dir', this.rootInfo, temps);
   }
