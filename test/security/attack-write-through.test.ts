@@ -1,0 +1,226 @@
+/**
+ * Attack: the write-through of `dv pull` (src/workspace/write-through.ts), where fetch workers
+ * write each verified chunk of a large chunked file at its offsets into a staged file under
+ * `.dv/tmp/co-<pid>-…` and checkout renames it into the workspace. A hostile directory remote
+ * serves hand-built manifests (holes, overlaps, one chunk at two lengths, a chunk whose bytes
+ * spell a manifest, a file that is also another file's subtree); a hostile clone plants a link at
+ * `.dv/tmp`; a pull is killed mid-fetch or its remote fails.
+ *
+ * Secure outcome: every byte that reaches the workspace is the file's (or the pull is refused in
+ * one line with a stable code and nothing reaches the workspace), exec bits are the tree's,
+ * nothing is written outside the repository, and no staging directory is left behind.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  assertOutsideUnchanged,
+  assertRefused,
+  fingerprintBox,
+  makeBox,
+  show,
+  trustedRemote,
+  victimDv,
+  victimRepo,
+  type Box,
+} from './attack-helpers.js';
+import { manifestObj, obj, pointerText, publish, snapObj, stored, treeObj, type Obj } from './attack-helpers-objects.js';
+import { encodeManifest } from '../../src/core/manifest.js';
+import { prng } from '../helpers/cli.js';
+
+const T = { timeout: 180_000 };
+const MB = 1024 * 1024;
+const BOUNDS = { timeoutMs: 60_000, maxRssBytes: 400 * MB, maxDiskBytes: 64 * MB };
+
+interface Scene {
+  box: Box;
+  remote: string;
+  victim: string;
+}
+
+/** The victim's repository with the attacker's directory as its trusted remote and a pointer to `data` in snapshot `snap`. */
+async function scene(objs: Obj[], rows: unknown[][], size: number): Promise<Scene> {
+  const box = await makeBox('dv-attack-wt-');
+  const remote = join(box.root, 'remote');
+  await fsp.mkdir(remote);
+  const victim = await victimRepo(box);
+  await trustedRemote(victim, 'origin', remote);
+  const tree = await treeObj(rows);
+  const snap = await snapObj(tree.id, 'data', 'dir', size, rows.length);
+  await publish(remote, await Promise.all([...objs, tree, snap].map(stored)));
+  await fsp.writeFile(join(victim, 'data.dv'), pointerText(snap.id, tree.id, 'data', 'dir'));
+  return { box, remote, victim };
+}
+
+/** The staging directories left in the victim's `.dv/tmp`. */
+async function staging(victim: string): Promise<string[]> {
+  return (await fsp.readdir(join(victim, '.dv', 'tmp')).catch(() => [] as string[])).filter((n) => n.startsWith('co-'));
+}
+
+const pull = (sc: Scene, args: string[] = []): ReturnType<typeof victimDv> =>
+  victimDv(sc.box, sc.victim, ['pull', ...args], { ...BOUNDS, diskDirs: [sc.victim] });
+
+/** Random chunks of the given sizes, as objects. */
+const chunks = (seed: number, sizes: number[]): Promise<Obj[]> => Promise.all(sizes.map((n, k) => obj(prng(seed + k, n))));
+
+const kids = (cs: Obj[]): { id: string; size: number }[] => cs.map((c) => ({ id: c.id, size: c.bytes.length }));
+
+/** A refusal that left the workspace without the file and no staging behind. */
+async function refusedClean(sc: Scene, r: Awaited<ReturnType<typeof victimDv>>, file: string): Promise<void> {
+  assertRefused(r, ['BAD_OBJECT', 'OBJECT_CORRUPT'], 'dv pull');
+  await assert.rejects(fsp.lstat(join(sc.victim, 'data', file)), /ENOENT/, `${file} must not reach the workspace`);
+  assert.deepEqual(await staging(sc.victim), [], 'no staging left behind');
+}
+
+describe('attack: write-through, manifests that do not tile their file', () => {
+  test('a subtree whose children leave a hole (declared 1 MiB + 10, holding 1 MiB): refused, nothing written', T, async () => {
+    const [a, b, c] = await chunks(1, [MB, 512 * 1024, 512 * 1024]);
+    const m0 = await manifestObj(0, kids([a]));
+    const m0b = await manifestObj(0, kids([b, c]));
+    // The parent says m0 covers 10 bytes more than its chunks do: b and c would land 10 bytes late.
+    const root = await manifestObj(1, [
+      { id: m0.id, size: MB + 10 },
+      { id: m0b.id, size: MB },
+    ]);
+    const size = 2 * MB + 10;
+    const sc = await scene([a, b, c, m0, m0b, root], [['m', 'holey.bin', size, root.id, 0]], size);
+    const before = await fingerprintBox(sc.box, sc.victim);
+    await refusedClean(sc, await pull(sc), 'holey.bin');
+    await assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv pull');
+  });
+
+  test('overlapping places (a subtree declared shorter than its chunks): refused, nothing written', T, async () => {
+    const [a, b] = await chunks(10, [MB, MB]);
+    const m0 = await manifestObj(0, kids([a, b]));
+    const root = await manifestObj(1, [
+      { id: m0.id, size: MB },
+      { id: m0.id, size: MB },
+    ]);
+    const sc = await scene([a, b, m0, root], [['m', 'overlap.bin', 2 * MB, root.id, 0]], 2 * MB);
+    await refusedClean(sc, await pull(sc), 'overlap.bin');
+  });
+
+  test('one chunk named at two places with two lengths: refused, nothing written', T, async () => {
+    const [a, b] = await chunks(20, [MB, MB]);
+    const root = await manifestObj(0, [
+      { id: a.id, size: MB },
+      { id: b.id, size: MB },
+      { id: a.id, size: MB - 100 },
+    ]);
+    const size = 3 * MB - 100;
+    const sc = await scene([a, b, root], [['m', 'twice.bin', size, root.id, 0]], size);
+    await refusedClean(sc, await pull(sc), 'twice.bin');
+  });
+
+  test('a file whose declared size is far beyond its chunks: refused, disk stays small, nothing written', T, async () => {
+    const [a] = await chunks(30, [MB]);
+    const root = await manifestObj(0, kids([a, a]));
+    const size = 1 << 40;
+    const sc = await scene([a, root], [['m', 'liar.bin', size, root.id, 0]], size);
+    const r = await pull(sc);
+    assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${r.peakDiskBytes}`);
+    await refusedClean(sc, r, 'liar.bin');
+  });
+
+  test('a chunk whose length is not what its manifest declares (a lying size at a leaf): refused, nothing written', T, async () => {
+    const [a, b] = await chunks(40, [MB, MB]);
+    const root = await manifestObj(0, [
+      { id: a.id, size: MB },
+      { id: b.id, size: MB + 4096 },
+    ]);
+    const size = 2 * MB + 4096;
+    const sc = await scene([a, b, root], [['m', 'lie.bin', size, root.id, 0]], size);
+    await refusedClean(sc, await pull(sc), 'lie.bin');
+  });
+});
+
+describe('attack: write-through, one id in two roles', () => {
+  test('a chunk whose bytes spell the manifest another file names as its subtree: refused, nothing written', T, async () => {
+    const [a, b] = await chunks(60, [600 * 1024, 700 * 1024]);
+    const tail = await manifestObj(0, kids([a, b, a]));
+    const big = await manifestObj(1, [{ id: tail.id, size: 2 * a.bytes.length + b.bytes.length }]);
+    // spell.bin's last chunk is tail's encoding: as data it is 100-odd bytes, as a manifest 1.9 MiB.
+    const spell = await manifestObj(0, [...kids([b, a]), { id: tail.id, size: tail.bytes.length }]);
+    const sizeBig = 2 * a.bytes.length + b.bytes.length;
+    const sizeSpell = a.bytes.length + b.bytes.length + tail.bytes.length;
+    const rows = [
+      ['m', 'big.bin', sizeBig, big.id, 0],
+      ['m', 'spell.bin', sizeSpell, spell.id, 0],
+    ];
+    const sc = await scene([a, b, tail, big, spell], rows, sizeBig + sizeSpell);
+    const r = await pull(sc);
+    await refusedClean(sc, r, 'spell.bin');
+    await assert.rejects(fsp.lstat(join(sc.victim, 'data', 'big.bin')), /ENOENT/);
+  });
+
+  test(
+    'a large file whose manifest is also a plain (unchunked) file of another name: the pull ends clean, each gets its own bytes',
+    T,
+    async () => {
+      const [a, b] = await chunks(70, [700 * 1024, 700 * 1024]);
+      const m = await manifestObj(0, kids([a, b]));
+      const rows = [
+        ['m', 'big.bin', 2 * 700 * 1024, m.id, 0],
+        ['f', 'raw.bin', m.bytes.length, m.id, 0],
+      ];
+      const sc = await scene([a, b, m], rows, 2 * 700 * 1024 + m.bytes.length);
+      const r = await pull(sc);
+      if (r.code !== 0) {
+        await refusedClean(sc, r, 'big.bin');
+        return;
+      }
+      assert.ok((await fsp.readFile(join(sc.victim, 'data', 'big.bin'))).equals(Buffer.concat([a.bytes, b.bytes])));
+      assert.ok((await fsp.readFile(join(sc.victim, 'data', 'raw.bin'))).equals(m.bytes));
+      assert.deepEqual(await staging(sc.victim), []);
+    },
+  );
+});
+
+describe('attack: write-through, honest but tricky files get exactly their bytes', () => {
+  test("one chunk at many offsets, a chunk whose bytes spell a manifest, a file that is another file's subtree, exec bits", T, async () => {
+    const [a, b, c] = await chunks(50, [256 * 1024, 700 * 1024, 600 * 1024]);
+    // shared.bin (a file of its own, 1 MiB + 300 KiB) is also the first subtree of big.bin.
+    const shared = await manifestObj(0, kids([c, b]));
+    // rep.bin names chunk a eight times (2 MiB).
+    const rep = await manifestObj(0, kids(Array(8).fill(a)));
+    // A chunk whose bytes are the encoding of a manifest over a and b (named by nobody as one), used as data in spell.bin.
+    const spelled = await obj(encodeManifest({ level: 0, children: kids([a, a, b]) }));
+    const tail = await manifestObj(0, kids([a, b, a]));
+    const big = await manifestObj(1, [
+      { id: shared.id, size: c.bytes.length + b.bytes.length },
+      { id: tail.id, size: 2 * a.bytes.length + b.bytes.length },
+    ]);
+    const spell = await manifestObj(0, [...kids([b, c]), { id: spelled.id, size: spelled.bytes.length }]);
+    const bytes = {
+      'shared.bin': Buffer.concat([c.bytes, b.bytes]),
+      'rep.bin': Buffer.concat(Array(8).fill(a.bytes)),
+      'big.bin': Buffer.concat([c.bytes, b.bytes, a.bytes, b.bytes, a.bytes]),
+      'spell.bin': Buffer.concat([b.bytes, c.bytes, spelled.bytes]),
+    };
+    const rows: unknown[][] = [
+      ['m', 'big.bin', bytes['big.bin'].length, big.id, 1],
+      ['m', 'rep.bin', bytes['rep.bin'].length, rep.id, 0],
+      ['m', 'shared.bin', bytes['shared.bin'].length, shared.id, 0],
+      ['m', 'spell.bin', bytes['spell.bin'].length, spell.id, 1],
+    ];
+    const total = Object.values(bytes).reduce((n, x) => n + x.length, 0);
+    const sc = await scene([a, b, c, spelled, shared, rep, tail, big, spell], rows, total);
+    const before = await fingerprintBox(sc.box, sc.victim);
+    const r = await pull(sc);
+    assert.equal(r.code, 0, show(r));
+    for (const [name, want] of Object.entries(bytes)) {
+      const got = await fsp.readFile(join(sc.victim, 'data', name));
+      assert.ok(got.equals(want), `${name}: the workspace holds exactly its bytes`);
+    }
+    const mode = (n: string): number => statSync(join(sc.victim, 'data', n)).mode & 0o111;
+    assert.notEqual(mode('big.bin'), 0, 'big.bin is executable');
+    assert.notEqual(mode('spell.bin'), 0, 'spell.bin is executable');
+    assert.equal(mode('rep.bin'), 0, 'rep.bin is not');
+    assert.equal(mode('shared.bin'), 0, 'shared.bin is not');
+    assert.deepEqual(await staging(sc.victim), [], 'no staging left behind');
+    await assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv pull');
+    const st = await victimDv(sc.box, sc.victim, ['status', '--json'], BOUNDS);
+    assert.equal(JSON.parse(st.stdout).clean, true, show(st));
+  });
+});
