@@ -27,7 +27,8 @@ import {
 } from './attack-helpers.js';
 import { manifestObj, obj, pointerText, publish, snapObj, stored, treeObj, type Obj } from './attack-helpers-objects.js';
 import { encodeManifest } from '../../src/core/manifest.js';
-import { prng } from '../helpers/cli.js';
+import { DV_BIN, prng } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
 
 const T = { timeout: 180_000 };
 const MB = 1024 * 1024;
@@ -223,4 +224,103 @@ describe('attack: write-through, honest but tricky files get exactly their bytes
     const st = await victimDv(sc.box, sc.victim, ['status', '--json'], BOUNDS);
     assert.equal(JSON.parse(st.stdout).clean, true, show(st));
   });
+});
+
+/** An honest scene: one large file of random chunks (`n` chunks of 1 MiB), executable. */
+async function honest(n: number, seed: number): Promise<{ sc: Scene; bytes: Buffer }> {
+  const cs = await chunks(seed, Array(n).fill(MB));
+  const root = await manifestObj(0, kids(cs));
+  const sc = await scene([...cs, root], [['m', 'big.bin', n * MB, root.id, 1]], n * MB);
+  return { sc, bytes: Buffer.concat(cs.map((c) => c.bytes)) };
+}
+
+describe('attack: write-through, links a hostile clone plants', () => {
+  test('.dv/tmp is a symlink to a directory outside: nothing is staged or written there, the pull still gets the bytes', T, async () => {
+    const { sc, bytes } = await honest(3, 80);
+    await fsp.rm(join(sc.victim, '.dv', 'tmp'), { recursive: true, force: true });
+    await fsp.symlink(sc.box.outside, join(sc.victim, '.dv', 'tmp'));
+    const before = await fingerprintBox(sc.box, sc.victim);
+    const r = await pull(sc);
+    await assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv pull');
+    assert.deepEqual(await staging(sc.box.outside), [], 'no staging directory in the link target');
+    if (r.code !== 0) return assertRefused(r, [], 'dv pull');
+    assert.ok((await fsp.readFile(join(sc.victim, 'data', 'big.bin'))).equals(bytes));
+  });
+
+  test('the tracked directory is a symlink to a directory outside: the staged file is not renamed through it', T, async () => {
+    const { sc } = await honest(2, 90);
+    await fsp.symlink(sc.box.outside, join(sc.victim, 'data'));
+    const before = await fingerprintBox(sc.box, sc.victim);
+    const r = await pull(sc);
+    await assertOutsideUnchanged(sc.box, sc.victim, before, 'after dv pull');
+    await assert.rejects(fsp.lstat(join(sc.box.outside, 'big.bin')), /ENOENT/);
+    assert.deepEqual(await staging(sc.victim), []);
+    if (r.code !== 0) assertRefused(r, [], 'dv pull');
+  });
+
+  test('the tracked file is a symlink to a file outside (no --force): the outside file keeps its bytes', T, async () => {
+    const { sc } = await honest(2, 100);
+    const target = join(sc.box.outside, 'precious.txt');
+    await fsp.writeFile(target, 'precious\n');
+    await fsp.mkdir(join(sc.victim, 'data'));
+    await fsp.symlink(target, join(sc.victim, 'data', 'big.bin'));
+    const r = await pull(sc);
+    assert.equal(await fsp.readFile(target, 'utf8'), 'precious\n');
+    assert.deepEqual(await staging(sc.victim), []);
+    if (r.code !== 0) assertRefused(r, [], 'dv pull');
+  });
+});
+
+describe('attack: write-through, interrupted and failing pulls', () => {
+  test('a pull killed (SIGKILL) mid-fetch leaves staging that the next command removes; a second pull gets the bytes', T, async () => {
+    const { sc, bytes } = await honest(96, 110);
+    const tmp = join(sc.victim, '.dv', 'tmp');
+    let killedWith = false;
+    for (let attempt = 0; attempt < 5 && !killedWith; attempt++) {
+      await fsp.rm(join(sc.victim, 'data'), { recursive: true, force: true });
+      const child = spawn(process.execPath, [DV_BIN, 'pull', '-q'], { cwd: sc.victim, env: sc.box.env, detached: true, stdio: 'ignore' });
+      const ended = new Promise<void>((res) => child.once('exit', () => res()));
+      let done = false;
+      void ended.then(() => (done = true));
+      // Kill the whole group the moment a staged file has bytes in it.
+      while (!done) {
+        const co = await staging(sc.victim);
+        const names = co.length > 0 ? await fsp.readdir(join(tmp, co[0])).catch(() => [] as string[]) : [];
+        if (names.length > 0) {
+          process.kill(-child.pid!, 'SIGKILL');
+          killedWith = true;
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      await ended;
+    }
+    assert.ok(killedWith, 'the pull was killed while a staged file existed');
+    assert.notDeepEqual(await staging(sc.victim), [], 'the kill left staging behind (what the next command must clean)');
+    const st = await victimDv(sc.box, sc.victim, ['status'], BOUNDS);
+    assert.ok(st.code !== null, show(st));
+    assert.deepEqual(await staging(sc.victim), [], "the next command removed the dead pull's staging");
+    const r = await victimDv(sc.box, sc.victim, ['pull', '-q'], { ...BOUNDS, maxDiskBytes: 400 * MB, diskDirs: [sc.victim] });
+    assert.equal(r.code, 0, show(r));
+    assert.ok((await fsp.readFile(join(sc.victim, 'data', 'big.bin'))).equals(bytes));
+    assert.deepEqual(await staging(sc.victim), []);
+  });
+
+  test(
+    'a remote that loses a pack mid-way (its chunks unreadable): refused in one line, nothing in the workspace, no staging',
+    T,
+    async () => {
+      const cs = await chunks(120, Array(4).fill(MB));
+      const root = await manifestObj(0, kids(cs));
+      const sc = await scene([root], [['m', 'big.bin', 4 * MB, root.id, 0]], 4 * MB);
+      // The chunks in a second pack, which is then truncated (a failing remote: short reads).
+      const packId = await publish(sc.remote, await Promise.all(cs.map(stored)));
+      const pack = join(sc.remote, 'packs', packId.slice(0, 2), `${packId}.pack`);
+      await fsp.truncate(pack, 2 * MB + 100);
+      const r = await pull(sc);
+      assertRefused(r, [], 'dv pull');
+      await assert.rejects(fsp.lstat(join(sc.victim, 'data', 'big.bin')), /ENOENT/);
+      assert.deepEqual(await staging(sc.victim), []);
+    },
+  );
 });
