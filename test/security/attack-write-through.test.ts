@@ -25,7 +25,7 @@ import {
   victimRepo,
   type Box,
 } from './attack-helpers.js';
-import { manifestObj, obj, pointerText, publish, snapObj, stored, treeObj, type Obj } from './attack-helpers-objects.js';
+import { gitDirObjects, manifestObj, obj, pointerText, publish, snapObj, stored, treeObj, type Obj } from './attack-helpers-objects.js';
 import { encodeManifest } from '../../src/core/manifest.js';
 import { DV_BIN, prng } from '../helpers/cli.js';
 import { spawn } from 'node:child_process';
@@ -323,4 +323,39 @@ describe('attack: write-through, interrupted and failing pulls', () => {
       assert.deepEqual(await staging(sc.victim), []);
     },
   );
+});
+
+describe('attack: write-through, disk spent before a refusal', () => {
+  /** One 1 MiB chunk named 2048 times: an honest 2 GiB file from 1 MiB on the remote. */
+  async function repeated(): Promise<{ objs: Obj[]; row: unknown[]; size: number }> {
+    const [a] = await chunks(130, [MB]);
+    const m0 = await manifestObj(0, kids(Array(32).fill(a)));
+    const m = await manifestObj(1, Array(64).fill({ id: m0.id, size: 32 * MB }));
+    return { objs: [a, m0, m], row: ['m', 'zzz-huge.bin', 2048 * MB, m.id, 0], size: 2048 * MB };
+  }
+
+  test('a nested .git beside a 2 GiB file of one chunk (refused as the tree is decoded): disk stays small, no staging', T, async () => {
+    const h = await repeated();
+    const g = await gitDirObjects('true');
+    const rows = [['d', '.git', 0, g.tree.id, 2], h.row];
+    const sc = await scene([...h.objs, ...g.objects], rows, h.size);
+    const r = await pull(sc);
+    assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${Math.round(r.peakDiskBytes / MB)} MB: ${show(r)}`);
+    assertRefused(r, [], 'dv pull');
+    assert.deepEqual(await staging(sc.victim), []);
+  });
+
+  test('a pull refused for an unsaved change beside a 2 GiB file of one chunk: disk stays small, the edit stays', T, async () => {
+    const h = await repeated();
+    const small = await obj('v2\n');
+    const rows = [['f', 'notes.txt', 3, small.id, 0], h.row];
+    const sc = await scene([...h.objs, small], rows, h.size + 3);
+    await fsp.mkdir(join(sc.victim, 'data'));
+    await fsp.writeFile(join(sc.victim, 'data', 'notes.txt'), 'my unsaved work\n');
+    const r = await pull(sc);
+    assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${Math.round(r.peakDiskBytes / MB)} MB: ${show(r)}`);
+    assertRefused(r, [], 'dv pull');
+    assert.equal(await fsp.readFile(join(sc.victim, 'data', 'notes.txt'), 'utf8'), 'my unsaved work\n');
+    assert.deepEqual(await staging(sc.victim), []);
+  });
 });
