@@ -359,3 +359,65 @@ describe('attack: write-through, disk spent before a refusal', () => {
     assert.deepEqual(await staging(sc.victim), []);
   });
 });
+
+/** Starts `dv pull -q` in its own process group; `staged()` resolves once a staged file has bytes (or the pull ended). */
+function startPull(sc: Scene): { pid: number; ended: Promise<number | null>; staged: () => Promise<boolean> } {
+  const child = spawn(process.execPath, [DV_BIN, 'pull', '-q'], { cwd: sc.victim, env: sc.box.env, detached: true, stdio: 'ignore' });
+  let done = false;
+  const ended = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      done = true;
+      res(code);
+    }),
+  );
+  const staged = async (): Promise<boolean> => {
+    while (!done) {
+      const co = await staging(sc.victim);
+      const names = co.length > 0 ? await fsp.readdir(join(sc.victim, '.dv', 'tmp', co[0])).catch(() => [] as string[]) : [];
+      if (names.length > 0) return true;
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    return false;
+  };
+  return { pid: child.pid!, ended, staged };
+}
+
+describe('attack: write-through, a second dv process and Ctrl-C', () => {
+  test("dv status and a second dv pull while a pull stages: the staging stays the first pull's, both end with the bytes", T, async () => {
+    const { sc, bytes } = await honest(64, 140);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await fsp.rm(join(sc.victim, 'data'), { recursive: true, force: true });
+      await fsp.rm(join(sc.victim, '.dv', 'cache'), { recursive: true, force: true }).catch(() => undefined);
+      const p = startPull(sc);
+      const caught = await p.staged();
+      const [st, second] = await Promise.all([
+        victimDv(sc.box, sc.victim, ['status'], { timeoutMs: 60_000 }),
+        victimDv(sc.box, sc.victim, ['pull', '-q'], { timeoutMs: 60_000 }),
+      ]);
+      const code = await p.ended;
+      assert.equal(code, 0, 'the first pull succeeds: another process did not take its staging');
+      assert.ok(st.code !== null && st.signal === null, show(st));
+      if (second.code !== 0) assertRefused(second, [], 'the second dv pull');
+      assert.ok((await fsp.readFile(join(sc.victim, 'data', 'big.bin'))).equals(bytes));
+      assert.notEqual(statSync(join(sc.victim, 'data', 'big.bin')).mode & 0o111, 0, 'exec bit kept');
+      assert.deepEqual(await staging(sc.victim), []);
+      if (caught) return;
+    }
+    assert.fail('never caught the pull while it staged');
+  });
+
+  test('Ctrl-C (SIGINT) mid-fetch: the pull removes its own staging as it exits', T, async () => {
+    const { sc } = await honest(96, 150);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await fsp.rm(join(sc.victim, 'data'), { recursive: true, force: true });
+      await fsp.rm(join(sc.victim, '.dv', 'cache'), { recursive: true, force: true }).catch(() => undefined);
+      const p = startPull(sc);
+      const caught = await p.staged();
+      if (caught) process.kill(-p.pid, 'SIGINT');
+      await p.ended;
+      assert.deepEqual(await staging(sc.victim), [], 'no staging left after Ctrl-C');
+      if (caught) return;
+    }
+    assert.fail('never caught the pull while it staged');
+  });
+});
