@@ -421,3 +421,30 @@ describe('attack: write-through, a second dv process and Ctrl-C', () => {
     assert.fail('never caught the pull while it staged');
   });
 });
+
+describe('attack: write-through, places beyond MAX_PLACES', () => {
+  test(
+    'a file naming one 1 KiB chunk a million times (1000 x 1000), refused for an unsaved change: memory and disk stay small',
+    T,
+    async () => {
+      const [a] = await chunks(160, [1024]);
+      const m0 = await manifestObj(0, kids(Array(1000).fill(a)));
+      const m1 = await manifestObj(1, Array(1000).fill({ id: m0.id, size: 1000 * 1024 }));
+      const size = 1000 * 1000 * 1024;
+      const small = await obj('v2\n');
+      const rows = [
+        ['m', 'million.bin', size, m1.id, 0],
+        ['f', 'notes.txt', 3, small.id, 0],
+      ];
+      const sc = await scene([a, m0, m1, small], rows, size + 3);
+      await fsp.mkdir(join(sc.victim, 'data'));
+      await fsp.writeFile(join(sc.victim, 'data', 'notes.txt'), 'my unsaved work\n');
+      const r = await pull(sc);
+      assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${Math.round(r.peakDiskBytes / MB)} MB: ${show(r)}`);
+      assertRefused(r, [], 'dv pull');
+      assert.equal(await fsp.readFile(join(sc.victim, 'data', 'notes.txt'), 'utf8'), 'my unsaved work\n');
+      await assert.rejects(fsp.lstat(join(sc.victim, 'data', 'million.bin')), /ENOENT/);
+      assert.deepEqual(await staging(sc.victim), []);
+    },
+  );
+});
