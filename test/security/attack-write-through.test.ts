@@ -14,6 +14,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { WriteThrough } from '../../src/workspace/write-through.js';
 import {
   assertOutsideUnchanged,
   assertRefused,
@@ -447,4 +449,32 @@ describe('attack: write-through, places beyond MAX_PLACES', () => {
       assert.deepEqual(await staging(sc.victim), []);
     },
   );
+});
+
+describe('attack: write-through, one chunk at many places (the planner itself)', () => {
+  test('a chunk named at more than 8 places is staged nowhere and its files are never handed out; at 8 it is', async () => {
+    for (const [n, staged] of [
+      [8, true],
+      [9, false],
+    ] as const) {
+      const dir = await fsp.mkdtemp(join(tmpdir(), 'dv-wt-copies-'));
+      const stage = WriteThrough.create(join(dir, 'tmp'), { minSize: 1 })!;
+      try {
+        const [a] = await chunks(170, [1000]);
+        const m = await manifestObj(0, kids(Array(n).fill(a)));
+        stage.file(m.id, n * 1000, true);
+        stage.manifest(m.id, { level: 0, children: kids(Array(n).fill(a)) });
+        const to = stage.route(a.id);
+        assert.equal(to?.length, staged ? n : undefined, `${n} places`);
+        // As a fetch worker would: the chunk's bytes at each place.
+        for (const p of to ?? []) await fsp.writeFile(p.path, Buffer.alloc(n * 1000));
+        stage.settle(a.id, 'ok');
+        const dev = statSync(stage.dir).dev;
+        assert.equal(stage.claim(m.id, n * 1000, dev) !== undefined, staged, `${n} places: handed out only when staged`);
+      } finally {
+        await stage.dispose();
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    }
+  });
 });
