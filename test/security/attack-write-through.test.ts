@@ -478,3 +478,35 @@ describe('attack: write-through, one chunk at many places (the planner itself)',
     }
   });
 });
+
+describe('attack: write-through, a tracked single file', () => {
+  test(
+    'a large tracked file (pointer of kind file), executable, once a symlink to outside: the link is replaced, outside untouched',
+    T,
+    async () => {
+      const cs = await chunks(180, [MB, MB, 300 * 1024]);
+      const root = await manifestObj(0, kids(cs));
+      const size = 2 * MB + 300 * 1024;
+      const box = await makeBox('dv-attack-wt-');
+      const remote = join(box.root, 'remote');
+      await fsp.mkdir(remote);
+      const victim = await victimRepo(box);
+      await trustedRemote(victim, 'origin', remote);
+      const tree = await treeObj([['m', 'big.bin', size, root.id, 1]]);
+      const snap = await snapObj(tree.id, 'big.bin', 'file', size, 1);
+      await publish(remote, await Promise.all([...cs, root, tree, snap].map(stored)));
+      await fsp.writeFile(join(victim, 'big.bin.dv'), pointerText(snap.id, tree.id, 'big.bin', 'file'));
+      const target = join(box.outside, 'precious.txt');
+      await fsp.writeFile(target, 'precious\n');
+      await fsp.symlink(target, join(victim, 'big.bin'));
+      const r = await victimDv(box, victim, ['pull', '--force'], { ...BOUNDS, diskDirs: [victim] });
+      assert.equal(await fsp.readFile(target, 'utf8'), 'precious\n', 'the link target keeps its bytes');
+      assert.deepEqual(await staging(victim), []);
+      if (r.code !== 0) return assertRefused(r, [], 'dv pull --force');
+      const st = await fsp.lstat(join(victim, 'big.bin'));
+      assert.ok(st.isFile(), 'a regular file replaced the link');
+      assert.notEqual(st.mode & 0o111, 0, 'executable as the tree says');
+      assert.ok((await fsp.readFile(join(victim, 'big.bin'))).equals(Buffer.concat(cs.map((c) => c.bytes))));
+    },
+  );
+});
