@@ -11,8 +11,9 @@
  * which the fetch's ledger holds to each node's claim), so its bytes are the file's; anything
  * else (a chunk already here, one in a frame, a subtree shared with a file seen earlier, a failed
  * write) leaves it incomplete and checkout writes that file from the store as always. A staged
- * file is claimed at most once. Places waiting are bounded (MAX_PLACES): beyond, files are not
- * staged. The staging directory is removed by `dispose`, by Ctrl-C (its name carries the pid:
+ * file is claimed at most once. Places waiting are bounded (MAX_PLACES), and so are the places
+ * one chunk is written at (MAX_COPIES: staged bytes stay within a few times the bytes downloaded,
+ * whatever checkout then does): beyond, files are not staged. The staging directory is removed by `dispose`, by Ctrl-C (its name carries the pid:
  * store/atomic.ts) or by the next command after a kill (store/leftovers.ts).
  */
 import { lstatSync, mkdirSync, promises as fsp } from 'node:fs';
@@ -31,6 +32,12 @@ export interface StagePlace {
 export const STAGE_MIN = 1024 * 1024;
 /** Places waiting at once (a level's worth of chunks): ~100 bytes each, so some 13 MB at most. */
 const MAX_PLACES = 1 << 17;
+/**
+ * Places one downloaded chunk may be written at. Staging happens before checkout's refusals (an
+ * unsaved change): one 1 MiB chunk named 2048 times would put 2 GiB on the disk of a pull that
+ * then writes nothing. Beyond this, the files naming it are written by checkout, from the store.
+ */
+const MAX_COPIES = 8;
 
 interface Staged {
   path: string;
@@ -115,8 +122,12 @@ export class WriteThrough {
     const list = this.chunks.get(id);
     if (!list) return undefined;
     this.chunks.delete(id);
-    const live = list.filter((p) => !p.file.dead);
+    let live = list.filter((p) => !p.file.dead);
     this.routed.set(id, list);
+    if (live.length > MAX_COPIES) {
+      for (const p of live) p.file.dead = true;
+      live = [];
+    }
     return live.length > 0 ? live.map((p) => ({ path: p.file.path, offset: p.offset, length: p.length })) : undefined;
   }
 
