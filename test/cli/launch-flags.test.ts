@@ -1,0 +1,50 @@
+/**
+ * bin/dv starts Node with the flags src/cli/launch-flags.ts names (its first line), and they take
+ * effect: executed as a program, the dv process keeps a young generation of 2 × 2 MiB through an
+ * allocation churn where a plain node grows its own to several times that.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE_FLAGS } from '../../src/cli/launch-flags.js';
+import { DV_BIN, tempDir } from '../helpers/cli.js';
+
+const CHURN = `
+import { getHeapSpaceStatistics } from 'node:v8';
+process.on('exit', () => {
+  let keep = [];
+  for (let round = 0; round < 30; round++) {
+    const batch = [];
+    for (let i = 0; i < 100000; i++) batch.push({ s: 'y' + i + round });
+    keep = batch;
+  }
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+  process.stdout.write('\\nyoung=' + young + ' kept=' + keep.length + '\\n');
+});
+`;
+
+function youngOf(cmd: string, args: string[], preload: string): number {
+  const env = { ...process.env, NODE_OPTIONS: `--import ${preload}` };
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const m = /young=(\d+) kept=100000/.exec(r.stdout);
+  assert.ok(m, `no young generation size in ${r.stdout}`);
+  return Number(m[1]);
+}
+
+test("bin/dv's first line starts Node with the launch flags", () => {
+  const first = readFileSync(DV_BIN, 'utf8').split('\n')[0];
+  assert.equal(first, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+});
+
+test('executed as a program, dv keeps a small young generation where plain node grows its own', (t) => {
+  const preload = join(tempDir(), 'churn.mjs');
+  writeFileSync(preload, CHURN);
+  const dv = youngOf(DV_BIN, ['--version'], preload);
+  const plain = youngOf(process.execPath, ['-e', ''], preload);
+  t.diagnostic(`young generation: dv ${dv / 2 ** 20} MiB, plain node ${plain / 2 ** 20} MiB`);
+  assert.ok(dv <= 4 * 2 ** 20, `dv's young generation is ${dv} bytes`);
+  assert.ok(plain > 2 * dv, `plain node's young generation (${plain}) did not outgrow dv's (${dv}): the test shows nothing`);
+});
