@@ -4,7 +4,9 @@
  * size and file count as doubles, nine bytes of level, flags and who claimed it), found through an
  * open-addressing table of u32 record numbers at most half full: about 65-75 bytes an object,
  * where a Map of hex strings to claim objects cost some 200 bytes of heap (and a major GC marking
- * every one of them).
+ * every one of them). Past the first 64 Ki records, pages of 1 Mi records and the table are mapped
+ * on their own (mapped.ts): a dropped ledger gives its memory back to the system (a pull's checkout
+ * does not run beside its fetch's records), and the part of a page not used yet is not resident.
  *
  * Invariants: every probe compares all 32 bytes, so a record is found exactly; an id that is no
  * 64-digit lowercase hex (never one decoded from an object: ids as callers give them) gets a
@@ -12,11 +14,17 @@
  * Who claimed an object is kept as "tree", "file manifest" or "snapshot" with the first 6 bytes
  * of its id (exactly what messages print), or as one of a few other strings, interned.
  */
+import { mappedArrayBuffer, mappedUint32 } from './mapped.js';
 
 const ID_BYTES = 32;
-/** Records a page holds: 4 Ki, about 230 KiB, so a small walk (one tree loaded) stays small. */
-const PAGE_BITS = 12;
-const PAGE = 1 << PAGE_BITS;
+/** The first pages hold 4 Ki records (about 230 KiB), so a small walk (one tree loaded) stays small. */
+const SMALL_BITS = 12;
+const SMALL_PAGES = 16;
+const SMALL_RECORDS = SMALL_PAGES << SMALL_BITS;
+/** Then pages of 1 Mi records (57 MiB, mapped on their own; resident as they fill). */
+const LARGE_BITS = 20;
+/** Bytes a record: 32 of id, 16 of size and files, and META. */
+const RECORD = ID_BYTES + 16 + 9;
 const META = 9;
 /** Meta bytes: flags, level, kind of claimant, then 6 bytes naming it. */
 const M_FLAGS = 0;
@@ -40,7 +48,11 @@ interface Page {
 export class ClaimTable {
   private readonly pages: Page[] = [];
   private count = 0;
-  private slots = new Uint32Array(1024);
+  /** Records the pages can hold. */
+  private capacity = 0;
+  /** Where the record last passed to `page` lies in its page. */
+  private k = 0;
+  private slots = mappedUint32(1024);
   private readonly odd = new Map<string, number>();
   private readonly oddIds = new Map<number, string>();
   private readonly scratch = Buffer.alloc(ID_BYTES);
@@ -84,40 +96,47 @@ export class ClaimTable {
     if (!(r >= 0 && r < this.count)) throw new RangeError(`ClaimTable: no record ${r} (${this.count} held)`);
     const odd = this.oddIds.size > 0 ? this.oddIds.get(r) : undefined;
     if (odd !== undefined) return odd;
-    const o = (r & (PAGE - 1)) * ID_BYTES;
-    return this.page(r).ids.toString('hex', o, o + ID_BYTES);
+    const p = this.page(r);
+    const o = this.k * ID_BYTES;
+    return p.ids.toString('hex', o, o + ID_BYTES);
   }
 
   flags(r: number): number {
-    return this.page(r).meta[(r & (PAGE - 1)) * META + M_FLAGS];
+    const p = this.page(r);
+    return p.meta[this.k * META + M_FLAGS];
   }
 
   setFlags(r: number, f: number): void {
-    this.page(r).meta[(r & (PAGE - 1)) * META + M_FLAGS] = f;
+    const p = this.page(r);
+    p.meta[this.k * META + M_FLAGS] = f;
   }
 
   claimedSize(r: number): number {
-    return this.page(r).nums[(r & (PAGE - 1)) * 2];
+    const p = this.page(r);
+    return p.nums[this.k * 2];
   }
 
   files(r: number): number | undefined {
-    const f = this.page(r).nums[(r & (PAGE - 1)) * 2 + 1];
+    const p = this.page(r);
+    const f = p.nums[this.k * 2 + 1];
     return Number.isNaN(f) ? undefined : f;
   }
 
   setFiles(r: number, files: number | undefined): void {
-    this.page(r).nums[(r & (PAGE - 1)) * 2 + 1] = files ?? Number.NaN;
+    const p = this.page(r);
+    p.nums[this.k * 2 + 1] = files ?? Number.NaN;
   }
 
   level(r: number): number | undefined {
-    const l = this.page(r).meta[(r & (PAGE - 1)) * META + M_LEVEL];
+    const p = this.page(r);
+    const l = p.meta[this.k * META + M_LEVEL];
     return l === NO_LEVEL ? undefined : l;
   }
 
   /** Records a claim: size, file count and manifest level (a level outside 0..254 is kept as none: none is valid). */
   setClaim(r: number, c: { size: number; files?: number; level?: number }, by: string): void {
     const p = this.page(r);
-    const k = r & (PAGE - 1);
+    const k = this.k;
     p.nums[k * 2] = c.size;
     p.nums[k * 2 + 1] = c.files ?? Number.NaN;
     const level = c.level;
@@ -141,28 +160,44 @@ export class ClaimTable {
   /** Who made the claim of record `r`, as it was given. */
   by(r: number): string {
     const p = this.page(r);
-    const at = (r & (PAGE - 1)) * META;
+    const at = this.k * META;
     const kind = p.meta[at + M_BY];
     if (kind === BY_NAMED) return this.names[p.meta.readUInt32BE(at + M_BY_ID)];
     return `${BY_KINDS[kind]} ${p.meta.toString('hex', at + M_BY_ID, at + M_BY_ID + 6)}`;
   }
 
+  /** The page of record `r`; the record's place in it is left in `k`. */
   private page(r: number): Page {
-    return this.pages[r >>> PAGE_BITS];
+    if (r < SMALL_RECORDS) {
+      this.k = r & ((1 << SMALL_BITS) - 1);
+      return this.pages[r >>> SMALL_BITS];
+    }
+    const q = r - SMALL_RECORDS;
+    this.k = q & ((1 << LARGE_BITS) - 1);
+    return this.pages[SMALL_PAGES + (q >>> LARGE_BITS)];
+  }
+
+  /** A page of `records` records: ids, then sizes and files, then meta bytes, in one buffer (mapped when large). */
+  private static newPage(records: number): Page {
+    const buf = mappedArrayBuffer(records * RECORD);
+    return {
+      ids: Buffer.from(buf, 0, records * ID_BYTES),
+      nums: new Float64Array(buf, records * ID_BYTES, records * 2),
+      meta: Buffer.from(buf, records * (ID_BYTES + 16), records * META),
+    };
   }
 
   /** A new record (id bytes from `src`, none for an odd id), with no flags and no claim. */
   private append(src: Buffer | undefined): number {
     const r = this.count;
     if (r >= 0xfffffffe) throw new RangeError('a ledger holds at most 2^32 - 2 objects');
-    const k = r & (PAGE - 1);
-    if (k === 0)
-      this.pages.push({
-        ids: Buffer.allocUnsafe(PAGE * ID_BYTES),
-        nums: new Float64Array(PAGE * 2),
-        meta: Buffer.allocUnsafe(PAGE * META),
-      });
-    const p = this.pages[this.pages.length - 1];
+    if (r === this.capacity) {
+      const records = this.pages.length < SMALL_PAGES ? 1 << SMALL_BITS : 1 << LARGE_BITS;
+      this.pages.push(ClaimTable.newPage(records));
+      this.capacity += records;
+    }
+    const p = this.page(r);
+    const k = this.k;
     if (src) src.copy(p.ids, k * ID_BYTES, 0, ID_BYTES);
     else p.ids.fill(0, k * ID_BYTES, (k + 1) * ID_BYTES);
     p.nums[k * 2] = Number.NaN;
@@ -179,9 +214,8 @@ export class ClaimTable {
     const head = src.readUInt32BE(0);
     let h = head & mask;
     for (let ref = this.slots[h]; ref !== 0; ref = this.slots[h]) {
-      const r = ref - 1;
-      const ids = this.page(r).ids;
-      const o = (r & (PAGE - 1)) * ID_BYTES;
+      const ids = this.page(ref - 1).ids;
+      const o = this.k * ID_BYTES;
       // The first four bytes rule out almost every other record before the full compare.
       if (ids.readUInt32BE(o) === head && ids.compare(src, 0, ID_BYTES, o, o + ID_BYTES) === 0) return h;
       h = (h + 1) & mask;
@@ -192,12 +226,12 @@ export class ClaimTable {
   /** Doubles the table of record numbers (records themselves never move). */
   private grow(): void {
     const old = this.slots;
-    this.slots = new Uint32Array(old.length * 2);
+    this.slots = mappedUint32(old.length * 2);
     const mask = this.slots.length - 1;
     for (const ref of old) {
       if (ref === 0) continue;
-      const r = ref - 1;
-      let h = this.page(r).ids.readUInt32BE((r & (PAGE - 1)) * ID_BYTES) & mask;
+      const ids = this.page(ref - 1).ids;
+      let h = ids.readUInt32BE(this.k * ID_BYTES) & mask;
       while (this.slots[h] !== 0) h = (h + 1) & mask;
       this.slots[h] = ref;
     }

@@ -23,7 +23,8 @@ const refused = (f: () => unknown, why: RegExp): void => {
 
 test('ClaimTable: one record per id through growth and pages; twins of the same first bytes and odd ids stay apart', () => {
   const t = new ClaimTable();
-  const n = 20_000;
+  // Past the 64 Ki records of the small pages: into the first large (mapped) page.
+  const n = 70_000;
   for (let k = 0; k < n; k++) assert.equal(t.add(idOf(k)), k);
   // Same first 4 bytes (same home slot), different rest.
   const twin = `${idOf(0).slice(0, 8)}${'0'.repeat(56)}`;
@@ -40,6 +41,12 @@ test('ClaimTable: one record per id through growth and pages; twins of the same 
   t.setClaim(7, { size: 2 ** 50 + 3, files: 12, level: 3 }, `tree ${idOf(1).slice(0, 12)}`);
   t.setClaim(n + 1, { size: 5 }, 'the paths asked for');
   t.setClaim(9_000, { size: 0 }, 'tree tttttttttttt');
+  t.setClaim(69_999, { size: 42, files: 2 }, `snapshot ${idOf(3).slice(0, 12)}`);
+  assert.equal(t.id(69_999), idOf(69_999));
+  assert.equal(t.claimedSize(69_999), 42);
+  assert.equal(t.files(69_999), 2);
+  assert.equal(t.by(69_999), `snapshot ${idOf(3).slice(0, 12)}`);
+  assert.equal(t.id(n + 1), 'not an id');
   assert.equal(t.claimedSize(7), 2 ** 50 + 3);
   assert.equal(t.files(7), 12);
   assert.equal(t.level(7), 3);
