@@ -6,24 +6,19 @@
  * chunks outgrow its file, is refused the moment the lie is seen, before anything is written).
  *
  * Invariants: one record per object id (memoised: a subtree named a million times costs one
- * entry); sums stay safe integers; a lie throws BAD_OBJECT naming the object and what it claims.
+ * entry), kept off the JS heap (claim-table.ts) for the whole walk, since a claim made after its
+ * object was checked (the same chunk in a file further down) is still held to what was checked;
+ * sums stay safe integers; a lie throws BAD_OBJECT naming the object and what it claims.
  * The ledger is pure: callers feed it what they decode, in any order.
  */
 import { DvError } from '../errors.js';
 import type { ManifestNode } from './manifest.js';
 import { type Tree, treeStats } from './tree.js';
+import { ClaimTable } from './claim-table.js';
 
 export interface Totals {
   size: number;
   files: number;
-}
-
-interface Claim {
-  size: number;
-  files?: number;
-  level?: number;
-  by: string;
-  seen: boolean;
 }
 
 const short = (id: string): string => id.slice(0, 12);
@@ -37,32 +32,43 @@ export function declaredTotals(tree: Tree, id: string): Totals {
   return { size, files };
 }
 
+/** Record flags: a claim is recorded; the object itself was checked against it; a walk took it (`visit`). */
+const CLAIMED = 1;
+const SEEN = 2;
+const VISITED = 4;
+
 export class DeclaredLedger {
-  private readonly claims = new Map<string, Claim>();
+  /** One record per object id, off the JS heap (claim-table.ts): a fetch of a million objects keeps a million. */
+  private readonly claims = new ClaimTable();
 
   /** `files: false` records directory claims only (a walk that never reads file contents). */
   constructor(private readonly opts: { files: boolean } = { files: true }) {}
 
   /** What `by` says object `id` holds; a second, different claim on one id is a lie. */
   claim(id: string, kind: 'tree' | 'manifest' | 'chunk', c: { size: number; files?: number; level?: number }, by: string): void {
-    const old = this.claims.get(id);
-    if (!old) {
-      this.claims.set(id, { ...c, by, seen: false });
+    const t = this.claims;
+    const r = t.add(id);
+    const f = t.flags(r);
+    if (!(f & CLAIMED)) {
+      t.setClaim(r, c, by);
+      t.setFlags(r, f | CLAIMED);
       return;
     }
+    const old = { size: t.claimedSize(r), files: t.files(r) };
     if (old.size !== c.size || (c.files !== undefined && old.files !== undefined && old.files !== c.files)) {
-      throw lie(id, kind, `${by} says ${describe(c)}, ${old.by} says ${describe(old)}`);
+      throw lie(id, kind, `${by} says ${describe(c)}, ${t.by(r)} says ${describe(old)}`);
     }
-    if (c.level !== undefined && old.level !== undefined && c.level !== old.level)
-      throw lie(id, kind, `${by} and ${old.by} give it different levels`);
+    const level = t.level(r);
+    if (c.level !== undefined && level !== undefined && c.level !== level)
+      throw lie(id, kind, `${by} and ${t.by(r)} give it different levels`);
   }
 
   /** Checks a decoded tree against its claim and records the claims of its entries. */
   tree(id: string, tree: Tree): Totals {
     const t = declaredTotals(tree, id);
-    const c = this.claims.get(id);
+    const c = this.record(id);
     if (c && (c.size !== t.size || (c.files !== undefined && c.files !== t.files))) {
-      throw lie(id, 'tree', `${c.by} says ${describe(c)}, its entries hold ${describe(t)}`);
+      throw lie(id, 'tree', `${c.by()} says ${describe(c)}, its entries hold ${describe(t)}`);
     }
     if (c?.seen) return t;
     this.mark(id, t.size, t.files);
@@ -82,10 +88,10 @@ export class DeclaredLedger {
       if (ch.size === 0) throw lie(id, 'manifest', 'it names an empty child');
       sum += ch.size;
     }
-    const c = this.claims.get(id);
-    if (c && c.size !== sum) throw lie(id, 'manifest', `${c.by} says ${c.size} bytes, its children add up to ${sum}`);
+    const c = this.record(id);
+    if (c && c.size !== sum) throw lie(id, 'manifest', `${c.by()} says ${c.size} bytes, its children add up to ${sum}`);
     if (c?.level !== undefined && c.level !== node.level)
-      throw lie(id, 'manifest', `it is level ${node.level}, ${c.by} expects level ${c.level}`);
+      throw lie(id, 'manifest', `it is level ${node.level}, ${c.by()} expects level ${c.level}`);
     if (c?.seen) return;
     this.mark(id, sum);
     const by = `file manifest ${short(id)}`;
@@ -97,21 +103,60 @@ export class DeclaredLedger {
 
   /** Checks a chunk's real size (from a verified copy or an index entry) against its claim. */
   chunk(id: string, size: number): void {
-    const c = this.claims.get(id);
-    if (c && c.size !== size) throw lie(id, 'chunk', `${c.by} says ${c.size} bytes, it holds ${size}`);
+    const r = this.claims.find(id);
+    if (r < 0 || !(this.claims.flags(r) & CLAIMED)) return;
+    const claimed = this.claims.claimedSize(r);
+    if (claimed !== size) throw lie(id, 'chunk', `${this.claims.by(r)} says ${claimed} bytes, it holds ${size}`);
   }
 
-  /** The size claimed for `id`, if anything named it. */
-  claimed(id: string): number | undefined {
-    return this.claims.get(id)?.size;
+  /** The size claimed for `id` (or the object of record number `id`: `ref`), if anything named it. */
+  claimed(id: string | number): number | undefined {
+    const r = typeof id === 'number' ? id : this.claims.find(id);
+    return r >= 0 && this.claims.flags(r) & CLAIMED ? this.claims.claimedSize(r) : undefined;
+  }
+
+  /**
+   * The number of `id`'s record, made when there is none (a snapshot, a root): a walk's lists of
+   * wants hold these 4 bytes instead of the id, which the ledger holds once already.
+   */
+  ref(id: string): number {
+    return this.claims.add(id);
+  }
+
+  /** The id of record number `ref`. */
+  id(ref: number): string {
+    return this.claims.id(ref);
+  }
+
+  /**
+   * Records that a walk takes the object of record number `ref` now: true the first time, false
+   * after (a shared subtree, a repeated chunk), so a walk keeps no set of its own beside the records.
+   */
+  visit(ref: number): boolean {
+    const f = this.claims.flags(ref);
+    if (f & VISITED) return false;
+    this.claims.setFlags(ref, f | VISITED);
+    return true;
+  }
+
+  /** The claim on `id`, if any, read out of the table. */
+  private record(id: string): { size: number; files?: number; level?: number; seen: boolean; by: () => string } | undefined {
+    const t = this.claims;
+    const r = t.find(id);
+    if (r < 0) return undefined;
+    const f = t.flags(r);
+    if (!(f & CLAIMED)) return undefined;
+    return { size: t.claimedSize(r), files: t.files(r), level: t.level(r), seen: (f & SEEN) !== 0, by: () => t.by(r) };
   }
 
   private mark(id: string, size: number, files?: number): void {
-    const c = this.claims.get(id);
-    if (c) {
-      c.seen = true;
-      c.files ??= files;
-    } else this.claims.set(id, { size, files, by: 'the root', seen: true });
+    const t = this.claims;
+    const r = t.add(id);
+    const f = t.flags(r);
+    if (f & CLAIMED) {
+      if (t.files(r) === undefined) t.setFiles(r, files);
+    } else t.setClaim(r, { size, files }, 'the root');
+    t.setFlags(r, f | CLAIMED | SEEN);
   }
 }
 

@@ -29,7 +29,7 @@ import { frameKey, type RemoteIndex } from './remote-index.js';
 import { FetchPool, fetchThreads, type RangeChunk, type SealedPack } from './fetch-pool.js';
 import { RangeSlots } from './fetch-slots.js';
 import { streamRange, type StreamBatch } from './fetch-stream.js';
-import { SeenIds, type Want, WantList } from './want-list.js';
+import { type Want, WantList } from './want-list.js';
 import type { WriteThrough } from '../workspace/write-through.js';
 
 export interface FetchInput {
@@ -117,19 +117,18 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const tally = { have: 0, total: (i.from ?? []).reduce((n, f) => n + f.size, 0) };
   const report = (): void =>
     outer?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched, data: tally.have + stats.dataFetched, total: tally.total });
-  const visited = new SeenIds();
-  // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice.
+  // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice (ledger.visit).
   const ledger = new DeclaredLedger();
   for (const f of i.from ?? []) ledger.claim(f.id, f.kind, { size: f.size, files: f.files }, 'the paths asked for');
   let level = new WantList();
-  for (const id of i.roots) level.push({ id, kind: 'snapshot' });
-  for (const { id, kind } of i.from ?? []) level.push({ id, kind });
-  for (const id of i.leaves ?? []) level.push({ id, kind: 'chunk' });
+  for (const id of i.roots) level.push(ledger.ref(id), 'snapshot');
+  for (const { id, kind } of i.from ?? []) level.push(ledger.ref(id), kind);
+  for (const id of i.leaves ?? []) level.push(ledger.ref(id), 'chunk');
   // The fetch workers, kept from batch to batch so their packs fill up (sealed at the end, or when full).
   const workers: Workers = {};
   try {
     while (level.length > 0) {
-      level = await fetchLevel(i, level, { visited, ledger, tally, stats, workers });
+      level = await fetchLevel(i, level, { ledger, tally, stats, workers });
       report();
     }
     await finishWorkers(i, workers);
@@ -149,7 +148,6 @@ interface Workers {
 
 /** What the walk holds from level to level. */
 interface Walk {
-  visited: SeenIds;
   ledger: DeclaredLedger;
   tally: { have: number; total: number };
   stats: FetchStats;
@@ -180,16 +178,17 @@ async function closeWorkers(workers: Workers): Promise<void> {
  * decoded before the next is planned) and answers the level below.
  */
 async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<WantList> {
-  const { visited, ledger, tally, stats } = walk;
+  const { ledger, tally, stats } = walk;
   const next = new WantList();
   const most = Math.max(1, i.batch ?? FETCH_BATCH);
   for (let k = 0; k < level.length; ) {
     // The next `most` objects not seen before (a repeated chunk, a shared subtree: its bytes are accounted for without a walk).
     const batch: Want[] = [];
     for (; k < level.length && batch.length < most; k++) {
-      const w = level.at(k);
-      if (visited.add(w.id)) batch.push(w);
-      else if (w.kind !== 'snapshot') tally.have += ledger.claimed(w.id) ?? 0;
+      const ref = level.ref(k);
+      const kind = level.kind(k);
+      if (ledger.visit(ref)) batch.push({ id: ledger.id(ref), kind });
+      else if (kind !== 'snapshot') tally.have += ledger.claimed(ref) ?? 0;
     }
     const sizes = await i.store.sizesOf(batch.map((w) => w.id));
     // A chunk whose size (here, or as the remote's index gives it) is not what its file declares is
@@ -224,21 +223,21 @@ async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<W
         const s = decodeSnapshot(bytes, w.id);
         ledger.claim(s.tree, 'tree', { size: s.size, files: s.files }, `snapshot ${w.id.slice(0, 12)}`);
         tally.total += s.size;
-        next.push({ id: s.tree, kind: 'tree' });
-        if (i.history) for (const p of s.parents) next.push({ id: p, kind: 'snapshot' });
+        next.push(ledger.ref(s.tree), 'tree');
+        if (i.history) for (const p of s.parents) next.push(ledger.ref(p), 'snapshot');
       } else if (w.kind === 'tree') {
         const tree = decodeTree(bytes, w.id);
         ledger.tree(w.id, tree);
         for (const e of tree.entries) {
-          if (e.type === 'dir') next.push({ id: e.id, kind: 'tree' });
-          else if (e.type === 'file') next.push({ id: e.id, kind: e.chunked ? 'manifest' : 'chunk' });
+          if (e.type === 'dir') next.push(ledger.ref(e.id), 'tree');
+          else if (e.type === 'file') next.push(ledger.ref(e.id), e.chunked ? 'manifest' : 'chunk');
           if (e.type === 'file') i.stage?.file(e.id, e.size, e.chunked);
         }
       } else {
         const node = decodeManifest(bytes, w.id);
         ledger.manifest(w.id, node);
         i.stage?.manifest(w.id, node);
-        for (const c of node.children) next.push({ id: c.id, kind: node.level > 0 ? 'manifest' : 'chunk' });
+        for (const c of node.children) next.push(ledger.ref(c.id), node.level > 0 ? 'manifest' : 'chunk');
       }
     }
   }

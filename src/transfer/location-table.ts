@@ -12,6 +12,7 @@
  * from the kept bytes when asked for; the frame members of a pack are sorted by offset the first
  * time one of its frames is asked about.
  */
+import { MappedArena, mappedUint32 } from '../core/mapped.js';
 import { FLAG_FRAME } from '../store/codec.js';
 import { IDX_ENTRY_V2, IDX_MAGIC_V2, packIndexRows, type ObjectLocation } from '../store/pack-index.js';
 import { toBytes } from './id-table.js';
@@ -42,14 +43,24 @@ export class LocationTable {
   private readonly ordinal = new Map<string, number>();
   private readonly alternates = new Map<string, { pack: number; row: number }[]>();
   /** Pack ordinal + 1 per slot (EMPTY, GONE: a forgotten id). */
-  private slotPack = new Uint32Array(1024);
-  private slotRow = new Uint32Array(1024);
+  private slotPack = mappedUint32(1024);
+  private slotRow = mappedUint32(1024);
+  /** The index bytes of large remotes, in memory that goes back to the system with the table (core/mapped.ts). */
+  private readonly arena = new MappedArena();
   private mask = 1023;
   private used = 0;
   private count = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * `bytes` to give to `addPack`, copied into the table's own memory once a remote's indexes add up
+   * to a megabyte: the caller drops the buffer it read, whose hole its next read fills.
+   */
+  keep(bytes: Buffer): Buffer {
+    return this.arena.keep(bytes);
   }
 
   /** Adds every row of the index `bytes` of `packId` (validated by decodePackIndex first). */
@@ -187,8 +198,8 @@ export class LocationTable {
   /** Doubles the table; tombstones are dropped. */
   private grow(): void {
     const { slotPack, slotRow } = this;
-    this.slotPack = new Uint32Array(slotPack.length * 2);
-    this.slotRow = new Uint32Array(slotRow.length * 2);
+    this.slotPack = mappedUint32(slotPack.length * 2);
+    this.slotRow = mappedUint32(slotRow.length * 2);
     this.mask = this.slotPack.length - 1;
     this.used = 0;
     for (let k = 0; k < slotPack.length; k++) {

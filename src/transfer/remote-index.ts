@@ -144,7 +144,7 @@ export class RemoteIndex {
           if (opts.exclude?.has(packId)) return;
           // Lean: which copy comes first does not matter, and no pack's entries wait for the others.
           if (ri.lean) ri.addPack(packId, bytes, entries);
-          else loaded.set(packId, { bytes, rows: entries.length });
+          else loaded.set(packId, { bytes: ri.objects.keep(bytes), rows: entries.length });
         }),
       ),
     );

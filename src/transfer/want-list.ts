@@ -1,14 +1,11 @@
 /**
  * The wants of a fetch's walk held off the JS heap: a level's objects (a flat directory of a million
- * files is one level of a million chunks) in an IdList with their kind as its tag, and the objects
- * seen so far in an IdTable (id-table.ts): about 36 and 64 bytes an id, where an array of
- * { id, kind } objects and a Set of hex strings cost some 250 bytes of heap an id.
- * Invariant: answers exactly what the arrays and the Set did; an id that is no 64-digit hex (never
- * one decoded from an object: roots as given) is kept as a string beside them, so it still fails
- * where it did.
+ * files is one level of a million chunks) as the number of each object's record in the walk's
+ * ledger (core/declared.ts `ref`, which holds the id once) and its kind, in pages of typed arrays:
+ * 5 bytes a want, where an array of { id, kind } objects cost some 150 bytes of heap and a list of
+ * ids 36 bytes.
+ * Invariant: answers the wants in the order pushed.
  */
-import { IdList, IdTable, toBytes } from './id-table.js';
-
 export type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 export interface Want {
   id: string;
@@ -16,39 +13,39 @@ export interface Want {
 }
 
 const KINDS: readonly Kind[] = ['snapshot', 'tree', 'manifest', 'chunk'];
+/** Wants a page holds: 64 Ki, 320 KiB. */
+const PAGE_BITS = 16;
+const PAGE = 1 << PAGE_BITS;
 
-/** A list of wants in the order pushed (ids that are no hex id after the others). */
+/** A list of (record number, kind) in the order pushed. */
 export class WantList {
-  private readonly ids = new IdList();
-  private readonly odd: Want[] = [];
+  private readonly pages: { refs: Uint32Array; kinds: Uint8Array }[] = [];
+  private count = 0;
 
   get length(): number {
-    return this.ids.length + this.odd.length;
+    return this.count;
   }
 
-  push(w: Want): void {
-    const b = toBytes(w.id);
-    if (b) this.ids.pushBytes(b, 0, KINDS.indexOf(w.kind));
-    else this.odd.push(w);
+  push(ref: number, kind: Kind): void {
+    const k = this.count & (PAGE - 1);
+    if (k === 0) this.pages.push({ refs: new Uint32Array(PAGE), kinds: new Uint8Array(PAGE) });
+    const page = this.pages[this.pages.length - 1];
+    page.refs[k] = ref;
+    page.kinds[k] = KINDS.indexOf(kind);
+    this.count++;
   }
 
-  at(k: number): Want {
-    if (k >= this.ids.length) return this.odd[k - this.ids.length];
-    return { id: this.ids.id(k), kind: KINDS[this.ids.tag(k)] };
+  /** The record number of want `k`. */
+  ref(k: number): number {
+    return this.page(k).refs[k & (PAGE - 1)];
   }
-}
 
-/** The ids seen by a walk. */
-export class SeenIds {
-  private readonly table = new IdTable();
-  private readonly odd = new Set<string>();
+  kind(k: number): Kind {
+    return KINDS[this.page(k).kinds[k & (PAGE - 1)]];
+  }
 
-  /** Adds `id`: false when it was seen before. */
-  add(id: string): boolean {
-    const b = toBytes(id);
-    if (b) return this.table.addBytes(b, 0);
-    if (this.odd.has(id)) return false;
-    this.odd.add(id);
-    return true;
+  private page(k: number): { refs: Uint32Array; kinds: Uint8Array } {
+    if (!(k >= 0 && k < this.count)) throw new RangeError(`WantList: no want at ${k} (length ${this.count})`);
+    return this.pages[k >>> PAGE_BITS];
   }
 }
