@@ -447,3 +447,20 @@ export async function victimRepo(box: Box, name = 'victim'): Promise<string> {
   assert.equal(r.code, 0, `dv init in the victim's repository: ${show(r)}`);
   return dir;
 }
+
+/** A victim's repository whose trusted remote `origin` is the attacker's directory (`<box>/remote`). */
+export interface DirScene {
+  box: Box;
+  remote: string;
+  victim: string;
+}
+
+/** A fresh box, an empty remote directory in it, and the victim's repository trusting it as `origin`. */
+export async function dirScene(prefix?: string): Promise<DirScene> {
+  const box = await makeBox(prefix);
+  const remote = join(box.root, 'remote');
+  await fsp.mkdir(remote);
+  const victim = await victimRepo(box);
+  await trustedRemote(victim, 'origin', remote);
+  return { box, remote, victim };
+}

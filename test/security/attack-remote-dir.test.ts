@@ -21,6 +21,8 @@ import {
   assertHarmlessEnd,
   assertOutsideUnchanged,
   assertRefused,
+  dirScene,
+  type DirScene,
   exists,
   fingerprintBox,
   Findings,
@@ -28,10 +30,8 @@ import {
   gitRun,
   makeBox,
   show,
-  trustedRemote,
   victimDv,
   victimRepo,
-  type Box,
 } from './attack-helpers.js';
 import {
   gitDirObjects,
@@ -56,21 +56,13 @@ const MB = 1024 * 1024;
 /** What any hostile input of a few KB may cost the victim. */
 const BOUNDS = { timeoutMs: 30_000, maxRssBytes: 300 * MB, maxDiskBytes: 16 * MB };
 
-interface Scene {
-  box: Box;
-  remote: string;
-  victim: string;
-}
+type Scene = DirScene;
 
 /** The victim's repository, its (trusted) remote the attacker's directory, and a pointer naming the attacker's snapshot. */
 async function scene(snap?: string, tree?: string): Promise<Scene> {
-  const box = await makeBox();
-  const remote = join(box.root, 'remote');
-  await fsp.mkdir(remote);
-  const victim = await victimRepo(box);
-  await trustedRemote(victim, 'origin', remote);
-  if (snap && tree) await fsp.writeFile(join(victim, 'data.dv'), pointerText(snap, tree, 'data', 'dir'));
-  return { box, remote, victim };
+  const sc = await dirScene();
+  if (snap && tree) await fsp.writeFile(join(sc.victim, 'data.dv'), pointerText(snap, tree, 'data', 'dir'));
+  return sc;
 }
 
 /** A scene whose snapshot `data` holds one file `a.txt` of `content`, and the path its pack would have on the remote. */

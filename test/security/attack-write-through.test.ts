@@ -16,17 +16,7 @@ import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { WriteThrough } from '../../src/workspace/write-through.js';
-import {
-  assertOutsideUnchanged,
-  assertRefused,
-  fingerprintBox,
-  makeBox,
-  show,
-  trustedRemote,
-  victimDv,
-  victimRepo,
-  type Box,
-} from './attack-helpers.js';
+import { assertOutsideUnchanged, assertRefused, dirScene, type DirScene, fingerprintBox, show, victimDv } from './attack-helpers.js';
 import { gitDirObjects, manifestObj, obj, pointerText, publish, snapObj, stored, treeObj, type Obj } from './attack-helpers-objects.js';
 import { encodeManifest } from '../../src/core/manifest.js';
 import { DV_BIN, prng } from '../helpers/cli.js';
@@ -36,19 +26,11 @@ const T = { timeout: 180_000 };
 const MB = 1024 * 1024;
 const BOUNDS = { timeoutMs: 60_000, maxRssBytes: 400 * MB, maxDiskBytes: 64 * MB };
 
-interface Scene {
-  box: Box;
-  remote: string;
-  victim: string;
-}
+type Scene = DirScene;
 
 /** The victim's repository with the attacker's directory as its trusted remote and a pointer to `data` in snapshot `snap`. */
 async function scene(objs: Obj[], rows: unknown[][], size: number): Promise<Scene> {
-  const box = await makeBox('dv-attack-wt-');
-  const remote = join(box.root, 'remote');
-  await fsp.mkdir(remote);
-  const victim = await victimRepo(box);
-  await trustedRemote(victim, 'origin', remote);
+  const { box, remote, victim } = await dirScene('dv-attack-wt-');
   const tree = await treeObj(rows);
   const snap = await snapObj(tree.id, 'data', 'dir', size, rows.length);
   await publish(remote, await Promise.all([...objs, tree, snap].map(stored)));
@@ -487,11 +469,7 @@ describe('attack: write-through, a tracked single file', () => {
       const cs = await chunks(180, [MB, MB, 300 * 1024]);
       const root = await manifestObj(0, kids(cs));
       const size = 2 * MB + 300 * 1024;
-      const box = await makeBox('dv-attack-wt-');
-      const remote = join(box.root, 'remote');
-      await fsp.mkdir(remote);
-      const victim = await victimRepo(box);
-      await trustedRemote(victim, 'origin', remote);
+      const { box, remote, victim } = await dirScene('dv-attack-wt-');
       const tree = await treeObj([['m', 'big.bin', size, root.id, 1]]);
       const snap = await snapObj(tree.id, 'big.bin', 'file', size, 1);
       await publish(remote, await Promise.all([...cs, root, tree, snap].map(stored)));
