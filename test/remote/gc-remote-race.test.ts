@@ -118,13 +118,24 @@ for (const rk of remoteKinds(['dir', 's3rver'])) {
       const args = ['gc', '--remote', '--grace', '0'];
       const ms = await timeRun(b, ['gc', '--remote', '--grace', '0', '--dry-run'], fx.env);
       let killed = 0;
-      for (const delay of spreadDelays(18, 8, 50, Math.max(400, ms * 1.5))) {
+      const whole = [ms];
+      const one = async (delay: number): Promise<void> => {
         const r = await runKilledAfter(b, args, delay, fx.env);
         if (r.killed) killed++;
-        else assert.equal(r.code, 0, r.stderr);
+        else {
+          assert.equal(r.code, 0, r.stderr);
+          whole.push(r.elapsedMs);
+        }
         const check = await dvJson(b, ['fsck', '--remote'], fx.env);
         assert.equal(check.ok, true, `after a kill at ${delay} ms: ${JSON.stringify(check.problems)}`);
         assert.equal((await clonePull(a, fx.env)).same, true, `pull after a kill at ${delay} ms`);
+      };
+      for (const delay of spreadDelays(18, 8, 50, Math.max(400, ms * 1.5))) await one(delay);
+      // The dry run may have been timed at a busy moment: too few kills landed, so more, within the
+      // shortest whole run seen (as test/helpers/kill.ts's series do).
+      for (const delay of killed >= 3 ? [] : spreadDelays(19, 8, 50, Math.max(100, Math.min(...whole) * 0.9))) {
+        if (killed >= 3) break;
+        await one(delay);
       }
       assert.ok(killed >= 3, `only ${killed} runs were killed`);
       // Run to the end: everything collectable goes, and the kept data still pulls.
