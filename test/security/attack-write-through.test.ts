@@ -46,6 +46,17 @@ async function staging(victim: string): Promise<string[]> {
 const pull = (sc: Scene, args: string[] = []): ReturnType<typeof victimDv> =>
   victimDv(sc.box, sc.victim, ['pull', ...args], { ...BOUNDS, diskDirs: [sc.victim] });
 
+/** An unsaved edit of data/notes.txt, then a pull: refused within the disk bound, the edit kept, no staging left. */
+async function refusedBesideEdit(sc: Scene): Promise<void> {
+  await fsp.mkdir(join(sc.victim, 'data'));
+  await fsp.writeFile(join(sc.victim, 'data', 'notes.txt'), 'my unsaved work\n');
+  const r = await pull(sc);
+  assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${Math.round(r.peakDiskBytes / MB)} MB: ${show(r)}`);
+  assertRefused(r, [], 'dv pull');
+  assert.equal(await fsp.readFile(join(sc.victim, 'data', 'notes.txt'), 'utf8'), 'my unsaved work\n');
+  assert.deepEqual(await staging(sc.victim), []);
+}
+
 /** Random chunks of the given sizes, as objects. */
 const chunks = (seed: number, sizes: number[]): Promise<Obj[]> => Promise.all(sizes.map((n, k) => obj(prng(seed + k, n))));
 
@@ -334,13 +345,7 @@ describe('attack: write-through, disk spent before a refusal', () => {
     const small = await obj('v2\n');
     const rows = [['f', 'notes.txt', 3, small.id, 0], h.row];
     const sc = await scene([...h.objs, small], rows, h.size + 3);
-    await fsp.mkdir(join(sc.victim, 'data'));
-    await fsp.writeFile(join(sc.victim, 'data', 'notes.txt'), 'my unsaved work\n');
-    const r = await pull(sc);
-    assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${Math.round(r.peakDiskBytes / MB)} MB: ${show(r)}`);
-    assertRefused(r, [], 'dv pull');
-    assert.equal(await fsp.readFile(join(sc.victim, 'data', 'notes.txt'), 'utf8'), 'my unsaved work\n');
-    assert.deepEqual(await staging(sc.victim), []);
+    await refusedBesideEdit(sc);
   });
 });
 
@@ -421,14 +426,8 @@ describe('attack: write-through, places beyond MAX_PLACES', () => {
         ['f', 'notes.txt', 3, small.id, 0],
       ];
       const sc = await scene([a, m0, m1, small], rows, size + 3);
-      await fsp.mkdir(join(sc.victim, 'data'));
-      await fsp.writeFile(join(sc.victim, 'data', 'notes.txt'), 'my unsaved work\n');
-      const r = await pull(sc);
-      assert.ok(r.peakDiskBytes <= BOUNDS.maxDiskBytes, `disk: ${Math.round(r.peakDiskBytes / MB)} MB: ${show(r)}`);
-      assertRefused(r, [], 'dv pull');
-      assert.equal(await fsp.readFile(join(sc.victim, 'data', 'notes.txt'), 'utf8'), 'my unsaved work\n');
+      await refusedBesideEdit(sc);
       await assert.rejects(fsp.lstat(join(sc.victim, 'data', 'million.bin')), /ENOENT/);
-      assert.deepEqual(await staging(sc.victim), []);
     },
   );
 });

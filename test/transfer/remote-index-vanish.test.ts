@@ -5,16 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../../src/backend/backend.js';
 import { openBackend } from '../../src/backend/open.js';
 import { DvError } from '../../src/errors.js';
 import { RemoteIndex } from '../../src/transfer/remote-index.js';
+import { tempDir } from '../helpers/cli.js';
 
 test('an index listed, then removed before it is read, is left out: its objects count as absent', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dv-vanish-'));
+  const dir = tempDir('dv-vanish-');
   const real = await openBackend(join(dir, 'remote'), { create: true });
   const id = 'ab'.repeat(32);
   const key = `index/ab/${id}.idx`;
