@@ -3,7 +3,7 @@
 // harness does the timing, page-cache preparation and byte counting alike for all of them.
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE_FLAGS } from '../../src/cli/launch-flags.js';
+import { launchEnv, NODE_FLAGS } from '../../src/cli/launch-flags.js';
 import { exec, which, type Cmd } from './measure.js';
 
 /** One tool's working copy for one dataset and round: its store under `root`, and the data. */
@@ -78,10 +78,12 @@ function intoDir(ws: Workspace, dir: string, cmd: (out: string) => Cmd): Checkou
   };
 }
 
-/** How to start dv: this repo's bin/dv under this Node with the flags its first line gives, or any other executable as it is. */
+/** How to start dv: this repo's bin/dv under this Node with the flags and environment its first line gives, or any other executable as it is. */
 export function dvCommand(dvBin: string, viaNode: boolean): (cwd: string, env: NodeJS.ProcessEnv, ...args: string[]) => Cmd {
   return (cwd, env, ...args) =>
-    viaNode ? { cmd: process.execPath, args: [...NODE_FLAGS, dvBin, ...args], cwd, env } : { cmd: dvBin, args, cwd, env };
+    viaNode
+      ? { cmd: process.execPath, args: [...NODE_FLAGS, dvBin, ...args], cwd, env: { ...env, ...launchEnv(env) } }
+      : { cmd: dvBin, args, cwd, env };
 }
 
 export function dvPeer(dvCmd: ReturnType<typeof dvCommand>): Peer {

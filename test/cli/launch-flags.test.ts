@@ -1,14 +1,15 @@
 /**
- * bin/dv starts Node with the flags src/cli/launch-flags.ts names (its first line), and they take
- * effect: executed as a program, the dv process keeps a young generation of 2 × 2 MiB through an
- * allocation churn where a plain node grows its own to several times that.
+ * bin/dv starts Node with the flags and the allocator setting src/cli/launch-flags.ts names (its
+ * first line), and they take effect: executed as a program, the dv process keeps a young generation
+ * of 2 × 2 MiB through an allocation churn where a plain node grows its own to several times that,
+ * and it starts with MALLOC_ARENA_MAX=2 while what it runs gets the caller's value (or none) back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE_FLAGS } from '../../src/cli/launch-flags.js';
+import { shebang } from '../../src/cli/launch-flags.js';
 import { DV_BIN, tempDir } from '../helpers/cli.js';
 
 const CHURN = `
@@ -36,7 +37,7 @@ function youngOf(cmd: string, args: string[], preload: string): number {
 
 test("bin/dv's first line starts Node with the launch flags", () => {
   const first = readFileSync(DV_BIN, 'utf8').split('\n')[0];
-  assert.equal(first, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+  assert.equal(first, shebang());
 });
 
 test('executed as a program, dv keeps a small young generation where plain node grows its own', (t) => {
@@ -47,4 +48,27 @@ test('executed as a program, dv keeps a small young generation where plain node 
   t.diagnostic(`young generation: dv ${dv / 2 ** 20} MiB, plain node ${plain / 2 ** 20} MiB`);
   assert.ok(dv <= 4 * 2 ** 20, `dv's young generation is ${dv} bytes`);
   assert.ok(plain > 2 * dv, `plain node's young generation (${plain}) did not outgrow dv's (${dv}): the test shows nothing`);
+});
+
+// At exit (after bin/dv gave the environment back): the allocator's setting the process started
+// with (/proc/self/environ is the environment it was executed with) and the one it passes on.
+const ARENA = `
+import { readFileSync } from 'node:fs';
+process.on('exit', () => {
+  const started = readFileSync('/proc/self/environ', 'utf8').split('\\0').find((v) => v.startsWith('MALLOC_ARENA_MAX='));
+  process.stdout.write('\\nstarted=' + started + ' passes=' + process.env.MALLOC_ARENA_MAX + ' marker=' + process.env.DV_CALLER_MALLOC_ARENA_MAX + '\\n');
+});
+`;
+
+test("dv starts with two malloc arenas and gives what it runs the caller's setting back", () => {
+  const preload = join(tempDir(), 'arena.mjs');
+  writeFileSync(preload, ARENA);
+  for (const caller of [undefined, '7']) {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import ${preload}` };
+    delete env.MALLOC_ARENA_MAX;
+    if (caller) env.MALLOC_ARENA_MAX = caller;
+    const r = spawnSync(DV_BIN, ['--version'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`started=MALLOC_ARENA_MAX=2 passes=${caller ?? 'undefined'} marker=undefined`), r.stdout);
+  }
 });

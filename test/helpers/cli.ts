@@ -5,7 +5,7 @@ import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/cli/launch-flags.js';
+import { launchEnv, NODE_FLAGS } from '../../src/cli/launch-flags.js';
 
 export const REPO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DV_BIN = join(REPO_DIR, 'bin', 'dv');
@@ -18,7 +18,8 @@ export interface RunResult {
 
 /** Runs `dv args...` as a separate process. */
 export function dv(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return run(process.execPath, [...NODE_FLAGS, DV_BIN, ...args], cwd, { NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...env });
+  const base = { NO_COLOR: '1', XDG_CONFIG_HOME: join(cwd, '.xdg-test'), ...launchEnv({ ...process.env, ...env }) };
+  return run(process.execPath, [...NODE_FLAGS, DV_BIN, ...args], cwd, { ...base, ...env });
 }
 
 /** Runs a program to its end, collecting its output (stdin closed). */
