@@ -13,8 +13,7 @@ import {
   S3Client,
   type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DvError, fsError, isDvError } from '../errors.js';
 import type { Backend, GetOptions, RangeSink } from './backend.js';
@@ -113,7 +112,7 @@ export class S3Backend implements Backend {
       region: opts.region ?? (opts.endpoint ? 'us-east-1' : undefined),
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
-      credentials: opts.credentials ?? (opts.profile ? fromNodeProviderChain({ profile: opts.profile }) : undefined),
+      credentials: opts.credentials ?? (opts.profile ? profileChain(opts.profile) : undefined),
       maxAttempts: opts.maxAttempts ?? 1,
       followRegionRedirects: true,
       requestChecksumCalculation: checksum,
@@ -165,6 +164,8 @@ export class S3Backend implements Backend {
     source.once('error', (e) => {
       sourceError = e;
     });
+    // Loaded here: lib-storage costs every command that opens a remote ~80 ms of module loading.
+    const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
       client: this.client,
       // lib-storage sends these with CreateMultipartUpload (or the PutObject of a single part).
@@ -394,6 +395,18 @@ export class S3Backend implements Backend {
   private requestTimeout(bodyBytes: number): number {
     return (this.opts.timeoutMs ?? 30_000) + Math.ceil(bodyBytes / MIN_RATE);
   }
+}
+
+/**
+ * The credential chain of an AWS profile, its module loaded at the first request that needs it (not
+ * when a remote is opened: a pull pays for every module it loads). The SDK memoizes what it returns.
+ */
+function profileChain(profile: string): ReturnType<typeof fromNodeProviderChain> {
+  let chain: Promise<ReturnType<typeof fromNodeProviderChain>> | undefined;
+  return async (o) => {
+    chain ??= import('@aws-sdk/credential-providers').then((m) => m.fromNodeProviderChain({ profile }));
+    return (await chain)(o);
+  };
 }
 
 function isUsableKey(key: string): boolean {

@@ -3,8 +3,11 @@
 // chunks (which the direct reader hands back to the SDK's handler).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Backend, RangeSink } from '../../src/backend/backend.js';
 import { isTransient, withRetry } from '../../src/backend/retry.js';
@@ -199,6 +202,31 @@ describe('direct GETs: ranged bodies read in place', () => {
       assert.ok((await raw(chunked.endpoint).getRange('big/x', 5, want.length, into)).equals(want));
     } finally {
       await chunked.stop();
+    }
+  });
+
+  test("a profile's credentials (their module loaded at the first request) sign the requests", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dv-profile-'));
+    const saved = { creds: process.env.AWS_SHARED_CREDENTIALS_FILE, config: process.env.AWS_CONFIG_FILE };
+    try {
+      await writeFile(join(dir, 'credentials'), `[ml]\naws_access_key_id = ${srv.credentials.accessKeyId}\naws_secret_access_key = x\n`);
+      process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
+      process.env.AWS_CONFIG_FILE = join(dir, 'config');
+      const be = new S3Backend({ bucket: BUCKET, prefix: 'd', endpoint: srv.endpoint, profile: 'ml', timeoutMs: TIMEOUT_MS });
+      open.push(be);
+      assert.ok((await be.getRange('big/x', 100, 1000, Buffer.alloc(1000))).equals(data.subarray(100, 1100)));
+      const other = new S3Backend({ bucket: BUCKET, prefix: 'd', endpoint: srv.endpoint, profile: 'absent', timeoutMs: TIMEOUT_MS });
+      open.push(other);
+      await assert.rejects(other.get('big/x'), (e: unknown) => isDvError(e) && e.code !== 'OBJECT_MISSING');
+    } finally {
+      for (const [k, v] of [
+        ['AWS_SHARED_CREDENTIALS_FILE', saved.creds],
+        ['AWS_CONFIG_FILE', saved.config],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
