@@ -31,8 +31,14 @@ export interface GetOptions {
   maxBytes?: number;
 }
 
-/** Takes the pieces of a streamed range in order; a piece is valid only until the returned promise settles. */
-export type RangeSink = (piece: Buffer) => void | Promise<void>;
+/**
+ * Takes the pieces of a streamed range in order; a piece is valid only until the returned promise settles.
+ * `room`, when given, is memory where a backend may read the next bytes in place (a piece that is a view
+ * of it, from its start, is already where the sink wants it); undefined when there is none now. It is
+ * asked right after a piece was handed over, maybe before that piece's promise settled (nothing is read
+ * into it before then).
+ */
+export type RangeSink = ((piece: Buffer) => void | Promise<void>) & { room?: () => Buffer | undefined };
 
 export interface Backend {
   /** Human-readable location, e.g. `/mnt/share/dv` or `s3://bucket/prefix`. */

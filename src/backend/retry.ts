@@ -144,6 +144,7 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
         throw e;
       }
     };
+    if (sink.room) counted.room = sink.room;
     const stop = new DvError('INTERRUPTED', 'the sink of a streamed range failed');
     try {
       await run('getRange', key, async () => {

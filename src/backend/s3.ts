@@ -13,14 +13,14 @@ import {
   S3Client,
   type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DvError, fsError, isDvError } from '../errors.js';
 import type { Backend, GetOptions, RangeSink } from './backend.js';
 import { intoView, rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
-import { readBody, streamBody, type BodyLimits } from './s3body.js';
+import { bufferTarget, readBody, readDirect, streamBody, type BodyLimits } from './s3body.js';
+import { DIRECT, DirectHandler } from './s3direct.js';
 import { capListBodies } from './s3list-cap.js';
 import { checkLockEnabled, deleteVersions, lockOfHead, lockParams, type LockIo, type S3ObjectLock, type S3Stat } from './s3lock.js';
 
@@ -112,19 +112,23 @@ export class S3Backend implements Backend {
       region: opts.region ?? (opts.endpoint ? 'us-east-1' : undefined),
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
-      credentials: opts.credentials ?? (opts.profile ? fromNodeProviderChain({ profile: opts.profile }) : undefined),
+      credentials: opts.credentials ?? (opts.profile ? profileChain(opts.profile) : undefined),
       maxAttempts: opts.maxAttempts ?? 1,
       followRegionRedirects: true,
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
-      requestHandler: new NodeHttpHandler({
-        connectionTimeout: timeoutMs,
-        socketTimeout: timeoutMs,
-        requestTimeout: this.requestTimeout(this.partSize()),
-        throwOnRequestTimeout: true,
-        httpAgent: https ? undefined : (this.agent as HttpAgent),
-        httpsAgent: https ? (this.agent as HttpsAgent) : undefined,
-      }),
+      // Ranged GETs over plain http read their bodies in place (s3direct.ts); every other request goes through the SDK's handler.
+      requestHandler: new DirectHandler(
+        new NodeHttpHandler({
+          connectionTimeout: timeoutMs,
+          socketTimeout: timeoutMs,
+          requestTimeout: this.requestTimeout(this.partSize()),
+          throwOnRequestTimeout: true,
+          httpAgent: https ? undefined : (this.agent as HttpAgent),
+          httpsAgent: https ? (this.agent as HttpsAgent) : undefined,
+        }),
+        { connectMs: timeoutMs, idleMs: timeoutMs },
+      ),
     });
     capListBodies(this.client, this.location);
   }
@@ -160,6 +164,8 @@ export class S3Backend implements Backend {
     source.once('error', (e) => {
       sourceError = e;
     });
+    // Loaded here: lib-storage costs every command that opens a remote ~80 ms of module loading.
+    const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
       client: this.client,
       // lib-storage sends these with CreateMultipartUpload (or the PutObject of a single part).
@@ -215,7 +221,7 @@ export class S3Backend implements Backend {
       if (offset > st.size) throw rangeError(this.location, key, offset, length, st.size);
       return Buffer.alloc(0);
     }
-    const res = await this.sendRange(ctx, key, offset, length);
+    const res = await this.sendRange(ctx, key, offset, length, target !== undefined);
     if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
       // A store that ignored the Range header sent the whole object.
       // Only up to the end of the range is of use: a body larger than that is refused unread.
@@ -225,6 +231,7 @@ export class S3Backend implements Backend {
       target.set(whole.subarray(offset, offset + length));
       return target;
     }
+    if (target && (await readDirect(res.Body, length, ctx, this.limits(length), bufferTarget(target)))) return target;
     // The body goes straight into the caller's buffer (or one of exactly `length`), never through a list of chunks;
     // that buffer bounds it: a byte more is a damaged response (transient), as a byte less is.
     return readBody(res.Body, length, ctx, { ...this.limits(length), into: target });
@@ -236,22 +243,31 @@ export class S3Backend implements Backend {
     validateRange(key, offset, length);
     const ctx = this.ctx(key);
     if (length === 0) return sink(await this.getRange(key, offset, 0));
-    const res = await this.sendRange(ctx, key, offset, length);
+    const room = sink.room;
+    const res = await this.sendRange(ctx, key, offset, length, room !== undefined);
     if (res.ContentRange === undefined && res.ContentLength !== undefined && res.ContentLength !== length) {
       // A store that ignored the Range header: as getRange, whole up to the range's end, then handed over at once.
       const whole = await readBody(res.Body, res.ContentLength, ctx, this.limits(offset + length, offset + length));
       if (whole.length < offset + length) throw rangeError(this.location, key, offset, length, whole.length);
       return sink(whole.subarray(offset, offset + length));
     }
+    // A sink with room gets the body read into it in place (s3direct.ts), where the request went that way.
+    if (room && (await readDirect(res.Body, length, ctx, this.limits(length), { room, take: sink }))) return;
     return streamBody(res.Body, length, ctx, this.limits(length), sink);
   }
 
   /** Sends a ranged GetObject: a range past the object's end is OBJECT_CORRUPT (as every backend says it). */
-  private async sendRange(ctx: S3ErrorContext, key: string, offset: number, length: number): Promise<GetObjectCommandOutput> {
+  private async sendRange(
+    ctx: S3ErrorContext,
+    key: string,
+    offset: number,
+    length: number,
+    direct = false,
+  ): Promise<GetObjectCommandOutput> {
     const cmd = new GetObjectCommand({ Bucket: this.bucket, Key: ctx.objectKey, Range: `bytes=${offset}-${offset + length - 1}` });
     let res: GetObjectCommandOutput;
     try {
-      res = await this.send(ctx, 0, (o) => this.client.send(cmd, o));
+      res = await this.send(ctx, 0, (o) => this.client.send(cmd, direct ? ({ ...o, [DIRECT]: true } as typeof o) : o));
     } catch (e) {
       if (!isDvError(e) || (e.data.awsCode !== 'InvalidRange' && e.data.status !== 416)) throw e;
       const st = await this.stat(key);
@@ -379,6 +395,18 @@ export class S3Backend implements Backend {
   private requestTimeout(bodyBytes: number): number {
     return (this.opts.timeoutMs ?? 30_000) + Math.ceil(bodyBytes / MIN_RATE);
   }
+}
+
+/**
+ * The credential chain of an AWS profile, its module loaded at the first request that needs it (not
+ * when a remote is opened: a pull pays for every module it loads). The SDK memoizes what it returns.
+ */
+function profileChain(profile: string): ReturnType<typeof fromNodeProviderChain> {
+  let chain: Promise<ReturnType<typeof fromNodeProviderChain>> | undefined;
+  return async (o) => {
+    chain ??= import('@aws-sdk/credential-providers').then((m) => m.fromNodeProviderChain({ profile }));
+    return (await chain)(o);
+  };
 }
 
 function isUsableKey(key: string): boolean {

@@ -1,5 +1,6 @@
 import { DvError } from '../errors.js';
 import { tooLargeError } from './keys.js';
+import { DirectBody, type DirectTarget } from './s3direct.js';
 import { classifyS3Error, shortBodyError, timedOutError, type S3ErrorContext } from './s3errors.js';
 
 type Destroyable = { destroy?: (err?: Error) => void };
@@ -72,6 +73,82 @@ export async function streamBody(
 }
 
 /**
+ * Reads a direct body (s3direct.ts) of exactly `expected` bytes into `target`, under the same
+ * deadline as readBody: a Content-Length other than `expected` is a damaged response (transient),
+ * refused before a byte is read; a failure of `take` passes through as it is. Undefined when `body`
+ * is no direct body (the caller then reads it as a stream).
+ */
+export async function readDirect(
+  body: unknown,
+  expected: number,
+  ctx: S3ErrorContext,
+  limits: BodyLimits,
+  target: DirectTarget,
+): Promise<true | undefined> {
+  if (!(body instanceof DirectBody)) return undefined;
+  if (body.length !== expected) {
+    body.destroy();
+    if (body.length < expected) throw shortBodyError(ctx, body.length, expected);
+    throw overlongError(ctx, expected);
+  }
+  let timedOut = false;
+  let takeFailed: { e: unknown } | undefined;
+  let got = 0;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    body.destroy(new Error('body deadline passed'));
+  }, limits.timeoutMs);
+  try {
+    await body.readInto({
+      room: () => target.room(),
+      take: (piece) => {
+        got += piece.length;
+        try {
+          const r = target.take(piece);
+          if (!(r instanceof Promise)) return r;
+          return r.catch((e: unknown) => {
+            takeFailed = { e };
+            throw e;
+          });
+        } catch (e) {
+          takeFailed = { e };
+          throw e;
+        }
+      },
+    });
+  } catch (e) {
+    if (takeFailed) throw takeFailed.e;
+    if (timedOut) throw timedOutError(ctx, got, limits.timeoutMs);
+    throw e instanceof DvError ? e : classifyS3Error(e, ctx);
+  } finally {
+    clearTimeout(timer);
+  }
+  return true;
+}
+
+/** A body longer than announced (transient: a later try may get it whole). */
+function overlongError(ctx: S3ErrorContext, expected: number): DvError {
+  return new DvError(
+    'REMOTE_ERROR',
+    `the download of s3://${ctx.bucket}/${ctx.objectKey} sent more than the ${expected} bytes announced: try again`,
+    { key: ctx.key, transient: true },
+  );
+}
+
+/** A target that fills `out` from its start: in place where the reader can, else by copy. */
+export function bufferTarget(out: Buffer): DirectTarget & { got: () => number } {
+  let at = 0;
+  return {
+    got: () => at,
+    room: () => (at < out.length ? out.subarray(at) : undefined),
+    take: (piece) => {
+      if (piece.buffer !== out.buffer || piece.byteOffset !== out.byteOffset + at) out.set(piece, at);
+      at += piece.length;
+    },
+  };
+}
+
+/**
  * The one body loop of readBody and streamBody: each piece goes to `take` (awaited: the socket
  * waits) at its offset, within the deadline, the byte budget (`limits.maxBytes`) and, when known,
  * the announced length (a byte more is a damaged response, transient). Returns the bytes read; a
@@ -100,11 +177,7 @@ async function pump(
       }
       if (expected !== undefined && got + chunk.length > expected) {
         stream.destroy?.();
-        throw new DvError(
-          'REMOTE_ERROR',
-          `the download of s3://${ctx.bucket}/${ctx.objectKey} sent more than the ${expected} bytes announced: try again`,
-          { key: ctx.key, transient: true },
-        );
+        throw overlongError(ctx, expected);
       }
       const at = got;
       got += chunk.length;

@@ -1,6 +1,7 @@
 /**
  * One GET for many chunks: a range of a remote pack (a whole pack, typically) streamed through the
- * fixed slots of fetch-slots.ts. The body is copied into a slot as it arrives; when the slot is
+ * fixed slots of fetch-slots.ts. The body is read into a slot in place where the backend can (the
+ * sink's `room`: no copy), else copied into it as it arrives; when the slot is
  * full, the chunks lying whole in it go to a fetch worker (verify and pack, in place) and the bytes
  * of the chunk cut in two move to the start of a fresh slot. So a server answers a few large GETs
  * (each ranged GET costs s3rver a stat, an open and a signature check, and moto_server a copy of
@@ -12,7 +13,7 @@
  * stream holds at most one slot while it waits for another, so `count > streams` slots never
  * deadlock; every unit is handed to `process` at most once, in order, and `handed()` says how many.
  */
-import type { Backend } from '../backend/backend.js';
+import type { Backend, RangeSink } from '../backend/backend.js';
 import type { RangeSlots } from './fetch-slots.js';
 
 /** Where a unit lies in the pack. */
@@ -91,18 +92,30 @@ export async function streamRange(s: StreamInput, progress: { handed: number }):
     filled = end - cut;
   };
 
+  const copyIn = async (piece: Buffer): Promise<void> => {
+    let pos = 0;
+    while (pos < piece.length) {
+      if (failed) throw failed.e;
+      const n = Math.min(piece.length - pos, slots.size - filled);
+      piece.copy(view, filled, pos, pos + n);
+      filled += n;
+      pos += n;
+      if (filled === slots.size) await rotate();
+    }
+  };
+  // A backend that reads in place (room) fills the slot itself: its piece is a view of the slot where the free bytes begin.
+  const sink: RangeSink = (piece) => {
+    if (failed) throw failed.e;
+    if (piece.buffer !== view.buffer || piece.byteOffset !== view.byteOffset + filled || piece.length > slots.size - filled) {
+      return copyIn(piece);
+    }
+    filled += piece.length;
+    return filled === slots.size ? rotate() : undefined;
+  };
+  sink.room = () => (failed || filled >= slots.size ? undefined : view.subarray(filled));
+
   try {
-    await s.backend.getRangeTo(s.key, s.start, s.end - s.start, async (piece) => {
-      let pos = 0;
-      while (pos < piece.length) {
-        if (failed) throw failed.e;
-        const n = Math.min(piece.length - pos, slots.size - filled);
-        piece.copy(view, filled, pos, pos + n);
-        filled += n;
-        pos += n;
-        if (filled === slots.size) await rotate();
-      }
-    });
+    await s.backend.getRangeTo(s.key, s.start, s.end - s.start, sink);
     hand(Promise.resolve());
   } catch (e) {
     // The current slot holds no batch: it goes back now.
