@@ -10,8 +10,10 @@
  * transfer coding, a head over 64 KiB, a status below 200, a header it cannot read) is sent again
  * through the SDK's handler before anything was returned; a body yields exactly its Content-Length
  * or fails (the socket ending early is a dropped connection); a read never asks for a byte past the
- * body; one request per connection (`Connection: close`), and the socket is destroyed when its body
- * ends, fails or is dropped; the socket has an idle timeout and the head a deadline.
+ * body; a direct read ends (resolves or rejects) only once no `take` is pending, so the caller's
+ * memory is never handed on while a piece is still being taken; one request per connection
+ * (`Connection: close`), and the socket is destroyed when its body ends, fails or is dropped; the
+ * socket has an idle timeout and the head a deadline.
  */
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -212,6 +214,8 @@ export class DirectBody extends Readable {
   private waiter?: { resolve: () => void; reject: (e: Error) => void };
   /** Whether reading is stopped (it is until the body has a reader). */
   private paused = true;
+  /** The pending `take` of a piece, settled or not (never rejects): the read ends only after it. */
+  private taking?: Promise<void>;
 
   constructor(
     private readonly socket: Socket,
@@ -282,9 +286,15 @@ export class DirectBody extends Readable {
       return;
     }
     this.stopReading();
-    r.then(
-      () => this.next(),
-      (e: Error) => this.fail(e),
+    this.taking = r.then(
+      () => {
+        this.taking = undefined;
+        this.next();
+      },
+      (e: Error) => {
+        this.taking = undefined;
+        this.fail(e);
+      },
     );
   }
 
@@ -347,7 +357,11 @@ export class DirectBody extends Readable {
     this.socket.destroy();
     const w = this.waiter;
     this.waiter = undefined;
-    w?.reject(err ?? closedError());
+    // A piece still being taken is the reader's until its take settles: a slot or buffer it fills
+    // must not be handed on (or read into again by a retry) before then.
+    const reject = (): void => w?.reject(err ?? closedError());
+    if (this.taking) void this.taking.then(reject);
+    else reject();
     cb(err);
   }
 }
