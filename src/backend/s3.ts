@@ -18,6 +18,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DvError, fsError, isDvError } from '../errors.js';
 import type { Backend, GetOptions, RangeSink } from './backend.js';
 import { intoView, rangeError, validateKey, validatePrefix, validateRange } from './keys.js';
+import { capErrorBodies } from './s3error-body.js';
 import { classifyS3Error, missingError, type S3ErrorContext } from './s3errors.js';
 import { bufferTarget, readBody, readDirect, streamBody, type BodyLimits } from './s3body.js';
 import { DIRECT, DirectHandler } from './s3direct.js';
@@ -131,6 +132,7 @@ export class S3Backend implements Backend {
       ),
     });
     capListBodies(this.client, this.location);
+    capErrorBodies(this.client, timeoutMs);
   }
 
   async check(): Promise<void> {
