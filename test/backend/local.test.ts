@@ -83,7 +83,8 @@ describe('LocalBackend specifics', () => {
     const here = path.dirname(fileURLToPath(import.meta.url));
     const dist = path.resolve(here, '..', '..', 'src');
     await copyFile(path.join(dist, 'errors.js'), path.join(lib, 'src', 'errors.js'));
-    for (const f of ['local.js', 'keys.js', 'retry.js']) await copyFile(path.join(dist, 'backend', f), path.join(lib, 'src', 'backend', f));
+    for (const f of ['local.js', 'direct-copy.js', 'keys.js', 'retry.js'])
+      await copyFile(path.join(dist, 'backend', f), path.join(lib, 'src', 'backend', f));
     const script = `
       const { LocalBackend } = await import('./src/backend/local.js');
       const { withRetry } = await import('./src/backend/retry.js');
