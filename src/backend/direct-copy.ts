@@ -20,12 +20,16 @@
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 
-const BLOCK = 1 << 20;
+/**
+ * The bytes of one direct write. Larger requests suit the disk (dd here, one at a time: 4 MiB writes ran at 1.7×
+ * the speed of 1 MiB ones); with IN_FLIGHT of them, 2 MiB did as well as 4 MiB for half the memory.
+ */
+export const BLOCK = 2 << 20;
 const ALIGN = 4096;
 /** Reads-then-writes of one copy in flight: the disk sees several requests at once. */
 const IN_FLIGHT = 4;
-/** Blocks kept for reuse once copies end (beyond those, a block is left to the collector). */
-const KEEP = 4 * IN_FLIGHT;
+/** Blocks kept for reuse once copies end (two copies at once; beyond those, a block is left to the collector). */
+const KEEP = 2 * IN_FLIGHT;
 
 const DIRECT = process.env.DV_DIRECT_IO !== '0' && typeof fsc.O_DIRECT === 'number' && fsc.O_DIRECT !== 0;
 

@@ -289,8 +289,8 @@ async function wholePacks(i: PushInput, plan: PushPlan, at: Located): Promise<Wh
 async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
   // Two copies at a time: an S3 upload of a pack under the multipart threshold holds it in memory
   // (four at once doubled a push's peak RSS). The verification of the next packs runs meanwhile
-  // (up to VERIFY_AHEAD of them verified and waiting), so a copy never waits for a hash: with
-  // verify-then-copy in one slot, each pack's copy waited for its own verification.
+  // (up to VERIFY_AHEAD packs verified or being indexed besides the copies), so a copy never waits
+  // for a hash: with verify-then-copy-then-index in one slot, each copy waited for all of them.
   const copies = Math.max(1, Math.min(i.jobs, 2));
   const copyLimit = pLimit(copies);
   const packLimit = pLimit(copies + VERIFY_AHEAD);
@@ -317,14 +317,18 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
             { id: bad, file: paths.pack },
           );
         }
-        await copyLimit(async () => {
-          if (failed) return;
+        // Only the copy holds a copy slot: the index (small, after the pack is durable) is written
+        // while the next pack is copied, so the disk never waits for an index's fsyncs.
+        const copied = await copyLimit(async () => {
+          if (failed) return false;
           await i.backend.putFile(remotePackKey(w.packId), paths.pack);
-          const idxBytes = await fsp.readFile(paths.idx);
-          await i.backend.put(remoteIndexKey(w.packId), idxBytes);
-          await i.remote.recordUpload(w.packId, idxBytes, entries);
-          countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
+          return true;
         });
+        if (!copied) return;
+        const idxBytes = await fsp.readFile(paths.idx);
+        await i.backend.put(remoteIndexKey(w.packId), idxBytes);
+        await i.remote.recordUpload(w.packId, idxBytes, entries);
+        countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
       }).catch((e: unknown) => {
         failed = true;
         throw e;
@@ -337,7 +341,7 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
 }
 
 /** Whole packs verified ahead of the copies (each waits with its entries on the heap: a few hundred KB at most). */
-const VERIFY_AHEAD = 2;
+const VERIFY_AHEAD = 3;
 
 /** Waits for every promise to settle (nothing keeps writing once this returns), then throws the first failure. */
 async function settleAll(all: Promise<unknown>[]): Promise<void> {

@@ -131,10 +131,10 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       assert.deepEqual(await be.stat('copy/a'), { size: data.length });
     });
 
-    test('putFile round trips sizes on either side of the 4 KiB and 1 MiB boundaries (a directory copies aligned blocks)', async () => {
-      // The local backend writes 1 MiB blocks with O_DIRECT, several at once, and an unaligned tail
+    test('putFile round trips sizes on either side of the 4 KiB and MiB boundaries (a directory copies aligned blocks)', async () => {
+      // The local backend writes 2 MiB blocks with O_DIRECT, four at once, and an unaligned tail
       // buffered: every size class of the last block, and more blocks than it has in flight.
-      const sizes = [4095, 4096, 4097, MiB - 1, MiB, MiB + 1, 3 * MiB + 4096, 6 * MiB + 4095];
+      const sizes = [4095, 4096, 4097, MiB, 2 * MiB - 1, 2 * MiB, 2 * MiB + 1, 3 * MiB + 4096, 9 * MiB + 4095];
       await Promise.all(
         sizes.map(async (size) => {
           const data = big.subarray(size % 977, (size % 977) + size);
@@ -150,6 +150,8 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
         sorted(sizes.map((size) => ({ key: `edge/${size}`, size }))),
         'one value per key, nothing else listed',
       );
+      // Removed again: the listing tests below count the keys (s3rver pages them in its own order).
+      for (const size of sizes) await be.delete(`edge/${size}`);
     });
 
     test('putFile over an existing key replaces its value whole', async () => {
@@ -160,6 +162,7 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       await be.putFile('replace/k', f);
       assert.ok((await be.get('replace/k')).equals(big.subarray(5, 5 + MiB)));
       await rm(f);
+      await be.delete('replace/k');
     });
 
     test('putFile of a missing local file is PATH_NOT_FOUND', async () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { LocalBackend } from '../../src/backend/local.js';
+import { BLOCK } from '../../src/backend/direct-copy.js';
 import { withRetry } from '../../src/backend/retry.js';
 import { collect, rejectsWith, runConformance } from './conformance.js';
 
@@ -108,7 +109,7 @@ describe('LocalBackend specifics', () => {
     const root = path.join(base, 'direct');
     const be = new LocalBackend(root, { create: true });
     if (!(await directAllowed(base))) return t.skip('this file system refuses O_DIRECT');
-    const data = randomBytes(5 * 1024 * 1024 + 333);
+    const data = randomBytes(5 * BLOCK + 333);
     const f = path.join(base, 'direct-src');
     await writeFile(f, data);
     const seen = await withFileWrite(
