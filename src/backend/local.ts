@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DvError, fsError, isDvError } from '../errors.js';
 import type { Backend, GetOptions, RangeSink } from './backend.js';
+import { directCopy } from './direct-copy.js';
 import { intoView, notRegularError, rangeError, tooLargeError, validateKey, validatePrefix, validateRange } from './keys.js';
 
 /** The piece size of a streamed local range: large reads, one buffer. */
@@ -21,6 +22,8 @@ export interface LocalBackendOptions {
 /**
  * A Backend over a directory: key `a/b` is the file `root/a/b`. Writes go to a temp file
  * beside the target, are fsynced and renamed into place, so readers never see a prefix.
+ * putFile copies with O_DIRECT where the file system allows it (direct-copy.ts): the bytes reach
+ * the disk during the copy, not all at once in the fsync before the rename.
  * Lists yield keys in ascending byte order (callers must not rely on it: not every store does).
  * Only regular files are values: a FIFO, device, socket or symlink under the root is refused
  * without blocking (another user may write the share; see openRegular).
@@ -81,7 +84,7 @@ export class LocalBackend implements Backend {
       throw new DvError('PATH_NOT_FOUND', `cannot upload ${localPath}: it does not exist`, { path: localPath }, { cause: e });
     });
     await this.writeAtomic(key, async (tmp) => {
-      await fs.copyFile(localPath, tmp, fsc.COPYFILE_EXCL);
+      if (!(await directCopy(localPath, tmp))) await fs.copyFile(localPath, tmp, fsc.COPYFILE_EXCL);
       const fh = await fs.open(tmp, 'r+');
       try {
         await fh.sync();

@@ -281,47 +281,72 @@ async function wholePacks(i: PushInput, plan: PushPlan, at: Located): Promise<Wh
 
 /**
  * Owns sending whole local packs: each pack's objects verified in a worker thread, then the file
- * copied as it is (`putFile`: copy_file_range into a directory remote, an upload to S3), then its
- * index. A copy, not a hard link: a remote must not share inodes with the store, or damage to one
- * file (a stray write, a disk error, a chmod) would be damage to both, and the remote would be no
- * second copy at all (a reflink on btrfs/XFS, which copy_file_range may make, copies on write).
+ * copied as it is (`putFile`: an O_DIRECT copy into a directory remote, fsynced before its
+ * rename; an upload to S3), then its index, once the copy is durable. A copy, not a hard link: a
+ * remote must not share inodes with the store, or damage to one file (a stray write, a disk error,
+ * a chmod) would be damage to both, and the remote would be no second copy at all.
  */
 async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
-  // Two at a time: a copy overlaps the verification of the next pack, and an S3 upload of a pack
-  // under the multipart threshold holds it in memory (four at once doubled a push's peak RSS).
-  const copyLimit = pLimit(Math.max(1, Math.min(i.jobs, 2)));
+  // Two copies at a time: an S3 upload of a pack under the multipart threshold holds it in memory
+  // (four at once doubled a push's peak RSS). The verification of the next packs runs meanwhile
+  // (up to VERIFY_AHEAD packs verified or being indexed besides the copies), so a copy never waits
+  // for a hash: with verify-then-copy-then-index in one slot, each copy waited for all of them.
+  const copies = Math.max(1, Math.min(i.jobs, 2));
+  const copyLimit = pLimit(copies);
+  const packLimit = pLimit(copies + VERIFY_AHEAD);
   // One verifying thread: a second one (its isolate, its allocator arena) cost ~40 MB of peak RSS
   // at 1 M files and no time there (the copies, not the hashing, bound a push of whole packs).
   const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET, 1);
+  // After a failure no further pack starts (those under way finish or fail on their own).
+  let failed = false;
   try {
-    await Promise.all(
-      whole.map((w) =>
-        copyLimit(async () => {
-          const paths = packPaths(i.store.packsDir, w.packId);
-          // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
-          const entries = await i.store.readPackIndex(w.packId);
-          if (entries.length !== w.objects) throw new DvError('OBJECT_CORRUPT', `the index of ${paths.pack} changed during the push`);
-          const bad = await pool.verifyPack(paths.pack, entries).catch((e: unknown) => {
-            throw fsError(e, paths.pack);
-          });
-          if (bad !== undefined) {
-            throw new DvError(
-              'OBJECT_CORRUPT',
-              `object ${bad} in ${paths.pack} is corrupt: not pushing it; run \`dv fsck\`, then \`dv pull\` from a remote with a good copy`,
-              { id: bad, file: paths.pack },
-            );
-          }
+    const sends = whole.map((w) =>
+      packLimit(async () => {
+        if (failed) return;
+        const paths = packPaths(i.store.packsDir, w.packId);
+        // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
+        const entries = await i.store.readPackIndex(w.packId);
+        if (entries.length !== w.objects) throw new DvError('OBJECT_CORRUPT', `the index of ${paths.pack} changed during the push`);
+        const bad = await pool.verifyPack(paths.pack, entries).catch((e: unknown) => {
+          throw fsError(e, paths.pack);
+        });
+        if (bad !== undefined) {
+          throw new DvError(
+            'OBJECT_CORRUPT',
+            `object ${bad} in ${paths.pack} is corrupt: not pushing it; run \`dv fsck\`, then \`dv pull\` from a remote with a good copy`,
+            { id: bad, file: paths.pack },
+          );
+        }
+        // Only the copy holds a copy slot: the index (small, after the pack is durable) is written
+        // while the next pack is copied, so the disk never waits for an index's fsyncs.
+        const copied = await copyLimit(async () => {
+          if (failed) return false;
           await i.backend.putFile(remotePackKey(w.packId), paths.pack);
-          const idxBytes = await fsp.readFile(paths.idx);
-          await i.backend.put(remoteIndexKey(w.packId), idxBytes);
-          await i.remote.recordUpload(w.packId, idxBytes, entries);
-          countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
-        }),
-      ),
+          return true;
+        });
+        if (!copied) return;
+        const idxBytes = await fsp.readFile(paths.idx);
+        await i.backend.put(remoteIndexKey(w.packId), idxBytes);
+        await i.remote.recordUpload(w.packId, idxBytes, entries);
+        countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
+      }).catch((e: unknown) => {
+        failed = true;
+        throw e;
+      }),
     );
+    await settleAll(sends);
   } finally {
     await pool.close();
   }
+}
+
+/** Whole packs verified ahead of the copies (each waits with its entries on the heap: ~1.5 MB for 7,000 small objects). */
+const VERIFY_AHEAD = 3;
+
+/** Waits for every promise to settle (nothing keeps writing once this returns), then throws the first failure. */
+async function settleAll(all: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(all)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 async function pushMissing(i: PushInput): Promise<PushStats> {
