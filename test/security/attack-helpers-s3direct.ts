@@ -12,7 +12,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { RangeSink } from '../../src/backend/backend.js';
 
 export interface RawRequest {
@@ -228,4 +228,19 @@ export function guardedSink(
   };
   sink.room = () => (filled < length ? g.into.subarray(filled) : undefined);
   return { sink, bytes: () => g.into.subarray(0, filled), intact: g.intact, outside: () => outside, pending: () => pending };
+}
+
+/** A listener on 127.0.0.1 that counts and drops every connection: where a redirect points, to show nothing went there. */
+export async function trapServer(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = createNetServer((sock) => {
+    hits++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    hits: () => hits,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

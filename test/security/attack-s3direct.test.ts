@@ -17,7 +17,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { withRetry } from '../../src/backend/retry.js';
@@ -43,7 +42,17 @@ import {
   victimRepo,
   type Box,
 } from './attack-helpers.js';
-import { eventually, fdCount, guarded, guardedSink, head206, rawS3, type RawAnswer, type RawRequest } from './attack-helpers-s3direct.js';
+import {
+  eventually,
+  fdCount,
+  guarded,
+  guardedSink,
+  head206,
+  rawS3,
+  trapServer,
+  type RawAnswer,
+  type RawRequest,
+} from './attack-helpers-s3direct.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -357,13 +366,8 @@ describe('attack: a hostile server against the direct GET reader (module)', () =
   }
 
   test('a 301, 302, 307 or 308 redirect to another host and port: nothing is asked of that host', T, async () => {
-    let hits = 0;
-    const other = createNetServer((sock) => {
-      hits++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-    const port = (other.address() as { port: number }).port;
+    const other = await trapServer();
+    const { port, hits } = other;
     try {
       for (const status of ['301 Moved Permanently', '307 Temporary Redirect', '302 Found', '308 Permanent Redirect']) {
         const answer: RawAnswer = (r, _s, io) =>
@@ -372,11 +376,11 @@ describe('attack: a hostile server against the direct GET reader (module)', () =
               'content-type: application/xml\r\ncontent-length: 0\r\n\r\n',
           );
         const a: Attack = { name: `a ${status} elsewhere`, expect: 'refuse', answer };
-        await attackModule(a, 'getRange', { hits: () => hits });
-        await attackModule(a, 'getRangeTo', { hits: () => hits });
+        await attackModule(a, 'getRange', { hits });
+        await attackModule(a, 'getRangeTo', { hits });
       }
     } finally {
-      await new Promise<void>((r) => other.close(() => r()));
+      await other.close();
     }
   });
 
@@ -623,13 +627,8 @@ describe('attack: a hostile server in front of s3rver, against dv pull', () => {
   });
 
   test('a pack GET redirected (307) to another port: refused, and nothing is asked there', T, async () => {
-    let hits = 0;
-    const other = createNetServer((sock) => {
-      hits++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-    const port = (other.address() as { port: number }).port;
+    const other = await trapServer();
+    const { port, hits } = other;
     try {
       await pullThrough(
         'redirect',
@@ -637,9 +636,9 @@ describe('attack: a hostile server in front of s3rver, against dv pull', () => {
           io.send(`HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:${port}/team/${r.key}\r\ncontent-length: 0\r\n\r\n`),
         'refuse',
       );
-      assert.equal(hits, 0, 'dv followed the redirect');
+      assert.equal(hits(), 0, 'dv followed the redirect');
     } finally {
-      await new Promise<void>((r) => other.close(() => r()));
+      await other.close();
     }
   });
 
