@@ -77,6 +77,8 @@ export class LocationTable {
   private fd = -1;
   private rows = 0;
   private readonly row = Buffer.alloc(ROW);
+  /** The row `row` holds (-1: none). */
+  private rowIn = -1;
 
   /** `dir`: where the spill file is made (a remote's cache directory; the system's temp directory when none). */
   constructor(private readonly dir: string = tmpdir()) {}
@@ -284,7 +286,11 @@ export class LocationTable {
 
   /** Row `r` of the spill file, in the table's one row buffer (valid until the next read). */
   private read(r: number): Buffer {
+    // A lookup reads the row it found again to answer: rows never change once written.
+    if (r === this.rowIn) return this.row;
+    this.rowIn = -1;
     this.readInto(this.row, ROW, r * ROW);
+    this.rowIn = r;
     return this.row;
   }
 

@@ -6,12 +6,16 @@
  * ids 36 bytes.
  * Invariant: answers the wants in the order pushed.
  */
+import type { ObjectLocation } from '../store/pack-index.js';
+
 export type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 export interface Want {
   id: string;
   kind: Kind;
   /** A chunk's declared size (none: a leaf wanted as it is), which the copy read must have. */
   size?: number;
+  /** The remote's copies of it, when the caller looked them up already. */
+  copies?: ObjectLocation[];
 }
 
 const KINDS: readonly Kind[] = ['snapshot', 'tree', 'manifest', 'chunk'];
