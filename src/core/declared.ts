@@ -8,7 +8,9 @@
  * Invariants: one record per object id (memoised: a subtree named a million times costs one
  * entry), kept off the JS heap (claim-table.ts) for the whole walk, since a claim made after its
  * object was checked (the same chunk in a file further down) is still held to what was checked;
- * sums stay safe integers; a lie throws BAD_OBJECT naming the object and what it claims.
+ * sums stay safe integers; a lie throws BAD_OBJECT naming the object and what it claims. A ledger
+ * made with `chunks: false` keeps no chunk records: its caller holds every naming of a chunk to the
+ * chunk's real size (`checkChunk`), which is as strict and costs nothing per chunk.
  * The ledger is pure: callers feed it what they decode, in any order.
  */
 import { DvError } from '../errors.js';
@@ -41,8 +43,16 @@ export class DeclaredLedger {
   /** One record per object id, off the JS heap (claim-table.ts): a fetch of a million objects keeps a million. */
   private readonly claims = new ClaimTable();
 
-  /** `files: false` records directory claims only (a walk that never reads file contents). */
-  constructor(private readonly opts: { files: boolean } = { files: true }) {}
+  /**
+   * `files: false` records directory claims only (a walk that never reads file contents);
+   * `chunks: false` records no claim on a chunk (a fetch, which checks each naming of a chunk
+   * against its real size itself: `checkChunk`), so the records grow with trees and manifests only.
+   */
+  constructor(private readonly opts: { files: boolean; chunks?: boolean } = { files: true }) {}
+
+  private get chunks(): boolean {
+    return this.opts.chunks !== false;
+  }
 
   /** What `by` says object `id` holds; a second, different claim on one id is a lie. */
   claim(id: string, kind: 'tree' | 'manifest' | 'chunk', c: { size: number; files?: number; level?: number }, by: string): void {
@@ -75,7 +85,8 @@ export class DeclaredLedger {
     const by = `tree ${short(id)}`;
     for (const e of tree.entries) {
       if (e.type === 'dir') this.claim(e.id, 'tree', { size: e.size, files: e.files }, by);
-      else if (e.type === 'file' && this.opts.files) this.claim(e.id, e.chunked ? 'manifest' : 'chunk', { size: e.size }, by);
+      else if (e.type === 'file' && this.opts.files && (e.chunked || this.chunks))
+        this.claim(e.id, e.chunked ? 'manifest' : 'chunk', { size: e.size }, by);
     }
     return t;
   }
@@ -97,8 +108,21 @@ export class DeclaredLedger {
     const by = `file manifest ${short(id)}`;
     for (const ch of node.children) {
       if (node.level > 0) this.claim(ch.id, 'manifest', { size: ch.size, level: node.level - 1 }, by);
-      else this.claim(ch.id, 'chunk', { size: ch.size }, by);
+      else if (this.chunks) this.claim(ch.id, 'chunk', { size: ch.size }, by);
     }
+  }
+
+  /**
+   * A naming of `id` as a chunk of `size` bytes in a ledger that keeps no chunk records: when the
+   * id has a record (a tree or manifest claimed under it), the two claims must agree, as two claims
+   * on one id must.
+   */
+  namedChunk(id: string, size: number, by: string): void {
+    const t = this.claims;
+    const r = t.find(id);
+    if (r < 0 || !(t.flags(r) & CLAIMED)) return;
+    const old = t.claimedSize(r);
+    if (old !== size) throw lie(id, 'chunk', `${by} says ${size} bytes, ${t.by(r)} says ${old} bytes`);
   }
 
   /** Checks a chunk's real size (from a verified copy or an index entry) against its claim. */
@@ -158,6 +182,20 @@ export class DeclaredLedger {
     } else t.setClaim(r, { size, files }, 'the root');
     t.setFlags(r, f | CLAIMED | SEEN);
   }
+}
+
+/**
+ * Holds one naming of a chunk to its real size (from the store, or a verified copy): BAD_OBJECT
+ * when `by` declared another size. `other` names where `size` comes from when it is another claim
+ * (the same chunk named twice in one batch), else the chunk itself.
+ */
+export function checkChunk(id: string, claimed: number | undefined, by: string, size: number, other?: string): void {
+  if (claimed === undefined || claimed === size) return;
+  throw lie(
+    id,
+    'chunk',
+    other ? `${by} says ${claimed} bytes, ${other} says ${size} bytes` : `${by} says ${claimed} bytes, it holds ${size}`,
+  );
 }
 
 function describe(c: { size: number; files?: number }): string {

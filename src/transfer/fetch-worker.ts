@@ -14,6 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { blake3Hex, initHash } from '../core/hash.js';
 import { decode, FLAG_RAW } from '../store/codec.js';
 import type { PackEntry } from '../store/pack-index.js';
+import { whenDrained } from '../store/direct-append.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
 import type { StagePlace } from '../workspace/write-through.js';
 import { firstBadEntry } from './verify-pack.js';
@@ -148,6 +149,8 @@ async function range(seq: number, buf: Buffer, chunks: RangeChunk[]): Promise<Fr
       if (done) sealed.push(done);
     }
   }
+  // The pack's blocks waiting for the disk stay within the backlog: the answer frees the range's slot for the next download.
+  await whenDrained();
   return { type: 'done', seq, bad, sealed, ...(unstaged.length > 0 ? { unstaged } : {}) };
 }
 

@@ -1,6 +1,10 @@
 /**
  * Brings objects from a remote into the local store, breadth first from root snapshots:
- * snapshots, then trees level by level, then manifests and chunks. Missing objects are located
+ * snapshots, then trees level by level, then manifests; the chunks they name are fetched in
+ * batches as they are named (FETCH_BATCH), so what the walk holds grows with the trees and
+ * manifests, never with the chunks: a chunk keeps no record, the store's index (or the workers'
+ * packs not sealed yet) says whether it is here, and each naming of it is held to its real size
+ * (core/declared.ts checkChunk). Missing objects are located
  * through the remote's pack indexes and read with ranged GETs that merge neighbours (up to 16 MiB,
  * at most 32 MiB in flight; where the backend streams ranges, runs of chunks stored alone of up to
  * 64 MiB, a whole pack, in one GET through fixed slots: fetch-stream.ts); every object is verified
@@ -15,7 +19,7 @@
 import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
-import { DeclaredLedger } from '../core/declared.js';
+import { checkChunk, DeclaredLedger } from '../core/declared.js';
 import { decodeManifest, MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { decodeSnapshot } from '../core/snapshot.js';
 import { decodeTree } from '../core/tree.js';
@@ -29,7 +33,7 @@ import { frameKey, type RemoteIndex } from './remote-index.js';
 import { FetchPool, fetchThreads, type RangeChunk, type SealedPack } from './fetch-pool.js';
 import { RangeSlots } from './fetch-slots.js';
 import { streamRange, type StreamBatch } from './fetch-stream.js';
-import { type Want, WantList } from './want-list.js';
+import { ChunkWants, type Want, WantList } from './want-list.js';
 import type { WriteThrough } from '../workspace/write-through.js';
 
 export interface FetchInput {
@@ -105,8 +109,23 @@ const MAX_STREAM = 64 * 1024 * 1024;
  * whose wants can be every file of the dataset. The fetch workers and their packs outlive the batches.
  */
 export const FETCH_BATCH = 8192;
+/**
+ * A batch of trees and manifests also stops at this many bytes as the remote's index lists them:
+ * a level of a thousand directories of a thousand files each is 130 MB of trees.
+ */
+const STRUCTURE_BATCH_BYTES = 16 * 1024 * 1024;
 const STREAM_SLOT = 8 * 1024 * 1024;
 const MAX_STREAMS = 2;
+/**
+ * Small chunks (a fetch's first batch of chunks declares less than this on average: many small
+ * files) are fetched with one worker thread, stream slots of SMALL_SLOT and no extra heap headroom
+ * (fetch-pool.ts `download`), for the whole fetch: verifying a few KiB a chunk leaves a second
+ * worker idle while the main thread walks, looks chunks up and reads, and ranges of small chunks
+ * gain nothing from large slots. Measured on a fetch of 1 M files of 1-8 KiB: peak RSS in its
+ * steady state 260-265 MB against 340-370 MB with two workers, 8 MiB slots and the headroom.
+ */
+const SMALL_CHUNK = 64 * 1024;
+const SMALL_SLOT = 2 * 1024 * 1024;
 
 export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const outer = input.onProgress;
@@ -117,20 +136,29 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const tally = { have: 0, total: (i.from ?? []).reduce((n, f) => n + f.size, 0) };
   const report = (): void =>
     outer?.({ objects: stats.objectsFetched, bytes: stats.bytesFetched, data: tally.have + stats.dataFetched, total: tally.total });
-  // Declared sizes held to account, memoised by id: the walk never expands a shared subtree twice (ledger.visit).
-  const ledger = new DeclaredLedger();
-  for (const f of i.from ?? []) ledger.claim(f.id, f.kind, { size: f.size, files: f.files }, 'the paths asked for');
-  let level = new WantList();
-  for (const id of i.roots) level.push(ledger.ref(id), 'snapshot');
-  for (const { id, kind } of i.from ?? []) level.push(ledger.ref(id), kind);
-  for (const id of i.leaves ?? []) level.push(ledger.ref(id), 'chunk');
+  // Declared sizes of trees and manifests held to account, memoised by id: the walk never expands a
+  // shared subtree twice (ledger.visit). Chunks keep no record (a million files are a million chunks):
+  // each naming is held to the chunk's real size when its batch is fetched (ChunkWants, flushChunks).
+  const ledger = new DeclaredLedger({ files: true, chunks: false });
   // The fetch workers, kept from batch to batch so their packs fill up (sealed at the end, or when full).
-  const workers: Workers = {};
+  const workers: Workers = { unsealed: new Map() };
+  const walk: Walk = { ledger, tally, stats, workers, chunks: new ChunkWants() };
+  const asked = 'the paths asked for';
+  for (const f of i.from ?? []) if (f.kind !== 'chunk') ledger.claim(f.id, f.kind, { size: f.size, files: f.files }, asked);
+  let level = new WantList();
   try {
+    for (const id of i.roots) level.push(ledger.ref(id), 'snapshot');
+    for (const f of i.from ?? []) {
+      if (f.kind === 'chunk') await wantChunk(i, walk, f.id, f.size, asked);
+      else level.push(ledger.ref(f.id), f.kind);
+    }
+    for (const id of i.leaves ?? []) await wantChunk(i, walk, id, undefined, 'a leaf');
     while (level.length > 0) {
-      level = await fetchLevel(i, level, { ledger, tally, stats, workers });
+      level = await fetchLevel(i, level, walk);
       report();
     }
+    await flushChunks(i, walk);
+    report();
     await finishWorkers(i, workers);
   } finally {
     await closeWorkers(workers);
@@ -144,6 +172,14 @@ interface Workers {
   pool?: FetchPool;
   /** The range slots the last batch read into, kept for the next (fetch-slots.ts). */
   slots?: RangeSlots;
+  /** The chunks are small (SMALL_CHUNK): decided by the first batch of chunks. */
+  small?: boolean;
+  /**
+   * Chunks the workers verified into packs not sealed yet (not in the store's index), with their
+   * sizes: found here, a chunk named again is not read again. Bounded by the packs open (one per
+   * worker): a pack's chunks leave when it is sealed.
+   */
+  unsealed: Map<string, number>;
 }
 
 /** What the walk holds from level to level. */
@@ -152,6 +188,8 @@ interface Walk {
   tally: { have: number; total: number };
   stats: FetchStats;
   workers: Workers;
+  /** Chunks named and not fetched yet: at most a batch. */
+  chunks: ChunkWants;
 }
 
 /** Seals the workers' last packs. */
@@ -159,6 +197,7 @@ async function finishWorkers(i: FetchInput, workers: Workers): Promise<void> {
   if (!workers.pool) return;
   const last = await workers.pool.finish();
   await Promise.all(last.map((p) => i.store.sealPack(p.tmp, p.size, p.entries)));
+  workers.unsealed.clear();
 }
 
 /** Ends the worker threads (after a failure, their unfinished packs are dropped first). */
@@ -173,38 +212,78 @@ async function closeWorkers(workers: Workers): Promise<void> {
   }
 }
 
+const batchOf = (i: FetchInput): number => Math.max(1, i.batch ?? FETCH_BATCH);
+
 /**
- * Fetches one level of the walk in batches of FETCH_BATCH objects (each downloaded, verified and
- * decoded before the next is planned) and answers the level below.
+ * A naming of chunk `id` with the size `by` declares: wanted in the next batch of chunks (fetched
+ * when it is full). A chunk named again in the same batch is wanted once; its claims must agree.
+ */
+async function wantChunk(i: FetchInput, walk: Walk, id: string, size: number | undefined, by: string): Promise<void> {
+  if (size !== undefined) walk.ledger.namedChunk(id, size, by);
+  const c = walk.chunks;
+  const k = c.add(id, size, by);
+  if (k >= 0) {
+    const first = c.sizes[k];
+    if (first !== undefined) checkChunk(id, size, by, first, c.by[k]);
+    // Fetched once: this naming's bytes are accounted for without a download.
+    walk.tally.have += size ?? 0;
+    return;
+  }
+  if (c.length >= batchOf(i)) await flushChunks(i, walk);
+}
+
+/**
+ * Fetches the batch of chunks named: a chunk here already (in the store, or in a pack the workers
+ * have not sealed yet) is held to its real size; one the remote lists must have a copy of the
+ * declared size (checked before a byte is downloaded; the download verifies the copy's size and hash).
+ */
+async function flushChunks(i: FetchInput, walk: Walk): Promise<void> {
+  const c = walk.chunks;
+  if (c.length === 0) return;
+  walk.chunks = new ChunkWants();
+  const sizes = await i.store.sizesOf(c.ids);
+  const wants: Want[] = [];
+  c.ids.forEach((id, k) => {
+    const claimed = c.sizes[k];
+    const size = sizes[k] ?? walk.workers.unsealed.get(id);
+    if (size !== undefined) {
+      checkChunk(id, claimed, c.by[k], size);
+      walk.tally.have += size;
+      return;
+    }
+    // Any listed copy of the declared size will do (a bad index's copy may come first).
+    const copies = i.remote.copies(id);
+    if (claimed !== undefined && copies.length > 0 && !copies.some((x) => x.rawSize === claimed))
+      checkChunk(id, claimed, c.by[k], copies[0].rawSize);
+    wants.push({ id, kind: 'chunk', size: claimed, copies });
+  });
+  await download(i, wants, walk.stats, walk.workers);
+}
+
+/**
+ * Fetches one level of the walk's trees, manifests and snapshots in batches of FETCH_BATCH objects
+ * (each downloaded, verified and decoded before the next is planned) and answers the level below;
+ * the chunks they name go to the batch of chunks.
  */
 async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<WantList> {
   const { ledger, tally, stats } = walk;
   const next = new WantList();
-  const most = Math.max(1, i.batch ?? FETCH_BATCH);
+  const most = batchOf(i);
   for (let k = 0; k < level.length; ) {
-    // The next `most` objects not seen before (a repeated chunk, a shared subtree: its bytes are accounted for without a walk).
+    // The next `most` objects not seen before (a shared subtree: its bytes are accounted for without a walk).
     const batch: Want[] = [];
-    for (; k < level.length && batch.length < most; k++) {
+    for (let bytes = 0; k < level.length && batch.length < most && bytes < STRUCTURE_BATCH_BYTES; k++) {
       const ref = level.ref(k);
       const kind = level.kind(k);
-      if (ledger.visit(ref)) batch.push({ id: ledger.id(ref), kind });
-      else if (kind !== 'snapshot') tally.have += ledger.claimed(ref) ?? 0;
+      if (!ledger.visit(ref)) {
+        if (kind !== 'snapshot') tally.have += ledger.claimed(ref) ?? 0;
+        continue;
+      }
+      const id = ledger.id(ref);
+      batch.push({ id, kind });
+      bytes += i.remote.copies(id)[0]?.rawSize ?? 0;
     }
     const sizes = await i.store.sizesOf(batch.map((w) => w.id));
-    // A chunk whose size (here, or as the remote's index gives it) is not what its file declares is
-    // refused before a byte of it is downloaded; the download then checks the index told the truth.
-    batch.forEach((w, k) => {
-      if (w.kind !== 'chunk') return;
-      if (sizes[k] !== undefined) {
-        ledger.chunk(w.id, sizes[k]!);
-        tally.have += sizes[k]!;
-        return;
-      }
-      // Any listed copy of the declared size will do (a bad index's copy may come first).
-      const copies = i.remote.copies(w.id);
-      const claimed = ledger.claimed(w.id);
-      if (copies.length > 0 && !copies.some((c) => c.rawSize === claimed)) ledger.chunk(w.id, copies[0].rawSize);
-    });
     await download(
       i,
       batch.filter((_, k) => sizes[k] === undefined),
@@ -212,7 +291,6 @@ async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<W
       walk.workers,
     );
     for (const w of batch) {
-      if (w.kind === 'chunk') continue;
       const bytes = await i.store.get(w.id).catch(async (e) => {
         // A corrupt local copy was just forgotten by the index: fetch a good one.
         if (!(e instanceof DvError && e.code === 'OBJECT_CORRUPT')) throw e;
@@ -228,16 +306,24 @@ async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<W
       } else if (w.kind === 'tree') {
         const tree = decodeTree(bytes, w.id);
         ledger.tree(w.id, tree);
+        const by = `tree ${w.id.slice(0, 12)}`;
         for (const e of tree.entries) {
           if (e.type === 'dir') next.push(ledger.ref(e.id), 'tree');
-          else if (e.type === 'file') next.push(ledger.ref(e.id), e.chunked ? 'manifest' : 'chunk');
-          if (e.type === 'file') i.stage?.file(e.id, e.size, e.chunked);
+          if (e.type !== 'file') continue;
+          // Staged before any chunk of it can arrive.
+          i.stage?.file(e.id, e.size, e.chunked);
+          if (e.chunked) next.push(ledger.ref(e.id), 'manifest');
+          else await wantChunk(i, walk, e.id, e.size, by);
         }
       } else {
         const node = decodeManifest(bytes, w.id);
         ledger.manifest(w.id, node);
         i.stage?.manifest(w.id, node);
-        for (const c of node.children) next.push(ledger.ref(c.id), node.level > 0 ? 'manifest' : 'chunk');
+        const by = `file manifest ${w.id.slice(0, 12)}`;
+        for (const c of node.children) {
+          if (node.level > 0) next.push(ledger.ref(c.id), 'manifest');
+          else await wantChunk(i, walk, c.id, c.size, by);
+        }
       }
     }
   }
@@ -265,9 +351,16 @@ type Tried = Map<string, Set<string>>;
 /** A copy whose read went wrong: the unit it was in, the pack, and why. */
 type Damage = { unit: Unit; pack: string; error: unknown };
 
-/** Owns choosing a copy to read: one another index lists, since a copy that failed to verify is not read again. */
-const pickCopy = (i: FetchInput, tried: Tried, id: string): ObjectLocation | undefined =>
-  i.remote.copies(id).find((l) => !tried.get(id)?.has(frameKey(l.pack, l.offset)));
+/**
+ * Owns choosing a copy to read: one another index lists, since a copy that failed to verify is not
+ * read again; for a chunk of declared `size`, one of that size (the read verifies it has it).
+ */
+const pickCopy = (i: FetchInput, tried: Tried, w: Want): ObjectLocation | undefined => {
+  const size = w.kind === 'chunk' ? w.size : undefined;
+  return (w.copies ?? i.remote.copies(w.id)).find(
+    (l) => (size === undefined || l.rawSize === size) && !tried.get(w.id)?.has(frameKey(l.pack, l.offset)),
+  );
+};
 
 /**
  * Owns planning what to read, by pack: one unit per object stored alone, one per frame however many
@@ -277,8 +370,9 @@ function planUnits(i: FetchInput, wants: Want[], tried: Tried): Map<string, Unit
   const byPack = new Map<string, Unit[]>();
   const frames = new Map<string, Unit>();
   const absent: string[] = [];
-  for (const { id, kind } of wants) {
-    const loc = pickCopy(i, tried, id);
+  for (const w of wants) {
+    const { id, kind } = w;
+    const loc = pickCopy(i, tried, w);
     if (!loc) {
       absent.push(id);
       continue;
@@ -393,7 +487,8 @@ class RangeReader {
 
   constructor(
     private readonly i: FetchInput,
-    private readonly chunks: Set<string>,
+    /** The chunks wanted, with their declared sizes. */
+    private readonly chunks: ReadonlyMap<string, number | undefined>,
     private readonly stats: FetchStats,
     private readonly workers: Workers,
   ) {}
@@ -408,7 +503,7 @@ class RangeReader {
     const streamed = ranges.filter((r) => r.stream);
     const streams = Math.min(MAX_STREAMS, Math.max(1, this.i.jobs), streamed.length);
     // The workers share one ring: the stream slots when there are streams (other ranges then move their own buffers).
-    const ring = streamed.length > 0 ? this.slotsOf(streams + 2, STREAM_SLOT) : undefined;
+    const ring = streamed.length > 0 ? this.slotsOf(streams + 2, streamSlot(this.workers)) : undefined;
     const fits = ring ? [] : ranges.filter((r) => r.end - r.start <= MAX_RANGE && this.aloneIn(r).length > 0);
     const eligible = new Set(fits);
     const slots =
@@ -485,7 +580,13 @@ class RangeReader {
   }
 
   private seal(p: SealedPack): void {
-    this.seals.push(this.i.store.sealPack(p.tmp, p.size, p.entries));
+    const unsealed = this.workers.unsealed;
+    // Its chunks are in the store's index once sealed: found there from then on.
+    const sealed = async (): Promise<void> => {
+      await this.i.store.sealPack(p.tmp, p.size, p.entries);
+      for (const e of p.entries) unsealed.delete(e.id);
+    };
+    this.seals.push(sealed());
   }
 
   /** The units of a range that are chunks stored alone (the workers' part). */
@@ -553,7 +654,8 @@ class RangeReader {
     data: Buffer | { at: number; length: number },
     alone: { unit: Unit; chunk: RangeChunk }[],
   ): Promise<void> {
-    this.workers.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, fetchThreads(), undefined, true);
+    const small = this.workers.small === true;
+    this.workers.pool ??= new FetchPool(this.i.store.tmpDir, this.i.store.packTarget, small ? 1 : fetchThreads(), undefined, !small);
     const pool = this.workers.pool;
     const stage = this.i.stage;
     const chunks = alone.map((a) => ({ ...a.chunk, to: stage?.route(a.chunk.id) }));
@@ -565,8 +667,10 @@ class RangeReader {
     if (stage) for (const [k, c] of chunks.entries()) stage.settle(c.id, why.has(k) ? 'bad' : unstaged.includes(k) ? 'unstaged' : 'ok');
     alone.forEach(({ unit }, k) => {
       const w = why.get(k);
-      if (w === undefined) this.count(unit);
-      else this.bad.push({ unit, pack, error: damaged(this.i, unit.objects[0].id, pack, w) });
+      if (w === undefined) {
+        this.count(unit);
+        this.workers.unsealed.set(unit.objects[0].id, unit.objects[0].loc.rawSize);
+      } else this.bad.push({ unit, pack, error: damaged(this.i, unit.objects[0].id, pack, w) });
     });
   }
 
@@ -584,7 +688,7 @@ class RangeReader {
  * Owns the second try after damaged copies: each object is marked as tried at that copy and wanted
  * again through another index that lists it (with a warning naming the wrong index), or the damage is thrown.
  */
-function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: Set<string>, stats: FetchStats): Want[] {
+function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: ReadonlyMap<string, number | undefined>, stats: FetchStats): Want[] {
   const again: Want[] = [];
   for (const { unit, pack, error } of bad) {
     for (const { id } of unit.objects) {
@@ -594,8 +698,9 @@ function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: Set<strin
         tried.set(id, t);
       }
       t.add(frameKey(pack, unit.offset));
-      if (!pickCopy(i, tried, id)) throw error;
-      again.push({ id, kind: chunks.has(id) ? 'chunk' : 'tree' });
+      const w: Want = chunks.has(id) ? { id, kind: 'chunk', size: chunks.get(id) } : { id, kind: 'tree' };
+      if (!pickCopy(i, tried, w)) throw error;
+      again.push(w);
       const msg = `${i.backend.location}: the index of pack ${pack.slice(0, 12)} lists object ${id.slice(0, 12)} at a place that does not hold it; another copy was used (the remote needs repair: ${remoteIndexKey(pack)} is wrong)`;
       if (!stats.warnings.includes(msg)) stats.warnings.push(msg);
     }
@@ -612,16 +717,32 @@ function wantAgain(i: FetchInput, bad: Damage[], tried: Tried, chunks: Set<strin
 async function download(i: FetchInput, wants: Want[], stats: FetchStats, workers: Workers, tried: Tried = new Map()): Promise<void> {
   if (wants.length === 0) return;
   stats.largestBatch = Math.max(stats.largestBatch ?? 0, wants.length);
-  const chunks = new Set(wants.filter((w) => w.kind === 'chunk').map((w) => w.id));
+  const chunks = new Map(wants.filter((w) => w.kind === 'chunk').map((w) => [w.id, w.size]));
+  workers.small ??= smallChunks(chunks);
   const streams = i.backend.getRangeTo !== undefined;
   const alone = (u: Unit): boolean => u.objects[0].loc.flags !== FLAG_FRAME && chunks.has(u.objects[0].id);
-  const ranges = mergeRanges(planUnits(i, wants, tried), (u) => streams && alone(u) && u.length <= STREAM_SLOT / 2);
+  const slot = streamSlot(workers);
+  const ranges = mergeRanges(planUnits(i, wants, tried), (u) => streams && alone(u) && u.length <= slot / 2);
   const reader = new RangeReader(i, chunks, stats, workers);
   await reader.readAll(ranges);
   if (reader.bad.length === 0) return;
   // Damaged copies: each object is tried again through another index that lists it, if any.
   await download(i, wantAgain(i, reader.bad, tried, chunks, stats), stats, workers, tried);
 }
+
+/** Whether the chunks wanted declare less than SMALL_CHUNK on average (undefined: no declared chunk to tell). */
+function smallChunks(chunks: ReadonlyMap<string, number | undefined>): boolean | undefined {
+  let sum = 0;
+  let n = 0;
+  for (const size of chunks.values()) {
+    if (size === undefined) continue;
+    sum += size;
+    n++;
+  }
+  return n > 0 ? sum / n < SMALL_CHUNK : undefined;
+}
+
+const streamSlot = (workers: Workers): number => (workers.small ? SMALL_SLOT : STREAM_SLOT);
 
 const damaged = (i: FetchInput, id: string, pack: string, why: string): DvError =>
   new DvError('OBJECT_CORRUPT', `object ${id} from ${i.backend.location} ${why}: the remote copy is damaged`, { id, pack });

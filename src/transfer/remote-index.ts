@@ -14,7 +14,7 @@ import { DvError } from '../errors.js';
 import { decodePackIndex, IDX_ENTRY, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import { IdTable } from './id-table.js';
-import { LocationTable, type FrameMember } from './location-table.js';
+import { type FrameMember, type Kept, LocationTable } from './location-table.js';
 
 export type { FrameMember };
 
@@ -34,8 +34,8 @@ const IDX_HEADER_BYTES = 64;
 export const frameKey = (pack: string, offset: number): string => `${pack}:${offset}`;
 
 export class RemoteIndex {
-  /** Where every object lies (off the heap: location-table.ts), alternates included. */
-  readonly objects = new LocationTable();
+  /** Where every object lies (rows on disk, a table of row numbers in memory: location-table.ts), alternates included. */
+  readonly objects: LocationTable;
   readonly packs = new Set<string>();
   private readonly counts = new Map<string, number>();
   /** Requests made to refresh this index (LIST pages are not counted separately). */
@@ -55,7 +55,9 @@ export class RemoteIndex {
      * off the heap); `objects` stays empty.
      */
     private readonly lean?: IdTable,
-  ) {}
+  ) {
+    this.objects = new LocationTable(cacheDir);
+  }
 
   /** What a remote that does not exist yet holds: nothing. */
   static empty(cacheDir: string): RemoteIndex {
@@ -96,8 +98,8 @@ export class RemoteIndex {
     const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
     const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     const limit = pLimit(jobs);
-    // Index bytes kept until every download ends (the table holds them after), not decoded rows.
-    const loaded = new Map<string, { bytes: Buffer; rows: number }>();
+    // Rows kept in the table's spill file until every download ends (then added in listing order), not decoded rows.
+    const loaded = new Map<string, { kept: Kept; rows: number }>();
     await Promise.all(
       listed.map((packId) =>
         limit(async () => {
@@ -144,14 +146,15 @@ export class RemoteIndex {
           if (opts.exclude?.has(packId)) return;
           // Lean: which copy comes first does not matter, and no pack's entries wait for the others.
           if (ri.lean) ri.addPack(packId, bytes, entries);
-          else loaded.set(packId, { bytes: ri.objects.keep(bytes), rows: entries.length });
+          else loaded.set(packId, { kept: ri.objects.keep(packId, bytes), rows: entries.length });
         }),
       ),
     );
     // Added in listing order, not download order: which copy of an object is tried first is stable.
+    ri.objects.reserve([...loaded.values()].reduce((n, l) => n + l.rows, 0));
     for (const packId of listed) {
       const got = loaded.get(packId);
-      if (got) ri.addIndex(packId, got.bytes, got.rows);
+      if (got) ri.addKept(packId, got.kept, got.rows);
     }
     // Indexes the remote no longer lists (removed by a remote gc) are forgotten.
     const live = new Set(listed);
@@ -176,9 +179,13 @@ export class RemoteIndex {
   }
 
   private addIndex(packId: string, bytes: Buffer, rows: number): void {
+    this.addKept(packId, this.objects.keep(packId, bytes), rows);
+  }
+
+  private addKept(packId: string, kept: Kept, rows: number): void {
     this.packs.add(packId);
     this.counts.set(packId, (this.counts.get(packId) ?? 0) + rows);
-    this.objects.addPack(packId, bytes);
+    this.objects.add(packId, kept);
   }
 
   /** Every object of the remote frame at `offset` in `pack`, so a fetched frame can be kept whole. */

@@ -6,10 +6,16 @@
  * ids 36 bytes.
  * Invariant: answers the wants in the order pushed.
  */
+import type { ObjectLocation } from '../store/pack-index.js';
+
 export type Kind = 'snapshot' | 'tree' | 'manifest' | 'chunk';
 export interface Want {
   id: string;
   kind: Kind;
+  /** A chunk's declared size (none: a leaf wanted as it is), which the copy read must have. */
+  size?: number;
+  /** The remote's copies of it, when the caller looked them up already. */
+  copies?: ObjectLocation[];
 }
 
 const KINDS: readonly Kind[] = ['snapshot', 'tree', 'manifest', 'chunk'];
@@ -47,5 +53,44 @@ export class WantList {
   private page(k: number): { refs: Uint32Array; kinds: Uint8Array } {
     if (!(k >= 0 && k < this.count)) throw new RangeError(`WantList: no want at ${k} (length ${this.count})`);
     return this.pages[k >>> PAGE_BITS];
+  }
+}
+
+/**
+ * The chunks a fetch's walk has named and not fetched yet, at most a batch of them, each with the
+ * size its tree entry or manifest declares and who declared it: chunks keep no record in the walk's
+ * ledger, so the fetch holds each naming to the chunk's real size when the batch is fetched
+ * (core/declared.ts `checkChunk`). A chunk named twice in one batch is wanted once, and a second,
+ * different claim on it is a lie. Memory is bounded by the batch, not by the dataset.
+ */
+export class ChunkWants {
+  readonly ids: string[] = [];
+  /** Declared sizes (undefined: a leaf, wanted without a claim). */
+  readonly sizes: (number | undefined)[] = [];
+  readonly by: string[] = [];
+  private readonly at = new Map<string, number>();
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  /**
+   * Adds a naming of chunk `id`; answers the index of an earlier naming in this batch when there was
+   * one (the caller checks the claims agree), else -1.
+   */
+  add(id: string, size: number | undefined, by: string): number {
+    const k = this.at.get(id);
+    if (k !== undefined) {
+      if (this.sizes[k] === undefined && size !== undefined) {
+        this.sizes[k] = size;
+        this.by[k] = by;
+      }
+      return k;
+    }
+    this.at.set(id, this.ids.length);
+    this.ids.push(id);
+    this.sizes.push(size);
+    this.by.push(by);
+    return -1;
   }
 }

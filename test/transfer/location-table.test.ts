@@ -7,9 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { FLAG_FRAME } from '../../src/store/codec.js';
 import { encodePackIndex, decodePackIndex, locationIn, type ObjectLocation, type PackEntry } from '../../src/store/pack-index.js';
 import { LocationTable } from '../../src/transfer/location-table.js';
+import { tempDir } from '../helpers/cli.js';
 
 const hex = (): string => randomBytes(32).toString('hex');
 
@@ -96,4 +98,25 @@ test('frame members: every framed row of the pack at that offset, none of anothe
   }
   assert.deepEqual(table.frameMembers(packId, 1), []);
   assert.deepEqual(table.frameMembers(hex(), 0), []);
+});
+
+test('rows live in a spill file nobody else sees: none is left in its directory; the order added, not kept, picks the preferred copy', () => {
+  const dir = tempDir('dv-location-spill-');
+  const table = new LocationTable(dir);
+  const shared = Array.from({ length: 50 }, () => hex());
+  const [a, b] = [hex(), hex()];
+  // b's rows are kept first (its download ended first) but a is added first (listed first).
+  const keptB = table.keep(b, encodePackIndex(pack([...shared, hex()], false)));
+  const keptA = table.keep(a, encodePackIndex(pack([...shared, hex()], true)));
+  assert.deepEqual(readdirSync(dir), [], 'the spill file is unlinked at once');
+  table.reserve(keptA.rows + keptB.rows);
+  table.add(a, keptA);
+  table.add(b, keptB);
+  for (const id of shared)
+    assert.deepEqual(
+      table.copies(id).map((c) => c.pack),
+      [a, b],
+    );
+  assert.equal(table.size, shared.length + 2);
+  assert.equal(new Set(table.keys()).size, shared.length + 2);
 });
