@@ -25,33 +25,3 @@ export function mappedArrayBuffer(bytes: number): ArrayBuffer {
 export function mappedUint32(n: number): Uint32Array {
   return new Uint32Array(mappedArrayBuffer(n * 4), 0, n);
 }
-
-/**
- * Copies of many buffers (a remote's pack indexes) kept in mapped chunks of MAPPED_BYTES, so they go
- * back to the system with the arena; until MAPPED_MIN bytes are kept, buffers are kept as they are.
- */
-export class MappedArena {
-  private chunk: Buffer | undefined;
-  private used = 0;
-  private kept = 0;
-
-  /** `bytes`, or a copy of it in the arena (the caller drops the original). */
-  keep(bytes: Buffer): Buffer {
-    this.kept += bytes.length;
-    if (this.kept < MAPPED_MIN) return bytes;
-    if (bytes.length > MAPPED_BYTES / 4) {
-      const own = Buffer.from(mappedArrayBuffer(bytes.length), 0, bytes.length);
-      bytes.copy(own);
-      return own;
-    }
-    // A chunk's unused tail was never touched, so it is not resident.
-    if (!this.chunk || this.used + bytes.length > this.chunk.length) {
-      this.chunk = Buffer.from(mappedArrayBuffer(MAPPED_BYTES));
-      this.used = 0;
-    }
-    const at = this.used;
-    bytes.copy(this.chunk, at);
-    this.used += bytes.length;
-    return this.chunk.subarray(at, at + bytes.length);
-  }
-}
