@@ -135,6 +135,7 @@ async function restoreTree(
     force: opts.force ?? false,
     jobs: opts.jobs,
     stage: opts.stage,
+    tmp: join(s.paths.dvDir, 'tmp'),
     onProgress: opts.onProgress && progressWithTotal(opts.onProgress, rel, current === null ? await storeLoad(tree) : undefined),
   });
   return { ...r, removed: r.removed + replaced };

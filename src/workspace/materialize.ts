@@ -6,7 +6,10 @@
  * they are planned, and files stream to the write pool as fast as its workers take them. So memory
  * holds the directories being compared and the jobs in flight, never the whole plan.
  * Only entries that differ are touched. Every file is written to a temp file
- * beside its target and renamed over it; every chunk is verified as it is read.
+ * beside its target and renamed over it, but for the files of a new directory that holds only
+ * files: that directory is built in `.dv/tmp` with its files created in place, and renamed into
+ * the workspace whole once its last file is written (write-stage.ts). Every chunk is verified as
+ * it is read.
  * What is written is recorded in the index as it completes, in batches: a stat entry per file,
  * and a directory record (DirStat, as scan.ts writes them) for each directory checkout created
  * whole, once all its files are written, so a status right after reads one key per directory.
@@ -39,11 +42,13 @@ import type { FileStat } from './walk.js';
 import { writeFiles, type FileToWrite } from './write-pool.js';
 import type { WriteThrough } from './write-through.js';
 import { at, DirCache, removeEntry, type DirHandle } from './write-dir.js';
+import { LeafStager } from './write-stage.js';
 
 type Op =
   /** `files`: how many files (and links) go with it, for the count users see. */
   | { op: 'rm'; rel: string; dir: boolean; files: number }
-  | { op: 'mkdir'; rel: string }
+  /** `tree`: a directory the target adds (its tree id); `leaf`: how many files it holds when it holds nothing else. */
+  | { op: 'mkdir'; rel: string; tree?: string; leaf?: number }
   | { op: 'write'; rel: string; entry: FileEntry }
   | { op: 'chmod'; rel: string; entry: FileEntry }
   | { op: 'link'; rel: string; target: string }
@@ -74,6 +79,8 @@ export interface MaterializeOptions {
   jobs?: number;
   /** Files already written whole by a pull's fetch, renamed into place (write-through.ts). */
   stage?: WriteThrough;
+  /** The repository's `.dv/tmp`: a new directory holding only files is built there and renamed into place whole (write-stage.ts). */
+  tmp?: string;
   onProgress?: (files: number, bytes: number) => void;
 }
 
@@ -164,7 +171,14 @@ async function* planOps(o: MaterializeOptions, doomed: boolean): AsyncGenerator<
     const b = await o.load(f.tgt);
     if (!a) yield { op: 'fresh', rel: f.rel, id: f.tgt, entries: b.entries };
     const below: Frame[] = [];
-    for (const op of diffDir(o, a?.entries ?? [], b.entries, f.rel, doomed, below)) yield op;
+    for (const op of diffDir(o, a?.entries ?? [], b.entries, f.rel, doomed, below)) {
+      if (op.op === 'mkdir' && op.tree && o.tmp && !doomed) {
+        // Loaded again (from the loader's cache) when its turn comes: here only to know whether it holds only files.
+        const t = await o.load(op.tree);
+        if (t.entries.length > 0 && t.entries.every((e) => e.type === 'file')) op.leaf = t.entries.length;
+      }
+      yield op;
+    }
     // Subdirectories in name order (the stack pops the last pushed first).
     for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]);
   }
@@ -206,7 +220,7 @@ function* diffDir(o: MaterializeOptions, a: TreeEntry[], b: TreeEntry[], rel: st
     else if (eb.type === 'dir') {
       // Made now, before any file of this directory is written (the kernel places a directory's
       // files better when the directories are made before the files, as the plan did whole).
-      yield { op: 'mkdir', rel: r };
+      yield { op: 'mkdir', rel: r, tree: eb.id };
       below.push({ k: 'create', tgt: eb.id, rel: r });
     } else {
       const inside = posix.relative(o.rel, r);
@@ -350,11 +364,15 @@ async function apply(o: MaterializeOptions): Promise<MaterializeResult> {
   const links: { rel: string; target: string }[] = [];
   // Every directory below the tracked path's parent is entered from there, never by path.
   const dirs = new DirCache(o.root, parentOf(o.rel));
+  const stager = o.tmp && o.kind === 'dir' ? LeafStager.create(o.tmp) : undefined;
   // Removals and directories as they are planned (a path may turn from file into directory); files stream to the pool.
   async function* files(): AsyncGenerator<FileToWrite> {
     for await (const op of planOps(o, false)) {
-      if (op.op === 'write') yield { rel: op.rel, path: abs(op.rel), entry: op.entry };
-      else if (op.op === 'link') links.push(op);
+      if (op.op === 'write') {
+        const f: FileToWrite = { rel: op.rel, path: abs(op.rel), entry: op.entry };
+        if (stager?.has(parentOf(op.rel))) f.inPlace = true;
+        yield f;
+      } else if (op.op === 'link') links.push(op);
       else if (op.op === 'fresh') rec.fresh(op.rel, op.id, op.entries);
       else if (op.op === 'chmod') {
         let st: Stats | undefined;
@@ -376,7 +394,7 @@ async function apply(o: MaterializeOptions): Promise<MaterializeResult> {
             if (parent) removeEntry(parent, posix.basename(op.rel));
             dirs.forget(op.rel);
             res.removed += op.files;
-          } else dirs.get(op.rel, true);
+          } else if (!(op.op === 'mkdir' && op.leaf && stager?.open(dirs, op.rel, op.leaf))) dirs.get(op.rel, true);
         } catch (e) {
           throw fsError(e, abs(op.rel));
         }
@@ -389,12 +407,14 @@ async function apply(o: MaterializeOptions): Promise<MaterializeResult> {
       res.bytes += w.size;
       o.onProgress?.(res.written, res.bytes);
       rec.written(f.rel, f.entry, w);
+      stager?.written(dirs, parentOf(f.rel));
     });
     for (const l of links) writeLink(dirs, l, abs(l.rel));
     res.written += links.length;
     if (links.length > 0) o.onProgress?.(res.written, res.bytes);
   } finally {
     dirs.close();
+    stager?.close();
   }
   await rec.flush();
   return res;

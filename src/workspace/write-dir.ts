@@ -284,6 +284,12 @@ export class DirCache {
     return h;
   }
 
+  /** Holds `h` as the directory at `relDir` (one built elsewhere: write-stage.ts), pinned until as many `unpin` calls. */
+  stage(relDir: string, h: DirHandle): void {
+    this.pins.set(relDir, (this.pins.get(relDir) ?? 0) + 1);
+    this.add(relDir, h);
+  }
+
   unpin(relDir: string): void {
     const n = (this.pins.get(relDir) ?? 1) - 1;
     if (n > 0) this.pins.set(relDir, n);

@@ -42,6 +42,8 @@ export interface FileToWrite {
   rel: string;
   path: string;
   entry: FileEntry;
+  /** Its directory is staged (write-stage.ts): created under its own name, no temp file. */
+  inPlace?: boolean;
 }
 
 const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
@@ -117,7 +119,7 @@ class JobSource {
   }
 
   private async assemble(pinned: string[]): Promise<WriteJobFile[] | undefined> {
-    const picked: { k: number; rel: string; path: string; entry: FileEntry; ids: string[] }[] = [];
+    const picked: { k: number; rel: string; path: string; entry: FileEntry; inPlace?: boolean; ids: string[] }[] = [];
     let bytes = 0;
     while (picked.length < JOB_FILES) {
       const f = await this.take();
@@ -153,7 +155,17 @@ class JobSource {
       const h = handles[k];
       // Without /proc the worker names the directory by path: it checks it is still the one verified.
       const check = PROC_FD ? undefined : { dev: h.dev, ino: h.ino };
-      const file = { i: p.k, path: p.path, dir: h.path, check, name: nameOf(p.rel), exec: p.entry.exec, size: p.entry.size, chunks };
+      const file: WriteJobFile = {
+        i: p.k,
+        path: p.path,
+        dir: h.path,
+        check,
+        name: nameOf(p.rel),
+        exec: p.entry.exec,
+        size: p.entry.size,
+        chunks,
+      };
+      if (p.inPlace) file.inPlace = true;
       return staged[k] ? { ...file, staged: staged[k] } : file;
     });
   }

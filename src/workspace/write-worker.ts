@@ -45,6 +45,8 @@ export interface WriteJobFile {
   chunks: ChunkLoc[];
   /** A file a pull's fetch wrote whole from verified chunks (write-through.ts): renamed into place, no chunks read. */
   staged?: string;
+  /** `dir` is a directory checkout is building in `.dv/tmp` (write-stage.ts): the file is created there under its own name. */
+  inPlace?: boolean;
 }
 export type ToWriter = { type: 'job'; packsDir: string; files: WriteJobFile[] };
 /** The worker's workerData: its pool's WriteControl (shared with the main thread) and the run token (write-temp.ts). */
@@ -146,12 +148,15 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 /**
  * Writes one file through a temp file beside its target (see write-temp.ts for why beside),
  * renamed over the target once complete and verified, both named through the directory's
- * verified handle: the rename stays inside that directory.
+ * verified handle: the rename stays inside that directory. In a staged directory (`inPlace`,
+ * dv's own until it is renamed into the workspace whole) the file is created under its name.
  */
 async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
   if (f.staged) return placeStaged(f, f.staged);
   const target = join(f.dir, f.name);
-  const tmp = workerTempPath(target, process.pid, token, threadId);
+  const tmp = f.inPlace ? target : workerTempPath(target, process.pid, token, threadId);
+  // Only a file this call created is deleted on failure (in place, the name is not a temp name).
+  let created = false;
   // Counted before the stop flag is read: a stopper that sees no file in flight sees no new one start.
   Atomics.add(control, 1, 1);
   let ok = false;
@@ -160,6 +165,7 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
     if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
     verifyDir(f);
     const fd = openSync(tmp, CREATE, f.exec ? 0o755 : 0o644);
+    created = true;
     try {
       let written = 0;
       let current = '';
@@ -220,11 +226,13 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
       closeSync(fd);
     }
     // rename keeps the inode and mtime, so the stat taken before it is the file's.
-    verifyDir(f);
-    renameSync(tmp, target);
+    if (!f.inPlace) {
+      verifyDir(f);
+      renameSync(tmp, target);
+    }
     ok = true;
   } finally {
-    if (!ok) {
+    if (!ok && created) {
       try {
         unlinkSync(tmp);
       } catch {
