@@ -185,10 +185,11 @@ export async function scale(argv: string[]): Promise<number> {
     if (only.has('checkout')) {
       renameSync(data, join(ws, 'data.old'));
       await timed('dv checkout (empty dir)', dv('checkout'));
-      // The checked-out tree replaces the generated one (same content but for the changed file).
-      rmSync(join(ws, 'data.old'), { recursive: true, force: true });
+      // The checked-out tree replaces the generated one (same content but for the changed file);
+      // the old one is deleted at the end, after every timed row, as restic's restored tree is.
       await timed('dv status (after checkout)', dv('status', '--json'), statusNote);
     }
+    for (const p of [join(ws, 'data.old'), join(base, 'restic-out'), join(base, 'clone')]) rmSync(p, { recursive: true, force: true });
 
     const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
     const out = [
@@ -217,7 +218,7 @@ export async function scale(argv: string[]): Promise<number> {
     const j = JSON.parse(out) as { clean: boolean };
     log(`status in the clone after the pull: ${j.clean ? 'clean' : 'NOT CLEAN'}`);
     if (!j.clean) throw new Error('the pulled clone is not clean: the pull is wrong');
-    rmSync(clone, { recursive: true, force: true });
+    // (The clone is deleted at the end, with the other output trees.)
   }
 
   /** restic backup of the same tree into a repository beside it, and a restore into an empty directory. */
@@ -228,7 +229,9 @@ export async function scale(argv: string[]): Promise<number> {
     await timed('restic backup', restic('backup', '-q', '--host', 'bench', 'data'));
     mkdirSync(out);
     await timed('restic restore (empty dir)', restic('restore', 'latest', '-q', '--target', out));
-    for (const p of ['restic-repo', 'restic-cache', 'restic-out']) rmSync(join(base, p), { recursive: true, force: true });
+    // The restored tree stays until the end (see `outputs`): a mass delete just before dv checkout
+    // would slow it alone (ext4 without a journal skips recently freed inodes, one check each).
+    for (const p of ['restic-repo', 'restic-cache']) rmSync(join(base, p), { recursive: true, force: true });
   }
 }
 
