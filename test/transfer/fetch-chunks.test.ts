@@ -41,14 +41,15 @@ async function remoteWith(dirs: [string, number, Obj][][]): Promise<{ remote: st
   return { remote, root: snap.id };
 }
 
-async function fetchWith(remote: string, root: string) {
+/** A fetch of `root` from `remote` into a new store (`batch`: objects per batch, default the fetch's own). */
+async function fetchWith(remote: string, root: string, batch?: number) {
   const dir = tempDir('dv-fetch-chunks-store-');
   await fsp.mkdir(join(dir, 'packs'));
   await fsp.mkdir(join(dir, 'tmp'));
   const store = new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex());
   const backend = await openBackend(remote);
   const index = await RemoteIndex.load(backend, join(dir, 'cache'));
-  return fetchObjects({ store, backend, remote: index, roots: [root], history: false, jobs: 2, batch: 1 });
+  return fetchObjects({ store, backend, remote: index, roots: [root], history: false, jobs: 2, ...(batch ? { batch } : {}) });
 }
 
 test('a chunk named again in a later batch is not downloaded again', async () => {
@@ -65,7 +66,7 @@ test('a chunk named again in a later batch is not downloaded again', async () =>
       ['z', 3000, a],
     ],
   ]);
-  const stats = await fetchWith(remote, root);
+  const stats = await fetchWith(remote, root, 1);
   // The snapshot, three trees and two chunks: each once.
   assert.equal(stats.objectsFetched, 6);
   assert.equal(stats.dataFetched, 5000);
@@ -80,7 +81,7 @@ test('a chunk declared at another size than it holds: refused, after its downloa
     [2999, 3000],
   ]) {
     const { remote, root } = await remoteWith([[['x', first, a]], [['x', second, a]]]);
-    await assert.rejects(fetchWith(remote, root), (e: unknown) => {
+    await assert.rejects(fetchWith(remote, root, 1), (e: unknown) => {
       assert.ok(e instanceof DvError && e.code === 'BAD_OBJECT', String(e));
       assert.match(e.message, /does not match its declared size/);
       assert.match(e.message, /says 2999 bytes/);
@@ -98,11 +99,5 @@ test('a chunk named twice in one batch with two sizes: refused', async () => {
       ['y', 2999, a],
     ],
   ]);
-  const dir = tempDir('dv-fetch-chunks-store-');
-  await fsp.mkdir(join(dir, 'packs'));
-  await fsp.mkdir(join(dir, 'tmp'));
-  const store = new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex());
-  const backend = await openBackend(remote);
-  const index = await RemoteIndex.load(backend, join(dir, 'cache'));
-  await assert.rejects(fetchObjects({ store, backend, remote: index, roots: [root], history: false, jobs: 2 }), /says 2999 bytes/);
+  await assert.rejects(fetchWith(remote, root), /says 2999 bytes/);
 });
