@@ -287,13 +287,12 @@ async function wholePacks(i: PushInput, plan: PushPlan, at: Located): Promise<Wh
  * a chmod) would be damage to both, and the remote would be no second copy at all.
  */
 async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
-  // Two copies at a time: an S3 upload of a pack under the multipart threshold holds it in memory
-  // (four at once doubled a push's peak RSS). A pack's index is written outside its copy slot, so
-  // the next copy does not wait for an index's fsyncs (VERIFY_AHEAD more packs may be verified
-  // meanwhile).
-  const copies = Math.max(1, Math.min(i.jobs, 2));
-  const copyLimit = pLimit(copies);
-  const packLimit = pLimit(copies + VERIFY_AHEAD);
+  // Two packs at a time, each verified, copied and indexed in its slot, so one slot's verification
+  // overlaps the other's copy. An S3 upload of a pack under the multipart threshold holds it in
+  // memory (four at once doubled a push's peak RSS); packs verified ahead of free slots cost
+  // memory too: at 1,000,000 small files a push peaked at 421–431 MB with 1 or 3 ahead and 312 MB
+  // with none, for the same time (11.9–13.9 s).
+  const slots = pLimit(Math.max(1, Math.min(i.jobs, 2)));
   // One verifying thread: a second one (its isolate, its allocator arena) cost ~40 MB of peak RSS
   // at 1 M files and no time there (the copies, not the hashing, bound a push of whole packs).
   const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET, 1);
@@ -301,7 +300,7 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
   let failed = false;
   try {
     const sends = whole.map((w) =>
-      packLimit(async () => {
+      slots(async () => {
         if (failed) return;
         const paths = packPaths(i.store.packsDir, w.packId);
         // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
@@ -317,14 +316,8 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
             { id: bad, file: paths.pack },
           );
         }
-        // Only the copy holds a copy slot: the index (small, after the pack is durable) is written
-        // while the next pack is copied, so the disk never waits for an index's fsyncs.
-        const copied = await copyLimit(async () => {
-          if (failed) return false;
-          await i.backend.putFile(remotePackKey(w.packId), paths.pack);
-          return true;
-        });
-        if (!copied) return;
+        if (failed) return;
+        await i.backend.putFile(remotePackKey(w.packId), paths.pack);
         const idxBytes = await fsp.readFile(paths.idx);
         await i.backend.put(remoteIndexKey(w.packId), idxBytes);
         await i.remote.recordUpload(w.packId, idxBytes, entries);
@@ -339,13 +332,6 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
     await pool.close();
   }
 }
-
-/**
- * Whole packs verified ahead of the copies. None: at 1,000,000 small files a push peaked at 421–431 MB
- * with 1 or 3 ahead and 312 MB with none, for the same time (11.9–13.9 s); large packs are copied by
- * two slots at once, so one slot's verification still overlaps the other's copy.
- */
-const VERIFY_AHEAD = 0;
 
 /** Waits for every promise to settle (nothing keeps writing once this returns), then throws the first failure. */
 async function settleAll(all: Promise<unknown>[]): Promise<void> {
