@@ -14,33 +14,53 @@
  * `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates its own arena, and dv has a dozen
  * (hash or fetch workers, libuv's pool, LevelDB's compaction, V8's helpers). Freed Buffers stay in
  * the arena that held them, so at a million files `dv add` kept some 90 MB in ten arenas; with two,
- * its peak fell from 265–290 MB to 231–235 for the same CPU seconds. The setting is dv's own: the
- * first line saves the caller's value (`${MALLOC_ARENA_MAX}`, empty when unset) in CALLER_ARENA and
- * `restoreCallerEnv` puts it back before any work, so git and pipeline stages get the caller's.
+ * its peak fell from 265–290 MB to 231–235 for the same CPU seconds.
+ *
+ * `MALLOC_MMAP_THRESHOLD_=131072`: glibc serves a block of 128 KiB or more with its own mapping,
+ * returned to the system when freed, but each such free raises the threshold to the block's size
+ * (up to 32 MiB), after which blocks that large come from the arenas and their holes stay resident.
+ * A push's pack indexes and copy buffers, a fetch's ranges, are such blocks: at 1,000,000 files a
+ * first push's anonymous memory grew to 189 MB with the sliding threshold and to 127 MB with it
+ * fixed (peak 280 -> 231 MB), a fetch peaked at 232-234 MB instead of 261; pulls of 1 GiB from
+ * s3rver took the same time, the 1 M fetch ~10 % more (the kernel maps and zeroes those blocks).
+ *
+ * Both settings are dv's own: the first line saves the caller's values (`${NAME}`, empty when
+ * unset) in DV_CALLER_<NAME>, and `restoreCallerEnv` puts them back before any work, so git and
+ * pipeline stages get the caller's.
  */
 
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
-/** The allocator's setting dv starts with. */
-export const ARENA_MAX = '2';
-/** Where the first line keeps the caller's MALLOC_ARENA_MAX (empty: it had none). */
-export const CALLER_ARENA = 'DV_CALLER_MALLOC_ARENA_MAX';
+/** The allocator's settings dv starts with. */
+export const ALLOCATOR: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+/** Where the first line keeps the caller's value of an allocator setting (empty: it had none). */
+export const callerKey = (name: string): string => `DV_CALLER_${name}`;
 
-/** bin/dv's first line. */
+/** bin/dv's first line (under the 256 bytes Linux reads of it). */
 export function shebang(): string {
-  return `#!/usr/bin/env -S ${CALLER_ARENA}=\${MALLOC_ARENA_MAX} MALLOC_ARENA_MAX=${ARENA_MAX} node ${NODE_FLAGS.join(' ')}`;
+  const names = Object.keys(ALLOCATOR);
+  const saved = names.map((n) => `${callerKey(n)}=\${${n}}`);
+  const set = names.map((n) => `${n}=${ALLOCATOR[n]}`);
+  return `#!/usr/bin/env -S ${[...saved, ...set].join(' ')} node ${NODE_FLAGS.join(' ')}`;
 }
 
 /** What the first line adds to `caller`'s environment, for launchers that start bin/dv through `node`. */
 export function launchEnv(caller: NodeJS.ProcessEnv): Record<string, string> {
-  return { [CALLER_ARENA]: caller.MALLOC_ARENA_MAX ?? '', MALLOC_ARENA_MAX: ARENA_MAX };
+  const env: Record<string, string> = {};
+  for (const [n, v] of Object.entries(ALLOCATOR)) {
+    env[callerKey(n)] = caller[n] ?? '';
+    env[n] = v;
+  }
+  return env;
 }
 
-/** Gives `env` (this process's, once it has started) the caller's MALLOC_ARENA_MAX back. */
+/** Gives `env` (this process's, once it has started) the caller's allocator settings back. */
 export function restoreCallerEnv(env: NodeJS.ProcessEnv): void {
-  const caller = env[CALLER_ARENA];
-  if (caller === undefined) return; // (not started by the first line: nothing was changed)
-  if (caller) env.MALLOC_ARENA_MAX = caller;
-  else delete env.MALLOC_ARENA_MAX;
-  delete env[CALLER_ARENA];
+  for (const n of Object.keys(ALLOCATOR)) {
+    const caller = env[callerKey(n)];
+    if (caller === undefined) continue; // (not started by the first line: nothing was changed)
+    if (caller) env[n] = caller;
+    else delete env[n];
+    delete env[callerKey(n)];
+  }
 }

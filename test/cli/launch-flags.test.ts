@@ -2,14 +2,15 @@
  * bin/dv starts Node with the flags and the allocator setting src/cli/launch-flags.ts names (its
  * first line), and they take effect: executed as a program, the dv process keeps a young generation
  * of 2 × 2 MiB through an allocation churn where a plain node grows its own to several times that,
- * and it starts with MALLOC_ARENA_MAX=2 while what it runs gets the caller's value (or none) back.
+ * and it starts with its allocator settings (MALLOC_ARENA_MAX=2, a fixed MALLOC_MMAP_THRESHOLD_) while
+ * what it runs gets the caller's values (or none) back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { shebang } from '../../src/cli/launch-flags.js';
+import { ALLOCATOR, shebang } from '../../src/cli/launch-flags.js';
 import { DV_BIN, tempDir } from '../helpers/cli.js';
 
 const CHURN = `
@@ -50,25 +51,37 @@ test('executed as a program, dv keeps a small young generation where plain node 
   assert.ok(plain > 2 * dv, `plain node's young generation (${plain}) did not outgrow dv's (${dv}): the test shows nothing`);
 });
 
-// At exit (after bin/dv gave the environment back): the allocator's setting the process started
+// At exit (after bin/dv gave the environment back): each allocator setting the process started
 // with (/proc/self/environ is the environment it was executed with) and the one it passes on.
-const ARENA = `
+const ALLOC = `
 import { readFileSync } from 'node:fs';
 process.on('exit', () => {
-  const started = readFileSync('/proc/self/environ', 'utf8').split('\\0').find((v) => v.startsWith('MALLOC_ARENA_MAX='));
-  process.stdout.write('\\nstarted=' + started + ' passes=' + process.env.MALLOC_ARENA_MAX + ' marker=' + process.env.DV_CALLER_MALLOC_ARENA_MAX + '\\n');
+  const environ = readFileSync('/proc/self/environ', 'utf8').split('\\0');
+  for (const n of ${JSON.stringify(Object.keys(ALLOCATOR))}) {
+    const started = environ.find((v) => v.startsWith(n + '='));
+    process.stdout.write('\\n' + n + ' started=' + started + ' passes=' + process.env[n] + ' marker=' + process.env['DV_CALLER_' + n] + '\\n');
+  }
 });
 `;
 
-test("dv starts with two malloc arenas and gives what it runs the caller's setting back", () => {
-  const preload = join(tempDir(), 'arena.mjs');
-  writeFileSync(preload, ARENA);
+test("dv starts with its allocator settings and gives what it runs the caller's back", () => {
+  const preload = join(tempDir(), 'alloc.mjs');
+  writeFileSync(preload, ALLOC);
   for (const caller of [undefined, '7']) {
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import ${preload}` };
-    delete env.MALLOC_ARENA_MAX;
-    if (caller) env.MALLOC_ARENA_MAX = caller;
+    for (const n of Object.keys(ALLOCATOR)) {
+      delete env[n];
+      if (caller) env[n] = caller;
+    }
     const r = spawnSync(DV_BIN, ['--version'], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`started=MALLOC_ARENA_MAX=2 passes=${caller ?? 'undefined'} marker=undefined`), r.stdout);
+    for (const [n, v] of Object.entries(ALLOCATOR)) {
+      const want = `${n} started=${n}=${v} passes=${caller ?? 'undefined'} marker=undefined`;
+      assert.ok(r.stdout.includes(want), `${want} not in ${r.stdout}`);
+    }
   }
+});
+
+test("bin/dv's first line fits in the 256 bytes Linux reads of it", () => {
+  assert.ok(Buffer.byteLength(shebang()) < 256, shebang());
 });
