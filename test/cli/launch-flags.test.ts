@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALLOCATOR, shebang } from '../../src/cli/launch-flags.js';
+import { ALLOCATOR, callerKey, shebang } from '../../src/cli/launch-flags.js';
 import { DV_BIN, tempDir } from '../helpers/cli.js';
 
 const CHURN = `
@@ -57,9 +57,9 @@ const ALLOC = `
 import { readFileSync } from 'node:fs';
 process.on('exit', () => {
   const environ = readFileSync('/proc/self/environ', 'utf8').split('\\0');
-  for (const n of ${JSON.stringify(Object.keys(ALLOCATOR))}) {
+  for (const [n, marker] of ${JSON.stringify(Object.keys(ALLOCATOR).map((n) => [n, callerKey(n)]))}) {
     const started = environ.find((v) => v.startsWith(n + '='));
-    process.stdout.write('\\n' + n + ' started=' + started + ' passes=' + process.env[n] + ' marker=' + process.env['DV_CALLER_' + n] + '\\n');
+    process.stdout.write('\\n' + n + ' started=' + started + ' passes=' + process.env[n] + ' marker=' + process.env[marker] + '\\n');
   }
 });
 `;
