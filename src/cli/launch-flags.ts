@@ -21,9 +21,11 @@
  * the block's size (up to 32 MiB), after which blocks that large come from the arenas and their holes
  * stay resident. A push's pack indexes, copy buffers and ranges are such blocks: at 1,000,000 files
  * a first push's anonymous memory grew to 189 MB with the sliding threshold (peak 280 MB); fixed at
- * 1 MiB the peak was 237 MB, at 128 KiB 231 MB. 128 KiB cost the incremental push of the transfer
- * suite ~25 % more CPU (chunk-sized blocks mapped and zeroed by the kernel each time); at 1 MiB its
- * commit took the same time as without (2.19 vs 2.16 s) and its push 1.48 vs 1.10-1.23 s.
+ * 1 MiB the peak was 237-271 MB, at 128 KiB 231 MB, at 4 MiB 320 MB and at 8 MiB 327 MB (blocks
+ * of 1-4 MiB then come from the arenas too). Below the threshold a block that comes and goes is
+ * mapped and zeroed by the kernel each time: 128 KiB cost the incremental push ~25 % more CPU
+ * (chunk-sized blocks), and at 1 MiB each call of the zstd binding maps a new context (3.5 MiB at
+ * level 3, 4.7 MiB at level 4), so the hash workers keep their calls few (hash-worker.ts, `settleTries`).
  *
  * Both settings are dv's own: the first line saves the caller's values (`${NAME}`, empty when
  * unset) in DV_CALLER_<NAME>, and `restoreCallerEnv` puts them back before any work, so git and

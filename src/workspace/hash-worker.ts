@@ -67,17 +67,53 @@ const scan = wasm ? (b: Uint8Array, lo: number, hi: number, out: Uint32Array) =>
 
 /**
  * Compression is tried per kind of file (extension) and backs off where it does not pay: after
- * 8 frames in a row that did not compress, one frame per 4 MiB of that kind is probed (as many
- * bytes between probes as before frames, when one chunk in 64 was).
+ * MISSES_TO_BACK_OFF frames in a row that did not compress, one frame per 4 MiB of that kind is
+ * probed (as many bytes between probes as before frames, when one chunk in 64 was).
  */
+const MISSES_TO_BACK_OFF = 8;
 const misses = new Map<string, number>();
 const sinceProbe = new Map<string, number>();
 const PROBE_EVERY = 4 << 20;
 function shouldTry(kind: string, bytes: number): boolean {
-  if ((misses.get(kind) ?? 0) < 8) return true;
+  if ((misses.get(kind) ?? 0) < MISSES_TO_BACK_OFF) return true;
   const n = (sinceProbe.get(kind) ?? 0) + bytes;
   sinceProbe.set(kind, n >= PROBE_EVERY ? 0 : n);
   return n >= PROBE_EVERY;
+}
+
+/**
+ * Tries of each kind whose answer has not come: counted as possible misses, so a job of small
+ * files does not start hundreds of tries (one per file) before the first answers say the kind
+ * does not compress. Each call of the zstd binding makes a context of 3.5 MiB, mapped and zeroed
+ * anew (cli/launch-flags.ts): 20,000 random files made ~700 calls, ~0.5 s of system time.
+ */
+const trying = new Map<string, Promise<void>[]>();
+/** Frames tried so far (DV_POOL_STATS; test/workspace/compress-backoff.test.ts). */
+let tries = 0;
+function tried(kind: string, compressed: Promise<Buffer | undefined>): void {
+  tries++;
+  const list = trying.get(kind) ?? [];
+  trying.set(kind, list);
+  const answer: Promise<void> = compressed
+    .then(
+      (data) => {
+        misses.set(kind, data ? 0 : (misses.get(kind) ?? 0) + 1);
+      },
+      () => undefined,
+    )
+    .then(() => {
+      list.splice(list.indexOf(answer), 1);
+    });
+  list.push(answer);
+}
+/** Waits while the tries under way could still make this kind back off (answers come within a frame's compression). */
+async function settleTries(kind: string): Promise<void> {
+  for (;;) {
+    const pending = trying.get(kind) ?? [];
+    const m = misses.get(kind) ?? 0;
+    if (m >= MISSES_TO_BACK_OFF || m + pending.length < MISSES_TO_BACK_OFF) return;
+    await pending[0];
+  }
 }
 
 interface Frame {
@@ -104,16 +140,20 @@ function later(task: () => Promise<void>): void {
 }
 
 /**
- * Copies of frames being compressed, reused: a fresh 2 MiB buffer is a fresh mapping (above
- * glibc's mmap threshold, cli/launch-flags.ts), so each frame cost 512 page faults and a munmap;
- * at a CSV's 90 MB per worker that was ~0.2 s of its time. A copy is handed back once its frame
- * is written (the pack writer copies what it is given); more than FRAME_COPIES_KEPT are left to
- * the collector, and so is a frame larger than FRAME_TARGET (a chunk size from a repo's config).
+ * Copies of large frames being compressed, reused: a fresh buffer of 1 MiB or more is a fresh
+ * mapping (glibc's mmap threshold, cli/launch-flags.ts), so each 2 MiB frame cost 512 page faults
+ * and a munmap; at a CSV's 90 MB per worker that was ~0.2 s of its time. A copy is handed back
+ * once its frame is written (the pack writer copies what it is given); more than FRAME_COPIES_KEPT
+ * are left to the collector, and so is a frame larger than FRAME_TARGET (a chunk size from a
+ * repo's config). A smaller frame (one small file's) gets a copy of its own size from the heap:
+ * a job of small files has hundreds in flight.
  */
 const FRAME_COPIES_KEPT = MAX_DEFERRED + 2;
+const POOLED_FRAME = FRAME_TARGET / 2;
 const frameCopies: Buffer[] = [];
 function frameCopy(parts: Buffer[], total: number): Buffer {
-  const into = total <= FRAME_TARGET ? (frameCopies.pop() ?? Buffer.allocUnsafeSlow(FRAME_TARGET)) : Buffer.allocUnsafeSlow(total);
+  if (total < POOLED_FRAME || total > FRAME_TARGET) return Buffer.concat(parts, total);
+  const into = frameCopies.pop() ?? Buffer.allocUnsafeSlow(FRAME_TARGET);
   let at = 0;
   for (const p of parts) at += p.copy(into, at);
   return into.subarray(0, total);
@@ -173,7 +213,7 @@ function poolStats(since: EventLoopUtilization): string {
   return (
     `worker ${threadId} busy ${e.active.toFixed(0)} ms, idle ${e.idle.toFixed(0)} ms (${parts.stats()}; ` +
     `waited ${directStats.waitMs.toFixed(0)} ms for the disk ${directStats.waits} times, ${directStats.blocks} write blocks; ` +
-    `${needStats.n} verdicts, ${verdict} ms from ids to verdict)`
+    `${needStats.n} verdicts, ${verdict} ms from ids to verdict; ${tries} compression tries)`
   );
 }
 
@@ -283,6 +323,7 @@ async function writeNew(pending: Pending[], need: number[][]): Promise<void> {
     for (const f of frames) {
       const ids = f.chunks.map(idOf);
       const lens = f.chunks.map((c) => p.run.lens[c]);
+      await settleTries(p.kind);
       let tryIt = shouldTry(p.kind, f.raw);
       // Where this kind of file missed lately, a frame's first chunk is tried alone first: random
       // data then costs a 64 KiB probe, not a whole frame.
@@ -313,10 +354,9 @@ async function writeNew(pending: Pending[], need: number[][]): Promise<void> {
           ? maybeCompress(bytes).then((z) => (z.flags === FLAG_RAW ? undefined : z.data))
           : compressFrame(bytes);
       compressed.catch(() => undefined);
-      const kind = p.kind;
+      if (tryIt) tried(p.kind, compressed);
       later(async () => {
         const data = await compressed;
-        if (tryIt) misses.set(kind, data ? 0 : (misses.get(kind) ?? 0) + 1);
         await whenDrained();
         writeFrame(ids, lens, bytes, data);
         frameWritten(bytes);
