@@ -74,6 +74,10 @@ const MISSES_TO_BACK_OFF = 8;
 const misses = new Map<string, number>();
 const sinceProbe = new Map<string, number>();
 const PROBE_EVERY = 4 << 20;
+/** Counts one answer of a try: a frame that compressed ends the kind's run of misses. */
+function answered(kind: string, compressed: boolean): void {
+  misses.set(kind, compressed ? 0 : (misses.get(kind) ?? 0) + 1);
+}
 function shouldTry(kind: string, bytes: number): boolean {
   if ((misses.get(kind) ?? 0) < MISSES_TO_BACK_OFF) return true;
   const n = (sinceProbe.get(kind) ?? 0) + bytes;
@@ -96,9 +100,7 @@ function tried(kind: string, compressed: Promise<Buffer | undefined>): void {
   trying.set(kind, list);
   const answer: Promise<void> = compressed
     .then(
-      (data) => {
-        misses.set(kind, data ? 0 : (misses.get(kind) ?? 0) + 1);
-      },
+      (data) => answered(kind, data !== undefined),
       () => undefined,
     )
     .then(() => {
@@ -333,7 +335,7 @@ async function writeNew(pending: Pending[], need: number[][]): Promise<void> {
         f.chunks.length > 1 &&
         (await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW
       ) {
-        misses.set(p.kind, (misses.get(p.kind) ?? 0) + 1);
+        answered(p.kind, false);
         tryIt = false;
       }
       if (!tryIt && deferred === 0) {

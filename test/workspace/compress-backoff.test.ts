@@ -8,18 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, makeRepo, prng } from '../helpers/cli.js';
+import { dv, dvOk, makeRepo, prng, storeBytes } from '../helpers/cli.js';
 
 const RANDOM_FILES = 3000;
 const TEXT_FILES = 300;
-
-/** Bytes of every pack under `dir` (fan-out directories). */
-async function packBytes(dir: string): Promise<number> {
-  let n = 0;
-  for (const fan of await fsp.readdir(dir))
-    for (const f of await fsp.readdir(join(dir, fan))) if (f.endsWith('.pack')) n += (await fsp.stat(join(dir, fan, f))).size;
-  return n;
-}
 
 test('thousands of small random files cost few compression tries; small text files are all compressed', async () => {
   const repo = await makeRepo();
@@ -51,7 +43,7 @@ test('thousands of small random files cost few compression tries; small text fil
   assert.ok(tries >= TEXT_FILES, `${tries} tries: every text file is tried`);
   assert.ok(tries < TEXT_FILES + 200, `${tries} tries for ${RANDOM_FILES} random and ${TEXT_FILES} text files`);
   // The text compressed (each file alone compresses to well under half), the random data did not grow.
-  const stored = await packBytes(join(repo, '.dv', 'cache', 'packs'));
+  const stored = await storeBytes(repo);
   assert.ok(stored < raw * 1.25 + text * 0.6, `stored ${stored} bytes for ${raw} random and ${text} text`);
   // And it all reads back.
   await fsp.rm(join(repo, 'data'), { recursive: true });
