@@ -18,8 +18,8 @@
  * - Direct writes come from ALIGN-aligned memory (each block is a WebAssembly.Memory of this
  *   thread: page-aligned), at ALIGN-aligned offsets, in ALIGN-multiple lengths.
  * - Memory: blocks are reused; a thread holds at most what its callers let queue (`whenDrained`
- *   resolves once this thread's backlog is at most BACKLOG bytes) plus what one caller appends
- *   between two waits.
+ *   resolves once this thread's backlog is at most the caller's limit, BACKLOG unless it says
+ *   otherwise) plus what one caller appends between two waits.
  * - Where O_DIRECT is refused (EINVAL at open or at a write, as on older tmpfs), the same bytes go through a
  *   buffered descriptor; the content is identical either way.
  * - `close` resolves once every byte is written (not fsynced: the pack's sealer fsyncs it before
@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 
 export const BLOCK = 1 << 20;
 const ALIGN = 4096;
-/** Bytes of filled blocks a thread lets queue before `whenDrained` makes its caller wait. */
+/** Bytes of filled blocks a thread lets queue before `whenDrained` makes its caller wait (by default). */
 export const BACKLOG = 4 * BLOCK;
 /**
  * Writes of one file in flight: ext4 runs one extending direct write of a file at a time, so the
@@ -50,23 +50,26 @@ function takeBlock(): Buffer {
 
 /** Bytes appended on this thread and not yet written (queued or in flight), and who waits for them to drop. */
 let backlog = 0;
-const drainWaiters: (() => void)[] = [];
+const drainWaiters: { limit: number; wake: () => void }[] = [];
 
 /** What a worker prints under DV_POOL_STATS: how long its callers waited for the disk. */
 export const directStats = { waits: 0, waitMs: 0, blocks: 0 };
 
 /**
- * Undefined while this thread's backlog is at most BACKLOG bytes; else a promise that resolves
+ * Undefined while this thread's backlog is at most `limit` bytes; else a promise that resolves
  * once it is (the caller then appends more).
  */
-export function whenDrained(): Promise<void> | undefined {
-  if (backlog <= BACKLOG) return undefined;
+export function whenDrained(limit = BACKLOG): Promise<void> | undefined {
+  if (backlog <= limit) return undefined;
   const t0 = performance.now();
   directStats.waits++;
   return new Promise<void>((resolve) =>
-    drainWaiters.push(() => {
-      directStats.waitMs += performance.now() - t0;
-      resolve();
+    drainWaiters.push({
+      limit,
+      wake: () => {
+        directStats.waitMs += performance.now() - t0;
+        resolve();
+      },
     }),
   );
 }
@@ -75,8 +78,8 @@ export function whenDrained(): Promise<void> | undefined {
 // so callers waiting together do not all append at once; with nothing left to write, all go on.
 function written(len: number): void {
   backlog -= len;
-  if (backlog === 0) for (let w = drainWaiters.shift(); w; w = drainWaiters.shift()) w();
-  else if (backlog <= BACKLOG) drainWaiters.shift()?.();
+  if (backlog === 0) for (let w = drainWaiters.shift(); w; w = drainWaiters.shift()) w.wake();
+  else if (drainWaiters.length > 0 && backlog <= drainWaiters[0].limit) drainWaiters.shift()!.wake();
 }
 
 /** Whether O_DIRECT is tried (off with DV_DIRECT_IO=0, and where the platform has no such flag). */

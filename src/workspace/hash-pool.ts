@@ -97,6 +97,8 @@ class ManifestAssembler {
   private readonly builders = new Map<number, Builder>();
   private readonly claimed = new Set<string>();
   private readonly partOrder = new Map<number, PartState>();
+  /** Parts' manifest feeding not yet done (a rejected one stays, and fails `fed`). */
+  private readonly feeds = new Set<Promise<void>>();
   private readonly emptyId = blake3Hex(Buffer.alloc(0));
 
   constructor(
@@ -128,8 +130,26 @@ class ManifestAssembler {
         }
       }
     }
-    for (let ri = 0; ri < runs.length; ri++) await this.inOrder(runs[ri], ids[ri]);
+    for (let ri = 0; ri < runs.length; ri++) {
+      // A part's verdict does not wait for the earlier parts (another worker's) to reach the
+      // manifest: its buffer goes back to the cutter sooner. `fed` waits for them at the end.
+      if (runs[ri].part === undefined) await this.inOrder(runs[ri], ids[ri]);
+      else this.feeding(this.inOrder(runs[ri], ids[ri]));
+    }
     return need;
+  }
+
+  private feeding(p: Promise<void>): void {
+    this.feeds.add(p);
+    p.then(
+      () => this.feeds.delete(p),
+      () => undefined,
+    );
+  }
+
+  /** Every run handed to `onIds` is in its file's manifest (rejects with the first failure). */
+  async fed(): Promise<void> {
+    while (this.feeds.size > 0) await Promise.all([...this.feeds]);
   }
 
   // A split file's runs are put back in part order before they reach its manifest.
@@ -350,6 +370,7 @@ export class HashPool {
     const elu = process.env.DV_POOL_STATS ? performance.eventLoopUtilization() : undefined;
     try {
       await Promise.all(this.workers.slice(0, threads).map((pw) => driveWorker(pw, pool)));
+      await assembler.fed();
       if (elu) {
         const e = performance.eventLoopUtilization(elu);
         process.stderr.write(`dv pool stats: main thread busy ${e.active.toFixed(0)} ms, idle ${e.idle.toFixed(0)} ms\n`);

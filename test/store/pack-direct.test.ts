@@ -43,33 +43,37 @@ async function writeBoth(dir: string, data: Buffer[]): Promise<{ plain: Buffer; 
 }
 
 test('a writer that waits for whenDrained holds a bounded number of blocks, and gets the very bytes written', async () => {
-  // First in this file: the thread's free blocks are then all this test's own.
-  const dir = tmp();
-  try {
-    const path = join(dir, 'f');
-    const app = new DirectAppender(path);
-    const piece = randomBytes(256 * 1024 + 7);
-    const before = directStats.blocks;
-    let waited = 0;
-    const want = createHash('sha256');
-    for (let k = 0; k < 160; k++) {
-      const d = whenDrained();
-      if (d) {
-        waited++;
-        await d;
+  // First in this file: the thread's free blocks are then all this test's own. The default bound,
+  // then a caller's larger one (a large file's parts, hash-worker.ts).
+  for (const limit of [undefined, 3 * BACKLOG]) {
+    const dir = tmp();
+    try {
+      const path = join(dir, 'f');
+      const app = new DirectAppender(path);
+      const piece = randomBytes(256 * 1024 + 7);
+      let waited = 0;
+      const want = createHash('sha256');
+      for (let k = 0; k < 160; k++) {
+        const d = whenDrained(limit);
+        if (d) {
+          waited++;
+          await d;
+        }
+        piece.writeUInt32LE(k, 0);
+        app.append(piece);
+        want.update(piece);
       }
-      piece.writeUInt32LE(k, 0);
-      app.append(piece);
-      want.update(piece);
+      await app.close();
+      assert.ok(waited > 0, 'the writer had to wait for the disk');
+      // The backlog, the block being filled and what one append adds past the bound (blocks are reused).
+      assert.ok(directStats.blocks <= (limit ?? BACKLOG) / BLOCK + 2, `${directStats.blocks} blocks (limit ${limit})`);
+      // Appends run without yielding until the bound is passed: a larger bound is used in full.
+      if (limit) assert.ok(directStats.blocks >= limit / BLOCK, `${directStats.blocks} blocks (limit ${limit})`);
+      assert.equal(createHash('sha256').update(readFileSync(path)).digest('hex'), want.digest('hex'));
+      assert.equal(whenDrained(), undefined, 'nothing is left queued');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    await app.close();
-    assert.ok(waited > 0, 'the writer had to wait for the disk');
-    // The backlog, the block being filled and what one append adds past the bound (blocks are reused).
-    assert.ok(directStats.blocks - before <= BACKLOG / BLOCK + 2, `${directStats.blocks - before} blocks`);
-    assert.equal(createHash('sha256').update(readFileSync(path)).digest('hex'), want.digest('hex'));
-    assert.equal(whenDrained(), undefined, 'nothing is left queued');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
