@@ -1,8 +1,9 @@
 /**
- * How the dv process starts: the Node flags and the allocator setting that bin/dv's first line
+ * How the dv process starts: the Node flags and the environment that bin/dv's first line
  * (`#!/usr/bin/env -S ...`, built by `shebang()`) carries, and test/cli/launch-flags.test.ts holds
- * equal. They set the heap's layout and the C allocator's, which V8 and glibc read once when the
- * process starts: bin/dv cannot set them at run time as it does the heap's growing factor.
+ * equal. They set the heap's layout, the C allocator's and libuv's pool, which V8, glibc and Node
+ * read once when the process starts: bin/dv cannot set them at run time as it does the heap's
+ * growing factor.
  * Launchers that start bin/dv through `process.execPath` (the tests' `dv()`, the benchmarks) pass
  * the same flags and environment (`launchEnv`), so they measure what a user runs.
  *
@@ -27,43 +28,58 @@
  * (chunk-sized blocks), and at 1 MiB each call of the zstd binding maps a new context (3.5 MiB at
  * level 3, 4.7 MiB at level 4), so the hash workers keep their calls few (hash-worker.ts, `settleTries`).
  *
- * Both settings are dv's own: the first line saves the caller's values (`${NAME}`, empty when
- * unset) in DV_CALLER_<NAME>, and `restoreCallerEnv` puts them back before any work, so git and
- * pipeline stages get the caller's.
+ * `UV_THREADPOOL_SIZE=12`: libuv's pool (4 threads by default, shared by every thread of the
+ * process) runs the hash and fetch workers' pack writes, LevelDB's reads and writes, zstd's calls
+ * and the asynchronous file calls. A worker keeps 4 direct writes of its pack in flight (ext4 runs
+ * one at a time per file, store/direct-append.ts), so two workers filled the pool and the main
+ * thread's index lookups queued behind the disk: 6 ms from a part's ids to its verdict while its
+ * buffer waited. With 12 threads an 8 GiB `dv add` took 8.9-10.3 s instead of 10.1-11.1. Node
+ * sizes the pool before any script runs, so it too can only be set here.
+ *
+ * These settings are dv's own: the first line saves the caller's values (`${NAME}`, empty when
+ * unset) in DV_CALLER, comma-separated in LAUNCH_ENV's order, and `restoreCallerEnv` puts them back
+ * before any work, so git and pipeline stages get the caller's. (One variable, not one per
+ * setting: the line must stay under the 256 bytes Linux reads of it.)
  */
 
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
-/** The allocator's settings dv starts with. */
-export const ALLOCATOR: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
-/** Where the first line keeps the caller's value of an allocator setting (empty: it had none). */
-export const callerKey = (name: string): string => `DV_CALLER_${name}`;
+/** The environment dv starts with (the allocator's settings and libuv's pool size). */
+export const LAUNCH_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '1048576',
+  UV_THREADPOOL_SIZE: '12',
+};
+/** Where the first line keeps the caller's values of LAUNCH_ENV's settings (each empty where it had none). */
+export const CALLER_KEY = 'DV_CALLER';
 
 /** bin/dv's first line (under the 256 bytes Linux reads of it). */
 export function shebang(): string {
-  const names = Object.keys(ALLOCATOR);
-  const saved = names.map((n) => `${callerKey(n)}=\${${n}}`);
-  const set = names.map((n) => `${n}=${ALLOCATOR[n]}`);
-  return `#!/usr/bin/env -S ${[...saved, ...set].join(' ')} node ${NODE_FLAGS.join(' ')}`;
+  const names = Object.keys(LAUNCH_ENV);
+  const saved = `${CALLER_KEY}=${names.map((n) => `\${${n}}`).join(',')}`;
+  const set = names.map((n) => `${n}=${LAUNCH_ENV[n]}`);
+  return `#!/usr/bin/env -S ${[saved, ...set].join(' ')} node ${NODE_FLAGS.join(' ')}`;
 }
 
 /** What the first line adds to `caller`'s environment, for launchers that start bin/dv through `node`. */
 export function launchEnv(caller: NodeJS.ProcessEnv): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [n, v] of Object.entries(ALLOCATOR)) {
-    env[callerKey(n)] = caller[n] ?? '';
-    env[n] = v;
-  }
-  return env;
+  const names = Object.keys(LAUNCH_ENV);
+  return { [CALLER_KEY]: names.map((n) => caller[n] ?? '').join(','), ...LAUNCH_ENV };
 }
 
-/** Gives `env` (this process's, once it has started) the caller's allocator settings back. */
+/**
+ * Gives `env` (this process's, once it has started) the caller's settings back. A caller's value
+ * with a comma in it cannot be told apart: then dv's own values are passed on.
+ */
 export function restoreCallerEnv(env: NodeJS.ProcessEnv): void {
-  for (const n of Object.keys(ALLOCATOR)) {
-    const caller = env[callerKey(n)];
-    if (caller === undefined) continue; // (not started by the first line: nothing was changed)
-    if (caller) env[n] = caller;
+  const saved = env[CALLER_KEY];
+  if (saved === undefined) return; // (not started by the first line: nothing was changed)
+  delete env[CALLER_KEY];
+  const names = Object.keys(LAUNCH_ENV);
+  const values = saved.split(',');
+  if (values.length !== names.length) return;
+  names.forEach((n, k) => {
+    if (values[k]) env[n] = values[k];
     else delete env[n];
-    delete env[callerKey(n)];
-  }
+  });
 }

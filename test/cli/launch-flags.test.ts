@@ -1,16 +1,16 @@
 /**
- * bin/dv starts Node with the flags and the allocator setting src/cli/launch-flags.ts names (its
- * first line), and they take effect: executed as a program, the dv process keeps a young generation
- * of 2 × 2 MiB through an allocation churn where a plain node grows its own to several times that,
- * and it starts with its allocator settings (MALLOC_ARENA_MAX=2, a fixed MALLOC_MMAP_THRESHOLD_) while
- * what it runs gets the caller's values (or none) back.
+ * bin/dv starts Node with the flags and the environment src/cli/launch-flags.ts names (its first
+ * line), and they take effect: executed as a program, the dv process keeps a young generation of
+ * 2 × 2 MiB through an allocation churn where a plain node grows its own to several times that,
+ * and it starts with its settings (MALLOC_ARENA_MAX=2, a fixed MALLOC_MMAP_THRESHOLD_, libuv's
+ * pool of 12) while what it runs gets the caller's values (or none) back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALLOCATOR, callerKey, shebang } from '../../src/cli/launch-flags.js';
+import { CALLER_KEY, LAUNCH_ENV, launchEnv, restoreCallerEnv, shebang } from '../../src/cli/launch-flags.js';
 import { DV_BIN, tempDir } from '../helpers/cli.js';
 
 const CHURN = `
@@ -51,31 +51,32 @@ test('executed as a program, dv keeps a small young generation where plain node 
   assert.ok(plain > 2 * dv, `plain node's young generation (${plain}) did not outgrow dv's (${dv}): the test shows nothing`);
 });
 
-// At exit (after bin/dv gave the environment back): each allocator setting the process started
-// with (/proc/self/environ is the environment it was executed with) and the one it passes on.
+// At exit (after bin/dv gave the environment back): each setting the process started with
+// (/proc/self/environ is the environment it was executed with) and the one it passes on.
 const ALLOC = `
 import { readFileSync } from 'node:fs';
 process.on('exit', () => {
   const environ = readFileSync('/proc/self/environ', 'utf8').split('\\0');
-  for (const [n, marker] of ${JSON.stringify(Object.keys(ALLOCATOR).map((n) => [n, callerKey(n)]))}) {
+  for (const n of ${JSON.stringify(Object.keys(LAUNCH_ENV))}) {
     const started = environ.find((v) => v.startsWith(n + '='));
-    process.stdout.write('\\n' + n + ' started=' + started + ' passes=' + process.env[n] + ' marker=' + process.env[marker] + '\\n');
+    const marker = process.env[${JSON.stringify(CALLER_KEY)}];
+    process.stdout.write('\\n' + n + ' started=' + started + ' passes=' + process.env[n] + ' marker=' + marker + '\\n');
   }
 });
 `;
 
-test("dv starts with its allocator settings and gives what it runs the caller's back", () => {
+test("dv starts with its settings and gives what it runs the caller's back", () => {
   const preload = join(tempDir(), 'alloc.mjs');
   writeFileSync(preload, ALLOC);
   for (const caller of [undefined, '7']) {
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import ${preload}` };
-    for (const n of Object.keys(ALLOCATOR)) {
+    for (const n of Object.keys(LAUNCH_ENV)) {
       delete env[n];
       if (caller) env[n] = caller;
     }
     const r = spawnSync(DV_BIN, ['--version'], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
-    for (const [n, v] of Object.entries(ALLOCATOR)) {
+    for (const [n, v] of Object.entries(LAUNCH_ENV)) {
       const want = `${n} started=${n}=${v} passes=${caller ?? 'undefined'} marker=undefined`;
       assert.ok(r.stdout.includes(want), `${want} not in ${r.stdout}`);
     }
@@ -84,4 +85,17 @@ test("dv starts with its allocator settings and gives what it runs the caller's 
 
 test("bin/dv's first line fits in the 256 bytes Linux reads of it", () => {
   assert.ok(Buffer.byteLength(shebang()) < 256, shebang());
+});
+
+test("a launcher's environment is given back as the first line's would be", () => {
+  const caller = { MALLOC_ARENA_MAX: '5', UV_THREADPOOL_SIZE: '3', HOME: '/h' };
+  const started: NodeJS.ProcessEnv = { ...caller, ...launchEnv(caller) };
+  assert.equal(started.UV_THREADPOOL_SIZE, LAUNCH_ENV.UV_THREADPOOL_SIZE);
+  restoreCallerEnv(started);
+  assert.deepEqual(started, caller);
+  // A caller's value with a comma cannot be told apart: dv's own values are passed on, the marker goes.
+  const odd = { MALLOC_ARENA_MAX: '1,2' };
+  const env: NodeJS.ProcessEnv = { ...odd, ...launchEnv(odd) };
+  restoreCallerEnv(env);
+  assert.deepEqual(env, { ...LAUNCH_ENV });
 });
