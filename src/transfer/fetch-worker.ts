@@ -9,7 +9,7 @@
  * the worker never touches the index. Invariant: every object in a pack it hands over verified.
  * It also verifies whole local packs before a push sends them as they are (`verify-pack`).
  */
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { blake3Hex, initHash } from '../core/hash.js';
 import { decode, FLAG_RAW } from '../store/codec.js';
@@ -17,6 +17,7 @@ import type { PackEntry } from '../store/pack-index.js';
 import { whenDrained } from '../store/direct-append.js';
 import { SyncPackWriter } from '../store/pack-writer.js';
 import type { StagePlace } from '../workspace/write-through.js';
+import { StagedWrites } from './stage-writes.js';
 import { firstBadEntry } from './verify-pack.js';
 
 /** One chunk stored alone in a range: where in the range, and what it must verify to. */
@@ -106,21 +107,6 @@ function closeStaged(): void {
   staged.clear();
 }
 
-/** Writes a verified chunk at each of its places; false when one could not be (the file is then not used). */
-function stage(raw: Buffer, to: StagePlace[]): boolean {
-  try {
-    for (const p of to) {
-      if (p.length !== raw.length) return false;
-      const fd = stagedFd(p.path);
-      let off = 0;
-      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off, p.offset + off);
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The bytes of a range message: a view of the ring or of the buffer that came with it (no copy either way). */
 function bytesOf(m: RangeBytes): Buffer {
   if ('data' in m) return Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
@@ -134,6 +120,8 @@ async function range(seq: number, buf: Buffer, chunks: RangeChunk[]): Promise<Fr
   const bad: { k: number; why: string }[] = [];
   const unstaged: number[] = [];
   const sealed: SealedPack[] = [];
+  // A chunk that is not staged is still stored; its files are not used (checkout writes them from the store).
+  const writes = new StagedWrites(stagedFd, (k) => unstaged.push(k));
   for (let k = 0; k < chunks.length; k++) {
     const c = chunks[k];
     const stored = buf.subarray(c.at, c.at + c.length);
@@ -142,13 +130,14 @@ async function range(seq: number, buf: Buffer, chunks: RangeChunk[]): Promise<Fr
       bad.push({ k, why: raw });
       continue;
     }
-    if (c.to && !stage(raw, c.to)) unstaged.push(k);
+    if (c.to) writes.add(k, raw, c.to);
     writer.add(c.id, stored, c.rawSize, c.flags);
     if (writer.size >= writer.target) {
       const done = await writer.finishAsync();
       if (done) sealed.push(done);
     }
   }
+  writes.flush();
   // The pack's blocks waiting for the disk stay within the backlog: the answer frees the range's slot for the next download.
   await whenDrained();
   return { type: 'done', seq, bad, sealed, ...(unstaged.length > 0 ? { unstaged } : {}) };
