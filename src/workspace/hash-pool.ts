@@ -305,7 +305,8 @@ async function handleInOrder(
   seals: Promise<void>[],
   fail: (e: unknown) => void,
 ): Promise<boolean> {
-  if (m.type === 'fatal') throw new Error(m.message);
+  // A worker writes only its packs, in the store's temp directory: that is the file a write failure names.
+  if (m.type === 'fatal') throw fsError(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}), pool.sink?.tmpDir ?? '');
   if (m.type === 'ids') {
     const need = await pool.assembler.onIds(m.runs);
     if (pool.sink) post({ type: 'need', need });

@@ -44,7 +44,7 @@ export type FromWorker =
   | { type: 'pack'; tmp: string; size: number; entries: PackEntry[] }
   | { type: 'done' }
   | { type: 'sealed' }
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string; code?: string };
 
 const SLAB = 4 * 1024 * 1024;
 const SEGMENT = 8 * 1024 * 1024;
@@ -203,7 +203,11 @@ port.on('message', (m: ToWorker) => {
   }
   queue = queue
     .then(() => handle(m))
-    .catch((e) => port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e) } satisfies FromWorker));
+    .catch((e) => {
+      // The errno code goes along: a full disk under a worker's pack is NO_SPACE, not an unexpected error.
+      const code = (e as NodeJS.ErrnoException)?.code;
+      port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e), ...(code ? { code } : {}) } satisfies FromWorker);
+    });
 });
 
 // DV_POOL_STATS=1: each worker prints where its time went at every seal (benchmarks/bigfile.ts).
