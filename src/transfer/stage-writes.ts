@@ -17,13 +17,7 @@
  * - Descriptors come from `fdOf` at flush time (it may close an older one; none is held here).
  */
 import { writevSync } from 'node:fs';
-
-/** Where a verified chunk goes (as workspace/write-through.ts names it). */
-export interface Place {
-  path: string;
-  offset: number;
-  length: number;
-}
+import type { StagePlace } from '../workspace/write-through.js';
 
 interface Pending {
   k: number;
@@ -47,7 +41,7 @@ export class StagedWrites {
   ) {}
 
   /** Queues chunk `k`'s verified bytes for each of its places. */
-  add(k: number, raw: Buffer, to: Place[]): void {
+  add(k: number, raw: Buffer, to: StagePlace[]): void {
     if (to.some((p) => p.length !== raw.length)) {
       this.failed(k);
       return;
