@@ -45,8 +45,22 @@ export interface PushInput {
    * a fresh pack, and indexes that list nothing rightly are removed after (dv push --repair).
    */
   repair?: boolean;
+  /**
+   * The thread that verifies whole local packs, started by the caller before its plan was walked
+   * (`startVerifier`), so the thread's start overlaps the walk; the caller closes it. Without it,
+   * one is started when whole packs are to be sent.
+   */
+  verifier?: FetchPool;
   onProgress?: (p: PushProgress) => void;
 }
+
+/**
+ * Starts the thread that verifies whole local packs before they are copied: one verifying thread,
+ * as a second one (its isolate, its allocator arena) cost ~40 MB of peak RSS at 1 M files and no
+ * time there (the copies, not the hashing, bound a push of whole packs). Its start (~150 ms of
+ * module loading on the other core) is worth beginning before a push's plan is walked.
+ */
+export const startVerifier = (tmpDir: string): FetchPool => new FetchPool(tmpDir, REMOTE_PACK_TARGET, 1);
 
 export interface PushProgress {
   objects: number;
@@ -112,8 +126,22 @@ function countSent(i: PushInput, stats: PushStats, progress: PushProgress, entri
   stats.objectsSent += entries.length;
   stats.bytesSent += bytes;
   progress.objects += entries.length;
-  progress.bytes += entries.reduce((n, e) => n + e.length, 0);
+  progress.bytes += storedBytes(entries);
   i.onProgress?.(progress);
+}
+
+/** The stored bytes of `entries`: the members of a frame share its bytes (one offset), counted once. */
+function storedBytes(entries: PackEntry[]): number {
+  const frames = new Set<number>();
+  let n = 0;
+  for (const e of entries) {
+    if (e.flags === FLAG_FRAME) {
+      if (frames.has(e.offset)) continue;
+      frames.add(e.offset);
+    }
+    n += e.length;
+  }
+  return n;
 }
 
 /** A local pack that travels as it is; its index is read again when it is sent (not kept meanwhile). */
@@ -151,6 +179,8 @@ async function locate(i: PushInput, plan: PushPlan): Promise<Located> {
   const packs: string[] = [];
   const numbers = new Map<string, number>();
   const perPack: number[] = [];
+  // The frames met, by pack number: a frame's planned members share its stored bytes.
+  const frames: Set<number>[] = [];
   let bytes = 0;
   for (const list of [plan.data, plan.meta]) {
     for (let start = 0; start < list.length; start += LOOKUP_BATCH) {
@@ -163,10 +193,15 @@ async function locate(i: PushInput, plan: PushPlan): Promise<Located> {
           packs.push(l.pack);
           numbers.set(l.pack, n);
           perPack.push(0);
+          frames.push(new Set());
         }
         perPack[n]++;
-        bytes += l.length;
         list.setTag(start + j, n);
+        if (l.flags === FLAG_FRAME) {
+          if (frames[n].has(l.offset)) return;
+          frames[n].add(l.offset);
+        }
+        bytes += l.length;
       });
     }
   }
@@ -205,10 +240,17 @@ async function locateByScan(i: PushInput, plan: PushPlan): Promise<Located | und
     if (!idx) return undefined;
     const { header, size, count } = packIndexRows(idx, packs[n]);
     listed[n] = count;
+    const frames = new Set<number>();
     for (let at = header; at < idx.length; at += size) {
       if (!plan.tagBytes(idx, at, n)) continue;
-      const length = idx.readUInt32BE(at + 38);
       perPack[n]++;
+      // A frame's planned members share its stored bytes (pack-index.ts: its offset and length).
+      if (idx[at + 46] === FLAG_FRAME) {
+        const offset = idx.readUIntBE(at + 32, 6);
+        if (frames.has(offset)) continue;
+        frames.add(offset);
+      }
+      const length = idx.readUInt32BE(at + 38);
       stored[n] += length;
       bytes += length;
     }
@@ -270,7 +312,7 @@ async function wholePacks(i: PushInput, plan: PushPlan, at: Located): Promise<Wh
     }
     const entries = await i.store.readPackIndex(packs[n]).catch(() => undefined);
     if (entries && entries.length === perPack[n] && entries.every((e) => plan.has(e.id)))
-      whole.push({ packId: packs[n], packNo: n, objects: entries.length, stored: entries.reduce((s, e) => s + e.length, 0) });
+      whole.push({ packId: packs[n], packNo: n, objects: entries.length, stored: storedBytes(entries) });
   }
   // Small local packs (one per `dv add` or `dv commit` of a few files) are packed together
   // instead: ten small commits pushed at once make one remote pack, not ten.
@@ -293,9 +335,7 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
   // memory too: at 1,000,000 small files a push peaked at 421–431 MB with 1 or 3 ahead and 312 MB
   // with none, for the same time (11.9–13.9 s).
   const slots = pLimit(Math.max(1, Math.min(i.jobs, 2)));
-  // One verifying thread: a second one (its isolate, its allocator arena) cost ~40 MB of peak RSS
-  // at 1 M files and no time there (the copies, not the hashing, bound a push of whole packs).
-  const pool = new FetchPool(i.tmpDir, REMOTE_PACK_TARGET, 1);
+  const pool = i.verifier ?? startVerifier(i.tmpDir);
   // After a failure no further pack starts (those under way finish or fail on their own).
   let failed = false;
   try {
@@ -329,7 +369,7 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
     );
     await settleAll(sends);
   } finally {
-    await pool.close();
+    if (pool !== i.verifier) await pool.close();
   }
 }
 
