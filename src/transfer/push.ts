@@ -328,7 +328,7 @@ async function wholePacks(i: PushInput, plan: PushPlan, at: Located): Promise<Wh
  * remote must not share inodes with the store, or damage to one file (a stray write, a disk error,
  * a chmod) would be damage to both, and the remote would be no second copy at all.
  */
-async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress): Promise<void> {
+async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats, progress: PushProgress, halt: Halt): Promise<void> {
   // Two packs at a time, each verified, copied and indexed in its slot, so one slot's verification
   // overlaps the other's copy. An S3 upload of a pack under the multipart threshold holds it in
   // memory (four at once doubled a push's peak RSS); packs verified ahead of free slots cost
@@ -336,12 +336,11 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
   // with none, for the same time (11.9–13.9 s).
   const slots = pLimit(Math.max(1, Math.min(i.jobs, 2)));
   const pool = i.verifier ?? startVerifier(i.tmpDir);
-  // After a failure no further pack starts (those under way finish or fail on their own).
-  let failed = false;
+  // After a failure (here or in the other sender) no further pack starts; those under way finish or fail on their own.
   try {
     const sends = whole.map((w) =>
       slots(async () => {
-        if (failed) return;
+        if (halt.reason !== undefined) return;
         const paths = packPaths(i.store.packsDir, w.packId);
         // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
         const entries = await i.store.readPackIndex(w.packId);
@@ -356,14 +355,14 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
             { id: bad, file: paths.pack },
           );
         }
-        if (failed) return;
+        if (halt.reason !== undefined) return;
         await i.backend.putFile(remotePackKey(w.packId), paths.pack);
         const idxBytes = await fsp.readFile(paths.idx);
         await i.backend.put(remoteIndexKey(w.packId), idxBytes);
         await i.remote.recordUpload(w.packId, idxBytes, entries);
         countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
       }).catch((e: unknown) => {
-        failed = true;
+        halt.reason ??= e;
         throw e;
       }),
     );
@@ -371,6 +370,11 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
   } finally {
     if (pool !== i.verifier) await pool.close();
   }
+}
+
+/** Shared by the two senders of one push (whole packs, fresh packs): the first failure in either stops both. */
+interface Halt {
+  reason?: unknown;
 }
 
 /** Waits for every promise to settle (nothing keeps writing once this returns), then throws the first failure. */
@@ -400,8 +404,14 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   const whole = await wholePacks(i, plan, located);
   const moved = new Uint8Array(packs.length);
   for (const w of whole) moved[w.packNo] = 1;
-  if (whole.length > 0) await sendWholePacks(i, whole, stats, progress);
-  await new PackUploader(i, stats, progress).send([plan.data, plan.meta], (tag) => tag !== NO_PACK && moved[tag] === 1);
+  // The rest is packed afresh meanwhile: the main thread reads and packs it while the verifying
+  // thread and the copies work on the whole packs (at 20,000 small files the trees and manifests
+  // took ~250 ms after the whole packs had gone).
+  const halt: Halt = {};
+  await settleAll([
+    whole.length > 0 ? sendWholePacks(i, whole, stats, progress, halt) : Promise.resolve(),
+    new PackUploader(i, stats, progress, halt).send([plan.data, plan.meta], (tag) => tag !== NO_PACK && moved[tag] === 1),
+  ]);
   return stats;
 }
 
@@ -410,13 +420,13 @@ class PackUploader {
   private readonly outbox: string;
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly inflight = new Set<Promise<void>>();
-  private failure: unknown;
   private readonly frames: FrameReader;
 
   constructor(
     private readonly i: PushInput,
     private readonly stats: PushStats,
     private readonly progress: PushProgress,
+    private readonly halt: Halt = {},
   ) {
     this.outbox = join(i.tmpDir, `outbox-${process.pid}-${Date.now().toString(36)}`);
     this.limit = pLimit(Math.max(1, i.jobs));
@@ -425,7 +435,7 @@ class PackUploader {
 
   /**
    * Packs and sends every list in order (up to the pack target each), but for the ids `skip` names
-   * by tag (sent whole already); throws the first upload's failure.
+   * by tag (sent whole already); throws the first failure (its own, or the other sender's: `halt`).
    */
   async send(lists: IdList[], skip: (tag: number) => boolean): Promise<void> {
     const target = this.i.packTarget ?? REMOTE_PACK_TARGET;
@@ -433,10 +443,10 @@ class PackUploader {
       for (const list of lists) {
         let batch: PendingObject[] = [];
         let size = 0;
-        for (let start = 0; start < list.length && !this.failure; start += LOOKUP_BATCH) {
+        for (let start = 0; start < list.length && this.halt.reason === undefined; start += LOOKUP_BATCH) {
           const ids = slice(list, start, skip);
           const locs = ids.length > 0 ? await this.i.store.index.getLocations(ids) : [];
-          for (let j = 0; j < ids.length && !this.failure; j++) {
+          for (let j = 0; j < ids.length && this.halt.reason === undefined; j++) {
             const id = ids[j];
             const loc = locs[j];
             const frame = loc?.flags === FLAG_FRAME ? await this.frames.whole(id, loc) : undefined;
@@ -455,14 +465,17 @@ class PackUploader {
             }
           }
         }
-        if (batch.length > 0 && !this.failure) await this.dispatch(batch);
+        if (batch.length > 0 && this.halt.reason === undefined) await this.dispatch(batch);
       }
       await Promise.all(this.inflight);
+    } catch (e) {
+      this.halt.reason ??= e;
+      throw e;
     } finally {
       await Promise.allSettled(this.inflight);
       await fsp.rm(this.outbox, { recursive: true, force: true });
     }
-    if (this.failure) throw this.failure;
+    if (this.halt.reason !== undefined) throw this.halt.reason;
   }
 
   private async dispatch(batch: PendingObject[]): Promise<void> {
@@ -470,7 +483,7 @@ class PackUploader {
     const { packId, entries, bytes } = await writePack(this.outbox, i.tmpDir, batch);
     const paths = packPaths(this.outbox, packId);
     const task = this.limit(async () => {
-      if (this.failure) return;
+      if (this.halt.reason !== undefined) return;
       try {
         await i.backend.putFile(remotePackKey(packId), paths.pack);
         const idxBytes = await fsp.readFile(paths.idx);
@@ -478,7 +491,7 @@ class PackUploader {
         await i.remote.recordUpload(packId, idxBytes, entries);
         countSent(i, this.stats, this.progress, entries, bytes);
       } catch (e) {
-        this.failure ??= e;
+        this.halt.reason ??= e;
       } finally {
         await fsp.rm(paths.pack, { force: true });
         await fsp.rm(paths.idx, { force: true });
@@ -487,7 +500,7 @@ class PackUploader {
     this.inflight.add(task);
     void task.finally(() => this.inflight.delete(task));
     // Bound the packs waiting on disk: build at most `jobs` ahead of the uploads.
-    while (this.inflight.size > i.jobs && !this.failure) await Promise.race(this.inflight);
+    while (this.inflight.size > i.jobs && this.halt.reason === undefined) await Promise.race(this.inflight);
   }
 }
 
