@@ -15,10 +15,11 @@
  * `--interrupt-budget=1081344` (16 × V8's 67584): a function goes to the optimizing compiler
  * later, after more of its bytecode has run. dv's hot loops run long enough to be optimized
  * either way; by default V8 also optimizes hundreds of functions that run only a short while: a
- * 1 GiB pull from s3rver made 258 optimized compiles, ~1.5 s of CPU over its three threads. With this budget, in three pairs each: that pull
- * 3.60-3.75 s instead of 3.86-4.22 (user CPU 2.35-2.45 s instead of 2.57-3.05), an incremental
- * commit 2.39-2.41 s instead of 2.45-3.00, a 3 GiB add 3.31-3.47 s instead of 3.37-3.66; status at
- * 1 M files unchanged (2.83-2.94 s), ten status runs of a small repository unchanged.
+ * 1 GiB pull from s3rver made 258 optimized compiles, ~1.5 s of CPU over its three threads.
+ * With this budget, in three pairs each: that pull 3.60-3.75 s instead of 3.86-4.22 (user CPU
+ * 2.35-2.45 s instead of 2.57-3.05), an incremental commit 2.39-2.41 s instead of 2.45-3.00, a
+ * 3 GiB add 3.31-3.47 s instead of 3.37-3.66; status at 1 M files unchanged (2.83-2.94 s), and
+ * ten status runs of a small repository unchanged.
  *
  * `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates its own arena, and dv has a dozen
  * (hash or fetch workers, libuv's pool, LevelDB's compaction, V8's helpers). Freed Buffers stay in

@@ -108,7 +108,8 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
             const p = blocking[0];
             throw new DvError(
               p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING',
-              `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; run \`dv fsck\`, or \`dv fetch\` from a remote that has it`,
+              `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; ` +
+                'run `dv fsck`, or `dv fetch` from a remote that has it',
               { problems: blocking.slice(0, 20) },
             );
           }
@@ -152,9 +153,13 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
           // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
           const first = missing[0];
           const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
+          const commit = first.commit.slice(0, 12);
           throw new DvError(
             'OBJECT_MISSING',
-            `commit ${first.commit.slice(0, 12)} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it (\`dv push --rev ${first.commit.slice(0, 12)}\`), or publish the commits without it (\`git push --no-verify\`)`,
+            `commit ${commit} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone ` +
+              `nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. ` +
+              `Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it ` +
+              `(\`dv push --rev ${commit}\`), or publish the commits without it (\`git push --no-verify\`)`,
             { missing: missing.slice(0, 100), ...stats },
           );
         }
