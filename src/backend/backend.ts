@@ -25,6 +25,8 @@
  *   socket or symlink), and a network body that trickles fails once its deadline passes.
  * - `list(prefix)` yields every key starting with `prefix`, with its size, across pages.
  * - `delete` of a missing key succeeds.
+ * - `sweepLeftovers` (optional) removes only what writes that never finished left (a killed `put`'s
+ *   temp file, never listed as a key), and only what was untouched for the age it is given.
  */
 export interface GetOptions {
   /** The most bytes the caller accepts (a remote index from its listed size, say). */
@@ -40,6 +42,12 @@ export interface GetOptions {
  */
 export type RangeSink = ((piece: Buffer) => void | Promise<void>) & { room?: () => Buffer | undefined };
 
+/** What `sweepLeftovers` found (and removed, unless a dry run): files and their bytes. */
+export interface Leftovers {
+  files: number;
+  bytes: number;
+}
+
 export interface Backend {
   /** Human-readable location, e.g. `/mnt/share/dv` or `s3://bucket/prefix`. */
   readonly location: string;
@@ -53,6 +61,12 @@ export interface Backend {
   stat(key: string): Promise<{ size: number } | undefined>;
   list(prefix: string): AsyncIterable<{ key: string; size: number }>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes the leftovers of writes that never finished (a killed `put`'s temp file) untouched for
+   * at least `olderThanMs`; with `dryRun` only counts them. Absent where a store keeps none under its
+   * keys (S3: an unfinished multipart upload is not an object; a bucket's lifecycle rule aborts them).
+   */
+  sweepLeftovers?(olderThanMs: number, dryRun: boolean): Promise<Leftovers>;
   /** Checks that the location exists and is usable; throws a classified DvError if not. */
   check(): Promise<void>;
   close?(): Promise<void>;

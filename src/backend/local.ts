@@ -3,7 +3,7 @@ import { type Dirent, type Stats, constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DvError, fsError, isDvError } from '../errors.js';
-import type { Backend, GetOptions, RangeSink } from './backend.js';
+import type { Backend, GetOptions, Leftovers, RangeSink } from './backend.js';
 import { directCopy } from './direct-copy.js';
 import { intoView, notRegularError, rangeError, tooLargeError, validateKey, validatePrefix, validateRange } from './keys.js';
 
@@ -12,6 +12,8 @@ const LOCAL_PIECE = 4 * 1024 * 1024;
 
 /** Marks temp files; '~' is not a key character, so no key can collide with one. */
 const TEMP_MARK = '~';
+/** A temp file's name after its target's (writeAtomic): `~<pid>-<12 hex>.tmp`. */
+const TEMP_NAME = /~[0-9]+-[0-9a-f]{12}\.tmp$/;
 const TRANSIENT_FS = new Set(['EIO', 'ETIMEDOUT', 'ESTALE', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EHOSTDOWN', 'ECONNRESET']);
 
 export interface LocalBackendOptions {
@@ -214,6 +216,47 @@ export class LocalBackend implements Backend {
     const slash = prefix.lastIndexOf('/');
     const dirKey = prefix.slice(0, slash + 1);
     yield* this.walk(dirKey, prefix.slice(slash + 1));
+  }
+
+  /**
+   * Removes the temp files of writes that never finished (a killed push: `<key>~<pid>-<hex>.tmp`)
+   * whose last change is at least `olderThanMs` old. A write under way changes its temp file as it
+   * goes, so a sweep spares it unless it stalled for that long (and then its rename fails: the
+   * write is reported, nothing is lost). Directories are walked with a stack, symlinks not followed.
+   */
+  async sweepLeftovers(olderThanMs: number, dryRun: boolean): Promise<Leftovers> {
+    await this.check();
+    const found: Leftovers = { files: 0, bytes: 0 };
+    const before = Date.now() - olderThanMs;
+    const dirs = [this.root];
+    for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
+      let entries: Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+        throw this.classify(e, dir);
+      }
+      for (const d of entries) {
+        const file = path.join(dir, d.name);
+        if (d.isDirectory()) dirs.push(file);
+        if (!d.isFile() || !TEMP_NAME.test(d.name)) continue;
+        const st = await fs.lstat(file).catch(() => undefined);
+        if (!st?.isFile() || st.mtimeMs > before) continue;
+        if (!dryRun) {
+          try {
+            await fs.unlink(file);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            throw this.classify(e, file);
+          }
+        }
+        found.files++;
+        found.bytes += st.size;
+      }
+    }
+    return found;
   }
 
   async delete(key: string): Promise<void> {

@@ -171,5 +171,6 @@ export function withRetry(backend: Backend, opts: RetryOptions = {}): Backend {
   };
   if (backend.getRangeTo) wrapped.getRangeTo = getRangeTo;
   if (backend.close) wrapped.close = () => backend.close!();
+  if (backend.sweepLeftovers) wrapped.sweepLeftovers = (age, dryRun) => run('sweep', '', () => backend.sweepLeftovers!(age, dryRun));
   return wrapped;
 }

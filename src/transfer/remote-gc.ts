@@ -17,8 +17,11 @@
  * asks the store first (remote-gc-lock.ts), reports it with its date, keeps its mark and its index,
  * and deletes it on the first run after the retention ends. A delete the store refuses anyway is
  * reported and kept the same way.
- * Invariants: nothing is deleted in a dry run or without a mark from an earlier run; every listing
- * and read is bounded (remote-index, remote-gc-marks, MAX_RUNS).
+ * Then the temp files of writes that never finished (a killed push) go, once untouched for the
+ * grace and at least an hour (`sweepLeftovers`: a directory remote; S3 keeps none under keys).
+ * Invariants: nothing is deleted in a dry run or without a mark from an earlier run (a leftover
+ * temp file is no key and needs none); every listing and read is bounded (remote-index,
+ * remote-gc-marks, MAX_RUNS).
  */
 import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
@@ -37,6 +40,11 @@ import type { RemoteIndex } from './remote-index.js';
 const MAX_RUNS = 100_000;
 const MAX_RUN_BYTES = 4 * 1024 * 1024;
 const MAX_PACKS = 400_000;
+/**
+ * A write's temp file goes once untouched this long, even under a shorter grace: a push under way
+ * changes its temp file as it copies, so one untouched for an hour was left by a process that died.
+ */
+export const LEFTOVER_AGE = 60 * 60 * 1000;
 /** A pack with less than this share of its bytes live is repacked. */
 export const REPACK_BELOW = 0.5;
 
@@ -76,6 +84,9 @@ export interface RemoteGcStats {
   runsKept: number;
   runsMarked: number;
   runsRemoved: number;
+  /** Temp files of writes that never finished (a killed push), untouched for the grace (at least LEFTOVER_AGE): removed, and their bytes. */
+  leftovers: number;
+  leftoverBytes: number;
   /** Due packs kept because the store holds them (or their index) under S3 Object Lock retention. */
   packsLocked: number;
   /** Keys kept because the store holds them under Object Lock or refused to delete them, with the date they may go. */
@@ -117,6 +128,8 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
     runsKept: 0,
     runsMarked: 0,
     runsRemoved: 0,
+    leftovers: 0,
+    leftoverBytes: 0,
     packsLocked: 0,
     locked: [],
   };
@@ -163,6 +176,9 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
     } else st.objectsCopied = homeless.length;
   }
   await sweep(i, { packs, dropped, marks, due, runs, started, st, homeless: new Set(homeless) });
+  const left = await i.backend.sweepLeftovers?.(Math.max(i.graceMs, LEFTOVER_AGE), i.dryRun);
+  st.leftovers = left?.files ?? 0;
+  st.leftoverBytes = left?.bytes ?? 0;
   st.packsAfter = st.packsBefore - st.packsRemoved + st.packsWritten;
   st.bytesAfter = st.bytesBefore - st.bytesRemoved + st.bytesWritten;
   return st;

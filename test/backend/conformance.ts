@@ -283,6 +283,19 @@ export function runConformance(name: string, make: () => Promise<ConformanceTarg
       await be.delete('never/was');
     });
 
+    test('sweepLeftovers, where there is one, never removes a key, whatever the age it is given', async () => {
+      if (!be.sweepLeftovers) return;
+      await be.put('sweep/a', Buffer.from('a'));
+      const f = path.join(dir, 'sweep-b');
+      await writeFile(f, randomBytes(10_000));
+      await be.putFile('sweep/b', f);
+      const keys = await collect(be.list(''));
+      assert.deepEqual(await be.sweepLeftovers(0, true), { files: 0, bytes: 0 });
+      assert.deepEqual(await be.sweepLeftovers(0, false), { files: 0, bytes: 0 });
+      assert.deepEqual(await collect(be.list('')), keys);
+      assert.ok((await be.get('sweep/a')).equals(Buffer.from('a')));
+    });
+
     test('invalid keys and prefixes are USAGE errors', async () => {
       for (const key of ['../x', '/abs', 'a//b', '', 'a/', './a', 'a/../b', 'a\\b', 'sp ace', 'a\0b', 'x~y']) {
         await rejectsWith(be.put(key, Buffer.from('x')), 'USAGE');

@@ -276,6 +276,8 @@ const SHAPES: Record<string, Spec> = {
     runsKept: 'number',
     runsMarked: 'number',
     runsRemoved: 'number',
+    leftovers: 'number',
+    leftoverBytes: 'number',
     packsLocked: 'number',
     locked: [
       {
