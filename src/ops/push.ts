@@ -149,25 +149,28 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
           stats = total!;
         }
         const runsSent = await uploadRuns(backend, runs.runs);
-        if (missing.length > 0) {
-          // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
-          const first = missing[0];
-          const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
-          const commit = first.commit.slice(0, 12);
-          throw new DvError(
-            'OBJECT_MISSING',
-            `commit ${commit} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone ` +
-              `nor on remote ${config.name}${also}: a clone checking that commit out could not get its data. ` +
-              `Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it ` +
-              `(\`dv push --rev ${commit}\`), or publish the commits without it (\`git push --no-verify\`)`,
-            { missing: missing.slice(0, 100), ...stats },
-          );
-        }
+        // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
+        if (missing.length > 0) throw missingSnapshots(missing, config.name, stats);
         return { remote: config.name, url: config.url, snapshots: roots, ...stats, runsSent };
       } finally {
         await verifier?.close();
       }
     },
+  );
+}
+
+/** OBJECT_MISSING for commits being pushed whose snapshots are neither here nor on `remote` (the rest was sent). */
+function missingSnapshots(missing: MissingSnapshot[], remote: string, stats: PushStats): DvError {
+  const first = missing[0];
+  const also = missing.length > 1 ? ` (and ${missing.length - 1} more snapshot${missing.length > 2 ? 's' : ''})` : '';
+  const commit = first.commit.slice(0, 12);
+  return new DvError(
+    'OBJECT_MISSING',
+    `commit ${commit} names snapshot ${first.snapshot.slice(0, 12)} (${first.path}), which is neither in this clone ` +
+      `nor on remote ${remote}${also}: a clone checking that commit out could not get its data. ` +
+      `Everything else was pushed (${stats.objectsSent} objects). Push that data from the clone that has it ` +
+      `(\`dv push --rev ${commit}\`), or publish the commits without it (\`git push --no-verify\`)`,
+    { missing: missing.slice(0, 100), ...stats },
   );
 }
 
