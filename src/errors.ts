@@ -97,6 +97,24 @@ export function pathTooLong(
   return new DvError('PATH_TOO_LONG', `path too long: ${shortPath(path)} ${why}: ${todo}`, { path }, { cause });
 }
 
+/** An error as it crosses from a worker thread to its pool: its text and errno code (postMessage keeps no Error's own fields). */
+export interface WorkerFault {
+  message: string;
+  code?: string;
+}
+
+/** `e` as a worker sends it: its stack or its message, and its errno code where it has one. */
+export function workerFault(e: unknown, text: 'stack' | 'message'): WorkerFault {
+  const err = e as NodeJS.ErrnoException | undefined;
+  const message = text === 'stack' ? String(err?.stack ?? e) : (err?.message ?? String(e));
+  return err?.code ? { message, code: err.code } : { message };
+}
+
+/** The Error a worker's fault stands for, its errno code kept (so `fsError` can say what failed). */
+export function faultError(f: WorkerFault): Error {
+  return Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
+}
+
 /** Turns a Node file-system error into a DvError naming the file, where it has a clear meaning. */
 export function fsError(e: unknown, file: string): unknown {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;

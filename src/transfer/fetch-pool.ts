@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { PackEntry } from '../store/pack-index.js';
 import { enterDownload, leaveDownload } from './heap-headroom.js';
 import type { FetchWorkerData, FromFetchWorker, RangeBytes, RangeChunk, SealedPack, ToFetchWorker } from './fetch-worker.js';
+import { faultError } from '../errors.js';
 
 export type { RangeChunk, SealedPack } from './fetch-worker.js';
 
@@ -72,7 +73,7 @@ export class FetchPool {
         if (!w) return;
         slot.waiting.delete(m.seq);
         if (m.type === 'done') w.resolve(m);
-        else w.reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}));
+        else w.reject(faultError(m));
       });
       const failAll = (e: Error): void => {
         for (const w of slot.waiting.values()) w.reject(e);

@@ -19,6 +19,7 @@ import { SyncPackWriter } from '../store/pack-writer.js';
 import type { StagePlace } from '../workspace/write-through.js';
 import { StagedWrites } from './stage-writes.js';
 import { firstBadEntry } from './verify-pack.js';
+import { type WorkerFault, workerFault } from '../errors.js';
 
 /** One chunk stored alone in a range: where in the range, and what it must verify to. */
 export interface RangeChunk {
@@ -62,7 +63,7 @@ export type FromFetchWorker =
       /** Chunks that verified and went into the pack but not into all their staged files. */
       unstaged?: number[];
     }
-  | { type: 'fatal'; seq: number; message: string; code?: string };
+  | ({ type: 'fatal'; seq: number } & WorkerFault);
 
 const port = parentPort!;
 const { tmpDir, packTarget, ring } = workerData as FetchWorkerData;
@@ -176,8 +177,7 @@ function handle(m: ToFetchWorker): Promise<void> {
       } catch {
         // The first error is the one to report.
       }
-      const err = e as NodeJS.ErrnoException;
-      port.postMessage({ type: 'fatal', seq: m.seq, message: err?.message ?? String(e), code: err?.code });
+      port.postMessage({ type: 'fatal', seq: m.seq, ...workerFault(e, 'message') });
     },
   );
 }

@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { blake3Hex } from '../core/hash.js';
 import { ManifestBuilder } from '../core/manifest.js';
-import { fsError } from '../errors.js';
+import { faultError, fsError } from '../errors.js';
 import type { PackEntry } from '../store/pack-index.js';
 import { PART } from '../core/chunker-split.js';
 import type { ChunkRun, FilePart, FromWorker, ToWorker } from './hash-worker.js';
@@ -306,7 +306,7 @@ async function handleInOrder(
   fail: (e: unknown) => void,
 ): Promise<boolean> {
   // A worker writes only its packs, in the store's temp directory: that is the file a write failure names.
-  if (m.type === 'fatal') throw fsError(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}), pool.sink?.tmpDir ?? '');
+  if (m.type === 'fatal') throw fsError(faultError(m), pool.sink?.tmpDir ?? '');
   if (m.type === 'ids') {
     const need = await pool.assembler.onIds(m.runs);
     if (pool.sink) post({ type: 'need', need });

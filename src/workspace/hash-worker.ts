@@ -17,6 +17,7 @@ import { SyncPackWriter } from '../store/pack-writer.js';
 import { directStats, whenDrained } from '../store/direct-append.js';
 import type { PackEntry } from '../store/pack-index.js';
 import { PART_CANDS, PART_READ, PartCutter, SLOTS, type FilePart } from './part-cutter.js';
+import { type WorkerFault, workerFault } from '../errors.js';
 
 export type { FilePart } from './part-cutter.js';
 
@@ -44,7 +45,7 @@ export type FromWorker =
   | { type: 'pack'; tmp: string; size: number; entries: PackEntry[] }
   | { type: 'done' }
   | { type: 'sealed' }
-  | { type: 'fatal'; message: string; code?: string };
+  | ({ type: 'fatal' } & WorkerFault);
 
 const SLAB = 4 * 1024 * 1024;
 const SEGMENT = 8 * 1024 * 1024;
@@ -203,11 +204,8 @@ port.on('message', (m: ToWorker) => {
   }
   queue = queue
     .then(() => handle(m))
-    .catch((e) => {
-      // The errno code goes along: a full disk under a worker's pack is NO_SPACE, not an unexpected error.
-      const code = (e as NodeJS.ErrnoException)?.code;
-      port.postMessage({ type: 'fatal', message: String((e as Error)?.stack ?? e), ...(code ? { code } : {}) } satisfies FromWorker);
-    });
+    // The errno code goes along: a full disk under a worker's pack is NO_SPACE, not an unexpected error.
+    .catch((e) => port.postMessage({ type: 'fatal', ...workerFault(e, 'stack') } satisfies FromWorker));
 });
 
 // DV_POOL_STATS=1: each worker prints where its time went at every seal (benchmarks/bigfile.ts).
