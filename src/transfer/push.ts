@@ -130,18 +130,30 @@ function countSent(i: PushInput, stats: PushStats, progress: PushProgress, entri
   i.onProgress?.(progress);
 }
 
-/** The stored bytes of `entries`: the members of a frame share its bytes (one offset), counted once. */
-function storedBytes(entries: PackEntry[]): number {
-  const frames = new Set<number>();
-  let n = 0;
-  for (const e of entries) {
-    if (e.flags === FLAG_FRAME) {
-      if (frames.has(e.offset)) continue;
-      frames.add(e.offset);
+/**
+ * Owns counting the stored bytes of objects of one pack: the members of a frame share its bytes
+ * (one offset and length in the pack index), so a frame counts once.
+ */
+class PackBytes {
+  private readonly frames = new Set<number>();
+  total = 0;
+
+  /** Counts one object; answers the bytes it added (0 for a frame already counted). */
+  add(flags: number, offset: number, length: number): number {
+    if (flags === FLAG_FRAME) {
+      if (this.frames.has(offset)) return 0;
+      this.frames.add(offset);
     }
-    n += e.length;
+    this.total += length;
+    return length;
   }
-  return n;
+}
+
+/** The stored bytes of `entries` (one pack's), a frame counted once. */
+function storedBytes(entries: PackEntry[]): number {
+  const bytes = new PackBytes();
+  for (const e of entries) bytes.add(e.flags, e.offset, e.length);
+  return bytes.total;
 }
 
 /** A local pack that travels as it is; its index is read again when it is sent (not kept meanwhile). */
@@ -179,8 +191,7 @@ async function locate(i: PushInput, plan: PushPlan): Promise<Located> {
   const packs: string[] = [];
   const numbers = new Map<string, number>();
   const perPack: number[] = [];
-  // The frames met, by pack number: a frame's planned members share its stored bytes.
-  const frames: Set<number>[] = [];
+  const stored: PackBytes[] = [];
   let bytes = 0;
   for (const list of [plan.data, plan.meta]) {
     for (let start = 0; start < list.length; start += LOOKUP_BATCH) {
@@ -193,15 +204,11 @@ async function locate(i: PushInput, plan: PushPlan): Promise<Located> {
           packs.push(l.pack);
           numbers.set(l.pack, n);
           perPack.push(0);
-          frames.push(new Set());
+          stored.push(new PackBytes());
         }
         perPack[n]++;
         list.setTag(start + j, n);
-        if (l.flags === FLAG_FRAME) {
-          if (frames[n].has(l.offset)) return;
-          frames[n].add(l.offset);
-        }
-        bytes += l.length;
+        bytes += stored[n].add(l.flags, l.offset, l.length);
       });
     }
   }
@@ -240,20 +247,14 @@ async function locateByScan(i: PushInput, plan: PushPlan): Promise<Located | und
     if (!idx) return undefined;
     const { header, size, count } = packIndexRows(idx, packs[n]);
     listed[n] = count;
-    const frames = new Set<number>();
+    const counted = new PackBytes();
     for (let at = header; at < idx.length; at += size) {
       if (!plan.tagBytes(idx, at, n)) continue;
       perPack[n]++;
-      // A frame's planned members share its stored bytes (pack-index.ts: its offset and length).
-      if (idx[at + 46] === FLAG_FRAME) {
-        const offset = idx.readUIntBE(at + 32, 6);
-        if (frames.has(offset)) continue;
-        frames.add(offset);
-      }
-      const length = idx.readUInt32BE(at + 38);
-      stored[n] += length;
-      bytes += length;
+      // The row's flags, offset and length (pack-index.ts).
+      bytes += counted.add(idx[at + 46], idx.readUIntBE(at + 32, 6), idx.readUInt32BE(at + 38));
     }
+    stored[n] = counted.total;
   }
   return { packs, perPack, bytes, listed, stored };
 }
@@ -340,7 +341,7 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
   try {
     const sends = whole.map((w) =>
       slots(async () => {
-        if (halt.reason !== undefined) return;
+        if (halt.stopped) return;
         const paths = packPaths(i.store.packsDir, w.packId);
         // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
         const entries = await i.store.readPackIndex(w.packId);
@@ -355,14 +356,14 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
             { id: bad, file: paths.pack },
           );
         }
-        if (halt.reason !== undefined) return;
+        if (halt.stopped) return;
         await i.backend.putFile(remotePackKey(w.packId), paths.pack);
         const idxBytes = await fsp.readFile(paths.idx);
         await i.backend.put(remoteIndexKey(w.packId), idxBytes);
         await i.remote.recordUpload(w.packId, idxBytes, entries);
         countSent(i, stats, progress, entries, (await fsp.stat(paths.pack)).size);
       }).catch((e: unknown) => {
-        halt.reason ??= e;
+        halt.stop(e);
         throw e;
       }),
     );
@@ -373,8 +374,16 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
 }
 
 /** Shared by the two senders of one push (whole packs, fresh packs): the first failure in either stops both. */
-interface Halt {
-  reason?: unknown;
+class Halt {
+  stopped = false;
+  reason: unknown;
+
+  /** Keeps the first failure. */
+  stop(e: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.reason = e;
+  }
 }
 
 /** Waits for every promise to settle (nothing keeps writing once this returns), then throws the first failure. */
@@ -407,7 +416,7 @@ async function pushMissing(i: PushInput): Promise<PushStats> {
   // The rest is packed afresh meanwhile: the main thread reads and packs it while the verifying
   // thread and the copies work on the whole packs (at 20,000 small files the trees and manifests
   // took ~250 ms after the whole packs had gone).
-  const halt: Halt = {};
+  const halt = new Halt();
   await settleAll([
     whole.length > 0 ? sendWholePacks(i, whole, stats, progress, halt) : Promise.resolve(),
     new PackUploader(i, stats, progress, halt).send([plan.data, plan.meta], (tag) => tag !== NO_PACK && moved[tag] === 1),
@@ -426,7 +435,7 @@ class PackUploader {
     private readonly i: PushInput,
     private readonly stats: PushStats,
     private readonly progress: PushProgress,
-    private readonly halt: Halt = {},
+    private readonly halt: Halt,
   ) {
     this.outbox = join(i.tmpDir, `outbox-${process.pid}-${Date.now().toString(36)}`);
     this.limit = pLimit(Math.max(1, i.jobs));
@@ -443,10 +452,10 @@ class PackUploader {
       for (const list of lists) {
         let batch: PendingObject[] = [];
         let size = 0;
-        for (let start = 0; start < list.length && this.halt.reason === undefined; start += LOOKUP_BATCH) {
+        for (let start = 0; start < list.length && !this.halt.stopped; start += LOOKUP_BATCH) {
           const ids = slice(list, start, skip);
           const locs = ids.length > 0 ? await this.i.store.index.getLocations(ids) : [];
-          for (let j = 0; j < ids.length && this.halt.reason === undefined; j++) {
+          for (let j = 0; j < ids.length && !this.halt.stopped; j++) {
             const id = ids[j];
             const loc = locs[j];
             const frame = loc?.flags === FLAG_FRAME ? await this.frames.whole(id, loc) : undefined;
@@ -465,17 +474,17 @@ class PackUploader {
             }
           }
         }
-        if (batch.length > 0 && this.halt.reason === undefined) await this.dispatch(batch);
+        if (batch.length > 0 && !this.halt.stopped) await this.dispatch(batch);
       }
       await Promise.all(this.inflight);
     } catch (e) {
-      this.halt.reason ??= e;
+      this.halt.stop(e);
       throw e;
     } finally {
       await Promise.allSettled(this.inflight);
       await fsp.rm(this.outbox, { recursive: true, force: true });
     }
-    if (this.halt.reason !== undefined) throw this.halt.reason;
+    if (this.halt.stopped) throw this.halt.reason;
   }
 
   private async dispatch(batch: PendingObject[]): Promise<void> {
@@ -483,7 +492,7 @@ class PackUploader {
     const { packId, entries, bytes } = await writePack(this.outbox, i.tmpDir, batch);
     const paths = packPaths(this.outbox, packId);
     const task = this.limit(async () => {
-      if (this.halt.reason !== undefined) return;
+      if (this.halt.stopped) return;
       try {
         await i.backend.putFile(remotePackKey(packId), paths.pack);
         const idxBytes = await fsp.readFile(paths.idx);
@@ -491,7 +500,7 @@ class PackUploader {
         await i.remote.recordUpload(packId, idxBytes, entries);
         countSent(i, this.stats, this.progress, entries, bytes);
       } catch (e) {
-        this.halt.reason ??= e;
+        this.halt.stop(e);
       } finally {
         await fsp.rm(paths.pack, { force: true });
         await fsp.rm(paths.idx, { force: true });
@@ -500,7 +509,7 @@ class PackUploader {
     this.inflight.add(task);
     void task.finally(() => this.inflight.delete(task));
     // Bound the packs waiting on disk: build at most `jobs` ahead of the uploads.
-    while (this.inflight.size > i.jobs && this.halt.reason === undefined) await Promise.race(this.inflight);
+    while (this.inflight.size > i.jobs && !this.halt.stopped) await Promise.race(this.inflight);
   }
 }
 
