@@ -12,7 +12,8 @@ const LOCAL_PIECE = 4 * 1024 * 1024;
 
 /** Marks temp files; '~' is not a key character, so no key can collide with one. */
 const TEMP_MARK = '~';
-/** A temp file's name after its target's (writeAtomic): `~<pid>-<12 hex>.tmp`. */
+/** A write's temp file beside its target (writeAtomic), and what its name ends with (sweepLeftovers). */
+const tempFile = (target: string): string => `${target}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
 const TEMP_NAME = /~[0-9]+-[0-9a-f]{12}\.tmp$/;
 const TRANSIENT_FS = new Set(['EIO', 'ETIMEDOUT', 'ESTALE', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EHOSTDOWN', 'ECONNRESET']);
 
@@ -230,15 +231,7 @@ export class LocalBackend implements Backend {
     const before = Date.now() - olderThanMs;
     const dirs = [this.root];
     for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
-      let entries: Dirent[];
-      try {
-        entries = await fs.readdir(dir, { withFileTypes: true });
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-        throw this.classify(e, dir);
-      }
-      for (const d of entries) {
+      for (const d of await this.entries(dir)) {
         const file = path.join(dir, d.name);
         if (d.isDirectory()) dirs.push(file);
         if (!d.isFile() || !TEMP_NAME.test(d.name)) continue;
@@ -274,16 +267,20 @@ export class LocalBackend implements Backend {
     return path.join(this.root, ...key.split('/'));
   }
 
-  /** Yields files under `dirKey` (ending in '/' or empty) whose name starts with `namePrefix`, sorted by key. */
-  private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<{ key: string; size: number }> {
-    let entries: Dirent[];
+  /** The entries of directory `dir` ([] when it is gone or not a directory). */
+  private async entries(dir: string): Promise<Dirent[]> {
     try {
-      entries = await fs.readdir(path.join(this.root, dirKey), { withFileTypes: true });
+      return await fs.readdir(dir, { withFileTypes: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw this.classify(e, path.join(this.root, dirKey));
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+      throw this.classify(e, dir);
     }
+  }
+
+  /** Yields files under `dirKey` (ending in '/' or empty) whose name starts with `namePrefix`, sorted by key. */
+  private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<{ key: string; size: number }> {
+    const entries = await this.entries(path.join(this.root, dirKey));
     // Sorting 'name/' for directories gives the byte order of the full keys.
     const named = entries
       .filter((d) => d.name.startsWith(namePrefix) && !d.name.includes(TEMP_MARK))
@@ -306,7 +303,7 @@ export class LocalBackend implements Backend {
   private async writeAtomic(key: string, fill: (tmp: string) => Promise<void>): Promise<void> {
     const target = this.file(key);
     const dir = path.dirname(target);
-    const tmp = `${target}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = tempFile(target);
     try {
       try {
         await fill(tmp);
