@@ -30,6 +30,7 @@ function experimentIndex(base: Index): Index {
     persistent: false,
     getLocations: (ids) => base.getLocations(ids),
     addPack: (p, e) => base.addPack(p, e),
+    frameSums: base.frameSums && ((p) => base.frameSums!(p)),
     removePack: (p, ids) => base.removePack(p, ids),
     dropObjects: (ids) => base.dropObjects(ids),
     forgetPacks: (p) => base.forgetPacks(p),

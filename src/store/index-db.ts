@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IndexHandle, type HandleOptions } from './index-handle.js';
-import { locationIn, type ObjectLocation, type PackEntry } from './pack-index.js';
+import { decodeFrameSums, encodeFrameSums, locationIn, type ObjectLocation, type PackEntry } from './pack-index.js';
 
 export interface StatEntry {
   size: number;
@@ -42,7 +42,14 @@ export interface Index {
   /** False for the in-memory fallback: nothing written to it outlives the process. */
   readonly persistent: boolean;
   getLocations(ids: string[]): Promise<(ObjectLocation | undefined)[]>;
+  /** Records a pack's objects, and the sums of its frames where its entries carry them (`PackEntry.sum`). */
   addPack(packId: string, entries: PackEntry[]): Promise<void>;
+  /**
+   * The sums of a pack's frames as recorded by `addPack` (frame offset → sum): empty for a pack
+   * recorded without them (written by an older dv, fetched, or after a rebuild). Absent where the
+   * index keeps none.
+   */
+  frameSums?(packId: string): Promise<Map<number, string>>;
   removePack(packId: string, ids: string[]): Promise<void>;
   /** Forgets where objects live (a corrupt copy): they read as missing until fetched again. */
   dropObjects(ids: string[]): Promise<void>;
@@ -76,6 +83,7 @@ export interface Index {
 }
 
 const OBJ = 'o:';
+/** A pack the index knows; its value holds the sums of the frames it wrote (empty when none). */
 const PACK = 'p:';
 const STAT = 's:';
 const DIR = 'd:';
@@ -153,9 +161,13 @@ export class LevelIndex implements Index {
     await this.handle.use(async (db) => {
       const batch = db.batch();
       for (const e of entries) batch.put(OBJ + e.id, encodeLoc(locationIn(packId, e)));
-      batch.put(PACK + packId, Buffer.alloc(0));
+      batch.put(PACK + packId, encodeFrameSums(entries));
       await batch.write();
     });
+  }
+
+  async frameSums(packId: string): Promise<Map<number, string>> {
+    return decodeFrameSums(await this.handle.use((db) => db.get(PACK + packId)));
   }
 
   async removePack(packId: string, ids: string[]): Promise<void> {

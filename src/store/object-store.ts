@@ -75,6 +75,20 @@ export class ObjectStore {
     return decodePackIndex(await this.readPackIndexBytes(packId), packId);
   }
 
+  /**
+   * A pack index file's entries, each member of a frame this store wrote carrying the frame's sum
+   * as recorded then (`PackEntry.sum`): a push checks such frames without decompressing them.
+   */
+  async readPackEntriesWithSums(packId: string): Promise<PackEntry[]> {
+    const entries = await this.readPackIndex(packId);
+    const sums = (await this.index.frameSums?.(packId)) ?? new Map<number, string>();
+    if (sums.size === 0) return entries;
+    return entries.map((e) => {
+      const sum = e.flags === FLAG_FRAME ? sums.get(e.offset) : undefined;
+      return sum ? { ...e, sum } : e;
+    });
+  }
+
   /** The bytes of a pack index file, verified against its name (decoded by the caller). */
   async readPackIndexBytes(packId: string): Promise<Buffer> {
     const { idx } = packPaths(this.packsDir, packId);

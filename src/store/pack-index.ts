@@ -9,6 +9,7 @@
  * of that frame) and inner is the object's offset inside the decompressed frame; 0 otherwise.
  * Packs without frames are written as v1, so older readers keep reading them.
  */
+import { blake3Hex } from '../core/hash.js';
 import { DvError } from '../errors.js';
 import { FLAG_FRAME, MAX_FRAME_BYTES } from './codec.js';
 
@@ -41,6 +42,43 @@ export interface ObjectLocation {
 export interface PackEntry extends Omit<ObjectLocation, 'pack' | 'inner'> {
   id: string;
   inner?: number;
+  /**
+   * For a frame this store wrote: `frameSum` of its stored bytes as written (every member carries
+   * it). Local only: kept in the index's record of the pack (store/index-db.ts), never in a pack
+   * index file, so a pack's name and what travels are unchanged.
+   */
+  sum?: string;
+}
+
+/**
+ * What a frame's stored bytes hash to (the first 16 bytes of their BLAKE3, hex): recorded when the
+ * frame is written, so a push can check a local frame by hashing its stored bytes (~4 GB/s on
+ * large inputs) instead of decompressing it and hashing every member (transfer/verify-pack.ts).
+ */
+export const frameSum = (stored: Uint8Array): string => blake3Hex(stored).slice(0, 32);
+
+const SUM_ROW = 6 + 16;
+
+/** The sums of a pack's frames, one row per frame (u48be offset, 16 bytes): empty for a pack without any. */
+export function encodeFrameSums(entries: PackEntry[]): Buffer {
+  const sums = new Map<number, string>();
+  for (const e of entries) if (e.flags === FLAG_FRAME && e.sum) sums.set(e.offset, e.sum);
+  const out = Buffer.alloc(sums.size * SUM_ROW);
+  let o = 0;
+  for (const [offset, sum] of sums) {
+    out.writeUIntBE(offset, o, 6);
+    out.write(sum, o + 6, 16, 'hex');
+    o += SUM_ROW;
+  }
+  return out;
+}
+
+/** Frame offset → sum, as `encodeFrameSums` wrote them; a value of any other length holds none. */
+export function decodeFrameSums(b: Buffer | undefined): Map<number, string> {
+  const sums = new Map<number, string>();
+  if (!b || b.length % SUM_ROW !== 0) return sums;
+  for (let o = 0; o < b.length; o += SUM_ROW) sums.set(b.readUIntBE(o, 6), b.toString('hex', o + 6, o + SUM_ROW));
+  return sums;
 }
 
 /** The location of pack index row `e` of pack `pack`. */

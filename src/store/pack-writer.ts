@@ -15,7 +15,7 @@
  */
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PackEntry } from './pack-index.js';
+import { frameSum, type PackEntry } from './pack-index.js';
 import { entryName } from './pack.js';
 import { FLAG_FRAME } from './codec.js';
 import { DirectAppender } from './direct-append.js';
@@ -75,8 +75,17 @@ export class SyncPackWriter {
   /** Adds one compressed frame holding `members` (their offsets inside the decompressed frame). */
   addFrame(data: Uint8Array, members: { id: string; rawSize: number; inner: number }[]): void {
     this.member(entryName(members[0].id, FLAG_FRAME), data);
+    const sum = frameSum(data);
     for (const m of members)
-      this.entries.push({ id: m.id, offset: this.pos + BLOCK, length: data.length, rawSize: m.rawSize, flags: FLAG_FRAME, inner: m.inner });
+      this.entries.push({
+        id: m.id,
+        offset: this.pos + BLOCK,
+        length: data.length,
+        rawSize: m.rawSize,
+        flags: FLAG_FRAME,
+        inner: m.inner,
+        sum,
+      });
     this.advance(data.length);
   }
 

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { blake3Hex } from '../core/hash.js';
 import { fsError } from '../errors.js';
-import { encodePackIndex, type PackEntry } from './pack-index.js';
+import { encodePackIndex, frameSum, type PackEntry } from './pack-index.js';
 import { FLAG_FRAME, FLAG_ZSTD } from './codec.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -51,16 +51,24 @@ export async function writePack(
 ): Promise<{ packId: string; entries: PackEntry[]; bytes: number }> {
   const entries: PackEntry[] = [];
   const members: PendingObject[] = [];
-  const frameAt = new Map<Buffer, number>();
+  const frameAt = new Map<Buffer, { at: number; sum: string }>();
   let pos = 0;
   for (const o of objects) {
     if (o.flags === FLAG_FRAME) {
-      const at = frameAt.get(o.data);
-      if (at !== undefined) {
-        entries.push({ id: o.id, offset: at, length: o.data.length, rawSize: o.rawSize, flags: o.flags, inner: o.inner ?? 0 });
+      const f = frameAt.get(o.data);
+      if (f !== undefined) {
+        entries.push({
+          id: o.id,
+          offset: f.at,
+          length: o.data.length,
+          rawSize: o.rawSize,
+          flags: o.flags,
+          inner: o.inner ?? 0,
+          sum: f.sum,
+        });
         continue;
       }
-      frameAt.set(o.data, pos + BLOCK);
+      frameAt.set(o.data, { at: pos + BLOCK, sum: frameSum(o.data) });
     }
     entries.push({
       id: o.id,
@@ -68,7 +76,7 @@ export async function writePack(
       length: o.data.length,
       rawSize: o.rawSize,
       flags: o.flags,
-      ...(o.flags === FLAG_FRAME ? { inner: o.inner ?? 0 } : {}),
+      ...(o.flags === FLAG_FRAME ? { inner: o.inner ?? 0, sum: frameAt.get(o.data)!.sum } : {}),
     });
     members.push(o);
     pos += BLOCK + o.data.length + pad(o.data.length);

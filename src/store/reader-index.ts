@@ -81,6 +81,11 @@ export class ReaderIndex implements Index {
     return this.overlay.addPack(packId, entries);
   }
 
+  /** The sums LevelDB recorded for the pack; none once working from memory (a push then checks frames in full). */
+  async frameSums(packId: string): Promise<Map<number, string>> {
+    return (await this.shared((l) => l.frameSums(packId))) ?? new Map();
+  }
+
   async removePack(packId: string, ids: string[]): Promise<void> {
     this.gone.add(packId);
     await this.overlay.removePack(packId, ids);

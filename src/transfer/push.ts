@@ -344,7 +344,7 @@ async function sendWholePacks(i: PushInput, whole: WholePack[], stats: PushStats
         if (halt.stopped) return;
         const paths = packPaths(i.store.packsDir, w.packId);
         // Read again rather than kept since the choice: only the packs in flight have their entries on the heap.
-        const entries = await i.store.readPackIndex(w.packId);
+        const entries = await i.store.readPackEntriesWithSums(w.packId);
         if (entries.length !== w.objects) throw new DvError('OBJECT_CORRUPT', `the index of ${paths.pack} changed during the push`);
         const bad = await pool.verifyPack(paths.pack, entries).catch((e: unknown) => {
           throw fsError(e, paths.pack);
