@@ -7,7 +7,7 @@ import { toRepoRel } from '../workspace/scan.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { checkIgnoreFile, findTracked, ignoreInGit, pointerRelFor, usesGit } from '../workspace/pointers.js';
 import { inReservedDir, refuseGitTracked } from '../workspace/tracked.js';
-import { snapshotPath, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
+import { snapshotPath, withScanPool, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
 import { refuseIncomplete } from '../history/complete.js';
 
 export interface AddOptions extends SnapshotOptions {
@@ -69,16 +69,18 @@ export async function add(s: RepoSession, opts: AddOptions): Promise<AddResult> 
   const before = { ...s.store.stats };
   const added: AddResult['added'] = [];
   const gitAdd = new Set<string>();
-  for (const rel of rels) {
-    const existing = tracked.find((t) => t.rel === rel);
-    if (existing) await refuseIncomplete(s, existing);
-    const entry = await snapshotPath(s, rel, existing?.pointer.snapshot ?? null, opts);
-    const gitignore = withGit ? await ignoreInGit(s.root, rel) : undefined;
-    added.push({ ...entry, pointer: pointerRelFor(rel), ...(gitignore ? { gitignore } : {}) });
-    if (!withGit) continue;
-    gitAdd.add(pointerRelFor(rel));
-    gitAdd.add(rel.includes('/') ? `${rel.slice(0, rel.lastIndexOf('/'))}/.gitignore` : '.gitignore');
-  }
+  await withScanPool(s, rels.length, async (pool) => {
+    for (const rel of rels) {
+      const existing = tracked.find((t) => t.rel === rel);
+      if (existing) await refuseIncomplete(s, existing);
+      const entry = await snapshotPath(s, rel, existing?.pointer.snapshot ?? null, { ...opts, pool });
+      const gitignore = withGit ? await ignoreInGit(s.root, rel) : undefined;
+      added.push({ ...entry, pointer: pointerRelFor(rel), ...(gitignore ? { gitignore } : {}) });
+      if (!withGit) continue;
+      gitAdd.add(pointerRelFor(rel));
+      gitAdd.add(rel.includes('/') ? `${rel.slice(0, rel.lastIndexOf('/'))}/.gitignore` : '.gitignore');
+    }
+  });
   return {
     added,
     gitAdd: [...gitAdd],

@@ -2,7 +2,7 @@
 import type { RepoSession } from '../repo/repo.js';
 import { pointerRelFor, usesGit } from '../workspace/pointers.js';
 import { selectTrackedWithin } from '../workspace/tracked.js';
-import { snapshotPath, snapshotWithin, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
+import { snapshotPath, snapshotWithin, withScanPool, type SnapshotEntry, type SnapshotOptions } from '../history/snapshot.js';
 import { type CommitAttestation, signedCommit } from './attest-commit.js';
 import { refuseIncomplete } from '../history/complete.js';
 export interface CommitOptions extends SnapshotOptions {
@@ -31,13 +31,15 @@ export async function commit(s: RepoSession, opts: CommitOptions): Promise<Commi
   const selected = await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root);
   const before = { ...s.store.stats };
   const committed: CommitEntry[] = [];
-  for (const { tracked: t, within } of selected) {
-    if (within && t.pointer.kind === 'dir') committed.push(await snapshotWithin(s, t.rel, t.pointer.snapshot, within, opts));
-    else {
-      await refuseIncomplete(s, t);
-      committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, opts));
+  await withScanPool(s, selected.length, async (pool) => {
+    for (const { tracked: t, within } of selected) {
+      if (within && t.pointer.kind === 'dir') committed.push(await snapshotWithin(s, t.rel, t.pointer.snapshot, within, opts));
+      else {
+        await refuseIncomplete(s, t);
+        committed.push(await snapshotPath(s, t.rel, t.pointer.snapshot, { ...opts, pool }));
+      }
     }
-  }
+  });
   const gitAdd = (await usesGit(s)) ? committed.filter((c) => c.changed).map((c) => pointerRelFor(c.path)) : [];
   return {
     committed,

@@ -52,6 +52,12 @@ export interface ScanOptions {
   allTrees?: boolean;
   /** Files per hashing batch (default HASH_BATCH_FILES; tests use a few to make many batches). */
   batchFiles?: number;
+  /**
+   * The hashing pool, owned by the caller (one for the scans of a command that snapshots several
+   * paths: its workers start once); its sink must store where `sink` does. Else the scan starts
+   * and stops its own.
+   */
+  pool?: HashPool;
 }
 
 export interface ScanResult {
@@ -199,7 +205,7 @@ export async function scanPath(opts: ScanOptions): Promise<ScanResult> {
     return result;
   } finally {
     await scan.settle();
-    await scan.pool.close();
+    if (!opts.pool) await scan.pool.close();
   }
 }
 
@@ -235,7 +241,7 @@ class Scan {
   /** The batch the pool is hashing while the walk goes on. */
   private hashing: Batch | undefined;
   private rootInfo: DirInfo | undefined;
-  /** One pool of hashing workers for the whole scan (started at the first batch). */
+  /** One pool of hashing workers for the whole scan (started at the first batch), or the caller's. */
   readonly pool: HashPool;
   /**
    * The index generation when a scan with a sink started: every tree it finishes is complete in
@@ -249,7 +255,7 @@ class Scan {
     private readonly opts: ScanOptions,
     private readonly abs: string,
   ) {
-    this.pool = new HashPool(opts.sink ?? null);
+    this.pool = opts.pool ?? new HashPool(opts.sink ?? null);
   }
 
   private repoKey(rel: string): string {
