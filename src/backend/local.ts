@@ -278,19 +278,23 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** Yields files under `dirKey` (ending in '/' or empty) whose name starts with `namePrefix`, sorted by key. */
+  /**
+   * Yields files under `dirKey` (ending in '/' or empty) whose name starts with `namePrefix`, sorted
+   * by key. Depth first with a stack of its own (one sorted listing per level below), not recursion:
+   * the directory depth is the remote's, not dv's.
+   */
   private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<{ key: string; size: number }> {
-    const entries = await this.entries(path.join(this.root, dirKey));
-    // Sorting 'name/' for directories gives the byte order of the full keys.
-    const named = entries
-      .filter((d) => d.name.startsWith(namePrefix) && !d.name.includes(TEMP_MARK))
-      .map((d) => ({ d, sortKey: d.isDirectory() ? `${d.name}/` : d.name }))
-      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    for (const { d } of named) {
-      const key = dirKey + d.name;
-      if (d.isDirectory()) {
-        yield* this.walk(`${key}/`, '');
-      } else if (d.isFile()) {
+    const stack = [{ dirKey, named: await this.sorted(dirKey, namePrefix), next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next === top.named.length) {
+        stack.pop();
+        continue;
+      }
+      const d = top.named[top.next++];
+      const key = top.dirKey + d.name;
+      if (d.isDirectory()) stack.push({ dirKey: `${key}/`, named: await this.sorted(`${key}/`, ''), next: 0 });
+      else if (d.isFile()) {
         try {
           yield { key, size: (await fs.lstat(this.file(key))).size };
         } catch (e) {
@@ -298,6 +302,17 @@ export class LocalBackend implements Backend {
         }
       }
     }
+  }
+
+  /** The entries of `dirKey` whose name starts with `namePrefix` (temp files left out), in the byte order of their keys. */
+  private async sorted(dirKey: string, namePrefix: string): Promise<Dirent[]> {
+    const entries = await this.entries(path.join(this.root, dirKey));
+    // Sorting 'name/' for directories gives the byte order of the full keys.
+    return entries
+      .filter((d) => d.name.startsWith(namePrefix) && !d.name.includes(TEMP_MARK))
+      .map((d) => ({ d, sortKey: d.isDirectory() ? `${d.name}/` : d.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
+      .map(({ d }) => d);
   }
 
   private async writeAtomic(key: string, fill: (tmp: string) => Promise<void>): Promise<void> {
