@@ -9,6 +9,7 @@ import { commitPointers, prePushRevs, resolveRevs, type CommitPointer } from '..
 import { listRemotes, resolveRemote } from '../repo/remotes.js';
 import type { RepoSession } from '../repo/repo.js';
 import { pushObjects, startVerifier, type PushProgress, type PushStats } from '../transfer/push.js';
+import type { FetchPool } from '../transfer/fetch-pool.js';
 import { reachable, walkReachable } from '../history/reach.js';
 import { PushPlan } from '../transfer/push-plan.js';
 import { guardLeanPush } from '../transfer/remote-gc-marks.js';
@@ -83,56 +84,17 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
         // published before (perhaps without their data) and must not block this push.
         missing.push(...changed.filter((p) => !here.has(p.snapshot) && !remote.has(p.snapshot)));
       }
-      const history = opts.allHistory ?? false;
       // A snapshot the remote lacks means data to send: the verifying thread starts now, so its
-      // start overlaps the walk below (~150 ms of a small push's 1.2 s).
-      const verifier = !opts.repair && roots.some((r) => !remote.has(r)) ? startVerifier(s.paths.tmpDir) : undefined;
-      try {
-        // Repair checks the remote's copy of every reachable object, so it needs them all; otherwise
-        // only what the remote lacks is kept, batch by batch as the walk goes (PushPlan).
-        const sendAll = async (index: RemoteIndex, to: Backend) => {
-          const plan = opts.repair ? undefined : new PushPlan((id) => index.has(id));
-          const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
-          // The store is not asked about chunks: one the remote has need not be here, and one the plan
-          // cannot locate is refused before anything is sent (transfer/push.ts refuseMissing).
-          const present = (): boolean => true;
-          const { problems } = all ?? (await walkReachable(s, roots, { history, present }, (b) => plan!.add(b.ids, b.meta)));
-          // The run cache travels with the data: run objects and their outs' data, in packs; the
-          // records under runs/ once that data is there.
-          const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => index.has(id));
-          plan?.add(runs.ids, (id) => runs.meta.has(id));
-          for (const id of all ? runs.ids : []) all!.ids.add(id);
-          for (const id of all ? runs.meta : []) all!.meta.add(id);
-          const blocking = problems.filter((p) => !(p.id && index.has(p.id)));
-          if (blocking.length > 0) {
-            const p = blocking[0];
-            throw new DvError(
-              p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING',
-              `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; ` +
-                'run `dv fsck`, or `dv fetch` from a remote that has it',
-              { problems: blocking.slice(0, 20) },
-            );
-          }
-          const sent = await pushObjects({
-            store: s.store,
-            backend: to,
-            remote: index,
-            plan,
-            ids: all?.ids,
-            meta: all?.meta,
-            tmpDir: s.paths.tmpDir,
-            jobs,
-            repair: opts.repair,
-            verifier,
-            onProgress: opts.onProgress,
-          });
-          return { sent, runs };
-        };
+      // start overlaps the walk (~150 ms of a small push's 1.2 s).
+      const needsVerifier = !opts.repair && roots.some((r) => !remote.has(r));
+      return withVerifier(needsVerifier, s.paths.tmpDir, async (verifier) => {
+        const send = { s, opts, roots, jobs, verifier };
         let stats: PushStats;
-        let runs: Awaited<ReturnType<typeof sendAll>>['runs'];
-        if (!remote.isLean) ({ sent: stats, runs } = await sendAll(remote, backend));
+        let runs: RunsToPush;
+        if (!remote.isLean) ({ sent: stats, runs } = await sendAll(send, remote, backend));
         else {
-          // A lean index knows no copies: a concurrent \`dv gc --remote\` is guarded by leaving out its marked packs (remote-gc-marks.ts).
+          // A lean index knows no copies: a concurrent `dv gc --remote` is guarded by leaving out
+          // its marked packs (remote-gc-marks.ts).
           const written = new Set<string>();
           let total: PushStats | undefined;
           ({ runs } = await guardLeanPush(
@@ -140,7 +102,7 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
             (exclude) => reload({ lean: true, exclude }),
             remote,
             async (index) => {
-              const r = await sendAll(index, noteWrites(backend, written));
+              const r = await sendAll(send, index, noteWrites(backend, written));
               total = total ? addStats(total, r.sent) : r.sent;
               return r;
             },
@@ -152,11 +114,77 @@ export async function push(s: RepoSession, opts: PushOptions = {}): Promise<Push
         // Everything else is on the remote now, so `git push --no-verify` loses nothing more.
         if (missing.length > 0) throw missingSnapshots(missing, config.name, stats);
         return { remote: config.name, url: config.url, snapshots: roots, ...stats, runsSent };
-      } finally {
-        await verifier?.close();
-      }
+      });
     },
   );
+}
+
+/** Runs `fn` with the thread that verifies whole local packs when there is data to send; closes it after. */
+async function withVerifier<T>(needed: boolean, tmpDir: string, fn: (verifier?: FetchPool) => Promise<T>): Promise<T> {
+  const verifier = needed ? startVerifier(tmpDir) : undefined;
+  try {
+    return await fn(verifier);
+  } finally {
+    await verifier?.close();
+  }
+}
+
+type RunsToPush = Awaited<ReturnType<typeof runsToPush>>;
+
+/** What one push sends from: the session, its options, the snapshots, and the verifying thread. */
+interface SendContext {
+  s: RepoSession;
+  opts: PushOptions;
+  roots: string[];
+  jobs: number;
+  verifier?: FetchPool;
+}
+
+/**
+ * Sends what `index` lacks of the snapshots (with their run cache) to `to`: the objects the walk
+ * reaches, batch by batch (PushPlan), or with repair every reachable object.
+ */
+async function sendAll(c: SendContext, index: RemoteIndex, to: Backend): Promise<{ sent: PushStats; runs: RunsToPush }> {
+  const { s, opts, roots } = c;
+  const history = opts.allHistory ?? false;
+  // Repair checks the remote's copy of every reachable object, so it needs them all; otherwise
+  // only what the remote lacks is kept, batch by batch as the walk goes (PushPlan).
+  const plan = opts.repair ? undefined : new PushPlan((id) => index.has(id));
+  const all = opts.repair ? await reachable(s, roots, { history }) : undefined;
+  // The store is not asked about chunks: one the remote has need not be here, and one the plan
+  // cannot locate is refused before anything is sent (transfer/push.ts refuseMissing).
+  const present = (): boolean => true;
+  const { problems } = all ?? (await walkReachable(s, roots, { history, present }, (b) => plan!.add(b.ids, b.meta)));
+  // The run cache travels with the data: run objects and their outs' data, in packs; the
+  // records under runs/ once that data is there.
+  const runs = await runsToPush(s, opts.runs ?? 'locked', (id) => index.has(id));
+  plan?.add(runs.ids, (id) => runs.meta.has(id));
+  for (const id of all ? runs.ids : []) all!.ids.add(id);
+  for (const id of all ? runs.meta : []) all!.meta.add(id);
+  const blocking = problems.filter((p) => !(p.id && index.has(p.id)));
+  if (blocking.length > 0) {
+    const p = blocking[0];
+    throw new DvError(
+      p.code === 'OBJECT_CORRUPT' ? 'OBJECT_CORRUPT' : 'OBJECT_MISSING',
+      `cannot push: ${p.message}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}; ` +
+        'run `dv fsck`, or `dv fetch` from a remote that has it',
+      { problems: blocking.slice(0, 20) },
+    );
+  }
+  const sent = await pushObjects({
+    store: s.store,
+    backend: to,
+    remote: index,
+    plan,
+    ids: all?.ids,
+    meta: all?.meta,
+    tmpDir: s.paths.tmpDir,
+    jobs: c.jobs,
+    repair: opts.repair,
+    verifier: c.verifier,
+    onProgress: opts.onProgress,
+  });
+  return { sent, runs };
 }
 
 /** OBJECT_MISSING for commits being pushed whose snapshots are neither here nor on `remote` (the rest was sent). */
