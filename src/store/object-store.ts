@@ -81,6 +81,8 @@ export class ObjectStore {
    */
   async readPackEntriesWithSums(packId: string): Promise<PackEntry[]> {
     const entries = await this.readPackIndex(packId);
+    // Only a pack with frames has sums: the others cost no index lookup (LevelDB may be let go of meanwhile).
+    if (!entries.some((e) => e.flags === FLAG_FRAME)) return entries;
     const sums = (await this.index.frameSums?.(packId)) ?? new Map<number, string>();
     if (sums.size === 0) return entries;
     return entries.map((e) => {
