@@ -95,7 +95,17 @@ type PartState = { next: number; held: Map<number, { r: ChunkRun; ids: string[] 
 class ManifestAssembler {
   readonly results: IngestResult[];
   private readonly builders = new Map<number, Builder>();
+  /**
+   * Ids this run stores that the index cannot vouch for yet: chunks in packs not sealed, objects
+   * put from here. A sealed pack's chunks leave it (`stored`), so it stays the size of the packs
+   * being written, not of the file: a 100 GB file is some 1.6 M chunks, ~160 MB as a Set.
+   */
   private readonly claimed = new Set<string>();
+  /** Index lookups under way, and the chunks of sealed packs waiting for none to be (`release`). */
+  private lookups = 0;
+  private toRelease: string[][] = [];
+  /** Most ids claimed at once in this run (DV_POOL_STATS; test/workspace/hash-pool-claims.test.ts). */
+  mostClaimed = 0;
   private readonly partOrder = new Map<number, PartState>();
   /** Parts' manifest feeding not yet done (a rejected one stays, and fails `fed`). */
   private readonly feeds = new Set<Promise<void>>();
@@ -119,16 +129,22 @@ class ManifestAssembler {
     });
     const need: number[][] = runs.map(() => []);
     if (this.sink) {
-      const have = await this.sink.hasMany(ids.flat());
-      let k = 0;
-      for (let ri = 0; ri < runs.length; ri++) {
-        for (const [c, id] of ids[ri].entries()) {
-          if (!have[k++] && !this.claimed.has(id)) {
-            this.claimed.add(id);
-            need[ri].push(c);
+      this.lookups++;
+      try {
+        const have = await this.sink.hasMany(ids.flat());
+        let k = 0;
+        for (let ri = 0; ri < runs.length; ri++) {
+          for (const [c, id] of ids[ri].entries()) {
+            if (!have[k++] && !this.claimed.has(id)) {
+              this.claimed.add(id);
+              need[ri].push(c);
+            }
           }
         }
+      } finally {
+        this.lookups--;
       }
+      this.release();
     }
     for (let ri = 0; ri < runs.length; ri++) {
       // A part's verdict does not wait for the earlier parts (another worker's) to reach the
@@ -137,6 +153,24 @@ class ManifestAssembler {
       else this.feeding(this.inOrder(runs[ri], ids[ri]));
     }
     return need;
+  }
+
+  /** A pack of this run's chunks is sealed and indexed: the index answers for them from now on. */
+  stored(entries: PackEntry[]): void {
+    this.toRelease.push(entries.map((e) => e.id));
+    this.release();
+  }
+
+  /**
+   * Lets go of the chunks of sealed packs, only while no lookup is under way: one that asked the
+   * index before a pack was recorded may answer that its chunks are absent, and must then still
+   * find them claimed, or they would be stored twice.
+   */
+  private release(): void {
+    this.mostClaimed = Math.max(this.mostClaimed, this.claimed.size);
+    if (this.lookups > 0 || this.toRelease.length === 0) return;
+    for (const ids of this.toRelease) for (const id of ids) this.claimed.delete(id);
+    this.toRelease = [];
   }
 
   private feeding(p: Promise<void>): void {
@@ -312,7 +346,7 @@ async function handleInOrder(
     if (pool.sink) post({ type: 'need', need });
   } else if (m.type === 'pack') {
     // Sealing (fsync, rename, index) runs beside the hashing; it is awaited at the end.
-    const seal = pool.sink!.sealPack(m.tmp, m.size, m.entries);
+    const seal = pool.sink!.sealPack(m.tmp, m.size, m.entries).then(() => pool.assembler.stored(m.entries));
     seals.push(seal);
     seal.catch(fail);
   } else if (m.type === 'sealed') {
@@ -374,7 +408,9 @@ export class HashPool {
       await assembler.fed();
       if (elu) {
         const e = performance.eventLoopUtilization(elu);
-        process.stderr.write(`dv pool stats: main thread busy ${e.active.toFixed(0)} ms, idle ${e.idle.toFixed(0)} ms\n`);
+        process.stderr.write(
+          `dv pool stats: main thread busy ${e.active.toFixed(0)} ms, idle ${e.idle.toFixed(0)} ms, at most ${assembler.mostClaimed} ids claimed\n`,
+        );
       }
     } catch (e) {
       await this.close();
