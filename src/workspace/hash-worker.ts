@@ -78,26 +78,34 @@ const MISSES_TO_BACK_OFF = 8;
 const PROBE_EVERY = 4 << 20;
 /** At most this much of a kind goes untried: a compressible stretch after random data is found within it. */
 const MAX_PROBE_GAP = 64 << 20;
-const misses = new Map<string, number>();
-const sinceProbe = new Map<string, number>();
-const probeGap = new Map<string, number>();
+/** Where one kind of file stands: frames missed in a row, bytes since the last probe, the gap to the next. */
+interface KindState {
+  misses: number;
+  sinceProbe: number;
+  gap: number;
+}
+const kinds = new Map<string, KindState>();
+const kindOf = (kind: string): KindState => {
+  const k = kinds.get(kind) ?? { misses: 0, sinceProbe: 0, gap: PROBE_EVERY };
+  kinds.set(kind, k);
+  return k;
+};
+const missesOf = (kind: string): number => kinds.get(kind)?.misses ?? 0;
 /** Probes after back-off so far (DV_POOL_STATS; test/workspace/compress-backoff.test.ts). */
 let probes = 0;
-/** Counts one answer of a try: a frame that compressed ends the kind's run of misses. */
+/** Counts one answer of a try: a frame that compressed ends the kind's run of misses and its back-off. */
 function answered(kind: string, compressed: boolean): void {
-  misses.set(kind, compressed ? 0 : (misses.get(kind) ?? 0) + 1);
-  if (compressed) probeGap.delete(kind);
+  const k = kindOf(kind);
+  k.misses = compressed ? 0 : k.misses + 1;
+  if (compressed) k.gap = PROBE_EVERY;
 }
 function shouldTry(kind: string, bytes: number): boolean {
-  if ((misses.get(kind) ?? 0) < MISSES_TO_BACK_OFF) return true;
-  const gap = probeGap.get(kind) ?? PROBE_EVERY;
-  const n = (sinceProbe.get(kind) ?? 0) + bytes;
-  if (n < gap) {
-    sinceProbe.set(kind, n);
-    return false;
-  }
-  sinceProbe.set(kind, 0);
-  probeGap.set(kind, Math.min(2 * gap, MAX_PROBE_GAP));
+  const k = kindOf(kind);
+  if (k.misses < MISSES_TO_BACK_OFF) return true;
+  k.sinceProbe += bytes;
+  if (k.sinceProbe < k.gap) return false;
+  k.sinceProbe = 0;
+  k.gap = Math.min(2 * k.gap, MAX_PROBE_GAP);
   probes++;
   return true;
 }
@@ -129,7 +137,7 @@ function tried(kind: string, compressed: Promise<Buffer | undefined>): void {
 async function settleTries(kind: string): Promise<void> {
   for (;;) {
     const pending = trying.get(kind) ?? [];
-    const m = misses.get(kind) ?? 0;
+    const m = missesOf(kind);
     if (m >= MISSES_TO_BACK_OFF || m + pending.length < MISSES_TO_BACK_OFF) return;
     await pending[0];
   }
@@ -359,7 +367,7 @@ async function writeNew(pending: Pending[], need: number[][]): Promise<void> {
       // data then costs a 64 KiB probe, not a whole frame.
       if (
         tryIt &&
-        (misses.get(p.kind) ?? 0) > 0 &&
+        missesOf(p.kind) > 0 &&
         f.chunks.length > 1 &&
         (await maybeCompress(Buffer.from(slice(f.chunks[0])))).flags === FLAG_RAW
       ) {
