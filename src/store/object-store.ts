@@ -264,7 +264,7 @@ export class ObjectStore {
     this.pendingBytes = 0;
     for (const [id, o] of objects) this.inFlight.set(id, o);
     const run = this.flushChain.then(async () => {
-      const { packId, entries } = await writePack(this.packsDir, this.tmpDir, [...objects.values()]);
+      const { packId, entries } = await writePack(this.packsDir, this.tmpDir, [...objects.values()], { sums: true });
       await this.index.addPack(packId, entries);
       for (const id of objects.keys()) this.inFlight.delete(id);
       this.stats.packsWritten++;

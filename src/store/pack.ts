@@ -42,44 +42,33 @@ export function entryName(id: string, flags: number): string {
 
 /**
  * Writes `objects` as one pack plus its index into `packsDir`, through a temp file in `tmpDir`.
- * Returns the pack id and the index entries.
+ * Returns the pack id and the index entries; with `sums` (a pack of the local store, whose index
+ * records them) each frame's members carry its `frameSum`.
  */
 export async function writePack(
   packsDir: string,
   tmpDir: string,
   objects: PendingObject[],
+  opts: { sums?: boolean } = {},
 ): Promise<{ packId: string; entries: PackEntry[]; bytes: number }> {
   const entries: PackEntry[] = [];
   const members: PendingObject[] = [];
-  const frameAt = new Map<Buffer, { at: number; sum: string }>();
+  const frameAt = new Map<Buffer, { offset: number; sum?: string }>();
   let pos = 0;
   for (const o of objects) {
-    if (o.flags === FLAG_FRAME) {
-      const f = frameAt.get(o.data);
-      if (f !== undefined) {
-        entries.push({
-          id: o.id,
-          offset: f.at,
-          length: o.data.length,
-          rawSize: o.rawSize,
-          flags: o.flags,
-          inner: o.inner ?? 0,
-          sum: f.sum,
-        });
-        continue;
-      }
-      frameAt.set(o.data, { at: pos + BLOCK, sum: frameSum(o.data) });
+    const { id, rawSize, flags } = o;
+    const length = o.data.length;
+    if (flags !== FLAG_FRAME) entries.push({ id, offset: pos + BLOCK, length, rawSize, flags });
+    else {
+      // The members of a frame share its bytes (one tar member) and its place.
+      const known = frameAt.get(o.data);
+      const frame = known ?? { offset: pos + BLOCK, ...(opts.sums ? { sum: frameSum(o.data) } : {}) };
+      entries.push({ id, offset: frame.offset, length, rawSize, flags, inner: o.inner ?? 0, ...(frame.sum ? { sum: frame.sum } : {}) });
+      if (known) continue;
+      frameAt.set(o.data, frame);
     }
-    entries.push({
-      id: o.id,
-      offset: pos + BLOCK,
-      length: o.data.length,
-      rawSize: o.rawSize,
-      flags: o.flags,
-      ...(o.flags === FLAG_FRAME ? { inner: o.inner ?? 0, sum: frameAt.get(o.data)!.sum } : {}),
-    });
     members.push(o);
-    pos += BLOCK + o.data.length + pad(o.data.length);
+    pos += BLOCK + length + pad(length);
   }
   const tmp = join(tmpDir, `pack-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
   try {

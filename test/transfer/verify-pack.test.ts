@@ -54,7 +54,7 @@ async function makePack(): Promise<{ pack: string; entries: PackEntry[] }> {
     }
   }
   const dir = tempDir('dv-verify-pack-');
-  const { packId, entries } = await writePack(join(dir, 'packs'), join(dir, 'tmp'), objects);
+  const { packId, entries } = await writePack(join(dir, 'packs'), join(dir, 'tmp'), objects, { sums: true });
   return { pack: packPaths(join(dir, 'packs'), packId).pack, entries };
 }
 
