@@ -13,13 +13,31 @@ interface Impl {
 let impl: Impl | undefined;
 let wasmImpl: Impl | undefined;
 
+type Binding = { blake3(input: Uint8Array): Buffer };
+
+/**
+ * The binding for this platform, loaded by its own package name where that is known (glibc Linux,
+ * macOS): @napi-rs/blake-hash's loader first asks process.report which C library runs here, ~8 ms
+ * in every thread that hashes. Anywhere else, or when that package does not load, its loader decides.
+ */
+function requireBinding(): Binding {
+  const require = createRequire(import.meta.url);
+  const { platform, arch } = process;
+  const direct = platform === 'linux' ? `linux-${arch}-gnu` : platform === 'darwin' ? `darwin-${arch}` : undefined;
+  if (direct) {
+    try {
+      return require(`@napi-rs/blake-hash-${direct}`) as Binding;
+    } catch {
+      // musl, or a platform package not installed: the loader finds the right one.
+    }
+  }
+  return require('@napi-rs/blake-hash') as Binding;
+}
+
 function loadNative(): Impl | undefined {
   if (process.env.DV_HASH === 'wasm') return undefined;
   try {
-    const require = createRequire(import.meta.url);
-    const mod = require('@napi-rs/blake-hash') as {
-      blake3(input: Uint8Array): Buffer;
-    };
+    const mod = requireBinding();
     // The binding rejects SharedArrayBuffer-backed views and wants Buffers: wrap without copying.
     const asBuf = (d: Uint8Array): Buffer => (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength));
     const probe = mod.blake3(Buffer.alloc(0)).toString('hex');
