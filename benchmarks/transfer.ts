@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FULL, QUICK, generate, type Dataset } from './lib/datasets.js';
-import { exec, hasGnuTime, measure, processSeconds, tally, warm, which, type Cmd } from './lib/measure.js';
+import { exec, hasGnuTime, measure, processSeconds, tally, warm, warmMemory, which, type Cmd } from './lib/measure.js';
 import { startMoto, MOTO_ENV, type Moto } from './lib/moto.js';
 import { startS3rver, S3_ENV, type S3rver } from './lib/s3rver.js';
 import { dvCommand } from './lib/tools.js';
@@ -190,6 +190,8 @@ class Suite {
     if (o.warm) {
       exec({ cmd: 'sync', args: [], cwd: this.base });
       warm(o.warm);
+      // The pages a command writes its output into come warm, for every tool alike (measure.ts).
+      warmMemory(this.base, Math.max(this.dataBytes, 64 << 20) * 1.5);
     }
     try {
       const m = await measure(c, { timeoutSeconds: 1800, scratch: this.base, helperPid: o.helperPid });
