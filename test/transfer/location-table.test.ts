@@ -120,3 +120,29 @@ test('rows live in a spill file nobody else sees: none is left in its directory;
   assert.equal(table.size, shared.length + 2);
   assert.equal(new Set(table.keys()).size, shared.length + 2);
 });
+
+test('lookups read rows back by blocks: exact in pack order, at random past the blocks held, and as later packs fill a block', () => {
+  const table = new LocationTable();
+  const want = new Map<string, ObjectLocation>();
+  const addPack = (n: number): string[] => {
+    const ids = Array.from({ length: n }, () => hex());
+    const packId = hex();
+    const bytes = encodePackIndex(pack(ids, false));
+    table.addPack(packId, bytes);
+    for (const e of decodePackIndex(bytes, packId)) want.set(e.id, locationIn(packId, e));
+    return ids;
+  };
+  // 30 rows: a block not yet full is read row by row; the next pack fills it and it is read whole.
+  const few = addPack(30);
+  for (const id of few) assert.deepEqual(table.get(id), want.get(id));
+  const ids = [...few, ...addPack(25_000)];
+  for (const id of few) assert.deepEqual(table.get(id), want.get(id));
+  // In pack order (a large file's chunks), then at random over more rows than the blocks held.
+  for (const id of ids) assert.deepEqual(table.get(id), want.get(id));
+  for (let k = 0; k < 20_000; k++) {
+    const id = ids[(k * 7919) % ids.length];
+    assert.deepEqual(table.get(id), want.get(id));
+  }
+  assert.deepEqual(new Set(table.keys()), new Set(want.keys()));
+  assert.equal(table.get(hex()), undefined);
+});
