@@ -1,7 +1,8 @@
 /**
  * Brings objects from a remote into the local store, breadth first from root snapshots:
  * snapshots, then trees level by level, then manifests; the chunks they name are fetched in
- * batches as they are named (FETCH_BATCH), so what the walk holds grows with the trees and
+ * batches as they are named (FETCH_BATCH; each planned while the one before downloads, one
+ * downloading at a time), so what the walk holds grows with the trees and
  * manifests, never with the chunks: a chunk keeps no record, the store's index (or the workers'
  * packs not sealed yet) says whether it is here, and each naming of it is held to its real size
  * (core/declared.ts checkChunk). Missing objects are located
@@ -142,7 +143,7 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const ledger = new DeclaredLedger({ files: true, chunks: false });
   // The fetch workers, kept from batch to batch so their packs fill up (sealed at the end, or when full).
   const workers: Workers = { unsealed: new Map() };
-  const walk: Walk = { ledger, tally, stats, workers, chunks: new ChunkWants() };
+  const walk: Walk = { ledger, tally, stats, workers, chunks: new ChunkWants(), flushed: 0 };
   const asked = 'the paths asked for';
   for (const f of i.from ?? []) if (f.kind !== 'chunk') ledger.claim(f.id, f.kind, { size: f.size, files: f.files }, asked);
   let level = new WantList();
@@ -158,9 +159,12 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
       report();
     }
     await flushChunks(i, walk);
+    await chunksDownloaded(walk);
     report();
     await finishWorkers(i, workers);
   } finally {
+    // A failure leaves no download running behind it (its own failure is not the one to report).
+    await walk.downloading?.done.catch(() => undefined);
     await closeWorkers(workers);
   }
   await i.store.flush();
@@ -190,6 +194,14 @@ interface Walk {
   workers: Workers;
   /** Chunks named and not fetched yet: at most a batch. */
   chunks: ChunkWants;
+  /** Batches of chunks flushed so far (the first ones are smaller: chunkBatchFull). */
+  flushed: number;
+  /**
+   * The batch of chunks downloading while the walk names the next (awaited before the next batch
+   * downloads, before a level's trees and manifests are read, and at the end), and the chunks it
+   * brings with their declared sizes: the next batch counts those as here.
+   */
+  downloading?: { done: Promise<void>; ids: Map<string, number | undefined> };
 }
 
 /** Seals the workers' last packs. */
@@ -215,6 +227,40 @@ async function closeWorkers(workers: Workers): Promise<void> {
 const batchOf = (i: FetchInput): number => Math.max(1, i.batch ?? FETCH_BATCH);
 
 /**
+ * A batch of chunks that declare SMALL_CHUNK or more on average (a large file's) holds up to this
+ * many times FETCH_BATCH: one batch downloads at a time, so between two the downloads drain to the
+ * last pack; what a batch plans is some 200 bytes a chunk, little beside the bytes those chunks
+ * bring. Not when the caller set `batch`.
+ */
+const LARGE_BATCH = 4;
+
+/**
+ * The first batches of chunks are smaller (FIRST_CHUNK_BATCH, then four times as many each time up
+ * to the batch): the first bytes come once a few chunks are planned (a batch of 8,192 took ~90 ms
+ * of the main thread before any byte of a 1 GiB pull), and each batch is planned while the one
+ * before downloads. Not smaller still: a batch downloads with at most MAX_STREAMS packs at once
+ * and ends with one, so batches of a pack or two (512 and 1,024 chunks) downloaded at half speed.
+ */
+const FIRST_CHUNK_BATCH = 2048;
+
+/** Whether the batch of chunks named so far is full. */
+function chunkBatchFull(i: FetchInput, walk: Walk): boolean {
+  const c = walk.chunks;
+  if (i.batch !== undefined) return c.length >= batchOf(i);
+  const large = c.declared >= c.length * SMALL_CHUNK;
+  const most = FETCH_BATCH * (large ? LARGE_BATCH : 1);
+  return c.length >= Math.min(most, FIRST_CHUNK_BATCH * 4 ** Math.min(walk.flushed, 8));
+}
+
+/** Waits for the batch of chunks downloading, if any (its failure is the fetch's). */
+async function chunksDownloaded(walk: Walk): Promise<void> {
+  const d = walk.downloading;
+  if (!d) return;
+  await d.done;
+  if (walk.downloading === d) walk.downloading = undefined;
+}
+
+/**
  * A naming of chunk `id` with the size `by` declares: wanted in the next batch of chunks (fetched
  * when it is full). A chunk named again in the same batch is wanted once; its claims must agree.
  */
@@ -229,23 +275,28 @@ async function wantChunk(i: FetchInput, walk: Walk, id: string, size: number | u
     walk.tally.have += size ?? 0;
     return;
   }
-  if (c.length >= batchOf(i)) await flushChunks(i, walk);
+  if (chunkBatchFull(i, walk)) await flushChunks(i, walk);
 }
 
 /**
- * Fetches the batch of chunks named: a chunk here already (in the store, or in a pack the workers
- * have not sealed yet) is held to its real size; one the remote lists must have a copy of the
- * declared size (checked before a byte is downloaded; the download verifies the copy's size and hash).
+ * Plans the batch of chunks named and starts its download once the batch before has downloaded
+ * (walk.downloading; not awaited here: the walk names the next batch meanwhile). A chunk here
+ * already (in the store, or in a pack the workers have not sealed yet) is held to its real size,
+ * one the batch before brings to the size it declared (that download verifies it); one the remote
+ * lists must have a copy of the declared size (checked before a byte is downloaded; the download
+ * verifies the copy's size and hash).
  */
 async function flushChunks(i: FetchInput, walk: Walk): Promise<void> {
   const c = walk.chunks;
   if (c.length === 0) return;
   walk.chunks = new ChunkWants();
+  walk.flushed++;
   const sizes = await i.store.sizesOf(c.ids);
+  const before = walk.downloading?.ids;
   const wants: Want[] = [];
   c.ids.forEach((id, k) => {
     const claimed = c.sizes[k];
-    const size = sizes[k] ?? walk.workers.unsealed.get(id);
+    const size = sizes[k] ?? walk.workers.unsealed.get(id) ?? (before?.has(id) ? comingSize(i, before, id) : undefined);
     if (size !== undefined) {
       checkChunk(id, claimed, c.by[k], size);
       walk.tally.have += size;
@@ -257,7 +308,17 @@ async function flushChunks(i: FetchInput, walk: Walk): Promise<void> {
       checkChunk(id, claimed, c.by[k], copies[0].rawSize);
     wants.push({ id, kind: 'chunk', size: claimed, copies });
   });
-  await download(i, wants, walk.stats, walk.workers);
+  // One batch downloads at a time: they share the workers' ring of slots.
+  await chunksDownloaded(walk);
+  const done = download(i, wants, walk.stats, walk.workers);
+  // Its failure is seen where it is awaited; until then it is not an unhandled rejection.
+  done.catch(() => undefined);
+  walk.downloading = { done, ids: new Map(wants.map((w) => [w.id, w.size])) };
+}
+
+/** The size a chunk the batch downloading brings will have: the one its naming declared, else its copy's. */
+function comingSize(i: FetchInput, coming: Map<string, number | undefined>, id: string): number | undefined {
+  return coming.get(id) ?? i.remote.copies(id)[0]?.rawSize;
 }
 
 /**
@@ -284,16 +345,15 @@ async function fetchLevel(i: FetchInput, level: WantList, walk: Walk): Promise<W
       bytes += i.remote.copies(id)[0]?.rawSize ?? 0;
     }
     const sizes = await i.store.sizesOf(batch.map((w) => w.id));
-    await download(
-      i,
-      batch.filter((_, k) => sizes[k] === undefined),
-      stats,
-      walk.workers,
-    );
+    const missing = batch.filter((_, k) => sizes[k] === undefined);
+    // Trees and manifests are read through the same slots as chunks: after the batch downloading.
+    if (missing.length > 0) await chunksDownloaded(walk);
+    await download(i, missing, stats, walk.workers);
     for (const w of batch) {
       const bytes = await i.store.get(w.id).catch(async (e) => {
         // A corrupt local copy was just forgotten by the index: fetch a good one.
         if (!(e instanceof DvError && e.code === 'OBJECT_CORRUPT')) throw e;
+        await chunksDownloaded(walk);
         await download(i, [w], stats, walk.workers);
         return i.store.get(w.id);
       });

@@ -68,6 +68,8 @@ export class ChunkWants {
   /** Declared sizes (undefined: a leaf, wanted without a claim). */
   readonly sizes: (number | undefined)[] = [];
   readonly by: string[] = [];
+  /** The declared sizes added up. */
+  declared = 0;
   private readonly at = new Map<string, number>();
 
   get length(): number {
@@ -84,6 +86,7 @@ export class ChunkWants {
       if (this.sizes[k] === undefined && size !== undefined) {
         this.sizes[k] = size;
         this.by[k] = by;
+        this.declared += size;
       }
       return k;
     }
@@ -91,6 +94,7 @@ export class ChunkWants {
     this.ids.push(id);
     this.sizes.push(size);
     this.by.push(by);
+    this.declared += size ?? 0;
     return -1;
   }
 }

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import type { Backend } from '../../src/backend/backend.js';
 import { openBackend } from '../../src/backend/open.js';
 import { initHash } from '../../src/core/hash.js';
 import { DvError } from '../../src/errors.js';
@@ -41,13 +42,26 @@ async function remoteWith(dirs: [string, number, Obj][][]): Promise<{ remote: st
   return { remote, root: snap.id };
 }
 
-/** A fetch of `root` from `remote` into a new store (`batch`: objects per batch, default the fetch's own). */
-async function fetchWith(remote: string, root: string, batch?: number) {
+/**
+ * A backend whose chunk reads (ranges of packs) each take `ms` longer: a batch of chunks is still
+ * downloading while the walk plans the next (the delay is the only fault it injects).
+ */
+function slowReads(b: Backend, ms: number): Backend {
+  const later = (): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const slow: Backend = Object.create(b);
+  slow.getRange = async (...a: Parameters<Backend['getRange']>) => (await later(), b.getRange(...a));
+  if (b.getRangeTo) slow.getRangeTo = async (...a: Parameters<NonNullable<Backend['getRangeTo']>>) => (await later(), b.getRangeTo!(...a));
+  return slow;
+}
+
+/** A fetch of `root` from `remote` into a new store (`batch`: objects per batch, default the fetch's own; `delay`: ms added to each range read). */
+async function fetchWith(remote: string, root: string, batch?: number, delay = 0) {
   const dir = tempDir('dv-fetch-chunks-store-');
   await fsp.mkdir(join(dir, 'packs'));
   await fsp.mkdir(join(dir, 'tmp'));
   const store = new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex());
-  const backend = await openBackend(remote);
+  const opened = await openBackend(remote);
+  const backend = delay > 0 ? slowReads(opened, delay) : opened;
   const index = await RemoteIndex.load(backend, join(dir, 'cache'));
   return fetchObjects({ store, backend, remote: index, roots: [root], history: false, jobs: 2, ...(batch ? { batch } : {}) });
 }
@@ -100,4 +114,30 @@ test('a chunk named twice in one batch with two sizes: refused', async () => {
     ],
   ]);
   await assert.rejects(fetchWith(remote, root), /says 2999 bytes/);
+});
+
+test('a chunk the batch downloading brings is not asked for again by the next, and is held to its size there', async () => {
+  await initHash();
+  // 2,048 chunks fill a first batch (FIRST_CHUNK_BATCH); its download takes 300 ms more than it
+  // would, so the second batch (a again, and b) is planned while the first downloads.
+  const many = await Promise.all(Array.from({ length: 2048 }, (_, k) => obj(`chunk ${k} `.repeat(40))));
+  const a = many[0];
+  const b = await obj('b'.repeat(2000));
+  const first: [string, number, Obj][] = many.map((c, k) => [`f${String(k).padStart(4, '0')}`, c.bytes.length, c]);
+  const all = many.reduce((n, c) => n + c.bytes.length, 0);
+  for (const [size, fails] of [
+    [a.bytes.length, false],
+    [a.bytes.length - 1, true],
+  ] as const) {
+    const { remote, root } = await remoteWith([
+      first,
+      [
+        ['w', size, a],
+        ['y', 2000, b],
+      ],
+    ]);
+    const fetching = fetchWith(remote, root, undefined, 300);
+    if (fails) await assert.rejects(fetching, new RegExp(`says ${size} bytes`));
+    else assert.equal((await fetching).dataFetched, all + 2000, 'every chunk once');
+  }
 });
