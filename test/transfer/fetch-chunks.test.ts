@@ -49,8 +49,16 @@ async function remoteWith(dirs: [string, number, Obj][][]): Promise<{ remote: st
 function slowReads(b: Backend, ms: number): Backend {
   const later = (): Promise<void> => new Promise((r) => setTimeout(r, ms));
   const slow: Backend = Object.create(b);
-  slow.getRange = async (...a: Parameters<Backend['getRange']>) => (await later(), b.getRange(...a));
-  if (b.getRangeTo) slow.getRangeTo = async (...a: Parameters<NonNullable<Backend['getRangeTo']>>) => (await later(), b.getRangeTo!(...a));
+  slow.getRange = async (...a: Parameters<Backend['getRange']>) => {
+    await later();
+    return b.getRange(...a);
+  };
+  const to = b.getRangeTo?.bind(b);
+  if (to)
+    slow.getRangeTo = async (...a: Parameters<typeof to>) => {
+      await later();
+      return to(...a);
+    };
   return slow;
 }
 
