@@ -5,7 +5,9 @@
  * index, so the next pull fetches a good copy. Workers name each file through its directory's
  * verified open handle (write-dir.ts), pinned open while the job that writes into it runs.
  * In a pull, a file its fetch staged whole (write-through.ts) is renamed into place instead: its
- * chunks are neither located nor read; a staged file that cannot be used is written as always.
+ * chunks are neither located nor read, its bytes do not count towards a job's, and a checkout with
+ * only such files places them on the main thread, no worker started (place-staged.ts); a staged
+ * file that cannot be used is written as always.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -18,6 +20,7 @@ import type { FromWriter, WriteJobFile, WriterData, WrittenFile } from './write-
 import { newWriteControl, releaseWriteControl, RUN_TOKEN, stopWrites } from './write-temp.js';
 import { PROC_FD, type DirCache } from './write-dir.js';
 import type { WriteThrough } from './write-through.js';
+import { placeStaged } from './place-staged.js';
 
 const JOB_BYTES = 32 * 1024 * 1024;
 const JOB_FILES = 256;
@@ -124,13 +127,15 @@ class JobSource {
     while (picked.length < JOB_FILES) {
       const f = await this.take();
       if (!f) break;
-      if (picked.length > 0 && bytes + f.entry.size > JOB_BYTES) {
+      // A file staged whole is renamed, not written: it does not count towards the job's bytes.
+      const cost = this.stage?.complete(f.entry.id, f.entry.size) ? 0 : f.entry.size;
+      if (picked.length > 0 && bytes + cost > JOB_BYTES) {
         this.peeked = f;
         break;
       }
       const k = this.seq++;
       this.inflight.set(k, f);
-      bytes += f.entry.size;
+      bytes += cost;
       picked.push({ k, ...f, ids: [] });
     }
     if (picked.length === 0) return undefined;
@@ -187,6 +192,43 @@ async function servedStale(store: ObjectStore, f: { id?: string; pack?: string }
 }
 
 /**
+ * A checkout whose only job is files a pull staged whole (write-through.ts) renames them here: a
+ * worker would spend ~60 ms starting for a few renames. Answers the files left for the workers:
+ * none, or the first that could not be placed and those after it (a worker tries it again and
+ * reports what went wrong as always: a staged file that cannot be used is written from the store).
+ */
+function placedHere(
+  job: WriteJobFile[],
+  pinned: string[],
+  jobs: JobSource,
+  dirs: DirCache,
+  onWritten?: (f: FileToWrite, w: WrittenFile) => void,
+): WriteJobFile[] | undefined {
+  if (jobs.more || !job.every((f) => f.staged)) return job;
+  const control = newWriteControl();
+  let left: WriteJobFile[] | undefined;
+  try {
+    for (const [k, f] of job.entries()) {
+      let w: WrittenFile;
+      try {
+        w = placeStaged(f, f.staged!, control);
+      } catch {
+        left = job.slice(k);
+        return left;
+      }
+      onWritten?.(jobs.done(f.i)!, w);
+    }
+    // DV_POOL_STATS=1: who wrote the files (test/transfer/write-through.test.ts).
+    if (process.env.DV_POOL_STATS) process.stderr.write(`dv write pool stats: 0 workers, ${job.length} staged files placed here\n`);
+    return undefined;
+  } finally {
+    releaseWriteControl(control);
+    // The job's directories stay open for the worker that writes what is left.
+    if (!left) for (const d of pinned) dirs.unpin(d);
+  }
+}
+
+/**
  * Writes the files `source` yields, in jobs, as workers ask for them: the source is pulled only as
  * fast as the workers write, so a caller that plans while it yields (materialize.ts) never holds
  * more than the jobs in flight. `onWritten` hears of each file written (its stat data), in no
@@ -212,7 +254,10 @@ export async function writeFiles(
     throw e;
   }
   if (!first) return;
+  first = placedHere(first, firstPinned, jobs, dirs, onWritten);
+  if (!first) return;
   const threads = !jobs.more ? 1 : Math.max(1, Math.min(availableParallelism(), 8));
+  if (process.env.DV_POOL_STATS) process.stderr.write(`dv write pool stats: ${threads} workers\n`);
   const takeFirst = (): WriteJobFile[] | undefined => {
     const f = first;
     first = undefined;

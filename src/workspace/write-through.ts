@@ -147,6 +147,12 @@ export class WriteThrough {
     }
   }
 
+  /** Whether file `id` is staged complete at `size` bytes (what `claim` will take, short of its checks on the disk). */
+  complete(id: string, size: number): boolean {
+    const f = this.files.get(id);
+    return f !== undefined && !f.dead && f.pending === 0 && f.size === size;
+  }
+
   /**
    * The staged file of file `id` when it is complete, of `size` bytes and on file system `dev`
    * (the directory it goes to): checkout renames it into place. Each is handed out once.

@@ -7,24 +7,13 @@
  * wrote whole from verified chunks (write-through.ts) is only stamped and renamed into place.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import {
-  closeSync,
-  constants,
-  lstatSync,
-  openSync,
-  readSync,
-  renameSync,
-  fstatSync,
-  unlinkSync,
-  writeSync,
-  fchmodSync,
-  type Stats,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, constants, openSync, readSync, renameSync, fstatSync, unlinkSync, writeSync, fchmodSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES, type ObjectLocation } from '../store/pack-index.js';
 import { workerTempPath } from './write-temp.js';
+import { placeStaged, verifyDir } from './place-staged.js';
 
 /** A chunk and where it is (the store's one location shape). */
 export interface ChunkLoc extends ObjectLocation {
@@ -130,18 +119,6 @@ function writeChunk(fd: number, c: ChunkLoc, raw: Buffer | undefined): number {
   return raw.length;
 }
 
-/** Where `dir` is a plain path (no /proc): refuses unless it is still the directory the main thread verified. */
-function verifyDir(f: WriteJobFile): void {
-  if (!f.check) return;
-  const st = lstatSync(f.dir, { throwIfNoEntry: false });
-  if (!st || !st.isDirectory() || st.dev !== f.check.dev || st.ino !== f.check.ino) {
-    throw Object.assign(
-      new Error(`${dirname(f.path)} was replaced while dv wrote into it: dv does not write through it; run the checkout again`),
-      { code: 'UNSAFE_PATH' },
-    );
-  }
-}
-
 // A new file of our own: never an existing one, never through a symlink planted at the temp name.
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -152,7 +129,7 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
  * dv's own until it is renamed into the workspace whole) the file is created under its name.
  */
 async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile> {
-  if (f.staged) return placeStaged(f, f.staged);
+  if (f.staged) return placeStaged(f, f.staged, control);
   const target = join(f.dir, f.name);
   const tmp = f.inPlace ? target : workerTempPath(target, process.pid, token, threadId);
   // Only a file this call created is deleted on failure (in place, the name is not a temp name).
@@ -243,50 +220,6 @@ async function writeOne(packsDir: string, f: WriteJobFile): Promise<WrittenFile>
     Atomics.notify(control, 1);
   }
   return { i: f.i, size: st!.size, mtimeMs: st!.mtimeMs, ino: st!.ino };
-}
-
-/** A staged file that cannot be used: the pool writes the file from the store instead. */
-const unusable = (f: WriteJobFile, why: string): Error =>
-  Object.assign(new Error(`the staged copy of ${f.path} ${why}`), { code: 'STAGED' });
-
-/**
- * Moves a staged file into place: its mode set exactly and its stat taken through its own
- * descriptor (a regular file of the declared size, no other link), then renamed over the target
- * inside the verified directory. On a stop it stays where it is (the pull removes its staging).
- */
-function placeStaged(f: WriteJobFile, staged: string): WrittenFile {
-  Atomics.add(control, 1, 1);
-  try {
-    if (stopped()) throw Object.assign(new Error('stopped'), { code: 'INTERRUPTED' });
-    verifyDir(f);
-    let fd: number;
-    try {
-      fd = openSync(staged, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch {
-      throw unusable(f, 'is gone');
-    }
-    let st: Stats;
-    try {
-      st = fstatSync(fd);
-      if (!st.isFile() || st.size !== f.size || st.nlink !== 1) throw unusable(f, 'is not what the pull wrote');
-      fchmodSync(fd, f.exec ? 0o755 : 0o644);
-      st = fstatSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    verifyDir(f);
-    try {
-      renameSync(staged, join(f.dir, f.name));
-    } catch (e) {
-      // Another file system (the tracked path is a mount point): written from the store instead.
-      if ((e as NodeJS.ErrnoException).code === 'EXDEV') throw unusable(f, 'is on another file system');
-      throw e;
-    }
-    return { i: f.i, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-  } finally {
-    Atomics.sub(control, 1, 1);
-    Atomics.notify(control, 1);
-  }
 }
 
 port.on('message', (m: ToWriter) => {

@@ -190,11 +190,41 @@ test('dv pull puts staged files in place: same bytes, exec bit, status clean, no
   git(repo, ['commit', '-qm', 'data']);
   const b = join(tempDir(), 'clone');
   git(tempDir(), ['clone', '-q', repo, b]);
-  const r = await dvJson(b, ['pull']);
+  const pulled = await dv(b, ['pull', '--json'], { DV_POOL_STATS: '1' });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  // small.txt is not staged: the job goes to a worker (which renames the staged files beside it).
+  assert.match(pulled.stderr, /dv write pool stats: 1 workers/);
+  const r = JSON.parse(pulled.stdout);
   assert.equal(r.checkout.paths[0].written, 4);
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(repo, 'data')));
   assert.equal((await dvJson(b, ['status'])).clean, true);
   assert.equal((await dvJson(b, ['fsck'])).ok, true, 'the store got every chunk too');
+  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
+  assert.deepEqual(
+    left.filter((n) => n.startsWith('co-')),
+    [],
+  );
+});
+
+test('dv pull of large files only: the checkout renames every staged file into place itself, same bytes, status clean', async () => {
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data', 'sub'), { recursive: true });
+  await fsp.writeFile(join(repo, 'data', 'large.bin'), LARGE);
+  await fsp.writeFile(join(repo, 'data', 'sub', 'other.bin'), OTHER, { mode: 0o755 });
+  await dvOk(repo, ['add', 'data']);
+  await dvOk(repo, ['remote', 'add', 'dir', join(tempDir(), 'remote'), '--default']);
+  await dvOk(repo, ['push', '-q']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'data']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, b]);
+  const pulled = await dv(b, ['pull', '--json'], { DV_POOL_STATS: '1' });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.match(pulled.stderr, /dv write pool stats: 0 workers, 2 staged files placed here/);
+  assert.equal(JSON.parse(pulled.stdout).checkout.paths[0].written, 2);
+  assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(repo, 'data')));
+  assert.equal(statSync(join(b, 'data', 'sub', 'other.bin')).mode & 0o777, 0o755);
+  assert.equal((await dvJson(b, ['status'])).clean, true);
   const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
   assert.deepEqual(
     left.filter((n) => n.startsWith('co-')),
