@@ -158,8 +158,8 @@ export class WriteThrough {
    * (the directory it goes to): checkout renames it into place. Each is handed out once.
    */
   claim(id: string, size: number, dev: number): string | undefined {
-    const f = this.files.get(id);
-    if (!f || f.dead || f.pending !== 0 || f.size !== size || dev !== this.dev) return undefined;
+    if (dev !== this.dev || !this.complete(id, size)) return undefined;
+    const f = this.files.get(id)!;
     const st = lstatSync(f.path, { throwIfNoEntry: false });
     if (!st || !st.isFile() || st.size !== size || st.nlink !== 1) return undefined;
     this.files.delete(id);

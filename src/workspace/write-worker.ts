@@ -13,7 +13,7 @@ import { initHash, blake3Hex } from '../core/hash.js';
 import { decode, decodeFrame, sliceFrame, FLAG_FRAME, FLAG_RAW } from '../store/codec.js';
 import { MAX_FRAME_STORED, MAX_OBJECT_BYTES, type ObjectLocation } from '../store/pack-index.js';
 import { workerTempPath } from './write-temp.js';
-import { placeStaged, verifyDir } from './place-staged.js';
+import { type Placed, type PlaceTarget, placeStaged, verifyDir } from './place-staged.js';
 
 /** A chunk and where it is (the store's one location shape). */
 export interface ChunkLoc extends ObjectLocation {
@@ -23,14 +23,7 @@ export interface ChunkLoc extends ObjectLocation {
  * `dir` names the target's directory through its verified open handle (write-dir.ts: on Linux
  * `/proc/self/fd/<fd>`, shared by every thread of the process); `path` is for messages only.
  */
-export interface WriteJobFile {
-  i: number;
-  path: string;
-  dir: string;
-  check?: { dev: number; ino: number };
-  name: string;
-  exec: boolean;
-  size: number;
+export interface WriteJobFile extends PlaceTarget {
   chunks: ChunkLoc[];
   /** A file a pull's fetch wrote whole from verified chunks (write-through.ts): renamed into place, no chunks read. */
   staged?: string;
@@ -43,12 +36,7 @@ export interface WriterData {
   control: Int32Array;
   token: string;
 }
-export interface WrittenFile {
-  i: number;
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
+export type WrittenFile = Placed;
 const tooLong = (path: string, size: number): Error =>
   Object.assign(new Error(`the chunks of ${path} hold more than its declared ${size} bytes`), { code: 'OBJECT_CORRUPT' });
 
