@@ -184,14 +184,29 @@ test('a file with a chunk already in the store is not handed out: checkout write
   await stage.dispose();
 });
 
-test('dv pull puts staged files in place: same bytes, exec bit, status clean, nothing left in .dv/tmp', async () => {
-  const { repo } = await pushed();
+/** A git clone of `repo` (its pointer files committed first), pulled under DV_POOL_STATS=1: the clone and the pull's output. */
+async function clonePulled(repo: string) {
   git(repo, ['add', '-A']);
   git(repo, ['commit', '-qm', 'data']);
   const b = join(tempDir(), 'clone');
   git(tempDir(), ['clone', '-q', repo, b]);
   const pulled = await dv(b, ['pull', '--json'], { DV_POOL_STATS: '1' });
   assert.equal(pulled.code, 0, pulled.stderr);
+  return { b, pulled };
+}
+
+/** The pull's staging directory is gone from the clone's `.dv/tmp`. */
+async function noStagingLeft(b: string): Promise<void> {
+  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
+  assert.deepEqual(
+    left.filter((n) => n.startsWith('co-')),
+    [],
+  );
+}
+
+test('dv pull puts staged files in place: same bytes, exec bit, status clean, nothing left in .dv/tmp', async () => {
+  const { repo } = await pushed();
+  const { b, pulled } = await clonePulled(repo);
   // small.txt is not staged: the job goes to a worker (which renames the staged files beside it).
   assert.match(pulled.stderr, /dv write pool stats: 1 workers/);
   const r = JSON.parse(pulled.stdout);
@@ -199,11 +214,7 @@ test('dv pull puts staged files in place: same bytes, exec bit, status clean, no
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(repo, 'data')));
   assert.equal((await dvJson(b, ['status'])).clean, true);
   assert.equal((await dvJson(b, ['fsck'])).ok, true, 'the store got every chunk too');
-  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
-  assert.deepEqual(
-    left.filter((n) => n.startsWith('co-')),
-    [],
-  );
+  await noStagingLeft(b);
 });
 
 test('dv pull of large files only: the checkout renames every staged file into place itself, same bytes, status clean', async () => {
@@ -214,22 +225,13 @@ test('dv pull of large files only: the checkout renames every staged file into p
   await dvOk(repo, ['add', 'data']);
   await dvOk(repo, ['remote', 'add', 'dir', join(tempDir(), 'remote'), '--default']);
   await dvOk(repo, ['push', '-q']);
-  git(repo, ['add', '-A']);
-  git(repo, ['commit', '-qm', 'data']);
-  const b = join(tempDir(), 'clone');
-  git(tempDir(), ['clone', '-q', repo, b]);
-  const pulled = await dv(b, ['pull', '--json'], { DV_POOL_STATS: '1' });
-  assert.equal(pulled.code, 0, pulled.stderr);
+  const { b, pulled } = await clonePulled(repo);
   assert.match(pulled.stderr, /dv write pool stats: 0 workers, 2 staged files placed here/);
   assert.equal(JSON.parse(pulled.stdout).checkout.paths[0].written, 2);
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(repo, 'data')));
   assert.equal(statSync(join(b, 'data', 'sub', 'other.bin')).mode & 0o777, 0o755);
   assert.equal((await dvJson(b, ['status'])).clean, true);
-  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
-  assert.deepEqual(
-    left.filter((n) => n.startsWith('co-')),
-    [],
-  );
+  await noStagingLeft(b);
 });
 
 test('a damaged chunk on the remote: the pull is refused, nothing reaches the workspace, no staging is left', async () => {
@@ -256,11 +258,7 @@ test('a damaged chunk on the remote: the pull is refused, nothing reaches the wo
   assert.match(r.stderr, /OBJECT_CORRUPT|damaged|does not match/);
   await assert.rejects(fsp.stat(join(b, 'data', 'large.bin')), /ENOENT/);
   await assert.rejects(fsp.stat(join(b, 'data', 'other.bin')), /ENOENT/);
-  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
-  assert.deepEqual(
-    left.filter((n) => n.startsWith('co-')),
-    [],
-  );
+  await noStagingLeft(b);
 });
 
 test('a pull that would overwrite an unsaved change is refused as before: the staged file is not used, the edit stays', async () => {
@@ -283,11 +281,7 @@ test('a pull that would overwrite an unsaved change is refused as before: the st
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /UNSAVED_CHANGES/);
   assert.ok((await fsp.readFile(join(b, 'data', 'large.bin'))).equals(mine), 'the unsaved edit is untouched');
-  const left = await fsp.readdir(join(b, '.dv', 'tmp')).catch(() => [] as string[]);
-  assert.deepEqual(
-    left.filter((n) => n.startsWith('co-')),
-    [],
-  );
+  await noStagingLeft(b);
   // With --force the new version is taken (the staged copy or the store's: the same bytes).
   await dvOk(b, ['pull', '--force', '-q']);
   assert.ok((await fsp.readFile(join(b, 'data', 'large.bin'))).equals(prng(9, 3 * 1024 * 1024)));
