@@ -284,19 +284,25 @@ async function wantChunk(i: FetchInput, walk: Walk, id: string, size: number | u
  * already (in the store, or in a pack the workers have not sealed yet) is held to its real size,
  * one the batch before brings to the size it declared (that download verifies it); one the remote
  * lists must have a copy of the declared size (checked before a byte is downloaded; the download
- * verifies the copy's size and hash).
+ * verifies the copy's size and hash). A chunk the batch before brings without a declared size (a
+ * leaf) has no size to hold this naming to until it is here: that batch is awaited first (a
+ * remote's index may list a false size, so a listed copy's size is no proof).
  */
 async function flushChunks(i: FetchInput, walk: Walk): Promise<void> {
   const c = walk.chunks;
   if (c.length === 0) return;
   walk.chunks = new ChunkWants();
   walk.flushed++;
+  const unsized = walk.downloading?.ids;
+  if (unsized && c.ids.some((id) => unsized.has(id) && unsized.get(id) === undefined)) await chunksDownloaded(walk);
+  // Read before the index: a pack sealed meanwhile leaves this list only once the index has its chunks.
+  const unsealed = c.ids.map((id) => walk.workers.unsealed.get(id));
   const sizes = await i.store.sizesOf(c.ids);
-  const before = walk.downloading?.ids;
+  const coming = walk.downloading?.ids;
   const wants: Want[] = [];
   c.ids.forEach((id, k) => {
     const claimed = c.sizes[k];
-    const size = sizes[k] ?? walk.workers.unsealed.get(id) ?? (before?.has(id) ? comingSize(i, before, id) : undefined);
+    const size = sizes[k] ?? unsealed[k] ?? coming?.get(id);
     if (size !== undefined) {
       checkChunk(id, claimed, c.by[k], size);
       walk.tally.have += size;
@@ -314,11 +320,6 @@ async function flushChunks(i: FetchInput, walk: Walk): Promise<void> {
   // Its failure is seen where it is awaited; until then it is not an unhandled rejection.
   done.catch(() => undefined);
   walk.downloading = { done, ids: new Map(wants.map((w) => [w.id, w.size])) };
-}
-
-/** The size a chunk the batch downloading brings will have: the one its naming declared, else its copy's. */
-function comingSize(i: FetchInput, coming: Map<string, number | undefined>, id: string): number | undefined {
-  return coming.get(id) ?? i.remote.copies(id)[0]?.rawSize;
 }
 
 /**

@@ -14,6 +14,7 @@ import { openBackend } from '../../src/backend/open.js';
 import { initHash } from '../../src/core/hash.js';
 import { DvError } from '../../src/errors.js';
 import { MemoryIndex } from '../../src/store/index-db.js';
+import type { PackEntry } from '../../src/store/pack-index.js';
 import { ObjectStore } from '../../src/store/object-store.js';
 import { fetchObjects } from '../../src/transfer/fetch.js';
 import { RemoteIndex } from '../../src/transfer/remote-index.js';
@@ -147,5 +148,42 @@ test('a chunk the batch downloading brings is not asked for again by the next, a
     const fetching = fetchWith(remote, root, undefined, 300);
     if (fails) await assert.rejects(fetching, new RegExp(`says ${size} bytes`));
     else assert.equal((await fetching).dataFetched, all + 2000, 'every chunk once');
+  }
+});
+
+test('a chunk the batch downloading brings with no declared size (a leaf): the next naming waits and is held to its real size', async () => {
+  await initHash();
+  const x = await obj('x'.repeat(5000));
+  const lie = 4000;
+  // The trees are here already and say x has 4,000 bytes; one index of the remote says so too
+  // (a copy that cannot verify), another tells the truth. Whichever the remote lists first, the
+  // tree's naming must be refused once x is here with its 5,000 bytes.
+  const tree = await obj(rawTree([['f', 'x', lie, x.id, 0]]));
+  const root = await obj(rawTree([['d', 'd0', lie, tree.id, 1]]));
+  const snap = await obj(snapshotBytes(root.id, 'data', 'dir', lie, 1));
+  const lying = (es: PackEntry[]): PackEntry[] => es.map((e) => (e.id === x.id ? { ...e, rawSize: lie } : e));
+  for (const lyingFirst of [true, false]) {
+    const remote = tempDir('dv-fetch-chunks-remote-');
+    const honest = await writeRemotePack(remote, [x]);
+    // A filler decides where the lying pack's id sorts (the first pack listing an id gives its first copy).
+    for (let n = 0; ; n++) {
+      const filler = await obj(`filler ${n}`);
+      const probe = await writeRemotePack(tempDir('dv-fetch-chunks-probe-'), [x, filler], lying);
+      if (probe.packId < honest.packId === lyingFirst) {
+        await writeRemotePack(remote, [x, filler], lying);
+        break;
+      }
+    }
+    const dir = tempDir('dv-fetch-chunks-store-');
+    await fsp.mkdir(join(dir, 'packs'));
+    await fsp.mkdir(join(dir, 'tmp'));
+    const store = new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex());
+    for (const o of [snap, root, tree]) await store.put(o.id, o.bytes, false);
+    await store.flush();
+    const backend = slowReads(await openBackend(remote), 300);
+    const index = await RemoteIndex.load(backend, join(dir, 'cache'));
+    assert.equal(index.copies(x.id)[0].rawSize, lyingFirst ? lie : 5000);
+    const fetching = fetchObjects({ store, backend, remote: index, roots: [snap.id], leaves: [x.id], history: false, jobs: 2, batch: 1 });
+    await assert.rejects(fetching, /says 4000 bytes, it holds 5000/);
   }
 });
