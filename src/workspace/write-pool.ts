@@ -124,17 +124,21 @@ class JobSource {
   private async assemble(pinned: string[]): Promise<WriteJobFile[] | undefined> {
     const picked: { k: number; rel: string; path: string; entry: FileEntry; inPlace?: boolean; ids: string[] }[] = [];
     let bytes = 0;
+    // Ids of the files this job will rename: a second path of the same content is written from the store.
+    const renamed = new Set<string>();
     while (picked.length < JOB_FILES) {
       const f = await this.take();
       if (!f) break;
       // A file staged whole is renamed, not written: it does not count towards the job's bytes.
-      const cost = this.stage?.complete(f.entry.id, f.entry.size) ? 0 : f.entry.size;
+      const free = !renamed.has(f.entry.id) && this.stage?.complete(f.entry.id, f.entry.size) === true;
+      const cost = free ? 0 : f.entry.size;
       if (picked.length > 0 && bytes + cost > JOB_BYTES) {
         this.peeked = f;
         break;
       }
       const k = this.seq++;
       this.inflight.set(k, f);
+      if (free) renamed.add(f.entry.id);
       bytes += cost;
       picked.push({ k, ...f, ids: [] });
     }

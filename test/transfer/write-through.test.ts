@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { openBackend } from '../../src/backend/open.js';
 import { initHash } from '../../src/core/hash.js';
 import { decodeManifest } from '../../src/core/manifest.js';
@@ -230,6 +231,29 @@ test('dv pull of large files only: the checkout renames every staged file into p
   assert.equal(JSON.parse(pulled.stdout).checkout.paths[0].written, 2);
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(repo, 'data')));
   assert.equal(statSync(join(b, 'data', 'sub', 'other.bin')).mode & 0o777, 0o755);
+  assert.equal((await dvJson(b, ['status'])).clean, true);
+  await noStagingLeft(b);
+});
+
+test('dv pull of large files each also under a second name: the copies written from the store fill jobs of their own', async () => {
+  // 12 files of 3 MiB staged once each: the first path of each is renamed, the second written
+  // from the store, so the second ones (36 MiB) cannot all go in one job of 32 MiB.
+  const repo = await makeRepo();
+  await fsp.mkdir(join(repo, 'data', 'a'), { recursive: true });
+  await fsp.mkdir(join(repo, 'data', 'b'), { recursive: true });
+  for (let k = 0; k < 12; k++) {
+    const bytes = prng(100 + k, 3 * 1024 * 1024);
+    await fsp.writeFile(join(repo, 'data', 'a', `f${k}.bin`), bytes);
+    await fsp.writeFile(join(repo, 'data', 'b', `f${k}.bin`), bytes);
+  }
+  await dvOk(repo, ['add', 'data']);
+  await dvOk(repo, ['remote', 'add', 'dir', join(tempDir(), 'remote'), '--default']);
+  await dvOk(repo, ['push', '-q']);
+  const { b, pulled } = await clonePulled(repo);
+  const threads = Math.min(availableParallelism(), 8);
+  assert.match(pulled.stderr, new RegExp(`dv write pool stats: ${threads} workers`));
+  assert.equal(JSON.parse(pulled.stdout).checkout.paths[0].written, 24);
+  assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(repo, 'data')));
   assert.equal((await dvJson(b, ['status'])).clean, true);
   await noStagingLeft(b);
 });
