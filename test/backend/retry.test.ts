@@ -144,6 +144,43 @@ describe('withRetry', () => {
     assert.equal(state.listCalls, 1);
   });
 
+  test('a streamed range: a synchronous sink stays synchronous; a retry resumes after the bytes given; a sink failure is not retried', async () => {
+    const data = Buffer.from('abcdefghijklmnopqrstuvwxyz');
+    const { be } = fake([]);
+    let attempts = 0;
+    const returned: unknown[] = [];
+    // Hands 4-byte pieces; the first attempt drops the connection after 10 bytes.
+    be.getRangeTo = async (_key, offset, length, sink) => {
+      const first = attempts++ === 0;
+      for (let at = offset; at < offset + length; at += 4) {
+        if (first && at >= offset + 10) throw Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+        const r = sink(data.subarray(at, Math.min(at + 4, offset + length)));
+        returned.push(r);
+        await r;
+      }
+    };
+    const got: Buffer[] = [];
+    await withRetry(be, { baseMs: 1 }).getRangeTo!('k', 2, 20, (piece) => {
+      got.push(Buffer.from(piece));
+    });
+    assert.equal(Buffer.concat(got).toString(), data.subarray(2, 22).toString(), 'each byte once, in order');
+    assert.equal(attempts, 2);
+    // A promise for every piece made the direct S3 reader stop and restart its socket after each read.
+    assert.deepEqual(
+      returned.filter((r) => r !== undefined),
+      [],
+    );
+    const failure = new Error('disk full');
+    attempts = 1;
+    await assert.rejects(
+      withRetry(be, { baseMs: 1 }).getRangeTo!('k', 0, 8, async () => {
+        throw failure;
+      }),
+      (e) => e === failure,
+    );
+    assert.equal(attempts, 2, 'not retried');
+  });
+
   test('close and location pass through', async () => {
     const { be, state } = fake([]);
     const r = withRetry(be);
