@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FULL, QUICK, generate, type Dataset } from './lib/datasets.js';
-import { exec, hasGnuTime, measure, processSeconds, tally, warm, warmMemory, which, type Cmd } from './lib/measure.js';
+import { exec, hasGnuTime, measure, median, processSeconds, tally, warm, warmMemory, which, type Cmd } from './lib/measure.js';
 import { startMoto, MOTO_ENV, type Moto } from './lib/moto.js';
 import { startS3rver, S3_ENV, type S3rver } from './lib/s3rver.js';
 import { dvCommand } from './lib/tools.js';
@@ -418,7 +418,13 @@ export function render(rows: TransferRow[], notes: string[], quick: boolean | un
   out.push('| operation | tool | seconds | CPU s | peak RSS MB | MB/s | note |', '| --- | --- | ---: | ---: | ---: | ---: | --- |');
   for (const r of rows)
     out.push(`| ${r.op} | ${r.tool} | ${fmt(r.seconds)} | ${fmt(r.cpu)} | ${fmt(r.rssMB, 0)} | ${fmt(r.mbps, 0)} | ${r.note ?? ''} |`);
-  const t = (op: string, tool: string): number | undefined => rows.find((r) => r.op === op && r.tool === tool)?.seconds;
+  // With --runs N a tool has N rows of an operation: the targets compare medians (one round's noise
+  // decides nothing); a round that failed leaves the target not measured.
+  const t = (op: string, tool: string): number | undefined => {
+    const secs = rows.filter((r) => r.op === op && r.tool === tool).map((r) => r.seconds);
+    if (secs.length === 0) return undefined;
+    return secs.some((x) => Number.isNaN(x)) ? Number.NaN : median(secs);
+  };
   const targets: [string, number | undefined, number | undefined, number][] = [
     ['pull from s3rver at least as fast as rclone copy', t('pull from s3rver', 'dv pull'), t('pull from s3rver', 'rclone copy'), 1],
     ['pull from moto_server at least as fast as rclone copy', t('pull from moto', 'dv pull'), t('pull from moto', 'rclone copy'), 1],
@@ -430,7 +436,7 @@ export function render(rows: TransferRow[], notes: string[], quick: boolean | un
       1,
     ],
   ];
-  out.push('', '| target | dv | peer | met |', '| --- | ---: | ---: | --- |');
+  out.push('', '| target (medians of the rounds) | dv | peer | met |', '| --- | ---: | ---: | --- |');
   for (const [name, dv, peer, factor] of targets) {
     const verdict =
       dv === undefined || peer === undefined || Number.isNaN(dv) || Number.isNaN(peer)
