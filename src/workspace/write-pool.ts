@@ -129,8 +129,14 @@ class JobSource {
     while (picked.length < JOB_FILES) {
       const f = await this.take();
       if (!f) break;
-      // A file staged whole is renamed, not written: it does not count towards the job's bytes.
-      const free = !renamed.has(f.entry.id) && this.stage?.complete(f.entry.id, f.entry.size) === true;
+      // A file staged whole is renamed, not written (only into a directory on the staging's file
+      // system): it does not count towards the job's bytes.
+      const stage = this.stage;
+      const free =
+        stage !== undefined &&
+        !renamed.has(f.entry.id) &&
+        stage.complete(f.entry.id, f.entry.size) &&
+        this.dirs.get(parentOf(f.rel), true)?.dev === stage.dev;
       const cost = free ? 0 : f.entry.size;
       if (picked.length > 0 && bytes + cost > JOB_BYTES) {
         this.peeked = f;

@@ -60,7 +60,8 @@ export class WriteThrough {
 
   private constructor(
     readonly dir: string,
-    private readonly dev: number,
+    /** The staging directory's file system: a staged file is renamed only into a directory on it. */
+    readonly dev: number,
     private readonly minSize: number,
     private readonly maxPlaces: number,
   ) {}
@@ -147,7 +148,7 @@ export class WriteThrough {
     }
   }
 
-  /** Whether file `id` is staged complete at `size` bytes (what `claim` will take, short of its checks on the disk). */
+  /** Whether file `id` is staged complete at `size` bytes (what `claim` takes into a directory on `dev`, short of its checks on the disk). */
   complete(id: string, size: number): boolean {
     const f = this.files.get(id);
     return f !== undefined && !f.dead && f.pending === 0 && f.size === size;
