@@ -148,7 +148,10 @@ export class WriteThrough {
     }
   }
 
-  /** Whether file `id` is staged complete at `size` bytes (what `claim` takes into a directory on `dev`, short of its checks on the disk). */
+  /**
+   * Whether file `id` is staged complete at `size` bytes: what `claim` takes into a directory on
+   * `dev`, short of its checks on the disk.
+   */
   complete(id: string, size: number): boolean {
     const f = this.files.get(id);
     return f !== undefined && !f.dead && f.pending === 0 && f.size === size;

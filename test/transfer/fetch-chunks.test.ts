@@ -7,18 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../src/backend/backend.js';
 import { openBackend } from '../../src/backend/open.js';
 import { initHash } from '../../src/core/hash.js';
 import { DvError } from '../../src/errors.js';
-import { MemoryIndex } from '../../src/store/index-db.js';
 import type { PackEntry } from '../../src/store/pack-index.js';
-import { ObjectStore } from '../../src/store/object-store.js';
 import { fetchObjects } from '../../src/transfer/fetch.js';
 import { RemoteIndex } from '../../src/transfer/remote-index.js';
 import { tempDir } from '../helpers/cli.js';
+import { memoryStore } from '../helpers/memory-store.js';
 import { obj, rawTree, snapshotBytes, writeRemotePack, type Obj } from '../helpers/evil-remote.js';
 
 /** A remote whose snapshot holds `dirs` directories, each with the files [name, declared size, chunk] given. */
@@ -63,12 +61,12 @@ function slowReads(b: Backend, ms: number): Backend {
   return slow;
 }
 
-/** A fetch of `root` from `remote` into a new store (`batch`: objects per batch, default the fetch's own; `delay`: ms added to each range read). */
+/**
+ * A fetch of `root` from `remote` into a new store (`batch`: objects per batch, default the
+ * fetch's own; `delay`: ms added to each range read).
+ */
 async function fetchWith(remote: string, root: string, batch?: number, delay = 0) {
-  const dir = tempDir('dv-fetch-chunks-store-');
-  await fsp.mkdir(join(dir, 'packs'));
-  await fsp.mkdir(join(dir, 'tmp'));
-  const store = new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex());
+  const { dir, store } = await memoryStore('dv-fetch-chunks-store-');
   const opened = await openBackend(remote);
   const backend = delay > 0 ? slowReads(opened, delay) : opened;
   const index = await RemoteIndex.load(backend, join(dir, 'cache'));
@@ -174,10 +172,7 @@ test('a chunk the batch downloading brings with no declared size (a leaf): the n
         break;
       }
     }
-    const dir = tempDir('dv-fetch-chunks-store-');
-    await fsp.mkdir(join(dir, 'packs'));
-    await fsp.mkdir(join(dir, 'tmp'));
-    const store = new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex());
+    const { dir, store } = await memoryStore('dv-fetch-chunks-store-');
     for (const o of [snap, root, tree]) await store.put(o.id, o.bytes, false);
     await store.flush();
     const backend = slowReads(await openBackend(remote), 300);

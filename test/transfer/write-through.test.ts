@@ -16,14 +16,14 @@ import { decodeManifest } from '../../src/core/manifest.js';
 import { decodePointer } from '../../src/core/pointer.js';
 import { decodeSnapshot } from '../../src/core/snapshot.js';
 import { decodeTree, type FileEntry } from '../../src/core/tree.js';
-import { MemoryIndex } from '../../src/store/index-db.js';
-import { ObjectStore } from '../../src/store/object-store.js';
+import type { ObjectStore } from '../../src/store/object-store.js';
 import { fetchObjects } from '../../src/transfer/fetch.js';
 import { RemoteIndex } from '../../src/transfer/remote-index.js';
 import { WriteThrough } from '../../src/workspace/write-through.js';
 import { blake3Hex } from '../../src/core/hash.js';
 import { FLAG_RAW, FLAG_ZSTD, maybeCompress } from '../../src/store/codec.js';
 import { FetchPool } from '../../src/transfer/fetch-pool.js';
+import { memoryStore } from '../helpers/memory-store.js';
 import { describeTree, dv, dvJson, dvOk, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
 
 const LARGE = prng(7, 3 * 1024 * 1024 + 123);
@@ -43,13 +43,6 @@ async function pushed(): Promise<{ repo: string; remoteDir: string; root: string
   await dvOk(repo, ['push', '-q']);
   const root = decodePointer(await fsp.readFile(join(repo, 'data.dv'), 'utf8'), 'data.dv').snapshot;
   return { repo, remoteDir, root };
-}
-
-async function freshStore(): Promise<{ dir: string; store: ObjectStore }> {
-  const dir = tempDir();
-  await fsp.mkdir(join(dir, 'packs'), { recursive: true });
-  await fsp.mkdir(join(dir, 'tmp'), { recursive: true });
-  return { dir, store: new ObjectStore(join(dir, 'packs'), join(dir, 'tmp'), new MemoryIndex()) };
 }
 
 async function fetchWith(
@@ -84,7 +77,7 @@ test('a fetch with a stage writes each large file whole from verified chunks; ea
   await initHash();
   const { remoteDir, root } = await pushed();
   for (const batch of [undefined, 16]) {
-    const { dir, store } = await freshStore();
+    const { dir, store } = await memoryStore();
     const stage = WriteThrough.create(join(dir, 'dvtmp'))!;
     await fetchWith(dir, store, remoteDir, { roots: [root], stage, batch });
     const files = await entries(store, root);
@@ -167,7 +160,7 @@ test('a file with a chunk already in the store is not handed out: checkout write
   await initHash();
   const { remoteDir, root } = await pushed();
   // The ids of the two files and a chunk of large.bin, from a first fetch.
-  const first = await freshStore();
+  const first = await memoryStore();
   await fetchWith(first.dir, first.store, remoteDir, { roots: [root] });
   const files = await entries(first.store, root);
   const large = files.get('large.bin')!;
@@ -175,7 +168,7 @@ test('a file with a chunk already in the store is not handed out: checkout write
   let node = decodeManifest(await first.store.get(large.id), large.id);
   while (node.level > 0) node = decodeManifest(await first.store.get(node.children[0].id), node.children[0].id);
 
-  const { dir, store } = await freshStore();
+  const { dir, store } = await memoryStore();
   await fetchWith(dir, store, remoteDir, { leaves: [node.children[0].id] });
   const stage = WriteThrough.create(join(dir, 'dvtmp'))!;
   await fetchWith(dir, store, remoteDir, { roots: [root], stage });
