@@ -210,5 +210,6 @@ function addStats(a: PushStats, b: PushStats): PushStats {
     bytesSent: a.bytesSent + b.bytesSent,
     packsSent: a.packsSent + b.packsSent,
     alreadyThere: Math.max(0, a.alreadyThere - b.objectsSent),
+    ...(a.warnings || b.warnings ? { warnings: [...(a.warnings ?? []), ...(b.warnings ?? [])] } : {}),
   };
 }

@@ -23,6 +23,7 @@ import { checkRemoteCopies } from './remote-check.js';
 import { noteWrites } from './written-keys.js';
 import { FetchPool } from './fetch-pool.js';
 import { guardPush } from './remote-gc-marks.js';
+import { writeBundles } from './remote-bundles.js';
 
 export const REMOTE_PACK_TARGET = 16 * 1024 * 1024;
 
@@ -82,6 +83,27 @@ export interface PushStats {
 /** Local packs smaller than this travel repacked together with other small ones, not as they are. */
 const SMALL_PACK = 4 * 1024 * 1024;
 export async function pushObjects(i: PushInput): Promise<PushStats> {
+  const before = i.remote.uploaded.length;
+  const stats = await send(i);
+  return withBundles(i, stats, i.remote.uploaded.slice(before));
+}
+
+/** Remote failures a bundle's upload may meet after every pack and index is there: a warning, not a failed push. */
+const REMOTE_FAILURES = new Set(['REMOTE_UNREACHABLE', 'AUTH_FAILED', 'REMOTE_NOT_FOUND', 'NO_SPACE', 'PERMISSION_DENIED', 'REMOTE_ERROR']);
+
+/** Uploads the index bundles of the packs this push sent (remote-bundles.ts); a failure is a warning. */
+async function withBundles(i: PushInput, stats: PushStats, packIds: string[]): Promise<PushStats> {
+  try {
+    await writeBundles(i.backend, i.remote.cacheDir, packIds);
+  } catch (e) {
+    if (!(e instanceof DvError && REMOTE_FAILURES.has(e.code))) throw e;
+    const why = `the index bundle of this push was not written (${e.message}): everything was sent; a fresh clone reads its indexes one by one`;
+    return { ...stats, warnings: [...(stats.warnings ?? []), why] };
+  }
+  return stats;
+}
+
+async function send(i: PushInput): Promise<PushStats> {
   // A lean index knows no copies: its push is guarded against a remote gc by ops/push.ts (guardLeanPush).
   if (!i.repair) return i.remote.isLean ? pushMissing(i) : pushGuarded(i);
   const ids = [...(i.plan?.ids() ?? i.ids ?? [])];

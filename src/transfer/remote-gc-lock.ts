@@ -12,7 +12,7 @@ import { DvError } from '../errors.js';
 export interface LockedKey {
   key: string;
   /** What it is: a pack, a pack index, a run record (or its signature), one of gc's marks. */
-  kind: 'pack' | 'index' | 'run' | 'mark';
+  kind: 'pack' | 'index' | 'run' | 'bundle' | 'mark';
   /** ISO date its retention ends, or null when unknown (legal hold, permission refused). */
   retainUntil: string | null;
   /** GOVERNANCE or COMPLIANCE, or null when unknown. */
@@ -20,7 +20,15 @@ export interface LockedKey {
 }
 
 const kindOf = (key: string): LockedKey['kind'] =>
-  key.startsWith('packs/') ? 'pack' : key.startsWith('index/') ? 'index' : key.startsWith('runs/') ? 'run' : 'mark';
+  key.startsWith('packs/')
+    ? 'pack'
+    : key.startsWith('index/')
+      ? 'index'
+      : key.startsWith('runs/')
+        ? 'run'
+        : key.startsWith('bundles/')
+          ? 'bundle'
+          : 'mark';
 
 /** The keys among `keys` the store holds under retention or legal hold now (one HEAD each). */
 export async function lockedNow(backend: Backend, keys: string[], now = Date.now()): Promise<LockedKey[]> {

@@ -20,7 +20,8 @@
  * Then the temp files of writes that never finished (a killed push) go, once untouched for the
  * grace and at least an hour (`sweepLeftovers`: a directory remote; S3 keeps none under keys).
  * Invariants: nothing is deleted in a dry run or without a mark from an earlier run (a leftover
- * temp file is no key and needs none); every listing and read is bounded (remote-index,
+ * temp file is no key and needs none, nor an index bundle naming a pack this run deleted: a bundle
+ * only copies indexes, remote-bundles.ts); every listing and read is bounded (remote-index,
  * remote-gc-marks, MAX_RUNS).
  */
 import pLimit from 'p-limit';
@@ -34,6 +35,7 @@ import { lockedNow, refusedDelete, type LockedKey } from './remote-gc-lock.js';
 import { listMarks, markKey, type Marks } from './remote-gc-marks.js';
 import { walkLive } from './remote-gc-live.js';
 import { repackLive } from './remote-gc-repack.js';
+import { pruneBundles, writeBundles } from './remote-bundles.js';
 import type { GcRoots } from './remote-gc-roots.js';
 import type { RemoteIndex } from './remote-index.js';
 
@@ -89,6 +91,9 @@ export interface RemoteGcStats {
   leftoverBytes: number;
   /** Due packs kept because the store holds them (or their index) under S3 Object Lock retention. */
   packsLocked: number;
+  /** Index bundles deleted because they named a pack this run deleted, and written for the packs it repacked. */
+  bundlesRemoved: number;
+  bundlesWritten: number;
   /** Keys kept because the store holds them under Object Lock or refused to delete them, with the date they may go. */
   locked: LockedKey[];
 }
@@ -131,6 +136,8 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
     leftovers: 0,
     leftoverBytes: 0,
     packsLocked: 0,
+    bundlesRemoved: 0,
+    bundlesWritten: 0,
     locked: [],
   };
   const runs = await judgeRuns(i, marks, due);
@@ -169,10 +176,12 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
     const repacked = new Set(homeless.flatMap((id) => i.remote.copies(id).map((c) => c.pack)));
     st.packsRepacked = [...repacked].filter((p) => toRepack.has(p) && !marks.packs.has(p)).length;
     if (!i.dryRun) {
+      const before = i.remote.uploaded.length;
       const w = await repackLive(i, homeless);
       st.packsWritten = w.packs;
       st.objectsCopied = w.objects;
       st.bytesWritten = w.bytes;
+      st.bundlesWritten = await writeBundles(i.backend, i.remote.cacheDir, i.remote.uploaded.slice(before));
     } else st.objectsCopied = homeless.length;
   }
   await sweep(i, { packs, dropped, marks, due, runs, started, st, homeless: new Set(homeless) });
@@ -315,6 +324,7 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
     for (const k of m.keys) await del(k);
     st.unmarked++;
   }
+  const removed = new Set<string>();
   for (const packId of w.dropped) {
     const p = w.packs.get(packId)!;
     const m = marks.packs.get(packId);
@@ -342,8 +352,11 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
     if (p.indexed && !(await del(remoteIndexKey(packId)))) continue;
     if (!(await del(remotePackKey(packId)))) continue;
     for (const k of m.keys) await del(k);
+    removed.add(packId);
     st.packsRemoved++;
     st.bytesRemoved += p.size;
     st.objectsRemoved += p.deadObjects;
   }
+  // Copies that name a deleted pack: a fresh clone would read them for nothing.
+  st.bundlesRemoved = await pruneBundles(i.backend, removed, del);
 }

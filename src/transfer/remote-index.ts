@@ -14,6 +14,7 @@ import { DvError } from '../errors.js';
 import { decodePackIndex, IDX_ENTRY, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import { IdTable } from './id-table.js';
+import { BUNDLE_WORTH, bundlesRead, indexesFromBundles } from './remote-bundles.js';
 import { type FrameMember, type Kept, LocationTable } from './location-table.js';
 
 export type { FrameMember };
@@ -47,9 +48,12 @@ export class RemoteIndex {
   readonly damaged: string[] = [];
   /** Indexes refused for their size or shape (ignored: their objects count as absent), for the user to see. */
   readonly warnings: string[] = [];
+  /** Packs this process uploaded (recordUpload), in order: what the push's index bundles hold. */
+  readonly uploaded: string[] = [];
 
   private constructor(
-    private readonly cacheDir: string,
+    /** Where the remote's pack indexes are cached (`<packId>.idx`) and its bundles marked read. */
+    readonly cacheDir: string,
     /**
      * A lean index (push): only which ids the remote holds, in an IdTable (about 64 bytes an id,
      * off the heap); `objects` stays empty.
@@ -96,7 +100,15 @@ export class RemoteIndex {
     // A lean table is sized for the ids the listed indexes can hold (up to LEAN_PRESIZE): growing it
     // by doubling would hold the old and the new table at once, half again the memory, at the end.
     const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
-    const cached = new Set((await fsp.readdir(cacheDir)).filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
+    const names = await fsp.readdir(cacheDir);
+    const cached = new Set(names.filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
+    // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
+    const need = new Set(listed.filter((p) => !cached.has(p)));
+    if (need.size >= BUNDLE_WORTH) {
+      const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.warnings);
+      for (const p of from.got) cached.add(p);
+      ri.downloaded += from.downloaded;
+    }
     const limit = pLimit(jobs);
     // Rows kept in the table's spill file until every download ends (then added in listing order), not decoded rows.
     const loaded = new Map<string, { kept: Kept; rows: number }>();
@@ -200,6 +212,7 @@ export class RemoteIndex {
    */
   async recordUpload(packId: string, idxBytes: Buffer, entries: PackEntry[]): Promise<void> {
     await writeFileAtomic(join(this.cacheDir, `${packId}.idx`), idxBytes);
+    this.uploaded.push(packId);
     if (this.lean) {
       this.packs.add(packId);
       this.counts.set(packId, (this.counts.get(packId) ?? 0) + entries.length);

@@ -279,10 +279,12 @@ const SHAPES: Record<string, Spec> = {
     leftovers: 'number',
     leftoverBytes: 'number',
     packsLocked: 'number',
+    bundlesRemoved: 'number',
+    bundlesWritten: 'number',
     locked: [
       {
         key: 'string',
-        kind: { enum: ['pack', 'index', 'run', 'mark'] },
+        kind: { enum: ['pack', 'index', 'run', 'bundle', 'mark'] },
         retainUntil: { oneOf: ['time', null] },
         mode: { oneOf: ['string', null] },
       },

@@ -50,6 +50,7 @@ function renderRemote(r: GcRemoteResult): string {
   if (r.unmarked) lines.push(`  ${count(r.unmarked, 'mark')} removed: referenced again`);
   if (r.runsRemoved) lines.push(`  ${verb} ${count(r.runsRemoved, 'run record')} no dv.lock names`);
   if (r.leftovers) lines.push(`  ${verb} ${count(r.leftovers, 'temp file')} (${human(r.leftoverBytes)}) left by interrupted pushes`);
+  if (r.bundlesRemoved) lines.push(`  ${verb} ${count(r.bundlesRemoved, 'index bundle')} naming removed packs`);
   if (r.protectedRefs.length) lines.push(`  protected (gc.protect): ${r.protectedRefs.join(', ')}`);
   lines.push(...renderLocked(r));
   return lines.join('\n');

@@ -16,10 +16,11 @@ interface PushFlags extends TransferFlags {
 
 function render(r: PushResult): string | undefined {
   if (r.skipped) return undefined;
-  if (r.objectsSent === 0 && r.runsSent === 0) return `${r.remote}: everything up to date`;
+  const warnings = (r.warnings ?? []).map((w) => `warning: ${w}\n`).join('');
+  if (r.objectsSent === 0 && r.runsSent === 0) return `${warnings}${r.remote}: everything up to date`;
   const runs = r.runsSent > 0 ? `; ${count(r.runsSent, 'run record')} to the run cache` : '';
   const sent = `${count(r.objectsSent, 'object')} (${human(r.bytesSent)}) in ${count(r.packsSent, 'pack')}`;
-  return `${r.remote}: sent ${sent}; ${r.alreadyThere} already there${runs}`;
+  return `${warnings}${r.remote}: sent ${sent}; ${r.alreadyThere} already there${runs}`;
 }
 
 export function register(program: Command, ctx: CliContext): void {
