@@ -311,7 +311,20 @@ export class S3Backend implements Backend {
       const res = await this.send(ctx, 0, (o) => this.client.send(cmd, o));
       for (const o of res.Contents ?? []) {
         const key = (o.Key ?? '').slice(this.prefix.length);
-        if (isUsableKey(key)) yield { key, size: o.Size ?? 0 };
+        if (!isUsableKey(key)) continue;
+        // Every byte bound a reader sets from a listed size fails open on NaN (a non-number <Size>).
+        const size = o.Size ?? 0;
+        if (!Number.isSafeInteger(size) || size < 0) {
+          throw new DvError(
+            'REMOTE_ERROR',
+            `listing ${this.location} gave ${key} the size ${String(o.Size)}, not a byte count: it is damaged or hostile`,
+            {
+              bucket: this.bucket,
+              transient: false,
+            },
+          );
+        }
+        yield { key, size };
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
       if (res.IsTruncated && !token) {

@@ -136,7 +136,13 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   const outer = input.onProgress;
   // The downloads report their own counts; this walk adds what it accounted for and the total.
   const i: FetchInput = { ...input, onProgress: outer && ((p) => outer({ ...p, data: tally.have + p.data, total: tally.total })) };
-  const stats: FetchStats = { warnings: [...i.remote.warnings], objectsFetched: 0, bytesFetched: 0, dataFetched: 0, requests: 0 };
+  const stats: FetchStats = {
+    warnings: [...i.remote.warnings, ...i.remote.bundleWarnings],
+    objectsFetched: 0,
+    bytesFetched: 0,
+    dataFetched: 0,
+    requests: 0,
+  };
   // Data accounted for without a download (chunks here already, chunks and subtrees seen before), and data asked for.
   const tally = { have: 0, total: (i.from ?? []).reduce((n, f) => n + f.size, 0) };
   const report = (): void =>

@@ -1,18 +1,24 @@
 /**
  * A remote's index bundles (index-bundle.ts): written at the end of a push for the packs it
  * uploaded, read by a clone that lacks many pack indexes (each verified member goes into the
- * index cache as if downloaded alone), and removed by `dv gc --remote` once they name a pack it
- * deleted.
+ * index cache as if downloaded alone), and removed by `dv gc --remote` once they name a pack
+ * whose index is gone, or are no bundle at all.
  *
  * Invariants:
  * - A bundle is only ever a copy: a member is used only for a pack the index/ listing names and
- *   only when its bytes hash to that pack's id; a bundle that does not match its own name, is too
- *   large or malformed is skipped with a warning (its packs' indexes are then read one by one).
- * - Bounded: at most MAX_BUNDLES listed, each read whole only up to MAX_BUNDLE_BYTES, at most
- *   MAX_TOTAL_BUNDLE_BYTES read in one load, READ_JOBS at once (so at most 2 x 16 MiB in memory).
- * - A clone reads a bundle once: a marker `<id>.bundle-read` in the index cache says it did, so a
- *   later pull reads only the bundles pushed since. A push marks the bundles it wrote.
+ *   the cache lacks, and only when its bytes hash to that pack's id. Nothing about bundles can
+ *   fail a load: a bundle that is malformed, too large or unreadable (refused, gone, the network)
+ *   is a warning, and its packs' indexes are read one by one as before bundles existed.
+ * - A reader takes a bundle's header first (BUNDLE_FIRST_READ bytes, more only for a header that
+ *   long), then only the runs of members it needs: a clone that already holds most indexes does
+ *   not download whole bundles to find the few it lacks.
+ * - Bounded: at most MAX_BUNDLES listed; every read within MAX_BUNDLE_BYTES and, across a load,
+ *   MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (so at most 2 x 16 MiB in memory).
+ * - A clone reads a bundle's header once: a marker `<id>.bundle-read` in the index cache (an empty
+ *   file, not fsynced: a lost one costs a header read) says it did; a push marks the bundles it wrote.
  * - Deleting a bundle never loses anything (the index/ keys stay), so gc may delete one without a mark.
+ *   Like an index already cached, a bundle may lend the index of a pack a gc deletes between a
+ *   clone's listing and its read: the fetch then finds the pack gone and says so (as a cached index).
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -21,12 +27,24 @@ import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { DvError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { BUNDLES_PREFIX, bundleIdOfKey, remoteBundleKey } from './layout.js';
-import { BUNDLE_MAGIC, bundleSize, decodeBundle, encodeBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_MEMBERS } from './index-bundle.js';
+import { BUNDLES_PREFIX, bundleIdOfKey, remoteBundleKey, remoteIndexKey } from './layout.js';
+import {
+  BUNDLE_FIRST_READ,
+  BUNDLE_HEAD,
+  type BundleRow,
+  bundleHeaderLength,
+  bundleSize,
+  decodeBundleHeader,
+  encodeBundle,
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_MEMBERS,
+} from './index-bundle.js';
 
 const MAX_BUNDLES = 100_000;
 const MAX_TOTAL_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024;
 const READ_JOBS = 2;
+/** Needed members closer than this are read with one range (the bytes between are read and dropped). */
+const RUN_GAP = 1024 * 1024;
 /** Bundles are read only when at least this many pack indexes are missing from the cache (one GET saves nothing). */
 export const BUNDLE_WORTH = 2;
 const READ_MARK = '.bundle-read';
@@ -45,17 +63,42 @@ export function bundlesRead(names: string[]): Set<string> {
   return out;
 }
 
+const interrupted = (e: unknown): boolean => e instanceof DvError && e.code === 'INTERRUPTED';
+const isByteCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+interface Listed {
+  id: string;
+  key: string;
+  size: number;
+}
+
+/** The bundle keys a remote lists (at most MAX_BUNDLES: past that it is damaged or hostile). */
+async function listBundles(backend: Backend): Promise<Listed[]> {
+  const listed: Listed[] = [];
+  for await (const { key, size } of backend.list(BUNDLES_PREFIX)) {
+    const id = bundleIdOfKey(key);
+    if (!id) continue;
+    if (listed.length >= MAX_BUNDLES)
+      throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${MAX_BUNDLES} index bundles: it is damaged or hostile`, {
+        transient: false,
+      });
+    listed.push({ id, key, size });
+  }
+  return listed;
+}
+
 export interface FromBundles {
   /** Pack ids whose verified index was written into the cache. */
   got: Set<string>;
-  /** Bundles downloaded. */
-  downloaded: number;
+  /** Requests made for bundles (LIST pages not counted). */
+  requests: number;
 }
 
 /**
  * Reads the remote's unread bundles while `need` (pack ids the listing names and the cache lacks)
  * is not empty, and writes each member it needs, once verified, to `cacheDir/<packId>.idx`.
- * Markers of bundles no longer listed are removed. Warnings name what was skipped and why.
+ * Markers of bundles no longer listed are removed. Never throws but to stop (Ctrl-C) or on a bug:
+ * what goes wrong is a line in `warnings`, and the indexes not found are read one by one.
  */
 export async function indexesFromBundles(
   backend: Backend,
@@ -64,72 +107,94 @@ export async function indexesFromBundles(
   read: Set<string>,
   warnings: string[],
 ): Promise<FromBundles> {
-  const got = new Set<string>();
-  const listed: { id: string; key: string; size: number }[] = [];
-  for await (const { key, size } of backend.list(BUNDLES_PREFIX)) {
-    const id = bundleIdOfKey(key);
-    if (!id) continue;
-    if (listed.length >= MAX_BUNDLES) {
-      throw new DvError(
-        'REMOTE_ERROR',
-        `${backend.location} lists more than ${MAX_BUNDLES} index bundles: more than dv reads from a remote; it is damaged or hostile`,
-        { location: backend.location, transient: false },
-      );
-    }
-    listed.push({ id, key, size });
+  const out: FromBundles = { got: new Set(), requests: 0 };
+  let listed: Listed[];
+  try {
+    listed = await listBundles(backend);
+  } catch (e) {
+    if (!(e instanceof DvError) || interrupted(e)) throw e;
+    warnings.push(`${backend.location}: index bundles not read (${e.message}): pack indexes read one by one`);
+    return out;
   }
   const live = new Set(listed.map((b) => b.id));
   for (const id of read) if (!live.has(id)) await fsp.rm(bundleMarker(cacheDir, id), { force: true });
-  let budget = MAX_TOTAL_BUNDLE_BYTES;
-  let downloaded = 0;
+  const budget = { left: MAX_TOTAL_BUNDLE_BYTES };
+  let failed = false;
   const limit = pLimit(READ_JOBS);
   await Promise.all(
     listed
       .filter((b) => !read.has(b.id))
       .map((b) =>
         limit(async () => {
-          if (need.size === 0) return;
-          if (b.size > MAX_BUNDLE_BYTES || b.size > budget) {
-            warnings.push(`${backend.location}: ${b.key} is listed at ${b.size} bytes, more than dv reads of a bundle: ignored`);
-            return;
-          }
-          budget -= b.size;
-          let bytes: Buffer;
+          // One refusal (a policy that denies bundles/, say) is one warning, not one per bundle.
+          if (need.size === 0 || failed) return;
           try {
-            bytes = await backend.get(b.key, { maxBytes: b.size });
+            await readBundle(backend, cacheDir, b, need, budget, out);
+            await fsp.writeFile(bundleMarker(cacheDir, b.id), '');
           } catch (e) {
-            // Gone since the listing (a remote gc), or refused: the indexes are read one by one.
-            if (e instanceof DvError && (e.code === 'OBJECT_MISSING' || (e.code === 'REMOTE_ERROR' && e.data.transient === false))) return;
-            throw e;
+            if (!(e instanceof DvError) || interrupted(e)) throw e;
+            if (e.code === 'OBJECT_MISSING') return;
+            const malformed = e.code === 'REMOTE_ERROR' && e.data.transient === false;
+            if (!malformed) {
+              // The other read in flight meets the same refusal: said once.
+              if (failed) return;
+              failed = true;
+            }
+            warnings.push(`${backend.location}: ${b.key}: ${e.message}: ${malformed ? 'ignored' : 'pack indexes read one by one'}`);
           }
-          downloaded++;
-          const members = verifiedMembers(backend, b.key, b.id, bytes, warnings);
-          for (const m of members ?? []) {
-            if (!need.has(m.packId) || blake3Hex(m.bytes) !== m.packId) continue;
-            need.delete(m.packId);
-            await writeFileAtomic(join(cacheDir, `${m.packId}.idx`), m.bytes);
-            got.add(m.packId);
-          }
-          await writeFileAtomic(bundleMarker(cacheDir, b.id), '');
         }),
       ),
   );
-  return { got, downloaded };
+  return out;
 }
 
-/** The members of a downloaded bundle, or undefined (with a warning) when it is not what its name says. */
-function verifiedMembers(backend: Backend, key: string, id: string, bytes: Buffer, warnings: string[]) {
-  if (blake3Hex(bytes) !== id) {
-    warnings.push(`${backend.location}: ${key} does not match its name (damaged): ignored`);
-    return undefined;
+/** Reads bundle `b`'s header, then the runs of members `need` names; writes each verified one to the cache. */
+async function readBundle(backend: Backend, cacheDir: string, b: Listed, need: Set<string>, budget: { left: number }, out: FromBundles) {
+  const take = async (offset: number, length: number): Promise<Buffer> => {
+    if (length > budget.left)
+      throw new DvError('REMOTE_ERROR', `more than ${MAX_TOTAL_BUNDLE_BYTES} bytes of index bundles`, { transient: false });
+    budget.left -= length;
+    out.requests++;
+    return backend.getRange(b.key, offset, length);
+  };
+  if (!isByteCount(b.size) || b.size > MAX_BUNDLE_BYTES)
+    throw new DvError('REMOTE_ERROR', `listed at ${b.size} bytes, more than a bundle can be (${MAX_BUNDLE_BYTES})`, { transient: false });
+  if (b.size < BUNDLE_HEAD)
+    throw new DvError('REMOTE_ERROR', `listed at ${b.size} bytes, less than a bundle's header`, { transient: false });
+  const first = await take(0, Math.min(b.size, BUNDLE_FIRST_READ));
+  const headerLength = bundleHeaderLength(first, b.size, b.key);
+  const header = headerLength <= first.length ? first : Buffer.concat([first, await take(first.length, headerLength - first.length)]);
+  const rows = decodeBundleHeader(header, b.size, b.key).filter((r) => need.has(r.packId));
+  for (const run of runsOf(rows)) {
+    const start = run[0].offset;
+    const end = run[run.length - 1].offset + run[run.length - 1].length;
+    // The header's first read often holds members too: only what lies past it is asked for.
+    const bytes =
+      end <= first.length
+        ? first.subarray(start, end)
+        : start >= first.length
+          ? await take(start, end - start)
+          : Buffer.concat([first.subarray(start), await take(first.length, end - first.length)]);
+    for (const r of run) {
+      const member = bytes.subarray(r.offset - start, r.offset - start + r.length);
+      if (!need.has(r.packId) || blake3Hex(member) !== r.packId) continue;
+      need.delete(r.packId);
+      await writeFileAtomic(join(cacheDir, `${r.packId}.idx`), member);
+      out.got.add(r.packId);
+    }
   }
-  try {
-    return decodeBundle(bytes, key);
-  } catch (e) {
-    if (!(e instanceof DvError)) throw e;
-    warnings.push(`${backend.location}: ${e.message}: ignored`);
-    return undefined;
+}
+
+/** Rows (in bundle order) grouped into runs read with one range each: members at most RUN_GAP apart. */
+function runsOf(rows: BundleRow[]): BundleRow[][] {
+  const runs: BundleRow[][] = [];
+  for (const r of rows) {
+    const last = runs[runs.length - 1];
+    const prev = last?.[last.length - 1];
+    if (prev && r.offset - (prev.offset + prev.length) <= RUN_GAP) last.push(r);
+    else runs.push([r]);
   }
+  return runs;
 }
 
 /**
@@ -144,11 +209,11 @@ export async function writeBundles(backend: Backend, cacheDir: string, packIds: 
   const empty = bundleSize([]);
   let size = empty;
   const flush = async (): Promise<void> => {
-    if (group.length >= BUNDLE_WORTH) {
+    if (group.length > 0) {
       const bytes = encodeBundle(group);
       const id = blake3Hex(bytes);
       await backend.put(remoteBundleKey(id), bytes);
-      await writeFileAtomic(bundleMarker(cacheDir, id), '');
+      await fsp.writeFile(bundleMarker(cacheDir, id), '');
       written++;
     }
     group = [];
@@ -168,46 +233,47 @@ export async function writeBundles(backend: Backend, cacheDir: string, packIds: 
 }
 
 /**
- * Deletes (through `del`) every listed bundle that names a pack in `removed`, reading only each
- * bundle's header (two small ranges). A bundle whose header cannot be read as one is deleted too:
- * no push writes it. Returns how many went.
+ * Deletes (through `del`) every listed bundle that names a pack whose index is gone (`indexed`
+ * says which the caller saw listed; a pack it did not see is asked for again, as a push may have
+ * just finished), or that is no bundle at all (no push writes one). Headers are read `jobs` at a
+ * time; a bundle that cannot be read now is kept for the next run. Returns how many went.
  */
 export async function pruneBundles(
   backend: Backend,
-  removed: ReadonlySet<string>,
+  indexed: ReadonlySet<string>,
   del: (key: string) => Promise<boolean>,
+  jobs: number,
 ): Promise<number> {
-  if (removed.size === 0) return 0;
-  const keys: { key: string; size: number }[] = [];
-  for await (const { key, size } of backend.list(BUNDLES_PREFIX)) {
-    if (!bundleIdOfKey(key)) continue;
-    if (keys.length >= MAX_BUNDLES) break;
-    keys.push({ key, size });
-  }
-  let gone = 0;
-  for (const { key, size } of keys) {
-    const names = await memberIds(backend, key, size);
-    if (names && !names.some((p) => removed.has(p))) continue;
-    if (await del(key)) gone++;
-  }
-  return gone;
+  const listed = await listBundles(backend);
+  const limit = pLimit(Math.max(1, jobs));
+  const indexGone = async (packId: string): Promise<boolean> => !indexed.has(packId) && !(await backend.stat(remoteIndexKey(packId)));
+  const gone = await Promise.all(
+    listed.map((b) =>
+      limit(async () => {
+        let rows: BundleRow[];
+        try {
+          rows = await headerOf(backend, b);
+        } catch (e) {
+          if (!(e instanceof DvError) || interrupted(e)) throw e;
+          // Malformed (no push writes it): it goes. Anything else (gone, refused, the network): kept.
+          if (!(e.code === 'REMOTE_ERROR' && e.data.transient === false)) return false;
+          return del(b.key);
+        }
+        for (const r of rows) if (await indexGone(r.packId)) return del(b.key);
+        return false;
+      }),
+    ),
+  );
+  return gone.filter(Boolean).length;
 }
 
-/** The pack ids a bundle's header names, or undefined when it is not a bundle's header; [] when gone. */
-async function memberIds(backend: Backend, key: string, size: number): Promise<string[] | undefined> {
-  const head = BUNDLE_MAGIC.length + 4;
-  if (size < head || size > MAX_BUNDLE_BYTES) return undefined;
-  try {
-    const top = await backend.getRange(key, 0, head);
-    if (!top.subarray(0, BUNDLE_MAGIC.length).equals(BUNDLE_MAGIC)) return undefined;
-    const count = top.readUInt32BE(BUNDLE_MAGIC.length);
-    if (count > MAX_BUNDLE_MEMBERS || head + 36 * count > size) return undefined;
-    const rows = count > 0 ? await backend.getRange(key, head, 36 * count) : Buffer.alloc(0);
-    const ids: string[] = [];
-    for (let k = 0; k < count; k++) ids.push(rows.toString('hex', 36 * k, 36 * k + 32));
-    return ids;
-  } catch (e) {
-    if (e instanceof DvError && e.code === 'OBJECT_MISSING') return [];
-    throw e;
-  }
+/** The members bundle `b`'s header places (one or two small ranged reads). */
+async function headerOf(backend: Backend, b: Listed): Promise<BundleRow[]> {
+  if (!isByteCount(b.size) || b.size > MAX_BUNDLE_BYTES || b.size < BUNDLE_HEAD)
+    throw new DvError('REMOTE_ERROR', `${b.key} is listed at ${b.size} bytes: no bundle`, { transient: false });
+  const first = await backend.getRange(b.key, 0, Math.min(b.size, BUNDLE_FIRST_READ));
+  const length = bundleHeaderLength(first, b.size, b.key);
+  const header =
+    length <= first.length ? first : Buffer.concat([first, await backend.getRange(b.key, first.length, length - first.length)]);
+  return decodeBundleHeader(header, b.size, b.key);
 }

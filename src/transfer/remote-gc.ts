@@ -20,8 +20,8 @@
  * Then the temp files of writes that never finished (a killed push) go, once untouched for the
  * grace and at least an hour (`sweepLeftovers`: a directory remote; S3 keeps none under keys).
  * Invariants: nothing is deleted in a dry run or without a mark from an earlier run (a leftover
- * temp file is no key and needs none, nor an index bundle naming a pack this run deleted: a bundle
- * only copies indexes, remote-bundles.ts); every listing and read is bounded (remote-index,
+ * temp file is no key and needs none, nor an index bundle naming a pack whose index is gone: a
+ * bundle only copies indexes, remote-bundles.ts); every listing and read is bounded (remote-index,
  * remote-gc-marks, MAX_RUNS).
  */
 import pLimit from 'p-limit';
@@ -91,9 +91,11 @@ export interface RemoteGcStats {
   leftoverBytes: number;
   /** Due packs kept because the store holds them (or their index) under S3 Object Lock retention. */
   packsLocked: number;
-  /** Index bundles deleted because they named a pack this run deleted, and written for the packs it repacked. */
+  /** Index bundles deleted (naming a pack whose index is gone, or malformed), and written for the packs it repacked. */
   bundlesRemoved: number;
   bundlesWritten: number;
+  /** What went wrong without stopping the run (index bundles: remote-bundles.ts). */
+  warnings: string[];
   /** Keys kept because the store holds them under Object Lock or refused to delete them, with the date they may go. */
   locked: LockedKey[];
 }
@@ -138,6 +140,7 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
     packsLocked: 0,
     bundlesRemoved: 0,
     bundlesWritten: 0,
+    warnings: [],
     locked: [],
   };
   const runs = await judgeRuns(i, marks, due);
@@ -181,7 +184,7 @@ export async function collectRemote(i: RemoteGcInput): Promise<RemoteGcStats> {
       st.packsWritten = w.packs;
       st.objectsCopied = w.objects;
       st.bytesWritten = w.bytes;
-      st.bundlesWritten = await writeBundles(i.backend, i.remote.cacheDir, i.remote.uploaded.slice(before));
+      st.bundlesWritten = await bundlesOf(i, i.remote.uploaded.slice(before), st);
     } else st.objectsCopied = homeless.length;
   }
   await sweep(i, { packs, dropped, marks, due, runs, started, st, homeless: new Set(homeless) });
@@ -357,6 +360,23 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
     st.bytesRemoved += p.size;
     st.objectsRemoved += p.deadObjects;
   }
-  // Copies that name a deleted pack: a fresh clone would read them for nothing.
-  st.bundlesRemoved = await pruneBundles(i.backend, removed, del);
+  // Copies that name a pack whose index is gone: a fresh clone would read them for nothing.
+  const indexed = new Set([...i.remote.packs].filter((p) => !removed.has(p)));
+  try {
+    st.bundlesRemoved = await pruneBundles(i.backend, indexed, del, i.jobs);
+  } catch (e) {
+    if (!(e instanceof DvError) || e.code === 'INTERRUPTED') throw e;
+    st.warnings.push(`index bundles not pruned (${e.message}): the next run tries again`);
+  }
+}
+
+/** Uploads the index bundles of packs this run wrote; a failure is a warning (the packs and indexes are there). */
+async function bundlesOf(i: RemoteGcInput, packIds: string[], st: RemoteGcStats): Promise<number> {
+  try {
+    return await writeBundles(i.backend, i.remote.cacheDir, packIds);
+  } catch (e) {
+    if (!(e instanceof DvError) || e.code === 'INTERRUPTED') throw e;
+    st.warnings.push(`the index bundle of the repacked packs was not written (${e.message}): a fresh clone reads their indexes one by one`);
+    return 0;
+  }
 }

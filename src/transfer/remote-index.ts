@@ -48,6 +48,11 @@ export class RemoteIndex {
   readonly damaged: string[] = [];
   /** Indexes refused for their size or shape (ignored: their objects count as absent), for the user to see. */
   readonly warnings: string[] = [];
+  /**
+   * Index bundles skipped (malformed, refused, unreachable): a fetch shows them, but they name no
+   * refused index (`warnings`): the indexes they would have brought were read one by one.
+   */
+  readonly bundleWarnings: string[] = [];
   /** Packs this process uploaded (recordUpload), in order: what the push's index bundles hold. */
   readonly uploaded: string[] = [];
 
@@ -105,9 +110,9 @@ export class RemoteIndex {
     // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
     const need = new Set(listed.filter((p) => !cached.has(p)));
     if (need.size >= BUNDLE_WORTH) {
-      const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.warnings);
+      const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.bundleWarnings);
       for (const p of from.got) cached.add(p);
-      ri.downloaded += from.downloaded;
+      ri.downloaded += from.requests;
     }
     const limit = pLimit(jobs);
     // Rows kept in the table's spill file until every download ends (then added in listing order), not decoded rows.

@@ -281,6 +281,7 @@ const SHAPES: Record<string, Spec> = {
     packsLocked: 'number',
     bundlesRemoved: 'number',
     bundlesWritten: 'number',
+    warnings: ['string'],
     locked: [
       {
         key: 'string',

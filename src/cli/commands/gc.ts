@@ -50,7 +50,9 @@ function renderRemote(r: GcRemoteResult): string {
   if (r.unmarked) lines.push(`  ${count(r.unmarked, 'mark')} removed: referenced again`);
   if (r.runsRemoved) lines.push(`  ${verb} ${count(r.runsRemoved, 'run record')} no dv.lock names`);
   if (r.leftovers) lines.push(`  ${verb} ${count(r.leftovers, 'temp file')} (${human(r.leftoverBytes)}) left by interrupted pushes`);
-  if (r.bundlesRemoved) lines.push(`  ${verb} ${count(r.bundlesRemoved, 'index bundle')} naming removed packs`);
+  if (r.bundlesRemoved)
+    lines.push(`  ${verb} ${count(r.bundlesRemoved, 'index bundle')} that named packs no longer there, or no bundle at all`);
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
   if (r.protectedRefs.length) lines.push(`  protected (gc.protect): ${r.protectedRefs.join(', ')}`);
   lines.push(...renderLocked(r));
   return lines.join('\n');
