@@ -4,9 +4,11 @@ import { pointersAt, resolveCommit } from '../repo/git-revision.js';
 import type { RepoSession } from '../repo/repo.js';
 import { findTracked } from '../workspace/pointers.js';
 import { toRepoRel } from '../workspace/scan.js';
-import { fetchObjects, type FetchProgress, type FetchStats } from '../transfer/fetch.js';
+import { fetchObjects, startFetchWorkers, type FetchProgress, type FetchStats } from '../transfer/fetch.js';
+import type { FetchPool } from '../transfer/fetch-pool.js';
+import type { Tracked } from '../workspace/pointers.js';
 import { lockedRuns } from '../pipeline/state.js';
-import { withRemote } from '../transfer/remote-session.js';
+import { type RemoteSession, withRemote } from '../transfer/remote-session.js';
 import { saveRunRef } from '../pipeline/run-cache.js';
 import { selectTrackedWithin } from '../workspace/tracked.js';
 import { fetchPaths, type PathsFetched, type PathTarget } from '../transfer/fetch-paths.js';
@@ -89,30 +91,76 @@ export async function fetch(s: RepoSession, opts: FetchOptions = {}): Promise<Fe
   const { whole, partial } = named.snapshots ? { whole: [], partial: [] } : await splitPartial(s, named.paths, opts.cwd ?? s.root);
   // Only paths inside tracked directories: no snapshot is fetched whole.
   const which = partial.length === 0 ? named : whole.length > 0 ? { paths: whole, cwd: s.root } : { paths: [], snapshots: [] };
-  return withRemote(s, { ...opts, ...which, purpose: 'read' }, async ({ config, jobs, backend, remote, roots }) => {
-    // Packs deleted by hand (rm -rf .dv/cache) are forgotten, so their objects are fetched again.
-    await s.store.forgetLostPacks();
-    // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).
-    const runs = (await lockedRuns(s.root)).filter((r) => remote.has(r.run));
-    const stats = await fetchObjects({
-      store: s.store,
-      backend,
-      remote,
-      roots,
-      leaves: runs.map((r) => r.run),
-      history: opts.allHistory ?? false,
-      jobs,
-      onProgress: opts.onProgress,
-      stage: opts.stage,
-    });
-    for (const r of runs) if (await s.store.has(r.run)) await saveRunRef(s, r.key, r.run);
-    if (partial.length === 0) return { remote: config.name, url: config.url, snapshots: roots, ...stats };
-    const p = await fetchPaths({ store: s.store, backend, remote, jobs, onProgress: opts.onProgress }, partial);
-    for (const w of p.stats.warnings) if (!stats.warnings.includes(w)) stats.warnings.push(w);
-    stats.objectsFetched += p.stats.objectsFetched;
-    stats.bytesFetched += p.stats.bytesFetched;
-    stats.dataFetched += p.stats.dataFetched;
-    stats.requests += p.stats.requests;
-    return { remote: config.name, url: config.url, snapshots: roots, ...stats, partial: p.fetched, ...(whole.length ? { whole } : {}) };
+  // Started while the remote's indexes are read when the pointers name large files (earlyWorkers):
+  // handed to the fetch, which closes them; closed here if it never starts.
+  let early: FetchPool | undefined;
+  const beforeIndex = async (tracked: Tracked[]): Promise<void> => {
+    early = await earlyWorkers(s, tracked);
+  };
+  try {
+    const take = (): FetchPool | undefined => {
+      const w = early;
+      early = undefined;
+      return w;
+    };
+    return await withRemote(s, { ...opts, ...which, purpose: 'read', beforeIndex }, (r) => fetchWith(s, opts, { partial, whole }, r, take));
+  } finally {
+    await early?.close();
+  }
+}
+
+/** Average file size from which a fetch's workers start before the remote's indexes are read. */
+const EARLY_FILE = 1024 * 1024;
+/** ... and total bytes: below this the workers' start is not worth a thread more while the indexes load. */
+const EARLY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The fetch's workers, started now, when the pointer files (from the clone: only a guess) name
+ * large files that are not here yet (a pointer whose snapshot object is here was fetched before).
+ */
+async function earlyWorkers(s: RepoSession, tracked: Tracked[]): Promise<FetchPool | undefined> {
+  let size = 0;
+  let files = 0;
+  for (const t of tracked) {
+    size += t.pointer.size;
+    files += t.pointer.files;
+  }
+  if (files === 0 || size < EARLY_BYTES || size / files < EARLY_FILE) return undefined;
+  for (const t of tracked) if (!(await s.store.has(t.pointer.snapshot))) return startFetchWorkers(s.store);
+  return undefined;
+}
+
+async function fetchWith(
+  s: RepoSession,
+  opts: FetchOptions,
+  { partial, whole }: { partial: PathTarget[]; whole: string[] },
+  { config, jobs, backend, remote, roots }: RemoteSession,
+  /** The workers started ahead, if any: taken (and so owned) by the fetch as it starts. */
+  take: () => FetchPool | undefined,
+): Promise<FetchResult> {
+  // Packs deleted by hand (rm -rf .dv/cache) are forgotten, so their objects are fetched again.
+  await s.store.forgetLostPacks();
+  // The run cache dv.lock names comes along when the remote has it (the leaves: run objects).
+  const runs = (await lockedRuns(s.root)).filter((r) => remote.has(r.run));
+  const stats = await fetchObjects({
+    store: s.store,
+    backend,
+    remote,
+    roots,
+    leaves: runs.map((r) => r.run),
+    history: opts.allHistory ?? false,
+    jobs,
+    onProgress: opts.onProgress,
+    stage: opts.stage,
+    workers: take(),
   });
+  for (const r of runs) if (await s.store.has(r.run)) await saveRunRef(s, r.key, r.run);
+  if (partial.length === 0) return { remote: config.name, url: config.url, snapshots: roots, ...stats };
+  const p = await fetchPaths({ store: s.store, backend, remote, jobs, onProgress: opts.onProgress }, partial);
+  for (const w of p.stats.warnings) if (!stats.warnings.includes(w)) stats.warnings.push(w);
+  stats.objectsFetched += p.stats.objectsFetched;
+  stats.bytesFetched += p.stats.bytesFetched;
+  stats.dataFetched += p.stats.dataFetched;
+  stats.requests += p.stats.requests;
+  return { remote: config.name, url: config.url, snapshots: roots, ...stats, partial: p.fetched, ...(whole.length ? { whole } : {}) };
 }

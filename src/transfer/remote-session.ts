@@ -8,6 +8,7 @@ import { checkRemoteCacheDir, openRemote, resolveRemoteRemembered, type RemoteCo
 import { RemoteIndex } from './remote-index.js';
 import { checkRemoteTrust } from '../repo/remote-trust.js';
 import { selectTracked } from '../workspace/tracked.js';
+import type { Tracked } from '../workspace/pointers.js';
 
 export interface RemoteSession {
   config: RemoteConfig;
@@ -32,6 +33,11 @@ export interface RemoteSessionOptions {
   snapshots?: string[];
   /** Load only which ids the remote holds (RemoteIndex lean: memory ~64 bytes an id, no locations): push. */
   lean?: boolean;
+  /**
+   * Called with the pointer files selected, before the remote's indexes are read: what a fetch
+   * starts then (its worker threads) works on the other core while this one reads them.
+   */
+  beforeIndex?: (tracked: Tracked[]) => Promise<void>;
 }
 
 /** The full id the remote holds for each snapshot id or prefix; a prefix it lacks is UNKNOWN_ID. */
@@ -64,6 +70,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
   try {
     await backend.check();
     const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
+    await o.beforeIndex?.(tracked);
     const cache = await checkRemoteCacheDir(s.paths, config.name);
     const remote = await RemoteIndex.load(backend, cache, jobs, { lean: o.lean && !o.snapshots });
     const named = o.snapshots ? remoteIds(remote, config.name, o.snapshots) : tracked.map((t) => t.pointer.snapshot);
