@@ -122,12 +122,11 @@ async function earlyWorkers(s: RepoSession, tracked: Tracked[]): Promise<FetchPo
   let size = 0;
   let files = 0;
   for (const t of tracked) {
+    if (await s.store.has(t.pointer.snapshot)) continue;
     size += t.pointer.size;
     files += t.pointer.files;
   }
-  if (files === 0 || size < EARLY_BYTES || size / files < EARLY_FILE) return undefined;
-  for (const t of tracked) if (!(await s.store.has(t.pointer.snapshot))) return startFetchWorkers(s.store);
-  return undefined;
+  return files > 0 && size >= EARLY_BYTES && size / files >= EARLY_FILE ? startFetchWorkers(s.store) : undefined;
 }
 
 async function fetchWith(

@@ -79,7 +79,7 @@ export async function fsckRemote(s: RepoSession, opts: FsckRemoteOptions = {}): 
     throw new DvError('USAGE', '--seed chooses the packs of a sample: add --sample PCT (and --read-data)');
   const readData = Boolean(opts.readData || opts.repair);
   const purpose = opts.repair ? 'write' : 'read';
-  return withRemote(s, { remote: opts.remote, jobs: opts.jobs, purpose }, async ({ config, jobs, backend, remote }) => {
+  return withRemote(s, { remote: opts.remote, jobs: opts.jobs, purpose, bundles: false }, async ({ config, jobs, backend, remote }) => {
     const problems: FsckRemoteResult['problems'] = [];
     const warnings: string[] = [];
     const howToRepair = 'run `dv fsck --remote --repair` from a clone that holds the data';

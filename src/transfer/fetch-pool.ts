@@ -58,10 +58,7 @@ export class FetchPool {
     /** The main thread downloads what this pool verifies (a fetch): the heap gets room for the socket's garbage meanwhile. */
     download = false,
   ) {
-    if (download) {
-      enterDownload();
-      this.downloading = true;
-    }
+    if (download) this.startDownload();
     for (let k = 0; k < threads; k++) {
       const worker = new Worker(new URL('./fetch-worker.js', import.meta.url), {
         workerData: { tmpDir, packTarget, ring } satisfies FetchWorkerData,
@@ -83,6 +80,13 @@ export class FetchPool {
       worker.on('exit', () => failAll(new Error('a fetch worker stopped')));
       this.slots.push(slot);
     }
+  }
+
+  /** The main thread starts downloading what this pool verifies: the heap gets its headroom (heap-headroom.ts) until `close`. */
+  startDownload(): void {
+    if (this.downloading) return;
+    enterDownload();
+    this.downloading = true;
   }
 
   private ask(slot: Slot, m: ToFetchWorker, transfer: ArrayBuffer[] = []): Promise<Done> {

@@ -154,7 +154,7 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
   // each naming is held to the chunk's real size when its batch is fetched (ChunkWants, flushChunks).
   const ledger = new DeclaredLedger({ files: true, chunks: false });
   // The fetch workers, kept from batch to batch so their packs fill up (sealed at the end, or when full).
-  const workers: Workers = { unsealed: new Map(), ...(i.workers ? { pool: i.workers, small: false } : {}) };
+  const workers: Workers = { unsealed: new Map(), ...(i.workers ? { pool: i.workers, early: true } : {}) };
   const walk: Walk = { ledger, tally, stats, workers, chunks: new ChunkWants(), flushed: 0 };
   const asked = 'the paths asked for';
   let level = new WantList();
@@ -187,6 +187,8 @@ export async function fetchObjects(input: FetchInput): Promise<FetchStats> {
 /** The fetch workers of one fetch: made by the first batch that has chunks stored alone to verify. */
 interface Workers {
   pool?: FetchPool;
+  /** `pool` was started ahead, for large files' chunks (startFetchWorkers): replaced if the chunks turn out small. */
+  early?: boolean;
   /** The range slots the last batch read into, kept for the next (fetch-slots.ts). */
   slots?: RangeSlots;
   /** The chunks are small (SMALL_CHUNK): decided by the first batch of chunks. */
@@ -793,6 +795,7 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, workers
   stats.largestBatch = Math.max(stats.largestBatch ?? 0, wants.length);
   const chunks = new Map(wants.filter((w) => w.kind === 'chunk').map((w) => [w.id, w.size]));
   workers.small ??= smallChunks(chunks);
+  if (workers.small === true && workers.early) await dropEarly(workers);
   const streams = i.backend.getRangeTo !== undefined;
   const alone = (u: Unit): boolean => u.objects[0].loc.flags !== FLAG_FRAME && chunks.has(u.objects[0].id);
   const slot = streamSlot(workers);
@@ -811,16 +814,25 @@ async function download(i: FetchInput, wants: Want[], stats: FetchStats, workers
 function workerPool(i: FetchInput, workers: Workers): FetchPool {
   const small = workers.small === true;
   workers.pool ??= new FetchPool(i.store.tmpDir, i.store.packTarget, small ? 1 : fetchThreads(), undefined, !small);
+  if (workers.early) workers.pool.startDownload();
   return workers.pool;
+}
+
+/** The workers started ahead guessed large files wrongly: closed, so the small chunks get their own settings. */
+async function dropEarly(workers: Workers): Promise<void> {
+  const pool = workers.pool;
+  workers.pool = undefined;
+  workers.early = false;
+  await pool?.close();
 }
 
 /**
  * A fetch's workers for the chunks of large files, started ahead (FetchInput.workers): each spends
  * ~0.15-0.2 s loading its modules, which then overlaps the serial start of a fetch (the remote's
- * indexes, the trees) on the idle core instead of the downloads, when both cores are busy.
+ * indexes, the trees) on the idle core instead of the downloads, when both cores are busy. The
+ * heap's download headroom waits for the first download (workerPool), not the indexes' reading.
  */
-export const startFetchWorkers = (store: ObjectStore): FetchPool =>
-  new FetchPool(store.tmpDir, store.packTarget, fetchThreads(), undefined, true);
+export const startFetchWorkers = (store: ObjectStore): FetchPool => new FetchPool(store.tmpDir, store.packTarget, fetchThreads());
 
 /** Whether the chunks wanted declare less than SMALL_CHUNK on average (undefined: no declared chunk to tell). */
 function smallChunks(chunks: ReadonlyMap<string, number | undefined>): boolean | undefined {

@@ -23,7 +23,7 @@ import { checkRemoteCopies } from './remote-check.js';
 import { noteWrites } from './written-keys.js';
 import { FetchPool } from './fetch-pool.js';
 import { guardPush } from './remote-gc-marks.js';
-import { writeBundles } from './remote-bundles.js';
+import { writeBundlesOrWarn } from './remote-bundles.js';
 
 export const REMOTE_PACK_TARGET = 16 * 1024 * 1024;
 
@@ -88,19 +88,10 @@ export async function pushObjects(i: PushInput): Promise<PushStats> {
   return withBundles(i, stats, i.remote.uploaded.slice(before));
 }
 
-/** Remote failures a bundle's upload may meet after every pack and index is there: a warning, not a failed push. */
-const REMOTE_FAILURES = new Set(['REMOTE_UNREACHABLE', 'AUTH_FAILED', 'REMOTE_NOT_FOUND', 'NO_SPACE', 'PERMISSION_DENIED', 'REMOTE_ERROR']);
-
-/** Uploads the index bundles of the packs this push sent (remote-bundles.ts); a failure is a warning. */
+/** Uploads the index bundles of the packs this push sent (remote-bundles.ts); a remote's refusal is a warning. */
 async function withBundles(i: PushInput, stats: PushStats, packIds: string[]): Promise<PushStats> {
-  try {
-    await writeBundles(i.backend, i.remote.cacheDir, packIds);
-  } catch (e) {
-    if (!(e instanceof DvError && REMOTE_FAILURES.has(e.code))) throw e;
-    const why = `the index bundle of this push was not written (${e.message}): everything was sent; a fresh clone reads its indexes one by one`;
-    return { ...stats, warnings: [...(stats.warnings ?? []), why] };
-  }
-  return stats;
+  const { warning } = await writeBundlesOrWarn(i.backend, i.remote.cacheDir, packIds, 'the index bundle of this push');
+  return warning ? { ...stats, warnings: [...(stats.warnings ?? []), warning] } : stats;
 }
 
 async function send(i: PushInput): Promise<PushStats> {

@@ -1,8 +1,9 @@
 /**
  * A remote's index bundles (index-bundle.ts): written at the end of a push for the packs it
- * uploaded, read by a clone that lacks many pack indexes (each verified member goes into the
- * index cache as if downloaded alone), and removed by `dv gc --remote` once they name a pack
- * whose index is gone, or are no bundle at all.
+ * uploaded (and by gc for the packs it repacks), read by a clone that lacks more pack indexes than
+ * there are bundles it has not read (each verified member goes into the index cache as if
+ * downloaded alone), and removed by `dv gc --remote` once they name a pack whose index is gone,
+ * or are no bundle at all.
  *
  * Invariants:
  * - A bundle is only ever a copy: a member is used only for a pack the index/ listing names and
@@ -13,7 +14,9 @@
  *   long), then only the runs of members it needs: a clone that already holds most indexes does
  *   not download whole bundles to find the few it lacks.
  * - Bounded: at most MAX_BUNDLES listed; every read within MAX_BUNDLE_BYTES and, across a load,
- *   MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (so at most 2 x 16 MiB in memory).
+ *   MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (at most 2 x 32 MiB in memory: a run read
+ *   past the header's first read is joined to it). A member is used only at the size the listing
+ *   gives its index, so its bytes also count in the index listing's own budget (remote-index.ts).
  * - A clone reads a bundle's header once: a marker `<id>.bundle-read` in the index cache (an empty
  *   file, not fsynced: a lost one costs a header read) says it did; a push marks the bundles it wrote.
  * - Deleting a bundle never loses anything (the index/ keys stay), so gc may delete one without a mark.
@@ -26,7 +29,6 @@ import pLimit from 'p-limit';
 import type { Backend } from '../backend/backend.js';
 import { blake3Hex } from '../core/hash.js';
 import { DvError } from '../errors.js';
-import { writeFileAtomic } from '../store/atomic.js';
 import { BUNDLES_PREFIX, bundleIdOfKey, remoteBundleKey, remoteIndexKey } from './layout.js';
 import {
   BUNDLE_FIRST_READ,
@@ -65,6 +67,11 @@ export function bundlesRead(names: string[]): Set<string> {
 
 const interrupted = (e: unknown): boolean => e instanceof DvError && e.code === 'INTERRUPTED';
 const isByteCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+/** A remote's answer that will not change by asking again (malformed, too large): the bundle is skipped. */
+export const isRefusedContent = (e: DvError): boolean => e.code === 'REMOTE_ERROR' && e.data.transient === false;
+/** Writes a marker (or removes one); a marker is only a saving, so a failure to is ignored. */
+const mark = (path: string): Promise<void> => fsp.writeFile(path, '').catch(() => undefined);
+const unmark = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined);
 
 interface Listed {
   id: string;
@@ -95,15 +102,18 @@ export interface FromBundles {
 }
 
 /**
- * Reads the remote's unread bundles while `need` (pack ids the listing names and the cache lacks)
- * is not empty, and writes each member it needs, once verified, to `cacheDir/<packId>.idx`.
- * Markers of bundles no longer listed are removed. Never throws but to stop (Ctrl-C) or on a bug:
- * what goes wrong is a line in `warnings`, and the indexes not found are read one by one.
+ * Reads the remote's unread bundles while `need` (pack id -> its index's listed size: the indexes
+ * the listing names and the cache lacks) is not empty, and writes each member it needs, once
+ * verified, to `cacheDir/<packId>.idx`. Only worth it when the unread bundles are fewer than the
+ * indexes needed (each costs a read at least; a clone that read none before lacks only a push's
+ * few): else nothing is read. Markers of bundles no longer listed are removed. Never throws but
+ * to stop (Ctrl-C) or on a bug: what goes wrong is a line in `warnings`, and the indexes not
+ * found are read one by one.
  */
 export async function indexesFromBundles(
   backend: Backend,
   cacheDir: string,
-  need: Set<string>,
+  need: Map<string, number>,
   read: Set<string>,
   warnings: string[],
 ): Promise<FromBundles> {
@@ -117,55 +127,84 @@ export async function indexesFromBundles(
     return out;
   }
   const live = new Set(listed.map((b) => b.id));
-  for (const id of read) if (!live.has(id)) await fsp.rm(bundleMarker(cacheDir, id), { force: true });
+  for (const id of read) if (!live.has(id)) await unmark(bundleMarker(cacheDir, id));
+  const unread = listed.filter((b) => !read.has(b.id));
+  if (unread.length >= need.size) return out;
   const budget = { left: MAX_TOTAL_BUNDLE_BYTES };
-  let failed = false;
+  // Once set (a refusal, the budget spent), the other bundles are not read: one warning, not one per bundle.
+  let stopped = false;
   const limit = pLimit(READ_JOBS);
   await Promise.all(
-    listed
-      .filter((b) => !read.has(b.id))
-      .map((b) =>
-        limit(async () => {
-          // One refusal (a policy that denies bundles/, say) is one warning, not one per bundle.
-          if (need.size === 0 || failed) return;
-          try {
-            await readBundle(backend, cacheDir, b, need, budget, out);
-            await fsp.writeFile(bundleMarker(cacheDir, b.id), '');
-          } catch (e) {
-            if (!(e instanceof DvError) || interrupted(e)) throw e;
-            if (e.code === 'OBJECT_MISSING') return;
-            const malformed = e.code === 'REMOTE_ERROR' && e.data.transient === false;
-            if (!malformed) {
-              // The other read in flight meets the same refusal: said once.
-              if (failed) return;
-              failed = true;
-            }
-            warnings.push(`${backend.location}: ${b.key}: ${e.message}: ${malformed ? 'ignored' : 'pack indexes read one by one'}`);
+    unread.map((b) =>
+      limit(async () => {
+        if (need.size === 0 || stopped) return;
+        try {
+          await readBundle(backend, cacheDir, b, need, budget, out);
+          await mark(bundleMarker(cacheDir, b.id));
+        } catch (e) {
+          if (!(e instanceof DvError) || interrupted(e)) throw e;
+          if (e.code === 'OBJECT_MISSING') return;
+          const skip = isRefusedContent(e) && !(e instanceof BudgetSpent);
+          if (!skip) {
+            // The other read in flight meets the same refusal: said once.
+            if (stopped) return;
+            stopped = true;
           }
-        }),
-      ),
+          warnings.push(`${backend.location}: ${b.key}: ${e.message}: ${skip ? 'ignored' : 'pack indexes read one by one'}`);
+        }
+      }),
+    ),
   );
   return out;
 }
 
-/** Reads bundle `b`'s header, then the runs of members `need` names; writes each verified one to the cache. */
-async function readBundle(backend: Backend, cacheDir: string, b: Listed, need: Set<string>, budget: { left: number }, out: FromBundles) {
+/** The bytes of index bundles one load may read are spent. */
+class BudgetSpent extends DvError {
+  constructor() {
+    super('REMOTE_ERROR', `more than ${MAX_TOTAL_BUNDLE_BYTES} bytes of index bundles`, { transient: false });
+  }
+}
+
+/**
+ * Bundle `b`'s header: its first bytes (up to BUNDLE_FIRST_READ, read through `take`) and the
+ * members it places; DvError REMOTE_ERROR (not transient) when it is no bundle.
+ */
+async function readHeader(
+  b: Listed,
+  take: (offset: number, length: number) => Promise<Buffer>,
+): Promise<{ first: Buffer; rows: BundleRow[] }> {
+  if (!isByteCount(b.size) || b.size > MAX_BUNDLE_BYTES || b.size < BUNDLE_HEAD)
+    throw new DvError('REMOTE_ERROR', `listed at ${b.size} bytes, which no bundle is (at most ${MAX_BUNDLE_BYTES})`, {
+      transient: false,
+    });
+  const first = await take(0, Math.min(b.size, BUNDLE_FIRST_READ));
+  const length = bundleHeaderLength(first, b.size, b.key);
+  const header = length <= first.length ? first : Buffer.concat([first, await take(first.length, length - first.length)]);
+  return { first, rows: decodeBundleHeader(header, b.size, b.key) };
+}
+
+/**
+ * Reads bundle `b`'s header, then the runs of the members `need` names at the size the listing
+ * gave their index (a damaged index key is then seen as damaged, and counted in the listing's
+ * budget); writes each one that hashes to its pack id to the cache (not fsynced: a torn file
+ * fails that hash when read, and is read again).
+ */
+async function readBundle(
+  backend: Backend,
+  cacheDir: string,
+  b: Listed,
+  need: Map<string, number>,
+  budget: { left: number },
+  out: FromBundles,
+): Promise<void> {
   const take = async (offset: number, length: number): Promise<Buffer> => {
-    if (length > budget.left)
-      throw new DvError('REMOTE_ERROR', `more than ${MAX_TOTAL_BUNDLE_BYTES} bytes of index bundles`, { transient: false });
+    if (length > budget.left) throw new BudgetSpent();
     budget.left -= length;
     out.requests++;
     return backend.getRange(b.key, offset, length);
   };
-  if (!isByteCount(b.size) || b.size > MAX_BUNDLE_BYTES)
-    throw new DvError('REMOTE_ERROR', `listed at ${b.size} bytes, more than a bundle can be (${MAX_BUNDLE_BYTES})`, { transient: false });
-  if (b.size < BUNDLE_HEAD)
-    throw new DvError('REMOTE_ERROR', `listed at ${b.size} bytes, less than a bundle's header`, { transient: false });
-  const first = await take(0, Math.min(b.size, BUNDLE_FIRST_READ));
-  const headerLength = bundleHeaderLength(first, b.size, b.key);
-  const header = headerLength <= first.length ? first : Buffer.concat([first, await take(first.length, headerLength - first.length)]);
-  const rows = decodeBundleHeader(header, b.size, b.key).filter((r) => need.has(r.packId));
-  for (const run of runsOf(rows)) {
+  const { first, rows } = await readHeader(b, take);
+  for (const run of runsOf(rows.filter((r) => need.get(r.packId) === r.length))) {
     const start = run[0].offset;
     const end = run[run.length - 1].offset + run[run.length - 1].length;
     // The header's first read often holds members too: only what lies past it is asked for.
@@ -179,7 +218,7 @@ async function readBundle(backend: Backend, cacheDir: string, b: Listed, need: S
       const member = bytes.subarray(r.offset - start, r.offset - start + r.length);
       if (!need.has(r.packId) || blake3Hex(member) !== r.packId) continue;
       need.delete(r.packId);
-      await writeFileAtomic(join(cacheDir, `${r.packId}.idx`), member);
+      await fsp.writeFile(join(cacheDir, `${r.packId}.idx`), member);
       out.got.add(r.packId);
     }
   }
@@ -213,7 +252,7 @@ export async function writeBundles(backend: Backend, cacheDir: string, packIds: 
       const bytes = encodeBundle(group);
       const id = blake3Hex(bytes);
       await backend.put(remoteBundleKey(id), bytes);
-      await fsp.writeFile(bundleMarker(cacheDir, id), '');
+      await mark(bundleMarker(cacheDir, id));
       written++;
     }
     group = [];
@@ -233,6 +272,24 @@ export async function writeBundles(backend: Backend, cacheDir: string, packIds: 
 }
 
 /**
+ * writeBundles for a push or a gc whose packs and indexes are all there: a remote's refusal is
+ * returned as a warning line (`what` names the bundle), not thrown; Ctrl-C and bugs are.
+ */
+export async function writeBundlesOrWarn(
+  backend: Backend,
+  cacheDir: string,
+  packIds: readonly string[],
+  what: string,
+): Promise<{ written: number; warning?: string }> {
+  try {
+    return { written: await writeBundles(backend, cacheDir, packIds) };
+  } catch (e) {
+    if (!(e instanceof DvError) || interrupted(e)) throw e;
+    return { written: 0, warning: `${what} was not written (${e.message}): a fresh clone reads its indexes one by one` };
+  }
+}
+
+/**
  * Deletes (through `del`) every listed bundle that names a pack whose index is gone (`indexed`
  * says which the caller saw listed; a pack it did not see is asked for again, as a push may have
  * just finished), or that is no bundle at all (no push writes one). Headers are read `jobs` at a
@@ -243,21 +300,23 @@ export async function pruneBundles(
   indexed: ReadonlySet<string>,
   del: (key: string) => Promise<boolean>,
   jobs: number,
+  /** Packs whose index the caller deleted (or, in a dry run, would have). */
+  removed: ReadonlySet<string> = new Set(),
 ): Promise<number> {
   const listed = await listBundles(backend);
   const limit = pLimit(Math.max(1, jobs));
-  const indexGone = async (packId: string): Promise<boolean> => !indexed.has(packId) && !(await backend.stat(remoteIndexKey(packId)));
+  const indexGone = async (packId: string): Promise<boolean> =>
+    removed.has(packId) || (!indexed.has(packId) && !(await backend.stat(remoteIndexKey(packId))));
   const gone = await Promise.all(
     listed.map((b) =>
       limit(async () => {
         let rows: BundleRow[];
         try {
-          rows = await headerOf(backend, b);
+          rows = (await readHeader(b, (offset, length) => backend.getRange(b.key, offset, length))).rows;
         } catch (e) {
           if (!(e instanceof DvError) || interrupted(e)) throw e;
           // Malformed (no push writes it): it goes. Anything else (gone, refused, the network): kept.
-          if (!(e.code === 'REMOTE_ERROR' && e.data.transient === false)) return false;
-          return del(b.key);
+          return isRefusedContent(e) ? del(b.key) : false;
         }
         for (const r of rows) if (await indexGone(r.packId)) return del(b.key);
         return false;
@@ -265,15 +324,4 @@ export async function pruneBundles(
     ),
   );
   return gone.filter(Boolean).length;
-}
-
-/** The members bundle `b`'s header places (one or two small ranged reads). */
-async function headerOf(backend: Backend, b: Listed): Promise<BundleRow[]> {
-  if (!isByteCount(b.size) || b.size > MAX_BUNDLE_BYTES || b.size < BUNDLE_HEAD)
-    throw new DvError('REMOTE_ERROR', `${b.key} is listed at ${b.size} bytes: no bundle`, { transient: false });
-  const first = await backend.getRange(b.key, 0, Math.min(b.size, BUNDLE_FIRST_READ));
-  const length = bundleHeaderLength(first, b.size, b.key);
-  const header =
-    length <= first.length ? first : Buffer.concat([first, await backend.getRange(b.key, first.length, length - first.length)]);
-  return decodeBundleHeader(header, b.size, b.key);
 }

@@ -35,7 +35,7 @@ import { lockedNow, refusedDelete, type LockedKey } from './remote-gc-lock.js';
 import { listMarks, markKey, type Marks } from './remote-gc-marks.js';
 import { walkLive } from './remote-gc-live.js';
 import { repackLive } from './remote-gc-repack.js';
-import { pruneBundles, writeBundles } from './remote-bundles.js';
+import { pruneBundles, writeBundlesOrWarn } from './remote-bundles.js';
 import type { GcRoots } from './remote-gc-roots.js';
 import type { RemoteIndex } from './remote-index.js';
 
@@ -91,7 +91,7 @@ export interface RemoteGcStats {
   leftoverBytes: number;
   /** Due packs kept because the store holds them (or their index) under S3 Object Lock retention. */
   packsLocked: number;
-  /** Index bundles deleted (naming a pack whose index is gone, or malformed), and written for the packs it repacked. */
+  /** Index bundles deleted (naming a pack whose index is gone, or malformed), and written for the packs repacked. */
   bundlesRemoved: number;
   bundlesWritten: number;
   /** What went wrong without stopping the run (index bundles: remote-bundles.ts). */
@@ -353,9 +353,10 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
       continue;
     }
     if (p.indexed && !(await del(remoteIndexKey(packId)))) continue;
+    // Its index gone, a bundle naming it lends nothing true, whatever becomes of the pack.
+    removed.add(packId);
     if (!(await del(remotePackKey(packId)))) continue;
     for (const k of m.keys) await del(k);
-    removed.add(packId);
     st.packsRemoved++;
     st.bytesRemoved += p.size;
     st.objectsRemoved += p.deadObjects;
@@ -363,20 +364,16 @@ async function sweep(i: RemoteGcInput, w: SweepState): Promise<void> {
   // Copies that name a pack whose index is gone: a fresh clone would read them for nothing.
   const indexed = new Set([...i.remote.packs].filter((p) => !removed.has(p)));
   try {
-    st.bundlesRemoved = await pruneBundles(i.backend, indexed, del, i.jobs);
+    st.bundlesRemoved = await pruneBundles(i.backend, indexed, del, i.jobs, removed);
   } catch (e) {
     if (!(e instanceof DvError) || e.code === 'INTERRUPTED') throw e;
     st.warnings.push(`index bundles not pruned (${e.message}): the next run tries again`);
   }
 }
 
-/** Uploads the index bundles of packs this run wrote; a failure is a warning (the packs and indexes are there). */
+/** Uploads the index bundles of packs this run wrote; a refusal is a warning (the packs and indexes are there). */
 async function bundlesOf(i: RemoteGcInput, packIds: string[], st: RemoteGcStats): Promise<number> {
-  try {
-    return await writeBundles(i.backend, i.remote.cacheDir, packIds);
-  } catch (e) {
-    if (!(e instanceof DvError) || e.code === 'INTERRUPTED') throw e;
-    st.warnings.push(`the index bundle of the repacked packs was not written (${e.message}): a fresh clone reads their indexes one by one`);
-    return 0;
-  }
+  const { written, warning } = await writeBundlesOrWarn(i.backend, i.remote.cacheDir, packIds, 'the index bundle of the repacked packs');
+  if (warning) st.warnings.push(warning);
+  return written;
 }

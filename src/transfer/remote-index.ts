@@ -81,7 +81,8 @@ export class RemoteIndex {
     backend: Backend,
     cacheDir: string,
     jobs = 8,
-    opts: { lean?: boolean; exclude?: ReadonlySet<string> } = {},
+    /** `bundles: false`: every missing index read from its own key (fsck checks the keys themselves). */
+    opts: { lean?: boolean; exclude?: ReadonlySet<string>; bundles?: boolean } = {},
   ): Promise<RemoteIndex> {
     await fsp.mkdir(cacheDir, { recursive: true });
     const listed: string[] = [];
@@ -108,8 +109,8 @@ export class RemoteIndex {
     const names = await fsp.readdir(cacheDir);
     const cached = new Set(names.filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
-    const need = new Set(listed.filter((p) => !cached.has(p)));
-    if (need.size >= BUNDLE_WORTH) {
+    const need = new Map(listed.filter((p) => !cached.has(p)).map((p) => [p, sizes.get(p) ?? 0]));
+    if (opts.bundles !== false && need.size >= BUNDLE_WORTH) {
       const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.bundleWarnings);
       for (const p of from.got) cached.add(p);
       ri.downloaded += from.requests;

@@ -38,6 +38,8 @@ export interface RemoteSessionOptions {
    * starts then (its worker threads) works on the other core while this one reads them.
    */
   beforeIndex?: (tracked: Tracked[]) => Promise<void>;
+  /** false: missing pack indexes are read from their own keys, never from index bundles (fsck). */
+  bundles?: boolean;
 }
 
 /** The full id the remote holds for each snapshot id or prefix; a prefix it lacks is UNKNOWN_ID. */
@@ -72,7 +74,7 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
     await o.beforeIndex?.(tracked);
     const cache = await checkRemoteCacheDir(s.paths, config.name);
-    const remote = await RemoteIndex.load(backend, cache, jobs, { lean: o.lean && !o.snapshots });
+    const remote = await RemoteIndex.load(backend, cache, jobs, { lean: o.lean && !o.snapshots, bundles: o.bundles });
     const named = o.snapshots ? remoteIds(remote, config.name, o.snapshots) : tracked.map((t) => t.pointer.snapshot);
     const roots = [...new Set(named)];
     // An index that does not match its name names nothing usable: a writer removes it (its

@@ -8,9 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { describeTree, dv, dvOk, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
+import { describeTree, dv, dvJson, dvOk, git, makeRepo, prng, tempDir } from '../helpers/cli.js';
 
-test('a pull of large files (workers started early) is byte-exact', async () => {
+// A worker left running would keep dv from exiting: each test has a deadline.
+const deadline = { timeout: 120_000 };
+
+test('a pull of large files (workers started early) is byte-exact', deadline, async () => {
   const a = await makeRepo();
   await fsp.mkdir(join(a, 'data'));
   // 72 MiB in two files: above the 64 MiB and 1 MiB-a-file the early start asks for.
@@ -26,10 +29,11 @@ test('a pull of large files (workers started early) is byte-exact', async () => 
   await dvOk(b, ['pull']);
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
   // Again, everything here: nothing started, nothing fetched.
-  assert.match(await dvOk(b, ['pull']), /fetched 0 objects|up to date|0 objects/);
+  const again = await dvJson(b, ['pull']);
+  assert.equal(again.fetch.objectsFetched, 0, JSON.stringify(again));
 });
 
-test('a pull that fails after its workers started early ends with its error', async () => {
+test('a pull that fails after its workers started early ends with its error', deadline, async () => {
   const a = await makeRepo();
   const remote = join(tempDir(), 'remote');
   await fsp.mkdir(remote);
@@ -51,4 +55,11 @@ test('a pull that fails after its workers started early ends with its error', as
   assert.notEqual(r.code, 0, r.stdout);
   assert.match(r.stderr, /OBJECT_MISSING|UNKNOWN|not on|neither/);
   assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+
+  // Failing before the fetch takes them (the remote's cache is a symlink, refused): closed all the same.
+  await fsp.rm(join(a, '.dv', 'remotes', 'origin'), { recursive: true, force: true });
+  await fsp.symlink(tempDir(), join(a, '.dv', 'remotes', 'origin'));
+  const bad = await dv(a, ['pull']);
+  assert.notEqual(bad.code, 0, bad.stdout);
+  assert.match(bad.stderr, /BAD_CONFIG/);
 });

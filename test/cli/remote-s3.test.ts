@@ -74,9 +74,15 @@ for (const kind of ['s3rver', 'moto'] as const) {
         const keys = await listKeys(srv, 'e2e');
         assert.ok(keys.length <= 20, `${keys.length} objects on the bucket`);
         assert.ok(
-          keys.every((k) => /^team\/project\/(packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack|index\/[0-9a-f]{2}\/[0-9a-f]{64}\.idx)$/.test(k)),
+          keys.every((k) =>
+            /^team\/project\/(packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack|index\/[0-9a-f]{2}\/[0-9a-f]{64}\.idx|bundles\/[0-9a-f]{2}\/[0-9a-f]{64}\.bundle)$/.test(
+              k,
+            ),
+          ),
           keys.join('\n'),
         );
+        // One index bundle: the push's indexes in one object.
+        assert.equal(keys.filter((k) => k.includes('/bundles/')).length, 1, keys.join('\n'));
         proxy.reset();
         const again = await dv(a, ['push', '--json'], env);
         assert.equal(JSON.parse(again.stdout).objectsSent, 0);

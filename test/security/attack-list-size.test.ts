@@ -56,13 +56,17 @@ for (const [what, key, size] of [
         credentials: { accessKeyId: 'k', secretAccessKey: 's' },
         timeoutMs: 5000,
       });
+      let loaded: RemoteIndex | undefined;
       const e = await RemoteIndex.load(be, cache, 2).then(
-        () => undefined,
+        (ri) => {
+          loaded = ri;
+        },
         (err: unknown) => err,
       );
       if (key.startsWith('bundles/')) {
         // Bundles are only a copy: their listing failing is a warning, and the indexes are read one by one.
         assert.equal(e, undefined);
+        assert.match(loaded?.bundleWarnings.join('\n') ?? '', /not a byte count/);
       } else {
         assert.ok(e instanceof DvError && e.code === 'REMOTE_ERROR', String(e));
         assert.match(e.message, new RegExp(`${key}.*not a byte count`));

@@ -104,35 +104,50 @@ test('a push writes one bundle; a fresh clone reads it instead of every index, a
     assert.equal(ri.packs.size, indexes.length);
     for (const id of ids) assert.ok(ri.has(id));
     assert.deepEqual([ri.warnings, ri.bundleWarnings], [[], []]);
-    // Loaded again: from the cache, the bundle not read again.
+    // Two indexes lost from the cache: read again from their keys, the bundle (marked read) not again.
+    for (const k of indexes.slice(0, 2)) await fsp.rm(join(cache, `${k.slice(-68, -4)}.idx`));
     const again = counting(remote);
     await RemoteIndex.load(again.backend, cache, 2, { lean });
-    assert.deepEqual(again.gets, { index: 0, bundle: 0 });
+    assert.deepEqual(again.gets, { index: 2, bundle: 0 });
   }
 });
 
 test('a bundle adds no pack the listing does not name, and a member that is not its pack index is not used', async () => {
   const { root, remote, ids } = await pushedRemote(3);
-  const [gone, forged, ...rest] = await keysUnder(remote, INDEX_PREFIX);
+  const [good] = await keysUnder(remote, BUNDLES_PREFIX);
+  const [gone, forged, other] = await keysUnder(remote, INDEX_PREFIX);
   const goneId = gone.slice(-68, -4);
   const forgedId = forged.slice(-68, -4);
   await remote.delete(gone);
-  // A second bundle whose member for `forged` holds another pack's index bytes.
-  const other = await remote.get(rest[0]);
+  const ri = await RemoteIndex.load(remote, join(root, 'clone'), 2);
+  assert.equal(ri.packs.has(goneId), false, 'a pack whose index is gone stays absent, though the bundle holds it');
+  assert.equal(ids.filter((id) => !ri.has(id)).length, 40, 'the objects of that pack');
+
+  // Alone on the remote, a bundle whose member for `forged` holds another pack's index (same length).
+  await remote.delete(good);
+  const otherBytes = await remote.get(other);
+  assert.equal(otherBytes.length, (await remote.get(forged)).length);
   const bad = encodeBundle([
-    { packId: forgedId, bytes: other },
+    { packId: forgedId, bytes: otherBytes },
     { packId: forgedId, bytes: Buffer.from('not an index') },
   ]);
   await remote.put(remoteBundleKey(blake3Hex(bad)), bad);
   const { backend, gets } = counting(remote);
+  const fresh = await RemoteIndex.load(backend, join(root, 'clone-forged'), 2);
+  assert.deepEqual(gets, { index: 2, bundle: 1 }, 'the bundle lent nothing: both indexes read from their keys');
+  assert.ok(fresh.packs.has(forgedId));
+  for (const p of fresh.packs) assert.equal(blake3Hex(await fsp.readFile(join(root, 'clone-forged', `${p}.idx`))), p);
+});
+
+test('a member is used only at the size the listing gives its index: a damaged index key stays seen as damaged', async () => {
+  const { root, remote } = await pushedRemote(3);
+  const [cut] = await keysUnder(remote, INDEX_PREFIX);
+  const bytes = await remote.get(cut);
+  await remote.put(cut, bytes.subarray(0, bytes.length - 10));
+  const { backend, gets } = counting(remote);
   const ri = await RemoteIndex.load(backend, join(root, 'clone'), 2);
-  assert.equal(ri.packs.has(goneId), false, 'a pack whose index is gone stays absent');
-  assert.ok(ri.packs.has(forgedId));
-  const inGone = ids.filter((id) => !ri.has(id));
-  assert.equal(inGone.length, 40, 'the objects of the pack whose index is gone');
-  // Every listed index came from the good bundle: none fetched alone, and the forged copies lent nothing.
-  assert.equal(gets.index, 0);
-  for (const c of ri.packs) assert.equal(blake3Hex(await fsp.readFile(join(root, 'clone', `${c}.idx`))), c);
+  assert.deepEqual(ri.damaged, [cut]);
+  assert.deepEqual(gets, { index: 1, bundle: 1 });
 });
 
 test('a bundle that is malformed, too large or refused is skipped with a warning: the indexes are read one by one', async () => {
@@ -140,7 +155,7 @@ test('a bundle that is malformed, too large or refused is skipped with a warning
   const [good] = await keysUnder(remote, BUNDLES_PREFIX);
   const goodBytes = await remote.get(good);
   await remote.delete(good);
-  const malformed = Buffer.from('dvbdl 1\u0000\u0000\u0000\u0009short');
+  const malformed = Buffer.from('dvbdl 1\n\u0000\u0000\u0000\u0009short');
   await remote.put(remoteBundleKey(blake3Hex(malformed)), malformed);
   await remote.put(remoteBundleKey('cd'.repeat(32)), Buffer.alloc(MAX_BUNDLE_BYTES + 1));
   const { backend, gets } = counting(remote);
@@ -150,8 +165,8 @@ test('a bundle that is malformed, too large or refused is skipped with a warning
   // Skipped bundles are no refused index: gc and fsck go on, a fetch shows the lines.
   assert.deepEqual(ri.warnings, []);
   assert.equal(ri.bundleWarnings.length, 2, ri.bundleWarnings.join('\n'));
-  assert.ok(ri.bundleWarnings.some((w) => /listed at \d+ bytes, more than a bundle can be/.test(w)));
-  assert.ok(ri.bundleWarnings.some((w) => /malformed/.test(w)));
+  assert.ok(ri.bundleWarnings.some((w) => /listed at \d+ bytes, which no bundle is/.test(w)));
+  assert.ok(ri.bundleWarnings.some((w) => /malformed \(header past the end\)/.test(w)));
 
   // A store that refuses every read of bundles/ (a policy allowing only packs/ and index/): one warning, the load goes on.
   for (const k of await keysUnder(remote, BUNDLES_PREFIX)) await remote.delete(k);

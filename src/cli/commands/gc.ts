@@ -52,6 +52,7 @@ function renderRemote(r: GcRemoteResult): string {
   if (r.leftovers) lines.push(`  ${verb} ${count(r.leftovers, 'temp file')} (${human(r.leftoverBytes)}) left by interrupted pushes`);
   if (r.bundlesRemoved)
     lines.push(`  ${verb} ${count(r.bundlesRemoved, 'index bundle')} that named packs no longer there, or no bundle at all`);
+  if (r.bundlesWritten) lines.push(`  wrote ${count(r.bundlesWritten, 'index bundle')} of the new packs' indexes`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   if (r.protectedRefs.length) lines.push(`  protected (gc.protect): ${r.protectedRefs.join(', ')}`);
   lines.push(...renderLocked(r));
