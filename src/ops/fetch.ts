@@ -129,6 +129,7 @@ async function earlyWorkers(s: RepoSession, tracked: Tracked[]): Promise<FetchPo
   return files > 0 && size >= EARLY_BYTES && size / files >= EARLY_FILE ? startFetchWorkers(s.store) : undefined;
 }
 
+/** The fetch with the remote open: the snapshots named whole, the run records dv.lock names, then the partial paths. */
 async function fetchWith(
   s: RepoSession,
   opts: FetchOptions,
