@@ -14,7 +14,7 @@ import { DvError } from '../errors.js';
 import { decodePackIndex, IDX_ENTRY, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import { IdTable } from './id-table.js';
-import { BUNDLE_WORTH, bundlesRead, indexesFromBundles } from './remote-bundles.js';
+import { BUNDLE_WORTH, bundlesRead, indexesFromBundles, isRefusedContent } from './remote-bundles.js';
 import { type FrameMember, type Kept, LocationTable } from './location-table.js';
 
 export type { FrameMember };
@@ -141,7 +141,7 @@ export class RemoteIndex {
             } catch (e) {
               // Listed, then gone (a remote gc removed it meanwhile): its pack is going too, so its objects count as absent.
               if (e instanceof DvError && e.code === 'OBJECT_MISSING') return;
-              if (!(e instanceof DvError && e.code === 'REMOTE_ERROR' && e.data.transient === false)) throw e;
+              if (!(e instanceof DvError && isRefusedContent(e))) throw e;
               ri.warnings.push(`${e.message}: ignored`);
               return;
             }
