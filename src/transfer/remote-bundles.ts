@@ -11,8 +11,9 @@
  *   fail a load: a bundle that is malformed, too large or unreadable (refused, gone, the network)
  *   is a warning, and its packs' indexes are read one by one as before bundles existed.
  * - A reader takes a bundle's header first (BUNDLE_FIRST_READ bytes, more only for a header that
- *   long), then only the runs of members it needs: a clone that already holds most indexes does
- *   not download whole bundles to find the few it lacks.
+ *   long; a clone takes CLONE_FIRST_READ, which holds a small bundle whole), then only the runs of
+ *   members it needs: a clone that already holds most indexes does not download whole bundles to
+ *   find the few it lacks.
  * - Bounded: at most MAX_BUNDLES listed; every read within MAX_BUNDLE_BYTES and, across a load,
  *   MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (at most 2 x 32 MiB in memory: a run read
  *   past the header's first read is joined to it). A member is used only at the size the listing
@@ -49,6 +50,11 @@ const READ_JOBS = 2;
 const RUN_GAP = 1024 * 1024;
 /** Bundles are read only when at least this many pack indexes are missing from the cache (one GET saves nothing). */
 export const BUNDLE_WORTH = 2;
+/**
+ * A clone's first read of a bundle: a push of up to ~40 packs writes a bundle this small, which then
+ * comes in one GET instead of a header and a run (a round trip costs more than this many bytes).
+ */
+const CLONE_FIRST_READ = 1024 * 1024;
 const READ_MARK = '.bundle-read';
 
 /** The marker of a bundle read (or written) by this clone, in the index cache. */
@@ -73,15 +79,26 @@ export const isRefusedContent = (e: DvError): boolean => e.code === 'REMOTE_ERRO
 const mark = (path: string): Promise<void> => fsp.writeFile(path, '').catch(() => undefined);
 const unmark = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined);
 
-interface Listed {
+export interface ListedBundle {
   id: string;
   key: string;
   size: number;
 }
 
 /** The bundle keys a remote lists (at most MAX_BUNDLES: past that it is damaged or hostile). */
-async function listBundles(backend: Backend): Promise<Listed[]> {
-  const listed: Listed[] = [];
+/**
+ * The remote's bundles, listed now (a fresh clone's load lists them beside its indexes): settles
+ * either way, so a listing no one waits for is no unhandled rejection; indexesFromBundles reads it.
+ */
+export function listBundlesEarly(backend: Backend): Promise<{ listed: ListedBundle[] } | { error: unknown }> {
+  return listBundles(backend).then(
+    (listed) => ({ listed }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+async function listBundles(backend: Backend): Promise<ListedBundle[]> {
+  const listed: ListedBundle[] = [];
   for await (const { key, size } of backend.list(BUNDLES_PREFIX)) {
     const id = bundleIdOfKey(key);
     if (!id) continue;
@@ -116,11 +133,15 @@ export async function indexesFromBundles(
   need: Map<string, number>,
   read: Set<string>,
   warnings: string[],
+  /** The listing, when the caller started it early (listBundlesEarly). */
+  early?: Promise<{ listed: ListedBundle[] } | { error: unknown }>,
 ): Promise<FromBundles> {
   const out: FromBundles = { got: new Set(), requests: 0 };
-  let listed: Listed[];
+  let listed: ListedBundle[];
   try {
-    listed = await listBundles(backend);
+    const got = early ? await early : { listed: await listBundles(backend) };
+    if ('error' in got) throw got.error;
+    listed = got.listed;
   } catch (e) {
     if (!(e instanceof DvError) || interrupted(e)) throw e;
     warnings.push(`${backend.location}: index bundles not read (${e.message}): pack indexes read one by one`);
@@ -170,14 +191,15 @@ class BudgetSpent extends DvError {
  * members it places; DvError REMOTE_ERROR (not transient) when it is no bundle.
  */
 async function readHeader(
-  b: Listed,
+  b: ListedBundle,
   take: (offset: number, length: number) => Promise<Buffer>,
+  firstRead = BUNDLE_FIRST_READ,
 ): Promise<{ first: Buffer; rows: BundleRow[] }> {
   if (!isByteCount(b.size) || b.size > MAX_BUNDLE_BYTES || b.size < BUNDLE_HEAD)
     throw new DvError('REMOTE_ERROR', `listed at ${b.size} bytes, which no bundle is (at most ${MAX_BUNDLE_BYTES})`, {
       transient: false,
     });
-  const first = await take(0, Math.min(b.size, BUNDLE_FIRST_READ));
+  const first = await take(0, Math.min(b.size, firstRead));
   const length = bundleHeaderLength(first, b.size, b.key);
   const header = length <= first.length ? first : Buffer.concat([first, await take(first.length, length - first.length)]);
   return { first, rows: decodeBundleHeader(header, b.size, b.key) };
@@ -192,7 +214,7 @@ async function readHeader(
 async function readBundle(
   backend: Backend,
   cacheDir: string,
-  b: Listed,
+  b: ListedBundle,
   need: Map<string, number>,
   budget: { left: number },
   out: FromBundles,
@@ -203,7 +225,7 @@ async function readBundle(
     out.requests++;
     return backend.getRange(b.key, offset, length);
   };
-  const { first, rows } = await readHeader(b, take);
+  const { first, rows } = await readHeader(b, take, CLONE_FIRST_READ);
   for (const run of runsOf(rows.filter((r) => need.get(r.packId) === r.length))) {
     const start = run[0].offset;
     const end = run[run.length - 1].offset + run[run.length - 1].length;
