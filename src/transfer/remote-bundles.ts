@@ -11,12 +11,14 @@
  *   fail a load: a bundle that is malformed, too large or unreadable (refused, gone, the network)
  *   is a warning, and its packs' indexes are read one by one as before bundles existed.
  * - A reader takes a bundle's header first (BUNDLE_FIRST_READ bytes, more only for a header that
- *   long; a clone takes CLONE_FIRST_READ, which holds a small bundle whole), then only the runs of
- *   members it needs: a clone that already holds most indexes does not download whole bundles to
- *   find the few it lacks.
- * - Bounded: at most MAX_BUNDLES listed; every read within MAX_BUNDLE_BYTES and, across a load,
- *   MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (at most 2 x 32 MiB in memory: a run read
- *   past the header's first read is joined to it). A member is used only at the size the listing
+ *   long; a fresh clone, which needs every member, takes CLONE_FIRST_READ: a small bundle whole),
+ *   then only the runs of members it needs: a clone that already holds most indexes does not
+ *   download whole bundles to find the few it lacks.
+ * - A fresh clone lists the bundles beside the indexes (listBundlesEarly); the load stops that
+ *   listing when it ends, so it never runs on after it.
+ * - Bounded: at most MAX_BUNDLES listed (and MAX_BUNDLE_KEYS keys of any name); every read within
+ *   MAX_BUNDLE_BYTES and, across a load, MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (at most
+ *   2 x 32 MiB in memory: a run read past the header's first read is joined to it). A member is used only at the size the listing
  *   gives its index, so its bytes also count in the index listing's own budget (remote-index.ts).
  * - A clone reads a bundle's header once: a marker `<id>.bundle-read` in the index cache (an empty
  *   file, not fsynced: a lost one costs a header read) says it did; a push marks the bundles it wrote.
@@ -44,6 +46,8 @@ import {
 } from './index-bundle.js';
 
 const MAX_BUNDLES = 100_000;
+/** Keys of any name a bundles/ listing reads: junk keys without end are refused too. */
+const MAX_BUNDLE_KEYS = 2 * MAX_BUNDLES;
 const MAX_TOTAL_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024;
 const READ_JOBS = 2;
 /** Needed members closer than this are read with one range (the bytes between are read and dropped). */
@@ -51,8 +55,8 @@ const RUN_GAP = 1024 * 1024;
 /** Bundles are read only when at least this many pack indexes are missing from the cache (one GET saves nothing). */
 export const BUNDLE_WORTH = 2;
 /**
- * A clone's first read of a bundle: a push of up to ~40 packs writes a bundle this small, which then
- * comes in one GET instead of a header and a run (a round trip costs more than this many bytes).
+ * A fresh clone's first read of a bundle: a push of up to ~40 packs writes a bundle this small, which
+ * then comes in one GET instead of a header and a run (a round trip costs more than these bytes).
  */
 const CLONE_FIRST_READ = 1024 * 1024;
 const READ_MARK = '.bundle-read';
@@ -85,28 +89,42 @@ export interface ListedBundle {
   size: number;
 }
 
-/** The bundle keys a remote lists (at most MAX_BUNDLES: past that it is damaged or hostile). */
+/** The bundles' listing started early (listBundlesEarly): its answer, settled either way, and a stop. */
+export interface EarlyBundles {
+  answer: Promise<{ listed: ListedBundle[] } | { error: unknown }>;
+  /** Ends the listing at its next key (the load is done with it): it never outlives the load. */
+  stop(): void;
+}
+
 /**
- * The remote's bundles, listed now (a fresh clone's load lists them beside its indexes): settles
- * either way, so a listing no one waits for is no unhandled rejection; indexesFromBundles reads it.
+ * The remote's bundles, listed now (a fresh clone's load lists them beside its indexes). The answer
+ * settles either way, so a listing no one waits for is no unhandled rejection; indexesFromBundles
+ * reads it, and the load stops it whatever happens.
  */
-export function listBundlesEarly(backend: Backend): Promise<{ listed: ListedBundle[] } | { error: unknown }> {
-  return listBundles(backend).then(
+export function listBundlesEarly(backend: Backend): EarlyBundles {
+  const state = { stopped: false };
+  const answer = listBundles(backend, state).then(
     (listed) => ({ listed }),
     (error: unknown) => ({ error }),
   );
+  return { answer, stop: () => (state.stopped = true) };
 }
 
-async function listBundles(backend: Backend): Promise<ListedBundle[]> {
+/**
+ * The bundle keys a remote lists: at most MAX_BUNDLES bundles, and MAX_BUNDLE_KEYS keys of any
+ * name under bundles/ (past either it is damaged or hostile); fewer once `state.stopped`.
+ */
+async function listBundles(backend: Backend, state = { stopped: false }): Promise<ListedBundle[]> {
   const listed: ListedBundle[] = [];
+  let keys = 0;
   for await (const { key, size } of backend.list(BUNDLES_PREFIX)) {
+    if (state.stopped) break;
+    if (++keys > MAX_BUNDLE_KEYS || listed.length >= MAX_BUNDLES) {
+      const what = keys > MAX_BUNDLE_KEYS ? `${MAX_BUNDLE_KEYS} keys under ${BUNDLES_PREFIX}` : `${MAX_BUNDLES} index bundles`;
+      throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${what}: it is damaged or hostile`, { transient: false });
+    }
     const id = bundleIdOfKey(key);
-    if (!id) continue;
-    if (listed.length >= MAX_BUNDLES)
-      throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${MAX_BUNDLES} index bundles: it is damaged or hostile`, {
-        transient: false,
-      });
-    listed.push({ id, key, size });
+    if (id) listed.push({ id, key, size });
   }
   return listed;
 }
@@ -133,13 +151,15 @@ export async function indexesFromBundles(
   need: Map<string, number>,
   read: Set<string>,
   warnings: string[],
-  /** The listing, when the caller started it early (listBundlesEarly). */
-  early?: Promise<{ listed: ListedBundle[] } | { error: unknown }>,
+  /** The listing, when the caller started it early (listBundlesEarly: a fresh clone). */
+  early?: EarlyBundles,
 ): Promise<FromBundles> {
   const out: FromBundles = { got: new Set(), requests: 0 };
+  // A fresh clone needs every member: a small bundle comes whole with its header.
+  const firstRead = early ? CLONE_FIRST_READ : BUNDLE_FIRST_READ;
   let listed: ListedBundle[];
   try {
-    const got = early ? await early : { listed: await listBundles(backend) };
+    const got = early ? await early.answer : { listed: await listBundles(backend) };
     if ('error' in got) throw got.error;
     listed = got.listed;
   } catch (e) {
@@ -160,7 +180,7 @@ export async function indexesFromBundles(
       limit(async () => {
         if (need.size === 0 || stopped) return;
         try {
-          await readBundle(backend, cacheDir, b, need, budget, out);
+          await readBundle(backend, cacheDir, b, need, budget, out, firstRead);
           await mark(bundleMarker(cacheDir, b.id));
         } catch (e) {
           if (!(e instanceof DvError) || interrupted(e)) throw e;
@@ -218,6 +238,7 @@ async function readBundle(
   need: Map<string, number>,
   budget: { left: number },
   out: FromBundles,
+  firstRead: number,
 ): Promise<void> {
   const take = async (offset: number, length: number): Promise<Buffer> => {
     if (length > budget.left) throw new BudgetSpent();
@@ -225,7 +246,7 @@ async function readBundle(
     out.requests++;
     return backend.getRange(b.key, offset, length);
   };
-  const { first, rows } = await readHeader(b, take, CLONE_FIRST_READ);
+  const { first, rows } = await readHeader(b, take, firstRead);
   for (const run of runsOf(rows.filter((r) => need.get(r.packId) === r.length))) {
     const start = run[0].offset;
     const end = run[run.length - 1].offset + run[run.length - 1].length;

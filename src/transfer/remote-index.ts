@@ -31,6 +31,44 @@ const LEAN_PRESIZE = 1 << 20;
 /** The smallest budget for an index read: a listing that says 0 bytes still lets the header through. */
 const IDX_HEADER_BYTES = 64;
 
+/** Keys of any name an index/ listing reads: junk keys without end are refused too. */
+const MAX_INDEX_KEYS = 2 * MAX_INDEXES;
+
+/**
+ * The pack indexes a remote lists, with their sizes (in listing order) and the bytes they add up to
+ * (each counted up to MAX_INDEX_BYTES); a listing past MAX_INDEXES indexes, MAX_TOTAL_INDEX_BYTES
+ * bytes or MAX_INDEX_KEYS keys is refused: pages that never end, or more than any real store.
+ */
+async function listIndexes(backend: Backend): Promise<{ listed: string[]; sizes: Map<string, number>; total: number }> {
+  const listed: string[] = [];
+  const sizes = new Map<string, number>();
+  let total = 0;
+  let keys = 0;
+  for await (const { key, size } of backend.list(INDEX_PREFIX)) {
+    const packId = packIdOfIndexKey(key);
+    keys++;
+    if (packId) {
+      listed.push(packId);
+      sizes.set(packId, size);
+      total += Math.min(size, MAX_INDEX_BYTES);
+    }
+    if (listed.length > MAX_INDEXES || total > MAX_TOTAL_INDEX_BYTES || keys > MAX_INDEX_KEYS) {
+      const what =
+        keys > MAX_INDEX_KEYS
+          ? `${MAX_INDEX_KEYS} keys under ${INDEX_PREFIX}`
+          : listed.length > MAX_INDEXES
+            ? `${MAX_INDEXES} pack indexes`
+            : `${MAX_TOTAL_INDEX_BYTES} bytes of pack indexes`;
+      throw new DvError(
+        'REMOTE_ERROR',
+        `${backend.location} lists more than ${what}: more than dv reads from a remote; it is damaged or hostile: check its URL with \`dv remote list\``,
+        { location: backend.location, transient: false },
+      );
+    }
+  }
+  return { listed, sizes, total };
+}
+
 /** The key of the frame at `offset` in `pack`. */
 export const frameKey = (pack: string, offset: number): string => `${pack}:${offset}`;
 
@@ -89,33 +127,24 @@ export class RemoteIndex {
     const cached = new Set(names.filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
     // No index cached (a fresh clone): the bundles, which it will read, are listed beside the indexes.
     const early = opts.bundles !== false && cached.size === 0 ? listBundlesEarly(backend) : undefined;
-    const listed: string[] = [];
-    const sizes = new Map<string, number>();
-    let total = 0;
-    for await (const { key, size } of backend.list(INDEX_PREFIX)) {
-      const packId = packIdOfIndexKey(key);
-      if (!packId) continue;
-      listed.push(packId);
-      sizes.set(packId, size);
-      // A listing without end (pages that never stop) or indexes beyond any real store is refused.
-      total += Math.min(size, MAX_INDEX_BYTES);
-      if (listed.length > MAX_INDEXES || total > MAX_TOTAL_INDEX_BYTES) {
-        throw new DvError(
-          'REMOTE_ERROR',
-          `${backend.location} lists more than ${listed.length > MAX_INDEXES ? `${MAX_INDEXES} pack indexes` : `${MAX_TOTAL_INDEX_BYTES} bytes of pack indexes`}: more than dv reads from a remote; it is damaged or hostile: check its URL with \`dv remote list\``,
-          { location: backend.location, transient: false },
-        );
+    let ri: RemoteIndex;
+    let listed: string[];
+    let sizes: Map<string, number>;
+    try {
+      let total: number;
+      ({ listed, sizes, total } = await listIndexes(backend));
+      // A lean table is sized for the ids the listed indexes can hold (up to LEAN_PRESIZE): growing it
+      // by doubling would hold the old and the new table at once, half again the memory, at the end.
+      ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
+      // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
+      const need = new Map(listed.filter((p) => !cached.has(p)).map((p) => [p, sizes.get(p) ?? 0]));
+      if (opts.bundles !== false && need.size >= BUNDLE_WORTH) {
+        const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.bundleWarnings, early);
+        for (const p of from.got) cached.add(p);
+        ri.downloaded += from.requests;
       }
-    }
-    // A lean table is sized for the ids the listed indexes can hold (up to LEAN_PRESIZE): growing it
-    // by doubling would hold the old and the new table at once, half again the memory, at the end.
-    const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
-    // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
-    const need = new Map(listed.filter((p) => !cached.has(p)).map((p) => [p, sizes.get(p) ?? 0]));
-    if (opts.bundles !== false && need.size >= BUNDLE_WORTH) {
-      const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.bundleWarnings, early);
-      for (const p of from.got) cached.add(p);
-      ri.downloaded += from.requests;
+    } finally {
+      early?.stop();
     }
     const limit = pLimit(jobs);
     // Rows kept in the table's spill file until every download ends (then added in listing order), not decoded rows.

@@ -84,10 +84,12 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     });
   const backend = await openRemote(config, s.root, { create: o.purpose === 'write', retry: { onRetry: s.onRetry } });
   try {
-    // A read's check (a LIST) goes beside what follows, whose first request meets the same remote:
-    // one round trip less before the first byte. Its failure is the one reported, as if it came first.
+    // A read's check (a LIST) goes beside what follows, whose first request (the same LIST, but for
+    // its prefix) fails as it would: one round trip less before the first byte. Its failure is the one
+    // reported, as if it came first. A write, or a remote whose check also reads its Object Lock
+    // settings (which no listing would refuse), is checked before anything else.
     const checked = backend.check();
-    if (o.purpose === 'write') await checked;
+    if (o.purpose === 'write' || config.objectLockDays !== undefined || config.objectLockMode !== undefined) await checked;
     const { tracked, cache, remote } = await alongside(checked, async () => {
       const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
       await o.beforeIndex?.(tracked);
