@@ -18,8 +18,8 @@ import { blake3Hex, initHash } from '../../src/core/hash.js';
 import { DvError } from '../../src/errors.js';
 import { ObjectStore } from '../../src/store/object-store.js';
 import { LevelIndex } from '../../src/store/index-db.js';
-import { decodeBundle, decodeBundleHeader, encodeBundle, MAX_BUNDLE_BYTES } from '../../src/transfer/index-bundle.js';
-import { BUNDLES_PREFIX, INDEX_PREFIX, remoteBundleKey } from '../../src/transfer/layout.js';
+import { type BundleMember, decodeBundle, decodeBundleHeader, encodeBundle, MAX_BUNDLE_BYTES } from '../../src/transfer/index-bundle.js';
+import { BUNDLES_PREFIX, INDEX_PREFIX, remoteBundleKey, remoteIndexKey } from '../../src/transfer/layout.js';
 import { pushObjects } from '../../src/transfer/push.js';
 import { PushPlan } from '../../src/transfer/push-plan.js';
 import { pruneBundles } from '../../src/transfer/remote-bundles.js';
@@ -188,16 +188,24 @@ test('a bundle that is malformed, too large or refused is skipped with a warning
   assert.match(denied.bundleWarnings[0], /AccessDenied.*read one by one/);
 });
 
-test('a clone that lacks a few indexes reads the header of a bundle and those members, not the whole bundle', async () => {
+/**
+ * A remote holding ten "indexes" of `size` random bytes each and one bundle of them all (not pack
+ * indexes: a load refuses them after reading them, which is not what these tests count).
+ */
+async function bundledRemote(size: number): Promise<{ root: string; remote: LocalBackend; members: BundleMember[]; bundle: Buffer }> {
   const root = mkdtempSync(join(tmpdir(), 'dv-bundles-'));
   dirs.push(root);
   const remote = new LocalBackend(join(root, 'remote'), { create: true });
   await remote.init();
-  // Ten "indexes" of 600 KiB (not pack indexes: the load refuses them after reading, which is not what is counted).
-  const members = Array.from({ length: 10 }, () => randomBytes(600 << 10)).map((bytes) => ({ packId: blake3Hex(bytes), bytes }));
-  for (const m of members) await remote.put(`index/${m.packId.slice(0, 2)}/${m.packId}.idx`, m.bytes);
+  const members = Array.from({ length: 10 }, () => randomBytes(size)).map((bytes) => ({ packId: blake3Hex(bytes), bytes }));
+  for (const m of members) await remote.put(remoteIndexKey(m.packId), m.bytes);
   const bundle = encodeBundle(members);
   await remote.put(remoteBundleKey(blake3Hex(bundle)), bundle);
+  return { root, remote, members, bundle };
+}
+
+test('a clone that lacks a few indexes reads the header of a bundle and those members, not the whole bundle', async () => {
+  const { root, remote, members, bundle } = await bundledRemote(600 << 10);
   const cache = join(root, 'clone');
   await fsp.mkdir(cache);
   for (const m of members.filter((_, k) => k !== 2 && k !== 8)) await fsp.writeFile(join(cache, `${m.packId}.idx`), m.bytes);
@@ -210,14 +218,8 @@ test('a clone that lacks a few indexes reads the header of a bundle and those me
 });
 
 test('a fresh clone lists the bundles beside the indexes and reads a bundle of under 1 MiB with one GET', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'dv-bundles-'));
-  dirs.push(root);
-  const remote = new LocalBackend(join(root, 'remote'), { create: true });
-  await remote.init();
-  // Ten "indexes" of 80 KiB: an 800 KiB bundle, whose header alone a 64 KiB read would have taken.
-  const members = Array.from({ length: 10 }, () => randomBytes(80 << 10)).map((bytes) => ({ packId: blake3Hex(bytes), bytes }));
-  for (const m of members) await remote.put(`index/${m.packId.slice(0, 2)}/${m.packId}.idx`, m.bytes);
-  await remote.put(remoteBundleKey(blake3Hex(encodeBundle(members))), encodeBundle(members));
+  // An 800 KiB bundle, whose header alone a 64 KiB read would have taken.
+  const { root, remote, members } = await bundledRemote(80 << 10);
   const { backend: inner, gets } = counting(remote);
   // The index listing waits (at most 2 s) for the bundles' listing to start: it does only when both go at once.
   let bundlesListed!: () => void;
