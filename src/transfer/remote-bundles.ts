@@ -14,8 +14,6 @@
  *   long; a fresh clone, which needs every member, takes CLONE_FIRST_READ: a small bundle whole),
  *   then only the runs of members it needs: a clone that already holds most indexes does not
  *   download whole bundles to find the few it lacks.
- * - A fresh clone lists the bundles beside the indexes (listBundlesEarly); the load stops that
- *   listing when it ends, so it never runs on after it.
  * - Bounded: at most MAX_BUNDLES listed (and MAX_BUNDLE_KEYS keys of any name); every read within
  *   MAX_BUNDLE_BYTES and, across a load, MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (at most
  *   2 x 32 MiB in memory: a run read past the header's first read is joined to it). A member is used only at the size the listing
@@ -89,36 +87,14 @@ export interface ListedBundle {
   size: number;
 }
 
-/** The bundles' listing started early (listBundlesEarly): its answer, settled either way, and a stop. */
-export interface EarlyBundles {
-  answer: Promise<{ listed: ListedBundle[] } | { error: unknown }>;
-  /** Ends the listing at its next key (the load is done with it): it never outlives the load. */
-  stop(): void;
-}
-
-/**
- * The remote's bundles, listed now (a fresh clone's load lists them beside its indexes). The answer
- * settles either way, so a listing no one waits for is no unhandled rejection; indexesFromBundles
- * reads it, and the load stops it whatever happens.
- */
-export function listBundlesEarly(backend: Backend): EarlyBundles {
-  const state = { stopped: false };
-  const answer = listBundles(backend, state).then(
-    (listed) => ({ listed }),
-    (error: unknown) => ({ error }),
-  );
-  return { answer, stop: () => (state.stopped = true) };
-}
-
 /**
  * The bundle keys a remote lists: at most MAX_BUNDLES bundles, and MAX_BUNDLE_KEYS keys of any
- * name under bundles/ (past either it is damaged or hostile); fewer once `state.stopped`.
+ * name under bundles/ (past either it is damaged or hostile).
  */
-async function listBundles(backend: Backend, state = { stopped: false }): Promise<ListedBundle[]> {
+async function listBundles(backend: Backend): Promise<ListedBundle[]> {
   const listed: ListedBundle[] = [];
   let keys = 0;
   for await (const { key, size } of backend.list(BUNDLES_PREFIX)) {
-    if (state.stopped) break;
     if (++keys > MAX_BUNDLE_KEYS || listed.length >= MAX_BUNDLES) {
       const what = keys > MAX_BUNDLE_KEYS ? `${MAX_BUNDLE_KEYS} keys under ${BUNDLES_PREFIX}` : `${MAX_BUNDLES} index bundles`;
       throw new DvError('REMOTE_ERROR', `${backend.location} lists more than ${what}: it is damaged or hostile`, { transient: false });
@@ -151,17 +127,15 @@ export async function indexesFromBundles(
   need: Map<string, number>,
   read: Set<string>,
   warnings: string[],
-  /** The listing, when the caller started it early (listBundlesEarly: a fresh clone). */
-  early?: EarlyBundles,
+  /** The cache holds no index (a fresh clone): it needs every member. */
+  fresh = false,
 ): Promise<FromBundles> {
   const out: FromBundles = { got: new Set(), requests: 0 };
   // A fresh clone needs every member: a small bundle comes whole with its header.
-  const firstRead = early ? CLONE_FIRST_READ : BUNDLE_FIRST_READ;
+  const firstRead = fresh ? CLONE_FIRST_READ : BUNDLE_FIRST_READ;
   let listed: ListedBundle[];
   try {
-    const got = early ? await early.answer : { listed: await listBundles(backend) };
-    if ('error' in got) throw got.error;
-    listed = got.listed;
+    listed = await listBundles(backend);
   } catch (e) {
     if (!(e instanceof DvError) || interrupted(e)) throw e;
     warnings.push(`${backend.location}: index bundles not read (${e.message}): pack indexes read one by one`);

@@ -14,7 +14,7 @@ import { DvError } from '../errors.js';
 import { decodePackIndex, IDX_ENTRY, type ObjectLocation, type PackEntry } from '../store/pack-index.js';
 import { INDEX_PREFIX, packIdOfIndexKey, remoteIndexKey } from './layout.js';
 import { IdTable } from './id-table.js';
-import { BUNDLE_WORTH, bundlesRead, indexesFromBundles, isRefusedContent, listBundlesEarly } from './remote-bundles.js';
+import { BUNDLE_WORTH, bundlesRead, indexesFromBundles, isRefusedContent } from './remote-bundles.js';
 import { type FrameMember, type Kept, LocationTable } from './location-table.js';
 
 export type { FrameMember };
@@ -125,26 +125,16 @@ export class RemoteIndex {
     await fsp.mkdir(cacheDir, { recursive: true });
     const names = await fsp.readdir(cacheDir);
     const cached = new Set(names.filter((f) => /^[0-9a-f]{64}\.idx$/.test(f)).map((f) => f.slice(0, 64)));
-    // No index cached (a fresh clone): the bundles, which it will read, are listed beside the indexes.
-    const early = opts.bundles !== false && cached.size === 0 ? listBundlesEarly(backend) : undefined;
-    let ri: RemoteIndex;
-    let listed: string[];
-    let sizes: Map<string, number>;
-    try {
-      let total: number;
-      ({ listed, sizes, total } = await listIndexes(backend));
-      // A lean table is sized for the ids the listed indexes can hold (up to LEAN_PRESIZE): growing it
-      // by doubling would hold the old and the new table at once, half again the memory, at the end.
-      ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
-      // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
-      const need = new Map(listed.filter((p) => !cached.has(p)).map((p) => [p, sizes.get(p) ?? 0]));
-      if (opts.bundles !== false && need.size >= BUNDLE_WORTH) {
-        const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.bundleWarnings, early);
-        for (const p of from.got) cached.add(p);
-        ri.downloaded += from.requests;
-      }
-    } finally {
-      early?.stop();
+    const { listed, sizes, total } = await listIndexes(backend);
+    // A lean table is sized for the ids the listed indexes can hold (up to LEAN_PRESIZE): growing it
+    // by doubling would hold the old and the new table at once, half again the memory, at the end.
+    const ri = new RemoteIndex(cacheDir, opts.lean ? new IdTable(Math.min(Math.ceil(total / IDX_ENTRY), LEAN_PRESIZE)) : undefined);
+    // Many indexes missing (a fresh clone): the remote's bundles bring them in a few GETs.
+    const need = new Map(listed.filter((p) => !cached.has(p)).map((p) => [p, sizes.get(p) ?? 0]));
+    if (opts.bundles !== false && need.size >= BUNDLE_WORTH) {
+      const from = await indexesFromBundles(backend, cacheDir, need, bundlesRead(names), ri.bundleWarnings, cached.size === 0);
+      for (const p of from.got) cached.add(p);
+      ri.downloaded += from.requests;
     }
     const limit = pLimit(jobs);
     // Rows kept in the table's spill file until every download ends (then added in listing order), not decoded rows.

@@ -57,20 +57,6 @@ function remoteIds(remote: RemoteIndex, name: string, args: string[]): string[] 
   });
 }
 
-/** `work`'s answer once `first` (started before it) succeeded too; `first`'s failure wins, as if it had been awaited first. */
-async function alongside<T>(first: Promise<void>, work: () => Promise<T>): Promise<T> {
-  first.catch(() => undefined);
-  let answer: T;
-  try {
-    answer = await work();
-  } catch (e) {
-    await first;
-    throw e;
-  }
-  await first;
-  return answer;
-}
-
 /** Runs `fn` with the remote open, and closes it whatever happens. */
 export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn: (r: RemoteSession) => Promise<T>): Promise<T> {
   const config = await resolveRemoteRemembered(s.config, s.paths.dvDir, o.remote, o.purpose === 'read');
@@ -84,19 +70,11 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     });
   const backend = await openRemote(config, s.root, { create: o.purpose === 'write', retry: { onRetry: s.onRetry } });
   try {
-    // A read's check (a LIST) goes beside what follows, whose first request (the same LIST, but for
-    // its prefix) fails as it would: one round trip less before the first byte. Its failure is the one
-    // reported, as if it came first. A write, or a remote whose check also reads its Object Lock
-    // settings (which no listing would refuse), is checked before anything else.
-    const checked = backend.check();
-    if (o.purpose === 'write' || config.objectLockDays !== undefined || config.objectLockMode !== undefined) await checked;
-    const { tracked, cache, remote } = await alongside(checked, async () => {
-      const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
-      await o.beforeIndex?.(tracked);
-      const cache = await checkRemoteCacheDir(s.paths, config.name);
-      const remote = await RemoteIndex.load(backend, cache, jobs, { lean: o.lean && !o.snapshots, bundles: o.bundles });
-      return { tracked, cache, remote };
-    });
+    await backend.check();
+    const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
+    await o.beforeIndex?.(tracked);
+    const cache = await checkRemoteCacheDir(s.paths, config.name);
+    const remote = await RemoteIndex.load(backend, cache, jobs, { lean: o.lean && !o.snapshots, bundles: o.bundles });
     const named = o.snapshots ? remoteIds(remote, config.name, o.snapshots) : tracked.map((t) => t.pointer.snapshot);
     const roots = [...new Set(named)];
     // An index that does not match its name names nothing usable: a writer removes it (its
