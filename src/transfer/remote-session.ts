@@ -70,7 +70,11 @@ export async function withRemote<T>(s: RepoSession, o: RemoteSessionOptions, fn:
     });
   const backend = await openRemote(config, s.root, { create: o.purpose === 'write', retry: { onRetry: s.onRetry } });
   try {
-    await backend.check();
+    // A reader's first request is the index listing, which meets what the check would and says it
+    // as well (a directory remote's listing runs the check itself; S3's listing is the check's own
+    // request with another prefix): a round trip less before the first byte. A writer checks first
+    // (a bucket's Object Lock, before anything is sent).
+    if (o.purpose === 'write') await backend.check();
     const tracked = o.snapshots ? [] : await selectTracked(s, o.paths, o.cwd ?? s.root);
     await o.beforeIndex?.(tracked);
     const cache = await checkRemoteCacheDir(s.paths, config.name);

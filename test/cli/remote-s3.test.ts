@@ -209,11 +209,18 @@ describe('S3 under faults, kills and concurrency (s3rver)', () => {
     r = await dv(a, ['push', '-r', 's3'], { ...credsEnv(srv), AWS_ACCESS_KEY_ID: 'WRONG' });
     assert.equal(r.code, 32, r.stderr);
     assert.match(r.stderr, /AUTH_FAILED/);
-    r = await dv(a, ['pull', '-r', 'down'], credsEnv(srv));
-    assert.equal(r.code, 31, r.stderr);
-    assert.match(r.stderr, /REMOTE_UNREACHABLE/);
+    const down = await dv(a, ['pull', '-r', 'down'], credsEnv(srv));
+    assert.equal(down.code, 31, down.stderr);
+    assert.match(down.stderr, /REMOTE_UNREACHABLE/);
+    // A read's first request is the index listing (no check before it): it says the same.
+    const gone = await dv(a, ['pull', '-r', 'nobucket'], credsEnv(srv));
+    assert.equal(gone.code, 33, gone.stderr);
+    assert.match(gone.stderr, /^dv: error REMOTE_NOT_FOUND: bucket no-such-bucket does not exist/);
+    const refused = await dv(a, ['fetch', '-r', 's3'], { ...credsEnv(srv), AWS_ACCESS_KEY_ID: 'WRONG' });
+    assert.equal(refused.code, 32, refused.stderr);
+    assert.match(refused.stderr, /AUTH_FAILED/);
     // One error line; the retries before it each have their own `dv: retrying` line.
-    for (const x of [r])
+    for (const x of [down, gone, refused])
       assert.equal(
         x.stderr
           .trim()
