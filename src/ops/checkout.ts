@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import { shellQuote as quote } from '../core/shell.js';
-import { encodeTree, treeStats, type Tree } from '../core/tree.js';
+import { treeStats, type Tree } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
@@ -18,7 +18,7 @@ import { checkTrackedPath } from '../workspace/safe-path.js';
 import { leftoverTemps, removeLeftoversBeside } from '../workspace/leftovers.js';
 import { removeRepoPath } from '../workspace/write-dir.js';
 import type { WriteThrough } from '../workspace/write-through.js';
-import { resolveTreeish, treeLoader } from '../history/objects.js';
+import { fileTreeNamed, resolveTreeish, treeLoader } from '../history/objects.js';
 import { checkComplete } from '../history/tree-check.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
 
@@ -267,9 +267,9 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   // (else the restored file would never match its pointer).
   let treeId = what.tree;
   if (kind === 'file') {
-    const t = await treeLoader(s.store)(what.tree);
-    if (t.entries.length === 1 && t.entries[0].name !== posix.basename(rel)) {
-      treeId = await s.store.putObject(encodeTree({ entries: [{ ...t.entries[0], name: posix.basename(rel) }] }));
+    const named = await fileTreeNamed(s.store, what.tree, posix.basename(rel));
+    if (named.bytes) {
+      treeId = await s.store.putObject(named.bytes);
       await s.store.flush();
     }
   }

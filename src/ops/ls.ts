@@ -38,6 +38,12 @@ export async function ls(s: RepoSession, opts: LsOptions): Promise<LsEntry[]> {
   if (t) {
     tree = t.pointer.tree;
     if (rel !== t.rel) sub = rel!.slice(t.rel.length + 1).split('/');
+    if (!(await s.store.has(tree)))
+      throw new DvError(
+        'OBJECT_MISSING',
+        `the data of ${t.rel} is not in the local store: \`dv ls :${rel}\` lists it from the remote, \`dv pull ${t.rel}\` brings it`,
+        { id: tree, path: t.rel },
+      );
   } else if (isIdPrefix(opts.target.toLowerCase())) {
     tree = (await resolveTreeish(s.store, opts.target)).tree;
   } else {

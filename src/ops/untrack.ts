@@ -8,11 +8,12 @@ import { join, posix } from 'node:path';
 import { DvError, fsError } from '../errors.js';
 import { gitState } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
-import { findTracked, ignoreInGit, pointerRelFor, unignoreInGit, type Tracked } from '../workspace/pointers.js';
+import { findTracked, ignoreInGit, pointerRelFor, stageable, unignoreInGit, type Tracked } from '../workspace/pointers.js';
 import { checkTrackedPath } from '../workspace/safe-path.js';
 import { inReservedDir, trackedRel } from '../workspace/tracked.js';
 import { scanPath, toRepoRel } from '../workspace/scan.js';
 import { walkTree } from '../workspace/walk.js';
+import { fileTreeNamed } from '../history/objects.js';
 import { pointAt, storeSnapshot } from '../history/snapshot.js';
 import { loadPipeline } from '../pipeline/state.js';
 
@@ -100,7 +101,7 @@ export async function remove(s: RepoSession, opts: RemoveOptions): Promise<Remov
     gitAdd.add(t.pointerRel);
     if (gitignore) gitAdd.add(gitignore);
   }
-  result.gitAdd = [...gitAdd];
+  result.gitAdd = await stageable(s.root, [...gitAdd]);
   return result;
 }
 
@@ -121,6 +122,25 @@ export interface MoveResult {
   /** Whether workspace data was moved (false when the path was not checked out). */
   dataMoved: boolean;
   gitAdd: string[];
+}
+
+/**
+ * The tree of `t` moved to `to`. A file's tree names the file: under a new name it must say the new
+ * one, else the moved file never matches its pointer (status would show it added and deleted).
+ * Renaming needs the tree in the local store: without it nothing is changed.
+ */
+async function treeUnder(s: RepoSession, t: Tracked, to: string): Promise<string> {
+  const name = posix.basename(to);
+  if (t.pointer.kind !== 'file' || name === posix.basename(t.rel)) return t.pointer.tree;
+  const named = await fileTreeNamed(s.store, t.pointer.tree, name).catch((e: unknown) => {
+    if (!(e instanceof DvError && e.code === 'OBJECT_MISSING')) throw e;
+    throw new DvError(
+      'OBJECT_MISSING',
+      `${t.rel}: its tree is not in the local store, and the new name goes into it: run \`dv pull ${t.rel}\` first`,
+      { path: t.rel, id: t.pointer.tree },
+    );
+  });
+  return named.bytes ? s.store.putObject(named.bytes) : named.id;
 }
 
 export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResult> {
@@ -153,6 +173,7 @@ export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResul
   if (stage)
     throw new DvError('USAGE', `${t.rel} is an output of stage ${stage}: change its path in dv.yaml instead`, { path: t.rel, stage });
   await checkTrackedPath(s.root, to);
+  const tree = await treeUnder(s, t, to);
 
   const fromAbs = join(s.root, t.rel);
   const toAbs = join(s.root, to);
@@ -174,7 +195,7 @@ export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResul
     const old = await s.index.getStats(rels.map((r) => key(t.rel, r)));
     await s.index.putStats(rels.flatMap((r, i) => (old[i] ? [[key(to, r), old[i]] as [string, (typeof old)[number]]] : [])));
   }
-  const shape = { kind: t.pointer.kind, tree: t.pointer.tree, size: t.pointer.size, files: t.pointer.files };
+  const shape = { kind: t.pointer.kind, tree, size: t.pointer.size, files: t.pointer.files };
   const id = await storeSnapshot(s, to, shape, {
     parent: t.pointer.snapshot,
     message: opts.message ?? `move ${t.rel} to ${to}`,
@@ -186,6 +207,7 @@ export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResul
   const ignored = await ignoreInGit(s.root, to);
   await fsp.rm(join(s.root, t.pointerRel), { force: true });
   const unignored = await unignoreInGit(s.root, t.rel);
-  const gitAdd = [...new Set([t.pointerRel, pointerRelFor(to), ...(ignored ? [ignored] : []), ...(unignored ? [unignored] : [])])];
+  const named = [...new Set([t.pointerRel, pointerRelFor(to), ...(ignored ? [ignored] : []), ...(unignored ? [unignored] : [])])];
+  const gitAdd = await stageable(s.root, named);
   return { from: t.rel, to, snapshot: id, parent: t.pointer.snapshot, pointer: pointerRelFor(to), dataMoved, gitAdd };
 }

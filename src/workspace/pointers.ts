@@ -9,7 +9,7 @@ import { join, posix } from 'node:path';
 import { shellQuote } from '../core/shell.js';
 import { decodePointer, encodePointer, POINTER_SUFFIX, type Pointer } from '../core/pointer.js';
 import { decodeSnapshot, type Snapshot } from '../core/snapshot.js';
-import { DvError } from '../errors.js';
+import { DvError, fsError } from '../errors.js';
 import { git, gitTopLevel } from '../repo/git.js';
 import { lstatControlFile, readControlFile, writeControlFile, type ControlFileOptions } from '../repo/control-file.js';
 
@@ -174,16 +174,37 @@ export async function unignoreInGit(root: string, rel: string): Promise<string |
   const o = { code: 'UNSAFE_PATH' as const, show: gi, root };
   const text = await readControlFile(file, o);
   if (text === undefined || !text.split('\n').includes(line)) return undefined;
-  await writeBesideGit(
-    root,
-    file,
-    text
-      .split('\n')
-      .filter((l) => l !== line)
-      .join('\n'),
-    o,
-  );
+  const rest = text
+    .split('\n')
+    .filter((l) => l !== line)
+    .join('\n');
+  // Nothing left: the file goes (an empty .gitignore would show in `git status` as a new file).
+  if (rest.trim() === '')
+    await fsp.rm(file, { force: true }).catch((e) => {
+      throw fsError(e, file);
+    });
+  else await writeBesideGit(root, file, rest, o);
   return gi;
+}
+
+/**
+ * Of `paths` (repository-relative), those `git add` takes: each one that is there, or that git
+ * tracks (its deletion is then staged). A pointer file or .gitignore that never reached git and is
+ * gone now would make the whole `git add` line fail.
+ */
+export async function stageable(root: string, paths: string[]): Promise<string[]> {
+  const gone: string[] = [];
+  for (const p of paths) {
+    const there = await fsp.lstat(join(root, p)).then(
+      () => true,
+      () => false,
+    );
+    if (!there) gone.push(p);
+  }
+  if (gone.length === 0) return paths;
+  const r = await git(root, ['--literal-pathspecs', 'ls-files', '-z', '--cached', '--', ...gone]);
+  const known = new Set(r.code === 0 ? r.stdout.split('\0') : gone);
+  return paths.filter((p) => !gone.includes(p) || known.has(p));
 }
 
 /** What the pointer/snapshot check needs of the object store. */

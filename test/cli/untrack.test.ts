@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, dvJson, makeRepo, describeTree, git, prng, tempDir } from '../helpers/cli.js';
+import { dv, dvOk, dvJson, makeRepo, describeTree, git, prng, run, tempDir } from '../helpers/cli.js';
+
+const st = (s: { clean: boolean }): void => assert.equal(s.clean, true, JSON.stringify(s));
 
 async function repoWithData(): Promise<{ repo: string; want: Awaited<ReturnType<typeof describeTree>>; snapshot: string }> {
   const repo = await makeRepo();
@@ -24,7 +26,8 @@ test('dv move: data, pointer and .gitignore follow; the new snapshot names the o
   await assert.rejects(fsp.access(join(repo, 'data.dv')));
   assert.deepEqual(await describeTree(join(repo, 'archive', '2024')), want);
   assert.match(await fsp.readFile(join(repo, 'archive', '2024.dv'), 'utf8'), new RegExp(`snapshot: ${r.snapshot}`));
-  assert.doesNotMatch(await fsp.readFile(join(repo, '.gitignore'), 'utf8'), /^\/data$/m);
+  // The root .gitignore held only /data: emptied, it is gone.
+  await assert.rejects(fsp.access(join(repo, '.gitignore')));
   assert.match(await fsp.readFile(join(repo, 'archive', '.gitignore'), 'utf8'), /^\/2024$/m);
   const st = await dvJson(repo, ['status']);
   assert.equal(st.clean, true, JSON.stringify(st));
@@ -48,6 +51,52 @@ test('dv move: data, pointer and .gitignore follow; the new snapshot names the o
   git(tempDir(), ['clone', '-q', repo, clone]);
   await dvOk(clone, ['pull']);
   assert.deepEqual(await describeTree(join(clone, 'archive', '2024')), want);
+});
+
+test('dv move of one file to a new name: its snapshot holds the new name; a clone gets it clean', async () => {
+  const repo = await makeRepo();
+  await fsp.writeFile(join(repo, 'f.txt'), 'hello\n');
+  await dvOk(repo, ['add', 'f.txt']);
+  const r = await dvJson(repo, ['move', 'f.txt', 'models/g.txt']);
+  assert.equal(r.to, 'models/g.txt');
+  let st = await dvJson(repo, ['status']);
+  assert.equal(st.clean, true, JSON.stringify(st));
+  assert.match(await dvOk(repo, ['ls', 'models/g.txt']), /\bg\.txt\b/);
+  assert.doesNotMatch(await dvOk(repo, ['ls', 'models/g.txt']), /f\.txt/);
+  const remote = join(tempDir(), 'remote');
+  await dvOk(repo, ['remote', 'add', 'origin', remote, '--default']);
+  await dvOk(repo, ['push']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'moved']);
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  // Without the file's tree here, a new name cannot go into it: refused, nothing changed.
+  const refused = await dv(clone, ['move', 'models/g.txt', 'h.txt']);
+  assert.equal(refused.code, 22, refused.stderr);
+  assert.match(refused.stderr, /^dv: error OBJECT_MISSING: models\/g\.txt: .*run `dv pull models\/g\.txt` first/);
+  await fsp.access(join(clone, 'models', 'g.txt.dv'));
+  const notHere = await dv(clone, ['ls', 'models/g.txt']);
+  assert.equal(notHere.code, 22, notHere.stderr);
+  assert.match(notHere.stderr, /not in the local store: `dv ls :models\/g\.txt` lists it from the remote/);
+  assert.match(await dvOk(clone, ['ls', ':models/g.txt']), /\bg\.txt\b/);
+  await dvOk(clone, ['pull']);
+  assert.equal(await fsp.readFile(join(clone, 'models', 'g.txt'), 'utf8'), 'hello\n');
+  st = await dvJson(clone, ['status']);
+  assert.equal(st.clean, true, JSON.stringify(st));
+});
+
+test('dv move twice before any git commit: the git add line pastes, and no empty .gitignore is left', async () => {
+  const repo = await makeRepo();
+  await fsp.writeFile(join(repo, 'model.bin'), prng(1, 1000));
+  await dvOk(repo, ['add', 'model.bin']);
+  await dvOk(repo, ['move', 'model.bin', 'models/model.bin']);
+  const r = await dvJson(repo, ['move', 'models/model.bin', 'm2.bin']);
+  assert.ok(!r.gitAdd.includes('models/model.bin.dv'), `a pointer git never saw is not named: ${r.gitAdd}`);
+  assert.ok(!r.gitAdd.includes('models/.gitignore'), `a .gitignore git never saw is not named: ${r.gitAdd}`);
+  await assert.rejects(fsp.access(join(repo, 'models', '.gitignore')), 'the emptied .gitignore is gone');
+  assert.equal((await run('git', ['add', ...r.gitAdd], repo)).code, 0);
+  assert.doesNotMatch(git(repo, ['status', '--porcelain']), /models/);
+  st(await dvJson(repo, ['status']));
 });
 
 test('dv move refuses what it cannot do, changing nothing', async () => {
