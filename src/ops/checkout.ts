@@ -227,7 +227,7 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   if (!opts.target) {
     // Every path that can be restored is: one with missing data or unsaved changes does not
     // stop the others, and the command then fails PARTIAL naming what was left.
-    const tracked = await selectTracked(s, opts.paths, cwd);
+    const tracked = await selectTracked(s, opts.paths, cwd, { named: true });
     const failed: { path: string; code: string; message: string }[] = [];
     let first: DvError | undefined;
     for (const t of tracked) {

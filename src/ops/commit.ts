@@ -28,7 +28,7 @@ export interface CommitResult {
 /** Snapshots every changed tracked path (or the ones named; a path inside one records that part alone). */
 export async function commit(s: RepoSession, opts: CommitOptions): Promise<CommitResult> {
   if (opts.sign !== false) return (await signedCommit(s, opts, commit)) ?? commit(s, { ...opts, sign: false });
-  const selected = await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root);
+  const selected = await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root, { named: true });
   const before = { ...s.store.stats };
   const committed: CommitEntry[] = [];
   await withScanPool(s, selected.length, async (pool) => {

@@ -66,7 +66,7 @@ export async function status(s: RepoSession, opts: StatusOptions = {}): Promise<
   const paths: PathStatus[] = [];
   // Modified paths whose reason waits for one look at history for them all (recordedTrees).
   const undecided: { entry: PathStatus; rel: string; pointerRel: string; tree: string }[] = [];
-  for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root)) {
+  for (const { tracked: t, within } of await selectTrackedWithin(s, opts.paths, opts.cwd ?? s.root, { named: true })) {
     // Named paths inside the tracked directory: only the changes under them.
     const shown = (p: string): boolean => !within || within.some((w) => p === w || p.startsWith(w + '/'));
     const base = {

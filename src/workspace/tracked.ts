@@ -5,7 +5,10 @@
  * Invariant: every tracked path handed on here was read from a pointer file whose snapshot
  * and tree agree (`checkPointerSnapshots`), so no caller works from a pointer that lies.
  */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { POINTER_SUFFIX } from '../core/pointer.js';
+import { decodeTree } from '../core/tree.js';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
@@ -35,15 +38,49 @@ export function inReservedDir(rel: string): boolean {
   return parts[0] === '.dv' || parts.includes('.git');
 }
 
-/** Selects tracked paths named by `paths` (relative to `cwd`), or all of them. */
+/**
+ * A path named inside a tracked path must be somewhere: in the work tree, or in the snapshot its
+ * pointer names (a file deleted since). One in neither is a typo: PATH_NOT_FOUND, as `dv pull`
+ * and `dv ls` say, not a silent "up to date". Where the snapshot's trees on the way are not here
+ * (never pulled), the work tree alone cannot tell: allowed. The walk goes as deep as the path.
+ */
+async function checkNamed(s: RepoSession, t: Tracked, rel: string, p: string): Promise<void> {
+  if (rel === t.rel) return;
+  const here = await fsp.lstat(join(s.root, rel)).then(
+    () => true,
+    () => false,
+  );
+  if (here) return;
+  const parts = rel.slice(t.rel.length + 1).split('/');
+  let tree = t.pointer.tree;
+  for (let i = 0; i < parts.length; i++) {
+    if (!(await s.store.has(tree))) return;
+    const e = decodeTree(await s.store.get(tree), tree).entries.find((x) => x.name === parts[i]);
+    if (e && i === parts.length - 1) return;
+    if (!e || e.type !== 'dir') break;
+    tree = e.id;
+  }
+  throw new DvError('PATH_NOT_FOUND', `${p} is neither in the work tree nor in the snapshot of ${t.rel}: check the path`, { path: p });
+}
+
+/**
+ * Selects tracked paths named by `paths` (relative to `cwd`), or all of them. `named`: a path
+ * inside a tracked one must exist there (checkNamed) rather than stand for the whole.
+ */
 export async function selectTracked(
   s: RepoSession,
   paths: string[] | undefined,
   cwd: string,
-  opts: { snapshotsRequired?: boolean } = {},
+  opts: { snapshotsRequired?: boolean; named?: boolean } = {},
 ): Promise<Tracked[]> {
   const all = await findTracked(s.root);
-  const picked = !paths || paths.length === 0 ? all : paths.map((p) => trackedOf(s.root, all, cwd, p).tracked);
+  const picked: Tracked[] = [];
+  for (const p of paths ?? []) {
+    const { tracked, rel } = trackedOf(s.root, all, cwd, p);
+    if (opts.named) await checkNamed(s, tracked, rel, p);
+    if (!picked.includes(tracked)) picked.push(tracked);
+  }
+  if (picked.length === 0) picked.push(...all);
   // A pointer whose tree is not its snapshot's is refused before anything uses it.
   await checkPointerSnapshots(s.store, picked, { required: opts.snapshotsRequired });
   return picked;
@@ -65,6 +102,8 @@ export async function selectTrackedWithin(
   s: RepoSession,
   paths: string[] | undefined,
   cwd: string,
+  /** A path inside a tracked one must exist there (checkNamed): off where `paths` may be patterns. */
+  opts: { named?: boolean } = {},
 ): Promise<{ tracked: Tracked; within: string[] | null }[]> {
   const all = await findTracked(s.root);
   if (!paths || paths.length === 0) {
@@ -74,6 +113,7 @@ export async function selectTrackedWithin(
   const out = new Map<string, { tracked: Tracked; within: string[] | null }>();
   for (const p of paths) {
     const { tracked, rel } = trackedOf(s.root, all, cwd, p);
+    if (opts.named) await checkNamed(s, tracked, rel, p);
     const e = out.get(tracked.rel) ?? { tracked, within: [] };
     out.set(tracked.rel, e);
     if (rel === tracked.rel) e.within = null;
