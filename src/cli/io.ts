@@ -5,11 +5,11 @@
  * `main` in-process.
  */
 import { type RetryInfo, retryCause } from '../backend/retry.js';
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { LockInfo } from '../repo/lock.js';
 import { runCommand, type CommandName, type CommandOptions, type CommandResult } from '../ops/commands.js';
 import { progress, retryLine, type BarStream, type Progress } from './progress.js';
-import { printable } from './render.js';
+import { printable, shellQuote } from './render.js';
 
 /** An output stream: `process.stdout` or a test's collector. */
 export interface OutStream extends BarStream {
@@ -59,6 +59,11 @@ export interface CliContext {
   progress(label: string, unit?: string): Progress;
   /** Runs a command through the layer the library uses (src/ops/commands.ts). */
   run<K extends CommandName>(name: K, opts: CommandOptions<K>): Promise<CommandResult<K>>;
+  /**
+   * `git add` of files a command names from the repository's root, each as git takes it where dv
+   * runs (relative to `cwd()`), so the line pastes there; repo-relative before any command ran.
+   */
+  gitAdd(paths: string[]): string;
 }
 
 export function createContext(io: Io): CliContext {
@@ -72,6 +77,10 @@ export function createContext(io: Io): CliContext {
   const onRetry = (r: RetryInfo): void => {
     if (!ctx.globals.quiet)
       retryLine(io.stderr, `dv: retrying ${r.location}/${r.key} (${r.attempt + 1}/${r.attempts}): ${retryCause(r.error)}`);
+  };
+  let root: string | undefined;
+  const onRoot = (r: string): void => {
+    root = r;
   };
   const ctx: CliContext = {
     io,
@@ -95,7 +104,11 @@ export function createContext(io: Io): CliContext {
       if (typeof text === 'string') ctx.out(text);
     },
     progress: (label, unit) => progress(label, !ctx.globals.quiet && !ctx.globals.json, io.stderr, unit),
-    run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait, onWarning, onRetry }, opts),
+    run: (name, opts) => runCommand(name, { cwd: ctx.cwd(), waitMs: ctx.waitMs(), onWait, onWarning, onRetry, onRoot }, opts),
+    gitAdd: (paths) => {
+      const here = (p: string): string => (root === undefined ? p : relative(ctx.cwd(), join(root, p)) || '.');
+      return `git add ${paths.map((p) => shellQuote(here(p))).join(' ')}`;
+    },
   };
   return ctx;
 }

@@ -5,7 +5,7 @@ import { describeChange, type OutOfDateStage } from '../pipeline/state.js';
 import type { ReproResult, ReproStage } from '../ops/repro.js';
 import type { StageInfo } from '../ops/stage.js';
 import type { VerifyResult } from '../ops/verify.js';
-import { green, red, shellQuote, yellow } from './render.js';
+import { green, red, yellow } from './render.js';
 import { formatMetrics, type MetricValues } from '../pipeline/metrics.js';
 import { envSummaryLine } from '../provenance/env-summary.js';
 
@@ -28,7 +28,7 @@ function restoredFrom(st: ReproStage): string {
   return st.from === 'lock' ? 'dv.lock' : st.from === 'remote' ? `the remote run cache (${st.remote})` : 'the run cache';
 }
 
-export function repro(r: ReproResult): string {
+export function repro(r: ReproResult, gitAdd: (paths: string[]) => string): string {
   const lines: string[] = [];
   for (const st of r.stages) {
     if (st.action === 'up-to-date') lines.push(`${st.name}: up to date`);
@@ -46,7 +46,7 @@ export function repro(r: ReproResult): string {
           (st.outs.map((o) => `${o.path} ${short(o.id)}`).join(', ') || 'no outs'),
       );
   }
-  if (r.gitAdd.length > 0) lines.push(`\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`);
+  if (r.gitAdd.length > 0) lines.push(`\nTo record it with git, run:\n\n\t${gitAdd(r.gitAdd)}\n`);
   return lines.join('\n');
 }
 

@@ -165,6 +165,8 @@ export interface RunContext {
   onWarning?: (text: string) => void;
   /** Called before each retry of a remote request. */
   onRetry?: RetryOptions['onRetry'];
+  /** Called with the repository's root once it is found (what the command's repo-relative paths are relative to). */
+  onRoot?: (root: string) => void;
 }
 
 /** Runs command `name`: opens the repository as the command's lock mode says, runs it, closes. */
@@ -180,6 +182,7 @@ export async function runCommand<K extends CommandName>(name: K, at: RunContext,
     onWarning: at.onWarning,
     onRetry: at.onRetry,
   });
+  at.onRoot?.(s.root);
   try {
     return await def.run(s, opts);
   } finally {

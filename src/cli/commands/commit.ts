@@ -5,9 +5,8 @@ import type { CliContext } from '../io.js';
 import { command, snapshotMeta, snapshotOptions } from '../options.js';
 import type { ScanProgress } from '../../workspace/scan.js';
 import { count, human } from '../progress.js';
-import { shellQuote } from '../render.js';
 
-function render(r: CommitResult): string {
+function render(r: CommitResult, gitAdd: CliContext['gitAdd']): string {
   if (r.committed.length === 0) return 'nothing tracked: run `dv add <path>` first';
   const lines = r.committed.map((c) =>
     c.changed
@@ -15,7 +14,7 @@ function render(r: CommitResult): string {
       : `unchanged ${c.path}`,
   );
   if (r.committed.some((c) => c.changed)) {
-    const git = r.gitAdd.length > 0 ? `\n\nRecord it with git: git add ${r.gitAdd.map(shellQuote).join(' ')}` : '';
+    const git = r.gitAdd.length > 0 ? `\n\nRecord it with git: ${gitAdd(r.gitAdd)}` : '';
     lines.push(`stored ${human(r.bytesStored)} in ${count(r.objectsStored, 'new object')}${git}`);
   }
   for (const a of r.attestations ?? []) lines.push(`signed an attestation of ${a.path} by ${a.keyid}: ${a.file}`);
@@ -42,6 +41,6 @@ export function register(program: Command, ctx: CliContext): void {
       const r = await ctx
         .run('commit', { paths, cwd: ctx.cwd(), ...snapshotMeta(o), onProgress, ...(o.sign ? { sign: true } : {}) })
         .finally(() => bar.stop());
-      ctx.show(r, render);
+      ctx.show(r, (x) => render(x, ctx.gitAdd));
     });
 }

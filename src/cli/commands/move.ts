@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../io.js';
 import { command } from '../options.js';
-import { shellQuote } from '../render.js';
 
 export function register(program: Command, ctx: CliContext): void {
   command(
@@ -22,7 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
         () =>
           `moved ${r.from} to ${r.to}${r.dataMoved ? '' : ' (pointer only: the data was not checked out)'}` +
           `: snapshot ${r.snapshot.slice(0, 12)}\n` +
-          `\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n`,
+          `\nTo record it with git, run:\n\n\t${ctx.gitAdd(r.gitAdd)}\n`,
       );
     });
 }

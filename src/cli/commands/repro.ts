@@ -53,7 +53,7 @@ async function run(ctx: CliContext, stages: string[], o: ReproFlags): Promise<vo
           : `Restoring stage ${e.stage} from ${e.from === 'remote' ? 'the remote run cache' : 'a recorded run'}`,
       ),
   });
-  ctx.show(r, pr.repro);
+  ctx.show(r, (x) => pr.repro(x, ctx.gitAdd));
 }
 
 export function register(program: Command, ctx: CliContext): void {

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import type { StageAddResult, StageRemoveResult } from '../../ops/stage.js';
 import type { CliContext } from '../io.js';
 import { collect, EXIT_HELP, example } from '../options.js';
-import { shellQuote } from '../render.js';
 
 interface AddFlags {
   name: string;
@@ -24,10 +23,10 @@ function added(r: StageAddResult): string {
   return `${r.replaced ? 'replaced' : 'added'} stage ${r.stage.name} in dv.yaml${after}\n\nRun it with \`dv repro ${r.stage.name}\`${git}`;
 }
 
-function removed(r: StageRemoveResult): string {
+function removed(r: StageRemoveResult, gitAdd: CliContext['gitAdd']): string {
   const outs = r.untracked.length ? `; no longer tracked (files kept): ${r.untracked.join(', ')}` : '';
   const line = `removed stage ${r.stage} from dv.yaml${r.lockEntry ? ' and dv.lock' : ''}${outs}`;
-  return r.gitAdd.length ? `${line}\n\nTo record it with git, run:\n\n\tgit add ${r.gitAdd.map(shellQuote).join(' ')}\n` : line;
+  return r.gitAdd.length ? `${line}\n\nTo record it with git, run:\n\n\t${gitAdd(r.gitAdd)}\n` : line;
 }
 
 function registerAdd(stage: Command, ctx: CliContext): void {
@@ -91,6 +90,6 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<name>', 'the stage')
     .option('--keep-outs', 'keep the outs tracked as plain data (their pointer files stay)');
   example(remove, 'dv stage remove train').action(async (name: string, o: { keepOuts?: boolean }) => {
-    ctx.show(await ctx.run('stageRemove', { name, keepOuts: o.keepOuts }), removed);
+    ctx.show(await ctx.run('stageRemove', { name, keepOuts: o.keepOuts }), (x) => removed(x, ctx.gitAdd));
   });
 }
