@@ -160,7 +160,18 @@ async function foreignRemote(
   const file = join(tmp, 'config');
   await fsp.writeFile(file, text.stdout);
   const config = await Config.load({ global: s.config.files.global, repo: file, local: join(tmp, 'no-local-config') });
-  const remote = resolveRemote(config);
+  let remote: RemoteConfig;
+  try {
+    remote = resolveRemote(config);
+  } catch (e) {
+    if (!(e instanceof DvError && e.code === 'NO_REMOTE')) throw e;
+    // The source's config, not this repository's: the generic advice (`dv remote add`) would mislead.
+    throw new DvError(
+      'NO_REMOTE',
+      `${url} at ${commit.slice(0, 10)}: its committed .dv/config names no default remote to read the data from: try another revision`,
+      { url, rev: commit },
+    );
+  }
   // A relative directory remote is relative to the source repository; from a network URL there is none.
   const base = local ?? tmp;
   const target = parseRemoteUrl(remote.url, base);

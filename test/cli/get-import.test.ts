@@ -138,6 +138,15 @@ test('refusals: hostile URLs, a committed directory remote outside the source, u
   assert.match(out.stderr, /^dv: error REMOTE_UNTRUSTED: .*names the directory .*elsewhere.* outside /);
   await assert.rejects(fsp.lstat(join(me, 'labels.csv')));
 
+  // A revision of the source whose committed config names no remote: the error names the source.
+  const bare = await source('dir');
+  await dvOk(bare.dir, ['remote', 'remove', 'origin']);
+  git(bare.dir, ['add', '-A']);
+  git(bare.dir, ['commit', '-qm', 'no remote']);
+  const none = await dv(me, ['get', bare.dir, 'data/labels.csv', '-o', 'none.csv']);
+  assert.equal(none.code, 30, none.stderr);
+  assert.match(none.stderr, /^dv: error NO_REMOTE: .* at [0-9a-f]{10}: its committed \.dv\/config names no default remote/);
+
   const other = await source('dir');
   const miss = await dv(me, ['get', other.dir, 'nothere.csv']);
   assert.equal(miss.code, 13, miss.stderr);
