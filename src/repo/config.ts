@@ -244,7 +244,7 @@ export function checkSetting(key: string, value: string): void {
       'USAGE',
       remote
         ? `unknown config key ${key}: a remote takes ${REMOTE_OPTIONS.map((o) => `remote.${remote[1]}.${o}`).join(', ')}`
-        : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, pipeline.env and remote.NAME.{${REMOTE_OPTIONS.join(',')}}; with --local or --global, attest.key and attest.trustedKeys`,
+        : `unknown config key ${key}: dv reads core.remote, core.git, cache.dir, gc.protect, pipeline.env, attest.signCommits and remote.NAME.{${REMOTE_OPTIONS.join(',')}}; with --local or --global, attest.key and attest.trustedKeys`,
       { key },
     );
   }

@@ -78,7 +78,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option(
       '-w, --workspace',
       "keep only what the work tree's pointer files name: no older versions, no other branches or tags " +
-        '(they stay on remotes they were pushed to)',
+        '(they stay on remotes they were pushed to); what is younger than --keep-days is still kept (--keep-days 0: none)',
     )
     .option(
       '--remote [name]',
