@@ -128,7 +128,8 @@ export function codes(): string {
 }
 
 export function remoteStatus(r: RemoteStatusResult): string {
-  const lines = [`remote ${r.remote} (${r.url}): ${r.upToDate ? 'up to date' : 'differs'}`];
+  // What it compares is the work tree's pointer files: older versions are `dv push --all-history`'s.
+  const lines = [`remote ${r.remote} (${r.url}): ${r.upToDate ? "up to date with the work tree's pointer files" : 'differs'}`];
   if (r.notPushed.objects > 0) lines.push(`  not pushed: ${r.notPushed.objects} objects (${human(r.notPushed.bytes)}); run \`dv push\``);
   if (r.notFetched.objects > 0)
     lines.push(`  not fetched: ${r.notFetched.objects} objects (${r.notFetched.onRemote} on the remote); run \`dv fetch\``);

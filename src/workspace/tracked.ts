@@ -5,7 +5,7 @@
  * Invariant: every tracked path handed on here was read from a pointer file whose snapshot
  * and tree agree (`checkPointerSnapshots`), so no caller works from a pointer that lies.
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { POINTER_SUFFIX } from '../core/pointer.js';
 import { decodeTree } from '../core/tree.js';
@@ -90,7 +90,12 @@ export async function selectTracked(
 function trackedOf(root: string, all: Tracked[], cwd: string, p: string): { tracked: Tracked; rel: string } {
   const rel = trackedRel(root, cwd, p, all);
   const t = trackedHolding(all, rel);
-  if (!t) throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: run \`dv add ${p}\` first`, { path: p });
+  if (!t) {
+    // `dv add` of a path that is nowhere would fail next: say so instead of sending the user there.
+    const there = lstatSync(join(root, rel), { throwIfNoEntry: false }) !== undefined;
+    const next = there ? `run \`dv add ${p}\` first` : 'it does not exist either: check the path (`dv status` lists the tracked ones)';
+    throw new DvError('NOT_TRACKED', `${p} is not tracked by dv: ${next}`, { path: p });
+  }
   return { tracked: t, rel };
 }
 

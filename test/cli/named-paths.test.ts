@@ -54,3 +54,14 @@ test('a path inside a tracked directory that is neither there nor in its snapsho
   await fsp.writeFile(join(repo, 'data', 'new.txt'), 'n');
   assert.equal((await dvJson(repo, ['commit', 'data/new.txt'])).committed[0].changed, true);
 });
+
+test('a path dv does not track: add it if it is there, check it if it is nowhere', async () => {
+  const repo = await makeRepo();
+  await fsp.writeFile(join(repo, 'loose.txt'), 'x');
+  const there = await dv(repo, ['status', 'loose.txt']);
+  assert.equal(there.code, 13, there.stderr);
+  assert.match(there.stderr, /^dv: error NOT_TRACKED: loose\.txt is not tracked by dv: run `dv add loose\.txt` first/);
+  const nowhere = await dv(repo, ['commit', 'nosuch']);
+  assert.equal(nowhere.code, 13, nowhere.stderr);
+  assert.match(nowhere.stderr, /^dv: error NOT_TRACKED: nosuch is not tracked by dv: it does not exist either: check the path/);
+});
