@@ -24,6 +24,8 @@ import { fetch, type FetchOptions, type FetchResult } from './fetch.js';
 export interface PullOptions extends FetchOptions {
   force?: boolean;
   onCheckoutProgress?: CheckoutOptions['onProgress'];
+  /** Called once the fetch is done, before the checkout (which may still fail: what was fetched stays). */
+  onFetched?: (f: FetchResult) => void;
 }
 
 export interface PullResult {
@@ -36,6 +38,7 @@ export async function pull(s: RepoSession, opts: PullOptions = {}): Promise<Pull
   const stage = opts.allHistory ? undefined : WriteThrough.create(join(s.paths.dvDir, 'tmp'));
   try {
     const f = await fetch(s, { ...opts, stage });
+    opts.onFetched?.(f);
     const partial = f.partial ?? [];
     const paths: CheckoutEntry[] = [];
     // Tracked paths named whole (or none named) are checked out as `dv checkout` does.

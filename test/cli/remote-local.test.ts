@@ -170,3 +170,32 @@ test('ten small commits pushed at once travel as one data pack and one metadata 
   assert.deepEqual(await describeTree(join(b, 'data')), await describeTree(join(a, 'data')));
   assert.equal((await dvJson(b, ['fsck'])).ok, true);
 });
+
+test('a pull whose checkout meets unsaved work says what it fetched before the error, and keeps both', async () => {
+  const a = await makeRepo();
+  const store = join(tempDir(), 'store');
+  await fsp.mkdir(join(a, 'data'));
+  await fsp.writeFile(join(a, 'data', 'a.txt'), 'v1');
+  await dvOk(a, ['add', 'data']);
+  await dvOk(a, ['remote', 'add', 'origin', store, '--default']);
+  await dvOk(a, ['push']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'v1']);
+  const b = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', a, b]);
+  await dvOk(b, ['pull']);
+  await fsp.writeFile(join(a, 'data', 'a.txt'), 'v2');
+  await dvOk(a, ['commit']);
+  await dvOk(a, ['push']);
+  git(a, ['add', '-A']);
+  git(a, ['commit', '-qm', 'v2']);
+  git(b, ['pull', '-q', '--no-rebase']);
+  await fsp.writeFile(join(b, 'data', 'a.txt'), 'mine');
+  const r = await dv(b, ['pull']);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^origin: fetched [1-9]\d* objects? /m, `the fetch is reported: ${r.stdout}`);
+  assert.match(r.stderr, /^dv: error \w+: .*data\/a\.txt/m);
+  assert.equal(await fsp.readFile(join(b, 'data', 'a.txt'), 'utf8'), 'mine', 'the unsaved work is kept');
+  assert.match(await dvOk(b, ['pull', '--force']), /fetched 0 objects/);
+  assert.equal(await fsp.readFile(join(b, 'data', 'a.txt'), 'utf8'), 'v2');
+});

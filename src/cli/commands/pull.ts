@@ -1,5 +1,6 @@
 /** `dv pull`: fetch from a remote, then check out the tracked paths. */
 import type { Command } from 'commander';
+import type { FetchResult } from '../../ops/fetch.js';
 import type { PullResult } from '../../ops/pull.js';
 import type { CliContext } from '../io.js';
 import { command } from '../options.js';
@@ -18,6 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'overwrite or delete uncommitted changes')
     .action(async (paths: string[], o: TransferFlags & { force?: boolean }) => {
       const bar = ctx.progress('pull');
+      let got: FetchResult | undefined;
       const r = await ctx
         .run('pull', {
           ...transferArgs(paths, ctx.cwd(), o),
@@ -25,6 +27,15 @@ export function register(program: Command, ctx: CliContext): void {
           onProgress: (p) => bar.update(p.objects, { bytes: p.data, totalBytes: p.total, phase: 'fetch', unit: 'objects' }),
           onCheckoutProgress: (f, b, t) =>
             bar.update(f, { bytes: b, total: t.files, totalBytes: t.bytes, phase: `checkout ${t.path}`, unit: 'files' }),
+          onFetched: (f) => {
+            got = f;
+          },
+        })
+        .catch((e: unknown) => {
+          // A checkout that fails (unsaved changes) keeps what was fetched: say so before the error.
+          bar.stop();
+          if (got && !ctx.globals.json && !ctx.globals.quiet) ctx.out(fetched(got));
+          throw e;
         })
         .finally(() => bar.stop());
       ctx.show(r, render);
