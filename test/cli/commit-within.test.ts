@@ -28,7 +28,20 @@ test('commit of files inside a tracked directory records only them; the rest sta
   await fsp.writeFile(join(repo, 'data', 'sub', 'e.csv'), 'e\n');
   await fsp.writeFile(join(repo, 'data', 'new.csv'), 'new\n');
 
-  const r = await dvJson(repo, ['commit', 'data/a.csv', 'data/sub', 'data/never-existed.csv']);
+  // A path that is nowhere (not in the work tree, not in the snapshot) fails the commit, as git's
+  // pathspec does: nothing is recorded.
+  const typo = await dv(repo, ['commit', 'data/a.csv', 'data/never-existed.csv']);
+  assert.equal(typo.code, 15, typo.stderr);
+  assert.match(typo.stderr, /PATH_NOT_FOUND: data\/never-existed\.csv is neither in the work tree nor in the snapshot of data/);
+  assert.deepEqual(changed(await dvJson(repo, ['status'])), [
+    '+data/new.csv',
+    '+data/sub/e.csv',
+    '-data/sub/c.csv',
+    '~data/a.csv',
+    '~data/b.csv',
+  ]);
+
+  const r = await dvJson(repo, ['commit', 'data/a.csv', 'data/sub']);
   assert.equal(r.committed.length, 1);
   assert.equal(r.committed[0].changed, true);
   assert.equal(r.committed[0].files, 4, 'a, b, sub/d and sub/e: counted from the grafted tree');

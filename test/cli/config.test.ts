@@ -69,7 +69,7 @@ test('set: keys dv does not read and values it cannot use are refused, naming th
     ],
     [
       ['core.remotes', 'origin'],
-      /unknown config key core\.remotes: dv reads core\.remote, core\.git, cache\.dir, pipeline\.env and remote\.NAME/,
+      /unknown config key core\.remotes: dv reads core\.remote, core\.git, cache\.dir, gc\.protect, pipeline\.env, attest\.signCommits and remote\.NAME/,
     ],
     [['pipeline.env', 'A B'], /pipeline\.env "A B": give names of environment variables/],
     [['cache.dir', ' '], /cache\.dir " ": give a directory path/],
