@@ -7,9 +7,8 @@
  * line); a value in the committed file is ignored, and `dv config` refuses to write one there.
  */
 import type { KeyObject } from 'node:crypto';
-import { homedir } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
-import { type Config, getKey } from '../repo/config.js';
+import { resolve } from 'node:path';
+import { type Config, configPath, getKey } from '../repo/config.js';
 import type { Signer } from './dsse.js';
 import { loadPublicKeys, loadSigner } from './keys.js';
 
@@ -21,16 +20,10 @@ export function trustedValue(config: Config, key: string): string | undefined {
   return getKey(config.levels.local, key) ?? getKey(config.levels.global, key);
 }
 
-/** `~/x` from the home directory; a relative path from the repository root. */
-export function keyPath(value: string, root: string): string {
-  if (value === '~' || value.startsWith('~/')) return resolve(homedir(), value.slice(2));
-  return isAbsolute(value) ? value : resolve(root, value);
-}
-
 /** The configured signer, or undefined when no trusted config names a key. */
 export async function configuredSigner(config: Config, root: string): Promise<(Signer & { publicKey: KeyObject }) | undefined> {
   const v = trustedValue(config, ATTEST_KEY);
-  return v === undefined ? undefined : loadSigner(keyPath(v, root), ATTEST_KEY);
+  return v === undefined ? undefined : loadSigner(configPath(v, root), ATTEST_KEY);
 }
 
 export interface TrustedKeys {
@@ -45,7 +38,7 @@ export async function trustedKeys(config: Config, root: string, file?: string): 
       ? resolve(file)
       : (() => {
           const v = trustedValue(config, TRUSTED_KEYS);
-          return v === undefined ? undefined : keyPath(v, root);
+          return v === undefined ? undefined : configPath(v, root);
         })();
   if (path === undefined) return undefined;
   return { file: path, keys: await loadPublicKeys(path, file !== undefined ? '--trusted-keys' : TRUSTED_KEYS) };

@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseRemoteUrl } from '../backend/open.js';
 import { CHUNKER_V1 } from '../core/chunker.js';
 import { COUNT, numberHint, parseNumber, type NumberRule } from '../core/number.js';
@@ -166,6 +166,12 @@ const number = (rule: NumberRule, unit = ''): KeyRule => ({
 });
 const nonEmpty = (what: string): KeyRule => ({ accepts: what, ok: (v) => v.trim() !== '' });
 const FORMAT = ' (part of the repository format: the value `dv init` wrote)';
+
+/** A path a config value names: `~/x` from the home directory, a relative one from the repository root. */
+export function configPath(value: string, root: string): string {
+  if (value === '~' || value.startsWith('~/')) return resolve(homedir(), value.slice(2));
+  return isAbsolute(value) ? value : resolve(root, value);
+}
 
 /** Every key dv reads, and what it accepts. A value dv would ignore or misread is refused. */
 const KEYS: Record<string, KeyRule> = {
@@ -334,6 +340,21 @@ export class Config implements ConfigView {
           `${key}: the committed .dv/config cannot choose signing or trusted keys (clones would trust it): use \`dv config --local ${key} ${show(value)}\` (or --global)`,
           { key },
         );
+      // A key file that is not there would fail every signing command later, far from this line.
+      if (key === 'attest.key' || key === 'attest.trustedKeys') {
+        const file = configPath(value, dirname(dirname(this.files.repo)));
+        if (
+          !(await fsp.stat(file).then(
+            (st) => st.isFile(),
+            () => false,
+          ))
+        )
+          throw new DvError(
+            'USAGE',
+            `${key} ${show(value)}: ${file} is not a file: ${key === 'attest.key' ? `make one first (\`dv key gen ${show(value)}\`)` : 'fix the path'}`,
+            { key, value },
+          );
+      }
       if (key === 'core.remote' && this.get(`remote.${value}.url`) === undefined) {
         const names = this.entries().flatMap(([k]) => /^remote\.([^.]+)\.url$/.exec(k)?.[1] ?? []);
         throw new DvError(

@@ -40,6 +40,11 @@ test('dv key gen writes a 0600 key and its .pub, and never overwrites either', a
   assert.equal(again.code, 2);
   assert.match(again.stderr, /k1 exists: dv key gen never overwrites a key/);
   assert.deepEqual(await fsp.readFile(key), before);
+  // A parent directory that is not there yet (~/.config/dv/ on a new machine) is made, for the owner alone.
+  const nested = join(keys, 'new', 'dir', 'signing.key');
+  await dvOk(f.repo, ['key', 'gen', nested]);
+  assert.equal((await fsp.stat(join(keys, 'new', 'dir'))).mode & 0o777, 0o700);
+  assert.equal((await fsp.stat(nested)).mode & 0o777, 0o600);
 });
 
 test('an OpenSSH ed25519 key signs; its ssh-ed25519 line, mixed with PEM keys and comments, verifies', {
@@ -122,4 +127,15 @@ test('the committed .dv/config can choose neither the signing key nor the truste
   await dvOk(f.repo, ['attest', 'model.json', '-o', join(keys, 'local.json')]);
   await dvOk(f.repo, ['config', '--local', 'attest.trustedKeys', join(keys, 'k1.pub')]);
   assert.equal((await dvJson(f.repo, ['attest', 'verify', join(keys, 'local.json')])).ok, true);
+});
+
+test('dv config refuses a signing or trusted key file that is not there', async () => {
+  const before = (await dv(f.repo, ['config', '--local', '-l'])).stdout;
+  for (const key of ['attest.key', 'attest.trustedKeys']) {
+    const r = await dv(f.repo, ['config', '--local', key, join(keys, 'not-made-yet')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^dv: error USAGE: ${key.replace('.', '\\.')} .*not-made-yet is not a file`));
+  }
+  assert.match((await dv(f.repo, ['config', '--local', 'attest.key', join(keys, 'nope')])).stderr, /make one first \(`dv key gen /);
+  assert.equal((await dv(f.repo, ['config', '--local', '-l'])).stdout, before, 'nothing was set');
 });
