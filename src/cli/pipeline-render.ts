@@ -20,7 +20,7 @@ export function stagesStatus(
   for (const st of stages) lines.push(`\t${yellow(st.name)}: ${st.changes.map(describeChange).join(', ')}`);
   if (metrics.length > 0) lines.push('\nMetrics:');
   for (const m of metrics)
-    lines.push(`\t${m.path} (${m.stage}): ${m.values === null ? 'missing or not JSON/YAML' : formatMetrics(m.values)}`);
+    lines.push(`\t${m.path} (${m.stage}): ${m.values === null ? 'missing, or not JSON, YAML, TOML or CSV' : formatMetrics(m.values)}`);
   return lines.join('\n');
 }
 
