@@ -7,6 +7,7 @@
  * required to hold the recorded tree, at the out's path, written by a run of this key.
  */
 import type { Backend } from '../backend/backend.js';
+import { parseRemoteUrl } from '../backend/open.js';
 import { isId } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import type { RepoSession } from '../repo/repo.js';
@@ -114,6 +115,13 @@ export class RemoteRunCache {
     this.state = 'off';
     // A request still hanging must not keep the process alive after the stages ran.
     void this.backend?.close?.();
+    // A directory remote not made yet (the first push makes it) is no alarm: it holds no run.
+    if (e instanceof DvError && e.code === 'REMOTE_NOT_FOUND' && parseRemoteUrl(this.config!.url, this.s.root).kind === 'local') {
+      this.opts.notice(
+        `remote ${this.config!.name} (${this.config!.url}) does not exist yet (a first push makes it): no run cache to read`,
+      );
+      return;
+    }
     this.opts.notice(
       `remote ${this.config!.name} (${this.config!.url}) is out of reach (${e instanceof DvError ? e.code : String(e)}): ` +
         'stages not recorded here will run instead of coming from its run cache (skip the lookup with `dv repro --offline`)',
