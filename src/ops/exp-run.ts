@@ -161,6 +161,11 @@ async function runOne(
         commits ??= [await headCommit(s.root), ...(await listExpRefs(s.root)).filter((x) => !x.queued).map((x) => x.commit)];
         return recordedCopies(s.root, commits, stage, key, paths);
       },
+    }).catch((x: unknown) => {
+      // A stage that failed here failed in this experiment, and `dv exp run` is what runs it again.
+      if (!(x instanceof DvError && x.code === 'STAGE_FAILED')) throw x;
+      const again = x.message.replace('run `dv repro` again', 'run `dv exp run` again');
+      throw new DvError('STAGE_FAILED', `experiment ${e.name}: ${again}`, { ...x.data, experiment: e.name });
     });
     const ran = r.stages.filter((x) => x.action === 'ran').map((x) => x.name);
     const tree = await treeWith(wt.root, await resultFiles(wt.root, [...e.texts.keys()]));

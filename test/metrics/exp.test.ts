@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join, relative } from 'node:path';
-import { dv, dvJson, dvOk, git } from '../helpers/cli.js';
+import { dv, dvJson, dvOk, git, makeRepo } from '../helpers/cli.js';
 import { type ExpFixture, expRepo } from './fixture-exp.js';
 
 /** Every file of the work tree but .git and .dv, with the hash of its bytes. */
@@ -299,4 +299,20 @@ test('dv gc keeps what experiments name (their refs are gc roots, like branches)
     await fsp.readFile(join(repo, 'model.bin')),
     Buffer.from(await dvOk(repo, ['cat', `refs/exps/${head}/kept:model.bin`]), 'utf8'),
   );
+});
+
+test('a stage that fails in an experiment: the error names the experiment and `dv exp run`, with the stage exit code', async () => {
+  const repo = await makeRepo();
+  await fsp.writeFile(join(repo, 'params.yaml'), 'x:\n  fail: 0\n');
+  const script =
+    "import fs from 'node:fs';\nif (/fail: 1/.test(fs.readFileSync('params.yaml', 'utf8'))) process.exit(3);\nfs.writeFileSync('out.txt', 'ok');\n";
+  await fsp.writeFile(join(repo, 'run.mjs'), script);
+  await dvOk(repo, ['stage', 'add', '-n', 's', '-d', 'run.mjs', '-p', 'x.fail', '-o', 'out.txt', '--', 'node run.mjs']);
+  await dvOk(repo, ['repro']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'base']);
+  const r = await dv(repo, ['exp', 'run', '-S', 'x.fail=1', '-n', 'badexp']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^dv: error STAGE_FAILED: experiment badexp: stage s failed with exit code 3: .*run `dv exp run` again/m);
+  assert.equal(git(repo, ['for-each-ref', 'refs/exps/']), '', 'no experiment recorded');
 });
