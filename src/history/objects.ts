@@ -3,7 +3,6 @@ import { DeclaredLedger } from '../core/declared.js';
 import { decodeSnapshot, isSnapshotBytes, type Snapshot } from '../core/snapshot.js';
 import { decodeTree, encodeTree, TREE_MAGIC, type Tree } from '../core/tree.js';
 import { MANIFEST_MAGIC } from '../core/manifest.js';
-import { blake3Hex } from '../core/hash.js';
 import { isIdPrefix } from '../core/ids.js';
 import { DvError } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -44,15 +43,14 @@ export function treeLoader(store: ObjectStore, overlay?: Map<string, Tree>): (id
 }
 
 /**
- * A tracked file's tree holds the file alone, under the file's name. The same file under `name`:
- * `tree` itself when its one entry already has that name (or it holds more than one), else the
- * renamed tree's bytes with their id, for the caller to store (`undefined` then means unchanged).
+ * A tracked file's tree holds the file alone, under the file's name. The id of the same file under
+ * `name`: `tree` itself when its one entry already has that name (or it holds more than one), else
+ * the renamed tree, put in the store (pending until its next flush).
  */
-export async function fileTreeNamed(store: ObjectStore, tree: string, name: string): Promise<{ id: string; bytes?: Buffer }> {
+export async function fileTreeNamed(store: ObjectStore, tree: string, name: string): Promise<string> {
   const t = decodeTree(await store.get(tree), tree);
-  if (t.entries.length !== 1 || t.entries[0].name === name) return { id: tree };
-  const bytes = encodeTree({ entries: [{ ...t.entries[0], name }] });
-  return { id: blake3Hex(bytes), bytes };
+  if (t.entries.length !== 1 || t.entries[0].name === name) return tree;
+  return store.putObject(encodeTree({ entries: [{ ...t.entries[0], name }] }));
 }
 
 export async function loadSnapshot(store: ObjectStore, id: string): Promise<Snapshot> {

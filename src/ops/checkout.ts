@@ -267,11 +267,8 @@ export async function checkout(s: RepoSession, opts: CheckoutOptions): Promise<C
   // (else the restored file would never match its pointer).
   let treeId = what.tree;
   if (kind === 'file') {
-    const named = await fileTreeNamed(s.store, what.tree, posix.basename(rel));
-    if (named.bytes) {
-      treeId = await s.store.putObject(named.bytes);
-      await s.store.flush();
-    }
+    treeId = await fileTreeNamed(s.store, what.tree, posix.basename(rel));
+    if (treeId !== what.tree) await s.store.flush();
   }
   if (!existing && !opts.force) {
     // Starting to track a path: what is there now is the user's, in no snapshot of it; only

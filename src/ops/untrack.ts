@@ -132,7 +132,7 @@ export interface MoveResult {
 async function treeUnder(s: RepoSession, t: Tracked, to: string): Promise<string> {
   const name = posix.basename(to);
   if (t.pointer.kind !== 'file' || name === posix.basename(t.rel)) return t.pointer.tree;
-  const named = await fileTreeNamed(s.store, t.pointer.tree, name).catch((e: unknown) => {
+  return fileTreeNamed(s.store, t.pointer.tree, name).catch((e: unknown) => {
     if (!(e instanceof DvError && e.code === 'OBJECT_MISSING')) throw e;
     throw new DvError(
       'OBJECT_MISSING',
@@ -140,7 +140,6 @@ async function treeUnder(s: RepoSession, t: Tracked, to: string): Promise<string
       { path: t.rel, id: t.pointer.tree },
     );
   });
-  return named.bytes ? s.store.putObject(named.bytes) : named.id;
 }
 
 export async function move(s: RepoSession, opts: MoveOptions): Promise<MoveResult> {
