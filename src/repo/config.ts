@@ -343,12 +343,11 @@ export class Config implements ConfigView {
       // A key file that is not there would fail every signing command later, far from this line.
       if (key === 'attest.key' || key === 'attest.trustedKeys') {
         const file = configPath(value, dirname(dirname(this.files.repo)));
-        if (
-          !(await fsp.stat(file).then(
-            (st) => st.isFile(),
-            () => false,
-          ))
-        )
+        const isFile = await fsp.stat(file).then(
+          (st) => st.isFile(),
+          () => false,
+        );
+        if (!isFile)
           throw new DvError(
             'USAGE',
             `${key} ${show(value)}: ${file} is not a file: ${key === 'attest.key' ? `make one first (\`dv key gen ${show(value)}\`)` : 'fix the path'}`,

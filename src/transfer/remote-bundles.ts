@@ -16,8 +16,9 @@
  *   download whole bundles to find the few it lacks.
  * - Bounded: at most MAX_BUNDLES listed (and MAX_BUNDLE_KEYS keys of any name); every read within
  *   MAX_BUNDLE_BYTES and, across a load, MAX_TOTAL_BUNDLE_BYTES; READ_JOBS bundles at once (at most
- *   2 x 32 MiB in memory: a run read past the header's first read is joined to it). A member is used only at the size the listing
- *   gives its index, so its bytes also count in the index listing's own budget (remote-index.ts).
+ *   2 x 32 MiB in memory: a run read past the header's first read is joined to it). A member is
+ *   used only at the size the listing gives its index, so its bytes also count in the index
+ *   listing's own budget (remote-index.ts).
  * - A clone reads a bundle's header once: a marker `<id>.bundle-read` in the index cache (an empty
  *   file, not fsynced: a lost one costs a header read) says it did; a push marks the bundles it wrote.
  * - Deleting a bundle never loses anything (the index/ keys stay), so gc may delete one without a mark.
