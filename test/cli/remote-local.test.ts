@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, dvJson, makeRepo, describeTree, git, tempDir } from '../helpers/cli.js';
+import { cloneOf, dv, dvOk, dvJson, makeRepo, describeTree, git, pushAndCommit, tempDir } from '../helpers/cli.js';
 import { makeDataset } from '../helpers/data.js';
 
 async function countFiles(dir: string): Promise<number> {
@@ -178,17 +178,12 @@ test('a pull whose checkout meets unsaved work says what it fetched before the e
   await fsp.writeFile(join(a, 'data', 'a.txt'), 'v1');
   await dvOk(a, ['add', 'data']);
   await dvOk(a, ['remote', 'add', 'origin', store, '--default']);
-  await dvOk(a, ['push']);
-  git(a, ['add', '-A']);
-  git(a, ['commit', '-qm', 'v1']);
-  const b = join(tempDir(), 'clone');
-  git(tempDir(), ['clone', '-q', a, b]);
+  await pushAndCommit(a, 'v1');
+  const b = cloneOf(a);
   await dvOk(b, ['pull']);
   await fsp.writeFile(join(a, 'data', 'a.txt'), 'v2');
   await dvOk(a, ['commit']);
-  await dvOk(a, ['push']);
-  git(a, ['add', '-A']);
-  git(a, ['commit', '-qm', 'v2']);
+  await pushAndCommit(a, 'v2');
   git(b, ['pull', '-q', '--no-rebase']);
   await fsp.writeFile(join(b, 'data', 'a.txt'), 'mine');
   const r = await dv(b, ['pull']);

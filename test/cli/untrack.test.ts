@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dv, dvOk, dvJson, makeRepo, describeTree, git, prng, run, tempDir } from '../helpers/cli.js';
+import { cloneOf, dv, dvOk, dvJson, makeRepo, describeTree, git, prng, pushAndCommit, run, tempDir } from '../helpers/cli.js';
 
 const st = (s: { clean: boolean }): void => assert.equal(s.clean, true, JSON.stringify(s));
 
@@ -65,11 +65,8 @@ test('dv move of one file to a new name: its snapshot holds the new name; a clon
   assert.doesNotMatch(await dvOk(repo, ['ls', 'models/g.txt']), /f\.txt/);
   const remote = join(tempDir(), 'remote');
   await dvOk(repo, ['remote', 'add', 'origin', remote, '--default']);
-  await dvOk(repo, ['push']);
-  git(repo, ['add', '-A']);
-  git(repo, ['commit', '-qm', 'moved']);
-  const clone = join(tempDir(), 'clone');
-  git(tempDir(), ['clone', '-q', repo, clone]);
+  await pushAndCommit(repo, 'moved');
+  const clone = cloneOf(repo);
   // Without the file's tree here, a new name cannot go into it: refused, nothing changed.
   const refused = await dv(clone, ['move', 'models/g.txt', 'h.txt']);
   assert.equal(refused.code, 22, refused.stderr);

@@ -80,6 +80,20 @@ export function git(cwd: string, args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8' });
 }
 
+/** Pushes `repo`'s data to its default remote and commits all to git: what a teammate's clone then gets. */
+export async function pushAndCommit(repo: string, message: string): Promise<void> {
+  await dvOk(repo, ['push']);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', message]);
+}
+
+/** A git clone of `repo` in a temp directory (its data not pulled). */
+export function cloneOf(repo: string): string {
+  const clone = join(tempDir(), 'clone');
+  git(tempDir(), ['clone', '-q', repo, clone]);
+  return clone;
+}
+
 export interface Manifest {
   [path: string]: string;
 }
