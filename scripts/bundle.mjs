@@ -11,7 +11,7 @@
  * node_modules at run time as the modules do.
  */
 import { spawnSync } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -19,7 +19,9 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
 const src = join(dist, 'src');
-const EXTERNAL = ['classic-level', '@mongodb-js/zstd', '@napi-rs/blake-hash', 'hash-wasm', 'elkjs'];
+const EXTERNAL = ['classic-level', '@mongodb-js/zstd', '@napi-rs/blake-hash', 'elkjs'];
+/** import() of a node: module, as esbuild leaves it; it becomes a require (see below). */
+const NODE_IMPORT = /\bimport\("(node:[a-z_/]+)"\)/g;
 
 async function modules() {
   const out = [];
@@ -64,13 +66,25 @@ const result = await build({
     js: [
       "'use strict';",
       'const __dvUrl = (rel) => require("node:url").pathToFileURL(require("node:path").join(__dirname, rel)).href;',
+      'const __dvNs = (m) => ({ ...m, default: m });',
     ].join('\n'),
   },
   plugins: [ownUrls],
   logLevel: 'warning',
-  metafile: true,
+  write: false,
 });
-const bytes = Object.values(result.metafile.outputs)[0].bytes;
+// Node 20 runs a script compiled from a code cache without its import() callback: every import()
+// left would fail at run time ("A dynamic import callback was not specified"). esbuild keeps
+// import() only for what it does not bundle; a node: module's namespace is its exports object
+// with itself as default, which is what these become. Any other import() fails the build.
+const text = result.outputFiles[0].text.replace(NODE_IMPORT, (_, m) => `Promise.resolve().then(() => __dvNs(require("${m}")))`);
+const left = /\bimport\(/.exec(text.replace(/\/\/.*$|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/gm, ''));
+if (left) {
+  process.stderr.write(`bundle: an import() esbuild left in dist/dv.cjs cannot run from the code cache: bundle its module\n`);
+  process.exit(1);
+}
+await writeFile(join(dist, 'dv.cjs'), text);
+const bytes = Buffer.byteLength(text);
 
 // The cache is made by bin/dv itself: V8 accepts it only under the flags it was made with.
 const made = spawnSync(join(root, 'bin', 'dv'), [], {

@@ -71,6 +71,8 @@ function cacheFor(dist: string, digest: Buffer): Buffer | undefined {
 
 function runBundle(dist: string, source: Buffer, cachedData?: Buffer): { exports: BundleExports; script: Script } {
   const file = join(dist, BUNDLE);
+  // The bundle holds no import() (scripts/bundle.mjs): Node 20 loses a script's import() callback
+  // when its code comes from a cache ("A dynamic import callback was not specified").
   const script = new Script(Module.wrap(source.toString('utf8')), { filename: file, cachedData });
   const mod = { exports: {} as BundleExports };
   const run = script.runInThisContext() as (...a: unknown[]) => void;
