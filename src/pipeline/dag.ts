@@ -1,9 +1,10 @@
 /**
  * The pipeline graph: stage B depends on stage A when one of B's deps is, contains or lies
- * inside one of A's outs. Validation refuses an out claimed by two stages (or nested in
- * another stage's out), a stage reading its own out, and cycles. Pure.
+ * inside a path A writes: one of its outs, or a file it keeps in git (a `cache: false` metrics
+ * file or plot, spec.ts's keptInGit). Validation refuses a path written by two stages (or nested
+ * in another stage's), a stage reading what it writes, and cycles. Pure.
  */
-import { invalid, type StageSpec } from './spec.js';
+import { invalid, keptInGit, type StageSpec } from './spec.js';
 
 export interface DagEdge {
   from: string;
@@ -26,11 +27,17 @@ export function overlaps(a: string, b: string): boolean {
   return a === b || a.startsWith(b + '/') || b.startsWith(a + '/');
 }
 
+/** Every path a stage writes: its outs and the files it keeps in git. */
+export function writtenBy(s: StageSpec): string[] {
+  return [...s.outs, ...keptInGit(s)];
+}
+
 export function buildDag(stages: StageSpec[]): Dag {
   const byName = new Map(stages.map((s) => [s.name, s]));
   const outs: { path: string; stage: string }[] = [];
   for (const s of stages) {
-    for (const o of s.outs) {
+    const writes = writtenBy(s);
+    for (const o of writes) {
       const other = outs.find((x) => overlaps(x.path, o));
       if (other) {
         const what =
@@ -42,7 +49,7 @@ export function buildDag(stages: StageSpec[]): Dag {
       outs.push({ path: o, stage: s.name });
     }
     for (const d of s.deps) {
-      const own = s.outs.find((o) => overlaps(o, d));
+      const own = writes.find((o) => overlaps(o, d));
       if (own)
         throw invalid(`dv.yaml: stage ${s.name} reads ${d} and writes ${own}: a stage cannot depend on its own output`, {
           stage: s.name,
@@ -127,10 +134,10 @@ export function downstreamOf(dag: Dag, names: Iterable<string>): string[] {
   return dag.order.filter((n) => seen.has(n));
 }
 
-/** The stage whose out is `path` or contains it. */
+/** The stage that writes `path` or a directory holding it. */
 export function ownerOf(dag: Dag, path: string): { stage: string; out: string } | undefined {
   for (const name of dag.order) {
-    const out = dag.stages.get(name)!.outs.find((o) => path === o || path.startsWith(o + '/'));
+    const out = writtenBy(dag.stages.get(name)!).find((o) => path === o || path.startsWith(o + '/'));
     if (out) return { stage: name, out };
   }
   return undefined;

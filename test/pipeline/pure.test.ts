@@ -86,6 +86,29 @@ test('DAG: order, upstream/downstream, nested paths link stages, cycles and shar
   throwsCode(() => buildDag([stage('a', ['x/in'], ['x'])]), /cannot depend on its own output/);
 });
 
+test('DAG: a metrics file or plot kept in git is written by its stage like an out', () => {
+  const kept = (name: string, deps: string[], metrics: string[]): StageSpec => ({
+    ...stage(name, deps, []),
+    metrics,
+    uncached: metrics,
+  });
+  // report reads eval's git-kept metrics: it comes after eval even though it is listed first.
+  const dag = buildDag([
+    stage('report', ['metrics.json'], ['report']),
+    kept('eval', ['model'], ['metrics.json']),
+    { ...stage('plot', [], []), plots: [{ path: 'loss.csv', cache: false }] },
+    stage('chart', ['loss.csv'], ['chart.png']),
+  ]);
+  assert.deepEqual(dag.order, ['eval', 'report', 'plot', 'chart']);
+  assert.deepEqual(dag.edges, [
+    { from: 'eval', to: 'report', path: 'metrics.json' },
+    { from: 'plot', to: 'chart', path: 'loss.csv' },
+  ]);
+  assert.deepEqual(ownerOf(dag, 'metrics.json'), { stage: 'eval', out: 'metrics.json' });
+  throwsCode(() => buildDag([kept('a', [], ['m.json']), stage('b', [], ['m.json'])]), /out m\.json is claimed by stages a and b/);
+  throwsCode(() => buildDag([kept('a', ['m.json'], ['m.json'])]), /cannot depend on its own output/);
+});
+
 test('run key: order of deps does not matter; cmd, dep ids, param values and outs do', async () => {
   await initHash();
   const id = (c: string): string => c.repeat(64);
@@ -153,6 +176,7 @@ test('dv.lock: round trip, stable order, refuses damage', () => {
         ],
         params: { 'params.yaml': { 'train.lr': 0.1, 'train.layers': [64, 32] } },
         outs: [{ path: 'model', id: id('f'), snapshot: id('1') }],
+        kept: [{ path: 'metrics.json', id: id('4') }],
         env,
         ranAt: '2024-01-01T00:00:00.000Z',
       },
@@ -165,7 +189,9 @@ test('dv.lock: round trip, stable order, refuses damage', () => {
   assert.deepEqual(parseLock(text), lock);
   assert.equal(encodeLock(parseLock(text)), text);
   throwsCode(() => parseLock('schema: 2\n'), /schema 1/);
-  throwsCode(() => parseLock(text.replace(id('f'), 'nope')), /stage train: deps or outs/);
+  throwsCode(() => parseLock(text.replace(id('f'), 'nope')), /stage train: deps, outs or kept/);
+  throwsCode(() => parseLock(text.replace(id('4'), 'nope')), /stage train: deps, outs or kept/);
+  assert.match(text, /kept:\n {6}- path: metrics.json\n {8}id: 4{64}\n/);
 });
 
 test('graphs render as Mermaid and DOT with escaped labels', () => {
