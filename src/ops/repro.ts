@@ -14,7 +14,7 @@ import type { RepoSession } from '../repo/repo.js';
 import { readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
 import { withUpstream } from '../pipeline/dag.js';
-import type { LockStage } from '../pipeline/lockfile.js';
+import type { KeptRecord, LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, keptInGit, type StageSpec } from '../pipeline/spec.js';
 import { runShell, stageDir } from '../pipeline/shell.js';
@@ -34,6 +34,8 @@ import {
   writeLock,
   type StageChange,
   type StageState,
+  keptChanges,
+  keptRecords,
 } from '../pipeline/state.js';
 import { RemoteRunCache } from '../transfer/remote-runs.js';
 import { saveRunSignature } from '../pipeline/run-cache.js';
@@ -120,6 +122,7 @@ async function restoreOuts(s: RepoSession, stage: string, outs: OutRecord[]): Pr
 }
 
 const wdirOf = (stage: StageSpec): { wdir?: string } => (stage.wdir ? { wdir: stage.wdir } : {});
+const kept = (k: KeptRecord[] | undefined): { kept?: KeptRecord[] } => (k ? { kept: k } : {});
 
 function sameOuts(stage: StageSpec, outs: OutRecord[]): boolean {
   return outs.length === stage.outs.length && stage.outs.every((o) => outs.some((x) => x.path === o));
@@ -151,14 +154,22 @@ async function recheck(s: RepoSession, ctx: PipelineContext, stage: StageSpec, b
   );
 }
 
-/** A run recorded here (dv.lock, then this clone's run cache) that `key` would be restored from. */
+/**
+ * A run recorded here (dv.lock, then this clone's run cache) that `key` would be restored from, as
+ * ReproRun.restore decides: dv.lock's only while the files the stage keeps in git are as it left
+ * them; another run only when the caller can bring back those files (`keptCopies`, exp run).
+ */
 async function recordedRun(
   s: RepoSession,
   stage: StageSpec,
   key: string,
   locked: LockStage | undefined,
+  keptCopies: boolean,
 ): Promise<{ from: 'lock' | 'run-cache'; outs: OutRecord[] } | undefined> {
-  if (locked && locked.key === key && sameOuts(stage, locked.outs)) return { from: 'lock', outs: locked.outs };
+  if (locked && locked.key === key && sameOuts(stage, locked.outs)) {
+    if ((await keptChanges(s, stage, locked)).length === 0) return { from: 'lock', outs: locked.outs };
+  }
+  if (keptInGit(stage).length > 0 && !keptCopies) return undefined;
   const cached = await findRun(s, key);
   return cached && sameOuts(stage, cached.run.outs) ? { from: 'run-cache', outs: cached.run.outs } : undefined;
 }
@@ -236,7 +247,7 @@ class ReproRun {
     }
     if (opts.dryRun) {
       const known = upstream.length === 0 && !forced && opts.runCache !== false;
-      const recorded = known ? await recordedRun(this.s, stage, st.key, locked) : undefined;
+      const recorded = known ? await recordedRun(this.s, stage, st.key, locked, opts.uncachedCopies !== undefined) : undefined;
       if (recorded) result.push({ name, action: 'would-restore', from: recorded.from, changes: st.changes, outs: recorded.outs });
       else result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
       return;
@@ -278,7 +289,10 @@ class ReproRun {
   // clone's run cache, then the remote's. True when the stage was restored from one.
   private async restore(name: string, stage: StageSpec, st: StageState, locked: LockStage | undefined): Promise<boolean> {
     const s = this.s;
-    const fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
+    let fromLock = locked && locked.key === st.key && sameOuts(stage, locked.outs) ? locked : undefined;
+    // dv.lock's run cannot bring back a file kept in git since deleted or edited: a run whose copies
+    // are recorded can (exp run), else the stage runs.
+    if (fromLock && (await keptChanges(s, stage, fromLock)).length > 0) fromLock = undefined;
     let cached = fromLock ? undefined : await findRun(s, st.key);
     if (cached && !sameOuts(stage, cached.run.outs)) cached = undefined;
     let from: 'lock' | 'run-cache' | 'remote' = fromLock ? 'lock' : 'run-cache';
@@ -308,6 +322,7 @@ class ReproRun {
         deps: st.deps,
         params: st.params,
         outs: r.outs,
+        ...kept(await keptRecords(s, stage)),
         env: r.env,
         ranAt: r.ranAt,
       });
@@ -396,6 +411,7 @@ class ReproRun {
       deps: st.deps,
       params: st.params,
       outs,
+      ...kept(await keptRecords(s, stage)),
       env,
       ranAt,
     });

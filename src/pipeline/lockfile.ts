@@ -12,6 +12,7 @@
  *       deps: [{path, id, snapshot?, uncommitted?}]   # uncommitted: tracked, not `dv commit`ed
  *       params: {params.yaml: {train.lr: 0.1}}
  *       outs: [{path, id, snapshot}]
+ *       kept: [{path, id}]        # files the stage keeps in git (cache: false metrics, plots), as its run left them
  *       env: {dv, os, arch, tools, git, lockfiles, vars, pythonPackages: sha256:<hex> (N packages), cpu, ...}
  *       ranAt: <ISO time>
  *
@@ -33,8 +34,18 @@ export interface LockStage {
   deps: DepRecord[];
   params: ParamValues;
   outs: OutRecord[];
+  /**
+   * The files the stage keeps in git (spec.ts's keptInGit) as its run left them, by content id:
+   * status sees one deleted or edited by hand. Absent in entries written before dv recorded them.
+   */
+  kept?: KeptRecord[];
   env: RunEnv;
   ranAt: string;
+}
+
+export interface KeptRecord {
+  path: string;
+  id: string;
 }
 
 export interface Lockfile {
@@ -70,7 +81,7 @@ export function parseLock(text: string, file = LOCK_FILE): Lockfile {
             (needSnapshot ? isId(x.snapshot) : x.snapshot === undefined || isId(x.snapshot)),
         )
       )
-        bad(`stage ${name}: deps or outs`);
+        bad(`stage ${name}: deps, outs or kept`);
       return v as any[];
     };
     if (s.params !== undefined && (typeof s.params !== 'object' || s.params === null)) bad(`stage ${name}: params`);
@@ -87,6 +98,7 @@ export function parseLock(text: string, file = LOCK_FILE): Lockfile {
       })),
       params: s.params ?? {},
       outs: recs(s.outs ?? [], true).map((d) => ({ path: d.path, id: d.id, snapshot: d.snapshot })),
+      ...(s.kept !== undefined ? { kept: recs(s.kept, false).map((d) => ({ path: d.path, id: d.id })) } : {}),
       env: s.env ?? {},
       ranAt: String(s.ranAt ?? ''),
     };
@@ -152,6 +164,7 @@ export function encodeLock(l: Lockfile): string {
       })),
       params: sorted(s.params) as ParamValues,
       outs: s.outs.map((o) => ({ path: o.path, id: o.id, snapshot: o.snapshot })),
+      ...(s.kept ? { kept: s.kept.map((k) => ({ path: k.path, id: k.id })) } : {}),
       env: encodeEnv(s.env),
       ranAt: s.ranAt,
     };

@@ -17,9 +17,9 @@ import { encodeTree } from '../core/tree.js';
 import { treeLoader } from '../history/objects.js';
 import { buildDag, type Dag } from './dag.js';
 import { extraEnv } from './env-extra.js';
-import { encodeLock, LOCK_FILE, parseLock, type LockStage, type Lockfile } from './lockfile.js';
+import { encodeLock, type KeptRecord, LOCK_FILE, parseLock, type LockStage, type Lockfile } from './lockfile.js';
 import { canonicalJson, lookupParam, runKey, type DepRecord, type ParamValues, type RunEnv } from './run.js';
-import { formatParamRef, parseSpec, parseYaml, SPEC_FILE, type PipelineSpec, type StageSpec } from './spec.js';
+import { formatParamRef, keptInGit, parseSpec, parseYaml, SPEC_FILE, type PipelineSpec, type StageSpec } from './spec.js';
 
 export interface Pipeline {
   /** Whether dv.yaml exists. */
@@ -247,9 +247,42 @@ export class PipelineContext {
         else if (ws.id !== was.id) changes.push({ type: 'out', what: o, how: 'modified' });
       }
       for (const o of locked.outs) if (!stage.outs.includes(o.path)) changes.push({ type: 'out', what: o.path, how: 'removed' });
+      changes.push(...(await keptChanges(this.s, stage, locked)));
     }
     return { name: stage.name, deps, missingDeps, params: values, missingParams: missing, key, changes };
   }
+}
+
+/**
+ * The files the stage keeps in git as they are now (their content ids), for its dv.lock entry;
+ * undefined when it keeps none. A file the run did not leave is not named.
+ */
+export async function keptRecords(s: RepoSession, stage: StageSpec): Promise<KeptRecord[] | undefined> {
+  const paths = keptInGit(stage);
+  if (paths.length === 0) return undefined;
+  const out: KeptRecord[] = [];
+  for (const path of paths) {
+    const ws = await workspaceId(s, path);
+    if (ws) out.push({ path, id: ws.id });
+  }
+  return out;
+}
+
+/**
+ * How the files the stage keeps in git differ from what its last run left (dv.lock's `kept`):
+ * deleted, edited, or newly declared. Nothing for an entry written before dv recorded them.
+ */
+export async function keptChanges(s: RepoSession, stage: StageSpec, locked: LockStage): Promise<StageChange[]> {
+  if (!locked.kept) return [];
+  const changes: StageChange[] = [];
+  for (const path of keptInGit(stage)) {
+    const was = locked.kept.find((k) => k.path === path);
+    const ws = await workspaceId(s, path);
+    if (!was) changes.push({ type: 'out', what: path, how: 'added' });
+    else if (!ws) changes.push({ type: 'out', what: path, how: 'missing' });
+    else if (ws.id !== was.id) changes.push({ type: 'out', what: path, how: 'modified' });
+  }
+  return changes;
 }
 
 function flattenParams(p: ParamValues): Map<string, string> {

@@ -66,3 +66,43 @@ test('a stage restored from the run cache does not leave another run`s -M metric
   assert.equal(action('evaluate'), 'ran');
   assert.equal(JSON.parse(await fsp.readFile(join(repo, 'metrics.json'), 'utf8')).score, score1);
 });
+
+test('a -M metrics file is recorded in dv.lock: edited or deleted, the stage is out of date and runs; its readers come after it', async () => {
+  const { repo, env, ran } = await pipelineRepo();
+  await redefineEvaluate(repo, '-M');
+  const REPORT = "import fs from 'node:fs'; fs.writeFileSync('report.txt', fs.readFileSync('metrics.json', 'utf8'));";
+  await fsp.writeFile(join(repo, 'report.mjs'), REPORT);
+  await dvOk(repo, ['stage', 'add', '-n', 'report', '-d', 'report.mjs', '-d', 'metrics.json', '-o', 'report.txt', '--', 'node report.mjs']);
+  await dvOk(repo, ['repro'], env);
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  assert.match(lock, /\n {4}kept:\n {6}- path: metrics.json\n {8}id: [0-9a-f]{64}\n/);
+  const first = await fsp.readFile(join(repo, 'metrics.json'), 'utf8');
+  const changesOf = async (): Promise<Record<string, string[]>> => {
+    const st = await dvJson(repo, ['status'], env);
+    return Object.fromEntries(st.stages.map((s: any) => [s.name, s.changes.map((c: any) => `${c.type} ${c.what} ${c.how}`)]));
+  };
+  assert.deepEqual(await changesOf(), {});
+
+  // Edited by hand: evaluate is out of date, and report with it (it reads the file).
+  await fsp.writeFile(join(repo, 'metrics.json'), '{"score": 1e9}\n');
+  assert.deepEqual(await changesOf(), {
+    evaluate: ['out metrics.json modified'],
+    report: ['dep metrics.json modified', 'upstream evaluate out of date'],
+  });
+  const dry = await dvJson(repo, ['repro', '-n'], env);
+  assert.equal(dry.stages.find((s: any) => s.name === 'evaluate').action, 'would-run');
+  await ran();
+  const again = await dvJson(repo, ['repro'], env);
+  // evaluate runs (dv.lock's run cannot bring the file back); it writes what report last read.
+  const actions = again.stages.map((s: any) => `${s.name} ${s.action}`);
+  assert.deepEqual(actions, ['prepare up-to-date', 'train up-to-date', 'evaluate ran', 'report up-to-date']);
+  assert.deepEqual(await ran(), ['evaluate']);
+  assert.equal(await fsp.readFile(join(repo, 'metrics.json'), 'utf8'), first);
+
+  // Deleted: the same.
+  await fsp.rm(join(repo, 'metrics.json'));
+  assert.deepEqual((await changesOf()).evaluate, ['out metrics.json missing']);
+  await dvOk(repo, ['repro'], env);
+  assert.equal(await fsp.readFile(join(repo, 'metrics.json'), 'utf8'), first);
+  assert.deepEqual(await changesOf(), {});
+});
