@@ -191,7 +191,7 @@ test('dv.lock: round trip, stable order, refuses damage', () => {
   throwsCode(() => parseLock('schema: 2\n'), /schema 1/);
   throwsCode(() => parseLock(text.replace(id('f'), 'nope')), /stage train: deps, outs or kept/);
   throwsCode(() => parseLock(text.replace(id('4'), 'nope')), /stage train: deps, outs or kept/);
-  assert.match(text, /kept:\n {6}- path: metrics.json\n {8}id: 4{64}\n/);
+  assert.match(text, /kept:\n {6}- path: metrics.json\n {8}id: "4{64}"\n/);
 });
 
 test('graphs render as Mermaid and DOT with escaped labels', () => {
