@@ -36,6 +36,7 @@ import {
   type StageState,
   keptChanges,
   keptRecords,
+  recordedFiles,
 } from '../pipeline/state.js';
 import { RemoteRunCache } from '../transfer/remote-runs.js';
 import { saveRunSignature } from '../pipeline/run-cache.js';
@@ -202,7 +203,7 @@ async function reproStages(
   const targets = opts.stages && opts.stages.length > 0 ? opts.stages : p.dag.order;
   const order = withUpstream(p.dag, targets);
   const ctx = new PipelineContext(s);
-  const gitState = await codeState(s.root);
+  const gitState = await codeState(s.root, recordedFiles(p.spec));
   // attest.key set: each run record written is signed (provenance/run-signature.ts).
   const signer = opts.dryRun ? undefined : await configuredSigner(s.config, s.root);
   const run = new ReproRun(s, opts, remoteCache, p, targets, ctx, gitState, signer);
@@ -242,6 +243,7 @@ class ReproRun {
     const upstream = opts.dryRun ? [...(p.dag.upstream.get(name) ?? [])].filter((u) => result.some((r) => r.name === u && pending(r))) : [];
     for (const u of upstream) st.changes.push({ type: 'upstream', what: u, how: 'out of date' });
     if (st.changes.length === 0 && !forced) {
+      if (!opts.dryRun) await this.recordCommitted(name, locked!, st);
       result.push({ name, action: 'up-to-date', changes: [], outs: locked!.outs });
       return;
     }
@@ -256,6 +258,19 @@ class ReproRun {
     await checkOuts(this.s, stage);
     if (!forced && opts.runCache !== false && (await this.restore(name, stage, st, locked))) return;
     await this.run(name, stage, st);
+  }
+
+  // A dep the last run read uncommitted (--force) that `dv commit` has since recorded as it was read:
+  // dv.lock names its snapshot now, so lineage stops calling it uncommitted. Nothing runs.
+  private async recordCommitted(name: string, locked: LockStage, st: StageState): Promise<void> {
+    let settled = false;
+    const deps = locked.deps.map((d) => {
+      const now = st.deps.find((x) => x.path === d.path);
+      if (!d.uncommitted || !now?.snapshot || now.id !== d.id) return d;
+      settled = true;
+      return { path: d.path, id: d.id, snapshot: now.snapshot };
+    });
+    if (settled) await this.saveLock(name, { ...locked, deps });
   }
 
   // Refuses a stage whose deps or params are missing, or (unless forced) whose deps are not what a pointer names.

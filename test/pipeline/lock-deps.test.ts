@@ -94,8 +94,22 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
     /in: {5}data\/raw {2}id [0-9a-f]{12} {2}\(UNCOMMITTED changes to tracked data: in no snapshot\)/,
   );
 
-  // Committed, then rerun: the lineage names the snapshot again.
+  // Committed as it was read: repro runs nothing, and dv.lock names the snapshot (the run record,
+  // and so the lineage of that run, keep what was true when it ran).
   await dvOk(repo, ['commit', '-m', 'part1 grows']);
+  const settled = await dvJson(repo, ['repro'], env);
+  assert.deepEqual(
+    settled.stages.map((s: any) => s.action),
+    ['up-to-date', 'up-to-date', 'up-to-date'],
+  );
+  assert.deepEqual(await f.ran(), []);
+  assert.doesNotMatch(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /uncommitted/);
+  const snapshot = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
+  assert.match(
+    await fsp.readFile(join(repo, 'dv.lock'), 'utf8'),
+    new RegExp(`- path: data/raw\\n {8}id: [0-9a-f]{64}\\n {8}snapshot: ${snapshot}\\n`),
+  );
+  // Rerun: the same.
   await dvOk(repo, ['repro', '--force', 'prepare'], env);
   assert.doesNotMatch(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /uncommitted/);
   const lin2 = await dvJson(repo, ['lineage', 'data/prepared'], env);
