@@ -24,6 +24,7 @@ import { decodeRun } from '../pipeline/run.js';
 import { asPipelineLineage } from '../pipeline/outs.js';
 import { changedBetween, isDvBookkeeping, locksAt } from '../provenance/lock-history.js';
 import {
+  codeCauseWhat,
   compareRuns,
   type CauseKind,
   type CodeChange,
@@ -98,7 +99,7 @@ export async function lineageDiff(s: RepoSession, opts: LineageDiffOptions): Pro
         kind === 'data'
           ? d.inputs.filter((i) => i.kind === 'data').map((i) => i.path)
           : kind === 'code'
-            ? [...d.inputs.filter((i) => i.kind === 'file').map((i) => i.path), ...(d.code?.files ?? [])]
+            ? [...d.inputs.filter((i) => i.kind === 'file').map((i) => i.path), ...codeCauseWhat(d.code)]
             : kind === 'params'
               ? d.params.map((p) => p.key)
               : kind === 'command'

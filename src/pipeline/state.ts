@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { arch, platform, release } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
 import { VERSION, type RepoSession } from '../repo/repo.js';
@@ -331,17 +331,35 @@ export function describeChange(c: StageChange): string {
   }
 }
 
-/** HEAD, branch, and whether code has uncommitted changes (pointer files, .gitignore and dv.lock aside). */
-export async function codeState(root: string): Promise<RunEnv['git']> {
+/**
+ * The files whose content a run records by other means, so their edits do not make the code
+ * dirty: the parameter files (their values are recorded) and the files stages keep in git (their
+ * outputs: a -M metrics file rewritten by one stage made every later run dirty, and every exp run
+ * was dirty for the params.yaml it sets).
+ */
+export function recordedFiles(spec: PipelineSpec): Set<string> {
+  return new Set(spec.stages.flatMap((st) => [...st.params.map((p) => p.file), ...keptInGit(st)]));
+}
+
+/**
+ * HEAD, branch, and whether code has uncommitted changes: git's tracked files that differ from
+ * HEAD, less pointer files, .gitignore files, dv.lock and `recorded` (repository paths).
+ */
+export async function codeState(root: string, recorded: ReadonlySet<string> = new Set()): Promise<RunEnv['git']> {
   const top = await git(root, ['rev-parse', '--show-toplevel']);
   if (top.code !== 0) return null;
   const head = await git(root, ['rev-parse', '--verify', '-q', 'HEAD']);
   const branch = await git(root, ['symbolic-ref', '--short', '-q', 'HEAD']);
-  const st = await git(root, ['status', '--porcelain', '--untracked-files=no']);
+  // -z: paths as they are (no quoting); a rename's entry is followed by its source, also changed.
+  const st = await git(root, ['status', '--porcelain', '-z', '--untracked-files=no']);
+  const prefix = relative(top.stdout.trim(), root).split(sep).join('/');
+  const own = (p: string): string => (prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length + 1) : p);
+  const bookkeeping = (p: string): boolean =>
+    p.endsWith('.dv') || p === '.gitignore' || p.endsWith('/.gitignore') || p === LOCK_FILE || recorded.has(own(p));
   const dirty = st.stdout
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .some((l) => l !== '' && !l.endsWith('.dv') && !l.endsWith('.gitignore') && !l.endsWith(LOCK_FILE));
+    .split('\0')
+    .filter((e) => e !== '')
+    .some((e) => !bookkeeping(/^[ MADRCU?!]{2} /.test(e) ? e.slice(3) : e));
   return { commit: head.code === 0 ? head.stdout.trim() : null, branch: branch.code === 0 ? branch.stdout.trim() : null, dirty };
 }
 

@@ -184,6 +184,16 @@ export function compareRuns(
   return diff;
 }
 
+/**
+ * What a "code" cause names: the files git says changed; where the commits are the same and only
+ * one run had uncommitted code, that (git knows no files to name).
+ */
+export function codeCauseWhat(code: CodeChange | null): string[] {
+  if (!code) return [];
+  if (code.files.length === 0 && code.dirtyA !== code.dirtyB) return [`uncommitted code in the ${code.dirtyA ? 'first' : 'second'} run`];
+  return code.files;
+}
+
 /** A value as one short line: JSON, cut at `max` characters; `absent` for a value not recorded. */
 export function showValue(v: unknown, present: boolean, max = 60): string {
   if (!present) return '(absent)';

@@ -1,7 +1,7 @@
 /** The pure half of `dv lineage diff`: causes versus effects, bounded lists, and groups older records lack. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareRuns, MAX_VALUES, type InputChange, type StageRun } from '../../src/provenance/lineage-compare.js';
+import { codeCauseWhat, compareRuns, MAX_VALUES, type InputChange, type StageRun } from '../../src/provenance/lineage-compare.js';
 
 const ID = (c: string): string => c.repeat(64);
 const run = (over: Partial<StageRun> = {}): StageRun => ({
@@ -63,4 +63,13 @@ test('a group an older record lacks is one line; long lists are bounded and coun
 test('a stage only one version has is a stage cause', () => {
   assert.deepEqual(compareRuns('train', undefined, run(), [], null).causes, ['stage']);
   assert.equal(compareRuns('train', run(), undefined, [], null).status, 'removed');
+});
+
+test('a code cause names the files git changed, or which run had uncommitted code when git names none', () => {
+  const code = { a: 'c1', b: 'c1', dirtyA: false, dirtyB: true, files: [], more: 0, filtered: 0 };
+  assert.deepEqual(codeCauseWhat(code), ['uncommitted code in the second run']);
+  assert.deepEqual(codeCauseWhat({ ...code, dirtyA: true, dirtyB: false }), ['uncommitted code in the first run']);
+  assert.deepEqual(codeCauseWhat({ ...code, b: 'c2', files: ['train.py'] }), ['train.py']);
+  assert.deepEqual(codeCauseWhat(null), []);
+  assert.deepEqual(compareRuns('train', run(), run(), [], code).causes, ['code']);
 });

@@ -1,0 +1,37 @@
+/**
+ * A run's `git.dirty` (dv.lock, run records, lineage diff's "code" cause) says the code differed
+ * from HEAD: parameter files and the files stages keep in git are recorded otherwise and do not
+ * count (every `dv exp run` edits params.yaml; an evaluate stage rewrites its -M metrics file).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { dvOk, git } from '../helpers/cli.js';
+import { pipelineRepo, redefineEvaluate } from './fixture.js';
+
+const dirtyFlags = async (repo: string): Promise<string[]> =>
+  [...(await fsp.readFile(join(repo, 'dv.lock'), 'utf8')).matchAll(/\n +dirty: (true|false)\n/g)].map((m) => m[1]);
+
+test('edited params and a rewritten -M metrics file leave the code clean; an edited script does not', async () => {
+  const { repo, env } = await pipelineRepo();
+  await redefineEvaluate(repo, '-M');
+  await dvOk(repo, ['repro'], env);
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'run 1']);
+  // metrics.json (in git) is rewritten by this run: the next one still starts from clean code.
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.25 } }));
+  await dvOk(repo, ['repro'], env);
+  await fsp.writeFile(join(repo, 'params.json'), JSON.stringify({ train: { lr: 0.75 } }));
+  await fsp.writeFile(join(repo, 'params.yaml'), 'prepare:\n  scale: 3\n');
+  await dvOk(repo, ['repro'], env);
+  assert.match(git(repo, ['status', '--porcelain']), /^ M metrics\.json$/m, 'the metrics file differs from HEAD');
+  assert.deepEqual(await dirtyFlags(repo), ['false', 'false', 'false']);
+
+  await fsp.appendFile(join(repo, 'evaluate.mjs'), '// tuned\n');
+  await dvOk(repo, ['repro'], env);
+  // evaluate ran with a script HEAD does not have; the others kept their runs.
+  const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
+  const evaluate = lock.slice(lock.indexOf('  evaluate:'), lock.indexOf('  prepare:'));
+  assert.match(evaluate, /dirty: true/);
+});
