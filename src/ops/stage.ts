@@ -20,7 +20,7 @@ import {
   type StageSpec,
 } from '../pipeline/spec.js';
 import { checkOuts } from '../pipeline/outs.js';
-import { loadPipeline, writeLock } from '../pipeline/state.js';
+import { loadPipeline, loadPipelineFiles, writeLock } from '../pipeline/state.js';
 import { remove } from './untrack.js';
 
 export interface StageAddOptions {
@@ -171,7 +171,8 @@ export interface StageRemoveResult {
  */
 export async function stageRemove(s: RepoSession, opts: StageRemoveOptions): Promise<StageRemoveResult> {
   const name = argument(() => checkStageName(opts.name ?? '', 'dv stage remove'));
-  const p = await loadPipeline(s.root);
+  // Not the graph: removing a stage is how a cycle or a shared out in dv.yaml gets fixed.
+  const p = await loadPipelineFiles(s.root);
   const stage = p.spec.stages.find((x) => x.name === name);
   if (!stage) {
     const known = p.spec.stages.map((x) => x.name).join(', ') || 'none';

@@ -48,17 +48,24 @@ export async function lockedRuns(root: string): Promise<{ key: string; run: stri
   }
 }
 
-/** dv.yaml (validated, with its DAG) and dv.lock; an empty pipeline when dv.yaml is absent. */
-export async function loadPipeline(root: string): Promise<Pipeline> {
+/**
+ * dv.yaml (each stage valid) and dv.lock, without the graph: what `dv stage remove` needs to take
+ * a stage out of a dv.yaml whose stages form a cycle or share an out.
+ */
+export async function loadPipelineFiles(root: string): Promise<Omit<Pipeline, 'dag'>> {
   const specText = await readText(join(root, SPEC_FILE));
   const lockText = await readText(join(root, LOCK_FILE));
-  const spec = specText === undefined ? { stages: [] } : parseSpec(specText);
   return {
     exists: specText !== undefined,
-    spec,
-    dag: buildDag(spec.stages),
+    spec: specText === undefined ? { stages: [] } : parseSpec(specText),
     lock: lockText === undefined ? { stages: {} } : parseLock(lockText),
   };
+}
+
+/** dv.yaml (validated, with its DAG) and dv.lock; an empty pipeline when dv.yaml is absent. */
+export async function loadPipeline(root: string): Promise<Pipeline> {
+  const files = await loadPipelineFiles(root);
+  return { ...files, dag: buildDag(files.spec.stages) };
 }
 
 export async function writeLock(s: RepoSession, lock: Lockfile): Promise<void> {
