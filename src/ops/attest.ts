@@ -140,8 +140,12 @@ export async function buildStatement(s: RepoSession, target: string, cwd: string
   if (!own) addCommit(snap.lineage.git);
   for (const [c, dirty] of commits)
     deps.push({ name: 'code', digest: { gitCommit: c }, ...(dirty ? { annotations: { dirty: true } } : {}) });
+  // Materials are what the runs read: an output no run of the chain read (the artifact's siblings,
+  // another out of an upstream stage) went into nothing attested here.
+  const read = new Set(r.stages.flatMap((st) => st.inputs.map((d) => `${d.path}\0${d.id}`)));
   for (const a of r.artifacts) {
     if (a.path === snap.path && a.id === snap.tree) continue;
+    if (a.kind === 'output' && !read.has(`${a.path}\0${a.id}`)) continue;
     deps.push({
       name: a.path,
       digest: { [DV_TREE]: a.id, ...(a.snapshot ? { [DV_SNAPSHOT]: a.snapshot } : {}) },

@@ -285,3 +285,34 @@ test("hostile subject names in a trusted signer's attestation are refused before
   assert.match(r.stderr, /subject "\.git\/config" /);
   assert.equal((r.stderr.match(/^dv: attestation: /gm) ?? []).length, 3, 'the three names, nothing else');
 });
+
+test('materials are what the runs read: an out of the same run, or one nothing downstream read, is none', async () => {
+  const g = await pipelineRepo();
+  const k = tempDir('dv-keys-');
+  await dvOk(g.repo, ['key', 'gen', join(k, 'signing.key')]);
+  await dvOk(g.repo, ['config', '--local', 'attest.key', join(k, 'signing.key')]);
+  await dvOk(g.repo, [
+    'stage',
+    'add',
+    '-n',
+    'split',
+    '-d',
+    'data/raw',
+    '-o',
+    'a.txt',
+    '-o',
+    'b.txt',
+    '--',
+    'cat data/raw/*.csv > a.txt; echo b > b.txt',
+  ]);
+  await dvOk(g.repo, ['stage', 'add', '-n', 'use', '-d', 'a.txt', '-o', 'c.txt', '--', 'cp a.txt c.txt']);
+  await dvOk(g.repo, ['repro', 'use'], g.env);
+  const materials = async (artifact: string): Promise<string[]> => {
+    const out = join(k, `${artifact}.att.json`);
+    await dvOk(g.repo, ['attest', artifact, '-o', out]);
+    const st = payloadOf(JSON.parse(await fsp.readFile(out, 'utf8')));
+    return st.predicate.buildDefinition.resolvedDependencies.map((d: any) => d.name).sort();
+  };
+  assert.deepEqual(await materials('c.txt'), ['a.txt', 'code', 'data/raw']);
+  assert.deepEqual(await materials('a.txt'), ['code', 'data/raw']);
+});
