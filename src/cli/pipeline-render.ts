@@ -32,6 +32,7 @@ export function repro(r: ReproResult, gitAdd: (paths: string[]) => string): stri
   const lines: string[] = [];
   for (const st of r.stages) {
     if (st.action === 'up-to-date') lines.push(`${st.name}: up to date`);
+    else if (st.refused) lines.push(`${st.name}: would stop: ${st.refused.replace(`stage ${st.name}: `, '')}`);
     else if (st.action === 'would-run') lines.push(`${st.name}: would run (${st.changes.map(describeChange).join(', ')})`);
     else if (st.action === 'would-restore')
       lines.push(

@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../store/atomic.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
-import { withUpstream } from '../pipeline/dag.js';
+import { ownerOf, withUpstream } from '../pipeline/dag.js';
 import type { KeptRecord, LockStage } from '../pipeline/lockfile.js';
 import { canonicalJson, encodeRun, type OutRecord, type RunEnv, type RunRecord } from '../pipeline/run.js';
 import { invalid, keptInGit, type StageSpec } from '../pipeline/spec.js';
@@ -78,6 +78,8 @@ export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run' | 'wou
 export interface ReproStage {
   name: string;
   action: ReproAction;
+  /** A dry run's `would-run` that the real run would refuse: why (the error it would stop with). */
+  refused?: string;
   /** For restored stages: the recorded run it came from (dv.lock, this clone's run cache, a remote's). */
   from?: 'lock' | 'run-cache' | 'remote';
   /** The remote it came from (from: remote). */
@@ -250,7 +252,10 @@ class ReproRun {
     if (opts.dryRun) {
       const known = upstream.length === 0 && !forced && opts.runCache !== false;
       const recorded = known ? await recordedRun(this.s, stage, st.key, locked, opts.uncachedCopies !== undefined) : undefined;
-      if (recorded) result.push({ name, action: 'would-restore', from: recorded.from, changes: st.changes, outs: recorded.outs });
+      const refused = await this.unready(name, st, true);
+      const stop = refused ? { refused: refused.message } : {};
+      if (refused) result.push({ name, action: 'would-run', changes: st.changes, outs: [], ...stop });
+      else if (recorded) result.push({ name, action: 'would-restore', from: recorded.from, changes: st.changes, outs: recorded.outs });
       else result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
       return;
     }
@@ -275,14 +280,24 @@ class ReproRun {
 
   // Refuses a stage whose deps or params are missing, or (unless forced) whose deps are not what a pointer names.
   private async refuseUnready(name: string, st: StageState): Promise<void> {
-    if (st.missingDeps.length > 0) {
-      throw invalid(
-        `stage ${name}: dep ${st.missingDeps[0]} does not exist and no stage writes it: create it, \`dv checkout\` it, or fix the path in dv.yaml`,
-        { stage: name, path: st.missingDeps[0] },
+    const why = await this.unready(name, st);
+    if (why) throw why;
+  }
+
+  /**
+   * Why the stage would be refused, if it would. In a dry run (`ahead`) a missing dep that a stage
+   * writes is no reason: the run before it would write it.
+   */
+  private async unready(name: string, st: StageState, ahead = false): Promise<DvError | undefined> {
+    const missing = st.missingDeps.find((d) => !ahead || ownerOf(this.p.dag, d) === undefined);
+    if (missing !== undefined) {
+      return invalid(
+        `stage ${name}: dep ${missing} does not exist and no stage writes it: create it, \`dv checkout\` it, or fix the path in dv.yaml`,
+        { stage: name, path: missing },
       );
     }
     if (st.missingParams.length > 0) {
-      throw invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, {
+      return invalid(`stage ${name}: parameter ${st.missingParams[0]} is not set: add it to that file, or fix dv.yaml`, {
         stage: name,
         param: st.missingParams[0],
       });
@@ -292,12 +307,13 @@ class ReproRun {
       const owner = (await this.ctx.trackedPaths()).find((t) => t.rel === dirty.path || dirty.path.startsWith(t.rel + '/'));
       const tracked = owner?.rel ?? dirty.path;
       const pointer = owner?.pointerRel ?? `${tracked}.dv`;
-      throw new DvError(
+      return new DvError(
         'UNSAVED_CHANGES',
         `stage ${name}: dep ${dirty.path} is not what ${pointer} names (changes not recorded with \`dv commit\`, or ${pointer} changed by git and not checked out), so no snapshot would name what the stage read: run \`dv commit ${tracked}\` to record it, or \`dv checkout ${tracked}\` for what ${pointer} names (or \`dv repro --force\` to record it as uncommitted)`,
         { stage: name, path: dirty.path, pointer },
       );
     }
+    return undefined;
   }
 
   // A recorded run with the same key stands in for running the command again: dv.lock's, this
@@ -343,6 +359,7 @@ class ReproRun {
       });
     }
     for (const o of outs) this.gitAdd.add(o.path + '.dv');
+    for (const [path] of copies ?? []) this.gitAdd.add(path);
     this.result.push({ name, action: 'restored', from, ...(remote ? { remote } : {}), changes: st.changes, outs });
     this.ctx.refresh();
     return true;
@@ -418,6 +435,7 @@ class ReproRun {
     for (const o of prepared) await publishOut(s, o);
     if (this.signer) await saveRunSignature(s, runId, signRun(runBytes, this.signer));
     await saveRunRef(s, st.key, runId);
+    const keptNow = await keptRecords(s, stage);
     await this.saveLock(name, {
       cmd: stage.cmd,
       ...wdirOf(stage),
@@ -426,7 +444,7 @@ class ReproRun {
       deps: st.deps,
       params: st.params,
       outs,
-      ...kept(await keptRecords(s, stage)),
+      ...kept(keptNow),
       env,
       ranAt,
     });
@@ -434,6 +452,8 @@ class ReproRun {
       this.gitAdd.add(o.path + '.dv');
       this.gitAdd.add(o.path.includes('/') ? `${o.path.slice(0, o.path.lastIndexOf('/'))}/.gitignore` : '.gitignore');
     }
+    // The metrics and plots it keeps in git are the user's to commit with dv.lock.
+    for (const k of keptNow ?? []) this.gitAdd.add(k.path);
     return outs;
   }
 

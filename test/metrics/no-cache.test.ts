@@ -73,10 +73,11 @@ test('a -M metrics file is recorded in dv.lock: edited or deleted, the stage is 
   const REPORT = "import fs from 'node:fs'; fs.writeFileSync('report.txt', fs.readFileSync('metrics.json', 'utf8'));";
   await fsp.writeFile(join(repo, 'report.mjs'), REPORT);
   await dvOk(repo, ['stage', 'add', '-n', 'report', '-d', 'report.mjs', '-d', 'metrics.json', '-o', 'report.txt', '--', 'node report.mjs']);
-  await dvOk(repo, ['repro'], env);
+  const first = await dvJson(repo, ['repro'], env);
+  assert.ok(first.gitAdd.includes('metrics.json'), `git add names the metrics file git keeps: ${first.gitAdd}`);
   const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
   assert.match(lock, /\n {4}kept:\n {6}- path: metrics.json\n {8}id: [0-9a-f]{64}\n/);
-  const first = await fsp.readFile(join(repo, 'metrics.json'), 'utf8');
+  const scores = await fsp.readFile(join(repo, 'metrics.json'), 'utf8');
   const changesOf = async (): Promise<Record<string, string[]>> => {
     const st = await dvJson(repo, ['status'], env);
     return Object.fromEntries(st.stages.map((s: any) => [s.name, s.changes.map((c: any) => `${c.type} ${c.what} ${c.how}`)]));
@@ -97,12 +98,12 @@ test('a -M metrics file is recorded in dv.lock: edited or deleted, the stage is 
   const actions = again.stages.map((s: any) => `${s.name} ${s.action}`);
   assert.deepEqual(actions, ['prepare up-to-date', 'train up-to-date', 'evaluate ran', 'report up-to-date']);
   assert.deepEqual(await ran(), ['evaluate']);
-  assert.equal(await fsp.readFile(join(repo, 'metrics.json'), 'utf8'), first);
+  assert.equal(await fsp.readFile(join(repo, 'metrics.json'), 'utf8'), scores);
 
   // Deleted: the same.
   await fsp.rm(join(repo, 'metrics.json'));
   assert.deepEqual((await changesOf()).evaluate, ['out metrics.json missing']);
   await dvOk(repo, ['repro'], env);
-  assert.equal(await fsp.readFile(join(repo, 'metrics.json'), 'utf8'), first);
+  assert.equal(await fsp.readFile(join(repo, 'metrics.json'), 'utf8'), scores);
   assert.deepEqual(await changesOf(), {});
 });

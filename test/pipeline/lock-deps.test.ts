@@ -81,6 +81,8 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   );
   assert.deepEqual(await f.ran(), [], 'nothing ran');
   await assert.rejects(fsp.access(join(repo, 'dv.lock')));
+  const dry = await dvJson(repo, ['repro', '-n'], env);
+  assert.match(dry.stages[0].refused, /^stage prepare: dep data\/raw is not what data\/raw\.dv names/);
 
   await dvOk(repo, ['repro', '--force'], env);
   assert.deepEqual(await f.ran(), ['prepare', 'train', 'evaluate']);

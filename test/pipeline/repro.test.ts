@@ -245,6 +245,8 @@ test('invalid pipelines are clear errors: cycles, outs claimed twice, unknown ke
   await bad(['repro', 'nope'], /^dv: error USAGE: no stage named "nope"/, 2);
   await bad(['repro', '--verify', 'nope'], /^dv: error USAGE: no stage named "nope"/, 2);
   await fsp.writeFile(join(repo, 'params.json'), '{}');
+  // The dry run says where the run would stop, and that it would.
+  assert.match(await dvOk(repo, ['repro', '-n']), /^train: would stop: parameter params\.json:train\.lr is not set/m);
   await bad(['repro'], /stage train: parameter params.json:train.lr is not set/);
   assert.deepEqual(
     (await dvJson(repo, ['status'])).stages.find((s: any) => s.name === 'train').changes.map((c: any) => [c.type, c.how]),
