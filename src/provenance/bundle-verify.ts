@@ -41,6 +41,8 @@ export interface BundleVerifyResult {
   codeCommits: string[];
   /** artifactFiles: the artifact's files found under --data, checked against their sha256 subjects. */
   checked: { objects: number; snapshots: number; trees: number; stages: number; dataFiles: number; artifactFiles: number };
+  /** With --data: the artifact's files (sha256 subjects) not found there, so not checked (not a failure: it may hold only inputs). */
+  artifactNotFound?: string[];
   /** The bundle's rebuild receipts of the artifact, each verified (a mismatch it records is reported, not a failure). */
   receipts: ReceiptReport[];
   failures: string[];
@@ -123,7 +125,9 @@ export async function verifyBundle(
     result.checked.stages = b.internalParameters.stages.length;
     if (opts.dataDir !== undefined) {
       result.checked.dataFiles = await checkData(statement, chain, opts.dataDir, f);
-      result.checked.artifactFiles = await checkSubjects(statement, opts.dataDir, f);
+      const subjects = await checkSubjects(statement, opts.dataDir, f);
+      result.checked.artifactFiles = subjects.checked;
+      result.artifactNotFound = subjects.notFound;
     }
   }
   result.failures = f.done();
@@ -388,18 +392,22 @@ async function checkData(st: Statement, chain: Chain, dir: string, f: Failures):
 }
 
 /** The artifact's files found under `dir` against the sha256 subjects (absent ones are not required). */
-async function checkSubjects(st: Statement, dir: string, f: Failures): Promise<number> {
-  let n = 0;
+async function checkSubjects(st: Statement, dir: string, f: Failures): Promise<{ checked: number; notFound: string[] }> {
+  let checked = 0;
+  const notFound: string[] = [];
   for (const sub of st.subject) {
     const sha = sub.digest?.sha256;
     if (!sha || sub.name === undefined || badRelPath(sub.name)) continue;
     const at = join(dir, ...sub.name.split('/'));
     const got = await sha256Of(at);
-    if (got === undefined) continue;
-    n++;
+    if (got === undefined) {
+      notFound.push(sub.name);
+      continue;
+    }
+    checked++;
     if (got !== sha) f.add(`artifact ${sub.name}: its sha256 ${got.slice(0, 12)} is not the attested ${sha.slice(0, 12)}`);
   }
-  return n;
+  return { checked, notFound };
 }
 
 /** SHA-256 of a regular file opened without following a link; undefined when there is none. */

@@ -201,6 +201,17 @@ test('with --data, a changed or missing input file fails, naming it', async () =
   assert.equal(bad.code, 2, bad.stderr);
 });
 
+test('with --data holding only the inputs, the artifact is said to be not checked', async () => {
+  const copy = tempDir('dv-datacopy-');
+  await fsp.cp(dataCopy, copy, { recursive: true });
+  await fsp.rm(join(copy, 'model.json'));
+  const r = await verify(bundle, '--data', copy);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /input files match their attested ids; artifact model\.json not in --data: not checked\n/);
+  const j = await verify(bundle, '--data', copy, '--json');
+  assert.deepEqual(JSON.parse(j.stdout).artifactNotFound, ['model.json']);
+});
+
 test('a file that is not a tar, or a truncated bundle, fails with one line', async () => {
   const dir = tempDir('dv-bundle-');
   await fsp.writeFile(join(dir, 'garbage.tar'), Buffer.alloc(5000, 7));

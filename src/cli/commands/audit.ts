@@ -30,6 +30,13 @@ function exported(r: AuditExportResult): string {
   );
 }
 
+/** The artifact's files --data does not hold: said, not failed (the directory may hold only the inputs). */
+function notFound(files: string[]): string {
+  if (files.length === 0) return '';
+  const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? ` and ${files.length - 3} more` : '');
+  return `; artifact ${shown} not in --data: not checked`;
+}
+
 function verified(r: AuditVerifyResult): string {
   const c = r.checked;
   const lines = [
@@ -37,7 +44,8 @@ function verified(r: AuditVerifyResult): string {
     `  ${c.objects} objects hash to their names; ${c.snapshots} snapshots and ${c.trees} trees chain to the attested materials; ` +
       `${c.stages} stage${c.stages === 1 ? '' : 's'} agree${c.stages === 1 ? 's' : ''} with dv.lock`,
     `  ${c.dataFiles ? `${c.dataFiles} input files match their attested ids` : 'input data bytes not checked (give --data DIR)'}` +
-      (c.artifactFiles ? `; ${c.artifactFiles} artifact files match their sha256` : ''),
+      (c.artifactFiles ? `; ${c.artifactFiles} artifact files match their sha256` : '') +
+      notFound(r.artifactNotFound ?? []),
     `  code commit${r.codeCommits.length === 1 ? '' : 's'} ${r.codeCommits.join(', ') || '(none)'}: check in the team's git repository`,
   ];
   for (const x of r.receipts) lines.push(`  ${receiptLine(x)}`);
