@@ -135,7 +135,7 @@ async function plotInput(
   if (!fields) {
     if (lacking.length) throw lacking[0];
     const at = versions.length === 1 && !versions[0].commit ? '' : ` at ${versions.map((v) => v.rev).join(', ')}`;
-    const msg = `${def.file} (a plot in dv.yaml) does not exist${at}: run the stage that writes it (dv repro), or fix the path`;
+    const msg = `plot data ${def.file} does not exist${at}: if a stage writes it, run \`dv repro\`; else fix the path`;
     throw new DvError('PATH_NOT_FOUND', msg, { path: def.file });
   }
   warnings.push(...missing.map((w) => `${w} does not exist there: no series for it`));

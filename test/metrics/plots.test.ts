@@ -280,7 +280,7 @@ test('plots refusals: a missing field, a missing, malformed or oversized file, a
     ['plots', 'show'],
     15,
     'PATH_NOT_FOUND',
-    /gone\.csv \(a plot in dv\.yaml\) does not exist: run the stage that writes it/,
+    /plot data gone\.csv does not exist: if a stage writes it, run `dv repro`; else fix the path$/m,
   );
   await fsp.writeFile(join(repo, 'bad.json'), '{"a": [1, 2');
   await plots('bad.json');
