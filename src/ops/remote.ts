@@ -3,6 +3,7 @@
  * (src/repo/remotes.ts), for both front doors. None takes the writer lock: each changes one
  * config file, written temp + rename. Options are strings as stored (`jobs: '4'`).
  */
+import { isAbsolute, relative } from 'node:path';
 import { parseRemoteUrl } from '../backend/open.js';
 import { DvError, isDvError } from '../errors.js';
 import { checkSetting, type Config, loadRepoConfig } from '../repo/config.js';
@@ -67,14 +68,22 @@ async function checkObjectLock(r: RemoteConfig, root: string): Promise<void> {
   }
 }
 
-/** Adds a remote; every value is checked before the first is written (Object Lock: against the bucket too). */
-export async function remoteAdd(opts: RemoteAddOptions): Promise<RemoteConfig> {
-  const { cwd, name, url, default: makeDefault, local, ...options } = opts;
+/**
+ * Adds a remote; every value is checked before the first is written (Object Lock: against the bucket
+ * too). A relative directory is taken from where the command ran, as a shell user means it, and
+ * kept relative to the repository root, where dv resolves it; `directory` is where it resolves.
+ */
+export async function remoteAdd(opts: RemoteAddOptions): Promise<RemoteConfig & { directory?: string }> {
+  const { cwd, name, url: given, default: makeDefault, local, ...options } = opts;
   const { config, root } = await load(cwd);
+  const parsed = parseRemoteUrl(given, cwd);
+  const relativeDir = parsed.kind === 'local' && !isAbsolute(given) && !/^file:/i.test(given);
+  const url = relativeDir ? relative(root, parsed.path) || '.' : given;
   if (options.objectLockDays !== undefined || options.objectLockMode !== undefined)
     await checkObjectLock({ name, url, ...options, isDefault: false }, root);
   await addRemote(config, local ? 'local' : 'repo', name, url, options, Boolean(makeDefault));
-  return listRemotes(config).find((r) => r.name === name)!;
+  const added = listRemotes(config).find((r) => r.name === name)!;
+  return parsed.kind === 'local' ? { ...added, directory: parsed.path } : added;
 }
 
 /** Configured remotes, sorted by name; `isDefault` marks the default one. */

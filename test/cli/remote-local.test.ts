@@ -194,3 +194,17 @@ test('a pull whose checkout meets unsaved work says what it fetched before the e
   assert.match(await dvOk(b, ['pull', '--force']), /fetched 0 objects/);
   assert.equal(await fsp.readFile(join(b, 'data', 'a.txt'), 'utf8'), 'v2');
 });
+
+test('remote add of a relative directory from a subdirectory: taken from there, kept relative to the root', async () => {
+  const a = await makeRepo();
+  await fsp.mkdir(join(a, 'sub', 'deeper'), { recursive: true });
+  const store = join(a, '..', `${a.split('/').pop()}-store`);
+  const out = await dvOk(join(a, 'sub', 'deeper'), ['remote', 'add', 'up', `../../../${store.split('/').pop()}`]);
+  const config = await fsp.readFile(join(a, '.dv', 'config'), 'utf8');
+  assert.match(config, new RegExp(`"url": "\\.\\./${store.split('/').pop()}"`));
+  assert.equal(out, `added remote up -> ../${store.split('/').pop()} (${store}) (default)\n`);
+  await fsp.writeFile(join(a, 'sub', 'f.txt'), 'x');
+  await dvOk(a, ['add', 'sub/f.txt']);
+  await dvOk(join(a, 'sub'), ['push']);
+  assert.ok((await countFiles(store)) > 0, 'the push went where the config says');
+});

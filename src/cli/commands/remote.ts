@@ -62,7 +62,8 @@ function registerAdd(remote: Command, ctx: CliContext): void {
     const s3 = { endpoint, region, profile, pathStyle, checksum, sse, sseKmsKeyId, sseBucketKey, objectLockDays, objectLockMode, jobs };
     const opts = { cwd: ctx.cwd(), name, url, ...s3, default: o.default, local: o.local };
     const added = await ctx.run('remoteAdd', opts);
-    ctx.show(added, () => `added remote ${name} -> ${url}${added.isDefault ? ' (default)' : ''}`);
+    const where = added.directory && added.directory !== added.url ? ` (${added.directory})` : '';
+    ctx.show(added, () => `added remote ${name} -> ${added.url}${where}${added.isDefault ? ' (default)' : ''}`);
   });
 }
 
