@@ -13,7 +13,8 @@ import { EXIT_HELP, numberOption, SECONDS } from './options.js';
 
 const EXAMPLES = `
 Examples:
-  dv init && dv add data/ && git add data.dv .gitignore && git commit -m "track data"
+  dv init && dv add data/       start, and track a directory (dv names what to git add)
+  git add .dv/config .dv/.gitignore .gitattributes data.dv .gitignore && git commit -m "track data"
   dv status                     what changed in tracked data
   dv commit -m "new labels"     snapshot the changes
   dv checkout                   make data match the pointer files (after git checkout)
