@@ -86,6 +86,8 @@ function envLine(env: LineageResult['stages'][number]['env']): string {
 }
 
 function rawLine(a: LineageArtifact): string {
+  if (a.uncommitted && a.committedSince)
+    return `  ${a.path}  id ${short(a.id)}  UNCOMMITTED when read; committed since as snapshot ${short(a.committedSince)}`;
   if (a.uncommitted) return `  ${a.path}  id ${short(a.id)}  UNCOMMITTED: read as it was in the workspace, in no snapshot`;
   const code = a.git?.commit ? `  code ${a.git.commit.slice(0, 10)}` : '';
   const where = a.inStore ? `  ${a.time}  "${a.message}"${code}` : '  (not in the local store: dv fetch)';
@@ -113,7 +115,9 @@ export function lineage(r: LineageResult): string {
     for (const d of st.inputs) {
       const a = art(d.path, d.id);
       const what = d.uncommitted
-        ? 'UNCOMMITTED changes to tracked data: in no snapshot'
+        ? a?.committedSince
+          ? `UNCOMMITTED when read; committed since as snapshot ${short(a.committedSince)}`
+          : 'UNCOMMITTED changes to tracked data: in no snapshot'
         : a?.kind === 'output'
           ? `output of stage ${a.stage}`
           : a?.kind === 'raw'

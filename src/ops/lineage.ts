@@ -42,8 +42,10 @@ export interface LineageArtifact {
   git?: GitLineage | null;
   /** False when the snapshot is named but not in the local store (run `dv fetch`). */
   inStore: boolean;
-  /** Tracked data read with changes not `dv commit`ed (`dv repro --force`): no snapshot holds it. */
+  /** Tracked data read with changes not `dv commit`ed (`dv repro --force`): no snapshot held it then. */
   uncommitted?: true;
+  /** For uncommitted data: the snapshot its pointer file names now, when that holds exactly what was read. */
+  committedSince?: string;
 }
 
 export interface LineageStage {
@@ -187,7 +189,15 @@ export async function lineage(s: RepoSession, opts: LineageOptions): Promise<Lin
       else put({ path: d.path, id: d.id, snapshot: null, kind: 'file', inStore: true });
     }
   }
-  return { target: target!, stages: [...stages.values()], artifacts: [...artifacts.values()] };
+  const all = [...artifacts.values()];
+  if (all.some((a) => a.uncommitted)) {
+    const tracked = await findTracked(s.root);
+    for (const a of all) {
+      const t = a.uncommitted ? tracked.find((x) => x.rel === a.path) : undefined;
+      if (t && t.pointer.tree === a.id) a.committedSince = t.pointer.snapshot;
+    }
+  }
+  return { target: target!, stages: [...stages.values()], artifacts: all };
 }
 
 /** The values of a metrics file out (a tree of one small file) from the store. */

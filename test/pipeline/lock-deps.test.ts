@@ -107,6 +107,11 @@ test('a tracked dep with changes not committed: refused naming `dv commit`; with
   assert.deepEqual(await f.ran(), []);
   assert.doesNotMatch(await fsp.readFile(join(repo, 'dv.lock'), 'utf8'), /uncommitted/);
   const snapshot = (await fsp.readFile(join(repo, 'data', 'raw.dv'), 'utf8')).match(/snapshot: ([0-9a-f]{64})/)![1];
+  // The lineage of that run says both: what was true when it ran, and the snapshot since.
+  assert.match(
+    await dvOk(repo, ['lineage', 'metrics.json'], env),
+    new RegExp(`in: {5}data/raw {2}id [0-9a-f]{12} {2}\\(UNCOMMITTED when read; committed since as snapshot ${snapshot.slice(0, 12)}\\)`),
+  );
   assert.match(
     await fsp.readFile(join(repo, 'dv.lock'), 'utf8'),
     new RegExp(`- path: data/raw\\n {8}id: [0-9a-f]{64}\\n {8}snapshot: ${snapshot}\\n`),
