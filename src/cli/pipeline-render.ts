@@ -157,6 +157,7 @@ export function stageList(stages: StageInfo[]): string {
         st.deps.length ? `  deps:   ${st.deps.join(', ')}` : '',
         st.params.length ? `  params: ${st.params.join(', ')}` : '',
         st.outs.length ? `  outs:   ${st.outs.join(', ')}` : '',
+        st.kept?.length ? `  in git: ${st.kept.join(', ')}` : '',
       ]
         .filter(Boolean)
         .join('\n'),

@@ -78,7 +78,7 @@ export type ReproAction = 'ran' | 'restored' | 'up-to-date' | 'would-run' | 'wou
 export interface ReproStage {
   name: string;
   action: ReproAction;
-  /** A dry run's `would-run` that the real run would refuse: why (the error it would stop with). */
+  /** A dry run's `would-run` that the real run would refuse: why (the error it would stop with); the last stage listed. */
   refused?: string;
   /** For restored stages: the recorded run it came from (dv.lock, this clone's run cache, a remote's). */
   from?: 'lock' | 'run-cache' | 'remote';
@@ -221,6 +221,8 @@ class ReproRun {
   readonly gitAdd = new Set<string>();
   lockWritten = false;
   private env: RunEnv | undefined;
+  /** A dry run reached a stage the run would stop at: the run would go no further, nor does the dry run. */
+  private stopped = false;
 
   constructor(
     private readonly s: RepoSession,
@@ -236,6 +238,7 @@ class ReproRun {
   /** Brings one stage up to date: nothing, a dry run's verdict, a restore of a recorded run, or a run. */
   async stage(name: string): Promise<void> {
     const { p, opts, result } = this;
+    if (this.stopped) return;
     const stage = p.dag.stages.get(name)!;
     const locked = p.lock.stages[name];
     const st: StageState = await this.ctx.state(stage, locked);
@@ -253,8 +256,8 @@ class ReproRun {
       const known = upstream.length === 0 && !forced && opts.runCache !== false;
       const recorded = known ? await recordedRun(this.s, stage, st.key, locked, opts.uncachedCopies !== undefined) : undefined;
       const refused = await this.unready(name, st, true);
-      const stop = refused ? { refused: refused.message } : {};
-      if (refused) result.push({ name, action: 'would-run', changes: st.changes, outs: [], ...stop });
+      this.stopped = refused !== undefined;
+      if (refused) result.push({ name, action: 'would-run', changes: st.changes, outs: [], refused: refused.message });
       else if (recorded) result.push({ name, action: 'would-restore', from: recorded.from, changes: st.changes, outs: recorded.outs });
       else result.push({ name, action: 'would-run', changes: st.changes, outs: [] });
       return;

@@ -13,6 +13,7 @@ import {
   invalid,
   normalizeRel,
   parseParamRefs,
+  keptInGit,
   parseSpec,
   removeStage,
   setStage,
@@ -56,6 +57,8 @@ export interface StageInfo {
   metrics?: string[];
   /** The metrics files kept in git (`-M`). */
   uncached?: string[];
+  /** Every file the stage writes that git keeps (`-M` metrics, `--plots-no-cache` data). */
+  kept?: string[];
   upstream: string[];
   downstream: string[];
 }
@@ -138,6 +141,7 @@ function info(dag: ReturnType<typeof buildDag>, st: StageSpec): StageInfo {
     outs: st.outs,
     ...(st.metrics ? { metrics: st.metrics } : {}),
     ...(st.uncached ? { uncached: st.uncached } : {}),
+    ...(keptInGit(st).length ? { kept: keptInGit(st) } : {}),
     upstream: dag.order.filter((n) => dag.upstream.get(st.name)!.has(n)),
     downstream: dag.order.filter((n) => dag.downstream.get(st.name)!.has(n)),
   };

@@ -81,7 +81,7 @@ export function buildDag(stages: StageSpec[]): Dag {
         `dv.yaml: the stages form a cycle: ${findCycle(
           stages.filter((s) => !done.has(s.name)).map((s) => s.name),
           upstream,
-        ).join(' -> ')}: break it by removing a dep or an out`,
+        ).join(' -> ')}: break it by removing a dep or an out (or \`dv stage remove\` a stage on it)`,
         {},
       );
     done.add(next.name);

@@ -350,7 +350,8 @@ export function recordedFiles(spec: PipelineSpec): Set<string> {
 
 /**
  * HEAD, branch, and whether code has uncommitted changes: git's tracked files that differ from
- * HEAD, less pointer files, .gitignore files, dv.lock and `recorded` (repository paths).
+ * HEAD, less pointer files, .gitignore files, dv.lock, dv.yaml (a run records its stage's command,
+ * deps and outs) and `recorded` (repository paths). Files git does not track are not looked at.
  */
 export async function codeState(root: string, recorded: ReadonlySet<string> = new Set()): Promise<RunEnv['git']> {
   const top = await git(root, ['rev-parse', '--show-toplevel']);
@@ -362,7 +363,12 @@ export async function codeState(root: string, recorded: ReadonlySet<string> = ne
   const prefix = relative(top.stdout.trim(), root).split(sep).join('/');
   const own = (p: string): string => (prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length + 1) : p);
   const bookkeeping = (p: string): boolean =>
-    p.endsWith('.dv') || p === '.gitignore' || p.endsWith('/.gitignore') || p === LOCK_FILE || recorded.has(own(p));
+    p.endsWith('.dv') ||
+    p === '.gitignore' ||
+    p.endsWith('/.gitignore') ||
+    own(p) === LOCK_FILE ||
+    own(p) === SPEC_FILE ||
+    recorded.has(own(p));
   const dirty = st.stdout
     .split('\0')
     .filter((e) => e !== '')

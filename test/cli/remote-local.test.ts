@@ -207,4 +207,5 @@ test('remote add of a relative directory from a subdirectory: taken from there, 
   await dvOk(a, ['add', 'sub/f.txt']);
   await dvOk(join(a, 'sub'), ['push']);
   assert.ok((await countFiles(store)) > 0, 'the push went where the config says');
+  assert.equal(await dvOk(a, ['remote', 'remove', 'up']), 'removed remote up (its data stays where it is)\n');
 });

@@ -14,7 +14,8 @@ test('-M metrics are in git, not in .gitignore, have no pointer, and metrics dif
   await redefineEvaluate(repo, '-M');
   assert.match(await fsp.readFile(join(repo, 'dv.yaml'), 'utf8'), /\n {4}metrics:\n {6}- metrics.json:\n {10}cache: false\n$/);
   const st = (await dvJson(repo, ['stage', 'list'])).find((s: any) => s.name === 'evaluate');
-  assert.deepEqual([st.metrics, st.uncached, st.outs], [['metrics.json'], ['metrics.json'], []]);
+  assert.deepEqual([st.metrics, st.uncached, st.outs, st.kept], [['metrics.json'], ['metrics.json'], [], ['metrics.json']]);
+  assert.match(await dvOk(repo, ['stage', 'list']), /^evaluate: node evaluate\.mjs\n(?: {2}.*\n)* {2}in git: metrics\.json$/m);
 
   await dvOk(repo, ['repro'], env);
   await assert.rejects(fsp.access(join(repo, 'metrics.json.dv')), 'no pointer file');

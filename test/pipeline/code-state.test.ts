@@ -27,6 +27,10 @@ test('edited params and a rewritten -M metrics file leave the code clean; an edi
   await dvOk(repo, ['repro'], env);
   assert.match(git(repo, ['status', '--porcelain']), /^ M metrics\.json$/m, 'the metrics file differs from HEAD');
   assert.deepEqual(await dirtyFlags(repo), ['false', 'false', 'false']);
+  // A stage added to dv.yaml and run before dv.yaml is committed: its definition is in the run.
+  await dvOk(repo, ['stage', 'add', '-n', 'extra', '-d', 'params.json', '-o', 'extra.txt', '--', 'cp params.json extra.txt']);
+  await dvOk(repo, ['repro', 'extra'], env);
+  assert.deepEqual(await dirtyFlags(repo), ['false', 'false', 'false', 'false']);
 
   await fsp.appendFile(join(repo, 'evaluate.mjs'), '// tuned\n');
   await dvOk(repo, ['repro'], env);

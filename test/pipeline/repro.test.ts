@@ -246,7 +246,9 @@ test('invalid pipelines are clear errors: cycles, outs claimed twice, unknown ke
   await bad(['repro', '--verify', 'nope'], /^dv: error USAGE: no stage named "nope"/, 2);
   await fsp.writeFile(join(repo, 'params.json'), '{}');
   // The dry run says where the run would stop, and that it would.
-  assert.match(await dvOk(repo, ['repro', '-n']), /^train: would stop: parameter params\.json:train\.lr is not set/m);
+  const dry = await dvOk(repo, ['repro', '-n']);
+  assert.match(dry, /^train: would stop: parameter params\.json:train\.lr is not set/m);
+  assert.doesNotMatch(dry, /^evaluate:/m, 'the run would go no further, nor does the dry run');
   await bad(['repro'], /stage train: parameter params.json:train.lr is not set/);
   assert.deepEqual(
     (await dvJson(repo, ['status'])).stages.find((s: any) => s.name === 'train').changes.map((c: any) => [c.type, c.how]),

@@ -85,7 +85,8 @@ export function register(program: Command, ctx: CliContext): void {
     remote.command('remove').description('remove a remote (its data stays where it is)').argument('<name>'),
     'dv remote remove old-store',
   ).action(async (name: string) => {
-    await ctx.run('remoteRemove', { cwd: ctx.cwd(), name });
+    const r = await ctx.run('remoteRemove', { cwd: ctx.cwd(), name });
+    ctx.show(r ?? { name }, () => `removed remote ${name} (its data stays where it is)`);
   });
   example(remote.command('default').description('show or set the default remote').argument('[name]'), 'dv remote default origin').action(
     async (name?: string) => {
