@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
  * The build's last step (`npm run build`, `prepare`): bundles what tsc wrote under dist/src into
- * dist/dv.cjs and has bin/dv write V8's code cache for it (src/cli/bundle.ts says how bin/dv
- * uses the two and when it falls back to the modules). Run after tsc; a later tsc makes the bundle
- * stale and bin/dv then loads the modules again until this runs.
+ * dist/dv.cjs, records dist/src's files (dv.cjs.json) and has bin/dv write V8's code cache for it
+ * (src/cli/bundle.ts says how bin/dv uses them and when it falls back to the modules). Run after
+ * tsc; any later tsc makes the bundle stale and bin/dv loads the modules until this runs again.
  *
  * Invariants: every file of dist/src is in the bundle but the worker entries (they start from
  * their own files, *-worker.js) and the loader itself; each `import.meta.url` in them becomes that
  * file's own URL; packages with native code or files beside their code stay outside, required from
- * node_modules at run time as the modules do.
+ * node_modules at run time as the modules do; the bundle holds no import(). The bundle appears by
+ * rename, complete; until the cache is written, and after any failure, there is none.
  */
 import { spawnSync } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -45,6 +46,15 @@ const ownUrls = {
   },
 };
 
+const { BUNDLE, CODE_CACHE, MANIFEST, distFiles } = await import(join(dist, 'src', 'cli', 'bundle.js'));
+// While this runs, and if it fails, bin/dv loads the modules: no bundle of another build is left.
+for (const f of [BUNDLE, CODE_CACHE, MANIFEST]) await rm(join(dist, f), { force: true });
+const fail = async (why) => {
+  for (const f of [BUNDLE, CODE_CACHE, MANIFEST]) await rm(join(dist, f), { force: true });
+  process.stderr.write(`bundle: ${why}\n`);
+  process.exit(1);
+};
+
 const all = await modules();
 const imports = all.map((p) => `import(${JSON.stringify(`./${relative(dist, p).split(sep).join('/')}`)})`);
 const entry = [
@@ -60,7 +70,10 @@ const result = await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  outfile: join(dist, 'dv.cjs'),
+  // The packages' CommonJS builds, as Node's loader picks them ("require"/"node" conditions and
+  // "main"): esbuild's defaults add "module" and would bundle their ES builds, other code.
+  conditions: [],
+  mainFields: ['main'],
   external: EXTERNAL,
   banner: {
     js: [
@@ -71,28 +84,31 @@ const result = await build({
   },
   plugins: [ownUrls],
   logLevel: 'warning',
+  metafile: true,
   write: false,
 });
-// Node 20 runs a script compiled from a code cache without its import() callback: every import()
-// left would fail at run time ("A dynamic import callback was not specified"). esbuild keeps
-// import() only for what it does not bundle; a node: module's namespace is its exports object
-// with itself as default, which is what these become. Any other import() fails the build.
-const text = result.outputFiles[0].text.replace(NODE_IMPORT, (_, m) => `Promise.resolve().then(() => __dvNs(require("${m}")))`);
-const left = /\bimport\(/.exec(text.replace(/\/\/.*$|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/gm, ''));
-if (left) {
-  process.stderr.write(`bundle: an import() esbuild left in dist/dv.cjs cannot run from the code cache: bundle its module\n`);
-  process.exit(1);
-}
-await writeFile(join(dist, 'dv.cjs'), text);
-const bytes = Buffer.byteLength(text);
-
-// The cache is made by bin/dv itself: V8 accepts it only under the flags it was made with.
-const made = spawnSync(join(root, 'bin', 'dv'), [], {
-  env: { ...process.env, DV_CODE_CACHE: 'write' },
-  encoding: 'utf8',
+// A script vm.Script compiles has no import() callback (and Node 20 drops one given when the code
+// comes from a cache): every import() esbuild leaves, which it does only for what it does not
+// bundle, would fail at run time. A node: module's becomes a require wrapped as its namespace
+// (its exports, with itself as default); any other fails the build.
+const dynamic = Object.values(result.metafile.inputs).flatMap((i) => i.imports.filter((x) => x.kind === 'dynamic-import' && x.external));
+const other = dynamic.find((x) => !x.path.startsWith('node:'));
+if (other) await fail(`import(${JSON.stringify(other.path)}) stays outside dist/dv.cjs and cannot run there: bundle it`);
+let rewritten = 0;
+const text = result.outputFiles[0].text.replace(NODE_IMPORT, (_, m) => {
+  rewritten++;
+  return `Promise.resolve().then(() => __dvNs(require("${m}")))`;
 });
-if (made.status !== 0) {
-  process.stderr.write(`bundle: writing the code cache failed: ${made.stderr || made.error}\n`);
-  process.exit(1);
-}
+if (rewritten !== dynamic.length) await fail(`${dynamic.length} import() of node: modules, ${rewritten} rewritten: see NODE_IMPORT`);
+await writeFile(join(dist, `${BUNDLE}.tmp`), text);
+await rename(join(dist, `${BUNDLE}.tmp`), join(dist, BUNDLE));
+await writeFile(join(dist, MANIFEST), JSON.stringify(distFiles(dist)));
+
+// The cache is made by bin/dv itself: V8 accepts it only under the flags it was made with (the
+// launch flags, without the caller's NODE_OPTIONS).
+const env = { ...process.env, DV_CODE_CACHE: 'write' };
+delete env.NODE_OPTIONS;
+const made = spawnSync(join(root, 'bin', 'dv'), [], { env, encoding: 'utf8' });
+if (made.status !== 0) await fail(`writing the code cache failed: ${made.stderr || made.error}`);
+const bytes = Buffer.byteLength(text);
 process.stdout.write(`bundle: dist/dv.cjs ${(bytes / 1e6).toFixed(1)} MB of ${all.length} modules; ${made.stdout}`);
