@@ -10,6 +10,7 @@ import type { StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { DvError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { changedForGit } from '../repo/git.js';
 import type { RepoSession } from '../repo/repo.js';
 import { readPointer, usesGit } from '../workspace/pointers.js';
 import { scanPath } from '../workspace/scan.js';
@@ -210,7 +211,9 @@ async function reproStages(
   const signer = opts.dryRun ? undefined : await configuredSigner(s.config, s.root);
   const run = new ReproRun(s, opts, remoteCache, p, targets, ctx, gitState, signer);
   for (const name of order) await run.stage(name);
-  return { stages: run.result, lockWritten: run.lockWritten, gitAdd: (await usesGit(s)) ? [...run.gitAdd] : [] };
+  // Only what git would take: a restore that wrote the same pointer file, an unchanged .gitignore, are not named.
+  const gitAdd = (await usesGit(s)) ? await changedForGit(s.root, [...run.gitAdd]) : [];
+  return { stages: run.result, lockWritten: run.lockWritten, gitAdd };
 }
 
 type Signer = Awaited<ReturnType<typeof configuredSigner>>;

@@ -1,5 +1,6 @@
 /** The few git facts dv needs, from the real `git` binary. Every call tolerates a missing git. */
 import { execFile } from 'node:child_process';
+import { relative, sep } from 'node:path';
 
 /**
  * The environment for dv's git calls: the user's, without the variables that change how git
@@ -94,4 +95,23 @@ export async function gitCatBlobs(
     pos += size + 1;
   }
   return out;
+}
+
+/**
+ * Of `paths` (relative to `root`), those a `git add` would change: modified or new to git
+ * (`git status`), in their order. On any git failure, all of them (a hint naming too much is
+ * harmless; one naming too little loses a file from the commit).
+ */
+export async function changedForGit(root: string, paths: string[]): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const top = await gitTopLevel(root);
+  const r = await git(root, ['--literal-pathspecs', 'status', '--porcelain', '-z', '--untracked-files=all', '--', ...paths]);
+  if (top === undefined || r.code !== 0) return paths;
+  const prefix = relative(top, root).split(sep).join('/');
+  const seen = new Set<string>();
+  for (const e of r.stdout.split('\0')) {
+    const p = /^[ MADRCU?!]{2} /.test(e) ? e.slice(3) : e;
+    seen.add(prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length + 1) : p);
+  }
+  return paths.filter((p) => seen.has(p));
 }

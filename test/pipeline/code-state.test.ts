@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { dvOk, git } from '../helpers/cli.js';
+import { dvJson, dvOk, git } from '../helpers/cli.js';
 import { pipelineRepo, redefineEvaluate } from './fixture.js';
 
 const dirtyFlags = async (repo: string): Promise<string[]> =>
@@ -38,4 +38,17 @@ test('edited params and a rewritten -M metrics file leave the code clean; an edi
   const lock = await fsp.readFile(join(repo, 'dv.lock'), 'utf8');
   const evaluate = lock.slice(lock.indexOf('  evaluate:'), lock.indexOf('  prepare:'));
   assert.match(evaluate, /dirty: true/);
+});
+
+test("repro's git add hint names only what git would take", async () => {
+  const { repo, env } = await pipelineRepo();
+  const first = await dvJson(repo, ['repro'], env);
+  assert.ok(first.gitAdd.includes('dv.lock') && first.gitAdd.includes('model.json.dv'), first.gitAdd.join(' '));
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-qm', 'ran']);
+  // Restored from dv.lock as it was: the pointer file is written again, the same; nothing to add.
+  await fsp.rm(join(repo, 'model.json'));
+  const again = await dvJson(repo, ['repro'], env);
+  assert.equal(again.stages.find((s: any) => s.name === 'train').action, 'restored');
+  assert.deepEqual(again.gitAdd, []);
 });
