@@ -272,7 +272,8 @@ class ReproRun {
   }
 
   // A dep the last run read uncommitted (--force) that `dv commit` has since recorded as it was read:
-  // dv.lock names its snapshot now, so lineage stops calling it uncommitted. Nothing runs.
+  // dv.lock names its snapshot now (the run record keeps what was true; lineage adds the snapshot
+  // from the pointer file). Nothing runs.
   private async recordCommitted(name: string, locked: LockStage, st: StageState): Promise<void> {
     let settled = false;
     const deps = locked.deps.map((d) => {

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { arch, platform, release } from 'node:os';
+import { realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { DvError } from '../errors.js';
 import { git } from '../repo/git.js';
@@ -360,7 +361,10 @@ export async function codeState(root: string, recorded: ReadonlySet<string> = ne
   const branch = await git(root, ['symbolic-ref', '--short', '-q', 'HEAD']);
   // -z: paths as they are (no quoting); a rename's entry is followed by its source, also changed.
   const st = await git(root, ['status', '--porcelain', '-z', '--untracked-files=no']);
-  const prefix = relative(top.stdout.trim(), root).split(sep).join('/');
+  // git names paths from its top level, as the real path: dv's root may be reached through a link.
+  const prefix = relative(top.stdout.trim(), await realpath(root).catch(() => root))
+    .split(sep)
+    .join('/');
   const own = (p: string): string => (prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length + 1) : p);
   const bookkeeping = (p: string): boolean =>
     p.endsWith('.dv') ||

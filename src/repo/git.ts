@@ -1,5 +1,6 @@
 /** The few git facts dv needs, from the real `git` binary. Every call tolerates a missing git. */
 import { execFile } from 'node:child_process';
+import { realpath } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 
 /**
@@ -107,7 +108,11 @@ export async function changedForGit(root: string, paths: string[]): Promise<stri
   const top = await gitTopLevel(root);
   const r = await git(root, ['--literal-pathspecs', 'status', '--porcelain', '-z', '--untracked-files=all', '--', ...paths]);
   if (top === undefined || r.code !== 0) return paths;
-  const prefix = relative(top, root).split(sep).join('/');
+  // git names paths from its top level, as the real path: dv's root may be reached through a link.
+  const prefix = relative(top, await realpath(root).catch(() => root))
+    .split(sep)
+    .join('/');
+  if (prefix.startsWith('..')) return paths;
   const seen = new Set<string>();
   for (const e of r.stdout.split('\0')) {
     const p = /^[ MADRCU?!]{2} /.test(e) ? e.slice(3) : e;
